@@ -1,0 +1,227 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * relayout primitives: the three system calls of the 2007 "online defrag" RFC
+ * (get_free_blocks, allocate, movedata) realized on today's Linux, plus the
+ * probe and extent queries they stand on.
+ *
+ * Conventions
+ *  - Every function returns 0 (or a non-negative count) on success and a
+ *    negative errno value on failure.  Nothing prints, nothing is global.
+ *  - All offsets, addresses and lengths are in BYTES.  Physical addresses are
+ *    byte offsets on the filesystem's device, except on btrfs, where they are
+ *    btrfs *logical* addresses (the filesystem's own address space that spans
+ *    all of its devices); rl_fs_info.addr_space says which.
+ *  - Block alignment means the filesystem block size (rl_fs_info.block_size).
+ */
+#ifndef RELAYOUT_FS_H
+#define RELAYOUT_FS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+enum rl_fs_type {
+	RL_FS_OTHER = 0, /* read-only map from FIEMAP where it works */
+	RL_FS_EXT4,
+	RL_FS_XFS,
+	RL_FS_BTRFS,
+};
+
+enum rl_addr_space {
+	RL_ADDR_DEVICE = 0,   /* byte offsets on the block device */
+	RL_ADDR_BTRFS_LOGICAL /* btrfs logical addresses */
+};
+
+/* Feature bits in rl_fs_info.features. */
+#define RL_FEAT_GETFSMAP (1u << 0) /* FS_IOC_GETFSMAP answers */
+#define RL_FEAT_REFLINK (1u << 1)  /* FICLONERANGE / shared extents */
+#define RL_FEAT_RMAPBT (1u << 2)   /* XFS reverse-mapping btree: owners */
+#define RL_FEAT_MOVE_EXT (1u << 3) /* EXT4_IOC_MOVE_EXT */
+#define RL_FEAT_DEDUPE (1u << 4)   /* FIDEDUPERANGE based movedata */
+#define RL_FEAT_PLACE (1u << 5)    /* exact placement possible */
+#define RL_FEAT_BIGALLOC (1u << 6) /* ext4 bigalloc (moves unsupported) */
+
+#define RL_PATH_MAX 4096
+
+struct rl_fs_info {
+	char mountpoint[RL_PATH_MAX]; /* target of the mount holding path */
+	char device[RL_PATH_MAX];     /* source device (e.g. /dev/loop0) */
+	char fstype[32];              /* "ext4", "xfs", "btrfs", ... */
+	char uuid[40];                /* filesystem UUID (libblkid), or "" */
+	char label[64];               /* filesystem label, or "" */
+	enum rl_fs_type type;
+	enum rl_addr_space addr_space;
+	dev_t st_dev;             /* st_dev of files on this mount */
+	uint32_t block_size;      /* filesystem block size in bytes */
+	uint64_t size;            /* address space size in bytes (device size;
+	                             btrfs: end of the highest chunk) */
+	uint64_t total_blocks;    /* statfs f_blocks */
+	uint64_t free_blocks;     /* statfs f_bfree */
+	uint64_t avail_blocks;    /* statfs f_bavail */
+	uint64_t group_count;     /* ext4 block groups, XFS AGs, btrfs block
+	                             groups (0 when not known) */
+	uint64_t group_size;      /* bytes per ext4 group / XFS AG (0: varies) */
+	uint64_t first_data_byte; /* ext4 s_first_data_block * block size */
+	uint32_t xfs_agblklog;    /* XFS: log2 of AG size rounded up, in blocks */
+	uint32_t xfs_inopblog;    /* XFS: log2 inodes per block */
+	uint32_t features;        /* RL_FEAT_* */
+};
+
+/* Fill *info for the filesystem mounted under path (any file or directory
+ * on it). Uses libmount for the mount, libblkid for UUID/label, statfs, and
+ * the filesystem's geometry (XFS_IOC_FSGEOMETRY; the ext4 superblock read
+ * read-only from the device, which needs read access to it; without it the
+ * group geometry is left 0). */
+int rl_fs_probe(const char *path, struct rl_fs_info *info);
+
+/* Name of a filesystem type ("ext4", "xfs", "btrfs", "other"). */
+const char *rl_fs_type_name(enum rl_fs_type type);
+
+/* ---------------------------------------------------------------- extents */
+
+/* Extent flags: the FIEMAP_EXTENT_* values, kept verbatim. */
+#define RL_EXT_LAST 0x00000001
+#define RL_EXT_UNKNOWN 0x00000002
+#define RL_EXT_DELALLOC 0x00000004
+#define RL_EXT_ENCODED 0x00000008
+#define RL_EXT_ENCRYPTED 0x00000080
+#define RL_EXT_NOT_ALIGNED 0x00000100
+#define RL_EXT_DATA_INLINE 0x00000200
+#define RL_EXT_DATA_TAIL 0x00000400
+#define RL_EXT_UNWRITTEN 0x00000800
+#define RL_EXT_MERGED 0x00001000
+#define RL_EXT_SHARED 0x00002000
+
+struct rl_extent {
+	uint64_t logical;  /* byte offset in the file */
+	uint64_t physical; /* byte address (see addr_space) */
+	uint64_t length;   /* bytes */
+	uint32_t flags;    /* RL_EXT_* */
+};
+
+/* All extents of the open file fd (FIEMAP with FIEMAP_FLAG_SYNC, looping
+ * until the last extent). *out is malloc'ed (free() it); *count is set.
+ * Returns 0 or -errno. A file without blocks gives count 0. */
+int rl_get_extents(int fd, struct rl_extent **out, size_t *count);
+
+/* Same, for the byte range [start, start+len) only (len 0: to the end). */
+int rl_get_extents_range(int fd, uint64_t start, uint64_t len,
+                         struct rl_extent **out, size_t *count);
+
+/* ------------------------------------------------------------- space map */
+
+enum rl_space_kind {
+	RL_SPACE_FREE = 0,
+	RL_SPACE_DATA,     /* file data (owner known or "unknown") */
+	RL_SPACE_METADATA, /* filesystem metadata */
+	RL_SPACE_UNKNOWN,  /* used, owner not reported by the filesystem */
+};
+
+struct rl_space_rec {
+	uint64_t start;  /* byte address */
+	uint64_t length; /* bytes */
+	enum rl_space_kind kind;
+	uint64_t owner;  /* inode number for DATA when known, else 0 */
+	uint64_t offset; /* file byte offset for DATA when known */
+	uint32_t flags;  /* RL_SPACE_F_* */
+	char what[24];   /* owner label: "free", "superblock", "inodes",
+	                    "log", "unknown", "inode", ... */
+};
+#define RL_SPACE_F_SHARED 0x1
+#define RL_SPACE_F_UNWRITTEN 0x2
+#define RL_SPACE_F_ATTR 0x4
+#define RL_SPACE_F_BMBT 0x8
+
+typedef int (*rl_space_cb)(const struct rl_space_rec *rec, void *arg);
+
+/* Walk the space map of the filesystem holding path over [start, end)
+ * (end 0: to the end), in address order. ext4/XFS: FS_IOC_GETFSMAP;
+ * btrfs: its trees (free space and allocated extents; no per-file owner).
+ * cb returning non-zero stops the walk and that value is returned.
+ * Needs CAP_SYS_ADMIN. Other filesystems: -EOPNOTSUPP. */
+int rl_space_walk(const char *path, uint64_t start, uint64_t end,
+                  rl_space_cb cb, void *arg);
+
+struct rl_free_extent {
+	uint64_t start; /* byte address */
+	uint64_t len;   /* bytes */
+};
+
+/* RFC get_free_blocks: up to count free extents of the filesystem mounted
+ * at (or holding) path that intersect [start, end) (end 0: to the end),
+ * clipped to that range, sorted, non-overlapping and merged where adjacent.
+ * Returns the number filled. To page through more, call again with start
+ * set to the end of the last extent returned. ext4/XFS: FS_IOC_GETFSMAP
+ * (device addresses); btrfs: free space inside data block groups plus
+ * unallocated device space, in btrfs logical addresses (unallocated device
+ * space is reported after the highest chunk, at logical addresses a new
+ * chunk could take; see docs). The answer may be stale when it returns. */
+int rl_get_free_blocks(const char *path, uint64_t start, uint64_t end,
+                       size_t count, struct rl_free_extent *extents);
+
+/* ------------------------------------------------------------- allocate */
+
+#define RL_ALLOC_FIXED_START (1u << 0) /* must start exactly at goal */
+#define RL_ALLOC_FIXED_LEN (1u << 1)   /* exactly len, not "up to len" */
+#define RL_ALLOC_CONTIGUOUS (1u << 2)  /* one physically contiguous run */
+#define RL_ALLOC_ALL_FLAGS                                                 \
+	(RL_ALLOC_FIXED_START | RL_ALLOC_FIXED_LEN | RL_ALLOC_CONTIGUOUS)
+
+/* RFC allocate: give fd fresh blocks at its current file offset for up to
+ * len bytes (the range must hold no blocks; past EOF the size grows). goal
+ * is a physical byte address: a hint, or with RL_ALLOC_FIXED_START where
+ * the run must begin. Blocks are allocated as unwritten extents. After the
+ * allocation every promise of mode is checked with FIEMAP; when one does not
+ * hold, what was allocated is released and an error returned: nothing stays
+ * allocated. Returns the number of bytes allocated (> 0), or -errno:
+ *  -EINVAL  unaligned offset/goal/len, unknown mode bits, len 0
+ *  -ENOSPC  not enough free space (FIXED_START: the target is not free)
+ *  -EBUSY   FIXED_START target taken or busy (retry may succeed)
+ *  -EEXIST  the range already holds blocks
+ *  -EOPNOTSUPP  the filesystem cannot honour the mode */
+int64_t rl_allocate(int fd, unsigned mode, uint64_t goal, uint64_t len);
+
+/* Where rl_allocate's last placement landed is visible with
+ * rl_get_extents_range(fd, offset, len, ...). */
+
+/* ------------------------------------------------------------- movedata */
+
+#define RL_MOVE_ALLOW_SHARED (1u << 0) /* move (and unshare) shared extents */
+#define RL_MOVE_ALL_FLAGS (RL_MOVE_ALLOW_SHARED)
+
+/* RFC movedata: the blocks that carry spacefd's range [from, from+len)
+ * replace the blocks of the same range of datafd, after datafd's data has
+ * been copied into them. A hole in spacefd becomes a hole in datafd; a hole
+ * in datafd over a data block of spacefd reads as zeros afterwards. datafd's
+ * old blocks are released; spacefd is left with a hole over the range.
+ * Content, size, owner, mode, xattrs and timestamps of datafd are kept.
+ * No write to datafd is lost: ext4 swaps under the inode locks
+ * (EXT4_IOC_MOVE_EXT); XFS and btrfs copy then remap with FIDEDUPERANGE,
+ * which compares the bytes under lock and refuses when they changed; that is
+ * retried a bounded number of times, then -EBUSY.
+ * Errors: -EINVAL unaligned, not regular, same file, unknown flags;
+ * -EXDEV different filesystems; -EPERM immutable or append-only;
+ * -ETXTBSY swap file; -EBADF fd not open for writing; -EBUSY the range kept
+ * changing under us; -EMLINK (RL_E_SHARED) the range holds extents shared
+ * with other files and RL_MOVE_ALLOW_SHARED was not given; -EOPNOTSUPP the
+ * filesystem cannot move data (or the file kind: inline, encrypted...). */
+int rl_movedata(int datafd, int spacefd, uint64_t from, uint64_t len,
+                unsigned flags);
+
+/* rl_movedata refuses a range holding shared extents without
+ * RL_MOVE_ALLOW_SHARED by returning -EMLINK ("would unshare"). */
+#define RL_E_SHARED EMLINK
+
+/* Human-readable text for a relayout return value (negative errno), with
+ * the relayout-specific meanings (e.g. -EMLINK: shared extents). */
+const char *rl_strerror(int err);
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* RELAYOUT_FS_H */

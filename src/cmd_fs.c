@@ -1,0 +1,587 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/* Commands on the primitives (info, free, extents, allocate, movedata) and
+ * the session's meta commands (help, set, echo, source). */
+#include "config.h"
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include "commands.h"
+#include "output.h"
+#include "session.h"
+#include "units.h"
+
+const struct cmd_opt cmd_opts_free[] = {
+    {"summary", NULL, "print only the totals, not every extent"},
+    {"map", NULL, "draw a coarse text map of free space"},
+    {NULL, NULL, NULL},
+};
+const struct cmd_opt cmd_opts_allocate[] = {
+    {"fixed-start", NULL, "the blocks must start exactly at GOAL"},
+    {"fixed-len", NULL, "exactly LEN bytes (otherwise up to LEN)"},
+    {"contiguous", NULL, "one physically contiguous run"},
+    {NULL, NULL, NULL},
+};
+const struct cmd_opt cmd_opts_movedata[] = {
+    {"allow-shared", NULL,
+     "move extents shared with other files (unshares them)"},
+    {NULL, NULL, NULL},
+};
+
+/* Parse a size argument, reporting a usage error naming it. */
+static int arg_size(struct rl_session *s, const char *what, const char *arg,
+                    uint64_t *v)
+{
+	int r = units_parse_size(arg, v);
+
+	if (r == -ERANGE)
+		session_error(s, "%s '%s': too large", what, arg);
+	else if (r < 0)
+		session_error(s, "%s '%s': not a size (bytes, 0x hex, or "
+		                 "with K/M/G/T suffix)",
+		              what, arg);
+	return r;
+}
+
+/* ------------------------------------------------------------------ help */
+
+enum cmd_status cmd_help(struct rl_session *s, const struct cmd_call *c)
+{
+	char syn[1024];
+
+	if (c->argc == 0) {
+		fprintf(s->out, "Commands (help COMMAND for details):\n");
+		for (size_t i = 0; i < cmd_table_len; i++)
+			fprintf(s->out, "  %-10s %s\n", cmd_table[i].name,
+			        cmd_table[i].help);
+		fprintf(s->out, "Sizes and addresses are bytes: 4096, 0x1000, "
+		                "4K, 1M, 2G, 1T.\n");
+		return CMD_OK;
+	}
+	const struct cmd_def *d = cmd_find(c->argv[0]);
+	if (!d) {
+		session_error(s, "unknown command '%s'", c->argv[0]);
+		return CMD_USAGE;
+	}
+	cmd_synopsis(d, syn, sizeof(syn));
+	fprintf(s->out, "usage: %s\n  %s\n", syn, d->help);
+	for (int i = 0; d->opts && d->opts[i].name; i++) {
+		char o[64];
+		snprintf(o, sizeof(o), "--%s%s%s", d->opts[i].name,
+		         d->opts[i].arg ? " " : "",
+		         d->opts[i].arg ? d->opts[i].arg : "");
+		fprintf(s->out, "  %-22s %s\n", o, d->opts[i].help);
+	}
+	if (d->flags & CMD_F_DISK)
+		fprintf(s->out, "  (changes the disk)\n");
+	if (d->flags & CMD_F_ROOT)
+		fprintf(s->out, "  (needs root)\n");
+	return CMD_OK;
+}
+
+/* ------------------------------------------------------------------ info */
+
+static void feat_list(uint32_t f, char *buf, size_t size)
+{
+	static const struct {
+		uint32_t bit;
+		const char *name;
+	} names[] = {
+	    {RL_FEAT_GETFSMAP, "getfsmap"}, {RL_FEAT_REFLINK, "reflink"},
+	    {RL_FEAT_RMAPBT, "rmapbt"},     {RL_FEAT_MOVE_EXT, "move_ext"},
+	    {RL_FEAT_DEDUPE, "dedupe"},     {RL_FEAT_PLACE, "place"},
+	    {RL_FEAT_BIGALLOC, "bigalloc"},
+	};
+	size_t used = 0;
+
+	buf[0] = '\0';
+	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+		if (!(f & names[i].bit))
+			continue;
+		int n = snprintf(buf + used, size - used, "%s%s",
+		                 used ? " " : "", names[i].name);
+		if (n < 0 || (size_t)n >= size - used)
+			break;
+		used += (size_t)n;
+	}
+}
+
+enum cmd_status cmd_info(struct rl_session *s, const struct cmd_call *c)
+{
+	const struct rl_fs_info *fs = &s->fs;
+	char feats[256], sz[32], fr[32], gs[32];
+
+	(void)c;
+	if (session_volume(s) < 0)
+		return CMD_FAIL;
+	feat_list(fs->features, feats, sizeof(feats));
+	if (s->json) {
+		cJSON *o = cJSON_CreateObject();
+		cJSON_AddStringToObject(o, "mountpoint", fs->mountpoint);
+		cJSON_AddStringToObject(o, "device", fs->device);
+		cJSON_AddStringToObject(o, "fstype", fs->fstype);
+		cJSON_AddStringToObject(o, "type", rl_fs_type_name(fs->type));
+		cJSON_AddStringToObject(o, "uuid", fs->uuid);
+		cJSON_AddStringToObject(o, "label", fs->label);
+		cJSON_AddStringToObject(o, "address_space",
+		                        fs->addr_space == RL_ADDR_BTRFS_LOGICAL
+		                            ? "btrfs-logical"
+		                            : "device");
+		out_add_u64(o, "block_size", fs->block_size);
+		out_add_u64(o, "size", fs->size);
+		out_add_u64(o, "total_bytes",
+		            fs->total_blocks * fs->block_size);
+		out_add_u64(o, "free_bytes", fs->free_blocks * fs->block_size);
+		out_add_u64(o, "avail_bytes",
+		            fs->avail_blocks * fs->block_size);
+		out_add_u64(o, "group_count", fs->group_count);
+		out_add_u64(o, "group_size", fs->group_size);
+		cJSON *fa = cJSON_AddArrayToObject(o, "features");
+		for (char *t = strtok(feats, " "); t; t = strtok(NULL, " "))
+			cJSON_AddItemToArray(fa, cJSON_CreateString(t));
+		return out_json_emit(s, o) < 0 ? CMD_FAIL : CMD_OK;
+	}
+	units_format_size(fs->size, sz, sizeof(sz));
+	units_format_size(fs->free_blocks * fs->block_size, fr, sizeof(fr));
+	units_format_size(fs->group_size, gs, sizeof(gs));
+	fprintf(s->out, "mountpoint:   %s\n", fs->mountpoint);
+	fprintf(s->out, "device:       %s\n", fs->device);
+	fprintf(s->out, "type:         %s%s\n", fs->fstype,
+	        fs->type == RL_FS_OTHER ? " (read-only map: no mover)" : "");
+	fprintf(s->out, "uuid:         %s\n", fs->uuid[0] ? fs->uuid : "-");
+	fprintf(s->out, "block size:   %" PRIu32 "\n", fs->block_size);
+	fprintf(s->out, "size:         %s (%" PRIu64 " bytes)%s\n", sz,
+	        fs->size,
+	        fs->addr_space == RL_ADDR_BTRFS_LOGICAL
+	            ? ", btrfs logical address space"
+	            : "");
+	fprintf(s->out, "free:         %s of %" PRIu64 " blocks (%" PRIu64
+	                " free)\n",
+	        fr, fs->total_blocks, fs->free_blocks);
+	if (fs->group_count)
+		fprintf(s->out, "groups:       %" PRIu64 " x %s\n",
+		        fs->group_count, fs->group_size ? gs : "(varies)");
+	fprintf(s->out, "features:     %s\n", feats[0] ? feats : "-");
+	return CMD_OK;
+}
+
+/* ------------------------------------------------------------------ free */
+
+#define FREE_BATCH 1024
+#define MAP_COLS 64
+#define MAP_ROWS 16
+
+enum cmd_status cmd_free(struct rl_session *s, const struct cmd_call *c)
+{
+	uint64_t start = 0, end = 0, total = 0, largest = 0, count = 0;
+	struct rl_free_extent *ext;
+	bool summary = cmd_has_opt(c, "summary", NULL);
+	bool map = cmd_has_opt(c, "map", NULL);
+	uint64_t cells[MAP_ROWS * MAP_COLS] = {0};
+	uint64_t cell_bytes = 0;
+	cJSON *doc = NULL, *arr = NULL;
+	int r;
+
+	if (session_volume(s) < 0)
+		return CMD_FAIL;
+	if (c->argc > 0 && arg_size(s, "START", c->argv[0], &start) < 0)
+		return CMD_USAGE;
+	if (c->argc > 1 && arg_size(s, "END", c->argv[1], &end) < 0)
+		return CMD_USAGE;
+	if (end && end <= start) {
+		session_error(s, "END (%s) must be above START (%s)",
+		              c->argv[1], c->argv[0]);
+		return CMD_USAGE;
+	}
+	{
+		uint64_t span = (end ? end : s->fs.size) - start;
+		cell_bytes = span / (MAP_ROWS * MAP_COLS) + 1;
+	}
+	ext = calloc(FREE_BATCH, sizeof(*ext));
+	if (!ext) {
+		session_error(s, "out of memory");
+		return CMD_FAIL;
+	}
+	if (s->json) {
+		doc = cJSON_CreateObject();
+		if (!summary)
+			arr = cJSON_AddArrayToObject(doc, "extents");
+	} else if (!summary && !map) {
+		fprintf(s->out, "%18s %18s %14s\n", "start", "end", "length");
+	}
+	uint64_t pos = start;
+	for (;;) {
+		r = rl_get_free_blocks(s->path, pos, end, FREE_BATCH, ext);
+		if (r < 0) {
+			session_error(s, "%s: %s%s", s->fs.mountpoint,
+			              rl_strerror(r),
+			              r == -EPERM || r == -EACCES
+			                  ? " (the free-space map needs root)"
+			                  : "");
+			free(ext);
+			cJSON_Delete(doc);
+			return CMD_FAIL;
+		}
+		for (int i = 0; i < r; i++) {
+			count++;
+			total += ext[i].len;
+			if (ext[i].len > largest)
+				largest = ext[i].len;
+			if (arr) {
+				cJSON *e = cJSON_CreateObject();
+				out_add_u64(e, "start", ext[i].start);
+				out_add_u64(e, "length", ext[i].len);
+				cJSON_AddItemToArray(arr, e);
+			} else if (!s->json && !summary && !map) {
+				fprintf(s->out,
+				        "%#18" PRIx64 " %#18" PRIx64
+				        " %14" PRIu64 "\n",
+				        ext[i].start, ext[i].start + ext[i].len,
+				        ext[i].len);
+			}
+			if (map) {
+				/* distribute the extent over the cells */
+				uint64_t a = ext[i].start - start;
+				uint64_t b = a + ext[i].len;
+				while (a < b) {
+					uint64_t ci = a / cell_bytes;
+					uint64_t ce = (ci + 1) * cell_bytes;
+					uint64_t n = (b < ce ? b : ce) - a;
+					if (ci < MAP_ROWS * MAP_COLS)
+						cells[ci] += n;
+					a += n;
+				}
+			}
+		}
+		if (r < FREE_BATCH)
+			break;
+		pos = ext[r - 1].start + ext[r - 1].len;
+		if (end && pos >= end)
+			break;
+	}
+	free(ext);
+	if (s->json) {
+		out_add_u64(doc, "start", start);
+		out_add_u64(doc, "end", end ? end : s->fs.size);
+		out_add_u64(doc, "count", count);
+		out_add_u64(doc, "free_bytes", total);
+		out_add_u64(doc, "largest", largest);
+		return out_json_emit(s, doc) < 0 ? CMD_FAIL : CMD_OK;
+	}
+	if (map) {
+		char cs[32];
+		units_format_size(cell_bytes, cs, sizeof(cs));
+		fprintf(s->out,
+		        "free-space map: 1 cell = %s  ('.' free, ':' mostly "
+		        "free, '+' partly free, '#' used)\n",
+		        cs);
+		uint64_t span = (end ? end : s->fs.size) - start;
+		for (int row = 0; row < MAP_ROWS; row++) {
+			uint64_t a0 = start + (uint64_t)row * MAP_COLS * cell_bytes;
+			if (a0 - start >= span)
+				break;
+			fprintf(s->out, "%#14" PRIx64 " |", a0);
+			for (int col = 0; col < MAP_COLS; col++) {
+				uint64_t ci = (uint64_t)row * MAP_COLS + col;
+				uint64_t cstart = ci * cell_bytes;
+				uint64_t csize = cell_bytes;
+				if (cstart >= span) {
+					fputc(' ', s->out);
+					continue;
+				}
+				if (cstart + csize > span)
+					csize = span - cstart;
+				uint64_t f = cells[ci];
+				fputc(f >= csize       ? '.'
+				      : f * 4 >= csize * 3 ? ':'
+				      : f > 0             ? '+'
+				                          : '#',
+				      s->out);
+			}
+			fputs("|\n", s->out);
+		}
+	}
+	char tb[32], lb[32];
+	units_format_size(total, tb, sizeof(tb));
+	units_format_size(largest, lb, sizeof(lb));
+	fprintf(s->out, "%" PRIu64 " free extents, %s free, largest %s\n",
+	        count, tb, lb);
+	return CMD_OK;
+}
+
+/* --------------------------------------------------------------- extents */
+
+static int open_file(struct rl_session *s, const char *path, int flags)
+{
+	int fd = session_open_file(s, path, flags);
+
+	if (fd >= 0)
+		return fd;
+	switch (fd) {
+	case -ELOOP:
+		session_error(s, "%s: is a symbolic link (never followed)",
+		              path);
+		break;
+	case -EXDEV:
+		session_error(s, "%s: not on the volume %s", path,
+		              s->fs.mountpoint);
+		break;
+	case -EINVAL:
+		session_error(s, "%s: not a regular file", path);
+		break;
+	default:
+		session_error(s, "%s: %s", path, rl_strerror(fd));
+	}
+	return fd;
+}
+
+static void print_extents(struct rl_session *s, const struct rl_extent *ext,
+                          size_t n)
+{
+	char flags[128];
+
+	fprintf(s->out, "%4s %16s %18s %14s  %s\n", "#", "logical",
+	        "physical", "length", "flags");
+	for (size_t i = 0; i < n; i++) {
+		out_extent_flags(ext[i].flags, flags, sizeof(flags));
+		fprintf(s->out,
+		        "%4zu %16" PRIu64 " %#18" PRIx64 " %14" PRIu64 "  %s\n",
+		        i, ext[i].logical, ext[i].physical, ext[i].length,
+		        flags);
+	}
+}
+
+enum cmd_status cmd_extents(struct rl_session *s, const struct cmd_call *c)
+{
+	struct rl_extent *ext;
+	size_t n;
+	struct stat st;
+	int fd, r;
+
+	if (session_volume(s) < 0)
+		return CMD_FAIL;
+	fd = open_file(s, c->argv[0], O_RDONLY);
+	if (fd < 0)
+		return CMD_FAIL;
+	r = rl_get_extents(fd, &ext, &n);
+	if (r == 0 && fstat(fd, &st) < 0)
+		r = -errno;
+	close(fd);
+	if (r < 0) {
+		session_error(s, "%s: %s", c->argv[0], rl_strerror(r));
+		return CMD_FAIL;
+	}
+	if (s->json) {
+		cJSON *o = cJSON_CreateObject();
+		cJSON_AddStringToObject(o, "file", c->argv[0]);
+		out_add_u64(o, "inode", st.st_ino);
+		out_add_u64(o, "size", (uint64_t)st.st_size);
+		out_add_u64(o, "count", n);
+		cJSON_AddItemToObject(o, "extents", out_extents_json(ext, n));
+		free(ext);
+		return out_json_emit(s, o) < 0 ? CMD_FAIL : CMD_OK;
+	}
+	fprintf(s->out, "%s: inode %" PRIu64 ", %" PRIu64 " bytes, %zu "
+	                "extent%s\n",
+	        c->argv[0], (uint64_t)st.st_ino, (uint64_t)st.st_size, n,
+	        n == 1 ? "" : "s");
+	if (n)
+		print_extents(s, ext, n);
+	free(ext);
+	return CMD_OK;
+}
+
+/* -------------------------------------------------------------- allocate */
+
+enum cmd_status cmd_allocate(struct rl_session *s, const struct cmd_call *c)
+{
+	uint64_t off, goal, len;
+	unsigned mode = 0;
+	struct rl_extent *ext = NULL;
+	size_t n = 0;
+	int64_t got;
+	int fd;
+
+	if (arg_size(s, "OFFSET", c->argv[1], &off) < 0 ||
+	    arg_size(s, "GOAL", c->argv[2], &goal) < 0 ||
+	    arg_size(s, "LEN", c->argv[3], &len) < 0)
+		return CMD_USAGE;
+	if (cmd_has_opt(c, "fixed-start", NULL))
+		mode |= RL_ALLOC_FIXED_START;
+	if (cmd_has_opt(c, "fixed-len", NULL))
+		mode |= RL_ALLOC_FIXED_LEN;
+	if (cmd_has_opt(c, "contiguous", NULL))
+		mode |= RL_ALLOC_CONTIGUOUS;
+	if (session_volume(s) < 0)
+		return CMD_FAIL;
+	if (off % s->fs.block_size || goal % s->fs.block_size ||
+	    len % s->fs.block_size || len == 0) {
+		session_error(s, "OFFSET, GOAL and LEN must be non-zero "
+		                 "multiples of the block size (%u)",
+		              s->fs.block_size);
+		return CMD_USAGE;
+	}
+	fd = open_file(s, c->argv[0], O_RDWR | O_CREAT);
+	if (fd < 0)
+		return CMD_FAIL;
+	if (lseek(fd, (off_t)off, SEEK_SET) < 0) {
+		session_error(s, "%s: seek to %s: %s", c->argv[0], c->argv[1],
+		              strerror(errno));
+		close(fd);
+		return CMD_FAIL;
+	}
+	got = rl_allocate(fd, mode, goal, len);
+	if (got < 0) {
+		session_error(s, "%s: cannot allocate %s bytes at offset %s%s%s: "
+		                 "%s",
+		              c->argv[0], c->argv[3], c->argv[1],
+		              mode & RL_ALLOC_FIXED_START ? " exactly at " : "",
+		              mode & RL_ALLOC_FIXED_START ? c->argv[2] : "",
+		              rl_strerror((int)got));
+		close(fd);
+		return CMD_FAIL;
+	}
+	int r = rl_get_extents_range(fd, off, (uint64_t)got, &ext, &n);
+	close(fd);
+	if (r < 0) {
+		session_error(s, "%s: allocated, but cannot read extents: %s",
+		              c->argv[0], rl_strerror(r));
+		return CMD_FAIL;
+	}
+	if (s->json) {
+		cJSON *o = cJSON_CreateObject();
+		cJSON_AddStringToObject(o, "file", c->argv[0]);
+		out_add_u64(o, "offset", off);
+		out_add_u64(o, "goal", goal);
+		out_add_u64(o, "requested", len);
+		out_add_u64(o, "allocated", (uint64_t)got);
+		cJSON_AddBoolToObject(o, "exact",
+		                      n > 0 && ext[0].physical +
+		                                       (off - ext[0].logical) ==
+		                                   goal);
+		cJSON_AddItemToObject(o, "extents", out_extents_json(ext, n));
+		free(ext);
+		return out_json_emit(s, o) < 0 ? CMD_FAIL : CMD_OK;
+	}
+	fprintf(s->out, "%s: allocated %" PRId64 " of %" PRIu64
+	                " bytes at offset %" PRIu64 "\n",
+	        c->argv[0], got, len, off);
+	print_extents(s, ext, n);
+	free(ext);
+	return CMD_OK;
+}
+
+/* -------------------------------------------------------------- movedata */
+
+enum cmd_status cmd_movedata(struct rl_session *s, const struct cmd_call *c)
+{
+	uint64_t from, len;
+	unsigned flags = 0;
+	int dfd, sfd, r;
+
+	if (arg_size(s, "FROM", c->argv[2], &from) < 0 ||
+	    arg_size(s, "LEN", c->argv[3], &len) < 0)
+		return CMD_USAGE;
+	if (cmd_has_opt(c, "allow-shared", NULL))
+		flags |= RL_MOVE_ALLOW_SHARED;
+	if (session_volume(s) < 0)
+		return CMD_FAIL;
+	dfd = open_file(s, c->argv[0], O_RDWR);
+	if (dfd < 0)
+		return CMD_FAIL;
+	sfd = open_file(s, c->argv[1], O_RDWR);
+	if (sfd < 0) {
+		close(dfd);
+		return CMD_FAIL;
+	}
+	r = rl_movedata(dfd, sfd, from, len, flags);
+	if (r < 0) {
+		session_error(s, "%s: cannot move %s bytes at %s onto %s: %s",
+		              c->argv[0], c->argv[3], c->argv[2], c->argv[1],
+		              rl_strerror(r));
+		close(dfd);
+		close(sfd);
+		return CMD_FAIL;
+	}
+	struct rl_extent *ext = NULL;
+	size_t n = 0;
+	r = rl_get_extents_range(dfd, from, len, &ext, &n);
+	close(dfd);
+	close(sfd);
+	if (r < 0) {
+		session_error(s, "%s: moved, but cannot read extents: %s",
+		              c->argv[0], rl_strerror(r));
+		return CMD_FAIL;
+	}
+	if (s->json) {
+		cJSON *o = cJSON_CreateObject();
+		cJSON_AddStringToObject(o, "file", c->argv[0]);
+		cJSON_AddStringToObject(o, "space", c->argv[1]);
+		out_add_u64(o, "from", from);
+		out_add_u64(o, "length", len);
+		cJSON_AddItemToObject(o, "extents", out_extents_json(ext, n));
+		free(ext);
+		return out_json_emit(s, o) < 0 ? CMD_FAIL : CMD_OK;
+	}
+	fprintf(s->out, "%s: moved %" PRIu64 " bytes at %" PRIu64
+	                " onto the blocks of %s\n",
+	        c->argv[0], len, from, c->argv[1]);
+	print_extents(s, ext, n);
+	free(ext);
+	return CMD_OK;
+}
+
+/* ------------------------------------------------------------- session */
+
+static int parse_onoff(const char *v, bool *out)
+{
+	if (!strcmp(v, "on") || !strcmp(v, "true") || !strcmp(v, "1") ||
+	    !strcmp(v, "yes"))
+		*out = true;
+	else if (!strcmp(v, "off") || !strcmp(v, "false") ||
+	         !strcmp(v, "0") || !strcmp(v, "no"))
+		*out = false;
+	else
+		return -EINVAL;
+	return 0;
+}
+
+enum cmd_status cmd_set(struct rl_session *s, const struct cmd_call *c)
+{
+	const char *name = c->argv[0];
+	const char *val = c->argc > 1 ? c->argv[1] : "on";
+	bool *target = NULL;
+
+	if (!strcmp(name, "json"))
+		target = &s->json;
+	else if (!strcmp(name, "continue-on-error"))
+		target = &s->continue_on_error;
+	if (!target) {
+		session_error(s, "unknown option '%s' (json, "
+		                 "continue-on-error)",
+		              name);
+		return CMD_USAGE;
+	}
+	if (parse_onoff(val, target) < 0) {
+		session_error(s, "%s: '%s' is not on or off", name, val);
+		return CMD_USAGE;
+	}
+	return CMD_OK;
+}
+
+enum cmd_status cmd_echo(struct rl_session *s, const struct cmd_call *c)
+{
+	for (int i = 0; i < c->argc; i++)
+		fprintf(s->out, "%s%s", i ? " " : "", c->argv[i]);
+	fputc('\n', s->out);
+	return CMD_OK;
+}
+
+enum cmd_status cmd_source(struct rl_session *s, const struct cmd_call *c)
+{
+	return cmd_exec_file(s, c->argv[0]);
+}

@@ -1,0 +1,454 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/* The command table, the tokenizer, the parser and the executor. */
+#include "config.h"
+#include "commands.h"
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include "output.h"
+#include "session.h"
+
+#define X(n, id, a, mn, mx, fl, o, h)                                         \
+	{.name = n,                                                           \
+	 .args = a,                                                           \
+	 .argmin = mn,                                                        \
+	 .argmax = mx,                                                        \
+	 .flags = fl,                                                         \
+	 .opts = o,                                                           \
+	 .handler = cmd_##id,                                                 \
+	 .help = h},
+const struct cmd_def cmd_table[] = {RL_COMMAND_TABLE(X)};
+#undef X
+const size_t cmd_table_len = sizeof(cmd_table) / sizeof(cmd_table[0]);
+
+/* Longest input line a script may have. */
+#define CMD_MAX_LINE 65536
+/* Deepest nesting of `source`. */
+#define CMD_MAX_DEPTH 16
+
+const struct cmd_def *cmd_find(const char *name)
+{
+	for (size_t i = 0; i < cmd_table_len; i++)
+		if (strcmp(cmd_table[i].name, name) == 0)
+			return &cmd_table[i];
+	return NULL;
+}
+
+bool cmd_has_opt(const struct cmd_call *c, const char *name,
+                 const char **val)
+{
+	const struct cmd_opt *o = c->def->opts;
+
+	for (int i = 0; o && o[i].name; i++) {
+		if (strcmp(o[i].name, name) == 0 && (c->opts & (1u << i))) {
+			if (val)
+				*val = c->optval[i];
+			return true;
+		}
+	}
+	return false;
+}
+
+void cmd_synopsis(const struct cmd_def *d, char *buf, size_t size)
+{
+	size_t used = 0;
+	int n = snprintf(buf, size, "%s", d->name);
+
+	used = n > 0 ? (size_t)n : 0;
+	for (int i = 0; d->opts && d->opts[i].name && used < size; i++) {
+		n = snprintf(buf + used, size - used, " [--%s%s%s]",
+		             d->opts[i].name, d->opts[i].arg ? " " : "",
+		             d->opts[i].arg ? d->opts[i].arg : "");
+		if (n < 0)
+			return;
+		used += (size_t)n;
+	}
+	if (d->args[0] && used < size)
+		snprintf(buf + used, size - used, " %s", d->args);
+}
+
+/* ------------------------------------------------------------- tokenizer */
+
+struct words {
+	char **v;
+	size_t n, cap;
+};
+
+static int words_push(struct words *w, char *word)
+{
+	if (w->n + 2 > w->cap) {
+		size_t ncap = w->cap ? w->cap * 2 : 8;
+		char **p;
+
+		if (ncap > CMD_MAX_ARGS + 2)
+			ncap = CMD_MAX_ARGS + 2;
+		if (w->n + 2 > ncap)
+			return -E2BIG;
+		p = realloc(w->v, ncap * sizeof(*p));
+		if (!p)
+			return -ENOMEM;
+		w->v = p;
+		w->cap = ncap;
+	}
+	w->v[w->n++] = word;
+	w->v[w->n] = NULL;
+	return 0;
+}
+
+static void words_free(struct words *w)
+{
+	for (size_t i = 0; i < w->n; i++)
+		free(w->v[i]);
+	free(w->v);
+	memset(w, 0, sizeof(*w));
+}
+
+void cmd_free_split(char ***cmds, size_t ncmds)
+{
+	for (size_t i = 0; i < ncmds; i++) {
+		for (size_t k = 0; cmds[i] && cmds[i][k]; k++)
+			free(cmds[i][k]);
+		free(cmds[i]);
+	}
+	free(cmds);
+}
+
+static int push_cmd(char ****cmds, size_t *n, struct words *w)
+{
+	char ***p;
+
+	if (w->n == 0)
+		return 0;
+	p = realloc(*cmds, (*n + 1) * sizeof(*p));
+	if (!p)
+		return -ENOMEM;
+	*cmds = p;
+	p[(*n)++] = w->v;
+	memset(w, 0, sizeof(*w));
+	return 0;
+}
+
+int cmd_split(const char *line, char ****out, size_t *nout)
+{
+	size_t len = strlen(line);
+	char ***cmds = NULL;
+	size_t ncmds = 0;
+	struct words w = {0};
+	char *buf = NULL;
+	size_t blen = 0;
+	bool inword = false;
+	int ret = 0;
+	const char *p = line;
+
+	*out = NULL;
+	*nout = 0;
+	if (len > CMD_MAX_LINE)
+		return -E2BIG;
+	buf = malloc(len + 1);
+	if (!buf)
+		return -ENOMEM;
+
+	for (;;) {
+		char ch = *p;
+
+		if (ch == '\0' || ch == ';' || ch == ' ' || ch == '\t' ||
+		    ch == '\n' || ch == '\r') {
+			if (inword) {
+				char *word = strndup(buf, blen);
+				if (!word) {
+					ret = -ENOMEM;
+					goto fail;
+				}
+				ret = words_push(&w, word);
+				if (ret < 0) {
+					free(word);
+					goto fail;
+				}
+				inword = false;
+				blen = 0;
+			}
+			if (ch == ';' || ch == '\0') {
+				ret = push_cmd(&cmds, &ncmds, &w);
+				if (ret < 0)
+					goto fail;
+			}
+			if (ch == '\0')
+				break;
+			p++;
+			continue;
+		}
+		if (ch == '#' && !inword) {
+			/* comment to the end of the line */
+			while (*p && *p != '\n')
+				p++;
+			continue;
+		}
+		inword = true;
+		if (ch == '\'') {
+			p++;
+			while (*p && *p != '\'')
+				buf[blen++] = *p++;
+			if (*p != '\'') {
+				ret = -EINVAL;
+				goto fail;
+			}
+			p++;
+		} else if (ch == '"') {
+			p++;
+			while (*p && *p != '"') {
+				if (*p == '\\' && (p[1] == '"' || p[1] == '\\'))
+					p++;
+				buf[blen++] = *p++;
+			}
+			if (*p != '"') {
+				ret = -EINVAL;
+				goto fail;
+			}
+			p++;
+		} else if (ch == '\\') {
+			p++;
+			if (*p)
+				buf[blen++] = *p++;
+		} else {
+			buf[blen++] = ch;
+			p++;
+		}
+	}
+	free(buf);
+	*out = cmds;
+	*nout = ncmds;
+	return 0;
+fail:
+	free(buf);
+	words_free(&w);
+	cmd_free_split(cmds, ncmds);
+	return ret;
+}
+
+/* ---------------------------------------------------------------- parser */
+
+enum cmd_status cmd_parse(int argc, char **argv, struct cmd_call *c,
+                          char *err, size_t errlen)
+{
+	const struct cmd_def *d;
+	int i, npos = 0;
+	bool opts_done = false;
+
+	memset(c, 0, sizeof(*c));
+	if (argc < 1) {
+		snprintf(err, errlen, "empty command");
+		return CMD_USAGE;
+	}
+	d = cmd_find(argv[0]);
+	if (!d) {
+		snprintf(err, errlen,
+		         "unknown command '%s' (try 'help')", argv[0]);
+		return CMD_USAGE;
+	}
+	c->def = d;
+	for (i = 1; i < argc; i++) {
+		char *a = argv[i];
+
+		if (!opts_done && strcmp(a, "--") == 0) {
+			opts_done = true;
+			continue;
+		}
+		if (!opts_done && a[0] == '-' && a[1] == '-') {
+			const char *name = a + 2;
+			const char *eq = strchr(name, '=');
+			size_t nlen = eq ? (size_t)(eq - name) : strlen(name);
+			int k;
+
+			for (k = 0; d->opts && d->opts[k].name; k++)
+				if (strlen(d->opts[k].name) == nlen &&
+				    strncmp(d->opts[k].name, name, nlen) == 0)
+					break;
+			if (!d->opts || !d->opts[k].name) {
+				snprintf(err, errlen,
+				         "%s: unknown option '%s'", d->name, a);
+				return CMD_USAGE;
+			}
+			if (d->opts[k].arg) {
+				if (eq) {
+					c->optval[k] = eq + 1;
+				} else if (i + 1 < argc) {
+					c->optval[k] = argv[++i];
+				} else {
+					snprintf(err, errlen,
+					         "%s: option '--%s' needs a "
+					         "value (%s)",
+					         d->name, d->opts[k].name,
+					         d->opts[k].arg);
+					return CMD_USAGE;
+				}
+			} else if (eq) {
+				snprintf(err, errlen,
+				         "%s: option '--%s' takes no value",
+				         d->name, d->opts[k].name);
+				return CMD_USAGE;
+			}
+			c->opts |= 1u << k;
+			continue;
+		}
+		if (npos >= CMD_MAX_ARGS) {
+			snprintf(err, errlen, "%s: too many arguments", d->name);
+			return CMD_USAGE;
+		}
+		c->argv[npos++] = a;
+	}
+	c->argc = npos;
+	c->argv[npos] = NULL;
+	if (npos < d->argmin || npos > d->argmax) {
+		char syn[512];
+		int want = npos < d->argmin ? d->argmin : d->argmax;
+		const char *how = d->argmin == d->argmax ? ""
+		                  : npos < d->argmin   ? "at least "
+		                                       : "at most ";
+
+		cmd_synopsis(d, syn, sizeof(syn));
+		snprintf(err, errlen,
+		         "%s: expected %s%d argument%s, got %d (usage: %s)",
+		         d->name, how, want, want == 1 ? "" : "s", npos, syn);
+		return CMD_USAGE;
+	}
+	return CMD_OK;
+}
+
+/* -------------------------------------------------------------- executor */
+
+static void record_command(struct rl_session *s, char **argv)
+{
+	if (!s->record)
+		return;
+	for (size_t i = 0; argv[i]; i++) {
+		const char *a = argv[i];
+		bool plain = *a != '\0';
+
+		for (const char *q = a; *q; q++)
+			if (!((*q >= 'a' && *q <= 'z') ||
+			      (*q >= 'A' && *q <= 'Z') ||
+			      (*q >= '0' && *q <= '9') || strchr("-_./=:,+@%", *q)))
+				plain = false;
+		fputs(i ? " " : "", s->record);
+		if (plain) {
+			fputs(a, s->record);
+		} else {
+			fputc('\'', s->record);
+			for (const char *q = a; *q; q++) {
+				if (*q == '\'')
+					fputs("'\\''", s->record);
+				else
+					fputc(*q, s->record);
+			}
+			fputc('\'', s->record);
+		}
+	}
+	fputc('\n', s->record);
+	fflush(s->record);
+}
+
+static enum cmd_status exec_words(struct rl_session *s, char **argv)
+{
+	struct cmd_call c;
+	char err[1024];
+	enum cmd_status st;
+	int argc = 0;
+	const char *saved = s->cur_cmd;
+
+	while (argv[argc])
+		argc++;
+	st = cmd_parse(argc, argv, &c, err, sizeof(err));
+	if (st != CMD_OK) {
+		s->cur_cmd = NULL;
+		session_error(s, "%s", err);
+		s->cur_cmd = saved;
+		return st;
+	}
+	s->cur_cmd = c.def->name;
+	if (!(c.def->flags & CMD_F_NOREC))
+		record_command(s, argv);
+	st = c.def->handler(s, &c);
+	s->cur_cmd = saved;
+	return st;
+}
+
+static enum cmd_status worst(enum cmd_status a, enum cmd_status b)
+{
+	return a > b ? a : b;
+}
+
+enum cmd_status cmd_exec_line(struct rl_session *s, const char *line)
+{
+	char ***cmds;
+	size_t n;
+	enum cmd_status st = CMD_OK;
+	int ret = cmd_split(line, &cmds, &n);
+
+	if (ret < 0) {
+		session_error(s, "%s",
+		              ret == -EINVAL ? "unterminated quote"
+		              : ret == -E2BIG
+		                  ? "line too long or too many arguments"
+		                  : "out of memory");
+		return CMD_USAGE;
+	}
+	for (size_t i = 0; i < n; i++) {
+		enum cmd_status r = exec_words(s, cmds[i]);
+		st = worst(st, r);
+		if (r != CMD_OK && !s->continue_on_error)
+			break;
+	}
+	cmd_free_split(cmds, n);
+	return st;
+}
+
+enum cmd_status cmd_exec_file(struct rl_session *s, const char *path)
+{
+	FILE *f;
+	char *line = NULL;
+	size_t cap = 0;
+	ssize_t len;
+	enum cmd_status st = CMD_OK;
+	const char *saved_name = s->src_name;
+	int saved_line = s->src_line;
+	int lineno = 0;
+
+	if (s->source_depth >= CMD_MAX_DEPTH) {
+		session_error(s, "%s: scripts nested deeper than %d", path,
+		              CMD_MAX_DEPTH);
+		return CMD_FAIL;
+	}
+	f = strcmp(path, "-") == 0 ? stdin : fopen(path, "re");
+	if (!f) {
+		session_error(s, "%s: cannot open script: %s", path,
+		              strerror(errno));
+		return CMD_FAIL;
+	}
+	s->source_depth++;
+	while ((len = getline(&line, &cap, f)) >= 0) {
+		enum cmd_status r;
+
+		lineno++;
+		s->src_name = strcmp(path, "-") == 0 ? "<stdin>" : path;
+		s->src_line = lineno;
+		if ((size_t)len != strlen(line)) {
+			session_error(s, "binary data (NUL byte) in script");
+			st = worst(st, CMD_USAGE);
+			if (!s->continue_on_error)
+				break;
+			continue;
+		}
+		r = cmd_exec_line(s, line);
+		st = worst(st, r);
+		if (r != CMD_OK && !s->continue_on_error)
+			break;
+	}
+	free(line);
+	s->source_depth--;
+	s->src_name = saved_name;
+	s->src_line = saved_line;
+	if (f != stdin)
+		fclose(f);
+	return st;
+}

@@ -1,0 +1,130 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * The command language. One table (RL_COMMAND_TABLE) drives dispatch,
+ * argument checks, `help`, completion and the man page's command list.
+ * Every state change goes through a command, whether it comes from -e, a
+ * script, a recording being replayed, the prompt or a key.
+ */
+#ifndef RL_COMMANDS_H
+#define RL_COMMANDS_H
+#include <stdbool.h>
+#include <stddef.h>
+
+struct rl_session;
+
+/* Command flags. */
+#define CMD_F_VOLUME 0x01  /* works on the session's volume */
+#define CMD_F_DISK 0x02    /* changes the disk */
+#define CMD_F_ROOT 0x04    /* needs root (CAP_SYS_ADMIN) for full results */
+#define CMD_F_UI 0x08      /* interactive only */
+#define CMD_F_NOREC 0x10   /* not written to recordings (meta commands) */
+
+/* Status of a command: the process exit codes. */
+enum cmd_status { CMD_OK = 0, CMD_FAIL = 1, CMD_USAGE = 2 };
+
+#define CMD_MAX_OPTS 16
+#define CMD_MAX_ARGS 64
+
+/* An option a command accepts: "--name" with or without a value. */
+struct cmd_opt {
+	const char *name; /* without the leading "--" */
+	const char *arg;  /* value placeholder ("N"), NULL for a flag */
+	const char *help;
+};
+
+/* A parsed invocation. */
+struct cmd_call {
+	const struct cmd_def *def;
+	int argc;                         /* positional arguments */
+	char *argv[CMD_MAX_ARGS + 1];     /* (pointers into the words) */
+	unsigned opts;                    /* bit i: opts[i] was given */
+	const char *optval[CMD_MAX_OPTS]; /* value of opts[i] */
+};
+
+typedef enum cmd_status (*cmd_handler)(struct rl_session *s,
+                                       const struct cmd_call *c);
+
+struct cmd_def {
+	const char *name;
+	const char *args; /* synopsis of positional arguments */
+	int argmin, argmax;
+	unsigned flags;
+	const struct cmd_opt *opts; /* NULL-terminated, or NULL */
+	cmd_handler handler;
+	const char *help; /* one line */
+};
+
+/*
+ * The table. X(name, id, args, argmin, argmax, flags, opts, help)
+ *   name: what users type; id: C identifier (handler cmd_<id>, options
+ *   cmd_opts_<id> or NULL).
+ */
+#define RL_COMMAND_TABLE(X)                                                   \
+	X("help", help, "[COMMAND]", 0, 1, CMD_F_NOREC, NULL,                 \
+	  "List the commands, or describe one")                               \
+	X("info", info, "", 0, 0, CMD_F_VOLUME, NULL,                         \
+	  "Summary of the volume: device, type, geometry, space")             \
+	X("free", free, "[START [END]]", 0, 2, CMD_F_VOLUME | CMD_F_ROOT,     \
+	  cmd_opts_free, "Free space extents between START and END "          \
+	                 "(get_free_blocks)")                                 \
+	X("extents", extents, "FILE", 1, 1, CMD_F_VOLUME, NULL,               \
+	  "A file's extents (FIEMAP): logical, physical, length, flags")      \
+	X("allocate", allocate, "FILE OFFSET GOAL LEN", 4, 4,                 \
+	  CMD_F_VOLUME | CMD_F_DISK, cmd_opts_allocate,                       \
+	  "Allocate LEN bytes to FILE at OFFSET, near (or exactly at) GOAL")  \
+	X("movedata", movedata, "DATAFILE SPACEFILE FROM LEN", 4, 4,          \
+	  CMD_F_VOLUME | CMD_F_DISK, cmd_opts_movedata,                       \
+	  "Move DATAFILE's range onto the blocks SPACEFILE holds there")      \
+	X("set", set, "OPTION [VALUE]", 1, 2, 0, NULL,                        \
+	  "Set a session option: json on|off, continue-on-error on|off")      \
+	X("echo", echo, "[TEXT...]", 0, CMD_MAX_ARGS, CMD_F_NOREC, NULL,      \
+	  "Print TEXT")                                                       \
+	X("source", source, "SCRIPT", 1, 1, CMD_F_NOREC, NULL,                \
+	  "Run the commands in SCRIPT")
+
+#define X(name, id, args, mn, mx, fl, opts, help)                             \
+	enum cmd_status cmd_##id(struct rl_session *s,                        \
+	                         const struct cmd_call *c);
+RL_COMMAND_TABLE(X)
+#undef X
+
+extern const struct cmd_opt cmd_opts_free[];
+extern const struct cmd_opt cmd_opts_allocate[];
+extern const struct cmd_opt cmd_opts_movedata[];
+
+/* The table, and its length. */
+extern const struct cmd_def cmd_table[];
+extern const size_t cmd_table_len;
+
+const struct cmd_def *cmd_find(const char *name);
+
+/* Did the call give option NAME? Its value (or NULL) via *val. */
+bool cmd_has_opt(const struct cmd_call *c, const char *name,
+                 const char **val);
+
+/* Split one line into commands and words. Words are separated by blanks;
+ * ';' ends a command; '#' at the start of a word starts a comment; single
+ * quotes take text literally; double quotes allow \" and \\; a backslash
+ * outside quotes escapes the next character. On success *cmds is an array
+ * of *ncmds NULL-terminated word vectors (free with cmd_free_split).
+ * Returns 0 or -EINVAL (unterminated quote) / -E2BIG / -ENOMEM. */
+int cmd_split(const char *line, char ****cmds, size_t *ncmds);
+void cmd_free_split(char ***cmds, size_t ncmds);
+
+/* Parse words (argv[0] is the command name) into a call, checking options
+ * and the argument count. On a usage error returns CMD_USAGE and writes a
+ * message to err (size errlen). */
+enum cmd_status cmd_parse(int argc, char **argv, struct cmd_call *c,
+                          char *err, size_t errlen);
+
+/* Execute one line (possibly several commands separated by ';'). Returns
+ * the worst status; stops at the first failure unless continue-on-error. */
+enum cmd_status cmd_exec_line(struct rl_session *s, const char *line);
+
+/* Execute a script file ("-" for stdin). Errors read "FILE:LINE: ...". */
+enum cmd_status cmd_exec_file(struct rl_session *s, const char *path);
+
+/* Usage text of one command ("allocate [--fixed-start] ... FILE ..."). */
+void cmd_synopsis(const struct cmd_def *d, char *buf, size_t size);
+
+#endif

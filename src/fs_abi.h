@@ -1,0 +1,72 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * Kernel ABI definitions not exported by the linux-libc-dev headers that
+ * Debian 12 ships (ext4 and XFS ioctls). Layouts follow the kernel's UAPI.
+ */
+#ifndef RL_FS_ABI_H
+#define RL_FS_ABI_H
+
+#include <linux/types.h>
+#include <sys/ioctl.h>
+
+/* ext4: EXT4_IOC_MOVE_EXT */
+struct rl_ext4_move_extent {
+	__u32 reserved; /* must be zero */
+	__u32 donor_fd;
+	__u64 orig_start; /* logical start offset in blocks */
+	__u64 donor_start;
+	__u64 len;       /* blocks */
+	__u64 moved_len; /* out: blocks moved */
+};
+#define RL_EXT4_IOC_MOVE_EXT _IOWR('f', 15, struct rl_ext4_move_extent)
+
+/* ext4 on-disk superblock fields we read (offsets from the superblock
+ * start, which is at byte 1024 of the device). Little endian. */
+#define RL_EXT4_SB_OFFSET 1024
+#define RL_EXT4_SB_MAGIC 0xEF53
+#define RL_EXT4_OFF_BLOCKS_COUNT_LO 0x04
+#define RL_EXT4_OFF_FIRST_DATA_BLOCK 0x14
+#define RL_EXT4_OFF_LOG_BLOCK_SIZE 0x18
+#define RL_EXT4_OFF_LOG_CLUSTER_SIZE 0x1C
+#define RL_EXT4_OFF_BLOCKS_PER_GROUP 0x20
+#define RL_EXT4_OFF_MAGIC 0x38
+#define RL_EXT4_OFF_FEATURE_INCOMPAT 0x60
+#define RL_EXT4_OFF_FEATURE_RO_COMPAT 0x64
+#define RL_EXT4_OFF_BLOCKS_COUNT_HI 0x150
+#define RL_EXT4_OFF_LOG_GROUPS_PER_FLEX 0x174
+#define RL_EXT4_FEATURE_INCOMPAT_64BIT 0x80
+#define RL_EXT4_FEATURE_INCOMPAT_FLEX_BG 0x200
+#define RL_EXT4_FEATURE_RO_COMPAT_BIGALLOC 0x200
+
+/* XFS: XFS_IOC_FSGEOMETRY (v5 layout, struct xfs_fsop_geom) */
+struct rl_xfs_fsop_geom {
+	__u32 blocksize;
+	__u32 rtextsize;
+	__u32 agblocks;
+	__u32 agcount;
+	__u32 logblocks;
+	__u32 sectsize;
+	__u32 inodesize;
+	__u32 imaxpct;
+	__u64 datablocks;
+	__u64 rtblocks;
+	__u64 rtextents;
+	__u64 logstart;
+	unsigned char uuid[16];
+	__u32 sunit;
+	__u32 swidth;
+	__s32 version;
+	__u32 flags;
+	__u32 logsectsize;
+	__u32 rtsectsize;
+	__u32 dirblocksize;
+	__u32 logsunit;
+	__u32 sick;
+	__u32 checked;
+	__u64 reserved[17];
+};
+#define RL_XFS_IOC_FSGEOMETRY _IOR('X', 126, struct rl_xfs_fsop_geom)
+#define RL_XFS_FSOP_GEOM_FLAGS_RMAPBT (1u << 19)
+#define RL_XFS_FSOP_GEOM_FLAGS_REFLINK (1u << 20)
+
+#endif

@@ -1,0 +1,172 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * allocate(fd, mode, goal, len): the RFC primitive. Non-placed allocations
+ * use fallocate(2); exact placement (RL_ALLOC_FIXED_START) goes to the
+ * per-filesystem placement strategy. Either way the result is checked with
+ * FIEMAP and anything that breaks a promise of the mode is released.
+ */
+#include "config.h"
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/falloc.h>
+#include <stdlib.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include "fs_internal.h"
+
+/* Does [off, off+len) of fd hold any blocks? 1 yes, 0 no, -errno. */
+static int range_has_blocks(int fd, uint64_t off, uint64_t len)
+{
+	struct rl_extent *ext;
+	size_t n;
+	int ret = rl_get_extents_range(fd, off, len, &ext, &n);
+
+	if (ret < 0)
+		return ret;
+	ret = 0;
+	for (size_t i = 0; i < n; i++)
+		if (ext[i].logical < off + len &&
+		    ext[i].logical + ext[i].length > off)
+			ret = 1;
+	free(ext);
+	return ret;
+}
+
+int rl_release_range(int fd, uint64_t off, uint64_t len, uint64_t old_size)
+{
+	struct stat st;
+	int ret = 0;
+
+	if (fallocate(fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE,
+	              (off_t)off, (off_t)len) < 0)
+		ret = RL_NEG_ERRNO();
+	if (fstat(fd, &st) == 0 && (uint64_t)st.st_size > old_size &&
+	    ftruncate(fd, (off_t)old_size) < 0 && ret == 0)
+		ret = RL_NEG_ERRNO();
+	return ret;
+}
+
+/* Check the extents now mapping [off, off+len) against mode. Returns the
+ * number of bytes that may be kept (a prefix of the range), or -errno. */
+static int64_t verify_allocation(int fd, unsigned mode, uint64_t goal,
+                                 uint64_t off, uint64_t len)
+{
+	struct rl_extent *ext;
+	size_t n;
+	uint64_t covered = 0, pos = off, phys_next = 0;
+	int64_t ret;
+	int r = rl_get_extents_range(fd, off, len, &ext, &n);
+
+	if (r < 0)
+		return r;
+	for (size_t i = 0; i < n; i++) {
+		uint64_t lo = ext[i].logical, hi = lo + ext[i].length;
+		uint64_t phys = ext[i].physical;
+
+		if (hi <= off || lo >= off + len)
+			continue;
+		if (lo < off) {
+			phys += off - lo;
+			lo = off;
+		}
+		if (hi > off + len)
+			hi = off + len;
+		if (lo != pos)
+			break; /* a hole: the allocated prefix ends here */
+		if (pos == off) {
+			if ((mode & RL_ALLOC_FIXED_START) && phys != goal) {
+				free(ext);
+				return -EBUSY;
+			}
+		} else if ((mode & RL_ALLOC_CONTIGUOUS) && phys != phys_next) {
+			break; /* physically discontiguous */
+		}
+		phys_next = phys + (hi - lo);
+		pos = hi;
+		covered = pos - off;
+	}
+	free(ext);
+	if (covered == 0)
+		ret = -ENOSPC;
+	else if ((mode & RL_ALLOC_FIXED_LEN) && covered != len)
+		ret = -ENOSPC;
+	else
+		ret = (int64_t)covered;
+	return ret;
+}
+
+int64_t rl_allocate(int fd, unsigned mode, uint64_t goal, uint64_t len)
+{
+	struct stat st;
+	uint32_t bsize;
+	off_t cur;
+	uint64_t off;
+	int64_t got;
+	int ret;
+
+	if (mode & ~RL_ALLOC_ALL_FLAGS)
+		return -EINVAL;
+	if (len == 0)
+		return -EINVAL;
+	if (fstat(fd, &st) < 0)
+		return RL_NEG_ERRNO();
+	if (!S_ISREG(st.st_mode))
+		return -EINVAL;
+	ret = rl_fd_block_size(fd, &bsize);
+	if (ret < 0)
+		return ret;
+	cur = lseek(fd, 0, SEEK_CUR);
+	if (cur < 0)
+		return RL_NEG_ERRNO();
+	off = (uint64_t)cur;
+	if (off % bsize || len % bsize || goal % bsize)
+		return -EINVAL;
+	if (off + len < off || off + len > (uint64_t)INT64_MAX)
+		return -EFBIG;
+
+	ret = range_has_blocks(fd, off, len);
+	if (ret < 0)
+		return ret;
+	if (ret > 0)
+		return -EEXIST;
+
+	if (mode & RL_ALLOC_FIXED_START) {
+		switch (rl_fd_fs_type(fd)) {
+		case RL_FS_XFS:
+			got = rl_place_xfs(fd, off, goal, len, mode);
+			break;
+		case RL_FS_EXT4:
+			got = rl_place_ext4(fd, off, goal, len, mode);
+			break;
+		default:
+			return -EOPNOTSUPP;
+		}
+		if (got < 0)
+			return got;
+	} else if (fallocate(fd, 0, (off_t)off, (off_t)len) < 0) {
+		ret = RL_NEG_ERRNO();
+		/* fallocate may leave a partial allocation behind. */
+		rl_release_range(fd, off, len, (uint64_t)st.st_size);
+		return ret;
+	}
+
+	got = verify_allocation(fd, mode, goal, off, len);
+	if (got < 0) {
+		rl_release_range(fd, off, len, (uint64_t)st.st_size);
+		return got;
+	}
+	if ((uint64_t)got < len) {
+		/* Keep the prefix that honours the mode; release the rest. */
+		uint64_t keep_end = off + (uint64_t)got;
+		uint64_t new_size = (uint64_t)st.st_size > keep_end
+		                        ? (uint64_t)st.st_size
+		                        : keep_end;
+		ret = rl_release_range(fd, keep_end, len - (uint64_t)got,
+		                       new_size);
+		if (ret < 0) {
+			rl_release_range(fd, off, len, (uint64_t)st.st_size);
+			return ret;
+		}
+	}
+	return got;
+}

@@ -1,0 +1,38 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* Internal helpers shared by the primitives (src/fs_*.c). */
+#ifndef RL_FS_INTERNAL_H
+#define RL_FS_INTERNAL_H
+
+#include <relayout/fs.h>
+
+/* Errno-returning wrappers: return -errno of the failing call. */
+#define RL_NEG_ERRNO() (errno ? -errno : -EIO)
+
+/* Identify the filesystem of an open fd (statfs magic) without probing
+ * the mount: RL_FS_EXT4, RL_FS_XFS, RL_FS_BTRFS or RL_FS_OTHER. */
+enum rl_fs_type rl_fd_fs_type(int fd);
+
+/* Filesystem block size of the filesystem holding fd (statfs f_bsize). */
+int rl_fd_block_size(int fd, uint32_t *bsize);
+
+/* btrfs space map (src/fs_btrfs.c). */
+int rl_btrfs_space_walk(const char *path, uint64_t start, uint64_t end,
+                        rl_space_cb cb, void *arg);
+
+/* Release blocks of [off, off+len) (punch) and cut the size back to
+ * old_size when it grew. Used to leave nothing behind on failure. */
+int rl_release_range(int fd, uint64_t off, uint64_t len, uint64_t old_size);
+
+/* btrfs geometry for rl_fs_probe: address-space size (end of the highest
+ * chunk), block-group count, UUID when libblkid could not read it. */
+void rl_btrfs_probe(int fd, struct rl_fs_info *info);
+
+/* Placement strategies (src/fs_place_*.c): allocate len bytes exactly at
+ * physical byte goal into fd at file offset off, contiguously. Return bytes
+ * allocated or -errno, leaving nothing allocated on failure. */
+int64_t rl_place_xfs(int fd, uint64_t off, uint64_t goal, uint64_t len,
+                     unsigned mode);
+int64_t rl_place_ext4(int fd, uint64_t off, uint64_t goal, uint64_t len,
+                      unsigned mode);
+
+#endif

@@ -1,0 +1,12 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* Exact placement on ext4. (stub: see issue "Exact placement") */
+#include "config.h"
+#include <errno.h>
+#include "fs_internal.h"
+
+int64_t rl_place_ext4(int fd, uint64_t off, uint64_t goal, uint64_t len,
+                     unsigned mode)
+{
+	(void)fd; (void)off; (void)goal; (void)len; (void)mode;
+	return -EOPNOTSUPP;
+}

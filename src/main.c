@@ -1,0 +1,118 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/* relayout: command line entry point. */
+#include "config.h"
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include "commands.h"
+#include "session.h"
+
+static void usage(FILE *f)
+{
+	fprintf(f,
+	        "Usage: relayout [OPTIONS] [PATH]\n"
+	        "Show where files physically live on a mounted filesystem and "
+	        "move data\nwhere you choose, online.\n\n"
+	        "PATH is any file or directory on the mounted filesystem "
+	        "(default: the\ncurrent directory).\n\n"
+	        "Options:\n"
+	        "  -e, --execute 'CMD; CMD'  run commands (repeatable)\n"
+	        "  -x, --script FILE         run a command script ('-': "
+	        "stdin; repeatable)\n"
+	        "      --json                one JSON document per command "
+	        "(byte units)\n"
+	        "  -k, --keep-going          continue after a failed command\n"
+	        "  -h, --help                this help; 'relayout -e help' "
+	        "lists commands\n"
+	        "  -V, --version             print the version\n\n"
+	        "Without -e or -x relayout prints the volume summary and its "
+	        "free-space map.\n"
+	        "Exit status: 0 all commands succeeded, 1 a command failed, "
+	        "2 usage error.\n");
+}
+
+struct action {
+	char kind; /* 'e' or 'x' */
+	const char *text;
+};
+
+int main(int argc, char **argv)
+{
+	static const struct option longopts[] = {
+	    {"execute", required_argument, NULL, 'e'},
+	    {"script", required_argument, NULL, 'x'},
+	    {"json", no_argument, NULL, 'j'},
+	    {"keep-going", no_argument, NULL, 'k'},
+	    {"help", no_argument, NULL, 'h'},
+	    {"version", no_argument, NULL, 'V'},
+	    {NULL, 0, NULL, 0},
+	};
+	struct rl_session s;
+	struct action *acts;
+	int nacts = 0, opt;
+	enum cmd_status st = CMD_OK;
+
+	acts = calloc((size_t)argc + 1, sizeof(*acts));
+	if (!acts) {
+		fprintf(stderr, "relayout: out of memory\n");
+		return 1;
+	}
+	session_init(&s);
+	while ((opt = getopt_long(argc, argv, "e:x:khV", longopts, NULL)) !=
+	       -1) {
+		switch (opt) {
+		case 'e':
+		case 'x':
+			acts[nacts].kind = (char)opt;
+			acts[nacts++].text = optarg;
+			break;
+		case 'j':
+			s.json = true;
+			break;
+		case 'k':
+			s.continue_on_error = true;
+			break;
+		case 'h':
+			usage(stdout);
+			free(acts);
+			return 0;
+		case 'V':
+			printf("relayout %s\n", PACKAGE_VERSION);
+			free(acts);
+			return 0;
+		default:
+			usage(stderr);
+			free(acts);
+			return CMD_USAGE;
+		}
+	}
+	if (argc - optind > 1) {
+		fprintf(stderr, "relayout: expected one PATH, got %d "
+		                "(see relayout --help)\n",
+		        argc - optind);
+		free(acts);
+		return CMD_USAGE;
+	}
+	s.path = strdup(optind < argc ? argv[optind] : ".");
+	if (!s.path) {
+		free(acts);
+		return 1;
+	}
+	if (nacts == 0) {
+		acts[nacts].kind = 'e';
+		acts[nacts++].text = "info; free --map --summary";
+	}
+	for (int i = 0; i < nacts; i++) {
+		enum cmd_status r = acts[i].kind == 'e'
+		                        ? cmd_exec_line(&s, acts[i].text)
+		                        : cmd_exec_file(&s, acts[i].text);
+		if (r > st)
+			st = r;
+		if (r != CMD_OK && !s.continue_on_error)
+			break;
+	}
+	free(acts);
+	session_free(&s);
+	return (int)st;
+}

@@ -1,0 +1,46 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/* A relayout session: the volume it works on and the output settings.
+ * Everything a command needs is here; there are no globals. */
+#ifndef RL_SESSION_H
+#define RL_SESSION_H
+#include <relayout/fs.h>
+#include <stdbool.h>
+#include <stdio.h>
+
+struct rl_session {
+	char *path;            /* what the user named (volume or snapshot) */
+	bool fs_probed;
+	int fs_err;            /* probe result when fs_probed */
+	struct rl_fs_info fs;  /* the volume */
+	bool json;             /* one JSON document per command */
+	bool continue_on_error;
+	FILE *out;             /* normal output (stdout) */
+	FILE *err;             /* messages (stderr) */
+	const char *src_name;  /* script name for "FILE:LINE:" or NULL */
+	int src_line;
+	const char *cur_cmd;   /* command being executed */
+	FILE *record;          /* recording script, or NULL */
+	char *record_path;
+	int source_depth;      /* nesting of scripts */
+};
+
+void session_init(struct rl_session *s);
+void session_free(struct rl_session *s);
+
+/* Probe the volume (once). Returns 0 or -errno; reports the error. */
+int session_volume(struct rl_session *s);
+
+/* Report an error for the current command: "relayout: [FILE:LINE: ]CMD:
+ * message" on s->err; with --json also {"command","error"} on s->out. */
+void session_error(struct rl_session *s, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+/* Open a file named by the user safely: every path component is opened
+ * relative to its parent directory with O_NOFOLLOW (symlinks are never
+ * followed), the result must be a regular file on the session's volume
+ * (same st_dev). flags: O_RDONLY / O_RDWR, plus O_CREAT to create it
+ * (mode 0600). Returns an fd or -errno; -ELOOP for a symlink, -EXDEV for
+ * another filesystem, -EINVAL for a non-regular file. */
+int session_open_file(struct rl_session *s, const char *path, int flags);
+
+#endif

@@ -1,0 +1,2 @@
+/* placeholder, filled by its issue work */
+int main(void) { return 77; }

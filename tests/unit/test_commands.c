@@ -1,0 +1,199 @@
+/* Unit tests: command table, tokenizer, parser, executor. */
+#include "config.h"
+#include <errno.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <cmocka.h>
+#include "commands.h"
+#include "session.h"
+
+static void test_table_sane(void **state)
+{
+	(void)state;
+	for (size_t i = 0; i < cmd_table_len; i++) {
+		const struct cmd_def *d = &cmd_table[i];
+		assert_non_null(d->name);
+		assert_non_null(d->handler);
+		assert_non_null(d->help);
+		assert_true(strlen(d->help) > 5);
+		assert_true(d->argmin <= d->argmax);
+		assert_ptr_equal(cmd_find(d->name), d);
+		for (size_t k = i + 1; k < cmd_table_len; k++)
+			assert_string_not_equal(d->name, cmd_table[k].name);
+		int nopts = 0;
+		for (int k = 0; d->opts && d->opts[k].name; k++)
+			nopts++;
+		assert_true(nopts <= CMD_MAX_OPTS);
+	}
+	assert_null(cmd_find("no-such-command"));
+}
+
+static void test_split(void **state)
+{
+	char ***c;
+	size_t n;
+	(void)state;
+	assert_int_equal(cmd_split("info; free 0 4K ;; extents 'a b' "
+	                           "\"c\\\"d\" e\\ f # comment; not",
+	                           &c, &n),
+	                 0);
+	assert_int_equal(n, 3);
+	assert_string_equal(c[0][0], "info");
+	assert_null(c[0][1]);
+	assert_string_equal(c[1][0], "free");
+	assert_string_equal(c[1][2], "4K");
+	assert_null(c[1][3]);
+	assert_string_equal(c[2][1], "a b");
+	assert_string_equal(c[2][2], "c\"d");
+	assert_string_equal(c[2][3], "e f");
+	assert_null(c[2][4]);
+	cmd_free_split(c, n);
+
+	assert_int_equal(cmd_split("   # only a comment", &c, &n), 0);
+	assert_int_equal(n, 0);
+	cmd_free_split(c, n);
+	assert_int_equal(cmd_split("echo 'open", &c, &n), -EINVAL);
+	assert_int_equal(cmd_split("echo \"open", &c, &n), -EINVAL);
+	assert_int_equal(cmd_split("echo ''", &c, &n), 0);
+	assert_int_equal(n, 1);
+	assert_string_equal(c[0][1], "");
+	cmd_free_split(c, n);
+}
+
+static void test_split_limits(void **state)
+{
+	char ***c;
+	size_t n;
+	char *big;
+	(void)state;
+	big = malloc(200000);
+	memset(big, 'a', 199999);
+	big[199999] = 0;
+	assert_int_equal(cmd_split(big, &c, &n), -E2BIG);
+	/* too many words */
+	for (int i = 0; i < 199999; i += 2)
+		big[i] = 'x', big[i + 1] = ' ';
+	big[199999] = 0;
+	assert_int_equal(cmd_split(big + 100000, &c, &n), -E2BIG);
+	free(big);
+}
+
+static void test_parse(void **state)
+{
+	struct cmd_call c;
+	char err[256];
+	char *argv[] = {"allocate", "--contiguous", "f", "0", "--fixed-len",
+	                "4K", "8K", NULL};
+	char *bad1[] = {"allocate", "--bogus", "f", "0", "1", "2", NULL};
+	char *bad2[] = {"allocate", "f", "0", NULL};
+	char *bad3[] = {"nonsense", NULL};
+	char *dd[] = {"extents", "--", "--weird-name", NULL};
+	const char *v;
+	(void)state;
+
+	assert_int_equal(cmd_parse(7, argv, &c, err, sizeof(err)), CMD_OK);
+	assert_int_equal(c.argc, 4);
+	assert_string_equal(c.argv[0], "f");
+	assert_string_equal(c.argv[3], "8K");
+	assert_true(cmd_has_opt(&c, "contiguous", &v));
+	assert_true(cmd_has_opt(&c, "fixed-len", NULL));
+	assert_false(cmd_has_opt(&c, "fixed-start", NULL));
+
+	assert_int_equal(cmd_parse(6, bad1, &c, err, sizeof(err)), CMD_USAGE);
+	assert_non_null(strstr(err, "--bogus"));
+	assert_int_equal(cmd_parse(3, bad2, &c, err, sizeof(err)), CMD_USAGE);
+	assert_non_null(strstr(err, "expected 4 arguments, got 2"));
+	assert_int_equal(cmd_parse(1, bad3, &c, err, sizeof(err)), CMD_USAGE);
+	assert_non_null(strstr(err, "nonsense"));
+	assert_int_equal(cmd_parse(3, dd, &c, err, sizeof(err)), CMD_OK);
+	assert_string_equal(c.argv[0], "--weird-name");
+}
+
+/* Run a line with output captured in a memory stream. */
+static enum cmd_status run(const char *line, char **out, char **err)
+{
+	struct rl_session s;
+	size_t ol, el;
+	enum cmd_status st;
+
+	session_init(&s);
+	s.out = open_memstream(out, &ol);
+	s.err = open_memstream(err, &el);
+	st = cmd_exec_line(&s, line);
+	fclose(s.out);
+	fclose(s.err);
+	s.out = s.err = NULL;
+	session_free(&s);
+	return st;
+}
+
+static void test_exec(void **state)
+{
+	char *o, *e;
+	(void)state;
+	assert_int_equal(run("echo a b; echo c", &o, &e), CMD_OK);
+	assert_string_equal(o, "a b\nc\n");
+	free(o), free(e);
+	assert_int_equal(run("echo a; bogus; echo c", &o, &e), CMD_USAGE);
+	assert_string_equal(o, "a\n");
+	assert_non_null(strstr(e, "unknown command 'bogus'"));
+	free(o), free(e);
+	assert_int_equal(run("set continue-on-error on; bogus; echo c", &o, &e),
+	                 CMD_USAGE);
+	assert_string_equal(o, "c\n");
+	free(o), free(e);
+	assert_int_equal(run("help", &o, &e), CMD_OK);
+	for (size_t i = 0; i < cmd_table_len; i++)
+		assert_non_null(strstr(o, cmd_table[i].name));
+	free(o), free(e);
+	assert_int_equal(run("set json maybe", &o, &e), CMD_USAGE);
+	free(o), free(e);
+}
+
+static void test_script(void **state)
+{
+	char path[] = "/tmp/rl-unit-XXXXXX";
+	int fd = mkstemp(path);
+	struct rl_session s;
+	char *o, *e;
+	size_t ol, el;
+	FILE *f;
+	(void)state;
+
+	assert_true(fd >= 0);
+	f = fdopen(fd, "w");
+	fputs("# a script\n\necho one\n  echo two # trailing\nbogus x\n"
+	      "echo never\n",
+	      f);
+	fclose(f);
+	session_init(&s);
+	s.out = open_memstream(&o, &ol);
+	s.err = open_memstream(&e, &el);
+	assert_int_equal(cmd_exec_file(&s, path), CMD_USAGE);
+	fclose(s.out);
+	fclose(s.err);
+	s.out = s.err = NULL;
+	assert_string_equal(o, "one\ntwo\n");
+	char want[128];
+	snprintf(want, sizeof(want), "%s:5: ", path);
+	assert_non_null(strstr(e, want));
+	free(o), free(e);
+	session_free(&s);
+	unlink(path);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+	    cmocka_unit_test(test_table_sane), cmocka_unit_test(test_split),
+	    cmocka_unit_test(test_split_limits), cmocka_unit_test(test_parse),
+	    cmocka_unit_test(test_exec), cmocka_unit_test(test_script),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
