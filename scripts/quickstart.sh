@@ -1,0 +1,128 @@
+#!/bin/bash
+# relayout quick start for a fresh Debian 12 machine, run as root.
+#
+#   scripts/quickstart.sh demo    install, build, run relayout on a demo volume
+#   scripts/quickstart.sh check   install, build, run the whole test suite
+#                                 (a -Werror build and an ASan/UBSan build,
+#                                 unit tests under valgrind, make distcheck)
+#   scripts/quickstart.sh deps    only install the packages
+#   scripts/quickstart.sh build   only build (in ./build)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+SRC=$PWD
+JOBS=$(nproc 2>/dev/null || echo 2)
+
+PACKAGES=(
+	build-essential autoconf automake pkg-config
+	libncurses-dev libmount-dev libblkid-dev libcjson-dev libreadline-dev
+	libcmocka-dev
+	e2fsprogs xfsprogs btrfs-progs util-linux mount
+	tmux jq valgrind
+)
+
+need_root() {
+	if [ "$(id -u)" != 0 ]; then
+		echo "quickstart: run as root (it installs packages and loop-mounts test images)" >&2
+		exit 2
+	fi
+}
+
+deps() {
+	need_root
+	export DEBIAN_FRONTEND=noninteractive
+	apt-get update -q
+	apt-get install -y -q --no-install-recommends "${PACKAGES[@]}"
+}
+
+# build DIR [configure args...]
+build() {
+	local dir=$1
+	shift
+	[ -x "$SRC/configure" ] || "$SRC/autogen.sh"
+	mkdir -p "$dir"
+	(cd "$dir" && "$SRC/configure" -q "$@" && make -s -j"$JOBS")
+}
+
+# summary of an automake test-suite.log: "pass fail skip"
+counts() {
+	local log=$1 p f s x e
+	p=$(sed -n 's/^# PASS: *//p' "$log" | head -1)
+	f=$(sed -n 's/^# FAIL: *//p' "$log" | head -1)
+	s=$(sed -n 's/^# SKIP: *//p' "$log" | head -1)
+	x=$(sed -n 's/^# XPASS: *//p' "$log" | head -1)
+	e=$(sed -n 's/^# ERROR: *//p' "$log" | head -1)
+	echo "${p:-0} $(( ${f:-0} + ${x:-0} + ${e:-0} )) ${s:-0}"
+}
+
+TOTAL_PASS=0 TOTAL_FAIL=0 TOTAL_SKIP=0
+# run_suite NAME DIR [make args...]
+run_suite() {
+	local name=$1 dir=$2 rc=0 p f s
+	shift 2
+	echo "=== $name ==="
+	(cd "$dir" && make -j"$JOBS" check "$@") || rc=$?
+	if [ -f "$dir/test-suite.log" ]; then
+		read -r p f s < <(counts "$dir/test-suite.log")
+		TOTAL_PASS=$((TOTAL_PASS + p))
+		TOTAL_FAIL=$((TOTAL_FAIL + f))
+		TOTAL_SKIP=$((TOTAL_SKIP + s))
+		if [ "$rc" != 0 ] || [ "$f" != 0 ]; then
+			echo "--- $name: failures (test-suite.log) ---"
+			cat "$dir/test-suite.log"
+		fi
+	fi
+	if [ "$rc" != 0 ] && [ "${f:-0}" = 0 ]; then
+		TOTAL_FAIL=$((TOTAL_FAIL + 1))
+	fi
+	return 0
+}
+
+check() {
+	deps
+	# Tests that cannot run fail instead of skipping here.
+	export RL_TESTS_REQUIRE=1
+	# A clean tree for the test builds.
+	"$SRC/autogen.sh" >/dev/null 2>&1 || "$SRC/autogen.sh"
+	build "$SRC/build" --enable-werror
+	run_suite "build (-Werror)" "$SRC/build"
+	build "$SRC/build-asan" --enable-werror --enable-sanitizers
+	run_suite "build (ASan+UBSan)" "$SRC/build-asan"
+	run_suite "unit tests under valgrind" "$SRC/build" \
+		TESTS='$(UNIT_TESTS)' \
+		LOG_COMPILER='valgrind --quiet --error-exitcode=1 --leak-check=full --errors-for-leak-kinds=definite,indirect'
+	echo "=== make distcheck (unit tests) ==="
+	if (cd "$SRC/build" && make -s distcheck TESTS='$(UNIT_TESTS)' >distcheck.log 2>&1); then
+		TOTAL_PASS=$((TOTAL_PASS + 1))
+		echo "distcheck: ok"
+	else
+		tail -50 "$SRC/build/distcheck.log"
+		TOTAL_FAIL=$((TOTAL_FAIL + 1))
+	fi
+	echo "relayout: $TOTAL_PASS passed, $TOTAL_FAIL failed, $TOTAL_SKIP skipped"
+	[ "$TOTAL_FAIL" = 0 ]
+}
+
+demo() {
+	deps
+	build "$SRC/build" --enable-werror
+	(cd "$SRC/build" && make -s -j"$JOBS" tests/tools/rl_populate)
+	top_srcdir=$SRC top_builddir=$SRC/build
+	export top_srcdir top_builddir
+	# shellcheck source=../tests/lib/volume.sh
+	. "$SRC/tests/lib/volume.sh"
+	vol_create "${DEMO_FS:-ext4}" 256
+	vol_populate 7
+	echo "demo volume: $VOL_MNT ($VOL_FS on $VOL_DEV); it is removed when relayout exits"
+	"$SRC/build/relayout" "$VOL_MNT" || true
+}
+
+case "${1:-}" in
+deps) deps ;;
+build) build "$SRC/build" --enable-werror ;;
+check) check ;;
+demo) demo ;;
+*)
+	sed -n '2,10p' "$0" | sed 's/^# \{0,1\}//'
+	exit 2
+	;;
+esac
