@@ -1,3 +1,104 @@
-#!/bin/sh
-# placeholder
-exit 77
+#!/bin/bash
+# The command line: exit codes, messages that name the bad input, JSON
+# output (one valid document per command), scripts with FILE:LINE errors.
+. "$top_srcdir/tests/lib/volume.sh"
+command -v jq >/dev/null || vol_skip "jq not installed"
+vol_create ext4 64
+M=$VOL_MNT
+T=$VOL_DIR/t
+mkdir "$T"
+fails=0
+
+# expect RC PATTERN -- ARGS...: run relayout, check exit code and that
+# stdout+stderr match PATTERN (grep -E).
+expect() {
+	local want=$1 pat=$2 out rc
+	shift 3
+	out=$("$RELAYOUT" "$@" 2>&1)
+	rc=$?
+	if [ "$rc" != "$want" ] || ! grep -qE -- "$pat" <<<"$out"; then
+		echo "FAIL: relayout $* -> rc $rc (want $want), output:" >&2
+		echo "$out" | head -20 >&2
+		echo "  (wanted /$pat/)" >&2
+		fails=$((fails + 1))
+	fi
+}
+
+dd if=/dev/urandom of="$M/file" bs=4K count=16 status=none
+ln -s file "$M/link"
+mkdir "$M/dir" "$M/dir/sub"
+mkfifo "$M/fifo"
+ln -s dir "$M/dirlink"
+cp "$M/file" "$M/dir/sub/f2"
+sync -f "$M"
+
+expect 0 'Usage: relayout' -- --help
+expect 0 '^relayout [0-9]' -- --version
+expect 2 'Usage' -- --bogus
+expect 2 'expected one PATH' -- "$M" "$M"
+expect 2 "unknown command 'bogus'" -- -e bogus "$M"
+expect 2 'expected 1 argument, got 0' -- -e extents "$M"
+expect 2 "unknown option '--nope'" -- -e 'free --nope' "$M"
+expect 2 'unterminated quote' -- -e "echo 'x" "$M"
+expect 0 '^a b$' -- -e "echo 'a b'" "$M"
+expect 1 'nonexistent: No such file' -- -e "extents $M/nonexistent" "$M"
+expect 1 'link: is a symbolic link' -- -e "extents $M/link" "$M"
+expect 1 'dirlink/sub/f2: (is a symbolic link|Not a directory)' -- -e "extents $M/dirlink/sub/f2" "$M"
+expect 0 'extent' -- -e "extents $M/dir/sub/f2" "$M"
+expect 1 'dir: not a regular file' -- -e "extents $M/dir" "$M"
+expect 1 'fifo: not a regular file' -- -e "extents $M/fifo" "$M"
+expect 1 'not on the volume' -- -e "extents /etc/hostname" "$M"
+expect 2 "OFFSET '12Q': not a size" -- -e "allocate $M/a 12Q 0 4K" "$M"
+expect 2 "LEN '99999999999999999999': too large" -- -e "allocate $M/a 0 0 99999999999999999999" "$M"
+expect 2 'multiples of the block size' -- -e "allocate $M/a 0 0 4097" "$M"
+expect 2 "LEN '-4K': not a size" -- -e "movedata $M/file $M/a 0 -4K" "$M"
+expect 1 'cannot probe filesystem' -- -e info /nonexistent/path
+expect 0 'block size: +4096' -- -e info "$M"
+# a failing command stops the rest, -k goes on
+expect 1 'nonexistent' -- -e "extents $M/nonexistent; echo after" "$M"
+out=$("$RELAYOUT" -e "extents $M/nonexistent; echo after" "$M" 2>/dev/null)
+[ -z "$out" ] || { echo "FAIL: command after a failure ran" >&2; fails=$((fails + 1)); }
+expect 1 '^after$' -- -k -e "extents $M/nonexistent; echo after" "$M"
+
+# JSON: every command prints exactly one valid document.
+out=$("$RELAYOUT" --json -k -e "info; extents $M/file; free; extents $M/nope" "$M" 2>/dev/null)
+n=$(jq -c . <<<"$out" | wc -l) || n=bad
+if [ "$n" != 3 ] && [ "$n" != 4 ]; then
+	echo "FAIL: --json output is not one document per command: $out" >&2
+	fails=$((fails + 1))
+fi
+[ "$(jq -r 'select(.command=="extents" and .file!=null) | .size' <<<"$out" | head -1)" = 65536 ] ||
+	{ echo "FAIL: extents --json size" >&2; fails=$((fails + 1)); }
+jq -e 'select(.error!=null and .command=="extents")' <<<"$out" >/dev/null ||
+	{ echo "FAIL: --json error document" >&2; fails=$((fails + 1)); }
+phys=$(jq -r 'select(.command=="extents" and .file!=null) | .extents[0].physical' <<<"$out" | head -1)
+ff=$(filefrag -v -b1 "$M/file" | awk '$1=="0:" {gsub(/\.\./," "); print $4}')
+[ "$phys" = "$ff" ] || { echo "FAIL: extents physical $phys != filefrag $ff" >&2; fails=$((fails + 1)); }
+
+# Scripts: comments, blank lines, errors as FILE:LINE.
+printf '# comment\n\necho one # trailing\necho two; echo three\nbogus\necho never\n' >"$T/s1"
+expect 2 "$T/s1:5: unknown command 'bogus'" -- -x "$T/s1" "$M"
+out=$("$RELAYOUT" -x "$T/s1" "$M" 2>/dev/null)
+[ "$out" = $'one\ntwo\nthree' ] || { echo "FAIL: script output '$out'" >&2; fails=$((fails + 1)); }
+printf 'set continue-on-error on\nbogus\necho reached\n' >"$T/s2"
+expect 2 'reached' -- -x "$T/s2" "$M"
+printf 'echo a\0b\n' >"$T/s3"
+expect 2 "s3:1: binary data" -- -x "$T/s3" "$M"
+printf 'source %s\n' "$T/s4" >"$T/s4"
+expect 1 'nested deeper than' -- -x "$T/s4" "$M"
+expect 1 'cannot open script' -- -x "$T/none" "$M"
+echo 'echo from-stdin' | "$RELAYOUT" -x - "$M" | grep -qx from-stdin ||
+	{ echo "FAIL: -x - (stdin)" >&2; fails=$((fails + 1)); }
+head -c 100000 /dev/zero | tr '\0' 'a' >"$T/s5"; echo >>"$T/s5"
+expect 2 's5:1: line too long' -- -x "$T/s5" "$M"
+
+# help is generated from the table: every command has an entry.
+for c in $("$RELAYOUT" -e help "$M" | awk '/^  [a-z]/ {print $1}'); do
+	expect 0 "usage: $c" -- -e "help $c" "$M"
+done
+
+if [ $fails != 0 ]; then
+	echo "$fails CLI checks failed" >&2
+	exit 1
+fi
+echo "all CLI checks passed"

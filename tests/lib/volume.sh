@@ -99,6 +99,8 @@ trap vol__on_signal INT TERM HUP
 vol_create() {
 	local kind=$1 size=${2:-256} d
 	vol_require_root
+	# mkfs.xfs refuses filesystems smaller than 300 MiB.
+	case $kind in xfs*) [ "$size" -ge 300 ] || size=300 ;; esac
 	vol__reap_stale
 	d=$(mktemp -d "$VOL_BASE/relayout-test.XXXXXX") || vol_fail "mktemp"
 	echo $$ >"$d/owner"
