@@ -1,6 +1,5 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
-/* Commands on the primitives (info, free, extents, allocate, movedata) and
- * the session's meta commands (help, set, echo, source). */
+/* Commands on the primitives: info, free, extents, allocate, movedata. */
 #include "config.h"
 #include <errno.h>
 #include <fcntl.h>
@@ -45,42 +44,6 @@ static int arg_size(struct rl_session *s, const char *what, const char *arg,
 		                 "with K/M/G/T suffix)",
 		              what, arg);
 	return r;
-}
-
-/* ------------------------------------------------------------------ help */
-
-enum cmd_status cmd_help(struct rl_session *s, const struct cmd_call *c)
-{
-	char syn[1024];
-
-	if (c->argc == 0) {
-		fprintf(s->out, "Commands (help COMMAND for details):\n");
-		for (size_t i = 0; i < cmd_table_len; i++)
-			fprintf(s->out, "  %-10s %s\n", cmd_table[i].name,
-			        cmd_table[i].help);
-		fprintf(s->out, "Sizes and addresses are bytes: 4096, 0x1000, "
-		                "4K, 1M, 2G, 1T.\n");
-		return CMD_OK;
-	}
-	const struct cmd_def *d = cmd_find(c->argv[0]);
-	if (!d) {
-		session_error(s, "unknown command '%s'", c->argv[0]);
-		return CMD_USAGE;
-	}
-	cmd_synopsis(d, syn, sizeof(syn));
-	fprintf(s->out, "usage: %s\n  %s\n", syn, d->help);
-	for (int i = 0; d->opts && d->opts[i].name; i++) {
-		char o[64];
-		snprintf(o, sizeof(o), "--%s%s%s", d->opts[i].name,
-		         d->opts[i].arg ? " " : "",
-		         d->opts[i].arg ? d->opts[i].arg : "");
-		fprintf(s->out, "  %-22s %s\n", o, d->opts[i].help);
-	}
-	if (d->flags & CMD_F_DISK)
-		fprintf(s->out, "  (changes the disk)\n");
-	if (d->flags & CMD_F_ROOT)
-		fprintf(s->out, "  (needs root)\n");
-	return CMD_OK;
 }
 
 /* ------------------------------------------------------------------ info */
@@ -535,53 +498,3 @@ enum cmd_status cmd_movedata(struct rl_session *s, const struct cmd_call *c)
 	return CMD_OK;
 }
 
-/* ------------------------------------------------------------- session */
-
-static int parse_onoff(const char *v, bool *out)
-{
-	if (!strcmp(v, "on") || !strcmp(v, "true") || !strcmp(v, "1") ||
-	    !strcmp(v, "yes"))
-		*out = true;
-	else if (!strcmp(v, "off") || !strcmp(v, "false") ||
-	         !strcmp(v, "0") || !strcmp(v, "no"))
-		*out = false;
-	else
-		return -EINVAL;
-	return 0;
-}
-
-enum cmd_status cmd_set(struct rl_session *s, const struct cmd_call *c)
-{
-	const char *name = c->argv[0];
-	const char *val = c->argc > 1 ? c->argv[1] : "on";
-	bool *target = NULL;
-
-	if (!strcmp(name, "json"))
-		target = &s->json;
-	else if (!strcmp(name, "continue-on-error"))
-		target = &s->continue_on_error;
-	if (!target) {
-		session_error(s, "unknown option '%s' (json, "
-		                 "continue-on-error)",
-		              name);
-		return CMD_USAGE;
-	}
-	if (parse_onoff(val, target) < 0) {
-		session_error(s, "%s: '%s' is not on or off", name, val);
-		return CMD_USAGE;
-	}
-	return CMD_OK;
-}
-
-enum cmd_status cmd_echo(struct rl_session *s, const struct cmd_call *c)
-{
-	for (int i = 0; i < c->argc; i++)
-		fprintf(s->out, "%s%s", i ? " " : "", c->argv[i]);
-	fputc('\n', s->out);
-	return CMD_OK;
-}
-
-enum cmd_status cmd_source(struct rl_session *s, const struct cmd_call *c)
-{
-	return cmd_exec_file(s, c->argv[0]);
-}

@@ -60,7 +60,7 @@ struct cmd_def {
  *   cmd_opts_<id> or NULL).
  */
 #define RL_COMMAND_TABLE(X)                                                   \
-	X("help", help, "[COMMAND]", 0, 1, CMD_F_NOREC, NULL,                 \
+	X("help", help, "[COMMAND]", 0, 1, 0, NULL,                           \
 	  "List the commands, or describe one")                               \
 	X("info", info, "", 0, 0, CMD_F_VOLUME, NULL,                         \
 	  "Summary of the volume: device, type, geometry, space")             \
@@ -77,10 +77,16 @@ struct cmd_def {
 	  "Move DATAFILE's range onto the blocks SPACEFILE holds there")      \
 	X("set", set, "OPTION [VALUE]", 1, 2, 0, NULL,                        \
 	  "Set a session option: json on|off, continue-on-error on|off")      \
-	X("echo", echo, "[TEXT...]", 0, CMD_MAX_ARGS, CMD_F_NOREC, NULL,      \
+	X("echo", echo, "[TEXT...]", 0, CMD_MAX_ARGS, 0, NULL,                \
 	  "Print TEXT")                                                       \
 	X("source", source, "SCRIPT", 1, 1, CMD_F_NOREC, NULL,                \
-	  "Run the commands in SCRIPT")
+	  "Run the commands in SCRIPT")                                       \
+	X("record", record, "FILE|stop", 1, 1, CMD_F_NOREC, NULL,             \
+	  "Append every command run from now on to FILE, a replayable "       \
+	  "script ('record stop' ends it)")                                   \
+	X("volume-uuid", volume_uuid, "UUID", 1, 1, CMD_F_VOLUME, NULL,       \
+	  "Fail unless the volume's UUID is UUID (recordings begin with it; " \
+	  "relayout --force only warns)")
 
 #define X(name, id, args, mn, mx, fl, opts, help)                             \
 	enum cmd_status cmd_##id(struct rl_session *s,                        \

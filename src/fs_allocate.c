@@ -95,6 +95,29 @@ static int64_t verify_allocation(int fd, unsigned mode, uint64_t goal,
 	return ret;
 }
 
+/* fallocate [off, off+*len). Without RL_ALLOC_FIXED_LEN the request is
+ * "up to len": on ENOSPC halve it until something fits; *len is set to what
+ * was asked for last. On failure nothing stays allocated. */
+static int allocate_plain(int fd, unsigned mode, uint64_t off, uint64_t *len,
+                          uint32_t bsize, uint64_t old_size)
+{
+	uint64_t want = *len;
+
+	for (;;) {
+		if (fallocate(fd, 0, (off_t)off, (off_t)want) == 0) {
+			*len = want;
+			return 0;
+		}
+		int ret = RL_NEG_ERRNO();
+		/* fallocate may leave a partial allocation behind. */
+		rl_release_range(fd, off, want, old_size);
+		if (ret != -ENOSPC || (mode & RL_ALLOC_FIXED_LEN) ||
+		    want <= bsize)
+			return ret;
+		want = (want / 2 + bsize - 1) / bsize * bsize;
+	}
+}
+
 int64_t rl_allocate(int fd, unsigned mode, uint64_t goal, uint64_t len)
 {
 	struct stat st;
@@ -143,11 +166,11 @@ int64_t rl_allocate(int fd, unsigned mode, uint64_t goal, uint64_t len)
 		}
 		if (got < 0)
 			return got;
-	} else if (fallocate(fd, 0, (off_t)off, (off_t)len) < 0) {
-		ret = RL_NEG_ERRNO();
-		/* fallocate may leave a partial allocation behind. */
-		rl_release_range(fd, off, len, (uint64_t)st.st_size);
-		return ret;
+	} else {
+		ret = allocate_plain(fd, mode, off, &len, bsize,
+		                     (uint64_t)st.st_size);
+		if (ret < 0)
+			return ret;
 	}
 
 	got = verify_allocation(fd, mode, goal, off, len);

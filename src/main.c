@@ -23,6 +23,10 @@ static void usage(FILE *f)
 	        "      --json                one JSON document per command "
 	        "(byte units)\n"
 	        "  -k, --keep-going          continue after a failed command\n"
+	        "  -r, --record FILE         append every command run to FILE, a "
+	        "replayable\n                            script\n"
+	        "  -f, --force               replay a script recorded on another "
+	        "volume\n"
 	        "  -h, --help                this help; 'relayout -e help' "
 	        "lists commands\n"
 	        "  -V, --version             print the version\n\n"
@@ -46,11 +50,14 @@ int main(int argc, char **argv)
 	    {"keep-going", no_argument, NULL, 'k'},
 	    {"help", no_argument, NULL, 'h'},
 	    {"version", no_argument, NULL, 'V'},
+	    {"record", required_argument, NULL, 'r'},
+	    {"force", no_argument, NULL, 'f'},
 	    {NULL, 0, NULL, 0},
 	};
 	struct rl_session s;
 	struct action *acts;
 	int nacts = 0, opt;
+	const char *record = NULL;
 	enum cmd_status st = CMD_OK;
 
 	acts = calloc((size_t)argc + 1, sizeof(*acts));
@@ -59,13 +66,19 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	session_init(&s);
-	while ((opt = getopt_long(argc, argv, "e:x:khV", longopts, NULL)) !=
+	while ((opt = getopt_long(argc, argv, "e:x:r:fkhV", longopts, NULL)) !=
 	       -1) {
 		switch (opt) {
 		case 'e':
 		case 'x':
 			acts[nacts].kind = (char)opt;
 			acts[nacts++].text = optarg;
+			break;
+		case 'r':
+			record = optarg;
+			break;
+		case 'f':
+			s.force = true;
 			break;
 		case 'j':
 			s.json = true;
@@ -102,6 +115,16 @@ int main(int argc, char **argv)
 	if (nacts == 0) {
 		acts[nacts].kind = 'e';
 		acts[nacts++].text = "info; free --map --summary";
+	}
+	if (record) {
+		int r = session_record_start(&s, record);
+		if (r < 0) {
+			fprintf(stderr, "relayout: %s: cannot record: %s\n",
+			        record, strerror(-r));
+			free(acts);
+			session_free(&s);
+			return CMD_FAIL;
+		}
 	}
 	for (int i = 0; i < nacts; i++) {
 		enum cmd_status r = acts[i].kind == 'e'

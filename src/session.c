@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 #include "output.h"
 
@@ -17,11 +18,56 @@ void session_init(struct rl_session *s)
 	s->err = stderr;
 }
 
-void session_free(struct rl_session *s)
+int session_record_start(struct rl_session *s, const char *path)
+{
+	char when[32];
+	time_t now = time(NULL);
+	struct tm tm;
+	int fd;
+	FILE *f;
+
+	session_record_stop(s);
+	fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_NOFOLLOW | O_CLOEXEC,
+	          0600);
+	if (fd < 0)
+		return -errno;
+	f = fdopen(fd, "a");
+	if (!f) {
+		int ret = -errno;
+		close(fd);
+		return ret;
+	}
+	s->record = f;
+	s->record_path = strdup(path);
+	gmtime_r(&now, &tm);
+	strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%SZ", &tm);
+	fprintf(f, "# relayout %s recording, %s\n", PACKAGE_VERSION, when);
+	if (s->path && !s->fs_probed) {
+		s->fs_err = rl_fs_probe(s->path, &s->fs);
+		s->fs_probed = true;
+	}
+	if (s->fs_probed && s->fs_err == 0) {
+		fprintf(f, "# volume: %s (%s on %s)\n", s->fs.mountpoint,
+		        s->fs.fstype, s->fs.device);
+		if (s->fs.uuid[0])
+			fprintf(f, "volume-uuid %s\n", s->fs.uuid);
+	}
+	fflush(f);
+	return 0;
+}
+
+void session_record_stop(struct rl_session *s)
 {
 	if (s->record)
 		fclose(s->record);
+	s->record = NULL;
 	free(s->record_path);
+	s->record_path = NULL;
+}
+
+void session_free(struct rl_session *s)
+{
+	session_record_stop(s);
 	free(s->path);
 	memset(s, 0, sizeof(*s));
 }

@@ -22,9 +22,15 @@ struct rl_session {
 	FILE *record;          /* recording script, or NULL */
 	char *record_path;
 	int source_depth;      /* nesting of scripts */
+	bool force;            /* --force: volume-uuid mismatches only warn */
 };
 
 void session_init(struct rl_session *s);
+
+/* Start recording to path (append; created 0600, never through a
+ * symlink), writing a header that names the volume. Returns 0 or -errno. */
+int session_record_start(struct rl_session *s, const char *path);
+void session_record_stop(struct rl_session *s);
 void session_free(struct rl_session *s);
 
 /* Probe the volume (once). Returns 0 or -errno; reports the error. */

@@ -92,6 +92,21 @@ echo 'echo from-stdin' | "$RELAYOUT" -x - "$M" | grep -qx from-stdin ||
 head -c 100000 /dev/zero | tr '\0' 'a' >"$T/s5"; echo >>"$T/s5"
 expect 2 's5:1: line too long' -- -x "$T/s5" "$M"
 
+# Record and replay: the same outputs; another volume refuses unless --force.
+"$RELAYOUT" -r "$T/rec" -e "info; extents $M/file" -x "$T/s2" "$M" >"$T/out1" 2>/dev/null
+grep -q "^volume-uuid $(blkid -s UUID -o value "$VOL_DEV")\$" "$T/rec" ||
+	{ echo "FAIL: recording has no volume-uuid header" >&2; cat "$T/rec" >&2; fails=$((fails + 1)); }
+grep -q '^echo reached$' "$T/rec" || { echo "FAIL: script commands not recorded" >&2; fails=$((fails + 1)); }
+"$RELAYOUT" -x "$T/rec" "$M" >"$T/out2" 2>/dev/null
+cmp -s "$T/out1" "$T/out2" || { echo "FAIL: replay output differs" >&2; diff "$T/out1" "$T/out2" >&2; fails=$((fails + 1)); }
+ln -s "$T/rec" "$T/reclink"
+expect 1 'cannot record: is a symbolic link' -- -e "record $T/reclink" "$M"
+expect 1 'cannot record' -- -r "$T/reclink" -e 'echo x' "$M"
+[ "$(stat -c %a "$T/rec")" = 600 ] || { echo "FAIL: recording mode $(stat -c %a "$T/rec")" >&2; fails=$((fails + 1)); }
+sed -i 's/^volume-uuid .*/volume-uuid 00000000-0000-0000-0000-000000000000/' "$T/rec"
+expect 1 'refusing to replay' -- -x "$T/rec" "$M"
+expect 0 'warning: volume .*going on' -- --force -x "$T/rec" "$M"
+
 # help is generated from the table: every command has an entry.
 for c in $("$RELAYOUT" -e help "$M" | awk '/^  [a-z]/ {print $1}'); do
 	expect 0 "usage: $c" -- -e "help $c" "$M"
