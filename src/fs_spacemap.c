@@ -143,7 +143,7 @@ static int fsmap_walk(int fd, dev_t dev, uint64_t start, uint64_t end,
 	for (;;) {
 		if (ioctl(fd, FS_IOC_GETFSMAP, h) < 0) {
 			ret = RL_NEG_ERRNO();
-			if (ret == -ENOTTY || ret == -EINVAL)
+			if (ret == -ENOTTY)
 				ret = -EOPNOTSUPP;
 			break;
 		}

@@ -32,6 +32,16 @@ fragment() {
 	dd if=/dev/zero of="$d/sparse" bs=4k count=1 seek=999 status=none
 	for i in $(seq 2 2 120); do rm -f "$d/f$i"; done
 	for i in $(seq 1 7 120); do rm -f "$d/f$i"; done
+	# Many small files, every other one deleted: well over the 512
+	# records of one GETFSMAP batch, so paging and merging across
+	# batches are exercised.
+	head -c $((64 * 4096)) /dev/urandom >"$VOL_DIR/blob"
+	mkdir -p "$d/many"
+	for i in $(seq 1 2500); do
+		head -c $(((i % 16 + 1) * 4096)) "$VOL_DIR/blob" >"$d/many/$i"
+	done
+	sync -f "$VOL_MNT"
+	for i in $(seq 1 2 2500); do rm -f "$d/many/$i"; done
 	sync -f "$VOL_MNT"
 }
 
