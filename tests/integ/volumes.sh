@@ -143,7 +143,7 @@ vol_destroy
 	vol_create ext4 64
 	echo "$VOL_DIR $VOL_DEV" >"$1"
 	kill -9 $$
-' "$top_srcdir/tests/lib/volume.sh" "$WORK/killed") 2>/dev/null
+' "$top_srcdir/tests/lib/volume.sh" "$WORK/killed"; true) 2>/dev/null
 read -r kdir kdev <"$WORK/killed" || vol_fail "killed child made no volume"
 echo "$kdir" >>"$WORK/made"
 [ -d "$kdir" ] && findmnt -rn -o TARGET | grep -qx "$kdir/mnt" ||
@@ -156,6 +156,42 @@ made
 	vol_fail "$kdir still mounted"
 [ -z "$(vol__loops_of "$kdir/image")" ] || vol_fail "$kdev still attached"
 ok "next vol_create reaped it: no directory, mount or loop device"
+
+# ------------------------------------------- 3b. SIGTERM, vol_for_each
+bash -c '
+	. "$0"
+	vol_create ext4 64
+	sleep 60 &
+	echo "$VOL_DIR $!" >"$1"
+	wait
+' "$top_srcdir/tests/lib/volume.sh" "$WORK/termed" &
+child=$!
+for _ in $(seq 100); do
+	[ -s "$WORK/termed" ] && break
+	sleep 0.1
+done
+read -r tdir sleeper <"$WORK/termed" || vol_fail "TERM child made no volume"
+echo "$tdir" >>"$WORK/made"
+kill -TERM "$child"
+wait "$child"
+rc=$?
+kill "$sleeper" 2>/dev/null
+[ $rc = 143 ] || vol_fail "SIGTERMed child exited $rc, not 143"
+[ ! -e "$tdir" ] && ! findmnt -rn -o TARGET | grep -q "$tdir" ||
+	vol_fail "SIGTERMed child did not clean up $tdir"
+ok "SIGTERMed child cleaned up its volume itself"
+
+fail_on_1k() {
+	made
+	[ "$1" != ext4-1k ] || vol_fail "deliberate failure on $1"
+}
+VOL_SIZE_MB=64 RL_TEST_FS="ext4 ext4-1k" \
+	vol_for_each "ext4 ext4-1k" fail_on_1k 2>"$WORK/each.err" &&
+	vol_fail "vol_for_each did not report a failing kind"
+grep -q 'failed: ext4-1k(rc=1)' "$WORK/each.err" &&
+	grep -q 'passed: ext4;' "$WORK/each.err" ||
+	vol_fail "vol_for_each summary: $(cat "$WORK/each.err")"
+ok "vol_for_each names the kind that failed"
 
 # ---------------------------------------------------- 4. busy teardown
 echo data >"$VOL_MNT/busy"
