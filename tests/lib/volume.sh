@@ -44,7 +44,7 @@ VOL_BASE="${TMPDIR:-/tmp}"
 VOL_DIRS=()
 VOL_LOCKFDS=()
 VOL_EXIT_HOOKS=()
-VOL_MNT= VOL_IMG= VOL_DEV= VOL_FS= VOL_DIR= VOL_MANIFEST=
+VOL_MNT="" VOL_IMG="" VOL_DEV="" VOL_FS="" VOL_DIR="" VOL_MANIFEST=""
 
 vol__required() {
 	[ "${CI:-}" = true ] || [ "${RL_TESTS_REQUIRE:-0}" = 1 ]
@@ -91,8 +91,8 @@ vol__mounts_under() {
 # Unmount MNT: a few tries (a process may be closing files), then lazily
 # (not with "nolazy": then fail).
 vol__umount() {
-	local mnt=$1 i
-	for i in 1 2 3 4 5; do
+	local mnt=$1
+	for _ in 1 2 3 4 5; do
 		umount "$mnt" 2>/dev/null && return 0
 		mountpoint -q "$mnt" || return 0
 		sleep 0.2
@@ -171,7 +171,7 @@ vol_destroy() {
 		exec {fd}>&-
 	done
 	VOL_DIRS=() VOL_LOCKFDS=()
-	VOL_MNT= VOL_IMG= VOL_DEV= VOL_FS= VOL_DIR= VOL_MANIFEST=
+	VOL_MNT="" VOL_IMG="" VOL_DEV="" VOL_FS="" VOL_DIR="" VOL_MANIFEST=""
 }
 
 # vol_at_exit CMD...: run CMD at exit, before the volumes are destroyed.
@@ -308,7 +308,7 @@ vol_kind_enabled() {
 # vol_fail; vol_skip skips that kind only. Returns 1 if a kind failed
 # (naming them), 77 if all were skipped, else 0.
 vol_for_each() {
-	local kinds=$1 func=$2 k rc passed= skipped= failed=
+	local kinds=$1 func=$2 k rc passed="" skipped="" failed=""
 	shift 2
 	case $kinds in "" | -) kinds=$RL_TEST_FS ;; esac
 	for k in $kinds; do
