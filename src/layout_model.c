@@ -18,11 +18,17 @@
 #define LM_ID_DEAD 0xffffffffu
 #define LM_MAX_IDS 0x7fffffffu
 
+/* An index entry: 16 bytes. lc packs the length (21 bits: at most
+ * LM_CHUNK) and the entry's category bits (LM_CAT_*, above bit 21), so
+ * sums need not look at the extent and file arrays. */
 struct lm_ient {
 	uint64_t start;
-	uint32_t len;
+	uint32_t lc;
 	uint32_t id;
 };
+#define LM_LEN_BITS 21
+#define ILEN(e) ((e)->lc & ((1u << LM_LEN_BITS) - 1))
+#define ICATS(e) ((e)->lc >> LM_LEN_BITS)
 
 struct lm_pathrec {
 	uint64_t off;  /* into the arena */
@@ -427,9 +433,13 @@ int lm_add_path(struct lm_model *m, uint32_t id, const char *path)
 	return add_path_rec(m, id, path);
 }
 
+static unsigned compute_cats(const struct lm_model *m, uint32_t id);
+
 static int queue_entry(struct lm_model *m, uint64_t start, uint64_t len,
                        uint32_t id)
 {
+	uint32_t cats = compute_cats(m, id) << LM_LEN_BITS;
+
 	while (len) {
 		uint32_t l = len > LM_CHUNK ? LM_CHUNK : (uint32_t)len;
 		int r = grow((void **)&m->pend, &m->pend_cap, m->npend + 1,
@@ -437,7 +447,7 @@ static int queue_entry(struct lm_model *m, uint64_t start, uint64_t len,
 		if (r < 0)
 			return r;
 		m->pend[m->npend].start = start;
-		m->pend[m->npend].len = l;
+		m->pend[m->npend].lc = l | cats;
 		m->pend[m->npend].id = id;
 		m->npend++;
 		start += l;
@@ -511,13 +521,13 @@ static int store_extents(struct lm_model *m, uint32_t id,
 	qsort(m->ext + base, n, sizeof(*m->ext), cmp_ext_logical);
 	m->ext_live += n - f->ext_count;
 	f->ext_count = (uint32_t)n;
+	update_frag_flag(m, id);
 	for (size_t i = 0; i < n; i++) {
 		r = queue_entry(m, m->ext[base + i].physical,
 		                m->ext[base + i].length, (uint32_t)(base + i));
 		if (r < 0)
 			return r;
 	}
-	update_frag_flag(m, id);
 	return 0;
 }
 
@@ -710,6 +720,38 @@ ssize_t lm_space_list(struct lm_model *m, enum lm_space_kind kind,
 
 /* ---------------------------------------------------------- selection */
 
+static size_t lower_bound(const struct lm_model *m, uint64_t x);
+
+/* Recompute the category bits of a file's index entries. */
+static void recat_file(struct lm_model *m, uint32_t id)
+{
+	const struct lm_file *f = &m->files[id];
+	uint32_t lo = f->ext_first, hi = f->ext_first + f->ext_count;
+
+	for (size_t i = 0; i < m->npend; i++)
+		if (m->pend[i].id >= lo && m->pend[i].id < hi)
+			m->pend[i].lc = ILEN(&m->pend[i]) |
+			                compute_cats(m, m->pend[i].id)
+			                    << LM_LEN_BITS;
+	for (uint32_t k = lo; k < hi; k++) {
+		uint64_t start = m->ext[k].physical, len = m->ext[k].length;
+		while (len) {
+			uint32_t l = len > LM_CHUNK ? LM_CHUNK : (uint32_t)len;
+			for (size_t i = lower_bound(m, start);
+			     i < m->nidx && m->idx[i].start == start; i++)
+				if (m->idx[i].id == k) {
+					uint32_t ck = compute_cats(m, k);
+					m->idx[i].lc = ILEN(&m->idx[i]) |
+					               ck << LM_LEN_BITS;
+					break;
+				}
+			start += l;
+			len -= l;
+		}
+	}
+	m->prefix_dirty = true;
+}
+
 void lm_select(struct lm_model *m, uint32_t id, bool on)
 {
 	if (id >= m->nfiles)
@@ -722,7 +764,7 @@ void lm_select(struct lm_model *m, uint32_t id, bool on)
 	else
 		m->files[id].flags &= ~LM_FILE_SELECTED;
 	if (m->files[id].ext_count)
-		m->prefix_dirty = true;
+		recat_file(m, id);
 }
 
 void lm_select_clear(struct lm_model *m)
@@ -804,14 +846,14 @@ static int sort_entries(struct lm_ient *a, size_t n)
 	return 0;
 }
 
-static unsigned ient_cats(const struct lm_model *m, const struct lm_ient *e)
+static unsigned compute_cats(const struct lm_model *m, uint32_t id)
 {
-	if (e->id & LM_ID_SPACE) {
-		const struct lm_space *s = &m->space[e->id & ~LM_ID_SPACE];
+	if (id & LM_ID_SPACE) {
+		const struct lm_space *s = &m->space[id & ~LM_ID_SPACE];
 		return s->kind == LM_SPACE_FREE ? 1u << LM_CAT_FREE
 		                                : 1u << LM_CAT_META;
 	}
-	const struct lm_extent *x = &m->ext[e->id];
+	const struct lm_extent *x = &m->ext[id];
 	const struct lm_file *f = &m->files[x->file];
 	unsigned c = 1u << LM_CAT_DATA;
 
@@ -854,9 +896,9 @@ static int rebuild_prefix(struct lm_model *m)
 			memcpy(m->cum[i / LM_BLOCK], acc, sizeof(acc));
 			m->maxend_before[i / LM_BLOCK] = maxend;
 		}
-		add_cats(acc, ient_cats(m, &m->idx[i]), m->idx[i].len);
-		if (m->idx[i].start + m->idx[i].len > maxend)
-			maxend = m->idx[i].start + m->idx[i].len;
+		add_cats(acc, ICATS(&m->idx[i]), ILEN(&m->idx[i]));
+		if (m->idx[i].start + ILEN(&m->idx[i]) > maxend)
+			maxend = m->idx[i].start + ILEN(&m->idx[i]);
 	}
 	if (m->nidx % LM_BLOCK == 0) {
 		memcpy(m->cum[m->nidx / LM_BLOCK], acc, sizeof(acc));
@@ -930,7 +972,7 @@ static void below(const struct lm_model *m, uint64_t x, uint64_t *acc)
 
 	memcpy(acc, m->cum[b], sizeof(uint64_t) * LM_CAT_N);
 	for (size_t i = b * LM_BLOCK; i < p; i++)
-		add_cats(acc, ient_cats(m, &m->idx[i]), m->idx[i].len);
+		add_cats(acc, ICATS(&m->idx[i]), ILEN(&m->idx[i]));
 	/* subtract the parts of straddling entries at or above x */
 	for (size_t i = p; i-- > 0;) {
 		const struct lm_ient *e = &m->idx[i];
@@ -940,9 +982,9 @@ static void below(const struct lm_model *m, uint64_t x, uint64_t *acc)
 		if ((i + 1) % LM_BLOCK == 0 &&
 		    m->maxend_before[(i + 1) / LM_BLOCK] <= x)
 			break; /* nothing at or before i reaches x */
-		if (e->start + e->len > x) {
-			uint64_t over = e->start + e->len - x;
-			unsigned cats = ient_cats(m, e);
+		if (e->start + ILEN(e) > x) {
+			uint64_t over = e->start + ILEN(e) - x;
+			unsigned cats = ICATS(e);
 			for (int c = 0; c < LM_CAT_N; c++)
 				if (cats & (1u << c))
 					acc[c] -= over;
@@ -1018,7 +1060,7 @@ int lm_owners(struct lm_model *m, uint64_t start, uint64_t end,
 	}
 	for (size_t i = first; i < m->nidx && m->idx[i].start < end; i++) {
 		const struct lm_ient *e = &m->idx[i];
-		uint64_t s = e->start, t = e->start + e->len;
+		uint64_t s = e->start, t = e->start + ILEN(e);
 
 		if (t <= start)
 			continue;
@@ -1026,7 +1068,7 @@ int lm_owners(struct lm_model *m, uint64_t start, uint64_t end,
 		while (i + 1 < m->nidx && m->idx[i + 1].id == e->id &&
 		       m->idx[i + 1].start == t && t < end) {
 			i++;
-			t += m->idx[i].len;
+			t += ILEN(&m->idx[i]);
 		}
 		if (s < start)
 			s = start;
@@ -1205,7 +1247,7 @@ int lm_freefrag(struct lm_model *m, uint64_t start, uint64_t end,
 		p--;
 	for (; p < m->nidx && m->idx[p].start < end; p++) {
 		const struct lm_ient *e = &m->idx[p];
-		uint64_t s = e->start, t = e->start + e->len;
+		uint64_t s = e->start, t = e->start + ILEN(e);
 
 		if (!(e->id & LM_ID_SPACE) ||
 		    m->space[e->id & ~LM_ID_SPACE].kind != LM_SPACE_FREE)
@@ -1297,7 +1339,7 @@ int lm_refresh_free(struct lm_model *m, uint64_t start, uint64_t end,
 		const struct lm_ient *e = &m->idx[p];
 		if (e->id == LM_ID_DEAD || !(e->id & LM_ID_SPACE) ||
 		    m->space[e->id & ~LM_ID_SPACE].kind != LM_SPACE_FREE ||
-		    e->start + e->len <= start)
+		    e->start + ILEN(e) <= start)
 			continue;
 		uint32_t sid = e->id & ~LM_ID_SPACE;
 		bool seen = false;
