@@ -361,6 +361,8 @@ static int copy_piece(struct md_ctx *c, uint64_t lo, uint64_t hi, char *buf)
 	return 0;
 }
 
+/* Remap [lo, hi) of datafd onto spacefd's blocks; the data is already
+ * copied. A difference (concurrent write) is copied again and retried. */
 static int dedupe_piece(struct md_ctx *c, uint64_t lo, uint64_t hi, char *buf)
 {
 	struct {
@@ -370,13 +372,11 @@ static int dedupe_piece(struct md_ctx *c, uint64_t lo, uint64_t hi, char *buf)
 	uint64_t dsize = (uint64_t)c->dst.st_size;
 	int tries = 0, ret;
 
-	/* The block holding EOF: copy and dedupe up to EOF only (spacefd was
-	 * cut to the same size: the kernel then remaps the whole block). */
+	/* The block holding EOF: dedupe up to EOF only (spacefd was cut to
+	 * the same size: the kernel then remaps the whole block). */
 	if (hi > dsize)
 		hi = dsize;
-	ret = copy_piece(c, lo, hi, buf);
-	if (ret == 0 && fdatasync(c->sfd) < 0)
-		ret = RL_NEG_ERRNO();
+	ret = 0;
 	while (ret == 0 && lo < hi) {
 		uint64_t end = hi;
 
@@ -523,6 +523,20 @@ static int move_all(struct md_ctx *c, enum rl_fs_type type, unsigned flags)
 		if (!buf && ret == 0)
 			ret = -ENOMEM;
 	}
+	/* XFS/btrfs: copy everything before the first dedupe. On btrfs a
+	 * write into a preallocated extent is done in place only while no
+	 * other file references that extent; once part of it is deduped into
+	 * datafd, later writes to the rest would be copied-on-write
+	 * elsewhere and the move would land off spacefd's blocks. */
+	for (size_t i = 0; ret == 0 && type != RL_FS_EXT4 && i < moved.n; i++) {
+		uint64_t hi = moved.v[i].hi;
+
+		if (hi > (uint64_t)c->dst.st_size)
+			hi = (uint64_t)c->dst.st_size;
+		ret = copy_piece(c, moved.v[i].lo, hi, buf);
+	}
+	if (ret == 0 && type != RL_FS_EXT4 && moved.n && fdatasync(c->sfd) < 0)
+		ret = RL_NEG_ERRNO();
 	for (size_t i = 0; ret == 0 && i < moved.n; i++) {
 		for (uint64_t lo = moved.v[i].lo; ret == 0 && lo < moved.v[i].hi;) {
 			uint64_t hi = moved.v[i].hi;
@@ -540,10 +554,12 @@ static int move_all(struct md_ctx *c, enum rl_fs_type type, unsigned flags)
 	}
 	/* spacefd keeps nothing in the range (ext4: datafd's old blocks;
 	 * XFS/btrfs: the second reference to the moved blocks). */
-	if (ret == 0)
-		ret = punch(c->sfd, c->lo, c->hi);
+	/* Size back first: btrfs zeroes a partial EOF block it is asked to
+	 * punch instead of releasing it. */
 	if (s_size && ftruncate(c->sfd, (off_t)s_size) < 0 && ret == 0)
 		ret = RL_NEG_ERRNO();
+	if (ret == 0)
+		ret = punch(c->sfd, c->lo, c->hi);
 	if (ret == 0)
 		ret = verify(c, &moved, &sphys);
 	free(buf);
