@@ -22,6 +22,9 @@ struct rl_session {
 	FILE *record;          /* recording script, or NULL */
 	char *record_path;
 	int source_depth;      /* nesting of scripts */
+	bool no_tunables;      /* never change global fs tunables (ext4
+	                          fixed-start placement then unsupported) */
+	bool tunables_noticed; /* the "tunables changed" notice was shown */
 };
 
 void session_init(struct rl_session *s);
