@@ -63,6 +63,7 @@ struct ext4_place {
 	struct sfile *f;
 	size_t nf, capf;
 	uint8_t *zero;
+	uint64_t nblocks; /* blocks in the filesystem */
 	struct rl_place_report *rep;
 };
 
@@ -146,24 +147,43 @@ static int request(struct ext4_place *e, struct sfile *f, uint64_t l,
 	return 0;
 }
 
-/* A private file whose last extent lies below block gblk, with room for
- * one more extent: an existing one, or a new one with a one-block anchor.
- * -EOPNOTSUPP when a new anchor does not land below gblk either. */
-static int host_for(struct ext4_place *e, uint64_t gblk, uint64_t n,
-                    uint64_t tlo, uint64_t thi, struct sfile **out)
+/* Logical block at which a request in f asks for physical block gblk:
+ * goal = last_p + (l - last_l). A goal below f's last extent cannot be
+ * expressed; then the goal is pointed past the end of the filesystem,
+ * which mballoc resets to the first data block: the scan starts at group
+ * 0 and goes up, so gblk is still reached, after blockers below it. */
+static uint64_t logical_for(const struct ext4_place *e, const struct sfile *f,
+                            uint64_t gblk)
 {
-	struct sfile *f = NULL;
+	if (f->last_p + f->last_n <= gblk)
+		return f->last_l + (gblk - f->last_p);
+	return f->last_l + (e->nblocks + 1 - f->last_p);
+}
+
+/* A private file with room for one more extent (preferably one whose
+ * last extent lies below gblk), or a new one with a one-block anchor. */
+static int host_for(struct ext4_place *e, uint64_t gblk, uint64_t tlo,
+                    uint64_t thi, struct sfile **out)
+{
+	struct sfile *f = NULL, *any = NULL;
 	uint64_t phys;
 	bool contig;
 	int ret;
 
 	for (size_t i = e->nf; i-- > 0;) {
 		f = &e->f[i];
-		if (f->extents < EXT4_MAX_FILE_EXTENTS &&
-		    f->last_p + f->last_n <= gblk) {
+		if (f->extents >= EXT4_MAX_FILE_EXTENTS)
+			continue;
+		if (f->last_p + f->last_n <= gblk) {
 			*out = f;
 			return 0;
 		}
+		if (!any)
+			any = f;
+	}
+	if (any) {
+		*out = any;
+		return 0;
 	}
 	ret = new_sfile(e, &f);
 	if (ret < 0)
@@ -175,9 +195,6 @@ static int host_for(struct ext4_place *e, uint64_t gblk, uint64_t n,
 		return ret;
 	if (phys / e->bs >= tlo && phys / e->bs < thi)
 		return -EBUSY; /* the anchor itself took a target block */
-	if (f->last_p + f->last_n > gblk)
-		return -EOPNOTSUPP; /* no anchor below the target */
-	(void)n;
 	*out = f;
 	return 0;
 }
@@ -212,11 +229,10 @@ static int take_chunk(struct ext4_place *e, uint64_t cblk, uint64_t n,
 		int ret;
 
 		(*budget)--;
-		ret = host_for(e, cblk, n, tlo, thi, &f);
+		ret = host_for(e, cblk, tlo, thi, &f);
 		if (ret < 0)
 			return ret;
-		/* goal = last_p + (l - last_l) = cblk */
-		l = f->last_l + (cblk - f->last_p);
+		l = logical_for(e, f, cblk);
 		ret = request(e, f, l, n, &phys, &contig);
 		if (ret < 0)
 			return ret;
@@ -396,6 +412,7 @@ int64_t rl_place_ext4(int fd, uint64_t off, uint64_t goal, uint64_t len,
 		r = -EOPNOTSUPP;
 	if (r == 0 && goal + len > info.size)
 		r = -EINVAL;
+	e.nblocks = info.size / e.bs;
 	if (r == 0)
 		r = sysfs_name(fd, dev, sizeof(dev));
 	e.zero = calloc(EXT4_MAX_CHUNK_BLOCKS, e.bs);
