@@ -30,6 +30,9 @@ struct rl_session {
 	 * flagged CMD_F_DISK is refused. */
 	struct lm_model *model;
 	bool read_only_snapshot;
+	bool no_tunables;      /* never change global fs tunables (ext4
+	                          fixed-start placement then unsupported) */
+	bool tunables_noticed; /* the "tunables changed" notice was shown */
 };
 
 void session_init(struct rl_session *s);
