@@ -4,7 +4,8 @@
 #   scripts/quickstart.sh demo    install, build, run relayout on a demo volume
 #   scripts/quickstart.sh check   install, build, run the whole test suite
 #                                 (a -Werror build and an ASan/UBSan build,
-#                                 unit tests under valgrind, make distcheck)
+#                                 unit tests under valgrind, make distcheck,
+#                                 the libFuzzer harnesses for 45 s each)
 #   scripts/quickstart.sh deps    only install the packages
 #   scripts/quickstart.sh build   only build (in ./build)
 set -euo pipefail
@@ -16,6 +17,7 @@ PACKAGES=(
 	build-essential autoconf automake pkg-config
 	libncurses-dev libmount-dev libblkid-dev libcjson-dev libreadline-dev
 	libcmocka-dev
+	clang-14 libfuzzer-14-dev
 	e2fsprogs xfsprogs btrfs-progs util-linux mount
 	tmux jq valgrind
 )
@@ -96,6 +98,12 @@ check() {
 		echo "distcheck: ok"
 	else
 		tail -50 "$SRC/build/distcheck.log"
+		TOTAL_FAIL=$((TOTAL_FAIL + 1))
+	fi
+	echo "=== fuzzing (tests/fuzz/run.sh ${FUZZ_SECONDS:-45}) ==="
+	if "$SRC/tests/fuzz/run.sh" "${FUZZ_SECONDS:-45}"; then
+		TOTAL_PASS=$((TOTAL_PASS + 1))
+	else
 		TOTAL_FAIL=$((TOTAL_FAIL + 1))
 	fi
 	echo "relayout: $TOTAL_PASS passed, $TOTAL_FAIL failed, $TOTAL_SKIP skipped"

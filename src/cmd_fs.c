@@ -87,12 +87,12 @@ enum cmd_status cmd_info(struct rl_session *s, const struct cmd_call *c)
 	feat_list(fs->features, feats, sizeof(feats));
 	if (s->json) {
 		cJSON *o = cJSON_CreateObject();
-		cJSON_AddStringToObject(o, "mountpoint", fs->mountpoint);
-		cJSON_AddStringToObject(o, "device", fs->device);
+		out_add_name(o, "mountpoint", fs->mountpoint);
+		out_add_name(o, "device", fs->device);
 		cJSON_AddStringToObject(o, "fstype", fs->fstype);
 		cJSON_AddStringToObject(o, "type", rl_fs_type_name(fs->type));
 		cJSON_AddStringToObject(o, "uuid", fs->uuid);
-		cJSON_AddStringToObject(o, "label", fs->label);
+		out_add_name(o, "label", fs->label);
 		cJSON_AddStringToObject(o, "address_space",
 		                        fs->addr_space == RL_ADDR_BTRFS_LOGICAL
 		                            ? "btrfs-logical"
@@ -114,8 +114,8 @@ enum cmd_status cmd_info(struct rl_session *s, const struct cmd_call *c)
 	units_format_size(fs->size, sz, sizeof(sz));
 	units_format_size(fs->free_blocks * fs->block_size, fr, sizeof(fr));
 	units_format_size(fs->group_size, gs, sizeof(gs));
-	fprintf(s->out, "mountpoint:   %s\n", fs->mountpoint);
-	fprintf(s->out, "device:       %s\n", fs->device);
+	fprintf(s->out, "mountpoint:   %s\n", OUT_ESC(fs->mountpoint));
+	fprintf(s->out, "device:       %s\n", OUT_ESC(fs->device));
 	fprintf(s->out, "type:         %s%s\n", fs->fstype,
 	        fs->type == RL_FS_OTHER ? " (read-only map: no mover)" : "");
 	fprintf(s->out, "uuid:         %s\n", fs->uuid[0] ? fs->uuid : "-");
@@ -352,7 +352,7 @@ enum cmd_status cmd_extents(struct rl_session *s, const struct cmd_call *c)
 	}
 	if (s->json) {
 		cJSON *o = cJSON_CreateObject();
-		cJSON_AddStringToObject(o, "file", c->argv[0]);
+		out_add_name(o, "file", c->argv[0]);
 		out_add_u64(o, "inode", st.st_ino);
 		out_add_u64(o, "size", (uint64_t)st.st_size);
 		out_add_u64(o, "count", n);
@@ -362,7 +362,8 @@ enum cmd_status cmd_extents(struct rl_session *s, const struct cmd_call *c)
 	}
 	fprintf(s->out, "%s: inode %" PRIu64 ", %" PRIu64 " bytes, %zu "
 	                "extent%s\n",
-	        c->argv[0], (uint64_t)st.st_ino, (uint64_t)st.st_size, n,
+	        OUT_ESC(c->argv[0]), (uint64_t)st.st_ino,
+	        (uint64_t)st.st_size, n,
 	        n == 1 ? "" : "s");
 	if (n)
 		cmd_print_extents(s, ext, n);
@@ -431,7 +432,7 @@ enum cmd_status cmd_allocate(struct rl_session *s, const struct cmd_call *c)
 	}
 	if (s->json) {
 		cJSON *o = cJSON_CreateObject();
-		cJSON_AddStringToObject(o, "file", c->argv[0]);
+		out_add_name(o, "file", c->argv[0]);
 		out_add_u64(o, "offset", off);
 		out_add_u64(o, "goal", goal);
 		out_add_u64(o, "requested", len);
@@ -455,7 +456,7 @@ enum cmd_status cmd_allocate(struct rl_session *s, const struct cmd_call *c)
 	}
 	fprintf(s->out, "%s: allocated %" PRId64 " of %" PRIu64
 	                " bytes at offset %" PRIu64 "\n",
-	        c->argv[0], got, len, off);
+	        OUT_ESC(c->argv[0]), got, len, off);
 	cmd_print_extents(s, ext, n);
 	free(ext);
 	return CMD_OK;
@@ -476,6 +477,15 @@ enum cmd_status cmd_movedata(struct rl_session *s, const struct cmd_call *c)
 		flags |= RL_MOVE_ALLOW_SHARED;
 	if (session_volume(s) < 0)
 		return CMD_FAIL;
+	/* The primitive would say EINVAL (or do nothing for LEN 0): say
+	 * what is wrong before opening anything. */
+	if (from % s->fs.block_size || len % s->fs.block_size || len == 0 ||
+	    from + len < from) {
+		session_error(s, "FROM and LEN must be multiples of the block "
+		                 "size (%u), LEN non-zero",
+		              s->fs.block_size);
+		return CMD_USAGE;
+	}
 	dfd = cmd_open_file(s, c->argv[0], O_RDWR);
 	if (dfd < 0)
 		return CMD_FAIL;
@@ -505,8 +515,8 @@ enum cmd_status cmd_movedata(struct rl_session *s, const struct cmd_call *c)
 	}
 	if (s->json) {
 		cJSON *o = cJSON_CreateObject();
-		cJSON_AddStringToObject(o, "file", c->argv[0]);
-		cJSON_AddStringToObject(o, "space", c->argv[1]);
+		out_add_name(o, "file", c->argv[0]);
+		out_add_name(o, "space", c->argv[1]);
 		out_add_u64(o, "from", from);
 		out_add_u64(o, "length", len);
 		cJSON_AddItemToObject(o, "extents", out_extents_json(ext, n));
@@ -515,7 +525,7 @@ enum cmd_status cmd_movedata(struct rl_session *s, const struct cmd_call *c)
 	}
 	fprintf(s->out, "%s: moved %" PRIu64 " bytes at %" PRIu64
 	                " onto the blocks of %s\n",
-	        c->argv[0], len, from, c->argv[1]);
+	        OUT_ESC(c->argv[0]), len, from, OUT_ESC(c->argv[1]));
 	cmd_print_extents(s, ext, n);
 	free(ext);
 	return CMD_OK;

@@ -106,10 +106,40 @@ static int arg_u64(struct rl_session *s, const char *what, const char *arg,
 	return r;
 }
 
+/* Collapse "//", "/./" and "/dir/.." of an absolute path in place, without
+ * looking at the filesystem ("/.." stays "/"). */
+static void normalize_path(char *path)
+{
+	char *out = path, *p = path;
+
+	while (*p) {
+		while (*p == '/')
+			p++;
+		char *end = strchrnul(p, '/');
+		size_t n = (size_t)(end - p);
+		if (n == 0 || (n == 1 && p[0] == '.')) {
+			/* nothing */
+		} else if (n == 2 && p[0] == '.' && p[1] == '.') {
+			while (out > path && out[-1] != '/')
+				out--;
+			if (out > path)
+				out--; /* the slash before it */
+		} else {
+			*out++ = '/';
+			memmove(out, p, n);
+			out += n;
+		}
+		p = end;
+	}
+	if (out == path)
+		*out++ = '/';
+	*out = '\0';
+}
+
 /* The path of arg relative to the volume root, as the model keys it.
  * Absolute paths must lie under the mount point; relative paths are taken
- * from the current directory when it is on the volume (the final component
- * is never resolved: symlinks are not followed), else from the root. */
+ * from the current directory when it is on the volume, else from the root.
+ * Symlinks are never resolved: "." and ".." are taken lexically. */
 static int model_path(struct rl_session *s, struct lm_model *m,
                       const char *arg, char *out, size_t size)
 {
@@ -129,19 +159,9 @@ static int model_path(struct rl_session *s, struct lm_model *m,
 	}
 	const char *rel = arg;
 	if (abs[0]) {
-		/* resolve the directory part only */
-		char *slash = strrchr(abs, '/');
-		char dir[PATH_MAX], real[PATH_MAX];
-		if (!s->read_only_snapshot && slash && slash != abs) {
-			*slash = '\0';
-			snprintf(dir, sizeof(dir), "%s", abs);
-			*slash = '/';
-			if (realpath(dir, real)) {
-				char tmp[PATH_MAX * 2];
-				snprintf(tmp, sizeof(tmp), "%s%s", real, slash);
-				snprintf(abs, sizeof(abs), "%s", tmp);
-			}
-		}
+		/* Lexically: symlinks, even in the directory part, are never
+		 * resolved (the model holds no path through one). */
+		normalize_path(abs);
 		if (strcmp(mp, "/") == 0) {
 			rel = abs + 1;
 		} else if (strncmp(abs, mp, ml) == 0 &&
@@ -212,7 +232,7 @@ enum cmd_status cmd_scan(struct rl_session *s, const struct cmd_call *c)
 		return CMD_FAIL;
 	if (s->json) {
 		cJSON *o = cJSON_CreateObject();
-		cJSON_AddStringToObject(o, "mountpoint", s->fs.mountpoint);
+		out_add_name(o, "mountpoint", s->fs.mountpoint);
 		out_add_u64(o, "files", st.files);
 		out_add_u64(o, "directories", st.dirs);
 		out_add_u64(o, "hardlinks", st.hardlinks);
@@ -237,7 +257,8 @@ enum cmd_status cmd_scan(struct rl_session *s, const struct cmd_call *c)
 	units_format_size(lm_memory(s->model), mem, sizeof(mem));
 	fprintf(s->out, "%s: %" PRIu64 " files, %" PRIu64 " directories, %" PRIu64
 	                " extra hard links, %" PRIu64 " extents (%s) in %.2f s\n",
-	        s->fs.mountpoint, st.files, st.dirs, st.hardlinks, st.extents,
+	        OUT_ESC(s->fs.mountpoint), st.files, st.dirs, st.hardlinks,
+	        st.extents,
 	        b, st.seconds);
 	fprintf(s->out, "%" PRIu64 " unreadable, %" PRIu64 " skipped "
 	                "(symlinks, devices), %" PRIu64 " other mounts not "
@@ -367,7 +388,7 @@ enum cmd_status cmd_frag(struct rl_session *s, const struct cmd_call *c)
 			const struct lm_file *f = lm_file(m, rk[i].id);
 			cJSON *x = cJSON_CreateObject();
 			lm_file_frag(m, rk[i].id, &ff);
-			cJSON_AddStringToObject(x, "path",
+			out_add_name(x, "path",
 			                        lm_file_path(m, rk[i].id, 0));
 			out_add_u64(x, "inode", f->ino);
 			out_add_u64(x, "size", f->size);
@@ -413,7 +434,8 @@ enum cmd_status cmd_frag(struct rl_session *s, const struct cmd_call *c)
 			fprintf(s->out, "%8" PRIu64 " %8" PRIu64 " %6" PRIu64
 			                " %10s %6.0f  %s\n",
 			        ff.extents, ff.regions, ff.ideal, sz,
-			        ff.e4_score, lm_file_path(m, rk[i].id, 0));
+			        ff.e4_score,
+			        OUT_ESC(lm_file_path(m, rk[i].id, 0)));
 		}
 	}
 	free(rk);
@@ -580,13 +602,12 @@ static int who_cb(const struct lm_owner *o, void *arg)
 			cJSON *p = cJSON_AddArrayToObject(x, "paths");
 			for (uint32_t k = 0; k < f->npaths; k++)
 				cJSON_AddItemToArray(
-				    p, cJSON_CreateString(
-				           lm_file_path(w->m, o->file, k)));
+				    p, out_json_name(lm_file_path(w->m, o->file, k)));
 			out_add_u64(x, "inode", f->ino);
 			out_add_u64(x, "logical", o->logical);
 			cJSON_AddStringToObject(x, "flags", flags);
 		} else if (o->kind == LM_OWN_META) {
-			cJSON_AddStringToObject(x, "label", o->label);
+			out_add_name(x, "label", o->label);
 		}
 		cJSON_AddItemToArray(w->arr, x);
 		return 0;
@@ -597,13 +618,14 @@ static int who_cb(const struct lm_owner *o, void *arg)
 		const struct lm_file *f = lm_file(w->m, o->file);
 		fprintf(w->s->out, " %s (inode %" PRIu64 ", offset %" PRIu64
 		                   "%s%s)",
-		        lm_file_path(w->m, o->file, 0), f->ino, o->logical,
+		        OUT_ESC(lm_file_path(w->m, o->file, 0)), f->ino,
+		        o->logical,
 		        flags[0] ? ", " : "", flags);
 		for (uint32_t k = 1; k < f->npaths; k++)
 			fprintf(w->s->out, " = %s",
-			        lm_file_path(w->m, o->file, k));
+			        OUT_ESC(lm_file_path(w->m, o->file, k)));
 	} else if (o->kind == LM_OWN_META) {
-		fprintf(w->s->out, " %s", o->label);
+		fprintf(w->s->out, " %s", OUT_ESC(o->label));
 	}
 	fputc('\n', w->s->out);
 	return 0;
@@ -687,11 +709,11 @@ enum cmd_status cmd_show(struct rl_session *s, const struct cmd_call *c)
 	to_rl(e, n, re);
 	if (s->json) {
 		cJSON *o = cJSON_CreateObject(), *p;
-		cJSON_AddStringToObject(o, "file", rel);
+		out_add_name(o, "file", rel);
 		p = cJSON_AddArrayToObject(o, "paths");
 		for (uint32_t k = 0; k < f->npaths; k++)
 			cJSON_AddItemToArray(
-			    p, cJSON_CreateString(lm_file_path(m, id, k)));
+			    p, out_json_name(lm_file_path(m, id, k)));
 		out_add_u64(o, "inode", f->ino);
 		if (f->flags & LM_FILE_HAS_GEN)
 			out_add_u64(o, "generation", f->generation);
@@ -711,12 +733,13 @@ enum cmd_status cmd_show(struct rl_session *s, const struct cmd_call *c)
 		return out_json_emit(s, o) < 0 ? CMD_FAIL : CMD_OK;
 	}
 	fprintf(s->out, "%s: inode %" PRIu64 ", %" PRIu64 " bytes, mode %o",
-	        rel, f->ino, f->size, f->mode);
+	        OUT_ESC(rel), f->ino, f->size, f->mode);
 	if (f->flags & LM_FILE_HAS_GEN)
 		fprintf(s->out, ", generation %u", f->generation);
 	fputc('\n', s->out);
 	for (uint32_t k = 1; k < f->npaths; k++)
-		fprintf(s->out, "  also: %s\n", lm_file_path(m, id, k));
+		fprintf(s->out, "  also: %s\n",
+		        OUT_ESC(lm_file_path(m, id, k)));
 	if (f->err)
 		fprintf(s->out, "  unreadable: %s\n", rl_strerror(f->err));
 	fprintf(s->out, "%zu extent%s, %" PRIu64 " contiguous run%s, ideal %"
@@ -756,13 +779,13 @@ enum cmd_status cmd_export(struct rl_session *s, const struct cmd_call *c)
 	}
 	if (s->json) {
 		cJSON *o = cJSON_CreateObject();
-		cJSON_AddStringToObject(o, "file", c->argv[0]);
+		out_add_name(o, "file", c->argv[0]);
 		out_add_u64(o, "files", lm_file_count(m));
 		out_add_u64(o, "extents", lm_extent_count(m));
 		return out_json_emit(s, o) < 0 ? CMD_FAIL : CMD_OK;
 	}
 	fprintf(s->out, "%s: %zu files, %" PRIu64 " extents written\n",
-	        c->argv[0], lm_file_count(m), lm_extent_count(m));
+	        OUT_ESC(c->argv[0]), lm_file_count(m), lm_extent_count(m));
 	return CMD_OK;
 }
 
@@ -789,8 +812,8 @@ enum cmd_status cmd_import(struct rl_session *s, const struct cmd_call *c)
 	s->read_only_snapshot = true;
 	if (s->json) {
 		cJSON *o = cJSON_CreateObject();
-		cJSON_AddStringToObject(o, "file", c->argv[0]);
-		cJSON_AddStringToObject(o, "mountpoint",
+		out_add_name(o, "file", c->argv[0]);
+		out_add_name(o, "mountpoint",
 		                        lm_geometry(m)->mountpoint);
 		out_add_u64(o, "files", lm_file_count(m));
 		out_add_u64(o, "extents", lm_extent_count(m));
@@ -799,7 +822,8 @@ enum cmd_status cmd_import(struct rl_session *s, const struct cmd_call *c)
 	}
 	fprintf(s->out, "%s: snapshot of %s, %zu files, %" PRIu64
 	                " extents; the view is now read-only\n",
-	        c->argv[0], lm_geometry(m)->mountpoint, lm_file_count(m),
+	        OUT_ESC(c->argv[0]), OUT_ESC(lm_geometry(m)->mountpoint),
+	        lm_file_count(m),
 	        lm_extent_count(m));
 	return CMD_OK;
 }
@@ -871,8 +895,8 @@ enum cmd_status cmd_diff(struct rl_session *s, const struct cmd_call *c)
 	}
 	if (s->json) {
 		o = cJSON_CreateObject();
-		cJSON_AddStringToObject(o, "a", c->argv[0]);
-		cJSON_AddStringToObject(o, "b", c->argc > 1 ? c->argv[1]
+		out_add_name(o, "a", c->argv[0]);
+		out_add_name(o, "b", c->argc > 1 ? c->argv[1]
 		                                            : "(current view)");
 		jr = cJSON_AddArrayToObject(o, "removed");
 		ja = cJSON_AddArrayToObject(o, "added");
@@ -884,9 +908,9 @@ enum cmd_status cmd_diff(struct rl_session *s, const struct cmd_call *c)
 		if (j == LM_NONE) {
 			removed++;
 			if (o)
-				cJSON_AddItemToArray(jr, cJSON_CreateString(p));
+				cJSON_AddItemToArray(jr, out_json_name(p));
 			else
-				fprintf(s->out, "- %s\n", p);
+				fprintf(s->out, "- %s\n", OUT_ESC(p));
 		} else if (!same_extents(a, (uint32_t)i, b, j)) {
 			size_t na, nb;
 			lm_file_extents(a, (uint32_t)i, &na);
@@ -894,13 +918,13 @@ enum cmd_status cmd_diff(struct rl_session *s, const struct cmd_call *c)
 			moved++;
 			if (o) {
 				cJSON *x = cJSON_CreateObject();
-				cJSON_AddStringToObject(x, "path", p);
+				out_add_name(x, "path", p);
 				out_add_u64(x, "extents_a", na);
 				out_add_u64(x, "extents_b", nb);
 				cJSON_AddItemToArray(jm, x);
 			} else {
 				fprintf(s->out, "~ %s (%zu -> %zu extents)\n",
-				        p, na, nb);
+				        OUT_ESC(p), na, nb);
 			}
 		} else {
 			same++;
@@ -912,9 +936,9 @@ enum cmd_status cmd_diff(struct rl_session *s, const struct cmd_call *c)
 			continue;
 		added++;
 		if (o)
-			cJSON_AddItemToArray(ja, cJSON_CreateString(p));
+			cJSON_AddItemToArray(ja, out_json_name(p));
 		else
-			fprintf(s->out, "+ %s\n", p);
+			fprintf(s->out, "+ %s\n", OUT_ESC(p));
 	}
 	uint64_t fa = free_total(a), fb = free_total(b);
 	struct lm_vol_frag va, vb;

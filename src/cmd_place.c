@@ -162,7 +162,7 @@ enum cmd_status cmd_place(struct rl_session *s, const struct cmd_call *c)
 	exact = starts_at(ext, n, goal, len);
 	if (s->json) {
 		cJSON *o = cJSON_CreateObject();
-		cJSON_AddStringToObject(o, "file", c->argv[0]);
+		out_add_name(o, "file", c->argv[0]);
 		out_add_u64(o, "goal", goal);
 		out_add_u64(o, "length", len);
 		cJSON_AddBoolToObject(o, "exact", exact);
@@ -175,7 +175,7 @@ enum cmd_status cmd_place(struct rl_session *s, const struct cmd_call *c)
 			return CMD_FAIL;
 	} else {
 		fprintf(s->out, "%s: %" PRIu64 " bytes %s %#" PRIx64 "\n",
-		        c->argv[0], len,
+		        OUT_ESC(c->argv[0]), len,
 		        exact ? "now start exactly at" : "moved, NOT at", goal);
 		cmd_print_extents(s, ext, n);
 		free(ext);

@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include "output.h"
 #include "session.h"
 
@@ -409,16 +410,40 @@ enum cmd_status cmd_exec_line(struct rl_session *s, const char *line)
 	return st;
 }
 
+/* Read one line of at most CMD_MAX_LINE bytes into buf (size
+ * CMD_MAX_LINE + 2). Returns its length, 0 at the end of the file, -E2BIG
+ * for a longer line (the rest of which is not read), -EILSEQ for a NUL
+ * byte, or -errno for a read error. */
+static ssize_t read_script_line(FILE *f, char *buf)
+{
+	size_t len = 0;
+	int ch;
+
+	while ((ch = getc(f)) != EOF) {
+		if (ch == '\0')
+			return -EILSEQ;
+		if (len == CMD_MAX_LINE)
+			return -E2BIG;
+		buf[len++] = (char)ch;
+		if (ch == '\n')
+			break;
+	}
+	if (ch == EOF && ferror(f))
+		return errno ? -errno : -EIO;
+	buf[len] = '\0';
+	return (ssize_t)len;
+}
+
 enum cmd_status cmd_exec_file(struct rl_session *s, const char *path)
 {
 	FILE *f;
-	char *line = NULL;
-	size_t cap = 0;
+	char *line;
 	ssize_t len;
 	enum cmd_status st = CMD_OK;
 	const char *saved_name = s->src_name;
 	int saved_line = s->src_line;
 	int lineno = 0;
+	struct stat sb;
 
 	if (s->source_depth >= CMD_MAX_DEPTH) {
 		session_error(s, "%s: scripts nested deeper than %d", path,
@@ -431,19 +456,49 @@ enum cmd_status cmd_exec_file(struct rl_session *s, const char *path)
 		              strerror(errno));
 		return CMD_FAIL;
 	}
+	if (fstat(fileno(f), &sb) == 0 && S_ISDIR(sb.st_mode)) {
+		session_error(s, "%s: cannot read script: %s", path,
+		              strerror(EISDIR));
+		if (f != stdin)
+			fclose(f);
+		return CMD_FAIL;
+	}
+	line = malloc(CMD_MAX_LINE + 2);
+	if (!line) {
+		session_error(s, "%s: out of memory", path);
+		if (f != stdin)
+			fclose(f);
+		return CMD_FAIL;
+	}
 	s->source_depth++;
-	while ((len = getline(&line, &cap, f)) >= 0) {
+	for (;;) {
 		enum cmd_status r;
 
+		errno = 0;
+		len = read_script_line(f, line);
+		if (len == 0)
+			break;
 		lineno++;
 		s->src_name = strcmp(path, "-") == 0 ? "<stdin>" : path;
 		s->src_line = lineno;
-		if ((size_t)len != strlen(line)) {
-			session_error(s, "binary data (NUL byte) in script");
+		/* Not a script: stop here even with continue-on-error (a
+		 * device or a binary file would go on for ever). */
+		if (len == -EILSEQ || len == -E2BIG) {
+			if (len == -EILSEQ)
+				session_error(s, "binary data (NUL byte): "
+				                 "not a script");
+			else
+				session_error(s, "line too long (over %d bytes): "
+				                 "not a script",
+				              CMD_MAX_LINE);
 			st = worst(st, CMD_USAGE);
-			if (!s->continue_on_error)
-				break;
-			continue;
+			break;
+		}
+		if (len < 0) {
+			session_error(s, "read error: %s",
+			              strerror((int)-len));
+			st = worst(st, CMD_FAIL);
+			break;
 		}
 		r = cmd_exec_line(s, line);
 		st = worst(st, r);

@@ -227,7 +227,9 @@ const struct lm_extent *lm_file_extents(const struct lm_model *m,
 		return NULL;
 	}
 	*n = m->files[id].ext_count;
-	return m->ext + m->files[id].ext_first;
+	/* No extents stored yet: m->ext is NULL, and NULL + 0 is undefined
+	 * (found by tests/fuzz/fuzz_snapshot). */
+	return m->ext ? m->ext + m->files[id].ext_first : NULL;
 }
 
 uint64_t lm_extent_count(const struct lm_model *m)

@@ -24,6 +24,140 @@ static const struct {
     {RL_EXT_SHARED, "shared"},
 };
 
+/* Length of the valid UTF-8 sequence at p (1-4), 0 if invalid; *cp gets
+ * the code point. */
+static size_t utf8_seq(const unsigned char *p, uint32_t *cp)
+{
+	uint32_t c = p[0], min;
+	size_t n;
+
+	if (c < 0x80) {
+		*cp = c;
+		return 1;
+	} else if ((c & 0xe0) == 0xc0) {
+		n = 2, c &= 0x1f, min = 0x80;
+	} else if ((c & 0xf0) == 0xe0) {
+		n = 3, c &= 0x0f, min = 0x800;
+	} else if ((c & 0xf8) == 0xf0) {
+		n = 4, c &= 0x07, min = 0x10000;
+	} else {
+		return 0;
+	}
+	for (size_t i = 1; i < n; i++) {
+		if ((p[i] & 0xc0) != 0x80) /* also stops at the NUL */
+			return 0;
+		c = (c << 6) | (p[i] & 0x3f);
+	}
+	if (c < min || c > 0x10ffff || (c >= 0xd800 && c <= 0xdfff))
+		return 0;
+	*cp = c;
+	return n;
+}
+
+/* Valid, but not to be shown as is (controls, invisible reordering). */
+static bool cp_hidden(uint32_t c)
+{
+	return (c >= 0x80 && c <= 0x9f) || c == 0x200e || c == 0x200f ||
+	       c == 0x2028 || c == 0x2029 || (c >= 0x202a && c <= 0x202e) ||
+	       (c >= 0x2066 && c <= 0x2069);
+}
+
+bool out_utf8_valid(const char *raw)
+{
+	const unsigned char *p = (const unsigned char *)raw;
+	uint32_t cp;
+
+	while (*p) {
+		size_t n = utf8_seq(p, &cp);
+		if (!n)
+			return false;
+		p += n;
+	}
+	return true;
+}
+
+const char *out_esc(const char *raw, char *buf, size_t size)
+{
+	static const char hex[] = "0123456789abcdef";
+	const unsigned char *p = (const unsigned char *)(raw ? raw : "(null)");
+	size_t used = 0;
+
+	if (size == 0)
+		return buf;
+	while (*p) {
+		char tmp[32];
+		size_t tn = 0;
+		uint32_t cp;
+		size_t n = utf8_seq(p, &cp);
+
+		if (n == 1 && cp == '\\') {
+			tmp[tn++] = '\\', tmp[tn++] = '\\';
+		} else if (n == 1 && (cp == '\n' || cp == '\t' || cp == '\r')) {
+			tmp[tn++] = '\\';
+			tmp[tn++] = cp == '\n' ? 'n' : cp == '\t' ? 't' : 'r';
+		} else if (n && cp >= 0x20 && cp != 0x7f && !cp_hidden(cp)) {
+			memcpy(tmp, p, n);
+			tn = n;
+		} else {
+			if (!n)
+				n = 1; /* one invalid byte */
+			for (size_t i = 0; i < n; i++) {
+				tmp[tn++] = '\\', tmp[tn++] = 'x';
+				tmp[tn++] = hex[p[i] >> 4];
+				tmp[tn++] = hex[p[i] & 15];
+			}
+		}
+		if (used + tn + 1 > size) {
+			/* does not fit: end in "..." */
+			while (used > 0 && used + 4 > size)
+				used--;
+			/* never cut a UTF-8 sequence */
+			while (used > 0 && ((unsigned char)buf[used] & 0xc0) == 0x80)
+				used--;
+			if (used + 4 <= size) {
+				memcpy(buf + used, "...", 3);
+				used += 3;
+			}
+			break;
+		}
+		memcpy(buf + used, tmp, tn);
+		used += tn;
+		p += n;
+	}
+	buf[used] = '\0';
+	return buf;
+}
+
+cJSON *out_json_name(const char *raw)
+{
+	cJSON *j;
+	char *buf;
+
+	if (!raw)
+		return cJSON_CreateNull();
+	if (out_utf8_valid(raw))
+		return cJSON_CreateString(raw);
+	buf = malloc(strlen(raw) * 4 + 1);
+	if (!buf)
+		return NULL;
+	j = cJSON_CreateString(out_esc(raw, buf, strlen(raw) * 4 + 1));
+	free(buf);
+	return j;
+}
+
+cJSON *out_add_name(cJSON *obj, const char *key, const char *raw)
+{
+	cJSON *j = out_json_name(raw);
+
+	if (!j)
+		return NULL;
+	if (!cJSON_AddItemToObject(obj, key, j)) {
+		cJSON_Delete(j);
+		return NULL;
+	}
+	return j;
+}
+
 int out_json_emit(struct rl_session *s, cJSON *obj)
 {
 	char *text;
@@ -66,7 +200,7 @@ void out_json_error(struct rl_session *s, const char *msg)
 
 	if (!o)
 		return;
-	cJSON_AddStringToObject(o, "error", msg);
+	out_add_name(o, "error", msg);
 	out_json_emit(s, o);
 }
 

@@ -5,9 +5,45 @@
 #define RL_OUTPUT_H
 #include <cjson/cJSON.h>
 #include <relayout/fs.h>
+#include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 struct rl_session;
+
+/*
+ * Names (file names and paths from the volume, paths the user typed,
+ * mount points, labels) are never printed raw: they may hold newlines,
+ * terminal escapes or bytes that are not UTF-8. One scheme, used for every
+ * name in text output, on screen, in messages and (for strings that are not
+ * valid UTF-8) in JSON; docs/hostile-input.md describes it:
+ *   \\ for a backslash; \n \t \r; \xNN for every other byte below 0x20,
+ *   0x7f, every byte that is not part of valid UTF-8 (stray continuation
+ *   bytes, overlong forms, surrogates, code points above U+10FFFF,
+ *   truncated sequences), and each byte of the C1 controls U+0080-U+009F,
+ *   the line/paragraph separators U+2028/U+2029 and the bidirectional
+ *   controls (U+200E, U+200F, U+202A-U+202E, U+2066-U+2069).
+ * Everything else (printable ASCII, valid UTF-8) is copied.
+ */
+#define OUT_ESC_MAX 16384
+
+/* Escape raw into buf (size bytes, OUT_ESC_MAX holds any PATH_MAX name);
+ * a result that does not fit ends in "...". Returns buf. */
+const char *out_esc(const char *raw, char *buf, size_t size);
+
+/* out_esc into a temporary buffer that lives until the end of the
+ * enclosing block: fprintf(f, "%s\n", OUT_ESC(path)). */
+#define OUT_ESC(raw) out_esc((raw), (char[OUT_ESC_MAX]){0}, OUT_ESC_MAX)
+
+/* Is raw valid UTF-8 (no overlong forms, no surrogates)? */
+bool out_utf8_valid(const char *raw);
+
+/* A JSON string for a name: raw when it is valid UTF-8 (JSON's own escapes
+ * keep it exact), else the out_esc form, so every JSON document relayout
+ * writes is valid UTF-8. */
+cJSON *out_json_name(const char *raw);
+/* cJSON_AddItemToObject(obj, key, out_json_name(raw)). */
+cJSON *out_add_name(cJSON *obj, const char *key, const char *raw);
 
 /* Print obj as one line of JSON on s->out, adding "command": CMD, and free
  * it. Returns 0 or -ENOMEM. */

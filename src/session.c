@@ -99,18 +99,21 @@ int session_volume(struct rl_session *s)
 
 void session_error(struct rl_session *s, const char *fmt, ...)
 {
-	char msg[2048];
+	char msg[2048], esc[OUT_ESC_MAX];
 	va_list ap;
 
 	va_start(ap, fmt);
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
+	/* Messages quote names (user arguments, paths on the volume): one
+	 * line, escaped like every name. */
 	fprintf(s->err, "relayout: ");
 	if (s->src_name)
-		fprintf(s->err, "%s:%d: ", s->src_name, s->src_line);
+		fprintf(s->err, "%s:%d: ", out_esc(s->src_name, esc, sizeof(esc)),
+		        s->src_line);
 	if (s->cur_cmd)
 		fprintf(s->err, "%s: ", s->cur_cmd);
-	fprintf(s->err, "%s\n", msg);
+	fprintf(s->err, "%s\n", out_esc(msg, esc, sizeof(esc)));
 	if (s->json)
 		out_json_error(s, msg);
 }

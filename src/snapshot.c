@@ -7,6 +7,7 @@
  * ones are decimal strings. Export -> import -> export is byte-identical.
  */
 #include "config.h"
+#include "output.h"
 #include "snapshot.h"
 #include <cjson/cJSON.h>
 #include <errno.h>
@@ -84,7 +85,7 @@ static cJSON *file_json(struct lm_model *m, uint32_t id)
 	paths = cJSON_AddArrayToObject(o, "paths");
 	for (uint32_t k = 0; paths && k < f->npaths; k++)
 		cJSON_AddItemToArray(paths,
-		                     cJSON_CreateString(lm_file_path(m, id, k)));
+		                     out_json_name(lm_file_path(m, id, k)));
 	ext = cJSON_AddArrayToObject(o, "extents");
 	e = lm_file_extents(m, id, &n);
 	for (size_t i = 0; ext && i < n; i++) {
@@ -123,12 +124,12 @@ int snap_write(struct lm_model *m, FILE *f)
 	v = cJSON_CreateObject();
 	if (!v)
 		return -ENOMEM;
-	cJSON_AddStringToObject(v, "mountpoint", g->mountpoint);
-	cJSON_AddStringToObject(v, "device", g->device);
+	out_add_name(v, "mountpoint", g->mountpoint);
+	out_add_name(v, "device", g->device);
 	cJSON_AddStringToObject(v, "fstype", g->fstype);
 	cJSON_AddStringToObject(v, "type", rl_fs_type_name(g->type));
 	cJSON_AddStringToObject(v, "uuid", g->uuid);
-	cJSON_AddStringToObject(v, "label", g->label);
+	out_add_name(v, "label", g->label);
 	cJSON_AddStringToObject(v, "address_space",
 	                        g->addr_space == RL_ADDR_BTRFS_LOGICAL
 	                            ? "btrfs-logical"
@@ -311,6 +312,14 @@ static int get_vu64(struct rd *rd, const cJSON *o, const char *key,
 	               out);
 }
 
+/* A group (ext4 block group, XFS AG) may be larger than a small volume:
+ * ext4 makes 128 MiB groups on a 64 MiB volume. Up to 1 TiB (the largest
+ * XFS AG), or the volume size if that is larger. */
+static uint64_t max_group_size(uint64_t size)
+{
+	return size > (1ull << 40) ? size : 1ull << 40;
+}
+
 static int read_volume(struct rd *rd, const cJSON *v, struct lm_geometry *g,
                        int *free_err)
 {
@@ -361,7 +370,8 @@ static int read_volume(struct rd *rd, const cJSON *v, struct lm_geometry *g,
 	                  &g->total_blocks)) < 0 ||
 	    (r = get_vu64(rd, v, "free_blocks", g->size / 512,
 	                  &g->free_blocks)) < 0 ||
-	    (r = get_vu64(rd, v, "group_size", g->size, &g->group_size)) < 0 ||
+	    (r = get_vu64(rd, v, "group_size", max_group_size(g->size),
+	                 &g->group_size)) < 0 ||
 	    (r = get_vu64(rd, v, "first_data_byte", g->size,
 	                  &g->first_data_byte)) < 0 ||
 	    (r = get_vu64(rd, v, "max_extent", UINT64_MAX, &g->max_extent)) <
@@ -815,7 +825,9 @@ int snap_import(const char *path, struct lm_model **out, char *err,
 	int fd, r;
 
 	*out = NULL;
-	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+	/* O_NONBLOCK: opening a FIFO must not wait for a writer (it is
+	 * refused below, like every file that is not regular). */
+	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
 	if (fd < 0) {
 		r = -errno;
 		snprintf(err, errlen, "%s: cannot open: %s", path, strerror(-r));

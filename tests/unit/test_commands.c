@@ -11,6 +11,7 @@
 #include <unistd.h>
 #include <cmocka.h>
 #include "commands.h"
+#include "output.h"
 #include "session.h"
 
 static void test_table_sane(void **state)
@@ -188,12 +189,120 @@ static void test_script(void **state)
 	unlink(path);
 }
 
+/* Run a script made of len bytes with continue-on-error on. */
+static enum cmd_status run_script(const char *data, size_t len, char **o,
+                                  char **e)
+{
+	char path[] = "/tmp/rl-unit-XXXXXX";
+	int fd = mkstemp(path);
+	struct rl_session s;
+	size_t ol, el;
+	enum cmd_status st;
+
+	assert_true(fd >= 0);
+	assert_int_equal(write(fd, data, len), (ssize_t)len);
+	close(fd);
+	session_init(&s);
+	s.continue_on_error = true;
+	s.out = open_memstream(o, &ol);
+	s.err = open_memstream(e, &el);
+	st = cmd_exec_file(&s, path);
+	fclose(s.out);
+	fclose(s.err);
+	s.out = s.err = NULL;
+	session_free(&s);
+	unlink(path);
+	return st;
+}
+
+/* Scripts that are not scripts stop at once, even with continue-on-error:
+ * a NUL byte, a line longer than the limit (not read into memory); a
+ * directory is an error, not an empty script. */
+static void test_script_hostile(void **state)
+{
+	char *o, *e, *big;
+	size_t n = 200000;
+	(void)state;
+
+	assert_int_equal(run_script("echo a\nx\0y\necho b\n", 16, &o, &e),
+	                 CMD_USAGE);
+	assert_string_equal(o, "a\n");
+	assert_non_null(strstr(e, ":2: binary data"));
+	free(o), free(e);
+
+	big = malloc(n + 32);
+	assert_non_null(big);
+	memcpy(big, "echo a\necho ", 12);
+	memset(big + 12, 'x', n);
+	memcpy(big + 12 + n, "\necho c\n", 8);
+	assert_int_equal(run_script(big, n + 20, &o, &e), CMD_USAGE);
+	assert_string_equal(o, "a\n");
+	assert_non_null(strstr(e, ":2: line too long"));
+	free(o), free(e), free(big);
+
+	/* a truncated last line (no newline) still runs */
+	assert_int_equal(run_script("echo a\necho b", 13, &o, &e), CMD_OK);
+	assert_string_equal(o, "a\nb\n");
+	free(o), free(e);
+
+	assert_int_equal(run("source /", &o, &e), CMD_FAIL);
+	assert_non_null(strstr(e, "Is a directory"));
+	free(o), free(e);
+}
+
+/* The escaping of names (src/output.c), text and JSON. */
+static void test_escape(void **state)
+{
+	char buf[OUT_ESC_MAX], small[12];
+	cJSON *j;
+	(void)state;
+
+	assert_string_equal(out_esc("plain/name.txt", buf, sizeof(buf)),
+	                    "plain/name.txt");
+	assert_string_equal(out_esc("a\nb\tc\\d", buf, sizeof(buf)),
+	                    "a\\nb\\tc\\\\d");
+	assert_string_equal(out_esc("\x1b[31mred", buf, sizeof(buf)),
+	                    "\\x1b[31mred");
+	assert_string_equal(out_esc("caf\xc3\xa9", buf, sizeof(buf)),
+	                    "caf\xc3\xa9");
+	assert_string_equal(out_esc("bad\xff\xfe", buf, sizeof(buf)),
+	                    "bad\\xff\\xfe");
+	/* overlong '/', surrogate, truncated sequence, C1 CSI, RLO */
+	assert_string_equal(out_esc("\xc0\xaf", buf, sizeof(buf)),
+	                    "\\xc0\\xaf");
+	assert_string_equal(out_esc("\xed\xa0\x80", buf, sizeof(buf)),
+	                    "\\xed\\xa0\\x80");
+	assert_string_equal(out_esc("x\xe2\x82", buf, sizeof(buf)),
+	                    "x\\xe2\\x82");
+	assert_string_equal(out_esc("\xc2\x9b", buf, sizeof(buf)),
+	                    "\\xc2\\x9b");
+	assert_string_equal(out_esc("\xe2\x80\xae", buf, sizeof(buf)),
+	                    "\\xe2\\x80\\xae");
+	assert_string_equal(out_esc("0123456789abcdef", small, sizeof(small)),
+	                    "01234567...");
+	assert_string_equal(out_esc("\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9",
+	                            small, sizeof(small)),
+	                    "\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9...");
+
+	assert_true(out_utf8_valid("caf\xc3\xa9 \n"));
+	assert_false(out_utf8_valid("a\xff"));
+	j = out_json_name("a\nb");
+	assert_string_equal(j->valuestring, "a\nb"); /* valid: exact */
+	cJSON_Delete(j);
+	j = out_json_name("a\xff\\b");
+	assert_string_equal(j->valuestring, "a\\xff\\\\b");
+	assert_true(out_utf8_valid(j->valuestring));
+	cJSON_Delete(j);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_table_sane), cmocka_unit_test(test_split),
 	    cmocka_unit_test(test_split_limits), cmocka_unit_test(test_parse),
 	    cmocka_unit_test(test_exec), cmocka_unit_test(test_script),
+	    cmocka_unit_test(test_script_hostile),
+	    cmocka_unit_test(test_escape),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
