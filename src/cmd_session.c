@@ -121,7 +121,7 @@ enum cmd_status cmd_record(struct rl_session *s, const struct cmd_call *c)
 	r = session_record_start(s, c->argv[0]);
 	if (r < 0) {
 		session_error(s, "%s: cannot record: %s", c->argv[0],
-		              r == -ELOOP ? "is a symbolic link" : strerror(-r));
+		              session_record_strerror(r));
 		return CMD_FAIL;
 	}
 	return CMD_OK;

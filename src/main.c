@@ -9,6 +9,7 @@
 #include "cmd_model.h"
 #include <relayout/fs.h>
 #include "commands.h"
+#include "output.h"
 #include "session.h"
 
 static void usage(FILE *f)
@@ -154,7 +155,7 @@ int main(int argc, char **argv)
 		int r = session_record_start(&s, record);
 		if (r < 0) {
 			fprintf(stderr, "relayout: %s: cannot record: %s\n",
-			        record, strerror(-r));
+			        OUT_ESC(record), session_record_strerror(r));
 			free(acts);
 			session_free(&s);
 			return CMD_FAIL;

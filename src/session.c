@@ -19,6 +19,88 @@ void session_init(struct rl_session *s)
 	s->err = stderr;
 }
 
+/* Open the recording: relative to its directory, which must be the
+ * caller's or root's and not writable by others (unless sticky); the file
+ * is never a symlink, created 0600, and if it exists it must be the
+ * caller's own regular file. */
+static int record_open(const char *path)
+{
+	char *dir = strdup(path), *slash;
+	const char *base;
+	struct stat st;
+	uid_t me = geteuid();
+	int dfd, fd, ret = 0;
+
+	if (!dir)
+		return -ENOMEM;
+	slash = strrchr(dir, '/');
+	if (!slash) {
+		base = path;
+		dfd = open(".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	} else {
+		base = path + (slash - dir) + 1;
+		if (slash == dir)
+			slash[1] = '\0'; /* "/" */
+		else
+			*slash = '\0';
+		dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	}
+	free(dir);
+	if (dfd < 0)
+		return -errno;
+	if (!*base) {
+		close(dfd);
+		return -EISDIR;
+	}
+	if (fstat(dfd, &st) < 0) {
+		ret = -errno;
+	} else if ((st.st_uid != me && st.st_uid != 0) ||
+	           ((st.st_mode & S_IWOTH) && !(st.st_mode & S_ISVTX)) ||
+	           ((st.st_mode & S_IWGRP) && !(st.st_mode & S_ISVTX) &&
+	            st.st_gid != getegid() && st.st_gid != 0)) {
+		ret = -EPERM;
+	}
+	if (ret < 0) {
+		close(dfd);
+		return ret;
+	}
+	fd = openat(dfd, base,
+	            O_WRONLY | O_CREAT | O_APPEND | O_NOFOLLOW | O_CLOEXEC |
+	                O_NONBLOCK,
+	            0600);
+	ret = fd < 0 ? -errno : 0;
+	close(dfd);
+	if (ret < 0)
+		return ret;
+	if (fstat(fd, &st) < 0)
+		ret = -errno;
+	else if (!S_ISREG(st.st_mode))
+		ret = -EINVAL;
+	else if (st.st_uid != me)
+		ret = -EPERM;
+	if (ret < 0) {
+		close(fd);
+		return ret;
+	}
+	fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) & ~O_NONBLOCK);
+	return fd;
+}
+
+const char *session_record_strerror(int err)
+{
+	switch (err) {
+	case -ELOOP:
+		return "is a symbolic link";
+	case -EPERM:
+		return "the file or its directory is controlled by another "
+		       "user (owned by another user, or writable by others)";
+	case -EINVAL:
+		return "not a regular file";
+	default:
+		return strerror(-err);
+	}
+}
+
 int session_record_start(struct rl_session *s, const char *path)
 {
 	char when[32];
@@ -28,10 +110,9 @@ int session_record_start(struct rl_session *s, const char *path)
 	FILE *f;
 
 	session_record_stop(s);
-	fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_NOFOLLOW | O_CLOEXEC,
-	          0600);
+	fd = record_open(path);
 	if (fd < 0)
-		return -errno;
+		return fd;
 	f = fdopen(fd, "a");
 	if (!f) {
 		int ret = -errno;

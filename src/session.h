@@ -38,8 +38,12 @@ struct rl_session {
 void session_init(struct rl_session *s);
 
 /* Start recording to path (append; created 0600, never through a
- * symlink), writing a header that names the volume. Returns 0 or -errno. */
+ * symlink, never in a directory another user controls nor into another
+ * user's file), writing a header that names the volume. Returns 0 or
+ * -errno: -ELOOP symlink, -EPERM another user's, -EINVAL not a regular
+ * file (session_record_strerror says it in words). */
 int session_record_start(struct rl_session *s, const char *path);
+const char *session_record_strerror(int err);
 void session_record_stop(struct rl_session *s);
 void session_free(struct rl_session *s);
 

@@ -1,0 +1,138 @@
+#!/bin/bash
+# Privileges (docs/SECURITY.md). As an unprivileged user (nobody): info,
+# extents of readable files, scan/frag of what the user can read (saying
+# what it could not see), the free-space map (ext4/XFS answer GETFSMAP
+# unprivileged; btrfs says root is needed), moves of files the user may
+# not write refused with a reason and the file unchanged. As root: a
+# user-controlled symlink is never followed, other mounts are refused,
+# recordings are 0600, never through a symlink nor into a directory or
+# file another user controls.
+. "$top_srcdir/tests/lib/volume.sh"
+command -v setpriv >/dev/null || vol_skip "setpriv not installed"
+id nobody >/dev/null 2>&1 || vol_skip "no user nobody"
+NOGROUP=$(id -gn nobody)
+fails=0
+fail() {
+	echo "FAIL: $*" >&2
+	fails=$((fails + 1))
+}
+# as_user CMD...: run as nobody, no supplementary groups, no capabilities.
+as_user() {
+	setpriv --reuid=nobody --regid="$NOGROUP" --clear-groups \
+		--inh-caps=-all --bounding-set=-all -- "$@"
+}
+# expect WHO RC PATTERN -- ARGS...: WHO is root or user.
+expect() {
+	local who=$1 want=$2 pat=$3 out rc
+	shift 4
+	if [ "$who" = user ]; then
+		out=$(cd / && as_user timeout 20 "$RELAYOUT" "$@" 2>&1)
+	else
+		out=$(timeout 20 "$RELAYOUT" "$@" 2>&1)
+	fi
+	rc=$?
+	if [ "$rc" != "$want" ] || ! grep -qE -- "$pat" <<<"$out"; then
+		fail "($who) relayout $* -> rc $rc (want $want), output:"
+		echo "$out" | head -20 >&2
+		echo "  (wanted /$pat/)" >&2
+	fi
+}
+
+# The build tree must be reachable by nobody.
+as_user test -x "$RELAYOUT" || vol_skip "$RELAYOUT not executable by nobody"
+
+check_kind() {
+	local kind=$1 M sum
+	vol_create "$kind" "$2"
+	chmod 755 "$VOL_DIR"
+	M=$VOL_MNT
+	dd if=/dev/urandom of="$M/pub" bs=4K count=16 status=none
+	chmod 644 "$M/pub"
+	cp "$M/pub" "$M/priv"
+	chmod 600 "$M/priv"
+	mkdir -m 700 "$M/closed"
+	cp "$M/pub" "$M/closed/hidden"
+	mkdir "$M/user"
+	chown nobody:"$NOGROUP" "$M/user"
+	as_user dd if=/dev/urandom of="$M/user/own" bs=4K count=16 status=none
+	as_user dd if=/dev/urandom of="$M/user/space" bs=4K count=16 status=none
+	sync -f "$M"
+	sum=$(md5sum <"$M/pub")
+
+	expect user 0 "type: +$kind" -- -e info "$M"
+	expect user 0 'pub: inode' -- -e "extents $M/pub" "$M"
+	expect user 1 'priv: Permission denied' -- -e "extents $M/priv" "$M"
+	expect user 1 'closed/hidden: Permission denied' -- -e "extents $M/closed/hidden" "$M"
+	# scan and frag: what the user can read, and how much it could not
+	expect user 0 '[1-9][0-9]* unreadable' -- -e scan "$M"
+	expect user 0 'regular files' -- -e "scan; frag" "$M"
+	# free-space map
+	case $kind in
+	btrfs) expect user 1 'needs root' -- -e free "$M" ;;
+	*) expect user 0 'free extent' -- -e free "$M" ;;
+	esac
+	# moves of files the user does not own or cannot write
+	expect user 1 'pub: Permission denied' -- -e "allocate $M/pub 64K 0 4K" "$M"
+	expect user 1 'pub: Permission denied' -- -e "movedata $M/pub $M/user/space 0 4K" "$M"
+	expect user 1 'pub: Permission denied' -- -e "movedata $M/user/own $M/pub 0 4K" "$M"
+	expect user 1 'pub: Permission denied' -- -e "place $M/pub 0x1000000" "$M"
+	expect user 1 'priv: Permission denied' -- -e "place $M/priv 0x1000000" "$M"
+	[ "$(md5sum <"$M/pub")" = "$sum" ] || fail "$kind: pub changed by refused moves"
+	[ "$(stat -c %s "$M/pub")" = 65536 ] || fail "$kind: pub size changed"
+	# the user's own files: allowed where the filesystem moves data
+	case $kind in
+	btrfs) ;;
+	*) expect user 0 'moved 4096 bytes' -- -e "movedata $M/user/own $M/user/space 0 4K" "$M" ;;
+	esac
+
+	# root never follows a symlink the user planted, even to a file on
+	# the same volume, in the last or an intermediate component
+	echo "root only" >"$M/secret"
+	chmod 600 "$M/secret"
+	as_user ln -s ../secret "$M/user/link"
+	as_user ln -s .. "$M/user/up"
+	sum=$(md5sum <"$M/secret")
+	expect root 1 'user/link: is a symbolic link' -- -e "extents $M/user/link" "$M"
+	expect root 1 'user/link: is a symbolic link' -- -e "allocate $M/user/link 64K 0 4K" "$M"
+	expect root 1 'user/link: is a symbolic link' -- -e "movedata $M/user/link $M/pub 0 4K" "$M"
+	expect root 1 'user/up/secret: (is a symbolic link|Not a directory)' -- -e "place $M/user/up/secret 0x1000000" "$M"
+	[ "$(md5sum <"$M/secret")" = "$sum" ] || fail "$kind: secret changed through a symlink"
+	vol_destroy
+}
+
+check_kind ext4 64
+if vol_kind_enabled xfs; then check_kind xfs 300; fi
+if vol_kind_enabled btrfs && command -v mkfs.btrfs >/dev/null; then check_kind btrfs 128; fi
+
+# Recordings (as root): 0600, never through a symlink, never into a
+# directory or a file another user controls.
+vol_create ext4 64
+M=$VOL_MNT
+T=$VOL_DIR/t
+mkdir "$T"
+chmod 755 "$VOL_DIR" "$T"
+expect root 0 '' -- -r "$T/rec" -e 'echo x' "$M"
+[ "$(stat -c %a "$T/rec")" = 600 ] || fail "recording mode $(stat -c %a "$T/rec")"
+ln -s "$T/target" "$T/reclink"
+expect root 1 'cannot record: is a symbolic link' -- -e "record $T/reclink" "$M"
+[ ! -e "$T/target" ] || fail "recording created through a symlink"
+mkdir "$T/userdir"
+chown nobody:"$NOGROUP" "$T/userdir"
+expect root 1 'cannot record: .*another user' -- -r "$T/userdir/rec" -e 'echo x' "$M"
+[ ! -e "$T/userdir/rec" ] || fail "recording written into a user's directory"
+mkdir -m 1777 "$T/sticky"
+as_user touch "$T/sticky/rec"
+expect root 1 'cannot record: .*another user' -- -r "$T/sticky/rec" -e 'echo x' "$M"
+[ ! -s "$T/sticky/rec" ] || fail "recording appended to a user's file"
+expect root 0 '' -- -r "$T/sticky/mine" -e 'echo x' "$M"
+mkdir -m 777 "$T/open"
+expect root 1 'cannot record: .*writable by others' -- -r "$T/open/rec" -e 'echo x' "$M"
+# the user records into its own directory
+expect user 0 '' -- -r "$T/userdir/mine" -e 'echo x' "$M"
+[ "$(stat -c '%U %a' "$T/userdir/mine")" = "nobody 600" ] || fail "user recording $(stat -c '%U %a' "$T/userdir/mine")"
+
+if [ $fails != 0 ]; then
+	echo "$fails privilege checks failed" >&2
+	exit 1
+fi
+echo "all privilege checks passed"
