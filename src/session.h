@@ -7,6 +7,8 @@
 #include <stdbool.h>
 #include <stdio.h>
 
+struct jr_journal;
+
 struct rl_session {
 	char *path;            /* what the user named (volume or snapshot) */
 	bool fs_probed;
@@ -23,6 +25,11 @@ struct rl_session {
 	char *record_path;
 	int source_depth;      /* nesting of scripts */
 	bool force;            /* --force: volume-uuid mismatches only warn */
+	char *journal_dir;     /* --journal-dir (NULL: env or default) */
+	struct jr_journal *journal; /* opened by the first command needing
+	                               it (src/cmd_txn.c) */
+	bool journal_locked;   /* journal opened with the volume lock */
+	bool journal_checked;  /* start-of-session report made */
 };
 
 void session_init(struct rl_session *s);
