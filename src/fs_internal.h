@@ -35,4 +35,14 @@ int64_t rl_place_xfs(int fd, uint64_t off, uint64_t goal, uint64_t len,
 int64_t rl_place_ext4(int fd, uint64_t off, uint64_t goal, uint64_t len,
                       unsigned mode);
 
+/* rl_movedata with counters of what it had to retry (tests, benchmarks).
+ * stats may be NULL; counters are added to. */
+struct rl_move_stats {
+	uint64_t pieces;          /* MOVE_EXT / dedupe pieces done */
+	uint64_t busy_retries;    /* ext4 MOVE_EXT EBUSY, retried */
+	uint64_t differs_retries; /* dedupe DIFFERS, copied again */
+};
+int rl_movedata_stats(int datafd, int spacefd, uint64_t from, uint64_t len,
+                      unsigned flags, struct rl_move_stats *stats);
+
 #endif
