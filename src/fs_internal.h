@@ -29,11 +29,13 @@ void rl_btrfs_probe(int fd, struct rl_fs_info *info);
 
 /* Placement strategies (src/fs_place_*.c): allocate len bytes exactly at
  * physical byte goal into fd at file offset off, contiguously. Return bytes
- * allocated or -errno, leaving nothing allocated on failure. */
+ * allocated or -errno, leaving nothing allocated on failure. The context is
+ * in src/fs_place.h. */
+struct rl_place_ctx;
 int64_t rl_place_xfs(int fd, uint64_t off, uint64_t goal, uint64_t len,
-                     unsigned mode);
+                     unsigned mode, struct rl_place_ctx *ctx);
 int64_t rl_place_ext4(int fd, uint64_t off, uint64_t goal, uint64_t len,
-                      unsigned mode);
+                      unsigned mode, struct rl_place_ctx *ctx);
 
 /* rl_movedata with counters of what it had to retry (tests, benchmarks).
  * stats may be NULL; counters are added to. */

@@ -218,11 +218,83 @@ int rl_get_free_blocks(const char *path, uint64_t start, uint64_t end,
  *  -ENOSPC  not enough free space (FIXED_START: the target is not free)
  *  -EBUSY   FIXED_START target taken or busy (retry may succeed)
  *  -EEXIST  the range already holds blocks
- *  -EOPNOTSUPP  the filesystem cannot honour the mode */
+ *  -EOPNOTSUPP  the filesystem cannot honour the mode
+ * Same as rl_allocate_ex(fd, mode, goal, len, NULL). */
 int64_t rl_allocate(int fd, unsigned mode, uint64_t goal, uint64_t len);
 
 /* Where rl_allocate's last placement landed is visible with
  * rl_get_extents_range(fd, offset, len, ...). */
+
+/* ------------------------------------------------------ exact placement
+ *
+ * RL_ALLOC_FIXED_START is realized per filesystem by steering the kernel's
+ * own allocator (there is no placement system call):
+ *  - XFS with reflink: a one-block "anchor" cloned from any file whose
+ *    block lies below the goal in the same AG into a private staging file
+ *    makes the allocator's goal arithmetic ask for exactly the goal; the
+ *    staged blocks are then cloned into fd and the staging file dropped.
+ *  - ext4: blocker allocations in private files steer mballoc's buddy
+ *    allocator onto the target, which needs some /sys/fs/ext4/<dev>/mb_*
+ *    tunables changed while the placement runs (see below).
+ *  - XFS without reflink, btrfs, others: -EOPNOTSUPP.
+ * Staging and blocker files are O_TMPFILE files on the same volume, so a
+ * crash leaves nothing. A request crossing an ext4 group or XFS AG boundary
+ * is placed piecewise (one piece per group/AG, physically contiguous).
+ *
+ * Global tunables (ext4): the original values are written to a journal in
+ * state_dir (fsync'ed) before anything is changed, and restored on every
+ * return path. A program must block SIGINT/SIGTERM/SIGHUP (sigprocmask)
+ * around the call so the restore always runs; after a SIGKILL or crash,
+ * rl_tunables_recover() at the next start puts the values back. One
+ * placement per device at a time: the journal is also a lock (flock). */
+
+/* Bounded retries when the target was taken meanwhile (-EBUSY). */
+#define RL_PLACE_DEFAULT_ATTEMPTS 4
+
+struct rl_place_report {
+	uint32_t attempts;      /* placement attempts made */
+	uint32_t alloc_calls;   /* allocation requests issued */
+	bool tunables_changed;  /* global tunables were changed (and restored) */
+	int tunables_restore_err; /* 0, or -errno restoring them (the journal
+	                             is kept for rl_tunables_recover) */
+	char tunables_dev[64];  /* /sys/fs/ext4/ name of the device, or "" */
+};
+
+struct rl_place_opts {
+	const char *state_dir;  /* journal directory; NULL: the environment
+	                           variable RELAYOUT_STATE_DIR, else
+	                           /var/lib/relayout (created 0700) */
+	bool no_tunables;       /* never change global tunables: fixed-start
+	                           placement on ext4 fails with -EOPNOTSUPP */
+	unsigned max_attempts;  /* 0: RL_PLACE_DEFAULT_ATTEMPTS */
+	struct rl_place_report *report; /* filled when not NULL */
+};
+
+/* rl_allocate with options (opts NULL: defaults, as rl_allocate). */
+int64_t rl_allocate_ex(int fd, unsigned mode, uint64_t goal, uint64_t len,
+                       const struct rl_place_opts *opts);
+
+/* The state directory opts would use (state_dir, or the environment, or
+ * the default). Never NULL. */
+const char *rl_state_dir(const struct rl_place_opts *opts);
+
+struct rl_tunable_restored {
+	const char *dev;   /* /sys/fs/ext4/ name, e.g. "loop3" */
+	const char *name;  /* e.g. "mb_max_to_scan" */
+	const char *value; /* the value written back */
+	int err;           /* 0 restored; -ENODEV device gone or now holding
+	                      another filesystem (entry dropped); -errno */
+};
+typedef void (*rl_tunable_cb)(const struct rl_tunable_restored *r,
+                              void *arg);
+
+/* Restore tunables left changed by a placement that did not finish
+ * (crash, SIGKILL), from the journals in state_dir (NULL: as
+ * rl_state_dir(NULL)). Journals held by a running placement are left
+ * alone. cb (may be NULL) is called for every value handled. Returns the
+ * number of values restored (0: nothing was left behind) or -errno. A
+ * missing state directory is not an error. */
+int rl_tunables_recover(const char *state_dir, rl_tunable_cb cb, void *arg);
 
 /* ------------------------------------------------------------- movedata */
 
