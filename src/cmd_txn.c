@@ -605,6 +605,7 @@ static enum cmd_status apply_plan(struct rl_session *s,
 		              j->dir, j->name, j->problem);
 		return CMD_FAIL;
 	}
+	o.state_dir = j->dir; /* placement state next to the journal */
 	r = tx_apply(p, j, &o, &res);
 	units_format_size(res.bytes, sz, sizeof(sz));
 	if (s->json) {

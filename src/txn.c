@@ -531,6 +531,7 @@ static int run_step(struct apply_ctx *c, struct jr_journal *j, size_t i,
 	struct stat sb;
 	int fd, donor = -1, r;
 	uint64_t chunk = c->o->chunk ? c->o->chunk : TX_DEFAULT_CHUNK;
+	struct rl_place_opts popts;
 
 	fd = c->o->open_file ? c->o->open_file(c->o->open_arg, st->path, O_RDWR)
 	                     : open(st->path, O_RDWR | O_NOFOLLOW | O_CLOEXEC);
@@ -577,6 +578,11 @@ static int run_step(struct apply_ctx *c, struct jr_journal *j, size_t i,
 		         strerror(-r));
 		goto out;
 	}
+	/* Blocks freed moments ago (an earlier step, an undo) stay busy
+	 * until the log commits: commit it first. */
+	syncfs(fd);
+	memset(&popts, 0, sizeof(popts));
+	popts.state_dir = c->o->state_dir;
 	/* allocate every target piece, at its file offset, in the donor */
 	for (size_t k = 0; k < st->ntarget; k++) {
 		const struct jr_piece *t = &st->target[k];
@@ -586,10 +592,10 @@ static int run_step(struct apply_ctx *c, struct jr_journal *j, size_t i,
 			r = -errno;
 			goto out;
 		}
-		got = rl_allocate(donor,
-		                  RL_ALLOC_FIXED_START | RL_ALLOC_CONTIGUOUS |
-		                      RL_ALLOC_FIXED_LEN,
-		                  t->physical, t->length);
+		got = rl_allocate_ex(donor,
+		                     RL_ALLOC_FIXED_START | RL_ALLOC_CONTIGUOUS |
+		                         RL_ALLOC_FIXED_LEN,
+		                     t->physical, t->length, &popts);
 		if (got < 0 || (uint64_t)got != t->length) {
 			r = got < 0 ? (int)got : -ENOSPC;
 			snprintf(why, wlen,
