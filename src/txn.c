@@ -532,6 +532,7 @@ static int run_step(struct apply_ctx *c, struct jr_journal *j, size_t i,
 	int fd, donor = -1, r;
 	uint64_t chunk = c->o->chunk ? c->o->chunk : TX_DEFAULT_CHUNK;
 	struct rl_place_opts popts;
+	bool moving = false; /* movedata was called: record a partial move */
 
 	fd = c->o->open_file ? c->o->open_file(c->o->open_arg, st->path, O_RDWR)
 	                     : open(st->path, O_RDWR | O_NOFOLLOW | O_CLOEXEC);
@@ -639,6 +640,7 @@ static int run_step(struct apply_ctx *c, struct jr_journal *j, size_t i,
 			int tries = 0;
 			if (n > chunk)
 				n = chunk;
+			moving = true;
 			do {
 				r = rl_movedata(fd, donor, pos, n, 0);
 				if (r == -EBUSY)
@@ -664,7 +666,7 @@ static int run_step(struct apply_ctx *c, struct jr_journal *j, size_t i,
 			snprintf(why, wlen, "FIEMAP: %s", strerror(-r));
 	}
 out:
-	if (r < 0 && *after == NULL && fd >= 0) {
+	if (r < 0 && moving && *after == NULL) {
 		/* Record where the range is now (a partial move) so the
 		 * journal can say so and an undo can take it back. */
 		struct jr_piece *now;

@@ -9,6 +9,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <cmocka.h>
+#include <fcntl.h>
+#include <linux/falloc.h>
+#include <unistd.h>
 #include "txn.h"
 
 #define K 4096u
@@ -136,6 +139,82 @@ static void test_undo_plan(void **state)
 	tx_plan_free(&p);
 }
 
+/* tx_apply refuses a file that changed after planning (another inode at
+ * the path, or its blocks moved), journals the failed step and leaves the
+ * file alone. Runs on TMPDIR's filesystem: the checks come before any
+ * allocation. */
+static void test_apply_changed(void **state)
+{
+	char dir[256], path[300], cmd[400];
+	struct jr_journal *j;
+	struct tx_plan p;
+	struct tx_opts o;
+	struct tx_result res;
+	char buf[8192], msg[256];
+	int fd;
+
+	(void)state;
+	snprintf(dir, sizeof(dir), "%s/rl-txtest.XXXXXX",
+	         getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp");
+	assert_non_null(mkdtemp(dir));
+	snprintf(path, sizeof(path), "%s/f", dir);
+	memset(buf, 'x', sizeof(buf));
+	fd = open(path, O_RDWR | O_CREAT, 0600);
+	assert_true(fd >= 0);
+	assert_int_equal(write(fd, buf, sizeof(buf)), sizeof(buf));
+	assert_int_equal(fsync(fd), 0);
+	tx_plan_init(&p);
+	p.command = strdup("move f");
+	if (tx_plan_move(&p, path, fd, 0, sizeof(buf), 1u << 30) < 0 ||
+	    p.steps[0].nbefore == 0) {
+		close(fd);
+		tx_plan_free(&p);
+		skip(); /* no FIEMAP here */
+	}
+	close(fd);
+	snprintf(cmd, sizeof(cmd), "%s/j", dir);
+	assert_int_equal(jr_open(cmd, "test-uuid", JR_O_LOCK | JR_O_CREATE, &j,
+	                         NULL, msg, sizeof(msg)),
+	                 0);
+	memset(&o, 0, sizeof(o));
+	o.normal_io = true;
+
+	/* blocks moved: punch the first block */
+	fd = open(path, O_RDWR);
+	assert_int_equal(fallocate(fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE,
+	                           0, 4096),
+	                 0);
+	close(fd);
+	assert_int_equal(tx_apply(&p, j, &o, &res), -ESTALE);
+	assert_int_equal(res.status, JR_ST_FAILED);
+	assert_non_null(strstr(res.message, "changed during planning"));
+	assert_non_null(strstr(res.message, "step 1 of 1"));
+
+	/* another file at the path */
+	assert_int_equal(unlink(path), 0);
+	fd = open(path, O_RDWR | O_CREAT, 0600);
+	assert_int_equal(write(fd, buf, sizeof(buf)), sizeof(buf));
+	close(fd);
+	assert_int_equal(tx_apply(&p, j, &o, &res), -ESTALE);
+	assert_non_null(strstr(res.message, "another file"));
+
+	/* both journaled: begin, planned, failed, end */
+	jr_close(j);
+	assert_int_equal(jr_open(cmd, "test-uuid", 0, &j, NULL, msg,
+	                         sizeof(msg)),
+	                 0);
+	assert_int_equal(j->ntxns, 2);
+	assert_int_equal(j->txns[1].status, JR_ST_FAILED);
+	assert_int_equal(j->txns[1].nsteps, 1);
+	assert_int_equal(j->txns[1].steps[0].state, JR_STEP_FAILED);
+	assert_int_equal(j->txns[1].steps[0].err, ESTALE);
+	assert_int_equal(j->txns[1].steps[0].nafter, 0);
+	jr_close(j);
+	tx_plan_free(&p);
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
+	assert_int_equal(system(cmd), 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -143,6 +222,7 @@ int main(void)
 	    cmocka_unit_test(test_predict),
 	    cmocka_unit_test(test_equal),
 	    cmocka_unit_test(test_undo_plan),
+	    cmocka_unit_test(test_apply_changed),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
