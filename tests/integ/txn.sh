@@ -179,6 +179,31 @@ test_kill() {
 	done
 }
 
+# Concurrent writers (buffered, O_DIRECT, mmap) during move and undo: no
+# write is lost (rl_writer checks every block's last write).
+test_writers() {
+	local M=$VOL_MNT W=$top_builddir/tests/tools/rl_writer mode f goal wpid
+	[ -x "$W" ] || { note "rl_writer not built: writer checks skipped"; return; }
+	for mode in buffered direct mmap; do
+		f=$M/w_$mode
+		"$W" init "$f" 1024 || { fail "rl_writer init"; continue; }
+		sync -f "$M"
+		goal=$(goal_for $((4 << 20)))
+		"$W" run "$f" $mode 3 "$VOL_DIR/w.log" &
+		wpid=$!
+		sleep 0.3
+		if R -e "move $f --to $goal --rate 8 --io-priority normal" "$M" >/dev/null 2>"$VOL_DIR/err"; then
+			R -e undo "$M" >/dev/null 2>>"$VOL_DIR/err" || note "$mode: undo under a writer: $(cat "$VOL_DIR/err")"
+			note "$mode writer: move + undo done"
+		else
+			note "$mode writer: move refused/failed cleanly: $(cat "$VOL_DIR/err")"
+		fi
+		wait $wpid || fail "$mode writer failed"
+		"$W" check "$f" "$VOL_DIR/w.log" || fail "$mode writer: a write was lost"
+		rm -f "$f"
+	done
+}
+
 test_refusals() {
 	local M=$VOL_MNT out f=$VOL_MNT/r bs
 	bs=$(stat -f -c %S "$M")
@@ -267,6 +292,7 @@ for kind in $KINDS; do
 	test_refusals
 	if [ $PLACE = yes ]; then
 		test_move_undo
+		test_writers
 		test_kill
 	fi
 	[ ! -e /var/lib/relayout/"$UUID".journal ] || fail "wrote /var/lib/relayout"
