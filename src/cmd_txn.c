@@ -229,6 +229,21 @@ static void report_interrupted(struct rl_session *s, struct jr_journal *j,
 	        id);
 }
 
+static void tunable_cb(const struct rl_tunable_restored *r, void *arg)
+{
+	struct rl_session *s = arg;
+
+	if (r->err == 0)
+		fprintf(s->err,
+		        "relayout: note: restored %s of %s to %s (left changed "
+		        "by an interrupted placement)\n",
+		        r->name, r->dev, r->value);
+	else if (r->err != -ENODEV)
+		fprintf(s->err,
+		        "relayout: warning: cannot restore %s of %s to %s: %s\n",
+		        r->name, r->dev, r->value, rl_strerror(r->err));
+}
+
 /* Open the session's journal (once). lock: take the volume lock (needed
  * to append); try_lock: take it when free, else read only. */
 static struct jr_journal *session_journal(struct rl_session *s, bool lock,
@@ -281,6 +296,10 @@ static struct jr_journal *session_journal(struct rl_session *s, bool lock,
 		struct jr_txn *t;
 
 		s->journal_checked = true;
+		/* Placement state (ext4 tunables) lives next to the journal:
+		 * put back what a placement killed mid-way left changed. */
+		if (s->journal_locked)
+			rl_tunables_recover(j->dir, tunable_cb, s);
 		if (j->corrupt)
 			fprintf(s->err,
 			        "relayout: warning: the journal %s/%s is corrupt "
