@@ -426,6 +426,16 @@ static int check_targets_free(struct rl_session *s, const struct tx_plan *p,
 {
 	struct rl_free_extent fe[64];
 	uint64_t need = 0;
+	int dfd;
+
+	/* Blocks freed moments ago (a move, a deleted file) are free in the
+	 * map only once the journal commits (ext4) / the log is forced (XFS
+	 * busy extents): commit first. */
+	dfd = open(s->fs.mountpoint, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (dfd >= 0) {
+		syncfs(dfd);
+		close(dfd);
+	}
 
 	for (size_t i = 0; i < p->nsteps; i++)
 		need += p->steps[i].bytes;
@@ -625,6 +635,7 @@ static enum cmd_status apply_plan(struct rl_session *s,
 		return CMD_FAIL;
 	}
 	o.state_dir = j->dir; /* placement state next to the journal */
+	o.no_tunables = s->no_tunables;
 	r = tx_apply(p, j, &o, &res);
 	units_format_size(res.bytes, sz, sizeof(sz));
 	if (s->json) {

@@ -30,6 +30,9 @@ struct rl_session {
 	                               it (src/cmd_txn.c) */
 	bool journal_locked;   /* journal opened with the volume lock */
 	bool journal_checked;  /* start-of-session report made */
+	bool no_tunables;      /* never change global fs tunables (ext4
+	                          fixed-start placement then unsupported) */
+	bool tunables_noticed; /* the "tunables changed" notice was shown */
 };
 
 void session_init(struct rl_session *s);

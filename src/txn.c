@@ -584,6 +584,7 @@ static int run_step(struct apply_ctx *c, struct jr_journal *j, size_t i,
 	syncfs(fd);
 	memset(&popts, 0, sizeof(popts));
 	popts.state_dir = c->o->state_dir;
+	popts.no_tunables = c->o->no_tunables;
 	/* allocate every target piece, at its file offset, in the donor */
 	for (size_t k = 0; k < st->ntarget; k++) {
 		const struct jr_piece *t = &st->target[k];
