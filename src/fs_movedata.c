@@ -101,6 +101,7 @@ struct md_ctx {
 	uint64_t lo, hi;
 	struct stat dst;   /* datafd at the start */
 	uint64_t tail_lo, tail_hi; /* past datafd's EOF: spacefd punched */
+	bool deduped;              /* a remap happened (XFS, btrfs) */
 	struct md_runs d, s;
 	struct rl_move_stats st;
 };
@@ -473,17 +474,20 @@ static int dedupe_piece(struct md_ctx *c, uint64_t lo, uint64_t hi,
 		/* Check the placement now and give spacefd's reference up
 		 * at once: the blocks are then datafd's alone and a later
 		 * write to them is not copied-on-write on XFS. */
+		c->deduped = true;
 		ret = piece_placed(c->dfd, lo, lo + d.i.bytes_deduped,
 		                   phys + (lo - start));
 		if (ret == -EIO && ctime_moved(c))
 			ret = -EBUSY; /* btrfs: the re-copy after DIFFERS
 			                 went copy-on-write elsewhere */
 		/* Whole blocks only: punching part of the (shared) EOF
-		 * block would zero it by a write, copy-on-write on XFS. */
+		 * block would zero it by a write, copy-on-write on XFS.
+		 * Done even when the check failed: datafd maps the piece
+		 * now and must not stay shared with spacefd. */
+		int pr = punch(c->sfd, lo,
+		               (lo + d.i.bytes_deduped) / c->bsize * c->bsize);
 		if (ret == 0)
-			ret = punch(c->sfd, lo,
-			            (lo + d.i.bytes_deduped) / c->bsize *
-			                c->bsize);
+			ret = pr;
 		tries = 0;
 		lo += d.i.bytes_deduped;
 	}
@@ -658,12 +662,21 @@ static int move_all(struct md_ctx *c, enum rl_fs_type type, unsigned flags)
 	 * the shared EOF block by a write (copy-on-write on XFS). btrfs zeroes
 	 * a partial EOF block it is asked to punch instead of releasing it:
 	 * that block is punched again once the size is back. */
-	if (ret == 0)
-		ret = punch(c->sfd, c->lo, c->hi);
+	/* On failure after a remap, spacefd still drops the whole range: a
+	 * block datafd maps must not stay shared with the donor (XFS frees
+	 * an unlinked donor only later, in the background). */
+	if (ret == 0 || c->deduped) {
+		int pr = punch(c->sfd, c->lo, c->hi);
+		if (ret == 0)
+			ret = pr;
+	}
 	if (s_size && ftruncate(c->sfd, (off_t)s_size) < 0 && ret == 0)
 		ret = RL_NEG_ERRNO();
-	if (ret == 0 && s_size)
-		ret = punch(c->sfd, c->hi - c->bsize, c->hi);
+	if ((ret == 0 || c->deduped) && s_size) {
+		int pr = punch(c->sfd, c->hi - c->bsize, c->hi);
+		if (ret == 0)
+			ret = pr;
+	}
 	/* ext4 moved under the inode locks and relocates nothing on write:
 	 * check it all. XFS/btrfs pieces were checked as they were done
 	 * (a writer may have relocated blocks since, by copy-on-write). */

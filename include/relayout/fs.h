@@ -311,7 +311,8 @@ int rl_tunables_recover(const char *state_dir, rl_tunable_cb cb, void *arg);
  * over datafd data, datafd is punched, which sets ctime; mtime is restored).
  * The range is cut at datafd's end of file (rounded up to a block); past it
  * spacefd only loses its blocks. -EBUSY can come after part of the range
- * was moved (content is always intact; moving again is safe).
+ * was moved (content is always intact; moving again is safe); on XFS and
+ * btrfs spacefd's range is then released too (allocate a new one).
  * No write to datafd is lost: ext4 swaps under the inode locks
  * (EXT4_IOC_MOVE_EXT); XFS and btrfs copy then remap with FIDEDUPERANGE,
  * which compares the bytes under lock and refuses when they changed; that is
