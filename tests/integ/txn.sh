@@ -145,6 +145,21 @@ after:  $after"
 	R -e "move $M/data/f --to $goal" "$M" >/dev/null 2>"$VOL_DIR/err" && fail "move onto another file's blocks succeeded"
 	grep -q "not free" "$VOL_DIR/err" || fail "no 'not free' message: $(cat "$VOL_DIR/err")"
 	grep -q "anchor" "$VOL_DIR/err" || note "owner not named: $(cat "$VOL_DIR/err")"
+
+	# a damaged journal: a torn tail is reported and cut; a corrupt
+	# record in the middle is reported, and nothing is undone from it
+	local J=$JDIR/$UUID.journal size
+	cp "$J" "$VOL_DIR/journal.good"
+	size=$(stat -c %s "$J")
+	truncate -s $((size - 5)) "$J"
+	R -e log "$M" >/dev/null 2>"$VOL_DIR/err" || fail "log of a journal with a torn tail failed"
+	grep -q "damaged record" "$VOL_DIR/err" || fail "torn tail not reported: $(cat "$VOL_DIR/err")"
+	printf '\x42' | dd of="$J" bs=1 seek=40 conv=notrunc status=none
+	R -e log "$M" >/dev/null 2>"$VOL_DIR/err" && fail "log of a corrupt journal succeeded"
+	grep -q "corrupt" "$VOL_DIR/err" || fail "corruption not reported: $(cat "$VOL_DIR/err")"
+	R -e undo "$M" >/dev/null 2>"$VOL_DIR/err" && fail "undo from a corrupt journal succeeded"
+	grep -q "nothing can be undone" "$VOL_DIR/err" || fail "no corrupt-journal refusal: $(cat "$VOL_DIR/err")"
+	cp "$VOL_DIR/journal.good" "$J"
 	vol_fsck
 }
 
