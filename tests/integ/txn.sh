@@ -146,6 +146,26 @@ after:  $after"
 	grep -q "not free" "$VOL_DIR/err" || fail "no 'not free' message: $(cat "$VOL_DIR/err")"
 	grep -q "anchor" "$VOL_DIR/err" || note "owner not named: $(cat "$VOL_DIR/err")"
 
+	# --range OFF LEN (and OFF:LEN) plans only that range
+	goal=$(goal_for 131072)
+	out=$(R --json -e "move $f --range 64K 128K --to $goal --dry-run" "$M") || fail "range dry run failed"
+	[ "$(jq -r '.steps[0].offset, .steps[0].length' <<<"$out" | tr '\n' ' ')" = "65536 131072 " ] || fail "--range OFF LEN: $out"
+	out=$(R --json -e "move --range 64K:128K $f --to $goal --dry-run" "$M") || fail "range OFF:LEN dry run failed"
+	[ "$(jq -r '.steps[0].bytes' <<<"$out")" = 131072 ] || fail "--range OFF:LEN: $out"
+
+	# the volume lock: a second mover is turned away while one works
+	local g2 pid
+	mkfrag "$M/data/slow" 16 256
+	g2=$(goal_for $((4 << 20)))
+	"$RELAYOUT" -e "move $M/data/slow --to $g2 --rate 2 --io-priority normal" "$M" >/dev/null 2>"$VOL_DIR/slow.err" &
+	pid=$!
+	sleep 0.7
+	goal=$(goal_for 262144)
+	R -e "move $M/r --to $goal" "$M" >/dev/null 2>"$VOL_DIR/err" && fail "a second mover got the lock"
+	grep -q "another relayout is working on this volume (pid $pid)" "$VOL_DIR/err" || fail "no lock message: $(cat "$VOL_DIR/err")"
+	R -e log "$M" >/dev/null 2>&1 || fail "log while another relayout works failed"
+	wait $pid || fail "the slow move failed: $(cat "$VOL_DIR/slow.err")"
+
 	# a damaged journal: a torn tail is reported and cut; a corrupt
 	# record in the middle is reported, and nothing is undone from it
 	local J=$JDIR/$UUID.journal size
