@@ -3,7 +3,7 @@
 #include "config.h"
 #include <errno.h>
 #include <fcntl.h>
-#include <ftw.h>
+#include <dirent.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -338,44 +338,80 @@ struct owner_find {
 	size_t used;
 	unsigned nfound, nfiles;
 };
-static struct owner_find *owner_ctx; /* nftw has no user pointer */
 
-static int owner_visit(const char *path, const struct stat *sb, int type,
-                       struct FTW *ftw)
+#define OWNER_MAX_FILES 200000
+#define OWNER_MAX_DEPTH 64
+
+static void owner_note(struct owner_find *of, const char *path)
 {
-	struct rl_extent *ext;
-	size_t n;
-	int fd;
+	int w;
 
-	(void)ftw;
-	if (type != FTW_F || !S_ISREG(sb->st_mode) || sb->st_dev != owner_ctx->dev)
-		return 0;
-	if (++owner_ctx->nfiles > 200000)
-		return 1;
-	fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK);
-	if (fd < 0)
-		return 0;
-	if (rl_get_extents(fd, &ext, &n) == 0) {
-		for (size_t i = 0; i < n; i++) {
-			if (ext[i].physical < owner_ctx->hi &&
-			    ext[i].physical + ext[i].length > owner_ctx->lo) {
-				if (owner_ctx->nfound++ < 4) {
-					int w = snprintf(
-					    owner_ctx->found + owner_ctx->used,
-					    sizeof(owner_ctx->found) -
-					        owner_ctx->used,
-					    "%s%s", owner_ctx->used ? ", " : "",
-					    path);
-					if (w > 0 && (size_t)w < sizeof(owner_ctx->found) - owner_ctx->used)
-						owner_ctx->used += (size_t)w;
-				}
-				break;
-			}
-		}
-		free(ext);
+	if (of->nfound++ >= 4)
+		return;
+	w = snprintf(of->found + of->used, sizeof(of->found) - of->used,
+	             "%s%s", of->used ? ", " : "", path);
+	if (w > 0 && (size_t)w < sizeof(of->found) - of->used)
+		of->used += (size_t)w;
+}
+
+/* Which files have blocks in [lo, hi)? A walk of the mount that never
+ * follows symlinks nor leaves the filesystem, bounded in files and depth.
+ * path is the directory's name (for messages), dfd its open fd (taken). */
+static void owner_walk(struct owner_find *of, int dfd, const char *path,
+                       int depth)
+{
+	DIR *d = fdopendir(dfd);
+	struct dirent *e;
+
+	if (!d) {
+		close(dfd);
+		return;
 	}
-	close(fd);
-	return 0;
+	while ((e = readdir(d)) && of->nfiles < OWNER_MAX_FILES) {
+		struct stat st;
+		char *sub;
+		int fd;
+
+		if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, ".."))
+			continue;
+		if (fstatat(dirfd(d), e->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0 ||
+		    st.st_dev != of->dev)
+			continue;
+		if (!S_ISREG(st.st_mode) && !S_ISDIR(st.st_mode))
+			continue;
+		if (S_ISDIR(st.st_mode) && depth >= OWNER_MAX_DEPTH)
+			continue;
+		fd = openat(dirfd(d), e->d_name,
+		            O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK |
+		                (S_ISDIR(st.st_mode) ? O_DIRECTORY : 0));
+		if (fd < 0)
+			continue;
+		if (asprintf(&sub, "%s/%s", path, e->d_name) < 0) {
+			close(fd);
+			continue;
+		}
+		if (S_ISDIR(st.st_mode)) {
+			owner_walk(of, fd, sub, depth + 1);
+		} else {
+			struct rl_extent *ext;
+			size_t n;
+
+			of->nfiles++;
+			if (rl_get_extents(fd, &ext, &n) == 0) {
+				for (size_t i = 0; i < n; i++)
+					if (ext[i].physical < of->hi &&
+					    ext[i].physical + ext[i].length >
+					        of->lo) {
+						owner_note(of, sub);
+						break;
+					}
+				free(ext);
+			}
+			close(fd);
+		}
+		free(sub);
+	}
+	closedir(d);
 }
 
 struct occ {
@@ -496,10 +532,15 @@ static int check_targets_free(struct rl_session *s, const struct tx_plan *p,
 					of.lo = pos;
 					of.hi = busy_hi;
 					of.dev = s->fs.st_dev;
-					owner_ctx = &of;
-					nftw(s->fs.mountpoint, owner_visit, 32,
-					     FTW_PHYS | FTW_MOUNT);
-					owner_ctx = NULL;
+					int rfd = open(s->fs.mountpoint,
+					               O_RDONLY | O_DIRECTORY |
+					                   O_CLOEXEC);
+					if (rfd >= 0)
+						owner_walk(&of, rfd,
+						           strcmp(s->fs.mountpoint, "/")
+						               ? s->fs.mountpoint
+						               : "",
+						           0);
 					if (of.nfound) {
 						size_t u = o.used;
 						snprintf(o.text + u,
