@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <time.h>
 #include <unistd.h>
 #include "commands.h"
@@ -475,6 +476,12 @@ static int check_targets_free(struct rl_session *s, const struct tx_plan *p,
 
 	for (size_t i = 0; i < p->nsteps; i++)
 		need += p->steps[i].bytes;
+	{
+		struct statvfs sv;
+		if (statvfs(s->fs.mountpoint, &sv) == 0)
+			s->fs.free_blocks = sv.f_bfree * sv.f_frsize /
+			                    s->fs.block_size;
+	}
 	if (need > s->fs.free_blocks * (uint64_t)s->fs.block_size) {
 		char a[32], b[32];
 		units_format_size(need, a, sizeof(a));

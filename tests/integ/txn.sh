@@ -215,7 +215,11 @@ test_kill() {
 		*) note "seed $seed: killed at ${delay}s, before the transaction began: $(cat "$VOL_DIR/kill.err")" ;;
 		esac
 		# and what was moved can be moved back
-		R -e undo "$M" >/dev/null 2>&1
+		if R -e undo "$M" >/dev/null 2>"$VOL_DIR/err"; then
+			note "seed $seed: undo after the kill: done"
+		else
+			note "seed $seed: undo after the kill: $(cat "$VOL_DIR/err")"
+		fi
 		[ "$sum" = "$(md5sum <"$f")" ] || fail "seed $seed: content changed by the undo after the kill"
 		vol_fsck
 		rm -f "$f"
