@@ -8,6 +8,7 @@
 #include <stdio.h>
 
 struct jr_journal;
+struct lm_model;
 
 struct rl_session {
 	char *path;            /* what the user named (volume or snapshot) */
@@ -30,6 +31,11 @@ struct rl_session {
 	                               it (src/cmd_txn.c) */
 	bool journal_locked;   /* journal opened with the volume lock */
 	bool journal_checked;  /* start-of-session report made */
+	/* The layout model (src/cmd_model.c): scanned on demand, or loaded
+	 * from a snapshot; then read_only_snapshot is set and every command
+	 * flagged CMD_F_DISK is refused. */
+	struct lm_model *model;
+	bool read_only_snapshot;
 	bool no_tunables;      /* never change global fs tunables (ext4
 	                          fixed-start placement then unsupported) */
 	bool tunables_noticed; /* the "tunables changed" notice was shown */
