@@ -14,6 +14,7 @@
 #include <unistd.h>
 #include "commands.h"
 #include "journal.h"
+#include <relayout/layout_model.h>
 #include "output.h"
 #include "session.h"
 #include "txn.h"
@@ -631,6 +632,57 @@ static void print_plan(struct rl_session *s, const struct tx_plan *p,
 		fprintf(s->out, "nothing was changed (--dry-run)\n");
 }
 
+/* Free records of [lo, hi) into the model. */
+static void model_refresh_free(struct lm_model *m, const char *mnt,
+                               uint64_t lo, uint64_t hi)
+{
+	struct rl_free_extent fe[256];
+	int n = rl_get_free_blocks(mnt, lo, hi, 256, fe);
+
+	if (n >= 0 && n < 256)
+		lm_refresh_free(m, lo, hi, fe, (size_t)n);
+}
+
+/* After an apply: bring the session's layout model up to date for what
+ * the steps touched (the files' extents, the free space where their data
+ * was and went) -- no rescan. */
+static void model_update(struct rl_session *s, const struct tx_plan *p,
+                         size_t nsteps)
+{
+	struct lm_model *m = s->model;
+
+	if (!m || s->read_only_snapshot)
+		return;
+	for (size_t i = 0; i < nsteps && i < p->nsteps; i++) {
+		const struct tx_step *st = &p->steps[i];
+		uint32_t id = lm_find_inode(m, st->ino);
+		struct rl_extent *ext;
+		size_t n;
+		int fd;
+
+		if (id != LM_NONE) {
+			fd = session_open_file(s, st->path, O_RDONLY);
+			if (fd >= 0) {
+				if (rl_get_extents(fd, &ext, &n) == 0) {
+					lm_refresh_file(m, id, ext, n);
+					free(ext);
+				}
+				close(fd);
+			}
+		}
+		for (size_t k = 0; k < st->nbefore; k++)
+			model_refresh_free(m, s->fs.mountpoint,
+			                   st->before[k].physical,
+			                   st->before[k].physical +
+			                       st->before[k].length);
+		for (size_t k = 0; k < st->ntarget; k++)
+			model_refresh_free(m, s->fs.mountpoint,
+			                   st->target[k].physical,
+			                   st->target[k].physical +
+			                       st->target[k].length);
+	}
+}
+
 static enum cmd_status apply_plan(struct rl_session *s,
                                   const struct cmd_call *c,
                                   struct tx_plan *p, const char *jdir)
@@ -685,6 +737,7 @@ static enum cmd_status apply_plan(struct rl_session *s,
 	o.state_dir = j->dir; /* placement state next to the journal */
 	o.no_tunables = s->no_tunables;
 	r = tx_apply(p, j, &o, &res);
+	model_update(s, p, res.steps_done + (r < 0 && res.status == JR_ST_FAILED));
 	units_format_size(res.bytes, sz, sizeof(sz));
 	if (s->json) {
 		cJSON *out = cJSON_CreateObject(), *a;

@@ -166,6 +166,16 @@ after:  $after"
 	R -e log "$M" >/dev/null 2>&1 || fail "log while another relayout works failed"
 	wait $pid || fail "the slow move failed: $(cat "$VOL_DIR/slow.err")"
 
+	# the layout model follows an apply without a rescan: after
+	# 'scan; undo' its view of the file equals filefrag's
+	out=$(R --json -e "scan; undo; show $M/data/slow" "$M" 2>"$VOL_DIR/err") || fail "scan; undo; show: $(cat "$VOL_DIR/err")"
+	local model_ext
+	model_ext=$(tail -1 <<<"$out" | jq -r '.extents[] | "\(.logical) \(.physical) \(.length)"')
+	[ "$model_ext" = "$(extents_of "$M/data/slow")" ] || fail "model after undo:
+$model_ext
+filefrag:
+$(extents_of "$M/data/slow")"
+
 	# a damaged journal: a torn tail is reported and cut; a corrupt
 	# record in the middle is reported, and nothing is undone from it
 	local J=$JDIR/$UUID.journal size
