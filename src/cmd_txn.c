@@ -117,15 +117,19 @@ static int open_cb(void *arg, const char *path, int flags)
 static void progress_cb(const struct tx_progress *p, void *arg)
 {
 	FILE *f = arg;
-	char d[32], t[32], r[32];
+	char d[32], t[32], r[32], eta[32];
 
 	units_format_size(p->done, d, sizeof(d));
 	units_format_size(p->total, t, sizeof(t));
 	units_format_size((uint64_t)p->rate, r, sizeof(r));
-	fprintf(f, "\r  step %zu/%zu: %s of %s (%3.0f%%) at %s/s, ETA %s%.0fs  ",
+	if (p->eta < 0)
+		snprintf(eta, sizeof(eta), "?");
+	else
+		snprintf(eta, sizeof(eta), "%.0fs", p->eta);
+	fprintf(f, "\r  step %zu/%zu: %s of %s (%3.0f%%) at %s/s, ETA %s  ",
 	        p->step + 1, p->nsteps, d, t,
 	        p->total ? 100.0 * (double)p->done / (double)p->total : 100.0, r,
-	        p->eta < 0 ? "?" : "", p->eta < 0 ? 0.0 : p->eta);
+	        eta);
 	if (p->done >= p->total)
 		fputc('\n', f);
 	fflush(f);
