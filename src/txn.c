@@ -601,10 +601,14 @@ static int run_step(struct apply_ctx *c, struct jr_journal *j, size_t i,
 		if (got < 0 || (uint64_t)got != t->length) {
 			r = got < 0 ? (int)got : -ENOSPC;
 			snprintf(why, wlen,
-			         "allocate %llu bytes at 0x%llx: %s",
+			         "allocate %llu bytes at 0x%llx: %s%s",
 			         (unsigned long long)t->length,
 			         (unsigned long long)t->physical,
-			         rl_strerror(r));
+			         rl_strerror(r),
+			         r == -EOPNOTSUPP && c->o->no_tunables
+			             ? " (exact placement on ext4 needs its "
+			               "tunables: 'set tunables on')"
+			             : "");
 			goto out;
 		}
 	}
