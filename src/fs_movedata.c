@@ -50,7 +50,9 @@
  * Afterwards FIEMAP must show every moved piece of datafd on the physical
  * blocks spacefd had there before. When it does not: if datafd's ctime moved
  * during the call, a concurrent writer rewrote the piece after the move
- * (COW on XFS/btrfs puts the new data elsewhere): -EBUSY; else -EIO.
+ * (COW on XFS/btrfs puts the new data elsewhere), or a remap the kernel
+ * reported done is found elsewhere (a write through a writable mmap moves
+ * no timestamp): -EBUSY; else -EIO.
  *
  * Append-only datafd or spacefd: refused with -EPERM on every filesystem,
  * although MOVE_EXT and dedupe would accept it: append-only promises that
@@ -477,9 +479,15 @@ static int dedupe_piece(struct md_ctx *c, uint64_t lo, uint64_t hi,
 		c->deduped = true;
 		ret = piece_placed(c->dfd, lo, lo + d.i.bytes_deduped,
 		                   phys + (lo - start));
-		if (ret == -EIO && ctime_moved(c))
-			ret = -EBUSY; /* btrfs: the re-copy after DIFFERS
-			                 went copy-on-write elsewhere */
+		/* The kernel compared the bytes under lock and reported the
+		 * remap done, so a piece found elsewhere now was moved by a
+		 * concurrent write: copy-on-write on btrfs (every write) and
+		 * on XFS (while still shared). A write through an already
+		 * faulted writable mmap changes no timestamp, so ctime cannot
+		 * tell. The data is the writer's and intact: -EBUSY (retry),
+		 * never a claimed placement. */
+		if (ret == -EIO)
+			ret = -EBUSY;
 		/* Whole blocks only: punching part of the (shared) EOF
 		 * block would zero it by a write, copy-on-write on XFS.
 		 * Done even when the check failed: datafd maps the piece
@@ -535,8 +543,9 @@ static int verify(struct md_ctx *c, const struct md_runs *moved,
 		}
 	}
 	free(now.v);
-	if (ret == -EIO && ctime_moved(c))
-		ret = -EBUSY; /* rewritten by someone after the move */
+	if (ret == -EIO && (ctime_moved(c) || c->deduped))
+		ret = -EBUSY; /* rewritten by someone after the move (see
+		                 dedupe_piece: mmap writes move no ctime) */
 	return ret;
 }
 

@@ -31,6 +31,9 @@ static void usage(FILE *f)
 	        "replayable\n                            script\n"
 	        "  -f, --force               replay a script recorded on another "
 	        "volume\n"
+	        "      --journal-dir DIR     keep the undo journal in DIR "
+	        "(default\n                            $RELAYOUT_JOURNAL_DIR or "
+	        "/var/lib/relayout)\n"
 	        "  -h, --help                this help; 'relayout -e help' "
 	        "lists commands\n"
 	        "  -V, --version             print the version\n\n"
@@ -72,6 +75,7 @@ int main(int argc, char **argv)
 	    {"version", no_argument, NULL, 'V'},
 	    {"record", required_argument, NULL, 'r'},
 	    {"force", no_argument, NULL, 'f'},
+	    {"journal-dir", required_argument, NULL, 'J'},
 	    {NULL, 0, NULL, 0},
 	};
 	struct rl_session s;
@@ -99,6 +103,10 @@ int main(int argc, char **argv)
 			break;
 		case 'f':
 			s.force = true;
+			break;
+		case 'J':
+			free(s.journal_dir);
+			s.journal_dir = strdup(optarg);
 			break;
 		case 'j':
 			s.json = true;

@@ -7,6 +7,7 @@
 #include <stdbool.h>
 #include <stdio.h>
 
+struct jr_journal;
 struct lm_model;
 
 struct rl_session {
@@ -25,6 +26,11 @@ struct rl_session {
 	char *record_path;
 	int source_depth;      /* nesting of scripts */
 	bool force;            /* --force: volume-uuid mismatches only warn */
+	char *journal_dir;     /* --journal-dir (NULL: env or default) */
+	struct jr_journal *journal; /* opened by the first command needing
+	                               it (src/cmd_txn.c) */
+	bool journal_locked;   /* journal opened with the volume lock */
+	bool journal_checked;  /* start-of-session report made */
 	/* The layout model (src/cmd_model.c): scanned on demand, or loaded
 	 * from a snapshot; then read_only_snapshot is set and every command
 	 * flagged CMD_F_DISK is refused. */

@@ -132,6 +132,11 @@ static int do_run(const char *path, const char *mode, double secs,
 		fprintf(log, "%" PRIu64 " %" PRIu64 "\n", b, last[b]);
 	fclose(log);
 	printf("writes=%" PRIu64 "\n", seq);
+	if (map)
+		munmap(map, n * BLK);
+	close(fd);
+	free(last);
+	free(buf);
 	return 0;
 }
 
