@@ -586,7 +586,7 @@ static void print_plan(struct rl_session *s, const struct tx_plan *p,
 	if (s->json) {
 		cJSON *o = cJSON_CreateObject(), *a;
 		cJSON_AddBoolToObject(o, "dry_run", dry);
-		cJSON_AddStringToObject(o, "plan", p->command ? p->command : "");
+		out_add_name(o, "plan", p->command ? p->command : "");
 		if (p->undo_of)
 			out_add_u64(o, "undo_of", p->undo_of);
 		out_add_u64(o, "bytes", p->total);
@@ -596,7 +596,7 @@ static void print_plan(struct rl_session *s, const struct tx_plan *p,
 			struct jr_piece *pred = NULL;
 			size_t np = 0;
 			cJSON *e = cJSON_CreateObject();
-			cJSON_AddStringToObject(e, "path", st->path);
+			out_add_name(e, "path", st->path);
 			out_add_u64(e, "inode", st->ino);
 			out_add_u64(e, "offset", st->offset);
 			out_add_u64(e, "length", st->length);
@@ -615,7 +615,7 @@ static void print_plan(struct rl_session *s, const struct tx_plan *p,
 		return;
 	}
 	fprintf(s->out, "%splan: %s: %zu step%s, %s to move\n",
-	        dry ? "dry run, " : "", p->command, p->nsteps,
+	        dry ? "dry run, " : "", OUT_ESC(p->command), p->nsteps,
 	        p->nsteps == 1 ? "" : "s", sz);
 	for (size_t i = 0; i < p->nsteps; i++) {
 		const struct tx_step *st = &p->steps[i];
@@ -624,7 +624,8 @@ static void print_plan(struct rl_session *s, const struct tx_plan *p,
 
 		units_format_size(st->bytes, sz, sizeof(sz));
 		fprintf(s->out, "  step %zu: %s [%" PRIu64 ", %" PRIu64 ") %s\n",
-		        i + 1, st->path, st->offset, st->offset + st->length, sz);
+		        i + 1, OUT_ESC(st->path), st->offset,
+		        st->offset + st->length, sz);
 		print_pieces(s->out, "before", st->before, st->nbefore);
 		print_pieces(s->out, "target", st->target, st->ntarget);
 		if (tx_predict(st->before, st->nbefore, st->target, st->ntarget,
@@ -753,7 +754,7 @@ static enum cmd_status apply_plan(struct rl_session *s,
 		if (p->undo_of)
 			out_add_u64(out, "undo_of", p->undo_of);
 		if (r < 0) {
-			cJSON_AddStringToObject(out, "error", res.message);
+			out_add_name(out, "error", res.message);
 			out_add_u64(out, "failed_step", res.failed_step + 1);
 		}
 		a = cJSON_AddArrayToObject(out, "after");
@@ -761,7 +762,7 @@ static enum cmd_status apply_plan(struct rl_session *s,
 			const struct jr_txn *t = jr_find(j, res.id);
 			const struct jr_step *js = t && i < t->nsteps ? &t->steps[i] : NULL;
 			cJSON *e = cJSON_CreateObject();
-			cJSON_AddStringToObject(e, "path", p->steps[i].path);
+			out_add_name(e, "path", p->steps[i].path);
 			if (js)
 				cJSON_AddItemToObject(e, "extents",
 				                      pieces_to_json(js->after, js->nafter));
@@ -771,7 +772,8 @@ static enum cmd_status apply_plan(struct rl_session *s,
 	}
 	if (r < 0) {
 		fprintf(s->err, "relayout: %s: transaction %" PRIu64 " %s: %s\n",
-		        s->cur_cmd, res.id, jr_status_name(res.status), res.message);
+		        s->cur_cmd, res.id, jr_status_name(res.status),
+		        OUT_ESC(res.message));
 		return CMD_FAIL;
 	}
 	if (!s->json)
@@ -937,7 +939,7 @@ static enum cmd_status do_move(struct rl_session *s, const struct cmd_call *c)
 				} else {
 					fprintf(s->out, "%s is already at 0x%" PRIx64
 					                ": nothing to do\n",
-					        c->argv[0], goal);
+					        OUT_ESC(c->argv[0]), goal);
 				}
 				st = CMD_OK;
 				goto out;
@@ -984,11 +986,11 @@ static enum cmd_status do_log(struct rl_session *s, const struct cmd_call *c)
 		return CMD_FAIL;
 	if (s->json) {
 		o = cJSON_CreateObject();
-		cJSON_AddStringToObject(o, "journal", j->dir);
+		out_add_name(o, "journal", j->dir);
 		cJSON_AddBoolToObject(o, "corrupt", j->corrupt);
 		cJSON_AddBoolToObject(o, "tail_damaged", j->tail_damaged);
 		if (j->problem[0])
-			cJSON_AddStringToObject(o, "problem", j->problem);
+			out_add_name(o, "problem", j->problem);
 		a = cJSON_AddArrayToObject(o, "transactions");
 	} else {
 		if (j->corrupt)
@@ -1014,8 +1016,7 @@ static enum cmd_status do_log(struct rl_session *s, const struct cmd_call *c)
 			cJSON *e = cJSON_CreateObject();
 			out_add_u64(e, "id", t->id);
 			cJSON_AddStringToObject(e, "time", when);
-			cJSON_AddStringToObject(e, "command",
-			                        t->command ? t->command : "");
+			out_add_name(e, "command", t->command ? t->command : "");
 			out_add_u64(e, "bytes", t->bytes);
 			cJSON_AddStringToObject(e, "status", stname);
 			cJSON_AddBoolToObject(e, "interrupted",
@@ -1029,7 +1030,7 @@ static enum cmd_status do_log(struct rl_session *s, const struct cmd_call *c)
 			if (t->undone)
 				out_add_u64(e, "undone_by", t->undone_by);
 			if (t->end_message && t->end_message[0])
-				cJSON_AddStringToObject(e, "message", t->end_message);
+				out_add_name(e, "message", t->end_message);
 			cJSON_AddItemToArray(a, e);
 		} else {
 			char extra[96] = "";
@@ -1042,7 +1043,7 @@ static enum cmd_status do_log(struct rl_session *s, const struct cmd_call *c)
 			        t->status == JR_ST_INTERRUPTED ? "INTERRUPTED"
 			                                       : stname,
 			        t->bytes, done, t->nplanned,
-			        t->command ? t->command : "", extra,
+			        OUT_ESC(t->command ? t->command : ""), extra,
 			        t->status == JR_ST_OPEN ? "  [running or crashed]" : "");
 		}
 	}

@@ -136,8 +136,15 @@ static void add_u64(cJSON *o, const char *k, uint64_t v)
 
 static uint64_t json_u64(const cJSON *v)
 {
-	if (cJSON_IsNumber(v))
-		return v->valuedouble < 0 ? 0 : (uint64_t)v->valuedouble;
+	/* Out of range (negative, NaN, 2^64 and more: a damaged payload)
+	 * saturates instead of converting: a double beyond the range of
+	 * uint64_t is undefined behaviour (found by tests/fuzz/fuzz_journal). */
+	if (cJSON_IsNumber(v)) {
+		double d = v->valuedouble;
+		if (!(d > 0))
+			return 0;
+		return d >= 18446744073709551616.0 ? UINT64_MAX : (uint64_t)d;
+	}
 	if (cJSON_IsString(v))
 		return strtoull(v->valuestring, NULL, 10);
 	return 0;

@@ -15,20 +15,20 @@ BUILD=${FUZZ_BUILD:-$SRC/build-fuzz}
 CC=${FUZZ_CC:-$(command -v clang-14 || command -v clang || echo clang)}
 JOBS=$(nproc 2>/dev/null || echo 2)
 
+HARNESSES=${FUZZ_HARNESSES:-$(cd "$SRC/tests/fuzz" && ls fuzz_*.c | sed 's/\.c$//')}
 echo "fuzz: building in $BUILD with $CC"
 [ -x "$SRC/configure" ] || "$SRC/autogen.sh" || exit 1
 mkdir -p "$BUILD"
+# shellcheck disable=SC2046
 if ! (cd "$BUILD" &&
-	{ [ -f Makefile ] || "$SRC/configure" -q CC="$CC" \
-		--enable-fuzzing; } &&
-	make -s -j"$JOBS" tests/fuzz/fuzz_cmd tests/fuzz/fuzz_script \
-		tests/fuzz/fuzz_snapshot) >"$BUILD/fuzz-build.log" 2>&1; then
+	{ [ -f Makefile ] || "$SRC/configure" -q CC="$CC" --enable-fuzzing; } &&
+	make -s -j"$JOBS" $(printf 'tests/fuzz/%s ' $HARNESSES)) \
+	>"$BUILD/fuzz-build.log" 2>&1; then
 	tail -30 "$BUILD/fuzz-build.log"
 	echo "fuzz: build FAILED"
 	exit 1
 fi
 
-HARNESSES=${FUZZ_HARNESSES:-$(cd "$SRC/tests/fuzz" && ls fuzz_*.c | sed 's/\.c$//')}
 fail=0
 for h in $HARNESSES; do
 	bin=$BUILD/tests/fuzz/$h
