@@ -308,6 +308,11 @@ int cmd_open_file(struct rl_session *s, const char *path, int flags)
 	case -EINVAL:
 		session_error(s, "%s: not a regular file", path);
 		break;
+	case -EPERM:
+		session_error(s, "%s: not permitted (another user's file: "
+		                 "moving it needs root; or immutable)",
+		              path);
+		break;
 	default:
 		session_error(s, "%s: %s", path, rl_strerror(fd));
 	}

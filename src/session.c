@@ -280,6 +280,12 @@ int session_open_file(struct rl_session *s, const char *path, int flags)
 		close(fd);
 		return -EXDEV;
 	}
+	/* Changing a file (moving its blocks) is for its owner or root: a
+	 * file someone else left writable is still not the caller's. */
+	if (acc != O_RDONLY && geteuid() != 0 && st.st_uid != geteuid()) {
+		close(fd);
+		return -EPERM;
+	}
 	/* Back to blocking mode for the I/O that follows. */
 	fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) & ~O_NONBLOCK);
 	return fd;

@@ -66,7 +66,8 @@ void session_error(struct rl_session *s, const char *fmt, ...)
  * followed), the result must be a regular file on the session's volume
  * (same st_dev). flags: O_RDONLY / O_RDWR, plus O_CREAT to create it
  * (mode 0600). Returns an fd or -errno; -ELOOP for a symlink, -EXDEV for
- * another filesystem, -EINVAL for a non-regular file. */
+ * another filesystem, -EINVAL for a non-regular file, -EPERM when a caller
+ * other than root opens another user's file for writing. */
 int session_open_file(struct rl_session *s, const char *path, int flags);
 
 #endif

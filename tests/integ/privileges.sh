@@ -77,6 +77,15 @@ check_kind() {
 	expect user 1 'pub: Permission denied' -- -e "movedata $M/user/own $M/pub 0 4K" "$M"
 	expect user 1 'pub: Permission denied' -- -e "place $M/pub 0x1000000" "$M"
 	expect user 1 'priv: Permission denied' -- -e "place $M/priv 0x1000000" "$M"
+	# writable by everyone, but not the user's: still refused
+	cp "$M/pub" "$M/shared"
+	chmod 666 "$M/shared"
+	expect user 1 "shared: not permitted \(another user's file" -- -e "movedata $M/shared $M/user/space 0 4K" "$M"
+	expect user 1 "shared: not permitted" -- -e "movedata $M/user/own $M/shared 0 4K" "$M"
+	expect user 1 "shared: not permitted" -- -e "place $M/shared 0x1000000" "$M"
+	expect user 1 "shared: not permitted" -- -e "allocate $M/shared 64K 0 4K" "$M"
+	expect user 1 'shared|journal|not supported' -- -e "move $M/shared --to 0x1000000" "$M"
+	cmp -s "$M/pub" "$M/shared" || fail "$kind: shared changed by refused moves"
 	[ "$(md5sum <"$M/pub")" = "$sum" ] || fail "$kind: pub changed by refused moves"
 	[ "$(stat -c %s "$M/pub")" = 65536 ] || fail "$kind: pub size changed"
 	# the user's own files: allowed where the filesystem moves data
