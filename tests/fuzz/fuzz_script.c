@@ -3,9 +3,10 @@
  * memfd) run by cmd_exec_file in a session whose volume does not exist:
  * commands that need the volume must fail cleanly, the others (help, set,
  * echo, source, import, ...) run. Output goes to /dev/null. "record FILE"
- * is redirected to /dev/null (linked with --wrap=session_record_start), so
- * fuzzing creates no files; run it in a scratch directory with stdin from
- * /dev/null and no controlling terminal (tests/fuzz/run.sh does). */
+ * is redirected to one file in the current directory (linked with
+ * --wrap=session_record_start), so fuzzing writes nowhere else; run it in a
+ * scratch directory with stdin from /dev/null and no controlling terminal
+ * (tests/fuzz/run.sh does). */
 #include "config.h"
 #include <stdint.h>
 #include <stdio.h>
@@ -20,10 +21,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 int __real_session_record_start(struct rl_session *s, const char *path);
 int __wrap_session_record_start(struct rl_session *s, const char *path);
 
+/* Every recording goes to one file in the current directory (run.sh runs
+ * the harness in a scratch directory), removed before each input. */
+#define FUZZ_RECORDING "fuzz-recording.rl"
+
 int __wrap_session_record_start(struct rl_session *s, const char *path)
 {
 	(void)path;
-	return __real_session_record_start(s, "/dev/null");
+	return __real_session_record_start(s, FUZZ_RECORDING);
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
@@ -36,6 +41,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
 	if (!devnull && !(devnull = fopen("/dev/null", "we")))
 		abort();
+	unlink(FUZZ_RECORDING);
 	fd = fuzz_memfd(data, size, path, sizeof(path));
 	if (fd < 0)
 		return 0;
