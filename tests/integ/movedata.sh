@@ -30,7 +30,7 @@ for fs in $RL_TEST_FS; do
 	if out=$("$RELAYOUT" -e "movedata $VOL_MNT/data $VOL_MNT/space 1 4096" "$VOL_MNT" 2>&1); then
 		vol_fail "unaligned move succeeded: $out"
 	fi
-	echo "$out" | grep -q "Invalid argument" || vol_fail "message: $out"
+	echo "$out" | grep -qE "Invalid argument|multiples of the block size" || vol_fail "message: $out"
 	vol_fsck
 done
 echo "movedata: all filesystems passed"
