@@ -366,6 +366,12 @@ static enum cmd_status exec_words(struct rl_session *s, char **argv)
 		return st;
 	}
 	s->cur_cmd = c.def->name;
+	/* A snapshot is a read-only view: nothing may change the disk. */
+	if (s->read_only_snapshot && (c.def->flags & CMD_F_DISK)) {
+		session_error(s, "the view is a snapshot (read-only)");
+		s->cur_cmd = saved;
+		return CMD_FAIL;
+	}
 	if (!(c.def->flags & CMD_F_NOREC))
 		record_command(s, argv);
 	st = c.def->handler(s, &c);

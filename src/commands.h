@@ -86,7 +86,29 @@ struct cmd_def {
 	  "script ('record stop' ends it)")                                   \
 	X("volume-uuid", volume_uuid, "UUID", 1, 1, CMD_F_VOLUME, NULL,       \
 	  "Fail unless the volume's UUID is UUID (recordings begin with it; " \
-	  "relayout --force only warns)")
+	  "relayout --force only warns)")                                     \
+	RL_MODEL_COMMANDS(X)
+
+/* Layout-model commands (src/cmd_model.c). */
+#define RL_MODEL_COMMANDS(X)                                                  \
+	X("scan", scan, "", 0, 0, CMD_F_VOLUME | CMD_F_ROOT, cmd_opts_scan,   \
+	  "Scan the volume into the layout model (others scan on demand)")    \
+	X("frag", frag, "[PATH...]", 0, CMD_MAX_ARGS, CMD_F_VOLUME,           \
+	  cmd_opts_frag, "Fragmentation of the volume or of PATHs, worst "    \
+	                 "files first")                                       \
+	X("freefrag", freefrag, "[START END]", 0, 2,                          \
+	  CMD_F_VOLUME | CMD_F_ROOT, cmd_opts_freefrag,                       \
+	  "Free-space fragmentation: histogram of free extent sizes")         \
+	X("who", who, "START [END]", 1, 2, CMD_F_VOLUME | CMD_F_ROOT, NULL,   \
+	  "What owns the physical range START..END: files, free, metadata")   \
+	X("show", show, "FILE", 1, 1, CMD_F_VOLUME, NULL,                     \
+	  "A file in the layout model: paths, extents, fragmentation")        \
+	X("export", export, "FILE", 1, 1, CMD_F_VOLUME, NULL,                 \
+	  "Write the layout model to a JSON snapshot FILE")                   \
+	X("import", import, "FILE", 1, 1, 0, NULL,                            \
+	  "Load a JSON snapshot: the view becomes read-only")                 \
+	X("diff", diff, "A.json [B.json]", 1, 2, CMD_F_VOLUME, NULL,          \
+	  "Compare two snapshots (B: the current view)")
 
 #define X(name, id, args, mn, mx, fl, opts, help)                             \
 	enum cmd_status cmd_##id(struct rl_session *s,                        \
@@ -97,6 +119,9 @@ RL_COMMAND_TABLE(X)
 extern const struct cmd_opt cmd_opts_free[];
 extern const struct cmd_opt cmd_opts_allocate[];
 extern const struct cmd_opt cmd_opts_movedata[];
+extern const struct cmd_opt cmd_opts_scan[];
+extern const struct cmd_opt cmd_opts_frag[];
+extern const struct cmd_opt cmd_opts_freefrag[];
 
 /* The table, and its length. */
 extern const struct cmd_def cmd_table[];

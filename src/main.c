@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include "cmd_model.h"
 #include "commands.h"
 #include "session.h"
 
@@ -112,9 +113,17 @@ int main(int argc, char **argv)
 		free(acts);
 		return 1;
 	}
+	/* relayout SNAPSHOT.json: a read-only view of a snapshot */
+	int snap = cmd_model_open_snapshot(&s);
+	if (snap < 0) {
+		free(acts);
+		session_free(&s);
+		return CMD_FAIL;
+	}
 	if (nacts == 0) {
 		acts[nacts].kind = 'e';
-		acts[nacts++].text = "info; free --map --summary";
+		acts[nacts++].text = snap ? "frag; freefrag"
+		                          : "info; free --map --summary";
 	}
 	if (record) {
 		int r = session_record_start(&s, record);

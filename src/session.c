@@ -10,6 +10,7 @@
 #include <time.h>
 #include <unistd.h>
 #include "output.h"
+#include <relayout/layout_model.h>
 
 void session_init(struct rl_session *s)
 {
@@ -69,6 +70,7 @@ void session_free(struct rl_session *s)
 {
 	session_record_stop(s);
 	free(s->path);
+	lm_free(s->model);
 	memset(s, 0, sizeof(*s));
 }
 
@@ -78,6 +80,12 @@ int session_volume(struct rl_session *s)
 		session_error(s, "no volume: name a path on a mounted "
 		                 "filesystem");
 		return -EINVAL;
+	}
+	if (s->read_only_snapshot) {
+		session_error(s, "%s is a snapshot (read-only): there is no "
+		                 "live volume to ask",
+		              s->path);
+		return -ENODEV;
 	}
 	if (!s->fs_probed) {
 		s->fs_err = rl_fs_probe(s->path, &s->fs);

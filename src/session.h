@@ -7,6 +7,8 @@
 #include <stdbool.h>
 #include <stdio.h>
 
+struct lm_model;
+
 struct rl_session {
 	char *path;            /* what the user named (volume or snapshot) */
 	bool fs_probed;
@@ -23,6 +25,11 @@ struct rl_session {
 	char *record_path;
 	int source_depth;      /* nesting of scripts */
 	bool force;            /* --force: volume-uuid mismatches only warn */
+	/* The layout model (src/cmd_model.c): scanned on demand, or loaded
+	 * from a snapshot; then read_only_snapshot is set and every command
+	 * flagged CMD_F_DISK is refused. */
+	struct lm_model *model;
+	bool read_only_snapshot;
 };
 
 void session_init(struct rl_session *s);

@@ -1,0 +1,944 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/* Commands on the layout model: scan, frag, freefrag, who, show, export,
+ * import, diff. */
+#include "config.h"
+#include "cmd_model.h"
+#include <errno.h>
+#include <inttypes.h>
+#include <limits.h>
+#include <relayout/layout_model.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include "commands.h"
+#include "output.h"
+#include "scan.h"
+#include "session.h"
+#include "snapshot.h"
+#include "units.h"
+
+const struct cmd_opt cmd_opts_scan[] = {
+    {"threads", "N", "worker threads (default 2)"},
+    {NULL, NULL, NULL},
+};
+const struct cmd_opt cmd_opts_frag[] = {
+    {"top", "N", "list the N most fragmented files (default 10)"},
+    {NULL, NULL, NULL},
+};
+const struct cmd_opt cmd_opts_freefrag[] = {
+    {"groups", NULL, "also one line per block group / allocation group"},
+    {NULL, NULL, NULL},
+};
+
+/* -------------------------------------------------------------- helpers */
+
+static void scan_progress(const struct scan_stats *st, void *arg)
+{
+	struct rl_session *s = arg;
+
+	fprintf(s->err, "\rscanned %" PRIu64 " files, %" PRIu64
+	                " directories, %" PRIu64 " MiB",
+	        st->files, st->dirs, st->bytes >> 20);
+	fflush(s->err);
+}
+
+static int do_scan(struct rl_session *s, int threads, struct scan_stats *st)
+{
+	struct scan_opts o = {.threads = threads};
+	struct lm_model *m;
+	int r;
+
+	if (s->read_only_snapshot) {
+		session_error(s, "the view is a snapshot (read-only): nothing "
+		                 "to scan");
+		return -EROFS;
+	}
+	if (session_volume(s) < 0)
+		return -ENODEV;
+	if (isatty(fileno(s->err)) && !s->json) {
+		o.progress = scan_progress;
+		o.arg = s;
+	}
+	r = scan_volume(&s->fs, &o, &m, st);
+	if (o.progress)
+		fputc('\n', s->err);
+	if (r < 0) {
+		session_error(s, "cannot scan %s: %s", s->fs.mountpoint,
+		              rl_strerror(r));
+		return r;
+	}
+	lm_free(s->model);
+	s->model = m;
+	return 0;
+}
+
+/* The session's model: scanned now if there is none yet. */
+static struct lm_model *need_model(struct rl_session *s)
+{
+	struct scan_stats st;
+
+	if (s->model)
+		return s->model;
+	return do_scan(s, 0, &st) < 0 ? NULL : s->model;
+}
+
+static void free_map_note(struct rl_session *s, struct lm_model *m)
+{
+	int e = lm_free_map_status(m);
+
+	if (e && !s->json)
+		fprintf(s->out, "note: free map unavailable (%s): free and "
+		                "metadata space are not known\n",
+		        rl_strerror(e));
+}
+
+static int arg_u64(struct rl_session *s, const char *what, const char *arg,
+                   uint64_t *v)
+{
+	int r = units_parse_size(arg, v);
+
+	if (r < 0)
+		session_error(s, "%s '%s': not a size or address (bytes, 0x "
+		                 "hex, K/M/G/T suffix)",
+		              what, arg);
+	return r;
+}
+
+/* The path of arg relative to the volume root, as the model keys it.
+ * Absolute paths must lie under the mount point; relative paths are taken
+ * from the current directory when it is on the volume (the final component
+ * is never resolved: symlinks are not followed), else from the root. */
+static int model_path(struct rl_session *s, struct lm_model *m,
+                      const char *arg, char *out, size_t size)
+{
+	const char *mp = lm_geometry(m)->mountpoint;
+	char abs[PATH_MAX * 2];
+	size_t ml = strlen(mp);
+
+	abs[0] = '\0';
+	if (arg[0] == '/') {
+		snprintf(abs, sizeof(abs), "%s", arg);
+	} else if (!s->read_only_snapshot) {
+		char cwd[PATH_MAX];
+		if (getcwd(cwd, sizeof(cwd)) &&
+		    strncmp(cwd, mp, ml) == 0 &&
+		    (cwd[ml] == '/' || cwd[ml] == '\0'))
+			snprintf(abs, sizeof(abs), "%s/%s", cwd, arg);
+	}
+	const char *rel = arg;
+	if (abs[0]) {
+		/* resolve the directory part only */
+		char *slash = strrchr(abs, '/');
+		char dir[PATH_MAX], real[PATH_MAX];
+		if (!s->read_only_snapshot && slash && slash != abs) {
+			*slash = '\0';
+			snprintf(dir, sizeof(dir), "%s", abs);
+			*slash = '/';
+			if (realpath(dir, real)) {
+				char tmp[PATH_MAX * 2];
+				snprintf(tmp, sizeof(tmp), "%s%s", real, slash);
+				snprintf(abs, sizeof(abs), "%s", tmp);
+			}
+		}
+		if (strcmp(mp, "/") == 0) {
+			rel = abs + 1;
+		} else if (strncmp(abs, mp, ml) == 0 &&
+		           (abs[ml] == '/' || abs[ml] == '\0')) {
+			rel = abs + ml;
+			while (*rel == '/')
+				rel++;
+		} else {
+			session_error(s, "%s: not on the volume %s", arg, mp);
+			return -EXDEV;
+		}
+	}
+	while (rel[0] == '.' && rel[1] == '/')
+		rel += 2;
+	if (!*rel || strcmp(rel, ".") == 0 || strcmp(rel, "./") == 0)
+		rel = ".";
+	size_t n = strlen(rel);
+	if (n >= size) {
+		session_error(s, "%s: path too long", arg);
+		return -ENAMETOOLONG;
+	}
+	memcpy(out, rel, n + 1);
+	/* drop a trailing slash */
+	while (n > 1 && out[n - 1] == '/')
+		out[--n] = '\0';
+	return 0;
+}
+
+static const char *kind_name(enum lm_owner_kind k)
+{
+	switch (k) {
+	case LM_OWN_FREE:
+		return "free";
+	case LM_OWN_META:
+		return "metadata";
+	case LM_OWN_FILE:
+		return "file";
+	default:
+		return "unknown";
+	}
+}
+
+static void to_rl(const struct lm_extent *e, size_t n, struct rl_extent *o)
+{
+	for (size_t i = 0; i < n; i++) {
+		o[i].logical = e[i].logical;
+		o[i].physical = e[i].physical;
+		o[i].length = e[i].length;
+		o[i].flags = e[i].flags;
+	}
+}
+
+/* ----------------------------------------------------------------- scan */
+
+enum cmd_status cmd_scan(struct rl_session *s, const struct cmd_call *c)
+{
+	struct scan_stats st;
+	const char *tv;
+	uint64_t threads = 0;
+
+	if (cmd_has_opt(c, "threads", &tv) &&
+	    (units_parse_size(tv, &threads) < 0 || threads < 1 ||
+	     threads > 16)) {
+		session_error(s, "--threads '%s': a number from 1 to 16", tv);
+		return CMD_USAGE;
+	}
+	if (do_scan(s, (int)threads, &st) < 0)
+		return CMD_FAIL;
+	if (s->json) {
+		cJSON *o = cJSON_CreateObject();
+		cJSON_AddStringToObject(o, "mountpoint", s->fs.mountpoint);
+		out_add_u64(o, "files", st.files);
+		out_add_u64(o, "directories", st.dirs);
+		out_add_u64(o, "hardlinks", st.hardlinks);
+		out_add_u64(o, "extents", st.extents);
+		out_add_u64(o, "bytes", st.bytes);
+		out_add_u64(o, "errors", st.errors);
+		out_add_u64(o, "skipped", st.skipped);
+		out_add_u64(o, "mounts_skipped", st.mounts);
+		out_add_u64(o, "free_records", st.free_records);
+		out_add_u64(o, "metadata_records", st.meta_records);
+		if (st.free_map_err)
+			cJSON_AddStringToObject(o, "free_map",
+			                        rl_strerror(st.free_map_err));
+		else
+			cJSON_AddStringToObject(o, "free_map", "ok");
+		cJSON_AddNumberToObject(o, "seconds", st.seconds);
+		out_add_u64(o, "memory", lm_memory(s->model));
+		return out_json_emit(s, o) < 0 ? CMD_FAIL : CMD_OK;
+	}
+	char b[32], mem[32];
+	units_format_size(st.bytes, b, sizeof(b));
+	units_format_size(lm_memory(s->model), mem, sizeof(mem));
+	fprintf(s->out, "%s: %" PRIu64 " files, %" PRIu64 " directories, %" PRIu64
+	                " extra hard links, %" PRIu64 " extents (%s) in %.2f s\n",
+	        s->fs.mountpoint, st.files, st.dirs, st.hardlinks, st.extents,
+	        b, st.seconds);
+	fprintf(s->out, "%" PRIu64 " unreadable, %" PRIu64 " skipped "
+	                "(symlinks, devices), %" PRIu64 " other mounts not "
+	                "entered; %" PRIu64 " free and %" PRIu64
+	                " metadata records; model %s\n",
+	        st.errors, st.skipped, st.mounts, st.free_records,
+	        st.meta_records, mem);
+	free_map_note(s, s->model);
+	return CMD_OK;
+}
+
+/* ----------------------------------------------------------------- frag */
+
+struct frag_filter {
+	char (*paths)[RL_PATH_MAX];
+	int n;
+};
+
+static bool under(const char *p, const char *dir)
+{
+	size_t n = strlen(dir);
+
+	if (strcmp(dir, ".") == 0)
+		return true;
+	return strncmp(p, dir, n) == 0 && (p[n] == '\0' || p[n] == '/');
+}
+
+static bool frag_want(const struct lm_model *m, uint32_t id, void *arg)
+{
+	struct frag_filter *ff = arg;
+	const struct lm_file *f = lm_file(m, id);
+
+	for (uint32_t k = 0; k < f->npaths; k++)
+		for (int i = 0; i < ff->n; i++)
+			if (under(lm_file_path(m, id, k), ff->paths[i]))
+				return true;
+	return false;
+}
+
+struct rank {
+	uint32_t id;
+	uint64_t excess;
+	uint64_t extents;
+};
+
+static int cmp_rank(const void *a, const void *b)
+{
+	const struct rank *x = a, *y = b;
+
+	if (x->excess != y->excess)
+		return x->excess > y->excess ? -1 : 1;
+	if (x->extents != y->extents)
+		return x->extents > y->extents ? -1 : 1;
+	return x->id < y->id ? -1 : x->id > y->id;
+}
+
+enum cmd_status cmd_frag(struct rl_session *s, const struct cmd_call *c)
+{
+	struct lm_model *m = need_model(s);
+	struct frag_filter flt = {0};
+	struct lm_vol_frag vf;
+	struct rank *rk = NULL;
+	size_t nrk = 0;
+	uint64_t top = 10;
+	const char *tv;
+	enum cmd_status st = CMD_OK;
+
+	if (cmd_has_opt(c, "top", &tv) && units_parse_size(tv, &top) < 0) {
+		session_error(s, "--top '%s': not a number", tv);
+		return CMD_USAGE;
+	}
+	if (!m)
+		return CMD_FAIL;
+	if (c->argc) {
+		flt.paths = calloc((size_t)c->argc, sizeof(*flt.paths));
+		if (!flt.paths)
+			return CMD_FAIL;
+		for (int i = 0; i < c->argc; i++)
+			if (model_path(s, m, c->argv[i], flt.paths[i],
+			               sizeof(flt.paths[i])) < 0) {
+				free(flt.paths);
+				return CMD_FAIL;
+			}
+		flt.n = c->argc;
+	}
+	lm_volume_frag(m, c->argc ? frag_want : NULL, &flt, &vf);
+	rk = malloc((lm_file_count(m) + 1) * sizeof(*rk));
+	if (!rk) {
+		free(flt.paths);
+		return CMD_FAIL;
+	}
+	for (size_t i = 0; i < lm_file_count(m); i++) {
+		struct lm_file_frag ff;
+		if (!S_ISREG(lm_file(m, (uint32_t)i)->mode) ||
+		    (c->argc && !frag_want(m, (uint32_t)i, &flt)))
+			continue;
+		lm_file_frag(m, (uint32_t)i, &ff);
+		if (!ff.fragmented)
+			continue;
+		rk[nrk].id = (uint32_t)i;
+		rk[nrk].excess = ff.regions - ff.ideal;
+		rk[nrk].extents = ff.extents;
+		nrk++;
+	}
+	qsort(rk, nrk, sizeof(*rk), cmp_rank);
+	if (top < nrk)
+		nrk = (size_t)top;
+	if (s->json) {
+		cJSON *o = cJSON_CreateObject(), *e4, *arr;
+		out_add_u64(o, "files", vf.files);
+		out_add_u64(o, "files_with_blocks", vf.with_blocks);
+		out_add_u64(o, "fragmented_files", vf.fragmented);
+		out_add_u64(o, "extents", vf.extents);
+		out_add_u64(o, "regions", vf.regions);
+		out_add_u64(o, "ideal_extents", vf.ideal);
+		out_add_u64(o, "bytes", vf.bytes);
+		out_add_u64(o, "fragmented_bytes", vf.fragmented_bytes);
+		out_add_u64(o, "max_extent", lm_geometry(m)->max_extent);
+		e4 = cJSON_AddObjectToObject(o, "e4defrag");
+		out_add_u64(e4, "now", vf.e4_now);
+		out_add_u64(e4, "best", vf.e4_best);
+		out_add_u64(e4, "blocks", vf.e4_blocks);
+		cJSON_AddNumberToObject(e4, "score", vf.e4_score);
+		arr = cJSON_AddArrayToObject(o, "top");
+		for (size_t i = 0; i < nrk; i++) {
+			struct lm_file_frag ff;
+			const struct lm_file *f = lm_file(m, rk[i].id);
+			cJSON *x = cJSON_CreateObject();
+			lm_file_frag(m, rk[i].id, &ff);
+			cJSON_AddStringToObject(x, "path",
+			                        lm_file_path(m, rk[i].id, 0));
+			out_add_u64(x, "inode", f->ino);
+			out_add_u64(x, "size", f->size);
+			out_add_u64(x, "extents", ff.extents);
+			out_add_u64(x, "regions", ff.regions);
+			out_add_u64(x, "ideal", ff.ideal);
+			out_add_u64(x, "e4_best", ff.e4_best);
+			cJSON_AddNumberToObject(x, "e4_score", ff.e4_score);
+			cJSON_AddItemToArray(arr, x);
+		}
+		if (out_json_emit(s, o) < 0)
+			st = CMD_FAIL;
+	} else {
+		char b[32], fb[32];
+		units_format_size(vf.bytes, b, sizeof(b));
+		units_format_size(vf.fragmented_bytes, fb, sizeof(fb));
+		fprintf(s->out, "%" PRIu64 " regular files, %" PRIu64
+		                " with blocks (%s); %" PRIu64
+		                " fragmented (%s, %.1f%%)\n",
+		        vf.files, vf.with_blocks, b, vf.fragmented, fb,
+		        vf.with_blocks ? 100.0 * (double)vf.fragmented /
+		                             (double)vf.with_blocks
+		                       : 0.0);
+		fprintf(s->out, "extents %" PRIu64 ", contiguous runs %" PRIu64
+		                ", ideal %" PRIu64 " (max extent %" PRIu64
+		                " bytes)\n",
+		        vf.extents, vf.regions, vf.ideal,
+		        lm_geometry(m)->max_extent);
+		fprintf(s->out, "e4defrag: total/best extents %" PRIu64
+		                "/%" PRIu64 ", fragmentation score %.0f "
+		                "[0-30 no problem: 31-55 a little bit "
+		                "fragmented: 56- needs defrag]\n",
+		        vf.e4_now, vf.e4_best, vf.e4_score);
+		if (nrk)
+			fprintf(s->out, "%8s %8s %6s %10s %6s  %s\n", "extents",
+			        "runs", "ideal", "size", "score", "file");
+		for (size_t i = 0; i < nrk; i++) {
+			struct lm_file_frag ff;
+			char sz[32];
+			lm_file_frag(m, rk[i].id, &ff);
+			units_format_size(lm_file(m, rk[i].id)->size, sz,
+			                  sizeof(sz));
+			fprintf(s->out, "%8" PRIu64 " %8" PRIu64 " %6" PRIu64
+			                " %10s %6.0f  %s\n",
+			        ff.extents, ff.regions, ff.ideal, sz,
+			        ff.e4_score, lm_file_path(m, rk[i].id, 0));
+		}
+	}
+	free(rk);
+	free(flt.paths);
+	return st;
+}
+
+/* ------------------------------------------------------------- freefrag */
+
+static cJSON *ff_json(const struct lm_freefrag *ff, uint32_t bs)
+{
+	cJSON *o = cJSON_CreateObject(), *b;
+
+	out_add_u64(o, "start", ff->start);
+	out_add_u64(o, "end", ff->end);
+	out_add_u64(o, "free_bytes", ff->free_bytes);
+	out_add_u64(o, "free_extents", ff->extents);
+	out_add_u64(o, "largest", ff->largest);
+	out_add_u64(o, "smallest", ff->smallest);
+	b = cJSON_AddArrayToObject(o, "histogram");
+	for (int i = 0; i < LM_FF_BUCKETS; i++) {
+		if (!ff->count[i])
+			continue;
+		cJSON *x = cJSON_CreateObject();
+		out_add_u64(x, "min", (uint64_t)bs << i);
+		out_add_u64(x, "max", i < 63 - 12 ? ((uint64_t)bs << (i + 1))
+		                                   : UINT64_MAX);
+		out_add_u64(x, "count", ff->count[i]);
+		out_add_u64(x, "bytes", ff->bytes[i]);
+		cJSON_AddItemToArray(b, x);
+	}
+	return o;
+}
+
+enum cmd_status cmd_freefrag(struct rl_session *s, const struct cmd_call *c)
+{
+	struct lm_model *m = need_model(s);
+	const struct lm_geometry *g;
+	struct lm_freefrag ff;
+	uint64_t start = 0, end;
+	bool groups = cmd_has_opt(c, "groups", NULL);
+
+	if (!m)
+		return CMD_FAIL;
+	g = lm_geometry(m);
+	end = g->size;
+	if (c->argc == 1) {
+		session_error(s, "give both START and END, or neither");
+		return CMD_USAGE;
+	}
+	if (c->argc == 2 && (arg_u64(s, "START", c->argv[0], &start) < 0 ||
+	                     arg_u64(s, "END", c->argv[1], &end) < 0))
+		return CMD_USAGE;
+	if (end > g->size)
+		end = g->size;
+	if (end <= start) {
+		session_error(s, "empty range");
+		return CMD_USAGE;
+	}
+	if (lm_free_map_status(m)) {
+		session_error(s, "free map unavailable (%s)",
+		              rl_strerror(lm_free_map_status(m)));
+		return CMD_FAIL;
+	}
+	if (lm_freefrag(m, start, end, &ff) < 0) {
+		session_error(s, "out of memory");
+		return CMD_FAIL;
+	}
+	if (s->json) {
+		cJSON *o = ff_json(&ff, g->block_size);
+		if (groups) {
+			cJSON *arr = cJSON_AddArrayToObject(o, "groups");
+			for (uint64_t gi = 0; gi < g->group_count; gi++) {
+				uint64_t a, b;
+				struct lm_freefrag gf;
+				lm_group_range(m, gi, &a, &b);
+				if (b <= start || a >= end)
+					continue;
+				lm_freefrag(m, a, b, &gf);
+				cJSON *x = cJSON_CreateObject();
+				out_add_u64(x, "group", gi);
+				out_add_u64(x, "start", a);
+				out_add_u64(x, "end", b);
+				out_add_u64(x, "free_bytes", gf.free_bytes);
+				out_add_u64(x, "free_extents", gf.extents);
+				out_add_u64(x, "largest", gf.largest);
+				cJSON_AddItemToArray(arr, x);
+			}
+		}
+		return out_json_emit(s, o) < 0 ? CMD_FAIL : CMD_OK;
+	}
+	char tb[32], lb[32], sb[32], ab[32];
+	units_format_size(ff.free_bytes, tb, sizeof(tb));
+	units_format_size(ff.largest, lb, sizeof(lb));
+	units_format_size(ff.smallest, sb, sizeof(sb));
+	units_format_size(ff.extents ? ff.free_bytes / ff.extents : 0, ab,
+	                  sizeof(ab));
+	fprintf(s->out, "range %#" PRIx64 "-%#" PRIx64 ": %" PRIu64
+	                " free extents, %s free\n",
+	        start, end, ff.extents, tb);
+	fprintf(s->out, "min %s, max %s, average %s per free extent\n", sb,
+	        lb, ab);
+	fprintf(s->out, "HISTOGRAM OF FREE EXTENT SIZES:\n%22s :  %12s  %12s  "
+	                "%s\n",
+	        "Extent Size Range", "Free extents", "Free Blocks", "Percent");
+	for (int i = 0; i < LM_FF_BUCKETS; i++) {
+		char lo[32], hi[32], range[80];
+		if (!ff.count[i])
+			continue;
+		units_format_size((uint64_t)g->block_size << i, lo, sizeof(lo));
+		units_format_size((uint64_t)g->block_size << (i + 1), hi,
+		                  sizeof(hi));
+		snprintf(range, sizeof(range), "%s...%s-", lo, hi);
+		fprintf(s->out, "%22s :  %12" PRIu64 "  %12" PRIu64
+		                "  %6.2f%%\n",
+		        range, ff.count[i], ff.bytes[i] / g->block_size,
+		        ff.free_bytes ? 100.0 * (double)ff.bytes[i] /
+		                            (double)ff.free_bytes
+		                      : 0.0);
+	}
+	if (groups && g->group_count) {
+		fprintf(s->out, "%8s %16s %12s %8s %12s\n", "group", "start",
+		        "free", "extents", "largest");
+		for (uint64_t gi = 0; gi < g->group_count; gi++) {
+			uint64_t a, b;
+			struct lm_freefrag gf;
+			char f1[32], f2[32];
+			lm_group_range(m, gi, &a, &b);
+			if (b <= start || a >= end)
+				continue;
+			lm_freefrag(m, a, b, &gf);
+			units_format_size(gf.free_bytes, f1, sizeof(f1));
+			units_format_size(gf.largest, f2, sizeof(f2));
+			fprintf(s->out, "%8" PRIu64 " %#16" PRIx64
+			                " %12s %8" PRIu64 " %12s\n",
+			        gi, a, f1, gf.extents, f2);
+		}
+	}
+	return CMD_OK;
+}
+
+/* ------------------------------------------------------------------ who */
+
+struct who_ctx {
+	struct rl_session *s;
+	struct lm_model *m;
+	cJSON *arr;
+};
+
+static int who_cb(const struct lm_owner *o, void *arg)
+{
+	struct who_ctx *w = arg;
+	char flags[128] = "";
+
+	if (o->kind == LM_OWN_FILE)
+		out_extent_flags(o->flags, flags, sizeof(flags));
+	if (w->arr) {
+		cJSON *x = cJSON_CreateObject();
+		cJSON_AddStringToObject(x, "kind", kind_name(o->kind));
+		out_add_u64(x, "start", o->start);
+		out_add_u64(x, "length", o->length);
+		if (o->kind == LM_OWN_FILE) {
+			const struct lm_file *f = lm_file(w->m, o->file);
+			cJSON *p = cJSON_AddArrayToObject(x, "paths");
+			for (uint32_t k = 0; k < f->npaths; k++)
+				cJSON_AddItemToArray(
+				    p, cJSON_CreateString(
+				           lm_file_path(w->m, o->file, k)));
+			out_add_u64(x, "inode", f->ino);
+			out_add_u64(x, "logical", o->logical);
+			cJSON_AddStringToObject(x, "flags", flags);
+		} else if (o->kind == LM_OWN_META) {
+			cJSON_AddStringToObject(x, "label", o->label);
+		}
+		cJSON_AddItemToArray(w->arr, x);
+		return 0;
+	}
+	fprintf(w->s->out, "%#14" PRIx64 " %12" PRIu64 "  %-8s", o->start,
+	        o->length, kind_name(o->kind));
+	if (o->kind == LM_OWN_FILE) {
+		const struct lm_file *f = lm_file(w->m, o->file);
+		fprintf(w->s->out, " %s (inode %" PRIu64 ", offset %" PRIu64
+		                   "%s%s)",
+		        lm_file_path(w->m, o->file, 0), f->ino, o->logical,
+		        flags[0] ? ", " : "", flags);
+		for (uint32_t k = 1; k < f->npaths; k++)
+			fprintf(w->s->out, " = %s",
+			        lm_file_path(w->m, o->file, k));
+	} else if (o->kind == LM_OWN_META) {
+		fprintf(w->s->out, " %s", o->label);
+	}
+	fputc('\n', w->s->out);
+	return 0;
+}
+
+enum cmd_status cmd_who(struct rl_session *s, const struct cmd_call *c)
+{
+	struct lm_model *m;
+	uint64_t start, end;
+	struct who_ctx w = {0};
+	cJSON *o = NULL;
+
+	if (arg_u64(s, "START", c->argv[0], &start) < 0 ||
+	    (c->argc > 1 && arg_u64(s, "END", c->argv[1], &end) < 0))
+		return CMD_USAGE;
+	m = need_model(s);
+	if (!m)
+		return CMD_FAIL;
+	if (c->argc == 1)
+		end = start + lm_geometry(m)->block_size;
+	if (end <= start || start >= lm_geometry(m)->size) {
+		session_error(s, "empty range or beyond the volume (size %" PRIu64
+		                 ")",
+		              lm_geometry(m)->size);
+		return CMD_USAGE;
+	}
+	if (end > lm_geometry(m)->size)
+		end = lm_geometry(m)->size;
+	w.s = s;
+	w.m = m;
+	if (s->json) {
+		o = cJSON_CreateObject();
+		out_add_u64(o, "start", start);
+		out_add_u64(o, "end", end);
+		cJSON_AddBoolToObject(o, "free_map", !lm_free_map_status(m));
+		w.arr = cJSON_AddArrayToObject(o, "owners");
+	} else {
+		free_map_note(s, m);
+	}
+	if (lm_owners(m, start, end, who_cb, &w) < 0) {
+		cJSON_Delete(o);
+		session_error(s, "out of memory");
+		return CMD_FAIL;
+	}
+	if (o)
+		return out_json_emit(s, o) < 0 ? CMD_FAIL : CMD_OK;
+	return CMD_OK;
+}
+
+/* ----------------------------------------------------------------- show */
+
+enum cmd_status cmd_show(struct rl_session *s, const struct cmd_call *c)
+{
+	struct lm_model *m = need_model(s);
+	char rel[RL_PATH_MAX];
+	const struct lm_file *f;
+	const struct lm_extent *e;
+	struct rl_extent *re;
+	struct lm_file_frag ff;
+	uint32_t id;
+	size_t n;
+
+	if (!m)
+		return CMD_FAIL;
+	if (model_path(s, m, c->argv[0], rel, sizeof(rel)) < 0)
+		return CMD_FAIL;
+	id = lm_find_path(m, rel);
+	if (id == LM_NONE) {
+		session_error(s, "%s: not in the layout model (not a regular "
+		              "file or directory on the volume, or created "
+		              "after the scan)",
+		              c->argv[0]);
+		return CMD_FAIL;
+	}
+	f = lm_file(m, id);
+	e = lm_file_extents(m, id, &n);
+	lm_file_frag(m, id, &ff);
+	re = malloc((n ? n : 1) * sizeof(*re));
+	if (!re)
+		return CMD_FAIL;
+	to_rl(e, n, re);
+	if (s->json) {
+		cJSON *o = cJSON_CreateObject(), *p;
+		cJSON_AddStringToObject(o, "file", rel);
+		p = cJSON_AddArrayToObject(o, "paths");
+		for (uint32_t k = 0; k < f->npaths; k++)
+			cJSON_AddItemToArray(
+			    p, cJSON_CreateString(lm_file_path(m, id, k)));
+		out_add_u64(o, "inode", f->ino);
+		if (f->flags & LM_FILE_HAS_GEN)
+			out_add_u64(o, "generation", f->generation);
+		out_add_u64(o, "size", f->size);
+		out_add_u64(o, "mode", f->mode);
+		if (f->err)
+			cJSON_AddStringToObject(o, "error", rl_strerror(f->err));
+		out_add_u64(o, "count", n);
+		out_add_u64(o, "regions", ff.regions);
+		out_add_u64(o, "ideal", ff.ideal);
+		cJSON_AddBoolToObject(o, "fragmented", ff.fragmented);
+		cJSON_AddNumberToObject(o, "e4_score", ff.e4_score);
+		cJSON_AddBoolToObject(o, "selected",
+		                      f->flags & LM_FILE_SELECTED);
+		cJSON_AddItemToObject(o, "extents", out_extents_json(re, n));
+		free(re);
+		return out_json_emit(s, o) < 0 ? CMD_FAIL : CMD_OK;
+	}
+	fprintf(s->out, "%s: inode %" PRIu64 ", %" PRIu64 " bytes, mode %o",
+	        rel, f->ino, f->size, f->mode);
+	if (f->flags & LM_FILE_HAS_GEN)
+		fprintf(s->out, ", generation %u", f->generation);
+	fputc('\n', s->out);
+	for (uint32_t k = 1; k < f->npaths; k++)
+		fprintf(s->out, "  also: %s\n", lm_file_path(m, id, k));
+	if (f->err)
+		fprintf(s->out, "  unreadable: %s\n", rl_strerror(f->err));
+	fprintf(s->out, "%zu extent%s, %" PRIu64 " contiguous run%s, ideal %"
+	                PRIu64 "%s; e4defrag score %.0f\n",
+	        n, n == 1 ? "" : "s", ff.regions, ff.regions == 1 ? "" : "s",
+	        ff.ideal, ff.fragmented ? " (fragmented)" : "", ff.e4_score);
+	if (n) {
+		char flags[128];
+		fprintf(s->out, "%4s %16s %18s %14s  %s\n", "#", "logical",
+		        "physical", "length", "flags");
+		for (size_t i = 0; i < n; i++) {
+			out_extent_flags(re[i].flags, flags, sizeof(flags));
+			fprintf(s->out, "%4zu %16" PRIu64 " %#18" PRIx64
+			                " %14" PRIu64 "  %s\n",
+			        i, re[i].logical, re[i].physical, re[i].length,
+			        flags);
+		}
+	}
+	free(re);
+	return CMD_OK;
+}
+
+/* ------------------------------------------------------ export / import */
+
+enum cmd_status cmd_export(struct rl_session *s, const struct cmd_call *c)
+{
+	struct lm_model *m = need_model(s);
+	int r;
+
+	if (!m)
+		return CMD_FAIL;
+	r = snap_export(m, c->argv[0]);
+	if (r < 0) {
+		session_error(s, "%s: cannot write snapshot: %s", c->argv[0],
+		              strerror(-r));
+		return CMD_FAIL;
+	}
+	if (s->json) {
+		cJSON *o = cJSON_CreateObject();
+		cJSON_AddStringToObject(o, "file", c->argv[0]);
+		out_add_u64(o, "files", lm_file_count(m));
+		out_add_u64(o, "extents", lm_extent_count(m));
+		return out_json_emit(s, o) < 0 ? CMD_FAIL : CMD_OK;
+	}
+	fprintf(s->out, "%s: %zu files, %" PRIu64 " extents written\n",
+	        c->argv[0], lm_file_count(m), lm_extent_count(m));
+	return CMD_OK;
+}
+
+static struct lm_model *load(struct rl_session *s, const char *path)
+{
+	struct lm_model *m;
+	char err[1024];
+
+	if (snap_import(path, &m, err, sizeof(err)) < 0) {
+		session_error(s, "%s", err);
+		return NULL;
+	}
+	return m;
+}
+
+enum cmd_status cmd_import(struct rl_session *s, const struct cmd_call *c)
+{
+	struct lm_model *m = load(s, c->argv[0]);
+
+	if (!m)
+		return CMD_FAIL;
+	lm_free(s->model);
+	s->model = m;
+	s->read_only_snapshot = true;
+	if (s->json) {
+		cJSON *o = cJSON_CreateObject();
+		cJSON_AddStringToObject(o, "file", c->argv[0]);
+		cJSON_AddStringToObject(o, "mountpoint",
+		                        lm_geometry(m)->mountpoint);
+		out_add_u64(o, "files", lm_file_count(m));
+		out_add_u64(o, "extents", lm_extent_count(m));
+		cJSON_AddBoolToObject(o, "read_only", true);
+		return out_json_emit(s, o) < 0 ? CMD_FAIL : CMD_OK;
+	}
+	fprintf(s->out, "%s: snapshot of %s, %zu files, %" PRIu64
+	                " extents; the view is now read-only\n",
+	        c->argv[0], lm_geometry(m)->mountpoint, lm_file_count(m),
+	        lm_extent_count(m));
+	return CMD_OK;
+}
+
+int cmd_model_open_snapshot(struct rl_session *s)
+{
+	struct stat st;
+	size_t n = s->path ? strlen(s->path) : 0;
+	struct lm_model *m;
+
+	if (n < 5 || strcmp(s->path + n - 5, ".json") != 0 ||
+	    stat(s->path, &st) < 0 || !S_ISREG(st.st_mode))
+		return 0;
+	m = load(s, s->path);
+	if (!m)
+		return -1;
+	lm_free(s->model);
+	s->model = m;
+	s->read_only_snapshot = true;
+	return 1;
+}
+
+/* ----------------------------------------------------------------- diff */
+
+static bool same_extents(const struct lm_model *a, uint32_t ia,
+                         const struct lm_model *b, uint32_t ib)
+{
+	size_t na, nb;
+	const struct lm_extent *ea = lm_file_extents(a, ia, &na);
+	const struct lm_extent *eb = lm_file_extents(b, ib, &nb);
+
+	if (na != nb)
+		return false;
+	for (size_t i = 0; i < na; i++)
+		if (ea[i].logical != eb[i].logical ||
+		    ea[i].physical != eb[i].physical ||
+		    ea[i].length != eb[i].length)
+			return false;
+	return true;
+}
+
+static uint64_t free_total(struct lm_model *m)
+{
+	struct lm_freefrag ff;
+
+	if (lm_free_map_status(m) ||
+	    lm_freefrag(m, 0, lm_geometry(m)->size, &ff) < 0)
+		return 0;
+	return ff.free_bytes;
+}
+
+enum cmd_status cmd_diff(struct rl_session *s, const struct cmd_call *c)
+{
+	struct lm_model *a, *b, *own_b = NULL;
+	uint64_t added = 0, removed = 0, moved = 0, same = 0;
+	cJSON *o = NULL, *ja = NULL, *jr = NULL, *jm = NULL;
+
+	a = load(s, c->argv[0]);
+	if (!a)
+		return CMD_FAIL;
+	if (c->argc > 1) {
+		b = own_b = load(s, c->argv[1]);
+	} else {
+		b = need_model(s);
+	}
+	if (!b) {
+		lm_free(a);
+		return CMD_FAIL;
+	}
+	if (s->json) {
+		o = cJSON_CreateObject();
+		cJSON_AddStringToObject(o, "a", c->argv[0]);
+		cJSON_AddStringToObject(o, "b", c->argc > 1 ? c->argv[1]
+		                                            : "(current view)");
+		jr = cJSON_AddArrayToObject(o, "removed");
+		ja = cJSON_AddArrayToObject(o, "added");
+		jm = cJSON_AddArrayToObject(o, "moved");
+	}
+	for (size_t i = 0; i < lm_file_count(a); i++) {
+		const char *p = lm_file_path(a, (uint32_t)i, 0);
+		uint32_t j = lm_find_path(b, p);
+		if (j == LM_NONE) {
+			removed++;
+			if (o)
+				cJSON_AddItemToArray(jr, cJSON_CreateString(p));
+			else
+				fprintf(s->out, "- %s\n", p);
+		} else if (!same_extents(a, (uint32_t)i, b, j)) {
+			size_t na, nb;
+			lm_file_extents(a, (uint32_t)i, &na);
+			lm_file_extents(b, j, &nb);
+			moved++;
+			if (o) {
+				cJSON *x = cJSON_CreateObject();
+				cJSON_AddStringToObject(x, "path", p);
+				out_add_u64(x, "extents_a", na);
+				out_add_u64(x, "extents_b", nb);
+				cJSON_AddItemToArray(jm, x);
+			} else {
+				fprintf(s->out, "~ %s (%zu -> %zu extents)\n",
+				        p, na, nb);
+			}
+		} else {
+			same++;
+		}
+	}
+	for (size_t j = 0; j < lm_file_count(b); j++) {
+		const char *p = lm_file_path(b, (uint32_t)j, 0);
+		if (lm_find_path(a, p) != LM_NONE)
+			continue;
+		added++;
+		if (o)
+			cJSON_AddItemToArray(ja, cJSON_CreateString(p));
+		else
+			fprintf(s->out, "+ %s\n", p);
+	}
+	uint64_t fa = free_total(a), fb = free_total(b);
+	struct lm_vol_frag va, vb;
+	lm_volume_frag(a, NULL, NULL, &va);
+	lm_volume_frag(b, NULL, NULL, &vb);
+	enum cmd_status st = CMD_OK;
+	if (o) {
+		out_add_u64(o, "same", same);
+		out_add_u64(o, "free_a", fa);
+		out_add_u64(o, "free_b", fb);
+		out_add_u64(o, "fragmented_a", va.fragmented);
+		out_add_u64(o, "fragmented_b", vb.fragmented);
+		if (out_json_emit(s, o) < 0)
+			st = CMD_FAIL;
+	} else {
+		fprintf(s->out, "%" PRIu64 " unchanged, %" PRIu64
+		                " moved, %" PRIu64 " added, %" PRIu64
+		                " removed; free %" PRIu64 " -> %" PRIu64
+		                " bytes; fragmented files %" PRIu64 " -> %" PRIu64
+		                "\n",
+		        same, moved, added, removed, fa, fb, va.fragmented,
+		        vb.fragmented);
+	}
+	lm_free(a);
+	lm_free(own_b);
+	return st;
+}

@@ -1,0 +1,513 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * The scan. Worker threads share a queue of directories (paths relative to
+ * the root). A worker opens a directory with openat2(root, path,
+ * RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS | RESOLVE_NO_XDEV), so no symlink
+ * is followed and no other mount entered even if the tree changes under
+ * us; reads it with readdir on that fd; opens each regular file relative
+ * to it (O_NOFOLLOW | O_NOATIME), stats and FIEMAPs it; queues the
+ * subdirectories. The results of a directory go into the model in one
+ * batch under the lock. Queue paths, not fds: a wide tree would otherwise
+ * hold thousands of descriptors.
+ */
+#include "config.h"
+#include "scan.h"
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/fs.h>
+#include <linux/openat2.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <time.h>
+#include <unistd.h>
+
+#define SCAN_MAX_THREADS 16
+
+struct scan_item {
+	struct lm_file_info fi;
+	char *path;
+	struct rl_extent *ext;
+	size_t n;
+	bool maybe_link; /* nlink > 1: may already be in the model */
+};
+
+struct scan_ctx {
+	int rootfd;
+	dev_t dev;
+	struct lm_model *m;
+	pthread_mutex_t lock;
+	pthread_cond_t cond;
+	char **queue; /* stack of directory paths */
+	size_t nq, qcap;
+	int busy;
+	int err; /* fatal (ENOMEM) */
+	struct scan_stats st;
+	uint64_t last_progress;
+	const struct scan_opts *o;
+};
+
+static int open_beneath(int rootfd, const char *path, int flags)
+{
+	struct open_how how = {
+	    .flags = (uint64_t)flags,
+	    .resolve = RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS | RESOLVE_NO_XDEV,
+	};
+	long fd = syscall(SYS_openat2, rootfd, path, &how, sizeof(how));
+
+	return fd < 0 ? -errno : (int)fd;
+}
+
+static char *join(const char *dir, const char *name)
+{
+	size_t a = strlen(dir), b = strlen(name);
+	char *p;
+
+	if (strcmp(dir, ".") == 0)
+		return strdup(name);
+	p = malloc(a + b + 2);
+	if (!p)
+		return NULL;
+	memcpy(p, dir, a);
+	p[a] = '/';
+	memcpy(p + a + 1, name, b + 1);
+	return p;
+}
+
+/* Stat, FIEMAP and flags of an open file or directory. */
+static void describe(int fd, struct scan_item *it)
+{
+	struct stat st;
+	int r;
+
+	if (fstat(fd, &st) < 0) {
+		it->fi.err = -errno;
+		return;
+	}
+	it->fi.ino = st.st_ino;
+	it->fi.size = (uint64_t)st.st_size;
+	it->fi.mode = st.st_mode;
+	it->maybe_link = S_ISREG(st.st_mode) && st.st_nlink > 1;
+	int gen = 0;
+	if (ioctl(fd, FS_IOC_GETVERSION, &gen) == 0) {
+		it->fi.generation = (uint32_t)gen;
+		it->fi.flags |= LM_FILE_HAS_GEN;
+	}
+	int fl = 0;
+	if (ioctl(fd, FS_IOC_GETFLAGS, &fl) == 0) {
+		it->fi.iflags = (uint32_t)fl;
+		it->fi.flags |= LM_FILE_HAS_IFLAGS;
+	}
+	r = rl_get_extents(fd, &it->ext, &it->n);
+	if (r < 0)
+		it->fi.err = r;
+}
+
+struct batch {
+	struct scan_item *v;
+	size_t n, cap;
+	char **dirs;
+	size_t nd, dcap;
+	uint64_t skipped, mounts;
+};
+
+static struct scan_item *batch_new(struct batch *b)
+{
+	if (b->n == b->cap) {
+		size_t nc = b->cap ? b->cap * 2 : 64;
+		struct scan_item *p = realloc(b->v, nc * sizeof(*p));
+		if (!p)
+			return NULL;
+		b->v = p;
+		b->cap = nc;
+	}
+	memset(&b->v[b->n], 0, sizeof(b->v[0]));
+	return &b->v[b->n++];
+}
+
+static int batch_dir(struct batch *b, char *path)
+{
+	if (b->nd == b->dcap) {
+		size_t nc = b->dcap ? b->dcap * 2 : 16;
+		char **p = realloc(b->dirs, nc * sizeof(*p));
+		if (!p)
+			return -ENOMEM;
+		b->dirs = p;
+		b->dcap = nc;
+	}
+	b->dirs[b->nd++] = path;
+	return 0;
+}
+
+static void progress(struct scan_ctx *c, bool force)
+{
+	uint64_t done = c->st.files + c->st.dirs;
+
+	if (!c->o || !c->o->progress)
+		return;
+	if (!force && done - c->last_progress < 1000)
+		return;
+	c->last_progress = done;
+	c->o->progress(&c->st, c->o->arg);
+}
+
+/* Put a directory's results into the model; queue its subdirectories. */
+static int commit(struct scan_ctx *c, struct batch *b)
+{
+	int ret = 0;
+
+	pthread_mutex_lock(&c->lock);
+	for (size_t i = 0; i < b->n; i++) {
+		struct scan_item *it = &b->v[i];
+		uint32_t id = LM_NONE;
+		int r = -EEXIST;
+
+		if (it->fi.ino)
+			id = lm_find_inode(c->m, it->fi.ino);
+		if (id == LM_NONE)
+			r = lm_add_file(c->m, &it->fi, it->path, it->ext, it->n,
+			                &id);
+		if (r == -EINVAL && it->n) {
+			/* extents the model refuses (beyond the size the
+			 * probe gave): keep the file, flag it */
+			it->fi.err = -ERANGE;
+			r = lm_add_file(c->m, &it->fi, it->path, NULL, 0, &id);
+		}
+		if (r == 0) {
+			if (S_ISDIR(it->fi.mode))
+				c->st.dirs++;
+			else
+				c->st.files++;
+			c->st.extents += it->n;
+			for (size_t k = 0; k < it->n; k++)
+				c->st.bytes += it->ext[k].length;
+			if (it->fi.err)
+				c->st.errors++;
+		} else if (r == -EEXIST && id != LM_NONE) {
+			if (lm_add_path(c->m, id, it->path) == 0)
+				c->st.hardlinks++;
+		} else if (r == -ENOMEM || r == -E2BIG) {
+			ret = r;
+		} else {
+			c->st.errors++;
+		}
+		free(it->path);
+		free(it->ext);
+	}
+	c->st.skipped += b->skipped;
+	c->st.mounts += b->mounts;
+	b->n = 0;
+	b->skipped = b->mounts = 0;
+	for (size_t i = 0; i < b->nd; i++) {
+		if (ret == 0 && c->nq == c->qcap) {
+			size_t nc = c->qcap ? c->qcap * 2 : 256;
+			char **p = realloc(c->queue, nc * sizeof(*p));
+			if (!p) {
+				ret = -ENOMEM;
+			} else {
+				c->queue = p;
+				c->qcap = nc;
+			}
+		}
+		if (ret == 0)
+			c->queue[c->nq++] = b->dirs[i];
+		else
+			free(b->dirs[i]);
+	}
+	b->nd = 0;
+	if (ret < 0 && !c->err)
+		c->err = ret;
+	progress(c, false);
+	pthread_cond_broadcast(&c->cond);
+	pthread_mutex_unlock(&c->lock);
+	return ret;
+}
+
+static int open_file_at(int dfd, const char *name)
+{
+	int fl = O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY | O_CLOEXEC;
+	int fd = openat(dfd, name, fl | O_NOATIME);
+
+	if (fd < 0 && errno == EPERM) /* O_NOATIME needs ownership */
+		fd = openat(dfd, name, fl);
+	return fd < 0 ? -errno : fd;
+}
+
+static void scan_dir(struct scan_ctx *c, char *path)
+{
+	struct batch b = {0};
+	struct scan_item *self;
+	struct dirent *de;
+	DIR *d;
+	int fd;
+
+	self = batch_new(&b);
+	if (!self)
+		goto oom;
+	self->path = path;
+	fd = open_beneath(c->rootfd, path,
+	                  O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (fd == -EXDEV) { /* a mount point appeared: not ours */
+		b.n = 0;
+		free(path);
+		b.mounts++;
+		commit(c, &b);
+		goto out;
+	}
+	if (fd < 0) {
+		struct stat st;
+		self->fi.err = fd;
+		self->fi.mode = S_IFDIR;
+		if (fstatat(c->rootfd, path, &st, AT_SYMLINK_NOFOLLOW) == 0 &&
+		    st.st_dev == c->dev) {
+			self->fi.ino = st.st_ino;
+			self->fi.mode = st.st_mode;
+		}
+		commit(c, &b);
+		goto out;
+	}
+	describe(fd, self);
+	d = fdopendir(fd);
+	if (!d) {
+		self->fi.err = -errno;
+		close(fd);
+		commit(c, &b);
+		goto out;
+	}
+	errno = 0;
+	while ((de = readdir(d)) != NULL) {
+		const char *nm = de->d_name;
+		unsigned char type = de->d_type;
+
+		if (nm[0] == '.' && (!nm[1] || (nm[1] == '.' && !nm[2])))
+			continue;
+		if (type == DT_UNKNOWN) {
+			struct stat st;
+			if (fstatat(dirfd(d), nm, &st, AT_SYMLINK_NOFOLLOW) == 0)
+				type = IFTODT(st.st_mode);
+		}
+		if (type == DT_DIR) {
+			char *sub = join(path, nm);
+			if (!sub || batch_dir(&b, sub) < 0) {
+				free(sub);
+				goto oom_dir;
+			}
+			continue;
+		}
+		if (type != DT_REG && type != DT_UNKNOWN) {
+			b.skipped++;
+			continue;
+		}
+		struct scan_item *it = batch_new(&b);
+		if (!it)
+			goto oom_dir;
+		it->path = join(path, nm);
+		if (!it->path) {
+			b.n--;
+			goto oom_dir;
+		}
+		int ffd = open_file_at(dirfd(d), nm);
+		if (ffd < 0) {
+			it->fi.err = ffd;
+			it->fi.ino = de->d_ino;
+			it->fi.mode = S_IFREG;
+			if (ffd == -ELOOP) { /* replaced by a symlink */
+				free(it->path);
+				b.n--;
+				b.skipped++;
+			}
+			continue;
+		}
+		struct stat st;
+		if (fstat(ffd, &st) == 0 &&
+		    (st.st_dev != c->dev || !S_ISREG(st.st_mode))) {
+			/* a bind-mounted file, or changed type: skip */
+			if (st.st_dev != c->dev)
+				b.mounts++;
+			else
+				b.skipped++;
+			close(ffd);
+			free(it->path);
+			b.n--;
+			continue;
+		}
+		describe(ffd, it);
+		close(ffd);
+		if (b.n >= 4096) { /* huge directory: commit in batches */
+			if (commit(c, &b) < 0)
+				break;
+		}
+	}
+	closedir(d);
+	commit(c, &b);
+	goto out;
+oom_dir:
+	closedir(d);
+	commit(c, &b);
+oom:
+	pthread_mutex_lock(&c->lock);
+	if (!c->err)
+		c->err = -ENOMEM;
+	pthread_mutex_unlock(&c->lock);
+out:
+	free(b.v);
+	free(b.dirs);
+}
+
+static void *worker(void *arg)
+{
+	struct scan_ctx *c = arg;
+
+	pthread_mutex_lock(&c->lock);
+	for (;;) {
+		while (c->nq == 0 && c->busy > 0 && !c->err)
+			pthread_cond_wait(&c->cond, &c->lock);
+		if (c->err || (c->nq == 0 && c->busy == 0))
+			break;
+		char *path = c->queue[--c->nq];
+		c->busy++;
+		pthread_mutex_unlock(&c->lock);
+		scan_dir(c, path);
+		pthread_mutex_lock(&c->lock);
+		c->busy--;
+		pthread_cond_broadcast(&c->cond);
+	}
+	pthread_cond_broadcast(&c->cond);
+	pthread_mutex_unlock(&c->lock);
+	return NULL;
+}
+
+struct space_buf {
+	struct rl_space_rec *v;
+	size_t n, cap;
+};
+
+static int space_cb(const struct rl_space_rec *rec, void *arg)
+{
+	struct space_buf *sb = arg;
+
+	if (rec->kind != RL_SPACE_FREE && rec->kind != RL_SPACE_METADATA)
+		return 0;
+	if (sb->n == sb->cap) {
+		size_t nc = sb->cap ? sb->cap * 2 : 1024;
+		struct rl_space_rec *p = realloc(sb->v, nc * sizeof(*p));
+		if (!p)
+			return -ENOMEM;
+		sb->v = p;
+		sb->cap = nc;
+	}
+	sb->v[sb->n++] = *rec;
+	return 0;
+}
+
+int scan_volume(const struct rl_fs_info *fs, const struct scan_opts *o,
+                struct lm_model **out, struct scan_stats *st)
+{
+	struct scan_ctx c;
+	struct lm_geometry g;
+	struct space_buf sb = {0};
+	pthread_t th[SCAN_MAX_THREADS];
+	int nth = o && o->threads > 0 ? o->threads : 2, started = 0, r;
+	struct timespec t0, t1;
+	struct stat rst;
+
+	*out = NULL;
+	memset(st, 0, sizeof(*st));
+	if (nth > SCAN_MAX_THREADS)
+		nth = SCAN_MAX_THREADS;
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	memset(&c, 0, sizeof(c));
+	c.o = o;
+	c.rootfd = open(fs->mountpoint,
+	                O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (c.rootfd < 0)
+		return -errno;
+	if (fstat(c.rootfd, &rst) < 0) {
+		r = -errno;
+		close(c.rootfd);
+		return r;
+	}
+	c.dev = rst.st_dev;
+	lm_geometry_from_fs(&g, fs);
+	c.m = lm_new(&g);
+	c.queue = malloc(256 * sizeof(char *));
+	if (!c.m || !c.queue) {
+		lm_free(c.m);
+		free(c.queue);
+		close(c.rootfd);
+		return -ENOMEM;
+	}
+	c.qcap = 256;
+	c.queue[c.nq++] = strdup(".");
+	if (!c.queue[0]) {
+		r = -ENOMEM;
+		goto fail;
+	}
+	pthread_mutex_init(&c.lock, NULL);
+	pthread_cond_init(&c.cond, NULL);
+	for (int i = 0; i < nth; i++)
+		if (pthread_create(&th[i], NULL, worker, &c) == 0)
+			started++;
+	if (!started)
+		worker(&c);
+	/* meanwhile: the free-space map */
+	r = rl_space_walk(fs->mountpoint, 0, 0, space_cb, &sb);
+	for (int i = 0; i < started; i++)
+		pthread_join(th[i], NULL);
+	pthread_mutex_destroy(&c.lock);
+	pthread_cond_destroy(&c.cond);
+	if (r == -ENOMEM || c.err) {
+		r = c.err ? c.err : r;
+		goto fail;
+	}
+	if (r < 0) {
+		c.st.free_map_err = r;
+		lm_set_free_map_status(c.m, r);
+	} else {
+		for (size_t i = 0; i < sb.n; i++) {
+			const struct rl_space_rec *x = &sb.v[i];
+			int e = x->kind == RL_SPACE_FREE
+			            ? lm_add_free(c.m, x->start, x->length)
+			            : lm_add_metadata(c.m, x->start, x->length,
+			                              x->what);
+			if (e == -ENOMEM) {
+				r = e;
+				goto fail;
+			}
+			if (e == 0 && x->kind == RL_SPACE_FREE)
+				c.st.free_records++;
+			else if (e == 0)
+				c.st.meta_records++;
+		}
+	}
+	free(sb.v);
+	sb.v = NULL;
+	r = lm_sync(c.m);
+	if (r < 0)
+		goto fail;
+	lm_set_created(c.m, (int64_t)time(NULL));
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	c.st.seconds = (double)(t1.tv_sec - t0.tv_sec) +
+	               (double)(t1.tv_nsec - t0.tv_nsec) / 1e9;
+	progress(&c, true);
+	*st = c.st;
+	*out = c.m;
+	for (size_t i = 0; i < c.nq; i++)
+		free(c.queue[i]);
+	free(c.queue);
+	close(c.rootfd);
+	return 0;
+fail:
+	free(sb.v);
+	for (size_t i = 0; i < c.nq; i++)
+		free(c.queue[i]);
+	free(c.queue);
+	lm_free(c.m);
+	close(c.rootfd);
+	return r;
+}

@@ -1,0 +1,42 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/* The scan: walk a mounted volume into a layout model. */
+#ifndef RL_SCAN_H
+#define RL_SCAN_H
+#include <relayout/fs.h>
+#include <relayout/layout_model.h>
+#include <stdint.h>
+
+struct scan_stats {
+	uint64_t files;       /* regular files recorded (hard links once) */
+	uint64_t dirs;        /* directories recorded */
+	uint64_t hardlinks;   /* extra paths of files already seen */
+	uint64_t extents;     /* extents recorded */
+	uint64_t bytes;       /* bytes in those extents */
+	uint64_t errors;      /* items recorded as unreadable */
+	uint64_t skipped;     /* symlinks, devices, fifos, sockets */
+	uint64_t mounts;      /* other mounts not entered */
+	uint64_t free_records, meta_records;
+	int free_map_err;     /* 0, or why the free map is unavailable */
+	double seconds;
+};
+
+typedef void (*scan_progress_cb)(const struct scan_stats *st, void *arg);
+
+struct scan_opts {
+	int threads;               /* 0: 2 */
+	scan_progress_cb progress; /* every ~1000 files and at the end */
+	void *arg;
+};
+
+/* Scan the volume fs (probed) into a new model (*out; lm_free it).
+ * Directories are walked from the mount point with directory fds, never
+ * following symlinks and never entering other mounts; every regular file
+ * and directory gets FIEMAP; free space and metadata come from
+ * rl_space_walk (when that fails with -EOPNOTSUPP/-EPERM/-EACCES the model
+ * records "free map unavailable"). Unreadable items are recorded with
+ * their errno and counted, never fatal. Returns 0 or -errno (the root
+ * cannot be opened, out of memory). */
+int scan_volume(const struct rl_fs_info *fs, const struct scan_opts *o,
+                struct lm_model **out, struct scan_stats *st);
+
+#endif
