@@ -10,6 +10,7 @@
 #include <time.h>
 #include <unistd.h>
 #include "output.h"
+#include "ui.h"
 #include <relayout/layout_model.h>
 
 void session_init(struct rl_session *s)
@@ -71,6 +72,7 @@ void session_free(struct rl_session *s)
 	session_record_stop(s);
 	free(s->path);
 	lm_free(s->model);
+	ui_free(s->ui);
 	memset(s, 0, sizeof(*s));
 }
 

@@ -8,6 +8,7 @@
 #include <stdio.h>
 
 struct lm_model;
+struct ui;
 
 struct rl_session {
 	char *path;            /* what the user named (volume or snapshot) */
@@ -30,6 +31,7 @@ struct rl_session {
 	 * flagged CMD_F_DISK is refused. */
 	struct lm_model *model;
 	bool read_only_snapshot;
+	struct ui *ui; /* UI state and configuration (src/ui.h), or NULL */
 };
 
 void session_init(struct rl_session *s);
