@@ -161,8 +161,16 @@ enum cmd_status cmd_free(struct rl_session *s, const struct cmd_call *c)
 		return CMD_USAGE;
 	}
 	{
-		uint64_t span = (end ? end : s->fs.size) - start;
-		cell_bytes = span / (MAP_ROWS * MAP_COLS) + 1;
+		/* Whole blocks per cell, so that row labels are addresses
+		 * on block boundaries. */
+		uint64_t lim = end ? end : s->fs.size;
+		uint64_t span = lim > start ? lim - start : 0;
+		uint64_t bs = s->fs.block_size ? s->fs.block_size : 4096;
+		cell_bytes = (span + MAP_ROWS * MAP_COLS - 1) /
+		             (MAP_ROWS * MAP_COLS);
+		cell_bytes = (cell_bytes + bs - 1) / bs * bs;
+		if (cell_bytes == 0)
+			cell_bytes = bs;
 	}
 	ext = calloc(FREE_BATCH, sizeof(*ext));
 	if (!ext) {
@@ -242,7 +250,8 @@ enum cmd_status cmd_free(struct rl_session *s, const struct cmd_call *c)
 		        "free-space map: 1 cell = %s  ('.' free, ':' mostly "
 		        "free, '+' partly free, '#' used)\n",
 		        cs);
-		uint64_t span = (end ? end : s->fs.size) - start;
+		uint64_t lim = end ? end : s->fs.size;
+		uint64_t span = lim > start ? lim - start : 0;
 		for (int row = 0; row < MAP_ROWS; row++) {
 			uint64_t a0 = start + (uint64_t)row * MAP_COLS * cell_bytes;
 			if (a0 - start >= span)
@@ -271,8 +280,8 @@ enum cmd_status cmd_free(struct rl_session *s, const struct cmd_call *c)
 	char tb[32], lb[32];
 	units_format_size(total, tb, sizeof(tb));
 	units_format_size(largest, lb, sizeof(lb));
-	fprintf(s->out, "%" PRIu64 " free extents, %s free, largest %s\n",
-	        count, tb, lb);
+	fprintf(s->out, "%" PRIu64 " free extent%s, %s free, largest %s\n",
+	        count, count == 1 ? "" : "s", tb, lb);
 	return CMD_OK;
 }
 

@@ -75,6 +75,17 @@ struct cmd_def {
 	X("movedata", movedata, "DATAFILE SPACEFILE FROM LEN", 4, 4,          \
 	  CMD_F_VOLUME | CMD_F_DISK, cmd_opts_movedata,                       \
 	  "Move DATAFILE's range onto the blocks SPACEFILE holds there")      \
+	X("move", move, "FILE [LEN]", 1, 2, CMD_F_VOLUME | CMD_F_DISK,        \
+	  cmd_opts_move,                                                      \
+	  "Move FILE (or --range OFF LEN of it) contiguously to physical "   \
+	  "address --to GOAL, journaled")                                     \
+	X("log", log, "", 0, 0, CMD_F_VOLUME, cmd_opts_log,                   \
+	  "List the journaled transactions of the volume: id, time, "        \
+	  "command, bytes, status")                                           \
+	X("undo", undo, "[ID]", 0, 1, CMD_F_VOLUME | CMD_F_DISK,              \
+	  cmd_opts_undo,                                                      \
+	  "Move the data of the newest (or given) transaction back to its "  \
+	  "previous extents")                                                 \
 	X("set", set, "OPTION [VALUE]", 1, 2, 0, NULL,                        \
 	  "Set a session option: json on|off, continue-on-error on|off")      \
 	X("echo", echo, "[TEXT...]", 0, CMD_MAX_ARGS, 0, NULL,                \
@@ -160,6 +171,9 @@ extern const struct cmd_opt cmd_opts_scan[];
 extern const struct cmd_opt cmd_opts_frag[];
 extern const struct cmd_opt cmd_opts_freefrag[];
 extern const struct cmd_opt cmd_opts_select[];
+extern const struct cmd_opt cmd_opts_move[];
+extern const struct cmd_opt cmd_opts_log[];
+extern const struct cmd_opt cmd_opts_undo[];
 
 /* The table, and its length. */
 extern const struct cmd_def cmd_table[];

@@ -10,9 +10,11 @@
 #include <fcntl.h>
 #include <linux/falloc.h>
 #include <stdlib.h>
+#include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
 #include "fs_internal.h"
+#include "fs_place.h"
 
 /* Does [off, off+len) of fd hold any blocks? 1 yes, 0 no, -errno. */
 static int range_has_blocks(int fd, uint64_t off, uint64_t len)
@@ -118,8 +120,34 @@ static int allocate_plain(int fd, unsigned mode, uint64_t off, uint64_t *len,
 	}
 }
 
+const char *rl_state_dir(const struct rl_place_opts *opts)
+{
+	const char *d = opts ? opts->state_dir : NULL;
+
+	if (!d || !*d)
+		d = getenv("RELAYOUT_STATE_DIR");
+	if (!d || !*d)
+		d = "/var/lib/relayout";
+	return d;
+}
+
 int64_t rl_allocate(int fd, unsigned mode, uint64_t goal, uint64_t len)
 {
+	return rl_allocate_ex(fd, mode, goal, len, NULL);
+}
+
+int64_t rl_allocate_ex(int fd, unsigned mode, uint64_t goal, uint64_t len,
+                       const struct rl_place_opts *opts)
+{
+	struct rl_place_report local_rep;
+	struct rl_place_ctx ctx = {
+	    .state_dir = rl_state_dir(opts),
+	    .no_tunables = opts && opts->no_tunables,
+	    .max_attempts = opts && opts->max_attempts
+	                        ? opts->max_attempts
+	                        : RL_PLACE_DEFAULT_ATTEMPTS,
+	    .rep = opts && opts->report ? opts->report : &local_rep,
+	};
 	struct stat st;
 	uint32_t bsize;
 	off_t cur;
@@ -127,6 +155,7 @@ int64_t rl_allocate(int fd, unsigned mode, uint64_t goal, uint64_t len)
 	int64_t got;
 	int ret;
 
+	memset(ctx.rep, 0, sizeof(*ctx.rep));
 	if (mode & ~RL_ALLOC_ALL_FLAGS)
 		return -EINVAL;
 	if (len == 0)
@@ -156,10 +185,10 @@ int64_t rl_allocate(int fd, unsigned mode, uint64_t goal, uint64_t len)
 	if (mode & RL_ALLOC_FIXED_START) {
 		switch (rl_fd_fs_type(fd)) {
 		case RL_FS_XFS:
-			got = rl_place_xfs(fd, off, goal, len, mode);
+			got = rl_place_xfs(fd, off, goal, len, mode, &ctx);
 			break;
 		case RL_FS_EXT4:
-			got = rl_place_ext4(fd, off, goal, len, mode);
+			got = rl_place_ext4(fd, off, goal, len, mode, &ctx);
 			break;
 		default:
 			return -EOPNOTSUPP;

@@ -29,10 +29,22 @@ void rl_btrfs_probe(int fd, struct rl_fs_info *info);
 
 /* Placement strategies (src/fs_place_*.c): allocate len bytes exactly at
  * physical byte goal into fd at file offset off, contiguously. Return bytes
- * allocated or -errno, leaving nothing allocated on failure. */
+ * allocated or -errno, leaving nothing allocated on failure. The context is
+ * in src/fs_place.h. */
+struct rl_place_ctx;
 int64_t rl_place_xfs(int fd, uint64_t off, uint64_t goal, uint64_t len,
-                     unsigned mode);
+                     unsigned mode, struct rl_place_ctx *ctx);
 int64_t rl_place_ext4(int fd, uint64_t off, uint64_t goal, uint64_t len,
-                      unsigned mode);
+                      unsigned mode, struct rl_place_ctx *ctx);
+
+/* rl_movedata with counters of what it had to retry (tests, benchmarks).
+ * stats may be NULL; counters are added to. */
+struct rl_move_stats {
+	uint64_t pieces;          /* MOVE_EXT / dedupe pieces done */
+	uint64_t busy_retries;    /* ext4 MOVE_EXT EBUSY, retried */
+	uint64_t differs_retries; /* dedupe DIFFERS, copied again */
+};
+int rl_movedata_stats(int datafd, int spacefd, uint64_t from, uint64_t len,
+                      unsigned flags, struct rl_move_stats *stats);
 
 #endif

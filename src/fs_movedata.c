@@ -1,12 +1,624 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
-/* movedata: EXT4_IOC_MOVE_EXT on ext4, copy + FIDEDUPERANGE elsewhere. (stub) */
+/*
+ * movedata(datafd, spacefd, from, len): the RFC primitive.
+ *
+ * The range [lo, hi) that is worked on is [from, from+len) cut at datafd's
+ * end of file rounded up to a block (datafd's size never changes). Inside it,
+ * with D = the extents of datafd and S = the extents of spacefd:
+ *
+ *   S hole, D data   RFC: "a hole in spacefd becomes a hole in datafd":
+ *                    datafd is punched there (this changes datafd's ctime and
+ *                    mtime; mtime is put back, ctime cannot be).
+ *   D hole, S data   RFC: "zeros afterwards": datafd keeps its hole (reads as
+ *                    zeros) and spacefd is punched there.
+ *   D data, S data   the move proper (below); afterwards spacefd is punched
+ *                    over the range, which releases datafd's old blocks
+ *                    (ext4: they were swapped into spacefd) or the second
+ *                    reference to the new ones (XFS, btrfs).
+ *   beyond datafd's EOF: spacefd is punched.
+ *
+ * ext4: EXT4_IOC_MOVE_EXT per D∩S piece. Measured on 6.18 (4 KiB blocks):
+ *  - an unwritten donor (fresh from fallocate) over a written original is
+ *    fine: the data is copied into the donor's blocks and the original's
+ *    extent ends up written. No flush of the donor is needed.
+ *  - a donor with dirty page-cache pages gives EBUSY; so does an original
+ *    whose pages are dirty or still pinned by the journal. The sequence that
+ *    works: fdatasync(datafd) (FIEMAP_FLAG_SYNC does it), never write to the
+ *    donor, and on EBUSY fdatasync both and retry (bounded, with back-off).
+ *  - an original range whose data is still delayed-allocation (not yet on
+ *    disk) has no extents: ENODATA. Hence the FIEMAP with SYNC first.
+ *  - holes on either side are skipped and not counted in moved_len, which
+ *    is why the pieces are computed here and each is moved on its own;
+ *    moved_len shorter than the piece is continued from where it stopped.
+ *  - mtime and ctime of both files are left alone.
+ * XFS, btrfs: copy datafd's piece into spacefd's blocks at the same offset
+ * (pread/pwrite, spacefd's preallocated extents are written in place),
+ * fdatasync(spacefd), then FIDEDUPERANGE src=spacefd dest=datafd: the
+ * kernel locks both inodes, flushes, compares the bytes and only then
+ * remaps datafd onto spacefd's blocks; a concurrent write to datafd shows
+ * as FILE_DEDUPE_RANGE_DIFFERS and the piece is copied again (bounded, then
+ * -EBUSY). Pieces are at most 16 MiB (btrfs' cap per call) and never cross
+ * an extent boundary of either file; whole extents of datafd inside the
+ * range are therefore fully remapped (btrfs frees a data extent only when
+ * no part of it is referenced any more). Dedupe leaves mtime/ctime alone.
+ *
+ * Reads of datafd go through a second descriptor opened with O_NOATIME
+ * (/proc/self/fd), so atime does not move; where that is refused (not the
+ * owner, no CAP_FOWNER) datafd is read directly and atime/mtime are put
+ * back with futimens, which sets ctime to the current time (kernel rule).
+ *
+ * Afterwards FIEMAP must show every moved piece of datafd on the physical
+ * blocks spacefd had there before. When it does not: if datafd's ctime moved
+ * during the call, a concurrent writer rewrote the piece after the move
+ * (COW on XFS/btrfs puts the new data elsewhere): -EBUSY; else -EIO.
+ *
+ * Append-only datafd or spacefd: refused with -EPERM on every filesystem,
+ * although MOVE_EXT and dedupe would accept it: append-only promises that
+ * existing data is not modified, and the hole rules need punching, which
+ * the kernel refuses on append-only files anyway.
+ */
 #include "config.h"
 #include <errno.h>
+#include <fcntl.h>
+#include <linux/falloc.h>
+#include <linux/fs.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+#include "fs_abi.h"
 #include "fs_internal.h"
+
+#define MD_PIECE_MAX (16u << 20) /* bytes per dedupe call (btrfs cap) */
+#define MD_COPY_BUF (1u << 20)
+#define MD_DIFFERS_TRIES 8
+#define MD_BUSY_TRIES 16
+#define MD_BAD_FLAGS                                                       \
+	(RL_EXT_UNKNOWN | RL_EXT_DELALLOC | RL_EXT_ENCRYPTED |             \
+	 RL_EXT_NOT_ALIGNED | RL_EXT_DATA_INLINE | RL_EXT_DATA_TAIL)
+
+/* A run of file offsets [lo, hi) and where it starts physically. */
+struct md_run {
+	uint64_t lo, hi;
+	uint64_t phys; /* physical address of lo (0 for holes) */
+};
+
+struct md_runs {
+	struct md_run *v;
+	size_t n, cap;
+};
+
+struct md_ctx {
+	int dfd, sfd;
+	int rfd; /* datafd opened for reading (O_NOATIME when possible) */
+	uint32_t bsize;
+	uint64_t lo, hi;
+	struct stat dst;   /* datafd at the start */
+	uint64_t tail_lo, tail_hi; /* past datafd's EOF: spacefd punched */
+	struct md_runs d, s;
+	struct rl_move_stats st;
+};
+
+static int runs_push(struct md_runs *r, uint64_t lo, uint64_t hi,
+                     uint64_t phys)
+{
+	if (lo >= hi)
+		return 0;
+	if (r->n == r->cap) {
+		size_t ncap = r->cap ? r->cap * 2 : 16;
+		struct md_run *p = realloc(r->v, ncap * sizeof(*p));
+
+		if (!p)
+			return -ENOMEM;
+		r->v = p;
+		r->cap = ncap;
+	}
+	r->v[r->n++] = (struct md_run){lo, hi, phys};
+	return 0;
+}
+
+/* Extents of fd clipped to [lo, hi) as runs. Refuses extents that cannot be
+ * moved (inline, encrypted, ...) and, unless allowed, shared ones. */
+static int load_runs(int fd, uint64_t lo, uint64_t hi, bool check_shared,
+                     struct md_runs *out)
+{
+	struct rl_extent *ext;
+	size_t n;
+	int ret = rl_get_extents_range(fd, lo, hi - lo, &ext, &n);
+
+	out->n = 0;
+	if (ret < 0)
+		return ret;
+	for (size_t i = 0; i < n && ret == 0; i++) {
+		uint64_t a = ext[i].logical, b = a + ext[i].length;
+		uint64_t p = ext[i].physical;
+
+		if (b <= lo || a >= hi)
+			continue;
+		if (ext[i].flags & MD_BAD_FLAGS)
+			ret = -EOPNOTSUPP;
+		else if (check_shared && (ext[i].flags & RL_EXT_SHARED))
+			ret = -RL_E_SHARED;
+		if (ret)
+			break;
+		if (a < lo) {
+			p += lo - a;
+			a = lo;
+		}
+		ret = runs_push(out, a, b < hi ? b : hi, p);
+	}
+	free(ext);
+	return ret;
+}
+
+/* out = a ∩ b (phys taken from a, phys2 of b kept in *bphys array if any),
+ * or with subtract, out = a ∖ b. Both inputs sorted, non-overlapping. */
+static int runs_combine(const struct md_runs *a, const struct md_runs *b,
+                        bool subtract, struct md_runs *out,
+                        struct md_runs *bpart)
+{
+	size_t j = 0;
+	int ret = 0;
+
+	out->n = 0;
+	if (bpart)
+		bpart->n = 0;
+	for (size_t i = 0; i < a->n && ret == 0; i++) {
+		uint64_t pos = a->v[i].lo, end = a->v[i].hi;
+
+		while (j < b->n && b->v[j].hi <= pos)
+			j++;
+		for (size_t k = j; pos < end && ret == 0; k++) {
+			uint64_t blo = k < b->n ? b->v[k].lo : UINT64_MAX;
+			uint64_t bhi = k < b->n ? b->v[k].hi : UINT64_MAX;
+			uint64_t gap_end = blo < end ? blo : end;
+
+			if (subtract && pos < gap_end)
+				ret = runs_push(out, pos, gap_end,
+				                a->v[i].phys + pos - a->v[i].lo);
+			if (blo >= end)
+				break;
+			if (blo > pos)
+				pos = blo;
+			uint64_t iend = bhi < end ? bhi : end;
+			if (!subtract && ret == 0) {
+				ret = runs_push(out, pos, iend,
+				                a->v[i].phys + pos - a->v[i].lo);
+				if (ret == 0 && bpart)
+					ret = runs_push(bpart, pos, iend,
+					                b->v[k].phys + pos -
+					                    b->v[k].lo);
+			}
+			pos = iend;
+		}
+	}
+	return ret;
+}
+
+static int punch(int fd, uint64_t lo, uint64_t hi)
+{
+	if (lo >= hi)
+		return 0;
+	if (fallocate(fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE,
+	              (off_t)lo, (off_t)(hi - lo)) < 0)
+		return RL_NEG_ERRNO();
+	return 0;
+}
+
+static int punch_runs(int fd, const struct md_runs *r)
+{
+	for (size_t i = 0; i < r->n; i++) {
+		int ret = punch(fd, r->v[i].lo, r->v[i].hi);
+		if (ret < 0)
+			return ret;
+	}
+	return 0;
+}
+
+/* Is the inode of st an active swap file? (/proc/swaps lists paths.) */
+static bool is_swapfile(const struct stat *st)
+{
+	char line[4096 + 64], path[4096];
+	bool found = false;
+	FILE *f = fopen("/proc/swaps", "re");
+
+	if (!f)
+		return false;
+	while (!found && fgets(line, sizeof(line), f)) {
+		struct stat sw;
+
+		if (sscanf(line, "%4095s", path) != 1 || path[0] != '/')
+			continue;
+		if (stat(path, &sw) == 0 && S_ISREG(sw.st_mode) &&
+		    sw.st_dev == st->st_dev && sw.st_ino == st->st_ino)
+			found = true;
+	}
+	fclose(f);
+	return found;
+}
+
+static int check_attr_flags(int fd)
+{
+	int attr = 0;
+
+	if (ioctl(fd, FS_IOC_GETFLAGS, &attr) < 0)
+		return 0; /* no inode flags here: nothing to refuse */
+	if (attr & (FS_IMMUTABLE_FL | FS_APPEND_FL))
+		return -EPERM;
+	return 0;
+}
+
+static bool writable(int fd)
+{
+	int fl = fcntl(fd, F_GETFL);
+
+	return fl >= 0 && ((fl & O_ACCMODE) == O_WRONLY ||
+	                   (fl & O_ACCMODE) == O_RDWR);
+}
+
+static int validate(struct md_ctx *c, uint64_t from, uint64_t len,
+                    unsigned flags, struct stat *sst)
+{
+	int ret;
+
+	if (flags & ~RL_MOVE_ALL_FLAGS)
+		return -EINVAL;
+	if (fstat(c->dfd, &c->dst) < 0 || fstat(c->sfd, sst) < 0)
+		return RL_NEG_ERRNO();
+	if (!S_ISREG(c->dst.st_mode) || !S_ISREG(sst->st_mode))
+		return -EINVAL;
+	if (c->dst.st_dev != sst->st_dev)
+		return -EXDEV;
+	if (c->dst.st_ino == sst->st_ino)
+		return -EINVAL;
+	if (!writable(c->dfd) || !writable(c->sfd))
+		return -EBADF;
+	ret = rl_fd_block_size(c->dfd, &c->bsize);
+	if (ret < 0)
+		return ret;
+	if (from % c->bsize || len % c->bsize)
+		return -EINVAL;
+	if (from + len < from || from + len > (uint64_t)INT64_MAX)
+		return -EINVAL;
+	ret = check_attr_flags(c->dfd);
+	if (ret == 0)
+		ret = check_attr_flags(c->sfd);
+	if (ret < 0)
+		return ret;
+	if (is_swapfile(&c->dst) || is_swapfile(sst))
+		return -ETXTBSY;
+	return 0;
+}
+
+/* ------------------------------------------------------------------ ext4 */
+
+static int ext4_move_piece(struct md_ctx *c, uint64_t lo, uint64_t hi)
+{
+	int busy = 0, stuck = 0;
+
+	while (lo < hi) {
+		struct rl_ext4_move_extent me = {
+		    .donor_fd = (uint32_t)c->sfd,
+		    .orig_start = lo / c->bsize,
+		    .donor_start = lo / c->bsize,
+		    .len = (hi - lo) / c->bsize,
+		};
+
+		if (ioctl(c->dfd, RL_EXT4_IOC_MOVE_EXT, &me) < 0) {
+			int e = errno;
+
+			if (e == ENODATA)
+				return 0; /* no data left here (punched) */
+			if (e == ENOTTY)
+				return -EOPNOTSUPP;
+			if (e != EBUSY || ++busy > MD_BUSY_TRIES)
+				return -e;
+			c->st.busy_retries++;
+			fdatasync(c->dfd);
+			fdatasync(c->sfd);
+			struct timespec ts = {0, 1000000L * busy};
+			nanosleep(&ts, NULL);
+			continue;
+		}
+		if (me.moved_len == 0) {
+			/* Holes only (a concurrent punch?): nothing to do. */
+			if (++stuck > 1)
+				return 0;
+			continue;
+		}
+		lo += me.moved_len * c->bsize;
+	}
+	return 0;
+}
+
+/* ------------------------------------------------------------ XFS, btrfs */
+
+static int copy_piece(struct md_ctx *c, uint64_t lo, uint64_t hi, char *buf)
+{
+	while (lo < hi) {
+		size_t want = hi - lo < MD_COPY_BUF ? hi - lo : MD_COPY_BUF;
+		ssize_t n = pread(c->rfd, buf, want, (off_t)lo);
+
+		if (n < 0)
+			return RL_NEG_ERRNO();
+		if (n == 0) { /* EOF moved down under us: zeros */
+			n = (ssize_t)want;
+			memset(buf, 0, want);
+		}
+		for (ssize_t done = 0; done < n;) {
+			ssize_t w = pwrite(c->sfd, buf + done,
+			                   (size_t)(n - done),
+			                   (off_t)(lo + (uint64_t)done));
+			if (w < 0)
+				return RL_NEG_ERRNO();
+			done += w;
+		}
+		lo += (uint64_t)n;
+	}
+	return 0;
+}
+
+/* Remap [lo, hi) of datafd onto spacefd's blocks; the data is already
+ * copied. A difference (concurrent write) is copied again and retried. */
+static int dedupe_piece(struct md_ctx *c, uint64_t lo, uint64_t hi, char *buf)
+{
+	struct {
+		struct file_dedupe_range r;
+		struct file_dedupe_range_info i;
+	} d;
+	uint64_t dsize = (uint64_t)c->dst.st_size;
+	int tries = 0, ret;
+
+	/* The block holding EOF: dedupe up to EOF only (spacefd was cut to
+	 * the same size: the kernel then remaps the whole block). */
+	if (hi > dsize)
+		hi = dsize;
+	ret = 0;
+	while (ret == 0 && lo < hi) {
+		uint64_t end = hi;
+
+		memset(&d, 0, sizeof(d));
+		d.r.src_offset = lo;
+		d.r.src_length = end - lo;
+		d.r.dest_count = 1;
+		d.i.dest_fd = c->dfd;
+		d.i.dest_offset = lo;
+		if (ioctl(c->sfd, FIDEDUPERANGE, &d) < 0)
+			return errno == ENOTTY ? -EOPNOTSUPP : RL_NEG_ERRNO();
+		if (d.i.status < 0)
+			return d.i.status;
+		if (d.i.status == FILE_DEDUPE_RANGE_DIFFERS ||
+		    d.i.bytes_deduped == 0) {
+			/* datafd changed since the copy: copy again. */
+			c->st.differs_retries++;
+			if (++tries > MD_DIFFERS_TRIES)
+				return -EBUSY;
+			ret = copy_piece(c, lo, hi, buf);
+			if (ret == 0 && fdatasync(c->sfd) < 0)
+				ret = RL_NEG_ERRNO();
+			continue;
+		}
+		lo += d.i.bytes_deduped;
+		if (lo >= end)
+			break;
+	}
+	return ret;
+}
+
+/* The dedupe of the EOF block needs spacefd to end where datafd ends. */
+static int match_tail_size(struct md_ctx *c, uint64_t *s_size)
+{
+	struct stat st;
+
+	if (fstat(c->sfd, &st) < 0)
+		return RL_NEG_ERRNO();
+	*s_size = (uint64_t)st.st_size;
+	if (c->dst.st_size % c->bsize == 0 ||
+	    (uint64_t)c->dst.st_size >= c->hi || st.st_size == c->dst.st_size)
+		return 0;
+	if (ftruncate(c->sfd, c->dst.st_size) < 0)
+		return RL_NEG_ERRNO();
+	return 0;
+}
+
+/* ------------------------------------------------------------- common */
+
+static int verify(struct md_ctx *c, const struct md_runs *moved,
+                  const struct md_runs *sphys)
+{
+	struct md_runs now = {0};
+	struct stat st;
+	size_t k = 0;
+	int ret = load_runs(c->dfd, c->lo, c->hi, false, &now);
+
+	for (size_t i = 0; ret == 0 && i < moved->n; i++) {
+		uint64_t pos = moved->v[i].lo;
+
+		while (ret == 0 && pos < moved->v[i].hi) {
+			while (k < now.n && now.v[k].hi <= pos)
+				k++;
+			if (k == now.n || now.v[k].lo > pos ||
+			    now.v[k].phys + (pos - now.v[k].lo) !=
+			        sphys->v[i].phys + (pos - moved->v[i].lo)) {
+				ret = -EIO;
+				break;
+			}
+			pos = now.v[k].hi;
+		}
+	}
+	free(now.v);
+	if (ret == -EIO && fstat(c->dfd, &st) == 0 &&
+	    (st.st_ctim.tv_sec != c->dst.st_ctim.tv_sec ||
+	     st.st_ctim.tv_nsec != c->dst.st_ctim.tv_nsec))
+		ret = -EBUSY; /* rewritten by someone after the move */
+	return ret;
+}
+
+static void restore_times(struct md_ctx *c)
+{
+	struct stat st;
+
+	if (fstat(c->dfd, &st) < 0)
+		return;
+	if (st.st_atim.tv_sec == c->dst.st_atim.tv_sec &&
+	    st.st_atim.tv_nsec == c->dst.st_atim.tv_nsec &&
+	    st.st_mtim.tv_sec == c->dst.st_mtim.tv_sec &&
+	    st.st_mtim.tv_nsec == c->dst.st_mtim.tv_nsec)
+		return;
+	/* Only when the change is ours (a concurrent writer's mtime wins):
+	 * dst.st_ctim is datafd's ctime after our own last change of it. */
+	if (st.st_ctim.tv_sec != c->dst.st_ctim.tv_sec ||
+	    st.st_ctim.tv_nsec != c->dst.st_ctim.tv_nsec)
+		return;
+	struct timespec ts[2] = {c->dst.st_atim, c->dst.st_mtim};
+	futimens(c->dfd, ts);
+}
+
+static int open_reader(int fd)
+{
+	char p[64];
+	int r;
+
+	snprintf(p, sizeof(p), "/proc/self/fd/%d", fd);
+	r = open(p, O_RDONLY | O_NOATIME | O_CLOEXEC);
+	if (r < 0)
+		r = open(p, O_RDONLY | O_CLOEXEC);
+	return r;
+}
+
+static int move_all(struct md_ctx *c, enum rl_fs_type type, unsigned flags)
+{
+	struct md_runs sholes = {0}, dholes = {0}, moved = {0}, sphys = {0};
+	uint64_t s_size = 0;
+	char *buf = NULL;
+	int ret;
+
+	ret = load_runs(c->dfd, c->lo, c->hi,
+	                !(flags & RL_MOVE_ALLOW_SHARED), &c->d);
+	if (ret == 0)
+		ret = load_runs(c->sfd, c->lo, c->hi, false, &c->s);
+	/* D∖S: spacefd holes over datafd data; S∖D: the reverse. */
+	if (ret == 0)
+		ret = runs_combine(&c->d, &c->s, true, &sholes, NULL);
+	if (ret == 0)
+		ret = runs_combine(&c->s, &c->d, true, &dholes, NULL);
+	if (ret == 0)
+		ret = runs_combine(&c->d, &c->s, false, &moved, &sphys);
+	if (ret == 0 && sholes.n) {
+		ret = punch_runs(c->dfd, &sholes);
+		struct stat st;
+		if (fstat(c->dfd, &st) == 0)
+			c->dst.st_ctim = st.st_ctim;
+	}
+	if (ret == 0)
+		ret = punch_runs(c->sfd, &dholes);
+	if (ret == 0)
+		ret = punch(c->sfd, c->tail_lo, c->tail_hi);
+	if (ret == 0 && type != RL_FS_EXT4) {
+		ret = match_tail_size(c, &s_size);
+		buf = malloc(MD_COPY_BUF);
+		if (!buf && ret == 0)
+			ret = -ENOMEM;
+	}
+	/* XFS/btrfs: copy everything before the first dedupe. On btrfs a
+	 * write into a preallocated extent is done in place only while no
+	 * other file references that extent; once part of it is deduped into
+	 * datafd, later writes to the rest would be copied-on-write
+	 * elsewhere and the move would land off spacefd's blocks. */
+	for (size_t i = 0; ret == 0 && type != RL_FS_EXT4 && i < moved.n; i++) {
+		uint64_t hi = moved.v[i].hi;
+
+		if (hi > (uint64_t)c->dst.st_size)
+			hi = (uint64_t)c->dst.st_size;
+		ret = copy_piece(c, moved.v[i].lo, hi, buf);
+	}
+	if (ret == 0 && type != RL_FS_EXT4 && moved.n && fdatasync(c->sfd) < 0)
+		ret = RL_NEG_ERRNO();
+	for (size_t i = 0; ret == 0 && i < moved.n; i++) {
+		for (uint64_t lo = moved.v[i].lo; ret == 0 && lo < moved.v[i].hi;) {
+			uint64_t hi = moved.v[i].hi;
+
+			if (type == RL_FS_EXT4) {
+				ret = ext4_move_piece(c, lo, hi);
+			} else {
+				if (hi - lo > MD_PIECE_MAX)
+					hi = lo + MD_PIECE_MAX;
+				ret = dedupe_piece(c, lo, hi, buf);
+			}
+			c->st.pieces++;
+			lo = hi;
+		}
+	}
+	/* spacefd keeps nothing in the range (ext4: datafd's old blocks;
+	 * XFS/btrfs: the second reference to the moved blocks). */
+	/* Size back first: btrfs zeroes a partial EOF block it is asked to
+	 * punch instead of releasing it. */
+	if (s_size && ftruncate(c->sfd, (off_t)s_size) < 0 && ret == 0)
+		ret = RL_NEG_ERRNO();
+	if (ret == 0)
+		ret = punch(c->sfd, c->lo, c->hi);
+	if (ret == 0)
+		ret = verify(c, &moved, &sphys);
+	free(buf);
+	free(sholes.v);
+	free(dholes.v);
+	free(moved.v);
+	free(sphys.v);
+	return ret;
+}
 
 int rl_movedata(int datafd, int spacefd, uint64_t from, uint64_t len,
                 unsigned flags)
 {
-	(void)datafd; (void)spacefd; (void)from; (void)len; (void)flags;
-	return -EOPNOTSUPP;
+	return rl_movedata_stats(datafd, spacefd, from, len, flags, NULL);
+}
+
+int rl_movedata_stats(int datafd, int spacefd, uint64_t from, uint64_t len,
+                      unsigned flags, struct rl_move_stats *stats)
+{
+	struct md_ctx c = {.dfd = datafd, .sfd = spacefd, .rfd = -1};
+	struct stat sst;
+	enum rl_fs_type type;
+	uint64_t eof;
+	int ret;
+
+	ret = validate(&c, from, len, flags, &sst);
+	if (ret < 0)
+		return ret;
+	type = rl_fd_fs_type(datafd);
+	if (type == RL_FS_OTHER)
+		return -EOPNOTSUPP;
+	if (len == 0)
+		return 0;
+	eof = ((uint64_t)c.dst.st_size + c.bsize - 1) / c.bsize * c.bsize;
+	c.lo = from;
+	c.hi = from + len;
+	if (c.hi > eof) {
+		/* Past datafd's end spacefd only loses its blocks. */
+		c.tail_lo = c.lo > eof ? c.lo : eof;
+		c.tail_hi = c.hi;
+		c.hi = c.tail_lo;
+		if (c.lo >= c.hi)
+			return punch(spacefd, c.tail_lo, c.tail_hi);
+	}
+	if (type != RL_FS_EXT4) {
+		c.rfd = open_reader(datafd);
+		if (c.rfd < 0)
+			return RL_NEG_ERRNO();
+	}
+	ret = move_all(&c, type, flags);
+	restore_times(&c);
+	if (stats) {
+		stats->busy_retries += c.st.busy_retries;
+		stats->differs_retries += c.st.differs_retries;
+		stats->pieces += c.st.pieces;
+	}
+	if (c.rfd >= 0)
+		close(c.rfd);
+	free(c.d.v);
+	free(c.s.v);
+	return ret;
 }

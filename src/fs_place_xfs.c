@@ -1,12 +1,414 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
-/* Exact placement on XFS. (stub: see issue "Exact placement") */
+/*
+ * Exact placement on XFS (with reflink).
+ *
+ * XFS chooses the goal of an allocation past the last extent of a file
+ * from that extent: goal = P + (L - X) when logical X maps to physical P,
+ * as long as the goal stays in P's AG, and tries that exact block first.
+ * So, per AG-sized piece [G, G+n) of the request:
+ *  1. find any file block P in the same AG below G (a walk of the volume,
+ *     FIEMAP) and clone that one block into a private O_TMPFILE staging
+ *     file at offset 0: the anchor;
+ *  2. fallocate n bytes in the staging file at L = G - P: the allocator
+ *     asks for exactly G;
+ *  3. check with FIEMAP that [L, L+n) maps to [G, G+n).
+ *  4. write zeros over it (a clone skips unwritten extents), so the
+ *     blocks reach fd written (zero-filled), not unwritten.
+ * When every piece is staged, each is cloned into fd at its offset and
+ * the staging files are punched (dropping their share at once, so fd does
+ * not see shared extents) and closed. Nothing is allocated to fd before
+ * every piece sits in place; on any failure the staging files are dropped
+ * and nothing stays allocated.
+ */
 #include "config.h"
+#include <dirent.h>
+#include <stdio.h>
 #include <errno.h>
+#include <fcntl.h>
+#include <linux/falloc.h>
+#include <linux/fs.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include "fs_abi.h"
 #include "fs_internal.h"
+#include "fs_place.h"
+
+/* How much of the volume the anchor search may look at. */
+#define ANCHOR_MAX_FILES 200000
+#define ANCHOR_MAX_DEPTH 64
+/* Most pieces one request may need (AGs spanned). */
+#define XFS_MAX_PIECES 64
+
+struct anchor_search {
+	dev_t dev;
+	uint64_t lo, hi; /* the anchor block must lie in [lo, hi) */
+	uint32_t bs;
+	unsigned budget; /* files left to look at */
+	int fd;          /* found: open file, its offset and block */
+	uint64_t off, phys;
+	uint64_t ag;     /* the target AG ... */
+	unsigned ino_shift; /* ... is ino >> ino_shift */
+	int dirfd;       /* a directory in the target AG, or -1 */
+};
+
+#define ANCHOR_SKIP_FLAGS                                                  \
+	(RL_EXT_UNKNOWN | RL_EXT_DELALLOC | RL_EXT_ENCODED |                 \
+	 RL_EXT_DATA_INLINE | RL_EXT_DATA_TAIL | RL_EXT_NOT_ALIGNED |         \
+	 RL_EXT_ENCRYPTED)
+
+/* Does file fd hold a block in [lo, hi)? Takes the highest one. */
+static bool anchor_in_file(struct anchor_search *a, int fd)
+{
+	struct rl_extent *ext;
+	size_t n;
+	bool found = false;
+
+	if (rl_get_extents(fd, &ext, &n) < 0)
+		return false;
+	for (size_t i = 0; i < n; i++) {
+		uint64_t p = ext[i].physical, e = p + ext[i].length;
+
+		if (ext[i].flags & ANCHOR_SKIP_FLAGS)
+			continue;
+		if (e <= a->lo || p >= a->hi)
+			continue;
+		if (e > a->hi)
+			e = a->hi;
+		uint64_t blk = e - a->bs;
+		if (blk < p || blk < a->lo || (blk - p) % a->bs)
+			continue;
+		if (!found || blk > a->phys) {
+			a->phys = blk;
+			a->off = ext[i].logical + (blk - ext[i].physical);
+			found = true;
+		}
+	}
+	free(ext);
+	return found;
+}
+
+/* Depth-first walk of directory dfd (consumed). true when found. */
+static bool anchor_walk(struct anchor_search *a, int dfd, int depth)
+{
+	DIR *d = fdopendir(dfd);
+	struct dirent *de;
+	bool found = false;
+
+	if (!d) {
+		close(dfd);
+		return false;
+	}
+	while (!found && a->budget && (de = readdir(d))) {
+		struct stat st;
+		int fd;
+
+		if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
+			continue;
+		if (de->d_type == DT_DIR && depth < ANCHOR_MAX_DEPTH) {
+			fd = openat(dirfd(d), de->d_name,
+			            O_RDONLY | O_DIRECTORY | O_NOFOLLOW |
+			                O_CLOEXEC);
+			if (fd < 0)
+				continue;
+			if (fstat(fd, &st) < 0 || st.st_dev != a->dev) {
+				close(fd);
+				continue;
+			}
+			if (a->dirfd < 0 && (st.st_ino >> a->ino_shift) == a->ag)
+				a->dirfd = dup(fd);
+			found = anchor_walk(a, fd, depth + 1);
+			continue;
+		}
+		if (de->d_type != DT_REG && de->d_type != DT_UNKNOWN)
+			continue;
+		fd = openat(dirfd(d), de->d_name,
+		            O_RDONLY | O_NOFOLLOW | O_NOATIME | O_NONBLOCK |
+		                O_CLOEXEC);
+		if (fd < 0)
+			continue;
+		a->budget--;
+		if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode) &&
+		    st.st_dev == a->dev && anchor_in_file(a, fd)) {
+			a->fd = fd;
+			found = true;
+			break;
+		}
+		close(fd);
+	}
+	closedir(d);
+	return found;
+}
+
+/* Where the one block at offset 0 of stage sits. 0 or -errno. */
+static int anchor_phys(int stage, uint32_t bs, uint64_t *phys)
+{
+	struct rl_extent *ext;
+	size_t n;
+	int ret = rl_get_extents_range(stage, 0, bs, &ext, &n);
+
+	if (ret < 0)
+		return ret;
+	if (n != 1 || ext[0].logical != 0 || ext[0].length < bs)
+		ret = -EBUSY;
+	else
+		*phys = ext[0].physical;
+	free(ext);
+	return ret;
+}
+
+/* A directory whose inode is in AG a->ag, made for the purpose: new
+ * directories rotate over the AGs. It is removed again at once (a staging
+ * file made in it lives on). Returns an fd or -errno. */
+static int temp_dir_in_ag(int rootfd, const struct anchor_search *a,
+                          unsigned tries)
+{
+	char name[64];
+	int ret = -ENOENT;
+
+	for (unsigned i = 0; i < tries && ret == -ENOENT; i++) {
+		struct stat st;
+		int fd;
+
+		snprintf(name, sizeof(name), ".relayout-place.%ld.%u",
+		         (long)getpid(), i);
+		if (mkdirat(rootfd, name, 0700) < 0)
+			return RL_NEG_ERRNO();
+		fd = openat(rootfd, name, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+		if (fd >= 0 && fstat(fd, &st) == 0 &&
+		    (st.st_ino >> a->ino_shift) == a->ag)
+			ret = fd;
+		else if (fd >= 0)
+			close(fd);
+		unlinkat(rootfd, name, AT_REMOVEDIR);
+	}
+	return ret;
+}
+
+/* Anchor staging file *stage for goal g: a block in [lo, g) at offset 0.
+ * First choice: clone a block of any file there. Else the staging file is
+ * remade in a directory of the target AG and given its own first block
+ * (XFS puts it near the inode). *phys gets where the anchor really is
+ * (FIEMAP). 0, -EOPNOTSUPP (no anchor possible), -EBUSY, -errno. */
+static int anchor_stage(int rootfd, int *stage, uint64_t lo, uint64_t g,
+                        const struct rl_xfs_fsop_geom *geo, unsigned shift,
+                        uint64_t *phys)
+{
+	uint32_t bs = geo->blocksize;
+	uint64_t agbytes = (uint64_t)geo->agblocks * bs;
+	struct anchor_search a = {.lo = lo, .hi = g, .bs = bs,
+	                          .budget = ANCHOR_MAX_FILES, .fd = -1,
+	                          .ag = lo / agbytes, .ino_shift = shift,
+	                          .dirfd = -1};
+	struct stat st;
+	int d, ret;
+
+	if (fstat(rootfd, &st) < 0)
+		return RL_NEG_ERRNO();
+	a.dev = st.st_dev;
+	if ((st.st_ino >> shift) == a.ag)
+		a.dirfd = dup(rootfd);
+	d = openat(rootfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (d < 0)
+		return RL_NEG_ERRNO();
+	if (anchor_walk(&a, d, 0)) {
+		struct file_clone_range r = {.src_fd = a.fd,
+		                             .src_offset = a.off,
+		                             .src_length = bs,
+		                             .dest_offset = 0};
+		ret = ioctl(*stage, FICLONERANGE, &r) < 0 ? RL_NEG_ERRNO() : 0;
+		close(a.fd);
+	} else {
+		/* No file block below the goal in this AG. */
+		if (a.dirfd < 0)
+			a.dirfd = temp_dir_in_ag(rootfd, &a, 2 * geo->agcount);
+		if (a.dirfd < 0)
+			return a.dirfd == -ENOENT ? -EOPNOTSUPP : a.dirfd;
+		ret = rl_place_tmpfile(a.dirfd);
+		if (ret >= 0) {
+			close(*stage);
+			*stage = ret;
+			ret = fallocate(*stage, 0, 0, bs) < 0 ? RL_NEG_ERRNO()
+			                                      : 0;
+		}
+	}
+	if (a.dirfd >= 0)
+		close(a.dirfd);
+	if (ret < 0)
+		return ret;
+	/* The source may have changed meanwhile: believe FIEMAP only. */
+	ret = anchor_phys(*stage, bs, phys);
+	if (ret < 0)
+		return ret;
+	if (*phys >= lo && *phys < g)
+		return 0;
+	/* Our own anchor landed at or above the goal. */
+	return *phys >= g && *phys < g + bs ? -EBUSY : -EOPNOTSUPP;
+}
+
+struct piece {
+	uint64_t goal, len;
+	int stage;      /* staging file, or -1 */
+	uint64_t soff;  /* where the piece sits in it */
+};
+
+static void drop_stage(struct piece *p)
+{
+	if (p->stage < 0)
+		return;
+	/* Punch first: the clone into fd must not stay shared. */
+	fallocate(p->stage, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, 0,
+	          (off_t)(p->soff + p->len));
+	close(p->stage);
+	p->stage = -1;
+}
+
+/* Write zeros over [off, off+len) of fd (already allocated there). */
+static int zero_fill(int fd, uint64_t off, uint64_t len)
+{
+	static const size_t chunk = 1 << 20;
+	char *z = calloc(1, chunk);
+	int ret = 0;
+
+	if (!z)
+		return -ENOMEM;
+	while (len && ret == 0) {
+		size_t n = len < chunk ? (size_t)len : chunk;
+		ssize_t w = pwrite(fd, z, n, (off_t)off);
+		if (w <= 0)
+			ret = w < 0 ? RL_NEG_ERRNO() : -EIO;
+		else {
+			off += (uint64_t)w;
+			len -= (uint64_t)w;
+		}
+	}
+	free(z);
+	return ret;
+}
+
+/* Stage one piece. 0, or -EBUSY (missed), -ENOSPC, -errno. */
+static int stage_piece(int rootfd, struct piece *p, uint64_t ag_start,
+                       const struct rl_xfs_fsop_geom *geo, unsigned shift,
+                       struct rl_place_report *rep)
+{
+	uint64_t anchor = 0;
+	int ret;
+
+	p->stage = rl_place_tmpfile(rootfd);
+	if (p->stage < 0)
+		return p->stage;
+	p->soff = 0;
+	ret = anchor_stage(rootfd, &p->stage, ag_start, p->goal, geo,
+	                   shift, &anchor);
+	rep->alloc_calls++;
+	if (ret < 0)
+		return ret;
+	p->soff = p->goal - anchor;
+	if (fallocate(p->stage, 0, (off_t)p->soff, (off_t)p->len) < 0)
+		return RL_NEG_ERRNO();
+	rep->alloc_calls++;
+	ret = rl_place_maps_exactly(p->stage, p->soff, p->len, p->goal);
+	if (ret <= 0)
+		return ret < 0 ? ret : -EBUSY;
+	/* Clones skip unwritten extents: write the zeros. */
+	return zero_fill(p->stage, p->soff, p->len);
+}
+
+/* One attempt at placing all pieces and moving them into fd. */
+static int64_t place_once(int fd, int rootfd, uint64_t off, uint64_t goal,
+                          struct piece *pc, int npc,
+                          const struct rl_xfs_fsop_geom *g, unsigned shift,
+                          struct rl_place_report *rep)
+{
+	uint64_t agbytes = (uint64_t)g->agblocks * g->blocksize;
+	int64_t ret = 0;
+	int i;
+
+	for (i = 0; i < npc && ret == 0; i++) {
+		uint64_t ag_start = pc[i].goal / agbytes * agbytes;
+		ret = stage_piece(rootfd, &pc[i], ag_start, g, shift, rep);
+	}
+	for (i = 0; i < npc && ret == 0; i++) {
+		struct file_clone_range r = {
+		    .src_fd = pc[i].stage,
+		    .src_offset = pc[i].soff,
+		    .src_length = pc[i].len,
+		    .dest_offset = off + (pc[i].goal - goal),
+		};
+		if (ioctl(fd, FICLONERANGE, &r) < 0)
+			ret = RL_NEG_ERRNO();
+	}
+	for (i = 0; i < npc; i++)
+		drop_stage(&pc[i]);
+	return ret;
+}
 
 int64_t rl_place_xfs(int fd, uint64_t off, uint64_t goal, uint64_t len,
-                     unsigned mode)
+                     unsigned mode, struct rl_place_ctx *ctx)
 {
-	(void)fd; (void)off; (void)goal; (void)len; (void)mode;
-	return -EOPNOTSUPP;
+	struct rl_xfs_fsop_geom g;
+	struct piece pc[XFS_MAX_PIECES];
+	struct stat st;
+	uint64_t agbytes, pos;
+	int npc = 0, rootfd, r;
+	unsigned agblklog = 0, inopblog = 0, shift;
+	int64_t ret = -EBUSY;
+
+	(void)mode;
+	memset(&g, 0, sizeof(g));
+	if (ioctl(fd, RL_XFS_IOC_FSGEOMETRY, &g) < 0)
+		return RL_NEG_ERRNO();
+	if (!(g.flags & RL_XFS_FSOP_GEOM_FLAGS_REFLINK))
+		return -EOPNOTSUPP; /* no way to stage without clones */
+	if (g.blocksize == 0 || g.agblocks == 0)
+		return -EIO;
+	agbytes = (uint64_t)g.agblocks * g.blocksize;
+	/* AG of an inode number: ino >> (agblklog + inopblog). */
+	while ((1ull << agblklog) < g.agblocks)
+		agblklog++;
+	while (g.inodesize && (g.inodesize << inopblog) < g.blocksize)
+		inopblog++;
+	shift = agblklog + inopblog;
+	if (goal + len > g.datablocks * g.blocksize || goal + len < goal)
+		return -EINVAL;
+	for (pos = goal; pos < goal + len; npc++) {
+		uint64_t end = (pos / agbytes + 1) * agbytes;
+
+		if (npc == XFS_MAX_PIECES)
+			return -E2BIG;
+		if (end > goal + len)
+			end = goal + len;
+		pc[npc] = (struct piece){.goal = pos, .len = end - pos,
+		                         .stage = -1};
+		pos = end;
+	}
+	if (fstat(fd, &st) < 0)
+		return RL_NEG_ERRNO();
+	rootfd = rl_place_mount_root(fd);
+	if (rootfd < 0)
+		return rootfd;
+	for (unsigned a = 0; a < ctx->max_attempts; a++) {
+		ctx->rep->attempts++;
+		/* Recently freed extents are busy until the log commits. */
+		syncfs(fd);
+		r = rl_place_range_free(fd, goal, len);
+		if (r <= 0) {
+			/* Not free: at first sight ENOSPC, later taken. */
+			ret = r < 0 ? r : a == 0 ? -ENOSPC : -EBUSY;
+			break;
+		}
+		ret = place_once(fd, rootfd, off, goal, pc, npc, &g, shift,
+		                 ctx->rep);
+		if (ret == 0) {
+			ret = (int64_t)len;
+			break;
+		}
+		rl_release_range(fd, off, len, (uint64_t)st.st_size);
+		if (ret != -EBUSY)
+			break;
+	}
+	close(rootfd);
+	return ret;
 }

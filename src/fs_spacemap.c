@@ -1,19 +1,278 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
-/* Space map and get_free_blocks: FS_IOC_GETFSMAP on ext4/XFS. (stub) */
+/*
+ * Space map and get_free_blocks.
+ *
+ * ext4 and XFS answer FS_IOC_GETFSMAP: a list of records {device, physical,
+ * length, owner, offset, flags} in (device, physical, owner, offset) order.
+ * We ask for the data device only (its dev_t is the st_dev of the mount),
+ * page through the answer with the last record of each batch as the next low
+ * key, and turn every record into a struct rl_space_rec clipped to the
+ * caller's range. btrfs has no GETFSMAP: src/fs_btrfs.c reads its trees.
+ */
 #include "config.h"
 #include <errno.h>
+#include <fcntl.h>
+#include <linux/fs.h>
+#include <linux/fsmap.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/stat.h>
+#include <unistd.h>
 #include "fs_internal.h"
+
+#define RL_FSMAP_BATCH 512
+
+/* Labels of the special owners ext4 and XFS report (fs/ext4/fsmap.h,
+ * fs/xfs/libxfs/xfs_fs.h: the 'X' codes are shared by both). */
+static const struct {
+	uint64_t owner;
+	const char *what;
+} special_owners[] = {
+    {FMR_OWNER('X', 1), "fs-headers"},     /* sb (+ XFS AGF/AGI/AGFL) */
+    {FMR_OWNER('X', 2), "log"},            /* journal / XFS log */
+    {FMR_OWNER('X', 3), "ag-metadata"},    /* XFS free-space/rmap btrees */
+    {FMR_OWNER('X', 4), "inode-btree"},    /* XFS inobt/finobt */
+    {FMR_OWNER('X', 5), "inodes"},         /* inode tables / chunks */
+    {FMR_OWNER('X', 6), "refcount-btree"}, /* XFS refcountbt */
+    {FMR_OWNER('X', 7), "cow-staging"},    /* XFS CoW staging extents */
+    {FMR_OWNER('X', 8), "defective"},      /* XFS bad blocks */
+    {FMR_OWNER('f', 1), "group-desc"},     /* ext4 GDT */
+    {FMR_OWNER('f', 2), "reserved-gdt"},   /* ext4 reserved GDT */
+    {FMR_OWNER('f', 3), "block-bitmap"},   /* ext4 */
+    {FMR_OWNER('f', 4), "inode-bitmap"},   /* ext4 */
+};
+
+static void set_what(struct rl_space_rec *r, const char *what)
+{
+	snprintf(r->what, sizeof(r->what), "%s", what);
+}
+
+/* One GETFSMAP record -> rl_space_rec (unclipped). */
+static void fsmap_to_rec(const struct fsmap *m, struct rl_space_rec *r)
+{
+	memset(r, 0, sizeof(*r));
+	r->start = m->fmr_physical;
+	r->length = m->fmr_length;
+	if (m->fmr_flags & FMR_OF_SHARED)
+		r->flags |= RL_SPACE_F_SHARED;
+	if (m->fmr_flags & FMR_OF_PREALLOC)
+		r->flags |= RL_SPACE_F_UNWRITTEN;
+	if (m->fmr_flags & FMR_OF_ATTR_FORK)
+		r->flags |= RL_SPACE_F_ATTR;
+	if (m->fmr_flags & FMR_OF_EXTENT_MAP)
+		r->flags |= RL_SPACE_F_BMBT;
+
+	if (!(m->fmr_flags & FMR_OF_SPECIAL_OWNER)) {
+		/* An inode owns it (XFS with rmapbt). Its block-map btree
+		 * blocks are metadata, the rest is file (or xattr) data. */
+		r->owner = m->fmr_owner;
+		if (m->fmr_flags & FMR_OF_EXTENT_MAP) {
+			r->kind = RL_SPACE_METADATA;
+			set_what(r, "bmbt");
+		} else {
+			r->kind = RL_SPACE_DATA;
+			r->offset = m->fmr_offset;
+			set_what(r, m->fmr_flags & FMR_OF_ATTR_FORK ? "attr"
+			                                            : "inode");
+		}
+		return;
+	}
+	if (m->fmr_owner == FMR_OWN_FREE) {
+		r->kind = RL_SPACE_FREE;
+		set_what(r, "free");
+		return;
+	}
+	if (m->fmr_owner == FMR_OWN_UNKNOWN) {
+		r->kind = RL_SPACE_UNKNOWN;
+		set_what(r, "unknown");
+		return;
+	}
+	r->kind = RL_SPACE_METADATA;
+	set_what(r, "metadata");
+	for (size_t i = 0; i < sizeof(special_owners) / sizeof(special_owners[0]);
+	     i++) {
+		if (special_owners[i].owner == m->fmr_owner) {
+			set_what(r, special_owners[i].what);
+			break;
+		}
+	}
+}
+
+/* Clip r to [start, end); false when nothing is left. */
+static bool clip_rec(struct rl_space_rec *r, uint64_t start, uint64_t end)
+{
+	uint64_t a = r->start, b = r->start + r->length;
+
+	if (b <= start || a >= end)
+		return false;
+	if (a < start) {
+		if (r->kind == RL_SPACE_DATA)
+			r->offset += start - a;
+		a = start;
+	}
+	if (b > end)
+		b = end;
+	r->start = a;
+	r->length = b - a;
+	return true;
+}
+
+static int fsmap_walk(int fd, dev_t dev, uint64_t start, uint64_t end,
+                      rl_space_cb cb, void *arg)
+{
+	struct fsmap_head *h;
+	struct rl_space_rec rec;
+	int ret = 0;
+
+	h = calloc(1, fsmap_sizeof(RL_FSMAP_BATCH));
+	if (!h)
+		return -ENOMEM;
+	h->fmh_count = RL_FSMAP_BATCH;
+	/* Low key: the data device from start; high key: everything on
+	 * that device up to end - 1. */
+	h->fmh_keys[0].fmr_device = (uint32_t)dev;
+	h->fmh_keys[0].fmr_physical = start;
+	h->fmh_keys[1].fmr_device = (uint32_t)dev;
+	h->fmh_keys[1].fmr_physical = end - 1;
+	h->fmh_keys[1].fmr_owner = UINT64_MAX;
+	h->fmh_keys[1].fmr_offset = UINT64_MAX;
+	h->fmh_keys[1].fmr_flags = UINT32_MAX;
+
+	for (;;) {
+		if (ioctl(fd, FS_IOC_GETFSMAP, h) < 0) {
+			ret = RL_NEG_ERRNO();
+			if (ret == -ENOTTY)
+				ret = -EOPNOTSUPP;
+			break;
+		}
+		if (h->fmh_entries == 0)
+			break;
+		bool last = false;
+		for (uint32_t i = 0; i < h->fmh_entries; i++) {
+			const struct fsmap *m = &h->fmh_recs[i];
+
+			if (m->fmr_flags & FMR_OF_LAST)
+				last = true;
+			/* A device other than the data device (external
+			 * log, realtime): not in our address space. */
+			if ((h->fmh_oflags & FMH_OF_DEV_T) &&
+			    m->fmr_device != (uint32_t)dev)
+				continue;
+			fsmap_to_rec(m, &rec);
+			if (!clip_rec(&rec, start, end))
+				continue;
+			ret = cb(&rec, arg);
+			if (ret)
+				goto out;
+		}
+		const struct fsmap *lr = &h->fmh_recs[h->fmh_entries - 1];
+		if (last || lr->fmr_physical + lr->fmr_length >= end)
+			break;
+		/* Next batch continues after the last record (the kernel
+		 * takes the whole record as the low key). */
+		h->fmh_keys[0] = *lr;
+	}
+out:
+	free(h);
+	return ret;
+}
 
 int rl_space_walk(const char *path, uint64_t start, uint64_t end,
                   rl_space_cb cb, void *arg)
 {
-	(void)path; (void)start; (void)end; (void)cb; (void)arg;
-	return -EOPNOTSUPP;
+	struct stat st;
+	int fd, ret;
+
+	if (!path || !cb)
+		return -EINVAL;
+	if (end == 0)
+		end = UINT64_MAX;
+	if (end <= start)
+		return -EINVAL;
+	fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
+	if (fd < 0)
+		return RL_NEG_ERRNO();
+	if (fstat(fd, &st) < 0) {
+		ret = RL_NEG_ERRNO();
+		close(fd);
+		return ret;
+	}
+	switch (rl_fd_fs_type(fd)) {
+	case RL_FS_EXT4:
+	case RL_FS_XFS:
+		ret = fsmap_walk(fd, st.st_dev, start, end, cb, arg);
+		break;
+	case RL_FS_BTRFS:
+		ret = rl_btrfs_space_walk(path, start, end, cb, arg);
+		break;
+	default:
+		ret = -EOPNOTSUPP;
+		break;
+	}
+	close(fd);
+	return ret;
+}
+
+/* ------------------------------------------------------ get_free_blocks */
+
+struct free_collect {
+	struct rl_free_extent *ext;
+	size_t count; /* capacity */
+	size_t n;     /* filled */
+};
+
+/* Returned by the callback to end the walk early: the array is full and
+ * the record seen cannot extend its last extent. */
+#define FREE_COLLECT_DONE 1
+
+static int free_collect_cb(const struct rl_space_rec *r, void *arg)
+{
+	struct free_collect *fc = arg;
+	struct rl_free_extent *last = fc->n ? &fc->ext[fc->n - 1] : NULL;
+	uint64_t last_end = last ? last->start + last->len : 0;
+
+	if (last && r->start < last_end) {
+		/* Overlaps what we have (XFS reports shared blocks once per
+		 * owner): free space never overlaps, so nothing to add. */
+		if (r->kind != RL_SPACE_FREE || r->start + r->length <= last_end)
+			return 0;
+		last->len = r->start + r->length - last->start;
+		return 0;
+	}
+	if (r->kind != RL_SPACE_FREE)
+		return fc->n == fc->count ? FREE_COLLECT_DONE : 0;
+	if (last && r->start == last_end) {
+		/* Adjacent (the kernel splits free space at group/AG
+		 * boundaries and at batch ends): merge. */
+		last->len += r->length;
+		return 0;
+	}
+	if (fc->n == fc->count)
+		return FREE_COLLECT_DONE;
+	fc->ext[fc->n].start = r->start;
+	fc->ext[fc->n].len = r->length;
+	fc->n++;
+	return 0;
 }
 
 int rl_get_free_blocks(const char *path, uint64_t start, uint64_t end,
                        size_t count, struct rl_free_extent *extents)
 {
-	(void)path; (void)start; (void)end; (void)count; (void)extents;
-	return -EOPNOTSUPP;
+	struct free_collect fc = {.ext = extents, .count = count, .n = 0};
+	int ret;
+
+	if (!path || (count && !extents))
+		return -EINVAL;
+	if (end && end <= start)
+		return -EINVAL;
+	if (count == 0)
+		return 0;
+	if (count > INT32_MAX)
+		fc.count = INT32_MAX;
+	ret = rl_space_walk(path, start, end, free_collect_cb, &fc);
+	if (ret < 0)
+		return ret;
+	return (int)fc.n;
 }

@@ -35,6 +35,9 @@ static void usage(FILE *f)
 	        "NO_COLOR selects mono)\n"
 	        "      --ui                  open the UI even with -e/-x (run "
 	        "them in it first)\n"
+	        "      --journal-dir DIR     keep the undo journal in DIR "
+	        "(default\n                            $RELAYOUT_JOURNAL_DIR or "
+	        "/var/lib/relayout)\n"
 	        "  -h, --help                this help; 'relayout -e help' "
 	        "lists commands\n"
 	        "  -V, --version             print the version\n\n"
@@ -63,6 +66,7 @@ int main(int argc, char **argv)
 	    {"force", no_argument, NULL, 'f'},
 	    {"theme", required_argument, NULL, 't'},
 	    {"ui", no_argument, NULL, 'u'},
+	    {"journal-dir", required_argument, NULL, 'J'},
 	    {NULL, 0, NULL, 0},
 	};
 	struct rl_session s;
@@ -97,6 +101,10 @@ int main(int argc, char **argv)
 			break;
 		case 'u':
 			want_ui = true;
+			break;
+		case 'J':
+			free(s.journal_dir);
+			s.journal_dir = strdup(optarg);
 			break;
 		case 'j':
 			s.json = true;

@@ -9,6 +9,7 @@
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
+#include "journal.h"
 #include "output.h"
 #include "ui.h"
 #include <relayout/layout_model.h>
@@ -70,6 +71,8 @@ void session_record_stop(struct rl_session *s)
 void session_free(struct rl_session *s)
 {
 	session_record_stop(s);
+	jr_close(s->journal);
+	free(s->journal_dir);
 	free(s->path);
 	lm_free(s->model);
 	ui_free(s->ui);

@@ -9,6 +9,7 @@
 
 struct lm_model;
 struct ui;
+struct jr_journal;
 
 struct rl_session {
 	char *path;            /* what the user named (volume or snapshot) */
@@ -32,6 +33,11 @@ struct rl_session {
 	struct lm_model *model;
 	bool read_only_snapshot;
 	struct ui *ui; /* UI state and configuration (src/ui.h), or NULL */
+	char *journal_dir;     /* --journal-dir (NULL: env or default) */
+	struct jr_journal *journal; /* opened by the first command needing
+	                               it (src/cmd_txn.c) */
+	bool journal_locked;   /* journal opened with the volume lock */
+	bool journal_checked;  /* start-of-session report made */
 };
 
 void session_init(struct rl_session *s);

@@ -59,12 +59,14 @@ struct rl_fs_info {
 	dev_t st_dev;             /* st_dev of files on this mount */
 	uint32_t block_size;      /* filesystem block size in bytes */
 	uint64_t size;            /* address space size in bytes (device size;
-	                             btrfs: end of the highest chunk) */
+	                             btrfs: end of the highest chunk plus the
+	                             unallocated device bytes; needs root,
+	                             else statfs size) */
 	uint64_t total_blocks;    /* statfs f_blocks */
 	uint64_t free_blocks;     /* statfs f_bfree */
 	uint64_t avail_blocks;    /* statfs f_bavail */
 	uint64_t group_count;     /* ext4 block groups, XFS AGs, btrfs block
-	                             groups (0 when not known) */
+	                             groups = chunks (0 when not known) */
 	uint64_t group_size;      /* bytes per ext4 group / XFS AG (0: varies) */
 	uint64_t first_data_byte; /* ext4 s_first_data_block * block size */
 	uint32_t xfs_agblklog;    /* XFS: log2 of AG size rounded up, in blocks */
@@ -140,10 +142,35 @@ struct rl_space_rec {
 typedef int (*rl_space_cb)(const struct rl_space_rec *rec, void *arg);
 
 /* Walk the space map of the filesystem holding path over [start, end)
- * (end 0: to the end), in address order. ext4/XFS: FS_IOC_GETFSMAP;
- * btrfs: its trees (free space and allocated extents; no per-file owner).
+ * (end 0: to the end), in address order, records clipped to the range.
  * cb returning non-zero stops the walk and that value is returned.
- * Needs CAP_SYS_ADMIN. Other filesystems: -EOPNOTSUPP. */
+ *
+ * ext4/XFS: FS_IOC_GETFSMAP on the data device only (an external log or
+ * realtime device is not in the address space). FREE; METADATA for the
+ * special owners, what = "fs-headers" (superblocks, XFS AG headers), "log",
+ * "ag-metadata" (XFS free-space/rmap btrees, AGFL), "inode-btree",
+ * "inodes" (inode tables/chunks), "refcount-btree", "cow-staging",
+ * "defective", "group-desc", "reserved-gdt", "block-bitmap",
+ * "inode-bitmap"; DATA with owner = inode and offset for XFS with rmapbt
+ * (what "inode" or "attr"; a file's block-map btree blocks are METADATA
+ * "bmbt" with the owner set and RL_SPACE_F_BMBT); UNKNOWN for all used
+ * space ext4 does not attribute (file data, directories, journal blocks)
+ * and, on XFS without rmapbt, for everything used. With reflink XFS reports
+ * a shared block once per owner (records may then overlap).
+ * ext4's map reads the buddy bitmaps: blocks held by mballoc
+ * preallocations show as UNKNOWN although statfs counts them free.
+ *
+ * btrfs: its chunk and extent trees (src/fs_btrfs.c), btrfs logical
+ * addresses: DATA "data" (owner 0: btrfs does not say which file; shared
+ * extents once, not flagged), METADATA "tree-block", FREE "free" (gaps in
+ * block groups that take data), METADATA "metadata-bg"/"system-bg" (gaps in
+ * metadata/system block groups: never usable for file data), and FREE
+ * "unallocated" (device bytes in no chunk) placed right after the highest
+ * chunk. Ranges covered by no chunk are not reported. syncfs() first.
+ *
+ * Privileges: btrfs needs CAP_SYS_ADMIN (-EPERM without). GETFSMAP answers
+ * unprivileged callers on ext4 and XFS (XFS then leaves out rmapbt owners);
+ * the free space is the same. Other filesystems: -EOPNOTSUPP. */
 int rl_space_walk(const char *path, uint64_t start, uint64_t end,
                   rl_space_cb cb, void *arg);
 
@@ -154,13 +181,21 @@ struct rl_free_extent {
 
 /* RFC get_free_blocks: up to count free extents of the filesystem mounted
  * at (or holding) path that intersect [start, end) (end 0: to the end),
- * clipped to that range, sorted, non-overlapping and merged where adjacent.
- * Returns the number filled. To page through more, call again with start
- * set to the end of the last extent returned. ext4/XFS: FS_IOC_GETFSMAP
- * (device addresses); btrfs: free space inside data block groups plus
- * unallocated device space, in btrfs logical addresses (unallocated device
- * space is reported after the highest chunk, at logical addresses a new
- * chunk could take; see docs). The answer may be stale when it returns. */
+ * clipped to that range, sorted, non-overlapping and merged where adjacent
+ * (also across ext4 group / XFS AG boundaries). Returns the number filled.
+ * To page through more, call again with start set to the end of the last
+ * extent returned (the last extent of a full array is complete: it does
+ * not continue past what was returned). The FREE records of rl_space_walk.
+ * ext4/XFS: FS_IOC_GETFSMAP (device addresses). ext4: equals statfs
+ * f_bfree when no mballoc preallocation is outstanding (less otherwise).
+ * XFS: more than f_bfree by the reserve pool (XFS_IOC_GET_RESBLKS), the
+ * per-AG metadata reservations and the allocator's set-aside, which the
+ * free-space btrees count as free. btrfs: free space inside data block
+ * groups plus unallocated device space, in btrfs logical addresses: the
+ * unallocated bytes are reported as one extent starting at the end of the
+ * highest chunk, where the next chunk will be placed (raw device bytes:
+ * with DUP/RAID profiles a new chunk gets less). The answer may be stale
+ * when it returns. */
 int rl_get_free_blocks(const char *path, uint64_t start, uint64_t end,
                        size_t count, struct rl_free_extent *extents);
 
@@ -183,11 +218,83 @@ int rl_get_free_blocks(const char *path, uint64_t start, uint64_t end,
  *  -ENOSPC  not enough free space (FIXED_START: the target is not free)
  *  -EBUSY   FIXED_START target taken or busy (retry may succeed)
  *  -EEXIST  the range already holds blocks
- *  -EOPNOTSUPP  the filesystem cannot honour the mode */
+ *  -EOPNOTSUPP  the filesystem cannot honour the mode
+ * Same as rl_allocate_ex(fd, mode, goal, len, NULL). */
 int64_t rl_allocate(int fd, unsigned mode, uint64_t goal, uint64_t len);
 
 /* Where rl_allocate's last placement landed is visible with
  * rl_get_extents_range(fd, offset, len, ...). */
+
+/* ------------------------------------------------------ exact placement
+ *
+ * RL_ALLOC_FIXED_START is realized per filesystem by steering the kernel's
+ * own allocator (there is no placement system call):
+ *  - XFS with reflink: a one-block "anchor" cloned from any file whose
+ *    block lies below the goal in the same AG into a private staging file
+ *    makes the allocator's goal arithmetic ask for exactly the goal; the
+ *    staged blocks are then cloned into fd and the staging file dropped.
+ *  - ext4: blocker allocations in private files steer mballoc's buddy
+ *    allocator onto the target, which needs some /sys/fs/ext4/<dev>/mb_*
+ *    tunables changed while the placement runs (see below).
+ *  - XFS without reflink, btrfs, others: -EOPNOTSUPP.
+ * Staging and blocker files are O_TMPFILE files on the same volume, so a
+ * crash leaves nothing. A request crossing an ext4 group or XFS AG boundary
+ * is placed piecewise (one piece per group/AG, physically contiguous).
+ *
+ * Global tunables (ext4): the original values are written to a journal in
+ * state_dir (fsync'ed) before anything is changed, and restored on every
+ * return path. A program must block SIGINT/SIGTERM/SIGHUP (sigprocmask)
+ * around the call so the restore always runs; after a SIGKILL or crash,
+ * rl_tunables_recover() at the next start puts the values back. One
+ * placement per device at a time: the journal is also a lock (flock). */
+
+/* Bounded retries when the target was taken meanwhile (-EBUSY). */
+#define RL_PLACE_DEFAULT_ATTEMPTS 4
+
+struct rl_place_report {
+	uint32_t attempts;      /* placement attempts made */
+	uint32_t alloc_calls;   /* allocation requests issued */
+	bool tunables_changed;  /* global tunables were changed (and restored) */
+	int tunables_restore_err; /* 0, or -errno restoring them (the journal
+	                             is kept for rl_tunables_recover) */
+	char tunables_dev[64];  /* /sys/fs/ext4/ name of the device, or "" */
+};
+
+struct rl_place_opts {
+	const char *state_dir;  /* journal directory; NULL: the environment
+	                           variable RELAYOUT_STATE_DIR, else
+	                           /var/lib/relayout (created 0700) */
+	bool no_tunables;       /* never change global tunables: fixed-start
+	                           placement on ext4 fails with -EOPNOTSUPP */
+	unsigned max_attempts;  /* 0: RL_PLACE_DEFAULT_ATTEMPTS */
+	struct rl_place_report *report; /* filled when not NULL */
+};
+
+/* rl_allocate with options (opts NULL: defaults, as rl_allocate). */
+int64_t rl_allocate_ex(int fd, unsigned mode, uint64_t goal, uint64_t len,
+                       const struct rl_place_opts *opts);
+
+/* The state directory opts would use (state_dir, or the environment, or
+ * the default). Never NULL. */
+const char *rl_state_dir(const struct rl_place_opts *opts);
+
+struct rl_tunable_restored {
+	const char *dev;   /* /sys/fs/ext4/ name, e.g. "loop3" */
+	const char *name;  /* e.g. "mb_max_to_scan" */
+	const char *value; /* the value written back */
+	int err;           /* 0 restored; -ENODEV device gone or now holding
+	                      another filesystem (entry dropped); -errno */
+};
+typedef void (*rl_tunable_cb)(const struct rl_tunable_restored *r,
+                              void *arg);
+
+/* Restore tunables left changed by a placement that did not finish
+ * (crash, SIGKILL), from the journals in state_dir (NULL: as
+ * rl_state_dir(NULL)). Journals held by a running placement are left
+ * alone. cb (may be NULL) is called for every value handled. Returns the
+ * number of values restored (0: nothing was left behind) or -errno. A
+ * missing state directory is not an error. */
+int rl_tunables_recover(const char *state_dir, rl_tunable_cb cb, void *arg);
 
 /* ------------------------------------------------------------- movedata */
 

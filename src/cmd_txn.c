@@ -1,0 +1,1080 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/* Transaction commands: move, log, undo (plans, apply, the undo journal). */
+#include "config.h"
+#include <errno.h>
+#include <fcntl.h>
+#include <ftw.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+#include "commands.h"
+#include "journal.h"
+#include "output.h"
+#include "session.h"
+#include "txn.h"
+#include "units.h"
+
+#define TXN_COMMON_OPTS                                                       \
+	{"json", NULL, "print JSON (same as the global --json)"},             \
+	    {"journal-dir", "DIR",                                            \
+	     "the undo journal's directory (default $RELAYOUT_JOURNAL_DIR or " \
+	     "/var/lib/relayout)"}
+#define TXN_APPLY_OPTS                                                        \
+	{"dry-run", NULL, "print the plan; change nothing"},                  \
+	    {"rate", "MB/s", "throttle the data moved to MB/s (MiB/s)"},      \
+	    {"io-priority", "idle|normal",                                    \
+	     "I/O priority of the moves (default idle)"}
+
+const struct cmd_opt cmd_opts_move[] = {
+    {"to", "GOAL", "physical byte address where the range must start"},
+    {"range", "OFF",
+     "move only [OFF, OFF+LEN): LEN is the argument after FILE "
+     "(or OFF:LEN)"},
+    TXN_APPLY_OPTS,
+    TXN_COMMON_OPTS,
+    {NULL, NULL, NULL},
+};
+const struct cmd_opt cmd_opts_log[] = {
+    TXN_COMMON_OPTS,
+    {NULL, NULL, NULL},
+};
+const struct cmd_opt cmd_opts_undo[] = {
+    TXN_APPLY_OPTS,
+    TXN_COMMON_OPTS,
+    {NULL, NULL, NULL},
+};
+
+/* ---------------------------------------------------------------- helpers */
+
+static int parse_size(struct rl_session *s, const char *what, const char *v,
+                      uint64_t *out)
+{
+	int r = units_parse_size(v, out);
+	if (r < 0)
+		session_error(s, "%s '%s': %s", what, v,
+		              r == -ERANGE ? "too large"
+		                           : "not a size (bytes, 0x hex, or "
+		                             "with K/M/G/T suffix)");
+	return r;
+}
+
+static cJSON *pieces_to_json(const struct jr_piece *p, size_t n)
+{
+	cJSON *a = cJSON_CreateArray();
+	for (size_t i = 0; a && i < n; i++) {
+		cJSON *e = cJSON_CreateObject();
+		out_add_u64(e, "logical", p[i].logical);
+		out_add_u64(e, "physical", p[i].physical);
+		out_add_u64(e, "length", p[i].length);
+		cJSON_AddItemToArray(a, e);
+	}
+	return a;
+}
+
+static void print_pieces(FILE *f, const char *label, const struct jr_piece *p,
+                         size_t n)
+{
+	fprintf(f, "    %-7s", label);
+	if (n == 0)
+		fprintf(f, " (no blocks)");
+	for (size_t i = 0; i < n; i++) {
+		if (i == 8) {
+			fprintf(f, " ... (%zu extents)", n);
+			break;
+		}
+		fprintf(f, " %" PRIu64 "@0x%" PRIx64 "+%" PRIu64, p[i].logical,
+		        p[i].physical, p[i].length);
+	}
+	fputc('\n', f);
+}
+
+/* Make path absolute (lexically; it is opened without following symlinks
+ * later anyway). */
+static char *abs_path(const char *path)
+{
+	char cwd[RL_PATH_MAX], *r;
+
+	if (path[0] == '/')
+		return strdup(path);
+	if (!getcwd(cwd, sizeof(cwd)))
+		return NULL;
+	if (asprintf(&r, "%s/%s", strcmp(cwd, "/") ? cwd : "", path) < 0)
+		return NULL;
+	return r;
+}
+
+static int open_cb(void *arg, const char *path, int flags)
+{
+	return session_open_file(arg, path, flags);
+}
+
+static void progress_cb(const struct tx_progress *p, void *arg)
+{
+	FILE *f = arg;
+	char d[32], t[32], r[32];
+
+	units_format_size(p->done, d, sizeof(d));
+	units_format_size(p->total, t, sizeof(t));
+	units_format_size((uint64_t)p->rate, r, sizeof(r));
+	fprintf(f, "\r  step %zu/%zu: %s of %s (%3.0f%%) at %s/s, ETA %s%.0fs  ",
+	        p->step + 1, p->nsteps, d, t,
+	        p->total ? 100.0 * (double)p->done / (double)p->total : 100.0, r,
+	        p->eta < 0 ? "?" : "", p->eta < 0 ? 0.0 : p->eta);
+	if (p->done >= p->total)
+		fputc('\n', f);
+	fflush(f);
+}
+
+/* ----------------------------------------------------- journal at start */
+
+/* Where does an interrupted step stand now? */
+static const char *step_state_now(struct rl_session *s, const struct jr_step *js,
+                                  struct jr_piece **now, size_t *nnow)
+{
+	struct jr_piece *want = NULL, *bef = NULL;
+	size_t nwant, nbef;
+	uint64_t ino, gen;
+	bool gk;
+	const char *what = "unknown (cannot read the file)";
+	int fd = session_open_file(s, js->path, O_RDONLY);
+
+	*now = NULL;
+	*nnow = 0;
+	if (fd < 0)
+		return "unknown (the file cannot be opened)";
+	if (tx_file_identity(fd, &ino, &gen, &gk) < 0 || ino != js->ino ||
+	    (gk && js->gen && gen != js->gen)) {
+		close(fd);
+		return "unknown (the file was replaced since)";
+	}
+	if (tx_range_pieces(fd, js->offset, js->length, now, nnow) < 0)
+		goto out;
+	bef = calloc(js->nbefore + 1, sizeof(*bef));
+	if (!bef)
+		goto out;
+	memcpy(bef, js->before, js->nbefore * sizeof(*bef));
+	nbef = tx_pieces_normalize(bef, js->nbefore);
+	if (tx_predict(bef, nbef, js->target, js->ntarget, &want, &nwant) < 0)
+		goto out;
+	if (tx_pieces_equal(*now, *nnow, bef, nbef))
+		what = "not moved (the data is at its old place)";
+	else if (tx_pieces_equal(*now, *nnow, want, nwant))
+		what = "moved (the data is at the target)";
+	else
+		what = "partly moved (part at the target, part at its old "
+		       "place; every byte is in one of them)";
+out:
+	free(want);
+	free(bef);
+	close(fd);
+	return what;
+}
+
+/* Report an interrupted transaction and, holding the lock, close it in
+ * the journal (state of the step in flight recorded, so undo can revert
+ * it). */
+static void report_interrupted(struct rl_session *s, struct jr_journal *j,
+                               struct jr_txn *t)
+{
+	char when[32];
+	struct tm tm;
+	time_t tt = (time_t)t->time;
+	uint64_t id = t->id;
+	size_t done = 0;
+
+	gmtime_r(&tt, &tm);
+	strftime(when, sizeof(when), "%Y-%m-%d %H:%M:%SZ", &tm);
+	for (size_t i = 0; i < t->nsteps; i++)
+		done += t->steps[i].state == JR_STEP_DONE;
+	fprintf(s->err,
+	        "relayout: note: transaction %" PRIu64 " ('%s', started %s by "
+	        "pid %ld) was interrupted after %zu of %u steps\n",
+	        id, t->command ? t->command : "", when, t->pid, done,
+	        t->nplanned);
+	for (size_t i = 0; i < t->nsteps; i++) {
+		struct jr_step *js = &t->steps[i];
+		struct jr_piece *now;
+		size_t nnow;
+		const char *st;
+		unsigned idx;
+
+		if (js->state != JR_STEP_PLANNED)
+			continue;
+		st = step_state_now(s, js, &now, &nnow);
+		fprintf(s->err,
+		        "relayout: note:   step %u (%s, range %" PRIu64 "+%" PRIu64
+		        ") was in progress: %s; no data was lost\n",
+		        js->index + 1, js->path, js->offset, js->length, st);
+		idx = js->index;
+		if (s->journal_locked && now && strncmp(st, "not", 3) != 0 &&
+		    strncmp(st, "unknown", 7) != 0)
+			jr_step_done(j, id, idx, now, nnow, 0);
+		free(now);
+		if (s->journal_locked) {
+			jr_step_failed(j, id, idx, EINTR,
+			               "interrupted (found at a later start)");
+			t = jr_find(j, id); /* the array may have moved */
+		}
+	}
+	if (s->journal_locked)
+		jr_end(j, id, JR_ST_INTERRUPTED,
+		       "the process died during the transaction");
+	fprintf(s->err,
+	        "relayout: note:   'log' lists it; 'undo %" PRIu64
+	        "' moves what it moved back\n",
+	        id);
+}
+
+/* Open the session's journal (once). lock: take the volume lock (needed
+ * to append); try_lock: take it when free, else read only. */
+static struct jr_journal *session_journal(struct rl_session *s, bool lock,
+                                          bool try_lock, const char *dir_opt)
+{
+	char msg[512];
+	long holder = 0;
+	const char *dir;
+	struct jr_journal *j = NULL;
+	int r;
+
+	if (dir_opt && (!s->journal_dir || strcmp(dir_opt, s->journal_dir))) {
+		jr_close(s->journal);
+		s->journal = NULL;
+		s->journal_checked = false;
+		free(s->journal_dir);
+		s->journal_dir = strdup(dir_opt);
+	}
+	if (s->journal && (s->journal_locked || !(lock || try_lock)))
+		return s->journal;
+	if (s->journal && try_lock && !lock)
+		return s->journal;
+	jr_close(s->journal);
+	s->journal = NULL;
+	s->journal_locked = false;
+	if (!s->fs.uuid[0]) {
+		session_error(s, "%s has no filesystem UUID: no undo journal "
+		                 "can be kept for it",
+		              s->fs.mountpoint);
+		return NULL;
+	}
+	dir = jr_dir_choice(s->journal_dir);
+	if (lock || try_lock) {
+		r = jr_open(dir, s->fs.uuid, JR_O_LOCK | (lock ? JR_O_CREATE : 0),
+		            &j, &holder, msg, sizeof(msg));
+		if (r == -EWOULDBLOCK && try_lock && !lock)
+			r = jr_open(dir, s->fs.uuid, 0, &j, NULL, msg,
+			            sizeof(msg));
+		else if (r == 0)
+			s->journal_locked = j->lockfd >= 0;
+	} else {
+		r = jr_open(dir, s->fs.uuid, 0, &j, NULL, msg, sizeof(msg));
+	}
+	if (r < 0) {
+		session_error(s, "%s", msg[0] ? msg : rl_strerror(r));
+		return NULL;
+	}
+	s->journal = j;
+	if (!s->journal_checked) {
+		struct jr_txn *t;
+
+		s->journal_checked = true;
+		if (j->corrupt)
+			fprintf(s->err,
+			        "relayout: warning: the journal %s/%s is corrupt "
+			        "(%s): it is not trusted, nothing can be undone "
+			        "from it and nothing is appended; move it aside "
+			        "to go on\n",
+			        j->dir, j->name, j->problem);
+		else if (j->tail_damaged)
+			fprintf(s->err,
+			        "relayout: warning: the journal %s/%s ends in a "
+			        "damaged record (%s), as a crash during a write "
+			        "leaves it; the records before it are intact%s\n",
+			        j->dir, j->name, j->problem,
+			        s->journal_locked ? " (the damaged tail is cut "
+			                            "off at the next append)"
+			                          : "");
+		t = j->corrupt ? NULL : jr_open_txn(j);
+		if (t && s->journal_locked)
+			report_interrupted(s, j, t);
+		else if (t)
+			fprintf(s->err,
+			        "relayout: note: transaction %" PRIu64
+			        " ('%s') is open: pid %ld is running it or it "
+			        "was interrupted\n",
+			        t->id, t->command ? t->command : "", t->pid);
+	}
+	return j;
+}
+
+/* ------------------------------------------------------ target checks */
+
+struct owner_find {
+	uint64_t lo, hi;
+	dev_t dev;
+	char found[1024];
+	size_t used;
+	unsigned nfound, nfiles;
+};
+static struct owner_find *owner_ctx; /* nftw has no user pointer */
+
+static int owner_visit(const char *path, const struct stat *sb, int type,
+                       struct FTW *ftw)
+{
+	struct rl_extent *ext;
+	size_t n;
+	int fd;
+
+	(void)ftw;
+	if (type != FTW_F || !S_ISREG(sb->st_mode) || sb->st_dev != owner_ctx->dev)
+		return 0;
+	if (++owner_ctx->nfiles > 200000)
+		return 1;
+	fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK);
+	if (fd < 0)
+		return 0;
+	if (rl_get_extents(fd, &ext, &n) == 0) {
+		for (size_t i = 0; i < n; i++) {
+			if (ext[i].physical < owner_ctx->hi &&
+			    ext[i].physical + ext[i].length > owner_ctx->lo) {
+				if (owner_ctx->nfound++ < 4) {
+					int w = snprintf(
+					    owner_ctx->found + owner_ctx->used,
+					    sizeof(owner_ctx->found) -
+					        owner_ctx->used,
+					    "%s%s", owner_ctx->used ? ", " : "",
+					    path);
+					if (w > 0 && (size_t)w < sizeof(owner_ctx->found) - owner_ctx->used)
+						owner_ctx->used += (size_t)w;
+				}
+				break;
+			}
+		}
+		free(ext);
+	}
+	close(fd);
+	return 0;
+}
+
+struct occ {
+	char text[1024];
+	size_t used;
+	bool metadata, unknown;
+	uint64_t first_lo, first_hi;
+};
+
+static int occ_cb(const struct rl_space_rec *r, void *arg)
+{
+	struct occ *o = arg;
+	char buf[160];
+	int w;
+
+	if (r->kind == RL_SPACE_FREE)
+		return 0;
+	if (!o->first_hi) {
+		o->first_lo = r->start;
+		o->first_hi = r->start + r->length;
+	}
+	if (r->kind == RL_SPACE_METADATA) {
+		o->metadata = true;
+		snprintf(buf, sizeof(buf), "filesystem metadata (%s) at 0x%" PRIx64
+		         "+%" PRIu64, r->what, r->start, r->length);
+	} else if (r->kind == RL_SPACE_DATA && r->owner) {
+		snprintf(buf, sizeof(buf), "data of inode %" PRIu64 " at 0x%" PRIx64
+		         "+%" PRIu64, r->owner, r->start, r->length);
+	} else {
+		o->unknown = true;
+		snprintf(buf, sizeof(buf), "used blocks (%s) at 0x%" PRIx64 "+%" PRIu64,
+		         r->what[0] ? r->what : "owner not reported", r->start,
+		         r->length);
+	}
+	if (o->used < sizeof(o->text) - 200) {
+		w = snprintf(o->text + o->used, sizeof(o->text) - o->used, "%s%s",
+		             o->used ? "; " : "", buf);
+		if (w > 0)
+			o->used += (size_t)w;
+	}
+	return 0;
+}
+
+/* Is every target piece free? If not, say what occupies it. Returns 0
+ * free, 1 occupied (reported), -errno. */
+static int check_targets_free(struct rl_session *s, const struct tx_plan *p,
+                              char *why, size_t wlen)
+{
+	struct rl_free_extent fe[64];
+	uint64_t need = 0;
+
+	for (size_t i = 0; i < p->nsteps; i++)
+		need += p->steps[i].bytes;
+	if (need > s->fs.free_blocks * (uint64_t)s->fs.block_size) {
+		char a[32], b[32];
+		units_format_size(need, a, sizeof(a));
+		units_format_size(s->fs.free_blocks * (uint64_t)s->fs.block_size,
+		                  b, sizeof(b));
+		snprintf(why, wlen, "not enough free space: the plan needs %s, "
+		                    "the volume has %s free",
+		         a, b);
+		return 1;
+	}
+	for (size_t i = 0; i < p->nsteps; i++) {
+		const struct tx_step *st = &p->steps[i];
+		for (size_t k = 0; k < st->ntarget; k++) {
+			uint64_t lo = st->target[k].physical,
+			         hi = lo + st->target[k].length, pos = lo;
+			int n;
+
+			if (hi > s->fs.size) {
+				snprintf(why, wlen,
+				         "target 0x%" PRIx64 "..0x%" PRIx64
+				         " ends beyond the end of the volume "
+				         "(0x%" PRIx64 ")",
+				         lo, hi, s->fs.size);
+				return 1;
+			}
+			n = rl_get_free_blocks(s->fs.mountpoint, lo, hi, 64, fe);
+			if (n < 0) {
+				snprintf(why, wlen,
+				         "cannot read the free-space map: %s%s",
+				         rl_strerror(n),
+				         n == -EPERM || n == -EACCES
+				             ? " (it needs root)"
+				             : "");
+				return n;
+			}
+			for (int q = 0; q < n && fe[q].start == pos; q++)
+				pos = fe[q].start + fe[q].len;
+			if (pos >= hi)
+				continue;
+			/* [pos, ...) is not free: who holds it? */
+			{
+				struct occ o;
+				uint64_t busy_hi = hi;
+				for (int q = 0; q < n; q++)
+					if (fe[q].start > pos) {
+						busy_hi = fe[q].start;
+						break;
+					}
+				memset(&o, 0, sizeof(o));
+				rl_space_walk(s->fs.mountpoint, pos, busy_hi,
+				              occ_cb, &o);
+				if (!o.metadata) {
+					struct owner_find of;
+					memset(&of, 0, sizeof(of));
+					of.lo = pos;
+					of.hi = busy_hi;
+					of.dev = s->fs.st_dev;
+					owner_ctx = &of;
+					nftw(s->fs.mountpoint, owner_visit, 32,
+					     FTW_PHYS | FTW_MOUNT);
+					owner_ctx = NULL;
+					if (of.nfound) {
+						size_t u = o.used;
+						snprintf(o.text + u,
+						         sizeof(o.text) - u,
+						         "%sheld by %s%s",
+						         u ? "; " : "", of.found,
+						         of.nfound > 4 ? ", ..." : "");
+					}
+				}
+				snprintf(why, wlen,
+				         "the target 0x%" PRIx64 "..0x%" PRIx64
+				         " is not free: 0x%" PRIx64 "..0x%" PRIx64
+				         " is in use%s%s",
+				         lo, hi, pos, busy_hi,
+				         o.text[0] ? ": " : "", o.text);
+				return 1;
+			}
+		}
+	}
+	return 0;
+}
+
+/* ------------------------------------------------------------- output */
+
+static void print_plan(struct rl_session *s, const struct tx_plan *p,
+                       bool dry)
+{
+	char sz[32];
+
+	units_format_size(p->total, sz, sizeof(sz));
+	if (s->json) {
+		cJSON *o = cJSON_CreateObject(), *a;
+		cJSON_AddBoolToObject(o, "dry_run", dry);
+		cJSON_AddStringToObject(o, "plan", p->command ? p->command : "");
+		if (p->undo_of)
+			out_add_u64(o, "undo_of", p->undo_of);
+		out_add_u64(o, "bytes", p->total);
+		a = cJSON_AddArrayToObject(o, "steps");
+		for (size_t i = 0; i < p->nsteps; i++) {
+			const struct tx_step *st = &p->steps[i];
+			struct jr_piece *pred = NULL;
+			size_t np = 0;
+			cJSON *e = cJSON_CreateObject();
+			cJSON_AddStringToObject(e, "path", st->path);
+			out_add_u64(e, "inode", st->ino);
+			out_add_u64(e, "offset", st->offset);
+			out_add_u64(e, "length", st->length);
+			out_add_u64(e, "bytes", st->bytes);
+			cJSON_AddItemToObject(e, "before",
+			                      pieces_to_json(st->before, st->nbefore));
+			cJSON_AddItemToObject(e, "target",
+			                      pieces_to_json(st->target, st->ntarget));
+			tx_predict(st->before, st->nbefore, st->target, st->ntarget,
+			           &pred, &np);
+			cJSON_AddItemToObject(e, "after", pieces_to_json(pred, np));
+			free(pred);
+			cJSON_AddItemToArray(a, e);
+		}
+		out_json_emit(s, o);
+		return;
+	}
+	fprintf(s->out, "%splan: %s: %zu step%s, %s to move\n",
+	        dry ? "dry run, " : "", p->command, p->nsteps,
+	        p->nsteps == 1 ? "" : "s", sz);
+	for (size_t i = 0; i < p->nsteps; i++) {
+		const struct tx_step *st = &p->steps[i];
+		struct jr_piece *pred = NULL;
+		size_t np = 0;
+
+		units_format_size(st->bytes, sz, sizeof(sz));
+		fprintf(s->out, "  step %zu: %s [%" PRIu64 ", %" PRIu64 ") %s\n",
+		        i + 1, st->path, st->offset, st->offset + st->length, sz);
+		print_pieces(s->out, "before", st->before, st->nbefore);
+		print_pieces(s->out, "target", st->target, st->ntarget);
+		if (tx_predict(st->before, st->nbefore, st->target, st->ntarget,
+		               &pred, &np) == 0)
+			print_pieces(s->out, "after", pred, np);
+		free(pred);
+	}
+	if (dry)
+		fprintf(s->out, "nothing was changed (--dry-run)\n");
+}
+
+static enum cmd_status apply_plan(struct rl_session *s,
+                                  const struct cmd_call *c,
+                                  struct tx_plan *p, const char *jdir)
+{
+	struct tx_opts o;
+	struct tx_result res;
+	struct jr_journal *j;
+	const char *v;
+	char sz[32];
+	int r;
+
+	memset(&o, 0, sizeof(o));
+	if (cmd_has_opt(c, "rate", &v)) {
+		char *end;
+		double mb = strtod(v, &end);
+		if (*end || !(mb > 0)) {
+			session_error(s, "--rate '%s': not a positive number "
+			                 "of MB/s",
+			              v);
+			return CMD_USAGE;
+		}
+		o.rate = (uint64_t)(mb * 1048576.0);
+		if (o.rate < 1048576 / 4)
+			o.chunk = 256 * 1024;
+		else if (o.rate < (16ull << 20))
+			o.chunk = o.rate / 4 / s->fs.block_size * s->fs.block_size;
+	}
+	if (cmd_has_opt(c, "io-priority", &v)) {
+		if (strcmp(v, "normal") == 0)
+			o.normal_io = true;
+		else if (strcmp(v, "idle") != 0) {
+			session_error(s, "--io-priority '%s': idle or normal", v);
+			return CMD_USAGE;
+		}
+	}
+	o.open_file = open_cb;
+	o.open_arg = s;
+	o.handle_signals = true;
+	if (isatty(fileno(s->err))) {
+		o.progress = progress_cb;
+		o.progress_arg = s->err;
+	}
+	j = session_journal(s, true, false, jdir);
+	if (!j)
+		return CMD_FAIL;
+	if (j->corrupt) {
+		session_error(s, "the journal %s/%s is corrupt (%s): refusing to "
+		                 "move data without a trustworthy undo log",
+		              j->dir, j->name, j->problem);
+		return CMD_FAIL;
+	}
+	r = tx_apply(p, j, &o, &res);
+	units_format_size(res.bytes, sz, sizeof(sz));
+	if (s->json) {
+		cJSON *out = cJSON_CreateObject(), *a;
+		out_add_u64(out, "transaction", res.id);
+		cJSON_AddStringToObject(out, "status", jr_status_name(res.status));
+		out_add_u64(out, "bytes", res.bytes);
+		out_add_u64(out, "steps_done", res.steps_done);
+		out_add_u64(out, "steps", p->nsteps);
+		if (p->undo_of)
+			out_add_u64(out, "undo_of", p->undo_of);
+		if (r < 0) {
+			cJSON_AddStringToObject(out, "error", res.message);
+			out_add_u64(out, "failed_step", res.failed_step + 1);
+		}
+		a = cJSON_AddArrayToObject(out, "after");
+		for (size_t i = 0; i < res.steps_done; i++) {
+			const struct jr_txn *t = jr_find(j, res.id);
+			const struct jr_step *js = t && i < t->nsteps ? &t->steps[i] : NULL;
+			cJSON *e = cJSON_CreateObject();
+			cJSON_AddStringToObject(e, "path", p->steps[i].path);
+			if (js)
+				cJSON_AddItemToObject(e, "extents",
+				                      pieces_to_json(js->after, js->nafter));
+			cJSON_AddItemToArray(a, e);
+		}
+		out_json_emit(s, out);
+	}
+	if (r < 0) {
+		fprintf(s->err, "relayout: %s: transaction %" PRIu64 " %s: %s\n",
+		        s->cur_cmd, res.id, jr_status_name(res.status), res.message);
+		return CMD_FAIL;
+	}
+	if (!s->json)
+		fprintf(s->out, "transaction %" PRIu64 ": %s moved in %zu step%s%s "
+		                "(verified with FIEMAP; 'undo %" PRIu64 "' reverts it)\n",
+		        res.id, sz, res.steps_done, res.steps_done == 1 ? "" : "s",
+		        p->undo_of ? " back" : "", res.id);
+	return CMD_OK;
+}
+
+static bool json_opt(struct rl_session *s, const struct cmd_call *c)
+{
+	bool saved = s->json;
+	if (cmd_has_opt(c, "json", NULL))
+		s->json = true;
+	return saved;
+}
+
+static bool placement_supported(struct rl_session *s)
+{
+	if (s->fs.type == RL_FS_EXT4 || s->fs.type == RL_FS_XFS)
+		return true;
+	if (s->fs.type == RL_FS_BTRFS)
+		session_error(s, "%s is btrfs: exact placement is not supported "
+		                 "there (its allocator takes no physical goal); "
+		                 "nothing was changed",
+		              s->fs.mountpoint);
+	else
+		session_error(s, "%s is %s: relayout can only map it, not move "
+		                 "data on it",
+		              s->fs.mountpoint, s->fs.fstype);
+	return false;
+}
+
+/* ------------------------------------------------------------------ move */
+
+static enum cmd_status do_move(struct rl_session *s, const struct cmd_call *c)
+{
+	const char *v, *jdir = NULL;
+	uint64_t goal, off = 0, len = 0, bs;
+	bool dry = cmd_has_opt(c, "dry-run", NULL), have_len = false;
+	struct tx_plan p;
+	struct stat sb;
+	char *path, why[2048];
+	int fd, r;
+	enum cmd_status st = CMD_FAIL;
+
+	cmd_has_opt(c, "journal-dir", &jdir);
+	if (session_volume(s) < 0)
+		return CMD_FAIL;
+	if (!cmd_has_opt(c, "to", &v)) {
+		session_error(s, "--to GOAL is required (the physical address "
+		                 "where the data should start)");
+		return CMD_USAGE;
+	}
+	if (parse_size(s, "GOAL", v, &goal) < 0)
+		return CMD_USAGE;
+	if (cmd_has_opt(c, "range", &v)) {
+		char *colon = strpbrk(v, ":,");
+		if (colon) {
+			char *o2 = strndup(v, (size_t)(colon - v));
+			r = o2 ? parse_size(s, "OFF", o2, &off) : -ENOMEM;
+			free(o2);
+			if (r < 0 || parse_size(s, "LEN", colon + 1, &len) < 0)
+				return CMD_USAGE;
+			have_len = true;
+		} else {
+			if (parse_size(s, "OFF", v, &off) < 0)
+				return CMD_USAGE;
+			if (c->argc < 2) {
+				session_error(s, "--range OFF LEN: LEN missing");
+				return CMD_USAGE;
+			}
+		}
+		if (c->argc == 2) {
+			if (parse_size(s, "LEN", c->argv[1], &len) < 0)
+				return CMD_USAGE;
+			have_len = true;
+		}
+		if (have_len && len == 0) {
+			session_error(s, "LEN must not be 0");
+			return CMD_USAGE;
+		}
+	} else if (c->argc == 2) {
+		session_error(s, "a second argument is only LEN of --range OFF LEN");
+		return CMD_USAGE;
+	}
+	if (!placement_supported(s))
+		return CMD_FAIL;
+	bs = s->fs.block_size;
+	if (goal % bs || off % bs || len % bs) {
+		session_error(s, "GOAL, OFF and LEN must be multiples of the "
+		                 "block size (%" PRIu64 ")",
+		              bs);
+		return CMD_USAGE;
+	}
+	fd = session_open_file(s, c->argv[0], dry ? O_RDONLY : O_RDWR);
+	if (fd < 0) {
+		session_error(s, "%s: %s%s", c->argv[0],
+		              fd == -EXDEV ? "on another filesystem than the volume "
+		                             "(each volume is worked on by its own "
+		                             "session)"
+		              : fd == -ELOOP ? "a symbolic link (never followed)"
+		              : fd == -EINVAL ? "not a regular file"
+		                              : strerror(-fd),
+		              fd == -EACCES || fd == -EPERM
+		                  ? " (moving it needs write access; root moves "
+		                    "any file)"
+		                  : "");
+		return CMD_FAIL;
+	}
+	if (fstat(fd, &sb) < 0) {
+		session_error(s, "%s: %s", c->argv[0], strerror(errno));
+		close(fd);
+		return CMD_FAIL;
+	}
+	if (!have_len) {
+		uint64_t end = ((uint64_t)sb.st_size + bs - 1) / bs * bs;
+		if (off >= end) {
+			session_error(s, "%s: nothing to move at offset %" PRIu64
+			                 " (the file is %" PRIu64 " bytes)",
+			              c->argv[0], off, (uint64_t)sb.st_size);
+			close(fd);
+			return CMD_FAIL;
+		}
+		len = end - off;
+	}
+	path = abs_path(c->argv[0]);
+	tx_plan_init(&p);
+	p.block_size = (uint32_t)bs;
+	{
+		char cmd[RL_PATH_MAX + 128];
+		snprintf(cmd, sizeof(cmd), "move %s --range %" PRIu64 ":%" PRIu64
+		         " --to 0x%" PRIx64, path ? path : c->argv[0], off, len,
+		         goal);
+		p.command = strdup(cmd);
+	}
+	r = path && p.command ? tx_plan_move(&p, path, fd, off, len, goal)
+	                      : -ENOMEM;
+	close(fd);
+	free(path);
+	if (r < 0) {
+		session_error(s, "%s: cannot plan: %s", c->argv[0], rl_strerror(r));
+		goto out;
+	}
+	if (p.steps[0].nbefore == 0) {
+		session_error(s, "%s: the range holds no data blocks: nothing to "
+		                 "move",
+		              c->argv[0]);
+		goto out;
+	}
+	{
+		struct tx_step *sp = &p.steps[0];
+		struct jr_piece *pred;
+		size_t np;
+		if (tx_predict(sp->before, sp->nbefore, sp->target, sp->ntarget,
+		               &pred, &np) == 0) {
+			bool same = tx_pieces_equal(pred, np, sp->before, sp->nbefore);
+			free(pred);
+			if (same) {
+				if (s->json) {
+					print_plan(s, &p, true);
+				} else {
+					fprintf(s->out, "%s is already at 0x%" PRIx64
+					                ": nothing to do\n",
+					        c->argv[0], goal);
+				}
+				st = CMD_OK;
+				goto out;
+			}
+		}
+	}
+	r = check_targets_free(s, &p, why, sizeof(why));
+	if (r != 0) {
+		session_error(s, "%s; nothing was changed", why);
+		goto out;
+	}
+	if (dry) {
+		print_plan(s, &p, true);
+		st = CMD_OK;
+		goto out;
+	}
+	st = apply_plan(s, c, &p, jdir);
+out:
+	tx_plan_free(&p);
+	return st;
+}
+
+enum cmd_status cmd_move(struct rl_session *s, const struct cmd_call *c)
+{
+	bool saved = json_opt(s, c);
+	enum cmd_status st = do_move(s, c);
+	s->json = saved;
+	return st;
+}
+
+/* ------------------------------------------------------------------- log */
+
+static enum cmd_status do_log(struct rl_session *s, const struct cmd_call *c)
+{
+	const char *jdir = NULL;
+	struct jr_journal *j;
+	cJSON *o = NULL, *a = NULL;
+
+	cmd_has_opt(c, "journal-dir", &jdir);
+	if (session_volume(s) < 0)
+		return CMD_FAIL;
+	j = session_journal(s, false, true, jdir);
+	if (!j)
+		return CMD_FAIL;
+	if (s->json) {
+		o = cJSON_CreateObject();
+		cJSON_AddStringToObject(o, "journal", j->dir);
+		cJSON_AddBoolToObject(o, "corrupt", j->corrupt);
+		cJSON_AddBoolToObject(o, "tail_damaged", j->tail_damaged);
+		if (j->problem[0])
+			cJSON_AddStringToObject(o, "problem", j->problem);
+		a = cJSON_AddArrayToObject(o, "transactions");
+	} else {
+		if (j->corrupt)
+			fprintf(s->out, "journal CORRUPT (%s): listed up to the "
+			                "damage, not trusted\n",
+			        j->problem);
+		fprintf(s->out, "%5s  %-20s  %-11s  %12s  %5s  %s\n", "id",
+		        "time (UTC)", "status", "bytes", "steps", "command");
+	}
+	for (size_t i = 0; i < j->ntxns; i++) {
+		const struct jr_txn *t = &j->txns[i];
+		char when[32];
+		struct tm tm;
+		time_t tt = (time_t)t->time;
+		size_t done = 0;
+		const char *stname = jr_status_name(t->status);
+
+		for (size_t k = 0; k < t->nsteps; k++)
+			done += t->steps[k].state == JR_STEP_DONE;
+		gmtime_r(&tt, &tm);
+		strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%SZ", &tm);
+		if (a) {
+			cJSON *e = cJSON_CreateObject();
+			out_add_u64(e, "id", t->id);
+			cJSON_AddStringToObject(e, "time", when);
+			cJSON_AddStringToObject(e, "command",
+			                        t->command ? t->command : "");
+			out_add_u64(e, "bytes", t->bytes);
+			cJSON_AddStringToObject(e, "status", stname);
+			cJSON_AddBoolToObject(e, "interrupted",
+			                      t->status == JR_ST_INTERRUPTED ||
+			                          t->status == JR_ST_OPEN);
+			out_add_u64(e, "steps", t->nplanned);
+			out_add_u64(e, "steps_done", done);
+			if (t->undo_of)
+				out_add_u64(e, "undo_of", t->undo_of);
+			cJSON_AddBoolToObject(e, "undone", t->undone);
+			if (t->undone)
+				out_add_u64(e, "undone_by", t->undone_by);
+			if (t->end_message && t->end_message[0])
+				cJSON_AddStringToObject(e, "message", t->end_message);
+			cJSON_AddItemToArray(a, e);
+		} else {
+			char extra[96] = "";
+			if (t->undone)
+				snprintf(extra, sizeof(extra), "  [undone by %" PRIu64 "]",
+				         t->undone_by);
+			fprintf(s->out, "%5" PRIu64 "  %-20s  %-11s  %12" PRIu64
+			                "  %2zu/%-2u  %s%s%s\n",
+			        t->id, when,
+			        t->status == JR_ST_INTERRUPTED ? "INTERRUPTED"
+			                                       : stname,
+			        t->bytes, done, t->nplanned,
+			        t->command ? t->command : "", extra,
+			        t->status == JR_ST_OPEN ? "  [running or crashed]" : "");
+		}
+	}
+	if (o)
+		out_json_emit(s, o);
+	else if (j->ntxns == 0)
+		fprintf(s->out, "(no transactions)\n");
+	return j->corrupt ? CMD_FAIL : CMD_OK;
+}
+
+enum cmd_status cmd_log(struct rl_session *s, const struct cmd_call *c)
+{
+	bool saved = json_opt(s, c);
+	enum cmd_status st = do_log(s, c);
+	s->json = saved;
+	return st;
+}
+
+/* ------------------------------------------------------------------ undo */
+
+static bool txn_moved_data(const struct jr_txn *t)
+{
+	for (size_t i = 0; i < t->nsteps; i++)
+		if (t->steps[i].nafter)
+			return true;
+	return false;
+}
+
+/* Check every step of an undo plan against the file as it is now. */
+static int check_undo_files(struct rl_session *s, const struct tx_plan *p,
+                            uint64_t id, char *why, size_t wlen)
+{
+	for (size_t i = 0; i < p->nsteps; i++) {
+		const struct tx_step *st = &p->steps[i];
+		uint64_t ino, gen;
+		bool gk;
+		struct jr_piece *now = NULL;
+		size_t nnow;
+		int fd = session_open_file(s, st->path, O_RDONLY);
+
+		if (fd < 0) {
+			snprintf(why, wlen, "%s: %s", st->path, rl_strerror(fd));
+			return 1;
+		}
+		if (tx_file_identity(fd, &ino, &gen, &gk) < 0 || ino != st->ino ||
+		    (gk && st->gen_known && gen != st->gen)) {
+			snprintf(why, wlen,
+			         "%s is not the file transaction %" PRIu64
+			         " moved (it was replaced since)",
+			         st->path, id);
+			close(fd);
+			return 1;
+		}
+		if (tx_range_pieces(fd, st->offset, st->length, &now, &nnow) < 0 ||
+		    !tx_pieces_equal(now, nnow, st->before, st->nbefore)) {
+			snprintf(why, wlen,
+			         "%s changed since transaction %" PRIu64
+			         " (its blocks moved again)",
+			         st->path, id);
+			free(now);
+			close(fd);
+			return 1;
+		}
+		free(now);
+		close(fd);
+	}
+	return 0;
+}
+
+static enum cmd_status do_undo(struct rl_session *s, const struct cmd_call *c)
+{
+	const char *jdir = NULL;
+	bool dry = cmd_has_opt(c, "dry-run", NULL);
+	struct jr_journal *j;
+	struct jr_txn *t = NULL;
+	struct tx_plan p;
+	char why[2048];
+	enum cmd_status st = CMD_FAIL;
+	int r;
+
+	cmd_has_opt(c, "journal-dir", &jdir);
+	if (session_volume(s) < 0)
+		return CMD_FAIL;
+	if (!placement_supported(s))
+		return CMD_FAIL;
+	j = session_journal(s, !dry, dry, jdir);
+	if (!j)
+		return CMD_FAIL;
+	if (j->corrupt) {
+		session_error(s, "the journal %s/%s is corrupt (%s): nothing can "
+		                 "be undone from it",
+		              j->dir, j->name, j->problem);
+		return CMD_FAIL;
+	}
+	if (c->argc == 1) {
+		uint64_t id;
+		if (units_parse_size(c->argv[0], &id) < 0 || !(t = jr_find(j, id))) {
+			session_error(s, "no transaction '%s' in the journal (see 'log')",
+			              c->argv[0]);
+			return CMD_FAIL;
+		}
+		if (t->status == JR_ST_OPEN) {
+			session_error(s, "transaction %" PRIu64 " is still open "
+			                 "(running, or interrupted and not yet "
+			                 "examined)",
+			              id);
+			return CMD_FAIL;
+		}
+		if (t->undone) {
+			session_error(s, "transaction %" PRIu64 " was already undone "
+			                 "by %" PRIu64 " ('undo %" PRIu64 "' redoes it)",
+			              id, t->undone_by, t->undone_by);
+			return CMD_FAIL;
+		}
+		if (!txn_moved_data(t)) {
+			session_error(s, "transaction %" PRIu64 " moved no data: "
+			                 "nothing to undo",
+			              id);
+			return CMD_FAIL;
+		}
+	} else {
+		for (size_t i = j->ntxns; i-- > 0;) {
+			struct jr_txn *x = &j->txns[i];
+			if (x->status != JR_ST_OPEN && !x->undone && !x->undo_of &&
+			    txn_moved_data(x)) {
+				t = x;
+				break;
+			}
+		}
+		if (!t) {
+			session_error(s, "nothing to undo: no transaction in the "
+			                 "journal that moved data and was not undone");
+			return CMD_FAIL;
+		}
+	}
+	tx_plan_init(&p);
+	p.block_size = s->fs.block_size;
+	r = tx_plan_undo(&p, t);
+	if (r < 0) {
+		session_error(s, "transaction %" PRIu64 ": %s", t->id,
+		              r == -EBADMSG ? "every range is already where it was"
+		                            : rl_strerror(r));
+		goto out;
+	}
+	r = check_undo_files(s, &p, t->id, why, sizeof(why));
+	if (r == 0)
+		r = check_targets_free(s, &p, why, sizeof(why));
+	if (r != 0) {
+		session_error(s, "cannot undo transaction %" PRIu64 ": %s; nothing "
+		                 "was changed",
+		              t->id, why);
+		goto out;
+	}
+	if (dry) {
+		print_plan(s, &p, true);
+		st = CMD_OK;
+		goto out;
+	}
+	st = apply_plan(s, c, &p, jdir);
+out:
+	tx_plan_free(&p);
+	return st;
+}
+
+enum cmd_status cmd_undo(struct rl_session *s, const struct cmd_call *c)
+{
+	bool saved = json_opt(s, c);
+	enum cmd_status st = do_undo(s, c);
+	s->json = saved;
+	return st;
+}

@@ -1,0 +1,56 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* Helpers shared by the exact-placement strategies (src/fs_place*.c). */
+#ifndef RL_FS_PLACE_H
+#define RL_FS_PLACE_H
+
+#include <relayout/fs.h>
+
+/* One fixed-start placement: options with defaults resolved. */
+struct rl_place_ctx {
+	const char *state_dir;
+	bool no_tunables;
+	unsigned max_attempts;
+	struct rl_place_report *rep; /* never NULL */
+};
+
+/* Is [start, start+len) entirely free (GETFSMAP on the filesystem of fd)?
+ * 1 yes, 0 no, -errno. */
+int rl_place_range_free(int fd, uint64_t start, uint64_t len);
+
+/* Free extents intersecting [start, end), clipped, in address order.
+ * *out malloc'ed. 0 or -errno. */
+int rl_place_free_list(int fd, uint64_t start, uint64_t end,
+                       struct rl_free_extent **out, size_t *n);
+
+/* Open the root directory of the mount holding fd (O_RDONLY|O_DIRECTORY).
+ * Returns an fd or -errno. */
+int rl_place_mount_root(int fd);
+
+/* A private O_TMPFILE (O_RDWR) in directory dirfd. fd or -errno. */
+int rl_place_tmpfile(int dirfd);
+
+/* Does [off, off+len) of fd map to physical [phys, phys+len) in one
+ * contiguous run? 1 yes, 0 no, -errno. */
+int rl_place_maps_exactly(int fd, uint64_t off, uint64_t len, uint64_t phys);
+
+/* Tunables (src/fs_tunables.c): a set of /sys/fs/ext4/<dev>/ values
+ * changed for the duration of a placement. */
+#define RL_TUNABLES_MAX 8
+struct rl_tunables {
+	char dev[64];
+	int lock_fd; /* the journal, flock'ed; -1 when not active */
+	char journal[4096];
+	int n;
+	char name[RL_TUNABLES_MAX][32];
+	char orig[RL_TUNABLES_MAX][32];
+};
+
+/* Record the originals of names[] (durably) and set them to values[].
+ * On failure nothing stays changed. */
+int rl_tunables_set(struct rl_tunables *t, const char *state_dir,
+                    const char *dev, const char *const *names,
+                    const char *const *values, int n);
+/* Restore and drop the journal. 0 or -errno (journal kept then). */
+int rl_tunables_restore(struct rl_tunables *t);
+
+#endif

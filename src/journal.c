@@ -1,0 +1,1000 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * The undo journal (see journal.h for the format and the guarantees).
+ *
+ * Payload keys (JSON):
+ *   BEGIN   {"txn","time","command","uuid","undo_of","steps","pid"}
+ *   PLANNED {"txn","step","path","ino","gen","offset","length",
+ *            "target":[[logical,physical,length,flags]...],"before":[...]}
+ *   DONE    {"txn","step","after":[...],"bytes"}
+ *   FAILED  {"txn","step","errno","message"}
+ *   END     {"txn","status","message"}
+ */
+#include "config.h"
+#include "journal.h"
+#include <cjson/cJSON.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+static const char jr_magic_file[12] = {'R', 'E', 'L', 'A', 'Y', 'O',
+                                       'U', 'T', 'J', 'R', 'N', 'L'};
+#define JR_REC_MAGIC 0x524a4c52u /* "RLJR" little endian */
+
+/* ----------------------------------------------------------------- CRC32C */
+
+static uint32_t crc_table[256];
+static bool crc_ready;
+
+static void crc_init(void)
+{
+	for (uint32_t i = 0; i < 256; i++) {
+		uint32_t c = i;
+		for (int k = 0; k < 8; k++)
+			c = (c & 1) ? (c >> 1) ^ 0x82F63B78u : c >> 1;
+		crc_table[i] = c;
+	}
+	crc_ready = true;
+}
+
+uint32_t jr_crc32c(uint32_t crc, const void *buf, size_t len)
+{
+	const unsigned char *p = buf;
+
+	if (!crc_ready)
+		crc_init();
+	crc = ~crc;
+	while (len--)
+		crc = crc_table[(crc ^ *p++) & 0xff] ^ (crc >> 8);
+	return ~crc;
+}
+
+static void put32(unsigned char *p, uint32_t v)
+{
+	p[0] = (unsigned char)v;
+	p[1] = (unsigned char)(v >> 8);
+	p[2] = (unsigned char)(v >> 16);
+	p[3] = (unsigned char)(v >> 24);
+}
+
+static uint32_t get32(const unsigned char *p)
+{
+	return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 |
+	       (uint32_t)p[3] << 24;
+}
+
+const char *jr_status_name(enum jr_status st)
+{
+	switch (st) {
+	case JR_ST_OPEN:
+		return "open";
+	case JR_ST_APPLIED:
+		return "applied";
+	case JR_ST_FAILED:
+		return "failed";
+	case JR_ST_STOPPED:
+		return "stopped";
+	case JR_ST_INTERRUPTED:
+		return "interrupted";
+	}
+	return "?";
+}
+
+static enum jr_status status_from_name(const char *s)
+{
+	static const enum jr_status all[] = {JR_ST_APPLIED, JR_ST_FAILED,
+	                                     JR_ST_STOPPED, JR_ST_INTERRUPTED};
+	for (size_t i = 0; s && i < sizeof(all) / sizeof(all[0]); i++)
+		if (strcmp(s, jr_status_name(all[i])) == 0)
+			return all[i];
+	return JR_ST_FAILED;
+}
+
+/* --------------------------------------------------------------- records */
+
+int jr_encode(enum jr_type type, const char *payload, unsigned char **out,
+              size_t *outlen)
+{
+	size_t plen = strlen(payload);
+	unsigned char *b;
+
+	if (plen > JR_MAX_PAYLOAD)
+		return -E2BIG;
+	b = malloc(plen + JR_REC_OVERHEAD);
+	if (!b)
+		return -ENOMEM;
+	put32(b, JR_REC_MAGIC);
+	b[4] = (unsigned char)type;
+	b[5] = (unsigned char)((unsigned)type >> 8);
+	b[6] = b[7] = 0;
+	put32(b + 8, (uint32_t)plen);
+	put32(b + 12, jr_crc32c(0, b, 12));
+	memcpy(b + 16, payload, plen);
+	put32(b + 16 + plen, jr_crc32c(0, payload, plen));
+	*out = b;
+	*outlen = plen + JR_REC_OVERHEAD;
+	return 0;
+}
+
+/* JSON helpers: u64 as number (exact below 2^53) or decimal string. */
+static void add_u64(cJSON *o, const char *k, uint64_t v)
+{
+	if (v <= (1ull << 53)) {
+		cJSON_AddNumberToObject(o, k, (double)v);
+	} else {
+		char buf[24];
+		snprintf(buf, sizeof(buf), "%llu", (unsigned long long)v);
+		cJSON_AddStringToObject(o, k, buf);
+	}
+}
+
+static uint64_t json_u64(const cJSON *v)
+{
+	if (cJSON_IsNumber(v))
+		return v->valuedouble < 0 ? 0 : (uint64_t)v->valuedouble;
+	if (cJSON_IsString(v))
+		return strtoull(v->valuestring, NULL, 10);
+	return 0;
+}
+
+static uint64_t get_u64(const cJSON *o, const char *k)
+{
+	return json_u64(cJSON_GetObjectItemCaseSensitive(o, k));
+}
+
+static char *get_str(const cJSON *o, const char *k)
+{
+	const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, k);
+	return cJSON_IsString(v) ? strdup(v->valuestring) : NULL;
+}
+
+static cJSON *pieces_json(const struct jr_piece *p, size_t n)
+{
+	cJSON *a = cJSON_CreateArray();
+
+	for (size_t i = 0; a && i < n; i++) {
+		cJSON *e = cJSON_CreateArray();
+		cJSON *t = cJSON_CreateObject();
+		/* encode each number through add_u64 for exactness */
+		add_u64(t, "l", p[i].logical);
+		add_u64(t, "p", p[i].physical);
+		add_u64(t, "n", p[i].length);
+		add_u64(t, "f", p[i].flags);
+		cJSON_AddItemToArray(e, cJSON_DetachItemFromObject(t, "l"));
+		cJSON_AddItemToArray(e, cJSON_DetachItemFromObject(t, "p"));
+		cJSON_AddItemToArray(e, cJSON_DetachItemFromObject(t, "n"));
+		cJSON_AddItemToArray(e, cJSON_DetachItemFromObject(t, "f"));
+		cJSON_Delete(t);
+		cJSON_AddItemToArray(a, e);
+	}
+	return a;
+}
+
+static int pieces_parse(const cJSON *a, struct jr_piece **out, size_t *n)
+{
+	int cnt = cJSON_GetArraySize(a);
+	struct jr_piece *p;
+	int i = 0;
+	const cJSON *e;
+
+	*out = NULL;
+	*n = 0;
+	if (!cJSON_IsArray(a) || cnt == 0)
+		return 0;
+	p = calloc((size_t)cnt, sizeof(*p));
+	if (!p)
+		return -ENOMEM;
+	cJSON_ArrayForEach(e, a)
+	{
+		if (cJSON_GetArraySize(e) != 4) {
+			free(p);
+			return -EBADMSG;
+		}
+		p[i].logical = json_u64(cJSON_GetArrayItem(e, 0));
+		p[i].physical = json_u64(cJSON_GetArrayItem(e, 1));
+		p[i].length = json_u64(cJSON_GetArrayItem(e, 2));
+		p[i].flags = (uint32_t)json_u64(cJSON_GetArrayItem(e, 3));
+		i++;
+	}
+	*out = p;
+	*n = (size_t)cnt;
+	return 0;
+}
+
+void jr_step_free(struct jr_step *st)
+{
+	free(st->path);
+	free(st->target);
+	free(st->before);
+	free(st->after);
+	free(st->message);
+	memset(st, 0, sizeof(*st));
+}
+
+void jr_txns_free(struct jr_txn *t, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		for (size_t k = 0; k < t[i].nsteps; k++)
+			jr_step_free(&t[i].steps[k]);
+		free(t[i].steps);
+		free(t[i].command);
+		free(t[i].uuid);
+		free(t[i].end_message);
+	}
+	free(t);
+}
+
+struct jr_txn *jr_find(struct jr_journal *j, uint64_t id)
+{
+	for (size_t i = 0; i < j->ntxns; i++)
+		if (j->txns[i].id == id)
+			return &j->txns[i];
+	return NULL;
+}
+
+struct jr_txn *jr_open_txn(struct jr_journal *j)
+{
+	for (size_t i = j->ntxns; i-- > 0;)
+		if (j->txns[i].status == JR_ST_OPEN)
+			return &j->txns[i];
+	return NULL;
+}
+
+static struct jr_step *find_step(struct jr_txn *t, unsigned index)
+{
+	for (size_t i = 0; i < t->nsteps; i++)
+		if (t->steps[i].index == index)
+			return &t->steps[i];
+	return NULL;
+}
+
+/* Recompute "undone" flags: walk in order; an applied undo toggles its
+ * target (undoing an undo re-does the original). */
+static void recompute_undone(struct jr_journal *j)
+{
+	for (size_t i = 0; i < j->ntxns; i++) {
+		j->txns[i].undone = false;
+		j->txns[i].undone_by = 0;
+	}
+	for (size_t i = 0; i < j->ntxns; i++) {
+		struct jr_txn *t = &j->txns[i], *x, *y;
+
+		if (!t->undo_of || t->status != JR_ST_APPLIED)
+			continue;
+		x = jr_find(j, t->undo_of);
+		if (!x)
+			continue;
+		x->undone = true;
+		x->undone_by = t->id;
+		if (x->undo_of && (y = jr_find(j, x->undo_of)) &&
+		    y->undone_by == x->id) {
+			y->undone = false;
+			y->undone_by = 0;
+		}
+	}
+}
+
+/* Apply one record to the in-memory view. -EBADMSG when it makes no
+ * sense (a valid checksum over nonsense is corruption too). */
+static int apply_record(struct jr_journal *j, unsigned type, const char *pl,
+                        size_t plen)
+{
+	cJSON *o = cJSON_ParseWithLength(pl, plen);
+	struct jr_txn *t;
+	struct jr_step *st;
+	int ret = 0;
+
+	if (!cJSON_IsObject(o)) {
+		cJSON_Delete(o);
+		return -EBADMSG;
+	}
+	uint64_t id = get_u64(o, "txn");
+	if (type == JR_BEGIN) {
+		struct jr_txn *nt;
+		if (id == 0 || jr_find(j, id)) {
+			ret = -EBADMSG;
+			goto out;
+		}
+		nt = realloc(j->txns, (j->ntxns + 1) * sizeof(*nt));
+		if (!nt) {
+			ret = -ENOMEM;
+			goto out;
+		}
+		j->txns = nt;
+		t = &nt[j->ntxns++];
+		memset(t, 0, sizeof(*t));
+		t->id = id;
+		t->time = (int64_t)get_u64(o, "time");
+		t->command = get_str(o, "command");
+		t->uuid = get_str(o, "uuid");
+		t->undo_of = get_u64(o, "undo_of");
+		t->nplanned = (unsigned)get_u64(o, "steps");
+		t->pid = (long)get_u64(o, "pid");
+		t->status = JR_ST_OPEN;
+		goto out;
+	}
+	t = jr_find(j, id);
+	if (!t) {
+		ret = -EBADMSG;
+		goto out;
+	}
+	switch (type) {
+	case JR_PLANNED: {
+		struct jr_step *ns = realloc(t->steps,
+		                             (t->nsteps + 1) * sizeof(*ns));
+		if (!ns) {
+			ret = -ENOMEM;
+			goto out;
+		}
+		t->steps = ns;
+		st = &ns[t->nsteps++];
+		memset(st, 0, sizeof(*st));
+		st->index = (unsigned)get_u64(o, "step");
+		st->state = JR_STEP_PLANNED;
+		st->path = get_str(o, "path");
+		st->ino = get_u64(o, "ino");
+		st->gen = get_u64(o, "gen");
+		st->offset = get_u64(o, "offset");
+		st->length = get_u64(o, "length");
+		if (pieces_parse(cJSON_GetObjectItemCaseSensitive(o, "target"),
+		                 &st->target, &st->ntarget) < 0 ||
+		    pieces_parse(cJSON_GetObjectItemCaseSensitive(o, "before"),
+		                 &st->before, &st->nbefore) < 0)
+			ret = -EBADMSG;
+		break;
+	}
+	case JR_DONE:
+		st = find_step(t, (unsigned)get_u64(o, "step"));
+		if (!st) {
+			ret = -EBADMSG;
+			break;
+		}
+		free(st->after);
+		st->state = JR_STEP_DONE;
+		if (pieces_parse(cJSON_GetObjectItemCaseSensitive(o, "after"),
+		                 &st->after, &st->nafter) < 0)
+			ret = -EBADMSG;
+		t->bytes += get_u64(o, "bytes");
+		break;
+	case JR_FAILED:
+		st = find_step(t, (unsigned)get_u64(o, "step"));
+		if (!st) {
+			ret = -EBADMSG;
+			break;
+		}
+		st->state = JR_STEP_FAILED;
+		st->err = (int)get_u64(o, "errno");
+		free(st->message);
+		st->message = get_str(o, "message");
+		break;
+	case JR_END: {
+		char *s = get_str(o, "status");
+		t->status = status_from_name(s);
+		free(s);
+		free(t->end_message);
+		t->end_message = get_str(o, "message");
+		break;
+	}
+	default:
+		ret = -EBADMSG;
+	}
+out:
+	cJSON_Delete(o);
+	return ret;
+}
+
+static bool all_zero(const unsigned char *p, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		if (p[i])
+			return false;
+	return true;
+}
+
+int jr_parse(struct jr_journal *j, const unsigned char *buf, size_t len)
+{
+	size_t off;
+
+	jr_txns_free(j->txns, j->ntxns);
+	j->txns = NULL;
+	j->ntxns = 0;
+	j->tail_damaged = j->corrupt = false;
+	j->corrupt_at = 0;
+	j->problem[0] = '\0';
+	j->file_size = len;
+	j->good_end = 0;
+	if (len == 0)
+		return 0; /* new, empty */
+	if (len < JR_HEADER_SIZE) {
+		if (memcmp(buf, jr_magic_file,
+		           len < sizeof(jr_magic_file) ? len
+		                                       : sizeof(jr_magic_file)))
+			goto notjournal;
+		j->tail_damaged = true;
+		snprintf(j->problem, sizeof(j->problem),
+		         "journal header cut short (%zu bytes)", len);
+		return 0;
+	}
+	if (memcmp(buf, jr_magic_file, sizeof(jr_magic_file)) != 0)
+		goto notjournal;
+	if (get32(buf + 12) != JR_VERSION) {
+		snprintf(j->problem, sizeof(j->problem),
+		         "journal format version %u (this relayout reads %u)",
+		         get32(buf + 12), JR_VERSION);
+		return -EPROTONOSUPPORT;
+	}
+	off = JR_HEADER_SIZE;
+	j->good_end = off;
+	while (off < len) {
+		size_t rest = len - off;
+		const unsigned char *r = buf + off;
+		uint32_t plen;
+		unsigned type;
+		int ret;
+
+		if (all_zero(r, rest)) {
+			j->tail_damaged = true;
+			snprintf(j->problem, sizeof(j->problem),
+			         "%zu zero bytes after the last record at "
+			         "offset %zu",
+			         rest, off);
+			return 0;
+		}
+		if (rest < 16) {
+			j->tail_damaged = true;
+			snprintf(j->problem, sizeof(j->problem),
+			         "last record cut short at offset %zu "
+			         "(%zu of its header bytes)",
+			         off, rest);
+			return 0;
+		}
+		if (get32(r) != JR_REC_MAGIC ||
+		    get32(r + 12) != jr_crc32c(0, r, 12) || r[6] || r[7]) {
+			j->corrupt = true;
+			j->corrupt_at = off;
+			snprintf(j->problem, sizeof(j->problem),
+			         "bad record header at offset %zu", off);
+			return 0;
+		}
+		type = (unsigned)r[4] | (unsigned)r[5] << 8;
+		plen = get32(r + 8);
+		if (plen > JR_MAX_PAYLOAD) {
+			j->corrupt = true;
+			j->corrupt_at = off;
+			snprintf(j->problem, sizeof(j->problem),
+			         "record at offset %zu claims %u bytes", off,
+			         plen);
+			return 0;
+		}
+		if ((size_t)plen + JR_REC_OVERHEAD > rest) {
+			j->tail_damaged = true;
+			snprintf(j->problem, sizeof(j->problem),
+			         "last record cut short at offset %zu "
+			         "(%zu of %u bytes)",
+			         off, rest, plen + JR_REC_OVERHEAD);
+			return 0;
+		}
+		if (get32(r + 16 + plen) != jr_crc32c(0, r + 16, plen)) {
+			if ((size_t)plen + JR_REC_OVERHEAD == rest) {
+				j->tail_damaged = true;
+				snprintf(j->problem, sizeof(j->problem),
+				         "last record at offset %zu fails its "
+				         "checksum (torn write)",
+				         off);
+			} else {
+				j->corrupt = true;
+				j->corrupt_at = off;
+				snprintf(j->problem, sizeof(j->problem),
+				         "record at offset %zu fails its "
+				         "checksum",
+				         off);
+			}
+			return 0;
+		}
+		ret = apply_record(j, type, (const char *)r + 16, plen);
+		if (ret == -ENOMEM)
+			return ret;
+		if (ret < 0) {
+			j->corrupt = true;
+			j->corrupt_at = off;
+			snprintf(j->problem, sizeof(j->problem),
+			         "record at offset %zu (type %u) does not fit "
+			         "the journal",
+			         off, type);
+			return 0;
+		}
+		off += plen + JR_REC_OVERHEAD;
+		j->good_end = off;
+	}
+	recompute_undone(j);
+	return 0;
+notjournal:
+	j->corrupt = true;
+	snprintf(j->problem, sizeof(j->problem), "not a relayout journal");
+	return -EBADMSG;
+}
+
+/* ------------------------------------------------------------- directory */
+
+const char *jr_dir_choice(const char *explicit_dir)
+{
+	const char *e;
+
+	if (explicit_dir && *explicit_dir)
+		return explicit_dir;
+	e = getenv(JR_ENV_DIR);
+	if (e && *e)
+		return e;
+	return JR_DEFAULT_DIR;
+}
+
+static int check_dir(int fd, const char *dir, char *msg, size_t msglen)
+{
+	struct stat st;
+
+	if (fstat(fd, &st) < 0)
+		return -errno;
+	if (st.st_uid != geteuid()) {
+		snprintf(msg, msglen,
+		         "journal directory %s is owned by uid %u, not by "
+		         "uid %u: refused",
+		         dir, (unsigned)st.st_uid, (unsigned)geteuid());
+		return -EPERM;
+	}
+	if (st.st_mode & (S_IWGRP | S_IWOTH)) {
+		snprintf(msg, msglen,
+		         "journal directory %s is writable by %s (mode %04o): "
+		         "refused",
+		         dir, (st.st_mode & S_IWOTH) ? "everyone" : "its group",
+		         (unsigned)(st.st_mode & 07777));
+		return -EPERM;
+	}
+	return 0;
+}
+
+int jr_open_dir(const char *dir, bool create, char *msg, size_t msglen)
+{
+	char *copy, *p, *next;
+	int fd, nfd, ret = 0;
+
+	msg[0] = '\0';
+	if (!dir || !*dir) {
+		snprintf(msg, msglen, "empty journal directory name");
+		return -EINVAL;
+	}
+	copy = strdup(dir);
+	if (!copy)
+		return -ENOMEM;
+	fd = open(dir[0] == '/' ? "/" : ".",
+	          O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0) {
+		free(copy);
+		return -errno;
+	}
+	for (p = copy; p; p = next) {
+		while (*p == '/')
+			p++;
+		next = strchr(p, '/');
+		if (next)
+			*next++ = '\0';
+		if (!*p)
+			continue;
+		nfd = openat(fd, p,
+		             O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+		if (nfd < 0 && errno == ENOENT && create) {
+			bool last = !next || !*next;
+			if (mkdirat(fd, p, last ? 0700 : 0755) < 0 &&
+			    errno != EEXIST) {
+				ret = -errno;
+				snprintf(msg, msglen,
+				         "cannot create journal directory %s: "
+				         "%s",
+				         dir, strerror(errno));
+				break;
+			}
+			fsync(fd);
+			nfd = openat(fd, p,
+			             O_RDONLY | O_DIRECTORY | O_NOFOLLOW |
+			                 O_CLOEXEC);
+		}
+		if (nfd < 0) {
+			ret = -errno;
+			if (ret == -ENOTDIR || ret == -ELOOP) {
+				struct stat lst;
+				if (fstatat(fd, p, &lst, AT_SYMLINK_NOFOLLOW) ==
+				        0 &&
+				    S_ISLNK(lst.st_mode))
+					ret = -ELOOP;
+				else
+					ret = -ENOTDIR;
+			}
+			snprintf(msg, msglen, "journal directory %s: %s%s", dir,
+			         ret == -ELOOP ? "a path component is a "
+			                         "symbolic link (never followed)"
+			                       : strerror(-ret),
+			         ret == -ELOOP ? ": refused" : "");
+			break;
+		}
+		close(fd);
+		fd = nfd;
+	}
+	free(copy);
+	if (ret == 0)
+		ret = check_dir(fd, dir, msg, msglen);
+	if (ret < 0) {
+		close(fd);
+		return ret;
+	}
+	return fd;
+}
+
+/* ------------------------------------------------------------------ open */
+
+static int read_all(int fd, unsigned char **out, size_t *len)
+{
+	struct stat st;
+	unsigned char *b;
+	size_t got = 0;
+
+	if (fstat(fd, &st) < 0)
+		return -errno;
+	b = malloc((size_t)st.st_size + 1);
+	if (!b)
+		return -ENOMEM;
+	while (got < (size_t)st.st_size) {
+		ssize_t r = pread(fd, b + got, (size_t)st.st_size - got,
+		                  (off_t)got);
+		if (r < 0) {
+			int e = -errno;
+			free(b);
+			return e;
+		}
+		if (r == 0)
+			break;
+		got += (size_t)r;
+	}
+	*out = b;
+	*len = got;
+	return 0;
+}
+
+static int take_lock(struct jr_journal *j, long *holder, char *msg,
+                     size_t msglen)
+{
+	char lname[64], pidbuf[32];
+	int fd;
+
+	snprintf(lname, sizeof(lname), "%s.lock", j->uuid);
+	fd = openat(j->dirfd, lname,
+	            O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600);
+	if (fd < 0) {
+		int e = -errno;
+		snprintf(msg, msglen, "cannot open lock file %s/%s: %s",
+		         j->dir, lname, strerror(errno));
+		return e;
+	}
+	if (flock(fd, LOCK_EX | LOCK_NB) < 0) {
+		int e = errno == EWOULDBLOCK ? -EWOULDBLOCK : -errno;
+		ssize_t r = pread(fd, pidbuf, sizeof(pidbuf) - 1, 0);
+		long pid = 0;
+
+		if (r > 0) {
+			pidbuf[r] = '\0';
+			pid = strtol(pidbuf, NULL, 10);
+		}
+		if (holder)
+			*holder = pid;
+		snprintf(msg, msglen,
+		         "another relayout is working on this volume (pid %ld)",
+		         pid);
+		close(fd);
+		return e;
+	}
+	int n = snprintf(pidbuf, sizeof(pidbuf), "%ld\n", (long)getpid());
+	if (ftruncate(fd, 0) == 0 && pwrite(fd, pidbuf, (size_t)n, 0) == n)
+		fdatasync(fd);
+	j->lockfd = fd;
+	return 0;
+}
+
+int jr_reload(struct jr_journal *j)
+{
+	unsigned char *buf = NULL;
+	size_t len = 0;
+	int ret;
+
+	if (j->fd < 0)
+		return jr_parse(j, (const unsigned char *)"", 0);
+	ret = read_all(j->fd, &buf, &len);
+	if (ret < 0)
+		return ret;
+	ret = jr_parse(j, buf, len);
+	free(buf);
+	return ret;
+}
+
+int jr_open(const char *dir, const char *uuid, unsigned flags,
+            struct jr_journal **out, long *holder, char *msg, size_t msglen)
+{
+	struct jr_journal *j;
+	int ret;
+
+	*out = NULL;
+	msg[0] = '\0';
+	if (holder)
+		*holder = 0;
+	if (!uuid || !*uuid || strlen(uuid) >= sizeof(j->uuid) ||
+	    strchr(uuid, '/') || uuid[0] == '.') {
+		snprintf(msg, msglen, "the volume has no usable UUID: no "
+		                      "journal can be kept for it");
+		return -EINVAL;
+	}
+	j = calloc(1, sizeof(*j));
+	if (!j)
+		return -ENOMEM;
+	j->fd = j->lockfd = j->dirfd = -1;
+	snprintf(j->uuid, sizeof(j->uuid), "%s", uuid);
+	j->dir = strdup(dir);
+	if (asprintf(&j->name, "%s.journal", uuid) < 0)
+		j->name = NULL;
+	if (!j->dir || !j->name) {
+		ret = -ENOMEM;
+		goto fail;
+	}
+	ret = jr_open_dir(dir, flags & JR_O_CREATE, msg, msglen);
+	if (ret == -ENOENT && !(flags & JR_O_CREATE)) {
+		/* no directory: no journal yet */
+		j->dirfd = -1;
+		msg[0] = '\0';
+		*out = j;
+		return 0;
+	}
+	if (ret < 0)
+		goto fail;
+	j->dirfd = ret;
+	if (flags & JR_O_LOCK) {
+		ret = take_lock(j, holder, msg, msglen);
+		if (ret < 0)
+			goto fail;
+	}
+	j->fd = openat(j->dirfd, j->name,
+	               ((flags & JR_O_LOCK) ? O_RDWR : O_RDONLY) | O_NOFOLLOW |
+	                   O_CLOEXEC);
+	if (j->fd < 0 && errno == ENOENT && (flags & JR_O_CREATE)) {
+		j->fd = openat(j->dirfd, j->name,
+		               O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW |
+		                   O_CLOEXEC,
+		               0600);
+		if (j->fd >= 0) {
+			unsigned char h[JR_HEADER_SIZE];
+			memcpy(h, jr_magic_file, sizeof(jr_magic_file));
+			put32(h + 12, JR_VERSION);
+			if (pwrite(j->fd, h, sizeof(h), 0) != sizeof(h) ||
+			    fdatasync(j->fd) < 0 || fsync(j->dirfd) < 0) {
+				ret = errno ? -errno : -EIO;
+				snprintf(msg, msglen,
+				         "cannot write journal %s/%s: %s", dir,
+				         j->name, strerror(-ret));
+				goto fail;
+			}
+		}
+	}
+	if (j->fd < 0) {
+		if (errno == ENOENT) {
+			*out = j; /* read-only view of a missing journal */
+			return 0;
+		}
+		ret = -errno;
+		snprintf(msg, msglen, "cannot open journal %s/%s: %s", dir,
+		         j->name, strerror(errno));
+		goto fail;
+	}
+	{
+		struct stat st;
+		if (fstat(j->fd, &st) == 0 && !S_ISREG(st.st_mode)) {
+			ret = -EINVAL;
+			snprintf(msg, msglen, "journal %s/%s is not a regular "
+			                      "file: refused",
+			         dir, j->name);
+			goto fail;
+		}
+	}
+	ret = jr_reload(j);
+	if (ret < 0) {
+		if (!msg[0])
+			snprintf(msg, msglen, "journal %s/%s: %s", dir,
+			         j->name,
+			         j->problem[0] ? j->problem : strerror(-ret));
+		goto fail;
+	}
+	*out = j;
+	return 0;
+fail:
+	jr_close(j);
+	return ret;
+}
+
+void jr_close(struct jr_journal *j)
+{
+	if (!j)
+		return;
+	if (j->fd >= 0)
+		close(j->fd);
+	if (j->lockfd >= 0)
+		close(j->lockfd); /* releases the flock */
+	if (j->dirfd >= 0)
+		close(j->dirfd);
+	jr_txns_free(j->txns, j->ntxns);
+	free(j->dir);
+	free(j->name);
+	free(j);
+}
+
+/* ---------------------------------------------------------------- append */
+
+static int append_record(struct jr_journal *j, enum jr_type type, cJSON *o)
+{
+	char *pl;
+	unsigned char *rec;
+	size_t len, done = 0;
+	int ret;
+
+	if (j->fd < 0 || j->lockfd < 0) {
+		cJSON_Delete(o);
+		return -EBADF;
+	}
+	if (j->corrupt) {
+		cJSON_Delete(o);
+		return -EBADMSG;
+	}
+	pl = cJSON_PrintUnformatted(o);
+	cJSON_Delete(o);
+	if (!pl)
+		return -ENOMEM;
+	ret = jr_encode(type, pl, &rec, &len);
+	if (ret < 0) {
+		free(pl);
+		return ret;
+	}
+	if (j->tail_damaged || j->file_size != j->good_end) {
+		/* Cut the damaged tail (it was reported when read). */
+		if (ftruncate(j->fd, (off_t)j->good_end) < 0) {
+			ret = -errno;
+			goto out;
+		}
+		if (j->good_end < JR_HEADER_SIZE) {
+			unsigned char h[JR_HEADER_SIZE];
+			memcpy(h, jr_magic_file, sizeof(jr_magic_file));
+			put32(h + 12, JR_VERSION);
+			if (pwrite(j->fd, h, sizeof(h), 0) != sizeof(h)) {
+				ret = errno ? -errno : -EIO;
+				goto out;
+			}
+			j->good_end = JR_HEADER_SIZE;
+		}
+		j->file_size = j->good_end;
+		j->tail_damaged = false;
+	}
+	while (done < len) {
+		ssize_t w = pwrite(j->fd, rec + done, len - done,
+		                   (off_t)(j->good_end + done));
+		if (w < 0) {
+			if (errno == EINTR)
+				continue;
+			ret = -errno;
+			break;
+		}
+		done += (size_t)w;
+	}
+	if (ret == 0 && fdatasync(j->fd) < 0)
+		ret = -errno;
+	if (ret < 0) {
+		/* Leave no partial record behind if we can help it. */
+		if (ftruncate(j->fd, (off_t)j->good_end) == 0)
+			fdatasync(j->fd);
+		goto out;
+	}
+	ret = apply_record(j, type, pl, strlen(pl));
+	j->good_end += len;
+	j->file_size = j->good_end;
+	recompute_undone(j);
+out:
+	free(rec);
+	free(pl);
+	return ret;
+}
+
+int jr_begin(struct jr_journal *j, const char *command, uint64_t undo_of,
+             unsigned nsteps, uint64_t *id)
+{
+	uint64_t next = 1;
+	cJSON *o;
+	int ret;
+
+	for (size_t i = 0; i < j->ntxns; i++)
+		if (j->txns[i].id >= next)
+			next = j->txns[i].id + 1;
+	o = cJSON_CreateObject();
+	if (!o)
+		return -ENOMEM;
+	add_u64(o, "txn", next);
+	add_u64(o, "time", (uint64_t)time(NULL));
+	cJSON_AddStringToObject(o, "command", command ? command : "");
+	cJSON_AddStringToObject(o, "uuid", j->uuid);
+	add_u64(o, "undo_of", undo_of);
+	add_u64(o, "steps", nsteps);
+	add_u64(o, "pid", (uint64_t)getpid());
+	ret = append_record(j, JR_BEGIN, o);
+	if (ret == 0)
+		*id = next;
+	return ret;
+}
+
+int jr_step_planned(struct jr_journal *j, uint64_t id,
+                    const struct jr_step *step)
+{
+	cJSON *o = cJSON_CreateObject();
+
+	if (!o)
+		return -ENOMEM;
+	add_u64(o, "txn", id);
+	add_u64(o, "step", step->index);
+	cJSON_AddStringToObject(o, "path", step->path ? step->path : "");
+	add_u64(o, "ino", step->ino);
+	add_u64(o, "gen", step->gen);
+	add_u64(o, "offset", step->offset);
+	add_u64(o, "length", step->length);
+	cJSON_AddItemToObject(o, "target",
+	                      pieces_json(step->target, step->ntarget));
+	cJSON_AddItemToObject(o, "before",
+	                      pieces_json(step->before, step->nbefore));
+	return append_record(j, JR_PLANNED, o);
+}
+
+int jr_step_done(struct jr_journal *j, uint64_t id, unsigned index,
+                 const struct jr_piece *after, size_t nafter,
+                 uint64_t bytes)
+{
+	cJSON *o = cJSON_CreateObject();
+
+	if (!o)
+		return -ENOMEM;
+	add_u64(o, "txn", id);
+	add_u64(o, "step", index);
+	cJSON_AddItemToObject(o, "after", pieces_json(after, nafter));
+	add_u64(o, "bytes", bytes);
+	return append_record(j, JR_DONE, o);
+}
+
+int jr_step_failed(struct jr_journal *j, uint64_t id, unsigned index,
+                   int err, const char *message)
+{
+	cJSON *o = cJSON_CreateObject();
+
+	if (!o)
+		return -ENOMEM;
+	add_u64(o, "txn", id);
+	add_u64(o, "step", index);
+	add_u64(o, "errno", (uint64_t)(err < 0 ? -err : err));
+	cJSON_AddStringToObject(o, "message", message ? message : "");
+	return append_record(j, JR_FAILED, o);
+}
+
+int jr_end(struct jr_journal *j, uint64_t id, enum jr_status st,
+           const char *message)
+{
+	cJSON *o = cJSON_CreateObject();
+
+	if (!o)
+		return -ENOMEM;
+	add_u64(o, "txn", id);
+	cJSON_AddStringToObject(o, "status", jr_status_name(st));
+	cJSON_AddStringToObject(o, "message", message ? message : "");
+	return append_record(j, JR_END, o);
+}

@@ -1,0 +1,189 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * The undo journal: a durable, append-only, checksummed log of relocation
+ * transactions, one file per volume (keyed by the filesystem UUID).
+ *
+ * Directory  DIR (default /var/lib/relayout, or --journal-dir, or
+ *            $RELAYOUT_JOURNAL_DIR): created 0700, refused when it is a
+ *            symlink (no component is ever followed), not owned by the
+ *            effective user, or group/world writable.
+ * Files      DIR/<uuid>.journal  the log;   DIR/<uuid>.lock  flock'ed by
+ *            the process that appends (it writes its pid there).
+ *
+ * On-disk format (all integers little endian):
+ *   file header (16 bytes): "RELAYOUTJRNL" u32 version (JR_VERSION)
+ *   record: u32 magic "RLJR" | u16 type | u16 zero | u32 payload length |
+ *           u32 CRC32C of the 12 bytes before it | payload |
+ *           u32 CRC32C of the payload
+ *   payload: one compact JSON object (see journal.c for the keys).
+ * Every append is followed by fdatasync; creating the file also fsyncs the
+ * directory.
+ *
+ * Reading validates every record. A damaged *tail* (the file ends inside a
+ * record, or the last record fails its payload checksum, or only zero
+ * bytes follow -- what a crash during an append leaves) is reported
+ * (jr_journal.tail_damaged) and cut off before the next append. Damage
+ * anywhere else makes the journal corrupt: it is reported, nothing is
+ * appended to it, and no undo is built from it.
+ */
+#ifndef RL_JOURNAL_H
+#define RL_JOURNAL_H
+#include <relayout/fs.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#define JR_DEFAULT_DIR "/var/lib/relayout"
+#define JR_ENV_DIR "RELAYOUT_JOURNAL_DIR"
+#define JR_VERSION 1u
+#define JR_HEADER_SIZE 16u
+#define JR_REC_OVERHEAD 20u /* 16-byte record header + 4-byte CRC */
+#define JR_MAX_PAYLOAD (16u << 20)
+
+enum jr_type {
+	JR_BEGIN = 1,   /* transaction begins */
+	JR_PLANNED = 2, /* a step is about to start */
+	JR_DONE = 3,    /* a step completed */
+	JR_FAILED = 4,  /* a step failed (nothing of it remains) */
+	JR_END = 5,     /* transaction ends */
+};
+
+/* Status of a transaction, as the journal shows it. */
+enum jr_status {
+	JR_ST_OPEN = 0,        /* no END record (yet): running or crashed */
+	JR_ST_APPLIED,         /* every step completed */
+	JR_ST_FAILED,          /* a step failed; earlier steps stay */
+	JR_ST_STOPPED,         /* stopped by a signal between steps */
+	JR_ST_INTERRUPTED,     /* the process died; found at a later start */
+};
+
+const char *jr_status_name(enum jr_status st);
+
+/* State of one step. */
+enum jr_step_state { JR_STEP_PLANNED = 0, JR_STEP_DONE, JR_STEP_FAILED };
+
+/* A piece of a step: file range [logical, logical+length) placed at
+ * physical. */
+struct jr_piece {
+	uint64_t logical, physical, length;
+	uint32_t flags;
+};
+
+struct jr_step {
+	unsigned index;
+	enum jr_step_state state;
+	char *path;
+	uint64_t ino, gen;
+	uint64_t offset, length;     /* file range */
+	struct jr_piece *target;     /* where the data goes */
+	size_t ntarget;
+	struct jr_piece *before;     /* physical extents before */
+	size_t nbefore;
+	struct jr_piece *after;      /* after (DONE) */
+	size_t nafter;
+	int err;                     /* FAILED: errno (positive) */
+	char *message;               /* FAILED: why */
+};
+
+struct jr_txn {
+	uint64_t id;
+	int64_t time;          /* seconds since the epoch */
+	char *command;         /* the command text */
+	char *uuid;
+	uint64_t undo_of;      /* this transaction undoes that one (0: no) */
+	unsigned nplanned;     /* steps the plan has */
+	long pid;
+	enum jr_status status;
+	uint64_t bytes;        /* bytes moved (done steps) */
+	char *end_message;
+	bool undone;           /* reverted by a later applied undo */
+	uint64_t undone_by;
+	struct jr_step *steps; /* in journal order */
+	size_t nsteps;
+};
+
+struct jr_journal {
+	int dirfd;
+	int fd;            /* the journal, O_RDWR|O_APPEND, or -1 */
+	int lockfd;        /* held lock, or -1 */
+	char *dir;
+	char *name;        /* "<uuid>.journal" */
+	char uuid[40];
+	/* What reading found. */
+	struct jr_txn *txns;
+	size_t ntxns;
+	uint64_t good_end;     /* offset after the last valid record */
+	uint64_t file_size;
+	bool tail_damaged;     /* bytes after good_end were cut/garbled */
+	bool corrupt;          /* a bad record before the tail: untrusted */
+	uint64_t corrupt_at;   /* offset of the first bad record */
+	char problem[256];     /* description of tail damage / corruption */
+};
+
+/* Which directory to use: explicit (option) > $RELAYOUT_JOURNAL_DIR >
+ * JR_DEFAULT_DIR. */
+const char *jr_dir_choice(const char *explicit_dir);
+
+/* Open (creating when create is set) the journal directory safely.
+ * Returns a directory fd or -errno: -ELOOP a symlink in the path, -EPERM
+ * owned by someone else or writable by group/others (msg says which),
+ * -ENOTDIR not a directory. msg (size msglen) describes a refusal. */
+int jr_open_dir(const char *dir, bool create, char *msg, size_t msglen);
+
+/* Open the journal of the volume with this UUID in dir and read it.
+ * flags: JR_O_LOCK takes the volume lock (non-blocking: -EWOULDBLOCK and
+ * *holder = pid of the process holding it); JR_O_CREATE creates directory
+ * and file when missing (without it a missing journal reads as empty).
+ * On success *out is an open journal (jr_close it); a corrupt journal is
+ * still returned (check ->corrupt). Errors: -errno, msg set. */
+#define JR_O_LOCK 0x1
+#define JR_O_CREATE 0x2
+int jr_open(const char *dir, const char *uuid, unsigned flags,
+            struct jr_journal **out, long *holder, char *msg, size_t msglen);
+void jr_close(struct jr_journal *j);
+
+/* Re-read the journal's records (after appends by this process, the
+ * in-memory view is kept up to date already). */
+int jr_reload(struct jr_journal *j);
+
+/* Parse journal bytes (for tests and jr_open): fills the read state of j
+ * (txns, good_end, tail_damaged, corrupt, problem). Returns 0, or
+ * -EPROTONOSUPPORT for another format version, -EBADMSG for a file that
+ * is not a relayout journal. */
+int jr_parse(struct jr_journal *j, const unsigned char *buf, size_t len);
+
+/* Appending (needs the lock and a journal that is not corrupt; cuts a
+ * damaged tail first). Each append is durable when it returns. */
+int jr_begin(struct jr_journal *j, const char *command, uint64_t undo_of,
+             unsigned nsteps, uint64_t *id);
+int jr_step_planned(struct jr_journal *j, uint64_t id,
+                    const struct jr_step *step);
+int jr_step_done(struct jr_journal *j, uint64_t id, unsigned index,
+                 const struct jr_piece *after, size_t nafter,
+                 uint64_t bytes);
+int jr_step_failed(struct jr_journal *j, uint64_t id, unsigned index,
+                   int err, const char *message);
+int jr_end(struct jr_journal *j, uint64_t id, enum jr_status st,
+           const char *message);
+
+/* The transaction with this id, or NULL. */
+struct jr_txn *jr_find(struct jr_journal *j, uint64_t id);
+
+/* The newest transaction still open (no END) or NULL. */
+struct jr_txn *jr_open_txn(struct jr_journal *j);
+
+/* Encode one record (header + payload + CRC) into a malloc'ed buffer.
+ * Exposed for tests. */
+int jr_encode(enum jr_type type, const char *payload, unsigned char **out,
+              size_t *outlen);
+
+/* CRC32C (Castagnoli), table driven. crc32c(0, "123456789", 9) ==
+ * 0xE3069283. */
+uint32_t jr_crc32c(uint32_t crc, const void *buf, size_t len);
+
+/* Free the step/txn arrays (the journal frees its own). */
+void jr_step_free(struct jr_step *st);
+void jr_txns_free(struct jr_txn *t, size_t n);
+
+#endif

@@ -1,0 +1,795 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/* Relocation plans and tx_apply (see txn.h). */
+#include "config.h"
+#include "txn.h"
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/fs.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <time.h>
+#include <unistd.h>
+
+#define TX_DEFAULT_CHUNK (16ull << 20)
+#define TX_BUSY_RETRIES 5
+
+/* ---------------------------------------------------------------- pieces */
+
+void tx_step_clear(struct tx_step *st)
+{
+	free(st->path);
+	free(st->target);
+	free(st->before);
+	memset(st, 0, sizeof(*st));
+}
+
+void tx_plan_init(struct tx_plan *p)
+{
+	memset(p, 0, sizeof(*p));
+}
+
+void tx_plan_free(struct tx_plan *p)
+{
+	for (size_t i = 0; i < p->nsteps; i++)
+		tx_step_clear(&p->steps[i]);
+	free(p->steps);
+	free(p->command);
+	memset(p, 0, sizeof(*p));
+}
+
+int tx_plan_add(struct tx_plan *p, struct tx_step *st)
+{
+	struct tx_step *ns = realloc(p->steps, (p->nsteps + 1) * sizeof(*ns));
+
+	if (!ns)
+		return -ENOMEM;
+	p->steps = ns;
+	ns[p->nsteps++] = *st;
+	p->total += st->bytes;
+	memset(st, 0, sizeof(*st));
+	return 0;
+}
+
+static int cmp_piece(const void *a, const void *b)
+{
+	const struct jr_piece *x = a, *y = b;
+	return x->logical < y->logical ? -1 : x->logical > y->logical;
+}
+
+size_t tx_pieces_normalize(struct jr_piece *p, size_t n)
+{
+	size_t k = 0;
+
+	if (n == 0)
+		return 0;
+	qsort(p, n, sizeof(*p), cmp_piece);
+	for (size_t i = 0; i < n; i++) {
+		p[i].flags = 0;
+		if (k > 0 && p[k - 1].logical + p[k - 1].length == p[i].logical &&
+		    p[k - 1].physical + p[k - 1].length == p[i].physical) {
+			p[k - 1].length += p[i].length;
+			continue;
+		}
+		p[k++] = p[i];
+	}
+	return k;
+}
+
+bool tx_pieces_equal(const struct jr_piece *a, size_t na,
+                     const struct jr_piece *b, size_t nb)
+{
+	if (na != nb)
+		return false;
+	for (size_t i = 0; i < na; i++)
+		if (a[i].logical != b[i].logical ||
+		    a[i].physical != b[i].physical || a[i].length != b[i].length)
+			return false;
+	return true;
+}
+
+uint64_t tx_pieces_bytes(const struct jr_piece *p, size_t n)
+{
+	uint64_t s = 0;
+	for (size_t i = 0; i < n; i++)
+		s += p[i].length;
+	return s;
+}
+
+int tx_range_pieces(int fd, uint64_t off, uint64_t len,
+                    struct jr_piece **out, size_t *n)
+{
+	struct rl_extent *ext;
+	size_t cnt, k = 0;
+	struct jr_piece *p;
+	int r = rl_get_extents_range(fd, off, len, &ext, &cnt);
+
+	*out = NULL;
+	*n = 0;
+	if (r < 0)
+		return r;
+	p = calloc(cnt ? cnt : 1, sizeof(*p));
+	if (!p) {
+		free(ext);
+		return -ENOMEM;
+	}
+	for (size_t i = 0; i < cnt; i++) {
+		uint64_t lo = ext[i].logical, hi = lo + ext[i].length;
+		uint64_t ph = ext[i].physical;
+
+		if (hi <= off || lo >= off + len)
+			continue;
+		if (lo < off) {
+			ph += off - lo;
+			lo = off;
+		}
+		if (hi > off + len)
+			hi = off + len;
+		p[k].logical = lo;
+		p[k].physical = ph;
+		p[k].length = hi - lo;
+		p[k].flags = ext[i].flags;
+		k++;
+	}
+	free(ext);
+	*out = p;
+	*n = tx_pieces_normalize(p, k);
+	return 0;
+}
+
+int tx_file_identity(int fd, uint64_t *ino, uint64_t *gen, bool *gen_known)
+{
+	struct stat st;
+	int g = 0;
+
+	if (fstat(fd, &st) < 0)
+		return -errno;
+	*ino = st.st_ino;
+	*gen = 0;
+	*gen_known = false;
+	if (ioctl(fd, FS_IOC_GETVERSION, &g) == 0) {
+		*gen = (uint32_t)g;
+		*gen_known = true;
+	}
+	return 0;
+}
+
+int tx_predict(const struct jr_piece *before, size_t nbefore,
+               const struct jr_piece *target, size_t ntarget,
+               struct jr_piece **out, size_t *n)
+{
+	/* Each data byte at logical L moves to the target piece holding L;
+	 * bytes outside every target piece stay where they are. */
+	size_t cap = nbefore * (ntarget + 2) + 1, k = 0;
+	struct jr_piece *p = calloc(cap, sizeof(*p));
+
+	if (!p)
+		return -ENOMEM;
+	for (size_t i = 0; i < nbefore; i++) {
+		uint64_t lo = before[i].logical,
+		         hi = lo + before[i].length;
+		while (lo < hi) {
+			const struct jr_piece *t = NULL;
+			uint64_t next = hi;
+			for (size_t q = 0; q < ntarget; q++) {
+				uint64_t tl = target[q].logical,
+				         th = tl + target[q].length;
+				if (tl <= lo && lo < th) {
+					t = &target[q];
+					break;
+				}
+				if (tl > lo && tl < next)
+					next = tl;
+			}
+			if (t) {
+				uint64_t e = t->logical + t->length;
+				if (e > hi)
+					e = hi;
+				p[k].logical = lo;
+				p[k].physical = t->physical + (lo - t->logical);
+				p[k].length = e - lo;
+				lo = e;
+			} else {
+				p[k].logical = lo;
+				p[k].physical =
+				    before[i].physical + (lo - before[i].logical);
+				p[k].length = next - lo;
+				lo = next;
+			}
+			if (++k >= cap)
+				break;
+		}
+	}
+	*out = p;
+	*n = tx_pieces_normalize(p, k);
+	return 0;
+}
+
+/* ---------------------------------------------------------------- plans */
+
+int tx_plan_move(struct tx_plan *p, const char *path, int fd, uint64_t off,
+                 uint64_t len, uint64_t goal)
+{
+	struct tx_step st;
+	int r;
+
+	memset(&st, 0, sizeof(st));
+	st.path = strdup(path);
+	if (!st.path)
+		return -ENOMEM;
+	st.offset = off;
+	st.length = len;
+	r = tx_file_identity(fd, &st.ino, &st.gen, &st.gen_known);
+	if (r == 0)
+		r = tx_range_pieces(fd, off, len, &st.before, &st.nbefore);
+	if (r < 0)
+		goto fail;
+	/* Only data moves: every extent goes to goal + its distance from
+	 * off; holes stay holes (so an undo restores them exactly). */
+	st.target = calloc(st.nbefore ? st.nbefore : 1, sizeof(*st.target));
+	if (!st.target) {
+		r = -ENOMEM;
+		goto fail;
+	}
+	for (size_t i = 0; i < st.nbefore; i++) {
+		st.target[i].logical = st.before[i].logical;
+		st.target[i].physical = goal + (st.before[i].logical - off);
+		st.target[i].length = st.before[i].length;
+	}
+	st.ntarget = tx_pieces_normalize(st.target, st.nbefore);
+	/* Pieces already in place need no move. */
+	st.bytes = tx_pieces_bytes(st.before, st.nbefore);
+	r = tx_plan_add(p, &st);
+	if (r == 0)
+		return 0;
+fail:
+	tx_step_clear(&st);
+	return r;
+}
+
+static int cmp_u64(const void *a, const void *b)
+{
+	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+	return x < y ? -1 : x > y;
+}
+
+/* target minus the parts where `have` already maps identically. Inside
+ * one `have` piece the mapping is linear, so between consecutive piece
+ * boundaries a range is either wholly in place or wholly not. */
+static int subtract_in_place(const struct jr_piece *target, size_t nt,
+                             const struct jr_piece *have, size_t nh,
+                             struct jr_piece **out, size_t *n)
+{
+	size_t cap = nt * (2 * nh + 2) + 1, k = 0;
+	struct jr_piece *p = calloc(cap, sizeof(*p));
+	uint64_t *bnd = calloc(2 * nh + 2, sizeof(*bnd));
+
+	if (!p || !bnd) {
+		free(p);
+		free(bnd);
+		return -ENOMEM;
+	}
+	for (size_t i = 0; i < nt; i++) {
+		uint64_t lo = target[i].logical, hi = lo + target[i].length;
+		size_t nb = 0;
+
+		bnd[nb++] = lo;
+		bnd[nb++] = hi;
+		for (size_t q = 0; q < nh; q++) {
+			uint64_t hl = have[q].logical, hh = hl + have[q].length;
+			if (hl > lo && hl < hi)
+				bnd[nb++] = hl;
+			if (hh > lo && hh < hi)
+				bnd[nb++] = hh;
+		}
+		qsort(bnd, nb, sizeof(*bnd), cmp_u64);
+		for (size_t b = 0; b + 1 < nb; b++) {
+			uint64_t a = bnd[b], e = bnd[b + 1];
+			uint64_t tp = target[i].physical + (a - lo);
+			bool in_place = false;
+
+			if (a == e)
+				continue;
+			for (size_t q = 0; q < nh; q++) {
+				uint64_t hl = have[q].logical;
+				if (hl <= a && a < hl + have[q].length) {
+					in_place = have[q].physical + (a - hl) ==
+					           tp;
+					break;
+				}
+			}
+			if (in_place)
+				continue;
+			p[k].logical = a;
+			p[k].physical = tp;
+			p[k].length = e - a;
+			k++;
+		}
+	}
+	free(bnd);
+	*out = p;
+	*n = tx_pieces_normalize(p, k);
+	return 0;
+}
+
+int tx_plan_undo(struct tx_plan *p, const struct jr_txn *t)
+{
+	char buf[64];
+	int r = 0;
+
+	for (size_t i = t->nsteps; i-- > 0;) {
+		const struct jr_step *js = &t->steps[i];
+		struct tx_step st;
+
+		if (js->nafter == 0 || !js->path)
+			continue; /* nothing moved in this step */
+		memset(&st, 0, sizeof(st));
+		st.path = strdup(js->path);
+		st.ino = js->ino;
+		st.gen = js->gen;
+		st.gen_known = js->gen != 0;
+		st.offset = js->offset;
+		st.length = js->length;
+		st.before = calloc(js->nafter, sizeof(*st.before));
+		if (!st.path || !st.before) {
+			tx_step_clear(&st);
+			return -ENOMEM;
+		}
+		memcpy(st.before, js->after, js->nafter * sizeof(*st.before));
+		st.nbefore = tx_pieces_normalize(st.before, js->nafter);
+		{
+			struct jr_piece *orig =
+			    calloc(js->nbefore + 1, sizeof(*orig));
+			size_t no;
+			if (!orig) {
+				tx_step_clear(&st);
+				return -ENOMEM;
+			}
+			memcpy(orig, js->before,
+			       js->nbefore * sizeof(*orig));
+			no = tx_pieces_normalize(orig, js->nbefore);
+			r = subtract_in_place(orig, no, st.before, st.nbefore,
+			                      &st.target, &st.ntarget);
+			free(orig);
+		}
+		if (r < 0) {
+			tx_step_clear(&st);
+			return r;
+		}
+		st.bytes = tx_pieces_bytes(st.target, st.ntarget);
+		if (st.ntarget == 0) {
+			tx_step_clear(&st);
+			continue;
+		}
+		r = tx_plan_add(p, &st);
+		if (r < 0) {
+			tx_step_clear(&st);
+			return r;
+		}
+	}
+	if (p->nsteps == 0)
+		return -EBADMSG;
+	p->undo_of = t->id;
+	snprintf(buf, sizeof(buf), "undo %llu", (unsigned long long)t->id);
+	free(p->command);
+	p->command = strdup(buf);
+	return p->command ? 0 : -ENOMEM;
+}
+
+/* ----------------------------------------------------------------- apply */
+
+static volatile sig_atomic_t tx_stop_requested;
+
+static void on_stop_signal(int sig)
+{
+	(void)sig;
+	tx_stop_requested = 1;
+}
+
+static double now_s(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+#define IOPRIO_CLASS_SHIFT 13
+#define IOPRIO_CLASS_IDLE 3
+#define IOPRIO_WHO_PROCESS 1
+
+static int ioprio_get_self(void)
+{
+#ifdef SYS_ioprio_get
+	return (int)syscall(SYS_ioprio_get, IOPRIO_WHO_PROCESS, 0);
+#else
+	return -1;
+#endif
+}
+
+static void ioprio_set_self(int prio)
+{
+#ifdef SYS_ioprio_set
+	if (prio >= 0)
+		syscall(SYS_ioprio_set, IOPRIO_WHO_PROCESS, 0, prio);
+#else
+	(void)prio;
+#endif
+}
+
+struct apply_ctx {
+	const struct tx_plan *p;
+	const struct tx_opts *o;
+	struct tx_result *res;
+	double t0;
+	uint64_t done;
+};
+
+static void report(struct apply_ctx *c, size_t step)
+{
+	struct tx_progress pr;
+	double el = now_s() - c->t0;
+
+	if (!c->o->progress)
+		return;
+	pr.done = c->done;
+	pr.total = c->p->total;
+	pr.rate = el > 0 ? (double)c->done / el : 0;
+	pr.eta = pr.rate > 0 ? (double)(pr.total - c->done) / pr.rate : -1;
+	pr.step = step;
+	pr.nsteps = c->p->nsteps;
+	c->o->progress(&pr, c->o->progress_arg);
+}
+
+static void throttle(struct apply_ctx *c)
+{
+	double want, el;
+
+	if (!c->o->rate)
+		return;
+	want = (double)c->done / (double)c->o->rate;
+	el = now_s() - c->t0;
+	if (want > el) {
+		double d = want - el;
+		struct timespec ts = {(time_t)d,
+		                      (long)((d - (double)(time_t)d) * 1e9)};
+		nanosleep(&ts, NULL);
+	}
+}
+
+/* The donor: an O_TMPFILE in the file's directory (same filesystem),
+ * else at the mount's root. */
+static int open_donor(const char *path, dev_t dev)
+{
+	char *dir = strdup(path), *slash;
+	int fd = -1, dfd;
+	struct stat st;
+
+	if (!dir)
+		return -ENOMEM;
+	slash = strrchr(dir, '/');
+	if (slash == dir)
+		dir[1] = '\0';
+	else if (slash)
+		*slash = '\0';
+	else
+		strcpy(dir, ".");
+	dfd = open(dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	free(dir);
+	if (dfd < 0)
+		return -errno;
+	if (fstat(dfd, &st) < 0 || st.st_dev != dev) {
+		close(dfd);
+		return -EXDEV;
+	}
+	fd = openat(dfd, ".", O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
+	if (fd < 0)
+		fd = -errno;
+	close(dfd);
+	return fd;
+}
+
+/* Does the file range now map as predicted? */
+static int verify_moved(int fd, const struct tx_step *st, char *why,
+                        size_t wlen)
+{
+	struct jr_piece *now = NULL, *want = NULL;
+	size_t nnow, nwant;
+	int r = tx_range_pieces(fd, st->offset, st->length, &now, &nnow);
+
+	if (r < 0) {
+		snprintf(why, wlen, "FIEMAP after the move: %s",
+		         strerror(-r));
+		return r;
+	}
+	r = tx_predict(st->before, st->nbefore, st->target, st->ntarget,
+	               &want, &nwant);
+	if (r == 0 && !tx_pieces_equal(now, nnow, want, nwant)) {
+		snprintf(why, wlen,
+		         "FIEMAP after the move does not show the range at the "
+		         "target (%zu extents, first at 0x%llx)",
+		         nnow, nnow ? (unsigned long long)now[0].physical : 0ull);
+		r = -EIO;
+	}
+	free(now);
+	free(want);
+	return r;
+}
+
+static int run_step(struct apply_ctx *c, struct jr_journal *j, size_t i,
+                    struct jr_piece **after, size_t *nafter, char *why,
+                    size_t wlen)
+{
+	const struct tx_step *st = &c->p->steps[i];
+	uint64_t ino, gen;
+	bool gk;
+	struct jr_piece *cur = NULL;
+	size_t ncur;
+	struct stat sb;
+	int fd, donor = -1, r;
+	uint64_t chunk = c->o->chunk ? c->o->chunk : TX_DEFAULT_CHUNK;
+
+	fd = c->o->open_file ? c->o->open_file(c->o->open_arg, st->path, O_RDWR)
+	                     : open(st->path, O_RDWR | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0) {
+		snprintf(why, wlen, "cannot open: %s", rl_strerror(fd));
+		return fd;
+	}
+	r = tx_file_identity(fd, &ino, &gen, &gk);
+	if (r < 0) {
+		snprintf(why, wlen, "fstat: %s", strerror(-r));
+		goto out;
+	}
+	if (ino != st->ino || (st->gen_known && gk && gen != st->gen)) {
+		snprintf(why, wlen,
+		         "changed during planning: it is another file now "
+		         "(inode %llu generation %llu, planned %llu/%llu)",
+		         (unsigned long long)ino, (unsigned long long)gen,
+		         (unsigned long long)st->ino,
+		         (unsigned long long)st->gen);
+		r = -ESTALE;
+		goto out;
+	}
+	r = tx_range_pieces(fd, st->offset, st->length, &cur, &ncur);
+	if (r < 0) {
+		snprintf(why, wlen, "FIEMAP: %s", strerror(-r));
+		goto out;
+	}
+	if (!tx_pieces_equal(cur, ncur, st->before, st->nbefore)) {
+		snprintf(why, wlen,
+		         "changed during planning: its blocks are not where "
+		         "the plan saw them (%zu extents now, %zu planned)",
+		         ncur, st->nbefore);
+		r = -ESTALE;
+		goto out;
+	}
+	if (fstat(fd, &sb) < 0) {
+		r = -errno;
+		goto out;
+	}
+	donor = open_donor(st->path, sb.st_dev);
+	if (donor < 0) {
+		r = donor;
+		snprintf(why, wlen, "cannot create the donor file: %s",
+		         strerror(-r));
+		goto out;
+	}
+	/* allocate every target piece, at its file offset, in the donor */
+	for (size_t k = 0; k < st->ntarget; k++) {
+		const struct jr_piece *t = &st->target[k];
+		int64_t got;
+
+		if (lseek(donor, (off_t)t->logical, SEEK_SET) < 0) {
+			r = -errno;
+			goto out;
+		}
+		got = rl_allocate(donor,
+		                  RL_ALLOC_FIXED_START | RL_ALLOC_CONTIGUOUS |
+		                      RL_ALLOC_FIXED_LEN,
+		                  t->physical, t->length);
+		if (got < 0 || (uint64_t)got != t->length) {
+			r = got < 0 ? (int)got : -ENOSPC;
+			snprintf(why, wlen,
+			         "allocate %llu bytes at 0x%llx: %s",
+			         (unsigned long long)t->length,
+			         (unsigned long long)t->physical,
+			         rl_strerror(r));
+			goto out;
+		}
+	}
+	/* the donor must hold exactly the targets */
+	{
+		struct jr_piece *dp;
+		size_t nd;
+		struct jr_piece *tg = calloc(st->ntarget + 1, sizeof(*tg));
+		if (!tg) {
+			r = -ENOMEM;
+			goto out;
+		}
+		memcpy(tg, st->target, st->ntarget * sizeof(*tg));
+		size_t nt = tx_pieces_normalize(tg, st->ntarget);
+		r = tx_range_pieces(donor, st->offset, st->length, &dp, &nd);
+		if (r == 0 && !tx_pieces_equal(dp, nd, tg, nt)) {
+			snprintf(why, wlen,
+			         "the allocation did not land at the target "
+			         "(FIEMAP: %zu extents, first at 0x%llx)",
+			         nd,
+			         nd ? (unsigned long long)dp[0].physical : 0ull);
+			r = -EIO;
+		}
+		free(dp);
+		free(tg);
+		if (r < 0)
+			goto out;
+	}
+	/* move, chunk by chunk */
+	for (size_t k = 0; k < st->ntarget; k++) {
+		const struct jr_piece *t = &st->target[k];
+		for (uint64_t pos = t->logical; pos < t->logical + t->length;) {
+			uint64_t n = t->logical + t->length - pos;
+			int tries = 0;
+			if (n > chunk)
+				n = chunk;
+			do {
+				r = rl_movedata(fd, donor, pos, n, 0);
+				if (r == -EBUSY)
+					fdatasync(fd);
+			} while (r == -EBUSY && ++tries < TX_BUSY_RETRIES);
+			if (r < 0) {
+				snprintf(why, wlen,
+				         "movedata at file offset %llu: %s",
+				         (unsigned long long)pos,
+				         rl_strerror(r));
+				goto out;
+			}
+			pos += n;
+			c->done += n;
+			report(c, i);
+			throttle(c);
+		}
+	}
+	r = verify_moved(fd, st, why, wlen);
+	if (r == 0) {
+		r = tx_range_pieces(fd, st->offset, st->length, after, nafter);
+		if (r < 0)
+			snprintf(why, wlen, "FIEMAP: %s", strerror(-r));
+	}
+out:
+	if (r < 0 && *after == NULL && fd >= 0) {
+		/* Record where the range is now (a partial move) so the
+		 * journal can say so and an undo can take it back. */
+		struct jr_piece *now;
+		size_t nn;
+		if (tx_range_pieces(fd, st->offset, st->length, &now, &nn) ==
+		        0 &&
+		    !tx_pieces_equal(now, nn, st->before, st->nbefore)) {
+			*after = now;
+			*nafter = nn;
+		} else if (now) {
+			free(now);
+		}
+	}
+	(void)j;
+	free(cur);
+	if (donor >= 0)
+		close(donor); /* whatever it still holds is released */
+	close(fd);
+	return r;
+}
+
+int tx_apply(const struct tx_plan *p, struct jr_journal *j,
+             const struct tx_opts *o, struct tx_result *res)
+{
+	struct apply_ctx c = {p, o, res, now_s(), 0};
+	struct sigaction sa, old_int, old_term;
+	sigset_t block, oldmask;
+	int old_prio = -1, ret = 0;
+	uint64_t id;
+
+	memset(res, 0, sizeof(*res));
+	ret = jr_begin(j, p->command, p->undo_of, (unsigned)p->nsteps, &id);
+	if (ret < 0) {
+		snprintf(res->message, sizeof(res->message),
+		         "cannot write the journal: %s", strerror(-ret));
+		res->status = JR_ST_FAILED;
+		return ret;
+	}
+	res->id = id;
+	if (!o->normal_io) {
+		old_prio = ioprio_get_self();
+		ioprio_set_self(IOPRIO_CLASS_IDLE << IOPRIO_CLASS_SHIFT);
+	}
+	sigemptyset(&block);
+	sigaddset(&block, SIGINT);
+	sigaddset(&block, SIGTERM);
+	tx_stop_requested = 0;
+	if (o->handle_signals) {
+		memset(&sa, 0, sizeof(sa));
+		sa.sa_handler = on_stop_signal;
+		sigemptyset(&sa.sa_mask);
+		sigaction(SIGINT, &sa, &old_int);
+		sigaction(SIGTERM, &sa, &old_term);
+	}
+	res->status = JR_ST_APPLIED;
+	for (size_t i = 0; i < p->nsteps; i++) {
+		const struct tx_step *st = &p->steps[i];
+		struct jr_step js;
+		struct jr_piece *after = NULL;
+		size_t nafter = 0;
+		char why[512] = "";
+		int r;
+
+		if (tx_stop_requested) {
+			res->status = JR_ST_STOPPED;
+			ret = -EINTR;
+			snprintf(res->message, sizeof(res->message),
+			         "stopped by a signal before step %zu of %zu "
+			         "(%zu steps applied)",
+			         i + 1, p->nsteps, i);
+			break;
+		}
+		sigprocmask(SIG_BLOCK, &block, &oldmask);
+		memset(&js, 0, sizeof(js));
+		js.index = (unsigned)i;
+		js.path = st->path;
+		js.ino = st->ino;
+		js.gen = st->gen;
+		js.offset = st->offset;
+		js.length = st->length;
+		js.target = st->target;
+		js.ntarget = st->ntarget;
+		js.before = st->before;
+		js.nbefore = st->nbefore;
+		r = jr_step_planned(j, id, &js);
+		if (r < 0) {
+			snprintf(why, sizeof(why),
+			         "cannot write the journal: %s", strerror(-r));
+		} else {
+			r = run_step(&c, j, i, &after, &nafter, why,
+			             sizeof(why));
+			if (r == 0) {
+				r = jr_step_done(j, id, (unsigned)i, after,
+				                 nafter, st->bytes);
+				if (r < 0)
+					snprintf(why, sizeof(why),
+					         "moved, but cannot write the "
+					         "journal: %s",
+					         strerror(-r));
+			} else {
+				if (after)
+					jr_step_done(j, id, (unsigned)i, after,
+					             nafter, 0);
+				jr_step_failed(j, id, (unsigned)i, r, why);
+			}
+		}
+		free(after);
+		sigprocmask(SIG_SETMASK, &oldmask, NULL);
+		if (r < 0) {
+			res->status = JR_ST_FAILED;
+			res->failed_step = i;
+			res->err = r;
+			ret = r;
+			snprintf(res->message, sizeof(res->message),
+			         "step %zu of %zu (%s, range %llu+%llu) failed: "
+			         "%s%s",
+			         i + 1, p->nsteps, st->path,
+			         (unsigned long long)st->offset,
+			         (unsigned long long)st->length, why,
+			         i ? "; the earlier steps stay applied" : "");
+			break;
+		}
+		res->steps_done++;
+		res->bytes += st->bytes;
+	}
+	jr_end(j, id, res->status, res->message);
+	if (o->handle_signals) {
+		sigaction(SIGINT, &old_int, NULL);
+		sigaction(SIGTERM, &old_term, NULL);
+	}
+	if (!o->normal_io && old_prio >= 0)
+		ioprio_set_self(old_prio);
+	return ret;
+}

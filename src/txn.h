@@ -1,0 +1,126 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * Relocation plans and their application.
+ *
+ * A plan is a list of steps; a step moves one file range onto physical
+ * target pieces (file logical -> physical). tx_apply runs the steps in
+ * order, journaling each one before it starts and after it ends:
+ *
+ *   open the file (no symlinks, regular, same mount) -> check inode,
+ *   generation and extents are what the plan saw -> donor O_TMPFILE in the
+ *   file's directory -> rl_allocate(donor, FIXED_START|CONTIGUOUS|FIXED_LEN)
+ *   for each piece at the piece's file offset -> FIEMAP: the donor holds
+ *   exactly the targets -> rl_movedata(file, donor) -> FIEMAP: the file now
+ *   maps the range onto the targets -> journal "done" with the extents.
+ *
+ * A failing step stops the plan: earlier steps stay (complete, journaled);
+ * the donor (and whatever it still holds) vanishes when it is closed.
+ * SIGINT/SIGTERM are held during a step and stop the plan between steps.
+ */
+#ifndef RL_TXN_H
+#define RL_TXN_H
+#include <relayout/fs.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include "journal.h"
+
+struct tx_step {
+	char *path;               /* absolute path of the file */
+	uint64_t ino, gen;        /* identity when planned (gen 0: unknown) */
+	bool gen_known;
+	uint64_t offset, length;  /* the file range (block aligned) */
+	struct jr_piece *target;  /* where the range goes (sorted) */
+	size_t ntarget;
+	struct jr_piece *before;  /* extents of the range when planned */
+	size_t nbefore;
+	uint64_t bytes;           /* data bytes that will move */
+};
+
+struct tx_plan {
+	char *command;            /* command text for the journal */
+	uint64_t undo_of;         /* undoes that transaction (0: no) */
+	struct tx_step *steps;
+	size_t nsteps;
+	uint64_t total;           /* bytes to move */
+	uint32_t block_size;
+};
+
+struct tx_progress {
+	uint64_t done, total;     /* bytes */
+	double rate;              /* bytes per second so far */
+	double eta;               /* seconds left (-1: unknown) */
+	size_t step, nsteps;      /* current step (0-based) */
+};
+typedef void (*tx_progress_cb)(const struct tx_progress *p, void *arg);
+
+/* Opens a file for the plan: the session's safe open (O_NOFOLLOW on
+ * every component, regular file, same mount). Returns fd or -errno. */
+typedef int (*tx_open_cb)(void *arg, const char *path, int flags);
+
+struct tx_opts {
+	uint64_t rate;            /* bytes per second, 0: no limit */
+	bool normal_io;           /* false: I/O at idle priority */
+	uint64_t chunk;           /* movedata call size (0: 16 MiB) */
+	tx_progress_cb progress;
+	void *progress_arg;
+	tx_open_cb open_file;
+	void *open_arg;
+	bool handle_signals;      /* SIGINT/SIGTERM stop between steps */
+};
+
+struct tx_result {
+	uint64_t id;              /* journal transaction id */
+	enum jr_status status;
+	size_t steps_done;
+	size_t failed_step;       /* index when status is FAILED */
+	int err;                  /* -errno of the failure */
+	uint64_t bytes;           /* bytes moved */
+	char message[1024];
+};
+
+void tx_plan_init(struct tx_plan *p);
+void tx_plan_free(struct tx_plan *p);
+void tx_step_clear(struct tx_step *st);
+
+/* Append a step (its arrays are taken over by the plan). */
+int tx_plan_add(struct tx_plan *p, struct tx_step *st);
+
+/* The file's identity: inode and FS_IOC_GETVERSION generation. */
+int tx_file_identity(int fd, uint64_t *ino, uint64_t *gen, bool *gen_known);
+
+/* FIEMAP of [off, off+len) clipped to the range, merged where
+ * physically and logically adjacent (so equal layouts compare equal). */
+int tx_range_pieces(int fd, uint64_t off, uint64_t len,
+                    struct jr_piece **out, size_t *n);
+
+/* Normalize: sort by logical offset, merge adjacent, drop flags. */
+size_t tx_pieces_normalize(struct jr_piece *p, size_t n);
+bool tx_pieces_equal(const struct jr_piece *a, size_t na,
+                     const struct jr_piece *b, size_t nb);
+uint64_t tx_pieces_bytes(const struct jr_piece *p, size_t n);
+
+/* Would the file range, with the data of `before`, map onto `target`
+ * after a move (holes stay holes, data lands at target + (L - logical))?
+ * Fills *out with the predicted extents. */
+int tx_predict(const struct jr_piece *before, size_t nbefore,
+               const struct jr_piece *target, size_t ntarget,
+               struct jr_piece **out, size_t *n);
+
+/* A one-step plan: [off, off+len) of the file open as fd (named path)
+ * contiguously at physical goal. */
+int tx_plan_move(struct tx_plan *p, const char *path, int fd, uint64_t off,
+                 uint64_t len, uint64_t goal);
+
+/* A plan reverting transaction t (its steps that moved data, newest
+ * first): each range goes back to the extents it had before. Fails with
+ * -EBADMSG when t has nothing to undo. */
+int tx_plan_undo(struct tx_plan *p, const struct jr_txn *t);
+
+/* Run the plan (see above). j: the locked journal. Returns 0 when every
+ * step was applied, else -errno with res filled (status FAILED or
+ * STOPPED, which step and why). */
+int tx_apply(const struct tx_plan *p, struct jr_journal *j,
+             const struct tx_opts *o, struct tx_result *res);
+
+#endif

@@ -1,0 +1,457 @@
+/* Unit tests: the undo journal (format, damage detection, lock, directory
+ * safety). Everything runs in a private temporary directory. */
+#include "config.h"
+#include <errno.h>
+#include <fcntl.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+#include <cmocka.h>
+#include "journal.h"
+
+#define UUID "0f1e2d3c-4b5a-6978-8796-a5b4c3d2e1f0"
+
+static char base[256];
+static char jdir[300];
+
+static int setup(void **state)
+{
+	(void)state;
+	snprintf(base, sizeof(base), "%s/rl-jtest.XXXXXX",
+	         getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp");
+	if (!mkdtemp(base))
+		return -1;
+	snprintf(jdir, sizeof(jdir), "%s/j", base);
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	char cmd[512];
+	(void)state;
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", base);
+	return system(cmd) == 0 ? 0 : -1;
+}
+
+static struct jr_journal *open_rw(void)
+{
+	struct jr_journal *j;
+	char msg[256];
+	int r = jr_open(jdir, UUID, JR_O_LOCK | JR_O_CREATE, &j, NULL, msg,
+	                sizeof(msg));
+	if (r < 0)
+		fprintf(stderr, "jr_open: %d %s\n", r, msg);
+	assert_int_equal(r, 0);
+	return j;
+}
+
+static struct jr_journal *open_ro(void)
+{
+	struct jr_journal *j;
+	char msg[256];
+	assert_int_equal(jr_open(jdir, UUID, 0, &j, NULL, msg, sizeof(msg)),
+	                 0);
+	return j;
+}
+
+/* One transaction with two steps: step 0 done, step 1 failed. Returns the
+ * journal file's size before the END record. */
+static void write_sample(struct jr_journal *j, uint64_t *id, bool end)
+{
+	struct jr_piece tgt = {0, 1 << 20, 8192, 0};
+	struct jr_piece before[2] = {{0, 40960, 4096, 0},
+	                             {4096, 409600, 4096, 0x800}};
+	struct jr_piece after = {0, 1 << 20, 8192, 0};
+	struct jr_step st = {.index = 0,
+	                     .path = (char *)"dir/file a",
+	                     .ino = 12,
+	                     .gen = 0xdeadbeef,
+	                     .offset = 0,
+	                     .length = 8192,
+	                     .target = &tgt,
+	                     .ntarget = 1,
+	                     .before = before,
+	                     .nbefore = 2};
+
+	assert_int_equal(jr_begin(j, "move 'dir/file a' --to 1M", 0, 2, id),
+	                 0);
+	assert_int_equal(jr_step_planned(j, *id, &st), 0);
+	assert_int_equal(jr_step_done(j, *id, 0, &after, 1, 8192), 0);
+	st.index = 1;
+	st.path = (char *)"b";
+	assert_int_equal(jr_step_planned(j, *id, &st), 0);
+	assert_int_equal(jr_step_failed(j, *id, 1, EBUSY, "target taken"), 0);
+	if (end)
+		assert_int_equal(jr_end(j, *id, JR_ST_FAILED, "step 2"), 0);
+}
+
+static void check_sample(struct jr_txn *t)
+{
+	assert_non_null(t);
+	assert_string_equal(t->command, "move 'dir/file a' --to 1M");
+	assert_string_equal(t->uuid, UUID);
+	assert_int_equal(t->nsteps, 2);
+	assert_int_equal(t->bytes, 8192);
+	assert_string_equal(t->steps[0].path, "dir/file a");
+	assert_int_equal(t->steps[0].gen, 0xdeadbeef);
+	assert_int_equal(t->steps[0].state, JR_STEP_DONE);
+	assert_int_equal(t->steps[0].nbefore, 2);
+	assert_int_equal(t->steps[0].before[1].physical, 409600);
+	assert_int_equal(t->steps[0].before[1].flags, 0x800);
+	assert_int_equal(t->steps[0].nafter, 1);
+	assert_int_equal(t->steps[0].after[0].physical, 1 << 20);
+	assert_int_equal(t->steps[1].state, JR_STEP_FAILED);
+	assert_int_equal(t->steps[1].err, EBUSY);
+	assert_string_equal(t->steps[1].message, "target taken");
+}
+
+static void test_crc(void **state)
+{
+	(void)state;
+	assert_int_equal(jr_crc32c(0, "123456789", 9), 0xE3069283u);
+	assert_int_equal(jr_crc32c(0, "", 0), 0);
+}
+
+static void test_roundtrip(void **state)
+{
+	struct jr_journal *j = open_rw();
+	uint64_t id, id2;
+	struct stat st;
+	char path[400];
+
+	(void)state;
+	write_sample(j, &id, true);
+	assert_int_equal(id, 1);
+	assert_int_equal(jr_begin(j, "undo 1", 1, 1, &id2), 0);
+	assert_int_equal(id2, 2);
+	assert_int_equal(jr_end(j, id2, JR_ST_APPLIED, NULL), 0);
+	assert_true(jr_find(j, 1)->undone);
+	jr_close(j);
+
+	/* directory 0700, journal 0600 */
+	assert_int_equal(stat(jdir, &st), 0);
+	assert_int_equal(st.st_mode & 0777, 0700);
+	snprintf(path, sizeof(path), "%s/%s.journal", jdir, UUID);
+	assert_int_equal(stat(path, &st), 0);
+	assert_int_equal(st.st_mode & 0777, 0600);
+
+	j = open_ro();
+	assert_false(j->corrupt);
+	assert_false(j->tail_damaged);
+	assert_int_equal(j->ntxns, 2);
+	check_sample(jr_find(j, 1));
+	assert_int_equal(jr_find(j, 1)->status, JR_ST_FAILED);
+	assert_int_equal(jr_find(j, 2)->status, JR_ST_APPLIED);
+	assert_int_equal(jr_find(j, 2)->undo_of, 1);
+	assert_true(jr_find(j, 1)->undone);
+	assert_null(jr_open_txn(j));
+	jr_close(j);
+
+	/* undo of the undo re-does */
+	j = open_rw();
+	assert_int_equal(jr_begin(j, "undo 2", 2, 1, &id), 0);
+	assert_int_equal(jr_end(j, id, JR_ST_APPLIED, NULL), 0);
+	assert_false(jr_find(j, 1)->undone);
+	assert_true(jr_find(j, 2)->undone);
+	jr_close(j);
+}
+
+static unsigned char *slurp(const char *path, size_t *len)
+{
+	FILE *f = fopen(path, "rb");
+	unsigned char *b;
+	long n;
+
+	assert_non_null(f);
+	fseek(f, 0, SEEK_END);
+	n = ftell(f);
+	rewind(f);
+	b = malloc((size_t)n + 1);
+	assert_int_equal(fread(b, 1, (size_t)n, f), (size_t)n);
+	fclose(f);
+	*len = (size_t)n;
+	return b;
+}
+
+static void test_truncated_tail(void **state)
+{
+	struct jr_journal *j = open_rw();
+	uint64_t id;
+	char path[400];
+	unsigned char *buf;
+	size_t len, before_end;
+
+	(void)state;
+	write_sample(j, &id, false);
+	before_end = (size_t)j->good_end;
+	assert_int_equal(jr_end(j, id, JR_ST_FAILED, "step 2"), 0);
+	jr_close(j);
+	snprintf(path, sizeof(path), "%s/%s.journal", jdir, UUID);
+	buf = slurp(path, &len);
+
+	/* Cut at every byte offset inside the last record. */
+	for (size_t cut = before_end; cut < len; cut++) {
+		struct jr_journal pj;
+		memset(&pj, 0, sizeof(pj));
+		assert_int_equal(jr_parse(&pj, buf, cut), 0);
+		assert_false(pj.corrupt);
+		assert_int_equal(pj.tail_damaged, cut != before_end);
+		assert_int_equal(pj.good_end, before_end);
+		assert_int_equal(pj.ntxns, 1);
+		assert_int_equal(pj.txns[0].status, JR_ST_OPEN);
+		check_sample(&pj.txns[0]);
+		jr_txns_free(pj.txns, pj.ntxns);
+	}
+	/* Zero bytes appended (a crash after the size grew): tail damage. */
+	{
+		unsigned char *z = calloc(1, len + 100);
+		struct jr_journal pj;
+		memcpy(z, buf, len);
+		memset(&pj, 0, sizeof(pj));
+		assert_int_equal(jr_parse(&pj, z, len + 100), 0);
+		assert_true(pj.tail_damaged);
+		assert_false(pj.corrupt);
+		assert_int_equal(pj.good_end, len);
+		jr_txns_free(pj.txns, pj.ntxns);
+		free(z);
+	}
+
+	/* On disk: reading reports the damage; the next append cuts it. */
+	assert_int_equal(truncate(path, (off_t)(len - 3)), 0);
+	j = open_rw();
+	assert_true(j->tail_damaged);
+	assert_false(j->corrupt);
+	assert_non_null(jr_open_txn(j));
+	assert_int_equal(jr_end(j, id, JR_ST_INTERRUPTED, "found"), 0);
+	jr_close(j);
+	j = open_ro();
+	assert_false(j->tail_damaged);
+	assert_false(j->corrupt);
+	assert_int_equal(jr_find(j, id)->status, JR_ST_INTERRUPTED);
+	jr_close(j);
+	free(buf);
+}
+
+static void test_corrupt_middle(void **state)
+{
+	struct jr_journal *j = open_rw();
+	uint64_t id;
+	char path[400];
+	unsigned char *buf;
+	size_t len, last_start;
+
+	(void)state;
+	write_sample(j, &id, false);
+	last_start = (size_t)j->good_end;
+	assert_int_equal(jr_end(j, id, JR_ST_FAILED, NULL), 0);
+	jr_close(j);
+	snprintf(path, sizeof(path), "%s/%s.journal", jdir, UUID);
+	buf = slurp(path, &len);
+
+	/* Flip one bit in every byte before the last record: corrupt (or,
+	 * in the file header, not a journal / another version). */
+	for (size_t pos = 0; pos < last_start; pos++) {
+		struct jr_journal pj;
+		int r;
+		memset(&pj, 0, sizeof(pj));
+		buf[pos] ^= 0x10;
+		r = jr_parse(&pj, buf, len);
+		if (pos < JR_HEADER_SIZE)
+			assert_true(r == -EBADMSG || r == -EPROTONOSUPPORT);
+		else {
+			assert_int_equal(r, 0);
+			assert_true(pj.corrupt);
+		}
+		buf[pos] ^= 0x10;
+		jr_txns_free(pj.txns, pj.ntxns);
+	}
+
+	/* On disk: corrupt journal refuses appends. */
+	buf[JR_HEADER_SIZE + 20] ^= 0xff;
+	{
+		FILE *f = fopen(path, "wb");
+		assert_int_equal(fwrite(buf, 1, len, f), len);
+		fclose(f);
+	}
+	j = open_rw();
+	assert_true(j->corrupt);
+	assert_true(strstr(j->problem, "offset") != NULL);
+	assert_int_equal(jr_begin(j, "x", 0, 1, &id), -EBADMSG);
+	jr_close(j);
+	free(buf);
+}
+
+static void test_wrong_version(void **state)
+{
+	struct jr_journal *j = open_rw();
+	uint64_t id;
+	char path[400], msg[256];
+	unsigned char v = 7;
+	int fd;
+
+	(void)state;
+	write_sample(j, &id, true);
+	jr_close(j);
+	snprintf(path, sizeof(path), "%s/%s.journal", jdir, UUID);
+	fd = open(path, O_WRONLY);
+	assert_true(fd >= 0);
+	assert_int_equal(pwrite(fd, &v, 1, 12), 1);
+	close(fd);
+	assert_int_equal(jr_open(jdir, UUID, 0, &j, NULL, msg, sizeof(msg)),
+	                 -EPROTONOSUPPORT);
+	assert_true(strstr(msg, "version 7") != NULL);
+	/* not a journal at all */
+	fd = open(path, O_WRONLY | O_TRUNC);
+	assert_int_equal(write(fd, "hello, world, not a journal", 27), 27);
+	close(fd);
+	assert_int_equal(jr_open(jdir, UUID, 0, &j, NULL, msg, sizeof(msg)),
+	                 -EBADMSG);
+}
+
+static void test_lock(void **state)
+{
+	struct jr_journal *j = open_rw(), *j2;
+	char msg[256];
+	long holder = 0;
+	int pfd[2], status;
+	pid_t pid;
+
+	(void)state;
+	/* flock is per open file description: a second open in this process
+	 * conflicts too, but test across processes as in real life. */
+	assert_int_equal(pipe(pfd), 0);
+	pid = fork();
+	if (pid == 0) {
+		int r = jr_open(jdir, UUID, JR_O_LOCK, &j2, &holder, msg,
+		                sizeof(msg));
+		char res = (r == -EWOULDBLOCK && holder == (long)getppid() &&
+		            strstr(msg, "another relayout is working on this "
+		                        "volume (pid"))
+		               ? 'y'
+		               : 'n';
+		if (write(pfd[1], &res, 1) != 1)
+			_exit(2);
+		_exit(0);
+	}
+	{
+		char res = 0;
+		assert_int_equal(read(pfd[0], &res, 1), 1);
+		assert_int_equal(res, 'y');
+	}
+	waitpid(pid, &status, 0);
+	/* read-only access works while locked */
+	assert_int_equal(jr_open(jdir, UUID, 0, &j2, NULL, msg, sizeof(msg)),
+	                 0);
+	jr_close(j2);
+	jr_close(j);
+	/* released on close */
+	assert_int_equal(jr_open(jdir, UUID, JR_O_LOCK, &j2, &holder, msg,
+	                         sizeof(msg)),
+	                 0);
+	jr_close(j2);
+	close(pfd[0]);
+	close(pfd[1]);
+}
+
+static void test_unsafe_dirs(void **state)
+{
+	char d[400], l[400], msg[256];
+	struct jr_journal *j;
+	int fd;
+
+	(void)state;
+	/* world-writable */
+	snprintf(d, sizeof(d), "%s/ww", base);
+	assert_int_equal(mkdir(d, 0700), 0);
+	assert_int_equal(chmod(d, 0777), 0);
+	assert_int_equal(jr_open(d, UUID, JR_O_CREATE | JR_O_LOCK, &j, NULL,
+	                         msg, sizeof(msg)),
+	                 -EPERM);
+	assert_true(strstr(msg, "writable by everyone") != NULL);
+	/* group-writable */
+	assert_int_equal(chmod(d, 0770), 0);
+	assert_int_equal(jr_open(d, UUID, JR_O_CREATE, &j, NULL, msg,
+	                         sizeof(msg)),
+	                 -EPERM);
+	assert_true(strstr(msg, "group") != NULL);
+	/* symlink to a good directory: refused, never followed */
+	assert_int_equal(chmod(d, 0700), 0);
+	snprintf(l, sizeof(l), "%s/link", base);
+	assert_int_equal(symlink(d, l), 0);
+	fd = jr_open_dir(l, true, msg, sizeof(msg));
+	assert_int_equal(fd, -ELOOP);
+	assert_true(strstr(msg, "symbolic link") != NULL);
+	/* symlink in the middle of the path */
+	snprintf(l, sizeof(l), "%s/link/sub", base);
+	assert_int_equal(jr_open_dir(l, true, msg, sizeof(msg)), -ELOOP);
+	/* foreign owner (needs root to chown) */
+	if (geteuid() == 0) {
+		snprintf(d, sizeof(d), "%s/foreign", base);
+		assert_int_equal(mkdir(d, 0700), 0);
+		assert_int_equal(chown(d, 65534, 65534), 0);
+		assert_int_equal(jr_open(d, UUID, JR_O_CREATE, &j, NULL, msg,
+		                         sizeof(msg)),
+		                 -EPERM);
+		assert_true(strstr(msg, "owned by uid 65534") != NULL);
+	}
+	/* the journal file itself a symlink */
+	snprintf(d, sizeof(d), "%s/ok", base);
+	assert_int_equal(mkdir(d, 0700), 0);
+	snprintf(l, sizeof(l), "%s/ok/%s.journal", base, UUID);
+	assert_int_equal(symlink("/etc/passwd", l), 0);
+	assert_true(jr_open(d, UUID, JR_O_CREATE | JR_O_LOCK, &j, NULL, msg,
+	                    sizeof(msg)) < 0);
+	/* creation: a missing directory is made 0700 */
+	snprintf(d, sizeof(d), "%s/new", base);
+	assert_int_equal(jr_open(d, UUID, JR_O_CREATE | JR_O_LOCK, &j, NULL,
+	                         msg, sizeof(msg)),
+	                 0);
+	jr_close(j);
+	/* a missing journal reads as empty without creating anything */
+	snprintf(d, sizeof(d), "%s/absent", base);
+	assert_int_equal(jr_open(d, UUID, 0, &j, NULL, msg, sizeof(msg)), 0);
+	assert_int_equal(j->ntxns, 0);
+	jr_close(j);
+	assert_int_equal(access(d, F_OK), -1);
+	/* bad UUIDs */
+	assert_int_equal(jr_open(d, "../x", 0, &j, NULL, msg, sizeof(msg)),
+	                 -EINVAL);
+	assert_int_equal(jr_open(d, "", 0, &j, NULL, msg, sizeof(msg)),
+	                 -EINVAL);
+}
+
+static void test_dir_choice(void **state)
+{
+	(void)state;
+	unsetenv(JR_ENV_DIR);
+	assert_string_equal(jr_dir_choice(NULL), JR_DEFAULT_DIR);
+	setenv(JR_ENV_DIR, "/tmp/x", 1);
+	assert_string_equal(jr_dir_choice(NULL), "/tmp/x");
+	assert_string_equal(jr_dir_choice("/opt/y"), "/opt/y");
+	unsetenv(JR_ENV_DIR);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+	    cmocka_unit_test(test_crc),
+	    cmocka_unit_test_setup_teardown(test_roundtrip, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_truncated_tail, setup,
+	                                    teardown),
+	    cmocka_unit_test_setup_teardown(test_corrupt_middle, setup,
+	                                    teardown),
+	    cmocka_unit_test_setup_teardown(test_wrong_version, setup,
+	                                    teardown),
+	    cmocka_unit_test_setup_teardown(test_lock, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_unsafe_dirs, setup, teardown),
+	    cmocka_unit_test(test_dir_choice),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
