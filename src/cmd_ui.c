@@ -19,6 +19,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include "commands.h"
 #include "session.h"
 #include "ui.h"
@@ -66,6 +67,19 @@ static struct lm_model *need_model(struct rl_session *s)
 	if (!s->model)
 		session_error(s, "no layout model");
 	return s->model;
+}
+
+/* Append word to f quoted for the command language. */
+static void put_quoted(FILE *f, const char *w)
+{
+	fputc('\'', f);
+	for (; *w; w++) {
+		if (*w == '\'')
+			fputs("'\\''", f);
+		else
+			fputc(*w, f);
+	}
+	fputc('\'', f);
 }
 
 /* ------------------------------------------------------------- bind */
@@ -486,28 +500,6 @@ enum cmd_status cmd_select(struct rl_session *s, const struct cmd_call *c)
 	struct ui *ui = s->ui;
 	size_t count = 0;
 
-	if (!strcmp(a, "cursor")) {
-		uint64_t st, en;
-		uint32_t id;
-		char line[4200];
-
-		if (!need_active(s))
-			return CMD_FAIL;
-		ui = s->ui;
-		ui_map_cursor_range(ui, &st, &en);
-		id = ui_map_first_file(ui, st, en);
-		if (id == LM_NONE) {
-			session_error(s, "no file under the cursor");
-			return CMD_FAIL;
-		}
-		/* Run (and so record) the explicit form. */
-		const struct lm_file *fl = lm_file(ui->model, id);
-		snprintf(line, sizeof(line), "select %s-- '%s'",
-		         fl->flags & LM_FILE_SELECTED ? "--off " : "",
-		         lm_file_path(ui->model, id, 0));
-		ui->pane_file = id;
-		return cmd_exec_line(s, line);
-	}
 	m = need_model(s);
 	if (!m)
 		return CMD_FAIL;
@@ -552,6 +544,42 @@ done:
 	if (ui)
 		ui->dirty = true;
 	return CMD_OK;
+}
+
+/* The key's form: select or deselect the file under the cursor by running
+ * (and so recording) `select [--off] -- PATH`. */
+enum cmd_status cmd_pick(struct rl_session *s, const struct cmd_call *c)
+{
+	struct ui *ui = need_active(s);
+	uint64_t st, en;
+	uint32_t id;
+	char *line = NULL;
+	size_t len = 0;
+	FILE *f;
+	enum cmd_status r;
+
+	if (!ui)
+		return CMD_FAIL;
+	ui_map_cursor_range(ui, &st, &en);
+	id = ui_map_first_file(ui, st, en);
+	if (id == LM_NONE) {
+		session_error(s, "no file under the cursor");
+		return CMD_FAIL;
+	}
+	f = open_memstream(&line, &len);
+	if (!f) {
+		session_error(s, "out of memory");
+		return CMD_FAIL;
+	}
+	fprintf(f, "select %s-- ",
+	        lm_file(ui->model, id)->flags & LM_FILE_SELECTED ? "--off "
+	                                                          : "");
+	put_quoted(f, lm_file_path(ui->model, id, 0));
+	fclose(f);
+	ui->pane_file = id;
+	r = cmd_exec_line(s, line);
+	free(line);
+	return r;
 }
 
 /* ----------------------------------------------------- target region */
@@ -608,4 +636,191 @@ enum cmd_status cmd_mark(struct rl_session *s, const struct cmd_call *c)
 		snprintf(line, sizeof(line), "target 0x%" PRIx64 " 0x%" PRIx64,
 		         ui->mark_start, b);
 	return cmd_exec_line(s, line);
+}
+
+/* ----------------------------------------------------------- actions */
+
+/* Build the move of the selected files into the target region, packed
+ * from its start: *real gets the command line, *preview the same with
+ * --dry-run, planned destinations go into ui. */
+static int plan_move(struct rl_session *s, struct ui *ui, char **real,
+                     char **preview, char **summary)
+{
+	struct lm_model *m = ui->model;
+	char *rt = NULL, *pt = NULL;
+	size_t rl = 0, pl = 0, nfiles = 0;
+	FILE *rf, *pf;
+	uint64_t goal = ui->mark_start, bytes = 0;
+
+	if (!ui->have_target) {
+		session_error(s, "no target region: mark one with m (start), "
+		                 "then m (end), or 'target START END'");
+		return -EINVAL;
+	}
+	rf = open_memstream(&rt, &rl);
+	pf = open_memstream(&pt, &pl);
+	if (!rf || !pf) {
+		if (rf)
+			fclose(rf);
+		free(rt);
+		session_error(s, "out of memory");
+		return -ENOMEM;
+	}
+	for (uint32_t id = 0; id < lm_file_count(m); id++) {
+		const struct lm_file *fl = lm_file(m, id);
+		const struct lm_extent *e;
+		size_t n;
+		uint64_t len = 0;
+
+		if (!(fl->flags & LM_FILE_SELECTED) || !S_ISREG(fl->mode))
+			continue;
+		e = lm_file_extents(m, id, &n);
+		for (size_t i = 0; i < n; i++)
+			len += e[i].length;
+		if (!len)
+			continue;
+		len = (len + ui->block - 1) / ui->block * ui->block;
+		void *np = realloc(ui->planned,
+		                   (ui->nplanned + 1) * sizeof(*ui->planned));
+		if (!np)
+			break;
+		ui->planned = np;
+		ui->planned[ui->nplanned].start = goal;
+		ui->planned[ui->nplanned++].len = len;
+		fprintf(rf, "%smove --to 0x%" PRIx64 " -- ", nfiles ? "; " : "",
+		        goal);
+		fprintf(pf, "%smove --dry-run --to 0x%" PRIx64 " -- ",
+		        nfiles ? "; " : "", goal);
+		/* Commands take paths as the user would: absolute. */
+		char abs[2 * 4096 + 2];
+		snprintf(abs, sizeof(abs), "%s/%s", lm_geometry(m)->mountpoint,
+		         lm_file_path(m, id, 0));
+		put_quoted(rf, abs);
+		put_quoted(pf, abs);
+		goal += len;
+		bytes += len;
+		nfiles++;
+	}
+	fclose(rf);
+	fclose(pf);
+	if (!nfiles || goal > ui->mark_end) {
+		char need[32], have[32];
+		units_format_size(bytes, need, sizeof(need));
+		units_format_size(ui->mark_end - ui->mark_start, have,
+		                  sizeof(have));
+		if (!nfiles)
+			session_error(s, "nothing selected (Space on a file, or "
+			                 "'select ...')");
+		else
+			session_error(s, "the target region (%s) is smaller "
+			                 "than the selection (%s)",
+			              have, need);
+		free(rt);
+		free(pt);
+		return -EINVAL;
+	}
+	char b[32];
+	units_format_size(bytes, b, sizeof(b));
+	if (asprintf(summary, "move %zu file%s (%s) to 0x%" PRIx64, nfiles,
+	             nfiles == 1 ? "" : "s", b, ui->mark_start) < 0)
+		*summary = NULL;
+	*real = rt;
+	*preview = pt;
+	return 0;
+}
+
+/* Ask y/n on the message line. */
+static bool confirm(struct ui *ui, const char *question)
+{
+	ui_message(ui, false, "%s (y/n)", question);
+	ui_draw(ui);
+	refresh();
+	for (;;) {
+		int ch = getch();
+		if (ch == 'y' || ch == 'Y')
+			return true;
+		if (ch == 'n' || ch == 'N' || ch == 27 || ch == 3 || ch == 'q')
+			return false;
+	}
+}
+
+enum cmd_status cmd_action(struct rl_session *s, const struct cmd_call *c)
+{
+	struct ui *ui = need_active(s);
+	const char *a = c->argv[0];
+	char *real = NULL, *preview = NULL, *summary = NULL;
+	enum cmd_status st;
+
+	if (!ui)
+		return CMD_FAIL;
+	if (!strcmp(a, "discard")) {
+		if (!ui->plan_line)
+			return CMD_OK;
+		ui_plan_clear(ui);
+		ui_message(ui, false, "plan discarded");
+		return CMD_OK;
+	}
+	if (!strcmp(a, "apply")) {
+		char q[600];
+
+		if (!ui->plan_line) {
+			session_error(s, "no plan to apply (v: move the "
+			                 "selection to the target, u: undo)");
+			return CMD_FAIL;
+		}
+		snprintf(q, sizeof(q), "Apply: %.500s?",
+		         ui->plan_summary ? ui->plan_summary : ui->plan_line);
+		if (!confirm(ui, q)) {
+			ui_message(ui, false, "not applied (Esc discards the "
+			                      "plan)");
+			return CMD_OK;
+		}
+		ui_message(ui, false, "applying...");
+		ui_draw(ui);
+		refresh();
+		real = ui->plan_line;
+		ui->plan_line = NULL;
+		ui_plan_clear(ui);
+		st = cmd_exec_line(s, real);
+		free(real);
+		/* The map follows the disk: rescan into a new model. */
+		if (cmd_exec_line(s, "scan") == CMD_OK)
+			ui_sync_session(s);
+		return st;
+	}
+	ui_plan_clear(ui);
+	if (!strcmp(a, "move")) {
+		if (plan_move(s, ui, &real, &preview, &summary) < 0) {
+			ui_plan_clear(ui);
+			return CMD_FAIL;
+		}
+	} else if (!strcmp(a, "undo")) {
+		real = strdup("undo");
+		preview = strdup("undo --dry-run");
+		summary = strdup("undo the last transaction");
+	} else {
+		session_error(s, "usage: action move|undo|apply|discard");
+		return CMD_USAGE;
+	}
+	if (!real || !preview) {
+		free(real);
+		free(preview);
+		free(summary);
+		session_error(s, "out of memory");
+		return CMD_FAIL;
+	}
+	/* The preview is the command's own dry run: it checks the plan. */
+	st = cmd_exec_line(s, preview);
+	free(preview);
+	if (st != CMD_OK) {
+		free(real);
+		free(summary);
+		ui_plan_clear(ui);
+		return st;
+	}
+	ui->plan_line = real;
+	ui->plan_summary = summary;
+	ui_message(ui, false, "plan: %s -- a applies, Esc discards",
+	           summary ? summary : real);
+	return CMD_OK;
 }

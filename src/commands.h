@@ -140,7 +140,10 @@ struct cmd_def {
 	  "Move the cursor to an address or to a file's first extent")        \
 	X("pane", pane, "inode|output|none|scroll N", 1, 2, CMD_F_UI, NULL,   \
 	  "Toggle the inode or output pane beside the map; scroll it")        \
-	X("select", select, "cursor|clear|FILE|path GLOB|frag>N|size>SIZE",   \
+	X("pick", pick, "", 0, 0, CMD_F_UI | CMD_F_NOREC, NULL,               \
+	  "Select or deselect the file under the cursor (recorded as "       \
+	  "select)")                                                          \
+	X("select", select, "clear|FILE|path GLOB|frag>N|size>SIZE",          \
 	  1, 2, CMD_F_UI, cmd_opts_select,                                    \
 	  "Select files (the map shows them; actions work on them)")          \
 	X("target", target, "START END|clear", 1, 2, CMD_F_UI, NULL,          \
@@ -155,6 +158,10 @@ struct cmd_def {
 	  "Redraw the screen")                                                \
 	X("save-screen", save_screen, "FILE", 1, 1, CMD_F_UI | CMD_F_NOREC,   \
 	  NULL, "Write the screen as text to FILE (screen tests)")            \
+	X("action", action, "move|undo|apply|discard", 1, 1,                  \
+	  CMD_F_UI | CMD_F_NOREC, NULL,                                       \
+	  "Plan an action (preview on the map), apply it after a "           \
+	  "confirmation, or discard it")                                      \
 	X("quit", quit, "", 0, 0, CMD_F_UI | CMD_F_NOREC, NULL,               \
 	  "Leave the interactive UI")
 

@@ -103,6 +103,12 @@ struct ui {
 	/* Target region [mark_start, mark_end), mark_pending: first m done */
 	bool mark_pending, have_target;
 	uint64_t mark_start, mark_end;
+	/* A pending action (preview shown; `action apply` runs it). */
+	char *plan_line, *plan_summary;
+	struct {
+		uint64_t start, len;
+	} *planned; /* planned destinations, drawn on the map */
+	size_t nplanned;
 	/* Inode pane: the file shown (LM_NONE: owners of the cursor cell). */
 	enum ui_pane pane;
 	uint32_t pane_file;
@@ -225,6 +231,12 @@ void ui_prompt_done(struct ui *ui);
 char *ui_complete_command(const char *text, int state);
 
 /* ------------------------------------------------------ ui_main.c */
+
+/* Follow the session after a command: its model (a rescan or an import
+ * replaces it) and read-only state. */
+void ui_sync_session(struct rl_session *s);
+/* Drop the pending action and its preview. */
+void ui_plan_clear(struct ui *ui);
 
 /* Run a command line from the UI with its output captured into the
  * output pane / message line. */

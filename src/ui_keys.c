@@ -47,16 +47,20 @@ const char ui_default_bindings[] =
     "bind o 'pane output'\n"
     "bind J 'pane scroll 1'\n"
     "bind K 'pane scroll -1'\n"
-    "bind Space 'select cursor'\n"
+    "bind Space pick\n"
     "bind c 'select clear'\n"
     "bind m mark\n"
     "bind M 'mark clear'\n"
     "bind C-l redraw\n"
+    "bind v 'action move'\n"
+    "bind a 'action apply'\n"
+    "bind Esc 'action discard'\n"
+    "bind u 'action undo'\n"
+    "bind L 'log'\n"
     "bind D 'prompt \"defrag \"'\n"
-    "bind v 'prompt \"move \"'\n"
-    "bind a apply\n"
-    "bind Esc discard\n"
-    "bind u undo\n";
+    "bind C 'prompt \"compact \"'\n"
+    "bind E 'prompt \"evacuate \"'\n"
+    "bind G 'prompt \"group \"'\n";
 
 static const struct {
 	const char *name;
@@ -171,18 +175,34 @@ char *ui_help_text(const struct ui *ui)
 		return NULL;
 	fprintf(f, "Keys (each runs a command; change with 'bind KEY "
 	           "COMMAND'):\n");
-	/* In binding order: the defaults read top to bottom. */
+	/* In binding order, keys running the same line together. */
 	for (size_t i = 0; i < ui->nbinds; i++) {
 		const char *line = ui->binds[i].line;
-		char word[64];
-		size_t n = strcspn(line, " \t;");
+		char word[64], keys[128];
+		size_t n = strcspn(line, " \t;"), used = 0;
 		const struct cmd_def *d;
+		bool seen = false;
 
+		for (size_t j = 0; j < i && !seen; j++)
+			seen = !strcmp(ui->binds[j].line, line);
+		if (seen)
+			continue;
+		keys[0] = '\0';
+		for (size_t j = i; j < ui->nbinds; j++) {
+			if (strcmp(ui->binds[j].line, line))
+				continue;
+			int k = snprintf(keys + used, sizeof(keys) - used,
+			                 "%s%s", used ? " " : "",
+			                 ui_key_name(ui->binds[j].key, name,
+			                             sizeof(name)));
+			if (k < 0 || (size_t)k >= sizeof(keys) - used)
+				break;
+			used += (size_t)k;
+		}
 		snprintf(word, sizeof(word), "%.*s", (int)(n < 63 ? n : 63),
 		         line);
 		d = cmd_find(word);
-		fprintf(f, "  %-10s %-22s %s\n",
-		        ui_key_name(ui->binds[i].key, name, sizeof(name)), line,
+		fprintf(f, "  %-16s %-20s %s\n", keys, line,
 		        d ? d->help : "(command not available in this build)");
 	}
 	fprintf(f, "\nCommands (':' opens the prompt; 'help COMMAND'):\n");

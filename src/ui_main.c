@@ -46,7 +46,39 @@ void ui_free(struct ui *ui)
 	free(ui->binds);
 	free(ui->out_text);
 	free(ui->history_path);
+	ui_plan_clear(ui);
 	free(ui);
+}
+
+void ui_plan_clear(struct ui *ui)
+{
+	free(ui->plan_line);
+	free(ui->plan_summary);
+	free(ui->planned);
+	ui->plan_line = ui->plan_summary = NULL;
+	ui->planned = NULL;
+	ui->nplanned = 0;
+	ui->dirty = true;
+}
+
+void ui_sync_session(struct rl_session *s)
+{
+	struct ui *ui = s->ui;
+
+	if (!ui)
+		return;
+	if (s->read_only_snapshot) {
+		ui->readonly = true;
+		ui->ro_why = "snapshot";
+	}
+	if (ui->model != s->model) {
+		ui->model = s->model;
+		if (ui->pane_file != LM_NONE && ui->model &&
+		    ui->pane_file >= lm_file_count(ui->model))
+			ui->pane_file = LM_NONE;
+		if (ui->active && ui->model)
+			ui_map_layout(ui);
+	}
 }
 
 void ui_message(struct ui *ui, bool error, const char *fmt, ...)
@@ -96,10 +128,13 @@ int ui_exec(struct rl_session *s, const char *line)
 		return cmd_exec_line(s, line);
 	s->out = f;
 	s->err = f;
+	if (ui)
+		ui->msg[0] = '\0'; /* a handler's own message wins */
 	st = cmd_exec_line(s, line);
 	s->out = saved_out;
 	s->err = saved_err;
 	fclose(f);
+	ui_sync_session(s);
 	if (len > 0 && ui) {
 		size_t nl = strcspn(text, "\n");
 		char echo[300];
@@ -107,7 +142,9 @@ int ui_exec(struct rl_session *s, const char *line)
 
 		ui_output_append(ui, echo, n > 0 ? (size_t)n : 0);
 		ui_output_append(ui, text, len);
-		if (text[nl] == '\0' || text[nl + 1] == '\0') {
+		if (ui->msg[0] && st == CMD_OK) {
+			/* keep the handler's message */
+		} else if (text[nl] == '\0' || text[nl + 1] == '\0') {
 			text[nl] = '\0';
 			ui_message(ui, st != CMD_OK, "%s", text);
 		} else {
@@ -415,11 +452,8 @@ static int ui_model(struct rl_session *s, struct ui *ui)
 		}
 		free(text);
 	}
-	ui->model = s->model;
-	if (s->read_only_snapshot) {
-		ui->readonly = true;
-		ui->ro_why = "snapshot";
-	} else if (geteuid() != 0) {
+	ui_sync_session(s);
+	if (!ui->readonly && geteuid() != 0) {
 		ui->readonly = true;
 		ui->ro_why = "not root";
 	}

@@ -16,10 +16,10 @@
 
 const struct ui_cell_style ui_cell_styles[UI_CELL_N] = {
     [UI_CELL_FREE] = {'.', UI_ROLE_FREE, "free"},
-    [UI_CELL_MIXED] = {':', UI_ROLE_MIXED, "part free"},
-    [UI_CELL_META] = {'M', UI_ROLE_META, "metadata"},
+    [UI_CELL_MIXED] = {':', UI_ROLE_MIXED, "part-free"},
+    [UI_CELL_META] = {'M', UI_ROLE_META, "meta"},
     [UI_CELL_DATA] = {'#', UI_ROLE_DATA, "data"},
-    [UI_CELL_FRAG] = {'%', UI_ROLE_FRAG, "fragmented"},
+    [UI_CELL_FRAG] = {'%', UI_ROLE_FRAG, "frag"},
     [UI_CELL_SHARED] = {'&', UI_ROLE_SHARED, "shared"},
     [UI_CELL_UNWRITTEN] = {'~', UI_ROLE_UNWRITTEN, "unwritten"},
     [UI_CELL_UNKNOWN] = {'?', UI_ROLE_UNKNOWN, "unknown"},
@@ -265,7 +265,7 @@ static void draw_legend(struct ui *ui, int y)
 	    UI_CELL_FREE,   UI_CELL_MIXED,     UI_CELL_META,
 	    UI_CELL_DATA,   UI_CELL_FRAG,      UI_CELL_SHARED,
 	    UI_CELL_UNWRITTEN, UI_CELL_UNKNOWN, UI_CELL_SELECTED,
-	    UI_CELL_TARGET,
+	    UI_CELL_TARGET, UI_CELL_PLANNED,
 	};
 	int x = 0;
 
@@ -317,6 +317,14 @@ void ui_map_draw(struct ui *ui)
 					            .glyph;
 				attr = ui_attr(ui, UI_ROLE_TARGET);
 			}
+			for (size_t i = 0; i < ui->nplanned; i++)
+				if (a < ui->planned[i].start +
+				            ui->planned[i].len &&
+				    b > ui->planned[i].start) {
+					glyph = ui_cell_styles[UI_CELL_PLANNED]
+					            .glyph;
+					attr = ui_attr(ui, UI_ROLE_PLANNED);
+				}
 			if (groups && k != UI_CELL_OUTSIDE &&
 			    group_starts_in(ui, a, b))
 				attr |= ui_attr(ui, UI_ROLE_GROUP);
@@ -413,22 +421,32 @@ void ui_map_status(struct ui *ui, char *buf, size_t size)
 	         ui->readonly && ui->ro_why ? ui->ro_why : "");
 }
 
+struct first_file {
+	uint32_t id, prefer;
+};
+
 static int first_file_cb(const struct lm_owner *o, void *arg)
 {
-	uint32_t *id = arg;
+	struct first_file *ff = arg;
 
-	if (o->kind == LM_OWN_FILE) {
-		*id = o->file;
+	if (o->kind != LM_OWN_FILE)
+		return 0;
+	if (ff->id == LM_NONE)
+		ff->id = o->file;
+	if (o->file == ff->prefer) {
+		ff->id = o->file;
 		return 1;
 	}
 	return 0;
 }
 
+/* The file last jumped to or selected wins when it owns part of the cell
+ * (at coarse zooms a cell holds several files). */
 uint32_t ui_map_first_file(struct ui *ui, uint64_t start, uint64_t end)
 {
-	uint32_t id = LM_NONE;
+	struct first_file ff = {LM_NONE, ui->pane_file};
 
 	if (ui->model && end > start)
-		lm_owners(ui->model, start, end, first_file_cb, &id);
-	return id;
+		lm_owners(ui->model, start, end, first_file_cb, &ff);
+	return ff.id;
 }
