@@ -148,12 +148,8 @@ int ui_exec(struct rl_session *s, const char *line)
 			text[nl] = '\0';
 			ui_message(ui, st != CMD_OK, "%s", text);
 		} else {
-			ui_message(ui, st != CMD_OK,
-			           "%s (output pane: o)", strtok(text, "\n"));
-			if (ui->pane == UI_PANE_NONE && ui->active) {
-				ui->pane = UI_PANE_OUTPUT;
-				ui_map_layout(ui);
-			}
+			ui_message(ui, st != CMD_OK, "%s (more: o)",
+			           strtok(text, "\n"));
 		}
 	}
 	free(text);

@@ -408,17 +408,23 @@ void ui_map_status(struct ui *ui, char *buf, size_t size)
 		snprintf(t, sizeof(t), "+%d more", sc.more);
 		sc_add(&sc, t);
 	}
-	if (ui->cell_blocks == 1)
-		snprintf(zoom, sizeof(zoom), "1 block");
-	else
-		snprintf(zoom, sizeof(zoom), "%" PRIu64 " blocks",
-		         ui->cell_blocks);
-	snprintf(buf, size,
-	         "0x%" PRIx64 "-0x%" PRIx64 " %s | zoom %s/cell | %s%s%s", a,
-	         b ? b - 1 : 0, owners[0] ? owners : "-", zoom,
-	         ui->readonly ? "read-only" : "read-write",
-	         ui->readonly && ui->ro_why ? ": " : "",
-	         ui->readonly && ui->ro_why ? ui->ro_why : "");
+	snprintf(zoom, sizeof(zoom), "%" PRIu64 " block%s/cell",
+	         ui->cell_blocks, ui->cell_blocks == 1 ? "" : "s");
+	/* The right part (zoom, state) always shows; owners are cut. */
+	char right[128], left[600];
+	int w = ui->cols > 0 ? ui->cols : 80, rl, ll;
+
+	rl = snprintf(right, sizeof(right), " | %s | %s%s%s", zoom,
+	              ui->readonly ? "read-only" : "read-write",
+	              ui->readonly && ui->ro_why ? ": " : "",
+	              ui->readonly && ui->ro_why ? ui->ro_why : "");
+	ll = snprintf(left, sizeof(left), "0x%" PRIx64 "-0x%" PRIx64 " %s", a,
+	              b ? b - 1 : 0, owners[0] ? owners : "-");
+	if (ll + rl > w && w - rl > 3 && (size_t)(w - rl) < sizeof(left)) {
+		left[w - rl - 3] = '\0';
+		strcat(left, "...");
+	}
+	snprintf(buf, size, "%s%s", left, right);
 }
 
 struct first_file {
