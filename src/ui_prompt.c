@@ -114,12 +114,16 @@ static char *complete_theme(const char *text, int state)
 	size_t len = strlen(text);
 
 	if (!state) {
-		const char *env = getenv("RELAYOUT_THEMES_DIR");
+		char *slash;
 		if (d)
 			closedir(d);
-		snprintf(dir, sizeof(dir), "%s",
-		         env && *env ? env : RL_DATADIR "/themes");
-		d = opendir(dir);
+		d = NULL;
+		/* The directory the default theme is found in. */
+		if (ui_theme_path("default", dir, sizeof(dir)) == 0 &&
+		    (slash = strrchr(dir, '/'))) {
+			*slash = '\0';
+			d = opendir(dir);
+		}
 	}
 	while (d && (de = readdir(d))) {
 		size_t n = strlen(de->d_name);

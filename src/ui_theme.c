@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 #include "ui.h"
 
 static const char *const role_names[UI_ROLE_N] = {
@@ -59,8 +60,12 @@ int ui_color_parse(const char *name)
 
 int ui_theme_path(const char *name, char *buf, size_t size)
 {
-	const char *dirs[2];
+	/* Uninstalled: next to the program (in-tree build) or one level up
+	 * (build directory inside the source tree). */
+	char exe[4096], up[4096 + 32], here[4096 + 32];
+	const char *dirs[4];
 	struct stat st;
+	ssize_t n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
 
 	if (strchr(name, '/')) {
 		snprintf(buf, size, "%s", name);
@@ -68,7 +73,19 @@ int ui_theme_path(const char *name, char *buf, size_t size)
 	}
 	dirs[0] = getenv("RELAYOUT_THEMES_DIR");
 	dirs[1] = RL_DATADIR "/themes";
-	for (int i = 0; i < 2; i++) {
+	dirs[2] = dirs[3] = NULL;
+	if (n > 0) {
+		exe[n] = '\0';
+		char *slash = strrchr(exe, '/');
+		if (slash) {
+			*slash = '\0';
+			snprintf(here, sizeof(here), "%s/share/themes", exe);
+			snprintf(up, sizeof(up), "%s/../share/themes", exe);
+			dirs[2] = here;
+			dirs[3] = up;
+		}
+	}
+	for (int i = 0; i < 4; i++) {
 		if (!dirs[i] || !*dirs[i])
 			continue;
 		snprintf(buf, size, "%s/%s.theme", dirs[i], name);
