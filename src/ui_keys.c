@@ -24,6 +24,7 @@ const char ui_default_bindings[] =
     "bind F1 keys\n"
     "bind : prompt\n"
     "bind g 'prompt \"goto \"'\n"
+    "bind / 'prompt \"goto \"'\n"
     "bind + 'zoom in'\n"
     "bind = 'zoom in'\n"
     "bind - 'zoom out'\n"

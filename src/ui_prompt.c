@@ -17,6 +17,7 @@
 #include <sys/stat.h>
 #include <readline/history.h>
 #include <readline/readline.h>
+#include <relayout/layout_model.h>
 #include "commands.h"
 #include "ui.h"
 
@@ -138,14 +139,52 @@ static char *complete_theme(const char *text, int state)
 	return NULL;
 }
 
+/* Paths of files in the layout model (relative to the volume root). */
+static char *complete_volume_path(const char *text, int state)
+{
+	static uint32_t i;
+	static size_t len;
+	struct lm_model *m = p_ui->model;
+
+	if (!state) {
+		i = 0;
+		len = strlen(text);
+	}
+	while (m && i < lm_file_count(m)) {
+		const char *p = lm_file_path(m, i++, 0);
+		if (p && !strncmp(p, text, len))
+			return strdup(p);
+	}
+	return NULL;
+}
+
+static bool first_word_is(const char *const *words)
+{
+	for (; *words; words++) {
+		size_t n = strlen(*words);
+		if (!strncmp(rl_line_buffer, *words, n) &&
+		    rl_line_buffer[n] == ' ')
+			return true;
+	}
+	return false;
+}
+
 static char **p_complete(const char *text, int start, int end)
 {
+	static const char *const on_volume[] = {"goto", "select", "show",
+	                                        "frag", NULL};
+	static const char *const themes[] = {"theme", NULL};
+
 	(void)end;
 	if (start == 0)
 		return rl_completion_matches(text, ui_complete_command);
-	if (!strncmp(rl_line_buffer, "theme ", 6)) {
+	if (first_word_is(themes)) {
 		rl_attempted_completion_over = 1;
 		return rl_completion_matches(text, complete_theme);
+	}
+	if (first_word_is(on_volume) && p_ui->model) {
+		rl_attempted_completion_over = 1;
+		return rl_completion_matches(text, complete_volume_path);
 	}
 	return NULL; /* file names */
 }

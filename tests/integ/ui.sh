@@ -198,6 +198,13 @@ wait_screen a "Terminal too small" || fail "tiny terminal: no message"
 tm resize-window -t a -x "$COLS" -y "$ROWS"
 wait_screen a "1 cell =" || fail "map did not come back after resize"
 
+# '/' opens 'goto ' with completion of the volume's paths.
+keys a /
+tm send-keys -t a -l "oth"
+keys a Tab
+keys a Enter
+wait_screen a "other.dat @ 0x0 " || fail "goto with path completion"
+
 keys a q
 wait_file "$T/a.rc" || fail "q did not quit"
 [ "$(cat "$T/a.rc")" = 0 ] || fail "exit status after q: $(cat "$T/a.rc")"
