@@ -518,7 +518,8 @@ static int store_extents(struct lm_model *m, uint32_t id,
 		e->flags = ext[i].flags;
 		e->file = id;
 	}
-	qsort(m->ext + base, n, sizeof(*m->ext), cmp_ext_logical);
+	if (n)
+		qsort(m->ext + base, n, sizeof(*m->ext), cmp_ext_logical);
 	m->ext_live += n - f->ext_count;
 	f->ext_count = (uint32_t)n;
 	update_frag_flag(m, id);

@@ -125,6 +125,7 @@ static void test_round_trip_file(void **state)
 	char cmd[256];
 	snprintf(cmd, sizeof(cmd), "cmp -s %s %s", a, b);
 	assert_int_equal(system(cmd), 0);
+	lm_free(m2);
 	assert_int_equal(snap_import("/nonexistent/x.json", &m2, err,
 	                             sizeof(err)),
 	                 -ENOENT);
@@ -133,7 +134,6 @@ static void test_round_trip_file(void **state)
 	unlink(b);
 	rmdir(dir);
 	lm_free(m);
-	lm_free(m2);
 }
 
 /* ------------------------------------------------------- malformed input */
