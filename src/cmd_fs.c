@@ -23,6 +23,9 @@ const struct cmd_opt cmd_opts_allocate[] = {
     {"fixed-start", NULL, "the blocks must start exactly at GOAL"},
     {"fixed-len", NULL, "exactly LEN bytes (otherwise up to LEN)"},
     {"contiguous", NULL, "one physically contiguous run"},
+    {"no-tunables", NULL,
+     "never change global filesystem tunables (ext4 fixed-start "
+     "placement then fails: not supported)"},
     {NULL, NULL, NULL},
 };
 const struct cmd_opt cmd_opts_movedata[] = {
@@ -287,7 +290,7 @@ enum cmd_status cmd_free(struct rl_session *s, const struct cmd_call *c)
 
 /* --------------------------------------------------------------- extents */
 
-static int open_file(struct rl_session *s, const char *path, int flags)
+int cmd_open_file(struct rl_session *s, const char *path, int flags)
 {
 	int fd = session_open_file(s, path, flags);
 
@@ -311,8 +314,8 @@ static int open_file(struct rl_session *s, const char *path, int flags)
 	return fd;
 }
 
-static void print_extents(struct rl_session *s, const struct rl_extent *ext,
-                          size_t n)
+void cmd_print_extents(struct rl_session *s, const struct rl_extent *ext,
+                       size_t n)
 {
 	char flags[128];
 
@@ -336,7 +339,7 @@ enum cmd_status cmd_extents(struct rl_session *s, const struct cmd_call *c)
 
 	if (session_volume(s) < 0)
 		return CMD_FAIL;
-	fd = open_file(s, c->argv[0], O_RDONLY);
+	fd = cmd_open_file(s, c->argv[0], O_RDONLY);
 	if (fd < 0)
 		return CMD_FAIL;
 	r = rl_get_extents(fd, &ext, &n);
@@ -362,7 +365,7 @@ enum cmd_status cmd_extents(struct rl_session *s, const struct cmd_call *c)
 	        c->argv[0], (uint64_t)st.st_ino, (uint64_t)st.st_size, n,
 	        n == 1 ? "" : "s");
 	if (n)
-		print_extents(s, ext, n);
+		cmd_print_extents(s, ext, n);
 	free(ext);
 	return CMD_OK;
 }
@@ -397,7 +400,7 @@ enum cmd_status cmd_allocate(struct rl_session *s, const struct cmd_call *c)
 		              s->fs.block_size);
 		return CMD_USAGE;
 	}
-	fd = open_file(s, c->argv[0], O_RDWR | O_CREAT);
+	fd = cmd_open_file(s, c->argv[0], O_RDWR | O_CREAT);
 	if (fd < 0)
 		return CMD_FAIL;
 	if (lseek(fd, (off_t)off, SEEK_SET) < 0) {
@@ -406,7 +409,9 @@ enum cmd_status cmd_allocate(struct rl_session *s, const struct cmd_call *c)
 		close(fd);
 		return CMD_FAIL;
 	}
-	got = rl_allocate(fd, mode, goal, len);
+	struct rl_place_report rep = {0};
+	got = cmd_allocate_blocked(s, fd, mode, goal, len,
+	                           cmd_has_opt(c, "no-tunables", NULL), &rep);
 	if (got < 0) {
 		session_error(s, "%s: cannot allocate %s bytes at offset %s%s%s: "
 		                 "%s",
@@ -435,6 +440,15 @@ enum cmd_status cmd_allocate(struct rl_session *s, const struct cmd_call *c)
 		                      n > 0 && ext[0].physical +
 		                                       (off - ext[0].logical) ==
 		                                   goal);
+		if (n > 0)
+			out_add_u64(o, "physical",
+			            ext[0].physical + (off - ext[0].logical));
+		if (mode & RL_ALLOC_FIXED_START) {
+			out_add_u64(o, "attempts", rep.attempts);
+			out_add_u64(o, "allocation_calls", rep.alloc_calls);
+			cJSON_AddBoolToObject(o, "tunables_changed",
+			                      rep.tunables_changed);
+		}
 		cJSON_AddItemToObject(o, "extents", out_extents_json(ext, n));
 		free(ext);
 		return out_json_emit(s, o) < 0 ? CMD_FAIL : CMD_OK;
@@ -442,7 +456,7 @@ enum cmd_status cmd_allocate(struct rl_session *s, const struct cmd_call *c)
 	fprintf(s->out, "%s: allocated %" PRId64 " of %" PRIu64
 	                " bytes at offset %" PRIu64 "\n",
 	        c->argv[0], got, len, off);
-	print_extents(s, ext, n);
+	cmd_print_extents(s, ext, n);
 	free(ext);
 	return CMD_OK;
 }
@@ -462,10 +476,10 @@ enum cmd_status cmd_movedata(struct rl_session *s, const struct cmd_call *c)
 		flags |= RL_MOVE_ALLOW_SHARED;
 	if (session_volume(s) < 0)
 		return CMD_FAIL;
-	dfd = open_file(s, c->argv[0], O_RDWR);
+	dfd = cmd_open_file(s, c->argv[0], O_RDWR);
 	if (dfd < 0)
 		return CMD_FAIL;
-	sfd = open_file(s, c->argv[1], O_RDWR);
+	sfd = cmd_open_file(s, c->argv[1], O_RDWR);
 	if (sfd < 0) {
 		close(dfd);
 		return CMD_FAIL;
@@ -502,7 +516,7 @@ enum cmd_status cmd_movedata(struct rl_session *s, const struct cmd_call *c)
 	fprintf(s->out, "%s: moved %" PRIu64 " bytes at %" PRIu64
 	                " onto the blocks of %s\n",
 	        c->argv[0], len, from, c->argv[1]);
-	print_extents(s, ext, n);
+	cmd_print_extents(s, ext, n);
 	free(ext);
 	return CMD_OK;
 }

@@ -70,9 +70,19 @@ enum cmd_status cmd_set(struct rl_session *s, const struct cmd_call *c)
 		target = &s->json;
 	else if (!strcmp(name, "continue-on-error"))
 		target = &s->continue_on_error;
+	else if (!strcmp(name, "tunables")) {
+		bool on;
+		if (parse_onoff(val, &on) < 0) {
+			session_error(s, "%s: '%s' is not on or off", name,
+			              val);
+			return CMD_USAGE;
+		}
+		s->no_tunables = !on;
+		return CMD_OK;
+	}
 	if (!target) {
 		session_error(s, "unknown option '%s' (json, "
-		                 "continue-on-error)",
+		                 "continue-on-error, tunables)",
 		              name);
 		return CMD_USAGE;
 	}

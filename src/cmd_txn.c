@@ -3,16 +3,18 @@
 #include "config.h"
 #include <errno.h>
 #include <fcntl.h>
-#include <ftw.h>
+#include <dirent.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <time.h>
 #include <unistd.h>
 #include "commands.h"
 #include "journal.h"
+#include <relayout/layout_model.h>
 #include "output.h"
 #include "session.h"
 #include "txn.h"
@@ -115,15 +117,19 @@ static int open_cb(void *arg, const char *path, int flags)
 static void progress_cb(const struct tx_progress *p, void *arg)
 {
 	FILE *f = arg;
-	char d[32], t[32], r[32];
+	char d[32], t[32], r[32], eta[32];
 
 	units_format_size(p->done, d, sizeof(d));
 	units_format_size(p->total, t, sizeof(t));
 	units_format_size((uint64_t)p->rate, r, sizeof(r));
-	fprintf(f, "\r  step %zu/%zu: %s of %s (%3.0f%%) at %s/s, ETA %s%.0fs  ",
+	if (p->eta < 0)
+		snprintf(eta, sizeof(eta), "?");
+	else
+		snprintf(eta, sizeof(eta), "%.0fs", p->eta);
+	fprintf(f, "\r  step %zu/%zu: %s of %s (%3.0f%%) at %s/s, ETA %s  ",
 	        p->step + 1, p->nsteps, d, t,
 	        p->total ? 100.0 * (double)p->done / (double)p->total : 100.0, r,
-	        p->eta < 0 ? "?" : "", p->eta < 0 ? 0.0 : p->eta);
+	        eta);
 	if (p->done >= p->total)
 		fputc('\n', f);
 	fflush(f);
@@ -229,6 +235,21 @@ static void report_interrupted(struct rl_session *s, struct jr_journal *j,
 	        id);
 }
 
+static void tunable_cb(const struct rl_tunable_restored *r, void *arg)
+{
+	struct rl_session *s = arg;
+
+	if (r->err == 0)
+		fprintf(s->err,
+		        "relayout: note: restored %s of %s to %s (left changed "
+		        "by an interrupted placement)\n",
+		        r->name, r->dev, r->value);
+	else if (r->err != -ENODEV)
+		fprintf(s->err,
+		        "relayout: warning: cannot restore %s of %s to %s: %s\n",
+		        r->name, r->dev, r->value, rl_strerror(r->err));
+}
+
 /* Open the session's journal (once). lock: take the volume lock (needed
  * to append); try_lock: take it when free, else read only. */
 static struct jr_journal *session_journal(struct rl_session *s, bool lock,
@@ -281,6 +302,10 @@ static struct jr_journal *session_journal(struct rl_session *s, bool lock,
 		struct jr_txn *t;
 
 		s->journal_checked = true;
+		/* Placement state (ext4 tunables) lives next to the journal:
+		 * put back what a placement killed mid-way left changed. */
+		if (s->journal_locked)
+			rl_tunables_recover(j->dir, tunable_cb, s);
 		if (j->corrupt)
 			fprintf(s->err,
 			        "relayout: warning: the journal %s/%s is corrupt "
@@ -319,44 +344,80 @@ struct owner_find {
 	size_t used;
 	unsigned nfound, nfiles;
 };
-static struct owner_find *owner_ctx; /* nftw has no user pointer */
 
-static int owner_visit(const char *path, const struct stat *sb, int type,
-                       struct FTW *ftw)
+#define OWNER_MAX_FILES 200000
+#define OWNER_MAX_DEPTH 64
+
+static void owner_note(struct owner_find *of, const char *path)
 {
-	struct rl_extent *ext;
-	size_t n;
-	int fd;
+	int w;
 
-	(void)ftw;
-	if (type != FTW_F || !S_ISREG(sb->st_mode) || sb->st_dev != owner_ctx->dev)
-		return 0;
-	if (++owner_ctx->nfiles > 200000)
-		return 1;
-	fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK);
-	if (fd < 0)
-		return 0;
-	if (rl_get_extents(fd, &ext, &n) == 0) {
-		for (size_t i = 0; i < n; i++) {
-			if (ext[i].physical < owner_ctx->hi &&
-			    ext[i].physical + ext[i].length > owner_ctx->lo) {
-				if (owner_ctx->nfound++ < 4) {
-					int w = snprintf(
-					    owner_ctx->found + owner_ctx->used,
-					    sizeof(owner_ctx->found) -
-					        owner_ctx->used,
-					    "%s%s", owner_ctx->used ? ", " : "",
-					    path);
-					if (w > 0 && (size_t)w < sizeof(owner_ctx->found) - owner_ctx->used)
-						owner_ctx->used += (size_t)w;
-				}
-				break;
-			}
-		}
-		free(ext);
+	if (of->nfound++ >= 4)
+		return;
+	w = snprintf(of->found + of->used, sizeof(of->found) - of->used,
+	             "%s%s", of->used ? ", " : "", path);
+	if (w > 0 && (size_t)w < sizeof(of->found) - of->used)
+		of->used += (size_t)w;
+}
+
+/* Which files have blocks in [lo, hi)? A walk of the mount that never
+ * follows symlinks nor leaves the filesystem, bounded in files and depth.
+ * path is the directory's name (for messages), dfd its open fd (taken). */
+static void owner_walk(struct owner_find *of, int dfd, const char *path,
+                       int depth)
+{
+	DIR *d = fdopendir(dfd);
+	struct dirent *e;
+
+	if (!d) {
+		close(dfd);
+		return;
 	}
-	close(fd);
-	return 0;
+	while ((e = readdir(d)) && of->nfiles < OWNER_MAX_FILES) {
+		struct stat st;
+		char *sub;
+		int fd;
+
+		if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, ".."))
+			continue;
+		if (fstatat(dirfd(d), e->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0 ||
+		    st.st_dev != of->dev)
+			continue;
+		if (!S_ISREG(st.st_mode) && !S_ISDIR(st.st_mode))
+			continue;
+		if (S_ISDIR(st.st_mode) && depth >= OWNER_MAX_DEPTH)
+			continue;
+		fd = openat(dirfd(d), e->d_name,
+		            O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK |
+		                (S_ISDIR(st.st_mode) ? O_DIRECTORY : 0));
+		if (fd < 0)
+			continue;
+		if (asprintf(&sub, "%s/%s", path, e->d_name) < 0) {
+			close(fd);
+			continue;
+		}
+		if (S_ISDIR(st.st_mode)) {
+			owner_walk(of, fd, sub, depth + 1);
+		} else {
+			struct rl_extent *ext;
+			size_t n;
+
+			of->nfiles++;
+			if (rl_get_extents(fd, &ext, &n) == 0) {
+				for (size_t i = 0; i < n; i++)
+					if (ext[i].physical < of->hi &&
+					    ext[i].physical + ext[i].length >
+					        of->lo) {
+						owner_note(of, sub);
+						break;
+					}
+				free(ext);
+			}
+			close(fd);
+		}
+		free(sub);
+	}
+	closedir(d);
 }
 
 struct occ {
@@ -407,9 +468,25 @@ static int check_targets_free(struct rl_session *s, const struct tx_plan *p,
 {
 	struct rl_free_extent fe[64];
 	uint64_t need = 0;
+	int dfd;
+
+	/* Blocks freed moments ago (a move, a deleted file) are free in the
+	 * map only once the journal commits (ext4) / the log is forced (XFS
+	 * busy extents): commit first. */
+	dfd = open(s->fs.mountpoint, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (dfd >= 0) {
+		syncfs(dfd);
+		close(dfd);
+	}
 
 	for (size_t i = 0; i < p->nsteps; i++)
 		need += p->steps[i].bytes;
+	{
+		struct statvfs sv;
+		if (statvfs(s->fs.mountpoint, &sv) == 0)
+			s->fs.free_blocks = sv.f_bfree * sv.f_frsize /
+			                    s->fs.block_size;
+	}
 	if (need > s->fs.free_blocks * (uint64_t)s->fs.block_size) {
 		char a[32], b[32];
 		units_format_size(need, a, sizeof(a));
@@ -467,10 +544,15 @@ static int check_targets_free(struct rl_session *s, const struct tx_plan *p,
 					of.lo = pos;
 					of.hi = busy_hi;
 					of.dev = s->fs.st_dev;
-					owner_ctx = &of;
-					nftw(s->fs.mountpoint, owner_visit, 32,
-					     FTW_PHYS | FTW_MOUNT);
-					owner_ctx = NULL;
+					int rfd = open(s->fs.mountpoint,
+					               O_RDONLY | O_DIRECTORY |
+					                   O_CLOEXEC);
+					if (rfd >= 0)
+						owner_walk(&of, rfd,
+						           strcmp(s->fs.mountpoint, "/")
+						               ? s->fs.mountpoint
+						               : "",
+						           0);
 					if (of.nfound) {
 						size_t u = o.used;
 						snprintf(o.text + u,
@@ -554,6 +636,57 @@ static void print_plan(struct rl_session *s, const struct tx_plan *p,
 		fprintf(s->out, "nothing was changed (--dry-run)\n");
 }
 
+/* Free records of [lo, hi) into the model. */
+static void model_refresh_free(struct lm_model *m, const char *mnt,
+                               uint64_t lo, uint64_t hi)
+{
+	struct rl_free_extent fe[256];
+	int n = rl_get_free_blocks(mnt, lo, hi, 256, fe);
+
+	if (n >= 0 && n < 256)
+		lm_refresh_free(m, lo, hi, fe, (size_t)n);
+}
+
+/* After an apply: bring the session's layout model up to date for what
+ * the steps touched (the files' extents, the free space where their data
+ * was and went) -- no rescan. */
+static void model_update(struct rl_session *s, const struct tx_plan *p,
+                         size_t nsteps)
+{
+	struct lm_model *m = s->model;
+
+	if (!m || s->read_only_snapshot)
+		return;
+	for (size_t i = 0; i < nsteps && i < p->nsteps; i++) {
+		const struct tx_step *st = &p->steps[i];
+		uint32_t id = lm_find_inode(m, st->ino);
+		struct rl_extent *ext;
+		size_t n;
+		int fd;
+
+		if (id != LM_NONE) {
+			fd = session_open_file(s, st->path, O_RDONLY);
+			if (fd >= 0) {
+				if (rl_get_extents(fd, &ext, &n) == 0) {
+					lm_refresh_file(m, id, ext, n);
+					free(ext);
+				}
+				close(fd);
+			}
+		}
+		for (size_t k = 0; k < st->nbefore; k++)
+			model_refresh_free(m, s->fs.mountpoint,
+			                   st->before[k].physical,
+			                   st->before[k].physical +
+			                       st->before[k].length);
+		for (size_t k = 0; k < st->ntarget; k++)
+			model_refresh_free(m, s->fs.mountpoint,
+			                   st->target[k].physical,
+			                   st->target[k].physical +
+			                       st->target[k].length);
+	}
+}
+
 static enum cmd_status apply_plan(struct rl_session *s,
                                   const struct cmd_call *c,
                                   struct tx_plan *p, const char *jdir)
@@ -605,7 +738,10 @@ static enum cmd_status apply_plan(struct rl_session *s,
 		              j->dir, j->name, j->problem);
 		return CMD_FAIL;
 	}
+	o.state_dir = j->dir; /* placement state next to the journal */
+	o.no_tunables = s->no_tunables;
 	r = tx_apply(p, j, &o, &res);
+	model_update(s, p, res.steps_done + (r < 0 && res.status == JR_ST_FAILED));
 	units_format_size(res.bytes, sz, sizeof(sz));
 	if (s->json) {
 		cJSON *out = cJSON_CreateObject(), *a;

@@ -729,37 +729,6 @@ static int plan_move(struct rl_session *s, struct ui *ui, char **real,
 	return 0;
 }
 
-/* After a change on disk the map follows: rescan into a new model
- * (through the scan command) and select the same paths again. */
-static void rescan_keep_selection(struct rl_session *s)
-{
-	struct lm_model *m = s->model;
-	char **paths = NULL;
-	size_t n = 0;
-
-	for (uint32_t id = 0; m && id < lm_file_count(m); id++) {
-		if (!(lm_file(m, id)->flags & LM_FILE_SELECTED))
-			continue;
-		char **np = realloc(paths, (n + 1) * sizeof(*np));
-		if (!np)
-			break;
-		paths = np;
-		paths[n] = strdup(lm_file_path(m, id, 0));
-		if (paths[n])
-			n++;
-	}
-	if (cmd_exec_line(s, "scan") == CMD_OK)
-		ui_sync_session(s);
-	for (size_t i = 0; i < n; i++) {
-		uint32_t id = s->model ? lm_find_path(s->model, paths[i])
-		                       : LM_NONE;
-		if (id != LM_NONE)
-			lm_select(s->model, id, true);
-		free(paths[i]);
-	}
-	free(paths);
-}
-
 /* Ask y/n on the message line. */
 static bool confirm(struct ui *ui, const char *question)
 {
@@ -815,7 +784,10 @@ enum cmd_status cmd_action(struct rl_session *s, const struct cmd_call *c)
 		ui_plan_clear(ui);
 		st = cmd_exec_line(s, real);
 		free(real);
-		rescan_keep_selection(s);
+		/* The transaction updates the session's model (extents of
+		 * the moved files, free space at both ends): the map follows
+		 * without a rescan. */
+		ui_sync_session(s);
 		if (st == CMD_OK)
 			ui_message(ui, false, "applied: %s (u: undo)",
 			           summary ? summary : "plan");

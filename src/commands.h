@@ -86,8 +86,11 @@ struct cmd_def {
 	  cmd_opts_undo,                                                      \
 	  "Move the data of the newest (or given) transaction back to its "  \
 	  "previous extents")                                                 \
+	X("place", place, "FILE GOAL", 2, 2, CMD_F_VOLUME | CMD_F_DISK,       \
+	  cmd_opts_place,                                                     \
+	  "Move all of FILE to start exactly at physical address GOAL")       \
 	X("set", set, "OPTION [VALUE]", 1, 2, 0, NULL,                        \
-	  "Set a session option: json on|off, continue-on-error on|off")      \
+	  "Set a session option: json, continue-on-error, tunables on|off")   \
 	X("echo", echo, "[TEXT...]", 0, CMD_MAX_ARGS, 0, NULL,                \
 	  "Print TEXT")                                                       \
 	X("source", source, "SCRIPT", 1, 1, CMD_F_NOREC, NULL,                \
@@ -174,13 +177,30 @@ RL_COMMAND_TABLE(X)
 extern const struct cmd_opt cmd_opts_free[];
 extern const struct cmd_opt cmd_opts_allocate[];
 extern const struct cmd_opt cmd_opts_movedata[];
-extern const struct cmd_opt cmd_opts_scan[];
-extern const struct cmd_opt cmd_opts_frag[];
-extern const struct cmd_opt cmd_opts_freefrag[];
-extern const struct cmd_opt cmd_opts_select[];
 extern const struct cmd_opt cmd_opts_move[];
 extern const struct cmd_opt cmd_opts_log[];
 extern const struct cmd_opt cmd_opts_undo[];
+extern const struct cmd_opt cmd_opts_scan[];
+extern const struct cmd_opt cmd_opts_frag[];
+extern const struct cmd_opt cmd_opts_freefrag[];
+extern const struct cmd_opt cmd_opts_place[];
+extern const struct cmd_opt cmd_opts_select[];
+
+struct rl_place_report;
+struct rl_extent;
+/* Open a file named by the user (session_open_file), reporting errors. */
+int cmd_open_file(struct rl_session *s, const char *path, int flags);
+/* The extents table of `extents`, `allocate`, `place`. */
+void cmd_print_extents(struct rl_session *s, const struct rl_extent *ext,
+                       size_t n);
+/* rl_allocate_ex for a command: SIGINT/SIGTERM/SIGHUP are blocked while it
+ * runs (so changed tunables are always restored), the session's tunables
+ * setting (or no_tunables) applies, and the first change of global
+ * tunables in the session is announced on s->err. */
+long long cmd_allocate_blocked(struct rl_session *s, int fd, unsigned mode,
+                               unsigned long long goal,
+                               unsigned long long len, bool no_tunables,
+                               struct rl_place_report *rep);
 
 /* The table, and its length. */
 extern const struct cmd_def cmd_table[];

@@ -1,13 +1,461 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
-/* Exact placement on ext4. (in progress) */
+/*
+ * Exact placement on ext4.
+ *
+ * mballoc has no exact goal, but it can be steered:
+ *  - the goal *group* of a data allocation comes from the file's nearest
+ *    extent: goal = P + (L - X) when logical X maps to physical P, as long
+ *    as the file is not open for write and the request ends at i_size (no
+ *    preallocation, no stream allocation replacing the goal group);
+ *  - with /sys/fs/ext4/<dev>/mb_order2_req at 0 every power-of-two request
+ *    is served by the buddy scan of the goal group: the lowest free buddy
+ *    chunk of the smallest order that fits.
+ * So [G, G+n) is cut at group boundaries and into buddy-aligned
+ * power-of-two chunks (at most 2048 blocks, the most writeback maps in one
+ * request). For each chunk, requests of its size are issued into private
+ * O_TMPFILEs, steered to its group by an anchor block in the same file;
+ * every request that lands below the chunk is kept as a "blocker" until
+ * the chunk itself is the lowest one left and the next request lands on
+ * it (checked with FIEMAP). Requests are issued as a write through a
+ * separate write fd, closed, then fdatasync on a read-only fd. Each file
+ * holds at most four extents (they stay in the inode: no extent-tree block
+ * is ever allocated, near the target or elsewhere).
+ * When every chunk is held, fd's range is fallocated (anywhere) and
+ * EXT4_IOC_MOVE_EXT swaps the held chunks in; closing the private files
+ * then frees the blockers and the swapped-out blocks.
+ * The tunable is recorded durably before it is changed and restored on
+ * every return (src/fs_tunables.c).
+ */
 #include "config.h"
 #include <errno.h>
+#include <fcntl.h>
+#include <linux/falloc.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
+#include <unistd.h>
+#include "fs_abi.h"
 #include "fs_internal.h"
 #include "fs_place.h"
+
+#define EXT4_MAX_CHUNK_BLOCKS 2048 /* writeback maps at most this */
+#define EXT4_MAX_REQUESTS 3000     /* per attempt, blockers included */
+#define EXT4_MAX_FILE_EXTENTS 4    /* extents that fit in the inode */
+/* Logical block of the anchor: files up to mb_stream_req blocks (16 by
+ * default) are served from the locality group's preallocation. */
+#define EXT4_ANCHOR_LBLK 65536
+
+struct sfile {
+	int ro;             /* read-only fd: the file is never open for write
+	                       while it allocates */
+	int extents;
+	uint64_t last_l;    /* last extent: logical block, physical block, */
+	uint64_t last_p;    /* length in blocks */
+	uint64_t last_n;
+};
+
+struct ext4_place {
+	int rootfd;
+	uint32_t bs;
+	struct sfile *f;
+	size_t nf, capf;
+	uint8_t *zero;
+	uint64_t nblocks; /* blocks in the filesystem */
+	struct rl_place_report *rep;
+};
+
+static int new_sfile(struct ext4_place *e, struct sfile **out)
+{
+	char p[64];
+	int rw, ro;
+
+	if (e->nf == e->capf) {
+		size_t nc = e->capf ? e->capf * 2 : 64;
+		struct sfile *v = realloc(e->f, nc * sizeof(*v));
+		if (!v)
+			return -ENOMEM;
+		e->f = v;
+		e->capf = nc;
+	}
+	rw = rl_place_tmpfile(e->rootfd);
+	if (rw < 0)
+		return rw;
+	snprintf(p, sizeof(p), "/proc/self/fd/%d", rw);
+	ro = open(p, O_RDONLY | O_CLOEXEC);
+	close(rw);
+	if (ro < 0)
+		return RL_NEG_ERRNO();
+	e->f[e->nf] = (struct sfile){.ro = ro};
+	*out = &e->f[e->nf++];
+	return 0;
+}
+
+/* Issue one allocation of n blocks at logical block l of f: write zeros
+ * through a separate fd, close it, fdatasync. *phys gets where it landed
+ * (first block), *contig whether it is one physical run. */
+static int request(struct ext4_place *e, struct sfile *f, uint64_t l,
+                   uint64_t n, uint64_t *phys, bool *contig)
+{
+	char p[64];
+	struct rl_extent *ext;
+	size_t cnt;
+	int w, ret = 0;
+	uint64_t off = l * e->bs, len = n * e->bs;
+
+	snprintf(p, sizeof(p), "/proc/self/fd/%d", f->ro);
+	w = open(p, O_WRONLY | O_CLOEXEC);
+	if (w < 0)
+		return RL_NEG_ERRNO();
+	for (uint64_t done = 0; done < len && ret == 0;) {
+		size_t chunk = (size_t)(len - done < EXT4_MAX_CHUNK_BLOCKS *
+		                                         (uint64_t)e->bs
+		                            ? len - done
+		                            : EXT4_MAX_CHUNK_BLOCKS *
+		                                  (uint64_t)e->bs);
+		ssize_t r = pwrite(w, e->zero, chunk, (off_t)(off + done));
+		if (r <= 0)
+			ret = r < 0 ? RL_NEG_ERRNO() : -EIO;
+		else
+			done += (uint64_t)r;
+	}
+	close(w);
+	if (ret == 0 && fdatasync(f->ro) < 0)
+		ret = RL_NEG_ERRNO();
+	e->rep->alloc_calls++;
+	if (ret < 0)
+		return ret;
+	ret = rl_get_extents_range(f->ro, off, len, &ext, &cnt);
+	if (ret < 0)
+		return ret;
+	if (cnt == 0) {
+		free(ext);
+		return -EIO;
+	}
+	*phys = ext[0].physical + (off - ext[0].logical);
+	*contig = rl_place_maps_exactly(f->ro, off, len, *phys) == 1;
+	/* Count extents as the inode holds them (merges do not add). */
+	if (!(f->extents && f->last_l + f->last_n == l &&
+	      f->last_p + f->last_n == *phys / e->bs))
+		f->extents += cnt;
+	f->last_l = l;
+	f->last_p = *phys / e->bs;
+	f->last_n = n;
+	free(ext);
+	return 0;
+}
+
+/* Logical block at which a request in f asks for physical block gblk:
+ * goal = last_p + (l - last_l). A goal below f's last extent cannot be
+ * expressed; then the goal is pointed past the end of the filesystem,
+ * which mballoc resets to the first data block: the scan starts at group
+ * 0 and goes up, so gblk is still reached, after blockers below it. */
+static uint64_t logical_for(const struct ext4_place *e, const struct sfile *f,
+                            uint64_t gblk)
+{
+	if (f->last_p + f->last_n <= gblk)
+		return f->last_l + (gblk - f->last_p);
+	return f->last_l + (e->nblocks + 1 - f->last_p);
+}
+
+/* A private file with room for one more extent (preferably one whose
+ * last extent lies below gblk), or a new one with a one-block anchor. */
+static int host_for(struct ext4_place *e, uint64_t gblk, uint64_t tlo,
+                    uint64_t thi, struct sfile **out)
+{
+	struct sfile *f = NULL, *any = NULL;
+	uint64_t phys;
+	bool contig;
+	int ret;
+
+	for (size_t i = e->nf; i-- > 0;) {
+		f = &e->f[i];
+		if (f->extents >= EXT4_MAX_FILE_EXTENTS)
+			continue;
+		if (f->last_p + f->last_n <= gblk) {
+			*out = f;
+			return 0;
+		}
+		if (!any)
+			any = f;
+	}
+	if (any) {
+		*out = any;
+		return 0;
+	}
+	ret = new_sfile(e, &f);
+	if (ret < 0)
+		return ret;
+	/* Past mb_stream_req, or the locality group's preallocation serves
+	 * the request wherever it is. */
+	ret = request(e, f, EXT4_ANCHOR_LBLK, 1, &phys, &contig);
+	if (ret < 0)
+		return ret;
+	if (phys / e->bs >= tlo && phys / e->bs < thi)
+		return -EBUSY; /* the anchor itself took a target block */
+	*out = f;
+	return 0;
+}
+
+struct held {
+	size_t file;      /* index in e->f */
+	uint64_t l, p, n; /* logical block, physical block, blocks */
+};
+
+/* Is [a, b) (blocks) entirely inside one extent of the free list? */
+static bool blocks_free(const struct rl_free_extent *fv, size_t fn,
+                        uint32_t bs, uint64_t a, uint64_t b)
+{
+	for (size_t i = 0; i < fn; i++)
+		if (fv[i].start / bs <= a && (fv[i].start + fv[i].len) / bs >= b)
+			return true;
+	return false;
+}
+
+/* Take the buddy chunk [cblk, cblk+n) into a private file: *h gets where
+ * it is held. Requests of its size land on the lowest chunk of that order
+ * in the group; those below it are kept as blockers. The target is
+ * [tlo, thi): any request hitting it elsewhere than at cblk is -EBUSY. */
+static int take_chunk(struct ext4_place *e, uint64_t cblk, uint64_t n,
+                      uint64_t tlo, uint64_t thi, struct held *h,
+                      unsigned *budget)
+{
+	while (*budget > 0) {
+		struct sfile *f = NULL;
+		uint64_t phys, l, pb;
+		bool contig;
+		int ret;
+
+		(*budget)--;
+		ret = host_for(e, cblk, tlo, thi, &f);
+		if (ret < 0)
+			return ret;
+		l = logical_for(e, f, cblk);
+		ret = request(e, f, l, n, &phys, &contig);
+		if (ret < 0)
+			return ret;
+		pb = phys / e->bs;
+		if (pb == cblk && contig) {
+			*h = (struct held){.file = (size_t)(f - e->f),
+			                   .l = l, .p = pb, .n = n};
+			return 0;
+		}
+		if (pb < thi && pb + n > tlo)
+			return -EBUSY; /* a part of the target went elsewhere */
+		/* A blocker: keep it, the next request goes higher. */
+	}
+	return -EOPNOTSUPP; /* too many chunks of this order below it */
+}
+
+/* /sys/fs/ext4/ name of the device holding fd ("loop3"). */
+static int sysfs_name(int fd, char *buf, size_t size)
+{
+	struct stat st;
+	char link[128], target[512];
+	ssize_t n;
+
+	if (fstat(fd, &st) < 0)
+		return RL_NEG_ERRNO();
+	snprintf(link, sizeof(link), "/sys/dev/block/%u:%u",
+	         major(st.st_dev), minor(st.st_dev));
+	n = readlink(link, target, sizeof(target) - 1);
+	if (n < 0)
+		return RL_NEG_ERRNO();
+	target[n] = '\0';
+	const char *b = strrchr(target, '/');
+	b = b ? b + 1 : target;
+	if (strlen(b) >= size)
+		return -ENAMETOOLONG;
+	memcpy(buf, b, strlen(b) + 1);
+	return 0;
+}
+
+static void release_files(struct ext4_place *e)
+{
+	for (size_t i = 0; i < e->nf; i++)
+		close(e->f[i].ro);
+	e->nf = 0;
+}
+
+/* Move the held chunks into fd at off. */
+static int move_in(struct ext4_place *e, int fd, uint64_t off, uint64_t goal,
+                   uint64_t len, const struct held *h, size_t nh)
+{
+	if (fallocate(fd, 0, (off_t)off, (off_t)len) < 0)
+		return RL_NEG_ERRNO();
+	for (size_t i = 0; i < nh; i++) {
+		char p[64];
+		int w;
+
+		snprintf(p, sizeof(p), "/proc/self/fd/%d", e->f[h[i].file].ro);
+		w = open(p, O_RDWR | O_CLOEXEC);
+		if (w < 0)
+			return RL_NEG_ERRNO();
+		struct rl_ext4_move_extent me = {
+		    .donor_fd = (uint32_t)w,
+		    .orig_start = (off + (h[i].p * e->bs - goal)) / e->bs,
+		    .donor_start = h[i].l,
+		    .len = h[i].n,
+		};
+		int r = ioctl(fd, RL_EXT4_IOC_MOVE_EXT, &me);
+		int err = r < 0 ? RL_NEG_ERRNO() : 0;
+		close(w);
+		if (err < 0)
+			return err;
+		if (me.moved_len != h[i].n)
+			return -EBUSY;
+	}
+	return 0;
+}
+
+/* One attempt. The target is cut at group boundaries into buddy-aligned
+ * power-of-two chunks; each chunk is taken as part of its container: the
+ * largest free buddy-aligned block around it (at most
+ * EXT4_MAX_CHUNK_BLOCKS), which is what a request of that order gets. */
+static int place_once(struct ext4_place *e, int fd, uint64_t off,
+                      uint64_t goal, uint64_t len, uint64_t gsize,
+                      uint64_t first)
+{
+	uint64_t bs = e->bs, tlo = goal / bs, thi = (goal + len) / bs;
+	uint64_t bpg = gsize / bs;
+	struct rl_free_extent *fv = NULL;
+	size_t fn = 0, nh = 0, caph = 64;
+	struct held *h = calloc(caph, sizeof(*h));
+	struct held cont = {0};
+	bool have_cont = false;
+	unsigned budget = EXT4_MAX_REQUESTS;
+	int ret;
+
+	if (!h)
+		return -ENOMEM;
+	{
+		uint64_t g0 = first + (tlo - first) / bpg * bpg;
+		uint64_t g1 = first + ((thi - 1 - first) / bpg + 1) * bpg;
+		ret = rl_place_free_list(fd, g0 * bs, g1 * bs, &fv, &fn);
+	}
+	for (uint64_t b = tlo; b < thi && ret == 0;) {
+		uint64_t rel = (b - first) % bpg;
+		uint64_t gend = b - rel + bpg;
+		uint64_t n = EXT4_MAX_CHUNK_BLOCKS;
+
+		while (n > 1 && (rel % n || b + n > thi || b + n > gend))
+			n /= 2;
+		if (!(have_cont && b >= cont.p && b + n <= cont.p + cont.n)) {
+			/* grow to the container */
+			uint64_t cs = b, cn = n;
+			while (cn < EXT4_MAX_CHUNK_BLOCKS) {
+				uint64_t crel = (cs - first) % bpg;
+				uint64_t ps = cs - crel % (2 * cn);
+				if (ps + 2 * cn > gend ||
+				    !blocks_free(fv, fn, (uint32_t)bs, ps,
+				                 ps + 2 * cn))
+					break;
+				cs = ps;
+				cn *= 2;
+			}
+			ret = take_chunk(e, cs, cn, tlo, thi, &cont, &budget);
+			if (ret < 0)
+				break;
+			have_cont = true;
+		}
+		if (nh == caph) {
+			struct held *v = realloc(h, 2 * caph * sizeof(*h));
+			if (!v) {
+				ret = -ENOMEM;
+				break;
+			}
+			h = v;
+			caph *= 2;
+		}
+		h[nh++] = (struct held){.file = cont.file,
+		                        .l = cont.l + (b - cont.p),
+		                        .p = b,
+		                        .n = n};
+		b += n;
+	}
+	free(fv);
+	if (ret == 0)
+		ret = move_in(e, fd, off, goal, len, h, nh);
+	free(h);
+	return ret;
+}
 
 int64_t rl_place_ext4(int fd, uint64_t off, uint64_t goal, uint64_t len,
                       unsigned mode, struct rl_place_ctx *ctx)
 {
-	(void)fd; (void)off; (void)goal; (void)len; (void)mode; (void)ctx;
-	return -EOPNOTSUPP;
+	static const char *const names[] = {"mb_order2_req"};
+	static const char *const values[] = {"0"};
+	struct ext4_place e = {.rep = ctx->rep};
+	struct rl_tunables t;
+	struct rl_fs_info info;
+	struct stat st;
+	char dev[64], mnt[64];
+	int64_t ret = -EBUSY;
+	int r;
+
+	(void)mode;
+	if (ctx->no_tunables)
+		return -EOPNOTSUPP; /* would need global tunables changed */
+	if (fstat(fd, &st) < 0)
+		return RL_NEG_ERRNO();
+	r = rl_fd_block_size(fd, &e.bs);
+	if (r < 0)
+		return r;
+	e.rootfd = rl_place_mount_root(fd);
+	if (e.rootfd < 0)
+		return e.rootfd;
+	snprintf(mnt, sizeof(mnt), "/proc/self/fd/%d", e.rootfd);
+	r = rl_fs_probe(mnt, &info);
+	if (r == 0 && (!info.group_size || (info.features & RL_FEAT_BIGALLOC)))
+		r = -EOPNOTSUPP;
+	if (r == 0 && goal + len > info.size)
+		r = -EINVAL;
+	e.nblocks = info.size / e.bs;
+	if (r == 0)
+		r = sysfs_name(fd, dev, sizeof(dev));
+	e.zero = calloc(EXT4_MAX_CHUNK_BLOCKS, e.bs);
+	if (r == 0 && !e.zero)
+		r = -ENOMEM;
+	if (r < 0) {
+		free(e.zero);
+		close(e.rootfd);
+		return r;
+	}
+	r = rl_tunables_set(&t, ctx->state_dir, dev, names, values, 1);
+	if (r < 0) {
+		free(e.zero);
+		close(e.rootfd);
+		return r;
+	}
+	ctx->rep->tunables_changed = true;
+	snprintf(ctx->rep->tunables_dev, sizeof(ctx->rep->tunables_dev), "%s",
+	         dev);
+	for (unsigned a = 0; a < ctx->max_attempts; a++) {
+		ctx->rep->attempts++;
+		syncfs(fd); /* freed blocks are reusable after the commit */
+		r = rl_place_range_free(fd, goal, len);
+		if (r <= 0) {
+			ret = r < 0 ? r : a == 0 ? -ENOSPC : -EBUSY;
+			break;
+		}
+		r = place_once(&e, fd, off, goal, len, info.group_size,
+		               info.first_data_byte / e.bs);
+		release_files(&e);
+		if (r == 0) {
+			ret = (int64_t)len;
+			break;
+		}
+		rl_release_range(fd, off, len, (uint64_t)st.st_size);
+		ret = r;
+		if (r != -EBUSY)
+			break;
+	}
+	release_files(&e);
+	ctx->rep->tunables_restore_err = rl_tunables_restore(&t);
+	free(e.f);
+	free(e.zero);
+	close(e.rootfd);
+	return ret;
 }

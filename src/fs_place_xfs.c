@@ -191,10 +191,11 @@ static int temp_dir_in_ag(int rootfd, const struct anchor_search *a,
  * First choice: clone a block of any file there. Else the staging file is
  * remade in a directory of the target AG and given its own first block
  * (XFS puts it near the inode). *phys gets where the anchor really is
- * (FIEMAP). 0, -EOPNOTSUPP (no anchor possible), -EBUSY, -errno. */
+ * (FIEMAP). 0, 1 (the self-made anchor is the whole piece, at g),
+ * -EOPNOTSUPP (no anchor possible), -EBUSY, -errno. */
 static int anchor_stage(int rootfd, int *stage, uint64_t lo, uint64_t g,
-                        const struct rl_xfs_fsop_geom *geo, unsigned shift,
-                        uint64_t *phys)
+                        uint64_t len, const struct rl_xfs_fsop_geom *geo,
+                        unsigned shift, uint64_t *phys)
 {
 	uint32_t bs = geo->blocksize;
 	uint64_t agbytes = (uint64_t)geo->agblocks * bs;
@@ -226,12 +227,15 @@ static int anchor_stage(int rootfd, int *stage, uint64_t lo, uint64_t g,
 			a.dirfd = temp_dir_in_ag(rootfd, &a, 2 * geo->agcount);
 		if (a.dirfd < 0)
 			return a.dirfd == -ENOENT ? -EOPNOTSUPP : a.dirfd;
+		/* The whole length: lands near the inode, maybe on the goal
+		 * itself (then it is the piece), or below it (an anchor). */
 		ret = rl_place_tmpfile(a.dirfd);
 		if (ret >= 0) {
 			close(*stage);
 			*stage = ret;
-			ret = fallocate(*stage, 0, 0, bs) < 0 ? RL_NEG_ERRNO()
-			                                      : 0;
+			ret = fallocate(*stage, 0, 0, (off_t)len) < 0
+			          ? RL_NEG_ERRNO()
+			          : 0;
 		}
 	}
 	if (a.dirfd >= 0)
@@ -242,10 +246,12 @@ static int anchor_stage(int rootfd, int *stage, uint64_t lo, uint64_t g,
 	ret = anchor_phys(*stage, bs, phys);
 	if (ret < 0)
 		return ret;
-	if (*phys >= lo && *phys < g)
+	if (*phys == g && rl_place_maps_exactly(*stage, 0, len, g) == 1)
+		return 1; /* the staged piece itself */
+	if (*phys >= lo && *phys + len <= g)
 		return 0;
-	/* Our own anchor landed at or above the goal. */
-	return *phys >= g && *phys < g + bs ? -EBUSY : -EOPNOTSUPP;
+	/* Our own anchor landed on or above the goal. */
+	return *phys < g + len && *phys + len > g ? -EBUSY : -EOPNOTSUPP;
 }
 
 struct piece {
@@ -300,11 +306,13 @@ static int stage_piece(int rootfd, struct piece *p, uint64_t ag_start,
 	if (p->stage < 0)
 		return p->stage;
 	p->soff = 0;
-	ret = anchor_stage(rootfd, &p->stage, ag_start, p->goal, geo,
+	ret = anchor_stage(rootfd, &p->stage, ag_start, p->goal, p->len, geo,
 	                   shift, &anchor);
 	rep->alloc_calls++;
 	if (ret < 0)
 		return ret;
+	if (ret == 1) /* landed on the goal by itself */
+		return zero_fill(p->stage, 0, p->len);
 	p->soff = p->goal - anchor;
 	if (fallocate(p->stage, 0, (off_t)p->soff, (off_t)p->len) < 0)
 		return RL_NEG_ERRNO();

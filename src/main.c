@@ -1,12 +1,14 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /* relayout: command line entry point. */
 #include "config.h"
+#include <errno.h>
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 #include "cmd_model.h"
+#include <relayout/fs.h>
 #include "commands.h"
 #include "session.h"
 #include "ui.h"
@@ -46,6 +48,22 @@ static void usage(FILE *f)
 	        "PATH may also be a JSON snapshot (read-only view).\n"
 	        "Exit status: 0 all commands succeeded, 1 a command failed, "
 	        "2 usage error.\n");
+}
+
+/* Tunables a killed run left changed: put back, and say so. */
+static void report_restored(const struct rl_tunable_restored *r, void *arg)
+{
+	(void)arg;
+	if (r->err == 0)
+		fprintf(stderr,
+		        "relayout: restored /sys/fs/ext4/%s/%s to %s (left "
+		        "changed by an interrupted run)\n",
+		        r->dev, r->name, r->value);
+	else
+		fprintf(stderr,
+		        "relayout: could not restore /sys/fs/ext4/%s/%s to %s: "
+		        "%s\n",
+		        r->dev, r->name, r->value, rl_strerror(r->err));
 }
 
 struct action {
@@ -125,6 +143,13 @@ int main(int argc, char **argv)
 			free(acts);
 			return CMD_USAGE;
 		}
+	}
+	{
+		int r = rl_tunables_recover(NULL, report_restored, NULL);
+		if (r < 0 && r != -EACCES && r != -EPERM)
+			fprintf(stderr, "relayout: checking %s for tunables to "
+			                "restore: %s\n",
+			        rl_state_dir(NULL), rl_strerror(r));
 	}
 	if (argc - optind > 1) {
 		fprintf(stderr, "relayout: expected one PATH, got %d "

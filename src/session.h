@@ -27,17 +27,20 @@ struct rl_session {
 	char *record_path;
 	int source_depth;      /* nesting of scripts */
 	bool force;            /* --force: volume-uuid mismatches only warn */
+	char *journal_dir;     /* --journal-dir (NULL: env or default) */
+	struct jr_journal *journal; /* opened by the first command needing
+	                               it (src/cmd_txn.c) */
+	bool journal_locked;   /* journal opened with the volume lock */
+	bool journal_checked;  /* start-of-session report made */
 	/* The layout model (src/cmd_model.c): scanned on demand, or loaded
 	 * from a snapshot; then read_only_snapshot is set and every command
 	 * flagged CMD_F_DISK is refused. */
 	struct lm_model *model;
 	bool read_only_snapshot;
 	struct ui *ui; /* UI state and configuration (src/ui.h), or NULL */
-	char *journal_dir;     /* --journal-dir (NULL: env or default) */
-	struct jr_journal *journal; /* opened by the first command needing
-	                               it (src/cmd_txn.c) */
-	bool journal_locked;   /* journal opened with the volume lock */
-	bool journal_checked;  /* start-of-session report made */
+	bool no_tunables;      /* never change global fs tunables (ext4
+	                          fixed-start placement then unsupported) */
+	bool tunables_noticed; /* the "tunables changed" notice was shown */
 };
 
 void session_init(struct rl_session *s);

@@ -531,6 +531,8 @@ static int run_step(struct apply_ctx *c, struct jr_journal *j, size_t i,
 	struct stat sb;
 	int fd, donor = -1, r;
 	uint64_t chunk = c->o->chunk ? c->o->chunk : TX_DEFAULT_CHUNK;
+	struct rl_place_opts popts;
+	bool moving = false; /* movedata was called: record a partial move */
 
 	fd = c->o->open_file ? c->o->open_file(c->o->open_arg, st->path, O_RDWR)
 	                     : open(st->path, O_RDWR | O_NOFOLLOW | O_CLOEXEC);
@@ -577,6 +579,12 @@ static int run_step(struct apply_ctx *c, struct jr_journal *j, size_t i,
 		         strerror(-r));
 		goto out;
 	}
+	/* Blocks freed moments ago (an earlier step, an undo) stay busy
+	 * until the log commits: commit it first. */
+	syncfs(fd);
+	memset(&popts, 0, sizeof(popts));
+	popts.state_dir = c->o->state_dir;
+	popts.no_tunables = c->o->no_tunables;
 	/* allocate every target piece, at its file offset, in the donor */
 	for (size_t k = 0; k < st->ntarget; k++) {
 		const struct jr_piece *t = &st->target[k];
@@ -586,17 +594,21 @@ static int run_step(struct apply_ctx *c, struct jr_journal *j, size_t i,
 			r = -errno;
 			goto out;
 		}
-		got = rl_allocate(donor,
-		                  RL_ALLOC_FIXED_START | RL_ALLOC_CONTIGUOUS |
-		                      RL_ALLOC_FIXED_LEN,
-		                  t->physical, t->length);
+		got = rl_allocate_ex(donor,
+		                     RL_ALLOC_FIXED_START | RL_ALLOC_CONTIGUOUS |
+		                         RL_ALLOC_FIXED_LEN,
+		                     t->physical, t->length, &popts);
 		if (got < 0 || (uint64_t)got != t->length) {
 			r = got < 0 ? (int)got : -ENOSPC;
 			snprintf(why, wlen,
-			         "allocate %llu bytes at 0x%llx: %s",
+			         "allocate %llu bytes at 0x%llx: %s%s",
 			         (unsigned long long)t->length,
 			         (unsigned long long)t->physical,
-			         rl_strerror(r));
+			         rl_strerror(r),
+			         r == -EOPNOTSUPP && c->o->no_tunables
+			             ? " (exact placement on ext4 needs its "
+			               "tunables: 'set tunables on')"
+			             : "");
 			goto out;
 		}
 	}
@@ -633,6 +645,7 @@ static int run_step(struct apply_ctx *c, struct jr_journal *j, size_t i,
 			int tries = 0;
 			if (n > chunk)
 				n = chunk;
+			moving = true;
 			do {
 				r = rl_movedata(fd, donor, pos, n, 0);
 				if (r == -EBUSY)
@@ -658,7 +671,7 @@ static int run_step(struct apply_ctx *c, struct jr_journal *j, size_t i,
 			snprintf(why, wlen, "FIEMAP: %s", strerror(-r));
 	}
 out:
-	if (r < 0 && *after == NULL && fd >= 0) {
+	if (r < 0 && moving && *after == NULL) {
 		/* Record where the range is now (a partial move) so the
 		 * journal can say so and an undo can take it back. */
 		struct jr_piece *now;

@@ -67,6 +67,9 @@ struct tx_opts {
 	tx_open_cb open_file;
 	void *open_arg;
 	bool handle_signals;      /* SIGINT/SIGTERM stop between steps */
+	bool no_tunables;         /* ext4: never change global tunables */
+	const char *state_dir;    /* placement state (ext4 tunables journal);
+	                             NULL: rl_state_dir's default */
 };
 
 struct tx_result {

@@ -306,7 +306,13 @@ int rl_tunables_recover(const char *state_dir, rl_tunable_cb cb, void *arg);
  * been copied into them. A hole in spacefd becomes a hole in datafd; a hole
  * in datafd over a data block of spacefd reads as zeros afterwards. datafd's
  * old blocks are released; spacefd is left with a hole over the range.
- * Content, size, owner, mode, xattrs and timestamps of datafd are kept.
+ * Content, size, owner, mode, xattrs and timestamps of datafd are kept
+ * (the moves leave ctime alone; the one exception: where spacefd has a hole
+ * over datafd data, datafd is punched, which sets ctime; mtime is restored).
+ * The range is cut at datafd's end of file (rounded up to a block); past it
+ * spacefd only loses its blocks. -EBUSY can come after part of the range
+ * was moved (content is always intact; moving again is safe); on XFS and
+ * btrfs spacefd's range is then released too (allocate a new one).
  * No write to datafd is lost: ext4 swaps under the inode locks
  * (EXT4_IOC_MOVE_EXT); XFS and btrfs copy then remap with FIDEDUPERANGE,
  * which compares the bytes under lock and refuses when they changed; that is

@@ -94,7 +94,7 @@ expect 2 's5:1: line too long' -- -x "$T/s5" "$M"
 
 # Record and replay: the same outputs; another volume refuses unless --force.
 "$RELAYOUT" -r "$T/rec" -e "info; extents $M/file" -x "$T/s2" "$M" >"$T/out1" 2>/dev/null
-grep -q "^volume-uuid $(blkid -s UUID -o value "$VOL_DEV")\$" "$T/rec" ||
+grep -q "^volume-uuid $(blkid -p -s UUID -o value "$VOL_DEV")\$" "$T/rec" ||
 	{ echo "FAIL: recording has no volume-uuid header" >&2; cat "$T/rec" >&2; fails=$((fails + 1)); }
 grep -q '^echo reached$' "$T/rec" || { echo "FAIL: script commands not recorded" >&2; fails=$((fails + 1)); }
 "$RELAYOUT" -x "$T/rec" "$M" >"$T/out2" 2>/dev/null

@@ -11,6 +11,7 @@
  *     -d DIR       state directory for the tunables journal
  *     -T           no tunables (ext4 then reports -EOPNOTSUPP)
  *     -v           one line per target
+ *     -F           only print the free map ("start length" in bytes)
  *
  * Targets are drawn from the free map (GETFSMAP), clipped to their group
  * or AG, sizes log-uniform between one block and MAXBYTES. Each target is
@@ -78,11 +79,12 @@ int main(int argc, char **argv)
 {
 	unsigned n = 200, seed = 1;
 	bool uniform = false, writer = false, verbose = false, notun = false;
+	bool dump = false;
 	uint64_t maxb = 32 << 20;
 	const char *state = NULL;
 	int opt;
 
-	while ((opt = getopt(argc, argv, "n:s:um:wd:Tv")) != -1) {
+	while ((opt = getopt(argc, argv, "n:s:um:wd:TvF")) != -1) {
 		switch (opt) {
 		case 'n': n = (unsigned)atoi(optarg); break;
 		case 's': seed = (unsigned)atoi(optarg); break;
@@ -92,6 +94,7 @@ int main(int argc, char **argv)
 		case 'd': state = optarg; break;
 		case 'T': notun = true; break;
 		case 'v': verbose = true; break;
+		case 'F': dump = true; break;
 		default: return 2;
 		}
 	}
@@ -110,6 +113,18 @@ int main(int argc, char **argv)
 	if (root < 0)
 		return 1;
 	uint64_t bs = info.block_size, gsz = info.group_size;
+	if (dump) {
+		struct rl_free_extent *fv;
+		size_t fn;
+		r = rl_place_free_list(root, 0, info.size, &fv, &fn);
+		if (r < 0)
+			return 1;
+		for (size_t j = 0; j < fn; j++)
+			printf("%" PRIu64 " %" PRIu64 "\n", fv[j].start,
+			       fv[j].len);
+		free(fv);
+		return 0;
+	}
 	srandom(seed);
 
 	pid_t wpid = writer ? start_writer(mnt) : 0;

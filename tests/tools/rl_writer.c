@@ -3,10 +3,13 @@
  * rl_writer: a concurrent writer for the movedata race tests.
  *
  *   rl_writer init FILE NBLOCKS          fill FILE with generation-0 blocks
- *   rl_writer run FILE MODE SECONDS LOG  rewrite random blocks until the
- *                                        time is up; MODE buffered|direct|
- *                                        mmap; LOG gets "block seq" for the
- *                                        last write of every block
+ *   rl_writer run FILE MODE SECONDS LOG [N [PAUSE_US]]
+ *                                        rewrite random blocks until the
+ *                                        time is up, N writes (default 64)
+ *                                        then a pause (default 1000 us);
+ *                                        MODE buffered|
+ *                                        direct|mmap; LOG gets "block seq"
+ *                                        for the last write of every block
  *   rl_writer check FILE LOG             compare FILE with LOG (buffered
  *                                        and O_DIRECT reads); exit 1 on any
  *                                        mismatch
@@ -71,7 +74,7 @@ static int do_init(const char *path, uint64_t n)
 }
 
 static int do_run(const char *path, const char *mode, double secs,
-                  const char *logpath)
+                  const char *logpath, int per_ms, int pause_us)
 {
 	struct stat st;
 	unsigned char *buf, *map = NULL;
@@ -99,7 +102,7 @@ static int do_run(const char *path, const char *mode, double secs,
 	}
 	end = now() + secs;
 	while (now() < end) {
-		for (int k = 0; k < 64; k++) {
+		for (int k = 0; k < per_ms; k++) {
 			rnd ^= rnd << 13;
 			rnd ^= rnd >> 7;
 			rnd ^= rnd << 17;
@@ -116,7 +119,7 @@ static int do_run(const char *path, const char *mode, double secs,
 			}
 			last[b] = seq;
 		}
-		usleep(1000);
+		usleep((useconds_t)pause_us);
 	}
 	if (map && msync(map, n * BLK, MS_SYNC) < 0)
 		return perror("msync"), 1;
@@ -190,8 +193,10 @@ int main(int argc, char **argv)
 {
 	if (argc == 4 && strcmp(argv[1], "init") == 0)
 		return do_init(argv[2], strtoull(argv[3], NULL, 0));
-	if (argc == 6 && strcmp(argv[1], "run") == 0)
-		return do_run(argv[2], argv[3], atof(argv[4]), argv[5]);
+	if (argc >= 6 && argc <= 8 && strcmp(argv[1], "run") == 0)
+		return do_run(argv[2], argv[3], atof(argv[4]), argv[5],
+		              argc >= 7 ? atoi(argv[6]) : 64,
+		              argc >= 8 ? atoi(argv[7]) : 1000);
 	if (argc == 4 && strcmp(argv[1], "check") == 0)
 		return do_check(argv[2], argv[3]);
 	fprintf(stderr, "usage: rl_writer init FILE NBLOCKS | run FILE "

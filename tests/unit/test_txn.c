@@ -1,0 +1,228 @@
+/* Unit tests: plan arithmetic (normalize, predict, undo plans). */
+#include "config.h"
+#include <errno.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <cmocka.h>
+#include <fcntl.h>
+#include <linux/falloc.h>
+#include <unistd.h>
+#include "txn.h"
+
+#define K 4096u
+
+static void test_normalize(void **state)
+{
+	struct jr_piece p[] = {
+	    {2 * K, 102 * K, K, 0x800}, /* out of order, merges with next */
+	    {0, 100 * K, 2 * K, 0},
+	    {3 * K, 500 * K, K, 0},     /* logically adjacent, not physically */
+	    {5 * K, 502 * K, K, 0},     /* physically adjacent, logical hole */
+	};
+	size_t n = tx_pieces_normalize(p, 4);
+
+	(void)state;
+	assert_int_equal(n, 3);
+	assert_int_equal(p[0].logical, 0);
+	assert_int_equal(p[0].physical, 100 * K);
+	assert_int_equal(p[0].length, 3 * K);
+	assert_int_equal(p[0].flags, 0);
+	assert_int_equal(p[1].physical, 500 * K);
+	assert_int_equal(p[2].logical, 5 * K);
+	assert_int_equal(tx_pieces_bytes(p, n), 5 * K);
+	assert_int_equal(tx_pieces_normalize(p, 0), 0);
+}
+
+static void test_predict(void **state)
+{
+	/* data at [0,2K) and [4K,6K) with a hole; target: one run at 1000 */
+	struct jr_piece before[] = {{0, 10 * K, 2 * K, 0},
+	                            {4 * K, 50 * K, 2 * K, 0}};
+	struct jr_piece target[] = {{0, 1000 * K, 2 * K, 0},
+	                            {4 * K, 1004 * K, 2 * K, 0}};
+	struct jr_piece *out;
+	size_t n;
+
+	(void)state;
+	assert_int_equal(tx_predict(before, 2, target, 2, &out, &n), 0);
+	assert_int_equal(n, 2); /* the hole stays a hole */
+	assert_int_equal(out[0].physical, 1000 * K);
+	assert_int_equal(out[1].logical, 4 * K);
+	assert_int_equal(out[1].physical, 1004 * K);
+	free(out);
+
+	/* a target covering only part: the rest stays */
+	struct jr_piece part[] = {{K, 2000 * K, K, 0}};
+	assert_int_equal(tx_predict(before, 2, part, 1, &out, &n), 0);
+	assert_int_equal(n, 3);
+	assert_int_equal(out[0].physical, 10 * K);
+	assert_int_equal(out[0].length, K);
+	assert_int_equal(out[1].physical, 2000 * K);
+	assert_int_equal(out[2].physical, 50 * K);
+	free(out);
+}
+
+static void test_equal(void **state)
+{
+	struct jr_piece a[] = {{0, K, K, 0}}, b[] = {{0, K, K, 1}},
+	                c[] = {{0, 2 * K, K, 0}};
+	(void)state;
+	assert_true(tx_pieces_equal(a, 1, b, 1)); /* flags ignored */
+	assert_false(tx_pieces_equal(a, 1, c, 1));
+	assert_false(tx_pieces_equal(a, 1, c, 0));
+}
+
+static void test_undo_plan(void **state)
+{
+	/* Step 0 moved [0,4K) from two places onto one run at 800;
+	 * step 1 moved [0,2K) of g but only the second block changed. */
+	struct jr_piece b0[] = {{0, 10 * K, 2 * K, 0}, {2 * K, 30 * K, 2 * K, 0}};
+	struct jr_piece a0[] = {{0, 800 * K, 4 * K, 0}};
+	struct jr_piece b1[] = {{0, 60 * K, 2 * K, 0}};
+	struct jr_piece a1[] = {{0, 60 * K, K, 0}, {K, 900 * K, K, 0}};
+	struct jr_step steps[3] = {
+	    {.index = 0, .state = JR_STEP_DONE, .path = (char *)"/m/f",
+	     .ino = 11, .gen = 5, .offset = 0, .length = 4 * K,
+	     .before = b0, .nbefore = 2, .after = a0, .nafter = 1},
+	    {.index = 1, .state = JR_STEP_FAILED, .path = (char *)"/m/g",
+	     .ino = 12, .offset = 0, .length = 2 * K, .before = b1,
+	     .nbefore = 1, .after = a1, .nafter = 2},
+	    {.index = 2, .state = JR_STEP_FAILED, .path = (char *)"/m/h",
+	     .ino = 13, .offset = 0, .length = K},
+	};
+	struct jr_txn t = {.id = 7, .steps = steps, .nsteps = 3};
+	struct tx_plan p;
+
+	(void)state;
+	tx_plan_init(&p);
+	assert_int_equal(tx_plan_undo(&p, &t), 0);
+	assert_int_equal(p.undo_of, 7);
+	assert_string_equal(p.command, "undo 7");
+	assert_int_equal(p.nsteps, 2);
+	/* newest first */
+	assert_string_equal(p.steps[0].path, "/m/g");
+	assert_int_equal(p.steps[0].ntarget, 1); /* only the moved block */
+	assert_int_equal(p.steps[0].target[0].logical, K);
+	assert_int_equal(p.steps[0].target[0].physical, 61 * K);
+	assert_int_equal(p.steps[0].bytes, K);
+	assert_false(p.steps[0].gen_known);
+	assert_string_equal(p.steps[1].path, "/m/f");
+	assert_int_equal(p.steps[1].ino, 11);
+	assert_true(p.steps[1].gen_known);
+	assert_int_equal(p.steps[1].ntarget, 2);
+	assert_int_equal(p.steps[1].target[1].physical, 30 * K);
+	assert_int_equal(p.steps[1].nbefore, 1);
+	assert_int_equal(p.steps[1].before[0].physical, 800 * K);
+	assert_int_equal(p.total, 5 * K);
+	{
+		/* the predicted result of the undo is the original layout */
+		struct jr_piece *out;
+		size_t n;
+		assert_int_equal(tx_predict(p.steps[1].before, p.steps[1].nbefore,
+		                            p.steps[1].target, p.steps[1].ntarget,
+		                            &out, &n),
+		                 0);
+		assert_true(tx_pieces_equal(out, n, b0, 2));
+		free(out);
+	}
+	tx_plan_free(&p);
+
+	/* nothing moved: nothing to undo */
+	t.nsteps = 0;
+	tx_plan_init(&p);
+	assert_int_equal(tx_plan_undo(&p, &t), -EBADMSG);
+	tx_plan_free(&p);
+}
+
+/* tx_apply refuses a file that changed after planning (another inode at
+ * the path, or its blocks moved), journals the failed step and leaves the
+ * file alone. Runs on TMPDIR's filesystem: the checks come before any
+ * allocation. */
+static void test_apply_changed(void **state)
+{
+	char dir[256], path[300], cmd[400];
+	struct jr_journal *j;
+	struct tx_plan p;
+	struct tx_opts o;
+	struct tx_result res;
+	char buf[8192], msg[256];
+	int fd;
+
+	(void)state;
+	snprintf(dir, sizeof(dir), "%s/rl-txtest.XXXXXX",
+	         getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp");
+	assert_non_null(mkdtemp(dir));
+	snprintf(path, sizeof(path), "%s/f", dir);
+	memset(buf, 'x', sizeof(buf));
+	fd = open(path, O_RDWR | O_CREAT, 0600);
+	assert_true(fd >= 0);
+	assert_int_equal(write(fd, buf, sizeof(buf)), sizeof(buf));
+	assert_int_equal(fsync(fd), 0);
+	tx_plan_init(&p);
+	p.command = strdup("move f");
+	if (tx_plan_move(&p, path, fd, 0, sizeof(buf), 1u << 30) < 0 ||
+	    p.steps[0].nbefore == 0) {
+		close(fd);
+		tx_plan_free(&p);
+		skip(); /* no FIEMAP here */
+	}
+	close(fd);
+	snprintf(cmd, sizeof(cmd), "%s/j", dir);
+	assert_int_equal(jr_open(cmd, "test-uuid", JR_O_LOCK | JR_O_CREATE, &j,
+	                         NULL, msg, sizeof(msg)),
+	                 0);
+	memset(&o, 0, sizeof(o));
+	o.normal_io = true;
+
+	/* blocks moved: punch the first block */
+	fd = open(path, O_RDWR);
+	assert_int_equal(fallocate(fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE,
+	                           0, 4096),
+	                 0);
+	close(fd);
+	assert_int_equal(tx_apply(&p, j, &o, &res), -ESTALE);
+	assert_int_equal(res.status, JR_ST_FAILED);
+	assert_non_null(strstr(res.message, "changed during planning"));
+	assert_non_null(strstr(res.message, "step 1 of 1"));
+
+	/* another file at the path */
+	assert_int_equal(unlink(path), 0);
+	fd = open(path, O_RDWR | O_CREAT, 0600);
+	assert_int_equal(write(fd, buf, sizeof(buf)), sizeof(buf));
+	close(fd);
+	assert_int_equal(tx_apply(&p, j, &o, &res), -ESTALE);
+	assert_non_null(strstr(res.message, "another file"));
+
+	/* both journaled: begin, planned, failed, end */
+	jr_close(j);
+	assert_int_equal(jr_open(cmd, "test-uuid", 0, &j, NULL, msg,
+	                         sizeof(msg)),
+	                 0);
+	assert_int_equal(j->ntxns, 2);
+	assert_int_equal(j->txns[1].status, JR_ST_FAILED);
+	assert_int_equal(j->txns[1].nsteps, 1);
+	assert_int_equal(j->txns[1].steps[0].state, JR_STEP_FAILED);
+	assert_int_equal(j->txns[1].steps[0].err, ESTALE);
+	assert_int_equal(j->txns[1].steps[0].nafter, 0);
+	jr_close(j);
+	tx_plan_free(&p);
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
+	assert_int_equal(system(cmd), 0);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+	    cmocka_unit_test(test_normalize),
+	    cmocka_unit_test(test_predict),
+	    cmocka_unit_test(test_equal),
+	    cmocka_unit_test(test_undo_plan),
+	    cmocka_unit_test(test_apply_changed),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
