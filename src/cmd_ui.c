@@ -650,7 +650,7 @@ static int plan_move(struct rl_session *s, struct ui *ui, char **real,
 	char *rt = NULL, *pt = NULL;
 	size_t rl = 0, pl = 0, nfiles = 0;
 	FILE *rf, *pf;
-	uint64_t goal = ui->mark_start, bytes = 0;
+	uint64_t goal = ui->mark_start, bytes = 0, runs = 0;
 
 	if (!ui->have_target) {
 		session_error(s, "no target region: mark one with m (start), "
@@ -680,6 +680,9 @@ static int plan_move(struct rl_session *s, struct ui *ui, char **real,
 		if (!len)
 			continue;
 		len = (len + ui->block - 1) / ui->block * ui->block;
+		struct lm_file_frag ff;
+		lm_file_frag(m, id, &ff);
+		runs += ff.regions;
 		void *np = realloc(ui->planned,
 		                   (ui->nplanned + 1) * sizeof(*ui->planned));
 		if (!np)
@@ -721,8 +724,11 @@ static int plan_move(struct rl_session *s, struct ui *ui, char **real,
 	}
 	char b[32];
 	units_format_size(bytes, b, sizeof(b));
-	if (asprintf(summary, "move %zu file%s (%s) to 0x%" PRIx64, nfiles,
-	             nfiles == 1 ? "" : "s", b, ui->mark_start) < 0)
+	if (asprintf(summary,
+	             "move %zu file%s (%s) to 0x%" PRIx64 ", runs %" PRIu64
+	             " -> %zu",
+	             nfiles, nfiles == 1 ? "" : "s", b, ui->mark_start, runs,
+	             nfiles) < 0)
 		*summary = NULL;
 	*real = rt;
 	*preview = pt;

@@ -183,6 +183,7 @@ enum ui_cell {
 	UI_CELL_SELECTED,
 	UI_CELL_TARGET,
 	UI_CELL_PLANNED,
+	UI_CELL_VACATED, /* selected data a pending move frees */
 	UI_CELL_OUTSIDE, /* past the end of the volume */
 	UI_CELL_N
 };

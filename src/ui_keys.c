@@ -213,7 +213,7 @@ char *ui_help_text(const struct ui *ui)
 		        cmd_table[i].flags & CMD_F_UI ? " [UI]" : "");
 	fprintf(f, "\nMap: ");
 	for (int k = 0; k < UI_CELL_N; k++)
-		if (k != UI_CELL_OUTSIDE && k != UI_CELL_PLANNED)
+		if (k != UI_CELL_OUTSIDE)
 			fprintf(f, "%c %s  ", ui_cell_styles[k].glyph,
 			        ui_cell_styles[k].name);
 	fprintf(f, "\n");

@@ -26,6 +26,7 @@ const struct ui_cell_style ui_cell_styles[UI_CELL_N] = {
     [UI_CELL_SELECTED] = {'@', UI_ROLE_SELECTED, "selected"},
     [UI_CELL_TARGET] = {'=', UI_ROLE_TARGET, "target"},
     [UI_CELL_PLANNED] = {'P', UI_ROLE_PLANNED, "planned"},
+    [UI_CELL_VACATED] = {',', UI_ROLE_FREE, "to be freed"},
     [UI_CELL_OUTSIDE] = {' ', UI_ROLE_DEFAULT, "outside"},
 };
 
@@ -317,6 +318,11 @@ void ui_map_draw(struct ui *ui)
 					            .glyph;
 				attr = ui_attr(ui, UI_ROLE_TARGET);
 			}
+			/* Preview: the selection's blocks become free. */
+			if (ui->nplanned && k == UI_CELL_SELECTED) {
+				glyph = ui_cell_styles[UI_CELL_VACATED].glyph;
+				attr = ui_attr(ui, UI_ROLE_SELECTED);
+			}
 			for (size_t i = 0; i < ui->nplanned; i++)
 				if (a < ui->planned[i].start +
 				            ui->planned[i].len &&
@@ -345,6 +351,7 @@ struct status_ctx {
 	size_t size, used;
 	int shown, more;
 	uint32_t first_file;
+	int last_kind;
 };
 
 static void sc_add(struct status_ctx *sc, const char *text)
@@ -367,6 +374,11 @@ static int status_owner(const struct lm_owner *o, void *arg)
 	struct status_ctx *sc = arg;
 	char t[300];
 
+	/* Adjacent free (or unknown) records read as one. */
+	if ((o->kind == LM_OWN_FREE || o->kind == LM_OWN_UNKNOWN) &&
+	    (int)o->kind == sc->last_kind)
+		return 0;
+	sc->last_kind = (int)o->kind;
 	if (sc->shown >= 2) {
 		sc->more++;
 		return 0;
@@ -397,7 +409,7 @@ void ui_map_status(struct ui *ui, char *buf, size_t size)
 {
 	uint64_t a, b;
 	char owners[400], zoom[32];
-	struct status_ctx sc = {ui, owners, sizeof(owners), 0, 0, 0, 0};
+	struct status_ctx sc = {ui, owners, sizeof(owners), 0, 0, 0, 0, -1};
 
 	owners[0] = '\0';
 	ui_map_cursor_range(ui, &a, &b);

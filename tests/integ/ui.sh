@@ -276,6 +276,7 @@ if command -v mkfs.xfs >/dev/null; then
 	wait_screen x "plan: move 1 file" || fail "no move preview"
 	screen x "$T/x1"
 	grep -q P "$T/x1" || fail "preview: planned destinations not drawn"
+	grep -q , "$T/x1" || fail "preview: vacated blocks not drawn"
 	before=$(filefrag -v "$X/frag.dat" | awk '$1 == "0:" { print $4 + 0 }')
 	keys x a
 	wait_screen x "Apply: move 1 file" || fail "no confirmation"
@@ -286,7 +287,13 @@ if command -v mkfs.xfs >/dev/null; then
 		fail "after apply frag.dat starts at block $first (was $before), not $goal"
 	keys x u
 	wait_screen x "plan: undo the last transaction" || fail "no undo preview"
-	keys x Escape
+	keys x a
+	wait_screen x "Apply: undo" || fail "no undo confirmation"
+	keys x y
+	wait_screen x "applied: undo" || fail "undo did not report"
+	back=$(filefrag -v "$X/frag.dat" | awk '$1 == "0:" { print $4 + 0 }')
+	[ "$back" = "$before" ] ||
+		fail "after undo frag.dat starts at block $back, not $before"
 	keys x q
 	wait_file "$T/x.rc"
 fi
