@@ -277,23 +277,24 @@ if command -v mkfs.xfs >/dev/null; then
 	screen x "$T/x1"
 	grep -q P "$T/x1" || fail "preview: planned destinations not drawn"
 	grep -q , "$T/x1" || fail "preview: vacated blocks not drawn"
+	# apply_plan WHAT: a, the confirmation, y, the report; then the
+	# first block of frag.dat in $first.
+	apply_plan() {
+		keys x a
+		wait_screen x "Apply: $1" || fail "no confirmation for $1"
+		keys x y
+		wait_screen x "applied: $1" || fail "$1 did not report"
+		first=$(filefrag -v "$X/frag.dat" | awk '$1 == "0:" { print $4 + 0 }')
+	}
 	before=$(filefrag -v "$X/frag.dat" | awk '$1 == "0:" { print $4 + 0 }')
-	keys x a
-	wait_screen x "Apply: move 1 file" || fail "no confirmation"
-	keys x y
-	wait_screen x "applied: move 1 file" || fail "apply did not report"
-	first=$(filefrag -v "$X/frag.dat" | awk '$1 == "0:" { print $4 + 0 }')
+	apply_plan "move 1 file"
 	[ "$((first * 4096))" = "$((goal))" ] ||
 		fail "after apply frag.dat starts at block $first (was $before), not $goal"
 	keys x u
 	wait_screen x "plan: undo the last transaction" || fail "no undo preview"
-	keys x a
-	wait_screen x "Apply: undo" || fail "no undo confirmation"
-	keys x y
-	wait_screen x "applied: undo" || fail "undo did not report"
-	back=$(filefrag -v "$X/frag.dat" | awk '$1 == "0:" { print $4 + 0 }')
-	[ "$back" = "$before" ] ||
-		fail "after undo frag.dat starts at block $back, not $before"
+	apply_plan "undo"
+	[ "$first" = "$before" ] ||
+		fail "after undo frag.dat starts at block $first, not $before"
 	keys x q
 	wait_file "$T/x.rc"
 fi
