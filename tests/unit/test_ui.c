@@ -229,6 +229,47 @@ static void t_map(void **state)
 	lm_free(ui.model);
 }
 
+/* Selection filters through the executor, on the session's model. */
+static void t_select(void **state)
+{
+	struct rl_session s;
+	uint32_t ids[3];
+	char *out = NULL;
+	size_t len = 0;
+	FILE *f = open_memstream(&out, &len);
+
+	(void)state;
+	session_init(&s);
+	s.out = s.err = f;
+	s.model = sample(ids);
+	assert_int_equal(cmd_exec_line(&s, "select frag>1"), CMD_OK);
+	assert_true(lm_file(s.model, ids[1])->flags & LM_FILE_SELECTED);
+	assert_false(lm_file(s.model, ids[0])->flags & LM_FILE_SELECTED);
+	assert_int_equal(cmd_exec_line(&s, "select clear; select path 'p*'"),
+	                 CMD_OK);
+	assert_false(lm_file(s.model, ids[1])->flags & LM_FILE_SELECTED);
+	assert_true(lm_file(s.model, ids[2])->flags & LM_FILE_SELECTED);
+	assert_int_equal(cmd_exec_line(&s, "select size>1M"), CMD_OK);
+	assert_true(lm_file(s.model, ids[0])->flags & LM_FILE_SELECTED);
+	assert_int_equal(cmd_exec_line(&s, "select --off /mnt/a"), CMD_OK);
+	assert_false(lm_file(s.model, ids[0])->flags & LM_FILE_SELECTED);
+	assert_int_equal(cmd_exec_line(&s, "select nosuch"), CMD_FAIL);
+	assert_int_equal(cmd_exec_line(&s, "select frag>x"), CMD_USAGE);
+	assert_int_equal(cmd_exec_line(&s, "target 0x100000 0x200000"),
+	                 CMD_OK);
+	assert_true(s.ui->have_target);
+	assert_int_equal(s.ui->mark_end, 0x200000);
+	assert_int_equal(cmd_exec_line(&s, "target 5 1"), CMD_USAGE);
+	/* goto a file works without the UI too (nothing to show). */
+	assert_int_equal(cmd_exec_line(&s, "goto dir/frag"), CMD_OK);
+	assert_int_equal(cmd_exec_line(&s, "goto nosuch"), CMD_FAIL);
+	fclose(f);
+	free(out);
+	s.out = stdout;
+	s.err = stderr;
+	session_free(&s);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -236,6 +277,7 @@ int main(void)
 	    cmocka_unit_test(t_colors),
 	    cmocka_unit_test(t_bind_exec),
 	    cmocka_unit_test(t_map),
+	    cmocka_unit_test(t_select),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
