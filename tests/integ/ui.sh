@@ -173,6 +173,7 @@ ino=$(stat -c %i "$M/frag.dat")
 grep -q "inode $ino " "$T/a4" || fail "inode pane: no 'inode $ino'"
 grep -q "extents 12 " "$T/a4" || fail "inode pane: not 12 extents"
 grep -q "FRAGMENTED" "$T/a4" || fail "inode pane: not fragmented"
+golden ui-inode "$T/a4"
 keys a i
 
 # Pan with keys: one cell right is the next block.
