@@ -357,12 +357,72 @@ enum cmd_status cmd_pane(struct rl_session *s, const struct cmd_call *c)
 			if (ui->out_scroll < 0)
 				ui->out_scroll = 0;
 		} else {
-			ui->pane_scroll += (int)n;
-			if (ui->pane_scroll < 0)
+			/* The inode pane: move the owners list's row, and
+			 * scroll to keep it in view. */
+			int h = ui->map_h > 1 ? ui->map_h : 1;
+			ui->pane_sel += (int)n;
+			if (ui->pane_sel < 0)
+				ui->pane_sel = 0;
+			free(ui_inode_text(ui)); /* clamps pane_sel */
+			int line = ui->pane_header + ui->pane_sel;
+			if (line < ui->pane_scroll || n < 0)
+				ui->pane_scroll = line < ui->pane_scroll
+				                      ? line
+				                      : ui->pane_scroll;
+			if (line >= ui->pane_scroll + h)
+				ui->pane_scroll = line - h + 1;
+			if (ui->pane_sel == 0 && n < 0)
 				ui->pane_scroll = 0;
 		}
 		ui->dirty = true;
 		return CMD_OK;
+	}
+	if (!strcmp(a, "sort")) {
+		static const char *const sorts[] = {"address", "size", "name"};
+		const char *w = c->argc > 1 ? c->argv[1] : "next";
+		int k;
+		for (k = 0; k < 3; k++)
+			if (!strcmp(w, sorts[k]))
+				break;
+		if (k == 3 && strcmp(w, "next")) {
+			session_error(s, "usage: pane sort address|size|name|"
+			                 "next");
+			return CMD_USAGE;
+		}
+		if (ui) {
+			ui->pane_sort = k == 3 ? (ui->pane_sort + 1) % 3 : k;
+			ui->pane_sel = 0;
+			ui->dirty = true;
+		}
+		return CMD_OK;
+	}
+	if (!strcmp(a, "open")) {
+		struct ui_owner *v;
+		ssize_t n;
+		enum cmd_status st = CMD_OK;
+
+		if (!ui || ui->pane != UI_PANE_INODE)
+			return CMD_OK;
+		n = ui_inode_owners(ui, &v);
+		if (n > ui->pane_sel && v[ui->pane_sel].kind == LM_OWN_FILE) {
+			char *line = NULL;
+			size_t len = 0;
+			FILE *f = open_memstream(&line, &len);
+			if (f) {
+				fputs("goto ", f);
+				put_quoted(f, lm_file_path(ui->model,
+				                           v[ui->pane_sel].file,
+				                           0));
+				fclose(f);
+				st = cmd_exec_line(s, line);
+				free(line);
+			}
+		} else if (n >= 0) {
+			session_error(s, "the selected row is not a file");
+			st = CMD_FAIL;
+		}
+		free(v);
+		return st;
 	}
 	if (!strcmp(a, "inode"))
 		p = UI_PANE_INODE;
@@ -371,7 +431,8 @@ enum cmd_status cmd_pane(struct rl_session *s, const struct cmd_call *c)
 	else if (!strcmp(a, "none"))
 		p = UI_PANE_NONE;
 	else {
-		session_error(s, "usage: pane inode|output|none|scroll N");
+		session_error(s, "usage: pane inode|output|none|scroll N|"
+		                 "sort WHAT|open");
 		return CMD_USAGE;
 	}
 	if (!ui)
@@ -379,6 +440,7 @@ enum cmd_status cmd_pane(struct rl_session *s, const struct cmd_call *c)
 	/* The key toggles: the same pane again closes it. */
 	ui->pane = ui->pane == p ? UI_PANE_NONE : p;
 	ui->pane_scroll = 0;
+	ui->pane_sel = 0;
 	ui_map_layout(ui);
 	ui->dirty = true;
 	return CMD_OK;

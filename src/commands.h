@@ -141,8 +141,9 @@ struct cmd_def {
 	  "Move the cursor: left, right, up, down, pgup, pgdn, home, end")    \
 	X("goto", goto_, "ADDR|FILE", 1, 1, CMD_F_UI, NULL,                   \
 	  "Move the cursor to an address or to a file's first extent")        \
-	X("pane", pane, "inode|output|none|scroll N", 1, 2, CMD_F_UI, NULL,   \
-	  "Toggle the inode or output pane beside the map; scroll it")        \
+	X("pane", pane, "inode|output|none|scroll N|sort WHAT|open", 1, 2,    \
+	  CMD_F_UI, NULL,                                                     \
+	  "Toggle the inode or output pane; scroll, sort, open a row")        \
 	X("pick", pick, "", 0, 0, CMD_F_UI | CMD_F_NOREC, NULL,               \
 	  "Select or deselect the file under the cursor (recorded as "       \
 	  "select)")                                                          \

@@ -20,6 +20,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <sys/types.h>
 
 struct rl_session;
 struct lm_model;
@@ -113,6 +114,9 @@ struct ui {
 	enum ui_pane pane;
 	uint32_t pane_file;
 	int pane_scroll;
+	int pane_sel;    /* selected row of the owners list */
+	int pane_sort;   /* UI_SORT_* */
+	int pane_header; /* lines above the owners list */
 	/* Output pane: text of the last commands, scrollable. */
 	char *out_text;
 	size_t out_len;
@@ -217,9 +221,20 @@ uint32_t ui_map_first_file(struct ui *ui, uint64_t start, uint64_t end);
 
 /* ----------------------------------------------------- ui_inode.c */
 
-/* Lines of the inode pane (for the file, or the owners of the cursor's
- * cell), into a malloc'ed text. */
+/* Lines of the inode pane (the file under the cursor: paths, inode,
+ * extents, fragmentation; then the owners of the target region when the
+ * cursor is in it, else of the cursor's cell), into a malloc'ed text. */
 char *ui_inode_text(struct ui *ui);
+enum { UI_SORT_ADDR = 0, UI_SORT_SIZE, UI_SORT_NAME };
+/* An owner of the pane's region (per file, or per kind). */
+struct ui_owner {
+	int kind; /* enum lm_owner_kind */
+	uint32_t file;
+	uint64_t start, bytes; /* first address, bytes in the region */
+	const char *label;
+};
+/* The owners list as drawn (malloc'ed); count or -ENOMEM. */
+ssize_t ui_inode_owners(struct ui *ui, struct ui_owner **out);
 void ui_inode_draw(struct ui *ui, int y, int x, int h, int w);
 
 /* ---------------------------------------------------- ui_prompt.c */

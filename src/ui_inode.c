@@ -6,6 +6,7 @@
  */
 #include "config.h"
 #include <curses.h>
+#include <errno.h>
 #include <inttypes.h>
 #include <relayout/layout_model.h>
 #include <stdio.h>
@@ -50,67 +51,160 @@ static void file_text(struct ui *ui, FILE *f, uint32_t id)
 	}
 }
 
+/* The pane's region: the marked target when the cursor is inside it,
+ * else the cursor's cell. */
+static void pane_region(struct ui *ui, uint64_t *a, uint64_t *b,
+                        const char **what)
+{
+	if (ui->have_target && ui->cursor >= ui->mark_start &&
+	    ui->cursor < ui->mark_end) {
+		*a = ui->mark_start;
+		*b = ui->mark_end;
+		*what = "target region";
+		return;
+	}
+	ui_map_cursor_range(ui, a, b);
+	*what = "cursor cell";
+}
+
 struct owners_ctx {
-	struct ui *ui;
-	FILE *f;
-	int n;
+	struct ui_owner *v;
+	size_t n, cap;
+	int err;
 };
 
-static int owner_line(const struct lm_owner *o, void *arg)
+static int owner_add(const struct lm_owner *o, void *arg)
 {
 	struct owners_ctx *oc = arg;
-	char sz[32];
 
-	if (oc->n++ >= 500)
-		return 1;
-	units_format_size(o->length, sz, sizeof(sz));
-	switch (o->kind) {
-	case LM_OWN_FREE:
-		fprintf(oc->f, "%-10" PRIx64 " %-9s free\n", o->start, sz);
-		break;
-	case LM_OWN_META:
-		fprintf(oc->f, "%-10" PRIx64 " %-9s metadata %s\n", o->start,
-		        sz, o->label ? o->label : "");
-		break;
-	case LM_OWN_FILE:
-		fprintf(oc->f, "%-10" PRIx64 " %-9s %s @ 0x%" PRIx64 "\n",
-		        o->start, sz, lm_file_path(oc->ui->model, o->file, 0),
-		        o->logical);
-		break;
-	default:
-		fprintf(oc->f, "%-10" PRIx64 " %-9s used (owner unknown)\n",
-		        o->start, sz);
+	for (size_t i = 0; i < oc->n; i++) {
+		struct ui_owner *e = &oc->v[i];
+		if ((int)o->kind == e->kind &&
+		    (o->kind != LM_OWN_FILE || o->file == e->file)) {
+			e->bytes += o->length;
+			return 0;
+		}
 	}
+	if (oc->n >= 5000)
+		return 1; /* enough to show */
+	if (oc->n == oc->cap) {
+		size_t cap = oc->cap ? oc->cap * 2 : 64;
+		struct ui_owner *nv = realloc(oc->v, cap * sizeof(*nv));
+		if (!nv) {
+			oc->err = -ENOMEM;
+			return 1;
+		}
+		oc->v = nv;
+		oc->cap = cap;
+	}
+	oc->v[oc->n++] = (struct ui_owner){(int)o->kind, o->file, o->start,
+	                                   o->length, o->label};
 	return 0;
+}
+
+static const struct lm_model *sort_model;
+static int sort_key;
+
+static int cmp_owner(const void *x, const void *y)
+{
+	const struct ui_owner *a = x, *b = y;
+
+	if (sort_key == UI_SORT_SIZE && a->bytes != b->bytes)
+		return a->bytes > b->bytes ? -1 : 1;
+	if (sort_key == UI_SORT_NAME && a->kind == LM_OWN_FILE &&
+	    b->kind == LM_OWN_FILE) {
+		int c = strcmp(lm_file_path(sort_model, a->file, 0),
+		               lm_file_path(sort_model, b->file, 0));
+		if (c)
+			return c;
+	}
+	if (sort_key == UI_SORT_NAME && a->kind != b->kind)
+		return a->kind == LM_OWN_FILE ? -1 : 1;
+	return a->start < b->start ? -1 : a->start > b->start;
+}
+
+ssize_t ui_inode_owners(struct ui *ui, struct ui_owner **out)
+{
+	struct owners_ctx oc = {NULL, 0, 0, 0};
+	uint64_t a, b;
+	const char *what;
+
+	*out = NULL;
+	if (!ui->model)
+		return 0;
+	pane_region(ui, &a, &b, &what);
+	if (b > a)
+		lm_owners(ui->model, a, b, owner_add, &oc);
+	if (oc.err) {
+		free(oc.v);
+		return oc.err;
+	}
+	sort_model = ui->model;
+	sort_key = ui->pane_sort;
+	if (oc.n)
+		qsort(oc.v, oc.n, sizeof(*oc.v), cmp_owner);
+	*out = oc.v;
+	return (ssize_t)oc.n;
 }
 
 char *ui_inode_text(struct ui *ui)
 {
-	char *text = NULL;
+	static const char *const sorts[] = {"address", "size", "name"};
+	char *text = NULL, sz[32];
 	size_t len = 0;
 	FILE *f = open_memstream(&text, &len);
-	uint64_t a, b;
+	struct ui_owner *v;
+	ssize_t n;
+	uint64_t a, b, cs, ce;
+	const char *what;
 	uint32_t id;
 
 	if (!f)
 		return NULL;
-	ui_map_cursor_range(ui, &a, &b);
-	id = ui_map_first_file(ui, a, b);
+	ui_map_cursor_range(ui, &cs, &ce);
+	id = ui_map_first_file(ui, cs, ce);
 	if (id == LM_NONE && ui->pane_file != LM_NONE &&
 	    ui->pane_file < lm_file_count(ui->model))
 		id = ui->pane_file;
+	ui->pane_header = 0;
 	if (id != LM_NONE) {
 		file_text(ui, f, id);
-		fprintf(f, "\nOwners of the cursor cell:\n");
-	} else {
-		fprintf(f, "Owners of 0x%" PRIx64 "-0x%" PRIx64 ":\n", a,
-		        b ? b - 1 : 0);
+		fputc('\n', f);
 	}
-	struct owners_ctx oc = {ui, f, 0};
-	if (b > a)
-		lm_owners(ui->model, a, b, owner_line, &oc);
-	if (oc.n > 500)
-		fprintf(f, "(more owners not listed)\n");
+	pane_region(ui, &a, &b, &what);
+	fprintf(f, "Owners of the %s 0x%" PRIx64 "-0x%" PRIx64
+	           " by %s (S sorts, Enter goes):\n",
+	        what, a, b ? b - 1 : 0, sorts[ui->pane_sort % 3]);
+	fflush(f);
+	for (const char *p = text; p && *p; p++)
+		ui->pane_header += *p == '\n';
+	n = ui_inode_owners(ui, &v);
+	if (ui->pane_sel >= n)
+		ui->pane_sel = n > 0 ? (int)n - 1 : 0;
+	for (ssize_t i = 0; i < n; i++) {
+		const char *mark = i == ui->pane_sel ? ">" : " ";
+		units_format_size(v[i].bytes, sz, sizeof(sz));
+		switch (v[i].kind) {
+		case LM_OWN_FREE:
+			fprintf(f, "%s%-10" PRIx64 " %-9s free\n", mark,
+			        v[i].start, sz);
+			break;
+		case LM_OWN_META:
+			fprintf(f, "%s%-10" PRIx64 " %-9s metadata %s\n", mark,
+			        v[i].start, sz, v[i].label ? v[i].label : "");
+			break;
+		case LM_OWN_FILE:
+			fprintf(f, "%s%-10" PRIx64 " %-9s %s\n", mark,
+			        v[i].start, sz,
+			        lm_file_path(ui->model, v[i].file, 0));
+			break;
+		default:
+			fprintf(f, "%s%-10" PRIx64 " %-9s used (owner "
+			           "unknown)\n",
+			        mark, v[i].start, sz);
+		}
+	}
+	free(v);
 	fclose(f);
 	return text;
 }

@@ -48,6 +48,8 @@ const char ui_default_bindings[] =
     "bind o 'pane output'\n"
     "bind J 'pane scroll 1'\n"
     "bind K 'pane scroll -1'\n"
+    "bind S 'pane sort next'\n"
+    "bind Enter 'pane open'\n"
     "bind Space pick\n"
     "bind c 'select clear'\n"
     "bind m mark\n"

@@ -350,6 +350,8 @@ static int read_key(struct ui *ui)
 	int ch = getch();
 	MEVENT ev;
 
+	if (ch == '\r' || ch == KEY_ENTER)
+		return '\n';
 	if (ch != KEY_MOUSE)
 		return ch;
 	if (getmouse(&ev) != OK)
