@@ -172,9 +172,9 @@ char *ui_inode_text(struct ui *ui)
 		fputc('\n', f);
 	}
 	pane_region(ui, &a, &b, &what);
-	fprintf(f, "Owners of the %s 0x%" PRIx64 "-0x%" PRIx64
-	           " by %s (S sorts, Enter goes):\n",
-	        what, a, b ? b - 1 : 0, sorts[ui->pane_sort % 3]);
+	fprintf(f, "Owners of the %s, by %s\n0x%" PRIx64 "-0x%" PRIx64
+	           " (S sort, Enter go)\n",
+	        what, sorts[ui->pane_sort % 3], a, b ? b - 1 : 0);
 	fflush(f);
 	for (const char *p = text; p && *p; p++)
 		ui->pane_header += *p == '\n';

@@ -182,6 +182,18 @@ screen a "$T/a5"
 next=$(printf '0x%x-' $((P * BS + BS)))
 tail -1 "$T/a5" | grep -qF -- "$next" || fail "pan right: $(tail -1 "$T/a5")"
 
+# The owners of a target region, sorted by size; Enter goes to the file.
+cmd a "target $((P * BS)) $(((P + 64) * BS))"
+keys a i
+keys a S
+wait_screen a "Owners of the target region, by size" || fail "owners list"
+tm capture-pane -p -t a | grep -q ">[0-9a-f]* *256.0 KiB frag.dat" ||
+	fail "owners list: frag.dat 256 KiB not the first row"
+keys a Enter
+wait_screen a "frag.dat @ 0x0 " || fail "Enter did not go to the file"
+keys a i
+cmd a "target clear"
+
 # The prompt: output on the message line; history kept.
 cmd a "echo hello from the prompt"
 wait_screen a "hello from the prompt" || fail "prompt output not shown"
