@@ -101,7 +101,8 @@ struct cmd_def {
 	X("volume-uuid", volume_uuid, "UUID", 1, 1, CMD_F_VOLUME, NULL,       \
 	  "Fail unless the volume's UUID is UUID (recordings begin with it; " \
 	  "relayout --force only warns)")                                     \
-	RL_MODEL_COMMANDS(X)
+	RL_MODEL_COMMANDS(X)                                                  \
+	RL_UI_COMMANDS(X)
 
 /* Layout-model commands (src/cmd_model.c). */
 #define RL_MODEL_COMMANDS(X)                                                  \
@@ -124,6 +125,50 @@ struct cmd_def {
 	X("diff", diff, "A.json [B.json]", 1, 2, CMD_F_VOLUME, NULL,          \
 	  "Compare two snapshots (B: the current view)")
 
+/* Commands of the interactive UI (src/cmd_ui.c). */
+#define RL_UI_COMMANDS(X)                                                     \
+	X("bind", bind, "KEY [COMMAND...]", 1, CMD_MAX_ARGS,                  \
+	  CMD_F_UI | CMD_F_NOREC, NULL,                                       \
+	  "Bind KEY to a command line (without COMMAND: unbind)")             \
+	X("color", color, "ROLE FG BG [ATTR...]", 3, 8,                       \
+	  CMD_F_UI | CMD_F_NOREC, NULL,                                       \
+	  "Colours of a UI role (themes are scripts of these)")               \
+	X("theme", theme, "NAME", 1, 1, CMD_F_UI | CMD_F_NOREC, NULL,         \
+	  "Load the theme NAME (share/themes/NAME.theme) or a theme file")    \
+	X("zoom", zoom, "in|out|min|max|BLOCKS", 1, 1, CMD_F_UI, NULL,        \
+	  "Zoom the map around the cursor (max: one block per cell)")         \
+	X("pan", pan, "DIRECTION [N]", 1, 2, CMD_F_UI, NULL,                  \
+	  "Move the cursor: left, right, up, down, pgup, pgdn, home, end")    \
+	X("goto", goto_, "ADDR|FILE", 1, 1, CMD_F_UI, NULL,                   \
+	  "Move the cursor to an address or to a file's first extent")        \
+	X("pane", pane, "inode|output|none|scroll N|sort WHAT|open", 1, 2,    \
+	  CMD_F_UI, NULL,                                                     \
+	  "Toggle the inode or output pane; scroll, sort, open a row")        \
+	X("pick", pick, "", 0, 0, CMD_F_UI | CMD_F_NOREC, NULL,               \
+	  "Select or deselect the file under the cursor (recorded as "       \
+	  "select)")                                                          \
+	X("select", select, "clear|FILE|path GLOB|frag>N|size>SIZE",          \
+	  1, 2, CMD_F_UI, cmd_opts_select,                                    \
+	  "Select files (the map shows them; actions work on them)")          \
+	X("target", target, "START END|clear", 1, 2, CMD_F_UI, NULL,          \
+	  "Set the target region for moves (the map marks it)")               \
+	X("mark", mark, "[clear]", 0, 1, CMD_F_UI | CMD_F_NOREC, NULL,        \
+	  "Mark the target region on the map: at its start, then its end")    \
+	X("keys", keys, "", 0, 0, CMD_F_UI | CMD_F_NOREC, NULL,               \
+	  "Show the key bindings and the commands")                           \
+	X("prompt", prompt, "[TEXT]", 0, 1, CMD_F_UI | CMD_F_NOREC, NULL,     \
+	  "Open the command prompt (with TEXT typed in)")                     \
+	X("redraw", redraw, "", 0, 0, CMD_F_UI | CMD_F_NOREC, NULL,           \
+	  "Redraw the screen")                                                \
+	X("save-screen", save_screen, "FILE", 1, 1, CMD_F_UI | CMD_F_NOREC,   \
+	  NULL, "Write the screen as text to FILE (screen tests)")            \
+	X("action", action, "move|undo|apply|discard", 1, 1,                  \
+	  CMD_F_UI | CMD_F_NOREC, NULL,                                       \
+	  "Plan an action (preview on the map), apply it after a "           \
+	  "confirmation, or discard it")                                      \
+	X("quit", quit, "", 0, 0, CMD_F_UI | CMD_F_NOREC, NULL,               \
+	  "Leave the interactive UI")
+
 #define X(name, id, args, mn, mx, fl, opts, help)                             \
 	enum cmd_status cmd_##id(struct rl_session *s,                        \
 	                         const struct cmd_call *c);
@@ -140,6 +185,7 @@ extern const struct cmd_opt cmd_opts_scan[];
 extern const struct cmd_opt cmd_opts_frag[];
 extern const struct cmd_opt cmd_opts_freefrag[];
 extern const struct cmd_opt cmd_opts_place[];
+extern const struct cmd_opt cmd_opts_select[];
 
 struct rl_place_report;
 struct rl_extent;

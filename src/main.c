@@ -6,11 +6,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include "cmd_model.h"
 #include <relayout/fs.h>
 #include "commands.h"
 #include "output.h"
 #include "session.h"
+#include "ui.h"
 
 static void usage(FILE *f)
 {
@@ -31,14 +33,20 @@ static void usage(FILE *f)
 	        "replayable\n                            script\n"
 	        "  -f, --force               replay a script recorded on another "
 	        "volume\n"
+	        "      --theme NAME          UI colour theme (default, "
+	        "high-contrast, mono,\n                            light; "
+	        "NO_COLOR selects mono)\n"
+	        "      --ui                  open the UI even with -e/-x (run "
+	        "them in it first)\n"
 	        "      --journal-dir DIR     keep the undo journal in DIR "
 	        "(default\n                            $RELAYOUT_JOURNAL_DIR or "
 	        "/var/lib/relayout)\n"
 	        "  -h, --help                this help; 'relayout -e help' "
 	        "lists commands\n"
 	        "  -V, --version             print the version\n\n"
-	        "Without -e or -x relayout prints the volume summary and its "
-	        "free-space map.\n"
+	        "Without -e or -x relayout opens the interactive map (a "
+	        "terminal is needed).\n"
+	        "PATH may also be a JSON snapshot (read-only view).\n"
 	        "Exit status: 0 all commands succeeded, 1 a command failed, "
 	        "2 usage error.\n");
 }
@@ -75,13 +83,16 @@ int main(int argc, char **argv)
 	    {"version", no_argument, NULL, 'V'},
 	    {"record", required_argument, NULL, 'r'},
 	    {"force", no_argument, NULL, 'f'},
+	    {"theme", required_argument, NULL, 't'},
+	    {"ui", no_argument, NULL, 'u'},
 	    {"journal-dir", required_argument, NULL, 'J'},
 	    {NULL, 0, NULL, 0},
 	};
 	struct rl_session s;
 	struct action *acts;
 	int nacts = 0, opt;
-	const char *record = NULL;
+	const char *record = NULL, *theme = NULL;
+	bool want_ui = false;
 	enum cmd_status st = CMD_OK;
 
 	acts = calloc((size_t)argc + 1, sizeof(*acts));
@@ -103,6 +114,12 @@ int main(int argc, char **argv)
 			break;
 		case 'f':
 			s.force = true;
+			break;
+		case 't':
+			theme = optarg;
+			break;
+		case 'u':
+			want_ui = true;
 			break;
 		case 'J':
 			free(s.journal_dir);
@@ -154,10 +171,19 @@ int main(int argc, char **argv)
 		session_free(&s);
 		return CMD_FAIL;
 	}
-	if (nacts == 0) {
-		acts[nacts].kind = 'e';
-		acts[nacts++].text = snap ? "frag; freefrag"
-		                          : "info; free --map --summary";
+	if (nacts == 0)
+		want_ui = true;
+	if (want_ui && (!isatty(STDIN_FILENO) || !isatty(STDOUT_FILENO))) {
+		fprintf(stderr,
+		        "relayout: the interactive map needs a terminal "
+		        "(standard input and output are not both one).\n"
+		        "For batch use give commands: relayout -e '%s' %s\n"
+		        "or a script: relayout -x SCRIPT %s\n",
+		        snap ? "frag; freefrag" : "info; free --map --summary",
+		        s.path, s.path);
+		free(acts);
+		session_free(&s);
+		return CMD_USAGE;
 	}
 	if (record) {
 		int r = session_record_start(&s, record);
@@ -168,6 +194,24 @@ int main(int argc, char **argv)
 			session_free(&s);
 			return CMD_FAIL;
 		}
+	}
+	if (want_ui) {
+		const char **lines = calloc((size_t)nacts + 1, sizeof(*lines));
+		char *kinds = calloc((size_t)nacts + 1, 1);
+		int r = 1;
+
+		if (lines && kinds) {
+			for (int i = 0; i < nacts; i++) {
+				lines[i] = acts[i].text;
+				kinds[i] = acts[i].kind;
+			}
+			r = ui_run(&s, theme, lines, kinds, nacts);
+		}
+		free(lines);
+		free(kinds);
+		free(acts);
+		session_free(&s);
+		return r;
 	}
 	for (int i = 0; i < nacts; i++) {
 		enum cmd_status r = acts[i].kind == 'e'

@@ -11,6 +11,7 @@
 #include <unistd.h>
 #include "journal.h"
 #include "output.h"
+#include "ui.h"
 #include <relayout/layout_model.h>
 
 void session_init(struct rl_session *s)
@@ -155,6 +156,7 @@ void session_free(struct rl_session *s)
 	free(s->journal_dir);
 	free(s->path);
 	lm_free(s->model);
+	ui_free(s->ui);
 	memset(s, 0, sizeof(*s));
 }
 

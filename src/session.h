@@ -7,8 +7,9 @@
 #include <stdbool.h>
 #include <stdio.h>
 
-struct jr_journal;
 struct lm_model;
+struct ui;
+struct jr_journal;
 
 struct rl_session {
 	char *path;            /* what the user named (volume or snapshot) */
@@ -36,6 +37,7 @@ struct rl_session {
 	 * flagged CMD_F_DISK is refused. */
 	struct lm_model *model;
 	bool read_only_snapshot;
+	struct ui *ui; /* UI state and configuration (src/ui.h), or NULL */
 	bool no_tunables;      /* never change global fs tunables (ext4
 	                          fixed-start placement then unsupported) */
 	bool tunables_noticed; /* the "tunables changed" notice was shown */

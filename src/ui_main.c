@@ -1,0 +1,571 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * The UI's main loop: terminal setup and restore (every exit path,
+ * signals, a crash handler), resize, key -> bound command line -> the
+ * executor, output capture into the message line and the output pane.
+ */
+#include "config.h"
+#include <curses.h>
+#include <errno.h>
+#include <locale.h>
+#include <relayout/layout_model.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include "commands.h"
+#include "session.h"
+#include "ui.h"
+
+#define UI_MIN_COLS 40
+#define UI_MIN_ROWS 12
+
+static volatile sig_atomic_t ui_signal;
+static volatile sig_atomic_t ui_curses_up;
+
+struct ui *ui_get(struct rl_session *s)
+{
+	if (!s->ui) {
+		s->ui = calloc(1, sizeof(*s->ui));
+		if (s->ui) {
+			const char *nc = getenv("NO_COLOR");
+			s->ui->no_color = nc && *nc;
+			s->ui->pane_file = LM_NONE;
+		}
+	}
+	return s->ui;
+}
+
+void ui_free(struct ui *ui)
+{
+	if (!ui)
+		return;
+	for (size_t i = 0; i < ui->nbinds; i++)
+		free(ui->binds[i].line);
+	free(ui->binds);
+	free(ui->out_text);
+	free(ui->history_path);
+	ui_plan_clear(ui);
+	free(ui);
+}
+
+void ui_plan_clear(struct ui *ui)
+{
+	free(ui->plan_line);
+	free(ui->plan_summary);
+	free(ui->planned);
+	ui->plan_line = ui->plan_summary = NULL;
+	ui->planned = NULL;
+	ui->nplanned = 0;
+	ui->dirty = true;
+}
+
+void ui_sync_session(struct rl_session *s)
+{
+	struct ui *ui = s->ui;
+
+	if (!ui)
+		return;
+	if (s->read_only_snapshot) {
+		ui->readonly = true;
+		ui->ro_why = "snapshot";
+	}
+	if (ui->model != s->model) {
+		ui->model = s->model;
+		if (ui->pane_file != LM_NONE && ui->model &&
+		    ui->pane_file >= lm_file_count(ui->model))
+			ui->pane_file = LM_NONE;
+		if (ui->active && ui->model)
+			ui_map_layout(ui);
+	}
+}
+
+void ui_message(struct ui *ui, bool error, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(ui->msg, sizeof(ui->msg), fmt, ap);
+	va_end(ap);
+	ui->msg_error = error;
+	ui->dirty = true;
+}
+
+void ui_output_append(struct ui *ui, const char *text, size_t len)
+{
+	/* Keep the last 256 KiB. */
+	const size_t keep = 256 * 1024;
+	char *n = realloc(ui->out_text, ui->out_len + len + 1);
+
+	if (!n)
+		return;
+	ui->out_text = n;
+	memcpy(n + ui->out_len, text, len);
+	ui->out_len += len;
+	n[ui->out_len] = '\0';
+	if (ui->out_len > keep) {
+		size_t cut = ui->out_len - keep;
+		char *nl = memchr(n + cut, '\n', ui->out_len - cut);
+		if (nl)
+			cut = (size_t)(nl + 1 - n);
+		memmove(n, n + cut, ui->out_len - cut + 1);
+		ui->out_len -= cut;
+	}
+	ui->out_scroll = -1; /* follow the end */
+}
+
+int ui_exec(struct rl_session *s, const char *line)
+{
+	struct ui *ui = s->ui;
+	char *text = NULL;
+	size_t len = 0;
+	FILE *saved_out = s->out, *saved_err = s->err, *f;
+	enum cmd_status st;
+
+	f = open_memstream(&text, &len);
+	if (!f)
+		return cmd_exec_line(s, line);
+	s->out = f;
+	s->err = f;
+	if (ui)
+		ui->msg[0] = '\0'; /* a handler's own message wins */
+	st = cmd_exec_line(s, line);
+	s->out = saved_out;
+	s->err = saved_err;
+	fclose(f);
+	ui_sync_session(s);
+	if (len > 0 && ui) {
+		size_t nl = strcspn(text, "\n");
+		char echo[300];
+		int n = snprintf(echo, sizeof(echo), "> %s\n", line);
+
+		ui_output_append(ui, echo, n > 0 ? (size_t)n : 0);
+		ui_output_append(ui, text, len);
+		if (ui->msg[0] && st == CMD_OK) {
+			/* keep the handler's message */
+		} else if (text[nl] == '\0' || text[nl + 1] == '\0') {
+			text[nl] = '\0';
+			ui_message(ui, st != CMD_OK, "%s", text);
+		} else {
+			ui_message(ui, st != CMD_OK, "%s (more: o)",
+			           strtok(text, "\n"));
+		}
+	}
+	free(text);
+	if (ui)
+		ui->dirty = true;
+	return (int)st;
+}
+
+void ui_draw_pane(struct ui *ui, int y, int x, int h, int w,
+                  const char *title, const char *text, int first)
+{
+	const char *p = text ? text : "";
+	int line = 0, top = 0;
+
+	if (title) {
+		attrset(ui_attr(ui, UI_ROLE_PANE_TITLE));
+		mvhline(y, x, ' ', w);
+		mvaddnstr(y, x, title, w);
+		top = 1;
+	}
+	attrset(ui_attr(ui, UI_ROLE_PANE));
+	for (int r = top; r < h; r++)
+		mvhline(y + r, x, ' ', w);
+	while (*p && line < first + h - top) {
+		size_t n = strcspn(p, "\n");
+		if (line >= first)
+			mvaddnstr(y + top + line - first, x, p,
+			          (int)(n < (size_t)w ? n : (size_t)w));
+		p += n;
+		if (*p)
+			p++;
+		line++;
+	}
+	attrset(A_NORMAL);
+}
+
+static void draw_output_pane(struct ui *ui, int y, int x, int h, int w)
+{
+	const char *p = ui->out_text ? ui->out_text : "";
+	int nlines = 0, first;
+
+	for (const char *q = p; *q; q++)
+		if (*q == '\n')
+			nlines++;
+	if (ui->out_len && p[ui->out_len - 1] != '\n')
+		nlines++;
+	if (ui->out_scroll < 0 || ui->out_scroll > nlines - (h - 1))
+		first = nlines - (h - 1);
+	else
+		first = ui->out_scroll;
+	if (first < 0)
+		first = 0;
+	ui_draw_pane(ui, y, x, h, w, " Output (J/K scroll, o close)", p,
+	             first);
+}
+
+static void draw_text_screen(struct ui *ui, const char *text, int scroll)
+{
+	erase();
+	ui_draw_pane(ui, 0, 0, ui->rows - 1, ui->cols, NULL, text, scroll);
+	attrset(ui_attr(ui, UI_ROLE_STATUS));
+	mvhline(ui->rows - 1, 0, ' ', ui->cols);
+	mvaddnstr(ui->rows - 1, 0,
+	          " Help: j/k/PgUp/PgDn scroll, any other key closes",
+	          ui->cols);
+	attrset(A_NORMAL);
+}
+
+void ui_draw(struct ui *ui)
+{
+	char status[1024];
+
+	erase();
+	if (ui->cols < UI_MIN_COLS || ui->rows < UI_MIN_ROWS) {
+		char m[128];
+		snprintf(m, sizeof(m), "Terminal too small (%dx%d): "
+		                       "relayout needs %dx%d",
+		         ui->cols, ui->rows, UI_MIN_COLS, UI_MIN_ROWS);
+		mvaddnstr(ui->rows / 2, 0, m, ui->cols);
+		return;
+	}
+	if (ui->help_shown) {
+		char *t = ui_help_text(ui);
+		draw_text_screen(ui, t ? t : "out of memory", ui->help_scroll);
+		free(t);
+		return;
+	}
+	if (!ui->model) {
+		mvaddnstr(0, 0, "no layout model", ui->cols);
+		return;
+	}
+	ui_map_draw(ui);
+	if (ui->pane != UI_PANE_NONE && ui->map_w < ui->cols) {
+		int px = ui->map_w + 1, pw = ui->cols - px;
+		int ph = ui->map_h + 1;
+
+		attrset(ui_attr(ui, UI_ROLE_PANE));
+		mvvline(1, ui->map_w, '|', ph);
+		attrset(A_NORMAL);
+		if (ui->pane == UI_PANE_INODE)
+			ui_inode_draw(ui, 1, px, ph, pw);
+		else
+			draw_output_pane(ui, 1, px, ph, pw);
+	}
+	/* message line */
+	attrset(ui_attr(ui, ui->msg_error ? UI_ROLE_ERROR : UI_ROLE_DEFAULT));
+	mvhline(ui->rows - 2, 0, ' ', ui->cols);
+	mvaddnstr(ui->rows - 2, 0, ui->msg, ui->cols);
+	attrset(ui_attr(ui, UI_ROLE_STATUS));
+	mvhline(ui->rows - 1, 0, ' ', ui->cols);
+	ui_map_status(ui, status, sizeof(status));
+	mvaddnstr(ui->rows - 1, 0, status, ui->cols);
+	attrset(A_NORMAL);
+}
+
+int ui_screen_text(FILE *f)
+{
+	int rows, cols;
+
+	getmaxyx(stdscr, rows, cols);
+	for (int y = 0; y < rows; y++) {
+		char line[1024];
+		int n = 0;
+
+		for (int x = 0; x < cols && n < (int)sizeof(line) - 1; x++) {
+			chtype ch = mvinch(y, x);
+			char c = (char)(ch & A_CHARTEXT);
+			line[n++] = (c >= ' ' && c < 127) ? c : '?';
+		}
+		while (n > 0 && line[n - 1] == ' ')
+			n--;
+		line[n] = '\0';
+		fprintf(f, "%s\n", line);
+	}
+	return ferror(f) ? -EIO : 0;
+}
+
+/* ---------------------------------------------------------- signals */
+
+static void restore_terminal(void)
+{
+	if (ui_curses_up) {
+		ui_curses_up = 0;
+		endwin();
+	}
+}
+
+static void on_quit_signal(int sig)
+{
+	ui_signal = sig;
+}
+
+static void on_crash(int sig)
+{
+	/* Not async-signal-safe, but the process is dying anyway: give the
+	 * user a usable terminal back, then die of the same signal. */
+	restore_terminal();
+	signal(sig, SIG_DFL);
+	raise(sig);
+}
+
+static void install_signals(void)
+{
+	struct sigaction sa;
+
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = on_quit_signal;
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGHUP, &sa, NULL);
+	sa.sa_handler = on_crash;
+	sa.sa_flags = SA_RESETHAND;
+	sigaction(SIGSEGV, &sa, NULL);
+	sigaction(SIGABRT, &sa, NULL);
+	sigaction(SIGBUS, &sa, NULL);
+	sigaction(SIGFPE, &sa, NULL);
+	sigaction(SIGILL, &sa, NULL);
+}
+
+/* ------------------------------------------------------------- loop */
+
+/* A click moves the cursor to the cell. */
+static void click(struct ui *ui, int y, int x)
+{
+	int r = y - ui->map_y, c = x - ui->map_x;
+	uint64_t cb = ui_map_cell_bytes(ui);
+
+	if (!cb || r < 0 || c < 0 || r >= ui->map_h || c >= ui->map_w)
+		return;
+	ui_map_goto(ui, ((ui->view_row + (uint64_t)r) * (uint64_t)ui->map_w +
+	                 (uint64_t)c) * cb);
+	ui->dirty = true;
+}
+
+static int read_key(struct ui *ui)
+{
+	int ch = getch();
+	MEVENT ev;
+
+	if (ch == '\r' || ch == KEY_ENTER)
+		return '\n';
+	if (ch != KEY_MOUSE)
+		return ch;
+	if (getmouse(&ev) != OK)
+		return ERR;
+	if (ev.bstate & BUTTON1_CLICKED) {
+		click(ui, ev.y, ev.x);
+		return ERR;
+	}
+	if (ev.bstate & BUTTON4_PRESSED)
+		return UI_KEY_WHEEL_UP;
+#ifdef BUTTON5_PRESSED
+	if (ev.bstate & BUTTON5_PRESSED)
+		return UI_KEY_WHEEL_DOWN;
+#endif
+	return KEY_MOUSE;
+}
+
+static void on_resize(struct ui *ui)
+{
+	getmaxyx(stdscr, ui->rows, ui->cols);
+	ui_map_layout(ui);
+	ui->dirty = true;
+}
+
+/* Run the line bound to key. */
+static void run_key(struct rl_session *s, struct ui *ui, int key)
+{
+	const char *line = ui_binding(ui, key);
+	char name[32];
+
+	if (!line) {
+		ui_message(ui, false, "%s: not bound (? lists the keys)",
+		           ui_key_name(key, name, sizeof(name)));
+		return;
+	}
+	ui->msg[0] = '\0';
+	ui->msg_error = false;
+	ui_exec(s, line);
+}
+
+static void help_key(struct ui *ui, int ch)
+{
+	switch (ch) {
+	case 'j':
+	case KEY_DOWN:
+		ui->help_scroll++;
+		break;
+	case 'k':
+	case KEY_UP:
+		if (ui->help_scroll > 0)
+			ui->help_scroll--;
+		break;
+	case KEY_NPAGE:
+	case ' ':
+		ui->help_scroll += ui->rows - 2;
+		break;
+	case KEY_PPAGE:
+		ui->help_scroll -= ui->rows - 2;
+		if (ui->help_scroll < 0)
+			ui->help_scroll = 0;
+		break;
+	default:
+		ui->help_shown = false;
+	}
+	ui->dirty = true;
+}
+
+/* Load the model through the commands: a snapshot was loaded by main;
+ * a live volume is scanned by the `scan` command. */
+static int ui_model(struct rl_session *s, struct ui *ui)
+{
+	if (!s->model) {
+		char *text = NULL;
+		size_t len = 0;
+		FILE *f = open_memstream(&text, &len), *so = s->out,
+		     *se = s->err;
+		enum cmd_status st;
+
+		if (f) {
+			s->out = f;
+			s->err = f;
+		}
+		st = cmd_exec_line(s, "scan");
+		if (f) {
+			s->out = so;
+			s->err = se;
+			fclose(f);
+		}
+		if (st != CMD_OK || !s->model) {
+			fprintf(s->err, "%s", text ? text : "");
+			fprintf(s->err, "relayout: cannot build the layout "
+			                "model of %s\n",
+			        s->path ? s->path : ".");
+			free(text);
+			return -1;
+		}
+		free(text);
+	}
+	ui_sync_session(s);
+	if (!ui->readonly && geteuid() != 0) {
+		ui->readonly = true;
+		ui->ro_why = "not root";
+	}
+	return 0;
+}
+
+int ui_run(struct rl_session *s, const char *theme, const char **acts,
+           const char *kinds, int nacts)
+{
+	struct ui *ui = ui_get(s);
+	enum cmd_status st;
+	char tl[512];
+	int ret = 0;
+
+	if (!ui)
+		return 1;
+	if (ui_model(s, ui) < 0)
+		return 1;
+	/* Default bindings: a script in the command language. */
+	{
+		const char *p = ui_default_bindings;
+		while (*p) {
+			size_t n = strcspn(p, "\n");
+			char line[256];
+			snprintf(line, sizeof(line), "%.*s", (int)n, p);
+			if (cmd_exec_line(s, line) != CMD_OK)
+				fprintf(s->err, "relayout: default bindings: "
+				                "%s\n",
+				        line);
+			p += n + (p[n] == '\n');
+		}
+	}
+	if (!theme)
+		theme = ui->no_color ? "mono" : "default";
+	snprintf(tl, sizeof(tl), "theme '%s'", theme);
+	if (cmd_exec_line(s, tl) != CMD_OK && strcmp(theme, "default"))
+		return 1;
+
+	setlocale(LC_ALL, "");
+	if (!initscr()) {
+		fprintf(s->err, "relayout: cannot initialise the terminal\n");
+		return 1;
+	}
+	ui_curses_up = 1;
+	ui->active = true;
+	install_signals();
+	atexit(restore_terminal);
+	cbreak();
+	noecho();
+	nonl();
+	raw();
+	keypad(stdscr, TRUE);
+	curs_set(0);
+	set_escdelay(25);
+	timeout(250);
+	mousemask(BUTTON1_CLICKED | BUTTON4_PRESSED
+#ifdef BUTTON5_PRESSED
+	              | BUTTON5_PRESSED
+#endif
+	          ,
+	          NULL);
+	if (has_colors() && !ui->no_color) {
+		start_color();
+		use_default_colors();
+		ui_theme_apply(ui);
+	}
+	ui_prompt_init(ui);
+	on_resize(ui);
+	ui_message(ui, false, "? keys, : prompt, q quit");
+	for (int i = 0; i < nacts; i++) {
+		if (kinds[i] == 'e') {
+			st = (enum cmd_status)ui_exec(s, acts[i]);
+		} else {
+			snprintf(tl, sizeof(tl), "source '%s'", acts[i]);
+			st = (enum cmd_status)ui_exec(s, tl);
+		}
+		if (st != CMD_OK)
+			ret = (int)st;
+	}
+	while (!ui->quit && !ui_signal) {
+		int ch;
+
+		if (ui->dirty) {
+			ui_draw(ui);
+			refresh();
+			ui->dirty = false;
+		}
+		ch = read_key(ui);
+		if (ch == ERR)
+			continue;
+		if (ch == KEY_RESIZE) {
+			on_resize(ui);
+			continue;
+		}
+		if (ch == KEY_MOUSE)
+			continue;
+		if (ui->cols < UI_MIN_COLS || ui->rows < UI_MIN_ROWS) {
+			if (ch == 'q' || ch == 3)
+				ui->quit = true;
+			continue;
+		}
+		if (ui->help_shown) {
+			help_key(ui, ch);
+			continue;
+		}
+		run_key(s, ui, ch);
+	}
+	ui_prompt_done(ui);
+	ui->active = false;
+	restore_terminal();
+	if (ui_signal) {
+		int sig = ui_signal;
+		signal(sig, SIG_DFL);
+		raise(sig);
+	}
+	return ret;
+}
