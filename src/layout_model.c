@@ -385,15 +385,17 @@ bool lm_path_valid(const char *p, const char **why)
 	return true;
 }
 
-static int add_path_rec(struct lm_model *m, uint32_t id, const char *path)
+/* checked: the caller validated path and found it absent. */
+static int add_path_rec(struct lm_model *m, uint32_t id, const char *path,
+                        bool checked)
 {
 	size_t len = strlen(path) + 1;
 	uint32_t p;
 	int r;
 
-	if (!lm_path_valid(path, NULL))
+	if (!checked && !lm_path_valid(path, NULL))
 		return -EINVAL;
-	if (lm_find_path(m, path) != LM_NONE)
+	if (!checked && lm_find_path(m, path) != LM_NONE)
 		return -EEXIST;
 	if (m->npaths >= LM_MAX_IDS)
 		return -E2BIG;
@@ -430,7 +432,7 @@ int lm_add_path(struct lm_model *m, uint32_t id, const char *path)
 {
 	if (id >= m->nfiles || !path)
 		return -EINVAL;
-	return add_path_rec(m, id, path);
+	return add_path_rec(m, id, path, false);
 }
 
 static unsigned compute_cats(const struct lm_model *m, uint32_t id);
@@ -571,7 +573,7 @@ int lm_add_file(struct lm_model *m, const struct lm_file_info *fi,
 	r = hash_insert(m, &m->ino_hash, &m->ino_hash_cap, m->nfiles - 1, id,
 	                ino_key);
 	if (r == 0)
-		r = add_path_rec(m, id, path);
+		r = add_path_rec(m, id, path, true);
 	if (r == 0)
 		r = store_extents(m, id, ext, n);
 	if (r < 0) {

@@ -79,13 +79,15 @@ static char *join(const char *dir, const char *name)
 	return p;
 }
 
-/* Stat, FIEMAP and flags of an open file or directory. */
-static void describe(int fd, struct scan_item *it)
+/* Stat, FIEMAP and flags of an open file or directory (st: its fstat). */
+static void describe(int fd, const struct stat *stp, struct scan_item *it)
 {
 	struct stat st;
 	int r;
 
-	if (fstat(fd, &st) < 0) {
+	if (stp) {
+		st = *stp;
+	} else if (fstat(fd, &st) < 0) {
 		it->fi.err = -errno;
 		return;
 	}
@@ -103,7 +105,8 @@ static void describe(int fd, struct scan_item *it)
 		it->fi.iflags = (uint32_t)fl;
 		it->fi.flags |= LM_FILE_HAS_IFLAGS;
 	}
-	r = rl_get_extents(fd, &it->ext, &it->n);
+	/* No FIEMAP_FLAG_SYNC per file: scan_volume did one syncfs. */
+	r = rl_get_extents_nosync(fd, &it->ext, &it->n);
 	if (r < 0)
 		it->fi.err = r;
 }
@@ -167,11 +170,15 @@ static int commit(struct scan_ctx *c, struct batch *b)
 		uint32_t id = LM_NONE;
 		int r = -EEXIST;
 
-		if (it->fi.ino)
+		/* Only a file with several links can be there already;
+		 * lm_add_file checks the inode anyway (-EEXIST). */
+		if (it->fi.ino && it->maybe_link)
 			id = lm_find_inode(c->m, it->fi.ino);
 		if (id == LM_NONE)
 			r = lm_add_file(c->m, &it->fi, it->path, it->ext, it->n,
 			                &id);
+		if (r == -EEXIST && id == LM_NONE && it->fi.ino)
+			id = lm_find_inode(c->m, it->fi.ino);
 		if (r == -EINVAL && it->n) {
 			/* extents the model refuses (beyond the size the
 			 * probe gave): keep the file, flag it */
@@ -271,7 +278,7 @@ static void scan_dir(struct scan_ctx *c, char *path)
 		commit(c, &b);
 		goto out;
 	}
-	describe(fd, self);
+	describe(fd, NULL, self);
 	d = fdopendir(fd);
 	if (!d) {
 		self->fi.err = -errno;
@@ -324,8 +331,14 @@ static void scan_dir(struct scan_ctx *c, char *path)
 			continue;
 		}
 		struct stat st;
-		if (fstat(ffd, &st) == 0 &&
-		    (st.st_dev != c->dev || !S_ISREG(st.st_mode))) {
+		if (fstat(ffd, &st) < 0) {
+			it->fi.err = -errno;
+			it->fi.ino = de->d_ino;
+			it->fi.mode = S_IFREG;
+			close(ffd);
+			continue;
+		}
+		if (st.st_dev != c->dev || !S_ISREG(st.st_mode)) {
 			/* a bind-mounted file, or changed type: skip */
 			if (st.st_dev != c->dev)
 				b.mounts++;
@@ -336,7 +349,7 @@ static void scan_dir(struct scan_ctx *c, char *path)
 			b.n--;
 			continue;
 		}
-		describe(ffd, it);
+		describe(ffd, &st, it);
 		close(ffd);
 		if (b.n >= 4096) { /* huge directory: commit in batches */
 			if (commit(c, &b) < 0)
@@ -433,6 +446,12 @@ int scan_volume(const struct rl_fs_info *fs, const struct scan_opts *o,
 		return r;
 	}
 	c.dev = rst.st_dev;
+	/* One syncfs instead of FIEMAP_FLAG_SYNC per file (a flush check
+	 * per file, and a write-back wait on every dirty one): data dirtied
+	 * after this point shows as delalloc extents (RL_EXT_DELALLOC),
+	 * which is what a live volume can show anyway. Unprivileged users
+	 * may fail here: not fatal. */
+	(void)syncfs(c.rootfd);
 	lm_geometry_from_fs(&g, fs);
 	c.m = lm_new(&g);
 	c.queue = malloc(256 * sizeof(char *));
