@@ -3,6 +3,15 @@
 # ext4 image holding 100,000 small files (1 block, every 50th 5 blocks), warm cache, same run.
 #
 #   sudo bench/scan.sh [BUILDDIR]      (BUILDDIR default: ./build)
+#   sudo NFILES=1000000 bench/scan.sh [BUILDDIR]
+#
+# With NFILES above 200,000 (the "million" set) the image is still 512 MiB
+# but made with 1 KiB blocks and 128-byte inodes (-b 1024 -I 128
+# -N NFILES*1.1): NFILES files in directories of 1,000, every 10th holding
+# one 1 KiB block (1,000 bytes: one extent), the others empty (no extent;
+# no inline_data, so the non-empty ones do have an extent). 1M files: 100,000
+# extents, ~124 MB used. The populate step makes the files with os.open /
+# os.write relative to a directory fd (about 25 s for 1M files).
 #
 # Prints one line per measurement (best of 3 runs each). Needs root (loop
 # device, mount). Cleans up its own image, loop device and mount point.
@@ -18,11 +27,37 @@ cleanup() {
 	rm -rf "$D"
 }
 trap cleanup EXIT INT TERM
+MILLION=0
+[ "$NFILES" -gt 200000 ] && MILLION=1
 truncate -s 512M "$D/image"
-mkfs.ext4 -q -F -b 4096 -I 128 -J size=8 -N $((NFILES + 20000)) "$D/image"
+if [ $MILLION = 1 ]; then
+	mkfs.ext4 -q -F -b 1024 -I 128 -J size=8 -N $((NFILES + NFILES / 10)) "$D/image" 2>/dev/null
+else
+	mkfs.ext4 -q -F -b 4096 -I 128 -J size=8 -N $((NFILES + 20000)) "$D/image"
+fi
 DEV=$(losetup -f --show "$D/image")
 mkdir "$D/mnt"
 mount "$DEV" "$D/mnt"
+if [ $MILLION = 1 ]; then
+python3 - "$D/mnt" "$NFILES" <<'PY'
+import os, sys
+root, n = sys.argv[1], int(sys.argv[2])
+block = b"x" * 1000
+fl = os.O_WRONLY | os.O_CREAT | os.O_EXCL
+for i in range(n):
+    if i % 1000 == 0:
+        if i:
+            os.close(dfd)
+        d = os.path.join(root, "d%03d" % (i // 10000), "e%02d" % (i // 1000 % 10))
+        os.makedirs(d, exist_ok=True)
+        dfd = os.open(d, os.O_RDONLY | os.O_DIRECTORY)
+    fd = os.open("f%07d" % i, fl, 0o644, dir_fd=dfd)
+    if i % 10 == 0:
+        os.write(fd, block)
+    os.close(fd)
+os.close(dfd)
+PY
+else
 python3 - "$D/mnt" "$NFILES" <<'PY'
 import os, random, sys
 root, n = sys.argv[1], int(sys.argv[2])
@@ -35,6 +70,7 @@ for i in range(n):
         size = 20000 if i % 50 == 0 else random.choice((100, 1000, 2500, 4000))
         f.write(os.urandom(size))
 PY
+fi
 sync
 best() { # best wall time of 3 runs of "$@"
 	local b=999999 t

@@ -952,6 +952,41 @@ int lm_sync(struct lm_model *m)
 	return 0;
 }
 
+/* Shrink *p (capacity *cap elements of elem bytes) to n elements. */
+static void shrink(void **p, size_t *cap, size_t n, size_t elem)
+{
+	void *np;
+
+	if (n >= *cap || !n)
+		return;
+	np = realloc(*p, n * elem);
+	if (np) { /* else keep the bigger block: still valid */
+		*p = np;
+		*cap = n;
+	}
+}
+
+int lm_trim(struct lm_model *m)
+{
+	int r = lm_sync(m);
+
+	if (r < 0)
+		return r;
+	shrink((void **)&m->files, &m->files_cap, m->nfiles,
+	       sizeof(*m->files));
+	shrink((void **)&m->ext, &m->ext_cap, m->next, sizeof(*m->ext));
+	shrink((void **)&m->space, &m->space_cap, m->nspace,
+	       sizeof(*m->space));
+	shrink((void **)&m->arena, &m->arena_cap, m->arena_len, 1);
+	shrink((void **)&m->paths, &m->paths_cap, m->npaths,
+	       sizeof(*m->paths));
+	shrink((void **)&m->idx, &m->idx_cap, m->nidx, sizeof(*m->idx));
+	free(m->pend);
+	m->pend = NULL;
+	m->pend_cap = 0;
+	return 0;
+}
+
 /* First entry with start >= x. */
 static size_t lower_bound(const struct lm_model *m, uint64_t x)
 {

@@ -506,7 +506,7 @@ int scan_volume(const struct rl_fs_info *fs, const struct scan_opts *o,
 	}
 	free(sb.v);
 	sb.v = NULL;
-	r = lm_sync(c.m);
+	r = lm_trim(c.m); /* lm_sync + give back growth slack */
 	if (r < 0)
 		goto fail;
 	lm_set_created(c.m, (int64_t)time(NULL));

@@ -305,6 +305,12 @@ int lm_refresh_free(struct lm_model *m, uint64_t start, uint64_t end,
 /* Bring the index up to date now (queries do it on demand). */
 int lm_sync(struct lm_model *m);
 
+/* lm_sync, then give back the growth slack of the arrays (files,
+ * extents, paths, index) and the build buffers: call it after a bulk
+ * load (scan, import). Later additions grow the arrays again. Returns 0
+ * or -ENOMEM (from lm_sync; the model stays valid). */
+int lm_trim(struct lm_model *m);
+
 #ifdef __cplusplus
 }
 #endif
