@@ -77,6 +77,8 @@ struct lm_model {
 	bool prefix_dirty;
 };
 
+_Static_assert(sizeof(struct lm_file) == 48, "lm_file: 48 bytes");
+
 /* ------------------------------------------------------------- helpers */
 
 static int grow(void **p, size_t *cap, size_t need, size_t elem)
@@ -397,7 +399,7 @@ static int add_path_rec(struct lm_model *m, uint32_t id, const char *path,
 		return -EINVAL;
 	if (!checked && lm_find_path(m, path) != LM_NONE)
 		return -EEXIST;
-	if (m->npaths >= LM_MAX_IDS)
+	if (m->npaths >= LM_MAX_IDS || m->files[id].npaths >= LM_MAX_PATHS)
 		return -E2BIG;
 	if ((r = grow((void **)&m->arena, &m->arena_cap, m->arena_len + len,
 	              1)) < 0 ||
@@ -488,7 +490,7 @@ static int cmp_ext_logical(const void *a, const void *b)
 /* Store extents into the file's slots (reusing them when they fit) and
  * queue index entries. */
 static int store_extents(struct lm_model *m, uint32_t id,
-                         const struct rl_extent *ext, size_t n)
+                         const struct rl_extent *ext, size_t n, size_t room)
 {
 	struct lm_file *f = &m->files[id];
 	size_t base;
@@ -498,7 +500,10 @@ static int store_extents(struct lm_model *m, uint32_t id,
 		if (!range_ok(m, ext[i].physical, ext[i].length) ||
 		    ext[i].logical + ext[i].length < ext[i].logical)
 			return -EINVAL;
-	if (n > f->ext_cap) {
+	/* Slots are reused when the new extents fit in the old run (room:
+	 * its length is the old ext_count; a run that shrank does not
+	 * remember its old size, the rest of it stays unused). */
+	if (n > room) {
 		if (m->next + n > LM_MAX_IDS)
 			return -E2BIG;
 		r = grow((void **)&m->ext, &m->ext_cap, m->next + n,
@@ -509,7 +514,6 @@ static int store_extents(struct lm_model *m, uint32_t id,
 		base = m->next;
 		m->next += n;
 		f->ext_first = (uint32_t)base;
-		f->ext_cap = (uint32_t)n;
 	}
 	base = f->ext_first;
 	for (size_t i = 0; i < n; i++) {
@@ -543,7 +547,7 @@ int lm_add_file(struct lm_model *m, const struct lm_file_info *fi,
 
 	if (!fi || !path || (n && !ext))
 		return -EINVAL;
-	if (!lm_path_valid(path, NULL))
+	if (!lm_path_valid(path, NULL) || fi->err < INT16_MIN || fi->err > 0)
 		return -EINVAL;
 	if (lm_find_inode(m, fi->ino) != LM_NONE)
 		return -EEXIST;
@@ -567,7 +571,7 @@ int lm_add_file(struct lm_model *m, const struct lm_file_info *fi,
 	m->files[id].iflags = fi->iflags;
 	m->files[id].flags =
 	    fi->flags & (LM_FILE_HAS_GEN | LM_FILE_HAS_IFLAGS | LM_FILE_SELECTED);
-	m->files[id].err = fi->err;
+	m->files[id].err = (int16_t)fi->err;
 	m->files[id].path_first = LM_NONE;
 	m->nfiles++;
 	r = hash_insert(m, &m->ino_hash, &m->ino_hash_cap, m->nfiles - 1, id,
@@ -575,7 +579,7 @@ int lm_add_file(struct lm_model *m, const struct lm_file_info *fi,
 	if (r == 0)
 		r = add_path_rec(m, id, path, true);
 	if (r == 0)
-		r = store_extents(m, id, ext, n);
+		r = store_extents(m, id, ext, n, 0);
 	if (r < 0) {
 		/* Roll back: the file stays out of the model. Its hash entry
 		 * and path are removed by rebuilding those tables. */
@@ -1346,13 +1350,14 @@ int lm_refresh_file(struct lm_model *m, uint32_t id,
 	if (m->npend && (r = lm_sync(m)) < 0)
 		return r;
 	f = &m->files[id];
+	size_t room = f->ext_count;
 	for (uint32_t i = 0; i < f->ext_count; i++) {
 		const struct lm_extent *e = &m->ext[f->ext_first + i];
 		kill_entries(m, e->physical, e->length, f->ext_first + i);
 	}
 	m->ext_live -= f->ext_count;
 	f->ext_count = 0;
-	return store_extents(m, id, ext, n);
+	return store_extents(m, id, ext, n, room);
 }
 
 int lm_refresh_free(struct lm_model *m, uint64_t start, uint64_t end,
