@@ -14,8 +14,9 @@
  * bytes per index entry of prefix sums (56 bytes per block of 16 entries),
  * so about 52 bytes per extent; 48 bytes per file, 16 per path plus the
  * path text in one arena, 8-16 bytes per file and per path in the two hash
- * tables (4-byte slots, load 1/4 to 1/2). lm_trim() gives back the arrays'
- * growth slack after a bulk load.
+ * tables (4-byte slots at a load of 1/4 to 1/2 after lm_trim(), under 1/4
+ * while building). lm_trim() gives back the arrays' growth slack after a
+ * bulk load.
  *
  * The physical index is a sorted array of (start, length, owner) entries
  * with prefix sums per category every LM_BLOCK entries. Changes
