@@ -5,7 +5,8 @@
  * RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS | RESOLVE_NO_XDEV), so no symlink
  * is followed and no other mount entered even if the tree changes under
  * us; reads it with readdir on that fd; opens each regular file relative
- * to it (O_NOFOLLOW | O_NOATIME), stats and FIEMAPs it; queues the
+ * to it (O_NOFOLLOW | O_NOATIME), stats and FIEMAPs it (without
+ * FIEMAP_FLAG_SYNC: one syncfs at the start instead); queues the
  * subdirectories. The results of a directory go into the model in one
  * batch under the lock. Queue paths, not fds: a wide tree would otherwise
  * hold thousands of descriptors.
@@ -105,8 +106,18 @@ static void describe(int fd, const struct stat *stp, struct scan_item *it)
 		it->fi.iflags = (uint32_t)fl;
 		it->fi.flags |= LM_FILE_HAS_IFLAGS;
 	}
-	/* No FIEMAP_FLAG_SYNC per file: scan_volume did one syncfs. */
+	/* No FIEMAP_FLAG_SYNC per file: scan_volume did one syncfs. A file
+	 * dirtied since then shows delayed allocation: ask it again with
+	 * the flush, as before (rare: only files written during the scan). */
 	r = rl_get_extents_nosync(fd, &it->ext, &it->n);
+	for (size_t i = 0; r == 0 && i < it->n; i++)
+		if (it->ext[i].flags & (RL_EXT_DELALLOC | RL_EXT_UNKNOWN)) {
+			free(it->ext);
+			it->ext = NULL;
+			it->n = 0;
+			r = rl_get_extents(fd, &it->ext, &it->n);
+			break;
+		}
 	if (r < 0)
 		it->fi.err = r;
 }
@@ -447,10 +458,10 @@ int scan_volume(const struct rl_fs_info *fs, const struct scan_opts *o,
 	}
 	c.dev = rst.st_dev;
 	/* One syncfs instead of FIEMAP_FLAG_SYNC per file (a flush check
-	 * per file, and a write-back wait on every dirty one): data dirtied
-	 * after this point shows as delalloc extents (RL_EXT_DELALLOC),
-	 * which is what a live volume can show anyway. Unprivileged users
-	 * may fail here: not fatal. */
+	 * per file, and a write-back wait on every dirty one, one by one):
+	 * only files dirtied after this point show delalloc extents, and
+	 * describe() asks those again with the flush. Failure (EPERM, EIO)
+	 * is not fatal: those files then take that second FIEMAP. */
 	(void)syncfs(c.rootfd);
 	lm_geometry_from_fs(&g, fs);
 	c.m = lm_new(&g);
