@@ -10,16 +10,24 @@
 #include "fs_internal.h"
 
 #define RL_FIEMAP_BATCH 512
+/* First call: a small buffer on the stack (most files have few extents;
+ * a calloc of the full batch per file was a measurable part of a scan). */
+#define RL_FIEMAP_FIRST 32
 
-int rl_get_extents_range(int fd, uint64_t start, uint64_t len,
-                         struct rl_extent **out, size_t *count)
+static int get_extents(int fd, uint64_t start, uint64_t len, uint32_t fmflags,
+                       struct rl_extent **out, size_t *count)
 {
-	struct fiemap *fm;
+	union {
+		struct fiemap fm;
+		char b[sizeof(struct fiemap) +
+		       RL_FIEMAP_FIRST * sizeof(struct fiemap_extent)];
+	} first;
+	struct fiemap *fm = &first.fm, *big = NULL;
+	uint32_t batch = RL_FIEMAP_FIRST;
 	struct rl_extent *ext = NULL;
 	size_t n = 0, cap = 0;
 	uint64_t pos = start;
 	uint64_t end = len ? start + len : UINT64_MAX;
-	uint32_t fmflags = FIEMAP_FLAG_SYNC;
 	int ret = 0;
 
 	if (!out || !count)
@@ -29,11 +37,6 @@ int rl_get_extents_range(int fd, uint64_t start, uint64_t len,
 	if (len && start + len < start)
 		return -EINVAL;
 
-	fm = calloc(1, sizeof(*fm) +
-	                   RL_FIEMAP_BATCH * sizeof(struct fiemap_extent));
-	if (!fm)
-		return -ENOMEM;
-
 	while (pos < end) {
 		bool last = false;
 
@@ -41,7 +44,7 @@ int rl_get_extents_range(int fd, uint64_t start, uint64_t len,
 		fm->fm_start = pos;
 		fm->fm_length = end - pos;
 		fm->fm_flags = fmflags;
-		fm->fm_extent_count = RL_FIEMAP_BATCH;
+		fm->fm_extent_count = batch;
 		if (ioctl(fd, FS_IOC_FIEMAP, fm) < 0) {
 			ret = RL_NEG_ERRNO();
 			if (ret == -ENOTTY)
@@ -56,7 +59,8 @@ int rl_get_extents_range(int fd, uint64_t start, uint64_t len,
 			const struct fiemap_extent *fe = &fm->fm_extents[i];
 
 			if (n == cap) {
-				size_t ncap = cap ? cap * 2 : 64;
+				size_t ncap = cap ? cap * 2
+				                  : fm->fm_mapped_extents;
 				struct rl_extent *p =
 				    realloc(ext, ncap * sizeof(*p));
 				if (!p) {
@@ -84,18 +88,39 @@ int rl_get_extents_range(int fd, uint64_t start, uint64_t len,
 		}
 		if (last)
 			break;
+		if (!big) { /* more than the first batch: a bigger buffer */
+			big = malloc(sizeof(*big) + RL_FIEMAP_BATCH *
+			                                sizeof(struct fiemap_extent));
+			if (!big) {
+				ret = -ENOMEM;
+				goto fail;
+			}
+			fm = big;
+			batch = RL_FIEMAP_BATCH;
+		}
 	}
-	free(fm);
+	free(big);
 	*out = ext;
 	*count = n;
 	return 0;
 fail:
-	free(fm);
+	free(big);
 	free(ext);
 	return ret;
 }
 
+int rl_get_extents_range(int fd, uint64_t start, uint64_t len,
+                         struct rl_extent **out, size_t *count)
+{
+	return get_extents(fd, start, len, FIEMAP_FLAG_SYNC, out, count);
+}
+
 int rl_get_extents(int fd, struct rl_extent **out, size_t *count)
 {
-	return rl_get_extents_range(fd, 0, 0, out, count);
+	return get_extents(fd, 0, 0, FIEMAP_FLAG_SYNC, out, count);
+}
+
+int rl_get_extents_nosync(int fd, struct rl_extent **out, size_t *count)
+{
+	return get_extents(fd, 0, 0, 0, out, count);
 }

@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 
 /* Longest index entry: extents are cut into chunks of at most this, so an
@@ -76,6 +77,8 @@ struct lm_model {
 	size_t ncum;
 	bool prefix_dirty;
 };
+
+_Static_assert(sizeof(struct lm_file) == 48, "lm_file: 48 bytes");
 
 /* ------------------------------------------------------------- helpers */
 
@@ -287,35 +290,88 @@ static uint64_t path_key(const struct lm_model *m, uint32_t v)
 	return hash_str(m->arena + m->paths[v].off);
 }
 
-/* Insert value v (an id) into table *t of capacity *cap (power of 2),
- * growing it to keep the load under 1/2. */
+/* Zeroed memory for a hash table. Tables of 2 MiB and more are 2 MiB
+ * aligned and asked for transparent huge pages: every lookup touches a
+ * random slot, and with 4 KiB pages most lookups in a large table also
+ * missed the TLB (a page walk, much dearer in a VM); at a million files
+ * that was 12% of the scan. free() releases it. */
+static void *big_calloc(size_t n, size_t elem)
+{
+	const size_t huge = 2u << 20;
+	size_t bytes = n * elem;
+	void *p;
+
+	if (n && bytes / n != elem)
+		return NULL;
+	if (bytes < huge)
+		return calloc(n, elem);
+	if (posix_memalign(&p, huge, bytes) != 0)
+		return NULL;
+#ifdef MADV_HUGEPAGE
+	(void)madvise(p, bytes, MADV_HUGEPAGE);
+#endif
+	memset(p, 0, bytes);
+	return p;
+}
+
+/* (Re)build table *t at capacity ncap (power of 2) holding ids
+ * 0..count-1. Inserting in id order reads the files / paths / arena
+ * sequentially (walking the old table read them in random order). */
+static int hash_rebuild(struct lm_model *m, uint32_t **t, size_t *cap,
+                        size_t ncap, size_t count,
+                        uint64_t (*key)(const struct lm_model *, uint32_t))
+{
+	uint32_t *nt = big_calloc(ncap, sizeof(*nt));
+
+	if (!nt)
+		return -ENOMEM;
+	for (size_t v = 0; v < count; v++) {
+		size_t h = key(m, (uint32_t)v) & (ncap - 1);
+		while (nt[h])
+			h = (h + 1) & (ncap - 1);
+		nt[h] = (uint32_t)v + 1;
+	}
+	free(*t);
+	*t = nt;
+	*cap = ncap;
+	return 0;
+}
+
+/* Insert value v (== count: ids 0..count-1 are in the table) into table
+ * *t of capacity *cap (power of 2), growing it to keep the load under
+ * 1/4 while the model is built: a lookup of an absent key (every
+ * lm_add_file does two) then rarely meets an occupied slot, each of which
+ * costs a cache miss in the files or paths array. lm_trim() brings the
+ * tables back to a load of 1/4 to 1/2. */
 static int hash_insert(struct lm_model *m, uint32_t **t, size_t *cap,
                        size_t count, uint32_t v,
                        uint64_t (*key)(const struct lm_model *, uint32_t))
 {
-	if ((count + 1) * 2 > *cap) {
+	if ((count + 1) * 4 > *cap) {
 		size_t ncap = *cap ? *cap * 2 : 64;
-		uint32_t *nt = calloc(ncap, sizeof(*nt));
+		int r;
 
-		if (!nt)
-			return -ENOMEM;
-		for (size_t i = 0; i < *cap; i++) {
-			if (!(*t)[i])
-				continue;
-			size_t h = key(m, (*t)[i] - 1) & (ncap - 1);
-			while (nt[h])
-				h = (h + 1) & (ncap - 1);
-			nt[h] = (*t)[i];
-		}
-		free(*t);
-		*t = nt;
-		*cap = ncap;
+		while ((count + 1) * 4 > ncap)
+			ncap *= 2;
+		r = hash_rebuild(m, t, cap, ncap, count, key);
+		if (r < 0)
+			return r;
 	}
 	size_t h = key(m, v) & (*cap - 1);
 	while ((*t)[h])
 		h = (h + 1) & (*cap - 1);
 	(*t)[h] = v + 1;
 	return 0;
+}
+
+/* Smallest power of 2 holding count ids at a load of at most 1/2. */
+static size_t hash_cap_for(size_t count)
+{
+	size_t c = 64;
+
+	while (c < count * 2)
+		c *= 2;
+	return c;
 }
 
 uint32_t lm_find_inode(const struct lm_model *m, uint64_t ino)
@@ -387,17 +443,19 @@ bool lm_path_valid(const char *p, const char **why)
 	return true;
 }
 
-static int add_path_rec(struct lm_model *m, uint32_t id, const char *path)
+/* checked: the caller validated path and found it absent. */
+static int add_path_rec(struct lm_model *m, uint32_t id, const char *path,
+                        bool checked)
 {
 	size_t len = strlen(path) + 1;
 	uint32_t p;
 	int r;
 
-	if (!lm_path_valid(path, NULL))
+	if (!checked && !lm_path_valid(path, NULL))
 		return -EINVAL;
-	if (lm_find_path(m, path) != LM_NONE)
+	if (!checked && lm_find_path(m, path) != LM_NONE)
 		return -EEXIST;
-	if (m->npaths >= LM_MAX_IDS)
+	if (m->npaths >= LM_MAX_IDS || m->files[id].npaths >= LM_MAX_PATHS)
 		return -E2BIG;
 	if ((r = grow((void **)&m->arena, &m->arena_cap, m->arena_len + len,
 	              1)) < 0 ||
@@ -432,7 +490,7 @@ int lm_add_path(struct lm_model *m, uint32_t id, const char *path)
 {
 	if (id >= m->nfiles || !path)
 		return -EINVAL;
-	return add_path_rec(m, id, path);
+	return add_path_rec(m, id, path, false);
 }
 
 static unsigned compute_cats(const struct lm_model *m, uint32_t id);
@@ -488,7 +546,7 @@ static int cmp_ext_logical(const void *a, const void *b)
 /* Store extents into the file's slots (reusing them when they fit) and
  * queue index entries. */
 static int store_extents(struct lm_model *m, uint32_t id,
-                         const struct rl_extent *ext, size_t n)
+                         const struct rl_extent *ext, size_t n, size_t room)
 {
 	struct lm_file *f = &m->files[id];
 	size_t base;
@@ -498,7 +556,10 @@ static int store_extents(struct lm_model *m, uint32_t id,
 		if (!range_ok(m, ext[i].physical, ext[i].length) ||
 		    ext[i].logical + ext[i].length < ext[i].logical)
 			return -EINVAL;
-	if (n > f->ext_cap) {
+	/* Slots are reused when the new extents fit in the old run (room:
+	 * its length is the old ext_count; a run that shrank does not
+	 * remember its old size, the rest of it stays unused). */
+	if (n > room) {
 		if (m->next + n > LM_MAX_IDS)
 			return -E2BIG;
 		r = grow((void **)&m->ext, &m->ext_cap, m->next + n,
@@ -509,7 +570,6 @@ static int store_extents(struct lm_model *m, uint32_t id,
 		base = m->next;
 		m->next += n;
 		f->ext_first = (uint32_t)base;
-		f->ext_cap = (uint32_t)n;
 	}
 	base = f->ext_first;
 	for (size_t i = 0; i < n; i++) {
@@ -543,7 +603,7 @@ int lm_add_file(struct lm_model *m, const struct lm_file_info *fi,
 
 	if (!fi || !path || (n && !ext))
 		return -EINVAL;
-	if (!lm_path_valid(path, NULL))
+	if (!lm_path_valid(path, NULL) || fi->err < INT16_MIN || fi->err > 0)
 		return -EINVAL;
 	if (lm_find_inode(m, fi->ino) != LM_NONE)
 		return -EEXIST;
@@ -567,15 +627,15 @@ int lm_add_file(struct lm_model *m, const struct lm_file_info *fi,
 	m->files[id].iflags = fi->iflags;
 	m->files[id].flags =
 	    fi->flags & (LM_FILE_HAS_GEN | LM_FILE_HAS_IFLAGS | LM_FILE_SELECTED);
-	m->files[id].err = fi->err;
+	m->files[id].err = (int16_t)fi->err;
 	m->files[id].path_first = LM_NONE;
 	m->nfiles++;
 	r = hash_insert(m, &m->ino_hash, &m->ino_hash_cap, m->nfiles - 1, id,
 	                ino_key);
 	if (r == 0)
-		r = add_path_rec(m, id, path);
+		r = add_path_rec(m, id, path, true);
 	if (r == 0)
-		r = store_extents(m, id, ext, n);
+		r = store_extents(m, id, ext, n, 0);
 	if (r < 0) {
 		/* Roll back: the file stays out of the model. Its hash entry
 		 * and path are removed by rebuilding those tables. */
@@ -952,6 +1012,50 @@ int lm_sync(struct lm_model *m)
 	return 0;
 }
 
+/* Shrink *p (capacity *cap elements of elem bytes) to n elements. */
+static void shrink(void **p, size_t *cap, size_t n, size_t elem)
+{
+	void *np;
+
+	if (n >= *cap || !n)
+		return;
+	np = realloc(*p, n * elem);
+	if (np) { /* else keep the bigger block: still valid */
+		*p = np;
+		*cap = n;
+	}
+}
+
+int lm_trim(struct lm_model *m)
+{
+	int r = lm_sync(m);
+
+	if (r < 0)
+		return r;
+	/* hash tables: load 1/4..1/2 (built at under 1/4); failing to
+	 * allocate the smaller table keeps the bigger one */
+	if (m->ino_hash_cap > hash_cap_for(m->nfiles))
+		(void)hash_rebuild(m, &m->ino_hash, &m->ino_hash_cap,
+		                   hash_cap_for(m->nfiles), m->nfiles, ino_key);
+	if (m->path_hash_cap > hash_cap_for(m->npaths))
+		(void)hash_rebuild(m, &m->path_hash, &m->path_hash_cap,
+		                   hash_cap_for(m->npaths), m->npaths,
+		                   path_key);
+	shrink((void **)&m->files, &m->files_cap, m->nfiles,
+	       sizeof(*m->files));
+	shrink((void **)&m->ext, &m->ext_cap, m->next, sizeof(*m->ext));
+	shrink((void **)&m->space, &m->space_cap, m->nspace,
+	       sizeof(*m->space));
+	shrink((void **)&m->arena, &m->arena_cap, m->arena_len, 1);
+	shrink((void **)&m->paths, &m->paths_cap, m->npaths,
+	       sizeof(*m->paths));
+	shrink((void **)&m->idx, &m->idx_cap, m->nidx, sizeof(*m->idx));
+	free(m->pend);
+	m->pend = NULL;
+	m->pend_cap = 0;
+	return 0;
+}
+
 /* First entry with start >= x. */
 static size_t lower_bound(const struct lm_model *m, uint64_t x)
 {
@@ -1311,13 +1415,14 @@ int lm_refresh_file(struct lm_model *m, uint32_t id,
 	if (m->npend && (r = lm_sync(m)) < 0)
 		return r;
 	f = &m->files[id];
+	size_t room = f->ext_count;
 	for (uint32_t i = 0; i < f->ext_count; i++) {
 		const struct lm_extent *e = &m->ext[f->ext_first + i];
 		kill_entries(m, e->physical, e->length, f->ext_first + i);
 	}
 	m->ext_live -= f->ext_count;
 	f->ext_count = 0;
-	return store_extents(m, id, ext, n);
+	return store_extents(m, id, ext, n, room);
 }
 
 int lm_refresh_free(struct lm_model *m, uint64_t start, uint64_t end,

@@ -5,7 +5,8 @@
  * RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS | RESOLVE_NO_XDEV), so no symlink
  * is followed and no other mount entered even if the tree changes under
  * us; reads it with readdir on that fd; opens each regular file relative
- * to it (O_NOFOLLOW | O_NOATIME), stats and FIEMAPs it; queues the
+ * to it (O_NOFOLLOW | O_NOATIME), stats and FIEMAPs it (without
+ * FIEMAP_FLAG_SYNC: one syncfs at the start instead); queues the
  * subdirectories. The results of a directory go into the model in one
  * batch under the lock. Queue paths, not fds: a wide tree would otherwise
  * hold thousands of descriptors.
@@ -79,13 +80,15 @@ static char *join(const char *dir, const char *name)
 	return p;
 }
 
-/* Stat, FIEMAP and flags of an open file or directory. */
-static void describe(int fd, struct scan_item *it)
+/* Stat, FIEMAP and flags of an open file or directory (st: its fstat). */
+static void describe(int fd, const struct stat *stp, struct scan_item *it)
 {
 	struct stat st;
 	int r;
 
-	if (fstat(fd, &st) < 0) {
+	if (stp) {
+		st = *stp;
+	} else if (fstat(fd, &st) < 0) {
 		it->fi.err = -errno;
 		return;
 	}
@@ -103,7 +106,18 @@ static void describe(int fd, struct scan_item *it)
 		it->fi.iflags = (uint32_t)fl;
 		it->fi.flags |= LM_FILE_HAS_IFLAGS;
 	}
-	r = rl_get_extents(fd, &it->ext, &it->n);
+	/* No FIEMAP_FLAG_SYNC per file: scan_volume did one syncfs. A file
+	 * dirtied since then shows delayed allocation: ask it again with
+	 * the flush, as before (rare: only files written during the scan). */
+	r = rl_get_extents_nosync(fd, &it->ext, &it->n);
+	for (size_t i = 0; r == 0 && i < it->n; i++)
+		if (it->ext[i].flags & (RL_EXT_DELALLOC | RL_EXT_UNKNOWN)) {
+			free(it->ext);
+			it->ext = NULL;
+			it->n = 0;
+			r = rl_get_extents(fd, &it->ext, &it->n);
+			break;
+		}
 	if (r < 0)
 		it->fi.err = r;
 }
@@ -167,11 +181,15 @@ static int commit(struct scan_ctx *c, struct batch *b)
 		uint32_t id = LM_NONE;
 		int r = -EEXIST;
 
-		if (it->fi.ino)
+		/* Only a file with several links can be there already;
+		 * lm_add_file checks the inode anyway (-EEXIST). */
+		if (it->fi.ino && it->maybe_link)
 			id = lm_find_inode(c->m, it->fi.ino);
 		if (id == LM_NONE)
 			r = lm_add_file(c->m, &it->fi, it->path, it->ext, it->n,
 			                &id);
+		if (r == -EEXIST && id == LM_NONE && it->fi.ino)
+			id = lm_find_inode(c->m, it->fi.ino);
 		if (r == -EINVAL && it->n) {
 			/* extents the model refuses (beyond the size the
 			 * probe gave): keep the file, flag it */
@@ -271,7 +289,7 @@ static void scan_dir(struct scan_ctx *c, char *path)
 		commit(c, &b);
 		goto out;
 	}
-	describe(fd, self);
+	describe(fd, NULL, self);
 	d = fdopendir(fd);
 	if (!d) {
 		self->fi.err = -errno;
@@ -324,8 +342,14 @@ static void scan_dir(struct scan_ctx *c, char *path)
 			continue;
 		}
 		struct stat st;
-		if (fstat(ffd, &st) == 0 &&
-		    (st.st_dev != c->dev || !S_ISREG(st.st_mode))) {
+		if (fstat(ffd, &st) < 0) {
+			it->fi.err = -errno;
+			it->fi.ino = de->d_ino;
+			it->fi.mode = S_IFREG;
+			close(ffd);
+			continue;
+		}
+		if (st.st_dev != c->dev || !S_ISREG(st.st_mode)) {
 			/* a bind-mounted file, or changed type: skip */
 			if (st.st_dev != c->dev)
 				b.mounts++;
@@ -336,7 +360,7 @@ static void scan_dir(struct scan_ctx *c, char *path)
 			b.n--;
 			continue;
 		}
-		describe(ffd, it);
+		describe(ffd, &st, it);
 		close(ffd);
 		if (b.n >= 4096) { /* huge directory: commit in batches */
 			if (commit(c, &b) < 0)
@@ -433,6 +457,12 @@ int scan_volume(const struct rl_fs_info *fs, const struct scan_opts *o,
 		return r;
 	}
 	c.dev = rst.st_dev;
+	/* One syncfs instead of FIEMAP_FLAG_SYNC per file (a flush check
+	 * per file, and a write-back wait on every dirty one, one by one):
+	 * only files dirtied after this point show delalloc extents, and
+	 * describe() asks those again with the flush. Failure (EPERM, EIO)
+	 * is not fatal: those files then take that second FIEMAP. */
+	(void)syncfs(c.rootfd);
 	lm_geometry_from_fs(&g, fs);
 	c.m = lm_new(&g);
 	c.queue = malloc(256 * sizeof(char *));
@@ -487,7 +517,7 @@ int scan_volume(const struct rl_fs_info *fs, const struct scan_opts *o,
 	}
 	free(sb.v);
 	sb.v = NULL;
-	r = lm_sync(c.m);
+	r = lm_trim(c.m); /* lm_sync + give back growth slack */
 	if (r < 0)
 		goto fail;
 	lm_set_created(c.m, (int64_t)time(NULL));

@@ -802,6 +802,8 @@ int snap_import_buf(const char *buf, size_t len, const char *name,
 	r = lm_owners(m, 0, g.size, ovl_cb, &ov);
 	if (r > 0)
 		r = ov.err;
+	if (r == 0)
+		r = lm_trim(m); /* give back the arrays' growth slack */
 	if (r < 0)
 		goto done;
 	*out = m;

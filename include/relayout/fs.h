@@ -115,6 +115,12 @@ int rl_get_extents(int fd, struct rl_extent **out, size_t *count);
 int rl_get_extents_range(int fd, uint64_t start, uint64_t len,
                          struct rl_extent **out, size_t *count);
 
+/* rl_get_extents without FIEMAP_FLAG_SYNC: dirty data not yet written
+ * back shows as delayed-allocation extents (RL_EXT_DELALLOC / unknown
+ * physical address) instead of being flushed first. For bulk readers
+ * (the scan) that syncfs() the volume once up front. */
+int rl_get_extents_nosync(int fd, struct rl_extent **out, size_t *count);
+
 /* ------------------------------------------------------------- space map */
 
 enum rl_space_kind {

@@ -12,8 +12,11 @@
  * Memory (measured by lm_memory()): 32 bytes per extent slot, 16 bytes per
  * index entry (one per extent, one per 1 MiB chunk of longer extents), 4
  * bytes per index entry of prefix sums (56 bytes per block of 16 entries),
- * so about 52 bytes per extent; 64 bytes per file, 16 per path plus the
- * path text in one arena, 8+8 bytes per file/path in the hash tables.
+ * so about 52 bytes per extent; 48 bytes per file, 16 per path plus the
+ * path text in one arena, 8-16 bytes per file and per path in the two hash
+ * tables (4-byte slots at a load of 1/4 to 1/2 after lm_trim(), under 1/4
+ * while building). lm_trim() gives back the arrays' growth slack after a
+ * bulk load.
  *
  * The physical index is a sorted array of (start, length, owner) entries
  * with prefix sums per category every LM_BLOCK entries. Changes
@@ -77,17 +80,22 @@ void lm_geometry_from_fs(struct lm_geometry *g, const struct rl_fs_info *fs);
 #define LM_FILE_SELECTED 0x04   /* the user selected it */
 #define LM_FILE_FRAG 0x08       /* (derived) more fragments than ideal */
 
+/* 48 bytes. */
 struct lm_file {
 	uint64_t ino;
 	uint64_t size;       /* st_size */
 	uint32_t generation; /* FS_IOC_GETVERSION */
 	uint32_t mode;       /* st_mode */
 	uint32_t iflags;     /* FS_IOC_GETFLAGS */
-	uint32_t flags;      /* LM_FILE_* */
-	int32_t err;         /* 0, or -errno when the item was unreadable */
-	uint32_t ext_first, ext_count, ext_cap; /* (internal) */
-	uint32_t path_first, npaths;            /* (internal) */
+	uint16_t flags;      /* LM_FILE_* */
+	int16_t err;         /* 0, or -errno when the item was unreadable */
+	uint32_t ext_first, ext_count; /* (internal) its extent slots */
+	uint32_t path_first;           /* (internal) */
+	uint16_t npaths;               /* at most LM_MAX_PATHS */
 };
+
+/* Paths (hard links) of one file the model keeps. */
+#define LM_MAX_PATHS 65535
 
 /* An extent of a file: an rl_extent plus the owning file. 32 bytes. */
 struct lm_extent {
@@ -131,12 +139,13 @@ size_t lm_memory(const struct lm_model *m);
 /* Add a file with one path (relative to the volume root, no leading '/')
  * and its extents (copied; any order). *id gets the new file's id (ids
  * are 0..lm_file_count()-1 in insertion order). Returns 0, -EINVAL (bad
- * path, zero-length extent or an extent beyond the volume size), -EEXIST
- * (inode already present: use lm_add_path), -ENOMEM or -E2BIG. */
+ * path, zero-length extent or an extent beyond the volume size, fi->err
+ * below -32768), -EEXIST (inode already present: use lm_add_path), -ENOMEM
+ * or -E2BIG. */
 int lm_add_file(struct lm_model *m, const struct lm_file_info *fi,
                 const char *path, const struct rl_extent *ext, size_t n,
                 uint32_t *id);
-/* Another path (hard link) of file id. */
+/* Another path (hard link) of file id (-E2BIG beyond LM_MAX_PATHS). */
 int lm_add_path(struct lm_model *m, uint32_t id, const char *path);
 /* Is p a valid model path (relative, no empty, "." or ".." component; "."
  * alone is the root)? If not, *why (when why is not NULL) says why. */
@@ -304,6 +313,12 @@ int lm_refresh_free(struct lm_model *m, uint64_t start, uint64_t end,
 
 /* Bring the index up to date now (queries do it on demand). */
 int lm_sync(struct lm_model *m);
+
+/* lm_sync, then give back the growth slack of the arrays (files,
+ * extents, paths, index) and the build buffers: call it after a bulk
+ * load (scan, import). Later additions grow the arrays again. Returns 0
+ * or -ENOMEM (from lm_sync; the model stays valid). */
+int lm_trim(struct lm_model *m);
 
 #ifdef __cplusplus
 }

@@ -522,6 +522,59 @@ static void test_refresh(void **state)
 	free(L2.r);
 }
 
+/* ------------------------------------------------------------- trim */
+
+/* lm_trim gives back slack; the trimmed model answers like an untrimmed
+ * twin, before and after further additions and refreshes. */
+static void test_trim(void **state)
+{
+	const uint64_t size = 64 * MiB;
+
+	(void)state;
+	for (unsigned seed = 21; seed <= 23; seed++) {
+		struct lm_model *m = random_layout(seed, size);
+		struct lm_model *t = random_layout(seed, size);
+		size_t before = lm_memory(t);
+
+		assert_int_equal(lm_trim(t), 0);
+		assert_true(lm_memory(t) <= before);
+		assert_int_equal(lm_trim(t), 0); /* idempotent */
+		for (int step = 0; step < 2; step++) {
+			assert_int_equal(lm_file_count(m), lm_file_count(t));
+			for (uint32_t i = 0; i < lm_file_count(t); i++) {
+				assert_int_equal(lm_find_inode(t, lm_file(t, i)->ino), i);
+				assert_int_equal(lm_find_path(t, lm_file_path(t, i, 0)), i);
+				assert_memory_equal(lm_file(m, i), lm_file(t, i),
+				                    sizeof(struct lm_file));
+			}
+			struct lm_stats s1, s2;
+			for (uint64_t a = 0; a < size; a += 7 * BS) {
+				uint64_t b = a + 41 * BS > size ? size : a + 41 * BS;
+				assert_int_equal(lm_range_stats(m, a, b, &s1), 0);
+				assert_int_equal(lm_range_stats(t, a, b, &s2), 0);
+				assert_memory_equal(&s1, &s2, sizeof(s1));
+			}
+			/* grow again after the trim: more files, a refresh
+			 * that fits the old slots and one that does not */
+			struct rl_extent e = {0, size - 2 * BS, BS, 0};
+			struct rl_extent ne[2] = {{0, size - BS, BS, 0},
+			                          {BS, size - 4 * BS, BS, 0}};
+			char path[32];
+			snprintf(path, sizeof(path), "new%d", step);
+			add_file(m, 900000 + (uint64_t)step, path, &e, 1);
+			add_file(t, 900000 + (uint64_t)step, path, &e, 1);
+			assert_int_equal(lm_refresh_file(m, 0, ne, 1), 0);
+			assert_int_equal(lm_refresh_file(t, 0, ne, 1), 0);
+			assert_int_equal(lm_refresh_file(m, 1, ne, 2), 0);
+			assert_int_equal(lm_refresh_file(t, 1, ne, 2), 0);
+			assert_int_equal(lm_add_path(m, 2, "link"), step ? -EEXIST : 0);
+			assert_int_equal(lm_add_path(t, 2, "link"), step ? -EEXIST : 0);
+		}
+		lm_free(m);
+		lm_free(t);
+	}
+}
+
 /* ------------------------------------------------------------ bench */
 
 /* Build a model of N single-extent files (env RL_BENCH_EXTENTS, default
@@ -575,6 +628,7 @@ static void test_bench(void **state)
 	           cells;
 	double ref = (double)(t3.tv_sec - t2.tv_sec) +
 	             (double)(t3.tv_nsec - t2.tv_nsec) / 1e9;
+	assert_int_equal(lm_trim(m), 0); /* as after a scan or an import */
 	size_t mem = lm_memory(m);
 	printf("# bench: %llu extents: index build %.3f s, range stats "
 	       "%.2f us/cell, refresh+resync %.3f s, memory %.1f MiB "
@@ -593,6 +647,7 @@ int main(void)
 	    cmocka_unit_test(test_frag),
 	    cmocka_unit_test(test_freefrag),
 	    cmocka_unit_test(test_refresh),
+	    cmocka_unit_test(test_trim),
 	    cmocka_unit_test(test_bench),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
