@@ -27,7 +27,7 @@ static void file_text(struct ui *ui, FILE *f, uint32_t id)
 
 	for (uint32_t k = 0; k < fl->npaths; k++)
 		fprintf(f, "%s%s\n", k ? "  also " : "",
-		        lm_file_path(m, id, k));
+		        OUT_ESC(lm_file_path(m, id, k)));
 	units_format_size(fl->size, sz, sizeof(sz));
 	fprintf(f, "inode %" PRIu64 "  size %s%s\n", fl->ino, sz,
 	        fl->flags & LM_FILE_SELECTED ? "  [selected]" : "");
@@ -196,7 +196,7 @@ char *ui_inode_text(struct ui *ui)
 		case LM_OWN_FILE:
 			fprintf(f, "%s%-10" PRIx64 " %-9s %s\n", mark,
 			        v[i].start, sz,
-			        lm_file_path(ui->model, v[i].file, 0));
+			        OUT_ESC(lm_file_path(ui->model, v[i].file, 0)));
 			break;
 		default:
 			fprintf(f, "%s%-10" PRIx64 " %-9s used (owner "

@@ -16,6 +16,7 @@
 #include <unistd.h>
 #include "commands.h"
 #include "session.h"
+#include "output.h"
 #include "ui.h"
 
 #define UI_MIN_COLS 40
@@ -444,7 +445,7 @@ static int ui_model(struct rl_session *s, struct ui *ui)
 			fprintf(s->err, "%s", text ? text : "");
 			fprintf(s->err, "relayout: cannot build the layout "
 			                "model of %s\n",
-			        s->path ? s->path : ".");
+			        s->path ? OUT_ESC(s->path) : ".");
 			free(text);
 			return -1;
 		}

@@ -11,6 +11,7 @@
 #include <relayout/layout_model.h>
 #include <stdio.h>
 #include <string.h>
+#include "output.h"
 #include "ui.h"
 #include "units.h"
 
@@ -254,7 +255,8 @@ static void draw_title(struct ui *ui)
 	units_format_size(ui_map_cell_bytes(ui), cs, sizeof(cs));
 	snprintf(line, sizeof(line),
 	         "%.200s (%.30s)  1 cell = %s, 0x%" PRIx64 "-0x%" PRIx64 "%s",
-	         g->mountpoint[0] ? g->mountpoint : g->device, g->fstype, cs,
+	         OUT_ESC(g->mountpoint[0] ? g->mountpoint : g->device),
+	         g->fstype, cs,
 	         first, last ? last - 1 : 0,
 	         ui->cell_blocks == 1 ? "  [1 block/cell]" : "");
 	put_text(0, 0, ui->cols, ui_attr(ui, UI_ROLE_TITLE), line);
@@ -393,7 +395,7 @@ static int status_owner(const struct lm_owner *o, void *arg)
 		break;
 	case LM_OWN_FILE: {
 		const char *p = lm_file_path(sc->ui->model, o->file, 0);
-		snprintf(t, sizeof(t), "%s @ 0x%" PRIx64, p ? p : "?",
+		snprintf(t, sizeof(t), "%s @ 0x%" PRIx64, p ? OUT_ESC(p) : "?",
 		         o->logical);
 		break;
 	}
