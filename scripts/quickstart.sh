@@ -121,7 +121,14 @@ demo() {
 	vol_create "${DEMO_FS:-ext4}" 256
 	vol_populate 7
 	echo "demo volume: $VOL_MNT ($VOL_FS on $VOL_DEV); it is removed when relayout exits"
-	"$SRC/build/relayout" "$VOL_MNT" || true
+	export RELAYOUT_THEMES_DIR="$SRC/share/themes"
+	export RELAYOUT_JOURNAL_DIR="$VOL_DIR/journal" RELAYOUT_STATE_DIR="$VOL_DIR/state"
+	if [ -t 0 ] && [ -t 1 ]; then
+		"$SRC/build/relayout" "$VOL_MNT" || true
+	else
+		# no terminal: the batch view of the same volume
+		"$SRC/build/relayout" -e 'info; free --map --summary; frag --top 10' "$VOL_MNT" || true
+	fi
 }
 
 case "${1:-}" in
