@@ -9,6 +9,7 @@
 
 struct jr_journal;
 struct lm_model;
+struct tx_plan;
 
 struct rl_session {
 	char *path;            /* what the user named (volume or snapshot) */
@@ -39,6 +40,10 @@ struct rl_session {
 	bool no_tunables;      /* never change global fs tunables (ext4
 	                          fixed-start placement then unsupported) */
 	bool tunables_noticed; /* the "tunables changed" notice was shown */
+	/* Plan mode (src/cmd_plan.c): disk-changing commands add their
+	 * steps to the pending plan instead of applying them. */
+	bool plan_mode;
+	struct tx_plan *pending;
 };
 
 void session_init(struct rl_session *s);
