@@ -908,6 +908,7 @@ int pl_compact(struct pl_ctx *c, uint64_t start, uint64_t end)
 	{
 		size_t runs = pl_fm_runs(&c->fm, start, end);
 		uint64_t fb = pl_fm_bytes(&c->fm, start, end);
+		char t3[32];
 		pl_note(c, "after: %s free in the region in %zu run%s%s; "
 		           "scratch space needed outside: %s; %s of data "
 		           "stays",
@@ -915,7 +916,7 @@ int pl_compact(struct pl_ctx *c, uint64_t start, uint64_t end)
 		        runs == 1 && pl_fm_is_free(&c->fm, end - fb, fb)
 		            ? " (at its end)"
 		            : "",
-		        sz(c->scratch_peak, b), sz(pinned, a));
+		        sz(c->scratch_peak, b), sz(pinned, t3));
 	}
 out:
 	free(fl);
@@ -1027,14 +1028,18 @@ int pl_evacuate(struct pl_ctx *c, uint64_t start, uint64_t end,
 		}
 	}
 	c->avoid_lo = c->avoid_hi = 0;
-	pl_note(c, "region 0x%" PRIx64 "..0x%" PRIx64 ": %s of file data, "
-	           "%s movable (%" PRIu64 " files), %s moved by the plan, %s "
-	           "cannot move (%" PRIu64 " files; %s shared), %s metadata, "
-	           "%s free outside",
-	        start, end, sz(filebytes, a), sz(er->movable, b),
-	        er->files_movable, sz(er->moved, a),
-	        sz(er->immovable + er->shared, b), er->files_immovable,
-	        sz(er->shared, a), sz(er->meta, b), sz(er->free_out, a));
+	{
+		char t1[32], t2[32], t3[32], t4[32], t5[32], t6[32], t7[32];
+		pl_note(c, "region 0x%" PRIx64 "..0x%" PRIx64 ": %s of file "
+		           "data, %s movable (%" PRIu64 " files), %s moved by "
+		           "the plan, %s cannot move (%" PRIu64 " files; %s "
+		           "shared), %s metadata, %s free outside",
+		        start, end, sz(filebytes, t1), sz(er->movable, t2),
+		        er->files_movable, sz(er->moved, t3),
+		        sz(er->immovable + er->shared, t4), er->files_immovable,
+		        sz(er->shared, t5), sz(er->meta, t6),
+		        sz(er->free_out, t7));
+	}
 	free(mov);
 	return r;
 }
