@@ -388,6 +388,17 @@ static enum cmd_status do_plan_cmd(struct rl_session *s,
 		tx_plan_free(&p);
 		goto out;
 	}
+	if (!s->plan_mode) {
+		char why[2048];
+		r = txc_check_targets_free(s, &p, why, sizeof(why));
+		if (r != 0) {
+			session_error(s, "%s (the layout changed since the scan? "
+			                 "'scan' again); nothing was changed",
+			              why);
+			tx_plan_free(&p);
+			goto out;
+		}
+	}
 	if (s->json && ctx.report && !s->plan_mode)
 		fputs(ctx.report, s->err);
 	st = txc_apply_plan(s, c, &p, jdir);

@@ -465,6 +465,20 @@ static int occ_cb(const struct rl_space_rec *r, void *arg)
 	return 0;
 }
 
+/* End of the block range containing pos that a step before step i of the
+ * plan moves away (so it is free when step i runs), or pos. */
+static uint64_t freed_by_earlier(const struct tx_plan *p, size_t i,
+                                 uint64_t pos)
+{
+	for (size_t j = 0; j < i; j++)
+		for (size_t k = 0; k < p->steps[j].nbefore; k++) {
+			const struct jr_piece *b = &p->steps[j].before[k];
+			if (b->physical <= pos && pos < b->physical + b->length)
+				return b->physical + b->length;
+		}
+	return pos;
+}
+
 /* Is every target piece free? If not, say what occupies it. Returns 0
  * free, 1 occupied (reported), -errno. */
 static int check_targets_free(struct rl_session *s, const struct tx_plan *p,
@@ -526,8 +540,22 @@ static int check_targets_free(struct rl_session *s, const struct tx_plan *p,
 				             : "");
 				return n;
 			}
-			for (int q = 0; q < n && fe[q].start == pos; q++)
-				pos = fe[q].start + fe[q].len;
+			/* free now, or freed by an earlier step of the plan
+			 * by the time this one runs (sequenced plans: undo of
+			 * a defrag, compact) */
+			for (int q = 0; pos < hi;) {
+				uint64_t e2;
+				while (q < n && fe[q].start + fe[q].len <= pos)
+					q++;
+				if (q < n && fe[q].start <= pos) {
+					pos = fe[q].start + fe[q].len;
+					continue;
+				}
+				e2 = freed_by_earlier(p, i, pos);
+				if (e2 <= pos)
+					break;
+				pos = e2;
+			}
 			if (pos >= hi)
 				continue;
 			/* [pos, ...) is not free: who holds it? */
