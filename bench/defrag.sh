@@ -41,16 +41,11 @@ moved() {
 freefrags() { R --json -e freefrag "$VOL_MNT" | jq -r .free_extents; }
 
 # relayout stops a plan at a step whose exact placement missed (see
-# docs/transactions.md); run the command again (it replans from the
-# current layout) up to RUNS times, until it has nothing left to do.
-RUNS=${RUNS:-5}
+# docs/transactions.md); --retry plans again from the layout now, around
+# the missed target (a new transaction each time).
+RETRY=${RETRY:-10}
 relayout_defrag() {
-	local i
-	for ((i = 1; i <= RUNS; i++)); do
-		R -e "defrag --recursive $VOL_MNT" "$VOL_MNT" >"$VOL_DIR/run$i.out" 2>&1
-		grep -q "nothing to do" "$VOL_DIR/run$i.out" && break
-	done
-	echo "relayout runs: $i" >&2
+	R -e "defrag --recursive --retry $RETRY $VOL_MNT" "$VOL_MNT" >"$VOL_DIR/run1.out" 2>&1
 }
 
 restore() {

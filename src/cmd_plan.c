@@ -21,6 +21,8 @@
 
 #define PLAN_APPLY_OPTS                                                       \
 	{"dry-run", NULL, "print the plan and the report; change nothing"},  \
+	    {"retry", "N",                                                    \
+	     "after a missed placement, plan again around it (N times)"},     \
 	    {"json", NULL, "print JSON (same as the global --json)"},         \
 	    {"rate", "MB/s", "throttle the data moved to MB/s (MiB/s)"},      \
 	    {"io-priority", "idle|normal",                                    \
@@ -289,6 +291,8 @@ static enum cmd_status do_plan_cmd(struct rl_session *s,
 		return CMD_FAIL;
 	}
 	ctx.unshare = cmd_has_opt(c, "unshare", NULL);
+	ctx.excl = s->plan_excl;
+	ctx.nexcl = s->nplan_excl;
 	if (s->plan_mode && s->pending &&
 	    (r = pl_replay(&ctx, s->pending, s->fs.mountpoint)) < 0) {
 		session_error(s, "the pending plan does not fit the model any "
@@ -401,7 +405,26 @@ static enum cmd_status do_plan_cmd(struct rl_session *s,
 	}
 	if (s->json && ctx.report && !s->plan_mode)
 		fputs(ctx.report, s->err);
+	s->last_err = 0;
 	st = txc_apply_plan(s, c, &p, jdir);
+	if (st != CMD_OK && !s->plan_mode &&
+	    (s->last_err == -EBUSY || s->last_err == -ENOSPC ||
+	     s->last_err == -EINVAL) &&
+	    s->last_steps_done < p.nsteps) {
+		/* remember the missed target (for --retry) */
+		const struct tx_step *fs = &p.steps[s->last_steps_done];
+		uint64_t *nx = realloc(s->plan_excl, (s->nplan_excl + fs->ntarget) *
+		                                         2 * sizeof(*nx));
+		if (nx) {
+			s->plan_excl = nx;
+			for (size_t k = 0; k < fs->ntarget; k++) {
+				nx[2 * s->nplan_excl] = fs->target[k].physical;
+				nx[2 * s->nplan_excl + 1] =
+				    fs->target[k].physical + fs->target[k].length;
+				s->nplan_excl++;
+			}
+		}
+	}
 	tx_plan_free(&p);
 out:
 	free(ids);
@@ -409,11 +432,38 @@ out:
 	return st;
 }
 
+/* --retry N: after a step whose placement missed (the plan stops there,
+ * earlier steps stay), plan again from the layout now, avoiding the
+ * missed targets: up to N more transactions. */
 static enum cmd_status run(struct rl_session *s, const struct cmd_call *c,
                            enum pl_kind k)
 {
 	bool saved = txc_json_opt(s, c);
-	enum cmd_status st = do_plan_cmd(s, c, k);
+	const char *v;
+	uint64_t retries = 0;
+	enum cmd_status st;
+	size_t nexcl;
+
+	if (cmd_has_opt(c, "retry", &v) &&
+	    (units_parse_size(v, &retries) < 0 || retries > 100)) {
+		session_error(s, "--retry '%s': a count 0..100", v);
+		s->json = saved;
+		return CMD_USAGE;
+	}
+	for (uint64_t round = 0;; round++) {
+		nexcl = s->nplan_excl;
+		st = do_plan_cmd(s, c, k);
+		if (st != CMD_FAIL || round >= retries ||
+		    s->nplan_excl == nexcl || cmd_has_opt(c, "dry-run", NULL))
+			break;
+		fprintf(s->err, "relayout: %s: placement missed a target: "
+		                "planning again around it (retry %" PRIu64
+		                " of %" PRIu64 ")\n",
+		        c->def->name, round + 1, retries);
+	}
+	free(s->plan_excl);
+	s->plan_excl = NULL;
+	s->nplan_excl = 0;
 	s->json = saved;
 	return st;
 }
@@ -617,4 +667,69 @@ enum cmd_status cmd_discard(struct rl_session *s, const struct cmd_call *c)
 	if (!s->json)
 		fprintf(s->out, "pending plan discarded (%zu steps)\n", n);
 	return CMD_OK;
+}
+
+/* ------------------------------------------------------ move --make-room */
+
+int cmd_plan_make_room(struct rl_session *s, struct tx_plan *p, char *why,
+                       size_t wlen)
+{
+	struct lm_model *m;
+	struct pl_ctx ctx;
+	struct tx_plan q;
+	const struct tx_step *st;
+	uint64_t lo = UINT64_MAX, hi = 0, goal;
+	uint32_t id;
+	int r;
+
+	if (p->nsteps != 1 || p->steps[0].ntarget == 0)
+		return -EINVAL;
+	m = cmd_model_need(s);
+	if (!m)
+		return -ENODATA;
+	st = &p->steps[0];
+	id = lm_find_inode(m, st->ino);
+	if (id == LM_NONE) {
+		snprintf(why, wlen, "%s is not in the layout model ('scan')",
+		         st->path);
+		return -ENOENT;
+	}
+	r = pl_init(&ctx, m);
+	if (r == 0 && s->plan_mode && s->pending)
+		r = pl_replay(&ctx, s->pending, s->fs.mountpoint);
+	if (r < 0) {
+		snprintf(why, wlen, "cannot plan: %s", rl_strerror(r));
+		pl_fini(&ctx);
+		return r;
+	}
+	for (size_t k = 0; k < st->ntarget; k++) {
+		if (st->target[k].physical < lo)
+			lo = st->target[k].physical;
+		if (st->target[k].physical + st->target[k].length > hi)
+			hi = st->target[k].physical + st->target[k].length;
+	}
+	goal = st->target[0].physical - (st->target[0].logical - st->offset);
+	r = pl_make_room(&ctx, lo, hi, lo, hi);
+	if (r == 0)
+		r = pl_add_move(&ctx, id, st->offset, st->length, goal, "move");
+	if (r < 0) {
+		snprintf(why, wlen, "--make-room: %s%s",
+		         ctx.report ? ctx.report : "", rl_strerror(r));
+		pl_fini(&ctx);
+		return r;
+	}
+	tx_plan_init(&q);
+	r = pl_to_plan(&ctx, s->fs.mountpoint, &q);
+	if (r == 0) {
+		q.command = p->command;
+		p->command = NULL;
+		tx_plan_free(p);
+		*p = q;
+		if (ctx.report && !s->json)
+			fputs(ctx.report, s->out);
+	} else {
+		tx_plan_free(&q);
+	}
+	pl_fini(&ctx);
+	return r;
 }

@@ -40,6 +40,8 @@ const struct cmd_opt cmd_opts_move[] = {
     {"range", "OFF",
      "move only [OFF, OFF+LEN): LEN is the argument after FILE "
      "(or OFF:LEN)"},
+    {"make-room", NULL,
+     "move the target's occupants elsewhere first (same plan)"},
     TXN_APPLY_OPTS,
     TXN_COMMON_OPTS,
     {NULL, NULL, NULL},
@@ -774,6 +776,8 @@ static enum cmd_status apply_now(struct rl_session *s,
 	o.state_dir = j->dir; /* placement state next to the journal */
 	o.no_tunables = s->no_tunables;
 	r = tx_apply(p, j, &o, &res);
+	s->last_steps_done = res.steps_done;
+	s->last_err = r < 0 ? (res.err ? res.err : r) : 0;
 	model_update(s, p, res.steps_done + (r < 0 && res.status == JR_ST_FAILED));
 	units_format_size(res.bytes, sz, sizeof(sz));
 	if (s->json) {
@@ -1070,6 +1074,11 @@ static enum cmd_status do_move(struct rl_session *s, const struct cmd_call *c)
 		}
 	}
 	r = check_targets_free(s, &p, why, sizeof(why));
+	if (r == 1 && cmd_has_opt(c, "make-room", NULL)) {
+		r = cmd_plan_make_room(s, &p, why, sizeof(why));
+		if (r == 0)
+			r = check_targets_free(s, &p, why, sizeof(why));
+	}
 	if (r != 0) {
 		session_error(s, "%s; nothing was changed", why);
 		goto out;

@@ -34,4 +34,10 @@ bool txc_json_opt(struct rl_session *s, const struct cmd_call *c);
 /* Append p's steps to the session's pending plan. */
 int txc_pending_add(struct rl_session *s, struct tx_plan *p);
 
+/* move --make-room (src/cmd_plan.c): turn the one-step plan p into one
+ * that first moves the target's occupants elsewhere. 0 or -errno (why
+ * says). */
+int cmd_plan_make_room(struct rl_session *s, struct tx_plan *p, char *why,
+                       size_t wlen);
+
 #endif

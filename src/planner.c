@@ -407,6 +407,19 @@ uint64_t pl_find_target(struct pl_ctx *c, uint64_t len, uint64_t near,
 			lm_group_range(c->m, group_of(c->g, a), &gs, &ge);
 			if (ge < pe)
 				pe = ge;
+			{
+				bool hit = false;
+				for (size_t x = 0; x < c->nexcl; x++)
+					if (c->excl[2 * x] < a + len &&
+					    c->excl[2 * x + 1] > a) {
+						a = (c->excl[2 * x + 1] + c->bs - 1) /
+						    c->bs * c->bs;
+						hit = true;
+						break;
+					}
+				if (hit)
+					continue;
+			}
 			if (pe >= a + len) {
 				waste = pe - a - len;
 				dist = a > near ? a - near : near - a;

@@ -71,6 +71,10 @@ struct pl_ctx {
 	bool unshare;              /* shared extents may move (duplicated) */
 	/* Region targets must avoid: [avoid_lo, avoid_hi). */
 	uint64_t avoid_lo, avoid_hi;
+	/* Targets never to use (placement missed them): [start, end)
+	 * pairs. */
+	const uint64_t *excl;
+	size_t nexcl;
 };
 
 /* Set up from the model (its free map is needed: -ENODATA when the model

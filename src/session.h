@@ -44,6 +44,13 @@ struct rl_session {
 	 * steps to the pending plan instead of applying them. */
 	bool plan_mode;
 	struct tx_plan *pending;
+	/* The last apply: steps done and -errno of a failure (0: none). */
+	size_t last_steps_done;
+	int last_err;
+	/* Targets a placement missed during this command's retries
+	 * (--retry): [start, end) pairs the planner avoids. */
+	uint64_t *plan_excl;
+	size_t nplan_excl;
 };
 
 void session_init(struct rl_session *s);
