@@ -95,7 +95,15 @@ test_defrag() {
 	note "defrag: frag/ extents $before_n -> $after_n (filefrag), $(jq -r .steps_done <<<"$out") of $(jq -r .steps <<<"$out") steps"
 	[ "$(jq -r .steps_done <<<"$out")" = 0 ] || [ "$after_n" -lt "$before_n" ] ||
 		fail "defrag did not reduce extents ($before_n -> $after_n)"
-	[ "$(jq -r .steps_done <<<"$out")" = 0 ] && return
+	if [ "$(jq -r .steps_done <<<"$out")" = 0 ]; then
+		# the first target was missed: --retry plans around it
+		R -e "defrag --recursive --retry 5 $M/frag" "$M" >"$VOL_DIR/retry.out" 2>&1
+		vol_verify
+		after_n=0
+		for f in "$M"/frag/*; do after_n=$((after_n + $(nextents "$f"))); done
+		note "defrag --retry 5: frag/ extents $before_n -> $after_n; $(grep -c 'planning again' "$VOL_DIR/retry.out") retries"
+		return
+	fi
 	R --json -e log "$M" | jq -e ".transactions[] | select(.id == $id)" >/dev/null ||
 		fail "log does not list defrag transaction $id"
 	if R -e "undo $id" "$M" >/dev/null 2>"$VOL_DIR/err"; then
