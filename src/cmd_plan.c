@@ -355,11 +355,26 @@ static enum cmd_status do_plan_cmd(struct rl_session *s,
 	tx_plan_init(&p);
 	p.command = strdup(cmdtext);
 	if (r < 0) {
+		const char *why = "", *q;
+		size_t wl = 0;
+
 		if (ctx.report && !s->json)
 			fputs(ctx.report, s->err);
-		session_error(s, "refusing a plan that cannot complete (%s); "
-		                 "nothing was changed",
-		              rl_strerror(r));
+		/* the reason: the last "cannot ..."/"not enough" line */
+		for (q = ctx.report; q && *q;) {
+			const char *nl = strchr(q, '\n');
+			size_t l = nl ? (size_t)(nl - q) : strlen(q);
+			if (!strncmp(q, "cannot", 6) ||
+			    !strncmp(q, "not enough", 10) ||
+			    !strncmp(q, "no free run", 11)) {
+				why = q;
+				wl = l;
+			}
+			q = nl ? nl + 1 : q + l;
+		}
+		session_error(s, "refusing a plan that cannot complete: %.*s%s"
+		                 "(%s); nothing was changed",
+		              (int)wl, why, wl ? " " : "", rl_strerror(r));
 		tx_plan_free(&p);
 		goto out;
 	}

@@ -183,9 +183,9 @@ test_compact() {
 
 test_evacuate() {
 	local M=$VOL_MNT s e out left
-	s=$(region_with_data $((512 << 10)) tree)
+	s=$(region_with_data $((256 << 10)) tree)
 	[ -n "$s" ] || { fail "no region for evacuate"; return; }
-	e=$((s + (512 << 10)))
+	e=$((s + (256 << 10)))
 	out=$(R --json -e "evacuate $s $e --dry-run" "$M" 2>"$VOL_DIR/err") || { fail "evacuate dry run: $(cat "$VOL_DIR/err")"; return; }
 	note "evacuate plan: $(jq -r '.report[-1]' <<<"$out")"
 	R -e "evacuate $s $e" "$M" >"$VOL_DIR/evac.out" 2>"$VOL_DIR/err" ||
