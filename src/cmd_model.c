@@ -966,3 +966,14 @@ enum cmd_status cmd_diff(struct rl_session *s, const struct cmd_call *c)
 	lm_free(own_b);
 	return st;
 }
+
+struct lm_model *cmd_model_need(struct rl_session *s)
+{
+	return need_model(s);
+}
+
+int cmd_model_path(struct rl_session *s, struct lm_model *m, const char *arg,
+                   char *out, unsigned long size)
+{
+	return model_path(s, m, arg, out, size);
+}

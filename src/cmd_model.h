@@ -10,4 +10,11 @@ struct rl_session;
  * loaded, 0 when s->path is not a snapshot, -1 on error (reported). */
 int cmd_model_open_snapshot(struct rl_session *s);
 
+struct lm_model;
+/* The session's model, scanned now if there is none (NULL: reported). */
+struct lm_model *cmd_model_need(struct rl_session *s);
+/* arg as the model's path (relative to the volume root). */
+int cmd_model_path(struct rl_session *s, struct lm_model *m, const char *arg,
+                   char *out, unsigned long size);
+
 #endif

@@ -18,7 +18,7 @@ enum cmd_status cmd_help(struct rl_session *s, const struct cmd_call *c)
 	if (c->argc == 0) {
 		fprintf(s->out, "Commands (help COMMAND for details):\n");
 		for (size_t i = 0; i < cmd_table_len; i++)
-			fprintf(s->out, "  %-10s %s\n", cmd_table[i].name,
+			fprintf(s->out, "  %-12s %s\n", cmd_table[i].name,
 			        cmd_table[i].help);
 		fprintf(s->out, "Sizes and addresses are bytes: 4096, 0x1000, "
 		                "4K, 1M, 2G, 1T.\n");

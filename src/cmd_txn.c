@@ -18,6 +18,10 @@
 #include "output.h"
 #include "session.h"
 #include "txn.h"
+#include "cmd_txn.h"
+
+static bool json_opt(struct rl_session *s, const struct cmd_call *c);
+static bool placement_supported(struct rl_session *s);
 #include "units.h"
 
 #define TXN_COMMON_OPTS                                                       \
@@ -36,6 +40,8 @@ const struct cmd_opt cmd_opts_move[] = {
     {"range", "OFF",
      "move only [OFF, OFF+LEN): LEN is the argument after FILE "
      "(or OFF:LEN)"},
+    {"make-room", NULL,
+     "move the target's occupants elsewhere first (same plan)"},
     TXN_APPLY_OPTS,
     TXN_COMMON_OPTS,
     {NULL, NULL, NULL},
@@ -461,6 +467,20 @@ static int occ_cb(const struct rl_space_rec *r, void *arg)
 	return 0;
 }
 
+/* End of the block range containing pos that a step before step i of the
+ * plan moves away (so it is free when step i runs), or pos. */
+static uint64_t freed_by_earlier(const struct tx_plan *p, size_t i,
+                                 uint64_t pos)
+{
+	for (size_t j = 0; j < i; j++)
+		for (size_t k = 0; k < p->steps[j].nbefore; k++) {
+			const struct jr_piece *b = &p->steps[j].before[k];
+			if (b->physical <= pos && pos < b->physical + b->length)
+				return b->physical + b->length;
+		}
+	return pos;
+}
+
 /* Is every target piece free? If not, say what occupies it. Returns 0
  * free, 1 occupied (reported), -errno. */
 static int check_targets_free(struct rl_session *s, const struct tx_plan *p,
@@ -522,8 +542,22 @@ static int check_targets_free(struct rl_session *s, const struct tx_plan *p,
 				             : "");
 				return n;
 			}
-			for (int q = 0; q < n && fe[q].start == pos; q++)
-				pos = fe[q].start + fe[q].len;
+			/* free now, or freed by an earlier step of the plan
+			 * by the time this one runs (sequenced plans: undo of
+			 * a defrag, compact) */
+			for (int q = 0; pos < hi;) {
+				uint64_t e2;
+				while (q < n && fe[q].start + fe[q].len <= pos)
+					q++;
+				if (q < n && fe[q].start <= pos) {
+					pos = fe[q].start + fe[q].len;
+					continue;
+				}
+				e2 = freed_by_earlier(p, i, pos);
+				if (e2 <= pos)
+					break;
+				pos = e2;
+			}
 			if (pos >= hi)
 				continue;
 			/* [pos, ...) is not free: who holds it? */
@@ -577,6 +611,25 @@ static int check_targets_free(struct rl_session *s, const struct tx_plan *p,
 
 /* ------------------------------------------------------------- output */
 
+cJSON *txc_step_json(const struct tx_step *st)
+{
+	struct jr_piece *pred = NULL;
+	size_t np = 0;
+	cJSON *e = cJSON_CreateObject();
+
+	out_add_name(e, "path", st->path);
+	out_add_u64(e, "inode", st->ino);
+	out_add_u64(e, "offset", st->offset);
+	out_add_u64(e, "length", st->length);
+	out_add_u64(e, "bytes", st->bytes);
+	cJSON_AddItemToObject(e, "before", pieces_to_json(st->before, st->nbefore));
+	cJSON_AddItemToObject(e, "target", pieces_to_json(st->target, st->ntarget));
+	tx_predict(st->before, st->nbefore, st->target, st->ntarget, &pred, &np);
+	cJSON_AddItemToObject(e, "after", pieces_to_json(pred, np));
+	free(pred);
+	return e;
+}
+
 static void print_plan(struct rl_session *s, const struct tx_plan *p,
                        bool dry)
 {
@@ -591,26 +644,8 @@ static void print_plan(struct rl_session *s, const struct tx_plan *p,
 			out_add_u64(o, "undo_of", p->undo_of);
 		out_add_u64(o, "bytes", p->total);
 		a = cJSON_AddArrayToObject(o, "steps");
-		for (size_t i = 0; i < p->nsteps; i++) {
-			const struct tx_step *st = &p->steps[i];
-			struct jr_piece *pred = NULL;
-			size_t np = 0;
-			cJSON *e = cJSON_CreateObject();
-			out_add_name(e, "path", st->path);
-			out_add_u64(e, "inode", st->ino);
-			out_add_u64(e, "offset", st->offset);
-			out_add_u64(e, "length", st->length);
-			out_add_u64(e, "bytes", st->bytes);
-			cJSON_AddItemToObject(e, "before",
-			                      pieces_to_json(st->before, st->nbefore));
-			cJSON_AddItemToObject(e, "target",
-			                      pieces_to_json(st->target, st->ntarget));
-			tx_predict(st->before, st->nbefore, st->target, st->ntarget,
-			           &pred, &np);
-			cJSON_AddItemToObject(e, "after", pieces_to_json(pred, np));
-			free(pred);
-			cJSON_AddItemToArray(a, e);
-		}
+		for (size_t i = 0; i < p->nsteps; i++)
+			cJSON_AddItemToArray(a, txc_step_json(&p->steps[i]));
 		out_json_emit(s, o);
 		return;
 	}
@@ -688,9 +723,9 @@ static void model_update(struct rl_session *s, const struct tx_plan *p,
 	}
 }
 
-static enum cmd_status apply_plan(struct rl_session *s,
-                                  const struct cmd_call *c,
-                                  struct tx_plan *p, const char *jdir)
+static enum cmd_status apply_now(struct rl_session *s,
+                                 const struct cmd_call *c,
+                                 struct tx_plan *p, const char *jdir)
 {
 	struct tx_opts o;
 	struct tx_result res;
@@ -742,6 +777,8 @@ static enum cmd_status apply_plan(struct rl_session *s,
 	o.state_dir = j->dir; /* placement state next to the journal */
 	o.no_tunables = s->no_tunables;
 	r = tx_apply(p, j, &o, &res);
+	s->last_steps_done = res.steps_done;
+	s->last_err = r < 0 ? (res.err ? res.err : r) : 0;
 	model_update(s, p, res.steps_done + (r < 0 && res.status == JR_ST_FAILED));
 	units_format_size(res.bytes, sz, sizeof(sz));
 	if (s->json) {
@@ -782,6 +819,98 @@ static enum cmd_status apply_plan(struct rl_session *s,
 		        res.id, sz, res.steps_done, res.steps_done == 1 ? "" : "s",
 		        p->undo_of ? " back" : "", res.id);
 	return CMD_OK;
+}
+
+int txc_pending_add(struct rl_session *s, struct tx_plan *p)
+{
+	struct tx_plan *q = s->pending;
+	char *cmd;
+
+	if (!q) {
+		q = calloc(1, sizeof(*q));
+		if (!q)
+			return -ENOMEM;
+		tx_plan_init(q);
+		q->block_size = p->block_size;
+		s->pending = q;
+	}
+	if (asprintf(&cmd, "%s%s%s", q->command ? q->command : "",
+	             q->command ? "; " : "", p->command ? p->command : "") < 0)
+		return -ENOMEM;
+	free(q->command);
+	q->command = cmd;
+	for (size_t i = 0; i < p->nsteps; i++) {
+		int r = tx_plan_add(q, &p->steps[i]);
+		if (r < 0)
+			return r;
+	}
+	p->nsteps = 0;
+	p->total = 0;
+	return 0;
+}
+
+/* In plan mode the plan joins the pending one; else it is applied. */
+static enum cmd_status apply_plan(struct rl_session *s,
+                                  const struct cmd_call *c,
+                                  struct tx_plan *p, const char *jdir)
+{
+	size_t n = p->nsteps;
+	char sz[32];
+
+	if (!s->plan_mode)
+		return apply_now(s, c, p, jdir);
+	units_format_size(p->total, sz, sizeof(sz));
+	if (txc_pending_add(s, p) < 0) {
+		session_error(s, "out of memory");
+		return CMD_FAIL;
+	}
+	if (s->json) {
+		cJSON *o = cJSON_CreateObject();
+		cJSON_AddBoolToObject(o, "pending", true);
+		out_add_u64(o, "steps_added", n);
+		out_add_u64(o, "pending_steps", s->pending->nsteps);
+		out_add_u64(o, "pending_bytes", s->pending->total);
+		out_json_emit(s, o);
+	} else {
+		fprintf(s->out, "plan mode: %zu step%s (%s) added to the pending "
+		                "plan (%zu steps); 'preview', 'apply' or "
+		                "'discard'\n",
+		        n, n == 1 ? "" : "s", sz, s->pending->nsteps);
+	}
+	return CMD_OK;
+}
+
+void txc_print_plan(struct rl_session *s, const struct tx_plan *p, bool dry)
+{
+	print_plan(s, p, dry);
+}
+
+enum cmd_status txc_apply_plan(struct rl_session *s, const struct cmd_call *c,
+                               struct tx_plan *p, const char *jdir)
+{
+	return apply_plan(s, c, p, jdir);
+}
+
+enum cmd_status txc_apply_now(struct rl_session *s, const struct cmd_call *c,
+                              struct tx_plan *p, const char *jdir)
+{
+	return apply_now(s, c, p, jdir);
+}
+
+int txc_check_targets_free(struct rl_session *s, const struct tx_plan *p,
+                           char *why, size_t wlen)
+{
+	return check_targets_free(s, p, why, wlen);
+}
+
+bool txc_json_opt(struct rl_session *s, const struct cmd_call *c)
+{
+	return json_opt(s, c);
+}
+
+bool txc_placement_supported(struct rl_session *s)
+{
+	return placement_supported(s);
 }
 
 static bool json_opt(struct rl_session *s, const struct cmd_call *c)
@@ -947,6 +1076,11 @@ static enum cmd_status do_move(struct rl_session *s, const struct cmd_call *c)
 		}
 	}
 	r = check_targets_free(s, &p, why, sizeof(why));
+	if (r == 1 && cmd_has_opt(c, "make-room", NULL)) {
+		r = cmd_plan_make_room(s, &p, why, sizeof(why));
+		if (r == 0)
+			r = check_targets_free(s, &p, why, sizeof(why));
+	}
 	if (r != 0) {
 		session_error(s, "%s; nothing was changed", why);
 		goto out;

@@ -102,7 +102,37 @@ struct cmd_def {
 	  "Fail unless the volume's UUID is UUID (recordings begin with it; " \
 	  "relayout --force only warns)")                                     \
 	RL_MODEL_COMMANDS(X)                                                  \
-	RL_UI_COMMANDS(X)
+	RL_UI_COMMANDS(X)                                                     \
+	RL_PLAN_COMMANDS(X)
+
+/* Planner commands (src/cmd_plan.c). */
+#define RL_PLAN_COMMANDS(X)                                                   \
+	X("defrag", defrag, "PATH...", 1, CMD_MAX_ARGS,                       \
+	  CMD_F_VOLUME | CMD_F_DISK | CMD_F_ROOT, cmd_opts_defrag,            \
+	  "Make each fragmented file contiguous in the best-fitting free "   \
+	  "run, as a journaled plan")                                         \
+	X("compact", compact, "START END", 2, 2,                              \
+	  CMD_F_VOLUME | CMD_F_DISK | CMD_F_ROOT, cmd_opts_compact,           \
+	  "Pack the data of a physical region toward its start so its free " \
+	  "space ends as one run at its end")                                 \
+	X("evacuate", evacuate, "START END", 2, 2,                            \
+	  CMD_F_VOLUME | CMD_F_DISK | CMD_F_ROOT, cmd_opts_evacuate,          \
+	  "Move every movable byte out of a physical region (report what "   \
+	  "cannot move and why)")                                             \
+	X("group", group, "FILE...", 1, CMD_MAX_ARGS,                         \
+	  CMD_F_VOLUME | CMD_F_DISK | CMD_F_ROOT, cmd_opts_group,             \
+	  "Lay FILEs back to back, in order, from physical address --to GOAL")\
+	X("plan", plan, "on|off", 0, 1, CMD_F_VOLUME, NULL,                   \
+	  "Plan mode: disk-changing commands add to a pending plan instead " \
+	  "of applying")                                                      \
+	X("preview", preview, "[frag|freefrag|who|show ARGS...]", 0,          \
+	  CMD_MAX_ARGS, CMD_F_VOLUME, cmd_opts_preview,                       \
+	  "The pending plan and the predicted layout (or a report run on "   \
+	  "the predicted layout)")                                            \
+	X("apply", apply, "", 0, 0, CMD_F_VOLUME | CMD_F_DISK,                \
+	  cmd_opts_apply, "Apply the pending plan (journaled)")               \
+	X("discard", discard, "", 0, 0, CMD_F_VOLUME, NULL,                   \
+	  "Drop the pending plan")
 
 /* Layout-model commands (src/cmd_model.c). */
 #define RL_MODEL_COMMANDS(X)                                                  \
@@ -186,6 +216,12 @@ extern const struct cmd_opt cmd_opts_frag[];
 extern const struct cmd_opt cmd_opts_freefrag[];
 extern const struct cmd_opt cmd_opts_place[];
 extern const struct cmd_opt cmd_opts_select[];
+extern const struct cmd_opt cmd_opts_defrag[];
+extern const struct cmd_opt cmd_opts_compact[];
+extern const struct cmd_opt cmd_opts_evacuate[];
+extern const struct cmd_opt cmd_opts_group[];
+extern const struct cmd_opt cmd_opts_preview[];
+extern const struct cmd_opt cmd_opts_apply[];
 
 struct rl_place_report;
 struct rl_extent;

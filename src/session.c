@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 #include "config.h"
 #include "session.h"
+#include "txn.h"
 #include <errno.h>
 #include <fcntl.h>
 #include <stdarg.h>
@@ -157,6 +158,10 @@ void session_free(struct rl_session *s)
 	free(s->path);
 	lm_free(s->model);
 	ui_free(s->ui);
+	if (s->pending) {
+		tx_plan_free(s->pending);
+		free(s->pending);
+	}
 	memset(s, 0, sizeof(*s));
 }
 

@@ -10,6 +10,7 @@
 struct lm_model;
 struct ui;
 struct jr_journal;
+struct tx_plan;
 
 struct rl_session {
 	char *path;            /* what the user named (volume or snapshot) */
@@ -41,6 +42,17 @@ struct rl_session {
 	bool no_tunables;      /* never change global fs tunables (ext4
 	                          fixed-start placement then unsupported) */
 	bool tunables_noticed; /* the "tunables changed" notice was shown */
+	/* Plan mode (src/cmd_plan.c): disk-changing commands add their
+	 * steps to the pending plan instead of applying them. */
+	bool plan_mode;
+	struct tx_plan *pending;
+	/* The last apply: steps done and -errno of a failure (0: none). */
+	size_t last_steps_done;
+	int last_err;
+	/* Targets a placement missed during this command's retries
+	 * (--retry): [start, end) pairs the planner avoids. */
+	uint64_t *plan_excl;
+	size_t nplan_excl;
 };
 
 void session_init(struct rl_session *s);

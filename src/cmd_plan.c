@@ -1,0 +1,750 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/* Planner commands: defrag, compact, evacuate, group; plan mode: plan,
+ * preview, apply, discard. Plans come from src/planner.c, run through
+ * src/txn.c (journaled, verified with FIEMAP). */
+#include "config.h"
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <relayout/layout_model.h>
+#include "cmd_model.h"
+#include "cmd_txn.h"
+#include "commands.h"
+#include "output.h"
+#include "planner.h"
+#include "session.h"
+#include "txn.h"
+#include "units.h"
+
+#define PLAN_APPLY_OPTS                                                       \
+	{"dry-run", NULL, "print the plan and the report; change nothing"},  \
+	    {"retry", "N",                                                    \
+	     "after a missed placement, plan again around it (N times)"},     \
+	    {"json", NULL, "print JSON (same as the global --json)"},         \
+	    {"rate", "MB/s", "throttle the data moved to MB/s (MiB/s)"},      \
+	    {"io-priority", "idle|normal",                                    \
+	     "I/O priority of the moves (default idle)"},                     \
+	    {"journal-dir", "DIR",                                            \
+	     "the undo journal's directory (default $RELAYOUT_JOURNAL_DIR or " \
+	     "/var/lib/relayout)"}
+
+const struct cmd_opt cmd_opts_defrag[] = {
+    {"min-extents", "N", "only files with at least N extents"},
+    {"recursive", NULL, "the files under directories too"},
+    PLAN_APPLY_OPTS,
+    {NULL, NULL, NULL},
+};
+const struct cmd_opt cmd_opts_compact[] = {
+    PLAN_APPLY_OPTS,
+    {NULL, NULL, NULL},
+};
+const struct cmd_opt cmd_opts_evacuate[] = {
+    {"unshare", NULL, "move shared (reflinked) extents too (copies them)"},
+    PLAN_APPLY_OPTS,
+    {NULL, NULL, NULL},
+};
+const struct cmd_opt cmd_opts_group[] = {
+    {"to", "GOAL", "physical byte address where the first file starts"},
+    {"make-room", NULL, "move other files' data off the target first"},
+    PLAN_APPLY_OPTS,
+    {NULL, NULL, NULL},
+};
+const struct cmd_opt cmd_opts_preview[] = {
+    {"json", NULL, "print JSON (same as the global --json)"},
+    {NULL, NULL, NULL},
+};
+const struct cmd_opt cmd_opts_apply[] = {
+    {"json", NULL, "print JSON (same as the global --json)"},
+    {"rate", "MB/s", "throttle the data moved to MB/s (MiB/s)"},
+    {"io-priority", "idle|normal", "I/O priority of the moves (default idle)"},
+    {"journal-dir", "DIR", "the undo journal's directory"},
+    {NULL, NULL, NULL},
+};
+
+static int addr_arg(struct rl_session *s, const char *what, const char *v,
+                    uint64_t *out)
+{
+	int r = units_parse_size(v, out);
+	if (r < 0)
+		session_error(s, "%s '%s': not a size or address (bytes, 0x "
+		                 "hex, K/M/G/T suffix)",
+		              what, v);
+	return r;
+}
+
+/* Regions (physically contiguous runs) of file id before the plan and
+ * predicted after it, summed over the files the plan moves. */
+static void frag_sums(struct pl_ctx *c, uint64_t *files, uint64_t *before,
+                      uint64_t *after)
+{
+	bool *seen = calloc(c->nfiles + 1, sizeof(*seen));
+
+	*files = *before = *after = 0;
+	if (!seen)
+		return;
+	for (size_t i = 0; i < c->nmv; i++) {
+		uint32_t id = c->mv[i].file;
+		struct lm_file_frag ff;
+		if (seen[id])
+			continue;
+		seen[id] = true;
+		lm_file_frag(c->m, id, &ff);
+		(*files)++;
+		*before += ff.regions;
+		*after += pl_file_regions(c, id);
+	}
+	free(seen);
+}
+
+/* Print the plan with the report: text, or one JSON document. */
+static void print_planned(struct rl_session *s, struct pl_ctx *c,
+                          const struct tx_plan *p, bool dry)
+{
+	uint64_t nf, fb, fa;
+	char sz[32], sc[32];
+
+	frag_sums(c, &nf, &fb, &fa);
+	if (s->json) {
+		cJSON *o = cJSON_CreateObject(), *a, *r;
+		char *line, *save = NULL, *rep = strdup(c->report ? c->report : "");
+
+		cJSON_AddBoolToObject(o, "dry_run", dry);
+		cJSON_AddBoolToObject(o, "pending", s->plan_mode && !dry);
+		cJSON_AddStringToObject(o, "plan", p->command ? p->command : "");
+		out_add_u64(o, "bytes", p->total);
+		out_add_u64(o, "scratch_bytes", c->scratch_peak);
+		out_add_u64(o, "files", nf);
+		cJSON *fr = cJSON_AddObjectToObject(o, "fragmentation");
+		out_add_u64(fr, "regions_before", fb);
+		out_add_u64(fr, "regions_after", fa);
+		a = cJSON_AddArrayToObject(o, "steps");
+		for (size_t i = 0; i < p->nsteps; i++) {
+			cJSON *e = txc_step_json(&p->steps[i]);
+			if (i < c->nmv && c->mv[i].why)
+				cJSON_AddStringToObject(e, "why", c->mv[i].why);
+			cJSON_AddItemToArray(a, e);
+		}
+		r = cJSON_AddArrayToObject(o, "report");
+		for (line = rep ? strtok_r(rep, "\n", &save) : NULL; line;
+		     line = strtok_r(NULL, "\n", &save))
+			cJSON_AddItemToArray(r, cJSON_CreateString(line));
+		free(rep);
+		out_json_emit(s, o);
+		return;
+	}
+	if (c->report)
+		fputs(c->report, s->out);
+	units_format_size(p->total, sz, sizeof(sz));
+	units_format_size(c->scratch_peak, sc, sizeof(sc));
+	fprintf(s->out, "plan: %zu step%s, %s to move; %" PRIu64
+	                " file%s: %" PRIu64 " contiguous runs -> %" PRIu64
+	                " (predicted)%s%s\n",
+	        p->nsteps, p->nsteps == 1 ? "" : "s", sz, nf,
+	        nf == 1 ? "" : "s", fb, fa, c->scratch_peak ? "; scratch " : "",
+	        c->scratch_peak ? sc : "");
+	if (dry) {
+		for (size_t i = 0; i < p->nsteps; i++) {
+			const struct tx_step *st = &p->steps[i];
+			units_format_size(st->bytes, sz, sizeof(sz));
+			fprintf(s->out, "  step %zu: %s [%" PRIu64 ", %" PRIu64
+			                ") %s -> 0x%" PRIx64 "%s%s\n",
+			        i + 1, st->path, st->offset,
+			        st->offset + st->length, sz,
+			        st->ntarget ? st->target[0].physical : 0,
+			        i < c->nmv && c->mv[i].why ? " " : "",
+			        i < c->nmv && c->mv[i].why ? c->mv[i].why : "");
+		}
+		fprintf(s->out, "nothing was changed (--dry-run)\n");
+	}
+}
+
+enum pl_kind { PK_DEFRAG, PK_COMPACT, PK_EVACUATE, PK_GROUP };
+
+static int push_id(uint32_t **a, size_t *k, size_t *cap, uint32_t id)
+{
+	if (*k == *cap) {
+		uint32_t *na = realloc(*a, 2 * *cap * sizeof(**a));
+		if (!na)
+			return -ENOMEM;
+		*a = na;
+		*cap *= 2;
+	}
+	(*a)[(*k)++] = id;
+	return 0;
+}
+
+/* Resolve PATH arguments to file ids (directories with --recursive). */
+static int collect_files(struct rl_session *s, struct lm_model *m,
+                         const struct cmd_call *c, bool recursive,
+                         bool dirs_ok, uint32_t **ids, size_t *n)
+{
+	size_t cap = 64, k = 0, nf = lm_file_count(m);
+	uint32_t *a = malloc(cap * sizeof(*a));
+
+	if (!a)
+		return -ENOMEM;
+	for (int i = 0; i < c->argc; i++) {
+		char rel[RL_PATH_MAX];
+		uint32_t id;
+		const struct lm_file *f;
+
+		if (cmd_model_path(s, m, c->argv[i], rel, sizeof(rel)) < 0) {
+			free(a);
+			return -EINVAL;
+		}
+		id = lm_find_path(m, rel);
+		if (id == LM_NONE) {
+			session_error(s, "%s: not in the layout model (not on "
+			                 "the volume, or created after the scan: "
+			                 "run 'scan')",
+			              c->argv[i]);
+			free(a);
+			return -ENOENT;
+		}
+		f = lm_file(m, id);
+		if (S_ISDIR(f->mode)) {
+			size_t rl = strlen(rel);
+			if (!recursive || !dirs_ok) {
+				session_error(s, "%s is a directory%s", c->argv[i],
+				              dirs_ok ? " (--recursive takes the "
+				                        "files under it)"
+				                      : "");
+				free(a);
+				return -EISDIR;
+			}
+			for (uint32_t q = 0; q < nf; q++) {
+				const struct lm_file *g = lm_file(m, q);
+				const char *p = lm_file_path(m, q, 0);
+				if (!S_ISREG(g->mode) || !p)
+					continue;
+				if (strcmp(rel, ".") && (strncmp(p, rel, rl) ||
+				                         p[rl] != '/'))
+					continue;
+				if (push_id(&a, &k, &cap, q) < 0) {
+					free(a);
+					return -ENOMEM;
+				}
+			}
+			continue;
+		}
+		if (push_id(&a, &k, &cap, id) < 0) {
+			free(a);
+			return -ENOMEM;
+		}
+	}
+	*ids = a;
+	*n = k;
+	return 0;
+}
+
+static enum cmd_status do_plan_cmd(struct rl_session *s,
+                                   const struct cmd_call *c, enum pl_kind kind)
+{
+	bool dry = cmd_has_opt(c, "dry-run", NULL);
+	const char *v, *jdir = NULL;
+	struct lm_model *m;
+	struct pl_ctx ctx;
+	struct tx_plan p;
+	uint32_t *ids = NULL;
+	size_t nids = 0;
+	uint64_t a = 0, b = 0;
+	enum cmd_status st = CMD_FAIL;
+	char cmdtext[4096];
+	size_t used = 0;
+	int r;
+
+	cmd_has_opt(c, "journal-dir", &jdir);
+	if (session_volume(s) < 0)
+		return CMD_FAIL;
+	if (!txc_placement_supported(s))
+		return CMD_FAIL;
+	if (s->fs.type == RL_FS_XFS && !(s->fs.features & RL_FEAT_REFLINK)) {
+		session_error(s, "%s is XFS without reflink: exact placement is "
+		                 "unsupported there (its anchor needs reflink); "
+		                 "nothing was changed",
+		              s->fs.mountpoint);
+		return CMD_FAIL;
+	}
+	m = cmd_model_need(s);
+	if (!m)
+		return CMD_FAIL;
+	used += (size_t)snprintf(cmdtext, sizeof(cmdtext), "%s",
+	                         c->def->name);
+	for (int i = 0; i < c->argc && used < sizeof(cmdtext) - 1; i++)
+		used += (size_t)snprintf(cmdtext + used, sizeof(cmdtext) - used,
+		                         " %s", c->argv[i]);
+	if (used >= sizeof(cmdtext))
+		used = sizeof(cmdtext) - 1;
+	if (cmd_has_opt(c, "to", &v) && used < sizeof(cmdtext) - 1)
+		used += (size_t)snprintf(cmdtext + used, sizeof(cmdtext) - used,
+		                         " --to %s", v);
+	r = pl_init(&ctx, m);
+	if (r < 0) {
+		session_error(s, "cannot plan: %s",
+		              r == -ENODATA ? "the free-space map is not "
+		                              "available (it needs root)"
+		                            : rl_strerror(r));
+		pl_fini(&ctx);
+		return CMD_FAIL;
+	}
+	ctx.unshare = cmd_has_opt(c, "unshare", NULL);
+	ctx.excl = s->plan_excl;
+	ctx.nexcl = s->nplan_excl;
+	if (s->plan_mode && s->pending &&
+	    (r = pl_replay(&ctx, s->pending, s->fs.mountpoint)) < 0) {
+		session_error(s, "the pending plan does not fit the model any "
+		                 "more (%s): 'discard' it",
+		              rl_strerror(r));
+		pl_fini(&ctx);
+		return CMD_FAIL;
+	}
+	switch (kind) {
+	case PK_DEFRAG: {
+		struct pl_defrag_opts o = {0};
+		if (cmd_has_opt(c, "min-extents", &v) &&
+		    addr_arg(s, "--min-extents", v, &o.min_extents) < 0) {
+			st = CMD_USAGE;
+			goto out;
+		}
+		if (collect_files(s, m, c, cmd_has_opt(c, "recursive", NULL),
+		                  true, &ids, &nids) < 0)
+			goto out;
+		r = pl_defrag(&ctx, ids, nids, &o);
+		break;
+	}
+	case PK_COMPACT:
+	case PK_EVACUATE:
+		if (addr_arg(s, "START", c->argv[0], &a) < 0 ||
+		    addr_arg(s, "END", c->argv[1], &b) < 0) {
+			st = CMD_USAGE;
+			goto out;
+		}
+		if (b <= a || b > s->fs.size) {
+			session_error(s, "START..END must be a non-empty range "
+			                 "inside the volume (0..0x%" PRIx64 ")",
+			              (uint64_t)s->fs.size);
+			st = CMD_USAGE;
+			goto out;
+		}
+		if (kind == PK_COMPACT) {
+			r = pl_compact(&ctx, a, b);
+		} else {
+			struct pl_evac_report er;
+			r = pl_evacuate(&ctx, a, b, &er);
+		}
+		break;
+	case PK_GROUP:
+		if (!cmd_has_opt(c, "to", &v)) {
+			session_error(s, "--to GOAL is required");
+			st = CMD_USAGE;
+			goto out;
+		}
+		if (addr_arg(s, "GOAL", v, &a) < 0) {
+			st = CMD_USAGE;
+			goto out;
+		}
+		if (collect_files(s, m, c, false, false, &ids, &nids) < 0)
+			goto out;
+		r = pl_group(&ctx, ids, nids, a,
+		             cmd_has_opt(c, "make-room", NULL));
+		break;
+	}
+	tx_plan_init(&p);
+	p.command = strdup(cmdtext);
+	if (r < 0) {
+		const char *why = "", *q;
+		size_t wl = 0;
+
+		if (ctx.report && !s->json)
+			fputs(ctx.report, s->err);
+		/* the reason: the last "cannot ..."/"not enough" line */
+		for (q = ctx.report; q && *q;) {
+			const char *nl = strchr(q, '\n');
+			size_t l = nl ? (size_t)(nl - q) : strlen(q);
+			if (!strncmp(q, "cannot", 6) ||
+			    !strncmp(q, "not enough", 10) ||
+			    !strncmp(q, "no free run", 11)) {
+				why = q;
+				wl = l;
+			}
+			q = nl ? nl + 1 : q + l;
+		}
+		session_error(s, "refusing a plan that cannot complete: %.*s%s"
+		                 "(%s); nothing was changed",
+		              (int)wl, why, wl ? " " : "", rl_strerror(r));
+		tx_plan_free(&p);
+		goto out;
+	}
+	r = pl_to_plan(&ctx, s->fs.mountpoint, &p);
+	if (r < 0) {
+		session_error(s, "cannot plan: %s", rl_strerror(r));
+		tx_plan_free(&p);
+		goto out;
+	}
+	if (p.nsteps == 0) {
+		if (s->json)
+			print_planned(s, &ctx, &p, true);
+		else {
+			if (ctx.report)
+				fputs(ctx.report, s->out);
+			fprintf(s->out, "nothing to do\n");
+		}
+		st = CMD_OK;
+		tx_plan_free(&p);
+		goto out;
+	}
+	if (dry || s->json || s->plan_mode) {
+		if (dry || !s->json)
+			print_planned(s, &ctx, &p, dry);
+	} else {
+		print_planned(s, &ctx, &p, false);
+	}
+	if (dry) {
+		st = CMD_OK;
+		tx_plan_free(&p);
+		goto out;
+	}
+	if (!s->plan_mode) {
+		char why[2048];
+		r = txc_check_targets_free(s, &p, why, sizeof(why));
+		if (r != 0) {
+			session_error(s, "%s (the layout changed since the scan? "
+			                 "'scan' again); nothing was changed",
+			              why);
+			tx_plan_free(&p);
+			goto out;
+		}
+	}
+	if (s->json && ctx.report && !s->plan_mode)
+		fputs(ctx.report, s->err);
+	s->last_err = 0;
+	st = txc_apply_plan(s, c, &p, jdir);
+	if (st != CMD_OK && !s->plan_mode &&
+	    (s->last_err == -EBUSY || s->last_err == -ENOSPC ||
+	     s->last_err == -EINVAL) &&
+	    s->last_steps_done < p.nsteps) {
+		/* remember the missed target (for --retry) */
+		const struct tx_step *fs = &p.steps[s->last_steps_done];
+		uint64_t *nx = realloc(s->plan_excl, (s->nplan_excl + fs->ntarget) *
+		                                         2 * sizeof(*nx));
+		if (nx) {
+			s->plan_excl = nx;
+			for (size_t k = 0; k < fs->ntarget; k++) {
+				nx[2 * s->nplan_excl] = fs->target[k].physical;
+				nx[2 * s->nplan_excl + 1] =
+				    fs->target[k].physical + fs->target[k].length;
+				s->nplan_excl++;
+			}
+		}
+	}
+	tx_plan_free(&p);
+out:
+	free(ids);
+	pl_fini(&ctx);
+	return st;
+}
+
+/* --retry N: after a step whose placement missed (the plan stops there,
+ * earlier steps stay), plan again from the layout now, avoiding the
+ * missed targets: up to N more transactions. */
+static enum cmd_status run(struct rl_session *s, const struct cmd_call *c,
+                           enum pl_kind k)
+{
+	bool saved = txc_json_opt(s, c);
+	const char *v;
+	uint64_t retries = 0;
+	enum cmd_status st;
+	size_t nexcl;
+
+	if (cmd_has_opt(c, "retry", &v) &&
+	    (units_parse_size(v, &retries) < 0 || retries > 100)) {
+		session_error(s, "--retry '%s': a count 0..100", v);
+		s->json = saved;
+		return CMD_USAGE;
+	}
+	for (uint64_t round = 0;; round++) {
+		nexcl = s->nplan_excl;
+		st = do_plan_cmd(s, c, k);
+		if (st != CMD_FAIL || round >= retries ||
+		    s->nplan_excl == nexcl || cmd_has_opt(c, "dry-run", NULL))
+			break;
+		fprintf(s->err, "relayout: %s: placement missed a target: "
+		                "planning again around it (retry %" PRIu64
+		                " of %" PRIu64 ")\n",
+		        c->def->name, round + 1, retries);
+	}
+	free(s->plan_excl);
+	s->plan_excl = NULL;
+	s->nplan_excl = 0;
+	s->json = saved;
+	return st;
+}
+
+enum cmd_status cmd_defrag(struct rl_session *s, const struct cmd_call *c)
+{
+	return run(s, c, PK_DEFRAG);
+}
+
+enum cmd_status cmd_compact(struct rl_session *s, const struct cmd_call *c)
+{
+	return run(s, c, PK_COMPACT);
+}
+
+enum cmd_status cmd_evacuate(struct rl_session *s, const struct cmd_call *c)
+{
+	return run(s, c, PK_EVACUATE);
+}
+
+enum cmd_status cmd_group(struct rl_session *s, const struct cmd_call *c)
+{
+	return run(s, c, PK_GROUP);
+}
+
+/* ------------------------------------------------------------ plan mode */
+
+enum cmd_status cmd_plan(struct rl_session *s, const struct cmd_call *c)
+{
+	if (c->argc == 0) {
+		fprintf(s->out, "plan mode %s; pending plan: %zu steps\n",
+		        s->plan_mode ? "on" : "off",
+		        s->pending ? s->pending->nsteps : 0);
+		return CMD_OK;
+	}
+	if (strcmp(c->argv[0], "on") == 0)
+		s->plan_mode = true;
+	else if (strcmp(c->argv[0], "off") == 0)
+		s->plan_mode = false;
+	else {
+		session_error(s, "on or off");
+		return CMD_USAGE;
+	}
+	if (!s->json)
+		fprintf(s->out, "plan mode %s%s\n", s->plan_mode ? "on" : "off",
+		        !s->plan_mode && s->pending && s->pending->nsteps
+		            ? " (the pending plan stays: 'apply' or 'discard')"
+		            : "");
+	return CMD_OK;
+}
+
+static enum cmd_status do_preview(struct rl_session *s,
+                                  const struct cmd_call *c)
+{
+	struct lm_model *m, *pm;
+	enum cmd_status st = CMD_OK;
+
+	if (!s->pending || s->pending->nsteps == 0) {
+		session_error(s, "no pending plan ('plan on', then commands)");
+		return CMD_FAIL;
+	}
+	m = cmd_model_need(s);
+	if (!m)
+		return CMD_FAIL;
+	pm = pl_predict_model(m, s->pending, s->fs.mountpoint);
+	if (!pm) {
+		session_error(s, "cannot predict the layout: the pending plan "
+		              "does not fit the model any more ('discard' it)");
+		return CMD_FAIL;
+	}
+	if (c->argc > 0) {
+		static const char *const ok[] = {"frag", "freefrag", "who",
+		                                 "show", "export", "info", NULL};
+		char line[8192];
+		size_t u = 0;
+		bool allowed = false;
+
+		for (int i = 0; ok[i]; i++)
+			allowed |= strcmp(c->argv[0], ok[i]) == 0;
+		if (!allowed) {
+			session_error(s, "preview runs frag, freefrag, who, show "
+			                 "or export on the predicted layout");
+			lm_free(pm);
+			return CMD_USAGE;
+		}
+		for (int i = 0; i < c->argc && u < sizeof(line) - 4; i++) {
+			line[u++] = i ? ' ' : '\'';
+			if (i)
+				line[u++] = '\'';
+			for (const char *q = c->argv[i];
+			     *q && u < sizeof(line) - 6; q++) {
+				if (*q == '\'') {
+					memcpy(line + u, "'\\''", 4);
+					u += 4;
+				} else
+					line[u++] = *q;
+			}
+			line[u++] = '\'';
+		}
+		line[u] = 0;
+		s->model = pm;
+		st = cmd_exec_line(s, line);
+		s->model = m;
+		lm_free(pm);
+		return st;
+	}
+	{
+		struct lm_vol_frag vb, va;
+		struct lm_freefrag fb, fa;
+		char sz[32];
+		lm_volume_frag(m, NULL, NULL, &vb);
+		lm_volume_frag(pm, NULL, NULL, &va);
+		lm_freefrag(m, 0, lm_geometry(m)->size, &fb);
+		lm_freefrag(pm, 0, lm_geometry(m)->size, &fa);
+		units_format_size(s->pending->total, sz, sizeof(sz));
+		if (s->json) {
+			cJSON *o = cJSON_CreateObject(), *x;
+			cJSON_AddStringToObject(o, "plan", s->pending->command
+			                                       ? s->pending->command
+			                                       : "");
+			out_add_u64(o, "steps", s->pending->nsteps);
+			out_add_u64(o, "bytes", s->pending->total);
+			x = cJSON_AddObjectToObject(o, "before");
+			out_add_u64(x, "fragmented_files", vb.fragmented);
+			out_add_u64(x, "regions", vb.regions);
+			out_add_u64(x, "free_extents", fb.extents);
+			out_add_u64(x, "largest_free", fb.largest);
+			x = cJSON_AddObjectToObject(o, "after");
+			out_add_u64(x, "fragmented_files", va.fragmented);
+			out_add_u64(x, "regions", va.regions);
+			out_add_u64(x, "free_extents", fa.extents);
+			out_add_u64(x, "largest_free", fa.largest);
+			x = cJSON_AddArrayToObject(o, "steps_detail");
+			for (size_t i = 0; i < s->pending->nsteps; i++)
+				cJSON_AddItemToArray(
+				    x, txc_step_json(&s->pending->steps[i]));
+			out_json_emit(s, o);
+		} else {
+			fprintf(s->out, "pending plan: %s\n  %zu steps, %s to "
+			                "move\n",
+			        s->pending->command ? s->pending->command : "",
+			        s->pending->nsteps, sz);
+			fprintf(s->out, "  fragmented files %" PRIu64 " -> %" PRIu64
+			                ", contiguous runs %" PRIu64 " -> %" PRIu64
+			                "\n",
+			        vb.fragmented, va.fragmented, vb.regions, va.regions);
+			fprintf(s->out, "  free extents %" PRIu64 " -> %" PRIu64
+			                ", largest free extent %" PRIu64 " -> %" PRIu64
+			                " bytes\n",
+			        fb.extents, fa.extents, fb.largest, fa.largest);
+			fprintf(s->out, "  ('preview frag|freefrag|who|show ...' "
+			                "shows the predicted layout)\n");
+		}
+	}
+	lm_free(pm);
+	return st;
+}
+
+enum cmd_status cmd_preview(struct rl_session *s, const struct cmd_call *c)
+{
+	bool saved = txc_json_opt(s, c);
+	enum cmd_status st = do_preview(s, c);
+	s->json = saved;
+	return st;
+}
+
+enum cmd_status cmd_apply(struct rl_session *s, const struct cmd_call *c)
+{
+	bool saved = txc_json_opt(s, c);
+	const char *jdir = NULL;
+	enum cmd_status st;
+	struct tx_plan *p = s->pending;
+
+	if (!p || p->nsteps == 0) {
+		session_error(s, "no pending plan");
+		s->json = saved;
+		return CMD_FAIL;
+	}
+	cmd_has_opt(c, "journal-dir", &jdir);
+	if (session_volume(s) < 0 || !txc_placement_supported(s)) {
+		s->json = saved;
+		return CMD_FAIL;
+	}
+	s->pending = NULL;
+	st = txc_apply_now(s, c, p, jdir);
+	tx_plan_free(p);
+	free(p);
+	s->json = saved;
+	return st;
+}
+
+enum cmd_status cmd_discard(struct rl_session *s, const struct cmd_call *c)
+{
+	size_t n = s->pending ? s->pending->nsteps : 0;
+
+	(void)c;
+	if (s->pending) {
+		tx_plan_free(s->pending);
+		free(s->pending);
+		s->pending = NULL;
+	}
+	if (!s->json)
+		fprintf(s->out, "pending plan discarded (%zu steps)\n", n);
+	return CMD_OK;
+}
+
+/* ------------------------------------------------------ move --make-room */
+
+int cmd_plan_make_room(struct rl_session *s, struct tx_plan *p, char *why,
+                       size_t wlen)
+{
+	struct lm_model *m;
+	struct pl_ctx ctx;
+	struct tx_plan q;
+	const struct tx_step *st;
+	uint64_t lo = UINT64_MAX, hi = 0, goal;
+	uint32_t id;
+	int r;
+
+	if (p->nsteps != 1 || p->steps[0].ntarget == 0)
+		return -EINVAL;
+	m = cmd_model_need(s);
+	if (!m)
+		return -ENODATA;
+	st = &p->steps[0];
+	id = lm_find_inode(m, st->ino);
+	if (id == LM_NONE) {
+		snprintf(why, wlen, "%s is not in the layout model ('scan')",
+		         st->path);
+		return -ENOENT;
+	}
+	r = pl_init(&ctx, m);
+	if (r == 0 && s->plan_mode && s->pending)
+		r = pl_replay(&ctx, s->pending, s->fs.mountpoint);
+	if (r < 0) {
+		snprintf(why, wlen, "cannot plan: %s", rl_strerror(r));
+		pl_fini(&ctx);
+		return r;
+	}
+	for (size_t k = 0; k < st->ntarget; k++) {
+		if (st->target[k].physical < lo)
+			lo = st->target[k].physical;
+		if (st->target[k].physical + st->target[k].length > hi)
+			hi = st->target[k].physical + st->target[k].length;
+	}
+	goal = st->target[0].physical - (st->target[0].logical - st->offset);
+	r = pl_make_room(&ctx, lo, hi, lo, hi);
+	if (r == 0)
+		r = pl_add_move(&ctx, id, st->offset, st->length, goal, "move");
+	if (r < 0) {
+		snprintf(why, wlen, "--make-room: %s%s",
+		         ctx.report ? ctx.report : "", rl_strerror(r));
+		pl_fini(&ctx);
+		return r;
+	}
+	tx_plan_init(&q);
+	r = pl_to_plan(&ctx, s->fs.mountpoint, &q);
+	if (r == 0) {
+		q.command = p->command;
+		p->command = NULL;
+		tx_plan_free(p);
+		*p = q;
+		if (ctx.report && !s->json)
+			fputs(ctx.report, s->out);
+	} else {
+		tx_plan_free(&q);
+	}
+	pl_fini(&ctx);
+	return r;
+}

@@ -1,0 +1,1244 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/* The planner: relocation plans from the layout model (see planner.h). */
+#include "config.h"
+#include "planner.h"
+#include <errno.h>
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include "units.h"
+
+#define PL_IMMUTABLE_FL 0x00000010 /* FS_IMMUTABLE_FL */
+#define PL_APPEND_FL 0x00000020    /* FS_APPEND_FL */
+
+/* ------------------------------------------------------------ free map */
+
+void pl_fm_init(struct pl_freemap *fm)
+{
+	memset(fm, 0, sizeof(*fm));
+}
+
+void pl_fm_free(struct pl_freemap *fm)
+{
+	free(fm->r);
+	memset(fm, 0, sizeof(*fm));
+}
+
+/* First run with start > x. */
+static size_t fm_upper(const struct pl_freemap *fm, uint64_t x)
+{
+	size_t lo = 0, hi = fm->n;
+
+	while (lo < hi) {
+		size_t mid = (lo + hi) / 2;
+		if (fm->r[mid].start <= x)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo;
+}
+
+int pl_fm_give(struct pl_freemap *fm, uint64_t start, uint64_t len)
+{
+	uint64_t end = start + len;
+	size_t i, j;
+
+	if (!len)
+		return 0;
+	i = fm_upper(fm, start);
+	/* merge with the run before when it touches */
+	if (i > 0 && fm->r[i - 1].start + fm->r[i - 1].len >= start) {
+		i--;
+		if (fm->r[i].start < start)
+			start = fm->r[i].start;
+		if (fm->r[i].start + fm->r[i].len > end)
+			end = fm->r[i].start + fm->r[i].len;
+	}
+	j = i;
+	while (j < fm->n && fm->r[j].start <= end) {
+		if (fm->r[j].start + fm->r[j].len > end)
+			end = fm->r[j].start + fm->r[j].len;
+		j++;
+	}
+	/* replace r[i..j) by one run */
+	if (j == i) {
+		if (fm->n == fm->cap) {
+			size_t nc = fm->cap ? 2 * fm->cap : 64;
+			struct pl_run *nr = realloc(fm->r, nc * sizeof(*nr));
+			if (!nr)
+				return -ENOMEM;
+			fm->r = nr;
+			fm->cap = nc;
+		}
+		memmove(fm->r + i + 1, fm->r + i, (fm->n - i) * sizeof(*fm->r));
+		fm->n++;
+	} else if (j > i + 1) {
+		memmove(fm->r + i + 1, fm->r + j, (fm->n - j) * sizeof(*fm->r));
+		fm->n -= j - i - 1;
+	}
+	fm->r[i].start = start;
+	fm->r[i].len = end - start;
+	return 0;
+}
+
+int pl_fm_take(struct pl_freemap *fm, uint64_t start, uint64_t len)
+{
+	size_t i = fm_upper(fm, start);
+	struct pl_run *r;
+	uint64_t end = start + len, rend;
+
+	if (!len)
+		return 0;
+	if (i == 0)
+		return -EBUSY;
+	r = &fm->r[i - 1];
+	rend = r->start + r->len;
+	if (rend < end)
+		return -EBUSY;
+	if (r->start == start && rend == end) {
+		memmove(r, r + 1, (fm->n - i) * sizeof(*r));
+		fm->n--;
+	} else if (r->start == start) {
+		r->start = end;
+		r->len = rend - end;
+	} else if (rend == end) {
+		r->len = start - r->start;
+	} else {
+		r->len = start - r->start;
+		return pl_fm_give(fm, end, rend - end);
+	}
+	return 0;
+}
+
+bool pl_fm_is_free(const struct pl_freemap *fm, uint64_t start, uint64_t len)
+{
+	size_t i = fm_upper(fm, start);
+
+	if (!len)
+		return true;
+	return i > 0 && fm->r[i - 1].start + fm->r[i - 1].len >= start + len;
+}
+
+/* Bytes of [a, a+len) inside [lo, hi). */
+static uint64_t clip_len(uint64_t a, uint64_t len, uint64_t lo, uint64_t hi)
+{
+	uint64_t b = a + len;
+
+	if (a < lo)
+		a = lo;
+	if (b > hi)
+		b = hi;
+	return a < b ? b - a : 0;
+}
+
+uint64_t pl_fm_bytes(const struct pl_freemap *fm, uint64_t lo, uint64_t hi)
+{
+	uint64_t t = 0;
+
+	for (size_t i = 0; i < fm->n; i++)
+		t += clip_len(fm->r[i].start, fm->r[i].len, lo, hi);
+	return t;
+}
+
+size_t pl_fm_runs(const struct pl_freemap *fm, uint64_t lo, uint64_t hi)
+{
+	size_t k = 0;
+
+	for (size_t i = 0; i < fm->n; i++)
+		if (fm->r[i].start < hi && fm->r[i].start + fm->r[i].len > lo)
+			k++;
+	return k;
+}
+
+/* ------------------------------------------------------------- context */
+
+void pl_note(struct pl_ctx *c, const char *fmt, ...)
+{
+	va_list ap;
+	char buf[1024];
+	int w;
+
+	va_start(ap, fmt);
+	w = vsnprintf(buf, sizeof(buf), fmt, ap);
+	va_end(ap);
+	if (w < 0)
+		return;
+	if ((size_t)w >= sizeof(buf))
+		w = sizeof(buf) - 1;
+	if (c->rlen + (size_t)w + 2 > c->rcap) {
+		size_t nc = (c->rcap + (size_t)w + 2) * 2;
+		char *nr = realloc(c->report, nc);
+		if (!nr)
+			return;
+		c->report = nr;
+		c->rcap = nc;
+	}
+	memcpy(c->report + c->rlen, buf, (size_t)w);
+	c->rlen += (size_t)w;
+	c->report[c->rlen++] = '\n';
+	c->report[c->rlen] = 0;
+}
+
+int pl_init(struct pl_ctx *c, struct lm_model *m)
+{
+	struct lm_space *sp = NULL;
+	ssize_t ns;
+
+	memset(c, 0, sizeof(*c));
+	c->m = m;
+	c->g = lm_geometry(m);
+	c->bs = c->g->block_size ? c->g->block_size : 4096;
+	c->xfs_anchor = c->g->type == RL_FS_XFS;
+	pl_fm_init(&c->fm);
+	if (lm_free_map_status(m) != 0)
+		return -ENODATA;
+	ns = lm_space_list(m, LM_SPACE_FREE, &sp);
+	if (ns < 0)
+		return (int)ns;
+	for (ssize_t i = 0; i < ns; i++)
+		if (pl_fm_give(&c->fm, sp[i].start, sp[i].length) < 0) {
+			free(sp);
+			return -ENOMEM;
+		}
+	free(sp);
+	c->nfiles = lm_file_count(m);
+	c->ext = calloc(c->nfiles + 1, sizeof(*c->ext));
+	c->next = calloc(c->nfiles + 1, sizeof(*c->next));
+	if (!c->ext || !c->next)
+		return -ENOMEM;
+	for (size_t i = 0; i < c->nfiles; i++) {
+		size_t n;
+		const struct lm_extent *e = lm_file_extents(m, (uint32_t)i, &n);
+		c->ext[i] = calloc(n + 1, sizeof(**c->ext));
+		if (!c->ext[i])
+			return -ENOMEM;
+		for (size_t k = 0; k < n; k++) {
+			c->ext[i][k].logical = e[k].logical;
+			c->ext[i][k].physical = e[k].physical;
+			c->ext[i][k].length = e[k].length;
+			c->ext[i][k].flags = e[k].flags;
+		}
+		c->next[i] = n;
+	}
+	return 0;
+}
+
+void pl_fini(struct pl_ctx *c)
+{
+	pl_fm_free(&c->fm);
+	for (size_t i = 0; c->ext && i < c->nfiles; i++)
+		free(c->ext[i]);
+	free(c->ext);
+	free(c->next);
+	for (size_t i = 0; i < c->nmv; i++) {
+		free(c->mv[i].before);
+		free(c->mv[i].target);
+	}
+	free(c->mv);
+	free(c->report);
+	memset(c, 0, sizeof(*c));
+}
+
+const struct rl_extent *pl_file_extents(struct pl_ctx *c, uint32_t id,
+                                        size_t *n)
+{
+	*n = id < c->nfiles ? c->next[id] : 0;
+	return id < c->nfiles ? c->ext[id] : NULL;
+}
+
+bool pl_file_span(struct pl_ctx *c, uint32_t id, uint64_t *off, uint64_t *len,
+                  uint64_t *bytes)
+{
+	size_t n;
+	const struct rl_extent *e = pl_file_extents(c, id, &n);
+	uint64_t lo = UINT64_MAX, hi = 0, b = 0;
+
+	for (size_t i = 0; i < n; i++) {
+		if (e[i].logical < lo)
+			lo = e[i].logical;
+		if (e[i].logical + e[i].length > hi)
+			hi = e[i].logical + e[i].length;
+		b += e[i].length;
+	}
+	if (!n || hi <= lo)
+		return false;
+	lo = lo / c->bs * c->bs;
+	hi = (hi + c->bs - 1) / c->bs * c->bs;
+	*off = lo;
+	*len = hi - lo;
+	if (bytes)
+		*bytes = b;
+	return true;
+}
+
+static int cmp_ext_logical(const void *a, const void *b)
+{
+	const struct rl_extent *x = a, *y = b;
+	return x->logical < y->logical ? -1 : x->logical > y->logical;
+}
+
+uint64_t pl_file_regions(struct pl_ctx *c, uint32_t id)
+{
+	size_t n;
+	const struct rl_extent *e = pl_file_extents(c, id, &n);
+	struct rl_extent *s;
+	uint64_t k = 0;
+
+	if (!n)
+		return 0;
+	s = malloc(n * sizeof(*s));
+	if (!s)
+		return n;
+	memcpy(s, e, n * sizeof(*s));
+	qsort(s, n, sizeof(*s), cmp_ext_logical);
+	for (size_t i = 0; i < n; i++)
+		if (i == 0 || s[i - 1].physical + s[i - 1].length != s[i].physical)
+			k++;
+	free(s);
+	return k;
+}
+
+const char *pl_unmovable(struct pl_ctx *c, uint32_t id)
+{
+	const struct lm_file *f = lm_file(c->m, id);
+	size_t n;
+	const struct rl_extent *e = pl_file_extents(c, id, &n);
+
+	if (!f)
+		return "not in the model";
+	if (f->err)
+		return "could not be read when the model was scanned";
+	if (S_ISDIR(f->mode))
+		return "a directory (directory blocks are not moved)";
+	if (!S_ISREG(f->mode))
+		return "not a regular file";
+	if ((f->flags & LM_FILE_HAS_IFLAGS) && (f->iflags & PL_IMMUTABLE_FL))
+		return "immutable (chattr +i)";
+	if ((f->flags & LM_FILE_HAS_IFLAGS) && (f->iflags & PL_APPEND_FL))
+		return "append-only (chattr +a)";
+	for (size_t i = 0; i < n; i++) {
+		if (e[i].flags & (RL_EXT_DATA_INLINE | RL_EXT_DATA_TAIL))
+			return "inline data (no blocks of its own)";
+		if (e[i].flags & (RL_EXT_ENCODED | RL_EXT_ENCRYPTED))
+			return "encoded or encrypted extents";
+		if (e[i].flags & (RL_EXT_UNKNOWN | RL_EXT_DELALLOC))
+			return "extents not yet allocated (delalloc)";
+		if (e[i].flags & RL_EXT_NOT_ALIGNED)
+			return "extents not block aligned";
+		if ((e[i].flags & RL_EXT_SHARED) && !c->unshare)
+			return "shared (reflinked) extents; --unshare copies them";
+	}
+	return NULL;
+}
+
+static uint64_t group_of(const struct lm_geometry *g, uint64_t a)
+{
+	uint64_t k;
+
+	if (!g->group_size)
+		return 0;
+	if (a < g->first_data_byte + g->group_size)
+		return 0;
+	k = (a - g->first_data_byte) / g->group_size;
+	if (g->group_count && k >= g->group_count)
+		k = g->group_count - 1;
+	return k;
+}
+
+/* Is there file data below a in its group (the XFS reflink anchor)?
+ * Predicted: any file extent in [group start, a). */
+static bool anchor_ok(struct pl_ctx *c, uint64_t a)
+{
+	uint64_t gs, ge;
+	struct lm_stats st;
+
+	/* ext4: placement in groups 0-1 may exceed the blocker bound
+	 * (docs/transactions.md): prefer later groups */
+	if (c->g->type == RL_FS_EXT4 && c->g->group_size)
+		return group_of(c->g, a) >= 2;
+	if (!c->xfs_anchor)
+		return true;
+	lm_group_range(c->m, group_of(c->g, a), &gs, &ge);
+	if (a <= gs)
+		return false;
+	if (lm_range_stats(c->m, gs, a, &st) == 0 && st.bytes[LM_CAT_DATA])
+		return true;
+	/* data moved there by the plan counts too */
+	for (size_t i = 0; i < c->nmv; i++)
+		if (c->mv[i].goal >= gs && c->mv[i].goal < a)
+			return true;
+	return false;
+}
+
+uint64_t pl_find_target(struct pl_ctx *c, uint64_t len, uint64_t near,
+                        uint64_t lo, uint64_t hi)
+{
+	uint64_t best = UINT64_MAX, bwaste = UINT64_MAX, bdist = UINT64_MAX;
+	bool banchor = false;
+
+	if (!len)
+		return UINT64_MAX;
+	for (size_t i = 0; i < c->fm.n; i++) {
+		uint64_t a = c->fm.r[i].start, b = a + c->fm.r[i].len;
+
+		if (a < lo)
+			a = lo;
+		if (b > hi)
+			b = hi;
+		a = (a + c->bs - 1) / c->bs * c->bs;
+		b = b / c->bs * c->bs;
+		/* split at the avoided region and at group ends */
+		while (a + len <= b) {
+			uint64_t pe = b, gs, ge, waste, dist;
+			bool anc;
+
+			if (c->avoid_hi > c->avoid_lo && a < c->avoid_hi &&
+			    pe > c->avoid_lo) {
+				if (a >= c->avoid_lo) {
+					a = c->avoid_hi;
+					continue;
+				}
+				pe = c->avoid_lo;
+			}
+			lm_group_range(c->m, group_of(c->g, a), &gs, &ge);
+			if (ge < pe)
+				pe = ge;
+			{
+				bool hit = false;
+				for (size_t x = 0; x < c->nexcl; x++)
+					if (c->excl[2 * x] < a + len &&
+					    c->excl[2 * x + 1] > a) {
+						a = (c->excl[2 * x + 1] + c->bs - 1) /
+						    c->bs * c->bs;
+						hit = true;
+						break;
+					}
+				if (hit)
+					continue;
+			}
+			if (pe >= a + len) {
+				waste = pe - a - len;
+				dist = a > near ? a - near : near - a;
+				anc = anchor_ok(c, a);
+				if ((anc && !banchor) ||
+				    (anc == banchor &&
+				     (waste < bwaste ||
+				      (waste == bwaste && dist < bdist)))) {
+					best = a;
+					bwaste = waste;
+					bdist = dist;
+					banchor = anc;
+				}
+			}
+			if (pe >= b)
+				break;
+			a = pe;
+		}
+	}
+	return best;
+}
+
+/* Replace the range [off, off+len) of file id's predicted extents by
+ * `after` (sorted pieces). */
+static int replace_range(struct pl_ctx *c, uint32_t id, uint64_t off,
+                         uint64_t len, const struct jr_piece *after, size_t na)
+{
+	size_t n = c->next[id], k = 0;
+	struct rl_extent *e = c->ext[id];
+	struct rl_extent *o = calloc(2 * n + na + 1, sizeof(*o));
+	uint64_t end = off + len;
+
+	if (!o)
+		return -ENOMEM;
+	for (size_t i = 0; i < n; i++) {
+		uint64_t a = e[i].logical, b = a + e[i].length;
+		if (b <= off || a >= end) {
+			o[k++] = e[i];
+			continue;
+		}
+		if (a < off) {
+			o[k] = e[i];
+			o[k++].length = off - a;
+		}
+		if (b > end) {
+			o[k] = e[i];
+			o[k].logical = end;
+			o[k].physical = e[i].physical + (end - a);
+			o[k++].length = b - end;
+		}
+	}
+	for (size_t i = 0; i < na; i++) {
+		o[k].logical = after[i].logical;
+		o[k].physical = after[i].physical;
+		o[k].length = after[i].length;
+		o[k++].flags = 0;
+	}
+	qsort(o, k, sizeof(*o), cmp_ext_logical);
+	free(c->ext[id]);
+	c->ext[id] = o;
+	c->next[id] = k;
+	return 0;
+}
+
+/* The predicted pieces of [off, off+len) of file id (normalized). */
+static int range_pieces(struct pl_ctx *c, uint32_t id, uint64_t off,
+                        uint64_t len, struct jr_piece **out, size_t *np,
+                        bool *shared)
+{
+	size_t n = c->next[id], k = 0;
+	const struct rl_extent *e = c->ext[id];
+	struct jr_piece *p = calloc(n + 1, sizeof(*p));
+	uint64_t end = off + len;
+
+	if (!p)
+		return -ENOMEM;
+	if (shared)
+		*shared = false;
+	for (size_t i = 0; i < n; i++) {
+		uint64_t a = e[i].logical, b = a + e[i].length;
+		if (b <= off || a >= end)
+			continue;
+		if (a < off)
+			a = off;
+		if (b > end)
+			b = end;
+		p[k].logical = a;
+		p[k].physical = e[i].physical + (a - e[i].logical);
+		p[k++].length = b - a;
+		if (shared && (e[i].flags & RL_EXT_SHARED))
+			*shared = true;
+	}
+	*out = p;
+	*np = tx_pieces_normalize(p, k);
+	return 0;
+}
+
+static int apply_move(struct pl_ctx *c, uint32_t id, uint64_t off,
+                      uint64_t len, const struct jr_piece *bef, size_t nb,
+                      const struct jr_piece *tgt, size_t nt, bool shared)
+{
+	struct jr_piece *after = NULL;
+	size_t na;
+	int r;
+
+	for (size_t i = 0; i < nt; i++)
+		if (!pl_fm_is_free(&c->fm, tgt[i].physical, tgt[i].length))
+			return -EBUSY;
+	r = tx_predict(bef, nb, tgt, nt, &after, &na);
+	if (r < 0)
+		return r;
+	for (size_t i = 0; i < nt && r == 0; i++)
+		r = pl_fm_take(&c->fm, tgt[i].physical, tgt[i].length);
+	if (r == 0)
+		r = replace_range(c, id, off, len, after, na);
+	/* the old blocks are free after the step (shared ones stay with
+	 * their other owners) */
+	for (size_t i = 0; i < nb && r == 0 && !shared; i++)
+		r = pl_fm_give(&c->fm, bef[i].physical, bef[i].length);
+	free(after);
+	return r;
+}
+
+int pl_add_move(struct pl_ctx *c, uint32_t id, uint64_t off, uint64_t len,
+                uint64_t goal, const char *why)
+{
+	struct pl_move mv;
+	bool shared;
+	int r;
+
+	if (id >= c->nfiles)
+		return -EINVAL;
+	memset(&mv, 0, sizeof(mv));
+	mv.file = id;
+	mv.off = off;
+	mv.len = len;
+	mv.goal = goal;
+	mv.why = why;
+	r = range_pieces(c, id, off, len, &mv.before, &mv.nbefore, &shared);
+	if (r < 0)
+		return r;
+	mv.target = calloc(mv.nbefore + 1, sizeof(*mv.target));
+	if (!mv.target) {
+		free(mv.before);
+		return -ENOMEM;
+	}
+	for (size_t i = 0; i < mv.nbefore; i++) {
+		mv.target[i].logical = mv.before[i].logical;
+		mv.target[i].physical = goal + (mv.before[i].logical - off);
+		mv.target[i].length = mv.before[i].length;
+		mv.bytes += mv.before[i].length;
+	}
+	mv.ntarget = tx_pieces_normalize(mv.target, mv.nbefore);
+	r = apply_move(c, id, off, len, mv.before, mv.nbefore, mv.target,
+	               mv.ntarget, shared);
+	if (r == 0 && c->nmv == c->capmv) {
+		size_t nc = c->capmv ? 2 * c->capmv : 32;
+		struct pl_move *nm = realloc(c->mv, nc * sizeof(*nm));
+		if (!nm)
+			r = -ENOMEM;
+		else {
+			c->mv = nm;
+			c->capmv = nc;
+		}
+	}
+	if (r < 0) {
+		free(mv.before);
+		free(mv.target);
+		return r;
+	}
+	c->mv[c->nmv++] = mv;
+	c->bytes += mv.bytes;
+	return 0;
+}
+
+static const char *fpath(struct pl_ctx *c, uint32_t id)
+{
+	const char *p = lm_file_path(c->m, id, 0);
+	return p ? p : "?";
+}
+
+static const char *sz(uint64_t v, char *buf)
+{
+	units_format_size(v, buf, 32);
+	return buf;
+}
+
+/* Does file id's data overlap [lo, hi)? */
+static bool file_overlaps(struct pl_ctx *c, uint32_t id, uint64_t lo,
+                          uint64_t hi)
+{
+	for (size_t k = 0; k < c->next[id]; k++)
+		if (c->ext[id][k].physical < hi &&
+		    c->ext[id][k].physical + c->ext[id][k].length > lo)
+			return true;
+	return false;
+}
+
+/* Bytes of file id's data inside [lo, hi). */
+static uint64_t file_bytes_in(struct pl_ctx *c, uint32_t id, uint64_t lo,
+                              uint64_t hi)
+{
+	uint64_t t = 0;
+
+	for (size_t k = 0; k < c->next[id]; k++)
+		t += clip_len(c->ext[id][k].physical, c->ext[id][k].length, lo,
+		              hi);
+	return t;
+}
+
+static uint64_t first_physical(struct pl_ctx *c, uint32_t id, uint64_t lo)
+{
+	uint64_t m = UINT64_MAX;
+
+	for (size_t k = 0; k < c->next[id]; k++) {
+		uint64_t a = c->ext[id][k].physical;
+		if (a + c->ext[id][k].length > lo && a < m)
+			m = a < lo ? lo : a;
+	}
+	return m;
+}
+
+/* Move file id (whole) somewhere outside [alo, ahi). */
+static int move_away(struct pl_ctx *c, uint32_t id, uint64_t alo,
+                     uint64_t ahi, const char *why)
+{
+	uint64_t off, len, goal, slo = c->avoid_lo, shi = c->avoid_hi;
+	const char *um = pl_unmovable(c, id);
+	char a[32];
+	int r;
+
+	if (um) {
+		pl_note(c, "cannot move %s out of the way: %s", fpath(c, id), um);
+		return -EPERM;
+	}
+	if (!pl_file_span(c, id, &off, &len, NULL))
+		return 0;
+	c->avoid_lo = alo;
+	c->avoid_hi = ahi;
+	goal = pl_find_target(c, len, first_physical(c, id, 0), 0,
+	                      c->g->size);
+	c->avoid_lo = slo;
+	c->avoid_hi = shi;
+	if (goal == UINT64_MAX) {
+		pl_note(c, "no free run of %s (inside one group) to move %s "
+		           "out of the way",
+		        sz(len, a), fpath(c, id));
+		return -ENOSPC;
+	}
+	r = pl_add_move(c, id, off, len, goal, why);
+	if (r < 0)
+		pl_note(c, "%s: cannot plan a move: %s", fpath(c, id),
+		        strerror(-r));
+	return r;
+}
+
+int pl_make_room(struct pl_ctx *c, uint64_t lo, uint64_t hi, uint64_t keep_lo,
+                 uint64_t keep_hi)
+{
+	uint64_t alo = lo < keep_lo ? lo : keep_lo;
+	uint64_t ahi = hi > keep_hi ? hi : keep_hi;
+	uint64_t used = 0;
+	int r;
+
+	for (uint32_t id = 0; id < c->nfiles; id++)
+		if (file_overlaps(c, id, lo, hi))
+			used += file_bytes_in(c, id, lo, hi);
+	if (hi - lo > pl_fm_bytes(&c->fm, lo, hi) + used) {
+		char a[32];
+		pl_note(c, "0x%" PRIx64 "..0x%" PRIx64 " holds %s of metadata "
+		           "or blocks of no known file: they cannot be moved",
+		        lo, hi,
+		        sz(hi - lo - pl_fm_bytes(&c->fm, lo, hi) - used, a));
+		return -EPERM;
+	}
+	for (uint32_t id = 0; id < c->nfiles; id++) {
+		if (!file_overlaps(c, id, lo, hi))
+			continue;
+		r = move_away(c, id, alo, ahi, "make room");
+		if (r < 0)
+			return r;
+	}
+	return 0;
+}
+
+/* ---------------------------------------------------------------- defrag */
+
+int pl_defrag(struct pl_ctx *c, const uint32_t *ids, size_t n,
+              const struct pl_defrag_opts *o)
+{
+	char a[32], b[32];
+
+	for (size_t i = 0; i < n; i++) {
+		uint32_t id = ids[i];
+		struct lm_file_frag ff;
+		uint64_t off, len, bytes, regions, goal, largest = 0;
+		const char *um;
+		int r;
+
+		if (!pl_file_span(c, id, &off, &len, &bytes)) {
+			pl_note(c, "skip %s: no data blocks", fpath(c, id));
+			continue;
+		}
+		lm_file_frag(c->m, id, &ff);
+		regions = pl_file_regions(c, id);
+		if (o && o->min_extents && c->next[id] < o->min_extents) {
+			pl_note(c, "skip %s: %zu extent%s (fewer than "
+			           "--min-extents %" PRIu64 ")",
+			        fpath(c, id), c->next[id],
+			        c->next[id] == 1 ? "" : "s", o->min_extents);
+			continue;
+		}
+		if (regions <= 1 || regions <= ff.ideal) {
+			pl_note(c, "skip %s: already optimal (%" PRIu64
+			           " contiguous run%s)",
+			        fpath(c, id), regions, regions == 1 ? "" : "s");
+			continue;
+		}
+		if ((um = pl_unmovable(c, id))) {
+			pl_note(c, "skip %s: cannot move: %s", fpath(c, id), um);
+			continue;
+		}
+		goal = pl_find_target(c, len, first_physical(c, id, 0), 0,
+		                      c->g->size);
+		if (goal == UINT64_MAX) {
+			for (size_t k = 0; k < c->fm.n; k++)
+				if (c->fm.r[k].len > largest)
+					largest = c->fm.r[k].len;
+			pl_note(c, "skip %s: would not improve: no free run of "
+			           "%s inside one group (largest free run %s)",
+			        fpath(c, id), sz(len, a), sz(largest, b));
+			continue;
+		}
+		r = pl_add_move(c, id, off, len, goal, "defrag");
+		if (r < 0) {
+			pl_note(c, "skip %s: %s", fpath(c, id), strerror(-r));
+			continue;
+		}
+		pl_note(c, "defrag %s: %" PRIu64 " runs -> 1 at 0x%" PRIx64
+		           " (%s)",
+		        fpath(c, id), regions, goal, sz(bytes, a));
+	}
+	return 0;
+}
+
+/* --------------------------------------------------------------- compact */
+
+struct cfile {
+	uint32_t id;
+	uint64_t first;
+};
+
+static int cmp_cfile(const void *a, const void *b)
+{
+	const struct cfile *x = a, *y = b;
+	return x->first < y->first ? -1 : x->first > y->first;
+}
+
+/* Is file id, range [off, off+len), laid out contiguously from goal? */
+static bool file_at(struct pl_ctx *c, uint32_t id, uint64_t off,
+                    uint64_t goal)
+{
+	for (size_t k = 0; k < c->next[id]; k++)
+		if (c->ext[id][k].physical !=
+		    goal + (c->ext[id][k].logical - off))
+			return false;
+	return true;
+}
+
+int pl_compact(struct pl_ctx *c, uint64_t start, uint64_t end)
+{
+	struct cfile *fl = NULL;
+	size_t nf = 0;
+	bool *inside = NULL, *parked = NULL;
+	uint64_t cur, pinned = 0, scratch = 0;
+	char a[32], b[32];
+	int r = 0;
+
+	start = (start + c->bs - 1) / c->bs * c->bs;
+	end = end / c->bs * c->bs;
+	if (end <= start) {
+		pl_note(c, "the region is empty");
+		return -EINVAL;
+	}
+	fl = calloc(c->nfiles + 1, sizeof(*fl));
+	inside = calloc(c->nfiles + 1, sizeof(*inside));
+	parked = calloc(c->nfiles + 1, sizeof(*parked));
+	if (!fl || !inside || !parked) {
+		r = -ENOMEM;
+		goto out;
+	}
+	for (uint32_t id = 0; id < c->nfiles; id++) {
+		uint64_t in, off, len, tot;
+		const char *um;
+
+		if (!file_overlaps(c, id, start, end))
+			continue;
+		in = file_bytes_in(c, id, start, end);
+		pl_file_span(c, id, &off, &len, &tot);
+		um = pl_unmovable(c, id);
+		if (um || in != tot) {
+			pinned += in;
+			pl_note(c, "stays: %s (%s in the region): %s",
+			        fpath(c, id), sz(in, a),
+			        um ? um : "it also has data outside the region");
+			continue;
+		}
+		inside[id] = true;
+		fl[nf].id = id;
+		fl[nf++].first = first_physical(c, id, start);
+	}
+	qsort(fl, nf, sizeof(*fl), cmp_cfile);
+	cur = start;
+	for (size_t i = 0; i < nf; i++) {
+		uint32_t id = fl[i].id;
+		uint64_t off, len, bytes, gs, ge;
+		bool moved_on = true;
+
+		pl_file_span(c, id, &off, &len, &bytes);
+		while (moved_on) {
+			moved_on = false;
+			lm_group_range(c->m, group_of(c->g, cur), &gs, &ge);
+			if (cur + len > ge && ge < end) {
+				pl_note(c, "gap at 0x%" PRIx64 "..0x%" PRIx64
+				           ": %s does not fit before the group "
+				           "boundary",
+				        cur, ge, fpath(c, id));
+				cur = ge;
+				moved_on = true;
+				continue;
+			}
+			/* skip blocks that stay (metadata, pinned files) */
+			for (uint64_t p = cur; p < cur + len && p < end;) {
+				bool used_by_inside = false, isfree;
+				uint64_t step = c->bs;
+				isfree = pl_fm_is_free(&c->fm, p, c->bs);
+				if (!isfree)
+					for (size_t q = i; q < nf; q++)
+						if (file_overlaps(c, fl[q].id, p,
+						                  p + c->bs)) {
+							used_by_inside = true;
+							break;
+						}
+				if (!isfree && !used_by_inside) {
+					cur = p + step;
+					moved_on = true;
+					break;
+				}
+				p += step;
+			}
+		}
+		if (cur + len > end) {
+			pl_note(c, "cannot complete: %s (%s) does not fit "
+			           "between 0x%" PRIx64 " and the region's end "
+			           "0x%" PRIx64 " (blocks that stay are in the "
+			           "way)",
+			        fpath(c, id), sz(len, a), cur, end);
+			r = -ENOSPC;
+			goto out;
+		}
+		if (file_at(c, id, off, cur)) {
+			cur += len;
+			continue;
+		}
+		/* whatever still sits on the target goes out of the way
+		 * first (to scratch space outside the region) */
+		for (size_t q = i; q < nf; q++) {
+			uint32_t o = fl[q].id;
+			uint64_t oo, ol, ob;
+			if (!file_overlaps(c, o, cur, cur + len))
+				continue;
+			pl_file_span(c, o, &oo, &ol, &ob);
+			r = move_away(c, o, start, end, "scratch");
+			if (r < 0) {
+				pl_note(c, "cannot complete: scratch space "
+				           "outside the region is needed for "
+				           "%s (%s)",
+				        fpath(c, o), sz(ol, a));
+				goto out;
+			}
+			parked[o] = true;
+			scratch += ob;
+			if (scratch > c->scratch_peak)
+				c->scratch_peak = scratch;
+		}
+		r = pl_add_move(c, id, off, len, cur, "compact");
+		if (r < 0) {
+			pl_note(c, "cannot complete: %s at 0x%" PRIx64 ": %s",
+			        fpath(c, id), cur, strerror(-r));
+			goto out;
+		}
+		if (parked[id]) {
+			scratch -= bytes;
+			parked[id] = false;
+		}
+		cur += len;
+	}
+	c->scratch = c->scratch_peak;
+	{
+		size_t runs = pl_fm_runs(&c->fm, start, end);
+		uint64_t fb = pl_fm_bytes(&c->fm, start, end);
+		char t3[32];
+		pl_note(c, "after: %s free in the region in %zu run%s%s; "
+		           "scratch space needed outside: %s; %s of data "
+		           "stays",
+		        sz(fb, a), runs, runs == 1 ? "" : "s",
+		        runs == 1 && pl_fm_is_free(&c->fm, end - fb, fb)
+		            ? " (at its end)"
+		            : "",
+		        sz(c->scratch_peak, b), sz(pinned, t3));
+	}
+out:
+	free(fl);
+	free(inside);
+	free(parked);
+	return r;
+}
+
+/* -------------------------------------------------------------- evacuate */
+
+int pl_evacuate(struct pl_ctx *c, uint64_t start, uint64_t end,
+                struct pl_evac_report *er)
+{
+	struct lm_stats st;
+	bool *mov;
+	uint64_t filebytes = 0;
+	char a[32], b[32];
+	int r = 0;
+
+	memset(er, 0, sizeof(*er));
+	start = start / c->bs * c->bs;
+	end = (end + c->bs - 1) / c->bs * c->bs;
+	if (end <= start)
+		return -EINVAL;
+	mov = calloc(c->nfiles + 1, sizeof(*mov));
+	if (!mov)
+		return -ENOMEM;
+	for (uint32_t id = 0; id < c->nfiles; id++) {
+		uint64_t in;
+		const char *um;
+
+		if (!file_overlaps(c, id, start, end))
+			continue;
+		in = file_bytes_in(c, id, start, end);
+		filebytes += in;
+		um = pl_unmovable(c, id);
+		if (um) {
+			if (strstr(um, "shared"))
+				er->shared += in;
+			else
+				er->immovable += in;
+			er->files_immovable++;
+			pl_note(c, "cannot move %s (%s in the region): %s",
+			        fpath(c, id), sz(in, a), um);
+			continue;
+		}
+		mov[id] = true;
+		er->movable += in;
+		er->files_movable++;
+	}
+	if (lm_range_stats(c->m, start, end, &st) == 0) {
+		er->meta = st.bytes[LM_CAT_META];
+		er->unknown = st.unknown;
+	}
+	if (er->meta)
+		pl_note(c, "cannot move %s of filesystem metadata",
+		        sz(er->meta, a));
+	if (er->unknown)
+		pl_note(c, "cannot move %s of blocks in use by no known file",
+		        sz(er->unknown, a));
+	er->free_out = pl_fm_bytes(&c->fm, 0, start) +
+	               pl_fm_bytes(&c->fm, end, c->g->size);
+	if (er->movable > er->free_out) {
+		pl_note(c, "not enough free space outside the region: %s to "
+		           "move, %s free outside",
+		        sz(er->movable, a), sz(er->free_out, b));
+		free(mov);
+		return -ENOSPC;
+	}
+	c->avoid_lo = start;
+	c->avoid_hi = end;
+	for (uint32_t id = 0; id < c->nfiles; id++) {
+		uint64_t off, len, bytes, goal;
+
+		if (!mov[id])
+			continue;
+		pl_file_span(c, id, &off, &len, &bytes);
+		goal = pl_find_target(c, len, first_physical(c, id, 0), 0,
+		                      c->g->size);
+		if (goal != UINT64_MAX &&
+		    pl_add_move(c, id, off, len, goal, "evacuate") == 0) {
+			er->moved += bytes;
+			continue;
+		}
+		/* no room for all of it in one piece: move the extents in
+		 * the region one by one */
+		for (size_t k = 0; k < c->next[id]; k++) {
+			struct rl_extent e = c->ext[id][k];
+			uint64_t pa = e.physical, pb = pa + e.length, lo2;
+			if (pb <= start || pa >= end)
+				continue;
+			if (pa < start)
+				pa = start;
+			if (pb > end)
+				pb = end;
+			lo2 = e.logical + (pa - e.physical);
+			goal = pl_find_target(c, pb - pa, pa, 0, c->g->size);
+			if (goal == UINT64_MAX ||
+			    pl_add_move(c, id, lo2, pb - pa, goal,
+			                "evacuate") < 0) {
+				pl_note(c, "cannot move %s of %s: no free run "
+				           "outside the region fits it",
+				        sz(pb - pa, a), fpath(c, id));
+				r = -ENOSPC;
+				continue;
+			}
+			er->moved += pb - pa;
+			k = (size_t)-1; /* extents were rewritten: rescan */
+		}
+	}
+	c->avoid_lo = c->avoid_hi = 0;
+	{
+		char t1[32], t2[32], t3[32], t4[32], t5[32], t6[32], t7[32];
+		pl_note(c, "region 0x%" PRIx64 "..0x%" PRIx64 ": %s of file "
+		           "data, %s movable (%" PRIu64 " files), %s moved by "
+		           "the plan, %s cannot move (%" PRIu64 " files; %s "
+		           "shared), %s metadata, %s free outside",
+		        start, end, sz(filebytes, t1), sz(er->movable, t2),
+		        er->files_movable, sz(er->moved, t3),
+		        sz(er->immovable + er->shared, t4), er->files_immovable,
+		        sz(er->shared, t5), sz(er->meta, t6),
+		        sz(er->free_out, t7));
+	}
+	free(mov);
+	return r;
+}
+
+/* ----------------------------------------------------------------- group */
+
+int pl_group(struct pl_ctx *c, const uint32_t *ids, size_t n, uint64_t goal,
+             bool make_room)
+{
+	uint64_t cur = goal, total = 0;
+	char a[32];
+	int r;
+
+	if (goal % c->bs) {
+		pl_note(c, "GOAL must be block aligned");
+		return -EINVAL;
+	}
+	for (size_t i = 0; i < n; i++) {
+		uint64_t off, len;
+		const char *um = pl_unmovable(c, ids[i]);
+		if (um) {
+			pl_note(c, "cannot group %s: %s", fpath(c, ids[i]), um);
+			return -EPERM;
+		}
+		if (pl_file_span(c, ids[i], &off, &len, NULL))
+			total += len;
+	}
+	for (size_t i = 0; i < n; i++) {
+		uint32_t id = ids[i];
+		uint64_t off, len, gs, ge;
+
+		if (!pl_file_span(c, id, &off, &len, NULL)) {
+			pl_note(c, "skip %s: no data blocks", fpath(c, id));
+			continue;
+		}
+		lm_group_range(c->m, group_of(c->g, cur), &gs, &ge);
+		if (cur + len > ge) {
+			pl_note(c, "cannot complete: %s would cross the group "
+			           "boundary at 0x%" PRIx64 " (placement stays "
+			           "inside one group)",
+			        fpath(c, id), ge);
+			return -EINVAL;
+		}
+		if (file_at(c, id, off, cur)) {
+			cur += len;
+			continue;
+		}
+		/* occupants: the grouped files themselves always move out of
+		 * the way; others only with --make-room */
+		for (uint32_t o = 0; o < c->nfiles; o++) {
+			bool member = false;
+			if (!file_overlaps(c, o, cur, cur + len))
+				continue;
+			for (size_t q = i; q < n; q++)
+				member |= ids[q] == o;
+			if (!member && !make_room) {
+				pl_note(c, "cannot complete: 0x%" PRIx64
+				           "..0x%" PRIx64 " holds data of %s "
+				           "(--make-room moves it elsewhere)",
+				        cur, cur + len, fpath(c, o));
+				return -EBUSY;
+			}
+			r = move_away(c, o, goal, goal + total,
+			              member ? "scratch" : "make room");
+			if (r < 0)
+				return r;
+		}
+		r = pl_add_move(c, id, off, len, cur, "group");
+		if (r < 0) {
+			pl_note(c, "cannot complete: %s at 0x%" PRIx64 " (%s): "
+			           "the target is not free (metadata or "
+			           "blocks of no known file)",
+			        fpath(c, id), cur, sz(len, a));
+			return r;
+		}
+		cur += len;
+	}
+	return 0;
+}
+
+/* ------------------------------------------------------------ to a plan */
+
+int pl_to_plan(struct pl_ctx *c, const char *root, struct tx_plan *p)
+{
+	for (size_t i = 0; i < c->nmv; i++) {
+		const struct pl_move *mv = &c->mv[i];
+		const struct lm_file *f = lm_file(c->m, mv->file);
+		struct tx_step st;
+		int r;
+
+		memset(&st, 0, sizeof(st));
+		if (asprintf(&st.path, "%s/%s",
+		             strcmp(root, "/") ? root : "",
+		             fpath(c, mv->file)) < 0)
+			return -ENOMEM;
+		st.ino = f->ino;
+		st.gen = f->generation;
+		st.gen_known = (f->flags & LM_FILE_HAS_GEN) != 0;
+		st.offset = mv->off;
+		st.length = mv->len;
+		st.before = calloc(mv->nbefore + 1, sizeof(*st.before));
+		st.target = calloc(mv->ntarget + 1, sizeof(*st.target));
+		if (!st.before || !st.target) {
+			tx_step_clear(&st);
+			return -ENOMEM;
+		}
+		memcpy(st.before, mv->before, mv->nbefore * sizeof(*st.before));
+		memcpy(st.target, mv->target, mv->ntarget * sizeof(*st.target));
+		st.nbefore = mv->nbefore;
+		st.ntarget = mv->ntarget;
+		st.bytes = mv->bytes;
+		r = tx_plan_add(p, &st);
+		if (r < 0) {
+			tx_step_clear(&st);
+			return r;
+		}
+	}
+	p->block_size = (uint32_t)c->bs;
+	return 0;
+}
+
+int pl_replay(struct pl_ctx *c, const struct tx_plan *p, const char *root)
+{
+	(void)root;
+	for (size_t i = 0; i < p->nsteps; i++) {
+		const struct tx_step *st = &p->steps[i];
+		uint32_t id = lm_find_inode(c->m, st->ino);
+		int r;
+
+		if (id == LM_NONE || id >= c->nfiles)
+			continue;
+		r = apply_move(c, id, st->offset, st->length, st->before,
+		               st->nbefore, st->target, st->ntarget, false);
+		if (r < 0)
+			return r;
+	}
+	return 0;
+}
+
+struct lm_model *pl_predict_model(struct lm_model *m, const struct tx_plan *p,
+                                  const char *root)
+{
+	struct pl_ctx c;
+	struct lm_model *n = NULL;
+	struct lm_space *sp = NULL;
+	ssize_t ns;
+
+	if (pl_init(&c, m) < 0 || pl_replay(&c, p, root) < 0)
+		goto out;
+	n = lm_new(lm_geometry(m));
+	if (!n)
+		goto out;
+	for (uint32_t id = 0; id < c.nfiles; id++) {
+		const struct lm_file *f = lm_file(m, id);
+		struct lm_file_info fi = {
+		    .ino = f->ino,
+		    .size = f->size,
+		    .generation = f->generation,
+		    .mode = f->mode,
+		    .iflags = f->iflags,
+		    .flags = f->flags & (LM_FILE_HAS_GEN | LM_FILE_HAS_IFLAGS |
+		                         LM_FILE_SELECTED),
+		    .err = f->err,
+		};
+		uint32_t nid;
+
+		if (lm_add_file(n, &fi, lm_file_path(m, id, 0), c.ext[id],
+		                c.next[id], &nid) < 0)
+			goto fail;
+		for (uint32_t k = 1; k < f->npaths; k++)
+			lm_add_path(n, nid, lm_file_path(m, id, k));
+	}
+	ns = lm_space_list(m, LM_SPACE_META, &sp);
+	for (ssize_t i = 0; i < ns; i++)
+		lm_add_metadata(n, sp[i].start, sp[i].length,
+		                lm_label(m, sp[i].label));
+	free(sp);
+	for (size_t i = 0; i < c.fm.n; i++)
+		lm_add_free(n, c.fm.r[i].start, c.fm.r[i].len);
+	lm_set_free_map_status(n, lm_free_map_status(m));
+	lm_set_created(n, lm_created(m));
+	goto out;
+fail:
+	lm_free(n);
+	n = NULL;
+out:
+	pl_fini(&c);
+	return n;
+}

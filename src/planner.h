@@ -1,0 +1,150 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * The planner: builds relocation plans (src/txn.h) from the layout model.
+ * Pure logic -- no I/O -- so it is tested on synthetic models.
+ *
+ * A planning context starts from the model (files' extents, the free map)
+ * and keeps the *predicted* state as moves are added: a move's target must
+ * be free at the time its step runs (the predicted free map), and the
+ * file's old blocks become free after it. Every move is one whole file (or
+ * one range of it) placed contiguously at a goal: data extent at logical L
+ * goes to goal + (L - off), holes stay holes.
+ *
+ * Placement constraints (ext4/XFS): a target lies inside one group / AG and
+ * inside one free extent, block aligned; on XFS a target needs file data
+ * below it in the same AG (the reflink anchor), which target searches
+ * prefer.
+ */
+#ifndef RL_PLANNER_H
+#define RL_PLANNER_H
+#include <relayout/layout_model.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include "txn.h"
+
+/* Free map: sorted, merged [start, start+len). */
+struct pl_run {
+	uint64_t start, len;
+};
+struct pl_freemap {
+	struct pl_run *r;
+	size_t n, cap;
+};
+
+void pl_fm_init(struct pl_freemap *fm);
+void pl_fm_free(struct pl_freemap *fm);
+int pl_fm_give(struct pl_freemap *fm, uint64_t start, uint64_t len);
+/* Remove [start, start+len): -EBUSY unless all of it is free. */
+int pl_fm_take(struct pl_freemap *fm, uint64_t start, uint64_t len);
+bool pl_fm_is_free(const struct pl_freemap *fm, uint64_t start, uint64_t len);
+uint64_t pl_fm_bytes(const struct pl_freemap *fm, uint64_t lo, uint64_t hi);
+/* Free runs inside [lo, hi) (clipped). */
+size_t pl_fm_runs(const struct pl_freemap *fm, uint64_t lo, uint64_t hi);
+
+/* One planned move. */
+struct pl_move {
+	uint32_t file;
+	uint64_t off, len; /* file range */
+	uint64_t goal;     /* physical start of the range's new place */
+	uint64_t bytes;    /* data bytes moved */
+	const char *why;   /* "defrag", "make room", "scratch", ... */
+	struct jr_piece *before, *target; /* extents of the range then */
+	size_t nbefore, ntarget;
+};
+
+struct pl_ctx {
+	struct lm_model *m;
+	const struct lm_geometry *g;
+	uint64_t bs;
+	struct pl_freemap fm;      /* predicted free map */
+	struct rl_extent **ext;    /* predicted extents per file */
+	size_t *next;
+	size_t nfiles;
+	struct pl_move *mv;
+	size_t nmv, capmv;
+	uint64_t bytes;            /* data bytes to move */
+	uint64_t scratch, scratch_peak; /* bytes parked outside (compact) */
+	char *report;              /* lines: what was skipped and why */
+	size_t rlen, rcap;
+	bool xfs_anchor;           /* XFS: targets need data below in the AG */
+	bool unshare;              /* shared extents may move (duplicated) */
+	/* Region targets must avoid: [avoid_lo, avoid_hi). */
+	uint64_t avoid_lo, avoid_hi;
+	/* Targets never to use (placement missed them): [start, end)
+	 * pairs. */
+	const uint64_t *excl;
+	size_t nexcl;
+};
+
+/* Set up from the model (its free map is needed: -ENODATA when the model
+ * has none). */
+int pl_init(struct pl_ctx *c, struct lm_model *m);
+void pl_fini(struct pl_ctx *c);
+/* Append to the report (a line). */
+void pl_note(struct pl_ctx *c, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+/* The predicted extents of file id. */
+const struct rl_extent *pl_file_extents(struct pl_ctx *c, uint32_t id,
+                                        size_t *n);
+/* The file's data range [off, off+len) (block aligned) and data bytes;
+ * false when it has no data blocks. */
+bool pl_file_span(struct pl_ctx *c, uint32_t id, uint64_t *off, uint64_t *len,
+                  uint64_t *bytes);
+/* Predicted physically contiguous runs of file id. */
+uint64_t pl_file_regions(struct pl_ctx *c, uint32_t id);
+/* NULL when the file can be moved, else why not. */
+const char *pl_unmovable(struct pl_ctx *c, uint32_t id);
+
+/* Best free run for len bytes: best fit (least waste), then nearest to
+ * `near`, inside one group, not in [avoid_lo, avoid_hi), within [lo, hi).
+ * Returns the goal or UINT64_MAX. */
+uint64_t pl_find_target(struct pl_ctx *c, uint64_t len, uint64_t near,
+                        uint64_t lo, uint64_t hi);
+/* Add a move of [off, off+len) of file id to goal (target must be free in
+ * the predicted map: -EBUSY otherwise). */
+int pl_add_move(struct pl_ctx *c, uint32_t id, uint64_t off, uint64_t len,
+                uint64_t goal, const char *why);
+/* Move every file holding part of [lo, hi) elsewhere (outside [lo, hi)
+ * and outside [keep_lo, keep_hi)). Returns 0 or -errno (reported). */
+int pl_make_room(struct pl_ctx *c, uint64_t lo, uint64_t hi, uint64_t keep_lo,
+                 uint64_t keep_hi);
+
+/* ----------------------------------------------------------- commands */
+
+struct pl_defrag_opts {
+	uint64_t min_extents; /* only files with at least this many extents */
+};
+/* Defragment files ids[0..n). Files that are optimal or would not improve
+ * are skipped with a note. Returns 0 or -errno. */
+int pl_defrag(struct pl_ctx *c, const uint32_t *ids, size_t n,
+              const struct pl_defrag_opts *o);
+/* Pack [start, end) toward its start. -ENOSPC etc. with the reason in the
+ * report when the plan cannot complete. */
+int pl_compact(struct pl_ctx *c, uint64_t start, uint64_t end);
+
+struct pl_evac_report {
+	uint64_t meta, unknown, immovable, shared, movable, moved, free_out;
+	uint64_t files_movable, files_immovable;
+};
+int pl_evacuate(struct pl_ctx *c, uint64_t start, uint64_t end,
+                struct pl_evac_report *r);
+/* Files back to back from goal, in order. make_room: move occupants. */
+int pl_group(struct pl_ctx *c, const uint32_t *ids, size_t n, uint64_t goal,
+             bool make_room);
+
+/* The moves as a txn plan (steps' before = predicted extents then).
+ * root: the mount point (paths become absolute). */
+int pl_to_plan(struct pl_ctx *c, const char *root, struct tx_plan *p);
+
+/* A copy of the model with the plan's predicted result (files' extents,
+ * the free map). NULL on error. */
+struct lm_model *pl_predict_model(struct lm_model *m, const struct tx_plan *p,
+                                  const char *root);
+
+/* Replay an existing plan into the predicted state (plan mode: a new
+ * command plans on top of the pending one). */
+int pl_replay(struct pl_ctx *c, const struct tx_plan *p, const char *root);
+
+#endif

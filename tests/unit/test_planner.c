@@ -1,0 +1,299 @@
+/* Unit tests: the planner on synthetic layout models. */
+#include "config.h"
+#include <errno.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <cmocka.h>
+#include <relayout/layout_model.h>
+#include "planner.h"
+
+#define BS 4096u
+#define KiB 1024ull
+#define MiB (1ull << 20)
+#define G2 (32 * MiB) /* start of group 2 (16 MiB groups) */
+
+static struct lm_model *new_model(uint64_t size)
+{
+	struct lm_geometry g;
+
+	memset(&g, 0, sizeof(g));
+	snprintf(g.mountpoint, sizeof(g.mountpoint), "/mnt");
+	snprintf(g.fstype, sizeof(g.fstype), "ext4");
+	g.type = RL_FS_EXT4;
+	g.block_size = BS;
+	g.size = size;
+	g.group_size = 16 * MiB;
+	g.group_count = (size + g.group_size - 1) / g.group_size;
+	g.max_extent = lm_max_extent(RL_FS_EXT4, BS);
+	g.flex_groups = 16;
+	return lm_new(&g);
+}
+
+static uint32_t add_file(struct lm_model *m, uint64_t ino, const char *path,
+                         const struct rl_extent *e, size_t n)
+{
+	struct lm_file_info fi = {.ino = ino, .mode = S_IFREG | 0644};
+	uint32_t id;
+
+	for (size_t i = 0; i < n; i++)
+		if (e[i].logical + e[i].length > fi.size)
+			fi.size = e[i].logical + e[i].length;
+	assert_int_equal(lm_add_file(m, &fi, path, e, n, &id), 0);
+	return id;
+}
+
+static void test_freemap(void **state)
+{
+	struct pl_freemap fm;
+
+	(void)state;
+	pl_fm_init(&fm);
+	assert_int_equal(pl_fm_give(&fm, 100, 10), 0);
+	assert_int_equal(pl_fm_give(&fm, 120, 10), 0);
+	assert_int_equal(fm.n, 2);
+	assert_int_equal(pl_fm_give(&fm, 110, 10), 0); /* bridges both */
+	assert_int_equal(fm.n, 1);
+	assert_true(pl_fm_is_free(&fm, 100, 30));
+	assert_false(pl_fm_is_free(&fm, 99, 2));
+	assert_int_equal(pl_fm_take(&fm, 105, 5), 0);
+	assert_int_equal(fm.n, 2);
+	assert_int_equal(pl_fm_take(&fm, 104, 2), -EBUSY);
+	assert_int_equal(pl_fm_bytes(&fm, 0, 1000), 25);
+	assert_int_equal(pl_fm_bytes(&fm, 100, 110), 5);
+	assert_int_equal(pl_fm_runs(&fm, 0, 1000), 2);
+	assert_int_equal(pl_fm_take(&fm, 100, 5), 0);
+	assert_int_equal(fm.n, 1);
+	pl_fm_free(&fm);
+}
+
+static void test_defrag(void **state)
+{
+	struct lm_model *m = new_model(64 * MiB);
+	struct rl_extent a[] = {{0, G2 + 0, 32 * KiB, 0},
+	                        {32 * KiB, G2 + 1 * MiB, 32 * KiB, 0},
+	                        {64 * KiB, G2 + 2 * MiB, 32 * KiB, 0}};
+	struct rl_extent b[] = {{0, G2 + 3 * MiB, 64 * KiB, 0}};
+	uint32_t ids[2];
+	struct pl_ctx c;
+
+	(void)state;
+	ids[0] = add_file(m, 12, "dir/a", a, 3);
+	ids[1] = add_file(m, 13, "dir/b", b, 1);
+	lm_add_free(m, G2 + 4 * MiB, 64 * KiB);  /* too small */
+	lm_add_free(m, G2 + 5 * MiB, 1 * MiB);   /* fits, wasteful */
+	lm_add_free(m, G2 + 8 * MiB, 96 * KiB);  /* exact fit */
+	lm_add_free(m, 1 * MiB, 96 * KiB);       /* exact, but group 0 */
+	assert_int_equal(pl_init(&c, m), 0);
+	assert_int_equal(pl_defrag(&c, ids, 2, NULL), 0);
+	assert_int_equal(c.nmv, 1);
+	assert_int_equal(c.mv[0].file, ids[0]);
+	assert_int_equal(c.mv[0].goal, G2 + 8 * MiB);
+	assert_int_equal(c.bytes, 96 * KiB);
+	assert_int_equal(pl_file_regions(&c, ids[0]), 1);
+	assert_non_null(strstr(c.report, "skip dir/b: already optimal"));
+	/* the old blocks are free in the predicted map, the target is not */
+	assert_true(pl_fm_is_free(&c.fm, G2, 32 * KiB));
+	assert_false(pl_fm_is_free(&c.fm, G2 + 8 * MiB, BS));
+	{
+		struct tx_plan p;
+		struct lm_model *pm;
+		size_t n;
+		const struct lm_extent *e;
+		tx_plan_init(&p);
+		assert_int_equal(pl_to_plan(&c, "/mnt", &p), 0);
+		assert_int_equal(p.nsteps, 1);
+		assert_string_equal(p.steps[0].path, "/mnt/dir/a");
+		assert_int_equal(p.steps[0].ino, 12);
+		assert_int_equal(p.steps[0].nbefore, 3);
+		assert_int_equal(p.steps[0].ntarget, 1);
+		assert_int_equal(p.steps[0].target[0].physical, G2 + 8 * MiB);
+		pm = pl_predict_model(m, &p, "/mnt");
+		assert_non_null(pm);
+		e = lm_file_extents(pm, lm_find_inode(pm, 12), &n);
+		assert_int_equal(n, 1);
+		assert_int_equal(e[0].physical, G2 + 8 * MiB);
+		assert_int_equal(e[0].length, 96 * KiB);
+		lm_free(pm);
+		tx_plan_free(&p);
+	}
+	pl_fini(&c);
+	lm_free(m);
+}
+
+static void test_defrag_no_room(void **state)
+{
+	struct lm_model *m = new_model(64 * MiB);
+	struct rl_extent a[] = {{0, G2, 32 * KiB, 0},
+	                        {32 * KiB, G2 + 1 * MiB, 32 * KiB, 0}};
+	uint32_t id;
+	struct pl_ctx c;
+	struct pl_defrag_opts o = {.min_extents = 3};
+
+	(void)state;
+	id = add_file(m, 12, "a", a, 2);
+	lm_add_free(m, G2 + 4 * MiB, 32 * KiB);
+	assert_int_equal(pl_init(&c, m), 0);
+	assert_int_equal(pl_defrag(&c, &id, 1, &o), 0);
+	assert_non_null(strstr(c.report, "fewer than --min-extents"));
+	assert_int_equal(pl_defrag(&c, &id, 1, NULL), 0);
+	assert_int_equal(c.nmv, 0);
+	assert_non_null(strstr(c.report, "would not improve"));
+	pl_fini(&c);
+	lm_free(m);
+}
+
+static void test_compact(void **state)
+{
+	struct lm_model *m = new_model(64 * MiB);
+	uint64_t s = G2, e = G2 + 1 * MiB;
+	/* a overlaps its own target (needs scratch), b is further up */
+	struct rl_extent a[] = {{0, s + 16 * KiB, 64 * KiB, 0}};
+	struct rl_extent b[] = {{0, s + 256 * KiB, 128 * KiB, 0}};
+	struct rl_extent x[] = {{0, G2 + 4 * MiB, 4 * KiB, 0}};
+	struct pl_ctx c;
+
+	(void)state;
+	add_file(m, 20, "a", a, 1);
+	add_file(m, 21, "b", b, 1);
+	add_file(m, 22, "x", x, 1);
+	lm_add_free(m, s, 16 * KiB);
+	lm_add_free(m, s + 80 * KiB, 176 * KiB);
+	lm_add_free(m, s + 384 * KiB, e - s - 384 * KiB);
+	lm_add_free(m, G2 + 8 * MiB, 1 * MiB); /* scratch outside */
+	assert_int_equal(pl_init(&c, m), 0);
+	assert_int_equal(pl_compact(&c, s, e), 0);
+	/* a out to scratch, a in at s, b in at s + 64K */
+	assert_int_equal(c.nmv, 3);
+	assert_string_equal(c.mv[0].why, "scratch");
+	assert_int_equal(c.mv[1].goal, s);
+	assert_int_equal(c.mv[2].goal, s + 64 * KiB);
+	assert_int_equal(c.scratch_peak, 64 * KiB);
+	assert_int_equal(pl_fm_runs(&c.fm, s, e), 1);
+	assert_true(pl_fm_is_free(&c.fm, s + 192 * KiB, e - s - 192 * KiB));
+	pl_fini(&c);
+	lm_free(m);
+}
+
+static void test_compact_no_scratch(void **state)
+{
+	struct lm_model *m = new_model(64 * MiB);
+	uint64_t s = G2, e = G2 + 1 * MiB;
+	struct rl_extent a[] = {{0, s + 16 * KiB, 64 * KiB, 0}};
+	struct pl_ctx c;
+
+	(void)state;
+	add_file(m, 20, "a", a, 1);
+	lm_add_free(m, s, 16 * KiB);
+	lm_add_free(m, s + 80 * KiB, e - s - 80 * KiB);
+	assert_int_equal(pl_init(&c, m), 0);
+	assert_true(pl_compact(&c, s, e) < 0);
+	assert_non_null(strstr(c.report, "cannot complete"));
+	pl_fini(&c);
+	lm_free(m);
+}
+
+static void test_evacuate(void **state)
+{
+	struct lm_model *m = new_model(64 * MiB);
+	uint64_t s = G2, e = G2 + 1 * MiB;
+	struct rl_extent a[] = {{0, s + 64 * KiB, 64 * KiB, 0}};
+	struct rl_extent sh[] = {{0, s + 256 * KiB, 64 * KiB, RL_EXT_SHARED}};
+	struct pl_evac_report er;
+	struct pl_ctx c;
+
+	(void)state;
+	add_file(m, 20, "a", a, 1);
+	add_file(m, 21, "shared", sh, 1);
+	lm_add_metadata(m, s, 64 * KiB, "inode table");
+	lm_add_free(m, s + 128 * KiB, 128 * KiB);
+	lm_add_free(m, G2 + 8 * MiB, 1 * MiB);
+	assert_int_equal(pl_init(&c, m), 0);
+	assert_int_equal(pl_evacuate(&c, s, e, &er), 0);
+	assert_int_equal(c.nmv, 1);
+	assert_true(c.mv[0].goal >= e);
+	assert_int_equal(er.meta, 64 * KiB);
+	assert_int_equal(er.shared, 64 * KiB);
+	assert_int_equal(er.movable, 64 * KiB);
+	assert_non_null(strstr(c.report, "cannot move shared"));
+	pl_fini(&c);
+
+	/* --unshare moves it too */
+	assert_int_equal(pl_init(&c, m), 0);
+	c.unshare = true;
+	assert_int_equal(pl_evacuate(&c, s, e, &er), 0);
+	assert_int_equal(c.nmv, 2);
+	pl_fini(&c);
+	lm_free(m);
+}
+
+static void test_evacuate_no_space(void **state)
+{
+	struct lm_model *m = new_model(64 * MiB);
+	uint64_t s = G2, e = G2 + 1 * MiB;
+	struct rl_extent a[] = {{0, s, 512 * KiB, 0}};
+	struct pl_evac_report er;
+	struct pl_ctx c;
+
+	(void)state;
+	add_file(m, 20, "a", a, 1);
+	lm_add_free(m, G2 + 8 * MiB, 256 * KiB);
+	assert_int_equal(pl_init(&c, m), 0);
+	assert_int_equal(pl_evacuate(&c, s, e, &er), -ENOSPC);
+	assert_non_null(strstr(c.report, "not enough free space outside"));
+	pl_fini(&c);
+	lm_free(m);
+}
+
+static void test_group(void **state)
+{
+	struct lm_model *m = new_model(64 * MiB);
+	uint64_t goal = G2 + 2 * MiB;
+	struct rl_extent a[] = {{0, G2, 64 * KiB, 0}};
+	struct rl_extent b[] = {{0, G2 + 512 * KiB, 32 * KiB, 0}};
+	struct rl_extent o[] = {{0, goal + 64 * KiB, 8 * KiB, 0}};
+	uint32_t ids[2];
+	struct pl_ctx c;
+
+	(void)state;
+	ids[0] = add_file(m, 20, "a", a, 1);
+	ids[1] = add_file(m, 21, "b", b, 1);
+	add_file(m, 22, "other", o, 1);
+	lm_add_free(m, goal, 64 * KiB);
+	lm_add_free(m, goal + 72 * KiB, 1 * MiB);
+	lm_add_free(m, G2 + 8 * MiB, 1 * MiB);
+	assert_int_equal(pl_init(&c, m), 0);
+	assert_int_equal(pl_group(&c, ids, 2, goal, false), -EBUSY);
+	assert_non_null(strstr(c.report, "--make-room"));
+	pl_fini(&c);
+	assert_int_equal(pl_init(&c, m), 0);
+	assert_int_equal(pl_group(&c, ids, 2, goal, true), 0);
+	assert_int_equal(c.nmv, 3);
+	assert_int_equal(c.mv[0].goal, goal);
+	assert_string_equal(c.mv[1].why, "make room");
+	assert_true(c.mv[1].goal >= goal + 96 * KiB ||
+	            c.mv[1].goal + 8 * KiB <= goal);
+	assert_int_equal(c.mv[2].goal, goal + 64 * KiB);
+	pl_fini(&c);
+	lm_free(m);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+	    cmocka_unit_test(test_freemap),
+	    cmocka_unit_test(test_defrag),
+	    cmocka_unit_test(test_defrag_no_room),
+	    cmocka_unit_test(test_compact),
+	    cmocka_unit_test(test_compact_no_scratch),
+	    cmocka_unit_test(test_evacuate),
+	    cmocka_unit_test(test_evacuate_no_space),
+	    cmocka_unit_test(test_group),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
