@@ -64,6 +64,7 @@ struct ext4_place {
 	size_t nf, capf;
 	uint8_t *zero;
 	uint64_t nblocks; /* blocks in the filesystem */
+	bool flex_first;  /* the target touches a first group of a flex group */
 	struct rl_place_report *rep;
 };
 
@@ -193,8 +194,40 @@ static int host_for(struct ext4_place *e, uint64_t gblk, uint64_t tlo,
 	ret = request(e, f, EXT4_ANCHOR_LBLK, 1, &phys, &contig);
 	if (ret < 0)
 		return ret;
-	if (phys / e->bs >= tlo && phys / e->bs < thi)
-		return -EBUSY; /* the anchor itself took a target block */
+	if (phys / e->bs >= tlo && phys / e->bs < thi) {
+		/* The anchor took a target block: with delalloc a new file
+		 * starts at the first free block of its goal group, which can
+		 * be the target. Ask again with the goal reset to the start of
+		 * the filesystem (the scan starts in group 0, below), then
+		 * give the first block back and wait for the commit that
+		 * makes it allocatable again. */
+		uint64_t a = phys / e->bs;
+		char p[64];
+		int w;
+
+		ret = request(e, f, logical_for(e, f, 0), 1, &phys, &contig);
+		if (ret < 0)
+			return ret;
+		snprintf(p, sizeof(p), "/proc/self/fd/%d", f->ro);
+		w = open(p, O_WRONLY | O_CLOEXEC);
+		if (w < 0)
+			return RL_NEG_ERRNO();
+		ret = fallocate(w, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE,
+		                (off_t)(EXT4_ANCHOR_LBLK * (uint64_t)e->bs),
+		                (off_t)e->bs) < 0
+		          ? RL_NEG_ERRNO()
+		          : 0;
+		close(w);
+		if (ret == 0 && syncfs(f->ro) < 0)
+			ret = RL_NEG_ERRNO();
+		if (ret < 0)
+			return ret;
+		if (getenv("RL_PLACE_DEBUG"))
+			fprintf(stderr, "anchor %lu in target, again: %lu\n",
+			        (unsigned long)a, (unsigned long)(phys / e->bs));
+		if (phys / e->bs >= tlo && phys / e->bs < thi)
+			return -EBUSY;
+	}
 	*out = f;
 	return 0;
 }
@@ -237,6 +270,10 @@ static int take_chunk(struct ext4_place *e, uint64_t cblk, uint64_t n,
 		if (ret < 0)
 			return ret;
 		pb = phys / e->bs;
+		if (getenv("RL_PLACE_DEBUG"))
+			fprintf(stderr, "take %lu+%lu: file %zu l=%lu -> %lu contig=%d\n",
+			        (unsigned long)cblk, (unsigned long)n, (size_t)(f - e->f),
+			        (unsigned long)l, (unsigned long)pb, contig);
 		if (pb == cblk && contig) {
 			*h = (struct held){.file = (size_t)(f - e->f),
 			                   .l = l, .p = pb, .n = n};
@@ -382,11 +419,41 @@ static int place_once(struct ext4_place *e, int fd, uint64_t off,
 	return ret;
 }
 
+/* log2 of the groups per flex group (superblock of /dev/<dev>), 0 when
+ * there are no flex groups or it cannot be read. */
+static unsigned log_groups_per_flex(const char *dev)
+{
+	char p[96];
+	uint8_t sb[1024];
+	int d;
+
+	snprintf(p, sizeof(p), "/dev/%s", dev);
+	d = open(p, O_RDONLY | O_CLOEXEC);
+	if (d < 0)
+		return 0;
+	ssize_t n = pread(d, sb, sizeof(sb), 1024);
+	close(d);
+	/* s_magic 0xEF53 at 0x38; FLEX_BG (incompat 0x200) at 0x60;
+	 * s_log_groups_per_flex at 0x174. */
+	if (n != (ssize_t)sizeof(sb) || sb[0x38] != 0x53 || sb[0x39] != 0xEF ||
+	    !(sb[0x61] & 0x02) || sb[0x174] > 31)
+		return 0;
+	return sb[0x174];
+}
+
 int64_t rl_place_ext4(int fd, uint64_t off, uint64_t goal, uint64_t len,
                       unsigned mode, struct rl_place_ctx *ctx)
 {
 	static const char *const names[] = {"mb_order2_req"};
 	static const char *const values[] = {"0"};
+	/* The first group of a flex group (with 4 or more groups per flex
+	 * group) refuses power-of-two data requests (ext4_mb_good_group,
+	 * CR_POWER2_ALIGNED): there requests go through the best-fit scan
+	 * (order2 requests off) of the whole group. */
+	static const char *const names_ff[] = {"mb_order2_req",
+	                                       "mb_min_to_scan",
+	                                       "mb_max_to_scan"};
+	static const char *const values_ff[] = {"64", "1000000", "1000000"};
 	struct ext4_place e = {.rep = ctx->rep};
 	struct rl_tunables t;
 	struct rl_fs_info info;
@@ -423,7 +490,22 @@ int64_t rl_place_ext4(int fd, uint64_t off, uint64_t goal, uint64_t len,
 		close(e.rootfd);
 		return r;
 	}
-	r = rl_tunables_set(&t, ctx->state_dir, dev, names, values, 1);
+	{
+		unsigned lf = log_groups_per_flex(dev);
+		uint64_t bpg = info.group_size / e.bs, first = info.first_data_byte / e.bs;
+		bool ff = false;
+		for (uint64_t gr = (goal / e.bs - first) / bpg;
+		     gr <= ((goal + len) / e.bs - 1 - first) / bpg; gr++)
+			if (lf >= 2 && gr % (1u << lf) == 0)
+				ff = true;
+		e.flex_first = ff;
+		if (ff)
+			r = rl_tunables_set(&t, ctx->state_dir, dev, names_ff,
+			                    values_ff, 3);
+		else
+			r = rl_tunables_set(&t, ctx->state_dir, dev, names,
+			                    values, 1);
+	}
 	if (r < 0) {
 		free(e.zero);
 		close(e.rootfd);
