@@ -280,6 +280,8 @@ static int anchor_stage(int rootfd, int *stage, uint64_t lo, uint64_t g,
 		return 1; /* block 0 of the piece */
 	if (*phys >= lo && *phys + bs <= g)
 		return 0;
+	if (*phys < lo || *phys >= lo + agbytes)
+		return -EXDEV; /* the AG refused: see other_ag() */
 	/* Our own block landed inside the target, or above it (no goal can
 	 * be expressed below an anchor). */
 	return *phys < g + len && *phys + bs > g ? -EBUSY : -EOPNOTSUPP;
@@ -325,7 +327,29 @@ static int zero_fill(int fd, uint64_t off, uint64_t len)
 	return ret;
 }
 
-/* Stage one piece. 0, or -EBUSY (missed), -ENOSPC, -errno. */
+/* A missed piece: -EXDEV when it went to another AG (the target AG
+ * refused the allocation as a whole: its free space is held back for the
+ * per-AG metadata reservations, or its AGF was locked by another
+ * allocation), else -EBUSY. */
+static int other_ag(int stage, uint64_t off, uint64_t len, uint64_t ag_start,
+                    uint64_t agbytes)
+{
+	struct rl_extent *ext;
+	size_t n;
+	int ret = rl_get_extents_range(stage, off, len, &ext, &n);
+
+	if (ret < 0)
+		return ret;
+	ret = -EBUSY;
+	if (n > 0 && (ext[0].physical < ag_start ||
+	              ext[0].physical >= ag_start + agbytes))
+		ret = -EXDEV;
+	free(ext);
+	return ret;
+}
+
+/* Stage one piece. 0, or -EBUSY (missed), -EXDEV (went to another AG),
+ * -ENOSPC, -errno. */
 static int stage_piece(int rootfd, struct piece *p, uint64_t ag_start,
                        const struct rl_xfs_fsop_geom *geo, unsigned shift,
                        struct rl_place_report *rep)
@@ -359,8 +383,11 @@ static int stage_piece(int rootfd, struct piece *p, uint64_t ag_start,
 		return RL_NEG_ERRNO();
 	rep->alloc_calls++;
 	ret = rl_place_maps_exactly(p->stage, p->soff, p->len, p->goal);
-	if (ret <= 0)
-		return ret < 0 ? ret : -EBUSY;
+	if (ret == 0)
+		return other_ag(p->stage, p->soff, p->len, ag_start,
+		                (uint64_t)geo->agblocks * geo->blocksize);
+	if (ret < 0)
+		return ret;
 	/* Clones skip unwritten extents: write the zeros. */
 	return zero_fill(p->stage, p->soff, p->len);
 }
@@ -404,6 +431,7 @@ int64_t rl_place_xfs(int fd, uint64_t off, uint64_t goal, uint64_t len,
 	int npc = 0, rootfd, r;
 	unsigned agblklog = 0, inopblog = 0, shift;
 	int64_t ret = -EBUSY;
+	unsigned other_ag_misses = 0;
 
 	(void)mode;
 	memset(&g, 0, sizeof(g));
@@ -455,9 +483,17 @@ int64_t rl_place_xfs(int fd, uint64_t off, uint64_t goal, uint64_t len,
 			break;
 		}
 		rl_release_range(fd, off, len, (uint64_t)st.st_size);
+		if (ret == -EXDEV) {
+			other_ag_misses++;
+			ret = -EBUSY;
+		}
 		if (ret != -EBUSY)
 			break;
 	}
+	/* Every attempt went to another AG: the free blocks of the target AG
+	 * are held back by XFS (per-AG reservations), not allocatable. */
+	if (ret == -EBUSY && other_ag_misses == ctx->rep->attempts)
+		ret = -ENOSPC;
 	close(rootfd);
 	return ret;
 }
