@@ -23,8 +23,14 @@
  * When every chunk is held, fd's range is fallocated (anywhere) and
  * EXT4_IOC_MOVE_EXT swaps the held chunks in; closing the private files
  * then frees the blockers and the swapped-out blocks.
- * The tunable is recorded durably before it is changed and restored on
- * every return (src/fs_tunables.c).
+ * The first group of a flex group refuses power-of-two data requests
+ * (CR_POWER2_ALIGNED skips it): there the best-fit scan serves them
+ * (mb_order2_req off, mb_min_to_scan/mb_max_to_scan raised) and the free
+ * run holding the target is walked up from its start (walk_run). A new
+ * file's first block goes to the first free block of its goal group: an
+ * anchor that lands in the target is asked again below it.
+ * The tunables are recorded durably before they are changed and restored
+ * on every return (src/fs_tunables.c).
  */
 #include "config.h"
 #include <errno.h>
@@ -201,7 +207,6 @@ static int host_for(struct ext4_place *e, uint64_t gblk, uint64_t tlo,
 		 * the filesystem (the scan starts in group 0, below), then
 		 * give the first block back and wait for the commit that
 		 * makes it allocatable again. */
-		uint64_t a = phys / e->bs;
 		char p[64];
 		int w;
 
@@ -222,9 +227,6 @@ static int host_for(struct ext4_place *e, uint64_t gblk, uint64_t tlo,
 			ret = RL_NEG_ERRNO();
 		if (ret < 0)
 			return ret;
-		if (getenv("RL_PLACE_DEBUG"))
-			fprintf(stderr, "anchor %lu in target, again: %lu\n",
-			        (unsigned long)a, (unsigned long)(phys / e->bs));
 		if (phys / e->bs >= tlo && phys / e->bs < thi)
 			return -EBUSY;
 	}
@@ -270,10 +272,6 @@ static int take_chunk(struct ext4_place *e, uint64_t cblk, uint64_t n,
 		if (ret < 0)
 			return ret;
 		pb = phys / e->bs;
-		if (getenv("RL_PLACE_DEBUG"))
-			fprintf(stderr, "take %lu+%lu: file %zu l=%lu -> %lu contig=%d\n",
-			        (unsigned long)cblk, (unsigned long)n, (size_t)(f - e->f),
-			        (unsigned long)l, (unsigned long)pb, contig);
 		if (pb == cblk && contig) {
 			*h = (struct held){.file = (size_t)(f - e->f),
 			                   .l = l, .p = pb, .n = n};
@@ -347,6 +345,77 @@ static int move_in(struct ext4_place *e, int fd, uint64_t off, uint64_t goal,
 	return 0;
 }
 
+/* The free run of fv holding block blk: [*a, *b). false if none. */
+static bool run_of(const struct rl_free_extent *fv, size_t fn, uint32_t bs,
+                   uint64_t blk, uint64_t *a, uint64_t *b)
+{
+	for (size_t i = 0; i < fn; i++) {
+		uint64_t s = fv[i].start / bs, t = (fv[i].start + fv[i].len) / bs;
+		if (s <= blk && blk < t) {
+			*a = s;
+			*b = t;
+			return true;
+		}
+	}
+	return false;
+}
+
+/* The first group of a flex group, where mballoc's best-fit scan serves
+ * the requests (see rl_place_ext4): it goes up the group from its first
+ * free block in pieces (a piece at p is the largest free buddy-aligned
+ * block starting at p, extended chunk by chunk to the requested length)
+ * and takes the first piece of exactly the requested length. So the free
+ * run [A, B) holding the target is walked up from A: at p, request the
+ * length of p's buddy chunk (p-1 is used: by someone else at A, by us
+ * after it); requests landing on lower pieces of that length are kept as
+ * blockers until the piece at p is the first one. The pieces below the
+ * target are blockers too; those overlapping it are held. */
+static int walk_run(struct ext4_place *e, uint64_t tlo, uint64_t thi,
+                    uint64_t first, uint64_t bpg,
+                    const struct rl_free_extent *fv, size_t fn,
+                    struct held **hp, size_t *nh, size_t *caph)
+{
+	uint64_t a, b, p, gend;
+	unsigned budget = EXT4_MAX_REQUESTS;
+	int ret = 0;
+
+	if (!run_of(fv, fn, e->bs, tlo, &a, &b) || b < thi)
+		return -EBUSY; /* no longer free */
+	gend = tlo - (tlo - first) % bpg + bpg;
+	if (b > gend)
+		b = gend;
+	for (p = a; p < thi && ret == 0;) {
+		uint64_t rel = (p - first) % bpg, k = 1;
+		struct held cont;
+
+		while (k < 8192 && rel % (2 * k) == 0 && p + 2 * k <= b)
+			k *= 2;
+		if (k > EXT4_MAX_CHUNK_BLOCKS)
+			return -ERANGE; /* no single request is that long */
+		ret = take_chunk(e, p, k, p, thi, &cont, &budget);
+		if (ret < 0)
+			return ret;
+		if (p + k > tlo) {
+			uint64_t s = p > tlo ? p : tlo;
+			uint64_t t = p + k < thi ? p + k : thi;
+			if (*nh == *caph) {
+				struct held *v =
+				    realloc(*hp, 2 * *caph * sizeof(**hp));
+				if (!v)
+					return -ENOMEM;
+				*hp = v;
+				*caph *= 2;
+			}
+			(*hp)[(*nh)++] = (struct held){.file = cont.file,
+			                               .l = cont.l + (s - p),
+			                               .p = s,
+			                               .n = t - s};
+		}
+		p += k;
+	}
+	return ret;
+}
+
 /* One attempt. The target is cut at group boundaries into buddy-aligned
  * power-of-two chunks; each chunk is taken as part of its container: the
  * largest free buddy-aligned block around it (at most
@@ -371,6 +440,16 @@ static int place_once(struct ext4_place *e, int fd, uint64_t off,
 		uint64_t g0 = first + (tlo - first) / bpg * bpg;
 		uint64_t g1 = first + ((thi - 1 - first) / bpg + 1) * bpg;
 		ret = rl_place_free_list(fd, g0 * bs, g1 * bs, &fv, &fn);
+	}
+	if (ret == 0 && e->flex_first &&
+	    (tlo - first) / bpg == (thi - 1 - first) / bpg) {
+		ret = walk_run(e, tlo, thi, first, bpg, fv, fn, &h, &nh, &caph);
+		if (ret == -ERANGE && nh == 0)
+			ret = 0; /* a buddy chunk too long: chunks as below */
+		else if (ret == -ERANGE)
+			ret = -EOPNOTSUPP;
+		else
+			tlo = thi; /* done */
 	}
 	for (uint64_t b = tlo; b < thi && ret == 0;) {
 		uint64_t rel = (b - first) % bpg;
