@@ -1,100 +1,56 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
  * Helpers of the exact-placement strategies: the free space of a target
- * (a small GETFSMAP query), the mount root of an fd, private O_TMPFILEs
+ * (get_free_blocks), the mount root of an fd, private O_TMPFILEs
  * and the FIEMAP check that a range maps exactly where it must.
  */
 #include "config.h"
 #include <errno.h>
 #include <fcntl.h>
-#include <linux/fsmap.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/ioctl.h>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
 #include <unistd.h>
 #include "fs_internal.h"
 #include "fs_place.h"
 
-#define FSMAP_BATCH 256
-
+/* The shared get_free_blocks (src/fs_spacemap.c) on the filesystem of fd,
+ * with an array that grows until the answer fits. */
 int rl_place_free_list(int fd, uint64_t start, uint64_t end,
                        struct rl_free_extent **out, size_t *count)
 {
-	struct fsmap_head *h;
-	struct rl_free_extent *v = NULL;
-	size_t n = 0, cap = 0;
-	int ret = 0;
+	char path[64];
+	size_t cap = 64;
 
 	*out = NULL;
 	*count = 0;
 	if (end <= start)
 		return 0;
-	h = calloc(1, fsmap_sizeof(FSMAP_BATCH));
-	if (!h)
-		return -ENOMEM;
-	h->fmh_keys[0].fmr_physical = start;
-	h->fmh_keys[1].fmr_device = UINT32_MAX;
-	h->fmh_keys[1].fmr_physical = end - 1;
-	h->fmh_keys[1].fmr_owner = UINT64_MAX;
-	h->fmh_keys[1].fmr_offset = UINT64_MAX;
-	h->fmh_keys[1].fmr_flags = UINT32_MAX;
+	snprintf(path, sizeof(path), "/proc/self/fd/%d", fd);
 	for (;;) {
-		h->fmh_count = FSMAP_BATCH;
-		if (ioctl(fd, FS_IOC_GETFSMAP, h) < 0) {
-			ret = errno == ENOTTY ? -EOPNOTSUPP : RL_NEG_ERRNO();
-			break;
-		}
-		if (h->fmh_entries == 0)
-			break;
-		for (uint32_t i = 0; i < h->fmh_entries; i++) {
-			const struct fsmap *r = &h->fmh_recs[i];
-			uint64_t a = r->fmr_physical;
-			uint64_t b = a + r->fmr_length;
+		struct rl_free_extent *v = malloc(cap * sizeof(*v));
+		int n;
 
-			if (r->fmr_owner != FMR_OWN_FREE ||
-			    !(r->fmr_flags & FMR_OF_SPECIAL_OWNER))
-				continue;
-			if (a < start)
-				a = start;
-			if (b > end)
-				b = end;
-			if (a >= b)
-				continue;
-			if (n && v[n - 1].start + v[n - 1].len == a) {
-				v[n - 1].len += b - a;
-				continue;
+		if (!v)
+			return -ENOMEM;
+		n = rl_get_free_blocks(path, start, end, cap, v);
+		if (n < 0 || (size_t)n < cap) {
+			if (n <= 0) {
+				free(v);
+				return n;
 			}
-			if (n == cap) {
-				size_t nc = cap ? cap * 2 : 64;
-				struct rl_free_extent *p =
-				    realloc(v, nc * sizeof(*p));
-				if (!p) {
-					ret = -ENOMEM;
-					goto out;
-				}
-				v = p;
-				cap = nc;
-			}
-			v[n].start = a;
-			v[n].len = b - a;
-			n++;
+			*out = v;
+			*count = (size_t)n;
+			return 0;
 		}
-		if (h->fmh_recs[h->fmh_entries - 1].fmr_flags & FMR_OF_LAST)
-			break;
-		fsmap_advance(h);
-	}
-out:
-	free(h);
-	if (ret < 0) {
+		/* Full: the answer may go on. Ask again with more room. */
 		free(v);
-		return ret;
+		if (cap > (SIZE_MAX / sizeof(*v)) / 2 || cap >= INT32_MAX / 2)
+			return -E2BIG;
+		cap *= 2;
 	}
-	*out = v;
-	*count = n;
-	return 0;
 }
 
 int rl_place_range_free(int fd, uint64_t start, uint64_t len)

@@ -23,8 +23,14 @@
  * When every chunk is held, fd's range is fallocated (anywhere) and
  * EXT4_IOC_MOVE_EXT swaps the held chunks in; closing the private files
  * then frees the blockers and the swapped-out blocks.
- * The tunable is recorded durably before it is changed and restored on
- * every return (src/fs_tunables.c).
+ * The first group of a flex group refuses power-of-two data requests
+ * (CR_POWER2_ALIGNED skips it): there the best-fit scan serves them
+ * (mb_order2_req off, mb_min_to_scan/mb_max_to_scan raised) and the free
+ * run holding the target is walked up from its start (walk_run). A new
+ * file's first block goes to the first free block of its goal group: an
+ * anchor that lands in the target is asked again below it.
+ * The tunables are recorded durably before they are changed and restored
+ * on every return (src/fs_tunables.c).
  */
 #include "config.h"
 #include <errno.h>
@@ -64,6 +70,7 @@ struct ext4_place {
 	size_t nf, capf;
 	uint8_t *zero;
 	uint64_t nblocks; /* blocks in the filesystem */
+	bool flex_first;  /* the target touches a first group of a flex group */
 	struct rl_place_report *rep;
 };
 
@@ -193,8 +200,36 @@ static int host_for(struct ext4_place *e, uint64_t gblk, uint64_t tlo,
 	ret = request(e, f, EXT4_ANCHOR_LBLK, 1, &phys, &contig);
 	if (ret < 0)
 		return ret;
-	if (phys / e->bs >= tlo && phys / e->bs < thi)
-		return -EBUSY; /* the anchor itself took a target block */
+	if (phys / e->bs >= tlo && phys / e->bs < thi) {
+		/* The anchor took a target block: with delalloc a new file
+		 * starts at the first free block of its goal group, which can
+		 * be the target. Ask again with the goal reset to the start of
+		 * the filesystem (the scan starts in group 0, below), then
+		 * give the first block back and wait for the commit that
+		 * makes it allocatable again. */
+		char p[64];
+		int w;
+
+		ret = request(e, f, logical_for(e, f, 0), 1, &phys, &contig);
+		if (ret < 0)
+			return ret;
+		snprintf(p, sizeof(p), "/proc/self/fd/%d", f->ro);
+		w = open(p, O_WRONLY | O_CLOEXEC);
+		if (w < 0)
+			return RL_NEG_ERRNO();
+		ret = fallocate(w, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE,
+		                (off_t)(EXT4_ANCHOR_LBLK * (uint64_t)e->bs),
+		                (off_t)e->bs) < 0
+		          ? RL_NEG_ERRNO()
+		          : 0;
+		close(w);
+		if (ret == 0 && syncfs(f->ro) < 0)
+			ret = RL_NEG_ERRNO();
+		if (ret < 0)
+			return ret;
+		if (phys / e->bs >= tlo && phys / e->bs < thi)
+			return -EBUSY;
+	}
 	*out = f;
 	return 0;
 }
@@ -310,6 +345,77 @@ static int move_in(struct ext4_place *e, int fd, uint64_t off, uint64_t goal,
 	return 0;
 }
 
+/* The free run of fv holding block blk: [*a, *b). false if none. */
+static bool run_of(const struct rl_free_extent *fv, size_t fn, uint32_t bs,
+                   uint64_t blk, uint64_t *a, uint64_t *b)
+{
+	for (size_t i = 0; i < fn; i++) {
+		uint64_t s = fv[i].start / bs, t = (fv[i].start + fv[i].len) / bs;
+		if (s <= blk && blk < t) {
+			*a = s;
+			*b = t;
+			return true;
+		}
+	}
+	return false;
+}
+
+/* The first group of a flex group, where mballoc's best-fit scan serves
+ * the requests (see rl_place_ext4): it goes up the group from its first
+ * free block in pieces (a piece at p is the largest free buddy-aligned
+ * block starting at p, extended chunk by chunk to the requested length)
+ * and takes the first piece of exactly the requested length. So the free
+ * run [A, B) holding the target is walked up from A: at p, request the
+ * length of p's buddy chunk (p-1 is used: by someone else at A, by us
+ * after it); requests landing on lower pieces of that length are kept as
+ * blockers until the piece at p is the first one. The pieces below the
+ * target are blockers too; those overlapping it are held. */
+static int walk_run(struct ext4_place *e, uint64_t tlo, uint64_t thi,
+                    uint64_t first, uint64_t bpg,
+                    const struct rl_free_extent *fv, size_t fn,
+                    struct held **hp, size_t *nh, size_t *caph)
+{
+	uint64_t a, b, p, gend;
+	unsigned budget = EXT4_MAX_REQUESTS;
+	int ret = 0;
+
+	if (!run_of(fv, fn, e->bs, tlo, &a, &b) || b < thi)
+		return -EBUSY; /* no longer free */
+	gend = tlo - (tlo - first) % bpg + bpg;
+	if (b > gend)
+		b = gend;
+	for (p = a; p < thi && ret == 0;) {
+		uint64_t rel = (p - first) % bpg, k = 1;
+		struct held cont;
+
+		while (k < 8192 && rel % (2 * k) == 0 && p + 2 * k <= b)
+			k *= 2;
+		if (k > EXT4_MAX_CHUNK_BLOCKS)
+			return -ERANGE; /* no single request is that long */
+		ret = take_chunk(e, p, k, p, thi, &cont, &budget);
+		if (ret < 0)
+			return ret;
+		if (p + k > tlo) {
+			uint64_t s = p > tlo ? p : tlo;
+			uint64_t t = p + k < thi ? p + k : thi;
+			if (*nh == *caph) {
+				struct held *v =
+				    realloc(*hp, 2 * *caph * sizeof(**hp));
+				if (!v)
+					return -ENOMEM;
+				*hp = v;
+				*caph *= 2;
+			}
+			(*hp)[(*nh)++] = (struct held){.file = cont.file,
+			                               .l = cont.l + (s - p),
+			                               .p = s,
+			                               .n = t - s};
+		}
+		p += k;
+	}
+	return ret;
+}
+
 /* One attempt. The target is cut at group boundaries into buddy-aligned
  * power-of-two chunks; each chunk is taken as part of its container: the
  * largest free buddy-aligned block around it (at most
@@ -334,6 +440,16 @@ static int place_once(struct ext4_place *e, int fd, uint64_t off,
 		uint64_t g0 = first + (tlo - first) / bpg * bpg;
 		uint64_t g1 = first + ((thi - 1 - first) / bpg + 1) * bpg;
 		ret = rl_place_free_list(fd, g0 * bs, g1 * bs, &fv, &fn);
+	}
+	if (ret == 0 && e->flex_first &&
+	    (tlo - first) / bpg == (thi - 1 - first) / bpg) {
+		ret = walk_run(e, tlo, thi, first, bpg, fv, fn, &h, &nh, &caph);
+		if (ret == -ERANGE && nh == 0)
+			ret = 0; /* a buddy chunk too long: chunks as below */
+		else if (ret == -ERANGE)
+			ret = -EOPNOTSUPP;
+		else
+			tlo = thi; /* done */
 	}
 	for (uint64_t b = tlo; b < thi && ret == 0;) {
 		uint64_t rel = (b - first) % bpg;
@@ -382,11 +498,41 @@ static int place_once(struct ext4_place *e, int fd, uint64_t off,
 	return ret;
 }
 
+/* log2 of the groups per flex group (superblock of /dev/<dev>), 0 when
+ * there are no flex groups or it cannot be read. */
+static unsigned log_groups_per_flex(const char *dev)
+{
+	char p[96];
+	uint8_t sb[1024];
+	int d;
+
+	snprintf(p, sizeof(p), "/dev/%s", dev);
+	d = open(p, O_RDONLY | O_CLOEXEC);
+	if (d < 0)
+		return 0;
+	ssize_t n = pread(d, sb, sizeof(sb), 1024);
+	close(d);
+	/* s_magic 0xEF53 at 0x38; FLEX_BG (incompat 0x200) at 0x60;
+	 * s_log_groups_per_flex at 0x174. */
+	if (n != (ssize_t)sizeof(sb) || sb[0x38] != 0x53 || sb[0x39] != 0xEF ||
+	    !(sb[0x61] & 0x02) || sb[0x174] > 31)
+		return 0;
+	return sb[0x174];
+}
+
 int64_t rl_place_ext4(int fd, uint64_t off, uint64_t goal, uint64_t len,
                       unsigned mode, struct rl_place_ctx *ctx)
 {
 	static const char *const names[] = {"mb_order2_req"};
 	static const char *const values[] = {"0"};
+	/* The first group of a flex group (with 4 or more groups per flex
+	 * group) refuses power-of-two data requests (ext4_mb_good_group,
+	 * CR_POWER2_ALIGNED): there requests go through the best-fit scan
+	 * (order2 requests off) of the whole group. */
+	static const char *const names_ff[] = {"mb_order2_req",
+	                                       "mb_min_to_scan",
+	                                       "mb_max_to_scan"};
+	static const char *const values_ff[] = {"64", "1000000", "1000000"};
 	struct ext4_place e = {.rep = ctx->rep};
 	struct rl_tunables t;
 	struct rl_fs_info info;
@@ -423,7 +569,22 @@ int64_t rl_place_ext4(int fd, uint64_t off, uint64_t goal, uint64_t len,
 		close(e.rootfd);
 		return r;
 	}
-	r = rl_tunables_set(&t, ctx->state_dir, dev, names, values, 1);
+	{
+		unsigned lf = log_groups_per_flex(dev);
+		uint64_t bpg = info.group_size / e.bs, first = info.first_data_byte / e.bs;
+		bool ff = false;
+		for (uint64_t gr = (goal / e.bs - first) / bpg;
+		     gr <= ((goal + len) / e.bs - 1 - first) / bpg; gr++)
+			if (lf >= 2 && gr % (1u << lf) == 0)
+				ff = true;
+		e.flex_first = ff;
+		if (ff)
+			r = rl_tunables_set(&t, ctx->state_dir, dev, names_ff,
+			                    values_ff, 3);
+		else
+			r = rl_tunables_set(&t, ctx->state_dir, dev, names,
+			                    values, 1);
+	}
 	if (r < 0) {
 		free(e.zero);
 		close(e.rootfd);

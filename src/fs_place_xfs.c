@@ -47,8 +47,8 @@ struct anchor_search {
 	uint64_t lo, hi; /* the anchor block must lie in [lo, hi) */
 	uint32_t bs;
 	unsigned budget; /* files left to look at */
-	int fd;          /* found: open file, its offset and block */
-	uint64_t off, phys;
+	int stage;       /* the staging file the anchor is cloned into */
+	uint64_t off, phys; /* candidate: offset and block */
 	uint64_t ag;     /* the target AG ... */
 	unsigned ino_shift; /* ... is ino >> ino_shift */
 	int dirfd;       /* a directory in the target AG, or -1 */
@@ -57,10 +57,13 @@ struct anchor_search {
 #define ANCHOR_SKIP_FLAGS                                                  \
 	(RL_EXT_UNKNOWN | RL_EXT_DELALLOC | RL_EXT_ENCODED |                 \
 	 RL_EXT_DATA_INLINE | RL_EXT_DATA_TAIL | RL_EXT_NOT_ALIGNED |         \
-	 RL_EXT_ENCRYPTED)
+	 RL_EXT_ENCRYPTED | RL_EXT_UNWRITTEN)
 
-/* Does file fd hold a block in [lo, hi)? Takes the highest one. */
-static bool anchor_in_file(struct anchor_search *a, int fd)
+/* Does file fd (size bytes) hold a block in [lo, hi) that a clone can
+ * take? Takes the highest one. Unwritten extents are skipped (a clone
+ * leaves a hole for them), and so is a partial block at EOF (FICLONERANGE
+ * of a whole block past EOF is -EINVAL). */
+static bool anchor_in_file(struct anchor_search *a, int fd, uint64_t size)
 {
 	struct rl_extent *ext;
 	size_t n;
@@ -77,6 +80,15 @@ static bool anchor_in_file(struct anchor_search *a, int fd)
 			continue;
 		if (e > a->hi)
 			e = a->hi;
+		/* Only blocks wholly below EOF. */
+		uint64_t lend = ext[i].logical + (e - p);
+		if (lend > size) {
+			uint64_t cut = lend - size;
+			cut = (cut + a->bs - 1) / a->bs * a->bs;
+			if (cut >= e - p)
+				continue;
+			e -= cut;
+		}
 		uint64_t blk = e - a->bs;
 		if (blk < p || blk < a->lo || (blk - p) % a->bs)
 			continue;
@@ -88,6 +100,28 @@ static bool anchor_in_file(struct anchor_search *a, int fd)
 	}
 	free(ext);
 	return found;
+}
+
+static int anchor_phys(int stage, uint32_t bs, uint64_t *phys);
+
+/* Clone the candidate block of fd to offset 0 of the staging file and
+ * check with FIEMAP that it is there (the file may change meanwhile, a
+ * clone may fail: then the search goes on). */
+static bool anchor_clone(struct anchor_search *a, int fd)
+{
+	struct file_clone_range r = {.src_fd = fd, .src_offset = a->off,
+	                             .src_length = a->bs, .dest_offset = 0};
+	uint64_t p;
+
+	if (ioctl(a->stage, FICLONERANGE, &r) == 0 &&
+	    anchor_phys(a->stage, a->bs, &p) == 0 && p >= a->lo &&
+	    p + a->bs <= a->hi) {
+		a->phys = p;
+		return true;
+	}
+	fallocate(a->stage, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, 0,
+	          a->bs);
+	return false;
 }
 
 /* Depth-first walk of directory dfd (consumed). true when found. */
@@ -131,12 +165,13 @@ static bool anchor_walk(struct anchor_search *a, int dfd, int depth)
 			continue;
 		a->budget--;
 		if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode) &&
-		    st.st_dev == a->dev && anchor_in_file(a, fd)) {
-			a->fd = fd;
+		    st.st_dev == a->dev &&
+		    anchor_in_file(a, fd, (uint64_t)st.st_size) &&
+		    anchor_clone(a, fd))
 			found = true;
-			break;
-		}
 		close(fd);
+		if (found)
+			break;
 	}
 	closedir(d);
 	return found;
@@ -191,8 +226,9 @@ static int temp_dir_in_ag(int rootfd, const struct anchor_search *a,
  * First choice: clone a block of any file there. Else the staging file is
  * remade in a directory of the target AG and given its own first block
  * (XFS puts it near the inode). *phys gets where the anchor really is
- * (FIEMAP). 0, 1 (the self-made anchor is the whole piece, at g),
- * -EOPNOTSUPP (no anchor possible), -EBUSY, -errno. */
+ * (FIEMAP). 0 (an anchor below g), 1 (the self-made block is at g: it is
+ * block 0 of the piece), -EOPNOTSUPP (no anchor possible), -EBUSY,
+ * -errno. */
 static int anchor_stage(int rootfd, int *stage, uint64_t lo, uint64_t g,
                         uint64_t len, const struct rl_xfs_fsop_geom *geo,
                         unsigned shift, uint64_t *phys)
@@ -200,7 +236,7 @@ static int anchor_stage(int rootfd, int *stage, uint64_t lo, uint64_t g,
 	uint32_t bs = geo->blocksize;
 	uint64_t agbytes = (uint64_t)geo->agblocks * bs;
 	struct anchor_search a = {.lo = lo, .hi = g, .bs = bs,
-	                          .budget = ANCHOR_MAX_FILES, .fd = -1,
+	                          .budget = ANCHOR_MAX_FILES, .stage = *stage,
 	                          .ag = lo / agbytes, .ino_shift = shift,
 	                          .dirfd = -1};
 	struct stat st;
@@ -212,46 +248,43 @@ static int anchor_stage(int rootfd, int *stage, uint64_t lo, uint64_t g,
 	if ((st.st_ino >> shift) == a.ag)
 		a.dirfd = dup(rootfd);
 	d = openat(rootfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (d < 0)
+	if (d < 0) {
+		if (a.dirfd >= 0)
+			close(a.dirfd);
 		return RL_NEG_ERRNO();
-	if (anchor_walk(&a, d, 0)) {
-		struct file_clone_range r = {.src_fd = a.fd,
-		                             .src_offset = a.off,
-		                             .src_length = bs,
-		                             .dest_offset = 0};
-		ret = ioctl(*stage, FICLONERANGE, &r) < 0 ? RL_NEG_ERRNO() : 0;
-		close(a.fd);
-	} else {
-		/* No file block below the goal in this AG. */
-		if (a.dirfd < 0)
-			a.dirfd = temp_dir_in_ag(rootfd, &a, 2 * geo->agcount);
-		if (a.dirfd < 0)
-			return a.dirfd == -ENOENT ? -EOPNOTSUPP : a.dirfd;
-		/* The whole length: lands near the inode, maybe on the goal
-		 * itself (then it is the piece), or below it (an anchor). */
-		ret = rl_place_tmpfile(a.dirfd);
-		if (ret >= 0) {
-			close(*stage);
-			*stage = ret;
-			ret = fallocate(*stage, 0, 0, (off_t)len) < 0
-			          ? RL_NEG_ERRNO()
-			          : 0;
-		}
 	}
-	if (a.dirfd >= 0)
-		close(a.dirfd);
+	if (anchor_walk(&a, d, 0)) {
+		if (a.dirfd >= 0)
+			close(a.dirfd);
+		*phys = a.phys;
+		return 0;
+	}
+	/* No file block below the goal in this AG (that a clone can take):
+	 * a block of our own, in a directory of the AG. */
+	if (a.dirfd < 0)
+		a.dirfd = temp_dir_in_ag(rootfd, &a, 2 * geo->agcount);
+	if (a.dirfd < 0)
+		return a.dirfd == -ENOENT ? -EOPNOTSUPP : a.dirfd;
+	ret = rl_place_tmpfile(a.dirfd);
+	close(a.dirfd);
 	if (ret < 0)
 		return ret;
-	/* The source may have changed meanwhile: believe FIEMAP only. */
+	close(*stage);
+	*stage = ret;
+	if (fallocate(*stage, 0, 0, (off_t)bs) < 0)
+		return RL_NEG_ERRNO();
 	ret = anchor_phys(*stage, bs, phys);
 	if (ret < 0)
 		return ret;
-	if (*phys == g && rl_place_maps_exactly(*stage, 0, len, g) == 1)
-		return 1; /* the staged piece itself */
-	if (*phys >= lo && *phys + len <= g)
+	if (*phys == g)
+		return 1; /* block 0 of the piece */
+	if (*phys >= lo && *phys + bs <= g)
 		return 0;
-	/* Our own anchor landed on or above the goal. */
-	return *phys < g + len && *phys + len > g ? -EBUSY : -EOPNOTSUPP;
+	if (*phys < lo || *phys >= lo + agbytes)
+		return -EXDEV; /* the AG refused: see other_ag() */
+	/* Our own block landed inside the target, or above it (no goal can
+	 * be expressed below an anchor). */
+	return *phys < g + len && *phys + bs > g ? -EBUSY : -EOPNOTSUPP;
 }
 
 struct piece {
@@ -294,7 +327,29 @@ static int zero_fill(int fd, uint64_t off, uint64_t len)
 	return ret;
 }
 
-/* Stage one piece. 0, or -EBUSY (missed), -ENOSPC, -errno. */
+/* A missed piece: -EXDEV when it went to another AG (the target AG
+ * refused the allocation as a whole: its free space is held back for the
+ * per-AG metadata reservations, or its AGF was locked by another
+ * allocation), else -EBUSY. */
+static int other_ag(int stage, uint64_t off, uint64_t len, uint64_t ag_start,
+                    uint64_t agbytes)
+{
+	struct rl_extent *ext;
+	size_t n;
+	int ret = rl_get_extents_range(stage, off, len, &ext, &n);
+
+	if (ret < 0)
+		return ret;
+	ret = -EBUSY;
+	if (n > 0 && (ext[0].physical < ag_start ||
+	              ext[0].physical >= ag_start + agbytes))
+		ret = -EXDEV;
+	free(ext);
+	return ret;
+}
+
+/* Stage one piece. 0, or -EBUSY (missed), -EXDEV (went to another AG),
+ * -ENOSPC, -errno. */
 static int stage_piece(int rootfd, struct piece *p, uint64_t ag_start,
                        const struct rl_xfs_fsop_geom *geo, unsigned shift,
                        struct rl_place_report *rep)
@@ -311,15 +366,28 @@ static int stage_piece(int rootfd, struct piece *p, uint64_t ag_start,
 	rep->alloc_calls++;
 	if (ret < 0)
 		return ret;
-	if (ret == 1) /* landed on the goal by itself */
+	if (ret == 1) {
+		/* Block 0 is at the goal: the rest follows it. */
+		if (p->len > geo->blocksize &&
+		    fallocate(p->stage, 0, (off_t)geo->blocksize,
+		              (off_t)(p->len - geo->blocksize)) < 0)
+			return RL_NEG_ERRNO();
+		rep->alloc_calls++;
+		ret = rl_place_maps_exactly(p->stage, 0, p->len, p->goal);
+		if (ret <= 0)
+			return ret < 0 ? ret : -EBUSY;
 		return zero_fill(p->stage, 0, p->len);
+	}
 	p->soff = p->goal - anchor;
 	if (fallocate(p->stage, 0, (off_t)p->soff, (off_t)p->len) < 0)
 		return RL_NEG_ERRNO();
 	rep->alloc_calls++;
 	ret = rl_place_maps_exactly(p->stage, p->soff, p->len, p->goal);
-	if (ret <= 0)
-		return ret < 0 ? ret : -EBUSY;
+	if (ret == 0)
+		return other_ag(p->stage, p->soff, p->len, ag_start,
+		                (uint64_t)geo->agblocks * geo->blocksize);
+	if (ret < 0)
+		return ret;
 	/* Clones skip unwritten extents: write the zeros. */
 	return zero_fill(p->stage, p->soff, p->len);
 }
@@ -363,6 +431,7 @@ int64_t rl_place_xfs(int fd, uint64_t off, uint64_t goal, uint64_t len,
 	int npc = 0, rootfd, r;
 	unsigned agblklog = 0, inopblog = 0, shift;
 	int64_t ret = -EBUSY;
+	unsigned other_ag_misses = 0;
 
 	(void)mode;
 	memset(&g, 0, sizeof(g));
@@ -414,9 +483,17 @@ int64_t rl_place_xfs(int fd, uint64_t off, uint64_t goal, uint64_t len,
 			break;
 		}
 		rl_release_range(fd, off, len, (uint64_t)st.st_size);
+		if (ret == -EXDEV) {
+			other_ag_misses++;
+			ret = -EBUSY;
+		}
 		if (ret != -EBUSY)
 			break;
 	}
+	/* Every attempt went to another AG: the free blocks of the target AG
+	 * are held back by XFS (per-AG reservations), not allocatable. */
+	if (ret == -EBUSY && other_ag_misses == ctx->rep->attempts)
+		ret = -ENOSPC;
 	close(rootfd);
 	return ret;
 }

@@ -243,6 +243,24 @@ int64_t rl_allocate(int fd, unsigned mode, uint64_t goal, uint64_t len);
  *    allocator onto the target, which needs some /sys/fs/ext4/<dev>/mb_*
  *    tunables changed while the placement runs (see below).
  *  - XFS without reflink, btrfs, others: -EOPNOTSUPP.
+ * Where the kernel cannot place, the error says why:
+ *  - -ENOSPC: the target is not free (GETFSMAP), or, on XFS, every attempt
+ *    went to another AG: the target AG's free blocks are held back for its
+ *    per-AG metadata reservations (finobt/refcountbt/rmapbt; an AG whose
+ *    free space is little more than those, typically a nearly full AG),
+ *    which the free-space btrees and so get_free_blocks count as free.
+ *  - -EBUSY: the target was taken meanwhile, or (ext4) the blocker
+ *    requests met another allocation in it; retries exhausted.
+ *  - -EOPNOTSUPP (ext4): more blocker requests needed than the bound;
+ *    (XFS) no block of any file below the goal in its AG and a block of
+ *    our own lands above it (no goal below an anchor can be expressed).
+ * XFS anchors are taken from written, block-aligned data below EOF only
+ * (a clone skips unwritten extents; a partial block at EOF cannot be
+ * cloned by itself). Recently freed (busy) extents are made allocatable
+ * with syncfs before every attempt. On ext4 the first group of a flex
+ * group refuses power-of-two data requests (mballoc CR_POWER2_ALIGNED);
+ * targets there are reached with the best-fit scan (mb_order2_req off,
+ * mb_min_to_scan/mb_max_to_scan raised while the placement runs).
  * Staging and blocker files are O_TMPFILE files on the same volume, so a
  * crash leaves nothing. A request crossing an ext4 group or XFS AG boundary
  * is placed piecewise (one piece per group/AG, physically contiguous).
