@@ -171,12 +171,16 @@ test_compact() {
 	runs=$(jq '.extents | length' <<<"$out")
 	last=$(jq '.extents[-1] | .start + .length' <<<"$out")
 	note "compact: free space in the region in $runs run(s), last ends at $last (region end $e)"
+	local stays=0
 	if jq -r '.report[]' <<<"$(R --json -e "compact $s $e --dry-run" "$M" 2>/dev/null)" | grep -q "^stays"; then
+		# the plan says which data stays (directories, files reaching
+		# outside the region): the free space cannot all be at the end
+		stays=1
 		note "some data stays in the region (directories, files reaching outside)"
 	else
 		[ "$runs" = 1 ] || fail "compact: $runs free runs in the region"
 	fi
-	if [ "$last" != "$e" ]; then
+	if [ "$last" != "$e" ] && [ $stays = 0 ]; then
 		# blocks after the last free run: they must not be file data
 		# (ext4 keeps mballoc preallocations and new metadata there,
 		# which GETFSMAP shows as used)
