@@ -17,7 +17,7 @@ PACKAGES=(
 	libncurses-dev libmount-dev libblkid-dev libcjson-dev libreadline-dev
 	libcmocka-dev
 	e2fsprogs xfsprogs btrfs-progs util-linux mount
-	tmux jq valgrind
+	tmux jq valgrind quota
 )
 
 need_root() {

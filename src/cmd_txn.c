@@ -5,6 +5,7 @@
 #include <fcntl.h>
 #include <dirent.h>
 #include <inttypes.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -741,6 +742,17 @@ static enum cmd_status apply_plan(struct rl_session *s,
 	o.state_dir = j->dir; /* placement state next to the journal */
 	o.no_tunables = s->no_tunables;
 	r = tx_apply(p, j, &o, &res);
+	if (tx_stop_signal()) {
+		s->stop_signal = tx_stop_signal();
+		if (r == 0)
+			fprintf(s->err,
+			        "relayout: %s: %s received during the last step: "
+			        "transaction %" PRIu64 " completed; stopping "
+			        "here\n",
+			        s->cur_cmd,
+			        s->stop_signal == SIGTERM ? "SIGTERM" : "SIGINT",
+			        res.id);
+	}
 	model_update(s, p, res.steps_done + (r < 0 && res.status == JR_ST_FAILED));
 	units_format_size(res.bytes, sz, sizeof(sz));
 	if (s->json) {
@@ -876,7 +888,11 @@ static enum cmd_status do_move(struct rl_session *s, const struct cmd_call *c)
 		                             "session)"
 		              : fd == -ELOOP ? "a symbolic link (never followed)"
 		              : fd == -EINVAL ? "not a regular file"
-		                              : strerror(-fd),
+		              : fd == -EWOULDBLOCK
+		                  ? "another process holds a lease on it (it "
+		                    "was asked to give it up: try again in a "
+		                    "moment); nothing was changed"
+		                  : strerror(-fd),
 		              fd == -EACCES || fd == -EPERM
 		                  ? " (moving it needs write access; root moves "
 		                    "any file)"
