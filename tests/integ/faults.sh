@@ -24,6 +24,7 @@ KINDS="${RL_FAULT_FS:-ext4 xfs}"
 NSEEDS="${RL_FAULT_SEEDS:-26}"
 R() { "$RELAYOUT" "$@"; }
 declare -A STATS SUMS
+ANCHOR_END=
 
 # mkfrag FILE CHUNKS CHUNK_KB: a fragmented file (see txn.sh).
 mkfrag() {
@@ -42,6 +43,9 @@ mkfrag() {
 goal_for() {
 	local len=$1 lo=0 hi
 	hi=$(($(jq -r .size <<<"$INFO") / 4))
+	# XFS places relative to data below the goal in the same AG: above
+	# the anchor (the first file written)
+	[ -z "$ANCHOR_END" ] || lo=$ANCHOR_END
 	case $VOL_FS in ext4*)
 		lo=$(($(jq -r .group_size <<<"$INFO") * 2))
 		hi=$(jq -r .size <<<"$INFO")
@@ -239,6 +243,17 @@ test_fs_state() {
 	vol_at_exit "fsfreeze -u '$VOL_MNT' 2>/dev/null"
 	fault_mid_move freeze "fsfreeze -f '$VOL_MNT'" "fsfreeze -u '$VOL_MNT'"
 	fault_mid_move remount-ro "mount -o remount,ro '$VOL_MNT'" "mount -o remount,rw '$VOL_MNT' 2>/dev/null || true"
+	# read-only before the move (mid-move the kernel refuses the remount
+	# while the move holds the file open for writing: EBUSY)
+	local f=$VOL_MNT/ro sum
+	dd if=/dev/urandom of="$f" bs=1M count=2 conv=fsync status=none
+	sum=$(md5sum <"$f")
+	mount -o remount,ro "$VOL_MNT" || fail "remount,ro"
+	R -e "move $f --to $(goal_for $((2 << 20)))" "$VOL_MNT" >/dev/null 2>"$VOL_DIR/ro.err" && fail "move on a read-only volume worked"
+	note "read-only volume: $(cat "$VOL_DIR/ro.err")"
+	mount -o remount,rw "$VOL_MNT" || fail "remount,rw"
+	[ "$sum" = "$(md5sum <"$f")" ] || fail "read-only: content changed"
+	rm -f "$f"
 	fault_mid_move lazy-umount "umount -l '$VOL_MNT'" \
 		"timeout 30 tail --pid=\$pid -f /dev/null; for _ in 1 2 3 4 5 6 7 8 9 10; do mount '$VOL_DEV' '$VOL_MNT' 2>/dev/null && break; sleep 0.5; done"
 	vol_fsck
@@ -251,8 +266,10 @@ test_writers() {
 	f=$M/app
 	mkfrag "$f" 16 256
 	sum=$(head -c 4M "$f" | md5sum)
-	goal=$(goal_for $((48 << 20)))
-	[ -z "$goal" ] || goal=$((goal + (32 << 20)))
+	# a target away from the file's end, where the appends go
+	goal=$(goal_for $((12 << 20)))
+	[ -n "$goal" ] || fail "appender: no free target"
+	goal=$((goal + (6 << 20)))
 	(n=0; end=$((SECONDS + 3)); while [ $SECONDS -lt $end ]; do printf '%07d\n' $n >>"$f"; n=$((n + 1)); done; echo $n >"$VOL_DIR/app.n") &
 	wpid=$!
 	R -e "move $f --range 0:4M --to $goal --rate 4 --io-priority normal" "$M" >/dev/null 2>"$VOL_DIR/w.err"
@@ -387,6 +404,7 @@ for kind in $KINDS; do
 	# fault) in its own directory: XFS placement fails (EINVAL) when
 	# rl_populate's files share the goal's AG (reported to placement)
 	dd if=/dev/urandom of="$M/anchor" bs=64K count=1 conv=fsync status=none
+	ANCHOR_END=$(filefrag -v -b1 "$M/anchor" | awk '$1 == "0:" {gsub(/\.\./, " "); print $4 + 65536; exit}')
 	mkdir "$M/pop"
 	VOL_MANIFEST=$VOL_DIR/manifest
 	"$RL_POPULATE" -m "$VOL_MANIFEST" "$M/pop" 7 0.25 || fail "populate"
