@@ -44,8 +44,9 @@ goal_for() {
 	local len=$1 lo=0 hi
 	hi=$(($(jq -r .size <<<"$INFO") / 4))
 	# XFS places relative to data below the goal in the same AG: above
-	# the anchor (the first file written)
-	[ -z "$ANCHOR_END" ] || lo=$ANCHOR_END
+	# the anchor (the first file written), and not in the first 16 MiB
+	# (placement there was refused with EBUSY after some seeds)
+	[ -z "$ANCHOR_END" ] || lo=$((ANCHOR_END > 16 << 20 ? ANCHOR_END : 16 << 20))
 	case $VOL_FS in ext4*)
 		lo=$(($(jq -r .group_size <<<"$INFO") * 2))
 		hi=$(jq -r .size <<<"$INFO")
