@@ -5,6 +5,7 @@
 #include <fcntl.h>
 #include <dirent.h>
 #include <inttypes.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -779,6 +780,17 @@ static enum cmd_status apply_now(struct rl_session *s,
 	r = tx_apply(p, j, &o, &res);
 	s->last_steps_done = res.steps_done;
 	s->last_err = r < 0 ? (res.err ? res.err : r) : 0;
+	if (tx_stop_signal()) {
+		s->stop_signal = tx_stop_signal();
+		if (r == 0)
+			fprintf(s->err,
+			        "relayout: %s: %s received during the last step: "
+			        "transaction %" PRIu64 " completed; stopping "
+			        "here\n",
+			        s->cur_cmd,
+			        s->stop_signal == SIGTERM ? "SIGTERM" : "SIGINT",
+			        res.id);
+	}
 	model_update(s, p, res.steps_done + (r < 0 && res.status == JR_ST_FAILED));
 	units_format_size(res.bytes, sz, sizeof(sz));
 	if (s->json) {
@@ -1007,7 +1019,11 @@ static enum cmd_status do_move(struct rl_session *s, const struct cmd_call *c)
 		                             "session)"
 		              : fd == -ELOOP ? "a symbolic link (never followed)"
 		              : fd == -EINVAL ? "not a regular file"
-		                              : strerror(-fd),
+		              : fd == -EWOULDBLOCK
+		                  ? "another process holds a lease on it (it "
+		                    "was asked to give it up: try again in a "
+		                    "moment); nothing was changed"
+		                  : strerror(-fd),
 		              fd == -EACCES || fd == -EPERM
 		                  ? " (moving it needs write access; root moves "
 		                    "any file)"

@@ -403,6 +403,10 @@ enum cmd_status cmd_exec_line(struct rl_session *s, const char *line)
 	for (size_t i = 0; i < n; i++) {
 		enum cmd_status r = exec_words(s, cmds[i]);
 		st = worst(st, r);
+		if (s->stop_signal) {
+			st = worst(st, CMD_FAIL);
+			break;
+		}
 		if (r != CMD_OK && !s->continue_on_error)
 			break;
 	}
@@ -502,6 +506,10 @@ enum cmd_status cmd_exec_file(struct rl_session *s, const char *path)
 		}
 		r = cmd_exec_line(s, line);
 		st = worst(st, r);
+		if (s->stop_signal) {
+			st = worst(st, CMD_FAIL);
+			break;
+		}
 		if (r != CMD_OK && !s->continue_on_error)
 			break;
 	}

@@ -219,6 +219,11 @@ int main(int argc, char **argv)
 		                        : cmd_exec_file(&s, acts[i].text);
 		if (r > st)
 			st = r;
+		if (s.stop_signal) {
+			if (st < CMD_FAIL)
+				st = CMD_FAIL;
+			break;
+		}
 		if (r != CMD_OK && !s.continue_on_error)
 			break;
 	}

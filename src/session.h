@@ -19,6 +19,8 @@ struct rl_session {
 	struct rl_fs_info fs;  /* the volume */
 	bool json;             /* one JSON document per command */
 	bool continue_on_error;
+	int stop_signal;       /* SIGINT/SIGTERM stopped a move: stop the
+	                          script (even with -k) */
 	FILE *out;             /* normal output (stdout) */
 	FILE *err;             /* messages (stderr) */
 	const char *src_name;  /* script name for "FILE:LINE:" or NULL */

@@ -386,8 +386,27 @@ static volatile sig_atomic_t tx_stop_requested;
 
 static void on_stop_signal(int sig)
 {
-	(void)sig;
-	tx_stop_requested = 1;
+	tx_stop_requested = sig;
+}
+
+int tx_stop_signal(void)
+{
+	return (int)tx_stop_requested;
+}
+
+/* SIGINT/SIGTERM are blocked during a step: is one waiting? (A move
+ * stops between chunks, not only between steps.) */
+static int stop_pending(void)
+{
+	sigset_t pend;
+
+	if (sigpending(&pend) < 0)
+		return 0;
+	if (sigismember(&pend, SIGTERM))
+		return SIGTERM;
+	if (sigismember(&pend, SIGINT))
+		return SIGINT;
+	return 0;
 }
 
 static double now_s(void)
@@ -533,6 +552,7 @@ static int run_step(struct apply_ctx *c, struct jr_journal *j, size_t i,
 	uint64_t chunk = c->o->chunk ? c->o->chunk : TX_DEFAULT_CHUNK;
 	struct rl_place_opts popts;
 	bool moving = false; /* movedata was called: record a partial move */
+	int sig;
 
 	fd = c->o->open_file ? c->o->open_file(c->o->open_arg, st->path, O_RDWR)
 	                     : open(st->path, O_RDWR | O_NOFOLLOW | O_CLOEXEC);
@@ -645,6 +665,20 @@ static int run_step(struct apply_ctx *c, struct jr_journal *j, size_t i,
 			int tries = 0;
 			if (n > chunk)
 				n = chunk;
+			if (c->o->handle_signals &&
+			    (sig = stop_pending()) != 0) {
+				r = -EINTR;
+				snprintf(why, wlen,
+				         "stopped by %s between chunks, at file "
+				         "offset %llu (%s)",
+				         sig == SIGTERM ? "SIGTERM" : "SIGINT",
+				         (unsigned long long)pos,
+				         moving ? "the range is partly moved; "
+				                  "every byte is in one place or "
+				                  "the other; 'undo' moves it back"
+				                : "nothing of it was moved");
+				goto out;
+			}
 			moving = true;
 			do {
 				r = rl_movedata(fd, donor, pos, n, 0);
@@ -684,6 +718,14 @@ out:
 		} else if (now) {
 			free(now);
 		}
+	}
+	if (r < 0 && !moving && r != -EINTR) {
+		/* say so: nothing of the step remains (the donor, released
+		 * below, holds whatever was allocated) */
+		size_t l = strlen(why);
+		snprintf(why + l, wlen - l, "%s",
+		         "; nothing of this step was moved or kept "
+		         "allocated");
 	}
 	(void)j;
 	free(cur);
@@ -781,16 +823,21 @@ int tx_apply(const struct tx_plan *p, struct jr_journal *j,
 		free(after);
 		sigprocmask(SIG_SETMASK, &oldmask, NULL);
 		if (r < 0) {
-			res->status = JR_ST_FAILED;
+			/* a signal between chunks stops the plan, anything
+			 * else fails it */
+			bool stop = r == -EINTR && o->handle_signals &&
+			            tx_stop_requested;
+			res->status = stop ? JR_ST_STOPPED : JR_ST_FAILED;
 			res->failed_step = i;
 			res->err = r;
 			ret = r;
 			snprintf(res->message, sizeof(res->message),
-			         "step %zu of %zu (%s, range %llu+%llu) failed: "
+			         "step %zu of %zu (%s, range %llu+%llu)%s: "
 			         "%s%s",
 			         i + 1, p->nsteps, st->path,
 			         (unsigned long long)st->offset,
-			         (unsigned long long)st->length, why,
+			         (unsigned long long)st->length,
+			         stop ? "" : " failed", why,
 			         i ? "; the earlier steps stay applied" : "");
 			break;
 		}

@@ -123,6 +123,11 @@ int tx_plan_undo(struct tx_plan *p, const struct jr_txn *t);
 /* Run the plan (see above). j: the locked journal. Returns 0 when every
  * step was applied, else -errno with res filled (status FAILED or
  * STOPPED, which step and why). */
+/* The signal (SIGINT/SIGTERM) that stopped the last tx_apply with
+ * handle_signals, or 0. Also set when it came during the last step (the
+ * plan completed): callers stop what follows. */
+int tx_stop_signal(void);
+
 int tx_apply(const struct tx_plan *p, struct jr_journal *j,
              const struct tx_opts *o, struct tx_result *res);
 

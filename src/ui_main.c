@@ -124,6 +124,9 @@ int ui_exec(struct rl_session *s, const char *line)
 	FILE *saved_out = s->out, *saved_err = s->err, *f;
 	enum cmd_status st;
 
+	/* interactive: a signal that stopped an earlier move ends that
+	 * line only, not the session */
+	s->stop_signal = 0;
 	f = open_memstream(&text, &len);
 	if (!f)
 		return cmd_exec_line(s, line);
