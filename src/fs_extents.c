@@ -40,7 +40,10 @@ static int get_extents(int fd, uint64_t start, uint64_t len, uint32_t fmflags,
 	while (pos < end) {
 		bool last = false;
 
-		memset(fm, 0, sizeof(*fm));
+		/* The extents too: tools such as valgrind cannot know that
+		 * the ioctl fills them. */
+		memset(fm, 0,
+		       sizeof(*fm) + batch * sizeof(struct fiemap_extent));
 		fm->fm_start = pos;
 		fm->fm_length = end - pos;
 		fm->fm_flags = fmflags;
