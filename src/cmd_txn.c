@@ -123,9 +123,17 @@ static int open_cb(void *arg, const char *path, int flags)
 
 static void progress_cb(const struct tx_progress *p, void *arg)
 {
-	FILE *f = arg;
+	struct rl_session *s = arg;
+	FILE *f = s->err;
 	char d[32], t[32], r[32], eta[32];
 
+	if (s->progress || s->cancel_requested) {
+		if (s->progress)
+			s->progress(s, p);
+		if (s->cancel_requested && s->cancel_requested(s))
+			tx_request_cancel();
+		return;
+	}
 	units_format_size(p->done, d, sizeof(d));
 	units_format_size(p->total, t, sizeof(t));
 	units_format_size((uint64_t)p->rate, r, sizeof(r));
@@ -762,9 +770,9 @@ static enum cmd_status apply_now(struct rl_session *s,
 	o.open_file = open_cb;
 	o.open_arg = s;
 	o.handle_signals = true;
-	if (isatty(fileno(s->err))) {
+	if (s->progress || s->cancel_requested || isatty(fileno(s->err))) {
 		o.progress = progress_cb;
-		o.progress_arg = s->err;
+		o.progress_arg = s;
 	}
 	j = session_journal(s, true, false, jdir);
 	if (!j)
@@ -791,6 +799,10 @@ static enum cmd_status apply_now(struct rl_session *s,
 			        s->stop_signal == SIGTERM ? "SIGTERM" : "SIGINT",
 			        res.id);
 	}
+	/* a cancel from the front end stops what follows, as SIGINT does */
+	if (r < 0 && res.status == JR_ST_STOPPED && tx_cancelled() &&
+	    !s->stop_signal)
+		s->stop_signal = SIGINT;
 	model_update(s, p, res.steps_done + (r < 0 && res.status == JR_ST_FAILED));
 	units_format_size(res.bytes, sz, sizeof(sz));
 	if (s->json) {
@@ -820,8 +832,11 @@ static enum cmd_status apply_now(struct rl_session *s,
 		out_json_emit(s, out);
 	}
 	if (r < 0) {
-		fprintf(s->err, "relayout: %s: transaction %" PRIu64 " %s: %s\n",
-		        s->cur_cmd, res.id, jr_status_name(res.status),
+		fprintf(s->err, "relayout: %s: %stransaction %" PRIu64 " %s: %s\n",
+		        s->cur_cmd,
+		        res.status == JR_ST_STOPPED && tx_cancelled()
+		            ? "cancelled: " : "",
+		        res.id, jr_status_name(res.status),
 		        OUT_ESC(res.message));
 		return CMD_FAIL;
 	}

@@ -843,14 +843,16 @@ enum cmd_status cmd_action(struct rl_session *s, const struct cmd_call *c)
 			                      "plan)");
 			return CMD_OK;
 		}
-		ui_message(ui, false, "applying...");
+		ui_message(ui, false, "applying... (Esc cancels)");
 		ui_draw(ui);
 		refresh();
 		real = ui->plan_line;
 		summary = ui->plan_summary;
 		ui->plan_line = ui->plan_summary = NULL;
 		ui_plan_clear(ui);
+		ui_progress_hooks(s, true);
 		st = cmd_exec_line(s, real);
+		ui_progress_hooks(s, false);
 		free(real);
 		/* The transaction updates the session's model (extents of
 		 * the moved files, free space at both ends): the map follows

@@ -11,6 +11,7 @@ struct lm_model;
 struct ui;
 struct jr_journal;
 struct tx_plan;
+struct tx_progress;
 
 struct rl_session {
 	char *path;            /* what the user named (volume or snapshot) */
@@ -55,6 +56,14 @@ struct rl_session {
 	 * (--retry): [start, end) pairs the planner avoids. */
 	uint64_t *plan_excl;
 	size_t nplan_excl;
+	/* Optional hooks a front end (the UI) installs while it applies a
+	 * plan: progress is called after every moved chunk (instead of the
+	 * stderr line); cancel_requested, polled after it, stops the
+	 * transaction between chunks as SIGINT does (status "stopped").
+	 * They must not call back into the session's commands. */
+	void (*progress)(struct rl_session *s, const struct tx_progress *p);
+	bool (*cancel_requested)(struct rl_session *s);
+	void *progress_arg;
 };
 
 void session_init(struct rl_session *s);

@@ -394,6 +394,18 @@ int tx_stop_signal(void)
 	return (int)tx_stop_requested;
 }
 
+static volatile sig_atomic_t tx_cancel_requested;
+
+void tx_request_cancel(void)
+{
+	tx_cancel_requested = 1;
+}
+
+bool tx_cancelled(void)
+{
+	return tx_cancel_requested != 0;
+}
+
 /* SIGINT/SIGTERM are blocked during a step: is one waiting? (A move
  * stops between chunks, not only between steps.) */
 static int stop_pending(void)
@@ -460,6 +472,7 @@ static void report(struct apply_ctx *c, size_t step)
 	pr.eta = pr.rate > 0 ? (double)(pr.total - c->done) / pr.rate : -1;
 	pr.step = step;
 	pr.nsteps = c->p->nsteps;
+	pr.path = step < c->p->nsteps ? c->p->steps[step].path : NULL;
 	c->o->progress(&pr, c->o->progress_arg);
 }
 
@@ -552,7 +565,7 @@ static int run_step(struct apply_ctx *c, struct jr_journal *j, size_t i,
 	uint64_t chunk = c->o->chunk ? c->o->chunk : TX_DEFAULT_CHUNK;
 	struct rl_place_opts popts;
 	bool moving = false; /* movedata was called: record a partial move */
-	int sig;
+	int sig = 0;
 
 	fd = c->o->open_file ? c->o->open_file(c->o->open_arg, st->path, O_RDWR)
 	                     : open(st->path, O_RDWR | O_NOFOLLOW | O_CLOEXEC);
@@ -665,13 +678,17 @@ static int run_step(struct apply_ctx *c, struct jr_journal *j, size_t i,
 			int tries = 0;
 			if (n > chunk)
 				n = chunk;
-			if (c->o->handle_signals &&
-			    (sig = stop_pending()) != 0) {
+			if ((c->o->handle_signals &&
+			     (sig = stop_pending()) != 0) ||
+			    tx_cancel_requested) {
 				r = -EINTR;
 				snprintf(why, wlen,
-				         "stopped by %s between chunks, at file "
+				         "%s between chunks, at file "
 				         "offset %llu (%s)",
-				         sig == SIGTERM ? "SIGTERM" : "SIGINT",
+				         tx_cancel_requested
+				             ? "cancelled by the user"
+				         : sig == SIGTERM ? "stopped by SIGTERM"
+				                          : "stopped by SIGINT",
 				         (unsigned long long)pos,
 				         moving ? "the range is partly moved; "
 				                  "every byte is in one place or "
@@ -761,6 +778,7 @@ int tx_apply(const struct tx_plan *p, struct jr_journal *j,
 	sigaddset(&block, SIGINT);
 	sigaddset(&block, SIGTERM);
 	tx_stop_requested = 0;
+	tx_cancel_requested = 0;
 	if (o->handle_signals) {
 		memset(&sa, 0, sizeof(sa));
 		sa.sa_handler = on_stop_signal;
@@ -777,12 +795,14 @@ int tx_apply(const struct tx_plan *p, struct jr_journal *j,
 		char why[512] = "";
 		int r;
 
-		if (tx_stop_requested) {
+		if (tx_stop_requested || tx_cancel_requested) {
 			res->status = JR_ST_STOPPED;
 			ret = -EINTR;
 			snprintf(res->message, sizeof(res->message),
-			         "stopped by a signal before step %zu of %zu "
+			         "%s before step %zu of %zu "
 			         "(%zu steps applied)",
+			         tx_cancel_requested ? "cancelled by the user"
+			                             : "stopped by a signal",
 			         i + 1, p->nsteps, i);
 			break;
 		}
@@ -825,8 +845,9 @@ int tx_apply(const struct tx_plan *p, struct jr_journal *j,
 		if (r < 0) {
 			/* a signal between chunks stops the plan, anything
 			 * else fails it */
-			bool stop = r == -EINTR && o->handle_signals &&
-			            tx_stop_requested;
+			bool stop = r == -EINTR &&
+			            ((o->handle_signals && tx_stop_requested) ||
+			             tx_cancel_requested);
 			res->status = stop ? JR_ST_STOPPED : JR_ST_FAILED;
 			res->failed_step = i;
 			res->err = r;

@@ -51,6 +51,7 @@ struct tx_progress {
 	double rate;              /* bytes per second so far */
 	double eta;               /* seconds left (-1: unknown) */
 	size_t step, nsteps;      /* current step (0-based) */
+	const char *path;         /* the current step's file */
 };
 typedef void (*tx_progress_cb)(const struct tx_progress *p, void *arg);
 
@@ -127,6 +128,13 @@ int tx_plan_undo(struct tx_plan *p, const struct jr_txn *t);
  * handle_signals, or 0. Also set when it came during the last step (the
  * plan completed): callers stop what follows. */
 int tx_stop_signal(void);
+
+/* Ask the running tx_apply to stop as SIGINT would (between movedata
+ * chunks; the transaction ends "stopped", the partial state journaled).
+ * Safe to call from the progress callback. tx_apply clears the request
+ * when it starts; tx_cancelled says whether it stopped the last one. */
+void tx_request_cancel(void);
+bool tx_cancelled(void);
 
 int tx_apply(const struct tx_plan *p, struct jr_journal *j,
              const struct tx_opts *o, struct tx_result *res);

@@ -126,6 +126,9 @@ struct ui {
 	bool help_shown; /* the ? screen */
 	int help_scroll;
 	bool dirty; /* redraw needed */
+	/* Apply in progress (ui_progress_hooks) */
+	bool cancel;      /* Esc/C-c/q pressed: stop the transaction */
+	double prog_last; /* when the bar was last drawn */
 	/* Prompt */
 	bool prompt_active;
 	char *history_path;
@@ -268,5 +271,15 @@ int ui_screen_text(FILE *f);
 void ui_output_append(struct ui *ui, const char *text, size_t len);
 void ui_message(struct ui *ui, bool error, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
+
+struct tx_progress;
+/* The apply progress bar in buf (at most width columns):
+ * "[#####.....] 45% 12.0 MiB of 26.5 MiB, 85.3 MB/s, ETA 0:02, step 2/5
+ * PATH" (PATH escaped; MB = 2^20 bytes as in --rate). */
+void ui_progress_format(char *buf, size_t size, int width,
+                        const struct tx_progress *p);
+/* Install (on) or remove the session's progress and cancel hooks: the
+ * bar on the status line while a plan is applied, Esc/C-c/q cancel. */
+void ui_progress_hooks(struct rl_session *s, bool on);
 
 #endif

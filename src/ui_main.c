@@ -13,10 +13,12 @@
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 #include "commands.h"
 #include "session.h"
 #include "output.h"
+#include "txn.h"
 #include "ui.h"
 
 #define UI_MIN_COLS 40
@@ -93,6 +95,69 @@ void ui_message(struct ui *ui, bool error, const char *fmt, ...)
 	ui->dirty = true;
 }
 
+static double mono_s(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/* Keys typed during an apply: Esc, C-c (raw mode) or q cancel it; the
+ * others are dropped. Never blocks. */
+static bool progress_cancel(struct rl_session *s)
+{
+	struct ui *ui = s->ui;
+	int ch;
+
+	if (!ui || !ui->active)
+		return false;
+	timeout(0);
+	while ((ch = getch()) != ERR)
+		if (ch == 27 || ch == 3 || ch == 'q')
+			ui->cancel = true;
+	timeout(250);
+	return ui->cancel;
+}
+
+static void progress_draw(struct rl_session *s, const struct tx_progress *p)
+{
+	struct ui *ui = s->ui;
+	char line[1024];
+	double now = mono_s();
+
+	if (!ui || !ui->active || ui->cols < UI_MIN_COLS ||
+	    ui->rows < UI_MIN_ROWS)
+		return;
+	/* at most ~10 times a second, but always the last chunk */
+	if (now - ui->prog_last < 0.1 && p->done < p->total)
+		return;
+	ui->prog_last = now;
+	ui_progress_format(line, sizeof(line), ui->cols, p);
+	attrset(ui_attr(ui, UI_ROLE_STATUS));
+	mvhline(ui->rows - 1, 0, ' ', ui->cols);
+	mvaddnstr(ui->rows - 1, 0, line, ui->cols);
+	attrset(ui_attr(ui, UI_ROLE_DEFAULT));
+	mvhline(ui->rows - 2, 0, ' ', ui->cols);
+	mvaddnstr(ui->rows - 2, 0,
+	          ui->cancel ? "cancelling..." : "applying... (Esc cancels)",
+	          ui->cols);
+	attrset(A_NORMAL);
+	refresh();
+}
+
+void ui_progress_hooks(struct rl_session *s, bool on)
+{
+	if (on && s->ui) {
+		s->ui->cancel = false;
+		s->ui->prog_last = 0;
+		s->progress = progress_draw;
+		s->cancel_requested = progress_cancel;
+	} else {
+		s->progress = NULL;
+		s->cancel_requested = NULL;
+	}
+}
+
 void ui_output_append(struct ui *ui, const char *text, size_t len)
 {
 	/* Keep the last 256 KiB. */
@@ -134,7 +199,11 @@ int ui_exec(struct rl_session *s, const char *line)
 	s->err = f;
 	if (ui)
 		ui->msg[0] = '\0'; /* a handler's own message wins */
+	/* a move typed at the prompt shows its progress too */
+	if (ui && ui->active)
+		ui_progress_hooks(s, true);
 	st = cmd_exec_line(s, line);
+	ui_progress_hooks(s, false);
 	s->out = saved_out;
 	s->err = saved_err;
 	fclose(f);

@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <string.h>
 #include "output.h"
+#include "txn.h"
 #include "ui.h"
 #include "units.h"
 
@@ -469,4 +470,55 @@ uint32_t ui_map_first_file(struct ui *ui, uint64_t start, uint64_t end)
 	if (ui->model && end > start)
 		lm_owners(ui->model, start, end, first_file_cb, &ff);
 	return ff.id;
+}
+
+void ui_progress_format(char *buf, size_t size, int width,
+                        const struct tx_progress *p)
+{
+	char bar[21], d[32], t[32], eta[32];
+	double frac = p->total ? (double)p->done / (double)p->total : 1.0;
+	int fill, n;
+
+	if (frac > 1)
+		frac = 1;
+	fill = (int)(frac * 10);
+	for (int i = 0; i < 10; i++)
+		bar[i] = i < fill ? '#' : '.';
+	bar[10] = '\0';
+	units_format_size(p->done, d, sizeof(d));
+	units_format_size(p->total, t, sizeof(t));
+	if (p->eta < 0)
+		snprintf(eta, sizeof(eta), "?");
+	else {
+		unsigned long e = (unsigned long)(p->eta + 0.5);
+		if (e >= 3600)
+			snprintf(eta, sizeof(eta), "%lu:%02lu:%02lu", e / 3600,
+			         e / 60 % 60, e % 60);
+		else
+			snprintf(eta, sizeof(eta), "%lu:%02lu", e / 60, e % 60);
+	}
+	n = snprintf(buf, size,
+	             "[%s] %d%% %s of %s, %.1f MB/s, ETA %s, step %zu/%zu ",
+	             bar, (int)(frac * 100), d, t, p->rate / 1048576.0, eta,
+	             p->step + 1, p->nsteps);
+	if (n < 0 || (size_t)n >= size)
+		return;
+	if (p->path) {
+		/* the path's end matters most: elide its start to fit */
+		const char *e = OUT_ESC(p->path);
+		size_t el = strlen(e);
+		long room = width >= 0 ? (long)width - n : (long)el;
+
+		if ((long)el > room && room > 3) {
+			e += el - (size_t)(room - 3);
+			snprintf(buf + n, size - (size_t)n, "...%s", e);
+		} else {
+			snprintf(buf + n, size - (size_t)n, "%s", e);
+		}
+	}
+	if (width >= 0 && strlen(buf) > (size_t)width && (size_t)width < size)
+		buf[width] = '\0';
+	n = (int)strlen(buf);
+	while (n > 0 && buf[n - 1] == ' ')
+		buf[--n] = '\0';
 }

@@ -308,6 +308,29 @@ if command -v mkfs.xfs >/dev/null; then
 	apply_plan "undo"
 	[ "$first" = "$before" ] ||
 		fail "after undo frag.dat starts at block $first, not $before"
+
+	# A throttled move typed at the prompt shows the progress bar on the
+	# status line; Esc cancels it between chunks: the transaction ends
+	# "stopped", the message says cancelled, the content is intact.
+	dd if=/dev/urandom of="$X/slow.dat" bs=1M count=8 status=none
+	sync -f "$X"
+	sum=$(md5sum < "$X/slow.dat")
+	cmd x "move --rate 1 --to 0x8000000 -- $X/slow.dat"
+	if wait_screen x 'MB/s, ETA '; then
+		tm capture-pane -p -t x > "$T/x-progress"
+		grep -Eq '^\[[#.]{10}\] [0-9]+% .* of 8(\.0)? MiB, [0-9.]+ MB/s, ETA [0-9?:]+, step 1/1 .*slow\.dat' \
+			"$T/x-progress" ||
+			fail "progress bar: $(tail -2 "$T/x-progress")"
+	else
+		fail "no progress bar during a throttled move"
+	fi
+	keys x Escape
+	wait_screen x 'cancelled: transaction' || fail "Esc did not cancel the move"
+	"${ENVS[@]}" "$RELAYOUT" -e log "$X" 2>&1 | tee "$T/x-log" |
+		grep 'slow\.dat' | grep -q 'stopped' ||
+		fail "log: the cancelled transaction is not 'stopped': $(tail -3 "$T/x-log")"
+	[ "$(md5sum < "$X/slow.dat")" = "$sum" ] ||
+		fail "slow.dat changed by the cancelled move"
 	keys x q
 	wait_file "$T/x.rc"
 fi

@@ -17,6 +17,7 @@
 #include <relayout/layout_model.h>
 #include "commands.h"
 #include "session.h"
+#include "txn.h"
 #include "ui.h"
 
 #define BS 4096u
@@ -270,6 +271,40 @@ static void t_select(void **state)
 	session_free(&s);
 }
 
+/* The apply progress bar: fill, percent, sizes, rate, ETA, step, path
+ * escaped and elided from the start to fit the width. */
+static void t_progress(void **state)
+{
+	struct tx_progress p = {.done = 12 * MiB,
+	                        .total = 24 * MiB,
+	                        .rate = 85.3 * MiB,
+	                        .eta = 2.2,
+	                        .step = 1,
+	                        .nsteps = 5,
+	                        .path = "/mnt/a\nb"};
+	char buf[1024];
+
+	(void)state;
+	ui_progress_format(buf, sizeof(buf), 200, &p);
+	assert_string_equal(buf, "[#####.....] 50% 12.0 MiB of 24.0 MiB, "
+	                         "85.3 MB/s, ETA 0:02, step 2/5 /mnt/a\\nb");
+	p.done = p.total;
+	p.eta = -1;
+	p.path = "/mnt/dir/file.dat";
+	ui_progress_format(buf, sizeof(buf), 80, &p);
+	assert_true(strlen(buf) <= 80);
+	assert_non_null(strstr(buf, "[##########] 100% "));
+	assert_non_null(strstr(buf, "ETA ?, step 2/5 ...")); /* elided */
+	assert_non_null(strstr(buf, "file.dat"));
+	p.eta = 3725;
+	p.path = NULL;
+	ui_progress_format(buf, sizeof(buf), 200, &p);
+	assert_non_null(strstr(buf, "ETA 1:02:05, step 2/5"));
+	assert_int_equal(buf[strlen(buf) - 1], '5'); /* no trailing space */
+	ui_progress_format(buf, sizeof(buf), 10, &p);
+	assert_string_equal(buf, "[#########");
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -278,6 +313,7 @@ int main(void)
 	    cmocka_unit_test(t_bind_exec),
 	    cmocka_unit_test(t_map),
 	    cmocka_unit_test(t_select),
+	    cmocka_unit_test(t_progress),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
