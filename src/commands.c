@@ -3,9 +3,11 @@
 #include "config.h"
 #include "commands.h"
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include <sys/stat.h>
 #include "output.h"
 #include "session.h"
@@ -454,18 +456,39 @@ enum cmd_status cmd_exec_file(struct rl_session *s, const char *path)
 		              CMD_MAX_DEPTH);
 		return CMD_FAIL;
 	}
-	f = strcmp(path, "-") == 0 ? stdin : fopen(path, "re");
-	if (!f) {
-		session_error(s, "%s: cannot open script: %s", path,
-		              strerror(errno));
-		return CMD_FAIL;
-	}
-	if (fstat(fileno(f), &sb) == 0 && S_ISDIR(sb.st_mode)) {
-		session_error(s, "%s: cannot read script: %s", path,
-		              strerror(EISDIR));
-		if (f != stdin)
-			fclose(f);
-		return CMD_FAIL;
+	if (strcmp(path, "-") == 0) {
+		f = stdin;
+	} else {
+		/* Non-blocking open: a FIFO without a writer must not hang
+		 * us here; blocking reads are restored below. */
+		int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
+
+		if (fd < 0) {
+			session_error(s, "%s: cannot open script: %s", path,
+			              strerror(errno));
+			return CMD_FAIL;
+		}
+		if (fstat(fd, &sb) < 0 || S_ISDIR(sb.st_mode) ||
+		    (s->source_depth > 0 && !S_ISREG(sb.st_mode))) {
+			/* A script sourced from a script must be a regular
+			 * file: a pipe, FIFO or terminal could block it
+			 * forever. The top level (-x) may read a pipe. */
+			session_error(s, "%s: cannot read script: %s", path,
+			              S_ISDIR(sb.st_mode)
+			                  ? strerror(EISDIR)
+			                  : "not a regular file (source "
+			                    "reads regular files only)");
+			close(fd);
+			return CMD_FAIL;
+		}
+		fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) & ~O_NONBLOCK);
+		f = fdopen(fd, "re");
+		if (!f) {
+			session_error(s, "%s: cannot open script: %s", path,
+			              strerror(errno));
+			close(fd);
+			return CMD_FAIL;
+		}
 	}
 	line = malloc(CMD_MAX_LINE + 2);
 	if (!line) {

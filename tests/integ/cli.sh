@@ -87,6 +87,11 @@ expect 2 "s3:1: binary data" -- -x "$T/s3" "$M"
 printf 'source %s\n' "$T/s4" >"$T/s4"
 expect 1 'nested deeper than' -- -x "$T/s4" "$M"
 expect 1 'cannot open script' -- -x "$T/none" "$M"
+mkfifo "$T/fifo"
+printf 'source %s\necho after\n' "$T/fifo" >"$T/s6"
+out=$(timeout 10 "$RELAYOUT" -k -x "$T/s6" "$M" 2>&1); rc=$?
+{ [ $rc = 1 ] && grep -q 'not a regular file' <<<"$out" && grep -qx after <<<"$out"; } ||
+	{ echo "FAIL: source of a FIFO (rc $rc): $out" >&2; fails=$((fails + 1)); }
 echo 'echo from-stdin' | "$RELAYOUT" -x - "$M" | grep -qx from-stdin ||
 	{ echo "FAIL: -x - (stdin)" >&2; fails=$((fails + 1)); }
 head -c 100000 /dev/zero | tr '\0' 'a' >"$T/s5"; echo >>"$T/s5"
