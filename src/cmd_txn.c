@@ -966,6 +966,19 @@ static bool placement_supported(struct rl_session *s)
 
 /* ------------------------------------------------------------------ move */
 
+/* The end of move and undo: print the plan (--dry-run) or apply it. */
+static enum cmd_status finish_plan(struct rl_session *s,
+                                   const struct cmd_call *c,
+                                   struct tx_plan *p, bool dry,
+                                   const char *jdir)
+{
+	if (dry) {
+		print_plan(s, p, true);
+		return CMD_OK;
+	}
+	return apply_plan(s, c, p, jdir);
+}
+
 static enum cmd_status do_move(struct rl_session *s, const struct cmd_call *c)
 {
 	const char *v, *jdir = NULL;
@@ -1116,12 +1129,7 @@ static enum cmd_status do_move(struct rl_session *s, const struct cmd_call *c)
 		session_error(s, "%s; nothing was changed", why);
 		goto out;
 	}
-	if (dry) {
-		print_plan(s, &p, true);
-		st = CMD_OK;
-		goto out;
-	}
-	st = apply_plan(s, c, &p, jdir);
+	st = finish_plan(s, c, &p, dry, jdir);
 out:
 	tx_plan_free(&p);
 	return st;
@@ -1362,12 +1370,7 @@ static enum cmd_status do_undo(struct rl_session *s, const struct cmd_call *c)
 		              t->id, why);
 		goto out;
 	}
-	if (dry) {
-		print_plan(s, &p, true);
-		st = CMD_OK;
-		goto out;
-	}
-	st = apply_plan(s, c, &p, jdir);
+	st = finish_plan(s, c, &p, dry, jdir);
 out:
 	tx_plan_free(&p);
 	return st;
