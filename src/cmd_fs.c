@@ -34,21 +34,6 @@ const struct cmd_opt cmd_opts_movedata[] = {
     {NULL, NULL, NULL},
 };
 
-/* Parse a size argument, reporting a usage error naming it. */
-static int arg_size(struct rl_session *s, const char *what, const char *arg,
-                    uint64_t *v)
-{
-	int r = units_parse_size(arg, v);
-
-	if (r == -ERANGE)
-		session_error(s, "%s '%s': too large", what, arg);
-	else if (r < 0)
-		session_error(s, "%s '%s': not a size (bytes, 0x hex, or "
-		                 "with K/M/G/T suffix)",
-		              what, arg);
-	return r;
-}
-
 /* ------------------------------------------------------------------ info */
 
 static void feat_list(uint32_t f, char *buf, size_t size)
@@ -154,9 +139,9 @@ enum cmd_status cmd_free(struct rl_session *s, const struct cmd_call *c)
 
 	if (session_volume(s) < 0)
 		return CMD_FAIL;
-	if (c->argc > 0 && arg_size(s, "START", c->argv[0], &start) < 0)
+	if (c->argc > 0 && session_arg_size(s, "START", c->argv[0], &start) < 0)
 		return CMD_USAGE;
-	if (c->argc > 1 && arg_size(s, "END", c->argv[1], &end) < 0)
+	if (c->argc > 1 && session_arg_size(s, "END", c->argv[1], &end) < 0)
 		return CMD_USAGE;
 	if (end && end <= start) {
 		session_error(s, "END (%s) must be above START (%s)",
@@ -387,9 +372,9 @@ enum cmd_status cmd_allocate(struct rl_session *s, const struct cmd_call *c)
 	int64_t got;
 	int fd;
 
-	if (arg_size(s, "OFFSET", c->argv[1], &off) < 0 ||
-	    arg_size(s, "GOAL", c->argv[2], &goal) < 0 ||
-	    arg_size(s, "LEN", c->argv[3], &len) < 0)
+	if (session_arg_size(s, "OFFSET", c->argv[1], &off) < 0 ||
+	    session_arg_size(s, "GOAL", c->argv[2], &goal) < 0 ||
+	    session_arg_size(s, "LEN", c->argv[3], &len) < 0)
 		return CMD_USAGE;
 	if (cmd_has_opt(c, "fixed-start", NULL))
 		mode |= RL_ALLOC_FIXED_START;
@@ -475,8 +460,8 @@ enum cmd_status cmd_movedata(struct rl_session *s, const struct cmd_call *c)
 	unsigned flags = 0;
 	int dfd, sfd, r;
 
-	if (arg_size(s, "FROM", c->argv[2], &from) < 0 ||
-	    arg_size(s, "LEN", c->argv[3], &len) < 0)
+	if (session_arg_size(s, "FROM", c->argv[2], &from) < 0 ||
+	    session_arg_size(s, "LEN", c->argv[3], &len) < 0)
 		return CMD_USAGE;
 	if (cmd_has_opt(c, "allow-shared", NULL))
 		flags |= RL_MOVE_ALLOW_SHARED;

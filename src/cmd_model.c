@@ -94,18 +94,6 @@ static void free_map_note(struct rl_session *s, struct lm_model *m)
 		        rl_strerror(e));
 }
 
-static int arg_u64(struct rl_session *s, const char *what, const char *arg,
-                   uint64_t *v)
-{
-	int r = units_parse_size(arg, v);
-
-	if (r < 0)
-		session_error(s, "%s '%s': not a size or address (bytes, 0x "
-		                 "hex, K/M/G/T suffix)",
-		              what, arg);
-	return r;
-}
-
 /* Collapse "//", "/./" and "/dir/.." of an absolute path in place, without
  * looking at the filesystem ("/.." stays "/"). */
 static void normalize_path(char *path)
@@ -486,8 +474,8 @@ enum cmd_status cmd_freefrag(struct rl_session *s, const struct cmd_call *c)
 		session_error(s, "give both START and END, or neither");
 		return CMD_USAGE;
 	}
-	if (c->argc == 2 && (arg_u64(s, "START", c->argv[0], &start) < 0 ||
-	                     arg_u64(s, "END", c->argv[1], &end) < 0))
+	if (c->argc == 2 && (session_arg_size(s, "START", c->argv[0], &start) < 0 ||
+	                     session_arg_size(s, "END", c->argv[1], &end) < 0))
 		return CMD_USAGE;
 	if (end > g->size)
 		end = g->size;
@@ -638,8 +626,8 @@ enum cmd_status cmd_who(struct rl_session *s, const struct cmd_call *c)
 	struct who_ctx w = {0};
 	cJSON *o = NULL;
 
-	if (arg_u64(s, "START", c->argv[0], &start) < 0 ||
-	    (c->argc > 1 && arg_u64(s, "END", c->argv[1], &end) < 0))
+	if (session_arg_size(s, "START", c->argv[0], &start) < 0 ||
+	    (c->argc > 1 && session_arg_size(s, "END", c->argv[1], &end) < 0))
 		return CMD_USAGE;
 	m = need_model(s);
 	if (!m)

@@ -64,17 +64,6 @@ const struct cmd_opt cmd_opts_apply[] = {
     {NULL, NULL, NULL},
 };
 
-static int addr_arg(struct rl_session *s, const char *what, const char *v,
-                    uint64_t *out)
-{
-	int r = units_parse_size(v, out);
-	if (r < 0)
-		session_error(s, "%s '%s': not a size or address (bytes, 0x "
-		                 "hex, K/M/G/T suffix)",
-		              what, v);
-	return r;
-}
-
 /* Regions (physically contiguous runs) of file id before the plan and
  * predicted after it, summed over the files the plan moves. */
 static void frag_sums(struct pl_ctx *c, uint64_t *files, uint64_t *before,
@@ -305,7 +294,7 @@ static enum cmd_status do_plan_cmd(struct rl_session *s,
 	case PK_DEFRAG: {
 		struct pl_defrag_opts o = {0};
 		if (cmd_has_opt(c, "min-extents", &v) &&
-		    addr_arg(s, "--min-extents", v, &o.min_extents) < 0) {
+		    session_arg_size(s, "--min-extents", v, &o.min_extents) < 0) {
 			st = CMD_USAGE;
 			goto out;
 		}
@@ -317,8 +306,8 @@ static enum cmd_status do_plan_cmd(struct rl_session *s,
 	}
 	case PK_COMPACT:
 	case PK_EVACUATE:
-		if (addr_arg(s, "START", c->argv[0], &a) < 0 ||
-		    addr_arg(s, "END", c->argv[1], &b) < 0) {
+		if (session_arg_size(s, "START", c->argv[0], &a) < 0 ||
+		    session_arg_size(s, "END", c->argv[1], &b) < 0) {
 			st = CMD_USAGE;
 			goto out;
 		}
@@ -342,7 +331,7 @@ static enum cmd_status do_plan_cmd(struct rl_session *s,
 			st = CMD_USAGE;
 			goto out;
 		}
-		if (addr_arg(s, "GOAL", v, &a) < 0) {
+		if (session_arg_size(s, "GOAL", v, &a) < 0) {
 			st = CMD_USAGE;
 			goto out;
 		}

@@ -13,6 +13,7 @@
 #include "journal.h"
 #include "output.h"
 #include "ui.h"
+#include "units.h"
 #include <relayout/layout_model.h>
 
 void session_init(struct rl_session *s)
@@ -186,6 +187,20 @@ int session_volume(struct rl_session *s)
 		session_error(s, "%s: cannot probe filesystem: %s", s->path,
 		              rl_strerror(s->fs_err));
 	return s->fs_err;
+}
+
+int session_arg_size(struct rl_session *s, const char *what, const char *arg,
+                     uint64_t *v)
+{
+	int r = units_parse_size(arg, v);
+
+	if (r == -ERANGE)
+		session_error(s, "%s '%s': too large", what, arg);
+	else if (r < 0)
+		session_error(s, "%s '%s': not a size or address (bytes, 0x "
+		                 "hex, or with K/M/G/T suffix)",
+		              what, arg);
+	return r;
 }
 
 void session_error(struct rl_session *s, const char *fmt, ...)

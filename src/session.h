@@ -86,6 +86,12 @@ int session_volume(struct rl_session *s);
 void session_error(struct rl_session *s, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 
+/* Parse a size or address argument (bytes, 0x hex, K/M/G/T suffix) into
+ * *v; on failure report an error naming WHAT and the argument and return
+ * -EINVAL or -ERANGE. */
+int session_arg_size(struct rl_session *s, const char *what, const char *arg,
+                     uint64_t *v);
+
 /* Open a file named by the user safely: every path component is opened
  * relative to its parent directory with O_NOFOLLOW (symlinks are never
  * followed), the result must be a regular file on the session's volume
