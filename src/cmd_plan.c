@@ -23,7 +23,6 @@
 	{"dry-run", NULL, "print the plan and the report; change nothing"},  \
 	    {"retry", "N",                                                    \
 	     "after a missed placement, plan again around it (N times)"},     \
-	    {"json", NULL, "print JSON (same as the global --json)"},         \
 	    {"rate", "MB/s", "throttle the data moved to MB/s (MiB/s)"},      \
 	    {"io-priority", "idle|normal",                                    \
 	     "I/O priority of the moves (default idle)"},                     \
@@ -52,12 +51,7 @@ const struct cmd_opt cmd_opts_group[] = {
     PLAN_APPLY_OPTS,
     {NULL, NULL, NULL},
 };
-const struct cmd_opt cmd_opts_preview[] = {
-    {"json", NULL, "print JSON (same as the global --json)"},
-    {NULL, NULL, NULL},
-};
 const struct cmd_opt cmd_opts_apply[] = {
-    {"json", NULL, "print JSON (same as the global --json)"},
     {"rate", "MB/s", "throttle the data moved to MB/s (MiB/s)"},
     {"io-priority", "idle|normal", "I/O priority of the moves (default idle)"},
     {"journal-dir", "DIR", "the undo journal's directory"},
@@ -442,7 +436,6 @@ out:
 static enum cmd_status run(struct rl_session *s, const struct cmd_call *c,
                            enum pl_kind k)
 {
-	bool saved = txc_json_opt(s, c);
 	const char *v;
 	uint64_t retries = 0;
 	enum cmd_status st;
@@ -451,7 +444,6 @@ static enum cmd_status run(struct rl_session *s, const struct cmd_call *c,
 	if (cmd_has_opt(c, "retry", &v) &&
 	    (units_parse_size(v, &retries) < 0 || retries > 100)) {
 		session_error(s, "--retry '%s': a count 0..100", v);
-		s->json = saved;
 		return CMD_USAGE;
 	}
 	for (uint64_t round = 0;; round++) {
@@ -468,7 +460,6 @@ static enum cmd_status run(struct rl_session *s, const struct cmd_call *c,
 	free(s->plan_excl);
 	s->plan_excl = NULL;
 	s->nplan_excl = 0;
-	s->json = saved;
 	return st;
 }
 
@@ -518,8 +509,7 @@ enum cmd_status cmd_plan(struct rl_session *s, const struct cmd_call *c)
 	return CMD_OK;
 }
 
-static enum cmd_status do_preview(struct rl_session *s,
-                                  const struct cmd_call *c)
+enum cmd_status cmd_preview(struct rl_session *s, const struct cmd_call *c)
 {
 	struct lm_model *m, *pm;
 	enum cmd_status st = CMD_OK;
@@ -625,36 +615,23 @@ static enum cmd_status do_preview(struct rl_session *s,
 	return st;
 }
 
-enum cmd_status cmd_preview(struct rl_session *s, const struct cmd_call *c)
-{
-	bool saved = txc_json_opt(s, c);
-	enum cmd_status st = do_preview(s, c);
-	s->json = saved;
-	return st;
-}
-
 enum cmd_status cmd_apply(struct rl_session *s, const struct cmd_call *c)
 {
-	bool saved = txc_json_opt(s, c);
 	const char *jdir = NULL;
 	enum cmd_status st;
 	struct tx_plan *p = s->pending;
 
 	if (!p || p->nsteps == 0) {
 		session_error(s, "no pending plan");
-		s->json = saved;
 		return CMD_FAIL;
 	}
 	cmd_has_opt(c, "journal-dir", &jdir);
-	if (session_volume(s) < 0 || !txc_placement_supported(s)) {
-		s->json = saved;
+	if (session_volume(s) < 0 || !txc_placement_supported(s))
 		return CMD_FAIL;
-	}
 	s->pending = NULL;
 	st = txc_apply_now(s, c, p, jdir);
 	tx_plan_free(p);
 	free(p);
-	s->json = saved;
 	return st;
 }
 

@@ -38,6 +38,8 @@ enum cmd_status cmd_help(struct rl_session *s, const struct cmd_call *c)
 		         d->opts[i].arg ? d->opts[i].arg : "");
 		fprintf(s->out, "  %-22s %s\n", o, d->opts[i].help);
 	}
+	fprintf(s->out, "  %-22s %s\n", "--json",
+	        "print JSON (every command takes it)");
 	if (d->flags & CMD_F_DISK)
 		fprintf(s->out, "  (changes the disk)\n");
 	if (d->flags & CMD_F_ROOT)

@@ -21,13 +21,11 @@
 #include "txn.h"
 #include "cmd_txn.h"
 
-static bool json_opt(struct rl_session *s, const struct cmd_call *c);
 static bool placement_supported(struct rl_session *s);
 #include "units.h"
 
 #define TXN_COMMON_OPTS                                                       \
-	{"json", NULL, "print JSON (same as the global --json)"},             \
-	    {"journal-dir", "DIR",                                            \
+	{"journal-dir", "DIR",                                                \
 	     "the undo journal's directory (default $RELAYOUT_JOURNAL_DIR or " \
 	     "/var/lib/relayout)"}
 #define TXN_APPLY_OPTS                                                        \
@@ -930,22 +928,9 @@ int txc_check_targets_free(struct rl_session *s, const struct tx_plan *p,
 	return check_targets_free(s, p, why, wlen);
 }
 
-bool txc_json_opt(struct rl_session *s, const struct cmd_call *c)
-{
-	return json_opt(s, c);
-}
-
 bool txc_placement_supported(struct rl_session *s)
 {
 	return placement_supported(s);
-}
-
-static bool json_opt(struct rl_session *s, const struct cmd_call *c)
-{
-	bool saved = s->json;
-	if (cmd_has_opt(c, "json", NULL))
-		s->json = true;
-	return saved;
 }
 
 static bool placement_supported(struct rl_session *s)
@@ -979,7 +964,7 @@ static enum cmd_status finish_plan(struct rl_session *s,
 	return apply_plan(s, c, p, jdir);
 }
 
-static enum cmd_status do_move(struct rl_session *s, const struct cmd_call *c)
+enum cmd_status cmd_move(struct rl_session *s, const struct cmd_call *c)
 {
 	const char *v, *jdir = NULL;
 	uint64_t goal, off = 0, len = 0, bs;
@@ -1135,17 +1120,9 @@ out:
 	return st;
 }
 
-enum cmd_status cmd_move(struct rl_session *s, const struct cmd_call *c)
-{
-	bool saved = json_opt(s, c);
-	enum cmd_status st = do_move(s, c);
-	s->json = saved;
-	return st;
-}
-
 /* ------------------------------------------------------------------- log */
 
-static enum cmd_status do_log(struct rl_session *s, const struct cmd_call *c)
+enum cmd_status cmd_log(struct rl_session *s, const struct cmd_call *c)
 {
 	const char *jdir = NULL;
 	struct jr_journal *j;
@@ -1227,14 +1204,6 @@ static enum cmd_status do_log(struct rl_session *s, const struct cmd_call *c)
 	return j->corrupt ? CMD_FAIL : CMD_OK;
 }
 
-enum cmd_status cmd_log(struct rl_session *s, const struct cmd_call *c)
-{
-	bool saved = json_opt(s, c);
-	enum cmd_status st = do_log(s, c);
-	s->json = saved;
-	return st;
-}
-
 /* ------------------------------------------------------------------ undo */
 
 static bool txn_moved_data(const struct jr_txn *t)
@@ -1286,7 +1255,7 @@ static int check_undo_files(struct rl_session *s, const struct tx_plan *p,
 	return 0;
 }
 
-static enum cmd_status do_undo(struct rl_session *s, const struct cmd_call *c)
+enum cmd_status cmd_undo(struct rl_session *s, const struct cmd_call *c)
 {
 	const char *jdir = NULL;
 	bool dry = cmd_has_opt(c, "dry-run", NULL);
@@ -1373,13 +1342,5 @@ static enum cmd_status do_undo(struct rl_session *s, const struct cmd_call *c)
 	st = finish_plan(s, c, &p, dry, jdir);
 out:
 	tx_plan_free(&p);
-	return st;
-}
-
-enum cmd_status cmd_undo(struct rl_session *s, const struct cmd_call *c)
-{
-	bool saved = json_opt(s, c);
-	enum cmd_status st = do_undo(s, c);
-	s->json = saved;
 	return st;
 }

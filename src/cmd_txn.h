@@ -29,8 +29,6 @@ int txc_check_targets_free(struct rl_session *s, const struct tx_plan *p,
                            char *why, size_t wlen);
 /* ext4/XFS; else reported. */
 bool txc_placement_supported(struct rl_session *s);
-/* --json of c: sets s->json, returns the old value. */
-bool txc_json_opt(struct rl_session *s, const struct cmd_call *c);
 /* Append p's steps to the session's pending plan. */
 int txc_pending_add(struct rl_session *s, struct tx_plan *p);
 

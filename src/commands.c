@@ -267,6 +267,20 @@ enum cmd_status cmd_parse(int argc, char **argv, struct cmd_call *c,
 				if (strlen(d->opts[k].name) == nlen &&
 				    strncmp(d->opts[k].name, name, nlen) == 0)
 					break;
+			if ((!d->opts || !d->opts[k].name) && nlen == 4 &&
+			    strncmp(name, "json", 4) == 0) {
+				/* Every command takes --json: the global
+				 * option for this command only. */
+				if (eq) {
+					snprintf(err, errlen,
+					         "%s: option '--json' takes no "
+					         "value",
+					         d->name);
+					return CMD_USAGE;
+				}
+				c->json = true;
+				continue;
+			}
 			if (!d->opts || !d->opts[k].name) {
 				snprintf(err, errlen,
 				         "%s: unknown option '%s'", d->name, a);
@@ -377,7 +391,12 @@ static enum cmd_status exec_words(struct rl_session *s, char **argv)
 	}
 	if (!(c.def->flags & CMD_F_NOREC))
 		record_command(s, argv);
+	bool json = s->json;
+	if (c.json)
+		s->json = true;
 	st = c.def->handler(s, &c);
+	if (c.json)
+		s->json = json;
 	s->cur_cmd = saved;
 	return st;
 }

@@ -39,6 +39,7 @@ struct cmd_call {
 	char *argv[CMD_MAX_ARGS + 1];     /* (pointers into the words) */
 	unsigned opts;                    /* bit i: opts[i] was given */
 	const char *optval[CMD_MAX_OPTS]; /* value of opts[i] */
+	bool json; /* --json: this command prints JSON (every command) */
 };
 
 typedef enum cmd_status (*cmd_handler)(struct rl_session *s,
@@ -126,7 +127,7 @@ struct cmd_def {
 	  "Plan mode: disk-changing commands add to a pending plan instead " \
 	  "of applying")                                                      \
 	X("preview", preview, "[frag|freefrag|who|show ARGS...]", 0,          \
-	  CMD_MAX_ARGS, CMD_F_VOLUME, cmd_opts_preview,                       \
+	  CMD_MAX_ARGS, CMD_F_VOLUME, NULL,                                   \
 	  "The pending plan and the predicted layout (or a report run on "   \
 	  "the predicted layout)")                                            \
 	X("apply", apply, "", 0, 0, CMD_F_VOLUME | CMD_F_DISK,                \
@@ -220,7 +221,6 @@ extern const struct cmd_opt cmd_opts_defrag[];
 extern const struct cmd_opt cmd_opts_compact[];
 extern const struct cmd_opt cmd_opts_evacuate[];
 extern const struct cmd_opt cmd_opts_group[];
-extern const struct cmd_opt cmd_opts_preview[];
 extern const struct cmd_opt cmd_opts_apply[];
 
 struct rl_place_report;

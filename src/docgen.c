@@ -67,12 +67,10 @@ static void gen_bash(void)
 	fputs("_relayout_cmd_opts() {\n\tcase $1 in\n", stdout);
 	for (size_t i = 0; i < cmd_table_len; i++) {
 		const struct cmd_def *d = &cmd_table[i];
-		if (!d->opts)
-			continue;
 		printf("\t%s) echo '", d->name);
-		for (int k = 0; d->opts[k].name; k++)
-			printf("%s--%s", k ? " " : "", d->opts[k].name);
-		fputs("' ;;\n", stdout);
+		for (int k = 0; d->opts && d->opts[k].name; k++)
+			printf("--%s ", d->opts[k].name);
+		fputs("--json' ;;\n", stdout);
 	}
 	fputs("\tesac\n}\n", stdout);
 	fputs(

@@ -75,6 +75,14 @@ phys=$(jq -r 'select(.command=="extents" and .file!=null) | .extents[0].physical
 ff=$(filefrag -v -b1 "$M/file" | awk '$1=="0:" {gsub(/\.\./," "); print $4}')
 [ "$phys" = "$ff" ] || { echo "FAIL: extents physical $phys != filefrag $ff" >&2; fails=$((fails + 1)); }
 
+# Per-command --json: only that command prints JSON, any command takes it.
+out=$("$RELAYOUT" -e "echo plain; info --json; echo after" "$M" 2>/dev/null)
+{ [ "$(sed -n 1p <<<"$out")" = plain ] && [ "$(sed -n 3p <<<"$out")" = after ] &&
+	sed -n 2p <<<"$out" | jq -e '.block_size > 0' >/dev/null; } ||
+	{ echo "FAIL: per-command --json: $out" >&2; fails=$((fails + 1)); }
+expect 0 '"largest":' -- -e "free --json --summary" "$M"
+expect 2 "info: option '--json' takes no value" -- -e "info --json=1" "$M"
+
 # Scripts: comments, blank lines, errors as FILE:LINE.
 printf '# comment\n\necho one # trailing\necho two; echo three\nbogus\necho never\n' >"$T/s1"
 expect 2 "$T/s1:5: unknown command 'bogus'" -- -x "$T/s1" "$M"
