@@ -13,40 +13,12 @@
 #include <relayout/layout_model.h>
 #include "planner.h"
 
-#define BS 4096u
 #define KiB 1024ull
 #define MiB (1ull << 20)
+#define FIXTURE_GROUP_SIZE (16 * MiB)
 #define G2 (32 * MiB) /* start of group 2 (16 MiB groups) */
 
-static struct lm_model *new_model(uint64_t size)
-{
-	struct lm_geometry g;
-
-	memset(&g, 0, sizeof(g));
-	snprintf(g.mountpoint, sizeof(g.mountpoint), "/mnt");
-	snprintf(g.fstype, sizeof(g.fstype), "ext4");
-	g.type = RL_FS_EXT4;
-	g.block_size = BS;
-	g.size = size;
-	g.group_size = 16 * MiB;
-	g.group_count = (size + g.group_size - 1) / g.group_size;
-	g.max_extent = lm_max_extent(RL_FS_EXT4, BS);
-	g.flex_groups = 16;
-	return lm_new(&g);
-}
-
-static uint32_t add_file(struct lm_model *m, uint64_t ino, const char *path,
-                         const struct rl_extent *e, size_t n)
-{
-	struct lm_file_info fi = {.ino = ino, .mode = S_IFREG | 0644};
-	uint32_t id;
-
-	for (size_t i = 0; i < n; i++)
-		if (e[i].logical + e[i].length > fi.size)
-			fi.size = e[i].logical + e[i].length;
-	assert_int_equal(lm_add_file(m, &fi, path, e, n, &id), 0);
-	return id;
-}
+#include "model_fixture.h"
 
 static void test_freemap(void **state)
 {
