@@ -7,7 +7,9 @@
 #    clean, the next start reports the interrupted transaction;
 #  - refusals: target over metadata / in use, not enough space, a file on
 #    another filesystem, no permission (user nobody), a file replaced since
-#    the transaction (undo), an unsafe journal directory, btrfs placement.
+#    the transaction (undo), an unsafe journal directory, btrfs placement;
+#  - a file that changes between plan and apply (rewritten, or replaced by
+#    another file under its name): apply refuses it, nothing changes.
 # The journal always lives in the test's private directory.
 # Parts that need exact placement run where `allocate --fixed-start`
 # works on the kind (XFS now; ext4 once its placement strategy lands).
@@ -324,6 +326,49 @@ test_refusals() {
 	[ "$before" = "$(extents_of "$f")" ] || fail "a refused move changed the file"
 }
 
+# A file that changes between planning and apply is refused at apply,
+# untouched: its blocks were moved by a rewrite, or the name now holds
+# another file. The plan is made and applied by one relayout reading its
+# commands from a FIFO, so the test can change the file in between.
+test_changed() {
+	local f=$M/chg g how pid sum i
+	for how in rewrite replace; do
+		mkfrag "$f" 6 64
+		g=$(goal_for 393216)
+		rm -f "$VOL_DIR/cmds" && mkfifo "$VOL_DIR/cmds"
+		stdbuf -oL "$RELAYOUT" -x - "$M" <"$VOL_DIR/cmds" >"$VOL_DIR/out" 2>"$VOL_DIR/err" &
+		pid=$!
+		exec 7>"$VOL_DIR/cmds"
+		echo "plan on; move $f --to $g; echo planned" >&7
+		for ((i = 0; i < 200; i++)); do
+			grep -q '^planned$' "$VOL_DIR/out" && break
+			sleep 0.1
+		done
+		grep -q '^planned$' "$VOL_DIR/out" || fail "$how: plan not made: $(cat "$VOL_DIR/err")"
+		if [ $how = rewrite ]; then
+			cp "$f" "$f.copy"
+			truncate -s 0 "$f"
+			cat "$f.copy" >>"$f"
+			rm -f "$f.copy"
+		else
+			dd if=/dev/urandom of="$f.other" bs=64K count=6 conv=fsync status=none
+			mv "$f.other" "$f"
+		fi
+		sync -f "$M"
+		sum=$(md5sum <"$f")
+		echo "apply" >&7
+		exec 7>&-
+		wait $pid && fail "$how: apply of a stale plan succeeded"
+		case $how in
+		rewrite) grep -q "changed during planning: its blocks are not where" "$VOL_DIR/err" ;;
+		replace) grep -q "changed during planning: it is another file now" "$VOL_DIR/err" ;;
+		esac || fail "$how: no 'changed during planning' message: $(cat "$VOL_DIR/err")"
+		[ "$sum" = "$(md5sum <"$f")" ] || fail "$how: the refused apply changed the file's content"
+		contiguous_at "$f" "$g" && fail "$how: the refused apply moved the file"
+		rm -f "$f"
+	done
+}
+
 can_place_kind() { [ "$PLACE" = yes ]; }
 
 for kind in $KINDS; do
@@ -361,6 +406,7 @@ for kind in $KINDS; do
 	test_refusals
 	if [ $PLACE = yes ]; then
 		test_move_undo
+		test_changed
 		test_writers
 		test_kill
 	fi
