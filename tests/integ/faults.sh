@@ -9,10 +9,10 @@
 #    ends cleanly, the data is intact, no block is leaked (free space with
 #    the filler removed equals the free space before);
 #  - the volume frozen, remounted read-only, lazily unmounted mid-move;
+#  - a read-only remount between the steps of a multi-file plan;
 #  - concurrent appenders, truncaters, flock/POSIX lock and lease holders,
-#    and a second relayout (the volume lock);
-#  - ext4 quota: what the kernel charges for the donor, and a move of a
-#    user's file close to the user's limit.
+#    and a second relayout (the volume lock).
+# Quotas are quota.sh.
 # RL_FAULT_SEEDS (default 26 per filesystem: 52 in all) and RL_FAULT_FS.
 . "$top_srcdir/tests/lib/volume.sh"
 command -v jq >/dev/null || vol_skip "jq not installed"
@@ -430,48 +430,6 @@ EOF
 	rm -f "$M"/app "$M"/trunc "$M"/lk_* "$M"/slow
 }
 
-# ext4 quota: who is charged for the donor, and a move near the limit.
-test_quota() {
-	command -v setquota >/dev/null || { note "quota tools not installed: quota part skipped"; return; }
-	vol__umount "$VOL_MNT" nolazy || { fail "umount for quota"; return; }
-	tune2fs -O quota -Q usrquota "$VOL_DEV" >/dev/null 2>&1 || { note "tune2fs -O quota failed: skipped"; mount "$VOL_DEV" "$VOL_MNT"; return; }
-	if ! mount -o usrquota "$VOL_DEV" "$VOL_MNT" 2>"$VOL_DIR/q.mnt"; then
-		# e.g. "The kernel was not built with CONFIG_QUOTA": the
-		# quota feature then keeps the filesystem from mounting at all
-		note "quota: cannot mount with quotas ($(dmesg 2>/dev/null | grep -o 'not built with CONFIG_QUOTA.*' | tail -1)): quota part skipped"
-		tune2fs -O ^quota "$VOL_DEV" >/dev/null 2>&1
-		mount "$VOL_DEV" "$VOL_MNT" || fail "mount without quota"
-		return
-	fi
-	quotaon -u "$VOL_MNT" 2>/dev/null
-	local f=$VOL_MNT/q/f goal u0 u1 r0 r1 sum rc
-	mkdir -p "$VOL_MNT/q" && chown nobody "$VOL_MNT/q"
-	setpriv --reuid=65534 --regid=65534 --clear-groups sh -c "$(declare -f mkfrag); VOL_MNT=$VOL_MNT; mkfrag $f 16 256"
-	sum=$(md5sum <"$f")
-	qk() { quota -w -u "$1" 2>/dev/null | awk 'NR > 2 {print $2 + 0}' | head -1; }
-	u0=$(qk nobody) r0=$(qk root)
-	# a hard limit just above the file's 4 MiB
-	setquota -u nobody $((u0 + 256)) $((u0 + 256)) 0 0 "$VOL_MNT"
-	goal=$(goal_for $((4 << 20)))
-	R -e "move $f --to $goal --io-priority normal" "$VOL_MNT" >/dev/null 2>"$VOL_DIR/q.err"
-	rc=$?
-	u1=$(qk nobody) r1=$(qk root)
-	note "quota: move of nobody's 4 MiB file (limit $((u0 + 256)) KiB): exit $rc $(cat "$VOL_DIR/q.err")"
-	note "quota: nobody ${u0} -> ${u1} KiB, root ${r0} -> ${r1} KiB"
-	[ "$sum" = "$(md5sum <"$f")" ] || fail "quota: content changed"
-	[ "$u0" = "$u1" ] || note "quota: the user's usage changed by $((u1 - u0)) KiB"
-	[ "$r0" = "$r1" ] || note "quota: root's usage changed by $((r1 - r0)) KiB"
-	# a user already over the limit (grace) still gets the move
-	setquota -u nobody 1024 1024 0 0 "$VOL_MNT"
-	goal=$(goal_for $((4 << 20)))
-	R -e "move $f --to $goal --io-priority normal" "$VOL_MNT" >/dev/null 2>"$VOL_DIR/q.err"
-	note "quota: move with the user over the hard limit: exit $? $(cat "$VOL_DIR/q.err"); nobody now $(qk nobody) KiB"
-	[ "$sum" = "$(md5sum <"$f")" ] || fail "quota: content changed (2)"
-	setquota -u nobody 0 0 0 0 "$VOL_MNT"
-	rm -rf "$VOL_MNT/q"
-	vol_fsck
-}
-
 SEED_BASE=0
 for kind in $KINDS; do
 	STATS=()
@@ -501,9 +459,6 @@ for kind in $KINDS; do
 	[ -z "${RL_FAULT_ONLY:-}" ] || [ "$RL_FAULT_ONLY" = state ] && test_fs_state
 	[ -z "${RL_FAULT_ONLY:-}" ] || [ "$RL_FAULT_ONLY" = remount ] && test_remount_between_steps
 	[ -z "${RL_FAULT_ONLY:-}" ] || [ "$RL_FAULT_ONLY" = writers ] && test_writers
-	if [ "$kind" = ext4 ]; then
-		[ -z "${RL_FAULT_ONLY:-}" ] || [ "$RL_FAULT_ONLY" = quota ] && test_quota
-	fi
 	vol_fsck
 	SEED_BASE=$((SEED_BASE + NSEEDS))
 	vol_destroy
