@@ -61,6 +61,13 @@ check_kind() {
 	sum=$(md5sum <"$M/pub")
 
 	expect user 0 "type: +$kind" -- -e info "$M"
+	# the user, who cannot read the device, gets the same UUID
+	# (FS_IOC_GETFSUUID): it names the journal and stops replays of
+	# scripts recorded on another volume
+	sum=$("$RELAYOUT" --json -e info "$M" | sed -n 's/.*"uuid":"\([^"]*\)".*/\1/p')
+	[ -n "$sum" ] || fail "$kind: no UUID as root"
+	expect user 0 "\"uuid\":\"$sum\"" -- --json -e info "$M"
+	sum=$(md5sum <"$M/pub")
 	expect user 0 'pub: inode' -- -e "extents $M/pub" "$M"
 	expect user 1 'priv: Permission denied' -- -e "extents $M/priv" "$M"
 	expect user 1 'closed/hidden: Permission denied' -- -e "extents $M/closed/hidden" "$M"
