@@ -27,8 +27,9 @@
 	    {"io-priority", "idle|normal",                                    \
 	     "I/O priority of the moves (default idle)"},                     \
 	    {"journal-dir", "DIR",                                            \
-	     "the undo journal's directory (default $RELAYOUT_JOURNAL_DIR or " \
-	     "/var/lib/relayout)"}
+	     "the undo journal's directory (default $RELAYOUT_JOURNAL_DIR, " \
+	     "else /var/lib/relayout for root, "                           \
+	     "~/.local/state/relayout/journal for others)"}
 
 const struct cmd_opt cmd_opts_defrag[] = {
     {"min-extents", "N", "only files with at least N extents"},

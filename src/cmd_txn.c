@@ -26,8 +26,9 @@ static bool placement_supported(struct rl_session *s);
 
 #define TXN_COMMON_OPTS                                                       \
 	{"journal-dir", "DIR",                                                \
-	     "the undo journal's directory (default $RELAYOUT_JOURNAL_DIR or " \
-	     "/var/lib/relayout)"}
+	     "the undo journal's directory (default $RELAYOUT_JOURNAL_DIR, "  \
+	     "else /var/lib/relayout for root, "                              \
+	     "~/.local/state/relayout/journal for others)"}
 #define TXN_APPLY_OPTS                                                        \
 	{"dry-run", NULL, "print the plan; change nothing"},                  \
 	    {"rate", "MB/s", "throttle the data moved to MB/s (MiB/s)"},      \
@@ -268,7 +269,7 @@ static void tunable_cb(const struct rl_tunable_restored *r, void *arg)
 static struct jr_journal *session_journal(struct rl_session *s, bool lock,
                                           bool try_lock, const char *dir_opt)
 {
-	char msg[512];
+	char msg[512], dirbuf[4096];
 	long holder = 0;
 	const char *dir;
 	struct jr_journal *j = NULL;
@@ -294,7 +295,13 @@ static struct jr_journal *session_journal(struct rl_session *s, bool lock,
 		              s->fs.mountpoint);
 		return NULL;
 	}
-	dir = jr_dir_choice(s->journal_dir);
+	dir = jr_dir_choice(s->journal_dir, dirbuf, sizeof(dirbuf));
+	if (!dir) {
+		session_error(s, "no journal directory: neither HOME nor "
+		                 "XDG_STATE_HOME is set (an absolute path); "
+		                 "name one with --journal-dir DIR");
+		return NULL;
+	}
 	if (lock || try_lock) {
 		r = jr_open(dir, s->fs.uuid, JR_O_LOCK | (lock ? JR_O_CREATE : 0),
 		            &j, &holder, msg, sizeof(msg));

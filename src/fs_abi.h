@@ -20,6 +20,13 @@ struct rl_ext4_move_extent {
 };
 #define RL_EXT4_IOC_MOVE_EXT _IOWR('f', 15, struct rl_ext4_move_extent)
 
+/* FS_IOC_GETFSUUID (Linux 6.8): the filesystem's UUID, for any user. */
+struct rl_fsuuid2 {
+	__u8 len;
+	__u8 uuid[16];
+};
+#define RL_FS_IOC_GETFSUUID _IOR(0x15, 0, struct rl_fsuuid2)
+
 /* ext4 on-disk superblock fields we read (offsets from the superblock
  * start, which is at byte 1024 of the device). Little endian. */
 #define RL_EXT4_SB_OFFSET 1024

@@ -21,6 +21,12 @@ const char *rl_strerror(int err)
 		return "files are on different filesystems";
 	case -ETXTBSY:
 		return "file is an active swap file";
+	case -EROFS:
+		return "read-only filesystem (EROFS: the volume is mounted or "
+		       "was remounted read-only)";
+	case -EDQUOT:
+		return "disk quota exceeded (EDQUOT: a move needs room for a "
+		       "second copy of the range while it runs)";
 	case -EBUSY:
 		return "target busy or data changed concurrently (retry may "
 		       "succeed)";

@@ -137,6 +137,22 @@ static void probe_blkid(struct rl_fs_info *info)
 	blkid_free_probe(pr);
 }
 
+/* Without read access to the device (an unprivileged user), the kernel
+ * still tells the UUID (FS_IOC_GETFSUUID); written like blkid does. */
+static void probe_fsuuid(int fd, struct rl_fs_info *info)
+{
+	struct rl_fsuuid2 u = {.len = sizeof(u.uuid)};
+	const unsigned char *b = u.uuid;
+
+	if (ioctl(fd, RL_FS_IOC_GETFSUUID, &u) < 0 || u.len != sizeof(u.uuid))
+		return;
+	snprintf(info->uuid, sizeof(info->uuid),
+	         "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-"
+	         "%02x%02x%02x%02x%02x%02x",
+	         b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7], b[8], b[9],
+	         b[10], b[11], b[12], b[13], b[14], b[15]);
+}
+
 static uint32_t le32_at(const unsigned char *b, size_t off)
 {
 	uint32_t v;
@@ -259,6 +275,8 @@ int rl_fs_probe(const char *path, struct rl_fs_info *info)
 		}
 	}
 	probe_blkid(info);
+	if (!info->uuid[0])
+		probe_fsuuid(fd, info);
 
 	switch (info->type) {
 	case RL_FS_EXT4:

@@ -529,16 +529,53 @@ notjournal:
 
 /* ------------------------------------------------------------- directory */
 
-const char *jr_dir_choice(const char *explicit_dir)
+int jr_state_home(char *buf, size_t len)
+{
+	const char *st = getenv("XDG_STATE_HOME"), *home = getenv("HOME");
+	int n;
+
+	/* The XDG base directory spec: relative paths are invalid and
+	 * ignored. */
+	if (st && st[0] == '/')
+		n = snprintf(buf, len, "%s/relayout", st);
+	else if (home && home[0] == '/')
+		n = snprintf(buf, len, "%s/.local/state/relayout", home);
+	else
+		return -ENOENT;
+	return n < 0 || (size_t)n >= len ? -ENAMETOOLONG : 0;
+}
+
+const char *jr_dir_choice(const char *explicit_dir, char *buf, size_t len)
 {
 	const char *e;
+	size_t n;
 
 	if (explicit_dir && *explicit_dir)
 		return explicit_dir;
 	e = getenv(JR_ENV_DIR);
 	if (e && *e)
 		return e;
-	return JR_DEFAULT_DIR;
+	if (geteuid() == 0)
+		return JR_DEFAULT_DIR;
+	if (jr_state_home(buf, len) < 0)
+		return NULL;
+	n = strlen(buf);
+	if (n + sizeof("/journal") > len)
+		return NULL;
+	memcpy(buf + n, "/journal", sizeof("/journal"));
+	return buf;
+}
+
+bool jr_dir_trusted(const struct stat *st)
+{
+	if (st->st_uid != geteuid() && st->st_uid != 0)
+		return false;
+	if (st->st_mode & S_ISVTX)
+		return true; /* like /tmp: others cannot rename our entries */
+	if (st->st_mode & S_IWOTH)
+		return false;
+	return !(st->st_mode & S_IWGRP) || st->st_gid == getegid() ||
+	       st->st_gid == 0;
 }
 
 static int check_dir(int fd, const char *dir, char *msg, size_t msglen)
@@ -565,10 +602,31 @@ static int check_dir(int fd, const char *dir, char *msg, size_t msglen)
 	return 0;
 }
 
+/* A directory on the way to the journal directory: whoever controls it
+ * can swap what lies below it. */
+static int check_parent(int fd, const char *dir, int complen, char *msg,
+                        size_t msglen)
+{
+	struct stat st;
+
+	if (fstat(fd, &st) < 0)
+		return -errno;
+	if (jr_dir_trusted(&st))
+		return 0;
+	snprintf(msg, msglen,
+	         "journal directory %s: the directory %.*s on its path is "
+	         "controlled by another user (owner uid %u, mode %04o): "
+	         "refused",
+	         dir, complen, dir, (unsigned)st.st_uid,
+	         (unsigned)(st.st_mode & 07777));
+	return -EPERM;
+}
+
 int jr_open_dir(const char *dir, bool create, char *msg, size_t msglen)
 {
 	char *copy, *p, *next;
 	int fd, nfd, ret = 0;
+	bool last;
 
 	msg[0] = '\0';
 	if (!dir || !*dir) {
@@ -592,12 +650,13 @@ int jr_open_dir(const char *dir, bool create, char *msg, size_t msglen)
 			*next++ = '\0';
 		if (!*p)
 			continue;
+		last = !next || !*next;
 		nfd = openat(fd, p,
 		             O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 		if (nfd < 0 && errno == ENOENT && create) {
-			bool last = !next || !*next;
-			if (mkdirat(fd, p, last ? 0700 : 0755) < 0 &&
-			    errno != EEXIST) {
+			/* private, like the XDG spec asks of new state
+			 * directories */
+			if (mkdirat(fd, p, 0700) < 0 && errno != EEXIST) {
 				ret = -errno;
 				snprintf(msg, msglen,
 				         "cannot create journal directory %s: "
@@ -621,15 +680,25 @@ int jr_open_dir(const char *dir, bool create, char *msg, size_t msglen)
 				else
 					ret = -ENOTDIR;
 			}
-			snprintf(msg, msglen, "journal directory %s: %s%s", dir,
-			         ret == -ELOOP ? "a path component is a "
-			                         "symbolic link (never followed)"
-			                       : strerror(-ret),
-			         ret == -ELOOP ? ": refused" : "");
+			if (ret == -ELOOP)
+				snprintf(msg, msglen,
+				         "journal directory %s: %.*s is a "
+				         "symbolic link (never followed): "
+				         "refused",
+				         dir, (int)(p - copy + strlen(p)), dir);
+			else
+				snprintf(msg, msglen, "journal directory %s: %s",
+				         dir, strerror(-ret));
 			break;
 		}
 		close(fd);
 		fd = nfd;
+		if (!last) {
+			ret = check_parent(fd, dir, (int)(p - copy + strlen(p)),
+			                   msg, msglen);
+			if (ret < 0)
+				break;
+		}
 	}
 	free(copy);
 	if (ret == 0)

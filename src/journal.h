@@ -3,10 +3,13 @@
  * The undo journal: a durable, append-only, checksummed log of relocation
  * transactions, one file per volume (keyed by the filesystem UUID).
  *
- * Directory  DIR (default /var/lib/relayout, or --journal-dir, or
- *            $RELAYOUT_JOURNAL_DIR): created 0700, refused when it is a
- *            symlink (no component is ever followed), not owned by the
- *            effective user, or group/world writable.
+ * Directory  DIR (--journal-dir, or $RELAYOUT_JOURNAL_DIR, or by default
+ *            /var/lib/relayout for root and
+ *            $XDG_STATE_HOME/relayout/journal -- ~/.local/state/... --
+ *            for other users): created 0700, refused when a component is
+ *            a symlink (none is ever followed), when it is not owned by
+ *            the effective user or is group/world writable, or when a
+ *            directory on its path is controlled by another user.
  * Files      DIR/<uuid>.journal  the log;   DIR/<uuid>.lock  flock'ed by
  *            the process that appends (it writes its pid there).
  *
@@ -32,6 +35,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/stat.h>
 #include <sys/types.h>
 
 #define JR_DEFAULT_DIR "/var/lib/relayout"
@@ -121,14 +125,29 @@ struct jr_journal {
 	char problem[256];     /* description of tail damage / corruption */
 };
 
-/* Which directory to use: explicit (option) > $RELAYOUT_JOURNAL_DIR >
- * JR_DEFAULT_DIR. */
-const char *jr_dir_choice(const char *explicit_dir);
+/* relayout's per-user state directory: "$XDG_STATE_HOME/relayout", or
+ * "$HOME/.local/state/relayout" (relative values are ignored, as the XDG
+ * base directory spec says), written to buf. -ENOENT when neither is set,
+ * -ENAMETOOLONG. Open it with jr_open_dir. */
+int jr_state_home(char *buf, size_t len);
 
-/* Open (creating when create is set) the journal directory safely.
- * Returns a directory fd or -errno: -ELOOP a symlink in the path, -EPERM
- * owned by someone else or writable by group/others (msg says which),
- * -ENOTDIR not a directory. msg (size msglen) describes a refusal. */
+/* Which directory to use: explicit (option) > $RELAYOUT_JOURNAL_DIR >
+ * JR_DEFAULT_DIR for root (euid 0), jr_state_home()/journal for everyone
+ * else (written to buf). NULL: a user with no state directory. */
+const char *jr_dir_choice(const char *explicit_dir, char *buf, size_t len);
+
+/* Is a directory on the way to a private file trustworthy: owned by the
+ * effective user or root, and not writable by others (group-writable
+ * only by our or root's group), unless sticky like /tmp. */
+bool jr_dir_trusted(const struct stat *st);
+
+/* Open (creating when create is set: every missing component 0700) the
+ * journal directory safely, one component at a time, never following a
+ * symlink. Returns a directory fd or -errno: -ELOOP a symlink in the
+ * path, -EPERM the directory owned by someone else or writable by
+ * group/others, or a directory on its path not jr_dir_trusted (msg says
+ * which), -ENOTDIR not a directory. msg (size msglen) describes a
+ * refusal. */
 int jr_open_dir(const char *dir, bool create, char *msg, size_t msglen);
 
 /* Open the journal of the volume with this UUID in dir and read it.

@@ -58,10 +58,7 @@ static int record_open(const char *path)
 	}
 	if (fstat(dfd, &st) < 0) {
 		ret = -errno;
-	} else if ((st.st_uid != me && st.st_uid != 0) ||
-	           ((st.st_mode & S_IWOTH) && !(st.st_mode & S_ISVTX)) ||
-	           ((st.st_mode & S_IWGRP) && !(st.st_mode & S_ISVTX) &&
-	            st.st_gid != getegid() && st.st_gid != 0)) {
+	} else if (!jr_dir_trusted(&st)) {
 		ret = -EPERM;
 	}
 	if (ret < 0) {
@@ -103,6 +100,22 @@ const char *session_record_strerror(int err)
 	default:
 		return strerror(-err);
 	}
+}
+
+char *session_state_file(const char *name)
+{
+	char dir[4096], msg[512], *path;
+	int fd;
+
+	if (jr_state_home(dir, sizeof(dir)) < 0)
+		return NULL;
+	fd = jr_open_dir(dir, true, msg, sizeof(msg));
+	if (fd < 0)
+		return NULL;
+	close(fd);
+	if (asprintf(&path, "%s/%s", dir, name) < 0)
+		return NULL;
+	return path;
 }
 
 int session_record_start(struct rl_session *s, const char *path)

@@ -78,6 +78,13 @@ const char *session_record_strerror(int err);
 void session_record_stop(struct rl_session *s);
 void session_free(struct rl_session *s);
 
+/* NAME in relayout's per-user state directory ($XDG_STATE_HOME/relayout,
+ * default ~/.local/state/relayout), which is created 0700 and checked
+ * like the journal directory (jr_open_dir: no symlink, owned by the
+ * effective user, nothing on its path another user controls). A malloc'd
+ * path, or NULL when there is no such directory or it is refused. */
+char *session_state_file(const char *name);
+
 /* Probe the volume (once). Returns 0 or -errno; reports the error. */
 int session_volume(struct rl_session *s);
 

@@ -570,7 +570,9 @@ static int run_step(struct apply_ctx *c, struct jr_journal *j, size_t i,
 	fd = c->o->open_file ? c->o->open_file(c->o->open_arg, st->path, O_RDWR)
 	                     : open(st->path, O_RDWR | O_NOFOLLOW | O_CLOEXEC);
 	if (fd < 0) {
-		snprintf(why, wlen, "cannot open: %s", rl_strerror(fd));
+		snprintf(why, wlen,
+		         "cannot open: %s; nothing of this step was moved",
+		         rl_strerror(fd));
 		return fd;
 	}
 	r = tx_file_identity(fd, &ino, &gen, &gk);
@@ -609,7 +611,7 @@ static int run_step(struct apply_ctx *c, struct jr_journal *j, size_t i,
 	if (donor < 0) {
 		r = donor;
 		snprintf(why, wlen, "cannot create the donor file: %s",
-		         strerror(-r));
+		         rl_strerror(r));
 		goto out;
 	}
 	/* Blocks freed moments ago (an earlier step, an undo) stay busy
@@ -843,11 +845,14 @@ int tx_apply(const struct tx_plan *p, struct jr_journal *j,
 		free(after);
 		sigprocmask(SIG_SETMASK, &oldmask, NULL);
 		if (r < 0) {
-			/* a signal between chunks stops the plan, anything
-			 * else fails it */
-			bool stop = r == -EINTR &&
-			            ((o->handle_signals && tx_stop_requested) ||
-			             tx_cancel_requested);
+			/* a signal between chunks stops the plan, and so does
+			 * the volume turning read-only between steps (a
+			 * remount cannot happen while a step holds the file
+			 * open for writing); anything else fails it */
+			bool stop = (r == -EINTR &&
+			             ((o->handle_signals && tx_stop_requested) ||
+			              tx_cancel_requested)) ||
+			            r == -EROFS;
 			res->status = stop ? JR_ST_STOPPED : JR_ST_FAILED;
 			res->failed_step = i;
 			res->err = r;

@@ -3,7 +3,9 @@
  * The `:` prompt: GNU readline driven through its callback interface from
  * the curses key loop (rl_getc_function hands readline the key curses
  * read; rl_redisplay_function draws the line on the message row). History
- * lives in $XDG_STATE_HOME/relayout/history (default ~/.local/state);
+ * lives in $XDG_STATE_HOME/relayout/history (default ~/.local/state),
+ * a directory checked like the journal's (session_state_file): without a
+ * safe one there is no history file;
  * completion offers command names from the command table, theme names
  * after `theme`, and file names elsewhere.
  */
@@ -19,6 +21,7 @@
 #include <readline/readline.h>
 #include <relayout/layout_model.h>
 #include "commands.h"
+#include "session.h"
 #include "ui.h"
 
 /* Readline's callback interface has no user pointer: the one prompt. */
@@ -189,32 +192,6 @@ static char **p_complete(const char *text, int start, int end)
 	return NULL; /* file names */
 }
 
-static char *history_file(void)
-{
-	const char *st = getenv("XDG_STATE_HOME"), *home = getenv("HOME");
-	char dir[4096], *path = NULL;
-
-	if (st && *st)
-		snprintf(dir, sizeof(dir), "%s/relayout", st);
-	else if (home && *home)
-		snprintf(dir, sizeof(dir), "%s/.local/state/relayout", home);
-	else
-		return NULL;
-	/* mkdir -p, private */
-	for (char *p = dir + 1; *p; p++) {
-		if (*p != '/')
-			continue;
-		*p = '\0';
-		mkdir(dir, 0700);
-		*p = '/';
-	}
-	if (mkdir(dir, 0700) < 0 && errno != EEXIST)
-		return NULL;
-	if (asprintf(&path, "%s/history", dir) < 0)
-		return NULL;
-	return path;
-}
-
 void ui_prompt_init(struct ui *ui)
 {
 	p_ui = ui;
@@ -232,7 +209,7 @@ void ui_prompt_init(struct ui *ui)
 	rl_variable_bind("bell-style", "none");
 	using_history();
 	stifle_history(1000);
-	ui->history_path = history_file();
+	ui->history_path = session_state_file("history");
 	if (ui->history_path)
 		read_history(ui->history_path);
 }

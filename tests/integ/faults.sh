@@ -9,10 +9,10 @@
 #    ends cleanly, the data is intact, no block is leaked (free space with
 #    the filler removed equals the free space before);
 #  - the volume frozen, remounted read-only, lazily unmounted mid-move;
+#  - a read-only remount between the steps of a multi-file plan;
 #  - concurrent appenders, truncaters, flock/POSIX lock and lease holders,
-#    and a second relayout (the volume lock);
-#  - ext4 quota: what the kernel charges for the donor, and a move of a
-#    user's file close to the user's limit.
+#    and a second relayout (the volume lock).
+# Quotas are quota.sh.
 # RL_FAULT_SEEDS (default 26 per filesystem: 52 in all) and RL_FAULT_FS.
 . "$top_srcdir/tests/lib/volume.sh"
 command -v jq >/dev/null || vol_skip "jq not installed"
@@ -260,6 +260,90 @@ test_fs_state() {
 	vol_fsck
 }
 
+# extents_of FILE: its physical extents (filefrag, bytes).
+extents_of() { filefrag -v -b1 "$1" | awk '$1 ~ /^[0-9]+:$/ {print $2, $4, $6}'; }
+
+# Read-only remount between the steps of a multi-file plan. Mid-step the
+# kernel refuses it (EBUSY: the step holds the file open for writing);
+# between steps it may succeed. Then the next step stops the plan cleanly
+# (EROFS): the transaction is journaled "stopped", the step that could not
+# start left nothing behind, the earlier steps stay, data intact.
+test_remount_between_steps() {
+	local d=$VOL_MNT/rro n=${RL_FAULT_RO_FILES:-16} i jf js pid rc prev tries=0 ro=0 free0 free1 out st path
+	declare -A EXT=()
+	mkdir -p "$d"
+	for ((i = 0; i < n; i++)); do
+		mkfrag "$d/f$i" 4 128
+		SUMS[$d/f$i]=$(md5sum <"$d/f$i")
+		EXT[$d/f$i]=$(extents_of "$d/f$i")
+	done
+	prev=$(last_id)
+	free0=$(free_bytes)
+	jf=$JDIR/$(jq -r .uuid <<<"$INFO").journal
+	js=$(stat -c %s "$jf" 2>/dev/null || echo 0)
+	"$RELAYOUT" -e "defrag --recursive --rate 4 --io-priority normal $d" "$VOL_MNT" >/dev/null 2>"$VOL_DIR/rro.err" &
+	pid=$!
+	# from the transaction's first journal record on
+	while kill -0 $pid 2>/dev/null && [ "$(stat -c %s "$jf" 2>/dev/null || echo 0)" = "$js" ]; do
+		sleep 0.01
+	done
+	# mount(2) in a tight loop: the window between steps is short
+	tries=$(python3 - "$VOL_MNT" $pid <<'PY'
+import ctypes, os, sys
+libc = ctypes.CDLL(None, use_errno=True)
+MS_RDONLY, MS_REMOUNT = 1, 32
+mnt, pid, tries = sys.argv[1].encode(), int(sys.argv[2]), 0
+while True:
+    try:
+        with open("/proc/%d/stat" % pid) as f:
+            if f.read().rsplit(") ", 1)[1][0] == "Z":
+                break
+    except OSError:
+        break
+    tries += 1
+    if libc.mount(None, mnt, None, MS_REMOUNT | MS_RDONLY, None) == 0:
+        print(tries, "ro")
+        sys.exit(0)
+print(tries)
+PY
+)
+	case $tries in *ro) ro=1 tries=${tries% ro} ;; esac
+	wait $pid
+	rc=$?
+	out=$(R --json -e log "$VOL_MNT" 2>/dev/null)
+	st=$(jq -r "[.transactions[] | select(.id > $prev)][-1] | \"\(.status) \(.steps_done)/\(.steps)\"" <<<"$out")
+	note "read-only remount during a $n-step defrag: $tries remount tries, $([ $ro = 1 ] && echo succeeded || echo 'never succeeded (EBUSY)'); relayout exit $rc, transaction $st: $(tr '\n' ' ' <"$VOL_DIR/rro.err" | cut -c1-300)"
+	STATS[ro_remount_tries]=$tries
+	for f in "${!SUMS[@]}"; do
+		[ "${SUMS[$f]}" = "$(md5sum <"$f")" ] || fail "remount-ro: content of $f changed"
+	done
+	if [ $ro = 1 ]; then
+		case $st in
+		"stopped "*) ;;
+		"applied "*) note "remount-ro: the remount came after the last step" ;;
+		*) fail "remount-ro: transaction $st, expected stopped" ;;
+		esac
+		if [ "${st%% *}" = stopped ]; then
+			[ $rc = 1 ] || fail "remount-ro: exit $rc"
+			grep -q "transaction [0-9]* stopped: step [0-9]* of [0-9]* (.*read-only filesystem (EROFS.*nothing of this step was moved" "$VOL_DIR/rro.err" ||
+				fail "remount-ro: no clear message: $(cat "$VOL_DIR/rro.err")"
+			# the step that could not start: its file untouched
+			path=$(sed -n 's/.* stopped: step [0-9]* of [0-9]* (\(.*\), range .*/\1/p' "$VOL_DIR/rro.err")
+			[ -n "$path" ] && [ "${EXT[$path]}" = "$(extents_of "$path")" ] ||
+				fail "remount-ro: the stopped step's file $path moved"
+		fi
+	fi
+	mount -o remount,rw "$VOL_MNT" || fail "remount,rw"
+	# the next start reports it
+	R -e log "$VOL_MNT" 2>&1 | grep -q "stopped\|applied" || fail "remount-ro: log does not show the transaction"
+	free1=$(free_bytes)
+	[ $((free0 - free1)) -le $((64 * 4096)) ] || fail "remount-ro: $((free0 - free1)) bytes of free space lost"
+	check_after "remount-ro" "$prev"
+	vol_fsck
+	for ((i = 0; i < n; i++)); do unset "SUMS[$d/f$i]"; done
+	rm -rf "$d"
+}
+
 # Writers of every kind during a move.
 test_writers() {
 	local M=$VOL_MNT f goal pid wpid rc sum n
@@ -346,48 +430,6 @@ EOF
 	rm -f "$M"/app "$M"/trunc "$M"/lk_* "$M"/slow
 }
 
-# ext4 quota: who is charged for the donor, and a move near the limit.
-test_quota() {
-	command -v setquota >/dev/null || { note "quota tools not installed: quota part skipped"; return; }
-	vol__umount "$VOL_MNT" nolazy || { fail "umount for quota"; return; }
-	tune2fs -O quota -Q usrquota "$VOL_DEV" >/dev/null 2>&1 || { note "tune2fs -O quota failed: skipped"; mount "$VOL_DEV" "$VOL_MNT"; return; }
-	if ! mount -o usrquota "$VOL_DEV" "$VOL_MNT" 2>"$VOL_DIR/q.mnt"; then
-		# e.g. "The kernel was not built with CONFIG_QUOTA": the
-		# quota feature then keeps the filesystem from mounting at all
-		note "quota: cannot mount with quotas ($(dmesg 2>/dev/null | grep -o 'not built with CONFIG_QUOTA.*' | tail -1)): quota part skipped"
-		tune2fs -O ^quota "$VOL_DEV" >/dev/null 2>&1
-		mount "$VOL_DEV" "$VOL_MNT" || fail "mount without quota"
-		return
-	fi
-	quotaon -u "$VOL_MNT" 2>/dev/null
-	local f=$VOL_MNT/q/f goal u0 u1 r0 r1 sum rc
-	mkdir -p "$VOL_MNT/q" && chown nobody "$VOL_MNT/q"
-	setpriv --reuid=65534 --regid=65534 --clear-groups sh -c "$(declare -f mkfrag); VOL_MNT=$VOL_MNT; mkfrag $f 16 256"
-	sum=$(md5sum <"$f")
-	qk() { quota -w -u "$1" 2>/dev/null | awk 'NR > 2 {print $2 + 0}' | head -1; }
-	u0=$(qk nobody) r0=$(qk root)
-	# a hard limit just above the file's 4 MiB
-	setquota -u nobody $((u0 + 256)) $((u0 + 256)) 0 0 "$VOL_MNT"
-	goal=$(goal_for $((4 << 20)))
-	R -e "move $f --to $goal --io-priority normal" "$VOL_MNT" >/dev/null 2>"$VOL_DIR/q.err"
-	rc=$?
-	u1=$(qk nobody) r1=$(qk root)
-	note "quota: move of nobody's 4 MiB file (limit $((u0 + 256)) KiB): exit $rc $(cat "$VOL_DIR/q.err")"
-	note "quota: nobody ${u0} -> ${u1} KiB, root ${r0} -> ${r1} KiB"
-	[ "$sum" = "$(md5sum <"$f")" ] || fail "quota: content changed"
-	[ "$u0" = "$u1" ] || note "quota: the user's usage changed by $((u1 - u0)) KiB"
-	[ "$r0" = "$r1" ] || note "quota: root's usage changed by $((r1 - r0)) KiB"
-	# a user already over the limit (grace) still gets the move
-	setquota -u nobody 1024 1024 0 0 "$VOL_MNT"
-	goal=$(goal_for $((4 << 20)))
-	R -e "move $f --to $goal --io-priority normal" "$VOL_MNT" >/dev/null 2>"$VOL_DIR/q.err"
-	note "quota: move with the user over the hard limit: exit $? $(cat "$VOL_DIR/q.err"); nobody now $(qk nobody) KiB"
-	[ "$sum" = "$(md5sum <"$f")" ] || fail "quota: content changed (2)"
-	setquota -u nobody 0 0 0 0 "$VOL_MNT"
-	rm -rf "$VOL_MNT/q"
-	vol_fsck
-}
-
 SEED_BASE=0
 for kind in $KINDS; do
 	STATS=()
@@ -415,10 +457,8 @@ for kind in $KINDS; do
 	note "signals: ${NSEEDS} seeds in $((SECONDS - T0))s: $(for k in "${!STATS[@]}"; do printf '%s=%s ' "$k" "${STATS[$k]}"; done)"
 	[ -z "${RL_FAULT_ONLY:-}" ] || [ "$RL_FAULT_ONLY" = enospc ] && test_enospc
 	[ -z "${RL_FAULT_ONLY:-}" ] || [ "$RL_FAULT_ONLY" = state ] && test_fs_state
+	[ -z "${RL_FAULT_ONLY:-}" ] || [ "$RL_FAULT_ONLY" = remount ] && test_remount_between_steps
 	[ -z "${RL_FAULT_ONLY:-}" ] || [ "$RL_FAULT_ONLY" = writers ] && test_writers
-	if [ "$kind" = ext4 ]; then
-		[ -z "${RL_FAULT_ONLY:-}" ] || [ "$RL_FAULT_ONLY" = quota ] && test_quota
-	fi
 	vol_fsck
 	SEED_BASE=$((SEED_BASE + NSEEDS))
 	vol_destroy

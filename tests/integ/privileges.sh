@@ -6,7 +6,8 @@
 # not write refused with a reason and the file unchanged. As root: a
 # user-controlled symlink is never followed, other mounts are refused,
 # recordings are 0600, never through a symlink nor into a directory or
-# file another user controls.
+# file another user controls. An unprivileged user's journal goes to
+# the XDG state directory, checked like any journal directory.
 . "$top_srcdir/tests/lib/volume.sh"
 command -v setpriv >/dev/null || vol_skip "setpriv not installed"
 id nobody >/dev/null 2>&1 || vol_skip "no user nobody"
@@ -60,6 +61,13 @@ check_kind() {
 	sum=$(md5sum <"$M/pub")
 
 	expect user 0 "type: +$kind" -- -e info "$M"
+	# the user, who cannot read the device, gets the same UUID
+	# (FS_IOC_GETFSUUID): it names the journal and stops replays of
+	# scripts recorded on another volume
+	sum=$("$RELAYOUT" --json -e info "$M" | sed -n 's/.*"uuid":"\([^"]*\)".*/\1/p')
+	[ -n "$sum" ] || fail "$kind: no UUID as root"
+	expect user 0 "\"uuid\":\"$sum\"" -- --json -e info "$M"
+	sum=$(md5sum <"$M/pub")
 	expect user 0 'pub: inode' -- -e "extents $M/pub" "$M"
 	expect user 1 'priv: Permission denied' -- -e "extents $M/priv" "$M"
 	expect user 1 'closed/hidden: Permission denied' -- -e "extents $M/closed/hidden" "$M"
@@ -112,6 +120,86 @@ check_kind() {
 check_kind ext4 64
 if vol_kind_enabled xfs; then check_kind xfs 300; fi
 if vol_kind_enabled btrfs && command -v mkfs.btrfs >/dev/null; then check_kind btrfs 128; fi
+
+# The journal of an unprivileged user, with no --journal-dir: in the
+# user's XDG state directory, created 0700; a state directory another user
+# controls, or a symlink planted there, is refused. The volume is the
+# user's (its root directory too: XFS placement stages in the mount root;
+# ext4 placement needs root for the allocator's tunables, so the move
+# itself runs on XFS where it can).
+check_user_journal() {
+	local kind=$1 M H f n uuid sum old_home=$HOME
+	vol_create "$kind" "$2"
+	chmod 755 "$VOL_DIR"
+	M=$VOL_MNT
+	chown nobody:"$NOGROUP" "$M"
+	f=$M/mine
+	for ((n = 0; n < 8; n++)); do
+		as_user dd if=/dev/urandom of="$f" bs=64K count=1 seek=$((n * 5 % 8)) conv=notrunc status=none
+		as_user dd if=/dev/zero of="$M/gap$n" bs=256K count=1 status=none
+		sync -f "$M"
+	done
+	rm -f "$M"/gap*
+	sync -f "$M"
+	sum=$(md5sum <"$f")
+	uuid=$("$RELAYOUT" --json -e info "$M" | sed -n 's/.*"uuid":"\([^"]*\)".*/\1/p')
+	H=$VOL_DIR/home
+	mkdir -m 700 "$H"
+	chown nobody:"$NOGROUP" "$H"
+	unset RELAYOUT_JOURNAL_DIR XDG_STATE_HOME
+	export HOME=$H
+	if [ "$kind" = xfs ]; then
+		expect user 0 'transaction 1: .* moved .*verified' -- -e "defrag $f" "$M"
+		[ "$(md5sum <"$f")" = "$sum" ] || fail "$kind: user's defrag changed the content"
+	else
+		# the move fails (placement needs root here), the journal is kept
+		expect user 1 'transaction 1 failed: .*nothing of this step' -- -e "defrag $f" "$M"
+	fi
+	[ "$(stat -c '%U %a' "$H/.local/state/relayout/journal" 2>&1)" = "nobody 700" ] ||
+		fail "$kind: user journal dir: $(stat -c '%U %a' "$H/.local/state/relayout/journal" 2>&1)"
+	[ "$(stat -c '%U %a' "$H/.local/state/relayout/journal/$uuid.journal" 2>&1)" = "nobody 600" ] ||
+		fail "$kind: user journal: $(ls -lR "$H/.local" 2>&1)"
+	expect user 0 "defrag $f" -- -e log "$M"
+	[ ! -e "/var/lib/relayout/$uuid.journal" ] || fail "$kind: the user's journal went to /var/lib/relayout"
+	# later moves: into the last free extent (defrag has nothing to do)
+	local mv_rc=0
+	[ "$kind" = xfs ] || mv_rc=1
+	next_move() { echo "move $f --to $(($("$RELAYOUT" -e free "$M" | awk '$1 ~ /^0x/ {s = $1} END {print s}') + (1 << 20)))"; }
+	# XDG_STATE_HOME names it
+	export XDG_STATE_HOME=$H/st
+	expect user 0 'no transactions' -- -e log "$M"
+	expect user $mv_rc 'failed|moved' -- -e "$(next_move)" "$M"
+	[ -f "$H/st/relayout/journal/$uuid.journal" ] || fail "$kind: journal not under XDG_STATE_HOME"
+	unset XDG_STATE_HOME
+	# a state directory another user (uid 4242) controls: refused
+	local H2=$VOL_DIR/home2
+	mkdir -p -m 700 "$H2/.local/state/relayout"
+	chown -R nobody:"$NOGROUP" "$H2"
+	chown 4242 "$H2/.local/state/relayout"
+	chmod 777 "$H2/.local/state/relayout"
+	export HOME=$H2
+	expect user 1 "journal directory $H2/.local/state/relayout/journal: the directory $H2/.local/state/relayout on its path is controlled by another user \(owner uid 4242" -- -e "$(next_move)" "$M"
+	[ ! -e "$H2/.local/state/relayout/journal" ] || fail "$kind: journal made in another user's directory"
+	# ... or the journal directory itself is theirs
+	chown nobody "$H2/.local/state/relayout"
+	chmod 700 "$H2/.local/state/relayout"
+	mkdir -m 777 "$H2/.local/state/relayout/journal"
+	chown 4242 "$H2/.local/state/relayout/journal"
+	expect user 1 "journal directory .* is owned by uid 4242, not by uid $(id -u nobody): refused" -- -e "$(next_move)" "$M"
+	[ -z "$(ls -A "$H2/.local/state/relayout/journal")" ] || fail "$kind: journal written into another user's directory"
+	# a symlink planted for the state directory: never followed
+	rm -rf "$H2/.local/state/relayout"
+	mkdir -m 700 "$VOL_DIR/elsewhere"
+	chown nobody:"$NOGROUP" "$VOL_DIR/elsewhere"
+	ln -s "$VOL_DIR/elsewhere" "$H2/.local/state/relayout"
+	expect user 1 "journal directory $H2/.local/state/relayout/journal: $H2/.local/state/relayout is a symbolic link \(never followed\): refused" -- -e "$(next_move)" "$M"
+	[ -z "$(ls -A "$VOL_DIR/elsewhere")" ] || fail "$kind: journal made through a symlink"
+	[ "$(md5sum <"$f")" = "$sum" ] || fail "$kind: content changed"
+	export HOME=$old_home
+	vol_destroy
+}
+check_user_journal ext4 64
+if vol_kind_enabled xfs; then check_user_journal xfs 300; fi
 
 # Recordings (as root): 0600, never through a symlink, never into a
 # directory or a file another user controls.

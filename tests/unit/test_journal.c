@@ -429,19 +429,104 @@ static void test_unsafe_dirs(void **state)
 
 static void test_dir_choice(void **state)
 {
+	char b[256];
+	const char *home = getenv("HOME"), *xdg = getenv("XDG_STATE_HOME");
+	char *shome = home ? strdup(home) : NULL;
+	char *sxdg = xdg ? strdup(xdg) : NULL;
+
 	(void)state;
 	unsetenv(JR_ENV_DIR);
-	assert_string_equal(jr_dir_choice(NULL), JR_DEFAULT_DIR);
+	setenv("HOME", "/home/u", 1);
+	unsetenv("XDG_STATE_HOME");
+	if (geteuid() == 0)
+		assert_string_equal(jr_dir_choice(NULL, b, sizeof(b)),
+		                    JR_DEFAULT_DIR);
+	else
+		assert_string_equal(jr_dir_choice(NULL, b, sizeof(b)),
+		                    "/home/u/.local/state/relayout/journal");
 	setenv(JR_ENV_DIR, "/tmp/x", 1);
-	assert_string_equal(jr_dir_choice(NULL), "/tmp/x");
-	assert_string_equal(jr_dir_choice("/opt/y"), "/opt/y");
+	assert_string_equal(jr_dir_choice(NULL, b, sizeof(b)), "/tmp/x");
+	assert_string_equal(jr_dir_choice("/opt/y", b, sizeof(b)), "/opt/y");
 	unsetenv(JR_ENV_DIR);
+	/* the per-user state directory (the non-root default) */
+	assert_int_equal(jr_state_home(b, sizeof(b)), 0);
+	assert_string_equal(b, "/home/u/.local/state/relayout");
+	setenv("XDG_STATE_HOME", "/st", 1);
+	assert_int_equal(jr_state_home(b, sizeof(b)), 0);
+	assert_string_equal(b, "/st/relayout");
+	/* relative values are ignored (XDG base directory spec) */
+	setenv("XDG_STATE_HOME", "st", 1);
+	assert_int_equal(jr_state_home(b, sizeof(b)), 0);
+	assert_string_equal(b, "/home/u/.local/state/relayout");
+	setenv("HOME", "rel", 1);
+	assert_int_equal(jr_state_home(b, sizeof(b)), -ENOENT);
+	unsetenv("HOME");
+	assert_int_equal(jr_state_home(b, sizeof(b)), -ENOENT);
+	if (geteuid() != 0)
+		assert_null(jr_dir_choice(NULL, b, sizeof(b)));
+	setenv("HOME", "/h", 1);
+	assert_int_equal(jr_state_home(b, 8), -ENAMETOOLONG);
+	if (shome)
+		setenv("HOME", shome, 1);
+	else
+		unsetenv("HOME");
+	if (sxdg)
+		setenv("XDG_STATE_HOME", sxdg, 1);
+	else
+		unsetenv("XDG_STATE_HOME");
+	free(shome);
+	free(sxdg);
+}
+
+/* Directories on the way to the journal directory: one another user
+ * controls is refused, sticky ones (like /tmp) are fine. */
+static void test_dir_parents(void **state)
+{
+	char d[600], msg[512];
+	int fd;
+
+	(void)state;
+	snprintf(d, sizeof(d), "%s/open", base);
+	assert_int_equal(mkdir(d, 0700), 0);
+	assert_int_equal(chmod(d, 0777), 0);
+	snprintf(d, sizeof(d), "%s/open/j", base);
+	assert_int_equal(jr_open_dir(d, true, msg, sizeof(msg)), -EPERM);
+	assert_true(strstr(msg, "/open on its path is controlled by another "
+	                        "user") != NULL);
+	snprintf(d, sizeof(d), "%s/open", base);
+	assert_int_equal(chmod(d, 01777), 0);
+	snprintf(d, sizeof(d), "%s/open/j", base);
+	fd = jr_open_dir(d, true, msg, sizeof(msg));
+	assert_true(fd >= 0);
+	close(fd);
+	/* missing components are created private */
+	snprintf(d, sizeof(d), "%s/a/b/c", base);
+	fd = jr_open_dir(d, true, msg, sizeof(msg));
+	assert_true(fd >= 0);
+	close(fd);
+	{
+		struct stat st;
+		snprintf(d, sizeof(d), "%s/a", base);
+		assert_int_equal(stat(d, &st), 0);
+		assert_int_equal(st.st_mode & 0777, 0700);
+	}
+	if (geteuid() == 0) {
+		snprintf(d, sizeof(d), "%s/theirs", base);
+		assert_int_equal(mkdir(d, 0755), 0);
+		assert_int_equal(chown(d, 65534, 65534), 0);
+		snprintf(d, sizeof(d), "%s/theirs/j", base);
+		assert_int_equal(mkdir(d, 0700), 0);
+		assert_int_equal(jr_open_dir(d, true, msg, sizeof(msg)),
+		                 -EPERM);
+		assert_true(strstr(msg, "owner uid 65534") != NULL);
+	}
 }
 
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_crc),
+	    cmocka_unit_test_setup_teardown(test_dir_parents, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_roundtrip, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_truncated_tail, setup,
 	                                    teardown),

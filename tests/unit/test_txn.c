@@ -16,6 +16,16 @@
 
 #define K 4096u
 
+/* A step that fails for lack of room says which kind: the block quota
+ * (EDQUOT) like ENOSPC, and a volume gone read-only (EROFS). */
+static void test_error_words(void **state)
+{
+	(void)state;
+	assert_non_null(strstr(rl_strerror(-EDQUOT), "disk quota exceeded (EDQUOT"));
+	assert_non_null(strstr(rl_strerror(-EROFS), "read-only filesystem (EROFS"));
+	assert_non_null(strstr(rl_strerror(EROFS), "EROFS"));
+}
+
 static void test_normalize(void **state)
 {
 	struct jr_piece p[] = {
@@ -218,6 +228,7 @@ static void test_apply_changed(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
+	    cmocka_unit_test(test_error_words),
 	    cmocka_unit_test(test_normalize),
 	    cmocka_unit_test(test_predict),
 	    cmocka_unit_test(test_equal),
