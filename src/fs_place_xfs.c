@@ -102,7 +102,7 @@ static bool anchor_in_file(struct anchor_search *a, int fd, uint64_t size)
 	return found;
 }
 
-static int anchor_phys(int stage, uint32_t bs, uint64_t *phys);
+static int anchor_phys(int stage, uint64_t off, uint32_t bs, uint64_t *phys);
 
 /* Clone the candidate block of fd to offset 0 of the staging file and
  * check with FIEMAP that it is there (the file may change meanwhile, a
@@ -114,7 +114,7 @@ static bool anchor_clone(struct anchor_search *a, int fd)
 	uint64_t p;
 
 	if (ioctl(a->stage, FICLONERANGE, &r) == 0 &&
-	    anchor_phys(a->stage, a->bs, &p) == 0 && p >= a->lo &&
+	    anchor_phys(a->stage, 0, a->bs, &p) == 0 && p >= a->lo &&
 	    p + a->bs <= a->hi) {
 		a->phys = p;
 		return true;
@@ -177,19 +177,20 @@ static bool anchor_walk(struct anchor_search *a, int dfd, int depth)
 	return found;
 }
 
-/* Where the one block at offset 0 of stage sits. 0 or -errno. */
-static int anchor_phys(int stage, uint32_t bs, uint64_t *phys)
+/* Where the one block at offset off of stage sits. 0 or -errno. */
+static int anchor_phys(int stage, uint64_t off, uint32_t bs, uint64_t *phys)
 {
 	struct rl_extent *ext;
 	size_t n;
-	int ret = rl_get_extents_range(stage, 0, bs, &ext, &n);
+	int ret = rl_get_extents_range(stage, off, bs, &ext, &n);
 
 	if (ret < 0)
 		return ret;
-	if (n != 1 || ext[0].logical != 0 || ext[0].length < bs)
+	if (n != 1 || ext[0].logical > off ||
+	    ext[0].logical + ext[0].length < off + bs)
 		ret = -EBUSY;
 	else
-		*phys = ext[0].physical;
+		*phys = ext[0].physical + (off - ext[0].logical);
 	free(ext);
 	return ret;
 }
@@ -273,7 +274,7 @@ static int anchor_stage(int rootfd, int *stage, uint64_t lo, uint64_t g,
 	*stage = ret;
 	if (fallocate(*stage, 0, 0, (off_t)bs) < 0)
 		return RL_NEG_ERRNO();
-	ret = anchor_phys(*stage, bs, phys);
+	ret = anchor_phys(*stage, 0, bs, phys);
 	if (ret < 0)
 		return ret;
 	if (*phys == g)
@@ -421,6 +422,321 @@ static int64_t place_once(int fd, int rootfd, uint64_t off, uint64_t goal,
 	return ret;
 }
 
+/* ------------------------------------------------- XFS without reflink
+ *
+ * Without FICLONERANGE nothing can be cloned in as an anchor, and the one
+ * way to hand blocks to another file is XFS_IOC_SWAPEXT, which exchanges
+ * whole data forks. So the target is built in a private staging file and
+ * the staging file's data fork is swapped with the donor's:
+ *  1. a staging O_TMPFILE whose inode is in the target AG: made in the
+ *     mount root when that is in the AG, else in a new directory made for
+ *     the purpose (new directories rotate over the AGs; a file's inode
+ *     goes to its directory's AG) under XFS_PRIVATE_DIR at the mount root;
+ *  2. one block at logical A (the AG size): the first block of an empty
+ *     file goes next to its inode, at P (the anchor);
+ *  3. P below the goal G: n bytes at A + (G - P) (xfs_bmap_adjacent's goal
+ *     past the last extent is P + distance, with no limit). P at or above
+ *     G: the G..P bytes right in front of the anchor, at A - (P - G) (the
+ *     goal in front of an extent is its start minus the distance as long
+ *     as the distance is at most 4 times the length: here it equals the
+ *     length); this needs [G, P) free; then the rest behind the anchor;
+ *  4. everything but the target punched; FALLOC_FL_COLLAPSE_RANGE or
+ *     FALLOC_FL_INSERT_RANGE shift it (logical offsets only) to the
+ *     donor's offset, the size is made the donor's new size;
+ *  5. XFS_IOC_SWAPEXT with the staging file as the target (the kernel
+ *     wants the target to have at least as many extents as the other
+ *     file, and compares the timestamps of the target only: ours).
+ * The donor must therefore hold no blocks at all (the swap exchanges
+ * everything) and be open read-write without O_APPEND: a fresh O_TMPFILE,
+ * as `place` uses. A donor with blocks gets -EOPNOTSUPP. The swap cannot
+ * stop a concurrent writer of the donor; if one wrote (the staging file
+ * holds blocks after the swap) the swap is undone and -EBUSY returned.
+ * Unreachable: a goal with used space between it and every anchor that
+ * the tried directories give (-EOPNOTSUPP). A request crossing an AG
+ * boundary cannot be free (AGs begin with their headers).
+ * A crash can leave XFS_PRIVATE_DIR (and one empty directory in it): every
+ * placement on the volume removes them when it starts and when it ends.
+ */
+
+/* At the mount root; documented in include/relayout/fs.h. */
+#define XFS_PRIVATE_DIR ".relayout-place"
+/* Staging directories (anchors) tried per attempt. */
+#define XFS_SWAP_DIRS 4
+
+/* Remove XFS_PRIVATE_DIR and the empty directories in it (left by a run
+ * that died, or ours). Directories another placement is using right now
+ * may go too: it then makes the next one. */
+static void private_dir_clean(int rootfd)
+{
+	int d = openat(rootfd, XFS_PRIVATE_DIR,
+	               O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	DIR *dir;
+	struct dirent *de;
+
+	if (d < 0)
+		return;
+	dir = fdopendir(d);
+	if (!dir) {
+		close(d);
+		return;
+	}
+	while ((de = readdir(dir)))
+		if (!strncmp(de->d_name, "d.", 2))
+			unlinkat(dirfd(dir), de->d_name, AT_REMOVEDIR);
+	closedir(dir);
+	unlinkat(rootfd, XFS_PRIVATE_DIR, AT_REMOVEDIR);
+}
+
+/* XFS_PRIVATE_DIR, made if missing: a directory of ours (not a symlink,
+ * owned by us, 0700, on this filesystem). fd or -errno. */
+static int private_dir_open(int rootfd)
+{
+	struct stat st, rs;
+	int d;
+
+	if (mkdirat(rootfd, XFS_PRIVATE_DIR, 0700) < 0 && errno != EEXIST)
+		return RL_NEG_ERRNO();
+	d = openat(rootfd, XFS_PRIVATE_DIR,
+	           O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (d < 0)
+		return RL_NEG_ERRNO();
+	if (fstat(d, &st) < 0 || fstat(rootfd, &rs) < 0 ||
+	    st.st_dev != rs.st_dev || st.st_uid != geteuid() ||
+	    (st.st_mode & 077)) {
+		close(d);
+		return -EPERM;
+	}
+	return d;
+}
+
+/* A private O_TMPFILE with its inode in AG ag. *seq counts the
+ * directories tried so far (0: the mount root) and goes on from there, so
+ * that the next call gives another directory (and maybe another anchor).
+ * fd, -ENOENT (none in tries directories), -errno. */
+static int tmpfile_in_ag(int rootfd, uint64_t ag, unsigned shift,
+                         unsigned tries, unsigned *seq)
+{
+	int pfd = -1, ret = -ENOENT;
+
+	while (ret == -ENOENT && *seq < tries) {
+		unsigned i = (*seq)++;
+		char name[64];
+		struct stat st;
+		int d, fd = -1;
+
+		if (i == 0) {
+			d = dup(rootfd);
+		} else {
+			if (pfd < 0 && (pfd = private_dir_open(rootfd)) < 0) {
+				ret = pfd;
+				break;
+			}
+			snprintf(name, sizeof(name), "d.%ld.%u", (long)getpid(),
+			         i);
+			if (mkdirat(pfd, name, 0700) < 0) {
+				if (errno != ENOENT && errno != EEXIST) {
+					ret = RL_NEG_ERRNO();
+					break;
+				}
+				/* Removed under us: open it again. */
+				close(pfd);
+				pfd = -1;
+				continue;
+			}
+			d = openat(pfd, name,
+			           O_RDONLY | O_DIRECTORY | O_NOFOLLOW |
+			               O_CLOEXEC);
+		}
+		if (d >= 0 && fstat(d, &st) == 0 && (st.st_ino >> shift) == ag)
+			fd = rl_place_tmpfile(d);
+		if (d >= 0)
+			close(d);
+		if (i > 0)
+			unlinkat(pfd, name, AT_REMOVEDIR);
+		if (fd >= 0 && fstat(fd, &st) == 0 &&
+		    (st.st_ino >> shift) == ag)
+			ret = fd;
+		else if (fd >= 0)
+			close(fd);
+	}
+	if (pfd >= 0)
+		close(pfd);
+	return ret;
+}
+
+/* Build the target [goal, goal+len) in the empty staging file stage: on
+ * success *tl is where it sits (logically) and stage holds nothing else.
+ * 0; -EOPNOTSUPP this anchor cannot reach the goal (used space between);
+ * -EXDEV / -EBUSY missed (another AG / taken); -errno. */
+static int stage_target(int stage, uint64_t goal, uint64_t len,
+                        uint64_t ag_lo, uint64_t agbytes, uint32_t bs,
+                        uint64_t *tl, struct rl_place_report *rep)
+{
+	const int punch = FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE;
+	uint64_t a = agbytes; /* anchor offset: room for any distance below */
+	uint64_t p, lo;
+	int ret;
+
+	if (fallocate(stage, 0, (off_t)a, (off_t)bs) < 0)
+		return RL_NEG_ERRNO();
+	rep->alloc_calls++;
+	ret = anchor_phys(stage, a, bs, &p);
+	if (ret < 0)
+		return ret;
+	if (p < ag_lo || p >= ag_lo + agbytes)
+		return -EXDEV; /* the AG refused even one block */
+	if (p + bs <= goal) {
+		/* Below the goal: past the anchor, at its distance. */
+		*tl = a + (goal - p);
+		if (fallocate(stage, 0, (off_t)*tl, (off_t)len) < 0)
+			return RL_NEG_ERRNO();
+		rep->alloc_calls++;
+		ret = rl_place_maps_exactly(stage, *tl, len, goal);
+		if (ret == 0)
+			return other_ag(stage, *tl, len, ag_lo, agbytes);
+		if (ret < 0)
+			return ret;
+		return fallocate(stage, punch, (off_t)a, (off_t)bs) < 0
+		           ? RL_NEG_ERRNO()
+		           : 0;
+	}
+	if (p >= goal + len) {
+		/* Above it: [goal, p) must be free, asked for in front. */
+		ret = rl_place_range_free(stage, goal, p - goal);
+		if (ret <= 0)
+			return ret < 0 ? ret : -EOPNOTSUPP;
+	}
+	*tl = a - (p - goal);
+	if (p > goal) {
+		if (fallocate(stage, 0, (off_t)*tl, (off_t)(p - goal)) < 0)
+			return RL_NEG_ERRNO();
+		rep->alloc_calls++;
+	}
+	if (p + bs < goal + len) {
+		/* The anchor is inside the target: the rest behind it. */
+		if (fallocate(stage, 0, (off_t)(a + bs),
+		              (off_t)(goal + len - p - bs)) < 0)
+			return RL_NEG_ERRNO();
+		rep->alloc_calls++;
+	}
+	lo = *tl < a ? *tl : a;
+	ret = rl_place_maps_exactly(stage, *tl, len, goal);
+	if (ret == 0)
+		return other_ag(stage, lo, bs, ag_lo, agbytes);
+	if (ret < 0)
+		return ret;
+	/* Drop what lies beyond the target (part of the run in front, the
+	 * anchor). */
+	if (*tl + len < a + bs &&
+	    fallocate(stage, punch, (off_t)(*tl + len),
+	              (off_t)(a + bs - *tl - len)) < 0)
+		return RL_NEG_ERRNO();
+	return 0;
+}
+
+/* Does fd hold no blocks at all? 1 yes, 0 no, -errno. */
+static int holds_nothing(int fd)
+{
+	struct rl_extent *ext;
+	size_t n;
+	int ret = rl_get_extents(fd, &ext, &n);
+
+	if (ret < 0)
+		return ret;
+	free(ext);
+	return n == 0;
+}
+
+/* Exchange the data forks of stage (the swap's target: ours) and fd. */
+static int swap_forks(int stage, int fd, uint64_t size)
+{
+	struct rl_xfs_swapext sx;
+	struct stat st;
+
+	if (fstat(stage, &st) < 0)
+		return RL_NEG_ERRNO();
+	memset(&sx, 0, sizeof(sx));
+	sx.sx_fdtarget = stage;
+	sx.sx_fdtmp = fd;
+	sx.sx_length = (__s64)size;
+	sx.sx_stat.bs_mtime.tv_sec = st.st_mtim.tv_sec;
+	sx.sx_stat.bs_mtime.tv_nsec = (__s32)st.st_mtim.tv_nsec;
+	sx.sx_stat.bs_ctime.tv_sec = st.st_ctim.tv_sec;
+	sx.sx_stat.bs_ctime.tv_nsec = (__s32)st.st_ctim.tv_nsec;
+	if (ioctl(stage, RL_XFS_IOC_SWAPEXT, &sx) < 0)
+		return errno == ENOTTY ? -EOPNOTSUPP : RL_NEG_ERRNO();
+	return 0;
+}
+
+/* Move the target staged at tl to off, give stage the donor's new size
+ * and swap it into fd. */
+static int shift_and_swap(int fd, int stage, uint64_t tl, uint64_t off,
+                          uint64_t goal, uint64_t len, uint64_t size)
+{
+	struct stat st;
+	int ret;
+
+	if (tl > off && fallocate(stage, FALLOC_FL_COLLAPSE_RANGE, (off_t)off,
+	                          (off_t)(tl - off)) < 0)
+		return RL_NEG_ERRNO();
+	if (tl < off && fallocate(stage, FALLOC_FL_INSERT_RANGE, (off_t)tl,
+	                          (off_t)(off - tl)) < 0)
+		return RL_NEG_ERRNO();
+	if (ftruncate(stage, (off_t)size) < 0)
+		return RL_NEG_ERRNO();
+	ret = rl_place_maps_exactly(stage, off, len, goal);
+	if (ret <= 0)
+		return ret < 0 ? ret : -EIO;
+	if (fstat(fd, &st) < 0)
+		return RL_NEG_ERRNO();
+	if ((uint64_t)st.st_size != size && ftruncate(fd, (off_t)size) < 0)
+		return RL_NEG_ERRNO();
+	ret = swap_forks(stage, fd, size);
+	if (ret < 0)
+		return ret;
+	ret = holds_nothing(stage);
+	if (ret == 1)
+		return 0;
+	/* The donor had blocks when the kernel swapped: someone wrote to
+	 * it meanwhile. Give them back. */
+	swap_forks(stage, fd, size);
+	return ret < 0 ? ret : -EBUSY;
+}
+
+/* One attempt without reflink: single piece (one AG). */
+static int place_swap(int fd, int rootfd, uint64_t off, uint64_t goal,
+                      uint64_t len, uint64_t size,
+                      const struct rl_xfs_fsop_geom *g, unsigned shift,
+                      struct rl_place_report *rep)
+{
+	uint64_t agbytes = (uint64_t)g->agblocks * g->blocksize;
+	uint64_t ag = goal / agbytes, tl = 0;
+	unsigned seq = 0;
+	int ret = -EOPNOTSUPP;
+
+	if ((goal + len - 1) / agbytes != ag)
+		return -EOPNOTSUPP;
+	for (unsigned k = 0; k < XFS_SWAP_DIRS && ret == -EOPNOTSUPP; k++) {
+		int stage = tmpfile_in_ag(rootfd, ag, shift,
+		                          2 * g->agcount + 1, &seq);
+
+		if (stage < 0) {
+			if (stage != -ENOENT)
+				ret = stage;
+			break;
+		}
+		if (k > 0)
+			syncfs(fd); /* what the last try freed is busy */
+		ret = stage_target(stage, goal, len, ag * agbytes, agbytes,
+		                   g->blocksize, &tl, rep);
+		if (ret == 0)
+			ret = shift_and_swap(fd, stage, tl, off, goal, len,
+			                     size);
+		close(stage);
+	}
+	return ret;
+}
+
 int64_t rl_place_xfs(int fd, uint64_t off, uint64_t goal, uint64_t len,
                      unsigned mode, struct rl_place_ctx *ctx)
 {
@@ -432,13 +748,13 @@ int64_t rl_place_xfs(int fd, uint64_t off, uint64_t goal, uint64_t len,
 	unsigned agblklog = 0, inopblog = 0, shift;
 	int64_t ret = -EBUSY;
 	unsigned other_ag_misses = 0;
+	bool reflink;
 
 	(void)mode;
 	memset(&g, 0, sizeof(g));
 	if (ioctl(fd, RL_XFS_IOC_FSGEOMETRY, &g) < 0)
 		return RL_NEG_ERRNO();
-	if (!(g.flags & RL_XFS_FSOP_GEOM_FLAGS_REFLINK))
-		return -EOPNOTSUPP; /* no way to stage without clones */
+	reflink = g.flags & RL_XFS_FSOP_GEOM_FLAGS_REFLINK;
 	if (g.blocksize == 0 || g.agblocks == 0)
 		return -EIO;
 	agbytes = (uint64_t)g.agblocks * g.blocksize;
@@ -463,9 +779,24 @@ int64_t rl_place_xfs(int fd, uint64_t off, uint64_t goal, uint64_t len,
 	}
 	if (fstat(fd, &st) < 0)
 		return RL_NEG_ERRNO();
+	if (!reflink) {
+		/* The swap needs both files read-write, not append-only,
+		 * and exchanges all of the donor's blocks. */
+		int fl = fcntl(fd, F_GETFL);
+
+		if (fl < 0)
+			return RL_NEG_ERRNO();
+		if ((fl & O_ACCMODE) != O_RDWR || (fl & O_APPEND))
+			return -EBADF;
+		r = holds_nothing(fd);
+		if (r <= 0)
+			return r < 0 ? r : -EOPNOTSUPP;
+	}
 	rootfd = rl_place_mount_root(fd);
 	if (rootfd < 0)
 		return rootfd;
+	if (!reflink)
+		private_dir_clean(rootfd);
 	for (unsigned a = 0; a < ctx->max_attempts; a++) {
 		ctx->rep->attempts++;
 		/* Recently freed extents are busy until the log commits. */
@@ -476,8 +807,15 @@ int64_t rl_place_xfs(int fd, uint64_t off, uint64_t goal, uint64_t len,
 			ret = r < 0 ? r : a == 0 ? -ENOSPC : -EBUSY;
 			break;
 		}
-		ret = place_once(fd, rootfd, off, goal, pc, npc, &g, shift,
-		                 ctx->rep);
+		if (reflink)
+			ret = place_once(fd, rootfd, off, goal, pc, npc, &g,
+			                 shift, ctx->rep);
+		else
+			ret = place_swap(fd, rootfd, off, goal, len,
+			                 (uint64_t)st.st_size > off + len
+			                     ? (uint64_t)st.st_size
+			                     : off + len,
+			                 &g, shift, ctx->rep);
 		if (ret == 0) {
 			ret = (int64_t)len;
 			break;
@@ -494,6 +832,8 @@ int64_t rl_place_xfs(int fd, uint64_t off, uint64_t goal, uint64_t len,
 	 * are held back by XFS (per-AG reservations), not allocatable. */
 	if (ret == -EBUSY && other_ag_misses == ctx->rep->attempts)
 		ret = -ENOSPC;
+	if (!reflink)
+		private_dir_clean(rootfd);
 	close(rootfd);
 	return ret;
 }
