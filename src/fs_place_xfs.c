@@ -460,6 +460,8 @@ static int64_t place_once(int fd, int rootfd, uint64_t off, uint64_t goal,
 
 /* At the mount root; documented in include/relayout/fs.h. */
 #define XFS_PRIVATE_DIR ".relayout-place"
+/* The filestream staging file's name while it gets its first block. */
+#define XFS_STAGE_NAME "stage"
 /* Staging directories (anchors) tried per attempt. */
 #define XFS_SWAP_DIRS 4
 
@@ -480,9 +482,19 @@ static void private_dir_clean(int rootfd)
 		close(d);
 		return;
 	}
-	while ((de = readdir(dir)))
-		if (!strncmp(de->d_name, "d.", 2))
-			unlinkat(dirfd(dir), de->d_name, AT_REMOVEDIR);
+	while ((de = readdir(dir))) {
+		int sub;
+
+		if (strncmp(de->d_name, "d.", 2))
+			continue;
+		sub = openat(dirfd(dir), de->d_name,
+		             O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+		if (sub >= 0) {
+			unlinkat(sub, XFS_STAGE_NAME, 0);
+			close(sub);
+		}
+		unlinkat(dirfd(dir), de->d_name, AT_REMOVEDIR);
+	}
 	closedir(dir);
 	unlinkat(rootfd, XFS_PRIVATE_DIR, AT_REMOVEDIR);
 }
@@ -509,58 +521,138 @@ static int private_dir_open(int rootfd)
 	return d;
 }
 
-/* A private O_TMPFILE with its inode in AG ag. *seq counts the
- * directories tried so far (0: the mount root) and goes on from there, so
- * that the next call gives another directory (and maybe another anchor).
- * fd, -ENOENT (none in tries directories), -errno. */
-static int tmpfile_in_ag(int rootfd, uint64_t ag, unsigned shift,
-                         unsigned tries, unsigned *seq)
+/* Mark fd (a file, or a directory: new files inherit it) for the
+ * filestream allocator: a file's first block then goes to the lowest free
+ * block of its directory's AG (the stream's goal is AG block 0), an
+ * anchor below every free target there. Best effort: FIEMAP shows where
+ * the anchor really went. */
+static void set_filestream(int fd)
 {
-	int pfd = -1, ret = -ENOENT;
+	struct fsxattr fa;
 
+	if (ioctl(fd, FS_IOC_FSGETXATTR, &fa) < 0)
+		return;
+	fa.fsx_xflags |= FS_XFLAG_FILESTREAM;
+	ioctl(fd, FS_IOC_FSSETXATTR, &fa);
+}
+
+/* A staging file: a private O_TMPFILE with its inode in AG ag. */
+struct staging {
+	int fd;
+	int pfd;       /* XFS_PRIVATE_DIR, or -1 */
+	char dir[64];  /* its directory in XFS_PRIVATE_DIR, or "" (root) */
+	bool named;    /* a named file XFS_STAGE_NAME in dir (filestream) */
+};
+
+/* The filestream staging file has its first block: drop its name and
+ * the flag (later allocations take their goal from the anchor). */
+static void staging_unname(struct staging *st)
+{
+	struct fsxattr fa;
+	int d;
+
+	if (!st->named)
+		return;
+	st->named = false;
+	if (ioctl(st->fd, FS_IOC_FSGETXATTR, &fa) == 0) {
+		fa.fsx_xflags &= ~(__u32)FS_XFLAG_FILESTREAM;
+		ioctl(st->fd, FS_IOC_FSSETXATTR, &fa);
+	}
+	d = openat(st->pfd, st->dir,
+	           O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (d >= 0) {
+		unlinkat(d, XFS_STAGE_NAME, 0);
+		close(d);
+	}
+}
+
+/* Close the staging file and remove its directory (which, with the
+ * filestream flag, also ends the stream the kernel associated with it, so
+ * the AG is free for the next stream). */
+static void staging_drop(struct staging *st)
+{
+	if (st->fd >= 0) {
+		staging_unname(st);
+		close(st->fd);
+	}
+	st->fd = -1;
+	if (st->dir[0])
+		unlinkat(st->pfd, st->dir, AT_REMOVEDIR);
+	st->dir[0] = '\0';
+}
+
+/* Make *st. *seq counts the directories tried so far (0: the mount root)
+ * and goes on from there, so that the next call gives another directory
+ * (and maybe another anchor). filestream: a named file in a directory of
+ * ours, both marked for the filestream allocator (it finds the AG through
+ * the file's name: an O_TMPFILE has none, and the stream is tied to the
+ * directory, which ends it when removed). 0, -ENOENT (no directory in
+ * the AG in tries), -errno. */
+static int staging_make(struct staging *st, int rootfd, uint64_t ag,
+                        unsigned shift, unsigned tries, unsigned *seq,
+                        bool filestream)
+{
+	int ret = -ENOENT;
+
+	st->fd = -1;
+	st->dir[0] = '\0';
 	while (ret == -ENOENT && *seq < tries) {
 		unsigned i = (*seq)++;
-		char name[64];
-		struct stat st;
+		struct stat sb;
 		int d, fd = -1;
 
 		if (i == 0) {
+			if (filestream)
+				continue;
 			d = dup(rootfd);
 		} else {
-			if (pfd < 0 && (pfd = private_dir_open(rootfd)) < 0) {
-				ret = pfd;
+			if (st->pfd < 0 &&
+			    (st->pfd = private_dir_open(rootfd)) < 0) {
+				ret = st->pfd;
 				break;
 			}
-			snprintf(name, sizeof(name), "d.%ld.%u", (long)getpid(),
-			         i);
-			if (mkdirat(pfd, name, 0700) < 0) {
+			snprintf(st->dir, sizeof(st->dir), "d.%ld.%u",
+			         (long)getpid(), i);
+			if (mkdirat(st->pfd, st->dir, 0700) < 0) {
+				st->dir[0] = '\0';
 				if (errno != ENOENT && errno != EEXIST) {
 					ret = RL_NEG_ERRNO();
 					break;
 				}
 				/* Removed under us: open it again. */
-				close(pfd);
-				pfd = -1;
+				close(st->pfd);
+				st->pfd = -1;
 				continue;
 			}
-			d = openat(pfd, name,
+			d = openat(st->pfd, st->dir,
 			           O_RDONLY | O_DIRECTORY | O_NOFOLLOW |
 			               O_CLOEXEC);
 		}
-		if (d >= 0 && fstat(d, &st) == 0 && (st.st_ino >> shift) == ag)
-			fd = rl_place_tmpfile(d);
+		if (d >= 0 && fstat(d, &sb) == 0 && (sb.st_ino >> shift) == ag) {
+			if (filestream) {
+				set_filestream(d);
+				fd = openat(d, XFS_STAGE_NAME,
+				            O_RDWR | O_CREAT | O_EXCL |
+				                O_NOFOLLOW | O_CLOEXEC,
+				            0600);
+				st->named = fd >= 0;
+			} else {
+				fd = rl_place_tmpfile(d);
+			}
+		}
 		if (d >= 0)
 			close(d);
-		if (i > 0)
-			unlinkat(pfd, name, AT_REMOVEDIR);
-		if (fd >= 0 && fstat(fd, &st) == 0 &&
-		    (st.st_ino >> shift) == ag)
-			ret = fd;
-		else if (fd >= 0)
-			close(fd);
+		if (fd >= 0 && fstat(fd, &sb) == 0 &&
+		    (sb.st_ino >> shift) == ag) {
+			st->fd = fd;
+			if (filestream)
+				set_filestream(fd);
+			ret = 0;
+		} else {
+			st->fd = fd;
+			staging_drop(st);
+		}
 	}
-	if (pfd >= 0)
-		close(pfd);
 	return ret;
 }
 
@@ -568,11 +660,12 @@ static int tmpfile_in_ag(int rootfd, uint64_t ag, unsigned shift,
  * success *tl is where it sits (logically) and stage holds nothing else.
  * 0; -EOPNOTSUPP this anchor cannot reach the goal (used space between);
  * -EXDEV / -EBUSY missed (another AG / taken); -errno. */
-static int stage_target(int stage, uint64_t goal, uint64_t len,
+static int stage_target(struct staging *st, uint64_t goal, uint64_t len,
                         uint64_t ag_lo, uint64_t agbytes, uint32_t bs,
                         uint64_t *tl, struct rl_place_report *rep)
 {
 	const int punch = FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE;
+	int stage = st->fd;
 	uint64_t a = agbytes; /* anchor offset: room for any distance below */
 	uint64_t p, lo;
 	int ret;
@@ -580,6 +673,7 @@ static int stage_target(int stage, uint64_t goal, uint64_t len,
 	if (fallocate(stage, 0, (off_t)a, (off_t)bs) < 0)
 		return RL_NEG_ERRNO();
 	rep->alloc_calls++;
+	staging_unname(st);
 	ret = anchor_phys(stage, a, bs, &p);
 	if (ret < 0)
 		return ret;
@@ -703,7 +797,11 @@ static int shift_and_swap(int fd, int stage, uint64_t tl, uint64_t off,
 	return ret < 0 ? ret : -EBUSY;
 }
 
-/* One attempt without reflink: single piece (one AG). */
+/* One attempt without reflink: single piece (one AG). The first
+ * staging file uses the filestream allocator (anchor at the lowest free
+ * block of the AG); the others plain allocation (anchor next to their
+ * inode), which reaches goals above that anchor or, with free space in
+ * between, below it. */
 static int place_swap(int fd, int rootfd, uint64_t off, uint64_t goal,
                       uint64_t len, uint64_t size,
                       const struct rl_xfs_fsop_geom *g, unsigned shift,
@@ -711,29 +809,34 @@ static int place_swap(int fd, int rootfd, uint64_t off, uint64_t goal,
 {
 	uint64_t agbytes = (uint64_t)g->agblocks * g->blocksize;
 	uint64_t ag = goal / agbytes, tl = 0;
+	struct staging st = {.fd = -1, .pfd = -1};
 	unsigned seq = 0;
 	int ret = -EOPNOTSUPP;
 
 	if ((goal + len - 1) / agbytes != ag)
 		return -EOPNOTSUPP;
-	for (unsigned k = 0; k < XFS_SWAP_DIRS && ret == -EOPNOTSUPP; k++) {
-		int stage = tmpfile_in_ag(rootfd, ag, shift,
-		                          2 * g->agcount + 1, &seq);
+	for (unsigned k = 0; k < XFS_SWAP_DIRS &&
+	                     (ret == -EOPNOTSUPP || ret == -EXDEV);
+	     k++) {
+		int r = staging_make(&st, rootfd, ag, shift,
+		                     2 * g->agcount + 1, &seq, k == 0);
 
-		if (stage < 0) {
-			if (stage != -ENOENT)
-				ret = stage;
+		if (r < 0) {
+			if (r != -ENOENT)
+				ret = r;
 			break;
 		}
 		if (k > 0)
 			syncfs(fd); /* what the last try freed is busy */
-		ret = stage_target(stage, goal, len, ag * agbytes, agbytes,
+		ret = stage_target(&st, goal, len, ag * agbytes, agbytes,
 		                   g->blocksize, &tl, rep);
 		if (ret == 0)
-			ret = shift_and_swap(fd, stage, tl, off, goal, len,
+			ret = shift_and_swap(fd, st.fd, tl, off, goal, len,
 			                     size);
-		close(stage);
+		staging_drop(&st);
 	}
+	if (st.pfd >= 0)
+		close(st.pfd);
 	return ret;
 }
 
