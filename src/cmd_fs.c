@@ -20,7 +20,9 @@ const struct cmd_opt cmd_opts_free[] = {
     {NULL, NULL, NULL},
 };
 const struct cmd_opt cmd_opts_allocate[] = {
-    {"fixed-start", NULL, "the blocks must start exactly at GOAL"},
+    {"fixed-start", NULL,
+     "the blocks must start exactly at GOAL (XFS without reflink: FILE "
+     "must hold no blocks)"},
     {"fixed-len", NULL, "exactly LEN bytes (otherwise up to LEN)"},
     {"contiguous", NULL, "one physically contiguous run"},
     {"no-tunables", NULL,

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
- * Exact placement on XFS (with reflink).
+ * Exact placement on XFS. With reflink (below); without it see "XFS
+ * without reflink" further down (staging file swapped into the donor).
  *
  * XFS chooses the goal of an allocation past the last extent of a file
  * from that extent: goal = P + (L - X) when logical X maps to physical P,
@@ -426,14 +427,22 @@ static int64_t place_once(int fd, int rootfd, uint64_t off, uint64_t goal,
  *
  * Without FICLONERANGE nothing can be cloned in as an anchor, and the one
  * way to hand blocks to another file is XFS_IOC_SWAPEXT, which exchanges
- * whole data forks. So the target is built in a private staging file and
- * the staging file's data fork is swapped with the donor's:
- *  1. a staging O_TMPFILE whose inode is in the target AG: made in the
- *     mount root when that is in the AG, else in a new directory made for
- *     the purpose (new directories rotate over the AGs; a file's inode
- *     goes to its directory's AG) under XFS_PRIVATE_DIR at the mount root;
- *  2. one block at logical A (the AG size): the first block of an empty
- *     file goes next to its inode, at P (the anchor);
+ * whole data forks. So the target is built in a private staging file
+ * whose data fork is then swapped with the donor's:
+ *  1. a staging file whose directory is in the target AG: a directory
+ *     made for the purpose under XFS_PRIVATE_DIR at the mount root (new
+ *     directories rotate over the AGs; mkdir until one lands there), or
+ *     the mount root itself when it is in the AG;
+ *  2. one block at logical A (the AG size): the anchor P. First try: the
+ *     directory and a named file in it carry the filestream flag; the
+ *     filestream allocator aims a file's first block at block 0 of its
+ *     directory's AG, so P is the lowest free block of the AG, at or below
+ *     every free target there. (It finds the AG through the file's name,
+ *     so an O_TMPFILE does not work; the name is removed, and the flag
+ *     cleared, right after the anchor is allocated. Removing the
+ *     directory ends its stream, so the next placement's stream can take
+ *     the same AG.) Further tries: an O_TMPFILE in another new directory
+ *     of the AG; its first block goes next to its inode;
  *  3. P below the goal G: n bytes at A + (G - P) (xfs_bmap_adjacent's goal
  *     past the last extent is P + distance, with no limit). P at or above
  *     G: the G..P bytes right in front of the anchor, at A - (P - G) (the
@@ -448,14 +457,19 @@ static int64_t place_once(int fd, int rootfd, uint64_t off, uint64_t goal,
  *     file, and compares the timestamps of the target only: ours).
  * The donor must therefore hold no blocks at all (the swap exchanges
  * everything) and be open read-write without O_APPEND: a fresh O_TMPFILE,
- * as `place` uses. A donor with blocks gets -EOPNOTSUPP. The swap cannot
- * stop a concurrent writer of the donor; if one wrote (the staging file
- * holds blocks after the swap) the swap is undone and -EBUSY returned.
- * Unreachable: a goal with used space between it and every anchor that
- * the tried directories give (-EOPNOTSUPP). A request crossing an AG
- * boundary cannot be free (AGs begin with their headers).
- * A crash can leave XFS_PRIVATE_DIR (and one empty directory in it): every
- * placement on the volume removes them when it starts and when it ends.
+ * as `place` uses. A donor with blocks gets -EOPNOTSUPP, one opened
+ * otherwise -EBADF. The swap cannot stop a concurrent writer of the
+ * donor; if one wrote (the staging file holds blocks after the swap) the
+ * swap is undone and -EBUSY returned. The blocks reach the donor
+ * unwritten (reading zeros), as fallocate gives them.
+ * Unreachable (-EOPNOTSUPP): targets in an AG where no directory can be
+ * made (no free inode and no room for an inode chunk: a nearly full AG),
+ * and, when the filestream anchor fails, a goal with used space between
+ * it and every anchor the tried directories give. A request crossing an
+ * AG boundary cannot be free (AGs begin with their headers).
+ * A crash can leave XFS_PRIVATE_DIR (with a directory and a one-block
+ * file in it): every placement on the volume removes them when it starts
+ * and when it ends (only when XFS_PRIVATE_DIR is ours: owned by us, 0700).
  */
 
 /* At the mount root; documented in include/relayout/fs.h. */
@@ -474,9 +488,14 @@ static void private_dir_clean(int rootfd)
 	               O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 	DIR *dir;
 	struct dirent *de;
+	struct stat st;
 
 	if (d < 0)
 		return;
+	if (fstat(d, &st) < 0 || st.st_uid != geteuid() || (st.st_mode & 077)) {
+		close(d); /* not ours: leave it alone */
+		return;
+	}
 	dir = fdopendir(d);
 	if (!dir) {
 		close(d);
