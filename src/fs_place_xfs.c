@@ -23,6 +23,7 @@
  */
 #include "config.h"
 #include <dirent.h>
+#include <signal.h>
 #include <stdio.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -479,9 +480,9 @@ static int64_t place_once(int fd, int rootfd, uint64_t off, uint64_t goal,
 /* Staging directories (anchors) tried per attempt. */
 #define XFS_SWAP_DIRS 4
 
-/* Remove XFS_PRIVATE_DIR and the empty directories in it (left by a run
- * that died, or ours). Directories another placement is using right now
- * may go too: it then makes the next one. */
+/* Remove XFS_PRIVATE_DIR and what is in it: our own directories and
+ * those of placements that died (named after their pid; a running
+ * placement's are left alone, and so is XFS_PRIVATE_DIR then). */
 static void private_dir_clean(int rootfd)
 {
 	int d = openat(rootfd, XFS_PRIVATE_DIR,
@@ -502,9 +503,13 @@ static void private_dir_clean(int rootfd)
 		return;
 	}
 	while ((de = readdir(dir))) {
+		long pid;
 		int sub;
 
-		if (strncmp(de->d_name, "d.", 2))
+		/* d.PID.N: left alone while PID runs (a placement now). */
+		if (sscanf(de->d_name, "d.%ld.", &pid) != 1 ||
+		    (pid != (long)getpid() &&
+		     (kill((pid_t)pid, 0) == 0 || errno != ESRCH)))
 			continue;
 		sub = openat(dirfd(dir), de->d_name,
 		             O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);

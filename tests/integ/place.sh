@@ -350,9 +350,10 @@ echo "$out" | grep -q "not supported" || fail "xfs-noreflink: donor with blocks:
 [ "$before" = "$(filefrag -v -b1 "$VOL_MNT/held" | tail -n +4)" ] || fail "xfs-noreflink: refused donor changed"
 rm -f "$VOL_MNT/held"
 # a crash leaves the private directory: the next placement removes it
-mkdir -p "$VOL_MNT/.relayout-place/d.1.1"
+# (pid 2^22+1 cannot run: pid_max is at most 2^22)
+mkdir -p "$VOL_MNT/.relayout-place/d.4194305.1"
 chmod 700 "$VOL_MNT/.relayout-place"
-: >"$VOL_MNT/.relayout-place/d.1.1/stage"
+: >"$VOL_MNT/.relayout-place/d.4194305.1/stage"
 : >"$VOL_MNT/c"
 "$R" -e "allocate --fixed-start $VOL_MNT/c 0 $g 4096" "$VOL_MNT" >/dev/null 2>&1 ||
 	fail "xfs-noreflink: placement after a crash failed"
