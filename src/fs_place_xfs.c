@@ -821,6 +821,25 @@ static int shift_and_swap(int fd, int stage, uint64_t tl, uint64_t off,
 	return ret < 0 ? ret : -EBUSY;
 }
 
+/* Give stage fd's owner, group and project: with quotas enforced the
+ * swap requires them equal (and the staged blocks are charged to whom
+ * they will belong). Best effort: the swap says -EINVAL otherwise. */
+static void match_owner(int stage, int fd)
+{
+	struct fsxattr fa, sa;
+	struct stat st;
+
+	if (fstat(fd, &st) == 0 &&
+	    fchown(stage, st.st_uid, st.st_gid) < 0 && errno == EPERM)
+		return;
+	if (ioctl(fd, FS_IOC_FSGETXATTR, &fa) == 0 &&
+	    ioctl(stage, FS_IOC_FSGETXATTR, &sa) == 0 &&
+	    sa.fsx_projid != fa.fsx_projid) {
+		sa.fsx_projid = fa.fsx_projid;
+		ioctl(stage, FS_IOC_FSSETXATTR, &sa);
+	}
+}
+
 /* One attempt without reflink: single piece (one AG). The first
  * staging file uses the filestream allocator (anchor at the lowest free
  * block of the AG); the others plain allocation (anchor next to their
@@ -852,6 +871,7 @@ static int place_swap(int fd, int rootfd, uint64_t off, uint64_t goal,
 		}
 		if (k > 0)
 			syncfs(fd); /* what the last try freed is busy */
+		match_owner(st.fd, fd);
 		ret = stage_target(&st, goal, len, ag * agbytes, agbytes,
 		                   g->blocksize, &tl, rep);
 		if (ret == 0)
