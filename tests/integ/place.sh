@@ -359,6 +359,37 @@ chmod 700 "$VOL_MNT/.relayout-place"
 	fail "xfs-noreflink: placement after a crash failed"
 [ -e "$VOL_MNT/.relayout-place" ] && fail "xfs-noreflink: private directory left: $(ls -laR "$VOL_MNT/.relayout-place")"
 rm -f "$VOL_MNT/c"
+# other filestream users in every AG (their streams hold the AGs for 30 s):
+# our filestream anchor goes elsewhere, the plain anchors (next to the
+# staging inode, often above the goal) take over: goals above them, or
+# below them with free space in between. Exact or refused cleanly.
+for k in $(seq 8); do
+	mkdir "$VOL_MNT/fs$k"
+	xfs_io -c "chattr +S" "$VOL_MNT/fs$k"
+	xfs_io -f -c "falloc 0 4k" "$VOL_MNT/fs$k/f"
+done
+mapfile -t F < <(frees)
+nt=0 nx=0
+for ((j = 0; j < ${#F[@]}; j += ${#F[@]} / 12 + 1)); do
+	read -r s l <<<"${F[j]}"
+	for g in $s $((s + l - 4096)); do
+		f=$VOL_MNT/fst
+		: >"$f"
+		before=$(free_total)
+		nt=$((nt + 1))
+		if "$R" -e "allocate --fixed-start --fixed-len --contiguous $f 0 $g 4096" "$VOL_MNT" >/dev/null 2>&1; then
+			ff_exact "$f" "$g" 4096 || fail "xfs-noreflink (streams): success at $g, filefrag: $(filefrag -v "$f" | tail -n +4)"
+			nx=$((nx + 1))
+		else
+			[ "$(blocks_of "$f")" = 0 ] || fail "xfs-noreflink (streams): blocks left at $g"
+			sync -f "$VOL_MNT"
+			[ "$(free_total)" = "$before" ] || fail "xfs-noreflink (streams): free space $before -> $(free_total) at $g"
+		fi
+		rm -f "$f"
+	done
+done
+echo "xfs-noreflink with foreign filestreams: $nx/$nt exact"
+rm -rf "$VOL_MNT"/fs[0-9]*
 # used space: ENOSPC
 out=$("$R" -e "allocate --fixed-start $VOL_MNT/m 0 0 4096" "$VOL_MNT" 2>&1) &&
 	fail "xfs-noreflink: goal 0 succeeded"
