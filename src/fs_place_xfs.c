@@ -449,7 +449,8 @@ static int64_t place_once(int fd, int rootfd, uint64_t off, uint64_t goal,
  *     G: the G..P bytes right in front of the anchor, at A - (P - G) (the
  *     goal in front of an extent is its start minus the distance as long
  *     as the distance is at most 4 times the length: here it equals the
- *     length); this needs [G, P) free; then the rest behind the anchor;
+ *     length); this needs [G, P) free and at most XFS_FRONT_MAX; then the
+ *     rest behind the anchor;
  *  4. everything but the target punched; FALLOC_FL_COLLAPSE_RANGE or
  *     FALLOC_FL_INSERT_RANGE shift it (logical offsets only) to the
  *     donor's offset, the size is made the donor's new size;
@@ -459,9 +460,11 @@ static int64_t place_once(int fd, int rootfd, uint64_t off, uint64_t goal,
  * The donor must therefore hold no blocks at all (the swap exchanges
  * everything) and be open read-write without O_APPEND: a fresh O_TMPFILE,
  * as `place` uses. A donor with blocks gets -EOPNOTSUPP, one opened
- * otherwise -EBADF. The swap cannot stop a concurrent writer of the
- * donor; if one wrote (the staging file holds blocks after the swap) the
- * swap is undone and -EBUSY returned. The blocks reach the donor
+ * otherwise -EBADF. Nobody else may write the donor meanwhile: the swap
+ * itself does not stop a writer (it compares the timestamps of its
+ * target, the staging file). A write that got in before the swap is
+ * seen afterwards (the staging file holds blocks) and the swap undone
+ * (-EBUSY); one racing the swap can be lost. The blocks reach the donor
  * unwritten (reading zeros), as fallocate gives them.
  * Unreachable (-EOPNOTSUPP): targets in an AG where no directory can be
  * made (no free inode and no room for an inode chunk: a nearly full AG),
@@ -477,6 +480,9 @@ static int64_t place_once(int fd, int rootfd, uint64_t off, uint64_t goal,
 #define XFS_PRIVATE_DIR ".relayout-place"
 /* The filestream staging file's name while it gets its first block. */
 #define XFS_STAGE_NAME "stage"
+/* Most bytes allocated in front of a plain anchor to reach a goal below
+ * it (punched again at once). */
+#define XFS_FRONT_MAX (256ull << 20)
 /* Staging directories (anchors) tried per attempt. */
 #define XFS_SWAP_DIRS 4
 
@@ -719,7 +725,10 @@ static int stage_target(struct staging *st, uint64_t goal, uint64_t len,
 		           : 0;
 	}
 	if (p >= goal + len) {
-		/* Above it: [goal, p) must be free, asked for in front. */
+		/* Above it: [goal, p) must be free, asked for in front
+		 * (and not too much of it: it is held until punched). */
+		if (p - goal > XFS_FRONT_MAX)
+			return -EOPNOTSUPP;
 		ret = rl_place_range_free(stage, goal, p - goal);
 		if (ret <= 0)
 			return ret < 0 ? ret : -EOPNOTSUPP;
