@@ -454,18 +454,22 @@ static int64_t place_once(int fd, int rootfd, uint64_t off, uint64_t goal,
  *  4. everything but the target punched; FALLOC_FL_COLLAPSE_RANGE or
  *     FALLOC_FL_INSERT_RANGE shift it (logical offsets only) to the
  *     donor's offset, the size is made the donor's new size;
- *  5. XFS_IOC_SWAPEXT with the staging file as the target (the kernel
- *     wants the target to have at least as many extents as the other
- *     file, and compares the timestamps of the target only: ours).
+ *  5. XFS_IOC_SWAPEXT with the donor as the swap's target: the kernel
+ *     compares the target's timestamps with those we read before checking
+ *     its contents, so a write to the donor in between makes it refuse
+ *     (-EBUSY). It also wants the target to hold at least as many
+ *     extents as the other file: the donor gets one block of its own just
+ *     before, which the swap hands to the staging file.
  * The donor must therefore hold no blocks at all (the swap exchanges
  * everything) and be open read-write without O_APPEND: a fresh O_TMPFILE,
  * as `place` uses. A donor with blocks gets -EOPNOTSUPP, one opened
- * otherwise -EBADF. Nobody else may write the donor meanwhile: the swap
- * itself does not stop a writer (it compares the timestamps of its
- * target, the staging file). A write that got in before the swap is
- * seen afterwards (the staging file holds blocks) and the swap undone
- * (-EBUSY); one racing the swap can be lost. The blocks reach the donor
- * unwritten (reading zeros), as fallocate gives them.
+ * otherwise -EBADF. A concurrent writer of the donor makes the placement
+ * fail (-EBUSY: contents or timestamps changed), as far as timestamps
+ * show writes (the caveat of kernel-checked swaps: a store through a
+ * page that is already mapped writable changes none; the donor has no
+ * blocks, so only pages dirtied and not yet written back could be such,
+ * and FIEMAP's flush write-protects them again). The blocks reach the
+ * donor unwritten (reading zeros), as fallocate gives them.
  * Unreachable (-EOPNOTSUPP): targets in an AG where no directory can be
  * made (no free inode and no room for an inode chunk: a nearly full AG),
  * and, when the filestream anchor fails, a goal with used space between
@@ -774,31 +778,52 @@ static int holds_nothing(int fd)
 	return n == 0;
 }
 
-/* Exchange the data forks of stage (the swap's target: ours) and fd. */
-static int swap_forks(int stage, int fd, uint64_t size)
+/* Exchange the data forks of target and tmp (XFS_IOC_SWAPEXT). The
+ * kernel refuses (-EBUSY) when target's ctime or mtime is not what *tst
+ * says, (-EFAULT) when a size is not size, (-EINVAL) when target holds
+ * fewer extents than tmp. */
+static int swap_forks(int target, int tmp, uint64_t size,
+                      const struct stat *tst)
 {
 	struct rl_xfs_swapext sx;
-	struct stat st;
 
-	if (fstat(stage, &st) < 0)
-		return RL_NEG_ERRNO();
 	memset(&sx, 0, sizeof(sx));
-	sx.sx_fdtarget = stage;
-	sx.sx_fdtmp = fd;
+	sx.sx_fdtarget = target;
+	sx.sx_fdtmp = tmp;
 	sx.sx_length = (__s64)size;
-	sx.sx_stat.bs_mtime.tv_sec = st.st_mtim.tv_sec;
-	sx.sx_stat.bs_mtime.tv_nsec = (__s32)st.st_mtim.tv_nsec;
-	sx.sx_stat.bs_ctime.tv_sec = st.st_ctim.tv_sec;
-	sx.sx_stat.bs_ctime.tv_nsec = (__s32)st.st_ctim.tv_nsec;
-	if (ioctl(stage, RL_XFS_IOC_SWAPEXT, &sx) < 0)
+	sx.sx_stat.bs_mtime.tv_sec = tst->st_mtim.tv_sec;
+	sx.sx_stat.bs_mtime.tv_nsec = (__s32)tst->st_mtim.tv_nsec;
+	sx.sx_stat.bs_ctime.tv_sec = tst->st_ctim.tv_sec;
+	sx.sx_stat.bs_ctime.tv_nsec = (__s32)tst->st_ctim.tv_nsec;
+	if (ioctl(tmp, RL_XFS_IOC_SWAPEXT, &sx) < 0)
 		return errno == ENOTTY ? -EOPNOTSUPP : RL_NEG_ERRNO();
 	return 0;
 }
 
+/* Does [0, EOF) of fd hold exactly one extent, [off, off+bs)? 1, 0,
+ * -errno. */
+static int holds_one_block(int fd, uint64_t off, uint32_t bs)
+{
+	struct rl_extent *ext;
+	size_t n;
+	int ret = rl_get_extents(fd, &ext, &n);
+
+	if (ret < 0)
+		return ret;
+	ret = n == 1 && ext[0].logical == off && ext[0].length == bs;
+	free(ext);
+	return ret;
+}
+
 /* Move the target staged at tl to off, give stage the donor's new size
- * and swap it into fd. */
+ * and swap it into fd. The donor is the swap's target, so the kernel
+ * checks that nobody wrote to it after we looked (its timestamps); as
+ * target it must hold at least as many extents as the staging file
+ * (one): it gets a block of its own first, which goes to the staging
+ * file in the swap and is dropped with it. */
 static int shift_and_swap(int fd, int stage, uint64_t tl, uint64_t off,
-                          uint64_t goal, uint64_t len, uint64_t size)
+                          uint64_t goal, uint64_t len, uint64_t size,
+                          uint32_t bs)
 {
 	struct stat st;
 	int ret;
@@ -818,18 +843,18 @@ static int shift_and_swap(int fd, int stage, uint64_t tl, uint64_t off,
 		return RL_NEG_ERRNO();
 	if ((uint64_t)st.st_size != size && ftruncate(fd, (off_t)size) < 0)
 		return RL_NEG_ERRNO();
-	ret = swap_forks(stage, fd, size);
-	if (ret < 0)
-		return ret;
-	ret = holds_nothing(stage);
-	if (ret == 1)
-		return 0;
-	/* The donor had blocks when the kernel swapped: someone wrote to
-	 * it meanwhile. Give them back. */
-	swap_forks(stage, fd, size);
-	return ret < 0 ? ret : -EBUSY;
+	if (fallocate(fd, FALLOC_FL_KEEP_SIZE, (off_t)off, (off_t)bs) < 0)
+		return RL_NEG_ERRNO();
+	/* The timestamps first, then the contents (FIEMAP flushes): a
+	 * write before this look shows in the contents, one after it in
+	 * the timestamps, which the kernel compares. */
+	if (fstat(fd, &st) < 0)
+		return RL_NEG_ERRNO();
+	ret = holds_one_block(fd, off, bs);
+	if (ret <= 0)
+		return ret < 0 ? ret : -EBUSY; /* written meanwhile */
+	return swap_forks(fd, stage, size, &st);
 }
-
 /* Give stage fd's owner, group and project: with quotas enforced the
  * swap requires them equal (and the staged blocks are charged to whom
  * they will belong). Best effort: the swap says -EINVAL otherwise. */
@@ -885,7 +910,7 @@ static int place_swap(int fd, int rootfd, uint64_t off, uint64_t goal,
 		                   g->blocksize, &tl, rep);
 		if (ret == 0)
 			ret = shift_and_swap(fd, st.fd, tl, off, goal, len,
-			                     size);
+			                     size, g->blocksize);
 		staging_drop(&st);
 	}
 	if (st.pfd >= 0)

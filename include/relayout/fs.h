@@ -249,10 +249,10 @@ int64_t rl_allocate(int fd, unsigned mode, uint64_t goal, uint64_t len);
  *    the mount root), shifted to fd's offset with FALLOC_FL_COLLAPSE_RANGE
  *    / FALLOC_FL_INSERT_RANGE and swapped into fd with XFS_IOC_SWAPEXT,
  *    which exchanges whole files. So fd must hold no blocks at all (else
- *    -EOPNOTSUPP) and be open O_RDWR without O_APPEND (else -EBADF), and
- *    nobody else may write it during the call (a write seen before the
- *    swap undoes it, -EBUSY; one racing the swap itself can be lost). A
- *    fresh O_TMPFILE is the intended donor. Targets in an AG where no inode can be allocated (a
+ *    -EOPNOTSUPP) and be open O_RDWR without O_APPEND (else -EBADF); a
+ *    write to it during the call makes the placement fail (-EBUSY: the
+ *    kernel compares its timestamps). A fresh O_TMPFILE is the intended
+ *    donor. Targets in an AG where no inode can be allocated (a
  *    nearly full AG) are unreachable: -EOPNOTSUPP. ".relayout-place"
  *    exists only while a placement runs; one left by a crash is removed
  *    by the next placement on the volume.
