@@ -252,10 +252,11 @@ int64_t rl_allocate(int fd, unsigned mode, uint64_t goal, uint64_t len);
  *    -EOPNOTSUPP) and be open O_RDWR without O_APPEND (else -EBADF); a
  *    write to it during the call makes the placement fail (-EBUSY: the
  *    kernel compares its timestamps). A fresh O_TMPFILE is the intended
- *    donor. Targets in an AG where no inode can be allocated (a
- *    nearly full AG) are unreachable: -EOPNOTSUPP. ".relayout-place"
- *    exists only while a placement runs; one left by a crash is removed
- *    by the next placement on the volume.
+ *    donor. Targets in an AG where no inode can be allocated (a nearly
+ *    full AG) are unreachable: -EOPNOTSUPP. Making directories at the
+ *    mount root needs write access there (else -EACCES).
+ *    ".relayout-place" exists only while a placement runs; one left by a
+ *    crash is removed by the next placement on the volume.
  *  - btrfs, others: -EOPNOTSUPP.
  * Where the kernel cannot place, the error says why:
  *  - -ENOSPC: the target is not free (GETFSMAP), or, on XFS, every attempt
@@ -278,8 +279,10 @@ int64_t rl_allocate(int fd, unsigned mode, uint64_t goal, uint64_t len);
  * targets there are reached with the best-fit scan (mb_order2_req off,
  * mb_min_to_scan/mb_max_to_scan raised while the placement runs).
  * Staging and blocker files are O_TMPFILE files on the same volume, so a
- * crash leaves nothing (XFS without reflink: see ".relayout-place"). A request crossing an ext4 group or XFS AG boundary
- * is placed piecewise (one piece per group/AG, physically contiguous).
+ * crash leaves nothing (XFS without reflink: see ".relayout-place"). A
+ * request crossing an ext4 group or XFS AG boundary is placed piecewise
+ * (one piece per group/AG, physically contiguous; XFS without reflink:
+ * -EOPNOTSUPP, but such a range is never free: AGs begin with headers).
  *
  * Global tunables (ext4): the original values are written to a journal in
  * state_dir (fsync'ed) before anything is changed, and restored on every
