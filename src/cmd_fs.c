@@ -20,7 +20,9 @@ const struct cmd_opt cmd_opts_free[] = {
     {NULL, NULL, NULL},
 };
 const struct cmd_opt cmd_opts_allocate[] = {
-    {"fixed-start", NULL, "the blocks must start exactly at GOAL"},
+    {"fixed-start", NULL,
+     "the blocks must start exactly at GOAL (XFS without reflink: FILE "
+     "must hold no blocks)"},
     {"fixed-len", NULL, "exactly LEN bytes (otherwise up to LEN)"},
     {"contiguous", NULL, "one physically contiguous run"},
     {"no-tunables", NULL,
@@ -404,12 +406,20 @@ enum cmd_status cmd_allocate(struct rl_session *s, const struct cmd_call *c)
 	got = cmd_allocate_blocked(s, fd, mode, goal, len,
 	                           cmd_has_opt(c, "no-tunables", NULL), &rep);
 	if (got < 0) {
+		bool xfs_noreflink = (mode & RL_ALLOC_FIXED_START) &&
+		                     s->fs.type == RL_FS_XFS &&
+		                     !(s->fs.features & RL_FEAT_REFLINK);
 		session_error(s, "%s: cannot allocate %s bytes at offset %s%s%s: "
-		                 "%s",
+		                 "%s%s",
 		              c->argv[0], c->argv[3], c->argv[1],
 		              mode & RL_ALLOC_FIXED_START ? " exactly at " : "",
 		              mode & RL_ALLOC_FIXED_START ? c->argv[2] : "",
-		              rl_strerror((int)got));
+		              rl_strerror((int)got),
+		              xfs_noreflink && got == -EOPNOTSUPP
+		                  ? " (XFS without reflink: the file must hold "
+		                    "no blocks yet, and the target's allocation "
+		                    "group must be able to take a new inode)"
+		                  : "");
 		close(fd);
 		return CMD_FAIL;
 	}

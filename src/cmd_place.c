@@ -106,6 +106,17 @@ enum cmd_status cmd_place(struct rl_session *s, const struct cmd_call *c)
 		              s->fs.block_size);
 		return CMD_USAGE;
 	}
+	if (!(s->fs.features & (RL_FEAT_MOVE_EXT | RL_FEAT_DEDUPE))) {
+		/* XFS without reflink: the space could be placed, the data
+		 * not moved onto it (no FIDEDUPERANGE). Say so up front. */
+		session_error(s, "%s: cannot move data on %s (%s%s): place "
+		                 "needs movedata; 'allocate --fixed-start' can "
+		                 "still reserve space at %s",
+		              c->argv[0], s->fs.mountpoint, s->fs.fstype,
+		              s->fs.type == RL_FS_XFS ? " without reflink" : "",
+		              c->argv[1]);
+		return CMD_FAIL;
+	}
 	fd = cmd_open_file(s, c->argv[0], O_RDWR);
 	if (fd < 0)
 		return CMD_FAIL;

@@ -245,13 +245,6 @@ static enum cmd_status do_plan_cmd(struct rl_session *s,
 		return CMD_FAIL;
 	if (!txc_placement_supported(s))
 		return CMD_FAIL;
-	if (s->fs.type == RL_FS_XFS && !(s->fs.features & RL_FEAT_REFLINK)) {
-		session_error(s, "%s is XFS without reflink: exact placement is "
-		                 "unsupported there (its anchor needs reflink); "
-		                 "nothing was changed",
-		              s->fs.mountpoint);
-		return CMD_FAIL;
-	}
 	m = cmd_model_need(s);
 	if (!m)
 		return CMD_FAIL;

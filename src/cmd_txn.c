@@ -942,6 +942,15 @@ bool txc_placement_supported(struct rl_session *s)
 
 static bool placement_supported(struct rl_session *s)
 {
+	/* Relocation needs movedata too: on XFS that is FIDEDUPERANGE. */
+	if (s->fs.type == RL_FS_XFS && !(s->fs.features & RL_FEAT_REFLINK)) {
+		session_error(s, "%s is XFS without reflink: moving data is "
+		                 "not supported there (movedata needs "
+		                 "FIDEDUPERANGE, which needs reflink); nothing "
+		                 "was changed",
+		              s->fs.mountpoint);
+		return false;
+	}
 	if (s->fs.type == RL_FS_EXT4 || s->fs.type == RL_FS_XFS)
 		return true;
 	if (s->fs.type == RL_FS_BTRFS)

@@ -76,4 +76,48 @@ struct rl_xfs_fsop_geom {
 #define RL_XFS_FSOP_GEOM_FLAGS_RMAPBT (1u << 19)
 #define RL_XFS_FSOP_GEOM_FLAGS_REFLINK (1u << 20)
 
+/* XFS: XFS_IOC_SWAPEXT (struct xfs_swapext with struct xfs_bstat) */
+struct rl_xfs_bstime {
+	long tv_sec; /* __kernel_long_t */
+	__s32 tv_nsec;
+};
+struct rl_xfs_bstat {
+	__u64 bs_ino;
+	__u16 bs_mode;
+	__u16 bs_nlink;
+	__u32 bs_uid;
+	__u32 bs_gid;
+	__u32 bs_rdev;
+	__s32 bs_blksize;
+	__s64 bs_size;
+	struct rl_xfs_bstime bs_atime;
+	struct rl_xfs_bstime bs_mtime;
+	struct rl_xfs_bstime bs_ctime;
+	__s64 bs_blocks;
+	__u32 bs_xflags;
+	__s32 bs_extsize;
+	__s32 bs_extents;
+	__u32 bs_gen;
+	__u16 bs_projid_lo;
+	__u16 bs_forkoff;
+	__u16 bs_projid_hi;
+	__u16 bs_sick;
+	__u16 bs_checked;
+	unsigned char bs_pad[2];
+	__u32 bs_cowextsize;
+	__u32 bs_dmevmask;
+	__u16 bs_dmstate;
+	__u16 bs_aextents;
+};
+struct rl_xfs_swapext {
+	__s64 sx_version; /* 0 */
+	__s64 sx_fdtarget;
+	__s64 sx_fdtmp;
+	__s64 sx_offset;
+	__s64 sx_length;
+	char sx_pad[16];
+	struct rl_xfs_bstat sx_stat;
+};
+#define RL_XFS_IOC_SWAPEXT _IOWR('X', 109, struct rl_xfs_swapext)
+
 #endif

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
- * Exact placement on XFS (with reflink).
+ * Exact placement on XFS. With reflink (below); without it see "XFS
+ * without reflink" further down (staging file swapped into the donor).
  *
  * XFS chooses the goal of an allocation past the last extent of a file
  * from that extent: goal = P + (L - X) when logical X maps to physical P,
@@ -22,6 +23,7 @@
  */
 #include "config.h"
 #include <dirent.h>
+#include <signal.h>
 #include <stdio.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -102,7 +104,7 @@ static bool anchor_in_file(struct anchor_search *a, int fd, uint64_t size)
 	return found;
 }
 
-static int anchor_phys(int stage, uint32_t bs, uint64_t *phys);
+static int anchor_phys(int stage, uint64_t off, uint32_t bs, uint64_t *phys);
 
 /* Clone the candidate block of fd to offset 0 of the staging file and
  * check with FIEMAP that it is there (the file may change meanwhile, a
@@ -114,7 +116,7 @@ static bool anchor_clone(struct anchor_search *a, int fd)
 	uint64_t p;
 
 	if (ioctl(a->stage, FICLONERANGE, &r) == 0 &&
-	    anchor_phys(a->stage, a->bs, &p) == 0 && p >= a->lo &&
+	    anchor_phys(a->stage, 0, a->bs, &p) == 0 && p >= a->lo &&
 	    p + a->bs <= a->hi) {
 		a->phys = p;
 		return true;
@@ -177,19 +179,20 @@ static bool anchor_walk(struct anchor_search *a, int dfd, int depth)
 	return found;
 }
 
-/* Where the one block at offset 0 of stage sits. 0 or -errno. */
-static int anchor_phys(int stage, uint32_t bs, uint64_t *phys)
+/* Where the one block at offset off of stage sits. 0 or -errno. */
+static int anchor_phys(int stage, uint64_t off, uint32_t bs, uint64_t *phys)
 {
 	struct rl_extent *ext;
 	size_t n;
-	int ret = rl_get_extents_range(stage, 0, bs, &ext, &n);
+	int ret = rl_get_extents_range(stage, off, bs, &ext, &n);
 
 	if (ret < 0)
 		return ret;
-	if (n != 1 || ext[0].logical != 0 || ext[0].length < bs)
+	if (n != 1 || ext[0].logical > off ||
+	    ext[0].logical + ext[0].length < off + bs)
 		ret = -EBUSY;
 	else
-		*phys = ext[0].physical;
+		*phys = ext[0].physical + (off - ext[0].logical);
 	free(ext);
 	return ret;
 }
@@ -273,7 +276,7 @@ static int anchor_stage(int rootfd, int *stage, uint64_t lo, uint64_t g,
 	*stage = ret;
 	if (fallocate(*stage, 0, 0, (off_t)bs) < 0)
 		return RL_NEG_ERRNO();
-	ret = anchor_phys(*stage, bs, phys);
+	ret = anchor_phys(*stage, 0, bs, phys);
 	if (ret < 0)
 		return ret;
 	if (*phys == g)
@@ -421,6 +424,500 @@ static int64_t place_once(int fd, int rootfd, uint64_t off, uint64_t goal,
 	return ret;
 }
 
+/* ------------------------------------------------- XFS without reflink
+ *
+ * Without FICLONERANGE nothing can be cloned in as an anchor, and the one
+ * way to hand blocks to another file is XFS_IOC_SWAPEXT, which exchanges
+ * whole data forks. So the target is built in a private staging file
+ * whose data fork is then swapped with the donor's:
+ *  1. a staging file whose directory is in the target AG: a directory
+ *     made for the purpose under XFS_PRIVATE_DIR at the mount root (new
+ *     directories rotate over the AGs; mkdir until one lands there), or
+ *     the mount root itself when it is in the AG;
+ *  2. one block at logical A (the AG size): the anchor P. First try: the
+ *     directory and a named file in it carry the filestream flag; the
+ *     filestream allocator aims a file's first block at block 0 of its
+ *     directory's AG, so P is the lowest free block of the AG, at or below
+ *     every free target there. (It finds the AG through the file's name,
+ *     so an O_TMPFILE does not work; the name is removed, and the flag
+ *     cleared, right after the anchor is allocated. Removing the
+ *     directory ends its stream, so the next placement's stream can take
+ *     the same AG.) Further tries: an O_TMPFILE in another new directory
+ *     of the AG; its first block goes next to its inode;
+ *  3. P below the goal G: n bytes at A + (G - P) (xfs_bmap_adjacent's goal
+ *     past the last extent is P + distance, with no limit). P at or above
+ *     G: the G..P bytes right in front of the anchor, at A - (P - G) (the
+ *     goal in front of an extent is its start minus the distance as long
+ *     as the distance is at most 4 times the length: here it equals the
+ *     length); this needs [G, P) free and at most XFS_FRONT_MAX; then the
+ *     rest behind the anchor;
+ *  4. everything but the target punched; FALLOC_FL_COLLAPSE_RANGE or
+ *     FALLOC_FL_INSERT_RANGE shift it (logical offsets only) to the
+ *     donor's offset, the size is made the donor's new size;
+ *  5. XFS_IOC_SWAPEXT with the donor as the swap's target: the kernel
+ *     compares the target's timestamps with those we read before checking
+ *     its contents, so a write to the donor in between makes it refuse
+ *     (-EBUSY). It also wants the target to hold at least as many
+ *     extents as the other file: the donor gets one block of its own just
+ *     before, which the swap hands to the staging file.
+ * The donor must therefore hold no blocks at all (the swap exchanges
+ * everything) and be open read-write without O_APPEND: a fresh O_TMPFILE,
+ * as `place` uses. A donor with blocks gets -EOPNOTSUPP, one opened
+ * otherwise -EBADF. A concurrent writer of the donor makes the placement
+ * fail (-EBUSY: contents or timestamps changed), as far as timestamps
+ * show writes (the caveat of kernel-checked swaps: a store through a
+ * page that is already mapped writable changes none; the donor has no
+ * blocks, so only pages dirtied and not yet written back could be such,
+ * and FIEMAP's flush write-protects them again). The blocks reach the
+ * donor unwritten (reading zeros), as fallocate gives them.
+ * Unreachable (-EOPNOTSUPP): targets in an AG where no directory can be
+ * made (no free inode and no room for an inode chunk: a nearly full AG),
+ * and, when the filestream anchor fails, a goal with used space between
+ * it and every anchor the tried directories give. A request crossing an
+ * AG boundary cannot be free (AGs begin with their headers).
+ * A crash can leave XFS_PRIVATE_DIR (with a directory and a one-block
+ * file in it): every placement on the volume removes them when it starts
+ * and when it ends (only when XFS_PRIVATE_DIR is ours: owned by us, 0700).
+ */
+
+/* At the mount root; documented in include/relayout/fs.h. */
+#define XFS_PRIVATE_DIR ".relayout-place"
+/* The filestream staging file's name while it gets its first block. */
+#define XFS_STAGE_NAME "stage"
+/* Most bytes allocated in front of a plain anchor to reach a goal below
+ * it (punched again at once). */
+#define XFS_FRONT_MAX (256ull << 20)
+/* Staging directories (anchors) tried per attempt. */
+#define XFS_SWAP_DIRS 4
+
+/* Remove XFS_PRIVATE_DIR and what is in it: our own directories and
+ * those of placements that died (named after their pid; a running
+ * placement's are left alone, and so is XFS_PRIVATE_DIR then). */
+static void private_dir_clean(int rootfd)
+{
+	int d = openat(rootfd, XFS_PRIVATE_DIR,
+	               O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	DIR *dir;
+	struct dirent *de;
+	struct stat st;
+
+	if (d < 0)
+		return;
+	if (fstat(d, &st) < 0 || st.st_uid != geteuid() || (st.st_mode & 077)) {
+		close(d); /* not ours: leave it alone */
+		return;
+	}
+	dir = fdopendir(d);
+	if (!dir) {
+		close(d);
+		return;
+	}
+	while ((de = readdir(dir))) {
+		long pid;
+		int sub;
+
+		/* d.PID.N: left alone while PID runs (a placement now). */
+		if (sscanf(de->d_name, "d.%ld.", &pid) != 1 ||
+		    (pid != (long)getpid() &&
+		     (kill((pid_t)pid, 0) == 0 || errno != ESRCH)))
+			continue;
+		sub = openat(dirfd(dir), de->d_name,
+		             O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+		if (sub >= 0) {
+			unlinkat(sub, XFS_STAGE_NAME, 0);
+			close(sub);
+		}
+		unlinkat(dirfd(dir), de->d_name, AT_REMOVEDIR);
+	}
+	closedir(dir);
+	unlinkat(rootfd, XFS_PRIVATE_DIR, AT_REMOVEDIR);
+}
+
+/* XFS_PRIVATE_DIR, made if missing: a directory of ours (not a symlink,
+ * owned by us, 0700, on this filesystem). fd or -errno. */
+static int private_dir_open(int rootfd)
+{
+	struct stat st, rs;
+	int d;
+
+	if (mkdirat(rootfd, XFS_PRIVATE_DIR, 0700) < 0 && errno != EEXIST)
+		return RL_NEG_ERRNO();
+	d = openat(rootfd, XFS_PRIVATE_DIR,
+	           O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (d < 0)
+		return RL_NEG_ERRNO();
+	if (fstat(d, &st) < 0 || fstat(rootfd, &rs) < 0 ||
+	    st.st_dev != rs.st_dev || st.st_uid != geteuid() ||
+	    (st.st_mode & 077)) {
+		close(d);
+		return -EPERM;
+	}
+	return d;
+}
+
+/* Mark fd (a file, or a directory: new files inherit it) for the
+ * filestream allocator: a file's first block then goes to the lowest free
+ * block of its directory's AG (the stream's goal is AG block 0), an
+ * anchor below every free target there. Best effort: FIEMAP shows where
+ * the anchor really went. */
+static void set_filestream(int fd)
+{
+	struct fsxattr fa;
+
+	if (ioctl(fd, FS_IOC_FSGETXATTR, &fa) < 0)
+		return;
+	fa.fsx_xflags |= FS_XFLAG_FILESTREAM;
+	ioctl(fd, FS_IOC_FSSETXATTR, &fa);
+}
+
+/* A staging file: a private O_TMPFILE with its inode in AG ag. */
+struct staging {
+	int fd;
+	int pfd;       /* XFS_PRIVATE_DIR, or -1 */
+	char dir[64];  /* its directory in XFS_PRIVATE_DIR, or "" (root) */
+	bool named;    /* a named file XFS_STAGE_NAME in dir (filestream) */
+};
+
+/* The filestream staging file has its first block: drop its name and
+ * the flag (later allocations take their goal from the anchor). */
+static void staging_unname(struct staging *st)
+{
+	struct fsxattr fa;
+	int d;
+
+	if (!st->named)
+		return;
+	st->named = false;
+	if (ioctl(st->fd, FS_IOC_FSGETXATTR, &fa) == 0) {
+		fa.fsx_xflags &= ~(__u32)FS_XFLAG_FILESTREAM;
+		ioctl(st->fd, FS_IOC_FSSETXATTR, &fa);
+	}
+	d = openat(st->pfd, st->dir,
+	           O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (d >= 0) {
+		unlinkat(d, XFS_STAGE_NAME, 0);
+		close(d);
+	}
+}
+
+/* Close the staging file and remove its directory (which, with the
+ * filestream flag, also ends the stream the kernel associated with it, so
+ * the AG is free for the next stream). */
+static void staging_drop(struct staging *st)
+{
+	if (st->fd >= 0) {
+		staging_unname(st);
+		close(st->fd);
+	}
+	st->fd = -1;
+	if (st->dir[0])
+		unlinkat(st->pfd, st->dir, AT_REMOVEDIR);
+	st->dir[0] = '\0';
+}
+
+/* Make *st. *seq counts the directories tried so far (0: the mount root)
+ * and goes on from there, so that the next call gives another directory
+ * (and maybe another anchor). filestream: a named file in a directory of
+ * ours, both marked for the filestream allocator (it finds the AG through
+ * the file's name: an O_TMPFILE has none, and the stream is tied to the
+ * directory, which ends it when removed). 0, -ENOENT (no directory in
+ * the AG in tries), -errno. */
+static int staging_make(struct staging *st, int rootfd, uint64_t ag,
+                        unsigned shift, unsigned tries, unsigned *seq,
+                        bool filestream)
+{
+	int ret = -ENOENT;
+
+	st->fd = -1;
+	st->dir[0] = '\0';
+	while (ret == -ENOENT && *seq < tries) {
+		unsigned i = (*seq)++;
+		struct stat sb;
+		int d, fd = -1;
+
+		if (i == 0) {
+			if (filestream)
+				continue;
+			d = dup(rootfd);
+		} else {
+			if (st->pfd < 0 &&
+			    (st->pfd = private_dir_open(rootfd)) < 0) {
+				ret = st->pfd;
+				break;
+			}
+			snprintf(st->dir, sizeof(st->dir), "d.%ld.%u",
+			         (long)getpid(), i);
+			if (mkdirat(st->pfd, st->dir, 0700) < 0) {
+				st->dir[0] = '\0';
+				if (errno != ENOENT && errno != EEXIST) {
+					ret = RL_NEG_ERRNO();
+					break;
+				}
+				/* Removed under us: open it again. */
+				close(st->pfd);
+				st->pfd = -1;
+				continue;
+			}
+			d = openat(st->pfd, st->dir,
+			           O_RDONLY | O_DIRECTORY | O_NOFOLLOW |
+			               O_CLOEXEC);
+		}
+		if (d >= 0 && fstat(d, &sb) == 0 && (sb.st_ino >> shift) == ag) {
+			if (filestream) {
+				set_filestream(d);
+				fd = openat(d, XFS_STAGE_NAME,
+				            O_RDWR | O_CREAT | O_EXCL |
+				                O_NOFOLLOW | O_CLOEXEC,
+				            0600);
+				st->named = fd >= 0;
+			} else {
+				fd = rl_place_tmpfile(d);
+			}
+		}
+		if (d >= 0)
+			close(d);
+		if (fd >= 0 && fstat(fd, &sb) == 0 &&
+		    (sb.st_ino >> shift) == ag) {
+			st->fd = fd;
+			if (filestream)
+				set_filestream(fd);
+			ret = 0;
+		} else {
+			st->fd = fd;
+			staging_drop(st);
+		}
+	}
+	return ret;
+}
+
+/* Build the target [goal, goal+len) in the empty staging file stage: on
+ * success *tl is where it sits (logically) and stage holds nothing else.
+ * 0; -EOPNOTSUPP this anchor cannot reach the goal (used space between);
+ * -EXDEV / -EBUSY missed (another AG / taken); -errno. */
+static int stage_target(struct staging *st, uint64_t goal, uint64_t len,
+                        uint64_t ag_lo, uint64_t agbytes, uint32_t bs,
+                        uint64_t *tl, struct rl_place_report *rep)
+{
+	const int punch = FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE;
+	int stage = st->fd;
+	uint64_t a = agbytes; /* anchor offset: room for any distance below */
+	uint64_t p, lo;
+	int ret;
+
+	if (fallocate(stage, 0, (off_t)a, (off_t)bs) < 0)
+		return RL_NEG_ERRNO();
+	rep->alloc_calls++;
+	staging_unname(st);
+	ret = anchor_phys(stage, a, bs, &p);
+	if (ret < 0)
+		return ret;
+	if (p < ag_lo || p >= ag_lo + agbytes)
+		return -EXDEV; /* the AG refused even one block */
+	if (p + bs <= goal) {
+		/* Below the goal: past the anchor, at its distance. */
+		*tl = a + (goal - p);
+		if (fallocate(stage, 0, (off_t)*tl, (off_t)len) < 0)
+			return RL_NEG_ERRNO();
+		rep->alloc_calls++;
+		ret = rl_place_maps_exactly(stage, *tl, len, goal);
+		if (ret == 0)
+			return other_ag(stage, *tl, len, ag_lo, agbytes);
+		if (ret < 0)
+			return ret;
+		return fallocate(stage, punch, (off_t)a, (off_t)bs) < 0
+		           ? RL_NEG_ERRNO()
+		           : 0;
+	}
+	if (p >= goal + len) {
+		/* Above it: [goal, p) must be free, asked for in front
+		 * (and not too much of it: it is held until punched). */
+		if (p - goal > XFS_FRONT_MAX)
+			return -EOPNOTSUPP;
+		ret = rl_place_range_free(stage, goal, p - goal);
+		if (ret <= 0)
+			return ret < 0 ? ret : -EOPNOTSUPP;
+	}
+	*tl = a - (p - goal);
+	if (p > goal) {
+		if (fallocate(stage, 0, (off_t)*tl, (off_t)(p - goal)) < 0)
+			return RL_NEG_ERRNO();
+		rep->alloc_calls++;
+	}
+	if (p + bs < goal + len) {
+		/* The anchor is inside the target: the rest behind it. */
+		if (fallocate(stage, 0, (off_t)(a + bs),
+		              (off_t)(goal + len - p - bs)) < 0)
+			return RL_NEG_ERRNO();
+		rep->alloc_calls++;
+	}
+	lo = *tl < a ? *tl : a;
+	ret = rl_place_maps_exactly(stage, *tl, len, goal);
+	if (ret == 0)
+		return other_ag(stage, lo, bs, ag_lo, agbytes);
+	if (ret < 0)
+		return ret;
+	/* Drop what lies beyond the target (part of the run in front, the
+	 * anchor). */
+	if (*tl + len < a + bs &&
+	    fallocate(stage, punch, (off_t)(*tl + len),
+	              (off_t)(a + bs - *tl - len)) < 0)
+		return RL_NEG_ERRNO();
+	return 0;
+}
+
+/* Does fd hold no blocks at all? 1 yes, 0 no, -errno. */
+static int holds_nothing(int fd)
+{
+	struct rl_extent *ext;
+	size_t n;
+	int ret = rl_get_extents(fd, &ext, &n);
+
+	if (ret < 0)
+		return ret;
+	free(ext);
+	return n == 0;
+}
+
+/* Exchange the data forks of target and tmp (XFS_IOC_SWAPEXT). The
+ * kernel refuses (-EBUSY) when target's ctime or mtime is not what *tst
+ * says, (-EFAULT) when a size is not size, (-EINVAL) when target holds
+ * fewer extents than tmp. */
+static int swap_forks(int target, int tmp, uint64_t size,
+                      const struct stat *tst)
+{
+	struct rl_xfs_swapext sx;
+
+	memset(&sx, 0, sizeof(sx));
+	sx.sx_fdtarget = target;
+	sx.sx_fdtmp = tmp;
+	sx.sx_length = (__s64)size;
+	sx.sx_stat.bs_mtime.tv_sec = tst->st_mtim.tv_sec;
+	sx.sx_stat.bs_mtime.tv_nsec = (__s32)tst->st_mtim.tv_nsec;
+	sx.sx_stat.bs_ctime.tv_sec = tst->st_ctim.tv_sec;
+	sx.sx_stat.bs_ctime.tv_nsec = (__s32)tst->st_ctim.tv_nsec;
+	if (ioctl(tmp, RL_XFS_IOC_SWAPEXT, &sx) < 0)
+		return errno == ENOTTY ? -EOPNOTSUPP : RL_NEG_ERRNO();
+	return 0;
+}
+
+/* Does [0, EOF) of fd hold exactly one extent, [off, off+bs)? 1, 0,
+ * -errno. */
+static int holds_one_block(int fd, uint64_t off, uint32_t bs)
+{
+	struct rl_extent *ext;
+	size_t n;
+	int ret = rl_get_extents(fd, &ext, &n);
+
+	if (ret < 0)
+		return ret;
+	ret = n == 1 && ext[0].logical == off && ext[0].length == bs;
+	free(ext);
+	return ret;
+}
+
+/* Move the target staged at tl to off, give stage the donor's new size
+ * and swap it into fd. The donor is the swap's target, so the kernel
+ * checks that nobody wrote to it after we looked (its timestamps); as
+ * target it must hold at least as many extents as the staging file
+ * (one): it gets a block of its own first, which goes to the staging
+ * file in the swap and is dropped with it. */
+static int shift_and_swap(int fd, int stage, uint64_t tl, uint64_t off,
+                          uint64_t goal, uint64_t len, uint64_t size,
+                          uint32_t bs)
+{
+	struct stat st;
+	int ret;
+
+	if (tl > off && fallocate(stage, FALLOC_FL_COLLAPSE_RANGE, (off_t)off,
+	                          (off_t)(tl - off)) < 0)
+		return RL_NEG_ERRNO();
+	if (tl < off && fallocate(stage, FALLOC_FL_INSERT_RANGE, (off_t)tl,
+	                          (off_t)(off - tl)) < 0)
+		return RL_NEG_ERRNO();
+	if (ftruncate(stage, (off_t)size) < 0)
+		return RL_NEG_ERRNO();
+	ret = rl_place_maps_exactly(stage, off, len, goal);
+	if (ret <= 0)
+		return ret < 0 ? ret : -EIO;
+	if (fstat(fd, &st) < 0)
+		return RL_NEG_ERRNO();
+	if ((uint64_t)st.st_size != size && ftruncate(fd, (off_t)size) < 0)
+		return RL_NEG_ERRNO();
+	if (fallocate(fd, FALLOC_FL_KEEP_SIZE, (off_t)off, (off_t)bs) < 0)
+		return RL_NEG_ERRNO();
+	/* The timestamps first, then the contents (FIEMAP flushes): a
+	 * write before this look shows in the contents, one after it in
+	 * the timestamps, which the kernel compares. */
+	if (fstat(fd, &st) < 0)
+		return RL_NEG_ERRNO();
+	ret = holds_one_block(fd, off, bs);
+	if (ret <= 0)
+		return ret < 0 ? ret : -EBUSY; /* written meanwhile */
+	return swap_forks(fd, stage, size, &st);
+}
+/* Give stage fd's owner, group and project: with quotas enforced the
+ * swap requires them equal (and the staged blocks are charged to whom
+ * they will belong). Best effort: the swap says -EINVAL otherwise. */
+static void match_owner(int stage, int fd)
+{
+	struct fsxattr fa, sa;
+	struct stat st;
+
+	if (fstat(fd, &st) == 0 &&
+	    fchown(stage, st.st_uid, st.st_gid) < 0 && errno == EPERM)
+		return;
+	if (ioctl(fd, FS_IOC_FSGETXATTR, &fa) == 0 &&
+	    ioctl(stage, FS_IOC_FSGETXATTR, &sa) == 0 &&
+	    sa.fsx_projid != fa.fsx_projid) {
+		sa.fsx_projid = fa.fsx_projid;
+		ioctl(stage, FS_IOC_FSSETXATTR, &sa);
+	}
+}
+
+/* One attempt without reflink: single piece (one AG). The first
+ * staging file uses the filestream allocator (anchor at the lowest free
+ * block of the AG); the others plain allocation (anchor next to their
+ * inode), which reaches goals above that anchor or, with free space in
+ * between, below it. */
+static int place_swap(int fd, int rootfd, uint64_t off, uint64_t goal,
+                      uint64_t len, uint64_t size,
+                      const struct rl_xfs_fsop_geom *g, unsigned shift,
+                      struct rl_place_report *rep)
+{
+	uint64_t agbytes = (uint64_t)g->agblocks * g->blocksize;
+	uint64_t ag = goal / agbytes, tl = 0;
+	struct staging st = {.fd = -1, .pfd = -1};
+	unsigned seq = 0;
+	int ret = -EOPNOTSUPP;
+
+	if ((goal + len - 1) / agbytes != ag)
+		return -EOPNOTSUPP;
+	for (unsigned k = 0; k < XFS_SWAP_DIRS &&
+	                     (ret == -EOPNOTSUPP || ret == -EXDEV);
+	     k++) {
+		int r = staging_make(&st, rootfd, ag, shift,
+		                     2 * g->agcount + 1, &seq, k == 0);
+
+		if (r < 0) {
+			if (r != -ENOENT)
+				ret = r;
+			break;
+		}
+		if (k > 0)
+			syncfs(fd); /* what the last try freed is busy */
+		match_owner(st.fd, fd);
+		ret = stage_target(&st, goal, len, ag * agbytes, agbytes,
+		                   g->blocksize, &tl, rep);
+		if (ret == 0)
+			ret = shift_and_swap(fd, st.fd, tl, off, goal, len,
+			                     size, g->blocksize);
+		staging_drop(&st);
+	}
+	if (st.pfd >= 0)
+		close(st.pfd);
+	return ret;
+}
+
 int64_t rl_place_xfs(int fd, uint64_t off, uint64_t goal, uint64_t len,
                      unsigned mode, struct rl_place_ctx *ctx)
 {
@@ -432,13 +929,13 @@ int64_t rl_place_xfs(int fd, uint64_t off, uint64_t goal, uint64_t len,
 	unsigned agblklog = 0, inopblog = 0, shift;
 	int64_t ret = -EBUSY;
 	unsigned other_ag_misses = 0;
+	bool reflink;
 
 	(void)mode;
 	memset(&g, 0, sizeof(g));
 	if (ioctl(fd, RL_XFS_IOC_FSGEOMETRY, &g) < 0)
 		return RL_NEG_ERRNO();
-	if (!(g.flags & RL_XFS_FSOP_GEOM_FLAGS_REFLINK))
-		return -EOPNOTSUPP; /* no way to stage without clones */
+	reflink = g.flags & RL_XFS_FSOP_GEOM_FLAGS_REFLINK;
 	if (g.blocksize == 0 || g.agblocks == 0)
 		return -EIO;
 	agbytes = (uint64_t)g.agblocks * g.blocksize;
@@ -463,9 +960,24 @@ int64_t rl_place_xfs(int fd, uint64_t off, uint64_t goal, uint64_t len,
 	}
 	if (fstat(fd, &st) < 0)
 		return RL_NEG_ERRNO();
+	if (!reflink) {
+		/* The swap needs both files read-write, not append-only,
+		 * and exchanges all of the donor's blocks. */
+		int fl = fcntl(fd, F_GETFL);
+
+		if (fl < 0)
+			return RL_NEG_ERRNO();
+		if ((fl & O_ACCMODE) != O_RDWR || (fl & O_APPEND))
+			return -EBADF;
+		r = holds_nothing(fd);
+		if (r <= 0)
+			return r < 0 ? r : -EOPNOTSUPP;
+	}
 	rootfd = rl_place_mount_root(fd);
 	if (rootfd < 0)
 		return rootfd;
+	if (!reflink)
+		private_dir_clean(rootfd);
 	for (unsigned a = 0; a < ctx->max_attempts; a++) {
 		ctx->rep->attempts++;
 		/* Recently freed extents are busy until the log commits. */
@@ -476,8 +988,15 @@ int64_t rl_place_xfs(int fd, uint64_t off, uint64_t goal, uint64_t len,
 			ret = r < 0 ? r : a == 0 ? -ENOSPC : -EBUSY;
 			break;
 		}
-		ret = place_once(fd, rootfd, off, goal, pc, npc, &g, shift,
-		                 ctx->rep);
+		if (reflink)
+			ret = place_once(fd, rootfd, off, goal, pc, npc, &g,
+			                 shift, ctx->rep);
+		else
+			ret = place_swap(fd, rootfd, off, goal, len,
+			                 (uint64_t)st.st_size > off + len
+			                     ? (uint64_t)st.st_size
+			                     : off + len,
+			                 &g, shift, ctx->rep);
 		if (ret == 0) {
 			ret = (int64_t)len;
 			break;
@@ -494,6 +1013,8 @@ int64_t rl_place_xfs(int fd, uint64_t off, uint64_t goal, uint64_t len,
 	 * are held back by XFS (per-AG reservations), not allocatable. */
 	if (ret == -EBUSY && other_ag_misses == ctx->rep->attempts)
 		ret = -ENOSPC;
+	if (!reflink)
+		private_dir_clean(rootfd);
 	close(rootfd);
 	return ret;
 }

@@ -212,7 +212,7 @@ static void probe_xfs(int fd, struct rl_fs_info *info)
 	struct rl_xfs_fsop_geom g;
 	uint32_t v;
 
-	info->features |= RL_FEAT_GETFSMAP | RL_FEAT_DEDUPE | RL_FEAT_PLACE;
+	info->features |= RL_FEAT_GETFSMAP | RL_FEAT_PLACE;
 	memset(&g, 0, sizeof(g));
 	if (ioctl(fd, RL_XFS_IOC_FSGEOMETRY, &g) < 0)
 		return;
@@ -225,8 +225,9 @@ static void probe_xfs(int fd, struct rl_fs_info *info)
 	for (v = 0; g.inodesize && (1u << v) < g.blocksize / g.inodesize; v++)
 		;
 	info->xfs_inopblog = v;
+	/* FIDEDUPERANGE (movedata) needs reflink on XFS. */
 	if (g.flags & RL_XFS_FSOP_GEOM_FLAGS_REFLINK)
-		info->features |= RL_FEAT_REFLINK;
+		info->features |= RL_FEAT_REFLINK | RL_FEAT_DEDUPE;
 	if (g.flags & RL_XFS_FSOP_GEOM_FLAGS_RMAPBT)
 		info->features |= RL_FEAT_RMAPBT;
 }

@@ -242,7 +242,22 @@ int64_t rl_allocate(int fd, unsigned mode, uint64_t goal, uint64_t len);
  *  - ext4: blocker allocations in private files steer mballoc's buddy
  *    allocator onto the target, which needs some /sys/fs/ext4/<dev>/mb_*
  *    tunables changed while the placement runs (see below).
- *  - XFS without reflink, btrfs, others: -EOPNOTSUPP.
+ *  - XFS without reflink: the target is built in a private staging file
+ *    (anchor from the filestream allocator, which puts a file's first
+ *    block at the lowest free block of its directory's AG; the staging
+ *    file's directory is made in the target AG under ".relayout-place" at
+ *    the mount root), shifted to fd's offset with FALLOC_FL_COLLAPSE_RANGE
+ *    / FALLOC_FL_INSERT_RANGE and swapped into fd with XFS_IOC_SWAPEXT,
+ *    which exchanges whole files. So fd must hold no blocks at all (else
+ *    -EOPNOTSUPP) and be open O_RDWR without O_APPEND (else -EBADF); a
+ *    write to it during the call makes the placement fail (-EBUSY: the
+ *    kernel compares its timestamps). A fresh O_TMPFILE is the intended
+ *    donor. Targets in an AG where no inode can be allocated (a nearly
+ *    full AG) are unreachable: -EOPNOTSUPP. Making directories at the
+ *    mount root needs write access there (else -EACCES).
+ *    ".relayout-place" exists only while a placement runs; one left by a
+ *    crash is removed by the next placement on the volume.
+ *  - btrfs, others: -EOPNOTSUPP.
  * Where the kernel cannot place, the error says why:
  *  - -ENOSPC: the target is not free (GETFSMAP), or, on XFS, every attempt
  *    went to another AG: the target AG's free blocks are held back for its
@@ -253,7 +268,9 @@ int64_t rl_allocate(int fd, unsigned mode, uint64_t goal, uint64_t len);
  *    requests met another allocation in it; retries exhausted.
  *  - -EOPNOTSUPP (ext4): more blocker requests needed than the bound;
  *    (XFS) no block of any file below the goal in its AG and a block of
- *    our own lands above it (no goal below an anchor can be expressed).
+ *    our own lands above it (no goal below an anchor can be expressed);
+ *    (XFS without reflink) fd holds blocks, or the target AG takes no
+ *    new inode, or no anchor reaches the goal.
  * XFS anchors are taken from written, block-aligned data below EOF only
  * (a clone skips unwritten extents; a partial block at EOF cannot be
  * cloned by itself). Recently freed (busy) extents are made allocatable
@@ -262,8 +279,10 @@ int64_t rl_allocate(int fd, unsigned mode, uint64_t goal, uint64_t len);
  * targets there are reached with the best-fit scan (mb_order2_req off,
  * mb_min_to_scan/mb_max_to_scan raised while the placement runs).
  * Staging and blocker files are O_TMPFILE files on the same volume, so a
- * crash leaves nothing. A request crossing an ext4 group or XFS AG boundary
- * is placed piecewise (one piece per group/AG, physically contiguous).
+ * crash leaves nothing (XFS without reflink: see ".relayout-place"). A
+ * request crossing an ext4 group or XFS AG boundary is placed piecewise
+ * (one piece per group/AG, physically contiguous; XFS without reflink:
+ * -EOPNOTSUPP, but such a range is never free: AGs begin with headers).
  *
  * Global tunables (ext4): the original values are written to a journal in
  * state_dir (fsync'ed) before anything is changed, and restored on every

@@ -1,6 +1,6 @@
 #!/bin/bash
-# Exact placement (allocate --fixed-start, place) on ext4, XFS (reflink)
-# and XFS without reflink / btrfs (must refuse). Checks: exact at start,
+# Exact placement (allocate --fixed-start, place) on ext4, XFS with and
+# without reflink, btrfs (must refuse). Checks: exact at start,
 # middle and end of a group/AG, crossing a boundary (refused: ext4 groups
 # and XFS AGs start with metadata here, -ENOSPC), unaligned goal
 # (usage error), used space (-ENOSPC, nothing left allocated), tunables
@@ -9,7 +9,8 @@
 # targets (1 block .. 4 MiB, inside one free extent and one group/AG) must
 # land exactly (checked with filefrag -v, not our FIEMAP code) or fail
 # with nothing allocated, >= 90 % exact; place FILE GOAL end to end
-# (checksum, filefrag, vol_verify, fsck).
+# (checksum, filefrag, vol_verify, fsck; XFS without reflink cannot move
+# data: place must refuse up front and leave the file alone).
 . "$top_srcdir/tests/lib/volume.sh"
 vol_require_root
 command -v jq >/dev/null || vol_skip "jq not installed"
@@ -111,6 +112,9 @@ check_fs() {
 	out=$("$R" -e "place $VOL_MNT/pf $s" "$VOL_MNT" 2>&1)
 	if echo "$out" | grep -q "moving the data failed: operation not supported"; then
 		echo "note: $kind: movedata not available in this build: place not tested end to end"
+	elif echo "$out" | grep -q "cannot move data on .* without reflink"; then
+		[ "$kind" = xfs-noreflink ] || fail "$kind: place refused: $out"
+		[ "$(md5sum <"$VOL_MNT/pf")" = "$sum" ] || fail "$kind: refused place changed the data"
 	elif echo "$out" | grep -q "now start exactly at"; then
 		[ "$(md5sum <"$VOL_MNT/pf")" = "$sum" ] || fail "$kind: place changed the data"
 	elif echo "$out" | grep -q "cannot allocate"; then
@@ -124,7 +128,7 @@ check_fs() {
 	vol_destroy
 }
 
-for kind in ext4 xfs; do
+for kind in ext4 xfs xfs-noreflink; do
 	check_fs $kind
 done
 
@@ -217,7 +221,12 @@ check_populated() {
 	g=$("$R" --json -e free "$VOL_MNT" | jq -r --argjson need "$need" --argjson gsz "$gsz" \
 		'[.extents[] | select(.length >= $need and ((.start / $gsz) | floor) == (((.start + $need - 1) / $gsz) | floor))] | .[length / 2 | floor].start')
 	sum=$(md5sum <"$src")
-	if out=$("$R" -e "place $src $g" "$VOL_MNT" 2>&1); then
+	if [ "$kind" = xfs-noreflink ]; then
+		# no movedata without reflink: refused before anything happens
+		out=$("$R" -e "place $src $g" "$VOL_MNT" 2>&1) && fail "$kind: place succeeded"
+		echo "$out" | grep -q "cannot move data on .* without reflink" || fail "$kind: place: '$out'"
+		[ "$(md5sum <"$src")" = "$sum" ] || fail "$kind: refused place changed $src"
+	elif out=$("$R" -e "place $src $g" "$VOL_MNT" 2>&1); then
 		[ "$(md5sum <"$src")" = "$sum" ] || fail "$kind: place changed the data of $src"
 		ff_exact "$src" "$g" "$need" || fail "$kind: place $src $g: filefrag: $(filefrag -v "$src" | tail -n +4)"
 		echo "$kind: place $src ($size bytes) at $g: exact"
@@ -229,7 +238,7 @@ check_populated() {
 	vol_destroy
 }
 
-for kind in ext4 xfs; do
+for kind in ext4 xfs xfs-noreflink; do
 	check_populated $kind
 done
 
@@ -284,15 +293,123 @@ else
 fi
 vol_destroy
 
-# XFS without reflink and btrfs: refused, nothing allocated
-for kind in xfs-noreflink btrfs; do
-	vol_create $kind 512 || continue
-	out=$("$R" -e "allocate --fixed-start $VOL_MNT/n 0 $((64 << 20)) 4096" "$VOL_MNT" 2>&1) &&
-		fail "$kind: fixed-start succeeded"
-	echo "$out" | grep -q "not supported" || fail "$kind: '$out'"
-	[ "$(blocks_of "$VOL_MNT/n")" = 0 ] || fail "$kind: blocks left"
-	vol_destroy
+# XFS without reflink: the staged target is swapped (XFS_IOC_SWAPEXT) into
+# a donor that holds no blocks. Donor offsets (collapse and insert paths),
+# a donor larger than the range, the lowest free block of each AG (the
+# anchor is the target itself), donors with blocks or opened without
+# read access refused; nothing left allocated, the private directory gone
+# (also one left behind by a crash).
+vol_create xfs-noreflink 512
+python3 "$top_srcdir/bench/fragment.py" "$VOL_MNT" 1500 4
+gsz=$("$R" --json -e info "$VOL_MNT" | jq -r .group_size)
+sync -f "$VOL_MNT"
+total0=$(free_total)
+mapfile -t F < <(frees)
+# the first free extent of each AG, and one further up (64 KiB, 4 blocks
+# in, if it is that long)
+declare -A seen=()
+targets=()
+for e in "${F[@]}"; do
+	read -r s l <<<"$e"
+	a=$((s / gsz))
+	[ -z "${seen[$a]:-}" ] || continue
+	seen[$a]=1
+	targets+=("$s 4096")
+	[ "$l" -ge $((20 * 4096)) ] && targets+=("$((s + 4 * 4096)) 65536")
 done
+i=0
+for off in 0 $((3 << 20)) $((2 << 30)); do
+	for t in "${targets[@]}"; do
+		read -r g len <<<"$t"
+		f=$VOL_MNT/nr$i
+		: >"$f"
+		[ "$off" = $((3 << 20)) ] && truncate -s $((8 << 20)) "$f"
+		size0=$(stat -c %s "$f")
+		if out=$("$R" --json -e "allocate --fixed-start --fixed-len --contiguous $f $off $g $len" "$VOL_MNT" 2>&1); then
+			filefrag -v -b1 "$f" | grep -Eq "^ *0: +$off\.\. *$((off + len - 1)): +$g\.\. *$((g + len - 1)):" ||
+				fail "xfs-noreflink: $len at $g (offset $off) reported, filefrag: $(filefrag -v -b1 "$f" | tail -n +4)"
+			want=$((off + len > size0 ? off + len : size0))
+			[ "$(stat -c %s "$f")" = $want ] || fail "xfs-noreflink: size $(stat -c %s "$f") after $len at $off, want $want"
+			rm -f "$f"
+		else
+			echo "note: xfs-noreflink: $len at $g (AG $((g / gsz)), offset $off) refused: $out"
+			[ "$(blocks_of "$f")" = 0 ] || fail "xfs-noreflink: blocks left at $g"
+			[ "$(stat -c %s "$f")" = "$size0" ] || fail "xfs-noreflink: size changed after a refusal at $g"
+		fi
+		i=$((i + 1))
+	done
+done
+read -r g len <<<"${targets[0]}" # AG 0: the mount root's
+# a donor holding blocks: refused, untouched
+head -c 8192 /dev/urandom >"$VOL_MNT/held"
+sync -f "$VOL_MNT"
+before=$(filefrag -v -b1 "$VOL_MNT/held" | tail -n +4)
+out=$("$R" -e "allocate --fixed-start $VOL_MNT/held 1M $g 4096" "$VOL_MNT" 2>&1) &&
+	fail "xfs-noreflink: donor with blocks accepted"
+echo "$out" | grep -q "not supported" || fail "xfs-noreflink: donor with blocks: '$out'"
+[ "$before" = "$(filefrag -v -b1 "$VOL_MNT/held" | tail -n +4)" ] || fail "xfs-noreflink: refused donor changed"
+rm -f "$VOL_MNT/held"
+# a crash leaves the private directory: the next placement removes it
+# (pid 2^22+1 cannot run: pid_max is at most 2^22)
+mkdir -p "$VOL_MNT/.relayout-place/d.4194305.1"
+chmod 700 "$VOL_MNT/.relayout-place"
+: >"$VOL_MNT/.relayout-place/d.4194305.1/stage"
+: >"$VOL_MNT/c"
+"$R" -e "allocate --fixed-start $VOL_MNT/c 0 $g 4096" "$VOL_MNT" >/dev/null 2>&1 ||
+	fail "xfs-noreflink: placement after a crash failed"
+[ -e "$VOL_MNT/.relayout-place" ] && fail "xfs-noreflink: private directory left: $(ls -laR "$VOL_MNT/.relayout-place")"
+rm -f "$VOL_MNT/c"
+# other filestream users in every AG (their streams hold the AGs for 30 s):
+# our filestream anchor goes elsewhere, the plain anchors (next to the
+# staging inode, often above the goal) take over: goals above them, or
+# below them with free space in between. Exact or refused cleanly.
+for k in $(seq 8); do
+	mkdir "$VOL_MNT/fs$k"
+	xfs_io -c "chattr +S" "$VOL_MNT/fs$k"
+	xfs_io -f -c "falloc 0 4k" "$VOL_MNT/fs$k/f"
+done
+mapfile -t F < <(frees)
+nt=0 nx=0
+for ((j = 0; j < ${#F[@]}; j += ${#F[@]} / 12 + 1)); do
+	read -r s l <<<"${F[j]}"
+	for g in $s $((s + l - 4096)); do
+		f=$VOL_MNT/fst
+		: >"$f"
+		before=$(free_total)
+		nt=$((nt + 1))
+		if "$R" -e "allocate --fixed-start --fixed-len --contiguous $f 0 $g 4096" "$VOL_MNT" >/dev/null 2>&1; then
+			ff_exact "$f" "$g" 4096 || fail "xfs-noreflink (streams): success at $g, filefrag: $(filefrag -v "$f" | tail -n +4)"
+			nx=$((nx + 1))
+		else
+			[ "$(blocks_of "$f")" = 0 ] || fail "xfs-noreflink (streams): blocks left at $g"
+			sync -f "$VOL_MNT"
+			[ "$(free_total)" = "$before" ] || fail "xfs-noreflink (streams): free space $before -> $(free_total) at $g"
+		fi
+		rm -f "$f"
+	done
+done
+echo "xfs-noreflink with foreign filestreams: $nx/$nt exact"
+rm -rf "$VOL_MNT"/fs[0-9]*
+# used space: ENOSPC
+out=$("$R" -e "allocate --fixed-start $VOL_MNT/m 0 0 4096" "$VOL_MNT" 2>&1) &&
+	fail "xfs-noreflink: goal 0 succeeded"
+echo "$out" | grep -q "No space left" || fail "xfs-noreflink: goal 0: '$out'"
+sync -f "$VOL_MNT"
+rm -f "$VOL_MNT"/nr* "$VOL_MNT/m"
+sync -f "$VOL_MNT"
+[ "$(free_total)" = "$total0" ] || fail "xfs-noreflink: free space $total0 -> $(free_total)"
+ls -A "$VOL_MNT" | grep -q relayout && fail "xfs-noreflink: left $(ls -A "$VOL_MNT")"
+vol_fsck
+vol_destroy
+
+# btrfs: refused, nothing allocated
+vol_create btrfs 512 && {
+	out=$("$R" -e "allocate --fixed-start $VOL_MNT/n 0 $((64 << 20)) 4096" "$VOL_MNT" 2>&1) &&
+		fail "btrfs: fixed-start succeeded"
+	echo "$out" | grep -q "not supported" || fail "btrfs: '$out'"
+	[ "$(blocks_of "$VOL_MNT/n")" = 0 ] || fail "btrfs: blocks left"
+	vol_destroy
+}
 
 [ $fails = 0 ] || exit 1
 echo "place: all checks passed"

@@ -85,7 +85,9 @@ check_probe() {
 		want='["getfsmap"'
 		[ "$(xfs_field reflink)" = 1 ] && want+=',"reflink"'
 		[ "$(xfs_field rmapbt)" = 1 ] && want+=',"rmapbt"'
-		want+=',"dedupe","place"]'
+		# movedata (FIDEDUPERANGE) needs reflink
+		[ "$(xfs_field reflink)" = 1 ] && want+=',"dedupe"'
+		want+=',"place"]'
 		;;
 	esac
 	expect features "$(jq -c .features <<<"$j")" "$want"
