@@ -698,23 +698,25 @@ static void model_refresh_free(struct lm_model *m, const char *mnt,
 
 /* Bring the session's layout model up to date for one step of an apply:
  * the file's extents, the free space where its data was and went -- no
- * rescan. Blocks a step freed are free in GETFSMAP only once the log
- * commits (ext4): commit first, so the map shows them free. */
+ * rescan. (tx_apply commits the log after a step that moved data, so
+ * GETFSMAP shows the blocks it freed as free.) */
 static void model_refresh_step(struct rl_session *s, const struct tx_step *st)
 {
 	struct lm_model *m = s->model;
 	uint32_t id = lm_find_inode(m, st->ino);
 	struct rl_extent *ext;
 	size_t n;
-	int fd = session_open_file(s, st->path, O_RDONLY);
+	int fd;
 
-	if (fd >= 0) {
-		syncfs(fd);
-		if (id != LM_NONE && rl_get_extents(fd, &ext, &n) == 0) {
-			lm_refresh_file(m, id, ext, n);
-			free(ext);
+	if (id != LM_NONE) {
+		fd = session_open_file(s, st->path, O_RDONLY);
+		if (fd >= 0) {
+			if (rl_get_extents(fd, &ext, &n) == 0) {
+				lm_refresh_file(m, id, ext, n);
+				free(ext);
+			}
+			close(fd);
 		}
-		close(fd);
 	}
 	for (size_t k = 0; k < st->nbefore; k++)
 		model_refresh_free(m, s->fs.mountpoint, st->before[k].physical,

@@ -642,9 +642,11 @@ static int run_step(struct apply_ctx *c, struct jr_journal *j, size_t i,
 		         strerror(-r));
 		goto out;
 	}
-	/* Blocks freed moments ago (an earlier step, an undo) stay busy
-	 * until the log commits: commit it first. */
-	syncfs(fd);
+	/* Blocks freed moments ago (an undo, a file deleted before the plan)
+	 * stay busy until the log commits: commit it first. Later steps find
+	 * it done by the step before (below). */
+	if (i == 0)
+		syncfs(fd);
 	memset(&popts, 0, sizeof(popts));
 	popts.state_dir = c->o->state_dir;
 	popts.no_tunables = c->o->no_tunables;
@@ -778,6 +780,12 @@ out:
 	free(cur);
 	if (donor >= 0)
 		close(donor); /* whatever it still holds is released */
+	/* Commit what the step freed (the file's old blocks, the donor's
+	 * after the swap, or what a failed step had allocated, released by
+	 * that close; XFS inactivates the donor in the background until
+	 * syncfs): the next step can allocate them and the step_done
+	 * callback sees them free. */
+	syncfs(fd);
 	close(fd);
 	return r;
 }
