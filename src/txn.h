@@ -11,7 +11,9 @@
  *   file's directory -> rl_allocate(donor, FIXED_START|CONTIGUOUS|FIXED_LEN)
  *   for each piece at the piece's file offset -> FIEMAP: the donor holds
  *   exactly the targets -> rl_movedata(file, donor) -> FIEMAP: the file now
- *   maps the range onto the targets -> journal "done" with the extents.
+ *   maps the range onto the targets -> journal "done" with the extents ->
+ *   close the donor, syncfs (what the step freed is free for the next
+ *   step) -> the step_done callback (tx_opts).
  *
  * A failing step stops the plan: earlier steps stay (complete, journaled);
  * the donor (and whatever it still holds) vanishes when it is closed.

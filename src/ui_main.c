@@ -144,8 +144,8 @@ static void progress_draw(struct rl_session *s, const struct tx_progress *p)
 		ui_draw(ui);
 	}
 	w = ui->cols - (int)strlen(hint);
-	ui_progress_format(line, sizeof(line), w, p);
-	strcat(line, hint);
+	ui_progress_format(line, sizeof(line) - strlen(hint), w, p);
+	strcat(line, hint); /* room was left for it */
 	attrset(ui_attr(ui, UI_ROLE_DEFAULT));
 	mvhline(ui->rows - 2, 0, ' ', ui->cols);
 	mvaddnstr(ui->rows - 2, 0, line, ui->cols);
