@@ -698,7 +698,7 @@ static void model_refresh_free(struct lm_model *m, const char *mnt,
 
 /* Bring the session's layout model up to date for one step of an apply:
  * the file's extents, the free space where its data was and went -- no
- * rescan. (tx_apply commits the log after a step that moved data, so
+ * rescan. (tx_apply commits the log at the end of every step, so
  * GETFSMAP shows the blocks it freed as free.) */
 static void model_refresh_step(struct rl_session *s, const struct tx_step *st)
 {
@@ -790,7 +790,7 @@ static enum cmd_status apply_now(struct rl_session *s,
 	}
 	/* A front end that can cancel: a cancel is seen between movedata
 	 * calls, so smaller calls make it prompter (ext4 moves 4 MiB per
-	 * MOVE_EXT anyway; see docs/BENCHMARKS.md for the cost on XFS). */
+	 * MOVE_EXT anyway; docs/BENCHMARKS.md: no measurable cost). */
 	if (s->cancel_requested && (!o.chunk || o.chunk > TXC_CANCEL_CHUNK))
 		o.chunk = TXC_CANCEL_CHUNK;
 	o.open_file = open_cb;
