@@ -2,6 +2,7 @@
 /* Session commands: help, set, echo, source, record, volume-uuid. */
 #include "config.h"
 #include <errno.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -62,37 +63,43 @@ static int parse_onoff(const char *v, bool *out)
 	return 0;
 }
 
+/* Session options: on/off flags of the session (inverted: the field
+ * holds "off"). */
+static const struct set_opt {
+	const char *name;
+	size_t off;
+	bool inverted;
+} set_opts[] = {
+    {"json", offsetof(struct rl_session, json), false},
+    {"continue-on-error", offsetof(struct rl_session, continue_on_error),
+     false},
+    {"tunables", offsetof(struct rl_session, no_tunables), true},
+    {"step-refresh", offsetof(struct rl_session, refresh_at_end), true},
+};
+
 enum cmd_status cmd_set(struct rl_session *s, const struct cmd_call *c)
 {
 	const char *name = c->argv[0];
 	const char *val = c->argc > 1 ? c->argv[1] : "on";
-	bool *target = NULL;
 
-	if (!strcmp(name, "json"))
-		target = &s->json;
-	else if (!strcmp(name, "continue-on-error"))
-		target = &s->continue_on_error;
-	else if (!strcmp(name, "tunables")) {
-		bool on;
+	for (size_t i = 0; i < sizeof(set_opts) / sizeof(set_opts[0]); i++) {
+		bool on, *target;
+
+		if (strcmp(name, set_opts[i].name))
+			continue;
 		if (parse_onoff(val, &on) < 0) {
 			session_error(s, "%s: '%s' is not on or off", name,
 			              val);
 			return CMD_USAGE;
 		}
-		s->no_tunables = !on;
+		target = (bool *)((char *)s + set_opts[i].off);
+		*target = set_opts[i].inverted ? !on : on;
 		return CMD_OK;
 	}
-	if (!target) {
-		session_error(s, "unknown option '%s' (json, "
-		                 "continue-on-error, tunables)",
-		              name);
-		return CMD_USAGE;
-	}
-	if (parse_onoff(val, target) < 0) {
-		session_error(s, "%s: '%s' is not on or off", name, val);
-		return CMD_USAGE;
-	}
-	return CMD_OK;
+	session_error(s, "unknown option '%s' (json, continue-on-error, "
+	                 "tunables, step-refresh)",
+	              name);
+	return CMD_USAGE;
 }
 
 enum cmd_status cmd_echo(struct rl_session *s, const struct cmd_call *c)

@@ -21,6 +21,8 @@
 #include "txn.h"
 #include "cmd_txn.h"
 
+#define TXC_CANCEL_CHUNK (4ull << 20) /* movedata call size under a UI */
+
 static bool placement_supported(struct rl_session *s);
 #include "units.h"
 
@@ -133,6 +135,8 @@ static void progress_cb(const struct tx_progress *p, void *arg)
 			tx_request_cancel();
 		return;
 	}
+	if (p->pausing)
+		return; /* the line is up to date */
 	units_format_size(p->done, d, sizeof(d));
 	units_format_size(p->total, t, sizeof(t));
 	units_format_size((uint64_t)p->rate, r, sizeof(r));
@@ -697,44 +701,60 @@ static void model_refresh_free(struct lm_model *m, const char *mnt,
 		lm_refresh_free(m, lo, hi, fe, (size_t)n);
 }
 
-/* After an apply: bring the session's layout model up to date for what
- * the steps touched (the files' extents, the free space where their data
- * was and went) -- no rescan. */
-static void model_update(struct rl_session *s, const struct tx_plan *p,
-                         size_t nsteps)
+/* Bring the session's layout model up to date for one step of an apply:
+ * the file's extents, the free space where its data was and went -- no
+ * rescan. (tx_apply commits the log at the end of every step, so
+ * GETFSMAP shows the blocks it freed as free.) */
+static void model_refresh_step(struct rl_session *s, const struct tx_step *st)
 {
 	struct lm_model *m = s->model;
+	uint32_t id = lm_find_inode(m, st->ino);
+	struct rl_extent *ext;
+	size_t n;
+	int fd;
 
-	if (!m || s->read_only_snapshot)
-		return;
-	for (size_t i = 0; i < nsteps && i < p->nsteps; i++) {
-		const struct tx_step *st = &p->steps[i];
-		uint32_t id = lm_find_inode(m, st->ino);
-		struct rl_extent *ext;
-		size_t n;
-		int fd;
-
-		if (id != LM_NONE) {
-			fd = session_open_file(s, st->path, O_RDONLY);
-			if (fd >= 0) {
-				if (rl_get_extents(fd, &ext, &n) == 0) {
-					lm_refresh_file(m, id, ext, n);
-					free(ext);
-				}
-				close(fd);
+	if (id != LM_NONE) {
+		fd = session_open_file(s, st->path, O_RDONLY);
+		if (fd >= 0) {
+			if (rl_get_extents(fd, &ext, &n) == 0) {
+				lm_refresh_file(m, id, ext, n);
+				free(ext);
 			}
+			close(fd);
 		}
-		for (size_t k = 0; k < st->nbefore; k++)
-			model_refresh_free(m, s->fs.mountpoint,
-			                   st->before[k].physical,
-			                   st->before[k].physical +
-			                       st->before[k].length);
-		for (size_t k = 0; k < st->ntarget; k++)
-			model_refresh_free(m, s->fs.mountpoint,
-			                   st->target[k].physical,
-			                   st->target[k].physical +
-			                       st->target[k].length);
 	}
+	for (size_t k = 0; k < st->nbefore; k++)
+		model_refresh_free(m, s->fs.mountpoint, st->before[k].physical,
+		                   st->before[k].physical + st->before[k].length);
+	for (size_t k = 0; k < st->ntarget; k++)
+		model_refresh_free(m, s->fs.mountpoint, st->target[k].physical,
+		                   st->target[k].physical + st->target[k].length);
+}
+
+static bool model_follows(const struct rl_session *s)
+{
+	return s->model && !s->read_only_snapshot;
+}
+
+struct apply_hooks {
+	struct rl_session *s;
+	const struct tx_plan *p;
+};
+
+/* A step has ended: unless 'set step-refresh off', the model follows it
+ * now (the map shows the file at its new place while the next steps
+ * run); then the front end's hook redraws. */
+static void step_cb(const struct tx_progress *pr, void *arg)
+{
+	struct apply_hooks *h = arg;
+	struct rl_session *s = h->s;
+
+	if (model_follows(s) && !s->refresh_at_end && pr->step < h->p->nsteps)
+		model_refresh_step(s, &h->p->steps[pr->step]);
+	if (s->progress)
+		s->progress(s, pr);
+	if (s->cancel_requested && s->cancel_requested(s))
+		tx_request_cancel();
 }
 
 static enum cmd_status apply_now(struct rl_session *s,
@@ -744,6 +764,7 @@ static enum cmd_status apply_now(struct rl_session *s,
 	struct tx_opts o;
 	struct tx_result res;
 	struct jr_journal *j;
+	struct apply_hooks hooks = {s, p};
 	const char *v;
 	char sz[32];
 	int r;
@@ -772,12 +793,21 @@ static enum cmd_status apply_now(struct rl_session *s,
 			return CMD_USAGE;
 		}
 	}
+	/* A front end that can cancel: a cancel is seen between movedata
+	 * calls, so smaller calls make it prompter (ext4 moves 4 MiB per
+	 * MOVE_EXT anyway; docs/BENCHMARKS.md: no measurable cost). */
+	if (s->cancel_requested && (!o.chunk || o.chunk > TXC_CANCEL_CHUNK))
+		o.chunk = TXC_CANCEL_CHUNK;
 	o.open_file = open_cb;
 	o.open_arg = s;
 	o.handle_signals = true;
 	if (s->progress || s->cancel_requested || isatty(fileno(s->err))) {
 		o.progress = progress_cb;
 		o.progress_arg = s;
+	}
+	if (s->progress || s->cancel_requested || model_follows(s)) {
+		o.step_done = step_cb;
+		o.step_arg = &hooks;
 	}
 	j = session_journal(s, true, false, jdir);
 	if (!j)
@@ -808,7 +838,11 @@ static enum cmd_status apply_now(struct rl_session *s,
 	if (r < 0 && res.status == JR_ST_STOPPED && tx_cancelled() &&
 	    !s->stop_signal)
 		s->stop_signal = SIGINT;
-	model_update(s, p, res.steps_done + (r < 0 && res.status == JR_ST_FAILED));
+	if (model_follows(s) && s->refresh_at_end)
+		/* the steps done, and the one a failure or stop ended */
+		for (size_t i = 0; i < p->nsteps && i <= res.steps_done; i++)
+			if (i < res.steps_done || r < 0)
+				model_refresh_step(s, &p->steps[i]);
 	units_format_size(res.bytes, sz, sizeof(sz));
 	if (s->json) {
 		cJSON *out = cJSON_CreateObject(), *a;

@@ -45,6 +45,8 @@ struct rl_session {
 	bool no_tunables;      /* never change global fs tunables (ext4
 	                          fixed-start placement then unsupported) */
 	bool tunables_noticed; /* the "tunables changed" notice was shown */
+	bool refresh_at_end;   /* 'set step-refresh off': the model follows
+	                          an apply once at its end, not per step */
 	/* Plan mode (src/cmd_plan.c): disk-changing commands add their
 	 * steps to the pending plan instead of applying them. */
 	bool plan_mode;
@@ -57,10 +59,13 @@ struct rl_session {
 	uint64_t *plan_excl;
 	size_t nplan_excl;
 	/* Optional hooks a front end (the UI) installs while it applies a
-	 * plan: progress is called after every moved chunk (instead of the
-	 * stderr line); cancel_requested, polled after it, stops the
-	 * transaction between chunks as SIGINT does (status "stopped").
-	 * They must not call back into the session's commands. */
+	 * plan: progress is called after every moved chunk and every ~50 ms
+	 * of a --rate pause (instead of the stderr line), and once more when
+	 * a step ends (p->step_end), after s->model was brought up to date
+	 * for that step: the front end redraws the map then. cancel_requested,
+	 * polled after each, stops the transaction between chunks as SIGINT
+	 * does (status "stopped"). They must not call back into the
+	 * session's commands. */
 	void (*progress)(struct rl_session *s, const struct tx_progress *p);
 	bool (*cancel_requested)(struct rl_session *s);
 	void *progress_arg;

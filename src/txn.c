@@ -17,6 +17,7 @@
 
 #define TX_DEFAULT_CHUNK (16ull << 20)
 #define TX_BUSY_RETRIES 5
+#define TX_POLL_S 0.05 /* --rate pauses poll for a cancel this often */
 
 /* ---------------------------------------------------------------- pieces */
 
@@ -459,13 +460,16 @@ struct apply_ctx {
 	uint64_t done;
 };
 
-static void report(struct apply_ctx *c, size_t step)
+/* Call cb (when set) with where the apply stands in step `step`. */
+static void notify(struct apply_ctx *c, tx_progress_cb cb, void *arg,
+                   size_t step, bool pausing, bool step_end, int err)
 {
 	struct tx_progress pr;
 	double el = now_s() - c->t0;
 
-	if (!c->o->progress)
+	if (!cb)
 		return;
+	memset(&pr, 0, sizeof(pr));
 	pr.done = c->done;
 	pr.total = c->p->total;
 	pr.rate = el > 0 ? (double)c->done / el : 0;
@@ -473,22 +477,48 @@ static void report(struct apply_ctx *c, size_t step)
 	pr.step = step;
 	pr.nsteps = c->p->nsteps;
 	pr.path = step < c->p->nsteps ? c->p->steps[step].path : NULL;
-	c->o->progress(&pr, c->o->progress_arg);
+	pr.steps_done = c->res->steps_done;
+	pr.pausing = pausing;
+	pr.step_end = step_end;
+	pr.step_err = err;
+	cb(&pr, arg);
 }
 
-static void throttle(struct apply_ctx *c)
+static void report(struct apply_ctx *c, size_t step, bool pausing)
 {
-	double want, el;
+	notify(c, c->o->progress, c->o->progress_arg, step, pausing, false, 0);
+}
+
+/* Step `step` has ended with r (see tx_opts.step_done). */
+static void report_step_end(struct apply_ctx *c, size_t step, int r)
+{
+	notify(c, c->o->step_done, c->o->step_arg, step, false, true, r);
+}
+
+/* --rate: sleep until the bytes moved are due, in slices of at most
+ * TX_POLL_S that report progress (where a front end polls its cancel key)
+ * and end early on a cancel or a stop signal, so neither waits for a
+ * whole chunk's pause. */
+static void throttle(struct apply_ctx *c, size_t step)
+{
+	double want;
 
 	if (!c->o->rate)
 		return;
 	want = (double)c->done / (double)c->o->rate;
-	el = now_s() - c->t0;
-	if (want > el) {
-		double d = want - el;
-		struct timespec ts = {(time_t)d,
-		                      (long)((d - (double)(time_t)d) * 1e9)};
+	for (;;) {
+		double d = want - (now_s() - c->t0);
+		struct timespec ts;
+
+		if (d <= 0 || tx_cancel_requested ||
+		    (c->o->handle_signals && stop_pending()))
+			return;
+		if (d > TX_POLL_S)
+			d = TX_POLL_S;
+		ts.tv_sec = (time_t)d;
+		ts.tv_nsec = (long)((d - (double)ts.tv_sec) * 1e9);
 		nanosleep(&ts, NULL);
+		report(c, step, true);
 	}
 }
 
@@ -614,9 +644,11 @@ static int run_step(struct apply_ctx *c, struct jr_journal *j, size_t i,
 		         rl_strerror(r));
 		goto out;
 	}
-	/* Blocks freed moments ago (an earlier step, an undo) stay busy
-	 * until the log commits: commit it first. */
-	syncfs(fd);
+	/* Blocks freed moments ago (an undo, a file deleted before the plan)
+	 * stay busy until the log commits: commit it first. Later steps find
+	 * it done by the step before (below). */
+	if (i == 0)
+		syncfs(fd);
 	memset(&popts, 0, sizeof(popts));
 	popts.state_dir = c->o->state_dir;
 	popts.no_tunables = c->o->no_tunables;
@@ -713,8 +745,8 @@ static int run_step(struct apply_ctx *c, struct jr_journal *j, size_t i,
 			}
 			pos += n;
 			c->done += n;
-			report(c, i);
-			throttle(c);
+			report(c, i, false);
+			throttle(c, i);
 		}
 	}
 	r = verify_moved(fd, st, why, wlen);
@@ -750,6 +782,12 @@ out:
 	free(cur);
 	if (donor >= 0)
 		close(donor); /* whatever it still holds is released */
+	/* Commit what the step freed (the file's old blocks, the donor's
+	 * after the swap, or what a failed step had allocated, released by
+	 * that close; XFS inactivates the donor in the background until
+	 * syncfs): the next step can allocate them and the step_done
+	 * callback sees them free. */
+	syncfs(fd);
 	close(fd);
 	return r;
 }
@@ -795,6 +833,7 @@ int tx_apply(const struct tx_plan *p, struct jr_journal *j,
 		struct jr_piece *after = NULL;
 		size_t nafter = 0;
 		char why[512] = "";
+		bool ran = false; /* past PLANNED: the step_done callback */
 		int r;
 
 		if (tx_stop_requested || tx_cancel_requested) {
@@ -825,6 +864,7 @@ int tx_apply(const struct tx_plan *p, struct jr_journal *j,
 			snprintf(why, sizeof(why),
 			         "cannot write the journal: %s", strerror(-r));
 		} else {
+			ran = true;
 			r = run_step(&c, j, i, &after, &nafter, why,
 			             sizeof(why));
 			if (r == 0) {
@@ -844,6 +884,12 @@ int tx_apply(const struct tx_plan *p, struct jr_journal *j,
 		}
 		free(after);
 		sigprocmask(SIG_SETMASK, &oldmask, NULL);
+		if (r == 0) {
+			res->steps_done++;
+			res->bytes += st->bytes;
+		}
+		if (ran)
+			report_step_end(&c, i, r);
 		if (r < 0) {
 			/* a signal between chunks stops the plan, and so does
 			 * the volume turning read-only between steps (a
@@ -867,8 +913,6 @@ int tx_apply(const struct tx_plan *p, struct jr_journal *j,
 			         i ? "; the earlier steps stay applied" : "");
 			break;
 		}
-		res->steps_done++;
-		res->bytes += st->bytes;
 	}
 	jr_end(j, id, res->status, res->message);
 	if (o->handle_signals) {

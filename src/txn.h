@@ -11,7 +11,9 @@
  *   file's directory -> rl_allocate(donor, FIXED_START|CONTIGUOUS|FIXED_LEN)
  *   for each piece at the piece's file offset -> FIEMAP: the donor holds
  *   exactly the targets -> rl_movedata(file, donor) -> FIEMAP: the file now
- *   maps the range onto the targets -> journal "done" with the extents.
+ *   maps the range onto the targets -> journal "done" with the extents ->
+ *   close the donor, syncfs (what the step freed is free for the next
+ *   step) -> the step_done callback (tx_opts).
  *
  * A failing step stops the plan: earlier steps stay (complete, journaled);
  * the donor (and whatever it still holds) vanishes when it is closed.
@@ -52,6 +54,12 @@ struct tx_progress {
 	double eta;               /* seconds left (-1: unknown) */
 	size_t step, nsteps;      /* current step (0-based) */
 	const char *path;         /* the current step's file */
+	size_t steps_done;        /* steps applied so far */
+	bool pausing;             /* from a --rate pause: nothing moved since
+	                             the last report */
+	bool step_end;            /* from step_done: step `step` has ended */
+	int step_err;             /* with step_end: 0 applied, else -errno
+	                             (failed or stopped, maybe partly moved) */
 };
 typedef void (*tx_progress_cb)(const struct tx_progress *p, void *arg);
 
@@ -63,8 +71,16 @@ struct tx_opts {
 	uint64_t rate;            /* bytes per second, 0: no limit */
 	bool normal_io;           /* false: I/O at idle priority */
 	uint64_t chunk;           /* movedata call size (0: 16 MiB) */
-	tx_progress_cb progress;
+	tx_progress_cb progress;  /* after every movedata chunk, and every
+	                             ~50 ms of a --rate pause */
 	void *progress_arg;
+	/* Called once a step has ended (applied, failed or stopped, after
+	 * its journal record, signals unblocked, before the next step), for
+	 * every step that got past its journal PLANNED record: the caller
+	 * brings its view of that file and of the step's ranges up to date.
+	 * step_end is set; tx_request_cancel works from it too. */
+	tx_progress_cb step_done;
+	void *step_arg;
 	tx_open_cb open_file;
 	void *open_arg;
 	bool handle_signals;      /* SIGINT/SIGTERM stop between steps */

@@ -119,28 +119,36 @@ static bool progress_cancel(struct rl_session *s)
 	return ui->cancel;
 }
 
+/* During an apply the message line carries the progress bar and the
+ * status line stays the cursor's. A step's end redraws everything (the
+ * model follows each step: the map shows the file at its new place);
+ * chunks redraw the bar only, at most ~10 times a second (but always
+ * the last one). */
 static void progress_draw(struct rl_session *s, const struct tx_progress *p)
 {
 	struct ui *ui = s->ui;
 	char line[1024];
+	const char *hint = ui && ui->cancel ? " (cancelling...)"
+	                                    : " (Esc cancels)";
+	int w;
 	double now = mono_s();
 
 	if (!ui || !ui->active || ui->cols < UI_MIN_COLS ||
 	    ui->rows < UI_MIN_ROWS)
 		return;
-	/* at most ~10 times a second, but always the last chunk */
-	if (now - ui->prog_last < 0.1 && p->done < p->total)
+	if (!p->step_end && now - ui->prog_last < 0.1 && p->done < p->total)
 		return;
 	ui->prog_last = now;
-	ui_progress_format(line, sizeof(line), ui->cols, p);
-	attrset(ui_attr(ui, UI_ROLE_STATUS));
-	mvhline(ui->rows - 1, 0, ' ', ui->cols);
-	mvaddnstr(ui->rows - 1, 0, line, ui->cols);
+	if (p->step_end) {
+		ui_sync_session(s);
+		ui_draw(ui);
+	}
+	w = ui->cols - (int)strlen(hint);
+	ui_progress_format(line, sizeof(line) - strlen(hint), w, p);
+	strcat(line, hint); /* room was left for it */
 	attrset(ui_attr(ui, UI_ROLE_DEFAULT));
 	mvhline(ui->rows - 2, 0, ' ', ui->cols);
-	mvaddnstr(ui->rows - 2, 0,
-	          ui->cancel ? "cancelling..." : "applying... (Esc cancels)",
-	          ui->cols);
+	mvaddnstr(ui->rows - 2, 0, line, ui->cols);
 	attrset(A_NORMAL);
 	refresh();
 }

@@ -9,6 +9,8 @@
 #    report names the file that could not move);
 #  - group of 3 files: back to back at GOAL per filefrag;
 #  - plan mode: plan on, defrag, preview, apply;
+#  - the model refreshed after every step equals the one refreshed once at
+#    the end of the apply;
 #  - fsck clean; btrfs and XFS without reflink: clear refusals.
 # The journal and state live in the test's private directory.
 . "$top_srcdir/tests/lib/volume.sh"
@@ -242,6 +244,53 @@ test_group() {
 	note "group: 3 files back to back at $goal"
 }
 
+# model_of SNAPSHOT: the exported model, normalized: free records merged
+# where adjacent (a refresh splits them at its range's ends, a scan does
+# not), files by inode with their paths and extents.
+model_of() {
+	jq -S '{free: (reduce .free[] as $f ([];
+		if length > 0 and (.[-1][0] + .[-1][1]) == $f[0]
+		then .[-1][1] += $f[1] else . + [$f] end)),
+		metadata, free_map_errno: .volume.free_map_errno,
+		files: (.files | sort_by(.inode) | map({inode, paths, extents}))}' "$1"
+}
+
+# The layout model follows an apply step by step (so the UI's map shows
+# each file land): the model it ends with must equal the one refreshed
+# once after the apply ('set step-refresh off'). The same group plan runs
+# both ways in one session, undone in between, on three one-extent files
+# (ext4 keeps their extents in the inode: no extent-tree block comes or
+# goes).
+test_step_refresh() {
+	local M=$VOL_MNT files=() f goal total=0 bs d=$VOL_DIR sums
+	bs=$(jq -r .block_size <<<"$INFO")
+	mkdir -p "$M/sr"
+	for f in a b c; do
+		dd if=/dev/urandom of="$M/sr/$f" bs=256K count=2 status=none
+		sync -f "$M"
+		files+=("$M/sr/$f")
+		total=$((total + (524288 + bs - 1) / bs * bs))
+	done
+	sums=$(md5sum "${files[@]}")
+	local lo=$(( $(jq -r .group_size <<<"$INFO") * 2 ))
+	case $VOL_FS in xfs*) lo=$(( $(jq -r .group_size <<<"$INFO") / 4 )) ;; esac
+	goal=$(R --json -e "free $lo $(jq -r .size <<<"$INFO")" "$M" | jq -r --argjson len "$total" '
+		[.extents[] | select(.length >= $len + 1048576)] | (.[0].start // empty) + 65536')
+	[ -n "$goal" ] || { fail "step refresh: no free target"; return; }
+	R -e "scan; set step-refresh off; group ${files[*]} --to $goal; export $d/end.json; undo" \
+		-e "scan; set step-refresh on; group ${files[*]} --to $goal; export $d/step.json" \
+		"$M" >"$d/sr.out" 2>"$d/err" ||
+		{ placement_miss "$d/err" || fail "step refresh: $(cat "$d/err")"; return; }
+	[ "$(md5sum "${files[@]}")" = "$sums" ] || fail "step refresh: content changed"
+	[ "$(grep -c '^transaction [0-9]*: .* moved in 3 steps (verified' "$d/sr.out")" = 2 ] ||
+		fail "step refresh: the plan did not run twice in 3 steps: $(cat "$d/sr.out")"
+	if ! diff -u <(model_of "$d/end.json") <(model_of "$d/step.json") >"$d/sr.diff"; then
+		fail "step refresh: the model refreshed step by step differs from the one refreshed at the end: $(head -40 "$d/sr.diff")"
+	else
+		note "step refresh: 3-step group at $goal, models equal"
+	fi
+}
+
 for kind in $KINDS; do
 	vol_create "$kind" 512
 	M=$VOL_MNT
@@ -269,6 +318,7 @@ for kind in $KINDS; do
 	test_compact
 	test_evacuate
 	test_group
+	test_step_refresh
 	vol_fsck
 	[ ! -e /var/lib/relayout/"$(jq -r .uuid <<<"$INFO")".journal ] || fail "wrote /var/lib/relayout"
 	vol_destroy

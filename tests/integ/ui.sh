@@ -77,6 +77,17 @@ wait_screen() {
 	return 1
 }
 
+# wait_gone NAME PATTERN: until the pane no longer shows PATTERN (10 s).
+wait_gone() {
+	for _ in $(seq 100); do
+		tm capture-pane -p -t "$1" 2>/dev/null | grep -q -- "$2" || return 0
+		sleep 0.1
+	done
+	echo "screen of $1 kept showing '$2':" >&2
+	tm capture-pane -p -t "$1" >&2
+	return 1
+}
+
 wait_file() {
 	for _ in $(seq 100); do
 		[ -s "$1" ] && return 0
@@ -310,7 +321,7 @@ if command -v mkfs.xfs >/dev/null; then
 		fail "after undo frag.dat starts at block $first, not $before"
 
 	# A throttled move typed at the prompt shows the progress bar on the
-	# status line; Esc cancels it between chunks: the transaction ends
+	# message line; Esc cancels it between chunks: the transaction ends
 	# "stopped", the message says cancelled, the content is intact.
 	dd if=/dev/urandom of="$X/slow.dat" bs=1M count=8 status=none
 	sync -f "$X"
@@ -318,7 +329,7 @@ if command -v mkfs.xfs >/dev/null; then
 	cmd x "move --rate 1 --to 0x8000000 -- $X/slow.dat"
 	if wait_screen x 'MB/s, ETA '; then
 		tm capture-pane -p -t x > "$T/x-progress"
-		grep -Eq '^\[[#.]{10}\] [0-9]+% .* of 8(\.0)? MiB, [0-9.]+ MB/s, ETA [0-9?:]+, step 1/1 .*slow\.dat' \
+		grep -Eq '^\[[#.]{10}\] [0-9]+% .* of 8(\.0)? MiB, [0-9.]+ MB/s, ETA [0-9?:]+, step 1/1 .*slow\.dat \(Esc cancels\)$' \
 			"$T/x-progress" ||
 			fail "progress bar: $(tail -2 "$T/x-progress")"
 	else
@@ -331,6 +342,59 @@ if command -v mkfs.xfs >/dev/null; then
 		fail "log: the cancelled transaction is not 'stopped': $(tail -3 "$T/x-log")"
 	[ "$(md5sum < "$X/slow.dat")" = "$sum" ] ||
 		fail "slow.dat changed by the cancelled move"
+
+	# A throttled 3-step plan: the map follows it step by step. Three
+	# 64 KiB files go back to back to a free 64 KiB-aligned GOAL; at 16
+	# blocks per cell each lands in one cell, the cursor on the first.
+	# Mid-apply (the status line names g1 at GOAL, before the last step
+	# ends) g1's cell is data and g3's still free; at the end all three
+	# are data, where filefrag says they are.
+	for f in g1 g2 g3; do
+		dd if=/dev/urandom of="$X/$f" bs=64K count=1 status=none
+		sync -f "$X"
+	done
+	g=$("${ENVS[@]}" "$RELAYOUT" --json -e "free 0x1800000 0x4000000" "$X" |
+		jq '[.extents[] | select(.length >= 1048576)][0].start')
+	g=$(((g + 65535) / 65536 * 65536))
+	ghex=$(printf '%x' "$g")
+	cmd x "scan"
+	cmd x "zoom 16"
+	cmd x "goto $g"
+	wait_screen x "^0x$ghex-0x[0-9a-f]* free | 16 blocks/cell" ||
+		fail "cursor not on the free cell at 0x$ghex"
+	# cell_at FILE ADDR: the map's glyph for ADDR in a captured screen
+	# (row 1 on is the map, COLS cells a row, from the title's start).
+	cell_at() {
+		local start off
+		start=$(head -1 "$1" | sed -n 's/.*1 cell = 64.0 KiB, 0x\([0-9a-f]*\)-.*/\1/p')
+		[ -n "$start" ] || { echo "?"; return; }
+		off=$((($2 - 0x$start) / 65536))
+		sed -n "$((off / COLS + 2))p" "$1" | cut -c$((off % COLS + 1))
+	}
+	cmd x "group --rate 0.03 --to $g -- $X/g1 $X/g2 $X/g3"
+	if wait_screen x "^0x$ghex-0x[0-9a-f]* g1 @ 0x0"; then
+		tm capture-pane -p -t x >"$T/x-step"
+		grep -Eq '^\[[#.]{10}\] [0-9]{1,2}% .* step [123]/3 .*g[123] \(Esc cancels\)$' "$T/x-step" ||
+			fail "mid-apply: no progress bar short of 100%: $(tail -2 "$T/x-step")"
+		[ "$(cell_at "$T/x-step" "$g")" = "#" ] ||
+			fail "mid-apply: g1's cell at 0x$ghex is '$(cell_at "$T/x-step" "$g")', not data"
+		[ "$(cell_at "$T/x-step" $((g + 131072)))" = "." ] ||
+			fail "mid-apply: g3's target cell is '$(cell_at "$T/x-step" $((g + 131072)))', not free"
+	else
+		fail "the map did not show g1 at its place during the apply"
+	fi
+	wait_gone x "Esc cancels" || fail "the 3-step plan did not end"
+	screen x "$T/x-end"
+	for k in 0 1 2; do
+		a=$((g + k * 65536))
+		[ "$(cell_at "$T/x-end" "$a")" = "#" ] ||
+			fail "after the apply: the cell at $(printf 0x%x "$a") is '$(cell_at "$T/x-end" "$a")', not data"
+		p=$(filefrag -v "$X/g$((k + 1))" | awk '$1 == "0:" { print $4 + 0 }')
+		[ "$((p * 4096))" = "$a" ] || fail "g$((k + 1)) is at block $p, not at $a"
+	done
+	tail -1 "$T/x-end" | grep -q "^0x$ghex-0x[0-9a-f]* g1 @ 0x0 " ||
+		fail "after the apply: status line $(tail -1 "$T/x-end")"
+	grep -q "Esc cancels" "$T/x-end" && fail "after the apply: the progress bar stayed"
 	keys x q
 	wait_file "$T/x.rc"
 fi

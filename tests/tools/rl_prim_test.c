@@ -9,8 +9,10 @@
  *   rl_prim_test move-loop FILE SECONDS
  *       relocate FILE over and over (donor: O_TMPFILE + rl_allocate, then
  *       rl_movedata of the whole file) for SECONDS; prints the counters
- *   rl_prim_test move FILE
- *       relocate FILE once, print MB/s (benchmark driver)
+ *   rl_prim_test move FILE [CHUNK_MIB]
+ *       relocate FILE once, print the seconds it took (benchmark driver);
+ *       with CHUNK_MIB in rl_movedata calls of that size, printing the
+ *       longest call's seconds too
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -588,26 +590,42 @@ static int move_loop(const char *file, double secs)
 	return fails ? 1 : 0;
 }
 
-static int move_once(const char *file)
+/* Relocate file once; chunk > 0: in rl_movedata calls of chunk bytes
+ * (as tx_apply does), printing the longest call too -- a cancel waits
+ * for one call. */
+static int move_once(const char *file, uint64_t chunk)
 {
 	char *dup = strdup(file), *dir = dirname(dup);
 	struct stat s;
-	int fd = open(file, O_RDWR), donor, r;
-	double t0;
+	int fd = open(file, O_RDWR), donor, r = 0;
+	uint64_t len;
+	double t0, longest = 0;
 
 	if (fd < 0 || fstat(fd, &s) < 0)
 		return perror(file), 1;
+	len = round_up((uint64_t)s.st_size);
 	t0 = now();
-	donor = make_donor(dir, round_up((uint64_t)s.st_size));
+	donor = make_donor(dir, len);
 	if (donor < 0)
 		return fprintf(stderr, "donor: %s\n", rl_strerror(donor)), 1;
-	r = rl_movedata(fd, donor, 0, round_up((uint64_t)s.st_size), 0);
+	for (uint64_t pos = 0; pos < len && r == 0;) {
+		uint64_t n = chunk && chunk < len - pos ? chunk : len - pos;
+		double t = now();
+
+		r = rl_movedata(fd, donor, pos, n, 0);
+		if (now() - t > longest)
+			longest = now() - t;
+		pos += n;
+	}
 	close(donor);
 	close(fd);
 	free(dup);
 	if (r < 0)
 		return fprintf(stderr, "%s: %s\n", file, rl_strerror(r)), 1;
-	printf("%.6f\n", now() - t0);
+	if (chunk)
+		printf("%.6f %.6f\n", now() - t0, longest);
+	else
+		printf("%.6f\n", now() - t0);
 	return 0;
 }
 
@@ -639,12 +657,14 @@ int main(int argc, char **argv)
 			close(fd);
 		return move_loop(argv[2], atof(argv[3]));
 	}
-	if (argc == 3 && strcmp(argv[1], "move") == 0) {
+	if ((argc == 3 || argc == 4) && strcmp(argv[1], "move") == 0) {
 		fd = open(argv[2], O_RDONLY);
 		if (fd < 0 || rl_fd_block_size(fd, &bsize) < 0)
 			return 1;
 		close(fd);
-		return move_once(argv[2]);
+		return move_once(argv[2], argc == 4 ? strtoull(argv[3], NULL,
+		                                               0) << 20
+		                                    : 0);
 	}
 	mnt = getenv("RL_TEST_MNT");
 	if (!mnt || !*mnt) {

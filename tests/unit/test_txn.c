@@ -149,6 +149,20 @@ static void test_undo_plan(void **state)
 	tx_plan_free(&p);
 }
 
+/* The step_done callback: what it saw. */
+struct step_seen {
+	int calls;
+	struct tx_progress last;
+};
+
+static void step_seen_cb(const struct tx_progress *p, void *arg)
+{
+	struct step_seen *ss = arg;
+
+	ss->calls++;
+	ss->last = *p;
+}
+
 /* tx_apply refuses a file that changed after planning (another inode at
  * the path, or its blocks moved), journals the failed step and leaves the
  * file alone. Runs on TMPDIR's filesystem: the checks come before any
@@ -188,6 +202,9 @@ static void test_apply_changed(void **state)
 	                 0);
 	memset(&o, 0, sizeof(o));
 	o.normal_io = true;
+	struct step_seen seen = {0};
+	o.step_done = step_seen_cb;
+	o.step_arg = &seen;
 
 	/* blocks moved: punch the first block */
 	fd = open(path, O_RDWR);
@@ -199,6 +216,14 @@ static void test_apply_changed(void **state)
 	assert_int_equal(res.status, JR_ST_FAILED);
 	assert_non_null(strstr(res.message, "changed during planning"));
 	assert_non_null(strstr(res.message, "step 1 of 1"));
+	/* the step ran (past PLANNED): its end is reported, failed */
+	assert_int_equal(seen.calls, 1);
+	assert_true(seen.last.step_end);
+	assert_int_equal(seen.last.step_err, -ESTALE);
+	assert_int_equal(seen.last.step, 0);
+	assert_int_equal(seen.last.nsteps, 1);
+	assert_int_equal(seen.last.steps_done, 0);
+	assert_string_equal(seen.last.path, path);
 
 	/* another file at the path */
 	assert_int_equal(unlink(path), 0);
