@@ -113,21 +113,13 @@ check() {
 demo() {
 	deps
 	build "$SRC/build" --enable-werror
-	(cd "$SRC/build" && make -s -j"$JOBS" tests/tools/rl_populate)
-	top_srcdir=$SRC top_builddir=$SRC/build
-	export top_srcdir top_builddir
-	# shellcheck source=../tests/lib/volume.sh
-	. "$SRC/tests/lib/volume.sh"
-	vol_create "${DEMO_FS:-ext4}" 256
-	vol_populate 7
-	echo "demo volume: $VOL_MNT ($VOL_FS on $VOL_DEV); it is removed when relayout exits"
 	export RELAYOUT_THEMES_DIR="$SRC/share/themes"
-	export RELAYOUT_JOURNAL_DIR="$VOL_DIR/journal" RELAYOUT_STATE_DIR="$VOL_DIR/state"
 	if [ -t 0 ] && [ -t 1 ]; then
-		"$SRC/build/relayout" "$VOL_MNT" || true
+		"$SRC/build/relayout" --demo="${DEMO_FS:-ext4}" || true
 	else
 		# no terminal: the batch view of the same volume
-		"$SRC/build/relayout" -e 'info; free --map --summary; frag --top 10' "$VOL_MNT" || true
+		"$SRC/build/relayout" --demo="${DEMO_FS:-ext4}" \
+			-e 'info; free --map --summary; frag --top 10' || true
 	fi
 }
 

@@ -10,6 +10,7 @@
 #include "cmd_model.h"
 #include <relayout/fs.h>
 #include "commands.h"
+#include "demo.h"
 #include "output.h"
 #include "session.h"
 #include "ui.h"
@@ -44,6 +45,9 @@ static void usage(FILE *f)
 	        "$XDG_STATE_HOME/relayout/journal\n"
 	        "                            (~/.local/state/...) "
 	        "otherwise)\n"
+	        "      --demo[=KIND]         make a scratch fragmented volume "
+	        "(ext4, xfs or\n                            btrfs; root) and "
+	        "open it; it is removed at exit\n"
 	        "  -h, --help                this help; 'relayout -e help' "
 	        "lists commands\n"
 	        "  -V, --version             print the version\n\n"
@@ -70,6 +74,40 @@ static void report_restored(const struct rl_tunable_restored *r, void *arg)
 		        r->dev, r->name, r->value, rl_strerror(r->err));
 }
 
+/* relayout --demo: the scratch volume, removed at exit however main ends
+ * (a crash takes the mount namespace and the loop device with it). */
+static struct demo_volume demo;
+
+static void demo_at_exit(void)
+{
+	demo_destroy(&demo);
+}
+
+/* Make the demo volume and point the session (and, unless the user chose
+ * otherwise, the journal and state directories) at it. */
+static int demo_start(struct rl_session *s, const char *kind)
+{
+	char why[512], dir[PATH_MAX + 16];
+	int r = demo_create(kind, &demo, why, sizeof(why));
+
+	if (r < 0) {
+		fprintf(stderr, "relayout: %s\n", why);
+		return r;
+	}
+	atexit(demo_at_exit);
+	snprintf(dir, sizeof(dir), "%s/journal", demo.dir);
+	if (!s->journal_dir)
+		setenv("RELAYOUT_JOURNAL_DIR", dir, 0);
+	snprintf(dir, sizeof(dir), "%s/state", demo.dir);
+	setenv("RELAYOUT_STATE_DIR", dir, 0);
+	fprintf(stderr,
+	        "relayout: demo volume (%s on %s) at %s; it is removed when "
+	        "relayout exits\n",
+	        kind, demo.loopdev, demo.mnt);
+	s->path = strdup(demo.mnt);
+	return s->path ? 0 : -ENOMEM;
+}
+
 struct action {
 	char kind; /* 'e' or 'x' */
 	const char *text;
@@ -89,12 +127,13 @@ int main(int argc, char **argv)
 	    {"theme", required_argument, NULL, 't'},
 	    {"ui", no_argument, NULL, 'u'},
 	    {"journal-dir", required_argument, NULL, 'J'},
+	    {"demo", optional_argument, NULL, 'D'},
 	    {NULL, 0, NULL, 0},
 	};
 	struct rl_session s;
 	struct action *acts;
 	int nacts = 0, opt;
-	const char *record = NULL, *theme = NULL;
+	const char *record = NULL, *theme = NULL, *demo_kind = NULL;
 	bool want_ui = false;
 	enum cmd_status st = CMD_OK;
 
@@ -123,6 +162,9 @@ int main(int argc, char **argv)
 			break;
 		case 'u':
 			want_ui = true;
+			break;
+		case 'D':
+			demo_kind = optarg ? optarg : "ext4";
 			break;
 		case 'J':
 			free(s.journal_dir);
@@ -162,7 +204,22 @@ int main(int argc, char **argv)
 		free(acts);
 		return CMD_USAGE;
 	}
-	s.path = strdup(optind < argc ? argv[optind] : ".");
+	if (demo_kind && argc - optind > 0) {
+		fprintf(stderr, "relayout: --demo makes its own volume: no "
+		                "PATH (see relayout --help)\n");
+		free(acts);
+		return CMD_USAGE;
+	}
+	if (demo_kind) {
+		int r = demo_start(&s, demo_kind);
+		if (r < 0) {
+			free(acts);
+			session_free(&s);
+			return r == -EINVAL ? CMD_USAGE : CMD_FAIL;
+		}
+	} else {
+		s.path = strdup(optind < argc ? argv[optind] : ".");
+	}
 	if (!s.path) {
 		free(acts);
 		return 1;

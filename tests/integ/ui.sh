@@ -399,5 +399,18 @@ if command -v mkfs.xfs >/dev/null; then
 	wait_file "$T/x.rc"
 fi
 
+# relayout --demo: the map of a scratch volume; quitting removes it.
+start demo --demo
+wait_screen demo 'relayout-demo' || fail "--demo: the status line does not name the demo volume"
+cmd demo "goto frag/data0.db"
+wait_screen demo '^0x[0-9a-fx-]* [a-z]*/[a-z0-9]*\.[a-z]* @ 0x' || fail "--demo: goto a demo file"
+ddev=$(tm capture-pane -p -t demo | grep -o '/dev/loop[0-9]*' | head -1)
+keys demo q
+wait_file "$T/demo.rc" || fail "--demo: q did not quit"
+[ "$(cat "$T/demo.rc")" = 0 ] || fail "--demo: exit status $(cat "$T/demo.rc")"
+if [ -n "$ddev" ] && losetup "$ddev" 2>/dev/null | grep -q relayout-demo; then
+	fail "--demo: $ddev still holds the demo image after quitting"
+fi
+
 [ "$fails" = 0 ] || { echo "$fails failure(s)" >&2; exit 1; }
 echo "ui: all screen tests passed"
