@@ -707,6 +707,64 @@ int pl_make_room(struct pl_ctx *c, uint64_t lo, uint64_t hi, uint64_t keep_lo,
 
 /* ---------------------------------------------------------------- defrag */
 
+/* A logically contiguous run of a file's data (holes and EOF end one):
+ * the unit defrag moves, so holes stay holes and cost no free space. */
+struct dgroup {
+	uint64_t off, len;   /* file range (block aligned) */
+	uint64_t runs;       /* physically contiguous runs in it now */
+	uint64_t bytes;      /* data bytes */
+	bool move;
+};
+
+/* The data groups of file id below eof (blocks past EOF -- preallocated
+ * space -- stay: movedata cannot move them, see fs_movedata.c), and the
+ * runs of the blocks past EOF. */
+static int defrag_groups(struct pl_ctx *c, uint32_t id, uint64_t eof,
+                         struct dgroup **out, size_t *ng, uint64_t *tail)
+{
+	size_t n = c->next[id], k = 0;
+	const struct rl_extent *e = c->ext[id];
+	struct dgroup *g = calloc(n + 1, sizeof(*g));
+	uint64_t pend = 0, tend = UINT64_MAX;
+
+	*tail = 0;
+	if (!g)
+		return -ENOMEM;
+	for (size_t i = 0; i < n; i++) {
+		uint64_t lo = e[i].logical, len = e[i].length;
+		uint64_t ph = e[i].physical;
+		if (lo + len > eof) { /* the part past EOF */
+			uint64_t a = lo > eof ? lo : eof;
+			if (ph + (a - lo) != tend)
+				(*tail)++;
+			tend = ph + len;
+			if (lo >= eof)
+				continue;
+			len = eof - lo;
+		}
+		if (k && g[k - 1].off + g[k - 1].len == lo) {
+			g[k - 1].len += len;
+			g[k - 1].bytes += len;
+			if (ph != pend)
+				g[k - 1].runs++;
+		} else {
+			g[k].off = lo;
+			g[k].len = len;
+			g[k].bytes = len;
+			g[k++].runs = 1;
+		}
+		pend = ph + len;
+	}
+	for (size_t i = 0; i < k; i++) {
+		uint64_t hi = (g[i].off + g[i].len + c->bs - 1) / c->bs * c->bs;
+		g[i].off = g[i].off / c->bs * c->bs;
+		g[i].len = hi - g[i].off;
+	}
+	*out = g;
+	*ng = k;
+	return 0;
+}
+
 int pl_defrag(struct pl_ctx *c, const uint32_t *ids, size_t n,
               const struct pl_defrag_opts *o)
 {
@@ -714,10 +772,13 @@ int pl_defrag(struct pl_ctx *c, const uint32_t *ids, size_t n,
 
 	for (size_t i = 0; i < n; i++) {
 		uint32_t id = ids[i];
+		const struct lm_file *f = lm_file(c->m, id);
 		struct lm_file_frag ff;
-		uint64_t off, len, bytes, regions, goal, largest = 0;
+		struct dgroup *g = NULL;
+		size_t ng = 0, nmv0 = c->nmv;
+		uint64_t off, len, bytes, regions, after, tail, eof, moved = 0;
+		uint64_t largest = 0, need = 0;
 		const char *um;
-		int r;
 
 		if (!pl_file_span(c, id, &off, &len, &bytes)) {
 			pl_note(c, "skip %s: no data blocks", fpath(c, id));
@@ -742,25 +803,66 @@ int pl_defrag(struct pl_ctx *c, const uint32_t *ids, size_t n,
 			pl_note(c, "skip %s: cannot move: %s", fpath(c, id), um);
 			continue;
 		}
-		goal = pl_find_target(c, len, first_physical(c, id, 0), 0,
-		                      c->g->size);
-		if (goal == UINT64_MAX) {
-			for (size_t k = 0; k < c->fm.n; k++)
-				if (c->fm.r[k].len > largest)
-					largest = c->fm.r[k].len;
-			pl_note(c, "skip %s: would not improve: no free run of "
-			           "%s inside one group (largest free run %s)",
-			        fpath(c, id), sz(len, a), sz(largest, b));
+		eof = f ? (f->size + c->bs - 1) / c->bs * c->bs : UINT64_MAX;
+		if (defrag_groups(c, id, eof, &g, &ng, &tail) < 0)
+			return -ENOMEM;
+		/* Only groups in more pieces than they need move; the
+		 * predicted result must have fewer runs than now (else the
+		 * move is bytes for nothing, as xfs_fsr's "no improvement"). */
+		after = tail;
+		for (size_t k = 0; k < ng; k++) {
+			uint64_t ideal = (g[k].bytes + c->g->max_extent - 1) /
+			                 (c->g->max_extent ? c->g->max_extent : 1);
+			g[k].move = g[k].runs > (ideal ? ideal : 1);
+			after += g[k].move ? 1 : g[k].runs;
+			if (g[k].move && g[k].len > need)
+				need = g[k].len;
+		}
+		if (!need || after >= regions) {
+			pl_note(c, "skip %s: would not improve (%" PRIu64
+			           " contiguous runs; each data run between "
+			           "holes%s is in one piece already)",
+			        fpath(c, id), regions,
+			        tail ? " and the preallocation past EOF" : "");
+			free(g);
 			continue;
 		}
-		r = pl_add_move(c, id, off, len, goal, "defrag");
-		if (r < 0) {
-			pl_note(c, "skip %s: %s", fpath(c, id), strerror(-r));
-			continue;
+		for (size_t k = 0; k < ng; k++) {
+			uint64_t goal;
+			int r;
+			if (!g[k].move)
+				continue;
+			goal = pl_find_target(c, g[k].len,
+			                      first_physical(c, id, 0), 0,
+			                      c->g->size);
+			if (goal == UINT64_MAX) {
+				for (size_t q = 0; q < c->fm.n; q++)
+					if (c->fm.r[q].len > largest)
+						largest = c->fm.r[q].len;
+				pl_note(c, "skip %s [%" PRIu64 ", %" PRIu64
+				           "): would not improve: no free run "
+				           "of %s inside one group (largest free "
+				           "run %s)",
+				        fpath(c, id), g[k].off,
+				        g[k].off + g[k].len, sz(g[k].len, a),
+				        sz(largest, b));
+				continue;
+			}
+			r = pl_add_move(c, id, g[k].off, g[k].len, goal,
+			                "defrag");
+			if (r < 0) {
+				pl_note(c, "skip %s: %s", fpath(c, id),
+				        strerror(-r));
+				continue;
+			}
+			moved += c->mv[c->nmv - 1].bytes;
 		}
-		pl_note(c, "defrag %s: %" PRIu64 " runs -> 1 at 0x%" PRIx64
-		           " (%s)",
-		        fpath(c, id), regions, goal, sz(bytes, a));
+		free(g);
+		if (c->nmv > nmv0)
+			pl_note(c, "defrag %s: %" PRIu64 " runs -> %" PRIu64
+			           " at 0x%" PRIx64 " (%s)",
+			        fpath(c, id), regions, pl_file_regions(c, id),
+			        c->mv[nmv0].goal, sz(moved, a));
 	}
 	return 0;
 }

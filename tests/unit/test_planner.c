@@ -98,6 +98,56 @@ static void test_defrag(void **state)
 	lm_free(m);
 }
 
+/* Holes and preallocation past EOF: only logically contiguous data below
+ * EOF moves, and only the runs that are in more than one piece. */
+static void test_defrag_holes_eof(void **state)
+{
+	struct lm_model *m = new_model(64 * MiB);
+	/* s: two data runs, each contiguous, far apart (a sparse file) */
+	struct rl_extent s[] = {{0, G2, 64 * KiB, 0},
+	                        {8 * MiB, G2 + 2 * MiB, 64 * KiB, 0}};
+	/* t: one contiguous run, then a run in two pieces after a hole */
+	struct rl_extent t[] = {{0, G2 + 3 * MiB, 64 * KiB, 0},
+	                        {1 * MiB, G2 + 4 * MiB, 32 * KiB, 0},
+	                        {1 * MiB + 32 * KiB, G2 + 5 * MiB, 32 * KiB, 0}};
+	/* u: data below EOF in three pieces, the last one continued by
+	 * preallocated blocks past EOF */
+	struct rl_extent u[] = {{0, G2 + 6 * MiB, 32 * KiB, 0},
+	                        {32 * KiB, G2 + 6 * MiB + 512 * KiB, 16 * KiB, 0},
+	                        {48 * KiB, G2 + 7 * MiB, 16 * KiB, 0},
+	                        {64 * KiB, G2 + 7 * MiB + 16 * KiB, 64 * KiB,
+	                         RL_EXT_UNWRITTEN}};
+	struct lm_file_info fi = {.ino = 14, .mode = S_IFREG | 0644,
+	                          .size = 64 * KiB - 100};
+	uint32_t ids[3];
+	struct pl_ctx c;
+
+	(void)state;
+	ids[0] = add_file(m, 12, "s", s, 2);
+	ids[1] = add_file(m, 13, "t", t, 3);
+	assert_int_equal(lm_add_file(m, &fi, "u", u, 4, &ids[2]), 0);
+	lm_add_free(m, G2 + 8 * MiB, 64 * KiB);
+	lm_add_free(m, G2 + 9 * MiB, 16 * MiB);
+	assert_int_equal(pl_init(&c, m), 0);
+	assert_int_equal(pl_defrag(&c, ids, 3, NULL), 0);
+	assert_non_null(strstr(c.report, "skip s: would not improve"));
+	assert_int_equal(c.nmv, 2);
+	/* t: only [1 MiB, 1 MiB + 64 KiB) moves, to the exact fit */
+	assert_int_equal(c.mv[0].file, ids[1]);
+	assert_int_equal(c.mv[0].off, 1 * MiB);
+	assert_int_equal(c.mv[0].len, 64 * KiB);
+	assert_int_equal(c.mv[0].goal, G2 + 8 * MiB);
+	/* u: the data below EOF only; the preallocation stays */
+	assert_int_equal(c.mv[1].file, ids[2]);
+	assert_int_equal(c.mv[1].off, 0);
+	assert_int_equal(c.mv[1].len, 64 * KiB);
+	assert_int_equal(c.bytes, 128 * KiB);
+	assert_int_equal(pl_file_regions(&c, ids[1]), 2);
+	assert_int_equal(pl_file_regions(&c, ids[2]), 2);
+	pl_fini(&c);
+	lm_free(m);
+}
+
 static void test_defrag_no_room(void **state)
 {
 	struct lm_model *m = new_model(64 * MiB);
@@ -261,6 +311,7 @@ int main(void)
 	    cmocka_unit_test(test_freemap),
 	    cmocka_unit_test(test_defrag),
 	    cmocka_unit_test(test_defrag_no_room),
+	    cmocka_unit_test(test_defrag_holes_eof),
 	    cmocka_unit_test(test_compact),
 	    cmocka_unit_test(test_compact_no_scratch),
 	    cmocka_unit_test(test_evacuate),
