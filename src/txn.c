@@ -554,9 +554,10 @@ static int open_donor(const char *path, dev_t dev)
 	return fd;
 }
 
-/* Does the file range now map as predicted? */
+/* Does the file range now map as predicted? On success *now holds the
+ * range's pieces (the step's "after"). */
 static int verify_moved(int fd, const struct tx_step *st, char *why,
-                        size_t wlen)
+                        size_t wlen, struct jr_piece **out, size_t *nout)
 {
 	struct jr_piece *now = NULL, *want = NULL;
 	size_t nnow, nwant;
@@ -576,7 +577,12 @@ static int verify_moved(int fd, const struct tx_step *st, char *why,
 		         nnow, nnow ? (unsigned long long)now[0].physical : 0ull);
 		r = -EIO;
 	}
-	free(now);
+	if (r == 0) {
+		*out = now;
+		*nout = nnow;
+	} else {
+		free(now);
+	}
 	free(want);
 	return r;
 }
@@ -644,11 +650,11 @@ static int run_step(struct apply_ctx *c, struct jr_journal *j, size_t i,
 		         rl_strerror(r));
 		goto out;
 	}
-	/* Blocks freed moments ago (an undo, a file deleted before the plan)
-	 * stay busy until the log commits: commit it first. Later steps find
-	 * it done by the step before (below). */
-	if (i == 0)
-		syncfs(fd);
+	/* Blocks freed moments ago (an undo, a file deleted before the plan,
+	 * an earlier step) stay busy until the log commits: the exact
+	 * placement (rl_allocate_ex with RL_ALLOC_FIXED_START,
+	 * src/fs_place_*.c) commits it before every attempt, so no syncfs
+	 * here. */
 	memset(&popts, 0, sizeof(popts));
 	popts.state_dir = c->o->state_dir;
 	popts.no_tunables = c->o->no_tunables;
@@ -749,12 +755,7 @@ static int run_step(struct apply_ctx *c, struct jr_journal *j, size_t i,
 			throttle(c, i);
 		}
 	}
-	r = verify_moved(fd, st, why, wlen);
-	if (r == 0) {
-		r = tx_range_pieces(fd, st->offset, st->length, after, nafter);
-		if (r < 0)
-			snprintf(why, wlen, "FIEMAP: %s", strerror(-r));
-	}
+	r = verify_moved(fd, st, why, wlen, after, nafter);
 out:
 	if (r < 0 && moving && *after == NULL) {
 		/* Record where the range is now (a partial move) so the
