@@ -3,9 +3,13 @@
 # SCALE on a SIZE MiB image, copied before the first tool runs and put back
 # before each other one) defragmented by relayout `defrag --recursive` and
 # by e4defrag (ext4) / xfs_fsr (XFS). Per tool, in one run:
-#   wall time, bytes moved (sum of the sizes of the regular files whose
-#   physical extents changed, per filefrag -- the same measure for every
-#   tool; relayout's journal figure is printed too), extents after (sum of
+#   wall time and CPU time (user+sys), bytes moved (data bytes at a
+#   physical place after that they did not occupy before, per file, per
+#   filefrag -- the same measure for every tool, holes and file sizes do
+#   not count; relayout's journal figure is printed too), the rate
+#   (bytes moved / wall time) against a plain copy of the same files on
+#   the same volume (cp + syncfs, from the same starting image), extents
+#   after (sum of
 #   filefrag extent counts of all regular files, physically adjacent
 #   extents merged), free-space fragments after (relayout freefrag, from
 #   GETFSMAP), and whether every file's content is unchanged.
@@ -34,9 +38,28 @@ layout() {
 		done
 }
 extents() { awk -F'\t' '{ n += gsub(/,/, ",", $3) } END { print n + 0 }' "$1"; }
+# moved BEFORE AFTER: bytes of each file's runs after that lie outside
+# its runs before (data written to a new place).
 moved() {
 	join -t $'\t' <(sort "$1") <(sort "$2") |
-		awk -F'\t' '$3 != $5 { b += $2 } END { print b + 0 }'
+		awk -F'\t' '$3 != $5 {
+			nb = split($3, B, ","); na = split($5, A, ",")
+			for (i = 1; i <= na; i++) {
+				if (A[i] == "") continue
+				split(A[i], a, "+"); s = a[1]; e = a[1] + a[2]; in_old = 0
+				for (k = 1; k <= nb; k++) {
+					if (B[k] == "") continue
+					split(B[k], x, "+"); lo = x[1] > s ? x[1] : s
+					hi = x[1] + x[2] < e ? x[1] + x[2] : e
+					if (hi > lo) in_old += hi - lo
+				}
+				b += a[2] - in_old
+			}
+		} END { print b + 0 }'
+}
+# changed BEFORE AFTER: paths of the files whose runs changed.
+changed() {
+	join -t $'\t' <(sort "$1") <(sort "$2") | awk -F'\t' '$3 != $5 { print $1 }'
 }
 freefrags() { R --json -e freefrag "$VOL_MNT" | jq -r .free_extents; }
 
@@ -44,8 +67,13 @@ freefrags() { R --json -e freefrag "$VOL_MNT" | jq -r .free_extents; }
 # docs/transactions.md); --retry plans again from the layout now, around
 # the missed target (a new transaction each time).
 RETRY=${RETRY:-10}
+# e4defrag and xfs_fsr do their I/O at the normal priority; relayout's
+# default is idle (it yields to every other I/O, so on a shared machine it
+# would measure the others' load): compare at the same priority.
+# IOPRIO= (empty) measures relayout's default.
+IOPRIO=${IOPRIO---io-priority normal}
 relayout_defrag() {
-	R -e "defrag --recursive --retry $RETRY $VOL_MNT" "$VOL_MNT" >"$VOL_DIR/run1.out" 2>&1
+	R -e "defrag --recursive --retry $RETRY $IOPRIO $VOL_MNT" "$VOL_MNT" >"$VOL_DIR/run1.out" 2>&1
 }
 
 restore() {
@@ -55,22 +83,55 @@ restore() {
 	mount "$VOL_DEV" "$VOL_MNT" || vol_fail "mount"
 }
 
+# children_cpu FILE: user+sys seconds of this shell's finished children
+# ('times' runs in this shell, not in a command substitution).
+children_cpu() {
+	times >"$1"
+	tail -1 "$1" | awk '{ t = 0; for (i = 1; i <= 2; i++) { split($i, a, /[ms]/); t += a[1] * 60 + a[2] } print t }'
+}
+
 run_tool() { # NAME COMMAND...
 	local name=$1 t0 t1 before after
 	shift
 	before=$VOL_DIR/layout.before
+	local c0 c1
+	children_cpu "$VOL_DIR/times" >"$VOL_DIR/c0"
+	c0=$(cat "$VOL_DIR/c0")
 	t0=$(date +%s.%N)
 	"$@" >"$VOL_DIR/$name.out" 2>&1
 	local rc=$?
+	children_cpu "$VOL_DIR/times" >"$VOL_DIR/c1"
+	c1=$(cat "$VOL_DIR/c1")
+	echo "$c1 - $c0" | bc >"$VOL_DIR/$name.cpu"
 	sync -f "$VOL_MNT"
 	t1=$(date +%s.%N)
+	WALL=$(echo "$t1 - $t0" | bc)
 	after=$VOL_DIR/layout.$name
 	layout >"$after"
 	local ok=yes
 	"$RL_POPULATE" --verify "$VOL_MNT" "$VOL_MANIFEST" >/dev/null 2>&1 || ok=NO
-	printf '%-6s %-9s rc=%-3s %8.1fs  moved %10s B  extents %6s -> %-6s  free fragments %6s -> %-6s content %s\n' \
-		"$VOL_FS" "$name" "$rc" "$(echo "$t1 - $t0" | bc)" "$(moved "$before" "$after")" \
+	MOVED=$(moved "$before" "$after")
+	printf '%-6s %-9s rc=%-3s %8.2fs cpu %5.2fs  moved %10s B  %6.1f MB/s  extents %6s -> %-6s  free fragments %6s -> %-6s content %s\n' \
+		"$VOL_FS" "$name" "$rc" "$WALL" "$(cat "$VOL_DIR/$name.cpu")" \
+		"$MOVED" "$(echo "$MOVED / $WALL / 1000000" | bc -l)" \
 		"$(extents "$before")" "$(extents "$after")" "$FF0" "$(freefrags)" "$ok"
+}
+
+# plain_copy LIST: copy the files in LIST (a new copy of each, on the same
+# volume) and syncfs; prints the rate for the bytes moved by the run before.
+plain_copy() {
+	local t0 t1 wall
+	mkdir -p "$VOL_MNT/.copy"
+	t0=$(date +%s.%N)
+	tr '\n' '\0' <"$1" | xargs -0 -r cp --sparse=always -t "$VOL_MNT/.copy" 2>/dev/null
+	sync -f "$VOL_MNT"
+	t1=$(date +%s.%N)
+	wall=$(echo "$t1 - $t0" | bc)
+	printf '%-6s %-9s         %8.2fs  (cp + syncfs of the %s files relayout moved, %s B of data) -> %6.1f MB/s for the same bytes\n' \
+		"$VOL_FS" "plain cp" "$wall" "$(wc -l <"$1")" \
+		"$(du -cB1 "$VOL_MNT/.copy" | tail -1 | cut -f1)" \
+		"$(echo "$(du -cB1 "$VOL_MNT/.copy" | tail -1 | cut -f1) / $wall / 1000000" | bc -l)"
+	rm -rf "$VOL_MNT/.copy"
 }
 
 for kind in $KINDS; do
@@ -86,6 +147,9 @@ for kind in $KINDS; do
 	run_tool relayout relayout_defrag
 	R -e log "$VOL_MNT" | tail -n +2 | awk '{ print "         relayout journal: transaction", $1, $3, $4, "bytes, steps", $5 }'
 	grep -h "failed" "$VOL_DIR"/run*.out | sed 's/^/         /' | cut -c1-220
+	changed "$VOL_DIR/layout.before" "$VOL_DIR/layout.relayout" >"$VOL_DIR/changed"
+	restore
+	plain_copy "$VOL_DIR/changed"
 	restore
 	case $kind in
 	ext4*) run_tool e4defrag e4defrag "$VOL_MNT" ;;
