@@ -9,11 +9,12 @@
 #   not count; relayout's journal figure is printed too), the rate
 #   (bytes moved / wall time) against a plain copy of the same files on
 #   the same volume (cp + syncfs, from the same starting image), extents
-#   after (sum of
-#   filefrag extent counts of all regular files, physically adjacent
+#   after (sum of filefrag extent counts of all regular files, physically adjacent
 #   extents merged), free-space fragments after (relayout freefrag, from
 #   GETFSMAP), and whether every file's content is unchanged.
-#   top_builddir=build bench/defrag.sh [KINDS] [SIZE_MB] [SEED] [SCALE]
+#   top_builddir=build bench/defrag.sh [KINDS] [SIZE_MB] [SEED] [SCALE] [RUNS]
+# Each of RUNS rounds runs relayout, the plain copy and the other tool, in
+# that order, each from the same starting image (report the best).
 # relayout runs with a private journal and state dir.
 top_srcdir=$(cd "$(dirname "$0")/.." && pwd)
 : "${top_builddir:=$top_srcdir/build}"
@@ -22,6 +23,7 @@ KINDS=${1:-"ext4 xfs"}
 SIZE=${2:-1024}
 SEED=${3:-7}
 SCALE=${4:-0.5}
+RUNS=${5:-3}
 R() { "$RELAYOUT" "$@"; }
 
 # layout: "path physical-runs" of every regular file, and its extents.
@@ -144,16 +146,22 @@ for kind in $KINDS; do
 	mount "$VOL_DEV" "$VOL_MNT" || vol_fail "mount"
 	layout >"$VOL_DIR/layout.before"
 	FF0=$(freefrags)
-	run_tool relayout relayout_defrag
-	R -e log "$VOL_MNT" | tail -n +2 | awk '{ print "         relayout journal: transaction", $1, $3, $4, "bytes, steps", $5 }'
-	grep -h "failed" "$VOL_DIR"/run*.out | sed 's/^/         /' | cut -c1-220
-	changed "$VOL_DIR/layout.before" "$VOL_DIR/layout.relayout" >"$VOL_DIR/changed"
-	restore
-	plain_copy "$VOL_DIR/changed"
-	restore
-	case $kind in
-	ext4*) run_tool e4defrag e4defrag "$VOL_MNT" ;;
-	xfs*) run_tool xfs_fsr xfs_fsr -v "$VOL_MNT" ;;
-	esac
+	for round in $(seq 1 "$RUNS"); do
+		[ "$round" = 1 ] || restore
+		rm -rf "$RELAYOUT_JOURNAL_DIR" "$RELAYOUT_STATE_DIR"
+		run_tool relayout relayout_defrag
+		if [ "$round" = 1 ]; then
+			R -e log "$VOL_MNT" | tail -n +2 | awk '{ print "         relayout journal: transaction", $1, $3, $4, "bytes, steps", $5 }'
+			grep -h "failed" "$VOL_DIR"/run*.out | sed 's/^/         /' | cut -c1-220
+			changed "$VOL_DIR/layout.before" "$VOL_DIR/layout.relayout" >"$VOL_DIR/changed"
+		fi
+		restore
+		plain_copy "$VOL_DIR/changed"
+		restore
+		case $kind in
+		ext4*) run_tool e4defrag e4defrag "$VOL_MNT" ;;
+		xfs*) run_tool xfs_fsr xfs_fsr -v "$VOL_MNT" ;;
+		esac
+	done
 	vol_destroy
 done
