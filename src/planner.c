@@ -374,11 +374,99 @@ static bool anchor_ok(struct pl_ctx *c, uint64_t a)
 	return false;
 }
 
+/* ext4: buddy-aligned chunks (in blocks, relative to the group start) of
+ * at most PL_EXT4_CHUNK blocks, as the exact placement cuts a target. */
+#define PL_EXT4_CHUNK 2048u
+/* Requests below this estimate count as cheap (a few hundredths of a
+ * second); above it a target costs up to a second of blocker requests. */
+#define PL_EXT4_CHEAP 64u
+
+/* Maximal free buddy chunks of exactly n blocks (n == PL_EXT4_CHUNK: at
+ * least n, counted in n-block pieces) in [gs, end), predicted map. */
+static uint64_t ext4_chunks_below(struct pl_ctx *c, uint64_t gs, uint64_t end,
+                                  uint64_t n)
+{
+	uint64_t k = 0, bs = c->bs;
+	size_t i = fm_upper(&c->fm, gs);
+
+	if (i > 0 && c->fm.r[i - 1].start + c->fm.r[i - 1].len > gs)
+		i--;
+	for (; i < c->fm.n && c->fm.r[i].start < end; i++) {
+		uint64_t a = c->fm.r[i].start, b = a + c->fm.r[i].len;
+		if (a < gs)
+			a = gs;
+		if (b > end)
+			b = end;
+		a = (a - gs + bs - 1) / bs;
+		b = (b - gs) / bs;
+		while (a < b) { /* greedy aligned decomposition */
+			uint64_t m = 8192;
+			while (m > 1 && (a % m || a + m > b))
+				m /= 2;
+			if (m == n || (n == PL_EXT4_CHUNK && m > n))
+				k += m / n;
+			a += m;
+		}
+	}
+	return k;
+}
+
+/* ext4: estimated allocation requests the exact placement of [a, a+len)
+ * makes (src/fs_place_ext4.c): per chunk container, one request per free
+ * chunk of its order below it in the group (each is kept as a blocker),
+ * plus the container itself. 0 on other filesystems. */
+static uint64_t ext4_place_cost(struct pl_ctx *c, uint64_t a, uint64_t len)
+{
+	uint64_t gs, ge, bs = c->bs, cost = 0, lo, hi, gend, cont_lo = 0,
+	                 cont_hi = 0;
+
+	if (c->g->type != RL_FS_EXT4 || !c->g->group_size)
+		return 0;
+	lm_group_range(c->m, group_of(c->g, a), &gs, &ge);
+	lo = (a - gs) / bs;
+	hi = (a + len - gs) / bs;
+	gend = (ge - gs) / bs;
+	for (uint64_t b = lo; b < hi;) {
+		uint64_t n = PL_EXT4_CHUNK;
+		while (n > 1 && (b % n || b + n > hi || b + n > gend))
+			n /= 2;
+		if (!(b >= cont_lo && b + n <= cont_hi)) {
+			uint64_t cs = b, cn = n;
+			/* the largest free aligned block around it, the target
+			 * counted as free (it is, when the step runs) */
+			while (cn < PL_EXT4_CHUNK) {
+				uint64_t ps = cs - cs % (2 * cn);
+				if (ps + 2 * cn > gend ||
+				    !pl_fm_is_free(&c->fm, gs + ps * bs,
+				                   2 * cn * bs))
+					break;
+				cs = ps;
+				cn *= 2;
+			}
+			cost += 1 + ext4_chunks_below(c, gs, gs + cs * bs, cn);
+			cont_lo = cs;
+			cont_hi = cs + cn;
+		}
+		b += n;
+	}
+	return cost;
+}
+
+/* The end of a never-to-use target overlapping [lo, hi), or 0. */
+static uint64_t excluded(const struct pl_ctx *c, uint64_t lo, uint64_t hi)
+{
+	for (size_t x = 0; x < c->nexcl; x++)
+		if (c->excl[2 * x] < hi && c->excl[2 * x + 1] > lo)
+			return c->excl[2 * x + 1];
+	return 0;
+}
+
 uint64_t pl_find_target(struct pl_ctx *c, uint64_t len, uint64_t near,
                         uint64_t lo, uint64_t hi)
 {
 	uint64_t best = UINT64_MAX, bwaste = UINT64_MAX, bdist = UINT64_MAX;
-	bool banchor = false;
+	uint64_t bcost = UINT64_MAX;
+	bool banchor = false, bcheap = false;
 
 	if (!len)
 		return UINT64_MAX;
@@ -408,30 +496,44 @@ uint64_t pl_find_target(struct pl_ctx *c, uint64_t len, uint64_t near,
 			if (ge < pe)
 				pe = ge;
 			{
-				bool hit = false;
-				for (size_t x = 0; x < c->nexcl; x++)
-					if (c->excl[2 * x] < a + len &&
-					    c->excl[2 * x + 1] > a) {
-						a = (c->excl[2 * x + 1] + c->bs - 1) /
-						    c->bs * c->bs;
-						hit = true;
-						break;
-					}
-				if (hit)
+				uint64_t x = excluded(c, a, a + len);
+				if (x) {
+					a = (x + c->bs - 1) / c->bs * c->bs;
 					continue;
+				}
 			}
-			if (pe >= a + len) {
+			/* at the start of the free run, and on ext4 also at
+			 * its end (the other alignment may be cheaper to
+			 * place); same waste, one free run left either way */
+			for (int end = 0; end < 2 && pe >= a + len; end++) {
+				uint64_t at = end ? (pe - len) / c->bs * c->bs : a;
+				uint64_t cost;
+				bool cheap;
+				if (end && (c->g->type != RL_FS_EXT4 || at == a ||
+				            excluded(c, at, at + len)))
+					break;
 				waste = pe - a - len;
-				dist = a > near ? a - near : near - a;
-				anc = anchor_ok(c, a);
+				dist = at > near ? at - near : near - at;
+				anc = anchor_ok(c, at);
+				/* ext4: cheap to place first (blocker requests
+				 * cost up to a second per target), then best
+				 * fit, then cheaper, then nearest */
+				cost = ext4_place_cost(c, at, len);
+				cheap = cost <= PL_EXT4_CHEAP;
 				if ((anc && !banchor) ||
 				    (anc == banchor &&
-				     (waste < bwaste ||
-				      (waste == bwaste && dist < bdist)))) {
-					best = a;
+				     ((cheap && !bcheap) ||
+				      (cheap == bcheap &&
+				       (waste < bwaste ||
+				        (waste == bwaste &&
+				         (cost < bcost ||
+				          (cost == bcost && dist < bdist)))))))) {
+					best = at;
 					bwaste = waste;
 					bdist = dist;
 					banchor = anc;
+					bcost = cost;
+					bcheap = cheap;
 				}
 			}
 			if (pe >= b)

@@ -148,6 +148,30 @@ static void test_defrag_holes_eof(void **state)
 	lm_free(m);
 }
 
+/* ext4: a target at an unaligned start of a free run, with many free
+ * blocks of that order below it in the group, costs a blocker request
+ * each; the end of the same run (same waste) is cheap and is chosen. */
+static void test_defrag_ext4_cheap(void **state)
+{
+	struct lm_model *m = new_model(64 * MiB);
+	struct rl_extent a[] = {{0, G2 + 16 * MiB, 2 * BS, 0},
+	                        {2 * BS, G2 + 16 * MiB + 100 * BS, 3 * BS, 0}};
+	uint32_t id;
+	struct pl_ctx c;
+
+	(void)state;
+	id = add_file(m, 12, "a", a, 2);
+	for (unsigned i = 0; i < 100; i++)
+		lm_add_free(m, G2 + 2 * i * BS, BS);
+	lm_add_free(m, G2 + 257 * BS, (1024 - 257) * BS);
+	assert_int_equal(pl_init(&c, m), 0);
+	assert_int_equal(pl_defrag(&c, &id, 1, NULL), 0);
+	assert_int_equal(c.nmv, 1);
+	assert_int_equal(c.mv[0].goal, G2 + (1024 - 5) * BS);
+	pl_fini(&c);
+	lm_free(m);
+}
+
 static void test_defrag_no_room(void **state)
 {
 	struct lm_model *m = new_model(64 * MiB);
@@ -312,6 +336,7 @@ int main(void)
 	    cmocka_unit_test(test_defrag),
 	    cmocka_unit_test(test_defrag_no_room),
 	    cmocka_unit_test(test_defrag_holes_eof),
+	    cmocka_unit_test(test_defrag_ext4_cheap),
 	    cmocka_unit_test(test_compact),
 	    cmocka_unit_test(test_compact_no_scratch),
 	    cmocka_unit_test(test_evacuate),
