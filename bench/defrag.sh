@@ -78,10 +78,15 @@ relayout_defrag() {
 	R -e "defrag --recursive --retry $RETRY $IOPRIO $VOL_MNT" "$VOL_MNT" >"$VOL_DIR/run1.out" 2>&1
 }
 
+# restore: the starting image back, on a fresh loop device (a device kept
+# across the copy can serve stale blocks: once seen on XFS, a round that
+# started from the previous tool's result).
 restore() {
 	vol__umount "$VOL_MNT" nolazy || vol_fail "umount"
+	losetup -d "$VOL_DEV" || vol_fail "losetup -d"
 	cp --sparse=always "$VOL_DIR/base.img" "$VOL_IMG"
-	blockdev --flushbufs "$VOL_DEV" 2>/dev/null
+	VOL_DEV=$(losetup -f --show "$VOL_IMG") || vol_fail "losetup"
+	echo "$VOL_DEV" >"$VOL_DIR/dev"
 	mount "$VOL_DEV" "$VOL_MNT" || vol_fail "mount"
 }
 
