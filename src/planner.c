@@ -452,6 +452,27 @@ static uint64_t ext4_place_cost(struct pl_ctx *c, uint64_t a, uint64_t len)
 	return cost;
 }
 
+/* A candidate target's ranking: with an anchor (XFS) first; then, on
+ * ext4, cheap to place (blocker requests cost up to a second per target);
+ * then best fit, fewer requests, nearest. */
+struct cand {
+	uint64_t waste, dist, cost;
+	bool anchor, cheap;
+};
+
+static bool cand_better(const struct cand *x, const struct cand *y)
+{
+	if (x->anchor != y->anchor)
+		return x->anchor;
+	if (x->cheap != y->cheap)
+		return x->cheap;
+	if (x->waste != y->waste)
+		return x->waste < y->waste;
+	if (x->cost != y->cost)
+		return x->cost < y->cost;
+	return x->dist < y->dist;
+}
+
 /* The end of a never-to-use target overlapping [lo, hi), or 0. */
 static uint64_t excluded(const struct pl_ctx *c, uint64_t lo, uint64_t hi)
 {
@@ -464,9 +485,8 @@ static uint64_t excluded(const struct pl_ctx *c, uint64_t lo, uint64_t hi)
 uint64_t pl_find_target(struct pl_ctx *c, uint64_t len, uint64_t near,
                         uint64_t lo, uint64_t hi)
 {
-	uint64_t best = UINT64_MAX, bwaste = UINT64_MAX, bdist = UINT64_MAX;
-	uint64_t bcost = UINT64_MAX;
-	bool banchor = false, bcheap = false;
+	uint64_t best = UINT64_MAX;
+	struct cand bk = {UINT64_MAX, UINT64_MAX, UINT64_MAX, false, false};
 
 	if (!len)
 		return UINT64_MAX;
@@ -481,8 +501,7 @@ uint64_t pl_find_target(struct pl_ctx *c, uint64_t len, uint64_t near,
 		b = b / c->bs * c->bs;
 		/* split at the avoided region and at group ends */
 		while (a + len <= b) {
-			uint64_t pe = b, gs, ge, waste, dist;
-			bool anc;
+			uint64_t pe = b, gs, ge;
 
 			if (c->avoid_hi > c->avoid_lo && a < c->avoid_hi &&
 			    pe > c->avoid_lo) {
@@ -506,34 +525,21 @@ uint64_t pl_find_target(struct pl_ctx *c, uint64_t len, uint64_t near,
 			 * its end (the other alignment may be cheaper to
 			 * place); same waste, one free run left either way */
 			for (int end = 0; end < 2 && pe >= a + len; end++) {
-				uint64_t at = end ? (pe - len) / c->bs * c->bs : a;
-				uint64_t cost;
-				bool cheap;
-				if (end && (c->g->type != RL_FS_EXT4 || at == a ||
-				            excluded(c, at, at + len)))
+				struct cand k;
+				uint64_t at = a;
+				if (end)
+					at = (pe - len) / c->bs * c->bs;
+				if (end && (c->g->type != RL_FS_EXT4 ||
+				            at == a || excluded(c, at, at + len)))
 					break;
-				waste = pe - a - len;
-				dist = at > near ? at - near : near - at;
-				anc = anchor_ok(c, at);
-				/* ext4: cheap to place first (blocker requests
-				 * cost up to a second per target), then best
-				 * fit, then cheaper, then nearest */
-				cost = ext4_place_cost(c, at, len);
-				cheap = cost <= PL_EXT4_CHEAP;
-				if ((anc && !banchor) ||
-				    (anc == banchor &&
-				     ((cheap && !bcheap) ||
-				      (cheap == bcheap &&
-				       (waste < bwaste ||
-				        (waste == bwaste &&
-				         (cost < bcost ||
-				          (cost == bcost && dist < bdist)))))))) {
+				k.waste = pe - a - len;
+				k.dist = at > near ? at - near : near - at;
+				k.anchor = anchor_ok(c, at);
+				k.cost = ext4_place_cost(c, at, len);
+				k.cheap = k.cost <= PL_EXT4_CHEAP;
+				if (cand_better(&k, &bk)) {
 					best = at;
-					bwaste = waste;
-					bdist = dist;
-					banchor = anc;
-					bcost = cost;
-					bcheap = cheap;
+					bk = k;
 				}
 			}
 			if (pe >= b)
@@ -812,9 +818,9 @@ int pl_make_room(struct pl_ctx *c, uint64_t lo, uint64_t hi, uint64_t keep_lo,
 /* A logically contiguous run of a file's data (holes and EOF end one):
  * the unit defrag moves, so holes stay holes and cost no free space. */
 struct dgroup {
-	uint64_t off, len;   /* file range (block aligned) */
-	uint64_t runs;       /* physically contiguous runs in it now */
-	uint64_t bytes;      /* data bytes */
+	uint64_t off, len; /* file range (block aligned) */
+	uint64_t runs;     /* physically contiguous runs in it now */
+	uint64_t bytes;    /* data bytes */
 	bool move;
 };
 
@@ -913,8 +919,9 @@ int pl_defrag(struct pl_ctx *c, const uint32_t *ids, size_t n,
 		 * move is bytes for nothing, as xfs_fsr's "no improvement"). */
 		after = tail;
 		for (size_t k = 0; k < ng; k++) {
-			uint64_t ideal = (g[k].bytes + c->g->max_extent - 1) /
-			                 (c->g->max_extent ? c->g->max_extent : 1);
+			uint64_t mx = c->g->max_extent ? c->g->max_extent
+			                                : UINT64_MAX;
+			uint64_t ideal = g[k].bytes / mx + (g[k].bytes % mx != 0);
 			g[k].move = g[k].runs > (ideal ? ideal : 1);
 			after += g[k].move ? 1 : g[k].runs;
 			if (g[k].move && g[k].len > need)
