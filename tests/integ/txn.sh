@@ -340,11 +340,12 @@ test_changed() {
 		pid=$!
 		exec 7>"$VOL_DIR/cmds"
 		echo "plan on; move $f --to $g; echo planned" >&7
-		for ((i = 0; i < 200; i++)); do
+		for ((i = 0; i < 600; i++)); do
 			grep -q '^planned$' "$VOL_DIR/out" && break
 			sleep 0.1
 		done
-		grep -q '^planned$' "$VOL_DIR/out" || fail "$how: plan not made: $(cat "$VOL_DIR/err")"
+		grep -q '^planned$' "$VOL_DIR/out" ||
+			fail "$how: plan not made in 60 s: $(cat "$VOL_DIR/out" "$VOL_DIR/err")"
 		if [ $how = rewrite ]; then
 			cp "$f" "$f.copy"
 			truncate -s 0 "$f"
