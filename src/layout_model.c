@@ -1400,6 +1400,23 @@ static void kill_entries(struct lm_model *m, uint64_t start, uint64_t len,
 	m->prefix_dirty = true;
 }
 
+int lm_set_file_attrs(struct lm_model *m, uint32_t id, unsigned have,
+                      uint32_t generation, uint32_t iflags)
+{
+	if (id >= m->nfiles)
+		return -EINVAL;
+	m->files[id].flags |= LM_FILE_ATTRS_READ;
+	if (have & LM_FILE_HAS_GEN) {
+		m->files[id].generation = generation;
+		m->files[id].flags |= LM_FILE_HAS_GEN;
+	}
+	if (have & LM_FILE_HAS_IFLAGS) {
+		m->files[id].iflags = iflags;
+		m->files[id].flags |= LM_FILE_HAS_IFLAGS;
+	}
+	return 0;
+}
+
 int lm_refresh_file(struct lm_model *m, uint32_t id,
                     const struct rl_extent *ext, size_t n)
 {
