@@ -374,6 +374,32 @@ static size_t hash_cap_for(size_t count)
 	return c;
 }
 
+int lm_reserve(struct lm_model *m, size_t files)
+{
+	size_t cap = 64;
+	int r = 0;
+
+	while (cap < files * 4) /* hash_insert's growth bound */
+		cap *= 2;
+	if (cap > m->ino_hash_cap)
+		r = hash_rebuild(m, &m->ino_hash, &m->ino_hash_cap, cap,
+		                 m->nfiles, ino_key);
+	if (r == 0 && cap > m->path_hash_cap)
+		r = hash_rebuild(m, &m->path_hash, &m->path_hash_cap, cap,
+		                 m->npaths, path_key);
+	return r;
+}
+
+void lm_prefetch(const struct lm_model *m, uint64_t ino, const char *path)
+{
+	if (m->ino_hash_cap)
+		__builtin_prefetch(
+		    &m->ino_hash[hash_u64(ino) & (m->ino_hash_cap - 1)]);
+	if (m->path_hash_cap && path)
+		__builtin_prefetch(
+		    &m->path_hash[hash_str(path) & (m->path_hash_cap - 1)]);
+}
+
 uint32_t lm_find_inode(const struct lm_model *m, uint64_t ino)
 {
 	if (!m->ino_hash_cap)

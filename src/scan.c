@@ -22,18 +22,38 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/statfs.h>
 #include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
 
 #define SCAN_MAX_THREADS 16
+/* Files of a directory committed to the model at once (at most). */
+#define SCAN_BATCH 4096
+/* lm_reserve at most this many files from the inode count. */
+#define SCAN_RESERVE_MAX (1u << 22)
 
+/* A file or directory seen, waiting for the model. Its path and extents
+ * are in its batch's buffers (one allocation per buffer for all of a
+ * worker's files, not two per file). */
 struct scan_item {
 	struct lm_file_info fi;
-	char *path;
-	struct rl_extent *ext;
-	size_t n;
+	size_t path;   /* offset in batch.text */
+	size_t ext, n; /* batch.ext[ext .. ext+n) */
 	bool maybe_link; /* nlink > 1: may already be in the model */
+};
+
+/* A worker's results not yet in the model; reused for every directory. */
+struct batch {
+	struct scan_item *v;
+	size_t n, cap;
+	char *text; /* paths, NUL-terminated */
+	size_t tlen, tcap;
+	struct rl_extent *ext;
+	size_t next, ecap;
+	char **dirs; /* subdirectories found (malloc'ed: they are queued) */
+	size_t nd, dcap;
+	uint64_t skipped, mounts;
 };
 
 struct scan_ctx {
@@ -78,11 +98,12 @@ static char *join(const char *dir, const char *name)
 	return p;
 }
 
-/* Stat and FIEMAP of an open file or directory (st: its fstat). The
- * generation and inode flags are not read here (two ioctls per file, 7 %
- * of a scan): the commands that need them read them for the few files
- * they show or move (cmd_model_file_attrs). */
-static void describe(int fd, const struct stat *stp, struct scan_item *it)
+/* Stat and FIEMAP of an open file or directory (st: its fstat) into item
+ * it of batch b. The generation and inode flags are not read here (two
+ * ioctls per file, 7 % of a scan): the commands that need them read them
+ * for the few files they show or move (cmd_model_file_attrs). */
+static void describe(int fd, const struct stat *stp, struct batch *b,
+                     struct scan_item *it)
 {
 	struct stat st;
 	int r;
@@ -100,29 +121,29 @@ static void describe(int fd, const struct stat *stp, struct scan_item *it)
 	/* No FIEMAP_FLAG_SYNC per file: scan_volume did one syncfs. A file
 	 * dirtied since then shows delayed allocation: ask it again with
 	 * the flush, as before (rare: only files written during the scan). */
-	r = rl_get_extents_nosync(fd, &it->ext, &it->n);
-	for (size_t i = 0; r == 0 && i < it->n; i++)
-		if (it->ext[i].flags & (RL_EXT_DELALLOC | RL_EXT_UNKNOWN)) {
-			free(it->ext);
-			it->ext = NULL;
-			it->n = 0;
-			r = rl_get_extents(fd, &it->ext, &it->n);
+	it->ext = b->next;
+	r = rl_get_extents_append(fd, false, &b->ext, &b->ecap, &b->next);
+	for (size_t i = it->ext; r == 0 && i < b->next; i++)
+		if (b->ext[i].flags & (RL_EXT_DELALLOC | RL_EXT_UNKNOWN)) {
+			b->next = it->ext;
+			r = rl_get_extents_append(fd, true, &b->ext, &b->ecap,
+			                          &b->next);
 			break;
 		}
+	it->n = b->next - it->ext;
 	if (r < 0)
 		it->fi.err = r;
 }
 
-struct batch {
-	struct scan_item *v;
-	size_t n, cap;
-	char **dirs;
-	size_t nd, dcap;
-	uint64_t skipped, mounts;
-};
-
-static struct scan_item *batch_new(struct batch *b)
+/* A new item whose path is dir/name (name alone when dir is "."; dir
+ * alone when name is NULL); NULL when out of memory. */
+static struct scan_item *batch_new(struct batch *b, const char *dir,
+                                   const char *name)
 {
+	bool top = !name || strcmp(dir, ".") == 0;
+	size_t a = top ? 0 : strlen(dir), l = strlen(name ? name : dir);
+	size_t need = b->tlen + a + 1 + l + 1;
+
 	if (b->n == b->cap) {
 		size_t nc = b->cap ? b->cap * 2 : 64;
 		struct scan_item *p = realloc(b->v, nc * sizeof(*p));
@@ -131,8 +152,39 @@ static struct scan_item *batch_new(struct batch *b)
 		b->v = p;
 		b->cap = nc;
 	}
-	memset(&b->v[b->n], 0, sizeof(b->v[0]));
-	return &b->v[b->n++];
+	if (need > b->tcap) {
+		size_t nc = b->tcap ? b->tcap * 2 : 16384;
+		char *p;
+
+		while (nc < need)
+			nc *= 2;
+		p = realloc(b->text, nc);
+		if (!p)
+			return NULL;
+		b->text = p;
+		b->tcap = nc;
+	}
+	struct scan_item *it = &b->v[b->n++];
+	memset(it, 0, sizeof(*it));
+	it->path = b->tlen;
+	if (!top) {
+		memcpy(b->text + b->tlen, dir, a);
+		b->text[b->tlen + a] = '/';
+		b->tlen += a + 1;
+	}
+	memcpy(b->text + b->tlen, name ? name : dir, l + 1);
+	b->tlen += l + 1;
+	return it;
+}
+
+/* Forget the newest item (its path and extents too). */
+static void batch_drop(struct batch *b)
+{
+	struct scan_item *it = &b->v[--b->n];
+
+	b->tlen = it->path;
+	if (it->n)
+		b->next = it->ext;
 }
 
 static int batch_dir(struct batch *b, char *path)
@@ -167,8 +219,14 @@ static int commit(struct scan_ctx *c, struct batch *b)
 	int ret = 0;
 
 	pthread_mutex_lock(&c->lock);
+	/* the hash slots of the whole batch at once: one wait for memory
+	 * per batch instead of one per file and table */
+	for (size_t i = 0; i < b->n; i++)
+		lm_prefetch(c->m, b->v[i].fi.ino, b->text + b->v[i].path);
 	for (size_t i = 0; i < b->n; i++) {
 		struct scan_item *it = &b->v[i];
+		const char *path = b->text + it->path;
+		const struct rl_extent *ext = b->ext + it->ext;
 		uint32_t id = LM_NONE;
 		int r = -EEXIST;
 
@@ -177,15 +235,14 @@ static int commit(struct scan_ctx *c, struct batch *b)
 		if (it->fi.ino && it->maybe_link)
 			id = lm_find_inode(c->m, it->fi.ino);
 		if (id == LM_NONE)
-			r = lm_add_file(c->m, &it->fi, it->path, it->ext, it->n,
-			                &id);
+			r = lm_add_file(c->m, &it->fi, path, ext, it->n, &id);
 		if (r == -EEXIST && id == LM_NONE && it->fi.ino)
 			id = lm_find_inode(c->m, it->fi.ino);
 		if (r == -EINVAL && it->n) {
 			/* extents the model refuses (beyond the size the
 			 * probe gave): keep the file, flag it */
 			it->fi.err = -ERANGE;
-			r = lm_add_file(c->m, &it->fi, it->path, NULL, 0, &id);
+			r = lm_add_file(c->m, &it->fi, path, NULL, 0, &id);
 		}
 		if (r == 0) {
 			if (S_ISDIR(it->fi.mode))
@@ -194,23 +251,21 @@ static int commit(struct scan_ctx *c, struct batch *b)
 				c->st.files++;
 			c->st.extents += it->n;
 			for (size_t k = 0; k < it->n; k++)
-				c->st.bytes += it->ext[k].length;
+				c->st.bytes += ext[k].length;
 			if (it->fi.err)
 				c->st.errors++;
 		} else if (r == -EEXIST && id != LM_NONE) {
-			if (lm_add_path(c->m, id, it->path) == 0)
+			if (lm_add_path(c->m, id, path) == 0)
 				c->st.hardlinks++;
 		} else if (r == -ENOMEM || r == -E2BIG) {
 			ret = r;
 		} else {
 			c->st.errors++;
 		}
-		free(it->path);
-		free(it->ext);
 	}
 	c->st.skipped += b->skipped;
 	c->st.mounts += b->mounts;
-	b->n = 0;
+	b->n = b->tlen = b->next = 0;
 	b->skipped = b->mounts = 0;
 	for (size_t i = 0; i < b->nd; i++) {
 		if (ret == 0 && c->nq == c->qcap) {
@@ -247,25 +302,62 @@ static int open_file_at(int dfd, const char *name)
 	return fd < 0 ? -errno : fd;
 }
 
-static void scan_dir(struct scan_ctx *c, char *path)
+/* Regular file (or DT_UNKNOWN entry) name of directory dfd (path):
+ * -ENOMEM or 0. */
+static int scan_file(struct scan_ctx *c, struct batch *b, int dfd,
+                     const char *path, const char *nm, uint64_t dino)
 {
-	struct batch b = {0};
+	struct scan_item *it = batch_new(b, path, nm);
+	struct stat st;
+	int ffd;
+
+	if (!it)
+		return -ENOMEM;
+	ffd = open_file_at(dfd, nm);
+	if (ffd < 0) {
+		it->fi.err = ffd;
+		it->fi.ino = dino;
+		it->fi.mode = S_IFREG;
+		if (ffd == -ELOOP) { /* replaced by a symlink */
+			batch_drop(b);
+			b->skipped++;
+		}
+		return 0;
+	}
+	if (fstat(ffd, &st) < 0) {
+		it->fi.err = -errno;
+		it->fi.ino = dino;
+		it->fi.mode = S_IFREG;
+	} else if (st.st_dev != c->dev || !S_ISREG(st.st_mode)) {
+		/* a bind-mounted file, or changed type: skip */
+		if (st.st_dev != c->dev)
+			b->mounts++;
+		else
+			b->skipped++;
+		batch_drop(b);
+	} else {
+		describe(ffd, &st, b, it);
+	}
+	close(ffd);
+	return 0;
+}
+
+static void scan_dir(struct scan_ctx *c, struct batch *b, char *path)
+{
 	struct scan_item *self;
 	struct dirent *de;
 	DIR *d;
 	int fd;
 
-	self = batch_new(&b);
+	self = batch_new(b, path, NULL);
 	if (!self)
 		goto oom;
-	self->path = path;
 	fd = open_beneath(c->rootfd, path,
 	                  O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 	if (fd == -EXDEV) { /* a mount point appeared: not ours */
-		b.n = 0;
-		free(path);
-		b.mounts++;
-		commit(c, &b);
+		batch_drop(b);
+		b->mounts++;
+		commit(c, b);
 		goto out;
 	}
 	if (fd < 0) {
@@ -277,15 +369,15 @@ static void scan_dir(struct scan_ctx *c, char *path)
 			self->fi.ino = st.st_ino;
 			self->fi.mode = st.st_mode;
 		}
-		commit(c, &b);
+		commit(c, b);
 		goto out;
 	}
-	describe(fd, NULL, self);
+	describe(fd, NULL, b, self);
 	d = fdopendir(fd);
 	if (!d) {
 		self->fi.err = -errno;
 		close(fd);
-		commit(c, &b);
+		commit(c, b);
 		goto out;
 	}
 	errno = 0;
@@ -302,81 +394,42 @@ static void scan_dir(struct scan_ctx *c, char *path)
 		}
 		if (type == DT_DIR) {
 			char *sub = join(path, nm);
-			if (!sub || batch_dir(&b, sub) < 0) {
+			if (!sub || batch_dir(b, sub) < 0) {
 				free(sub);
 				goto oom_dir;
 			}
 			continue;
 		}
 		if (type != DT_REG && type != DT_UNKNOWN) {
-			b.skipped++;
+			b->skipped++;
 			continue;
 		}
-		struct scan_item *it = batch_new(&b);
-		if (!it)
+		if (scan_file(c, b, dirfd(d), path, nm, de->d_ino) < 0)
 			goto oom_dir;
-		it->path = join(path, nm);
-		if (!it->path) {
-			b.n--;
-			goto oom_dir;
-		}
-		int ffd = open_file_at(dirfd(d), nm);
-		if (ffd < 0) {
-			it->fi.err = ffd;
-			it->fi.ino = de->d_ino;
-			it->fi.mode = S_IFREG;
-			if (ffd == -ELOOP) { /* replaced by a symlink */
-				free(it->path);
-				b.n--;
-				b.skipped++;
-			}
-			continue;
-		}
-		struct stat st;
-		if (fstat(ffd, &st) < 0) {
-			it->fi.err = -errno;
-			it->fi.ino = de->d_ino;
-			it->fi.mode = S_IFREG;
-			close(ffd);
-			continue;
-		}
-		if (st.st_dev != c->dev || !S_ISREG(st.st_mode)) {
-			/* a bind-mounted file, or changed type: skip */
-			if (st.st_dev != c->dev)
-				b.mounts++;
-			else
-				b.skipped++;
-			close(ffd);
-			free(it->path);
-			b.n--;
-			continue;
-		}
-		describe(ffd, &st, it);
-		close(ffd);
-		if (b.n >= 4096) { /* huge directory: commit in batches */
-			if (commit(c, &b) < 0)
+		if (b->n >= SCAN_BATCH) { /* huge directory: in batches */
+			if (commit(c, b) < 0)
 				break;
 		}
 	}
 	closedir(d);
-	commit(c, &b);
+	commit(c, b);
 	goto out;
 oom_dir:
 	closedir(d);
-	commit(c, &b);
+	commit(c, b);
 oom:
 	pthread_mutex_lock(&c->lock);
 	if (!c->err)
 		c->err = -ENOMEM;
 	pthread_mutex_unlock(&c->lock);
 out:
-	free(b.v);
-	free(b.dirs);
+	free(path);
 }
 
 static void *worker(void *arg)
 {
 	struct scan_ctx *c = arg;
+	struct batch b = {0};
 
 	pthread_mutex_lock(&c->lock);
 	for (;;) {
@@ -387,13 +440,17 @@ static void *worker(void *arg)
 		char *path = c->queue[--c->nq];
 		c->busy++;
 		pthread_mutex_unlock(&c->lock);
-		scan_dir(c, path);
+		scan_dir(c, &b, path);
 		pthread_mutex_lock(&c->lock);
 		c->busy--;
 		pthread_cond_broadcast(&c->cond);
 	}
 	pthread_cond_broadcast(&c->cond);
 	pthread_mutex_unlock(&c->lock);
+	free(b.v);
+	free(b.text);
+	free(b.ext);
+	free(b.dirs);
 	return NULL;
 }
 
@@ -430,6 +487,7 @@ int scan_volume(const struct rl_fs_info *fs, const struct scan_opts *o,
 	int nth = o && o->threads > 0 ? o->threads : 2, started = 0, r;
 	struct timespec t0, t1;
 	struct stat rst;
+	struct statfs sfs;
 
 	*out = NULL;
 	memset(st, 0, sizeof(*st));
@@ -457,6 +515,16 @@ int scan_volume(const struct rl_fs_info *fs, const struct scan_opts *o,
 	lm_geometry_from_fs(&g, fs);
 	c.m = lm_new(&g);
 	c.queue = malloc(256 * sizeof(char *));
+	if (c.m && fstatfs(c.rootfd, &sfs) == 0 && sfs.f_files > sfs.f_ffree) {
+		/* about as many files as inodes in use (ext4, XFS; btrfs
+		 * has no count): hash tables sized once, not regrown */
+		uint64_t used = (uint64_t)(sfs.f_files - sfs.f_ffree);
+		if (lm_reserve(c.m, used < SCAN_RESERVE_MAX ? used
+		                                            : SCAN_RESERVE_MAX) < 0) {
+			lm_free(c.m);
+			c.m = NULL;
+		}
+	}
 	if (!c.m || !c.queue) {
 		lm_free(c.m);
 		free(c.queue);

@@ -147,6 +147,16 @@ size_t lm_memory(const struct lm_model *m);
 int lm_add_file(struct lm_model *m, const struct lm_file_info *fi,
                 const char *path, const struct rl_extent *ext, size_t n,
                 uint32_t *id);
+/* A bulk loader that knows about how many files (and paths) will come
+ * (a scan: the inodes in use) sizes the inode and path hash tables for
+ * them at once instead of rebuilding them as they grow. Only a hint:
+ * fewer or more may be added. Returns 0 or -ENOMEM. */
+int lm_reserve(struct lm_model *m, size_t files);
+/* Another hint: a file with this inode and path is about to be added
+ * (lm_add_file) or looked up. Starts fetching the hash slots into the
+ * cache, so that a loader adding a batch of files waits for those memory
+ * reads once for the batch instead of twice per file. */
+void lm_prefetch(const struct lm_model *m, uint64_t ino, const char *path);
 /* Another path (hard link) of file id (-E2BIG beyond LM_MAX_PATHS). */
 int lm_add_path(struct lm_model *m, uint32_t id, const char *path);
 /* Is p a valid model path (relative, no empty, "." or ".." component; "."

@@ -575,6 +575,70 @@ static void test_trim(void **state)
 	}
 }
 
+/* A scan's bulk load: lm_reserve (too few, exact, too many), lm_prefetch
+ * before each add; every file found by inode and path, duplicates still
+ * refused; attributes unknown until lm_set_file_attrs. */
+static void test_reserve_attrs(void **state)
+{
+	const size_t want[] = {0, 10, 1000, 5000};
+
+	(void)state;
+	for (size_t w = 0; w < sizeof(want) / sizeof(want[0]); w++) {
+		struct lm_model *m = new_model(64 * MiB);
+		char path[32];
+
+		assert_int_equal(lm_reserve(m, want[w]), 0);
+		for (uint64_t i = 0; i < 1000; i++) {
+			struct rl_extent e = {0, (i + 1) * BS, BS, 0};
+			snprintf(path, sizeof(path), "d%u/f%u", (unsigned)(i % 7),
+			         (unsigned)i);
+			lm_prefetch(m, 100 + i, path);
+			assert_int_equal(add_file(m, 100 + i, path, &e, 1), i);
+			if (i == 500) /* reserving later keeps what is there */
+				assert_int_equal(lm_reserve(m, 2000), 0);
+		}
+		for (uint64_t i = 0; i < 1000; i++) {
+			snprintf(path, sizeof(path), "d%u/f%u", (unsigned)(i % 7),
+			         (unsigned)i);
+			assert_int_equal(lm_find_inode(m, 100 + i), i);
+			assert_int_equal(lm_find_path(m, path), i);
+		}
+		struct lm_file_info fi = {.ino = 100, .mode = S_IFREG};
+		assert_int_equal(lm_add_file(m, &fi, "other", NULL, 0, NULL),
+		                 -EEXIST);
+		fi.ino = 5;
+		assert_int_equal(lm_add_file(m, &fi, "d0/f0", NULL, 0, NULL),
+		                 -EEXIST);
+		lm_prefetch(m, 7, NULL);
+
+		const struct lm_file *f = lm_file(m, 3);
+		assert_int_equal(f->flags & (LM_FILE_HAS_GEN | LM_FILE_HAS_IFLAGS |
+		                             LM_FILE_ATTRS_READ),
+		                 0);
+		assert_int_equal(lm_set_file_attrs(m, 3, LM_FILE_HAS_GEN, 77, 9),
+		                 0);
+		f = lm_file(m, 3);
+		assert_int_equal(f->generation, 77);
+		assert_int_equal(f->iflags, 0); /* not given */
+		assert_int_equal(f->flags & (LM_FILE_HAS_GEN | LM_FILE_HAS_IFLAGS |
+		                             LM_FILE_ATTRS_READ),
+		                 LM_FILE_HAS_GEN | LM_FILE_ATTRS_READ);
+		assert_int_equal(lm_set_file_attrs(m, 4, 0, 1, 1), 0);
+		assert_int_equal(lm_file(m, 4)->flags &
+		                     (LM_FILE_HAS_GEN | LM_FILE_HAS_IFLAGS |
+		                      LM_FILE_ATTRS_READ),
+		                 LM_FILE_ATTRS_READ);
+		assert_int_equal(lm_set_file_attrs(m, 4, LM_FILE_HAS_IFLAGS, 0,
+		                                   0x10),
+		                 0);
+		assert_int_equal(lm_file(m, 4)->iflags, 0x10);
+		assert_int_equal(lm_set_file_attrs(m, 1000, 0, 0, 0), -EINVAL);
+		assert_int_equal(lm_trim(m), 0);
+		assert_int_equal(lm_find_inode(m, 1099), 999);
+		lm_free(m);
+	}
+}
+
 /* ------------------------------------------------------------ bench */
 
 /* Build a model of N single-extent files (env RL_BENCH_EXTENTS, default
@@ -648,6 +712,7 @@ int main(void)
 	    cmocka_unit_test(test_freefrag),
 	    cmocka_unit_test(test_refresh),
 	    cmocka_unit_test(test_trim),
+	    cmocka_unit_test(test_reserve_attrs),
 	    cmocka_unit_test(test_bench),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
