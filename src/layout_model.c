@@ -269,15 +269,21 @@ static uint64_t hash_u64(uint64_t x)
 	return x;
 }
 
+/* 8 bytes a step, then hash_u64's mixing (FNV-1a, a byte a step, was
+ * 4 % of a scan: a path is hashed 3 to 4 times while a model is built). */
 static uint64_t hash_str(const char *s)
 {
-	uint64_t h = 1469598103934665603ull;
+	size_t n = strlen(s);
+	uint64_t h = n * 0x9e3779b97f4a7c15ull, w;
 
-	while (*s) {
-		h ^= (unsigned char)*s++;
-		h *= 1099511628211ull;
+	for (; n >= 8; s += 8, n -= 8) {
+		memcpy(&w, s, 8);
+		h = (h ^ w) * 0xff51afd7ed558ccdull;
+		h ^= h >> 29;
 	}
-	return h;
+	w = 0;
+	memcpy(&w, s, n);
+	return hash_u64(h ^ w);
 }
 
 static uint64_t ino_key(const struct lm_model *m, uint32_t v)
@@ -335,6 +341,28 @@ static int hash_rebuild(struct lm_model *m, uint32_t **t, size_t *cap,
 	*t = nt;
 	*cap = ncap;
 	return 0;
+}
+
+/* Shrink table *t to capacity ncap (power of 2, < *cap, >= count) in
+ * place: its first ncap slots are cleared and refilled, the rest given
+ * back. No new table to allocate and fault in (lm_trim after a scan). */
+static void hash_shrink(struct lm_model *m, uint32_t **t, size_t *cap,
+                        size_t ncap, size_t count,
+                        uint64_t (*key)(const struct lm_model *, uint32_t))
+{
+	uint32_t *nt = *t;
+
+	memset(nt, 0, ncap * sizeof(*nt));
+	for (size_t v = 0; v < count; v++) {
+		size_t h = key(m, (uint32_t)v) & (ncap - 1);
+		while (nt[h])
+			h = (h + 1) & (ncap - 1);
+		nt[h] = (uint32_t)v + 1;
+	}
+	nt = realloc(nt, ncap * sizeof(*nt));
+	if (nt) /* else the bigger block stays: still valid */
+		*t = nt;
+	*cap = ncap;
 }
 
 /* Insert value v (== count: ids 0..count-1 are in the table) into table
@@ -880,20 +908,46 @@ static bool ient_less(const struct lm_ient *x, const struct lm_ient *y)
 	return x->start < y->start || (x->start == y->start && x->id < y->id);
 }
 
-/* Radix sort by start (then id, as qsort would): LSD, 16 bits a pass,
- * skipping passes where all keys agree. */
+/* One stable LSD radix pass of src into dst by the LM_RADIX_BITS-bit
+ * digit at shift of the start (by_id: of the id). */
+#define LM_RADIX_BITS 11
+static void radix_pass(const struct lm_ient *src, struct lm_ient *dst,
+                       size_t n, size_t *count, unsigned shift, bool by_id)
+{
+	const size_t nb = (size_t)1 << LM_RADIX_BITS, mask = nb - 1;
+
+	memset(count, 0, (nb + 1) * sizeof(*count));
+	for (size_t i = 0; i < n; i++) {
+		uint64_t k = by_id ? src[i].id : src[i].start;
+		count[((k >> shift) & mask) + 1]++;
+	}
+	for (size_t i = 1; i <= nb; i++)
+		count[i] += count[i - 1];
+	for (size_t i = 0; i < n; i++) {
+		uint64_t k = by_id ? src[i].id : src[i].start;
+		dst[count[(k >> shift) & mask]++] = src[i];
+	}
+}
+
+/* Radix sort by start (then id, as qsort would): LSD, stable passes of
+ * LM_RADIX_BITS bits (2048 buckets: the counters and the write heads
+ * stay in the cache), only over the bits where the starts differ
+ * (addresses are block aligned: the low 12 bits are all 0), and by id
+ * only when the entries are not already in id order (a bulk load queues
+ * them in id order). */
 static int sort_entries(struct lm_ient *a, size_t n)
 {
-	struct lm_ient *tmp;
+	struct lm_ient *tmp, *src = a, *dst, *t;
 	size_t *count;
-	uint64_t or_all = 0, and_all = ~0ull;
+	uint64_t or_all = 0, and_all = ~0ull, diff;
+	bool id_sorted = true;
 
 	if (n < 4096) {
 		qsort(a, n, sizeof(*a), cmp_ient);
 		return 0;
 	}
 	tmp = malloc(n * sizeof(*tmp));
-	count = malloc((65536 + 1) * sizeof(*count));
+	count = malloc(((1u << LM_RADIX_BITS) + 1) * sizeof(*count));
 	if (!tmp || !count) {
 		free(tmp);
 		free(count);
@@ -903,30 +957,23 @@ static int sort_entries(struct lm_ient *a, size_t n)
 	for (size_t i = 0; i < n; i++) {
 		or_all |= a[i].start;
 		and_all &= a[i].start;
+		if (i && a[i].id < a[i - 1].id)
+			id_sorted = false;
 	}
-	/* id first (lowest key), then start: stable LSD passes */
-	struct lm_ient *src = a, *dst = tmp;
-	for (int pass = -2; pass < 4; pass++) {
-		unsigned shift;
-		bool by_id = pass < 0;
-
-		shift = by_id ? (unsigned)(pass + 2) * 16 : (unsigned)pass * 16;
-		if (!by_id && (((or_all ^ and_all) >> shift) & 0xffff) == 0)
-			continue;
-		memset(count, 0, (65536 + 1) * sizeof(*count));
-		for (size_t i = 0; i < n; i++) {
-			uint64_t k = by_id ? src[i].id : src[i].start;
-			count[((k >> shift) & 0xffff) + 1]++;
+	dst = tmp;
+	if (!id_sorted)
+		for (unsigned sh = 0; sh < 32; sh += LM_RADIX_BITS) {
+			radix_pass(src, dst, n, count, sh, true);
+			t = src, src = dst, dst = t;
 		}
-		for (size_t i = 1; i <= 65536; i++)
-			count[i] += count[i - 1];
-		for (size_t i = 0; i < n; i++) {
-			uint64_t k = by_id ? src[i].id : src[i].start;
-			dst[count[(k >> shift) & 0xffff]++] = src[i];
+	diff = or_all ^ and_all;
+	if (diff) {
+		unsigned lo = (unsigned)__builtin_ctzll(diff),
+		         hi = 64 - (unsigned)__builtin_clzll(diff);
+		for (unsigned sh = lo; sh < hi; sh += LM_RADIX_BITS) {
+			radix_pass(src, dst, n, count, sh, false);
+			t = src, src = dst, dst = t;
 		}
-		struct lm_ient *t = src;
-		src = dst;
-		dst = t;
 	}
 	if (src != a)
 		memcpy(a, src, n * sizeof(*a));
@@ -1058,15 +1105,14 @@ int lm_trim(struct lm_model *m)
 
 	if (r < 0)
 		return r;
-	/* hash tables: load 1/4..1/2 (built at under 1/4); failing to
-	 * allocate the smaller table keeps the bigger one */
+	/* hash tables: load 1/4..1/2 (built at under 1/4), shrunk in
+	 * place */
 	if (m->ino_hash_cap > hash_cap_for(m->nfiles))
-		(void)hash_rebuild(m, &m->ino_hash, &m->ino_hash_cap,
-		                   hash_cap_for(m->nfiles), m->nfiles, ino_key);
+		hash_shrink(m, &m->ino_hash, &m->ino_hash_cap,
+		            hash_cap_for(m->nfiles), m->nfiles, ino_key);
 	if (m->path_hash_cap > hash_cap_for(m->npaths))
-		(void)hash_rebuild(m, &m->path_hash, &m->path_hash_cap,
-		                   hash_cap_for(m->npaths), m->npaths,
-		                   path_key);
+		hash_shrink(m, &m->path_hash, &m->path_hash_cap,
+		            hash_cap_for(m->npaths), m->npaths, path_key);
 	shrink((void **)&m->files, &m->files_cap, m->nfiles,
 	       sizeof(*m->files));
 	shrink((void **)&m->ext, &m->ext_cap, m->next, sizeof(*m->ext));

@@ -575,6 +575,75 @@ static void test_trim(void **state)
 	}
 }
 
+/* The index sort on more entries than the small-sort cutoff: blocks of a
+ * volume given to files (one block each) and free records in shuffled
+ * order; mode 0: files only (the entries arrive in id order), 1: free
+ * records interleaved (space ids out of order), 2: then every file moved
+ * (refreshed into its old slot, newest file first: queued ids falling).
+ * Every block's owner must be the one given. */
+static void test_index_sort(void **state)
+{
+	const uint32_t nblk = 20000;
+	uint32_t *perm = malloc(nblk * sizeof(*perm));
+	uint32_t *owner = malloc(nblk * sizeof(*owner));
+
+	(void)state;
+	assert_non_null(perm);
+	assert_non_null(owner);
+	for (int mode = 0; mode < 3; mode++) {
+		struct lm_model *m = new_model((uint64_t)nblk * BS * 4096);
+		uint32_t nf = 0;
+		char path[32];
+
+		srand(77 + (unsigned)mode);
+		for (uint32_t i = 0; i < nblk; i++)
+			perm[i] = i;
+		for (uint32_t i = nblk - 1; i > 0; i--) {
+			uint32_t j = (uint32_t)rand() % (i + 1), t = perm[i];
+			perm[i] = perm[j];
+			perm[j] = t;
+		}
+		/* spread over 4096 x the blocks: starts differ in high bits */
+		for (uint32_t i = 0; i < nblk; i++) {
+			uint64_t at = (uint64_t)perm[i] * 4096 * BS;
+			if (mode && i % 3 == 0) {
+				assert_int_equal(lm_add_free(m, at, BS), 0);
+				owner[perm[i]] = LM_NONE;
+				continue;
+			}
+			struct rl_extent e = {0, at, BS, 0};
+			snprintf(path, sizeof(path), "f%u", i);
+			owner[perm[i]] = add_file(m, 1000 + i, path, &e, 1);
+			nf++;
+		}
+		assert_int_equal(lm_sync(m), 0);
+		if (mode == 2) /* move every file one block up, newest first */
+			for (uint32_t id = nf; id-- > 0;) {
+				size_t n;
+				const struct lm_extent *x = lm_file_extents(m, id, &n);
+				struct rl_extent e = {0, x->physical + BS, BS, 0};
+				assert_int_equal(lm_refresh_file(m, id, &e, 1), 0);
+			}
+		for (uint32_t b = 0; b < nblk; b++) {
+			struct seen s = {0};
+			uint64_t at = (uint64_t)b * 4096 * BS + (mode == 2) * BS;
+			if (mode == 2 && owner[b] == LM_NONE)
+				at -= BS; /* free records did not move */
+			assert_int_equal(lm_owners(m, at, at + BS, collect, &s), 0);
+			assert_int_equal(s.n, 1);
+			if (owner[b] == LM_NONE) {
+				assert_int_equal(s.o[0].kind, LM_OWN_FREE);
+			} else {
+				assert_int_equal(s.o[0].kind, LM_OWN_FILE);
+				assert_int_equal(s.o[0].file, owner[b]);
+			}
+		}
+		lm_free(m);
+	}
+	free(perm);
+	free(owner);
+}
+
 /* A scan's bulk load: lm_reserve (too few, exact, too many), lm_prefetch
  * before each add; every file found by inode and path, duplicates still
  * refused; attributes unknown until lm_set_file_attrs. */
@@ -713,6 +782,7 @@ int main(void)
 	    cmocka_unit_test(test_refresh),
 	    cmocka_unit_test(test_trim),
 	    cmocka_unit_test(test_reserve_attrs),
+	    cmocka_unit_test(test_index_sort),
 	    cmocka_unit_test(test_bench),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
