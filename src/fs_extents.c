@@ -149,11 +149,11 @@ int rl_get_extents_nosync(int fd, struct rl_extent **out, size_t *count)
 	return get_extents_new(fd, 0, 0, 0, out, count);
 }
 
-int rl_get_extents_append(int fd, bool sync, struct rl_extent **buf,
-                          size_t *cap, size_t *n)
+int rl_get_extents_append(int fd, uint64_t start, uint64_t len, bool sync,
+                          struct rl_extent **buf, size_t *cap, size_t *n)
 {
 	if (!buf || !cap || !n || (*n > *cap) || (*cap && !*buf))
 		return -EINVAL;
-	return get_extents(fd, 0, 0, sync ? FIEMAP_FLAG_SYNC : 0, buf, cap,
-	                   n);
+	return get_extents(fd, start, len, sync ? FIEMAP_FLAG_SYNC : 0, buf,
+	                   cap, n);
 }

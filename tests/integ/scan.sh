@@ -32,6 +32,15 @@ for i in $(seq 1 24); do
 done
 dd if=/dev/urandom of="$VOL_MNT/big" bs=1M count=12 status=none
 fallocate -l 1M "$VOL_MNT/prealloc"
+# blocks past the end of file: the scan asks [0, size) first and must see
+# that st_blocks has more (also for an empty file, and next to a hole)
+head -c 5000 /dev/urandom >"$VOL_MNT/past-eof"
+fallocate -n -o 0 -l 1M "$VOL_MNT/past-eof"
+: >"$VOL_MNT/empty-prealloc"
+fallocate -n -l 64K "$VOL_MNT/empty-prealloc"
+head -c 3000 /dev/urandom >"$VOL_MNT/gap-past-eof"
+fallocate -n -o 2M -l 128K "$VOL_MNT/gap-past-eof"
+truncate -s 10M "$VOL_MNT/sparse-end" # size without blocks
 ln "$VOL_MNT/d1/f3" "$VOL_MNT/link-to-f3"
 ln -s d1/f4 "$VOL_MNT/symlink"
 ln -s / "$VOL_MNT/d1/escape"
