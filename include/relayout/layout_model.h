@@ -147,10 +147,12 @@ size_t lm_memory(const struct lm_model *m);
 int lm_add_file(struct lm_model *m, const struct lm_file_info *fi,
                 const char *path, const struct rl_extent *ext, size_t n,
                 uint32_t *id);
-/* A bulk loader that knows about how many files (and paths) will come
- * (a scan: the inodes in use) sizes the inode and path hash tables for
- * them at once instead of rebuilding them as they grow. Only a hint:
- * fewer or more may be added. Returns 0 or -ENOMEM. */
+/* A bulk loader that knows about how many files will come (a scan: the
+ * inodes in use) sizes the inode and path hash tables for them at once
+ * instead of rebuilding them as they grow, and the arrays it fills (file
+ * records, paths, extents, index entries) on transparent huge pages.
+ * Only a hint: fewer or more may be added; lm_trim gives back what was
+ * not used. Returns 0 or -ENOMEM. */
 int lm_reserve(struct lm_model *m, size_t files);
 /* Another hint: a file with this inode and path is about to be added
  * (lm_add_file) or looked up. Starts fetching the hash slots into the
