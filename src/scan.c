@@ -182,13 +182,14 @@ static void describe(int fd, const struct stat *stp, struct batch *b,
 		it->fi.err = r;
 }
 
-/* A new item whose path is dir/name (name alone when dir is "."; dir
- * alone when name is NULL); NULL when out of memory. */
+/* A new item whose path is dir/name (dir: dlen bytes; name alone when
+ * dlen is 0) or, when name is NULL, dir itself; NULL when out of
+ * memory. */
 static struct scan_item *batch_new(struct batch *b, const char *dir,
-                                   const char *name)
+                                   size_t dlen, const char *name)
 {
-	bool top = !name || strcmp(dir, ".") == 0;
-	size_t a = top ? 0 : strlen(dir), l = strlen(name ? name : dir);
+	bool top = !name || !dlen;
+	size_t a = top ? 0 : dlen, l = strlen(name ? name : dir);
 	size_t need = b->tlen + a + 1 + l + 1;
 
 	if (b->n == b->cap) {
@@ -358,12 +359,13 @@ static void close_file(int fd)
 	(void)syscall(SYS_close, fd);
 }
 
-/* Regular file (or DT_UNKNOWN entry) name of directory dfd (path):
- * -ENOMEM or 0. */
+/* Regular file (or DT_UNKNOWN entry) nm of directory dfd (path; its
+ * first plen bytes prefix the entries' paths): -ENOMEM or 0. */
 static int scan_file(struct scan_ctx *c, struct batch *b, int dfd,
-                     const char *path, const char *nm, uint64_t dino)
+                     const char *path, size_t plen, const char *nm,
+                     uint64_t dino)
 {
-	struct scan_item *it = batch_new(b, path, nm);
+	struct scan_item *it = batch_new(b, path, plen, nm);
 	struct stat st;
 	int ffd;
 
@@ -403,9 +405,12 @@ static void scan_dir(struct scan_ctx *c, struct batch *b, char *path)
 	struct scan_item *self;
 	struct dirent *de;
 	DIR *d;
+	size_t plen;
 	int fd;
 
-	self = batch_new(b, path, NULL);
+	/* the prefix of its entries' paths: none for the root "." */
+	plen = strcmp(path, ".") == 0 ? 0 : strlen(path);
+	self = batch_new(b, path, plen, NULL);
 	if (!self)
 		goto oom;
 	fd = open_beneath(c->rootfd, path,
@@ -460,7 +465,7 @@ static void scan_dir(struct scan_ctx *c, struct batch *b, char *path)
 			b->skipped++;
 			continue;
 		}
-		if (scan_file(c, b, dirfd(d), path, nm, de->d_ino) < 0)
+		if (scan_file(c, b, dirfd(d), path, plen, nm, de->d_ino) < 0)
 			goto oom_dir;
 		if (b->n >= SCAN_BATCH) { /* huge directory: in batches */
 			if (commit(c, b) < 0)
