@@ -4,6 +4,7 @@
 #include "config.h"
 #include "cmd_model.h"
 #include <errno.h>
+#include <fcntl.h>
 #include <inttypes.h>
 #include <limits.h>
 #include <relayout/layout_model.h>
@@ -17,6 +18,7 @@
 #include "scan.h"
 #include "session.h"
 #include "snapshot.h"
+#include "txn.h"
 #include "units.h"
 
 const struct cmd_opt cmd_opts_scan[] = {
@@ -665,6 +667,48 @@ enum cmd_status cmd_who(struct rl_session *s, const struct cmd_call *c)
 
 /* ----------------------------------------------------------------- show */
 
+int cmd_model_file_attrs(struct rl_session *s, struct lm_model *m,
+                         unsigned id)
+{
+	const struct lm_file *f = lm_file(m, id);
+	const char *rel, *mp = s->fs.mountpoint;
+	uint64_t ino, gen;
+	uint32_t fl = 0;
+	unsigned have = 0;
+	bool gk;
+	char *path;
+	int fd, r;
+
+	if (!f)
+		return -EINVAL;
+	if (s->read_only_snapshot || (f->flags & LM_FILE_ATTRS_READ))
+		return 0;
+	rel = lm_file_path(m, id, 0);
+	if (!S_ISREG(f->mode) || f->err || !rel) {
+		lm_set_file_attrs(m, id, 0, 0, 0);
+		return 0;
+	}
+	if (asprintf(&path, "%s/%s", strcmp(mp, "/") ? mp : "", rel) < 0)
+		return -ENOMEM;
+	fd = session_open_file(s, path, O_RDONLY);
+	free(path);
+	if (fd < 0) {
+		lm_set_file_attrs(m, id, 0, 0, 0);
+		return fd;
+	}
+	r = tx_file_identity(fd, &ino, &gen, &gk);
+	if (r == 0 && ino != f->ino)
+		r = -ESTALE; /* another file there now: tell nothing */
+	if (r == 0) {
+		have = gk ? LM_FILE_HAS_GEN : 0;
+		if (tx_file_iflags(fd, &fl) == 0)
+			have |= LM_FILE_HAS_IFLAGS;
+	}
+	close(fd);
+	lm_set_file_attrs(m, id, have, (uint32_t)gen, fl);
+	return r;
+}
+
 enum cmd_status cmd_show(struct rl_session *s, const struct cmd_call *c)
 {
 	struct lm_model *m = need_model(s);
@@ -688,6 +732,7 @@ enum cmd_status cmd_show(struct rl_session *s, const struct cmd_call *c)
 		              c->argv[0]);
 		return CMD_FAIL;
 	}
+	(void)cmd_model_file_attrs(s, m, id); /* the generation */
 	f = lm_file(m, id);
 	e = lm_file_extents(m, id, &n);
 	lm_file_frag(m, id, &ff);

@@ -147,6 +147,14 @@ static void print_planned(struct rl_session *s, struct pl_ctx *c,
 
 enum pl_kind { PK_DEFRAG, PK_COMPACT, PK_EVACUATE, PK_GROUP };
 
+/* The planner's pl_ctx.file_attrs. */
+static int plan_file_attrs(void *arg, uint32_t id)
+{
+	struct rl_session *s = arg;
+
+	return cmd_model_file_attrs(s, s->model, id);
+}
+
 static int push_id(uint32_t **a, size_t *k, size_t *cap, uint32_t id)
 {
 	if (*k == *cap) {
@@ -268,6 +276,8 @@ static enum cmd_status do_plan_cmd(struct rl_session *s,
 		return CMD_FAIL;
 	}
 	ctx.unshare = cmd_has_opt(c, "unshare", NULL);
+	ctx.file_attrs = plan_file_attrs;
+	ctx.file_attrs_arg = s;
 	ctx.excl = s->plan_excl;
 	ctx.nexcl = s->nplan_excl;
 	if (s->plan_mode && s->pending &&
@@ -670,6 +680,8 @@ int cmd_plan_make_room(struct rl_session *s, struct tx_plan *p, char *why,
 		return -ENOENT;
 	}
 	r = pl_init(&ctx, m);
+	ctx.file_attrs = plan_file_attrs;
+	ctx.file_attrs_arg = s;
 	if (r == 0 && s->plan_mode && s->pending)
 		r = pl_replay(&ctx, s->pending, s->fs.mountpoint);
 	if (r < 0) {

@@ -14,8 +14,11 @@
  * a calloc of the full batch per file was a measurable part of a scan). */
 #define RL_FIEMAP_FIRST 32
 
+/* FIEMAP of [start, start+len) (len 0: to the end) appended to *ext
+ * (capacity *cap extents, grown with realloc) from (*ext)[*n]; *n is
+ * advanced. On failure *n is left as it was (*ext may have grown). */
 static int get_extents(int fd, uint64_t start, uint64_t len, uint32_t fmflags,
-                       struct rl_extent **out, size_t *count)
+                       struct rl_extent **ext, size_t *cap, size_t *n)
 {
 	union {
 		struct fiemap fm;
@@ -24,16 +27,11 @@ static int get_extents(int fd, uint64_t start, uint64_t len, uint32_t fmflags,
 	} first;
 	struct fiemap *fm = &first.fm, *big = NULL;
 	uint32_t batch = RL_FIEMAP_FIRST;
-	struct rl_extent *ext = NULL;
-	size_t n = 0, cap = 0;
+	size_t n0 = *n;
 	uint64_t pos = start;
 	uint64_t end = len ? start + len : UINT64_MAX;
 	int ret = 0;
 
-	if (!out || !count)
-		return -EINVAL;
-	*out = NULL;
-	*count = 0;
 	if (len && start + len < start)
 		return -EINVAL;
 
@@ -58,26 +56,28 @@ static int get_extents(int fd, uint64_t start, uint64_t len, uint32_t fmflags,
 		fmflags = 0;
 		if (fm->fm_mapped_extents == 0)
 			break;
+		if (*n + fm->fm_mapped_extents > *cap) {
+			size_t ncap = *cap ? *cap * 2 : fm->fm_mapped_extents;
+			struct rl_extent *p;
+
+			while (ncap < *n + fm->fm_mapped_extents)
+				ncap *= 2;
+			p = realloc(*ext, ncap * sizeof(*p));
+			if (!p) {
+				ret = -ENOMEM;
+				goto fail;
+			}
+			*ext = p;
+			*cap = ncap;
+		}
 		for (uint32_t i = 0; i < fm->fm_mapped_extents; i++) {
 			const struct fiemap_extent *fe = &fm->fm_extents[i];
+			struct rl_extent *x = &(*ext)[(*n)++];
 
-			if (n == cap) {
-				size_t ncap = cap ? cap * 2
-				                  : fm->fm_mapped_extents;
-				struct rl_extent *p =
-				    realloc(ext, ncap * sizeof(*p));
-				if (!p) {
-					ret = -ENOMEM;
-					goto fail;
-				}
-				ext = p;
-				cap = ncap;
-			}
-			ext[n].logical = fe->fe_logical;
-			ext[n].physical = fe->fe_physical;
-			ext[n].length = fe->fe_length;
-			ext[n].flags = fe->fe_flags;
-			n++;
+			x->logical = fe->fe_logical;
+			x->physical = fe->fe_physical;
+			x->length = fe->fe_length;
+			x->flags = fe->fe_flags;
 			if (fe->fe_flags & FIEMAP_EXTENT_LAST)
 				last = true;
 		}
@@ -103,27 +103,57 @@ static int get_extents(int fd, uint64_t start, uint64_t len, uint32_t fmflags,
 		}
 	}
 	free(big);
-	*out = ext;
-	*count = n;
 	return 0;
 fail:
 	free(big);
-	free(ext);
+	*n = n0;
 	return ret;
+}
+
+/* get_extents into a new array (*out, malloc'ed; NULL when empty). */
+static int get_extents_new(int fd, uint64_t start, uint64_t len,
+                           uint32_t fmflags, struct rl_extent **out,
+                           size_t *count)
+{
+	struct rl_extent *ext = NULL;
+	size_t n = 0, cap = 0;
+	int r;
+
+	if (!out || !count)
+		return -EINVAL;
+	*out = NULL;
+	*count = 0;
+	r = get_extents(fd, start, len, fmflags, &ext, &cap, &n);
+	if (r < 0) {
+		free(ext);
+		return r;
+	}
+	*out = ext;
+	*count = n;
+	return 0;
 }
 
 int rl_get_extents_range(int fd, uint64_t start, uint64_t len,
                          struct rl_extent **out, size_t *count)
 {
-	return get_extents(fd, start, len, FIEMAP_FLAG_SYNC, out, count);
+	return get_extents_new(fd, start, len, FIEMAP_FLAG_SYNC, out, count);
 }
 
 int rl_get_extents(int fd, struct rl_extent **out, size_t *count)
 {
-	return get_extents(fd, 0, 0, FIEMAP_FLAG_SYNC, out, count);
+	return get_extents_new(fd, 0, 0, FIEMAP_FLAG_SYNC, out, count);
 }
 
 int rl_get_extents_nosync(int fd, struct rl_extent **out, size_t *count)
 {
-	return get_extents(fd, 0, 0, 0, out, count);
+	return get_extents_new(fd, 0, 0, 0, out, count);
+}
+
+int rl_get_extents_append(int fd, uint64_t start, uint64_t len, bool sync,
+                          struct rl_extent **buf, size_t *cap, size_t *n)
+{
+	if (!buf || !cap || !n || (*n > *cap) || (*cap && !*buf))
+		return -EINVAL;
+	return get_extents(fd, start, len, sync ? FIEMAP_FLAG_SYNC : 0, buf,
+	                   cap, n);
 }

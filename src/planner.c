@@ -302,6 +302,20 @@ uint64_t pl_file_regions(struct pl_ctx *c, uint32_t id)
 	return k;
 }
 
+/* File id, its generation and inode flags read first when unknown. */
+static const struct lm_file *file_with_attrs(struct pl_ctx *c, uint32_t id)
+{
+	const struct lm_file *f = lm_file(c->m, id);
+	const unsigned both = LM_FILE_HAS_GEN | LM_FILE_HAS_IFLAGS;
+
+	if (f && c->file_attrs && (f->flags & both) != both &&
+	    !(f->flags & LM_FILE_ATTRS_READ)) {
+		(void)c->file_attrs(c->file_attrs_arg, id);
+		f = lm_file(c->m, id);
+	}
+	return f;
+}
+
 const char *pl_unmovable(struct pl_ctx *c, uint32_t id)
 {
 	const struct lm_file *f = lm_file(c->m, id);
@@ -316,10 +330,6 @@ const char *pl_unmovable(struct pl_ctx *c, uint32_t id)
 		return "a directory (directory blocks are not moved)";
 	if (!S_ISREG(f->mode))
 		return "not a regular file";
-	if ((f->flags & LM_FILE_HAS_IFLAGS) && (f->iflags & PL_IMMUTABLE_FL))
-		return "immutable (chattr +i)";
-	if ((f->flags & LM_FILE_HAS_IFLAGS) && (f->iflags & PL_APPEND_FL))
-		return "append-only (chattr +a)";
 	for (size_t i = 0; i < n; i++) {
 		if (e[i].flags & (RL_EXT_DATA_INLINE | RL_EXT_DATA_TAIL))
 			return "inline data (no blocks of its own)";
@@ -332,6 +342,11 @@ const char *pl_unmovable(struct pl_ctx *c, uint32_t id)
 		if ((e[i].flags & RL_EXT_SHARED) && !c->unshare)
 			return "shared (reflinked) extents; --unshare copies them";
 	}
+	f = file_with_attrs(c, id); /* last: it may read the file */
+	if ((f->flags & LM_FILE_HAS_IFLAGS) && (f->iflags & PL_IMMUTABLE_FL))
+		return "immutable (chattr +i)";
+	if ((f->flags & LM_FILE_HAS_IFLAGS) && (f->iflags & PL_APPEND_FL))
+		return "append-only (chattr +a)";
 	return NULL;
 }
 
@@ -1350,7 +1365,7 @@ int pl_to_plan(struct pl_ctx *c, const char *root, struct tx_plan *p)
 {
 	for (size_t i = 0; i < c->nmv; i++) {
 		const struct pl_move *mv = &c->mv[i];
-		const struct lm_file *f = lm_file(c->m, mv->file);
+		const struct lm_file *f = file_with_attrs(c, mv->file);
 		struct tx_step st;
 		int r;
 

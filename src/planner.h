@@ -75,6 +75,12 @@ struct pl_ctx {
 	 * pairs. */
 	const uint64_t *excl;
 	size_t nexcl;
+	/* Reads a file's generation and inode flags into the model (the
+	 * scan leaves them unknown; lm_set_file_attrs); NULL: unknown ones
+	 * stay unknown (an unknown iflags does not make a file unmovable,
+	 * an unknown generation is not compared when the plan runs). */
+	int (*file_attrs)(void *arg, uint32_t id);
+	void *file_attrs_arg;
 };
 
 /* Set up from the model (its free map is needed: -ENODATA when the model

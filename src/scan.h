@@ -31,7 +31,8 @@ struct scan_opts {
 /* Scan the volume fs (probed) into a new model (*out; lm_free it).
  * Directories are walked from the mount point with directory fds, never
  * following symlinks and never entering other mounts; every regular file
- * and directory gets FIEMAP; free space and metadata come from
+ * and directory gets fstat and FIEMAP (not the generation and inode flags:
+ * the model has them as unknown, see lm_set_file_attrs); free space and metadata come from
  * rl_space_walk (when that fails with -EOPNOTSUPP/-EPERM/-EACCES the model
  * records "free map unavailable"). Unreadable items are recorded with
  * their errno and counted, never fatal. Returns 0 or -errno (the root

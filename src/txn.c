@@ -159,6 +159,16 @@ int tx_file_identity(int fd, uint64_t *ino, uint64_t *gen, bool *gen_known)
 	return 0;
 }
 
+int tx_file_iflags(int fd, uint32_t *iflags)
+{
+	int fl = 0;
+
+	if (ioctl(fd, FS_IOC_GETFLAGS, &fl) < 0)
+		return -errno;
+	*iflags = (uint32_t)fl;
+	return 0;
+}
+
 int tx_predict(const struct jr_piece *before, size_t nbefore,
                const struct jr_piece *target, size_t ntarget,
                struct jr_piece **out, size_t *n)

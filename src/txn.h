@@ -108,6 +108,9 @@ int tx_plan_add(struct tx_plan *p, struct tx_step *st);
 
 /* The file's identity: inode and FS_IOC_GETVERSION generation. */
 int tx_file_identity(int fd, uint64_t *ino, uint64_t *gen, bool *gen_known);
+/* The file's inode flags (FS_IOC_GETFLAGS: FS_IMMUTABLE_FL, ...). Returns
+ * 0 or -errno (-ENOTTY: the filesystem has none). */
+int tx_file_iflags(int fd, uint32_t *iflags);
 
 /* FIEMAP of [off, off+len) clipped to the range, merged where
  * physically and logically adjacent (so equal layouts compare equal). */

@@ -121,6 +121,17 @@ int rl_get_extents_range(int fd, uint64_t start, uint64_t len,
  * (the scan) that syncfs() the volume once up front. */
 int rl_get_extents_nosync(int fd, struct rl_extent **out, size_t *count);
 
+/* The extents of fd in [start, start+len) (len 0: to the end; with
+ * FIEMAP_FLAG_SYNC when sync) appended to a reusable buffer: they go to
+ * (*buf)[*n] on, *buf grows with realloc (*cap: its capacity in extents),
+ * *n is advanced. On failure *n is unchanged (*buf may have grown: still
+ * the caller's to free). Saves an allocation per file for bulk readers.
+ * As with FIEMAP, an extent reaching past the range may be cut at its
+ * end, and the last one in the range is flagged RL_EXT_LAST. Returns 0 or
+ * -errno. */
+int rl_get_extents_append(int fd, uint64_t start, uint64_t len, bool sync,
+                          struct rl_extent **buf, size_t *cap, size_t *n);
+
 /* ------------------------------------------------------------- space map */
 
 enum rl_space_kind {

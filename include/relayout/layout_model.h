@@ -79,6 +79,8 @@ void lm_geometry_from_fs(struct lm_geometry *g, const struct rl_fs_info *fs);
 #define LM_FILE_HAS_IFLAGS 0x02 /* iflags is known */
 #define LM_FILE_SELECTED 0x04   /* the user selected it */
 #define LM_FILE_FRAG 0x08       /* (derived) more fragments than ideal */
+#define LM_FILE_ATTRS_READ 0x10 /* lm_set_file_attrs was called (even
+                                   with nothing known: reading failed) */
 
 /* 48 bytes. */
 struct lm_file {
@@ -145,6 +147,18 @@ size_t lm_memory(const struct lm_model *m);
 int lm_add_file(struct lm_model *m, const struct lm_file_info *fi,
                 const char *path, const struct rl_extent *ext, size_t n,
                 uint32_t *id);
+/* A bulk loader that knows about how many files will come (a scan: the
+ * inodes in use) sizes the inode and path hash tables for them at once
+ * instead of rebuilding them as they grow, and the arrays it fills (file
+ * records, paths, extents, index entries) on transparent huge pages.
+ * Only a hint: fewer or more may be added; lm_trim gives back what was
+ * not used. Returns 0 or -ENOMEM. */
+int lm_reserve(struct lm_model *m, size_t files);
+/* Another hint: a file with this inode and path is about to be added
+ * (lm_add_file) or looked up. Starts fetching the hash slots into the
+ * cache, so that a loader adding a batch of files waits for those memory
+ * reads once for the batch instead of twice per file. */
+void lm_prefetch(const struct lm_model *m, uint64_t ino, const char *path);
 /* Another path (hard link) of file id (-E2BIG beyond LM_MAX_PATHS). */
 int lm_add_path(struct lm_model *m, uint32_t id, const char *path);
 /* Is p a valid model path (relative, no empty, "." or ".." component; "."
@@ -302,6 +316,13 @@ void lm_group_range(const struct lm_model *m, uint64_t g, uint64_t *start,
 
 /* ------------------------------------------------------------ refresh */
 
+/* Record file id's generation (when have & LM_FILE_HAS_GEN) and inode
+ * flags (have & LM_FILE_HAS_IFLAGS), read later than the scan: the scan
+ * leaves both unknown, they are read when a file is shown or planned.
+ * Sets LM_FILE_ATTRS_READ (also with have 0: reading was tried and
+ * failed, do not try again). Returns 0 or -EINVAL (no such file). */
+int lm_set_file_attrs(struct lm_model *m, uint32_t id, unsigned have,
+                      uint32_t generation, uint32_t iflags);
 /* Replace file id's extents (after a move; no rescan). */
 int lm_refresh_file(struct lm_model *m, uint32_t id,
                     const struct rl_extent *ext, size_t n);

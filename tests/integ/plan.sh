@@ -11,6 +11,9 @@
 #  - plan mode: plan on, defrag, preview, apply;
 #  - the model refreshed after every step equals the one refreshed once at
 #    the end of the apply;
+#  - an immutable file is not planned (its flags are read when planning:
+#    the scan does not read them); the journal holds each moved file's
+#    generation as lsattr -v shows it;
 #  - fsck clean; btrfs and XFS without reflink: clear refusals.
 # The journal and state live in the test's private directory.
 . "$top_srcdir/tests/lib/volume.sh"
@@ -78,6 +81,40 @@ check_applied() {
 
 predicted() { jq -r '.steps[] | "\(.path) \(.after | map("\(.logical) \(.physical) \(.length)") | join(","))"' <<<"$1"; }
 
+# check_journal_gen TXN: each step the journal planned for TXN carries the
+# generation of its file (lsattr -v), read when planning.
+check_journal_gen() {
+	local n=0 path gen
+	while IFS=$'\t' read -r path gen; do
+		[ "$(lsattr -v "$path" | awk '{ print $1 }')" = "$gen" ] ||
+			fail "journal: $path generation $gen, lsattr -v: $(lsattr -v "$path")"
+		n=$((n + 1))
+	done < <(cat "$RELAYOUT_JOURNAL_DIR"/* 2>/dev/null | tr '\0' '\n' |
+		grep -ao "{\"txn\":$1,\"step\":[0-9]*,\"path\":\"[^\"]*\",\"ino\":[0-9]*,\"gen\":[0-9]*" |
+		sed 's/.*"path":"\([^"]*\)".*"gen":\([0-9]*\)$/\1\t\2/')
+	[ $n -gt 0 ] || fail "journal: no planned step of transaction $1 found"
+}
+
+# test_immutable: the most fragmented file of frag/, made immutable, is
+# skipped by defrag with the reason (the scan leaves iflags unknown).
+test_immutable() {
+	local f best=0 n out
+	for f in "$VOL_MNT"/frag/*; do
+		n=$(nextents "$f")
+		[ "$n" -gt "$best" ] && { best=$n; imm=$f; }
+	done
+	[ "$best" -gt 1 ] || { note "immutable: no fragmented file"; return; }
+	chattr +i "$imm" || { fail "chattr +i $imm"; return; }
+	out=$(R -e "scan; defrag $imm --dry-run" "$VOL_MNT" 2>&1)
+	chattr -i "$imm"
+	if grep -q "cannot move: immutable" <<<"$out" &&
+		grep -q "^nothing to do" <<<"$out"; then
+		note "immutable: $imm ($best extents) skipped by defrag"
+	else
+		fail "defrag planned immutable $imm, or gave no reason: $out"
+	fi
+}
+
 test_defrag() {
 	local M=$VOL_MNT f before_n=0 after_n=0 out id pred
 	declare -A ext_before
@@ -96,6 +133,7 @@ test_defrag() {
 	id=$(jq -r .transaction <<<"$out")
 	vol_verify
 	check_applied "$out" "$pred"
+	check_journal_gen "$id"
 	for f in "$M"/frag/*; do after_n=$((after_n + $(nextents "$f"))); done
 	note "defrag: frag/ extents $before_n -> $after_n (filefrag), $(jq -r .steps_done <<<"$out") of $(jq -r .steps <<<"$out") steps"
 	[ "$(jq -r .steps_done <<<"$out")" = 0 ] || [ "$after_n" -lt "$before_n" ] ||
@@ -361,6 +399,7 @@ for kind in $KINDS; do
 		;;
 	esac
 	vol_populate 5 "${RL_PLAN_SCALE:-0.4}"
+	test_immutable
 	test_defrag
 	test_defrag_prealloc
 	test_compact

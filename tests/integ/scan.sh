@@ -1,12 +1,14 @@
 #!/bin/bash
 # Integration: scan a live ext4 volume into the layout model and check it
-# against filefrag (extents), debugfs icheck/ncheck (who), and the snapshot
-# round trip (export -> import -> export byte-identical).
+# against filefrag (extents), lsattr -v (the generation 'show' reads),
+# debugfs icheck/ncheck (who), and the snapshot round trip (export ->
+# import -> export byte-identical).
 set -u
 . "${top_srcdir:-$(dirname "$0")/../..}/tests/lib/volume.sh"
 command -v python3 >/dev/null || vol_skip "python3 not installed"
 command -v filefrag >/dev/null || vol_skip "filefrag not installed"
 command -v debugfs >/dev/null || vol_skip "debugfs not installed"
+command -v lsattr >/dev/null || vol_skip "lsattr not installed"
 
 vol_create ext4 256
 W=$VOL_DIR/work
@@ -30,6 +32,15 @@ for i in $(seq 1 24); do
 done
 dd if=/dev/urandom of="$VOL_MNT/big" bs=1M count=12 status=none
 fallocate -l 1M "$VOL_MNT/prealloc"
+# blocks past the end of file: the scan asks [0, size) first and must see
+# that st_blocks has more (also for an empty file, and next to a hole)
+head -c 5000 /dev/urandom >"$VOL_MNT/past-eof"
+fallocate -n -o 0 -l 1M "$VOL_MNT/past-eof"
+: >"$VOL_MNT/empty-prealloc"
+fallocate -n -l 64K "$VOL_MNT/empty-prealloc"
+head -c 3000 /dev/urandom >"$VOL_MNT/gap-past-eof"
+fallocate -n -o 2M -l 128K "$VOL_MNT/gap-past-eof"
+truncate -s 10M "$VOL_MNT/sparse-end" # size without blocks
 ln "$VOL_MNT/d1/f3" "$VOL_MNT/link-to-f3"
 ln -s d1/f4 "$VOL_MNT/symlink"
 ln -s / "$VOL_MNT/d1/escape"
@@ -47,6 +58,7 @@ nfiles=$(wc -l <"$W/files")
 	{ cat "$W/err" >&2; vol_fail "relayout show failed"; }
 while read -r f; do
 	echo "== $f"
+	echo "generation $(lsattr -v "$VOL_MNT/$f" | awk '{ print $1 }')"
 	filefrag -v "$VOL_MNT/$f"
 done <"$W/files" >"$W/filefrag"
 
@@ -56,10 +68,12 @@ docs = [json.loads(l) for l in open(sys.argv[1])]
 scan = docs[0]
 assert scan["command"] == "scan", scan
 ours = {d["file"]: d for d in docs[1:]}
-theirs, cur, bs = {}, None, None
+theirs, gens, cur, bs = {}, {}, None, None
 for line in open(sys.argv[2]):
     if line.startswith("== "):
         cur = line[3:].rstrip("\n"); theirs[cur] = []; continue
+    if line.startswith("generation "):
+        gens[cur] = int(line.split()[1]); continue
     m = re.search(r"blocks of (\d+) bytes", line)
     if m: bs = int(m.group(1))
     m = re.match(r"\s*\d+:\s+(\d+)\.\.\s*(\d+):\s+(\d+)\.\.\s*(\d+):\s+(\d+):", line)
@@ -74,6 +88,9 @@ for f, ext in theirs.items():
     mine = [(e["logical"], e["physical"], e["length"]) for e in d["extents"]]
     if mine != ext:
         print("differs:", f, mine, ext); bad += 1
+    # the scan does not read it: 'show' does, from the file
+    if d.get("generation") != gens[f]:
+        print("generation:", f, d.get("generation"), "lsattr:", gens[f]); bad += 1
 print("checked", len(theirs), "files against filefrag,", bad, "bad;",
       "scan:", scan["files"], "files", scan["directories"], "dirs",
       scan["hardlinks"], "hard links", scan["skipped"], "skipped")

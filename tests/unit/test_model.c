@@ -547,6 +547,139 @@ static void test_trim(void **state)
 	}
 }
 
+/* The index sort on more entries than the small-sort cutoff: blocks of a
+ * volume given to files (one block each) and free records in shuffled
+ * order; mode 0: files only (the entries arrive in id order), 1: free
+ * records interleaved (space ids out of order), 2: then every file moved
+ * (refreshed into its old slot, newest file first: queued ids falling).
+ * Every block's owner must be the one given. */
+static void test_index_sort(void **state)
+{
+	const uint32_t nblk = 20000;
+	uint32_t *perm = malloc(nblk * sizeof(*perm));
+	uint32_t *owner = malloc(nblk * sizeof(*owner));
+
+	(void)state;
+	assert_non_null(perm);
+	assert_non_null(owner);
+	for (int mode = 0; mode < 3; mode++) {
+		struct lm_model *m = new_model((uint64_t)nblk * BS * 4096);
+		uint32_t nf = 0;
+		char path[32];
+
+		srand(77 + (unsigned)mode);
+		for (uint32_t i = 0; i < nblk; i++)
+			perm[i] = i;
+		for (uint32_t i = nblk - 1; i > 0; i--) {
+			uint32_t j = (uint32_t)rand() % (i + 1), t = perm[i];
+			perm[i] = perm[j];
+			perm[j] = t;
+		}
+		/* spread over 4096 x the blocks: starts differ in high bits */
+		for (uint32_t i = 0; i < nblk; i++) {
+			uint64_t at = (uint64_t)perm[i] * 4096 * BS;
+			if (mode && i % 3 == 0) {
+				assert_int_equal(lm_add_free(m, at, BS), 0);
+				owner[perm[i]] = LM_NONE;
+				continue;
+			}
+			struct rl_extent e = {0, at, BS, 0};
+			snprintf(path, sizeof(path), "f%u", i);
+			owner[perm[i]] = add_file(m, 1000 + i, path, &e, 1);
+			nf++;
+		}
+		assert_int_equal(lm_sync(m), 0);
+		if (mode == 2) /* move every file one block up, newest first */
+			for (uint32_t id = nf; id-- > 0;) {
+				size_t n;
+				const struct lm_extent *x = lm_file_extents(m, id, &n);
+				struct rl_extent e = {0, x->physical + BS, BS, 0};
+				assert_int_equal(lm_refresh_file(m, id, &e, 1), 0);
+			}
+		for (uint32_t b = 0; b < nblk; b++) {
+			struct seen s = {0};
+			uint64_t at = (uint64_t)b * 4096 * BS + (mode == 2) * BS;
+			if (mode == 2 && owner[b] == LM_NONE)
+				at -= BS; /* free records did not move */
+			assert_int_equal(lm_owners(m, at, at + BS, collect, &s), 0);
+			assert_int_equal(s.n, 1);
+			if (owner[b] == LM_NONE) {
+				assert_int_equal(s.o[0].kind, LM_OWN_FREE);
+			} else {
+				assert_int_equal(s.o[0].kind, LM_OWN_FILE);
+				assert_int_equal(s.o[0].file, owner[b]);
+			}
+		}
+		lm_free(m);
+	}
+	free(perm);
+	free(owner);
+}
+
+/* A scan's bulk load: lm_reserve (too few, exact, too many), lm_prefetch
+ * before each add; every file found by inode and path, duplicates still
+ * refused; attributes unknown until lm_set_file_attrs. */
+static void test_reserve_attrs(void **state)
+{
+	const size_t want[] = {0, 10, 1000, 5000};
+
+	(void)state;
+	for (size_t w = 0; w < sizeof(want) / sizeof(want[0]); w++) {
+		struct lm_model *m = new_model(64 * MiB);
+		char path[32];
+
+		assert_int_equal(lm_reserve(m, want[w]), 0);
+		for (uint64_t i = 0; i < 1000; i++) {
+			struct rl_extent e = {0, (i + 1) * BS, BS, 0};
+			snprintf(path, sizeof(path), "d%u/f%u", (unsigned)(i % 7),
+			         (unsigned)i);
+			lm_prefetch(m, 100 + i, path);
+			assert_int_equal(add_file(m, 100 + i, path, &e, 1), i);
+			if (i == 500) /* reserving later keeps what is there */
+				assert_int_equal(lm_reserve(m, 2000), 0);
+		}
+		for (uint64_t i = 0; i < 1000; i++) {
+			snprintf(path, sizeof(path), "d%u/f%u", (unsigned)(i % 7),
+			         (unsigned)i);
+			assert_int_equal(lm_find_inode(m, 100 + i), i);
+			assert_int_equal(lm_find_path(m, path), i);
+		}
+		struct lm_file_info fi = {.ino = 100, .mode = S_IFREG};
+		assert_int_equal(lm_add_file(m, &fi, "other", NULL, 0, NULL),
+		                 -EEXIST);
+		fi.ino = 5;
+		assert_int_equal(lm_add_file(m, &fi, "d0/f0", NULL, 0, NULL),
+		                 -EEXIST);
+		lm_prefetch(m, 7, NULL);
+
+		const struct lm_file *f = lm_file(m, 3);
+		assert_int_equal(f->flags & (LM_FILE_HAS_GEN | LM_FILE_HAS_IFLAGS |
+		                             LM_FILE_ATTRS_READ),
+		                 0);
+		assert_int_equal(lm_set_file_attrs(m, 3, LM_FILE_HAS_GEN, 77, 9),
+		                 0);
+		f = lm_file(m, 3);
+		assert_int_equal(f->generation, 77);
+		assert_int_equal(f->iflags, 0); /* not given */
+		assert_int_equal(f->flags & (LM_FILE_HAS_GEN | LM_FILE_HAS_IFLAGS |
+		                             LM_FILE_ATTRS_READ),
+		                 LM_FILE_HAS_GEN | LM_FILE_ATTRS_READ);
+		assert_int_equal(lm_set_file_attrs(m, 4, 0, 1, 1), 0);
+		assert_int_equal(lm_file(m, 4)->flags &
+		                     (LM_FILE_HAS_GEN | LM_FILE_HAS_IFLAGS |
+		                      LM_FILE_ATTRS_READ),
+		                 LM_FILE_ATTRS_READ);
+		assert_int_equal(lm_set_file_attrs(m, 4, LM_FILE_HAS_IFLAGS, 0,
+		                                   0x10),
+		                 0);
+		assert_int_equal(lm_file(m, 4)->iflags, 0x10);
+		assert_int_equal(lm_set_file_attrs(m, 1000, 0, 0, 0), -EINVAL);
+		assert_int_equal(lm_trim(m), 0);
+		assert_int_equal(lm_find_inode(m, 1099), 999);
+		lm_free(m);
+	}
+}
+
 /* ------------------------------------------------------------ bench */
 
 /* Build a model of N single-extent files (env RL_BENCH_EXTENTS, default
@@ -620,6 +753,8 @@ int main(void)
 	    cmocka_unit_test(test_freefrag),
 	    cmocka_unit_test(test_refresh),
 	    cmocka_unit_test(test_trim),
+	    cmocka_unit_test(test_reserve_attrs),
+	    cmocka_unit_test(test_index_sort),
 	    cmocka_unit_test(test_bench),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
