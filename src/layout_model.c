@@ -589,14 +589,16 @@ static int add_path_rec(struct lm_model *m, uint32_t id, const char *path,
 		return r;
 	m->arena_len += len;
 	m->npaths++;
-	/* append to the file's chain */
-	if (m->files[id].path_first == LM_NONE) {
-		m->files[id].path_first = p;
-	} else {
-		uint32_t q = m->files[id].path_first;
-		while (m->paths[q].next != LM_NONE)
-			q = m->paths[q].next;
-		m->paths[q].next = p;
+	/* into the file's chain in byte order: a file's paths (hard links)
+	 * come out the same whichever link a (multi-threaded) scan met
+	 * first */
+	{
+		uint32_t *link = &m->files[id].path_first;
+		while (*link != LM_NONE &&
+		       strcmp(m->arena + m->paths[*link].off, path) < 0)
+			link = &m->paths[*link].next;
+		m->paths[p].next = *link;
+		*link = p;
 	}
 	m->files[id].npaths++;
 	return 0;

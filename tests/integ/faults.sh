@@ -23,21 +23,9 @@ note() { echo "[$VOL_FS] $*" >&2; }
 KINDS="${RL_FAULT_FS:-ext4 xfs}"
 NSEEDS="${RL_FAULT_SEEDS:-26}"
 R() { "$RELAYOUT" "$@"; }
+extents_of() { vol_extents "$1"; }
 declare -A STATS SUMS
 ANCHOR_END=
-
-# mkfrag FILE CHUNKS CHUNK_KB: a fragmented file (see txn.sh).
-mkfrag() {
-	local f=$1 n=$2 kb=$3 i k
-	for ((k = 0; k < n; k++)); do
-		i=$(((k * 7) % n))
-		dd if=/dev/urandom of="$f" bs=${kb}K count=1 seek=$i conv=notrunc status=none
-		dd if=/dev/zero of="$f.fill$k" bs=$((kb * 4))K count=1 status=none
-		sync -f "$f"
-	done
-	rm -f "$f".fill*
-	sync -f "$VOL_MNT"
-}
 
 # goal_for LEN: a free, block-aligned target (see txn.sh).
 goal_for() {
@@ -140,8 +128,8 @@ test_signals() {
 	local s
 	BIG=$VOL_MNT/big/f
 	mkdir -p "$VOL_MNT/big"
-	mkfrag "$BIG" 32 256 # 8 MiB in 32 pieces
-	for i in 0 1 2; do mkfrag "$VOL_MNT/s$i" 8 256; done
+	vol_mkfrag "$BIG" 32 256 # 8 MiB in 32 pieces
+	for i in 0 1 2; do vol_mkfrag "$VOL_MNT/s$i" 8 256; done
 	declare -gA SUMS=()
 	for f in "$BIG" "$VOL_MNT"/s[012]; do SUMS[$f]=$(md5sum <"$f"); done
 	for ((s = 1; s <= NSEEDS; s++)); do
@@ -155,7 +143,7 @@ test_signals() {
 # ENOSPC: a filler takes the volume to ~99 % while a move runs.
 test_enospc() {
 	local f=$VOL_MNT/nospc prev goal free0 free1 pid fpid rc sum avail bs
-	mkfrag "$f" 16 256
+	vol_mkfrag "$f" 16 256
 	sum=$(md5sum <"$f")
 	sync -f "$VOL_MNT"
 	prev=$(last_id)
@@ -220,7 +208,7 @@ test_enospc() {
 # move must end (no hang) and the data be intact.
 fault_mid_move() {
 	local name=$1 do=$2 undo=$3 f=$VOL_MNT/fm_$1 goal pid rc sum t0 prev
-	mkfrag "$f" 16 256
+	vol_mkfrag "$f" 16 256
 	sum=$(md5sum <"$f")
 	goal=$(goal_for $((4 << 20)))
 	prev=$(last_id)
@@ -260,9 +248,6 @@ test_fs_state() {
 	vol_fsck
 }
 
-# extents_of FILE: its physical extents (filefrag, bytes).
-extents_of() { filefrag -v -b1 "$1" | awk '$1 ~ /^[0-9]+:$/ {print $2, $4, $6}'; }
-
 # Read-only remount between the steps of a multi-file plan. Mid-step the
 # kernel refuses it (EBUSY: the step holds the file open for writing);
 # between steps it may succeed. Then the next step stops the plan cleanly
@@ -273,7 +258,7 @@ test_remount_between_steps() {
 	declare -A EXT=()
 	mkdir -p "$d"
 	for ((i = 0; i < n; i++)); do
-		mkfrag "$d/f$i" 4 128
+		vol_mkfrag "$d/f$i" 4 128
 		SUMS[$d/f$i]=$(md5sum <"$d/f$i")
 		EXT[$d/f$i]=$(extents_of "$d/f$i")
 	done
@@ -349,7 +334,7 @@ test_writers() {
 	local M=$VOL_MNT f goal pid wpid rc sum n
 	# appender: O_APPEND records; the first 4 MiB must stay, every record
 	f=$M/app
-	mkfrag "$f" 16 256
+	vol_mkfrag "$f" 16 256
 	sum=$(head -c 4M "$f" | md5sum)
 	# a target away from the file's end, where the appends go
 	goal=$(goal_for $((12 << 20)))
@@ -367,7 +352,7 @@ test_writers() {
 	note "appender: $n records; move exit $rc $(cat "$VOL_DIR/w.err")"
 	# truncater: shrink to 3 MiB and grow to 4 MiB in a loop
 	f=$M/trunc
-	mkfrag "$f" 16 256
+	vol_mkfrag "$f" 16 256
 	goal=$(goal_for $((4 << 20)))
 	sum=$( (head -c 3M "$f"; head -c 1M /dev/zero) | md5sum)
 	(end=$((SECONDS + 3)); n=0; while [ $SECONDS -lt $end ]; do truncate -s 3M "$f"; truncate -s 4M "$f"; n=$((n + 1)); done; echo $n >"$VOL_DIR/tr.n") &
@@ -381,7 +366,7 @@ test_writers() {
 	# flock and POSIX lock holders: advisory, the move goes on
 	for lk in flock posix lease; do
 		f=$M/lk_$lk
-		mkfrag "$f" 8 256
+		vol_mkfrag "$f" 8 256
 		sum=$(md5sum <"$f")
 		goal=$(goal_for $((2 << 20)))
 		python3 - "$f" "$lk" "$VOL_DIR/lk.ready" <<'EOF' &
@@ -418,7 +403,7 @@ EOF
 	done
 	# a second relayout while one moves: refused with a message
 	f=$M/slow
-	mkfrag "$f" 16 256
+	vol_mkfrag "$f" 16 256
 	goal=$(goal_for $((4 << 20)))
 	"$RELAYOUT" -e "move $f --to $goal --rate 2 --io-priority normal" "$M" >/dev/null 2>"$VOL_DIR/slow.err" &
 	pid=$!

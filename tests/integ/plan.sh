@@ -24,23 +24,8 @@ fail() { echo "FAIL [$VOL_FS]: $*" >&2; fails=$((fails + 1)); }
 note() { echo "[$VOL_FS] $*" >&2; }
 KINDS="${RL_PLAN_FS:-ext4 xfs btrfs xfs-noreflink}"
 R() { "$RELAYOUT" "$@"; }
+extents_of() { vol_extents "$1" merge; }
 
-# extents_of FILE: "logical physical length" (bytes) per filefrag -v,
-# physically and logically adjacent extents merged, clipped to the file's
-# last block.
-extents_of() {
-	local bs sz
-	bs=$(stat -f -c %S "$1")
-	sz=$(stat -c %s "$1")
-	filefrag -v -b1 "$1" | awk -v end=$(( (sz + bs - 1) / bs * bs )) '$1 ~ /^[0-9]+:$/ {
-		gsub(/\.\./, " "); gsub(/:/, " ");
-		if ($2 >= end) next;
-		len = $6; if ($2 + len > end) len = end - $2;
-		if (n && $2 == ll + lz && $4 == lp + lz) { lz += len; next }
-		if (n) print ll, lp, lz;
-		ll = $2; lp = $4; lz = len; n = 1 }
-		END { if (n) print ll, lp, lz }'
-}
 nextents() { extents_of "$1" | wc -l; }
 
 # all_file_extents: "physical length path" of every regular file.

@@ -25,7 +25,7 @@ fail() {
 }
 note() { echo "[$VOL_FS] $*" >&2; }
 as_user() { setpriv --reuid=nobody --regid="$NOGROUP" --clear-groups -- "$@"; }
-extents_of() { filefrag -v -b1 "$1" | awk '$1 ~ /^[0-9]+:$/ {print $2, $4, $6}'; }
+extents_of() { vol_extents "$1"; }
 # usage_kib USER: blocks used, in KiB, as the quota tools report them
 usage_kib() { quota -w -u "$1" 2>/dev/null | awk 'NR > 2 {print $2 + 0; exit}'; }
 

@@ -22,19 +22,6 @@ note() { echo "[$VOL_FS] $*" >&2; }
 KINDS="${RL_TXN_FS:-ext4 xfs btrfs}"
 SEEDS="${RL_TXN_SEEDS:-1 2 3 4 5 6}"
 
-# extents_of FILE: "logical physical length" lines in bytes (filefrag -v),
-# clipped at the end of the file's last block (XFS keeps speculative
-# preallocation past EOF for a while).
-extents_of() {
-	local bs sz
-	bs=$(stat -f -c %S "$1")
-	sz=$(stat -c %s "$1")
-	filefrag -v -b1 "$1" | awk -v end=$(( (sz + bs - 1) / bs * bs )) '$1 ~ /^[0-9]+:$/ {
-		gsub(/\.\./, " "); gsub(/:/, " ");
-		if ($2 >= end) next;
-		len = $6; if ($2 + len > end) len = end - $2;
-		print $2, $4, len }'
-}
 # contiguous_at FILE GOAL: one physical run starting at GOAL covering it.
 contiguous_at() {
 	extents_of "$1" | awk -v g="$2" '
@@ -45,22 +32,7 @@ contiguous_at() {
 }
 
 R() { "$RELAYOUT" "$@"; }
-
-# mkfrag FILE CHUNKS CHUNK_KB: a fragmented file (interleaved with fillers
-# that are deleted afterwards).
-mkfrag() {
-	local f=$1 n=$2 kb=$3 i k
-	# fillers in the same directory (XFS spreads directories over AGs);
-	# chunks in a scattered order, fillers larger than ext4's stream
-	# threshold (small ones come from a separate group preallocation)
-	for ((k = 0; k < n; k++)); do
-		i=$(( (k * 7) % n ))
-		dd if=/dev/urandom of="$f" bs=${kb}K count=1 seek=$i conv=notrunc,fsync status=none
-		dd if=/dev/zero of="$f.fill$k" bs=$((kb * 4))K count=1 conv=fsync status=none
-	done
-	rm -f "$f".fill*
-	sync -f "$VOL_MNT"
-}
+extents_of() { vol_extents "$1"; }
 
 # goal_for LEN: a block-aligned free target LEN long. XFS: inside the
 # first AG, above existing data (XFS places relative to data below the goal
@@ -92,7 +64,7 @@ can_place() {
 test_move_undo() {
 	local M=$VOL_MNT f=$VOL_MNT/data/f goal sum before after out id
 	mkdir -p "$M/data"
-	mkfrag "$f" 24 64
+	vol_mkfrag "$f" 24 64
 	sum=$(md5sum <"$f")
 	before=$(extents_of "$f")
 	[ "$(wc -l <<<"$before")" -gt 2 ] || fail "test file is not fragmented: $before"
@@ -157,7 +129,7 @@ after:  $after"
 
 	# the volume lock: a second mover is turned away while one works
 	local g2 pid
-	mkfrag "$M/data/slow" 16 256
+	vol_mkfrag "$M/data/slow" 16 256
 	g2=$(goal_for $((4 << 20)))
 	"$RELAYOUT" -e "move $M/data/slow --to $g2 --rate 2 --io-priority normal" "$M" >/dev/null 2>"$VOL_DIR/slow.err" &
 	pid=$!
@@ -200,7 +172,7 @@ test_kill() {
 	mkdir -p "$M/big"
 	for seed in $SEEDS; do
 		f=$M/big/f$seed
-		mkfrag "$f" 48 256 # 12 MiB in 48 pieces
+		vol_mkfrag "$f" 48 256 # 12 MiB in 48 pieces
 		sum=$(md5sum <"$f")
 		goal=$(goal_for $((12 << 20)))
 		[ -n "$goal" ] || { fail "seed $seed: no free target"; continue; }
@@ -333,7 +305,7 @@ test_refusals() {
 test_changed() {
 	local f=$M/chg g how pid sum i
 	for how in rewrite replace; do
-		mkfrag "$f" 6 64
+		vol_mkfrag "$f" 6 64
 		g=$(goal_for 393216)
 		rm -f "$VOL_DIR/cmds" && mkfifo "$VOL_DIR/cmds"
 		stdbuf -oL "$RELAYOUT" -x - "$M" <"$VOL_DIR/cmds" >"$VOL_DIR/out" 2>"$VOL_DIR/err" &

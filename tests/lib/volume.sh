@@ -283,6 +283,42 @@ vol_verify() {
 		vol_fail "contents of $VOL_FS differ from $m"
 }
 
+# vol_extents FILE [merge]: FILE's extents as filefrag -v reports them
+# (independent of relayout): "logical physical length" lines in bytes,
+# clipped at the end of the file's last block (XFS keeps speculative
+# preallocation past EOF for a while). With "merge", extents adjacent both
+# logically and physically are one line.
+vol_extents() {
+	local bs sz
+	bs=$(stat -f -c %S "$1")
+	sz=$(stat -c %s "$1")
+	filefrag -v -b1 "$1" | awk -v end=$(((sz + bs - 1) / bs * bs)) -v merge="${2:-}" '
+		$1 ~ /^[0-9]+:$/ {
+		gsub(/\.\./, " "); gsub(/:/, " ");
+		if ($2 >= end) next;
+		len = $6; if ($2 + len > end) len = end - $2;
+		if (merge && n && $2 == ll + lz && $4 == lp + lz) { lz += len; next }
+		if (n) print ll, lp, lz;
+		ll = $2; lp = $4; lz = len; n = 1 }
+		END { if (n) print ll, lp, lz }'
+}
+
+# vol_mkfrag FILE CHUNKS CHUNK_KB: a fragmented file of CHUNKS random
+# chunks, written in a scattered order interleaved with fillers in the
+# same directory (XFS spreads directories over AGs) that are deleted
+# afterwards; fillers larger than ext4's stream threshold (small ones come
+# from a separate group preallocation).
+vol_mkfrag() {
+	local f=$1 n=$2 kb=$3 i k
+	for ((k = 0; k < n; k++)); do
+		i=$(((k * 7) % n))
+		dd if=/dev/urandom of="$f" bs=${kb}K count=1 seek=$i conv=notrunc,fsync status=none
+		dd if=/dev/zero of="$f.fill$k" bs=$((kb * 4))K count=1 conv=fsync status=none
+	done
+	rm -f "$f".fill*
+	sync -f "$VOL_MNT"
+}
+
 # vol_remount: unmount and mount again (drops caches, flushes everything).
 vol_remount() {
 	vol__umount "$VOL_MNT" nolazy && mount "$VOL_DEV" "$VOL_MNT" ||

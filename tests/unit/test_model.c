@@ -85,6 +85,14 @@ static void test_owners(void **state)
 	assert_int_equal(lm_find_path(m, "dir/a-link"), fa);
 	assert_int_equal(lm_find_inode(m, 12), fb);
 	assert_string_equal(lm_file_path(m, fa, 1), "dir/a-link");
+	/* a file's paths stay in byte order whatever order they came in */
+	assert_int_equal(lm_add_path(m, fa, "0-first"), 0);
+	assert_int_equal(lm_add_path(m, fa, "z-last"), 0);
+	assert_string_equal(lm_file_path(m, fa, 0), "0-first");
+	assert_string_equal(lm_file_path(m, fa, 3), "z-last");
+	for (uint32_t k = 1; k < 4; k++)
+		assert_true(strcmp(lm_file_path(m, fa, k - 1),
+		                   lm_file_path(m, fa, k)) < 0);
 	assert_int_equal(lm_owners(m, 5, 5, collect, &s), -EINVAL);
 	lm_free(m);
 }
