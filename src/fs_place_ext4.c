@@ -178,9 +178,10 @@ static uint64_t logical_for(const struct ext4_place *e, const struct sfile *f,
 }
 
 /* A private file with room for one more extent (preferably one whose
- * last extent lies below gblk), or a new one with a one-block anchor. */
-static int host_for(struct ext4_place *e, uint64_t gblk, uint64_t tlo,
-                    uint64_t thi, struct sfile **out)
+ * last extent lies below gblk; only such a one when below), or a new one
+ * with a one-block anchor. */
+static int host_for(struct ext4_place *e, uint64_t gblk, bool below,
+                    uint64_t tlo, uint64_t thi, struct sfile **out)
 {
 	struct sfile *f = NULL, *any = NULL;
 	uint64_t phys;
@@ -198,7 +199,7 @@ static int host_for(struct ext4_place *e, uint64_t gblk, uint64_t tlo,
 		if (!any)
 			any = f;
 	}
-	if (any) {
+	if (any && !below) {
 		*out = any;
 		return 0;
 	}
@@ -326,7 +327,13 @@ static int take_chunk(struct ext4_place *e, uint64_t cblk, uint64_t n,
 		int ret;
 
 		(*budget)--;
-		ret = host_for(e, cblk, tlo, thi, &f);
+		/* With a file ending a window below cblk, align_logical can
+		 * move the goal either way. */
+		ret = host_for(e,
+		               align_end && cblk - e->first >= EXT4_WINDOW_BLOCKS
+		                   ? cblk - EXT4_WINDOW_BLOCKS
+		                   : cblk,
+		               align_end != 0, tlo, thi, &f);
 		if (ret < 0)
 			return ret;
 		l = logical_for(e, f, cblk);
@@ -429,8 +436,7 @@ static bool run_of(const struct rl_free_extent *fv, size_t fn, uint32_t bs,
  * blockers (take_chunk), then grow it to thi with merges (grow_right).
  * Requests of a chunk's order land on the lowest free chunk of that order
  * in the group, so each chunk of its order below it costs a blocker: the
- * chunk with the fewest is chosen (single blocks, served by the first-fit
- * scan, count double). In the first group of a flex group, where the
+ * chunk with the fewest is chosen. In the first group of a flex group, where the
  * best-fit scan serves the requests (the first piece of the requested
  * length from the group's first free block), the chunk at A.
  * *h gets [tlo, thi). -ERANGE before any request when no chunk fits. */
@@ -466,7 +472,7 @@ static int claim_run(struct ext4_place *e, uint64_t tlo, uint64_t thi,
 			while (k < maxk && (s - gstart) % (2ull << k) == 0 &&
 			       s + (2ull << k) <= t)
 				k++;
-			cost = below[k] * (k == 0 ? 2 : 1);
+			cost = below[k];
 			if (s >= a && (1ull << k) <= EXT4_MAX_CHUNK_BLOCKS &&
 			    (e->flex_first ? s == a : cost < bestcost)) {
 				best = s;
@@ -598,8 +604,12 @@ static unsigned log_groups_per_flex(const char *dev)
 int64_t rl_place_ext4(int fd, uint64_t off, uint64_t goal, uint64_t len,
                       unsigned mode, struct rl_place_ctx *ctx)
 {
-	static const char *const names[] = {"mb_order2_req"};
-	static const char *const values[] = {"0"};
+	/* Single blocks go through the first-fit scan: with the scan limits
+	 * raised it takes the group's first free single-block chunk rather
+	 * than the best of the first few free extents (min_to_scan). */
+	static const char *const names[] = {"mb_order2_req", "mb_min_to_scan",
+	                                    "mb_max_to_scan"};
+	static const char *const values[] = {"0", "1000000", "1000000"};
 	/* The first group of a flex group (with 4 or more groups per flex
 	 * group) refuses power-of-two data requests (ext4_mb_good_group,
 	 * CR_POWER2_ALIGNED): there requests go through the best-fit scan
@@ -658,7 +668,7 @@ int64_t rl_place_ext4(int fd, uint64_t off, uint64_t goal, uint64_t len,
 			                    values_ff, 3);
 		else
 			r = rl_tunables_set(&t, ctx->state_dir, dev, names,
-			                    values, 1);
+			                    values, 3);
 	}
 	if (r < 0) {
 		free(e.zero);
