@@ -10,25 +10,42 @@
  *  - with /sys/fs/ext4/<dev>/mb_order2_req at 0 every power-of-two request
  *    is served by the buddy scan of the goal group: the lowest free buddy
  *    chunk of the smallest order that fits.
- * So [G, G+n) is cut at group boundaries and into buddy-aligned
- * power-of-two chunks (at most 2048 blocks, the most writeback maps in one
- * request). For each chunk, requests of its size are issued into private
- * O_TMPFILEs, steered to its group by an anchor block in the same file;
- * every request that lands below the chunk is kept as a "blocker" until
- * the chunk itself is the lowest one left and the next request lands on
- * it (checked with FIEMAP). Requests are issued as a write through a
- * separate write fd, closed, then fdatasync on a read-only fd. Each file
- * holds at most four extents (they stay in the inode: no extent-tree block
- * is ever allocated, near the target or elsewhere).
+ *  - a request that continues a file's extent logically (written back
+ *    while the file is open for write, so that ext4_mb_normalize_request
+ *    runs) gets the merge goal: the extent's last physical block + 1,
+ *    which ext4_mb_find_by_goal takes when it is free for the whole
+ *    normalized request. The normalized request of a large file is the
+ *    aligned window of EXT4_WINDOW_BLOCKS holding it, cut at the file's
+ *    neighbouring extents: a request starting right after the extent and
+ *    ending on a window boundary is normalized to itself.
+ * A target inside one group: in the free run holding it, take one buddy
+ * chunk at or below the target start into a private O_TMPFILE: requests
+ * of its size are issued steered to its group by an anchor block in the
+ * same file; every request that lands below the chunk is kept as a
+ * "blocker" until the chunk itself is the lowest one left of its order
+ * and the next request lands on it (checked with FIEMAP). The chunk with
+ * the fewest free chunks of its order below it is chosen, and the file's
+ * logical offset is chosen so that the target end falls on a window
+ * boundary. Then the chunk is grown to the target end with merges, one
+ * request per window (claim_run, grow_right): a few requests beyond the
+ * blockers, however many single blocks lie below the target.
+ * A target across groups is cut at group boundaries and into
+ * buddy-aligned power-of-two chunks, each taken with blockers as above.
+ * Non-merge requests are issued as a write through a separate write fd,
+ * closed, then fdatasync on a read-only fd. Each file holds at most four
+ * extents (they stay in the inode: no extent-tree block is ever
+ * allocated, near the target or elsewhere).
  * When every chunk is held, fd's range is fallocated (anywhere) and
- * EXT4_IOC_MOVE_EXT swaps the held chunks in; closing the private files
+ * EXT4_IOC_MOVE_EXT swaps the held blocks in; closing the private files
  * then frees the blockers and the swapped-out blocks.
  * The first group of a flex group refuses power-of-two data requests
  * (CR_POWER2_ALIGNED skips it): there the best-fit scan serves them
- * (mb_order2_req off, mb_min_to_scan/mb_max_to_scan raised) and the free
- * run holding the target is walked up from its start (walk_run). A new
- * file's first block goes to the first free block of its goal group: an
- * anchor that lands in the target is asked again below it.
+ * (mb_order2_req off) and the chunk taken is the one at the start of the
+ * free run. Single blocks always go through the first-fit scan: with
+ * mb_min_to_scan/mb_max_to_scan raised it takes the group's first free
+ * single-block chunk. A new file's first block goes to the first free
+ * block of its goal group: an anchor that lands in the target is asked
+ * again below it.
  * The tunables are recorded durably before they are changed and restored
  * on every return (src/fs_tunables.c).
  */
