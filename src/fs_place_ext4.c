@@ -502,7 +502,17 @@ static int claim_run(struct ext4_place *e, uint64_t tlo, uint64_t thi,
 	}
 	if (bestcost == UINT64_MAX)
 		return -ERANGE;
+	/* On an idle volume exactly bestcost blockers are needed. Many more
+	 * means others allocate and free below the chunk meanwhile: give up
+	 * this attempt (-EBUSY, retried with a fresh free map). */
+	if (bestcost >= EXT4_MAX_REQUESTS)
+		return -EOPNOTSUPP;
+	if (2 * bestcost + 64 < budget)
+		budget = (unsigned)(2 * bestcost + 64);
 	ret = take_chunk(e, best, 1ull << bestk, best, thi, thi, &c, &budget);
+	if (ret == -EOPNOTSUPP && budget == 0 &&
+	    2 * bestcost + 64 < EXT4_MAX_REQUESTS)
+		ret = -EBUSY;
 	if (ret < 0)
 		return ret;
 	ret = grow_right(e, &e->f[c.file], thi);
