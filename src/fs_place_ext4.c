@@ -406,6 +406,14 @@ static void release_files(struct ext4_place *e)
 static int move_in(struct ext4_place *e, int fd, uint64_t off, uint64_t goal,
                    uint64_t len, const struct held *h, size_t nh)
 {
+	long page = sysconf(_SC_PAGESIZE);
+	uint64_t bpp = page > (long)e->bs ? (uint64_t)page / e->bs : 1;
+
+	/* EXT4_IOC_MOVE_EXT refuses (-EINVAL) offsets at different blocks
+	 * within a page (blocks smaller than a page). */
+	for (size_t i = 0; i < nh; i++)
+		if (((off + (h[i].p * e->bs - goal)) / e->bs - h[i].l) % bpp)
+			return -EOPNOTSUPP;
 	if (fallocate(fd, 0, (off_t)off, (off_t)len) < 0)
 		return RL_NEG_ERRNO();
 	for (size_t i = 0; i < nh; i++) {
@@ -458,10 +466,10 @@ static bool run_of(const struct rl_free_extent *fv, size_t fn, uint32_t bs,
  * length from the group's first free block), the chunk at A.
  * *h gets [tlo, thi). -ERANGE before any request when no chunk fits. */
 static int claim_run(struct ext4_place *e, uint64_t tlo, uint64_t thi,
-                     const struct rl_free_extent *fv, size_t fn,
-                     struct held *h)
+                     uint64_t olblk, const struct rl_free_extent *fv,
+                     size_t fn, struct held *h)
 {
-	uint64_t a, b, gstart, gend, best = 0, bestcost = UINT64_MAX;
+	uint64_t a, b, gstart, gend, end, best = 0, bestcost = UINT64_MAX;
 	uint64_t below[64] = {0};
 	unsigned bestk = 0, maxk = 1, budget = EXT4_MAX_REQUESTS;
 	struct held c;
@@ -502,6 +510,18 @@ static int claim_run(struct ext4_place *e, uint64_t tlo, uint64_t thi,
 	}
 	if (bestcost == UINT64_MAX)
 		return -ERANGE;
+	{
+		/* EXT4_IOC_MOVE_EXT wants fd's and the donor's offsets at the
+		 * same block within a page. The donor's follows from the
+		 * window alignment of the end: when blocks are smaller than a
+		 * page, the run is claimed a few blocks past the target. */
+		long page = sysconf(_SC_PAGESIZE);
+		uint64_t bpp = page > (long)e->bs ? (uint64_t)page / e->bs : 1;
+
+		end = thi + (bpp - (thi - tlo + olblk) % bpp) % bpp;
+		if (end > b)
+			return -ERANGE;
+	}
 	/* On an idle volume exactly bestcost blockers are needed. Many more
 	 * means others allocate and free below the chunk meanwhile: give up
 	 * this attempt (-EBUSY, retried with a fresh free map). */
@@ -509,13 +529,13 @@ static int claim_run(struct ext4_place *e, uint64_t tlo, uint64_t thi,
 		return -EOPNOTSUPP;
 	if (2 * bestcost + 64 < budget)
 		budget = (unsigned)(2 * bestcost + 64);
-	ret = take_chunk(e, best, 1ull << bestk, best, thi, thi, &c, &budget);
+	ret = take_chunk(e, best, 1ull << bestk, best, end, end, &c, &budget);
 	if (ret == -EOPNOTSUPP && budget == 0 &&
 	    2 * bestcost + 64 < EXT4_MAX_REQUESTS)
 		ret = -EBUSY;
 	if (ret < 0)
 		return ret;
-	ret = grow_right(e, &e->f[c.file], thi);
+	ret = grow_right(e, &e->f[c.file], end);
 	if (ret < 0)
 		return ret;
 	*h = (struct held){
@@ -551,7 +571,7 @@ static int place_once(struct ext4_place *e, int fd, uint64_t off,
 		ret = rl_place_free_list(fd, g0 * bs, g1 * bs, &fv, &fn);
 	}
 	if (ret == 0 && (tlo - first) / bpg == (thi - 1 - first) / bpg) {
-		ret = claim_run(e, tlo, thi, fv, fn, &h[0]);
+		ret = claim_run(e, tlo, thi, off / bs, fv, fn, &h[0]);
 		if (ret == 0) {
 			nh = 1;
 			tlo = thi; /* done */
