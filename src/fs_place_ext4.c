@@ -402,12 +402,19 @@ static void release_files(struct ext4_place *e)
 	e->nf = 0;
 }
 
+/* Blocks per page (1 when blocks are not smaller than a page). */
+static uint64_t blocks_per_page(const struct ext4_place *e)
+{
+	long page = sysconf(_SC_PAGESIZE);
+
+	return page > (long)e->bs ? (uint64_t)page / e->bs : 1;
+}
+
 /* Move the held chunks into fd at off. */
 static int move_in(struct ext4_place *e, int fd, uint64_t off, uint64_t goal,
                    uint64_t len, const struct held *h, size_t nh)
 {
-	long page = sysconf(_SC_PAGESIZE);
-	uint64_t bpp = page > (long)e->bs ? (uint64_t)page / e->bs : 1;
+	uint64_t bpp = blocks_per_page(e);
 
 	/* EXT4_IOC_MOVE_EXT refuses (-EINVAL) offsets at different blocks
 	 * within a page (blocks smaller than a page). */
@@ -515,8 +522,7 @@ static int claim_run(struct ext4_place *e, uint64_t tlo, uint64_t thi,
 		 * same block within a page. The donor's follows from the
 		 * window alignment of the end: when blocks are smaller than a
 		 * page, the run is claimed a few blocks past the target. */
-		long page = sysconf(_SC_PAGESIZE);
-		uint64_t bpp = page > (long)e->bs ? (uint64_t)page / e->bs : 1;
+		uint64_t bpp = blocks_per_page(e);
 
 		end = thi + (bpp - (thi - tlo + olblk) % bpp) % bpp;
 		if (end > b)
