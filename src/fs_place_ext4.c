@@ -10,25 +10,42 @@
  *  - with /sys/fs/ext4/<dev>/mb_order2_req at 0 every power-of-two request
  *    is served by the buddy scan of the goal group: the lowest free buddy
  *    chunk of the smallest order that fits.
- * So [G, G+n) is cut at group boundaries and into buddy-aligned
- * power-of-two chunks (at most 2048 blocks, the most writeback maps in one
- * request). For each chunk, requests of its size are issued into private
- * O_TMPFILEs, steered to its group by an anchor block in the same file;
- * every request that lands below the chunk is kept as a "blocker" until
- * the chunk itself is the lowest one left and the next request lands on
- * it (checked with FIEMAP). Requests are issued as a write through a
- * separate write fd, closed, then fdatasync on a read-only fd. Each file
- * holds at most four extents (they stay in the inode: no extent-tree block
- * is ever allocated, near the target or elsewhere).
+ *  - a request that continues a file's extent logically (written back
+ *    while the file is open for write, so that ext4_mb_normalize_request
+ *    runs) gets the merge goal: the extent's last physical block + 1,
+ *    which ext4_mb_find_by_goal takes when it is free for the whole
+ *    normalized request. The normalized request of a large file is the
+ *    aligned window of EXT4_WINDOW_BLOCKS holding it, cut at the file's
+ *    neighbouring extents: a request starting right after the extent and
+ *    ending on a window boundary is normalized to itself.
+ * A target inside one group: in the free run holding it, take one buddy
+ * chunk at or below the target start into a private O_TMPFILE: requests
+ * of its size are issued steered to its group by an anchor block in the
+ * same file; every request that lands below the chunk is kept as a
+ * "blocker" until the chunk itself is the lowest one left of its order
+ * and the next request lands on it (checked with FIEMAP). The chunk with
+ * the fewest free chunks of its order below it is chosen, and the file's
+ * logical offset is chosen so that the target end falls on a window
+ * boundary. Then the chunk is grown to the target end with merges, one
+ * request per window (claim_run, grow_right): a few requests beyond the
+ * blockers, however many single blocks lie below the target.
+ * A target across groups is cut at group boundaries and into
+ * buddy-aligned power-of-two chunks, each taken with blockers as above.
+ * Non-merge requests are issued as a write through a separate write fd,
+ * closed, then fdatasync on a read-only fd. Each file holds at most four
+ * extents (they stay in the inode: no extent-tree block is ever
+ * allocated, near the target or elsewhere).
  * When every chunk is held, fd's range is fallocated (anywhere) and
- * EXT4_IOC_MOVE_EXT swaps the held chunks in; closing the private files
+ * EXT4_IOC_MOVE_EXT swaps the held blocks in; closing the private files
  * then frees the blockers and the swapped-out blocks.
  * The first group of a flex group refuses power-of-two data requests
  * (CR_POWER2_ALIGNED skips it): there the best-fit scan serves them
- * (mb_order2_req off, mb_min_to_scan/mb_max_to_scan raised) and the free
- * run holding the target is walked up from its start (walk_run). A new
- * file's first block goes to the first free block of its goal group: an
- * anchor that lands in the target is asked again below it.
+ * (mb_order2_req off) and the chunk taken is the one at the start of the
+ * free run. Single blocks always go through the first-fit scan: with
+ * mb_min_to_scan/mb_max_to_scan raised it takes the group's first free
+ * single-block chunk. A new file's first block goes to the first free
+ * block of its goal group: an anchor that lands in the target is asked
+ * again below it.
  * The tunables are recorded durably before they are changed and restored
  * on every return (src/fs_tunables.c).
  */
@@ -50,6 +67,10 @@
 #define EXT4_MAX_CHUNK_BLOCKS 2048 /* writeback maps at most this */
 #define EXT4_MAX_REQUESTS 3000     /* per attempt, blockers included */
 #define EXT4_MAX_FILE_EXTENTS 4    /* extents that fit in the inode */
+/* A data request of a large file is normalized to the aligned window of
+ * this many blocks holding it (8 MiB with 4 KiB blocks, 2 MiB with 1 KiB),
+ * cut at the file's neighbouring extents. */
+#define EXT4_WINDOW_BLOCKS 2048
 /* Logical block of the anchor: files up to mb_stream_req blocks (16 by
  * default) are served from the locality group's preallocation. */
 #define EXT4_ANCHOR_LBLK 65536
@@ -70,6 +91,8 @@ struct ext4_place {
 	size_t nf, capf;
 	uint8_t *zero;
 	uint64_t nblocks; /* blocks in the filesystem */
+	uint64_t first;   /* first data block, blocks per group */
+	uint64_t bpg;
 	bool flex_first;  /* the target touches a first group of a flex group */
 	struct rl_place_report *rep;
 };
@@ -104,7 +127,7 @@ static int new_sfile(struct ext4_place *e, struct sfile **out)
  * through a separate fd, close it, fdatasync. *phys gets where it landed
  * (first block), *contig whether it is one physical run. */
 static int request(struct ext4_place *e, struct sfile *f, uint64_t l,
-                   uint64_t n, uint64_t *phys, bool *contig)
+                   uint64_t n, bool merge, uint64_t *phys, bool *contig)
 {
 	char p[64];
 	struct rl_extent *ext;
@@ -128,8 +151,12 @@ static int request(struct ext4_place *e, struct sfile *f, uint64_t l,
 		else
 			done += (uint64_t)r;
 	}
+	/* A merge is written back while the file is open for write: then
+	 * the request is normalized and gets the exact goal of a merge. */
+	if (ret == 0 && merge && fdatasync(w) < 0)
+		ret = RL_NEG_ERRNO();
 	close(w);
-	if (ret == 0 && fdatasync(f->ro) < 0)
+	if (ret == 0 && !merge && fdatasync(f->ro) < 0)
 		ret = RL_NEG_ERRNO();
 	e->rep->alloc_calls++;
 	if (ret < 0)
@@ -168,9 +195,10 @@ static uint64_t logical_for(const struct ext4_place *e, const struct sfile *f,
 }
 
 /* A private file with room for one more extent (preferably one whose
- * last extent lies below gblk), or a new one with a one-block anchor. */
-static int host_for(struct ext4_place *e, uint64_t gblk, uint64_t tlo,
-                    uint64_t thi, struct sfile **out)
+ * last extent lies below gblk; only such a one when below), or a new one
+ * with a one-block anchor. */
+static int host_for(struct ext4_place *e, uint64_t gblk, bool below,
+                    uint64_t tlo, uint64_t thi, struct sfile **out)
 {
 	struct sfile *f = NULL, *any = NULL;
 	uint64_t phys;
@@ -188,7 +216,7 @@ static int host_for(struct ext4_place *e, uint64_t gblk, uint64_t tlo,
 		if (!any)
 			any = f;
 	}
-	if (any) {
+	if (any && !below) {
 		*out = any;
 		return 0;
 	}
@@ -197,7 +225,7 @@ static int host_for(struct ext4_place *e, uint64_t gblk, uint64_t tlo,
 		return ret;
 	/* Past mb_stream_req, or the locality group's preallocation serves
 	 * the request wherever it is. */
-	ret = request(e, f, EXT4_ANCHOR_LBLK, 1, &phys, &contig);
+	ret = request(e, f, EXT4_ANCHOR_LBLK, 1, false, &phys, &contig);
 	if (ret < 0)
 		return ret;
 	if (phys / e->bs >= tlo && phys / e->bs < thi) {
@@ -210,7 +238,8 @@ static int host_for(struct ext4_place *e, uint64_t gblk, uint64_t tlo,
 		char p[64];
 		int w;
 
-		ret = request(e, f, logical_for(e, f, 0), 1, &phys, &contig);
+		ret = request(e, f, logical_for(e, f, 0), 1, false, &phys,
+		              &contig);
 		if (ret < 0)
 			return ret;
 		snprintf(p, sizeof(p), "/proc/self/fd/%d", f->ro);
@@ -249,13 +278,64 @@ static bool blocks_free(const struct rl_free_extent *fv, size_t fn,
 	return false;
 }
 
+/* l (from logical_for) moved so that the file's logical-to-physical
+ * offset at cblk puts physical block end on a window boundary:
+ * (l - cblk + end) % EXT4_WINDOW_BLOCKS == 0. The goal moves by less
+ * than a window and stays in cblk's group (only the group steers a
+ * request that is not a merge); l unchanged when it cannot. */
+static uint64_t align_logical(const struct ext4_place *e,
+                              const struct sfile *f, uint64_t l,
+                              uint64_t cblk, uint64_t end)
+{
+	const uint64_t w = EXT4_WINDOW_BLOCKS;
+	uint64_t s = (w - (l + end - cblk) % w) % w; /* modulo 2^64: w | 2^64 */
+	uint64_t gstart = cblk - (cblk - e->first) % e->bpg;
+	uint64_t goal = f->last_p + (l - f->last_l);
+
+	if (goal != cblk)
+		return l + s; /* goal past the end: stays past it */
+	if (cblk + s < gstart + e->bpg)
+		return l + s;
+	if (s < w && cblk + s - w >= gstart &&
+	    cblk + s - w >= f->last_p + f->last_n)
+		return l + s - w;
+	return l;
+}
+
+/* Grow f's last extent (physically followed by free blocks) up to
+ * physical block end. Each request continues the last extent logically
+ * and ends on a window boundary or at end (aligned by align_logical):
+ * its normalized window is exactly the request, and mballoc's merge goal
+ * (ext4_mb_normalize_request: left neighbour's last block + 1, taken by
+ * ext4_mb_find_by_goal when free for the whole length) is exactly the
+ * next block. -EBUSY when a block went elsewhere (taken meanwhile). */
+static int grow_right(struct ext4_place *e, struct sfile *f, uint64_t end)
+{
+	while (f->last_p + f->last_n < end) {
+		uint64_t l = f->last_l + f->last_n, p = f->last_p + f->last_n;
+		uint64_t m = EXT4_WINDOW_BLOCKS - l % EXT4_WINDOW_BLOCKS;
+		uint64_t phys;
+		bool contig;
+		int ret;
+
+		if (m > end - p)
+			m = end - p;
+		ret = request(e, f, l, m, true, &phys, &contig);
+		if (ret < 0)
+			return ret;
+		if (phys / e->bs != p || !contig)
+			return -EBUSY;
+	}
+	return 0;
+}
+
 /* Take the buddy chunk [cblk, cblk+n) into a private file: *h gets where
  * it is held. Requests of its size land on the lowest chunk of that order
  * in the group; those below it are kept as blockers. The target is
  * [tlo, thi): any request hitting it elsewhere than at cblk is -EBUSY. */
 static int take_chunk(struct ext4_place *e, uint64_t cblk, uint64_t n,
-                      uint64_t tlo, uint64_t thi, struct held *h,
-                      unsigned *budget)
+                      uint64_t tlo, uint64_t thi, uint64_t align_end,
+                      struct held *h, unsigned *budget)
 {
 	while (*budget > 0) {
 		struct sfile *f = NULL;
@@ -264,11 +344,19 @@ static int take_chunk(struct ext4_place *e, uint64_t cblk, uint64_t n,
 		int ret;
 
 		(*budget)--;
-		ret = host_for(e, cblk, tlo, thi, &f);
+		/* With a file ending a window below cblk, align_logical can
+		 * move the goal either way. */
+		ret = host_for(e,
+		               align_end && cblk - e->first >= EXT4_WINDOW_BLOCKS
+		                   ? cblk - EXT4_WINDOW_BLOCKS
+		                   : cblk,
+		               align_end != 0, tlo, thi, &f);
 		if (ret < 0)
 			return ret;
 		l = logical_for(e, f, cblk);
-		ret = request(e, f, l, n, &phys, &contig);
+		if (align_end)
+			l = align_logical(e, f, l, cblk, align_end);
+		ret = request(e, f, l, n, false, &phys, &contig);
 		if (ret < 0)
 			return ret;
 		pb = phys / e->bs;
@@ -314,10 +402,25 @@ static void release_files(struct ext4_place *e)
 	e->nf = 0;
 }
 
+/* Blocks per page (1 when blocks are not smaller than a page). */
+static uint64_t blocks_per_page(const struct ext4_place *e)
+{
+	long page = sysconf(_SC_PAGESIZE);
+
+	return page > (long)e->bs ? (uint64_t)page / e->bs : 1;
+}
+
 /* Move the held chunks into fd at off. */
 static int move_in(struct ext4_place *e, int fd, uint64_t off, uint64_t goal,
                    uint64_t len, const struct held *h, size_t nh)
 {
+	uint64_t bpp = blocks_per_page(e);
+
+	/* EXT4_IOC_MOVE_EXT refuses (-EINVAL) offsets at different blocks
+	 * within a page (blocks smaller than a page). */
+	for (size_t i = 0; i < nh; i++)
+		if (((off + (h[i].p * e->bs - goal)) / e->bs - h[i].l) % bpp)
+			return -EOPNOTSUPP;
 	if (fallocate(fd, 0, (off_t)off, (off_t)len) < 0)
 		return RL_NEG_ERRNO();
 	for (size_t i = 0; i < nh; i++) {
@@ -360,60 +463,90 @@ static bool run_of(const struct rl_free_extent *fv, size_t fn, uint32_t bs,
 	return false;
 }
 
-/* The first group of a flex group, where mballoc's best-fit scan serves
- * the requests (see rl_place_ext4): it goes up the group from its first
- * free block in pieces (a piece at p is the largest free buddy-aligned
- * block starting at p, extended chunk by chunk to the requested length)
- * and takes the first piece of exactly the requested length. So the free
- * run [A, B) holding the target is walked up from A: at p, request the
- * length of p's buddy chunk (p-1 is used: by someone else at A, by us
- * after it); requests landing on lower pieces of that length are kept as
- * blockers until the piece at p is the first one. The pieces below the
- * target are blockers too; those overlapping it are held. */
-static int walk_run(struct ext4_place *e, uint64_t tlo, uint64_t thi,
-                    uint64_t first, uint64_t bpg,
-                    const struct rl_free_extent *fv, size_t fn,
-                    struct held **hp, size_t *nh, size_t *caph)
+/* Claim the free run [A, B) holding the target (clipped to its group)
+ * up to thi, from a buddy chunk at or below tlo: take the chunk with
+ * blockers (take_chunk), then grow it to thi with merges (grow_right).
+ * Requests of a chunk's order land on the lowest free chunk of that order
+ * in the group, so each chunk of its order below it costs a blocker: the
+ * chunk with the fewest is chosen. In the first group of a flex group, where the
+ * best-fit scan serves the requests (the first piece of the requested
+ * length from the group's first free block), the chunk at A.
+ * *h gets [tlo, thi). -ERANGE before any request when no chunk fits. */
+static int claim_run(struct ext4_place *e, uint64_t tlo, uint64_t thi,
+                     uint64_t olblk, const struct rl_free_extent *fv,
+                     size_t fn, struct held *h)
 {
-	uint64_t a, b, p, gend;
-	unsigned budget = EXT4_MAX_REQUESTS;
-	int ret = 0;
+	uint64_t a, b, gstart, gend, end, best = 0, bestcost = UINT64_MAX;
+	uint64_t below[64] = {0};
+	unsigned bestk = 0, maxk = 1, budget = EXT4_MAX_REQUESTS;
+	struct held c;
+	int ret;
 
 	if (!run_of(fv, fn, e->bs, tlo, &a, &b) || b < thi)
 		return -EBUSY; /* no longer free */
-	gend = tlo - (tlo - first) % bpg + bpg;
-	if (b > gend)
-		b = gend;
-	for (p = a; p < thi && ret == 0;) {
-		uint64_t rel = (p - first) % bpg, k = 1;
-		struct held cont;
+	while ((1u << maxk) < e->bs)
+		maxk++;
+	maxk++; /* largest buddy order: log2(block size) + 1 */
+	gstart = tlo - (tlo - e->first) % e->bpg;
+	gend = gstart + e->bpg;
+	a = a > gstart ? a : gstart;
+	b = b < gend ? b : gend;
+	for (size_t i = 0; i < fn; i++) {
+		uint64_t s = fv[i].start / e->bs;
+		uint64_t t = (fv[i].start + fv[i].len) / e->bs;
 
-		while (k < 8192 && rel % (2 * k) == 0 && p + 2 * k <= b)
-			k *= 2;
-		if (k > EXT4_MAX_CHUNK_BLOCKS)
-			return -ERANGE; /* no single request is that long */
-		ret = take_chunk(e, p, k, p, thi, &cont, &budget);
-		if (ret < 0)
-			return ret;
-		if (p + k > tlo) {
-			uint64_t s = p > tlo ? p : tlo;
-			uint64_t t = p + k < thi ? p + k : thi;
-			if (*nh == *caph) {
-				struct held *v =
-				    realloc(*hp, 2 * *caph * sizeof(**hp));
-				if (!v)
-					return -ENOMEM;
-				*hp = v;
-				*caph *= 2;
+		s = s > gstart ? s : gstart;
+		t = t < gend ? t : gend;
+		while (s < t && s <= tlo) {
+			unsigned k = 0;
+			uint64_t cost;
+
+			while (k < maxk && (s - gstart) % (2ull << k) == 0 &&
+			       s + (2ull << k) <= t)
+				k++;
+			cost = below[k];
+			if (s >= a && (1ull << k) <= EXT4_MAX_CHUNK_BLOCKS &&
+			    (e->flex_first ? s == a : cost < bestcost)) {
+				best = s;
+				bestk = k;
+				bestcost = cost;
 			}
-			(*hp)[(*nh)++] = (struct held){.file = cont.file,
-			                               .l = cont.l + (s - p),
-			                               .p = s,
-			                               .n = t - s};
+			below[k]++;
+			s += 1ull << k;
 		}
-		p += k;
 	}
-	return ret;
+	if (bestcost == UINT64_MAX)
+		return -ERANGE;
+	{
+		/* EXT4_IOC_MOVE_EXT wants fd's and the donor's offsets at the
+		 * same block within a page. The donor's follows from the
+		 * window alignment of the end: when blocks are smaller than a
+		 * page, the run is claimed a few blocks past the target. */
+		uint64_t bpp = blocks_per_page(e);
+
+		end = thi + (bpp - (thi - tlo + olblk) % bpp) % bpp;
+		if (end > b)
+			return -ERANGE;
+	}
+	/* On an idle volume exactly bestcost blockers are needed. Many more
+	 * means others allocate and free below the chunk meanwhile: give up
+	 * this attempt (-EBUSY, retried with a fresh free map). */
+	if (bestcost >= EXT4_MAX_REQUESTS)
+		return -EOPNOTSUPP;
+	if (2 * bestcost + 64 < budget)
+		budget = (unsigned)(2 * bestcost + 64);
+	ret = take_chunk(e, best, 1ull << bestk, best, end, end, &c, &budget);
+	if (ret == -EOPNOTSUPP && budget == 0 &&
+	    2 * bestcost + 64 < EXT4_MAX_REQUESTS)
+		ret = -EBUSY;
+	if (ret < 0)
+		return ret;
+	ret = grow_right(e, &e->f[c.file], end);
+	if (ret < 0)
+		return ret;
+	*h = (struct held){
+	    .file = c.file, .l = c.l + (tlo - best), .p = tlo, .n = thi - tlo};
+	return 0;
 }
 
 /* One attempt. The target is cut at group boundaries into buddy-aligned
@@ -436,20 +569,21 @@ static int place_once(struct ext4_place *e, int fd, uint64_t off,
 
 	if (!h)
 		return -ENOMEM;
+	e->first = first;
+	e->bpg = bpg;
 	{
 		uint64_t g0 = first + (tlo - first) / bpg * bpg;
 		uint64_t g1 = first + ((thi - 1 - first) / bpg + 1) * bpg;
 		ret = rl_place_free_list(fd, g0 * bs, g1 * bs, &fv, &fn);
 	}
-	if (ret == 0 && e->flex_first &&
-	    (tlo - first) / bpg == (thi - 1 - first) / bpg) {
-		ret = walk_run(e, tlo, thi, first, bpg, fv, fn, &h, &nh, &caph);
-		if (ret == -ERANGE && nh == 0)
-			ret = 0; /* a buddy chunk too long: chunks as below */
-		else if (ret == -ERANGE)
-			ret = -EOPNOTSUPP;
-		else
+	if (ret == 0 && (tlo - first) / bpg == (thi - 1 - first) / bpg) {
+		ret = claim_run(e, tlo, thi, off / bs, fv, fn, &h[0]);
+		if (ret == 0) {
+			nh = 1;
 			tlo = thi; /* done */
+		} else if (ret == -ERANGE) {
+			ret = 0; /* no chunk to start from: chunks as below */
+		}
 	}
 	for (uint64_t b = tlo; b < thi && ret == 0;) {
 		uint64_t rel = (b - first) % bpg;
@@ -471,7 +605,7 @@ static int place_once(struct ext4_place *e, int fd, uint64_t off,
 				cs = ps;
 				cn *= 2;
 			}
-			ret = take_chunk(e, cs, cn, tlo, thi, &cont, &budget);
+			ret = take_chunk(e, cs, cn, tlo, thi, 0, &cont, &budget);
 			if (ret < 0)
 				break;
 			have_cont = true;
@@ -523,8 +657,12 @@ static unsigned log_groups_per_flex(const char *dev)
 int64_t rl_place_ext4(int fd, uint64_t off, uint64_t goal, uint64_t len,
                       unsigned mode, struct rl_place_ctx *ctx)
 {
-	static const char *const names[] = {"mb_order2_req"};
-	static const char *const values[] = {"0"};
+	/* Single blocks go through the first-fit scan: with the scan limits
+	 * raised it takes the group's first free single-block chunk rather
+	 * than the best of the first few free extents (min_to_scan). */
+	static const char *const names[] = {"mb_order2_req", "mb_min_to_scan",
+	                                    "mb_max_to_scan"};
+	static const char *const values[] = {"0", "1000000", "1000000"};
 	/* The first group of a flex group (with 4 or more groups per flex
 	 * group) refuses power-of-two data requests (ext4_mb_good_group,
 	 * CR_POWER2_ALIGNED): there requests go through the best-fit scan
@@ -583,7 +721,7 @@ int64_t rl_place_ext4(int fd, uint64_t off, uint64_t goal, uint64_t len,
 			                    values_ff, 3);
 		else
 			r = rl_tunables_set(&t, ctx->state_dir, dev, names,
-			                    values, 1);
+			                    values, 3);
 	}
 	if (r < 0) {
 		free(e.zero);

@@ -251,8 +251,10 @@ int64_t rl_allocate(int fd, unsigned mode, uint64_t goal, uint64_t len);
  *    makes the allocator's goal arithmetic ask for exactly the goal; the
  *    staged blocks are then cloned into fd and the staging file dropped.
  *  - ext4: blocker allocations in private files steer mballoc's buddy
- *    allocator onto the target, which needs some /sys/fs/ext4/<dev>/mb_*
- *    tunables changed while the placement runs (see below).
+ *    allocator onto a buddy chunk of the target's free run, then requests
+ *    merging with it take the rest (mballoc's exact merge goal); this
+ *    needs some /sys/fs/ext4/<dev>/mb_* tunables changed while the
+ *    placement runs (see below).
  *  - XFS without reflink: the target is built in a private staging file
  *    (anchor from the filestream allocator, which puts a file's first
  *    block at the lowest free block of its directory's AG; the staging
