@@ -120,4 +120,20 @@ struct rl_xfs_swapext {
 };
 #define RL_XFS_IOC_SWAPEXT _IOWR('X', 109, struct rl_xfs_swapext)
 
+/* XFS_IOC_FREE_EOFBLOCKS (xfs_fs.h, struct xfs_fs_eofblocks): trims
+ * post-EOF preallocations and waits for the background inactivation of
+ * unlinked inodes (which frees their blocks). */
+struct rl_xfs_fs_eofblocks {
+	__u32 eof_version; /* 1 */
+	__u32 eof_flags;
+	__u32 eof_uid;
+	__u32 eof_gid;
+	__u32 eof_prid;
+	__u32 pad32;
+	__u64 eof_min_file_size;
+	__u64 pad64[12];
+};
+#define RL_XFS_EOFBLOCKS_VERSION 1
+#define RL_XFS_IOC_FREE_EOFBLOCKS _IOR('X', 58, struct rl_xfs_fs_eofblocks)
+
 #endif

@@ -15,6 +15,13 @@
  *  3. check with FIEMAP that [L, L+n) maps to [G, G+n).
  *  4. write zeros over it (a clone skips unwritten extents), so the
  *     blocks reach fd written (zero-filled), not unwritten.
+ * When no file block below G in its AG can be cloned (typically a goal
+ * among the first free blocks of an AG: below it are only the AG headers
+ * and btree blocks), steps 1-3 are those of "XFS without reflink": a
+ * staging file with an anchor of its own (the filestream allocator's,
+ * at the lowest free block of the AG, else a plain one next to the
+ * inode), which also reaches goals at or in front of the anchor; the
+ * piece then sits in that staging file and goes on with step 4.
  * When every piece is staged, each is cloned into fd at its offset and
  * the staging files are punched (dropping their share at once, so fd does
  * not see shared extents) and closed. Nothing is allocated to fd before
@@ -51,9 +58,6 @@ struct anchor_search {
 	unsigned budget; /* files left to look at */
 	int stage;       /* the staging file the anchor is cloned into */
 	uint64_t off, phys; /* candidate: offset and block */
-	uint64_t ag;     /* the target AG ... */
-	unsigned ino_shift; /* ... is ino >> ino_shift */
-	int dirfd;       /* a directory in the target AG, or -1 */
 };
 
 #define ANCHOR_SKIP_FLAGS                                                  \
@@ -153,8 +157,6 @@ static bool anchor_walk(struct anchor_search *a, int dfd, int depth)
 				close(fd);
 				continue;
 			}
-			if (a->dirfd < 0 && (st.st_ino >> a->ino_shift) == a->ag)
-				a->dirfd = dup(fd);
 			found = anchor_walk(a, fd, depth + 1);
 			continue;
 		}
@@ -197,97 +199,27 @@ static int anchor_phys(int stage, uint64_t off, uint32_t bs, uint64_t *phys)
 	return ret;
 }
 
-/* A directory whose inode is in AG a->ag, made for the purpose: new
- * directories rotate over the AGs. It is removed again at once (a staging
- * file made in it lives on). Returns an fd or -errno. */
-static int temp_dir_in_ag(int rootfd, const struct anchor_search *a,
-                          unsigned tries)
+/* Anchor staging file stage for goal g: a block of any file in [lo, g)
+ * cloned to offset 0; *phys gets where it is (FIEMAP). 0, -EOPNOTSUPP
+ * (no such block), -errno. */
+static int anchor_stage(int rootfd, int stage, uint64_t lo, uint64_t g,
+                        uint32_t bs, uint64_t *phys)
 {
-	char name[64];
-	int ret = -ENOENT;
-
-	for (unsigned i = 0; i < tries && ret == -ENOENT; i++) {
-		struct stat st;
-		int fd;
-
-		snprintf(name, sizeof(name), ".relayout-place.%ld.%u",
-		         (long)getpid(), i);
-		if (mkdirat(rootfd, name, 0700) < 0)
-			return RL_NEG_ERRNO();
-		fd = openat(rootfd, name, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-		if (fd >= 0 && fstat(fd, &st) == 0 &&
-		    (st.st_ino >> a->ino_shift) == a->ag)
-			ret = fd;
-		else if (fd >= 0)
-			close(fd);
-		unlinkat(rootfd, name, AT_REMOVEDIR);
-	}
-	return ret;
-}
-
-/* Anchor staging file *stage for goal g: a block in [lo, g) at offset 0.
- * First choice: clone a block of any file there. Else the staging file is
- * remade in a directory of the target AG and given its own first block
- * (XFS puts it near the inode). *phys gets where the anchor really is
- * (FIEMAP). 0 (an anchor below g), 1 (the self-made block is at g: it is
- * block 0 of the piece), -EOPNOTSUPP (no anchor possible), -EBUSY,
- * -errno. */
-static int anchor_stage(int rootfd, int *stage, uint64_t lo, uint64_t g,
-                        uint64_t len, const struct rl_xfs_fsop_geom *geo,
-                        unsigned shift, uint64_t *phys)
-{
-	uint32_t bs = geo->blocksize;
-	uint64_t agbytes = (uint64_t)geo->agblocks * bs;
 	struct anchor_search a = {.lo = lo, .hi = g, .bs = bs,
-	                          .budget = ANCHOR_MAX_FILES, .stage = *stage,
-	                          .ag = lo / agbytes, .ino_shift = shift,
-	                          .dirfd = -1};
+	                          .budget = ANCHOR_MAX_FILES, .stage = stage};
 	struct stat st;
-	int d, ret;
+	int d;
 
 	if (fstat(rootfd, &st) < 0)
 		return RL_NEG_ERRNO();
 	a.dev = st.st_dev;
-	if ((st.st_ino >> shift) == a.ag)
-		a.dirfd = dup(rootfd);
 	d = openat(rootfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (d < 0) {
-		if (a.dirfd >= 0)
-			close(a.dirfd);
+	if (d < 0)
 		return RL_NEG_ERRNO();
-	}
-	if (anchor_walk(&a, d, 0)) {
-		if (a.dirfd >= 0)
-			close(a.dirfd);
-		*phys = a.phys;
-		return 0;
-	}
-	/* No file block below the goal in this AG (that a clone can take):
-	 * a block of our own, in a directory of the AG. */
-	if (a.dirfd < 0)
-		a.dirfd = temp_dir_in_ag(rootfd, &a, 2 * geo->agcount);
-	if (a.dirfd < 0)
-		return a.dirfd == -ENOENT ? -EOPNOTSUPP : a.dirfd;
-	ret = rl_place_tmpfile(a.dirfd);
-	close(a.dirfd);
-	if (ret < 0)
-		return ret;
-	close(*stage);
-	*stage = ret;
-	if (fallocate(*stage, 0, 0, (off_t)bs) < 0)
-		return RL_NEG_ERRNO();
-	ret = anchor_phys(*stage, 0, bs, phys);
-	if (ret < 0)
-		return ret;
-	if (*phys == g)
-		return 1; /* block 0 of the piece */
-	if (*phys >= lo && *phys + bs <= g)
-		return 0;
-	if (*phys < lo || *phys >= lo + agbytes)
-		return -EXDEV; /* the AG refused: see other_ag() */
-	/* Our own block landed inside the target, or above it (no goal can
-	 * be expressed below an anchor). */
-	return *phys < g + len && *phys + bs > g ? -EBUSY : -EOPNOTSUPP;
+	if (!anchor_walk(&a, d, 0))
+		return -EOPNOTSUPP;
+	*phys = a.phys;
+	return 0;
 }
 
 struct piece {
@@ -305,6 +237,22 @@ static void drop_stage(struct piece *p)
 	          (off_t)(p->soff + p->len));
 	close(p->stage);
 	p->stage = -1;
+}
+
+/* Make blocks freed before now allocatable: those of closed unlinked
+ * files (staging files of a missed try, a donor the caller closed) are
+ * freed by XFS's background inode inactivation, which
+ * XFS_IOC_FREE_EOFBLOCKS waits for (best effort; it also trims post-EOF
+ * preallocations, as XFS does in the background anyway); syncfs then
+ * commits the log, so they are no longer busy. */
+static void settle(int fd)
+{
+	struct rl_xfs_fs_eofblocks eb;
+
+	memset(&eb, 0, sizeof(eb));
+	eb.eof_version = RL_XFS_EOFBLOCKS_VERSION;
+	ioctl(fd, RL_XFS_IOC_FREE_EOFBLOCKS, &eb);
+	syncfs(fd);
 }
 
 /* Write zeros over [off, off+len) of fd (already allocated there). */
@@ -351,9 +299,14 @@ static int other_ag(int stage, uint64_t off, uint64_t len, uint64_t ag_start,
 	return ret;
 }
 
-/* Stage one piece. 0, or -EBUSY (missed), -EXDEV (went to another AG),
- * -ENOSPC, -errno. */
-static int stage_piece(int rootfd, struct piece *p, uint64_t ag_start,
+static int stage_own(int fd, int rootfd, uint64_t goal, uint64_t len,
+                     const struct rl_xfs_fsop_geom *g, unsigned shift,
+                     int *stage, uint64_t *tl,
+                     struct rl_place_report *rep);
+
+/* Stage one piece for fd. 0, or -EBUSY (missed), -EXDEV (went to another
+ * AG), -ENOSPC, -EOPNOTSUPP (no anchor reaches it), -errno. */
+static int stage_piece(int fd, int rootfd, struct piece *p, uint64_t ag_start,
                        const struct rl_xfs_fsop_geom *geo, unsigned shift,
                        struct rl_place_report *rep)
 {
@@ -364,23 +317,21 @@ static int stage_piece(int rootfd, struct piece *p, uint64_t ag_start,
 	if (p->stage < 0)
 		return p->stage;
 	p->soff = 0;
-	ret = anchor_stage(rootfd, &p->stage, ag_start, p->goal, p->len, geo,
-	                   shift, &anchor);
+	ret = anchor_stage(rootfd, p->stage, ag_start, p->goal,
+	                   geo->blocksize, &anchor);
+	if (ret == -EOPNOTSUPP) {
+		/* No block below the goal to clone: an anchor of our own. */
+		close(p->stage);
+		p->stage = -1;
+		ret = stage_own(fd, rootfd, p->goal, p->len, geo, shift,
+		                &p->stage, &p->soff, rep);
+		if (ret < 0)
+			return ret;
+		return zero_fill(p->stage, p->soff, p->len);
+	}
 	rep->alloc_calls++;
 	if (ret < 0)
 		return ret;
-	if (ret == 1) {
-		/* Block 0 is at the goal: the rest follows it. */
-		if (p->len > geo->blocksize &&
-		    fallocate(p->stage, 0, (off_t)geo->blocksize,
-		              (off_t)(p->len - geo->blocksize)) < 0)
-			return RL_NEG_ERRNO();
-		rep->alloc_calls++;
-		ret = rl_place_maps_exactly(p->stage, 0, p->len, p->goal);
-		if (ret <= 0)
-			return ret < 0 ? ret : -EBUSY;
-		return zero_fill(p->stage, 0, p->len);
-	}
 	p->soff = p->goal - anchor;
 	if (fallocate(p->stage, 0, (off_t)p->soff, (off_t)p->len) < 0)
 		return RL_NEG_ERRNO();
@@ -407,7 +358,7 @@ static int64_t place_once(int fd, int rootfd, uint64_t off, uint64_t goal,
 
 	for (i = 0; i < npc && ret == 0; i++) {
 		uint64_t ag_start = pc[i].goal / agbytes * agbytes;
-		ret = stage_piece(rootfd, &pc[i], ag_start, g, shift, rep);
+		ret = stage_piece(fd, rootfd, &pc[i], ag_start, g, shift, rep);
 	}
 	for (i = 0; i < npc && ret == 0; i++) {
 		struct file_clone_range r = {
@@ -874,18 +825,20 @@ static void match_owner(int stage, int fd)
 	}
 }
 
-/* One attempt without reflink: single piece (one AG). The first
- * staging file uses the filestream allocator (anchor at the lowest free
- * block of the AG); the others plain allocation (anchor next to their
- * inode), which reaches goals above that anchor or, with free space in
- * between, below it. */
-static int place_swap(int fd, int rootfd, uint64_t off, uint64_t goal,
-                      uint64_t len, uint64_t size,
-                      const struct rl_xfs_fsop_geom *g, unsigned shift,
-                      struct rl_place_report *rep)
+/* Stage [goal, goal+len) (one AG) for fd in a staging file with an
+ * anchor of its own: *stage gets it (an unnamed file holding just the
+ * target, at *tl, owned like fd). The first staging file uses the
+ * filestream allocator (anchor at the lowest free block of the AG); the
+ * others plain allocation (anchor next to their inode), which reaches
+ * goals above that anchor or, with free space in between, below it.
+ * 0, -EOPNOTSUPP (no anchor reaches the goal, no directory in the AG),
+ * -EXDEV / -EBUSY (missed), -errno. */
+static int stage_own(int fd, int rootfd, uint64_t goal, uint64_t len,
+                     const struct rl_xfs_fsop_geom *g, unsigned shift,
+                     int *stage, uint64_t *tl, struct rl_place_report *rep)
 {
 	uint64_t agbytes = (uint64_t)g->agblocks * g->blocksize;
-	uint64_t ag = goal / agbytes, tl = 0;
+	uint64_t ag = goal / agbytes;
 	struct staging st = {.fd = -1, .pfd = -1};
 	unsigned seq = 0;
 	int ret = -EOPNOTSUPP;
@@ -904,17 +857,37 @@ static int place_swap(int fd, int rootfd, uint64_t off, uint64_t goal,
 			break;
 		}
 		if (k > 0)
-			syncfs(fd); /* what the last try freed is busy */
+			settle(fd); /* what the last try freed */
 		match_owner(st.fd, fd);
 		ret = stage_target(&st, goal, len, ag * agbytes, agbytes,
-		                   g->blocksize, &tl, rep);
-		if (ret == 0)
-			ret = shift_and_swap(fd, st.fd, tl, off, goal, len,
-			                     size, g->blocksize);
+		                   g->blocksize, tl, rep);
+		if (ret == 0) {
+			*stage = st.fd; /* unnamed now: keep it */
+			st.fd = -1;
+		}
 		staging_drop(&st);
 	}
 	if (st.pfd >= 0)
 		close(st.pfd);
+	return ret;
+}
+
+/* One attempt without reflink: single piece (one AG), staged and swapped
+ * into fd. */
+static int place_swap(int fd, int rootfd, uint64_t off, uint64_t goal,
+                      uint64_t len, uint64_t size,
+                      const struct rl_xfs_fsop_geom *g, unsigned shift,
+                      struct rl_place_report *rep)
+{
+	uint64_t tl = 0;
+	int stage = -1;
+	int ret = stage_own(fd, rootfd, goal, len, g, shift, &stage, &tl, rep);
+
+	if (ret == 0) {
+		ret = shift_and_swap(fd, stage, tl, off, goal, len, size,
+		                     g->blocksize);
+		close(stage);
+	}
 	return ret;
 }
 
@@ -976,12 +949,12 @@ int64_t rl_place_xfs(int fd, uint64_t off, uint64_t goal, uint64_t len,
 	rootfd = rl_place_mount_root(fd);
 	if (rootfd < 0)
 		return rootfd;
-	if (!reflink)
-		private_dir_clean(rootfd);
+	private_dir_clean(rootfd);
 	for (unsigned a = 0; a < ctx->max_attempts; a++) {
 		ctx->rep->attempts++;
-		/* Recently freed extents are busy until the log commits. */
-		syncfs(fd);
+		/* Recently freed extents: freed in the background, busy
+		 * until the log commits. */
+		settle(fd);
 		r = rl_place_range_free(fd, goal, len);
 		if (r <= 0) {
 			/* Not free: at first sight ENOSPC, later taken. */
@@ -1013,8 +986,7 @@ int64_t rl_place_xfs(int fd, uint64_t off, uint64_t goal, uint64_t len,
 	 * are held back by XFS (per-AG reservations), not allocatable. */
 	if (ret == -EBUSY && other_ag_misses == ctx->rep->attempts)
 		ret = -ENOSPC;
-	if (!reflink)
-		private_dir_clean(rootfd);
+	private_dir_clean(rootfd);
 	close(rootfd);
 	return ret;
 }

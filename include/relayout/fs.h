@@ -250,6 +250,9 @@ int64_t rl_allocate(int fd, unsigned mode, uint64_t goal, uint64_t len);
  *    block lies below the goal in the same AG into a private staging file
  *    makes the allocator's goal arithmetic ask for exactly the goal; the
  *    staged blocks are then cloned into fd and the staging file dropped.
+ *    Without such a block (e.g. a goal among the first free blocks of an
+ *    AG) the piece is staged as without reflink below (an anchor of our
+ *    own, ".relayout-place") and cloned into fd the same way.
  *  - ext4: blocker allocations in private files steer mballoc's buddy
  *    allocator onto a buddy chunk of the target's free run, then requests
  *    merging with it take the rest (mballoc's exact merge goal); this
@@ -280,10 +283,9 @@ int64_t rl_allocate(int fd, unsigned mode, uint64_t goal, uint64_t len);
  *  - -EBUSY: the target was taken meanwhile, or (ext4) the blocker
  *    requests met another allocation in it; retries exhausted.
  *  - -EOPNOTSUPP (ext4): more blocker requests needed than the bound;
- *    (XFS) no block of any file below the goal in its AG and a block of
- *    our own lands above it (no goal below an anchor can be expressed);
- *    (XFS without reflink) fd holds blocks, or the target AG takes no
- *    new inode, or no anchor reaches the goal.
+ *    (XFS) no block of any file below the goal in its AG, and the target
+ *    AG takes no new inode or no anchor of our own reaches the goal;
+ *    (XFS without reflink) the same, or fd holds blocks.
  * XFS anchors are taken from written, block-aligned data below EOF only
  * (a clone skips unwritten extents; a partial block at EOF cannot be
  * cloned by itself). Recently freed (busy) extents are made allocatable

@@ -154,6 +154,19 @@ ff_exact() {
 
 free_total() { "$R" --json -e free "$VOL_MNT" | jq '[.extents[].length] | add'; }
 
+# targets in the first free extent of each AG, as "goal len" lines: one
+# block and 64 KiB (if it is that long) at its start, 64 KiB 4 blocks in
+ag_first_targets() { # GSZ
+	frees | awk -v gsz="$1" -v bs=4096 '{
+		a = int($1 / gsz)
+		if (a in seen) next
+		seen[a] = 1
+		print $1, bs
+		if ($2 >= 65536) print $1, 65536
+		if ($2 >= 20 * bs) print $1 + 4 * bs, 65536
+	}'
+}
+
 # one random target inside one free extent and one group: "goal len"
 draw_target() { # SEED-NUMBER BS GSZ
 	"$R" --json -e free "$VOL_MNT" | jq -r '.extents[] | "\(.start) \(.length)"' |
@@ -242,6 +255,55 @@ for kind in ext4 xfs xfs-noreflink; do
 	check_populated $kind
 done
 
+# XFS with reflink, goals with no file block below them in their AG (the
+# clone anchor's place): on a fresh volume the first free blocks of every
+# AG, right after its headers (or the log). One block and 64 KiB at the
+# first free block, 64 KiB a few blocks further, into an empty donor and
+# into one holding data (at an offset): exact (filefrag), written zeros,
+# the donor's data untouched; nothing left behind.
+vol_create xfs 512
+gsz=$("$R" --json -e info "$VOL_MNT" | jq -r .group_size)
+head -c 8192 /dev/urandom >"$VOL_MNT/data"
+sync -f "$VOL_MNT"
+dsum=$(md5sum <"$VOL_MNT/data")
+total0=$(free_total)
+mapfile -t targets < <(ag_first_targets "$gsz")
+nag=$(printf '%s\n' "${targets[@]}" | awk -v gsz="$gsz" '{ print int($1 / gsz) }' | sort -u | wc -l)
+[ "$nag" -ge 4 ] || fail "xfs: free space in only $nag AGs"
+nt=0
+for t in "${targets[@]}"; do
+	read -r g len <<<"$t"
+	for donor in empty data; do
+		f=$VOL_MNT/ag$nt off=0
+		nt=$((nt + 1))
+		if [ $donor = data ]; then
+			cp "$VOL_MNT/data" "$f"
+			off=$((1 << 20))
+		fi
+		if out=$("$R" --json -e "allocate --fixed-start --fixed-len --contiguous $f $off $g $len" "$VOL_MNT" 2>&1); then
+			filefrag -v -b1 "$f" | grep -Eq "^ *[0-9]+: +$off\.\. *$((off + len - 1)): +$g\.\. *$((g + len - 1)):" ||
+				fail "xfs: $len at $g (AG $((g / gsz)), $donor donor) reported, filefrag: $(filefrag -v -b1 "$f" | tail -n +4)"
+			filefrag -v -b1 "$f" | grep -E "^ *[0-9]+: +$off\.\." | grep -q unwritten &&
+				fail "xfs: $len at $g: blocks unwritten"
+			cmp -s -n "$len" -i "$off:0" "$f" /dev/zero || fail "xfs: $len at $g: not zeros"
+			[ $donor = empty ] || [ "$(head -c 8192 "$f" | md5sum)" = "$dsum" ] ||
+				fail "xfs: $len at $g changed the donor's data"
+		else
+			fail "xfs: $len at $g (AG $((g / gsz)), first free blocks, $donor donor): $out"
+			[ "$(blocks_of "$f")" = "$(blocks_of "$VOL_MNT/data")" ] || [ $donor = empty ] ||
+				fail "xfs: blocks left at $g"
+			[ $donor = data ] || [ "$(blocks_of "$f")" = 0 ] || fail "xfs: blocks left at $g"
+		fi
+		rm -f "$f"
+	done
+done
+echo "xfs: $nt placements at the first free blocks of the AGs"
+sync -f "$VOL_MNT"
+[ "$(free_total)" = "$total0" ] || fail "xfs: free space $total0 -> $(free_total)"
+ls -A "$VOL_MNT" | grep -q relayout && fail "xfs: left $(ls -A "$VOL_MNT")"
+vol_fsck
+vol_destroy
+
 # ext4 tunables: read back after a run, refused with --no-tunables, and
 # restored at the next start after a SIGKILL mid-placement.
 vol_create ext4 512
@@ -304,19 +366,7 @@ python3 "$top_srcdir/bench/fragment.py" "$VOL_MNT" 1500 4
 gsz=$("$R" --json -e info "$VOL_MNT" | jq -r .group_size)
 sync -f "$VOL_MNT"
 total0=$(free_total)
-mapfile -t F < <(frees)
-# the first free extent of each AG, and one further up (64 KiB, 4 blocks
-# in, if it is that long)
-declare -A seen=()
-targets=()
-for e in "${F[@]}"; do
-	read -r s l <<<"$e"
-	a=$((s / gsz))
-	[ -z "${seen[$a]:-}" ] || continue
-	seen[$a]=1
-	targets+=("$s 4096")
-	[ "$l" -ge $((20 * 4096)) ] && targets+=("$((s + 4 * 4096)) 65536")
-done
+mapfile -t targets < <(ag_first_targets "$gsz")
 i=0
 for off in 0 $((3 << 20)) $((2 << 30)); do
 	for t in "${targets[@]}"; do
