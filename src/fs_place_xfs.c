@@ -888,6 +888,7 @@ static int stage_own(int fd, int rootfd, uint64_t goal, uint64_t len,
 	uint64_t agbytes = (uint64_t)g->agblocks * g->blocksize;
 	uint64_t ag = goal / agbytes;
 	struct staging st = {.fd = -1, .pfd = -1};
+	bool reflink = g->flags & RL_XFS_FSOP_GEOM_FLAGS_REFLINK;
 	unsigned seq = 0;
 	int ret = -EOPNOTSUPP;
 
@@ -907,12 +908,20 @@ static int stage_own(int fd, int rootfd, uint64_t goal, uint64_t len,
 		if (k > 0)
 			settle(fd); /* what the last try freed */
 		match_owner(st.fd, fd);
-		ret = stage_target(&st,
-		                   g->flags & RL_XFS_FSOP_GEOM_FLAGS_REFLINK
-		                       ? rootfd
-		                       : -1,
-		                   goal, len, ag * agbytes, agbytes,
-		                   g->blocksize, tl, rep);
+		if (!reflink) {
+			/* The staging file keeps its inode in the AG (the
+			 * swap takes its data fork): a new inode chunk in
+			 * the target (an AG without inodes) stays there. */
+			r = rl_place_range_free(st.fd, goal, len);
+			if (r <= 0) {
+				ret = r < 0 ? r : -EOPNOTSUPP;
+				staging_drop(&st);
+				continue;
+			}
+		}
+		ret = stage_target(&st, reflink ? rootfd : -1, goal, len,
+		                   ag * agbytes, agbytes, g->blocksize, tl,
+		                   rep);
 		if (ret == 0) {
 			*stage = st.fd; /* unnamed now: keep it */
 			st.fd = -1;
