@@ -428,7 +428,10 @@ static int64_t place_once(int fd, int rootfd, uint64_t off, uint64_t goal,
  * donor unwritten (reading zeros), as fallocate gives them.
  * Unreachable (-EOPNOTSUPP): targets in an AG where no directory can be
  * made (no free inode and no room for an inode chunk: a nearly full AG),
- * and, when the filestream anchor fails, a goal with used space between
+ * targets holding the staging inodes' new inode chunk (in an AG without
+ * inodes the first chunk takes the first aligned free blocks next to the
+ * inode btree root, later ones follow the last allocated: AGI newino;
+ * the staging file's inode must stay in the AG until the swap), and, when the filestream anchor fails, a goal with used space between
  * it and every anchor the tried directories give. A request crossing an
  * AG boundary cannot be free (AGs begin with their headers).
  * A crash can leave XFS_PRIVATE_DIR (with a directory and a one-block
