@@ -418,7 +418,8 @@ enum cmd_status cmd_allocate(struct rl_session *s, const struct cmd_call *c)
 		              xfs_noreflink && got == -EOPNOTSUPP
 		                  ? " (XFS without reflink: the file must hold "
 		                    "no blocks yet, and the target's allocation "
-		                    "group must be able to take a new inode)"
+		                    "group must be able to take a new inode "
+		                    "outside the target)"
 		                  : "");
 		close(fd);
 		return CMD_FAIL;

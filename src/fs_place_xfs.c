@@ -20,8 +20,13 @@
  * and btree blocks), steps 1-3 are those of "XFS without reflink": a
  * staging file with an anchor of its own (the filestream allocator's,
  * at the lowest free block of the AG, else a plain one next to the
- * inode), which also reaches goals at or in front of the anchor; the
- * piece then sits in that staging file and goes on with step 4.
+ * inode), which also reaches goals at or in front of the anchor. Its
+ * anchor is written, cloned into an O_TMPFILE at the mount root and the
+ * staging file and its directory dropped before the target is asked
+ * for: in an AG without inodes their inode chunk took the first free
+ * aligned blocks of the AG (and each retry's chunk the blocks after it),
+ * often the target itself (anchor_move). The piece then sits in that
+ * O_TMPFILE and goes on with step 4.
  * When every piece is staged, each is cloned into fd at its offset and
  * the staging files are punched (dropping their share at once, so fd does
  * not see shared extents) and closed. Nothing is allocated to fd before
@@ -423,7 +428,10 @@ static int64_t place_once(int fd, int rootfd, uint64_t off, uint64_t goal,
  * donor unwritten (reading zeros), as fallocate gives them.
  * Unreachable (-EOPNOTSUPP): targets in an AG where no directory can be
  * made (no free inode and no room for an inode chunk: a nearly full AG),
- * and, when the filestream anchor fails, a goal with used space between
+ * targets holding the staging inodes' new inode chunk (in an AG without
+ * inodes the first chunk takes the first aligned free blocks next to the
+ * inode btree root, later ones follow the last allocated: AGI newino;
+ * the staging file's inode must stay in the AG until the swap), and, when the filestream anchor fails, a goal with used space between
  * it and every anchor the tried directories give. A request crossing an
  * AG boundary cannot be free (AGs begin with their headers).
  * A crash can leave XFS_PRIVATE_DIR (with a directory and a one-block
@@ -641,13 +649,50 @@ static int staging_make(struct staging *st, int rootfd, uint64_t ag,
 	return ret;
 }
 
+/* With reflink: clone the anchor (offset a of st's file) into an
+ * O_TMPFILE at the mount root (its inode in the root's AG) and drop st's
+ * file and directory, whose inodes are in the target AG. In an AG that
+ * had no inodes, their inode chunk went where XFS puts the AG's first
+ * chunk, the first aligned free blocks after the AG headers, and each
+ * later chunk goes right after the last one allocated (the AGI's
+ * newino): both among the first free blocks of the AG, where targets
+ * near the AG start lie. Once the chunk is freed (inactivation, then the
+ * log commit: settle) the target around it is free again, and the
+ * cloned anchor still gives the goals. 0 or -errno. */
+static int anchor_move(struct staging *st, int rootfd, uint64_t a,
+                       uint32_t bs)
+{
+	int t = rl_place_tmpfile(rootfd), ret;
+	struct file_clone_range r = {.src_fd = st->fd, .src_offset = a,
+	                             .src_length = bs, .dest_offset = a};
+
+	if (t < 0)
+		return t;
+	/* A clone skips unwritten blocks: write the anchor first. */
+	if ((ret = zero_fill(st->fd, a, bs)) < 0 ||
+	    (ioctl(t, FICLONERANGE, &r) < 0 && (ret = RL_NEG_ERRNO()) < 0)) {
+		close(t);
+		return ret;
+	}
+	close(st->fd);
+	st->fd = t;
+	if (st->dir[0])
+		unlinkat(st->pfd, st->dir, AT_REMOVEDIR);
+	st->dir[0] = '\0';
+	settle(t);
+	return 0;
+}
+
 /* Build the target [goal, goal+len) in the empty staging file stage: on
  * success *tl is where it sits (logically) and stage holds nothing else.
+ * With reflink (rootfd >= 0) the anchor moves out of st's file first
+ * (anchor_move), st->fd becoming the O_TMPFILE.
  * 0; -EOPNOTSUPP this anchor cannot reach the goal (used space between);
  * -EXDEV / -EBUSY missed (another AG / taken); -errno. */
-static int stage_target(struct staging *st, uint64_t goal, uint64_t len,
-                        uint64_t ag_lo, uint64_t agbytes, uint32_t bs,
-                        uint64_t *tl, struct rl_place_report *rep)
+static int stage_target(struct staging *st, int rootfd, uint64_t goal,
+                        uint64_t len, uint64_t ag_lo, uint64_t agbytes,
+                        uint32_t bs, uint64_t *tl,
+                        struct rl_place_report *rep)
 {
 	const int punch = FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE;
 	int stage = st->fd;
@@ -659,6 +704,12 @@ static int stage_target(struct staging *st, uint64_t goal, uint64_t len,
 		return RL_NEG_ERRNO();
 	rep->alloc_calls++;
 	staging_unname(st);
+	if (rootfd >= 0) {
+		ret = anchor_move(st, rootfd, a, bs);
+		if (ret < 0)
+			return ret;
+		stage = st->fd;
+	}
 	ret = anchor_phys(stage, a, bs, &p);
 	if (ret < 0)
 		return ret;
@@ -840,6 +891,7 @@ static int stage_own(int fd, int rootfd, uint64_t goal, uint64_t len,
 	uint64_t agbytes = (uint64_t)g->agblocks * g->blocksize;
 	uint64_t ag = goal / agbytes;
 	struct staging st = {.fd = -1, .pfd = -1};
+	bool reflink = g->flags & RL_XFS_FSOP_GEOM_FLAGS_REFLINK;
 	unsigned seq = 0;
 	int ret = -EOPNOTSUPP;
 
@@ -859,8 +911,20 @@ static int stage_own(int fd, int rootfd, uint64_t goal, uint64_t len,
 		if (k > 0)
 			settle(fd); /* what the last try freed */
 		match_owner(st.fd, fd);
-		ret = stage_target(&st, goal, len, ag * agbytes, agbytes,
-		                   g->blocksize, tl, rep);
+		if (!reflink) {
+			/* The staging file keeps its inode in the AG (the
+			 * swap takes its data fork): a new inode chunk in
+			 * the target (an AG without inodes) stays there. */
+			r = rl_place_range_free(st.fd, goal, len);
+			if (r <= 0) {
+				ret = r < 0 ? r : -EOPNOTSUPP;
+				staging_drop(&st);
+				continue;
+			}
+		}
+		ret = stage_target(&st, reflink ? rootfd : -1, goal, len,
+		                   ag * agbytes, agbytes, g->blocksize, tl,
+		                   rep);
 		if (ret == 0) {
 			*stage = st.fd; /* unnamed now: keep it */
 			st.fd = -1;

@@ -252,7 +252,11 @@ int64_t rl_allocate(int fd, unsigned mode, uint64_t goal, uint64_t len);
  *    staged blocks are then cloned into fd and the staging file dropped.
  *    Without such a block (e.g. a goal among the first free blocks of an
  *    AG) the piece is staged as without reflink below (an anchor of our
- *    own, ".relayout-place") and cloned into fd the same way.
+ *    own, ".relayout-place"), but the anchor is cloned into a staging
+ *    file whose inode is at the mount root and the staging inodes in the
+ *    target AG are freed before the target is allocated (in an AG
+ *    without inodes their inode chunk takes the first free blocks of the
+ *    AG); the target is then cloned into fd the same way.
  *  - ext4: blocker allocations in private files steer mballoc's buddy
  *    allocator onto a buddy chunk of the target's free run, then requests
  *    merging with it take the rest (mballoc's exact merge goal); this
@@ -285,7 +289,11 @@ int64_t rl_allocate(int fd, unsigned mode, uint64_t goal, uint64_t len);
  *  - -EOPNOTSUPP (ext4): more blocker requests needed than the bound;
  *    (XFS) no block of any file below the goal in its AG, and the target
  *    AG takes no new inode or no anchor of our own reaches the goal;
- *    (XFS without reflink) the same, or fd holds blocks.
+ *    (XFS without reflink) the same, or fd holds blocks, or the staging
+ *    file's new inode chunk lies in the target (in an AG without inodes
+ *    the first chunk takes the first aligned free blocks, typically AG
+ *    start + 64 KiB; the staging inode must stay in the AG until the
+ *    swap, so targets covering it cannot be reached).
  * XFS anchors are taken from written, block-aligned data below EOF only
  * (a clone skips unwritten extents; a partial block at EOF cannot be
  * cloned by itself). Recently freed (busy) extents are made allocatable

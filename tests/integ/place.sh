@@ -304,6 +304,69 @@ ls -A "$VOL_MNT" | grep -q relayout && fail "xfs: left $(ls -A "$VOL_MNT")"
 vol_fsck
 vol_destroy
 
+# XFS, larger targets near the start of AGs that hold no
+# inodes: no file block below them to clone, and the staging inodes' first
+# inode chunk goes among the first free blocks of the AG (each later chunk
+# right after it). 1 MiB and 8 MiB at AG start + 64 KiB and + 1 MiB in
+# every AG of a fresh volume, then again after data was written (into
+# other AGs): each target free in the free map must land exactly
+# (filefrag), written; on failure nothing stays allocated. Without
+# reflink the staging inode stays in the AG until the swap, so a target
+# holding its new inode chunk must be refused as not supported (blocks
+# reach the donor unwritten there).
+is_free() { # GOAL LEN
+	frees | awk -v g="$1" -v n="$2" '$1 <= g && g + n <= $1 + $2 { f = 1 } END { exit !f }'
+}
+empty_ag_targets() { # KIND LABEL
+	local kind=$1 label="$1 ($2)" gsz nag ag off len g f=$VOL_MNT/e out n=0
+	gsz=$("$R" --json -e info "$VOL_MNT" | jq -r .group_size)
+	nag=$("$R" --json -e info "$VOL_MNT" | jq -r .group_count)
+	for ((ag = 1; ag < nag; ag++)); do
+		for off in 65536 $((1 << 20)); do
+			for len in $((1 << 20)) $((8 << 20)); do
+				g=$((ag * gsz + off))
+				is_free "$g" "$len" || continue
+				n=$((n + 1))
+				: >"$f"
+				if out=$("$R" -e "allocate --fixed-start --fixed-len --contiguous $f 0 $g $len" "$VOL_MNT" 2>&1); then
+					filefrag -v -b1 "$f" | grep -Eq "^ *0: +0\.\. *$((len - 1)): +$g\.\. *$((g + len - 1)):" ||
+						fail "$label: $len at $g (AG $ag) reported, filefrag: $(filefrag -v -b1 "$f" | tail -n +4)"
+					[ "$kind" = xfs-noreflink ] || ! filefrag -v -b1 "$f" | grep -q unwritten ||
+						fail "$label: $len at $g: blocks unwritten"
+				else
+					if [ "$kind" = xfs-noreflink ] && echo "$out" | grep -q "not supported"; then
+						echo "note: $label: $len at $g (AG $ag + $off) refused: not supported"
+					else
+						fail "$label: $len at $g (AG $ag + $off): $out"
+					fi
+					[ "$(blocks_of "$f")" = 0 ] || fail "$label: blocks left at $g"
+				fi
+				rm -f "$f"
+				sync -f "$VOL_MNT"
+			done
+		done
+	done
+	echo "$label: $n targets near AG starts"
+	[ "$n" -ge 4 ] || fail "$label: only $n free targets"
+}
+for kind in xfs xfs-noreflink; do
+	vol_create $kind 512
+	total0=$(free_total)
+	empty_ag_targets $kind fresh
+	sync -f "$VOL_MNT"
+	[ "$(free_total)" = "$total0" ] || fail "$kind: free space $total0 -> $(free_total)"
+	mkdir "$VOL_MNT/big"
+	for i in 0 1; do vol_mkfrag "$VOL_MNT/big/f$i" 48 1024; done
+	vol_remount # the fill files freed
+	total1=$(free_total)
+	empty_ag_targets $kind "after data"
+	sync -f "$VOL_MNT"
+	[ "$(free_total)" = "$total1" ] || fail "$kind: free space $total1 -> $(free_total)"
+	ls -A "$VOL_MNT" | grep -q relayout && fail "$kind: left $(ls -A "$VOL_MNT")"
+	vol_fsck
+	vol_destroy
+done
+
 # ext4 tunables: read back after a run, refused with --no-tunables, and
 # restored at the next start after a SIGKILL mid-placement.
 vol_create ext4 512
