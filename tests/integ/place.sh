@@ -17,7 +17,7 @@ command -v jq >/dev/null || vol_skip "jq not installed"
 
 STATE=$(mktemp -d "${TMPDIR:-/tmp}/relayout-state.XXXXXX")
 export RELAYOUT_STATE_DIR=$STATE
-trap 'rm -rf "$STATE"; vol_destroy' EXIT
+trap 'rm -rf "$STATE" "$STATE.out" "$STATE.script"; vol_destroy' EXIT
 R=$RELAYOUT
 fails=0
 fail() { echo "FAIL: $*" >&2; fails=$((fails + 1)); }
