@@ -307,17 +307,26 @@ test_changed() {
 	for how in rewrite replace; do
 		vol_mkfrag "$f" 6 64
 		g=$(goal_for 393216)
-		rm -f "$VOL_DIR/cmds" && mkfifo "$VOL_DIR/cmds"
-		stdbuf -oL "$RELAYOUT" -x - "$M" <"$VOL_DIR/cmds" >"$VOL_DIR/out" 2>"$VOL_DIR/err" &
+		rm -f "$VOL_DIR/cmds" "$VOL_DIR/rec" && mkfifo "$VOL_DIR/cmds"
+		"$RELAYOUT" -x - "$M" <"$VOL_DIR/cmds" >"$VOL_DIR/out" 2>"$VOL_DIR/err" &
 		pid=$!
 		exec 7>"$VOL_DIR/cmds"
-		echo "plan on; move $f --to $g; echo planned" >&7
+		# the recording is flushed command by command: 'echo planned'
+		# in it means the move before it has been planned
+		(echo "record $VOL_DIR/rec; plan on; move $f --to $g; echo planned" >&7) 2>/dev/null
 		for ((i = 0; i < 600; i++)); do
-			grep -q '^planned$' "$VOL_DIR/out" && break
+			grep -q 'planned' "$VOL_DIR/rec" 2>/dev/null && break
+			kill -0 $pid 2>/dev/null || break
 			sleep 0.1
 		done
-		grep -q '^planned$' "$VOL_DIR/out" ||
+		if ! grep -q 'planned' "$VOL_DIR/rec" 2>/dev/null; then
 			fail "$how: plan not made in 60 s: $(cat "$VOL_DIR/out" "$VOL_DIR/err")"
+			exec 7>&-
+			kill $pid 2>/dev/null
+			wait $pid
+			rm -f "$f"
+			continue
+		fi
 		if [ $how = rewrite ]; then
 			cp "$f" "$f.copy"
 			truncate -s 0 "$f"
@@ -329,7 +338,7 @@ test_changed() {
 		fi
 		sync -f "$M"
 		sum=$(md5sum <"$f")
-		echo "apply" >&7
+		(echo "apply" >&7) 2>/dev/null
 		exec 7>&-
 		wait $pid && fail "$how: apply of a stale plan succeeded"
 		case $how in
