@@ -244,22 +244,6 @@ static void drop_stage(struct piece *p)
 	p->stage = -1;
 }
 
-/* Make blocks freed before now allocatable: those of closed unlinked
- * files (staging files of a missed try, a donor the caller closed) are
- * freed by XFS's background inode inactivation, which
- * XFS_IOC_FREE_EOFBLOCKS waits for (best effort; it also trims post-EOF
- * preallocations, as XFS does in the background anyway); syncfs then
- * commits the log, so they are no longer busy. */
-static void settle(int fd)
-{
-	struct rl_xfs_fs_eofblocks eb;
-
-	memset(&eb, 0, sizeof(eb));
-	eb.eof_version = RL_XFS_EOFBLOCKS_VERSION;
-	ioctl(fd, RL_XFS_IOC_FREE_EOFBLOCKS, &eb);
-	syncfs(fd);
-}
-
 /* Write zeros over [off, off+len) of fd (already allocated there). */
 static int zero_fill(int fd, uint64_t off, uint64_t len)
 {
@@ -679,7 +663,7 @@ static int anchor_move(struct staging *st, int rootfd, uint64_t a,
 	if (st->dir[0])
 		unlinkat(st->pfd, st->dir, AT_REMOVEDIR);
 	st->dir[0] = '\0';
-	settle(t);
+	rl_free_space_settle(t);
 	return 0;
 }
 
@@ -909,7 +893,7 @@ static int stage_own(int fd, int rootfd, uint64_t goal, uint64_t len,
 			break;
 		}
 		if (k > 0)
-			settle(fd); /* what the last try freed */
+			rl_free_space_settle(fd); /* what the last try freed */
 		match_owner(st.fd, fd);
 		if (!reflink) {
 			/* The staging file keeps its inode in the AG (the
@@ -1018,7 +1002,7 @@ int64_t rl_place_xfs(int fd, uint64_t off, uint64_t goal, uint64_t len,
 		ctx->rep->attempts++;
 		/* Recently freed extents: freed in the background, busy
 		 * until the log commits. */
-		settle(fd);
+		rl_free_space_settle(fd);
 		r = rl_place_range_free(fd, goal, len);
 		if (r <= 0) {
 			/* Not free: at first sight ENOSPC, later taken. */

@@ -20,6 +20,7 @@
 #include <sys/ioctl.h>
 #include <sys/stat.h>
 #include <unistd.h>
+#include "fs_abi.h"
 #include "fs_internal.h"
 
 #define RL_FSMAP_BATCH 512
@@ -275,4 +276,15 @@ int rl_get_free_blocks(const char *path, uint64_t start, uint64_t end,
 	if (ret < 0)
 		return ret;
 	return (int)fc.n;
+}
+
+int rl_free_space_settle(int fd)
+{
+	struct rl_xfs_fs_eofblocks eb;
+
+	memset(&eb, 0, sizeof(eb));
+	eb.eof_version = RL_XFS_EOFBLOCKS_VERSION;
+	/* ENOTTY on other filesystems: nothing to wait for there */
+	ioctl(fd, RL_XFS_IOC_FREE_EOFBLOCKS, &eb);
+	return syncfs(fd) < 0 ? -errno : 0;
 }

@@ -793,12 +793,12 @@ out:
 	free(cur);
 	if (donor >= 0)
 		close(donor); /* whatever it still holds is released */
-	/* Commit what the step freed (the file's old blocks, the donor's
+	/* Settle what the step freed (the file's old blocks, the donor's
 	 * after the swap, or what a failed step had allocated, released by
-	 * that close; XFS inactivates the donor in the background until
-	 * syncfs): the next step can allocate them and the step_done
-	 * callback sees them free. */
-	syncfs(fd);
+	 * that close; XFS frees the closed donor in the background): the
+	 * next step can allocate them and the step_done callback sees them
+	 * free. */
+	rl_free_space_settle(fd);
 	close(fd);
 	return r;
 }

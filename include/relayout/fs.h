@@ -216,6 +216,15 @@ struct rl_free_extent {
 int rl_get_free_blocks(const char *path, uint64_t start, uint64_t end,
                        size_t count, struct rl_free_extent *extents);
 
+/* Make the blocks freed before now allocatable and visible as free on
+ * the filesystem of fd: XFS frees the blocks of closed unlinked files
+ * (a donor, a staging file) by background inode inactivation, which this
+ * waits for (XFS_IOC_FREE_EOFBLOCKS; best effort, it also trims post-EOF
+ * preallocations as XFS does in the background anyway); then syncfs
+ * commits the log, so freed extents are no longer busy (ext4, XFS).
+ * 0 or the -errno of syncfs. */
+int rl_free_space_settle(int fd);
+
 /* ------------------------------------------------------------- allocate */
 
 #define RL_ALLOC_FIXED_START (1u << 0) /* must start exactly at goal */
