@@ -231,10 +231,11 @@ int demo_create(const char *kind, struct demo_volume *v, char *why,
 	if (strcmp(kind, "ext4") && strcmp(kind, "xfs") && strcmp(kind, "btrfs"))
 		return fail(why, wlen, 0, "--demo '%s': ext4, xfs or btrfs",
 		            kind);
-	if (geteuid() != 0)
-		return fail(why, wlen, 0,
-		            "--demo needs root (it loop-mounts a scratch "
-		            "volume)") == 0 ? 0 : -EPERM;
+	if (geteuid() != 0) {
+		fail(why, wlen, 0,
+		     "--demo needs root (it loop-mounts a scratch volume)");
+		return -EPERM;
+	}
 	/* A mount namespace of our own: the demo's mount is invisible to
 	 * everyone else and goes away with this process. */
 	if (unshare(CLONE_NEWNS) < 0)
