@@ -5,8 +5,6 @@
 # tested by place.sh; on btrfs it must be refused.
 . "$top_srcdir/tests/lib/volume.sh"
 command -v jq >/dev/null || vol_skip "jq not installed"
-fails=0
-fail() { echo "FAIL [$VOL_FS]: $*" >&2; fails=$((fails + 1)); }
 
 # extents_of FILE: "logical physical length flags" lines in bytes (filefrag -v).
 extents_of() {

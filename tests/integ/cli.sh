@@ -7,7 +7,6 @@ vol_create ext4 64
 M=$VOL_MNT
 T=$VOL_DIR/t
 mkdir "$T"
-fails=0
 
 # expect RC PATTERN -- ARGS...: run relayout, check exit code and that
 # stdout+stderr match PATTERN (grep -E).

@@ -17,9 +17,6 @@
 . "$top_srcdir/tests/lib/volume.sh"
 command -v jq >/dev/null || vol_skip "jq not installed"
 command -v filefrag >/dev/null || vol_skip "filefrag not installed"
-fails=0
-fail() { echo "FAIL [$VOL_FS]: $*" >&2; fails=$((fails + 1)); }
-note() { echo "[$VOL_FS] $*" >&2; }
 KINDS="${RL_FAULT_FS:-ext4 xfs}"
 NSEEDS="${RL_FAULT_SEEDS:-26}"
 R() { "$RELAYOUT" "$@"; }

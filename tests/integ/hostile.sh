@@ -12,11 +12,6 @@ vol_create ext4 64
 M=$VOL_MNT
 T=$VOL_DIR/t
 mkdir "$T"
-fails=0
-fail() {
-	echo "FAIL: $*" >&2
-	fails=$((fails + 1))
-}
 
 # expect RC PATTERN -- ARGS...: exit code RC and stdout+stderr match
 # PATTERN (grep -E); at most 20 s (nothing may block).

@@ -19,8 +19,6 @@ STATE=$(mktemp -d "${TMPDIR:-/tmp}/relayout-state.XXXXXX")
 export RELAYOUT_STATE_DIR=$STATE
 trap 'rm -rf "$STATE" "$STATE.out" "$STATE.script"; vol_destroy' EXIT
 R=$RELAYOUT
-fails=0
-fail() { echo "FAIL: $*" >&2; fails=$((fails + 1)); }
 
 # free extents of the volume as "start length" lines (bytes): GETFSMAP
 frees() { "$top_builddir/tests/tools/rl_place_bench" -F "$VOL_MNT"; }

@@ -12,11 +12,6 @@
 command -v setpriv >/dev/null || vol_skip "setpriv not installed"
 id nobody >/dev/null 2>&1 || vol_skip "no user nobody"
 NOGROUP=$(id -gn nobody)
-fails=0
-fail() {
-	echo "FAIL: $*" >&2
-	fails=$((fails + 1))
-}
 # as_user CMD...: run as nobody, no supplementary groups, no capabilities.
 as_user() {
 	setpriv --reuid=nobody --regid="$NOGROUP" --clear-groups \

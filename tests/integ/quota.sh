@@ -18,12 +18,6 @@ for t in jq filefrag setquota quota setpriv; do
 done
 id nobody >/dev/null 2>&1 || vol_skip "no user nobody"
 NOGROUP=$(id -gn nobody)
-fails=0
-fail() {
-	echo "FAIL [$VOL_FS]: $*" >&2
-	fails=$((fails + 1))
-}
-note() { echo "[$VOL_FS] $*" >&2; }
 as_user() { setpriv --reuid=nobody --regid="$NOGROUP" --clear-groups -- "$@"; }
 extents_of() { vol_extents "$1"; }
 # usage_kib USER: blocks used, in KiB, as the quota tools report them

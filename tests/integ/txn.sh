@@ -16,9 +16,6 @@
 . "$top_srcdir/tests/lib/volume.sh"
 command -v jq >/dev/null || vol_skip "jq not installed"
 command -v filefrag >/dev/null || vol_skip "filefrag not installed"
-fails=0
-fail() { echo "FAIL [$VOL_FS]: $*" >&2; fails=$((fails + 1)); }
-note() { echo "[$VOL_FS] $*" >&2; }
 KINDS="${RL_TXN_FS:-ext4 xfs btrfs}"
 SEEDS="${RL_TXN_SEEDS:-1 2 3 4 5 6}"
 

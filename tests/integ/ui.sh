@@ -15,16 +15,10 @@ command -v filefrag >/dev/null || vol_skip "filefrag not installed"
 GOLDEN=$top_srcdir/tests/integ/golden
 COLS=100 ROWS=30
 TMUX_SOCK=rl-ui-test-$$
-fails=0
 
 tm() { tmux -L "$TMUX_SOCK" -f /dev/null "$@"; }
 tm_cleanup() { tm kill-server 2>/dev/null; }
 trap 'tm_cleanup; vol_destroy' EXIT
-
-fail() {
-	echo "FAIL: $*" >&2
-	fails=$((fails + 1))
-}
 
 vol_create ext4 256
 M=${VOL_MNT:?}
@@ -67,23 +61,18 @@ start() {
 }
 
 # wait_screen NAME PATTERN: until the pane shows PATTERN (10 s).
-wait_screen() {
-	for _ in $(seq 100); do
-		tm capture-pane -p -t "$1" 2>/dev/null | grep -q -- "$2" && return 0
-		sleep 0.1
-	done
-	echo "screen of $1 never showed '$2':" >&2
-	tm capture-pane -p -t "$1" >&2
-	return 1
-}
-
 # wait_gone NAME PATTERN: until the pane no longer shows PATTERN (10 s).
-wait_gone() {
+wait_screen() { wait_pane "$1" "$2" yes; }
+wait_gone() { wait_pane "$1" "$2" no; }
+wait_pane() { # NAME PATTERN yes|no
+	local seen
 	for _ in $(seq 100); do
-		tm capture-pane -p -t "$1" 2>/dev/null | grep -q -- "$2" || return 0
+		seen=no
+		tm capture-pane -p -t "$1" 2>/dev/null | grep -q -- "$2" && seen=yes
+		[ $seen = "$3" ] && return 0
 		sleep 0.1
 	done
-	echo "screen of $1 kept showing '$2':" >&2
+	echo "screen of $1: '$2' $([ "$3" = yes ] && echo never appeared || echo stayed):" >&2
 	tm capture-pane -p -t "$1" >&2
 	return 1
 }

@@ -76,6 +76,16 @@ vol_fail() {
 	exit 1
 }
 
+# Checks that go on after a failure: fail counts one in $fails (the test
+# exits 1 at its end when it is not 0), note reports a finding; both name
+# the current kind.
+fails=0
+fail() {
+	echo "FAIL${VOL_FS:+ [$VOL_FS]}: $*" >&2
+	fails=$((fails + 1))
+}
+note() { echo "${VOL_FS:+[$VOL_FS] }$*" >&2; }
+
 vol_require_root() {
 	[ "$(id -u)" = 0 ] || vol_skip "needs root (loop devices, mount)"
 	[ -e /dev/loop-control ] || vol_skip "no /dev/loop-control"
