@@ -695,10 +695,18 @@ static void model_refresh_free(struct lm_model *m, const char *mnt,
                                uint64_t lo, uint64_t hi)
 {
 	struct rl_free_extent fe[256];
+	uint32_t bs = lm_geometry(m)->block_size;
 	int n = rl_get_free_blocks(mnt, lo, hi, 256, fe);
 
-	if (n >= 0 && n < 256)
+	if (n >= 0 && n < 256) {
 		lm_refresh_free(m, lo, hi, fe, (size_t)n);
+	} else if (n == 256 && bs && hi - lo >= 2 * (uint64_t)bs) {
+		/* the answer may go on: each half on its own */
+		uint64_t mid = lo + (hi - lo) / 2 / bs * bs;
+
+		model_refresh_free(m, mnt, lo, mid);
+		model_refresh_free(m, mnt, mid, hi);
+	}
 }
 
 /* Bring the session's layout model up to date for one step of an apply:
