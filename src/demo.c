@@ -7,6 +7,12 @@
  * the loop device holds it: when relayout exits (or crashes) the mount goes
  * with the namespace, the loop device clears itself on its last close and
  * the image's space is freed. Nobody else sees the mount.
+ *
+ * A new mount namespace starts with a copy of every mount there is, and a
+ * copy keeps its filesystem alive: an administrator who unmounts a USB disk
+ * while the demo runs would see umount succeed and the disk stay in use
+ * (with propagation off, as on many hosts, nothing tells the copy). So
+ * the demo drops, in its namespace, every mount it does not need.
  */
 #define _GNU_SOURCE
 #include "config.h"
@@ -14,6 +20,8 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <ftw.h>
+#include <libmount.h>
+#include <limits.h>
 #include <linux/falloc.h>
 #include <linux/loop.h>
 #include <sched.h>
@@ -218,6 +226,68 @@ static int populate(const char *mnt, char *why, size_t wlen)
 
 /* ---------------------------------------------------------- lifecycle */
 
+/* Is mount point TARGET an ancestor of (or at) PATH? */
+static bool mount_covers(const char *target, const char *path)
+{
+	size_t n = strlen(target);
+
+	if (!path || path[0] != '/')
+		return false;
+	if (strcmp(target, "/") == 0)
+		return true;
+	return strncmp(target, path, n) == 0 &&
+	       (path[n] == '/' || path[n] == '\0');
+}
+
+/* In our own namespace, detach the copies of mounts the demo does not
+ * need: everything but pseudo filesystems and the mounts on the way to
+ * the system's directories, the temporary directory, the working
+ * directory, the home and XDG directories, the themes and the program
+ * itself. Best effort: a copy that stays only costs what it did before. */
+static void drop_foreign_mounts(const char *tmp)
+{
+	static const char *const sys[] = {"/",    "/usr", "/etc",  "/bin",
+	                                  "/sbin", "/lib", "/lib64", "/dev",
+	                                  "/proc", "/sys", "/run",  "/var"};
+	const char *keep[32];
+	char cwd[PATH_MAX], exe[PATH_MAX];
+	size_t nk = 0, i;
+	struct libmnt_table *tb;
+	struct libmnt_iter *it;
+	struct libmnt_fs *fs;
+	ssize_t n;
+
+	for (i = 0; i < sizeof(sys) / sizeof(sys[0]); i++)
+		keep[nk++] = sys[i];
+	keep[nk++] = tmp;
+	if (getcwd(cwd, sizeof(cwd)))
+		keep[nk++] = cwd;
+	n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
+	if (n > 0) {
+		exe[n] = '\0';
+		keep[nk++] = exe;
+	}
+	keep[nk++] = getenv("HOME");
+	keep[nk++] = getenv("XDG_STATE_HOME");
+	keep[nk++] = getenv("XDG_CONFIG_HOME");
+	keep[nk++] = getenv("RELAYOUT_THEMES_DIR");
+	keep[nk++] = RL_DATADIR;
+
+	tb = mnt_new_table_from_file("/proc/self/mountinfo");
+	it = mnt_new_iter(MNT_ITER_BACKWARD); /* children before parents */
+	while (tb && it && mnt_table_next_fs(tb, it, &fs) == 0) {
+		const char *t = mnt_fs_get_target(fs);
+		bool needed = mnt_fs_is_pseudofs(fs);
+
+		for (i = 0; t && !needed && i < nk; i++)
+			needed = mount_covers(t, keep[i]);
+		if (t && !needed)
+			(void)umount2(t, MNT_DETACH | UMOUNT_NOFOLLOW);
+	}
+	mnt_free_iter(it);
+	mnt_unref_table(tb);
+}
+
 int demo_create(const char *kind, struct demo_volume *v, char *why,
                 size_t wlen)
 {
@@ -244,6 +314,7 @@ int demo_create(const char *kind, struct demo_volume *v, char *why,
 		return fail(why, wlen, errno, "making mounts private");
 	if (!tmp || tmp[0] != '/')
 		tmp = "/tmp";
+	drop_foreign_mounts(tmp);
 	snprintf(v->dir, sizeof(v->dir), "%s/relayout-demo.XXXXXX", tmp);
 	if (!mkdtemp(v->dir)) {
 		int e = errno;

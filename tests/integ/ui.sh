@@ -395,6 +395,12 @@ cmd demo "goto frag/data0.db"
 keys demo Z # one block per cell: the status line names that block's owner
 wait_screen demo 'frag/data0.db @ 0x0' || fail "--demo: goto a demo file"
 ddev=$(tm capture-pane -p -t demo | grep -o '/dev/loop[0-9]*' | head -1)
+# its mount namespace holds the demo volume and no copy of this test's
+# volume (a copy would keep that filesystem alive after umount here)
+dmi=$(cat "/proc/$(cat "$T/demo.pid")/mountinfo") || fail "--demo: no mountinfo"
+grep -q " ${M} " <<<"$dmi" && fail "--demo: its namespace keeps a copy of $M"
+grep -q "relayout-demo" <<<"$dmi" || fail "--demo: its namespace has no demo mount"
+grep -q " /proc " <<<"$dmi" || fail "--demo: its namespace lost /proc"
 keys demo q
 wait_file "$T/demo.rc" || fail "--demo: q did not quit"
 [ "$(cat "$T/demo.rc")" = 0 ] || fail "--demo: exit status $(cat "$T/demo.rc")"
