@@ -137,6 +137,15 @@ static void progress_cb(const struct tx_progress *p, void *arg)
 	}
 	if (p->pausing)
 		return; /* the line is up to date */
+	if (p->reserving) {
+		fprintf(f, "\r  holding the targets of the next %zu steps: "
+		           "%zu  ",
+		        p->reserving, p->reserved);
+		if (p->reserved >= p->reserving)
+			fputc('\n', f);
+		fflush(f);
+		return;
+	}
 	units_format_size(p->done, d, sizeof(d));
 	units_format_size(p->total, t, sizeof(t));
 	units_format_size((uint64_t)p->rate, r, sizeof(r));

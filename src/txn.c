@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <time.h>
@@ -18,6 +19,9 @@
 #define TX_DEFAULT_CHUNK (16ull << 20)
 #define TX_BUSY_RETRIES 5
 #define TX_POLL_S 0.05 /* --rate pauses poll for a cancel this often */
+/* Targets are held this many steps ahead at most (one open donor each;
+ * fewer when the open-file limit is low). */
+#define TX_RESERVE_MAX 4096
 
 /* ---------------------------------------------------------------- pieces */
 
@@ -468,6 +472,11 @@ struct apply_ctx {
 	struct tx_result *res;
 	double t0;
 	uint64_t done;
+	int *donor;          /* per step: its donor holding the targets, or -1 */
+	size_t reserve_next; /* the next step to try to hold targets for */
+	size_t window;       /* how many steps ahead targets are held */
+	size_t reserving;    /* > 0: the first hold, that many steps */
+	size_t reserved;     /* steps held so far in the first hold */
 };
 
 /* Call cb (when set) with where the apply stands in step `step`. */
@@ -491,6 +500,8 @@ static void notify(struct apply_ctx *c, tx_progress_cb cb, void *arg,
 	pr.pausing = pausing;
 	pr.step_end = step_end;
 	pr.step_err = err;
+	pr.reserving = c->reserving;
+	pr.reserved = c->reserved;
 	cb(&pr, arg);
 }
 
@@ -597,6 +608,181 @@ static int verify_moved(int fd, const struct tx_step *st, char *why,
 	return r;
 }
 
+/* Allocate every target piece of step st, at its file offset, in a new
+ * donor on device dev; check the donor holds exactly the targets. On
+ * success *out is the donor; on failure nothing stays allocated. */
+static int hold_targets(struct apply_ctx *c, const struct tx_step *st,
+                        dev_t dev, int *out, char *why, size_t wlen)
+{
+	struct rl_place_opts popts;
+	int donor, r = 0;
+
+	donor = open_donor(st->path, dev);
+	if (donor < 0) {
+		snprintf(why, wlen, "cannot create the donor file: %s",
+		         rl_strerror(donor));
+		return donor;
+	}
+	/* Blocks freed moments ago (an undo, a file deleted before the plan,
+	 * an earlier step) stay busy until the log commits: the exact
+	 * placement (rl_allocate_ex with RL_ALLOC_FIXED_START,
+	 * src/fs_place_*.c) commits it before every attempt, so no syncfs
+	 * here. */
+	memset(&popts, 0, sizeof(popts));
+	popts.state_dir = c->o->state_dir;
+	popts.no_tunables = c->o->no_tunables;
+	/* allocate every target piece, at its file offset, in the donor */
+	for (size_t k = 0; k < st->ntarget; k++) {
+		const struct jr_piece *t = &st->target[k];
+		int64_t got;
+
+		if (lseek(donor, (off_t)t->logical, SEEK_SET) < 0) {
+			r = -errno;
+			goto fail;
+		}
+		got = rl_allocate_ex(donor,
+		                     RL_ALLOC_FIXED_START | RL_ALLOC_CONTIGUOUS |
+		                         RL_ALLOC_FIXED_LEN,
+		                     t->physical, t->length, &popts);
+		if (got < 0 || (uint64_t)got != t->length) {
+			r = got < 0 ? (int)got : -ENOSPC;
+			snprintf(why, wlen,
+			         "allocate %llu bytes at 0x%llx: %s%s",
+			         (unsigned long long)t->length,
+			         (unsigned long long)t->physical,
+			         rl_strerror(r),
+			         r == -EOPNOTSUPP && c->o->no_tunables
+			             ? " (exact placement on ext4 needs its "
+			               "tunables: 'set tunables on')"
+			             : "");
+			goto fail;
+		}
+	}
+	/* the donor must hold exactly the targets */
+	{
+		struct jr_piece *dp;
+		size_t nd;
+		struct jr_piece *tg = calloc(st->ntarget + 1, sizeof(*tg));
+		if (!tg) {
+			r = -ENOMEM;
+			goto fail;
+		}
+		memcpy(tg, st->target, st->ntarget * sizeof(*tg));
+		size_t nt = tx_pieces_normalize(tg, st->ntarget);
+		r = tx_range_pieces(donor, st->offset, st->length, &dp, &nd);
+		if (r == 0 && !tx_pieces_equal(dp, nd, tg, nt)) {
+			snprintf(why, wlen,
+			         "the allocation did not land at the target "
+			         "(FIEMAP: %zu extents, first at 0x%llx)",
+			         nd,
+			         nd ? (unsigned long long)dp[0].physical : 0ull);
+			r = -EIO;
+		}
+		free(dp);
+		free(tg);
+		if (r < 0)
+			goto fail;
+	}
+	*out = donor;
+	return 0;
+fail:
+	close(donor); /* whatever it holds is released */
+	return r;
+}
+
+/* Before step `from` runs: hold the targets of the steps up to `window`
+ * ahead that were not tried yet, each in a donor of its own. A target
+ * that is free now is then kept from everything else the plan does (on
+ * ext4 an extent-tree block the move of an earlier file needs is taken
+ * from the first free blocks of its flex group: an undo restoring many
+ * files would otherwise find a later file's original place taken by an
+ * earlier one's tree block) and from other writers. A step whose targets
+ * are not free yet (an earlier step frees them) or cannot be held now is
+ * allocated when it runs, as before. Stops early on a cancel or a stop
+ * signal (the steps not tried are allocated when they run). */
+static void hold_ahead(struct apply_ctx *c, size_t from)
+{
+	size_t end = from + c->window;
+
+	if (!c->donor)
+		return;
+	if (end > c->p->nsteps)
+		end = c->p->nsteps;
+	if (c->reserve_next < from)
+		c->reserve_next = from;
+	while (c->reserve_next < end) {
+		size_t k = c->reserve_next++;
+		const struct tx_step *st = &c->p->steps[k];
+		char why[512];
+		struct stat sb;
+		int fd;
+
+		if (tx_cancel_requested ||
+		    (c->o->handle_signals && stop_pending()))
+			return;
+		if (st->ntarget == 0)
+			continue;
+		fd = c->o->open_file
+		         ? c->o->open_file(c->o->open_arg, st->path, O_RDONLY)
+		         : open(st->path,
+		                O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+		if (fd < 0)
+			continue; /* its step says why */
+		if (fstat(fd, &sb) == 0 && S_ISREG(sb.st_mode) &&
+		    sb.st_ino == st->ino &&
+		    hold_targets(c, st, sb.st_dev, &c->donor[k], why,
+		                 sizeof(why)) < 0)
+			c->donor[k] = -1;
+		close(fd);
+		if (c->reserving) {
+			c->reserved++;
+			report(c, from, false);
+		}
+	}
+}
+
+/* Release the targets still held (steps that did not run). */
+static void release_held(struct apply_ctx *c)
+{
+	if (!c->donor)
+		return;
+	for (size_t k = 0; k < c->p->nsteps; k++)
+		if (c->donor[k] >= 0)
+			close(c->donor[k]);
+	free(c->donor);
+	c->donor = NULL;
+}
+
+/* How many steps ahead to hold targets: as many as the open-file limit
+ * comfortably allows (raised to its hard limit when that helps), at most
+ * TX_RESERVE_MAX. */
+static size_t hold_window(size_t nsteps)
+{
+	struct rlimit rl;
+	size_t w = 0;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0) {
+		rlim_t want = (rlim_t)(nsteps < TX_RESERVE_MAX ? nsteps
+		                                               : TX_RESERVE_MAX) *
+		                  2 + 256;
+		if (rl.rlim_cur != RLIM_INFINITY && rl.rlim_cur < want &&
+		    rl.rlim_max > rl.rlim_cur) {
+			rl.rlim_cur = rl.rlim_max == RLIM_INFINITY ||
+			                      rl.rlim_max > want
+			                  ? want
+			                  : rl.rlim_max;
+			(void)setrlimit(RLIMIT_NOFILE, &rl);
+			(void)getrlimit(RLIMIT_NOFILE, &rl);
+		}
+		w = rl.rlim_cur == RLIM_INFINITY ? TX_RESERVE_MAX
+		    : rl.rlim_cur > 256            ? (size_t)(rl.rlim_cur - 256) / 2
+		                                   : 0;
+	}
+	if (w > TX_RESERVE_MAX)
+		w = TX_RESERVE_MAX;
+	return w < nsteps ? w : nsteps;
+}
+
 static int run_step(struct apply_ctx *c, struct jr_journal *j, size_t i,
                     struct jr_piece **after, size_t *nafter, char *why,
                     size_t wlen)
@@ -609,7 +795,6 @@ static int run_step(struct apply_ctx *c, struct jr_journal *j, size_t i,
 	struct stat sb;
 	int fd, donor = -1, r;
 	uint64_t chunk = c->o->chunk ? c->o->chunk : TX_DEFAULT_CHUNK;
-	struct rl_place_opts popts;
 	bool moving = false; /* movedata was called: record a partial move */
 	int sig = 0;
 
@@ -653,70 +838,12 @@ static int run_step(struct apply_ctx *c, struct jr_journal *j, size_t i,
 		r = -errno;
 		goto out;
 	}
-	donor = open_donor(st->path, sb.st_dev);
-	if (donor < 0) {
-		r = donor;
-		snprintf(why, wlen, "cannot create the donor file: %s",
-		         rl_strerror(r));
-		goto out;
-	}
-	/* Blocks freed moments ago (an undo, a file deleted before the plan,
-	 * an earlier step) stay busy until the log commits: the exact
-	 * placement (rl_allocate_ex with RL_ALLOC_FIXED_START,
-	 * src/fs_place_*.c) commits it before every attempt, so no syncfs
-	 * here. */
-	memset(&popts, 0, sizeof(popts));
-	popts.state_dir = c->o->state_dir;
-	popts.no_tunables = c->o->no_tunables;
-	/* allocate every target piece, at its file offset, in the donor */
-	for (size_t k = 0; k < st->ntarget; k++) {
-		const struct jr_piece *t = &st->target[k];
-		int64_t got;
-
-		if (lseek(donor, (off_t)t->logical, SEEK_SET) < 0) {
-			r = -errno;
-			goto out;
-		}
-		got = rl_allocate_ex(donor,
-		                     RL_ALLOC_FIXED_START | RL_ALLOC_CONTIGUOUS |
-		                         RL_ALLOC_FIXED_LEN,
-		                     t->physical, t->length, &popts);
-		if (got < 0 || (uint64_t)got != t->length) {
-			r = got < 0 ? (int)got : -ENOSPC;
-			snprintf(why, wlen,
-			         "allocate %llu bytes at 0x%llx: %s%s",
-			         (unsigned long long)t->length,
-			         (unsigned long long)t->physical,
-			         rl_strerror(r),
-			         r == -EOPNOTSUPP && c->o->no_tunables
-			             ? " (exact placement on ext4 needs its "
-			               "tunables: 'set tunables on')"
-			             : "");
-			goto out;
-		}
-	}
-	/* the donor must hold exactly the targets */
-	{
-		struct jr_piece *dp;
-		size_t nd;
-		struct jr_piece *tg = calloc(st->ntarget + 1, sizeof(*tg));
-		if (!tg) {
-			r = -ENOMEM;
-			goto out;
-		}
-		memcpy(tg, st->target, st->ntarget * sizeof(*tg));
-		size_t nt = tx_pieces_normalize(tg, st->ntarget);
-		r = tx_range_pieces(donor, st->offset, st->length, &dp, &nd);
-		if (r == 0 && !tx_pieces_equal(dp, nd, tg, nt)) {
-			snprintf(why, wlen,
-			         "the allocation did not land at the target "
-			         "(FIEMAP: %zu extents, first at 0x%llx)",
-			         nd,
-			         nd ? (unsigned long long)dp[0].physical : 0ull);
-			r = -EIO;
-		}
-		free(dp);
-		free(tg);
+	if (c->donor && c->donor[i] >= 0) {
+		/* held since before the earlier steps ran */
+		donor = c->donor[i];
+		c->donor[i] = -1;
+	} else {
+		r = hold_targets(c, st, sb.st_dev, &donor, why, wlen);
 		if (r < 0)
 			goto out;
 	}
@@ -806,7 +933,7 @@ out:
 int tx_apply(const struct tx_plan *p, struct jr_journal *j,
              const struct tx_opts *o, struct tx_result *res)
 {
-	struct apply_ctx c = {p, o, res, now_s(), 0};
+	struct apply_ctx c = {p, o, res, now_s(), 0, NULL, 0, 0, 0, 0};
 	struct sigaction sa, old_int, old_term;
 	sigset_t block, oldmask;
 	int old_prio = -1, ret = 0;
@@ -838,6 +965,12 @@ int tx_apply(const struct tx_plan *p, struct jr_journal *j,
 		sigaction(SIGTERM, &sa, &old_term);
 	}
 	res->status = JR_ST_APPLIED;
+	c.window = hold_window(p->nsteps);
+	if (c.window > 1) {
+		c.donor = malloc(p->nsteps * sizeof(*c.donor));
+		for (size_t k = 0; c.donor && k < p->nsteps; k++)
+			c.donor[k] = -1;
+	}
 	for (size_t i = 0; i < p->nsteps; i++) {
 		const struct tx_step *st = &p->steps[i];
 		struct jr_step js;
@@ -847,7 +980,17 @@ int tx_apply(const struct tx_plan *p, struct jr_journal *j,
 		bool ran = false; /* past PLANNED: the step_done callback */
 		int r;
 
+		sigprocmask(SIG_BLOCK, &block, &oldmask);
+		if (!tx_stop_requested && !tx_cancel_requested) {
+			if (i == 0)
+				c.reserving = c.window;
+			hold_ahead(&c, i);
+			c.reserving = 0;
+			if (o->handle_signals && stop_pending())
+				sigprocmask(SIG_SETMASK, &oldmask, NULL);
+		}
 		if (tx_stop_requested || tx_cancel_requested) {
+			sigprocmask(SIG_SETMASK, &oldmask, NULL);
 			res->status = JR_ST_STOPPED;
 			ret = -EINTR;
 			snprintf(res->message, sizeof(res->message),
@@ -858,7 +1001,6 @@ int tx_apply(const struct tx_plan *p, struct jr_journal *j,
 			         i + 1, p->nsteps, i);
 			break;
 		}
-		sigprocmask(SIG_BLOCK, &block, &oldmask);
 		memset(&js, 0, sizeof(js));
 		js.index = (unsigned)i;
 		js.path = st->path;
@@ -925,6 +1067,7 @@ int tx_apply(const struct tx_plan *p, struct jr_journal *j,
 			break;
 		}
 	}
+	release_held(&c);
 	jr_end(j, id, res->status, res->message);
 	if (o->handle_signals) {
 		sigaction(SIGINT, &old_int, NULL);

@@ -60,6 +60,9 @@ struct tx_progress {
 	bool step_end;            /* from step_done: step `step` has ended */
 	int step_err;             /* with step_end: 0 applied, else -errno
 	                             (failed or stopped, maybe partly moved) */
+	size_t reserving;         /* > 0: before the first step, the targets
+	                             of that many steps are being held */
+	size_t reserved;          /* with reserving: how many so far */
 };
 typedef void (*tx_progress_cb)(const struct tx_progress *p, void *arg);
 

@@ -476,7 +476,9 @@ void ui_progress_format(char *buf, size_t size, int width,
                         const struct tx_progress *p)
 {
 	char bar[21], d[32], t[32], eta[32];
-	double frac = p->total ? (double)p->done / (double)p->total : 1.0;
+	double frac = p->reserving ? (double)p->reserved / (double)p->reserving
+	              : p->total    ? (double)p->done / (double)p->total
+	                            : 1.0;
 	int fill, n;
 
 	if (frac > 1)
@@ -485,6 +487,15 @@ void ui_progress_format(char *buf, size_t size, int width,
 	for (int i = 0; i < 10; i++)
 		bar[i] = i < fill ? '#' : '.';
 	bar[10] = '\0';
+	if (p->reserving) {
+		/* before the first step: the targets are being held */
+		snprintf(buf, size, "[%s] holding the targets of %zu steps: %zu",
+		         bar, p->reserving, p->reserved);
+		if (width >= 0 && strlen(buf) > (size_t)width &&
+		    (size_t)width < size)
+			buf[width] = '\0';
+		return;
+	}
 	units_format_size(p->done, d, sizeof(d));
 	units_format_size(p->total, t, sizeof(t));
 	if (p->eta < 0)
