@@ -462,9 +462,9 @@ static uint64_t ext4_chunks_cost(struct pl_ctx *c, uint64_t a, uint64_t len)
 }
 
 /* ext4: blocks written per request-equivalent in the placement cost (a
- * 2048-block merge request writes 8 MiB with 4 KiB blocks: measured on
- * bench/defrag.sh, one such request costs about as much as eight one-block
- * blocker requests). */
+ * 2048-block merge request writes 8 MiB with 4 KiB blocks; on
+ * bench/defrag.sh one such request cost roughly as much as eight
+ * one-block blocker requests, docs/BENCHMARKS.md "defrag"). */
 #define PL_EXT4_BLOCKS_PER_REQ 256u
 
 /* ext4: estimated cost of the exact placement of [a, a+len) (claim_run in
