@@ -15,6 +15,9 @@
 #   top_builddir=build bench/defrag.sh [KINDS] [SIZE_MB] [SEED] [SCALE] [RUNS]
 # Each of RUNS rounds runs relayout, the plain copy and the other tool, in
 # that order, each from the same starting image (report the best).
+# RELAYOUT_B=<other build>/relayout also runs that build's defrag in each
+# round from the same image ("relayoutB"; an A/B of two builds), before
+# relayout in even rounds and after it in odd ones.
 # relayout runs with a private journal and state dir.
 top_srcdir=$(cd "$(dirname "$0")/.." && pwd)
 : "${top_builddir:=$top_srcdir/build}"
@@ -74,8 +77,16 @@ RETRY=${RETRY:-10}
 # would measure the others' load): compare at the same priority.
 # IOPRIO= (empty) measures relayout's default.
 IOPRIO=${IOPRIO---io-priority normal}
-relayout_defrag() {
-	R -e "defrag --recursive --retry $RETRY $IOPRIO $VOL_MNT" "$VOL_MNT" >"$VOL_DIR/run1.out" 2>&1
+relayout_defrag() { # [BINARY]
+	"${1:-$RELAYOUT}" -e "defrag --recursive --retry $RETRY $IOPRIO $VOL_MNT" "$VOL_MNT" >"$VOL_DIR/run1.out" 2>&1
+}
+# relayout B from the same image, with its own journal and state dir
+relayout_b() {
+	[ -n "${RELAYOUT_B:-}" ] || return 0
+	restore
+	rm -rf "$RELAYOUT_JOURNAL_DIR" "$RELAYOUT_STATE_DIR"
+	run_tool relayoutB relayout_defrag "$RELAYOUT_B"
+	restore
 }
 
 # restore: the starting image back, on a fresh loop device (a device kept
@@ -152,6 +163,7 @@ for kind in $KINDS; do
 	layout >"$VOL_DIR/layout.before"
 	FF0=$(freefrags)
 	for round in $(seq 1 "$RUNS"); do
+		[ $((round % 2)) = 1 ] || relayout_b
 		[ "$round" = 1 ] || restore
 		rm -rf "$RELAYOUT_JOURNAL_DIR" "$RELAYOUT_STATE_DIR"
 		run_tool relayout relayout_defrag
@@ -160,6 +172,7 @@ for kind in $KINDS; do
 			grep -h "failed" "$VOL_DIR"/run*.out | sed 's/^/         /' | cut -c1-220
 			changed "$VOL_DIR/layout.before" "$VOL_DIR/layout.relayout" >"$VOL_DIR/changed"
 		fi
+		[ $((round % 2)) = 0 ] || relayout_b
 		restore
 		plain_copy "$VOL_DIR/changed"
 		restore

@@ -371,10 +371,6 @@ static bool anchor_ok(struct pl_ctx *c, uint64_t a)
 	uint64_t gs, ge;
 	struct lm_stats st;
 
-	/* ext4: placement in groups 0-1 may exceed the blocker bound
-	 * (docs/transactions.md): prefer later groups */
-	if (c->g->type == RL_FS_EXT4 && c->g->group_size)
-		return group_of(c->g, a) >= 2;
 	if (!c->xfs_anchor)
 		return true;
 	lm_group_range(c->m, group_of(c->g, a), &gs, &ge);
@@ -392,7 +388,7 @@ static bool anchor_ok(struct pl_ctx *c, uint64_t a)
 /* ext4: buddy-aligned chunks (in blocks, relative to the group start) of
  * at most PL_EXT4_CHUNK blocks, as the exact placement cuts a target. */
 #define PL_EXT4_CHUNK 2048u
-/* Requests below this estimate count as cheap (a few hundredths of a
+/* Costs below this estimate count as cheap (a few hundredths of a
  * second); above it a target costs up to a second of blocker requests. */
 #define PL_EXT4_CHEAP 64u
 
@@ -426,17 +422,15 @@ static uint64_t ext4_chunks_below(struct pl_ctx *c, uint64_t gs, uint64_t end,
 	return k;
 }
 
-/* ext4: estimated allocation requests the exact placement of [a, a+len)
- * makes (src/fs_place_ext4.c): per chunk container, one request per free
- * chunk of its order below it in the group (each is kept as a blocker),
- * plus the container itself. 0 on other filesystems. */
-static uint64_t ext4_place_cost(struct pl_ctx *c, uint64_t a, uint64_t len)
+/* ext4: estimated requests of the chunk-by-chunk placement of [a, a+len)
+ * (when no chunk of the free run qualifies, below): per chunk container,
+ * one request per free chunk of its order below it in the group (each is
+ * kept as a blocker), plus the container itself. */
+static uint64_t ext4_chunks_cost(struct pl_ctx *c, uint64_t a, uint64_t len)
 {
 	uint64_t gs, ge, bs = c->bs, cost = 0, lo, hi, gend, cont_lo = 0,
 	                 cont_hi = 0;
 
-	if (c->g->type != RL_FS_EXT4 || !c->g->group_size)
-		return 0;
 	lm_group_range(c->m, group_of(c->g, a), &gs, &ge);
 	lo = (a - gs) / bs;
 	hi = (a + len - gs) / bs;
@@ -465,6 +459,78 @@ static uint64_t ext4_place_cost(struct pl_ctx *c, uint64_t a, uint64_t len)
 		b += n;
 	}
 	return cost;
+}
+
+/* ext4: blocks written per request-equivalent in the placement cost (a
+ * 2048-block merge request writes 8 MiB with 4 KiB blocks; on
+ * bench/defrag.sh one such request cost roughly as much as eight
+ * one-block blocker requests, docs/BENCHMARKS.md "defrag"). */
+#define PL_EXT4_BLOCKS_PER_REQ 256u
+
+/* ext4: estimated cost of the exact placement of [a, a+len) (claim_run in
+ * src/fs_place_ext4.c), in requests plus blocks written / 256: one buddy
+ * chunk of the free run holding a, at or below a and of at most
+ * PL_EXT4_CHUNK blocks, is taken with one blocker request per free chunk
+ * of its order below it in the group -- the chunk with the fewest, the
+ * lowest of those (in the first group of a flex group, the chunk at the
+ * run's start) -- then grown to the target end with about one request per
+ * PL_EXT4_CHUNK blocks. Blocks written besides the target's: the blockers
+ * and the run from the chunk to the target start. 0 on other
+ * filesystems. */
+static uint64_t ext4_place_cost(struct pl_ctx *c, uint64_t a, uint64_t len)
+{
+	uint64_t bs = c->bs, g, gs, ge, ra, tlo, thi, below[64] = {0};
+	uint64_t best = UINT64_MAX, bests = 0, bestn = 0;
+	unsigned maxk = 1;
+	bool ff;
+	size_t i;
+
+	if (c->g->type != RL_FS_EXT4 || !c->g->group_size)
+		return 0;
+	g = group_of(c->g, a);
+	gs = (c->g->first_data_byte + g * c->g->group_size) / bs;
+	ge = gs + c->g->group_size / bs;
+	tlo = a / bs;
+	thi = (a + len) / bs;
+	ff = c->g->flex_groups >= 4 && g % c->g->flex_groups == 0;
+	while ((1ull << maxk) < bs)
+		maxk++;
+	maxk++; /* largest buddy order: log2(block size) + 1 */
+	i = fm_upper(&c->fm, a);
+	if (i == 0)
+		return ext4_chunks_cost(c, a, len);
+	ra = c->fm.r[i - 1].start / bs; /* the free run holding a */
+	if (ra < gs)
+		ra = gs;
+	i = fm_upper(&c->fm, gs * bs);
+	if (i > 0 && c->fm.r[i - 1].start + c->fm.r[i - 1].len > gs * bs)
+		i--;
+	for (; i < c->fm.n && c->fm.r[i].start / bs <= tlo; i++) {
+		uint64_t s = (c->fm.r[i].start + bs - 1) / bs;
+		uint64_t t = (c->fm.r[i].start + c->fm.r[i].len) / bs;
+
+		s = s > gs ? s : gs;
+		t = t < ge ? t : ge;
+		while (s < t && s <= tlo) {
+			unsigned k = 0;
+
+			while (k < maxk && (s - gs) % (2ull << k) == 0 &&
+			       s + (2ull << k) <= t)
+				k++;
+			if (s >= ra && (1ull << k) <= PL_EXT4_CHUNK &&
+			    (ff ? s == ra : below[k] < best)) {
+				best = below[k];
+				bests = s;
+				bestn = 1ull << k;
+			}
+			below[k]++;
+			s += 1ull << k;
+		}
+	}
+	if (best == UINT64_MAX)
+		return ext4_chunks_cost(c, a, len);
+	return 1 + best + (thi - bests + PL_EXT4_CHUNK - 1) / PL_EXT4_CHUNK +
+	       (best * bestn + tlo - bests) / PL_EXT4_BLOCKS_PER_REQ;
 }
 
 /* A candidate target's ranking: with an anchor (XFS) first; then, on

@@ -19,8 +19,8 @@
 #define TX_DEFAULT_CHUNK (16ull << 20)
 #define TX_BUSY_RETRIES 5
 #define TX_POLL_S 0.05 /* --rate pauses poll for a cancel this often */
-/* Targets are held this many steps ahead at most (one open donor each;
- * fewer when the open-file limit is low). */
+/* Targets are held this many steps ahead at most (fewer when the
+ * open-file limit is low: one open donor per target piece). */
 #define TX_RESERVE_MAX 4096
 
 /* ---------------------------------------------------------------- pieces */
@@ -466,15 +466,33 @@ static void ioprio_set_self(int prio)
 #endif
 }
 
+/* The donors holding a step's targets: one per target piece, or one
+ * for all of them (n 1). fd NULL: none. */
+struct tx_held {
+	int *fd;
+	size_t n;
+};
+
+static void held_release(struct tx_held *h)
+{
+	for (size_t k = 0; k < h->n; k++)
+		close(h->fd[k]);
+	free(h->fd);
+	h->fd = NULL;
+	h->n = 0;
+}
+
 struct apply_ctx {
 	const struct tx_plan *p;
 	const struct tx_opts *o;
 	struct tx_result *res;
 	double t0;
 	uint64_t done;
-	int *donor;          /* per step: its donor holding the targets, or -1 */
+	struct tx_held *held; /* per step: the donors holding its targets */
+	bool *not_free;      /* per step: its targets were not free to hold */
+	size_t fd_budget;    /* donors that may be open at once */
+	size_t fds_held;     /* donors open now */
 	size_t reserve_next; /* the next step to try to hold targets for */
-	size_t window;       /* how many steps ahead targets are held */
 	size_t reserving;    /* > 0: the first hold, that many steps */
 	size_t reserved;     /* steps held so far in the first hold */
 };
@@ -608,20 +626,34 @@ static int verify_moved(int fd, const struct tx_step *st, char *why,
 	return r;
 }
 
-/* Allocate every target piece of step st, at its file offset, in a new
- * donor on device dev; check the donor holds exactly the targets. On
- * success *out is the donor; on failure nothing stays allocated. */
+/* Hold the target pieces of step st (device dev) in new donors, each
+ * piece at its file offset: one donor per piece when per_piece, else one
+ * donor for all. A donor of one extent needs no extent-tree block on
+ * ext4; one of many does, and ext4 puts that block next to the extent
+ * just allocated, which is where the plan's next target often lies (an
+ * undo restoring a file's scattered pieces). Each donor must then hold
+ * exactly its pieces (FIEMAP). On failure nothing stays allocated. */
 static int hold_targets(struct apply_ctx *c, const struct tx_step *st,
-                        dev_t dev, int *out, char *why, size_t wlen)
+                        dev_t dev, bool per_piece, struct tx_held *h,
+                        char *why, size_t wlen)
 {
 	struct rl_place_opts popts;
-	int donor, r = 0;
+	size_t n = per_piece ? st->ntarget : 1, k;
+	int r = 0;
 
-	donor = open_donor(st->path, dev);
-	if (donor < 0) {
-		snprintf(why, wlen, "cannot create the donor file: %s",
-		         rl_strerror(donor));
-		return donor;
+	h->fd = malloc((n ? n : 1) * sizeof(*h->fd));
+	if (!h->fd)
+		return -ENOMEM;
+	h->n = 0;
+	for (k = 0; k < n; k++) {
+		h->fd[k] = open_donor(st->path, dev);
+		if (h->fd[k] < 0) {
+			r = h->fd[k];
+			snprintf(why, wlen, "cannot create the donor file: %s",
+			         rl_strerror(r));
+			goto fail;
+		}
+		h->n++;
 	}
 	/* Blocks freed moments ago (an undo, a file deleted before the plan,
 	 * an earlier step) stay busy until the log commits: the exact
@@ -631,16 +663,16 @@ static int hold_targets(struct apply_ctx *c, const struct tx_step *st,
 	memset(&popts, 0, sizeof(popts));
 	popts.state_dir = c->o->state_dir;
 	popts.no_tunables = c->o->no_tunables;
-	/* allocate every target piece, at its file offset, in the donor */
-	for (size_t k = 0; k < st->ntarget; k++) {
+	for (k = 0; k < st->ntarget; k++) {
 		const struct jr_piece *t = &st->target[k];
+		int d = h->fd[per_piece ? k : 0];
 		int64_t got;
 
-		if (lseek(donor, (off_t)t->logical, SEEK_SET) < 0) {
+		if (lseek(d, (off_t)t->logical, SEEK_SET) < 0) {
 			r = -errno;
 			goto fail;
 		}
-		got = rl_allocate_ex(donor,
+		got = rl_allocate_ex(d,
 		                     RL_ALLOC_FIXED_START | RL_ALLOC_CONTIGUOUS |
 		                         RL_ALLOC_FIXED_LEN,
 		                     t->physical, t->length, &popts);
@@ -658,18 +690,23 @@ static int hold_targets(struct apply_ctx *c, const struct tx_step *st,
 			goto fail;
 		}
 	}
-	/* the donor must hold exactly the targets */
-	{
-		struct jr_piece *dp;
-		size_t nd;
-		struct jr_piece *tg = calloc(st->ntarget + 1, sizeof(*tg));
+	/* every donor must hold exactly its pieces */
+	for (k = 0; k < n; k++) {
+		const struct jr_piece *want = per_piece ? &st->target[k] : NULL;
+		struct jr_piece *dp = NULL, *tg;
+		size_t nd, nt = per_piece ? 1 : st->ntarget;
+
+		tg = calloc(nt, sizeof(*tg));
 		if (!tg) {
 			r = -ENOMEM;
 			goto fail;
 		}
-		memcpy(tg, st->target, st->ntarget * sizeof(*tg));
-		size_t nt = tx_pieces_normalize(tg, st->ntarget);
-		r = tx_range_pieces(donor, st->offset, st->length, &dp, &nd);
+		memcpy(tg, want ? want : st->target, nt * sizeof(*tg));
+		nt = tx_pieces_normalize(tg, nt);
+		r = want ? tx_range_pieces(h->fd[k], want->logical,
+		                           want->length, &dp, &nd)
+		         : tx_range_pieces(h->fd[k], st->offset, st->length,
+		                           &dp, &nd);
 		if (r == 0 && !tx_pieces_equal(dp, nd, tg, nt)) {
 			snprintf(why, wlen,
 			         "the allocation did not land at the target "
@@ -683,57 +720,93 @@ static int hold_targets(struct apply_ctx *c, const struct tx_step *st,
 		if (r < 0)
 			goto fail;
 	}
-	*out = donor;
 	return 0;
 fail:
-	close(donor); /* whatever it holds is released */
+	held_release(h); /* whatever the donors hold is freed */
 	return r;
 }
 
-/* Before step `from` runs: hold the targets of the steps up to `window`
- * ahead that were not tried yet, each in a donor of its own. A target
- * that is free now is then kept from everything else the plan does (on
- * ext4 an extent-tree block the move of an earlier file needs is taken
- * from the first free blocks of its flex group: an undo restoring many
- * files would otherwise find a later file's original place taken by an
- * earlier one's tree block) and from other writers. A step whose targets
- * are not free yet (an earlier step frees them) or cannot be held now is
- * allocated when it runs, as before. Stops early on a cancel or a stop
- * signal (the steps not tried are allocated when they run). */
+/* Do the physical ranges of two piece lists overlap? */
+static bool pieces_overlap(const struct jr_piece *a, size_t na,
+                           const struct jr_piece *b, size_t nb)
+{
+	for (size_t i = 0; i < na; i++)
+		for (size_t k = 0; k < nb; k++)
+			if (a[i].physical < b[k].physical + b[k].length &&
+			    b[k].physical < a[i].physical + a[i].length)
+				return true;
+	return false;
+}
+
+/* Try to hold step k's targets (see hold_ahead). */
+static void hold_step(struct apply_ctx *c, size_t k)
+{
+	const struct tx_step *st = &c->p->steps[k];
+	char why[512];
+	struct stat sb;
+	int fd, r = -ESTALE;
+
+	if (st->ntarget > c->fd_budget - c->fds_held)
+		return;
+	fd = c->o->open_file
+	         ? c->o->open_file(c->o->open_arg, st->path, O_RDONLY)
+	         : open(st->path, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+	if (fd < 0)
+		return; /* its step says why */
+	if (fstat(fd, &sb) == 0 && S_ISREG(sb.st_mode) && sb.st_ino == st->ino)
+		r = hold_targets(c, st, sb.st_dev, true, &c->held[k], why,
+		                 sizeof(why));
+	close(fd);
+	if (r == 0)
+		c->fds_held += c->held[k].n;
+	/* not free (yet): an earlier step may free it */
+	c->not_free[k] = r == -ENOSPC || r == -EBUSY;
+}
+
+/* Before step `from` runs: hold the targets of the steps ahead that were
+ * not tried yet, while the open-file budget lasts (one donor per target
+ * piece), at most TX_RESERVE_MAX steps ahead. A target that is free now
+ * is then kept from everything else the plan allocates (ext4 extent-tree
+ * blocks of the files moved before it: an undo restoring many files would
+ * otherwise find a later file's original place taken) and from other
+ * writers. A step whose targets are not free yet (an earlier step frees
+ * them) or cannot be held now allocates them when it runs, as before.
+ * Stops early on a cancel or a stop signal. */
 static void hold_ahead(struct apply_ctx *c, size_t from)
 {
-	size_t end = from + c->window;
+	size_t end = from + TX_RESERVE_MAX;
 
-	if (!c->donor)
+	if (!c->held)
 		return;
+	/* What the step before freed (its old place) may be a later step's
+	 * target that was not free before: hold those now. */
+	for (size_t k = from; from > 0 && k < c->reserve_next; k++) {
+		const struct tx_step *prev = &c->p->steps[from - 1];
+
+		if (c->not_free[k] &&
+		    pieces_overlap(c->p->steps[k].target,
+		                   c->p->steps[k].ntarget, prev->before,
+		                   prev->nbefore))
+			hold_step(c, k);
+	}
 	if (end > c->p->nsteps)
 		end = c->p->nsteps;
 	if (c->reserve_next < from)
 		c->reserve_next = from;
 	while (c->reserve_next < end) {
-		size_t k = c->reserve_next++;
+		size_t k = c->reserve_next;
 		const struct tx_step *st = &c->p->steps[k];
-		char why[512];
-		struct stat sb;
-		int fd;
 
 		if (tx_cancel_requested ||
 		    (c->o->handle_signals && stop_pending()))
 			return;
-		if (st->ntarget == 0)
-			continue;
-		fd = c->o->open_file
-		         ? c->o->open_file(c->o->open_arg, st->path, O_RDONLY)
-		         : open(st->path,
-		                O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
-		if (fd < 0)
-			continue; /* its step says why */
-		if (fstat(fd, &sb) == 0 && S_ISREG(sb.st_mode) &&
-		    sb.st_ino == st->ino &&
-		    hold_targets(c, st, sb.st_dev, &c->donor[k], why,
-		                 sizeof(why)) < 0)
-			c->donor[k] = -1;
-		close(fd);
+		if (st->ntarget > c->fd_budget - c->fds_held &&
+		    st->ntarget <= c->fd_budget)
+			return; /* when earlier steps have released theirs */
+		c->reserve_next++;
+		if (st->ntarget == 0 || st->ntarget > c->fd_budget)
+			continue; /* allocated when it runs */
+		hold_step(c, k);
 		if (c->reserving) {
 			c->reserved++;
 			report(c, from, false);
@@ -741,46 +814,29 @@ static void hold_ahead(struct apply_ctx *c, size_t from)
 	}
 }
 
-/* Release the targets still held (steps that did not run). */
-static void release_held(struct apply_ctx *c)
-{
-	if (!c->donor)
-		return;
-	for (size_t k = 0; k < c->p->nsteps; k++)
-		if (c->donor[k] >= 0)
-			close(c->donor[k]);
-	free(c->donor);
-	c->donor = NULL;
-}
-
-/* How many steps ahead to hold targets: as many as the open-file limit
- * comfortably allows (raised to its hard limit when that helps), at most
- * TX_RESERVE_MAX. */
-static size_t hold_window(size_t nsteps)
+/* How many donors may be held open at once: what the open-file limit
+ * leaves (raised to its hard limit when that is needed, never beyond),
+ * keeping 256 descriptors for everything else. */
+static size_t hold_budget(const struct tx_plan *p)
 {
 	struct rlimit rl;
-	size_t w = 0;
+	rlim_t want = 256;
 
-	if (getrlimit(RLIMIT_NOFILE, &rl) == 0) {
-		rlim_t want = (rlim_t)(nsteps < TX_RESERVE_MAX ? nsteps
-		                                               : TX_RESERVE_MAX) *
-		                  2 + 256;
-		if (rl.rlim_cur != RLIM_INFINITY && rl.rlim_cur < want &&
-		    rl.rlim_max > rl.rlim_cur) {
-			rl.rlim_cur = rl.rlim_max == RLIM_INFINITY ||
-			                      rl.rlim_max > want
-			                  ? want
-			                  : rl.rlim_max;
-			(void)setrlimit(RLIMIT_NOFILE, &rl);
-			(void)getrlimit(RLIMIT_NOFILE, &rl);
-		}
-		w = rl.rlim_cur == RLIM_INFINITY ? TX_RESERVE_MAX
-		    : rl.rlim_cur > 256            ? (size_t)(rl.rlim_cur - 256) / 2
-		                                   : 0;
+	for (size_t k = 0; k < p->nsteps && k < TX_RESERVE_MAX; k++)
+		want += p->steps[k].ntarget;
+	if (getrlimit(RLIMIT_NOFILE, &rl) < 0)
+		return 0;
+	if (rl.rlim_cur != RLIM_INFINITY && rl.rlim_cur < want &&
+	    rl.rlim_max > rl.rlim_cur) {
+		rl.rlim_cur = rl.rlim_max == RLIM_INFINITY || rl.rlim_max > want
+		                  ? want
+		                  : rl.rlim_max;
+		(void)setrlimit(RLIMIT_NOFILE, &rl);
+		(void)getrlimit(RLIMIT_NOFILE, &rl);
 	}
-	if (w > TX_RESERVE_MAX)
-		w = TX_RESERVE_MAX;
-	return w < nsteps ? w : nsteps;
+	if (rl.rlim_cur == RLIM_INFINITY)
+		return (size_t)want;
+	return rl.rlim_cur > 256 ? (size_t)(rl.rlim_cur - 256) : 0;
 }
 
 static int run_step(struct apply_ctx *c, struct jr_journal *j, size_t i,
@@ -793,7 +849,8 @@ static int run_step(struct apply_ctx *c, struct jr_journal *j, size_t i,
 	struct jr_piece *cur = NULL;
 	size_t ncur;
 	struct stat sb;
-	int fd, donor = -1, r;
+	int fd, r;
+	struct tx_held h = {NULL, 0};
 	uint64_t chunk = c->o->chunk ? c->o->chunk : TX_DEFAULT_CHUNK;
 	bool moving = false; /* movedata was called: record a partial move */
 	int sig = 0;
@@ -838,18 +895,23 @@ static int run_step(struct apply_ctx *c, struct jr_journal *j, size_t i,
 		r = -errno;
 		goto out;
 	}
-	if (c->donor && c->donor[i] >= 0) {
+	if (c->held && c->held[i].fd) {
 		/* held since before the earlier steps ran */
-		donor = c->donor[i];
-		c->donor[i] = -1;
+		h = c->held[i];
+		c->held[i].fd = NULL;
+		c->held[i].n = 0;
+		c->fds_held -= h.n;
 	} else {
-		r = hold_targets(c, st, sb.st_dev, &donor, why, wlen);
+		r = hold_targets(c, st, sb.st_dev,
+		                 st->ntarget <= c->fd_budget - c->fds_held, &h,
+		                 why, wlen);
 		if (r < 0)
 			goto out;
 	}
 	/* move, chunk by chunk */
 	for (size_t k = 0; k < st->ntarget; k++) {
 		const struct jr_piece *t = &st->target[k];
+		int donor = h.fd[h.n == 1 ? 0 : k];
 		for (uint64_t pos = t->logical; pos < t->logical + t->length;) {
 			uint64_t n = t->logical + t->length - pos;
 			int tries = 0;
@@ -918,8 +980,7 @@ out:
 	}
 	(void)j;
 	free(cur);
-	if (donor >= 0)
-		close(donor); /* whatever it still holds is released */
+	held_release(&h); /* whatever the donors still hold is freed */
 	/* Settle what the step freed (the file's old blocks, the donor's
 	 * after the swap, or what a failed step had allocated, released by
 	 * that close; XFS frees the closed donor in the background): the
@@ -933,7 +994,7 @@ out:
 int tx_apply(const struct tx_plan *p, struct jr_journal *j,
              const struct tx_opts *o, struct tx_result *res)
 {
-	struct apply_ctx c = {p, o, res, now_s(), 0, NULL, 0, 0, 0, 0};
+	struct apply_ctx c = {p, o, res, now_s(), 0, NULL, NULL, 0, 0, 0, 0, 0};
 	struct sigaction sa, old_int, old_term;
 	sigset_t block, oldmask;
 	int old_prio = -1, ret = 0;
@@ -965,11 +1026,15 @@ int tx_apply(const struct tx_plan *p, struct jr_journal *j,
 		sigaction(SIGTERM, &sa, &old_term);
 	}
 	res->status = JR_ST_APPLIED;
-	c.window = hold_window(p->nsteps);
-	if (c.window > 1) {
-		c.donor = malloc(p->nsteps * sizeof(*c.donor));
-		for (size_t k = 0; c.donor && k < p->nsteps; k++)
-			c.donor[k] = -1;
+	c.fd_budget = hold_budget(p);
+	if (p->nsteps > 1) {
+		c.held = calloc(p->nsteps, sizeof(*c.held));
+		c.not_free = calloc(p->nsteps, sizeof(*c.not_free));
+		if (!c.not_free) {
+			free(c.held);
+	free(c.not_free);
+			c.held = NULL;
+		}
 	}
 	for (size_t i = 0; i < p->nsteps; i++) {
 		const struct tx_step *st = &p->steps[i];
@@ -983,8 +1048,15 @@ int tx_apply(const struct tx_plan *p, struct jr_journal *j,
 		sigprocmask(SIG_BLOCK, &block, &oldmask);
 		if (!tx_stop_requested && !tx_cancel_requested) {
 			if (i == 0)
-				c.reserving = c.window;
+				c.reserving = p->nsteps < TX_RESERVE_MAX
+				                  ? p->nsteps
+				                  : TX_RESERVE_MAX;
 			hold_ahead(&c, i);
+			if (c.reserving && c.reserved &&
+			    c.reserved < c.reserving) {
+				c.reserving = c.reserved; /* the budget ran out */
+				report(&c, i, false);
+			}
 			c.reserving = 0;
 			if (o->handle_signals && stop_pending())
 				sigprocmask(SIG_SETMASK, &oldmask, NULL);
@@ -1067,7 +1139,9 @@ int tx_apply(const struct tx_plan *p, struct jr_journal *j,
 			break;
 		}
 	}
-	release_held(&c);
+	for (size_t k = 0; c.held && k < p->nsteps; k++)
+		held_release(&c.held[k]);
+	free(c.held);
 	jr_end(j, id, res->status, res->message);
 	if (o->handle_signals) {
 		sigaction(SIGINT, &old_int, NULL);

@@ -49,14 +49,7 @@ check_fs() {
 			[ $(((g / gsz))) = $(((g + bs - 1) / gsz)) ] || continue
 			tried=$((tried + 1))
 			p=$(alloc "$VOL_MNT/t$n" "$g" $bs)
-			if [ -z "$p" ] && [ "$kind" = ext4 ] && [ $((g / gsz)) -lt 2 ]; then
-				# known gap: ext4 groups 0-1 may need more blocker
-				# requests than the bound; refused cleanly
-				[ "$(blocks_of "$VOL_MNT/t$n")" = 0 ] || fail "$kind: blocks left at $g"
-				echo "note: $kind: $g (group $((g / gsz))) refused"
-			else
-				[ "$p" = "$g" ] || fail "$kind: 1 block at $g landed at '${p:-error}'"
-			fi
+			[ "$p" = "$g" ] || fail "$kind: 1 block at $g (group $((g / gsz))) landed at '${p:-error}'"
 			rm -f "$VOL_MNT/t$n"
 			n=$((n + 1))
 		done

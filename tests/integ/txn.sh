@@ -33,13 +33,11 @@ extents_of() { vol_extents "$1"; }
 
 # goal_for LEN: a block-aligned free target LEN long. XFS: inside the
 # first AG, above existing data (XFS places relative to data below the goal
-# in the same AG). ext4: from group 2 on (groups 0-1 may need more blocker
-# requests than the placement's bound: see place.sh).
+# in the same AG).
 goal_for() {
 	local len=$1 lo=0 hi
 	hi=$(( $(jq -r .size <<<"$INFO") / 4 ))
 	case $VOL_FS in ext4*)
-		lo=$(( $(jq -r .group_size <<<"$INFO") * 2 ))
 		hi=$(jq -r .size <<<"$INFO") ;;
 	esac
 	R --json -e "free $lo $hi" "$VOL_MNT" | jq -r --argjson len "$len" '
@@ -357,15 +355,6 @@ for kind in $KINDS; do
 	export RELAYOUT_JOURNAL_DIR=$JDIR RELAYOUT_STATE_DIR=$VOL_DIR/state
 	INFO=$(R --json -e info "$M")
 	UUID=$(jq -r .uuid <<<"$INFO")
-	if [ "$kind" = ext4 ]; then
-		# Keep the test's data out of groups 0-1, where exact placement
-		# (and so an undo back there) may need more blocker requests
-		# than its bound (see place.sh): fill them first.
-		gsz=$(jq -r .group_size <<<"$INFO")
-		low=$(R --json -e "free 0 $((2 * gsz))" "$M" | jq -r '[.extents[].length] | add')
-		fallocate -l $((low - 65536)) "$M/low-groups" || fail "filler"
-		sync -f "$M"
-	fi
 	dd if=/dev/urandom of="$M/anchor" bs=64K count=1 conv=fsync status=none
 	if [ "$kind" = btrfs ]; then
 		dd if=/dev/urandom of="$M/b" bs=64K count=4 status=none
