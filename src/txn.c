@@ -817,7 +817,7 @@ static void hold_ahead(struct apply_ctx *c, size_t from)
 /* How many donors may be held open at once: what the open-file limit
  * leaves (raised to its hard limit when that is needed, never beyond),
  * keeping 256 descriptors for everything else. */
-static size_t hold_budget(const struct tx_plan *p)
+static size_t hold_budget(const struct tx_plan *p, struct rlimit *old)
 {
 	struct rlimit rl;
 	rlim_t want = 256;
@@ -826,6 +826,7 @@ static size_t hold_budget(const struct tx_plan *p)
 		want += p->steps[k].ntarget;
 	if (getrlimit(RLIMIT_NOFILE, &rl) < 0)
 		return 0;
+	*old = rl;
 	if (rl.rlim_cur != RLIM_INFINITY && rl.rlim_cur < want &&
 	    rl.rlim_max > rl.rlim_cur) {
 		rl.rlim_cur = rl.rlim_max == RLIM_INFINITY || rl.rlim_max > want
@@ -999,6 +1000,7 @@ int tx_apply(const struct tx_plan *p, struct jr_journal *j,
 	sigset_t block, oldmask;
 	int old_prio = -1, ret = 0;
 	uint64_t id;
+	struct rlimit nofile = {0, 0};
 
 	memset(res, 0, sizeof(*res));
 	ret = jr_begin(j, p->command, p->undo_of, (unsigned)p->nsteps, &id);
@@ -1026,13 +1028,15 @@ int tx_apply(const struct tx_plan *p, struct jr_journal *j,
 		sigaction(SIGTERM, &sa, &old_term);
 	}
 	res->status = JR_ST_APPLIED;
-	c.fd_budget = hold_budget(p);
+	c.fd_budget = hold_budget(p, &nofile);
 	if (p->nsteps > 1) {
 		c.held = calloc(p->nsteps, sizeof(*c.held));
 		c.not_free = calloc(p->nsteps, sizeof(*c.not_free));
 		if (!c.not_free) {
 			free(c.held);
 	free(c.not_free);
+	if (nofile.rlim_cur)
+		(void)setrlimit(RLIMIT_NOFILE, &nofile); /* as it was */
 			c.held = NULL;
 		}
 	}
