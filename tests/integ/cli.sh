@@ -8,20 +8,9 @@ M=$VOL_MNT
 T=$VOL_DIR/t
 mkdir "$T"
 
-# expect RC PATTERN -- ARGS...: run relayout, check exit code and that
+# expect RC PATTERN -- ARGS...: relayout ARGS exits with RC, its
 # stdout+stderr match PATTERN (grep -E).
-expect() {
-	local want=$1 pat=$2 out rc
-	shift 3
-	out=$("$RELAYOUT" "$@" 2>&1)
-	rc=$?
-	if [ "$rc" != "$want" ] || ! grep -qE -- "$pat" <<<"$out"; then
-		echo "FAIL: relayout $* -> rc $rc (want $want), output:" >&2
-		echo "$out" | head -20 >&2
-		echo "  (wanted /$pat/)" >&2
-		fails=$((fails + 1))
-	fi
-}
+expect() { fails_unless "$1" "$2" -- "$RELAYOUT" "${@:4}"; }
 
 dd if=/dev/urandom of="$M/file" bs=4K count=16 status=none
 ln -s file "$M/link"
@@ -56,29 +45,28 @@ expect 0 'block size: +4096' -- -e info "$M"
 # a failing command stops the rest, -k goes on
 expect 1 'nonexistent' -- -e "extents $M/nonexistent; echo after" "$M"
 out=$("$RELAYOUT" -e "extents $M/nonexistent; echo after" "$M" 2>/dev/null)
-[ -z "$out" ] || { echo "FAIL: command after a failure ran" >&2; fails=$((fails + 1)); }
+[ -z "$out" ] || fail "command after a failure ran"
 expect 1 '^after$' -- -k -e "extents $M/nonexistent; echo after" "$M"
 
 # JSON: every command prints exactly one valid document.
 out=$("$RELAYOUT" --json -k -e "info; extents $M/file; free; extents $M/nope" "$M" 2>/dev/null)
 n=$(jq -c . <<<"$out" | wc -l) || n=bad
 if [ "$n" != 3 ] && [ "$n" != 4 ]; then
-	echo "FAIL: --json output is not one document per command: $out" >&2
-	fails=$((fails + 1))
+	fail "--json output is not one document per command: $out"
 fi
 [ "$(jq -r 'select(.command=="extents" and .file!=null) | .size' <<<"$out" | head -1)" = 65536 ] ||
-	{ echo "FAIL: extents --json size" >&2; fails=$((fails + 1)); }
+	fail "extents --json size"
 jq -e 'select(.error!=null and .command=="extents")' <<<"$out" >/dev/null ||
-	{ echo "FAIL: --json error document" >&2; fails=$((fails + 1)); }
+	fail "--json error document"
 phys=$(jq -r 'select(.command=="extents" and .file!=null) | .extents[0].physical' <<<"$out" | head -1)
 ff=$(filefrag -v -b1 "$M/file" | awk '$1=="0:" {gsub(/\.\./," "); print $4}')
-[ "$phys" = "$ff" ] || { echo "FAIL: extents physical $phys != filefrag $ff" >&2; fails=$((fails + 1)); }
+[ "$phys" = "$ff" ] || fail "extents physical $phys != filefrag $ff"
 
 # Per-command --json: only that command prints JSON, any command takes it.
 out=$("$RELAYOUT" -e "echo plain; info --json; echo after" "$M" 2>/dev/null)
 { [ "$(sed -n 1p <<<"$out")" = plain ] && [ "$(sed -n 3p <<<"$out")" = after ] &&
 	sed -n 2p <<<"$out" | jq -e '.block_size > 0' >/dev/null; } ||
-	{ echo "FAIL: per-command --json: $out" >&2; fails=$((fails + 1)); }
+	fail "per-command --json: $out"
 expect 0 '"largest":' -- -e "free --json --summary" "$M"
 expect 2 "info: option '--json' takes no value" -- -e "info --json=1" "$M"
 
@@ -86,7 +74,7 @@ expect 2 "info: option '--json' takes no value" -- -e "info --json=1" "$M"
 printf '# comment\n\necho one # trailing\necho two; echo three\nbogus\necho never\n' >"$T/s1"
 expect 2 "$T/s1:5: unknown command 'bogus'" -- -x "$T/s1" "$M"
 out=$("$RELAYOUT" -x "$T/s1" "$M" 2>/dev/null)
-[ "$out" = $'one\ntwo\nthree' ] || { echo "FAIL: script output '$out'" >&2; fails=$((fails + 1)); }
+[ "$out" = $'one\ntwo\nthree' ] || fail "script output '$out'"
 printf 'set continue-on-error on\nbogus\necho reached\n' >"$T/s2"
 expect 2 'reached' -- -x "$T/s2" "$M"
 printf 'echo a\0b\n' >"$T/s3"
@@ -98,23 +86,23 @@ mkfifo "$T/fifo"
 printf 'source %s\necho after\n' "$T/fifo" >"$T/s6"
 out=$(timeout 10 "$RELAYOUT" -k -x "$T/s6" "$M" 2>&1); rc=$?
 { [ $rc = 1 ] && grep -q 'not a regular file' <<<"$out" && grep -qx after <<<"$out"; } ||
-	{ echo "FAIL: source of a FIFO (rc $rc): $out" >&2; fails=$((fails + 1)); }
+	fail "source of a FIFO (rc $rc): $out"
 echo 'echo from-stdin' | "$RELAYOUT" -x - "$M" | grep -qx from-stdin ||
-	{ echo "FAIL: -x - (stdin)" >&2; fails=$((fails + 1)); }
+	fail "-x - (stdin)"
 head -c 100000 /dev/zero | tr '\0' 'a' >"$T/s5"; echo >>"$T/s5"
 expect 2 's5:1: line too long' -- -x "$T/s5" "$M"
 
 # Record and replay: the same outputs; another volume refuses unless --force.
 "$RELAYOUT" -r "$T/rec" -e "info; extents $M/file" -x "$T/s2" "$M" >"$T/out1" 2>/dev/null
 grep -q "^volume-uuid $(blkid -p -s UUID -o value "$VOL_DEV")\$" "$T/rec" ||
-	{ echo "FAIL: recording has no volume-uuid header" >&2; cat "$T/rec" >&2; fails=$((fails + 1)); }
-grep -q '^echo reached$' "$T/rec" || { echo "FAIL: script commands not recorded" >&2; fails=$((fails + 1)); }
+	{ fail "recording has no volume-uuid header"; cat "$T/rec" >&2; }
+grep -q '^echo reached$' "$T/rec" || fail "script commands not recorded"
 "$RELAYOUT" -x "$T/rec" "$M" >"$T/out2" 2>/dev/null
-cmp -s "$T/out1" "$T/out2" || { echo "FAIL: replay output differs" >&2; diff "$T/out1" "$T/out2" >&2; fails=$((fails + 1)); }
+cmp -s "$T/out1" "$T/out2" || { fail "replay output differs"; diff "$T/out1" "$T/out2" >&2; }
 ln -s "$T/rec" "$T/reclink"
 expect 1 'cannot record: is a symbolic link' -- -e "record $T/reclink" "$M"
 expect 1 'cannot record' -- -r "$T/reclink" -e 'echo x' "$M"
-[ "$(stat -c %a "$T/rec")" = 600 ] || { echo "FAIL: recording mode $(stat -c %a "$T/rec")" >&2; fails=$((fails + 1)); }
+[ "$(stat -c %a "$T/rec")" = 600 ] || { fail "recording mode $(stat -c %a "$T/rec")"; }
 sed -i 's/^volume-uuid .*/volume-uuid 00000000-0000-0000-0000-000000000000/' "$T/rec"
 expect 1 'refusing to replay' -- -x "$T/rec" "$M"
 expect 0 'warning: volume .*going on' -- --force -x "$T/rec" "$M"
@@ -129,12 +117,10 @@ done
 # device, unlinked image).
 demo_gone() { # DEV DIR WHAT
 	if losetup "$1" 2>/dev/null | grep -q relayout-demo; then
-		echo "FAIL: $3: loop device $1 still holds the demo image" >&2
-		fails=$((fails + 1))
+		fail "$3: loop device $1 still holds the demo image"
 	fi
 	if [ -e "$2" ] || grep -q "$2" /proc/self/mountinfo; then
-		echo "FAIL: $3: $2 left behind" >&2
-		fails=$((fails + 1))
+		fail "$3: $2 left behind"
 	fi
 }
 for k in ext4 xfs btrfs; do
@@ -143,8 +129,7 @@ for k in ext4 xfs btrfs; do
 	frag=$(jq -c 'select(.command=="frag")' <<<"$out")
 	if [ "$(jq -r .type <<<"$info")" != $k ] || [ "$(jq -r .files <<<"$frag")" -lt 100 ] ||
 		[ "$(jq -r .fragmented_files <<<"$frag")" -lt 4 ]; then
-		echo "FAIL: --demo=$k: $out $(cat "$T/demo.err")" >&2
-		fails=$((fails + 1))
+		fail "--demo=$k: $out $(cat "$T/demo.err")"
 	fi
 	demo_gone "$(jq -r .device <<<"$info")" "$(dirname "$(jq -r .mountpoint <<<"$info")")" "--demo=$k"
 done
@@ -158,19 +143,19 @@ kill -9 $pid
 wait $pid 2>/dev/null
 exec 8>&-
 read -r dev mnt < <(sed -n 's/.* on \(\/dev\/loop[0-9]*\)) at \(.*\); .*/\1 \2/p' "$T/demo.err")
-[ -n "$dev" ] || { echo "FAIL: --demo: no volume line: $(cat "$T/demo.err")" >&2; fails=$((fails + 1)); }
+[ -n "$dev" ] || { fail "--demo: no volume line: $(cat "$T/demo.err")"; }
 for ((i = 0; i < 50; i++)); do losetup "$dev" 2>/dev/null | grep -q relayout-demo || break; sleep 0.1; done
 # (the mount was only ever visible in relayout's own namespace: the
 # cleared loop device shows it is gone; the empty directories are the one
 # leftover a crash may leave)
 demo_gone "$dev" /nonexistent "--demo killed"
-[ -z "$(ls -A "$mnt")" ] || { echo "FAIL: --demo killed: $mnt not empty" >&2; fails=$((fails + 1)); }
+[ -z "$(ls -A "$mnt")" ] || fail "--demo killed: $mnt not empty"
 rmdir "$mnt" "$(dirname "$mnt")"
 expect 2 "no PATH" -- --demo -e info "$M"
 expect 2 "'zfs': ext4, xfs or btrfs" -- --demo=zfs -e info
 if command -v setpriv >/dev/null; then
 	out=$(setpriv --reuid=65534 --regid=65534 --clear-groups "$RELAYOUT" --demo -e info 2>&1)
-	grep -q "needs root" <<<"$out" || { echo "FAIL: --demo as nobody: $out" >&2; fails=$((fails + 1)); }
+	grep -q "needs root" <<<"$out" || fail "--demo as nobody: $out"
 fi
 
 if [ $fails != 0 ]; then

@@ -13,19 +13,9 @@ M=$VOL_MNT
 T=$VOL_DIR/t
 mkdir "$T"
 
-# expect RC PATTERN -- ARGS...: exit code RC and stdout+stderr match
-# PATTERN (grep -E); at most 20 s (nothing may block).
-expect() {
-	local want=$1 pat=$2 out rc
-	shift 3
-	out=$(timeout 20 "$RELAYOUT" "$@" 2>&1)
-	rc=$?
-	if [ "$rc" != "$want" ] || ! grep -qE -- "$pat" <<<"$out"; then
-		fail "relayout $* -> rc $rc (want $want), output:"
-		echo "$out" | head -20 >&2
-		echo "  (wanted /$pat/)" >&2
-	fi
-}
+# expect RC PATTERN -- ARGS...: relayout ARGS exits with RC, its
+# stdout+stderr match PATTERN (grep -E), within 20 s.
+expect() { fails_unless "$1" "$2" -- "$RELAYOUT" "${@:4}"; }
 # valid_utf8 FILE: the whole file is valid UTF-8.
 valid_utf8() {
 	python3 -c 'import sys; open(sys.argv[1], "rb").read().decode("utf-8")' "$1" 2>/dev/null

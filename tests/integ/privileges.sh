@@ -17,20 +17,15 @@ as_user() {
 	setpriv --reuid=nobody --regid="$NOGROUP" --clear-groups \
 		--inh-caps=-all --bounding-set=-all -- "$@"
 }
-# expect WHO RC PATTERN -- ARGS...: WHO is root or user.
+# expect WHO RC PATTERN -- ARGS...: as fails_unless, WHO root or user
+# (as_user, from /).
 expect() {
-	local who=$1 want=$2 pat=$3 out rc
-	shift 4
-	if [ "$who" = user ]; then
-		out=$(cd / && as_user timeout 20 "$RELAYOUT" "$@" 2>&1)
+	if [ "$1" = user ]; then
+		fails_unless "$2" "$3" -- setpriv --reuid=nobody --regid="$NOGROUP" \
+			--clear-groups --inh-caps=-all --bounding-set=-all -- \
+			env -C / "$RELAYOUT" "${@:5}"
 	else
-		out=$(timeout 20 "$RELAYOUT" "$@" 2>&1)
-	fi
-	rc=$?
-	if [ "$rc" != "$want" ] || ! grep -qE -- "$pat" <<<"$out"; then
-		fail "($who) relayout $* -> rc $rc (want $want), output:"
-		echo "$out" | head -20 >&2
-		echo "  (wanted /$pat/)" >&2
+		fails_unless "$2" "$3" -- "$RELAYOUT" "${@:5}"
 	fi
 }
 

@@ -86,6 +86,21 @@ fail() {
 }
 note() { echo "${VOL_FS:+[$VOL_FS] }$*" >&2; }
 
+# fails_unless RC PATTERN -- CMD...: run CMD (at most 20 s: nothing may
+# block); a failure unless it exits with RC and its stdout+stderr match
+# PATTERN (grep -E).
+fails_unless() {
+	local want=$1 pat=$2 out rc
+	shift 3
+	out=$(timeout 20 "$@" 2>&1)
+	rc=$?
+	if [ "$rc" != "$want" ] || ! grep -qE -- "$pat" <<<"$out"; then
+		fail "${*#"$RELAYOUT"} -> rc $rc (want $want), output:"
+		echo "$out" | head -20 >&2
+		echo "  (wanted /$pat/)" >&2
+	fi
+}
+
 vol_require_root() {
 	[ "$(id -u)" = 0 ] || vol_skip "needs root (loop devices, mount)"
 	[ -e /dev/loop-control ] || vol_skip "no /dev/loop-control"
