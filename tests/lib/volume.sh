@@ -95,7 +95,7 @@ fails_unless() {
 	out=$(timeout 20 "$@" 2>&1)
 	rc=$?
 	if [ "$rc" != "$want" ] || ! grep -qE -- "$pat" <<<"$out"; then
-		fail "${*#"$RELAYOUT"} -> rc $rc (want $want), output:"
+		fail "$(sed "s|$RELAYOUT|relayout|" <<<"$*") -> rc $rc (want $want), output:"
 		echo "$out" | head -20 >&2
 		echo "  (wanted /$pat/)" >&2
 	fi
