@@ -16,24 +16,6 @@
 #include "fs_internal.h"
 #include "fs_place.h"
 
-/* Does [off, off+len) of fd hold any blocks? 1 yes, 0 no, -errno. */
-static int range_has_blocks(int fd, uint64_t off, uint64_t len)
-{
-	struct rl_extent *ext;
-	size_t n;
-	int ret = rl_get_extents_range(fd, off, len, &ext, &n);
-
-	if (ret < 0)
-		return ret;
-	ret = 0;
-	for (size_t i = 0; i < n; i++)
-		if (ext[i].logical < off + len &&
-		    ext[i].logical + ext[i].length > off)
-			ret = 1;
-	free(ext);
-	return ret;
-}
-
 int rl_release_range(int fd, uint64_t off, uint64_t len, uint64_t old_size)
 {
 	struct stat st;
@@ -176,7 +158,7 @@ int64_t rl_allocate_ex(int fd, unsigned mode, uint64_t goal, uint64_t len,
 	if (off + len < off || off + len > (uint64_t)INT64_MAX)
 		return -EFBIG;
 
-	ret = range_has_blocks(fd, off, len);
+	ret = rl_extent_count(fd, off, len);
 	if (ret < 0)
 		return ret;
 	if (ret > 0)

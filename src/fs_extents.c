@@ -139,6 +139,18 @@ int rl_get_extents_range(int fd, uint64_t start, uint64_t len,
 	return get_extents_new(fd, start, len, FIEMAP_FLAG_SYNC, out, count);
 }
 
+int rl_extent_count(int fd, uint64_t start, uint64_t len)
+{
+	struct rl_extent *ext;
+	size_t n;
+	int ret = rl_get_extents_range(fd, start, len, &ext, &n);
+
+	if (ret < 0)
+		return ret;
+	free(ext);
+	return n > INT32_MAX ? INT32_MAX : (int)n;
+}
+
 int rl_get_extents(int fd, struct rl_extent **out, size_t *count)
 {
 	return get_extents_new(fd, 0, 0, FIEMAP_FLAG_SYNC, out, count);

@@ -19,6 +19,10 @@ int rl_fd_block_size(int fd, uint32_t *bsize);
 int rl_btrfs_space_walk(const char *path, uint64_t start, uint64_t end,
                         rl_space_cb cb, void *arg);
 
+/* How many extents FIEMAP reports over [start, start+len) of fd (len 0:
+ * to the end), as rl_get_extents_range. >= 0 or -errno. */
+int rl_extent_count(int fd, uint64_t start, uint64_t len);
+
 /* Release blocks of [off, off+len) (punch) and cut the size back to
  * old_size when it grew. Used to leave nothing behind on failure. */
 int rl_release_range(int fd, uint64_t off, uint64_t len, uint64_t old_size);

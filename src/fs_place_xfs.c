@@ -29,7 +29,13 @@
  * O_TMPFILE and goes on with step 4.
  * When every piece is staged, each is cloned into fd at its offset and
  * the staging files are punched (dropping their share at once, so fd does
- * not see shared extents) and closed. Nothing is allocated to fd before
+ * not see shared extents) and closed. An empty donor (a fresh O_TMPFILE,
+ * open read-write) with a one-piece target gets it by XFS_IOC_SWAPEXT
+ * instead (shift_and_swap, as without reflink; the anchor is punched
+ * first): no zeros are written, the blocks arrive unwritten, and the data
+ * a move copies into the donor afterwards is the only write of the
+ * target. A staged target of more than one extent (an anchor of our own
+ * inside it, written) goes the clone way: the swap would refuse it. Nothing is allocated to fd before
  * every piece sits in place; on any failure the staging files are dropped
  * and nothing stays allocated.
  */
@@ -297,7 +303,7 @@ static int stage_own(int fd, int rootfd, uint64_t goal, uint64_t len,
  * AG), -ENOSPC, -EOPNOTSUPP (no anchor reaches it), -errno. */
 static int stage_piece(int fd, int rootfd, struct piece *p, uint64_t ag_start,
                        const struct rl_xfs_fsop_geom *geo, unsigned shift,
-                       struct rl_place_report *rep)
+                       bool zero, struct rl_place_report *rep)
 {
 	uint64_t anchor = 0;
 	int ret;
@@ -316,7 +322,7 @@ static int stage_piece(int fd, int rootfd, struct piece *p, uint64_t ag_start,
 		                &p->stage, &p->soff, rep);
 		if (ret < 0)
 			return ret;
-		return zero_fill(p->stage, p->soff, p->len);
+		return zero ? zero_fill(p->stage, p->soff, p->len) : 0;
 	}
 	rep->alloc_calls++;
 	if (ret < 0)
@@ -332,12 +338,18 @@ static int stage_piece(int fd, int rootfd, struct piece *p, uint64_t ag_start,
 	if (ret < 0)
 		return ret;
 	/* Clones skip unwritten extents: write the zeros. */
-	return zero_fill(p->stage, p->soff, p->len);
+	return zero ? zero_fill(p->stage, p->soff, p->len) : 0;
 }
+
+static int shift_and_swap(int fd, int stage, uint64_t tl, uint64_t off,
+                          uint64_t goal, uint64_t len, uint64_t size,
+                          uint32_t bs);
+static void match_owner(int stage, int fd);
+
 
 /* One attempt at placing all pieces and moving them into fd. */
 static int64_t place_once(int fd, int rootfd, uint64_t off, uint64_t goal,
-                          struct piece *pc, int npc,
+                          struct piece *pc, int npc, uint64_t swap_size,
                           const struct rl_xfs_fsop_geom *g, unsigned shift,
                           struct rl_place_report *rep)
 {
@@ -347,7 +359,35 @@ static int64_t place_once(int fd, int rootfd, uint64_t off, uint64_t goal,
 
 	for (i = 0; i < npc && ret == 0; i++) {
 		uint64_t ag_start = pc[i].goal / agbytes * agbytes;
-		ret = stage_piece(fd, rootfd, &pc[i], ag_start, g, shift, rep);
+		ret = stage_piece(fd, rootfd, &pc[i], ag_start, g, shift,
+		                  !swap_size, rep);
+	}
+	if (swap_size && ret == 0 &&
+	    rl_extent_count(pc[0].stage, pc[0].soff, pc[0].len) != 1) {
+		/* The swap wants the donor to hold as many extents as the
+		 * staging file (it gets one block): an anchor of our own
+		 * inside the target (written) splits it. Clone instead. */
+		swap_size = 0;
+		ret = zero_fill(pc[0].stage, pc[0].soff, pc[0].len);
+	}
+	if (swap_size && ret == 0) {
+		/* An empty donor and one piece: swap the staging file in
+		 * instead of cloning (its blocks stay unwritten, nothing is
+		 * written twice). Only the target may stay in it: the
+		 * anchor (a clone) goes. */
+		const int punch = FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE;
+
+		if (pc[0].soff &&
+		    fallocate(pc[0].stage, punch, 0, (off_t)pc[0].soff) < 0)
+			ret = RL_NEG_ERRNO();
+		if (ret == 0) {
+			match_owner(pc[0].stage, fd);
+			ret = shift_and_swap(fd, pc[0].stage, pc[0].soff, off,
+			                     goal, pc[0].len, swap_size,
+			                     g->blocksize);
+		}
+		drop_stage(&pc[0]);
+		return ret;
 	}
 	for (i = 0; i < npc && ret == 0; i++) {
 		struct file_clone_range r = {
@@ -751,18 +791,6 @@ static int stage_target(struct staging *st, int rootfd, uint64_t goal,
 	return 0;
 }
 
-/* Does fd hold no blocks at all? 1 yes, 0 no, -errno. */
-static int holds_nothing(int fd)
-{
-	struct rl_extent *ext;
-	size_t n;
-	int ret = rl_get_extents(fd, &ext, &n);
-
-	if (ret < 0)
-		return ret;
-	free(ext);
-	return n == 0;
-}
 
 /* Exchange the data forks of target and tmp (XFS_IOC_SWAPEXT). The
  * kernel refuses (-EBUSY) when target's ctime or mtime is not what *tst
@@ -950,7 +978,8 @@ int64_t rl_place_xfs(int fd, uint64_t off, uint64_t goal, uint64_t len,
 	unsigned agblklog = 0, inopblog = 0, shift;
 	int64_t ret = -EBUSY;
 	unsigned other_ag_misses = 0;
-	bool reflink;
+	bool reflink, swap_in = false;
+	uint64_t size;
 
 	(void)mode;
 	memset(&g, 0, sizeof(g));
@@ -981,6 +1010,8 @@ int64_t rl_place_xfs(int fd, uint64_t off, uint64_t goal, uint64_t len,
 	}
 	if (fstat(fd, &st) < 0)
 		return RL_NEG_ERRNO();
+	size = (uint64_t)st.st_size > off + len ? (uint64_t)st.st_size
+	                                        : off + len;
 	if (!reflink) {
 		/* The swap needs both files read-write, not append-only,
 		 * and exchanges all of the donor's blocks. */
@@ -990,9 +1021,19 @@ int64_t rl_place_xfs(int fd, uint64_t off, uint64_t goal, uint64_t len,
 			return RL_NEG_ERRNO();
 		if ((fl & O_ACCMODE) != O_RDWR || (fl & O_APPEND))
 			return -EBADF;
-		r = holds_nothing(fd);
-		if (r <= 0)
+		r = rl_extent_count(fd, 0, 0);
+		if (r != 0)
 			return r < 0 ? r : -EOPNOTSUPP;
+	}
+	/* With reflink too, an empty donor (a fresh O_TMPFILE, as `place`
+	 * and transactions use) open read-write gets a one-piece target by
+	 * the swap, unwritten: the clone would need it written (zeros)
+	 * first, so the data moved in later would be the second write. */
+	if (reflink && npc == 1) {
+		int fl = fcntl(fd, F_GETFL);
+
+		swap_in = fl >= 0 && (fl & O_ACCMODE) == O_RDWR &&
+		          !(fl & O_APPEND) && rl_extent_count(fd, 0, 0) == 0;
 	}
 	rootfd = rl_place_mount_root(fd);
 	if (rootfd < 0)
@@ -1010,14 +1051,12 @@ int64_t rl_place_xfs(int fd, uint64_t off, uint64_t goal, uint64_t len,
 			break;
 		}
 		if (reflink)
-			ret = place_once(fd, rootfd, off, goal, pc, npc, &g,
-			                 shift, ctx->rep);
+			ret = place_once(fd, rootfd, off, goal, pc, npc,
+			                 swap_in ? size : 0, &g, shift,
+			                 ctx->rep);
 		else
-			ret = place_swap(fd, rootfd, off, goal, len,
-			                 (uint64_t)st.st_size > off + len
-			                     ? (uint64_t)st.st_size
-			                     : off + len,
-			                 &g, shift, ctx->rep);
+			ret = place_swap(fd, rootfd, off, goal, len, size, &g,
+			                 shift, ctx->rep);
 		if (ret == 0) {
 			ret = (int64_t)len;
 			break;

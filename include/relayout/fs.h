@@ -258,7 +258,13 @@ int64_t rl_allocate(int fd, unsigned mode, uint64_t goal, uint64_t len);
  *  - XFS with reflink: a one-block "anchor" cloned from any file whose
  *    block lies below the goal in the same AG into a private staging file
  *    makes the allocator's goal arithmetic ask for exactly the goal; the
- *    staged blocks are then cloned into fd and the staging file dropped.
+ *    staged blocks are then cloned into fd (written: zero-filled first,
+ *    as a clone skips unwritten blocks) and the staging file dropped. When
+ *    fd holds no blocks at all and is open O_RDWR without O_APPEND (a
+ *    fresh O_TMPFILE donor) and the target lies in one AG, the staged
+ *    blocks are swapped in instead, as without reflink below: they reach
+ *    fd unwritten and nothing is written (data moved in later is then
+ *    written once, not twice).
  *    Without such a block (e.g. a goal among the first free blocks of an
  *    AG) the piece is staged as without reflink below (an anchor of our
  *    own, ".relayout-place"), but the anchor is cloned into a staging

@@ -285,8 +285,10 @@ for t in "${targets[@]}"; do
 		if out=$("$R" --json -e "allocate --fixed-start --fixed-len --contiguous $f $off $g $len" "$VOL_MNT" 2>&1); then
 			filefrag -v -b1 "$f" | grep -Eq "^ *[0-9]+: +$off\.\. *$((off + len - 1)): +$g\.\. *$((g + len - 1)):" ||
 				fail "xfs: $len at $g (AG $((g / gsz)), $donor donor) reported, filefrag: $(filefrag -v -b1 "$f" | tail -n +4)"
-			filefrag -v -b1 "$f" | grep -E "^ *[0-9]+: +$off\.\." | grep -q unwritten &&
-				fail "xfs: $len at $g: blocks unwritten"
+			# an empty donor gets the target swapped in (unwritten),
+			# one with data a clone (written, zero-filled)
+			[ $donor = empty ] || ! filefrag -v -b1 "$f" | grep -E "^ *[0-9]+: +$off\.\." | grep -q unwritten ||
+				fail "xfs: $len at $g: blocks of a clone unwritten"
 			cmp -s -n "$len" -i "$off:0" "$f" /dev/zero || fail "xfs: $len at $g: not zeros"
 			[ $donor = empty ] || [ "$(head -c 8192 "$f" | md5sum)" = "$dsum" ] ||
 				fail "xfs: $len at $g changed the donor's data"
@@ -312,10 +314,9 @@ vol_destroy
 # right after it). 1 MiB and 8 MiB at AG start + 64 KiB and + 1 MiB in
 # every AG of a fresh volume, then again after data was written (into
 # other AGs): each target free in the free map must land exactly
-# (filefrag), written; on failure nothing stays allocated. Without
+# (filefrag), reading zeros; on failure nothing stays allocated. Without
 # reflink the staging inode stays in the AG until the swap, so a target
-# holding its new inode chunk must be refused as not supported (blocks
-# reach the donor unwritten there).
+# holding its new inode chunk must be refused as not supported.
 is_free() { # GOAL LEN
 	frees | awk -v g="$1" -v n="$2" '$1 <= g && g + n <= $1 + $2 { f = 1 } END { exit !f }'
 }
@@ -333,8 +334,7 @@ empty_ag_targets() { # KIND LABEL MIN: at least MIN targets must be free
 				if out=$("$R" -e "allocate --fixed-start --fixed-len --contiguous $f 0 $g $len" "$VOL_MNT" 2>&1); then
 					filefrag -v -b1 "$f" | grep -Eq "^ *0: +0\.\. *$((len - 1)): +$g\.\. *$((g + len - 1)):" ||
 						fail "$label: $len at $g (AG $ag) reported, filefrag: $(filefrag -v -b1 "$f" | tail -n +4)"
-					[ "$kind" = xfs-noreflink ] || ! filefrag -v -b1 "$f" | grep -q unwritten ||
-						fail "$label: $len at $g: blocks unwritten"
+					cmp -s -n "$len" "$f" /dev/zero || fail "$label: $len at $g: not zeros"
 				else
 					if [ "$kind" = xfs-noreflink ] && echo "$out" | grep -q "not supported"; then
 						echo "note: $label: $len at $g (AG $ag + $off) refused: not supported"
