@@ -466,20 +466,23 @@ static void ioprio_set_self(int prio)
 #endif
 }
 
-/* The donors holding a step's targets: one per target piece, or one
- * for all of them (n 1). fd NULL: none. */
+/* The donors holding a step's targets: one per target piece (fd[k] -1:
+ * piece k not held yet), or one for all of them (n 1). fd NULL: none. */
 struct tx_held {
 	int *fd;
 	size_t n;
+	size_t nheld; /* fd[] entries >= 0 */
 };
 
 static void held_release(struct tx_held *h)
 {
 	for (size_t k = 0; k < h->n; k++)
-		close(h->fd[k]);
+		if (h->fd[k] >= 0)
+			close(h->fd[k]);
 	free(h->fd);
 	h->fd = NULL;
 	h->n = 0;
+	h->nheld = 0;
 }
 
 struct apply_ctx {
@@ -626,35 +629,16 @@ static int verify_moved(int fd, const struct tx_step *st, char *why,
 	return r;
 }
 
-/* Hold the target pieces of step st (device dev) in new donors, each
- * piece at its file offset: one donor per piece when per_piece, else one
- * donor for all. A donor of one extent needs no extent-tree block on
- * ext4; one of many does, and ext4 puts that block next to the extent
- * just allocated, which is where the plan's next target often lies (an
- * undo restoring a file's scattered pieces). Each donor must then hold
- * exactly its pieces (FIEMAP). On failure nothing stays allocated. */
-static int hold_targets(struct apply_ctx *c, const struct tx_step *st,
-                        dev_t dev, bool per_piece, struct tx_held *h,
-                        char *why, size_t wlen)
+/* Allocate target pieces [k0, k1) of step st at their file offsets in
+ * the donor d and check (FIEMAP) that d holds exactly them there. */
+static int alloc_pieces(struct apply_ctx *c, const struct tx_step *st,
+                        size_t k0, size_t k1, int d, char *why, size_t wlen)
 {
 	struct rl_place_opts popts;
-	size_t n = per_piece ? st->ntarget : 1, k;
-	int r = 0;
+	struct jr_piece *dp = NULL, *tg;
+	size_t nd, nt = k1 - k0;
+	int r;
 
-	h->fd = malloc((n ? n : 1) * sizeof(*h->fd));
-	if (!h->fd)
-		return -ENOMEM;
-	h->n = 0;
-	for (k = 0; k < n; k++) {
-		h->fd[k] = open_donor(st->path, dev);
-		if (h->fd[k] < 0) {
-			r = h->fd[k];
-			snprintf(why, wlen, "cannot create the donor file: %s",
-			         rl_strerror(r));
-			goto fail;
-		}
-		h->n++;
-	}
 	/* Blocks freed moments ago (an undo, a file deleted before the plan,
 	 * an earlier step) stay busy until the log commits: the exact
 	 * placement (rl_allocate_ex with RL_ALLOC_FIXED_START,
@@ -663,15 +647,12 @@ static int hold_targets(struct apply_ctx *c, const struct tx_step *st,
 	memset(&popts, 0, sizeof(popts));
 	popts.state_dir = c->o->state_dir;
 	popts.no_tunables = c->o->no_tunables;
-	for (k = 0; k < st->ntarget; k++) {
+	for (size_t k = k0; k < k1; k++) {
 		const struct jr_piece *t = &st->target[k];
-		int d = h->fd[per_piece ? k : 0];
 		int64_t got;
 
-		if (lseek(d, (off_t)t->logical, SEEK_SET) < 0) {
-			r = -errno;
-			goto fail;
-		}
+		if (lseek(d, (off_t)t->logical, SEEK_SET) < 0)
+			return -errno;
 		got = rl_allocate_ex(d,
 		                     RL_ALLOC_FIXED_START | RL_ALLOC_CONTIGUOUS |
 		                         RL_ALLOC_FIXED_LEN,
@@ -687,43 +668,83 @@ static int hold_targets(struct apply_ctx *c, const struct tx_step *st,
 			             ? " (exact placement on ext4 needs its "
 			               "tunables: 'set tunables on')"
 			             : "");
-			goto fail;
+			return r;
 		}
 	}
-	/* every donor must hold exactly its pieces */
-	for (k = 0; k < n; k++) {
-		const struct jr_piece *want = per_piece ? &st->target[k] : NULL;
-		struct jr_piece *dp = NULL, *tg;
-		size_t nd, nt = per_piece ? 1 : st->ntarget;
-
-		tg = calloc(nt, sizeof(*tg));
-		if (!tg) {
-			r = -ENOMEM;
-			goto fail;
-		}
-		memcpy(tg, want ? want : st->target, nt * sizeof(*tg));
-		nt = tx_pieces_normalize(tg, nt);
-		r = want ? tx_range_pieces(h->fd[k], want->logical,
-		                           want->length, &dp, &nd)
-		         : tx_range_pieces(h->fd[k], st->offset, st->length,
-		                           &dp, &nd);
-		if (r == 0 && !tx_pieces_equal(dp, nd, tg, nt)) {
-			snprintf(why, wlen,
-			         "the allocation did not land at the target "
-			         "(FIEMAP: %zu extents, first at 0x%llx)",
-			         nd,
-			         nd ? (unsigned long long)dp[0].physical : 0ull);
-			r = -EIO;
-		}
-		free(dp);
-		free(tg);
-		if (r < 0)
-			goto fail;
+	tg = calloc(nt ? nt : 1, sizeof(*tg));
+	if (!tg)
+		return -ENOMEM;
+	memcpy(tg, st->target + k0, nt * sizeof(*tg));
+	nt = tx_pieces_normalize(tg, nt);
+	r = nt == 1 ? tx_range_pieces(d, tg[0].logical, tg[0].length, &dp, &nd)
+	            : tx_range_pieces(d, st->offset, st->length, &dp, &nd);
+	if (r == 0 && !tx_pieces_equal(dp, nd, tg, nt)) {
+		snprintf(why, wlen,
+		         "the allocation did not land at the target "
+		         "(FIEMAP: %zu extents, first at 0x%llx)",
+		         nd, nd ? (unsigned long long)dp[0].physical : 0ull);
+		r = -EIO;
 	}
-	return 0;
-fail:
-	held_release(h); /* whatever the donors hold is freed */
+	free(dp);
+	free(tg);
 	return r;
+}
+
+/* Hold the target pieces of step st (device dev) in new donors, each at
+ * its file offset. per_piece: one donor per piece, only for the pieces h
+ * does not hold yet; a piece that cannot be held is left out (when
+ * keep_going, the others are still tried) and the first error returned,
+ * h keeping what it holds. Else one donor for all pieces, all or none. A
+ * donor of one extent needs no extent-tree block on ext4; one of many
+ * does, and ext4 puts that block next to the extent just allocated,
+ * often another target. 0 when every piece is held. */
+static int hold_targets(struct apply_ctx *c, const struct tx_step *st,
+                        dev_t dev, bool per_piece, bool keep_going,
+                        struct tx_held *h, char *why, size_t wlen)
+{
+	size_t n = per_piece ? st->ntarget : 1;
+	int ret = 0;
+
+	if (!h->fd) {
+		h->fd = malloc((n ? n : 1) * sizeof(*h->fd));
+		if (!h->fd)
+			return -ENOMEM;
+		for (size_t k = 0; k < n; k++)
+			h->fd[k] = -1;
+		h->n = n;
+		h->nheld = 0;
+	}
+	for (size_t k = 0; k < h->n; k++) {
+		int d, r;
+
+		if (h->fd[k] >= 0)
+			continue;
+		d = open_donor(st->path, dev);
+		if (d < 0) {
+			r = d;
+			snprintf(why, wlen, "cannot create the donor file: %s",
+			         rl_strerror(r));
+		} else {
+			r = per_piece ? alloc_pieces(c, st, k, k + 1, d, why,
+			                             wlen)
+			              : alloc_pieces(c, st, 0, st->ntarget, d,
+			                             why, wlen);
+			if (r < 0)
+				close(d); /* whatever it holds is freed */
+		}
+		if (r == 0) {
+			h->fd[k] = d;
+			h->nheld++;
+			continue;
+		}
+		if (ret == 0)
+			ret = r;
+		if (!keep_going)
+			break;
+	}
+	if (ret < 0 && !per_piece)
+		held_release(h);
+	return ret;
 }
 
 /* Do the physical ranges of two piece lists overlap? */
@@ -738,15 +759,17 @@ static bool pieces_overlap(const struct jr_piece *a, size_t na,
 	return false;
 }
 
-/* Try to hold step k's targets (see hold_ahead). */
+/* Try to hold the pieces of step k not held yet (see hold_ahead). */
 static void hold_step(struct apply_ctx *c, size_t k)
 {
 	const struct tx_step *st = &c->p->steps[k];
+	struct tx_held *h = &c->held[k];
+	size_t before = h->nheld;
 	char why[512];
 	struct stat sb;
 	int fd, r = -ESTALE;
 
-	if (st->ntarget > c->fd_budget - c->fds_held)
+	if (st->ntarget - h->nheld > c->fd_budget - c->fds_held)
 		return;
 	fd = c->o->open_file
 	         ? c->o->open_file(c->o->open_arg, st->path, O_RDONLY)
@@ -754,11 +777,10 @@ static void hold_step(struct apply_ctx *c, size_t k)
 	if (fd < 0)
 		return; /* its step says why */
 	if (fstat(fd, &sb) == 0 && S_ISREG(sb.st_mode) && sb.st_ino == st->ino)
-		r = hold_targets(c, st, sb.st_dev, true, &c->held[k], why,
+		r = hold_targets(c, st, sb.st_dev, true, true, h, why,
 		                 sizeof(why));
 	close(fd);
-	if (r == 0)
-		c->fds_held += c->held[k].n;
+	c->fds_held += h->nheld - before;
 	/* not free (yet): an earlier step may free it */
 	c->not_free[k] = r == -ENOSPC || r == -EBUSY;
 }
@@ -851,7 +873,7 @@ static int run_step(struct apply_ctx *c, struct jr_journal *j, size_t i,
 	size_t ncur;
 	struct stat sb;
 	int fd, r;
-	struct tx_held h = {NULL, 0};
+	struct tx_held h = {NULL, 0, 0};
 	uint64_t chunk = c->o->chunk ? c->o->chunk : TX_DEFAULT_CHUNK;
 	bool moving = false; /* movedata was called: record a partial move */
 	int sig = 0;
@@ -897,15 +919,20 @@ static int run_step(struct apply_ctx *c, struct jr_journal *j, size_t i,
 		goto out;
 	}
 	if (c->held && c->held[i].fd) {
-		/* held since before the earlier steps ran */
+		/* held (in part) since before the earlier steps ran */
 		h = c->held[i];
 		c->held[i].fd = NULL;
 		c->held[i].n = 0;
-		c->fds_held -= h.n;
-	} else {
+		c->held[i].nheld = 0;
+		c->fds_held -= h.nheld;
+		if (h.nheld < h.n &&
+		    h.n - h.nheld > c->fd_budget - c->fds_held)
+			held_release(&h); /* no room for the rest: one donor */
+	}
+	if (!h.fd || h.nheld < h.n) {
 		r = hold_targets(c, st, sb.st_dev,
-		                 st->ntarget <= c->fd_budget - c->fds_held, &h,
-		                 why, wlen);
+		                 h.fd || st->ntarget <= c->fd_budget - c->fds_held,
+		                 false, &h, why, wlen);
 		if (r < 0)
 			goto out;
 	}

@@ -15,10 +15,11 @@
  *   close the donor, syncfs (what the step freed is free for the next
  *   step) -> the step_done callback (tx_opts).
  *
- * Before that, targets are held ahead: the target pieces of up to 4096
- * later steps (within the open-file limit) are allocated, one donor per
- * piece, before the first step; after each step, those of later steps
- * that overlap what it freed. A held step uses its donors.
+ * Before that, targets are held ahead: the free target pieces of up to
+ * 4096 later steps (within the open-file limit) are allocated, one donor
+ * per piece, before the first step; after each step, the missing pieces
+ * of later steps that overlap what it freed. A step uses the donors held
+ * for it and allocates the pieces still missing.
  *
  * A failing step stops the plan: earlier steps stay (complete, journaled);
  * the donor (and whatever it still holds) vanishes when it is closed.
