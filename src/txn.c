@@ -1061,9 +1061,6 @@ int tx_apply(const struct tx_plan *p, struct jr_journal *j,
 		c.not_free = calloc(p->nsteps, sizeof(*c.not_free));
 		if (!c.not_free) {
 			free(c.held);
-	free(c.not_free);
-	if (nofile.rlim_cur)
-		(void)setrlimit(RLIMIT_NOFILE, &nofile); /* as it was */
 			c.held = NULL;
 		}
 	}
@@ -1173,6 +1170,9 @@ int tx_apply(const struct tx_plan *p, struct jr_journal *j,
 	for (size_t k = 0; c.held && k < p->nsteps; k++)
 		held_release(&c.held[k]);
 	free(c.held);
+	free(c.not_free);
+	if (nofile.rlim_cur)
+		(void)setrlimit(RLIMIT_NOFILE, &nofile); /* as it was */
 	jr_end(j, id, res->status, res->message);
 	if (o->handle_signals) {
 		sigaction(SIGINT, &old_int, NULL);
