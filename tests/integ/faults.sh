@@ -32,8 +32,9 @@ goal_for() {
 	# the anchor (the first file written), and not in the first 16 MiB
 	# (placement there was refused with EBUSY after some seeds)
 	[ -z "$ANCHOR_END" ] || lo=$((ANCHOR_END > 16 << 20 ? ANCHOR_END : 16 << 20))
+	# ext4: anywhere (exact placement reaches groups 0-1 too)
 	case $VOL_FS in ext4*)
-		lo=$(($(jq -r .group_size <<<"$INFO") * 2))
+		lo=0
 		hi=$(jq -r .size <<<"$INFO")
 		;;
 	esac
