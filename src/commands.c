@@ -28,7 +28,7 @@ const size_t cmd_table_len = sizeof(cmd_table) / sizeof(cmd_table[0]);
 /* Longest input line a script may have. */
 #define CMD_MAX_LINE 65536
 /* Deepest nesting of `source`. */
-#define CMD_MAX_DEPTH 16
+#define CMD_MAX_DEPTH RL_SOURCE_MAX
 
 const struct cmd_def *cmd_find(const char *name)
 {
@@ -500,6 +500,21 @@ enum cmd_status cmd_exec_file(struct rl_session *s, const char *path)
 			close(fd);
 			return CMD_FAIL;
 		}
+		/* A script that runs itself (directly or through others)
+		 * would go round until the depth limit, each level running
+		 * every line again: refuse. */
+		for (int k = 0; S_ISREG(sb.st_mode) && k < s->source_depth;
+		     k++) {
+			if (s->sourcing[k].dev == sb.st_dev &&
+			    s->sourcing[k].ino == sb.st_ino) {
+				session_error(s,
+				              "%s: is already running (a script "
+				              "cannot source itself)",
+				              path);
+				close(fd);
+				return CMD_FAIL;
+			}
+		}
 		fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) & ~O_NONBLOCK);
 		f = fdopen(fd, "re");
 		if (!f) {
@@ -516,6 +531,9 @@ enum cmd_status cmd_exec_file(struct rl_session *s, const char *path)
 			fclose(f);
 		return CMD_FAIL;
 	}
+	/* stdin or a pipe (top level only) cannot be met again: no entry */
+	s->sourcing[s->source_depth].dev = f != stdin ? sb.st_dev : 0;
+	s->sourcing[s->source_depth].ino = f != stdin ? sb.st_ino : 0;
 	s->source_depth++;
 	for (;;) {
 		enum cmd_status r;

@@ -6,12 +6,16 @@
 #include <relayout/fs.h>
 #include <stdbool.h>
 #include <stdio.h>
+#include <sys/types.h>
 
 struct lm_model;
 struct ui;
 struct jr_journal;
 struct tx_plan;
 struct tx_progress;
+
+/* Scripts nest at most this deep (source, -x). */
+#define RL_SOURCE_MAX 16
 
 struct rl_session {
 	char *path;            /* what the user named (volume or snapshot) */
@@ -30,6 +34,10 @@ struct rl_session {
 	FILE *record;          /* recording script, or NULL */
 	char *record_path;
 	int source_depth;      /* nesting of scripts */
+	struct {               /* the regular files being run, outermost */
+		dev_t dev;     /* first (a script may not run itself) */
+		ino_t ino;
+	} sourcing[RL_SOURCE_MAX];
 	bool force;            /* --force: volume-uuid mismatches only warn */
 	char *journal_dir;     /* --journal-dir (NULL: env or default) */
 	struct jr_journal *journal; /* opened by the first command needing

@@ -250,6 +250,41 @@ static void test_script_hostile(void **state)
 	free(o), free(e);
 }
 
+/* A script that sources itself (by its name or through /proc/self/fd)
+ * is refused at once, not run again at every level of nesting (with
+ * continue-on-error that was 2^16 runs of each line). */
+static void test_script_self(void **state)
+{
+	char path[] = "/tmp/rl-unit-XXXXXX", *text, *o, *e;
+	int fd = mkstemp(path);
+	struct rl_session s;
+	size_t ol, el;
+	(void)state;
+
+	assert_true(fd >= 0);
+	assert_true(asprintf(&text,
+	                     "echo x\nsource %s\nsource /proc/self/fd/%d\n"
+	                     "echo y\n",
+	                     path, fd) > 0);
+	assert_int_equal(write(fd, text, strlen(text)), (ssize_t)strlen(text));
+	session_init(&s);
+	s.continue_on_error = true;
+	s.out = open_memstream(&o, &ol);
+	s.err = open_memstream(&e, &el);
+	assert_int_equal(cmd_exec_file(&s, path), CMD_FAIL);
+	fclose(s.out);
+	fclose(s.err);
+	s.out = s.err = NULL;
+	session_free(&s);
+	assert_string_equal(o, "x\ny\n");
+	assert_non_null(strstr(e, ":2: "));
+	assert_non_null(strstr(e, "is already running"));
+	assert_non_null(strstr(e, ":3: "));
+	free(o), free(e), free(text);
+	close(fd);
+	unlink(path);
+}
+
 /* The escaping of names (src/output.c), text and JSON. */
 static void test_escape(void **state)
 {
@@ -302,6 +337,7 @@ int main(void)
 	    cmocka_unit_test(test_split_limits), cmocka_unit_test(test_parse),
 	    cmocka_unit_test(test_exec), cmocka_unit_test(test_script),
 	    cmocka_unit_test(test_script_hostile),
+	    cmocka_unit_test(test_script_self),
 	    cmocka_unit_test(test_escape),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
