@@ -34,8 +34,10 @@
  * instead (shift_and_swap, as without reflink; the anchor is punched
  * first): no zeros are written, the blocks arrive unwritten, and the data
  * a move copies into the donor afterwards is the only write of the
- * target. A staged target of more than one extent (an anchor of our own
- * inside it, written) goes the clone way: the swap would refuse it. Nothing is allocated to fd before
+ * target. A staged target of n extents (an anchor of our own inside it
+ * is written, the rest not: three) needs n blocks of the donor's own
+ * for the swap, one every other block of the target: a target shorter
+ * than 2n - 1 blocks goes the clone way. Nothing is allocated to fd before
  * every piece sits in place; on any failure the staging files are dropped
  * and nothing stays allocated.
  */
@@ -363,10 +365,14 @@ static int64_t place_once(int fd, int rootfd, uint64_t off, uint64_t goal,
 		                  !swap_size, rep);
 	}
 	if (swap_size && ret == 0 &&
-	    rl_extent_count(pc[0].stage, pc[0].soff, pc[0].len) != 1) {
+	    (uint64_t)(2 * rl_extent_count(pc[0].stage, pc[0].soff,
+	                                   pc[0].len) -
+	               1) * g->blocksize >
+	        pc[0].len) {
 		/* The swap wants the donor to hold as many extents as the
-		 * staging file (it gets one block): an anchor of our own
-		 * inside the target (written) splits it. Clone instead. */
+		 * staging file (an anchor of our own inside the target is
+		 * written, the rest not: three), one every other block of
+		 * the target (shift_and_swap): too short. Clone instead. */
 		swap_size = 0;
 		ret = zero_fill(pc[0].stage, pc[0].soff, pc[0].len);
 	}
@@ -438,8 +444,9 @@ static int64_t place_once(int fd, int rootfd, uint64_t off, uint64_t goal,
  *     compares the target's timestamps with those we read before checking
  *     its contents, so a write to the donor in between makes it refuse
  *     (-EBUSY). It also wants the target to hold at least as many
- *     extents as the other file: the donor gets one block of its own just
- *     before, which the swap hands to the staging file.
+ *     extents as the other file: the donor gets as many blocks of its own
+ *     just before (one every other block of the range, separate
+ *     extents), which the swap hands to the staging file.
  * The donor must therefore hold no blocks at all (the swap exchanges
  * everything) and be open read-write without O_APPEND: a fresh O_TMPFILE,
  * as `place` uses. A donor with blocks gets -EOPNOTSUPP, one opened
@@ -814,17 +821,19 @@ static int swap_forks(int target, int tmp, uint64_t size,
 	return 0;
 }
 
-/* Does [0, EOF) of fd hold exactly one extent, [off, off+bs)? 1, 0,
- * -errno. */
-static int holds_one_block(int fd, uint64_t off, uint32_t bs)
+/* Does fd hold exactly n one-block extents, at off, off + 2 bs, ...
+ * (what swap_room gave it)? 1, 0, -errno. */
+static int holds_own_blocks(int fd, uint64_t off, uint32_t bs, int n)
 {
 	struct rl_extent *ext;
-	size_t n;
-	int ret = rl_get_extents(fd, &ext, &n);
+	size_t cnt;
+	int ret = rl_get_extents(fd, &ext, &cnt);
 
 	if (ret < 0)
 		return ret;
-	ret = n == 1 && ext[0].logical == off && ext[0].length == bs;
+	ret = cnt == (size_t)n;
+	for (size_t k = 0; ret && k < cnt; k++)
+		ret = ext[k].logical == off + 2 * k * bs && ext[k].length == bs;
 	free(ext);
 	return ret;
 }
@@ -832,15 +841,16 @@ static int holds_one_block(int fd, uint64_t off, uint32_t bs)
 /* Move the target staged at tl to off, give stage the donor's new size
  * and swap it into fd. The donor is the swap's target, so the kernel
  * checks that nobody wrote to it after we looked (its timestamps); as
- * target it must hold at least as many extents as the staging file
- * (one): it gets a block of its own first, which goes to the staging
- * file in the swap and is dropped with it. */
+ * target it must hold at least as many extents as the staging file: it
+ * gets that many blocks of its own first, one every other block from off
+ * (separate extents), which go to the staging file in the swap and are
+ * dropped with it. A target too short for them: -EOPNOTSUPP. */
 static int shift_and_swap(int fd, int stage, uint64_t tl, uint64_t off,
                           uint64_t goal, uint64_t len, uint64_t size,
                           uint32_t bs)
 {
 	struct stat st;
-	int ret;
+	int ret, n;
 
 	if (tl > off && fallocate(stage, FALLOC_FL_COLLAPSE_RANGE, (off_t)off,
 	                          (off_t)(tl - off)) < 0)
@@ -855,16 +865,23 @@ static int shift_and_swap(int fd, int stage, uint64_t tl, uint64_t off,
 		return ret < 0 ? ret : -EIO;
 	if (fstat(fd, &st) < 0)
 		return RL_NEG_ERRNO();
+	n = rl_extent_count(stage, 0, 0);
+	if (n < 0)
+		return n;
+	if (n == 0 || (uint64_t)(2 * n - 1) * bs > len)
+		return -EOPNOTSUPP;
 	if ((uint64_t)st.st_size != size && ftruncate(fd, (off_t)size) < 0)
 		return RL_NEG_ERRNO();
-	if (fallocate(fd, FALLOC_FL_KEEP_SIZE, (off_t)off, (off_t)bs) < 0)
-		return RL_NEG_ERRNO();
+	for (int k = 0; k < n; k++)
+		if (fallocate(fd, FALLOC_FL_KEEP_SIZE,
+		              (off_t)(off + 2 * (uint64_t)k * bs), (off_t)bs) < 0)
+			return RL_NEG_ERRNO();
 	/* The timestamps first, then the contents (FIEMAP flushes): a
 	 * write before this look shows in the contents, one after it in
 	 * the timestamps, which the kernel compares. */
 	if (fstat(fd, &st) < 0)
 		return RL_NEG_ERRNO();
-	ret = holds_one_block(fd, off, bs);
+	ret = holds_own_blocks(fd, off, bs, n);
 	if (ret <= 0)
 		return ret < 0 ? ret : -EBUSY; /* written meanwhile */
 	return swap_forks(fd, stage, size, &st);

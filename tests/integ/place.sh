@@ -283,7 +283,7 @@ for t in "${targets[@]}"; do
 			off=$((1 << 20))
 		fi
 		if out=$("$R" --json -e "allocate --fixed-start --fixed-len --contiguous $f $off $g $len" "$VOL_MNT" 2>&1); then
-			filefrag -v -b1 "$f" | grep -Eq "^ *[0-9]+: +$off\.\. *$((off + len - 1)): +$g\.\. *$((g + len - 1)):" ||
+			vol_extents "$f" merge | grep -qx "$off $g $len" ||
 				fail "xfs: $len at $g (AG $((g / gsz)), $donor donor) reported, filefrag: $(filefrag -v -b1 "$f" | tail -n +4)"
 			# an empty donor gets the target swapped in (unwritten),
 			# one with data a clone (written, zero-filled)
@@ -332,7 +332,7 @@ empty_ag_targets() { # KIND LABEL MIN: at least MIN targets must be free
 				n=$((n + 1))
 				: >"$f"
 				if out=$("$R" -e "allocate --fixed-start --fixed-len --contiguous $f 0 $g $len" "$VOL_MNT" 2>&1); then
-					filefrag -v -b1 "$f" | grep -Eq "^ *0: +0\.\. *$((len - 1)): +$g\.\. *$((g + len - 1)):" ||
+					vol_extents "$f" merge | grep -qx "0 $g $len" ||
 						fail "$label: $len at $g (AG $ag) reported, filefrag: $(filefrag -v -b1 "$f" | tail -n +4)"
 					cmp -s -n "$len" "$f" /dev/zero || fail "$label: $len at $g: not zeros"
 				else
