@@ -176,8 +176,16 @@ expect 2 'zero:1: binary data' -- -k -x /dev/zero "$M" 2>/dev/null ||
 	true
 ln -s /dev/zero "$T/zero"
 expect 2 'zero:1: binary data' -- -k -x "$T/zero" "$M"
-printf 'source %s\n' "$T/deep" >"$T/deep"
-expect 1 'nested deeper than 16' -- -x "$T/deep" "$M"
+# a chain of 20 scripts each sourcing the next stops at depth 16; one
+# that sources itself (also through /proc/self/fd, or a loop of two)
+# stops at once
+for i in $(seq 0 19); do printf 'source %s\n' "$T/deep$((i + 1))" >"$T/deep$i"; done
+expect 1 'nested deeper than 16' -- -x "$T/deep0" "$M"
+printf 'source %s\n' "$T/loop1" >"$T/loop0"
+printf 'source %s\n' "$T/loop0" >"$T/loop1"
+expect 1 'loop1:1: source: .*loop0: is already running' -- -x "$T/loop0" "$M"
+printf 'set continue-on-error on\nsource /proc/self/fd/3\nsource /proc/self/fd/3\necho end\n' >"$T/self"
+fails_unless 1 '^end$' -- bash -c "exec 3<'$T/self'; exec '$RELAYOUT' -x /proc/self/fd/3 '$M'"
 expect 1 'Is a directory' -- -e "source $T" "$M"
 
 # ------------------------------------------------------------ snapshots
