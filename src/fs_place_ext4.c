@@ -696,6 +696,14 @@ int64_t rl_place_ext4(int fd, uint64_t off, uint64_t goal, uint64_t len,
 		r = -EOPNOTSUPP;
 	if (r == 0 && goal + len > info.size)
 		r = -EINVAL;
+	/* A target that is not free fails before anything global changes
+	 * (transactions ask for targets that are not free yet, to hold
+	 * them as soon as they are). Freed blocks show after the commit. */
+	if (r == 0) {
+		syncfs(fd);
+		r = rl_place_range_free(fd, goal, len);
+		r = r < 0 ? r : r == 0 ? -ENOSPC : 0;
+	}
 	e.nblocks = info.size / e.bs;
 	if (r == 0)
 		r = sysfs_name(fd, dev, sizeof(dev));
