@@ -28,7 +28,6 @@ const size_t cmd_table_len = sizeof(cmd_table) / sizeof(cmd_table[0]);
 /* Longest input line a script may have. */
 #define CMD_MAX_LINE 65536
 /* Deepest nesting of `source`. */
-#define CMD_MAX_DEPTH RL_SOURCE_MAX
 
 const struct cmd_def *cmd_find(const char *name)
 {
@@ -470,9 +469,9 @@ enum cmd_status cmd_exec_file(struct rl_session *s, const char *path)
 	int lineno = 0;
 	struct stat sb;
 
-	if (s->source_depth >= CMD_MAX_DEPTH) {
+	if (s->source_depth >= RL_SOURCE_MAX) {
 		session_error(s, "%s: scripts nested deeper than %d", path,
-		              CMD_MAX_DEPTH);
+		              RL_SOURCE_MAX);
 		return CMD_FAIL;
 	}
 	if (strcmp(path, "-") == 0) {
@@ -531,7 +530,7 @@ enum cmd_status cmd_exec_file(struct rl_session *s, const char *path)
 			fclose(f);
 		return CMD_FAIL;
 	}
-	/* stdin or a pipe (top level only) cannot be met again: no entry */
+	/* only regular files are compared: stdin's entry stays empty */
 	s->sourcing[s->source_depth].dev = f != stdin ? sb.st_dev : 0;
 	s->sourcing[s->source_depth].ino = f != stdin ? sb.st_ino : 0;
 	s->source_depth++;

@@ -345,9 +345,8 @@ static int stage_piece(int fd, int rootfd, struct piece *p, uint64_t ag_start,
 
 static int shift_and_swap(int fd, int stage, uint64_t tl, uint64_t off,
                           uint64_t goal, uint64_t len, uint64_t size,
-                          uint32_t bs);
+                          uint32_t bs, int n);
 static void match_owner(int stage, int fd);
-
 
 /* One attempt at placing all pieces and moving them into fd. */
 static int64_t place_once(int fd, int rootfd, uint64_t off, uint64_t goal,
@@ -357,24 +356,26 @@ static int64_t place_once(int fd, int rootfd, uint64_t off, uint64_t goal,
 {
 	uint64_t agbytes = (uint64_t)g->agblocks * g->blocksize;
 	int64_t ret = 0;
-	int i;
+	int i, n = 0;
 
 	for (i = 0; i < npc && ret == 0; i++) {
 		uint64_t ag_start = pc[i].goal / agbytes * agbytes;
 		ret = stage_piece(fd, rootfd, &pc[i], ag_start, g, shift,
 		                  !swap_size, rep);
 	}
-	if (swap_size && ret == 0 &&
-	    (uint64_t)(2 * rl_extent_count(pc[0].stage, pc[0].soff,
-	                                   pc[0].len) -
-	               1) * g->blocksize >
-	        pc[0].len) {
+	if (swap_size && ret == 0) {
 		/* The swap wants the donor to hold as many extents as the
 		 * staging file (an anchor of our own inside the target is
 		 * written, the rest not: three), one every other block of
-		 * the target (shift_and_swap): too short. Clone instead. */
-		swap_size = 0;
-		ret = zero_fill(pc[0].stage, pc[0].soff, pc[0].len);
+		 * the target (shift_and_swap): too short, clone instead. */
+		n = rl_extent_count(pc[0].stage, pc[0].soff, pc[0].len);
+		if (n < 0)
+			ret = n;
+		else if (n == 0 ||
+		         (uint64_t)(2 * n - 1) * g->blocksize > pc[0].len) {
+			swap_size = 0;
+			ret = zero_fill(pc[0].stage, pc[0].soff, pc[0].len);
+		}
 	}
 	if (swap_size && ret == 0) {
 		/* An empty donor and one piece: swap the staging file in
@@ -390,7 +391,7 @@ static int64_t place_once(int fd, int rootfd, uint64_t off, uint64_t goal,
 			match_owner(pc[0].stage, fd);
 			ret = shift_and_swap(fd, pc[0].stage, pc[0].soff, off,
 			                     goal, pc[0].len, swap_size,
-			                     g->blocksize);
+			                     g->blocksize, n);
 		}
 		drop_stage(&pc[0]);
 		return ret;
@@ -798,7 +799,6 @@ static int stage_target(struct staging *st, int rootfd, uint64_t goal,
 	return 0;
 }
 
-
 /* Exchange the data forks of target and tmp (XFS_IOC_SWAPEXT). The
  * kernel refuses (-EBUSY) when target's ctime or mtime is not what *tst
  * says, (-EFAULT) when a size is not size, (-EINVAL) when target holds
@@ -822,7 +822,7 @@ static int swap_forks(int target, int tmp, uint64_t size,
 }
 
 /* Does fd hold exactly n one-block extents, at off, off + 2 bs, ...
- * (what swap_room gave it)? 1, 0, -errno. */
+ * (what shift_and_swap gave it)? 1, 0, -errno. */
 static int holds_own_blocks(int fd, uint64_t off, uint32_t bs, int n)
 {
 	struct rl_extent *ext;
@@ -841,16 +841,17 @@ static int holds_own_blocks(int fd, uint64_t off, uint32_t bs, int n)
 /* Move the target staged at tl to off, give stage the donor's new size
  * and swap it into fd. The donor is the swap's target, so the kernel
  * checks that nobody wrote to it after we looked (its timestamps); as
- * target it must hold at least as many extents as the staging file: it
- * gets that many blocks of its own first, one every other block from off
- * (separate extents), which go to the staging file in the swap and are
- * dropped with it. A target too short for them: -EOPNOTSUPP. */
+ * target it must hold at least as many extents as the staging file (n,
+ * which holds only the target): it gets n blocks of its own first, one
+ * every other block from off (separate extents), which go to the staging
+ * file in the swap and are dropped with it. A target too short for them
+ * (2n - 1 blocks): -EOPNOTSUPP. */
 static int shift_and_swap(int fd, int stage, uint64_t tl, uint64_t off,
                           uint64_t goal, uint64_t len, uint64_t size,
-                          uint32_t bs)
+                          uint32_t bs, int n)
 {
 	struct stat st;
-	int ret, n;
+	int ret;
 
 	if (tl > off && fallocate(stage, FALLOC_FL_COLLAPSE_RANGE, (off_t)off,
 	                          (off_t)(tl - off)) < 0)
@@ -865,10 +866,7 @@ static int shift_and_swap(int fd, int stage, uint64_t tl, uint64_t off,
 		return ret < 0 ? ret : -EIO;
 	if (fstat(fd, &st) < 0)
 		return RL_NEG_ERRNO();
-	n = rl_extent_count(stage, 0, 0);
-	if (n < 0)
-		return n;
-	if (n == 0 || (uint64_t)(2 * n - 1) * bs > len)
+	if (n <= 0 || (uint64_t)(2 * n - 1) * bs > len)
 		return -EOPNOTSUPP;
 	if ((uint64_t)st.st_size != size && ftruncate(fd, (off_t)size) < 0)
 		return RL_NEG_ERRNO();
@@ -977,8 +975,10 @@ static int place_swap(int fd, int rootfd, uint64_t off, uint64_t goal,
 	int ret = stage_own(fd, rootfd, goal, len, g, shift, &stage, &tl, rep);
 
 	if (ret == 0) {
-		ret = shift_and_swap(fd, stage, tl, off, goal, len, size,
-		                     g->blocksize);
+		ret = rl_extent_count(stage, 0, 0);
+		if (ret >= 0)
+			ret = shift_and_swap(fd, stage, tl, off, goal, len,
+			                     size, g->blocksize, ret);
 		close(stage);
 	}
 	return ret;
@@ -1029,28 +1029,27 @@ int64_t rl_place_xfs(int fd, uint64_t off, uint64_t goal, uint64_t len,
 		return RL_NEG_ERRNO();
 	size = (uint64_t)st.st_size > off + len ? (uint64_t)st.st_size
 	                                        : off + len;
-	if (!reflink) {
-		/* The swap needs both files read-write, not append-only,
-		 * and exchanges all of the donor's blocks. */
+	/* The swap needs both files read-write, not append-only, and
+	 * exchanges all of the donor's blocks: without reflink it is the
+	 * only way (else -EBADF / -EOPNOTSUPP). With reflink an empty donor
+	 * (a fresh O_TMPFILE, as `place` and transactions use) gets a
+	 * one-piece target by the swap too, unwritten: the clone would need
+	 * it written (zeros) first, and the data moved in later would be the
+	 * second write. */
+	if (!reflink || npc == 1) {
 		int fl = fcntl(fd, F_GETFL);
 
 		if (fl < 0)
 			return RL_NEG_ERRNO();
-		if ((fl & O_ACCMODE) != O_RDWR || (fl & O_APPEND))
+		swap_in = (fl & O_ACCMODE) == O_RDWR && !(fl & O_APPEND);
+		if (!reflink && !swap_in)
 			return -EBADF;
-		r = rl_extent_count(fd, 0, 0);
-		if (r != 0)
-			return r < 0 ? r : -EOPNOTSUPP;
-	}
-	/* With reflink too, an empty donor (a fresh O_TMPFILE, as `place`
-	 * and transactions use) open read-write gets a one-piece target by
-	 * the swap, unwritten: the clone would need it written (zeros)
-	 * first, so the data moved in later would be the second write. */
-	if (reflink && npc == 1) {
-		int fl = fcntl(fd, F_GETFL);
-
-		swap_in = fl >= 0 && (fl & O_ACCMODE) == O_RDWR &&
-		          !(fl & O_APPEND) && rl_extent_count(fd, 0, 0) == 0;
+		r = swap_in ? rl_extent_count(fd, 0, 0) : 0;
+		if (r < 0)
+			return r;
+		swap_in = swap_in && r == 0;
+		if (!reflink && !swap_in)
+			return -EOPNOTSUPP;
 	}
 	rootfd = rl_place_mount_root(fd);
 	if (rootfd < 0)

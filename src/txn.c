@@ -471,7 +471,8 @@ static void ioprio_set_self(int prio)
 struct tx_held {
 	int *fd;
 	size_t n;
-	size_t nheld; /* fd[] entries >= 0 */
+	size_t nheld;  /* fd[] entries >= 0 */
+	bool not_free; /* the last try found a piece not free (yet) */
 };
 
 static void held_release(struct tx_held *h)
@@ -483,6 +484,7 @@ static void held_release(struct tx_held *h)
 	h->fd = NULL;
 	h->n = 0;
 	h->nheld = 0;
+	h->not_free = false;
 }
 
 struct apply_ctx {
@@ -492,7 +494,6 @@ struct apply_ctx {
 	double t0;
 	uint64_t done;
 	struct tx_held *held; /* per step: the donors holding its targets */
-	bool *not_free;      /* per step: its targets were not free to hold */
 	size_t fd_budget;    /* donors that may be open at once */
 	size_t fds_held;     /* donors open now */
 	size_t reserve_next; /* the next step to try to hold targets for */
@@ -782,7 +783,7 @@ static void hold_step(struct apply_ctx *c, size_t k)
 	close(fd);
 	c->fds_held += h->nheld - before;
 	/* not free (yet): an earlier step may free it */
-	c->not_free[k] = r == -ENOSPC || r == -EBUSY;
+	h->not_free = r == -ENOSPC || r == -EBUSY;
 }
 
 /* Before step `from` runs: hold the targets of the steps ahead that were
@@ -805,7 +806,7 @@ static void hold_ahead(struct apply_ctx *c, size_t from)
 	for (size_t k = from; from > 0 && k < c->reserve_next; k++) {
 		const struct tx_step *prev = &c->p->steps[from - 1];
 
-		if (c->not_free[k] &&
+		if (c->held[k].not_free &&
 		    pieces_overlap(c->p->steps[k].target,
 		                   c->p->steps[k].ntarget, prev->before,
 		                   prev->nbefore))
@@ -826,9 +827,10 @@ static void hold_ahead(struct apply_ctx *c, size_t from)
 		    st->ntarget <= c->fd_budget)
 			return; /* when earlier steps have released theirs */
 		c->reserve_next++;
-		if (st->ntarget == 0 || st->ntarget > c->fd_budget)
-			continue; /* allocated when it runs */
-		hold_step(c, k);
+		/* none, or more than may ever be open: allocated when it
+		 * runs */
+		if (st->ntarget && st->ntarget <= c->fd_budget)
+			hold_step(c, k);
 		if (c->reserving) {
 			c->reserved++;
 			report(c, from, false);
@@ -873,7 +875,7 @@ static int run_step(struct apply_ctx *c, struct jr_journal *j, size_t i,
 	size_t ncur;
 	struct stat sb;
 	int fd, r;
-	struct tx_held h = {NULL, 0, 0};
+	struct tx_held h = {NULL, 0, 0, false};
 	uint64_t chunk = c->o->chunk ? c->o->chunk : TX_DEFAULT_CHUNK;
 	bool moving = false; /* movedata was called: record a partial move */
 	int sig = 0;
@@ -921,9 +923,7 @@ static int run_step(struct apply_ctx *c, struct jr_journal *j, size_t i,
 	if (c->held && c->held[i].fd) {
 		/* held (in part) since before the earlier steps ran */
 		h = c->held[i];
-		c->held[i].fd = NULL;
-		c->held[i].n = 0;
-		c->held[i].nheld = 0;
+		memset(&c->held[i], 0, sizeof(c->held[i]));
 		c->fds_held -= h.nheld;
 		if (h.nheld < h.n &&
 		    h.n - h.nheld > c->fd_budget - c->fds_held)
@@ -1022,7 +1022,7 @@ out:
 int tx_apply(const struct tx_plan *p, struct jr_journal *j,
              const struct tx_opts *o, struct tx_result *res)
 {
-	struct apply_ctx c = {p, o, res, now_s(), 0, NULL, NULL, 0, 0, 0, 0, 0};
+	struct apply_ctx c = {p, o, res, now_s(), 0, NULL, 0, 0, 0, 0, 0};
 	struct sigaction sa, old_int, old_term;
 	sigset_t block, oldmask;
 	int old_prio = -1, ret = 0;
@@ -1056,14 +1056,8 @@ int tx_apply(const struct tx_plan *p, struct jr_journal *j,
 	}
 	res->status = JR_ST_APPLIED;
 	c.fd_budget = hold_budget(p, &nofile);
-	if (p->nsteps > 1) {
-		c.held = calloc(p->nsteps, sizeof(*c.held));
-		c.not_free = calloc(p->nsteps, sizeof(*c.not_free));
-		if (!c.not_free) {
-			free(c.held);
-			c.held = NULL;
-		}
-	}
+	if (p->nsteps > 1)
+		c.held = calloc(p->nsteps, sizeof(*c.held)); /* NULL: none */
 	for (size_t i = 0; i < p->nsteps; i++) {
 		const struct tx_step *st = &p->steps[i];
 		struct jr_step js;
@@ -1082,7 +1076,9 @@ int tx_apply(const struct tx_plan *p, struct jr_journal *j,
 			hold_ahead(&c, i);
 			if (c.reserving && c.reserved &&
 			    c.reserved < c.reserving) {
-				c.reserving = c.reserved; /* the budget ran out */
+				/* stopped early (open-file budget, stop):
+				 * end the progress line there */
+				c.reserving = c.reserved;
 				report(&c, i, false);
 			}
 			c.reserving = 0;
@@ -1170,7 +1166,6 @@ int tx_apply(const struct tx_plan *p, struct jr_journal *j,
 	for (size_t k = 0; c.held && k < p->nsteps; k++)
 		held_release(&c.held[k]);
 	free(c.held);
-	free(c.not_free);
 	if (nofile.rlim_cur)
 		(void)setrlimit(RLIMIT_NOFILE, &nofile); /* as it was */
 	jr_end(j, id, res->status, res->message);
