@@ -17,6 +17,14 @@
  *                    reference to the new ones (XFS, btrfs).
  *   beyond datafd's EOF: spacefd is punched.
  *
+ * With RL_MOVE_SPACE_FULL the first case is an error (-ENOSPC, nothing
+ * changed): the caller allocated spacefd over the range, so a hole there
+ * means the space file lost blocks, and punching datafd would destroy
+ * data (a transaction retrying with a space file that an earlier -EBUSY
+ * had released did exactly that on XFS under an O_DIRECT writer).
+ * An -EBUSY on XFS/btrfs releases spacefd's blocks only over the part
+ * that was remapped (datafd's now); the rest stays allocated.
+ *
  * ext4: EXT4_IOC_MOVE_EXT per D∩S piece. Measured on 6.18 (4 KiB blocks):
  *  - an unwritten donor (fresh from fallocate) over a written original is
  *    fine: the data is copied into the donor's blocks and the original's
@@ -82,8 +90,8 @@
 #define MD_DIFFERS_TRIES 8
 #define MD_BUSY_TRIES 16
 #define MD_BAD_FLAGS                                                       \
-	(RL_EXT_UNKNOWN | RL_EXT_DELALLOC | RL_EXT_ENCRYPTED |             \
-	 RL_EXT_NOT_ALIGNED | RL_EXT_DATA_INLINE | RL_EXT_DATA_TAIL)
+	(RL_EXT_UNKNOWN | RL_EXT_ENCRYPTED | RL_EXT_NOT_ALIGNED |          \
+	 RL_EXT_DATA_INLINE | RL_EXT_DATA_TAIL)
 
 /* A run of file offsets [lo, hi) and where it starts physically. */
 struct md_run {
@@ -104,6 +112,7 @@ struct md_ctx {
 	struct stat dst;   /* datafd at the start */
 	uint64_t tail_lo, tail_hi; /* past datafd's EOF: spacefd punched */
 	bool deduped;              /* a remap happened (XFS, btrfs) */
+	uint64_t moved_hi;         /* remapped up to here (XFS, btrfs) */
 	struct md_runs d, s;
 	struct rl_move_stats st;
 };
@@ -146,6 +155,8 @@ static int load_runs(int fd, uint64_t lo, uint64_t hi, bool check_shared,
 			continue;
 		if (ext[i].flags & MD_BAD_FLAGS)
 			ret = -EOPNOTSUPP;
+		else if (ext[i].flags & RL_EXT_DELALLOC)
+			ret = -EBUSY; /* written since the FIEMAP's flush */
 		else if (check_shared && (ext[i].flags & RL_EXT_SHARED))
 			ret = -RL_E_SHARED;
 		if (ret)
@@ -477,6 +488,7 @@ static int dedupe_piece(struct md_ctx *c, uint64_t lo, uint64_t hi,
 		 * at once: the blocks are then datafd's alone and a later
 		 * write to them is not copied-on-write on XFS. */
 		c->deduped = true;
+		c->moved_hi = lo + d.i.bytes_deduped;
 		ret = piece_placed(c->dfd, lo, lo + d.i.bytes_deduped,
 		                   phys + (lo - start));
 		/* The kernel compared the bytes under lock and reported the
@@ -599,6 +611,11 @@ static int move_all(struct md_ctx *c, enum rl_fs_type type, unsigned flags)
 		ret = runs_combine(&c->s, &c->d, true, &dholes, NULL);
 	if (ret == 0)
 		ret = runs_combine(&c->d, &c->s, false, &moved, &sphys);
+	/* The caller promised spacefd is allocated over datafd's data: a
+	 * hole there means it lost blocks; refuse before changing anything
+	 * rather than apply the RFC's hole rule to datafd. */
+	if (ret == 0 && sholes.n && (flags & RL_MOVE_SPACE_FULL))
+		ret = -ENOSPC;
 	if (ret == 0 && sholes.n) {
 		ret = punch_runs(c->dfd, &sholes);
 		struct stat st;
@@ -671,17 +688,26 @@ static int move_all(struct md_ctx *c, enum rl_fs_type type, unsigned flags)
 	 * the shared EOF block by a write (copy-on-write on XFS). btrfs zeroes
 	 * a partial EOF block it is asked to punch instead of releasing it:
 	 * that block is punched again once the size is back. */
-	/* On failure after a remap, spacefd still drops the whole range: a
-	 * block datafd maps must not stay shared with the donor (XFS frees
-	 * an unlinked donor only later, in the background). */
-	if (ret == 0 || c->deduped) {
-		int pr = punch(c->sfd, c->lo, c->hi);
+	/* On failure after a remap, spacefd drops what was remapped (a block
+	 * datafd maps must not stay shared with the donor: XFS frees an
+	 * unlinked donor only later, in the background) and keeps its blocks
+	 * over the rest, so a caller can move that rest with the same space
+	 * file. Pieces are remapped in order: below moved_hi all is done. */
+	uint64_t rel_hi = c->hi;
+	if (ret != 0)
+		rel_hi = c->deduped ? (c->moved_hi + c->bsize - 1) / c->bsize *
+		                          c->bsize
+		                    : c->lo;
+	if (rel_hi > c->hi)
+		rel_hi = c->hi;
+	if (rel_hi > c->lo) {
+		int pr = punch(c->sfd, c->lo, rel_hi);
 		if (ret == 0)
 			ret = pr;
 	}
 	if (s_size && ftruncate(c->sfd, (off_t)s_size) < 0 && ret == 0)
 		ret = RL_NEG_ERRNO();
-	if ((ret == 0 || c->deduped) && s_size) {
+	if (rel_hi == c->hi && rel_hi > c->lo && s_size) {
 		int pr = punch(c->sfd, c->hi - c->bsize, c->hi);
 		if (ret == 0)
 			ret = pr;

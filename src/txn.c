@@ -4,6 +4,7 @@
 #include "txn.h"
 #include <errno.h>
 #include <fcntl.h>
+#include <linux/falloc.h>
 #include <linux/fs.h>
 #include <signal.h>
 #include <stdio.h>
@@ -18,6 +19,9 @@
 
 #define TX_DEFAULT_CHUNK (16ull << 20)
 #define TX_BUSY_RETRIES 5
+/* Exact re-allocations of lost target pieces per chunk, at most (each is a
+ * placement: on ext4 up to hundreds of allocation calls). */
+#define TX_REHOLD_MAX 16
 #define TX_POLL_S 0.05 /* --rate pauses poll for a cancel this often */
 /* Targets are held this many steps ahead at most (fewer when the
  * open-file limit is low: one open donor per target piece). */
@@ -864,6 +868,134 @@ static size_t hold_budget(const struct tx_plan *p, struct rlimit *old)
 	return rl.rlim_cur > 256 ? (size_t)(rl.rlim_cur - 256) : 0;
 }
 
+/* Physical address of file offset x in target piece t. */
+static uint64_t target_at(const struct jr_piece *t, uint64_t x)
+{
+	return t->physical + (x - t->logical);
+}
+
+/* The parts of [lo, hi) of fd (inside target piece t) whose data is not
+ * at the target yet. Holes need nothing (punched by a writer meanwhile:
+ * there is no data to move). */
+static int chunk_todo(int fd, const struct jr_piece *t, uint64_t lo,
+                      uint64_t hi, struct jr_piece **todo, size_t *n)
+{
+	int r = tx_range_pieces(fd, lo, hi - lo, todo, n);
+	size_t k = 0;
+
+	if (r < 0)
+		return r;
+	for (size_t i = 0; i < *n; i++)
+		if ((*todo)[i].physical != target_at(t, (*todo)[i].logical))
+			(*todo)[k++] = (*todo)[i];
+	*n = k;
+	return 0;
+}
+
+/* Make sure the donor holds target piece t's blocks over [lo, hi): where
+ * it does not (an earlier -EBUSY on XFS/btrfs released what it had there,
+ * or a partial move left other blocks), drop what it has there and
+ * allocate exactly the target again. -EBUSY when the target was taken
+ * meanwhile (someone else allocated it), or when *budget placements were
+ * spent already (counted down). */
+static int donor_rehold(struct apply_ctx *c, int donor,
+                        const struct jr_piece *t, uint64_t lo, uint64_t hi,
+                        int *budget)
+{
+	struct jr_piece *dp;
+	size_t nd;
+	uint64_t pos = lo;
+	int r = tx_range_pieces(donor, lo, hi - lo, &dp, &nd);
+	struct rl_place_opts popts;
+
+	if (r < 0)
+		return r;
+	memset(&popts, 0, sizeof(popts));
+	popts.state_dir = c->o->state_dir;
+	popts.no_tunables = c->o->no_tunables;
+	for (size_t i = 0; r == 0 && pos < hi; i++) {
+		/* [pos, gap_end) is not held right; then dp[i] is (or not) */
+		uint64_t gap_end = hi;
+		bool right = false;
+
+		if (i < nd) {
+			right = dp[i].physical == target_at(t, dp[i].logical);
+			gap_end = right ? dp[i].logical : hi;
+		}
+		if (!right && i < nd)
+			continue; /* a wrong piece: part of the gap */
+		if (gap_end > pos && --*budget < 0) {
+			r = -EBUSY; /* the file keeps changing: give up */
+			break;
+		}
+		if (gap_end > pos) {
+			int64_t got;
+
+			if (fallocate(donor,
+			              FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE,
+			              (off_t)pos, (off_t)(gap_end - pos)) < 0 ||
+			    lseek(donor, (off_t)pos, SEEK_SET) < 0) {
+				r = -errno;
+				break;
+			}
+			got = rl_allocate_ex(donor,
+			                     RL_ALLOC_FIXED_START |
+			                         RL_ALLOC_CONTIGUOUS |
+			                         RL_ALLOC_FIXED_LEN,
+			                     target_at(t, pos), gap_end - pos,
+			                     &popts);
+			if (got < 0 || (uint64_t)got != gap_end - pos)
+				r = got == -ENOSPC || got >= 0 ? -EBUSY
+				                               : (int)got;
+		}
+		if (i < nd)
+			pos = dp[i].logical + dp[i].length;
+		else
+			pos = hi;
+	}
+	free(dp);
+	return r;
+}
+
+/* Move [lo, hi) of fd (inside target piece t) onto the donor's blocks,
+ * until FIEMAP shows all of its data at the target (a concurrent write can
+ * put a moved piece elsewhere again: copy-on-write on XFS and btrfs), at
+ * most TX_BUSY_RETRIES more times, then -EBUSY. Every call of movedata is
+ * over data not at the target yet, with the donor checked to hold the
+ * target there (RL_MOVE_SPACE_FULL makes the library refuse rather than
+ * punch fd if it does not): a retry after -EBUSY never hands movedata a
+ * space file that lost its blocks. */
+static int move_chunk(struct apply_ctx *c, int fd, int donor,
+                      const struct jr_piece *t, uint64_t lo, uint64_t hi)
+{
+	int budget = TX_REHOLD_MAX;
+
+	for (int tries = 0;; tries++) {
+		struct jr_piece *todo;
+		size_t n;
+		int r = chunk_todo(fd, t, lo, hi, &todo, &n);
+
+		if (r == 0 && n > 0 && tries == TX_BUSY_RETRIES)
+			r = -EBUSY; /* still rewritten elsewhere meanwhile */
+		if (r < 0 || n == 0) {
+			free(todo);
+			return r;
+		}
+		if (tries > 0)
+			fdatasync(fd);
+		for (size_t k = 0; r == 0 && k < n; k++)
+			r = donor_rehold(c, donor, t, todo[k].logical,
+			                 todo[k].logical + todo[k].length,
+			                 &budget);
+		for (size_t k = 0; r == 0 && k < n; k++)
+			r = rl_movedata(fd, donor, todo[k].logical,
+			                todo[k].length, RL_MOVE_SPACE_FULL);
+		free(todo);
+		if (r < 0 && r != -EBUSY && r != -ENOSPC)
+			return r;
+	}
+}
+
 static int run_step(struct apply_ctx *c, struct jr_journal *j, size_t i,
                     struct jr_piece **after, size_t *nafter, char *why,
                     size_t wlen)
@@ -942,7 +1074,6 @@ static int run_step(struct apply_ctx *c, struct jr_journal *j, size_t i,
 		int donor = h.fd[h.n == 1 ? 0 : k];
 		for (uint64_t pos = t->logical; pos < t->logical + t->length;) {
 			uint64_t n = t->logical + t->length - pos;
-			int tries = 0;
 			if (n > chunk)
 				n = chunk;
 			if ((c->o->handle_signals &&
@@ -964,11 +1095,7 @@ static int run_step(struct apply_ctx *c, struct jr_journal *j, size_t i,
 				goto out;
 			}
 			moving = true;
-			do {
-				r = rl_movedata(fd, donor, pos, n, 0);
-				if (r == -EBUSY)
-					fdatasync(fd);
-			} while (r == -EBUSY && ++tries < TX_BUSY_RETRIES);
+			r = move_chunk(c, fd, donor, t, pos, pos + n);
 			if (r < 0) {
 				snprintf(why, wlen,
 				         "movedata at file offset %llu: %s",

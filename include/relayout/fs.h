@@ -380,7 +380,14 @@ int rl_tunables_recover(const char *state_dir, rl_tunable_cb cb, void *arg);
 /* ------------------------------------------------------------- movedata */
 
 #define RL_MOVE_ALLOW_SHARED (1u << 0) /* move (and unshare) shared extents */
-#define RL_MOVE_ALL_FLAGS (RL_MOVE_ALLOW_SHARED)
+/* spacefd must hold blocks under every data block of datafd in the range:
+ * where it has a hole there the call fails with -ENOSPC before anything
+ * is changed, and datafd is never punched (the RFC's hole rule is off).
+ * For callers that allocated spacefd's range themselves: a space file
+ * that lost its blocks (released by an earlier -EBUSY, or by anyone)
+ * then cannot punch the data file. Every relayout transaction uses it. */
+#define RL_MOVE_SPACE_FULL (1u << 1)
+#define RL_MOVE_ALL_FLAGS (RL_MOVE_ALLOW_SHARED | RL_MOVE_SPACE_FULL)
 
 /* RFC movedata: the blocks that carry spacefd's range [from, from+len)
  * replace the blocks of the same range of datafd, after datafd's data has
@@ -392,8 +399,13 @@ int rl_tunables_recover(const char *state_dir, rl_tunable_cb cb, void *arg);
  * over datafd data, datafd is punched, which sets ctime; mtime is restored).
  * The range is cut at datafd's end of file (rounded up to a block); past it
  * spacefd only loses its blocks. -EBUSY can come after part of the range
- * was moved (content is always intact; moving again is safe); on XFS and
- * btrfs spacefd's range is then released too (allocate a new one).
+ * was moved (content is always intact). Then, on XFS and btrfs, the moved
+ * part is datafd's and spacefd has holes over it; spacefd keeps its blocks
+ * over the rest. On ext4 spacefd holds datafd's old blocks over the moved
+ * part (moving that part again would move it back). So after -EBUSY, do
+ * not call again over the whole range: the RFC hole rule would punch the
+ * moved part of datafd (XFS, btrfs). Either move only what is not at its
+ * target yet, or pass RL_MOVE_SPACE_FULL, which refuses (-ENOSPC) instead.
  * No write to datafd is lost: ext4 swaps under the inode locks
  * (EXT4_IOC_MOVE_EXT); XFS and btrfs copy then remap with FIDEDUPERANGE,
  * which compares the bytes under lock and refuses when they changed; that is
@@ -401,7 +413,8 @@ int rl_tunables_recover(const char *state_dir, rl_tunable_cb cb, void *arg);
  * Errors: -EINVAL unaligned, not regular, same file, unknown flags;
  * -EXDEV different filesystems; -EPERM immutable or append-only;
  * -ETXTBSY swap file; -EBADF fd not open for writing; -EBUSY the range kept
- * changing under us; -EMLINK (RL_E_SHARED) the range holds extents shared
+ * changing under us; -ENOSPC (RL_MOVE_SPACE_FULL) spacefd has a hole over
+ * data of datafd; -EMLINK (RL_E_SHARED) the range holds extents shared
  * with other files and RL_MOVE_ALLOW_SHARED was not given; -EOPNOTSUPP the
  * filesystem cannot move data (or the file kind: inline, encrypted...). */
 int rl_movedata(int datafd, int spacefd, uint64_t from, uint64_t len,

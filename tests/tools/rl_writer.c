@@ -10,6 +10,10 @@
  *                                        MODE buffered|
  *                                        direct|mmap; LOG gets "block seq"
  *                                        for the last write of every block
+ *                                        MODE churn: buffered writes, hole
+ *                                        punches, appends and truncates
+ *                                        (the file grows to 5/4 of its
+ *                                        size at most, shrinks to 1/2)
  *   rl_writer check FILE LOG             compare FILE with LOG (buffered
  *                                        and O_DIRECT reads); exit 1 on any
  *                                        mismatch
@@ -21,7 +25,9 @@
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
+#include <linux/falloc.h>
 #include <inttypes.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -32,6 +38,8 @@
 #include <unistd.h>
 
 #define BLK 4096u
+#define ZEROS UINT64_MAX /* log: the block reads as zeros (hole, regrown) */
+#define SIZE_KEY UINT64_MAX /* log: "SIZE_KEY size" gives the file size */
 
 static void fill(unsigned char *p, uint64_t blk, uint64_t seq)
 {
@@ -73,25 +81,65 @@ static int do_init(const char *path, uint64_t n)
 	return 0;
 }
 
+/* One operation of the churn writer on block-granular state: last[b] is
+ * the sequence number of block b's content (ZEROS: reads as zeros), *n
+ * the size in blocks. 7/10 a write, 1/10 each a hole punch, an append
+ * (while below nmax), a truncate by 1-16 blocks (not below nmax*2/5). */
+static int churn_op(int fd, unsigned char *buf, uint64_t *last, uint64_t *n,
+                    uint64_t nmax, uint64_t seq, uint64_t rnd)
+{
+	unsigned op = (unsigned)(rnd >> 40) % 10;
+	uint64_t b = *n ? rnd % *n : 0;
+
+	if (op == 7 && *n) {
+		if (fallocate(fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE,
+		              (off_t)(b * BLK), BLK) < 0)
+			return perror("punch"), -1;
+		last[b] = ZEROS;
+		return 0;
+	}
+	if (op == 8 && *n < nmax) {
+		b = (*n)++;
+	} else if (op == 9 && *n > nmax * 2 / 5 + 16) {
+		uint64_t to = *n - 1 - (rnd >> 20) % 16;
+
+		if (ftruncate(fd, (off_t)(to * BLK)) < 0)
+			return perror("truncate"), -1;
+		for (uint64_t k = to; k < *n; k++)
+			last[k] = ZEROS;
+		*n = to;
+		return 0;
+	}
+	fill(buf, b, seq);
+	if (pwrite(fd, buf, BLK, (off_t)(b * BLK)) != BLK)
+		return perror("pwrite"), -1;
+	last[b] = seq;
+	return 0;
+}
+
 static int do_run(const char *path, const char *mode, double secs,
                   const char *logpath, int per_ms, int pause_us)
 {
 	struct stat st;
 	unsigned char *buf, *map = NULL;
-	uint64_t *last, n, seq = 0, rnd = (uint64_t)getpid() * 2654435761u;
+	uint64_t *last, n, nmax, seq = 0;
+	uint64_t rnd = (uint64_t)getpid() * 2654435761u;
 	int flags = O_RDWR, fd;
 	double end;
 	FILE *log;
 
+	bool churn = strcmp(mode, "churn") == 0;
+
 	if (strcmp(mode, "direct") == 0)
 		flags |= O_DIRECT;
-	else if (strcmp(mode, "buffered") && strcmp(mode, "mmap"))
+	else if (strcmp(mode, "buffered") && strcmp(mode, "mmap") && !churn)
 		return fprintf(stderr, "bad mode %s\n", mode), 2;
 	fd = open(path, flags);
 	if (fd < 0 || fstat(fd, &st) < 0)
 		return perror(path), 1;
 	n = (uint64_t)st.st_size / BLK;
-	last = calloc(n, sizeof(*last));
+	nmax = churn ? n + n / 4 : n;
+	last = calloc(nmax ? nmax : 1, sizeof(*last));
 	if (!last || posix_memalign((void **)&buf, BLK, BLK))
 		return 1;
 	if (strcmp(mode, "mmap") == 0) {
@@ -109,6 +157,11 @@ static int do_run(const char *path, const char *mode, double secs,
 			uint64_t b = rnd % n;
 
 			seq++;
+			if (churn) {
+				if (churn_op(fd, buf, last, &n, nmax, seq, rnd) < 0)
+					return 1;
+				continue;
+			}
 			fill(buf, b, seq);
 			if (map) {
 				memcpy(map + b * BLK, buf, BLK);
@@ -130,6 +183,8 @@ static int do_run(const char *path, const char *mode, double secs,
 		return perror(logpath), 1;
 	for (uint64_t b = 0; b < n; b++)
 		fprintf(log, "%" PRIu64 " %" PRIu64 "\n", b, last[b]);
+	if (churn)
+		fprintf(log, "%" PRIu64 " %" PRIu64 "\n", SIZE_KEY, n * BLK);
 	fclose(log);
 	printf("writes=%" PRIu64 "\n", seq);
 	if (map)
@@ -150,7 +205,10 @@ static int check_with(const char *path, int flags, const uint64_t *last,
 	if (fd < 0 || posix_memalign((void **)&got, BLK, BLK))
 		return perror(path), -1;
 	for (uint64_t b = 0; b < n; b++) {
-		fill(want, b, last[b]);
+		if (last[b] == ZEROS)
+			memset(want, 0, BLK);
+		else
+			fill(want, b, last[b]);
 		if (pread(fd, got, BLK, (off_t)(b * BLK)) != BLK ||
 		    memcmp(got, want, BLK)) {
 			uint64_t gb, gs;
@@ -174,9 +232,9 @@ static int check_with(const char *path, int flags, const uint64_t *last,
 static int do_check(const char *path, const char *logpath)
 {
 	struct stat st;
-	uint64_t n, b, s, *last;
+	uint64_t n, b, s, *last, want_size = UINT64_MAX;
 	FILE *log = fopen(logpath, "r");
-	int rc;
+	int rc = 0;
 
 	if (!log || stat(path, &st) < 0)
 		return perror("check"), 1;
@@ -184,11 +242,19 @@ static int do_check(const char *path, const char *logpath)
 	last = calloc(n ? n : 1, sizeof(*last));
 	if (!last)
 		return 1;
-	while (fscanf(log, "%" SCNu64 " %" SCNu64, &b, &s) == 2)
-		if (b < n)
+	while (fscanf(log, "%" SCNu64 " %" SCNu64, &b, &s) == 2) {
+		if (b == SIZE_KEY)
+			want_size = s;
+		else if (b < n)
 			last[b] = s;
+	}
 	fclose(log);
-	rc = check_with(path, 0, last, n, "buffered");
+	if (want_size != UINT64_MAX && want_size != (uint64_t)st.st_size) {
+		fprintf(stderr, "size %" PRIu64 ", want %" PRIu64 "\n",
+		        (uint64_t)st.st_size, want_size);
+		rc = 1;
+	}
+	rc |= check_with(path, 0, last, n, "buffered");
 	rc |= check_with(path, O_DIRECT, last, n, "direct");
 	free(last);
 	return rc;
@@ -205,7 +271,8 @@ int main(int argc, char **argv)
 	if (argc == 4 && strcmp(argv[1], "check") == 0)
 		return do_check(argv[2], argv[3]);
 	fprintf(stderr, "usage: rl_writer init FILE NBLOCKS | run FILE "
-	                "buffered|direct|mmap SECONDS LOG | check FILE LOG\n");
+	                "buffered|direct|mmap|churn SECONDS LOG | check FILE "
+	                "LOG\n");
 	/* Run by make check without arguments: nothing to do here. */
 	return argc == 1 ? 77 : 2;
 }

@@ -1,0 +1,262 @@
+# shellcheck shell=bash
+# Concurrency torture: every relocating command of relayout, looped
+# against writers that verify their own data, on one fresh volume.
+#
+#   . tests/lib/volume.sh; . tests/lib/torture.sh
+#   torture_run KIND      # on a fresh volume of KIND: fails via `fail`
+#
+# Writers (all at once, each checking what it wrote):
+#   fio  direct   O_DIRECT, libaio, iodepth 64, 64 KiB random writes
+#        uring    O_DIRECT, io_uring, iodepth 64, 16 KiB (TORTURE_URING=1)
+#        buffered 16 KiB random reads and writes
+#        mmap     4 KiB random writes through a shared mapping
+#        every job with verify=crc32c, verify_backlog, verify_fatal
+#   rl_writer churn: buffered writes, hole punches, appends, truncates;
+#        the final content of every block is checked afterwards
+#   CPU hogs (TORTURE_HOGS, default 2) at nice 10: races show when the
+#        CPUs are busy.
+# Movers, in a loop until the writers stop (TORTURE_SECS, default 10);
+#   ext4, XFS: defrag, move --to (two goals in turn), group --to,
+#   compact, evacuate, undo, place, and rl_prim_test move-loop (fresh
+#   O_TMPFILE donors + rl_allocate + rl_movedata);
+#   btrfs: defrag and the move-loop (placement is not supported there).
+# Every command is bounded (timeout, SIGTERM: relayout stops between
+# chunks). Failures under load are allowed (-EBUSY: the file kept changing)
+# and counted; lost data is not. Then, with the writers gone:
+#   - fio and rl_writer report no verify failure;
+#   - each mover runs once more and must succeed (ext4, XFS), the files'
+#     md5 unchanged across it;
+#   - fsck is clean.
+# Results: one line per kind on stdout ("torture KIND: ..."), and
+# TORTURE_RESULTS (a file, if set) gets a markdown table row.
+
+TORTURE_SECS=${TORTURE_SECS:-10}
+TORTURE_MB=${TORTURE_MB:-16}
+TORTURE_HOGS=${TORTURE_HOGS:-2}
+TORTURE_URING=${TORTURE_URING:-0}
+RL_PRIM="${RL_PRIM:-$top_builddir/tests/tools/rl_prim_test}"
+RL_WRITER="${RL_WRITER:-$top_builddir/tests/tools/rl_writer}"
+
+# torture__frag DIR MB FILE...: the files MB MiB each, written in 128 KiB
+# pieces round robin with an fsync after each (interleaved extents).
+torture__frag() {
+	local dir=$1 mb=$2
+	shift 2
+	python3 - "$mb" "$@" <<'EOF'
+import os, sys
+mb = int(sys.argv[1]); piece = 128 << 10
+fds = [os.open(p, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644) for p in sys.argv[2:]]
+buf = os.urandom(piece)
+for off in range(0, mb << 20, piece):
+    for fd in fds:
+        os.pwrite(fd, buf, off)
+        os.fsync(fd)
+for fd in fds:
+    os.close(fd)
+EOF
+}
+
+# torture__goal LEN [SKIP]: the start of a free run of at least LEN (+1 MiB
+# margin), skipping the first SKIP such runs; XFS: inside one AG.
+torture__goal() {
+	"$RELAYOUT" --json -e "free" "$VOL_MNT" | jq -r --argjson len "$1" \
+		--argjson skip "${2:-0}" '
+		[.extents[] | select(.length >= $len + 2097152)] |
+		(.[$skip].start // empty) + 1048576 | . - (. % 1048576)'
+}
+
+# torture__cmd NAME CMD...: run one bounded mover; count ok/failed per NAME
+torture__cmd() {
+	local name=$1 rc t0=$EPOCHREALTIME try
+	shift
+	for ((try = 1; try <= ${TORTURE_TRIES:-1}; try++)); do
+		timeout -s TERM -k 10 "$TORTURE_CMD_TIMEOUT" "$@" >>"$VOL_DIR/movers.out" 2>>"$VOL_DIR/movers.err"
+		rc=$?
+		echo "$name rc $rc $(bc <<<"$EPOCHREALTIME - $t0")s" >>"$VOL_DIR/movers.log"
+		[ $rc = 0 ] && break
+		TORTURE_RETRIED=$((TORTURE_RETRIED + 1))
+	done
+	if [ $rc = 0 ]; then
+		TORTURE_OK[$name]=$((${TORTURE_OK[$name]:-0} + 1))
+	else
+		TORTURE_BAD[$name]=$((${TORTURE_BAD[$name]:-0} + 1))
+		echo "[$name rc $rc]" >>"$VOL_DIR/movers.err"
+	fi
+	return $rc
+}
+
+
+# torture__round I [KINDS] [TRIES]: the direct and buffered files moved
+# four times (defrag, move to a free run, the other file to another,
+# undo), then one of group, place, compact, evacuate in turn (KINDS: those
+# of 0-3 given), then movedata with fresh donors. TRIES: attempts per
+# command (default 1).
+torture__round() {
+	local i=$1 f=$VOL_MNT/fio g s=$((TORTURE_MB * 1048576)) k
+	TORTURE_TRIES=${3:-1}
+	if [ "$TORTURE_PLACE" = 1 ]; then
+		torture__cmd defrag "$RELAYOUT" -e "defrag $f.direct $f.buffered" "$VOL_MNT"
+		g=$(torture__goal $s $((i % 2))) &&
+			torture__cmd move "$RELAYOUT" -e "move $f.direct --to $g" "$VOL_MNT"
+		g=$(torture__goal $s $(((i + 1) % 2))) &&
+			torture__cmd move "$RELAYOUT" -e "move $f.buffered --to $g" "$VOL_MNT"
+		torture__cmd undo "$RELAYOUT" -e "undo" "$VOL_MNT"
+		for k in ${2:-$((i % 4))}; do
+			case $k in
+			0) g=$(torture__goal $((2 * s))) &&
+				torture__cmd group "$RELAYOUT" -e "group $f.mmap $f.buffered --to $g" "$VOL_MNT" ;;
+			1) g=$(torture__goal $s 1) &&
+				torture__cmd place "$RELAYOUT" -e "place $f.mmap $g" "$VOL_MNT" ;;
+			2) TORTURE_TRIES=1 torture__cmd compact "$RELAYOUT" -e "compact 0 $TORTURE_HALF" "$VOL_MNT" ;;
+			3) TORTURE_TRIES=1 torture__cmd evacuate "$RELAYOUT" -e "evacuate $TORTURE_EVAC $TORTURE_SIZE" "$VOL_MNT" ;;
+			esac
+		done
+	else
+		torture__cmd defrag "$RELAYOUT" -e "defrag $f.direct $f.buffered $f.mmap $VOL_MNT/churn" "$VOL_MNT"
+	fi
+	torture__cmd movedata "$RL_PRIM" move-loop "$f.direct" 1
+	torture__cmd movedata "$RL_PRIM" move-loop "$VOL_MNT/churn" 1
+}
+
+torture__counts() {
+	local k out=""
+	for k in $(printf '%s\n' "${!TORTURE_OK[@]}" "${!TORTURE_BAD[@]}" | sort -u); do
+		out+=" $k ${TORTURE_OK[$k]:-0}/$((${TORTURE_OK[$k]:-0} + ${TORTURE_BAD[$k]:-0}))"
+	done
+	echo "${out# }"
+}
+
+torture_run() {
+	local kind=$1 size=400 secs=$TORTURE_SECS i t0 hogs=() fio_rc wr_rc
+	local f jobs
+	declare -gA TORTURE_OK=() TORTURE_BAD=()
+	command -v fio >/dev/null || vol_skip "fio not installed"
+	command -v jq >/dev/null || vol_skip "jq not installed"
+	vol_create "$kind" $size
+	export RELAYOUT_JOURNAL_DIR=$VOL_DIR/journal RELAYOUT_STATE_DIR=$VOL_DIR/state
+	f=$VOL_MNT/fio
+	torture__frag "$VOL_MNT" "$TORTURE_MB" "$f.direct" "$f.buffered" "$f.mmap"
+	[ "$TORTURE_URING" = 1 ] && torture__frag "$VOL_MNT" "$TORTURE_MB" "$f.uring"
+	"$RL_WRITER" init "$VOL_MNT/churn" $((TORTURE_MB * 256)) || vol_fail "rl_writer init"
+	sync -f "$VOL_MNT"
+	TORTURE_SIZE=$("$RELAYOUT" --json -e info "$VOL_MNT" | jq -r .size)
+	TORTURE_HALF=$((TORTURE_SIZE / 2 / 1048576 * 1048576))
+	TORTURE_EVAC=$((TORTURE_SIZE * 3 / 4 / 1048576 * 1048576))
+	TORTURE_PLACE=0
+	case $kind in ext4* | xfs*) TORTURE_PLACE=1 ;; esac
+	# a mover still running then gets SIGTERM (it stops between chunks),
+	# SIGKILL 10 s later: a kill -9 in the middle of a move, also tested
+	TORTURE_CMD_TIMEOUT=${TORTURE_CMD_TIMEOUT:-20}
+
+	jobs="[global]
+time_based=1
+runtime=${secs}
+size=${TORTURE_MB}m
+verify=crc32c
+verify_backlog=256
+verify_fatal=1
+verify_dump=0
+randrepeat=0
+[direct]
+filename=$f.direct
+direct=1
+ioengine=libaio
+iodepth=64
+bs=64k
+rw=randwrite
+[buffered]
+filename=$f.buffered
+ioengine=psync
+bs=16k
+rw=randrw
+[mmap]
+filename=$f.mmap
+ioengine=mmap
+bs=4k
+rw=randwrite
+"
+	[ "$TORTURE_URING" = 1 ] && jobs+="[uring]
+filename=$f.uring
+direct=1
+ioengine=io_uring
+iodepth=64
+bs=16k
+rw=randwrite
+"
+	printf '%s' "$jobs" >"$VOL_DIR/jobs.fio"
+	for ((i = 0; i < TORTURE_HOGS; i++)); do
+		nice -n 10 bash -c 'while :; do :; done' &
+		hogs+=($!)
+	done
+	vol_at_exit "kill ${hogs[*]} 2>/dev/null"
+	t0=$(date +%s)
+	fio --output="$VOL_DIR/fio.out" "$VOL_DIR/jobs.fio" &
+	local fio_pid=$!
+	"$RL_WRITER" run "$VOL_MNT/churn" churn "$secs" "$VOL_DIR/churn.log" 16 2000 >"$VOL_DIR/churn.out" &
+	local wr_pid=$!
+	i=0
+	while kill -0 $fio_pid 2>/dev/null || kill -0 $wr_pid 2>/dev/null; do
+		torture__round $i
+		i=$((i + 1))
+	done
+	wait $fio_pid
+	fio_rc=$?
+	wait $wr_pid
+	wr_rc=$?
+	kill "${hogs[@]}" 2>/dev/null
+	wait "${hogs[@]}" 2>/dev/null
+	local under_load
+	under_load=$(torture__counts)
+	local rounds=$i
+	if [ $fio_rc != 0 ] || grep -qiE "verify: |bad magic|crc32c: verify failed" "$VOL_DIR/fio.out"; then
+		grep -iE "verify|err=" "$VOL_DIR/fio.out" | head -10 >&2
+		fail "fio reported errors (rc $fio_rc): data lost or corrupted"
+	fi
+	[ $wr_rc = 0 ] || fail "rl_writer churn failed (rc $wr_rc)"
+	"$RL_WRITER" check "$VOL_MNT/churn" "$VOL_DIR/churn.log" >"$VOL_DIR/check.out" 2>&1 ||
+		{ cat "$VOL_DIR/check.out" >&2; fail "churn file: writes lost"; }
+
+	# quiet: every mover must complete now, keeping every byte. The
+	# remount drops what the writers left in flight: XFS speculative
+	# preallocation past EOF, which the planner does not see as used
+	# yet (a plan refused "target not free ... held by churn").
+	vol_remount
+	local sums after
+	sums=$(md5sum "$f".* "$VOL_MNT/churn")
+	declare -gA TORTURE_OK=() TORTURE_BAD=()
+	TORTURE_RETRIED=0
+	mv "$VOL_DIR/movers.err" "$VOL_DIR/movers.load.err"
+	: >"$VOL_DIR/movers.err"
+	# a retry is allowed: "target busy" is the placement's word for a
+	# try that missed (exact placement on ext4, measured ~1 in 10 for
+	# 16 MiB targets, with or without the writers before)
+	torture__round 0 "0 1 2 3" 2
+	after=$(md5sum "$f".* "$VOL_MNT/churn")
+	[ "$sums" = "$after" ] || fail "contents changed by the quiet movers"
+	"$RL_WRITER" check "$VOL_MNT/churn" "$VOL_DIR/churn.log" >/dev/null 2>&1 ||
+		fail "churn file: writes lost by the quiet movers"
+	# compact and evacuate plan whole regions; where their planner
+	# cannot (yet) plan a region these files churned, they refuse before
+	# anything moves: reported, not failed here (issue 13's work).
+	local k hard=0
+	for k in "${!TORTURE_BAD[@]}"; do
+		case $k in compact | evacuate) ;; *) hard=1 ;; esac
+	done
+	if [ $hard = 1 ] && [ $TORTURE_PLACE = 1 ]; then
+		cat "$VOL_DIR/movers.err" >&2
+		fail "movers failed with no writer: $(torture__counts)"
+	elif [ -s "$VOL_DIR/movers.err" ]; then
+		note "quiet movers: $(torture__counts); refusals:"
+		grep '^relayout' "$VOL_DIR/movers.err" | cut -c1-300 >&2
+	fi
+	local quiet
+	quiet="$(torture__counts) ($TORTURE_RETRIED retried)"
+	vol_fsck
+	local line="torture $kind: ${secs}s, $rounds rounds under load: $under_load; quiet: $quiet"
+	echo "$line"
+	if [ -n "${TORTURE_RESULTS:-}" ]; then
+		echo "| $kind | $secs | $rounds | $under_load | $quiet | fio verify: $( [ $fio_rc = 0 ] && echo clean || echo FAILED ) |" >>"$TORTURE_RESULTS"
+	fi
+	[ -n "${TORTURE_KEEP_ERR:-}" ] && cat "$VOL_DIR/movers.load.err" "$VOL_DIR/movers.log" >>"$TORTURE_KEEP_ERR"
+	vol_destroy
+}
