@@ -9,6 +9,7 @@
 #define RL_COMMANDS_H
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdio.h>
 
 struct rl_session;
 
@@ -271,6 +272,11 @@ enum cmd_status cmd_exec_line(struct rl_session *s, const char *line);
 
 /* Execute a script file ("-" for stdin). Errors read "FILE:LINE: ...". */
 enum cmd_status cmd_exec_file(struct rl_session *s, const char *path);
+
+/* Write one word to f so that cmd_split (and a POSIX shell) reads it
+ * back as it is: unchanged when made of safe characters only, else in
+ * single quotes. */
+void cmd_put_word(FILE *f, const char *word);
 
 /* Usage text of one command ("allocate [--fixed-start] ... FILE ..."). */
 void cmd_synopsis(const struct cmd_def *d, char *buf, size_t size);
