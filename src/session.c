@@ -14,6 +14,7 @@
 #include "output.h"
 #include "ui.h"
 #include "units.h"
+#include "vlock.h"
 #include <relayout/layout_model.h>
 
 void session_init(struct rl_session *s)
@@ -168,6 +169,8 @@ void session_free(struct rl_session *s)
 {
 	session_record_stop(s);
 	jr_close(s->journal);
+	if (s->volume_locked)
+		close(s->volume_lock_fd); /* releases the volume lock */
 	free(s->journal_dir);
 	free(s->path);
 	lm_free(s->model);
@@ -200,6 +203,31 @@ int session_volume(struct rl_session *s)
 		session_error(s, "%s: cannot probe filesystem: %s", s->path,
 		              rl_strerror(s->fs_err));
 	return s->fs_err;
+}
+
+int session_volume_lock(struct rl_session *s)
+{
+	char dir[4096], msg[1024];
+	int fd;
+
+	if (s->volume_locked)
+		return 0;
+	fd = session_volume(s);
+	if (fd < 0)
+		return fd;
+	if (!vl_dir(dir, sizeof(dir))) {
+		session_error(s, "no run-time directory for the volume lock");
+		return -ENAMETOOLONG;
+	}
+	fd = vl_lock(dir, s->fs.uuid, s->fs.device, s->fs.st_dev, msg,
+	             sizeof(msg));
+	if (fd < 0) {
+		session_error(s, "%s", msg);
+		return fd;
+	}
+	s->volume_lock_fd = fd;
+	s->volume_locked = true;
+	return 0;
 }
 
 int session_arg_size(struct rl_session *s, const char *what, const char *arg,

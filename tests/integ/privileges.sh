@@ -29,6 +29,11 @@ expect() {
 	fi
 }
 
+# The user's volume locks (/tmp/relayout-UID): removed when this test made
+# the directory.
+NOBODY_RUN=/tmp/relayout-$(id -u nobody)
+[ -e "$NOBODY_RUN" ] || vol_at_exit "rm -rf '$NOBODY_RUN'"
+
 # The build tree must be reachable by nobody.
 as_user test -x "$RELAYOUT" || vol_skip "$RELAYOUT not executable by nobody"
 
