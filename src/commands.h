@@ -152,7 +152,8 @@ struct cmd_def {
 	X("show", show, "FILE", 1, 1, CMD_F_VOLUME, NULL,                     \
 	  "A file in the layout model: paths, extents, fragmentation")        \
 	X("export", export, "FILE", 1, 1, CMD_F_VOLUME, NULL,                 \
-	  "Write the layout model to a JSON snapshot FILE")                   \
+	  "Write the layout model to a JSON snapshot FILE (umask; 0600 when " \
+	  "it names files not every user may list)")                          \
 	X("import", import, "FILE", 1, 1, 0, NULL,                            \
 	  "Load a JSON snapshot: the view becomes read-only")                 \
 	X("diff", diff, "A.json [B.json]", 1, 2, CMD_F_VOLUME, NULL,          \

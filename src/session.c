@@ -205,6 +205,11 @@ int session_volume(struct rl_session *s)
 	return s->fs_err;
 }
 
+bool session_output_private(const struct rl_session *s)
+{
+	return geteuid() == 0 || (s->model && lm_names_private(s->model));
+}
+
 int session_volume_lock(struct rl_session *s)
 {
 	char dir[4096], msg[1024];

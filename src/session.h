@@ -104,6 +104,11 @@ char *session_state_file(const char *name);
 /* Probe the volume (once). Returns 0 or -errno; reports the error. */
 int session_volume(struct rl_session *s);
 
+/* Is a file written from the session's view for the user (export,
+ * save-screen) to be private: run as root (it may name anything), or the
+ * model names files that not every user may list (lm_names_private)? */
+bool session_output_private(const struct rl_session *s);
+
 /* Take the volume lock (src/vlock.h) for the rest of the session, unless
  * held already: one relayout at a time changes a volume. Probes the volume
  * first. 0, or -errno after reporting why (-EWOULDBLOCK: another relayout
