@@ -169,8 +169,10 @@ void session_free(struct rl_session *s)
 {
 	session_record_stop(s);
 	jr_close(s->journal);
-	if (s->volume_locked)
-		close(s->volume_lock_fd); /* releases the volume lock */
+	if (s->volume_lock) {
+		vl_unlock(s->volume_lock);
+		free(s->volume_lock);
+	}
 	free(s->journal_dir);
 	free(s->path);
 	lm_free(s->model);
@@ -213,25 +215,28 @@ bool session_output_private(const struct rl_session *s)
 int session_volume_lock(struct rl_session *s)
 {
 	char dir[4096], msg[1024];
-	int fd;
+	struct vl_lock *l;
+	int r;
 
-	if (s->volume_locked)
+	if (s->volume_lock)
 		return 0;
-	fd = session_volume(s);
-	if (fd < 0)
-		return fd;
+	r = session_volume(s);
+	if (r < 0)
+		return r;
 	if (!vl_dir(dir, sizeof(dir))) {
 		session_error(s, "no run-time directory for the volume lock");
 		return -ENAMETOOLONG;
 	}
-	fd = vl_lock(dir, s->fs.uuid, s->fs.device, s->fs.st_dev, msg,
-	             sizeof(msg));
-	if (fd < 0) {
-		session_error(s, "%s", msg);
-		return fd;
+	l = malloc(sizeof(*l));
+	r = l ? vl_lock(l, dir, s->fs.uuid, s->fs.device, s->fs.st_dev, msg,
+	                sizeof(msg))
+	      : -ENOMEM;
+	if (r < 0) {
+		session_error(s, "%s", l ? msg : "out of memory");
+		free(l);
+		return r;
 	}
-	s->volume_lock_fd = fd;
-	s->volume_locked = true;
+	s->volume_lock = l;
 	return 0;
 }
 

@@ -11,6 +11,7 @@
 struct lm_model;
 struct ui;
 struct jr_journal;
+struct vl_lock;
 struct tx_plan;
 struct tx_progress;
 
@@ -44,9 +45,9 @@ struct rl_session {
 	                               it (src/cmd_txn.c) */
 	bool journal_locked;   /* journal opened with the volume lock */
 	bool journal_checked;  /* start-of-session report made */
-	bool volume_locked;    /* volume_lock_fd holds the volume lock */
-	int volume_lock_fd;    /* (src/vlock.c), taken by the first command
-	                          that changes the disk, kept to the end */
+	struct vl_lock *volume_lock; /* (src/vlock.h) taken by the first
+	                                command that changes the disk, kept
+	                                to the end; NULL: not held */
 	/* The layout model (src/cmd_model.c): scanned on demand, or loaded
 	 * from a snapshot; then read_only_snapshot is set and every command
 	 * flagged CMD_F_DISK is refused. */

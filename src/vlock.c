@@ -138,8 +138,8 @@ static void lock_name(const char *uuid, const char *device, dev_t st_dev,
 	         major(d), minor(d));
 }
 
-int vl_lock(const char *dir, const char *uuid, const char *device,
-            dev_t st_dev, char *msg, size_t msglen)
+int vl_lock(struct vl_lock *l, const char *dir, const char *uuid,
+            const char *device, dev_t st_dev, char *msg, size_t msglen)
 {
 	char name[128], rec[VL_CMDLINE_MAX + 64], cmd[VL_CMDLINE_MAX + 1];
 	struct stat a, b;
@@ -171,13 +171,19 @@ int vl_lock(const char *dir, const char *uuid, const char *device,
 		close(fd);
 	}
 	close(dfd);
+	if (asprintf(&l->path, "%s/%s", dir, name) < 0) {
+		close(fd);
+		snprintf(msg, msglen, "out of memory");
+		return -ENOMEM;
+	}
+	l->fd = fd;
 	own_cmdline(cmd, sizeof(cmd));
 	n = snprintf(rec, sizeof(rec), "%ld\n%s\n", (long)getpid(), cmd);
 	/* Overwrite, then cut: a refused process never reads it empty. */
 	if (pwrite(fd, rec, (size_t)n, 0) != n || ftruncate(fd, n) < 0) {
 		/* only the message of a refused process suffers */
 	}
-	return fd;
+	return 0;
 fail:
 	if (e == -EWOULDBLOCK)
 		describe_holder(fd, msg, msglen);
@@ -188,4 +194,17 @@ fail:
 		close(fd);
 	close(dfd);
 	return e;
+}
+
+void vl_unlock(struct vl_lock *l)
+{
+	struct stat a, b;
+
+	if (fstat(l->fd, &a) == 0 && lstat(l->path, &b) == 0 &&
+	    a.st_ino == b.st_ino && a.st_dev == b.st_dev)
+		unlink(l->path);
+	close(l->fd); /* releases the lock */
+	free(l->path);
+	l->fd = -1;
+	l->path = NULL;
 }

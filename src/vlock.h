@@ -14,8 +14,9 @@
  *            another volume), flock'ed (LOCK_EX) by the process that
  *            changes the volume: the kernel drops the lock when the
  *            process dies, however it dies. The holder writes its pid and
- *            command line there, for the message of whoever is refused.
- *            The file stays (a tmpfs: a reboot empties RUN).
+ *            command line there, for the message of whoever is refused,
+ *            and removes the file when it lets go (vl_unlock); one that a
+ *            crash left is taken over by the next holder.
  *
  * The ext4 tunables a placement raises are saved in the same directory
  * (vl_state_dir), so whichever relayout starts next puts them back after
@@ -41,14 +42,24 @@ const char *vl_dir(char *buf, size_t len);
  * when set, else RUN. NULL when it does not fit. */
 const char *vl_state_dir(char *buf, size_t len);
 
+/* A volume lock held. */
+struct vl_lock {
+	int fd;     /* the lock file, flock'ed */
+	char *path; /* its name */
+};
+
 /* Take the lock of the volume (uuid may be ""; device: the mount's
  * source, whose device number keys the lock when it is a block device,
  * else st_dev) in dir, creating dir when needed, and record this
- * process's pid and command line in it. Non-blocking. Returns the locked
- * fd (close it to release), -EWOULDBLOCK when another process holds it
- * (msg: "volume busy: relayout pid N (COMMAND LINE) holds it"), or
- * -errno (msg says what failed). */
-int vl_lock(const char *dir, const char *uuid, const char *device,
-            dev_t st_dev, char *msg, size_t msglen);
+ * process's pid and command line in it. Non-blocking. Returns 0 (*l
+ * holds it), -EWOULDBLOCK when another process holds it (msg: "volume
+ * busy: relayout pid N (COMMAND LINE) holds it"), or -errno (msg says
+ * what failed). */
+int vl_lock(struct vl_lock *l, const char *dir, const char *uuid,
+            const char *device, dev_t st_dev, char *msg, size_t msglen);
+
+/* Let go of it: remove the file (still holding it, so whoever opened it
+ * meanwhile finds it gone once it gets it, and starts over) and close. */
+void vl_unlock(struct vl_lock *l);
 
 #endif

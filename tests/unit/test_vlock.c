@@ -25,24 +25,26 @@ static char run[600];
 #define TMPDIR_AFTER_SETUP() snprintf(run, sizeof(run), "%s/run/relayout", base)
 #include "tmpdir_fixture.h"
 
-static int lock(const char *uuid, dev_t dev, char *msg, size_t len)
+static int lock(struct vl_lock *l, const char *uuid, dev_t dev, char *msg,
+                size_t len)
 {
-	return vl_lock(run, uuid, "/nonexistent", dev, msg, len);
+	return vl_lock(l, run, uuid, "/nonexistent", dev, msg, len);
 }
 
 static void test_busy(void **state)
 {
 	char msg[1024], want[64], path[700], rec[64];
+	struct vl_lock a, b;
 	struct stat st;
-	int a, b, fd;
+	int fd;
 
 	(void)state;
-	a = lock(UUID, makedev(7, 3), msg, sizeof(msg));
-	assert_true(a >= 0);
+	assert_int_equal(lock(&a, UUID, makedev(7, 3), msg, sizeof(msg)), 0);
 	assert_int_equal(stat(run, &st), 0);
 	assert_int_equal(st.st_mode & 07777, 0700);
 	/* the holder's pid, then its command line */
 	snprintf(path, sizeof(path), "%s/volume-" UUID "-7.3.lock", run);
+	assert_string_equal(a.path, path);
 	fd = open(path, O_RDONLY);
 	assert_true(fd >= 0);
 	memset(rec, 0, sizeof(rec));
@@ -51,32 +53,32 @@ static void test_busy(void **state)
 	snprintf(want, sizeof(want), "%ld\ntest_vlock", (long)getpid());
 	assert_true(strncmp(rec, want, strlen(want)) == 0);
 	/* a second holder of the same volume is refused, naming the first */
-	b = lock(UUID, makedev(7, 3), msg, sizeof(msg));
-	assert_int_equal(b, -EWOULDBLOCK);
+	assert_int_equal(lock(&b, UUID, makedev(7, 3), msg, sizeof(msg)),
+	                 -EWOULDBLOCK);
 	snprintf(want, sizeof(want),
 	         "volume busy: relayout pid %ld (test_vlock", (long)getpid());
 	assert_non_null(strstr(msg, want));
 	assert_non_null(strstr(msg, ") holds it"));
 	/* another device, another filesystem: other volumes */
-	b = lock(UUID, makedev(7, 4), msg, sizeof(msg));
-	assert_true(b >= 0);
-	close(b);
-	b = lock("11111111-2222-3333-4444-555555555555", makedev(7, 3), msg,
-	         sizeof(msg));
-	assert_true(b >= 0);
-	close(b);
-	/* released by close */
-	close(a);
-	a = lock(UUID, makedev(7, 3), msg, sizeof(msg));
-	assert_true(a >= 0);
-	close(a);
+	assert_int_equal(lock(&b, UUID, makedev(7, 4), msg, sizeof(msg)), 0);
+	vl_unlock(&b);
+	assert_int_equal(lock(&b, "11111111-2222-3333-4444-555555555555",
+	                      makedev(7, 3), msg, sizeof(msg)),
+	                 0);
+	vl_unlock(&b);
+	/* let go of: the file is gone, the lock free */
+	vl_unlock(&a);
+	assert_int_equal(access(path, F_OK), -1);
+	assert_int_equal(lock(&a, UUID, makedev(7, 3), msg, sizeof(msg)), 0);
+	vl_unlock(&a);
 }
 
-/* A holder that dies (SIGKILL) leaves no lock behind. */
+/* A holder that dies (SIGKILL) leaves its file but no lock behind. */
 static void test_crash_releases(void **state)
 {
 	char msg[1024];
-	int pipefd[2], st, fd;
+	struct vl_lock l;
+	int pipefd[2], st;
 	pid_t pid;
 
 	(void)state;
@@ -84,7 +86,7 @@ static void test_crash_releases(void **state)
 	pid = fork();
 	assert_true(pid >= 0);
 	if (pid == 0) {
-		char c = lock(UUID, makedev(7, 3), msg, sizeof(msg)) >= 0;
+		char c = lock(&l, UUID, makedev(7, 3), msg, sizeof(msg)) == 0;
 		if (write(pipefd[1], &c, 1) != 1)
 			_exit(1);
 		pause();
@@ -93,13 +95,12 @@ static void test_crash_releases(void **state)
 	char c = 0;
 	assert_int_equal(read(pipefd[0], &c, 1), 1);
 	assert_int_equal(c, 1);
-	assert_int_equal(lock(UUID, makedev(7, 3), msg, sizeof(msg)),
+	assert_int_equal(lock(&l, UUID, makedev(7, 3), msg, sizeof(msg)),
 	                 -EWOULDBLOCK);
 	kill(pid, SIGKILL);
 	assert_int_equal(waitpid(pid, &st, 0), pid);
-	fd = lock(UUID, makedev(7, 3), msg, sizeof(msg));
-	assert_true(fd >= 0);
-	close(fd);
+	assert_int_equal(lock(&l, UUID, makedev(7, 3), msg, sizeof(msg)), 0);
+	vl_unlock(&l);
 	close(pipefd[0]);
 	close(pipefd[1]);
 }
@@ -109,22 +110,24 @@ static void test_crash_releases(void **state)
 static void test_dir_checks(void **state)
 {
 	char msg[1024], d[512], path[600];
-	int fd;
+	struct vl_lock l;
 
 	(void)state;
 	snprintf(d, sizeof(d), "%s/real", base);
 	assert_int_equal(mkdir(d, 0700), 0);
 	snprintf(run, sizeof(run), "%s/link", base);
 	assert_int_equal(symlink(d, run), 0);
-	assert_int_equal(lock(UUID, makedev(7, 3), msg, sizeof(msg)), -ELOOP);
+	assert_int_equal(lock(&l, UUID, makedev(7, 3), msg, sizeof(msg)),
+	                 -ELOOP);
 	assert_non_null(strstr(msg, "run-time directory"));
 	assert_non_null(strstr(msg, "symbolic link"));
 	snprintf(run, sizeof(run), "%s", d);
-	fd = lock("../../x", makedev(7, 3), msg, sizeof(msg));
-	assert_true(fd >= 0);
-	close(fd);
+	assert_int_equal(lock(&l, "../../x", makedev(7, 3), msg, sizeof(msg)),
+	                 0);
 	snprintf(path, sizeof(path), "%s/volume-______x-7.3.lock", d);
+	assert_string_equal(l.path, path);
 	assert_int_equal(access(path, F_OK), 0);
+	vl_unlock(&l);
 }
 
 static void test_dirs(void **state)
