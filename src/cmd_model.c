@@ -800,14 +800,17 @@ enum cmd_status cmd_show(struct rl_session *s, const struct cmd_call *c)
 enum cmd_status cmd_export(struct rl_session *s, const struct cmd_call *c)
 {
 	struct lm_model *m = need_model(s);
+	bool private;
 	int r;
 
 	if (!m)
 		return CMD_FAIL;
-	r = snap_export(m, c->argv[0]);
+	/* names from directories others may not list stay the user's */
+	private = session_output_private(s);
+	r = snap_export(m, c->argv[0], private ? 0600 : 0666);
 	if (r < 0) {
 		session_error(s, "%s: cannot write snapshot: %s", c->argv[0],
-		              strerror(-r));
+		              out_file_strerror(r));
 		return CMD_FAIL;
 	}
 	if (s->json) {
@@ -815,10 +818,14 @@ enum cmd_status cmd_export(struct rl_session *s, const struct cmd_call *c)
 		out_add_name(o, "file", c->argv[0]);
 		out_add_u64(o, "files", lm_file_count(m));
 		out_add_u64(o, "extents", lm_extent_count(m));
+		cJSON_AddBoolToObject(o, "private", private);
 		return out_json_emit(s, o) < 0 ? CMD_FAIL : CMD_OK;
 	}
-	fprintf(s->out, "%s: %zu files, %" PRIu64 " extents written\n",
-	        OUT_ESC(c->argv[0]), lm_file_count(m), lm_extent_count(m));
+	fprintf(s->out, "%s: %zu files, %" PRIu64 " extents written%s\n",
+	        OUT_ESC(c->argv[0]), lm_file_count(m), lm_extent_count(m),
+	        private ? " (private, 0600: it names files not every user "
+	                  "may list)"
+	                : "");
 	return CMD_OK;
 }
 

@@ -19,6 +19,7 @@
 #include "output.h"
 #include "session.h"
 #include "units.h"
+#include "vlock.h"
 
 const struct cmd_opt cmd_opts_place[] = {
     {"no-tunables", NULL,
@@ -32,8 +33,12 @@ long long cmd_allocate_blocked(struct rl_session *s, int fd, unsigned mode,
                                unsigned long long len, bool no_tunables,
                                struct rl_place_report *rep)
 {
-	struct rl_place_opts o = {.no_tunables = no_tunables || s->no_tunables,
-	                          .report = rep};
+	char state_dir[4096];
+	struct rl_place_opts o = {
+	    /* the volume's, where every relayout looks after a crash */
+	    .state_dir = vl_state_dir(state_dir, sizeof(state_dir)),
+	    .no_tunables = no_tunables || s->no_tunables,
+	    .report = rep};
 	sigset_t block, old;
 	int64_t got;
 

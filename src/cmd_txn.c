@@ -25,6 +25,7 @@
 
 static bool placement_supported(struct rl_session *s);
 #include "units.h"
+#include "vlock.h"
 
 #define TXN_COMMON_OPTS                                                       \
 	{"journal-dir", "DIR",                                                \
@@ -315,6 +316,8 @@ static struct jr_journal *session_journal(struct rl_session *s, bool lock,
 		                 "name one with --journal-dir DIR");
 		return NULL;
 	}
+	if (lock && session_volume_lock(s) < 0)
+		return NULL;
 	if (lock || try_lock) {
 		r = jr_open(dir, s->fs.uuid, JR_O_LOCK | (lock ? JR_O_CREATE : 0),
 		            &j, &holder, msg, sizeof(msg));
@@ -335,8 +338,10 @@ static struct jr_journal *session_journal(struct rl_session *s, bool lock,
 		struct jr_txn *t;
 
 		s->journal_checked = true;
-		/* Placement state (ext4 tunables) lives next to the journal:
-		 * put back what a placement killed mid-way left changed. */
+		/* Before the volume lock, placements saved the ext4 tunables
+		 * next to the journal: put back what one killed mid-way left
+		 * changed there (now they are in vl_state_dir, restored at
+		 * every start: main). */
 		if (s->journal_locked)
 			rl_tunables_recover(j->dir, tunable_cb, s);
 		if (j->corrupt)
@@ -783,7 +788,7 @@ static enum cmd_status apply_now(struct rl_session *s,
 	struct jr_journal *j;
 	struct apply_hooks hooks = {s, p};
 	const char *v;
-	char sz[32];
+	char sz[32], state_dir[4096];
 	int r;
 
 	memset(&o, 0, sizeof(o));
@@ -835,7 +840,8 @@ static enum cmd_status apply_now(struct rl_session *s,
 		              j->dir, j->name, j->problem);
 		return CMD_FAIL;
 	}
-	o.state_dir = j->dir; /* placement state next to the journal */
+	/* the volume's, whatever the journal directory */
+	o.state_dir = vl_state_dir(state_dir, sizeof(state_dir));
 	o.no_tunables = s->no_tunables;
 	r = tx_apply(p, j, &o, &res);
 	s->last_steps_done = res.steps_done;

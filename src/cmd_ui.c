@@ -21,6 +21,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include "commands.h"
+#include "output.h"
 #include "session.h"
 #include "ui.h"
 #include "units.h"
@@ -500,22 +501,19 @@ enum cmd_status cmd_save_screen(struct rl_session *s,
                                 const struct cmd_call *c)
 {
 	struct ui *ui = need_active(s);
-	FILE *f;
+	struct out_file of;
 	int r;
 
 	if (!ui)
 		return CMD_FAIL;
 	ui_draw(ui); /* the screen as it stands, without the prompt */
-	f = fopen(c->argv[0], "we");
-	if (!f) {
-		session_error(s, "%s: %s", c->argv[0], strerror(errno));
-		return CMD_FAIL;
-	}
-	r = ui_screen_text(f);
-	if (fclose(f) != 0 && r == 0)
-		r = -errno;
+	/* it shows names: private as an export would be */
+	r = out_file_open(&of, c->argv[0],
+	                  session_output_private(s) ? 0600 : 0666);
+	if (r == 0)
+		r = out_file_close(&of, ui_screen_text(of.f));
 	if (r < 0) {
-		session_error(s, "%s: %s", c->argv[0], strerror(-r));
+		session_error(s, "%s: %s", c->argv[0], out_file_strerror(r));
 		return CMD_FAIL;
 	}
 	ui->dirty = true;

@@ -333,32 +333,35 @@ enum cmd_status cmd_parse(int argc, char **argv, struct cmd_call *c,
 
 /* -------------------------------------------------------------- executor */
 
+void cmd_put_word(FILE *f, const char *word)
+{
+	bool plain = *word != '\0';
+
+	for (const char *q = word; *q; q++)
+		if (!((*q >= 'a' && *q <= 'z') || (*q >= 'A' && *q <= 'Z') ||
+		      (*q >= '0' && *q <= '9') || strchr("-_./=:,+@%", *q)))
+			plain = false;
+	if (plain) {
+		fputs(word, f);
+		return;
+	}
+	fputc('\'', f);
+	for (const char *q = word; *q; q++) {
+		if (*q == '\'')
+			fputs("'\\''", f);
+		else
+			fputc(*q, f);
+	}
+	fputc('\'', f);
+}
+
 static void record_command(struct rl_session *s, char **argv)
 {
 	if (!s->record)
 		return;
 	for (size_t i = 0; argv[i]; i++) {
-		const char *a = argv[i];
-		bool plain = *a != '\0';
-
-		for (const char *q = a; *q; q++)
-			if (!((*q >= 'a' && *q <= 'z') ||
-			      (*q >= 'A' && *q <= 'Z') ||
-			      (*q >= '0' && *q <= '9') || strchr("-_./=:,+@%", *q)))
-				plain = false;
 		fputs(i ? " " : "", s->record);
-		if (plain) {
-			fputs(a, s->record);
-		} else {
-			fputc('\'', s->record);
-			for (const char *q = a; *q; q++) {
-				if (*q == '\'')
-					fputs("'\\''", s->record);
-				else
-					fputc(*q, s->record);
-			}
-			fputc('\'', s->record);
-		}
+		cmd_put_word(s->record, argv[i]);
 	}
 	fputc('\n', s->record);
 	fflush(s->record);
@@ -385,6 +388,14 @@ static enum cmd_status exec_words(struct rl_session *s, char **argv)
 	/* A snapshot is a read-only view: nothing may change the disk. */
 	if (s->read_only_snapshot && (c.def->flags & CMD_F_DISK)) {
 		session_error(s, "the view is a snapshot (read-only)");
+		s->cur_cmd = saved;
+		return CMD_FAIL;
+	}
+	/* One relayout at a time changes a volume: the first command that
+	 * would (a dry run changes nothing) takes the volume lock for the
+	 * rest of the session. */
+	if ((c.def->flags & CMD_F_DISK) && !cmd_has_opt(&c, "dry-run", NULL) &&
+	    session_volume_lock(s) < 0) {
 		s->cur_cmd = saved;
 		return CMD_FAIL;
 	}

@@ -9,6 +9,7 @@
 #define RL_COMMANDS_H
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdio.h>
 
 struct rl_session;
 
@@ -151,7 +152,8 @@ struct cmd_def {
 	X("show", show, "FILE", 1, 1, CMD_F_VOLUME, NULL,                     \
 	  "A file in the layout model: paths, extents, fragmentation")        \
 	X("export", export, "FILE", 1, 1, CMD_F_VOLUME, NULL,                 \
-	  "Write the layout model to a JSON snapshot FILE")                   \
+	  "Write the layout model to a JSON snapshot FILE (umask; 0600 when " \
+	  "it names files not every user may list)")                          \
 	X("import", import, "FILE", 1, 1, 0, NULL,                            \
 	  "Load a JSON snapshot: the view becomes read-only")                 \
 	X("diff", diff, "A.json [B.json]", 1, 2, CMD_F_VOLUME, NULL,          \
@@ -271,6 +273,11 @@ enum cmd_status cmd_exec_line(struct rl_session *s, const char *line);
 
 /* Execute a script file ("-" for stdin). Errors read "FILE:LINE: ...". */
 enum cmd_status cmd_exec_file(struct rl_session *s, const char *path);
+
+/* Write one word to f so that cmd_split (and a POSIX shell) reads it
+ * back as it is: unchanged when made of safe characters only, else in
+ * single quotes. */
+void cmd_put_word(FILE *f, const char *word);
 
 /* Usage text of one command ("allocate [--fixed-start] ... FILE ..."). */
 void cmd_synopsis(const struct cmd_def *d, char *buf, size_t size);

@@ -578,7 +578,8 @@ bool jr_dir_trusted(const struct stat *st)
 	       st->st_gid == 0;
 }
 
-static int check_dir(int fd, const char *dir, char *msg, size_t msglen)
+static int check_dir(int fd, const char *what, const char *dir, char *msg,
+                     size_t msglen)
 {
 	struct stat st;
 
@@ -586,15 +587,13 @@ static int check_dir(int fd, const char *dir, char *msg, size_t msglen)
 		return -errno;
 	if (st.st_uid != geteuid()) {
 		snprintf(msg, msglen,
-		         "journal directory %s is owned by uid %u, not by "
-		         "uid %u: refused",
-		         dir, (unsigned)st.st_uid, (unsigned)geteuid());
+		         "%s %s is owned by uid %u, not by uid %u: refused",
+		         what, dir, (unsigned)st.st_uid, (unsigned)geteuid());
 		return -EPERM;
 	}
 	if (st.st_mode & (S_IWGRP | S_IWOTH)) {
 		snprintf(msg, msglen,
-		         "journal directory %s is writable by %s (mode %04o): "
-		         "refused",
+		         "%s %s is writable by %s (mode %04o): refused", what,
 		         dir, (st.st_mode & S_IWOTH) ? "everyone" : "its group",
 		         (unsigned)(st.st_mode & 07777));
 		return -EPERM;
@@ -602,10 +601,10 @@ static int check_dir(int fd, const char *dir, char *msg, size_t msglen)
 	return 0;
 }
 
-/* A directory on the way to the journal directory: whoever controls it
- * can swap what lies below it. */
-static int check_parent(int fd, const char *dir, int complen, char *msg,
-                        size_t msglen)
+/* A directory on the way to a private directory: whoever controls it can
+ * swap what lies below it. */
+static int check_parent(int fd, const char *what, const char *dir,
+                        int complen, char *msg, size_t msglen)
 {
 	struct stat st;
 
@@ -614,15 +613,21 @@ static int check_parent(int fd, const char *dir, int complen, char *msg,
 	if (jr_dir_trusted(&st))
 		return 0;
 	snprintf(msg, msglen,
-	         "journal directory %s: the directory %.*s on its path is "
-	         "controlled by another user (owner uid %u, mode %04o): "
-	         "refused",
-	         dir, complen, dir, (unsigned)st.st_uid,
+	         "%s %s: the directory %.*s on its path is controlled by "
+	         "another user (owner uid %u, mode %04o): refused",
+	         what, dir, complen, dir, (unsigned)st.st_uid,
 	         (unsigned)(st.st_mode & 07777));
 	return -EPERM;
 }
 
 int jr_open_dir(const char *dir, bool create, char *msg, size_t msglen)
+{
+	return jr_open_private_dir(dir, "journal directory", create, msg,
+	                           msglen);
+}
+
+int jr_open_private_dir(const char *dir, const char *what, bool create,
+                        char *msg, size_t msglen)
 {
 	char *copy, *p, *next;
 	int fd, nfd, ret = 0;
@@ -630,7 +635,7 @@ int jr_open_dir(const char *dir, bool create, char *msg, size_t msglen)
 
 	msg[0] = '\0';
 	if (!dir || !*dir) {
-		snprintf(msg, msglen, "empty journal directory name");
+		snprintf(msg, msglen, "empty %s name", what);
 		return -EINVAL;
 	}
 	copy = strdup(dir);
@@ -659,8 +664,7 @@ int jr_open_dir(const char *dir, bool create, char *msg, size_t msglen)
 			if (mkdirat(fd, p, 0700) < 0 && errno != EEXIST) {
 				ret = -errno;
 				snprintf(msg, msglen,
-				         "cannot create journal directory %s: "
-				         "%s",
+				         "cannot create %s %s: %s", what,
 				         dir, strerror(errno));
 				break;
 			}
@@ -682,27 +686,28 @@ int jr_open_dir(const char *dir, bool create, char *msg, size_t msglen)
 			}
 			if (ret == -ELOOP)
 				snprintf(msg, msglen,
-				         "journal directory %s: %.*s is a "
-				         "symbolic link (never followed): "
-				         "refused",
-				         dir, (int)(p - copy + strlen(p)), dir);
+				         "%s %s: %.*s is a symbolic link "
+				         "(never followed): refused",
+				         what, dir, (int)(p - copy + strlen(p)),
+				         dir);
 			else
-				snprintf(msg, msglen, "journal directory %s: %s",
-				         dir, strerror(-ret));
+				snprintf(msg, msglen, "%s %s: %s", what, dir,
+				         strerror(-ret));
 			break;
 		}
 		close(fd);
 		fd = nfd;
 		if (!last) {
-			ret = check_parent(fd, dir, (int)(p - copy + strlen(p)),
-			                   msg, msglen);
+			ret = check_parent(fd, what, dir,
+			                   (int)(p - copy + strlen(p)), msg,
+			                   msglen);
 			if (ret < 0)
 				break;
 		}
 	}
 	free(copy);
 	if (ret == 0)
-		ret = check_dir(fd, dir, msg, msglen);
+		ret = check_dir(fd, what, dir, msg, msglen);
 	if (ret < 0) {
 		close(fd);
 		return ret;

@@ -149,6 +149,10 @@ bool jr_dir_trusted(const struct stat *st);
  * which), -ENOTDIR not a directory. msg (size msglen) describes a
  * refusal. */
 int jr_open_dir(const char *dir, bool create, char *msg, size_t msglen);
+/* The same for any private directory of relayout's: what names it in the
+ * messages ("journal directory", "run-time directory"). */
+int jr_open_private_dir(const char *dir, const char *what, bool create,
+                        char *msg, size_t msglen);
 
 /* Open the journal of the volume with this UUID in dir and read it.
  * flags: JR_O_LOCK takes the volume lock (non-blocking: -EWOULDBLOCK and

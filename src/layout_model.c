@@ -257,6 +257,37 @@ const char *lm_file_path(const struct lm_model *m, uint32_t id, uint32_t k)
 	return p == LM_NONE ? NULL : m->arena + m->paths[p].off;
 }
 
+bool lm_names_private(const struct lm_model *m)
+{
+	char dir[RL_PATH_MAX];
+	size_t dlen = SIZE_MAX; /* the directory last looked up */
+
+	for (size_t p = 0; p < m->npaths; p++) {
+		const char *path = m->arena + m->paths[p].off;
+		const char *slash = strrchr(path, '/');
+		size_t n = slash ? (size_t)(slash - path) : 1;
+		uint32_t id;
+
+		if (!strcmp(path, "."))
+			continue; /* the root: named by the mount point */
+		if (!slash)
+			path = "."; /* in the root */
+		/* A scan adds a directory's entries together: look each
+		 * directory up once. */
+		if (n == dlen && !memcmp(dir, path, n))
+			continue;
+		memcpy(dir, path, n);
+		dir[n] = '\0';
+		dlen = n;
+		id = lm_find_path(m, dir);
+		if (id == LM_NONE || !S_ISDIR(m->files[id].mode) ||
+		    (m->files[id].mode & (S_IROTH | S_IXOTH)) !=
+		        (S_IROTH | S_IXOTH))
+			return true;
+	}
+	return false;
+}
+
 /* ------------------------------------------------------------- hashing */
 
 static uint64_t hash_u64(uint64_t x)

@@ -14,6 +14,7 @@
 #include "output.h"
 #include "session.h"
 #include "ui.h"
+#include "vlock.h"
 
 static void usage(FILE *f)
 {
@@ -72,6 +73,18 @@ static void report_restored(const struct rl_tunable_restored *r, void *arg)
 		        "relayout: could not restore /sys/fs/ext4/%s/%s to %s: "
 		        "%s\n",
 		        r->dev, r->name, r->value, rl_strerror(r->err));
+}
+
+/* Put back the ext4 tunables that placements killed mid-way (SIGKILL, a
+ * crash) left changed, from the journals they left in dir. */
+static void recover_tunables(const char *dir)
+{
+	int r = rl_tunables_recover(dir, report_restored, NULL);
+
+	if (r < 0 && r != -EACCES && r != -EPERM)
+		fprintf(stderr, "relayout: checking %s for tunables to "
+		                "restore: %s\n",
+		        dir, rl_strerror(r));
 }
 
 /* relayout --demo: the scratch volume, removed at exit however main ends
@@ -191,11 +204,14 @@ int main(int argc, char **argv)
 		}
 	}
 	{
-		int r = rl_tunables_recover(NULL, report_restored, NULL);
-		if (r < 0 && r != -EACCES && r != -EPERM)
-			fprintf(stderr, "relayout: checking %s for tunables to "
-			                "restore: %s\n",
-			        rl_state_dir(NULL), rl_strerror(r));
+		char buf[4096];
+		const char *dir = vl_state_dir(buf, sizeof(buf));
+
+		if (dir)
+			recover_tunables(dir);
+		/* where placements saved them before the volume lock */
+		if (!dir || strcmp(dir, rl_state_dir(NULL)))
+			recover_tunables(rl_state_dir(NULL));
 	}
 	if (argc - optind > 1) {
 		fprintf(stderr, "relayout: expected one PATH, got %d "

@@ -2,9 +2,13 @@
 #include "config.h"
 #include "output.h"
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/random.h>
+#include <sys/stat.h>
+#include <unistd.h>
 #include "session.h"
 
 static const struct {
@@ -262,4 +266,83 @@ cJSON *out_extents_json(const struct rl_extent *ext, size_t n)
 		cJSON_AddItemToArray(arr, e);
 	}
 	return arr;
+}
+
+/* ------------------------------------------------------- files written */
+
+int out_file_open(struct out_file *of, const char *path, mode_t mode)
+{
+	static const char set[] = "abcdefghijklmnopqrstuvwxyz"
+	                          "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789";
+	size_t len = strlen(path);
+	struct stat st;
+	int fd = -1, r = -EEXIST;
+
+	memset(of, 0, sizeof(*of));
+	/* a device, FIFO or directory is never replaced (a symbolic link
+	 * is: the rename does not follow it) */
+	if (lstat(path, &st) == 0 && !S_ISREG(st.st_mode) &&
+	    !S_ISLNK(st.st_mode))
+		return -EINVAL;
+	of->path = strdup(path);
+	of->tmp = malloc(len + 8);
+	if (!of->path || !of->tmp) {
+		r = -ENOMEM;
+		goto fail;
+	}
+	/* mkstemp would make it 0600 whatever mode and the umask say */
+	for (int tries = 0; fd < 0 && r == -EEXIST && tries < 100; tries++) {
+		unsigned char rnd[6];
+
+		if (getrandom(rnd, sizeof(rnd), GRND_NONBLOCK) != sizeof(rnd))
+			for (size_t i = 0; i < sizeof(rnd); i++)
+				rnd[i] = (unsigned char)(rand() ^ getpid());
+		memcpy(of->tmp, path, len);
+		of->tmp[len] = '.';
+		for (size_t i = 0; i < sizeof(rnd); i++)
+			of->tmp[len + 1 + i] = set[rnd[i] % (sizeof(set) - 1)];
+		of->tmp[len + 7] = '\0';
+		fd = open(of->tmp,
+		          O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
+		          mode);
+		r = fd < 0 ? -errno : 0;
+	}
+	if (fd < 0)
+		goto fail;
+	of->f = fdopen(fd, "w");
+	if (of->f)
+		return 0;
+	r = -errno;
+	close(fd);
+	unlink(of->tmp);
+fail:
+	free(of->path);
+	free(of->tmp);
+	memset(of, 0, sizeof(*of));
+	return r;
+}
+
+int out_file_close(struct out_file *of, int err)
+{
+	if (!of->f)
+		return err ? err : -EBADF;
+	if (err == 0 && fflush(of->f) != 0)
+		err = -errno;
+	if (err == 0 && fsync(fileno(of->f)) != 0)
+		err = -errno;
+	if (fclose(of->f) != 0 && err == 0)
+		err = -errno;
+	if (err == 0 && rename(of->tmp, of->path) != 0)
+		err = -errno;
+	if (err != 0)
+		unlink(of->tmp);
+	free(of->path);
+	free(of->tmp);
+	memset(of, 0, sizeof(*of));
+	return err;
+}
+
+const char *out_file_strerror(int err)
+{
+	return err == -EINVAL ? "not a regular file" : strerror(-err);
 }

@@ -8,6 +8,8 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
+#include <sys/types.h>
 
 struct rl_session;
 
@@ -61,5 +63,24 @@ cJSON *out_extents_json(const struct rl_extent *ext, size_t n);
 
 /* Names of RL_EXT_* flags, comma separated ("unwritten,shared"), or "". */
 void out_extent_flags(uint32_t flags, char *buf, size_t size);
+
+/* A file written for the user (a snapshot, a saved screen). out_file_open
+ * creates it under a temporary name next to path (PATH.XXXXXX, never
+ * through a symlink) with mode, which the umask narrows as for any new
+ * file; out_file_close renames it over path once complete, so a reader
+ * never sees half of it and an older file's mode does not carry over. */
+struct out_file {
+	FILE *f; /* write here */
+	char *tmp;
+	char *path;
+};
+/* 0 or -errno (out_file_strerror). */
+int out_file_open(struct out_file *of, const char *path, mode_t mode);
+/* err 0: flush, fsync, rename into place; otherwise (or when that fails)
+ * remove the temporary file. Returns err, else 0 or the first -errno. */
+int out_file_close(struct out_file *of, int err);
+/* What an out_file error means: -EINVAL "not a regular file" (path names
+ * a device, FIFO or directory), else strerror. */
+const char *out_file_strerror(int err);
 
 #endif

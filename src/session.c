@@ -14,6 +14,7 @@
 #include "output.h"
 #include "ui.h"
 #include "units.h"
+#include "vlock.h"
 #include <relayout/layout_model.h>
 
 void session_init(struct rl_session *s)
@@ -168,6 +169,10 @@ void session_free(struct rl_session *s)
 {
 	session_record_stop(s);
 	jr_close(s->journal);
+	if (s->volume_lock) {
+		vl_unlock(s->volume_lock);
+		free(s->volume_lock);
+	}
 	free(s->journal_dir);
 	free(s->path);
 	lm_free(s->model);
@@ -200,6 +205,39 @@ int session_volume(struct rl_session *s)
 		session_error(s, "%s: cannot probe filesystem: %s", s->path,
 		              rl_strerror(s->fs_err));
 	return s->fs_err;
+}
+
+bool session_output_private(const struct rl_session *s)
+{
+	return geteuid() == 0 || (s->model && lm_names_private(s->model));
+}
+
+int session_volume_lock(struct rl_session *s)
+{
+	char dir[4096], msg[1024];
+	struct vl_lock *l;
+	int r;
+
+	if (s->volume_lock)
+		return 0;
+	r = session_volume(s);
+	if (r < 0)
+		return r;
+	if (!vl_dir(dir, sizeof(dir))) {
+		session_error(s, "no run-time directory for the volume lock");
+		return -ENAMETOOLONG;
+	}
+	l = malloc(sizeof(*l));
+	r = l ? vl_lock(l, dir, s->fs.uuid, s->fs.device, s->fs.st_dev, msg,
+	                sizeof(msg))
+	      : -ENOMEM;
+	if (r < 0) {
+		session_error(s, "%s", l ? msg : "out of memory");
+		free(l);
+		return r;
+	}
+	s->volume_lock = l;
+	return 0;
 }
 
 int session_arg_size(struct rl_session *s, const char *what, const char *arg,

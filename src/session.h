@@ -11,6 +11,7 @@
 struct lm_model;
 struct ui;
 struct jr_journal;
+struct vl_lock;
 struct tx_plan;
 struct tx_progress;
 
@@ -44,6 +45,9 @@ struct rl_session {
 	                               it (src/cmd_txn.c) */
 	bool journal_locked;   /* journal opened with the volume lock */
 	bool journal_checked;  /* start-of-session report made */
+	struct vl_lock *volume_lock; /* (src/vlock.h) taken by the first
+	                                command that changes the disk, kept
+	                                to the end; NULL: not held */
 	/* The layout model (src/cmd_model.c): scanned on demand, or loaded
 	 * from a snapshot; then read_only_snapshot is set and every command
 	 * flagged CMD_F_DISK is refused. */
@@ -100,6 +104,17 @@ char *session_state_file(const char *name);
 
 /* Probe the volume (once). Returns 0 or -errno; reports the error. */
 int session_volume(struct rl_session *s);
+
+/* Is a file written from the session's view for the user (export,
+ * save-screen) to be private: run as root (it may name anything), or the
+ * model names files that not every user may list (lm_names_private)? */
+bool session_output_private(const struct rl_session *s);
+
+/* Take the volume lock (src/vlock.h) for the rest of the session, unless
+ * held already: one relayout at a time changes a volume. Probes the volume
+ * first. 0, or -errno after reporting why (-EWOULDBLOCK: another relayout
+ * holds it, named by pid and command line). */
+int session_volume_lock(struct rl_session *s);
 
 /* Report an error for the current command: "relayout: [FILE:LINE: ]CMD:
  * message" on s->err; with --json also {"command","error"} on s->out. */

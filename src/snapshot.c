@@ -184,46 +184,14 @@ int snap_write(struct lm_model *m, FILE *f)
 	return ferror(f) ? -EIO : 0;
 }
 
-int snap_export(struct lm_model *m, const char *path)
+int snap_export(struct lm_model *m, const char *path, mode_t mode)
 {
-	size_t len = strlen(path);
-	char *tmp = malloc(len + 16);
-	FILE *f;
-	int fd, r;
+	struct out_file of;
+	int r = out_file_open(&of, path, mode);
 
-	if (!tmp)
-		return -ENOMEM;
-	snprintf(tmp, len + 16, "%s.XXXXXX", path);
-	fd = mkstemp(tmp);
-	if (fd < 0) {
-		r = -errno;
-		free(tmp);
+	if (r < 0)
 		return r;
-	}
-	fchmod(fd, 0644);
-	f = fdopen(fd, "w");
-	if (!f) {
-		r = -errno;
-		close(fd);
-		goto fail;
-	}
-	r = snap_write(m, f);
-	if (r == 0 && fflush(f) != 0)
-		r = -errno;
-	if (r == 0 && fsync(fileno(f)) != 0)
-		r = -errno;
-	if (fclose(f) != 0 && r == 0)
-		r = -errno;
-	if (r == 0 && rename(tmp, path) != 0)
-		r = -errno;
-	if (r == 0) {
-		free(tmp);
-		return 0;
-	}
-fail:
-	unlink(tmp);
-	free(tmp);
-	return r;
+	return out_file_close(&of, snap_write(m, of.f));
 }
 
 /* ------------------------------------------------------------- reading */

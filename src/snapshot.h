@@ -5,15 +5,17 @@
 #include <relayout/layout_model.h>
 #include <stddef.h>
 #include <stdio.h>
+#include <sys/types.h>
 
 #define SNAP_FORMAT "relayout-snapshot"
 #define SNAP_VERSION 1
 /* Largest snapshot file snap_import reads. */
 #define SNAP_MAX_BYTES (1ull << 30)
 
-/* Write the model as a snapshot to path (through a temporary file in the
- * same directory, renamed into place). Returns 0 or -errno. */
-int snap_export(struct lm_model *m, const char *path);
+/* Write the model as a snapshot to path (out_file_open: through a
+ * temporary file in the same directory, created with mode narrowed by the
+ * umask, renamed into place). Returns 0 or -errno. */
+int snap_export(struct lm_model *m, const char *path, mode_t mode);
 /* Write the snapshot to an open stream. Returns 0 or -errno. */
 int snap_write(struct lm_model *m, FILE *f);
 

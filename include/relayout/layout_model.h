@@ -200,6 +200,12 @@ ssize_t lm_space_list(struct lm_model *m, enum lm_space_kind kind,
 /* Total number of extents of all files. */
 uint64_t lm_extent_count(const struct lm_model *m);
 
+/* Does the model name a file or directory that not every user may list:
+ * one whose directory lacks S_IROTH or S_IXOTH, or is not in the model
+ * (its mode unknown)? A file written from the model (a snapshot, a saved
+ * screen) is then made private. */
+bool lm_names_private(const struct lm_model *m);
+
 /* ---------------------------------------------------------- selection */
 
 void lm_select(struct lm_model *m, uint32_t id, bool on);

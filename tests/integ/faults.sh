@@ -407,7 +407,7 @@ EOF
 	pid=$!
 	sleep 0.5
 	R -e "move $M/lk_flock --to $(goal_for $((2 << 20)))" "$M" >/dev/null 2>"$VOL_DIR/w.err" && fail "a second mover got the lock"
-	grep -q "another relayout is working on this volume (pid $pid)" "$VOL_DIR/w.err" || fail "no lock message: $(cat "$VOL_DIR/w.err")"
+	grep -q "volume busy: relayout pid $pid (relayout -e .move $f " "$VOL_DIR/w.err" || fail "no lock message: $(cat "$VOL_DIR/w.err")"
 	R -e log "$M" >/dev/null 2>&1 || fail "log while another relayout works"
 	wait $pid || fail "the slow move failed: $(cat "$VOL_DIR/slow.err")"
 	rm -f "$M"/app "$M"/trunc "$M"/lk_* "$M"/slow

@@ -7,7 +7,9 @@
 # user-controlled symlink is never followed, other mounts are refused,
 # recordings are 0600, never through a symlink nor into a directory or
 # file another user controls. An unprivileged user's journal goes to
-# the XDG state directory, checked like any journal directory.
+# the XDG state directory, checked like any journal directory. Snapshots
+# (export) follow the umask, and are 0600 when written by root or when
+# they name files in a directory not every user may list.
 . "$top_srcdir/tests/lib/volume.sh"
 command -v setpriv >/dev/null || vol_skip "setpriv not installed"
 id nobody >/dev/null 2>&1 || vol_skip "no user nobody"
@@ -28,6 +30,11 @@ expect() {
 		fails_unless "$2" "$3" -- "$RELAYOUT" "${@:5}"
 	fi
 }
+
+# The user's volume locks (/tmp/relayout-UID): removed when this test made
+# the directory.
+NOBODY_RUN=/tmp/relayout-$(id -u nobody)
+[ -e "$NOBODY_RUN" ] || vol_at_exit "rm -rf '$NOBODY_RUN'"
 
 # The build tree must be reachable by nobody.
 as_user test -x "$RELAYOUT" || vol_skip "$RELAYOUT not executable by nobody"
@@ -217,6 +224,31 @@ expect root 1 'cannot record: .*writable by others' -- -r "$T/open/rec" -e 'echo
 # the user records into its own directory
 expect user 0 '' -- -r "$T/userdir/mine" -e 'echo x' "$M"
 [ "$(stat -c '%U %a' "$T/userdir/mine")" = "nobody 600" ] || fail "user recording $(stat -c '%U %a' "$T/userdir/mine")"
+
+# Snapshots (export): the umask narrows them (no longer 0644 whatever the
+# umask); private (0600) when written by root or when they name files in
+# a directory not every user may list.
+mode_of() { stat -c %a "$1" 2>&1; }
+# user_export UMASK FILE: the user exports the volume's model to FILE.
+user_export() {
+	as_user sh -c 'umask "$0"; exec "$@"' "$1" env -C / "$RELAYOUT" -e "export $2" "$M" \
+		>"$T/out" 2>&1 || fail "the user's export $2: $(cat "$T/out")"
+}
+mkdir "$M/pub" && echo x >"$M/pub/file"
+expect root 0 'extents written \(private, 0600' -- -e "export $T/root.json" "$M"
+[ "$(mode_of "$T/root.json")" = 600 ] || fail "root's export: mode $(mode_of "$T/root.json")"
+# the user sees no name from a closed directory (lost+found): umask only
+user_export 022 "$T/userdir/open.json"
+[ "$(mode_of "$T/userdir/open.json")" = 644 ] || fail "user export, umask 022: $(mode_of "$T/userdir/open.json")"
+grep -q private "$T/out" && fail "user export of public names called private: $(cat "$T/out")"
+user_export 077 "$T/userdir/umask.json"
+[ "$(mode_of "$T/userdir/umask.json")" = 600 ] || fail "user export, umask 077: $(mode_of "$T/userdir/umask.json")"
+# names from the user's own private directory stay private
+mkdir -m 700 "$M/mine" && echo y >"$M/mine/diary-name" && chown -R nobody:"$NOGROUP" "$M/mine"
+user_export 022 "$T/userdir/mine.json"
+[ "$(mode_of "$T/userdir/mine.json")" = 600 ] || fail "user export naming a 0700 directory: $(mode_of "$T/userdir/mine.json")"
+grep -q diary-name "$T/userdir/mine.json" || fail "the private names are not in the user's snapshot"
+grep -q 'private, 0600' "$T/out" || fail "no note that the snapshot is private: $(cat "$T/out")"
 
 if [ $fails != 0 ]; then
 	echo "$fails privilege checks failed" >&2

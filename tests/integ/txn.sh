@@ -133,7 +133,7 @@ after:  $after"
 	sleep 0.7
 	goal=$(goal_for 262144)
 	R -e "move $M/r --to $goal" "$M" >/dev/null 2>"$VOL_DIR/err" && fail "a second mover got the lock"
-	grep -q "another relayout is working on this volume (pid $pid)" "$VOL_DIR/err" || fail "no lock message: $(cat "$VOL_DIR/err")"
+	grep -q "volume busy: relayout pid $pid (relayout -e .move $M/data/slow" "$VOL_DIR/err" || fail "no lock message: $(cat "$VOL_DIR/err")"
 	R -e log "$M" >/dev/null 2>&1 || fail "log while another relayout works failed"
 	wait $pid || fail "the slow move failed: $(cat "$VOL_DIR/slow.err")"
 

@@ -18,27 +18,10 @@
 
 #define UUID "0f1e2d3c-4b5a-6978-8796-a5b4c3d2e1f0"
 
-static char base[256];
 static char jdir[300];
-
-static int setup(void **state)
-{
-	(void)state;
-	snprintf(base, sizeof(base), "%s/rl-jtest.XXXXXX",
-	         getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp");
-	if (!mkdtemp(base))
-		return -1;
-	snprintf(jdir, sizeof(jdir), "%s/j", base);
-	return 0;
-}
-
-static int teardown(void **state)
-{
-	char cmd[512];
-	(void)state;
-	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", base);
-	return system(cmd) == 0 ? 0 : -1;
-}
+#define TMPDIR_PREFIX "rl-jtest"
+#define TMPDIR_AFTER_SETUP() snprintf(jdir, sizeof(jdir), "%s/j", base)
+#include "tmpdir_fixture.h"
 
 static struct jr_journal *open_rw(void)
 {
@@ -526,16 +509,20 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_crc),
-	    cmocka_unit_test_setup_teardown(test_dir_parents, setup, teardown),
-	    cmocka_unit_test_setup_teardown(test_roundtrip, setup, teardown),
-	    cmocka_unit_test_setup_teardown(test_truncated_tail, setup,
-	                                    teardown),
-	    cmocka_unit_test_setup_teardown(test_corrupt_middle, setup,
-	                                    teardown),
-	    cmocka_unit_test_setup_teardown(test_wrong_version, setup,
-	                                    teardown),
-	    cmocka_unit_test_setup_teardown(test_lock, setup, teardown),
-	    cmocka_unit_test_setup_teardown(test_unsafe_dirs, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_dir_parents, tmpdir_setup,
+	                                    tmpdir_teardown),
+	    cmocka_unit_test_setup_teardown(test_roundtrip, tmpdir_setup,
+	                                    tmpdir_teardown),
+	    cmocka_unit_test_setup_teardown(test_truncated_tail, tmpdir_setup,
+	                                    tmpdir_teardown),
+	    cmocka_unit_test_setup_teardown(test_corrupt_middle, tmpdir_setup,
+	                                    tmpdir_teardown),
+	    cmocka_unit_test_setup_teardown(test_wrong_version, tmpdir_setup,
+	                                    tmpdir_teardown),
+	    cmocka_unit_test_setup_teardown(test_lock, tmpdir_setup,
+	                                    tmpdir_teardown),
+	    cmocka_unit_test_setup_teardown(test_unsafe_dirs, tmpdir_setup,
+	                                    tmpdir_teardown),
 	    cmocka_unit_test(test_dir_choice),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);

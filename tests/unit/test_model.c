@@ -693,6 +693,47 @@ static void test_reserve_attrs(void **state)
 /* Build a model of N single-extent files (env RL_BENCH_EXTENTS, default
  * 1,000,000) and time the index build, range stats (one per map cell of a
  * 4000-cell map) and a refresh. Prints the figures; asserts only sanity. */
+static void add_dir(struct lm_model *m, uint64_t ino, const char *path,
+                    mode_t perm)
+{
+	struct lm_file_info fi = {.ino = ino, .mode = S_IFDIR | perm};
+
+	assert_int_equal(lm_add_file(m, &fi, path, NULL, 0, NULL), 0);
+}
+
+/* The root (0755) holds a file and directory d (perm): no private name;
+ * once a file in d is added, want. */
+static void check_names_in(mode_t perm, bool want)
+{
+	struct lm_model *m = new_model(64 * MiB);
+
+	add_dir(m, 2, ".", 0755);
+	add_dir(m, 3, "d", perm);
+	add_file(m, 10, "top", NULL, 0);
+	assert_false(lm_names_private(m));
+	add_file(m, 11, "d/x", NULL, 0);
+	assert_int_equal(lm_names_private(m), want);
+	lm_free(m);
+}
+
+/* Names that not every user may list: a file or directory in a
+ * directory without o+r or o+x, or in one the model does not have. */
+static void test_names_private(void **state)
+{
+	struct lm_model *m = new_model(64 * MiB);
+
+	(void)state;
+	assert_false(lm_names_private(m));
+	check_names_in(0755, false);
+	check_names_in(0700, true); /* empty (lost+found): not private */
+	check_names_in(0711, true); /* searchable, not readable */
+	check_names_in(0744, true); /* readable, not searchable */
+	/* a directory the model does not have: its mode is unknown */
+	add_file(m, 10, "where/x", NULL, 0);
+	assert_true(lm_names_private(m));
+	lm_free(m);
+}
+
 static void test_bench(void **state)
 {
 	const char *env = getenv("RL_BENCH_EXTENTS");
@@ -763,6 +804,7 @@ int main(void)
 	    cmocka_unit_test(test_trim),
 	    cmocka_unit_test(test_reserve_attrs),
 	    cmocka_unit_test(test_index_sort),
+	    cmocka_unit_test(test_names_private),
 	    cmocka_unit_test(test_bench),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -119,9 +119,9 @@ static void test_round_trip_file(void **state)
 	assert_non_null(mkdtemp(dir));
 	snprintf(a, sizeof(a), "%s/a.json", dir);
 	snprintf(b, sizeof(b), "%s/b.json", dir);
-	assert_int_equal(snap_export(m, a), 0);
+	assert_int_equal(snap_export(m, a, 0600), 0);
 	assert_int_equal(snap_import(a, &m2, err, sizeof(err)), 0);
-	assert_int_equal(snap_export(m2, b), 0);
+	assert_int_equal(snap_export(m2, b, 0600), 0);
 	char cmd[256];
 	snprintf(cmd, sizeof(cmd), "cmp -s %s %s", a, b);
 	assert_int_equal(system(cmd), 0);
@@ -133,6 +133,40 @@ static void test_round_trip_file(void **state)
 	unlink(a);
 	unlink(b);
 	rmdir(dir);
+	lm_free(m);
+}
+
+/* The snapshot gets the mode asked for, narrowed by the umask (not 0644
+ * whatever the umask), also over an older file; nothing but a regular
+ * file is replaced. */
+static void test_export_mode(void **state)
+{
+	char dir[] = "/tmp/rl-snap-XXXXXX", a[64], fifo[64];
+	struct lm_model *m = sample(1ull << 30);
+	struct stat st;
+	mode_t old = umask(077);
+
+	(void)state;
+	assert_non_null(mkdtemp(dir));
+	snprintf(a, sizeof(a), "%s/a.json", dir);
+	assert_int_equal(snap_export(m, a, 0666), 0);
+	assert_int_equal(stat(a, &st), 0);
+	assert_int_equal(st.st_mode & 07777, 0600);
+	umask(022);
+	assert_int_equal(snap_export(m, a, 0666), 0);
+	assert_int_equal(stat(a, &st), 0);
+	assert_int_equal(st.st_mode & 07777, 0644);
+	umask(0);
+	assert_int_equal(snap_export(m, a, 0600), 0);
+	assert_int_equal(stat(a, &st), 0);
+	assert_int_equal(st.st_mode & 07777, 0600);
+	snprintf(fifo, sizeof(fifo), "%s/fifo", dir);
+	assert_int_equal(mkfifo(fifo, 0600), 0);
+	assert_int_equal(snap_export(m, fifo, 0600), -EINVAL);
+	umask(old);
+	unlink(a);
+	unlink(fifo);
+	assert_int_equal(rmdir(dir), 0); /* no temporary file left */
 	lm_free(m);
 }
 
@@ -300,6 +334,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_round_trip),
 	    cmocka_unit_test(test_round_trip_file),
+	    cmocka_unit_test(test_export_mode),
 	    cmocka_unit_test(test_malformed),
 	    cmocka_unit_test(test_too_large),
 	};

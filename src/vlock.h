@@ -1,0 +1,65 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * The volume lock: one relayout at a time changes a volume, whatever its
+ * journal directory.
+ *
+ * Directory  RUN: /run/relayout for root, /tmp/relayout-UID for other
+ *            users (fixed: no option or environment variable moves it, so
+ *            every relayout of a user finds the same one). Created 0700
+ *            and opened like a journal directory (jr_open_private_dir:
+ *            no symlink followed, owned by the user, not writable by
+ *            others, no directory on its path controlled by another user).
+ * File       RUN/volume-<uuid>-<major>.<minor>.lock, per filesystem UUID
+ *            and device (a copy of the filesystem on another device is
+ *            another volume), flock'ed (LOCK_EX) by the process that
+ *            changes the volume: the kernel drops the lock when the
+ *            process dies, however it dies. The holder writes its pid and
+ *            command line there, for the message of whoever is refused,
+ *            and removes the file when it lets go (vl_unlock); one that a
+ *            crash left is taken over by the next holder.
+ *
+ * The ext4 tunables a placement raises are saved in the same directory
+ * (vl_state_dir), so whichever relayout starts next puts them back after
+ * a crash (rl_tunables_recover), and, since only the holder of the volume
+ * lock places, a placement never records another one's raised values as
+ * the originals.
+ */
+#ifndef RL_VLOCK_H
+#define RL_VLOCK_H
+#include <stddef.h>
+#include <sys/types.h>
+
+#define VL_ROOT_DIR "/run/relayout"
+#define VL_USER_DIR_FMT "/tmp/relayout-%u"
+/* Where the ext4 tunables are saved instead of RUN (tests, --demo). */
+#define VL_ENV_STATE_DIR "RELAYOUT_STATE_DIR"
+
+/* RUN for this process's effective user, written to buf. NULL when it
+ * does not fit. */
+const char *vl_dir(char *buf, size_t len);
+
+/* Where placements save the ext4 tunables they change: $RELAYOUT_STATE_DIR
+ * when set, else RUN. NULL when it does not fit. */
+const char *vl_state_dir(char *buf, size_t len);
+
+/* A volume lock held. */
+struct vl_lock {
+	int fd;     /* the lock file, flock'ed */
+	char *path; /* its name */
+};
+
+/* Take the lock of the volume (uuid may be ""; device: the mount's
+ * source, whose device number keys the lock when it is a block device,
+ * else st_dev) in dir, creating dir when needed, and record this
+ * process's pid and command line in it. Non-blocking. Returns 0 (*l
+ * holds it), -EWOULDBLOCK when another process holds it (msg: "volume
+ * busy: relayout pid N (COMMAND LINE) holds it"), or -errno (msg says
+ * what failed). */
+int vl_lock(struct vl_lock *l, const char *dir, const char *uuid,
+            const char *device, dev_t st_dev, char *msg, size_t msglen);
+
+/* Let go of it: remove the file (still holding it, so whoever opened it
+ * meanwhile finds it gone once it gets it, and starts over) and close. */
+void vl_unlock(struct vl_lock *l);
+
+#endif
