@@ -33,6 +33,10 @@ const struct cmd_opt cmd_opts_allocate[] = {
 const struct cmd_opt cmd_opts_movedata[] = {
     {"allow-shared", NULL,
      "move extents shared with other files (unshares them)"},
+    {"force", NULL,
+     "apply the RFC rules even where they destroy data: DATAFILE data "
+     "over a hole of SPACEFILE is punched, data written in SPACEFILE's "
+     "range is replaced (refused otherwise, saying how much)"},
     {NULL, NULL, NULL},
 };
 
@@ -465,6 +469,64 @@ enum cmd_status cmd_allocate(struct rl_session *s, const struct cmd_call *c)
 
 /* -------------------------------------------------------------- movedata */
 
+/* Bytes of a's extents (clipped to [lo, hi)) that b's extents cover. */
+static uint64_t covered_bytes(const struct rl_extent *a, size_t na,
+                              const struct rl_extent *b, size_t nb,
+                              uint64_t lo, uint64_t hi)
+{
+	uint64_t sum = 0;
+
+	for (size_t i = 0; i < na; i++) {
+		uint64_t alo = a[i].logical > lo ? a[i].logical : lo;
+		uint64_t ahi = a[i].logical + a[i].length < hi
+		                   ? a[i].logical + a[i].length
+		                   : hi;
+
+		for (size_t k = 0; k < nb && alo < ahi; k++) {
+			uint64_t x = b[k].logical > alo ? b[k].logical : alo;
+			uint64_t y = b[k].logical + b[k].length < ahi
+			                 ? b[k].logical + b[k].length
+			                 : ahi;
+			if (x < y)
+				sum += y - x;
+		}
+	}
+	return sum;
+}
+
+/* What movedata would do to [from, from+len): *moved bytes of DATAFILE
+ * data onto SPACEFILE blocks, *punched bytes of DATAFILE data over
+ * SPACEFILE holes (the RFC's hole rule), *consumed bytes of data written
+ * in SPACEFILE (its blocks carry DATAFILE's data afterwards). */
+static int movedata_outcome(int dfd, int sfd, uint64_t from, uint64_t len,
+                            uint64_t *moved, uint64_t *punched,
+                            uint64_t *consumed)
+{
+	struct rl_extent *d = NULL, *sp = NULL;
+	size_t nd = 0, ns = 0, nw = 0;
+	uint64_t hi = from + len, dbytes = 0;
+	int r = rl_get_extents_range(dfd, from, len, &d, &nd);
+
+	if (r == 0)
+		r = rl_get_extents_range(sfd, from, len, &sp, &ns);
+	if (r < 0) {
+		free(d);
+		return r;
+	}
+	for (size_t i = 0; i < nd; i++)
+		dbytes += covered_bytes(&d[i], 1, &d[i], 1, from, hi);
+	*moved = covered_bytes(d, nd, sp, ns, from, hi);
+	*punched = dbytes - *moved;
+	/* written extents of SPACEFILE: their content is replaced */
+	for (size_t i = 0; i < ns; i++)
+		if (!(sp[i].flags & RL_EXT_UNWRITTEN))
+			sp[nw++] = sp[i];
+	*consumed = covered_bytes(sp, nw, sp, nw, from, hi);
+	free(d);
+	free(sp);
+	return 0;
+}
+
 enum cmd_status cmd_movedata(struct rl_session *s, const struct cmd_call *c)
 {
 	uint64_t from, len;
@@ -495,7 +557,30 @@ enum cmd_status cmd_movedata(struct rl_session *s, const struct cmd_call *c)
 		close(dfd);
 		return CMD_FAIL;
 	}
-	r = rl_movedata(dfd, sfd, from, len, flags);
+	uint64_t moved = 0, punched = 0, consumed = 0;
+	r = movedata_outcome(dfd, sfd, from, len, &moved, &punched, &consumed);
+	if (r == 0 && (punched || consumed) && !cmd_has_opt(c, "force", NULL)) {
+		char pb[32], cb[32], what[256];
+		units_format_size(punched, pb, sizeof(pb));
+		units_format_size(consumed, cb, sizeof(cb));
+		snprintf(what, sizeof(what), "%s%s%s%s%s%s%s",
+		         punched ? "punch " : "", punched ? pb : "",
+		         punched ? " of DATAFILE's data (SPACEFILE has holes "
+		                   "there)"
+		                 : "",
+		         punched && consumed ? " and " : "",
+		         consumed ? "replace " : "", consumed ? cb : "",
+		         consumed ? " of data written in SPACEFILE" : "");
+		session_error(s,
+		              "%s: refusing: movedata would %s; nothing was "
+		              "changed (--force applies the RFC rules anyway)",
+		              c->argv[0], what);
+		close(dfd);
+		close(sfd);
+		return CMD_FAIL;
+	}
+	if (r == 0)
+		r = rl_movedata(dfd, sfd, from, len, flags);
 	if (r < 0) {
 		session_error(s, "%s: cannot move %s bytes at %s onto %s: %s",
 		              c->argv[0], c->argv[3], c->argv[2], c->argv[1],
@@ -520,13 +605,20 @@ enum cmd_status cmd_movedata(struct rl_session *s, const struct cmd_call *c)
 		out_add_name(o, "space", c->argv[1]);
 		out_add_u64(o, "from", from);
 		out_add_u64(o, "length", len);
+		out_add_u64(o, "moved", moved);
+		out_add_u64(o, "punched", punched);
+		out_add_u64(o, "replaced", consumed);
 		cJSON_AddItemToObject(o, "extents", out_extents_json(ext, n));
 		free(ext);
 		return out_json_emit(s, o) < 0 ? CMD_FAIL : CMD_OK;
 	}
 	fprintf(s->out, "%s: moved %" PRIu64 " bytes at %" PRIu64
-	                " onto the blocks of %s\n",
-	        OUT_ESC(c->argv[0]), len, from, OUT_ESC(c->argv[1]));
+	                " onto the blocks of %s",
+	        OUT_ESC(c->argv[0]), moved, from, OUT_ESC(c->argv[1]));
+	if (punched)
+		fprintf(s->out, "; punched %" PRIu64 " bytes (holes of %s)",
+		        punched, OUT_ESC(c->argv[1]));
+	fputc('\n', s->out);
 	cmd_print_extents(s, ext, n);
 	free(ext);
 	return CMD_OK;

@@ -31,6 +31,28 @@ for fs in $RL_TEST_FS; do
 		vol_fail "unaligned move succeeded: $out"
 	fi
 	echo "$out" | grep -qE "Invalid argument|multiples of the block size" || vol_fail "message: $out"
+	# The RFC rules destroy data when misused: the command refuses and
+	# says how much, unless --force. A space file with no blocks would
+	# punch DATAFILE; one holding written data would lose it.
+	: >"$VOL_MNT/hole"
+	truncate -s 1M "$VOL_MNT/hole"
+	head -c 65536 /dev/urandom >"$VOL_MNT/written"
+	sync -f "$VOL_MNT"
+	ext_before=$(vol_extents "$VOL_MNT/data")
+	if out=$("$RELAYOUT" -e "movedata $VOL_MNT/data $VOL_MNT/hole 0 64K" "$VOL_MNT" 2>&1); then
+		vol_fail "movedata onto a hole succeeded: $out"
+	fi
+	grep -q "refusing: movedata would punch 64.0 KiB of DATAFILE's data" <<<"$out" || vol_fail "hole message: $out"
+	if out=$("$RELAYOUT" -e "movedata $VOL_MNT/data $VOL_MNT/written 0 64K" "$VOL_MNT" 2>&1); then
+		vol_fail "movedata over written space succeeded: $out"
+	fi
+	grep -q "refusing: movedata would replace 64.0 KiB of data written in SPACEFILE" <<<"$out" || vol_fail "written message: $out"
+	[ "$(md5sum <"$VOL_MNT/data")" = "$sum" ] || vol_fail "content changed by a refused movedata"
+	[ "$(vol_extents "$VOL_MNT/data")" = "$ext_before" ] || vol_fail "extents changed by a refused movedata"
+	# --force: the RFC hole rule, reported as such
+	out=$("$RELAYOUT" -e "movedata --force $VOL_MNT/data $VOL_MNT/hole 0 64K" "$VOL_MNT" 2>&1) ||
+		vol_fail "movedata --force: $out"
+	grep -q "moved 0 bytes at 0 onto the blocks of .*; punched 65536 bytes" <<<"$out" || vol_fail "--force message: $out"
 	vol_fsck
 done
 echo "movedata: all filesystems passed"
