@@ -161,7 +161,9 @@ enum cmd_status cmd_place(struct rl_session *s, const struct cmd_call *c)
 		              rl_strerror((int)got));
 		goto fail;
 	}
-	r = rl_movedata(fd, donor, 0, len, 0);
+	/* The donor holds the whole target: a hole in it (blocks lost)
+	 * must refuse, never punch FILE (RFC hole rule). */
+	r = rl_movedata(fd, donor, 0, len, RL_MOVE_SPACE_FULL);
 	if (r < 0) {
 		session_error(s, "%s: space reserved at %s, but moving the data "
 		                 "failed: %s (nothing changed)",

@@ -16,6 +16,13 @@
 #include "fs_internal.h"
 #include "fs_place.h"
 
+/* Release what a failed allocation of [off, off+len) left, and put the
+ * size back to old_size, but only while the size is what the allocation
+ * made it (at most off+len): a file grown further meanwhile was grown by
+ * a writer, and cutting it would lose that writer's data. The range
+ * itself held no blocks before the call (rl_allocate refuses otherwise);
+ * a write into it while it is being allocated and released is the one
+ * race left to the caller (see docs/transactions.md). */
 int rl_release_range(int fd, uint64_t off, uint64_t len, uint64_t old_size)
 {
 	struct stat st;
@@ -25,6 +32,7 @@ int rl_release_range(int fd, uint64_t off, uint64_t len, uint64_t old_size)
 	              (off_t)off, (off_t)len) < 0)
 		ret = RL_NEG_ERRNO();
 	if (fstat(fd, &st) == 0 && (uint64_t)st.st_size > old_size &&
+	    (uint64_t)st.st_size <= off + len &&
 	    ftruncate(fd, (off_t)old_size) < 0 && ret == 0)
 		ret = RL_NEG_ERRNO();
 	return ret;
