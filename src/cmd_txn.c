@@ -531,8 +531,21 @@ static int check_targets_free(struct rl_session *s, const struct tx_plan *p,
 		close(dfd);
 	}
 
-	for (size_t i = 0; i < p->nsteps; i++)
-		need += p->steps[i].bytes;
+	/* A step needs its target while its old blocks are still held, and
+	 * frees those afterwards: the plan needs, at its peak, the most any
+	 * step needs beyond what the steps before it freed (not the sum). */
+	{
+		uint64_t alloc = 0, freed = 0;
+		for (size_t i = 0; i < p->nsteps; i++) {
+			uint64_t now;
+			alloc += p->steps[i].bytes;
+			now = alloc > freed ? alloc - freed : 0;
+			if (now > need)
+				need = now;
+			freed += tx_pieces_bytes(p->steps[i].before,
+			                         p->steps[i].nbefore);
+		}
+	}
 	{
 		struct statvfs sv;
 		if (statvfs(s->fs.mountpoint, &sv) == 0)
@@ -544,8 +557,10 @@ static int check_targets_free(struct rl_session *s, const struct tx_plan *p,
 		units_format_size(need, a, sizeof(a));
 		units_format_size(s->fs.free_blocks * (uint64_t)s->fs.block_size,
 		                  b, sizeof(b));
-		snprintf(why, wlen, "not enough free space: the plan needs %s, "
-		                    "the volume has %s free",
+		snprintf(why, wlen, "not enough free space: the plan needs %s "
+		                    "at once (its largest step, less what the "
+		                    "steps before it free), the volume has %s "
+		                    "free",
 		         a, b);
 		return 1;
 	}

@@ -40,15 +40,16 @@ TORTURE_URING=${TORTURE_URING:-0}
 RL_PRIM="${RL_PRIM:-$top_builddir/tests/tools/rl_prim_test}"
 RL_WRITER="${RL_WRITER:-$top_builddir/tests/tools/rl_writer}"
 
-# torture__frag DIR MB FILE...: the files MB MiB each, written in 128 KiB
-# pieces round robin with an fsync after each (interleaved extents).
+# torture__frag DIR MB FILE...: the files MB MiB each, written in
+# TORTURE_FRAG_KB (128) KiB pieces round robin with an fsync after each
+# (interleaved extents).
 torture__frag() {
 	local dir=$1 mb=$2
 	shift 2
-	python3 - "$mb" "$@" <<'EOF'
+	python3 - "$mb" "${TORTURE_FRAG_KB:-128}" "$@" <<'EOF'
 import os, sys
-mb = int(sys.argv[1]); piece = 128 << 10
-fds = [os.open(p, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644) for p in sys.argv[2:]]
+mb = int(sys.argv[1]); piece = int(sys.argv[2]) << 10
+fds = [os.open(p, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644) for p in sys.argv[3:]]
 buf = os.urandom(piece)
 for off in range(0, mb << 20, piece):
     for fd in fds:
