@@ -18,11 +18,11 @@ set -u
 top_srcdir=$(cd "$(dirname "$0")/.." && pwd)
 top_builddir=$(cd "${1:-$top_srcdir/build}" && pwd)
 export top_srcdir top_builddir
+export TORTURE_SECS=${TORTURE_SECS:-60} TORTURE_MB=${TORTURE_MB:-32}
+export TORTURE_URING=${TORTURE_URING:-1} TORTURE_LOAD_TIMEOUT=${TORTURE_LOAD_TIMEOUT:-60}
 . "$top_srcdir/tests/lib/volume.sh"
 . "$top_srcdir/tests/lib/torture.sh"
 vol_require_root
-export TORTURE_SECS=${TORTURE_SECS:-60} TORTURE_MB=${TORTURE_MB:-32}
-export TORTURE_URING=${TORTURE_URING:-1} TORTURE_LOAD_TIMEOUT=${TORTURE_LOAD_TIMEOUT:-60}
 OUT=${BENCH_OUT:-$top_srcdir/docs/BENCHMARKS.md}
 TORTURE_RESULTS=$(mktemp)
 export TORTURE_RESULTS
