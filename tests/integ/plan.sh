@@ -286,6 +286,23 @@ test_evacuate() {
 	done
 }
 
+# free_goal LEN: a goal with LEN free bytes from it, 64 KiB into a free
+# run at least 1 MiB longer, inside one group (ext4 block group, XFS AG):
+# past the first two groups on ext4, past the first quarter of AG 0 on XFS
+# (XFS places relative to data below the goal in the same AG).
+free_goal() {
+	local gs lo
+	gs=$(jq -r .group_size <<<"$INFO")
+	lo=$((gs * 2))
+	case $VOL_FS in xfs*) lo=$((gs / 4)) ;; esac
+	R --json -e "free $lo $(jq -r .size <<<"$INFO")" "$VOL_MNT" |
+		jq -r --argjson len "$1" --argjson gs "$gs" '
+		[.extents[] | select(.length >= $len + 1048576) | .start + 65536 as $g |
+		 (if ($g / $gs | floor) == (($g + $len - 1) / $gs | floor) then $g
+		  else ($g / $gs | floor) * $gs + $gs + 65536 end) as $a |
+		 select($a + $len <= .start + .length) | $a] | (.[0] // empty)'
+}
+
 test_group() {
 	local M=$VOL_MNT goal files=() f cur len bs out
 	bs=$(jq -r .block_size <<<"$INFO")
@@ -296,10 +313,7 @@ test_group() {
 	[ ${#files[@]} = 3 ] || { note "group: fewer than 3 files found"; return; }
 	local total=0
 	for f in "${files[@]}"; do total=$((total + ($(stat -c %s "$f") + bs - 1) / bs * bs)); done
-	local lo=$(( $(jq -r .group_size <<<"$INFO") * 2 ))
-	case $VOL_FS in xfs*) lo=$(( $(jq -r .group_size <<<"$INFO") / 4 )) ;; esac
-	goal=$(R --json -e "free $lo $(jq -r .size <<<"$INFO")" "$M" | jq -r --argjson len "$total" '
-		[.extents[] | select(.length >= $len + 1048576)] | (.[0].start // empty) + 65536')
+	goal=$(free_goal "$total")
 	[ -n "$goal" ] || { fail "group: no free target"; return; }
 	out=$(R --json -e "plan on; group ${files[*]} --to $goal; preview; apply" "$M" 2>"$VOL_DIR/err") ||
 		{ placement_miss "$VOL_DIR/err" || fail "group (plan mode) failed: $(cat "$VOL_DIR/err")"; vol_verify; return; }
@@ -341,10 +355,7 @@ test_step_refresh() {
 		total=$((total + (524288 + bs - 1) / bs * bs))
 	done
 	sums=$(md5sum "${files[@]}")
-	local lo=$(( $(jq -r .group_size <<<"$INFO") * 2 ))
-	case $VOL_FS in xfs*) lo=$(( $(jq -r .group_size <<<"$INFO") / 4 )) ;; esac
-	goal=$(R --json -e "free $lo $(jq -r .size <<<"$INFO")" "$M" | jq -r --argjson len "$total" '
-		[.extents[] | select(.length >= $len + 1048576)] | (.[0].start // empty) + 65536')
+	goal=$(free_goal "$total")
 	[ -n "$goal" ] || { fail "step refresh: no free target"; return; }
 	R -e "scan; set step-refresh off; group ${files[*]} --to $goal; export $d/end.json; undo" \
 		-e "scan; set step-refresh on; group ${files[*]} --to $goal; export $d/step.json" \
