@@ -1302,7 +1302,11 @@ static bool txn_moved_data(const struct jr_txn *t)
 	return false;
 }
 
-/* Check every step of an undo plan against the file as it is now. */
+/* Check every step of an undo plan against the file as it is now: the
+ * same file, and where the transaction left it. A file that several
+ * steps moved must be where the last of them left it; where the undo's
+ * later steps expect it (where earlier steps of the transaction left it)
+ * tx_apply checks when they run. */
 static int check_undo_files(struct rl_session *s, const struct tx_plan *p,
                             uint64_t id, char *why, size_t wlen)
 {
@@ -1310,9 +1314,9 @@ static int check_undo_files(struct rl_session *s, const struct tx_plan *p,
 		const struct tx_step *st = &p->steps[i];
 		uint64_t ino, gen;
 		bool gk;
-		struct jr_piece *now = NULL;
-		size_t nnow;
-		int fd = session_open_file(s, st->path, O_RDONLY);
+		struct jr_piece *now = NULL, *parts = NULL;
+		size_t nnow, nparts = 0;
+		int same = 1, fd = session_open_file(s, st->path, O_RDONLY);
 
 		if (fd < 0) {
 			snprintf(why, wlen, "%s: %s", st->path, rl_strerror(fd));
@@ -1327,18 +1331,24 @@ static int check_undo_files(struct rl_session *s, const struct tx_plan *p,
 			close(fd);
 			return 1;
 		}
-		if (tx_range_pieces(fd, st->offset, st->length, &now, &nnow) < 0 ||
-		    !tx_pieces_equal(now, nnow, st->before, st->nbefore)) {
+		if (tx_step_untouched(p, i, &parts, &nparts) < 0 ||
+		    tx_range_pieces(fd, st->offset, st->length, &now,
+		                    &nnow) < 0)
+			same = 0;
+		for (size_t k = 0; k < nparts && same == 1; k++)
+			same = tx_pieces_equal_in(now, nnow, st->before,
+			                          st->nbefore, parts[k].logical,
+			                          parts[k].length);
+		free(parts);
+		free(now);
+		close(fd);
+		if (same != 1) {
 			snprintf(why, wlen,
 			         "%s changed since transaction %" PRIu64
 			         " (its blocks moved again)",
 			         st->path, id);
-			free(now);
-			close(fd);
 			return 1;
 		}
-		free(now);
-		close(fd);
 	}
 	return 0;
 }

@@ -399,6 +399,99 @@ int tx_plan_undo(struct tx_plan *p, const struct jr_txn *t)
 	return p->command ? 0 : -ENOMEM;
 }
 
+int tx_step_untouched(const struct tx_plan *p, size_t i,
+                      struct jr_piece **out, size_t *n)
+{
+	const struct tx_step *st = &p->steps[i];
+	uint64_t pos = st->offset, end = st->offset + st->length;
+	struct jr_piece *cov = calloc(i + 1, sizeof(*cov)), *r;
+	size_t nc = 0, k = 0;
+
+	*out = NULL;
+	*n = 0;
+	if (!cov)
+		return -ENOMEM;
+	/* what the earlier steps on this file cover of the range */
+	for (size_t j = 0; j < i; j++) {
+		const struct tx_step *e = &p->steps[j];
+		uint64_t lo = e->offset, hi = e->offset + e->length;
+
+		if (e->ino != st->ino || hi <= pos || lo >= end)
+			continue;
+		cov[nc].logical = lo > pos ? lo : pos;
+		cov[nc].length = (hi < end ? hi : end) - cov[nc].logical;
+		nc++;
+	}
+	qsort(cov, nc, sizeof(*cov), cmp_piece);
+	r = calloc(nc + 1, sizeof(*r));
+	if (!r) {
+		free(cov);
+		return -ENOMEM;
+	}
+	/* the rest of it */
+	for (size_t j = 0; j <= nc && pos < end; j++) {
+		uint64_t next = j < nc ? cov[j].logical : end;
+
+		if (next > pos) {
+			r[k].logical = pos;
+			r[k].length = next - pos;
+			k++;
+		}
+		if (j < nc && cov[j].logical + cov[j].length > pos)
+			pos = cov[j].logical + cov[j].length;
+	}
+	free(cov);
+	*out = r;
+	*n = k;
+	return 0;
+}
+
+/* The pieces of p[0..n) inside [off, off+len), cut at its ends, into out
+ * (room for n). */
+static size_t pieces_clip(const struct jr_piece *p, size_t n, uint64_t off,
+                          uint64_t len, struct jr_piece *out)
+{
+	size_t k = 0;
+
+	for (size_t i = 0; i < n; i++) {
+		uint64_t lo = p[i].logical, hi = lo + p[i].length;
+
+		if (hi <= off || lo >= off + len)
+			continue;
+		out[k] = p[i];
+		if (lo < off) {
+			out[k].physical += off - lo;
+			out[k].logical = off;
+		}
+		if (hi > off + len)
+			hi = off + len;
+		out[k].length = hi - out[k].logical;
+		k++;
+	}
+	return k;
+}
+
+int tx_pieces_equal_in(const struct jr_piece *a, size_t na,
+                       const struct jr_piece *b, size_t nb, uint64_t off,
+                       uint64_t len)
+{
+	struct jr_piece *ca = calloc(na + 1, sizeof(*ca)),
+	                *cb = calloc(nb + 1, sizeof(*cb));
+	int r = -ENOMEM;
+
+	if (ca && cb) {
+		size_t ka = pieces_clip(a, na, off, len, ca),
+		       kb = pieces_clip(b, nb, off, len, cb);
+
+		ka = tx_pieces_normalize(ca, ka);
+		kb = tx_pieces_normalize(cb, kb);
+		r = tx_pieces_equal(ca, ka, cb, kb);
+	}
+	free(ca);
+	free(cb);
+	return r;
+}
+
 /* ----------------------------------------------------------------- apply */
 
 static volatile sig_atomic_t tx_stop_requested;

@@ -149,6 +149,20 @@ int tx_plan_move(struct tx_plan *p, const char *path, int fd, uint64_t off,
  * -EBADMSG when t has nothing to undo. */
 int tx_plan_undo(struct tx_plan *p, const struct jr_txn *t);
 
+/* The parts of step i's range that no earlier step of p moves on the same
+ * file (inode), as [logical, logical + length) pieces (physical 0),
+ * sorted: there the file must already be as step i's `before` says when
+ * the plan starts. The rest is what the earlier steps leave (an undo of
+ * several steps on one file: the state after the last one is checked
+ * against the file now, the others when they run). */
+int tx_step_untouched(const struct tx_plan *p, size_t i,
+                      struct jr_piece **out, size_t *n);
+/* tx_pieces_equal for the parts of a and b inside [off, off+len): 1, 0,
+ * or -ENOMEM. */
+int tx_pieces_equal_in(const struct jr_piece *a, size_t na,
+                       const struct jr_piece *b, size_t nb, uint64_t off,
+                       uint64_t len);
+
 /* Run the plan (see above). j: the locked journal. Returns 0 when every
  * step was applied, else -errno with res filled (status FAILED or
  * STOPPED, which step and why). */

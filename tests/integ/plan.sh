@@ -14,6 +14,9 @@
 #  - an immutable file is not planned (its flags are read when planning:
 #    the scan does not read them); the journal holds each moved file's
 #    generation as lsattr -v shows it;
+#  - undo of plans that move one file in several steps (move --make-room
+#    onto the file itself, compact, group, two groups in plan mode):
+#    content and extents (filefrag) back as before;
 #  - fsck clean; btrfs and XFS without reflink: clear refusals.
 # The journal and state live in the test's private directory.
 . "$top_srcdir/tests/lib/volume.sh"
@@ -327,6 +330,63 @@ test_group() {
 	note "group: 3 files back to back at $goal"
 }
 
+# steps_on TXN FILE: how many steps of transaction TXN the journal
+# planned for FILE.
+steps_on() {
+	cat "$RELAYOUT_JOURNAL_DIR"/* 2>/dev/null | tr '\0' '\n' |
+		grep -ao "{\"txn\":$1,\"step\":[0-9]*,\"path\":\"$2\"" | wc -l
+}
+
+# Undo of plans that move one file in several steps (out of the way, then
+# to its place; issue 14: undo said the file "changed since" though
+# nothing had touched it). b (3 MiB) is put 1 MiB above a free MiB at G,
+# c (2 MiB) further up; each command below moves b at least twice in one
+# transaction. Its undo must bring back the content and the extents
+# (filefrag) of b and c as they were before it.
+test_multistep_undo() {
+	local M=$VOL_MNT d=$VOL_MNT/ms g sums ext cmd id n redo=
+	g=$(free_goal $((16 << 20)))
+	[ -n "$g" ] || { fail "multi-step undo: no free target"; return; }
+	mkdir -p "$d"
+	dd if=/dev/urandom of="$d/b" bs=1M count=3 conv=fsync status=none
+	dd if=/dev/urandom of="$d/c" bs=1M count=2 conv=fsync status=none
+	R -e "move $d/b --to $((g + (1 << 20))); move $d/c --to $((g + (8 << 20)))" "$M" \
+		>/dev/null 2>"$VOL_DIR/err" ||
+		{ placement_miss "$VOL_DIR/err" || fail "multi-step undo: setup: $(cat "$VOL_DIR/err")"; return; }
+	sums=$(md5sum "$d/b" "$d/c")
+	ext=$(extents_of "$d/b"; echo; extents_of "$d/c")
+	for cmd in "move --make-room --to $((g + (2 << 20))) $d/b" \
+		"compact $g $((g + (4 << 20)))" \
+		"group $d/c $d/b --to $((g + (1 << 20)))" \
+		"plan on; group $d/b --to $g; group $d/b --to $((g + (2 << 20))); apply"; do
+		if ! R -e "$cmd" "$M" >/dev/null 2>"$VOL_DIR/err"; then
+			placement_miss "$VOL_DIR/err" || fail "multi-step undo: $cmd: $(cat "$VOL_DIR/err")"
+			break
+		fi
+		id=$(R --json -e log "$M" | jq -r '.transactions[-1].id')
+		n=$(steps_on "$id" "$d/b")
+		[ "$n" -ge 2 ] || fail "multi-step undo: $cmd moved b in $n step(s), not several"
+		if ! R -e "undo $id" "$M" >/dev/null 2>"$VOL_DIR/err"; then
+			placement_miss "$VOL_DIR/err" || fail "multi-step undo: undo of $cmd: $(cat "$VOL_DIR/err")"
+			break
+		fi
+		[ "$(md5sum "$d/b" "$d/c")" = "$sums" ] || fail "multi-step undo: content changed by $cmd + undo"
+		[ "$(extents_of "$d/b"; echo; extents_of "$d/c")" = "$ext" ] ||
+			{ fail "multi-step undo: undo of $cmd did not restore the extents"; break; }
+		note "multi-step undo: $cmd (b in $n steps) undone: content and extents back"
+		[ -z "$redo" ] || continue
+		# the undo moved b in several steps too: undo it (redo), then
+		# the transaction again
+		redo=$(R --json -e log "$M" | jq -r '.transactions[-1].id')
+		R -e "undo $redo; undo $id" "$M" >/dev/null 2>"$VOL_DIR/err" ||
+			{ placement_miss "$VOL_DIR/err" || fail "multi-step undo: redo of $cmd: $(cat "$VOL_DIR/err")"; break; }
+		[ "$(md5sum "$d/b" "$d/c")" = "$sums" ] && [ "$(extents_of "$d/b"; echo; extents_of "$d/c")" = "$ext" ] ||
+			{ fail "multi-step undo: redo of $cmd and its undo: not back as before"; break; }
+	done
+	rm -rf "$d"
+	sync -f "$M"
+}
+
 # model_of SNAPSHOT: the exported model, normalized: free records merged
 # where adjacent (a refresh splits them at its range's ends, a scan does
 # not), files by inode with their paths and extents.
@@ -393,6 +453,7 @@ for kind in $KINDS; do
 	test_evacuate
 	test_group
 	test_step_refresh
+	test_multistep_undo
 	vol_fsck
 	[ ! -e /var/lib/relayout/"$(jq -r .uuid <<<"$INFO")".journal ] || fail "wrote /var/lib/relayout"
 	vol_destroy

@@ -149,6 +149,76 @@ static void test_undo_plan(void **state)
 	tx_plan_free(&p);
 }
 
+/* An undo of a transaction that moved one file twice (out of the way,
+ * then to its place: journal steps 0 and 2 on f) checks f now against
+ * where the last step left it, and where the undo's later step expects
+ * f only for the part no earlier undo step moves. */
+static void test_undo_multistep(void **state)
+{
+	struct jr_piece b0[] = {{0, 100 * K, 4 * K, 0}};
+	struct jr_piece a0[] = {{0, 500 * K, 4 * K, 0}}; /* scratch */
+	struct jr_piece b1[] = {{0, 102 * K, K, 0}};
+	struct jr_piece a1[] = {{0, 700 * K, K, 0}};
+	struct jr_piece b2[] = {{0, 500 * K, 2 * K, 0}};
+	struct jr_piece a2[] = {{0, 101 * K, 2 * K, 0}}; /* overlaps b0 */
+	struct jr_step steps[3] = {
+	    {.index = 0, .state = JR_STEP_DONE, .path = (char *)"/m/f",
+	     .ino = 11, .offset = 0, .length = 4 * K, .before = b0,
+	     .nbefore = 1, .after = a0, .nafter = 1},
+	    {.index = 1, .state = JR_STEP_DONE, .path = (char *)"/m/g",
+	     .ino = 12, .offset = 0, .length = K, .before = b1, .nbefore = 1,
+	     .after = a1, .nafter = 1},
+	    {.index = 2, .state = JR_STEP_DONE, .path = (char *)"/m/f",
+	     .ino = 11, .offset = 0, .length = 2 * K, .before = b2,
+	     .nbefore = 1, .after = a2, .nafter = 1},
+	};
+	struct jr_txn t = {.id = 3, .steps = steps, .nsteps = 3};
+	struct jr_piece now[] = {{0, 101 * K, 2 * K, 0},
+	                         {2 * K, 502 * K, 2 * K, 0}};
+	struct jr_piece *parts;
+	struct tx_plan p;
+	size_t n;
+
+	(void)state;
+	tx_plan_init(&p);
+	assert_int_equal(tx_plan_undo(&p, &t), 0);
+	assert_int_equal(p.nsteps, 3);
+	/* the first undo step (of journal step 2): all of its range */
+	assert_int_equal(tx_step_untouched(&p, 0, &parts, &n), 0);
+	assert_int_equal(n, 1);
+	assert_int_equal(parts[0].logical, 0);
+	assert_int_equal(parts[0].length, 2 * K);
+	free(parts);
+	/* g: another file */
+	assert_int_equal(tx_step_untouched(&p, 1, &parts, &n), 0);
+	assert_int_equal(n, 1);
+	free(parts);
+	/* journal step 0: [0,2K) is moved by the undo's first step first */
+	assert_string_equal(p.steps[2].path, "/m/f");
+	assert_int_equal(tx_step_untouched(&p, 2, &parts, &n), 0);
+	assert_int_equal(n, 1);
+	assert_int_equal(parts[0].logical, 2 * K);
+	assert_int_equal(parts[0].length, 2 * K);
+	/* f as the transaction left it: equal there, not over the range */
+	assert_false(tx_pieces_equal(now, 2, p.steps[2].before,
+	                             p.steps[2].nbefore));
+	assert_int_equal(tx_pieces_equal_in(now, 2, p.steps[2].before,
+	                                    p.steps[2].nbefore,
+	                                    parts[0].logical, parts[0].length),
+	                 1);
+	assert_int_equal(tx_pieces_equal_in(now, 2, p.steps[0].before,
+	                                    p.steps[0].nbefore, 0, 2 * K),
+	                 1);
+	/* its second half moved since: not equal */
+	now[1].physical = 900 * K;
+	assert_int_equal(tx_pieces_equal_in(now, 2, p.steps[2].before,
+	                                    p.steps[2].nbefore,
+	                                    parts[0].logical, parts[0].length),
+	                 0);
+	free(parts);
+	tx_plan_free(&p);
+}
+
 /* The step_done callback: what it saw. */
 struct step_seen {
 	int calls;
@@ -258,6 +328,7 @@ int main(void)
 	    cmocka_unit_test(test_predict),
 	    cmocka_unit_test(test_equal),
 	    cmocka_unit_test(test_undo_plan),
+	    cmocka_unit_test(test_undo_multistep),
 	    cmocka_unit_test(test_apply_changed),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
