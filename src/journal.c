@@ -287,6 +287,35 @@ static void recompute_undone(struct jr_journal *j)
 	}
 }
 
+/* Data bytes of st's range that its DONE extents no longer map where
+ * they were before the step: what a step that ended part way (failed,
+ * stopped, interrupted; its DONE record says 0 bytes) moved, and what
+ * an undo moves back. */
+static uint64_t moved_bytes(const struct jr_step *st)
+{
+	uint64_t n = 0;
+
+	for (size_t a = 0; a < st->nafter; a++) {
+		const struct jr_piece *x = &st->after[a];
+		uint64_t stay = 0;
+
+		for (size_t b = 0; b < st->nbefore; b++) {
+			const struct jr_piece *y = &st->before[b];
+			uint64_t lo = x->logical > y->logical ? x->logical
+			                                      : y->logical;
+			uint64_t hi = x->logical + x->length;
+
+			if (y->logical + y->length < hi)
+				hi = y->logical + y->length;
+			if (lo < hi &&
+			    x->physical + y->logical == y->physical + x->logical)
+				stay += hi - lo;
+		}
+		n += x->length - stay;
+	}
+	return n;
+}
+
 /* Apply one record to the in-memory view. -EBADMSG when it makes no
  * sense (a valid checksum over nonsense is corruption too). */
 static int apply_record(struct jr_journal *j, unsigned type, const char *pl,
@@ -365,9 +394,13 @@ static int apply_record(struct jr_journal *j, unsigned type, const char *pl,
 		free(st->after);
 		st->state = JR_STEP_DONE;
 		if (pieces_parse(cJSON_GetObjectItemCaseSensitive(o, "after"),
-		                 &st->after, &st->nafter) < 0)
+		                 &st->after, &st->nafter) < 0) {
 			ret = -EBADMSG;
-		t->bytes += get_u64(o, "bytes");
+			break;
+		}
+		/* 0: the step ended part way; count it from the extents */
+		t->bytes += get_u64(o, "bytes") ? get_u64(o, "bytes")
+		                                : moved_bytes(st);
 		break;
 	case JR_FAILED:
 		st = find_step(t, (unsigned)get_u64(o, "step"));

@@ -99,7 +99,9 @@ struct jr_txn {
 	unsigned nplanned;     /* steps the plan has */
 	long pid;
 	enum jr_status status;
-	uint64_t bytes;        /* bytes moved (done steps) */
+	uint64_t bytes;        /* bytes moved: done steps, and what steps
+	                          that ended part way moved (from their
+	                          extents) */
 	char *end_message;
 	bool undone;           /* reverted by a later applied undo */
 	uint64_t undone_by;
@@ -182,6 +184,8 @@ int jr_begin(struct jr_journal *j, const char *command, uint64_t undo_of,
              unsigned nsteps, uint64_t *id);
 int jr_step_planned(struct jr_journal *j, uint64_t id,
                     const struct jr_step *step);
+/* bytes: the data bytes the step moved; 0 for a step that ended part
+ * way (readers count those from the extents: jr_txn.bytes). */
 int jr_step_done(struct jr_journal *j, uint64_t id, unsigned index,
                  const struct jr_piece *after, size_t nafter,
                  uint64_t bytes);

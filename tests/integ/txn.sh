@@ -5,6 +5,8 @@
 #    it, undo restores the previous physical extents exactly, fsck clean;
 #  - kill -9 during large moves (several seeds): content intact, fsck
 #    clean, the next start reports the interrupted transaction;
+#  - a move stopped part way (SIGTERM, kill -9): log counts the bytes it
+#    moved, which is what its undo moves back;
 #  - refusals: target over metadata / in use, not enough space, a file on
 #    another filesystem, no permission (user nobody), a file replaced since
 #    the transaction (undo), an unsafe journal directory, btrfs placement;
@@ -205,6 +207,46 @@ test_kill() {
 		vol_fsck
 		rm -f "$f"
 	done
+}
+
+# A move stopped part way (SIGTERM between chunks: "stopped"; kill -9:
+# "INTERRUPTED", closed by the next start) counts in 'log' the bytes its
+# step moved (journaled as extents, with 0 bytes): exactly what the undo
+# then moves back (it showed 0 bytes before).
+test_partial_log() {
+	local M=$VOL_MNT f=$VOL_MNT/part/f sig goal pid sum before i seen id bytes ubytes out
+	mkdir -p "$M/part"
+	for sig in TERM KILL; do
+		vol_mkfrag "$f" 48 256 # 12 MiB in 48 pieces
+		sum=$(md5sum <"$f")
+		before=$(extents_of "$f")
+		goal=$(goal_for $((12 << 20)))
+		[ -n "$goal" ] || { fail "partial $sig: no free target"; return; }
+		"$RELAYOUT" -e "move $f --to $goal --rate 4 --io-priority normal" "$M" >/dev/null 2>"$VOL_DIR/part.err" &
+		pid=$!
+		seen=
+		for ((i = 0; i < 100; i++)); do
+			[ "$(extents_of "$f" | awk 'NR == 1 { print $2 }')" = "$goal" ] && { seen=1; break; }
+			sleep 0.1
+		done
+		kill -$sig $pid 2>/dev/null
+		wait $pid 2>/dev/null
+		[ -n "$seen" ] || { fail "partial $sig: the move did not start within 10 s"; continue; }
+		out=$(R --json -e log "$M" 2>/dev/null)
+		id=$(jq -r '.transactions[-1].id' <<<"$out")
+		bytes=$(jq -r '.transactions[-1].bytes' <<<"$out")
+		note "partial $sig: transaction $id $(jq -r '.transactions[-1].status' <<<"$out"), log: $bytes bytes moved"
+		[ "$bytes" -gt 0 ] && [ "$bytes" -lt $((12 << 20)) ] ||
+			fail "partial $sig: log says $bytes bytes for a move stopped part way: $(jq -c '.transactions[-1]' <<<"$out")"
+		R -e "undo $id" "$M" >/dev/null 2>"$VOL_DIR/err" || { fail "partial $sig: undo: $(cat "$VOL_DIR/err")"; continue; }
+		ubytes=$(R --json -e log "$M" | jq -r '.transactions[-1].bytes')
+		[ "$ubytes" = "$bytes" ] || fail "partial $sig: log says $bytes bytes moved, the undo moved $ubytes back"
+		[ "$sum" = "$(md5sum <"$f")" ] || fail "partial $sig: content changed"
+		[ "$before" = "$(extents_of "$f")" ] || fail "partial $sig: the undo did not restore the extents"
+		rm -f "$f"
+	done
+	rm -rf "$M/part"
+	sync -f "$M"
 }
 
 # Concurrent writers (buffered, O_DIRECT, mmap) during move and undo: no
@@ -425,6 +467,7 @@ for kind in $KINDS; do
 		test_changed
 		test_writers
 		test_kill
+		test_partial_log
 		test_held
 	fi
 	[ ! -e /var/lib/relayout/"$UUID".journal ] || fail "wrote /var/lib/relayout"

@@ -146,6 +146,34 @@ static void test_roundtrip(void **state)
 	jr_close(j);
 }
 
+/* A step that ended part way (stopped between chunks, or found
+ * interrupted) is journaled DONE with its extents and 0 bytes: the bytes
+ * moved count what its extents show moved (what an undo moves back). */
+static void test_partial_bytes(void **state)
+{
+	struct jr_journal *j = open_rw();
+	struct jr_piece part[2] = {{0, 1 << 20, 4096, 0},
+	                           {4096, 409600, 4096, 0}};
+	struct jr_piece before[2] = {{0, 40960, 4096, 0},
+	                             {4096, 409600, 4096, 0}};
+	struct jr_step st = {.index = 2, .path = (char *)"b", .ino = 13,
+	                     .offset = 0, .length = 8192, .target = part,
+	                     .ntarget = 1, .before = before, .nbefore = 2};
+	uint64_t id;
+
+	(void)state;
+	write_sample(j, &id, false); /* step 0: 8192 bytes done */
+	assert_int_equal(jr_step_planned(j, id, &st), 0);
+	assert_int_equal(jr_step_done(j, id, 2, part, 2, 0), 0);
+	assert_int_equal(jr_step_failed(j, id, 2, EINTR, "stopped"), 0);
+	assert_int_equal(jr_end(j, id, JR_ST_STOPPED, "stopped"), 0);
+	assert_int_equal(jr_find(j, id)->bytes, 8192 + 4096);
+	jr_close(j);
+	j = open_ro();
+	assert_int_equal(jr_find(j, id)->bytes, 8192 + 4096);
+	jr_close(j);
+}
+
 static unsigned char *slurp(const char *path, size_t *len)
 {
 	FILE *f = fopen(path, "rb");
@@ -512,6 +540,8 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_dir_parents, tmpdir_setup,
 	                                    tmpdir_teardown),
 	    cmocka_unit_test_setup_teardown(test_roundtrip, tmpdir_setup,
+	                                    tmpdir_teardown),
+	    cmocka_unit_test_setup_teardown(test_partial_bytes, tmpdir_setup,
 	                                    tmpdir_teardown),
 	    cmocka_unit_test_setup_teardown(test_truncated_tail, tmpdir_setup,
 	                                    tmpdir_teardown),
