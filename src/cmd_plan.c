@@ -168,10 +168,13 @@ static int push_id(uint32_t **a, size_t *k, size_t *cap, uint32_t id)
 	return 0;
 }
 
-/* Resolve PATH arguments to file ids (directories with --recursive). */
+/* Resolve PATH arguments to file ids (directories with --recursive);
+ * abs[i] (c->argc entries, freed by the caller): argument i as an
+ * absolute path, for the journal. */
 static int collect_files(struct rl_session *s, struct lm_model *m,
                          const struct cmd_call *c, bool recursive,
-                         bool dirs_ok, uint32_t **ids, size_t *n)
+                         bool dirs_ok, uint32_t **ids, size_t *n,
+                         char **abs)
 {
 	size_t cap = 64, k = 0, nf = lm_file_count(m);
 	uint32_t *a = malloc(cap * sizeof(*a));
@@ -187,6 +190,16 @@ static int collect_files(struct rl_session *s, struct lm_model *m,
 			free(a);
 			return -EINVAL;
 		}
+		if (c->argv[i][0] == '/')
+			; /* as typed */
+		else if (strcmp(rel, ".") == 0)
+			abs[i] = strdup(s->fs.mountpoint);
+		else if (asprintf(&abs[i], "%s/%s",
+		                  strcmp(s->fs.mountpoint, "/")
+		                      ? s->fs.mountpoint
+		                      : "",
+		                  rel) < 0)
+			abs[i] = NULL;
 		id = lm_find_path(m, rel);
 		if (id == LM_NONE) {
 			session_error(s, "%s: not in the layout model (not on "
@@ -244,8 +257,7 @@ static enum cmd_status do_plan_cmd(struct rl_session *s,
 	size_t nids = 0;
 	uint64_t a = 0, b = 0;
 	enum cmd_status st = CMD_FAIL;
-	char cmdtext[4096];
-	size_t used = 0;
+	char *abs[CMD_MAX_ARGS] = {NULL};
 	int r;
 
 	cmd_has_opt(c, "journal-dir", &jdir);
@@ -256,16 +268,6 @@ static enum cmd_status do_plan_cmd(struct rl_session *s,
 	m = cmd_model_need(s);
 	if (!m)
 		return CMD_FAIL;
-	used += (size_t)snprintf(cmdtext, sizeof(cmdtext), "%s",
-	                         c->def->name);
-	for (int i = 0; i < c->argc && used < sizeof(cmdtext) - 1; i++)
-		used += (size_t)snprintf(cmdtext + used, sizeof(cmdtext) - used,
-		                         " %s", c->argv[i]);
-	if (used >= sizeof(cmdtext))
-		used = sizeof(cmdtext) - 1;
-	if (cmd_has_opt(c, "to", &v) && used < sizeof(cmdtext) - 1)
-		used += (size_t)snprintf(cmdtext + used, sizeof(cmdtext) - used,
-		                         " --to %s", v);
 	r = pl_init(&ctx, m);
 	if (r < 0) {
 		session_error(s, "cannot plan: %s",
@@ -297,7 +299,7 @@ static enum cmd_status do_plan_cmd(struct rl_session *s,
 			goto out;
 		}
 		if (collect_files(s, m, c, cmd_has_opt(c, "recursive", NULL),
-		                  true, &ids, &nids) < 0)
+		                  true, &ids, &nids, abs) < 0)
 			goto out;
 		r = pl_defrag(&ctx, ids, nids, &o);
 		break;
@@ -333,14 +335,14 @@ static enum cmd_status do_plan_cmd(struct rl_session *s,
 			st = CMD_USAGE;
 			goto out;
 		}
-		if (collect_files(s, m, c, false, false, &ids, &nids) < 0)
+		if (collect_files(s, m, c, false, false, &ids, &nids, abs) < 0)
 			goto out;
 		r = pl_group(&ctx, ids, nids, a,
 		             cmd_has_opt(c, "make-room", NULL));
 		break;
 	}
 	tx_plan_init(&p);
-	p.command = strdup(cmdtext);
+	p.command = cmd_call_text(c, (const char *const *)abs);
 	if (r < 0) {
 		const char *why = "", *q;
 		size_t wl = 0;
@@ -429,6 +431,8 @@ static enum cmd_status do_plan_cmd(struct rl_session *s,
 	}
 	tx_plan_free(&p);
 out:
+	for (int i = 0; i < c->argc; i++)
+		free(abs[i]);
 	free(ids);
 	pl_fini(&ctx);
 	return st;
@@ -534,8 +538,7 @@ enum cmd_status cmd_preview(struct rl_session *s, const struct cmd_call *c)
 	if (c->argc > 0) {
 		static const char *const ok[] = {"frag", "freefrag", "who",
 		                                 "show", "export", "info", NULL};
-		char line[8192];
-		size_t u = 0;
+		char *line;
 		bool allowed = false;
 
 		for (int i = 0; ok[i]; i++)
@@ -546,24 +549,16 @@ enum cmd_status cmd_preview(struct rl_session *s, const struct cmd_call *c)
 			lm_free(pm);
 			return CMD_USAGE;
 		}
-		for (int i = 0; i < c->argc && u < sizeof(line) - 4; i++) {
-			line[u++] = i ? ' ' : '\'';
-			if (i)
-				line[u++] = '\'';
-			for (const char *q = c->argv[i];
-			     *q && u < sizeof(line) - 6; q++) {
-				if (*q == '\'') {
-					memcpy(line + u, "'\\''", 4);
-					u += 4;
-				} else
-					line[u++] = *q;
-			}
-			line[u++] = '\'';
+		line = cmd_words_text(c->argv, c->argc);
+		if (!line) {
+			session_error(s, "out of memory");
+			lm_free(pm);
+			return CMD_FAIL;
 		}
-		line[u] = 0;
 		s->model = pm;
 		st = cmd_exec_line(s, line);
 		s->model = m;
+		free(line);
 		lm_free(pm);
 		return st;
 	}

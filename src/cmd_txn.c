@@ -1151,11 +1151,8 @@ enum cmd_status cmd_move(struct rl_session *s, const struct cmd_call *c)
 	tx_plan_init(&p);
 	p.block_size = (uint32_t)bs;
 	{
-		char cmd[RL_PATH_MAX + 128];
-		snprintf(cmd, sizeof(cmd), "move %s --range %" PRIu64 ":%" PRIu64
-		         " --to 0x%" PRIx64, path ? path : c->argv[0], off, len,
-		         goal);
-		p.command = strdup(cmd);
+		const char *args[CMD_MAX_ARGS] = {path};
+		p.command = path ? cmd_call_text(c, args) : NULL;
 	}
 	r = path && p.command ? tx_plan_move(&p, path, fd, off, len, goal)
 	                      : -ENOMEM;

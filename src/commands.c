@@ -249,6 +249,8 @@ enum cmd_status cmd_parse(int argc, char **argv, struct cmd_call *c,
 		return CMD_USAGE;
 	}
 	c->def = d;
+	c->words = argv;
+	c->nwords = argc;
 	for (i = 1; i < argc; i++) {
 		char *a = argv[i];
 
@@ -355,14 +357,64 @@ void cmd_put_word(FILE *f, const char *word)
 	fputc('\'', f);
 }
 
+/* Word i of c, or its replacement from args when it is a positional
+ * argument that args replaces. */
+static const char *call_word(const struct cmd_call *c,
+                             const char *const *args, int i)
+{
+	for (int k = 0; args && i > 0 && k < c->argc; k++)
+		if (c->argv[k] == c->words[i] && args[k])
+			return args[k];
+	return c->words[i];
+}
+
+/* words[0..n) to f, quoted, separated by blanks; with c, those of the
+ * call (call_word). */
+static void put_words(FILE *f, const struct cmd_call *c, char *const *words,
+                      int n, const char *const *args)
+{
+	for (int i = 0; i < n; i++) {
+		fputs(i ? " " : "", f);
+		cmd_put_word(f, c ? call_word(c, args, i) : words[i]);
+	}
+}
+
+static char *call_text(const struct cmd_call *c, char *const *words, int n,
+                       const char *const *args)
+{
+	char *buf = NULL;
+	size_t len = 0;
+	FILE *f = open_memstream(&buf, &len);
+
+	if (!f)
+		return NULL;
+	put_words(f, c, words, n, args);
+	if (fclose(f) != 0) {
+		free(buf);
+		return NULL;
+	}
+	return buf;
+}
+
+char *cmd_words_text(char *const *words, int n)
+{
+	return call_text(NULL, words, n, NULL);
+}
+
+char *cmd_call_text(const struct cmd_call *c, const char *const *args)
+{
+	return call_text(c, c->words, c->nwords, args);
+}
+
 static void record_command(struct rl_session *s, char **argv)
 {
+	int n = 0;
+
 	if (!s->record)
 		return;
-	for (size_t i = 0; argv[i]; i++) {
-		fputs(i ? " " : "", s->record);
-		cmd_put_word(s->record, argv[i]);
-	}
+	while (argv[n])
+		n++;
+	put_words(s->record, NULL, argv, n, NULL);
 	fputc('\n', s->record);
 	fflush(s->record);
 }

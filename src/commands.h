@@ -41,6 +41,8 @@ struct cmd_call {
 	unsigned opts;                    /* bit i: opts[i] was given */
 	const char *optval[CMD_MAX_OPTS]; /* value of opts[i] */
 	bool json; /* --json: this command prints JSON (every command) */
+	char **words; /* the command as typed (words[0]: its name) */
+	int nwords;
 };
 
 typedef enum cmd_status (*cmd_handler)(struct rl_session *s,
@@ -278,6 +280,18 @@ enum cmd_status cmd_exec_file(struct rl_session *s, const char *path);
  * back as it is: unchanged when made of safe characters only, else in
  * single quotes. */
 void cmd_put_word(FILE *f, const char *word);
+
+/* The words as one line that cmd_split (and a POSIX shell) reads back
+ * as they are (cmd_put_word each, separated by blanks). malloc'ed; NULL
+ * when out of memory. */
+char *cmd_words_text(char *const *words, int n);
+
+/* The call as one line (for the journal: log shows it, and it re-runs):
+ * every word as typed, options included, quoted by cmd_put_word, except
+ * that positional argument k is args[k] when args (c->argc entries) and
+ * args[k] are not NULL (a path made absolute as the command resolved
+ * it). malloc'ed; NULL when out of memory. */
+char *cmd_call_text(const struct cmd_call *c, const char *const *args);
 
 /* Usage text of one command ("allocate [--fixed-start] ... FILE ..."). */
 void cmd_synopsis(const struct cmd_def *d, char *buf, size_t size);

@@ -2,7 +2,8 @@
 # Planner commands on populated, fragmented volumes (ext4, XFS):
 #  - defrag of frag/: every file's content unchanged (whole-volume manifest),
 #    fewer extents per filefrag, preview (--dry-run --json) equals the
-#    result, log lists it, undo restores the extents exactly;
+#    result, log lists it (the whole command), undo restores the extents
+#    exactly;
 #  - compact of a small region: the free space in it ends as one run at its
 #    end (relayout 'free' cross-checked with filefrag of every file);
 #  - evacuate of a region: no file extent left in it per filefrag (or the
@@ -16,7 +17,8 @@
 #    generation as lsattr -v shows it;
 #  - undo of plans that move one file in several steps (move --make-room
 #    onto the file itself, compact, group, two groups in plan mode):
-#    content and extents (filefrag) back as before;
+#    content and extents (filefrag) back as before; log shows each
+#    command as typed, quoted, and it re-runs from another directory;
 #  - fsck clean; btrfs and XFS without reflink: clear refusals.
 # The journal and state live in the test's private directory.
 . "$top_srcdir/tests/lib/volume.sh"
@@ -137,6 +139,8 @@ test_defrag() {
 	fi
 	R --json -e log "$M" | jq -e ".transactions[] | select(.id == $id)" >/dev/null ||
 		fail "log does not list defrag transaction $id"
+	[ "$(R --json -e log "$M" | jq -r ".transactions[] | select(.id == $id) | .command")" = "defrag --recursive $M/frag" ] ||
+		fail "log shows defrag transaction $id as: $(R --json -e log "$M" | jq -r ".transactions[] | select(.id == $id) | .command")"
 	if R -e "undo $id" "$M" >/dev/null 2>"$VOL_DIR/err"; then
 		for f in "$M"/frag/*; do
 			[ "${ext_before[$f]}" = "$(extents_of "$f")" ] || fail "undo did not restore $f"
@@ -342,28 +346,31 @@ steps_on() {
 # nothing had touched it). b (3 MiB) is put 1 MiB above a free MiB at G,
 # c (2 MiB) further up; each command below moves b at least twice in one
 # transaction. Its undo must bring back the content and the extents
-# (filefrag) of b and c as they were before it.
+# (filefrag) of b and c as they were before it. The commands run in b's
+# directory (its name has a blank): log shows each as typed, quoted, with
+# a relative path made absolute, and that line re-runs from elsewhere.
 test_multistep_undo() {
-	local M=$VOL_MNT d=$VOL_MNT/ms g sums ext cmd id n redo=
+	local M=$VOL_MNT d="$VOL_MNT/m s" g sums ext cmd want id n log redo=
 	g=$(free_goal $((16 << 20)))
 	[ -n "$g" ] || { fail "multi-step undo: no free target"; return; }
 	mkdir -p "$d"
 	dd if=/dev/urandom of="$d/b" bs=1M count=3 conv=fsync status=none
 	dd if=/dev/urandom of="$d/c" bs=1M count=2 conv=fsync status=none
-	R -e "move $d/b --to $((g + (1 << 20))); move $d/c --to $((g + (8 << 20)))" "$M" \
+	R -e "move '$d/b' --to $((g + (1 << 20))); move '$d/c' --to $((g + (8 << 20)))" "$M" \
 		>/dev/null 2>"$VOL_DIR/err" ||
 		{ placement_miss "$VOL_DIR/err" || fail "multi-step undo: setup: $(cat "$VOL_DIR/err")"; return; }
 	sums=$(md5sum "$d/b" "$d/c")
 	ext=$(extents_of "$d/b"; echo; extents_of "$d/c")
-	for cmd in "move --make-room --to $((g + (2 << 20))) $d/b" \
-		"compact $g $((g + (4 << 20)))" \
-		"group $d/c $d/b --to $((g + (1 << 20)))" \
-		"plan on; group $d/b --to $g; group $d/b --to $((g + (2 << 20))); apply"; do
-		if ! R -e "$cmd" "$M" >/dev/null 2>"$VOL_DIR/err"; then
+	# COMMAND|WHAT LOG SHOWS
+	while IFS='|' read -r cmd want; do
+		if ! (cd "$d" && R -e "$cmd" "$M") >/dev/null 2>"$VOL_DIR/err"; then
 			placement_miss "$VOL_DIR/err" || fail "multi-step undo: $cmd: $(cat "$VOL_DIR/err")"
 			break
 		fi
-		id=$(R --json -e log "$M" | jq -r '.transactions[-1].id')
+		log=$(R --json -e log "$M")
+		id=$(jq -r '.transactions[-1].id' <<<"$log")
+		[ "$(jq -r '.transactions[-1].command' <<<"$log")" = "$want" ] ||
+			fail "log shows '$(jq -r '.transactions[-1].command' <<<"$log")' for '$cmd' (want '$want')"
 		n=$(steps_on "$id" "$d/b")
 		[ "$n" -ge 2 ] || fail "multi-step undo: $cmd moved b in $n step(s), not several"
 		if ! R -e "undo $id" "$M" >/dev/null 2>"$VOL_DIR/err"; then
@@ -376,13 +383,25 @@ test_multistep_undo() {
 		note "multi-step undo: $cmd (b in $n steps) undone: content and extents back"
 		[ -z "$redo" ] || continue
 		# the undo moved b in several steps too: undo it (redo), then
-		# the transaction again
+		# the transaction again; then the command as log shows it, run
+		# from another directory, and its undo
 		redo=$(R --json -e log "$M" | jq -r '.transactions[-1].id')
 		R -e "undo $redo; undo $id" "$M" >/dev/null 2>"$VOL_DIR/err" ||
 			{ placement_miss "$VOL_DIR/err" || fail "multi-step undo: redo of $cmd: $(cat "$VOL_DIR/err")"; break; }
 		[ "$(md5sum "$d/b" "$d/c")" = "$sums" ] && [ "$(extents_of "$d/b"; echo; extents_of "$d/c")" = "$ext" ] ||
 			{ fail "multi-step undo: redo of $cmd and its undo: not back as before"; break; }
-	done
+		(cd / && R -e "$want; undo" "$M") >/dev/null 2>"$VOL_DIR/err" ||
+			{ placement_miss "$VOL_DIR/err" || fail "multi-step undo: '$want' from log, run again: $(cat "$VOL_DIR/err")"; break; }
+		[ "$(R --json -e log "$M" | jq -r '.transactions[-2].command')" = "$want" ] ||
+			fail "'$want' run again is logged as $(R --json -e log "$M" | jq -r '.transactions[-2].command')"
+		[ "$(md5sum "$d/b" "$d/c")" = "$sums" ] && [ "$(extents_of "$d/b"; echo; extents_of "$d/c")" = "$ext" ] ||
+			{ fail "multi-step undo: '$want' from log, run again and undone: not back as before"; break; }
+	done <<EOF
+move --make-room --to $((g + (2 << 20))) b|move --make-room --to $((g + (2 << 20))) '$d/b'
+compact $g $((g + (4 << 20)))|compact $g $((g + (4 << 20)))
+group '$d/c' b --to $((g + (1 << 20)))|group '$d/c' '$d/b' --to $((g + (1 << 20)))
+plan on; group b --to $g; group '$d/b' --to $((g + (2 << 20))); apply|group '$d/b' --to $g; group '$d/b' --to $((g + (2 << 20)))
+EOF
 	rm -rf "$d"
 	sync -f "$M"
 }

@@ -116,6 +116,41 @@ static void test_parse(void **state)
 	assert_string_equal(c.argv[0], "--weird-name");
 }
 
+/* The journaled command: the whole call as typed (options too), quoted
+ * so that it splits back into the same words, paths replaced when the
+ * command made them absolute. */
+static void test_call_text(void **state)
+{
+	struct cmd_call c;
+	char err[256];
+	char *argv[] = {"defrag", "--recursive", "sp", "--min-extents", "2",
+	                "it's a;b", NULL};
+	const char *args[CMD_MAX_ARGS] = {"/m/sp"};
+	char ***cmds;
+	size_t n;
+	char *t;
+	(void)state;
+
+	assert_int_equal(cmd_parse(6, argv, &c, err, sizeof(err)), CMD_OK);
+	t = cmd_call_text(&c, NULL);
+	assert_string_equal(t, "defrag --recursive sp --min-extents 2 "
+	                       "'it'\\''s a;b'");
+	assert_int_equal(cmd_split(t, &cmds, &n), 0);
+	assert_int_equal(n, 1);
+	for (int i = 0; i < 6; i++)
+		assert_string_equal(cmds[0][i], argv[i]);
+	assert_null(cmds[0][6]);
+	cmd_free_split(cmds, n);
+	free(t);
+	t = cmd_call_text(&c, args);
+	assert_string_equal(t, "defrag --recursive /m/sp --min-extents 2 "
+	                       "'it'\\''s a;b'");
+	free(t);
+	t = cmd_words_text(argv + 2, 1);
+	assert_string_equal(t, "sp");
+	free(t);
+}
+
 /* Run a line with output captured in a memory stream. */
 static enum cmd_status run(const char *line, char **out, char **err)
 {
@@ -335,6 +370,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_table_sane), cmocka_unit_test(test_split),
 	    cmocka_unit_test(test_split_limits), cmocka_unit_test(test_parse),
+	    cmocka_unit_test(test_call_text),
 	    cmocka_unit_test(test_exec), cmocka_unit_test(test_script),
 	    cmocka_unit_test(test_script_hostile),
 	    cmocka_unit_test(test_script_self),
