@@ -9,6 +9,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
+#include "busy.h"
 #include "commands.h"
 #include "output.h"
 #include "session.h"
@@ -303,6 +304,9 @@ int cmd_open_file(struct rl_session *s, const char *path, int flags)
 		session_error(s, "%s: not permitted (another user's file: "
 		                 "moving it needs root; or immutable)",
 		              path);
+		break;
+	case -ETXTBSY:
+		session_error(s, "%s: %s", path, busy_reason(busy_of_path(path)));
 		break;
 	default:
 		session_error(s, "%s: %s", path, rl_strerror(fd));

@@ -10,6 +10,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <relayout/layout_model.h>
+#include "busy.h"
 #include "cmd_model.h"
 #include "cmd_txn.h"
 #include "commands.h"
@@ -147,12 +148,53 @@ static void print_planned(struct rl_session *s, struct pl_ctx *c,
 
 enum pl_kind { PK_DEFRAG, PK_COMPACT, PK_EVACUATE, PK_GROUP };
 
-/* The planner's pl_ctx.file_attrs. */
+/* What the planner asks the session about files: their attributes, and
+ * which cannot be written now (read once a plan). */
+struct plan_hooks {
+	struct rl_session *s;
+	struct lm_model *m;
+	struct busy_set busy;
+};
+
 static int plan_file_attrs(void *arg, uint32_t id)
 {
-	struct rl_session *s = arg;
+	struct plan_hooks *h = arg;
 
-	return cmd_model_file_attrs(s, s->model, id);
+	return cmd_model_file_attrs(h->s, h->m, id);
+}
+
+static const char *plan_file_busy(void *arg, uint32_t id)
+{
+	struct plan_hooks *h = arg;
+	const struct lm_file *f = lm_file(h->m, id);
+	enum busy_kind k;
+
+	if (!f || busy_load(&h->busy) < 0)
+		return NULL;
+	k = busy_find(&h->busy, h->s->fs.st_dev, (ino_t)f->ino);
+	return k == BUSY_NONE ? NULL : busy_reason(k);
+}
+
+/* pl_init with the session's hooks (plan_fini ends both). */
+static int plan_init(struct pl_ctx *ctx, struct plan_hooks *h,
+                     struct rl_session *s, struct lm_model *m)
+{
+	int r = pl_init(ctx, m);
+
+	memset(h, 0, sizeof(*h));
+	h->s = s;
+	h->m = m;
+	ctx->file_attrs = plan_file_attrs;
+	ctx->file_attrs_arg = h;
+	ctx->file_busy = plan_file_busy;
+	ctx->file_busy_arg = h;
+	return r;
+}
+
+static void plan_fini(struct pl_ctx *ctx, struct plan_hooks *h)
+{
+	pl_fini(ctx);
+	busy_free(&h->busy);
 }
 
 static int push_id(uint32_t **a, size_t *k, size_t *cap, uint32_t id)
@@ -252,6 +294,7 @@ static enum cmd_status do_plan_cmd(struct rl_session *s,
 	const char *v, *jdir = NULL;
 	struct lm_model *m;
 	struct pl_ctx ctx;
+	struct plan_hooks hooks;
 	struct tx_plan p;
 	uint32_t *ids = NULL;
 	size_t nids = 0;
@@ -268,18 +311,16 @@ static enum cmd_status do_plan_cmd(struct rl_session *s,
 	m = cmd_model_need(s);
 	if (!m)
 		return CMD_FAIL;
-	r = pl_init(&ctx, m);
+	r = plan_init(&ctx, &hooks, s, m);
 	if (r < 0) {
 		session_error(s, "cannot plan: %s",
 		              r == -ENODATA ? "the free-space map is not "
 		                              "available (it needs root)"
 		                            : rl_strerror(r));
-		pl_fini(&ctx);
+		plan_fini(&ctx, &hooks);
 		return CMD_FAIL;
 	}
 	ctx.unshare = cmd_has_opt(c, "unshare", NULL);
-	ctx.file_attrs = plan_file_attrs;
-	ctx.file_attrs_arg = s;
 	ctx.excl = s->plan_excl;
 	ctx.nexcl = s->nplan_excl;
 	if (s->plan_mode && s->pending &&
@@ -287,7 +328,7 @@ static enum cmd_status do_plan_cmd(struct rl_session *s,
 		session_error(s, "the pending plan does not fit the model any "
 		                 "more (%s): 'discard' it",
 		              rl_strerror(r));
-		pl_fini(&ctx);
+		plan_fini(&ctx, &hooks);
 		return CMD_FAIL;
 	}
 	switch (kind) {
@@ -434,7 +475,7 @@ out:
 	for (int i = 0; i < c->argc; i++)
 		free(abs[i]);
 	free(ids);
-	pl_fini(&ctx);
+	plan_fini(&ctx, &hooks);
 	return st;
 }
 
@@ -656,6 +697,7 @@ int cmd_plan_make_room(struct rl_session *s, struct tx_plan *p, char *why,
 {
 	struct lm_model *m;
 	struct pl_ctx ctx;
+	struct plan_hooks hooks;
 	struct tx_plan q;
 	const struct tx_step *st;
 	uint64_t lo = UINT64_MAX, hi = 0, goal;
@@ -674,14 +716,12 @@ int cmd_plan_make_room(struct rl_session *s, struct tx_plan *p, char *why,
 		         st->path);
 		return -ENOENT;
 	}
-	r = pl_init(&ctx, m);
-	ctx.file_attrs = plan_file_attrs;
-	ctx.file_attrs_arg = s;
+	r = plan_init(&ctx, &hooks, s, m);
 	if (r == 0 && s->plan_mode && s->pending)
 		r = pl_replay(&ctx, s->pending, s->fs.mountpoint);
 	if (r < 0) {
 		snprintf(why, wlen, "cannot plan: %s", rl_strerror(r));
-		pl_fini(&ctx);
+		plan_fini(&ctx, &hooks);
 		return r;
 	}
 	for (size_t k = 0; k < st->ntarget; k++) {
@@ -697,7 +737,7 @@ int cmd_plan_make_room(struct rl_session *s, struct tx_plan *p, char *why,
 	if (r < 0) {
 		snprintf(why, wlen, "--make-room: %s%s",
 		         ctx.report ? ctx.report : "", rl_strerror(r));
-		pl_fini(&ctx);
+		plan_fini(&ctx, &hooks);
 		return r;
 	}
 	tx_plan_init(&q);
@@ -712,6 +752,6 @@ int cmd_plan_make_room(struct rl_session *s, struct tx_plan *p, char *why,
 	} else {
 		tx_plan_free(&q);
 	}
-	pl_fini(&ctx);
+	plan_fini(&ctx, &hooks);
 	return r;
 }

@@ -13,6 +13,7 @@
 #include <sys/statvfs.h>
 #include <time.h>
 #include <unistd.h>
+#include "busy.h"
 #include "commands.h"
 #include "journal.h"
 #include <relayout/layout_model.h>
@@ -915,6 +916,14 @@ static enum cmd_status apply_now(struct rl_session *s,
 		            ? "cancelled: " : "",
 		        res.id, jr_status_name(res.status),
 		        OUT_ESC(res.message));
+		if (res.err == -ETXTBSY && res.failed_step < p->nsteps) {
+			const char *path = p->steps[res.failed_step].path;
+			enum busy_kind k = busy_of_path(path);
+
+			if (k != BUSY_NONE)
+				fprintf(s->err, "relayout: note: %s is %s\n",
+				        OUT_ESC(path), busy_reason(k));
+		}
 		return CMD_FAIL;
 	}
 	if (!s->json)
@@ -1124,6 +1133,8 @@ enum cmd_status cmd_move(struct rl_session *s, const struct cmd_call *c)
 		                  ? "another process holds a lease on it (it "
 		                    "was asked to give it up: try again in a "
 		                    "moment); nothing was changed"
+		              : fd == -ETXTBSY
+		                  ? busy_reason(busy_of_path(c->argv[0]))
 		                  : strerror(-fd),
 		              fd == -EACCES || fd == -EPERM
 		                  ? " (moving it needs write access; root moves "

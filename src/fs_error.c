@@ -20,7 +20,8 @@ const char *rl_strerror(int err)
 	case -EXDEV:
 		return "files are on different filesystems";
 	case -ETXTBSY:
-		return "file is an active swap file";
+		return "file is busy: a running program or an active swap "
+		       "file (ETXTBSY)";
 	case -EROFS:
 		return "read-only filesystem (EROFS: the volume is mounted or "
 		       "was remounted read-only)";

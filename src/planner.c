@@ -347,7 +347,7 @@ const char *pl_unmovable(struct pl_ctx *c, uint32_t id)
 		return "immutable (chattr +i)";
 	if ((f->flags & LM_FILE_HAS_IFLAGS) && (f->iflags & PL_APPEND_FL))
 		return "append-only (chattr +a)";
-	return NULL;
+	return c->file_busy ? c->file_busy(c->file_busy_arg, id) : NULL;
 }
 
 static uint64_t group_of(const struct lm_geometry *g, uint64_t a)

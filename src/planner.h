@@ -81,6 +81,11 @@ struct pl_ctx {
 	 * an unknown generation is not compared when the plan runs). */
 	int (*file_attrs)(void *arg, uint32_t id);
 	void *file_attrs_arg;
+	/* Why file id cannot be written now although the model does not
+	 * say so (a running program, an active swap file: src/busy.h), or
+	 * NULL; such a file is not moved (pl_unmovable). NULL: none is. */
+	const char *(*file_busy)(void *arg, uint32_t id);
+	void *file_busy_arg;
 };
 
 /* Set up from the model (its free map is needed: -ENODATA when the model

@@ -19,6 +19,8 @@
 #    onto the file itself, compact, group, two groups in plan mode):
 #    content and extents (filefrag) back as before; log shows each
 #    command as typed, quoted, and it re-runs from another directory;
+#  - a running program is skipped by defrag --recursive (the rest is
+#    defragmented), and move says why it cannot move it;
 #  - fsck clean; btrfs and XFS without reflink: clear refusals.
 # The journal and state live in the test's private directory.
 . "$top_srcdir/tests/lib/volume.sh"
@@ -334,6 +336,44 @@ test_group() {
 	note "group: 3 files back to back at $goal"
 }
 
+# A running program (the kernel refuses to open its executable for
+# writing: ETXTBSY) is skipped by 'defrag --recursive' with the reason,
+# and the rest of its directory is defragmented (the plan used to stop at
+# it, "file is an active swap file"); 'move' says what it is.
+test_busy() {
+	local M=$VOL_MNT d=$VOL_MNT/busy kb=4 n pid out before goal f0=$fails
+	mkdir -p "$d"
+	# a fragmented copy of sleep(1), in pieces that vol_mkfrag's
+	# scattered order all writes (their count not a multiple of 7)
+	while n=$((($(stat -c %s /bin/sleep) + kb * 1024 - 1) / (kb * 1024))); [ $((n % 7)) = 0 ]; do
+		kb=$((kb * 2))
+	done
+	vol_mkfrag "$d/prog" "$n" "$kb" /bin/sleep
+	chmod 755 "$d/prog"
+	vol_mkfrag "$d/data" 8 64
+	cmp -s /bin/sleep "$d/prog" || { fail "busy: the fragmented copy of sleep differs"; return; }
+	[ "$(nextents "$d/prog")" -gt 1 ] || note "busy: the copy of sleep is not fragmented here"
+	"$d/prog" 600 &
+	pid=$!
+	sleep 0.2
+	before=$(extents_of "$d/prog")
+	out=$(R -e "defrag --recursive $d" "$M" 2>&1) ||
+		fail "busy: defrag --recursive with a running program in it failed: $out"
+	grep -q "^skip busy/prog: cannot move: the executable of a running program (ETXTBSY" <<<"$out" ||
+		fail "busy: defrag did not say why it skips the running program: $out"
+	[ "$before" = "$(extents_of "$d/prog")" ] || fail "busy: the running program moved"
+	[ "$(nextents "$d/data")" = 1 ] || fail "busy: the rest of the directory was not defragmented: $out"
+	[ "$fails" != "$f0" ] ||
+		note "busy: defrag --recursive skipped the running program ($(nextents "$d/prog") extents), defragmented the rest"
+	goal=$(free_goal $((n * kb * 1024)))
+	fails_unless 1 "prog: the executable of a running program \(ETXTBSY" -- "$RELAYOUT" -e "move $d/prog --to $goal" "$M"
+	kill $pid
+	wait $pid 2>/dev/null
+	cmp -s /bin/sleep "$d/prog" || fail "busy: the copy of sleep changed"
+	rm -rf "$d"
+	sync -f "$M"
+}
+
 # steps_on TXN FILE: how many steps of transaction TXN the journal
 # planned for FILE.
 steps_on() {
@@ -473,6 +513,7 @@ for kind in $KINDS; do
 	test_group
 	test_step_refresh
 	test_multistep_undo
+	test_busy
 	vol_fsck
 	[ ! -e /var/lib/relayout/"$(jq -r .uuid <<<"$INFO")".journal ] || fail "wrote /var/lib/relayout"
 	vol_destroy

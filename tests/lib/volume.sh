@@ -328,16 +328,21 @@ vol_extents() {
 		END { if (n) print ll, lp, lz }'
 }
 
-# vol_mkfrag FILE CHUNKS CHUNK_KB: a fragmented file of CHUNKS random
-# chunks, written in a scattered order interleaved with fillers in the
-# same directory (XFS spreads directories over AGs) that are deleted
-# afterwards; fillers larger than ext4's stream threshold (small ones come
-# from a separate group preallocation).
+# vol_mkfrag FILE CHUNKS CHUNK_KB [SRC]: a fragmented file of CHUNKS random
+# chunks (with SRC: SRC's chunks, a fragmented copy of it), written in a
+# scattered order interleaved with fillers in the same directory (XFS
+# spreads directories over AGs) that are deleted afterwards; fillers
+# larger than ext4's stream threshold (small ones come from a separate
+# group preallocation).
 vol_mkfrag() {
-	local f=$1 n=$2 kb=$3 i k
+	local f=$1 n=$2 kb=$3 src=${4:-} i k
 	for ((k = 0; k < n; k++)); do
 		i=$(((k * 7) % n))
-		dd if=/dev/urandom of="$f" bs=${kb}K count=1 seek=$i conv=notrunc,fsync status=none
+		if [ -n "$src" ]; then
+			dd if="$src" skip=$i of="$f" bs=${kb}K count=1 seek=$i conv=notrunc,fsync status=none
+		else
+			dd if=/dev/urandom of="$f" bs=${kb}K count=1 seek=$i conv=notrunc,fsync status=none
+		fi
 		dd if=/dev/zero of="$f.fill$k" bs=$((kb * 4))K count=1 conv=fsync status=none
 	done
 	rm -f "$f".fill*

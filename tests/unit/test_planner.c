@@ -97,6 +97,40 @@ static void test_defrag(void **state)
 	lm_free(m);
 }
 
+/* A file the session says cannot be written now (pl_ctx.file_busy: a
+ * running program) is skipped with the reason; the others are planned. */
+static const char *busy_a(void *arg, uint32_t id)
+{
+	return id == *(uint32_t *)arg ? "the executable of a running program"
+	                              : NULL;
+}
+
+static void test_defrag_busy(void **state)
+{
+	struct lm_model *m = new_model(64 * MiB);
+	struct rl_extent a[] = {{0, G2 + 0, 32 * KiB, 0},
+	                        {32 * KiB, G2 + 1 * MiB, 32 * KiB, 0}};
+	struct rl_extent b[] = {{0, G2 + 2 * MiB, 32 * KiB, 0},
+	                        {32 * KiB, G2 + 3 * MiB, 32 * KiB, 0}};
+	uint32_t ids[2];
+	struct pl_ctx c;
+
+	(void)state;
+	ids[0] = add_file(m, 12, "dir/a", a, 2);
+	ids[1] = add_file(m, 13, "dir/b", b, 2);
+	lm_add_free(m, G2 + 8 * MiB, 1 * MiB);
+	assert_int_equal(pl_init(&c, m), 0);
+	c.file_busy = busy_a;
+	c.file_busy_arg = &ids[0];
+	assert_int_equal(pl_defrag(&c, ids, 2, NULL), 0);
+	assert_int_equal(c.nmv, 1);
+	assert_int_equal(c.mv[0].file, ids[1]);
+	assert_non_null(strstr(c.report, "skip dir/a: cannot move: the "
+	                                 "executable of a running program"));
+	pl_fini(&c);
+	lm_free(m);
+}
+
 /* Holes and preallocation past EOF: only logically contiguous data below
  * EOF moves, and only the runs that are in more than one piece. */
 static void test_defrag_holes_eof(void **state)
@@ -333,6 +367,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_freemap),
 	    cmocka_unit_test(test_defrag),
+	    cmocka_unit_test(test_defrag_busy),
 	    cmocka_unit_test(test_defrag_no_room),
 	    cmocka_unit_test(test_defrag_holes_eof),
 	    cmocka_unit_test(test_defrag_ext4_cheap),

@@ -1,0 +1,86 @@
+/* Unit tests: running programs and active swap files (src/busy.c). */
+#include "config.h"
+#include <errno.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <cmocka.h>
+#include <relayout/fs.h>
+#include "busy.h"
+
+/* /proc/swaps lines: a blank in a path is written \040; paths that do
+ * not exist (another mount namespace) and the header are left out. */
+static void test_swaps(void **state)
+{
+	char dir[] = "/tmp/rl-busy-XXXXXX", path[64], text[512];
+	struct busy_set b = {0};
+	struct stat st;
+	FILE *f;
+
+	(void)state;
+	assert_non_null(mkdtemp(dir));
+	snprintf(path, sizeof(path), "%s/swap file", dir);
+	f = fopen(path, "w");
+	assert_non_null(f);
+	fclose(f);
+	assert_int_equal(stat(path, &st), 0);
+	snprintf(text, sizeof(text),
+	         "Filename\t\t\t\tType\t\tSize\t\tUsed\t\tPriority\n"
+	         "/dev/zram0                              partition\t"
+	         "1048572\t\t0\t\t100\n"
+	         "%s/swap\\040file                file\t\t1024\t\t0\t\t-2\n"
+	         "/nonexistent/swap                       file\t\t1024\t\t0"
+	         "\t\t-3\n",
+	         dir);
+	f = fmemopen(text, strlen(text), "r");
+	assert_non_null(f);
+	assert_int_equal(busy_add_swaps(&b, f), 0);
+	fclose(f);
+	assert_int_equal(b.n, 1); /* not the device, not the missing file */
+	assert_int_equal(busy_find(&b, st.st_dev, st.st_ino), BUSY_SWAP);
+	assert_int_equal(busy_find(&b, st.st_dev, st.st_ino + 1), BUSY_NONE);
+	busy_free(&b);
+	unlink(path);
+	rmdir(dir);
+}
+
+/* This test's own executable is a running program; the reasons say
+ * which is which, and an unknown one keeps the library's message. */
+static void test_programs(void **state)
+{
+	struct busy_set b = {0};
+	struct stat st;
+	char exe[4096];
+	ssize_t n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
+
+	(void)state;
+	assert_true(n > 0);
+	exe[n] = '\0';
+	assert_int_equal(stat(exe, &st), 0);
+	assert_int_equal(busy_load(&b), 0);
+	assert_true(b.loaded);
+	assert_int_equal(busy_find(&b, st.st_dev, st.st_ino), BUSY_PROGRAM);
+	busy_free(&b);
+	assert_int_equal(busy_of_path(exe), BUSY_PROGRAM);
+	assert_int_equal(busy_of_path("/nonexistent"), BUSY_NONE);
+	assert_non_null(strstr(busy_reason(BUSY_PROGRAM), "running program"));
+	assert_non_null(strstr(busy_reason(BUSY_SWAP), "active swap file"));
+	assert_string_equal(busy_reason(BUSY_NONE), rl_strerror(-ETXTBSY));
+	assert_non_null(strstr(rl_strerror(-ETXTBSY),
+	                       "a running program or an active swap file"));
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+	    cmocka_unit_test(test_swaps),
+	    cmocka_unit_test(test_programs),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
