@@ -184,10 +184,7 @@ enum cmd_status cmd_free(struct rl_session *s, const struct cmd_call *c)
 		r = rl_get_free_blocks(s->path, pos, end, FREE_BATCH, ext);
 		if (r < 0) {
 			session_error(s, "%s: %s%s", s->fs.mountpoint,
-			              rl_strerror(r),
-			              r == -EPERM || r == -EACCES
-			                  ? " (the free-space map needs root)"
-			                  : "");
+			              rl_strerror(r), cmd_map_root_hint(r));
 			free(ext);
 			cJSON_Delete(doc);
 			return CMD_FAIL;

@@ -91,9 +91,9 @@ static void free_map_note(struct rl_session *s, struct lm_model *m)
 	int e = lm_free_map_status(m);
 
 	if (e && !s->json)
-		fprintf(s->out, "note: free map unavailable (%s): free and "
+		fprintf(s->out, "note: free map unavailable (%s%s): free and "
 		                "metadata space are not known\n",
-		        rl_strerror(e));
+		        rl_strerror(e), cmd_map_root_hint(e));
 }
 
 /* Collapse "//", "/./" and "/dir/.." of an absolute path in place, without
@@ -486,8 +486,9 @@ enum cmd_status cmd_freefrag(struct rl_session *s, const struct cmd_call *c)
 		return CMD_USAGE;
 	}
 	if (lm_free_map_status(m)) {
-		session_error(s, "free map unavailable (%s)",
-		              rl_strerror(lm_free_map_status(m)));
+		session_error(s, "free map unavailable (%s%s)",
+		              rl_strerror(lm_free_map_status(m)),
+		              cmd_map_root_hint(lm_free_map_status(m)));
 		return CMD_FAIL;
 	}
 	if (lm_freefrag(m, start, end, &ff) < 0) {

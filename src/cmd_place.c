@@ -70,6 +70,8 @@ long long cmd_allocate_blocked(struct rl_session *s, int fd, unsigned mode,
 		        rep->tunables_dev,
 		        rl_strerror(rep->tunables_restore_err),
 		        rl_state_dir(&o));
+	if (got == -EOPNOTSUPP && (mode & RL_ALLOC_FIXED_START))
+		cmd_root_hint(s, (int)got);
 	return got;
 }
 

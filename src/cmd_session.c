@@ -41,10 +41,9 @@ enum cmd_status cmd_help(struct rl_session *s, const struct cmd_call *c)
 	}
 	fprintf(s->out, "  %-22s %s\n", "--json",
 	        "print JSON (every command takes it)");
-	if (d->flags & CMD_F_DISK)
-		fprintf(s->out, "  (changes the disk)\n");
-	if (d->flags & CMD_F_ROOT)
-		fprintf(s->out, "  (needs root)\n");
+	for (size_t i = 0; i < cmd_flag_notes_len; i++)
+		if (d->flags & cmd_flag_notes[i].flag)
+			fprintf(s->out, "  (%s)\n", cmd_flag_notes[i].note);
 	return CMD_OK;
 }
 

@@ -924,6 +924,7 @@ static enum cmd_status apply_now(struct rl_session *s,
 				fprintf(s->err, "relayout: note: %s is %s\n",
 				        OUT_ESC(path), busy_reason(k));
 		}
+		cmd_root_hint(s, res.err);
 		return CMD_FAIL;
 	}
 	if (!s->json)

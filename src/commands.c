@@ -25,6 +25,37 @@ const struct cmd_def cmd_table[] = {RL_COMMAND_TABLE(X)};
 #undef X
 const size_t cmd_table_len = sizeof(cmd_table) / sizeof(cmd_table[0]);
 
+const struct cmd_flag_note cmd_flag_notes[] = {
+    {CMD_F_DISK, "changes the disk"},
+    {CMD_F_ROOT_MAP, "needs root on btrfs, for its free-space map; any "
+                     "user on ext4 and XFS"},
+    {CMD_F_ROOT_EXT4, "needs root on ext4: exact placement reads the "
+                      "device's geometry and changes the allocator's "
+                      "tunables; any user on XFS, for the files they may "
+                      "write"},
+    {CMD_F_UI, "interactive only"},
+};
+const size_t cmd_flag_notes_len =
+    sizeof(cmd_flag_notes) / sizeof(cmd_flag_notes[0]);
+
+const char *cmd_map_root_hint(int err)
+{
+	return err == -EPERM || err == -EACCES
+	           ? " (the free-space map needs root)"
+	           : "";
+}
+
+void cmd_root_hint(struct rl_session *s, int err)
+{
+	if (err != -EOPNOTSUPP || s->fs.type != RL_FS_EXT4 || geteuid() == 0)
+		return;
+	for (size_t i = 0; i < cmd_flag_notes_len; i++)
+		if (cmd_flag_notes[i].flag == CMD_F_ROOT_EXT4)
+			fprintf(s->err, "relayout: note: %s %s\n",
+			        s->cur_cmd ? s->cur_cmd : "relayout",
+			        cmd_flag_notes[i].note);
+}
+
 /* Longest input line a script may have. */
 #define CMD_MAX_LINE 65536
 /* Deepest nesting of `source`. */

@@ -16,9 +16,23 @@ struct rl_session;
 /* Command flags. */
 #define CMD_F_VOLUME 0x01  /* works on the session's volume */
 #define CMD_F_DISK 0x02    /* changes the disk */
-#define CMD_F_ROOT 0x04    /* needs root (CAP_SYS_ADMIN) for full results */
+#define CMD_F_ROOT_MAP 0x04 /* needs root on btrfs: its free-space map
+                               (ext4 and XFS give GETFSMAP to every user) */
 #define CMD_F_UI 0x08      /* interactive only */
 #define CMD_F_NOREC 0x10   /* not written to recordings (meta commands) */
+#define CMD_F_ROOT_EXT4 0x20 /* needs root on ext4: exact placement reads
+                                the device's geometry and changes the
+                                allocator's tunables (XFS: any user, for
+                                the files they may write) */
+
+/* What the flags users should know of say (help COMMAND, the man page):
+ * lower case, without a full stop; in this order. */
+struct cmd_flag_note {
+	unsigned flag;
+	const char *note;
+};
+extern const struct cmd_flag_note cmd_flag_notes[];
+extern const size_t cmd_flag_notes_len;
 
 /* Status of a command: the process exit codes. */
 enum cmd_status { CMD_OK = 0, CMD_FAIL = 1, CMD_USAGE = 2 };
@@ -68,30 +82,30 @@ struct cmd_def {
 	  "List the commands, or describe one")                               \
 	X("info", info, "", 0, 0, CMD_F_VOLUME, NULL,                         \
 	  "Summary of the volume: device, type, geometry, space")             \
-	X("free", free, "[START [END]]", 0, 2, CMD_F_VOLUME | CMD_F_ROOT,     \
+	X("free", free, "[START [END]]", 0, 2, CMD_F_VOLUME | CMD_F_ROOT_MAP, \
 	  cmd_opts_free, "Free space extents between START and END "          \
 	                 "(get_free_blocks)")                                 \
 	X("extents", extents, "FILE", 1, 1, CMD_F_VOLUME, NULL,               \
 	  "A file's extents (FIEMAP): logical, physical, length, flags")      \
 	X("allocate", allocate, "FILE OFFSET GOAL LEN", 4, 4,                 \
-	  CMD_F_VOLUME | CMD_F_DISK, cmd_opts_allocate,                       \
+	  CMD_F_VOLUME | CMD_F_DISK | CMD_F_ROOT_EXT4, cmd_opts_allocate,     \
 	  "Allocate LEN bytes to FILE at OFFSET, near (or exactly at) GOAL")  \
 	X("movedata", movedata, "DATAFILE SPACEFILE FROM LEN", 4, 4,          \
 	  CMD_F_VOLUME | CMD_F_DISK, cmd_opts_movedata,                       \
 	  "Move DATAFILE's range onto the blocks SPACEFILE holds there")      \
-	X("move", move, "FILE [LEN]", 1, 2, CMD_F_VOLUME | CMD_F_DISK,        \
-	  cmd_opts_move,                                                      \
+	X("move", move, "FILE [LEN]", 1, 2,                                   \
+	  CMD_F_VOLUME | CMD_F_DISK | CMD_F_ROOT_EXT4, cmd_opts_move,         \
 	  "Move FILE (or --range OFF LEN of it) contiguously to physical "   \
 	  "address --to GOAL, journaled")                                     \
 	X("log", log, "", 0, 0, CMD_F_VOLUME, cmd_opts_log,                   \
 	  "List the journaled transactions of the volume: id, time, "        \
 	  "command, bytes, status")                                           \
-	X("undo", undo, "[ID]", 0, 1, CMD_F_VOLUME | CMD_F_DISK,              \
-	  cmd_opts_undo,                                                      \
+	X("undo", undo, "[ID]", 0, 1,                                         \
+	  CMD_F_VOLUME | CMD_F_DISK | CMD_F_ROOT_EXT4, cmd_opts_undo,         \
 	  "Move the data of the newest (or given) transaction back to its "  \
 	  "previous extents")                                                 \
-	X("place", place, "FILE GOAL", 2, 2, CMD_F_VOLUME | CMD_F_DISK,       \
-	  cmd_opts_place,                                                     \
+	X("place", place, "FILE GOAL", 2, 2,                                  \
+	  CMD_F_VOLUME | CMD_F_DISK | CMD_F_ROOT_EXT4, cmd_opts_place,        \
 	  "Move all of FILE to start exactly at physical address GOAL")       \
 	X("set", set, "OPTION [VALUE]", 1, 2, 0, NULL,                        \
 	  "Set a session option: json, continue-on-error, tunables, "         \
@@ -113,19 +127,19 @@ struct cmd_def {
 /* Planner commands (src/cmd_plan.c). */
 #define RL_PLAN_COMMANDS(X)                                                   \
 	X("defrag", defrag, "PATH...", 1, CMD_MAX_ARGS,                       \
-	  CMD_F_VOLUME | CMD_F_DISK | CMD_F_ROOT, cmd_opts_defrag,            \
+	  CMD_F_VOLUME | CMD_F_DISK | CMD_F_ROOT_EXT4, cmd_opts_defrag,       \
 	  "Make each fragmented file contiguous in the best-fitting free "   \
 	  "run, as a journaled plan")                                         \
 	X("compact", compact, "START END", 2, 2,                              \
-	  CMD_F_VOLUME | CMD_F_DISK | CMD_F_ROOT, cmd_opts_compact,           \
+	  CMD_F_VOLUME | CMD_F_DISK | CMD_F_ROOT_EXT4, cmd_opts_compact,      \
 	  "Pack the data of a physical region toward its start so its free " \
 	  "space ends as one run at its end")                                 \
 	X("evacuate", evacuate, "START END", 2, 2,                            \
-	  CMD_F_VOLUME | CMD_F_DISK | CMD_F_ROOT, cmd_opts_evacuate,          \
+	  CMD_F_VOLUME | CMD_F_DISK | CMD_F_ROOT_EXT4, cmd_opts_evacuate,     \
 	  "Move every movable byte out of a physical region (report what "   \
 	  "cannot move and why)")                                             \
 	X("group", group, "FILE...", 1, CMD_MAX_ARGS,                         \
-	  CMD_F_VOLUME | CMD_F_DISK | CMD_F_ROOT, cmd_opts_group,             \
+	  CMD_F_VOLUME | CMD_F_DISK | CMD_F_ROOT_EXT4, cmd_opts_group,        \
 	  "Lay FILEs back to back, in order, from physical address --to GOAL")\
 	X("plan", plan, "on|off", 0, 1, CMD_F_VOLUME, NULL,                   \
 	  "Plan mode: disk-changing commands add to a pending plan instead " \
@@ -134,22 +148,23 @@ struct cmd_def {
 	  CMD_MAX_ARGS, CMD_F_VOLUME, NULL,                                   \
 	  "The pending plan and the predicted layout (or a report run on "   \
 	  "the predicted layout)")                                            \
-	X("apply", apply, "", 0, 0, CMD_F_VOLUME | CMD_F_DISK,                \
-	  cmd_opts_apply, "Apply the pending plan (journaled)")               \
+	X("apply", apply, "", 0, 0,                                           \
+	  CMD_F_VOLUME | CMD_F_DISK | CMD_F_ROOT_EXT4, cmd_opts_apply,        \
+	  "Apply the pending plan (journaled)")                               \
 	X("discard", discard, "", 0, 0, CMD_F_VOLUME, NULL,                   \
 	  "Drop the pending plan")
 
 /* Layout-model commands (src/cmd_model.c). */
 #define RL_MODEL_COMMANDS(X)                                                  \
-	X("scan", scan, "", 0, 0, CMD_F_VOLUME | CMD_F_ROOT, cmd_opts_scan,   \
+	X("scan", scan, "", 0, 0, CMD_F_VOLUME, cmd_opts_scan,                \
 	  "Scan the volume into the layout model (others scan on demand)")    \
 	X("frag", frag, "[PATH...]", 0, CMD_MAX_ARGS, CMD_F_VOLUME,           \
 	  cmd_opts_frag, "Fragmentation of the volume or of PATHs, worst "    \
 	                 "files first")                                       \
 	X("freefrag", freefrag, "[START END]", 0, 2,                          \
-	  CMD_F_VOLUME | CMD_F_ROOT, cmd_opts_freefrag,                       \
+	  CMD_F_VOLUME | CMD_F_ROOT_MAP, cmd_opts_freefrag,                   \
 	  "Free-space fragmentation: histogram of free extent sizes")         \
-	X("who", who, "START [END]", 1, 2, CMD_F_VOLUME | CMD_F_ROOT, NULL,   \
+	X("who", who, "START [END]", 1, 2, CMD_F_VOLUME, NULL,                \
 	  "What owns the physical range START..END: files, free, metadata")   \
 	X("show", show, "FILE", 1, 1, CMD_F_VOLUME, NULL,                     \
 	  "A file in the layout model: paths, extents, fragmentation")        \
@@ -243,6 +258,15 @@ long long cmd_allocate_blocked(struct rl_session *s, int fd, unsigned mode,
                                unsigned long long goal,
                                unsigned long long len, bool no_tunables,
                                struct rl_place_report *rep);
+
+/* After err from an exact placement: when it is what a user meets on
+ * ext4 (-EOPNOTSUPP, not root), a note on s->err that the command
+ * needs root there (the CMD_F_ROOT_EXT4 note). */
+void cmd_root_hint(struct rl_session *s, int err);
+
+/* " (the free-space map needs root)" after -EPERM or -EACCES reading
+ * it (btrfs), else "". */
+const char *cmd_map_root_hint(int err);
 
 /* The table, and its length. */
 extern const struct cmd_def cmd_table[];

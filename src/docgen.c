@@ -2,6 +2,7 @@
 /* Build-time generator: the man page's command list and the bash
  * completion, both from the one command table. */
 #include "config.h"
+#include <ctype.h>
 #include <stdio.h>
 #include <string.h>
 #include "commands.h"
@@ -34,12 +35,15 @@ static void gen_man(void)
 		putchar('\n');
 		roff(d->help);
 		fputs(".", stdout);
-		if (d->flags & CMD_F_DISK)
-			fputs(" Changes the disk.", stdout);
-		if (d->flags & CMD_F_ROOT)
-			fputs(" Needs root for full results.", stdout);
-		if (d->flags & CMD_F_UI)
-			fputs(" Interactive only.", stdout);
+		for (size_t k = 0; k < cmd_flag_notes_len; k++) {
+			const char *n = cmd_flag_notes[k].note;
+
+			if (!(d->flags & cmd_flag_notes[k].flag))
+				continue;
+			printf(" %c", toupper((unsigned char)n[0]));
+			roff(n + 1);
+			putchar('.');
+		}
 		putchar('\n');
 		for (int k = 0; d->opts && d->opts[k].name; k++) {
 			fputs(".RS\n.TP\n.B \\-\\-", stdout);

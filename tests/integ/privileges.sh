@@ -3,7 +3,10 @@
 # extents of readable files, scan/frag of what the user can read (saying
 # what it could not see), the free-space map (ext4/XFS answer GETFSMAP
 # unprivileged; btrfs says root is needed), moves of files the user may
-# not write refused with a reason and the file unchanged. As root: a
+# not write refused with a reason and the file unchanged. 'help' says
+# "needs root" only with where (btrfs: free, freefrag; ext4: exact
+# placement), and the commands run for the user elsewhere (plans, who,
+# freefrag); on ext4 a move says root is needed. As root: a
 # user-controlled symlink is never followed, other mounts are refused,
 # recordings are 0600, never through a symlink nor into a directory or
 # file another user controls. An unprivileged user's journal goes to
@@ -98,6 +101,7 @@ check_kind() {
 	btrfs) ;;
 	*) expect user 0 'moved 4096 bytes' -- -e "movedata --force $M/user/own $M/user/space 0 4K" "$M" ;;
 	esac
+	check_root_notes "$kind" "$M"
 
 	# root never follows a symlink the user planted, even to a file on
 	# the same volume, in the last or an intermediate component
@@ -112,6 +116,59 @@ check_kind() {
 	expect root 1 'user/up/secret: (is a symbolic link|Not a directory)' -- -e "place $M/user/up/secret 0x1000000" "$M"
 	[ "$(md5sum <"$M/secret")" = "$sum" ] || fail "$kind: secret changed through a symlink"
 	vol_destroy
+}
+
+# What help says needs root (CMD_F_ROOT_MAP: the free-space map on
+# btrfs; CMD_F_ROOT_EXT4: exact placement on ext4), against what the
+# user meets: the commands not marked, and the marked ones elsewhere,
+# run as the user; where marked, they fail saying that root is needed.
+check_root_notes() {
+	local kind=$1 M=$2 c out p g uj=$VOL_DIR/uj
+	if [ "$kind" = ext4 ]; then
+		# "needs root" only with where and why
+		for c in $("$RELAYOUT" -e help "$M" | awk '/^  [a-z]/ {print $1}'); do
+			out=$(as_user env -C / "$RELAYOUT" -e "help $c" "$M" 2>&1)
+			if grep -q 'needs root' <<<"$out" && ! grep -q 'needs root on \(btrfs\|ext4\)' <<<"$out"; then
+				fail "help $c: 'needs root' without where: $out"
+			fi
+		done
+		for c in scan who frag; do
+			as_user env -C / "$RELAYOUT" -e "help $c" "$M" 2>&1 | grep -q 'needs root' &&
+				fail "help $c says it needs root; it runs for users"
+		done
+		expect user 0 'needs root on btrfs' -- -e "help freefrag" "$M"
+		expect user 0 'needs root on ext4: exact placement' -- -e "help defrag" "$M"
+	fi
+	p=$("$RELAYOUT" --json -e "extents $M/user/own" "$M" | sed -n 's/.*"physical":\([0-9]*\).*/\1/p' | head -1)
+	# 64 KiB into the largest free extent (after the data written so
+	# far has its blocks)
+	sync -f "$M"
+	g=$(($("$RELAYOUT" -e free "$M" | awk '$1 ~ /^0x/ && $3 > n {n = $3; s = $1} END {print s}') + 65536))
+	expect user 0 "user/own" -- -e "who $p" "$M"
+	case $kind in
+	btrfs)
+		expect user 1 'free-space map needs root' -- -e freefrag "$M"
+		return
+		;;
+	esac
+	expect user 0 'free extents' -- -e "freefrag" "$M"
+	expect user 0 'nothing to do|plan:' -- -e "defrag --recursive $M/user --dry-run" "$M"
+	case $kind in
+	xfs)
+		# (on ext4 a user's model lacks the free space beyond the
+		# size statfs gives, which leaves out the filesystem's
+		# overhead: the device's superblock is root's to read)
+		expect user 0 'plan: 1 step' -- -e "evacuate $p $((p + 4096)) --dry-run" "$M"
+		expect user 0 'plan: 2 steps' -- -e "group $M/user/own $M/user/space --to $g --dry-run" "$M"
+		expect user 0 'nothing to do|plan:' -- -e "compact $p $((p + (1 << 20))) --dry-run" "$M"
+		;;
+	ext4)
+		mkdir -m 700 "$uj"
+		chown nobody:"$NOGROUP" "$uj"
+		expect user 1 'note: move needs root on ext4: exact placement' -- \
+			--journal-dir "$uj" -e "move $M/user/own --to $g" "$M"
+		;;
+	esac
 }
 
 check_kind ext4 64

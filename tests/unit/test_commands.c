@@ -192,6 +192,32 @@ static void test_exec(void **state)
 	free(o), free(e);
 }
 
+/* help says where a command needs root, and only there (what each
+ * flag means: CMD_F_ROOT_MAP, CMD_F_ROOT_EXT4; privileges.sh checks it
+ * against a user's runs). */
+static void test_help_root(void **state)
+{
+	static const char *const any_user[] = {"scan", "who", "frag",
+	                                       "movedata", "log", NULL};
+	char *o, *e, line[64];
+	(void)state;
+
+	assert_int_equal(run("help free", &o, &e), CMD_OK);
+	assert_non_null(strstr(o, "(needs root on btrfs, for its free-space "
+	                          "map; any user on ext4 and XFS)"));
+	free(o), free(e);
+	assert_int_equal(run("help defrag", &o, &e), CMD_OK);
+	assert_non_null(strstr(o, "(changes the disk)\n  (needs root on "
+	                          "ext4: exact placement"));
+	free(o), free(e);
+	for (int i = 0; any_user[i]; i++) {
+		snprintf(line, sizeof(line), "help %s", any_user[i]);
+		assert_int_equal(run(line, &o, &e), CMD_OK);
+		assert_null(strstr(o, "needs root"));
+		free(o), free(e);
+	}
+}
+
 static void test_script(void **state)
 {
 	char path[] = "/tmp/rl-unit-XXXXXX";
@@ -371,7 +397,8 @@ int main(void)
 	    cmocka_unit_test(test_table_sane), cmocka_unit_test(test_split),
 	    cmocka_unit_test(test_split_limits), cmocka_unit_test(test_parse),
 	    cmocka_unit_test(test_call_text),
-	    cmocka_unit_test(test_exec), cmocka_unit_test(test_script),
+	    cmocka_unit_test(test_exec), cmocka_unit_test(test_help_root),
+	    cmocka_unit_test(test_script),
 	    cmocka_unit_test(test_script_hostile),
 	    cmocka_unit_test(test_script_self),
 	    cmocka_unit_test(test_escape),
