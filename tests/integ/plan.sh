@@ -391,11 +391,13 @@ steps_on() {
 # a relative path made absolute, and that line re-runs from elsewhere.
 test_multistep_undo() {
 	local M=$VOL_MNT d="$VOL_MNT/m s" g sums ext cmd want id n log redo=
-	g=$(free_goal $((16 << 20)))
-	[ -n "$g" ] || { fail "multi-step undo: no free target"; return; }
 	mkdir -p "$d"
 	dd if=/dev/urandom of="$d/b" bs=1M count=3 conv=fsync status=none
 	dd if=/dev/urandom of="$d/c" bs=1M count=2 conv=fsync status=none
+	sync -f "$M"
+	# (after the files have their blocks: ext4 may put them there)
+	g=$(free_goal $((16 << 20)))
+	[ -n "$g" ] || { fail "multi-step undo: no free target"; return; }
 	R -e "move '$d/b' --to $((g + (1 << 20))); move '$d/c' --to $((g + (8 << 20)))" "$M" \
 		>/dev/null 2>"$VOL_DIR/err" ||
 		{ placement_miss "$VOL_DIR/err" || fail "multi-step undo: setup: $(cat "$VOL_DIR/err")"; return; }
