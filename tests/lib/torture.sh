@@ -37,6 +37,7 @@ TORTURE_SECS=${TORTURE_SECS:-10}
 TORTURE_MB=${TORTURE_MB:-16}
 TORTURE_HOGS=${TORTURE_HOGS:-2}
 TORTURE_URING=${TORTURE_URING:-0}
+TORTURE_RETRIED=0 TORTURE_TRIES=1
 RL_PRIM="${RL_PRIM:-$top_builddir/tests/tools/rl_prim_test}"
 RL_WRITER="${RL_WRITER:-$top_builddir/tests/tools/rl_writer}"
 
@@ -175,6 +176,7 @@ verify=crc32c
 verify_backlog=256
 verify_fatal=1
 verify_dump=0
+verify_state_save=0
 randrepeat=0
 [direct]
 filename=$f.direct
