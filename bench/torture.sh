@@ -5,7 +5,7 @@
 #
 # Per filesystem (TORTURE_FS, default ext4 xfs btrfs), on a fresh 400 MiB
 # loop volume: every relocating command of relayout looped for
-# TORTURE_SECS (default 60) against fio verify writers on TORTURE_MB (32)
+# TORTURE_SECS (default 60) against fio verify writers on TORTURE_MB (24)
 # MiB fragmented files (O_DIRECT libaio iodepth 64, O_DIRECT io_uring
 # iodepth 64, buffered, mmap), rl_writer churn (writes, punches, appends,
 # truncates) and two CPU hogs; then the movers once more with the writers
@@ -18,7 +18,7 @@ set -u
 top_srcdir=$(cd "$(dirname "$0")/.." && pwd)
 top_builddir=$(cd "${1:-$top_srcdir/build}" && pwd)
 export top_srcdir top_builddir
-export TORTURE_SECS=${TORTURE_SECS:-60} TORTURE_MB=${TORTURE_MB:-32}
+export TORTURE_SECS=${TORTURE_SECS:-60} TORTURE_MB=${TORTURE_MB:-24}
 export TORTURE_URING=${TORTURE_URING:-1} TORTURE_LOAD_TIMEOUT=${TORTURE_LOAD_TIMEOUT:-60}
 . "$top_srcdir/tests/lib/volume.sh"
 . "$top_srcdir/tests/lib/torture.sh"

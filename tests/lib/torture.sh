@@ -64,10 +64,16 @@ EOF
 # torture__goal LEN [SKIP]: the start of a free run of at least LEN (+1 MiB
 # margin), skipping the first SKIP such runs; XFS: inside one AG.
 torture__goal() {
-	"$RELAYOUT" --json -e "free" "$VOL_MNT" | jq -r --argjson len "$1" \
+	local g
+	g=$("$RELAYOUT" --json -e "free" "$VOL_MNT" | jq -r --argjson len "$1" \
 		--argjson skip "${2:-0}" '
 		[.extents[] | select(.length >= $len + 2097152)] |
-		(.[$skip].start // empty) + 1048576 | . - (. % 1048576)'
+		(.[$skip].start // empty) + 1048576 | . - (. % 1048576)')
+	if [ -z "$g" ]; then
+		echo "torture: no free run of $1 bytes for a goal" >>"$VOL_DIR/movers.err"
+		return 1
+	fi
+	echo "$g"
 }
 
 # torture__cmd NAME CMD...: run one bounded mover; count ok/failed per NAME
@@ -104,17 +110,17 @@ torture__round() {
 	TORTURE_TRIES=${3:-1}
 	if [ "$TORTURE_PLACE" = 1 ]; then
 		torture__cmd defrag "$RELAYOUT" -e "defrag $f.direct $f.buffered" "$VOL_MNT"
-		g=$(torture__goal $s $((i % 2))) &&
-			torture__cmd move "$RELAYOUT" -e "move $f.direct --to $g" "$VOL_MNT"
-		g=$(torture__goal $s $(((i + 1) % 2))) &&
-			torture__cmd move "$RELAYOUT" -e "move $f.buffered --to $g" "$VOL_MNT"
+		g=$(torture__goal $s $((i % 2))) || torture__nogoal move
+		[ -n "$g" ] && torture__cmd move "$RELAYOUT" -e "move $f.direct --to $g" "$VOL_MNT"
+		g=$(torture__goal $s $(((i + 1) % 2))) || torture__nogoal move
+		[ -n "$g" ] && torture__cmd move "$RELAYOUT" -e "move $f.buffered --to $g" "$VOL_MNT"
 		torture__cmd undo "$RELAYOUT" -e "undo" "$VOL_MNT"
 		for k in ${2:-$((i % 4))}; do
 			case $k in
-			0) g=$(torture__goal $((2 * s))) &&
-				torture__cmd group "$RELAYOUT" -e "group $f.mmap $f.buffered --to $g" "$VOL_MNT" ;;
-			1) g=$(torture__goal $s 1) &&
-				torture__cmd place "$RELAYOUT" -e "place $f.mmap $g" "$VOL_MNT" ;;
+			0) g=$(torture__goal $((2 * s))) || torture__nogoal group
+				[ -n "$g" ] && torture__cmd group "$RELAYOUT" -e "group $f.mmap $f.buffered --to $g" "$VOL_MNT" ;;
+			1) g=$(torture__goal $s 1) || torture__nogoal place
+				[ -n "$g" ] && torture__cmd place "$RELAYOUT" -e "place $f.mmap $g" "$VOL_MNT" ;;
 			2) TORTURE_TRIES=1 torture__cmd compact "$RELAYOUT" -e "compact 0 $TORTURE_HALF" "$VOL_MNT" ;;
 			3) TORTURE_TRIES=1 torture__cmd evacuate "$RELAYOUT" -e "evacuate $TORTURE_EVAC $TORTURE_SIZE" "$VOL_MNT" ;;
 			esac
@@ -124,6 +130,12 @@ torture__round() {
 	fi
 	torture__cmd movedata "$RL_PRIM" move-loop "$f.direct" 1
 	torture__cmd movedata "$RL_PRIM" move-loop "$VOL_MNT/churn" 1
+}
+
+# no free run for a mover's goal (the writers' files took them): counted
+# as a failed attempt of that mover
+torture__nogoal() {
+	TORTURE_BAD[$1]=$((${TORTURE_BAD[$1]:-0} + 1))
 }
 
 # the baseline: the stock defragmenter on the same files instead
@@ -215,6 +227,7 @@ rw=randwrite
 	local fio_pid=$!
 	"$RL_WRITER" run "$VOL_MNT/churn" churn "$secs" "$VOL_DIR/churn.log" 16 2000 >"$VOL_DIR/churn.out" &
 	local wr_pid=$!
+	vol_at_exit "kill $fio_pid $wr_pid 2>/dev/null"
 	i=0
 	while kill -0 $fio_pid 2>/dev/null || kill -0 $wr_pid 2>/dev/null; do
 		if [ "${TORTURE_STOCK:-0}" = 1 ]; then
