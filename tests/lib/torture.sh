@@ -5,6 +5,7 @@
 #   . tests/lib/volume.sh; . tests/lib/torture.sh
 #   torture_run KIND      # on a fresh volume of KIND: fails via `fail`
 #
+# Files: TORTURE_MB MiB each (default 16; 8 on ext4, see torture_run).
 # Writers (all at once, each checking what it wrote):
 #   fio  direct   O_DIRECT, libaio, iodepth 64, 64 KiB random writes
 #        uring    O_DIRECT, io_uring, iodepth 64, 16 KiB (TORTURE_URING=1)
@@ -34,7 +35,7 @@
 # phase).
 
 TORTURE_SECS=${TORTURE_SECS:-10}
-TORTURE_MB=${TORTURE_MB:-16}
+TORTURE_MB=${TORTURE_MB:-}
 TORTURE_HOGS=${TORTURE_HOGS:-2}
 TORTURE_URING=${TORTURE_URING:-0}
 TORTURE_RETRIED=0 TORTURE_TRIES=1
@@ -106,7 +107,7 @@ torture__cmd() {
 # of 0-3 given), then movedata with fresh donors. TRIES: attempts per
 # command (default 1).
 torture__round() {
-	local i=$1 f=$VOL_MNT/fio g s=$((TORTURE_MB * 1048576)) k
+	local i=$1 f=$VOL_MNT/fio g s=$((TORTURE_MB_KIND * 1048576)) k
 	TORTURE_TRIES=${3:-1}
 	if [ "$TORTURE_PLACE" = 1 ]; then
 		torture__cmd defrag "$RELAYOUT" -e "defrag $f.direct $f.buffered" "$VOL_MNT"
@@ -162,14 +163,20 @@ torture_run() {
 	local kind=$1 size=400 secs=$TORTURE_SECS i t0 hogs=() fio_rc wr_rc
 	local f jobs
 	declare -gA TORTURE_OK=() TORTURE_BAD=()
+	# file size: TORTURE_MB, else 16 MiB, 8 on ext4, where exact
+	# placement of targets over 8 MiB (2048 blocks, the writeback
+	# mapping size) misses now and then on an idle volume too (not what
+	# this test is about; measured 2 misses in a row in 1 of ~6 runs)
+	TORTURE_MB_KIND=${TORTURE_MB:-16}
+	case $kind in ext4*) TORTURE_MB_KIND=${TORTURE_MB:-8} ;; esac
 	command -v fio >/dev/null || vol_skip "fio not installed"
 	command -v jq >/dev/null || vol_skip "jq not installed"
 	vol_create "$kind" $size
 	export RELAYOUT_JOURNAL_DIR=$VOL_DIR/journal RELAYOUT_STATE_DIR=$VOL_DIR/state
 	f=$VOL_MNT/fio
-	torture__frag "$VOL_MNT" "$TORTURE_MB" "$f.direct" "$f.buffered" "$f.mmap"
-	[ "$TORTURE_URING" = 1 ] && torture__frag "$VOL_MNT" "$TORTURE_MB" "$f.uring"
-	"$RL_WRITER" init "$VOL_MNT/churn" $((TORTURE_MB * 256)) || vol_fail "rl_writer init"
+	torture__frag "$VOL_MNT" "$TORTURE_MB_KIND" "$f.direct" "$f.buffered" "$f.mmap"
+	[ "$TORTURE_URING" = 1 ] && torture__frag "$VOL_MNT" "$TORTURE_MB_KIND" "$f.uring"
+	"$RL_WRITER" init "$VOL_MNT/churn" $((TORTURE_MB_KIND * 256)) || vol_fail "rl_writer init"
 	sync -f "$VOL_MNT"
 	TORTURE_SIZE=$("$RELAYOUT" --json -e info "$VOL_MNT" | jq -r .size)
 	TORTURE_HALF=$((TORTURE_SIZE / 2 / 1048576 * 1048576))
@@ -183,7 +190,7 @@ torture_run() {
 	jobs="[global]
 time_based=1
 runtime=${secs}
-size=${TORTURE_MB}m
+size=${TORTURE_MB_KIND}m
 verify=crc32c
 verify_backlog=256
 verify_fatal=1
@@ -279,7 +286,7 @@ rw=randwrite
 	# a retry is allowed: "target busy" is the placement's word for a
 	# try that missed (exact placement on ext4, measured ~1 in 10 for
 	# 16 MiB targets, with or without the writers before)
-	torture__round 0 "0 1" 2
+	torture__round 0 "0 1" 3
 	# the whole-region movers last: one cut short by the timeout (a kill
 	# -9 in the middle) must not stand in the way of the others
 	if [ $TORTURE_PLACE = 1 ]; then
@@ -290,13 +297,23 @@ rw=randwrite
 	[ "$sums" = "$after" ] || fail "contents changed by the quiet movers"
 	"$RL_WRITER" check "$VOL_MNT/churn" "$VOL_DIR/churn.log" >/dev/null 2>&1 ||
 		fail "churn file: writes lost by the quiet movers"
-	# compact and evacuate plan whole regions; where their planner
-	# cannot (yet) plan a region these files churned, they refuse before
-	# anything moves: reported, not failed here (issue 13's work).
-	local k hard=0
+	# With the writers gone every mover must complete. Two kinds of
+	# refusal are reported instead of failed, both before anything moves
+	# and both issue 13's work: compact and evacuate refusing a region
+	# these files churned, and an exact placement that missed its target
+	# three times in a row ("allocate N bytes at 0x...: target busy" /
+	# "No space left", ext4 under a loaded CI machine). Any other error,
+	# movedata failing at all, or neither move landing, fails the test.
+	local k hard=0 other
 	for k in "${!TORTURE_BAD[@]}"; do
-		case $k in compact | evacuate) ;; *) hard=1 ;; esac
+		case $k in compact | evacuate) ;; movedata) hard=1 ;; *)
+			other=$(grep '^relayout: '"$k"':' "$VOL_DIR/movers.err" |
+				grep -vE 'allocate [0-9]+ bytes (exactly )?at (0x)?[0-9a-f]+: (target busy|No space left)')
+			[ -n "$other" ] && hard=1 ;;
+		esac
 	done
+	# at least one of the two moves lands (no placement miss twice)
+	[ $TORTURE_PLACE = 1 ] && [ "${TORTURE_OK[move]:-0}" = 0 ] && hard=1
 	if [ $hard = 1 ] && [ $TORTURE_PLACE = 1 ]; then
 		cat "$VOL_DIR/movers.err" >&2
 		fail "movers failed with no writer: $(torture__counts)"
