@@ -470,7 +470,24 @@ enum cmd_status cmd_allocate(struct rl_session *s, const struct cmd_call *c)
 
 /* -------------------------------------------------------------- movedata */
 
-/* Bytes of a's extents (clipped to [lo, hi)) that b's extents cover. */
+/* Bytes of the extents e[0..n) inside [lo, hi). */
+static uint64_t clipped_bytes(const struct rl_extent *e, size_t n,
+                              uint64_t lo, uint64_t hi)
+{
+	uint64_t sum = 0;
+
+	for (size_t i = 0; i < n; i++) {
+		uint64_t x = e[i].logical > lo ? e[i].logical : lo;
+		uint64_t y = e[i].logical + e[i].length < hi
+		                 ? e[i].logical + e[i].length
+		                 : hi;
+		if (x < y)
+			sum += y - x;
+	}
+	return sum;
+}
+
+/* Bytes of a's extents inside [lo, hi) that b's extents cover. */
 static uint64_t covered_bytes(const struct rl_extent *a, size_t na,
                               const struct rl_extent *b, size_t nb,
                               uint64_t lo, uint64_t hi)
@@ -482,15 +499,8 @@ static uint64_t covered_bytes(const struct rl_extent *a, size_t na,
 		uint64_t ahi = a[i].logical + a[i].length < hi
 		                   ? a[i].logical + a[i].length
 		                   : hi;
-
-		for (size_t k = 0; k < nb && alo < ahi; k++) {
-			uint64_t x = b[k].logical > alo ? b[k].logical : alo;
-			uint64_t y = b[k].logical + b[k].length < ahi
-			                 ? b[k].logical + b[k].length
-			                 : ahi;
-			if (x < y)
-				sum += y - x;
-		}
+		if (alo < ahi)
+			sum += clipped_bytes(b, nb, alo, ahi);
 	}
 	return sum;
 }
@@ -514,15 +524,14 @@ static int movedata_outcome(int dfd, int sfd, uint64_t from, uint64_t len,
 		free(d);
 		return r;
 	}
-	for (size_t i = 0; i < nd; i++)
-		dbytes += covered_bytes(&d[i], 1, &d[i], 1, from, hi);
+	dbytes = clipped_bytes(d, nd, from, hi);
 	*moved = covered_bytes(d, nd, sp, ns, from, hi);
 	*punched = dbytes - *moved;
 	/* written extents of SPACEFILE: their content is replaced */
 	for (size_t i = 0; i < ns; i++)
 		if (!(sp[i].flags & RL_EXT_UNWRITTEN))
 			sp[nw++] = sp[i];
-	*consumed = covered_bytes(sp, nw, sp, nw, from, hi);
+	*consumed = clipped_bytes(sp, nw, from, hi);
 	free(d);
 	free(sp);
 	return 0;
@@ -580,6 +589,10 @@ enum cmd_status cmd_movedata(struct rl_session *s, const struct cmd_call *c)
 		close(sfd);
 		return CMD_FAIL;
 	}
+	/* Nothing to punch, as far as we looked: hold the library to it, so
+	 * a SPACEFILE losing blocks meanwhile fails the call instead. */
+	if (r == 0 && punched == 0)
+		flags |= RL_MOVE_SPACE_FULL;
 	if (r == 0)
 		r = rl_movedata(dfd, sfd, from, len, flags);
 	if (r < 0) {

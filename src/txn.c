@@ -967,20 +967,35 @@ static uint64_t target_at(const struct jr_piece *t, uint64_t x)
 	return t->physical + (x - t->logical);
 }
 
-/* The parts of [lo, hi) of fd (inside target piece t) whose data is not
- * at the target yet. Holes need nothing (punched by a writer meanwhile:
- * there is no data to move). */
+/* The runs of [lo, hi) of fd (inside target piece t) whose data is not
+ * at the target yet, as [logical, logical + length) (physical unused): a
+ * run spans consecutive extents off their target and the holes between
+ * them, and ends at data that is at its target already (moving that again
+ * would need the donor's blocks there, which it gave up). So the first
+ * pass over a chunk is one run, one movedata call, as before. */
 static int chunk_todo(int fd, const struct jr_piece *t, uint64_t lo,
                       uint64_t hi, struct jr_piece **todo, size_t *n)
 {
 	int r = tx_range_pieces(fd, lo, hi - lo, todo, n);
+	struct jr_piece *p = *todo;
 	size_t k = 0;
+	bool open = false;
 
 	if (r < 0)
 		return r;
-	for (size_t i = 0; i < *n; i++)
-		if ((*todo)[i].physical != target_at(t, (*todo)[i].logical))
-			(*todo)[k++] = (*todo)[i];
+	for (size_t i = 0; i < *n; i++) {
+		if (p[i].physical == target_at(t, p[i].logical)) {
+			open = false;
+			continue;
+		}
+		if (open) {
+			p[k - 1].length = p[i].logical + p[i].length -
+			                  p[k - 1].logical;
+		} else {
+			p[k++] = p[i];
+			open = true;
+		}
+	}
 	*n = k;
 	return 0;
 }
