@@ -470,17 +470,22 @@ enum cmd_status cmd_allocate(struct rl_session *s, const struct cmd_call *c)
 
 /* -------------------------------------------------------------- movedata */
 
+/* Extent e cut to [lo, hi): *x..*y, empty when *x >= *y. */
+static void clip(const struct rl_extent *e, uint64_t lo, uint64_t hi,
+                 uint64_t *x, uint64_t *y)
+{
+	*x = e->logical > lo ? e->logical : lo;
+	*y = e->logical + e->length < hi ? e->logical + e->length : hi;
+}
+
 /* Bytes of the extents e[0..n) inside [lo, hi). */
 static uint64_t clipped_bytes(const struct rl_extent *e, size_t n,
                               uint64_t lo, uint64_t hi)
 {
-	uint64_t sum = 0;
+	uint64_t sum = 0, x, y;
 
 	for (size_t i = 0; i < n; i++) {
-		uint64_t x = e[i].logical > lo ? e[i].logical : lo;
-		uint64_t y = e[i].logical + e[i].length < hi
-		                 ? e[i].logical + e[i].length
-		                 : hi;
+		clip(&e[i], lo, hi, &x, &y);
 		if (x < y)
 			sum += y - x;
 	}
@@ -492,15 +497,12 @@ static uint64_t covered_bytes(const struct rl_extent *a, size_t na,
                               const struct rl_extent *b, size_t nb,
                               uint64_t lo, uint64_t hi)
 {
-	uint64_t sum = 0;
+	uint64_t sum = 0, x, y;
 
 	for (size_t i = 0; i < na; i++) {
-		uint64_t alo = a[i].logical > lo ? a[i].logical : lo;
-		uint64_t ahi = a[i].logical + a[i].length < hi
-		                   ? a[i].logical + a[i].length
-		                   : hi;
-		if (alo < ahi)
-			sum += clipped_bytes(b, nb, alo, ahi);
+		clip(&a[i], lo, hi, &x, &y);
+		if (x < y)
+			sum += clipped_bytes(b, nb, x, y);
 	}
 	return sum;
 }
