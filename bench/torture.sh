@@ -11,6 +11,11 @@
 # truncates) and two CPU hogs; then the movers once more with the writers
 # stopped, md5 and fsck. Baseline in the same run: the stock defragmenter
 # looped on the same files under the same writers (TORTURE_STOCK=1).
+# Each twice (TORTURE_AGED_RUNS, default "0 1"): on the empty volume, and
+# on one first aged to 60 %+ full with real files from /usr (three
+# interleaved fsync'ing writers, a random third deleted, more copied;
+# torture__age), where the movers also defragment the aged tree and every
+# aged file's md5 is checked at the end.
 # See tests/lib/torture.sh. Appends a markdown table to
 # docs/BENCHMARKS.md (BENCH_OUT=FILE elsewhere) and exits 1 when any run
 # lost data or left fsck errors.
@@ -27,14 +32,20 @@ OUT=${BENCH_OUT:-$top_srcdir/docs/BENCHMARKS.md}
 TORTURE_RESULTS=$(mktemp)
 export TORTURE_RESULTS
 for kind in ${TORTURE_FS:-ext4 xfs btrfs}; do
-	TORTURE_STOCK=0 torture_run "$kind"
-	TORTURE_STOCK=1 torture_run "$kind"
+	for aged in ${TORTURE_AGED_RUNS:-0 1}; do
+		# aged: 8 MiB files (a 60 %+ full aged volume has few free
+		# runs of 24 MiB for the movers' goals)
+		mb=$TORTURE_MB
+		[ "$aged" = 1 ] && mb=${TORTURE_AGED_MB:-8}
+		TORTURE_MB=$mb TORTURE_AGED=$aged TORTURE_STOCK=0 torture_run "$kind"
+		TORTURE_MB=$mb TORTURE_AGED=$aged TORTURE_STOCK=1 torture_run "$kind"
+	done
 done
 {
 	echo
 	echo "### Concurrency torture ($(date -u +%Y-%m-%d), $(uname -r), load $(cut -d' ' -f1 /proc/loadavg))"
 	echo
-	echo "\`TORTURE_SECS=$TORTURE_SECS TORTURE_MB=$TORTURE_MB bench/torture.sh\`: ok/tried per"
+	echo "\`TORTURE_SECS=$TORTURE_SECS TORTURE_MB=$TORTURE_MB bench/torture.sh\` (aged volumes: 8 MiB files): ok/tried per"
 	echo "command while the writers ran, then with them stopped. \"stock\" is the"
 	echo "filesystem's own defragmenter looped on the same files under the same writers."
 	echo

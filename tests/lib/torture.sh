@@ -116,6 +116,8 @@ torture__round() {
 		g=$(torture__goal $s $(((i + 1) % 2))) || torture__nogoal move
 		[ -n "$g" ] && torture__cmd move "$RELAYOUT" -e "move $f.buffered --to $g" "$VOL_MNT"
 		torture__cmd undo "$RELAYOUT" -e "undo" "$VOL_MNT"
+		[ -d "$VOL_MNT/aged" ] &&
+			torture__cmd defrag-aged "$RELAYOUT" -e "defrag --recursive $VOL_MNT/aged/w$((i % 3))" "$VOL_MNT"
 		for k in ${2:-$((i % 4))}; do
 			case $k in
 			0) g=$(torture__goal $((2 * s))) || torture__nogoal group
@@ -133,10 +135,10 @@ torture__round() {
 	torture__cmd movedata "$RL_PRIM" move-loop "$VOL_MNT/churn" 1
 }
 
-# no free run for a mover's goal (the writers' files took them): counted
-# as a failed attempt of that mover
+# no free run for a mover's goal (a full or aged volume): counted apart,
+# as NAME-nofree (the mover was not tried)
 torture__nogoal() {
-	TORTURE_BAD[$1]=$((${TORTURE_BAD[$1]:-0} + 1))
+	TORTURE_BAD[$1-nofree]=$((${TORTURE_BAD[$1-nofree]:-0} + 1))
 }
 
 # the baseline: the stock defragmenter on the same files instead
@@ -174,10 +176,22 @@ torture_run() {
 	vol_create "$kind" $size
 	export RELAYOUT_JOURNAL_DIR=$VOL_DIR/journal RELAYOUT_STATE_DIR=$VOL_DIR/state
 	f=$VOL_MNT/fio
+	TORTURE_AGED_INFO=
+	if [ "${TORTURE_AGED:-0}" = 1 ]; then
+		# real files first, aged, to 62 % less what the writers' files
+		# will take: 60 %+ full with them
+		mkdir "$VOL_MNT/aged"
+		local pct=$((62 - (4 * TORTURE_MB_KIND * 100) / size))
+		TORTURE_AGED_INFO=$(torture__age "$VOL_MNT/aged" $pct) || vol_fail "aging the volume"
+		(cd "$VOL_MNT/aged" && find . -type f -print0 | xargs -0 md5sum) >"$VOL_DIR/aged.md5"
+	fi
 	torture__frag "$VOL_MNT" "$TORTURE_MB_KIND" "$f.direct" "$f.buffered" "$f.mmap"
 	[ "$TORTURE_URING" = 1 ] && torture__frag "$VOL_MNT" "$TORTURE_MB_KIND" "$f.uring"
 	"$RL_WRITER" init "$VOL_MNT/churn" $((TORTURE_MB_KIND * 256)) || vol_fail "rl_writer init"
 	sync -f "$VOL_MNT"
+	TORTURE_FULL=$(df --output=pcent "$VOL_MNT" | tail -1 | tr -dc 0-9)
+	local vol
+	vol="${TORTURE_FULL}% full${TORTURE_AGED_INFO:+, aged: $(set -- $TORTURE_AGED_INFO; echo "$1 files, $(($2 >> 20)) MiB from /usr")}"
 	TORTURE_SIZE=$("$RELAYOUT" --json -e info "$VOL_MNT" | jq -r .size)
 	TORTURE_HALF=$((TORTURE_SIZE / 2 / 1048576 * 1048576))
 	TORTURE_EVAC=$((TORTURE_SIZE * 3 / 4 / 1048576 * 1048576))
@@ -272,9 +286,9 @@ rw=randwrite
 	local sums after quiet
 	if [ "${TORTURE_STOCK:-0}" = 1 ]; then
 		vol_fsck
-		echo "torture $kind (stock tool): ${secs}s, $i rounds under load: $under_load"
+		echo "torture $kind ($vol, stock tool): ${secs}s, $i rounds under load: $under_load"
 		[ -n "${TORTURE_RESULTS:-}" ] &&
-			echo "| $kind | stock | $secs | $i | $under_load | - | fio verify: $([ $fio_rc = 0 ] && echo clean || echo FAILED) |" >>"$TORTURE_RESULTS"
+			echo "| $kind ($vol) | stock | $secs | $i | $under_load | - | fio verify: $([ $fio_rc = 0 ] && echo clean || echo FAILED) |" >>"$TORTURE_RESULTS"
 		vol_destroy
 		return
 	fi
@@ -295,6 +309,10 @@ rw=randwrite
 	fi
 	after=$(md5sum "$f".* "$VOL_MNT/churn")
 	[ "$sums" = "$after" ] || fail "contents changed by the quiet movers"
+	if [ -s "$VOL_DIR/aged.md5" ]; then
+		(cd "$VOL_MNT/aged" && md5sum -c --quiet "$VOL_DIR/aged.md5") >&2 ||
+			fail "aged files changed"
+	fi
 	"$RL_WRITER" check "$VOL_MNT/churn" "$VOL_DIR/churn.log" >/dev/null 2>&1 ||
 		fail "churn file: writes lost by the quiet movers"
 	# With the writers gone every mover must complete. Two kinds of
@@ -306,7 +324,7 @@ rw=randwrite
 	# movedata failing at all, or neither move landing, fails the test.
 	local k hard=0 other
 	for k in "${!TORTURE_BAD[@]}"; do
-		case $k in compact | evacuate) ;; movedata) hard=1 ;; *)
+		case $k in compact | evacuate | *-nofree) ;; movedata) hard=1 ;; *)
 			other=$(grep '^relayout: '"$k"':' "$VOL_DIR/movers.err" |
 				grep -vE 'allocate [0-9]+ bytes (exactly )?at (0x)?[0-9a-f]+: (target busy|No space left)')
 			[ -n "$other" ] && hard=1 ;;
@@ -323,11 +341,78 @@ rw=randwrite
 	fi
 	quiet="$(torture__counts) ($TORTURE_RETRIED retried)"
 	vol_fsck
-	local line="torture $kind: ${secs}s, $rounds rounds under load: $under_load; quiet: $quiet"
+	# what the journal says was moved (applied, failed part way, undone)
+	local moved
+	moved=$("$RELAYOUT" --json -e log "$VOL_MNT" 2>/dev/null |
+		jq -r '[.. | objects | select(has("steps_done"))] | "\(length) transactions, \((map(.bytes) | add // 0) / 1048576 | floor) MiB"')
+	local line="torture $kind ($vol): ${secs}s, $rounds rounds under load: $under_load; quiet: $quiet; journal: $moved"
 	echo "$line"
 	if [ -n "${TORTURE_RESULTS:-}" ]; then
-		echo "| $kind | relayout | $secs | $rounds | $under_load | $quiet | fio verify: $( [ $fio_rc = 0 ] && echo clean || echo FAILED ) |" >>"$TORTURE_RESULTS"
+		echo "| $kind ($vol) | relayout | $secs | $rounds | $under_load | $quiet; journal: $moved | fio verify: $( [ $fio_rc = 0 ] && echo clean || echo FAILED ) |" >>"$TORTURE_RESULTS"
 	fi
 	[ -n "${TORTURE_KEEP_ERR:-}" ] && cat "$VOL_DIR/movers.load.err" "$VOL_DIR/movers.log" >>"$TORTURE_KEEP_ERR"
 	vol_destroy
+}
+
+# torture__age DIR PCT: fill the volume holding DIR to PCT % (of its size)
+# with real files, aged: three interleaved writers copy files from /usr
+# (each file fsync'd as it is written), then a random third of what is
+# there is deleted, then more is copied, until PCT. Seeded (TORTURE_SEED):
+# the same files and deletions every run. Prints "files bytes".
+torture__age() {
+	python3 - "$1" "$2" "${TORTURE_SEED:-1}" <<'PYEOF'
+import os, random, sys
+dst, pct, seed = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
+rnd = random.Random(seed)
+src = []
+for top in ("/usr/share", "/usr/lib"):
+    for d, dirs, files in os.walk(top):
+        dirs.sort()
+        for f in sorted(files):
+            p = os.path.join(d, f)
+            if os.path.isfile(p) and not os.path.islink(p):
+                src.append(p)
+rnd.shuffle(src)
+st = os.statvfs(dst)
+size = st.f_blocks * st.f_frsize
+def used():
+    s = os.statvfs(dst)
+    return (s.f_blocks - s.f_bfree) * s.f_frsize
+made, k = [], 0
+def fill(limit):
+    # three writers in turn, a 64 KiB piece each: their files interleave
+    global k
+    w = [None, None, None]
+    while used() < limit and (k < len(src) or any(w)):
+        for i in range(3):
+            if w[i] is None and k < len(src):
+                p = src[k]; k += 1
+                try:
+                    fi = open(p, "rb")
+                except OSError:
+                    continue
+                out = os.path.join(dst, "w%d" % i, p.lstrip("/").replace("/", "_")[-120:])
+                os.makedirs(os.path.dirname(out), exist_ok=True)
+                w[i] = (fi, open(out, "wb"), out)
+            if w[i] is None:
+                continue
+            fi, fo, out = w[i]
+            b = fi.read(65536)
+            if b:
+                fo.write(b)
+                continue
+            fo.flush(); os.fsync(fo.fileno()); fo.close(); fi.close()
+            made.append(out); w[i] = None
+    for x in w:
+        if x:
+            x[0].close(); x[1].close(); os.unlink(x[2])
+fill(size * (pct - 15) // 100)
+rnd.shuffle(made)
+for p in made[: len(made) // 3]:
+    os.unlink(p)
+del made[: len(made) // 3]
+fill(size * pct // 100)
+os.sync()
+print(len(made), sum(os.path.getsize(p) for p in made))
+PYEOF
 }
