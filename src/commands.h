@@ -243,21 +243,6 @@ extern const struct cmd_opt cmd_opts_evacuate[];
 extern const struct cmd_opt cmd_opts_group[];
 extern const struct cmd_opt cmd_opts_apply[];
 
-struct rl_place_report;
-struct rl_extent;
-/* Open a file named by the user (session_open_file), reporting errors. */
-int cmd_open_file(struct rl_session *s, const char *path, int flags);
-/* The extents table of `extents`, `allocate`, `place`. */
-void cmd_print_extents(struct rl_session *s, const struct rl_extent *ext,
-                       size_t n);
-/* rl_allocate_ex for a command: SIGINT/SIGTERM/SIGHUP are blocked while it
- * runs (so changed tunables are always restored), the session's tunables
- * setting (or no_tunables) applies, and the first change of global
- * tunables in the session is announced on s->err. */
-long long cmd_allocate_blocked(struct rl_session *s, int fd, unsigned mode,
-                               unsigned long long goal,
-                               unsigned long long len, bool no_tunables,
-                               struct rl_place_report *rep);
 
 /* After err from an exact placement: when it is what a user meets on
  * ext4 (-EOPNOTSUPP, not root), a note on s->err that the command
