@@ -1085,7 +1085,7 @@ int pl_compact(struct pl_ctx *c, uint64_t start, uint64_t end)
 {
 	struct cfile *fl = NULL;
 	size_t nf = 0;
-	bool *inside = NULL, *parked = NULL;
+	bool *parked = NULL;
 	uint64_t cur, pinned = 0, scratch = 0;
 	char a[32], b[32];
 	int r = 0;
@@ -1097,9 +1097,8 @@ int pl_compact(struct pl_ctx *c, uint64_t start, uint64_t end)
 		return -EINVAL;
 	}
 	fl = calloc(c->nfiles + 1, sizeof(*fl));
-	inside = calloc(c->nfiles + 1, sizeof(*inside));
 	parked = calloc(c->nfiles + 1, sizeof(*parked));
-	if (!fl || !inside || !parked) {
+	if (!fl || !parked) {
 		r = -ENOMEM;
 		goto out;
 	}
@@ -1119,7 +1118,6 @@ int pl_compact(struct pl_ctx *c, uint64_t start, uint64_t end)
 			        um ? um : "it also has data outside the region");
 			continue;
 		}
-		inside[id] = true;
 		fl[nf].id = id;
 		fl[nf++].first = first_physical(c, id, start);
 	}
@@ -1225,7 +1223,6 @@ int pl_compact(struct pl_ctx *c, uint64_t start, uint64_t end)
 	}
 out:
 	free(fl);
-	free(inside);
 	free(parked);
 	return r;
 }
