@@ -287,6 +287,36 @@ static int collect_files(struct rl_session *s, struct lm_model *m,
 	return 0;
 }
 
+/* Does the refusal name this reason? Not those it never named (the
+ * report printed above it shows them). */
+static bool refusal_names(enum pl_code k)
+{
+	switch (k) {
+	case PL_DONE:
+	case PL_REGION_EMPTY:
+	case PL_GOAL_UNALIGNED:
+	case PL_AWAY_FAILED:
+	case PL_ROOM_PINNED:
+		return false;
+	default:
+		return true;
+	}
+}
+
+/* The planner returned r < 0: the report, then why nothing runs. */
+static void plan_refuse(struct rl_session *s, struct pl_ctx *ctx, int r)
+{
+	char why[1024] = "";
+
+	if (ctx->report && !s->json)
+		fputs(ctx->report, s->err);
+	if (refusal_names(ctx->outcome.code))
+		pl_outcome_format(ctx, &ctx->outcome, why, sizeof(why));
+	session_error(s, "refusing a plan that cannot complete: %s%s(%s); "
+	                 "nothing was changed",
+	              why, *why ? " " : "", rl_strerror(r));
+}
+
 static enum cmd_status do_plan_cmd(struct rl_session *s,
                                    const struct cmd_call *c, enum pl_kind kind)
 {
@@ -385,26 +415,7 @@ static enum cmd_status do_plan_cmd(struct rl_session *s,
 	tx_plan_init(&p);
 	p.command = cmd_call_text(c, (const char *const *)abs);
 	if (r < 0) {
-		const char *why = "", *q;
-		size_t wl = 0;
-
-		if (ctx.report && !s->json)
-			fputs(ctx.report, s->err);
-		/* the reason: the last "cannot ..."/"not enough" line */
-		for (q = ctx.report; q && *q;) {
-			const char *nl = strchr(q, '\n');
-			size_t l = nl ? (size_t)(nl - q) : strlen(q);
-			if (!strncmp(q, "cannot", 6) ||
-			    !strncmp(q, "not enough", 10) ||
-			    !strncmp(q, "no free run", 11)) {
-				why = q;
-				wl = l;
-			}
-			q = nl ? nl + 1 : q + l;
-		}
-		session_error(s, "refusing a plan that cannot complete: %.*s%s"
-		                 "(%s); nothing was changed",
-		              (int)wl, why, wl ? " " : "", rl_strerror(r));
+		plan_refuse(s, &ctx, r);
 		tx_plan_free(&p);
 		goto out;
 	}
