@@ -287,21 +287,236 @@ static int collect_files(struct rl_session *s, struct lm_model *m,
 	return 0;
 }
 
+/* One planner command: its context, arguments and plan (plan_run_free
+ * ends all of them). */
+struct plan_run {
+	struct pl_ctx ctx;
+	struct plan_hooks hooks;
+	uint32_t *ids;
+	size_t nids;
+	char *abs[CMD_MAX_ARGS];
+	struct tx_plan p;
+};
+
+static void plan_run_free(struct plan_run *pr, const struct cmd_call *c)
+{
+	for (int i = 0; i < c->argc; i++)
+		free(pr->abs[i]);
+	free(pr->ids);
+	tx_plan_free(&pr->p);
+	plan_fini(&pr->ctx, &pr->hooks);
+}
+
+/* The planning context from the model, on top of the pending plan in
+ * plan mode. */
+static enum cmd_status plan_start(struct rl_session *s,
+                                  const struct cmd_call *c, struct lm_model *m,
+                                  struct plan_run *pr)
+{
+	int r = plan_init(&pr->ctx, &pr->hooks, s, m);
+
+	if (r < 0) {
+		session_error(s, "cannot plan: %s",
+		              r == -ENODATA ? "the free-space map is not "
+		                              "available (it needs root)"
+		                            : rl_strerror(r));
+		return CMD_FAIL;
+	}
+	pr->ctx.unshare = cmd_has_opt(c, "unshare", NULL);
+	pr->ctx.excl = s->plan_excl;
+	pr->ctx.nexcl = s->nplan_excl;
+	if (s->plan_mode && s->pending &&
+	    (r = pl_replay(&pr->ctx, s->pending, s->fs.mountpoint)) < 0) {
+		session_error(s, "the pending plan does not fit the model any "
+		                 "more (%s): 'discard' it",
+		              rl_strerror(r));
+		return CMD_FAIL;
+	}
+	return CMD_OK;
+}
+
+/* START END of compact and evacuate: a non-empty range in the volume. */
+static enum cmd_status plan_range(struct rl_session *s,
+                                  const struct cmd_call *c, uint64_t *a,
+                                  uint64_t *b)
+{
+	if (session_arg_size(s, "START", c->argv[0], a) < 0 ||
+	    session_arg_size(s, "END", c->argv[1], b) < 0)
+		return CMD_USAGE;
+	if (*b <= *a || *b > s->fs.size) {
+		session_error(s, "START..END must be a non-empty range inside "
+		                 "the volume (0..0x%" PRIx64 ")",
+		              (uint64_t)s->fs.size);
+		return CMD_USAGE;
+	}
+	return CMD_OK;
+}
+
+/* Read the command's arguments and run the planner: CMD_OK with its
+ * result in *r (the reason in pr->ctx.outcome), or the arguments'
+ * status. */
+static enum cmd_status plan_compute(struct rl_session *s,
+                                    const struct cmd_call *c,
+                                    enum pl_kind kind, struct lm_model *m,
+                                    struct plan_run *pr, int *r)
+{
+	struct pl_defrag_opts o = {0};
+	struct pl_evac_report er;
+	const char *v;
+	uint64_t a = 0, b = 0;
+	enum cmd_status st = CMD_OK;
+
+	switch (kind) {
+	case PK_DEFRAG:
+		if (cmd_has_opt(c, "min-extents", &v) &&
+		    session_arg_size(s, "--min-extents", v, &o.min_extents) < 0)
+			return CMD_USAGE;
+		if (collect_files(s, m, c, cmd_has_opt(c, "recursive", NULL),
+		                  true, &pr->ids, &pr->nids, pr->abs) < 0)
+			return CMD_FAIL;
+		*r = pl_defrag(&pr->ctx, pr->ids, pr->nids, &o);
+		break;
+	case PK_COMPACT:
+		st = plan_range(s, c, &a, &b);
+		if (st == CMD_OK)
+			*r = pl_compact(&pr->ctx, a, b);
+		break;
+	case PK_EVACUATE:
+		st = plan_range(s, c, &a, &b);
+		if (st == CMD_OK)
+			*r = pl_evacuate(&pr->ctx, a, b, &er);
+		break;
+	case PK_GROUP:
+		if (!cmd_has_opt(c, "to", &v)) {
+			session_error(s, "--to GOAL is required");
+			return CMD_USAGE;
+		}
+		if (session_arg_size(s, "GOAL", v, &a) < 0)
+			return CMD_USAGE;
+		if (collect_files(s, m, c, false, false, &pr->ids, &pr->nids,
+		                  pr->abs) < 0)
+			return CMD_FAIL;
+		*r = pl_group(&pr->ctx, pr->ids, pr->nids, a,
+		              cmd_has_opt(c, "make-room", NULL));
+		break;
+	}
+	return st;
+}
+
+/* Does the refusal name this reason? Not those it never named (the
+ * report printed above it shows them). */
+static bool refusal_names(enum pl_code k)
+{
+	switch (k) {
+	case PL_DONE:
+	case PL_REGION_EMPTY:
+	case PL_GOAL_UNALIGNED:
+	case PL_AWAY_FAILED:
+	case PL_ROOM_PINNED:
+		return false;
+	default:
+		return true;
+	}
+}
+
+/* The planner returned r < 0: the report, then why nothing runs. */
+static void plan_refuse(struct rl_session *s, struct pl_ctx *ctx, int r)
+{
+	char why[1024] = "";
+
+	if (ctx->report && !s->json)
+		fputs(ctx->report, s->err);
+	if (refusal_names(ctx->outcome.code))
+		pl_outcome_format(ctx, &ctx->outcome, why, sizeof(why));
+	session_error(s, "refusing a plan that cannot complete: %s%s(%s); "
+	                 "nothing was changed",
+	              why, *why ? " " : "", rl_strerror(r));
+}
+
+/* After a step whose placement missed (the apply failed at step
+ * s->last_steps_done), remember its targets: --retry plans around
+ * them. */
+static void plan_note_missed(struct rl_session *s, const struct tx_plan *p)
+{
+	const struct tx_step *fs;
+	uint64_t *nx;
+
+	if (s->plan_mode ||
+	    (s->last_err != -EBUSY && s->last_err != -ENOSPC &&
+	     s->last_err != -EINVAL) ||
+	    s->last_steps_done >= p->nsteps)
+		return;
+	fs = &p->steps[s->last_steps_done];
+	nx = realloc(s->plan_excl,
+	             (s->nplan_excl + fs->ntarget) * 2 * sizeof(*nx));
+	if (!nx)
+		return;
+	s->plan_excl = nx;
+	for (size_t k = 0; k < fs->ntarget; k++) {
+		nx[2 * s->nplan_excl] = fs->target[k].physical;
+		nx[2 * s->nplan_excl + 1] =
+		    fs->target[k].physical + fs->target[k].length;
+		s->nplan_excl++;
+	}
+}
+
+/* The planned moves as a plan: printed, and applied (or added to the
+ * pending plan) unless --dry-run. */
+static enum cmd_status plan_finish(struct rl_session *s,
+                                   const struct cmd_call *c,
+                                   struct plan_run *pr, bool dry,
+                                   const char *jdir)
+{
+	struct tx_plan *p = &pr->p;
+	enum cmd_status st;
+	int r = pl_to_plan(&pr->ctx, s->fs.mountpoint, p);
+
+	if (r < 0) {
+		session_error(s, "cannot plan: %s", rl_strerror(r));
+		return CMD_FAIL;
+	}
+	if (p->nsteps == 0) {
+		if (s->json)
+			print_planned(s, &pr->ctx, p, true);
+		else {
+			if (pr->ctx.report)
+				fputs(pr->ctx.report, s->out);
+			fprintf(s->out, "nothing to do\n");
+		}
+		return CMD_OK;
+	}
+	if (dry || !s->json)
+		print_planned(s, &pr->ctx, p, dry);
+	if (dry)
+		return CMD_OK;
+	if (!s->plan_mode) {
+		char why[2048];
+		r = txc_check_targets_free(s, p, why, sizeof(why));
+		if (r != 0) {
+			session_error(s, "%s (the layout changed since the scan? "
+			                 "'scan' again); nothing was changed",
+			              why);
+			return CMD_FAIL;
+		}
+	}
+	if (s->json && pr->ctx.report && !s->plan_mode)
+		fputs(pr->ctx.report, s->err);
+	s->last_err = 0;
+	st = txc_apply_plan(s, c, p, jdir);
+	if (st != CMD_OK)
+		plan_note_missed(s, p);
+	return st;
+}
+
 static enum cmd_status do_plan_cmd(struct rl_session *s,
                                    const struct cmd_call *c, enum pl_kind kind)
 {
 	bool dry = cmd_has_opt(c, "dry-run", NULL);
-	const char *v, *jdir = NULL;
+	const char *jdir = NULL;
 	struct lm_model *m;
-	struct pl_ctx ctx;
-	struct plan_hooks hooks;
-	struct tx_plan p;
-	uint32_t *ids = NULL;
-	size_t nids = 0;
-	uint64_t a = 0, b = 0;
-	enum cmd_status st = CMD_FAIL;
-	char *abs[CMD_MAX_ARGS] = {NULL};
-	int r;
+	struct plan_run pr;
+	enum cmd_status st;
+	int r = 0;
 
 	cmd_has_opt(c, "journal-dir", &jdir);
 	if (session_volume(s) < 0)
@@ -311,171 +526,21 @@ static enum cmd_status do_plan_cmd(struct rl_session *s,
 	m = cmd_model_need(s);
 	if (!m)
 		return CMD_FAIL;
-	r = plan_init(&ctx, &hooks, s, m);
-	if (r < 0) {
-		session_error(s, "cannot plan: %s",
-		              r == -ENODATA ? "the free-space map is not "
-		                              "available (it needs root)"
-		                            : rl_strerror(r));
-		plan_fini(&ctx, &hooks);
-		return CMD_FAIL;
-	}
-	ctx.unshare = cmd_has_opt(c, "unshare", NULL);
-	ctx.excl = s->plan_excl;
-	ctx.nexcl = s->nplan_excl;
-	if (s->plan_mode && s->pending &&
-	    (r = pl_replay(&ctx, s->pending, s->fs.mountpoint)) < 0) {
-		session_error(s, "the pending plan does not fit the model any "
-		                 "more (%s): 'discard' it",
-		              rl_strerror(r));
-		plan_fini(&ctx, &hooks);
-		return CMD_FAIL;
-	}
-	switch (kind) {
-	case PK_DEFRAG: {
-		struct pl_defrag_opts o = {0};
-		if (cmd_has_opt(c, "min-extents", &v) &&
-		    session_arg_size(s, "--min-extents", v, &o.min_extents) < 0) {
-			st = CMD_USAGE;
-			goto out;
-		}
-		if (collect_files(s, m, c, cmd_has_opt(c, "recursive", NULL),
-		                  true, &ids, &nids, abs) < 0)
-			goto out;
-		r = pl_defrag(&ctx, ids, nids, &o);
-		break;
-	}
-	case PK_COMPACT:
-	case PK_EVACUATE:
-		if (session_arg_size(s, "START", c->argv[0], &a) < 0 ||
-		    session_arg_size(s, "END", c->argv[1], &b) < 0) {
-			st = CMD_USAGE;
-			goto out;
-		}
-		if (b <= a || b > s->fs.size) {
-			session_error(s, "START..END must be a non-empty range "
-			                 "inside the volume (0..0x%" PRIx64 ")",
-			              (uint64_t)s->fs.size);
-			st = CMD_USAGE;
-			goto out;
-		}
-		if (kind == PK_COMPACT) {
-			r = pl_compact(&ctx, a, b);
+	memset(&pr, 0, sizeof(pr));
+	tx_plan_init(&pr.p);
+	st = plan_start(s, c, m, &pr);
+	if (st == CMD_OK)
+		st = plan_compute(s, c, kind, m, &pr, &r);
+	if (st == CMD_OK) {
+		pr.p.command = cmd_call_text(c, (const char *const *)pr.abs);
+		if (r < 0) {
+			plan_refuse(s, &pr.ctx, r);
+			st = CMD_FAIL;
 		} else {
-			struct pl_evac_report er;
-			r = pl_evacuate(&ctx, a, b, &er);
-		}
-		break;
-	case PK_GROUP:
-		if (!cmd_has_opt(c, "to", &v)) {
-			session_error(s, "--to GOAL is required");
-			st = CMD_USAGE;
-			goto out;
-		}
-		if (session_arg_size(s, "GOAL", v, &a) < 0) {
-			st = CMD_USAGE;
-			goto out;
-		}
-		if (collect_files(s, m, c, false, false, &ids, &nids, abs) < 0)
-			goto out;
-		r = pl_group(&ctx, ids, nids, a,
-		             cmd_has_opt(c, "make-room", NULL));
-		break;
-	}
-	tx_plan_init(&p);
-	p.command = cmd_call_text(c, (const char *const *)abs);
-	if (r < 0) {
-		const char *why = "", *q;
-		size_t wl = 0;
-
-		if (ctx.report && !s->json)
-			fputs(ctx.report, s->err);
-		/* the reason: the last "cannot ..."/"not enough" line */
-		for (q = ctx.report; q && *q;) {
-			const char *nl = strchr(q, '\n');
-			size_t l = nl ? (size_t)(nl - q) : strlen(q);
-			if (!strncmp(q, "cannot", 6) ||
-			    !strncmp(q, "not enough", 10) ||
-			    !strncmp(q, "no free run", 11)) {
-				why = q;
-				wl = l;
-			}
-			q = nl ? nl + 1 : q + l;
-		}
-		session_error(s, "refusing a plan that cannot complete: %.*s%s"
-		                 "(%s); nothing was changed",
-		              (int)wl, why, wl ? " " : "", rl_strerror(r));
-		tx_plan_free(&p);
-		goto out;
-	}
-	r = pl_to_plan(&ctx, s->fs.mountpoint, &p);
-	if (r < 0) {
-		session_error(s, "cannot plan: %s", rl_strerror(r));
-		tx_plan_free(&p);
-		goto out;
-	}
-	if (p.nsteps == 0) {
-		if (s->json)
-			print_planned(s, &ctx, &p, true);
-		else {
-			if (ctx.report)
-				fputs(ctx.report, s->out);
-			fprintf(s->out, "nothing to do\n");
-		}
-		st = CMD_OK;
-		tx_plan_free(&p);
-		goto out;
-	}
-	if (dry || s->json || s->plan_mode) {
-		if (dry || !s->json)
-			print_planned(s, &ctx, &p, dry);
-	} else {
-		print_planned(s, &ctx, &p, false);
-	}
-	if (dry) {
-		st = CMD_OK;
-		tx_plan_free(&p);
-		goto out;
-	}
-	if (!s->plan_mode) {
-		char why[2048];
-		r = txc_check_targets_free(s, &p, why, sizeof(why));
-		if (r != 0) {
-			session_error(s, "%s (the layout changed since the scan? "
-			                 "'scan' again); nothing was changed",
-			              why);
-			tx_plan_free(&p);
-			goto out;
+			st = plan_finish(s, c, &pr, dry, jdir);
 		}
 	}
-	if (s->json && ctx.report && !s->plan_mode)
-		fputs(ctx.report, s->err);
-	s->last_err = 0;
-	st = txc_apply_plan(s, c, &p, jdir);
-	if (st != CMD_OK && !s->plan_mode &&
-	    (s->last_err == -EBUSY || s->last_err == -ENOSPC ||
-	     s->last_err == -EINVAL) &&
-	    s->last_steps_done < p.nsteps) {
-		/* remember the missed target (for --retry) */
-		const struct tx_step *fs = &p.steps[s->last_steps_done];
-		uint64_t *nx = realloc(s->plan_excl, (s->nplan_excl + fs->ntarget) *
-		                                         2 * sizeof(*nx));
-		if (nx) {
-			s->plan_excl = nx;
-			for (size_t k = 0; k < fs->ntarget; k++) {
-				nx[2 * s->nplan_excl] = fs->target[k].physical;
-				nx[2 * s->nplan_excl + 1] =
-				    fs->target[k].physical + fs->target[k].length;
-				s->nplan_excl++;
-			}
-		}
-	}
-	tx_plan_free(&p);
-out:
-	for (int i = 0; i < c->argc; i++)
-		free(abs[i]);
-	free(ids);
-	plan_fini(&ctx, &hooks);
+	plan_run_free(&pr, c);
 	return st;
 }
 

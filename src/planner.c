@@ -316,38 +316,66 @@ static const struct lm_file *file_with_attrs(struct pl_ctx *c, uint32_t id)
 	return f;
 }
 
-const char *pl_unmovable(struct pl_ctx *c, uint32_t id)
+static const char *const stuck_text[] = {
+    [PL_STUCK_NO_FILE] = "not in the model",
+    [PL_STUCK_UNREADABLE] = "could not be read when the model was scanned",
+    [PL_STUCK_DIR] = "a directory (directory blocks are not moved)",
+    [PL_STUCK_NOT_REG] = "not a regular file",
+    [PL_STUCK_INLINE] = "inline data (no blocks of its own)",
+    [PL_STUCK_ENCODED] = "encoded or encrypted extents",
+    [PL_STUCK_DELALLOC] = "extents not yet allocated (delalloc)",
+    [PL_STUCK_UNALIGNED] = "extents not block aligned",
+    [PL_STUCK_SHARED] = "shared (reflinked) extents; --unshare copies them",
+    [PL_STUCK_IMMUTABLE] = "immutable (chattr +i)",
+    [PL_STUCK_APPEND] = "append-only (chattr +a)",
+};
+
+/* Why file id cannot move, from the model (the busy hook not asked). */
+static enum pl_stuck stuck_in_model(struct pl_ctx *c, uint32_t id)
 {
 	const struct lm_file *f = lm_file(c->m, id);
 	size_t n;
 	const struct rl_extent *e = pl_file_extents(c, id, &n);
 
 	if (!f)
-		return "not in the model";
+		return PL_STUCK_NO_FILE;
 	if (f->err)
-		return "could not be read when the model was scanned";
+		return PL_STUCK_UNREADABLE;
 	if (S_ISDIR(f->mode))
-		return "a directory (directory blocks are not moved)";
+		return PL_STUCK_DIR;
 	if (!S_ISREG(f->mode))
-		return "not a regular file";
+		return PL_STUCK_NOT_REG;
 	for (size_t i = 0; i < n; i++) {
 		if (e[i].flags & (RL_EXT_DATA_INLINE | RL_EXT_DATA_TAIL))
-			return "inline data (no blocks of its own)";
+			return PL_STUCK_INLINE;
 		if (e[i].flags & (RL_EXT_ENCODED | RL_EXT_ENCRYPTED))
-			return "encoded or encrypted extents";
+			return PL_STUCK_ENCODED;
 		if (e[i].flags & (RL_EXT_UNKNOWN | RL_EXT_DELALLOC))
-			return "extents not yet allocated (delalloc)";
+			return PL_STUCK_DELALLOC;
 		if (e[i].flags & RL_EXT_NOT_ALIGNED)
-			return "extents not block aligned";
+			return PL_STUCK_UNALIGNED;
 		if ((e[i].flags & RL_EXT_SHARED) && !c->unshare)
-			return "shared (reflinked) extents; --unshare copies them";
+			return PL_STUCK_SHARED;
 	}
 	f = file_with_attrs(c, id); /* last: it may read the file */
 	if ((f->flags & LM_FILE_HAS_IFLAGS) && (f->iflags & PL_IMMUTABLE_FL))
-		return "immutable (chattr +i)";
+		return PL_STUCK_IMMUTABLE;
 	if ((f->flags & LM_FILE_HAS_IFLAGS) && (f->iflags & PL_APPEND_FL))
-		return "append-only (chattr +a)";
-	return c->file_busy ? c->file_busy(c->file_busy_arg, id) : NULL;
+		return PL_STUCK_APPEND;
+	return PL_MOVABLE;
+}
+
+enum pl_stuck pl_unmovable(struct pl_ctx *c, uint32_t id, const char **why)
+{
+	enum pl_stuck k = stuck_in_model(c, id);
+	const char *w = stuck_text[k];
+
+	if (k == PL_MOVABLE && c->file_busy &&
+	    (w = c->file_busy(c->file_busy_arg, id)))
+		k = PL_STUCK_BUSY;
+	if (why)
+		*why = w;
+	return k;
 }
 
 static uint64_t group_of(const struct lm_geometry *g, uint64_t a)
@@ -831,19 +859,119 @@ static uint64_t first_physical(struct pl_ctx *c, uint32_t id, uint64_t lo)
 	return m;
 }
 
+void pl_outcome_format(struct pl_ctx *c, const struct pl_outcome *o,
+                       char *buf, size_t size)
+{
+	const char *f = fpath(c, o->file);
+	char a[32], b[32];
+
+	switch (o->code) {
+	case PL_DONE: /* no reason of the planner's */
+		snprintf(buf, size, "%s", "");
+		break;
+	case PL_REGION_EMPTY:
+		snprintf(buf, size, "the region is empty");
+		break;
+	case PL_NO_FIT:
+		snprintf(buf, size, "cannot complete: %s (%s) does not fit "
+		                    "between 0x%" PRIx64 " and the region's "
+		                    "end 0x%" PRIx64 " (blocks that stay are in "
+		                    "the way)",
+		         f, sz(o->len, a), o->at, o->end);
+		break;
+	case PL_NO_SCRATCH:
+		snprintf(buf, size, "cannot complete: scratch space outside the "
+		                    "region is needed for %s (%s)",
+		         f, sz(o->len, a));
+		break;
+	case PL_TARGET_FAILED:
+		snprintf(buf, size, "cannot complete: %s at 0x%" PRIx64 ": %s", f,
+		         o->at, strerror(-o->err));
+		break;
+	case PL_NOT_ENOUGH_SPACE:
+		snprintf(buf, size, "not enough free space outside the region: "
+		                    "%s to move, %s free outside",
+		         sz(o->len, a), sz(o->avail, b));
+		break;
+	case PL_EXTENT_NO_RUN:
+	case PL_AWAY_NO_RUN:
+		snprintf(buf, size,
+		         o->code == PL_EXTENT_NO_RUN
+		             ? "cannot move %s of %s: no free run outside the "
+		               "region fits it"
+		             : "no free run of %s (inside one group) to move %s "
+		               "out of the way",
+		         sz(o->len, a), f);
+		break;
+	case PL_GOAL_UNALIGNED:
+		snprintf(buf, size, "GOAL must be block aligned");
+		break;
+	case PL_GROUP_STUCK:
+	case PL_AWAY_STUCK:
+		snprintf(buf, size,
+		         o->code == PL_GROUP_STUCK ? "cannot group %s: %s"
+		                                   : "cannot move %s out of the "
+		                                     "way: %s",
+		         f, o->stuck_why);
+		break;
+	case PL_GROUP_CROSSES:
+		snprintf(buf, size, "cannot complete: %s would cross the group "
+		                    "boundary at 0x%" PRIx64 " (placement stays "
+		                    "inside one group)",
+		         f, o->at);
+		break;
+	case PL_TARGET_OCCUPIED:
+		snprintf(buf, size, "cannot complete: 0x%" PRIx64 "..0x%" PRIx64
+		                    " holds data of %s (--make-room moves it "
+		                    "elsewhere)",
+		         o->at, o->end, f);
+		break;
+	case PL_TARGET_NOT_FREE:
+		snprintf(buf, size, "cannot complete: %s at 0x%" PRIx64 " (%s): "
+		                    "the target is not free (metadata or blocks "
+		                    "of no known file)",
+		         f, o->at, sz(o->len, a));
+		break;
+	case PL_AWAY_FAILED:
+		snprintf(buf, size, "%s: cannot plan a move: %s", f,
+		         strerror(-o->err));
+		break;
+	case PL_ROOM_PINNED:
+		snprintf(buf, size, "0x%" PRIx64 "..0x%" PRIx64 " holds %s of "
+		                    "metadata or blocks of no known file: they "
+		                    "cannot be moved",
+		         o->at, o->end, sz(o->len, a));
+		break;
+	}
+}
+
+/* The call cannot complete: o becomes c->outcome, its text a line of the
+ * report. Returns o.err. */
+static int fail(struct pl_ctx *c, struct pl_outcome o)
+{
+	char buf[1024];
+
+	c->outcome = o;
+	pl_outcome_format(c, &o, buf, sizeof(buf));
+	pl_note(c, "%s", buf);
+	return o.err;
+}
+
 /* Move file id (whole) somewhere outside [alo, ahi). */
 static int move_away(struct pl_ctx *c, uint32_t id, uint64_t alo,
                      uint64_t ahi, const char *why)
 {
 	uint64_t off, len, goal, slo = c->avoid_lo, shi = c->avoid_hi;
-	const char *um = pl_unmovable(c, id);
-	char a[32];
+	const char *um;
+	enum pl_stuck k = pl_unmovable(c, id, &um);
 	int r;
 
-	if (um) {
-		pl_note(c, "cannot move %s out of the way: %s", fpath(c, id), um);
-		return -EPERM;
-	}
+	if (k != PL_MOVABLE)
+		return fail(c, (struct pl_outcome){.code = PL_AWAY_STUCK,
+		                                   .err = -EPERM,
+		                                   .file = id,
+		                                   .stuck = k,
+		                                   .stuck_why = um});
 	if (!pl_file_span(c, id, &off, &len, NULL))
 		return 0;
 	c->avoid_lo = alo;
@@ -852,16 +980,15 @@ static int move_away(struct pl_ctx *c, uint32_t id, uint64_t alo,
 	                      c->g->size);
 	c->avoid_lo = slo;
 	c->avoid_hi = shi;
-	if (goal == UINT64_MAX) {
-		pl_note(c, "no free run of %s (inside one group) to move %s "
-		           "out of the way",
-		        sz(len, a), fpath(c, id));
-		return -ENOSPC;
-	}
+	if (goal == UINT64_MAX)
+		return fail(c, (struct pl_outcome){.code = PL_AWAY_NO_RUN,
+		                                   .err = -ENOSPC,
+		                                   .file = id,
+		                                   .len = len});
 	r = pl_add_move(c, id, off, len, goal, why);
 	if (r < 0)
-		pl_note(c, "%s: cannot plan a move: %s", fpath(c, id),
-		        strerror(-r));
+		return fail(c, (struct pl_outcome){
+		                   .code = PL_AWAY_FAILED, .err = r, .file = id});
 	return r;
 }
 
@@ -876,14 +1003,14 @@ int pl_make_room(struct pl_ctx *c, uint64_t lo, uint64_t hi, uint64_t keep_lo,
 	for (uint32_t id = 0; id < c->nfiles; id++)
 		if (file_overlaps(c, id, lo, hi))
 			used += file_bytes_in(c, id, lo, hi);
-	if (hi - lo > pl_fm_bytes(&c->fm, lo, hi) + used) {
-		char a[32];
-		pl_note(c, "0x%" PRIx64 "..0x%" PRIx64 " holds %s of metadata "
-		           "or blocks of no known file: they cannot be moved",
-		        lo, hi,
-		        sz(hi - lo - pl_fm_bytes(&c->fm, lo, hi) - used, a));
-		return -EPERM;
-	}
+	if (hi - lo > pl_fm_bytes(&c->fm, lo, hi) + used)
+		return fail(c, (struct pl_outcome){
+		                   .code = PL_ROOM_PINNED,
+		                   .err = -EPERM,
+		                   .at = lo,
+		                   .end = hi,
+		                   .len = hi - lo - pl_fm_bytes(&c->fm, lo, hi) -
+		                          used});
 	for (uint32_t id = 0; id < c->nfiles; id++) {
 		if (!file_overlaps(c, id, lo, hi))
 			continue;
@@ -988,7 +1115,7 @@ int pl_defrag(struct pl_ctx *c, const uint32_t *ids, size_t n,
 			        fpath(c, id), regions, regions == 1 ? "" : "s");
 			continue;
 		}
-		if ((um = pl_unmovable(c, id))) {
+		if (pl_unmovable(c, id, &um) != PL_MOVABLE) {
 			pl_note(c, "skip %s: cannot move: %s", fpath(c, id), um);
 			continue;
 		}
@@ -1085,21 +1212,19 @@ int pl_compact(struct pl_ctx *c, uint64_t start, uint64_t end)
 {
 	struct cfile *fl = NULL;
 	size_t nf = 0;
-	bool *inside = NULL, *parked = NULL;
+	bool *parked = NULL;
 	uint64_t cur, pinned = 0, scratch = 0;
 	char a[32], b[32];
 	int r = 0;
 
 	start = (start + c->bs - 1) / c->bs * c->bs;
 	end = end / c->bs * c->bs;
-	if (end <= start) {
-		pl_note(c, "the region is empty");
-		return -EINVAL;
-	}
+	if (end <= start)
+		return fail(c, (struct pl_outcome){.code = PL_REGION_EMPTY,
+		                                   .err = -EINVAL});
 	fl = calloc(c->nfiles + 1, sizeof(*fl));
-	inside = calloc(c->nfiles + 1, sizeof(*inside));
 	parked = calloc(c->nfiles + 1, sizeof(*parked));
-	if (!fl || !inside || !parked) {
+	if (!fl || !parked) {
 		r = -ENOMEM;
 		goto out;
 	}
@@ -1111,15 +1236,13 @@ int pl_compact(struct pl_ctx *c, uint64_t start, uint64_t end)
 			continue;
 		in = file_bytes_in(c, id, start, end);
 		pl_file_span(c, id, &off, &len, &tot);
-		um = pl_unmovable(c, id);
-		if (um || in != tot) {
+		if (pl_unmovable(c, id, &um) != PL_MOVABLE || in != tot) {
 			pinned += in;
 			pl_note(c, "stays: %s (%s in the region): %s",
 			        fpath(c, id), sz(in, a),
 			        um ? um : "it also has data outside the region");
 			continue;
 		}
-		inside[id] = true;
 		fl[nf].id = id;
 		fl[nf++].first = first_physical(c, id, start);
 	}
@@ -1164,12 +1287,12 @@ int pl_compact(struct pl_ctx *c, uint64_t start, uint64_t end)
 			}
 		}
 		if (cur + len > end) {
-			pl_note(c, "cannot complete: %s (%s) does not fit "
-			           "between 0x%" PRIx64 " and the region's end "
-			           "0x%" PRIx64 " (blocks that stay are in the "
-			           "way)",
-			        fpath(c, id), sz(len, a), cur, end);
-			r = -ENOSPC;
+			r = fail(c, (struct pl_outcome){.code = PL_NO_FIT,
+			                                .err = -ENOSPC,
+			                                .file = id,
+			                                .len = len,
+			                                .at = cur,
+			                                .end = end});
 			goto out;
 		}
 		if (file_at(c, id, off, cur)) {
@@ -1186,10 +1309,10 @@ int pl_compact(struct pl_ctx *c, uint64_t start, uint64_t end)
 			pl_file_span(c, o, &oo, &ol, &ob);
 			r = move_away(c, o, start, end, "scratch");
 			if (r < 0) {
-				pl_note(c, "cannot complete: scratch space "
-				           "outside the region is needed for "
-				           "%s (%s)",
-				        fpath(c, o), sz(ol, a));
+				fail(c, (struct pl_outcome){.code = PL_NO_SCRATCH,
+				                            .err = r,
+				                            .file = o,
+				                            .len = ol});
 				goto out;
 			}
 			parked[o] = true;
@@ -1199,8 +1322,10 @@ int pl_compact(struct pl_ctx *c, uint64_t start, uint64_t end)
 		}
 		r = pl_add_move(c, id, off, len, cur, "compact");
 		if (r < 0) {
-			pl_note(c, "cannot complete: %s at 0x%" PRIx64 ": %s",
-			        fpath(c, id), cur, strerror(-r));
+			fail(c, (struct pl_outcome){.code = PL_TARGET_FAILED,
+			                            .err = r,
+			                            .file = id,
+			                            .at = cur});
 			goto out;
 		}
 		if (parked[id]) {
@@ -1225,7 +1350,6 @@ int pl_compact(struct pl_ctx *c, uint64_t start, uint64_t end)
 	}
 out:
 	free(fl);
-	free(inside);
 	free(parked);
 	return r;
 }
@@ -1238,7 +1362,7 @@ int pl_evacuate(struct pl_ctx *c, uint64_t start, uint64_t end,
 	struct lm_stats st;
 	bool *mov;
 	uint64_t filebytes = 0;
-	char a[32], b[32];
+	char a[32];
 	int r = 0;
 
 	memset(er, 0, sizeof(*er));
@@ -1252,14 +1376,15 @@ int pl_evacuate(struct pl_ctx *c, uint64_t start, uint64_t end,
 	for (uint32_t id = 0; id < c->nfiles; id++) {
 		uint64_t in;
 		const char *um;
+		enum pl_stuck stuck;
 
 		if (!file_overlaps(c, id, start, end))
 			continue;
 		in = file_bytes_in(c, id, start, end);
 		filebytes += in;
-		um = pl_unmovable(c, id);
-		if (um) {
-			if (strstr(um, "shared"))
+		stuck = pl_unmovable(c, id, &um);
+		if (stuck != PL_MOVABLE) {
+			if (stuck == PL_STUCK_SHARED)
 				er->shared += in;
 			else
 				er->immovable += in;
@@ -1285,11 +1410,11 @@ int pl_evacuate(struct pl_ctx *c, uint64_t start, uint64_t end,
 	er->free_out = pl_fm_bytes(&c->fm, 0, start) +
 	               pl_fm_bytes(&c->fm, end, c->g->size);
 	if (er->movable > er->free_out) {
-		pl_note(c, "not enough free space outside the region: %s to "
-		           "move, %s free outside",
-		        sz(er->movable, a), sz(er->free_out, b));
 		free(mov);
-		return -ENOSPC;
+		return fail(c, (struct pl_outcome){.code = PL_NOT_ENOUGH_SPACE,
+		                                   .err = -ENOSPC,
+		                                   .len = er->movable,
+		                                   .avail = er->free_out});
 	}
 	c->avoid_lo = start;
 	c->avoid_hi = end;
@@ -1322,10 +1447,11 @@ int pl_evacuate(struct pl_ctx *c, uint64_t start, uint64_t end,
 			if (goal == UINT64_MAX ||
 			    pl_add_move(c, id, lo2, pb - pa, goal,
 			                "evacuate") < 0) {
-				pl_note(c, "cannot move %s of %s: no free run "
-				           "outside the region fits it",
-				        sz(pb - pa, a), fpath(c, id));
-				r = -ENOSPC;
+				r = fail(c, (struct pl_outcome){
+				                .code = PL_EXTENT_NO_RUN,
+				                .err = -ENOSPC,
+				                .file = id,
+				                .len = pb - pa});
 				continue;
 			}
 			er->moved += pb - pa;
@@ -1355,20 +1481,21 @@ int pl_group(struct pl_ctx *c, const uint32_t *ids, size_t n, uint64_t goal,
              bool make_room)
 {
 	uint64_t cur = goal, total = 0;
-	char a[32];
 	int r;
 
-	if (goal % c->bs) {
-		pl_note(c, "GOAL must be block aligned");
-		return -EINVAL;
-	}
+	if (goal % c->bs)
+		return fail(c, (struct pl_outcome){.code = PL_GOAL_UNALIGNED,
+		                                   .err = -EINVAL});
 	for (size_t i = 0; i < n; i++) {
 		uint64_t off, len;
-		const char *um = pl_unmovable(c, ids[i]);
-		if (um) {
-			pl_note(c, "cannot group %s: %s", fpath(c, ids[i]), um);
-			return -EPERM;
-		}
+		const char *um;
+		enum pl_stuck k = pl_unmovable(c, ids[i], &um);
+		if (k != PL_MOVABLE)
+			return fail(c, (struct pl_outcome){.code = PL_GROUP_STUCK,
+			                                   .err = -EPERM,
+			                                   .file = ids[i],
+			                                   .stuck = k,
+			                                   .stuck_why = um});
 		if (pl_file_span(c, ids[i], &off, &len, NULL))
 			total += len;
 	}
@@ -1381,13 +1508,11 @@ int pl_group(struct pl_ctx *c, const uint32_t *ids, size_t n, uint64_t goal,
 			continue;
 		}
 		lm_group_range(c->m, group_of(c->g, cur), &gs, &ge);
-		if (cur + len > ge) {
-			pl_note(c, "cannot complete: %s would cross the group "
-			           "boundary at 0x%" PRIx64 " (placement stays "
-			           "inside one group)",
-			        fpath(c, id), ge);
-			return -EINVAL;
-		}
+		if (cur + len > ge)
+			return fail(c, (struct pl_outcome){.code = PL_GROUP_CROSSES,
+			                                   .err = -EINVAL,
+			                                   .file = id,
+			                                   .at = ge});
 		if (file_at(c, id, off, cur)) {
 			cur += len;
 			continue;
@@ -1400,26 +1525,26 @@ int pl_group(struct pl_ctx *c, const uint32_t *ids, size_t n, uint64_t goal,
 				continue;
 			for (size_t q = i; q < n; q++)
 				member |= ids[q] == o;
-			if (!member && !make_room) {
-				pl_note(c, "cannot complete: 0x%" PRIx64
-				           "..0x%" PRIx64 " holds data of %s "
-				           "(--make-room moves it elsewhere)",
-				        cur, cur + len, fpath(c, o));
-				return -EBUSY;
-			}
+			if (!member && !make_room)
+				return fail(c, (struct pl_outcome){
+				                   .code = PL_TARGET_OCCUPIED,
+				                   .err = -EBUSY,
+				                   .file = o,
+				                   .at = cur,
+				                   .end = cur + len});
 			r = move_away(c, o, goal, goal + total,
 			              member ? "scratch" : "make room");
 			if (r < 0)
 				return r;
 		}
 		r = pl_add_move(c, id, off, len, cur, "group");
-		if (r < 0) {
-			pl_note(c, "cannot complete: %s at 0x%" PRIx64 " (%s): "
-			           "the target is not free (metadata or "
-			           "blocks of no known file)",
-			        fpath(c, id), cur, sz(len, a));
-			return r;
-		}
+		if (r < 0)
+			return fail(c, (struct pl_outcome){
+			                   .code = PL_TARGET_NOT_FREE,
+			                   .err = r,
+			                   .file = id,
+			                   .at = cur,
+			                   .len = len});
 		cur += len;
 	}
 	return 0;

@@ -23,6 +23,56 @@
 #include <stdint.h>
 #include "txn.h"
 
+/* Why a file cannot be moved (pl_unmovable). */
+enum pl_stuck {
+	PL_MOVABLE = 0,
+	PL_STUCK_NO_FILE,    /* not in the model */
+	PL_STUCK_UNREADABLE, /* the scan could not read it */
+	PL_STUCK_DIR,        /* a directory */
+	PL_STUCK_NOT_REG,    /* not a regular file */
+	PL_STUCK_INLINE,     /* inline data */
+	PL_STUCK_ENCODED,    /* encoded or encrypted extents */
+	PL_STUCK_DELALLOC,   /* extents not yet allocated */
+	PL_STUCK_UNALIGNED,  /* extents not block aligned */
+	PL_STUCK_SHARED,     /* shared extents without --unshare */
+	PL_STUCK_IMMUTABLE,  /* chattr +i */
+	PL_STUCK_APPEND,     /* chattr +a */
+	PL_STUCK_BUSY,       /* the file_busy hook's reason */
+};
+
+/* Why a planner call could not complete: set in pl_ctx.outcome when a
+ * pl_* planner returns < 0 for a reason of its own (code PL_DONE when it
+ * failed without one, e.g. -ENOMEM). The fields a code uses are named
+ * next to it; pl_outcome_format renders the text (also noted in the
+ * report as the line it was always). */
+enum pl_code {
+	PL_DONE = 0,
+	PL_REGION_EMPTY,     /* compact: no whole block in the region */
+	PL_NO_FIT,           /* compact: file, len, at, end */
+	PL_NO_SCRATCH,       /* compact: file, len */
+	PL_TARGET_FAILED,    /* compact: file, at, err */
+	PL_NOT_ENOUGH_SPACE, /* evacuate: len to move, avail outside */
+	PL_EXTENT_NO_RUN,    /* evacuate: len of file */
+	PL_GOAL_UNALIGNED,   /* group */
+	PL_GROUP_STUCK,      /* group: file, stuck, stuck_why */
+	PL_GROUP_CROSSES,    /* group: file, the boundary at */
+	PL_TARGET_OCCUPIED,  /* group: [at, end) holds data of file */
+	PL_TARGET_NOT_FREE,  /* group: file at at, len */
+	PL_AWAY_STUCK,       /* out of the way: file, stuck, stuck_why */
+	PL_AWAY_NO_RUN,      /* out of the way: file, len */
+	PL_AWAY_FAILED,      /* out of the way: file, err */
+	PL_ROOM_PINNED,      /* make room: [at, end) holds len unmovable */
+};
+struct pl_outcome {
+	enum pl_code code;
+	int err;            /* the -errno returned */
+	uint32_t file;      /* the file's id in the model */
+	uint64_t at, end;   /* addresses */
+	uint64_t len, avail; /* byte counts */
+	enum pl_stuck stuck;
+	const char *stuck_why; /* its text (the busy hook's reason) */
+};
+
 /* Free map: sorted, merged [start, start+len). */
 struct pl_run {
 	uint64_t start, len;
@@ -67,6 +117,7 @@ struct pl_ctx {
 	uint64_t scratch, scratch_peak; /* bytes parked outside (compact) */
 	char *report;              /* lines: what was skipped and why */
 	size_t rlen, rcap;
+	struct pl_outcome outcome; /* why the last call failed */
 	bool xfs_anchor;           /* XFS: targets need data below in the AG */
 	bool unshare;              /* shared extents may move (duplicated) */
 	/* Region targets must avoid: [avoid_lo, avoid_hi). */
@@ -105,8 +156,12 @@ bool pl_file_span(struct pl_ctx *c, uint32_t id, uint64_t *off, uint64_t *len,
                   uint64_t *bytes);
 /* Predicted physically contiguous runs of file id. */
 uint64_t pl_file_regions(struct pl_ctx *c, uint32_t id);
-/* NULL when the file can be moved, else why not. */
-const char *pl_unmovable(struct pl_ctx *c, uint32_t id);
+/* PL_MOVABLE when the file can be moved, else why not; *why (if not
+ * NULL): the reason's text, NULL when movable. */
+enum pl_stuck pl_unmovable(struct pl_ctx *c, uint32_t id, const char **why);
+/* The text of an outcome (one line, no newline) into buf. */
+void pl_outcome_format(struct pl_ctx *c, const struct pl_outcome *o,
+                       char *buf, size_t size);
 
 /* Best free run for len bytes: best fit (least waste), then nearest to
  * `near`, inside one group, not in [avoid_lo, avoid_hi), within [lo, hi).
@@ -118,7 +173,7 @@ uint64_t pl_find_target(struct pl_ctx *c, uint64_t len, uint64_t near,
 int pl_add_move(struct pl_ctx *c, uint32_t id, uint64_t off, uint64_t len,
                 uint64_t goal, const char *why);
 /* Move every file holding part of [lo, hi) elsewhere (outside [lo, hi)
- * and outside [keep_lo, keep_hi)). Returns 0 or -errno (reported). */
+ * and outside [keep_lo, keep_hi)). Returns 0 or -errno (c->outcome). */
 int pl_make_room(struct pl_ctx *c, uint64_t lo, uint64_t hi, uint64_t keep_lo,
                  uint64_t keep_hi);
 
@@ -131,17 +186,19 @@ struct pl_defrag_opts {
  * are skipped with a note. Returns 0 or -errno. */
 int pl_defrag(struct pl_ctx *c, const uint32_t *ids, size_t n,
               const struct pl_defrag_opts *o);
-/* Pack [start, end) toward its start. -ENOSPC etc. with the reason in the
- * report when the plan cannot complete. */
+/* Pack [start, end) toward its start. -ENOSPC etc. with the reason in
+ * c->outcome when the plan cannot complete. */
 int pl_compact(struct pl_ctx *c, uint64_t start, uint64_t end);
 
 struct pl_evac_report {
 	uint64_t meta, unknown, immovable, shared, movable, moved, free_out;
 	uint64_t files_movable, files_immovable;
 };
+/* Move the data in [start, end) out of it: 0 or -errno (c->outcome). */
 int pl_evacuate(struct pl_ctx *c, uint64_t start, uint64_t end,
                 struct pl_evac_report *r);
-/* Files back to back from goal, in order. make_room: move occupants. */
+/* Files back to back from goal, in order. make_room: move occupants.
+ * 0 or -errno (c->outcome). */
 int pl_group(struct pl_ctx *c, const uint32_t *ids, size_t n, uint64_t goal,
              bool make_room);
 

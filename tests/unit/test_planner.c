@@ -127,6 +127,18 @@ static void test_defrag_busy(void **state)
 	assert_int_equal(c.mv[0].file, ids[1]);
 	assert_non_null(strstr(c.report, "skip dir/a: cannot move: the "
 	                                 "executable of a running program"));
+	{
+		const char *why;
+		assert_int_equal(pl_unmovable(&c, ids[0], &why), PL_STUCK_BUSY);
+		assert_string_equal(why, "the executable of a running program");
+		assert_int_equal(pl_unmovable(&c, ids[1], &why), PL_MOVABLE);
+		assert_null(why);
+	}
+	/* grouping it fails with the file and the reason */
+	assert_int_equal(pl_group(&c, ids, 2, G2 + 8 * MiB, false), -EPERM);
+	assert_int_equal(c.outcome.code, PL_GROUP_STUCK);
+	assert_int_equal(c.outcome.file, ids[0]);
+	assert_int_equal(c.outcome.stuck, PL_STUCK_BUSY);
 	pl_fini(&c);
 	lm_free(m);
 }
@@ -271,8 +283,20 @@ static void test_compact_no_scratch(void **state)
 	lm_add_free(m, s, 16 * KiB);
 	lm_add_free(m, s + 80 * KiB, e - s - 80 * KiB);
 	assert_int_equal(pl_init(&c, m), 0);
-	assert_true(pl_compact(&c, s, e) < 0);
-	assert_non_null(strstr(c.report, "cannot complete"));
+	assert_int_equal(pl_compact(&c, s, e), -ENOSPC);
+	/* a's own target holds a: it must go out of the way first, and
+	 * there is no free run outside the region */
+	assert_int_equal(c.outcome.code, PL_NO_SCRATCH);
+	assert_int_equal(c.outcome.err, -ENOSPC);
+	assert_int_equal(c.outcome.file, 0);
+	assert_int_equal(c.outcome.len, 64 * KiB);
+	assert_int_equal(c.nmv, 0);
+	pl_fini(&c);
+
+	/* a region without one whole block */
+	assert_int_equal(pl_init(&c, m), 0);
+	assert_int_equal(pl_compact(&c, s + 1, s + BS - 1), -EINVAL);
+	assert_int_equal(c.outcome.code, PL_REGION_EMPTY);
 	pl_fini(&c);
 	lm_free(m);
 }
@@ -299,6 +323,10 @@ static void test_evacuate(void **state)
 	assert_int_equal(er.meta, 64 * KiB);
 	assert_int_equal(er.shared, 64 * KiB);
 	assert_int_equal(er.movable, 64 * KiB);
+	assert_int_equal(er.files_immovable, 1);
+	assert_int_equal(pl_unmovable(&c, 1, NULL), PL_STUCK_SHARED);
+	assert_int_equal(c.outcome.code, PL_DONE);
+	/* the per-file note stays a line of the report */
 	assert_non_null(strstr(c.report, "cannot move shared"));
 	pl_fini(&c);
 
@@ -324,7 +352,18 @@ static void test_evacuate_no_space(void **state)
 	lm_add_free(m, G2 + 8 * MiB, 256 * KiB);
 	assert_int_equal(pl_init(&c, m), 0);
 	assert_int_equal(pl_evacuate(&c, s, e, &er), -ENOSPC);
-	assert_non_null(strstr(c.report, "not enough free space outside"));
+	assert_int_equal(c.outcome.code, PL_NOT_ENOUGH_SPACE);
+	assert_int_equal(c.outcome.len, 512 * KiB);
+	assert_int_equal(c.outcome.avail, 256 * KiB);
+	/* the text: rendered once, the same line in the report */
+	{
+		char buf[256];
+		pl_outcome_format(&c, &c.outcome, buf, sizeof(buf));
+		assert_string_equal(buf, "not enough free space outside the "
+		                         "region: 512.0 KiB to move, 256.0 KiB "
+		                         "free outside");
+		assert_non_null(strstr(c.report, buf));
+	}
 	pl_fini(&c);
 	lm_free(m);
 }
@@ -348,7 +387,14 @@ static void test_group(void **state)
 	lm_add_free(m, G2 + 8 * MiB, 1 * MiB);
 	assert_int_equal(pl_init(&c, m), 0);
 	assert_int_equal(pl_group(&c, ids, 2, goal, false), -EBUSY);
-	assert_non_null(strstr(c.report, "--make-room"));
+	assert_int_equal(c.outcome.code, PL_TARGET_OCCUPIED);
+	assert_int_equal(c.outcome.file, 2);
+	assert_int_equal(c.outcome.at, goal + 64 * KiB); /* b's target */
+	assert_int_equal(c.outcome.end, goal + 96 * KiB);
+	pl_fini(&c);
+	assert_int_equal(pl_init(&c, m), 0);
+	assert_int_equal(pl_group(&c, ids, 2, goal + 1, true), -EINVAL);
+	assert_int_equal(c.outcome.code, PL_GOAL_UNALIGNED);
 	pl_fini(&c);
 	assert_int_equal(pl_init(&c, m), 0);
 	assert_int_equal(pl_group(&c, ids, 2, goal, true), 0);
