@@ -23,10 +23,6 @@ int rl_btrfs_space_walk(const char *path, uint64_t start, uint64_t end,
  * to the end), as rl_get_extents_range. >= 0 or -errno. */
 int rl_extent_count(int fd, uint64_t start, uint64_t len);
 
-/* Release blocks of [off, off+len) (punch) and cut the size back to
- * old_size when it grew. Used to leave nothing behind on failure. */
-int rl_release_range(int fd, uint64_t off, uint64_t len, uint64_t old_size);
-
 /* btrfs geometry for rl_fs_probe: address-space size (end of the highest
  * chunk), block-group count, UUID when libblkid could not read it. */
 void rl_btrfs_probe(int fd, struct rl_fs_info *info);

@@ -29,6 +29,11 @@ int rl_place_mount_root(int fd);
 /* A private O_TMPFILE (O_RDWR) in directory dirfd. fd or -errno. */
 int rl_place_tmpfile(int dirfd);
 
+/* Release blocks of [off, off+len) (punch) and cut the size back to
+ * old_size when it grew. Used to leave nothing behind on failure
+ * (src/fs_allocate.c and the strategies). */
+int rl_release_range(int fd, uint64_t off, uint64_t len, uint64_t old_size);
+
 /* Does [off, off+len) of fd map to physical [phys, phys+len) in one
  * contiguous run? 1 yes, 0 no, -errno. */
 int rl_place_maps_exactly(int fd, uint64_t off, uint64_t len, uint64_t phys);
