@@ -18,7 +18,7 @@
 #include "fs_internal.h"
 #include "fs_place.h"
 
-/* The shared get_free_blocks (src/fs_spacemap.c) on the filesystem of fd,
+/* The shared get_free_blocks (lib/fs_spacemap.c) on the filesystem of fd,
  * with an array that grows until the answer fits. */
 int rl_place_free_list(int fd, uint64_t start, uint64_t end,
                        struct rl_free_extent **out, size_t *count)
