@@ -3,7 +3,9 @@
  * The UI's commands (flagged CMD_F_UI): key bindings, colours and themes,
  * the view (zoom, pan, goto, pane), selection and the target region, the
  * prompt and save-screen. Keys run these through the executor like any
- * other command, so a recording captures what the keys did.
+ * other command, so a recording captures what the keys did. The table
+ * (src/commands.h) names them; the executor reaches these handlers
+ * through the session's front end, ui_frontend at the end of this file.
  *
  * Without the terminal UI (-e, -x): bind, color, theme, select and target
  * work (configuration and model state); the view commands (zoom, pan,
@@ -25,11 +27,6 @@
 #include "session.h"
 #include "ui.h"
 #include "units.h"
-
-const struct cmd_opt cmd_opts_select[] = {
-    {"off", NULL, "deselect instead of select"},
-    {NULL, NULL, NULL},
-};
 
 static struct ui *need_ui(struct rl_session *s)
 {
@@ -85,7 +82,8 @@ static void put_quoted(FILE *f, const char *w)
 
 /* ------------------------------------------------------------- bind */
 
-enum cmd_status cmd_bind(struct rl_session *s, const struct cmd_call *c)
+static enum cmd_status cmd_bind(struct rl_session *s,
+                                const struct cmd_call *c)
 {
 	struct ui *ui = need_ui(s);
 	char line[1024];
@@ -122,7 +120,8 @@ enum cmd_status cmd_bind(struct rl_session *s, const struct cmd_call *c)
 
 /* ------------------------------------------------------ color, theme */
 
-enum cmd_status cmd_color(struct rl_session *s, const struct cmd_call *c)
+static enum cmd_status cmd_color(struct rl_session *s,
+                                 const struct cmd_call *c)
 {
 	static const struct {
 		const char *name;
@@ -180,7 +179,8 @@ enum cmd_status cmd_color(struct rl_session *s, const struct cmd_call *c)
 	return CMD_OK;
 }
 
-enum cmd_status cmd_theme(struct rl_session *s, const struct cmd_call *c)
+static enum cmd_status cmd_theme(struct rl_session *s,
+                                 const struct cmd_call *c)
 {
 	struct ui *ui = need_ui(s);
 	char path[4096];
@@ -212,7 +212,8 @@ enum cmd_status cmd_theme(struct rl_session *s, const struct cmd_call *c)
 
 /* -------------------------------------------------------------- view */
 
-enum cmd_status cmd_zoom(struct rl_session *s, const struct cmd_call *c)
+static enum cmd_status cmd_zoom(struct rl_session *s,
+                                const struct cmd_call *c)
 {
 	struct ui *ui = view_ui(s);
 	const char *a = c->argv[0];
@@ -242,7 +243,8 @@ enum cmd_status cmd_zoom(struct rl_session *s, const struct cmd_call *c)
 	return CMD_OK;
 }
 
-enum cmd_status cmd_pan(struct rl_session *s, const struct cmd_call *c)
+static enum cmd_status cmd_pan(struct rl_session *s,
+                               const struct cmd_call *c)
 {
 	static const char *const dirs[] = {"left", "right", "up",  "down",
 	                                   "pgup", "pgdn",  "home", "end"};
@@ -292,7 +294,8 @@ static uint32_t find_file(struct lm_model *m, const char *path)
 	return lm_find_path(m, path);
 }
 
-enum cmd_status cmd_goto_(struct rl_session *s, const struct cmd_call *c)
+static enum cmd_status cmd_goto_(struct rl_session *s,
+                                 const struct cmd_call *c)
 {
 	struct ui *ui = view_ui(s);
 	struct lm_model *m;
@@ -341,7 +344,8 @@ enum cmd_status cmd_goto_(struct rl_session *s, const struct cmd_call *c)
 	return CMD_OK;
 }
 
-enum cmd_status cmd_pane(struct rl_session *s, const struct cmd_call *c)
+static enum cmd_status cmd_pane(struct rl_session *s,
+                                const struct cmd_call *c)
 {
 	struct ui *ui = view_ui(s);
 	const char *a = c->argv[0];
@@ -447,7 +451,8 @@ enum cmd_status cmd_pane(struct rl_session *s, const struct cmd_call *c)
 	return CMD_OK;
 }
 
-enum cmd_status cmd_redraw(struct rl_session *s, const struct cmd_call *c)
+static enum cmd_status cmd_redraw(struct rl_session *s,
+                                  const struct cmd_call *c)
 {
 	struct ui *ui = view_ui(s);
 
@@ -458,14 +463,16 @@ enum cmd_status cmd_redraw(struct rl_session *s, const struct cmd_call *c)
 	return CMD_OK;
 }
 
-enum cmd_status cmd_quit(struct rl_session *s, const struct cmd_call *c)
+static enum cmd_status cmd_quit(struct rl_session *s,
+                                const struct cmd_call *c)
 {
 	if (s->ui)
 		s->ui->quit = true;
 	return CMD_OK;
 }
 
-enum cmd_status cmd_keys(struct rl_session *s, const struct cmd_call *c)
+static enum cmd_status cmd_keys(struct rl_session *s,
+                                const struct cmd_call *c)
 {
 	struct ui *ui = s->ui;
 
@@ -487,7 +494,8 @@ enum cmd_status cmd_keys(struct rl_session *s, const struct cmd_call *c)
 	return CMD_OK;
 }
 
-enum cmd_status cmd_prompt(struct rl_session *s, const struct cmd_call *c)
+static enum cmd_status cmd_prompt(struct rl_session *s,
+                                  const struct cmd_call *c)
 {
 	struct ui *ui = need_active(s);
 
@@ -497,8 +505,8 @@ enum cmd_status cmd_prompt(struct rl_session *s, const struct cmd_call *c)
 	return CMD_OK;
 }
 
-enum cmd_status cmd_save_screen(struct rl_session *s,
-                                const struct cmd_call *c)
+static enum cmd_status cmd_save_screen(struct rl_session *s,
+                                       const struct cmd_call *c)
 {
 	struct ui *ui = need_active(s);
 	struct out_file of;
@@ -551,7 +559,8 @@ static bool sel_match(struct lm_model *m, uint32_t id,
 	}
 }
 
-enum cmd_status cmd_select(struct rl_session *s, const struct cmd_call *c)
+static enum cmd_status cmd_select(struct rl_session *s,
+                                  const struct cmd_call *c)
 {
 	bool on = !cmd_has_opt(c, "off", NULL);
 	struct sel_filter f = {SEL_GLOB, NULL, 0};
@@ -608,7 +617,8 @@ done:
 
 /* The key's form: select or deselect the file under the cursor by running
  * (and so recording) `select [--off] -- PATH`. */
-enum cmd_status cmd_pick(struct rl_session *s, const struct cmd_call *c)
+static enum cmd_status cmd_pick(struct rl_session *s,
+                                const struct cmd_call *c)
 {
 	struct ui *ui = need_active(s);
 	uint64_t st, en;
@@ -644,7 +654,8 @@ enum cmd_status cmd_pick(struct rl_session *s, const struct cmd_call *c)
 
 /* ----------------------------------------------------- target region */
 
-enum cmd_status cmd_target(struct rl_session *s, const struct cmd_call *c)
+static enum cmd_status cmd_target(struct rl_session *s,
+                                  const struct cmd_call *c)
 {
 	struct ui *ui = need_ui(s);
 	uint64_t a, b;
@@ -670,7 +681,8 @@ enum cmd_status cmd_target(struct rl_session *s, const struct cmd_call *c)
 	return CMD_OK;
 }
 
-enum cmd_status cmd_mark(struct rl_session *s, const struct cmd_call *c)
+static enum cmd_status cmd_mark(struct rl_session *s,
+                                const struct cmd_call *c)
 {
 	struct ui *ui = need_active(s);
 	uint64_t a, b;
@@ -810,7 +822,8 @@ static bool confirm(struct ui *ui, const char *question)
 	}
 }
 
-enum cmd_status cmd_action(struct rl_session *s, const struct cmd_call *c)
+static enum cmd_status cmd_action(struct rl_session *s,
+                                  const struct cmd_call *c)
 {
 	struct ui *ui = need_active(s);
 	const char *a = c->argv[0];
@@ -900,3 +913,15 @@ enum cmd_status cmd_action(struct rl_session *s, const struct cmd_call *c)
 	           summary ? summary : real);
 	return CMD_OK;
 }
+
+/* The UI as the session's front end (main() installs it). */
+static const cmd_handler ui_commands[CMD_UI_N] = {
+#define X(name, id, args, mn, mx, fl, opts, help) [CMD_UI_##id] = cmd_##id,
+    RL_UI_COMMANDS(X)
+#undef X
+};
+
+const struct rl_frontend ui_frontend = {
+    .commands = ui_commands,
+    .free = ui_free,
+};

@@ -12,17 +12,39 @@
 #include "output.h"
 #include "session.h"
 
+const struct cmd_opt cmd_opts_select[] = {
+    {"off", NULL, "deselect instead of select"},
+    {NULL, NULL, NULL},
+};
+
+/* The handler of every UI command: the front end's. */
+static enum cmd_status ui_command(struct rl_session *s,
+                                  const struct cmd_call *c)
+{
+	const struct rl_frontend *fe = s->frontend;
+	cmd_handler h = fe && fe->commands ? fe->commands[c->def->ui_id]
+	                                   : NULL;
+
+	if (!h) {
+		session_error(s, "needs the interactive UI, which this "
+		                 "program does not have");
+		return CMD_FAIL;
+	}
+	return h(s, c);
+}
+
+#define ROW(n, a, mn, mx, fl, o, h)                                           \
+	.name = n, .args = a, .argmin = mn, .argmax = mx, .flags = fl,        \
+	.opts = o, .help = h
 #define X(n, id, a, mn, mx, fl, o, h)                                         \
-	{.name = n,                                                           \
-	 .args = a,                                                           \
-	 .argmin = mn,                                                        \
-	 .argmax = mx,                                                        \
-	 .flags = fl,                                                         \
-	 .opts = o,                                                           \
-	 .handler = cmd_##id,                                                 \
-	 .help = h},
-const struct cmd_def cmd_table[] = {RL_COMMAND_TABLE(X)};
+	{ROW(n, a, mn, mx, fl, o, h), .handler = cmd_##id},
+#define XUI(n, id, a, mn, mx, fl, o, h)                                       \
+	{ROW(n, a, mn, mx, fl, o, h), .handler = ui_command,                  \
+	 .ui_id = CMD_UI_##id},
+const struct cmd_def cmd_table[] = {RL_COMMAND_TABLE(X, XUI)};
+#undef XUI
 #undef X
+#undef ROW
 const size_t cmd_table_len = sizeof(cmd_table) / sizeof(cmd_table[0]);
 
 const struct cmd_flag_note cmd_flag_notes[] = {

@@ -70,14 +70,16 @@ struct cmd_def {
 	const struct cmd_opt *opts; /* NULL-terminated, or NULL */
 	cmd_handler handler;
 	const char *help; /* one line */
+	int ui_id; /* CMD_F_UI: its enum cmd_ui_id (struct rl_frontend) */
 };
 
 /*
  * The table. X(name, id, args, argmin, argmax, flags, opts, help)
  *   name: what users type; id: C identifier (handler cmd_<id>, options
- *   cmd_opts_<id> or NULL).
+ *   cmd_opts_<id> or NULL). The UI's commands (RL_UI_COMMANDS) are rows
+ *   of XUI, with the same arguments: their handlers are the front end's.
  */
-#define RL_COMMAND_TABLE(X)                                                   \
+#define RL_COMMAND_TABLE(X, XUI)                                              \
 	X("help", help, "[COMMAND]", 0, 1, 0, NULL,                           \
 	  "List the commands, or describe one")                               \
 	X("info", info, "", 0, 0, CMD_F_VOLUME, NULL,                         \
@@ -121,7 +123,7 @@ struct cmd_def {
 	  "Fail unless the volume's UUID is UUID (recordings begin with it; " \
 	  "relayout --force only warns)")                                     \
 	RL_MODEL_COMMANDS(X)                                                  \
-	RL_UI_COMMANDS(X)                                                     \
+	RL_UI_COMMANDS(XUI)                                                   \
 	RL_PLAN_COMMANDS(X)
 
 /* Planner commands (src/cmd_plan.c). */
@@ -176,7 +178,8 @@ struct cmd_def {
 	X("diff", diff, "A.json [B.json]", 1, 2, CMD_F_VOLUME, NULL,          \
 	  "Compare two snapshots (B: the current view)")
 
-/* Commands of the interactive UI (src/cmd_ui.c). */
+/* Commands of the interactive UI (handlers in src/cmd_ui.c, reached
+ * through the session's front end, struct rl_frontend). */
 #define RL_UI_COMMANDS(X)                                                     \
 	X("bind", bind, "KEY [COMMAND...]", 1, CMD_MAX_ARGS,                  \
 	  CMD_F_UI | CMD_F_NOREC, NULL,                                       \
@@ -223,8 +226,31 @@ struct cmd_def {
 #define X(name, id, args, mn, mx, fl, opts, help)                             \
 	enum cmd_status cmd_##id(struct rl_session *s,                        \
 	                         const struct cmd_call *c);
-RL_COMMAND_TABLE(X)
+#define XUI(name, id, args, mn, mx, fl, opts, help)
+RL_COMMAND_TABLE(X, XUI)
+#undef XUI
 #undef X
+
+/* The UI's commands, numbered: CMD_UI_bind, ... */
+enum cmd_ui_id {
+#define X(name, id, args, mn, mx, fl, opts, help) CMD_UI_##id,
+	RL_UI_COMMANDS(X)
+#undef X
+	CMD_UI_N
+};
+
+/* What the core needs of a front end (the UI): the program installs one
+ * in the session (s->frontend) before any command runs; the core calls
+ * the UI through it only. Without one (rl-docgen, the unit tests, the
+ * fuzzers) the UI's commands fail, saying that they need the UI. */
+struct ui;
+struct rl_frontend {
+	/* The handlers of the UI's commands, by enum cmd_ui_id (a NULL
+	 * entry: the command needs the UI). */
+	const cmd_handler *commands;
+	/* Free the front end's state, s->ui (session_free). */
+	void (*free)(struct ui *ui);
+};
 
 extern const struct cmd_opt cmd_opts_free[];
 extern const struct cmd_opt cmd_opts_allocate[];

@@ -156,6 +156,7 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	session_init(&s);
+	s.frontend = &ui_frontend;
 	while ((opt = getopt_long(argc, argv, "e:x:r:fkhV", longopts, NULL)) !=
 	       -1) {
 		switch (opt) {

@@ -10,9 +10,9 @@
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
+#include "commands.h"
 #include "journal.h"
 #include "output.h"
-#include "ui.h"
 #include "units.h"
 #include "vlock.h"
 #include <relayout/layout_model.h>
@@ -176,7 +176,8 @@ void session_free(struct rl_session *s)
 	free(s->journal_dir);
 	free(s->path);
 	lm_free(s->model);
-	ui_free(s->ui);
+	if (s->frontend && s->frontend->free)
+		s->frontend->free(s->ui);
 	if (s->pending) {
 		tx_plan_free(s->pending);
 		free(s->pending);

@@ -10,6 +10,7 @@
 
 struct lm_model;
 struct ui;
+struct rl_frontend;
 struct jr_journal;
 struct vl_lock;
 struct tx_plan;
@@ -54,6 +55,8 @@ struct rl_session {
 	struct lm_model *model;
 	bool read_only_snapshot;
 	struct ui *ui; /* UI state and configuration (src/ui.h), or NULL */
+	const struct rl_frontend *frontend; /* the UI's hooks (commands.h),
+	                                       or NULL: no UI */
 	bool no_tunables;      /* never change global fs tunables (ext4
 	                          fixed-start placement then unsupported) */
 	bool tunables_noticed; /* the "tunables changed" notice was shown */

@@ -134,6 +134,10 @@ struct ui {
 	char *history_path;
 };
 
+/* The UI as the session's front end (src/cmd_ui.c: its commands and
+ * ui_free); main() installs it before any command runs. */
+extern const struct rl_frontend ui_frontend;
+
 /* The session's UI state (configuration part made on demand). NULL only
  * when out of memory. */
 struct ui *ui_get(struct rl_session *s);

@@ -177,7 +177,7 @@ typedef int (*rl_space_cb)(const struct rl_space_rec *rec, void *arg);
  * ext4's map reads the buddy bitmaps: blocks held by mballoc
  * preallocations show as UNKNOWN although statfs counts them free.
  *
- * btrfs: its chunk and extent trees (src/fs_btrfs.c), btrfs logical
+ * btrfs: its chunk and extent trees (lib/fs_btrfs.c), btrfs logical
  * addresses: DATA "data" (owner 0: btrfs does not say which file; shared
  * extents once, not flagged), METADATA "tree-block", FREE "free" (gaps in
  * block groups that take data), METADATA "metadata-bg"/"system-bg" (gaps in

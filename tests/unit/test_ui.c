@@ -69,6 +69,7 @@ static void t_bind_exec(void **state)
 
 	(void)state;
 	session_init(&s);
+	s.frontend = &ui_frontend;
 	s.out = s.err = f;
 	while (*p) {
 		size_t n = strcspn(p, "\n");
@@ -103,6 +104,33 @@ static void t_bind_exec(void **state)
 	assert_non_null(strstr(help, "zoom in"));
 	assert_non_null(strstr(help, "save-screen"));
 	free(help);
+	fclose(f);
+	free(out);
+	s.out = stdout;
+	s.err = stderr;
+	session_free(&s);
+}
+
+/* Without a front end (rl-docgen, the fuzzers) the UI's commands fail
+ * and say why; the others run. */
+static void t_no_frontend(void **state)
+{
+	struct rl_session s;
+	char *out = NULL;
+	size_t len = 0;
+	FILE *f = open_memstream(&out, &len);
+
+	(void)state;
+	session_init(&s);
+	s.out = s.err = f;
+	assert_int_equal(cmd_exec_line(&s, "bind x quit"), CMD_FAIL);
+	assert_int_equal(cmd_exec_line(&s, "zoom in"), CMD_FAIL);
+	assert_int_equal(cmd_exec_line(&s, "zoom sideways"), CMD_FAIL);
+	assert_int_equal(cmd_exec_line(&s, "echo hi"), CMD_OK);
+	assert_null(s.ui);
+	fflush(f);
+	assert_non_null(strstr(out, "bind: needs the interactive UI"));
+	assert_non_null(strstr(out, "hi\n"));
 	fclose(f);
 	free(out);
 	s.out = stdout;
@@ -241,6 +269,7 @@ static void t_select(void **state)
 
 	(void)state;
 	session_init(&s);
+	s.frontend = &ui_frontend;
 	s.out = s.err = f;
 	s.model = sample(ids);
 	assert_int_equal(cmd_exec_line(&s, "select frag>1"), CMD_OK);
@@ -311,6 +340,7 @@ int main(void)
 	    cmocka_unit_test(t_keys),
 	    cmocka_unit_test(t_colors),
 	    cmocka_unit_test(t_bind_exec),
+	    cmocka_unit_test(t_no_frontend),
 	    cmocka_unit_test(t_map),
 	    cmocka_unit_test(t_select),
 	    cmocka_unit_test(t_progress),

@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
-/* Helpers shared by the exact-placement strategies (src/fs_place*.c). */
+/* Helpers shared by the exact-placement strategies (lib/fs_place*.c). */
 #ifndef RL_FS_PLACE_H
 #define RL_FS_PLACE_H
 
@@ -29,11 +29,16 @@ int rl_place_mount_root(int fd);
 /* A private O_TMPFILE (O_RDWR) in directory dirfd. fd or -errno. */
 int rl_place_tmpfile(int dirfd);
 
+/* Release blocks of [off, off+len) (punch) and cut the size back to
+ * old_size when it grew. Used to leave nothing behind on failure
+ * (lib/fs_allocate.c and the strategies). */
+int rl_release_range(int fd, uint64_t off, uint64_t len, uint64_t old_size);
+
 /* Does [off, off+len) of fd map to physical [phys, phys+len) in one
  * contiguous run? 1 yes, 0 no, -errno. */
 int rl_place_maps_exactly(int fd, uint64_t off, uint64_t len, uint64_t phys);
 
-/* Tunables (src/fs_tunables.c): a set of /sys/fs/ext4/<dev>/ values
+/* Tunables (lib/fs_tunables.c): a set of /sys/fs/ext4/<dev>/ values
  * changed for the duration of a placement. */
 #define RL_TUNABLES_MAX 8
 struct rl_tunables {

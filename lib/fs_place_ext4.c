@@ -47,7 +47,7 @@
  * block of its goal group: an anchor that lands in the target is asked
  * again below it.
  * The tunables are recorded durably before they are changed and restored
- * on every return (src/fs_tunables.c).
+ * on every return (lib/fs_tunables.c).
  */
 #include "config.h"
 #include <errno.h>

@@ -1,12 +1,14 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
  * Helpers of the exact-placement strategies: the free space of a target
- * (get_free_blocks), the mount root of an fd, private O_TMPFILEs
- * and the FIEMAP check that a range maps exactly where it must.
+ * (get_free_blocks), the mount root of an fd, private O_TMPFILEs,
+ * the release of what a failed allocation left (rl_allocate too) and the
+ * FIEMAP check that a range maps exactly where it must.
  */
 #include "config.h"
 #include <errno.h>
 #include <fcntl.h>
+#include <linux/falloc.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -16,7 +18,7 @@
 #include "fs_internal.h"
 #include "fs_place.h"
 
-/* The shared get_free_blocks (src/fs_spacemap.c) on the filesystem of fd,
+/* The shared get_free_blocks (lib/fs_spacemap.c) on the filesystem of fd,
  * with an array that grows until the answer fits. */
 int rl_place_free_list(int fd, uint64_t start, uint64_t end,
                        struct rl_free_extent **out, size_t *count)
@@ -125,6 +127,28 @@ int rl_place_tmpfile(int dirfd)
 	int fd = openat(dirfd, ".", O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
 
 	return fd < 0 ? RL_NEG_ERRNO() : fd;
+}
+
+/* Release what a failed allocation of [off, off+len) left, and put the
+ * size back to old_size, but only while the size is what the allocation
+ * made it (at most off+len): a file grown further meanwhile was grown by
+ * a writer, and cutting it would lose that writer's data. The range
+ * itself held no blocks before the call (rl_allocate refuses otherwise);
+ * a write into it while it is being allocated and released is the one
+ * race left to the caller (see docs/transactions.md). */
+int rl_release_range(int fd, uint64_t off, uint64_t len, uint64_t old_size)
+{
+	struct stat st;
+	int ret = 0;
+
+	if (fallocate(fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE,
+	              (off_t)off, (off_t)len) < 0)
+		ret = RL_NEG_ERRNO();
+	if (fstat(fd, &st) == 0 && (uint64_t)st.st_size > old_size &&
+	    (uint64_t)st.st_size <= off + len &&
+	    ftruncate(fd, (off_t)old_size) < 0 && ret == 0)
+		ret = RL_NEG_ERRNO();
+	return ret;
 }
 
 int rl_place_maps_exactly(int fd, uint64_t off, uint64_t len, uint64_t phys)

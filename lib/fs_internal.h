@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
-/* Internal helpers shared by the primitives (src/fs_*.c). */
+/* Internal helpers shared by the primitives (lib/fs_*.c). */
 #ifndef RL_FS_INTERNAL_H
 #define RL_FS_INTERNAL_H
 
@@ -15,7 +15,7 @@ enum rl_fs_type rl_fd_fs_type(int fd);
 /* Filesystem block size of the filesystem holding fd (statfs f_bsize). */
 int rl_fd_block_size(int fd, uint32_t *bsize);
 
-/* btrfs space map (src/fs_btrfs.c). */
+/* btrfs space map (lib/fs_btrfs.c). */
 int rl_btrfs_space_walk(const char *path, uint64_t start, uint64_t end,
                         rl_space_cb cb, void *arg);
 
@@ -23,18 +23,14 @@ int rl_btrfs_space_walk(const char *path, uint64_t start, uint64_t end,
  * to the end), as rl_get_extents_range. >= 0 or -errno. */
 int rl_extent_count(int fd, uint64_t start, uint64_t len);
 
-/* Release blocks of [off, off+len) (punch) and cut the size back to
- * old_size when it grew. Used to leave nothing behind on failure. */
-int rl_release_range(int fd, uint64_t off, uint64_t len, uint64_t old_size);
-
 /* btrfs geometry for rl_fs_probe: address-space size (end of the highest
  * chunk), block-group count, UUID when libblkid could not read it. */
 void rl_btrfs_probe(int fd, struct rl_fs_info *info);
 
-/* Placement strategies (src/fs_place_*.c): allocate len bytes exactly at
+/* Placement strategies (lib/fs_place_*.c): allocate len bytes exactly at
  * physical byte goal into fd at file offset off, contiguously. Return bytes
  * allocated or -errno, leaving nothing allocated on failure. The context is
- * in src/fs_place.h. */
+ * in lib/fs_place.h. */
 struct rl_place_ctx;
 int64_t rl_place_xfs(int fd, uint64_t off, uint64_t goal, uint64_t len,
                      unsigned mode, struct rl_place_ctx *ctx);

@@ -8,35 +8,12 @@
 #include "config.h"
 #include <errno.h>
 #include <fcntl.h>
-#include <linux/falloc.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
 #include "fs_internal.h"
 #include "fs_place.h"
-
-/* Release what a failed allocation of [off, off+len) left, and put the
- * size back to old_size, but only while the size is what the allocation
- * made it (at most off+len): a file grown further meanwhile was grown by
- * a writer, and cutting it would lose that writer's data. The range
- * itself held no blocks before the call (rl_allocate refuses otherwise);
- * a write into it while it is being allocated and released is the one
- * race left to the caller (see docs/transactions.md). */
-int rl_release_range(int fd, uint64_t off, uint64_t len, uint64_t old_size)
-{
-	struct stat st;
-	int ret = 0;
-
-	if (fallocate(fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE,
-	              (off_t)off, (off_t)len) < 0)
-		ret = RL_NEG_ERRNO();
-	if (fstat(fd, &st) == 0 && (uint64_t)st.st_size > old_size &&
-	    (uint64_t)st.st_size <= off + len &&
-	    ftruncate(fd, (off_t)old_size) < 0 && ret == 0)
-		ret = RL_NEG_ERRNO();
-	return ret;
-}
 
 /* Check the extents now mapping [off, off+len) against mode. Returns the
  * number of bytes that may be kept (a prefix of the range), or -errno. */
@@ -108,17 +85,6 @@ static int allocate_plain(int fd, unsigned mode, uint64_t off, uint64_t *len,
 			return ret;
 		want = (want / 2 + bsize - 1) / bsize * bsize;
 	}
-}
-
-const char *rl_state_dir(const struct rl_place_opts *opts)
-{
-	const char *d = opts ? opts->state_dir : NULL;
-
-	if (!d || !*d)
-		d = getenv("RELAYOUT_STATE_DIR");
-	if (!d || !*d)
-		d = "/var/lib/relayout";
-	return d;
 }
 
 int64_t rl_allocate(int fd, unsigned mode, uint64_t goal, uint64_t len)

@@ -292,6 +292,19 @@ int rl_tunables_restore(struct rl_tunables *t)
 	return ret;
 }
 
+/* The directory of the journals (rl_allocate_ex passes it on to the
+ * placement; rl_tunables_recover reads it). */
+const char *rl_state_dir(const struct rl_place_opts *opts)
+{
+	const char *d = opts ? opts->state_dir : NULL;
+
+	if (!d || !*d)
+		d = getenv("RELAYOUT_STATE_DIR");
+	if (!d || !*d)
+		d = "/var/lib/relayout";
+	return d;
+}
+
 int rl_tunables_recover(const char *state_dir, rl_tunable_cb cb, void *arg)
 {
 	struct dirent *de;

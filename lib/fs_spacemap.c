@@ -7,7 +7,7 @@
  * We ask for the data device only (its dev_t is the st_dev of the mount),
  * page through the answer with the last record of each batch as the next low
  * key, and turn every record into a struct rl_space_rec clipped to the
- * caller's range. btrfs has no GETFSMAP: src/fs_btrfs.c reads its trees.
+ * caller's range. btrfs has no GETFSMAP: lib/fs_btrfs.c reads its trees.
  */
 #include "config.h"
 #include <errno.h>
