@@ -498,10 +498,14 @@ static enum cmd_status cmd_prompt(struct rl_session *s,
                                   const struct cmd_call *c)
 {
 	struct ui *ui = need_active(s);
+	char *line;
 
 	if (!ui)
 		return CMD_FAIL;
-	ui_prompt_run(s, ui, c->argc ? c->argv[0] : "");
+	line = ui_prompt_read(ui, c->argc ? c->argv[0] : "");
+	if (line && *line)
+		ui_exec(s, line);
+	free(line);
 	return CMD_OK;
 }
 

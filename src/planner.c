@@ -496,7 +496,7 @@ static uint64_t ext4_chunks_cost(struct pl_ctx *c, uint64_t a, uint64_t len)
 #define PL_EXT4_BLOCKS_PER_REQ 256u
 
 /* ext4: estimated cost of the exact placement of [a, a+len) (claim_run in
- * src/fs_place_ext4.c), in requests plus blocks written / 256: one buddy
+ * lib/fs_place_ext4.c), in requests plus blocks written / 256: one buddy
  * chunk of the free run holding a, at or below a and of at most
  * PL_EXT4_CHUNK blocks, is taken with one blocker request per free chunk
  * of its order below it in the group -- the chunk with the fewest, the

@@ -244,11 +244,23 @@ struct ui_owner {
 ssize_t ui_inode_owners(struct ui *ui, struct ui_owner **out);
 void ui_inode_draw(struct ui *ui, int y, int x, int h, int w);
 
+/* ------------------------------------------------------ ui_pane.c */
+
+/* Draw text (lines) in a box, from line first, under an optional title. */
+void ui_draw_pane(struct ui *ui, int y, int x, int h, int w,
+                  const char *title, const char *text, int first);
+/* The message line's text (drawn with the next screen). */
+void ui_message(struct ui *ui, bool error, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
 /* ---------------------------------------------------- ui_prompt.c */
 
-/* Open the prompt with initial text; runs until Enter/Esc. */
-void ui_prompt_run(struct rl_session *s, struct ui *ui, const char *initial);
-void ui_prompt_init(struct ui *ui);
+/* Open the prompt with initial text; runs until Enter/Esc. Returns the
+ * line typed (malloc'ed, in the history when not empty), or NULL for Esc. */
+char *ui_prompt_read(struct ui *ui, const char *initial);
+/* redraw: draws the whole screen (the prompt redraws on a resize and when
+ * it shows completions). */
+void ui_prompt_init(struct ui *ui, void (*redraw)(struct ui *ui));
 void ui_prompt_done(struct ui *ui);
 /* Complete a command name (readline generator style). */
 char *ui_complete_command(const char *text, int state);
@@ -266,15 +278,10 @@ void ui_plan_clear(struct ui *ui);
 int ui_exec(struct rl_session *s, const char *line);
 /* Redraw the whole screen (without refresh). */
 void ui_draw(struct ui *ui);
-/* Draw text (lines) in a box, from line first, under an optional title. */
-void ui_draw_pane(struct ui *ui, int y, int x, int h, int w,
-                  const char *title, const char *text, int first);
 /* Write the current screen as text to f. */
 int ui_screen_text(FILE *f);
 /* Append text to the output pane. */
 void ui_output_append(struct ui *ui, const char *text, size_t len);
-void ui_message(struct ui *ui, bool error, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
 
 struct tx_progress;
 /* The apply progress bar in buf (at most width columns):

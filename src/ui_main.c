@@ -10,7 +10,6 @@
 #include <locale.h>
 #include <relayout/layout_model.h>
 #include <signal.h>
-#include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -82,17 +81,6 @@ void ui_sync_session(struct rl_session *s)
 		if (ui->active && ui->model)
 			ui_map_layout(ui);
 	}
-}
-
-void ui_message(struct ui *ui, bool error, const char *fmt, ...)
-{
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(ui->msg, sizeof(ui->msg), fmt, ap);
-	va_end(ap);
-	ui->msg_error = error;
-	ui->dirty = true;
 }
 
 static double mono_s(void)
@@ -237,34 +225,6 @@ int ui_exec(struct rl_session *s, const char *line)
 	if (ui)
 		ui->dirty = true;
 	return (int)st;
-}
-
-void ui_draw_pane(struct ui *ui, int y, int x, int h, int w,
-                  const char *title, const char *text, int first)
-{
-	const char *p = text ? text : "";
-	int line = 0, top = 0;
-
-	if (title) {
-		attrset(ui_attr(ui, UI_ROLE_PANE_TITLE));
-		mvhline(y, x, ' ', w);
-		mvaddnstr(y, x, title, w);
-		top = 1;
-	}
-	attrset(ui_attr(ui, UI_ROLE_PANE));
-	for (int r = top; r < h; r++)
-		mvhline(y + r, x, ' ', w);
-	while (*p && line < first + h - top) {
-		size_t n = strcspn(p, "\n");
-		if (line >= first)
-			mvaddnstr(y + top + line - first, x, p,
-			          (int)(n < (size_t)w ? n : (size_t)w));
-		p += n;
-		if (*p)
-			p++;
-		line++;
-	}
-	attrset(A_NORMAL);
 }
 
 static void draw_output_pane(struct ui *ui, int y, int x, int h, int w)
@@ -599,7 +559,7 @@ int ui_run(struct rl_session *s, const char *theme, const char **acts,
 		use_default_colors();
 		ui_theme_apply(ui);
 	}
-	ui_prompt_init(ui);
+	ui_prompt_init(ui, ui_draw);
 	on_resize(ui);
 	ui_message(ui, false, "? keys, : prompt, q quit");
 	for (int i = 0; i < nacts; i++) {

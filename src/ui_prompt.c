@@ -26,6 +26,7 @@
 
 /* Readline's callback interface has no user pointer: the one prompt. */
 static struct ui *p_ui;
+static void (*p_redraw)(struct ui *ui);
 static int p_key;
 static bool p_have_key, p_done;
 static char *p_line;
@@ -90,7 +91,7 @@ static void p_display_matches(char **matches, int n, int max)
 		used += (size_t)k;
 	}
 	ui_message(p_ui, false, "%s", buf);
-	ui_draw(p_ui);
+	p_redraw(p_ui);
 	p_redisplay();
 }
 
@@ -192,9 +193,10 @@ static char **p_complete(const char *text, int start, int end)
 	return NULL; /* file names */
 }
 
-void ui_prompt_init(struct ui *ui)
+void ui_prompt_init(struct ui *ui, void (*redraw)(struct ui *ui))
 {
 	p_ui = ui;
+	p_redraw = redraw;
 	rl_readline_name = "relayout";
 	rl_catch_signals = 0;
 	rl_catch_sigwinch = 0;
@@ -237,7 +239,7 @@ static int map_key(int ch)
 	}
 }
 
-void ui_prompt_run(struct rl_session *s, struct ui *ui, const char *initial)
+char *ui_prompt_read(struct ui *ui, const char *initial)
 {
 	char *line;
 
@@ -249,7 +251,7 @@ void ui_prompt_run(struct rl_session *s, struct ui *ui, const char *initial)
 	rl_callback_handler_install(":", p_handler);
 	if (initial && *initial)
 		rl_insert_text(initial);
-	ui_draw(ui);
+	p_redraw(ui);
 	p_redisplay();
 	while (!p_done) {
 		int ch = getch();
@@ -259,7 +261,7 @@ void ui_prompt_run(struct rl_session *s, struct ui *ui, const char *initial)
 		if (ch == KEY_RESIZE) {
 			getmaxyx(stdscr, ui->rows, ui->cols);
 			ui_map_layout(ui);
-			ui_draw(ui);
+			p_redraw(ui);
 			p_redisplay();
 			continue;
 		}
@@ -283,11 +285,7 @@ void ui_prompt_run(struct rl_session *s, struct ui *ui, const char *initial)
 	ui->dirty = true;
 	line = p_line;
 	p_line = NULL;
-	if (!line)
-		return;
-	if (*line) {
+	if (line && *line)
 		add_history(line);
-		ui_exec(s, line);
-	}
-	free(line);
+	return line;
 }
