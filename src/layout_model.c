@@ -471,6 +471,33 @@ static int hash_insert(struct lm_model *m, uint32_t **t, size_t *cap,
 	return 0;
 }
 
+/* Take value v out of table t (capacity cap, power of 2), whose key is
+ * still readable; the entries after it in its cluster are inserted again,
+ * so every lookup that probes past its slot still finds them. */
+static void hash_delete(const struct lm_model *m, uint32_t *t, size_t cap,
+                        uint32_t v,
+                        uint64_t (*key)(const struct lm_model *, uint32_t))
+{
+	size_t h = cap ? key(m, v) & (cap - 1) : 0;
+
+	if (!cap)
+		return;
+	while (t[h] && t[h] != v + 1)
+		h = (h + 1) & (cap - 1);
+	if (!t[h])
+		return;
+	t[h] = 0;
+	for (h = (h + 1) & (cap - 1); t[h]; h = (h + 1) & (cap - 1)) {
+		uint32_t w = t[h] - 1;
+		size_t k = key(m, w) & (cap - 1);
+
+		t[h] = 0;
+		while (t[k])
+			k = (k + 1) & (cap - 1);
+		t[k] = w + 1;
+	}
+}
+
 /* Smallest power of 2 holding count ids at a load of at most 1/2. */
 static size_t hash_cap_for(size_t count)
 {
@@ -743,10 +770,39 @@ static int store_extents(struct lm_model *m, uint32_t id,
 	return 0;
 }
 
+/* What lm_add_file changes before it can fail (the tables may have grown
+ * since: their contents are what counts). */
+struct add_mark {
+	size_t npaths, arena_len, next, npend;
+	uint64_t ext_live;
+	bool prefix_dirty;
+};
+
+/* Take file id (the newest, maybe in the inode table, maybe with its path
+ * and some of its extents stored and queued) back out: the model is as it was
+ * at mark b. */
+static void add_file_undo(struct lm_model *m, uint32_t id,
+                          const struct add_mark *b)
+{
+	hash_delete(m, m->ino_hash, m->ino_hash_cap, id, ino_key);
+	if (m->npaths > b->npaths)
+		hash_delete(m, m->path_hash, m->path_hash_cap,
+		            (uint32_t)b->npaths, path_key);
+	m->npaths = b->npaths;
+	m->arena_len = b->arena_len;
+	m->next = b->next;
+	m->npend = b->npend;
+	m->ext_live = b->ext_live;
+	m->prefix_dirty = b->prefix_dirty;
+	m->nfiles--;
+}
+
 int lm_add_file(struct lm_model *m, const struct lm_file_info *fi,
                 const char *path, const struct rl_extent *ext, size_t n,
                 uint32_t *idp)
 {
+	struct add_mark before = {m->npaths, m->arena_len, m->next,
+	                          m->npend,  m->ext_live, m->prefix_dirty};
 	uint32_t id;
 	int r;
 
@@ -786,53 +842,7 @@ int lm_add_file(struct lm_model *m, const struct lm_file_info *fi,
 	if (r == 0)
 		r = store_extents(m, id, ext, n, 0);
 	if (r < 0) {
-		/* Roll back: the file stays out of the model. Its hash entry
-		 * and path are removed by rebuilding those tables. */
-		m->nfiles--;
-		for (size_t i = 0; i < m->ino_hash_cap; i++)
-			if (m->ino_hash[i] == id + 1) {
-				/* re-insert the rest of the cluster */
-				m->ino_hash[i] = 0;
-				size_t j = (i + 1) & (m->ino_hash_cap - 1);
-				while (m->ino_hash[j]) {
-					uint32_t v = m->ino_hash[j] - 1;
-					m->ino_hash[j] = 0;
-					size_t h = ino_key(m, v) &
-					           (m->ino_hash_cap - 1);
-					while (m->ino_hash[h])
-						h = (h + 1) &
-						    (m->ino_hash_cap - 1);
-					m->ino_hash[h] = v + 1;
-					j = (j + 1) & (m->ino_hash_cap - 1);
-				}
-				break;
-			}
-		if (m->npaths && m->paths[m->npaths - 1].file == id) {
-			uint32_t p = (uint32_t)(m->npaths - 1);
-			for (size_t i = 0; i < m->path_hash_cap; i++)
-				if (m->path_hash[i] == p + 1) {
-					m->path_hash[i] = 0;
-					size_t j = (i + 1) &
-					           (m->path_hash_cap - 1);
-					while (m->path_hash[j]) {
-						uint32_t v = m->path_hash[j] - 1;
-						m->path_hash[j] = 0;
-						size_t h =
-						    path_key(m, v) &
-						    (m->path_hash_cap - 1);
-						while (m->path_hash[h])
-							h = (h + 1) &
-							    (m->path_hash_cap -
-							     1);
-						m->path_hash[h] = v + 1;
-						j = (j + 1) &
-						    (m->path_hash_cap - 1);
-					}
-					break;
-				}
-			m->arena_len = m->paths[p].off;
-			m->npaths--;
-		}
+		add_file_undo(m, id, &before);
 		return r;
 	}
 	if (idp)
