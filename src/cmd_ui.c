@@ -70,19 +70,6 @@ static struct lm_model *need_model(struct rl_session *s)
 	return s->model;
 }
 
-/* Append word to f quoted for the command language. */
-static void put_quoted(FILE *f, const char *w)
-{
-	fputc('\'', f);
-	for (; *w; w++) {
-		if (*w == '\'')
-			fputs("'\\''", f);
-		else
-			fputc(*w, f);
-	}
-	fputc('\'', f);
-}
-
 /* ------------------------------------------------------------- bind */
 
 enum cmd_status cmd_bind(struct rl_session *s, const struct cmd_call *c)
@@ -411,7 +398,7 @@ enum cmd_status cmd_pane(struct rl_session *s, const struct cmd_call *c)
 			FILE *f = open_memstream(&line, &len);
 			if (f) {
 				fputs("goto ", f);
-				put_quoted(f, lm_file_path(ui->model,
+				units_put_word(f, lm_file_path(ui->model,
 				                           v[ui->pane_sel].file,
 				                           0));
 				fclose(f);
@@ -634,7 +621,7 @@ enum cmd_status cmd_pick(struct rl_session *s, const struct cmd_call *c)
 	fprintf(f, "select %s-- ",
 	        lm_file(ui->model, id)->flags & LM_FILE_SELECTED ? "--off "
 	                                                          : "");
-	put_quoted(f, lm_file_path(ui->model, id, 0));
+	units_put_word(f, lm_file_path(ui->model, id, 0));
 	fclose(f);
 	ui->pane_file = id;
 	r = cmd_exec_line(s, line);
@@ -758,8 +745,8 @@ static int plan_move(struct rl_session *s, struct ui *ui, char **real,
 		char abs[2 * 4096 + 2];
 		snprintf(abs, sizeof(abs), "%s/%s", lm_geometry(m)->mountpoint,
 		         lm_file_path(m, id, 0));
-		put_quoted(rf, abs);
-		put_quoted(pf, abs);
+		units_put_word(rf, abs);
+		units_put_word(pf, abs);
 		goal += len;
 		bytes += len;
 		nfiles++;

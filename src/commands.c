@@ -11,6 +11,7 @@
 #include <sys/stat.h>
 #include "output.h"
 #include "session.h"
+#include "units.h"
 
 #define X(n, id, a, mn, mx, fl, o, h)                                         \
 	{.name = n,                                                           \
@@ -366,28 +367,6 @@ enum cmd_status cmd_parse(int argc, char **argv, struct cmd_call *c,
 
 /* -------------------------------------------------------------- executor */
 
-void cmd_put_word(FILE *f, const char *word)
-{
-	bool plain = *word != '\0';
-
-	for (const char *q = word; *q; q++)
-		if (!((*q >= 'a' && *q <= 'z') || (*q >= 'A' && *q <= 'Z') ||
-		      (*q >= '0' && *q <= '9') || strchr("-_./=:,+@%", *q)))
-			plain = false;
-	if (plain) {
-		fputs(word, f);
-		return;
-	}
-	fputc('\'', f);
-	for (const char *q = word; *q; q++) {
-		if (*q == '\'')
-			fputs("'\\''", f);
-		else
-			fputc(*q, f);
-	}
-	fputc('\'', f);
-}
-
 /* Word i of c, or its replacement from args when it is a positional
  * argument that args replaces. */
 static const char *call_word(const struct cmd_call *c,
@@ -406,7 +385,7 @@ static void put_words(FILE *f, const struct cmd_call *c, char *const *words,
 {
 	for (int i = 0; i < n; i++) {
 		fputs(i ? " " : "", f);
-		cmd_put_word(f, c ? call_word(c, args, i) : words[i]);
+		units_put_word(f, c ? call_word(c, args, i) : words[i]);
 	}
 }
 
