@@ -8,6 +8,7 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
+#include "mem.h"
 
 /* Longest index entry: extents are cut into chunks of at most this, so an
  * entry straddling an address starts less than LM_CHUNK before it. */
@@ -53,7 +54,7 @@ struct lm_model {
 	size_t nspace, space_cap;
 
 	char **labels;
-	size_t nlabels;
+	size_t nlabels, labels_cap;
 
 	char *arena;
 	size_t arena_len, arena_cap;
@@ -81,27 +82,6 @@ struct lm_model {
 _Static_assert(sizeof(struct lm_file) == 48, "lm_file: 48 bytes");
 
 /* ------------------------------------------------------------- helpers */
-
-static int grow(void **p, size_t *cap, size_t need, size_t elem)
-{
-	size_t ncap;
-	void *np;
-
-	if (need <= *cap)
-		return 0;
-	ncap = *cap ? *cap : 16;
-	while (ncap < need) {
-		if (ncap > SIZE_MAX / 2 / elem)
-			return -ENOMEM;
-		ncap *= 2;
-	}
-	np = realloc(*p, ncap * elem);
-	if (!np)
-		return -ENOMEM;
-	*p = np;
-	*cap = ncap;
-	return 0;
-}
 
 uint64_t lm_max_extent(enum rl_fs_type type, uint32_t block_size)
 {
@@ -631,10 +611,10 @@ static int add_path_rec(struct lm_model *m, uint32_t id, const char *path,
 		return -EEXIST;
 	if (m->npaths >= LM_MAX_IDS || m->files[id].npaths >= LM_MAX_PATHS)
 		return -E2BIG;
-	if ((r = grow((void **)&m->arena, &m->arena_cap, m->arena_len + len,
-	              1)) < 0 ||
-	    (r = grow((void **)&m->paths, &m->paths_cap, m->npaths + 1,
-	              sizeof(*m->paths))) < 0)
+	if ((r = mem_grow(&m->arena, &m->arena_cap, m->arena_len + len,
+	                  1)) < 0 ||
+	    (r = mem_grow(&m->paths, &m->paths_cap, m->npaths + 1,
+	                  sizeof(*m->paths))) < 0)
 		return r;
 	memcpy(m->arena + m->arena_len, path, len);
 	p = (uint32_t)m->npaths;
@@ -678,8 +658,8 @@ static int queue_entry(struct lm_model *m, uint64_t start, uint64_t len,
 
 	while (len) {
 		uint32_t l = len > LM_CHUNK ? LM_CHUNK : (uint32_t)len;
-		int r = grow((void **)&m->pend, &m->pend_cap, m->npend + 1,
-		             sizeof(*m->pend));
+		int r = mem_grow(&m->pend, &m->pend_cap, m->npend + 1,
+		                 sizeof(*m->pend));
 		if (r < 0)
 			return r;
 		m->pend[m->npend].start = start;
@@ -738,8 +718,8 @@ static int store_extents(struct lm_model *m, uint32_t id,
 	if (n > room) {
 		if (m->next + n > LM_MAX_IDS)
 			return -E2BIG;
-		r = grow((void **)&m->ext, &m->ext_cap, m->next + n,
-		         sizeof(*m->ext));
+		r = mem_grow(&m->ext, &m->ext_cap, m->next + n,
+		             sizeof(*m->ext));
 		if (r < 0)
 			return r;
 		f = &m->files[id];
@@ -819,8 +799,8 @@ int lm_add_file(struct lm_model *m, const struct lm_file_info *fi,
 			return -EINVAL;
 	if (m->nfiles >= LM_MAX_IDS)
 		return -E2BIG;
-	r = grow((void **)&m->files, &m->files_cap, m->nfiles + 1,
-	         sizeof(*m->files));
+	r = mem_grow(&m->files, &m->files_cap, m->nfiles + 1,
+	             sizeof(*m->files));
 	if (r < 0)
 		return r;
 	id = (uint32_t)m->nfiles;
@@ -860,8 +840,8 @@ static int add_space(struct lm_model *m, uint64_t start, uint64_t len,
 		return -EINVAL;
 	if (m->nspace >= LM_MAX_IDS)
 		return -E2BIG;
-	r = grow((void **)&m->space, &m->space_cap, m->nspace + 1,
-	         sizeof(*m->space));
+	r = mem_grow(&m->space, &m->space_cap, m->nspace + 1,
+	             sizeof(*m->space));
 	if (r < 0)
 		return r;
 	id = (uint32_t)m->nspace++;
@@ -888,20 +868,16 @@ int lm_add_metadata(struct lm_model *m, uint64_t start, uint64_t len,
 		if (strcmp(m->labels[i], label) == 0)
 			break;
 	if (i == m->nlabels) {
-		char **nl;
 		char *copy;
 
 		if (m->nlabels >= 4096)
 			return -E2BIG;
 		copy = strdup(label);
-		nl = realloc(m->labels, (m->nlabels + 1) * sizeof(*nl));
-		if (!copy || !nl) {
+		if (!copy || mem_grow(&m->labels, &m->labels_cap, m->nlabels + 1,
+		                      sizeof(*m->labels)) < 0) {
 			free(copy);
-			if (nl)
-				m->labels = nl;
 			return -ENOMEM;
 		}
-		m->labels = nl;
 		m->labels[m->nlabels++] = copy;
 	}
 	return add_space(m, start, len, LM_SPACE_META, (uint32_t)i);
@@ -1650,8 +1626,8 @@ int lm_refresh_free(struct lm_model *m, uint64_t start, uint64_t end,
 				seen = true;
 		if (seen)
 			continue;
-		if ((r = grow((void **)&victims, &vcap, nv + 1,
-		              sizeof(*victims))) < 0)
+		if ((r = mem_grow(&victims, &vcap, nv + 1,
+		                  sizeof(*victims))) < 0)
 			goto out;
 		victims[nv++] = sid;
 	}
