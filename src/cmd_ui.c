@@ -21,6 +21,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include "commands.h"
+#include "mem.h"
 #include "output.h"
 #include "session.h"
 #include "ui.h"
@@ -730,11 +731,9 @@ static int plan_move(struct rl_session *s, struct ui *ui, char **real,
 		struct lm_file_frag ff;
 		lm_file_frag(m, id, &ff);
 		runs += ff.regions;
-		void *np = realloc(ui->planned,
-		                   (ui->nplanned + 1) * sizeof(*ui->planned));
-		if (!np)
+		if (mem_grow(&ui->planned, &ui->planned_cap, ui->nplanned + 1,
+		             sizeof(*ui->planned)) < 0)
 			break;
-		ui->planned = np;
 		ui->planned[ui->nplanned].start = goal;
 		ui->planned[ui->nplanned++].len = len;
 		fprintf(rf, "%smove --to 0x%" PRIx64 " -- ", nfiles ? "; " : "",

@@ -11,6 +11,7 @@
 #include <sys/stat.h>
 #include "output.h"
 #include "session.h"
+#include "mem.h"
 #include "units.h"
 
 #define X(n, id, a, mn, mx, fl, o, h)                                         \
@@ -148,17 +149,13 @@ void cmd_free_split(char ***cmds, size_t ncmds)
 	free(cmds);
 }
 
-static int push_cmd(char ****cmds, size_t *n, struct words *w)
+static int push_cmd(char ****cmds, size_t *n, size_t *cap, struct words *w)
 {
-	char ***p;
-
 	if (w->n == 0)
 		return 0;
-	p = realloc(*cmds, (*n + 1) * sizeof(*p));
-	if (!p)
+	if (mem_grow(cmds, cap, *n + 1, sizeof(**cmds)) < 0)
 		return -ENOMEM;
-	*cmds = p;
-	p[(*n)++] = w->v;
+	(*cmds)[(*n)++] = w->v;
 	memset(w, 0, sizeof(*w));
 	return 0;
 }
@@ -167,7 +164,7 @@ int cmd_split(const char *line, char ****out, size_t *nout)
 {
 	size_t len = strlen(line);
 	char ***cmds = NULL;
-	size_t ncmds = 0;
+	size_t ncmds = 0, cmds_cap = 0;
 	struct words w = {0};
 	char *buf = NULL;
 	size_t blen = 0;
@@ -203,7 +200,7 @@ int cmd_split(const char *line, char ****out, size_t *nout)
 				blen = 0;
 			}
 			if (ch == ';' || ch == '\0') {
-				ret = push_cmd(&cmds, &ncmds, &w);
+				ret = push_cmd(&cmds, &ncmds, &cmds_cap, &w);
 				if (ret < 0)
 					goto fail;
 			}

@@ -13,6 +13,7 @@
 #include "config.h"
 #include "journal.h"
 #include "json_util.h"
+#include "mem.h"
 #include <cjson/cJSON.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -315,18 +316,16 @@ static int apply_record(struct jr_journal *j, unsigned type, const char *pl,
 	}
 	uint64_t id = get_u64(o, "txn");
 	if (type == JR_BEGIN) {
-		struct jr_txn *nt;
 		if (id == 0 || jr_find(j, id)) {
 			ret = -EBADMSG;
 			goto out;
 		}
-		nt = realloc(j->txns, (j->ntxns + 1) * sizeof(*nt));
-		if (!nt) {
+		if (mem_grow(&j->txns, &j->txns_cap, j->ntxns + 1,
+		             sizeof(*j->txns)) < 0) {
 			ret = -ENOMEM;
 			goto out;
 		}
-		j->txns = nt;
-		t = &nt[j->ntxns++];
+		t = &j->txns[j->ntxns++];
 		memset(t, 0, sizeof(*t));
 		t->id = id;
 		t->time = (int64_t)get_u64(o, "time");
@@ -345,14 +344,12 @@ static int apply_record(struct jr_journal *j, unsigned type, const char *pl,
 	}
 	switch (type) {
 	case JR_PLANNED: {
-		struct jr_step *ns = realloc(t->steps,
-		                             (t->nsteps + 1) * sizeof(*ns));
-		if (!ns) {
+		if (mem_grow(&t->steps, &t->steps_cap, t->nsteps + 1,
+		             sizeof(*t->steps)) < 0) {
 			ret = -ENOMEM;
 			goto out;
 		}
-		t->steps = ns;
-		st = &ns[t->nsteps++];
+		st = &t->steps[t->nsteps++];
 		memset(st, 0, sizeof(*st));
 		st->index = (unsigned)get_u64(o, "step");
 		st->state = JR_STEP_PLANNED;
@@ -426,7 +423,7 @@ int jr_parse(struct jr_journal *j, const unsigned char *buf, size_t len)
 
 	jr_txns_free(j->txns, j->ntxns);
 	j->txns = NULL;
-	j->ntxns = 0;
+	j->ntxns = j->txns_cap = 0;
 	j->tail_damaged = j->corrupt = false;
 	j->corrupt_at = 0;
 	j->problem[0] = '\0';
