@@ -66,6 +66,15 @@ int units_parse_size(const char *s, uint64_t *out)
 	return 0;
 }
 
+const char *units_size_error(int err, bool addr)
+{
+	if (err == -ERANGE)
+		return "too large";
+	return addr ? "not a size or address (bytes, 0x hex, or with K/M/G/T "
+	              "suffix)"
+	            : "not a size (bytes, 0x hex, or with K/M/G/T suffix)";
+}
+
 void units_format_size(uint64_t bytes, char *buf, size_t size)
 {
 	static const char *names[] = {"B",   "KiB", "MiB", "GiB",

@@ -3,6 +3,7 @@
  * words quoted. Calls nothing else in the tree. */
 #ifndef RL_UNITS_H
 #define RL_UNITS_H
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdint.h>
@@ -12,6 +13,11 @@
  * no fraction, no trailing garbage; overflow is an error.
  * Returns 0 or -EINVAL (not a size) / -ERANGE (too large). */
 int units_parse_size(const char *s, uint64_t *out);
+
+/* Why units_parse_size refused a word, the end of "WHAT 'WORD': why":
+ * "too large" (-ERANGE), else "not a size (bytes, 0x hex, or with K/M/G/T
+ * suffix)", with addr "not a size or address (...)". */
+const char *units_size_error(int err, bool addr);
 
 /* Format bytes for people: "0 B", "512 B", "4.0 KiB", "1.5 GiB". */
 void units_format_size(uint64_t bytes, char *buf, size_t size);

@@ -96,6 +96,20 @@ static void test_put_word(void **state)
 	}
 }
 
+/* The one text for a refused size, after "WHAT 'WORD': ". */
+static void test_size_error(void **state)
+{
+	(void)state;
+	assert_string_equal(units_size_error(-ERANGE, false), "too large");
+	assert_string_equal(units_size_error(-ERANGE, true), "too large");
+	assert_string_equal(units_size_error(-EINVAL, false),
+	                    "not a size (bytes, 0x hex, or with K/M/G/T "
+	                    "suffix)");
+	assert_string_equal(units_size_error(-EINVAL, true),
+	                    "not a size or address (bytes, 0x hex, or with "
+	                    "K/M/G/T suffix)");
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -104,6 +118,7 @@ int main(void)
 	    cmocka_unit_test(test_parse_range),
 	    cmocka_unit_test(test_format),
     cmocka_unit_test(test_put_word),
+    cmocka_unit_test(test_size_error),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
