@@ -458,10 +458,11 @@ static void hash_delete(const struct lm_model *m, uint32_t *t, size_t cap,
                         uint32_t v,
                         uint64_t (*key)(const struct lm_model *, uint32_t))
 {
-	size_t h = cap ? key(m, v) & (cap - 1) : 0;
+	size_t h;
 
 	if (!cap)
 		return;
+	h = key(m, v) & (cap - 1);
 	while (t[h] && t[h] != v + 1)
 		h = (h + 1) & (cap - 1);
 	if (!t[h])
@@ -758,9 +759,9 @@ struct add_mark {
 	bool prefix_dirty;
 };
 
-/* Take file id (the newest, maybe in the inode table, maybe with its path
- * and some of its extents stored and queued) back out: the model is as it was
- * at mark b. */
+/* Take file id (the newest: maybe in the inode table, maybe with its path
+ * and some of its extents stored and queued) back out, so that the model
+ * is as it was at mark b. */
 static void add_file_undo(struct lm_model *m, uint32_t id,
                           const struct add_mark *b)
 {
@@ -781,8 +782,12 @@ int lm_add_file(struct lm_model *m, const struct lm_file_info *fi,
                 const char *path, const struct rl_extent *ext, size_t n,
                 uint32_t *idp)
 {
-	struct add_mark before = {m->npaths, m->arena_len, m->next,
-	                          m->npend,  m->ext_live, m->prefix_dirty};
+	const struct add_mark before = {.npaths = m->npaths,
+	                                .arena_len = m->arena_len,
+	                                .next = m->next,
+	                                .npend = m->npend,
+	                                .ext_live = m->ext_live,
+	                                .prefix_dirty = m->prefix_dirty};
 	uint32_t id;
 	int r;
 
