@@ -8,6 +8,7 @@
  */
 #include "config.h"
 #include "json_util.h"
+#include "mem.h"
 #include "output.h"
 #include "snapshot.h"
 #include <cjson/cJSON.h>
@@ -507,13 +508,8 @@ static int read_file_obj(struct rd *rd, struct lm_model *m, const cJSON *o,
 		return bad(rd, "files[%d].extents: missing or not an array",
 		           idx);
 	int ne = cJSON_GetArraySize(exts);
-	if ((size_t)ne > *bufcap) {
-		struct rl_extent *nb = realloc(*buf, (size_t)ne * sizeof(*nb));
-		if (!nb)
-			return -ENOMEM;
-		*buf = nb;
-		*bufcap = (size_t)ne;
-	}
+	if (mem_grow(buf, bufcap, (size_t)ne, sizeof(**buf)) < 0)
+		return -ENOMEM;
 	uint64_t logical_end = 0;
 	cJSON_ArrayForEach(it, exts)
 	{
