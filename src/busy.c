@@ -12,20 +12,14 @@
 #include <sys/stat.h>
 #include <unistd.h>
 #include <relayout/fs.h>
+#include "mem.h"
 
 static int add(struct busy_set *b, const struct stat *st, enum busy_kind k)
 {
 	if (!S_ISREG(st->st_mode))
 		return 0;
-	if (b->n == b->cap) {
-		size_t ncap = b->cap ? 2 * b->cap : 64;
-		struct busy_id *v = realloc(b->ids, ncap * sizeof(*v));
-
-		if (!v)
-			return -ENOMEM;
-		b->ids = v;
-		b->cap = ncap;
-	}
+	if (mem_grow(&b->ids, &b->cap, b->n + 1, sizeof(*b->ids)) < 0)
+		return -ENOMEM;
 	b->ids[b->n].dev = st->st_dev;
 	b->ids[b->n].ino = st->st_ino;
 	b->ids[b->n].kind = k;

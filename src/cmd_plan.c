@@ -14,6 +14,7 @@
 #include "cmd_model.h"
 #include "cmd_txn.h"
 #include "commands.h"
+#include "mem.h"
 #include "output.h"
 #include "planner.h"
 #include "session.h"
@@ -199,13 +200,8 @@ static void plan_fini(struct pl_ctx *ctx, struct plan_hooks *h)
 
 static int push_id(uint32_t **a, size_t *k, size_t *cap, uint32_t id)
 {
-	if (*k == *cap) {
-		uint32_t *na = realloc(*a, 2 * *cap * sizeof(**a));
-		if (!na)
-			return -ENOMEM;
-		*a = na;
-		*cap *= 2;
-	}
+	if (mem_grow(a, cap, *k + 1, sizeof(**a)) < 0)
+		return -ENOMEM;
 	(*a)[(*k)++] = id;
 	return 0;
 }

@@ -68,9 +68,7 @@ static int parse_size(struct rl_session *s, const char *what, const char *v,
 	int r = units_parse_size(v, out);
 	if (r < 0)
 		session_error(s, "%s '%s': %s", what, v,
-		              r == -ERANGE ? "too large"
-		                           : "not a size (bytes, 0x hex, or "
-		                             "with K/M/G/T suffix)");
+		              units_size_error(r, false));
 	return r;
 }
 

@@ -23,6 +23,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include "commands.h"
+#include "mem.h"
 #include "output.h"
 #include "session.h"
 #include "ui.h"
@@ -65,19 +66,6 @@ static struct lm_model *need_model(struct rl_session *s)
 	if (!s->model)
 		session_error(s, "no layout model");
 	return s->model;
-}
-
-/* Append word to f quoted for the command language. */
-static void put_quoted(FILE *f, const char *w)
-{
-	fputc('\'', f);
-	for (; *w; w++) {
-		if (*w == '\'')
-			fputs("'\\''", f);
-		else
-			fputc(*w, f);
-	}
-	fputc('\'', f);
 }
 
 /* ------------------------------------------------------------- bind */
@@ -415,7 +403,7 @@ static enum cmd_status cmd_pane(struct rl_session *s,
 			FILE *f = open_memstream(&line, &len);
 			if (f) {
 				fputs("goto ", f);
-				put_quoted(f, lm_file_path(ui->model,
+				units_put_word(f, lm_file_path(ui->model,
 				                           v[ui->pane_sel].file,
 				                           0));
 				fclose(f);
@@ -648,7 +636,7 @@ static enum cmd_status cmd_pick(struct rl_session *s,
 	fprintf(f, "select %s-- ",
 	        lm_file(ui->model, id)->flags & LM_FILE_SELECTED ? "--off "
 	                                                          : "");
-	put_quoted(f, lm_file_path(ui->model, id, 0));
+	units_put_word(f, lm_file_path(ui->model, id, 0));
 	fclose(f);
 	ui->pane_file = id;
 	r = cmd_exec_line(s, line);
@@ -759,11 +747,9 @@ static int plan_move(struct rl_session *s, struct ui *ui, char **real,
 		struct lm_file_frag ff;
 		lm_file_frag(m, id, &ff);
 		runs += ff.regions;
-		void *np = realloc(ui->planned,
-		                   (ui->nplanned + 1) * sizeof(*ui->planned));
-		if (!np)
+		if (mem_grow(&ui->planned, &ui->planned_cap, ui->nplanned + 1,
+		             sizeof(*ui->planned)) < 0)
 			break;
-		ui->planned = np;
 		ui->planned[ui->nplanned].start = goal;
 		ui->planned[ui->nplanned++].len = len;
 		fprintf(rf, "%smove --to 0x%" PRIx64 " -- ", nfiles ? "; " : "",
@@ -774,8 +760,8 @@ static int plan_move(struct rl_session *s, struct ui *ui, char **real,
 		char abs[2 * 4096 + 2];
 		snprintf(abs, sizeof(abs), "%s/%s", lm_geometry(m)->mountpoint,
 		         lm_file_path(m, id, 0));
-		put_quoted(rf, abs);
-		put_quoted(pf, abs);
+		units_put_word(rf, abs);
+		units_put_word(pf, abs);
 		goal += len;
 		bytes += len;
 		nfiles++;

@@ -11,6 +11,8 @@
 #include <sys/stat.h>
 #include "output.h"
 #include "session.h"
+#include "mem.h"
+#include "units.h"
 
 const struct cmd_opt cmd_opts_select[] = {
     {"off", NULL, "deselect instead of select"},
@@ -169,17 +171,13 @@ void cmd_free_split(char ***cmds, size_t ncmds)
 	free(cmds);
 }
 
-static int push_cmd(char ****cmds, size_t *n, struct words *w)
+static int push_cmd(char ****cmds, size_t *n, size_t *cap, struct words *w)
 {
-	char ***p;
-
 	if (w->n == 0)
 		return 0;
-	p = realloc(*cmds, (*n + 1) * sizeof(*p));
-	if (!p)
+	if (mem_grow(cmds, cap, *n + 1, sizeof(**cmds)) < 0)
 		return -ENOMEM;
-	*cmds = p;
-	p[(*n)++] = w->v;
+	(*cmds)[(*n)++] = w->v;
 	memset(w, 0, sizeof(*w));
 	return 0;
 }
@@ -188,7 +186,7 @@ int cmd_split(const char *line, char ****out, size_t *nout)
 {
 	size_t len = strlen(line);
 	char ***cmds = NULL;
-	size_t ncmds = 0;
+	size_t ncmds = 0, cmds_cap = 0;
 	struct words w = {0};
 	char *buf = NULL;
 	size_t blen = 0;
@@ -224,7 +222,7 @@ int cmd_split(const char *line, char ****out, size_t *nout)
 				blen = 0;
 			}
 			if (ch == ';' || ch == '\0') {
-				ret = push_cmd(&cmds, &ncmds, &w);
+				ret = push_cmd(&cmds, &ncmds, &cmds_cap, &w);
 				if (ret < 0)
 					goto fail;
 			}
@@ -388,28 +386,6 @@ enum cmd_status cmd_parse(int argc, char **argv, struct cmd_call *c,
 
 /* -------------------------------------------------------------- executor */
 
-void cmd_put_word(FILE *f, const char *word)
-{
-	bool plain = *word != '\0';
-
-	for (const char *q = word; *q; q++)
-		if (!((*q >= 'a' && *q <= 'z') || (*q >= 'A' && *q <= 'Z') ||
-		      (*q >= '0' && *q <= '9') || strchr("-_./=:,+@%", *q)))
-			plain = false;
-	if (plain) {
-		fputs(word, f);
-		return;
-	}
-	fputc('\'', f);
-	for (const char *q = word; *q; q++) {
-		if (*q == '\'')
-			fputs("'\\''", f);
-		else
-			fputc(*q, f);
-	}
-	fputc('\'', f);
-}
-
 /* Word i of c, or its replacement from args when it is a positional
  * argument that args replaces. */
 static const char *call_word(const struct cmd_call *c,
@@ -428,7 +404,7 @@ static void put_words(FILE *f, const struct cmd_call *c, char *const *words,
 {
 	for (int i = 0; i < n; i++) {
 		fputs(i ? " " : "", f);
-		cmd_put_word(f, c ? call_word(c, args, i) : words[i]);
+		units_put_word(f, c ? call_word(c, args, i) : words[i]);
 	}
 }
 

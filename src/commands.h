@@ -311,18 +311,13 @@ enum cmd_status cmd_exec_line(struct rl_session *s, const char *line);
 /* Execute a script file ("-" for stdin). Errors read "FILE:LINE: ...". */
 enum cmd_status cmd_exec_file(struct rl_session *s, const char *path);
 
-/* Write one word to f so that cmd_split (and a POSIX shell) reads it
- * back as it is: unchanged when made of safe characters only, else in
- * single quotes. */
-void cmd_put_word(FILE *f, const char *word);
-
 /* The words as one line that cmd_split (and a POSIX shell) reads back
- * as they are (cmd_put_word each, separated by blanks). malloc'ed; NULL
+ * as they are (units_put_word each, separated by blanks). malloc'ed; NULL
  * when out of memory. */
 char *cmd_words_text(char *const *words, int n);
 
 /* The call as one line (for the journal: log shows it, and it re-runs):
- * every word as typed, options included, quoted by cmd_put_word, except
+ * every word as typed, options included, quoted by units_put_word, except
  * that positional argument k is args[k] when args (c->argc entries) and
  * args[k] are not NULL (a path made absolute as the command resolved
  * it). malloc'ed; NULL when out of memory. */

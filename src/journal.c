@@ -12,6 +12,8 @@
  */
 #include "config.h"
 #include "journal.h"
+#include "json_util.h"
+#include "mem.h"
 #include <cjson/cJSON.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -122,18 +124,6 @@ int jr_encode(enum jr_type type, const char *payload, unsigned char **out,
 	return 0;
 }
 
-/* JSON helpers: u64 as number (exact below 2^53) or decimal string. */
-static void add_u64(cJSON *o, const char *k, uint64_t v)
-{
-	if (v <= (1ull << 53)) {
-		cJSON_AddNumberToObject(o, k, (double)v);
-	} else {
-		char buf[24];
-		snprintf(buf, sizeof(buf), "%llu", (unsigned long long)v);
-		cJSON_AddStringToObject(o, k, buf);
-	}
-}
-
 static uint64_t json_u64(const cJSON *v)
 {
 	/* Out of range (negative, NaN, 2^64 and more: a damaged payload)
@@ -167,17 +157,11 @@ static cJSON *pieces_json(const struct jr_piece *p, size_t n)
 
 	for (size_t i = 0; a && i < n; i++) {
 		cJSON *e = cJSON_CreateArray();
-		cJSON *t = cJSON_CreateObject();
-		/* encode each number through add_u64 for exactness */
-		add_u64(t, "l", p[i].logical);
-		add_u64(t, "p", p[i].physical);
-		add_u64(t, "n", p[i].length);
-		add_u64(t, "f", p[i].flags);
-		cJSON_AddItemToArray(e, cJSON_DetachItemFromObject(t, "l"));
-		cJSON_AddItemToArray(e, cJSON_DetachItemFromObject(t, "p"));
-		cJSON_AddItemToArray(e, cJSON_DetachItemFromObject(t, "n"));
-		cJSON_AddItemToArray(e, cJSON_DetachItemFromObject(t, "f"));
-		cJSON_Delete(t);
+
+		cJSON_AddItemToArray(e, ju_u64(p[i].logical));
+		cJSON_AddItemToArray(e, ju_u64(p[i].physical));
+		cJSON_AddItemToArray(e, ju_u64(p[i].length));
+		cJSON_AddItemToArray(e, ju_u64(p[i].flags));
 		cJSON_AddItemToArray(a, e);
 	}
 	return a;
@@ -332,18 +316,16 @@ static int apply_record(struct jr_journal *j, unsigned type, const char *pl,
 	}
 	uint64_t id = get_u64(o, "txn");
 	if (type == JR_BEGIN) {
-		struct jr_txn *nt;
 		if (id == 0 || jr_find(j, id)) {
 			ret = -EBADMSG;
 			goto out;
 		}
-		nt = realloc(j->txns, (j->ntxns + 1) * sizeof(*nt));
-		if (!nt) {
+		if (mem_grow(&j->txns, &j->txns_cap, j->ntxns + 1,
+		             sizeof(*j->txns)) < 0) {
 			ret = -ENOMEM;
 			goto out;
 		}
-		j->txns = nt;
-		t = &nt[j->ntxns++];
+		t = &j->txns[j->ntxns++];
 		memset(t, 0, sizeof(*t));
 		t->id = id;
 		t->time = (int64_t)get_u64(o, "time");
@@ -362,14 +344,12 @@ static int apply_record(struct jr_journal *j, unsigned type, const char *pl,
 	}
 	switch (type) {
 	case JR_PLANNED: {
-		struct jr_step *ns = realloc(t->steps,
-		                             (t->nsteps + 1) * sizeof(*ns));
-		if (!ns) {
+		if (mem_grow(&t->steps, &t->steps_cap, t->nsteps + 1,
+		             sizeof(*t->steps)) < 0) {
 			ret = -ENOMEM;
 			goto out;
 		}
-		t->steps = ns;
-		st = &ns[t->nsteps++];
+		st = &t->steps[t->nsteps++];
 		memset(st, 0, sizeof(*st));
 		st->index = (unsigned)get_u64(o, "step");
 		st->state = JR_STEP_PLANNED;
@@ -443,7 +423,7 @@ int jr_parse(struct jr_journal *j, const unsigned char *buf, size_t len)
 
 	jr_txns_free(j->txns, j->ntxns);
 	j->txns = NULL;
-	j->ntxns = 0;
+	j->ntxns = j->txns_cap = 0;
 	j->tail_damaged = j->corrupt = false;
 	j->corrupt_at = 0;
 	j->problem[0] = '\0';
@@ -1037,13 +1017,13 @@ int jr_begin(struct jr_journal *j, const char *command, uint64_t undo_of,
 	o = cJSON_CreateObject();
 	if (!o)
 		return -ENOMEM;
-	add_u64(o, "txn", next);
-	add_u64(o, "time", (uint64_t)time(NULL));
+	ju_add_u64(o, "txn", next);
+	ju_add_u64(o, "time", (uint64_t)time(NULL));
 	cJSON_AddStringToObject(o, "command", command ? command : "");
 	cJSON_AddStringToObject(o, "uuid", j->uuid);
-	add_u64(o, "undo_of", undo_of);
-	add_u64(o, "steps", nsteps);
-	add_u64(o, "pid", (uint64_t)getpid());
+	ju_add_u64(o, "undo_of", undo_of);
+	ju_add_u64(o, "steps", nsteps);
+	ju_add_u64(o, "pid", (uint64_t)getpid());
 	ret = append_record(j, JR_BEGIN, o);
 	if (ret == 0)
 		*id = next;
@@ -1057,13 +1037,13 @@ int jr_step_planned(struct jr_journal *j, uint64_t id,
 
 	if (!o)
 		return -ENOMEM;
-	add_u64(o, "txn", id);
-	add_u64(o, "step", step->index);
+	ju_add_u64(o, "txn", id);
+	ju_add_u64(o, "step", step->index);
 	cJSON_AddStringToObject(o, "path", step->path ? step->path : "");
-	add_u64(o, "ino", step->ino);
-	add_u64(o, "gen", step->gen);
-	add_u64(o, "offset", step->offset);
-	add_u64(o, "length", step->length);
+	ju_add_u64(o, "ino", step->ino);
+	ju_add_u64(o, "gen", step->gen);
+	ju_add_u64(o, "offset", step->offset);
+	ju_add_u64(o, "length", step->length);
 	cJSON_AddItemToObject(o, "target",
 	                      pieces_json(step->target, step->ntarget));
 	cJSON_AddItemToObject(o, "before",
@@ -1079,10 +1059,10 @@ int jr_step_done(struct jr_journal *j, uint64_t id, unsigned index,
 
 	if (!o)
 		return -ENOMEM;
-	add_u64(o, "txn", id);
-	add_u64(o, "step", index);
+	ju_add_u64(o, "txn", id);
+	ju_add_u64(o, "step", index);
 	cJSON_AddItemToObject(o, "after", pieces_json(after, nafter));
-	add_u64(o, "bytes", bytes);
+	ju_add_u64(o, "bytes", bytes);
 	return append_record(j, JR_DONE, o);
 }
 
@@ -1093,9 +1073,9 @@ int jr_step_failed(struct jr_journal *j, uint64_t id, unsigned index,
 
 	if (!o)
 		return -ENOMEM;
-	add_u64(o, "txn", id);
-	add_u64(o, "step", index);
-	add_u64(o, "errno", (uint64_t)(err < 0 ? -err : err));
+	ju_add_u64(o, "txn", id);
+	ju_add_u64(o, "step", index);
+	ju_add_u64(o, "errno", (uint64_t)(err < 0 ? -err : err));
 	cJSON_AddStringToObject(o, "message", message ? message : "");
 	return append_record(j, JR_FAILED, o);
 }
@@ -1107,7 +1087,7 @@ int jr_end(struct jr_journal *j, uint64_t id, enum jr_status st,
 
 	if (!o)
 		return -ENOMEM;
-	add_u64(o, "txn", id);
+	ju_add_u64(o, "txn", id);
 	cJSON_AddStringToObject(o, "status", jr_status_name(st));
 	cJSON_AddStringToObject(o, "message", message ? message : "");
 	return append_record(j, JR_END, o);

@@ -106,7 +106,7 @@ struct jr_txn {
 	bool undone;           /* reverted by a later applied undo */
 	uint64_t undone_by;
 	struct jr_step *steps; /* in journal order */
-	size_t nsteps;
+	size_t nsteps, steps_cap;
 };
 
 struct jr_journal {
@@ -118,7 +118,7 @@ struct jr_journal {
 	char uuid[40];
 	/* What reading found. */
 	struct jr_txn *txns;
-	size_t ntxns;
+	size_t ntxns, txns_cap;
 	uint64_t good_end;     /* offset after the last valid record */
 	uint64_t file_size;
 	bool tail_damaged;     /* bytes after good_end were cut/garbled */

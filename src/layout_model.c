@@ -8,6 +8,7 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
+#include "mem.h"
 
 /* Longest index entry: extents are cut into chunks of at most this, so an
  * entry straddling an address starts less than LM_CHUNK before it. */
@@ -53,7 +54,7 @@ struct lm_model {
 	size_t nspace, space_cap;
 
 	char **labels;
-	size_t nlabels;
+	size_t nlabels, labels_cap;
 
 	char *arena;
 	size_t arena_len, arena_cap;
@@ -81,27 +82,6 @@ struct lm_model {
 _Static_assert(sizeof(struct lm_file) == 48, "lm_file: 48 bytes");
 
 /* ------------------------------------------------------------- helpers */
-
-static int grow(void **p, size_t *cap, size_t need, size_t elem)
-{
-	size_t ncap;
-	void *np;
-
-	if (need <= *cap)
-		return 0;
-	ncap = *cap ? *cap : 16;
-	while (ncap < need) {
-		if (ncap > SIZE_MAX / 2 / elem)
-			return -ENOMEM;
-		ncap *= 2;
-	}
-	np = realloc(*p, ncap * elem);
-	if (!np)
-		return -ENOMEM;
-	*p = np;
-	*cap = ncap;
-	return 0;
-}
 
 uint64_t lm_max_extent(enum rl_fs_type type, uint32_t block_size)
 {
@@ -471,6 +451,34 @@ static int hash_insert(struct lm_model *m, uint32_t **t, size_t *cap,
 	return 0;
 }
 
+/* Take value v out of table t (capacity cap, power of 2), whose key is
+ * still readable; the entries after it in its cluster are inserted again,
+ * so every lookup that probes past its slot still finds them. */
+static void hash_delete(const struct lm_model *m, uint32_t *t, size_t cap,
+                        uint32_t v,
+                        uint64_t (*key)(const struct lm_model *, uint32_t))
+{
+	size_t h;
+
+	if (!cap)
+		return;
+	h = key(m, v) & (cap - 1);
+	while (t[h] && t[h] != v + 1)
+		h = (h + 1) & (cap - 1);
+	if (!t[h])
+		return;
+	t[h] = 0;
+	for (h = (h + 1) & (cap - 1); t[h]; h = (h + 1) & (cap - 1)) {
+		uint32_t w = t[h] - 1;
+		size_t k = key(m, w) & (cap - 1);
+
+		t[h] = 0;
+		while (t[k])
+			k = (k + 1) & (cap - 1);
+		t[k] = w + 1;
+	}
+}
+
 /* Smallest power of 2 holding count ids at a load of at most 1/2. */
 static size_t hash_cap_for(size_t count)
 {
@@ -604,10 +612,10 @@ static int add_path_rec(struct lm_model *m, uint32_t id, const char *path,
 		return -EEXIST;
 	if (m->npaths >= LM_MAX_IDS || m->files[id].npaths >= LM_MAX_PATHS)
 		return -E2BIG;
-	if ((r = grow((void **)&m->arena, &m->arena_cap, m->arena_len + len,
-	              1)) < 0 ||
-	    (r = grow((void **)&m->paths, &m->paths_cap, m->npaths + 1,
-	              sizeof(*m->paths))) < 0)
+	if ((r = mem_grow(&m->arena, &m->arena_cap, m->arena_len + len,
+	                  1)) < 0 ||
+	    (r = mem_grow(&m->paths, &m->paths_cap, m->npaths + 1,
+	                  sizeof(*m->paths))) < 0)
 		return r;
 	memcpy(m->arena + m->arena_len, path, len);
 	p = (uint32_t)m->npaths;
@@ -651,8 +659,8 @@ static int queue_entry(struct lm_model *m, uint64_t start, uint64_t len,
 
 	while (len) {
 		uint32_t l = len > LM_CHUNK ? LM_CHUNK : (uint32_t)len;
-		int r = grow((void **)&m->pend, &m->pend_cap, m->npend + 1,
-		             sizeof(*m->pend));
+		int r = mem_grow(&m->pend, &m->pend_cap, m->npend + 1,
+		                 sizeof(*m->pend));
 		if (r < 0)
 			return r;
 		m->pend[m->npend].start = start;
@@ -711,8 +719,8 @@ static int store_extents(struct lm_model *m, uint32_t id,
 	if (n > room) {
 		if (m->next + n > LM_MAX_IDS)
 			return -E2BIG;
-		r = grow((void **)&m->ext, &m->ext_cap, m->next + n,
-		         sizeof(*m->ext));
+		r = mem_grow(&m->ext, &m->ext_cap, m->next + n,
+		             sizeof(*m->ext));
 		if (r < 0)
 			return r;
 		f = &m->files[id];
@@ -743,10 +751,43 @@ static int store_extents(struct lm_model *m, uint32_t id,
 	return 0;
 }
 
+/* What lm_add_file changes before it can fail (the tables may have grown
+ * since: their contents are what counts). */
+struct add_mark {
+	size_t npaths, arena_len, next, npend;
+	uint64_t ext_live;
+	bool prefix_dirty;
+};
+
+/* Take file id (the newest: maybe in the inode table, maybe with its path
+ * and some of its extents stored and queued) back out, so that the model
+ * is as it was at mark b. */
+static void add_file_undo(struct lm_model *m, uint32_t id,
+                          const struct add_mark *b)
+{
+	hash_delete(m, m->ino_hash, m->ino_hash_cap, id, ino_key);
+	if (m->npaths > b->npaths)
+		hash_delete(m, m->path_hash, m->path_hash_cap,
+		            (uint32_t)b->npaths, path_key);
+	m->npaths = b->npaths;
+	m->arena_len = b->arena_len;
+	m->next = b->next;
+	m->npend = b->npend;
+	m->ext_live = b->ext_live;
+	m->prefix_dirty = b->prefix_dirty;
+	m->nfiles--;
+}
+
 int lm_add_file(struct lm_model *m, const struct lm_file_info *fi,
                 const char *path, const struct rl_extent *ext, size_t n,
                 uint32_t *idp)
 {
+	const struct add_mark before = {.npaths = m->npaths,
+	                                .arena_len = m->arena_len,
+	                                .next = m->next,
+	                                .npend = m->npend,
+	                                .ext_live = m->ext_live,
+	                                .prefix_dirty = m->prefix_dirty};
 	uint32_t id;
 	int r;
 
@@ -763,8 +804,8 @@ int lm_add_file(struct lm_model *m, const struct lm_file_info *fi,
 			return -EINVAL;
 	if (m->nfiles >= LM_MAX_IDS)
 		return -E2BIG;
-	r = grow((void **)&m->files, &m->files_cap, m->nfiles + 1,
-	         sizeof(*m->files));
+	r = mem_grow(&m->files, &m->files_cap, m->nfiles + 1,
+	             sizeof(*m->files));
 	if (r < 0)
 		return r;
 	id = (uint32_t)m->nfiles;
@@ -786,53 +827,7 @@ int lm_add_file(struct lm_model *m, const struct lm_file_info *fi,
 	if (r == 0)
 		r = store_extents(m, id, ext, n, 0);
 	if (r < 0) {
-		/* Roll back: the file stays out of the model. Its hash entry
-		 * and path are removed by rebuilding those tables. */
-		m->nfiles--;
-		for (size_t i = 0; i < m->ino_hash_cap; i++)
-			if (m->ino_hash[i] == id + 1) {
-				/* re-insert the rest of the cluster */
-				m->ino_hash[i] = 0;
-				size_t j = (i + 1) & (m->ino_hash_cap - 1);
-				while (m->ino_hash[j]) {
-					uint32_t v = m->ino_hash[j] - 1;
-					m->ino_hash[j] = 0;
-					size_t h = ino_key(m, v) &
-					           (m->ino_hash_cap - 1);
-					while (m->ino_hash[h])
-						h = (h + 1) &
-						    (m->ino_hash_cap - 1);
-					m->ino_hash[h] = v + 1;
-					j = (j + 1) & (m->ino_hash_cap - 1);
-				}
-				break;
-			}
-		if (m->npaths && m->paths[m->npaths - 1].file == id) {
-			uint32_t p = (uint32_t)(m->npaths - 1);
-			for (size_t i = 0; i < m->path_hash_cap; i++)
-				if (m->path_hash[i] == p + 1) {
-					m->path_hash[i] = 0;
-					size_t j = (i + 1) &
-					           (m->path_hash_cap - 1);
-					while (m->path_hash[j]) {
-						uint32_t v = m->path_hash[j] - 1;
-						m->path_hash[j] = 0;
-						size_t h =
-						    path_key(m, v) &
-						    (m->path_hash_cap - 1);
-						while (m->path_hash[h])
-							h = (h + 1) &
-							    (m->path_hash_cap -
-							     1);
-						m->path_hash[h] = v + 1;
-						j = (j + 1) &
-						    (m->path_hash_cap - 1);
-					}
-					break;
-				}
-			m->arena_len = m->paths[p].off;
-			m->npaths--;
-		}
+		add_file_undo(m, id, &before);
 		return r;
 	}
 	if (idp)
@@ -850,8 +845,8 @@ static int add_space(struct lm_model *m, uint64_t start, uint64_t len,
 		return -EINVAL;
 	if (m->nspace >= LM_MAX_IDS)
 		return -E2BIG;
-	r = grow((void **)&m->space, &m->space_cap, m->nspace + 1,
-	         sizeof(*m->space));
+	r = mem_grow(&m->space, &m->space_cap, m->nspace + 1,
+	             sizeof(*m->space));
 	if (r < 0)
 		return r;
 	id = (uint32_t)m->nspace++;
@@ -878,20 +873,16 @@ int lm_add_metadata(struct lm_model *m, uint64_t start, uint64_t len,
 		if (strcmp(m->labels[i], label) == 0)
 			break;
 	if (i == m->nlabels) {
-		char **nl;
 		char *copy;
 
 		if (m->nlabels >= 4096)
 			return -E2BIG;
 		copy = strdup(label);
-		nl = realloc(m->labels, (m->nlabels + 1) * sizeof(*nl));
-		if (!copy || !nl) {
+		if (!copy || mem_grow(&m->labels, &m->labels_cap, m->nlabels + 1,
+		                      sizeof(*m->labels)) < 0) {
 			free(copy);
-			if (nl)
-				m->labels = nl;
 			return -ENOMEM;
 		}
-		m->labels = nl;
 		m->labels[m->nlabels++] = copy;
 	}
 	return add_space(m, start, len, LM_SPACE_META, (uint32_t)i);
@@ -1640,8 +1631,8 @@ int lm_refresh_free(struct lm_model *m, uint64_t start, uint64_t end,
 				seen = true;
 		if (seen)
 			continue;
-		if ((r = grow((void **)&victims, &vcap, nv + 1,
-		              sizeof(*victims))) < 0)
+		if ((r = mem_grow(&victims, &vcap, nv + 1,
+		                  sizeof(*victims))) < 0)
 			goto out;
 		victims[nv++] = sid;
 	}

@@ -149,6 +149,7 @@ int main(int argc, char **argv)
 	const char *record = NULL, *theme = NULL, *demo_kind = NULL;
 	bool want_ui = false;
 	enum cmd_status st = CMD_OK;
+	int rc, snap;
 
 	acts = calloc((size_t)argc + 1, sizeof(*acts));
 	if (!acts) {
@@ -192,16 +193,16 @@ int main(int argc, char **argv)
 			break;
 		case 'h':
 			usage(stdout);
-			free(acts);
-			return 0;
+			rc = 0;
+			goto out;
 		case 'V':
 			printf("relayout %s\n", PACKAGE_VERSION);
-			free(acts);
-			return 0;
+			rc = 0;
+			goto out;
 		default:
 			usage(stderr);
-			free(acts);
-			return CMD_USAGE;
+			rc = CMD_USAGE;
+			goto out;
 		}
 	}
 	{
@@ -218,35 +219,33 @@ int main(int argc, char **argv)
 		fprintf(stderr, "relayout: expected one PATH, got %d "
 		                "(see relayout --help)\n",
 		        argc - optind);
-		free(acts);
-		return CMD_USAGE;
+		rc = CMD_USAGE;
+		goto out;
 	}
 	if (demo_kind && argc - optind > 0) {
 		fprintf(stderr, "relayout: --demo makes its own volume: no "
 		                "PATH (see relayout --help)\n");
-		free(acts);
-		return CMD_USAGE;
+		rc = CMD_USAGE;
+		goto out;
 	}
 	if (demo_kind) {
 		int r = demo_start(&s, demo_kind);
 		if (r < 0) {
-			free(acts);
-			session_free(&s);
-			return r == -EINVAL ? CMD_USAGE : CMD_FAIL;
+			rc = r == -EINVAL ? CMD_USAGE : CMD_FAIL;
+			goto out;
 		}
 	} else {
 		s.path = strdup(optind < argc ? argv[optind] : ".");
 	}
 	if (!s.path) {
-		free(acts);
-		return 1;
+		rc = 1;
+		goto out;
 	}
 	/* relayout SNAPSHOT.json: a read-only view of a snapshot */
-	int snap = cmd_model_open_snapshot(&s);
+	snap = cmd_model_open_snapshot(&s);
 	if (snap < 0) {
-		free(acts);
-		session_free(&s);
-		return CMD_FAIL;
+		rc = CMD_FAIL;
+		goto out;
 	}
 	if (nacts == 0)
 		want_ui = true;
@@ -258,37 +257,32 @@ int main(int argc, char **argv)
 		        "or a script: relayout -x SCRIPT %s\n",
 		        snap ? "frag; freefrag" : "info; free --map --summary",
 		        s.path, s.path);
-		free(acts);
-		session_free(&s);
-		return CMD_USAGE;
+		rc = CMD_USAGE;
+		goto out;
 	}
 	if (record) {
 		int r = session_record_start(&s, record);
 		if (r < 0) {
 			fprintf(stderr, "relayout: %s: cannot record: %s\n",
 			        OUT_ESC(record), session_record_strerror(r));
-			free(acts);
-			session_free(&s);
-			return CMD_FAIL;
+			rc = CMD_FAIL;
+			goto out;
 		}
 	}
 	if (want_ui) {
 		const char **lines = calloc((size_t)nacts + 1, sizeof(*lines));
 		char *kinds = calloc((size_t)nacts + 1, 1);
-		int r = 1;
-
+		rc = 1;
 		if (lines && kinds) {
 			for (int i = 0; i < nacts; i++) {
 				lines[i] = acts[i].text;
 				kinds[i] = acts[i].kind;
 			}
-			r = ui_run(&s, theme, lines, kinds, nacts);
+			rc = ui_run(&s, theme, lines, kinds, nacts);
 		}
 		free(lines);
 		free(kinds);
-		free(acts);
-		session_free(&s);
-		return r;
+		goto out;
 	}
 	for (int i = 0; i < nacts; i++) {
 		enum cmd_status r = acts[i].kind == 'e'
@@ -304,7 +298,9 @@ int main(int argc, char **argv)
 		if (r != CMD_OK && !s.continue_on_error)
 			break;
 	}
+	rc = (int)st;
+out:
 	free(acts);
 	session_free(&s);
-	return (int)st;
+	return rc;
 }

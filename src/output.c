@@ -208,15 +208,6 @@ void out_json_error(struct rl_session *s, const char *msg)
 	out_json_emit(s, o);
 }
 
-cJSON *out_add_u64(cJSON *obj, const char *key, uint64_t v)
-{
-	if (v <= (1ull << 53))
-		return cJSON_AddNumberToObject(obj, key, (double)v);
-	char buf[32];
-	snprintf(buf, sizeof(buf), "%llu", (unsigned long long)v);
-	return cJSON_AddStringToObject(obj, key, buf);
-}
-
 void out_extent_flags(uint32_t flags, char *buf, size_t size)
 {
 	size_t used = 0;

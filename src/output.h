@@ -4,6 +4,7 @@
 #ifndef RL_OUTPUT_H
 #define RL_OUTPUT_H
 #include <cjson/cJSON.h>
+#include "json_util.h"
 #include <relayout/fs.h>
 #include <stdbool.h>
 #include <stddef.h>
@@ -55,8 +56,12 @@ int out_json_emit(struct rl_session *s, cJSON *obj);
 void out_json_error(struct rl_session *s, const char *msg);
 
 /* Add a uint64 to obj as a JSON number (exact up to 2^53; larger values
- * are added as a decimal string so no precision is lost). */
-cJSON *out_add_u64(cJSON *obj, const char *key, uint64_t v);
+ * are added as a decimal string so no precision is lost): the commands'
+ * name for ju_add_u64, the program's one encoder. */
+static inline cJSON *out_add_u64(cJSON *obj, const char *key, uint64_t v)
+{
+	return ju_add_u64(obj, key, v);
+}
 
 /* Array of {"logical","physical","length","flags":[...]} */
 cJSON *out_extents_json(const struct rl_extent *ext, size_t n);

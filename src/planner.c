@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include "mem.h"
 #include "units.h"
 
 #define PL_IMMUTABLE_FL 0x00000010 /* FS_IMMUTABLE_FL */
@@ -66,14 +67,8 @@ int pl_fm_give(struct pl_freemap *fm, uint64_t start, uint64_t len)
 	}
 	/* replace r[i..j) by one run */
 	if (j == i) {
-		if (fm->n == fm->cap) {
-			size_t nc = fm->cap ? 2 * fm->cap : 64;
-			struct pl_run *nr = realloc(fm->r, nc * sizeof(*nr));
-			if (!nr)
-				return -ENOMEM;
-			fm->r = nr;
-			fm->cap = nc;
-		}
+		if (mem_grow(&fm->r, &fm->cap, fm->n + 1, sizeof(*fm->r)) < 0)
+			return -ENOMEM;
 		memmove(fm->r + i + 1, fm->r + i, (fm->n - i) * sizeof(*fm->r));
 		fm->n++;
 	} else if (j > i + 1) {
@@ -792,16 +787,9 @@ int pl_add_move(struct pl_ctx *c, uint32_t id, uint64_t off, uint64_t len,
 	mv.ntarget = tx_pieces_normalize(mv.target, mv.nbefore);
 	r = apply_move(c, id, off, len, mv.before, mv.nbefore, mv.target,
 	               mv.ntarget, shared);
-	if (r == 0 && c->nmv == c->capmv) {
-		size_t nc = c->capmv ? 2 * c->capmv : 32;
-		struct pl_move *nm = realloc(c->mv, nc * sizeof(*nm));
-		if (!nm)
-			r = -ENOMEM;
-		else {
-			c->mv = nm;
-			c->capmv = nc;
-		}
-	}
+	if (r == 0 &&
+	    mem_grow(&c->mv, &c->capmv, c->nmv + 1, sizeof(*c->mv)) < 0)
+		r = -ENOMEM;
 	if (r < 0) {
 		free(mv.before);
 		free(mv.target);

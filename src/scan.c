@@ -28,6 +28,7 @@
 #include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
+#include "mem.h"
 
 #define SCAN_MAX_THREADS 16
 /* Files of a directory committed to the model at once (at most). */
@@ -192,26 +193,9 @@ static struct scan_item *batch_new(struct batch *b, const char *dir,
 	size_t a = top ? 0 : dlen, l = strlen(name ? name : dir);
 	size_t need = b->tlen + a + 1 + l + 1;
 
-	if (b->n == b->cap) {
-		size_t nc = b->cap ? b->cap * 2 : 64;
-		struct scan_item *p = realloc(b->v, nc * sizeof(*p));
-		if (!p)
-			return NULL;
-		b->v = p;
-		b->cap = nc;
-	}
-	if (need > b->tcap) {
-		size_t nc = b->tcap ? b->tcap * 2 : 16384;
-		char *p;
-
-		while (nc < need)
-			nc *= 2;
-		p = realloc(b->text, nc);
-		if (!p)
-			return NULL;
-		b->text = p;
-		b->tcap = nc;
-	}
+	if (mem_grow(&b->v, &b->cap, b->n + 1, sizeof(*b->v)) < 0 ||
+	    mem_grow(&b->text, &b->tcap, need, 1) < 0)
+		return NULL;
 	struct scan_item *it = &b->v[b->n++];
 	memset(it, 0, sizeof(*it));
 	it->path = b->tlen;
@@ -237,14 +221,8 @@ static void batch_drop(struct batch *b)
 
 static int batch_dir(struct batch *b, char *path)
 {
-	if (b->nd == b->dcap) {
-		size_t nc = b->dcap ? b->dcap * 2 : 16;
-		char **p = realloc(b->dirs, nc * sizeof(*p));
-		if (!p)
-			return -ENOMEM;
-		b->dirs = p;
-		b->dcap = nc;
-	}
+	if (mem_grow(&b->dirs, &b->dcap, b->nd + 1, sizeof(*b->dirs)) < 0)
+		return -ENOMEM;
 	b->dirs[b->nd++] = path;
 	return 0;
 }
@@ -316,16 +294,9 @@ static int commit(struct scan_ctx *c, struct batch *b)
 	b->n = b->tlen = b->next = 0;
 	b->skipped = b->mounts = 0;
 	for (size_t i = 0; i < b->nd; i++) {
-		if (ret == 0 && c->nq == c->qcap) {
-			size_t nc = c->qcap ? c->qcap * 2 : 256;
-			char **p = realloc(c->queue, nc * sizeof(*p));
-			if (!p) {
-				ret = -ENOMEM;
-			} else {
-				c->queue = p;
-				c->qcap = nc;
-			}
-		}
+		if (ret == 0)
+			ret = mem_grow(&c->queue, &c->qcap, c->nq + 1,
+			               sizeof(*c->queue));
 		if (ret == 0)
 			c->queue[c->nq++] = b->dirs[i];
 		else
@@ -532,14 +503,8 @@ static int space_cb(const struct rl_space_rec *rec, void *arg)
 
 	if (rec->kind != RL_SPACE_FREE && rec->kind != RL_SPACE_METADATA)
 		return 0;
-	if (sb->n == sb->cap) {
-		size_t nc = sb->cap ? sb->cap * 2 : 1024;
-		struct rl_space_rec *p = realloc(sb->v, nc * sizeof(*p));
-		if (!p)
-			return -ENOMEM;
-		sb->v = p;
-		sb->cap = nc;
-	}
+	if (mem_grow(&sb->v, &sb->cap, sb->n + 1, sizeof(*sb->v)) < 0)
+		return -ENOMEM;
 	sb->v[sb->n++] = *rec;
 	return 0;
 }

@@ -246,12 +246,9 @@ int session_arg_size(struct rl_session *s, const char *what, const char *arg,
 {
 	int r = units_parse_size(arg, v);
 
-	if (r == -ERANGE)
-		session_error(s, "%s '%s': too large", what, arg);
-	else if (r < 0)
-		session_error(s, "%s '%s': not a size or address (bytes, 0x "
-		                 "hex, or with K/M/G/T suffix)",
-		              what, arg);
+	if (r < 0)
+		session_error(s, "%s '%s': %s", what, arg,
+		              units_size_error(r, true));
 	return r;
 }
 

@@ -7,6 +7,8 @@
  * ones are decimal strings. Export -> import -> export is byte-identical.
  */
 #include "config.h"
+#include "json_util.h"
+#include "mem.h"
 #include "output.h"
 #include "snapshot.h"
 #include <cjson/cJSON.h>
@@ -20,28 +22,12 @@
 #include <time.h>
 #include <unistd.h>
 
-#define SNAP_EXACT (1ull << 53)
-
 /* ------------------------------------------------------------- writing */
 
-static cJSON *j_u64(uint64_t v)
-{
-	char buf[24];
-
-	if (v <= SNAP_EXACT)
-		return cJSON_CreateNumber((double)v);
-	snprintf(buf, sizeof(buf), "%" PRIu64, v);
-	return cJSON_CreateString(buf);
-}
-
-static void add_u64(cJSON *o, const char *k, uint64_t v)
-{
-	cJSON_AddItemToObject(o, k, j_u64(v));
-}
-
+/* ju_u64's encoding, written straight to f. */
 static void w_u64(FILE *f, uint64_t v)
 {
-	if (v <= SNAP_EXACT)
+	if (v <= JU_EXACT_MAX)
 		fprintf(f, "%" PRIu64, v);
 	else
 		fprintf(f, "\"%" PRIu64 "\"", v);
@@ -71,15 +57,15 @@ static cJSON *file_json(struct lm_model *m, uint32_t id)
 
 	if (!o)
 		return NULL;
-	add_u64(o, "inode", f->ino);
-	add_u64(o, "mode", f->mode);
-	add_u64(o, "size", f->size);
+	ju_add_u64(o, "inode", f->ino);
+	ju_add_u64(o, "mode", f->mode);
+	ju_add_u64(o, "size", f->size);
 	if (f->flags & LM_FILE_HAS_GEN)
-		add_u64(o, "generation", f->generation);
+		ju_add_u64(o, "generation", f->generation);
 	if (f->flags & LM_FILE_HAS_IFLAGS)
-		add_u64(o, "iflags", f->iflags);
+		ju_add_u64(o, "iflags", f->iflags);
 	if (f->err)
-		add_u64(o, "errno", (uint64_t)-f->err);
+		ju_add_u64(o, "errno", (uint64_t)-f->err);
 	if (f->flags & LM_FILE_SELECTED)
 		cJSON_AddTrueToObject(o, "selected");
 	paths = cJSON_AddArrayToObject(o, "paths");
@@ -92,10 +78,10 @@ static cJSON *file_json(struct lm_model *m, uint32_t id)
 		cJSON *a = cJSON_CreateArray();
 		if (!a)
 			break;
-		cJSON_AddItemToArray(a, j_u64(e[i].logical));
-		cJSON_AddItemToArray(a, j_u64(e[i].physical));
-		cJSON_AddItemToArray(a, j_u64(e[i].length));
-		cJSON_AddItemToArray(a, j_u64(e[i].flags));
+		cJSON_AddItemToArray(a, ju_u64(e[i].logical));
+		cJSON_AddItemToArray(a, ju_u64(e[i].physical));
+		cJSON_AddItemToArray(a, ju_u64(e[i].length));
+		cJSON_AddItemToArray(a, ju_u64(e[i].flags));
 		cJSON_AddItemToArray(ext, a);
 	}
 	return o;
@@ -134,17 +120,17 @@ int snap_write(struct lm_model *m, FILE *f)
 	                        g->addr_space == RL_ADDR_BTRFS_LOGICAL
 	                            ? "btrfs-logical"
 	                            : "device");
-	add_u64(v, "block_size", g->block_size);
-	add_u64(v, "size", g->size);
-	add_u64(v, "total_blocks", g->total_blocks);
-	add_u64(v, "free_blocks", g->free_blocks);
-	add_u64(v, "group_count", g->group_count);
-	add_u64(v, "group_size", g->group_size);
-	add_u64(v, "first_data_byte", g->first_data_byte);
-	add_u64(v, "features", g->features);
-	add_u64(v, "max_extent", g->max_extent);
-	add_u64(v, "flex_groups", g->flex_groups);
-	add_u64(v, "free_map_errno", (uint64_t)-lm_free_map_status(m));
+	ju_add_u64(v, "block_size", g->block_size);
+	ju_add_u64(v, "size", g->size);
+	ju_add_u64(v, "total_blocks", g->total_blocks);
+	ju_add_u64(v, "free_blocks", g->free_blocks);
+	ju_add_u64(v, "group_count", g->group_count);
+	ju_add_u64(v, "group_size", g->group_size);
+	ju_add_u64(v, "first_data_byte", g->first_data_byte);
+	ju_add_u64(v, "features", g->features);
+	ju_add_u64(v, "max_extent", g->max_extent);
+	ju_add_u64(v, "flex_groups", g->flex_groups);
+	ju_add_u64(v, "free_map_errno", (uint64_t)-lm_free_map_status(m));
 	if ((r = put_json(f, v)) < 0)
 		return r;
 
@@ -223,7 +209,7 @@ static int get_u64(struct rd *rd, const cJSON *it, const char *what,
 {
 	if (cJSON_IsNumber(it)) {
 		double d = it->valuedouble;
-		if (!(d >= 0) || d > (double)SNAP_EXACT || d != (double)(uint64_t)d)
+		if (!(d >= 0) || d > (double)JU_EXACT_MAX || d != (double)(uint64_t)d)
 			return bad(rd, "%s: not an unsigned integer "
 			               "(or above 2^53 without quotes)",
 			           what);
@@ -522,13 +508,8 @@ static int read_file_obj(struct rd *rd, struct lm_model *m, const cJSON *o,
 		return bad(rd, "files[%d].extents: missing or not an array",
 		           idx);
 	int ne = cJSON_GetArraySize(exts);
-	if ((size_t)ne > *bufcap) {
-		struct rl_extent *nb = realloc(*buf, (size_t)ne * sizeof(*nb));
-		if (!nb)
-			return -ENOMEM;
-		*buf = nb;
-		*bufcap = (size_t)ne;
-	}
+	if (mem_grow(buf, bufcap, (size_t)ne, sizeof(**buf)) < 0)
+		return -ENOMEM;
 	uint64_t logical_end = 0;
 	cJSON_ArrayForEach(it, exts)
 	{

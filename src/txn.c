@@ -2,6 +2,7 @@
 /* Relocation plans and tx_apply (see txn.h). */
 #include "config.h"
 #include "txn.h"
+#include "mem.h"
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/falloc.h>
@@ -53,12 +54,10 @@ void tx_plan_free(struct tx_plan *p)
 
 int tx_plan_add(struct tx_plan *p, struct tx_step *st)
 {
-	struct tx_step *ns = realloc(p->steps, (p->nsteps + 1) * sizeof(*ns));
-
-	if (!ns)
+	if (mem_grow(&p->steps, &p->steps_cap, p->nsteps + 1,
+	             sizeof(*p->steps)) < 0)
 		return -ENOMEM;
-	p->steps = ns;
-	ns[p->nsteps++] = *st;
+	p->steps[p->nsteps++] = *st;
 	p->total += st->bytes;
 	memset(st, 0, sizeof(*st));
 	return 0;

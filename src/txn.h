@@ -49,7 +49,7 @@ struct tx_plan {
 	char *command;            /* command text for the journal */
 	uint64_t undo_of;         /* undoes that transaction (0: no) */
 	struct tx_step *steps;
-	size_t nsteps;
+	size_t nsteps, steps_cap;
 	uint64_t total;           /* bytes to move */
 	uint32_t block_size;
 };

@@ -109,7 +109,7 @@ struct ui {
 	struct {
 		uint64_t start, len;
 	} *planned; /* planned destinations, drawn on the map */
-	size_t nplanned;
+	size_t nplanned, planned_cap;
 	/* Inode pane: the file shown (LM_NONE: owners of the cursor cell). */
 	enum ui_pane pane;
 	uint32_t pane_file;

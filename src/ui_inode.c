@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include "mem.h"
 #include "output.h"
 #include "ui.h"
 #include "units.h"
@@ -87,15 +88,9 @@ static int owner_add(const struct lm_owner *o, void *arg)
 	}
 	if (oc->n >= 5000)
 		return 1; /* enough to show */
-	if (oc->n == oc->cap) {
-		size_t cap = oc->cap ? oc->cap * 2 : 64;
-		struct ui_owner *nv = realloc(oc->v, cap * sizeof(*nv));
-		if (!nv) {
-			oc->err = -ENOMEM;
-			return 1;
-		}
-		oc->v = nv;
-		oc->cap = cap;
+	if (mem_grow(&oc->v, &oc->cap, oc->n + 1, sizeof(*oc->v)) < 0) {
+		oc->err = -ENOMEM;
+		return 1;
 	}
 	oc->v[oc->n++] = (struct ui_owner){(int)o->kind, o->file, o->start,
 	                                   o->length, o->label};

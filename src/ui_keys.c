@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "commands.h"
+#include "mem.h"
 #include "ui.h"
 
 /* Actions that need the transaction commands (move, defrag, compact,
@@ -144,15 +145,9 @@ int ui_bind(struct ui *ui, int key, const char *line)
 	}
 	if (!line)
 		return 0;
-	if (ui->nbinds == ui->capbinds) {
-		size_t cap = ui->capbinds ? ui->capbinds * 2 : 64;
-		struct ui_binding *nb =
-		    realloc(ui->binds, cap * sizeof(*nb));
-		if (!nb)
-			return -ENOMEM;
-		ui->binds = nb;
-		ui->capbinds = cap;
-	}
+	if (mem_grow(&ui->binds, &ui->capbinds, ui->nbinds + 1,
+	             sizeof(*ui->binds)) < 0)
+		return -ENOMEM;
 	ui->binds[ui->nbinds].line = strdup(line);
 	if (!ui->binds[ui->nbinds].line)
 		return -ENOMEM;

@@ -59,7 +59,7 @@ void ui_plan_clear(struct ui *ui)
 	free(ui->planned);
 	ui->plan_line = ui->plan_summary = NULL;
 	ui->planned = NULL;
-	ui->nplanned = 0;
+	ui->nplanned = ui->planned_cap = 0;
 	ui->dirty = true;
 }
 

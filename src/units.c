@@ -3,6 +3,7 @@
 #include "units.h"
 #include <ctype.h>
 #include <errno.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
 #include <strings.h>
@@ -65,6 +66,15 @@ int units_parse_size(const char *s, uint64_t *out)
 	return 0;
 }
 
+const char *units_size_error(int err, bool addr)
+{
+	if (err == -ERANGE)
+		return "too large";
+	return addr ? "not a size or address (bytes, 0x hex, or with K/M/G/T "
+	              "suffix)"
+	            : "not a size (bytes, 0x hex, or with K/M/G/T suffix)";
+}
+
 void units_format_size(uint64_t bytes, char *buf, size_t size)
 {
 	static const char *names[] = {"B",   "KiB", "MiB", "GiB",
@@ -81,4 +91,26 @@ void units_format_size(uint64_t bytes, char *buf, size_t size)
 		i++;
 	}
 	snprintf(buf, size, "%.1f %s", v, names[i]);
+}
+
+void units_put_word(FILE *f, const char *word)
+{
+	bool plain = *word != '\0';
+
+	for (const char *q = word; *q; q++)
+		if (!((*q >= 'a' && *q <= 'z') || (*q >= 'A' && *q <= 'Z') ||
+		      (*q >= '0' && *q <= '9') || strchr("-_./=:,+@%", *q)))
+			plain = false;
+	if (plain) {
+		fputs(word, f);
+		return;
+	}
+	fputc('\'', f);
+	for (const char *q = word; *q; q++) {
+		if (*q == '\'')
+			fputs("'\\''", f);
+		else
+			fputc(*q, f);
+	}
+	fputc('\'', f);
 }

@@ -12,7 +12,7 @@
 #include <sys/sysmacros.h>
 #include <time.h>
 #include <unistd.h>
-#include "commands.h"
+#include "units.h"
 #include "journal.h"
 
 /* The command line recorded for others, at most this long. */
@@ -69,7 +69,7 @@ static void own_cmdline(char *out, size_t outlen)
 		if (i == 0 && strrchr(w, '/'))
 			w = strrchr(w, '/') + 1;
 		fputs(i ? " " : "", m);
-		cmd_put_word(m, w);
+		units_put_word(m, w);
 	}
 	if (fclose(m) == 0 && text) {
 		if (tlen >= outlen || got == sizeof(buf) - 1)

@@ -5,6 +5,8 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <cmocka.h>
 #include "units.h"
 
@@ -64,6 +66,50 @@ static void test_format(void **state)
 	assert_string_equal(b, "1.5 GiB");
 }
 
+/* Words of safe characters stay as they are; any other word (and the
+ * empty one) goes in single quotes, a quote inside as '\''. */
+static void test_put_word(void **state)
+{
+	static const char *const cases[][2] = {
+	    {"move", "move"},
+	    {"--to=0x1000", "--to=0x1000"},
+	    {"a/b-c_d.e:f,g+h@i%j", "a/b-c_d.e:f,g+h@i%j"},
+	    {"", "''"},
+	    {"two words", "'two words'"},
+	    {"it's", "'it'\\''s'"},
+	    {"a;b", "'a;b'"},
+	    {"#x", "'#x'"},
+	    {"$HOME", "'$HOME'"},
+	};
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		char *buf = NULL;
+		size_t len = 0;
+		FILE *f = open_memstream(&buf, &len);
+
+		assert_non_null(f);
+		units_put_word(f, cases[i][0]);
+		assert_int_equal(fclose(f), 0);
+		assert_string_equal(buf, cases[i][1]);
+		free(buf);
+	}
+}
+
+/* The one text for a refused size, after "WHAT 'WORD': ". */
+static void test_size_error(void **state)
+{
+	(void)state;
+	assert_string_equal(units_size_error(-ERANGE, false), "too large");
+	assert_string_equal(units_size_error(-ERANGE, true), "too large");
+	assert_string_equal(units_size_error(-EINVAL, false),
+	                    "not a size (bytes, 0x hex, or with K/M/G/T "
+	                    "suffix)");
+	assert_string_equal(units_size_error(-EINVAL, true),
+	                    "not a size or address (bytes, 0x hex, or with "
+	                    "K/M/G/T suffix)");
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -71,6 +117,8 @@ int main(void)
 	    cmocka_unit_test(test_parse_bad),
 	    cmocka_unit_test(test_parse_range),
 	    cmocka_unit_test(test_format),
+    cmocka_unit_test(test_put_word),
+    cmocka_unit_test(test_size_error),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

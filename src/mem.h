@@ -1,0 +1,20 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/* Growing arrays, for the program (the library, src/fs_*, has its own):
+ * the capacity doubles, so n appends cost O(n). Calls nothing else in the
+ * tree. */
+#ifndef RL_MEM_H
+#define RL_MEM_H
+#include <stddef.h>
+
+int mem_grow_to(void *pp, size_t *cap, size_t need, size_t elem);
+
+/* Make room for need elements of elem bytes in the array *pp (a pointer
+ * to the array's pointer, e.g. &v) of capacity *cap: when need > *cap the
+ * array is reallocated to at least twice *cap (at least 16) and *cap
+ * updated. Returns 0, or -ENOMEM with *pp and *cap unchanged. */
+static inline int mem_grow(void *pp, size_t *cap, size_t need, size_t elem)
+{
+	return need <= *cap ? 0 : mem_grow_to(pp, cap, need, elem);
+}
+
+#endif
