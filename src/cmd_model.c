@@ -18,7 +18,6 @@
 #include "scan.h"
 #include "session.h"
 #include "snapshot.h"
-#include "txn.h"
 #include "units.h"
 
 const struct cmd_opt cmd_opts_scan[] = {
@@ -697,12 +696,12 @@ int cmd_model_file_attrs(struct rl_session *s, struct lm_model *m,
 		lm_set_file_attrs(m, id, 0, 0, 0);
 		return fd;
 	}
-	r = tx_file_identity(fd, &ino, &gen, &gk);
+	r = rl_file_identity(fd, &ino, &gen, &gk);
 	if (r == 0 && ino != f->ino)
 		r = -ESTALE; /* another file there now: tell nothing */
 	if (r == 0) {
 		have = gk ? LM_FILE_HAS_GEN : 0;
-		if (tx_file_iflags(fd, &fl) == 0)
+		if (rl_file_iflags(fd, &fl) == 0)
 			have |= LM_FILE_HAS_IFLAGS;
 	}
 	close(fd);

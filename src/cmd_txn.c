@@ -181,7 +181,7 @@ static const char *step_state_now(struct rl_session *s, const struct jr_step *js
 	*nnow = 0;
 	if (fd < 0)
 		return "unknown (the file cannot be opened)";
-	if (tx_file_identity(fd, &ino, &gen, &gk) < 0 || ino != js->ino ||
+	if (rl_file_identity(fd, &ino, &gen, &gk) < 0 || ino != js->ino ||
 	    (gk && js->gen && gen != js->gen)) {
 		close(fd);
 		return "unknown (the file was replaced since)";
@@ -1331,7 +1331,7 @@ static int check_undo_files(struct rl_session *s, const struct tx_plan *p,
 			snprintf(why, wlen, "%s: %s", st->path, rl_strerror(fd));
 			return 1;
 		}
-		if (tx_file_identity(fd, &ino, &gen, &gk) < 0 || ino != st->ino ||
+		if (rl_file_identity(fd, &ino, &gen, &gk) < 0 || ino != st->ino ||
 		    (gk && st->gen_known && gen != st->gen)) {
 			snprintf(why, wlen,
 			         "%s is not the file transaction %" PRIu64

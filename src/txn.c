@@ -5,12 +5,10 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/falloc.h>
-#include <linux/fs.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/ioctl.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
@@ -150,33 +148,6 @@ int tx_range_pieces(int fd, uint64_t off, uint64_t len,
 	return 0;
 }
 
-int tx_file_identity(int fd, uint64_t *ino, uint64_t *gen, bool *gen_known)
-{
-	struct stat st;
-	int g = 0;
-
-	if (fstat(fd, &st) < 0)
-		return -errno;
-	*ino = st.st_ino;
-	*gen = 0;
-	*gen_known = false;
-	if (ioctl(fd, FS_IOC_GETVERSION, &g) == 0) {
-		*gen = (uint32_t)g;
-		*gen_known = true;
-	}
-	return 0;
-}
-
-int tx_file_iflags(int fd, uint32_t *iflags)
-{
-	int fl = 0;
-
-	if (ioctl(fd, FS_IOC_GETFLAGS, &fl) < 0)
-		return -errno;
-	*iflags = (uint32_t)fl;
-	return 0;
-}
-
 int tx_predict(const struct jr_piece *before, size_t nbefore,
                const struct jr_piece *target, size_t ntarget,
                struct jr_piece **out, size_t *n)
@@ -242,7 +213,7 @@ int tx_plan_move(struct tx_plan *p, const char *path, int fd, uint64_t off,
 		return -ENOMEM;
 	st.offset = off;
 	st.length = len;
-	r = tx_file_identity(fd, &st.ino, &st.gen, &st.gen_known);
+	r = rl_file_identity(fd, &st.ino, &st.gen, &st.gen_known);
 	if (r == 0)
 		r = tx_range_pieces(fd, off, len, &st.before, &st.nbefore);
 	if (r < 0)
@@ -1128,7 +1099,7 @@ static int run_step(struct apply_ctx *c, struct jr_journal *j, size_t i,
 		         rl_strerror(fd));
 		return fd;
 	}
-	r = tx_file_identity(fd, &ino, &gen, &gk);
+	r = rl_file_identity(fd, &ino, &gen, &gk);
 	if (r < 0) {
 		snprintf(why, wlen, "fstat: %s", strerror(-r));
 		goto out;
