@@ -10,13 +10,12 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <relayout/layout_model.h>
-#include "busy.h"
-#include "cmd_model.h"
 #include "cmd_txn.h"
 #include "commands.h"
 #include "output.h"
 #include "planner.h"
 #include "session.h"
+#include "session_model.h"
 #include "txn.h"
 #include "units.h"
 
@@ -148,55 +147,6 @@ static void print_planned(struct rl_session *s, struct pl_ctx *c,
 
 enum pl_kind { PK_DEFRAG, PK_COMPACT, PK_EVACUATE, PK_GROUP };
 
-/* What the planner asks the session about files: their attributes, and
- * which cannot be written now (read once a plan). */
-struct plan_hooks {
-	struct rl_session *s;
-	struct lm_model *m;
-	struct busy_set busy;
-};
-
-static int plan_file_attrs(void *arg, uint32_t id)
-{
-	struct plan_hooks *h = arg;
-
-	return cmd_model_file_attrs(h->s, h->m, id);
-}
-
-static const char *plan_file_busy(void *arg, uint32_t id)
-{
-	struct plan_hooks *h = arg;
-	const struct lm_file *f = lm_file(h->m, id);
-	enum busy_kind k;
-
-	if (!f || busy_load(&h->busy) < 0)
-		return NULL;
-	k = busy_find(&h->busy, h->s->fs.st_dev, (ino_t)f->ino);
-	return k == BUSY_NONE ? NULL : busy_reason(k);
-}
-
-/* pl_init with the session's hooks (plan_fini ends both). */
-static int plan_init(struct pl_ctx *ctx, struct plan_hooks *h,
-                     struct rl_session *s, struct lm_model *m)
-{
-	int r = pl_init(ctx, m);
-
-	memset(h, 0, sizeof(*h));
-	h->s = s;
-	h->m = m;
-	ctx->file_attrs = plan_file_attrs;
-	ctx->file_attrs_arg = h;
-	ctx->file_busy = plan_file_busy;
-	ctx->file_busy_arg = h;
-	return r;
-}
-
-static void plan_fini(struct pl_ctx *ctx, struct plan_hooks *h)
-{
-	pl_fini(ctx);
-	busy_free(&h->busy);
-}
-
 static int push_id(uint32_t **a, size_t *k, size_t *cap, uint32_t id)
 {
 	if (*k == *cap) {
@@ -228,7 +178,7 @@ static int collect_files(struct rl_session *s, struct lm_model *m,
 		uint32_t id;
 		const struct lm_file *f;
 
-		if (cmd_model_path(s, m, c->argv[i], rel, sizeof(rel)) < 0) {
+		if (session_model_path(s, m, c->argv[i], rel, sizeof(rel)) < 0) {
 			free(a);
 			return -EINVAL;
 		}
@@ -294,7 +244,7 @@ static enum cmd_status do_plan_cmd(struct rl_session *s,
 	const char *v, *jdir = NULL;
 	struct lm_model *m;
 	struct pl_ctx ctx;
-	struct plan_hooks hooks;
+	struct session_plan_hooks hooks;
 	struct tx_plan p;
 	uint32_t *ids = NULL;
 	size_t nids = 0;
@@ -308,16 +258,16 @@ static enum cmd_status do_plan_cmd(struct rl_session *s,
 		return CMD_FAIL;
 	if (!txc_placement_supported(s))
 		return CMD_FAIL;
-	m = cmd_model_need(s);
+	m = session_model(s);
 	if (!m)
 		return CMD_FAIL;
-	r = plan_init(&ctx, &hooks, s, m);
+	r = session_plan_init(&ctx, &hooks, s, m);
 	if (r < 0) {
 		session_error(s, "cannot plan: %s",
 		              r == -ENODATA ? "the free-space map is not "
 		                              "available (it needs root)"
 		                            : rl_strerror(r));
-		plan_fini(&ctx, &hooks);
+		session_plan_fini(&ctx, &hooks);
 		return CMD_FAIL;
 	}
 	ctx.unshare = cmd_has_opt(c, "unshare", NULL);
@@ -328,7 +278,7 @@ static enum cmd_status do_plan_cmd(struct rl_session *s,
 		session_error(s, "the pending plan does not fit the model any "
 		                 "more (%s): 'discard' it",
 		              rl_strerror(r));
-		plan_fini(&ctx, &hooks);
+		session_plan_fini(&ctx, &hooks);
 		return CMD_FAIL;
 	}
 	switch (kind) {
@@ -475,7 +425,7 @@ out:
 	for (int i = 0; i < c->argc; i++)
 		free(abs[i]);
 	free(ids);
-	plan_fini(&ctx, &hooks);
+	session_plan_fini(&ctx, &hooks);
 	return st;
 }
 
@@ -567,7 +517,7 @@ enum cmd_status cmd_preview(struct rl_session *s, const struct cmd_call *c)
 		session_error(s, "no pending plan ('plan on', then commands)");
 		return CMD_FAIL;
 	}
-	m = cmd_model_need(s);
+	m = session_model(s);
 	if (!m)
 		return CMD_FAIL;
 	pm = pl_predict_model(m, s->pending, s->fs.mountpoint);
@@ -697,7 +647,7 @@ int cmd_plan_make_room(struct rl_session *s, struct tx_plan *p, char *why,
 {
 	struct lm_model *m;
 	struct pl_ctx ctx;
-	struct plan_hooks hooks;
+	struct session_plan_hooks hooks;
 	struct tx_plan q;
 	const struct tx_step *st;
 	uint64_t lo = UINT64_MAX, hi = 0, goal;
@@ -706,7 +656,7 @@ int cmd_plan_make_room(struct rl_session *s, struct tx_plan *p, char *why,
 
 	if (p->nsteps != 1 || p->steps[0].ntarget == 0)
 		return -EINVAL;
-	m = cmd_model_need(s);
+	m = session_model(s);
 	if (!m)
 		return -ENODATA;
 	st = &p->steps[0];
@@ -716,12 +666,12 @@ int cmd_plan_make_room(struct rl_session *s, struct tx_plan *p, char *why,
 		         st->path);
 		return -ENOENT;
 	}
-	r = plan_init(&ctx, &hooks, s, m);
+	r = session_plan_init(&ctx, &hooks, s, m);
 	if (r == 0 && s->plan_mode && s->pending)
 		r = pl_replay(&ctx, s->pending, s->fs.mountpoint);
 	if (r < 0) {
 		snprintf(why, wlen, "cannot plan: %s", rl_strerror(r));
-		plan_fini(&ctx, &hooks);
+		session_plan_fini(&ctx, &hooks);
 		return r;
 	}
 	for (size_t k = 0; k < st->ntarget; k++) {
@@ -737,7 +687,7 @@ int cmd_plan_make_room(struct rl_session *s, struct tx_plan *p, char *why,
 	if (r < 0) {
 		snprintf(why, wlen, "--make-room: %s%s",
 		         ctx.report ? ctx.report : "", rl_strerror(r));
-		plan_fini(&ctx, &hooks);
+		session_plan_fini(&ctx, &hooks);
 		return r;
 	}
 	tx_plan_init(&q);
@@ -752,6 +702,6 @@ int cmd_plan_make_room(struct rl_session *s, struct tx_plan *p, char *why,
 	} else {
 		tx_plan_free(&q);
 	}
-	plan_fini(&ctx, &hooks);
+	session_plan_fini(&ctx, &hooks);
 	return r;
 }
