@@ -10,12 +10,12 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <relayout/layout_model.h>
-#include "cmd_txn.h"
 #include "commands.h"
 #include "output.h"
 #include "planner.h"
 #include "session.h"
 #include "session_model.h"
+#include "session_txn.h"
 #include "txn.h"
 #include "units.h"
 
@@ -106,7 +106,7 @@ static void print_planned(struct rl_session *s, struct pl_ctx *c,
 		out_add_u64(fr, "regions_after", fa);
 		a = cJSON_AddArrayToObject(o, "steps");
 		for (size_t i = 0; i < p->nsteps; i++) {
-			cJSON *e = txc_step_json(&p->steps[i]);
+			cJSON *e = session_step_json(&p->steps[i]);
 			if (i < c->nmv && c->mv[i].why)
 				cJSON_AddStringToObject(e, "why", c->mv[i].why);
 			cJSON_AddItemToArray(a, e);
@@ -256,7 +256,7 @@ static enum cmd_status do_plan_cmd(struct rl_session *s,
 	cmd_has_opt(c, "journal-dir", &jdir);
 	if (session_volume(s) < 0)
 		return CMD_FAIL;
-	if (!txc_placement_supported(s))
+	if (!session_placement_supported(s))
 		return CMD_FAIL;
 	m = session_model(s);
 	if (!m)
@@ -389,7 +389,7 @@ static enum cmd_status do_plan_cmd(struct rl_session *s,
 	}
 	if (!s->plan_mode) {
 		char why[2048];
-		r = txc_check_targets_free(s, &p, why, sizeof(why));
+		r = session_check_targets(s, &p, why, sizeof(why));
 		if (r != 0) {
 			session_error(s, "%s (the layout changed since the scan? "
 			                 "'scan' again); nothing was changed",
@@ -401,7 +401,7 @@ static enum cmd_status do_plan_cmd(struct rl_session *s,
 	if (s->json && ctx.report && !s->plan_mode)
 		fputs(ctx.report, s->err);
 	s->last_err = 0;
-	st = txc_apply_plan(s, c, &p, jdir);
+	st = session_apply_plan(s, c, &p, jdir);
 	if (st != CMD_OK && !s->plan_mode &&
 	    (s->last_err == -EBUSY || s->last_err == -ENOSPC ||
 	     s->last_err == -EINVAL) &&
@@ -582,7 +582,7 @@ enum cmd_status cmd_preview(struct rl_session *s, const struct cmd_call *c)
 			x = cJSON_AddArrayToObject(o, "steps_detail");
 			for (size_t i = 0; i < s->pending->nsteps; i++)
 				cJSON_AddItemToArray(
-				    x, txc_step_json(&s->pending->steps[i]));
+				    x, session_step_json(&s->pending->steps[i]));
 			out_json_emit(s, o);
 		} else {
 			fprintf(s->out, "pending plan: %s\n  %zu steps, %s to "
@@ -616,10 +616,10 @@ enum cmd_status cmd_apply(struct rl_session *s, const struct cmd_call *c)
 		return CMD_FAIL;
 	}
 	cmd_has_opt(c, "journal-dir", &jdir);
-	if (session_volume(s) < 0 || !txc_placement_supported(s))
+	if (session_volume(s) < 0 || !session_placement_supported(s))
 		return CMD_FAIL;
 	s->pending = NULL;
-	st = txc_apply_now(s, c, p, jdir);
+	st = session_apply_now(s, c, p, jdir);
 	tx_plan_free(p);
 	free(p);
 	return st;
@@ -638,70 +638,4 @@ enum cmd_status cmd_discard(struct rl_session *s, const struct cmd_call *c)
 	if (!s->json)
 		fprintf(s->out, "pending plan discarded (%zu steps)\n", n);
 	return CMD_OK;
-}
-
-/* ------------------------------------------------------ move --make-room */
-
-int cmd_plan_make_room(struct rl_session *s, struct tx_plan *p, char *why,
-                       size_t wlen)
-{
-	struct lm_model *m;
-	struct pl_ctx ctx;
-	struct session_plan_hooks hooks;
-	struct tx_plan q;
-	const struct tx_step *st;
-	uint64_t lo = UINT64_MAX, hi = 0, goal;
-	uint32_t id;
-	int r;
-
-	if (p->nsteps != 1 || p->steps[0].ntarget == 0)
-		return -EINVAL;
-	m = session_model(s);
-	if (!m)
-		return -ENODATA;
-	st = &p->steps[0];
-	id = lm_find_inode(m, st->ino);
-	if (id == LM_NONE) {
-		snprintf(why, wlen, "%s is not in the layout model ('scan')",
-		         st->path);
-		return -ENOENT;
-	}
-	r = session_plan_init(&ctx, &hooks, s, m);
-	if (r == 0 && s->plan_mode && s->pending)
-		r = pl_replay(&ctx, s->pending, s->fs.mountpoint);
-	if (r < 0) {
-		snprintf(why, wlen, "cannot plan: %s", rl_strerror(r));
-		session_plan_fini(&ctx, &hooks);
-		return r;
-	}
-	for (size_t k = 0; k < st->ntarget; k++) {
-		if (st->target[k].physical < lo)
-			lo = st->target[k].physical;
-		if (st->target[k].physical + st->target[k].length > hi)
-			hi = st->target[k].physical + st->target[k].length;
-	}
-	goal = st->target[0].physical - (st->target[0].logical - st->offset);
-	r = pl_make_room(&ctx, lo, hi, lo, hi);
-	if (r == 0)
-		r = pl_add_move(&ctx, id, st->offset, st->length, goal, "move");
-	if (r < 0) {
-		snprintf(why, wlen, "--make-room: %s%s",
-		         ctx.report ? ctx.report : "", rl_strerror(r));
-		session_plan_fini(&ctx, &hooks);
-		return r;
-	}
-	tx_plan_init(&q);
-	r = pl_to_plan(&ctx, s->fs.mountpoint, &q);
-	if (r == 0) {
-		q.command = p->command;
-		p->command = NULL;
-		tx_plan_free(p);
-		*p = q;
-		if (ctx.report && !s->json)
-			fputs(ctx.report, s->out);
-	} else {
-		tx_plan_free(&q);
-	}
-	session_plan_fini(&ctx, &hooks);
-	return r;
 }
