@@ -1086,7 +1086,7 @@ static int run_step(struct apply_ctx *c, struct jr_journal *j, size_t i,
 	size_t ncur;
 	struct stat sb;
 	int fd, r;
-	struct tx_held h = {NULL, 0, 0, false};
+	struct tx_held h = {.fd = NULL};
 	uint64_t chunk = c->o->chunk ? c->o->chunk : TX_DEFAULT_CHUNK;
 	bool moving = false; /* movedata was called: record a partial move */
 	int sig = 0;
@@ -1228,7 +1228,7 @@ out:
 int tx_apply(const struct tx_plan *p, struct jr_journal *j,
              const struct tx_opts *o, struct tx_result *res)
 {
-	struct apply_ctx c = {p, o, res, now_s(), 0, NULL, 0, 0, 0, 0, 0};
+	struct apply_ctx c = {.p = p, .o = o, .res = res, .t0 = now_s()};
 	struct sigaction sa, old_int, old_term;
 	sigset_t block, oldmask;
 	int old_prio = -1, ret = 0;
