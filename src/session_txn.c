@@ -20,6 +20,7 @@
 #include "session.h"
 #include "txn.h"
 #include "txn_check.h"
+#include "txn_recover.h"
 #include "units.h"
 #include "vlock.h"
 
@@ -36,11 +37,6 @@ static cJSON *pieces_to_json(const struct jr_piece *p, size_t n)
 		cJSON_AddItemToArray(a, e);
 	}
 	return a;
-}
-
-static int open_cb(void *arg, const char *path, int flags)
-{
-	return session_open_file(arg, path, flags);
 }
 
 static void progress_cb(const struct tx_progress *p, void *arg)
@@ -85,102 +81,65 @@ static void progress_cb(const struct tx_progress *p, void *arg)
 
 /* ----------------------------------------------------- journal at start */
 
-/* Where does an interrupted step stand now? */
-static const char *step_state_now(struct rl_session *s, const struct jr_step *js,
-                                  struct jr_piece **now, size_t *nnow)
+static const char *step_now_text(enum tx_step_now st)
 {
-	struct jr_piece *want = NULL, *bef = NULL;
-	size_t nwant, nbef;
-	uint64_t ino, gen;
-	bool gk;
-	const char *what = "unknown (cannot read the file)";
-	int fd = session_open_file(s, js->path, O_RDONLY);
-
-	*now = NULL;
-	*nnow = 0;
-	if (fd < 0)
+	switch (st) {
+	case TX_NOW_CANNOT_OPEN:
 		return "unknown (the file cannot be opened)";
-	if (rl_file_identity(fd, &ino, &gen, &gk) < 0 || ino != js->ino ||
-	    (gk && js->gen && gen != js->gen)) {
-		close(fd);
+	case TX_NOW_REPLACED:
 		return "unknown (the file was replaced since)";
-	}
-	if (tx_range_pieces(fd, js->offset, js->length, now, nnow) < 0)
-		goto out;
-	bef = calloc(js->nbefore + 1, sizeof(*bef));
-	if (!bef)
-		goto out;
-	memcpy(bef, js->before, js->nbefore * sizeof(*bef));
-	nbef = tx_pieces_normalize(bef, js->nbefore);
-	if (tx_predict(bef, nbef, js->target, js->ntarget, &want, &nwant) < 0)
-		goto out;
-	if (tx_pieces_equal(*now, *nnow, bef, nbef))
-		what = "not moved (the data is at its old place)";
-	else if (tx_pieces_equal(*now, *nnow, want, nwant))
-		what = "moved (the data is at the target)";
-	else
-		what = "partly moved (part at the target, part at its old "
+	case TX_NOW_CANNOT_READ:
+		break;
+	case TX_NOW_NOT_MOVED:
+		return "not moved (the data is at its old place)";
+	case TX_NOW_MOVED:
+		return "moved (the data is at the target)";
+	case TX_NOW_PARTLY:
+		return "partly moved (part at the target, part at its old "
 		       "place; every byte is in one of them)";
-out:
-	free(want);
-	free(bef);
-	close(fd);
-	return what;
+	}
+	return "unknown (cannot read the file)";
 }
 
-/* Report an interrupted transaction and, holding the lock, close it in
- * the journal (state of the step in flight recorded, so undo can revert
- * it). */
-static void report_interrupted(struct rl_session *s, struct jr_journal *j,
-                               struct jr_txn *t)
+static int open_cb(void *arg, const char *path, int flags)
 {
+	return session_open_file(arg, path, flags);
+}
+
+/* Close an interrupted transaction in the journal (the lock is held:
+ * the state of the steps in flight recorded, so undo can revert them)
+ * and report it. */
+static void report_interrupted(struct rl_session *s, struct jr_journal *j,
+                               const struct jr_txn *t)
+{
+	struct tx_recovery r;
 	char when[32];
 	struct tm tm;
-	time_t tt = (time_t)t->time;
-	uint64_t id = t->id;
-	size_t done = 0;
+	time_t tt;
 
+	tx_recover(j, t, open_cb, s, &r);
+	tt = (time_t)r.time;
 	gmtime_r(&tt, &tm);
 	strftime(when, sizeof(when), "%Y-%m-%d %H:%M:%SZ", &tm);
-	for (size_t i = 0; i < t->nsteps; i++)
-		done += t->steps[i].state == JR_STEP_DONE;
 	fprintf(s->err,
 	        "relayout: note: transaction %" PRIu64 " ('%s', started %s by "
 	        "pid %ld) was interrupted after %zu of %u steps\n",
-	        id, t->command ? t->command : "", when, t->pid, done,
-	        t->nplanned);
-	for (size_t i = 0; i < t->nsteps; i++) {
-		struct jr_step *js = &t->steps[i];
-		struct jr_piece *now;
-		size_t nnow;
-		const char *st;
-		unsigned idx;
+	        r.id, r.command ? r.command : "", when, r.pid, r.done,
+	        r.nplanned);
+	for (size_t i = 0; i < r.nsteps; i++) {
+		const struct tx_recovered_step *rs = &r.steps[i];
 
-		if (js->state != JR_STEP_PLANNED)
-			continue;
-		st = step_state_now(s, js, &now, &nnow);
 		fprintf(s->err,
 		        "relayout: note:   step %u (%s, range %" PRIu64 "+%" PRIu64
 		        ") was in progress: %s; no data was lost\n",
-		        js->index + 1, js->path, js->offset, js->length, st);
-		idx = js->index;
-		if (s->journal_locked && now && strncmp(st, "not", 3) != 0 &&
-		    strncmp(st, "unknown", 7) != 0)
-			jr_step_done(j, id, idx, now, nnow, 0);
-		free(now);
-		if (s->journal_locked) {
-			jr_step_failed(j, id, idx, EINTR,
-			               "interrupted (found at a later start)");
-			t = jr_find(j, id); /* the array may have moved */
-		}
+		        rs->index + 1, rs->path ? rs->path : "", rs->offset,
+		        rs->length, step_now_text(rs->now));
 	}
-	if (s->journal_locked)
-		jr_end(j, id, JR_ST_INTERRUPTED,
-		       "the process died during the transaction");
 	fprintf(s->err,
 	        "relayout: note:   'log' lists it; 'undo %" PRIu64
 	        "' moves what it moved back\n",
-	        id);
+	        r.id);
+	tx_recovery_free(&r);
 }
 
 static void tunable_cb(const struct rl_tunable_restored *r, void *arg)
