@@ -20,6 +20,7 @@
 #include "session.h"
 #include "txn.h"
 #include "txn_check.h"
+#include "txn_model.h"
 #include "txn_recover.h"
 #include "units.h"
 #include "vlock.h"
@@ -397,53 +398,11 @@ cJSON *session_step_json(const struct tx_step *st)
 	return e;
 }
 
-/* Free records of [lo, hi) into the model. */
-static void model_refresh_free(struct lm_model *m, const char *mnt,
-                               uint64_t lo, uint64_t hi)
-{
-	struct rl_free_extent fe[256];
-	uint32_t bs = lm_geometry(m)->block_size;
-	int n = rl_get_free_blocks(mnt, lo, hi, 256, fe);
-
-	if (n >= 0 && n < 256) {
-		lm_refresh_free(m, lo, hi, fe, (size_t)n);
-	} else if (n == 256 && bs && hi - lo >= 2 * (uint64_t)bs) {
-		/* the answer may go on: each half on its own */
-		uint64_t mid = lo + (hi - lo) / 2 / bs * bs;
-
-		model_refresh_free(m, mnt, lo, mid);
-		model_refresh_free(m, mnt, mid, hi);
-	}
-}
-
-/* Bring the session's layout model up to date for one step of an apply:
- * the file's extents, the free space where its data was and went -- no
- * rescan. (tx_apply commits the log at the end of every step, so
- * GETFSMAP shows the blocks it freed as free.) */
+/* Bring the session's layout model up to date for one step of an
+ * apply. */
 static void model_refresh_step(struct rl_session *s, const struct tx_step *st)
 {
-	struct lm_model *m = s->model;
-	uint32_t id = lm_find_inode(m, st->ino);
-	struct rl_extent *ext;
-	size_t n;
-	int fd;
-
-	if (id != LM_NONE) {
-		fd = session_open_file(s, st->path, O_RDONLY);
-		if (fd >= 0) {
-			if (rl_get_extents(fd, &ext, &n) == 0) {
-				lm_refresh_file(m, id, ext, n);
-				free(ext);
-			}
-			close(fd);
-		}
-	}
-	for (size_t k = 0; k < st->nbefore; k++)
-		model_refresh_free(m, s->fs.mountpoint, st->before[k].physical,
-		                   st->before[k].physical + st->before[k].length);
-	for (size_t k = 0; k < st->ntarget; k++)
-		model_refresh_free(m, s->fs.mountpoint, st->target[k].physical,
-		                   st->target[k].physical + st->target[k].length);
+	tx_model_refresh_step(s->model, s->fs.mountpoint, st, open_cb, s);
 }
 
 static bool model_follows(const struct rl_session *s)
