@@ -20,6 +20,7 @@
 #include "session_model.h"
 #include "session_txn.h"
 #include "txn.h"
+#include "txn_check.h"
 #include "units.h"
 
 #define TXN_COMMON_OPTS                                                       \
@@ -476,55 +477,37 @@ static bool txn_moved_data(const struct jr_txn *t)
 	return false;
 }
 
-/* Check every step of an undo plan against the file as it is now: the
- * same file, and where the transaction left it. A file that several
- * steps moved must be where the last of them left it; where the undo's
- * later steps expect it (where earlier steps of the transaction left it)
- * tx_apply checks when they run. */
+/* The files of the undo plan p as transaction id left them? 0, or 1
+ * (why says). */
 static int check_undo_files(struct rl_session *s, const struct tx_plan *p,
                             uint64_t id, char *why, size_t wlen)
 {
-	for (size_t i = 0; i < p->nsteps; i++) {
-		const struct tx_step *st = &p->steps[i];
-		uint64_t ino, gen;
-		bool gk;
-		struct jr_piece *now = NULL, *parts = NULL;
-		size_t nnow, nparts = 0;
-		int same = 1, fd = session_open_file(s, st->path, O_RDONLY);
+	struct tx_undo_check u;
+	const char *path;
 
-		if (fd < 0) {
-			snprintf(why, wlen, "%s: %s", st->path, rl_strerror(fd));
-			return 1;
-		}
-		if (rl_file_identity(fd, &ino, &gen, &gk) < 0 || ino != st->ino ||
-		    (gk && st->gen_known && gen != st->gen)) {
-			snprintf(why, wlen,
-			         "%s is not the file transaction %" PRIu64
-			         " moved (it was replaced since)",
-			         st->path, id);
-			close(fd);
-			return 1;
-		}
-		if (tx_step_untouched(p, i, &parts, &nparts) < 0 ||
-		    tx_range_pieces(fd, st->offset, st->length, &now,
-		                    &nnow) < 0)
-			same = 0;
-		for (size_t k = 0; k < nparts && same == 1; k++)
-			same = tx_pieces_equal_in(now, nnow, st->before,
-			                          st->nbefore, parts[k].logical,
-			                          parts[k].length);
-		free(parts);
-		free(now);
-		close(fd);
-		if (same != 1) {
-			snprintf(why, wlen,
-			         "%s changed since transaction %" PRIu64
-			         " (its blocks moved again)",
-			         st->path, id);
-			return 1;
-		}
+	if (tx_check_undo_files(p, session_open_cb, s, &u) == 0)
+		return 0;
+	path = p->steps[u.step].path;
+	switch (u.kind) {
+	case TX_UNDO_OK:
+		break;
+	case TX_UNDO_CANNOT_OPEN:
+		snprintf(why, wlen, "%s: %s", path, rl_strerror(u.err));
+		break;
+	case TX_UNDO_REPLACED:
+		snprintf(why, wlen,
+		         "%s is not the file transaction %" PRIu64
+		         " moved (it was replaced since)",
+		         path, id);
+		break;
+	case TX_UNDO_CHANGED:
+		snprintf(why, wlen,
+		         "%s changed since transaction %" PRIu64
+		         " (its blocks moved again)",
+		         path, id);
+		break;
 	}
-	return 0;
+	return 1;
 }
 
 enum cmd_status cmd_undo(struct rl_session *s, const struct cmd_call *c)

@@ -102,7 +102,7 @@ static const char *step_now_text(enum tx_step_now st)
 	return "unknown (cannot read the file)";
 }
 
-static int open_cb(void *arg, const char *path, int flags)
+int session_open_cb(void *arg, const char *path, int flags)
 {
 	return session_open_file(arg, path, flags);
 }
@@ -118,7 +118,7 @@ static void report_interrupted(struct rl_session *s, struct jr_journal *j,
 	struct tm tm;
 	time_t tt;
 
-	tx_recover(j, t, open_cb, s, &r);
+	tx_recover(j, t, session_open_cb, s, &r);
 	tt = (time_t)r.time;
 	gmtime_r(&tt, &tm);
 	strftime(when, sizeof(when), "%Y-%m-%d %H:%M:%SZ", &tm);
@@ -402,7 +402,8 @@ cJSON *session_step_json(const struct tx_step *st)
  * apply. */
 static void model_refresh_step(struct rl_session *s, const struct tx_step *st)
 {
-	tx_model_refresh_step(s->model, s->fs.mountpoint, st, open_cb, s);
+	tx_model_refresh_step(s->model, s->fs.mountpoint, st, session_open_cb,
+	                      s);
 }
 
 static bool model_follows(const struct rl_session *s)
@@ -472,7 +473,7 @@ enum cmd_status session_apply_now(struct rl_session *s,
 	 * MOVE_EXT anyway; docs/BENCHMARKS.md: no measurable cost). */
 	if (s->cancel_requested && (!o.chunk || o.chunk > SESSION_CANCEL_CHUNK))
 		o.chunk = SESSION_CANCEL_CHUNK;
-	o.open_file = open_cb;
+	o.open_file = session_open_cb;
 	o.open_arg = s;
 	o.handle_signals = true;
 	if (s->progress || s->cancel_requested || isatty(fileno(s->err))) {

@@ -22,6 +22,8 @@ struct jr_journal;
  * when the lock is held). NULL: reported. */
 struct jr_journal *session_journal(struct rl_session *s, bool lock,
                                    bool try_lock, const char *dir_opt);
+/* session_open_file as a tx_open_cb (arg: the session). */
+int session_open_cb(void *arg, const char *path, int flags);
 /* ext4/XFS with what moves need; else reported. */
 bool session_placement_supported(struct rl_session *s);
 /* Every target free now (syncfs first)? 0, 1 (why says), -errno. */

@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
-/* Are a plan's targets free? (src/txn_check.h) */
+/* Are a plan's targets free, are an undo's files as it expects?
+ * (src/txn_check.h) */
 #include "config.h"
 #include "txn_check.h"
 #include <dirent.h>
@@ -276,4 +277,52 @@ void tx_check_fini(struct tx_check *c)
 	for (unsigned i = 0; i < c->nowners && i < TX_CHECK_MAX_OWNERS; i++)
 		free(c->owners[i]);
 	c->nowners = 0;
+}
+
+/* ------------------------------------------------------------ undo files */
+
+/* Step i of the undo plan p against its file (open as fd). */
+static enum tx_undo_kind undo_step_check(const struct tx_plan *p, size_t i,
+                                         int fd)
+{
+	const struct tx_step *st = &p->steps[i];
+	uint64_t ino, gen;
+	bool gk;
+	struct jr_piece *now = NULL, *parts = NULL;
+	size_t nnow, nparts = 0;
+	int same = 1;
+
+	if (rl_file_identity(fd, &ino, &gen, &gk) < 0 || ino != st->ino ||
+	    (gk && st->gen_known && gen != st->gen))
+		return TX_UNDO_REPLACED;
+	if (tx_step_untouched(p, i, &parts, &nparts) < 0 ||
+	    tx_range_pieces(fd, st->offset, st->length, &now, &nnow) < 0)
+		same = 0;
+	for (size_t k = 0; k < nparts && same == 1; k++)
+		same = tx_pieces_equal_in(now, nnow, st->before, st->nbefore,
+		                          parts[k].logical, parts[k].length);
+	free(parts);
+	free(now);
+	return same == 1 ? TX_UNDO_OK : TX_UNDO_CHANGED;
+}
+
+int tx_check_undo_files(const struct tx_plan *p, tx_open_cb open_file,
+                        void *open_arg, struct tx_undo_check *out)
+{
+	memset(out, 0, sizeof(*out));
+	for (size_t i = 0; i < p->nsteps; i++) {
+		int fd = open_file(open_arg, p->steps[i].path, O_RDONLY);
+
+		out->step = i;
+		if (fd < 0) {
+			out->kind = TX_UNDO_CANNOT_OPEN;
+			out->err = fd;
+			return 1;
+		}
+		out->kind = undo_step_check(p, i, fd);
+		close(fd);
+		if (out->kind != TX_UNDO_OK)
+			return 1;
+	}
+	return 0;
 }

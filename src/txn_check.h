@@ -14,7 +14,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-struct tx_plan;
+#include "txn.h"
 
 enum tx_check_kind {
 	TX_CHECK_FREE = 0,    /* every target can be had */
@@ -53,5 +53,27 @@ struct tx_check {
 int tx_check_targets(const struct tx_plan *p, struct rl_fs_info *fs,
                      struct tx_check *out);
 void tx_check_fini(struct tx_check *c);
+
+/* An undo plan against the files as they are now. */
+enum tx_undo_kind {
+	TX_UNDO_OK = 0,
+	TX_UNDO_CANNOT_OPEN,  /* err: open_file's -errno */
+	TX_UNDO_REPLACED,     /* another inode (or generation) at the path */
+	TX_UNDO_CHANGED,      /* its blocks moved again since */
+};
+struct tx_undo_check {
+	enum tx_undo_kind kind;
+	size_t step;          /* the step that failed the check */
+	int err;
+};
+
+/* Check every step of the undo plan p against its file now (opened
+ * through open_file): the same file, and where the transaction left it.
+ * A file that several steps moved must be where the last of them left
+ * it; where the undo's later steps expect it (where earlier steps of the
+ * transaction left it) tx_apply checks when they run. 0, or 1 (out
+ * says which step and why). */
+int tx_check_undo_files(const struct tx_plan *p, tx_open_cb open_file,
+                        void *open_arg, struct tx_undo_check *out);
 
 #endif
