@@ -469,14 +469,6 @@ enum cmd_status cmd_log(struct rl_session *s, const struct cmd_call *c)
 
 /* ------------------------------------------------------------------ undo */
 
-static bool txn_moved_data(const struct jr_txn *t)
-{
-	for (size_t i = 0; i < t->nsteps; i++)
-		if (t->steps[i].nafter)
-			return true;
-	return false;
-}
-
 /* The files of the undo plan p as transaction id left them? 0, or 1
  * (why says). */
 static int check_undo_files(struct rl_session *s, const struct tx_plan *p,
@@ -537,39 +529,35 @@ enum cmd_status cmd_undo(struct rl_session *s, const struct cmd_call *c)
 	}
 	if (c->argc == 1) {
 		uint64_t id;
+		enum jr_undo_state u;
+
 		if (units_parse_size(c->argv[0], &id) < 0 || !(t = jr_find(j, id))) {
 			session_error(s, "no transaction '%s' in the journal (see 'log')",
 			              c->argv[0]);
 			return CMD_FAIL;
 		}
-		if (t->status == JR_ST_OPEN) {
+		u = jr_undoable(t);
+		if (u == JR_UNDO_OPEN) {
 			session_error(s, "transaction %" PRIu64 " is still open "
 			                 "(running, or interrupted and not yet "
 			                 "examined)",
 			              id);
 			return CMD_FAIL;
 		}
-		if (t->undone) {
+		if (u == JR_UNDO_UNDONE) {
 			session_error(s, "transaction %" PRIu64 " was already undone "
 			                 "by %" PRIu64 " ('undo %" PRIu64 "' redoes it)",
 			              id, t->undone_by, t->undone_by);
 			return CMD_FAIL;
 		}
-		if (!txn_moved_data(t)) {
+		if (u == JR_UNDO_NO_DATA) {
 			session_error(s, "transaction %" PRIu64 " moved no data: "
 			                 "nothing to undo",
 			              id);
 			return CMD_FAIL;
 		}
 	} else {
-		for (size_t i = j->ntxns; i-- > 0;) {
-			struct jr_txn *x = &j->txns[i];
-			if (x->status != JR_ST_OPEN && !x->undone && !x->undo_of &&
-			    txn_moved_data(x)) {
-				t = x;
-				break;
-			}
-		}
+		t = jr_last_undoable(j);
 		if (!t) {
 			session_error(s, "nothing to undo: no transaction in the "
 			                 "journal that moved data and was not undone");
