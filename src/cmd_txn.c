@@ -346,26 +346,16 @@ enum cmd_status cmd_move(struct rl_session *s, const struct cmd_call *c)
 		              c->argv[0]);
 		goto out;
 	}
-	{
-		struct tx_step *sp = &p.steps[0];
-		struct jr_piece *pred;
-		size_t np;
-		if (tx_predict(sp->before, sp->nbefore, sp->target, sp->ntarget,
-		               &pred, &np) == 0) {
-			bool same = tx_pieces_equal(pred, np, sp->before, sp->nbefore);
-			free(pred);
-			if (same) {
-				if (s->json) {
-					print_plan(s, &p, true);
-				} else {
-					fprintf(s->out, "%s is already at 0x%" PRIx64
-					                ": nothing to do\n",
-					        OUT_ESC(c->argv[0]), goal);
-				}
-				st = CMD_OK;
-				goto out;
-			}
+	if (tx_step_in_place(&p.steps[0]) == 1) {
+		if (s->json) {
+			print_plan(s, &p, true);
+		} else {
+			fprintf(s->out, "%s is already at 0x%" PRIx64
+			                ": nothing to do\n",
+			        OUT_ESC(c->argv[0]), goal);
 		}
+		st = CMD_OK;
+		goto out;
 	}
 	r = session_check_targets(s, &p, why, sizeof(why));
 	if (r == 1 && cmd_has_opt(c, "make-room", NULL)) {

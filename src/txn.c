@@ -199,6 +199,21 @@ int tx_predict(const struct jr_piece *before, size_t nbefore,
 	return 0;
 }
 
+int tx_step_in_place(const struct tx_step *st)
+{
+	struct jr_piece *pred;
+	size_t np;
+	bool same;
+	int r = tx_predict(st->before, st->nbefore, st->target, st->ntarget,
+	                   &pred, &np);
+
+	if (r < 0)
+		return r;
+	same = tx_pieces_equal(pred, np, st->before, st->nbefore);
+	free(pred);
+	return same;
+}
+
 /* ---------------------------------------------------------------- plans */
 
 int tx_plan_move(struct tx_plan *p, const char *path, int fd, uint64_t off,

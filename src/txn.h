@@ -133,6 +133,10 @@ int tx_predict(const struct jr_piece *before, size_t nbefore,
                const struct jr_piece *target, size_t ntarget,
                struct jr_piece **out, size_t *n);
 
+/* Does step st leave its range where it is (the targets are where the
+ * data is already)? 1, 0, or -ENOMEM. */
+int tx_step_in_place(const struct tx_step *st);
+
 /* A one-step plan: [off, off+len) of the file open as fd (named path)
  * contiguously at physical goal. */
 int tx_plan_move(struct tx_plan *p, const char *path, int fd, uint64_t off,

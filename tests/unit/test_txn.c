@@ -81,6 +81,24 @@ static void test_predict(void **state)
 	free(out);
 }
 
+/* A step whose targets are where its data is changes nothing. */
+static void test_in_place(void **state)
+{
+	struct jr_piece before[] = {{0, 10 * K, 2 * K, 0},
+	                            {4 * K, 50 * K, 2 * K, 0}};
+	struct jr_piece there[] = {{0, 10 * K, 2 * K, 0},
+	                           {4 * K, 50 * K, 2 * K, 0}};
+	struct jr_piece away[] = {{0, 1000 * K, 6 * K, 0}};
+	struct tx_step st = {.before = before, .nbefore = 2, .target = there,
+	                     .ntarget = 2};
+
+	(void)state;
+	assert_int_equal(tx_step_in_place(&st), 1);
+	st.target = away;
+	st.ntarget = 1;
+	assert_int_equal(tx_step_in_place(&st), 0);
+}
+
 static void test_equal(void **state)
 {
 	struct jr_piece a[] = {{0, K, K, 0}}, b[] = {{0, K, K, 1}},
@@ -459,6 +477,7 @@ int main(void)
 	    cmocka_unit_test(test_error_words),
 	    cmocka_unit_test(test_normalize),
 	    cmocka_unit_test(test_predict),
+	    cmocka_unit_test(test_in_place),
 	    cmocka_unit_test(test_equal),
 	    cmocka_unit_test(test_undo_plan),
 	    cmocka_unit_test(test_undo_multistep),
