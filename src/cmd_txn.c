@@ -1,5 +1,7 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
-/* Transaction commands: move, log, undo (plans, apply, the undo journal). */
+/* Transaction commands: move, log, undo. They parse, call the transaction
+ * layer (src/txn.c, src/txn_check.c, src/journal.c) through the session
+ * (src/session_txn.c) and print. */
 #include "config.h"
 #include <errno.h>
 #include <fcntl.h>
