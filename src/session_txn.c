@@ -13,7 +13,6 @@
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
-#include <relayout/layout_model.h>
 #include "busy.h"
 #include "journal.h"
 #include "output.h"
