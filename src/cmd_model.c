@@ -17,8 +17,8 @@
 #include "output.h"
 #include "scan.h"
 #include "session.h"
+#include "session_model.h"
 #include "snapshot.h"
-#include "txn.h"
 #include "units.h"
 
 const struct cmd_opt cmd_opts_scan[] = {
@@ -36,56 +36,6 @@ const struct cmd_opt cmd_opts_freefrag[] = {
 
 /* -------------------------------------------------------------- helpers */
 
-static void scan_progress(const struct scan_stats *st, void *arg)
-{
-	struct rl_session *s = arg;
-
-	fprintf(s->err, "\rscanned %" PRIu64 " files, %" PRIu64
-	                " directories, %" PRIu64 " MiB",
-	        st->files, st->dirs, st->bytes >> 20);
-	fflush(s->err);
-}
-
-static int do_scan(struct rl_session *s, int threads, struct scan_stats *st)
-{
-	struct scan_opts o = {.threads = threads};
-	struct lm_model *m;
-	int r;
-
-	if (s->read_only_snapshot) {
-		session_error(s, "the view is a snapshot (read-only): nothing "
-		                 "to scan");
-		return -EROFS;
-	}
-	if (session_volume(s) < 0)
-		return -ENODEV;
-	if (isatty(fileno(s->err)) && !s->json) {
-		o.progress = scan_progress;
-		o.arg = s;
-	}
-	r = scan_volume(&s->fs, &o, &m, st);
-	if (o.progress)
-		fputc('\n', s->err);
-	if (r < 0) {
-		session_error(s, "cannot scan %s: %s", s->fs.mountpoint,
-		              rl_strerror(r));
-		return r;
-	}
-	lm_free(s->model);
-	s->model = m;
-	return 0;
-}
-
-/* The session's model: scanned now if there is none yet. */
-static struct lm_model *need_model(struct rl_session *s)
-{
-	struct scan_stats st;
-
-	if (s->model)
-		return s->model;
-	return do_scan(s, 0, &st) < 0 ? NULL : s->model;
-}
-
 static void free_map_note(struct rl_session *s, struct lm_model *m)
 {
 	int e = lm_free_map_status(m);
@@ -94,90 +44,6 @@ static void free_map_note(struct rl_session *s, struct lm_model *m)
 		fprintf(s->out, "note: free map unavailable (%s%s): free and "
 		                "metadata space are not known\n",
 		        rl_strerror(e), cmd_map_root_hint(e));
-}
-
-/* Collapse "//", "/./" and "/dir/.." of an absolute path in place, without
- * looking at the filesystem ("/.." stays "/"). */
-static void normalize_path(char *path)
-{
-	char *out = path, *p = path;
-
-	while (*p) {
-		while (*p == '/')
-			p++;
-		char *end = strchrnul(p, '/');
-		size_t n = (size_t)(end - p);
-		if (n == 0 || (n == 1 && p[0] == '.')) {
-			/* nothing */
-		} else if (n == 2 && p[0] == '.' && p[1] == '.') {
-			while (out > path && out[-1] != '/')
-				out--;
-			if (out > path)
-				out--; /* the slash before it */
-		} else {
-			*out++ = '/';
-			memmove(out, p, n);
-			out += n;
-		}
-		p = end;
-	}
-	if (out == path)
-		*out++ = '/';
-	*out = '\0';
-}
-
-/* The path of arg relative to the volume root, as the model keys it.
- * Absolute paths must lie under the mount point; relative paths are taken
- * from the current directory when it is on the volume, else from the root.
- * Symlinks are never resolved: "." and ".." are taken lexically. */
-static int model_path(struct rl_session *s, struct lm_model *m,
-                      const char *arg, char *out, size_t size)
-{
-	const char *mp = lm_geometry(m)->mountpoint;
-	char abs[PATH_MAX * 2];
-	size_t ml = strlen(mp);
-
-	abs[0] = '\0';
-	if (arg[0] == '/') {
-		snprintf(abs, sizeof(abs), "%s", arg);
-	} else if (!s->read_only_snapshot) {
-		char cwd[PATH_MAX];
-		if (getcwd(cwd, sizeof(cwd)) &&
-		    strncmp(cwd, mp, ml) == 0 &&
-		    (cwd[ml] == '/' || cwd[ml] == '\0'))
-			snprintf(abs, sizeof(abs), "%s/%s", cwd, arg);
-	}
-	const char *rel = arg;
-	if (abs[0]) {
-		/* Lexically: symlinks, even in the directory part, are never
-		 * resolved (the model holds no path through one). */
-		normalize_path(abs);
-		if (strcmp(mp, "/") == 0) {
-			rel = abs + 1;
-		} else if (strncmp(abs, mp, ml) == 0 &&
-		           (abs[ml] == '/' || abs[ml] == '\0')) {
-			rel = abs + ml;
-			while (*rel == '/')
-				rel++;
-		} else {
-			session_error(s, "%s: not on the volume %s", arg, mp);
-			return -EXDEV;
-		}
-	}
-	while (rel[0] == '.' && rel[1] == '/')
-		rel += 2;
-	if (!*rel || strcmp(rel, ".") == 0 || strcmp(rel, "./") == 0)
-		rel = ".";
-	size_t n = strlen(rel);
-	if (n >= size) {
-		session_error(s, "%s: path too long", arg);
-		return -ENAMETOOLONG;
-	}
-	memcpy(out, rel, n + 1);
-	/* drop a trailing slash */
-	while (n > 1 && out[n - 1] == '/')
-		out[--n] = '\0';
-	return 0;
 }
 
 static const char *kind_name(enum lm_owner_kind k)
@@ -218,7 +84,7 @@ enum cmd_status cmd_scan(struct rl_session *s, const struct cmd_call *c)
 		session_error(s, "--threads '%s': a number from 1 to 16", tv);
 		return CMD_USAGE;
 	}
-	if (do_scan(s, (int)threads, &st) < 0)
+	if (session_scan(s, (int)threads, &st) < 0)
 		return CMD_FAIL;
 	if (s->json) {
 		cJSON *o = cJSON_CreateObject();
@@ -307,7 +173,7 @@ static int cmp_rank(const void *a, const void *b)
 
 enum cmd_status cmd_frag(struct rl_session *s, const struct cmd_call *c)
 {
-	struct lm_model *m = need_model(s);
+	struct lm_model *m = session_model(s);
 	struct frag_filter flt = {0};
 	struct lm_vol_frag vf;
 	struct rank *rk = NULL;
@@ -327,7 +193,7 @@ enum cmd_status cmd_frag(struct rl_session *s, const struct cmd_call *c)
 		if (!flt.paths)
 			return CMD_FAIL;
 		for (int i = 0; i < c->argc; i++)
-			if (model_path(s, m, c->argv[i], flt.paths[i],
+			if (session_model_path(s, m, c->argv[i], flt.paths[i],
 			               sizeof(flt.paths[i])) < 0) {
 				free(flt.paths);
 				return CMD_FAIL;
@@ -462,7 +328,7 @@ static cJSON *ff_json(const struct lm_freefrag *ff, uint32_t bs)
 
 enum cmd_status cmd_freefrag(struct rl_session *s, const struct cmd_call *c)
 {
-	struct lm_model *m = need_model(s);
+	struct lm_model *m = session_model(s);
 	const struct lm_geometry *g;
 	struct lm_freefrag ff;
 	uint64_t start = 0, end;
@@ -632,7 +498,7 @@ enum cmd_status cmd_who(struct rl_session *s, const struct cmd_call *c)
 	if (session_arg_size(s, "START", c->argv[0], &start) < 0 ||
 	    (c->argc > 1 && session_arg_size(s, "END", c->argv[1], &end) < 0))
 		return CMD_USAGE;
-	m = need_model(s);
+	m = session_model(s);
 	if (!m)
 		return CMD_FAIL;
 	if (c->argc == 1)
@@ -668,51 +534,9 @@ enum cmd_status cmd_who(struct rl_session *s, const struct cmd_call *c)
 
 /* ----------------------------------------------------------------- show */
 
-int cmd_model_file_attrs(struct rl_session *s, struct lm_model *m,
-                         unsigned id)
-{
-	const struct lm_file *f = lm_file(m, id);
-	const char *rel, *mp = s->fs.mountpoint;
-	uint64_t ino, gen;
-	uint32_t fl = 0;
-	unsigned have = 0;
-	bool gk;
-	char *path;
-	int fd, r;
-
-	if (!f)
-		return -EINVAL;
-	if (s->read_only_snapshot || (f->flags & LM_FILE_ATTRS_READ))
-		return 0;
-	rel = lm_file_path(m, id, 0);
-	if (!S_ISREG(f->mode) || f->err || !rel) {
-		lm_set_file_attrs(m, id, 0, 0, 0);
-		return 0;
-	}
-	if (asprintf(&path, "%s/%s", strcmp(mp, "/") ? mp : "", rel) < 0)
-		return -ENOMEM;
-	fd = session_open_file(s, path, O_RDONLY);
-	free(path);
-	if (fd < 0) {
-		lm_set_file_attrs(m, id, 0, 0, 0);
-		return fd;
-	}
-	r = tx_file_identity(fd, &ino, &gen, &gk);
-	if (r == 0 && ino != f->ino)
-		r = -ESTALE; /* another file there now: tell nothing */
-	if (r == 0) {
-		have = gk ? LM_FILE_HAS_GEN : 0;
-		if (tx_file_iflags(fd, &fl) == 0)
-			have |= LM_FILE_HAS_IFLAGS;
-	}
-	close(fd);
-	lm_set_file_attrs(m, id, have, (uint32_t)gen, fl);
-	return r;
-}
-
 enum cmd_status cmd_show(struct rl_session *s, const struct cmd_call *c)
 {
-	struct lm_model *m = need_model(s);
+	struct lm_model *m = session_model(s);
 	char rel[RL_PATH_MAX];
 	const struct lm_file *f;
 	const struct lm_extent *e;
@@ -723,7 +547,7 @@ enum cmd_status cmd_show(struct rl_session *s, const struct cmd_call *c)
 
 	if (!m)
 		return CMD_FAIL;
-	if (model_path(s, m, c->argv[0], rel, sizeof(rel)) < 0)
+	if (session_model_path(s, m, c->argv[0], rel, sizeof(rel)) < 0)
 		return CMD_FAIL;
 	id = lm_find_path(m, rel);
 	if (id == LM_NONE) {
@@ -733,7 +557,7 @@ enum cmd_status cmd_show(struct rl_session *s, const struct cmd_call *c)
 		              c->argv[0]);
 		return CMD_FAIL;
 	}
-	(void)cmd_model_file_attrs(s, m, id); /* the generation */
+	(void)session_file_attrs(s, m, id); /* the generation */
 	f = lm_file(m, id);
 	e = lm_file_extents(m, id, &n);
 	lm_file_frag(m, id, &ff);
@@ -800,7 +624,7 @@ enum cmd_status cmd_show(struct rl_session *s, const struct cmd_call *c)
 
 enum cmd_status cmd_export(struct rl_session *s, const struct cmd_call *c)
 {
-	struct lm_model *m = need_model(s);
+	struct lm_model *m = session_model(s);
 	bool private;
 	int r;
 
@@ -928,7 +752,7 @@ enum cmd_status cmd_diff(struct rl_session *s, const struct cmd_call *c)
 	if (c->argc > 1) {
 		b = own_b = load(s, c->argv[1]);
 	} else {
-		b = need_model(s);
+		b = session_model(s);
 	}
 	if (!b) {
 		lm_free(a);
@@ -1006,15 +830,4 @@ enum cmd_status cmd_diff(struct rl_session *s, const struct cmd_call *c)
 	lm_free(a);
 	lm_free(own_b);
 	return st;
-}
-
-struct lm_model *cmd_model_need(struct rl_session *s)
-{
-	return need_model(s);
-}
-
-int cmd_model_path(struct rl_session *s, struct lm_model *m, const char *arg,
-                   char *out, unsigned long size)
-{
-	return model_path(s, m, arg, out, size);
 }

@@ -10,14 +10,13 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <relayout/layout_model.h>
-#include "busy.h"
-#include "cmd_model.h"
-#include "cmd_txn.h"
 #include "commands.h"
 #include "mem.h"
 #include "output.h"
 #include "planner.h"
 #include "session.h"
+#include "session_model.h"
+#include "session_txn.h"
 #include "txn.h"
 #include "units.h"
 
@@ -108,7 +107,7 @@ static void print_planned(struct rl_session *s, struct pl_ctx *c,
 		out_add_u64(fr, "regions_after", fa);
 		a = cJSON_AddArrayToObject(o, "steps");
 		for (size_t i = 0; i < p->nsteps; i++) {
-			cJSON *e = txc_step_json(&p->steps[i]);
+			cJSON *e = session_step_json(&p->steps[i]);
 			if (i < c->nmv && c->mv[i].why)
 				cJSON_AddStringToObject(e, "why", c->mv[i].why);
 			cJSON_AddItemToArray(a, e);
@@ -149,55 +148,6 @@ static void print_planned(struct rl_session *s, struct pl_ctx *c,
 
 enum pl_kind { PK_DEFRAG, PK_COMPACT, PK_EVACUATE, PK_GROUP };
 
-/* What the planner asks the session about files: their attributes, and
- * which cannot be written now (read once a plan). */
-struct plan_hooks {
-	struct rl_session *s;
-	struct lm_model *m;
-	struct busy_set busy;
-};
-
-static int plan_file_attrs(void *arg, uint32_t id)
-{
-	struct plan_hooks *h = arg;
-
-	return cmd_model_file_attrs(h->s, h->m, id);
-}
-
-static const char *plan_file_busy(void *arg, uint32_t id)
-{
-	struct plan_hooks *h = arg;
-	const struct lm_file *f = lm_file(h->m, id);
-	enum busy_kind k;
-
-	if (!f || busy_load(&h->busy) < 0)
-		return NULL;
-	k = busy_find(&h->busy, h->s->fs.st_dev, (ino_t)f->ino);
-	return k == BUSY_NONE ? NULL : busy_reason(k);
-}
-
-/* pl_init with the session's hooks (plan_fini ends both). */
-static int plan_init(struct pl_ctx *ctx, struct plan_hooks *h,
-                     struct rl_session *s, struct lm_model *m)
-{
-	int r = pl_init(ctx, m);
-
-	memset(h, 0, sizeof(*h));
-	h->s = s;
-	h->m = m;
-	ctx->file_attrs = plan_file_attrs;
-	ctx->file_attrs_arg = h;
-	ctx->file_busy = plan_file_busy;
-	ctx->file_busy_arg = h;
-	return r;
-}
-
-static void plan_fini(struct pl_ctx *ctx, struct plan_hooks *h)
-{
-	pl_fini(ctx);
-	busy_free(&h->busy);
-}
-
 static int push_id(uint32_t **a, size_t *k, size_t *cap, uint32_t id)
 {
 	if (mem_grow(a, cap, *k + 1, sizeof(**a)) < 0)
@@ -224,7 +174,7 @@ static int collect_files(struct rl_session *s, struct lm_model *m,
 		uint32_t id;
 		const struct lm_file *f;
 
-		if (cmd_model_path(s, m, c->argv[i], rel, sizeof(rel)) < 0) {
+		if (session_model_path(s, m, c->argv[i], rel, sizeof(rel)) < 0) {
 			free(a);
 			return -EINVAL;
 		}
@@ -287,7 +237,7 @@ static int collect_files(struct rl_session *s, struct lm_model *m,
  * ends all of them). */
 struct plan_run {
 	struct pl_ctx ctx;
-	struct plan_hooks hooks;
+	struct session_plan_hooks hooks;
 	uint32_t *ids;
 	size_t nids;
 	char *abs[CMD_MAX_ARGS];
@@ -300,7 +250,7 @@ static void plan_run_free(struct plan_run *pr, const struct cmd_call *c)
 		free(pr->abs[i]);
 	free(pr->ids);
 	tx_plan_free(&pr->p);
-	plan_fini(&pr->ctx, &pr->hooks);
+	session_plan_fini(&pr->ctx, &pr->hooks);
 }
 
 /* The planning context from the model, on top of the pending plan in
@@ -309,7 +259,7 @@ static enum cmd_status plan_start(struct rl_session *s,
                                   const struct cmd_call *c, struct lm_model *m,
                                   struct plan_run *pr)
 {
-	int r = plan_init(&pr->ctx, &pr->hooks, s, m);
+	int r = session_plan_init(&pr->ctx, &pr->hooks, s, m);
 
 	if (r < 0) {
 		session_error(s, "cannot plan: %s",
@@ -487,7 +437,7 @@ static enum cmd_status plan_finish(struct rl_session *s,
 		return CMD_OK;
 	if (!s->plan_mode) {
 		char why[2048];
-		r = txc_check_targets_free(s, p, why, sizeof(why));
+		r = session_check_targets(s, p, why, sizeof(why));
 		if (r != 0) {
 			session_error(s, "%s (the layout changed since the scan? "
 			                 "'scan' again); nothing was changed",
@@ -498,7 +448,7 @@ static enum cmd_status plan_finish(struct rl_session *s,
 	if (s->json && pr->ctx.report && !s->plan_mode)
 		fputs(pr->ctx.report, s->err);
 	s->last_err = 0;
-	st = txc_apply_plan(s, c, p, jdir);
+	st = session_apply_plan(s, c, p, jdir);
 	if (st != CMD_OK)
 		plan_note_missed(s, p);
 	return st;
@@ -517,9 +467,9 @@ static enum cmd_status do_plan_cmd(struct rl_session *s,
 	cmd_has_opt(c, "journal-dir", &jdir);
 	if (session_volume(s) < 0)
 		return CMD_FAIL;
-	if (!txc_placement_supported(s))
+	if (!session_placement_supported(s))
 		return CMD_FAIL;
-	m = cmd_model_need(s);
+	m = session_model(s);
 	if (!m)
 		return CMD_FAIL;
 	memset(&pr, 0, sizeof(pr));
@@ -628,7 +578,7 @@ enum cmd_status cmd_preview(struct rl_session *s, const struct cmd_call *c)
 		session_error(s, "no pending plan ('plan on', then commands)");
 		return CMD_FAIL;
 	}
-	m = cmd_model_need(s);
+	m = session_model(s);
 	if (!m)
 		return CMD_FAIL;
 	pm = pl_predict_model(m, s->pending, s->fs.mountpoint);
@@ -693,7 +643,7 @@ enum cmd_status cmd_preview(struct rl_session *s, const struct cmd_call *c)
 			x = cJSON_AddArrayToObject(o, "steps_detail");
 			for (size_t i = 0; i < s->pending->nsteps; i++)
 				cJSON_AddItemToArray(
-				    x, txc_step_json(&s->pending->steps[i]));
+				    x, session_step_json(&s->pending->steps[i]));
 			out_json_emit(s, o);
 		} else {
 			fprintf(s->out, "pending plan: %s\n  %zu steps, %s to "
@@ -727,10 +677,10 @@ enum cmd_status cmd_apply(struct rl_session *s, const struct cmd_call *c)
 		return CMD_FAIL;
 	}
 	cmd_has_opt(c, "journal-dir", &jdir);
-	if (session_volume(s) < 0 || !txc_placement_supported(s))
+	if (session_volume(s) < 0 || !session_placement_supported(s))
 		return CMD_FAIL;
 	s->pending = NULL;
-	st = txc_apply_now(s, c, p, jdir);
+	st = session_apply_now(s, c, p, jdir);
 	tx_plan_free(p);
 	free(p);
 	return st;
@@ -749,70 +699,4 @@ enum cmd_status cmd_discard(struct rl_session *s, const struct cmd_call *c)
 	if (!s->json)
 		fprintf(s->out, "pending plan discarded (%zu steps)\n", n);
 	return CMD_OK;
-}
-
-/* ------------------------------------------------------ move --make-room */
-
-int cmd_plan_make_room(struct rl_session *s, struct tx_plan *p, char *why,
-                       size_t wlen)
-{
-	struct lm_model *m;
-	struct pl_ctx ctx;
-	struct plan_hooks hooks;
-	struct tx_plan q;
-	const struct tx_step *st;
-	uint64_t lo = UINT64_MAX, hi = 0, goal;
-	uint32_t id;
-	int r;
-
-	if (p->nsteps != 1 || p->steps[0].ntarget == 0)
-		return -EINVAL;
-	m = cmd_model_need(s);
-	if (!m)
-		return -ENODATA;
-	st = &p->steps[0];
-	id = lm_find_inode(m, st->ino);
-	if (id == LM_NONE) {
-		snprintf(why, wlen, "%s is not in the layout model ('scan')",
-		         st->path);
-		return -ENOENT;
-	}
-	r = plan_init(&ctx, &hooks, s, m);
-	if (r == 0 && s->plan_mode && s->pending)
-		r = pl_replay(&ctx, s->pending, s->fs.mountpoint);
-	if (r < 0) {
-		snprintf(why, wlen, "cannot plan: %s", rl_strerror(r));
-		plan_fini(&ctx, &hooks);
-		return r;
-	}
-	for (size_t k = 0; k < st->ntarget; k++) {
-		if (st->target[k].physical < lo)
-			lo = st->target[k].physical;
-		if (st->target[k].physical + st->target[k].length > hi)
-			hi = st->target[k].physical + st->target[k].length;
-	}
-	goal = st->target[0].physical - (st->target[0].logical - st->offset);
-	r = pl_make_room(&ctx, lo, hi, lo, hi);
-	if (r == 0)
-		r = pl_add_move(&ctx, id, st->offset, st->length, goal, "move");
-	if (r < 0) {
-		snprintf(why, wlen, "--make-room: %s%s",
-		         ctx.report ? ctx.report : "", rl_strerror(r));
-		plan_fini(&ctx, &hooks);
-		return r;
-	}
-	tx_plan_init(&q);
-	r = pl_to_plan(&ctx, s->fs.mountpoint, &q);
-	if (r == 0) {
-		q.command = p->command;
-		p->command = NULL;
-		tx_plan_free(p);
-		*p = q;
-		if (ctx.report && !s->json)
-			fputs(ctx.report, s->out);
-	} else {
-		tx_plan_free(&q);
-	}
-	plan_fini(&ctx, &hooks);
-	return r;
 }

@@ -237,6 +237,31 @@ struct jr_txn *jr_open_txn(struct jr_journal *j)
 	return NULL;
 }
 
+static bool moved_data(const struct jr_txn *t)
+{
+	for (size_t i = 0; i < t->nsteps; i++)
+		if (t->steps[i].nafter)
+			return true;
+	return false;
+}
+
+enum jr_undo_state jr_undoable(const struct jr_txn *t)
+{
+	if (t->status == JR_ST_OPEN)
+		return JR_UNDO_OPEN;
+	if (t->undone)
+		return JR_UNDO_UNDONE;
+	return moved_data(t) ? JR_UNDO_OK : JR_UNDO_NO_DATA;
+}
+
+struct jr_txn *jr_last_undoable(struct jr_journal *j)
+{
+	for (size_t i = j->ntxns; i-- > 0;)
+		if (!j->txns[i].undo_of && jr_undoable(&j->txns[i]) == JR_UNDO_OK)
+			return &j->txns[i];
+	return NULL;
+}
+
 static struct jr_step *find_step(struct jr_txn *t, unsigned index)
 {
 	for (size_t i = 0; i < t->nsteps; i++)

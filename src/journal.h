@@ -200,6 +200,18 @@ struct jr_txn *jr_find(struct jr_journal *j, uint64_t id);
 /* The newest transaction still open (no END) or NULL. */
 struct jr_txn *jr_open_txn(struct jr_journal *j);
 
+/* Can transaction t be undone? */
+enum jr_undo_state {
+	JR_UNDO_OK = 0,
+	JR_UNDO_OPEN,       /* still open (running, or not yet examined) */
+	JR_UNDO_UNDONE,     /* undone already (by t->undone_by) */
+	JR_UNDO_NO_DATA,    /* it moved no data */
+};
+enum jr_undo_state jr_undoable(const struct jr_txn *t);
+/* The newest transaction an undo without an id reverts: undoable, and
+ * not an undo itself. NULL: none. */
+struct jr_txn *jr_last_undoable(struct jr_journal *j);
+
 /* Encode one record (header + payload + CRC) into a malloc'ed buffer.
  * Exposed for tests. */
 int jr_encode(enum jr_type type, const char *payload, unsigned char **out,

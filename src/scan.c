@@ -159,7 +159,7 @@ static int file_extents(int fd, const struct stat *st, struct batch *b,
 /* Stat and FIEMAP of an open file or directory (st: its fstat) into item
  * it of batch b. The generation and inode flags are not read here (two
  * ioctls per file, 7 % of a scan): the commands that need them read them
- * for the few files they show or move (cmd_model_file_attrs). */
+ * for the few files they show or move (session_file_attrs). */
 static void describe(int fd, const struct stat *stp, struct batch *b,
                      struct scan_item *it)
 {

@@ -43,7 +43,7 @@ struct rl_session {
 	bool force;            /* --force: volume-uuid mismatches only warn */
 	char *journal_dir;     /* --journal-dir (NULL: env or default) */
 	struct jr_journal *journal; /* opened by the first command needing
-	                               it (src/cmd_txn.c) */
+	                               it (src/session_txn.c) */
 	bool journal_locked;   /* journal opened with the volume lock */
 	bool journal_checked;  /* start-of-session report made */
 	struct vl_lock *volume_lock; /* (src/vlock.h) taken by the first

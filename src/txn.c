@@ -6,12 +6,10 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/falloc.h>
-#include <linux/fs.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/ioctl.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
@@ -149,33 +147,6 @@ int tx_range_pieces(int fd, uint64_t off, uint64_t len,
 	return 0;
 }
 
-int tx_file_identity(int fd, uint64_t *ino, uint64_t *gen, bool *gen_known)
-{
-	struct stat st;
-	int g = 0;
-
-	if (fstat(fd, &st) < 0)
-		return -errno;
-	*ino = st.st_ino;
-	*gen = 0;
-	*gen_known = false;
-	if (ioctl(fd, FS_IOC_GETVERSION, &g) == 0) {
-		*gen = (uint32_t)g;
-		*gen_known = true;
-	}
-	return 0;
-}
-
-int tx_file_iflags(int fd, uint32_t *iflags)
-{
-	int fl = 0;
-
-	if (ioctl(fd, FS_IOC_GETFLAGS, &fl) < 0)
-		return -errno;
-	*iflags = (uint32_t)fl;
-	return 0;
-}
-
 int tx_predict(const struct jr_piece *before, size_t nbefore,
                const struct jr_piece *target, size_t ntarget,
                struct jr_piece **out, size_t *n)
@@ -227,6 +198,21 @@ int tx_predict(const struct jr_piece *before, size_t nbefore,
 	return 0;
 }
 
+int tx_step_in_place(const struct tx_step *st)
+{
+	struct jr_piece *pred;
+	size_t np;
+	bool same;
+	int r = tx_predict(st->before, st->nbefore, st->target, st->ntarget,
+	                   &pred, &np);
+
+	if (r < 0)
+		return r;
+	same = tx_pieces_equal(pred, np, st->before, st->nbefore);
+	free(pred);
+	return same;
+}
+
 /* ---------------------------------------------------------------- plans */
 
 int tx_plan_move(struct tx_plan *p, const char *path, int fd, uint64_t off,
@@ -241,7 +227,7 @@ int tx_plan_move(struct tx_plan *p, const char *path, int fd, uint64_t off,
 		return -ENOMEM;
 	st.offset = off;
 	st.length = len;
-	r = tx_file_identity(fd, &st.ino, &st.gen, &st.gen_known);
+	r = rl_file_identity(fd, &st.ino, &st.gen, &st.gen_known);
 	if (r == 0)
 		r = tx_range_pieces(fd, off, len, &st.before, &st.nbefore);
 	if (r < 0)
@@ -739,7 +725,7 @@ static int alloc_pieces(struct apply_ctx *c, const struct tx_step *st,
 	/* Blocks freed moments ago (an undo, a file deleted before the plan,
 	 * an earlier step) stay busy until the log commits: the exact
 	 * placement (rl_allocate_ex with RL_ALLOC_FIXED_START,
-	 * src/fs_place_*.c) commits it before every attempt, so no syncfs
+	 * lib/fs_place_*.c) commits it before every attempt, so no syncfs
 	 * here. */
 	memset(&popts, 0, sizeof(popts));
 	popts.state_dir = c->o->state_dir;
@@ -1114,7 +1100,7 @@ static int run_step(struct apply_ctx *c, struct jr_journal *j, size_t i,
 	size_t ncur;
 	struct stat sb;
 	int fd, r;
-	struct tx_held h = {NULL, 0, 0, false};
+	struct tx_held h = {.fd = NULL};
 	uint64_t chunk = c->o->chunk ? c->o->chunk : TX_DEFAULT_CHUNK;
 	bool moving = false; /* movedata was called: record a partial move */
 	int sig = 0;
@@ -1127,7 +1113,7 @@ static int run_step(struct apply_ctx *c, struct jr_journal *j, size_t i,
 		         rl_strerror(fd));
 		return fd;
 	}
-	r = tx_file_identity(fd, &ino, &gen, &gk);
+	r = rl_file_identity(fd, &ino, &gen, &gk);
 	if (r < 0) {
 		snprintf(why, wlen, "fstat: %s", strerror(-r));
 		goto out;
@@ -1256,7 +1242,7 @@ out:
 int tx_apply(const struct tx_plan *p, struct jr_journal *j,
              const struct tx_opts *o, struct tx_result *res)
 {
-	struct apply_ctx c = {p, o, res, now_s(), 0, NULL, 0, 0, 0, 0, 0};
+	struct apply_ctx c = {.p = p, .o = o, .res = res, .t0 = now_s()};
 	struct sigaction sa, old_int, old_term;
 	sigset_t block, oldmask;
 	int old_prio = -1, ret = 0;

@@ -115,12 +115,6 @@ void tx_step_clear(struct tx_step *st);
 /* Append a step (its arrays are taken over by the plan). */
 int tx_plan_add(struct tx_plan *p, struct tx_step *st);
 
-/* The file's identity: inode and FS_IOC_GETVERSION generation. */
-int tx_file_identity(int fd, uint64_t *ino, uint64_t *gen, bool *gen_known);
-/* The file's inode flags (FS_IOC_GETFLAGS: FS_IMMUTABLE_FL, ...). Returns
- * 0 or -errno (-ENOTTY: the filesystem has none). */
-int tx_file_iflags(int fd, uint32_t *iflags);
-
 /* FIEMAP of [off, off+len) clipped to the range, merged where
  * physically and logically adjacent (so equal layouts compare equal). */
 int tx_range_pieces(int fd, uint64_t off, uint64_t len,
@@ -138,6 +132,10 @@ uint64_t tx_pieces_bytes(const struct jr_piece *p, size_t n);
 int tx_predict(const struct jr_piece *before, size_t nbefore,
                const struct jr_piece *target, size_t ntarget,
                struct jr_piece **out, size_t *n);
+
+/* Does step st leave its range where it is (the targets are where the
+ * data is already)? 1, 0, or -ENOMEM. */
+int tx_step_in_place(const struct tx_step *st);
 
 /* A one-step plan: [off, off+len) of the file open as fd (named path)
  * contiguously at physical goal. */

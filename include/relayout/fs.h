@@ -132,6 +132,17 @@ int rl_get_extents_nosync(int fd, struct rl_extent **out, size_t *count);
 int rl_get_extents_append(int fd, uint64_t start, uint64_t len, bool sync,
                           struct rl_extent **buf, size_t *cap, size_t *n);
 
+/* ---------------------------------------------------------------- a file */
+
+/* The identity of the open file fd: its inode number and generation
+ * (FS_IOC_GETVERSION; *gen_known false and *gen 0 when the filesystem
+ * has none). Returns 0 or -errno (fstat). */
+int rl_file_identity(int fd, uint64_t *ino, uint64_t *gen, bool *gen_known);
+
+/* The inode flags of fd (FS_IOC_GETFLAGS: FS_IMMUTABLE_FL, ...). Returns
+ * 0 or -errno (-ENOTTY: the filesystem has none). */
+int rl_file_iflags(int fd, uint32_t *iflags);
+
 /* ------------------------------------------------------------- space map */
 
 enum rl_space_kind {

@@ -533,6 +533,33 @@ static void test_dir_parents(void **state)
 	}
 }
 
+/* Which transactions undo takes: ended, not undone, moved data; without
+ * an id the newest such that is not an undo itself. */
+static void test_undoable(void **state)
+{
+	struct jr_piece pc = {0, 4096, 4096, 0};
+	struct jr_step moved = {.after = &pc, .nafter = 1}, failed = {0};
+	struct jr_txn t[4] = {
+	    {.id = 1, .status = JR_ST_APPLIED, .steps = &moved, .nsteps = 1},
+	    {.id = 2, .status = JR_ST_FAILED, .steps = &failed, .nsteps = 1},
+	    {.id = 3, .status = JR_ST_APPLIED, .steps = &moved, .nsteps = 1,
+	     .undo_of = 1},
+	    {.id = 4, .status = JR_ST_OPEN, .steps = &moved, .nsteps = 1},
+	};
+	struct jr_journal j = {.txns = t, .ntxns = 4};
+
+	(void)state;
+	assert_int_equal(jr_undoable(&t[0]), JR_UNDO_OK);
+	assert_int_equal(jr_undoable(&t[1]), JR_UNDO_NO_DATA);
+	assert_int_equal(jr_undoable(&t[2]), JR_UNDO_OK);
+	assert_int_equal(jr_undoable(&t[3]), JR_UNDO_OPEN);
+	assert_ptr_equal(jr_last_undoable(&j), &t[0]);
+	t[0].undone = true;
+	t[0].undone_by = 3;
+	assert_int_equal(jr_undoable(&t[0]), JR_UNDO_UNDONE);
+	assert_null(jr_last_undoable(&j));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -554,6 +581,7 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_unsafe_dirs, tmpdir_setup,
 	                                    tmpdir_teardown),
 	    cmocka_unit_test(test_dir_choice),
+	    cmocka_unit_test(test_undoable),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

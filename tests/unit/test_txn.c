@@ -1,4 +1,6 @@
-/* Unit tests: plan arithmetic (normalize, predict, undo plans). */
+/* Unit tests: plan arithmetic (normalize, predict, undo plans), the
+ * apply refusing a changed file, an undo's file check, and closing an
+ * interrupted transaction. */
 #include "config.h"
 #include <errno.h>
 #include <setjmp.h>
@@ -13,6 +15,8 @@
 #include <linux/falloc.h>
 #include <unistd.h>
 #include "txn.h"
+#include "txn_check.h"
+#include "txn_recover.h"
 
 #define K 4096u
 
@@ -75,6 +79,24 @@ static void test_predict(void **state)
 	assert_int_equal(out[1].physical, 2000 * K);
 	assert_int_equal(out[2].physical, 50 * K);
 	free(out);
+}
+
+/* A step whose targets are where its data is changes nothing. */
+static void test_in_place(void **state)
+{
+	struct jr_piece before[] = {{0, 10 * K, 2 * K, 0},
+	                            {4 * K, 50 * K, 2 * K, 0}};
+	struct jr_piece there[] = {{0, 10 * K, 2 * K, 0},
+	                           {4 * K, 50 * K, 2 * K, 0}};
+	struct jr_piece away[] = {{0, 1000 * K, 6 * K, 0}};
+	struct tx_step st = {.before = before, .nbefore = 2, .target = there,
+	                     .ntarget = 2};
+
+	(void)state;
+	assert_int_equal(tx_step_in_place(&st), 1);
+	st.target = away;
+	st.ntarget = 1;
+	assert_int_equal(tx_step_in_place(&st), 0);
 }
 
 static void test_equal(void **state)
@@ -233,6 +255,51 @@ static void step_seen_cb(const struct tx_progress *p, void *arg)
 	ss->last = *p;
 }
 
+static int plain_open(void *arg, const char *path, int flags)
+{
+	int fd;
+
+	(void)arg;
+	fd = open(path, flags | O_NOFOLLOW | O_CLOEXEC);
+	return fd < 0 ? -errno : fd;
+}
+
+static void remove_dir(const char *dir)
+{
+	char cmd[400];
+
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
+	assert_int_equal(system(cmd), 0);
+}
+
+/* A file of 8 KiB in a new directory of TMPDIR (dir, path) and a plan to
+ * move it; the test is skipped when this filesystem gives no FIEMAP. */
+static void file_and_plan(char *dir, size_t dlen, char *path, size_t plen,
+                          struct tx_plan *p)
+{
+	char buf[8192];
+	int fd, r;
+
+	snprintf(dir, dlen, "%s/rl-txtest.XXXXXX",
+	         getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp");
+	assert_non_null(mkdtemp(dir));
+	snprintf(path, plen, "%s/f", dir);
+	memset(buf, 'x', sizeof(buf));
+	fd = open(path, O_RDWR | O_CREAT, 0600);
+	assert_true(fd >= 0);
+	assert_int_equal(write(fd, buf, sizeof(buf)), sizeof(buf));
+	assert_int_equal(fsync(fd), 0);
+	tx_plan_init(p);
+	p->command = strdup("move f");
+	r = tx_plan_move(p, path, fd, 0, sizeof(buf), 1u << 30);
+	close(fd);
+	if (r < 0 || p->steps[0].nbefore == 0) {
+		tx_plan_free(p);
+		remove_dir(dir);
+		skip(); /* no FIEMAP here */
+	}
+}
+
 /* tx_apply refuses a file that changed after planning (another inode at
  * the path, or its blocks moved), journals the failed step and leaves the
  * file alone. Runs on TMPDIR's filesystem: the checks come before any
@@ -248,24 +315,8 @@ static void test_apply_changed(void **state)
 	int fd;
 
 	(void)state;
-	snprintf(dir, sizeof(dir), "%s/rl-txtest.XXXXXX",
-	         getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp");
-	assert_non_null(mkdtemp(dir));
-	snprintf(path, sizeof(path), "%s/f", dir);
+	file_and_plan(dir, sizeof(dir), path, sizeof(path), &p);
 	memset(buf, 'x', sizeof(buf));
-	fd = open(path, O_RDWR | O_CREAT, 0600);
-	assert_true(fd >= 0);
-	assert_int_equal(write(fd, buf, sizeof(buf)), sizeof(buf));
-	assert_int_equal(fsync(fd), 0);
-	tx_plan_init(&p);
-	p.command = strdup("move f");
-	if (tx_plan_move(&p, path, fd, 0, sizeof(buf), 1u << 30) < 0 ||
-	    p.steps[0].nbefore == 0) {
-		close(fd);
-		tx_plan_free(&p);
-		skip(); /* no FIEMAP here */
-	}
-	close(fd);
 	snprintf(cmd, sizeof(cmd), "%s/j", dir);
 	assert_int_equal(jr_open(cmd, "test-uuid", JR_O_LOCK | JR_O_CREATE, &j,
 	                         NULL, msg, sizeof(msg)),
@@ -316,8 +367,108 @@ static void test_apply_changed(void **state)
 	assert_int_equal(j->txns[1].steps[0].nafter, 0);
 	jr_close(j);
 	tx_plan_free(&p);
-	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
-	assert_int_equal(system(cmd), 0);
+	remove_dir(dir);
+}
+
+/* An undo plan's files as it expects them: the same file, its blocks
+ * where the transaction left them; else which step and why. */
+static void test_check_undo_files(void **state)
+{
+	char dir[256], path[300];
+	struct tx_plan p;
+	struct tx_undo_check u;
+	int fd;
+
+	(void)state;
+	file_and_plan(dir, sizeof(dir), path, sizeof(path), &p);
+	/* as an undo: the step's "before" is where the file is now */
+	assert_int_equal(tx_check_undo_files(&p, plain_open, NULL, &u), 0);
+	assert_int_equal(u.kind, TX_UNDO_OK);
+
+	fd = open(path, O_RDWR);
+	assert_int_equal(fallocate(fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE,
+	                           0, 4096),
+	                 0);
+	close(fd);
+	assert_int_equal(tx_check_undo_files(&p, plain_open, NULL, &u), 1);
+	assert_int_equal(u.kind, TX_UNDO_CHANGED);
+	assert_int_equal(u.step, 0);
+
+	assert_int_equal(unlink(path), 0);
+	fd = open(path, O_RDWR | O_CREAT, 0600);
+	close(fd);
+	assert_int_equal(tx_check_undo_files(&p, plain_open, NULL, &u), 1);
+	assert_int_equal(u.kind, TX_UNDO_REPLACED);
+
+	assert_int_equal(unlink(path), 0);
+	assert_int_equal(tx_check_undo_files(&p, plain_open, NULL, &u), 1);
+	assert_int_equal(u.kind, TX_UNDO_CANNOT_OPEN);
+	assert_int_equal(u.err, -ENOENT);
+	tx_plan_free(&p);
+	remove_dir(dir);
+}
+
+/* A transaction found open (its process died): each step in flight is
+ * looked at and recorded as failed, the transaction ends interrupted;
+ * what was found comes back as data. */
+static void test_recover(void **state)
+{
+	char dir[256], path[300], jdir[300], msg[256];
+	struct tx_plan p;
+	struct jr_journal *j;
+	struct jr_step js;
+	struct tx_recovery r;
+	const struct jr_txn *t;
+	uint64_t id;
+
+	(void)state;
+	file_and_plan(dir, sizeof(dir), path, sizeof(path), &p);
+	snprintf(jdir, sizeof(jdir), "%s/j", dir);
+	assert_int_equal(jr_open(jdir, "test-uuid", JR_O_LOCK | JR_O_CREATE, &j,
+	                         NULL, msg, sizeof(msg)),
+	                 0);
+	assert_int_equal(jr_begin(j, "move f", 0, 2, &id), 0);
+	memset(&js, 0, sizeof(js));
+	js.path = p.steps[0].path;
+	js.ino = p.steps[0].ino;
+	js.offset = p.steps[0].offset;
+	js.length = p.steps[0].length;
+	js.target = p.steps[0].target;
+	js.ntarget = p.steps[0].ntarget;
+	js.before = p.steps[0].before;
+	js.nbefore = p.steps[0].nbefore;
+	assert_int_equal(jr_step_planned(j, id, &js), 0);
+	js.index = 1;
+	js.path = "/nonexistent/relayout-test-file";
+	assert_int_equal(jr_step_planned(j, id, &js), 0);
+	t = jr_open_txn(j);
+	assert_non_null(t);
+
+	assert_int_equal(tx_recover(j, t, plain_open, NULL, &r), 0);
+	assert_int_equal(r.id, id);
+	assert_string_equal(r.command, "move f");
+	assert_int_equal(r.done, 0);
+	assert_int_equal(r.nplanned, 2);
+	assert_int_equal(r.nsteps, 2);
+	assert_int_equal(r.steps[0].index, 0);
+	assert_string_equal(r.steps[0].path, path);
+	assert_int_equal(r.steps[0].now, TX_NOW_NOT_MOVED);
+	assert_int_equal(r.steps[1].index, 1);
+	assert_int_equal(r.steps[1].now, TX_NOW_CANNOT_OPEN);
+	tx_recovery_free(&r);
+
+	t = jr_find(j, id);
+	assert_non_null(t);
+	assert_int_equal(t->status, JR_ST_INTERRUPTED);
+	assert_null(jr_open_txn(j));
+	for (size_t i = 0; i < 2; i++) {
+		assert_int_equal(t->steps[i].state, JR_STEP_FAILED);
+		assert_int_equal(t->steps[i].err, EINTR);
+		assert_int_equal(t->steps[i].nafter, 0);
+	}
+	jr_close(j);
+	tx_plan_free(&p);
+	remove_dir(dir);
 }
 
 int main(void)
@@ -326,10 +477,13 @@ int main(void)
 	    cmocka_unit_test(test_error_words),
 	    cmocka_unit_test(test_normalize),
 	    cmocka_unit_test(test_predict),
+	    cmocka_unit_test(test_in_place),
 	    cmocka_unit_test(test_equal),
 	    cmocka_unit_test(test_undo_plan),
 	    cmocka_unit_test(test_undo_multistep),
 	    cmocka_unit_test(test_apply_changed),
+	    cmocka_unit_test(test_check_undo_files),
+	    cmocka_unit_test(test_recover),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1,0 +1,632 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/* Transactions in a session, for the commands that change the disk
+ * (src/session_txn.h): the session's journal, the target check and the
+ * apply with the session's hooks, their results in words. */
+#include "config.h"
+#include "session_txn.h"
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+#include "busy.h"
+#include "journal.h"
+#include "output.h"
+#include "session.h"
+#include "txn.h"
+#include "txn_check.h"
+#include "txn_model.h"
+#include "txn_recover.h"
+#include "units.h"
+#include "vlock.h"
+
+#define SESSION_CANCEL_CHUNK (4ull << 20) /* movedata call size under a UI */
+
+static cJSON *pieces_to_json(const struct jr_piece *p, size_t n)
+{
+	cJSON *a = cJSON_CreateArray();
+	for (size_t i = 0; a && i < n; i++) {
+		cJSON *e = cJSON_CreateObject();
+		out_add_u64(e, "logical", p[i].logical);
+		out_add_u64(e, "physical", p[i].physical);
+		out_add_u64(e, "length", p[i].length);
+		cJSON_AddItemToArray(a, e);
+	}
+	return a;
+}
+
+static void progress_cb(const struct tx_progress *p, void *arg)
+{
+	struct rl_session *s = arg;
+	FILE *f = s->err;
+	char d[32], t[32], r[32], eta[32];
+
+	if (s->progress || s->cancel_requested) {
+		if (s->progress)
+			s->progress(s, p);
+		if (s->cancel_requested && s->cancel_requested(s))
+			tx_request_cancel();
+		return;
+	}
+	if (p->pausing)
+		return; /* the line is up to date */
+	if (p->reserving) {
+		fprintf(f, "\r  holding the targets of the next %zu steps: "
+		           "%zu  ",
+		        p->reserving, p->reserved);
+		if (p->reserved >= p->reserving)
+			fputc('\n', f);
+		fflush(f);
+		return;
+	}
+	units_format_size(p->done, d, sizeof(d));
+	units_format_size(p->total, t, sizeof(t));
+	units_format_size((uint64_t)p->rate, r, sizeof(r));
+	if (p->eta < 0)
+		snprintf(eta, sizeof(eta), "?");
+	else
+		snprintf(eta, sizeof(eta), "%.0fs", p->eta);
+	fprintf(f, "\r  step %zu/%zu: %s of %s (%3.0f%%) at %s/s, ETA %s  ",
+	        p->step + 1, p->nsteps, d, t,
+	        p->total ? 100.0 * (double)p->done / (double)p->total : 100.0, r,
+	        eta);
+	if (p->done >= p->total)
+		fputc('\n', f);
+	fflush(f);
+}
+
+/* ----------------------------------------------------- journal at start */
+
+static const char *step_now_text(enum tx_step_now st)
+{
+	switch (st) {
+	case TX_NOW_CANNOT_OPEN:
+		return "unknown (the file cannot be opened)";
+	case TX_NOW_REPLACED:
+		return "unknown (the file was replaced since)";
+	case TX_NOW_CANNOT_READ:
+		break;
+	case TX_NOW_NOT_MOVED:
+		return "not moved (the data is at its old place)";
+	case TX_NOW_MOVED:
+		return "moved (the data is at the target)";
+	case TX_NOW_PARTLY:
+		return "partly moved (part at the target, part at its old "
+		       "place; every byte is in one of them)";
+	}
+	return "unknown (cannot read the file)";
+}
+
+int session_open_cb(void *arg, const char *path, int flags)
+{
+	return session_open_file(arg, path, flags);
+}
+
+/* Close an interrupted transaction in the journal (the lock is held:
+ * the state of the steps in flight recorded, so undo can revert them)
+ * and report it. */
+static void report_interrupted(struct rl_session *s, struct jr_journal *j,
+                               const struct jr_txn *t)
+{
+	struct tx_recovery r;
+	char when[32];
+	struct tm tm;
+	time_t tt;
+
+	tx_recover(j, t, session_open_cb, s, &r);
+	tt = (time_t)r.time;
+	gmtime_r(&tt, &tm);
+	strftime(when, sizeof(when), "%Y-%m-%d %H:%M:%SZ", &tm);
+	fprintf(s->err,
+	        "relayout: note: transaction %" PRIu64 " ('%s', started %s by "
+	        "pid %ld) was interrupted after %zu of %u steps\n",
+	        r.id, r.command ? r.command : "", when, r.pid, r.done,
+	        r.nplanned);
+	for (size_t i = 0; i < r.nsteps; i++) {
+		const struct tx_recovered_step *rs = &r.steps[i];
+
+		fprintf(s->err,
+		        "relayout: note:   step %u (%s, range %" PRIu64 "+%" PRIu64
+		        ") was in progress: %s; no data was lost\n",
+		        rs->index + 1, rs->path ? rs->path : "", rs->offset,
+		        rs->length, step_now_text(rs->now));
+	}
+	fprintf(s->err,
+	        "relayout: note:   'log' lists it; 'undo %" PRIu64
+	        "' moves what it moved back\n",
+	        r.id);
+	tx_recovery_free(&r);
+}
+
+static void tunable_cb(const struct rl_tunable_restored *r, void *arg)
+{
+	struct rl_session *s = arg;
+
+	if (r->err == 0)
+		fprintf(s->err,
+		        "relayout: note: restored %s of %s to %s (left changed "
+		        "by an interrupted placement)\n",
+		        r->name, r->dev, r->value);
+	else if (r->err != -ENODEV)
+		fprintf(s->err,
+		        "relayout: warning: cannot restore %s of %s to %s: %s\n",
+		        r->name, r->dev, r->value, rl_strerror(r->err));
+}
+
+/* Open the session's journal (once). lock: take the volume lock (needed
+ * to append); try_lock: take it when free, else read only. */
+struct jr_journal *session_journal(struct rl_session *s, bool lock,
+                                   bool try_lock, const char *dir_opt)
+{
+	char msg[512], dirbuf[4096];
+	long holder = 0;
+	const char *dir;
+	struct jr_journal *j = NULL;
+	int r;
+
+	if (dir_opt && (!s->journal_dir || strcmp(dir_opt, s->journal_dir))) {
+		jr_close(s->journal);
+		s->journal = NULL;
+		s->journal_checked = false;
+		free(s->journal_dir);
+		s->journal_dir = strdup(dir_opt);
+	}
+	if (s->journal && (s->journal_locked || !(lock || try_lock)))
+		return s->journal;
+	if (s->journal && try_lock && !lock)
+		return s->journal;
+	jr_close(s->journal);
+	s->journal = NULL;
+	s->journal_locked = false;
+	if (!s->fs.uuid[0]) {
+		session_error(s, "%s has no filesystem UUID: no undo journal "
+		                 "can be kept for it",
+		              s->fs.mountpoint);
+		return NULL;
+	}
+	dir = jr_dir_choice(s->journal_dir, dirbuf, sizeof(dirbuf));
+	if (!dir) {
+		session_error(s, "no journal directory: neither HOME nor "
+		                 "XDG_STATE_HOME is set (an absolute path); "
+		                 "name one with --journal-dir DIR");
+		return NULL;
+	}
+	if (lock && session_volume_lock(s) < 0)
+		return NULL;
+	if (lock || try_lock) {
+		r = jr_open(dir, s->fs.uuid, JR_O_LOCK | (lock ? JR_O_CREATE : 0),
+		            &j, &holder, msg, sizeof(msg));
+		if (r == -EWOULDBLOCK && try_lock && !lock)
+			r = jr_open(dir, s->fs.uuid, 0, &j, NULL, msg,
+			            sizeof(msg));
+		else if (r == 0)
+			s->journal_locked = j->lockfd >= 0;
+	} else {
+		r = jr_open(dir, s->fs.uuid, 0, &j, NULL, msg, sizeof(msg));
+	}
+	if (r < 0) {
+		session_error(s, "%s", msg[0] ? msg : rl_strerror(r));
+		return NULL;
+	}
+	s->journal = j;
+	if (!s->journal_checked) {
+		struct jr_txn *t;
+
+		s->journal_checked = true;
+		/* Before the volume lock, placements saved the ext4 tunables
+		 * next to the journal: put back what one killed mid-way left
+		 * changed there (now they are in vl_state_dir, restored at
+		 * every start: main). */
+		if (s->journal_locked)
+			rl_tunables_recover(j->dir, tunable_cb, s);
+		if (j->corrupt)
+			fprintf(s->err,
+			        "relayout: warning: the journal %s/%s is corrupt "
+			        "(%s): it is not trusted, nothing can be undone "
+			        "from it and nothing is appended; move it aside "
+			        "to go on\n",
+			        j->dir, j->name, j->problem);
+		else if (j->tail_damaged)
+			fprintf(s->err,
+			        "relayout: warning: the journal %s/%s ends in a "
+			        "damaged record (%s), as a crash during a write "
+			        "leaves it; the records before it are intact%s\n",
+			        j->dir, j->name, j->problem,
+			        s->journal_locked ? " (the damaged tail is cut "
+			                            "off at the next append)"
+			                          : "");
+		t = j->corrupt ? NULL : jr_open_txn(j);
+		if (t && s->journal_locked)
+			report_interrupted(s, j, t);
+		else if (t)
+			fprintf(s->err,
+			        "relayout: note: transaction %" PRIu64
+			        " ('%s') is open: pid %ld is running it or it "
+			        "was interrupted\n",
+			        t->id, t->command ? t->command : "", t->pid);
+	}
+	return j;
+}
+
+/* ---------------------------------------------------------- placement */
+
+bool session_placement_supported(struct rl_session *s)
+{
+	/* Relocation needs movedata too: on XFS that is FIDEDUPERANGE. */
+	if (s->fs.type == RL_FS_XFS && !(s->fs.features & RL_FEAT_REFLINK)) {
+		session_error(s, "%s is XFS without reflink: moving data is "
+		                 "not supported there (movedata needs "
+		                 "FIDEDUPERANGE, which needs reflink); nothing "
+		                 "was changed",
+		              s->fs.mountpoint);
+		return false;
+	}
+	if (s->fs.type == RL_FS_EXT4 || s->fs.type == RL_FS_XFS)
+		return true;
+	if (s->fs.type == RL_FS_BTRFS)
+		session_error(s, "%s is btrfs: exact placement is not supported "
+		                 "there (its allocator takes no physical goal); "
+		                 "nothing was changed",
+		              s->fs.mountpoint);
+	else
+		session_error(s, "%s is %s: relayout can only map it, not move "
+		                 "data on it",
+		              s->fs.mountpoint, s->fs.fstype);
+	return false;
+}
+
+/* ------------------------------------------------------ target checks */
+
+/* One used record of a busy target, as the check's message says it. */
+static void used_text(const struct rl_space_rec *r, char *buf, size_t len)
+{
+	if (r->kind == RL_SPACE_METADATA)
+		snprintf(buf, len, "filesystem metadata (%s) at 0x%" PRIx64
+		         "+%" PRIu64, r->what, r->start, r->length);
+	else if (r->kind == RL_SPACE_DATA && r->owner)
+		snprintf(buf, len, "data of inode %" PRIu64 " at 0x%" PRIx64
+		         "+%" PRIu64, r->owner, r->start, r->length);
+	else
+		snprintf(buf, len, "used blocks (%s) at 0x%" PRIx64 "+%" PRIu64,
+		         r->what[0] ? r->what : "owner not reported", r->start,
+		         r->length);
+}
+
+/* "the target ... is not free: ... is in use: <records>; held by
+ * <owners>" (at most 1 KiB of records and owners). */
+static void busy_text(const struct tx_check *c, char *why, size_t wlen)
+{
+	char text[1024] = "", found[1024] = "", buf[160];
+	size_t used = 0, fused = 0;
+	int w;
+
+	for (size_t i = 0; i < c->nused && used < sizeof(text) - 200; i++) {
+		used_text(&c->used[i], buf, sizeof(buf));
+		w = snprintf(text + used, sizeof(text) - used, "%s%s",
+		             used ? "; " : "", buf);
+		if (w > 0)
+			used += (size_t)w;
+	}
+	for (unsigned i = 0; i < c->nowners && i < TX_CHECK_MAX_OWNERS; i++) {
+		w = snprintf(found + fused, sizeof(found) - fused, "%s%s",
+		             fused ? ", " : "",
+		             c->owners[i] ? c->owners[i] : "");
+		if (w > 0 && (size_t)w < sizeof(found) - fused)
+			fused += (size_t)w;
+	}
+	if (c->nowners)
+		snprintf(text + used, sizeof(text) - used, "%sheld by %s%s",
+		         used ? "; " : "", found,
+		         c->nowners > TX_CHECK_MAX_OWNERS ? ", ..." : "");
+	snprintf(why, wlen,
+	         "the target 0x%" PRIx64 "..0x%" PRIx64 " is not free: 0x%" PRIx64
+	         "..0x%" PRIx64 " is in use%s%s",
+	         c->lo, c->hi, c->busy_lo, c->busy_hi, text[0] ? ": " : "",
+	         text);
+}
+
+/* Why a check failed, in words. */
+static void check_text(const struct tx_check *c, char *why, size_t wlen)
+{
+	char a[32], b[32];
+
+	switch (c->kind) {
+	case TX_CHECK_FREE:
+		break;
+	case TX_CHECK_NO_SPACE:
+		units_format_size(c->need, a, sizeof(a));
+		units_format_size(c->avail, b, sizeof(b));
+		snprintf(why, wlen, "not enough free space: the plan needs %s "
+		                    "at once (its largest step, less what the "
+		                    "steps before it free), the volume has %s "
+		                    "free",
+		         a, b);
+		break;
+	case TX_CHECK_BEYOND_END:
+		snprintf(why, wlen,
+		         "target 0x%" PRIx64 "..0x%" PRIx64
+		         " ends beyond the end of the volume (0x%" PRIx64 ")",
+		         c->lo, c->hi, c->volume_size);
+		break;
+	case TX_CHECK_NO_MAP:
+		snprintf(why, wlen, "cannot read the free-space map: %s%s",
+		         rl_strerror(c->err),
+		         c->err == -EPERM || c->err == -EACCES ? " (it needs root)"
+		                                               : "");
+		break;
+	case TX_CHECK_BUSY:
+		busy_text(c, why, wlen);
+		break;
+	}
+}
+
+int session_check_targets(struct rl_session *s, const struct tx_plan *p,
+                          char *why, size_t wlen)
+{
+	struct tx_check c;
+	int r = tx_check_targets(p, &s->fs, &c);
+
+	if (r != 0)
+		check_text(&c, why, wlen);
+	tx_check_fini(&c);
+	return r;
+}
+
+/* ------------------------------------------------------------- output */
+
+cJSON *session_step_json(const struct tx_step *st)
+{
+	struct jr_piece *pred = NULL;
+	size_t np = 0;
+	cJSON *e = cJSON_CreateObject();
+
+	out_add_name(e, "path", st->path);
+	out_add_u64(e, "inode", st->ino);
+	out_add_u64(e, "offset", st->offset);
+	out_add_u64(e, "length", st->length);
+	out_add_u64(e, "bytes", st->bytes);
+	cJSON_AddItemToObject(e, "before", pieces_to_json(st->before, st->nbefore));
+	cJSON_AddItemToObject(e, "target", pieces_to_json(st->target, st->ntarget));
+	tx_predict(st->before, st->nbefore, st->target, st->ntarget, &pred, &np);
+	cJSON_AddItemToObject(e, "after", pieces_to_json(pred, np));
+	free(pred);
+	return e;
+}
+
+/* Bring the session's layout model up to date for one step of an
+ * apply. */
+static void model_refresh_step(struct rl_session *s, const struct tx_step *st)
+{
+	tx_model_refresh_step(s->model, s->fs.mountpoint, st, session_open_cb,
+	                      s);
+}
+
+static bool model_follows(const struct rl_session *s)
+{
+	return s->model && !s->read_only_snapshot;
+}
+
+struct apply_hooks {
+	struct rl_session *s;
+	const struct tx_plan *p;
+};
+
+/* A step has ended: unless 'set step-refresh off', the model follows it
+ * now (the map shows the file at its new place while the next steps
+ * run); then the front end's hook redraws. */
+static void step_cb(const struct tx_progress *pr, void *arg)
+{
+	struct apply_hooks *h = arg;
+	struct rl_session *s = h->s;
+
+	if (model_follows(s) && !s->refresh_at_end && pr->step < h->p->nsteps)
+		model_refresh_step(s, &h->p->steps[pr->step]);
+	if (s->progress)
+		s->progress(s, pr);
+	if (s->cancel_requested && s->cancel_requested(s))
+		tx_request_cancel();
+}
+
+enum cmd_status session_apply_now(struct rl_session *s,
+                                  const struct cmd_call *c,
+                                  struct tx_plan *p, const char *jdir)
+{
+	struct tx_opts o;
+	struct tx_result res;
+	struct jr_journal *j;
+	struct apply_hooks hooks = {s, p};
+	const char *v;
+	char sz[32], state_dir[4096];
+	int r;
+
+	memset(&o, 0, sizeof(o));
+	if (cmd_has_opt(c, "rate", &v)) {
+		char *end;
+		double mb = strtod(v, &end);
+		if (*end || !(mb > 0)) {
+			session_error(s, "--rate '%s': not a positive number "
+			                 "of MB/s",
+			              v);
+			return CMD_USAGE;
+		}
+		o.rate = (uint64_t)(mb * 1048576.0);
+		if (o.rate < 1048576 / 4)
+			o.chunk = 256 * 1024;
+		else if (o.rate < (16ull << 20))
+			o.chunk = o.rate / 4 / s->fs.block_size * s->fs.block_size;
+	}
+	if (cmd_has_opt(c, "io-priority", &v)) {
+		if (strcmp(v, "normal") == 0)
+			o.normal_io = true;
+		else if (strcmp(v, "idle") != 0) {
+			session_error(s, "--io-priority '%s': idle or normal", v);
+			return CMD_USAGE;
+		}
+	}
+	/* A front end that can cancel: a cancel is seen between movedata
+	 * calls, so smaller calls make it prompter (ext4 moves 4 MiB per
+	 * MOVE_EXT anyway; docs/BENCHMARKS.md: no measurable cost). */
+	if (s->cancel_requested && (!o.chunk || o.chunk > SESSION_CANCEL_CHUNK))
+		o.chunk = SESSION_CANCEL_CHUNK;
+	o.open_file = session_open_cb;
+	o.open_arg = s;
+	o.handle_signals = true;
+	if (s->progress || s->cancel_requested || isatty(fileno(s->err))) {
+		o.progress = progress_cb;
+		o.progress_arg = s;
+	}
+	if (s->progress || s->cancel_requested || model_follows(s)) {
+		o.step_done = step_cb;
+		o.step_arg = &hooks;
+	}
+	j = session_journal(s, true, false, jdir);
+	if (!j)
+		return CMD_FAIL;
+	if (j->corrupt) {
+		session_error(s, "the journal %s/%s is corrupt (%s): refusing to "
+		                 "move data without a trustworthy undo log",
+		              j->dir, j->name, j->problem);
+		return CMD_FAIL;
+	}
+	/* the volume's, whatever the journal directory */
+	o.state_dir = vl_state_dir(state_dir, sizeof(state_dir));
+	o.no_tunables = s->no_tunables;
+	r = tx_apply(p, j, &o, &res);
+	s->last_steps_done = res.steps_done;
+	s->last_err = r < 0 ? (res.err ? res.err : r) : 0;
+	if (tx_stop_signal()) {
+		s->stop_signal = tx_stop_signal();
+		if (r == 0)
+			fprintf(s->err,
+			        "relayout: %s: %s received during the last step: "
+			        "transaction %" PRIu64 " completed; stopping "
+			        "here\n",
+			        s->cur_cmd,
+			        s->stop_signal == SIGTERM ? "SIGTERM" : "SIGINT",
+			        res.id);
+	}
+	/* a cancel from the front end stops what follows, as SIGINT does */
+	if (r < 0 && res.status == JR_ST_STOPPED && tx_cancelled() &&
+	    !s->stop_signal)
+		s->stop_signal = SIGINT;
+	if (model_follows(s) && s->refresh_at_end)
+		/* the steps done, and the one a failure or stop ended */
+		for (size_t i = 0; i < p->nsteps && i <= res.steps_done; i++)
+			if (i < res.steps_done || r < 0)
+				model_refresh_step(s, &p->steps[i]);
+	units_format_size(res.bytes, sz, sizeof(sz));
+	if (s->json) {
+		cJSON *out = cJSON_CreateObject(), *a;
+		out_add_u64(out, "transaction", res.id);
+		cJSON_AddStringToObject(out, "status", jr_status_name(res.status));
+		out_add_u64(out, "bytes", res.bytes);
+		out_add_u64(out, "steps_done", res.steps_done);
+		out_add_u64(out, "steps", p->nsteps);
+		if (p->undo_of)
+			out_add_u64(out, "undo_of", p->undo_of);
+		if (r < 0) {
+			out_add_name(out, "error", res.message);
+			out_add_u64(out, "failed_step", res.failed_step + 1);
+		}
+		a = cJSON_AddArrayToObject(out, "after");
+		for (size_t i = 0; i < res.steps_done; i++) {
+			const struct jr_txn *t = jr_find(j, res.id);
+			const struct jr_step *js = t && i < t->nsteps ? &t->steps[i] : NULL;
+			cJSON *e = cJSON_CreateObject();
+			out_add_name(e, "path", p->steps[i].path);
+			if (js)
+				cJSON_AddItemToObject(e, "extents",
+				                      pieces_to_json(js->after, js->nafter));
+			cJSON_AddItemToArray(a, e);
+		}
+		out_json_emit(s, out);
+	}
+	if (r < 0) {
+		fprintf(s->err, "relayout: %s: %stransaction %" PRIu64 " %s: %s\n",
+		        s->cur_cmd,
+		        res.status == JR_ST_STOPPED && tx_cancelled()
+		            ? "cancelled: " : "",
+		        res.id, jr_status_name(res.status),
+		        OUT_ESC(res.message));
+		if (res.err == -ETXTBSY && res.failed_step < p->nsteps) {
+			const char *path = p->steps[res.failed_step].path;
+			enum busy_kind k = busy_of_path(path);
+
+			if (k != BUSY_NONE)
+				fprintf(s->err, "relayout: note: %s is %s\n",
+				        OUT_ESC(path), busy_reason(k));
+		}
+		cmd_root_hint(s, res.err);
+		return CMD_FAIL;
+	}
+	if (!s->json)
+		fprintf(s->out, "transaction %" PRIu64 ": %s moved in %zu step%s%s "
+		                "(verified with FIEMAP; 'undo %" PRIu64 "' reverts it)\n",
+		        res.id, sz, res.steps_done, res.steps_done == 1 ? "" : "s",
+		        p->undo_of ? " back" : "", res.id);
+	return CMD_OK;
+}
+
+int session_pending_add(struct rl_session *s, struct tx_plan *p)
+{
+	struct tx_plan *q = s->pending;
+	char *cmd;
+
+	if (!q) {
+		q = calloc(1, sizeof(*q));
+		if (!q)
+			return -ENOMEM;
+		tx_plan_init(q);
+		q->block_size = p->block_size;
+		s->pending = q;
+	}
+	if (asprintf(&cmd, "%s%s%s", q->command ? q->command : "",
+	             q->command ? "; " : "", p->command ? p->command : "") < 0)
+		return -ENOMEM;
+	free(q->command);
+	q->command = cmd;
+	for (size_t i = 0; i < p->nsteps; i++) {
+		int r = tx_plan_add(q, &p->steps[i]);
+		if (r < 0)
+			return r;
+	}
+	p->nsteps = 0;
+	p->total = 0;
+	return 0;
+}
+
+/* In plan mode the plan joins the pending one; else it is applied. */
+enum cmd_status session_apply_plan(struct rl_session *s,
+                                   const struct cmd_call *c,
+                                   struct tx_plan *p, const char *jdir)
+{
+	size_t n = p->nsteps;
+	char sz[32];
+
+	if (!s->plan_mode)
+		return session_apply_now(s, c, p, jdir);
+	units_format_size(p->total, sz, sizeof(sz));
+	if (session_pending_add(s, p) < 0) {
+		session_error(s, "out of memory");
+		return CMD_FAIL;
+	}
+	if (s->json) {
+		cJSON *o = cJSON_CreateObject();
+		cJSON_AddBoolToObject(o, "pending", true);
+		out_add_u64(o, "steps_added", n);
+		out_add_u64(o, "pending_steps", s->pending->nsteps);
+		out_add_u64(o, "pending_bytes", s->pending->total);
+		out_json_emit(s, o);
+	} else {
+		fprintf(s->out, "plan mode: %zu step%s (%s) added to the pending "
+		                "plan (%zu steps); 'preview', 'apply' or "
+		                "'discard'\n",
+		        n, n == 1 ? "" : "s", sz, s->pending->nsteps);
+	}
+	return CMD_OK;
+}
+

@@ -1,0 +1,47 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/* Transactions in a session (layer 4), for the commands that change the
+ * disk (src/cmd_txn.c, src/cmd_plan.c): the session's journal, whether
+ * the volume takes placements, the target check, and the apply with the
+ * session's hooks and options; what they find is said in words here. */
+#ifndef RL_SESSION_TXN_H
+#define RL_SESSION_TXN_H
+#include <stdbool.h>
+#include <stddef.h>
+#include <cjson/cJSON.h>
+#include "commands.h"
+
+struct rl_session;
+struct tx_plan;
+struct tx_step;
+struct jr_journal;
+
+/* Open the session's journal (once). lock: take the volume lock (needed
+ * to append); try_lock: take it when free, else read only. dir_opt:
+ * --journal-dir, or NULL. At the first open, say what the journal holds
+ * that needs saying (damage, an interrupted transaction, which is closed
+ * when the lock is held). NULL: reported. */
+struct jr_journal *session_journal(struct rl_session *s, bool lock,
+                                   bool try_lock, const char *dir_opt);
+/* session_open_file as a tx_open_cb (arg: the session). */
+int session_open_cb(void *arg, const char *path, int flags);
+/* ext4/XFS with what moves need; else reported. */
+bool session_placement_supported(struct rl_session *s);
+/* Every target free now (syncfs first)? 0, 1 (why says), -errno. */
+int session_check_targets(struct rl_session *s, const struct tx_plan *p,
+                          char *why, size_t wlen);
+/* One step as JSON: path, inode, offset, length, bytes, before, target,
+ * after (predicted). */
+cJSON *session_step_json(const struct tx_step *st);
+/* Apply through tx_apply, journaled (options --rate, --io-priority,
+ * --journal-dir of c). In plan mode the steps go to the pending plan. */
+enum cmd_status session_apply_plan(struct rl_session *s,
+                                   const struct cmd_call *c,
+                                   struct tx_plan *p, const char *jdir);
+/* Apply now, even in plan mode. */
+enum cmd_status session_apply_now(struct rl_session *s,
+                                  const struct cmd_call *c,
+                                  struct tx_plan *p, const char *jdir);
+/* Append p's steps to the session's pending plan. */
+int session_pending_add(struct rl_session *s, struct tx_plan *p);
+
+#endif

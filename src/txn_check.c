@@ -1,0 +1,328 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/* Are a plan's targets free, are an undo's files as it expects?
+ * (src/txn_check.h) */
+#include "config.h"
+#include "txn_check.h"
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/statvfs.h>
+#include <unistd.h>
+#include "txn.h"
+
+#define OWNER_MAX_FILES 200000
+#define OWNER_MAX_DEPTH 64
+
+/* ------------------------------------------------------------ the owners */
+
+struct owner_find {
+	uint64_t lo, hi;
+	dev_t dev;
+	unsigned nfiles;
+	struct tx_check *out;
+};
+
+static void owner_note(struct owner_find *of, const char *path)
+{
+	struct tx_check *c = of->out;
+
+	if (c->nowners < TX_CHECK_MAX_OWNERS)
+		c->owners[c->nowners] = strdup(path);
+	c->nowners++;
+}
+
+/* Does the file open as fd (named path, taken) have blocks in [lo, hi)? */
+static void owner_file(struct owner_find *of, int fd, const char *path)
+{
+	struct rl_extent *ext;
+	size_t n;
+
+	of->nfiles++;
+	if (rl_get_extents(fd, &ext, &n) == 0) {
+		for (size_t i = 0; i < n; i++)
+			if (ext[i].physical < of->hi &&
+			    ext[i].physical + ext[i].length > of->lo) {
+				owner_note(of, path);
+				break;
+			}
+		free(ext);
+	}
+	close(fd);
+}
+
+static void owner_walk(struct owner_find *of, int dfd, const char *path,
+                       int depth);
+
+/* Entry name of directory d (named path): a regular file to look at, a
+ * directory to walk, or neither. */
+static void owner_entry(struct owner_find *of, DIR *d, const char *path,
+                        const char *name, int depth)
+{
+	struct stat st;
+	char *sub;
+	int fd;
+
+	if (fstatat(dirfd(d), name, &st, AT_SYMLINK_NOFOLLOW) < 0 ||
+	    st.st_dev != of->dev)
+		return;
+	if (!S_ISREG(st.st_mode) && !S_ISDIR(st.st_mode))
+		return;
+	if (S_ISDIR(st.st_mode) && depth >= OWNER_MAX_DEPTH)
+		return;
+	fd = openat(dirfd(d), name,
+	            O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK |
+	                (S_ISDIR(st.st_mode) ? O_DIRECTORY : 0));
+	if (fd < 0)
+		return;
+	if (asprintf(&sub, "%s/%s", path, name) < 0) {
+		close(fd);
+		return;
+	}
+	if (S_ISDIR(st.st_mode))
+		owner_walk(of, fd, sub, depth + 1);
+	else
+		owner_file(of, fd, sub);
+	free(sub);
+}
+
+/* Which files have blocks in [lo, hi)? A walk of the mount that never
+ * follows symlinks nor leaves the filesystem, bounded in files and depth.
+ * path is the directory's name (for the owners), dfd its open fd
+ * (taken). */
+static void owner_walk(struct owner_find *of, int dfd, const char *path,
+                       int depth)
+{
+	DIR *d = fdopendir(dfd);
+	struct dirent *e;
+
+	if (!d) {
+		close(dfd);
+		return;
+	}
+	while ((e = readdir(d)) && of->nfiles < OWNER_MAX_FILES)
+		if (strcmp(e->d_name, ".") && strcmp(e->d_name, ".."))
+			owner_entry(of, d, path, e->d_name, depth);
+	closedir(d);
+}
+
+static void find_owners(const struct rl_fs_info *fs, struct tx_check *c)
+{
+	struct owner_find of = {
+	    .lo = c->busy_lo, .hi = c->busy_hi, .dev = fs->st_dev, .out = c};
+	int rfd = open(fs->mountpoint, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+
+	if (rfd >= 0)
+		owner_walk(&of, rfd,
+		           strcmp(fs->mountpoint, "/") ? fs->mountpoint : "", 0);
+}
+
+/* --------------------------------------------------------- the space map */
+
+static int used_cb(const struct rl_space_rec *r, void *arg)
+{
+	struct tx_check *c = arg;
+
+	if (r->kind == RL_SPACE_FREE)
+		return 0;
+	if (r->kind == RL_SPACE_METADATA)
+		c->metadata = true;
+	if (c->nused < TX_CHECK_MAX_USED)
+		c->used[c->nused++] = *r;
+	return 0;
+}
+
+/* End of the block range containing pos that a step before step i of the
+ * plan moves away (so it is free when step i runs), or pos. */
+static uint64_t freed_by_earlier(const struct tx_plan *p, size_t i,
+                                 uint64_t pos)
+{
+	for (size_t j = 0; j < i; j++)
+		for (size_t k = 0; k < p->steps[j].nbefore; k++) {
+			const struct jr_piece *b = &p->steps[j].before[k];
+			if (b->physical <= pos && pos < b->physical + b->length)
+				return b->physical + b->length;
+		}
+	return pos;
+}
+
+/* The first byte from lo on (below hi) that is neither free now (fe: the
+ * n free extents of [lo, hi)) nor freed by an earlier step of the plan
+ * by the time step i runs (sequenced plans: undo of a defrag, compact);
+ * hi or more when there is none. */
+static uint64_t first_busy(const struct tx_plan *p, size_t i,
+                           const struct rl_free_extent *fe, int n,
+                           uint64_t lo, uint64_t hi)
+{
+	uint64_t pos = lo, e2;
+	int q = 0;
+
+	while (pos < hi) {
+		while (q < n && fe[q].start + fe[q].len <= pos)
+			q++;
+		if (q < n && fe[q].start <= pos) {
+			pos = fe[q].start + fe[q].len;
+			continue;
+		}
+		e2 = freed_by_earlier(p, i, pos);
+		if (e2 <= pos)
+			break;
+		pos = e2;
+	}
+	return pos;
+}
+
+/* Target piece t of step i: 0 free, else 1 or -errno with c filled. */
+static int check_piece(const struct tx_plan *p, size_t i,
+                       const struct jr_piece *t, const struct rl_fs_info *fs,
+                       struct tx_check *c)
+{
+	struct rl_free_extent fe[64];
+	uint64_t lo = t->physical, hi = lo + t->length, pos;
+	int n;
+
+	c->lo = lo;
+	c->hi = hi;
+	if (hi > fs->size) {
+		c->kind = TX_CHECK_BEYOND_END;
+		c->volume_size = fs->size;
+		return 1;
+	}
+	n = rl_get_free_blocks(fs->mountpoint, lo, hi, 64, fe);
+	if (n < 0) {
+		c->kind = TX_CHECK_NO_MAP;
+		c->err = n;
+		return n;
+	}
+	pos = first_busy(p, i, fe, n, lo, hi);
+	if (pos >= hi)
+		return 0;
+	/* [pos, ...) is not free: who holds it? */
+	c->kind = TX_CHECK_BUSY;
+	c->busy_lo = pos;
+	c->busy_hi = hi;
+	for (int q = 0; q < n; q++)
+		if (fe[q].start > pos) {
+			c->busy_hi = fe[q].start;
+			break;
+		}
+	rl_space_walk(fs->mountpoint, c->busy_lo, c->busy_hi, used_cb, c);
+	if (!c->metadata)
+		find_owners(fs, c);
+	return 1;
+}
+
+/* ------------------------------------------------------------ the check */
+
+/* A step needs its target while its old blocks are still held, and frees
+ * those afterwards: the plan needs, at its peak, the most any step needs
+ * beyond what the steps before it freed (not the sum). */
+static uint64_t plan_peak(const struct tx_plan *p)
+{
+	uint64_t alloc = 0, freed = 0, need = 0, now;
+
+	for (size_t i = 0; i < p->nsteps; i++) {
+		alloc += p->steps[i].bytes;
+		now = alloc > freed ? alloc - freed : 0;
+		if (now > need)
+			need = now;
+		freed += tx_pieces_bytes(p->steps[i].before, p->steps[i].nbefore);
+	}
+	return need;
+}
+
+/* Blocks freed moments ago (a move, a deleted file) are free in the map
+ * only once the journal commits (ext4) / the log is forced (XFS busy
+ * extents): commit first. */
+static void commit_volume(const char *mnt)
+{
+	int dfd = open(mnt, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+
+	if (dfd >= 0) {
+		syncfs(dfd);
+		close(dfd);
+	}
+}
+
+int tx_check_targets(const struct tx_plan *p, struct rl_fs_info *fs,
+                     struct tx_check *out)
+{
+	struct statvfs sv;
+
+	memset(out, 0, sizeof(*out));
+	commit_volume(fs->mountpoint);
+	out->need = plan_peak(p);
+	if (statvfs(fs->mountpoint, &sv) == 0)
+		fs->free_blocks = sv.f_bfree * sv.f_frsize / fs->block_size;
+	out->avail = fs->free_blocks * (uint64_t)fs->block_size;
+	if (out->need > out->avail) {
+		out->kind = TX_CHECK_NO_SPACE;
+		return 1;
+	}
+	for (size_t i = 0; i < p->nsteps; i++)
+		for (size_t k = 0; k < p->steps[i].ntarget; k++) {
+			int r = check_piece(p, i, &p->steps[i].target[k], fs,
+			                    out);
+			if (r != 0)
+				return r;
+		}
+	return 0;
+}
+
+void tx_check_fini(struct tx_check *c)
+{
+	for (unsigned i = 0; i < c->nowners && i < TX_CHECK_MAX_OWNERS; i++)
+		free(c->owners[i]);
+	c->nowners = 0;
+}
+
+/* ------------------------------------------------------------ undo files */
+
+/* Step i of the undo plan p against its file (open as fd). */
+static enum tx_undo_kind undo_step_check(const struct tx_plan *p, size_t i,
+                                         int fd)
+{
+	const struct tx_step *st = &p->steps[i];
+	uint64_t ino, gen;
+	bool gk;
+	struct jr_piece *now = NULL, *parts = NULL;
+	size_t nnow, nparts = 0;
+	int same = 1;
+
+	if (rl_file_identity(fd, &ino, &gen, &gk) < 0 || ino != st->ino ||
+	    (gk && st->gen_known && gen != st->gen))
+		return TX_UNDO_REPLACED;
+	if (tx_step_untouched(p, i, &parts, &nparts) < 0 ||
+	    tx_range_pieces(fd, st->offset, st->length, &now, &nnow) < 0)
+		same = 0;
+	for (size_t k = 0; k < nparts && same == 1; k++)
+		same = tx_pieces_equal_in(now, nnow, st->before, st->nbefore,
+		                          parts[k].logical, parts[k].length);
+	free(parts);
+	free(now);
+	return same == 1 ? TX_UNDO_OK : TX_UNDO_CHANGED;
+}
+
+int tx_check_undo_files(const struct tx_plan *p, tx_open_cb open_file,
+                        void *open_arg, struct tx_undo_check *out)
+{
+	memset(out, 0, sizeof(*out));
+	for (size_t i = 0; i < p->nsteps; i++) {
+		int fd = open_file(open_arg, p->steps[i].path, O_RDONLY);
+
+		out->step = i;
+		if (fd < 0) {
+			out->kind = TX_UNDO_CANNOT_OPEN;
+			out->err = fd;
+			return 1;
+		}
+		out->kind = undo_step_check(p, i, fd);
+		close(fd);
+		if (out->kind != TX_UNDO_OK)
+			return 1;
+	}
+	return 0;
+}

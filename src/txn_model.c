@@ -1,0 +1,55 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/* The layout model following an apply (src/txn_model.h). */
+#include "config.h"
+#include "txn_model.h"
+#include <fcntl.h>
+#include <relayout/layout_model.h>
+#include <stdlib.h>
+#include <unistd.h>
+
+/* Free records of [lo, hi) into the model. */
+static void model_refresh_free(struct lm_model *m, const char *mnt,
+                               uint64_t lo, uint64_t hi)
+{
+	struct rl_free_extent fe[256];
+	uint32_t bs = lm_geometry(m)->block_size;
+	int n = rl_get_free_blocks(mnt, lo, hi, 256, fe);
+
+	if (n >= 0 && n < 256) {
+		lm_refresh_free(m, lo, hi, fe, (size_t)n);
+	} else if (n == 256 && bs && hi - lo >= 2 * (uint64_t)bs) {
+		/* the answer may go on: each half on its own */
+		uint64_t mid = lo + (hi - lo) / 2 / bs * bs;
+
+		model_refresh_free(m, mnt, lo, mid);
+		model_refresh_free(m, mnt, mid, hi);
+	}
+}
+
+void tx_model_refresh_step(struct lm_model *m, const char *mnt,
+                           const struct tx_step *st, tx_open_cb open_file,
+                           void *open_arg)
+{
+	uint32_t id = lm_find_inode(m, st->ino);
+	struct rl_extent *ext;
+	size_t n;
+	int fd;
+
+	if (id != LM_NONE) {
+		fd = open_file(open_arg, st->path, O_RDONLY);
+		if (fd >= 0) {
+			if (rl_get_extents(fd, &ext, &n) == 0) {
+				lm_refresh_file(m, id, ext, n);
+				free(ext);
+			}
+			close(fd);
+		}
+	}
+	for (size_t k = 0; k < st->nbefore; k++)
+		model_refresh_free(m, mnt, st->before[k].physical,
+		                   st->before[k].physical + st->before[k].length);
+	for (size_t k = 0; k < st->ntarget; k++)
+		model_refresh_free(m, mnt, st->target[k].physical,
+		                   st->target[k].physical + st->target[k].length);
+}
+
