@@ -9,7 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <relayout/layout_model.h>
+#include "layout_model.h"
 #include "commands.h"
 #include "mem.h"
 #include "output.h"

@@ -17,7 +17,7 @@
 #include <errno.h>
 #include <fnmatch.h>
 #include <inttypes.h>
-#include <relayout/layout_model.h>
+#include "layout_model.h"
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>

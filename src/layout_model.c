@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* The layout model: storage, physical index with prefix sums, queries. */
 #include "config.h"
-#include <relayout/layout_model.h>
+#include "layout_model.h"
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>

@@ -17,7 +17,7 @@
  */
 #ifndef RL_PLANNER_H
 #define RL_PLANNER_H
-#include <relayout/layout_model.h>
+#include "layout_model.h"
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>

@@ -3,7 +3,7 @@
 #ifndef RL_SCAN_H
 #define RL_SCAN_H
 #include <relayout/fs.h>
-#include <relayout/layout_model.h>
+#include "layout_model.h"
 #include <stdint.h>
 
 struct scan_stats {

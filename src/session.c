@@ -15,7 +15,7 @@
 #include "output.h"
 #include "units.h"
 #include "vlock.h"
-#include <relayout/layout_model.h>
+#include "layout_model.h"
 
 void session_init(struct rl_session *s)
 {

@@ -8,7 +8,7 @@
 #include <fcntl.h>
 #include <inttypes.h>
 #include <limits.h>
-#include <relayout/layout_model.h>
+#include "layout_model.h"
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>

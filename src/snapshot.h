@@ -2,7 +2,7 @@
 /* JSON layout snapshots (docs/snapshot-format.md). */
 #ifndef RL_SNAPSHOT_H
 #define RL_SNAPSHOT_H
-#include <relayout/layout_model.h>
+#include "layout_model.h"
 #include <stddef.h>
 #include <stdio.h>
 #include <sys/types.h>

@@ -3,7 +3,7 @@
 #include "config.h"
 #include "txn_model.h"
 #include <fcntl.h>
-#include <relayout/layout_model.h>
+#include "layout_model.h"
 #include <stdlib.h>
 #include <unistd.h>
 

@@ -8,7 +8,7 @@
 #include <curses.h>
 #include <errno.h>
 #include <locale.h>
-#include <relayout/layout_model.h>
+#include "layout_model.h"
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>

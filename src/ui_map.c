@@ -8,7 +8,7 @@
 #include "config.h"
 #include <curses.h>
 #include <inttypes.h>
-#include <relayout/layout_model.h>
+#include "layout_model.h"
 #include <stdio.h>
 #include <string.h>
 #include "output.h"

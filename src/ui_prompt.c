@@ -19,7 +19,7 @@
 #include <sys/stat.h>
 #include <readline/history.h>
 #include <readline/readline.h>
-#include <relayout/layout_model.h>
+#include "layout_model.h"
 #include "commands.h"
 #include "session.h"
 #include "ui.h"

@@ -9,7 +9,7 @@
  */
 #include "config.h"
 #include <curses.h>
-#include <relayout/layout_model.h>
+#include "layout_model.h"
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>

@@ -1,7 +1,7 @@
 /* Synthetic layout models for the unit tests: an ext4-like geometry of
  * FIXTURE_GROUP_SIZE-byte groups (define it before including) and files
  * added from extent arrays. Include after <cmocka.h> and
- * <relayout/layout_model.h>. */
+ * layout_model.h. */
 #ifndef RELAYOUT_TESTS_MODEL_FIXTURE_H
 #define RELAYOUT_TESTS_MODEL_FIXTURE_H
 

@@ -11,7 +11,7 @@
 #include <sys/stat.h>
 #include <time.h>
 #include <cmocka.h>
-#include <relayout/layout_model.h>
+#include "layout_model.h"
 #include <unistd.h>
 #include "snapshot.h"
 

@@ -10,7 +10,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <cmocka.h>
-#include <relayout/layout_model.h>
+#include "layout_model.h"
 #include "planner.h"
 
 #define KiB 1024ull

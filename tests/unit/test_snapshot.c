@@ -11,7 +11,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 #include <cmocka.h>
-#include <relayout/layout_model.h>
+#include "layout_model.h"
 #include "snapshot.h"
 
 #define BS 4096u

@@ -14,7 +14,7 @@
 #include <sys/stat.h>
 #include <cmocka.h>
 #include <curses.h>
-#include <relayout/layout_model.h>
+#include "layout_model.h"
 #include "commands.h"
 #include "session.h"
 #include "txn.h"

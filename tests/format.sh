@@ -1,0 +1,35 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0-or-later
+# Every C file of the tree is as .clang-format says (clang-format 14, as
+# Debian 12 ships it). To apply it: scripts/format.sh.
+set -u
+src=${top_srcdir:-.}
+
+if ! command -v clang-format >/dev/null 2>&1; then
+	if [ -n "${RL_TESTS_REQUIRE:-}" ]; then
+		echo "format: clang-format is not installed (RL_TESTS_REQUIRE)"
+		exit 99
+	fi
+	echo "format: SKIP: clang-format is not installed"
+	exit 77
+fi
+
+cd "$src" || exit 99
+mapfile -t files < <(scripts/format.sh --list)
+if [ ${#files[@]} = 0 ]; then
+	echo "format: no C files found under $src" >&2
+	exit 99
+fi
+bad=0
+for f in "${files[@]}"; do
+	if ! clang-format --dry-run --Werror "$f" >/dev/null 2>&1; then
+		echo "format: $f differs from .clang-format:"
+		clang-format "$f" | diff -u "$f" - | head -20
+		bad=$((bad + 1))
+	fi
+done
+if [ $bad != 0 ]; then
+	echo "format: $bad of ${#files[@]} files differ (scripts/format.sh fixes them)"
+	exit 1
+fi
+echo "format: ${#files[@]} files as .clang-format says"
