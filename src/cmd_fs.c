@@ -82,8 +82,6 @@ enum cmd_status cmd_info(struct rl_session *s, const struct cmd_call *c)
 	char feats[256], sz[32], fr[32], gs[32];
 
 	(void)c;
-	if (session_volume(s) < 0)
-		return CMD_FAIL;
 	feat_list(fs->features, feats, sizeof(feats));
 	if (s->json) {
 		cJSON *o = cJSON_CreateObject();
@@ -152,8 +150,6 @@ enum cmd_status cmd_free(struct rl_session *s, const struct cmd_call *c)
 	cJSON *doc = NULL, *arr = NULL;
 	int r;
 
-	if (session_volume(s) < 0)
-		return CMD_FAIL;
 	if (c->argc > 0 && session_arg_size(s, "START", c->argv[0], &start) < 0)
 		return CMD_USAGE;
 	if (c->argc > 1 && session_arg_size(s, "END", c->argv[1], &end) < 0)
@@ -402,8 +398,6 @@ enum cmd_status cmd_extents(struct rl_session *s, const struct cmd_call *c)
 	struct stat st;
 	int fd, r;
 
-	if (session_volume(s) < 0)
-		return CMD_FAIL;
 	fd = open_file(s, c->argv[0], O_RDONLY);
 	if (fd < 0)
 		return CMD_FAIL;
@@ -457,8 +451,6 @@ enum cmd_status cmd_allocate(struct rl_session *s, const struct cmd_call *c)
 		mode |= RL_ALLOC_FIXED_LEN;
 	if (cmd_has_opt(c, "contiguous", NULL))
 		mode |= RL_ALLOC_CONTIGUOUS;
-	if (session_volume(s) < 0)
-		return CMD_FAIL;
 	if (off % s->fs.block_size || goal % s->fs.block_size ||
 	    len % s->fs.block_size || len == 0) {
 		session_error(s, "OFFSET, GOAL and LEN must be non-zero "
@@ -618,8 +610,6 @@ enum cmd_status cmd_movedata(struct rl_session *s, const struct cmd_call *c)
 		return CMD_USAGE;
 	if (cmd_has_opt(c, "allow-shared", NULL))
 		flags |= RL_MOVE_ALLOW_SHARED;
-	if (session_volume(s) < 0)
-		return CMD_FAIL;
 	/* The primitive would say EINVAL (or do nothing for LEN 0): say
 	 * what is wrong before opening anything. */
 	if (from % s->fs.block_size || len % s->fs.block_size || len == 0 ||
@@ -740,8 +730,6 @@ enum cmd_status cmd_place(struct rl_session *s, const struct cmd_call *c)
 		session_error(s, "GOAL '%s': not an address", c->argv[1]);
 		return CMD_USAGE;
 	}
-	if (session_volume(s) < 0)
-		return CMD_FAIL;
 	if (goal % s->fs.block_size) {
 		session_error(s, "GOAL must be a multiple of the block size "
 		                 "(%u)",

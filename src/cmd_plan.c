@@ -465,8 +465,6 @@ static enum cmd_status do_plan_cmd(struct rl_session *s,
 	int r = 0;
 
 	cmd_has_opt(c, "journal-dir", &jdir);
-	if (session_volume(s) < 0)
-		return CMD_FAIL;
 	if (!session_placement_supported(s))
 		return CMD_FAIL;
 	m = session_model(s);
@@ -677,7 +675,7 @@ enum cmd_status cmd_apply(struct rl_session *s, const struct cmd_call *c)
 		return CMD_FAIL;
 	}
 	cmd_has_opt(c, "journal-dir", &jdir);
-	if (session_volume(s) < 0 || !session_placement_supported(s))
+	if (!session_placement_supported(s))
 		return CMD_FAIL;
 	s->pending = NULL;
 	st = session_apply_now(s, c, p, jdir);

@@ -137,8 +137,6 @@ enum cmd_status cmd_record(struct rl_session *s, const struct cmd_call *c)
 
 enum cmd_status cmd_volume_uuid(struct rl_session *s, const struct cmd_call *c)
 {
-	if (session_volume(s) < 0)
-		return CMD_FAIL;
 	if (strcmp(s->fs.uuid, c->argv[0]) == 0)
 		return CMD_OK;
 	if (s->force) {

@@ -240,8 +240,6 @@ enum cmd_status cmd_move(struct rl_session *s, const struct cmd_call *c)
 	enum cmd_status st = CMD_FAIL;
 
 	cmd_has_opt(c, "journal-dir", &jdir);
-	if (session_volume(s) < 0)
-		return CMD_FAIL;
 	if (!cmd_has_opt(c, "to", &v)) {
 		session_error(s, "--to GOAL is required (the physical address "
 		                 "where the data should start)");
@@ -382,8 +380,6 @@ enum cmd_status cmd_log(struct rl_session *s, const struct cmd_call *c)
 	cJSON *o = NULL, *a = NULL;
 
 	cmd_has_opt(c, "journal-dir", &jdir);
-	if (session_volume(s) < 0)
-		return CMD_FAIL;
 	j = session_journal(s, false, true, jdir);
 	if (!j)
 		return CMD_FAIL;
@@ -504,8 +500,6 @@ enum cmd_status cmd_undo(struct rl_session *s, const struct cmd_call *c)
 	int r;
 
 	cmd_has_opt(c, "journal-dir", &jdir);
-	if (session_volume(s) < 0)
-		return CMD_FAIL;
 	if (!session_placement_supported(s))
 		return CMD_FAIL;
 	j = session_journal(s, !dry, dry, jdir);

@@ -485,7 +485,12 @@ static enum cmd_status exec_words(struct rl_session *s, char **argv)
 	bool json = s->json;
 	if (c.json)
 		s->json = true;
-	st = c.def->handler(s, &c);
+	/* A command on the mounted volume itself: probe it (once a session),
+	 * or say why there is none (no path, a snapshot, probe failed). */
+	if ((c.def->flags & CMD_F_LIVE) && session_volume(s) < 0)
+		st = CMD_FAIL;
+	else
+		st = c.def->handler(s, &c);
 	if (c.json)
 		s->json = json;
 	s->cur_cmd = saved;

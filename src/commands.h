@@ -14,12 +14,14 @@
 struct rl_session;
 
 /* Command flags. */
-#define CMD_F_VOLUME 0x01  /* works on the session's volume */
+#define CMD_F_VOLUME 0x01  /* works on the session's volume (or snapshot) */
 #define CMD_F_DISK 0x02    /* changes the disk */
 #define CMD_F_ROOT_MAP 0x04 /* needs root on btrfs: its free-space map
                                (ext4 and XFS give GETFSMAP to every user) */
 #define CMD_F_UI 0x08      /* interactive only */
 #define CMD_F_NOREC 0x10   /* not written to recordings (meta commands) */
+#define CMD_F_LIVE 0x40    /* needs the mounted volume itself, not a
+                              snapshot: the executor probes it first */
 #define CMD_F_ROOT_EXT4 0x20 /* needs root on ext4: exact placement reads
                                 the device's geometry and changes the
                                 allocator's tunables (XFS: any user, for
@@ -82,32 +84,32 @@ struct cmd_def {
 #define RL_COMMAND_TABLE(X, XUI)                                              \
 	X("help", help, "[COMMAND]", 0, 1, 0, NULL,                           \
 	  "List the commands, or describe one")                               \
-	X("info", info, "", 0, 0, CMD_F_VOLUME, NULL,                         \
+	X("info", info, "", 0, 0, CMD_F_VOLUME | CMD_F_LIVE, NULL,                         \
 	  "Summary of the volume: device, type, geometry, space")             \
-	X("free", free, "[START [END]]", 0, 2, CMD_F_VOLUME | CMD_F_ROOT_MAP, \
+	X("free", free, "[START [END]]", 0, 2, CMD_F_VOLUME | CMD_F_LIVE | CMD_F_ROOT_MAP, \
 	  cmd_opts_free, "Free space extents between START and END "          \
 	                 "(get_free_blocks)")                                 \
-	X("extents", extents, "FILE", 1, 1, CMD_F_VOLUME, NULL,               \
+	X("extents", extents, "FILE", 1, 1, CMD_F_VOLUME | CMD_F_LIVE, NULL,               \
 	  "A file's extents (FIEMAP): logical, physical, length, flags")      \
 	X("allocate", allocate, "FILE OFFSET GOAL LEN", 4, 4,                 \
-	  CMD_F_VOLUME | CMD_F_DISK | CMD_F_ROOT_EXT4, cmd_opts_allocate,     \
+	  CMD_F_VOLUME | CMD_F_LIVE | CMD_F_DISK | CMD_F_ROOT_EXT4, cmd_opts_allocate,     \
 	  "Allocate LEN bytes to FILE at OFFSET, near (or exactly at) GOAL")  \
 	X("movedata", movedata, "DATAFILE SPACEFILE FROM LEN", 4, 4,          \
-	  CMD_F_VOLUME | CMD_F_DISK, cmd_opts_movedata,                       \
+	  CMD_F_VOLUME | CMD_F_LIVE | CMD_F_DISK, cmd_opts_movedata,                       \
 	  "Move DATAFILE's range onto the blocks SPACEFILE holds there")      \
 	X("move", move, "FILE [LEN]", 1, 2,                                   \
-	  CMD_F_VOLUME | CMD_F_DISK | CMD_F_ROOT_EXT4, cmd_opts_move,         \
+	  CMD_F_VOLUME | CMD_F_LIVE | CMD_F_DISK | CMD_F_ROOT_EXT4, cmd_opts_move,         \
 	  "Move FILE (or --range OFF LEN of it) contiguously to physical "   \
 	  "address --to GOAL, journaled")                                     \
-	X("log", log, "", 0, 0, CMD_F_VOLUME, cmd_opts_log,                   \
+	X("log", log, "", 0, 0, CMD_F_VOLUME | CMD_F_LIVE, cmd_opts_log,                   \
 	  "List the journaled transactions of the volume: id, time, "        \
 	  "command, bytes, status")                                           \
 	X("undo", undo, "[ID]", 0, 1,                                         \
-	  CMD_F_VOLUME | CMD_F_DISK | CMD_F_ROOT_EXT4, cmd_opts_undo,         \
+	  CMD_F_VOLUME | CMD_F_LIVE | CMD_F_DISK | CMD_F_ROOT_EXT4, cmd_opts_undo,         \
 	  "Move the data of the newest (or given) transaction back to its "  \
 	  "previous extents")                                                 \
 	X("place", place, "FILE GOAL", 2, 2,                                  \
-	  CMD_F_VOLUME | CMD_F_DISK | CMD_F_ROOT_EXT4, cmd_opts_place,        \
+	  CMD_F_VOLUME | CMD_F_LIVE | CMD_F_DISK | CMD_F_ROOT_EXT4, cmd_opts_place,        \
 	  "Move all of FILE to start exactly at physical address GOAL")       \
 	X("set", set, "OPTION [VALUE]", 1, 2, 0, NULL,                        \
 	  "Set a session option: json, continue-on-error, tunables, "         \
@@ -119,7 +121,7 @@ struct cmd_def {
 	X("record", record, "FILE|stop", 1, 1, CMD_F_NOREC, NULL,             \
 	  "Append every command run from now on to FILE, a replayable "       \
 	  "script ('record stop' ends it)")                                   \
-	X("volume-uuid", volume_uuid, "UUID", 1, 1, CMD_F_VOLUME, NULL,       \
+	X("volume-uuid", volume_uuid, "UUID", 1, 1, CMD_F_VOLUME | CMD_F_LIVE, NULL,       \
 	  "Fail unless the volume's UUID is UUID (recordings begin with it; " \
 	  "relayout --force only warns)")                                     \
 	RL_MODEL_COMMANDS(X)                                                  \
@@ -129,19 +131,19 @@ struct cmd_def {
 /* Planner commands (src/cmd_plan.c). */
 #define RL_PLAN_COMMANDS(X)                                                   \
 	X("defrag", defrag, "PATH...", 1, CMD_MAX_ARGS,                       \
-	  CMD_F_VOLUME | CMD_F_DISK | CMD_F_ROOT_EXT4, cmd_opts_defrag,       \
+	  CMD_F_VOLUME | CMD_F_LIVE | CMD_F_DISK | CMD_F_ROOT_EXT4, cmd_opts_defrag,       \
 	  "Make each fragmented file contiguous in the best-fitting free "   \
 	  "run, as a journaled plan")                                         \
 	X("compact", compact, "START END", 2, 2,                              \
-	  CMD_F_VOLUME | CMD_F_DISK | CMD_F_ROOT_EXT4, cmd_opts_compact,      \
+	  CMD_F_VOLUME | CMD_F_LIVE | CMD_F_DISK | CMD_F_ROOT_EXT4, cmd_opts_compact,      \
 	  "Pack the data of a physical region toward its start so its free " \
 	  "space ends as one run at its end")                                 \
 	X("evacuate", evacuate, "START END", 2, 2,                            \
-	  CMD_F_VOLUME | CMD_F_DISK | CMD_F_ROOT_EXT4, cmd_opts_evacuate,     \
+	  CMD_F_VOLUME | CMD_F_LIVE | CMD_F_DISK | CMD_F_ROOT_EXT4, cmd_opts_evacuate,     \
 	  "Move every movable byte out of a physical region (report what "   \
 	  "cannot move and why)")                                             \
 	X("group", group, "FILE...", 1, CMD_MAX_ARGS,                         \
-	  CMD_F_VOLUME | CMD_F_DISK | CMD_F_ROOT_EXT4, cmd_opts_group,        \
+	  CMD_F_VOLUME | CMD_F_LIVE | CMD_F_DISK | CMD_F_ROOT_EXT4, cmd_opts_group,        \
 	  "Lay FILEs back to back, in order, from physical address --to GOAL")\
 	X("plan", plan, "on|off", 0, 1, CMD_F_VOLUME, NULL,                   \
 	  "Plan mode: disk-changing commands add to a pending plan instead " \
@@ -151,7 +153,7 @@ struct cmd_def {
 	  "The pending plan and the predicted layout (or a report run on "   \
 	  "the predicted layout)")                                            \
 	X("apply", apply, "", 0, 0,                                           \
-	  CMD_F_VOLUME | CMD_F_DISK | CMD_F_ROOT_EXT4, cmd_opts_apply,        \
+	  CMD_F_VOLUME | CMD_F_LIVE | CMD_F_DISK | CMD_F_ROOT_EXT4, cmd_opts_apply,        \
 	  "Apply the pending plan (journaled)")                               \
 	X("discard", discard, "", 0, 0, CMD_F_VOLUME, NULL,                   \
 	  "Drop the pending plan")

@@ -192,6 +192,37 @@ static void test_exec(void **state)
 	free(o), free(e);
 }
 
+/* The executor probes the volume for every command flagged CMD_F_LIVE
+ * before its handler runs: with no volume each fails with one message
+ * that names the problem and nothing else (the handler did not run). */
+static void test_live_volume(void **state)
+{
+	char line[128], *o, *e;
+	size_t live = 0;
+	(void)state;
+	for (size_t i = 0; i < cmd_table_len; i++) {
+		const struct cmd_def *d = &cmd_table[i];
+		if (!(d->flags & CMD_F_LIVE))
+			continue;
+		assert_true(d->flags & CMD_F_VOLUME);
+		live++;
+		/* enough arguments of the right kind for every command */
+		snprintf(line, sizeof(line), "%s%s", d->name,
+		         d->argmin == 0   ? ""
+		         : d->argmin == 1 ? " 0"
+		         : d->argmin == 2 ? " 0 4096"
+		                          : " f 0 0 4096");
+		assert_int_equal(run(line, &o, &e), CMD_FAIL);
+		assert_string_equal(o, "");
+		assert_non_null(strstr(e, "no volume"));
+		assert_null(strchr(strchr(e, '\n') + 1, '\n'));
+		free(o), free(e);
+	}
+	assert_true(live >= 10);
+	/* a model command works on a snapshot too: not flagged */
+	assert_false(cmd_find("frag")->flags & CMD_F_LIVE);
+}
+
 /* help says where a command needs root, and only there (what each
  * flag means: CMD_F_ROOT_MAP, CMD_F_ROOT_EXT4; privileges.sh checks it
  * against a user's runs). */
@@ -397,7 +428,8 @@ int main(void)
 	    cmocka_unit_test(test_table_sane), cmocka_unit_test(test_split),
 	    cmocka_unit_test(test_split_limits), cmocka_unit_test(test_parse),
 	    cmocka_unit_test(test_call_text),
-	    cmocka_unit_test(test_exec), cmocka_unit_test(test_help_root),
+	    cmocka_unit_test(test_exec), cmocka_unit_test(test_live_volume),
+	    cmocka_unit_test(test_help_root),
 	    cmocka_unit_test(test_script),
 	    cmocka_unit_test(test_script_hostile),
 	    cmocka_unit_test(test_script_self),
