@@ -19,7 +19,7 @@ PACKAGES=(
 	libcmocka-dev
 	clang-14 libfuzzer-14-dev
 	e2fsprogs xfsprogs btrfs-progs util-linux mount
-	tmux jq valgrind quota fio python3 bc
+	tmux jq valgrind quota fio python3 bc clang-format
 )
 
 need_root() {

@@ -5,7 +5,9 @@
 set -u
 src=${top_srcdir:-.}
 
-if ! command -v clang-format >/dev/null 2>&1; then
+CF=clang-format
+command -v "$CF" >/dev/null 2>&1 || CF=clang-format-14
+if ! command -v "$CF" >/dev/null 2>&1; then
 	if [ -n "${RL_TESTS_REQUIRE:-}" ]; then
 		echo "format: clang-format is not installed (RL_TESTS_REQUIRE)"
 		exit 99
@@ -22,9 +24,9 @@ if [ ${#files[@]} = 0 ]; then
 fi
 bad=0
 for f in "${files[@]}"; do
-	if ! clang-format --dry-run --Werror "$f" >/dev/null 2>&1; then
+	if ! "$CF" --dry-run --Werror "$f" >/dev/null 2>&1; then
 		echo "format: $f differs from .clang-format:"
-		clang-format "$f" | diff -u "$f" - | head -20
+		"$CF" "$f" | diff -u "$f" - | head -20
 		bad=$((bad + 1))
 	fi
 done
