@@ -337,7 +337,7 @@ enum cmd_status cmd_freefrag(struct rl_session *s, const struct cmd_call *c)
 	if (!m)
 		return CMD_FAIL;
 	g = lm_geometry(m);
-	end = g->size;
+	end = g->fs.size;
 	if (c->argc == 1) {
 		session_error(s, "give both START and END, or neither");
 		return CMD_USAGE;
@@ -345,8 +345,8 @@ enum cmd_status cmd_freefrag(struct rl_session *s, const struct cmd_call *c)
 	if (c->argc == 2 && (session_arg_size(s, "START", c->argv[0], &start) < 0 ||
 	                     session_arg_size(s, "END", c->argv[1], &end) < 0))
 		return CMD_USAGE;
-	if (end > g->size)
-		end = g->size;
+	if (end > g->fs.size)
+		end = g->fs.size;
 	if (end <= start) {
 		session_error(s, "empty range");
 		return CMD_USAGE;
@@ -362,10 +362,10 @@ enum cmd_status cmd_freefrag(struct rl_session *s, const struct cmd_call *c)
 		return CMD_FAIL;
 	}
 	if (s->json) {
-		cJSON *o = ff_json(&ff, g->block_size);
+		cJSON *o = ff_json(&ff, g->fs.block_size);
 		if (groups) {
 			cJSON *arr = cJSON_AddArrayToObject(o, "groups");
-			for (uint64_t gi = 0; gi < g->group_count; gi++) {
+			for (uint64_t gi = 0; gi < g->fs.group_count; gi++) {
 				uint64_t a, b;
 				struct lm_freefrag gf;
 				lm_group_range(m, gi, &a, &b);
@@ -402,21 +402,22 @@ enum cmd_status cmd_freefrag(struct rl_session *s, const struct cmd_call *c)
 		char lo[32], hi[32], range[80];
 		if (!ff.count[i])
 			continue;
-		units_format_size((uint64_t)g->block_size << i, lo, sizeof(lo));
-		units_format_size((uint64_t)g->block_size << (i + 1), hi,
+		units_format_size((uint64_t)g->fs.block_size << i, lo,
+		                  sizeof(lo));
+		units_format_size((uint64_t)g->fs.block_size << (i + 1), hi,
 		                  sizeof(hi));
 		snprintf(range, sizeof(range), "%s...%s-", lo, hi);
 		fprintf(s->out, "%22s :  %12" PRIu64 "  %12" PRIu64
 		                "  %6.2f%%\n",
-		        range, ff.count[i], ff.bytes[i] / g->block_size,
+		        range, ff.count[i], ff.bytes[i] / g->fs.block_size,
 		        ff.free_bytes ? 100.0 * (double)ff.bytes[i] /
 		                            (double)ff.free_bytes
 		                      : 0.0);
 	}
-	if (groups && g->group_count) {
+	if (groups && g->fs.group_count) {
 		fprintf(s->out, "%8s %16s %12s %8s %12s\n", "group", "start",
 		        "free", "extents", "largest");
-		for (uint64_t gi = 0; gi < g->group_count; gi++) {
+		for (uint64_t gi = 0; gi < g->fs.group_count; gi++) {
 			uint64_t a, b;
 			struct lm_freefrag gf;
 			char f1[32], f2[32];
@@ -502,15 +503,15 @@ enum cmd_status cmd_who(struct rl_session *s, const struct cmd_call *c)
 	if (!m)
 		return CMD_FAIL;
 	if (c->argc == 1)
-		end = start + lm_geometry(m)->block_size;
-	if (end <= start || start >= lm_geometry(m)->size) {
+		end = start + lm_geometry(m)->fs.block_size;
+	if (end <= start || start >= lm_geometry(m)->fs.size) {
 		session_error(s, "empty range or beyond the volume (size %" PRIu64
 		                 ")",
-		              lm_geometry(m)->size);
+		              lm_geometry(m)->fs.size);
 		return CMD_USAGE;
 	}
-	if (end > lm_geometry(m)->size)
-		end = lm_geometry(m)->size;
+	if (end > lm_geometry(m)->fs.size)
+		end = lm_geometry(m)->fs.size;
 	w.s = s;
 	w.m = m;
 	if (s->json) {
@@ -679,7 +680,7 @@ enum cmd_status cmd_import(struct rl_session *s, const struct cmd_call *c)
 		cJSON *o = cJSON_CreateObject();
 		out_add_name(o, "file", c->argv[0]);
 		out_add_name(o, "mountpoint",
-		                        lm_geometry(m)->mountpoint);
+		                        lm_geometry(m)->fs.mountpoint);
 		out_add_u64(o, "files", lm_file_count(m));
 		out_add_u64(o, "extents", lm_extent_count(m));
 		cJSON_AddBoolToObject(o, "read_only", true);
@@ -687,7 +688,7 @@ enum cmd_status cmd_import(struct rl_session *s, const struct cmd_call *c)
 	}
 	fprintf(s->out, "%s: snapshot of %s, %zu files, %" PRIu64
 	                " extents; the view is now read-only\n",
-	        OUT_ESC(c->argv[0]), OUT_ESC(lm_geometry(m)->mountpoint),
+	        OUT_ESC(c->argv[0]), OUT_ESC(lm_geometry(m)->fs.mountpoint),
 	        lm_file_count(m),
 	        lm_extent_count(m));
 	return CMD_OK;
@@ -735,7 +736,7 @@ static uint64_t free_total(struct lm_model *m)
 	struct lm_freefrag ff;
 
 	if (lm_free_map_status(m) ||
-	    lm_freefrag(m, 0, lm_geometry(m)->size, &ff) < 0)
+	    lm_freefrag(m, 0, lm_geometry(m)->fs.size, &ff) < 0)
 		return 0;
 	return ff.free_bytes;
 }

@@ -618,8 +618,8 @@ enum cmd_status cmd_preview(struct rl_session *s, const struct cmd_call *c)
 		char sz[32];
 		lm_volume_frag(m, NULL, NULL, &vb);
 		lm_volume_frag(pm, NULL, NULL, &va);
-		lm_freefrag(m, 0, lm_geometry(m)->size, &fb);
-		lm_freefrag(pm, 0, lm_geometry(m)->size, &fa);
+		lm_freefrag(m, 0, lm_geometry(m)->fs.size, &fb);
+		lm_freefrag(pm, 0, lm_geometry(m)->fs.size, &fa);
 		units_format_size(s->pending->total, sz, sizeof(sz));
 		if (s->json) {
 			cJSON *o = cJSON_CreateObject(), *x;

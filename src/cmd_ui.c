@@ -272,9 +272,9 @@ static enum cmd_status cmd_pan(struct rl_session *s,
 static uint32_t find_file(struct lm_model *m, const char *path)
 {
 	const struct lm_geometry *g = lm_geometry(m);
-	size_t ml = strlen(g->mountpoint);
+	size_t ml = strlen(g->fs.mountpoint);
 
-	if (path[0] == '/' && ml && !strncmp(path, g->mountpoint, ml) &&
+	if (path[0] == '/' && ml && !strncmp(path, g->fs.mountpoint, ml) &&
 	    (path[ml] == '/' || path[ml] == '\0'))
 		path += ml;
 	while (*path == '/')
@@ -758,8 +758,8 @@ static int plan_move(struct rl_session *s, struct ui *ui, char **real,
 		        nfiles ? "; " : "", goal);
 		/* Commands take paths as the user would: absolute. */
 		char abs[2 * 4096 + 2];
-		snprintf(abs, sizeof(abs), "%s/%s", lm_geometry(m)->mountpoint,
-		         lm_file_path(m, id, 0));
+		snprintf(abs, sizeof(abs), "%s/%s",
+		         lm_geometry(m)->fs.mountpoint, lm_file_path(m, id, 0));
 		units_put_word(rf, abs);
 		units_put_word(pf, abs);
 		goal += len;

@@ -101,21 +101,7 @@ uint64_t lm_max_extent(enum rl_fs_type type, uint32_t block_size)
 void lm_geometry_from_fs(struct lm_geometry *g, const struct rl_fs_info *fs)
 {
 	memset(g, 0, sizeof(*g));
-	snprintf(g->mountpoint, sizeof(g->mountpoint), "%s", fs->mountpoint);
-	snprintf(g->device, sizeof(g->device), "%s", fs->device);
-	snprintf(g->fstype, sizeof(g->fstype), "%s", fs->fstype);
-	snprintf(g->uuid, sizeof(g->uuid), "%s", fs->uuid);
-	snprintf(g->label, sizeof(g->label), "%s", fs->label);
-	g->type = fs->type;
-	g->addr_space = fs->addr_space;
-	g->block_size = fs->block_size;
-	g->size = fs->size;
-	g->total_blocks = fs->total_blocks;
-	g->free_blocks = fs->free_blocks;
-	g->group_count = fs->group_count;
-	g->group_size = fs->group_size;
-	g->first_data_byte = fs->first_data_byte;
-	g->features = fs->features;
+	g->fs = *fs;
 	g->max_extent = lm_max_extent(fs->type, fs->block_size);
 	g->flex_groups = fs->type == RL_FS_EXT4 ? 16 : 0;
 }
@@ -127,11 +113,11 @@ struct lm_model *lm_new(const struct lm_geometry *g)
 	if (!m)
 		return NULL;
 	m->geo = *g;
-	if (!m->geo.block_size)
-		m->geo.block_size = 4096;
+	if (!m->geo.fs.block_size)
+		m->geo.fs.block_size = 4096;
 	if (!m->geo.max_extent)
 		m->geo.max_extent =
-		    lm_max_extent(m->geo.type, m->geo.block_size);
+		    lm_max_extent(m->geo.fs.type, m->geo.fs.block_size);
 	return m;
 }
 
@@ -677,7 +663,7 @@ static int queue_entry(struct lm_model *m, uint64_t start, uint64_t len,
 static bool range_ok(const struct lm_model *m, uint64_t start, uint64_t len)
 {
 	return len > 0 && start + len > start &&
-	       (!m->geo.size || start + len <= m->geo.size);
+	       (!m->geo.fs.size || start + len <= m->geo.fs.size);
 }
 
 static void update_frag_flag(struct lm_model *m, uint32_t id)
@@ -1389,7 +1375,7 @@ void lm_file_frag(const struct lm_model *m, uint32_t id,
 {
 	const struct lm_extent *e;
 	size_t n;
-	uint64_t bytes = 0, bs = m->geo.block_size;
+	uint64_t bytes = 0, bs = m->geo.fs.block_size;
 
 	memset(ff, 0, sizeof(*ff));
 	e = lm_file_extents(m, id, &n);
@@ -1406,7 +1392,7 @@ void lm_file_frag(const struct lm_model *m, uint32_t id,
 	ff->blocks = bytes / bs;
 	if (bytes) {
 		ff->ideal = div_up(bytes, m->geo.max_extent);
-		uint64_t unit = m->geo.group_size / bs;
+		uint64_t unit = m->geo.fs.group_size / bs;
 		if (m->geo.flex_groups > 1)
 			unit *= m->geo.flex_groups;
 		ff->e4_best =
@@ -1437,16 +1423,17 @@ void lm_volume_frag(const struct lm_model *m,
 		vf->extents += ff.extents;
 		vf->regions += ff.regions;
 		vf->ideal += ff.ideal;
-		vf->bytes += ff.blocks * m->geo.block_size;
+		vf->bytes += ff.blocks * m->geo.fs.block_size;
 		if (ff.fragmented) {
 			vf->fragmented++;
-			vf->fragmented_bytes += ff.blocks * m->geo.block_size;
+			vf->fragmented_bytes +=
+			    ff.blocks * m->geo.fs.block_size;
 		}
 		/* e4defrag -c skips empty files, files without blocks and
 		 * lost+found */
 		const char *p = lm_file_path(m, (uint32_t)i, 0);
 		if (f->size == 0 || !ff.blocks ||
-		    (m->geo.type == RL_FS_EXT4 && p &&
+		    (m->geo.fs.type == RL_FS_EXT4 && p &&
 		     strncmp(p, "lost+found/", 11) == 0))
 			continue;
 		vf->e4_now += ff.extents;
@@ -1459,19 +1446,19 @@ void lm_volume_frag(const struct lm_model *m,
 void lm_group_range(const struct lm_model *m, uint64_t g, uint64_t *start,
                     uint64_t *end)
 {
-	uint64_t gs = m->geo.group_size;
+	uint64_t gs = m->geo.fs.group_size;
 
 	if (!gs) {
 		*start = 0;
-		*end = m->geo.size;
+		*end = m->geo.fs.size;
 		return;
 	}
-	*start = m->geo.first_data_byte + g * gs;
+	*start = m->geo.fs.first_data_byte + g * gs;
 	*end = *start + gs;
 	if (g == 0)
 		*start = 0;
-	if (*end > m->geo.size || g + 1 >= m->geo.group_count)
-		*end = m->geo.size;
+	if (*end > m->geo.fs.size || g + 1 >= m->geo.fs.group_count)
+		*end = m->geo.fs.size;
 }
 
 static void ff_add(struct lm_freefrag *ff, uint64_t len, uint32_t bs)
@@ -1528,11 +1515,11 @@ int lm_freefrag(struct lm_model *m, uint64_t start, uint64_t end,
 				run_e = t;
 			continue;
 		}
-		ff_add(ff, run_e - run_s, m->geo.block_size);
+		ff_add(ff, run_e - run_s, m->geo.fs.block_size);
 		run_s = s;
 		run_e = t;
 	}
-	ff_add(ff, run_e - run_s, m->geo.block_size);
+	ff_add(ff, run_e - run_s, m->geo.fs.block_size);
 	return 0;
 }
 

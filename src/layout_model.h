@@ -41,24 +41,13 @@ extern "C" {
 
 #define LM_NONE UINT32_MAX
 
-/* Volume geometry: the rl_fs_info fields a model needs, plus the figures
- * fragmentation is measured against. */
+/* Volume geometry: the probe's rl_fs_info, plus the figures fragmentation
+ * is measured against. A model read from a snapshot has no live volume:
+ * the fs fields a snapshot does not record (st_dev, avail_blocks,
+ * xfs_agblklog, xfs_inopblog) are 0 there. fs.size is the address space
+ * size: every extent lies below it. */
 struct lm_geometry {
-	char mountpoint[RL_PATH_MAX];
-	char device[RL_PATH_MAX];
-	char fstype[32];
-	char uuid[40];
-	char label[64];
-	enum rl_fs_type type;
-	enum rl_addr_space addr_space;
-	uint32_t block_size;
-	uint64_t size; /* address space size: every extent lies below it */
-	uint64_t total_blocks;
-	uint64_t free_blocks;
-	uint64_t group_count;
-	uint64_t group_size;
-	uint64_t first_data_byte;
-	uint32_t features;
+	struct rl_fs_info fs;
 	/* Longest extent the filesystem can make, bytes (lm_max_extent). */
 	uint64_t max_extent;
 	/* ext4 groups per flex group for e4defrag's "best" count (mke2fs

@@ -186,8 +186,8 @@ int pl_init(struct pl_ctx *c, struct lm_model *m)
 	memset(c, 0, sizeof(*c));
 	c->m = m;
 	c->g = lm_geometry(m);
-	c->bs = c->g->block_size ? c->g->block_size : 4096;
-	c->xfs_anchor = c->g->type == RL_FS_XFS;
+	c->bs = c->g->fs.block_size ? c->g->fs.block_size : 4096;
+	c->xfs_anchor = c->g->fs.type == RL_FS_XFS;
 	pl_fm_init(&c->fm);
 	if (lm_free_map_status(m) != 0)
 		return -ENODATA;
@@ -377,13 +377,13 @@ static uint64_t group_of(const struct lm_geometry *g, uint64_t a)
 {
 	uint64_t k;
 
-	if (!g->group_size)
+	if (!g->fs.group_size)
 		return 0;
-	if (a < g->first_data_byte + g->group_size)
+	if (a < g->fs.first_data_byte + g->fs.group_size)
 		return 0;
-	k = (a - g->first_data_byte) / g->group_size;
-	if (g->group_count && k >= g->group_count)
-		k = g->group_count - 1;
+	k = (a - g->fs.first_data_byte) / g->fs.group_size;
+	if (g->fs.group_count && k >= g->fs.group_count)
+		k = g->fs.group_count - 1;
 	return k;
 }
 
@@ -508,11 +508,11 @@ static uint64_t ext4_place_cost(struct pl_ctx *c, uint64_t a, uint64_t len)
 	bool ff;
 	size_t i;
 
-	if (c->g->type != RL_FS_EXT4 || !c->g->group_size)
+	if (c->g->fs.type != RL_FS_EXT4 || !c->g->fs.group_size)
 		return 0;
 	g = group_of(c->g, a);
-	gs = (c->g->first_data_byte + g * c->g->group_size) / bs;
-	ge = gs + c->g->group_size / bs;
+	gs = (c->g->fs.first_data_byte + g * c->g->fs.group_size) / bs;
+	ge = gs + c->g->fs.group_size / bs;
 	tlo = a / bs;
 	thi = (a + len) / bs;
 	ff = c->g->flex_groups >= 4 && g % c->g->flex_groups == 0;
@@ -633,7 +633,7 @@ uint64_t pl_find_target(struct pl_ctx *c, uint64_t len, uint64_t near,
 				uint64_t at = a;
 				if (end)
 					at = (pe - len) / c->bs * c->bs;
-				if (end && (c->g->type != RL_FS_EXT4 ||
+				if (end && (c->g->fs.type != RL_FS_EXT4 ||
 				            at == a || excluded(c, at, at + len)))
 					break;
 				k.waste = pe - a - len;
@@ -965,7 +965,7 @@ static int move_away(struct pl_ctx *c, uint32_t id, uint64_t alo,
 	c->avoid_lo = alo;
 	c->avoid_hi = ahi;
 	goal = pl_find_target(c, len, first_physical(c, id, 0), 0,
-	                      c->g->size);
+	                      c->g->fs.size);
 	c->avoid_lo = slo;
 	c->avoid_hi = shi;
 	if (goal == UINT64_MAX)
@@ -1139,7 +1139,7 @@ int pl_defrag(struct pl_ctx *c, const uint32_t *ids, size_t n,
 				continue;
 			goal = pl_find_target(c, g[k].len,
 			                      first_physical(c, id, 0), 0,
-			                      c->g->size);
+			                      c->g->fs.size);
 			if (goal == UINT64_MAX) {
 				for (size_t q = 0; q < c->fm.n; q++)
 					if (c->fm.r[q].len > largest)
@@ -1396,7 +1396,7 @@ int pl_evacuate(struct pl_ctx *c, uint64_t start, uint64_t end,
 		pl_note(c, "cannot move %s of blocks in use by no known file",
 		        sz(er->unknown, a));
 	er->free_out = pl_fm_bytes(&c->fm, 0, start) +
-	               pl_fm_bytes(&c->fm, end, c->g->size);
+	               pl_fm_bytes(&c->fm, end, c->g->fs.size);
 	if (er->movable > er->free_out) {
 		free(mov);
 		return fail(c, (struct pl_outcome){.code = PL_NOT_ENOUGH_SPACE,
@@ -1413,7 +1413,7 @@ int pl_evacuate(struct pl_ctx *c, uint64_t start, uint64_t end,
 			continue;
 		pl_file_span(c, id, &off, &len, &bytes);
 		goal = pl_find_target(c, len, first_physical(c, id, 0), 0,
-		                      c->g->size);
+		                      c->g->fs.size);
 		if (goal != UINT64_MAX &&
 		    pl_add_move(c, id, off, len, goal, "evacuate") == 0) {
 			er->moved += bytes;
@@ -1431,7 +1431,7 @@ int pl_evacuate(struct pl_ctx *c, uint64_t start, uint64_t end,
 			if (pb > end)
 				pb = end;
 			lo2 = e.logical + (pa - e.physical);
-			goal = pl_find_target(c, pb - pa, pa, 0, c->g->size);
+			goal = pl_find_target(c, pb - pa, pa, 0, c->g->fs.size);
 			if (goal == UINT64_MAX ||
 			    pl_add_move(c, id, lo2, pb - pa, goal,
 			                "evacuate") < 0) {

@@ -107,7 +107,7 @@ static void normalize_path(char *path)
 int session_model_path(struct rl_session *s, struct lm_model *m,
                        const char *arg, char *out, size_t size)
 {
-	const char *mp = lm_geometry(m)->mountpoint;
+	const char *mp = lm_geometry(m)->fs.mountpoint;
 	char abs[PATH_MAX * 2];
 	size_t ml = strlen(mp);
 

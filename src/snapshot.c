@@ -110,24 +110,24 @@ int snap_write(struct lm_model *m, FILE *f)
 	v = cJSON_CreateObject();
 	if (!v)
 		return -ENOMEM;
-	out_add_name(v, "mountpoint", g->mountpoint);
-	out_add_name(v, "device", g->device);
-	cJSON_AddStringToObject(v, "fstype", g->fstype);
-	cJSON_AddStringToObject(v, "type", rl_fs_type_name(g->type));
-	cJSON_AddStringToObject(v, "uuid", g->uuid);
-	out_add_name(v, "label", g->label);
+	out_add_name(v, "mountpoint", g->fs.mountpoint);
+	out_add_name(v, "device", g->fs.device);
+	cJSON_AddStringToObject(v, "fstype", g->fs.fstype);
+	cJSON_AddStringToObject(v, "type", rl_fs_type_name(g->fs.type));
+	cJSON_AddStringToObject(v, "uuid", g->fs.uuid);
+	out_add_name(v, "label", g->fs.label);
 	cJSON_AddStringToObject(v, "address_space",
-	                        g->addr_space == RL_ADDR_BTRFS_LOGICAL
+	                        g->fs.addr_space == RL_ADDR_BTRFS_LOGICAL
 	                            ? "btrfs-logical"
 	                            : "device");
-	ju_add_u64(v, "block_size", g->block_size);
-	ju_add_u64(v, "size", g->size);
-	ju_add_u64(v, "total_blocks", g->total_blocks);
-	ju_add_u64(v, "free_blocks", g->free_blocks);
-	ju_add_u64(v, "group_count", g->group_count);
-	ju_add_u64(v, "group_size", g->group_size);
-	ju_add_u64(v, "first_data_byte", g->first_data_byte);
-	ju_add_u64(v, "features", g->features);
+	ju_add_u64(v, "block_size", g->fs.block_size);
+	ju_add_u64(v, "size", g->fs.size);
+	ju_add_u64(v, "total_blocks", g->fs.total_blocks);
+	ju_add_u64(v, "free_blocks", g->fs.free_blocks);
+	ju_add_u64(v, "group_count", g->fs.group_count);
+	ju_add_u64(v, "group_size", g->fs.group_size);
+	ju_add_u64(v, "first_data_byte", g->fs.first_data_byte);
+	ju_add_u64(v, "features", g->fs.features);
 	ju_add_u64(v, "max_extent", g->max_extent);
 	ju_add_u64(v, "flex_groups", g->flex_groups);
 	ju_add_u64(v, "free_map_errno", (uint64_t)-lm_free_map_status(m));
@@ -277,6 +277,7 @@ static uint64_t max_group_size(uint64_t size)
 static int read_volume(struct rd *rd, const cJSON *v, struct lm_geometry *g,
                        int *free_err)
 {
+	struct rl_fs_info *fs = &g->fs;
 	char tname[16], as[16];
 	uint64_t x;
 	int r;
@@ -284,29 +285,31 @@ static int read_volume(struct rd *rd, const cJSON *v, struct lm_geometry *g,
 	if (!cJSON_IsObject(v))
 		return bad(rd, "volume: missing or not an object");
 	memset(g, 0, sizeof(*g));
-	if ((r = get_str(rd, v, "mountpoint", g->mountpoint,
-	                 sizeof(g->mountpoint))) < 0 ||
-	    (r = get_str(rd, v, "device", g->device, sizeof(g->device))) < 0 ||
-	    (r = get_str(rd, v, "fstype", g->fstype, sizeof(g->fstype))) < 0 ||
+	if ((r = get_str(rd, v, "mountpoint", fs->mountpoint,
+	                 sizeof(fs->mountpoint))) < 0 ||
+	    (r = get_str(rd, v, "device", fs->device, sizeof(fs->device))) <
+	        0 ||
+	    (r = get_str(rd, v, "fstype", fs->fstype, sizeof(fs->fstype))) <
+	        0 ||
 	    (r = get_str(rd, v, "type", tname, sizeof(tname))) < 0 ||
-	    (r = get_str(rd, v, "uuid", g->uuid, sizeof(g->uuid))) < 0 ||
-	    (r = get_str(rd, v, "label", g->label, sizeof(g->label))) < 0 ||
+	    (r = get_str(rd, v, "uuid", fs->uuid, sizeof(fs->uuid))) < 0 ||
+	    (r = get_str(rd, v, "label", fs->label, sizeof(fs->label))) < 0 ||
 	    (r = get_str(rd, v, "address_space", as, sizeof(as))) < 0)
 		return r;
 	if (!strcmp(tname, "ext4"))
-		g->type = RL_FS_EXT4;
+		fs->type = RL_FS_EXT4;
 	else if (!strcmp(tname, "xfs"))
-		g->type = RL_FS_XFS;
+		fs->type = RL_FS_XFS;
 	else if (!strcmp(tname, "btrfs"))
-		g->type = RL_FS_BTRFS;
+		fs->type = RL_FS_BTRFS;
 	else if (!strcmp(tname, "other"))
-		g->type = RL_FS_OTHER;
+		fs->type = RL_FS_OTHER;
 	else
 		return bad(rd, "volume.type: unknown type \"%s\"", tname);
 	if (!strcmp(as, "device"))
-		g->addr_space = RL_ADDR_DEVICE;
+		fs->addr_space = RL_ADDR_DEVICE;
 	else if (!strcmp(as, "btrfs-logical"))
-		g->addr_space = RL_ADDR_BTRFS_LOGICAL;
+		fs->addr_space = RL_ADDR_BTRFS_LOGICAL;
 	else
 		return bad(rd, "volume.address_space: unknown \"%s\"", as);
 	if ((r = get_vu64(rd, v, "block_size", 1u << 20, &x)) < 0)
@@ -315,33 +318,33 @@ static int read_volume(struct rd *rd, const cJSON *v, struct lm_geometry *g,
 		return bad(rd, "volume.block_size: %" PRIu64
 		               " is not a power of two >= 512",
 		           x);
-	g->block_size = (uint32_t)x;
-	if ((r = get_vu64(rd, v, "size", UINT64_MAX, &g->size)) < 0)
+	fs->block_size = (uint32_t)x;
+	if ((r = get_vu64(rd, v, "size", UINT64_MAX, &fs->size)) < 0)
 		return r;
-	if (!g->size)
+	if (!fs->size)
 		return bad(rd, "volume.size: 0");
-	if ((r = get_vu64(rd, v, "total_blocks", g->size / 512,
-	                  &g->total_blocks)) < 0 ||
-	    (r = get_vu64(rd, v, "free_blocks", g->size / 512,
-	                  &g->free_blocks)) < 0 ||
-	    (r = get_vu64(rd, v, "group_size", max_group_size(g->size),
-	                 &g->group_size)) < 0 ||
-	    (r = get_vu64(rd, v, "first_data_byte", g->size,
-	                  &g->first_data_byte)) < 0 ||
+	if ((r = get_vu64(rd, v, "total_blocks", fs->size / 512,
+	                  &fs->total_blocks)) < 0 ||
+	    (r = get_vu64(rd, v, "free_blocks", fs->size / 512,
+	                  &fs->free_blocks)) < 0 ||
+	    (r = get_vu64(rd, v, "group_size", max_group_size(fs->size),
+	                 &fs->group_size)) < 0 ||
+	    (r = get_vu64(rd, v, "first_data_byte", fs->size,
+	                  &fs->first_data_byte)) < 0 ||
 	    (r = get_vu64(rd, v, "max_extent", UINT64_MAX, &g->max_extent)) <
 	        0)
 		return r;
-	if ((r = get_vu64(rd, v, "group_count", g->size / 512, &g->group_count)) <
-	    0)
+	if ((r = get_vu64(rd, v, "group_count", fs->size / 512,
+	                  &fs->group_count)) < 0)
 		return r;
-	if (g->group_count && !g->group_size && g->type != RL_FS_BTRFS)
+	if (fs->group_count && !fs->group_size && fs->type != RL_FS_BTRFS)
 		return bad(rd, "volume.group_size: 0 with %" PRIu64 " groups",
-		           g->group_count);
+		           fs->group_count);
 	if (!g->max_extent)
 		return bad(rd, "volume.max_extent: 0");
 	if ((r = get_vu64(rd, v, "features", UINT32_MAX, &x)) < 0)
 		return r;
-	g->features = (uint32_t)x;
+	fs->features = (uint32_t)x;
 	if ((r = get_vu64(rd, v, "flex_groups", 1u << 30, &x)) < 0)
 		return r;
 	g->flex_groups = (uint32_t)x;
@@ -388,10 +391,10 @@ static int check_range(struct rd *rd, const char *what, uint64_t start,
 {
 	if (!len)
 		return bad(rd, "%s: length 0", what);
-	if (start + len < start || start + len > rd->g->size)
+	if (start + len < start || start + len > rd->g->fs.size)
 		return bad(rd, "%s: [%" PRIu64 ", +%" PRIu64
 		               ") lies beyond the volume size %" PRIu64,
-		           what, start, len, rd->g->size);
+		           what, start, len, rd->g->fs.size);
 	return 0;
 }
 
@@ -535,7 +538,7 @@ static int read_file_obj(struct rd *rd, struct lm_model *m, const cJSON *o,
 	}
 	/* non-overlapping, non-empty extents: at most one per block of the
 	 * logical span (plus a tail) */
-	uint64_t bs = rd->g->block_size;
+	uint64_t bs = rd->g->fs.block_size;
 	if (n > logical_end / bs + 2)
 		return bad(rd, "files[%d].extents: %zu extents cannot fit in "
 		               "%" PRIu64 " bytes",
@@ -748,7 +751,7 @@ int snap_import_buf(const char *buf, size_t len, const char *name,
 	}
 	/* physical overlaps between any two records */
 	struct ovl ov = {.rd = &rd, .m = m};
-	r = lm_owners(m, 0, g.size, ovl_cb, &ov);
+	r = lm_owners(m, 0, g.fs.size, ovl_cb, &ov);
 	if (r > 0)
 		r = ov.err;
 	if (r == 0)

@@ -12,7 +12,7 @@ static void model_refresh_free(struct lm_model *m, const char *mnt,
                                uint64_t lo, uint64_t hi)
 {
 	struct rl_free_extent fe[256];
-	uint32_t bs = lm_geometry(m)->block_size;
+	uint32_t bs = lm_geometry(m)->fs.block_size;
 	int n = rl_get_free_blocks(mnt, lo, hi, 256, fe);
 
 	if (n >= 0 && n < 256) {

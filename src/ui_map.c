@@ -78,8 +78,8 @@ void ui_map_layout(struct ui *ui)
 	int pane_w = 0;
 
 	if (g) {
-		ui->block = g->block_size ? g->block_size : 4096;
-		ui->size = g->size;
+		ui->block = g->fs.block_size ? g->fs.block_size : 4096;
+		ui->size = g->fs.size;
 	}
 	if (!ui->block)
 		ui->block = 4096;
@@ -219,10 +219,10 @@ static bool group_starts_in(struct ui *ui, uint64_t start, uint64_t end)
 	const struct lm_geometry *g = lm_geometry(ui->model);
 	uint64_t gs, ge, k;
 
-	if (!g->group_size || g->group_count < 2)
+	if (!g->fs.group_size || g->fs.group_count < 2)
 		return false;
-	k = start / g->group_size;
-	for (uint64_t i = k; i <= k + 1 && i < g->group_count; i++) {
+	k = start / g->fs.group_size;
+	for (uint64_t i = k; i <= k + 1 && i < g->fs.group_count; i++) {
 		lm_group_range(ui->model, i, &gs, &ge);
 		if (gs > 0 && gs >= start && gs < end)
 			return true;
@@ -256,8 +256,8 @@ static void draw_title(struct ui *ui)
 	units_format_size(ui_map_cell_bytes(ui), cs, sizeof(cs));
 	snprintf(line, sizeof(line),
 	         "%.200s (%.30s)  1 cell = %s, 0x%" PRIx64 "-0x%" PRIx64 "%s",
-	         OUT_ESC(g->mountpoint[0] ? g->mountpoint : g->device),
-	         g->fstype, cs,
+	         OUT_ESC(g->fs.mountpoint[0] ? g->fs.mountpoint : g->fs.device),
+	         g->fs.fstype, cs,
 	         first, last ? last - 1 : 0,
 	         ui->cell_blocks == 1 ? "  [1 block/cell]" : "");
 	put_text(0, 0, ui->cols, ui_attr(ui, UI_ROLE_TITLE), line);
@@ -296,7 +296,7 @@ void ui_map_draw(struct ui *ui)
 	uint64_t cb = ui_map_cell_bytes(ui);
 	uint64_t cur = cb ? ui->cursor / cb : 0;
 	const struct lm_geometry *g = lm_geometry(ui->model);
-	bool groups = g->group_size && g->group_size >= 4 * cb;
+	bool groups = g->fs.group_size && g->fs.group_size >= 4 * cb;
 
 	draw_title(ui);
 	for (int r = 0; r < ui->map_h; r++) {

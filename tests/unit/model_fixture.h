@@ -20,13 +20,13 @@ static struct lm_model *new_model(uint64_t size)
 	struct lm_geometry g;
 
 	memset(&g, 0, sizeof(g));
-	snprintf(g.mountpoint, sizeof(g.mountpoint), "/mnt");
-	snprintf(g.fstype, sizeof(g.fstype), "ext4");
-	g.type = RL_FS_EXT4;
-	g.block_size = BS;
-	g.size = size;
-	g.group_size = FIXTURE_GROUP_SIZE;
-	g.group_count = (size + g.group_size - 1) / g.group_size;
+	snprintf(g.fs.mountpoint, sizeof(g.fs.mountpoint), "/mnt");
+	snprintf(g.fs.fstype, sizeof(g.fs.fstype), "ext4");
+	g.fs.type = RL_FS_EXT4;
+	g.fs.block_size = BS;
+	g.fs.size = size;
+	g.fs.group_size = FIXTURE_GROUP_SIZE;
+	g.fs.group_count = (size + g.fs.group_size - 1) / g.fs.group_size;
 	g.max_extent = lm_max_extent(RL_FS_EXT4, BS);
 	g.flex_groups = 16;
 	return lm_new(&g);

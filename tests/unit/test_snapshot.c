@@ -30,16 +30,16 @@ static struct lm_model *sample(uint64_t size)
 	uint32_t id;
 
 	memset(&g, 0, sizeof(g));
-	snprintf(g.mountpoint, sizeof(g.mountpoint), "/mnt/v \"q\"");
-	snprintf(g.device, sizeof(g.device), "/dev/loop9");
-	snprintf(g.fstype, sizeof(g.fstype), "ext4");
-	snprintf(g.label, sizeof(g.label), "lab\xc3\xa9l");
-	g.type = RL_FS_EXT4;
-	g.block_size = BS;
-	g.size = size;
-	g.total_blocks = size / BS;
-	g.group_size = 128ull << 20;
-	g.group_count = 3;
+	snprintf(g.fs.mountpoint, sizeof(g.fs.mountpoint), "/mnt/v \"q\"");
+	snprintf(g.fs.device, sizeof(g.fs.device), "/dev/loop9");
+	snprintf(g.fs.fstype, sizeof(g.fs.fstype), "ext4");
+	snprintf(g.fs.label, sizeof(g.fs.label), "lab\xc3\xa9l");
+	g.fs.type = RL_FS_EXT4;
+	g.fs.block_size = BS;
+	g.fs.size = size;
+	g.fs.total_blocks = size / BS;
+	g.fs.group_size = 128ull << 20;
+	g.fs.group_count = 3;
 	g.max_extent = lm_max_extent(RL_FS_EXT4, BS);
 	g.flex_groups = 16;
 	m = lm_new(&g);
