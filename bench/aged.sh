@@ -15,7 +15,8 @@
 #   compact-group    relayout -e 'compact START END' of one group / AG (the
 #                    one with the most free extents; AGED_GROUP=N to choose)
 #   evacuate         relayout -e 'evacuate START SIZE' of the last 25 %,
-#   undo             then relayout -e undo on its result
+#   undo             then relayout -e 'undo ID' of each of its transactions
+#                    that moved data (newest first), on its result
 #   shrink           XFS only, to 78 % of the size (1 GiB -> 800 MiB);
 #                    "not implemented" while relayout has no such command
 #   cp -a            the baseline of compaction: the same files copied with
@@ -286,7 +287,12 @@ for kind in $AGED_FS; do
 	experiment evacuate - - "$MIN_EV" "$RELAYOUT" -e "evacuate --retry $RETRY $IOPRIO $EV $SIZE" "$VOL_MNT"
 	# undo on the evacuated volume, same journal; then is the layout
 	# the aged one again?
-	EXP_BEFORE=$VOL_DIR/layout.evacuate experiment undo - - - "$RELAYOUT" -e "undo $IOPRIO" "$VOL_MNT"
+	# (with --retry one evacuate can be several transactions: undo each
+	# that moved data, newest first; `undo` alone undoes only the newest)
+	undo=$(R --json -e log "$VOL_MNT" | jq -r --arg o "$IOPRIO" '
+		[.transactions[]? | select(.steps_done > 0 and (.undone | not)) | .id] |
+		sort | reverse | map("undo \($o) \(.)") | join("; ")')
+	EXP_BEFORE=$VOL_DIR/layout.evacuate experiment undo - - - "$RELAYOUT" -e "${undo:-undo $IOPRIO}" "$VOL_MNT"
 	note_line "- $kind: after evacuate + undo, $(MiB "$(moved "$VOL_DIR/layout.base" "$VOL_DIR/layout.undo")") MiB of" \
 		"file data is not where it was on the aged volume (0: undo restored the layout exactly)."
 	case $kind in xfs*)
