@@ -22,51 +22,12 @@
 top_srcdir=$(cd "$(dirname "$0")/.." && pwd)
 : "${top_builddir:=$top_srcdir/build}"
 . "$top_srcdir/tests/lib/volume.sh"
+. "$top_srcdir/bench/lib.sh"
 KINDS=${1:-"ext4 xfs"}
 SIZE=${2:-1024}
 SEED=${3:-7}
 SCALE=${4:-0.5}
 RUNS=${5:-3}
-R() { "$RELAYOUT" "$@"; }
-
-# layout: "path physical-runs" of every regular file, and its extents.
-layout() {
-	find "$VOL_MNT" -xdev -type f ! -name 'low-groups' -print0 | sort -z |
-		while IFS= read -r -d '' f; do
-			printf '%s\t%s\t' "$f" "$(stat -c %s "$f")"
-			filefrag -v -b1 "$f" 2>/dev/null | awk '$1 ~ /^[0-9]+:$/ {
-				gsub(/\.\./, " "); gsub(/:/, " ");
-				if (n && $4 == pe) { pe = $4 + $6; next }
-				if (n) printf "%d+%d,", ps, pe - ps;
-				ps = $4; pe = $4 + $6; n++ }
-				END { if (n) printf "%d+%d,", ps, pe - ps; printf "\n" }'
-		done
-}
-extents() { awk -F'\t' '{ n += gsub(/,/, ",", $3) } END { print n + 0 }' "$1"; }
-# moved BEFORE AFTER: bytes of each file's runs after that lie outside
-# its runs before (data written to a new place).
-moved() {
-	join -t $'\t' <(sort "$1") <(sort "$2") |
-		awk -F'\t' '$3 != $5 {
-			nb = split($3, B, ","); na = split($5, A, ",")
-			for (i = 1; i <= na; i++) {
-				if (A[i] == "") continue
-				split(A[i], a, "+"); s = a[1]; e = a[1] + a[2]; in_old = 0
-				for (k = 1; k <= nb; k++) {
-					if (B[k] == "") continue
-					split(B[k], x, "+"); lo = x[1] > s ? x[1] : s
-					hi = x[1] + x[2] < e ? x[1] + x[2] : e
-					if (hi > lo) in_old += hi - lo
-				}
-				b += a[2] - in_old
-			}
-		} END { print b + 0 }'
-}
-# changed BEFORE AFTER: paths of the files whose runs changed.
-changed() {
-	join -t $'\t' <(sort "$1") <(sort "$2") | awk -F'\t' '$3 != $5 { print $1 }'
-}
-freefrags() { R --json -e freefrag "$VOL_MNT" | jq -r .free_extents; }
 
 # relayout stops a plan at a step whose exact placement missed (see
 # docs/transactions.md); --retry plans again from the layout now, around
@@ -87,18 +48,6 @@ relayout_b() {
 	rm -rf "$RELAYOUT_JOURNAL_DIR" "$RELAYOUT_STATE_DIR"
 	run_tool relayoutB relayout_defrag "$RELAYOUT_B"
 	restore
-}
-
-# restore: the starting image back, on a fresh loop device (a device kept
-# across the copy can serve stale blocks: once seen on XFS, a round that
-# started from the previous tool's result).
-restore() {
-	vol__umount "$VOL_MNT" nolazy || vol_fail "umount"
-	losetup -d "$VOL_DEV" || vol_fail "losetup -d"
-	cp --sparse=always "$VOL_DIR/base.img" "$VOL_IMG"
-	VOL_DEV=$(losetup -f --show "$VOL_IMG") || vol_fail "losetup"
-	echo "$VOL_DEV" >"$VOL_DIR/dev"
-	mount "$VOL_DEV" "$VOL_MNT" || vol_fail "mount"
 }
 
 # children_cpu FILE: user+sys seconds of this shell's finished children
