@@ -69,7 +69,7 @@ static int parse_size(struct rl_session *s, const char *what, const char *v,
 	return r;
 }
 
-static void print_pieces(FILE *f, const char *label, const struct jr_piece *p,
+static void print_pieces(FILE *f, const char *label, const struct rl_extent *p,
                          size_t n)
 {
 	fprintf(f, "    %-7s", label);
@@ -127,7 +127,7 @@ static void print_plan(struct rl_session *s, const struct tx_plan *p,
 	        p->nsteps == 1 ? "" : "s", sz);
 	for (size_t i = 0; i < p->nsteps; i++) {
 		const struct tx_step *st = &p->steps[i];
-		struct jr_piece *pred = NULL;
+		struct rl_extent *pred = NULL;
 		size_t np = 0;
 
 		units_format_size(st->bytes, sz, sizeof(sz));

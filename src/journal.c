@@ -151,7 +151,7 @@ static char *get_str(const cJSON *o, const char *k)
 	return cJSON_IsString(v) ? strdup(v->valuestring) : NULL;
 }
 
-static cJSON *pieces_json(const struct jr_piece *p, size_t n)
+static cJSON *pieces_json(const struct rl_extent *p, size_t n)
 {
 	cJSON *a = cJSON_CreateArray();
 
@@ -167,10 +167,10 @@ static cJSON *pieces_json(const struct jr_piece *p, size_t n)
 	return a;
 }
 
-static int pieces_parse(const cJSON *a, struct jr_piece **out, size_t *n)
+static int pieces_parse(const cJSON *a, struct rl_extent **out, size_t *n)
 {
 	int cnt = cJSON_GetArraySize(a);
-	struct jr_piece *p;
+	struct rl_extent *p;
 	int i = 0;
 	const cJSON *e;
 
@@ -305,11 +305,11 @@ static uint64_t moved_bytes(const struct jr_step *st)
 	uint64_t n = 0;
 
 	for (size_t a = 0; a < st->nafter; a++) {
-		const struct jr_piece *x = &st->after[a];
+		const struct rl_extent *x = &st->after[a];
 		uint64_t stay = 0;
 
 		for (size_t b = 0; b < st->nbefore; b++) {
-			const struct jr_piece *y = &st->before[b];
+			const struct rl_extent *y = &st->before[b];
 			uint64_t lo = x->logical > y->logical ? x->logical
 			                                      : y->logical;
 			uint64_t hi = x->logical + x->length;
@@ -1077,7 +1077,7 @@ int jr_step_planned(struct jr_journal *j, uint64_t id,
 }
 
 int jr_step_done(struct jr_journal *j, uint64_t id, unsigned index,
-                 const struct jr_piece *after, size_t nafter,
+                 const struct rl_extent *after, size_t nafter,
                  uint64_t bytes)
 {
 	cJSON *o = cJSON_CreateObject();

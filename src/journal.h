@@ -67,24 +67,19 @@ const char *jr_status_name(enum jr_status st);
 /* State of one step. */
 enum jr_step_state { JR_STEP_PLANNED = 0, JR_STEP_DONE, JR_STEP_FAILED };
 
-/* A piece of a step: file range [logical, logical+length) placed at
- * physical. */
-struct jr_piece {
-	uint64_t logical, physical, length;
-	uint32_t flags;
-};
-
+/* The pieces of a step are struct rl_extent (relayout/fs.h): the file
+ * range [logical, logical+length) placed at physical. */
 struct jr_step {
 	unsigned index;
 	enum jr_step_state state;
 	char *path;
 	uint64_t ino, gen;
 	uint64_t offset, length;     /* file range */
-	struct jr_piece *target;     /* where the data goes */
+	struct rl_extent *target;    /* where the data goes */
 	size_t ntarget;
-	struct jr_piece *before;     /* physical extents before */
+	struct rl_extent *before;    /* physical extents before */
 	size_t nbefore;
-	struct jr_piece *after;      /* after (DONE) */
+	struct rl_extent *after;     /* after (DONE) */
 	size_t nafter;
 	int err;                     /* FAILED: errno (positive) */
 	char *message;               /* FAILED: why */
@@ -187,7 +182,7 @@ int jr_step_planned(struct jr_journal *j, uint64_t id,
 /* bytes: the data bytes the step moved; 0 for a step that ended part
  * way (readers count those from the extents: jr_txn.bytes). */
 int jr_step_done(struct jr_journal *j, uint64_t id, unsigned index,
-                 const struct jr_piece *after, size_t nafter,
+                 const struct rl_extent *after, size_t nafter,
                  uint64_t bytes);
 int jr_step_failed(struct jr_journal *j, uint64_t id, unsigned index,
                    int err, const char *message);

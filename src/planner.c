@@ -657,7 +657,7 @@ uint64_t pl_find_target(struct pl_ctx *c, uint64_t len, uint64_t near,
 /* Replace the range [off, off+len) of file id's predicted extents by
  * `after` (sorted pieces). */
 static int replace_range(struct pl_ctx *c, uint32_t id, uint64_t off,
-                         uint64_t len, const struct jr_piece *after, size_t na)
+                         uint64_t len, const struct rl_extent *after, size_t na)
 {
 	size_t n = c->next[id], k = 0;
 	struct rl_extent *e = c->ext[id];
@@ -684,9 +684,7 @@ static int replace_range(struct pl_ctx *c, uint32_t id, uint64_t off,
 		}
 	}
 	for (size_t i = 0; i < na; i++) {
-		o[k].logical = after[i].logical;
-		o[k].physical = after[i].physical;
-		o[k].length = after[i].length;
+		o[k] = after[i];
 		o[k++].flags = 0;
 	}
 	qsort(o, k, sizeof(*o), cmp_ext_logical);
@@ -698,12 +696,12 @@ static int replace_range(struct pl_ctx *c, uint32_t id, uint64_t off,
 
 /* The predicted pieces of [off, off+len) of file id (normalized). */
 static int range_pieces(struct pl_ctx *c, uint32_t id, uint64_t off,
-                        uint64_t len, struct jr_piece **out, size_t *np,
+                        uint64_t len, struct rl_extent **out, size_t *np,
                         bool *shared)
 {
 	size_t n = c->next[id], k = 0;
 	const struct rl_extent *e = c->ext[id];
-	struct jr_piece *p = calloc(n + 1, sizeof(*p));
+	struct rl_extent *p = calloc(n + 1, sizeof(*p));
 	uint64_t end = off + len;
 
 	if (!p)
@@ -730,10 +728,10 @@ static int range_pieces(struct pl_ctx *c, uint32_t id, uint64_t off,
 }
 
 static int apply_move(struct pl_ctx *c, uint32_t id, uint64_t off,
-                      uint64_t len, const struct jr_piece *bef, size_t nb,
-                      const struct jr_piece *tgt, size_t nt, bool shared)
+                      uint64_t len, const struct rl_extent *bef, size_t nb,
+                      const struct rl_extent *tgt, size_t nt, bool shared)
 {
-	struct jr_piece *after = NULL;
+	struct rl_extent *after = NULL;
 	size_t na;
 	int r;
 

@@ -26,7 +26,7 @@
 
 #define SESSION_CANCEL_CHUNK (4ull << 20) /* movedata call size under a UI */
 
-static cJSON *pieces_to_json(const struct jr_piece *p, size_t n)
+static cJSON *pieces_to_json(const struct rl_extent *p, size_t n)
 {
 	cJSON *a = cJSON_CreateArray();
 	for (size_t i = 0; a && i < n; i++) {
@@ -380,7 +380,7 @@ int session_check_targets(struct rl_session *s, const struct tx_plan *p,
 
 cJSON *session_step_json(const struct tx_step *st)
 {
-	struct jr_piece *pred = NULL;
+	struct rl_extent *pred = NULL;
 	size_t np = 0;
 	cJSON *e = cJSON_CreateObject();
 

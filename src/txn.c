@@ -63,11 +63,11 @@ int tx_plan_add(struct tx_plan *p, struct tx_step *st)
 
 static int cmp_piece(const void *a, const void *b)
 {
-	const struct jr_piece *x = a, *y = b;
+	const struct rl_extent *x = a, *y = b;
 	return x->logical < y->logical ? -1 : x->logical > y->logical;
 }
 
-size_t tx_pieces_normalize(struct jr_piece *p, size_t n)
+size_t tx_pieces_normalize(struct rl_extent *p, size_t n)
 {
 	size_t k = 0;
 
@@ -86,8 +86,8 @@ size_t tx_pieces_normalize(struct jr_piece *p, size_t n)
 	return k;
 }
 
-bool tx_pieces_equal(const struct jr_piece *a, size_t na,
-                     const struct jr_piece *b, size_t nb)
+bool tx_pieces_equal(const struct rl_extent *a, size_t na,
+                     const struct rl_extent *b, size_t nb)
 {
 	if (na != nb)
 		return false;
@@ -98,7 +98,7 @@ bool tx_pieces_equal(const struct jr_piece *a, size_t na,
 	return true;
 }
 
-uint64_t tx_pieces_bytes(const struct jr_piece *p, size_t n)
+uint64_t tx_pieces_bytes(const struct rl_extent *p, size_t n)
 {
 	uint64_t s = 0;
 	for (size_t i = 0; i < n; i++)
@@ -107,25 +107,20 @@ uint64_t tx_pieces_bytes(const struct jr_piece *p, size_t n)
 }
 
 int tx_range_pieces(int fd, uint64_t off, uint64_t len,
-                    struct jr_piece **out, size_t *n)
+                    struct rl_extent **out, size_t *n)
 {
-	struct rl_extent *ext;
+	struct rl_extent *p;
 	size_t cnt, k = 0;
-	struct jr_piece *p;
-	int r = rl_get_extents_range(fd, off, len, &ext, &cnt);
+	int r = rl_get_extents_range(fd, off, len, &p, &cnt);
 
 	*out = NULL;
 	*n = 0;
 	if (r < 0)
 		return r;
-	p = calloc(cnt ? cnt : 1, sizeof(*p));
-	if (!p) {
-		free(ext);
-		return -ENOMEM;
-	}
+	/* Clip to the range, in place. */
 	for (size_t i = 0; i < cnt; i++) {
-		uint64_t lo = ext[i].logical, hi = lo + ext[i].length;
-		uint64_t ph = ext[i].physical;
+		uint64_t lo = p[i].logical, hi = lo + p[i].length;
+		uint64_t ph = p[i].physical;
 
 		if (hi <= off || lo >= off + len)
 			continue;
@@ -135,26 +130,25 @@ int tx_range_pieces(int fd, uint64_t off, uint64_t len,
 		}
 		if (hi > off + len)
 			hi = off + len;
+		p[k] = p[i];
 		p[k].logical = lo;
 		p[k].physical = ph;
 		p[k].length = hi - lo;
-		p[k].flags = ext[i].flags;
 		k++;
 	}
-	free(ext);
 	*out = p;
 	*n = tx_pieces_normalize(p, k);
 	return 0;
 }
 
-int tx_predict(const struct jr_piece *before, size_t nbefore,
-               const struct jr_piece *target, size_t ntarget,
-               struct jr_piece **out, size_t *n)
+int tx_predict(const struct rl_extent *before, size_t nbefore,
+               const struct rl_extent *target, size_t ntarget,
+               struct rl_extent **out, size_t *n)
 {
 	/* Each data byte at logical L moves to the target piece holding L;
 	 * bytes outside every target piece stay where they are. */
 	size_t cap = nbefore * (ntarget + 2) + 1, k = 0;
-	struct jr_piece *p = calloc(cap, sizeof(*p));
+	struct rl_extent *p = calloc(cap, sizeof(*p));
 
 	if (!p)
 		return -ENOMEM;
@@ -162,7 +156,7 @@ int tx_predict(const struct jr_piece *before, size_t nbefore,
 		uint64_t lo = before[i].logical,
 		         hi = lo + before[i].length;
 		while (lo < hi) {
-			const struct jr_piece *t = NULL;
+			const struct rl_extent *t = NULL;
 			uint64_t next = hi;
 			for (size_t q = 0; q < ntarget; q++) {
 				uint64_t tl = target[q].logical,
@@ -200,7 +194,7 @@ int tx_predict(const struct jr_piece *before, size_t nbefore,
 
 int tx_step_in_place(const struct tx_step *st)
 {
-	struct jr_piece *pred;
+	struct rl_extent *pred;
 	size_t np;
 	bool same;
 	int r = tx_predict(st->before, st->nbefore, st->target, st->ntarget,
@@ -264,12 +258,12 @@ static int cmp_u64(const void *a, const void *b)
 /* target minus the parts where `have` already maps identically. Inside
  * one `have` piece the mapping is linear, so between consecutive piece
  * boundaries a range is either wholly in place or wholly not. */
-static int subtract_in_place(const struct jr_piece *target, size_t nt,
-                             const struct jr_piece *have, size_t nh,
-                             struct jr_piece **out, size_t *n)
+static int subtract_in_place(const struct rl_extent *target, size_t nt,
+                             const struct rl_extent *have, size_t nh,
+                             struct rl_extent **out, size_t *n)
 {
 	size_t cap = nt * (2 * nh + 2) + 1, k = 0;
-	struct jr_piece *p = calloc(cap, sizeof(*p));
+	struct rl_extent *p = calloc(cap, sizeof(*p));
 	uint64_t *bnd = calloc(2 * nh + 2, sizeof(*bnd));
 
 	if (!p || !bnd) {
@@ -346,7 +340,7 @@ int tx_plan_undo(struct tx_plan *p, const struct jr_txn *t)
 		memcpy(st.before, js->after, js->nafter * sizeof(*st.before));
 		st.nbefore = tx_pieces_normalize(st.before, js->nafter);
 		{
-			struct jr_piece *orig =
+			struct rl_extent *orig =
 			    calloc(js->nbefore + 1, sizeof(*orig));
 			size_t no;
 			if (!orig) {
@@ -385,11 +379,11 @@ int tx_plan_undo(struct tx_plan *p, const struct jr_txn *t)
 }
 
 int tx_step_untouched(const struct tx_plan *p, size_t i,
-                      struct jr_piece **out, size_t *n)
+                      struct rl_extent **out, size_t *n)
 {
 	const struct tx_step *st = &p->steps[i];
 	uint64_t pos = st->offset, end = st->offset + st->length;
-	struct jr_piece *cov = calloc(i + 1, sizeof(*cov)), *r;
+	struct rl_extent *cov = calloc(i + 1, sizeof(*cov)), *r;
 	size_t nc = 0, k = 0;
 
 	*out = NULL;
@@ -433,8 +427,8 @@ int tx_step_untouched(const struct tx_plan *p, size_t i,
 
 /* The pieces of p[0..n) inside [off, off+len), cut at its ends, into out
  * (room for n). */
-static size_t pieces_clip(const struct jr_piece *p, size_t n, uint64_t off,
-                          uint64_t len, struct jr_piece *out)
+static size_t pieces_clip(const struct rl_extent *p, size_t n, uint64_t off,
+                          uint64_t len, struct rl_extent *out)
 {
 	size_t k = 0;
 
@@ -456,11 +450,11 @@ static size_t pieces_clip(const struct jr_piece *p, size_t n, uint64_t off,
 	return k;
 }
 
-int tx_pieces_equal_in(const struct jr_piece *a, size_t na,
-                       const struct jr_piece *b, size_t nb, uint64_t off,
+int tx_pieces_equal_in(const struct rl_extent *a, size_t na,
+                       const struct rl_extent *b, size_t nb, uint64_t off,
                        uint64_t len)
 {
-	struct jr_piece *ca = calloc(na + 1, sizeof(*ca)),
+	struct rl_extent *ca = calloc(na + 1, sizeof(*ca)),
 	                *cb = calloc(nb + 1, sizeof(*cb));
 	int r = -ENOMEM;
 
@@ -682,9 +676,9 @@ static int open_donor(const char *path, dev_t dev)
 /* Does the file range now map as predicted? On success *now holds the
  * range's pieces (the step's "after"). */
 static int verify_moved(int fd, const struct tx_step *st, char *why,
-                        size_t wlen, struct jr_piece **out, size_t *nout)
+                        size_t wlen, struct rl_extent **out, size_t *nout)
 {
-	struct jr_piece *now = NULL, *want = NULL;
+	struct rl_extent *now = NULL, *want = NULL;
 	size_t nnow, nwant;
 	int r = tx_range_pieces(fd, st->offset, st->length, &now, &nnow);
 
@@ -718,7 +712,7 @@ static int alloc_pieces(struct apply_ctx *c, const struct tx_step *st,
                         size_t k0, size_t k1, int d, char *why, size_t wlen)
 {
 	struct rl_place_opts popts;
-	struct jr_piece *dp = NULL, *tg;
+	struct rl_extent *dp = NULL, *tg;
 	size_t nd, nt = k1 - k0;
 	int r;
 
@@ -731,7 +725,7 @@ static int alloc_pieces(struct apply_ctx *c, const struct tx_step *st,
 	popts.state_dir = c->o->state_dir;
 	popts.no_tunables = c->o->no_tunables;
 	for (size_t k = k0; k < k1; k++) {
-		const struct jr_piece *t = &st->target[k];
+		const struct rl_extent *t = &st->target[k];
 		int64_t got;
 
 		if (lseek(d, (off_t)t->logical, SEEK_SET) < 0)
@@ -831,8 +825,8 @@ static int hold_targets(struct apply_ctx *c, const struct tx_step *st,
 }
 
 /* Do the physical ranges of two piece lists overlap? */
-static bool pieces_overlap(const struct jr_piece *a, size_t na,
-                           const struct jr_piece *b, size_t nb)
+static bool pieces_overlap(const struct rl_extent *a, size_t na,
+                           const struct rl_extent *b, size_t nb)
 {
 	for (size_t i = 0; i < na; i++)
 		for (size_t k = 0; k < nb; k++)
@@ -947,7 +941,7 @@ static size_t hold_budget(const struct tx_plan *p, struct rlimit *old)
 }
 
 /* Physical address of file offset x in target piece t. */
-static uint64_t target_at(const struct jr_piece *t, uint64_t x)
+static uint64_t target_at(const struct rl_extent *t, uint64_t x)
 {
 	return t->physical + (x - t->logical);
 }
@@ -958,11 +952,11 @@ static uint64_t target_at(const struct jr_piece *t, uint64_t x)
  * them, and ends at data that is at its target already (moving that again
  * would need the donor's blocks there, which it gave up). So the first
  * pass over a chunk is one run, one movedata call, as before. */
-static int chunk_todo(int fd, const struct jr_piece *t, uint64_t lo,
-                      uint64_t hi, struct jr_piece **todo, size_t *n)
+static int chunk_todo(int fd, const struct rl_extent *t, uint64_t lo,
+                      uint64_t hi, struct rl_extent **todo, size_t *n)
 {
 	int r = tx_range_pieces(fd, lo, hi - lo, todo, n);
-	struct jr_piece *p = *todo;
+	struct rl_extent *p = *todo;
 	size_t k = 0;
 	bool open = false;
 
@@ -992,10 +986,10 @@ static int chunk_todo(int fd, const struct jr_piece *t, uint64_t lo,
  * meanwhile (someone else allocated it), or when *budget placements were
  * spent already (counted down). */
 static int donor_rehold(struct apply_ctx *c, int donor,
-                        const struct jr_piece *t, uint64_t lo, uint64_t hi,
+                        const struct rl_extent *t, uint64_t lo, uint64_t hi,
                         int *budget)
 {
-	struct jr_piece *dp;
+	struct rl_extent *dp;
 	size_t nd;
 	uint64_t pos = lo;
 	int r = tx_range_pieces(donor, lo, hi - lo, &dp, &nd);
@@ -1059,12 +1053,12 @@ static int donor_rehold(struct apply_ctx *c, int donor,
  * punch fd if it does not): a retry after -EBUSY never hands movedata a
  * space file that lost its blocks. */
 static int move_chunk(struct apply_ctx *c, int fd, int donor,
-                      const struct jr_piece *t, uint64_t lo, uint64_t hi)
+                      const struct rl_extent *t, uint64_t lo, uint64_t hi)
 {
 	int budget = TX_REHOLD_MAX;
 
 	for (int tries = 0;; tries++) {
-		struct jr_piece *todo;
+		struct rl_extent *todo;
 		size_t n;
 		int r = chunk_todo(fd, t, lo, hi, &todo, &n);
 
@@ -1090,13 +1084,13 @@ static int move_chunk(struct apply_ctx *c, int fd, int donor,
 }
 
 static int run_step(struct apply_ctx *c, struct jr_journal *j, size_t i,
-                    struct jr_piece **after, size_t *nafter, char *why,
+                    struct rl_extent **after, size_t *nafter, char *why,
                     size_t wlen)
 {
 	const struct tx_step *st = &c->p->steps[i];
 	uint64_t ino, gen;
 	bool gk;
-	struct jr_piece *cur = NULL;
+	struct rl_extent *cur = NULL;
 	size_t ncur;
 	struct stat sb;
 	int fd, r;
@@ -1163,7 +1157,7 @@ static int run_step(struct apply_ctx *c, struct jr_journal *j, size_t i,
 	}
 	/* move, chunk by chunk */
 	for (size_t k = 0; k < st->ntarget; k++) {
-		const struct jr_piece *t = &st->target[k];
+		const struct rl_extent *t = &st->target[k];
 		int donor = h.fd[h.n == 1 ? 0 : k];
 		for (uint64_t pos = t->logical; pos < t->logical + t->length;) {
 			uint64_t n = t->logical + t->length - pos;
@@ -1207,7 +1201,7 @@ out:
 	if (r < 0 && moving && *after == NULL) {
 		/* Record where the range is now (a partial move) so the
 		 * journal can say so and an undo can take it back. */
-		struct jr_piece *now;
+		struct rl_extent *now;
 		size_t nn;
 		if (tx_range_pieces(fd, st->offset, st->length, &now, &nn) ==
 		        0 &&
@@ -1281,7 +1275,7 @@ int tx_apply(const struct tx_plan *p, struct jr_journal *j,
 	for (size_t i = 0; i < p->nsteps; i++) {
 		const struct tx_step *st = &p->steps[i];
 		struct jr_step js;
-		struct jr_piece *after = NULL;
+		struct rl_extent *after = NULL;
 		size_t nafter = 0;
 		char why[512] = "";
 		bool ran = false; /* past PLANNED: the step_done callback */

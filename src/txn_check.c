@@ -142,7 +142,7 @@ static uint64_t freed_by_earlier(const struct tx_plan *p, size_t i,
 {
 	for (size_t j = 0; j < i; j++)
 		for (size_t k = 0; k < p->steps[j].nbefore; k++) {
-			const struct jr_piece *b = &p->steps[j].before[k];
+			const struct rl_extent *b = &p->steps[j].before[k];
 			if (b->physical <= pos && pos < b->physical + b->length)
 				return b->physical + b->length;
 		}
@@ -177,7 +177,7 @@ static uint64_t first_busy(const struct tx_plan *p, size_t i,
 
 /* Target piece t of step i: 0 free, else 1 or -errno with c filled. */
 static int check_piece(const struct tx_plan *p, size_t i,
-                       const struct jr_piece *t, const struct rl_fs_info *fs,
+                       const struct rl_extent *t, const struct rl_fs_info *fs,
                        struct tx_check *c)
 {
 	struct rl_free_extent fe[64];
@@ -288,7 +288,7 @@ static enum tx_undo_kind undo_step_check(const struct tx_plan *p, size_t i,
 	const struct tx_step *st = &p->steps[i];
 	uint64_t ino, gen;
 	bool gk;
-	struct jr_piece *now = NULL, *parts = NULL;
+	struct rl_extent *now = NULL, *parts = NULL;
 	size_t nnow, nparts = 0;
 	int same = 1;
 

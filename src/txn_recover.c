@@ -12,9 +12,9 @@
 /* Where the range of fd (a step's file) stands against the step's
  * extents before and its targets; *now: its extents now. */
 static enum tx_step_now range_state(int fd, const struct jr_step *js,
-                                    struct jr_piece **now, size_t *nnow)
+                                    struct rl_extent **now, size_t *nnow)
 {
-	struct jr_piece *want = NULL, *bef = NULL;
+	struct rl_extent *want = NULL, *bef = NULL;
 	size_t nwant, nbef;
 	enum tx_step_now st = TX_NOW_CANNOT_READ;
 
@@ -41,7 +41,7 @@ static enum tx_step_now range_state(int fd, const struct jr_step *js,
 /* Where does the interrupted step js stand now? */
 static enum tx_step_now step_state(const struct jr_step *js,
                                    tx_open_cb open_file, void *open_arg,
-                                   struct jr_piece **now, size_t *nnow)
+                                   struct rl_extent **now, size_t *nnow)
 {
 	uint64_t ino, gen;
 	bool gk;
@@ -66,7 +66,7 @@ static void recover_step(struct jr_journal *j, uint64_t id,
                          const struct jr_step *js, tx_open_cb open_file,
                          void *open_arg, struct tx_recovered_step *rs)
 {
-	struct jr_piece *now;
+	struct rl_extent *now;
 	size_t nnow;
 	enum tx_step_now st = step_state(js, open_file, open_arg, &now, &nnow);
 	unsigned idx = js->index;

@@ -48,10 +48,10 @@ static struct jr_journal *open_ro(void)
  * journal file's size before the END record. */
 static void write_sample(struct jr_journal *j, uint64_t *id, bool end)
 {
-	struct jr_piece tgt = {0, 1 << 20, 8192, 0};
-	struct jr_piece before[2] = {{0, 40960, 4096, 0},
+	struct rl_extent tgt = {0, 1 << 20, 8192, 0};
+	struct rl_extent before[2] = {{0, 40960, 4096, 0},
 	                             {4096, 409600, 4096, 0x800}};
-	struct jr_piece after = {0, 1 << 20, 8192, 0};
+	struct rl_extent after = {0, 1 << 20, 8192, 0};
 	struct jr_step st = {.index = 0,
 	                     .path = (char *)"dir/file a",
 	                     .ino = 12,
@@ -152,9 +152,9 @@ static void test_roundtrip(void **state)
 static void test_partial_bytes(void **state)
 {
 	struct jr_journal *j = open_rw();
-	struct jr_piece part[2] = {{0, 1 << 20, 4096, 0},
+	struct rl_extent part[2] = {{0, 1 << 20, 4096, 0},
 	                           {4096, 409600, 4096, 0}};
-	struct jr_piece before[2] = {{0, 40960, 4096, 0},
+	struct rl_extent before[2] = {{0, 40960, 4096, 0},
 	                             {4096, 409600, 4096, 0}};
 	struct jr_step st = {.index = 2, .path = (char *)"b", .ino = 13,
 	                     .offset = 0, .length = 8192, .target = part,
@@ -537,7 +537,7 @@ static void test_dir_parents(void **state)
  * an id the newest such that is not an undo itself. */
 static void test_undoable(void **state)
 {
-	struct jr_piece pc = {0, 4096, 4096, 0};
+	struct rl_extent pc = {0, 4096, 4096, 0};
 	struct jr_step moved = {.after = &pc, .nafter = 1}, failed = {0};
 	struct jr_txn t[4] = {
 	    {.id = 1, .status = JR_ST_APPLIED, .steps = &moved, .nsteps = 1},

@@ -32,7 +32,7 @@ static void test_error_words(void **state)
 
 static void test_normalize(void **state)
 {
-	struct jr_piece p[] = {
+	struct rl_extent p[] = {
 	    {2 * K, 102 * K, K, 0x800}, /* out of order, merges with next */
 	    {0, 100 * K, 2 * K, 0},
 	    {3 * K, 500 * K, K, 0},     /* logically adjacent, not physically */
@@ -55,11 +55,11 @@ static void test_normalize(void **state)
 static void test_predict(void **state)
 {
 	/* data at [0,2K) and [4K,6K) with a hole; target: one run at 1000 */
-	struct jr_piece before[] = {{0, 10 * K, 2 * K, 0},
+	struct rl_extent before[] = {{0, 10 * K, 2 * K, 0},
 	                            {4 * K, 50 * K, 2 * K, 0}};
-	struct jr_piece target[] = {{0, 1000 * K, 2 * K, 0},
+	struct rl_extent target[] = {{0, 1000 * K, 2 * K, 0},
 	                            {4 * K, 1004 * K, 2 * K, 0}};
-	struct jr_piece *out;
+	struct rl_extent *out;
 	size_t n;
 
 	(void)state;
@@ -71,7 +71,7 @@ static void test_predict(void **state)
 	free(out);
 
 	/* a target covering only part: the rest stays */
-	struct jr_piece part[] = {{K, 2000 * K, K, 0}};
+	struct rl_extent part[] = {{K, 2000 * K, K, 0}};
 	assert_int_equal(tx_predict(before, 2, part, 1, &out, &n), 0);
 	assert_int_equal(n, 3);
 	assert_int_equal(out[0].physical, 10 * K);
@@ -84,11 +84,11 @@ static void test_predict(void **state)
 /* A step whose targets are where its data is changes nothing. */
 static void test_in_place(void **state)
 {
-	struct jr_piece before[] = {{0, 10 * K, 2 * K, 0},
+	struct rl_extent before[] = {{0, 10 * K, 2 * K, 0},
 	                            {4 * K, 50 * K, 2 * K, 0}};
-	struct jr_piece there[] = {{0, 10 * K, 2 * K, 0},
+	struct rl_extent there[] = {{0, 10 * K, 2 * K, 0},
 	                           {4 * K, 50 * K, 2 * K, 0}};
-	struct jr_piece away[] = {{0, 1000 * K, 6 * K, 0}};
+	struct rl_extent away[] = {{0, 1000 * K, 6 * K, 0}};
 	struct tx_step st = {.before = before, .nbefore = 2, .target = there,
 	                     .ntarget = 2};
 
@@ -101,7 +101,7 @@ static void test_in_place(void **state)
 
 static void test_equal(void **state)
 {
-	struct jr_piece a[] = {{0, K, K, 0}}, b[] = {{0, K, K, 1}},
+	struct rl_extent a[] = {{0, K, K, 0}}, b[] = {{0, K, K, 1}},
 	                c[] = {{0, 2 * K, K, 0}};
 	(void)state;
 	assert_true(tx_pieces_equal(a, 1, b, 1)); /* flags ignored */
@@ -113,10 +113,10 @@ static void test_undo_plan(void **state)
 {
 	/* Step 0 moved [0,4K) from two places onto one run at 800;
 	 * step 1 moved [0,2K) of g but only the second block changed. */
-	struct jr_piece b0[] = {{0, 10 * K, 2 * K, 0}, {2 * K, 30 * K, 2 * K, 0}};
-	struct jr_piece a0[] = {{0, 800 * K, 4 * K, 0}};
-	struct jr_piece b1[] = {{0, 60 * K, 2 * K, 0}};
-	struct jr_piece a1[] = {{0, 60 * K, K, 0}, {K, 900 * K, K, 0}};
+	struct rl_extent b0[] = {{0, 10 * K, 2 * K, 0}, {2 * K, 30 * K, 2 * K, 0}};
+	struct rl_extent a0[] = {{0, 800 * K, 4 * K, 0}};
+	struct rl_extent b1[] = {{0, 60 * K, 2 * K, 0}};
+	struct rl_extent a1[] = {{0, 60 * K, K, 0}, {K, 900 * K, K, 0}};
 	struct jr_step steps[3] = {
 	    {.index = 0, .state = JR_STEP_DONE, .path = (char *)"/m/f",
 	     .ino = 11, .gen = 5, .offset = 0, .length = 4 * K,
@@ -153,7 +153,7 @@ static void test_undo_plan(void **state)
 	assert_int_equal(p.total, 5 * K);
 	{
 		/* the predicted result of the undo is the original layout */
-		struct jr_piece *out;
+		struct rl_extent *out;
 		size_t n;
 		assert_int_equal(tx_predict(p.steps[1].before, p.steps[1].nbefore,
 		                            p.steps[1].target, p.steps[1].ntarget,
@@ -177,12 +177,12 @@ static void test_undo_plan(void **state)
  * f only for the part no earlier undo step moves. */
 static void test_undo_multistep(void **state)
 {
-	struct jr_piece b0[] = {{0, 100 * K, 4 * K, 0}};
-	struct jr_piece a0[] = {{0, 500 * K, 4 * K, 0}}; /* scratch */
-	struct jr_piece b1[] = {{0, 102 * K, K, 0}};
-	struct jr_piece a1[] = {{0, 700 * K, K, 0}};
-	struct jr_piece b2[] = {{0, 500 * K, 2 * K, 0}};
-	struct jr_piece a2[] = {{0, 101 * K, 2 * K, 0}}; /* overlaps b0 */
+	struct rl_extent b0[] = {{0, 100 * K, 4 * K, 0}};
+	struct rl_extent a0[] = {{0, 500 * K, 4 * K, 0}}; /* scratch */
+	struct rl_extent b1[] = {{0, 102 * K, K, 0}};
+	struct rl_extent a1[] = {{0, 700 * K, K, 0}};
+	struct rl_extent b2[] = {{0, 500 * K, 2 * K, 0}};
+	struct rl_extent a2[] = {{0, 101 * K, 2 * K, 0}}; /* overlaps b0 */
 	struct jr_step steps[3] = {
 	    {.index = 0, .state = JR_STEP_DONE, .path = (char *)"/m/f",
 	     .ino = 11, .offset = 0, .length = 4 * K, .before = b0,
@@ -195,9 +195,9 @@ static void test_undo_multistep(void **state)
 	     .nbefore = 1, .after = a2, .nafter = 1},
 	};
 	struct jr_txn t = {.id = 3, .steps = steps, .nsteps = 3};
-	struct jr_piece now[] = {{0, 101 * K, 2 * K, 0},
+	struct rl_extent now[] = {{0, 101 * K, 2 * K, 0},
 	                         {2 * K, 502 * K, 2 * K, 0}};
-	struct jr_piece *parts;
+	struct rl_extent *parts;
 	struct tx_plan p;
 	size_t n;
 
