@@ -1547,25 +1547,23 @@ int pl_to_plan(struct pl_ctx *c, const char *root, struct tx_plan *p)
 		int r;
 
 		memset(&st, 0, sizeof(st));
-		if (asprintf(&st.path, "%s/%s",
+		if (asprintf(&st.range.path, "%s/%s",
 		             strcmp(root, "/") ? root : "",
 		             fpath(c, mv->file)) < 0)
 			return -ENOMEM;
-		st.ino = f->ino;
-		st.gen = f->generation;
+		st.range.ino = f->ino;
+		st.range.gen = f->generation;
 		st.gen_known = (f->flags & LM_FILE_HAS_GEN) != 0;
-		st.offset = mv->off;
-		st.length = mv->len;
-		st.before = calloc(mv->nbefore + 1, sizeof(*st.before));
-		st.target = calloc(mv->ntarget + 1, sizeof(*st.target));
-		if (!st.before || !st.target) {
+		st.range.offset = mv->off;
+		st.range.length = mv->len;
+		st.range.before = jr_pieces_dup(mv->before, mv->nbefore);
+		st.range.target = jr_pieces_dup(mv->target, mv->ntarget);
+		if (!st.range.before || !st.range.target) {
 			tx_step_clear(&st);
 			return -ENOMEM;
 		}
-		memcpy(st.before, mv->before, mv->nbefore * sizeof(*st.before));
-		memcpy(st.target, mv->target, mv->ntarget * sizeof(*st.target));
-		st.nbefore = mv->nbefore;
-		st.ntarget = mv->ntarget;
+		st.range.nbefore = mv->nbefore;
+		st.range.ntarget = mv->ntarget;
 		st.bytes = mv->bytes;
 		r = tx_plan_add(p, &st);
 		if (r < 0) {
@@ -1582,13 +1580,13 @@ int pl_replay(struct pl_ctx *c, const struct tx_plan *p, const char *root)
 	(void)root;
 	for (size_t i = 0; i < p->nsteps; i++) {
 		const struct tx_step *st = &p->steps[i];
-		uint32_t id = lm_find_inode(c->m, st->ino);
+		uint32_t id = lm_find_inode(c->m, st->range.ino);
 		int r;
 
 		if (id == LM_NONE || id >= c->nfiles)
 			continue;
-		r = apply_move(c, id, st->offset, st->length, st->before,
-		               st->nbefore, st->target, st->ntarget, false);
+		r = apply_move(c, id, st->range.offset, st->range.length, st->range.before,
+		               st->range.nbefore, st->range.target, st->range.ntarget, false);
 		if (r < 0)
 			return r;
 	}

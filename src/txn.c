@@ -30,9 +30,7 @@
 
 void tx_step_clear(struct tx_step *st)
 {
-	free(st->path);
-	free(st->target);
-	free(st->before);
+	jr_range_clear(&st->range);
 	memset(st, 0, sizeof(*st));
 }
 
@@ -197,12 +195,12 @@ int tx_step_in_place(const struct tx_step *st)
 	struct rl_extent *pred;
 	size_t np;
 	bool same;
-	int r = tx_predict(st->before, st->nbefore, st->target, st->ntarget,
+	int r = tx_predict(st->range.before, st->range.nbefore, st->range.target, st->range.ntarget,
 	                   &pred, &np);
 
 	if (r < 0)
 		return r;
-	same = tx_pieces_equal(pred, np, st->before, st->nbefore);
+	same = tx_pieces_equal(pred, np, st->range.before, st->range.nbefore);
 	free(pred);
 	return same;
 }
@@ -216,31 +214,31 @@ int tx_plan_move(struct tx_plan *p, const char *path, int fd, uint64_t off,
 	int r;
 
 	memset(&st, 0, sizeof(st));
-	st.path = strdup(path);
-	if (!st.path)
+	st.range.path = strdup(path);
+	if (!st.range.path)
 		return -ENOMEM;
-	st.offset = off;
-	st.length = len;
-	r = rl_file_identity(fd, &st.ino, &st.gen, &st.gen_known);
+	st.range.offset = off;
+	st.range.length = len;
+	r = rl_file_identity(fd, &st.range.ino, &st.range.gen, &st.gen_known);
 	if (r == 0)
-		r = tx_range_pieces(fd, off, len, &st.before, &st.nbefore);
+		r = tx_range_pieces(fd, off, len, &st.range.before, &st.range.nbefore);
 	if (r < 0)
 		goto fail;
 	/* Only data moves: every extent goes to goal + its distance from
 	 * off; holes stay holes (so an undo restores them exactly). */
-	st.target = calloc(st.nbefore ? st.nbefore : 1, sizeof(*st.target));
-	if (!st.target) {
+	st.range.target = calloc(st.range.nbefore ? st.range.nbefore : 1, sizeof(*st.range.target));
+	if (!st.range.target) {
 		r = -ENOMEM;
 		goto fail;
 	}
-	for (size_t i = 0; i < st.nbefore; i++) {
-		st.target[i].logical = st.before[i].logical;
-		st.target[i].physical = goal + (st.before[i].logical - off);
-		st.target[i].length = st.before[i].length;
+	for (size_t i = 0; i < st.range.nbefore; i++) {
+		st.range.target[i].logical = st.range.before[i].logical;
+		st.range.target[i].physical = goal + (st.range.before[i].logical - off);
+		st.range.target[i].length = st.range.before[i].length;
 	}
-	st.ntarget = tx_pieces_normalize(st.target, st.nbefore);
+	st.range.ntarget = tx_pieces_normalize(st.range.target, st.range.nbefore);
 	/* Pieces already in place need no move. */
-	st.bytes = tx_pieces_bytes(st.before, st.nbefore);
+	st.bytes = tx_pieces_bytes(st.range.before, st.range.nbefore);
 	r = tx_plan_add(p, &st);
 	if (r == 0)
 		return 0;
@@ -322,44 +320,40 @@ int tx_plan_undo(struct tx_plan *p, const struct jr_txn *t)
 	for (size_t i = t->nsteps; i-- > 0;) {
 		const struct jr_step *js = &t->steps[i];
 		struct tx_step st;
+		struct rl_extent *orig;
+		size_t norig;
 
-		if (js->nafter == 0 || !js->path)
+		if (js->nafter == 0 || !js->range.path)
 			continue; /* nothing moved in this step */
+		/* The same file range, going from where the step left it
+		 * (its after) back to where it was (its before, less what is
+		 * there already). */
 		memset(&st, 0, sizeof(st));
-		st.path = strdup(js->path);
-		st.ino = js->ino;
-		st.gen = js->gen;
-		st.gen_known = js->gen != 0;
-		st.offset = js->offset;
-		st.length = js->length;
-		st.before = calloc(js->nafter, sizeof(*st.before));
-		if (!st.path || !st.before) {
+		if (jr_range_copy(&st.range, &js->range) < 0)
+			return -ENOMEM;
+		st.gen_known = st.range.gen != 0;
+		orig = st.range.before;
+		norig = tx_pieces_normalize(orig, st.range.nbefore);
+		free(st.range.target);
+		st.range.target = NULL;
+		st.range.ntarget = 0;
+		st.range.before = jr_pieces_dup(js->after, js->nafter);
+		if (!st.range.before) {
+			free(orig);
 			tx_step_clear(&st);
 			return -ENOMEM;
 		}
-		memcpy(st.before, js->after, js->nafter * sizeof(*st.before));
-		st.nbefore = tx_pieces_normalize(st.before, js->nafter);
-		{
-			struct rl_extent *orig =
-			    calloc(js->nbefore + 1, sizeof(*orig));
-			size_t no;
-			if (!orig) {
-				tx_step_clear(&st);
-				return -ENOMEM;
-			}
-			memcpy(orig, js->before,
-			       js->nbefore * sizeof(*orig));
-			no = tx_pieces_normalize(orig, js->nbefore);
-			r = subtract_in_place(orig, no, st.before, st.nbefore,
-			                      &st.target, &st.ntarget);
-			free(orig);
-		}
+		st.range.nbefore = tx_pieces_normalize(st.range.before, js->nafter);
+		r = subtract_in_place(orig, norig, st.range.before,
+		                      st.range.nbefore, &st.range.target,
+		                      &st.range.ntarget);
+		free(orig);
 		if (r < 0) {
 			tx_step_clear(&st);
 			return r;
 		}
-		st.bytes = tx_pieces_bytes(st.target, st.ntarget);
-		if (st.ntarget == 0) {
+		st.bytes = tx_pieces_bytes(st.range.target, st.range.ntarget);
+		if (st.range.ntarget == 0) {
 			tx_step_clear(&st);
 			continue;
 		}
@@ -382,7 +376,7 @@ int tx_step_untouched(const struct tx_plan *p, size_t i,
                       struct rl_extent **out, size_t *n)
 {
 	const struct tx_step *st = &p->steps[i];
-	uint64_t pos = st->offset, end = st->offset + st->length;
+	uint64_t pos = st->range.offset, end = st->range.offset + st->range.length;
 	struct rl_extent *cov = calloc(i + 1, sizeof(*cov)), *r;
 	size_t nc = 0, k = 0;
 
@@ -393,9 +387,9 @@ int tx_step_untouched(const struct tx_plan *p, size_t i,
 	/* what the earlier steps on this file cover of the range */
 	for (size_t j = 0; j < i; j++) {
 		const struct tx_step *e = &p->steps[j];
-		uint64_t lo = e->offset, hi = e->offset + e->length;
+		uint64_t lo = e->range.offset, hi = e->range.offset + e->range.length;
 
-		if (e->ino != st->ino || hi <= pos || lo >= end)
+		if (e->range.ino != st->range.ino || hi <= pos || lo >= end)
 			continue;
 		cov[nc].logical = lo > pos ? lo : pos;
 		cov[nc].length = (hi < end ? hi : end) - cov[nc].logical;
@@ -593,7 +587,7 @@ static void notify(struct apply_ctx *c, tx_progress_cb cb, void *arg,
 	pr.eta = pr.rate > 0 ? (double)(pr.total - c->done) / pr.rate : -1;
 	pr.step = step;
 	pr.nsteps = c->p->nsteps;
-	pr.path = step < c->p->nsteps ? c->p->steps[step].path : NULL;
+	pr.path = step < c->p->nsteps ? c->p->steps[step].range.path : NULL;
 	pr.steps_done = c->res->steps_done;
 	pr.pausing = pausing;
 	pr.step_end = step_end;
@@ -680,14 +674,14 @@ static int verify_moved(int fd, const struct tx_step *st, char *why,
 {
 	struct rl_extent *now = NULL, *want = NULL;
 	size_t nnow, nwant;
-	int r = tx_range_pieces(fd, st->offset, st->length, &now, &nnow);
+	int r = tx_range_pieces(fd, st->range.offset, st->range.length, &now, &nnow);
 
 	if (r < 0) {
 		snprintf(why, wlen, "FIEMAP after the move: %s",
 		         strerror(-r));
 		return r;
 	}
-	r = tx_predict(st->before, st->nbefore, st->target, st->ntarget,
+	r = tx_predict(st->range.before, st->range.nbefore, st->range.target, st->range.ntarget,
 	               &want, &nwant);
 	if (r == 0 && !tx_pieces_equal(now, nnow, want, nwant)) {
 		snprintf(why, wlen,
@@ -725,7 +719,7 @@ static int alloc_pieces(struct apply_ctx *c, const struct tx_step *st,
 	popts.state_dir = c->o->state_dir;
 	popts.no_tunables = c->o->no_tunables;
 	for (size_t k = k0; k < k1; k++) {
-		const struct rl_extent *t = &st->target[k];
+		const struct rl_extent *t = &st->range.target[k];
 		int64_t got;
 
 		if (lseek(d, (off_t)t->logical, SEEK_SET) < 0)
@@ -751,10 +745,10 @@ static int alloc_pieces(struct apply_ctx *c, const struct tx_step *st,
 	tg = calloc(nt ? nt : 1, sizeof(*tg));
 	if (!tg)
 		return -ENOMEM;
-	memcpy(tg, st->target + k0, nt * sizeof(*tg));
+	memcpy(tg, st->range.target + k0, nt * sizeof(*tg));
 	nt = tx_pieces_normalize(tg, nt);
 	r = nt == 1 ? tx_range_pieces(d, tg[0].logical, tg[0].length, &dp, &nd)
-	            : tx_range_pieces(d, st->offset, st->length, &dp, &nd);
+	            : tx_range_pieces(d, st->range.offset, st->range.length, &dp, &nd);
 	if (r == 0 && !tx_pieces_equal(dp, nd, tg, nt)) {
 		snprintf(why, wlen,
 		         "the allocation did not land at the target "
@@ -779,7 +773,7 @@ static int hold_targets(struct apply_ctx *c, const struct tx_step *st,
                         dev_t dev, bool per_piece, bool keep_going,
                         struct tx_held *h, char *why, size_t wlen)
 {
-	size_t n = per_piece ? st->ntarget : 1;
+	size_t n = per_piece ? st->range.ntarget : 1;
 	int ret = 0;
 
 	if (!h->fd) {
@@ -796,7 +790,7 @@ static int hold_targets(struct apply_ctx *c, const struct tx_step *st,
 
 		if (h->fd[k] >= 0)
 			continue;
-		d = open_donor(st->path, dev);
+		d = open_donor(st->range.path, dev);
 		if (d < 0) {
 			r = d;
 			snprintf(why, wlen, "cannot create the donor file: %s",
@@ -804,7 +798,7 @@ static int hold_targets(struct apply_ctx *c, const struct tx_step *st,
 		} else {
 			r = per_piece ? alloc_pieces(c, st, k, k + 1, d, why,
 			                             wlen)
-			              : alloc_pieces(c, st, 0, st->ntarget, d,
+			              : alloc_pieces(c, st, 0, st->range.ntarget, d,
 			                             why, wlen);
 			if (r < 0)
 				close(d); /* whatever it holds is freed */
@@ -846,14 +840,14 @@ static void hold_step(struct apply_ctx *c, size_t k)
 	struct stat sb;
 	int fd, r = -ESTALE;
 
-	if (st->ntarget - h->nheld > c->fd_budget - c->fds_held)
+	if (st->range.ntarget - h->nheld > c->fd_budget - c->fds_held)
 		return;
 	fd = c->o->open_file
-	         ? c->o->open_file(c->o->open_arg, st->path, O_RDONLY)
-	         : open(st->path, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+	         ? c->o->open_file(c->o->open_arg, st->range.path, O_RDONLY)
+	         : open(st->range.path, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
 	if (fd < 0)
 		return; /* its step says why */
-	if (fstat(fd, &sb) == 0 && S_ISREG(sb.st_mode) && sb.st_ino == st->ino)
+	if (fstat(fd, &sb) == 0 && S_ISREG(sb.st_mode) && sb.st_ino == st->range.ino)
 		r = hold_targets(c, st, sb.st_dev, true, true, h, why,
 		                 sizeof(why));
 	close(fd);
@@ -883,9 +877,9 @@ static void hold_ahead(struct apply_ctx *c, size_t from)
 		const struct tx_step *prev = &c->p->steps[from - 1];
 
 		if (c->held[k].not_free &&
-		    pieces_overlap(c->p->steps[k].target,
-		                   c->p->steps[k].ntarget, prev->before,
-		                   prev->nbefore))
+		    pieces_overlap(c->p->steps[k].range.target,
+		                   c->p->steps[k].range.ntarget, prev->range.before,
+		                   prev->range.nbefore))
 			hold_step(c, k);
 	}
 	if (end > c->p->nsteps)
@@ -899,13 +893,13 @@ static void hold_ahead(struct apply_ctx *c, size_t from)
 		if (tx_cancel_requested ||
 		    (c->o->handle_signals && stop_pending()))
 			return;
-		if (st->ntarget > c->fd_budget - c->fds_held &&
-		    st->ntarget <= c->fd_budget)
+		if (st->range.ntarget > c->fd_budget - c->fds_held &&
+		    st->range.ntarget <= c->fd_budget)
 			return; /* when earlier steps have released theirs */
 		c->reserve_next++;
 		/* none, or more than may ever be open: allocated when it
 		 * runs */
-		if (st->ntarget && st->ntarget <= c->fd_budget)
+		if (st->range.ntarget && st->range.ntarget <= c->fd_budget)
 			hold_step(c, k);
 		if (c->reserving) {
 			c->reserved++;
@@ -923,7 +917,7 @@ static size_t hold_budget(const struct tx_plan *p, struct rlimit *old)
 	rlim_t want = 256;
 
 	for (size_t k = 0; k < p->nsteps && k < TX_RESERVE_MAX; k++)
-		want += p->steps[k].ntarget;
+		want += p->steps[k].range.ntarget;
 	if (getrlimit(RLIMIT_NOFILE, &rl) < 0)
 		return 0;
 	*old = rl;
@@ -1099,8 +1093,8 @@ static int run_step(struct apply_ctx *c, struct jr_journal *j, size_t i,
 	bool moving = false; /* movedata was called: record a partial move */
 	int sig = 0;
 
-	fd = c->o->open_file ? c->o->open_file(c->o->open_arg, st->path, O_RDWR)
-	                     : open(st->path, O_RDWR | O_NOFOLLOW | O_CLOEXEC);
+	fd = c->o->open_file ? c->o->open_file(c->o->open_arg, st->range.path, O_RDWR)
+	                     : open(st->range.path, O_RDWR | O_NOFOLLOW | O_CLOEXEC);
 	if (fd < 0) {
 		snprintf(why, wlen,
 		         "cannot open: %s; nothing of this step was moved",
@@ -1112,26 +1106,26 @@ static int run_step(struct apply_ctx *c, struct jr_journal *j, size_t i,
 		snprintf(why, wlen, "fstat: %s", strerror(-r));
 		goto out;
 	}
-	if (ino != st->ino || (st->gen_known && gk && gen != st->gen)) {
+	if (ino != st->range.ino || (st->gen_known && gk && gen != st->range.gen)) {
 		snprintf(why, wlen,
 		         "changed during planning: it is another file now "
 		         "(inode %llu generation %llu, planned %llu/%llu)",
 		         (unsigned long long)ino, (unsigned long long)gen,
-		         (unsigned long long)st->ino,
-		         (unsigned long long)st->gen);
+		         (unsigned long long)st->range.ino,
+		         (unsigned long long)st->range.gen);
 		r = -ESTALE;
 		goto out;
 	}
-	r = tx_range_pieces(fd, st->offset, st->length, &cur, &ncur);
+	r = tx_range_pieces(fd, st->range.offset, st->range.length, &cur, &ncur);
 	if (r < 0) {
 		snprintf(why, wlen, "FIEMAP: %s", strerror(-r));
 		goto out;
 	}
-	if (!tx_pieces_equal(cur, ncur, st->before, st->nbefore)) {
+	if (!tx_pieces_equal(cur, ncur, st->range.before, st->range.nbefore)) {
 		snprintf(why, wlen,
 		         "changed during planning: its blocks are not where "
 		         "the plan saw them (%zu extents now, %zu planned)",
-		         ncur, st->nbefore);
+		         ncur, st->range.nbefore);
 		r = -ESTALE;
 		goto out;
 	}
@@ -1150,14 +1144,14 @@ static int run_step(struct apply_ctx *c, struct jr_journal *j, size_t i,
 	}
 	if (!h.fd || h.nheld < h.n) {
 		r = hold_targets(c, st, sb.st_dev,
-		                 h.fd || st->ntarget <= c->fd_budget - c->fds_held,
+		                 h.fd || st->range.ntarget <= c->fd_budget - c->fds_held,
 		                 false, &h, why, wlen);
 		if (r < 0)
 			goto out;
 	}
 	/* move, chunk by chunk */
-	for (size_t k = 0; k < st->ntarget; k++) {
-		const struct rl_extent *t = &st->target[k];
+	for (size_t k = 0; k < st->range.ntarget; k++) {
+		const struct rl_extent *t = &st->range.target[k];
 		int donor = h.fd[h.n == 1 ? 0 : k];
 		for (uint64_t pos = t->logical; pos < t->logical + t->length;) {
 			uint64_t n = t->logical + t->length - pos;
@@ -1203,9 +1197,9 @@ out:
 		 * journal can say so and an undo can take it back. */
 		struct rl_extent *now;
 		size_t nn;
-		if (tx_range_pieces(fd, st->offset, st->length, &now, &nn) ==
+		if (tx_range_pieces(fd, st->range.offset, st->range.length, &now, &nn) ==
 		        0 &&
-		    !tx_pieces_equal(now, nn, st->before, st->nbefore)) {
+		    !tx_pieces_equal(now, nn, st->range.before, st->range.nbefore)) {
 			*after = now;
 			*nafter = nn;
 		} else if (now) {
@@ -1313,15 +1307,7 @@ int tx_apply(const struct tx_plan *p, struct jr_journal *j,
 		}
 		memset(&js, 0, sizeof(js));
 		js.index = (unsigned)i;
-		js.path = st->path;
-		js.ino = st->ino;
-		js.gen = st->gen;
-		js.offset = st->offset;
-		js.length = st->length;
-		js.target = st->target;
-		js.ntarget = st->ntarget;
-		js.before = st->before;
-		js.nbefore = st->nbefore;
+		js.range = st->range; /* borrowed: the record is written */
 		r = jr_step_planned(j, id, &js);
 		if (r < 0) {
 			snprintf(why, sizeof(why),
@@ -1369,9 +1355,9 @@ int tx_apply(const struct tx_plan *p, struct jr_journal *j,
 			snprintf(res->message, sizeof(res->message),
 			         "step %zu of %zu (%s, range %llu+%llu)%s: "
 			         "%s%s",
-			         i + 1, p->nsteps, st->path,
-			         (unsigned long long)st->offset,
-			         (unsigned long long)st->length,
+			         i + 1, p->nsteps, st->range.path,
+			         (unsigned long long)st->range.offset,
+			         (unsigned long long)st->range.length,
 			         stop ? "" : " failed", why,
 			         i ? "; the earlier steps stay applied" : "");
 			break;

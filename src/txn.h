@@ -34,14 +34,8 @@
 #include "journal.h"
 
 struct tx_step {
-	char *path;               /* absolute path of the file */
-	uint64_t ino, gen;        /* identity when planned (gen 0: unknown) */
-	bool gen_known;
-	uint64_t offset, length;  /* the file range (block aligned) */
-	struct rl_extent *target;  /* where the range goes (sorted) */
-	size_t ntarget;
-	struct rl_extent *before;  /* extents of the range when planned */
-	size_t nbefore;
+	struct jr_range range;    /* the file range and where it goes */
+	bool gen_known;           /* range.gen is the file's generation */
 	uint64_t bytes;           /* data bytes that will move */
 };
 
