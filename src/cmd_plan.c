@@ -134,13 +134,15 @@ static void print_planned(struct rl_session *s, struct pl_ctx *c,
 		for (size_t i = 0; i < p->nsteps; i++) {
 			const struct tx_step *st = &p->steps[i];
 			units_format_size(st->bytes, sz, sizeof(sz));
-			fprintf(s->out, "  step %zu: %s [%" PRIu64 ", %" PRIu64
-			                ") %s -> 0x%" PRIx64 "%s%s\n",
-			        i + 1, st->range.path, st->range.offset,
-			        st->range.offset + st->range.length, sz,
-			        st->range.ntarget ? st->range.target[0].physical : 0,
-			        i < c->nmv && c->mv[i].why ? " " : "",
-			        i < c->nmv && c->mv[i].why ? c->mv[i].why : "");
+			fprintf(s->out,
+				"  step %zu: %s [%" PRIu64 ", %" PRIu64
+				") %s -> 0x%" PRIx64 "%s%s\n",
+				i + 1, st->range.path, st->range.offset,
+				st->range.offset + st->range.length, sz,
+				st->range.ntarget ? st->range.target[0].physical
+						  : 0,
+				i < c->nmv && c->mv[i].why ? " " : "",
+				i < c->nmv && c->mv[i].why ? c->mv[i].why : "");
 		}
 		fprintf(s->out, "nothing was changed (--dry-run)\n");
 	}

@@ -134,10 +134,13 @@ static void print_plan(struct rl_session *s, const struct tx_plan *p,
 		fprintf(s->out, "  step %zu: %s [%" PRIu64 ", %" PRIu64 ") %s\n",
 		        i + 1, OUT_ESC(st->range.path), st->range.offset,
 		        st->range.offset + st->range.length, sz);
-		print_pieces(s->out, "before", st->range.before, st->range.nbefore);
-		print_pieces(s->out, "target", st->range.target, st->range.ntarget);
-		if (tx_predict(st->range.before, st->range.nbefore, st->range.target, st->range.ntarget,
-		               &pred, &np) == 0)
+		print_pieces(s->out, "before", st->range.before,
+			     st->range.nbefore);
+		print_pieces(s->out, "target", st->range.target,
+			     st->range.ntarget);
+		if (tx_predict(st->range.before, st->range.nbefore,
+			       st->range.target, st->range.ntarget, &pred,
+			       &np) == 0)
 			print_pieces(s->out, "after", pred, np);
 		free(pred);
 	}
@@ -184,13 +187,17 @@ static int make_room(struct rl_session *s, struct tx_plan *p, char *why,
 	for (size_t k = 0; k < st->range.ntarget; k++) {
 		if (st->range.target[k].physical < lo)
 			lo = st->range.target[k].physical;
-		if (st->range.target[k].physical + st->range.target[k].length > hi)
-			hi = st->range.target[k].physical + st->range.target[k].length;
+		if (st->range.target[k].physical + st->range.target[k].length >
+		    hi)
+			hi = st->range.target[k].physical +
+			     st->range.target[k].length;
 	}
-	goal = st->range.target[0].physical - (st->range.target[0].logical - st->range.offset);
+	goal = st->range.target[0].physical -
+	       (st->range.target[0].logical - st->range.offset);
 	r = pl_make_room(&ctx, lo, hi, lo, hi);
 	if (r == 0)
-		r = pl_add_move(&ctx, id, st->range.offset, st->range.length, goal, "move");
+		r = pl_add_move(&ctx, id, st->range.offset, st->range.length,
+				goal, "move");
 	if (r < 0) {
 		snprintf(why, wlen, "--make-room: %s%s",
 		         ctx.report ? ctx.report : "", rl_strerror(r));

@@ -1092,15 +1092,16 @@ int jr_step_planned(struct jr_journal *j, uint64_t id,
 		return -ENOMEM;
 	ju_add_u64(o, "txn", id);
 	ju_add_u64(o, "step", step->index);
-	cJSON_AddStringToObject(o, "path", step->range.path ? step->range.path : "");
+	cJSON_AddStringToObject(o, "path",
+				step->range.path ? step->range.path : "");
 	ju_add_u64(o, "ino", step->range.ino);
 	ju_add_u64(o, "gen", step->range.gen);
 	ju_add_u64(o, "offset", step->range.offset);
 	ju_add_u64(o, "length", step->range.length);
-	cJSON_AddItemToObject(o, "target",
-	                      pieces_json(step->range.target, step->range.ntarget));
-	cJSON_AddItemToObject(o, "before",
-	                      pieces_json(step->range.before, step->range.nbefore));
+	cJSON_AddItemToObject(
+	    o, "target", pieces_json(step->range.target, step->range.ntarget));
+	cJSON_AddItemToObject(
+	    o, "before", pieces_json(step->range.before, step->range.nbefore));
 	return append_record(j, JR_PLANNED, o);
 }
 

@@ -73,7 +73,8 @@ enum jr_step_state { JR_STEP_PLANNED = 0, JR_STEP_DONE, JR_STEP_FAILED };
  * logical+length) placed at physical. */
 struct jr_range {
 	char *path;                  /* absolute path of the file */
-	uint64_t ino, gen;           /* identity when planned (gen 0: unknown) */
+	/* the file's identity when planned (gen 0: unknown) */
+	uint64_t ino, gen;
 	uint64_t offset, length;     /* the file range (block aligned) */
 	struct rl_extent *target;    /* where the data goes (sorted) */
 	size_t ntarget;

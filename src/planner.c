@@ -1585,8 +1585,9 @@ int pl_replay(struct pl_ctx *c, const struct tx_plan *p, const char *root)
 
 		if (id == LM_NONE || id >= c->nfiles)
 			continue;
-		r = apply_move(c, id, st->range.offset, st->range.length, st->range.before,
-		               st->range.nbefore, st->range.target, st->range.ntarget, false);
+		r = apply_move(c, id, st->range.offset, st->range.length,
+			       st->range.before, st->range.nbefore,
+			       st->range.target, st->range.ntarget, false);
 		if (r < 0)
 			return r;
 	}

@@ -389,9 +389,12 @@ cJSON *session_step_json(const struct tx_step *st)
 	out_add_u64(e, "offset", st->range.offset);
 	out_add_u64(e, "length", st->range.length);
 	out_add_u64(e, "bytes", st->bytes);
-	cJSON_AddItemToObject(e, "before", pieces_to_json(st->range.before, st->range.nbefore));
-	cJSON_AddItemToObject(e, "target", pieces_to_json(st->range.target, st->range.ntarget));
-	tx_predict(st->range.before, st->range.nbefore, st->range.target, st->range.ntarget, &pred, &np);
+	cJSON_AddItemToObject(
+	    e, "before", pieces_to_json(st->range.before, st->range.nbefore));
+	cJSON_AddItemToObject(
+	    e, "target", pieces_to_json(st->range.target, st->range.ntarget));
+	tx_predict(st->range.before, st->range.nbefore, st->range.target,
+		   st->range.ntarget, &pred, &np);
 	cJSON_AddItemToObject(e, "after", pieces_to_json(pred, np));
 	free(pred);
 	return e;

@@ -195,8 +195,8 @@ int tx_step_in_place(const struct tx_step *st)
 	struct rl_extent *pred;
 	size_t np;
 	bool same;
-	int r = tx_predict(st->range.before, st->range.nbefore, st->range.target, st->range.ntarget,
-	                   &pred, &np);
+	int r = tx_predict(st->range.before, st->range.nbefore,
+			   st->range.target, st->range.ntarget, &pred, &np);
 
 	if (r < 0)
 		return r;
@@ -221,22 +221,26 @@ int tx_plan_move(struct tx_plan *p, const char *path, int fd, uint64_t off,
 	st.range.length = len;
 	r = rl_file_identity(fd, &st.range.ino, &st.range.gen, &st.gen_known);
 	if (r == 0)
-		r = tx_range_pieces(fd, off, len, &st.range.before, &st.range.nbefore);
+		r = tx_range_pieces(fd, off, len, &st.range.before,
+				    &st.range.nbefore);
 	if (r < 0)
 		goto fail;
 	/* Only data moves: every extent goes to goal + its distance from
 	 * off; holes stay holes (so an undo restores them exactly). */
-	st.range.target = calloc(st.range.nbefore ? st.range.nbefore : 1, sizeof(*st.range.target));
+	st.range.target = calloc(st.range.nbefore ? st.range.nbefore : 1,
+				 sizeof(*st.range.target));
 	if (!st.range.target) {
 		r = -ENOMEM;
 		goto fail;
 	}
 	for (size_t i = 0; i < st.range.nbefore; i++) {
 		st.range.target[i].logical = st.range.before[i].logical;
-		st.range.target[i].physical = goal + (st.range.before[i].logical - off);
+		st.range.target[i].physical =
+		    goal + (st.range.before[i].logical - off);
 		st.range.target[i].length = st.range.before[i].length;
 	}
-	st.range.ntarget = tx_pieces_normalize(st.range.target, st.range.nbefore);
+	st.range.ntarget =
+	    tx_pieces_normalize(st.range.target, st.range.nbefore);
 	/* Pieces already in place need no move. */
 	st.bytes = tx_pieces_bytes(st.range.before, st.range.nbefore);
 	r = tx_plan_add(p, &st);
@@ -343,7 +347,8 @@ int tx_plan_undo(struct tx_plan *p, const struct jr_txn *t)
 			tx_step_clear(&st);
 			return -ENOMEM;
 		}
-		st.range.nbefore = tx_pieces_normalize(st.range.before, js->nafter);
+		st.range.nbefore =
+		    tx_pieces_normalize(st.range.before, js->nafter);
 		r = subtract_in_place(orig, norig, st.range.before,
 		                      st.range.nbefore, &st.range.target,
 		                      &st.range.ntarget);
@@ -376,7 +381,8 @@ int tx_step_untouched(const struct tx_plan *p, size_t i,
                       struct rl_extent **out, size_t *n)
 {
 	const struct tx_step *st = &p->steps[i];
-	uint64_t pos = st->range.offset, end = st->range.offset + st->range.length;
+	uint64_t pos = st->range.offset,
+		 end = st->range.offset + st->range.length;
 	struct rl_extent *cov = calloc(i + 1, sizeof(*cov)), *r;
 	size_t nc = 0, k = 0;
 
@@ -387,7 +393,8 @@ int tx_step_untouched(const struct tx_plan *p, size_t i,
 	/* what the earlier steps on this file cover of the range */
 	for (size_t j = 0; j < i; j++) {
 		const struct tx_step *e = &p->steps[j];
-		uint64_t lo = e->range.offset, hi = e->range.offset + e->range.length;
+		uint64_t lo = e->range.offset,
+			 hi = e->range.offset + e->range.length;
 
 		if (e->range.ino != st->range.ino || hi <= pos || lo >= end)
 			continue;
@@ -674,15 +681,16 @@ static int verify_moved(int fd, const struct tx_step *st, char *why,
 {
 	struct rl_extent *now = NULL, *want = NULL;
 	size_t nnow, nwant;
-	int r = tx_range_pieces(fd, st->range.offset, st->range.length, &now, &nnow);
+	int r = tx_range_pieces(fd, st->range.offset, st->range.length, &now,
+				&nnow);
 
 	if (r < 0) {
 		snprintf(why, wlen, "FIEMAP after the move: %s",
 		         strerror(-r));
 		return r;
 	}
-	r = tx_predict(st->range.before, st->range.nbefore, st->range.target, st->range.ntarget,
-	               &want, &nwant);
+	r = tx_predict(st->range.before, st->range.nbefore, st->range.target,
+		       st->range.ntarget, &want, &nwant);
 	if (r == 0 && !tx_pieces_equal(now, nnow, want, nwant)) {
 		snprintf(why, wlen,
 		         "FIEMAP after the move does not show the range at the "
@@ -748,7 +756,8 @@ static int alloc_pieces(struct apply_ctx *c, const struct tx_step *st,
 	memcpy(tg, st->range.target + k0, nt * sizeof(*tg));
 	nt = tx_pieces_normalize(tg, nt);
 	r = nt == 1 ? tx_range_pieces(d, tg[0].logical, tg[0].length, &dp, &nd)
-	            : tx_range_pieces(d, st->range.offset, st->range.length, &dp, &nd);
+		    : tx_range_pieces(d, st->range.offset, st->range.length,
+				      &dp, &nd);
 	if (r == 0 && !tx_pieces_equal(dp, nd, tg, nt)) {
 		snprintf(why, wlen,
 		         "the allocation did not land at the target "
@@ -796,10 +805,10 @@ static int hold_targets(struct apply_ctx *c, const struct tx_step *st,
 			snprintf(why, wlen, "cannot create the donor file: %s",
 			         rl_strerror(r));
 		} else {
-			r = per_piece ? alloc_pieces(c, st, k, k + 1, d, why,
-			                             wlen)
-			              : alloc_pieces(c, st, 0, st->range.ntarget, d,
-			                             why, wlen);
+			r = per_piece
+				? alloc_pieces(c, st, k, k + 1, d, why, wlen)
+				: alloc_pieces(c, st, 0, st->range.ntarget, d,
+					       why, wlen);
 			if (r < 0)
 				close(d); /* whatever it holds is freed */
 		}
@@ -843,11 +852,13 @@ static void hold_step(struct apply_ctx *c, size_t k)
 	if (st->range.ntarget - h->nheld > c->fd_budget - c->fds_held)
 		return;
 	fd = c->o->open_file
-	         ? c->o->open_file(c->o->open_arg, st->range.path, O_RDONLY)
-	         : open(st->range.path, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+		 ? c->o->open_file(c->o->open_arg, st->range.path, O_RDONLY)
+		 : open(st->range.path,
+			O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
 	if (fd < 0)
 		return; /* its step says why */
-	if (fstat(fd, &sb) == 0 && S_ISREG(sb.st_mode) && sb.st_ino == st->range.ino)
+	if (fstat(fd, &sb) == 0 && S_ISREG(sb.st_mode) &&
+	    sb.st_ino == st->range.ino)
 		r = hold_targets(c, st, sb.st_dev, true, true, h, why,
 		                 sizeof(why));
 	close(fd);
@@ -878,8 +889,8 @@ static void hold_ahead(struct apply_ctx *c, size_t from)
 
 		if (c->held[k].not_free &&
 		    pieces_overlap(c->p->steps[k].range.target,
-		                   c->p->steps[k].range.ntarget, prev->range.before,
-		                   prev->range.nbefore))
+				   c->p->steps[k].range.ntarget,
+				   prev->range.before, prev->range.nbefore))
 			hold_step(c, k);
 	}
 	if (end > c->p->nsteps)
@@ -1093,8 +1104,9 @@ static int run_step(struct apply_ctx *c, struct jr_journal *j, size_t i,
 	bool moving = false; /* movedata was called: record a partial move */
 	int sig = 0;
 
-	fd = c->o->open_file ? c->o->open_file(c->o->open_arg, st->range.path, O_RDWR)
-	                     : open(st->range.path, O_RDWR | O_NOFOLLOW | O_CLOEXEC);
+	fd = c->o->open_file
+		 ? c->o->open_file(c->o->open_arg, st->range.path, O_RDWR)
+		 : open(st->range.path, O_RDWR | O_NOFOLLOW | O_CLOEXEC);
 	if (fd < 0) {
 		snprintf(why, wlen,
 		         "cannot open: %s; nothing of this step was moved",
@@ -1106,7 +1118,8 @@ static int run_step(struct apply_ctx *c, struct jr_journal *j, size_t i,
 		snprintf(why, wlen, "fstat: %s", strerror(-r));
 		goto out;
 	}
-	if (ino != st->range.ino || (st->gen_known && gk && gen != st->range.gen)) {
+	if (ino != st->range.ino ||
+	    (st->gen_known && gk && gen != st->range.gen)) {
 		snprintf(why, wlen,
 		         "changed during planning: it is another file now "
 		         "(inode %llu generation %llu, planned %llu/%llu)",
@@ -1116,7 +1129,8 @@ static int run_step(struct apply_ctx *c, struct jr_journal *j, size_t i,
 		r = -ESTALE;
 		goto out;
 	}
-	r = tx_range_pieces(fd, st->range.offset, st->range.length, &cur, &ncur);
+	r = tx_range_pieces(fd, st->range.offset, st->range.length, &cur,
+			    &ncur);
 	if (r < 0) {
 		snprintf(why, wlen, "FIEMAP: %s", strerror(-r));
 		goto out;
@@ -1144,8 +1158,9 @@ static int run_step(struct apply_ctx *c, struct jr_journal *j, size_t i,
 	}
 	if (!h.fd || h.nheld < h.n) {
 		r = hold_targets(c, st, sb.st_dev,
-		                 h.fd || st->range.ntarget <= c->fd_budget - c->fds_held,
-		                 false, &h, why, wlen);
+				 h.fd || st->range.ntarget <=
+					     c->fd_budget - c->fds_held,
+				 false, &h, why, wlen);
 		if (r < 0)
 			goto out;
 	}
@@ -1197,9 +1212,10 @@ out:
 		 * journal can say so and an undo can take it back. */
 		struct rl_extent *now;
 		size_t nn;
-		if (tx_range_pieces(fd, st->range.offset, st->range.length, &now, &nn) ==
-		        0 &&
-		    !tx_pieces_equal(now, nn, st->range.before, st->range.nbefore)) {
+		if (tx_range_pieces(fd, st->range.offset, st->range.length,
+				    &now, &nn) == 0 &&
+		    !tx_pieces_equal(now, nn, st->range.before,
+				     st->range.nbefore)) {
 			*after = now;
 			*nafter = nn;
 		} else if (now) {

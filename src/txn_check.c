@@ -142,7 +142,8 @@ static uint64_t freed_by_earlier(const struct tx_plan *p, size_t i,
 {
 	for (size_t j = 0; j < i; j++)
 		for (size_t k = 0; k < p->steps[j].range.nbefore; k++) {
-			const struct rl_extent *b = &p->steps[j].range.before[k];
+			const struct rl_extent *b =
+			    &p->steps[j].range.before[k];
 			if (b->physical <= pos && pos < b->physical + b->length)
 				return b->physical + b->length;
 		}
@@ -229,7 +230,8 @@ static uint64_t plan_peak(const struct tx_plan *p)
 		now = alloc > freed ? alloc - freed : 0;
 		if (now > need)
 			need = now;
-		freed += tx_pieces_bytes(p->steps[i].range.before, p->steps[i].range.nbefore);
+		freed += tx_pieces_bytes(p->steps[i].range.before,
+					 p->steps[i].range.nbefore);
 	}
 	return need;
 }
@@ -264,8 +266,8 @@ int tx_check_targets(const struct tx_plan *p, struct rl_fs_info *fs,
 	}
 	for (size_t i = 0; i < p->nsteps; i++)
 		for (size_t k = 0; k < p->steps[i].range.ntarget; k++) {
-			int r = check_piece(p, i, &p->steps[i].range.target[k], fs,
-			                    out);
+			int r = check_piece(p, i, &p->steps[i].range.target[k],
+					    fs, out);
 			if (r != 0)
 				return r;
 		}
@@ -296,11 +298,13 @@ static enum tx_undo_kind undo_step_check(const struct tx_plan *p, size_t i,
 	    (gk && st->gen_known && gen != st->range.gen))
 		return TX_UNDO_REPLACED;
 	if (tx_step_untouched(p, i, &parts, &nparts) < 0 ||
-	    tx_range_pieces(fd, st->range.offset, st->range.length, &now, &nnow) < 0)
+	    tx_range_pieces(fd, st->range.offset, st->range.length, &now,
+			    &nnow) < 0)
 		same = 0;
 	for (size_t k = 0; k < nparts && same == 1; k++)
-		same = tx_pieces_equal_in(now, nnow, st->range.before, st->range.nbefore,
-		                          parts[k].logical, parts[k].length);
+		same = tx_pieces_equal_in(now, nnow, st->range.before,
+					  st->range.nbefore, parts[k].logical,
+					  parts[k].length);
 	free(parts);
 	free(now);
 	return same == 1 ? TX_UNDO_OK : TX_UNDO_CHANGED;

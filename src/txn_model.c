@@ -47,9 +47,11 @@ void tx_model_refresh_step(struct lm_model *m, const char *mnt,
 	}
 	for (size_t k = 0; k < st->range.nbefore; k++)
 		model_refresh_free(m, mnt, st->range.before[k].physical,
-		                   st->range.before[k].physical + st->range.before[k].length);
+				   st->range.before[k].physical +
+				       st->range.before[k].length);
 	for (size_t k = 0; k < st->range.ntarget; k++)
 		model_refresh_free(m, mnt, st->range.target[k].physical,
-		                   st->range.target[k].physical + st->range.target[k].length);
+				   st->range.target[k].physical +
+				       st->range.target[k].length);
 }
 

@@ -18,14 +18,16 @@ static enum tx_step_now range_state(int fd, const struct jr_step *js,
 	size_t nwant, nbef;
 	enum tx_step_now st = TX_NOW_CANNOT_READ;
 
-	if (tx_range_pieces(fd, js->range.offset, js->range.length, now, nnow) < 0)
+	if (tx_range_pieces(fd, js->range.offset, js->range.length, now, nnow) <
+	    0)
 		return st;
 	bef = calloc(js->range.nbefore + 1, sizeof(*bef));
 	if (!bef)
 		return st;
 	memcpy(bef, js->range.before, js->range.nbefore * sizeof(*bef));
 	nbef = tx_pieces_normalize(bef, js->range.nbefore);
-	if (tx_predict(bef, nbef, js->range.target, js->range.ntarget, &want, &nwant) == 0) {
+	if (tx_predict(bef, nbef, js->range.target, js->range.ntarget, &want,
+		       &nwant) == 0) {
 		if (tx_pieces_equal(*now, *nnow, bef, nbef))
 			st = TX_NOW_NOT_MOVED;
 		else if (tx_pieces_equal(*now, *nnow, want, nwant))

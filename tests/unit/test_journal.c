@@ -156,9 +156,15 @@ static void test_partial_bytes(void **state)
 	                           {4096, 409600, 4096, 0}};
 	struct rl_extent before[2] = {{0, 40960, 4096, 0},
 	                             {4096, 409600, 4096, 0}};
-	struct jr_step st = {.index = 2, .range.path = (char *)"b", .range.ino = 13,
-	                     .range.offset = 0, .range.length = 8192, .range.target = part,
-	                     .range.ntarget = 1, .range.before = before, .range.nbefore = 2};
+	struct jr_step st = {.index = 2,
+			     .range.path = (char *)"b",
+			     .range.ino = 13,
+			     .range.offset = 0,
+			     .range.length = 8192,
+			     .range.target = part,
+			     .range.ntarget = 1,
+			     .range.before = before,
+			     .range.nbefore = 2};
 	uint64_t id;
 
 	(void)state;

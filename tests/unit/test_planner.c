@@ -83,7 +83,8 @@ static void test_defrag(void **state)
 		assert_int_equal(p.steps[0].range.ino, 12);
 		assert_int_equal(p.steps[0].range.nbefore, 3);
 		assert_int_equal(p.steps[0].range.ntarget, 1);
-		assert_int_equal(p.steps[0].range.target[0].physical, G2 + 8 * MiB);
+		assert_int_equal(p.steps[0].range.target[0].physical,
+				 G2 + 8 * MiB);
 		pm = pl_predict_model(m, &p, "/mnt");
 		assert_non_null(pm);
 		e = lm_file_extents(pm, lm_find_inode(pm, 12), &n);

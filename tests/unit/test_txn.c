@@ -89,8 +89,10 @@ static void test_in_place(void **state)
 	struct rl_extent there[] = {{0, 10 * K, 2 * K, 0},
 	                           {4 * K, 50 * K, 2 * K, 0}};
 	struct rl_extent away[] = {{0, 1000 * K, 6 * K, 0}};
-	struct tx_step st = {.range.before = before, .range.nbefore = 2, .range.target = there,
-	                     .range.ntarget = 2};
+	struct tx_step st = {.range.before = before,
+			     .range.nbefore = 2,
+			     .range.target = there,
+			     .range.ntarget = 2};
 
 	(void)state;
 	assert_int_equal(tx_step_in_place(&st), 1);
@@ -113,19 +115,22 @@ static void test_undo_plan(void **state)
 {
 	/* Step 0 moved [0,4K) from two places onto one run at 800;
 	 * step 1 moved [0,2K) of g but only the second block changed. */
-	struct rl_extent b0[] = {{0, 10 * K, 2 * K, 0}, {2 * K, 30 * K, 2 * K, 0}};
+	struct rl_extent b0[] = {{0, 10 * K, 2 * K, 0},
+				 {2 * K, 30 * K, 2 * K, 0}};
 	struct rl_extent a0[] = {{0, 800 * K, 4 * K, 0}};
 	struct rl_extent b1[] = {{0, 60 * K, 2 * K, 0}};
 	struct rl_extent a1[] = {{0, 60 * K, K, 0}, {K, 900 * K, K, 0}};
 	struct jr_step steps[3] = {
-	    {.index = 0, .state = JR_STEP_DONE, .range.path = (char *)"/m/f",
-	     .range.ino = 11, .range.gen = 5, .range.offset = 0, .range.length = 4 * K,
-	     .range.before = b0, .range.nbefore = 2, .after = a0, .nafter = 1},
-	    {.index = 1, .state = JR_STEP_FAILED, .range.path = (char *)"/m/g",
-	     .range.ino = 12, .range.offset = 0, .range.length = 2 * K, .range.before = b1,
-	     .range.nbefore = 1, .after = a1, .nafter = 2},
-	    {.index = 2, .state = JR_STEP_FAILED, .range.path = (char *)"/m/h",
-	     .range.ino = 13, .range.offset = 0, .range.length = K},
+	    {.index = 0, .state = JR_STEP_DONE, .after = a0, .nafter = 1,
+	     .range = {.path = (char *)"/m/f", .ino = 11, .gen = 5,
+	               .offset = 0, .length = 4 * K, .before = b0,
+	               .nbefore = 2}},
+	    {.index = 1, .state = JR_STEP_FAILED, .after = a1, .nafter = 2,
+	     .range = {.path = (char *)"/m/g", .ino = 12, .offset = 0,
+	               .length = 2 * K, .before = b1, .nbefore = 1}},
+	    {.index = 2, .state = JR_STEP_FAILED,
+	     .range = {.path = (char *)"/m/h", .ino = 13, .offset = 0,
+	               .length = K}},
 	};
 	struct jr_txn t = {.id = 7, .steps = steps, .nsteps = 3};
 	struct tx_plan p;
@@ -138,7 +143,8 @@ static void test_undo_plan(void **state)
 	assert_int_equal(p.nsteps, 2);
 	/* newest first */
 	assert_string_equal(p.steps[0].range.path, "/m/g");
-	assert_int_equal(p.steps[0].range.ntarget, 1); /* only the moved block */
+	assert_int_equal(p.steps[0].range.ntarget,
+			 1); /* only the moved block */
 	assert_int_equal(p.steps[0].range.target[0].logical, K);
 	assert_int_equal(p.steps[0].range.target[0].physical, 61 * K);
 	assert_int_equal(p.steps[0].bytes, K);
@@ -155,10 +161,11 @@ static void test_undo_plan(void **state)
 		/* the predicted result of the undo is the original layout */
 		struct rl_extent *out;
 		size_t n;
-		assert_int_equal(tx_predict(p.steps[1].range.before, p.steps[1].range.nbefore,
-		                            p.steps[1].range.target, p.steps[1].range.ntarget,
-		                            &out, &n),
-		                 0);
+		assert_int_equal(tx_predict(p.steps[1].range.before,
+					    p.steps[1].range.nbefore,
+					    p.steps[1].range.target,
+					    p.steps[1].range.ntarget, &out, &n),
+				 0);
 		assert_true(tx_pieces_equal(out, n, b0, 2));
 		free(out);
 	}
@@ -184,15 +191,15 @@ static void test_undo_multistep(void **state)
 	struct rl_extent b2[] = {{0, 500 * K, 2 * K, 0}};
 	struct rl_extent a2[] = {{0, 101 * K, 2 * K, 0}}; /* overlaps b0 */
 	struct jr_step steps[3] = {
-	    {.index = 0, .state = JR_STEP_DONE, .range.path = (char *)"/m/f",
-	     .range.ino = 11, .range.offset = 0, .range.length = 4 * K, .range.before = b0,
-	     .range.nbefore = 1, .after = a0, .nafter = 1},
-	    {.index = 1, .state = JR_STEP_DONE, .range.path = (char *)"/m/g",
-	     .range.ino = 12, .range.offset = 0, .range.length = K, .range.before = b1, .range.nbefore = 1,
-	     .after = a1, .nafter = 1},
-	    {.index = 2, .state = JR_STEP_DONE, .range.path = (char *)"/m/f",
-	     .range.ino = 11, .range.offset = 0, .range.length = 2 * K, .range.before = b2,
-	     .range.nbefore = 1, .after = a2, .nafter = 1},
+	    {.index = 0, .state = JR_STEP_DONE, .after = a0, .nafter = 1,
+	     .range = {.path = (char *)"/m/f", .ino = 11, .offset = 0,
+	               .length = 4 * K, .before = b0, .nbefore = 1}},
+	    {.index = 1, .state = JR_STEP_DONE, .after = a1, .nafter = 1,
+	     .range = {.path = (char *)"/m/g", .ino = 12, .offset = 0,
+	               .length = K, .before = b1, .nbefore = 1}},
+	    {.index = 2, .state = JR_STEP_DONE, .after = a2, .nafter = 1,
+	     .range = {.path = (char *)"/m/f", .ino = 11, .offset = 0,
+	               .length = 2 * K, .before = b2, .nbefore = 1}},
 	};
 	struct jr_txn t = {.id = 3, .steps = steps, .nsteps = 3};
 	struct rl_extent now[] = {{0, 101 * K, 2 * K, 0},
