@@ -134,13 +134,15 @@ static void print_planned(struct rl_session *s, struct pl_ctx *c,
 		for (size_t i = 0; i < p->nsteps; i++) {
 			const struct tx_step *st = &p->steps[i];
 			units_format_size(st->bytes, sz, sizeof(sz));
-			fprintf(s->out, "  step %zu: %s [%" PRIu64 ", %" PRIu64
-			                ") %s -> 0x%" PRIx64 "%s%s\n",
-			        i + 1, st->path, st->offset,
-			        st->offset + st->length, sz,
-			        st->ntarget ? st->target[0].physical : 0,
-			        i < c->nmv && c->mv[i].why ? " " : "",
-			        i < c->nmv && c->mv[i].why ? c->mv[i].why : "");
+			fprintf(s->out,
+				"  step %zu: %s [%" PRIu64 ", %" PRIu64
+				") %s -> 0x%" PRIx64 "%s%s\n",
+				i + 1, st->range.path, st->range.offset,
+				st->range.offset + st->range.length, sz,
+				st->range.ntarget ? st->range.target[0].physical
+						  : 0,
+				i < c->nmv && c->mv[i].why ? " " : "",
+				i < c->nmv && c->mv[i].why ? c->mv[i].why : "");
 		}
 		fprintf(s->out, "nothing was changed (--dry-run)\n");
 	}
@@ -394,14 +396,14 @@ static void plan_note_missed(struct rl_session *s, const struct tx_plan *p)
 		return;
 	fs = &p->steps[s->last_steps_done];
 	nx = realloc(s->plan_excl,
-	             (s->nplan_excl + fs->ntarget) * 2 * sizeof(*nx));
+	             (s->nplan_excl + fs->range.ntarget) * 2 * sizeof(*nx));
 	if (!nx)
 		return;
 	s->plan_excl = nx;
-	for (size_t k = 0; k < fs->ntarget; k++) {
-		nx[2 * s->nplan_excl] = fs->target[k].physical;
+	for (size_t k = 0; k < fs->range.ntarget; k++) {
+		nx[2 * s->nplan_excl] = fs->range.target[k].physical;
 		nx[2 * s->nplan_excl + 1] =
-		    fs->target[k].physical + fs->target[k].length;
+		    fs->range.target[k].physical + fs->range.target[k].length;
 		s->nplan_excl++;
 	}
 }

@@ -69,7 +69,7 @@ static int parse_size(struct rl_session *s, const char *what, const char *v,
 	return r;
 }
 
-static void print_pieces(FILE *f, const char *label, const struct jr_piece *p,
+static void print_pieces(FILE *f, const char *label, const struct rl_extent *p,
                          size_t n)
 {
 	fprintf(f, "    %-7s", label);
@@ -127,17 +127,20 @@ static void print_plan(struct rl_session *s, const struct tx_plan *p,
 	        p->nsteps == 1 ? "" : "s", sz);
 	for (size_t i = 0; i < p->nsteps; i++) {
 		const struct tx_step *st = &p->steps[i];
-		struct jr_piece *pred = NULL;
+		struct rl_extent *pred = NULL;
 		size_t np = 0;
 
 		units_format_size(st->bytes, sz, sizeof(sz));
 		fprintf(s->out, "  step %zu: %s [%" PRIu64 ", %" PRIu64 ") %s\n",
-		        i + 1, OUT_ESC(st->path), st->offset,
-		        st->offset + st->length, sz);
-		print_pieces(s->out, "before", st->before, st->nbefore);
-		print_pieces(s->out, "target", st->target, st->ntarget);
-		if (tx_predict(st->before, st->nbefore, st->target, st->ntarget,
-		               &pred, &np) == 0)
+		        i + 1, OUT_ESC(st->range.path), st->range.offset,
+		        st->range.offset + st->range.length, sz);
+		print_pieces(s->out, "before", st->range.before,
+			     st->range.nbefore);
+		print_pieces(s->out, "target", st->range.target,
+			     st->range.ntarget);
+		if (tx_predict(st->range.before, st->range.nbefore,
+			       st->range.target, st->range.ntarget, &pred,
+			       &np) == 0)
 			print_pieces(s->out, "after", pred, np);
 		free(pred);
 	}
@@ -161,16 +164,16 @@ static int make_room(struct rl_session *s, struct tx_plan *p, char *why,
 	uint32_t id;
 	int r;
 
-	if (p->nsteps != 1 || p->steps[0].ntarget == 0)
+	if (p->nsteps != 1 || p->steps[0].range.ntarget == 0)
 		return -EINVAL;
 	m = session_model(s);
 	if (!m)
 		return -ENODATA;
 	st = &p->steps[0];
-	id = lm_find_inode(m, st->ino);
+	id = lm_find_inode(m, st->range.ino);
 	if (id == LM_NONE) {
 		snprintf(why, wlen, "%s is not in the layout model ('scan')",
-		         st->path);
+		         st->range.path);
 		return -ENOENT;
 	}
 	r = session_plan_init(&ctx, &hooks, s, m);
@@ -181,16 +184,20 @@ static int make_room(struct rl_session *s, struct tx_plan *p, char *why,
 		session_plan_fini(&ctx, &hooks);
 		return r;
 	}
-	for (size_t k = 0; k < st->ntarget; k++) {
-		if (st->target[k].physical < lo)
-			lo = st->target[k].physical;
-		if (st->target[k].physical + st->target[k].length > hi)
-			hi = st->target[k].physical + st->target[k].length;
+	for (size_t k = 0; k < st->range.ntarget; k++) {
+		if (st->range.target[k].physical < lo)
+			lo = st->range.target[k].physical;
+		if (st->range.target[k].physical + st->range.target[k].length >
+		    hi)
+			hi = st->range.target[k].physical +
+			     st->range.target[k].length;
 	}
-	goal = st->target[0].physical - (st->target[0].logical - st->offset);
+	goal = st->range.target[0].physical -
+	       (st->range.target[0].logical - st->range.offset);
 	r = pl_make_room(&ctx, lo, hi, lo, hi);
 	if (r == 0)
-		r = pl_add_move(&ctx, id, st->offset, st->length, goal, "move");
+		r = pl_add_move(&ctx, id, st->range.offset, st->range.length,
+				goal, "move");
 	if (r < 0) {
 		snprintf(why, wlen, "--make-room: %s%s",
 		         ctx.report ? ctx.report : "", rl_strerror(r));
@@ -338,7 +345,7 @@ enum cmd_status cmd_move(struct rl_session *s, const struct cmd_call *c)
 		session_error(s, "%s: cannot plan: %s", c->argv[0], rl_strerror(r));
 		goto out;
 	}
-	if (p.steps[0].nbefore == 0) {
+	if (p.steps[0].range.nbefore == 0) {
 		session_error(s, "%s: the range holds no data blocks: nothing to "
 		                 "move",
 		              c->argv[0]);
@@ -465,7 +472,7 @@ static int check_undo_files(struct rl_session *s, const struct tx_plan *p,
 
 	if (tx_check_undo_files(p, session_open_cb, s, &u) == 0)
 		return 0;
-	path = p->steps[u.step].path;
+	path = p->steps[u.step].range.path;
 	switch (u.kind) {
 	case TX_UNDO_OK:
 		break;

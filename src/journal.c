@@ -151,7 +151,7 @@ static char *get_str(const cJSON *o, const char *k)
 	return cJSON_IsString(v) ? strdup(v->valuestring) : NULL;
 }
 
-static cJSON *pieces_json(const struct jr_piece *p, size_t n)
+static cJSON *pieces_json(const struct rl_extent *p, size_t n)
 {
 	cJSON *a = cJSON_CreateArray();
 
@@ -167,10 +167,10 @@ static cJSON *pieces_json(const struct jr_piece *p, size_t n)
 	return a;
 }
 
-static int pieces_parse(const cJSON *a, struct jr_piece **out, size_t *n)
+static int pieces_parse(const cJSON *a, struct rl_extent **out, size_t *n)
 {
 	int cnt = cJSON_GetArraySize(a);
-	struct jr_piece *p;
+	struct rl_extent *p;
 	int i = 0;
 	const cJSON *e;
 
@@ -198,11 +198,39 @@ static int pieces_parse(const cJSON *a, struct jr_piece **out, size_t *n)
 	return 0;
 }
 
+struct rl_extent *jr_pieces_dup(const struct rl_extent *p, size_t n)
+{
+	struct rl_extent *d = calloc(n + 1, sizeof(*d));
+
+	if (d && n)
+		memcpy(d, p, n * sizeof(*d));
+	return d;
+}
+
+int jr_range_copy(struct jr_range *dst, const struct jr_range *src)
+{
+	*dst = *src;
+	dst->path = src->path ? strdup(src->path) : NULL;
+	dst->target = jr_pieces_dup(src->target, src->ntarget);
+	dst->before = jr_pieces_dup(src->before, src->nbefore);
+	if ((src->path && !dst->path) || !dst->target || !dst->before) {
+		jr_range_clear(dst);
+		return -ENOMEM;
+	}
+	return 0;
+}
+
+void jr_range_clear(struct jr_range *r)
+{
+	free(r->path);
+	free(r->target);
+	free(r->before);
+	memset(r, 0, sizeof(*r));
+}
+
 void jr_step_free(struct jr_step *st)
 {
-	free(st->path);
-	free(st->target);
-	free(st->before);
+	jr_range_clear(&st->range);
 	free(st->after);
 	free(st->message);
 	memset(st, 0, sizeof(*st));
@@ -305,11 +333,11 @@ static uint64_t moved_bytes(const struct jr_step *st)
 	uint64_t n = 0;
 
 	for (size_t a = 0; a < st->nafter; a++) {
-		const struct jr_piece *x = &st->after[a];
+		const struct rl_extent *x = &st->after[a];
 		uint64_t stay = 0;
 
-		for (size_t b = 0; b < st->nbefore; b++) {
-			const struct jr_piece *y = &st->before[b];
+		for (size_t b = 0; b < st->range.nbefore; b++) {
+			const struct rl_extent *y = &st->range.before[b];
 			uint64_t lo = x->logical > y->logical ? x->logical
 			                                      : y->logical;
 			uint64_t hi = x->logical + x->length;
@@ -378,15 +406,15 @@ static int apply_record(struct jr_journal *j, unsigned type, const char *pl,
 		memset(st, 0, sizeof(*st));
 		st->index = (unsigned)get_u64(o, "step");
 		st->state = JR_STEP_PLANNED;
-		st->path = get_str(o, "path");
-		st->ino = get_u64(o, "ino");
-		st->gen = get_u64(o, "gen");
-		st->offset = get_u64(o, "offset");
-		st->length = get_u64(o, "length");
+		st->range.path = get_str(o, "path");
+		st->range.ino = get_u64(o, "ino");
+		st->range.gen = get_u64(o, "gen");
+		st->range.offset = get_u64(o, "offset");
+		st->range.length = get_u64(o, "length");
 		if (pieces_parse(cJSON_GetObjectItemCaseSensitive(o, "target"),
-		                 &st->target, &st->ntarget) < 0 ||
+		                 &st->range.target, &st->range.ntarget) < 0 ||
 		    pieces_parse(cJSON_GetObjectItemCaseSensitive(o, "before"),
-		                 &st->before, &st->nbefore) < 0)
+		                 &st->range.before, &st->range.nbefore) < 0)
 			ret = -EBADMSG;
 		break;
 	}
@@ -1064,20 +1092,21 @@ int jr_step_planned(struct jr_journal *j, uint64_t id,
 		return -ENOMEM;
 	ju_add_u64(o, "txn", id);
 	ju_add_u64(o, "step", step->index);
-	cJSON_AddStringToObject(o, "path", step->path ? step->path : "");
-	ju_add_u64(o, "ino", step->ino);
-	ju_add_u64(o, "gen", step->gen);
-	ju_add_u64(o, "offset", step->offset);
-	ju_add_u64(o, "length", step->length);
-	cJSON_AddItemToObject(o, "target",
-	                      pieces_json(step->target, step->ntarget));
-	cJSON_AddItemToObject(o, "before",
-	                      pieces_json(step->before, step->nbefore));
+	cJSON_AddStringToObject(o, "path",
+				step->range.path ? step->range.path : "");
+	ju_add_u64(o, "ino", step->range.ino);
+	ju_add_u64(o, "gen", step->range.gen);
+	ju_add_u64(o, "offset", step->range.offset);
+	ju_add_u64(o, "length", step->range.length);
+	cJSON_AddItemToObject(
+	    o, "target", pieces_json(step->range.target, step->range.ntarget));
+	cJSON_AddItemToObject(
+	    o, "before", pieces_json(step->range.before, step->range.nbefore));
 	return append_record(j, JR_PLANNED, o);
 }
 
 int jr_step_done(struct jr_journal *j, uint64_t id, unsigned index,
-                 const struct jr_piece *after, size_t nafter,
+                 const struct rl_extent *after, size_t nafter,
                  uint64_t bytes)
 {
 	cJSON *o = cJSON_CreateObject();

@@ -67,24 +67,34 @@ const char *jr_status_name(enum jr_status st);
 /* State of one step. */
 enum jr_step_state { JR_STEP_PLANNED = 0, JR_STEP_DONE, JR_STEP_FAILED };
 
-/* A piece of a step: file range [logical, logical+length) placed at
- * physical. */
-struct jr_piece {
-	uint64_t logical, physical, length;
-	uint32_t flags;
+/* A file range and where it goes: what a step of a plan (struct tx_step)
+ * and its journal record (struct jr_step) have in common. The pieces are
+ * struct rl_extent (relayout/fs.h): the file range [logical,
+ * logical+length) placed at physical. */
+struct jr_range {
+	char *path;                  /* absolute path of the file */
+	/* the file's identity when planned (gen 0: unknown) */
+	uint64_t ino, gen;
+	uint64_t offset, length;     /* the file range (block aligned) */
+	struct rl_extent *target;    /* where the data goes (sorted) */
+	size_t ntarget;
+	struct rl_extent *before;    /* extents of the range when planned */
+	size_t nbefore;
 };
+
+/* A malloc'ed copy of the n pieces p (never NULL for n 0), or NULL. */
+struct rl_extent *jr_pieces_dup(const struct rl_extent *p, size_t n);
+/* Deep copy of src into dst (path and arrays duplicated; dst's old
+ * contents are not freed). 0 or -ENOMEM (dst left empty). */
+int jr_range_copy(struct jr_range *dst, const struct jr_range *src);
+/* Free a range's path and arrays and empty it. */
+void jr_range_clear(struct jr_range *r);
 
 struct jr_step {
 	unsigned index;
 	enum jr_step_state state;
-	char *path;
-	uint64_t ino, gen;
-	uint64_t offset, length;     /* file range */
-	struct jr_piece *target;     /* where the data goes */
-	size_t ntarget;
-	struct jr_piece *before;     /* physical extents before */
-	size_t nbefore;
-	struct jr_piece *after;      /* after (DONE) */
+	struct jr_range range;
+	struct rl_extent *after;     /* after (DONE) */
 	size_t nafter;
 	int err;                     /* FAILED: errno (positive) */
 	char *message;               /* FAILED: why */
@@ -187,7 +197,7 @@ int jr_step_planned(struct jr_journal *j, uint64_t id,
 /* bytes: the data bytes the step moved; 0 for a step that ended part
  * way (readers count those from the extents: jr_txn.bytes). */
 int jr_step_done(struct jr_journal *j, uint64_t id, unsigned index,
-                 const struct jr_piece *after, size_t nafter,
+                 const struct rl_extent *after, size_t nafter,
                  uint64_t bytes);
 int jr_step_failed(struct jr_journal *j, uint64_t id, unsigned index,
                    int err, const char *message);

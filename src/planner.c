@@ -657,7 +657,7 @@ uint64_t pl_find_target(struct pl_ctx *c, uint64_t len, uint64_t near,
 /* Replace the range [off, off+len) of file id's predicted extents by
  * `after` (sorted pieces). */
 static int replace_range(struct pl_ctx *c, uint32_t id, uint64_t off,
-                         uint64_t len, const struct jr_piece *after, size_t na)
+                         uint64_t len, const struct rl_extent *after, size_t na)
 {
 	size_t n = c->next[id], k = 0;
 	struct rl_extent *e = c->ext[id];
@@ -684,9 +684,7 @@ static int replace_range(struct pl_ctx *c, uint32_t id, uint64_t off,
 		}
 	}
 	for (size_t i = 0; i < na; i++) {
-		o[k].logical = after[i].logical;
-		o[k].physical = after[i].physical;
-		o[k].length = after[i].length;
+		o[k] = after[i];
 		o[k++].flags = 0;
 	}
 	qsort(o, k, sizeof(*o), cmp_ext_logical);
@@ -698,12 +696,12 @@ static int replace_range(struct pl_ctx *c, uint32_t id, uint64_t off,
 
 /* The predicted pieces of [off, off+len) of file id (normalized). */
 static int range_pieces(struct pl_ctx *c, uint32_t id, uint64_t off,
-                        uint64_t len, struct jr_piece **out, size_t *np,
+                        uint64_t len, struct rl_extent **out, size_t *np,
                         bool *shared)
 {
 	size_t n = c->next[id], k = 0;
 	const struct rl_extent *e = c->ext[id];
-	struct jr_piece *p = calloc(n + 1, sizeof(*p));
+	struct rl_extent *p = calloc(n + 1, sizeof(*p));
 	uint64_t end = off + len;
 
 	if (!p)
@@ -730,10 +728,10 @@ static int range_pieces(struct pl_ctx *c, uint32_t id, uint64_t off,
 }
 
 static int apply_move(struct pl_ctx *c, uint32_t id, uint64_t off,
-                      uint64_t len, const struct jr_piece *bef, size_t nb,
-                      const struct jr_piece *tgt, size_t nt, bool shared)
+                      uint64_t len, const struct rl_extent *bef, size_t nb,
+                      const struct rl_extent *tgt, size_t nt, bool shared)
 {
-	struct jr_piece *after = NULL;
+	struct rl_extent *after = NULL;
 	size_t na;
 	int r;
 
@@ -1549,25 +1547,23 @@ int pl_to_plan(struct pl_ctx *c, const char *root, struct tx_plan *p)
 		int r;
 
 		memset(&st, 0, sizeof(st));
-		if (asprintf(&st.path, "%s/%s",
+		if (asprintf(&st.range.path, "%s/%s",
 		             strcmp(root, "/") ? root : "",
 		             fpath(c, mv->file)) < 0)
 			return -ENOMEM;
-		st.ino = f->ino;
-		st.gen = f->generation;
+		st.range.ino = f->ino;
+		st.range.gen = f->generation;
 		st.gen_known = (f->flags & LM_FILE_HAS_GEN) != 0;
-		st.offset = mv->off;
-		st.length = mv->len;
-		st.before = calloc(mv->nbefore + 1, sizeof(*st.before));
-		st.target = calloc(mv->ntarget + 1, sizeof(*st.target));
-		if (!st.before || !st.target) {
+		st.range.offset = mv->off;
+		st.range.length = mv->len;
+		st.range.before = jr_pieces_dup(mv->before, mv->nbefore);
+		st.range.target = jr_pieces_dup(mv->target, mv->ntarget);
+		if (!st.range.before || !st.range.target) {
 			tx_step_clear(&st);
 			return -ENOMEM;
 		}
-		memcpy(st.before, mv->before, mv->nbefore * sizeof(*st.before));
-		memcpy(st.target, mv->target, mv->ntarget * sizeof(*st.target));
-		st.nbefore = mv->nbefore;
-		st.ntarget = mv->ntarget;
+		st.range.nbefore = mv->nbefore;
+		st.range.ntarget = mv->ntarget;
 		st.bytes = mv->bytes;
 		r = tx_plan_add(p, &st);
 		if (r < 0) {
@@ -1584,13 +1580,14 @@ int pl_replay(struct pl_ctx *c, const struct tx_plan *p, const char *root)
 	(void)root;
 	for (size_t i = 0; i < p->nsteps; i++) {
 		const struct tx_step *st = &p->steps[i];
-		uint32_t id = lm_find_inode(c->m, st->ino);
+		uint32_t id = lm_find_inode(c->m, st->range.ino);
 		int r;
 
 		if (id == LM_NONE || id >= c->nfiles)
 			continue;
-		r = apply_move(c, id, st->offset, st->length, st->before,
-		               st->nbefore, st->target, st->ntarget, false);
+		r = apply_move(c, id, st->range.offset, st->range.length,
+			       st->range.before, st->range.nbefore,
+			       st->range.target, st->range.ntarget, false);
 		if (r < 0)
 			return r;
 	}

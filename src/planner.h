@@ -99,7 +99,7 @@ struct pl_move {
 	uint64_t goal;     /* physical start of the range's new place */
 	uint64_t bytes;    /* data bytes moved */
 	const char *why;   /* "defrag", "make room", "scratch", ... */
-	struct jr_piece *before, *target; /* extents of the range then */
+	struct rl_extent *before, *target; /* extents of the range then */
 	size_t nbefore, ntarget;
 };
 

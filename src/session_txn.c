@@ -26,7 +26,7 @@
 
 #define SESSION_CANCEL_CHUNK (4ull << 20) /* movedata call size under a UI */
 
-static cJSON *pieces_to_json(const struct jr_piece *p, size_t n)
+static cJSON *pieces_to_json(const struct rl_extent *p, size_t n)
 {
 	cJSON *a = cJSON_CreateArray();
 	for (size_t i = 0; a && i < n; i++) {
@@ -380,18 +380,21 @@ int session_check_targets(struct rl_session *s, const struct tx_plan *p,
 
 cJSON *session_step_json(const struct tx_step *st)
 {
-	struct jr_piece *pred = NULL;
+	struct rl_extent *pred = NULL;
 	size_t np = 0;
 	cJSON *e = cJSON_CreateObject();
 
-	out_add_name(e, "path", st->path);
-	out_add_u64(e, "inode", st->ino);
-	out_add_u64(e, "offset", st->offset);
-	out_add_u64(e, "length", st->length);
+	out_add_name(e, "path", st->range.path);
+	out_add_u64(e, "inode", st->range.ino);
+	out_add_u64(e, "offset", st->range.offset);
+	out_add_u64(e, "length", st->range.length);
 	out_add_u64(e, "bytes", st->bytes);
-	cJSON_AddItemToObject(e, "before", pieces_to_json(st->before, st->nbefore));
-	cJSON_AddItemToObject(e, "target", pieces_to_json(st->target, st->ntarget));
-	tx_predict(st->before, st->nbefore, st->target, st->ntarget, &pred, &np);
+	cJSON_AddItemToObject(
+	    e, "before", pieces_to_json(st->range.before, st->range.nbefore));
+	cJSON_AddItemToObject(
+	    e, "target", pieces_to_json(st->range.target, st->range.ntarget));
+	tx_predict(st->range.before, st->range.nbefore, st->range.target,
+		   st->range.ntarget, &pred, &np);
 	cJSON_AddItemToObject(e, "after", pieces_to_json(pred, np));
 	free(pred);
 	return e;
@@ -537,7 +540,7 @@ enum cmd_status session_apply_now(struct rl_session *s,
 			const struct jr_txn *t = jr_find(j, res.id);
 			const struct jr_step *js = t && i < t->nsteps ? &t->steps[i] : NULL;
 			cJSON *e = cJSON_CreateObject();
-			out_add_name(e, "path", p->steps[i].path);
+			out_add_name(e, "path", p->steps[i].range.path);
 			if (js)
 				cJSON_AddItemToObject(e, "extents",
 				                      pieces_to_json(js->after, js->nafter));
@@ -553,7 +556,7 @@ enum cmd_status session_apply_now(struct rl_session *s,
 		        res.id, jr_status_name(res.status),
 		        OUT_ESC(res.message));
 		if (res.err == -ETXTBSY && res.failed_step < p->nsteps) {
-			const char *path = p->steps[res.failed_step].path;
+			const char *path = p->steps[res.failed_step].range.path;
 			enum busy_kind k = busy_of_path(path);
 
 			if (k != BUSY_NONE)

@@ -30,9 +30,7 @@
 
 void tx_step_clear(struct tx_step *st)
 {
-	free(st->path);
-	free(st->target);
-	free(st->before);
+	jr_range_clear(&st->range);
 	memset(st, 0, sizeof(*st));
 }
 
@@ -63,11 +61,11 @@ int tx_plan_add(struct tx_plan *p, struct tx_step *st)
 
 static int cmp_piece(const void *a, const void *b)
 {
-	const struct jr_piece *x = a, *y = b;
+	const struct rl_extent *x = a, *y = b;
 	return x->logical < y->logical ? -1 : x->logical > y->logical;
 }
 
-size_t tx_pieces_normalize(struct jr_piece *p, size_t n)
+size_t tx_pieces_normalize(struct rl_extent *p, size_t n)
 {
 	size_t k = 0;
 
@@ -86,8 +84,8 @@ size_t tx_pieces_normalize(struct jr_piece *p, size_t n)
 	return k;
 }
 
-bool tx_pieces_equal(const struct jr_piece *a, size_t na,
-                     const struct jr_piece *b, size_t nb)
+bool tx_pieces_equal(const struct rl_extent *a, size_t na,
+                     const struct rl_extent *b, size_t nb)
 {
 	if (na != nb)
 		return false;
@@ -98,7 +96,7 @@ bool tx_pieces_equal(const struct jr_piece *a, size_t na,
 	return true;
 }
 
-uint64_t tx_pieces_bytes(const struct jr_piece *p, size_t n)
+uint64_t tx_pieces_bytes(const struct rl_extent *p, size_t n)
 {
 	uint64_t s = 0;
 	for (size_t i = 0; i < n; i++)
@@ -107,25 +105,20 @@ uint64_t tx_pieces_bytes(const struct jr_piece *p, size_t n)
 }
 
 int tx_range_pieces(int fd, uint64_t off, uint64_t len,
-                    struct jr_piece **out, size_t *n)
+                    struct rl_extent **out, size_t *n)
 {
-	struct rl_extent *ext;
+	struct rl_extent *p;
 	size_t cnt, k = 0;
-	struct jr_piece *p;
-	int r = rl_get_extents_range(fd, off, len, &ext, &cnt);
+	int r = rl_get_extents_range(fd, off, len, &p, &cnt);
 
 	*out = NULL;
 	*n = 0;
 	if (r < 0)
 		return r;
-	p = calloc(cnt ? cnt : 1, sizeof(*p));
-	if (!p) {
-		free(ext);
-		return -ENOMEM;
-	}
+	/* Clip to the range, in place. */
 	for (size_t i = 0; i < cnt; i++) {
-		uint64_t lo = ext[i].logical, hi = lo + ext[i].length;
-		uint64_t ph = ext[i].physical;
+		uint64_t lo = p[i].logical, hi = lo + p[i].length;
+		uint64_t ph = p[i].physical;
 
 		if (hi <= off || lo >= off + len)
 			continue;
@@ -135,26 +128,25 @@ int tx_range_pieces(int fd, uint64_t off, uint64_t len,
 		}
 		if (hi > off + len)
 			hi = off + len;
+		p[k] = p[i];
 		p[k].logical = lo;
 		p[k].physical = ph;
 		p[k].length = hi - lo;
-		p[k].flags = ext[i].flags;
 		k++;
 	}
-	free(ext);
 	*out = p;
 	*n = tx_pieces_normalize(p, k);
 	return 0;
 }
 
-int tx_predict(const struct jr_piece *before, size_t nbefore,
-               const struct jr_piece *target, size_t ntarget,
-               struct jr_piece **out, size_t *n)
+int tx_predict(const struct rl_extent *before, size_t nbefore,
+               const struct rl_extent *target, size_t ntarget,
+               struct rl_extent **out, size_t *n)
 {
 	/* Each data byte at logical L moves to the target piece holding L;
 	 * bytes outside every target piece stay where they are. */
 	size_t cap = nbefore * (ntarget + 2) + 1, k = 0;
-	struct jr_piece *p = calloc(cap, sizeof(*p));
+	struct rl_extent *p = calloc(cap, sizeof(*p));
 
 	if (!p)
 		return -ENOMEM;
@@ -162,7 +154,7 @@ int tx_predict(const struct jr_piece *before, size_t nbefore,
 		uint64_t lo = before[i].logical,
 		         hi = lo + before[i].length;
 		while (lo < hi) {
-			const struct jr_piece *t = NULL;
+			const struct rl_extent *t = NULL;
 			uint64_t next = hi;
 			for (size_t q = 0; q < ntarget; q++) {
 				uint64_t tl = target[q].logical,
@@ -200,15 +192,15 @@ int tx_predict(const struct jr_piece *before, size_t nbefore,
 
 int tx_step_in_place(const struct tx_step *st)
 {
-	struct jr_piece *pred;
+	struct rl_extent *pred;
 	size_t np;
 	bool same;
-	int r = tx_predict(st->before, st->nbefore, st->target, st->ntarget,
-	                   &pred, &np);
+	int r = tx_predict(st->range.before, st->range.nbefore,
+			   st->range.target, st->range.ntarget, &pred, &np);
 
 	if (r < 0)
 		return r;
-	same = tx_pieces_equal(pred, np, st->before, st->nbefore);
+	same = tx_pieces_equal(pred, np, st->range.before, st->range.nbefore);
 	free(pred);
 	return same;
 }
@@ -222,31 +214,35 @@ int tx_plan_move(struct tx_plan *p, const char *path, int fd, uint64_t off,
 	int r;
 
 	memset(&st, 0, sizeof(st));
-	st.path = strdup(path);
-	if (!st.path)
+	st.range.path = strdup(path);
+	if (!st.range.path)
 		return -ENOMEM;
-	st.offset = off;
-	st.length = len;
-	r = rl_file_identity(fd, &st.ino, &st.gen, &st.gen_known);
+	st.range.offset = off;
+	st.range.length = len;
+	r = rl_file_identity(fd, &st.range.ino, &st.range.gen, &st.gen_known);
 	if (r == 0)
-		r = tx_range_pieces(fd, off, len, &st.before, &st.nbefore);
+		r = tx_range_pieces(fd, off, len, &st.range.before,
+				    &st.range.nbefore);
 	if (r < 0)
 		goto fail;
 	/* Only data moves: every extent goes to goal + its distance from
 	 * off; holes stay holes (so an undo restores them exactly). */
-	st.target = calloc(st.nbefore ? st.nbefore : 1, sizeof(*st.target));
-	if (!st.target) {
+	st.range.target = calloc(st.range.nbefore ? st.range.nbefore : 1,
+				 sizeof(*st.range.target));
+	if (!st.range.target) {
 		r = -ENOMEM;
 		goto fail;
 	}
-	for (size_t i = 0; i < st.nbefore; i++) {
-		st.target[i].logical = st.before[i].logical;
-		st.target[i].physical = goal + (st.before[i].logical - off);
-		st.target[i].length = st.before[i].length;
+	for (size_t i = 0; i < st.range.nbefore; i++) {
+		st.range.target[i].logical = st.range.before[i].logical;
+		st.range.target[i].physical =
+		    goal + (st.range.before[i].logical - off);
+		st.range.target[i].length = st.range.before[i].length;
 	}
-	st.ntarget = tx_pieces_normalize(st.target, st.nbefore);
+	st.range.ntarget =
+	    tx_pieces_normalize(st.range.target, st.range.nbefore);
 	/* Pieces already in place need no move. */
-	st.bytes = tx_pieces_bytes(st.before, st.nbefore);
+	st.bytes = tx_pieces_bytes(st.range.before, st.range.nbefore);
 	r = tx_plan_add(p, &st);
 	if (r == 0)
 		return 0;
@@ -264,12 +260,12 @@ static int cmp_u64(const void *a, const void *b)
 /* target minus the parts where `have` already maps identically. Inside
  * one `have` piece the mapping is linear, so between consecutive piece
  * boundaries a range is either wholly in place or wholly not. */
-static int subtract_in_place(const struct jr_piece *target, size_t nt,
-                             const struct jr_piece *have, size_t nh,
-                             struct jr_piece **out, size_t *n)
+static int subtract_in_place(const struct rl_extent *target, size_t nt,
+                             const struct rl_extent *have, size_t nh,
+                             struct rl_extent **out, size_t *n)
 {
 	size_t cap = nt * (2 * nh + 2) + 1, k = 0;
-	struct jr_piece *p = calloc(cap, sizeof(*p));
+	struct rl_extent *p = calloc(cap, sizeof(*p));
 	uint64_t *bnd = calloc(2 * nh + 2, sizeof(*bnd));
 
 	if (!p || !bnd) {
@@ -328,44 +324,41 @@ int tx_plan_undo(struct tx_plan *p, const struct jr_txn *t)
 	for (size_t i = t->nsteps; i-- > 0;) {
 		const struct jr_step *js = &t->steps[i];
 		struct tx_step st;
+		struct rl_extent *orig;
+		size_t norig;
 
-		if (js->nafter == 0 || !js->path)
+		if (js->nafter == 0 || !js->range.path)
 			continue; /* nothing moved in this step */
+		/* The same file range, going from where the step left it
+		 * (its after) back to where it was (its before, less what is
+		 * there already). */
 		memset(&st, 0, sizeof(st));
-		st.path = strdup(js->path);
-		st.ino = js->ino;
-		st.gen = js->gen;
-		st.gen_known = js->gen != 0;
-		st.offset = js->offset;
-		st.length = js->length;
-		st.before = calloc(js->nafter, sizeof(*st.before));
-		if (!st.path || !st.before) {
+		if (jr_range_copy(&st.range, &js->range) < 0)
+			return -ENOMEM;
+		st.gen_known = st.range.gen != 0;
+		orig = st.range.before;
+		norig = tx_pieces_normalize(orig, st.range.nbefore);
+		free(st.range.target);
+		st.range.target = NULL;
+		st.range.ntarget = 0;
+		st.range.before = jr_pieces_dup(js->after, js->nafter);
+		if (!st.range.before) {
+			free(orig);
 			tx_step_clear(&st);
 			return -ENOMEM;
 		}
-		memcpy(st.before, js->after, js->nafter * sizeof(*st.before));
-		st.nbefore = tx_pieces_normalize(st.before, js->nafter);
-		{
-			struct jr_piece *orig =
-			    calloc(js->nbefore + 1, sizeof(*orig));
-			size_t no;
-			if (!orig) {
-				tx_step_clear(&st);
-				return -ENOMEM;
-			}
-			memcpy(orig, js->before,
-			       js->nbefore * sizeof(*orig));
-			no = tx_pieces_normalize(orig, js->nbefore);
-			r = subtract_in_place(orig, no, st.before, st.nbefore,
-			                      &st.target, &st.ntarget);
-			free(orig);
-		}
+		st.range.nbefore =
+		    tx_pieces_normalize(st.range.before, js->nafter);
+		r = subtract_in_place(orig, norig, st.range.before,
+		                      st.range.nbefore, &st.range.target,
+		                      &st.range.ntarget);
+		free(orig);
 		if (r < 0) {
 			tx_step_clear(&st);
 			return r;
 		}
-		st.bytes = tx_pieces_bytes(st.target, st.ntarget);
-		if (st.ntarget == 0) {
+		st.bytes = tx_pieces_bytes(st.range.target, st.range.ntarget);
+		if (st.range.ntarget == 0) {
 			tx_step_clear(&st);
 			continue;
 		}
@@ -385,11 +378,12 @@ int tx_plan_undo(struct tx_plan *p, const struct jr_txn *t)
 }
 
 int tx_step_untouched(const struct tx_plan *p, size_t i,
-                      struct jr_piece **out, size_t *n)
+                      struct rl_extent **out, size_t *n)
 {
 	const struct tx_step *st = &p->steps[i];
-	uint64_t pos = st->offset, end = st->offset + st->length;
-	struct jr_piece *cov = calloc(i + 1, sizeof(*cov)), *r;
+	uint64_t pos = st->range.offset,
+		 end = st->range.offset + st->range.length;
+	struct rl_extent *cov = calloc(i + 1, sizeof(*cov)), *r;
 	size_t nc = 0, k = 0;
 
 	*out = NULL;
@@ -399,9 +393,10 @@ int tx_step_untouched(const struct tx_plan *p, size_t i,
 	/* what the earlier steps on this file cover of the range */
 	for (size_t j = 0; j < i; j++) {
 		const struct tx_step *e = &p->steps[j];
-		uint64_t lo = e->offset, hi = e->offset + e->length;
+		uint64_t lo = e->range.offset,
+			 hi = e->range.offset + e->range.length;
 
-		if (e->ino != st->ino || hi <= pos || lo >= end)
+		if (e->range.ino != st->range.ino || hi <= pos || lo >= end)
 			continue;
 		cov[nc].logical = lo > pos ? lo : pos;
 		cov[nc].length = (hi < end ? hi : end) - cov[nc].logical;
@@ -433,8 +428,8 @@ int tx_step_untouched(const struct tx_plan *p, size_t i,
 
 /* The pieces of p[0..n) inside [off, off+len), cut at its ends, into out
  * (room for n). */
-static size_t pieces_clip(const struct jr_piece *p, size_t n, uint64_t off,
-                          uint64_t len, struct jr_piece *out)
+static size_t pieces_clip(const struct rl_extent *p, size_t n, uint64_t off,
+                          uint64_t len, struct rl_extent *out)
 {
 	size_t k = 0;
 
@@ -456,11 +451,11 @@ static size_t pieces_clip(const struct jr_piece *p, size_t n, uint64_t off,
 	return k;
 }
 
-int tx_pieces_equal_in(const struct jr_piece *a, size_t na,
-                       const struct jr_piece *b, size_t nb, uint64_t off,
+int tx_pieces_equal_in(const struct rl_extent *a, size_t na,
+                       const struct rl_extent *b, size_t nb, uint64_t off,
                        uint64_t len)
 {
-	struct jr_piece *ca = calloc(na + 1, sizeof(*ca)),
+	struct rl_extent *ca = calloc(na + 1, sizeof(*ca)),
 	                *cb = calloc(nb + 1, sizeof(*cb));
 	int r = -ENOMEM;
 
@@ -599,7 +594,7 @@ static void notify(struct apply_ctx *c, tx_progress_cb cb, void *arg,
 	pr.eta = pr.rate > 0 ? (double)(pr.total - c->done) / pr.rate : -1;
 	pr.step = step;
 	pr.nsteps = c->p->nsteps;
-	pr.path = step < c->p->nsteps ? c->p->steps[step].path : NULL;
+	pr.path = step < c->p->nsteps ? c->p->steps[step].range.path : NULL;
 	pr.steps_done = c->res->steps_done;
 	pr.pausing = pausing;
 	pr.step_end = step_end;
@@ -682,19 +677,20 @@ static int open_donor(const char *path, dev_t dev)
 /* Does the file range now map as predicted? On success *now holds the
  * range's pieces (the step's "after"). */
 static int verify_moved(int fd, const struct tx_step *st, char *why,
-                        size_t wlen, struct jr_piece **out, size_t *nout)
+                        size_t wlen, struct rl_extent **out, size_t *nout)
 {
-	struct jr_piece *now = NULL, *want = NULL;
+	struct rl_extent *now = NULL, *want = NULL;
 	size_t nnow, nwant;
-	int r = tx_range_pieces(fd, st->offset, st->length, &now, &nnow);
+	int r = tx_range_pieces(fd, st->range.offset, st->range.length, &now,
+				&nnow);
 
 	if (r < 0) {
 		snprintf(why, wlen, "FIEMAP after the move: %s",
 		         strerror(-r));
 		return r;
 	}
-	r = tx_predict(st->before, st->nbefore, st->target, st->ntarget,
-	               &want, &nwant);
+	r = tx_predict(st->range.before, st->range.nbefore, st->range.target,
+		       st->range.ntarget, &want, &nwant);
 	if (r == 0 && !tx_pieces_equal(now, nnow, want, nwant)) {
 		snprintf(why, wlen,
 		         "FIEMAP after the move does not show the range at the "
@@ -718,7 +714,7 @@ static int alloc_pieces(struct apply_ctx *c, const struct tx_step *st,
                         size_t k0, size_t k1, int d, char *why, size_t wlen)
 {
 	struct rl_place_opts popts;
-	struct jr_piece *dp = NULL, *tg;
+	struct rl_extent *dp = NULL, *tg;
 	size_t nd, nt = k1 - k0;
 	int r;
 
@@ -731,7 +727,7 @@ static int alloc_pieces(struct apply_ctx *c, const struct tx_step *st,
 	popts.state_dir = c->o->state_dir;
 	popts.no_tunables = c->o->no_tunables;
 	for (size_t k = k0; k < k1; k++) {
-		const struct jr_piece *t = &st->target[k];
+		const struct rl_extent *t = &st->range.target[k];
 		int64_t got;
 
 		if (lseek(d, (off_t)t->logical, SEEK_SET) < 0)
@@ -757,10 +753,11 @@ static int alloc_pieces(struct apply_ctx *c, const struct tx_step *st,
 	tg = calloc(nt ? nt : 1, sizeof(*tg));
 	if (!tg)
 		return -ENOMEM;
-	memcpy(tg, st->target + k0, nt * sizeof(*tg));
+	memcpy(tg, st->range.target + k0, nt * sizeof(*tg));
 	nt = tx_pieces_normalize(tg, nt);
 	r = nt == 1 ? tx_range_pieces(d, tg[0].logical, tg[0].length, &dp, &nd)
-	            : tx_range_pieces(d, st->offset, st->length, &dp, &nd);
+		    : tx_range_pieces(d, st->range.offset, st->range.length,
+				      &dp, &nd);
 	if (r == 0 && !tx_pieces_equal(dp, nd, tg, nt)) {
 		snprintf(why, wlen,
 		         "the allocation did not land at the target "
@@ -785,7 +782,7 @@ static int hold_targets(struct apply_ctx *c, const struct tx_step *st,
                         dev_t dev, bool per_piece, bool keep_going,
                         struct tx_held *h, char *why, size_t wlen)
 {
-	size_t n = per_piece ? st->ntarget : 1;
+	size_t n = per_piece ? st->range.ntarget : 1;
 	int ret = 0;
 
 	if (!h->fd) {
@@ -802,16 +799,16 @@ static int hold_targets(struct apply_ctx *c, const struct tx_step *st,
 
 		if (h->fd[k] >= 0)
 			continue;
-		d = open_donor(st->path, dev);
+		d = open_donor(st->range.path, dev);
 		if (d < 0) {
 			r = d;
 			snprintf(why, wlen, "cannot create the donor file: %s",
 			         rl_strerror(r));
 		} else {
-			r = per_piece ? alloc_pieces(c, st, k, k + 1, d, why,
-			                             wlen)
-			              : alloc_pieces(c, st, 0, st->ntarget, d,
-			                             why, wlen);
+			r = per_piece
+				? alloc_pieces(c, st, k, k + 1, d, why, wlen)
+				: alloc_pieces(c, st, 0, st->range.ntarget, d,
+					       why, wlen);
 			if (r < 0)
 				close(d); /* whatever it holds is freed */
 		}
@@ -831,8 +828,8 @@ static int hold_targets(struct apply_ctx *c, const struct tx_step *st,
 }
 
 /* Do the physical ranges of two piece lists overlap? */
-static bool pieces_overlap(const struct jr_piece *a, size_t na,
-                           const struct jr_piece *b, size_t nb)
+static bool pieces_overlap(const struct rl_extent *a, size_t na,
+                           const struct rl_extent *b, size_t nb)
 {
 	for (size_t i = 0; i < na; i++)
 		for (size_t k = 0; k < nb; k++)
@@ -852,14 +849,16 @@ static void hold_step(struct apply_ctx *c, size_t k)
 	struct stat sb;
 	int fd, r = -ESTALE;
 
-	if (st->ntarget - h->nheld > c->fd_budget - c->fds_held)
+	if (st->range.ntarget - h->nheld > c->fd_budget - c->fds_held)
 		return;
 	fd = c->o->open_file
-	         ? c->o->open_file(c->o->open_arg, st->path, O_RDONLY)
-	         : open(st->path, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+		 ? c->o->open_file(c->o->open_arg, st->range.path, O_RDONLY)
+		 : open(st->range.path,
+			O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
 	if (fd < 0)
 		return; /* its step says why */
-	if (fstat(fd, &sb) == 0 && S_ISREG(sb.st_mode) && sb.st_ino == st->ino)
+	if (fstat(fd, &sb) == 0 && S_ISREG(sb.st_mode) &&
+	    sb.st_ino == st->range.ino)
 		r = hold_targets(c, st, sb.st_dev, true, true, h, why,
 		                 sizeof(why));
 	close(fd);
@@ -889,9 +888,9 @@ static void hold_ahead(struct apply_ctx *c, size_t from)
 		const struct tx_step *prev = &c->p->steps[from - 1];
 
 		if (c->held[k].not_free &&
-		    pieces_overlap(c->p->steps[k].target,
-		                   c->p->steps[k].ntarget, prev->before,
-		                   prev->nbefore))
+		    pieces_overlap(c->p->steps[k].range.target,
+				   c->p->steps[k].range.ntarget,
+				   prev->range.before, prev->range.nbefore))
 			hold_step(c, k);
 	}
 	if (end > c->p->nsteps)
@@ -905,13 +904,13 @@ static void hold_ahead(struct apply_ctx *c, size_t from)
 		if (tx_cancel_requested ||
 		    (c->o->handle_signals && stop_pending()))
 			return;
-		if (st->ntarget > c->fd_budget - c->fds_held &&
-		    st->ntarget <= c->fd_budget)
+		if (st->range.ntarget > c->fd_budget - c->fds_held &&
+		    st->range.ntarget <= c->fd_budget)
 			return; /* when earlier steps have released theirs */
 		c->reserve_next++;
 		/* none, or more than may ever be open: allocated when it
 		 * runs */
-		if (st->ntarget && st->ntarget <= c->fd_budget)
+		if (st->range.ntarget && st->range.ntarget <= c->fd_budget)
 			hold_step(c, k);
 		if (c->reserving) {
 			c->reserved++;
@@ -929,7 +928,7 @@ static size_t hold_budget(const struct tx_plan *p, struct rlimit *old)
 	rlim_t want = 256;
 
 	for (size_t k = 0; k < p->nsteps && k < TX_RESERVE_MAX; k++)
-		want += p->steps[k].ntarget;
+		want += p->steps[k].range.ntarget;
 	if (getrlimit(RLIMIT_NOFILE, &rl) < 0)
 		return 0;
 	*old = rl;
@@ -947,7 +946,7 @@ static size_t hold_budget(const struct tx_plan *p, struct rlimit *old)
 }
 
 /* Physical address of file offset x in target piece t. */
-static uint64_t target_at(const struct jr_piece *t, uint64_t x)
+static uint64_t target_at(const struct rl_extent *t, uint64_t x)
 {
 	return t->physical + (x - t->logical);
 }
@@ -958,11 +957,11 @@ static uint64_t target_at(const struct jr_piece *t, uint64_t x)
  * them, and ends at data that is at its target already (moving that again
  * would need the donor's blocks there, which it gave up). So the first
  * pass over a chunk is one run, one movedata call, as before. */
-static int chunk_todo(int fd, const struct jr_piece *t, uint64_t lo,
-                      uint64_t hi, struct jr_piece **todo, size_t *n)
+static int chunk_todo(int fd, const struct rl_extent *t, uint64_t lo,
+                      uint64_t hi, struct rl_extent **todo, size_t *n)
 {
 	int r = tx_range_pieces(fd, lo, hi - lo, todo, n);
-	struct jr_piece *p = *todo;
+	struct rl_extent *p = *todo;
 	size_t k = 0;
 	bool open = false;
 
@@ -992,10 +991,10 @@ static int chunk_todo(int fd, const struct jr_piece *t, uint64_t lo,
  * meanwhile (someone else allocated it), or when *budget placements were
  * spent already (counted down). */
 static int donor_rehold(struct apply_ctx *c, int donor,
-                        const struct jr_piece *t, uint64_t lo, uint64_t hi,
+                        const struct rl_extent *t, uint64_t lo, uint64_t hi,
                         int *budget)
 {
-	struct jr_piece *dp;
+	struct rl_extent *dp;
 	size_t nd;
 	uint64_t pos = lo;
 	int r = tx_range_pieces(donor, lo, hi - lo, &dp, &nd);
@@ -1059,12 +1058,12 @@ static int donor_rehold(struct apply_ctx *c, int donor,
  * punch fd if it does not): a retry after -EBUSY never hands movedata a
  * space file that lost its blocks. */
 static int move_chunk(struct apply_ctx *c, int fd, int donor,
-                      const struct jr_piece *t, uint64_t lo, uint64_t hi)
+                      const struct rl_extent *t, uint64_t lo, uint64_t hi)
 {
 	int budget = TX_REHOLD_MAX;
 
 	for (int tries = 0;; tries++) {
-		struct jr_piece *todo;
+		struct rl_extent *todo;
 		size_t n;
 		int r = chunk_todo(fd, t, lo, hi, &todo, &n);
 
@@ -1090,13 +1089,13 @@ static int move_chunk(struct apply_ctx *c, int fd, int donor,
 }
 
 static int run_step(struct apply_ctx *c, struct jr_journal *j, size_t i,
-                    struct jr_piece **after, size_t *nafter, char *why,
+                    struct rl_extent **after, size_t *nafter, char *why,
                     size_t wlen)
 {
 	const struct tx_step *st = &c->p->steps[i];
 	uint64_t ino, gen;
 	bool gk;
-	struct jr_piece *cur = NULL;
+	struct rl_extent *cur = NULL;
 	size_t ncur;
 	struct stat sb;
 	int fd, r;
@@ -1105,8 +1104,9 @@ static int run_step(struct apply_ctx *c, struct jr_journal *j, size_t i,
 	bool moving = false; /* movedata was called: record a partial move */
 	int sig = 0;
 
-	fd = c->o->open_file ? c->o->open_file(c->o->open_arg, st->path, O_RDWR)
-	                     : open(st->path, O_RDWR | O_NOFOLLOW | O_CLOEXEC);
+	fd = c->o->open_file
+		 ? c->o->open_file(c->o->open_arg, st->range.path, O_RDWR)
+		 : open(st->range.path, O_RDWR | O_NOFOLLOW | O_CLOEXEC);
 	if (fd < 0) {
 		snprintf(why, wlen,
 		         "cannot open: %s; nothing of this step was moved",
@@ -1118,26 +1118,28 @@ static int run_step(struct apply_ctx *c, struct jr_journal *j, size_t i,
 		snprintf(why, wlen, "fstat: %s", strerror(-r));
 		goto out;
 	}
-	if (ino != st->ino || (st->gen_known && gk && gen != st->gen)) {
+	if (ino != st->range.ino ||
+	    (st->gen_known && gk && gen != st->range.gen)) {
 		snprintf(why, wlen,
 		         "changed during planning: it is another file now "
 		         "(inode %llu generation %llu, planned %llu/%llu)",
 		         (unsigned long long)ino, (unsigned long long)gen,
-		         (unsigned long long)st->ino,
-		         (unsigned long long)st->gen);
+		         (unsigned long long)st->range.ino,
+		         (unsigned long long)st->range.gen);
 		r = -ESTALE;
 		goto out;
 	}
-	r = tx_range_pieces(fd, st->offset, st->length, &cur, &ncur);
+	r = tx_range_pieces(fd, st->range.offset, st->range.length, &cur,
+			    &ncur);
 	if (r < 0) {
 		snprintf(why, wlen, "FIEMAP: %s", strerror(-r));
 		goto out;
 	}
-	if (!tx_pieces_equal(cur, ncur, st->before, st->nbefore)) {
+	if (!tx_pieces_equal(cur, ncur, st->range.before, st->range.nbefore)) {
 		snprintf(why, wlen,
 		         "changed during planning: its blocks are not where "
 		         "the plan saw them (%zu extents now, %zu planned)",
-		         ncur, st->nbefore);
+		         ncur, st->range.nbefore);
 		r = -ESTALE;
 		goto out;
 	}
@@ -1156,14 +1158,15 @@ static int run_step(struct apply_ctx *c, struct jr_journal *j, size_t i,
 	}
 	if (!h.fd || h.nheld < h.n) {
 		r = hold_targets(c, st, sb.st_dev,
-		                 h.fd || st->ntarget <= c->fd_budget - c->fds_held,
-		                 false, &h, why, wlen);
+				 h.fd || st->range.ntarget <=
+					     c->fd_budget - c->fds_held,
+				 false, &h, why, wlen);
 		if (r < 0)
 			goto out;
 	}
 	/* move, chunk by chunk */
-	for (size_t k = 0; k < st->ntarget; k++) {
-		const struct jr_piece *t = &st->target[k];
+	for (size_t k = 0; k < st->range.ntarget; k++) {
+		const struct rl_extent *t = &st->range.target[k];
 		int donor = h.fd[h.n == 1 ? 0 : k];
 		for (uint64_t pos = t->logical; pos < t->logical + t->length;) {
 			uint64_t n = t->logical + t->length - pos;
@@ -1207,11 +1210,12 @@ out:
 	if (r < 0 && moving && *after == NULL) {
 		/* Record where the range is now (a partial move) so the
 		 * journal can say so and an undo can take it back. */
-		struct jr_piece *now;
+		struct rl_extent *now;
 		size_t nn;
-		if (tx_range_pieces(fd, st->offset, st->length, &now, &nn) ==
-		        0 &&
-		    !tx_pieces_equal(now, nn, st->before, st->nbefore)) {
+		if (tx_range_pieces(fd, st->range.offset, st->range.length,
+				    &now, &nn) == 0 &&
+		    !tx_pieces_equal(now, nn, st->range.before,
+				     st->range.nbefore)) {
 			*after = now;
 			*nafter = nn;
 		} else if (now) {
@@ -1281,7 +1285,7 @@ int tx_apply(const struct tx_plan *p, struct jr_journal *j,
 	for (size_t i = 0; i < p->nsteps; i++) {
 		const struct tx_step *st = &p->steps[i];
 		struct jr_step js;
-		struct jr_piece *after = NULL;
+		struct rl_extent *after = NULL;
 		size_t nafter = 0;
 		char why[512] = "";
 		bool ran = false; /* past PLANNED: the step_done callback */
@@ -1319,15 +1323,7 @@ int tx_apply(const struct tx_plan *p, struct jr_journal *j,
 		}
 		memset(&js, 0, sizeof(js));
 		js.index = (unsigned)i;
-		js.path = st->path;
-		js.ino = st->ino;
-		js.gen = st->gen;
-		js.offset = st->offset;
-		js.length = st->length;
-		js.target = st->target;
-		js.ntarget = st->ntarget;
-		js.before = st->before;
-		js.nbefore = st->nbefore;
+		js.range = st->range; /* borrowed: the record is written */
 		r = jr_step_planned(j, id, &js);
 		if (r < 0) {
 			snprintf(why, sizeof(why),
@@ -1375,9 +1371,9 @@ int tx_apply(const struct tx_plan *p, struct jr_journal *j,
 			snprintf(res->message, sizeof(res->message),
 			         "step %zu of %zu (%s, range %llu+%llu)%s: "
 			         "%s%s",
-			         i + 1, p->nsteps, st->path,
-			         (unsigned long long)st->offset,
-			         (unsigned long long)st->length,
+			         i + 1, p->nsteps, st->range.path,
+			         (unsigned long long)st->range.offset,
+			         (unsigned long long)st->range.length,
 			         stop ? "" : " failed", why,
 			         i ? "; the earlier steps stay applied" : "");
 			break;

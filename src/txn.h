@@ -34,14 +34,8 @@
 #include "journal.h"
 
 struct tx_step {
-	char *path;               /* absolute path of the file */
-	uint64_t ino, gen;        /* identity when planned (gen 0: unknown) */
-	bool gen_known;
-	uint64_t offset, length;  /* the file range (block aligned) */
-	struct jr_piece *target;  /* where the range goes (sorted) */
-	size_t ntarget;
-	struct jr_piece *before;  /* extents of the range when planned */
-	size_t nbefore;
+	struct jr_range range;    /* the file range and where it goes */
+	bool gen_known;           /* range.gen is the file's generation */
 	uint64_t bytes;           /* data bytes that will move */
 };
 
@@ -118,20 +112,20 @@ int tx_plan_add(struct tx_plan *p, struct tx_step *st);
 /* FIEMAP of [off, off+len) clipped to the range, merged where
  * physically and logically adjacent (so equal layouts compare equal). */
 int tx_range_pieces(int fd, uint64_t off, uint64_t len,
-                    struct jr_piece **out, size_t *n);
+                    struct rl_extent **out, size_t *n);
 
 /* Normalize: sort by logical offset, merge adjacent, drop flags. */
-size_t tx_pieces_normalize(struct jr_piece *p, size_t n);
-bool tx_pieces_equal(const struct jr_piece *a, size_t na,
-                     const struct jr_piece *b, size_t nb);
-uint64_t tx_pieces_bytes(const struct jr_piece *p, size_t n);
+size_t tx_pieces_normalize(struct rl_extent *p, size_t n);
+bool tx_pieces_equal(const struct rl_extent *a, size_t na,
+                     const struct rl_extent *b, size_t nb);
+uint64_t tx_pieces_bytes(const struct rl_extent *p, size_t n);
 
 /* Would the file range, with the data of `before`, map onto `target`
  * after a move (holes stay holes, data lands at target + (L - logical))?
  * Fills *out with the predicted extents. */
-int tx_predict(const struct jr_piece *before, size_t nbefore,
-               const struct jr_piece *target, size_t ntarget,
-               struct jr_piece **out, size_t *n);
+int tx_predict(const struct rl_extent *before, size_t nbefore,
+               const struct rl_extent *target, size_t ntarget,
+               struct rl_extent **out, size_t *n);
 
 /* Does step st leave its range where it is (the targets are where the
  * data is already)? 1, 0, or -ENOMEM. */
@@ -154,11 +148,11 @@ int tx_plan_undo(struct tx_plan *p, const struct jr_txn *t);
  * several steps on one file: the state after the last one is checked
  * against the file now, the others when they run). */
 int tx_step_untouched(const struct tx_plan *p, size_t i,
-                      struct jr_piece **out, size_t *n);
+                      struct rl_extent **out, size_t *n);
 /* tx_pieces_equal for the parts of a and b inside [off, off+len): 1, 0,
  * or -ENOMEM. */
-int tx_pieces_equal_in(const struct jr_piece *a, size_t na,
-                       const struct jr_piece *b, size_t nb, uint64_t off,
+int tx_pieces_equal_in(const struct rl_extent *a, size_t na,
+                       const struct rl_extent *b, size_t nb, uint64_t off,
                        uint64_t len);
 
 /* Run the plan (see above). j: the locked journal. Returns 0 when every

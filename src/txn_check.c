@@ -141,8 +141,9 @@ static uint64_t freed_by_earlier(const struct tx_plan *p, size_t i,
                                  uint64_t pos)
 {
 	for (size_t j = 0; j < i; j++)
-		for (size_t k = 0; k < p->steps[j].nbefore; k++) {
-			const struct jr_piece *b = &p->steps[j].before[k];
+		for (size_t k = 0; k < p->steps[j].range.nbefore; k++) {
+			const struct rl_extent *b =
+			    &p->steps[j].range.before[k];
 			if (b->physical <= pos && pos < b->physical + b->length)
 				return b->physical + b->length;
 		}
@@ -177,7 +178,7 @@ static uint64_t first_busy(const struct tx_plan *p, size_t i,
 
 /* Target piece t of step i: 0 free, else 1 or -errno with c filled. */
 static int check_piece(const struct tx_plan *p, size_t i,
-                       const struct jr_piece *t, const struct rl_fs_info *fs,
+                       const struct rl_extent *t, const struct rl_fs_info *fs,
                        struct tx_check *c)
 {
 	struct rl_free_extent fe[64];
@@ -229,7 +230,8 @@ static uint64_t plan_peak(const struct tx_plan *p)
 		now = alloc > freed ? alloc - freed : 0;
 		if (now > need)
 			need = now;
-		freed += tx_pieces_bytes(p->steps[i].before, p->steps[i].nbefore);
+		freed += tx_pieces_bytes(p->steps[i].range.before,
+					 p->steps[i].range.nbefore);
 	}
 	return need;
 }
@@ -263,9 +265,9 @@ int tx_check_targets(const struct tx_plan *p, struct rl_fs_info *fs,
 		return 1;
 	}
 	for (size_t i = 0; i < p->nsteps; i++)
-		for (size_t k = 0; k < p->steps[i].ntarget; k++) {
-			int r = check_piece(p, i, &p->steps[i].target[k], fs,
-			                    out);
+		for (size_t k = 0; k < p->steps[i].range.ntarget; k++) {
+			int r = check_piece(p, i, &p->steps[i].range.target[k],
+					    fs, out);
 			if (r != 0)
 				return r;
 		}
@@ -288,19 +290,21 @@ static enum tx_undo_kind undo_step_check(const struct tx_plan *p, size_t i,
 	const struct tx_step *st = &p->steps[i];
 	uint64_t ino, gen;
 	bool gk;
-	struct jr_piece *now = NULL, *parts = NULL;
+	struct rl_extent *now = NULL, *parts = NULL;
 	size_t nnow, nparts = 0;
 	int same = 1;
 
-	if (rl_file_identity(fd, &ino, &gen, &gk) < 0 || ino != st->ino ||
-	    (gk && st->gen_known && gen != st->gen))
+	if (rl_file_identity(fd, &ino, &gen, &gk) < 0 || ino != st->range.ino ||
+	    (gk && st->gen_known && gen != st->range.gen))
 		return TX_UNDO_REPLACED;
 	if (tx_step_untouched(p, i, &parts, &nparts) < 0 ||
-	    tx_range_pieces(fd, st->offset, st->length, &now, &nnow) < 0)
+	    tx_range_pieces(fd, st->range.offset, st->range.length, &now,
+			    &nnow) < 0)
 		same = 0;
 	for (size_t k = 0; k < nparts && same == 1; k++)
-		same = tx_pieces_equal_in(now, nnow, st->before, st->nbefore,
-		                          parts[k].logical, parts[k].length);
+		same = tx_pieces_equal_in(now, nnow, st->range.before,
+					  st->range.nbefore, parts[k].logical,
+					  parts[k].length);
 	free(parts);
 	free(now);
 	return same == 1 ? TX_UNDO_OK : TX_UNDO_CHANGED;
@@ -311,7 +315,7 @@ int tx_check_undo_files(const struct tx_plan *p, tx_open_cb open_file,
 {
 	memset(out, 0, sizeof(*out));
 	for (size_t i = 0; i < p->nsteps; i++) {
-		int fd = open_file(open_arg, p->steps[i].path, O_RDONLY);
+		int fd = open_file(open_arg, p->steps[i].range.path, O_RDONLY);
 
 		out->step = i;
 		if (fd < 0) {

@@ -30,13 +30,13 @@ void tx_model_refresh_step(struct lm_model *m, const char *mnt,
                            const struct tx_step *st, tx_open_cb open_file,
                            void *open_arg)
 {
-	uint32_t id = lm_find_inode(m, st->ino);
+	uint32_t id = lm_find_inode(m, st->range.ino);
 	struct rl_extent *ext;
 	size_t n;
 	int fd;
 
 	if (id != LM_NONE) {
-		fd = open_file(open_arg, st->path, O_RDONLY);
+		fd = open_file(open_arg, st->range.path, O_RDONLY);
 		if (fd >= 0) {
 			if (rl_get_extents(fd, &ext, &n) == 0) {
 				lm_refresh_file(m, id, ext, n);
@@ -45,11 +45,13 @@ void tx_model_refresh_step(struct lm_model *m, const char *mnt,
 			close(fd);
 		}
 	}
-	for (size_t k = 0; k < st->nbefore; k++)
-		model_refresh_free(m, mnt, st->before[k].physical,
-		                   st->before[k].physical + st->before[k].length);
-	for (size_t k = 0; k < st->ntarget; k++)
-		model_refresh_free(m, mnt, st->target[k].physical,
-		                   st->target[k].physical + st->target[k].length);
+	for (size_t k = 0; k < st->range.nbefore; k++)
+		model_refresh_free(m, mnt, st->range.before[k].physical,
+				   st->range.before[k].physical +
+				       st->range.before[k].length);
+	for (size_t k = 0; k < st->range.ntarget; k++)
+		model_refresh_free(m, mnt, st->range.target[k].physical,
+				   st->range.target[k].physical +
+				       st->range.target[k].length);
 }
 

@@ -12,20 +12,22 @@
 /* Where the range of fd (a step's file) stands against the step's
  * extents before and its targets; *now: its extents now. */
 static enum tx_step_now range_state(int fd, const struct jr_step *js,
-                                    struct jr_piece **now, size_t *nnow)
+                                    struct rl_extent **now, size_t *nnow)
 {
-	struct jr_piece *want = NULL, *bef = NULL;
+	struct rl_extent *want = NULL, *bef = NULL;
 	size_t nwant, nbef;
 	enum tx_step_now st = TX_NOW_CANNOT_READ;
 
-	if (tx_range_pieces(fd, js->offset, js->length, now, nnow) < 0)
+	if (tx_range_pieces(fd, js->range.offset, js->range.length, now, nnow) <
+	    0)
 		return st;
-	bef = calloc(js->nbefore + 1, sizeof(*bef));
+	bef = calloc(js->range.nbefore + 1, sizeof(*bef));
 	if (!bef)
 		return st;
-	memcpy(bef, js->before, js->nbefore * sizeof(*bef));
-	nbef = tx_pieces_normalize(bef, js->nbefore);
-	if (tx_predict(bef, nbef, js->target, js->ntarget, &want, &nwant) == 0) {
+	memcpy(bef, js->range.before, js->range.nbefore * sizeof(*bef));
+	nbef = tx_pieces_normalize(bef, js->range.nbefore);
+	if (tx_predict(bef, nbef, js->range.target, js->range.ntarget, &want,
+		       &nwant) == 0) {
 		if (tx_pieces_equal(*now, *nnow, bef, nbef))
 			st = TX_NOW_NOT_MOVED;
 		else if (tx_pieces_equal(*now, *nnow, want, nwant))
@@ -41,19 +43,19 @@ static enum tx_step_now range_state(int fd, const struct jr_step *js,
 /* Where does the interrupted step js stand now? */
 static enum tx_step_now step_state(const struct jr_step *js,
                                    tx_open_cb open_file, void *open_arg,
-                                   struct jr_piece **now, size_t *nnow)
+                                   struct rl_extent **now, size_t *nnow)
 {
 	uint64_t ino, gen;
 	bool gk;
 	enum tx_step_now st;
-	int fd = open_file(open_arg, js->path, O_RDONLY);
+	int fd = open_file(open_arg, js->range.path, O_RDONLY);
 
 	*now = NULL;
 	*nnow = 0;
 	if (fd < 0)
 		return TX_NOW_CANNOT_OPEN;
-	if (rl_file_identity(fd, &ino, &gen, &gk) < 0 || ino != js->ino ||
-	    (gk && js->gen && gen != js->gen))
+	if (rl_file_identity(fd, &ino, &gen, &gk) < 0 || ino != js->range.ino ||
+	    (gk && js->range.gen && gen != js->range.gen))
 		st = TX_NOW_REPLACED;
 	else
 		st = range_state(fd, js, now, nnow);
@@ -66,16 +68,16 @@ static void recover_step(struct jr_journal *j, uint64_t id,
                          const struct jr_step *js, tx_open_cb open_file,
                          void *open_arg, struct tx_recovered_step *rs)
 {
-	struct jr_piece *now;
+	struct rl_extent *now;
 	size_t nnow;
 	enum tx_step_now st = step_state(js, open_file, open_arg, &now, &nnow);
 	unsigned idx = js->index;
 
 	if (rs) {
 		rs->index = idx;
-		rs->path = strdup(js->path);
-		rs->offset = js->offset;
-		rs->length = js->length;
+		rs->path = strdup(js->range.path);
+		rs->offset = js->range.offset;
+		rs->length = js->range.length;
 		rs->now = st;
 	}
 	if (now && (st == TX_NOW_MOVED || st == TX_NOW_PARTLY))

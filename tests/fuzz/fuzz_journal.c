@@ -94,12 +94,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 				const struct jr_step *st = &x->steps[k];
 				uint64_t sum = 0;
 
-				if (st->path)
-					(void)strlen(st->path);
-				for (size_t q = 0; q < st->ntarget; q++)
-					sum += st->target[q].length;
-				for (size_t q = 0; q < st->nbefore; q++)
-					sum += st->before[q].length;
+				if (st->range.path)
+					(void)strlen(st->range.path);
+				for (size_t q = 0; q < st->range.ntarget; q++)
+					sum += st->range.target[q].length;
+				for (size_t q = 0; q < st->range.nbefore; q++)
+					sum += st->range.before[q].length;
 				for (size_t q = 0; q < st->nafter; q++)
 					sum += st->after[q].length;
 				(void)sum;

@@ -48,27 +48,27 @@ static struct jr_journal *open_ro(void)
  * journal file's size before the END record. */
 static void write_sample(struct jr_journal *j, uint64_t *id, bool end)
 {
-	struct jr_piece tgt = {0, 1 << 20, 8192, 0};
-	struct jr_piece before[2] = {{0, 40960, 4096, 0},
+	struct rl_extent tgt = {0, 1 << 20, 8192, 0};
+	struct rl_extent before[2] = {{0, 40960, 4096, 0},
 	                             {4096, 409600, 4096, 0x800}};
-	struct jr_piece after = {0, 1 << 20, 8192, 0};
+	struct rl_extent after = {0, 1 << 20, 8192, 0};
 	struct jr_step st = {.index = 0,
-	                     .path = (char *)"dir/file a",
-	                     .ino = 12,
-	                     .gen = 0xdeadbeef,
-	                     .offset = 0,
-	                     .length = 8192,
-	                     .target = &tgt,
-	                     .ntarget = 1,
-	                     .before = before,
-	                     .nbefore = 2};
+	                     .range.path = (char *)"dir/file a",
+	                     .range.ino = 12,
+	                     .range.gen = 0xdeadbeef,
+	                     .range.offset = 0,
+	                     .range.length = 8192,
+	                     .range.target = &tgt,
+	                     .range.ntarget = 1,
+	                     .range.before = before,
+	                     .range.nbefore = 2};
 
 	assert_int_equal(jr_begin(j, "move 'dir/file a' --to 1M", 0, 2, id),
 	                 0);
 	assert_int_equal(jr_step_planned(j, *id, &st), 0);
 	assert_int_equal(jr_step_done(j, *id, 0, &after, 1, 8192), 0);
 	st.index = 1;
-	st.path = (char *)"b";
+	st.range.path = (char *)"b";
 	assert_int_equal(jr_step_planned(j, *id, &st), 0);
 	assert_int_equal(jr_step_failed(j, *id, 1, EBUSY, "target taken"), 0);
 	if (end)
@@ -82,12 +82,12 @@ static void check_sample(struct jr_txn *t)
 	assert_string_equal(t->uuid, UUID);
 	assert_int_equal(t->nsteps, 2);
 	assert_int_equal(t->bytes, 8192);
-	assert_string_equal(t->steps[0].path, "dir/file a");
-	assert_int_equal(t->steps[0].gen, 0xdeadbeef);
+	assert_string_equal(t->steps[0].range.path, "dir/file a");
+	assert_int_equal(t->steps[0].range.gen, 0xdeadbeef);
 	assert_int_equal(t->steps[0].state, JR_STEP_DONE);
-	assert_int_equal(t->steps[0].nbefore, 2);
-	assert_int_equal(t->steps[0].before[1].physical, 409600);
-	assert_int_equal(t->steps[0].before[1].flags, 0x800);
+	assert_int_equal(t->steps[0].range.nbefore, 2);
+	assert_int_equal(t->steps[0].range.before[1].physical, 409600);
+	assert_int_equal(t->steps[0].range.before[1].flags, 0x800);
 	assert_int_equal(t->steps[0].nafter, 1);
 	assert_int_equal(t->steps[0].after[0].physical, 1 << 20);
 	assert_int_equal(t->steps[1].state, JR_STEP_FAILED);
@@ -152,13 +152,19 @@ static void test_roundtrip(void **state)
 static void test_partial_bytes(void **state)
 {
 	struct jr_journal *j = open_rw();
-	struct jr_piece part[2] = {{0, 1 << 20, 4096, 0},
+	struct rl_extent part[2] = {{0, 1 << 20, 4096, 0},
 	                           {4096, 409600, 4096, 0}};
-	struct jr_piece before[2] = {{0, 40960, 4096, 0},
+	struct rl_extent before[2] = {{0, 40960, 4096, 0},
 	                             {4096, 409600, 4096, 0}};
-	struct jr_step st = {.index = 2, .path = (char *)"b", .ino = 13,
-	                     .offset = 0, .length = 8192, .target = part,
-	                     .ntarget = 1, .before = before, .nbefore = 2};
+	struct jr_step st = {.index = 2,
+			     .range.path = (char *)"b",
+			     .range.ino = 13,
+			     .range.offset = 0,
+			     .range.length = 8192,
+			     .range.target = part,
+			     .range.ntarget = 1,
+			     .range.before = before,
+			     .range.nbefore = 2};
 	uint64_t id;
 
 	(void)state;
@@ -537,7 +543,7 @@ static void test_dir_parents(void **state)
  * an id the newest such that is not an undo itself. */
 static void test_undoable(void **state)
 {
-	struct jr_piece pc = {0, 4096, 4096, 0};
+	struct rl_extent pc = {0, 4096, 4096, 0};
 	struct jr_step moved = {.after = &pc, .nafter = 1}, failed = {0};
 	struct jr_txn t[4] = {
 	    {.id = 1, .status = JR_ST_APPLIED, .steps = &moved, .nsteps = 1},

@@ -79,11 +79,12 @@ static void test_defrag(void **state)
 		tx_plan_init(&p);
 		assert_int_equal(pl_to_plan(&c, "/mnt", &p), 0);
 		assert_int_equal(p.nsteps, 1);
-		assert_string_equal(p.steps[0].path, "/mnt/dir/a");
-		assert_int_equal(p.steps[0].ino, 12);
-		assert_int_equal(p.steps[0].nbefore, 3);
-		assert_int_equal(p.steps[0].ntarget, 1);
-		assert_int_equal(p.steps[0].target[0].physical, G2 + 8 * MiB);
+		assert_string_equal(p.steps[0].range.path, "/mnt/dir/a");
+		assert_int_equal(p.steps[0].range.ino, 12);
+		assert_int_equal(p.steps[0].range.nbefore, 3);
+		assert_int_equal(p.steps[0].range.ntarget, 1);
+		assert_int_equal(p.steps[0].range.target[0].physical,
+				 G2 + 8 * MiB);
 		pm = pl_predict_model(m, &p, "/mnt");
 		assert_non_null(pm);
 		e = lm_file_extents(pm, lm_find_inode(pm, 12), &n);

@@ -32,7 +32,7 @@ static void test_error_words(void **state)
 
 static void test_normalize(void **state)
 {
-	struct jr_piece p[] = {
+	struct rl_extent p[] = {
 	    {2 * K, 102 * K, K, 0x800}, /* out of order, merges with next */
 	    {0, 100 * K, 2 * K, 0},
 	    {3 * K, 500 * K, K, 0},     /* logically adjacent, not physically */
@@ -55,11 +55,11 @@ static void test_normalize(void **state)
 static void test_predict(void **state)
 {
 	/* data at [0,2K) and [4K,6K) with a hole; target: one run at 1000 */
-	struct jr_piece before[] = {{0, 10 * K, 2 * K, 0},
+	struct rl_extent before[] = {{0, 10 * K, 2 * K, 0},
 	                            {4 * K, 50 * K, 2 * K, 0}};
-	struct jr_piece target[] = {{0, 1000 * K, 2 * K, 0},
+	struct rl_extent target[] = {{0, 1000 * K, 2 * K, 0},
 	                            {4 * K, 1004 * K, 2 * K, 0}};
-	struct jr_piece *out;
+	struct rl_extent *out;
 	size_t n;
 
 	(void)state;
@@ -71,7 +71,7 @@ static void test_predict(void **state)
 	free(out);
 
 	/* a target covering only part: the rest stays */
-	struct jr_piece part[] = {{K, 2000 * K, K, 0}};
+	struct rl_extent part[] = {{K, 2000 * K, K, 0}};
 	assert_int_equal(tx_predict(before, 2, part, 1, &out, &n), 0);
 	assert_int_equal(n, 3);
 	assert_int_equal(out[0].physical, 10 * K);
@@ -84,24 +84,26 @@ static void test_predict(void **state)
 /* A step whose targets are where its data is changes nothing. */
 static void test_in_place(void **state)
 {
-	struct jr_piece before[] = {{0, 10 * K, 2 * K, 0},
+	struct rl_extent before[] = {{0, 10 * K, 2 * K, 0},
 	                            {4 * K, 50 * K, 2 * K, 0}};
-	struct jr_piece there[] = {{0, 10 * K, 2 * K, 0},
+	struct rl_extent there[] = {{0, 10 * K, 2 * K, 0},
 	                           {4 * K, 50 * K, 2 * K, 0}};
-	struct jr_piece away[] = {{0, 1000 * K, 6 * K, 0}};
-	struct tx_step st = {.before = before, .nbefore = 2, .target = there,
-	                     .ntarget = 2};
+	struct rl_extent away[] = {{0, 1000 * K, 6 * K, 0}};
+	struct tx_step st = {.range.before = before,
+			     .range.nbefore = 2,
+			     .range.target = there,
+			     .range.ntarget = 2};
 
 	(void)state;
 	assert_int_equal(tx_step_in_place(&st), 1);
-	st.target = away;
-	st.ntarget = 1;
+	st.range.target = away;
+	st.range.ntarget = 1;
 	assert_int_equal(tx_step_in_place(&st), 0);
 }
 
 static void test_equal(void **state)
 {
-	struct jr_piece a[] = {{0, K, K, 0}}, b[] = {{0, K, K, 1}},
+	struct rl_extent a[] = {{0, K, K, 0}}, b[] = {{0, K, K, 1}},
 	                c[] = {{0, 2 * K, K, 0}};
 	(void)state;
 	assert_true(tx_pieces_equal(a, 1, b, 1)); /* flags ignored */
@@ -113,19 +115,22 @@ static void test_undo_plan(void **state)
 {
 	/* Step 0 moved [0,4K) from two places onto one run at 800;
 	 * step 1 moved [0,2K) of g but only the second block changed. */
-	struct jr_piece b0[] = {{0, 10 * K, 2 * K, 0}, {2 * K, 30 * K, 2 * K, 0}};
-	struct jr_piece a0[] = {{0, 800 * K, 4 * K, 0}};
-	struct jr_piece b1[] = {{0, 60 * K, 2 * K, 0}};
-	struct jr_piece a1[] = {{0, 60 * K, K, 0}, {K, 900 * K, K, 0}};
+	struct rl_extent b0[] = {{0, 10 * K, 2 * K, 0},
+				 {2 * K, 30 * K, 2 * K, 0}};
+	struct rl_extent a0[] = {{0, 800 * K, 4 * K, 0}};
+	struct rl_extent b1[] = {{0, 60 * K, 2 * K, 0}};
+	struct rl_extent a1[] = {{0, 60 * K, K, 0}, {K, 900 * K, K, 0}};
 	struct jr_step steps[3] = {
-	    {.index = 0, .state = JR_STEP_DONE, .path = (char *)"/m/f",
-	     .ino = 11, .gen = 5, .offset = 0, .length = 4 * K,
-	     .before = b0, .nbefore = 2, .after = a0, .nafter = 1},
-	    {.index = 1, .state = JR_STEP_FAILED, .path = (char *)"/m/g",
-	     .ino = 12, .offset = 0, .length = 2 * K, .before = b1,
-	     .nbefore = 1, .after = a1, .nafter = 2},
-	    {.index = 2, .state = JR_STEP_FAILED, .path = (char *)"/m/h",
-	     .ino = 13, .offset = 0, .length = K},
+	    {.index = 0, .state = JR_STEP_DONE, .after = a0, .nafter = 1,
+	     .range = {.path = (char *)"/m/f", .ino = 11, .gen = 5,
+	               .offset = 0, .length = 4 * K, .before = b0,
+	               .nbefore = 2}},
+	    {.index = 1, .state = JR_STEP_FAILED, .after = a1, .nafter = 2,
+	     .range = {.path = (char *)"/m/g", .ino = 12, .offset = 0,
+	               .length = 2 * K, .before = b1, .nbefore = 1}},
+	    {.index = 2, .state = JR_STEP_FAILED,
+	     .range = {.path = (char *)"/m/h", .ino = 13, .offset = 0,
+	               .length = K}},
 	};
 	struct jr_txn t = {.id = 7, .steps = steps, .nsteps = 3};
 	struct tx_plan p;
@@ -137,28 +142,30 @@ static void test_undo_plan(void **state)
 	assert_string_equal(p.command, "undo 7");
 	assert_int_equal(p.nsteps, 2);
 	/* newest first */
-	assert_string_equal(p.steps[0].path, "/m/g");
-	assert_int_equal(p.steps[0].ntarget, 1); /* only the moved block */
-	assert_int_equal(p.steps[0].target[0].logical, K);
-	assert_int_equal(p.steps[0].target[0].physical, 61 * K);
+	assert_string_equal(p.steps[0].range.path, "/m/g");
+	assert_int_equal(p.steps[0].range.ntarget,
+			 1); /* only the moved block */
+	assert_int_equal(p.steps[0].range.target[0].logical, K);
+	assert_int_equal(p.steps[0].range.target[0].physical, 61 * K);
 	assert_int_equal(p.steps[0].bytes, K);
 	assert_false(p.steps[0].gen_known);
-	assert_string_equal(p.steps[1].path, "/m/f");
-	assert_int_equal(p.steps[1].ino, 11);
+	assert_string_equal(p.steps[1].range.path, "/m/f");
+	assert_int_equal(p.steps[1].range.ino, 11);
 	assert_true(p.steps[1].gen_known);
-	assert_int_equal(p.steps[1].ntarget, 2);
-	assert_int_equal(p.steps[1].target[1].physical, 30 * K);
-	assert_int_equal(p.steps[1].nbefore, 1);
-	assert_int_equal(p.steps[1].before[0].physical, 800 * K);
+	assert_int_equal(p.steps[1].range.ntarget, 2);
+	assert_int_equal(p.steps[1].range.target[1].physical, 30 * K);
+	assert_int_equal(p.steps[1].range.nbefore, 1);
+	assert_int_equal(p.steps[1].range.before[0].physical, 800 * K);
 	assert_int_equal(p.total, 5 * K);
 	{
 		/* the predicted result of the undo is the original layout */
-		struct jr_piece *out;
+		struct rl_extent *out;
 		size_t n;
-		assert_int_equal(tx_predict(p.steps[1].before, p.steps[1].nbefore,
-		                            p.steps[1].target, p.steps[1].ntarget,
-		                            &out, &n),
-		                 0);
+		assert_int_equal(tx_predict(p.steps[1].range.before,
+					    p.steps[1].range.nbefore,
+					    p.steps[1].range.target,
+					    p.steps[1].range.ntarget, &out, &n),
+				 0);
 		assert_true(tx_pieces_equal(out, n, b0, 2));
 		free(out);
 	}
@@ -177,27 +184,27 @@ static void test_undo_plan(void **state)
  * f only for the part no earlier undo step moves. */
 static void test_undo_multistep(void **state)
 {
-	struct jr_piece b0[] = {{0, 100 * K, 4 * K, 0}};
-	struct jr_piece a0[] = {{0, 500 * K, 4 * K, 0}}; /* scratch */
-	struct jr_piece b1[] = {{0, 102 * K, K, 0}};
-	struct jr_piece a1[] = {{0, 700 * K, K, 0}};
-	struct jr_piece b2[] = {{0, 500 * K, 2 * K, 0}};
-	struct jr_piece a2[] = {{0, 101 * K, 2 * K, 0}}; /* overlaps b0 */
+	struct rl_extent b0[] = {{0, 100 * K, 4 * K, 0}};
+	struct rl_extent a0[] = {{0, 500 * K, 4 * K, 0}}; /* scratch */
+	struct rl_extent b1[] = {{0, 102 * K, K, 0}};
+	struct rl_extent a1[] = {{0, 700 * K, K, 0}};
+	struct rl_extent b2[] = {{0, 500 * K, 2 * K, 0}};
+	struct rl_extent a2[] = {{0, 101 * K, 2 * K, 0}}; /* overlaps b0 */
 	struct jr_step steps[3] = {
-	    {.index = 0, .state = JR_STEP_DONE, .path = (char *)"/m/f",
-	     .ino = 11, .offset = 0, .length = 4 * K, .before = b0,
-	     .nbefore = 1, .after = a0, .nafter = 1},
-	    {.index = 1, .state = JR_STEP_DONE, .path = (char *)"/m/g",
-	     .ino = 12, .offset = 0, .length = K, .before = b1, .nbefore = 1,
-	     .after = a1, .nafter = 1},
-	    {.index = 2, .state = JR_STEP_DONE, .path = (char *)"/m/f",
-	     .ino = 11, .offset = 0, .length = 2 * K, .before = b2,
-	     .nbefore = 1, .after = a2, .nafter = 1},
+	    {.index = 0, .state = JR_STEP_DONE, .after = a0, .nafter = 1,
+	     .range = {.path = (char *)"/m/f", .ino = 11, .offset = 0,
+	               .length = 4 * K, .before = b0, .nbefore = 1}},
+	    {.index = 1, .state = JR_STEP_DONE, .after = a1, .nafter = 1,
+	     .range = {.path = (char *)"/m/g", .ino = 12, .offset = 0,
+	               .length = K, .before = b1, .nbefore = 1}},
+	    {.index = 2, .state = JR_STEP_DONE, .after = a2, .nafter = 1,
+	     .range = {.path = (char *)"/m/f", .ino = 11, .offset = 0,
+	               .length = 2 * K, .before = b2, .nbefore = 1}},
 	};
 	struct jr_txn t = {.id = 3, .steps = steps, .nsteps = 3};
-	struct jr_piece now[] = {{0, 101 * K, 2 * K, 0},
+	struct rl_extent now[] = {{0, 101 * K, 2 * K, 0},
 	                         {2 * K, 502 * K, 2 * K, 0}};
-	struct jr_piece *parts;
+	struct rl_extent *parts;
 	struct tx_plan p;
 	size_t n;
 
@@ -216,25 +223,25 @@ static void test_undo_multistep(void **state)
 	assert_int_equal(n, 1);
 	free(parts);
 	/* journal step 0: [0,2K) is moved by the undo's first step first */
-	assert_string_equal(p.steps[2].path, "/m/f");
+	assert_string_equal(p.steps[2].range.path, "/m/f");
 	assert_int_equal(tx_step_untouched(&p, 2, &parts, &n), 0);
 	assert_int_equal(n, 1);
 	assert_int_equal(parts[0].logical, 2 * K);
 	assert_int_equal(parts[0].length, 2 * K);
 	/* f as the transaction left it: equal there, not over the range */
-	assert_false(tx_pieces_equal(now, 2, p.steps[2].before,
-	                             p.steps[2].nbefore));
-	assert_int_equal(tx_pieces_equal_in(now, 2, p.steps[2].before,
-	                                    p.steps[2].nbefore,
+	assert_false(tx_pieces_equal(now, 2, p.steps[2].range.before,
+	                             p.steps[2].range.nbefore));
+	assert_int_equal(tx_pieces_equal_in(now, 2, p.steps[2].range.before,
+	                                    p.steps[2].range.nbefore,
 	                                    parts[0].logical, parts[0].length),
 	                 1);
-	assert_int_equal(tx_pieces_equal_in(now, 2, p.steps[0].before,
-	                                    p.steps[0].nbefore, 0, 2 * K),
+	assert_int_equal(tx_pieces_equal_in(now, 2, p.steps[0].range.before,
+	                                    p.steps[0].range.nbefore, 0, 2 * K),
 	                 1);
 	/* its second half moved since: not equal */
 	now[1].physical = 900 * K;
-	assert_int_equal(tx_pieces_equal_in(now, 2, p.steps[2].before,
-	                                    p.steps[2].nbefore,
+	assert_int_equal(tx_pieces_equal_in(now, 2, p.steps[2].range.before,
+	                                    p.steps[2].range.nbefore,
 	                                    parts[0].logical, parts[0].length),
 	                 0);
 	free(parts);
@@ -293,7 +300,7 @@ static void file_and_plan(char *dir, size_t dlen, char *path, size_t plen,
 	p->command = strdup("move f");
 	r = tx_plan_move(p, path, fd, 0, sizeof(buf), 1u << 30);
 	close(fd);
-	if (r < 0 || p->steps[0].nbefore == 0) {
+	if (r < 0 || p->steps[0].range.nbefore == 0) {
 		tx_plan_free(p);
 		remove_dir(dir);
 		skip(); /* no FIEMAP here */
@@ -429,17 +436,17 @@ static void test_recover(void **state)
 	                 0);
 	assert_int_equal(jr_begin(j, "move f", 0, 2, &id), 0);
 	memset(&js, 0, sizeof(js));
-	js.path = p.steps[0].path;
-	js.ino = p.steps[0].ino;
-	js.offset = p.steps[0].offset;
-	js.length = p.steps[0].length;
-	js.target = p.steps[0].target;
-	js.ntarget = p.steps[0].ntarget;
-	js.before = p.steps[0].before;
-	js.nbefore = p.steps[0].nbefore;
+	js.range.path = p.steps[0].range.path;
+	js.range.ino = p.steps[0].range.ino;
+	js.range.offset = p.steps[0].range.offset;
+	js.range.length = p.steps[0].range.length;
+	js.range.target = p.steps[0].range.target;
+	js.range.ntarget = p.steps[0].range.ntarget;
+	js.range.before = p.steps[0].range.before;
+	js.range.nbefore = p.steps[0].range.nbefore;
 	assert_int_equal(jr_step_planned(j, id, &js), 0);
 	js.index = 1;
-	js.path = "/nonexistent/relayout-test-file";
+	js.range.path = "/nonexistent/relayout-test-file";
 	assert_int_equal(jr_step_planned(j, id, &js), 0);
 	t = jr_open_txn(j);
 	assert_non_null(t);
