@@ -29,20 +29,20 @@ struct rl_fsuuid2 {
 
 /* ext4 on-disk superblock fields we read (offsets from the superblock
  * start, which is at byte 1024 of the device). Little endian. */
-#define RL_EXT4_SB_OFFSET 1024
-#define RL_EXT4_SB_MAGIC 0xEF53
-#define RL_EXT4_OFF_BLOCKS_COUNT_LO 0x04
-#define RL_EXT4_OFF_FIRST_DATA_BLOCK 0x14
-#define RL_EXT4_OFF_LOG_BLOCK_SIZE 0x18
-#define RL_EXT4_OFF_LOG_CLUSTER_SIZE 0x1C
-#define RL_EXT4_OFF_BLOCKS_PER_GROUP 0x20
-#define RL_EXT4_OFF_MAGIC 0x38
-#define RL_EXT4_OFF_FEATURE_INCOMPAT 0x60
-#define RL_EXT4_OFF_FEATURE_RO_COMPAT 0x64
-#define RL_EXT4_OFF_BLOCKS_COUNT_HI 0x150
-#define RL_EXT4_OFF_LOG_GROUPS_PER_FLEX 0x174
-#define RL_EXT4_FEATURE_INCOMPAT_64BIT 0x80
-#define RL_EXT4_FEATURE_INCOMPAT_FLEX_BG 0x200
+#define RL_EXT4_SB_OFFSET                  1024
+#define RL_EXT4_SB_MAGIC                   0xEF53
+#define RL_EXT4_OFF_BLOCKS_COUNT_LO        0x04
+#define RL_EXT4_OFF_FIRST_DATA_BLOCK       0x14
+#define RL_EXT4_OFF_LOG_BLOCK_SIZE         0x18
+#define RL_EXT4_OFF_LOG_CLUSTER_SIZE       0x1C
+#define RL_EXT4_OFF_BLOCKS_PER_GROUP       0x20
+#define RL_EXT4_OFF_MAGIC                  0x38
+#define RL_EXT4_OFF_FEATURE_INCOMPAT       0x60
+#define RL_EXT4_OFF_FEATURE_RO_COMPAT      0x64
+#define RL_EXT4_OFF_BLOCKS_COUNT_HI        0x150
+#define RL_EXT4_OFF_LOG_GROUPS_PER_FLEX    0x174
+#define RL_EXT4_FEATURE_INCOMPAT_64BIT     0x80
+#define RL_EXT4_FEATURE_INCOMPAT_FLEX_BG   0x200
 #define RL_EXT4_FEATURE_RO_COMPAT_BIGALLOC 0x200
 
 /* XFS: XFS_IOC_FSGEOMETRY (v5 layout, struct xfs_fsop_geom) */
@@ -72,8 +72,8 @@ struct rl_xfs_fsop_geom {
 	__u32 checked;
 	__u64 reserved[17];
 };
-#define RL_XFS_IOC_FSGEOMETRY _IOR('X', 126, struct rl_xfs_fsop_geom)
-#define RL_XFS_FSOP_GEOM_FLAGS_RMAPBT (1u << 19)
+#define RL_XFS_IOC_FSGEOMETRY          _IOR('X', 126, struct rl_xfs_fsop_geom)
+#define RL_XFS_FSOP_GEOM_FLAGS_RMAPBT  (1u << 19)
 #define RL_XFS_FSOP_GEOM_FLAGS_REFLINK (1u << 20)
 
 /* XFS: XFS_IOC_SWAPEXT (struct xfs_swapext with struct xfs_bstat) */
@@ -133,7 +133,7 @@ struct rl_xfs_fs_eofblocks {
 	__u64 eof_min_file_size;
 	__u64 pad64[12];
 };
-#define RL_XFS_EOFBLOCKS_VERSION 1
+#define RL_XFS_EOFBLOCKS_VERSION  1
 #define RL_XFS_IOC_FREE_EOFBLOCKS _IOR('X', 58, struct rl_xfs_fs_eofblocks)
 
 #endif

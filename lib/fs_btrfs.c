@@ -66,9 +66,9 @@ struct bt_iter {
 	int fd;
 	struct btrfs_ioctl_search_args_v2 *args;
 	size_t buf_size;
-	size_t pos;     /* read position in args->buf */
-	uint32_t left;  /* items left in the buffer */
-	bool done;      /* no more items after the buffer */
+	size_t pos;    /* read position in args->buf */
+	uint32_t left; /* items left in the buffer */
+	bool done;     /* no more items after the buffer */
 	bool started;
 	struct bt_key max;
 };
@@ -164,8 +164,8 @@ static int bt_iter_next(struct bt_iter *it,
 			    it->args->buf_size > it->buf_size) {
 				/* One item larger than the buffer. */
 				size_t nsz = it->args->buf_size;
-				void *p = realloc(it->args,
-				                  sizeof(*it->args) + nsz);
+				void *p =
+				    realloc(it->args, sizeof(*it->args) + nsz);
 				if (!p)
 					return -ENOMEM;
 				it->args = p;
@@ -249,11 +249,11 @@ static int bt_geom_load(int fd, struct bt_geom *g)
 		return RL_NEG_ERRNO();
 	g->nodesize = fi.nodesize;
 
-	r = bt_iter_init(&it, fd, BTRFS_CHUNK_TREE_OBJECTID,
-	                 (struct bt_key){BTRFS_DEV_ITEMS_OBJECTID,
-	                                 BTRFS_DEV_ITEM_KEY, 0},
-	                 (struct bt_key){BTRFS_FIRST_CHUNK_TREE_OBJECTID,
-	                                 BTRFS_CHUNK_ITEM_KEY, UINT64_MAX});
+	r = bt_iter_init(
+	    &it, fd, BTRFS_CHUNK_TREE_OBJECTID,
+	    (struct bt_key){BTRFS_DEV_ITEMS_OBJECTID, BTRFS_DEV_ITEM_KEY, 0},
+	    (struct bt_key){BTRFS_FIRST_CHUNK_TREE_OBJECTID,
+	                    BTRFS_CHUNK_ITEM_KEY, UINT64_MAX});
 	if (r < 0)
 		return r;
 	while ((r = bt_iter_next(&it, &h, &d)) > 0) {
@@ -271,8 +271,8 @@ static int bt_geom_load(int fd, struct bt_geom *g)
 		           h.len >= offsetof(struct btrfs_chunk, io_align)) {
 			if (g->n == cap) {
 				size_t nc = cap ? cap * 2 : 64;
-				void *p = realloc(g->chunks,
-				                  nc * sizeof(*g->chunks));
+				void *p =
+				    realloc(g->chunks, nc * sizeof(*g->chunks));
 				if (!p) {
 					r = -ENOMEM;
 					break;
@@ -340,8 +340,8 @@ static int emit_gap(struct bt_emit *e, const struct bt_chunk *c, uint64_t a,
 	                                                 : "metadata-bg");
 }
 
-static int walk_chunk(int fd, const struct bt_geom *g,
-                      const struct bt_chunk *c, struct bt_emit *e)
+static int walk_chunk(int fd, const struct bt_geom *g, const struct bt_chunk *c,
+                      struct bt_emit *e)
 {
 	struct btrfs_ioctl_search_header h;
 	struct bt_iter it;
@@ -351,10 +351,10 @@ static int walk_chunk(int fd, const struct bt_geom *g,
 
 	/* Extents never cross a chunk boundary: search from the chunk start
 	 * so that an extent straddling e->start is seen. */
-	r = bt_iter_init(&it, fd, BTRFS_EXTENT_TREE_OBJECTID,
-	                 (struct bt_key){c->start, BTRFS_EXTENT_ITEM_KEY, 0},
-	                 (struct bt_key){cend - 1, BTRFS_METADATA_ITEM_KEY,
-	                                 UINT64_MAX});
+	r = bt_iter_init(
+	    &it, fd, BTRFS_EXTENT_TREE_OBJECTID,
+	    (struct bt_key){c->start, BTRFS_EXTENT_ITEM_KEY, 0},
+	    (struct bt_key){cend - 1, BTRFS_METADATA_ITEM_KEY, UINT64_MAX});
 	if (r < 0)
 		return r;
 	while ((r = bt_iter_next(&it, &h, &d)) > 0) {
@@ -365,8 +365,9 @@ static int walk_chunk(int fd, const struct bt_geom *g,
 			len = h.offset;
 			tree = !(c->type & BTRFS_BLOCK_GROUP_DATA);
 			if (h.len >= sizeof(struct btrfs_extent_item))
-				tree = get_le64(d, offsetof(struct btrfs_extent_item,
-				                            flags)) &
+				tree = get_le64(
+				           d, offsetof(struct btrfs_extent_item,
+				                       flags)) &
 				       BTRFS_EXTENT_FLAG_TREE_BLOCK;
 		} else if (h.type == BTRFS_METADATA_ITEM_KEY) {
 			len = g->nodesize;

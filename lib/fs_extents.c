@@ -85,15 +85,17 @@ static int get_extents(int fd, uint64_t start, uint64_t len, uint32_t fmflags,
 			const struct fiemap_extent *fe =
 			    &fm->fm_extents[fm->fm_mapped_extents - 1];
 			uint64_t next = fe->fe_logical + fe->fe_length;
-			if (next <= pos) /* no progress: stop rather than loop */
+			if (next <=
+			    pos) /* no progress: stop rather than loop */
 				break;
 			pos = next;
 		}
 		if (last)
 			break;
 		if (!big) { /* more than the first batch: a bigger buffer */
-			big = malloc(sizeof(*big) + RL_FIEMAP_BATCH *
-			                                sizeof(struct fiemap_extent));
+			big = malloc(sizeof(*big) +
+			             RL_FIEMAP_BATCH *
+			                 sizeof(struct fiemap_extent));
 			if (!big) {
 				ret = -ENOMEM;
 				goto fail;

@@ -83,14 +83,14 @@
 #include "fs_abi.h"
 #include "fs_internal.h"
 
-#define MD_PIECE_MAX (16u << 20) /* bytes per dedupe call (btrfs cap) */
-#define MD_COPY_BUF (1u << 20)
-#define MD_EXT4_STEP (4u << 20) /* MOVE_EXT step, read ahead one step */
-#define MD_STEP_MIN (64u << 10) /* smallest dedupe step after DIFFERS */
+#define MD_PIECE_MAX     (16u << 20) /* bytes per dedupe call (btrfs cap) */
+#define MD_COPY_BUF      (1u << 20)
+#define MD_EXT4_STEP     (4u << 20)  /* MOVE_EXT step, read ahead one step */
+#define MD_STEP_MIN      (64u << 10) /* smallest dedupe step after DIFFERS */
 #define MD_DIFFERS_TRIES 8
-#define MD_BUSY_TRIES 16
-#define MD_BAD_FLAGS                                                       \
-	(RL_EXT_UNKNOWN | RL_EXT_ENCRYPTED | RL_EXT_NOT_ALIGNED |          \
+#define MD_BUSY_TRIES    16
+#define MD_BAD_FLAGS                                                           \
+	(RL_EXT_UNKNOWN | RL_EXT_ENCRYPTED | RL_EXT_NOT_ALIGNED |              \
 	 RL_EXT_DATA_INLINE | RL_EXT_DATA_TAIL)
 
 /* A run of file offsets [lo, hi) and where it starts physically. */
@@ -109,7 +109,7 @@ struct md_ctx {
 	int rfd; /* datafd opened for reading (O_NOATIME when possible) */
 	uint32_t bsize;
 	uint64_t lo, hi;
-	struct stat dst;   /* datafd at the start */
+	struct stat dst;           /* datafd at the start */
 	uint64_t tail_lo, tail_hi; /* past datafd's EOF: spacefd punched */
 	bool deduped;              /* a remap happened (XFS, btrfs) */
 	uint64_t moved_hi;         /* remapped up to here (XFS, btrfs) */
@@ -117,8 +117,7 @@ struct md_ctx {
 	struct rl_move_stats st;
 };
 
-static int runs_push(struct md_runs *r, uint64_t lo, uint64_t hi,
-                     uint64_t phys)
+static int runs_push(struct md_runs *r, uint64_t lo, uint64_t hi, uint64_t phys)
 {
 	if (lo >= hi)
 		return 0;
@@ -194,16 +193,18 @@ static int runs_combine(const struct md_runs *a, const struct md_runs *b,
 			uint64_t gap_end = blo < end ? blo : end;
 
 			if (subtract && pos < gap_end)
-				ret = runs_push(out, pos, gap_end,
-				                a->v[i].phys + pos - a->v[i].lo);
+				ret =
+				    runs_push(out, pos, gap_end,
+				              a->v[i].phys + pos - a->v[i].lo);
 			if (blo >= end)
 				break;
 			if (blo > pos)
 				pos = blo;
 			uint64_t iend = bhi < end ? bhi : end;
 			if (!subtract && ret == 0) {
-				ret = runs_push(out, pos, iend,
-				                a->v[i].phys + pos - a->v[i].lo);
+				ret =
+				    runs_push(out, pos, iend,
+				              a->v[i].phys + pos - a->v[i].lo);
 				if (ret == 0 && bpart)
 					ret = runs_push(bpart, pos, iend,
 					                b->v[k].phys + pos -
@@ -219,8 +220,8 @@ static int punch(int fd, uint64_t lo, uint64_t hi)
 {
 	if (lo >= hi)
 		return 0;
-	if (fallocate(fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE,
-	              (off_t)lo, (off_t)(hi - lo)) < 0)
+	if (fallocate(fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, (off_t)lo,
+	              (off_t)(hi - lo)) < 0)
 		return RL_NEG_ERRNO();
 	return 0;
 }
@@ -272,8 +273,8 @@ static bool writable(int fd)
 {
 	int fl = fcntl(fd, F_GETFL);
 
-	return fl >= 0 && ((fl & O_ACCMODE) == O_WRONLY ||
-	                   (fl & O_ACCMODE) == O_RDWR);
+	return fl >= 0 &&
+	       ((fl & O_ACCMODE) == O_WRONLY || (fl & O_ACCMODE) == O_RDWR);
 }
 
 static int validate(struct md_ctx *c, uint64_t from, uint64_t len,
@@ -329,7 +330,8 @@ static int ext4_move_piece(struct md_ctx *c, uint64_t lo, uint64_t hi)
 
 			/* moved_len is reported on failure too: keep what
 			 * was done, and count tries from there. */
-			if (me.moved_len && me.moved_len <= (hi - lo) / c->bsize) {
+			if (me.moved_len &&
+			    me.moved_len <= (hi - lo) / c->bsize) {
 				lo += me.moved_len * c->bsize;
 				busy = 0;
 			}
@@ -373,9 +375,9 @@ static int copy_piece(struct md_ctx *c, uint64_t lo, uint64_t hi, char *buf)
 			memset(buf, 0, want);
 		}
 		for (ssize_t done = 0; done < n;) {
-			ssize_t w = pwrite(c->sfd, buf + done,
-			                   (size_t)(n - done),
-			                   (off_t)(lo + (uint64_t)done));
+			ssize_t w =
+			    pwrite(c->sfd, buf + done, (size_t)(n - done),
+			           (off_t)(lo + (uint64_t)done));
 			if (w < 0)
 				return RL_NEG_ERRNO();
 			done += w;
@@ -422,7 +424,8 @@ static int piece_placed(int fd, uint64_t lo, uint64_t hi, uint64_t phys)
 
 			/* Dirty pages written after the remap (btrfs reports
 			 * them as delalloc): a concurrent writer's. */
-			if ((e->fe_flags & (FIEMAP_EXTENT_DELALLOC | FIEMAP_EXTENT_UNKNOWN)) &&
+			if ((e->fe_flags & (FIEMAP_EXTENT_DELALLOC |
+			                    FIEMAP_EXTENT_UNKNOWN)) &&
 			    e->fe_logical <= pos) {
 				pos = e->fe_logical + e->fe_length;
 				continue;
@@ -600,8 +603,8 @@ static int move_all(struct md_ctx *c, enum rl_fs_type type, unsigned flags)
 	char *buf = NULL;
 	int ret;
 
-	ret = load_runs(c->dfd, c->lo, c->hi,
-	                !(flags & RL_MOVE_ALLOW_SHARED), &c->d);
+	ret = load_runs(c->dfd, c->lo, c->hi, !(flags & RL_MOVE_ALLOW_SHARED),
+	                &c->d);
 	if (ret == 0)
 		ret = load_runs(c->sfd, c->lo, c->hi, false, &c->s);
 	/* D∖S: spacefd holes over datafd data; S∖D: the reverse. */
@@ -654,29 +657,33 @@ static int move_all(struct md_ctx *c, enum rl_fs_type type, unsigned flags)
 	if (ret == 0 && type != RL_FS_EXT4 && moved.n && fdatasync(c->sfd) < 0)
 		ret = RL_NEG_ERRNO();
 	for (size_t i = 0; ret == 0 && i < moved.n; i++) {
-		for (uint64_t lo = moved.v[i].lo; ret == 0 && lo < moved.v[i].hi;) {
+		for (uint64_t lo = moved.v[i].lo;
+		     ret == 0 && lo < moved.v[i].hi;) {
 			uint64_t hi = moved.v[i].hi;
 
 			if (type == RL_FS_EXT4) {
 				/* MOVE_EXT reads the data it copies one folio
 				 * at a time, synchronously: keep the reads
-				 * of the next step ahead (cold: 90 -> 340 MB/s). */
+				 * of the next step ahead (cold: 90 -> 340
+				 * MB/s). */
 				if (hi - lo > MD_EXT4_STEP)
 					hi = lo + MD_EXT4_STEP;
 				if (lo == moved.v[i].lo)
 					readahead(c->dfd, (off64_t)lo, hi - lo);
 				if (hi < moved.v[i].hi)
 					readahead(c->dfd, (off64_t)hi,
-					          moved.v[i].hi - hi < MD_EXT4_STEP
+					          moved.v[i].hi - hi <
+					                  MD_EXT4_STEP
 					              ? moved.v[i].hi - hi
 					              : MD_EXT4_STEP);
 				ret = ext4_move_piece(c, lo, hi);
 			} else {
 				if (hi - lo > MD_PIECE_MAX)
 					hi = lo + MD_PIECE_MAX;
-				ret = dedupe_piece(
-				    c, lo, hi,
-				    sphys.v[i].phys + (lo - moved.v[i].lo), buf);
+				ret = dedupe_piece(c, lo, hi,
+				                   sphys.v[i].phys +
+				                       (lo - moved.v[i].lo),
+				                   buf);
 			}
 			c->st.pieces++;
 			lo = hi;

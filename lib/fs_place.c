@@ -6,6 +6,7 @@
  * FIEMAP check that a range maps exactly where it must.
  */
 #include "config.h"
+#include "fs_place.h"
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/falloc.h>
@@ -16,7 +17,6 @@
 #include <sys/sysmacros.h>
 #include <unistd.h>
 #include "fs_internal.h"
-#include "fs_place.h"
 
 /* The shared get_free_blocks (lib/fs_spacemap.c) on the filesystem of fd,
  * with an array that grows until the answer fits. */

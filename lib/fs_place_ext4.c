@@ -65,7 +65,7 @@
 #include "fs_place.h"
 
 #define EXT4_MAX_CHUNK_BLOCKS 2048 /* writeback maps at most this */
-#define EXT4_MAX_REQUESTS 3000     /* per attempt, blockers included */
+#define EXT4_MAX_REQUESTS     3000 /* per attempt, blockers included */
 #define EXT4_MAX_FILE_EXTENTS 4    /* extents that fit in the inode */
 /* A data request of a large file is normalized to the aligned window of
  * this many blocks holding it (8 MiB with 4 KiB blocks, 2 MiB with 1 KiB),
@@ -76,11 +76,11 @@
 #define EXT4_ANCHOR_LBLK 65536
 
 struct sfile {
-	int ro;             /* read-only fd: the file is never open for write
-	                       while it allocates */
+	int ro; /* read-only fd: the file is never open for write
+	           while it allocates */
 	int extents;
-	uint64_t last_l;    /* last extent: logical block, physical block, */
-	uint64_t last_p;    /* length in blocks */
+	uint64_t last_l; /* last extent: logical block, physical block, */
+	uint64_t last_p; /* length in blocks */
 	uint64_t last_n;
 };
 
@@ -93,7 +93,7 @@ struct ext4_place {
 	uint64_t nblocks; /* blocks in the filesystem */
 	uint64_t first;   /* first data block, blocks per group */
 	uint64_t bpg;
-	bool flex_first;  /* the target touches a first group of a flex group */
+	bool flex_first; /* the target touches a first group of a flex group */
 	struct rl_place_report *rep;
 };
 
@@ -140,11 +140,11 @@ static int request(struct ext4_place *e, struct sfile *f, uint64_t l,
 	if (w < 0)
 		return RL_NEG_ERRNO();
 	for (uint64_t done = 0; done < len && ret == 0;) {
-		size_t chunk = (size_t)(len - done < EXT4_MAX_CHUNK_BLOCKS *
-		                                         (uint64_t)e->bs
-		                            ? len - done
-		                            : EXT4_MAX_CHUNK_BLOCKS *
-		                                  (uint64_t)e->bs);
+		size_t chunk =
+		    (size_t)(len - done <
+		                     EXT4_MAX_CHUNK_BLOCKS * (uint64_t)e->bs
+		                 ? len - done
+		                 : EXT4_MAX_CHUNK_BLOCKS * (uint64_t)e->bs);
 		ssize_t r = pwrite(w, e->zero, chunk, (off_t)(off + done));
 		if (r <= 0)
 			ret = r < 0 ? RL_NEG_ERRNO() : -EIO;
@@ -269,11 +269,12 @@ struct held {
 };
 
 /* Is [a, b) (blocks) entirely inside one extent of the free list? */
-static bool blocks_free(const struct rl_free_extent *fv, size_t fn,
-                        uint32_t bs, uint64_t a, uint64_t b)
+static bool blocks_free(const struct rl_free_extent *fv, size_t fn, uint32_t bs,
+                        uint64_t a, uint64_t b)
 {
 	for (size_t i = 0; i < fn; i++)
-		if (fv[i].start / bs <= a && (fv[i].start + fv[i].len) / bs >= b)
+		if (fv[i].start / bs <= a &&
+		    (fv[i].start + fv[i].len) / bs >= b)
 			return true;
 	return false;
 }
@@ -283,9 +284,8 @@ static bool blocks_free(const struct rl_free_extent *fv, size_t fn,
  * (l - cblk + end) % EXT4_WINDOW_BLOCKS == 0. The goal moves by less
  * than a window and stays in cblk's group (only the group steers a
  * request that is not a merge); l unchanged when it cannot. */
-static uint64_t align_logical(const struct ext4_place *e,
-                              const struct sfile *f, uint64_t l,
-                              uint64_t cblk, uint64_t end)
+static uint64_t align_logical(const struct ext4_place *e, const struct sfile *f,
+                              uint64_t l, uint64_t cblk, uint64_t end)
 {
 	const uint64_t w = EXT4_WINDOW_BLOCKS;
 	uint64_t s = (w - (l + end - cblk) % w) % w; /* modulo 2^64: w | 2^64 */
@@ -346,11 +346,12 @@ static int take_chunk(struct ext4_place *e, uint64_t cblk, uint64_t n,
 		(*budget)--;
 		/* With a file ending a window below cblk, align_logical can
 		 * move the goal either way. */
-		ret = host_for(e,
-		               align_end && cblk - e->first >= EXT4_WINDOW_BLOCKS
-		                   ? cblk - EXT4_WINDOW_BLOCKS
-		                   : cblk,
-		               align_end != 0, tlo, thi, &f);
+		ret =
+		    host_for(e,
+		             align_end && cblk - e->first >= EXT4_WINDOW_BLOCKS
+		                 ? cblk - EXT4_WINDOW_BLOCKS
+		                 : cblk,
+		             align_end != 0, tlo, thi, &f);
 		if (ret < 0)
 			return ret;
 		l = logical_for(e, f, cblk);
@@ -362,7 +363,9 @@ static int take_chunk(struct ext4_place *e, uint64_t cblk, uint64_t n,
 		pb = phys / e->bs;
 		if (pb == cblk && contig) {
 			*h = (struct held){.file = (size_t)(f - e->f),
-			                   .l = l, .p = pb, .n = n};
+			                   .l = l,
+			                   .p = pb,
+			                   .n = n};
 			return 0;
 		}
 		if (pb < thi && pb + n > tlo)
@@ -381,8 +384,8 @@ static int sysfs_name(int fd, char *buf, size_t size)
 
 	if (fstat(fd, &st) < 0)
 		return RL_NEG_ERRNO();
-	snprintf(link, sizeof(link), "/sys/dev/block/%u:%u",
-	         major(st.st_dev), minor(st.st_dev));
+	snprintf(link, sizeof(link), "/sys/dev/block/%u:%u", major(st.st_dev),
+	         minor(st.st_dev));
 	n = readlink(link, target, sizeof(target) - 1);
 	if (n < 0)
 		return RL_NEG_ERRNO();
@@ -453,7 +456,8 @@ static bool run_of(const struct rl_free_extent *fv, size_t fn, uint32_t bs,
                    uint64_t blk, uint64_t *a, uint64_t *b)
 {
 	for (size_t i = 0; i < fn; i++) {
-		uint64_t s = fv[i].start / bs, t = (fv[i].start + fv[i].len) / bs;
+		uint64_t s = fv[i].start / bs,
+		         t = (fv[i].start + fv[i].len) / bs;
 		if (s <= blk && blk < t) {
 			*a = s;
 			*b = t;
@@ -468,13 +472,13 @@ static bool run_of(const struct rl_free_extent *fv, size_t fn, uint32_t bs,
  * blockers (take_chunk), then grow it to thi with merges (grow_right).
  * Requests of a chunk's order land on the lowest free chunk of that order
  * in the group, so each chunk of its order below it costs a blocker: the
- * chunk with the fewest is chosen. In the first group of a flex group, where the
- * best-fit scan serves the requests (the first piece of the requested
+ * chunk with the fewest is chosen. In the first group of a flex group, where
+ * the best-fit scan serves the requests (the first piece of the requested
  * length from the group's first free block), the chunk at A.
  * *h gets [tlo, thi). -ERANGE before any request when no chunk fits. */
 static int claim_run(struct ext4_place *e, uint64_t tlo, uint64_t thi,
-                     uint64_t olblk, const struct rl_free_extent *fv,
-                     size_t fn, struct held *h)
+                     uint64_t olblk, const struct rl_free_extent *fv, size_t fn,
+                     struct held *h)
 {
 	uint64_t a, b, gstart, gend, end, best = 0, bestcost = UINT64_MAX;
 	uint64_t below[64] = {0};
@@ -553,9 +557,8 @@ static int claim_run(struct ext4_place *e, uint64_t tlo, uint64_t thi,
  * power-of-two chunks; each chunk is taken as part of its container: the
  * largest free buddy-aligned block around it (at most
  * EXT4_MAX_CHUNK_BLOCKS), which is what a request of that order gets. */
-static int place_once(struct ext4_place *e, int fd, uint64_t off,
-                      uint64_t goal, uint64_t len, uint64_t gsize,
-                      uint64_t first)
+static int place_once(struct ext4_place *e, int fd, uint64_t off, uint64_t goal,
+                      uint64_t len, uint64_t gsize, uint64_t first)
 {
 	uint64_t bs = e->bs, tlo = goal / bs, thi = (goal + len) / bs;
 	uint64_t bpg = gsize / bs;
@@ -605,7 +608,8 @@ static int place_once(struct ext4_place *e, int fd, uint64_t off,
 				cs = ps;
 				cn *= 2;
 			}
-			ret = take_chunk(e, cs, cn, tlo, thi, 0, &cont, &budget);
+			ret =
+			    take_chunk(e, cs, cn, tlo, thi, 0, &cont, &budget);
 			if (ret < 0)
 				break;
 			have_cont = true;
@@ -667,9 +671,8 @@ int64_t rl_place_ext4(int fd, uint64_t off, uint64_t goal, uint64_t len,
 	 * group) refuses power-of-two data requests (ext4_mb_good_group,
 	 * CR_POWER2_ALIGNED): there requests go through the best-fit scan
 	 * (order2 requests off) of the whole group. */
-	static const char *const names_ff[] = {"mb_order2_req",
-	                                       "mb_min_to_scan",
-	                                       "mb_max_to_scan"};
+	static const char *const names_ff[] = {
+	    "mb_order2_req", "mb_min_to_scan", "mb_max_to_scan"};
 	static const char *const values_ff[] = {"64", "1000000", "1000000"};
 	struct ext4_place e = {.rep = ctx->rep};
 	struct rl_tunables t;
@@ -717,7 +720,8 @@ int64_t rl_place_ext4(int fd, uint64_t off, uint64_t goal, uint64_t len,
 	}
 	{
 		unsigned lf = log_groups_per_flex(dev);
-		uint64_t bpg = info.group_size / e.bs, first = info.first_data_byte / e.bs;
+		uint64_t bpg = info.group_size / e.bs,
+		         first = info.first_data_byte / e.bs;
 		bool ff = false;
 		for (uint64_t gr = (goal / e.bs - first) / bpg;
 		     gr <= ((goal + len) / e.bs - 1 - first) / bpg; gr++)

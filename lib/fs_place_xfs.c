@@ -43,12 +43,12 @@
  */
 #include "config.h"
 #include <dirent.h>
-#include <signal.h>
-#include <stdio.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/falloc.h>
 #include <linux/fs.h>
+#include <signal.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
@@ -68,14 +68,14 @@ struct anchor_search {
 	dev_t dev;
 	uint64_t lo, hi; /* the anchor block must lie in [lo, hi) */
 	uint32_t bs;
-	unsigned budget; /* files left to look at */
-	int stage;       /* the staging file the anchor is cloned into */
+	unsigned budget;    /* files left to look at */
+	int stage;          /* the staging file the anchor is cloned into */
 	uint64_t off, phys; /* candidate: offset and block */
 };
 
-#define ANCHOR_SKIP_FLAGS                                                  \
-	(RL_EXT_UNKNOWN | RL_EXT_DELALLOC | RL_EXT_ENCODED |                 \
-	 RL_EXT_DATA_INLINE | RL_EXT_DATA_TAIL | RL_EXT_NOT_ALIGNED |         \
+#define ANCHOR_SKIP_FLAGS                                                      \
+	(RL_EXT_UNKNOWN | RL_EXT_DELALLOC | RL_EXT_ENCODED |                   \
+	 RL_EXT_DATA_INLINE | RL_EXT_DATA_TAIL | RL_EXT_NOT_ALIGNED |          \
 	 RL_EXT_ENCRYPTED | RL_EXT_UNWRITTEN)
 
 /* Does file fd (size bytes) hold a block in [lo, hi) that a clone can
@@ -128,8 +128,10 @@ static int anchor_phys(int stage, uint64_t off, uint32_t bs, uint64_t *phys);
  * clone may fail: then the search goes on). */
 static bool anchor_clone(struct anchor_search *a, int fd)
 {
-	struct file_clone_range r = {.src_fd = fd, .src_offset = a->off,
-	                             .src_length = a->bs, .dest_offset = 0};
+	struct file_clone_range r = {.src_fd = fd,
+	                             .src_offset = a->off,
+	                             .src_length = a->bs,
+	                             .dest_offset = 0};
 	uint64_t p;
 
 	if (ioctl(a->stage, FICLONERANGE, &r) == 0 &&
@@ -218,8 +220,11 @@ static int anchor_phys(int stage, uint64_t off, uint32_t bs, uint64_t *phys)
 static int anchor_stage(int rootfd, int stage, uint64_t lo, uint64_t g,
                         uint32_t bs, uint64_t *phys)
 {
-	struct anchor_search a = {.lo = lo, .hi = g, .bs = bs,
-	                          .budget = ANCHOR_MAX_FILES, .stage = stage};
+	struct anchor_search a = {.lo = lo,
+	                          .hi = g,
+	                          .bs = bs,
+	                          .budget = ANCHOR_MAX_FILES,
+	                          .stage = stage};
 	struct stat st;
 	int d;
 
@@ -237,8 +242,8 @@ static int anchor_stage(int rootfd, int stage, uint64_t lo, uint64_t g,
 
 struct piece {
 	uint64_t goal, len;
-	int stage;      /* staging file, or -1 */
-	uint64_t soff;  /* where the piece sits in it */
+	int stage;     /* staging file, or -1 */
+	uint64_t soff; /* where the piece sits in it */
 };
 
 static void drop_stage(struct piece *p)
@@ -298,8 +303,7 @@ static int other_ag(int stage, uint64_t off, uint64_t len, uint64_t ag_start,
 
 static int stage_own(int fd, int rootfd, uint64_t goal, uint64_t len,
                      const struct rl_xfs_fsop_geom *g, unsigned shift,
-                     int *stage, uint64_t *tl,
-                     struct rl_place_report *rep);
+                     int *stage, uint64_t *tl, struct rl_place_report *rep);
 
 /* Stage one piece for fd. 0, or -EBUSY (missed), -EXDEV (went to another
  * AG), -ENOSPC, -EOPNOTSUPP (no anchor reaches it), -errno. */
@@ -314,8 +318,8 @@ static int stage_piece(int fd, int rootfd, struct piece *p, uint64_t ag_start,
 	if (p->stage < 0)
 		return p->stage;
 	p->soff = 0;
-	ret = anchor_stage(rootfd, p->stage, ag_start, p->goal,
-	                   geo->blocksize, &anchor);
+	ret = anchor_stage(rootfd, p->stage, ag_start, p->goal, geo->blocksize,
+	                   &anchor);
 	if (ret == -EOPNOTSUPP) {
 		/* No block below the goal to clone: an anchor of our own. */
 		close(p->stage);
@@ -463,12 +467,13 @@ static int64_t place_once(int fd, int rootfd, uint64_t off, uint64_t goal,
  * targets holding the staging inodes' new inode chunk (in an AG without
  * inodes the first chunk takes the first aligned free blocks next to the
  * inode btree root, later ones follow the last allocated: AGI newino;
- * the staging file's inode must stay in the AG until the swap), and, when the filestream anchor fails, a goal with used space between
- * it and every anchor the tried directories give. A request crossing an
- * AG boundary cannot be free (AGs begin with their headers).
- * A crash can leave XFS_PRIVATE_DIR (with a directory and a one-block
- * file in it): every placement on the volume removes them when it starts
- * and when it ends (only when XFS_PRIVATE_DIR is ours: owned by us, 0700).
+ * the staging file's inode must stay in the AG until the swap), and, when the
+ * filestream anchor fails, a goal with used space between it and every anchor
+ * the tried directories give. A request crossing an AG boundary cannot be free
+ * (AGs begin with their headers). A crash can leave XFS_PRIVATE_DIR (with a
+ * directory and a one-block file in it): every placement on the volume removes
+ * them when it starts and when it ends (only when XFS_PRIVATE_DIR is ours:
+ * owned by us, 0700).
  */
 
 /* At the mount root; documented in include/relayout/fs.h. */
@@ -564,9 +569,9 @@ static void set_filestream(int fd)
 /* A staging file: a private O_TMPFILE with its inode in AG ag. */
 struct staging {
 	int fd;
-	int pfd;       /* XFS_PRIVATE_DIR, or -1 */
-	char dir[64];  /* its directory in XFS_PRIVATE_DIR, or "" (root) */
-	bool named;    /* a named file XFS_STAGE_NAME in dir (filestream) */
+	int pfd;      /* XFS_PRIVATE_DIR, or -1 */
+	char dir[64]; /* its directory in XFS_PRIVATE_DIR, or "" (root) */
+	bool named;   /* a named file XFS_STAGE_NAME in dir (filestream) */
 };
 
 /* The filestream staging file has its first block: drop its name and
@@ -653,7 +658,8 @@ static int staging_make(struct staging *st, int rootfd, uint64_t ag,
 			           O_RDONLY | O_DIRECTORY | O_NOFOLLOW |
 			               O_CLOEXEC);
 		}
-		if (d >= 0 && fstat(d, &sb) == 0 && (sb.st_ino >> shift) == ag) {
+		if (d >= 0 && fstat(d, &sb) == 0 &&
+		    (sb.st_ino >> shift) == ag) {
 			if (filestream) {
 				set_filestream(d);
 				fd = openat(d, XFS_STAGE_NAME,
@@ -691,12 +697,13 @@ static int staging_make(struct staging *st, int rootfd, uint64_t ag,
  * near the AG start lie. Once the chunk is freed (inactivation, then the
  * log commit: settle) the target around it is free again, and the
  * cloned anchor still gives the goals. 0 or -errno. */
-static int anchor_move(struct staging *st, int rootfd, uint64_t a,
-                       uint32_t bs)
+static int anchor_move(struct staging *st, int rootfd, uint64_t a, uint32_t bs)
 {
 	int t = rl_place_tmpfile(rootfd), ret;
-	struct file_clone_range r = {.src_fd = st->fd, .src_offset = a,
-	                             .src_length = bs, .dest_offset = a};
+	struct file_clone_range r = {.src_fd = st->fd,
+	                             .src_offset = a,
+	                             .src_length = bs,
+	                             .dest_offset = a};
 
 	if (t < 0)
 		return t;
@@ -723,8 +730,7 @@ static int anchor_move(struct staging *st, int rootfd, uint64_t a,
  * -EXDEV / -EBUSY missed (another AG / taken); -errno. */
 static int stage_target(struct staging *st, int rootfd, uint64_t goal,
                         uint64_t len, uint64_t ag_lo, uint64_t agbytes,
-                        uint32_t bs, uint64_t *tl,
-                        struct rl_place_report *rep)
+                        uint32_t bs, uint64_t *tl, struct rl_place_report *rep)
 {
 	const int punch = FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE;
 	int stage = st->fd;
@@ -792,9 +798,8 @@ static int stage_target(struct staging *st, int rootfd, uint64_t goal,
 		return ret;
 	/* Drop what lies beyond the target (part of the run in front, the
 	 * anchor). */
-	if (*tl + len < a + bs &&
-	    fallocate(stage, punch, (off_t)(*tl + len),
-	              (off_t)(a + bs - *tl - len)) < 0)
+	if (*tl + len < a + bs && fallocate(stage, punch, (off_t)(*tl + len),
+	                                    (off_t)(a + bs - *tl - len)) < 0)
 		return RL_NEG_ERRNO();
 	return 0;
 }
@@ -872,7 +877,8 @@ static int shift_and_swap(int fd, int stage, uint64_t tl, uint64_t off,
 		return RL_NEG_ERRNO();
 	for (int k = 0; k < n; k++)
 		if (fallocate(fd, FALLOC_FL_KEEP_SIZE,
-		              (off_t)(off + 2 * (uint64_t)k * bs), (off_t)bs) < 0)
+		              (off_t)(off + 2 * (uint64_t)k * bs),
+		              (off_t)bs) < 0)
 			return RL_NEG_ERRNO();
 	/* The timestamps first, then the contents (FIEMAP flushes): a
 	 * write before this look shows in the contents, one after it in
@@ -892,8 +898,8 @@ static void match_owner(int stage, int fd)
 	struct fsxattr fa, sa;
 	struct stat st;
 
-	if (fstat(fd, &st) == 0 &&
-	    fchown(stage, st.st_uid, st.st_gid) < 0 && errno == EPERM)
+	if (fstat(fd, &st) == 0 && fchown(stage, st.st_uid, st.st_gid) < 0 &&
+	    errno == EPERM)
 		return;
 	if (ioctl(fd, FS_IOC_FSGETXATTR, &fa) == 0 &&
 	    ioctl(stage, FS_IOC_FSGETXATTR, &sa) == 0 &&
@@ -924,11 +930,10 @@ static int stage_own(int fd, int rootfd, uint64_t goal, uint64_t len,
 
 	if ((goal + len - 1) / agbytes != ag)
 		return -EOPNOTSUPP;
-	for (unsigned k = 0; k < XFS_SWAP_DIRS &&
-	                     (ret == -EOPNOTSUPP || ret == -EXDEV);
-	     k++) {
-		int r = staging_make(&st, rootfd, ag, shift,
-		                     2 * g->agcount + 1, &seq, k == 0);
+	for (unsigned k = 0;
+	     k < XFS_SWAP_DIRS && (ret == -EOPNOTSUPP || ret == -EXDEV); k++) {
+		int r = staging_make(&st, rootfd, ag, shift, 2 * g->agcount + 1,
+		                     &seq, k == 0);
 
 		if (r < 0) {
 			if (r != -ENOENT)
@@ -949,9 +954,9 @@ static int stage_own(int fd, int rootfd, uint64_t goal, uint64_t len,
 				continue;
 			}
 		}
-		ret = stage_target(&st, reflink ? rootfd : -1, goal, len,
-		                   ag * agbytes, agbytes, g->blocksize, tl,
-		                   rep);
+		ret =
+		    stage_target(&st, reflink ? rootfd : -1, goal, len,
+		                 ag * agbytes, agbytes, g->blocksize, tl, rep);
 		if (ret == 0) {
 			*stage = st.fd; /* unnamed now: keep it */
 			st.fd = -1;
@@ -1021,14 +1026,14 @@ int64_t rl_place_xfs(int fd, uint64_t off, uint64_t goal, uint64_t len,
 			return -E2BIG;
 		if (end > goal + len)
 			end = goal + len;
-		pc[npc] = (struct piece){.goal = pos, .len = end - pos,
-		                         .stage = -1};
+		pc[npc] =
+		    (struct piece){.goal = pos, .len = end - pos, .stage = -1};
 		pos = end;
 	}
 	if (fstat(fd, &st) < 0)
 		return RL_NEG_ERRNO();
-	size = (uint64_t)st.st_size > off + len ? (uint64_t)st.st_size
-	                                        : off + len;
+	size =
+	    (uint64_t)st.st_size > off + len ? (uint64_t)st.st_size : off + len;
 	/* The swap needs both files read-write, not append-only, and
 	 * exchanges all of the donor's blocks: without reflink it is the
 	 * only way (else -EBADF / -EOPNOTSUPP). With reflink an empty donor
@@ -1067,9 +1072,9 @@ int64_t rl_place_xfs(int fd, uint64_t off, uint64_t goal, uint64_t len,
 			break;
 		}
 		if (reflink)
-			ret = place_once(fd, rootfd, off, goal, pc, npc,
-			                 swap_in ? size : 0, &g, shift,
-			                 ctx->rep);
+			ret =
+			    place_once(fd, rootfd, off, goal, pc, npc,
+			               swap_in ? size : 0, &g, shift, ctx->rep);
 		else
 			ret = place_swap(fd, rootfd, off, goal, len, size, &g,
 			                 shift, ctx->rep);

@@ -125,9 +125,8 @@ static void probe_blkid(struct rl_fs_info *info)
 	if (!pr)
 		return;
 	blkid_probe_enable_superblocks(pr, 1);
-	blkid_probe_set_superblocks_flags(pr, BLKID_SUBLKS_UUID |
-	                                          BLKID_SUBLKS_LABEL |
-	                                          BLKID_SUBLKS_TYPE);
+	blkid_probe_set_superblocks_flags(
+	    pr, BLKID_SUBLKS_UUID | BLKID_SUBLKS_LABEL | BLKID_SUBLKS_TYPE);
 	if (blkid_do_safeprobe(pr) == 0) {
 		if (blkid_probe_lookup_value(pr, "UUID", &v, NULL) == 0)
 			copy_str(info->uuid, sizeof(info->uuid), v);

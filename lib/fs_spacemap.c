@@ -92,8 +92,8 @@ static void fsmap_to_rec(const struct fsmap *m, struct rl_space_rec *r)
 	}
 	r->kind = RL_SPACE_METADATA;
 	set_what(r, "metadata");
-	for (size_t i = 0; i < sizeof(special_owners) / sizeof(special_owners[0]);
-	     i++) {
+	for (size_t i = 0;
+	     i < sizeof(special_owners) / sizeof(special_owners[0]); i++) {
 		if (special_owners[i].owner == m->fmr_owner) {
 			set_what(r, special_owners[i].what);
 			break;
@@ -237,7 +237,8 @@ static int free_collect_cb(const struct rl_space_rec *r, void *arg)
 	if (last && r->start < last_end) {
 		/* Overlaps what we have (XFS reports shared blocks once per
 		 * owner): free space never overlaps, so nothing to add. */
-		if (r->kind != RL_SPACE_FREE || r->start + r->length <= last_end)
+		if (r->kind != RL_SPACE_FREE ||
+		    r->start + r->length <= last_end)
 			return 0;
 		last->len = r->start + r->length - last->start;
 		return 0;

@@ -33,21 +33,19 @@
 #include "fs_place.h"
 
 #define JOURNAL_PREFIX "ext4-tunables."
-#define JOURNAL_MAGIC "relayout-tunables 1"
+#define JOURNAL_MAGIC  "relayout-tunables 1"
 /* How long a placement waits for another one on the same device. */
-#define LOCK_WAIT_MS 30000
+#define LOCK_WAIT_MS  30000
 #define EXT4_OFF_UUID 0x68
 
-static int sysfs_path(char *buf, size_t size, const char *dev,
-                      const char *name)
+static int sysfs_path(char *buf, size_t size, const char *dev, const char *name)
 {
-	int n = snprintf(buf, size, "/sys/fs/ext4/%s%s%s", dev,
-	                 name ? "/" : "", name ? name : "");
+	int n = snprintf(buf, size, "/sys/fs/ext4/%s%s%s", dev, name ? "/" : "",
+	                 name ? name : "");
 	return n < 0 || (size_t)n >= size ? -ENAMETOOLONG : 0;
 }
 
-static int sysfs_read(const char *dev, const char *name, char *val,
-                      size_t size)
+static int sysfs_read(const char *dev, const char *name, char *val, size_t size)
 {
 	char p[512];
 	int fd, ret;
@@ -150,8 +148,7 @@ static int journal_replay(int fd, rl_tunable_cb cb, void *arg)
 			same_fs = !cur[0] || !strcmp(cur, uuid);
 		} else if (magic && dev[0] &&
 		           sscanf(line, "set %63s %63s", name, val) == 2) {
-			int r = same_fs ? sysfs_write(dev, name, val)
-			                : -ENODEV;
+			int r = same_fs ? sysfs_write(dev, name, val) : -ENODEV;
 			struct rl_tunable_restored rr = {dev, name, val, r};
 
 			if (cb)
@@ -172,8 +169,8 @@ static int journal_lock(const char *path, bool wait)
 {
 	for (int waited = 0;;) {
 		struct stat a, b;
-		int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW,
-		              0600);
+		int fd =
+		    open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
 
 		if (fd < 0)
 			return RL_NEG_ERRNO();
@@ -210,8 +207,8 @@ int rl_tunables_set(struct rl_tunables *t, const char *state_dir,
 	if (n > RL_TUNABLES_MAX || strchr(dev, '/') || !dev[0])
 		return -EINVAL;
 	snprintf(t->dev, sizeof(t->dev), "%s", dev);
-	ret = snprintf(t->journal, sizeof(t->journal), "%s/" JOURNAL_PREFIX "%s",
-	               state_dir, dev);
+	ret = snprintf(t->journal, sizeof(t->journal),
+	               "%s/" JOURNAL_PREFIX "%s", state_dir, dev);
 	if (ret < 0 || (size_t)ret >= sizeof(t->journal))
 		return -ENAMETOOLONG;
 	if (mkdir(state_dir, 0700) < 0 && errno != EEXIST)
@@ -230,8 +227,9 @@ int rl_tunables_set(struct rl_tunables *t, const char *state_dir,
 			goto fail_unlocked;
 	}
 	dev_uuid(dev, uuid);
-	used = (size_t)snprintf(buf, sizeof(buf), JOURNAL_MAGIC "\ndev %s\n"
-	                                          "uuid %s\n",
+	used = (size_t)snprintf(buf, sizeof(buf),
+	                        JOURNAL_MAGIC "\ndev %s\n"
+	                                      "uuid %s\n",
 	                        dev, uuid[0] ? uuid : "-");
 	for (i = 0; i < n && used < sizeof(buf); i++)
 		used += (size_t)snprintf(buf + used, sizeof(buf) - used,
@@ -320,8 +318,7 @@ int rl_tunables_recover(const char *state_dir, rl_tunable_cb cb, void *arg)
 		char path[4096];
 		int fd, r;
 
-		if (strncmp(de->d_name, JOURNAL_PREFIX,
-		            strlen(JOURNAL_PREFIX)))
+		if (strncmp(de->d_name, JOURNAL_PREFIX, strlen(JOURNAL_PREFIX)))
 			continue;
 		snprintf(path, sizeof(path), "%s/%s", state_dir, de->d_name);
 		fd = journal_lock(path, false);

@@ -123,8 +123,8 @@ enum cmd_status cmd_info(struct rl_session *s, const struct cmd_call *c)
 	        fs->addr_space == RL_ADDR_BTRFS_LOGICAL
 	            ? ", btrfs logical address space"
 	            : "");
-	fprintf(s->out, "free:         %s of %" PRIu64 " blocks (%" PRIu64
-	                " free)\n",
+	fprintf(s->out,
+	        "free:         %s of %" PRIu64 " blocks (%" PRIu64 " free)\n",
 	        fr, fs->total_blocks, fs->free_blocks);
 	if (fs->group_count)
 		fprintf(s->out, "groups:       %" PRIu64 " x %s\n",
@@ -136,8 +136,8 @@ enum cmd_status cmd_info(struct rl_session *s, const struct cmd_call *c)
 /* ------------------------------------------------------------------ free */
 
 #define FREE_BATCH 1024
-#define MAP_COLS 64
-#define MAP_ROWS 16
+#define MAP_COLS   64
+#define MAP_ROWS   16
 
 enum cmd_status cmd_free(struct rl_session *s, const struct cmd_call *c)
 {
@@ -165,8 +165,8 @@ enum cmd_status cmd_free(struct rl_session *s, const struct cmd_call *c)
 		uint64_t lim = end ? end : s->fs.size;
 		uint64_t span = lim > start ? lim - start : 0;
 		uint64_t bs = s->fs.block_size ? s->fs.block_size : 4096;
-		cell_bytes = (span + MAP_ROWS * MAP_COLS - 1) /
-		             (MAP_ROWS * MAP_COLS);
+		cell_bytes =
+		    (span + MAP_ROWS * MAP_COLS - 1) / (MAP_ROWS * MAP_COLS);
 		cell_bytes = (cell_bytes + bs - 1) / bs * bs;
 		if (cell_bytes == 0)
 			cell_bytes = bs;
@@ -249,7 +249,8 @@ enum cmd_status cmd_free(struct rl_session *s, const struct cmd_call *c)
 		uint64_t lim = end ? end : s->fs.size;
 		uint64_t span = lim > start ? lim - start : 0;
 		for (int row = 0; row < MAP_ROWS; row++) {
-			uint64_t a0 = start + (uint64_t)row * MAP_COLS * cell_bytes;
+			uint64_t a0 =
+			    start + (uint64_t)row * MAP_COLS * cell_bytes;
 			if (a0 - start >= span)
 				break;
 			fprintf(s->out, "%#14" PRIx64 " |", a0);
@@ -264,10 +265,10 @@ enum cmd_status cmd_free(struct rl_session *s, const struct cmd_call *c)
 				if (cstart + csize > span)
 					csize = span - cstart;
 				uint64_t f = cells[ci];
-				fputc(f >= csize       ? '.'
+				fputc(f >= csize           ? '.'
 				      : f * 4 >= csize * 3 ? ':'
-				      : f > 0             ? '+'
-				                          : '#',
+				      : f > 0              ? '+'
+				                           : '#',
 				      s->out);
 			}
 			fputs("|\n", s->out);
@@ -303,12 +304,14 @@ static int open_file(struct rl_session *s, const char *path, int flags)
 		session_error(s, "%s: not a regular file", path);
 		break;
 	case -EPERM:
-		session_error(s, "%s: not permitted (another user's file: "
-		                 "moving it needs root; or immutable)",
+		session_error(s,
+		              "%s: not permitted (another user's file: "
+		              "moving it needs root; or immutable)",
 		              path);
 		break;
 	case -ETXTBSY:
-		session_error(s, "%s: %s", path, busy_reason(busy_of_path(path)));
+		session_error(s, "%s: %s", path,
+		              busy_reason(busy_of_path(path)));
 		break;
 	default:
 		session_error(s, "%s: %s", path, rl_strerror(fd));
@@ -322,8 +325,8 @@ static void print_extents(struct rl_session *s, const struct rl_extent *ext,
 {
 	char flags[128];
 
-	fprintf(s->out, "%4s %16s %18s %14s  %s\n", "#", "logical",
-	        "physical", "length", "flags");
+	fprintf(s->out, "%4s %16s %18s %14s  %s\n", "#", "logical", "physical",
+	        "length", "flags");
 	for (size_t i = 0; i < n; i++) {
 		out_extent_flags(ext[i].flags, flags, sizeof(flags));
 		fprintf(s->out,
@@ -419,11 +422,11 @@ enum cmd_status cmd_extents(struct rl_session *s, const struct cmd_call *c)
 		free(ext);
 		return out_json_emit(s, o) < 0 ? CMD_FAIL : CMD_OK;
 	}
-	fprintf(s->out, "%s: inode %" PRIu64 ", %" PRIu64 " bytes, %zu "
-	                "extent%s\n",
-	        OUT_ESC(c->argv[0]), (uint64_t)st.st_ino,
-	        (uint64_t)st.st_size, n,
-	        n == 1 ? "" : "s");
+	fprintf(s->out,
+	        "%s: inode %" PRIu64 ", %" PRIu64 " bytes, %zu "
+	        "extent%s\n",
+	        OUT_ESC(c->argv[0]), (uint64_t)st.st_ino, (uint64_t)st.st_size,
+	        n, n == 1 ? "" : "s");
 	if (n)
 		print_extents(s, ext, n);
 	free(ext);
@@ -453,8 +456,9 @@ enum cmd_status cmd_allocate(struct rl_session *s, const struct cmd_call *c)
 		mode |= RL_ALLOC_CONTIGUOUS;
 	if (off % s->fs.block_size || goal % s->fs.block_size ||
 	    len % s->fs.block_size || len == 0) {
-		session_error(s, "OFFSET, GOAL and LEN must be non-zero "
-		                 "multiples of the block size (%u)",
+		session_error(s,
+		              "OFFSET, GOAL and LEN must be non-zero "
+		              "multiples of the block size (%u)",
 		              s->fs.block_size);
 		return CMD_USAGE;
 	}
@@ -469,23 +473,25 @@ enum cmd_status cmd_allocate(struct rl_session *s, const struct cmd_call *c)
 	}
 	struct rl_place_report rep = {0};
 	got = allocate_blocked(s, fd, mode, goal, len,
-	                           cmd_has_opt(c, "no-tunables", NULL), &rep);
+	                       cmd_has_opt(c, "no-tunables", NULL), &rep);
 	if (got < 0) {
 		bool xfs_noreflink = (mode & RL_ALLOC_FIXED_START) &&
 		                     s->fs.type == RL_FS_XFS &&
 		                     !(s->fs.features & RL_FEAT_REFLINK);
-		session_error(s, "%s: cannot allocate %s bytes at offset %s%s%s: "
-		                 "%s%s",
-		              c->argv[0], c->argv[3], c->argv[1],
-		              mode & RL_ALLOC_FIXED_START ? " exactly at " : "",
-		              mode & RL_ALLOC_FIXED_START ? c->argv[2] : "",
-		              rl_strerror((int)got),
-		              xfs_noreflink && got == -EOPNOTSUPP
-		                  ? " (XFS without reflink: the file must hold "
-		                    "no blocks yet, and the target's allocation "
-		                    "group must be able to take a new inode "
-		                    "outside the target)"
-		                  : "");
+		session_error(
+		    s,
+		    "%s: cannot allocate %s bytes at offset %s%s%s: "
+		    "%s%s",
+		    c->argv[0], c->argv[3], c->argv[1],
+		    mode & RL_ALLOC_FIXED_START ? " exactly at " : "",
+		    mode & RL_ALLOC_FIXED_START ? c->argv[2] : "",
+		    rl_strerror((int)got),
+		    xfs_noreflink && got == -EOPNOTSUPP
+		        ? " (XFS without reflink: the file must hold "
+		          "no blocks yet, and the target's allocation "
+		          "group must be able to take a new inode "
+		          "outside the target)"
+		        : "");
 		close(fd);
 		return CMD_FAIL;
 	}
@@ -503,10 +509,9 @@ enum cmd_status cmd_allocate(struct rl_session *s, const struct cmd_call *c)
 		out_add_u64(o, "goal", goal);
 		out_add_u64(o, "requested", len);
 		out_add_u64(o, "allocated", (uint64_t)got);
-		cJSON_AddBoolToObject(o, "exact",
-		                      n > 0 && ext[0].physical +
-		                                       (off - ext[0].logical) ==
-		                                   goal);
+		cJSON_AddBoolToObject(
+		    o, "exact",
+		    n > 0 && ext[0].physical + (off - ext[0].logical) == goal);
 		if (n > 0)
 			out_add_u64(o, "physical",
 			            ext[0].physical + (off - ext[0].logical));
@@ -520,8 +525,9 @@ enum cmd_status cmd_allocate(struct rl_session *s, const struct cmd_call *c)
 		free(ext);
 		return out_json_emit(s, o) < 0 ? CMD_FAIL : CMD_OK;
 	}
-	fprintf(s->out, "%s: allocated %" PRId64 " of %" PRIu64
-	                " bytes at offset %" PRIu64 "\n",
+	fprintf(s->out,
+	        "%s: allocated %" PRId64 " of %" PRIu64
+	        " bytes at offset %" PRIu64 "\n",
 	        OUT_ESC(c->argv[0]), got, len, off);
 	print_extents(s, ext, n);
 	free(ext);
@@ -539,8 +545,8 @@ static void clip(const struct rl_extent *e, uint64_t lo, uint64_t hi,
 }
 
 /* Bytes of the extents e[0..n) inside [lo, hi). */
-static uint64_t clipped_bytes(const struct rl_extent *e, size_t n,
-                              uint64_t lo, uint64_t hi)
+static uint64_t clipped_bytes(const struct rl_extent *e, size_t n, uint64_t lo,
+                              uint64_t hi)
 {
 	uint64_t sum = 0, x, y;
 
@@ -554,8 +560,8 @@ static uint64_t clipped_bytes(const struct rl_extent *e, size_t n,
 
 /* Bytes of a's extents inside [lo, hi) that b's extents cover. */
 static uint64_t covered_bytes(const struct rl_extent *a, size_t na,
-                              const struct rl_extent *b, size_t nb,
-                              uint64_t lo, uint64_t hi)
+                              const struct rl_extent *b, size_t nb, uint64_t lo,
+                              uint64_t hi)
 {
 	uint64_t sum = 0, x, y;
 
@@ -614,8 +620,9 @@ enum cmd_status cmd_movedata(struct rl_session *s, const struct cmd_call *c)
 	 * what is wrong before opening anything. */
 	if (from % s->fs.block_size || len % s->fs.block_size || len == 0 ||
 	    from + len < from) {
-		session_error(s, "FROM and LEN must be multiples of the block "
-		                 "size (%u), LEN non-zero",
+		session_error(s,
+		              "FROM and LEN must be multiples of the block "
+		              "size (%u), LEN non-zero",
 		              s->fs.block_size);
 		return CMD_USAGE;
 	}
@@ -686,8 +693,9 @@ enum cmd_status cmd_movedata(struct rl_session *s, const struct cmd_call *c)
 		free(ext);
 		return out_json_emit(s, o) < 0 ? CMD_FAIL : CMD_OK;
 	}
-	fprintf(s->out, "%s: moved %" PRIu64 " bytes at %" PRIu64
-	                " onto the blocks of %s",
+	fprintf(s->out,
+	        "%s: moved %" PRIu64 " bytes at %" PRIu64
+	        " onto the blocks of %s",
 	        OUT_ESC(c->argv[0]), moved, from, OUT_ESC(c->argv[1]));
 	if (punched)
 		fprintf(s->out, "; punched %" PRIu64 " bytes (holes of %s)",
@@ -707,8 +715,7 @@ static bool starts_at(const struct rl_extent *ext, size_t n, uint64_t goal,
 	uint64_t pos = 0;
 
 	for (size_t i = 0; i < n && pos < len; i++) {
-		if (ext[i].logical != pos ||
-		    ext[i].physical != goal + pos)
+		if (ext[i].logical != pos || ext[i].physical != goal + pos)
 			return false;
 		pos += ext[i].length;
 	}
@@ -731,17 +738,19 @@ enum cmd_status cmd_place(struct rl_session *s, const struct cmd_call *c)
 		return CMD_USAGE;
 	}
 	if (goal % s->fs.block_size) {
-		session_error(s, "GOAL must be a multiple of the block size "
-		                 "(%u)",
+		session_error(s,
+		              "GOAL must be a multiple of the block size "
+		              "(%u)",
 		              s->fs.block_size);
 		return CMD_USAGE;
 	}
 	if (!(s->fs.features & (RL_FEAT_MOVE_EXT | RL_FEAT_DEDUPE))) {
 		/* XFS without reflink: the space could be placed, the data
 		 * not moved onto it (no FIDEDUPERANGE). Say so up front. */
-		session_error(s, "%s: cannot move data on %s (%s%s): place "
-		                 "needs movedata; 'allocate --fixed-start' can "
-		                 "still reserve space at %s",
+		session_error(s,
+		              "%s: cannot move data on %s (%s%s): place "
+		              "needs movedata; 'allocate --fixed-start' can "
+		              "still reserve space at %s",
 		              c->argv[0], s->fs.mountpoint, s->fs.fstype,
 		              s->fs.type == RL_FS_XFS ? " without reflink" : "",
 		              c->argv[1]);
@@ -757,8 +766,8 @@ enum cmd_status cmd_place(struct rl_session *s, const struct cmd_call *c)
 		close(fd);
 		return CMD_FAIL;
 	}
-	len = ((uint64_t)st.st_size + s->fs.block_size - 1) /
-	      s->fs.block_size * s->fs.block_size;
+	len = ((uint64_t)st.st_size + s->fs.block_size - 1) / s->fs.block_size *
+	      s->fs.block_size;
 	/* The donor: a private file on the same volume, gone on close. */
 	dir = open(s->fs.mountpoint, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (dir >= 0) {
@@ -774,24 +783,24 @@ enum cmd_status cmd_place(struct rl_session *s, const struct cmd_call *c)
 		close(fd);
 		return CMD_FAIL;
 	}
-	got = allocate_blocked(s, donor,
-	                       RL_ALLOC_FIXED_START | RL_ALLOC_FIXED_LEN |
-	                           RL_ALLOC_CONTIGUOUS,
-	                       goal, len, cmd_has_opt(c, "no-tunables", NULL),
-	                       &rep);
+	got = allocate_blocked(
+	    s, donor,
+	    RL_ALLOC_FIXED_START | RL_ALLOC_FIXED_LEN | RL_ALLOC_CONTIGUOUS,
+	    goal, len, cmd_has_opt(c, "no-tunables", NULL), &rep);
 	if (got < 0) {
-		session_error(s, "%s: cannot allocate %" PRIu64
-		                 " bytes exactly at %s: %s",
-		              c->argv[0], len, c->argv[1],
-		              rl_strerror((int)got));
+		session_error(
+		    s,
+		    "%s: cannot allocate %" PRIu64 " bytes exactly at %s: %s",
+		    c->argv[0], len, c->argv[1], rl_strerror((int)got));
 		goto fail;
 	}
 	/* The donor holds the whole target: a hole in it (blocks lost)
 	 * must refuse, never punch FILE (RFC hole rule). */
 	r = rl_movedata(fd, donor, 0, len, RL_MOVE_SPACE_FULL);
 	if (r < 0) {
-		session_error(s, "%s: space reserved at %s, but moving the data "
-		                 "failed: %s (nothing changed)",
+		session_error(s,
+		              "%s: space reserved at %s, but moving the data "
+		              "failed: %s (nothing changed)",
 		              c->argv[0], c->argv[1], rl_strerror(r));
 		goto fail;
 	}
@@ -827,8 +836,9 @@ enum cmd_status cmd_place(struct rl_session *s, const struct cmd_call *c)
 	}
 	if (!exact) {
 		/* Cannot happen unless someone moved it meanwhile: say so. */
-		session_error(s, "%s: FIEMAP after the move does not show it "
-		                 "at %s",
+		session_error(s,
+		              "%s: FIEMAP after the move does not show it "
+		              "at %s",
 		              c->argv[0], c->argv[1]);
 		return CMD_FAIL;
 	}

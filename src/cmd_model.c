@@ -7,13 +7,13 @@
 #include <fcntl.h>
 #include <inttypes.h>
 #include <limits.h>
-#include "layout_model.h"
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
 #include "commands.h"
+#include "layout_model.h"
 #include "output.h"
 #include "scan.h"
 #include "session.h"
@@ -41,8 +41,9 @@ static void free_map_note(struct rl_session *s, struct lm_model *m)
 	int e = lm_free_map_status(m);
 
 	if (e && !s->json)
-		fprintf(s->out, "note: free map unavailable (%s%s): free and "
-		                "metadata space are not known\n",
+		fprintf(s->out,
+		        "note: free map unavailable (%s%s): free and "
+		        "metadata space are not known\n",
 		        rl_strerror(e), cmd_map_root_hint(e));
 }
 
@@ -111,15 +112,16 @@ enum cmd_status cmd_scan(struct rl_session *s, const struct cmd_call *c)
 	char b[32], mem[32];
 	units_format_size(st.bytes, b, sizeof(b));
 	units_format_size(lm_memory(s->model), mem, sizeof(mem));
-	fprintf(s->out, "%s: %" PRIu64 " files, %" PRIu64 " directories, %" PRIu64
-	                " extra hard links, %" PRIu64 " extents (%s) in %.2f s\n",
+	fprintf(s->out,
+	        "%s: %" PRIu64 " files, %" PRIu64 " directories, %" PRIu64
+	        " extra hard links, %" PRIu64 " extents (%s) in %.2f s\n",
 	        OUT_ESC(s->fs.mountpoint), st.files, st.dirs, st.hardlinks,
-	        st.extents,
-	        b, st.seconds);
-	fprintf(s->out, "%" PRIu64 " unreadable, %" PRIu64 " skipped "
-	                "(symlinks, devices), %" PRIu64 " other mounts not "
-	                "entered; %" PRIu64 " free and %" PRIu64
-	                " metadata records; model %s\n",
+	        st.extents, b, st.seconds);
+	fprintf(s->out,
+	        "%" PRIu64 " unreadable, %" PRIu64 " skipped "
+	        "(symlinks, devices), %" PRIu64 " other mounts not "
+	        "entered; %" PRIu64 " free and %" PRIu64
+	        " metadata records; model %s\n",
 	        st.errors, st.skipped, st.mounts, st.free_records,
 	        st.meta_records, mem);
 	free_map_note(s, s->model);
@@ -194,7 +196,7 @@ enum cmd_status cmd_frag(struct rl_session *s, const struct cmd_call *c)
 			return CMD_FAIL;
 		for (int i = 0; i < c->argc; i++)
 			if (session_model_path(s, m, c->argv[i], flt.paths[i],
-			               sizeof(flt.paths[i])) < 0) {
+			                       sizeof(flt.paths[i])) < 0) {
 				free(flt.paths);
 				return CMD_FAIL;
 			}
@@ -244,8 +246,7 @@ enum cmd_status cmd_frag(struct rl_session *s, const struct cmd_call *c)
 			const struct lm_file *f = lm_file(m, rk[i].id);
 			cJSON *x = cJSON_CreateObject();
 			lm_file_frag(m, rk[i].id, &ff);
-			out_add_name(x, "path",
-			                        lm_file_path(m, rk[i].id, 0));
+			out_add_name(x, "path", lm_file_path(m, rk[i].id, 0));
 			out_add_u64(x, "inode", f->ino);
 			out_add_u64(x, "size", f->size);
 			out_add_u64(x, "extents", ff.extents);
@@ -261,22 +262,24 @@ enum cmd_status cmd_frag(struct rl_session *s, const struct cmd_call *c)
 		char b[32], fb[32];
 		units_format_size(vf.bytes, b, sizeof(b));
 		units_format_size(vf.fragmented_bytes, fb, sizeof(fb));
-		fprintf(s->out, "%" PRIu64 " regular files, %" PRIu64
-		                " with blocks (%s); %" PRIu64
-		                " fragmented (%s, %.1f%%)\n",
+		fprintf(s->out,
+		        "%" PRIu64 " regular files, %" PRIu64
+		        " with blocks (%s); %" PRIu64
+		        " fragmented (%s, %.1f%%)\n",
 		        vf.files, vf.with_blocks, b, vf.fragmented, fb,
 		        vf.with_blocks ? 100.0 * (double)vf.fragmented /
 		                             (double)vf.with_blocks
 		                       : 0.0);
-		fprintf(s->out, "extents %" PRIu64 ", contiguous runs %" PRIu64
-		                ", ideal %" PRIu64 " (max extent %" PRIu64
-		                " bytes)\n",
+		fprintf(s->out,
+		        "extents %" PRIu64 ", contiguous runs %" PRIu64
+		        ", ideal %" PRIu64 " (max extent %" PRIu64 " bytes)\n",
 		        vf.extents, vf.regions, vf.ideal,
 		        lm_geometry(m)->max_extent);
-		fprintf(s->out, "e4defrag: total/best extents %" PRIu64
-		                "/%" PRIu64 ", fragmentation score %.0f "
-		                "[0-30 no problem: 31-55 a little bit "
-		                "fragmented: 56- needs defrag]\n",
+		fprintf(s->out,
+		        "e4defrag: total/best extents %" PRIu64 "/%" PRIu64
+		        ", fragmentation score %.0f "
+		        "[0-30 no problem: 31-55 a little bit "
+		        "fragmented: 56- needs defrag]\n",
 		        vf.e4_now, vf.e4_best, vf.e4_score);
 		if (nrk)
 			fprintf(s->out, "%8s %8s %6s %10s %6s  %s\n", "extents",
@@ -287,8 +290,9 @@ enum cmd_status cmd_frag(struct rl_session *s, const struct cmd_call *c)
 			lm_file_frag(m, rk[i].id, &ff);
 			units_format_size(lm_file(m, rk[i].id)->size, sz,
 			                  sizeof(sz));
-			fprintf(s->out, "%8" PRIu64 " %8" PRIu64 " %6" PRIu64
-			                " %10s %6.0f  %s\n",
+			fprintf(s->out,
+			        "%8" PRIu64 " %8" PRIu64 " %6" PRIu64
+			        " %10s %6.0f  %s\n",
 			        ff.extents, ff.regions, ff.ideal, sz,
 			        ff.e4_score,
 			        OUT_ESC(lm_file_path(m, rk[i].id, 0)));
@@ -317,8 +321,9 @@ static cJSON *ff_json(const struct lm_freefrag *ff, uint32_t bs)
 			continue;
 		cJSON *x = cJSON_CreateObject();
 		out_add_u64(x, "min", (uint64_t)bs << i);
-		out_add_u64(x, "max", i < 63 - 12 ? ((uint64_t)bs << (i + 1))
-		                                   : UINT64_MAX);
+		out_add_u64(x, "max",
+		            i < 63 - 12 ? ((uint64_t)bs << (i + 1))
+		                        : UINT64_MAX);
 		out_add_u64(x, "count", ff->count[i]);
 		out_add_u64(x, "bytes", ff->bytes[i]);
 		cJSON_AddItemToArray(b, x);
@@ -342,8 +347,9 @@ enum cmd_status cmd_freefrag(struct rl_session *s, const struct cmd_call *c)
 		session_error(s, "give both START and END, or neither");
 		return CMD_USAGE;
 	}
-	if (c->argc == 2 && (session_arg_size(s, "START", c->argv[0], &start) < 0 ||
-	                     session_arg_size(s, "END", c->argv[1], &end) < 0))
+	if (c->argc == 2 &&
+	    (session_arg_size(s, "START", c->argv[0], &start) < 0 ||
+	     session_arg_size(s, "END", c->argv[1], &end) < 0))
 		return CMD_USAGE;
 	if (end > g->fs.size)
 		end = g->fs.size;
@@ -390,13 +396,15 @@ enum cmd_status cmd_freefrag(struct rl_session *s, const struct cmd_call *c)
 	units_format_size(ff.smallest, sb, sizeof(sb));
 	units_format_size(ff.extents ? ff.free_bytes / ff.extents : 0, ab,
 	                  sizeof(ab));
-	fprintf(s->out, "range %#" PRIx64 "-%#" PRIx64 ": %" PRIu64
-	                " free extents, %s free\n",
+	fprintf(s->out,
+	        "range %#" PRIx64 "-%#" PRIx64 ": %" PRIu64
+	        " free extents, %s free\n",
 	        start, end, ff.extents, tb);
-	fprintf(s->out, "min %s, max %s, average %s per free extent\n", sb,
-	        lb, ab);
-	fprintf(s->out, "HISTOGRAM OF FREE EXTENT SIZES:\n%22s :  %12s  %12s  "
-	                "%s\n",
+	fprintf(s->out, "min %s, max %s, average %s per free extent\n", sb, lb,
+	        ab);
+	fprintf(s->out,
+	        "HISTOGRAM OF FREE EXTENT SIZES:\n%22s :  %12s  %12s  "
+	        "%s\n",
 	        "Extent Size Range", "Free extents", "Free Blocks", "Percent");
 	for (int i = 0; i < LM_FF_BUCKETS; i++) {
 		char lo[32], hi[32], range[80];
@@ -407,8 +415,8 @@ enum cmd_status cmd_freefrag(struct rl_session *s, const struct cmd_call *c)
 		units_format_size((uint64_t)g->fs.block_size << (i + 1), hi,
 		                  sizeof(hi));
 		snprintf(range, sizeof(range), "%s...%s-", lo, hi);
-		fprintf(s->out, "%22s :  %12" PRIu64 "  %12" PRIu64
-		                "  %6.2f%%\n",
+		fprintf(s->out,
+		        "%22s :  %12" PRIu64 "  %12" PRIu64 "  %6.2f%%\n",
 		        range, ff.count[i], ff.bytes[i] / g->fs.block_size,
 		        ff.free_bytes ? 100.0 * (double)ff.bytes[i] /
 		                            (double)ff.free_bytes
@@ -427,8 +435,9 @@ enum cmd_status cmd_freefrag(struct rl_session *s, const struct cmd_call *c)
 			lm_freefrag(m, a, b, &gf);
 			units_format_size(gf.free_bytes, f1, sizeof(f1));
 			units_format_size(gf.largest, f2, sizeof(f2));
-			fprintf(s->out, "%8" PRIu64 " %#16" PRIx64
-			                " %12s %8" PRIu64 " %12s\n",
+			fprintf(s->out,
+			        "%8" PRIu64 " %#16" PRIx64 " %12s %8" PRIu64
+			        " %12s\n",
 			        gi, a, f1, gf.extents, f2);
 		}
 	}
@@ -460,7 +469,8 @@ static int who_cb(const struct lm_owner *o, void *arg)
 			cJSON *p = cJSON_AddArrayToObject(x, "paths");
 			for (uint32_t k = 0; k < f->npaths; k++)
 				cJSON_AddItemToArray(
-				    p, out_json_name(lm_file_path(w->m, o->file, k)));
+				    p, out_json_name(
+				           lm_file_path(w->m, o->file, k)));
 			out_add_u64(x, "inode", f->ino);
 			out_add_u64(x, "logical", o->logical);
 			cJSON_AddStringToObject(x, "flags", flags);
@@ -474,11 +484,10 @@ static int who_cb(const struct lm_owner *o, void *arg)
 	        o->length, kind_name(o->kind));
 	if (o->kind == LM_OWN_FILE) {
 		const struct lm_file *f = lm_file(w->m, o->file);
-		fprintf(w->s->out, " %s (inode %" PRIu64 ", offset %" PRIu64
-		                   "%s%s)",
+		fprintf(w->s->out,
+		        " %s (inode %" PRIu64 ", offset %" PRIu64 "%s%s)",
 		        OUT_ESC(lm_file_path(w->m, o->file, 0)), f->ino,
-		        o->logical,
-		        flags[0] ? ", " : "", flags);
+		        o->logical, flags[0] ? ", " : "", flags);
 		for (uint32_t k = 1; k < f->npaths; k++)
 			fprintf(w->s->out, " = %s",
 			        OUT_ESC(lm_file_path(w->m, o->file, k)));
@@ -505,9 +514,9 @@ enum cmd_status cmd_who(struct rl_session *s, const struct cmd_call *c)
 	if (c->argc == 1)
 		end = start + lm_geometry(m)->fs.block_size;
 	if (end <= start || start >= lm_geometry(m)->fs.size) {
-		session_error(s, "empty range or beyond the volume (size %" PRIu64
-		                 ")",
-		              lm_geometry(m)->fs.size);
+		session_error(
+		    s, "empty range or beyond the volume (size %" PRIu64 ")",
+		    lm_geometry(m)->fs.size);
 		return CMD_USAGE;
 	}
 	if (end > lm_geometry(m)->fs.size)
@@ -552,7 +561,8 @@ enum cmd_status cmd_show(struct rl_session *s, const struct cmd_call *c)
 		return CMD_FAIL;
 	id = lm_find_path(m, rel);
 	if (id == LM_NONE) {
-		session_error(s, "%s: not in the layout model (not a regular "
+		session_error(s,
+		              "%s: not in the layout model (not a regular "
 		              "file or directory on the volume, or created "
 		              "after the scan)",
 		              c->argv[0]);
@@ -579,7 +589,8 @@ enum cmd_status cmd_show(struct rl_session *s, const struct cmd_call *c)
 		out_add_u64(o, "size", f->size);
 		out_add_u64(o, "mode", f->mode);
 		if (f->err)
-			cJSON_AddStringToObject(o, "error", rl_strerror(f->err));
+			cJSON_AddStringToObject(o, "error",
+			                        rl_strerror(f->err));
 		out_add_u64(o, "count", n);
 		out_add_u64(o, "regions", ff.regions);
 		out_add_u64(o, "ideal", ff.ideal);
@@ -601,8 +612,9 @@ enum cmd_status cmd_show(struct rl_session *s, const struct cmd_call *c)
 		        OUT_ESC(lm_file_path(m, id, k)));
 	if (f->err)
 		fprintf(s->out, "  unreadable: %s\n", rl_strerror(f->err));
-	fprintf(s->out, "%zu extent%s, %" PRIu64 " contiguous run%s, ideal %"
-	                PRIu64 "%s; e4defrag score %.0f\n",
+	fprintf(s->out,
+	        "%zu extent%s, %" PRIu64 " contiguous run%s, ideal %" PRIu64
+	        "%s; e4defrag score %.0f\n",
 	        n, n == 1 ? "" : "s", ff.regions, ff.regions == 1 ? "" : "s",
 	        ff.ideal, ff.fragmented ? " (fragmented)" : "", ff.e4_score);
 	if (n) {
@@ -611,8 +623,9 @@ enum cmd_status cmd_show(struct rl_session *s, const struct cmd_call *c)
 		        "physical", "length", "flags");
 		for (size_t i = 0; i < n; i++) {
 			out_extent_flags(re[i].flags, flags, sizeof(flags));
-			fprintf(s->out, "%4zu %16" PRIu64 " %#18" PRIx64
-			                " %14" PRIu64 "  %s\n",
+			fprintf(s->out,
+			        "%4zu %16" PRIu64 " %#18" PRIx64 " %14" PRIu64
+			        "  %s\n",
 			        i, re[i].logical, re[i].physical, re[i].length,
 			        flags);
 		}
@@ -679,18 +692,17 @@ enum cmd_status cmd_import(struct rl_session *s, const struct cmd_call *c)
 	if (s->json) {
 		cJSON *o = cJSON_CreateObject();
 		out_add_name(o, "file", c->argv[0]);
-		out_add_name(o, "mountpoint",
-		                        lm_geometry(m)->fs.mountpoint);
+		out_add_name(o, "mountpoint", lm_geometry(m)->fs.mountpoint);
 		out_add_u64(o, "files", lm_file_count(m));
 		out_add_u64(o, "extents", lm_extent_count(m));
 		cJSON_AddBoolToObject(o, "read_only", true);
 		return out_json_emit(s, o) < 0 ? CMD_FAIL : CMD_OK;
 	}
-	fprintf(s->out, "%s: snapshot of %s, %zu files, %" PRIu64
-	                " extents; the view is now read-only\n",
+	fprintf(s->out,
+	        "%s: snapshot of %s, %zu files, %" PRIu64
+	        " extents; the view is now read-only\n",
 	        OUT_ESC(c->argv[0]), OUT_ESC(lm_geometry(m)->fs.mountpoint),
-	        lm_file_count(m),
-	        lm_extent_count(m));
+	        lm_file_count(m), lm_extent_count(m));
 	return CMD_OK;
 }
 
@@ -762,8 +774,8 @@ enum cmd_status cmd_diff(struct rl_session *s, const struct cmd_call *c)
 	if (s->json) {
 		o = cJSON_CreateObject();
 		out_add_name(o, "a", c->argv[0]);
-		out_add_name(o, "b", c->argc > 1 ? c->argv[1]
-		                                            : "(current view)");
+		out_add_name(o, "b",
+		             c->argc > 1 ? c->argv[1] : "(current view)");
 		jr = cJSON_AddArrayToObject(o, "removed");
 		ja = cJSON_AddArrayToObject(o, "added");
 		jm = cJSON_AddArrayToObject(o, "moved");
@@ -820,11 +832,11 @@ enum cmd_status cmd_diff(struct rl_session *s, const struct cmd_call *c)
 		if (out_json_emit(s, o) < 0)
 			st = CMD_FAIL;
 	} else {
-		fprintf(s->out, "%" PRIu64 " unchanged, %" PRIu64
-		                " moved, %" PRIu64 " added, %" PRIu64
-		                " removed; free %" PRIu64 " -> %" PRIu64
-		                " bytes; fragmented files %" PRIu64 " -> %" PRIu64
-		                "\n",
+		fprintf(s->out,
+		        "%" PRIu64 " unchanged, %" PRIu64 " moved, %" PRIu64
+		        " added, %" PRIu64 " removed; free %" PRIu64
+		        " -> %" PRIu64 " bytes; fragmented files %" PRIu64
+		        " -> %" PRIu64 "\n",
 		        same, moved, added, removed, fa, fb, va.fragmented,
 		        vb.fragmented);
 	}

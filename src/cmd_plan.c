@@ -9,8 +9,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include "layout_model.h"
 #include "commands.h"
+#include "layout_model.h"
 #include "mem.h"
 #include "output.h"
 #include "planner.h"
@@ -20,17 +20,20 @@
 #include "txn.h"
 #include "units.h"
 
-#define PLAN_APPLY_OPTS                                                       \
-	{"dry-run", NULL, "print the plan and the report; change nothing"},  \
-	    {"retry", "N",                                                    \
-	     "after a missed placement, plan again around it (N times)"},     \
-	    {"rate", "MB/s", "throttle the data moved to MB/s (MiB/s)"},      \
-	    {"io-priority", "idle|normal",                                    \
-	     "I/O priority of the moves (default idle)"},                     \
-	    {"journal-dir", "DIR",                                            \
-	     "the undo journal's directory (default $RELAYOUT_JOURNAL_DIR, " \
-	     "else /var/lib/relayout for root, "                           \
-	     "~/.local/state/relayout/journal for others)"}
+#define PLAN_APPLY_OPTS                                                        \
+	{"dry-run", NULL, "print the plan and the report; change nothing"},    \
+	    {"retry", "N",                                                     \
+	     "after a missed placement, plan again around it (N times)"},      \
+	    {"rate", "MB/s", "throttle the data moved to MB/s (MiB/s)"},       \
+	    {"io-priority", "idle|normal",                                     \
+	     "I/O priority of the moves (default idle)"},                      \
+	{                                                                      \
+		"journal-dir", "DIR",                                          \
+		    "the undo journal's directory (default "                   \
+		    "$RELAYOUT_JOURNAL_DIR, "                                  \
+		    "else /var/lib/relayout for root, "                        \
+		    "~/.local/state/relayout/journal for others)"              \
+	}
 
 const struct cmd_opt cmd_opts_defrag[] = {
     {"min-extents", "N", "only files with at least N extents"},
@@ -94,11 +97,13 @@ static void print_planned(struct rl_session *s, struct pl_ctx *c,
 	frag_sums(c, &nf, &fb, &fa);
 	if (s->json) {
 		cJSON *o = cJSON_CreateObject(), *a, *r;
-		char *line, *save = NULL, *rep = strdup(c->report ? c->report : "");
+		char *line, *save = NULL,
+		            *rep = strdup(c->report ? c->report : "");
 
 		cJSON_AddBoolToObject(o, "dry_run", dry);
 		cJSON_AddBoolToObject(o, "pending", s->plan_mode && !dry);
-		cJSON_AddStringToObject(o, "plan", p->command ? p->command : "");
+		cJSON_AddStringToObject(o, "plan",
+		                        p->command ? p->command : "");
 		out_add_u64(o, "bytes", p->total);
 		out_add_u64(o, "scratch_bytes", c->scratch_peak);
 		out_add_u64(o, "files", nf);
@@ -124,9 +129,9 @@ static void print_planned(struct rl_session *s, struct pl_ctx *c,
 		fputs(c->report, s->out);
 	units_format_size(p->total, sz, sizeof(sz));
 	units_format_size(c->scratch_peak, sc, sizeof(sc));
-	fprintf(s->out, "plan: %zu step%s, %s to move; %" PRIu64
-	                " file%s: %" PRIu64 " contiguous runs -> %" PRIu64
-	                " (predicted)%s%s\n",
+	fprintf(s->out,
+	        "plan: %zu step%s, %s to move; %" PRIu64 " file%s: %" PRIu64
+	        " contiguous runs -> %" PRIu64 " (predicted)%s%s\n",
 	        p->nsteps, p->nsteps == 1 ? "" : "s", sz, nf,
 	        nf == 1 ? "" : "s", fb, fa, c->scratch_peak ? "; scratch " : "",
 	        c->scratch_peak ? sc : "");
@@ -135,14 +140,14 @@ static void print_planned(struct rl_session *s, struct pl_ctx *c,
 			const struct tx_step *st = &p->steps[i];
 			units_format_size(st->bytes, sz, sizeof(sz));
 			fprintf(s->out,
-				"  step %zu: %s [%" PRIu64 ", %" PRIu64
-				") %s -> 0x%" PRIx64 "%s%s\n",
-				i + 1, st->range.path, st->range.offset,
-				st->range.offset + st->range.length, sz,
-				st->range.ntarget ? st->range.target[0].physical
-						  : 0,
-				i < c->nmv && c->mv[i].why ? " " : "",
-				i < c->nmv && c->mv[i].why ? c->mv[i].why : "");
+			        "  step %zu: %s [%" PRIu64 ", %" PRIu64
+			        ") %s -> 0x%" PRIx64 "%s%s\n",
+			        i + 1, st->range.path, st->range.offset,
+			        st->range.offset + st->range.length, sz,
+			        st->range.ntarget ? st->range.target[0].physical
+			                          : 0,
+			        i < c->nmv && c->mv[i].why ? " " : "",
+			        i < c->nmv && c->mv[i].why ? c->mv[i].why : "");
 		}
 		fprintf(s->out, "nothing was changed (--dry-run)\n");
 	}
@@ -162,9 +167,8 @@ static int push_id(uint32_t **a, size_t *k, size_t *cap, uint32_t id)
  * abs[i] (c->argc entries, freed by the caller): argument i as an
  * absolute path, for the journal. */
 static int collect_files(struct rl_session *s, struct lm_model *m,
-                         const struct cmd_call *c, bool recursive,
-                         bool dirs_ok, uint32_t **ids, size_t *n,
-                         char **abs)
+                         const struct cmd_call *c, bool recursive, bool dirs_ok,
+                         uint32_t **ids, size_t *n, char **abs)
 {
 	size_t cap = 64, k = 0, nf = lm_file_count(m);
 	uint32_t *a = malloc(cap * sizeof(*a));
@@ -176,7 +180,8 @@ static int collect_files(struct rl_session *s, struct lm_model *m,
 		uint32_t id;
 		const struct lm_file *f;
 
-		if (session_model_path(s, m, c->argv[i], rel, sizeof(rel)) < 0) {
+		if (session_model_path(s, m, c->argv[i], rel, sizeof(rel)) <
+		    0) {
 			free(a);
 			return -EINVAL;
 		}
@@ -192,9 +197,10 @@ static int collect_files(struct rl_session *s, struct lm_model *m,
 			abs[i] = NULL;
 		id = lm_find_path(m, rel);
 		if (id == LM_NONE) {
-			session_error(s, "%s: not in the layout model (not on "
-			                 "the volume, or created after the scan: "
-			                 "run 'scan')",
+			session_error(s,
+			              "%s: not in the layout model (not on "
+			              "the volume, or created after the scan: "
+			              "run 'scan')",
 			              c->argv[i]);
 			free(a);
 			return -ENOENT;
@@ -203,10 +209,11 @@ static int collect_files(struct rl_session *s, struct lm_model *m,
 		if (S_ISDIR(f->mode)) {
 			size_t rl = strlen(rel);
 			if (!recursive || !dirs_ok) {
-				session_error(s, "%s is a directory%s", c->argv[i],
-				              dirs_ok ? " (--recursive takes the "
-				                        "files under it)"
-				                      : "");
+				session_error(
+				    s, "%s is a directory%s", c->argv[i],
+				    dirs_ok ? " (--recursive takes the "
+				              "files under it)"
+				            : "");
 				free(a);
 				return -EISDIR;
 			}
@@ -215,8 +222,8 @@ static int collect_files(struct rl_session *s, struct lm_model *m,
 				const char *p = lm_file_path(m, q, 0);
 				if (!S_ISREG(g->mode) || !p)
 					continue;
-				if (strcmp(rel, ".") && (strncmp(p, rel, rl) ||
-				                         p[rl] != '/'))
+				if (strcmp(rel, ".") &&
+				    (strncmp(p, rel, rl) || p[rl] != '/'))
 					continue;
 				if (push_id(&a, &k, &cap, q) < 0) {
 					free(a);
@@ -275,8 +282,9 @@ static enum cmd_status plan_start(struct rl_session *s,
 	pr->ctx.nexcl = s->nplan_excl;
 	if (s->plan_mode && s->pending &&
 	    (r = pl_replay(&pr->ctx, s->pending, s->fs.mountpoint)) < 0) {
-		session_error(s, "the pending plan does not fit the model any "
-		                 "more (%s): 'discard' it",
+		session_error(s,
+		              "the pending plan does not fit the model any "
+		              "more (%s): 'discard' it",
 		              rl_strerror(r));
 		return CMD_FAIL;
 	}
@@ -292,8 +300,9 @@ static enum cmd_status plan_range(struct rl_session *s,
 	    session_arg_size(s, "END", c->argv[1], b) < 0)
 		return CMD_USAGE;
 	if (*b <= *a || *b > s->fs.size) {
-		session_error(s, "START..END must be a non-empty range inside "
-		                 "the volume (0..0x%" PRIx64 ")",
+		session_error(s,
+		              "START..END must be a non-empty range inside "
+		              "the volume (0..0x%" PRIx64 ")",
 		              (uint64_t)s->fs.size);
 		return CMD_USAGE;
 	}
@@ -304,9 +313,9 @@ static enum cmd_status plan_range(struct rl_session *s,
  * result in *r (the reason in pr->ctx.outcome), or the arguments'
  * status. */
 static enum cmd_status plan_compute(struct rl_session *s,
-                                    const struct cmd_call *c,
-                                    enum pl_kind kind, struct lm_model *m,
-                                    struct plan_run *pr, int *r)
+                                    const struct cmd_call *c, enum pl_kind kind,
+                                    struct lm_model *m, struct plan_run *pr,
+                                    int *r)
 {
 	struct pl_defrag_opts o = {0};
 	struct pl_evac_report er;
@@ -376,8 +385,9 @@ static void plan_refuse(struct rl_session *s, struct pl_ctx *ctx, int r)
 		fputs(ctx->report, s->err);
 	if (refusal_names(ctx->outcome.code))
 		pl_outcome_format(ctx, &ctx->outcome, why, sizeof(why));
-	session_error(s, "refusing a plan that cannot complete: %s%s(%s); "
-	                 "nothing was changed",
+	session_error(s,
+	              "refusing a plan that cannot complete: %s%s(%s); "
+	              "nothing was changed",
 	              why, *why ? " " : "", rl_strerror(r));
 }
 
@@ -441,8 +451,9 @@ static enum cmd_status plan_finish(struct rl_session *s,
 		char why[2048];
 		r = session_check_targets(s, p, why, sizeof(why));
 		if (r != 0) {
-			session_error(s, "%s (the layout changed since the scan? "
-			                 "'scan' again); nothing was changed",
+			session_error(s,
+			              "%s (the layout changed since the scan? "
+			              "'scan' again); nothing was changed",
 			              why);
 			return CMD_FAIL;
 		}
@@ -512,9 +523,10 @@ static enum cmd_status run(struct rl_session *s, const struct cmd_call *c,
 		if (st != CMD_FAIL || round >= retries ||
 		    s->nplan_excl == nexcl || cmd_has_opt(c, "dry-run", NULL))
 			break;
-		fprintf(s->err, "relayout: %s: placement missed a target: "
-		                "planning again around it (retry %" PRIu64
-		                " of %" PRIu64 ")\n",
+		fprintf(s->err,
+		        "relayout: %s: placement missed a target: "
+		        "planning again around it (retry %" PRIu64
+		        " of %" PRIu64 ")\n",
 		        c->def->name, round + 1, retries);
 	}
 	free(s->plan_excl);
@@ -583,21 +595,23 @@ enum cmd_status cmd_preview(struct rl_session *s, const struct cmd_call *c)
 		return CMD_FAIL;
 	pm = pl_predict_model(m, s->pending, s->fs.mountpoint);
 	if (!pm) {
-		session_error(s, "cannot predict the layout: the pending plan "
+		session_error(s,
+		              "cannot predict the layout: the pending plan "
 		              "does not fit the model any more ('discard' it)");
 		return CMD_FAIL;
 	}
 	if (c->argc > 0) {
-		static const char *const ok[] = {"frag", "freefrag", "who",
-		                                 "show", "export", "info", NULL};
+		static const char *const ok[] = {
+		    "frag", "freefrag", "who", "show", "export", "info", NULL};
 		char *line;
 		bool allowed = false;
 
 		for (int i = 0; ok[i]; i++)
 			allowed |= strcmp(c->argv[0], ok[i]) == 0;
 		if (!allowed) {
-			session_error(s, "preview runs frag, freefrag, who, show "
-			                 "or export on the predicted layout");
+			session_error(s,
+			              "preview runs frag, freefrag, who, show "
+			              "or export on the predicted layout");
 			lm_free(pm);
 			return CMD_USAGE;
 		}
@@ -625,9 +639,9 @@ enum cmd_status cmd_preview(struct rl_session *s, const struct cmd_call *c)
 		units_format_size(s->pending->total, sz, sizeof(sz));
 		if (s->json) {
 			cJSON *o = cJSON_CreateObject(), *x;
-			cJSON_AddStringToObject(o, "plan", s->pending->command
-			                                       ? s->pending->command
-			                                       : "");
+			cJSON_AddStringToObject(
+			    o, "plan",
+			    s->pending->command ? s->pending->command : "");
 			out_add_u64(o, "steps", s->pending->nsteps);
 			out_add_u64(o, "bytes", s->pending->total);
 			x = cJSON_AddObjectToObject(o, "before");
@@ -643,23 +657,29 @@ enum cmd_status cmd_preview(struct rl_session *s, const struct cmd_call *c)
 			x = cJSON_AddArrayToObject(o, "steps_detail");
 			for (size_t i = 0; i < s->pending->nsteps; i++)
 				cJSON_AddItemToArray(
-				    x, session_step_json(&s->pending->steps[i]));
+				    x,
+				    session_step_json(&s->pending->steps[i]));
 			out_json_emit(s, o);
 		} else {
-			fprintf(s->out, "pending plan: %s\n  %zu steps, %s to "
-			                "move\n",
+			fprintf(s->out,
+			        "pending plan: %s\n  %zu steps, %s to "
+			        "move\n",
 			        s->pending->command ? s->pending->command : "",
 			        s->pending->nsteps, sz);
-			fprintf(s->out, "  fragmented files %" PRIu64 " -> %" PRIu64
-			                ", contiguous runs %" PRIu64 " -> %" PRIu64
-			                "\n",
-			        vb.fragmented, va.fragmented, vb.regions, va.regions);
-			fprintf(s->out, "  free extents %" PRIu64 " -> %" PRIu64
-			                ", largest free extent %" PRIu64 " -> %" PRIu64
-			                " bytes\n",
+			fprintf(s->out,
+			        "  fragmented files %" PRIu64 " -> %" PRIu64
+			        ", contiguous runs %" PRIu64 " -> %" PRIu64
+			        "\n",
+			        vb.fragmented, va.fragmented, vb.regions,
+			        va.regions);
+			fprintf(s->out,
+			        "  free extents %" PRIu64 " -> %" PRIu64
+			        ", largest free extent %" PRIu64 " -> %" PRIu64
+			        " bytes\n",
 			        fb.extents, fa.extents, fb.largest, fa.largest);
-			fprintf(s->out, "  ('preview frag|freefrag|who|show ...' "
-			                "shows the predicted layout)\n");
+			fprintf(s->out,
+			        "  ('preview frag|freefrag|who|show ...' "
+			        "shows the predicted layout)\n");
 		}
 	}
 	lm_free(pm);

@@ -54,8 +54,8 @@ static int parse_onoff(const char *v, bool *out)
 	if (!strcmp(v, "on") || !strcmp(v, "true") || !strcmp(v, "1") ||
 	    !strcmp(v, "yes"))
 		*out = true;
-	else if (!strcmp(v, "off") || !strcmp(v, "false") ||
-	         !strcmp(v, "0") || !strcmp(v, "no"))
+	else if (!strcmp(v, "off") || !strcmp(v, "false") || !strcmp(v, "0") ||
+	         !strcmp(v, "no"))
 		*out = false;
 	else
 		return -EINVAL;
@@ -95,8 +95,9 @@ enum cmd_status cmd_set(struct rl_session *s, const struct cmd_call *c)
 		*target = set_opts[i].inverted ? !on : on;
 		return CMD_OK;
 	}
-	session_error(s, "unknown option '%s' (json, continue-on-error, "
-	                 "tunables, step-refresh)",
+	session_error(s,
+	              "unknown option '%s' (json, continue-on-error, "
+	              "tunables, step-refresh)",
 	              name);
 	return CMD_USAGE;
 }

@@ -6,7 +6,6 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
-#include "layout_model.h"
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -16,6 +15,7 @@
 #include "busy.h"
 #include "commands.h"
 #include "journal.h"
+#include "layout_model.h"
 #include "output.h"
 #include "planner.h"
 #include "session.h"
@@ -25,16 +25,21 @@
 #include "txn_check.h"
 #include "units.h"
 
-#define TXN_COMMON_OPTS                                                       \
-	{"journal-dir", "DIR",                                                \
-	     "the undo journal's directory (default $RELAYOUT_JOURNAL_DIR, "  \
-	     "else /var/lib/relayout for root, "                              \
-	     "~/.local/state/relayout/journal for others)"}
-#define TXN_APPLY_OPTS                                                        \
-	{"dry-run", NULL, "print the plan; change nothing"},                  \
-	    {"rate", "MB/s", "throttle the data moved to MB/s (MiB/s)"},      \
-	    {"io-priority", "idle|normal",                                    \
-	     "I/O priority of the moves (default idle)"}
+#define TXN_COMMON_OPTS                                                        \
+	{                                                                      \
+		"journal-dir", "DIR",                                          \
+		    "the undo journal's directory (default "                   \
+		    "$RELAYOUT_JOURNAL_DIR, "                                  \
+		    "else /var/lib/relayout for root, "                        \
+		    "~/.local/state/relayout/journal for others)"              \
+	}
+#define TXN_APPLY_OPTS                                                         \
+	{"dry-run", NULL, "print the plan; change nothing"},                   \
+	    {"rate", "MB/s", "throttle the data moved to MB/s (MiB/s)"},       \
+	{                                                                      \
+		"io-priority", "idle|normal",                                  \
+		    "I/O priority of the moves (default idle)"                 \
+	}
 
 const struct cmd_opt cmd_opts_move[] = {
     {"to", "GOAL", "physical byte address where the range must start"},
@@ -103,8 +108,7 @@ static char *abs_path(const char *path)
 
 /* ------------------------------------------------------------- output */
 
-static void print_plan(struct rl_session *s, const struct tx_plan *p,
-                       bool dry)
+static void print_plan(struct rl_session *s, const struct tx_plan *p, bool dry)
 {
 	char sz[32];
 
@@ -118,7 +122,8 @@ static void print_plan(struct rl_session *s, const struct tx_plan *p,
 		out_add_u64(o, "bytes", p->total);
 		a = cJSON_AddArrayToObject(o, "steps");
 		for (size_t i = 0; i < p->nsteps; i++)
-			cJSON_AddItemToArray(a, session_step_json(&p->steps[i]));
+			cJSON_AddItemToArray(a,
+			                     session_step_json(&p->steps[i]));
 		out_json_emit(s, o);
 		return;
 	}
@@ -131,16 +136,17 @@ static void print_plan(struct rl_session *s, const struct tx_plan *p,
 		size_t np = 0;
 
 		units_format_size(st->bytes, sz, sizeof(sz));
-		fprintf(s->out, "  step %zu: %s [%" PRIu64 ", %" PRIu64 ") %s\n",
-		        i + 1, OUT_ESC(st->range.path), st->range.offset,
+		fprintf(s->out,
+		        "  step %zu: %s [%" PRIu64 ", %" PRIu64 ") %s\n", i + 1,
+		        OUT_ESC(st->range.path), st->range.offset,
 		        st->range.offset + st->range.length, sz);
 		print_pieces(s->out, "before", st->range.before,
-			     st->range.nbefore);
+		             st->range.nbefore);
 		print_pieces(s->out, "target", st->range.target,
-			     st->range.ntarget);
+		             st->range.ntarget);
 		if (tx_predict(st->range.before, st->range.nbefore,
-			       st->range.target, st->range.ntarget, &pred,
-			       &np) == 0)
+		               st->range.target, st->range.ntarget, &pred,
+		               &np) == 0)
 			print_pieces(s->out, "after", pred, np);
 		free(pred);
 	}
@@ -197,7 +203,7 @@ static int make_room(struct rl_session *s, struct tx_plan *p, char *why,
 	r = pl_make_room(&ctx, lo, hi, lo, hi);
 	if (r == 0)
 		r = pl_add_move(&ctx, id, st->range.offset, st->range.length,
-				goal, "move");
+		                goal, "move");
 	if (r < 0) {
 		snprintf(why, wlen, "--make-room: %s%s",
 		         ctx.report ? ctx.report : "", rl_strerror(r));
@@ -224,9 +230,8 @@ static int make_room(struct rl_session *s, struct tx_plan *p, char *why,
 
 /* The end of move and undo: print the plan (--dry-run) or apply it. */
 static enum cmd_status finish_plan(struct rl_session *s,
-                                   const struct cmd_call *c,
-                                   struct tx_plan *p, bool dry,
-                                   const char *jdir)
+                                   const struct cmd_call *c, struct tx_plan *p,
+                                   bool dry, const char *jdir)
 {
 	if (dry) {
 		print_plan(s, p, true);
@@ -267,7 +272,8 @@ enum cmd_status cmd_move(struct rl_session *s, const struct cmd_call *c)
 			if (parse_size(s, "OFF", v, &off) < 0)
 				return CMD_USAGE;
 			if (c->argc < 2) {
-				session_error(s, "--range OFF LEN: LEN missing");
+				session_error(s,
+				              "--range OFF LEN: LEN missing");
 				return CMD_USAGE;
 			}
 		}
@@ -281,37 +287,39 @@ enum cmd_status cmd_move(struct rl_session *s, const struct cmd_call *c)
 			return CMD_USAGE;
 		}
 	} else if (c->argc == 2) {
-		session_error(s, "a second argument is only LEN of --range OFF LEN");
+		session_error(
+		    s, "a second argument is only LEN of --range OFF LEN");
 		return CMD_USAGE;
 	}
 	if (!session_placement_supported(s))
 		return CMD_FAIL;
 	bs = s->fs.block_size;
 	if (goal % bs || off % bs || len % bs) {
-		session_error(s, "GOAL, OFF and LEN must be multiples of the "
-		                 "block size (%" PRIu64 ")",
+		session_error(s,
+		              "GOAL, OFF and LEN must be multiples of the "
+		              "block size (%" PRIu64 ")",
 		              bs);
 		return CMD_USAGE;
 	}
 	fd = session_open_file(s, c->argv[0], dry ? O_RDONLY : O_RDWR);
 	if (fd < 0) {
-		session_error(s, "%s: %s%s", c->argv[0],
-		              fd == -EXDEV ? "on another filesystem than the volume "
-		                             "(each volume is worked on by its own "
-		                             "session)"
-		              : fd == -ELOOP ? "a symbolic link (never followed)"
-		              : fd == -EINVAL ? "not a regular file"
-		              : fd == -EWOULDBLOCK
-		                  ? "another process holds a lease on it (it "
-		                    "was asked to give it up: try again in a "
-		                    "moment); nothing was changed"
-		              : fd == -ETXTBSY
-		                  ? busy_reason(busy_of_path(c->argv[0]))
-		                  : strerror(-fd),
-		              fd == -EACCES || fd == -EPERM
-		                  ? " (moving it needs write access; root moves "
-		                    "any file)"
-		                  : "");
+		session_error(
+		    s, "%s: %s%s", c->argv[0],
+		    fd == -EXDEV    ? "on another filesystem than the volume "
+		                      "(each volume is worked on by its own "
+		                      "session)"
+		    : fd == -ELOOP  ? "a symbolic link (never followed)"
+		    : fd == -EINVAL ? "not a regular file"
+		    : fd == -EWOULDBLOCK
+		        ? "another process holds a lease on it (it "
+		          "was asked to give it up: try again in a "
+		          "moment); nothing was changed"
+		    : fd == -ETXTBSY ? busy_reason(busy_of_path(c->argv[0]))
+		                     : strerror(-fd),
+		    fd == -EACCES || fd == -EPERM
+		        ? " (moving it needs write access; root moves "
+		          "any file)"
+		        : "");
 		return CMD_FAIL;
 	}
 	if (fstat(fd, &sb) < 0) {
@@ -322,8 +330,9 @@ enum cmd_status cmd_move(struct rl_session *s, const struct cmd_call *c)
 	if (!have_len) {
 		uint64_t end = ((uint64_t)sb.st_size + bs - 1) / bs * bs;
 		if (off >= end) {
-			session_error(s, "%s: nothing to move at offset %" PRIu64
-			                 " (the file is %" PRIu64 " bytes)",
+			session_error(s,
+			              "%s: nothing to move at offset %" PRIu64
+			              " (the file is %" PRIu64 " bytes)",
 			              c->argv[0], off, (uint64_t)sb.st_size);
 			close(fd);
 			return CMD_FAIL;
@@ -342,12 +351,14 @@ enum cmd_status cmd_move(struct rl_session *s, const struct cmd_call *c)
 	close(fd);
 	free(path);
 	if (r < 0) {
-		session_error(s, "%s: cannot plan: %s", c->argv[0], rl_strerror(r));
+		session_error(s, "%s: cannot plan: %s", c->argv[0],
+		              rl_strerror(r));
 		goto out;
 	}
 	if (p.steps[0].range.nbefore == 0) {
-		session_error(s, "%s: the range holds no data blocks: nothing to "
-		                 "move",
+		session_error(s,
+		              "%s: the range holds no data blocks: nothing to "
+		              "move",
 		              c->argv[0]);
 		goto out;
 	}
@@ -355,8 +366,9 @@ enum cmd_status cmd_move(struct rl_session *s, const struct cmd_call *c)
 		if (s->json) {
 			print_plan(s, &p, true);
 		} else {
-			fprintf(s->out, "%s is already at 0x%" PRIx64
-			                ": nothing to do\n",
+			fprintf(s->out,
+			        "%s is already at 0x%" PRIx64
+			        ": nothing to do\n",
 			        OUT_ESC(c->argv[0]), goal);
 		}
 		st = CMD_OK;
@@ -400,8 +412,9 @@ enum cmd_status cmd_log(struct rl_session *s, const struct cmd_call *c)
 		a = cJSON_AddArrayToObject(o, "transactions");
 	} else {
 		if (j->corrupt)
-			fprintf(s->out, "journal CORRUPT (%s): listed up to the "
-			                "damage, not trusted\n",
+			fprintf(s->out,
+			        "journal CORRUPT (%s): listed up to the "
+			        "damage, not trusted\n",
 			        j->problem);
 		fprintf(s->out, "%5s  %-20s  %-11s  %12s  %5s  %s\n", "id",
 		        "time (UTC)", "status", "bytes", "steps", "command");
@@ -422,7 +435,8 @@ enum cmd_status cmd_log(struct rl_session *s, const struct cmd_call *c)
 			cJSON *e = cJSON_CreateObject();
 			out_add_u64(e, "id", t->id);
 			cJSON_AddStringToObject(e, "time", when);
-			out_add_name(e, "command", t->command ? t->command : "");
+			out_add_name(e, "command",
+			             t->command ? t->command : "");
 			out_add_u64(e, "bytes", t->bytes);
 			cJSON_AddStringToObject(e, "status", stname);
 			cJSON_AddBoolToObject(e, "interrupted",
@@ -441,16 +455,20 @@ enum cmd_status cmd_log(struct rl_session *s, const struct cmd_call *c)
 		} else {
 			char extra[96] = "";
 			if (t->undone)
-				snprintf(extra, sizeof(extra), "  [undone by %" PRIu64 "]",
+				snprintf(extra, sizeof(extra),
+				         "  [undone by %" PRIu64 "]",
 				         t->undone_by);
-			fprintf(s->out, "%5" PRIu64 "  %-20s  %-11s  %12" PRIu64
-			                "  %2zu/%-2u  %s%s%s\n",
+			fprintf(s->out,
+			        "%5" PRIu64 "  %-20s  %-11s  %12" PRIu64
+			        "  %2zu/%-2u  %s%s%s\n",
 			        t->id, when,
 			        t->status == JR_ST_INTERRUPTED ? "INTERRUPTED"
 			                                       : stname,
 			        t->bytes, done, t->nplanned,
 			        OUT_ESC(t->command ? t->command : ""), extra,
-			        t->status == JR_ST_OPEN ? "  [running or crashed]" : "");
+			        t->status == JR_ST_OPEN
+			            ? "  [running or crashed]"
+			            : "");
 		}
 	}
 	if (o)
@@ -513,8 +531,9 @@ enum cmd_status cmd_undo(struct rl_session *s, const struct cmd_call *c)
 	if (!j)
 		return CMD_FAIL;
 	if (j->corrupt) {
-		session_error(s, "the journal %s/%s is corrupt (%s): nothing can "
-		                 "be undone from it",
+		session_error(s,
+		              "the journal %s/%s is corrupt (%s): nothing can "
+		              "be undone from it",
 		              j->dir, j->name, j->problem);
 		return CMD_FAIL;
 	}
@@ -522,36 +541,43 @@ enum cmd_status cmd_undo(struct rl_session *s, const struct cmd_call *c)
 		uint64_t id;
 		enum jr_undo_state u;
 
-		if (units_parse_size(c->argv[0], &id) < 0 || !(t = jr_find(j, id))) {
-			session_error(s, "no transaction '%s' in the journal (see 'log')",
-			              c->argv[0]);
+		if (units_parse_size(c->argv[0], &id) < 0 ||
+		    !(t = jr_find(j, id))) {
+			session_error(
+			    s, "no transaction '%s' in the journal (see 'log')",
+			    c->argv[0]);
 			return CMD_FAIL;
 		}
 		u = jr_undoable(t);
 		if (u == JR_UNDO_OPEN) {
-			session_error(s, "transaction %" PRIu64 " is still open "
-			                 "(running, or interrupted and not yet "
-			                 "examined)",
+			session_error(s,
+			              "transaction %" PRIu64 " is still open "
+			              "(running, or interrupted and not yet "
+			              "examined)",
 			              id);
 			return CMD_FAIL;
 		}
 		if (u == JR_UNDO_UNDONE) {
-			session_error(s, "transaction %" PRIu64 " was already undone "
-			                 "by %" PRIu64 " ('undo %" PRIu64 "' redoes it)",
-			              id, t->undone_by, t->undone_by);
+			session_error(
+			    s,
+			    "transaction %" PRIu64 " was already undone "
+			    "by %" PRIu64 " ('undo %" PRIu64 "' redoes it)",
+			    id, t->undone_by, t->undone_by);
 			return CMD_FAIL;
 		}
 		if (u == JR_UNDO_NO_DATA) {
-			session_error(s, "transaction %" PRIu64 " moved no data: "
-			                 "nothing to undo",
+			session_error(s,
+			              "transaction %" PRIu64 " moved no data: "
+			              "nothing to undo",
 			              id);
 			return CMD_FAIL;
 		}
 	} else {
 		t = jr_last_undoable(j);
 		if (!t) {
-			session_error(s, "nothing to undo: no transaction in the "
-			                 "journal that moved data and was not undone");
+			session_error(
+			    s, "nothing to undo: no transaction in the "
+			       "journal that moved data and was not undone");
 			return CMD_FAIL;
 		}
 	}
@@ -560,16 +586,19 @@ enum cmd_status cmd_undo(struct rl_session *s, const struct cmd_call *c)
 	r = tx_plan_undo(&p, t);
 	if (r < 0) {
 		session_error(s, "transaction %" PRIu64 ": %s", t->id,
-		              r == -EBADMSG ? "every range is already where it was"
-		                            : rl_strerror(r));
+		              r == -EBADMSG
+		                  ? "every range is already where it was"
+		                  : rl_strerror(r));
 		goto out;
 	}
 	r = check_undo_files(s, &p, t->id, why, sizeof(why));
 	if (r == 0)
 		r = session_check_targets(s, &p, why, sizeof(why));
 	if (r != 0) {
-		session_error(s, "cannot undo transaction %" PRIu64 ": %s; nothing "
-		                 "was changed",
+		session_error(s,
+		              "cannot undo transaction %" PRIu64
+		              ": %s; nothing "
+		              "was changed",
 		              t->id, why);
 		goto out;
 	}

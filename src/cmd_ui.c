@@ -17,12 +17,12 @@
 #include <errno.h>
 #include <fnmatch.h>
 #include <inttypes.h>
-#include "layout_model.h"
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include "commands.h"
+#include "layout_model.h"
 #include "mem.h"
 #include "output.h"
 #include "session.h"
@@ -70,8 +70,7 @@ static struct lm_model *need_model(struct rl_session *s)
 
 /* ------------------------------------------------------------- bind */
 
-static enum cmd_status cmd_bind(struct rl_session *s,
-                                const struct cmd_call *c)
+static enum cmd_status cmd_bind(struct rl_session *s, const struct cmd_call *c)
 {
 	struct ui *ui = need_ui(s);
 	char line[1024];
@@ -82,10 +81,11 @@ static enum cmd_status cmd_bind(struct rl_session *s,
 		return CMD_FAIL;
 	key = ui_key_parse(c->argv[0]);
 	if (key < 0) {
-		session_error(s, "'%s': not a key name (a character, C-x, Up, "
-		                 "Down, Left, Right, PgUp, PgDn, Home, End, "
-		                 "Enter, Esc, Space, Tab, F1..F12, WheelUp, "
-		                 "WheelDown)",
+		session_error(s,
+		              "'%s': not a key name (a character, C-x, Up, "
+		              "Down, Left, Right, PgUp, PgDn, Home, End, "
+		              "Enter, Esc, Space, Tab, F1..F12, WheelUp, "
+		              "WheelDown)",
 		              c->argv[0]);
 		return CMD_USAGE;
 	}
@@ -108,8 +108,7 @@ static enum cmd_status cmd_bind(struct rl_session *s,
 
 /* ------------------------------------------------------ color, theme */
 
-static enum cmd_status cmd_color(struct rl_session *s,
-                                 const struct cmd_call *c)
+static enum cmd_status cmd_color(struct rl_session *s, const struct cmd_call *c)
 {
 	static const struct {
 		const char *name;
@@ -136,9 +135,10 @@ static enum cmd_status cmd_color(struct rl_session *s,
 	fg = ui_color_parse(c->argv[1]);
 	bg = ui_color_parse(c->argv[2]);
 	if (fg < -1 || bg < -1) {
-		session_error(s, "'%s': not a colour (default, black, red, "
-		                 "green, yellow, blue, magenta, cyan, white, "
-		                 "bright..., 0-255)",
+		session_error(s,
+		              "'%s': not a colour (default, black, red, "
+		              "green, yellow, blue, magenta, cyan, white, "
+		              "bright..., 0-255)",
 		              fg < -1 ? c->argv[1] : c->argv[2]);
 		return CMD_USAGE;
 	}
@@ -148,9 +148,10 @@ static enum cmd_status cmd_color(struct rl_session *s,
 			if (!strcmp(c->argv[i], attrs[k].name))
 				break;
 		if (k == sizeof(attrs) / sizeof(attrs[0])) {
-			session_error(s, "'%s': not an attribute (normal, "
-			                 "bold, underline, reverse, dim, "
-			                 "standout)",
+			session_error(s,
+			              "'%s': not an attribute (normal, "
+			              "bold, underline, reverse, dim, "
+			              "standout)",
 			              c->argv[i]);
 			return CMD_USAGE;
 		}
@@ -167,8 +168,7 @@ static enum cmd_status cmd_color(struct rl_session *s,
 	return CMD_OK;
 }
 
-static enum cmd_status cmd_theme(struct rl_session *s,
-                                 const struct cmd_call *c)
+static enum cmd_status cmd_theme(struct rl_session *s, const struct cmd_call *c)
 {
 	struct ui *ui = need_ui(s);
 	char path[4096];
@@ -178,8 +178,9 @@ static enum cmd_status cmd_theme(struct rl_session *s,
 	if (!ui)
 		return CMD_FAIL;
 	if (ui_theme_path(c->argv[0], path, sizeof(path)) < 0) {
-		session_error(s, "theme '%s' not found (looked in "
-		                 "$RELAYOUT_THEMES_DIR and %s/themes)",
+		session_error(s,
+		              "theme '%s' not found (looked in "
+		              "$RELAYOUT_THEMES_DIR and %s/themes)",
 		              c->argv[0], RL_DATADIR);
 		return CMD_FAIL;
 	}
@@ -200,8 +201,7 @@ static enum cmd_status cmd_theme(struct rl_session *s,
 
 /* -------------------------------------------------------------- view */
 
-static enum cmd_status cmd_zoom(struct rl_session *s,
-                                const struct cmd_call *c)
+static enum cmd_status cmd_zoom(struct rl_session *s, const struct cmd_call *c)
 {
 	struct ui *ui = view_ui(s);
 	const char *a = c->argv[0];
@@ -209,9 +209,10 @@ static enum cmd_status cmd_zoom(struct rl_session *s,
 
 	if (strcmp(a, "in") && strcmp(a, "out") && strcmp(a, "min") &&
 	    strcmp(a, "max") && units_parse_size(a, &n) < 0) {
-		session_error(s, "'%s': expected in, out, min (whole volume), "
-		                 "max (one block per cell) or a number of "
-		                 "blocks per cell",
+		session_error(s,
+		              "'%s': expected in, out, min (whole volume), "
+		              "max (one block per cell) or a number of "
+		              "blocks per cell",
 		              a);
 		return CMD_USAGE;
 	}
@@ -231,10 +232,9 @@ static enum cmd_status cmd_zoom(struct rl_session *s,
 	return CMD_OK;
 }
 
-static enum cmd_status cmd_pan(struct rl_session *s,
-                               const struct cmd_call *c)
+static enum cmd_status cmd_pan(struct rl_session *s, const struct cmd_call *c)
 {
-	static const char *const dirs[] = {"left", "right", "up",  "down",
+	static const char *const dirs[] = {"left", "right", "up",   "down",
 	                                   "pgup", "pgdn",  "home", "end"};
 	struct ui *ui = view_ui(s);
 	uint64_t n = 1;
@@ -244,8 +244,8 @@ static enum cmd_status cmd_pan(struct rl_session *s,
 		if (!strcmp(c->argv[0], dirs[d]))
 			break;
 	if (d == sizeof(dirs) / sizeof(dirs[0]) ||
-	    (c->argc > 1 && (units_parse_size(c->argv[1], &n) < 0 ||
-	                     n > 1000000))) {
+	    (c->argc > 1 &&
+	     (units_parse_size(c->argv[1], &n) < 0 || n > 1000000))) {
 		session_error(s, "usage: pan left|right|up|down|pgup|pgdn|"
 		                 "home|end [N]");
 		return CMD_USAGE;
@@ -254,14 +254,30 @@ static enum cmd_status cmd_pan(struct rl_session *s,
 		return CMD_OK;
 	int64_t k = (int64_t)n, page = ui->map_h > 1 ? ui->map_h - 1 : 1;
 	switch (d) {
-	case 0: ui_map_move(ui, -k, 0); break;
-	case 1: ui_map_move(ui, k, 0); break;
-	case 2: ui_map_move(ui, 0, -k); break;
-	case 3: ui_map_move(ui, 0, k); break;
-	case 4: ui_map_move(ui, 0, -k * page); break;
-	case 5: ui_map_move(ui, 0, k * page); break;
-	case 6: ui_map_goto(ui, 0); break;
-	default: ui_map_goto(ui, ui->size ? ui->size - 1 : 0); break;
+	case 0:
+		ui_map_move(ui, -k, 0);
+		break;
+	case 1:
+		ui_map_move(ui, k, 0);
+		break;
+	case 2:
+		ui_map_move(ui, 0, -k);
+		break;
+	case 3:
+		ui_map_move(ui, 0, k);
+		break;
+	case 4:
+		ui_map_move(ui, 0, -k * page);
+		break;
+	case 5:
+		ui_map_move(ui, 0, k * page);
+		break;
+	case 6:
+		ui_map_goto(ui, 0);
+		break;
+	default:
+		ui_map_goto(ui, ui->size ? ui->size - 1 : 0);
+		break;
 	}
 	ui->dirty = true;
 	return CMD_OK;
@@ -282,8 +298,7 @@ static uint32_t find_file(struct lm_model *m, const char *path)
 	return lm_find_path(m, path);
 }
 
-static enum cmd_status cmd_goto_(struct rl_session *s,
-                                 const struct cmd_call *c)
+static enum cmd_status cmd_goto_(struct rl_session *s, const struct cmd_call *c)
 {
 	struct ui *ui = view_ui(s);
 	struct lm_model *m;
@@ -293,9 +308,10 @@ static enum cmd_status cmd_goto_(struct rl_session *s,
 	if (units_parse_size(c->argv[0], &addr) == 0) {
 		if (ui) {
 			if (ui->size && addr >= ui->size) {
-				session_error(s, "0x%" PRIx64 " is beyond the "
-				                 "end of the volume (0x%" PRIx64
-				                 ")",
+				session_error(s,
+				              "0x%" PRIx64 " is beyond the "
+				              "end of the volume (0x%" PRIx64
+				              ")",
 				              addr, ui->size);
 				return CMD_FAIL;
 			}
@@ -309,8 +325,9 @@ static enum cmd_status cmd_goto_(struct rl_session *s,
 		return CMD_FAIL;
 	id = find_file(m, c->argv[0]);
 	if (id == LM_NONE) {
-		session_error(s, "'%s': not an address and not a file in the "
-		                 "layout model",
+		session_error(s,
+		              "'%s': not an address and not a file in the "
+		              "layout model",
 		              c->argv[0]);
 		return CMD_FAIL;
 	}
@@ -332,8 +349,7 @@ static enum cmd_status cmd_goto_(struct rl_session *s,
 	return CMD_OK;
 }
 
-static enum cmd_status cmd_pane(struct rl_session *s,
-                                const struct cmd_call *c)
+static enum cmd_status cmd_pane(struct rl_session *s, const struct cmd_call *c)
 {
 	struct ui *ui = view_ui(s);
 	const char *a = c->argv[0];
@@ -403,9 +419,9 @@ static enum cmd_status cmd_pane(struct rl_session *s,
 			FILE *f = open_memstream(&line, &len);
 			if (f) {
 				fputs("goto ", f);
-				units_put_word(f, lm_file_path(ui->model,
-				                           v[ui->pane_sel].file,
-				                           0));
+				units_put_word(
+				    f, lm_file_path(ui->model,
+				                    v[ui->pane_sel].file, 0));
 				fclose(f);
 				st = cmd_exec_line(s, line);
 				free(line);
@@ -451,16 +467,14 @@ static enum cmd_status cmd_redraw(struct rl_session *s,
 	return CMD_OK;
 }
 
-static enum cmd_status cmd_quit(struct rl_session *s,
-                                const struct cmd_call *c)
+static enum cmd_status cmd_quit(struct rl_session *s, const struct cmd_call *c)
 {
 	if (s->ui)
 		s->ui->quit = true;
 	return CMD_OK;
 }
 
-static enum cmd_status cmd_keys(struct rl_session *s,
-                                const struct cmd_call *c)
+static enum cmd_status cmd_keys(struct rl_session *s, const struct cmd_call *c)
 {
 	struct ui *ui = s->ui;
 
@@ -584,8 +598,9 @@ static enum cmd_status cmd_select(struct rl_session *s,
 	} else {
 		uint32_t id = find_file(m, a);
 		if (id == LM_NONE) {
-			session_error(s, "'%s': no such file in the layout "
-			                 "model",
+			session_error(s,
+			              "'%s': no such file in the layout "
+			              "model",
 			              a);
 			return CMD_FAIL;
 		}
@@ -609,8 +624,7 @@ done:
 
 /* The key's form: select or deselect the file under the cursor by running
  * (and so recording) `select [--off] -- PATH`. */
-static enum cmd_status cmd_pick(struct rl_session *s,
-                                const struct cmd_call *c)
+static enum cmd_status cmd_pick(struct rl_session *s, const struct cmd_call *c)
 {
 	struct ui *ui = need_active(s);
 	uint64_t st, en;
@@ -635,7 +649,7 @@ static enum cmd_status cmd_pick(struct rl_session *s,
 	}
 	fprintf(f, "select %s-- ",
 	        lm_file(ui->model, id)->flags & LM_FILE_SELECTED ? "--off "
-	                                                          : "");
+	                                                         : "");
 	units_put_word(f, lm_file_path(ui->model, id, 0));
 	fclose(f);
 	ui->pane_file = id;
@@ -673,8 +687,7 @@ static enum cmd_status cmd_target(struct rl_session *s,
 	return CMD_OK;
 }
 
-static enum cmd_status cmd_mark(struct rl_session *s,
-                                const struct cmd_call *c)
+static enum cmd_status cmd_mark(struct rl_session *s, const struct cmd_call *c)
 {
 	struct ui *ui = need_active(s);
 	uint64_t a, b;
@@ -688,8 +701,8 @@ static enum cmd_status cmd_mark(struct rl_session *s,
 	if (!ui->mark_pending) {
 		ui->mark_pending = true;
 		ui->mark_start = a;
-		ui_message(ui, false, "target starts at 0x%" PRIx64
-		                      ": move, then m again",
+		ui_message(ui, false,
+		           "target starts at 0x%" PRIx64 ": move, then m again",
 		           a);
 		return CMD_OK;
 	}
@@ -774,11 +787,13 @@ static int plan_move(struct rl_session *s, struct ui *ui, char **real,
 		units_format_size(ui->mark_end - ui->mark_start, have,
 		                  sizeof(have));
 		if (!nfiles)
-			session_error(s, "nothing selected (Space on a file, or "
-			                 "'select ...')");
+			session_error(s,
+			              "nothing selected (Space on a file, or "
+			              "'select ...')");
 		else
-			session_error(s, "the target region (%s) is smaller "
-			                 "than the selection (%s)",
+			session_error(s,
+			              "the target region (%s) is smaller "
+			              "than the selection (%s)",
 			              have, need);
 		free(rt);
 		free(pt);
@@ -840,8 +855,9 @@ static enum cmd_status cmd_action(struct rl_session *s,
 		snprintf(q, sizeof(q), "Apply: %.500s?",
 		         ui->plan_summary ? ui->plan_summary : ui->plan_line);
 		if (!confirm(ui, q)) {
-			ui_message(ui, false, "not applied (Esc discards the "
-			                      "plan)");
+			ui_message(ui, false,
+			           "not applied (Esc discards the "
+			           "plan)");
 			return CMD_OK;
 		}
 		ui_message(ui, false, "applying... (Esc cancels)");

@@ -7,11 +7,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 #include <sys/stat.h>
+#include <unistd.h>
+#include "mem.h"
 #include "output.h"
 #include "session.h"
-#include "mem.h"
 #include "units.h"
 
 const struct cmd_opt cmd_opts_select[] = {
@@ -24,8 +24,7 @@ static enum cmd_status ui_command(struct rl_session *s,
                                   const struct cmd_call *c)
 {
 	const struct rl_frontend *fe = s->frontend;
-	cmd_handler h = fe && fe->commands ? fe->commands[c->def->ui_id]
-	                                   : NULL;
+	cmd_handler h = fe && fe->commands ? fe->commands[c->def->ui_id] : NULL;
 
 	if (!h) {
 		session_error(s, "needs the interactive UI, which this "
@@ -35,13 +34,13 @@ static enum cmd_status ui_command(struct rl_session *s,
 	return h(s, c);
 }
 
-#define ROW(n, a, mn, mx, fl, o, h)                                           \
-	.name = n, .args = a, .argmin = mn, .argmax = mx, .flags = fl,        \
+#define ROW(n, a, mn, mx, fl, o, h)                                            \
+	.name = n, .args = a, .argmin = mn, .argmax = mx, .flags = fl,         \
 	.opts = o, .help = h
-#define X(n, id, a, mn, mx, fl, o, h)                                         \
+#define X(n, id, a, mn, mx, fl, o, h)                                          \
 	{ROW(n, a, mn, mx, fl, o, h), .handler = cmd_##id},
-#define XUI(n, id, a, mn, mx, fl, o, h)                                       \
-	{ROW(n, a, mn, mx, fl, o, h), .handler = ui_command,                  \
+#define XUI(n, id, a, mn, mx, fl, o, h)                                        \
+	{ROW(n, a, mn, mx, fl, o, h), .handler = ui_command,                   \
 	 .ui_id = CMD_UI_##id},
 const struct cmd_def cmd_table[] = {RL_COMMAND_TABLE(X, XUI)};
 #undef XUI
@@ -92,8 +91,7 @@ const struct cmd_def *cmd_find(const char *name)
 	return NULL;
 }
 
-bool cmd_has_opt(const struct cmd_call *c, const char *name,
-                 const char **val)
+bool cmd_has_opt(const struct cmd_call *c, const char *name, const char **val)
 {
 	const struct cmd_opt *o = c->def->opts;
 
@@ -281,8 +279,8 @@ fail:
 
 /* ---------------------------------------------------------------- parser */
 
-enum cmd_status cmd_parse(int argc, char **argv, struct cmd_call *c,
-                          char *err, size_t errlen)
+enum cmd_status cmd_parse(int argc, char **argv, struct cmd_call *c, char *err,
+                          size_t errlen)
 {
 	const struct cmd_def *d;
 	int i, npos = 0;
@@ -295,8 +293,8 @@ enum cmd_status cmd_parse(int argc, char **argv, struct cmd_call *c,
 	}
 	d = cmd_find(argv[0]);
 	if (!d) {
-		snprintf(err, errlen,
-		         "unknown command '%s' (try 'help')", argv[0]);
+		snprintf(err, errlen, "unknown command '%s' (try 'help')",
+		         argv[0]);
 		return CMD_USAGE;
 	}
 	c->def = d;
@@ -334,8 +332,8 @@ enum cmd_status cmd_parse(int argc, char **argv, struct cmd_call *c,
 				continue;
 			}
 			if (!d->opts || !d->opts[k].name) {
-				snprintf(err, errlen,
-				         "%s: unknown option '%s'", d->name, a);
+				snprintf(err, errlen, "%s: unknown option '%s'",
+				         d->name, a);
 				return CMD_USAGE;
 			}
 			if (d->opts[k].arg) {
@@ -361,7 +359,8 @@ enum cmd_status cmd_parse(int argc, char **argv, struct cmd_call *c,
 			continue;
 		}
 		if (npos >= CMD_MAX_ARGS) {
-			snprintf(err, errlen, "%s: too many arguments", d->name);
+			snprintf(err, errlen, "%s: too many arguments",
+			         d->name);
 			return CMD_USAGE;
 		}
 		c->argv[npos++] = a;
@@ -372,8 +371,8 @@ enum cmd_status cmd_parse(int argc, char **argv, struct cmd_call *c,
 		char syn[512];
 		int want = npos < d->argmin ? d->argmin : d->argmax;
 		const char *how = d->argmin == d->argmax ? ""
-		                  : npos < d->argmin   ? "at least "
-		                                       : "at most ";
+		                  : npos < d->argmin     ? "at least "
+		                                         : "at most ";
 
 		cmd_synopsis(d, syn, sizeof(syn));
 		snprintf(err, errlen,
@@ -388,8 +387,8 @@ enum cmd_status cmd_parse(int argc, char **argv, struct cmd_call *c,
 
 /* Word i of c, or its replacement from args when it is a positional
  * argument that args replaces. */
-static const char *call_word(const struct cmd_call *c,
-                             const char *const *args, int i)
+static const char *call_word(const struct cmd_call *c, const char *const *args,
+                             int i)
 {
 	for (int k = 0; args && i > 0 && k < c->argc; k++)
 		if (c->argv[k] == c->words[i] && args[k])
@@ -603,10 +602,11 @@ enum cmd_status cmd_exec_file(struct rl_session *s, const char *path)
 		     k++) {
 			if (s->sourcing[k].dev == sb.st_dev &&
 			    s->sourcing[k].ino == sb.st_ino) {
-				session_error(s,
-				              "%s: is already running (a script "
-				              "cannot source itself)",
-				              path);
+				session_error(
+				    s,
+				    "%s: is already running (a script "
+				    "cannot source itself)",
+				    path);
 				close(fd);
 				return CMD_FAIL;
 			}
@@ -648,15 +648,15 @@ enum cmd_status cmd_exec_file(struct rl_session *s, const char *path)
 				session_error(s, "binary data (NUL byte): "
 				                 "not a script");
 			else
-				session_error(s, "line too long (over %d bytes): "
-				                 "not a script",
+				session_error(s,
+				              "line too long (over %d bytes): "
+				              "not a script",
 				              CMD_MAX_LINE);
 			st = worst(st, CMD_USAGE);
 			break;
 		}
 		if (len < 0) {
-			session_error(s, "read error: %s",
-			              strerror((int)-len));
+			session_error(s, "read error: %s", strerror((int)-len));
 			st = worst(st, CMD_FAIL);
 			break;
 		}

@@ -14,18 +14,21 @@
 struct rl_session;
 
 /* Command flags. */
-#define CMD_F_VOLUME 0x01  /* works on the session's volume (or snapshot) */
-#define CMD_F_DISK 0x02    /* changes the disk */
-#define CMD_F_ROOT_MAP 0x04 /* needs root on btrfs: its free-space map
-                               (ext4 and XFS give GETFSMAP to every user) */
-#define CMD_F_UI 0x08      /* interactive only */
-#define CMD_F_NOREC 0x10   /* not written to recordings (meta commands) */
-#define CMD_F_LIVE 0x40    /* needs the mounted volume itself, not a
-                              snapshot: the executor probes it first */
-#define CMD_F_ROOT_EXT4 0x20 /* needs root on ext4: exact placement reads
-                                the device's geometry and changes the
-                                allocator's tunables (XFS: any user, for
-                                the files they may write) */
+#define CMD_F_VOLUME 0x01 /* works on the session's volume (or snapshot) */
+#define CMD_F_DISK   0x02 /* changes the disk */
+#define CMD_F_ROOT_MAP                                                         \
+	0x04             /* needs root on btrfs: its free-space map            \
+	                    (ext4 and XFS give GETFSMAP to every user) */
+#define CMD_F_UI    0x08 /* interactive only */
+#define CMD_F_NOREC 0x10 /* not written to recordings (meta commands) */
+#define CMD_F_LIVE                                                             \
+	0x40 /* needs the mounted volume itself, not a                         \
+	        snapshot: the executor probes it first */
+#define CMD_F_ROOT_EXT4                                                        \
+	0x20 /* needs root on ext4: exact placement reads                      \
+	        the device's geometry and changes the                          \
+	        allocator's tunables (XFS: any user, for                       \
+	        the files they may write) */
 
 /* What the flags users should know of say (help COMMAND, the man page):
  * lower case, without a full stop; in this order. */
@@ -56,7 +59,7 @@ struct cmd_call {
 	char *argv[CMD_MAX_ARGS + 1];     /* (pointers into the words) */
 	unsigned opts;                    /* bit i: opts[i] was given */
 	const char *optval[CMD_MAX_OPTS]; /* value of opts[i] */
-	bool json; /* --json: this command prints JSON (every command) */
+	bool json;    /* --json: this command prints JSON (every command) */
 	char **words; /* the command as typed (words[0]: its name) */
 	int nwords;
 };
@@ -81,152 +84,162 @@ struct cmd_def {
  *   cmd_opts_<id> or NULL). The UI's commands (RL_UI_COMMANDS) are rows
  *   of XUI, with the same arguments: their handlers are the front end's.
  */
-#define RL_COMMAND_TABLE(X, XUI)                                              \
-	X("help", help, "[COMMAND]", 0, 1, 0, NULL,                           \
-	  "List the commands, or describe one")                               \
-	X("info", info, "", 0, 0, CMD_F_VOLUME | CMD_F_LIVE, NULL,                         \
-	  "Summary of the volume: device, type, geometry, space")             \
-	X("free", free, "[START [END]]", 0, 2, CMD_F_VOLUME | CMD_F_LIVE | CMD_F_ROOT_MAP, \
-	  cmd_opts_free, "Free space extents between START and END "          \
-	                 "(get_free_blocks)")                                 \
-	X("extents", extents, "FILE", 1, 1, CMD_F_VOLUME | CMD_F_LIVE, NULL,               \
-	  "A file's extents (FIEMAP): logical, physical, length, flags")      \
-	X("allocate", allocate, "FILE OFFSET GOAL LEN", 4, 4,                 \
-	  CMD_F_VOLUME | CMD_F_LIVE | CMD_F_DISK | CMD_F_ROOT_EXT4, cmd_opts_allocate,     \
-	  "Allocate LEN bytes to FILE at OFFSET, near (or exactly at) GOAL")  \
-	X("movedata", movedata, "DATAFILE SPACEFILE FROM LEN", 4, 4,          \
-	  CMD_F_VOLUME | CMD_F_LIVE | CMD_F_DISK, cmd_opts_movedata,                       \
-	  "Move DATAFILE's range onto the blocks SPACEFILE holds there")      \
-	X("move", move, "FILE [LEN]", 1, 2,                                   \
-	  CMD_F_VOLUME | CMD_F_LIVE | CMD_F_DISK | CMD_F_ROOT_EXT4, cmd_opts_move,         \
-	  "Move FILE (or --range OFF LEN of it) contiguously to physical "   \
-	  "address --to GOAL, journaled")                                     \
-	X("log", log, "", 0, 0, CMD_F_VOLUME | CMD_F_LIVE, cmd_opts_log,                   \
-	  "List the journaled transactions of the volume: id, time, "        \
-	  "command, bytes, status")                                           \
-	X("undo", undo, "[ID]", 0, 1,                                         \
-	  CMD_F_VOLUME | CMD_F_LIVE | CMD_F_DISK | CMD_F_ROOT_EXT4, cmd_opts_undo,         \
-	  "Move the data of the newest (or given) transaction back to its "  \
-	  "previous extents")                                                 \
-	X("place", place, "FILE GOAL", 2, 2,                                  \
-	  CMD_F_VOLUME | CMD_F_LIVE | CMD_F_DISK | CMD_F_ROOT_EXT4, cmd_opts_place,        \
-	  "Move all of FILE to start exactly at physical address GOAL")       \
-	X("set", set, "OPTION [VALUE]", 1, 2, 0, NULL,                        \
-	  "Set a session option: json, continue-on-error, tunables, "         \
-	  "step-refresh on|off")                                              \
-	X("echo", echo, "[TEXT...]", 0, CMD_MAX_ARGS, 0, NULL,                \
-	  "Print TEXT")                                                       \
-	X("source", source, "SCRIPT", 1, 1, CMD_F_NOREC, NULL,                \
-	  "Run the commands in SCRIPT")                                       \
-	X("record", record, "FILE|stop", 1, 1, CMD_F_NOREC, NULL,             \
-	  "Append every command run from now on to FILE, a replayable "       \
-	  "script ('record stop' ends it)")                                   \
-	X("volume-uuid", volume_uuid, "UUID", 1, 1, CMD_F_VOLUME | CMD_F_LIVE, NULL,       \
-	  "Fail unless the volume's UUID is UUID (recordings begin with it; " \
-	  "relayout --force only warns)")                                     \
-	RL_MODEL_COMMANDS(X)                                                  \
-	RL_UI_COMMANDS(XUI)                                                   \
+#define RL_COMMAND_TABLE(X, XUI)                                               \
+	X("help", help, "[COMMAND]", 0, 1, 0, NULL,                            \
+	  "List the commands, or describe one")                                \
+	X("info", info, "", 0, 0, CMD_F_VOLUME | CMD_F_LIVE, NULL,             \
+	  "Summary of the volume: device, type, geometry, space")              \
+	X("free", free, "[START [END]]", 0, 2,                                 \
+	  CMD_F_VOLUME | CMD_F_LIVE | CMD_F_ROOT_MAP, cmd_opts_free,           \
+	  "Free space extents between START and END "                          \
+	  "(get_free_blocks)")                                                 \
+	X("extents", extents, "FILE", 1, 1, CMD_F_VOLUME | CMD_F_LIVE, NULL,   \
+	  "A file's extents (FIEMAP): logical, physical, length, flags")       \
+	X("allocate", allocate, "FILE OFFSET GOAL LEN", 4, 4,                  \
+	  CMD_F_VOLUME | CMD_F_LIVE | CMD_F_DISK | CMD_F_ROOT_EXT4,            \
+	  cmd_opts_allocate,                                                   \
+	  "Allocate LEN bytes to FILE at OFFSET, near (or exactly at) GOAL")   \
+	X("movedata", movedata, "DATAFILE SPACEFILE FROM LEN", 4, 4,           \
+	  CMD_F_VOLUME | CMD_F_LIVE | CMD_F_DISK, cmd_opts_movedata,           \
+	  "Move DATAFILE's range onto the blocks SPACEFILE holds there")       \
+	X("move", move, "FILE [LEN]", 1, 2,                                    \
+	  CMD_F_VOLUME | CMD_F_LIVE | CMD_F_DISK | CMD_F_ROOT_EXT4,            \
+	  cmd_opts_move,                                                       \
+	  "Move FILE (or --range OFF LEN of it) contiguously to physical "     \
+	  "address --to GOAL, journaled")                                      \
+	X("log", log, "", 0, 0, CMD_F_VOLUME | CMD_F_LIVE, cmd_opts_log,       \
+	  "List the journaled transactions of the volume: id, time, "          \
+	  "command, bytes, status")                                            \
+	X("undo", undo, "[ID]", 0, 1,                                          \
+	  CMD_F_VOLUME | CMD_F_LIVE | CMD_F_DISK | CMD_F_ROOT_EXT4,            \
+	  cmd_opts_undo,                                                       \
+	  "Move the data of the newest (or given) transaction back to its "    \
+	  "previous extents")                                                  \
+	X("place", place, "FILE GOAL", 2, 2,                                   \
+	  CMD_F_VOLUME | CMD_F_LIVE | CMD_F_DISK | CMD_F_ROOT_EXT4,            \
+	  cmd_opts_place,                                                      \
+	  "Move all of FILE to start exactly at physical address GOAL")        \
+	X("set", set, "OPTION [VALUE]", 1, 2, 0, NULL,                         \
+	  "Set a session option: json, continue-on-error, tunables, "          \
+	  "step-refresh on|off")                                               \
+	X("echo", echo, "[TEXT...]", 0, CMD_MAX_ARGS, 0, NULL, "Print TEXT")   \
+	X("source", source, "SCRIPT", 1, 1, CMD_F_NOREC, NULL,                 \
+	  "Run the commands in SCRIPT")                                        \
+	X("record", record, "FILE|stop", 1, 1, CMD_F_NOREC, NULL,              \
+	  "Append every command run from now on to FILE, a replayable "        \
+	  "script ('record stop' ends it)")                                    \
+	X("volume-uuid", volume_uuid, "UUID", 1, 1, CMD_F_VOLUME | CMD_F_LIVE, \
+	  NULL,                                                                \
+	  "Fail unless the volume's UUID is UUID (recordings begin with it; "  \
+	  "relayout --force only warns)")                                      \
+	RL_MODEL_COMMANDS(X)                                                   \
+	RL_UI_COMMANDS(XUI)                                                    \
 	RL_PLAN_COMMANDS(X)
 
 /* Planner commands (src/cmd_plan.c). */
-#define RL_PLAN_COMMANDS(X)                                                   \
-	X("defrag", defrag, "PATH...", 1, CMD_MAX_ARGS,                       \
-	  CMD_F_VOLUME | CMD_F_LIVE | CMD_F_DISK | CMD_F_ROOT_EXT4, cmd_opts_defrag,       \
-	  "Make each fragmented file contiguous in the best-fitting free "   \
-	  "run, as a journaled plan")                                         \
-	X("compact", compact, "START END", 2, 2,                              \
-	  CMD_F_VOLUME | CMD_F_LIVE | CMD_F_DISK | CMD_F_ROOT_EXT4, cmd_opts_compact,      \
-	  "Pack the data of a physical region toward its start so its free " \
-	  "space ends as one run at its end")                                 \
-	X("evacuate", evacuate, "START END", 2, 2,                            \
-	  CMD_F_VOLUME | CMD_F_LIVE | CMD_F_DISK | CMD_F_ROOT_EXT4, cmd_opts_evacuate,     \
-	  "Move every movable byte out of a physical region (report what "   \
-	  "cannot move and why)")                                             \
-	X("group", group, "FILE...", 1, CMD_MAX_ARGS,                         \
-	  CMD_F_VOLUME | CMD_F_LIVE | CMD_F_DISK | CMD_F_ROOT_EXT4, cmd_opts_group,        \
-	  "Lay FILEs back to back, in order, from physical address --to GOAL")\
-	X("plan", plan, "on|off", 0, 1, CMD_F_VOLUME, NULL,                   \
-	  "Plan mode: disk-changing commands add to a pending plan instead " \
-	  "of applying")                                                      \
-	X("preview", preview, "[frag|freefrag|who|show ARGS...]", 0,          \
-	  CMD_MAX_ARGS, CMD_F_VOLUME, NULL,                                   \
-	  "The pending plan and the predicted layout (or a report run on "   \
-	  "the predicted layout)")                                            \
-	X("apply", apply, "", 0, 0,                                           \
-	  CMD_F_VOLUME | CMD_F_LIVE | CMD_F_DISK | CMD_F_ROOT_EXT4, cmd_opts_apply,        \
-	  "Apply the pending plan (journaled)")                               \
-	X("discard", discard, "", 0, 0, CMD_F_VOLUME, NULL,                   \
+#define RL_PLAN_COMMANDS(X)                                                    \
+	X("defrag", defrag, "PATH...", 1, CMD_MAX_ARGS,                        \
+	  CMD_F_VOLUME | CMD_F_LIVE | CMD_F_DISK | CMD_F_ROOT_EXT4,            \
+	  cmd_opts_defrag,                                                     \
+	  "Make each fragmented file contiguous in the best-fitting free "     \
+	  "run, as a journaled plan")                                          \
+	X("compact", compact, "START END", 2, 2,                               \
+	  CMD_F_VOLUME | CMD_F_LIVE | CMD_F_DISK | CMD_F_ROOT_EXT4,            \
+	  cmd_opts_compact,                                                    \
+	  "Pack the data of a physical region toward its start so its free "   \
+	  "space ends as one run at its end")                                  \
+	X("evacuate", evacuate, "START END", 2, 2,                             \
+	  CMD_F_VOLUME | CMD_F_LIVE | CMD_F_DISK | CMD_F_ROOT_EXT4,            \
+	  cmd_opts_evacuate,                                                   \
+	  "Move every movable byte out of a physical region (report what "     \
+	  "cannot move and why)")                                              \
+	X("group", group, "FILE...", 1, CMD_MAX_ARGS,                          \
+	  CMD_F_VOLUME | CMD_F_LIVE | CMD_F_DISK | CMD_F_ROOT_EXT4,            \
+	  cmd_opts_group,                                                      \
+	  "Lay FILEs back to back, in order, from physical address --to GOAL") \
+	X("plan", plan, "on|off", 0, 1, CMD_F_VOLUME, NULL,                    \
+	  "Plan mode: disk-changing commands add to a pending plan instead "   \
+	  "of applying")                                                       \
+	X("preview", preview, "[frag|freefrag|who|show ARGS...]", 0,           \
+	  CMD_MAX_ARGS, CMD_F_VOLUME, NULL,                                    \
+	  "The pending plan and the predicted layout (or a report run on "     \
+	  "the predicted layout)")                                             \
+	X("apply", apply, "", 0, 0,                                            \
+	  CMD_F_VOLUME | CMD_F_LIVE | CMD_F_DISK | CMD_F_ROOT_EXT4,            \
+	  cmd_opts_apply, "Apply the pending plan (journaled)")                \
+	X("discard", discard, "", 0, 0, CMD_F_VOLUME, NULL,                    \
 	  "Drop the pending plan")
 
 /* Layout-model commands (src/cmd_model.c). */
-#define RL_MODEL_COMMANDS(X)                                                  \
-	X("scan", scan, "", 0, 0, CMD_F_VOLUME, cmd_opts_scan,                \
-	  "Scan the volume into the layout model (others scan on demand)")    \
-	X("frag", frag, "[PATH...]", 0, CMD_MAX_ARGS, CMD_F_VOLUME,           \
-	  cmd_opts_frag, "Fragmentation of the volume or of PATHs, worst "    \
-	                 "files first")                                       \
-	X("freefrag", freefrag, "[START END]", 0, 2,                          \
-	  CMD_F_VOLUME | CMD_F_ROOT_MAP, cmd_opts_freefrag,                   \
-	  "Free-space fragmentation: histogram of free extent sizes")         \
-	X("who", who, "START [END]", 1, 2, CMD_F_VOLUME, NULL,                \
-	  "What owns the physical range START..END: files, free, metadata")   \
-	X("show", show, "FILE", 1, 1, CMD_F_VOLUME, NULL,                     \
-	  "A file in the layout model: paths, extents, fragmentation")        \
-	X("export", export, "FILE", 1, 1, CMD_F_VOLUME, NULL,                 \
-	  "Write the layout model to a JSON snapshot FILE (umask; 0600 when " \
-	  "it names files not every user may list)")                          \
-	X("import", import, "FILE", 1, 1, 0, NULL,                            \
-	  "Load a JSON snapshot: the view becomes read-only")                 \
-	X("diff", diff, "A.json [B.json]", 1, 2, CMD_F_VOLUME, NULL,          \
+#define RL_MODEL_COMMANDS(X)                                                   \
+	X("scan", scan, "", 0, 0, CMD_F_VOLUME, cmd_opts_scan,                 \
+	  "Scan the volume into the layout model (others scan on demand)")     \
+	X("frag", frag, "[PATH...]", 0, CMD_MAX_ARGS, CMD_F_VOLUME,            \
+	  cmd_opts_frag,                                                       \
+	  "Fragmentation of the volume or of PATHs, worst "                    \
+	  "files first")                                                       \
+	X("freefrag", freefrag, "[START END]", 0, 2,                           \
+	  CMD_F_VOLUME | CMD_F_ROOT_MAP, cmd_opts_freefrag,                    \
+	  "Free-space fragmentation: histogram of free extent sizes")          \
+	X("who", who, "START [END]", 1, 2, CMD_F_VOLUME, NULL,                 \
+	  "What owns the physical range START..END: files, free, metadata")    \
+	X("show", show, "FILE", 1, 1, CMD_F_VOLUME, NULL,                      \
+	  "A file in the layout model: paths, extents, fragmentation")         \
+	X("export", export, "FILE", 1, 1, CMD_F_VOLUME, NULL,                  \
+	  "Write the layout model to a JSON snapshot FILE (umask; 0600 when "  \
+	  "it names files not every user may list)")                           \
+	X("import", import, "FILE", 1, 1, 0, NULL,                             \
+	  "Load a JSON snapshot: the view becomes read-only")                  \
+	X("diff", diff, "A.json [B.json]", 1, 2, CMD_F_VOLUME, NULL,           \
 	  "Compare two snapshots (B: the current view)")
 
 /* Commands of the interactive UI (handlers in src/cmd_ui.c, reached
  * through the session's front end, struct rl_frontend). */
-#define RL_UI_COMMANDS(X)                                                     \
-	X("bind", bind, "KEY [COMMAND...]", 1, CMD_MAX_ARGS,                  \
-	  CMD_F_UI | CMD_F_NOREC, NULL,                                       \
-	  "Bind KEY to a command line (without COMMAND: unbind)")             \
-	X("color", color, "ROLE FG BG [ATTR...]", 3, 8,                       \
-	  CMD_F_UI | CMD_F_NOREC, NULL,                                       \
-	  "Colours of a UI role (themes are scripts of these)")               \
-	X("theme", theme, "NAME", 1, 1, CMD_F_UI | CMD_F_NOREC, NULL,         \
-	  "Load the theme NAME (share/themes/NAME.theme) or a theme file")    \
-	X("zoom", zoom, "in|out|min|max|BLOCKS", 1, 1, CMD_F_UI, NULL,        \
-	  "Zoom the map around the cursor (max: one block per cell)")         \
-	X("pan", pan, "DIRECTION [N]", 1, 2, CMD_F_UI, NULL,                  \
-	  "Move the cursor: left, right, up, down, pgup, pgdn, home, end")    \
-	X("goto", goto_, "ADDR|FILE", 1, 1, CMD_F_UI, NULL,                   \
-	  "Move the cursor to an address or to a file's first extent")        \
-	X("pane", pane, "inode|output|none|scroll N|sort WHAT|open", 1, 2,    \
-	  CMD_F_UI, NULL,                                                     \
-	  "Toggle the inode or output pane; scroll, sort, open a row")        \
-	X("pick", pick, "", 0, 0, CMD_F_UI | CMD_F_NOREC, NULL,               \
-	  "Select or deselect the file under the cursor (recorded as "       \
-	  "select)")                                                          \
-	X("select", select, "clear|FILE|path GLOB|frag>N|size>SIZE",          \
-	  1, 2, CMD_F_UI, cmd_opts_select,                                    \
-	  "Select files (the map shows them; actions work on them)")          \
-	X("target", target, "START END|clear", 1, 2, CMD_F_UI, NULL,          \
-	  "Set the target region for moves (the map marks it)")               \
-	X("mark", mark, "[clear]", 0, 1, CMD_F_UI | CMD_F_NOREC, NULL,        \
-	  "Mark the target region on the map: at its start, then its end")    \
-	X("keys", keys, "", 0, 0, CMD_F_UI | CMD_F_NOREC, NULL,               \
-	  "Show the key bindings and the commands")                           \
-	X("prompt", prompt, "[TEXT]", 0, 1, CMD_F_UI | CMD_F_NOREC, NULL,     \
-	  "Open the command prompt (with TEXT typed in)")                     \
-	X("redraw", redraw, "", 0, 0, CMD_F_UI | CMD_F_NOREC, NULL,           \
-	  "Redraw the screen")                                                \
-	X("save-screen", save_screen, "FILE", 1, 1, CMD_F_UI | CMD_F_NOREC,   \
-	  NULL, "Write the screen as text to FILE (screen tests)")            \
-	X("action", action, "move|undo|apply|discard", 1, 1,                  \
-	  CMD_F_UI | CMD_F_NOREC, NULL,                                       \
-	  "Plan an action (preview on the map), apply it after a "           \
-	  "confirmation, or discard it")                                      \
-	X("quit", quit, "", 0, 0, CMD_F_UI | CMD_F_NOREC, NULL,               \
+#define RL_UI_COMMANDS(X)                                                      \
+	X("bind", bind, "KEY [COMMAND...]", 1, CMD_MAX_ARGS,                   \
+	  CMD_F_UI | CMD_F_NOREC, NULL,                                        \
+	  "Bind KEY to a command line (without COMMAND: unbind)")              \
+	X("color", color, "ROLE FG BG [ATTR...]", 3, 8,                        \
+	  CMD_F_UI | CMD_F_NOREC, NULL,                                        \
+	  "Colours of a UI role (themes are scripts of these)")                \
+	X("theme", theme, "NAME", 1, 1, CMD_F_UI | CMD_F_NOREC, NULL,          \
+	  "Load the theme NAME (share/themes/NAME.theme) or a theme file")     \
+	X("zoom", zoom, "in|out|min|max|BLOCKS", 1, 1, CMD_F_UI, NULL,         \
+	  "Zoom the map around the cursor (max: one block per cell)")          \
+	X("pan", pan, "DIRECTION [N]", 1, 2, CMD_F_UI, NULL,                   \
+	  "Move the cursor: left, right, up, down, pgup, pgdn, home, end")     \
+	X("goto", goto_, "ADDR|FILE", 1, 1, CMD_F_UI, NULL,                    \
+	  "Move the cursor to an address or to a file's first extent")         \
+	X("pane", pane, "inode|output|none|scroll N|sort WHAT|open", 1, 2,     \
+	  CMD_F_UI, NULL,                                                      \
+	  "Toggle the inode or output pane; scroll, sort, open a row")         \
+	X("pick", pick, "", 0, 0, CMD_F_UI | CMD_F_NOREC, NULL,                \
+	  "Select or deselect the file under the cursor (recorded as "         \
+	  "select)")                                                           \
+	X("select", select, "clear|FILE|path GLOB|frag>N|size>SIZE", 1, 2,     \
+	  CMD_F_UI, cmd_opts_select,                                           \
+	  "Select files (the map shows them; actions work on them)")           \
+	X("target", target, "START END|clear", 1, 2, CMD_F_UI, NULL,           \
+	  "Set the target region for moves (the map marks it)")                \
+	X("mark", mark, "[clear]", 0, 1, CMD_F_UI | CMD_F_NOREC, NULL,         \
+	  "Mark the target region on the map: at its start, then its end")     \
+	X("keys", keys, "", 0, 0, CMD_F_UI | CMD_F_NOREC, NULL,                \
+	  "Show the key bindings and the commands")                            \
+	X("prompt", prompt, "[TEXT]", 0, 1, CMD_F_UI | CMD_F_NOREC, NULL,      \
+	  "Open the command prompt (with TEXT typed in)")                      \
+	X("redraw", redraw, "", 0, 0, CMD_F_UI | CMD_F_NOREC, NULL,            \
+	  "Redraw the screen")                                                 \
+	X("save-screen", save_screen, "FILE", 1, 1, CMD_F_UI | CMD_F_NOREC,    \
+	  NULL, "Write the screen as text to FILE (screen tests)")             \
+	X("action", action, "move|undo|apply|discard", 1, 1,                   \
+	  CMD_F_UI | CMD_F_NOREC, NULL,                                        \
+	  "Plan an action (preview on the map), apply it after a "             \
+	  "confirmation, or discard it")                                       \
+	X("quit", quit, "", 0, 0, CMD_F_UI | CMD_F_NOREC, NULL,                \
 	  "Leave the interactive UI")
 
-#define X(name, id, args, mn, mx, fl, opts, help)                             \
-	enum cmd_status cmd_##id(struct rl_session *s,                        \
+#define X(name, id, args, mn, mx, fl, opts, help)                              \
+	enum cmd_status cmd_##id(struct rl_session *s,                         \
 	                         const struct cmd_call *c);
 #define XUI(name, id, args, mn, mx, fl, opts, help)
 RL_COMMAND_TABLE(X, XUI)
@@ -238,7 +251,7 @@ enum cmd_ui_id {
 #define X(name, id, args, mn, mx, fl, opts, help) CMD_UI_##id,
 	RL_UI_COMMANDS(X)
 #undef X
-	CMD_UI_N
+	    CMD_UI_N
 };
 
 /* What the core needs of a front end (the UI): the program installs one
@@ -271,7 +284,6 @@ extern const struct cmd_opt cmd_opts_evacuate[];
 extern const struct cmd_opt cmd_opts_group[];
 extern const struct cmd_opt cmd_opts_apply[];
 
-
 /* After err from an exact placement: when it is what a user meets on
  * ext4 (-EOPNOTSUPP, not root), a note on s->err that the command
  * needs root there (the CMD_F_ROOT_EXT4 note). */
@@ -288,8 +300,7 @@ extern const size_t cmd_table_len;
 const struct cmd_def *cmd_find(const char *name);
 
 /* Did the call give option NAME? Its value (or NULL) via *val. */
-bool cmd_has_opt(const struct cmd_call *c, const char *name,
-                 const char **val);
+bool cmd_has_opt(const struct cmd_call *c, const char *name, const char **val);
 
 /* Split one line into commands and words. Words are separated by blanks;
  * ';' ends a command; '#' at the start of a word starts a comment; single
@@ -303,8 +314,8 @@ void cmd_free_split(char ***cmds, size_t ncmds);
 /* Parse words (argv[0] is the command name) into a call, checking options
  * and the argument count. On a usage error returns CMD_USAGE and writes a
  * message to err (size errlen). */
-enum cmd_status cmd_parse(int argc, char **argv, struct cmd_call *c,
-                          char *err, size_t errlen);
+enum cmd_status cmd_parse(int argc, char **argv, struct cmd_call *c, char *err,
+                          size_t errlen);
 
 /* Execute one line (possibly several commands separated by ';'). Returns
  * the worst status; stops at the first failure unless continue-on-error. */

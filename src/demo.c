@@ -60,15 +60,15 @@ static int fail(char *why, size_t wlen, int err, const char *fmt, ...)
 }
 
 /* Run mkfs.KIND quietly on the image; its messages go to our stderr. */
-static int run_mkfs(const char *kind, const char *image, char *why,
-                    size_t wlen)
+static int run_mkfs(const char *kind, const char *image, char *why, size_t wlen)
 {
 	char prog[32];
 	bool ext4 = strcmp(kind, "ext4") == 0;
 	/* ext4: 4 KiB blocks, as on real volumes (mkfs picks 1 KiB for
 	 * small ones) */
-	char *argv[] = {prog, "-q", ext4 ? "-F" : "-f", (char *)image,
-	                ext4 ? "-b" : NULL, "4096", NULL};
+	char *argv[] = {
+	    prog,   "-q", ext4 ? "-F" : "-f", (char *)image, ext4 ? "-b" : NULL,
+	    "4096", NULL};
 	posix_spawn_file_actions_t fa;
 	pid_t pid;
 	int r, status;
@@ -91,8 +91,7 @@ static int run_mkfs(const char *kind, const char *image, char *why,
 }
 
 /* Attach image to a free loop device that clears itself on last close. */
-static int attach_loop(struct demo_volume *v, int imgfd, char *why,
-                       size_t wlen)
+static int attach_loop(struct demo_volume *v, int imgfd, char *why, size_t wlen)
 {
 	struct loop_config lc;
 	int ctl = open("/dev/loop-control", O_RDWR | O_CLOEXEC);
@@ -163,7 +162,8 @@ static int put(const char *path, uint64_t off, uint64_t len, uint64_t *rng,
 			r = -errno;
 		/* drop speculative preallocation past EOF, so the next
 		 * append is allocated anew (interleaved with the others) */
-		else if (fallocate(fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE,
+		else if (fallocate(fd,
+		                   FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE,
 		                   (off_t)off, (off_t)(64 * MiB)) < 0 &&
 		         errno != EOPNOTSUPP)
 			r = -errno;
@@ -246,9 +246,9 @@ static bool mount_covers(const char *target, const char *path)
  * itself. Best effort: a copy that stays only costs what it did before. */
 static void drop_foreign_mounts(const char *tmp)
 {
-	static const char *const sys[] = {"/",    "/usr", "/etc",  "/bin",
+	static const char *const sys[] = {"/",     "/usr", "/etc",   "/bin",
 	                                  "/sbin", "/lib", "/lib64", "/dev",
-	                                  "/proc", "/sys", "/run",  "/var"};
+	                                  "/proc", "/sys", "/run",   "/var"};
 	const char *keep[32];
 	char cwd[PATH_MAX], exe[PATH_MAX];
 	size_t nk = 0, i;
@@ -288,8 +288,7 @@ static void drop_foreign_mounts(const char *tmp)
 	mnt_unref_table(tb);
 }
 
-int demo_create(const char *kind, struct demo_volume *v, char *why,
-                size_t wlen)
+int demo_create(const char *kind, struct demo_volume *v, char *why, size_t wlen)
 {
 	const char *tmp = getenv("TMPDIR");
 	char image[PATH_MAX + 16];
@@ -298,7 +297,8 @@ int demo_create(const char *kind, struct demo_volume *v, char *why,
 
 	memset(v, 0, sizeof(*v));
 	v->loopfd = -1;
-	if (strcmp(kind, "ext4") && strcmp(kind, "xfs") && strcmp(kind, "btrfs"))
+	if (strcmp(kind, "ext4") && strcmp(kind, "xfs") &&
+	    strcmp(kind, "btrfs"))
 		return fail(why, wlen, 0, "--demo '%s': ext4, xfs or btrfs",
 		            kind);
 	if (geteuid() != 0) {
@@ -345,7 +345,8 @@ int demo_create(const char *kind, struct demo_volume *v, char *why,
 		goto err;
 	}
 	if (mount(v->loopdev, v->mnt, kind, 0, NULL) < 0) {
-		r = fail(why, wlen, errno, "mount %s on %s", v->loopdev, v->mnt);
+		r = fail(why, wlen, errno, "mount %s on %s", v->loopdev,
+		         v->mnt);
 		goto err;
 	}
 	v->mounted = true;

@@ -8,10 +8,10 @@
 #include <stddef.h>
 
 struct demo_volume {
-	char dir[1024];       /* private temporary directory */
-	char mnt[PATH_MAX];   /* mount point inside it */
-	char loopdev[32];     /* /dev/loopN */
-	int loopfd;           /* holds the (auto-clearing) loop device */
+	char dir[1024];     /* private temporary directory */
+	char mnt[PATH_MAX]; /* mount point inside it */
+	char loopdev[32];   /* /dev/loopN */
+	int loopfd;         /* holds the (auto-clearing) loop device */
 	bool mounted;
 };
 

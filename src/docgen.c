@@ -77,28 +77,27 @@ static void gen_bash(void)
 		fputs("--json' ;;\n", stdout);
 	}
 	fputs("\tesac\n}\n", stdout);
-	fputs(
-	    "_relayout() {\n"
-	    "\tlocal cur prev\n"
-	    "\tcur=${COMP_WORDS[COMP_CWORD]}\n"
-	    "\tprev=${COMP_WORDS[COMP_CWORD-1]}\n"
-	    "\tcase $prev in\n"
-	    "\t-e|--execute)\n"
-	    "\t\tCOMPREPLY=($(compgen -W \"$_relayout_commands\" -- "
-	    "\"$cur\")); return ;;\n"
-	    "\t-x|--script)\n"
-	    "\t\tCOMPREPLY=($(compgen -f -- \"$cur\")); return ;;\n"
-	    "\tesac\n"
-	    "\tif [[ $cur == -* ]]; then\n"
-	    "\t\tCOMPREPLY=($(compgen -W '-e --execute -x --script --json "
-	    "--demo -k --keep-going -r --record -f --force --theme --ui "
-	    "--journal-dir -h --help -V --version' -- \"$cur\"))\n"
-	    "\t\treturn\n"
-	    "\tfi\n"
-	    "\tCOMPREPLY=($(compgen -f -- \"$cur\"))\n"
-	    "}\n"
-	    "complete -o filenames -F _relayout relayout\n",
-	    stdout);
+	fputs("_relayout() {\n"
+	      "\tlocal cur prev\n"
+	      "\tcur=${COMP_WORDS[COMP_CWORD]}\n"
+	      "\tprev=${COMP_WORDS[COMP_CWORD-1]}\n"
+	      "\tcase $prev in\n"
+	      "\t-e|--execute)\n"
+	      "\t\tCOMPREPLY=($(compgen -W \"$_relayout_commands\" -- "
+	      "\"$cur\")); return ;;\n"
+	      "\t-x|--script)\n"
+	      "\t\tCOMPREPLY=($(compgen -f -- \"$cur\")); return ;;\n"
+	      "\tesac\n"
+	      "\tif [[ $cur == -* ]]; then\n"
+	      "\t\tCOMPREPLY=($(compgen -W '-e --execute -x --script --json "
+	      "--demo -k --keep-going -r --record -f --force --theme --ui "
+	      "--journal-dir -h --help -V --version' -- \"$cur\"))\n"
+	      "\t\treturn\n"
+	      "\tfi\n"
+	      "\tCOMPREPLY=($(compgen -f -- \"$cur\"))\n"
+	      "}\n"
+	      "complete -o filenames -F _relayout relayout\n",
+	      stdout);
 }
 
 int main(int argc, char **argv)

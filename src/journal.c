@@ -12,8 +12,6 @@
  */
 #include "config.h"
 #include "journal.h"
-#include "json_util.h"
-#include "mem.h"
 #include <cjson/cJSON.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -24,6 +22,8 @@
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
+#include "json_util.h"
+#include "mem.h"
 
 static const char jr_magic_file[12] = {'R', 'E', 'L', 'A', 'Y', 'O',
                                        'U', 'T', 'J', 'R', 'N', 'L'};
@@ -128,7 +128,8 @@ static uint64_t json_u64(const cJSON *v)
 {
 	/* Out of range (negative, NaN, 2^64 and more: a damaged payload)
 	 * saturates instead of converting: a double beyond the range of
-	 * uint64_t is undefined behaviour (found by tests/fuzz/fuzz_journal). */
+	 * uint64_t is undefined behaviour (found by tests/fuzz/fuzz_journal).
+	 */
 	if (cJSON_IsNumber(v)) {
 		double d = v->valuedouble;
 		if (!(d > 0))
@@ -285,7 +286,8 @@ enum jr_undo_state jr_undoable(const struct jr_txn *t)
 struct jr_txn *jr_last_undoable(struct jr_journal *j)
 {
 	for (size_t i = j->ntxns; i-- > 0;)
-		if (!j->txns[i].undo_of && jr_undoable(&j->txns[i]) == JR_UNDO_OK)
+		if (!j->txns[i].undo_of &&
+		    jr_undoable(&j->txns[i]) == JR_UNDO_OK)
 			return &j->txns[i];
 	return NULL;
 }
@@ -338,14 +340,14 @@ static uint64_t moved_bytes(const struct jr_step *st)
 
 		for (size_t b = 0; b < st->range.nbefore; b++) {
 			const struct rl_extent *y = &st->range.before[b];
-			uint64_t lo = x->logical > y->logical ? x->logical
-			                                      : y->logical;
+			uint64_t lo =
+			    x->logical > y->logical ? x->logical : y->logical;
 			uint64_t hi = x->logical + x->length;
 
 			if (y->logical + y->length < hi)
 				hi = y->logical + y->length;
-			if (lo < hi &&
-			    x->physical + y->logical == y->physical + x->logical)
+			if (lo < hi && x->physical + y->logical ==
+			                   y->physical + x->logical)
 				stay += hi - lo;
 		}
 		n += x->length - stay;
@@ -432,8 +434,8 @@ static int apply_record(struct jr_journal *j, unsigned type, const char *pl,
 			break;
 		}
 		/* 0: the step ended part way; count it from the extents */
-		t->bytes += get_u64(o, "bytes") ? get_u64(o, "bytes")
-		                                : moved_bytes(st);
+		t->bytes +=
+		    get_u64(o, "bytes") ? get_u64(o, "bytes") : moved_bytes(st);
 		break;
 	case JR_FAILED:
 		st = find_step(t, (unsigned)get_u64(o, "step"));
@@ -669,8 +671,8 @@ static int check_dir(int fd, const char *what, const char *dir, char *msg,
 
 /* A directory on the way to a private directory: whoever controls it can
  * swap what lies below it. */
-static int check_parent(int fd, const char *what, const char *dir,
-                        int complen, char *msg, size_t msglen)
+static int check_parent(int fd, const char *what, const char *dir, int complen,
+                        char *msg, size_t msglen)
 {
 	struct stat st;
 
@@ -707,8 +709,8 @@ int jr_open_private_dir(const char *dir, const char *what, bool create,
 	copy = strdup(dir);
 	if (!copy)
 		return -ENOMEM;
-	fd = open(dir[0] == '/' ? "/" : ".",
-	          O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	fd =
+	    open(dir[0] == '/' ? "/" : ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (fd < 0) {
 		free(copy);
 		return -errno;
@@ -729,9 +731,8 @@ int jr_open_private_dir(const char *dir, const char *what, bool create,
 			 * directories */
 			if (mkdirat(fd, p, 0700) < 0 && errno != EEXIST) {
 				ret = -errno;
-				snprintf(msg, msglen,
-				         "cannot create %s %s: %s", what,
-				         dir, strerror(errno));
+				snprintf(msg, msglen, "cannot create %s %s: %s",
+				         what, dir, strerror(errno));
 				break;
 			}
 			fsync(fd);
@@ -795,8 +796,8 @@ static int read_all(int fd, unsigned char **out, size_t *len)
 	if (!b)
 		return -ENOMEM;
 	while (got < (size_t)st.st_size) {
-		ssize_t r = pread(fd, b + got, (size_t)st.st_size - got,
-		                  (off_t)got);
+		ssize_t r =
+		    pread(fd, b + got, (size_t)st.st_size - got, (off_t)got);
 		if (r < 0) {
 			int e = -errno;
 			free(b);
@@ -818,12 +819,12 @@ static int take_lock(struct jr_journal *j, long *holder, char *msg,
 	int fd;
 
 	snprintf(lname, sizeof(lname), "%s.lock", j->uuid);
-	fd = openat(j->dirfd, lname,
-	            O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600);
+	fd = openat(j->dirfd, lname, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC,
+	            0600);
 	if (fd < 0) {
 		int e = -errno;
-		snprintf(msg, msglen, "cannot open lock file %s/%s: %s",
-		         j->dir, lname, strerror(errno));
+		snprintf(msg, msglen, "cannot open lock file %s/%s: %s", j->dir,
+		         lname, strerror(errno));
 		return e;
 	}
 	if (flock(fd, LOCK_EX | LOCK_NB) < 0) {
@@ -878,8 +879,9 @@ int jr_open(const char *dir, const char *uuid, unsigned flags,
 		*holder = 0;
 	if (!uuid || !*uuid || strlen(uuid) >= sizeof(j->uuid) ||
 	    strchr(uuid, '/') || uuid[0] == '.') {
-		snprintf(msg, msglen, "the volume has no usable UUID: no "
-		                      "journal can be kept for it");
+		snprintf(msg, msglen,
+		         "the volume has no usable UUID: no "
+		         "journal can be kept for it");
 		return -EINVAL;
 	}
 	j = calloc(1, sizeof(*j));
@@ -914,10 +916,9 @@ int jr_open(const char *dir, const char *uuid, unsigned flags,
 	               ((flags & JR_O_LOCK) ? O_RDWR : O_RDONLY) | O_NOFOLLOW |
 	                   O_CLOEXEC);
 	if (j->fd < 0 && errno == ENOENT && (flags & JR_O_CREATE)) {
-		j->fd = openat(j->dirfd, j->name,
-		               O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW |
-		                   O_CLOEXEC,
-		               0600);
+		j->fd = openat(
+		    j->dirfd, j->name,
+		    O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
 		if (j->fd >= 0) {
 			unsigned char h[JR_HEADER_SIZE];
 			memcpy(h, jr_magic_file, sizeof(jr_magic_file));
@@ -946,8 +947,9 @@ int jr_open(const char *dir, const char *uuid, unsigned flags,
 		struct stat st;
 		if (fstat(j->fd, &st) == 0 && !S_ISREG(st.st_mode)) {
 			ret = -EINVAL;
-			snprintf(msg, msglen, "journal %s/%s is not a regular "
-			                      "file: refused",
+			snprintf(msg, msglen,
+			         "journal %s/%s is not a regular "
+			         "file: refused",
 			         dir, j->name);
 			goto fail;
 		}
@@ -955,8 +957,7 @@ int jr_open(const char *dir, const char *uuid, unsigned flags,
 	ret = jr_reload(j);
 	if (ret < 0) {
 		if (!msg[0])
-			snprintf(msg, msglen, "journal %s/%s: %s", dir,
-			         j->name,
+			snprintf(msg, msglen, "journal %s/%s: %s", dir, j->name,
 			         j->problem[0] ? j->problem : strerror(-ret));
 		goto fail;
 	}
@@ -1093,7 +1094,7 @@ int jr_step_planned(struct jr_journal *j, uint64_t id,
 	ju_add_u64(o, "txn", id);
 	ju_add_u64(o, "step", step->index);
 	cJSON_AddStringToObject(o, "path",
-				step->range.path ? step->range.path : "");
+	                        step->range.path ? step->range.path : "");
 	ju_add_u64(o, "ino", step->range.ino);
 	ju_add_u64(o, "gen", step->range.gen);
 	ju_add_u64(o, "offset", step->range.offset);
@@ -1106,8 +1107,7 @@ int jr_step_planned(struct jr_journal *j, uint64_t id,
 }
 
 int jr_step_done(struct jr_journal *j, uint64_t id, unsigned index,
-                 const struct rl_extent *after, size_t nafter,
-                 uint64_t bytes)
+                 const struct rl_extent *after, size_t nafter, uint64_t bytes)
 {
 	cJSON *o = cJSON_CreateObject();
 
@@ -1120,8 +1120,8 @@ int jr_step_done(struct jr_journal *j, uint64_t id, unsigned index,
 	return append_record(j, JR_DONE, o);
 }
 
-int jr_step_failed(struct jr_journal *j, uint64_t id, unsigned index,
-                   int err, const char *message)
+int jr_step_failed(struct jr_journal *j, uint64_t id, unsigned index, int err,
+                   const char *message)
 {
 	cJSON *o = cJSON_CreateObject();
 

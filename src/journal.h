@@ -38,12 +38,12 @@
 #include <sys/stat.h>
 #include <sys/types.h>
 
-#define JR_DEFAULT_DIR "/var/lib/relayout"
-#define JR_ENV_DIR "RELAYOUT_JOURNAL_DIR"
-#define JR_VERSION 1u
-#define JR_HEADER_SIZE 16u
+#define JR_DEFAULT_DIR  "/var/lib/relayout"
+#define JR_ENV_DIR      "RELAYOUT_JOURNAL_DIR"
+#define JR_VERSION      1u
+#define JR_HEADER_SIZE  16u
 #define JR_REC_OVERHEAD 20u /* 16-byte record header + 4-byte CRC */
-#define JR_MAX_PAYLOAD (16u << 20)
+#define JR_MAX_PAYLOAD  (16u << 20)
 
 enum jr_type {
 	JR_BEGIN = 1,   /* transaction begins */
@@ -55,11 +55,11 @@ enum jr_type {
 
 /* Status of a transaction, as the journal shows it. */
 enum jr_status {
-	JR_ST_OPEN = 0,        /* no END record (yet): running or crashed */
-	JR_ST_APPLIED,         /* every step completed */
-	JR_ST_FAILED,          /* a step failed; earlier steps stay */
-	JR_ST_STOPPED,         /* stopped by a signal between steps */
-	JR_ST_INTERRUPTED,     /* the process died; found at a later start */
+	JR_ST_OPEN = 0,    /* no END record (yet): running or crashed */
+	JR_ST_APPLIED,     /* every step completed */
+	JR_ST_FAILED,      /* a step failed; earlier steps stay */
+	JR_ST_STOPPED,     /* stopped by a signal between steps */
+	JR_ST_INTERRUPTED, /* the process died; found at a later start */
 };
 
 const char *jr_status_name(enum jr_status st);
@@ -72,13 +72,13 @@ enum jr_step_state { JR_STEP_PLANNED = 0, JR_STEP_DONE, JR_STEP_FAILED };
  * struct rl_extent (relayout/fs.h): the file range [logical,
  * logical+length) placed at physical. */
 struct jr_range {
-	char *path;                  /* absolute path of the file */
+	char *path; /* absolute path of the file */
 	/* the file's identity when planned (gen 0: unknown) */
 	uint64_t ino, gen;
-	uint64_t offset, length;     /* the file range (block aligned) */
-	struct rl_extent *target;    /* where the data goes (sorted) */
+	uint64_t offset, length;  /* the file range (block aligned) */
+	struct rl_extent *target; /* where the data goes (sorted) */
 	size_t ntarget;
-	struct rl_extent *before;    /* extents of the range when planned */
+	struct rl_extent *before; /* extents of the range when planned */
 	size_t nbefore;
 };
 
@@ -94,26 +94,26 @@ struct jr_step {
 	unsigned index;
 	enum jr_step_state state;
 	struct jr_range range;
-	struct rl_extent *after;     /* after (DONE) */
+	struct rl_extent *after; /* after (DONE) */
 	size_t nafter;
-	int err;                     /* FAILED: errno (positive) */
-	char *message;               /* FAILED: why */
+	int err;       /* FAILED: errno (positive) */
+	char *message; /* FAILED: why */
 };
 
 struct jr_txn {
 	uint64_t id;
-	int64_t time;          /* seconds since the epoch */
-	char *command;         /* the command text */
+	int64_t time;  /* seconds since the epoch */
+	char *command; /* the command text */
 	char *uuid;
-	uint64_t undo_of;      /* this transaction undoes that one (0: no) */
-	unsigned nplanned;     /* steps the plan has */
+	uint64_t undo_of;  /* this transaction undoes that one (0: no) */
+	unsigned nplanned; /* steps the plan has */
 	long pid;
 	enum jr_status status;
-	uint64_t bytes;        /* bytes moved: done steps, and what steps
-	                          that ended part way moved (from their
-	                          extents) */
+	uint64_t bytes; /* bytes moved: done steps, and what steps
+	                   that ended part way moved (from their
+	                   extents) */
 	char *end_message;
-	bool undone;           /* reverted by a later applied undo */
+	bool undone; /* reverted by a later applied undo */
 	uint64_t undone_by;
 	struct jr_step *steps; /* in journal order */
 	size_t nsteps, steps_cap;
@@ -121,20 +121,20 @@ struct jr_txn {
 
 struct jr_journal {
 	int dirfd;
-	int fd;            /* the journal, O_RDWR|O_APPEND, or -1 */
-	int lockfd;        /* held lock, or -1 */
+	int fd;     /* the journal, O_RDWR|O_APPEND, or -1 */
+	int lockfd; /* held lock, or -1 */
 	char *dir;
-	char *name;        /* "<uuid>.journal" */
+	char *name; /* "<uuid>.journal" */
 	char uuid[40];
 	/* What reading found. */
 	struct jr_txn *txns;
 	size_t ntxns, txns_cap;
-	uint64_t good_end;     /* offset after the last valid record */
+	uint64_t good_end; /* offset after the last valid record */
 	uint64_t file_size;
-	bool tail_damaged;     /* bytes after good_end were cut/garbled */
-	bool corrupt;          /* a bad record before the tail: untrusted */
-	uint64_t corrupt_at;   /* offset of the first bad record */
-	char problem[256];     /* description of tail damage / corruption */
+	bool tail_damaged;   /* bytes after good_end were cut/garbled */
+	bool corrupt;        /* a bad record before the tail: untrusted */
+	uint64_t corrupt_at; /* offset of the first bad record */
+	char problem[256];   /* description of tail damage / corruption */
 };
 
 /* relayout's per-user state directory: "$XDG_STATE_HOME/relayout", or
@@ -172,7 +172,7 @@ int jr_open_private_dir(const char *dir, const char *what, bool create,
  * and file when missing (without it a missing journal reads as empty).
  * On success *out is an open journal (jr_close it); a corrupt journal is
  * still returned (check ->corrupt). Errors: -errno, msg set. */
-#define JR_O_LOCK 0x1
+#define JR_O_LOCK   0x1
 #define JR_O_CREATE 0x2
 int jr_open(const char *dir, const char *uuid, unsigned flags,
             struct jr_journal **out, long *holder, char *msg, size_t msglen);
@@ -197,10 +197,9 @@ int jr_step_planned(struct jr_journal *j, uint64_t id,
 /* bytes: the data bytes the step moved; 0 for a step that ended part
  * way (readers count those from the extents: jr_txn.bytes). */
 int jr_step_done(struct jr_journal *j, uint64_t id, unsigned index,
-                 const struct rl_extent *after, size_t nafter,
-                 uint64_t bytes);
-int jr_step_failed(struct jr_journal *j, uint64_t id, unsigned index,
-                   int err, const char *message);
+                 const struct rl_extent *after, size_t nafter, uint64_t bytes);
+int jr_step_failed(struct jr_journal *j, uint64_t id, unsigned index, int err,
+                   const char *message);
 int jr_end(struct jr_journal *j, uint64_t id, enum jr_status st,
            const char *message);
 
@@ -213,9 +212,9 @@ struct jr_txn *jr_open_txn(struct jr_journal *j);
 /* Can transaction t be undone? */
 enum jr_undo_state {
 	JR_UNDO_OK = 0,
-	JR_UNDO_OPEN,       /* still open (running, or not yet examined) */
-	JR_UNDO_UNDONE,     /* undone already (by t->undone_by) */
-	JR_UNDO_NO_DATA,    /* it moved no data */
+	JR_UNDO_OPEN,    /* still open (running, or not yet examined) */
+	JR_UNDO_UNDONE,  /* undone already (by t->undone_by) */
+	JR_UNDO_NO_DATA, /* it moved no data */
 };
 enum jr_undo_state jr_undoable(const struct jr_txn *t);
 /* The newest transaction an undo without an id reverts: undoable, and

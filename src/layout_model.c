@@ -17,8 +17,8 @@
 #define LM_BLOCK 16
 /* Index entry ids: bit 31 set = space record, else extent slot. */
 #define LM_ID_SPACE 0x80000000u
-#define LM_ID_DEAD 0xffffffffu
-#define LM_MAX_IDS 0x7fffffffu
+#define LM_ID_DEAD  0xffffffffu
+#define LM_MAX_IDS  0x7fffffffu
 
 /* An index entry: 16 bytes. lc packs the length (21 bits: at most
  * LM_CHUNK) and the entry's category bits (LM_CAT_*, above bit 21), so
@@ -29,11 +29,11 @@ struct lm_ient {
 	uint32_t id;
 };
 #define LM_LEN_BITS 21
-#define ILEN(e) ((e)->lc & ((1u << LM_LEN_BITS) - 1))
-#define ICATS(e) ((e)->lc >> LM_LEN_BITS)
+#define ILEN(e)     ((e)->lc & ((1u << LM_LEN_BITS) - 1))
+#define ICATS(e)    ((e)->lc >> LM_LEN_BITS)
 
 struct lm_pathrec {
-	uint64_t off;  /* into the arena */
+	uint64_t off; /* into the arena */
 	uint32_t file;
 	uint32_t next; /* next path of the same file, or LM_NONE */
 };
@@ -150,9 +150,8 @@ const struct lm_geometry *lm_geometry(const struct lm_model *m)
 size_t lm_memory(const struct lm_model *m)
 {
 	return sizeof(*m) + m->files_cap * sizeof(*m->files) +
-	       m->ext_cap * sizeof(*m->ext) +
-	       m->space_cap * sizeof(*m->space) + m->arena_cap +
-	       m->paths_cap * sizeof(*m->paths) +
+	       m->ext_cap * sizeof(*m->ext) + m->space_cap * sizeof(*m->space) +
+	       m->arena_cap + m->paths_cap * sizeof(*m->paths) +
 	       (m->ino_hash_cap + m->path_hash_cap) * sizeof(uint32_t) +
 	       (m->idx_cap + m->pend_cap) * sizeof(struct lm_ient) +
 	       m->ncum * (sizeof(*m->cum) + sizeof(uint64_t));
@@ -188,8 +187,8 @@ const struct lm_file *lm_file(const struct lm_model *m, uint32_t id)
 	return id < m->nfiles ? &m->files[id] : NULL;
 }
 
-const struct lm_extent *lm_file_extents(const struct lm_model *m,
-                                        uint32_t id, size_t *n)
+const struct lm_extent *lm_file_extents(const struct lm_model *m, uint32_t id,
+                                        size_t *n)
 {
 	if (id >= m->nfiles) {
 		*n = 0;
@@ -598,8 +597,8 @@ static int add_path_rec(struct lm_model *m, uint32_t id, const char *path,
 		return -EEXIST;
 	if (m->npaths >= LM_MAX_IDS || m->files[id].npaths >= LM_MAX_PATHS)
 		return -E2BIG;
-	if ((r = mem_grow(&m->arena, &m->arena_cap, m->arena_len + len,
-	                  1)) < 0 ||
+	if ((r = mem_grow(&m->arena, &m->arena_cap, m->arena_len + len, 1)) <
+	        0 ||
 	    (r = mem_grow(&m->paths, &m->paths_cap, m->npaths + 1,
 	                  sizeof(*m->paths))) < 0)
 		return r;
@@ -801,8 +800,8 @@ int lm_add_file(struct lm_model *m, const struct lm_file_info *fi,
 	m->files[id].generation = fi->generation;
 	m->files[id].mode = fi->mode;
 	m->files[id].iflags = fi->iflags;
-	m->files[id].flags =
-	    fi->flags & (LM_FILE_HAS_GEN | LM_FILE_HAS_IFLAGS | LM_FILE_SELECTED);
+	m->files[id].flags = fi->flags & (LM_FILE_HAS_GEN | LM_FILE_HAS_IFLAGS |
+	                                  LM_FILE_SELECTED);
 	m->files[id].err = (int16_t)fi->err;
 	m->files[id].path_first = LM_NONE;
 	m->nfiles++;
@@ -864,8 +863,8 @@ int lm_add_metadata(struct lm_model *m, uint64_t start, uint64_t len,
 		if (m->nlabels >= 4096)
 			return -E2BIG;
 		copy = strdup(label);
-		if (!copy || mem_grow(&m->labels, &m->labels_cap, m->nlabels + 1,
-		                      sizeof(*m->labels)) < 0) {
+		if (!copy || mem_grow(&m->labels, &m->labels_cap,
+		                      m->nlabels + 1, sizeof(*m->labels)) < 0) {
 			free(copy);
 			return -ENOMEM;
 		}
@@ -919,9 +918,9 @@ static void recat_file(struct lm_model *m, uint32_t id)
 
 	for (size_t i = 0; i < m->npend; i++)
 		if (m->pend[i].id >= lo && m->pend[i].id < hi)
-			m->pend[i].lc = ILEN(&m->pend[i]) |
-			                compute_cats(m, m->pend[i].id)
-			                    << LM_LEN_BITS;
+			m->pend[i].lc =
+			    ILEN(&m->pend[i]) | compute_cats(m, m->pend[i].id)
+			                            << LM_LEN_BITS;
 	for (uint32_t k = lo; k < hi; k++) {
 		uint64_t start = m->ext[k].physical, len = m->ext[k].length;
 		while (len) {
@@ -983,8 +982,8 @@ static bool ient_less(const struct lm_ient *x, const struct lm_ient *y)
 /* One stable LSD radix pass of src into dst by the LM_RADIX_BITS-bit
  * digit at shift of the start (by_id: of the id). */
 #define LM_RADIX_BITS 11
-static void radix_pass(const struct lm_ient *src, struct lm_ient *dst,
-                       size_t n, size_t *count, unsigned shift, bool by_id)
+static void radix_pass(const struct lm_ient *src, struct lm_ient *dst, size_t n,
+                       size_t *count, unsigned shift, bool by_id)
 {
 	const size_t nb = (size_t)1 << LM_RADIX_BITS, mask = nb - 1;
 
@@ -1185,14 +1184,11 @@ int lm_trim(struct lm_model *m)
 	if (m->path_hash_cap > hash_cap_for(m->npaths))
 		hash_shrink(m, &m->path_hash, &m->path_hash_cap,
 		            hash_cap_for(m->npaths), m->npaths, path_key);
-	shrink((void **)&m->files, &m->files_cap, m->nfiles,
-	       sizeof(*m->files));
+	shrink((void **)&m->files, &m->files_cap, m->nfiles, sizeof(*m->files));
 	shrink((void **)&m->ext, &m->ext_cap, m->next, sizeof(*m->ext));
-	shrink((void **)&m->space, &m->space_cap, m->nspace,
-	       sizeof(*m->space));
+	shrink((void **)&m->space, &m->space_cap, m->nspace, sizeof(*m->space));
 	shrink((void **)&m->arena, &m->arena_cap, m->arena_len, 1);
-	shrink((void **)&m->paths, &m->paths_cap, m->npaths,
-	       sizeof(*m->paths));
+	shrink((void **)&m->paths, &m->paths_cap, m->npaths, sizeof(*m->paths));
 	shrink((void **)&m->idx, &m->idx_cap, m->nidx, sizeof(*m->idx));
 	free(m->pend);
 	m->pend = NULL;
@@ -1287,8 +1283,8 @@ static void fill_owner(const struct lm_model *m, const struct lm_ient *e,
 	}
 }
 
-int lm_owners(struct lm_model *m, uint64_t start, uint64_t end,
-              lm_owner_cb cb, void *arg)
+int lm_owners(struct lm_model *m, uint64_t start, uint64_t end, lm_owner_cb cb,
+              void *arg)
 {
 	size_t p, first;
 	uint64_t covered = start;
@@ -1384,8 +1380,8 @@ void lm_file_frag(const struct lm_model *m, uint32_t id,
 		bytes += e[i].length;
 		/* extents are in logical order; a run continues when the
 		 * next extent follows both logically and physically */
-		if (i == 0 || e[i - 1].logical + e[i - 1].length !=
-		                  e[i].logical ||
+		if (i == 0 ||
+		    e[i - 1].logical + e[i - 1].length != e[i].logical ||
 		    e[i - 1].physical + e[i - 1].length != e[i].physical)
 			ff->regions++;
 	}
@@ -1618,8 +1614,8 @@ int lm_refresh_free(struct lm_model *m, uint64_t start, uint64_t end,
 				seen = true;
 		if (seen)
 			continue;
-		if ((r = mem_grow(&victims, &vcap, nv + 1,
-		                  sizeof(*victims))) < 0)
+		if ((r = mem_grow(&victims, &vcap, nv + 1, sizeof(*victims))) <
+		    0)
 			goto out;
 		victims[nv++] = sid;
 	}

@@ -64,12 +64,13 @@ uint64_t lm_max_extent(enum rl_fs_type type, uint32_t block_size);
 void lm_geometry_from_fs(struct lm_geometry *g, const struct rl_fs_info *fs);
 
 /* A file (regular file or directory). */
-#define LM_FILE_HAS_GEN 0x01    /* generation is known */
+#define LM_FILE_HAS_GEN    0x01 /* generation is known */
 #define LM_FILE_HAS_IFLAGS 0x02 /* iflags is known */
-#define LM_FILE_SELECTED 0x04   /* the user selected it */
-#define LM_FILE_FRAG 0x08       /* (derived) more fragments than ideal */
-#define LM_FILE_ATTRS_READ 0x10 /* lm_set_file_attrs was called (even
-                                   with nothing known: reading failed) */
+#define LM_FILE_SELECTED   0x04 /* the user selected it */
+#define LM_FILE_FRAG       0x08 /* (derived) more fragments than ideal */
+#define LM_FILE_ATTRS_READ                                                     \
+	0x10 /* lm_set_file_attrs was called (even                             \
+	        with nothing known: reading failed) */
 
 /* 48 bytes. */
 struct lm_file {
@@ -171,8 +172,8 @@ int64_t lm_created(const struct lm_model *m);
 
 size_t lm_file_count(const struct lm_model *m);
 const struct lm_file *lm_file(const struct lm_model *m, uint32_t id);
-const struct lm_extent *lm_file_extents(const struct lm_model *m,
-                                        uint32_t id, size_t *n);
+const struct lm_extent *lm_file_extents(const struct lm_model *m, uint32_t id,
+                                        size_t *n);
 /* Path k (0 <= k < npaths) of file id. */
 const char *lm_file_path(const struct lm_model *m, uint32_t id, uint32_t k);
 /* File by inode / by path (relative to the root), or LM_NONE. */
@@ -224,8 +225,8 @@ typedef int (*lm_owner_cb)(const struct lm_owner *o, void *arg);
  * (overlapping owners -- shared extents -- each reported; parts in no
  * record as LM_OWN_UNKNOWN). cb returning non-zero stops the walk and that
  * value is returned. Returns 0, -EINVAL (end <= start) or -ENOMEM. */
-int lm_owners(struct lm_model *m, uint64_t start, uint64_t end,
-              lm_owner_cb cb, void *arg);
+int lm_owners(struct lm_model *m, uint64_t start, uint64_t end, lm_owner_cb cb,
+              void *arg);
 
 /* -------------------------------------------------------- range stats */
 
@@ -255,15 +256,15 @@ int lm_range_stats(struct lm_model *m, uint64_t start, uint64_t end,
 /* ------------------------------------------------------ fragmentation */
 
 struct lm_file_frag {
-	uint64_t extents;  /* extents as recorded (FIEMAP) */
-	uint64_t regions;  /* physically contiguous runs (e4defrag's
-	                      "physical count") */
-	uint64_t ideal;    /* ceil(allocated / max_extent), 0 if nothing
-	                      allocated */
-	uint64_t blocks;   /* allocated blocks */
-	uint64_t e4_best;  /* e4defrag's best count: blocks per flex group */
-	double e4_score;   /* e4defrag -c score of this file alone */
-	bool fragmented;   /* regions > ideal */
+	uint64_t extents; /* extents as recorded (FIEMAP) */
+	uint64_t regions; /* physically contiguous runs (e4defrag's
+	                     "physical count") */
+	uint64_t ideal;   /* ceil(allocated / max_extent), 0 if nothing
+	                     allocated */
+	uint64_t blocks;  /* allocated blocks */
+	uint64_t e4_best; /* e4defrag's best count: blocks per flex group */
+	double e4_score;  /* e4defrag -c score of this file alone */
+	bool fragmented;  /* regions > ideal */
 };
 
 void lm_file_frag(const struct lm_model *m, uint32_t id,

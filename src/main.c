@@ -3,12 +3,12 @@
 #include "config.h"
 #include <errno.h>
 #include <getopt.h>
+#include <relayout/fs.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 #include "cmd_model.h"
-#include <relayout/fs.h>
 #include "commands.h"
 #include "demo.h"
 #include "output.h"
@@ -18,45 +18,46 @@
 
 static void usage(FILE *f)
 {
-	fprintf(f,
-	        "Usage: relayout [OPTIONS] [PATH]\n"
-	        "Show where files physically live on a mounted filesystem and "
-	        "move data\nwhere you choose, online.\n\n"
-	        "PATH is any file or directory on the mounted filesystem "
-	        "(default: the\ncurrent directory).\n\n"
-	        "Options:\n"
-	        "  -e, --execute 'CMD; CMD'  run commands (repeatable)\n"
-	        "  -x, --script FILE         run a command script ('-': "
-	        "stdin; repeatable)\n"
-	        "      --json                one JSON document per command "
-	        "(byte units)\n"
-	        "  -k, --keep-going          continue after a failed command\n"
-	        "  -r, --record FILE         append every command run to FILE, a "
-	        "replayable\n                            script\n"
-	        "  -f, --force               replay a script recorded on another "
-	        "volume\n"
-	        "      --theme NAME          UI colour theme (default, "
-	        "high-contrast, mono,\n                            light; "
-	        "NO_COLOR selects mono)\n"
-	        "      --ui                  open the UI even with -e/-x (run "
-	        "them in it first)\n"
-	        "      --journal-dir DIR     keep the undo journal in DIR "
-	        "(default\n                            $RELAYOUT_JOURNAL_DIR, "
-	        "else /var/lib/relayout\n                            as root, "
-	        "$XDG_STATE_HOME/relayout/journal\n"
-	        "                            (~/.local/state/...) "
-	        "otherwise)\n"
-	        "      --demo[=KIND]         make a scratch fragmented volume "
-	        "(ext4, xfs or\n                            btrfs; root) and "
-	        "open it; it is removed at exit\n"
-	        "  -h, --help                this help; 'relayout -e help' "
-	        "lists commands\n"
-	        "  -V, --version             print the version\n\n"
-	        "Without -e or -x relayout opens the interactive map (a "
-	        "terminal is needed).\n"
-	        "PATH may also be a JSON snapshot (read-only view).\n"
-	        "Exit status: 0 all commands succeeded, 1 a command failed, "
-	        "2 usage error.\n");
+	fprintf(
+	    f,
+	    "Usage: relayout [OPTIONS] [PATH]\n"
+	    "Show where files physically live on a mounted filesystem and "
+	    "move data\nwhere you choose, online.\n\n"
+	    "PATH is any file or directory on the mounted filesystem "
+	    "(default: the\ncurrent directory).\n\n"
+	    "Options:\n"
+	    "  -e, --execute 'CMD; CMD'  run commands (repeatable)\n"
+	    "  -x, --script FILE         run a command script ('-': "
+	    "stdin; repeatable)\n"
+	    "      --json                one JSON document per command "
+	    "(byte units)\n"
+	    "  -k, --keep-going          continue after a failed command\n"
+	    "  -r, --record FILE         append every command run to FILE, a "
+	    "replayable\n                            script\n"
+	    "  -f, --force               replay a script recorded on another "
+	    "volume\n"
+	    "      --theme NAME          UI colour theme (default, "
+	    "high-contrast, mono,\n                            light; "
+	    "NO_COLOR selects mono)\n"
+	    "      --ui                  open the UI even with -e/-x (run "
+	    "them in it first)\n"
+	    "      --journal-dir DIR     keep the undo journal in DIR "
+	    "(default\n                            $RELAYOUT_JOURNAL_DIR, "
+	    "else /var/lib/relayout\n                            as root, "
+	    "$XDG_STATE_HOME/relayout/journal\n"
+	    "                            (~/.local/state/...) "
+	    "otherwise)\n"
+	    "      --demo[=KIND]         make a scratch fragmented volume "
+	    "(ext4, xfs or\n                            btrfs; root) and "
+	    "open it; it is removed at exit\n"
+	    "  -h, --help                this help; 'relayout -e help' "
+	    "lists commands\n"
+	    "  -V, --version             print the version\n\n"
+	    "Without -e or -x relayout opens the interactive map (a "
+	    "terminal is needed).\n"
+	    "PATH may also be a JSON snapshot (read-only view).\n"
+	    "Exit status: 0 all commands succeeded, 1 a command failed, "
+	    "2 usage error.\n");
 }
 
 /* Tunables a killed run left changed: put back, and say so. */
@@ -82,8 +83,9 @@ static void recover_tunables(const char *dir)
 	int r = rl_tunables_recover(dir, report_restored, NULL);
 
 	if (r < 0 && r != -EACCES && r != -EPERM)
-		fprintf(stderr, "relayout: checking %s for tunables to "
-		                "restore: %s\n",
+		fprintf(stderr,
+		        "relayout: checking %s for tunables to "
+		        "restore: %s\n",
 		        dir, rl_strerror(r));
 }
 
@@ -216,8 +218,9 @@ int main(int argc, char **argv)
 			recover_tunables(rl_state_dir(NULL));
 	}
 	if (argc - optind > 1) {
-		fprintf(stderr, "relayout: expected one PATH, got %d "
-		                "(see relayout --help)\n",
+		fprintf(stderr,
+		        "relayout: expected one PATH, got %d "
+		        "(see relayout --help)\n",
 		        argc - optind);
 		rc = CMD_USAGE;
 		goto out;

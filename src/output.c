@@ -15,16 +15,11 @@ static const struct {
 	uint32_t flag;
 	const char *name;
 } extent_flag_names[] = {
-    {RL_EXT_LAST, "last"},
-    {RL_EXT_UNKNOWN, "unknown"},
-    {RL_EXT_DELALLOC, "delalloc"},
-    {RL_EXT_ENCODED, "encoded"},
-    {RL_EXT_ENCRYPTED, "encrypted"},
-    {RL_EXT_NOT_ALIGNED, "not_aligned"},
-    {RL_EXT_DATA_INLINE, "inline"},
-    {RL_EXT_DATA_TAIL, "tail"},
-    {RL_EXT_UNWRITTEN, "unwritten"},
-    {RL_EXT_MERGED, "merged"},
+    {RL_EXT_LAST, "last"},           {RL_EXT_UNKNOWN, "unknown"},
+    {RL_EXT_DELALLOC, "delalloc"},   {RL_EXT_ENCODED, "encoded"},
+    {RL_EXT_ENCRYPTED, "encrypted"}, {RL_EXT_NOT_ALIGNED, "not_aligned"},
+    {RL_EXT_DATA_INLINE, "inline"},  {RL_EXT_DATA_TAIL, "tail"},
+    {RL_EXT_UNWRITTEN, "unwritten"}, {RL_EXT_MERGED, "merged"},
     {RL_EXT_SHARED, "shared"},
 };
 
@@ -116,7 +111,8 @@ const char *out_esc(const char *raw, char *buf, size_t size)
 			while (used > 0 && used + 4 > size)
 				used--;
 			/* never cut a UTF-8 sequence */
-			while (used > 0 && ((unsigned char)buf[used] & 0xc0) == 0x80)
+			while (used > 0 &&
+			       ((unsigned char)buf[used] & 0xc0) == 0x80)
 				used--;
 			if (used + 4 <= size) {
 				memcpy(buf + used, "...", 3);
@@ -172,8 +168,8 @@ int out_json_emit(struct rl_session *s, cJSON *obj)
 		/* Put "command" first: easier to read in a stream. */
 		cJSON *wrap = cJSON_CreateObject();
 
-		if (!wrap || !cJSON_AddStringToObject(wrap, "command",
-		                                      s->cur_cmd)) {
+		if (!wrap ||
+		    !cJSON_AddStringToObject(wrap, "command", s->cur_cmd)) {
 			cJSON_Delete(wrap);
 			cJSON_Delete(obj);
 			return -ENOMEM;
@@ -213,8 +209,8 @@ void out_extent_flags(uint32_t flags, char *buf, size_t size)
 	size_t used = 0;
 
 	buf[0] = '\0';
-	for (size_t i = 0; i < sizeof(extent_flag_names) /
-	                           sizeof(extent_flag_names[0]);
+	for (size_t i = 0;
+	     i < sizeof(extent_flag_names) / sizeof(extent_flag_names[0]);
 	     i++) {
 		if (!(flags & extent_flag_names[i].flag) ||
 		    extent_flag_names[i].flag == RL_EXT_LAST)

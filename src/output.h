@@ -4,13 +4,13 @@
 #ifndef RL_OUTPUT_H
 #define RL_OUTPUT_H
 #include <cjson/cJSON.h>
-#include "json_util.h"
 #include <relayout/fs.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <sys/types.h>
+#include "json_util.h"
 
 struct rl_session;
 

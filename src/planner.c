@@ -13,7 +13,7 @@
 #include "units.h"
 
 #define PL_IMMUTABLE_FL 0x00000010 /* FS_IMMUTABLE_FL */
-#define PL_APPEND_FL 0x00000020    /* FS_APPEND_FL */
+#define PL_APPEND_FL    0x00000020 /* FS_APPEND_FL */
 
 /* ------------------------------------------------------------ free map */
 
@@ -291,7 +291,8 @@ uint64_t pl_file_regions(struct pl_ctx *c, uint32_t id)
 	memcpy(s, e, n * sizeof(*s));
 	qsort(s, n, sizeof(*s), cmp_ext_logical);
 	for (size_t i = 0; i < n; i++)
-		if (i == 0 || s[i - 1].physical + s[i - 1].length != s[i].physical)
+		if (i == 0 ||
+		    s[i - 1].physical + s[i - 1].length != s[i].physical)
 			k++;
 	free(s);
 	return k;
@@ -633,8 +634,9 @@ uint64_t pl_find_target(struct pl_ctx *c, uint64_t len, uint64_t near,
 				uint64_t at = a;
 				if (end)
 					at = (pe - len) / c->bs * c->bs;
-				if (end && (c->g->fs.type != RL_FS_EXT4 ||
-				            at == a || excluded(c, at, at + len)))
+				if (end &&
+				    (c->g->fs.type != RL_FS_EXT4 || at == a ||
+				     excluded(c, at, at + len)))
 					break;
 				k.waste = pe - a - len;
 				k.dist = at > near ? at - near : near - at;
@@ -727,8 +729,8 @@ static int range_pieces(struct pl_ctx *c, uint32_t id, uint64_t off,
 	return 0;
 }
 
-static int apply_move(struct pl_ctx *c, uint32_t id, uint64_t off,
-                      uint64_t len, const struct rl_extent *bef, size_t nb,
+static int apply_move(struct pl_ctx *c, uint32_t id, uint64_t off, uint64_t len,
+                      const struct rl_extent *bef, size_t nb,
                       const struct rl_extent *tgt, size_t nt, bool shared)
 {
 	struct rl_extent *after = NULL;
@@ -845,8 +847,8 @@ static uint64_t first_physical(struct pl_ctx *c, uint32_t id, uint64_t lo)
 	return m;
 }
 
-void pl_outcome_format(struct pl_ctx *c, const struct pl_outcome *o,
-                       char *buf, size_t size)
+void pl_outcome_format(struct pl_ctx *c, const struct pl_outcome *o, char *buf,
+                       size_t size)
 {
 	const char *f = fpath(c, o->file);
 	char a[32], b[32];
@@ -859,35 +861,39 @@ void pl_outcome_format(struct pl_ctx *c, const struct pl_outcome *o,
 		snprintf(buf, size, "the region is empty");
 		break;
 	case PL_NO_FIT:
-		snprintf(buf, size, "cannot complete: %s (%s) does not fit "
-		                    "between 0x%" PRIx64 " and the region's "
-		                    "end 0x%" PRIx64 " (blocks that stay are in "
-		                    "the way)",
+		snprintf(buf, size,
+		         "cannot complete: %s (%s) does not fit "
+		         "between 0x%" PRIx64 " and the region's "
+		         "end 0x%" PRIx64 " (blocks that stay are in "
+		         "the way)",
 		         f, sz(o->len, a), o->at, o->end);
 		break;
 	case PL_NO_SCRATCH:
-		snprintf(buf, size, "cannot complete: scratch space outside the "
-		                    "region is needed for %s (%s)",
+		snprintf(buf, size,
+		         "cannot complete: scratch space outside the "
+		         "region is needed for %s (%s)",
 		         f, sz(o->len, a));
 		break;
 	case PL_TARGET_FAILED:
-		snprintf(buf, size, "cannot complete: %s at 0x%" PRIx64 ": %s", f,
-		         o->at, strerror(-o->err));
+		snprintf(buf, size, "cannot complete: %s at 0x%" PRIx64 ": %s",
+		         f, o->at, strerror(-o->err));
 		break;
 	case PL_NOT_ENOUGH_SPACE:
-		snprintf(buf, size, "not enough free space outside the region: "
-		                    "%s to move, %s free outside",
+		snprintf(buf, size,
+		         "not enough free space outside the region: "
+		         "%s to move, %s free outside",
 		         sz(o->len, a), sz(o->avail, b));
 		break;
 	case PL_EXTENT_NO_RUN:
 	case PL_AWAY_NO_RUN:
-		snprintf(buf, size,
-		         o->code == PL_EXTENT_NO_RUN
-		             ? "cannot move %s of %s: no free run outside the "
-		               "region fits it"
-		             : "no free run of %s (inside one group) to move %s "
-		               "out of the way",
-		         sz(o->len, a), f);
+		snprintf(
+		    buf, size,
+		    o->code == PL_EXTENT_NO_RUN
+		        ? "cannot move %s of %s: no free run outside the "
+		          "region fits it"
+		        : "no free run of %s (inside one group) to move %s "
+		          "out of the way",
+		    sz(o->len, a), f);
 		break;
 	case PL_GOAL_UNALIGNED:
 		snprintf(buf, size, "GOAL must be block aligned");
@@ -895,27 +901,31 @@ void pl_outcome_format(struct pl_ctx *c, const struct pl_outcome *o,
 	case PL_GROUP_STUCK:
 	case PL_AWAY_STUCK:
 		snprintf(buf, size,
-		         o->code == PL_GROUP_STUCK ? "cannot group %s: %s"
-		                                   : "cannot move %s out of the "
-		                                     "way: %s",
+		         o->code == PL_GROUP_STUCK
+		             ? "cannot group %s: %s"
+		             : "cannot move %s out of the "
+		               "way: %s",
 		         f, o->stuck_why);
 		break;
 	case PL_GROUP_CROSSES:
-		snprintf(buf, size, "cannot complete: %s would cross the group "
-		                    "boundary at 0x%" PRIx64 " (placement stays "
-		                    "inside one group)",
+		snprintf(buf, size,
+		         "cannot complete: %s would cross the group "
+		         "boundary at 0x%" PRIx64 " (placement stays "
+		         "inside one group)",
 		         f, o->at);
 		break;
 	case PL_TARGET_OCCUPIED:
-		snprintf(buf, size, "cannot complete: 0x%" PRIx64 "..0x%" PRIx64
-		                    " holds data of %s (--make-room moves it "
-		                    "elsewhere)",
+		snprintf(buf, size,
+		         "cannot complete: 0x%" PRIx64 "..0x%" PRIx64
+		         " holds data of %s (--make-room moves it "
+		         "elsewhere)",
 		         o->at, o->end, f);
 		break;
 	case PL_TARGET_NOT_FREE:
-		snprintf(buf, size, "cannot complete: %s at 0x%" PRIx64 " (%s): "
-		                    "the target is not free (metadata or blocks "
-		                    "of no known file)",
+		snprintf(buf, size,
+		         "cannot complete: %s at 0x%" PRIx64 " (%s): "
+		         "the target is not free (metadata or blocks "
+		         "of no known file)",
 		         f, o->at, sz(o->len, a));
 		break;
 	case PL_AWAY_FAILED:
@@ -923,9 +933,10 @@ void pl_outcome_format(struct pl_ctx *c, const struct pl_outcome *o,
 		         strerror(-o->err));
 		break;
 	case PL_ROOM_PINNED:
-		snprintf(buf, size, "0x%" PRIx64 "..0x%" PRIx64 " holds %s of "
-		                    "metadata or blocks of no known file: they "
-		                    "cannot be moved",
+		snprintf(buf, size,
+		         "0x%" PRIx64 "..0x%" PRIx64 " holds %s of "
+		         "metadata or blocks of no known file: they "
+		         "cannot be moved",
 		         o->at, o->end, sz(o->len, a));
 		break;
 	}
@@ -944,8 +955,8 @@ static int fail(struct pl_ctx *c, struct pl_outcome o)
 }
 
 /* Move file id (whole) somewhere outside [alo, ahi). */
-static int move_away(struct pl_ctx *c, uint32_t id, uint64_t alo,
-                     uint64_t ahi, const char *why)
+static int move_away(struct pl_ctx *c, uint32_t id, uint64_t alo, uint64_t ahi,
+                     const char *why)
 {
 	uint64_t off, len, goal, slo = c->avoid_lo, shi = c->avoid_hi;
 	const char *um;
@@ -962,8 +973,8 @@ static int move_away(struct pl_ctx *c, uint32_t id, uint64_t alo,
 		return 0;
 	c->avoid_lo = alo;
 	c->avoid_hi = ahi;
-	goal = pl_find_target(c, len, first_physical(c, id, 0), 0,
-	                      c->g->fs.size);
+	goal =
+	    pl_find_target(c, len, first_physical(c, id, 0), 0, c->g->fs.size);
 	c->avoid_lo = slo;
 	c->avoid_hi = shi;
 	if (goal == UINT64_MAX)
@@ -973,8 +984,9 @@ static int move_away(struct pl_ctx *c, uint32_t id, uint64_t alo,
 		                                   .len = len});
 	r = pl_add_move(c, id, off, len, goal, why);
 	if (r < 0)
-		return fail(c, (struct pl_outcome){
-		                   .code = PL_AWAY_FAILED, .err = r, .file = id});
+		return fail(c, (struct pl_outcome){.code = PL_AWAY_FAILED,
+		                                   .err = r,
+		                                   .file = id});
 	return r;
 }
 
@@ -995,8 +1007,8 @@ int pl_make_room(struct pl_ctx *c, uint64_t lo, uint64_t hi, uint64_t keep_lo,
 		                   .err = -EPERM,
 		                   .at = lo,
 		                   .end = hi,
-		                   .len = hi - lo - pl_fm_bytes(&c->fm, lo, hi) -
-		                          used});
+		                   .len = hi - lo -
+		                          pl_fm_bytes(&c->fm, lo, hi) - used});
 	for (uint32_t id = 0; id < c->nfiles; id++) {
 		if (!file_overlaps(c, id, lo, hi))
 			continue;
@@ -1089,20 +1101,23 @@ int pl_defrag(struct pl_ctx *c, const uint32_t *ids, size_t n,
 		lm_file_frag(c->m, id, &ff);
 		regions = pl_file_regions(c, id);
 		if (o && o->min_extents && c->next[id] < o->min_extents) {
-			pl_note(c, "skip %s: %zu extent%s (fewer than "
-			           "--min-extents %" PRIu64 ")",
+			pl_note(c,
+			        "skip %s: %zu extent%s (fewer than "
+			        "--min-extents %" PRIu64 ")",
 			        fpath(c, id), c->next[id],
 			        c->next[id] == 1 ? "" : "s", o->min_extents);
 			continue;
 		}
 		if (regions <= 1 || regions <= ff.ideal) {
-			pl_note(c, "skip %s: already optimal (%" PRIu64
-			           " contiguous run%s)",
+			pl_note(c,
+			        "skip %s: already optimal (%" PRIu64
+			        " contiguous run%s)",
 			        fpath(c, id), regions, regions == 1 ? "" : "s");
 			continue;
 		}
 		if (pl_unmovable(c, id, &um) != PL_MOVABLE) {
-			pl_note(c, "skip %s: cannot move: %s", fpath(c, id), um);
+			pl_note(c, "skip %s: cannot move: %s", fpath(c, id),
+			        um);
 			continue;
 		}
 		eof = f ? (f->size + c->bs - 1) / c->bs * c->bs : UINT64_MAX;
@@ -1113,18 +1128,20 @@ int pl_defrag(struct pl_ctx *c, const uint32_t *ids, size_t n,
 		 * move is bytes for nothing, as xfs_fsr's "no improvement"). */
 		after = tail;
 		for (size_t k = 0; k < ng; k++) {
-			uint64_t mx = c->g->max_extent ? c->g->max_extent
-			                                : UINT64_MAX;
-			uint64_t ideal = g[k].bytes / mx + (g[k].bytes % mx != 0);
+			uint64_t mx =
+			    c->g->max_extent ? c->g->max_extent : UINT64_MAX;
+			uint64_t ideal =
+			    g[k].bytes / mx + (g[k].bytes % mx != 0);
 			g[k].move = g[k].runs > (ideal ? ideal : 1);
 			after += g[k].move ? 1 : g[k].runs;
 			if (g[k].move && g[k].len > need)
 				need = g[k].len;
 		}
 		if (!need || after >= regions) {
-			pl_note(c, "skip %s: would not improve (%" PRIu64
-			           " contiguous runs; each data run between "
-			           "holes%s is in one piece already)",
+			pl_note(c,
+			        "skip %s: would not improve (%" PRIu64
+			        " contiguous runs; each data run between "
+			        "holes%s is in one piece already)",
 			        fpath(c, id), regions,
 			        tail ? " and the preallocation past EOF" : "");
 			free(g);
@@ -1142,10 +1159,11 @@ int pl_defrag(struct pl_ctx *c, const uint32_t *ids, size_t n,
 				for (size_t q = 0; q < c->fm.n; q++)
 					if (c->fm.r[q].len > largest)
 						largest = c->fm.r[q].len;
-				pl_note(c, "skip %s [%" PRIu64 ", %" PRIu64
-				           "): would not improve: no free run "
-				           "of %s inside one group (largest free "
-				           "run %s)",
+				pl_note(c,
+				        "skip %s [%" PRIu64 ", %" PRIu64
+				        "): would not improve: no free run "
+				        "of %s inside one group (largest free "
+				        "run %s)",
 				        fpath(c, id), g[k].off,
 				        g[k].off + g[k].len, sz(g[k].len, a),
 				        sz(largest, b));
@@ -1162,8 +1180,9 @@ int pl_defrag(struct pl_ctx *c, const uint32_t *ids, size_t n,
 		}
 		free(g);
 		if (c->nmv > nmv0)
-			pl_note(c, "defrag %s: %" PRIu64 " runs -> %" PRIu64
-			           " at 0x%" PRIx64 " (%s)",
+			pl_note(c,
+			        "defrag %s: %" PRIu64 " runs -> %" PRIu64
+			        " at 0x%" PRIx64 " (%s)",
 			        fpath(c, id), regions, pl_file_regions(c, id),
 			        c->mv[nmv0].goal, sz(moved, a));
 	}
@@ -1184,8 +1203,7 @@ static int cmp_cfile(const void *a, const void *b)
 }
 
 /* Is file id, range [off, off+len), laid out contiguously from goal? */
-static bool file_at(struct pl_ctx *c, uint32_t id, uint64_t off,
-                    uint64_t goal)
+static bool file_at(struct pl_ctx *c, uint32_t id, uint64_t off, uint64_t goal)
 {
 	for (size_t k = 0; k < c->next[id]; k++)
 		if (c->ext[id][k].physical !=
@@ -1226,7 +1244,8 @@ int pl_compact(struct pl_ctx *c, uint64_t start, uint64_t end)
 			pinned += in;
 			pl_note(c, "stays: %s (%s in the region): %s",
 			        fpath(c, id), sz(in, a),
-			        um ? um : "it also has data outside the region");
+			        um ? um
+			           : "it also has data outside the region");
 			continue;
 		}
 		fl[nf].id = id;
@@ -1244,9 +1263,10 @@ int pl_compact(struct pl_ctx *c, uint64_t start, uint64_t end)
 			moved_on = false;
 			lm_group_range(c->m, group_of(c->g, cur), &gs, &ge);
 			if (cur + len > ge && ge < end) {
-				pl_note(c, "gap at 0x%" PRIx64 "..0x%" PRIx64
-				           ": %s does not fit before the group "
-				           "boundary",
+				pl_note(c,
+				        "gap at 0x%" PRIx64 "..0x%" PRIx64
+				        ": %s does not fit before the group "
+				        "boundary",
 				        cur, ge, fpath(c, id));
 				cur = ge;
 				moved_on = true;
@@ -1259,7 +1279,8 @@ int pl_compact(struct pl_ctx *c, uint64_t start, uint64_t end)
 				isfree = pl_fm_is_free(&c->fm, p, c->bs);
 				if (!isfree)
 					for (size_t q = i; q < nf; q++)
-						if (file_overlaps(c, fl[q].id, p,
+						if (file_overlaps(c, fl[q].id,
+						                  p,
 						                  p + c->bs)) {
 							used_by_inside = true;
 							break;
@@ -1295,10 +1316,11 @@ int pl_compact(struct pl_ctx *c, uint64_t start, uint64_t end)
 			pl_file_span(c, o, &oo, &ol, &ob);
 			r = move_away(c, o, start, end, "scratch");
 			if (r < 0) {
-				fail(c, (struct pl_outcome){.code = PL_NO_SCRATCH,
-				                            .err = r,
-				                            .file = o,
-				                            .len = ol});
+				fail(c,
+				     (struct pl_outcome){.code = PL_NO_SCRATCH,
+				                         .err = r,
+				                         .file = o,
+				                         .len = ol});
 				goto out;
 			}
 			parked[o] = true;
@@ -1325,9 +1347,10 @@ int pl_compact(struct pl_ctx *c, uint64_t start, uint64_t end)
 		size_t runs = pl_fm_runs(&c->fm, start, end);
 		uint64_t fb = pl_fm_bytes(&c->fm, start, end);
 		char t3[32];
-		pl_note(c, "after: %s free in the region in %zu run%s%s; "
-		           "scratch space needed outside: %s; %s of data "
-		           "stays",
+		pl_note(c,
+		        "after: %s free in the region in %zu run%s%s; "
+		        "scratch space needed outside: %s; %s of data "
+		        "stays",
 		        sz(fb, a), runs, runs == 1 ? "" : "s",
 		        runs == 1 && pl_fm_is_free(&c->fm, end - fb, fb)
 		            ? " (at its end)"
@@ -1431,8 +1454,8 @@ int pl_evacuate(struct pl_ctx *c, uint64_t start, uint64_t end,
 			lo2 = e.logical + (pa - e.physical);
 			goal = pl_find_target(c, pb - pa, pa, 0, c->g->fs.size);
 			if (goal == UINT64_MAX ||
-			    pl_add_move(c, id, lo2, pb - pa, goal,
-			                "evacuate") < 0) {
+			    pl_add_move(c, id, lo2, pb - pa, goal, "evacuate") <
+			        0) {
 				r = fail(c, (struct pl_outcome){
 				                .code = PL_EXTENT_NO_RUN,
 				                .err = -ENOSPC,
@@ -1447,10 +1470,11 @@ int pl_evacuate(struct pl_ctx *c, uint64_t start, uint64_t end,
 	c->avoid_lo = c->avoid_hi = 0;
 	{
 		char t1[32], t2[32], t3[32], t4[32], t5[32], t6[32], t7[32];
-		pl_note(c, "region 0x%" PRIx64 "..0x%" PRIx64 ": %s of file "
-		           "data, %s movable (%" PRIu64 " files), %s moved by "
-		           "the plan, %s cannot move (%" PRIu64 " files; %s "
-		           "shared), %s metadata, %s free outside",
+		pl_note(c,
+		        "region 0x%" PRIx64 "..0x%" PRIx64 ": %s of file "
+		        "data, %s movable (%" PRIu64 " files), %s moved by "
+		        "the plan, %s cannot move (%" PRIu64 " files; %s "
+		        "shared), %s metadata, %s free outside",
 		        start, end, sz(filebytes, t1), sz(er->movable, t2),
 		        er->files_movable, sz(er->moved, t3),
 		        sz(er->immovable + er->shared, t4), er->files_immovable,
@@ -1477,11 +1501,12 @@ int pl_group(struct pl_ctx *c, const uint32_t *ids, size_t n, uint64_t goal,
 		const char *um;
 		enum pl_stuck k = pl_unmovable(c, ids[i], &um);
 		if (k != PL_MOVABLE)
-			return fail(c, (struct pl_outcome){.code = PL_GROUP_STUCK,
-			                                   .err = -EPERM,
-			                                   .file = ids[i],
-			                                   .stuck = k,
-			                                   .stuck_why = um});
+			return fail(c,
+			            (struct pl_outcome){.code = PL_GROUP_STUCK,
+			                                .err = -EPERM,
+			                                .file = ids[i],
+			                                .stuck = k,
+			                                .stuck_why = um});
 		if (pl_file_span(c, ids[i], &off, &len, NULL))
 			total += len;
 	}
@@ -1495,10 +1520,11 @@ int pl_group(struct pl_ctx *c, const uint32_t *ids, size_t n, uint64_t goal,
 		}
 		lm_group_range(c->m, group_of(c->g, cur), &gs, &ge);
 		if (cur + len > ge)
-			return fail(c, (struct pl_outcome){.code = PL_GROUP_CROSSES,
-			                                   .err = -EINVAL,
-			                                   .file = id,
-			                                   .at = ge});
+			return fail(
+			    c, (struct pl_outcome){.code = PL_GROUP_CROSSES,
+			                           .err = -EINVAL,
+			                           .file = id,
+			                           .at = ge});
 		if (file_at(c, id, off, cur)) {
 			cur += len;
 			continue;
@@ -1525,12 +1551,12 @@ int pl_group(struct pl_ctx *c, const uint32_t *ids, size_t n, uint64_t goal,
 		}
 		r = pl_add_move(c, id, off, len, cur, "group");
 		if (r < 0)
-			return fail(c, (struct pl_outcome){
-			                   .code = PL_TARGET_NOT_FREE,
-			                   .err = r,
-			                   .file = id,
-			                   .at = cur,
-			                   .len = len});
+			return fail(
+			    c, (struct pl_outcome){.code = PL_TARGET_NOT_FREE,
+			                           .err = r,
+			                           .file = id,
+			                           .at = cur,
+			                           .len = len});
 		cur += len;
 	}
 	return 0;
@@ -1586,8 +1612,8 @@ int pl_replay(struct pl_ctx *c, const struct tx_plan *p, const char *root)
 		if (id == LM_NONE || id >= c->nfiles)
 			continue;
 		r = apply_move(c, id, st->range.offset, st->range.length,
-			       st->range.before, st->range.nbefore,
-			       st->range.target, st->range.ntarget, false);
+		               st->range.before, st->range.nbefore,
+		               st->range.target, st->range.ntarget, false);
 		if (r < 0)
 			return r;
 	}

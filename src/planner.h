@@ -17,10 +17,10 @@
  */
 #ifndef RL_PLANNER_H
 #define RL_PLANNER_H
-#include "layout_model.h"
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include "layout_model.h"
 #include "txn.h"
 
 /* Why a file cannot be moved (pl_unmovable). */
@@ -65,9 +65,9 @@ enum pl_code {
 };
 struct pl_outcome {
 	enum pl_code code;
-	int err;            /* the -errno returned */
-	uint32_t file;      /* the file's id in the model */
-	uint64_t at, end;   /* addresses */
+	int err;             /* the -errno returned */
+	uint32_t file;       /* the file's id in the model */
+	uint64_t at, end;    /* addresses */
 	uint64_t len, avail; /* byte counts */
 	enum pl_stuck stuck;
 	const char *stuck_why; /* its text (the busy hook's reason) */
@@ -107,15 +107,15 @@ struct pl_ctx {
 	struct lm_model *m;
 	const struct lm_geometry *g;
 	uint64_t bs;
-	struct pl_freemap fm;      /* predicted free map */
-	struct rl_extent **ext;    /* predicted extents per file */
+	struct pl_freemap fm;   /* predicted free map */
+	struct rl_extent **ext; /* predicted extents per file */
 	size_t *next;
 	size_t nfiles;
 	struct pl_move *mv;
 	size_t nmv, capmv;
-	uint64_t bytes;            /* data bytes to move */
+	uint64_t bytes;                 /* data bytes to move */
 	uint64_t scratch, scratch_peak; /* bytes parked outside (compact) */
-	char *report;              /* lines: what was skipped and why */
+	char *report;                   /* lines: what was skipped and why */
 	size_t rlen, rcap;
 	struct pl_outcome outcome; /* why the last call failed */
 	bool xfs_anchor;           /* XFS: targets need data below in the AG */
@@ -160,8 +160,8 @@ uint64_t pl_file_regions(struct pl_ctx *c, uint32_t id);
  * NULL): the reason's text, NULL when movable. */
 enum pl_stuck pl_unmovable(struct pl_ctx *c, uint32_t id, const char **why);
 /* The text of an outcome (one line, no newline) into buf. */
-void pl_outcome_format(struct pl_ctx *c, const struct pl_outcome *o,
-                       char *buf, size_t size);
+void pl_outcome_format(struct pl_ctx *c, const struct pl_outcome *o, char *buf,
+                       size_t size);
 
 /* Best free run for len bytes: best fit (least waste), then nearest to
  * `near`, inside one group, not in [avoid_lo, avoid_hi), within [lo, hi).

@@ -41,8 +41,8 @@
  * worker's files, not two per file). */
 struct scan_item {
 	struct lm_file_info fi;
-	size_t path;   /* offset in batch.text */
-	size_t ext, n; /* batch.ext[ext .. ext+n) */
+	size_t path;     /* offset in batch.text */
+	size_t ext, n;   /* batch.ext[ext .. ext+n) */
 	bool maybe_link; /* nlink > 1: may already be in the model */
 };
 
@@ -145,8 +145,7 @@ static int file_extents(int fd, const struct stat *st, struct batch *b,
 	} else if (S_ISREG(st->st_mode) && st->st_blocks == 0) {
 		return 0;
 	}
-	r = rl_get_extents_append(fd, 0, 0, false, &b->ext, &b->ecap,
-	                          &b->next);
+	r = rl_get_extents_append(fd, 0, 0, false, &b->ext, &b->ecap, &b->next);
 	for (size_t i = first; r == 0 && i < b->next; i++)
 		if (b->ext[i].flags & (RL_EXT_DELALLOC | RL_EXT_UNKNOWN)) {
 			b->next = first;
@@ -318,9 +317,9 @@ static int commit(struct scan_ctx *c, struct batch *b)
  * file fail with EPERM first). */
 static int open_file_at(int dfd, const char *name)
 {
-	long fd = syscall(SYS_openat, dfd, name,
-	                  O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY |
-	                      O_CLOEXEC);
+	long fd =
+	    syscall(SYS_openat, dfd, name,
+	            O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
 
 	return fd < 0 ? -errno : (int)fd;
 }
@@ -421,7 +420,8 @@ static void scan_dir(struct scan_ctx *c, struct batch *b, char *path)
 			continue;
 		if (type == DT_UNKNOWN) {
 			struct stat st;
-			if (fstatat(dirfd(d), nm, &st, AT_SYMLINK_NOFOLLOW) == 0)
+			if (fstatat(dirfd(d), nm, &st, AT_SYMLINK_NOFOLLOW) ==
+			    0)
 				type = IFTODT(st.st_mode);
 		}
 		if (type == DT_DIR) {
@@ -551,8 +551,9 @@ int scan_volume(const struct rl_fs_info *fs, const struct scan_opts *o,
 		/* about as many files as inodes in use (ext4, XFS; btrfs
 		 * has no count): hash tables sized once, not regrown */
 		uint64_t used = (uint64_t)(sfs.f_files - sfs.f_ffree);
-		if (lm_reserve(c.m, used < SCAN_RESERVE_MAX ? used
-		                                            : SCAN_RESERVE_MAX) < 0) {
+		if (lm_reserve(c.m, used < SCAN_RESERVE_MAX
+		                        ? used
+		                        : SCAN_RESERVE_MAX) < 0) {
 			lm_free(c.m);
 			c.m = NULL;
 		}

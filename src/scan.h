@@ -3,20 +3,20 @@
 #ifndef RL_SCAN_H
 #define RL_SCAN_H
 #include <relayout/fs.h>
-#include "layout_model.h"
 #include <stdint.h>
+#include "layout_model.h"
 
 struct scan_stats {
-	uint64_t files;       /* regular files recorded (hard links once) */
-	uint64_t dirs;        /* directories recorded */
-	uint64_t hardlinks;   /* extra paths of files already seen */
-	uint64_t extents;     /* extents recorded */
-	uint64_t bytes;       /* bytes in those extents */
-	uint64_t errors;      /* items recorded as unreadable */
-	uint64_t skipped;     /* symlinks, devices, fifos, sockets */
-	uint64_t mounts;      /* other mounts not entered */
+	uint64_t files;     /* regular files recorded (hard links once) */
+	uint64_t dirs;      /* directories recorded */
+	uint64_t hardlinks; /* extra paths of files already seen */
+	uint64_t extents;   /* extents recorded */
+	uint64_t bytes;     /* bytes in those extents */
+	uint64_t errors;    /* items recorded as unreadable */
+	uint64_t skipped;   /* symlinks, devices, fifos, sockets */
+	uint64_t mounts;    /* other mounts not entered */
 	uint64_t free_records, meta_records;
-	int free_map_err;     /* 0, or why the free map is unavailable */
+	int free_map_err; /* 0, or why the free map is unavailable */
 	double seconds;
 };
 
@@ -32,11 +32,11 @@ struct scan_opts {
  * Directories are walked from the mount point with directory fds, never
  * following symlinks and never entering other mounts; every regular file
  * and directory gets fstat and FIEMAP (not the generation and inode flags:
- * the model has them as unknown, see lm_set_file_attrs); free space and metadata come from
- * rl_space_walk (when that fails with -EOPNOTSUPP/-EPERM/-EACCES the model
- * records "free map unavailable"). Unreadable items are recorded with
- * their errno and counted, never fatal. Returns 0 or -errno (the root
- * cannot be opened, out of memory). */
+ * the model has them as unknown, see lm_set_file_attrs); free space and
+ * metadata come from rl_space_walk (when that fails with
+ * -EOPNOTSUPP/-EPERM/-EACCES the model records "free map unavailable").
+ * Unreadable items are recorded with their errno and counted, never fatal.
+ * Returns 0 or -errno (the root cannot be opened, out of memory). */
 int scan_volume(const struct rl_fs_info *fs, const struct scan_opts *o,
                 struct lm_model **out, struct scan_stats *st);
 

@@ -1,7 +1,6 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 #include "config.h"
 #include "session.h"
-#include "txn.h"
 #include <errno.h>
 #include <fcntl.h>
 #include <stdarg.h>
@@ -12,10 +11,11 @@
 #include <unistd.h>
 #include "commands.h"
 #include "journal.h"
+#include "layout_model.h"
 #include "output.h"
+#include "txn.h"
 #include "units.h"
 #include "vlock.h"
-#include "layout_model.h"
 
 void session_init(struct rl_session *s)
 {
@@ -193,8 +193,9 @@ int session_volume(struct rl_session *s)
 		return -EINVAL;
 	}
 	if (s->read_only_snapshot) {
-		session_error(s, "%s is a snapshot (read-only): there is no "
-		                 "live volume to ask",
+		session_error(s,
+		              "%s is a snapshot (read-only): there is no "
+		              "live volume to ask",
 		              s->path);
 		return -ENODEV;
 	}
@@ -264,7 +265,8 @@ void session_error(struct rl_session *s, const char *fmt, ...)
 	 * line, escaped like every name. */
 	fprintf(s->err, "relayout: ");
 	if (s->src_name)
-		fprintf(s->err, "%s:%d: ", out_esc(s->src_name, esc, sizeof(esc)),
+		fprintf(s->err,
+		        "%s:%d: ", out_esc(s->src_name, esc, sizeof(esc)),
 		        s->src_line);
 	if (s->cur_cmd)
 		fprintf(s->err, "%s: ", s->cur_cmd);

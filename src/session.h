@@ -20,32 +20,32 @@ struct tx_progress;
 #define RL_SOURCE_MAX 16
 
 struct rl_session {
-	char *path;            /* what the user named (volume or snapshot) */
+	char *path; /* what the user named (volume or snapshot) */
 	bool fs_probed;
-	int fs_err;            /* probe result when fs_probed */
-	struct rl_fs_info fs;  /* the volume */
-	bool json;             /* one JSON document per command */
+	int fs_err;           /* probe result when fs_probed */
+	struct rl_fs_info fs; /* the volume */
+	bool json;            /* one JSON document per command */
 	bool continue_on_error;
-	int stop_signal;       /* SIGINT/SIGTERM stopped a move: stop the
-	                          script (even with -k) */
-	FILE *out;             /* normal output (stdout) */
-	FILE *err;             /* messages (stderr) */
-	const char *src_name;  /* script name for "FILE:LINE:" or NULL */
+	int stop_signal;      /* SIGINT/SIGTERM stopped a move: stop the
+	                         script (even with -k) */
+	FILE *out;            /* normal output (stdout) */
+	FILE *err;            /* messages (stderr) */
+	const char *src_name; /* script name for "FILE:LINE:" or NULL */
 	int src_line;
-	const char *cur_cmd;   /* command being executed */
-	FILE *record;          /* recording script, or NULL */
+	const char *cur_cmd; /* command being executed */
+	FILE *record;        /* recording script, or NULL */
 	char *record_path;
-	int source_depth;      /* nesting of scripts */
-	struct {               /* the regular files being run, outermost */
-		dev_t dev;     /* first (a script may not run itself) */
+	int source_depth;  /* nesting of scripts */
+	struct {           /* the regular files being run, outermost */
+		dev_t dev; /* first (a script may not run itself) */
 		ino_t ino;
 	} sourcing[RL_SOURCE_MAX];
-	bool force;            /* --force: volume-uuid mismatches only warn */
-	char *journal_dir;     /* --journal-dir (NULL: env or default) */
-	struct jr_journal *journal; /* opened by the first command needing
-	                               it (src/session_txn.c) */
-	bool journal_locked;   /* journal opened with the volume lock */
-	bool journal_checked;  /* start-of-session report made */
+	bool force;        /* --force: volume-uuid mismatches only warn */
+	char *journal_dir; /* --journal-dir (NULL: env or default) */
+	struct jr_journal *journal;  /* opened by the first command needing
+	                                it (src/session_txn.c) */
+	bool journal_locked;         /* journal opened with the volume lock */
+	bool journal_checked;        /* start-of-session report made */
 	struct vl_lock *volume_lock; /* (src/vlock.h) taken by the first
 	                                command that changes the disk, kept
 	                                to the end; NULL: not held */

@@ -8,13 +8,13 @@
 #include <fcntl.h>
 #include <inttypes.h>
 #include <limits.h>
-#include "layout_model.h"
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
 #include "busy.h"
+#include "layout_model.h"
 #include "scan.h"
 #include "session.h"
 
@@ -24,8 +24,9 @@ static void scan_progress(const struct scan_stats *st, void *arg)
 {
 	struct rl_session *s = arg;
 
-	fprintf(s->err, "\rscanned %" PRIu64 " files, %" PRIu64
-	                " directories, %" PRIu64 " MiB",
+	fprintf(s->err,
+	        "\rscanned %" PRIu64 " files, %" PRIu64 " directories, %" PRIu64
+	        " MiB",
 	        st->files, st->dirs, st->bytes >> 20);
 	fflush(s->err);
 }
@@ -116,8 +117,7 @@ int session_model_path(struct rl_session *s, struct lm_model *m,
 		snprintf(abs, sizeof(abs), "%s", arg);
 	} else if (!s->read_only_snapshot) {
 		char cwd[PATH_MAX];
-		if (getcwd(cwd, sizeof(cwd)) &&
-		    strncmp(cwd, mp, ml) == 0 &&
+		if (getcwd(cwd, sizeof(cwd)) && strncmp(cwd, mp, ml) == 0 &&
 		    (cwd[ml] == '/' || cwd[ml] == '\0'))
 			snprintf(abs, sizeof(abs), "%s/%s", cwd, arg);
 	}

@@ -55,8 +55,9 @@ static void progress_cb(const struct tx_progress *p, void *arg)
 	if (p->pausing)
 		return; /* the line is up to date */
 	if (p->reserving) {
-		fprintf(f, "\r  holding the targets of the next %zu steps: "
-		           "%zu  ",
+		fprintf(f,
+		        "\r  holding the targets of the next %zu steps: "
+		        "%zu  ",
 		        p->reserving, p->reserved);
 		if (p->reserved >= p->reserving)
 			fputc('\n', f);
@@ -72,8 +73,8 @@ static void progress_cb(const struct tx_progress *p, void *arg)
 		snprintf(eta, sizeof(eta), "%.0fs", p->eta);
 	fprintf(f, "\r  step %zu/%zu: %s of %s (%3.0f%%) at %s/s, ETA %s  ",
 	        p->step + 1, p->nsteps, d, t,
-	        p->total ? 100.0 * (double)p->done / (double)p->total : 100.0, r,
-	        eta);
+	        p->total ? 100.0 * (double)p->done / (double)p->total : 100.0,
+	        r, eta);
 	if (p->done >= p->total)
 		fputc('\n', f);
 	fflush(f);
@@ -130,8 +131,8 @@ static void report_interrupted(struct rl_session *s, struct jr_journal *j,
 		const struct tx_recovered_step *rs = &r.steps[i];
 
 		fprintf(s->err,
-		        "relayout: note:   step %u (%s, range %" PRIu64 "+%" PRIu64
-		        ") was in progress: %s; no data was lost\n",
+		        "relayout: note:   step %u (%s, range %" PRIu64
+		        "+%" PRIu64 ") was in progress: %s; no data was lost\n",
 		        rs->index + 1, rs->path ? rs->path : "", rs->offset,
 		        rs->length, step_now_text(rs->now));
 	}
@@ -152,9 +153,10 @@ static void tunable_cb(const struct rl_tunable_restored *r, void *arg)
 		        "by an interrupted placement)\n",
 		        r->name, r->dev, r->value);
 	else if (r->err != -ENODEV)
-		fprintf(s->err,
-		        "relayout: warning: cannot restore %s of %s to %s: %s\n",
-		        r->name, r->dev, r->value, rl_strerror(r->err));
+		fprintf(
+		    s->err,
+		    "relayout: warning: cannot restore %s of %s to %s: %s\n",
+		    r->name, r->dev, r->value, rl_strerror(r->err));
 }
 
 /* Open the session's journal (once). lock: take the volume lock (needed
@@ -183,8 +185,9 @@ struct jr_journal *session_journal(struct rl_session *s, bool lock,
 	s->journal = NULL;
 	s->journal_locked = false;
 	if (!s->fs.uuid[0]) {
-		session_error(s, "%s has no filesystem UUID: no undo journal "
-		                 "can be kept for it",
+		session_error(s,
+		              "%s has no filesystem UUID: no undo journal "
+		              "can be kept for it",
 		              s->fs.mountpoint);
 		return NULL;
 	}
@@ -198,8 +201,9 @@ struct jr_journal *session_journal(struct rl_session *s, bool lock,
 	if (lock && session_volume_lock(s) < 0)
 		return NULL;
 	if (lock || try_lock) {
-		r = jr_open(dir, s->fs.uuid, JR_O_LOCK | (lock ? JR_O_CREATE : 0),
-		            &j, &holder, msg, sizeof(msg));
+		r = jr_open(dir, s->fs.uuid,
+		            JR_O_LOCK | (lock ? JR_O_CREATE : 0), &j, &holder,
+		            msg, sizeof(msg));
 		if (r == -EWOULDBLOCK && try_lock && !lock)
 			r = jr_open(dir, s->fs.uuid, 0, &j, NULL, msg,
 			            sizeof(msg));
@@ -224,21 +228,23 @@ struct jr_journal *session_journal(struct rl_session *s, bool lock,
 		if (s->journal_locked)
 			rl_tunables_recover(j->dir, tunable_cb, s);
 		if (j->corrupt)
-			fprintf(s->err,
-			        "relayout: warning: the journal %s/%s is corrupt "
-			        "(%s): it is not trusted, nothing can be undone "
-			        "from it and nothing is appended; move it aside "
-			        "to go on\n",
-			        j->dir, j->name, j->problem);
+			fprintf(
+			    s->err,
+			    "relayout: warning: the journal %s/%s is corrupt "
+			    "(%s): it is not trusted, nothing can be undone "
+			    "from it and nothing is appended; move it aside "
+			    "to go on\n",
+			    j->dir, j->name, j->problem);
 		else if (j->tail_damaged)
-			fprintf(s->err,
-			        "relayout: warning: the journal %s/%s ends in a "
-			        "damaged record (%s), as a crash during a write "
-			        "leaves it; the records before it are intact%s\n",
-			        j->dir, j->name, j->problem,
-			        s->journal_locked ? " (the damaged tail is cut "
-			                            "off at the next append)"
-			                          : "");
+			fprintf(
+			    s->err,
+			    "relayout: warning: the journal %s/%s ends in a "
+			    "damaged record (%s), as a crash during a write "
+			    "leaves it; the records before it are intact%s\n",
+			    j->dir, j->name, j->problem,
+			    s->journal_locked ? " (the damaged tail is cut "
+			                        "off at the next append)"
+			                      : "");
 		t = j->corrupt ? NULL : jr_open_txn(j);
 		if (t && s->journal_locked)
 			report_interrupted(s, j, t);
@@ -258,23 +264,26 @@ bool session_placement_supported(struct rl_session *s)
 {
 	/* Relocation needs movedata too: on XFS that is FIDEDUPERANGE. */
 	if (s->fs.type == RL_FS_XFS && !(s->fs.features & RL_FEAT_REFLINK)) {
-		session_error(s, "%s is XFS without reflink: moving data is "
-		                 "not supported there (movedata needs "
-		                 "FIDEDUPERANGE, which needs reflink); nothing "
-		                 "was changed",
+		session_error(s,
+		              "%s is XFS without reflink: moving data is "
+		              "not supported there (movedata needs "
+		              "FIDEDUPERANGE, which needs reflink); nothing "
+		              "was changed",
 		              s->fs.mountpoint);
 		return false;
 	}
 	if (s->fs.type == RL_FS_EXT4 || s->fs.type == RL_FS_XFS)
 		return true;
 	if (s->fs.type == RL_FS_BTRFS)
-		session_error(s, "%s is btrfs: exact placement is not supported "
-		                 "there (its allocator takes no physical goal); "
-		                 "nothing was changed",
+		session_error(s,
+		              "%s is btrfs: exact placement is not supported "
+		              "there (its allocator takes no physical goal); "
+		              "nothing was changed",
 		              s->fs.mountpoint);
 	else
-		session_error(s, "%s is %s: relayout can only map it, not move "
-		                 "data on it",
+		session_error(s,
+		              "%s is %s: relayout can only map it, not move "
+		              "data on it",
 		              s->fs.mountpoint, s->fs.fstype);
 	return false;
 }
@@ -285,11 +294,13 @@ bool session_placement_supported(struct rl_session *s)
 static void used_text(const struct rl_space_rec *r, char *buf, size_t len)
 {
 	if (r->kind == RL_SPACE_METADATA)
-		snprintf(buf, len, "filesystem metadata (%s) at 0x%" PRIx64
-		         "+%" PRIu64, r->what, r->start, r->length);
+		snprintf(buf, len,
+		         "filesystem metadata (%s) at 0x%" PRIx64 "+%" PRIu64,
+		         r->what, r->start, r->length);
 	else if (r->kind == RL_SPACE_DATA && r->owner)
-		snprintf(buf, len, "data of inode %" PRIu64 " at 0x%" PRIx64
-		         "+%" PRIu64, r->owner, r->start, r->length);
+		snprintf(buf, len,
+		         "data of inode %" PRIu64 " at 0x%" PRIx64 "+%" PRIu64,
+		         r->owner, r->start, r->length);
 	else
 		snprintf(buf, len, "used blocks (%s) at 0x%" PRIx64 "+%" PRIu64,
 		         r->what[0] ? r->what : "owner not reported", r->start,
@@ -323,8 +334,8 @@ static void busy_text(const struct tx_check *c, char *why, size_t wlen)
 		         used ? "; " : "", found,
 		         c->nowners > TX_CHECK_MAX_OWNERS ? ", ..." : "");
 	snprintf(why, wlen,
-	         "the target 0x%" PRIx64 "..0x%" PRIx64 " is not free: 0x%" PRIx64
-	         "..0x%" PRIx64 " is in use%s%s",
+	         "the target 0x%" PRIx64 "..0x%" PRIx64
+	         " is not free: 0x%" PRIx64 "..0x%" PRIx64 " is in use%s%s",
 	         c->lo, c->hi, c->busy_lo, c->busy_hi, text[0] ? ": " : "",
 	         text);
 }
@@ -340,10 +351,11 @@ static void check_text(const struct tx_check *c, char *why, size_t wlen)
 	case TX_CHECK_NO_SPACE:
 		units_format_size(c->need, a, sizeof(a));
 		units_format_size(c->avail, b, sizeof(b));
-		snprintf(why, wlen, "not enough free space: the plan needs %s "
-		                    "at once (its largest step, less what the "
-		                    "steps before it free), the volume has %s "
-		                    "free",
+		snprintf(why, wlen,
+		         "not enough free space: the plan needs %s "
+		         "at once (its largest step, less what the "
+		         "steps before it free), the volume has %s "
+		         "free",
 		         a, b);
 		break;
 	case TX_CHECK_BEYOND_END:
@@ -355,8 +367,9 @@ static void check_text(const struct tx_check *c, char *why, size_t wlen)
 	case TX_CHECK_NO_MAP:
 		snprintf(why, wlen, "cannot read the free-space map: %s%s",
 		         rl_strerror(c->err),
-		         c->err == -EPERM || c->err == -EACCES ? " (it needs root)"
-		                                               : "");
+		         c->err == -EPERM || c->err == -EACCES
+		             ? " (it needs root)"
+		             : "");
 		break;
 	case TX_CHECK_BUSY:
 		busy_text(c, why, wlen);
@@ -394,7 +407,7 @@ cJSON *session_step_json(const struct tx_step *st)
 	cJSON_AddItemToObject(
 	    e, "target", pieces_to_json(st->range.target, st->range.ntarget));
 	tx_predict(st->range.before, st->range.nbefore, st->range.target,
-		   st->range.ntarget, &pred, &np);
+	           st->range.ntarget, &pred, &np);
 	cJSON_AddItemToObject(e, "after", pieces_to_json(pred, np));
 	free(pred);
 	return e;
@@ -435,8 +448,8 @@ static void step_cb(const struct tx_progress *pr, void *arg)
 }
 
 enum cmd_status session_apply_now(struct rl_session *s,
-                                  const struct cmd_call *c,
-                                  struct tx_plan *p, const char *jdir)
+                                  const struct cmd_call *c, struct tx_plan *p,
+                                  const char *jdir)
 {
 	struct tx_opts o;
 	struct tx_result res;
@@ -451,8 +464,9 @@ enum cmd_status session_apply_now(struct rl_session *s,
 		char *end;
 		double mb = strtod(v, &end);
 		if (*end || !(mb > 0)) {
-			session_error(s, "--rate '%s': not a positive number "
-			                 "of MB/s",
+			session_error(s,
+			              "--rate '%s': not a positive number "
+			              "of MB/s",
 			              v);
 			return CMD_USAGE;
 		}
@@ -460,13 +474,15 @@ enum cmd_status session_apply_now(struct rl_session *s,
 		if (o.rate < 1048576 / 4)
 			o.chunk = 256 * 1024;
 		else if (o.rate < (16ull << 20))
-			o.chunk = o.rate / 4 / s->fs.block_size * s->fs.block_size;
+			o.chunk =
+			    o.rate / 4 / s->fs.block_size * s->fs.block_size;
 	}
 	if (cmd_has_opt(c, "io-priority", &v)) {
 		if (strcmp(v, "normal") == 0)
 			o.normal_io = true;
 		else if (strcmp(v, "idle") != 0) {
-			session_error(s, "--io-priority '%s': idle or normal", v);
+			session_error(s, "--io-priority '%s': idle or normal",
+			              v);
 			return CMD_USAGE;
 		}
 	}
@@ -490,8 +506,9 @@ enum cmd_status session_apply_now(struct rl_session *s,
 	if (!j)
 		return CMD_FAIL;
 	if (j->corrupt) {
-		session_error(s, "the journal %s/%s is corrupt (%s): refusing to "
-		                 "move data without a trustworthy undo log",
+		session_error(s,
+		              "the journal %s/%s is corrupt (%s): refusing to "
+		              "move data without a trustworthy undo log",
 		              j->dir, j->name, j->problem);
 		return CMD_FAIL;
 	}
@@ -504,13 +521,14 @@ enum cmd_status session_apply_now(struct rl_session *s,
 	if (tx_stop_signal()) {
 		s->stop_signal = tx_stop_signal();
 		if (r == 0)
-			fprintf(s->err,
-			        "relayout: %s: %s received during the last step: "
-			        "transaction %" PRIu64 " completed; stopping "
-			        "here\n",
-			        s->cur_cmd,
-			        s->stop_signal == SIGTERM ? "SIGTERM" : "SIGINT",
-			        res.id);
+			fprintf(
+			    s->err,
+			    "relayout: %s: %s received during the last step: "
+			    "transaction %" PRIu64 " completed; stopping "
+			    "here\n",
+			    s->cur_cmd,
+			    s->stop_signal == SIGTERM ? "SIGTERM" : "SIGINT",
+			    res.id);
 	}
 	/* a cancel from the front end stops what follows, as SIGINT does */
 	if (r < 0 && res.status == JR_ST_STOPPED && tx_cancelled() &&
@@ -525,7 +543,8 @@ enum cmd_status session_apply_now(struct rl_session *s,
 	if (s->json) {
 		cJSON *out = cJSON_CreateObject(), *a;
 		out_add_u64(out, "transaction", res.id);
-		cJSON_AddStringToObject(out, "status", jr_status_name(res.status));
+		cJSON_AddStringToObject(out, "status",
+		                        jr_status_name(res.status));
 		out_add_u64(out, "bytes", res.bytes);
 		out_add_u64(out, "steps_done", res.steps_done);
 		out_add_u64(out, "steps", p->nsteps);
@@ -538,23 +557,26 @@ enum cmd_status session_apply_now(struct rl_session *s,
 		a = cJSON_AddArrayToObject(out, "after");
 		for (size_t i = 0; i < res.steps_done; i++) {
 			const struct jr_txn *t = jr_find(j, res.id);
-			const struct jr_step *js = t && i < t->nsteps ? &t->steps[i] : NULL;
+			const struct jr_step *js =
+			    t && i < t->nsteps ? &t->steps[i] : NULL;
 			cJSON *e = cJSON_CreateObject();
 			out_add_name(e, "path", p->steps[i].range.path);
 			if (js)
-				cJSON_AddItemToObject(e, "extents",
-				                      pieces_to_json(js->after, js->nafter));
+				cJSON_AddItemToObject(
+				    e, "extents",
+				    pieces_to_json(js->after, js->nafter));
 			cJSON_AddItemToArray(a, e);
 		}
 		out_json_emit(s, out);
 	}
 	if (r < 0) {
-		fprintf(s->err, "relayout: %s: %stransaction %" PRIu64 " %s: %s\n",
-		        s->cur_cmd,
-		        res.status == JR_ST_STOPPED && tx_cancelled()
-		            ? "cancelled: " : "",
-		        res.id, jr_status_name(res.status),
-		        OUT_ESC(res.message));
+		fprintf(
+		    s->err, "relayout: %s: %stransaction %" PRIu64 " %s: %s\n",
+		    s->cur_cmd,
+		    res.status == JR_ST_STOPPED && tx_cancelled()
+		        ? "cancelled: "
+		        : "",
+		    res.id, jr_status_name(res.status), OUT_ESC(res.message));
 		if (res.err == -ETXTBSY && res.failed_step < p->nsteps) {
 			const char *path = p->steps[res.failed_step].range.path;
 			enum busy_kind k = busy_of_path(path);
@@ -567,10 +589,12 @@ enum cmd_status session_apply_now(struct rl_session *s,
 		return CMD_FAIL;
 	}
 	if (!s->json)
-		fprintf(s->out, "transaction %" PRIu64 ": %s moved in %zu step%s%s "
-		                "(verified with FIEMAP; 'undo %" PRIu64 "' reverts it)\n",
-		        res.id, sz, res.steps_done, res.steps_done == 1 ? "" : "s",
-		        p->undo_of ? " back" : "", res.id);
+		fprintf(
+		    s->out,
+		    "transaction %" PRIu64 ": %s moved in %zu step%s%s "
+		    "(verified with FIEMAP; 'undo %" PRIu64 "' reverts it)\n",
+		    res.id, sz, res.steps_done, res.steps_done == 1 ? "" : "s",
+		    p->undo_of ? " back" : "", res.id);
 	return CMD_OK;
 }
 
@@ -604,8 +628,8 @@ int session_pending_add(struct rl_session *s, struct tx_plan *p)
 
 /* In plan mode the plan joins the pending one; else it is applied. */
 enum cmd_status session_apply_plan(struct rl_session *s,
-                                   const struct cmd_call *c,
-                                   struct tx_plan *p, const char *jdir)
+                                   const struct cmd_call *c, struct tx_plan *p,
+                                   const char *jdir)
 {
 	size_t n = p->nsteps;
 	char sz[32];
@@ -625,11 +649,11 @@ enum cmd_status session_apply_plan(struct rl_session *s,
 		out_add_u64(o, "pending_bytes", s->pending->total);
 		out_json_emit(s, o);
 	} else {
-		fprintf(s->out, "plan mode: %zu step%s (%s) added to the pending "
-		                "plan (%zu steps); 'preview', 'apply' or "
-		                "'discard'\n",
+		fprintf(s->out,
+		        "plan mode: %zu step%s (%s) added to the pending "
+		        "plan (%zu steps); 'preview', 'apply' or "
+		        "'discard'\n",
 		        n, n == 1 ? "" : "s", sz, s->pending->nsteps);
 	}
 	return CMD_OK;
 }
-

@@ -5,9 +5,9 @@
  * session's hooks and options; what they find is said in words here. */
 #ifndef RL_SESSION_TXN_H
 #define RL_SESSION_TXN_H
+#include <cjson/cJSON.h>
 #include <stdbool.h>
 #include <stddef.h>
-#include <cjson/cJSON.h>
 #include "commands.h"
 
 struct rl_session;
@@ -35,12 +35,12 @@ cJSON *session_step_json(const struct tx_step *st);
 /* Apply through tx_apply, journaled (options --rate, --io-priority,
  * --journal-dir of c). In plan mode the steps go to the pending plan. */
 enum cmd_status session_apply_plan(struct rl_session *s,
-                                   const struct cmd_call *c,
-                                   struct tx_plan *p, const char *jdir);
+                                   const struct cmd_call *c, struct tx_plan *p,
+                                   const char *jdir);
 /* Apply now, even in plan mode. */
 enum cmd_status session_apply_now(struct rl_session *s,
-                                  const struct cmd_call *c,
-                                  struct tx_plan *p, const char *jdir);
+                                  const struct cmd_call *c, struct tx_plan *p,
+                                  const char *jdir);
 /* Append p's steps to the session's pending plan. */
 int session_pending_add(struct rl_session *s, struct tx_plan *p);
 

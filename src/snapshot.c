@@ -7,9 +7,6 @@
  * ones are decimal strings. Export -> import -> export is byte-identical.
  */
 #include "config.h"
-#include "json_util.h"
-#include "mem.h"
-#include "output.h"
 #include "snapshot.h"
 #include <cjson/cJSON.h>
 #include <errno.h>
@@ -21,6 +18,9 @@
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
+#include "json_util.h"
+#include "mem.h"
+#include "output.h"
 
 /* ------------------------------------------------------------- writing */
 
@@ -101,8 +101,9 @@ int snap_write(struct lm_model *m, FILE *f)
 	if (!gmtime_r(&t, &tm))
 		memset(&tm, 0, sizeof(tm));
 	strftime(created, sizeof(created), "%Y-%m-%dT%H:%M:%SZ", &tm);
-	fprintf(f, "{\"format\":\"%s\",\"format_version\":%d,"
-	           "\"program_version\":",
+	fprintf(f,
+	        "{\"format\":\"%s\",\"format_version\":%d,"
+	        "\"program_version\":",
 	        SNAP_FORMAT, SNAP_VERSION);
 	if ((r = put_json(f, cJSON_CreateString(PACKAGE_VERSION))) < 0)
 		return r;
@@ -138,8 +139,8 @@ int snap_write(struct lm_model *m, FILE *f)
 		ns = lm_space_list(m, (enum lm_space_kind)kind, &sp);
 		if (ns < 0)
 			return (int)ns;
-		fprintf(f, ",\n\"%s\":[", kind == LM_SPACE_FREE ? "free"
-		                                               : "metadata");
+		fprintf(f, ",\n\"%s\":[",
+		        kind == LM_SPACE_FREE ? "free" : "metadata");
 		for (ssize_t i = 0; i < ns; i++) {
 			fputs(i ? ",[" : "[", f);
 			w_u64(f, sp[i].start);
@@ -209,9 +210,11 @@ static int get_u64(struct rd *rd, const cJSON *it, const char *what,
 {
 	if (cJSON_IsNumber(it)) {
 		double d = it->valuedouble;
-		if (!(d >= 0) || d > (double)JU_EXACT_MAX || d != (double)(uint64_t)d)
-			return bad(rd, "%s: not an unsigned integer "
-			               "(or above 2^53 without quotes)",
+		if (!(d >= 0) || d > (double)JU_EXACT_MAX ||
+		    d != (double)(uint64_t)d)
+			return bad(rd,
+			           "%s: not an unsigned integer "
+			           "(or above 2^53 without quotes)",
 			           what);
 		*out = (uint64_t)d;
 	} else if (cJSON_IsString(it)) {
@@ -231,18 +234,17 @@ static int get_u64(struct rd *rd, const cJSON *it, const char *what,
 		}
 		*out = v;
 	} else {
-		return bad(rd, "%s: %s", what,
-		           it ? "not a number" : "missing");
+		return bad(rd, "%s: %s", what, it ? "not a number" : "missing");
 	}
 	if (*out > max)
-		return bad(rd, "%s: %" PRIu64 " is out of range (max %" PRIu64
-		               ")",
+		return bad(rd,
+		           "%s: %" PRIu64 " is out of range (max %" PRIu64 ")",
 		           what, *out, max);
 	return 0;
 }
 
-static int get_str(struct rd *rd, const cJSON *o, const char *key,
-                   char *dst, size_t size)
+static int get_str(struct rd *rd, const cJSON *o, const char *key, char *dst,
+                   size_t size)
 {
 	const cJSON *it = cJSON_GetObjectItemCaseSensitive(o, key);
 
@@ -315,8 +317,9 @@ static int read_volume(struct rd *rd, const cJSON *v, struct lm_geometry *g,
 	if ((r = get_vu64(rd, v, "block_size", 1u << 20, &x)) < 0)
 		return r;
 	if (x < 512 || (x & (x - 1)))
-		return bad(rd, "volume.block_size: %" PRIu64
-		               " is not a power of two >= 512",
+		return bad(rd,
+		           "volume.block_size: %" PRIu64
+		           " is not a power of two >= 512",
 		           x);
 	fs->block_size = (uint32_t)x;
 	if ((r = get_vu64(rd, v, "size", UINT64_MAX, &fs->size)) < 0)
@@ -328,11 +331,10 @@ static int read_volume(struct rd *rd, const cJSON *v, struct lm_geometry *g,
 	    (r = get_vu64(rd, v, "free_blocks", fs->size / 512,
 	                  &fs->free_blocks)) < 0 ||
 	    (r = get_vu64(rd, v, "group_size", max_group_size(fs->size),
-	                 &fs->group_size)) < 0 ||
+	                  &fs->group_size)) < 0 ||
 	    (r = get_vu64(rd, v, "first_data_byte", fs->size,
 	                  &fs->first_data_byte)) < 0 ||
-	    (r = get_vu64(rd, v, "max_extent", UINT64_MAX, &g->max_extent)) <
-	        0)
+	    (r = get_vu64(rd, v, "max_extent", UINT64_MAX, &g->max_extent)) < 0)
 		return r;
 	if ((r = get_vu64(rd, v, "group_count", fs->size / 512,
 	                  &fs->group_count)) < 0)
@@ -356,8 +358,8 @@ static int read_volume(struct rd *rd, const cJSON *v, struct lm_geometry *g,
 }
 
 /* [a, b, ...] with exactly n unsigned integers (n_str trailing string). */
-static int get_tuple(struct rd *rd, const cJSON *a, const char *what,
-                     int n, uint64_t *v, const char **str)
+static int get_tuple(struct rd *rd, const cJSON *a, const char *what, int n,
+                     uint64_t *v, const char **str)
 {
 	int count = cJSON_GetArraySize(a), k = 0;
 	const cJSON *it;
@@ -371,8 +373,9 @@ static int get_tuple(struct rd *rd, const cJSON *a, const char *what,
 		char w[96];
 		if (k == n) {
 			if (!cJSON_IsString(it) || strlen(it->valuestring) > 63)
-				return bad(rd, "%s: label is not a string of "
-				               "at most 63 bytes",
+				return bad(rd,
+				           "%s: label is not a string of "
+				           "at most 63 bytes",
 				           what);
 			*str = it->valuestring;
 			break;
@@ -392,8 +395,9 @@ static int check_range(struct rd *rd, const char *what, uint64_t start,
 	if (!len)
 		return bad(rd, "%s: length 0", what);
 	if (start + len < start || start + len > rd->g->fs.size)
-		return bad(rd, "%s: [%" PRIu64 ", +%" PRIu64
-		               ") lies beyond the volume size %" PRIu64,
+		return bad(rd,
+		           "%s: [%" PRIu64 ", +%" PRIu64
+		           ") lies beyond the volume size %" PRIu64,
 		           what, start, len, rd->g->fs.size);
 	return 0;
 }
@@ -420,8 +424,9 @@ static int read_space(struct rd *rd, struct lm_model *m, const cJSON *arr,
 		    (r = check_range(rd, what, v[0], v[1])) < 0)
 			return r;
 		if (i && v[0] < prev_end)
-			return bad(rd, "%s: overlaps or is out of order with "
-			               "the previous record",
+			return bad(rd,
+			           "%s: overlaps or is out of order with "
+			           "the previous record",
 			           what);
 		prev_end = v[0] + v[1];
 		r = meta ? lm_add_metadata(m, v[0], v[1], label)
@@ -444,13 +449,13 @@ static int read_file_obj(struct rd *rd, struct lm_model *m, const cJSON *o,
 	uint32_t id;
 	int r, k;
 
-#define FIELD(key, max, dst)                                                  \
-	do {                                                                  \
-		snprintf(what, sizeof(what), "files[%d].%s", idx, key);       \
+#define FIELD(key, max, dst)                                                   \
+	do {                                                                   \
+		snprintf(what, sizeof(what), "files[%d].%s", idx, key);        \
 		if ((r = get_u64(rd, cJSON_GetObjectItemCaseSensitive(o, key), \
-		                 what, max, &x)) < 0)                         \
-			return r;                                             \
-		dst = x;                                                      \
+		                 what, max, &x)) < 0)                          \
+			return r;                                              \
+		dst = x;                                                       \
 	} while (0)
 
 	if (!cJSON_IsObject(o))
@@ -475,21 +480,23 @@ static int read_file_obj(struct rd *rd, struct lm_model *m, const cJSON *o,
 	it = cJSON_GetObjectItemCaseSensitive(o, "selected");
 	if (it) {
 		if (!cJSON_IsTrue(it))
-			return bad(rd, "files[%d].selected: only true is "
-			               "written",
+			return bad(rd,
+			           "files[%d].selected: only true is "
+			           "written",
 			           idx);
 		fi.flags |= LM_FILE_SELECTED;
 	}
 #undef FIELD
 	if (lm_find_inode(m, fi.ino) != LM_NONE)
-		return bad(rd, "files[%d].inode: %" PRIu64
-		               " appears twice (hard links are one file with "
-		               "several paths)",
+		return bad(rd,
+		           "files[%d].inode: %" PRIu64
+		           " appears twice (hard links are one file with "
+		           "several paths)",
 		           idx, fi.ino);
 	paths = cJSON_GetObjectItemCaseSensitive(o, "paths");
 	if (!cJSON_IsArray(paths) || cJSON_GetArraySize(paths) < 1)
-		return bad(rd, "files[%d].paths: missing, not an array or empty",
-		           idx);
+		return bad(
+		    rd, "files[%d].paths: missing, not an array or empty", idx);
 	k = 0;
 	cJSON_ArrayForEach(it, paths)
 	{
@@ -501,8 +508,9 @@ static int read_file_obj(struct rd *rd, struct lm_model *m, const cJSON *o,
 			return bad(rd, "files[%d].paths[%d]: \"%.80s\" is %s",
 			           idx, k, it->valuestring, why);
 		if (lm_find_path(m, it->valuestring) != LM_NONE)
-			return bad(rd, "files[%d].paths[%d]: \"%.80s\" names "
-			               "another file too",
+			return bad(rd,
+			           "files[%d].paths[%d]: \"%.80s\" names "
+			           "another file too",
 			           idx, k, it->valuestring);
 		k++;
 	}
@@ -526,8 +534,9 @@ static int read_file_obj(struct rd *rd, struct lm_model *m, const cJSON *o,
 		if (v[3] > UINT32_MAX)
 			return bad(rd, "%s: flags out of range", what);
 		if (n && v[0] < logical_end)
-			return bad(rd, "%s: overlaps the previous extent or is "
-			               "out of logical order",
+			return bad(rd,
+			           "%s: overlaps the previous extent or is "
+			           "out of logical order",
 			           what);
 		logical_end = v[0] + v[2];
 		(*buf)[n].logical = v[0];
@@ -540,14 +549,16 @@ static int read_file_obj(struct rd *rd, struct lm_model *m, const cJSON *o,
 	 * logical span (plus a tail) */
 	uint64_t bs = rd->g->fs.block_size;
 	if (n > logical_end / bs + 2)
-		return bad(rd, "files[%d].extents: %zu extents cannot fit in "
-		               "%" PRIu64 " bytes",
+		return bad(rd,
+		           "files[%d].extents: %zu extents cannot fit in "
+		           "%" PRIu64 " bytes",
 		           idx, n, logical_end);
-	r = lm_add_file(m, &fi, cJSON_GetArrayItem(paths, 0)->valuestring,
-	                *buf, n, &id);
+	r = lm_add_file(m, &fi, cJSON_GetArrayItem(paths, 0)->valuestring, *buf,
+	                n, &id);
 	if (r < 0)
-		return r == -ENOMEM ? r : bad(rd, "files[%d]: rejected (%s)",
-		                              idx, strerror(-r));
+		return r == -ENOMEM ? r
+		                    : bad(rd, "files[%d]: rejected (%s)", idx,
+		                          strerror(-r));
 	k = 0;
 	cJSON_ArrayForEach(it, paths)
 	{
@@ -556,8 +567,9 @@ static int read_file_obj(struct rd *rd, struct lm_model *m, const cJSON *o,
 		r = lm_add_path(m, id, it->valuestring);
 		if (r < 0)
 			return r == -ENOMEM ? r
-			                    : bad(rd, "files[%d].paths[%d]: "
-			                              "rejected",
+			                    : bad(rd,
+			                          "files[%d].paths[%d]: "
+			                          "rejected",
 			                          idx, k - 1);
 	}
 	return 0;
@@ -566,8 +578,8 @@ static int read_file_obj(struct rd *rd, struct lm_model *m, const cJSON *o,
 struct ovl {
 	struct rd *rd;
 	struct lm_model *m;
-	uint64_t end;   /* furthest end so far */
-	bool shared;    /* the record that reached it is shared data */
+	uint64_t end; /* furthest end so far */
+	bool shared;  /* the record that reached it is shared data */
 	int kind;
 	uint32_t file;
 	int err;
@@ -591,9 +603,10 @@ static int ovl_cb(const struct lm_owner *o, void *arg)
 		char a[128], b[128];
 		snprintf(a, sizeof(a), "%s", own_name(v->m, v->kind, v->file));
 		snprintf(b, sizeof(b), "%s", own_name(v->m, o->kind, o->file));
-		v->err = bad(v->rd, "overlapping extents at byte %" PRIu64
-		                    ": %.100s and %.100s (only extents flagged "
-		                    "shared may overlap)",
+		v->err = bad(v->rd,
+		             "overlapping extents at byte %" PRIu64
+		             ": %.100s and %.100s (only extents flagged "
+		             "shared may overlap)",
 		             o->start, a, b);
 		return 1;
 	}
@@ -626,8 +639,9 @@ static int check_nul(struct rd *rd, const char *buf, size_t len)
 		} else if (c == '\\' && i + 1 < len) {
 			if (buf[i + 1] == 'u' && i + 5 < len &&
 			    memcmp(buf + i + 2, "0000", 4) == 0)
-				return bad(rd, "a string holds a NUL character "
-				               "(\\u0000) at offset %zu",
+				return bad(rd,
+				           "a string holds a NUL character "
+				           "(\\u0000) at offset %zu",
 				           i);
 			i++;
 		}
@@ -665,16 +679,17 @@ int snap_import_buf(const char *buf, size_t len, const char *name,
 		const char *e = cJSON_GetErrorPtr();
 		if (e && e >= buf && e <= buf + len)
 			off = (size_t)(e - buf);
-		return bad(&rd, "not valid JSON (or nested deeper than %d "
-		                "levels): error near byte %zu of %zu",
+		return bad(&rd,
+		           "not valid JSON (or nested deeper than %d "
+		           "levels): error near byte %zu of %zu",
 		           CJSON_NESTING_LIMIT, off, len);
 	}
-	while (end && (size_t)(end - buf) < len &&
-	       strchr(" \t\r\n", *end))
+	while (end && (size_t)(end - buf) < len && strchr(" \t\r\n", *end))
 		end++;
 	if (end && (size_t)(end - buf) < len) {
-		r = bad(&rd, "trailing data after the JSON document at byte "
-		             "%zu",
+		r = bad(&rd,
+		        "trailing data after the JSON document at byte "
+		        "%zu",
 		        (size_t)(end - buf));
 		goto done;
 	}
@@ -685,8 +700,9 @@ int snap_import_buf(const char *buf, size_t len, const char *name,
 	}
 	it = cJSON_GetObjectItemCaseSensitive(root, "format");
 	if (!cJSON_IsString(it) || strcmp(it->valuestring, SNAP_FORMAT)) {
-		r = bad(&rd, "not a relayout snapshot (\"format\" is not "
-		             "\"%s\")",
+		r = bad(&rd,
+		        "not a relayout snapshot (\"format\" is not "
+		        "\"%s\")",
 		        SNAP_FORMAT);
 		goto done;
 	}
@@ -696,8 +712,9 @@ int snap_import_buf(const char *buf, size_t len, const char *name,
 		goto done;
 	}
 	if (it->valuedouble != SNAP_VERSION) {
-		r = bad(&rd, "format_version %g is not supported (this "
-		             "relayout reads version %d)",
+		r = bad(&rd,
+		        "format_version %g is not supported (this "
+		        "relayout reads version %d)",
 		        it->valuedouble, SNAP_VERSION);
 		goto done;
 	}
@@ -709,17 +726,17 @@ int snap_import_buf(const char *buf, size_t len, const char *name,
 	it = cJSON_GetObjectItemCaseSensitive(root, "created");
 	struct tm tm;
 	memset(&tm, 0, sizeof(tm));
-	const char *rest = cJSON_IsString(it)
-	                       ? strptime(it->valuestring, "%Y-%m-%dT%H:%M:%SZ",
-	                                  &tm)
-	                       : NULL;
+	const char *rest =
+	    cJSON_IsString(it)
+	        ? strptime(it->valuestring, "%Y-%m-%dT%H:%M:%SZ", &tm)
+	        : NULL;
 	if (!rest || *rest || strlen(it->valuestring) != 20) {
 		r = bad(&rd, "created: not an ISO-8601 UTC time "
 		             "(YYYY-MM-DDTHH:MM:SSZ)");
 		goto done;
 	}
-	if ((r = read_volume(&rd, cJSON_GetObjectItemCaseSensitive(root,
-	                                                           "volume"),
+	if ((r = read_volume(&rd,
+	                     cJSON_GetObjectItemCaseSensitive(root, "volume"),
 	                     &g, &free_err)) < 0)
 		goto done;
 	m = lm_new(&g);
@@ -729,8 +746,8 @@ int snap_import_buf(const char *buf, size_t len, const char *name,
 	}
 	lm_set_created(m, (int64_t)timegm(&tm));
 	lm_set_free_map_status(m, free_err);
-	if ((r = read_space(&rd, m, cJSON_GetObjectItemCaseSensitive(root,
-	                                                             "free"),
+	if ((r = read_space(&rd, m,
+	                    cJSON_GetObjectItemCaseSensitive(root, "free"),
 	                    "free")) < 0 ||
 	    (r = read_space(&rd, m,
 	                    cJSON_GetObjectItemCaseSensitive(root, "metadata"),
@@ -784,7 +801,8 @@ int snap_import(const char *path, struct lm_model **out, char *err,
 	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
 	if (fd < 0) {
 		r = -errno;
-		snprintf(err, errlen, "%s: cannot open: %s", path, strerror(-r));
+		snprintf(err, errlen, "%s: cannot open: %s", path,
+		         strerror(-r));
 		return r;
 	}
 	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
@@ -794,8 +812,9 @@ int snap_import(const char *path, struct lm_model **out, char *err,
 	}
 	if ((uint64_t)st.st_size > SNAP_MAX_BYTES) {
 		close(fd);
-		snprintf(err, errlen, "%s: %lld bytes, larger than the %llu "
-		                      "byte limit",
+		snprintf(err, errlen,
+		         "%s: %lld bytes, larger than the %llu "
+		         "byte limit",
 		         path, (long long)st.st_size,
 		         (unsigned long long)SNAP_MAX_BYTES);
 		return -EFBIG;

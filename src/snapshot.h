@@ -2,12 +2,12 @@
 /* JSON layout snapshots (docs/snapshot-format.md). */
 #ifndef RL_SNAPSHOT_H
 #define RL_SNAPSHOT_H
-#include "layout_model.h"
 #include <stddef.h>
 #include <stdio.h>
 #include <sys/types.h>
+#include "layout_model.h"
 
-#define SNAP_FORMAT "relayout-snapshot"
+#define SNAP_FORMAT  "relayout-snapshot"
 #define SNAP_VERSION 1
 /* Largest snapshot file snap_import reads. */
 #define SNAP_MAX_BYTES (1ull << 30)

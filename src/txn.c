@@ -2,7 +2,6 @@
 /* Relocation plans and tx_apply (see txn.h). */
 #include "config.h"
 #include "txn.h"
-#include "mem.h"
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/falloc.h>
@@ -15,13 +14,14 @@
 #include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
+#include "mem.h"
 
 #define TX_DEFAULT_CHUNK (16ull << 20)
-#define TX_BUSY_RETRIES 5
+#define TX_BUSY_RETRIES  5
 /* Exact re-allocations of lost target pieces per chunk, at most (each is a
  * placement: on ext4 up to hundreds of allocation calls). */
 #define TX_REHOLD_MAX 16
-#define TX_POLL_S 0.05 /* --rate pauses poll for a cancel this often */
+#define TX_POLL_S     0.05 /* --rate pauses poll for a cancel this often */
 /* Targets are held this many steps ahead at most (fewer when the
  * open-file limit is low: one open donor per target piece). */
 #define TX_RESERVE_MAX 4096
@@ -74,7 +74,8 @@ size_t tx_pieces_normalize(struct rl_extent *p, size_t n)
 	qsort(p, n, sizeof(*p), cmp_piece);
 	for (size_t i = 0; i < n; i++) {
 		p[i].flags = 0;
-		if (k > 0 && p[k - 1].logical + p[k - 1].length == p[i].logical &&
+		if (k > 0 &&
+		    p[k - 1].logical + p[k - 1].length == p[i].logical &&
 		    p[k - 1].physical + p[k - 1].length == p[i].physical) {
 			p[k - 1].length += p[i].length;
 			continue;
@@ -91,7 +92,8 @@ bool tx_pieces_equal(const struct rl_extent *a, size_t na,
 		return false;
 	for (size_t i = 0; i < na; i++)
 		if (a[i].logical != b[i].logical ||
-		    a[i].physical != b[i].physical || a[i].length != b[i].length)
+		    a[i].physical != b[i].physical ||
+		    a[i].length != b[i].length)
 			return false;
 	return true;
 }
@@ -104,8 +106,8 @@ uint64_t tx_pieces_bytes(const struct rl_extent *p, size_t n)
 	return s;
 }
 
-int tx_range_pieces(int fd, uint64_t off, uint64_t len,
-                    struct rl_extent **out, size_t *n)
+int tx_range_pieces(int fd, uint64_t off, uint64_t len, struct rl_extent **out,
+                    size_t *n)
 {
 	struct rl_extent *p;
 	size_t cnt, k = 0;
@@ -151,8 +153,7 @@ int tx_predict(const struct rl_extent *before, size_t nbefore,
 	if (!p)
 		return -ENOMEM;
 	for (size_t i = 0; i < nbefore; i++) {
-		uint64_t lo = before[i].logical,
-		         hi = lo + before[i].length;
+		uint64_t lo = before[i].logical, hi = lo + before[i].length;
 		while (lo < hi) {
 			const struct rl_extent *t = NULL;
 			uint64_t next = hi;
@@ -176,8 +177,8 @@ int tx_predict(const struct rl_extent *before, size_t nbefore,
 				lo = e;
 			} else {
 				p[k].logical = lo;
-				p[k].physical =
-				    before[i].physical + (lo - before[i].logical);
+				p[k].physical = before[i].physical +
+				                (lo - before[i].logical);
 				p[k].length = next - lo;
 				lo = next;
 			}
@@ -196,7 +197,7 @@ int tx_step_in_place(const struct tx_step *st)
 	size_t np;
 	bool same;
 	int r = tx_predict(st->range.before, st->range.nbefore,
-			   st->range.target, st->range.ntarget, &pred, &np);
+	                   st->range.target, st->range.ntarget, &pred, &np);
 
 	if (r < 0)
 		return r;
@@ -222,13 +223,13 @@ int tx_plan_move(struct tx_plan *p, const char *path, int fd, uint64_t off,
 	r = rl_file_identity(fd, &st.range.ino, &st.range.gen, &st.gen_known);
 	if (r == 0)
 		r = tx_range_pieces(fd, off, len, &st.range.before,
-				    &st.range.nbefore);
+		                    &st.range.nbefore);
 	if (r < 0)
 		goto fail;
 	/* Only data moves: every extent goes to goal + its distance from
 	 * off; holes stay holes (so an undo restores them exactly). */
 	st.range.target = calloc(st.range.nbefore ? st.range.nbefore : 1,
-				 sizeof(*st.range.target));
+	                         sizeof(*st.range.target));
 	if (!st.range.target) {
 		r = -ENOMEM;
 		goto fail;
@@ -297,8 +298,8 @@ static int subtract_in_place(const struct rl_extent *target, size_t nt,
 			for (size_t q = 0; q < nh; q++) {
 				uint64_t hl = have[q].logical;
 				if (hl <= a && a < hl + have[q].length) {
-					in_place = have[q].physical + (a - hl) ==
-					           tp;
+					in_place =
+					    have[q].physical + (a - hl) == tp;
 					break;
 				}
 			}
@@ -377,12 +378,12 @@ int tx_plan_undo(struct tx_plan *p, const struct jr_txn *t)
 	return p->command ? 0 : -ENOMEM;
 }
 
-int tx_step_untouched(const struct tx_plan *p, size_t i,
-                      struct rl_extent **out, size_t *n)
+int tx_step_untouched(const struct tx_plan *p, size_t i, struct rl_extent **out,
+                      size_t *n)
 {
 	const struct tx_step *st = &p->steps[i];
 	uint64_t pos = st->range.offset,
-		 end = st->range.offset + st->range.length;
+	         end = st->range.offset + st->range.length;
 	struct rl_extent *cov = calloc(i + 1, sizeof(*cov)), *r;
 	size_t nc = 0, k = 0;
 
@@ -394,7 +395,7 @@ int tx_step_untouched(const struct tx_plan *p, size_t i,
 	for (size_t j = 0; j < i; j++) {
 		const struct tx_step *e = &p->steps[j];
 		uint64_t lo = e->range.offset,
-			 hi = e->range.offset + e->range.length;
+		         hi = e->range.offset + e->range.length;
 
 		if (e->range.ino != st->range.ino || hi <= pos || lo >= end)
 			continue;
@@ -456,7 +457,7 @@ int tx_pieces_equal_in(const struct rl_extent *a, size_t na,
                        uint64_t len)
 {
 	struct rl_extent *ca = calloc(na + 1, sizeof(*ca)),
-	                *cb = calloc(nb + 1, sizeof(*cb));
+	                 *cb = calloc(nb + 1, sizeof(*cb));
 	int r = -ENOMEM;
 
 	if (ca && cb) {
@@ -521,7 +522,7 @@ static double now_s(void)
 }
 
 #define IOPRIO_CLASS_SHIFT 13
-#define IOPRIO_CLASS_IDLE 3
+#define IOPRIO_CLASS_IDLE  3
 #define IOPRIO_WHO_PROCESS 1
 
 static int ioprio_get_self(void)
@@ -571,11 +572,11 @@ struct apply_ctx {
 	double t0;
 	uint64_t done;
 	struct tx_held *held; /* per step: the donors holding its targets */
-	size_t fd_budget;    /* donors that may be open at once */
-	size_t fds_held;     /* donors open now */
-	size_t reserve_next; /* the next step to try to hold targets for */
-	size_t reserving;    /* > 0: the first hold, that many steps */
-	size_t reserved;     /* steps held so far in the first hold */
+	size_t fd_budget;     /* donors that may be open at once */
+	size_t fds_held;      /* donors open now */
+	size_t reserve_next;  /* the next step to try to hold targets for */
+	size_t reserving;     /* > 0: the first hold, that many steps */
+	size_t reserved;      /* steps held so far in the first hold */
 };
 
 /* Call cb (when set) with where the apply stands in step `step`. */
@@ -682,20 +683,20 @@ static int verify_moved(int fd, const struct tx_step *st, char *why,
 	struct rl_extent *now = NULL, *want = NULL;
 	size_t nnow, nwant;
 	int r = tx_range_pieces(fd, st->range.offset, st->range.length, &now,
-				&nnow);
+	                        &nnow);
 
 	if (r < 0) {
-		snprintf(why, wlen, "FIEMAP after the move: %s",
-		         strerror(-r));
+		snprintf(why, wlen, "FIEMAP after the move: %s", strerror(-r));
 		return r;
 	}
 	r = tx_predict(st->range.before, st->range.nbefore, st->range.target,
-		       st->range.ntarget, &want, &nwant);
+	               st->range.ntarget, &want, &nwant);
 	if (r == 0 && !tx_pieces_equal(now, nnow, want, nwant)) {
 		snprintf(why, wlen,
 		         "FIEMAP after the move does not show the range at the "
 		         "target (%zu extents, first at 0x%llx)",
-		         nnow, nnow ? (unsigned long long)now[0].physical : 0ull);
+		         nnow,
+		         nnow ? (unsigned long long)now[0].physical : 0ull);
 		r = -EIO;
 	}
 	if (r == 0) {
@@ -732,21 +733,21 @@ static int alloc_pieces(struct apply_ctx *c, const struct tx_step *st,
 
 		if (lseek(d, (off_t)t->logical, SEEK_SET) < 0)
 			return -errno;
-		got = rl_allocate_ex(d,
-		                     RL_ALLOC_FIXED_START | RL_ALLOC_CONTIGUOUS |
-		                         RL_ALLOC_FIXED_LEN,
-		                     t->physical, t->length, &popts);
+		got =
+		    rl_allocate_ex(d,
+		                   RL_ALLOC_FIXED_START | RL_ALLOC_CONTIGUOUS |
+		                       RL_ALLOC_FIXED_LEN,
+		                   t->physical, t->length, &popts);
 		if (got < 0 || (uint64_t)got != t->length) {
 			r = got < 0 ? (int)got : -ENOSPC;
-			snprintf(why, wlen,
-			         "allocate %llu bytes at 0x%llx: %s%s",
-			         (unsigned long long)t->length,
-			         (unsigned long long)t->physical,
-			         rl_strerror(r),
-			         r == -EOPNOTSUPP && c->o->no_tunables
-			             ? " (exact placement on ext4 needs its "
-			               "tunables: 'set tunables on')"
-			             : "");
+			snprintf(
+			    why, wlen, "allocate %llu bytes at 0x%llx: %s%s",
+			    (unsigned long long)t->length,
+			    (unsigned long long)t->physical, rl_strerror(r),
+			    r == -EOPNOTSUPP && c->o->no_tunables
+			        ? " (exact placement on ext4 needs its "
+			          "tunables: 'set tunables on')"
+			        : "");
 			return r;
 		}
 	}
@@ -756,8 +757,8 @@ static int alloc_pieces(struct apply_ctx *c, const struct tx_step *st,
 	memcpy(tg, st->range.target + k0, nt * sizeof(*tg));
 	nt = tx_pieces_normalize(tg, nt);
 	r = nt == 1 ? tx_range_pieces(d, tg[0].logical, tg[0].length, &dp, &nd)
-		    : tx_range_pieces(d, st->range.offset, st->range.length,
-				      &dp, &nd);
+	            : tx_range_pieces(d, st->range.offset, st->range.length,
+	                              &dp, &nd);
 	if (r == 0 && !tx_pieces_equal(dp, nd, tg, nt)) {
 		snprintf(why, wlen,
 		         "the allocation did not land at the target "
@@ -806,9 +807,9 @@ static int hold_targets(struct apply_ctx *c, const struct tx_step *st,
 			         rl_strerror(r));
 		} else {
 			r = per_piece
-				? alloc_pieces(c, st, k, k + 1, d, why, wlen)
-				: alloc_pieces(c, st, 0, st->range.ntarget, d,
-					       why, wlen);
+			        ? alloc_pieces(c, st, k, k + 1, d, why, wlen)
+			        : alloc_pieces(c, st, 0, st->range.ntarget, d,
+			                       why, wlen);
 			if (r < 0)
 				close(d); /* whatever it holds is freed */
 		}
@@ -852,9 +853,9 @@ static void hold_step(struct apply_ctx *c, size_t k)
 	if (st->range.ntarget - h->nheld > c->fd_budget - c->fds_held)
 		return;
 	fd = c->o->open_file
-		 ? c->o->open_file(c->o->open_arg, st->range.path, O_RDONLY)
-		 : open(st->range.path,
-			O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+	         ? c->o->open_file(c->o->open_arg, st->range.path, O_RDONLY)
+	         : open(st->range.path,
+	                O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
 	if (fd < 0)
 		return; /* its step says why */
 	if (fstat(fd, &sb) == 0 && S_ISREG(sb.st_mode) &&
@@ -889,8 +890,8 @@ static void hold_ahead(struct apply_ctx *c, size_t from)
 
 		if (c->held[k].not_free &&
 		    pieces_overlap(c->p->steps[k].range.target,
-				   c->p->steps[k].range.ntarget,
-				   prev->range.before, prev->range.nbefore))
+		                   c->p->steps[k].range.ntarget,
+		                   prev->range.before, prev->range.nbefore))
 			hold_step(c, k);
 	}
 	if (end > c->p->nsteps)
@@ -973,8 +974,8 @@ static int chunk_todo(int fd, const struct rl_extent *t, uint64_t lo,
 			continue;
 		}
 		if (open) {
-			p[k - 1].length = p[i].logical + p[i].length -
-			                  p[k - 1].logical;
+			p[k - 1].length =
+			    p[i].logical + p[i].length - p[k - 1].logical;
 		} else {
 			p[k++] = p[i];
 			open = true;
@@ -1024,18 +1025,18 @@ static int donor_rehold(struct apply_ctx *c, int donor,
 			int64_t got;
 
 			if (fallocate(donor,
-			              FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE,
+			              FALLOC_FL_PUNCH_HOLE |
+			                  FALLOC_FL_KEEP_SIZE,
 			              (off_t)pos, (off_t)(gap_end - pos)) < 0 ||
 			    lseek(donor, (off_t)pos, SEEK_SET) < 0) {
 				r = -errno;
 				break;
 			}
-			got = rl_allocate_ex(donor,
-			                     RL_ALLOC_FIXED_START |
-			                         RL_ALLOC_CONTIGUOUS |
-			                         RL_ALLOC_FIXED_LEN,
-			                     target_at(t, pos), gap_end - pos,
-			                     &popts);
+			got = rl_allocate_ex(
+			    donor,
+			    RL_ALLOC_FIXED_START | RL_ALLOC_CONTIGUOUS |
+			        RL_ALLOC_FIXED_LEN,
+			    target_at(t, pos), gap_end - pos, &popts);
 			if (got < 0 || (uint64_t)got != gap_end - pos)
 				r = got == -ENOSPC || got >= 0 ? -EBUSY
 				                               : (int)got;
@@ -1105,8 +1106,8 @@ static int run_step(struct apply_ctx *c, struct jr_journal *j, size_t i,
 	int sig = 0;
 
 	fd = c->o->open_file
-		 ? c->o->open_file(c->o->open_arg, st->range.path, O_RDWR)
-		 : open(st->range.path, O_RDWR | O_NOFOLLOW | O_CLOEXEC);
+	         ? c->o->open_file(c->o->open_arg, st->range.path, O_RDWR)
+	         : open(st->range.path, O_RDWR | O_NOFOLLOW | O_CLOEXEC);
 	if (fd < 0) {
 		snprintf(why, wlen,
 		         "cannot open: %s; nothing of this step was moved",
@@ -1130,7 +1131,7 @@ static int run_step(struct apply_ctx *c, struct jr_journal *j, size_t i,
 		goto out;
 	}
 	r = tx_range_pieces(fd, st->range.offset, st->range.length, &cur,
-			    &ncur);
+	                    &ncur);
 	if (r < 0) {
 		snprintf(why, wlen, "FIEMAP: %s", strerror(-r));
 		goto out;
@@ -1152,15 +1153,14 @@ static int run_step(struct apply_ctx *c, struct jr_journal *j, size_t i,
 		h = c->held[i];
 		memset(&c->held[i], 0, sizeof(c->held[i]));
 		c->fds_held -= h.nheld;
-		if (h.nheld < h.n &&
-		    h.n - h.nheld > c->fd_budget - c->fds_held)
+		if (h.nheld < h.n && h.n - h.nheld > c->fd_budget - c->fds_held)
 			held_release(&h); /* no room for the rest: one donor */
 	}
 	if (!h.fd || h.nheld < h.n) {
 		r = hold_targets(c, st, sb.st_dev,
-				 h.fd || st->range.ntarget <=
-					     c->fd_budget - c->fds_held,
-				 false, &h, why, wlen);
+		                 h.fd || st->range.ntarget <=
+		                             c->fd_budget - c->fds_held,
+		                 false, &h, why, wlen);
 		if (r < 0)
 			goto out;
 	}
@@ -1184,10 +1184,11 @@ static int run_step(struct apply_ctx *c, struct jr_journal *j, size_t i,
 				         : sig == SIGTERM ? "stopped by SIGTERM"
 				                          : "stopped by SIGINT",
 				         (unsigned long long)pos,
-				         moving ? "the range is partly moved; "
-				                  "every byte is in one place or "
-				                  "the other; 'undo' moves it back"
-				                : "nothing of it was moved");
+				         moving
+				             ? "the range is partly moved; "
+				               "every byte is in one place or "
+				               "the other; 'undo' moves it back"
+				             : "nothing of it was moved");
 				goto out;
 			}
 			moving = true;
@@ -1213,9 +1214,9 @@ out:
 		struct rl_extent *now;
 		size_t nn;
 		if (tx_range_pieces(fd, st->range.offset, st->range.length,
-				    &now, &nn) == 0 &&
+		                    &now, &nn) == 0 &&
 		    !tx_pieces_equal(now, nn, st->range.before,
-				     st->range.nbefore)) {
+		                     st->range.nbefore)) {
 			*after = now;
 			*nafter = nn;
 		} else if (now) {
@@ -1360,10 +1361,11 @@ int tx_apply(const struct tx_plan *p, struct jr_journal *j,
 			 * the volume turning read-only between steps (a
 			 * remount cannot happen while a step holds the file
 			 * open for writing); anything else fails it */
-			bool stop = (r == -EINTR &&
-			             ((o->handle_signals && tx_stop_requested) ||
-			              tx_cancel_requested)) ||
-			            r == -EROFS;
+			bool stop =
+			    (r == -EINTR &&
+			     ((o->handle_signals && tx_stop_requested) ||
+			      tx_cancel_requested)) ||
+			    r == -EROFS;
 			res->status = stop ? JR_ST_STOPPED : JR_ST_FAILED;
 			res->failed_step = i;
 			res->err = r;

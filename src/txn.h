@@ -34,35 +34,35 @@
 #include "journal.h"
 
 struct tx_step {
-	struct jr_range range;    /* the file range and where it goes */
-	bool gen_known;           /* range.gen is the file's generation */
-	uint64_t bytes;           /* data bytes that will move */
+	struct jr_range range; /* the file range and where it goes */
+	bool gen_known;        /* range.gen is the file's generation */
+	uint64_t bytes;        /* data bytes that will move */
 };
 
 struct tx_plan {
-	char *command;            /* command text for the journal */
-	uint64_t undo_of;         /* undoes that transaction (0: no) */
+	char *command;    /* command text for the journal */
+	uint64_t undo_of; /* undoes that transaction (0: no) */
 	struct tx_step *steps;
 	size_t nsteps, steps_cap;
-	uint64_t total;           /* bytes to move */
+	uint64_t total; /* bytes to move */
 	uint32_t block_size;
 };
 
 struct tx_progress {
-	uint64_t done, total;     /* bytes */
-	double rate;              /* bytes per second so far */
-	double eta;               /* seconds left (-1: unknown) */
-	size_t step, nsteps;      /* current step (0-based) */
-	const char *path;         /* the current step's file */
-	size_t steps_done;        /* steps applied so far */
-	bool pausing;             /* from a --rate pause: nothing moved since
-	                             the last report */
-	bool step_end;            /* from step_done: step `step` has ended */
-	int step_err;             /* with step_end: 0 applied, else -errno
-	                             (failed or stopped, maybe partly moved) */
-	size_t reserving;         /* > 0: before the first step, the targets
-	                             of that many steps are being held */
-	size_t reserved;          /* with reserving: how many so far */
+	uint64_t done, total; /* bytes */
+	double rate;          /* bytes per second so far */
+	double eta;           /* seconds left (-1: unknown) */
+	size_t step, nsteps;  /* current step (0-based) */
+	const char *path;     /* the current step's file */
+	size_t steps_done;    /* steps applied so far */
+	bool pausing;         /* from a --rate pause: nothing moved since
+	                         the last report */
+	bool step_end;        /* from step_done: step `step` has ended */
+	int step_err;         /* with step_end: 0 applied, else -errno
+	                         (failed or stopped, maybe partly moved) */
+	size_t reserving;     /* > 0: before the first step, the targets
+	                         of that many steps are being held */
+	size_t reserved;      /* with reserving: how many so far */
 };
 typedef void (*tx_progress_cb)(const struct tx_progress *p, void *arg);
 
@@ -71,11 +71,11 @@ typedef void (*tx_progress_cb)(const struct tx_progress *p, void *arg);
 typedef int (*tx_open_cb)(void *arg, const char *path, int flags);
 
 struct tx_opts {
-	uint64_t rate;            /* bytes per second, 0: no limit */
-	bool normal_io;           /* false: I/O at idle priority */
-	uint64_t chunk;           /* movedata call size (0: 16 MiB) */
-	tx_progress_cb progress;  /* after every movedata chunk, and every
-	                             ~50 ms of a --rate pause */
+	uint64_t rate;           /* bytes per second, 0: no limit */
+	bool normal_io;          /* false: I/O at idle priority */
+	uint64_t chunk;          /* movedata call size (0: 16 MiB) */
+	tx_progress_cb progress; /* after every movedata chunk, and every
+	                            ~50 ms of a --rate pause */
 	void *progress_arg;
 	/* Called once a step has ended (applied, failed or stopped, after
 	 * its journal record, signals unblocked, before the next step), for
@@ -86,19 +86,19 @@ struct tx_opts {
 	void *step_arg;
 	tx_open_cb open_file;
 	void *open_arg;
-	bool handle_signals;      /* SIGINT/SIGTERM stop between steps */
-	bool no_tunables;         /* ext4: never change global tunables */
-	const char *state_dir;    /* placement state (ext4 tunables journal);
-	                             NULL: rl_state_dir's default */
+	bool handle_signals;   /* SIGINT/SIGTERM stop between steps */
+	bool no_tunables;      /* ext4: never change global tunables */
+	const char *state_dir; /* placement state (ext4 tunables journal);
+	                          NULL: rl_state_dir's default */
 };
 
 struct tx_result {
-	uint64_t id;              /* journal transaction id */
+	uint64_t id; /* journal transaction id */
 	enum jr_status status;
 	size_t steps_done;
-	size_t failed_step;       /* index when status is FAILED */
-	int err;                  /* -errno of the failure */
-	uint64_t bytes;           /* bytes moved */
+	size_t failed_step; /* index when status is FAILED */
+	int err;            /* -errno of the failure */
+	uint64_t bytes;     /* bytes moved */
 	char message[1024];
 };
 
@@ -111,8 +111,8 @@ int tx_plan_add(struct tx_plan *p, struct tx_step *st);
 
 /* FIEMAP of [off, off+len) clipped to the range, merged where
  * physically and logically adjacent (so equal layouts compare equal). */
-int tx_range_pieces(int fd, uint64_t off, uint64_t len,
-                    struct rl_extent **out, size_t *n);
+int tx_range_pieces(int fd, uint64_t off, uint64_t len, struct rl_extent **out,
+                    size_t *n);
 
 /* Normalize: sort by logical offset, merge adjacent, drop flags. */
 size_t tx_pieces_normalize(struct rl_extent *p, size_t n);
@@ -147,8 +147,8 @@ int tx_plan_undo(struct tx_plan *p, const struct jr_txn *t);
  * the plan starts. The rest is what the earlier steps leave (an undo of
  * several steps on one file: the state after the last one is checked
  * against the file now, the others when they run). */
-int tx_step_untouched(const struct tx_plan *p, size_t i,
-                      struct rl_extent **out, size_t *n);
+int tx_step_untouched(const struct tx_plan *p, size_t i, struct rl_extent **out,
+                      size_t *n);
 /* tx_pieces_equal for the parts of a and b inside [off, off+len): 1, 0,
  * or -ENOMEM. */
 int tx_pieces_equal_in(const struct rl_extent *a, size_t na,

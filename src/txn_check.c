@@ -117,7 +117,8 @@ static void find_owners(const struct rl_fs_info *fs, struct tx_check *c)
 
 	if (rfd >= 0)
 		owner_walk(&of, rfd,
-		           strcmp(fs->mountpoint, "/") ? fs->mountpoint : "", 0);
+		           strcmp(fs->mountpoint, "/") ? fs->mountpoint : "",
+		           0);
 }
 
 /* --------------------------------------------------------- the space map */
@@ -155,8 +156,8 @@ static uint64_t freed_by_earlier(const struct tx_plan *p, size_t i,
  * by the time step i runs (sequenced plans: undo of a defrag, compact);
  * hi or more when there is none. */
 static uint64_t first_busy(const struct tx_plan *p, size_t i,
-                           const struct rl_free_extent *fe, int n,
-                           uint64_t lo, uint64_t hi)
+                           const struct rl_free_extent *fe, int n, uint64_t lo,
+                           uint64_t hi)
 {
 	uint64_t pos = lo, e2;
 	int q = 0;
@@ -231,7 +232,7 @@ static uint64_t plan_peak(const struct tx_plan *p)
 		if (now > need)
 			need = now;
 		freed += tx_pieces_bytes(p->steps[i].range.before,
-					 p->steps[i].range.nbefore);
+		                         p->steps[i].range.nbefore);
 	}
 	return need;
 }
@@ -267,7 +268,7 @@ int tx_check_targets(const struct tx_plan *p, struct rl_fs_info *fs,
 	for (size_t i = 0; i < p->nsteps; i++)
 		for (size_t k = 0; k < p->steps[i].range.ntarget; k++) {
 			int r = check_piece(p, i, &p->steps[i].range.target[k],
-					    fs, out);
+			                    fs, out);
 			if (r != 0)
 				return r;
 		}
@@ -299,12 +300,12 @@ static enum tx_undo_kind undo_step_check(const struct tx_plan *p, size_t i,
 		return TX_UNDO_REPLACED;
 	if (tx_step_untouched(p, i, &parts, &nparts) < 0 ||
 	    tx_range_pieces(fd, st->range.offset, st->range.length, &now,
-			    &nnow) < 0)
+	                    &nnow) < 0)
 		same = 0;
 	for (size_t k = 0; k < nparts && same == 1; k++)
 		same = tx_pieces_equal_in(now, nnow, st->range.before,
-					  st->range.nbefore, parts[k].logical,
-					  parts[k].length);
+		                          st->range.nbefore, parts[k].logical,
+		                          parts[k].length);
 	free(parts);
 	free(now);
 	return same == 1 ? TX_UNDO_OK : TX_UNDO_CHANGED;

@@ -17,15 +17,15 @@
 #include "txn.h"
 
 enum tx_check_kind {
-	TX_CHECK_FREE = 0,    /* every target can be had */
-	TX_CHECK_NO_SPACE,    /* need > avail */
-	TX_CHECK_BEYOND_END,  /* target [lo, hi) ends past volume_size */
-	TX_CHECK_NO_MAP,      /* the free-space map cannot be read: err */
-	TX_CHECK_BUSY,        /* target [lo, hi): [busy_lo, busy_hi) used */
+	TX_CHECK_FREE = 0,   /* every target can be had */
+	TX_CHECK_NO_SPACE,   /* need > avail */
+	TX_CHECK_BEYOND_END, /* target [lo, hi) ends past volume_size */
+	TX_CHECK_NO_MAP,     /* the free-space map cannot be read: err */
+	TX_CHECK_BUSY,       /* target [lo, hi): [busy_lo, busy_hi) used */
 };
 
-#define TX_CHECK_MAX_USED 64  /* space-map records kept (the first) */
-#define TX_CHECK_MAX_OWNERS 4 /* owner paths kept (the first found) */
+#define TX_CHECK_MAX_USED   64 /* space-map records kept (the first) */
+#define TX_CHECK_MAX_OWNERS 4  /* owner paths kept (the first found) */
 
 struct tx_check {
 	enum tx_check_kind kind;
@@ -38,8 +38,8 @@ struct tx_check {
 	 * first TX_CHECK_MAX_USED of them */
 	struct rl_space_rec used[TX_CHECK_MAX_USED];
 	size_t nused;
-	bool metadata;             /* BUSY: some of it is fs metadata (then
-	                              no walk for owners) */
+	bool metadata; /* BUSY: some of it is fs metadata (then
+	                  no walk for owners) */
 	/* BUSY: paths of files with blocks in [busy_lo, busy_hi): the first
 	 * TX_CHECK_MAX_OWNERS found (malloc'd), nowners found in all */
 	char *owners[TX_CHECK_MAX_OWNERS];
@@ -57,13 +57,13 @@ void tx_check_fini(struct tx_check *c);
 /* An undo plan against the files as they are now. */
 enum tx_undo_kind {
 	TX_UNDO_OK = 0,
-	TX_UNDO_CANNOT_OPEN,  /* err: open_file's -errno */
-	TX_UNDO_REPLACED,     /* another inode (or generation) at the path */
-	TX_UNDO_CHANGED,      /* its blocks moved again since */
+	TX_UNDO_CANNOT_OPEN, /* err: open_file's -errno */
+	TX_UNDO_REPLACED,    /* another inode (or generation) at the path */
+	TX_UNDO_CHANGED,     /* its blocks moved again since */
 };
 struct tx_undo_check {
 	enum tx_undo_kind kind;
-	size_t step;          /* the step that failed the check */
+	size_t step; /* the step that failed the check */
 	int err;
 };
 

@@ -3,13 +3,13 @@
 #include "config.h"
 #include "txn_model.h"
 #include <fcntl.h>
-#include "layout_model.h"
 #include <stdlib.h>
 #include <unistd.h>
+#include "layout_model.h"
 
 /* Free records of [lo, hi) into the model. */
-static void model_refresh_free(struct lm_model *m, const char *mnt,
-                               uint64_t lo, uint64_t hi)
+static void model_refresh_free(struct lm_model *m, const char *mnt, uint64_t lo,
+                               uint64_t hi)
 {
 	struct rl_free_extent fe[256];
 	uint32_t bs = lm_geometry(m)->fs.block_size;
@@ -47,11 +47,10 @@ void tx_model_refresh_step(struct lm_model *m, const char *mnt,
 	}
 	for (size_t k = 0; k < st->range.nbefore; k++)
 		model_refresh_free(m, mnt, st->range.before[k].physical,
-				   st->range.before[k].physical +
-				       st->range.before[k].length);
+		                   st->range.before[k].physical +
+		                       st->range.before[k].length);
 	for (size_t k = 0; k < st->range.ntarget; k++)
 		model_refresh_free(m, mnt, st->range.target[k].physical,
-				   st->range.target[k].physical +
-				       st->range.target[k].length);
+		                   st->range.target[k].physical +
+		                       st->range.target[k].length);
 }
-

@@ -27,7 +27,7 @@ static enum tx_step_now range_state(int fd, const struct jr_step *js,
 	memcpy(bef, js->range.before, js->range.nbefore * sizeof(*bef));
 	nbef = tx_pieces_normalize(bef, js->range.nbefore);
 	if (tx_predict(bef, nbef, js->range.target, js->range.ntarget, &want,
-		       &nwant) == 0) {
+	               &nwant) == 0) {
 		if (tx_pieces_equal(*now, *nnow, bef, nbef))
 			st = TX_NOW_NOT_MOVED;
 		else if (tx_pieces_equal(*now, *nnow, want, nwant))
@@ -83,7 +83,8 @@ static void recover_step(struct jr_journal *j, uint64_t id,
 	if (now && (st == TX_NOW_MOVED || st == TX_NOW_PARTLY))
 		jr_step_done(j, id, idx, now, nnow, 0);
 	free(now);
-	jr_step_failed(j, id, idx, EINTR, "interrupted (found at a later start)");
+	jr_step_failed(j, id, idx, EINTR,
+	               "interrupted (found at a later start)");
 }
 
 int tx_recover(struct jr_journal *j, const struct jr_txn *t,

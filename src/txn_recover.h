@@ -16,28 +16,28 @@
 
 /* Where a step in flight stands now. */
 enum tx_step_now {
-	TX_NOW_CANNOT_OPEN,   /* the file cannot be opened */
-	TX_NOW_REPLACED,      /* another inode (or generation) at its path */
-	TX_NOW_CANNOT_READ,   /* its extents cannot be read */
-	TX_NOW_NOT_MOVED,     /* the data is at its old place */
-	TX_NOW_MOVED,         /* the data is at the target */
-	TX_NOW_PARTLY,        /* part at the target, part at its old place */
+	TX_NOW_CANNOT_OPEN, /* the file cannot be opened */
+	TX_NOW_REPLACED,    /* another inode (or generation) at its path */
+	TX_NOW_CANNOT_READ, /* its extents cannot be read */
+	TX_NOW_NOT_MOVED,   /* the data is at its old place */
+	TX_NOW_MOVED,       /* the data is at the target */
+	TX_NOW_PARTLY,      /* part at the target, part at its old place */
 };
 
 struct tx_recovered_step {
-	unsigned index;           /* in the transaction (0-based) */
+	unsigned index; /* in the transaction (0-based) */
 	char *path;
-	uint64_t offset, length;  /* the file range */
+	uint64_t offset, length; /* the file range */
 	enum tx_step_now now;
 };
 
 struct tx_recovery {
-	uint64_t id;              /* the transaction */
-	char *command;            /* its command text ("" when none) */
-	uint64_t time;            /* when it began (Unix seconds) */
-	long pid;                 /* the process that ran it */
-	size_t done;              /* steps it completed */
-	unsigned nplanned;        /* steps it planned */
+	uint64_t id;                     /* the transaction */
+	char *command;                   /* its command text ("" when none) */
+	uint64_t time;                   /* when it began (Unix seconds) */
+	long pid;                        /* the process that ran it */
+	size_t done;                     /* steps it completed */
+	unsigned nplanned;               /* steps it planned */
 	struct tx_recovered_step *steps; /* the steps in flight */
 	size_t nsteps;
 };

@@ -26,34 +26,34 @@ struct rl_session;
 struct lm_model;
 
 /* Colour roles: one per thing drawn. Names are what `color ROLE` takes. */
-#define UI_ROLE_TABLE(X)                                                      \
-	X(DEFAULT, "default", "everything else")                              \
-	X(FREE, "free", "free space")                                         \
-	X(MIXED, "mixed", "partly free")                                      \
-	X(META, "metadata", "filesystem metadata")                            \
-	X(DATA, "data", "file data")                                          \
-	X(FRAG, "frag", "data of fragmented files")                           \
-	X(SHARED, "shared", "shared (reflinked) data")                        \
-	X(UNWRITTEN, "unwritten", "unwritten (preallocated) data")            \
-	X(UNKNOWN, "unknown", "used, owner not known")                        \
-	X(SELECTED, "selected", "data of selected files")                     \
-	X(TARGET, "target", "the marked target region")                       \
-	X(PLANNED, "planned", "planned destinations (preview)")               \
-	X(CURSOR, "cursor", "the cursor cell")                                \
-	X(GROUP, "group", "group / AG boundary")                              \
-	X(TITLE, "title", "title and scale line")                             \
-	X(STATUS, "status", "status line")                                    \
-	X(LEGEND, "legend", "legend")                                         \
-	X(PANE, "pane", "inode and output panes")                             \
-	X(PANE_TITLE, "pane-title", "pane headings")                          \
-	X(ERROR, "error", "error messages")                                   \
+#define UI_ROLE_TABLE(X)                                                       \
+	X(DEFAULT, "default", "everything else")                               \
+	X(FREE, "free", "free space")                                          \
+	X(MIXED, "mixed", "partly free")                                       \
+	X(META, "metadata", "filesystem metadata")                             \
+	X(DATA, "data", "file data")                                           \
+	X(FRAG, "frag", "data of fragmented files")                            \
+	X(SHARED, "shared", "shared (reflinked) data")                         \
+	X(UNWRITTEN, "unwritten", "unwritten (preallocated) data")             \
+	X(UNKNOWN, "unknown", "used, owner not known")                         \
+	X(SELECTED, "selected", "data of selected files")                      \
+	X(TARGET, "target", "the marked target region")                        \
+	X(PLANNED, "planned", "planned destinations (preview)")                \
+	X(CURSOR, "cursor", "the cursor cell")                                 \
+	X(GROUP, "group", "group / AG boundary")                               \
+	X(TITLE, "title", "title and scale line")                              \
+	X(STATUS, "status", "status line")                                     \
+	X(LEGEND, "legend", "legend")                                          \
+	X(PANE, "pane", "inode and output panes")                              \
+	X(PANE_TITLE, "pane-title", "pane headings")                           \
+	X(ERROR, "error", "error messages")                                    \
 	X(PROMPT, "prompt", "the command prompt")
 
 enum ui_role {
 #define X(id, name, help) UI_ROLE_##id,
 	UI_ROLE_TABLE(X)
 #undef X
-	UI_ROLE_N
+	    UI_ROLE_N
 };
 
 struct ui_color {
@@ -61,11 +61,11 @@ struct ui_color {
 	int attrs;    /* UI_ATTR_* */
 	bool set;
 };
-#define UI_ATTR_BOLD 0x1
+#define UI_ATTR_BOLD      0x1
 #define UI_ATTR_UNDERLINE 0x2
-#define UI_ATTR_REVERSE 0x4
-#define UI_ATTR_DIM 0x8
-#define UI_ATTR_STANDOUT 0x10
+#define UI_ATTR_REVERSE   0x4
+#define UI_ATTR_DIM       0x8
+#define UI_ATTR_STANDOUT  0x10
 
 struct ui_binding {
 	int key;    /* curses key code (UI_KEY_* for the wheel) */
@@ -73,7 +73,7 @@ struct ui_binding {
 };
 
 /* Pseudo key codes for the mouse wheel (beyond curses' KEY_MAX). */
-#define UI_KEY_WHEEL_UP 0x10001
+#define UI_KEY_WHEEL_UP   0x10001
 #define UI_KEY_WHEEL_DOWN 0x10002
 
 enum ui_pane { UI_PANE_NONE = 0, UI_PANE_INODE, UI_PANE_OUTPUT };
@@ -108,7 +108,7 @@ struct ui {
 	char *plan_line, *plan_summary;
 	struct {
 		uint64_t start, len;
-	} *planned; /* planned destinations, drawn on the map */
+	} * planned; /* planned destinations, drawn on the map */
 	size_t nplanned, planned_cap;
 	/* Inode pane: the file shown (LM_NONE: owners of the cursor cell). */
 	enum ui_pane pane;
@@ -216,8 +216,7 @@ void ui_map_zoom_to(struct ui *ui, uint64_t n);
 void ui_map_move(struct ui *ui, int64_t dx, int64_t dy);
 void ui_map_goto(struct ui *ui, uint64_t addr);
 /* Range of the cursor's cell. */
-void ui_map_cursor_range(const struct ui *ui, uint64_t *start,
-                         uint64_t *end);
+void ui_map_cursor_range(const struct ui *ui, uint64_t *start, uint64_t *end);
 /* Classify [start, end). */
 enum ui_cell ui_map_classify(struct ui *ui, uint64_t start, uint64_t end);
 void ui_map_draw(struct ui *ui);
@@ -247,8 +246,8 @@ void ui_inode_draw(struct ui *ui, int y, int x, int h, int w);
 /* ------------------------------------------------------ ui_pane.c */
 
 /* Draw text (lines) in a box, from line first, under an optional title. */
-void ui_draw_pane(struct ui *ui, int y, int x, int h, int w,
-                  const char *title, const char *text, int first);
+void ui_draw_pane(struct ui *ui, int y, int x, int h, int w, const char *title,
+                  const char *text, int first);
 /* The message line's text (drawn with the next screen). */
 void ui_message(struct ui *ui, bool error, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));

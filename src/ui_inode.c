@@ -8,10 +8,10 @@
 #include <curses.h>
 #include <errno.h>
 #include <inttypes.h>
-#include "layout_model.h"
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include "layout_model.h"
 #include "mem.h"
 #include "output.h"
 #include "ui.h"
@@ -33,8 +33,8 @@ static void file_text(struct ui *ui, FILE *f, uint32_t id)
 	fprintf(f, "inode %" PRIu64 "  size %s%s\n", fl->ino, sz,
 	        fl->flags & LM_FILE_SELECTED ? "  [selected]" : "");
 	lm_file_frag(m, id, &ff);
-	fprintf(f, "extents %" PRIu64 "  runs %" PRIu64 "  ideal %" PRIu64
-	           "%s\n",
+	fprintf(f,
+	        "extents %" PRIu64 "  runs %" PRIu64 "  ideal %" PRIu64 "%s\n",
 	        ff.extents, ff.regions, ff.ideal,
 	        ff.fragmented ? "  FRAGMENTED" : "");
 	fprintf(f, "e4defrag score %.0f (best %" PRIu64 ")\n", ff.e4_score,
@@ -167,8 +167,9 @@ char *ui_inode_text(struct ui *ui)
 		fputc('\n', f);
 	}
 	pane_region(ui, &a, &b, &what);
-	fprintf(f, "Owners of the %s, by %s\n0x%" PRIx64 "-0x%" PRIx64
-	           " (S sort, Enter go)\n",
+	fprintf(f,
+	        "Owners of the %s, by %s\n0x%" PRIx64 "-0x%" PRIx64
+	        " (S sort, Enter go)\n",
 	        what, sorts[ui->pane_sort % 3], a, b ? b - 1 : 0);
 	fflush(f);
 	for (const char *p = text; p && *p; p++)
@@ -194,8 +195,9 @@ char *ui_inode_text(struct ui *ui)
 			        OUT_ESC(lm_file_path(ui->model, v[i].file, 0)));
 			break;
 		default:
-			fprintf(f, "%s%-10" PRIx64 " %-9s used (owner "
-			           "unknown)\n",
+			fprintf(f,
+			        "%s%-10" PRIx64 " %-9s used (owner "
+			        "unknown)\n",
 			        mark, v[i].start, sz);
 		}
 	}

@@ -70,14 +70,22 @@ static const struct {
 	const char *name;
 	int key;
 } key_names[] = {
-    {"Up", KEY_UP},          {"Down", KEY_DOWN},
-    {"Left", KEY_LEFT},      {"Right", KEY_RIGHT},
-    {"PgUp", KEY_PPAGE},     {"PgDn", KEY_NPAGE},
-    {"Home", KEY_HOME},      {"End", KEY_END},
-    {"Enter", '\n'},         {"Esc", 27},
-    {"Space", ' '},          {"Tab", '\t'},
-    {"Backspace", KEY_BACKSPACE}, {"Delete", KEY_DC},
-    {"Insert", KEY_IC},      {"WheelUp", UI_KEY_WHEEL_UP},
+    {"Up", KEY_UP},
+    {"Down", KEY_DOWN},
+    {"Left", KEY_LEFT},
+    {"Right", KEY_RIGHT},
+    {"PgUp", KEY_PPAGE},
+    {"PgDn", KEY_NPAGE},
+    {"Home", KEY_HOME},
+    {"End", KEY_END},
+    {"Enter", '\n'},
+    {"Esc", 27},
+    {"Space", ' '},
+    {"Tab", '\t'},
+    {"Backspace", KEY_BACKSPACE},
+    {"Delete", KEY_DC},
+    {"Insert", KEY_IC},
+    {"WheelUp", UI_KEY_WHEEL_UP},
     {"WheelDown", UI_KEY_WHEEL_DOWN},
 };
 
@@ -189,10 +197,10 @@ char *ui_help_text(const struct ui *ui)
 		for (size_t j = i; j < ui->nbinds; j++) {
 			if (strcmp(ui->binds[j].line, line))
 				continue;
-			int k = snprintf(keys + used, sizeof(keys) - used,
-			                 "%s%s", used ? " " : "",
-			                 ui_key_name(ui->binds[j].key, name,
-			                             sizeof(name)));
+			int k = snprintf(
+			    keys + used, sizeof(keys) - used, "%s%s",
+			    used ? " " : "",
+			    ui_key_name(ui->binds[j].key, name, sizeof(name)));
 			if (k < 0 || (size_t)k >= sizeof(keys) - used)
 				break;
 			used += (size_t)k;

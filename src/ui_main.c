@@ -8,15 +8,15 @@
 #include <curses.h>
 #include <errno.h>
 #include <locale.h>
-#include "layout_model.h"
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
 #include "commands.h"
-#include "session.h"
+#include "layout_model.h"
 #include "output.h"
+#include "session.h"
 #include "txn.h"
 #include "ui.h"
 
@@ -116,8 +116,8 @@ static void progress_draw(struct rl_session *s, const struct tx_progress *p)
 {
 	struct ui *ui = s->ui;
 	char line[1024];
-	const char *hint = ui && ui->cancel ? " (cancelling...)"
-	                                    : " (Esc cancels)";
+	const char *hint =
+	    ui && ui->cancel ? " (cancelling...)" : " (Esc cancels)";
 	int w;
 	double now = mono_s();
 
@@ -243,8 +243,7 @@ static void draw_output_pane(struct ui *ui, int y, int x, int h, int w)
 		first = ui->out_scroll;
 	if (first < 0)
 		first = 0;
-	ui_draw_pane(ui, y, x, h, w, " Output (J/K scroll, o close)", p,
-	             first);
+	ui_draw_pane(ui, y, x, h, w, " Output (J/K scroll, o close)", p, first);
 }
 
 static void draw_text_screen(struct ui *ui, const char *text, int scroll)
@@ -266,8 +265,9 @@ void ui_draw(struct ui *ui)
 	erase();
 	if (ui->cols < UI_MIN_COLS || ui->rows < UI_MIN_ROWS) {
 		char m[128];
-		snprintf(m, sizeof(m), "Terminal too small (%dx%d): "
-		                       "relayout needs %dx%d",
+		snprintf(m, sizeof(m),
+		         "Terminal too small (%dx%d): "
+		         "relayout needs %dx%d",
 		         ui->cols, ui->rows, UI_MIN_COLS, UI_MIN_ROWS);
 		mvaddnstr(ui->rows / 2, 0, m, ui->cols);
 		return;
@@ -382,7 +382,8 @@ static void click(struct ui *ui, int y, int x)
 	if (!cb || r < 0 || c < 0 || r >= ui->map_h || c >= ui->map_w)
 		return;
 	ui_map_goto(ui, ((ui->view_row + (uint64_t)r) * (uint64_t)ui->map_w +
-	                 (uint64_t)c) * cb);
+	                 (uint64_t)c) *
+	                    cb);
 	ui->dirty = true;
 }
 
@@ -483,8 +484,9 @@ static int ui_model(struct rl_session *s, struct ui *ui)
 		}
 		if (st != CMD_OK || !s->model) {
 			fprintf(s->err, "%s", text ? text : "");
-			fprintf(s->err, "relayout: cannot build the layout "
-			                "model of %s\n",
+			fprintf(s->err,
+			        "relayout: cannot build the layout "
+			        "model of %s\n",
 			        s->path ? OUT_ESC(s->path) : ".");
 			free(text);
 			return -1;
@@ -519,8 +521,9 @@ int ui_run(struct rl_session *s, const char *theme, const char **acts,
 			char line[256];
 			snprintf(line, sizeof(line), "%.*s", (int)n, p);
 			if (cmd_exec_line(s, line) != CMD_OK)
-				fprintf(s->err, "relayout: default bindings: "
-				                "%s\n",
+				fprintf(s->err,
+				        "relayout: default bindings: "
+				        "%s\n",
 				        line);
 			p += n + (p[n] == '\n');
 		}

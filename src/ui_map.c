@@ -8,9 +8,9 @@
 #include "config.h"
 #include <curses.h>
 #include <inttypes.h>
-#include "layout_model.h"
 #include <stdio.h>
 #include <string.h>
+#include "layout_model.h"
 #include "output.h"
 #include "txn.h"
 #include "ui.h"
@@ -246,8 +246,8 @@ static void draw_title(struct ui *ui)
 {
 	char line[512], cs[32];
 	const struct lm_geometry *g = lm_geometry(ui->model);
-	uint64_t first = ui->view_row * (uint64_t)ui->map_w *
-	                 ui_map_cell_bytes(ui);
+	uint64_t first =
+	    ui->view_row * (uint64_t)ui->map_w * ui_map_cell_bytes(ui);
 	uint64_t last = first + (uint64_t)ui->map_w * (uint64_t)ui->map_h *
 	                            ui_map_cell_bytes(ui);
 
@@ -257,8 +257,7 @@ static void draw_title(struct ui *ui)
 	snprintf(line, sizeof(line),
 	         "%.200s (%.30s)  1 cell = %s, 0x%" PRIx64 "-0x%" PRIx64 "%s",
 	         OUT_ESC(g->fs.mountpoint[0] ? g->fs.mountpoint : g->fs.device),
-	         g->fs.fstype, cs,
-	         first, last ? last - 1 : 0,
+	         g->fs.fstype, cs, first, last ? last - 1 : 0,
 	         ui->cell_blocks == 1 ? "  [1 block/cell]" : "");
 	put_text(0, 0, ui->cols, ui_attr(ui, UI_ROLE_TITLE), line);
 }
@@ -266,10 +265,10 @@ static void draw_title(struct ui *ui)
 static void draw_legend(struct ui *ui, int y)
 {
 	static const int order[] = {
-	    UI_CELL_FREE,   UI_CELL_MIXED,     UI_CELL_META,
-	    UI_CELL_DATA,   UI_CELL_FRAG,      UI_CELL_SHARED,
+	    UI_CELL_FREE,      UI_CELL_MIXED,   UI_CELL_META,
+	    UI_CELL_DATA,      UI_CELL_FRAG,    UI_CELL_SHARED,
 	    UI_CELL_UNWRITTEN, UI_CELL_UNKNOWN, UI_CELL_SELECTED,
-	    UI_CELL_TARGET, UI_CELL_PLANNED,
+	    UI_CELL_TARGET,    UI_CELL_PLANNED,
 	};
 	int x = 0;
 
@@ -477,8 +476,8 @@ void ui_progress_format(char *buf, size_t size, int width,
 {
 	char bar[21], d[32], t[32], eta[32];
 	double frac = p->reserving ? (double)p->reserved / (double)p->reserving
-	              : p->total    ? (double)p->done / (double)p->total
-	                            : 1.0;
+	              : p->total   ? (double)p->done / (double)p->total
+	                           : 1.0;
 	int fill, n;
 
 	if (frac > 1)
@@ -489,8 +488,9 @@ void ui_progress_format(char *buf, size_t size, int width,
 	bar[10] = '\0';
 	if (p->reserving) {
 		/* before the first step: the targets are being held */
-		snprintf(buf, size, "[%s] holding the targets of %zu steps: %zu",
-		         bar, p->reserving, p->reserved);
+		snprintf(buf, size,
+		         "[%s] holding the targets of %zu steps: %zu", bar,
+		         p->reserving, p->reserved);
 		if (width >= 0 && strlen(buf) > (size_t)width &&
 		    (size_t)width < size)
 			buf[width] = '\0';

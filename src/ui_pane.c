@@ -22,8 +22,8 @@ void ui_message(struct ui *ui, bool error, const char *fmt, ...)
 	ui->dirty = true;
 }
 
-void ui_draw_pane(struct ui *ui, int y, int x, int h, int w,
-                  const char *title, const char *text, int first)
+void ui_draw_pane(struct ui *ui, int y, int x, int h, int w, const char *title,
+                  const char *text, int first)
 {
 	const char *p = text ? text : "";
 	int line = 0, top = 0;

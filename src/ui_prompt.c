@@ -13,14 +13,14 @@
 #include <curses.h>
 #include <dirent.h>
 #include <errno.h>
+#include <readline/history.h>
+#include <readline/readline.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <readline/history.h>
-#include <readline/readline.h>
-#include "layout_model.h"
 #include "commands.h"
+#include "layout_model.h"
 #include "session.h"
 #include "ui.h"
 
@@ -84,8 +84,8 @@ static void p_display_matches(char **matches, int n, int max)
 	(void)max;
 	buf[0] = '\0';
 	for (int i = 1; i <= n && used < sizeof(buf) - 1; i++) {
-		int k = snprintf(buf + used, sizeof(buf) - used, "%s ",
-		                 matches[i]);
+		int k =
+		    snprintf(buf + used, sizeof(buf) - used, "%s ", matches[i]);
 		if (k < 0)
 			break;
 		used += (size_t)k;
@@ -226,16 +226,26 @@ void ui_prompt_done(struct ui *ui)
 static int map_key(int ch)
 {
 	switch (ch) {
-	case KEY_LEFT: return 2;       /* C-b */
-	case KEY_RIGHT: return 6;      /* C-f */
-	case KEY_UP: return 16;        /* C-p */
-	case KEY_DOWN: return 14;      /* C-n */
-	case KEY_HOME: return 1;       /* C-a */
-	case KEY_END: return 5;        /* C-e */
-	case KEY_BACKSPACE: return 127;
-	case KEY_DC: return rl_end > rl_point ? 4 : -1;
-	case KEY_ENTER: return '\r';
-	default: return ch < 256 ? ch : -1;
+	case KEY_LEFT:
+		return 2; /* C-b */
+	case KEY_RIGHT:
+		return 6; /* C-f */
+	case KEY_UP:
+		return 16; /* C-p */
+	case KEY_DOWN:
+		return 14; /* C-n */
+	case KEY_HOME:
+		return 1; /* C-a */
+	case KEY_END:
+		return 5; /* C-e */
+	case KEY_BACKSPACE:
+		return 127;
+	case KEY_DC:
+		return rl_end > rl_point ? 4 : -1;
+	case KEY_ENTER:
+		return '\r';
+	default:
+		return ch < 256 ? ch : -1;
 	}
 }
 

@@ -36,9 +36,9 @@ const char *ui_role_name(int role)
 
 int ui_color_parse(const char *name)
 {
-	static const char *const base[] = {"black", "red",     "green",
-	                                   "yellow", "blue",   "magenta",
-	                                   "cyan",  "white"};
+	static const char *const base[] = {"black",  "red",  "green",
+	                                   "yellow", "blue", "magenta",
+	                                   "cyan",   "white"};
 	char *end;
 	long v;
 

@@ -5,8 +5,8 @@
 #define RL_UNITS_H
 #include <stdbool.h>
 #include <stddef.h>
-#include <stdio.h>
 #include <stdint.h>
+#include <stdio.h>
 
 /* Parse a byte count: decimal or 0x hex, optional suffix K, M, G, T, P
  * (powers of 1024; "KiB", "K", "k" and "KB" are all 1024) or "B". No sign,

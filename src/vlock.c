@@ -12,8 +12,8 @@
 #include <sys/sysmacros.h>
 #include <time.h>
 #include <unistd.h>
-#include "units.h"
 #include "journal.h"
+#include "units.h"
 
 /* The command line recorded for others, at most this long. */
 #define VL_CMDLINE_MAX 400
@@ -134,8 +134,8 @@ static void lock_name(const char *uuid, const char *device, dev_t st_dev,
 	u[i] = '\0';
 	if (device[0] == '/' && stat(device, &st) == 0 && S_ISBLK(st.st_mode))
 		d = st.st_rdev;
-	snprintf(out, outlen, "volume-%s-%u.%u.lock", i ? u : "none",
-	         major(d), minor(d));
+	snprintf(out, outlen, "volume-%s-%u.%u.lock", i ? u : "none", major(d),
+	         minor(d));
 }
 
 int vl_lock(struct vl_lock *l, const char *dir, const char *uuid,

@@ -29,7 +29,7 @@
 #include <stddef.h>
 #include <sys/types.h>
 
-#define VL_ROOT_DIR "/run/relayout"
+#define VL_ROOT_DIR     "/run/relayout"
 #define VL_USER_DIR_FMT "/tmp/relayout-%u"
 /* Where the ext4 tunables are saved instead of RUN (tests, --demo). */
 #define VL_ENV_STATE_DIR "RELAYOUT_STATE_DIR"

@@ -39,11 +39,11 @@ enum rl_addr_space {
 
 /* Feature bits in rl_fs_info.features. */
 #define RL_FEAT_GETFSMAP (1u << 0) /* FS_IOC_GETFSMAP answers */
-#define RL_FEAT_REFLINK (1u << 1)  /* FICLONERANGE / shared extents */
-#define RL_FEAT_RMAPBT (1u << 2)   /* XFS reverse-mapping btree: owners */
+#define RL_FEAT_REFLINK  (1u << 1) /* FICLONERANGE / shared extents */
+#define RL_FEAT_RMAPBT   (1u << 2) /* XFS reverse-mapping btree: owners */
 #define RL_FEAT_MOVE_EXT (1u << 3) /* EXT4_IOC_MOVE_EXT */
-#define RL_FEAT_DEDUPE (1u << 4)   /* FIDEDUPERANGE based movedata */
-#define RL_FEAT_PLACE (1u << 5)    /* exact placement possible */
+#define RL_FEAT_DEDUPE   (1u << 4) /* FIDEDUPERANGE based movedata */
+#define RL_FEAT_PLACE    (1u << 5) /* exact placement possible */
 #define RL_FEAT_BIGALLOC (1u << 6) /* ext4 bigalloc (moves unsupported) */
 
 #define RL_PATH_MAX 4096
@@ -56,22 +56,22 @@ struct rl_fs_info {
 	char label[64];               /* filesystem label, or "" */
 	enum rl_fs_type type;
 	enum rl_addr_space addr_space;
-	dev_t st_dev;             /* st_dev of files on this mount */
-	uint32_t block_size;      /* filesystem block size in bytes */
-	uint64_t size;            /* address space size in bytes (device size;
-	                             btrfs: end of the highest chunk plus the
-	                             unallocated device bytes; needs root,
-	                             else statfs size) */
-	uint64_t total_blocks;    /* statfs f_blocks */
-	uint64_t free_blocks;     /* statfs f_bfree */
-	uint64_t avail_blocks;    /* statfs f_bavail */
-	uint64_t group_count;     /* ext4 block groups, XFS AGs, btrfs block
-	                             groups = chunks (0 when not known) */
-	uint64_t group_size;      /* bytes per ext4 group / XFS AG (0: varies) */
+	dev_t st_dev;          /* st_dev of files on this mount */
+	uint32_t block_size;   /* filesystem block size in bytes */
+	uint64_t size;         /* address space size in bytes (device size;
+	                          btrfs: end of the highest chunk plus the
+	                          unallocated device bytes; needs root,
+	                          else statfs size) */
+	uint64_t total_blocks; /* statfs f_blocks */
+	uint64_t free_blocks;  /* statfs f_bfree */
+	uint64_t avail_blocks; /* statfs f_bavail */
+	uint64_t group_count;  /* ext4 block groups, XFS AGs, btrfs block
+	                          groups = chunks (0 when not known) */
+	uint64_t group_size;   /* bytes per ext4 group / XFS AG (0: varies) */
 	uint64_t first_data_byte; /* ext4 s_first_data_block * block size */
-	uint32_t xfs_agblklog;    /* XFS: log2 of AG size rounded up, in blocks */
-	uint32_t xfs_inopblog;    /* XFS: log2 inodes per block */
-	uint32_t features;        /* RL_FEAT_* */
+	uint32_t xfs_agblklog; /* XFS: log2 of AG size rounded up, in blocks */
+	uint32_t xfs_inopblog; /* XFS: log2 inodes per block */
+	uint32_t features;     /* RL_FEAT_* */
 };
 
 /* Fill *info for the filesystem mounted under path (any file or directory
@@ -87,17 +87,17 @@ const char *rl_fs_type_name(enum rl_fs_type type);
 /* ---------------------------------------------------------------- extents */
 
 /* Extent flags: the FIEMAP_EXTENT_* values, kept verbatim. */
-#define RL_EXT_LAST 0x00000001
-#define RL_EXT_UNKNOWN 0x00000002
-#define RL_EXT_DELALLOC 0x00000004
-#define RL_EXT_ENCODED 0x00000008
-#define RL_EXT_ENCRYPTED 0x00000080
+#define RL_EXT_LAST        0x00000001
+#define RL_EXT_UNKNOWN     0x00000002
+#define RL_EXT_DELALLOC    0x00000004
+#define RL_EXT_ENCODED     0x00000008
+#define RL_EXT_ENCRYPTED   0x00000080
 #define RL_EXT_NOT_ALIGNED 0x00000100
 #define RL_EXT_DATA_INLINE 0x00000200
-#define RL_EXT_DATA_TAIL 0x00000400
-#define RL_EXT_UNWRITTEN 0x00000800
-#define RL_EXT_MERGED 0x00001000
-#define RL_EXT_SHARED 0x00002000
+#define RL_EXT_DATA_TAIL   0x00000400
+#define RL_EXT_UNWRITTEN   0x00000800
+#define RL_EXT_MERGED      0x00001000
+#define RL_EXT_SHARED      0x00002000
 
 struct rl_extent {
 	uint64_t logical;  /* byte offset in the file */
@@ -162,10 +162,10 @@ struct rl_space_rec {
 	char what[24];   /* owner label: "free", "superblock", "inodes",
 	                    "log", "unknown", "inode", ... */
 };
-#define RL_SPACE_F_SHARED 0x1
+#define RL_SPACE_F_SHARED    0x1
 #define RL_SPACE_F_UNWRITTEN 0x2
-#define RL_SPACE_F_ATTR 0x4
-#define RL_SPACE_F_BMBT 0x8
+#define RL_SPACE_F_ATTR      0x4
+#define RL_SPACE_F_BMBT      0x8
 
 typedef int (*rl_space_cb)(const struct rl_space_rec *rec, void *arg);
 
@@ -239,9 +239,9 @@ int rl_free_space_settle(int fd);
 /* ------------------------------------------------------------- allocate */
 
 #define RL_ALLOC_FIXED_START (1u << 0) /* must start exactly at goal */
-#define RL_ALLOC_FIXED_LEN (1u << 1)   /* exactly len, not "up to len" */
-#define RL_ALLOC_CONTIGUOUS (1u << 2)  /* one physically contiguous run */
-#define RL_ALLOC_ALL_FLAGS                                                 \
+#define RL_ALLOC_FIXED_LEN   (1u << 1) /* exactly len, not "up to len" */
+#define RL_ALLOC_CONTIGUOUS  (1u << 2) /* one physically contiguous run */
+#define RL_ALLOC_ALL_FLAGS                                                     \
 	(RL_ALLOC_FIXED_START | RL_ALLOC_FIXED_LEN | RL_ALLOC_CONTIGUOUS)
 
 /* RFC allocate: give fd fresh blocks at its current file offset for up to
@@ -344,21 +344,21 @@ int64_t rl_allocate(int fd, unsigned mode, uint64_t goal, uint64_t len);
 #define RL_PLACE_DEFAULT_ATTEMPTS 4
 
 struct rl_place_report {
-	uint32_t attempts;      /* placement attempts made */
-	uint32_t alloc_calls;   /* allocation requests issued */
-	bool tunables_changed;  /* global tunables were changed (and restored) */
+	uint32_t attempts;     /* placement attempts made */
+	uint32_t alloc_calls;  /* allocation requests issued */
+	bool tunables_changed; /* global tunables were changed (and restored) */
 	int tunables_restore_err; /* 0, or -errno restoring them (the journal
 	                             is kept for rl_tunables_recover) */
-	char tunables_dev[64];  /* /sys/fs/ext4/ name of the device, or "" */
+	char tunables_dev[64];    /* /sys/fs/ext4/ name of the device, or "" */
 };
 
 struct rl_place_opts {
-	const char *state_dir;  /* journal directory; NULL: the environment
-	                           variable RELAYOUT_STATE_DIR, else
-	                           /var/lib/relayout (created 0700) */
-	bool no_tunables;       /* never change global tunables: fixed-start
-	                           placement on ext4 fails with -EOPNOTSUPP */
-	unsigned max_attempts;  /* 0: RL_PLACE_DEFAULT_ATTEMPTS */
+	const char *state_dir; /* journal directory; NULL: the environment
+	                          variable RELAYOUT_STATE_DIR, else
+	                          /var/lib/relayout (created 0700) */
+	bool no_tunables;      /* never change global tunables: fixed-start
+	                          placement on ext4 fails with -EOPNOTSUPP */
+	unsigned max_attempts; /* 0: RL_PLACE_DEFAULT_ATTEMPTS */
 	struct rl_place_report *report; /* filled when not NULL */
 };
 
@@ -377,8 +377,7 @@ struct rl_tunable_restored {
 	int err;           /* 0 restored; -ENODEV device gone or now holding
 	                      another filesystem (entry dropped); -errno */
 };
-typedef void (*rl_tunable_cb)(const struct rl_tunable_restored *r,
-                              void *arg);
+typedef void (*rl_tunable_cb)(const struct rl_tunable_restored *r, void *arg);
 
 /* Restore tunables left changed by a placement that did not finish
  * (crash, SIGKILL), from the journals in state_dir (NULL: as
@@ -398,7 +397,7 @@ int rl_tunables_recover(const char *state_dir, rl_tunable_cb cb, void *arg);
  * that lost its blocks (released by an earlier -EBUSY, or by anyone)
  * then cannot punch the data file. Every relayout transaction uses it. */
 #define RL_MOVE_SPACE_FULL (1u << 1)
-#define RL_MOVE_ALL_FLAGS (RL_MOVE_ALLOW_SHARED | RL_MOVE_SPACE_FULL)
+#define RL_MOVE_ALL_FLAGS  (RL_MOVE_ALLOW_SHARED | RL_MOVE_SPACE_FULL)
 
 /* RFC movedata: the blocks that carry spacefd's range [from, from+len)
  * replace the blocks of the same range of datafd, after datafd's data has

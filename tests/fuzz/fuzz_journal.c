@@ -16,8 +16,8 @@
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 static const unsigned char header[JR_HEADER_SIZE] = {
-    'R', 'E', 'L', 'A', 'Y', 'O', 'U', 'T', 'J', 'R', 'N', 'L', JR_VERSION,
-    0,   0,   0};
+    'R', 'E', 'L', 'A', 'Y',        'O', 'U', 'T',
+    'J', 'R', 'N', 'L', JR_VERSION, 0,   0,   0};
 
 /* Build a journal from "T JSON" lines. Returns a malloc'ed buffer. */
 static unsigned char *build(const uint8_t *data, size_t size, size_t *len)

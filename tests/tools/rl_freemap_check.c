@@ -21,6 +21,7 @@
 #include <ftw.h>
 #include <inttypes.h>
 #include <linux/fs.h>
+#include <relayout/fs.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -30,15 +31,14 @@
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
-#include <relayout/fs.h>
 
 static int failures;
 
-#define FAIL(...)                                                          \
-	do {                                                               \
-		fprintf(stderr, "FAIL: " __VA_ARGS__);                     \
-		fputc('\n', stderr);                                       \
-		failures++;                                                \
+#define FAIL(...)                                                              \
+	do {                                                                   \
+		fprintf(stderr, "FAIL: " __VA_ARGS__);                         \
+		fputc('\n', stderr);                                           \
+		failures++;                                                    \
 	} while (0)
 
 struct flist {
@@ -94,13 +94,13 @@ static bool flist_equal(const struct flist *a, const struct flist *b)
 	if (a->n != b->n)
 		return false;
 	for (size_t i = 0; i < a->n; i++)
-		if (a->v[i].start != b->v[i].start || a->v[i].len != b->v[i].len)
+		if (a->v[i].start != b->v[i].start ||
+		    a->v[i].len != b->v[i].len)
 			return false;
 	return true;
 }
 
-static void check_shape(const struct flist *l, uint64_t size,
-                        const char *what)
+static void check_shape(const struct flist *l, uint64_t size, const char *what)
 {
 	for (size_t i = 0; i < l->n; i++) {
 		const struct rl_free_extent *e = &l->v[i];
@@ -111,9 +111,10 @@ static void check_shape(const struct flist *l, uint64_t size,
 			     ") past the end %#" PRIx64,
 			     what, i, e->start, e->len, size);
 		if (i && l->v[i - 1].start + l->v[i - 1].len >= e->start)
-			FAIL("%s: extents %zu and %zu overlap, touch or are out "
-			     "of order",
-			     what, i - 1, i);
+			FAIL(
+			    "%s: extents %zu and %zu overlap, touch or are out "
+			    "of order",
+			    what, i - 1, i);
 	}
 }
 
@@ -126,8 +127,9 @@ static void clip_list(const struct flist *full, uint64_t a, uint64_t b,
 		uint64_t s = full->v[i].start, e = s + full->v[i].len;
 		if (e <= a || s >= b)
 			continue;
-		flist_push(out, (struct rl_free_extent){
-		                    s < a ? a : s, (e > b ? b : e) - (s < a ? a : s)});
+		flist_push(out, (struct rl_free_extent){s < a ? a : s,
+		                                        (e > b ? b : e) -
+		                                            (s < a ? a : s)});
 	}
 }
 
@@ -186,13 +188,14 @@ static int visit(const char *path, const struct stat *st, int flag,
 	for (size_t i = 0; i < n; i++) {
 		const struct rl_extent *e = &ext[i];
 		/* No real address: inline, delayed, unknown. */
-		if (e->flags & (RL_EXT_UNKNOWN | RL_EXT_DELALLOC |
-		                RL_EXT_DATA_INLINE | RL_EXT_NOT_ALIGNED |
-		                RL_EXT_ENCODED))
+		if (e->flags &
+		    (RL_EXT_UNKNOWN | RL_EXT_DELALLOC | RL_EXT_DATA_INLINE |
+		     RL_EXT_NOT_ALIGNED | RL_EXT_ENCODED))
 			continue;
 		g_extents++;
 		size_t k = first_after(g_free, e->physical);
-		if (k < g_free->n && g_free->v[k].start < e->physical + e->length)
+		if (k < g_free->n &&
+		    g_free->v[k].start < e->physical + e->length)
 			FAIL("%s: extent [%#" PRIx64 ", +%" PRIu64
 			     ") overlaps free [%#" PRIx64 ", +%" PRIu64 ")",
 			     path, e->physical, e->length, g_free->v[k].start,
@@ -224,10 +227,12 @@ static int walk_cb(const struct rl_space_rec *r, void *arg)
 	case RL_SPACE_FREE: {
 		struct flist *l = &w->free_merged;
 		w->free_bytes += r->length;
-		if (l->n && l->v[l->n - 1].start + l->v[l->n - 1].len == r->start)
+		if (l->n &&
+		    l->v[l->n - 1].start + l->v[l->n - 1].len == r->start)
 			l->v[l->n - 1].len += r->length;
 		else
-			flist_push(l, (struct rl_free_extent){r->start, r->length});
+			flist_push(
+			    l, (struct rl_free_extent){r->start, r->length});
 		break;
 	}
 	case RL_SPACE_DATA:
@@ -313,8 +318,9 @@ int main(int argc, char **argv)
 		else if (!mnt)
 			mnt = argv[i];
 		else {
-			fprintf(stderr, "usage: %s MOUNTPOINT [--seed N] "
-			                "[--exact-ext4]\n",
+			fprintf(stderr,
+			        "usage: %s MOUNTPOINT [--seed N] "
+			        "[--exact-ext4]\n",
 			        argv[0]);
 			return 2;
 		}
@@ -451,9 +457,9 @@ int main(int argc, char **argv)
 				uint64_t resblks, resblks_avail;
 			} rb = {0, 0};
 			int fd = open(mnt, O_RDONLY | O_DIRECTORY);
-			if (fd < 0 ||
-			    ioctl(fd, _IOR('X', 115, rb), &rb) < 0)
-				FAIL("XFS_IOC_GET_RESBLKS: %s", strerror(errno));
+			if (fd < 0 || ioctl(fd, _IOR('X', 115, rb), &rb) < 0)
+				FAIL("XFS_IOC_GET_RESBLKS: %s",
+				     strerror(errno));
 			if (fd >= 0)
 				close(fd);
 			int64_t pool = (int64_t)(rb.resblks_avail * sf.f_bsize);
@@ -462,11 +468,13 @@ int main(int argc, char **argv)
 			        "xfs: reserve pool %" PRId64 " bytes, per-AG "
 			        "reservations + set-aside %" PRId64 " bytes "
 			        "(%.2f%% of size)\n",
-			        pool, rest, 100.0 * (double)rest / (double)fs.size);
+			        pool, rest,
+			        100.0 * (double)rest / (double)fs.size);
 			/* The per-AG reservations are at most a few percent
 			 * (rmapbt ~1-2%, finobt and refcountbt less). */
 			if (rest < 0 || (uint64_t)rest > fs.size / 25)
-				FAIL("xfs: map - statfs - reserve pool = %" PRId64
+				FAIL("xfs: map - statfs - reserve pool = "
+				     "%" PRId64
 				     " bytes, outside [0, 4%% of size]",
 				     rest);
 		}
@@ -490,8 +498,7 @@ int main(int argc, char **argv)
 	        " unknown %" PRIu64 "; %zu files, %zu extents checked\n",
 	        w.records, w.data, w.meta, w.unknown, g_files, g_extents);
 	printf("free_bytes=%" PRIu64 " extents=%zu largest=%" PRIu64
-	       " free_us=%" PRIu64 " walk_us=%" PRIu64 " records=%" PRIu64
-	       "\n",
+	       " free_us=%" PRIu64 " walk_us=%" PRIu64 " records=%" PRIu64 "\n",
 	       total, full.n, largest, t_free, t_walk, w.records);
 	free(full.v);
 	free(l.v);

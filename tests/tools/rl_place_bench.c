@@ -27,6 +27,7 @@
 #include <fcntl.h>
 #include <inttypes.h>
 #include <math.h>
+#include <relayout/fs.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -37,7 +38,6 @@
 #include <time.h>
 #include <unistd.h>
 #include "fs_place.h"
-#include <relayout/fs.h>
 
 static double now(void)
 {
@@ -68,8 +68,7 @@ static pid_t start_writer(const char *mnt)
 			close(fd);
 		}
 		if (i % 3 == 0) {
-			snprintf(p, sizeof(p), "%s/f%lu", dir,
-			         (i * 31) % 4096);
+			snprintf(p, sizeof(p), "%s/f%lu", dir, (i * 31) % 4096);
 			unlink(p);
 		}
 	}
@@ -86,16 +85,35 @@ int main(int argc, char **argv)
 
 	while ((opt = getopt(argc, argv, "n:s:um:wd:TvF")) != -1) {
 		switch (opt) {
-		case 'n': n = (unsigned)atoi(optarg); break;
-		case 's': seed = (unsigned)atoi(optarg); break;
-		case 'u': uniform = true; break;
-		case 'm': maxb = strtoull(optarg, NULL, 0); break;
-		case 'w': writer = true; break;
-		case 'd': state = optarg; break;
-		case 'T': notun = true; break;
-		case 'v': verbose = true; break;
-		case 'F': dump = true; break;
-		default: return 2;
+		case 'n':
+			n = (unsigned)atoi(optarg);
+			break;
+		case 's':
+			seed = (unsigned)atoi(optarg);
+			break;
+		case 'u':
+			uniform = true;
+			break;
+		case 'm':
+			maxb = strtoull(optarg, NULL, 0);
+			break;
+		case 'w':
+			writer = true;
+			break;
+		case 'd':
+			state = optarg;
+			break;
+		case 'T':
+			notun = true;
+			break;
+		case 'v':
+			verbose = true;
+			break;
+		case 'F':
+			dump = true;
+			break;
+		default:
+			return 2;
 		}
 	}
 	if (optind != argc - 1) {
@@ -151,7 +169,9 @@ int main(int argc, char **argv)
 		} else {
 			for (size_t j = 0; j < fn; j++)
 				total += fv[j].len / bs;
-			uint64_t b = ((uint64_t)random() << 31 ^ (uint64_t)random()) % total;
+			uint64_t b =
+			    ((uint64_t)random() << 31 ^ (uint64_t)random()) %
+			    total;
 			for (k = 0; k < fn && b >= fv[k].len / bs; k++)
 				b -= fv[k].len / bs;
 		}
@@ -173,15 +193,14 @@ int main(int argc, char **argv)
 			return 1;
 		}
 		struct rl_place_report rep;
-		struct rl_place_opts o = {.state_dir = state,
-		                          .no_tunables = notun,
-		                          .report = &rep};
+		struct rl_place_opts o = {
+		    .state_dir = state, .no_tunables = notun, .report = &rep};
 		double t0 = now();
-		int64_t got = rl_allocate_ex(fd,
-		                             RL_ALLOC_FIXED_START |
-		                                 RL_ALLOC_FIXED_LEN |
-		                                 RL_ALLOC_CONTIGUOUS,
-		                             g, len, &o);
+		int64_t got =
+		    rl_allocate_ex(fd,
+		                   RL_ALLOC_FIXED_START | RL_ALLOC_FIXED_LEN |
+		                       RL_ALLOC_CONTIGUOUS,
+		                   g, len, &o);
 		double dt = now() - t0;
 		t_total += dt;
 		if (dt > t_max)
@@ -220,7 +239,8 @@ int main(int argc, char **argv)
 		if (verbose)
 			printf("%4u goal %#" PRIx64 " len %" PRIu64
 			       " attempts %u calls %u %.3fs %s\n",
-			       i, g, len, rep.attempts, rep.alloc_calls, dt, res);
+			       i, g, len, rep.attempts, rep.alloc_calls, dt,
+			       res);
 		close(fd);
 	}
 	if (wpid > 0) {
@@ -236,8 +256,8 @@ int main(int argc, char **argv)
 			break;
 		usleep(100 * 1000);
 	}
-	long long leak = writer ? 0
-	                        : (long long)sv0.f_bfree - (long long)sv1.f_bfree;
+	long long leak =
+	    writer ? 0 : (long long)sv0.f_bfree - (long long)sv1.f_bfree;
 	printf("fs %s targets %u %s%s exact %u (%.1f%%) retried %u failed %u "
 	       "(ebusy %u enospc %u eopnotsupp %u other %u) wrong %u "
 	       "leaked_blocks %lld mean %.3fs max %.3fs\n",

@@ -51,9 +51,9 @@
 #include <sys/statvfs.h>
 #include <unistd.h>
 
-#define GOLDEN	   0x9e3779b97f4a7c15ULL
-#define KiB	   ((uint64_t)1024)
-#define MiB	   (KiB * KiB)
+#define GOLDEN     0x9e3779b97f4a7c15ULL
+#define KiB        ((uint64_t)1024)
+#define MiB        (KiB * KiB)
 #define BUF_SIZE   (1024 * 1024)
 #define FNV_OFFSET 0xcbf29ce484222325ULL
 #define FNV_PRIME  0x100000001b3ULL
@@ -122,7 +122,7 @@ static uint64_t rng_range(struct rng *r, uint64_t lo, uint64_t hi)
 /* File contents: byte at offset off of the file with key is a pure
  * function of both, so any write order gives the same file. */
 static void fill_content(uint64_t key, uint64_t off, unsigned char *buf,
-			 size_t len)
+                         size_t len)
 {
 	size_t i = 0;
 
@@ -202,7 +202,7 @@ static int create_file(struct pop *p, const char *rel)
 }
 
 static void write_data(struct pop *p, int fd, const char *rel, uint64_t key,
-		       uint64_t off, uint64_t len)
+                       uint64_t off, uint64_t len)
 {
 	while (len) {
 		size_t n = len < BUF_SIZE ? (size_t)len : BUF_SIZE;
@@ -235,14 +235,14 @@ static void close_file(const struct pop *p, int fd, const char *rel)
 }
 
 static void set_size(const struct pop *p, int fd, const char *rel,
-		     uint64_t size)
+                     uint64_t size)
 {
 	if (ftruncate(fd, (off_t)size) < 0)
 		die(errno, "truncate %s to %" PRIu64, full_path(p, rel), size);
 }
 
 static void prealloc(const struct pop *p, int fd, const char *rel, int mode,
-		     uint64_t off, uint64_t len)
+                     uint64_t off, uint64_t len)
 {
 	if (fallocate(fd, mode, (off_t)off, (off_t)len) < 0)
 		die(errno, "fallocate %s [%" PRIu64 ", +%" PRIu64 ")%s",
@@ -274,7 +274,7 @@ static const char *const tree_dirs[] = {
 static void make_dirs(const struct pop *p)
 {
 	static const char *const top[] = {"churn", "frag", "sparse",
-					  "unwritten", "reflink"};
+	                                  "unwritten", "reflink"};
 
 	for (size_t i = 0; i < sizeof(top) / sizeof(top[0]); i++)
 		make_dir(p, top[i]);
@@ -304,11 +304,11 @@ static void make_churn(struct pop *p)
 
 /* Free whatever is allocated past size (nothing on most filesystems). */
 static void drop_post_eof(const struct pop *p, int fd, const char *rel,
-			  uint64_t size)
+                          uint64_t size)
 {
 	if (fallocate(fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE,
-		      (off_t)round_up(size, 4 * KiB),
-		      (off_t)(1024 * MiB)) < 0 &&
+	              (off_t)round_up(size, 4 * KiB),
+	              (off_t)(1024 * MiB)) < 0 &&
 	    errno != EOPNOTSUPP)
 		die(errno, "punch past EOF of %s", full_path(p, rel));
 }
@@ -319,7 +319,7 @@ static void drop_post_eof(const struct pop *p, int fd, const char *rel,
  * file's next chunks next to its previous ones: the last close of a writer
  * drops ext4's inode preallocation, and XFS's post-EOF blocks (which it
  * keeps after the first close) are punched away. */
-#define N_FRAG	    6
+#define N_FRAG      6
 #define FRAG_ROUNDS 64
 
 static void make_frag(struct pop *p)
@@ -347,7 +347,7 @@ static void make_frag(struct pop *p)
 			if (round == FRAG_ROUNDS - 1 && (f & 1))
 				len -= rng_range(&r, 1, 4 * KiB - 1);
 			write_data(p, fd, rel[f], file_key(p, T_FRAG, f),
-				   end[f], len);
+			           end[f], len);
 			end[f] += len;
 			sync_file(p, fd, rel[f]);
 			drop_post_eof(p, fd, rel[f], end[f]);
@@ -492,7 +492,7 @@ static void make_reflink(struct pop *p)
 		die(errno, "unlink %s", full_path(p, clone));
 	if (verbose)
 		fprintf(stderr, "rl_populate: no reflink here (%s)\n",
-			strerror(err));
+		        strerror(err));
 }
 
 static void make_links(struct pop *p)
@@ -565,7 +565,7 @@ static uint64_t hash_file(const char *path, unsigned char *buf, uint64_t *size)
 static int cmp_entry(const void *a, const void *b)
 {
 	return strcmp(((const struct entry *)a)->path,
-		      ((const struct entry *)b)->path);
+	              ((const struct entry *)b)->path);
 }
 
 static void write_manifest(struct pop *p, const char *out, double scale)
@@ -576,9 +576,9 @@ static void write_manifest(struct pop *p, const char *out, double scale)
 		die(errno, "create %s", out);
 	qsort(p->files, p->nfiles, sizeof(*p->files), cmp_entry);
 	fprintf(f,
-		"# rl_populate manifest v1 seed=%" PRIu64
-		" scale=%g budget=%" PRIu64 "\n",
-		p->seed, scale, p->budget);
+	        "# rl_populate manifest v1 seed=%" PRIu64
+	        " scale=%g budget=%" PRIu64 "\n",
+	        p->seed, scale, p->budget);
 	for (size_t i = 0; i < p->nfiles; i++) {
 		uint64_t size, h;
 
@@ -586,7 +586,7 @@ static void write_manifest(struct pop *p, const char *out, double scale)
 			continue;
 		h = hash_file(full_path(p, p->files[i].path), p->buf, &size);
 		fprintf(f, "%016" PRIx64 " %" PRIu64 " %s\n", h, size,
-			p->files[i].path);
+		        p->files[i].path);
 	}
 	if (fflush(f) != 0 || ferror(f))
 		die(errno, "write %s", out);
@@ -613,7 +613,7 @@ static int verify(const char *dir, const char *manifest)
 		if (line[0] == '#' || line[0] == '\0')
 			continue;
 		if (sscanf(line, "%" SCNx64 " %" SCNu64 " %n", &want_h,
-			   &want_size, &pos) != 2 ||
+		           &want_size, &pos) != 2 ||
 		    !line[pos])
 			die(0, "%s:%lu: malformed line", manifest, lineno);
 		snprintf(path, sizeof(path), "%s/%s", dir, line + pos);
@@ -630,15 +630,15 @@ static int verify(const char *dir, const char *manifest)
 		h = hash_file(path, buf, &size);
 		if (size != want_size) {
 			fprintf(stderr,
-				"MISMATCH %s: size %" PRIu64
-				", manifest says %" PRIu64 "\n",
-				line + pos, size, want_size);
+			        "MISMATCH %s: size %" PRIu64
+			        ", manifest says %" PRIu64 "\n",
+			        line + pos, size, want_size);
 			bad++;
 		} else if (h != want_h) {
 			fprintf(stderr,
-				"MISMATCH %s: content hash %016" PRIx64
-				", manifest says %016" PRIx64 "\n",
-				line + pos, h, want_h);
+			        "MISMATCH %s: content hash %016" PRIx64
+			        ", manifest says %016" PRIx64 "\n",
+			        line + pos, h, want_h);
 			bad++;
 		}
 	}
@@ -648,8 +648,8 @@ static int verify(const char *dir, const char *manifest)
 	free(buf);
 	if (bad) {
 		fprintf(stderr,
-			"rl_populate: %lu of %lu files differ from %s\n", bad,
-			checked, manifest);
+		        "rl_populate: %lu of %lu files differ from %s\n", bad,
+		        checked, manifest);
 		return 1;
 	}
 	if (verbose)
@@ -678,9 +678,9 @@ static uint64_t volume_budget(const char *dir, double scale)
 	budget = (uint64_t)((double)nominal * 0.4 * scale);
 	if (budget > avail / 10 * 6) {
 		fprintf(stderr,
-			"rl_populate: %s: only %" PRIu64
-			" MiB available, writing less than asked\n",
-			dir, avail / MiB);
+		        "rl_populate: %s: only %" PRIu64
+		        " MiB available, writing less than asked\n",
+		        dir, avail / MiB);
 		budget = avail / 10 * 6;
 	}
 	if (budget < 4 * MiB)
@@ -693,8 +693,8 @@ static uint64_t volume_budget(const char *dir, double scale)
 static void __attribute__((noreturn)) usage(void)
 {
 	fprintf(stderr, "usage: rl_populate [-v] [-m MANIFEST] DIR SEED "
-			"[SCALE]\n"
-			"       rl_populate [-v] --verify DIR MANIFEST\n");
+	                "[SCALE]\n"
+	                "       rl_populate [-v] --verify DIR MANIFEST\n");
 	exit(2);
 }
 
@@ -782,10 +782,10 @@ int main(int argc, char **argv)
 		write_manifest(&p, manifest, scale);
 	if (verbose)
 		fprintf(stderr,
-			"rl_populate: %s: seed %" PRIu64 ", budget %" PRIu64
-			" MiB, %zu files made, %" PRIu64 " MiB written\n",
-			p.dir, p.seed, p.budget / MiB, p.nfiles,
-			p.written / MiB);
+		        "rl_populate: %s: seed %" PRIu64 ", budget %" PRIu64
+		        " MiB, %zu files made, %" PRIu64 " MiB written\n",
+		        p.dir, p.seed, p.budget / MiB, p.nfiles,
+		        p.written / MiB);
 	for (size_t i = 0; i < p.nfiles; i++)
 		free(p.files[i].path);
 	free(p.files);

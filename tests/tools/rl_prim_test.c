@@ -140,8 +140,7 @@ static int make_donor(const char *dir, uint64_t len)
 	return fd;
 }
 
-static struct rl_extent *extents(int fd, uint64_t lo, uint64_t len,
-                                 size_t *n)
+static struct rl_extent *extents(int fd, uint64_t lo, uint64_t len, size_t *n)
 {
 	struct rl_extent *e = NULL;
 
@@ -355,8 +354,8 @@ static void t_hole_in_space(void **state)
 	int donor = make_donor(mnt, size);
 
 	assert_true(donor >= 0);
-	assert_int_equal(fallocate(donor, FALLOC_FL_PUNCH_HOLE |
-	                                      FALLOC_FL_KEEP_SIZE,
+	assert_int_equal(fallocate(donor,
+	                           FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE,
 	                           (off_t)hlo, (off_t)(hhi - hlo)),
 	                 0);
 	assert_int_equal(rl_movedata(fd, donor, 0, size, 0), 0);
@@ -382,8 +381,8 @@ static void t_hole_in_data(void **state)
 	int fd = make_file("dthole", size, size, 8);
 	unsigned char *want, *got;
 
-	assert_int_equal(fallocate(fd, FALLOC_FL_PUNCH_HOLE |
-	                                   FALLOC_FL_KEEP_SIZE,
+	assert_int_equal(fallocate(fd,
+	                           FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE,
 	                           (off_t)hlo, (off_t)(hhi - hlo)),
 	                 0);
 	want = read_all(fd, &sz);
@@ -529,9 +528,8 @@ static void t_shared(void **state)
 	assert_true(donor >= 0);
 	assert_int_equal(rl_movedata(clone, donor, 0, size, 0), -RL_E_SHARED);
 	assert_int_equal(mapped_bytes(donor, 0, size), size);
-	assert_int_equal(rl_movedata(clone, donor, 0, size,
-	                             RL_MOVE_ALLOW_SHARED),
-	                 0);
+	assert_int_equal(
+	    rl_movedata(clone, donor, 0, size, RL_MOVE_ALLOW_SHARED), 0);
 	e = extents(clone, 0, size, &n);
 	for (size_t i = 0; i < n; i++)
 		assert_false(e[i].flags & RL_EXT_SHARED);
@@ -662,9 +660,8 @@ int main(int argc, char **argv)
 		if (fd < 0 || rl_fd_block_size(fd, &bsize) < 0)
 			return 1;
 		close(fd);
-		return move_once(argv[2], argc == 4 ? strtoull(argv[3], NULL,
-		                                               0) << 20
-		                                    : 0);
+		return move_once(
+		    argv[2], argc == 4 ? strtoull(argv[3], NULL, 0) << 20 : 0);
 	}
 	mnt = getenv("RL_TEST_MNT");
 	if (!mnt || !*mnt) {

@@ -9,12 +9,12 @@
  */
 #include "config.h"
 #include <curses.h>
-#include "layout_model.h"
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <time.h>
+#include "layout_model.h"
 #include "ui.h"
 
 static double now(void)
@@ -32,8 +32,10 @@ int main(int argc, char **argv)
 	int rows = argc > 3 ? atoi(argv[3]) : 60;
 	int reps = argc > 4 ? atoi(argv[4]) : 20;
 	const uint64_t bs = 4096, ext_len = 8 * bs, gap = 4 * bs;
-	struct rl_fs_info fs = {.mountpoint = "/bench", .fstype = "ext4",
-	                        .type = RL_FS_EXT4, .block_size = 4096};
+	struct rl_fs_info fs = {.mountpoint = "/bench",
+	                        .fstype = "ext4",
+	                        .type = RL_FS_EXT4,
+	                        .block_size = 4096};
 	struct lm_geometry g;
 	struct lm_model *m;
 	struct ui ui;
@@ -55,12 +57,14 @@ int main(int argc, char **argv)
 		struct rl_extent e[8];
 		unsigned n = 1 + (unsigned)(done % 8);
 		char path[32];
-		struct lm_file_info fi = {.ino = 100 + nf, .mode = S_IFREG | 0644};
+		struct lm_file_info fi = {.ino = 100 + nf,
+		                          .mode = S_IFREG | 0644};
 
 		if (n > next - done)
 			n = (unsigned)(next - done);
 		for (unsigned i = 0; i < n; i++) {
-			e[i] = (struct rl_extent){i * ext_len, addr, ext_len, 0};
+			e[i] =
+			    (struct rl_extent){i * ext_len, addr, ext_len, 0};
 			lm_add_free(m, addr + ext_len, gap);
 			addr += ext_len + gap;
 		}
@@ -72,8 +76,9 @@ int main(int argc, char **argv)
 	}
 	lm_sync(m);
 	t1 = now();
-	fprintf(stderr, "model: %llu extents, %u files, %.1f MiB, built in "
-	                "%.2f s\n",
+	fprintf(stderr,
+	        "model: %llu extents, %u files, %.1f MiB, built in "
+	        "%.2f s\n",
 	        (unsigned long long)next, nf, lm_memory(m) / 1048576.0,
 	        t1 - t0);
 

@@ -25,8 +25,8 @@
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
-#include <linux/falloc.h>
 #include <inttypes.h>
+#include <linux/falloc.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -37,13 +37,14 @@
 #include <time.h>
 #include <unistd.h>
 
-#define BLK 4096u
-#define ZEROS UINT64_MAX /* log: the block reads as zeros (hole, regrown) */
+#define BLK      4096u
+#define ZEROS    UINT64_MAX /* log: the block reads as zeros (hole, regrown) */
 #define SIZE_KEY UINT64_MAX /* log: "SIZE_KEY size" gives the file size */
 
 static void fill(unsigned char *p, uint64_t blk, uint64_t seq)
 {
-	uint64_t x = (blk + 1) * 0x9E3779B97F4A7C15ull ^ (seq + 7) * 0xBF58476D1CE4E5B9ull;
+	uint64_t x = (blk + 1) * 0x9E3779B97F4A7C15ull ^
+	             (seq + 7) * 0xBF58476D1CE4E5B9ull;
 
 	memcpy(p, &blk, 8);
 	memcpy(p + 8, &seq, 8);
@@ -158,7 +159,8 @@ static int do_run(const char *path, const char *mode, double secs,
 
 			seq++;
 			if (churn) {
-				if (churn_op(fd, buf, last, &n, nmax, seq, rnd) < 0)
+				if (churn_op(fd, buf, last, &n, nmax, seq,
+				             rnd) < 0)
 					return 1;
 				continue;
 			}
@@ -216,7 +218,8 @@ static int check_with(const char *path, int flags, const uint64_t *last,
 			memcpy(&gs, got + 8, 8);
 			if (bad < 5)
 				fprintf(stderr,
-				        "%s: block %" PRIu64 ": want seq %" PRIu64
+				        "%s: block %" PRIu64
+				        ": want seq %" PRIu64
 				        ", found block %" PRIu64 " seq %" PRIu64
 				        "\n",
 				        how, b, last[b], gb, gs);

@@ -1,7 +1,9 @@
 /* Unit tests: running programs and active swap files (src/busy.c). */
 #include "config.h"
 #include <errno.h>
+#include <relayout/fs.h>
 #include <setjmp.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -9,11 +11,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <unistd.h>
-#include <signal.h>
 #include <sys/wait.h>
+#include <unistd.h>
 #include <cmocka.h>
-#include <relayout/fs.h>
 #include "busy.h"
 
 /* /proc/swaps lines: a blank in a path is written \040; paths that do

@@ -89,8 +89,8 @@ static void test_parse(void **state)
 {
 	struct cmd_call c;
 	char err[256];
-	char *argv[] = {"allocate", "--contiguous", "f", "0", "--fixed-len",
-	                "4K", "8K", NULL};
+	char *argv[] = {"allocate",    "--contiguous", "f",  "0",
+	                "--fixed-len", "4K",           "8K", NULL};
 	char *bad1[] = {"allocate", "--bogus", "f", "0", "1", "2", NULL};
 	char *bad2[] = {"allocate", "f", "0", NULL};
 	char *bad3[] = {"nonsense", NULL};
@@ -123,8 +123,8 @@ static void test_call_text(void **state)
 {
 	struct cmd_call c;
 	char err[256];
-	char *argv[] = {"defrag", "--recursive", "sp", "--min-extents", "2",
-	                "it's a;b", NULL};
+	char *argv[] = {"defrag", "--recursive", "sp", "--min-extents",
+	                "2",      "it's a;b",    NULL};
 	const char *args[CMD_MAX_ARGS] = {"/m/sp"};
 	char ***cmds;
 	size_t n;
@@ -228,7 +228,7 @@ static void test_live_volume(void **state)
  * against a user's runs). */
 static void test_help_root(void **state)
 {
-	static const char *const any_user[] = {"scan", "who", "frag",
+	static const char *const any_user[] = {"scan",     "who", "frag",
 	                                       "movedata", "log", NULL};
 	char *o, *e, line[64];
 	(void)state;
@@ -407,9 +407,10 @@ static void test_escape(void **state)
 	                    "\\xe2\\x80\\xae");
 	assert_string_equal(out_esc("0123456789abcdef", small, sizeof(small)),
 	                    "01234567...");
-	assert_string_equal(out_esc("\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9",
-	                            small, sizeof(small)),
-	                    "\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9...");
+	assert_string_equal(
+	    out_esc("\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9", small,
+	            sizeof(small)),
+	    "\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9...");
 
 	assert_true(out_utf8_valid("caf\xc3\xa9 \n"));
 	assert_false(out_utf8_valid("a\xff"));
@@ -425,10 +426,13 @@ static void test_escape(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_table_sane), cmocka_unit_test(test_split),
-	    cmocka_unit_test(test_split_limits), cmocka_unit_test(test_parse),
+	    cmocka_unit_test(test_table_sane),
+	    cmocka_unit_test(test_split),
+	    cmocka_unit_test(test_split_limits),
+	    cmocka_unit_test(test_parse),
 	    cmocka_unit_test(test_call_text),
-	    cmocka_unit_test(test_exec), cmocka_unit_test(test_live_volume),
+	    cmocka_unit_test(test_exec),
+	    cmocka_unit_test(test_live_volume),
 	    cmocka_unit_test(test_help_root),
 	    cmocka_unit_test(test_script),
 	    cmocka_unit_test(test_script_hostile),

@@ -19,7 +19,7 @@
 #define UUID "0f1e2d3c-4b5a-6978-8796-a5b4c3d2e1f0"
 
 static char jdir[300];
-#define TMPDIR_PREFIX "rl-jtest"
+#define TMPDIR_PREFIX        "rl-jtest"
 #define TMPDIR_AFTER_SETUP() snprintf(jdir, sizeof(jdir), "%s/j", base)
 #include "tmpdir_fixture.h"
 
@@ -39,8 +39,7 @@ static struct jr_journal *open_ro(void)
 {
 	struct jr_journal *j;
 	char msg[256];
-	assert_int_equal(jr_open(jdir, UUID, 0, &j, NULL, msg, sizeof(msg)),
-	                 0);
+	assert_int_equal(jr_open(jdir, UUID, 0, &j, NULL, msg, sizeof(msg)), 0);
 	return j;
 }
 
@@ -50,7 +49,7 @@ static void write_sample(struct jr_journal *j, uint64_t *id, bool end)
 {
 	struct rl_extent tgt = {0, 1 << 20, 8192, 0};
 	struct rl_extent before[2] = {{0, 40960, 4096, 0},
-	                             {4096, 409600, 4096, 0x800}};
+	                              {4096, 409600, 4096, 0x800}};
 	struct rl_extent after = {0, 1 << 20, 8192, 0};
 	struct jr_step st = {.index = 0,
 	                     .range.path = (char *)"dir/file a",
@@ -63,8 +62,7 @@ static void write_sample(struct jr_journal *j, uint64_t *id, bool end)
 	                     .range.before = before,
 	                     .range.nbefore = 2};
 
-	assert_int_equal(jr_begin(j, "move 'dir/file a' --to 1M", 0, 2, id),
-	                 0);
+	assert_int_equal(jr_begin(j, "move 'dir/file a' --to 1M", 0, 2, id), 0);
 	assert_int_equal(jr_step_planned(j, *id, &st), 0);
 	assert_int_equal(jr_step_done(j, *id, 0, &after, 1, 8192), 0);
 	st.index = 1;
@@ -153,18 +151,18 @@ static void test_partial_bytes(void **state)
 {
 	struct jr_journal *j = open_rw();
 	struct rl_extent part[2] = {{0, 1 << 20, 4096, 0},
-	                           {4096, 409600, 4096, 0}};
+	                            {4096, 409600, 4096, 0}};
 	struct rl_extent before[2] = {{0, 40960, 4096, 0},
-	                             {4096, 409600, 4096, 0}};
+	                              {4096, 409600, 4096, 0}};
 	struct jr_step st = {.index = 2,
-			     .range.path = (char *)"b",
-			     .range.ino = 13,
-			     .range.offset = 0,
-			     .range.length = 8192,
-			     .range.target = part,
-			     .range.ntarget = 1,
-			     .range.before = before,
-			     .range.nbefore = 2};
+	                     .range.path = (char *)"b",
+	                     .range.ino = 13,
+	                     .range.offset = 0,
+	                     .range.length = 8192,
+	                     .range.target = part,
+	                     .range.ntarget = 1,
+	                     .range.before = before,
+	                     .range.nbefore = 2};
 	uint64_t id;
 
 	(void)state;
@@ -369,9 +367,8 @@ static void test_lock(void **state)
 	jr_close(j2);
 	jr_close(j);
 	/* released on close */
-	assert_int_equal(jr_open(jdir, UUID, JR_O_LOCK, &j2, &holder, msg,
-	                         sizeof(msg)),
-	                 0);
+	assert_int_equal(
+	    jr_open(jdir, UUID, JR_O_LOCK, &j2, &holder, msg, sizeof(msg)), 0);
 	jr_close(j2);
 	close(pfd[0]);
 	close(pfd[1]);
@@ -394,9 +391,8 @@ static void test_unsafe_dirs(void **state)
 	assert_true(strstr(msg, "writable by everyone") != NULL);
 	/* group-writable */
 	assert_int_equal(chmod(d, 0770), 0);
-	assert_int_equal(jr_open(d, UUID, JR_O_CREATE, &j, NULL, msg,
-	                         sizeof(msg)),
-	                 -EPERM);
+	assert_int_equal(
+	    jr_open(d, UUID, JR_O_CREATE, &j, NULL, msg, sizeof(msg)), -EPERM);
 	assert_true(strstr(msg, "group") != NULL);
 	/* symlink to a good directory: refused, never followed */
 	assert_int_equal(chmod(d, 0700), 0);
@@ -413,9 +409,9 @@ static void test_unsafe_dirs(void **state)
 		snprintf(d, sizeof(d), "%s/foreign", base);
 		assert_int_equal(mkdir(d, 0700), 0);
 		assert_int_equal(chown(d, 65534, 65534), 0);
-		assert_int_equal(jr_open(d, UUID, JR_O_CREATE, &j, NULL, msg,
-		                         sizeof(msg)),
-		                 -EPERM);
+		assert_int_equal(
+		    jr_open(d, UUID, JR_O_CREATE, &j, NULL, msg, sizeof(msg)),
+		    -EPERM);
 		assert_true(strstr(msg, "owned by uid 65534") != NULL);
 	}
 	/* the journal file itself a symlink */
@@ -548,7 +544,10 @@ static void test_undoable(void **state)
 	struct jr_txn t[4] = {
 	    {.id = 1, .status = JR_ST_APPLIED, .steps = &moved, .nsteps = 1},
 	    {.id = 2, .status = JR_ST_FAILED, .steps = &failed, .nsteps = 1},
-	    {.id = 3, .status = JR_ST_APPLIED, .steps = &moved, .nsteps = 1,
+	    {.id = 3,
+	     .status = JR_ST_APPLIED,
+	     .steps = &moved,
+	     .nsteps = 1,
 	     .undo_of = 1},
 	    {.id = 4, .status = JR_ST_OPEN, .steps = &moved, .nsteps = 1},
 	};

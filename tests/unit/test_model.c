@@ -10,12 +10,12 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
 #include <cmocka.h>
 #include "layout_model.h"
-#include <unistd.h>
 #include "snapshot.h"
 
-#define MiB (1ull << 20)
+#define MiB                (1ull << 20)
 #define FIXTURE_GROUP_SIZE (128 * MiB)
 
 #include "model_fixture.h"
@@ -183,8 +183,7 @@ static void reference(struct lm_model *m, struct layout *L)
 	}
 }
 
-static void brute(const struct layout *L, uint64_t a, uint64_t b,
-                  uint64_t *out)
+static void brute(const struct layout *L, uint64_t a, uint64_t b, uint64_t *out)
 {
 	memset(out, 0, sizeof(uint64_t) * LM_CAT_N);
 	for (size_t i = 0; i < L->n; i++) {
@@ -204,25 +203,27 @@ static void brute(const struct layout *L, uint64_t a, uint64_t b,
 static void check_ranges(struct lm_model *m, struct layout *L, uint64_t size,
                          unsigned seed)
 {
-	static const uint64_t grains[] = {BS, 3 * BS, 64 * BS, MiB, 5 * MiB,
-	                                  7 * MiB + 3 * BS};
+	static const uint64_t grains[] = {BS,  3 * BS,  64 * BS,
+	                                  MiB, 5 * MiB, 7 * MiB + 3 * BS};
 	uint64_t want[LM_CAT_N];
 	struct lm_stats st;
 
 	reference(m, L);
 	for (size_t g = 0; g < sizeof(grains) / sizeof(grains[0]); g++) {
 		for (uint64_t a = 0; a < size; a += grains[g]) {
-			uint64_t b = a + grains[g] > size ? size : a + grains[g];
+			uint64_t b =
+			    a + grains[g] > size ? size : a + grains[g];
 			assert_int_equal(lm_range_stats(m, a, b, &st), 0);
 			brute(L, a, b, want);
 			for (int c = 0; c < LM_CAT_N; c++)
 				if (st.bytes[c] != want[c]) {
-					fail_msg("seed %u range [%llu,%llu) "
-					         "cat %d: %llu != %llu",
-					         seed, (unsigned long long)a,
-					         (unsigned long long)b, c,
-					         (unsigned long long)st.bytes[c],
-					         (unsigned long long)want[c]);
+					fail_msg(
+					    "seed %u range [%llu,%llu) "
+					    "cat %d: %llu != %llu",
+					    seed, (unsigned long long)a,
+					    (unsigned long long)b, c,
+					    (unsigned long long)st.bytes[c],
+					    (unsigned long long)want[c]);
 				}
 		}
 	}
@@ -258,16 +259,18 @@ static struct lm_model *random_layout(unsigned seed, uint64_t size)
 		if (what < 2) {
 			assert_int_equal(lm_add_free(m, pos, len), 0);
 		} else if (what < 3) {
-			assert_int_equal(lm_add_metadata(m, pos, len, "gdt"), 0);
+			assert_int_equal(lm_add_metadata(m, pos, len, "gdt"),
+			                 0);
 		} else if (what < 9) {
 			struct rl_extent e[8];
 			int n = 1 + rand() % 8;
 			uint64_t lp = 0, p = pos, left = len;
 			int k;
 			for (k = 0; k < n && left >= BS; k++) {
-				uint64_t l = k == n - 1 ? left
-				                        : BS * (1 + rand() %
-				                                    (left / BS));
+				uint64_t l =
+				    k == n - 1
+				        ? left
+				        : BS * (1 + rand() % (left / BS));
 				if (l > left)
 					l = left;
 				e[k] = (struct rl_extent){
@@ -307,8 +310,8 @@ static void test_range_stats_random(void **state)
 		check_ranges(m, &L, size, seed);
 		/* flip selections: the prefix sums follow */
 		for (uint32_t i = 0; i < lm_file_count(m); i += 3)
-			lm_select(m, i, !(lm_file(m, i)->flags &
-			                  LM_FILE_SELECTED));
+			lm_select(m, i,
+			          !(lm_file(m, i)->flags & LM_FILE_SELECTED));
 		check_ranges(m, &L, size, seed + 100);
 		lm_free(m);
 	}
@@ -345,8 +348,8 @@ static void test_frag(void **state)
 	 * score = 80 + 20*40/100 = 88 */
 	struct rl_extent frag[5];
 	for (int i = 0; i < 5; i++)
-		frag[i] = (struct rl_extent){(uint64_t)i * 2 * BS,
-		                             (uint64_t)(i * 10) * BS, 2 * BS, 0};
+		frag[i] = (struct rl_extent){
+		    (uint64_t)i * 2 * BS, (uint64_t)(i * 10) * BS, 2 * BS, 0};
 	id = add_file(m, 21, "frag", frag, 5);
 	lm_file_frag(m, id, &ff);
 	assert_int_equal(ff.regions, 5);
@@ -386,12 +389,13 @@ static void test_freefrag(void **state)
 	struct lm_freefrag ff;
 
 	(void)state;
-	assert_int_equal(lm_add_free(m, 0, BS), 0);            /* 1 blk */
-	assert_int_equal(lm_add_free(m, 10 * BS, 3 * BS), 0);  /* 3 */
-	assert_int_equal(lm_add_free(m, 20 * BS, 4 * BS), 0);  /* 4+4 merged */
+	assert_int_equal(lm_add_free(m, 0, BS), 0);           /* 1 blk */
+	assert_int_equal(lm_add_free(m, 10 * BS, 3 * BS), 0); /* 3 */
+	assert_int_equal(lm_add_free(m, 20 * BS, 4 * BS), 0); /* 4+4 merged */
 	assert_int_equal(lm_add_free(m, 24 * BS, 4 * BS), 0);
 	assert_int_equal(lm_add_free(m, 100 * MiB, 3 * MiB), 0); /* 768 */
-	assert_int_equal(lm_add_free(m, 127 * MiB, 2 * MiB), 0); /* spans g0/g1 */
+	assert_int_equal(lm_add_free(m, 127 * MiB, 2 * MiB),
+	                 0); /* spans g0/g1 */
 	assert_int_equal(lm_freefrag(m, 0, 256 * MiB, &ff), 0);
 	assert_int_equal(ff.extents, 5);
 	assert_int_equal(ff.count[0], 1);
@@ -434,20 +438,22 @@ static void test_refresh(void **state)
 			uint64_t p = (uint64_t)(rand() % 16000) * BS;
 			for (int i = 0; i < k; i++) {
 				ne[i] = (struct rl_extent){
-				    (uint64_t)i * 8 * BS, p, (uint64_t)(1 + rand() % 8) * BS,
-				    0};
+				    (uint64_t)i * 8 * BS, p,
+				    (uint64_t)(1 + rand() % 8) * BS, 0};
 				p += 9 * BS + (uint64_t)(rand() % 2) * MiB;
 				if (p + 8 * BS > size)
 					p = 0;
 			}
-			assert_int_equal(lm_refresh_file(m, id, ne, (size_t)k), 0);
+			assert_int_equal(lm_refresh_file(m, id, ne, (size_t)k),
+			                 0);
 			if (round % 3 == 0) {
 				uint64_t a = (uint64_t)(rand() % 15000) * BS;
-				uint64_t b = a + (uint64_t)(1 + rand() % 700) * BS;
+				uint64_t b =
+				    a + (uint64_t)(1 + rand() % 700) * BS;
 				struct rl_free_extent fe[2] = {
 				    {a + BS, 2 * BS}, {b - 3 * BS, 2 * MiB}};
-				assert_int_equal(lm_refresh_free(m, a, b, fe, 2),
-				                 0);
+				assert_int_equal(
+				    lm_refresh_free(m, a, b, fe, 2), 0);
 			}
 			if (round % 7 == 0)
 				check_ranges(m, &L1, size, seed * 1000 + round);
@@ -459,9 +465,9 @@ static void test_refresh(void **state)
 			const struct lm_extent *e = lm_file_extents(m, i, &n);
 			struct rl_extent *re = malloc((n + 1) * sizeof(*re));
 			for (size_t k = 0; k < n; k++)
-				re[k] = (struct rl_extent){e[k].logical,
-				                           e[k].physical,
-				                           e[k].length, e[k].flags};
+				re[k] = (struct rl_extent){
+				    e[k].logical, e[k].physical, e[k].length,
+				    e[k].flags};
 			struct lm_file_info fi = {.ino = lm_file(m, i)->ino,
 			                          .mode = lm_file(m, i)->mode,
 			                          .size = lm_file(m, i)->size};
@@ -524,16 +530,22 @@ static void test_trim(void **state)
 		for (int step = 0; step < 2; step++) {
 			assert_int_equal(lm_file_count(m), lm_file_count(t));
 			for (uint32_t i = 0; i < lm_file_count(t); i++) {
-				assert_int_equal(lm_find_inode(t, lm_file(t, i)->ino), i);
-				assert_int_equal(lm_find_path(t, lm_file_path(t, i, 0)), i);
-				assert_memory_equal(lm_file(m, i), lm_file(t, i),
+				assert_int_equal(
+				    lm_find_inode(t, lm_file(t, i)->ino), i);
+				assert_int_equal(
+				    lm_find_path(t, lm_file_path(t, i, 0)), i);
+				assert_memory_equal(lm_file(m, i),
+				                    lm_file(t, i),
 				                    sizeof(struct lm_file));
 			}
 			struct lm_stats s1, s2;
 			for (uint64_t a = 0; a < size; a += 7 * BS) {
-				uint64_t b = a + 41 * BS > size ? size : a + 41 * BS;
-				assert_int_equal(lm_range_stats(m, a, b, &s1), 0);
-				assert_int_equal(lm_range_stats(t, a, b, &s2), 0);
+				uint64_t b =
+				    a + 41 * BS > size ? size : a + 41 * BS;
+				assert_int_equal(lm_range_stats(m, a, b, &s1),
+				                 0);
+				assert_int_equal(lm_range_stats(t, a, b, &s2),
+				                 0);
 				assert_memory_equal(&s1, &s2, sizeof(s1));
 			}
 			/* grow again after the trim: more files, a refresh
@@ -549,8 +561,10 @@ static void test_trim(void **state)
 			assert_int_equal(lm_refresh_file(t, 0, ne, 1), 0);
 			assert_int_equal(lm_refresh_file(m, 1, ne, 2), 0);
 			assert_int_equal(lm_refresh_file(t, 1, ne, 2), 0);
-			assert_int_equal(lm_add_path(m, 2, "link"), step ? -EEXIST : 0);
-			assert_int_equal(lm_add_path(t, 2, "link"), step ? -EEXIST : 0);
+			assert_int_equal(lm_add_path(m, 2, "link"),
+			                 step ? -EEXIST : 0);
+			assert_int_equal(lm_add_path(t, 2, "link"),
+			                 step ? -EEXIST : 0);
 		}
 		lm_free(m);
 		lm_free(t);
@@ -602,16 +616,21 @@ static void test_index_sort(void **state)
 		if (mode == 2) /* move every file one block up, newest first */
 			for (uint32_t id = nf; id-- > 0;) {
 				size_t n;
-				const struct lm_extent *x = lm_file_extents(m, id, &n);
-				struct rl_extent e = {0, x->physical + BS, BS, 0};
-				assert_int_equal(lm_refresh_file(m, id, &e, 1), 0);
+				const struct lm_extent *x =
+				    lm_file_extents(m, id, &n);
+				struct rl_extent e = {0, x->physical + BS, BS,
+				                      0};
+				assert_int_equal(lm_refresh_file(m, id, &e, 1),
+				                 0);
 			}
 		for (uint32_t b = 0; b < nblk; b++) {
 			struct seen s = {0};
-			uint64_t at = (uint64_t)b * 4096 * BS + (mode == 2) * BS;
+			uint64_t at =
+			    (uint64_t)b * 4096 * BS + (mode == 2) * BS;
 			if (mode == 2 && owner[b] == LM_NONE)
 				at -= BS; /* free records did not move */
-			assert_int_equal(lm_owners(m, at, at + BS, collect, &s), 0);
+			assert_int_equal(lm_owners(m, at, at + BS, collect, &s),
+			                 0);
 			assert_int_equal(s.n, 1);
 			if (owner[b] == LM_NONE) {
 				assert_int_equal(s.o[0].kind, LM_OWN_FREE);
@@ -641,16 +660,16 @@ static void test_reserve_attrs(void **state)
 		assert_int_equal(lm_reserve(m, want[w]), 0);
 		for (uint64_t i = 0; i < 1000; i++) {
 			struct rl_extent e = {0, (i + 1) * BS, BS, 0};
-			snprintf(path, sizeof(path), "d%u/f%u", (unsigned)(i % 7),
-			         (unsigned)i);
+			snprintf(path, sizeof(path), "d%u/f%u",
+			         (unsigned)(i % 7), (unsigned)i);
 			lm_prefetch(m, 100 + i, path);
 			assert_int_equal(add_file(m, 100 + i, path, &e, 1), i);
 			if (i == 500) /* reserving later keeps what is there */
 				assert_int_equal(lm_reserve(m, 2000), 0);
 		}
 		for (uint64_t i = 0; i < 1000; i++) {
-			snprintf(path, sizeof(path), "d%u/f%u", (unsigned)(i % 7),
-			         (unsigned)i);
+			snprintf(path, sizeof(path), "d%u/f%u",
+			         (unsigned)(i % 7), (unsigned)i);
 			assert_int_equal(lm_find_inode(m, 100 + i), i);
 			assert_int_equal(lm_find_path(m, path), i);
 		}
@@ -663,25 +682,26 @@ static void test_reserve_attrs(void **state)
 		lm_prefetch(m, 7, NULL);
 
 		const struct lm_file *f = lm_file(m, 3);
-		assert_int_equal(f->flags & (LM_FILE_HAS_GEN | LM_FILE_HAS_IFLAGS |
-		                             LM_FILE_ATTRS_READ),
+		assert_int_equal(f->flags &
+		                     (LM_FILE_HAS_GEN | LM_FILE_HAS_IFLAGS |
+		                      LM_FILE_ATTRS_READ),
 		                 0);
-		assert_int_equal(lm_set_file_attrs(m, 3, LM_FILE_HAS_GEN, 77, 9),
-		                 0);
+		assert_int_equal(
+		    lm_set_file_attrs(m, 3, LM_FILE_HAS_GEN, 77, 9), 0);
 		f = lm_file(m, 3);
 		assert_int_equal(f->generation, 77);
 		assert_int_equal(f->iflags, 0); /* not given */
-		assert_int_equal(f->flags & (LM_FILE_HAS_GEN | LM_FILE_HAS_IFLAGS |
-		                             LM_FILE_ATTRS_READ),
+		assert_int_equal(f->flags &
+		                     (LM_FILE_HAS_GEN | LM_FILE_HAS_IFLAGS |
+		                      LM_FILE_ATTRS_READ),
 		                 LM_FILE_HAS_GEN | LM_FILE_ATTRS_READ);
 		assert_int_equal(lm_set_file_attrs(m, 4, 0, 1, 1), 0);
 		assert_int_equal(lm_file(m, 4)->flags &
 		                     (LM_FILE_HAS_GEN | LM_FILE_HAS_IFLAGS |
 		                      LM_FILE_ATTRS_READ),
 		                 LM_FILE_ATTRS_READ);
-		assert_int_equal(lm_set_file_attrs(m, 4, LM_FILE_HAS_IFLAGS, 0,
-		                                   0x10),
-		                 0);
+		assert_int_equal(
+		    lm_set_file_attrs(m, 4, LM_FILE_HAS_IFLAGS, 0, 0x10), 0);
 		assert_int_equal(lm_file(m, 4)->iflags, 0x10);
 		assert_int_equal(lm_set_file_attrs(m, 1000, 0, 0, 0), -EINVAL);
 		assert_int_equal(lm_trim(m), 0);
@@ -717,9 +737,9 @@ static void test_add_rollback(void **state)
 	(void)state;
 	for (uint32_t i = 0; i < n; i++) {
 		struct rl_extent e = {0, (i + 1) * BS, BS, 0};
-		struct rl_extent bad[2] = {{0, (i + 1) * BS, BS, 0},
-		                           {UINT64_MAX - BS, (i + 2) * BS, 2 * BS,
-		                            0}};
+		struct rl_extent bad[2] = {
+		    {0, (i + 1) * BS, BS, 0},
+		    {UINT64_MAX - BS, (i + 2) * BS, 2 * BS, 0}};
 		struct lm_file_info fi = {.ino = 100000 + i,
 		                          .mode = S_IFREG | 0644};
 
@@ -727,7 +747,8 @@ static void test_add_rollback(void **state)
 		assert_int_equal(add_file(m, 100 + i, path, &e, 1), i);
 		assert_int_equal(add_file(clean, 100 + i, path, &e, 1), i);
 		snprintf(path, sizeof(path), "bad/f%u", i);
-		assert_int_equal(lm_add_file(m, &fi, path, bad, 2, &id), -EINVAL);
+		assert_int_equal(lm_add_file(m, &fi, path, bad, 2, &id),
+		                 -EINVAL);
 		assert_int_equal(lm_find_inode(m, fi.ino), LM_NONE);
 		assert_int_equal(lm_find_path(m, path), LM_NONE);
 		assert_int_equal(lm_file_count(m), i + 1);
@@ -739,9 +760,8 @@ static void test_add_rollback(void **state)
 		snprintf(path, sizeof(path), "d%u/f%u", i % 5, i);
 		assert_int_equal(lm_find_inode(m, 100 + i), i);
 		assert_int_equal(lm_find_path(m, path), i);
-		assert_int_equal(lm_owners(m, (i + 1) * BS, (i + 2) * BS, collect,
-		                           &s),
-		                 0);
+		assert_int_equal(
+		    lm_owners(m, (i + 1) * BS, (i + 2) * BS, collect, &s), 0);
 		assert_int_equal(s.n, 1);
 		assert_int_equal(s.o[0].file, i);
 	}
@@ -834,8 +854,7 @@ static void test_bench(void **state)
 		struct rl_extent e = {0, slot * BS, BS, 0};
 		fi.ino = i + 1;
 		snprintf(path, sizeof(path), "d%llu/f%llu",
-		         (unsigned long long)(i / 1000),
-		         (unsigned long long)i);
+		         (unsigned long long)(i / 1000), (unsigned long long)i);
 		assert_int_equal(lm_add_file(m, &fi, path, &e, 1, NULL), 0);
 	}
 	clock_gettime(CLOCK_MONOTONIC, &t0);
@@ -883,7 +902,7 @@ int main(void)
 	    cmocka_unit_test(test_refresh),
 	    cmocka_unit_test(test_trim),
 	    cmocka_unit_test(test_reserve_attrs),
-    cmocka_unit_test(test_add_rollback),
+	    cmocka_unit_test(test_add_rollback),
 	    cmocka_unit_test(test_index_sort),
 	    cmocka_unit_test(test_names_private),
 	    cmocka_unit_test(test_bench),

@@ -13,10 +13,10 @@
 #include "layout_model.h"
 #include "planner.h"
 
-#define KiB 1024ull
-#define MiB (1ull << 20)
+#define KiB                1024ull
+#define MiB                (1ull << 20)
 #define FIXTURE_GROUP_SIZE (16 * MiB)
-#define G2 (32 * MiB) /* start of group 2 (16 MiB groups) */
+#define G2                 (32 * MiB) /* start of group 2 (16 MiB groups) */
 
 #include "model_fixture.h"
 
@@ -57,9 +57,9 @@ static void test_defrag(void **state)
 	(void)state;
 	ids[0] = add_file(m, 12, "dir/a", a, 3);
 	ids[1] = add_file(m, 13, "dir/b", b, 1);
-	lm_add_free(m, G2 + 4 * MiB, 64 * KiB);  /* too small */
-	lm_add_free(m, G2 + 5 * MiB, 1 * MiB);   /* fits, wasteful */
-	lm_add_free(m, G2 + 8 * MiB, 96 * KiB);  /* exact fit */
+	lm_add_free(m, G2 + 4 * MiB, 64 * KiB); /* too small */
+	lm_add_free(m, G2 + 5 * MiB, 1 * MiB);  /* fits, wasteful */
+	lm_add_free(m, G2 + 8 * MiB, 96 * KiB); /* exact fit */
 	assert_int_equal(pl_init(&c, m), 0);
 	assert_int_equal(pl_defrag(&c, ids, 2, NULL), 0);
 	assert_int_equal(c.nmv, 1);
@@ -84,7 +84,7 @@ static void test_defrag(void **state)
 		assert_int_equal(p.steps[0].range.nbefore, 3);
 		assert_int_equal(p.steps[0].range.ntarget, 1);
 		assert_int_equal(p.steps[0].range.target[0].physical,
-				 G2 + 8 * MiB);
+		                 G2 + 8 * MiB);
 		pm = pl_predict_model(m, &p, "/mnt");
 		assert_non_null(pm);
 		e = lm_file_extents(pm, lm_find_inode(pm, 12), &n);
@@ -153,18 +153,19 @@ static void test_defrag_holes_eof(void **state)
 	struct rl_extent s[] = {{0, G2, 64 * KiB, 0},
 	                        {8 * MiB, G2 + 2 * MiB, 64 * KiB, 0}};
 	/* t: one contiguous run, then a run in two pieces after a hole */
-	struct rl_extent t[] = {{0, G2 + 3 * MiB, 64 * KiB, 0},
-	                        {1 * MiB, G2 + 4 * MiB, 32 * KiB, 0},
-	                        {1 * MiB + 32 * KiB, G2 + 5 * MiB, 32 * KiB, 0}};
+	struct rl_extent t[] = {
+	    {0, G2 + 3 * MiB, 64 * KiB, 0},
+	    {1 * MiB, G2 + 4 * MiB, 32 * KiB, 0},
+	    {1 * MiB + 32 * KiB, G2 + 5 * MiB, 32 * KiB, 0}};
 	/* u: data below EOF in three pieces, the last one continued by
 	 * preallocated blocks past EOF */
-	struct rl_extent u[] = {{0, G2 + 6 * MiB, 32 * KiB, 0},
-	                        {32 * KiB, G2 + 6 * MiB + 512 * KiB, 16 * KiB, 0},
-	                        {48 * KiB, G2 + 7 * MiB, 16 * KiB, 0},
-	                        {64 * KiB, G2 + 7 * MiB + 16 * KiB, 64 * KiB,
-	                         RL_EXT_UNWRITTEN}};
-	struct lm_file_info fi = {.ino = 14, .mode = S_IFREG | 0644,
-	                          .size = 64 * KiB - 100};
+	struct rl_extent u[] = {
+	    {0, G2 + 6 * MiB, 32 * KiB, 0},
+	    {32 * KiB, G2 + 6 * MiB + 512 * KiB, 16 * KiB, 0},
+	    {48 * KiB, G2 + 7 * MiB, 16 * KiB, 0},
+	    {64 * KiB, G2 + 7 * MiB + 16 * KiB, 64 * KiB, RL_EXT_UNWRITTEN}};
+	struct lm_file_info fi = {
+	    .ino = 14, .mode = S_IFREG | 0644, .size = 64 * KiB - 100};
 	uint32_t ids[3];
 	struct pl_ctx c;
 

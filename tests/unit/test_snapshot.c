@@ -20,12 +20,14 @@ static struct lm_model *sample(uint64_t size)
 {
 	struct lm_geometry g;
 	struct lm_model *m;
-	struct lm_file_info fi = {.ino = 12, .mode = S_IFREG | 0640,
-	                          .size = 10000, .generation = 77,
+	struct lm_file_info fi = {.ino = 12,
+	                          .mode = S_IFREG | 0640,
+	                          .size = 10000,
+	                          .generation = 77,
 	                          .flags = LM_FILE_HAS_GEN};
-	struct rl_extent e1[] = {{0, 40 * BS, 2 * BS, 0},
-	                         {2 * BS, 90 * BS, BS,
-	                          RL_EXT_UNWRITTEN | RL_EXT_LAST}};
+	struct rl_extent e1[] = {
+	    {0, 40 * BS, 2 * BS, 0},
+	    {2 * BS, 90 * BS, BS, RL_EXT_UNWRITTEN | RL_EXT_LAST}};
 	struct rl_extent big = {0, size - 8 * BS, 4 * BS, RL_EXT_LAST};
 	uint32_t id;
 
@@ -126,9 +128,8 @@ static void test_round_trip_file(void **state)
 	snprintf(cmd, sizeof(cmd), "cmp -s %s %s", a, b);
 	assert_int_equal(system(cmd), 0);
 	lm_free(m2);
-	assert_int_equal(snap_import("/nonexistent/x.json", &m2, err,
-	                             sizeof(err)),
-	                 -ENOENT);
+	assert_int_equal(
+	    snap_import("/nonexistent/x.json", &m2, err, sizeof(err)), -ENOENT);
 	assert_non_null(strstr(err, "/nonexistent/x.json"));
 	unlink(a);
 	unlink(b);
@@ -291,14 +292,13 @@ static void test_malformed(void **state)
 	char *d = malloc(deep * 2);
 	memset(d, '[', deep);
 	memset(d + deep, ']', deep);
-	assert_int_equal(snap_import_buf(d, deep * 2, "deep", &out, err,
-	                                 sizeof(err)),
-	                 -EINVAL);
+	assert_int_equal(
+	    snap_import_buf(d, deep * 2, "deep", &out, err, sizeof(err)),
+	    -EINVAL);
 	assert_non_null(strstr(err, "nested deeper"));
 	free(d);
-	assert_int_equal(snap_import_buf("[]", 2, "arr", &out, err,
-	                                 sizeof(err)),
-	                 -EINVAL);
+	assert_int_equal(
+	    snap_import_buf("[]", 2, "arr", &out, err, sizeof(err)), -EINVAL);
 	assert_non_null(strstr(err, "not an object"));
 	/* huge counts: a files array whose members are not objects */
 	char *many = edit(good, "\"files\":[", "\"files\":[1,2,3,");

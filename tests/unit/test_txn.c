@@ -3,6 +3,8 @@
  * interrupted transaction. */
 #include "config.h"
 #include <errno.h>
+#include <fcntl.h>
+#include <linux/falloc.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -10,10 +12,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <cmocka.h>
-#include <fcntl.h>
-#include <linux/falloc.h>
 #include <unistd.h>
+#include <cmocka.h>
 #include "txn.h"
 #include "txn_check.h"
 #include "txn_recover.h"
@@ -25,8 +25,10 @@
 static void test_error_words(void **state)
 {
 	(void)state;
-	assert_non_null(strstr(rl_strerror(-EDQUOT), "disk quota exceeded (EDQUOT"));
-	assert_non_null(strstr(rl_strerror(-EROFS), "read-only filesystem (EROFS"));
+	assert_non_null(
+	    strstr(rl_strerror(-EDQUOT), "disk quota exceeded (EDQUOT"));
+	assert_non_null(
+	    strstr(rl_strerror(-EROFS), "read-only filesystem (EROFS"));
 	assert_non_null(strstr(rl_strerror(EROFS), "EROFS"));
 }
 
@@ -35,8 +37,8 @@ static void test_normalize(void **state)
 	struct rl_extent p[] = {
 	    {2 * K, 102 * K, K, 0x800}, /* out of order, merges with next */
 	    {0, 100 * K, 2 * K, 0},
-	    {3 * K, 500 * K, K, 0},     /* logically adjacent, not physically */
-	    {5 * K, 502 * K, K, 0},     /* physically adjacent, logical hole */
+	    {3 * K, 500 * K, K, 0}, /* logically adjacent, not physically */
+	    {5 * K, 502 * K, K, 0}, /* physically adjacent, logical hole */
 	};
 	size_t n = tx_pieces_normalize(p, 4);
 
@@ -56,9 +58,9 @@ static void test_predict(void **state)
 {
 	/* data at [0,2K) and [4K,6K) with a hole; target: one run at 1000 */
 	struct rl_extent before[] = {{0, 10 * K, 2 * K, 0},
-	                            {4 * K, 50 * K, 2 * K, 0}};
+	                             {4 * K, 50 * K, 2 * K, 0}};
 	struct rl_extent target[] = {{0, 1000 * K, 2 * K, 0},
-	                            {4 * K, 1004 * K, 2 * K, 0}};
+	                             {4 * K, 1004 * K, 2 * K, 0}};
 	struct rl_extent *out;
 	size_t n;
 
@@ -85,14 +87,14 @@ static void test_predict(void **state)
 static void test_in_place(void **state)
 {
 	struct rl_extent before[] = {{0, 10 * K, 2 * K, 0},
-	                            {4 * K, 50 * K, 2 * K, 0}};
+	                             {4 * K, 50 * K, 2 * K, 0}};
 	struct rl_extent there[] = {{0, 10 * K, 2 * K, 0},
-	                           {4 * K, 50 * K, 2 * K, 0}};
+	                            {4 * K, 50 * K, 2 * K, 0}};
 	struct rl_extent away[] = {{0, 1000 * K, 6 * K, 0}};
 	struct tx_step st = {.range.before = before,
-			     .range.nbefore = 2,
-			     .range.target = there,
-			     .range.ntarget = 2};
+	                     .range.nbefore = 2,
+	                     .range.target = there,
+	                     .range.ntarget = 2};
 
 	(void)state;
 	assert_int_equal(tx_step_in_place(&st), 1);
@@ -104,7 +106,7 @@ static void test_in_place(void **state)
 static void test_equal(void **state)
 {
 	struct rl_extent a[] = {{0, K, K, 0}}, b[] = {{0, K, K, 1}},
-	                c[] = {{0, 2 * K, K, 0}};
+	                 c[] = {{0, 2 * K, K, 0}};
 	(void)state;
 	assert_true(tx_pieces_equal(a, 1, b, 1)); /* flags ignored */
 	assert_false(tx_pieces_equal(a, 1, c, 1));
@@ -116,21 +118,36 @@ static void test_undo_plan(void **state)
 	/* Step 0 moved [0,4K) from two places onto one run at 800;
 	 * step 1 moved [0,2K) of g but only the second block changed. */
 	struct rl_extent b0[] = {{0, 10 * K, 2 * K, 0},
-				 {2 * K, 30 * K, 2 * K, 0}};
+	                         {2 * K, 30 * K, 2 * K, 0}};
 	struct rl_extent a0[] = {{0, 800 * K, 4 * K, 0}};
 	struct rl_extent b1[] = {{0, 60 * K, 2 * K, 0}};
 	struct rl_extent a1[] = {{0, 60 * K, K, 0}, {K, 900 * K, K, 0}};
 	struct jr_step steps[3] = {
-	    {.index = 0, .state = JR_STEP_DONE, .after = a0, .nafter = 1,
-	     .range = {.path = (char *)"/m/f", .ino = 11, .gen = 5,
-	               .offset = 0, .length = 4 * K, .before = b0,
+	    {.index = 0,
+	     .state = JR_STEP_DONE,
+	     .after = a0,
+	     .nafter = 1,
+	     .range = {.path = (char *)"/m/f",
+	               .ino = 11,
+	               .gen = 5,
+	               .offset = 0,
+	               .length = 4 * K,
+	               .before = b0,
 	               .nbefore = 2}},
-	    {.index = 1, .state = JR_STEP_FAILED, .after = a1, .nafter = 2,
-	     .range = {.path = (char *)"/m/g", .ino = 12, .offset = 0,
-	               .length = 2 * K, .before = b1, .nbefore = 1}},
-	    {.index = 2, .state = JR_STEP_FAILED,
-	     .range = {.path = (char *)"/m/h", .ino = 13, .offset = 0,
-	               .length = K}},
+	    {.index = 1,
+	     .state = JR_STEP_FAILED,
+	     .after = a1,
+	     .nafter = 2,
+	     .range = {.path = (char *)"/m/g",
+	               .ino = 12,
+	               .offset = 0,
+	               .length = 2 * K,
+	               .before = b1,
+	               .nbefore = 1}},
+	    {.index = 2,
+	     .state = JR_STEP_FAILED,
+	     .range =
+	         {.path = (char *)"/m/h", .ino = 13, .offset = 0, .length = K}},
 	};
 	struct jr_txn t = {.id = 7, .steps = steps, .nsteps = 3};
 	struct tx_plan p;
@@ -144,7 +161,7 @@ static void test_undo_plan(void **state)
 	/* newest first */
 	assert_string_equal(p.steps[0].range.path, "/m/g");
 	assert_int_equal(p.steps[0].range.ntarget,
-			 1); /* only the moved block */
+	                 1); /* only the moved block */
 	assert_int_equal(p.steps[0].range.target[0].logical, K);
 	assert_int_equal(p.steps[0].range.target[0].physical, 61 * K);
 	assert_int_equal(p.steps[0].bytes, K);
@@ -162,10 +179,10 @@ static void test_undo_plan(void **state)
 		struct rl_extent *out;
 		size_t n;
 		assert_int_equal(tx_predict(p.steps[1].range.before,
-					    p.steps[1].range.nbefore,
-					    p.steps[1].range.target,
-					    p.steps[1].range.ntarget, &out, &n),
-				 0);
+		                            p.steps[1].range.nbefore,
+		                            p.steps[1].range.target,
+		                            p.steps[1].range.ntarget, &out, &n),
+		                 0);
 		assert_true(tx_pieces_equal(out, n, b0, 2));
 		free(out);
 	}
@@ -191,19 +208,40 @@ static void test_undo_multistep(void **state)
 	struct rl_extent b2[] = {{0, 500 * K, 2 * K, 0}};
 	struct rl_extent a2[] = {{0, 101 * K, 2 * K, 0}}; /* overlaps b0 */
 	struct jr_step steps[3] = {
-	    {.index = 0, .state = JR_STEP_DONE, .after = a0, .nafter = 1,
-	     .range = {.path = (char *)"/m/f", .ino = 11, .offset = 0,
-	               .length = 4 * K, .before = b0, .nbefore = 1}},
-	    {.index = 1, .state = JR_STEP_DONE, .after = a1, .nafter = 1,
-	     .range = {.path = (char *)"/m/g", .ino = 12, .offset = 0,
-	               .length = K, .before = b1, .nbefore = 1}},
-	    {.index = 2, .state = JR_STEP_DONE, .after = a2, .nafter = 1,
-	     .range = {.path = (char *)"/m/f", .ino = 11, .offset = 0,
-	               .length = 2 * K, .before = b2, .nbefore = 1}},
+	    {.index = 0,
+	     .state = JR_STEP_DONE,
+	     .after = a0,
+	     .nafter = 1,
+	     .range = {.path = (char *)"/m/f",
+	               .ino = 11,
+	               .offset = 0,
+	               .length = 4 * K,
+	               .before = b0,
+	               .nbefore = 1}},
+	    {.index = 1,
+	     .state = JR_STEP_DONE,
+	     .after = a1,
+	     .nafter = 1,
+	     .range = {.path = (char *)"/m/g",
+	               .ino = 12,
+	               .offset = 0,
+	               .length = K,
+	               .before = b1,
+	               .nbefore = 1}},
+	    {.index = 2,
+	     .state = JR_STEP_DONE,
+	     .after = a2,
+	     .nafter = 1,
+	     .range = {.path = (char *)"/m/f",
+	               .ino = 11,
+	               .offset = 0,
+	               .length = 2 * K,
+	               .before = b2,
+	               .nbefore = 1}},
 	};
 	struct jr_txn t = {.id = 3, .steps = steps, .nsteps = 3};
 	struct rl_extent now[] = {{0, 101 * K, 2 * K, 0},
-	                         {2 * K, 502 * K, 2 * K, 0}};
+	                          {2 * K, 502 * K, 2 * K, 0}};
 	struct rl_extent *parts;
 	struct tx_plan p;
 	size_t n;
@@ -336,9 +374,9 @@ static void test_apply_changed(void **state)
 
 	/* blocks moved: punch the first block */
 	fd = open(path, O_RDWR);
-	assert_int_equal(fallocate(fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE,
-	                           0, 4096),
-	                 0);
+	assert_int_equal(
+	    fallocate(fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, 0, 4096),
+	    0);
 	close(fd);
 	assert_int_equal(tx_apply(&p, j, &o, &res), -ESTALE);
 	assert_int_equal(res.status, JR_ST_FAILED);
@@ -363,9 +401,8 @@ static void test_apply_changed(void **state)
 
 	/* both journaled: begin, planned, failed, end */
 	jr_close(j);
-	assert_int_equal(jr_open(cmd, "test-uuid", 0, &j, NULL, msg,
-	                         sizeof(msg)),
-	                 0);
+	assert_int_equal(
+	    jr_open(cmd, "test-uuid", 0, &j, NULL, msg, sizeof(msg)), 0);
 	assert_int_equal(j->ntxns, 2);
 	assert_int_equal(j->txns[1].status, JR_ST_FAILED);
 	assert_int_equal(j->txns[1].nsteps, 1);
@@ -393,9 +430,9 @@ static void test_check_undo_files(void **state)
 	assert_int_equal(u.kind, TX_UNDO_OK);
 
 	fd = open(path, O_RDWR);
-	assert_int_equal(fallocate(fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE,
-	                           0, 4096),
-	                 0);
+	assert_int_equal(
+	    fallocate(fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, 0, 4096),
+	    0);
 	close(fd);
 	assert_int_equal(tx_check_undo_files(&p, plain_open, NULL, &u), 1);
 	assert_int_equal(u.kind, TX_UNDO_CHANGED);

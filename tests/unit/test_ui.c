@@ -3,6 +3,7 @@
  * bindings through the executor, the help text, the map's cell
  * classification, zoom and cursor arithmetic, and the status line. */
 #include "config.h"
+#include <curses.h>
 #include <errno.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -13,14 +14,13 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <cmocka.h>
-#include <curses.h>
-#include "layout_model.h"
 #include "commands.h"
+#include "layout_model.h"
 #include "session.h"
 #include "txn.h"
 #include "ui.h"
 
-#define BS 4096u
+#define BS  4096u
 #define MiB (1ull << 20)
 
 static void t_keys(void **state)
@@ -213,8 +213,7 @@ static void t_map(void **state)
 	assert_int_equal(ui_map_classify(&ui, 9 * MiB, 9 * MiB + 65536),
 	                 UI_CELL_FREE);
 	/* Half free, half unknown: mixed. */
-	assert_int_equal(ui_map_classify(&ui, 8 * MiB - 65536,
-	                                 8 * MiB + 65536),
+	assert_int_equal(ui_map_classify(&ui, 8 * MiB - 65536, 8 * MiB + 65536),
 	                 UI_CELL_MIXED);
 	assert_int_equal(ui_map_classify(&ui, 64 * MiB, 65 * MiB),
 	                 UI_CELL_OUTSIDE);
@@ -285,8 +284,7 @@ static void t_select(void **state)
 	assert_false(lm_file(s.model, ids[0])->flags & LM_FILE_SELECTED);
 	assert_int_equal(cmd_exec_line(&s, "select nosuch"), CMD_FAIL);
 	assert_int_equal(cmd_exec_line(&s, "select frag>x"), CMD_USAGE);
-	assert_int_equal(cmd_exec_line(&s, "target 0x100000 0x200000"),
-	                 CMD_OK);
+	assert_int_equal(cmd_exec_line(&s, "target 0x100000 0x200000"), CMD_OK);
 	assert_true(s.ui->have_target);
 	assert_int_equal(s.ui->mark_end, 0x200000);
 	assert_int_equal(cmd_exec_line(&s, "target 5 1"), CMD_USAGE);
@@ -337,12 +335,9 @@ static void t_progress(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(t_keys),
-	    cmocka_unit_test(t_colors),
-	    cmocka_unit_test(t_bind_exec),
-	    cmocka_unit_test(t_no_frontend),
-	    cmocka_unit_test(t_map),
-	    cmocka_unit_test(t_select),
+	    cmocka_unit_test(t_keys),      cmocka_unit_test(t_colors),
+	    cmocka_unit_test(t_bind_exec), cmocka_unit_test(t_no_frontend),
+	    cmocka_unit_test(t_map),       cmocka_unit_test(t_select),
 	    cmocka_unit_test(t_progress),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);

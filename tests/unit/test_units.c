@@ -16,10 +16,12 @@ static void test_parse_ok(void **state)
 		const char *in;
 		uint64_t want;
 	} cases[] = {
-	    {"0", 0},          {"4096", 4096},     {"4K", 4096},
-	    {"4k", 4096},      {"4KiB", 4096},     {"4KB", 4096},
-	    {"1M", 1048576},   {"2G", 2ull << 30}, {"1T", 1ull << 40},
-	    {"0x1000", 4096},  {"0X10", 16},       {"512B", 512},
+	    {"0", 0},           {"4096", 4096},
+	    {"4K", 4096},       {"4k", 4096},
+	    {"4KiB", 4096},     {"4KB", 4096},
+	    {"1M", 1048576},    {"2G", 2ull << 30},
+	    {"1T", 1ull << 40}, {"0x1000", 4096},
+	    {"0X10", 16},       {"512B", 512},
 	    {"1P", 1ull << 50}, {"18446744073709551615", UINT64_MAX},
 	};
 	(void)state;
@@ -32,8 +34,8 @@ static void test_parse_ok(void **state)
 
 static void test_parse_bad(void **state)
 {
-	static const char *bad[] = {"", "-1", "+4", "4X", "1.5M", "K", "0x",
-	                            "4 K", "4Kx", "0xZZ", "4iB", "1e3"};
+	static const char *bad[] = {"",   "-1",  "+4",  "4X",   "1.5M", "K",
+	                            "0x", "4 K", "4Kx", "0xZZ", "4iB",  "1e3"};
 	(void)state;
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		uint64_t v = 77;
@@ -46,8 +48,7 @@ static void test_parse_range(void **state)
 {
 	uint64_t v;
 	(void)state;
-	assert_int_equal(units_parse_size("18446744073709551616", &v),
-	                 -ERANGE);
+	assert_int_equal(units_parse_size("18446744073709551616", &v), -ERANGE);
 	assert_int_equal(units_parse_size("16384P", &v), -ERANGE);
 	assert_int_equal(units_parse_size("0x10000000000000000", &v), -ERANGE);
 }
@@ -117,8 +118,8 @@ int main(void)
 	    cmocka_unit_test(test_parse_bad),
 	    cmocka_unit_test(test_parse_range),
 	    cmocka_unit_test(test_format),
-    cmocka_unit_test(test_put_word),
-    cmocka_unit_test(test_size_error),
+	    cmocka_unit_test(test_put_word),
+	    cmocka_unit_test(test_size_error),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -21,7 +21,7 @@
 #define UUID "0f1e2d3c-4b5a-6978-8796-a5b4c3d2e1f0"
 
 static char run[600];
-#define TMPDIR_PREFIX "rl-vltest"
+#define TMPDIR_PREFIX        "rl-vltest"
 #define TMPDIR_AFTER_SETUP() snprintf(run, sizeof(run), "%s/run/relayout", base)
 #include "tmpdir_fixture.h"
 
