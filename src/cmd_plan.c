@@ -27,13 +27,7 @@
 	    {"rate", "MB/s", "throttle the data moved to MB/s (MiB/s)"},       \
 	    {"io-priority", "idle|normal",                                     \
 	     "I/O priority of the moves (default idle)"},                      \
-	{                                                                      \
-		"journal-dir", "DIR",                                          \
-		    "the undo journal's directory (default "                   \
-		    "$RELAYOUT_JOURNAL_DIR, "                                  \
-		    "else /var/lib/relayout for root, "                        \
-		    "~/.local/state/relayout/journal for others)"              \
-	}
+	    CMD_OPT_JOURNAL_DIR
 
 const struct cmd_opt cmd_opts_defrag[] = {
     {"min-extents", "N", "only files with at least N extents"},

@@ -25,14 +25,6 @@
 #include "txn_check.h"
 #include "units.h"
 
-#define TXN_COMMON_OPTS                                                        \
-	{                                                                      \
-		"journal-dir", "DIR",                                          \
-		    "the undo journal's directory (default "                   \
-		    "$RELAYOUT_JOURNAL_DIR, "                                  \
-		    "else /var/lib/relayout for root, "                        \
-		    "~/.local/state/relayout/journal for others)"              \
-	}
 #define TXN_APPLY_OPTS                                                         \
 	{"dry-run", NULL, "print the plan; change nothing"},                   \
 	    {"rate", "MB/s", "throttle the data moved to MB/s (MiB/s)"},       \
@@ -49,16 +41,16 @@ const struct cmd_opt cmd_opts_move[] = {
     {"make-room", NULL,
      "move the target's occupants elsewhere first (same plan)"},
     TXN_APPLY_OPTS,
-    TXN_COMMON_OPTS,
+    CMD_OPT_JOURNAL_DIR,
     {NULL, NULL, NULL},
 };
 const struct cmd_opt cmd_opts_log[] = {
-    TXN_COMMON_OPTS,
+    CMD_OPT_JOURNAL_DIR,
     {NULL, NULL, NULL},
 };
 const struct cmd_opt cmd_opts_undo[] = {
     TXN_APPLY_OPTS,
-    TXN_COMMON_OPTS,
+    CMD_OPT_JOURNAL_DIR,
     {NULL, NULL, NULL},
 };
 

@@ -52,6 +52,16 @@ struct cmd_opt {
 	const char *help;
 };
 
+/* --journal-dir, which every journaling command takes (one text). */
+#define CMD_OPT_JOURNAL_DIR                                                    \
+	{                                                                      \
+		"journal-dir", "DIR",                                          \
+		    "the undo journal's directory (default "                   \
+		    "$RELAYOUT_JOURNAL_DIR, "                                  \
+		    "else /var/lib/relayout for root, "                        \
+		    "~/.local/state/relayout/journal for others)"              \
+	}
+
 /* A parsed invocation. */
 struct cmd_call {
 	const struct cmd_def *def;
