@@ -21,10 +21,9 @@ static enum tx_step_now range_state(int fd, const struct jr_step *js,
 	if (tx_range_pieces(fd, js->range.offset, js->range.length, now, nnow) <
 	    0)
 		return st;
-	bef = calloc(js->range.nbefore + 1, sizeof(*bef));
+	bef = jr_pieces_dup(js->range.before, js->range.nbefore);
 	if (!bef)
 		return st;
-	memcpy(bef, js->range.before, js->range.nbefore * sizeof(*bef));
 	nbef = tx_pieces_normalize(bef, js->range.nbefore);
 	if (tx_predict(bef, nbef, js->range.target, js->range.ntarget, &want,
 	               &nwant) == 0) {
