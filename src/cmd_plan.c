@@ -32,6 +32,7 @@
 const struct cmd_opt cmd_opts_defrag[] = {
     {"min-extents", "N", "only files with at least N extents"},
     {"recursive", NULL, "the files under directories too"},
+    {"unshare", NULL, "move shared (reflinked) extents too (copies them)"},
     PLAN_APPLY_OPTS,
     {NULL, NULL, NULL},
 };

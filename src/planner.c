@@ -326,8 +326,12 @@ static const char *const stuck_text[] = {
     [PL_STUCK_APPEND] = "append-only (chattr +a)",
 };
 
-/* Why file id cannot move, from the model (the busy hook not asked). */
-static enum pl_stuck stuck_in_model(struct pl_ctx *c, uint32_t id)
+/* Why file id cannot move, from the model (the busy hook not asked);
+ * extents at or past `eof` (a block boundary) are not asked for being
+ * allocated (preallocation past EOF that writeback left delalloc, as XFS
+ * speculative preallocation on a full volume: defrag moves the data below
+ * EOF only). */
+static enum pl_stuck stuck_in_model(struct pl_ctx *c, uint32_t id, uint64_t eof)
 {
 	const struct lm_file *f = lm_file(c->m, id);
 	size_t n;
@@ -346,7 +350,8 @@ static enum pl_stuck stuck_in_model(struct pl_ctx *c, uint32_t id)
 			return PL_STUCK_INLINE;
 		if (e[i].flags & (RL_EXT_ENCODED | RL_EXT_ENCRYPTED))
 			return PL_STUCK_ENCODED;
-		if (e[i].flags & (RL_EXT_UNKNOWN | RL_EXT_DELALLOC))
+		if ((e[i].flags & (RL_EXT_UNKNOWN | RL_EXT_DELALLOC)) &&
+		    e[i].logical < eof)
 			return PL_STUCK_DELALLOC;
 		if (e[i].flags & RL_EXT_NOT_ALIGNED)
 			return PL_STUCK_UNALIGNED;
@@ -361,9 +366,11 @@ static enum pl_stuck stuck_in_model(struct pl_ctx *c, uint32_t id)
 	return PL_MOVABLE;
 }
 
-enum pl_stuck pl_unmovable(struct pl_ctx *c, uint32_t id, const char **why)
+/* pl_unmovable, extents at or past eof not asked for being allocated. */
+static enum pl_stuck unmovable_below(struct pl_ctx *c, uint32_t id,
+                                     uint64_t eof, const char **why)
 {
-	enum pl_stuck k = stuck_in_model(c, id);
+	enum pl_stuck k = stuck_in_model(c, id, eof);
 	const char *w = stuck_text[k];
 
 	if (k == PL_MOVABLE && c->file_busy &&
@@ -372,6 +379,11 @@ enum pl_stuck pl_unmovable(struct pl_ctx *c, uint32_t id, const char **why)
 	if (why)
 		*why = w;
 	return k;
+}
+
+enum pl_stuck pl_unmovable(struct pl_ctx *c, uint32_t id, const char **why)
+{
+	return unmovable_below(c, id, UINT64_MAX, why);
 }
 
 static uint64_t group_of(const struct lm_geometry *g, uint64_t a)
@@ -1079,6 +1091,149 @@ static int defrag_groups(struct pl_ctx *c, uint32_t id, uint64_t eof,
 	return 0;
 }
 
+/* A free span a data group can be split over when no single free run
+ * takes it: [a, b), block aligned, outside the avoided region and the
+ * excluded targets; on XFS inside one AG, with the anchor below it. On
+ * ext4 a span may cross group ends (one move per group, physically
+ * contiguous: one run). */
+struct fspan {
+	uint64_t a, b;
+	bool used;
+};
+
+static int free_spans(struct pl_ctx *c, struct fspan **out, size_t *ns)
+{
+	struct fspan *sp = NULL;
+	size_t n = 0, cap = 0;
+
+	for (size_t i = 0; i < c->fm.n; i++) {
+		uint64_t a = (c->fm.r[i].start + c->bs - 1) / c->bs * c->bs;
+		uint64_t b =
+		    (c->fm.r[i].start + c->fm.r[i].len) / c->bs * c->bs;
+
+		while (a < b) {
+			uint64_t pe = b, gs, ge;
+			bool cut = false;
+
+			/* the avoided region (x == nexcl) and the
+			 * excluded targets */
+			for (size_t x = 0; x <= c->nexcl && !cut; x++) {
+				uint64_t s =
+				    x < c->nexcl ? c->excl[2 * x] : c->avoid_lo;
+				uint64_t e = x < c->nexcl ? c->excl[2 * x + 1]
+				                          : c->avoid_hi;
+				if (s >= pe || e <= a || e <= s)
+					continue;
+				if (s <= a) {
+					a = (e + c->bs - 1) / c->bs * c->bs;
+					cut = true;
+				} else {
+					pe = s / c->bs * c->bs;
+				}
+			}
+			if (cut)
+				continue;
+			if (c->xfs_anchor) {
+				lm_group_range(c->m, group_of(c->g, a), &gs,
+				               &ge);
+				if (ge < pe)
+					pe = ge;
+			}
+			if (pe > a && (!c->xfs_anchor || anchor_ok(c, a))) {
+				if (mem_grow(&sp, &cap, n + 1, sizeof(*sp)) <
+				    0) {
+					free(sp);
+					return -ENOMEM;
+				}
+				sp[n++] = (struct fspan){a, pe, false};
+			}
+			a = pe > a ? pe : a + c->bs;
+		}
+	}
+	*out = sp;
+	*ns = n;
+	return 0;
+}
+
+/* Cover len bytes with the fewest free spans: the best-fitting span for
+ * what is left, else the largest one, at most maxk pieces. pick[k]: the
+ * span of piece k, plen[k] its length. Returns the number of pieces, 0
+ * when maxk pieces do not cover len. */
+static size_t split_pieces(struct fspan *sp, size_t ns, uint64_t len,
+                           size_t maxk, size_t *pick, uint64_t *plen)
+{
+	size_t k = 0;
+
+	while (len && k < maxk) {
+		size_t fit = SIZE_MAX, big = SIZE_MAX;
+
+		for (size_t i = 0; i < ns; i++) {
+			uint64_t l = sp[i].b - sp[i].a;
+			if (sp[i].used)
+				continue;
+			if (l >= len &&
+			    (fit == SIZE_MAX || l < sp[fit].b - sp[fit].a))
+				fit = i;
+			if (big == SIZE_MAX || l > sp[big].b - sp[big].a)
+				big = i;
+		}
+		if (fit == SIZE_MAX)
+			fit = big;
+		if (fit == SIZE_MAX)
+			return 0;
+		sp[fit].used = true;
+		pick[k] = fit;
+		plen[k] =
+		    sp[fit].b - sp[fit].a < len ? sp[fit].b - sp[fit].a : len;
+		len -= plen[k++];
+	}
+	return len ? 0 : k;
+}
+
+/* Move data group g of file id over the fewest free spans, split at
+ * group ends, when that leaves fewer runs than it has now: the number of
+ * pieces, 0 when it would not improve, or -errno. */
+static int defrag_split(struct pl_ctx *c, uint32_t id, const struct dgroup *g)
+{
+	struct fspan *sp = NULL;
+	size_t ns = 0, k, maxk = g->runs > 1 ? (size_t)g->runs - 1 : 0;
+	size_t *pick = NULL;
+	uint64_t *plen = NULL, pos = g->off;
+	int r = free_spans(c, &sp, &ns);
+
+	if (r < 0)
+		return r;
+	if (maxk > ns)
+		maxk = ns;
+	pick = calloc(maxk + 1, sizeof(*pick));
+	plen = calloc(maxk + 1, sizeof(*plen));
+	if (!pick || !plen) {
+		r = -ENOMEM;
+		goto out;
+	}
+	k = split_pieces(sp, ns, g->len, maxk, pick, plen);
+	for (size_t i = 0; i < k && r == 0; i++) {
+		uint64_t at = sp[pick[i]].a, left = plen[i];
+
+		while (left && r == 0) { /* one move per group */
+			uint64_t gs, ge, l;
+			lm_group_range(c->m, group_of(c->g, at), &gs, &ge);
+			l = ge - at < left ? ge - at : left;
+			r = pl_add_move(c, id, pos, l, at, "defrag");
+			at += l;
+			pos += l;
+			left -= l;
+		}
+	}
+	if (r == 0)
+		r = (int)k;
+out:
+	free(pick);
+	free(plen);
+	free(sp);
+	return r;
+}
+
 int pl_defrag(struct pl_ctx *c, const uint32_t *ids, size_t n,
               const struct pl_defrag_opts *o)
 {
@@ -1115,12 +1270,12 @@ int pl_defrag(struct pl_ctx *c, const uint32_t *ids, size_t n,
 			        fpath(c, id), regions, regions == 1 ? "" : "s");
 			continue;
 		}
-		if (pl_unmovable(c, id, &um) != PL_MOVABLE) {
+		eof = f ? (f->size + c->bs - 1) / c->bs * c->bs : UINT64_MAX;
+		if (unmovable_below(c, id, eof, &um) != PL_MOVABLE) {
 			pl_note(c, "skip %s: cannot move: %s", fpath(c, id),
 			        um);
 			continue;
 		}
-		eof = f ? (f->size + c->bs - 1) / c->bs * c->bs : UINT64_MAX;
 		if (defrag_groups(c, id, eof, &g, &ng, &tail) < 0)
 			return -ENOMEM;
 		/* Only groups in more pieces than they need move; the
@@ -1156,17 +1311,40 @@ int pl_defrag(struct pl_ctx *c, const uint32_t *ids, size_t n,
 			                      first_physical(c, id, 0), 0,
 			                      c->g->fs.size);
 			if (goal == UINT64_MAX) {
+				size_t m0 = c->nmv;
+				/* no single run: the fewest large ones */
+				r = defrag_split(c, id, &g[k]);
+				for (size_t q = m0; q < c->nmv; q++)
+					moved += c->mv[q].bytes;
+				if (r > 0) {
+					pl_note(c,
+					        "defrag %s [%" PRIu64
+					        ", %" PRIu64 "): no free run "
+					        "of %s: %" PRIu64 " runs -> "
+					        "%d piece%s",
+					        fpath(c, id), g[k].off,
+					        g[k].off + g[k].len,
+					        sz(g[k].len, a), g[k].runs, r,
+					        r == 1 ? "" : "s");
+					continue;
+				}
+				if (r < 0) {
+					pl_note(c, "skip %s: %s", fpath(c, id),
+					        strerror(-r));
+					continue;
+				}
 				for (size_t q = 0; q < c->fm.n; q++)
 					if (c->fm.r[q].len > largest)
 						largest = c->fm.r[q].len;
 				pl_note(c,
 				        "skip %s [%" PRIu64 ", %" PRIu64
 				        "): would not improve: no free run "
-				        "of %s inside one group (largest free "
-				        "run %s)",
+				        "of %s inside one group, and no "
+				        "fewer than %" PRIu64 " free runs "
+				        "take it (largest free run %s)",
 				        fpath(c, id), g[k].off,
 				        g[k].off + g[k].len, sz(g[k].len, a),
-				        sz(largest, b));
+				        g[k].runs, sz(largest, b));
 				continue;
 			}
 			r = pl_add_move(c, id, g[k].off, g[k].len, goal,
@@ -1185,6 +1363,15 @@ int pl_defrag(struct pl_ctx *c, const uint32_t *ids, size_t n,
 			        " at 0x%" PRIx64 " (%s)",
 			        fpath(c, id), regions, pl_file_regions(c, id),
 			        c->mv[nmv0].goal, sz(moved, a));
+		if (c->nmv > nmv0 && tail)
+			pl_note(c,
+			        "  %s: the preallocation past EOF (%" PRIu64
+			        " run%s) is not moved%s",
+			        fpath(c, id), tail, tail == 1 ? "" : "s",
+			        c->g->fs.type == RL_FS_XFS
+			            ? " (XFS may free it when the file is "
+			              "closed)"
+			            : "");
 	}
 	return 0;
 }
@@ -1591,6 +1778,7 @@ int pl_to_plan(struct pl_ctx *c, const char *root, struct tx_plan *p)
 		st.range.nbefore = mv->nbefore;
 		st.range.ntarget = mv->ntarget;
 		st.bytes = mv->bytes;
+		st.unshare = c->unshare;
 		r = tx_plan_add(p, &st);
 		if (r < 0) {
 			tx_step_clear(&st);

@@ -1059,7 +1059,8 @@ static int donor_rehold(struct apply_ctx *c, int donor,
  * punch fd if it does not): a retry after -EBUSY never hands movedata a
  * space file that lost its blocks. */
 static int move_chunk(struct apply_ctx *c, int fd, int donor,
-                      const struct rl_extent *t, uint64_t lo, uint64_t hi)
+                      const struct rl_extent *t, uint64_t lo, uint64_t hi,
+                      unsigned mflags)
 {
 	int budget = TX_REHOLD_MAX;
 
@@ -1082,7 +1083,8 @@ static int move_chunk(struct apply_ctx *c, int fd, int donor,
 			                 &budget);
 		for (size_t k = 0; r == 0 && k < n; k++)
 			r = rl_movedata(fd, donor, todo[k].logical,
-			                todo[k].length, RL_MOVE_SPACE_FULL);
+			                todo[k].length,
+			                RL_MOVE_SPACE_FULL | mflags);
 		free(todo);
 		if (r < 0 && r != -EBUSY && r != -ENOSPC)
 			return r;
@@ -1192,7 +1194,8 @@ static int run_step(struct apply_ctx *c, struct jr_journal *j, size_t i,
 				goto out;
 			}
 			moving = true;
-			r = move_chunk(c, fd, donor, t, pos, pos + n);
+			r = move_chunk(c, fd, donor, t, pos, pos + n,
+			               st->unshare ? RL_MOVE_ALLOW_SHARED : 0);
 			if (r < 0) {
 				snprintf(why, wlen,
 				         "movedata at file offset %llu: %s",

@@ -37,6 +37,8 @@ struct tx_step {
 	struct jr_range range; /* the file range and where it goes */
 	bool gen_known;        /* range.gen is the file's generation */
 	uint64_t bytes;        /* data bytes that will move */
+	bool unshare;          /* shared extents may move (copied:
+	                          RL_MOVE_ALLOW_SHARED) */
 };
 
 struct tx_plan {

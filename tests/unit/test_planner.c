@@ -219,6 +219,113 @@ static void test_defrag_ext4_cheap(void **state)
 	lm_free(m);
 }
 
+/* A data run no single free run inside one group takes is split over the
+ * fewest free runs: across a group end inside one free run (physically
+ * contiguous: one run), else over the largest free runs; never into as
+ * many pieces as it has now. */
+static void test_defrag_split(void **state)
+{
+	struct lm_model *m = new_model(128 * MiB);
+	struct rl_extent a[10], b[4];
+	uint32_t ids[2];
+	struct pl_ctx c;
+	uint64_t t = 0;
+
+	(void)state;
+	for (unsigned i = 0; i < 10; i++) /* 20 MiB in 10 pieces */
+		a[i] = (struct rl_extent){i * 2 * MiB, 4 * MiB * i + 2 * MiB,
+		                          2 * MiB, 0};
+	ids[0] = add_file(m, 12, "a", a, 10);
+	lm_add_free(m, G2 + 8 * MiB, 24 * MiB); /* crosses 48 MiB */
+	assert_int_equal(pl_init(&c, m), 0);
+	assert_int_equal(pl_defrag(&c, ids, 1, NULL), 0);
+	assert_int_equal(c.nmv, 2); /* one move per group */
+	assert_int_equal(c.mv[0].goal, G2 + 8 * MiB);
+	assert_int_equal(c.mv[0].len, 8 * MiB);
+	assert_int_equal(c.mv[1].goal, 48 * MiB);
+	assert_int_equal(c.mv[1].off, 8 * MiB);
+	assert_int_equal(c.mv[1].len, 12 * MiB);
+	assert_int_equal(pl_file_regions(&c, ids[0]), 1);
+	assert_int_equal(c.bytes, 20 * MiB);
+	assert_non_null(strstr(c.report, "runs -> 1 piece"));
+	pl_fini(&c);
+	lm_free(m);
+
+	/* separate free runs: 12 + 6 + 2 (of 4) MiB, three pieces */
+	m = new_model(128 * MiB);
+	ids[0] = add_file(m, 12, "a", a, 10);
+	lm_add_free(m, 96 * MiB, 6 * MiB);
+	lm_add_free(m, 80 * MiB, 12 * MiB);
+	lm_add_free(m, 112 * MiB, 4 * MiB);
+	assert_int_equal(pl_init(&c, m), 0);
+	assert_int_equal(pl_defrag(&c, ids, 1, NULL), 0);
+	assert_int_equal(c.nmv, 3);
+	assert_int_equal(c.mv[0].goal, 80 * MiB);
+	assert_int_equal(c.mv[0].len, 12 * MiB);
+	assert_int_equal(c.mv[1].goal, 96 * MiB);
+	assert_int_equal(c.mv[1].len, 6 * MiB);
+	assert_int_equal(c.mv[2].goal, 112 * MiB);
+	assert_int_equal(c.mv[2].len, 2 * MiB);
+	for (size_t i = 0; i < c.nmv; i++)
+		t += c.mv[i].len;
+	assert_int_equal(t, 20 * MiB);
+	assert_int_equal(pl_file_regions(&c, ids[0]), 3);
+	pl_fini(&c);
+	lm_free(m);
+
+	/* 4 pieces now; free runs of 1 MiB only: 4 or more pieces would
+	 * not improve it */
+	m = new_model(128 * MiB);
+	for (unsigned i = 0; i < 4; i++)
+		b[i] = (struct rl_extent){i * MiB, 2 * MiB * i, MiB, 0};
+	ids[1] = add_file(m, 13, "b", b, 4);
+	for (unsigned i = 0; i < 8; i++)
+		lm_add_free(m, 64 * MiB + 2 * MiB * i, MiB);
+	assert_int_equal(pl_init(&c, m), 0);
+	assert_int_equal(pl_defrag(&c, &ids[1], 1, NULL), 0);
+	assert_int_equal(c.nmv, 0);
+	assert_non_null(strstr(c.report, "would not improve"));
+	pl_fini(&c);
+	lm_free(m);
+}
+
+/* Preallocation past EOF that writeback left delalloc (XFS speculative
+ * preallocation on a full volume) does not stop defrag, which moves the
+ * data below EOF; delalloc below EOF does. pl_unmovable still names it. */
+static void test_defrag_delalloc_tail(void **state)
+{
+	struct lm_model *m = new_model(64 * MiB);
+	struct rl_extent a[] = {{0, G2, 32 * KiB, 0},
+	                        {32 * KiB, G2 + 1 * MiB, 32 * KiB, 0},
+	                        {64 * KiB, 0, 64 * KiB, RL_EXT_DELALLOC}};
+	struct rl_extent b[] = {{0, G2 + 2 * MiB, 32 * KiB, 0},
+	                        {32 * KiB, G2 + 3 * MiB, 32 * KiB, 0},
+	                        {64 * KiB, 0, 64 * KiB, RL_EXT_DELALLOC}};
+	struct lm_file_info fa = {
+	    .ino = 12, .mode = S_IFREG | 0644, .size = 64 * KiB};
+	struct lm_file_info fb = {
+	    .ino = 13, .mode = S_IFREG | 0644, .size = 100 * KiB};
+	uint32_t ids[2];
+	struct pl_ctx c;
+
+	(void)state;
+	assert_int_equal(lm_add_file(m, &fa, "a", a, 3, &ids[0]), 0);
+	assert_int_equal(lm_add_file(m, &fb, "b", b, 3, &ids[1]), 0);
+	lm_add_free(m, G2 + 8 * MiB, 1 * MiB);
+	assert_int_equal(pl_init(&c, m), 0);
+	assert_int_equal(pl_unmovable(&c, ids[0], NULL), PL_STUCK_DELALLOC);
+	assert_int_equal(pl_defrag(&c, ids, 2, NULL), 0);
+	assert_int_equal(c.nmv, 1);
+	assert_int_equal(c.mv[0].file, ids[0]);
+	assert_int_equal(c.mv[0].off, 0);
+	assert_int_equal(c.mv[0].len, 64 * KiB);
+	assert_non_null(strstr(c.report, "preallocation past EOF"));
+	assert_non_null(strstr(c.report, "skip b: cannot move: extents not "
+	                                 "yet allocated"));
+	pl_fini(&c);
+	lm_free(m);
+}
+
 static void test_defrag_no_room(void **state)
 {
 	struct lm_model *m = new_model(64 * MiB);
@@ -419,6 +526,8 @@ int main(void)
 	    cmocka_unit_test(test_defrag_no_room),
 	    cmocka_unit_test(test_defrag_holes_eof),
 	    cmocka_unit_test(test_defrag_ext4_cheap),
+	    cmocka_unit_test(test_defrag_split),
+	    cmocka_unit_test(test_defrag_delalloc_tail),
 	    cmocka_unit_test(test_compact),
 	    cmocka_unit_test(test_compact_no_scratch),
 	    cmocka_unit_test(test_evacuate),
