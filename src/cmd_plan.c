@@ -133,14 +133,20 @@ static void print_planned(struct rl_session *s, struct pl_ctx *c,
 	if (dry) {
 		for (size_t i = 0; i < p->nsteps; i++) {
 			const struct tx_step *st = &p->steps[i];
+			char to[40];
+
 			units_format_size(st->bytes, sz, sizeof(sz));
+			snprintf(to, sizeof(to), "0x%" PRIx64,
+			         st->range.ntarget
+			             ? st->range.target[0].physical
+			             : 0);
 			fprintf(s->out,
 			        "  step %zu: %s [%" PRIu64 ", %" PRIu64
-			        ") %s -> 0x%" PRIx64 "%s%s\n",
+			        ") %s -> %s%s%s\n",
 			        i + 1, st->range.path, st->range.offset,
 			        st->range.offset + st->range.length, sz,
-			        st->range.ntarget ? st->range.target[0].physical
-			                          : 0,
+			        st->anyplace ? "where the allocator puts it"
+			                     : to,
 			        i < c->nmv && c->mv[i].why ? " " : "",
 			        i < c->nmv && c->mv[i].why ? c->mv[i].why : "");
 		}
@@ -473,7 +479,9 @@ static enum cmd_status do_plan_cmd(struct rl_session *s,
 	int r = 0;
 
 	cmd_has_opt(c, "journal-dir", &jdir);
-	if (!session_placement_supported(s))
+	/* btrfs: defrag needs no exact placement (pl_ctx.anyplace) */
+	if (!(kind == PK_DEFRAG && s->fs.type == RL_FS_BTRFS) &&
+	    !session_placement_supported(s))
 		return CMD_FAIL;
 	m = session_model(s);
 	if (!m)
@@ -692,7 +700,7 @@ enum cmd_status cmd_apply(struct rl_session *s, const struct cmd_call *c)
 		return CMD_FAIL;
 	}
 	cmd_has_opt(c, "journal-dir", &jdir);
-	if (!session_placement_supported(s))
+	if (!session_plan_anyplace(p) && !session_placement_supported(s))
 		return CMD_FAIL;
 	s->pending = NULL;
 	st = session_apply_now(s, c, p, jdir);

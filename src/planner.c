@@ -188,6 +188,7 @@ int pl_init(struct pl_ctx *c, struct lm_model *m)
 	c->g = lm_geometry(m);
 	c->bs = c->g->fs.block_size ? c->g->fs.block_size : 4096;
 	c->xfs_anchor = c->g->fs.type == RL_FS_XFS;
+	c->anyplace = c->g->fs.type == RL_FS_BTRFS;
 	pl_fm_init(&c->fm);
 	if (lm_free_map_status(m) != 0)
 		return -ENODATA;
@@ -767,6 +768,23 @@ static int apply_move(struct pl_ctx *c, uint32_t id, uint64_t off, uint64_t len,
 	return r;
 }
 
+/* Append move *mv to the plan when r (its planning so far) is 0; else,
+ * or when out of memory, free its arrays. Returns r or -ENOMEM. */
+static int push_move(struct pl_ctx *c, struct pl_move *mv, int r)
+{
+	if (r == 0 &&
+	    mem_grow(&c->mv, &c->capmv, c->nmv + 1, sizeof(*c->mv)) < 0)
+		r = -ENOMEM;
+	if (r < 0) {
+		free(mv->before);
+		free(mv->target);
+		return r;
+	}
+	c->mv[c->nmv++] = *mv;
+	c->bytes += mv->bytes;
+	return 0;
+}
+
 int pl_add_move(struct pl_ctx *c, uint32_t id, uint64_t off, uint64_t len,
                 uint64_t goal, const char *why)
 {
@@ -799,17 +817,41 @@ int pl_add_move(struct pl_ctx *c, uint32_t id, uint64_t off, uint64_t len,
 	mv.ntarget = tx_pieces_normalize(mv.target, mv.nbefore);
 	r = apply_move(c, id, off, len, mv.before, mv.nbefore, mv.target,
 	               mv.ntarget, shared);
-	if (r == 0 &&
-	    mem_grow(&c->mv, &c->capmv, c->nmv + 1, sizeof(*c->mv)) < 0)
-		r = -ENOMEM;
-	if (r < 0) {
-		free(mv.before);
-		free(mv.target);
+	return push_move(c, &mv, r);
+}
+
+/* A move of [off, off+len) of file id with no chosen place (btrfs: see
+ * pl_ctx.anyplace): predicted as one run where its first piece is (the
+ * free map is left alone: where it lands is not known before it runs). */
+static int add_move_any(struct pl_ctx *c, uint32_t id, uint64_t off,
+                        uint64_t len)
+{
+	struct pl_move mv;
+	struct rl_extent one;
+	int r;
+
+	memset(&mv, 0, sizeof(mv));
+	mv.file = id;
+	mv.off = off;
+	mv.len = len;
+	mv.goal = UINT64_MAX;
+	mv.why = "defrag";
+	mv.anyplace = true;
+	r = range_pieces(c, id, off, len, &mv.before, &mv.nbefore, NULL);
+	if (r < 0)
 		return r;
+	if (!mv.nbefore) {
+		free(mv.before);
+		return 0;
 	}
-	c->mv[c->nmv++] = mv;
-	c->bytes += mv.bytes;
-	return 0;
+	for (size_t i = 0; i < mv.nbefore; i++)
+		mv.bytes += mv.before[i].length;
+	one = mv.before[0];
+	one.length = mv.before[mv.nbefore - 1].logical +
+	             mv.before[mv.nbefore - 1].length - one.logical;
+	mv.target = calloc(1, sizeof(*mv.target));
+	r = mv.target ? replace_range(c, id, off, len, &one, 1) : -ENOMEM;
+	return push_move(c, &mv, r);
 }
 
 static const char *fpath(struct pl_ctx *c, uint32_t id)
@@ -1307,6 +1349,15 @@ int pl_defrag(struct pl_ctx *c, const uint32_t *ids, size_t n,
 			int r;
 			if (!g[k].move)
 				continue;
+			if (c->anyplace) {
+				r = add_move_any(c, id, g[k].off, g[k].len);
+				if (r < 0)
+					pl_note(c, "skip %s: %s", fpath(c, id),
+					        strerror(-r));
+				else
+					moved += c->mv[c->nmv - 1].bytes;
+				continue;
+			}
 			goal = pl_find_target(c, g[k].len,
 			                      first_physical(c, id, 0), 0,
 			                      c->g->fs.size);
@@ -1357,7 +1408,14 @@ int pl_defrag(struct pl_ctx *c, const uint32_t *ids, size_t n,
 			moved += c->mv[c->nmv - 1].bytes;
 		}
 		free(g);
-		if (c->nmv > nmv0)
+		if (c->nmv > nmv0 && c->mv[nmv0].anyplace)
+			pl_note(c,
+			        "defrag %s: %" PRIu64 " runs -> %" PRIu64
+			        " where the allocator puts it (%s; moved only "
+			        "if it gives fewer runs, checked first)",
+			        fpath(c, id), regions, pl_file_regions(c, id),
+			        sz(moved, a));
+		else if (c->nmv > nmv0)
 			pl_note(c,
 			        "defrag %s: %" PRIu64 " runs -> %" PRIu64
 			        " at 0x%" PRIx64 " (%s)",
@@ -1779,6 +1837,7 @@ int pl_to_plan(struct pl_ctx *c, const char *root, struct tx_plan *p)
 		st.range.ntarget = mv->ntarget;
 		st.bytes = mv->bytes;
 		st.unshare = c->unshare;
+		st.anyplace = mv->anyplace;
 		r = tx_plan_add(p, &st);
 		if (r < 0) {
 			tx_step_clear(&st);
@@ -1797,8 +1856,8 @@ int pl_replay(struct pl_ctx *c, const struct tx_plan *p, const char *root)
 		uint32_t id = lm_find_inode(c->m, st->range.ino);
 		int r;
 
-		if (id == LM_NONE || id >= c->nfiles)
-			continue;
+		if (id == LM_NONE || id >= c->nfiles || st->anyplace)
+			continue; /* anyplace: not known where it goes */
 		r = apply_move(c, id, st->range.offset, st->range.length,
 		               st->range.before, st->range.nbefore,
 		               st->range.target, st->range.ntarget, false);

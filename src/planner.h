@@ -99,6 +99,8 @@ struct pl_move {
 	uint64_t goal;     /* physical start of the range's new place */
 	uint64_t bytes;    /* data bytes moved */
 	const char *why;   /* "defrag", "make room", "scratch", ... */
+	bool anyplace;     /* no goal: where the allocator puts it
+	                      (tx_step.anyplace); goal UINT64_MAX */
 	struct rl_extent *before, *target; /* extents of the range then */
 	size_t nbefore, ntarget;
 };
@@ -120,6 +122,9 @@ struct pl_ctx {
 	struct pl_outcome outcome; /* why the last call failed */
 	bool xfs_anchor;           /* XFS: targets need data below in the AG */
 	bool unshare;              /* shared extents may move (duplicated) */
+	bool anyplace;             /* no placement control (btrfs): defrag
+	                              moves go where the allocator puts
+	                              them, checked when they run */
 	/* Region targets must avoid: [avoid_lo, avoid_hi). */
 	uint64_t avoid_lo, avoid_hi;
 	/* Targets never to use (placement missed them): [start, end)

@@ -402,6 +402,8 @@ cJSON *session_step_json(const struct tx_step *st)
 	out_add_u64(e, "offset", st->range.offset);
 	out_add_u64(e, "length", st->range.length);
 	out_add_u64(e, "bytes", st->bytes);
+	if (st->anyplace)
+		cJSON_AddBoolToObject(e, "any_place", true);
 	cJSON_AddItemToObject(
 	    e, "before", pieces_to_json(st->range.before, st->range.nbefore));
 	cJSON_AddItemToObject(
@@ -548,6 +550,7 @@ enum cmd_status session_apply_now(struct rl_session *s,
 		out_add_u64(out, "bytes", res.bytes);
 		out_add_u64(out, "steps_done", res.steps_done);
 		out_add_u64(out, "steps", p->nsteps);
+		out_add_u64(out, "unchanged", res.unchanged);
 		if (p->undo_of)
 			out_add_u64(out, "undo_of", p->undo_of);
 		if (r < 0) {
@@ -588,7 +591,20 @@ enum cmd_status session_apply_now(struct rl_session *s,
 		cmd_root_hint(s, res.err);
 		return CMD_FAIL;
 	}
-	if (!s->json)
+	if (!s->json && session_plan_anyplace(p)) {
+		size_t moved = res.steps_done - res.unchanged;
+		char kept[96] = "";
+		if (res.unchanged)
+			snprintf(kept, sizeof(kept),
+			         "; %zu left as they were: the allocator gave "
+			         "no fewer runs",
+			         res.unchanged);
+		fprintf(s->out,
+		        "transaction %" PRIu64 ": %s moved in %zu step%s "
+		        "(verified with FIEMAP%s); no 'undo' here: the "
+		        "allocator takes no place to put the data back\n",
+		        res.id, sz, moved, moved == 1 ? "" : "s", kept);
+	} else if (!s->json)
 		fprintf(
 		    s->out,
 		    "transaction %" PRIu64 ": %s moved in %zu step%s%s "
@@ -596,6 +612,14 @@ enum cmd_status session_apply_now(struct rl_session *s,
 		    res.id, sz, res.steps_done, res.steps_done == 1 ? "" : "s",
 		    p->undo_of ? " back" : "", res.id);
 	return CMD_OK;
+}
+
+bool session_plan_anyplace(const struct tx_plan *p)
+{
+	for (size_t i = 0; i < p->nsteps; i++)
+		if (!p->steps[i].anyplace)
+			return false;
+	return p->nsteps > 0;
 }
 
 int session_pending_add(struct rl_session *s, struct tx_plan *p)

@@ -44,4 +44,8 @@ enum cmd_status session_apply_now(struct rl_session *s,
 /* Append p's steps to the session's pending plan. */
 int session_pending_add(struct rl_session *s, struct tx_plan *p);
 
+/* Are all steps of p anyplace ones (btrfs defrag: no exact placement,
+ * no undo)? false for an empty plan. */
+bool session_plan_anyplace(const struct tx_plan *p);
+
 #endif

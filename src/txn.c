@@ -1091,22 +1091,28 @@ static int move_chunk(struct apply_ctx *c, int fd, int donor,
 	}
 }
 
-static int run_step(struct apply_ctx *c, struct jr_journal *j, size_t i,
-                    struct rl_extent **after, size_t *nafter, char *why,
-                    size_t wlen)
+/* A failed step's reason: nothing of it remains. */
+static void say_nothing_moved(char *why, size_t wlen)
 {
-	const struct tx_step *st = &c->p->steps[i];
+	size_t l = strlen(why);
+
+	snprintf(why + l, wlen - l, "%s",
+	         "; nothing of this step was moved or kept allocated");
+}
+
+/* Open the file of step st for writing and check it is the file the
+ * plan saw, with its range where the plan saw it: *cur its pieces now.
+ * Returns the fd (>= 0), or -errno with why set (*cur NULL, fd
+ * closed). */
+static int step_open(struct apply_ctx *c, const struct tx_step *st,
+                     struct stat *sb, struct rl_extent **cur, size_t *ncur,
+                     char *why, size_t wlen)
+{
 	uint64_t ino, gen;
 	bool gk;
-	struct rl_extent *cur = NULL;
-	size_t ncur;
-	struct stat sb;
 	int fd, r;
-	struct tx_held h = {.fd = NULL};
-	uint64_t chunk = c->o->chunk ? c->o->chunk : TX_DEFAULT_CHUNK;
-	bool moving = false; /* movedata was called: record a partial move */
-	int sig = 0;
 
+	*cur = NULL;
 	fd = c->o->open_file
 	         ? c->o->open_file(c->o->open_arg, st->range.path, O_RDWR)
 	         : open(st->range.path, O_RDWR | O_NOFOLLOW | O_CLOEXEC);
@@ -1119,7 +1125,7 @@ static int run_step(struct apply_ctx *c, struct jr_journal *j, size_t i,
 	r = rl_file_identity(fd, &ino, &gen, &gk);
 	if (r < 0) {
 		snprintf(why, wlen, "fstat: %s", strerror(-r));
-		goto out;
+		goto fail;
 	}
 	if (ino != st->range.ino ||
 	    (st->gen_known && gk && gen != st->range.gen)) {
@@ -1130,26 +1136,52 @@ static int run_step(struct apply_ctx *c, struct jr_journal *j, size_t i,
 		         (unsigned long long)st->range.ino,
 		         (unsigned long long)st->range.gen);
 		r = -ESTALE;
-		goto out;
+		goto fail;
 	}
-	r = tx_range_pieces(fd, st->range.offset, st->range.length, &cur,
-	                    &ncur);
+	r = tx_range_pieces(fd, st->range.offset, st->range.length, cur, ncur);
 	if (r < 0) {
 		snprintf(why, wlen, "FIEMAP: %s", strerror(-r));
-		goto out;
+		goto fail;
 	}
-	if (!tx_pieces_equal(cur, ncur, st->range.before, st->range.nbefore)) {
+	if (!tx_pieces_equal(*cur, *ncur, st->range.before,
+	                     st->range.nbefore)) {
 		snprintf(why, wlen,
 		         "changed during planning: its blocks are not where "
 		         "the plan saw them (%zu extents now, %zu planned)",
-		         ncur, st->range.nbefore);
+		         *ncur, st->range.nbefore);
 		r = -ESTALE;
-		goto out;
+		goto fail;
 	}
-	if (fstat(fd, &sb) < 0) {
+	if (fstat(fd, sb) < 0) {
 		r = -errno;
-		goto out;
+		goto fail;
 	}
+	return fd;
+fail:
+	free(*cur);
+	*cur = NULL;
+	close(fd);
+	say_nothing_moved(why, wlen);
+	return r;
+}
+
+static int run_step(struct apply_ctx *c, struct jr_journal *j, size_t i,
+                    struct rl_extent **after, size_t *nafter, char *why,
+                    size_t wlen)
+{
+	const struct tx_step *st = &c->p->steps[i];
+	struct rl_extent *cur = NULL;
+	size_t ncur;
+	struct stat sb;
+	int fd, r;
+	struct tx_held h = {.fd = NULL};
+	uint64_t chunk = c->o->chunk ? c->o->chunk : TX_DEFAULT_CHUNK;
+	bool moving = false; /* movedata was called: record a partial move */
+	int sig = 0;
+
+	fd = step_open(c, st, &sb, &cur, &ncur, why, wlen);
+	if (fd < 0)
+		return fd;
 	if (c->held && c->held[i].fd) {
 		/* held (in part) since before the earlier steps ran */
 		h = c->held[i];
@@ -1226,14 +1258,10 @@ out:
 			free(now);
 		}
 	}
-	if (r < 0 && !moving && r != -EINTR) {
+	if (r < 0 && !moving && r != -EINTR)
 		/* say so: nothing of the step remains (the donor, released
 		 * below, holds whatever was allocated) */
-		size_t l = strlen(why);
-		snprintf(why + l, wlen - l, "%s",
-		         "; nothing of this step was moved or kept "
-		         "allocated");
-	}
+		say_nothing_moved(why, wlen);
 	(void)j;
 	free(cur);
 	held_release(&h); /* whatever the donors still hold is freed */
@@ -1242,6 +1270,114 @@ out:
 	 * that close; XFS frees the closed donor in the background): the
 	 * next step can allocate them and the step_done callback sees them
 	 * free. */
+	rl_free_space_settle(fd);
+	close(fd);
+	return r;
+}
+
+/* A step with no chosen place (tx_step.anyplace: btrfs, whose allocator
+ * takes no goal): the donor gets the whole range in one fallocate where
+ * the allocator chooses; only when FIEMAP shows it in fewer runs than the
+ * range has now is the range moved onto it (movedata: a copy and a
+ * content-checked remap), else nothing moves and *unchanged is set (*after
+ * the range as it is). */
+static int run_step_any(struct apply_ctx *c, size_t i, struct rl_extent **after,
+                        size_t *nafter, bool *unchanged, char *why, size_t wlen)
+{
+	const struct tx_step *st = &c->p->steps[i];
+	struct tx_step loc;
+	struct rl_extent *cur = NULL, *dp = NULL;
+	size_t ncur = 0, nd = 0;
+	uint64_t chunk = c->o->chunk ? c->o->chunk : TX_DEFAULT_CHUNK;
+	unsigned mflags =
+	    RL_MOVE_SPACE_FULL | (st->unshare ? RL_MOVE_ALLOW_SHARED : 0);
+	struct stat sb;
+	bool moving = false;
+	int64_t got;
+	int fd, donor = -1, r;
+
+	*unchanged = false;
+	fd = step_open(c, st, &sb, &cur, &ncur, why, wlen);
+	if (fd < 0)
+		return fd;
+	donor = open_donor(st->range.path, sb.st_dev);
+	if (donor < 0) {
+		r = donor;
+		snprintf(why, wlen, "cannot create the donor file: %s",
+		         rl_strerror(r));
+		goto out;
+	}
+	if (lseek(donor, (off_t)st->range.offset, SEEK_SET) < 0) {
+		r = -errno;
+		goto out;
+	}
+	got = rl_allocate_ex(donor, RL_ALLOC_FIXED_LEN, 0, st->range.length,
+	                     NULL);
+	r = got < 0 ? (int)got
+	    : (uint64_t)got != st->range.length
+	        ? -ENOSPC
+	        : tx_range_pieces(donor, st->range.offset, st->range.length,
+	                          &dp, &nd);
+	if (r < 0) {
+		snprintf(why, wlen, "allocate %llu bytes: %s",
+		         (unsigned long long)st->range.length, rl_strerror(r));
+		goto out;
+	}
+	if (nd >= ncur) { /* no better than now: leave it */
+		*unchanged = true;
+		*after = cur;
+		*nafter = ncur;
+		cur = NULL;
+		goto out;
+	}
+	for (size_t k = 0; r == 0 && k < nd; k++) {
+		uint64_t end = dp[k].logical + dp[k].length, n;
+
+		for (uint64_t pos = dp[k].logical; r == 0 && pos < end;
+		     pos += n) {
+			n = end - pos < chunk ? end - pos : chunk;
+			if ((c->o->handle_signals && stop_pending()) ||
+			    tx_cancel_requested) {
+				r = -EINTR;
+				snprintf(why, wlen,
+				         "stopped between chunks, at file "
+				         "offset %llu (%s)",
+				         (unsigned long long)pos,
+				         moving ? "the range is partly moved"
+				                : "nothing of it was moved");
+				break;
+			}
+			moving = true;
+			r = rl_movedata(fd, donor, pos, n, mflags);
+			if (r < 0) {
+				snprintf(why, wlen,
+				         "movedata at file offset %llu: %s",
+				         (unsigned long long)pos,
+				         rl_strerror(r));
+				break;
+			}
+			c->done += n;
+			report(c, i, false);
+			throttle(c, i);
+		}
+	}
+	if (r == 0) {
+		loc = *st;
+		loc.range.target = dp;
+		loc.range.ntarget = nd;
+		r = verify_moved(fd, &loc, why, wlen, after, nafter);
+	}
+out:
+	if (r < 0 && moving && *after == NULL &&
+	    tx_range_pieces(fd, st->range.offset, st->range.length, after,
+	                    nafter) < 0)
+		*after = NULL; /* where it is now, for the journal */
+	if (r < 0 && !moving && r != -EINTR)
+		say_nothing_moved(why, wlen);
+	free(cur);
+	free(dp);
+	if (donor >= 0)
+		close(donor);
 	rl_free_space_settle(fd);
 	close(fd);
 	return r;
@@ -1293,6 +1429,7 @@ int tx_apply(const struct tx_plan *p, struct jr_journal *j,
 		size_t nafter = 0;
 		char why[512] = "";
 		bool ran = false; /* past PLANNED: the step_done callback */
+		bool unchanged = false; /* anyplace: no better place */
 		int r;
 
 		sigprocmask(SIG_BLOCK, &block, &oldmask);
@@ -1334,11 +1471,15 @@ int tx_apply(const struct tx_plan *p, struct jr_journal *j,
 			         "cannot write the journal: %s", strerror(-r));
 		} else {
 			ran = true;
-			r = run_step(&c, j, i, &after, &nafter, why,
-			             sizeof(why));
+			r = st->anyplace
+			        ? run_step_any(&c, i, &after, &nafter,
+			                       &unchanged, why, sizeof(why))
+			        : run_step(&c, j, i, &after, &nafter, why,
+			                   sizeof(why));
 			if (r == 0) {
 				r = jr_step_done(j, id, (unsigned)i, after,
-				                 nafter, st->bytes);
+				                 nafter,
+				                 unchanged ? 0 : st->bytes);
 				if (r < 0)
 					snprintf(why, sizeof(why),
 					         "moved, but cannot write the "
@@ -1355,7 +1496,8 @@ int tx_apply(const struct tx_plan *p, struct jr_journal *j,
 		sigprocmask(SIG_SETMASK, &oldmask, NULL);
 		if (r == 0) {
 			res->steps_done++;
-			res->bytes += st->bytes;
+			res->bytes += unchanged ? 0 : st->bytes;
+			res->unchanged += unchanged;
 		}
 		if (ran)
 			report_step_end(&c, i, r);

@@ -39,6 +39,10 @@ struct tx_step {
 	uint64_t bytes;        /* data bytes that will move */
 	bool unshare;          /* shared extents may move (copied:
 	                          RL_MOVE_ALLOW_SHARED) */
+	bool anyplace;         /* no target (range.ntarget 0): the range
+	                          goes where the allocator puts it in one
+	                          fallocate (btrfs), only when that is fewer
+	                          runs than now; else it stays (unchanged) */
 };
 
 struct tx_plan {
@@ -101,6 +105,8 @@ struct tx_result {
 	size_t failed_step; /* index when status is FAILED */
 	int err;            /* -errno of the failure */
 	uint64_t bytes;     /* bytes moved */
+	size_t unchanged;   /* anyplace steps left as they were (no
+	                       better place came), counted as done */
 	char message[1024];
 };
 
