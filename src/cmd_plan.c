@@ -402,7 +402,7 @@ static void plan_note_missed(struct rl_session *s, const struct tx_plan *p)
 
 	if (s->plan_mode ||
 	    (s->last_err != -EBUSY && s->last_err != -ENOSPC &&
-	     s->last_err != -EINVAL) ||
+	     s->last_err != -EINVAL && s->last_err != -EOPNOTSUPP) ||
 	    s->last_steps_done >= p->nsteps)
 		return;
 	fs = &p->steps[s->last_steps_done];
