@@ -152,7 +152,9 @@ struct cmd_def {
 	  CMD_F_VOLUME | CMD_F_LIVE | CMD_F_DISK | CMD_F_ROOT_EXT4,            \
 	  cmd_opts_defrag,                                                     \
 	  "Make each fragmented file contiguous in the best-fitting free "     \
-	  "run, as a journaled plan")                                          \
+	  "run, or in the fewest large runs when no free run takes it (on "    \
+	  "btrfs: where the allocator puts it, if that is fewer runs), as a "  \
+	  "journaled plan")                                                    \
 	X("compact", compact, "START END", 2, 2,                               \
 	  CMD_F_VOLUME | CMD_F_LIVE | CMD_F_DISK | CMD_F_ROOT_EXT4,            \
 	  cmd_opts_compact,                                                    \

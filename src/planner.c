@@ -277,9 +277,11 @@ static int cmp_ext_logical(const void *a, const void *b)
 	return x->logical < y->logical ? -1 : x->logical > y->logical;
 }
 
-uint64_t pl_file_regions(struct pl_ctx *c, uint32_t id)
+/* Physically contiguous runs of file id's data below eof (the parts of
+ * extents past it left out). */
+static uint64_t regions_below(struct pl_ctx *c, uint32_t id, uint64_t eof)
 {
-	size_t n;
+	size_t n, m = 0;
 	const struct rl_extent *e = pl_file_extents(c, id, &n);
 	struct rl_extent *s;
 	uint64_t k = 0;
@@ -289,14 +291,25 @@ uint64_t pl_file_regions(struct pl_ctx *c, uint32_t id)
 	s = malloc(n * sizeof(*s));
 	if (!s)
 		return n;
-	memcpy(s, e, n * sizeof(*s));
-	qsort(s, n, sizeof(*s), cmp_ext_logical);
 	for (size_t i = 0; i < n; i++)
+		if (e[i].logical < eof) {
+			s[m] = e[i];
+			if (s[m].logical + s[m].length > eof)
+				s[m].length = eof - s[m].logical;
+			m++;
+		}
+	qsort(s, m, sizeof(*s), cmp_ext_logical);
+	for (size_t i = 0; i < m; i++)
 		if (i == 0 ||
 		    s[i - 1].physical + s[i - 1].length != s[i].physical)
 			k++;
 	free(s);
 	return k;
+}
+
+uint64_t pl_file_regions(struct pl_ctx *c, uint32_t id)
+{
+	return regions_below(c, id, UINT64_MAX);
 }
 
 /* File id, its generation and inode flags read first when unknown. */
@@ -1315,6 +1328,7 @@ int pl_defrag(struct pl_ctx *c, const uint32_t *ids, size_t n,
 		struct dgroup *g = NULL;
 		size_t ng = 0, nmv0 = c->nmv;
 		uint64_t off, len, bytes, regions, after, tail, eof, moved = 0;
+		uint64_t below;
 		uint64_t largest = 0, need = 0;
 		const char *um;
 
@@ -1348,9 +1362,13 @@ int pl_defrag(struct pl_ctx *c, const uint32_t *ids, size_t n,
 		if (defrag_groups(c, id, eof, &g, &ng, &tail) < 0)
 			return -ENOMEM;
 		/* Only groups in more pieces than they need move; the
-		 * predicted result must have fewer runs than now (else the
-		 * move is bytes for nothing, as xfs_fsr's "no improvement"). */
-		after = tail;
+		 * predicted result must have fewer runs of data below EOF
+		 * than now (else the move is bytes for nothing, as xfs_fsr's
+		 * "no improvement"). Preallocation past EOF is not counted:
+		 * it stays where it is (movedata cannot move it), and XFS
+		 * drops its speculative preallocation by itself. */
+		below = regions_below(c, id, eof);
+		after = 0;
 		for (size_t k = 0; k < ng; k++) {
 			uint64_t mx =
 			    c->g->max_extent ? c->g->max_extent : UINT64_MAX;
@@ -1361,13 +1379,12 @@ int pl_defrag(struct pl_ctx *c, const uint32_t *ids, size_t n,
 			if (g[k].move && g[k].len > need)
 				need = g[k].len;
 		}
-		if (!need || after >= regions) {
+		if (!need || after >= below) {
 			pl_note(c,
 			        "skip %s: would not improve (%" PRIu64
-			        " contiguous runs; each data run between "
-			        "holes%s is in one piece already)",
-			        fpath(c, id), regions,
-			        tail ? " and the preallocation past EOF" : "");
+			        " contiguous runs%s; each data run between "
+			        "holes is in one piece already)",
+			        fpath(c, id), below, tail ? " below EOF" : "");
 			free(g);
 			continue;
 		}

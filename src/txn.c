@@ -1288,7 +1288,12 @@ static int run_step_any(struct apply_ctx *c, size_t i, struct rl_extent **after,
 	struct tx_step loc;
 	struct rl_extent *cur = NULL, *dp = NULL;
 	size_t ncur = 0, nd = 0;
-	uint64_t chunk = c->o->chunk ? c->o->chunk : TX_DEFAULT_CHUNK;
+	/* One movedata call per donor piece, not per chunk: it copies the
+	 * whole range into the donor before its first remap; on btrfs a
+	 * later call would write into a donor extent already shared with
+	 * the file (copy-on-write: elsewhere; measured: EBUSY at the second
+	 * 16 MiB chunk). */
+	const uint64_t chunk = UINT64_MAX;
 	unsigned mflags =
 	    RL_MOVE_SPACE_FULL | (st->unshare ? RL_MOVE_ALLOW_SHARED : 0);
 	struct stat sb;

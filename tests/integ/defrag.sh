@@ -1,0 +1,218 @@
+#!/bin/bash
+# defrag in the situations of the public fstests defragmentation tests
+# (our own scenarios, not their code), on ext4 (4 KiB and 1 KiB blocks),
+# XFS and btrfs; every time: md5, size and atime/mtime/ctime of the file
+# unchanged, fewer extents (filefrag) than before, fsck clean at the end.
+#  - split (generic/324): a file of ~1.5 extents per 400 KiB (fallocated
+#    4 KiB pieces, the first half filled by one fallocate, small writes
+#    in it), its data range larger than a group/AG: no free run inside one
+#    group takes it, so it must become a few large runs. Compared with
+#    e4defrag / xfs_fsr on an identical copy of the image (not worse).
+#  - backwards (generic/018, btrfs/005): a file written block by block
+#    backwards with O_SYNC (a filler between its blocks) becomes one
+#    extent (ext4's preallocation lays it out in order: noted); a file
+#    with a hole between every block is left alone (nothing to do). On
+#    btrfs (no placement control) through a place the allocator chooses;
+#    compared with 'btrfs filesystem defragment' on a copy written the
+#    same way.
+#  - unshare (xfs/328): a fragmented file whose extents are all shared
+#    with a reflinked copy is skipped without --unshare (the reason says
+#    so), defragmented with it; the copy keeps its data and extents.
+#  - EOF preallocation (xfs/118, XFS only): a file whose speculative
+#    preallocation past EOF is still delalloc after a sync (a full,
+#    fragmented volume) is defragmented below EOF (it was refused as
+#    "delalloc").
+. "${top_srcdir:-$(dirname "$0")/../..}/tests/lib/volume.sh"
+vol_require_root
+for t in jq filefrag xfs_io; do
+	command -v $t >/dev/null || vol_skip "$t not installed"
+done
+KINDS="${RL_DEFRAG_FS:-ext4 ext4-1k xfs btrfs}"
+R() { "$RELAYOUT" "$@"; }
+# extents FILE: filefrag's count (physically contiguous pieces merged)
+extents() { filefrag "$1" | sed -n 's/.*: \([0-9]*\) extents\{0,1\} found$/\1/p'; }
+stamps() { stat -c '%x|%y|%z|%s' "$1"; }
+
+# keep FILE: remember its md5, size and timestamps (md5 first: the read
+# may move atime); same FILE: they are unchanged
+keep() { md5sum <"$1" >"$VOL_DIR/md5.${1##*/}" && stamps "$1" >"$VOL_DIR/st.${1##*/}"; }
+same() {
+	[ "$(stamps "$1")" = "$(cat "$VOL_DIR/st.${1##*/}")" ] ||
+		fail "$1: size or timestamps changed: $(cat "$VOL_DIR/st.${1##*/}") -> $(stamps "$1")"
+	[ "$(md5sum <"$1")" = "$(cat "$VOL_DIR/md5.${1##*/}")" ] || fail "$1: content changed"
+}
+
+# stock REL CMD...: CMD on an identical copy of the volume (ext4, XFS),
+# mounted at $VOL_DIR/clone, "{}" in CMD replaced by REL's path in it;
+# prints REL's extent count there afterwards. The copy is unmounted,
+# detached and deleted afterwards.
+stock() {
+	local rel=$1 dev cf
+	shift
+	sync -f "$VOL_MNT"
+	vol__umount "$VOL_MNT" nolazy || vol_fail "umount for the copy"
+	cp --sparse=always "$VOL_IMG" "$VOL_DIR/clone.img"
+	mount "$VOL_DEV" "$VOL_MNT" || vol_fail "remount"
+	dev=$(losetup -f --show "$VOL_DIR/clone.img") || vol_fail "losetup clone"
+	vol_at_exit "losetup -d $dev 2>/dev/null"
+	mkdir -p "$VOL_DIR/clone"
+	case $VOL_FS in xfs*) mount -o nouuid "$dev" "$VOL_DIR/clone" ;; *) mount "$dev" "$VOL_DIR/clone" ;; esac ||
+		vol_fail "mount clone"
+	cf=$VOL_DIR/clone/$rel
+	"${@//\{\}/$cf}" >"$VOL_DIR/stock.out" 2>&1
+	sync -f "$VOL_DIR/clone"
+	extents "$cf"
+	umount "$VOL_DIR/clone"
+	losetup -d "$dev"
+	rm -f "$VOL_DIR/clone.img"
+}
+
+# ---------------------------------------------------------------- split
+test_split() {
+	local M=$VOL_MNT f=$VOL_MNT/t324 gsz nr i c=() before after out st=""
+	gsz=$(R --json -e info "$M" | jq -r .group_size)
+	[ "$gsz" -gt 0 ] 2>/dev/null || gsz=$((64 << 20)) # btrfs: no groups
+	# the data range (nr * 200 KiB) is larger than a group/AG; on btrfs
+	# 40 MiB
+	nr=$((gsz / 204800 + 40))
+	[ "$VOL_FS" != btrfs ] || nr=200
+	for ((i = 0; i < nr; i++)); do c+=(-c "falloc $((409600 * i)) 4k"); done
+	xfs_io -f "${c[@]}" "$f" || { fail "falloc pieces"; return; }
+	xfs_io -c "falloc 0 $((204800 * nr))" "$f"
+	c=()
+	for ((i = 0; i < nr; i++)); do c+=(-c "pwrite -S $((i % 256)) $((i * 123400)) 1234"); done
+	xfs_io "${c[@]}" "$f" >/dev/null
+	sync -f "$M"
+	before=$(extents "$f")
+	keep "$f"
+	case $VOL_FS in
+	ext4*) ! command -v e4defrag >/dev/null || st=$(stock t324 e4defrag "{}") ;;
+	xfs*) ! command -v xfs_fsr >/dev/null || st=$(stock t324 xfs_fsr -v "{}") ;;
+	esac
+	out=$(R -e "defrag $f" "$M" 2>&1) || fail "defrag of $f: $out"
+	after=$(extents "$f")
+	same "$f"
+	[ "$after" -lt "$before" ] || fail "split: $f $before -> $after extents: $out"
+	case $VOL_FS in
+	btrfs) ;;
+	*) grep -q "no free run of .* -> [0-9]* piece" <<<"$out" ||
+		fail "split: the plan did not split $f over several free runs: $out" ;;
+	esac
+	if [ -n "$st" ]; then
+		[ "$after" -le "$st" ] || fail "split: relayout left $after extents, the stock tool $st"
+	fi
+	note "split (generic/324, $((204800 * nr >> 20)) MiB range): $before -> $after extents${st:+; stock tool on a copy: $before -> $st}"
+	rm -f "$f"
+}
+# ------------------------------------------------------------ backwards
+test_backwards() {
+	local M=$VOL_MNT f=$VOL_MNT/back g=$VOL_MNT/back.copy h=$VOL_MNT/holes
+	local bs i n before after out stock="" hb
+	bs=$(stat -f -c %S "$M")
+	# backwards, each block synced; a filler written between them
+	# (deleted) so that no allocator can lay them out in order
+	for i in $(seq 63 -1 0); do
+		for n in "$f" "$g"; do
+			dd if=/dev/urandom of="$n" bs="$bs" count=1 seek="$i" conv=notrunc oflag=sync status=none
+			dd if=/dev/zero of="$M/filler" bs="$bs" count=1 oflag=append,sync conv=notrunc status=none
+		done
+	done
+	rm -f "$M/filler"
+	for i in $(seq 31 -2 0); do
+		dd if=/dev/urandom of="$h" bs="$bs" count=1 seek="$i" conv=notrunc oflag=sync status=none
+	done
+	sync -f "$M"
+	before=$(extents "$f")
+	hb=$(extents "$h")
+	keep "$f"
+	keep "$h"
+	[ "$before" -gt 1 ] || { note "backwards: $f is in one extent already here ($before)"; return; }
+	out=$(R -e "defrag $f $h" "$M" 2>&1) || fail "defrag of $f: $out"
+	after=$(extents "$f")
+	same "$f"
+	same "$h"
+	[ "$after" = 1 ] || fail "backwards: $f $before -> $after extents (want 1): $out"
+	[ "$(extents "$h")" = "$hb" ] || fail "backwards: $h (a hole between every block) $hb -> $(extents "$h") extents"
+	grep -q "skip holes: would not improve" <<<"$out" || fail "backwards: no reason for $h: $out"
+	if [ "$VOL_FS" = btrfs ]; then
+		stock=$(extents "$g")
+		btrfs filesystem defragment "$g" && sync -f "$M" && stock="$stock -> $(extents "$g")"
+	fi
+	note "backwards (generic/018, btrfs/005): $before -> $after extents; holes: $hb stay${stock:+; btrfs fi defrag on a copy: $stock}"
+	rm -f "$f" "$g" "$h"
+}
+
+# --------------------------------------------------------------- unshare
+test_unshare() {
+	local M=$VOL_MNT d=$VOL_MNT/share f before after out cs
+	mkdir -p "$d"
+	f=$d/file
+	vol_mkfrag "$f" 32 64
+	cp --reflink=always "$f" "$d/copy" || { fail "cp --reflink"; return; }
+	sync -f "$M"
+	before=$(extents "$f")
+	keep "$f"
+	cs=$(vol_extents "$d/copy" | md5sum)
+	out=$(R -e "defrag $f" "$M" 2>&1)
+	grep -q "skip share/file: cannot move: shared (reflinked) extents; --unshare" <<<"$out" ||
+		fail "unshare: no shared-extents skip without --unshare: $out"
+	[ "$(extents "$f")" = "$before" ] || fail "unshare: $f changed without --unshare"
+	out=$(R -e "defrag --unshare $f" "$M" 2>&1) || fail "defrag --unshare: $out"
+	after=$(extents "$f")
+	same "$f"
+	[ "$after" -lt "$before" ] || fail "unshare: $f $before -> $after extents: $out"
+	filefrag -v "$f" | grep -q shared && fail "unshare: $f still has shared extents"
+	[ "$(vol_extents "$d/copy" | md5sum)" = "$cs" ] || fail "unshare: the copy's extents changed"
+	cmp -s "$f" "$d/copy" || fail "unshare: the copy's data differs from the file's"
+	note "unshare (xfs/328): shared skipped without --unshare; with it $before -> $after extents, the copy untouched"
+	rm -rf "$d"
+}
+
+# --------------------------------------------------- EOF preallocation
+test_eof_prealloc() {
+	local M=$VOL_MNT f=$VOL_MNT/big avail i c=() before after out
+	avail=$(($(stat -f -c '%a * %S' "$M") / 1024))
+	xfs_io -f -c "falloc 0 $((avail - 1024))k" "$M/fill" >/dev/null 2>&1
+	dd if=/dev/zero of="$M/rest" oflag=direct bs=4k status=none 2>/dev/null
+	sync -f "$M"
+	for i in $(seq 0 8 65536); do c+=(-c "fpunch ${i}k 4k"); done
+	xfs_io "${c[@]}" "$M/fill"
+	sync -f "$M"
+	xfs_io -f -c "pwrite -b 64k 0 8m" "$f" >/dev/null && sync -f "$M"
+	xfs_io -c "pwrite -b 64k 8m 4m" "$f" >/dev/null && sync -f "$M"
+	rm -f "$M/fill" "$M/rest"
+	sync -f "$M"
+	if ! filefrag -v "$f" | grep -q "delalloc"; then
+		note "EOF preallocation: no delalloc past EOF after the sync here; not tested"
+		rm -f "$f"
+		return
+	fi
+	before=$(vol_extents "$f" merge | wc -l)
+	keep "$f"
+	out=$(R -e "defrag $f" "$M" 2>&1) || fail "defrag of $f: $out"
+	after=$(vol_extents "$f" merge | wc -l)
+	same "$f"
+	grep -q "delalloc" <<<"$out" && fail "EOF preallocation: refused as delalloc: $out"
+	[ "$after" -lt "$before" ] || fail "EOF preallocation: $before -> $after runs below EOF: $out"
+	note "EOF preallocation (xfs/118): $before -> $after runs below EOF; past EOF now: $(filefrag -v "$f" | grep -c 'delalloc\|unwritten') preallocated extent(s)"
+	rm -f "$f"
+}
+
+for kind in $KINDS; do
+	case $kind in ext4) size=512 ;; xfs*) size=300 ;; *) size=256 ;; esac
+	vol_create "$kind" "$size"
+	export RELAYOUT_JOURNAL_DIR=$VOL_DIR/journal RELAYOUT_STATE_DIR=$VOL_DIR/state
+	# data in every group/AG (XFS targets need data below them in
+	# their AG; new directories rotate over the AGs)
+	for i in 1 2 3 4 5 6 7 8; do
+		mkdir "$VOL_MNT/d$i" && dd if=/dev/urandom of="$VOL_MNT/d$i/x" bs=64k count=1 status=none
+	done
+	test_split
+	test_backwards
+	case $kind in xfs | btrfs) test_unshare ;; esac
+	case $kind in xfs) test_eof_prealloc ;; esac
+	vol_fsck
+	vol_destroy
+done
+[ $fails = 0 ] || { echo "$fails failure(s)" >&2; exit 1; }
+echo "defrag: all checks passed ($KINDS)"
