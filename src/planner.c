@@ -1148,7 +1148,8 @@ static int defrag_groups(struct pl_ctx *c, uint32_t id, uint64_t eof,
 
 /* A free span a data group can be split over when no single free run
  * takes it: [a, b), block aligned, outside the avoided region and the
- * excluded targets; on XFS inside one AG, with the anchor below it. On
+ * excluded targets; on XFS inside one AG (split_pieces asks for the
+ * anchor below it). On
  * ext4 a span may cross group ends (one move per group, physically
  * contiguous: one run), but not with blocks smaller than a page: there
  * the placement of a piece ending at a group end claims a few blocks past
@@ -1217,7 +1218,7 @@ static int free_spans(struct pl_ctx *c, struct fspan **out, size_t *ns)
 				if (ge < pe)
 					pe = ge;
 			}
-			if (pe > a && (!c->xfs_anchor || anchor_ok(c, a))) {
+			if (pe > a) {
 				uint64_t use = pe;
 				if (c->xfs_anchor)
 					use = xfs_usable_end(c, a, pe, gs, ge);
@@ -1238,11 +1239,14 @@ static int free_spans(struct pl_ctx *c, struct fspan **out, size_t *ns)
 }
 
 /* Cover len bytes with the fewest free spans: the best-fitting span for
- * what is left, else the largest one, at most maxk pieces. pick[k]: the
- * span of piece k, plen[k] its length. Returns the number of pieces, 0
- * when maxk pieces do not cover len. */
-static size_t split_pieces(struct fspan *sp, size_t ns, uint64_t len,
-                           size_t maxk, size_t *pick, uint64_t *plen)
+ * what is left, else the largest one, at most maxk pieces; on XFS a span
+ * without the anchor below it is passed over (asked only of the spans
+ * chosen: it is not cheap). pick[k]: the span of piece k, plen[k] its
+ * length. Returns the number of pieces, 0 when maxk pieces do not cover
+ * len. */
+static size_t split_pieces(struct pl_ctx *c, struct fspan *sp, size_t ns,
+                           uint64_t len, size_t maxk, size_t *pick,
+                           uint64_t *plen)
 {
 	size_t k = 0;
 
@@ -1264,6 +1268,8 @@ static size_t split_pieces(struct fspan *sp, size_t ns, uint64_t len,
 		if (fit == SIZE_MAX)
 			return 0;
 		sp[fit].used = true;
+		if (c->xfs_anchor && !anchor_ok(c, sp[fit].a))
+			continue;
 		pick[k] = fit;
 		plen[k] =
 		    sp[fit].b - sp[fit].a < len ? sp[fit].b - sp[fit].a : len;
@@ -1293,7 +1299,7 @@ static int defrag_split(struct pl_ctx *c, uint32_t id, const struct dgroup *g)
 		r = -ENOMEM;
 		goto out;
 	}
-	k = split_pieces(sp, ns, g->len, maxk, pick, plen);
+	k = split_pieces(c, sp, ns, g->len, maxk, pick, plen);
 	for (size_t i = 0; i < k && r == 0; i++) {
 		uint64_t at = sp[pick[i]].a, left = plen[i];
 

@@ -18,6 +18,10 @@
 #  - unshare (xfs/328): a fragmented file whose extents are all shared
 #    with a reflinked copy is skipped without --unshare (the reason says
 #    so), defragmented with it; the copy keeps its data and extents.
+#  - full (xfs/042, XFS only): a full volume whose free space is 4 KiB
+#    holes gets a 32 MiB file (thousands of extents); then 32 separate
+#    1 MiB runs are freed: the file becomes a few runs; the fill file is
+#    unchanged. Compared with xfs_fsr on a copy.
 #  - EOF preallocation (xfs/118, XFS only): a file whose speculative
 #    preallocation past EOF is still delalloc after a sync (a full,
 #    fragmented volume) is defragmented below EOF (it was refused as
@@ -198,6 +202,44 @@ test_eof_prealloc() {
 	rm -f "$f"
 }
 
+# --------------------------------------------------- full, 4 KiB holes
+# xfs/042: a full volume; every second 4 KiB block of a fill file freed;
+# a 32 MiB file written into those holes; then 32 separate 1 MiB free
+# runs made (files between them deleted): the file cannot be one run, it
+# must become a few of them.
+test_full() {
+	local M=$VOL_MNT f=$VOL_MNT/fragmented i c=() before after out st=""
+	for i in $(seq 1 32); do
+		c+=(-c "close" -c "open -f $M/hole$i" -c "resvsp 0 1m")
+		c+=(-c "close" -c "open -f $M/space$i" -c "resvsp 0 4k")
+	done
+	xfs_io -f "${c[@]}" "$M/hole0" >/dev/null 2>&1
+	# no reserve pool (in memory until the next mount): the fill takes
+	# every free block, the file only the 4 KiB holes
+	xfs_io -x -c "resblks 0" "$M" >/dev/null
+	i=$(($(stat -f -c '%a * %S' "$M") / 1048576 - 2))
+	xfs_io -f -c "falloc 0 ${i}m" "$M/fill" >/dev/null 2>&1 || i=0
+	while xfs_io -f -c "falloc ${i}m 1m" "$M/fill" 2>/dev/null; do i=$((i + 1)); done
+	xfs_io -f -c "falloc 0 1m" "$M/pad" 2>/dev/null
+	c=()
+	for i in $(seq 0 8 65536); do c+=(-c "unresvsp ${i}k 4k"); done
+	xfs_io "${c[@]}" "$M/fill"
+	md5sum <"$M/fill" >"$VOL_DIR/fill.md5"
+	xfs_io -f -c "pwrite -b 1m 0 32m" -c fsync "$f" >/dev/null 2>&1
+	rm -f "$M"/pad "$M"/hole*
+	sync -f "$M"
+	before=$(extents "$f")
+	keep "$f"
+	! command -v xfs_fsr >/dev/null || st=$(stock fragmented xfs_fsr -v "{}")
+	out=$(R -e "defrag $f" "$M" 2>&1) || fail "defrag of $f: $out"
+	after=$(extents "$f")
+	same "$f"
+	[ "$(md5sum <"$M/fill")" = "$(cat "$VOL_DIR/fill.md5")" ] || fail "full: the fill file changed"
+	[ "$after" -lt "$before" ] || fail "full: $f $before -> $after extents: $out"
+	note "full (xfs/042): $before -> $after extents${st:+; xfs_fsr on a copy: $before -> $st ($(tail -1 "$VOL_DIR/stock.out"))}"
+	rm -f "$M"/fill "$M"/space* "$f"
+}
+
 for kind in $KINDS; do
 	case $kind in ext4) size=512 ;; xfs*) size=300 ;; *) size=256 ;; esac
 	vol_create "$kind" "$size"
@@ -210,7 +252,7 @@ for kind in $KINDS; do
 	test_split
 	test_backwards
 	case $kind in xfs | btrfs) test_unshare ;; esac
-	case $kind in xfs) test_eof_prealloc ;; esac
+	case $kind in xfs) test_eof_prealloc && test_full ;; esac
 	vol_fsck
 	vol_destroy
 done
