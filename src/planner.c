@@ -1908,9 +1908,12 @@ int pl_replay(struct pl_ctx *c, const struct tx_plan *p, const char *root)
 
 		if (id == LM_NONE || id >= c->nfiles || st->anyplace)
 			continue; /* anyplace: not known where it goes */
+		/* with --unshare the old blocks may stay another file's:
+		 * not given back (conservative) */
 		r = apply_move(c, id, st->range.offset, st->range.length,
 		               st->range.before, st->range.nbefore,
-		               st->range.target, st->range.ntarget, false);
+		               st->range.target, st->range.ntarget,
+		               st->unshare);
 		if (r < 0)
 			return r;
 	}

@@ -236,7 +236,8 @@ test_full() {
 	same "$f"
 	[ "$(md5sum <"$M/fill")" = "$(cat "$VOL_DIR/fill.md5")" ] || fail "full: the fill file changed"
 	[ "$after" -lt "$before" ] || fail "full: $f $before -> $after extents: $out"
-	note "full (xfs/042): $before -> $after extents${st:+; xfs_fsr on a copy: $before -> $st ($(tail -1 "$VOL_DIR/stock.out"))}"
+	[ -z "$st" ] || st="$st$(tail -1 "$VOL_DIR/stock.out" | sed 's/./ (&/;s/.$/&)/')"
+	note "full (xfs/042): $before -> $after extents${st:+; xfs_fsr on a copy: $before -> $st}"
 	rm -f "$M"/fill "$M"/space* "$f"
 }
 
