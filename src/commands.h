@@ -131,7 +131,7 @@ struct cmd_def {
 	  "Move all of FILE to start exactly at physical address GOAL")        \
 	X("set", set, "OPTION [VALUE]", 1, 2, 0, NULL,                         \
 	  "Set a session option: json, continue-on-error, tunables, "          \
-	  "step-refresh on|off")                                               \
+	  "step-refresh, progress on|off")                                     \
 	X("echo", echo, "[TEXT...]", 0, CMD_MAX_ARGS, 0, NULL, "Print TEXT")   \
 	X("source", source, "SCRIPT", 1, 1, CMD_F_NOREC, NULL,                 \
 	  "Run the commands in SCRIPT")                                        \
