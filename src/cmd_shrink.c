@@ -152,8 +152,7 @@ static int xfs_floor(struct rl_session *s, const struct cmd_call *c,
 			pin_text(s, &pin, what, sizeof(what));
 			snprintf(why, wlen,
 			         "0x%" PRIx64 "..0x%" PRIx64 " holds %s",
-			         pin.start, pin.end,
-			         what);
+			         pin.start, pin.end, what);
 		}
 	}
 	session_plan_fini(&ctx, &hooks);
@@ -212,8 +211,8 @@ static uint64_t resize2fs_min(const char *dev)
 	if (!WIFEXITED(st) || WEXITSTATUS(st) != 0)
 		return 0;
 	p = strstr(out, "minimum size of the filesystem:");
-	return p ? strtoull(p + strlen("minimum size of the filesystem:"),
-	                    NULL, 10)
+	return p ? strtoull(p + strlen("minimum size of the filesystem:"), NULL,
+	                    10)
 	         : 0;
 }
 
@@ -228,11 +227,39 @@ static void rescan(struct rl_session *s)
 	session_model(s);
 }
 
-static enum cmd_status shrink_xfs(struct rl_session *s,
-                                  const struct cmd_call *c, uint64_t want,
-                                  bool dry)
+/* What shrink was asked and found: sizes in bytes. */
+struct shrink_req {
+	uint64_t old, want, floor;
+	bool dry;
+};
+
+/* The command's JSON document (after the evacuation's): the sizes,
+ * whether the filesystem was shrunk (now: its size after), ext4's
+ * offline steps. */
+static void shrink_json(struct rl_session *s, const struct shrink_req *q,
+                        uint64_t now, const char *offline)
 {
-	uint64_t old = s->fs.size, now;
+	cJSON *o = cJSON_CreateObject();
+
+	cJSON_AddBoolToObject(o, "dry_run", q->dry);
+	out_add_u64(o, "size", q->old);
+	out_add_u64(o, "new_size", q->want);
+	out_add_u64(o, "min_size", q->floor);
+	out_add_u64(o, "block_size", s->fs.block_size);
+	cJSON_AddBoolToObject(o, "shrunk", now && now < q->old);
+	if (now)
+		out_add_u64(o, "size_after", now);
+	if (offline)
+		cJSON_AddStringToObject(o, "offline", offline);
+	out_json_emit(s, o);
+}
+
+static enum cmd_status shrink_xfs(struct rl_session *s,
+                                  const struct cmd_call *c,
+                                  const struct shrink_req *q)
+{
+	uint64_t old = q->old, want = q->want, now;
+	bool dry = q->dry;
 	char a[96], b[96];
 	enum cmd_status st;
 	int fd, r;
@@ -247,12 +274,16 @@ static enum cmd_status shrink_xfs(struct rl_session *s,
 	}
 	size_text(old, s->fs.block_size, a, sizeof(a));
 	size_text(want, s->fs.block_size, b, sizeof(b));
+	if (dry && s->json)
+		shrink_json(s, q, 0, NULL);
 	if (dry) {
-		fprintf(s->out,
-		        "would shrink the XFS filesystem online from %s to %s "
-		        "(XFS_IOC_FSGROWFSDATA); nothing was changed "
-		        "(--dry-run)\n",
-		        a, b);
+		if (!s->json)
+			fprintf(
+			    s->out,
+			    "would shrink the XFS filesystem online from %s "
+			    "to %s (XFS_IOC_FSGROWFSDATA); nothing was "
+			    "changed (--dry-run)\n",
+			    a, b);
 		return CMD_OK;
 	}
 	fd = open(s->fs.mountpoint, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
@@ -280,17 +311,28 @@ static enum cmd_status shrink_xfs(struct rl_session *s,
 		                 : "");
 		cmd_root_hint(s, r);
 		rescan(s);
+		if (r == -ENOSPC && s->model) {
+			uint64_t fl;
+			char why[1024];
+
+			/* what is in the way now (the moves may have made
+			 * an inode chunk there: their space files) */
+			if (xfs_floor(s, c, &fl, why, sizeof(why)) == 0 &&
+			    fl > want) {
+				size_text(fl, s->fs.block_size, a, sizeof(a));
+				fprintf(s->err,
+				        "relayout: note: the smallest size "
+				        "reachable now is %s: %s\n",
+				        a, OUT_ESC(why));
+			}
+		}
 		return CMD_FAIL;
 	}
 	rescan(s);
 	now = s->fs.size;
 	size_text(now, s->fs.block_size, b, sizeof(b));
 	if (s->json) {
-		cJSON *o = cJSON_CreateObject();
-		out_add_u64(o, "old_size", old);
-		out_add_u64(o, "new_size", now);
-		out_add_u64(o, "block_size", s->fs.block_size);
-		out_json_emit(s, o);
+		shrink_json(s, q, now, NULL);
 	} else {
 		fprintf(s->out,
 		        "shrunk the XFS filesystem online: %s -> %s\n"
@@ -303,41 +345,43 @@ static enum cmd_status shrink_xfs(struct rl_session *s,
 }
 
 static enum cmd_status shrink_ext4(struct rl_session *s,
-                                   const struct cmd_call *c, uint64_t want,
-                                   uint64_t min_blocks, bool dry)
+                                   const struct cmd_call *c,
+                                   const struct shrink_req *q)
 {
 	char a[96], b[96], m[96], mnt[OUT_ESC_MAX], dev[OUT_ESC_MAX];
 	enum cmd_status st = cmd_plan_evacuate_tail(s, c);
-	uint64_t bs = s->fs.block_size;
+	uint64_t want = q->want, floor = q->floor;
+	char *offline = NULL;
 
 	if (st != CMD_OK) {
-		session_error(s,
-		              "the evacuation did not complete ('log' shows "
-		              "what moved; 'undo' moves it back)");
+		session_error(s, "the evacuation did not complete ('log' shows "
+		                 "what moved; 'undo' moves it back)");
 		return st;
 	}
 	size_text(s->fs.size, s->fs.block_size, a, sizeof(a));
 	size_text(want, s->fs.block_size, b, sizeof(b));
 	out_esc(s->fs.mountpoint, mnt, sizeof(mnt));
 	out_esc(s->fs.device, dev, sizeof(dev));
+	if (asprintf(&offline,
+	             "umount %s; e2fsck -f %s; resize2fs %s %" PRIu64
+	             "K; mount %s %s",
+	             mnt, dev, dev, want / 1024, dev, mnt) < 0)
+		offline = NULL;
 	if (s->json) {
-		cJSON *o = cJSON_CreateObject();
-		out_add_u64(o, "size", s->fs.size);
-		out_add_u64(o, "new_size", want);
-		out_add_u64(o, "resize2fs_min_blocks", min_blocks);
-		out_add_u64(o, "block_size", bs);
-		out_json_emit(s, o);
+		shrink_json(s, q, 0, offline);
+		free(offline);
 		return CMD_OK;
 	}
+	free(offline);
 	fprintf(s->out,
 	        "%s: ext4 cannot shrink while mounted; %s from %s to %s "
 	        "offline:\n"
 	        "  umount %s\n  e2fsck -f %s\n  resize2fs %s %" PRIu64 "K\n"
 	        "  mount %s %s\n",
-	        dry ? "would evacuate, then" : "evacuated", "shrink it", a, b,
-	        mnt, dev, dev, want / 1024, dev, mnt);
-	if (min_blocks) {
-		size_text(min_blocks * bs, s->fs.block_size, m, sizeof(m));
+	        q->dry ? "would evacuate, then" : "evacuated", "shrink it", a,
+	        b, mnt, dev, dev, want / 1024, dev, mnt);
+	if (floor) {
+		size_text(floor, s->fs.block_size, m, sizeof(m));
 		fprintf(s->out,
 		        "the smallest size resize2fs allows: %s ('resize2fs "
 		        "-P', an estimate from the counts on disk while "
@@ -354,8 +398,9 @@ static enum cmd_status shrink_ext4(struct rl_session *s,
 
 enum cmd_status cmd_shrink(struct rl_session *s, const struct cmd_call *c)
 {
-	bool dry = cmd_has_opt(c, "dry-run", NULL);
-	uint64_t want, floor = 0, min_blocks = 0, bs = s->fs.block_size;
+	struct shrink_req q = {.old = s->fs.size,
+	                       .dry = cmd_has_opt(c, "dry-run", NULL)};
+	uint64_t want, floor = 0, min_blocks, bs = s->fs.block_size;
 	char why[1024] = "", a[96], b[96];
 
 	switch (s->fs.type) {
@@ -411,13 +456,16 @@ enum cmd_status cmd_shrink(struct rl_session *s, const struct cmd_call *c)
 	if (!s->json) {
 		char w[96];
 		size_text(want, s->fs.block_size, w, sizeof(w));
-		fprintf(s->out, "shrink %s: %s -> %s; smallest size reachable %s",
+		fprintf(s->out,
+		        "shrink %s: %s -> %s; smallest size reachable %s",
 		        OUT_ESC(s->fs.mountpoint), a, w, floor ? b : "unknown");
 		if (why[0])
 			fprintf(s->out, " (%s)", why);
 		fputc('\n', s->out);
 	}
+	q.want = want;
+	q.floor = floor;
 	if (s->fs.type == RL_FS_XFS)
-		return shrink_xfs(s, c, want, dry);
-	return shrink_ext4(s, c, want, min_blocks, dry);
+		return shrink_xfs(s, c, &q);
+	return shrink_ext4(s, c, &q);
 }

@@ -47,7 +47,7 @@ export RELAYOUT_JOURNAL_DIR RELAYOUT_STATE_DIR
 
 # --------------------------------------------------------------- XFS
 t_xfs() {
-	local bs ag dblocks want out before after hi min sblocks rc
+	local bs ag dblocks want out before after hi hi0 min sblocks rc id
 	vol_create xfs 512
 	RELAYOUT_JOURNAL_DIR=$VOL_DIR/journal RELAYOUT_STATE_DIR=$VOL_DIR/state
 	vol__umount "$VOL_MNT" nolazy || vol_fail "umount"
@@ -58,7 +58,7 @@ t_xfs() {
 	dblocks=$(xfs_info "$VOL_MNT" | sed -n 's/^data *= *bsize=[0-9]* *blocks=\([0-9]*\).*/\1/p')
 	ag=$(xfs_info "$VOL_MNT" | sed -n 's/.*agsize=\([0-9]*\) blks.*/\1/p')
 	[ -n "$bs" ] && [ -n "$dblocks" ] && [ -n "$ag" ] || vol_fail "xfs_info: bs '$bs' blocks '$dblocks' agsize '$ag'"
-	hi=$(highest_extent_end)
+	hi=$(highest_extent_end) hi0=$(highest_extent_end)
 	note "XFS: $dblocks blocks of $bs, AG $ag blocks, highest file extent ends at $hi"
 	[ "$hi" -gt $((ag * bs)) ] || fail "no file data in the last AG (highest extent end $hi): the test does not test"
 	before=$(sums)
@@ -102,6 +102,18 @@ t_xfs() {
 	[ "$(sums)" = "$before" ] || fail "data changed by shrink"
 	vol_fsck
 	[ "$(sums)" = "$before" ] || fail "data changed after remount"
+
+	# the evacuation is undoable once the filesystem is grown back
+	id=$(R -e "log --json" "$VOL_MNT" 2>/dev/null | grep -o '"id": *[0-9]*' | tail -1 | grep -o '[0-9]*$')
+	out=$(R -e "undo $id" "$VOL_MNT" 2>&1) && fail "undo into the part given up was accepted: $out"
+	note "undo after the shrink: $(tail -1 <<<"$out")"
+	xfs_growfs -d "$VOL_MNT" >/dev/null || fail "xfs_growfs -d"
+	[ "$(xfs_info "$VOL_MNT" | sed -n 's/^data *= *bsize=[0-9]* *blocks=\([0-9]*\).*/\1/p')" = "$dblocks" ] ||
+		fail "xfs_growfs -d did not grow it back to $dblocks blocks"
+	out=$(R -e "undo $id" "$VOL_MNT" 2>&1) || fail "undo $id after xfs_growfs: $out"
+	[ "$(highest_extent_end)" = "$hi0" ] || fail "undo did not put the tail's data back (highest extent end $(highest_extent_end), before $hi0)"
+	[ "$(sums)" = "$before" ] || fail "data changed by undo"
+	vol_fsck
 }
 
 # -------------------------------------------------------------- ext4
