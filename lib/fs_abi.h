@@ -73,6 +73,7 @@ struct rl_xfs_fsop_geom {
 	__u64 reserved[17];
 };
 #define RL_XFS_IOC_FSGEOMETRY          _IOR('X', 126, struct rl_xfs_fsop_geom)
+#define RL_XFS_FSOP_GEOM_FLAGS_FINOBT  (1u << 17)
 #define RL_XFS_FSOP_GEOM_FLAGS_RMAPBT  (1u << 19)
 #define RL_XFS_FSOP_GEOM_FLAGS_REFLINK (1u << 20)
 

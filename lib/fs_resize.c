@@ -10,6 +10,73 @@
 #include "fs_abi.h"
 #include "fs_internal.h"
 
+/* xfs_btree_calc_size: the blocks of a btree of records at its emptiest
+ * (every block at the minimum fill: half of the maximum). */
+static uint64_t btree_max_blocks(uint32_t bs, uint32_t hdr, uint32_t leafrec,
+                                 uint32_t noderec, uint64_t records)
+{
+	uint64_t leafmin = (bs - hdr) / leafrec / 2;
+	uint64_t nodemin = (bs - hdr) / noderec / 2;
+	uint64_t level, blocks;
+
+	if (!leafmin || !nodemin)
+		return 0;
+	level = (records + leafmin - 1) / leafmin;
+	blocks = level;
+	while (level > 1) {
+		level = (level + nodemin - 1) / nodemin;
+		blocks += level;
+	}
+	return blocks;
+}
+
+int rl_fs_shrink_reserve(int fd, uint64_t new_size, uint64_t *bytes)
+{
+	struct rl_xfs_fsop_geom g;
+	uint64_t lastag, old_len, new_len, blocks = 0;
+	uint32_t bs, hdr, agblklog = 0;
+	bool log_here;
+
+	if (fd < 0 || !bytes)
+		return -EINVAL;
+	if (rl_fd_fs_type(fd) != RL_FS_XFS)
+		return -EOPNOTSUPP;
+	memset(&g, 0, sizeof(g));
+	if (ioctl(fd, RL_XFS_IOC_FSGEOMETRY, &g) < 0)
+		return RL_NEG_ERRNO();
+	bs = g.blocksize;
+	if (!bs || !g.agblocks || !g.agcount || !g.inodesize ||
+	    new_size / bs > g.datablocks)
+		return -EINVAL;
+	lastag = (uint64_t)(g.agcount - 1) * g.agblocks;
+	if (new_size / bs <= lastag)
+		return -EINVAL;
+	old_len = g.datablocks - lastag;
+	new_len = new_size / bs - lastag;
+	while ((1ull << agblklog) < g.agblocks)
+		agblklog++;
+	/* an internal log (logstart: AG number << agblklog | AG block) in
+	 * the last AG is not reserved for */
+	log_here = g.logstart && (g.logstart >> agblklog) == g.agcount - 1;
+	if (log_here) {
+		old_len = old_len > g.logblocks ? old_len - g.logblocks : 0;
+		new_len = new_len > g.logblocks ? new_len - g.logblocks : 0;
+	}
+	/* short-form btree block header: 56 bytes with CRCs (v5), else 16 */
+	hdr = g.version >= 5 ? 56 : 16;
+	if (g.flags & RL_XFS_FSOP_GEOM_FLAGS_FINOBT) /* 16-byte records */
+		blocks += btree_max_blocks(bs, hdr, 16, 8,
+		                           old_len * (bs / g.inodesize) / 64);
+	if (g.flags & RL_XFS_FSOP_GEOM_FLAGS_REFLINK) /* 12-byte records */
+		blocks += btree_max_blocks(bs, hdr, 12, 8, new_len);
+	if (g.flags & RL_XFS_FSOP_GEOM_FLAGS_RMAPBT) { /* 24 bytes; keys 2x20 */
+		uint64_t r = btree_max_blocks(bs, hdr, 24, 44, new_len);
+		blocks += r > new_len / 100 ? r : new_len / 100;
+	}
+	*bytes = blocks * bs;
+	return 0;
+}
+
 int rl_fs_shrink(int fd, uint64_t new_size)
 {
 	struct rl_xfs_fsop_geom g;

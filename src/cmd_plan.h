@@ -12,11 +12,12 @@ int cmd_plan_init(struct rl_session *s, const struct cmd_call *c,
                   struct lm_model *m, struct pl_ctx *ctx,
                   struct session_plan_hooks *hooks);
 
-/* shrink SIZE (src/cmd_shrink.c): evacuate [SIZE, end of the volume) as
+/* shrink SIZE (src/cmd_shrink.c): evacuate [START, end of the volume) as
  * the evacuate command does, with c's options (--dry-run, --retry,
  * --rate, --unshare, ...): the plan printed, then applied as one
  * journaled, undoable transaction (CMD_OK also when there was nothing to
- * move). c->argv[0] is SIZE. */
+ * move). START is c->argv[0] (SIZE, or below it: the journal names the
+ * command as typed, c->words). */
 enum cmd_status cmd_plan_evacuate_tail(struct rl_session *s,
                                        const struct cmd_call *c);
 

@@ -92,14 +92,99 @@ static void size_text(uint64_t bytes, uint32_t bs, char *buf, size_t size)
 	         bytes, bs ? bytes / bs : 0);
 }
 
+/* The free bytes of [ag0, size) in the model; *need: what the last AG
+ * must keep free when shrunk to size (rl_fs_shrink_reserve). 0 or
+ * -errno. */
+static int last_ag_free(struct rl_session *s, uint64_t ag0, uint64_t size,
+                        uint64_t *free, uint64_t *need)
+{
+	struct lm_stats st;
+	int fd, r;
+
+	r = lm_range_stats(s->model, ag0, size, &st);
+	if (r < 0)
+		return r;
+	*free = st.bytes[LM_CAT_FREE];
+	fd = open(s->fs.mountpoint, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	r = rl_fs_shrink_reserve(fd, size, need);
+	close(fd);
+	return r;
+}
+
+/* The free space the last AG must keep (the kernel refuses a shrink that
+ * leaves less, and then refuses every later one until a remount): the
+ * blocks from pf (above the last one that cannot move) to the new end
+ * are freed by the moves, so the smallest size is pf plus what the free
+ * space below pf lacks. *floor: at least that. */
+static int reserve_floor(struct rl_session *s, uint64_t ag0, uint64_t pf,
+                         uint64_t *floor, char *why, size_t wlen)
+{
+	uint64_t bs = s->fs.block_size, size = *floor, f, need = 0, lack;
+	char a[96], b[96];
+	int r = 0;
+
+	/* need grows a little with the size: settle it */
+	for (int i = 0; i < 4 && r == 0; i++) {
+		r = last_ag_free(s, ag0, pf, &f, &need);
+		lack = need > f ? (need - f + bs - 1) / bs * bs : 0;
+		if (pf + lack <= size)
+			break;
+		size = pf + lack < s->fs.size ? pf + lack : s->fs.size;
+	}
+	if (r < 0) {
+		session_error(s,
+		              "cannot work out the last AG's reservations: %s",
+		              rl_strerror(r));
+		return r;
+	}
+	if (size > *floor) {
+		units_format_size(need, a, sizeof(a));
+		units_format_size(f, b, sizeof(b));
+		*floor = size;
+		snprintf(why + strlen(why), wlen - strlen(why),
+		         "; and the last allocation group must keep %s free "
+		         "for its metadata reservations (free-inode and "
+		         "refcount btrees): below 0x%" PRIx64 " it has %s "
+		         "free",
+		         a, pf, b);
+	}
+	return 0;
+}
+
+/* Where the evacuation for a shrink to q->want starts: at want, or lower
+ * when the free space below want is less than the last AG must keep
+ * (then the data in [start, want) moves too). */
+static uint64_t evac_start(struct rl_session *s, uint64_t ag0, uint64_t pf,
+                           uint64_t want)
+{
+	uint64_t bs = s->fs.block_size, f, need, lack, lo = pf, hi = want;
+	struct lm_stats st;
+
+	if (last_ag_free(s, ag0, want, &f, &need) < 0 || f >= need)
+		return want;
+	lack = need - f;
+	/* the largest start in [pf, want] with lack bytes in use above it */
+	while (hi - lo > bs) {
+		uint64_t mid = lo + (hi - lo) / 2 / bs * bs;
+		if (lm_range_stats(s->model, mid, want, &st) == 0 &&
+		    want - mid - st.bytes[LM_CAT_FREE] >= lack)
+			lo = mid;
+		else
+			hi = mid;
+	}
+	return lo;
+}
+
 /* XFS: the smallest size reachable now. The kernel shrinks the last AG
  * only, keeps SHRINK_XFS_MIN_AG_BLOCKS of it, and everything given up
  * must be free: the highest block of the last AG that cannot move
  * (inodes, metadata, the log, directories, immovable files) bounds it,
- * rounded up to a whole inode chunk. 0 or -errno (reported); *why: what
- * bounds it. */
+ * rounded up to a whole inode chunk, and the free space the AG must keep
+ * (reserve_floor). 0 or -errno (reported); *why: what bounds it. */
 static int xfs_floor(struct rl_session *s, const struct cmd_call *c,
-                     uint64_t *floor, char *why, size_t wlen)
+                     uint64_t *pf, uint64_t *floor, char *why, size_t wlen)
 {
 	const struct rl_fs_info *fs = &s->fs;
 	uint64_t bs = fs->block_size, ag0, chunk;
@@ -162,7 +247,8 @@ static int xfs_floor(struct rl_session *s, const struct cmd_call *c,
 	}
 	if (*floor > fs->size)
 		*floor = fs->size;
-	return 0;
+	*pf = *floor;
+	return reserve_floor(s, ag0, *pf, floor, why, wlen);
 }
 
 /* ext4: `resize2fs -P DEV`, the smallest size resize2fs allows (in
@@ -230,6 +316,8 @@ static void rescan(struct rl_session *s)
 /* What shrink was asked and found: sizes in bytes. */
 struct shrink_req {
 	uint64_t old, want, floor;
+	uint64_t pf; /* XFS: above the last block of the last AG that
+	                cannot move */
 	bool dry;
 };
 
@@ -258,13 +346,44 @@ static enum cmd_status shrink_xfs(struct rl_session *s,
                                   const struct cmd_call *c,
                                   const struct shrink_req *q)
 {
-	uint64_t old = q->old, want = q->want, now;
+	uint64_t old = q->old, want = q->want, now, f, need;
+	uint64_t ag0 = (s->fs.group_count - 1) * s->fs.group_size;
+	uint64_t start = evac_start(s, ag0, q->pf, want);
 	bool dry = q->dry;
-	char a[96], b[96];
+	char a[96], b[96], sbuf[32];
+	struct cmd_call c2 = *c;
 	enum cmd_status st;
+	struct lm_stats ts;
 	int fd, r;
 
-	st = cmd_plan_evacuate_tail(s, c);
+	/* The moves must not take the free space the last AG has to keep:
+	 * when the data leaving [start, end) could fill it, they go to the
+	 * other AGs ('--retry' adds missed targets to the same list). */
+	if (last_ag_free(s, ag0, start, &f, &need) == 0 &&
+	    lm_range_stats(s->model, start, old, &ts) == 0 &&
+	    f < need + (old - start - ts.bytes[LM_CAT_FREE])) {
+		uint64_t *x =
+		    realloc(s->plan_excl, (s->nplan_excl + 1) * 2 * sizeof(*x));
+		if (x) {
+			x[2 * s->nplan_excl] = ag0;
+			x[2 * s->nplan_excl + 1] = start;
+			s->plan_excl = x;
+			s->nplan_excl++;
+		}
+	}
+	if (start < want) {
+		size_text(want - start, s->fs.block_size, a, sizeof(a));
+		if (!s->json)
+			fprintf(
+			    s->out,
+			    "evacuating from 0x%" PRIx64 ", %s below SIZE: "
+			    "the last allocation group must keep that "
+			    "much more free for its metadata reservations\n",
+			    start, a);
+		snprintf(sbuf, sizeof(sbuf), "0x%" PRIx64, start);
+		c2.argv[0] = sbuf;
+	}
+	st = cmd_plan_evacuate_tail(s, &c2);
 	if (st != CMD_OK) {
 		session_error(s,
 		              "the evacuation did not complete: the filesystem "
@@ -286,28 +405,60 @@ static enum cmd_status shrink_xfs(struct rl_session *s,
 			    a, b);
 		return CMD_OK;
 	}
+	/* A refused shrink keeps this kernel from shrinking the mount
+	 * again until it is remounted (measured): check what it checks
+	 * first, on the layout after the moves. */
+	rescan(s);
+	if (s->model && last_ag_free(s, ag0, want, &f, &need) == 0) {
+		struct lm_stats us;
+		if (lm_range_stats(s->model, want, old, &us) == 0 &&
+		    us.bytes[LM_CAT_FREE] < old - want) {
+			session_error(s,
+			              "not shrinking: 0x%" PRIx64 "..0x%" PRIx64
+			              " is not all free after the moves ('who "
+			              "0x%" PRIx64 " 0x%" PRIx64
+			              "' shows what is there; 'undo' moves the "
+			              "data back)",
+			              want, old, want, old);
+			return CMD_FAIL;
+		}
+		if (f < need) {
+			units_format_size(need, a, sizeof(a));
+			units_format_size(f, b, sizeof(b));
+			session_error(
+			    s,
+			    "not shrinking: the last allocation group "
+			    "would keep %s free, its metadata "
+			    "reservations need %s (a larger SIZE; "
+			    "'undo' moves the data back)",
+			    b, a);
+			return CMD_FAIL;
+		}
+	}
+	size_text(want, s->fs.block_size, b, sizeof(b));
 	fd = open(s->fs.mountpoint, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (fd < 0) {
 		session_error(s, "%s: %s", s->fs.mountpoint, strerror(errno));
 		return CMD_FAIL;
 	}
+	/* the space files of the moves are freed by the kernel in the
+	 * background: give it a moment (rl_fs_shrink syncs first) */
+	usleep(200 * 1000);
 	r = rl_fs_shrink(fd, want);
-	if (r == -ENOSPC) {
-		/* blocks just freed may still be busy in the log: once more */
-		usleep(500 * 1000);
-		r = rl_fs_shrink(fd, want);
-	}
 	close(fd);
 	if (r < 0) {
 		session_error(
 		    s,
 		    "the kernel did not shrink the filesystem to %s: %s%s; the "
-		    "evacuation stays ('undo' moves it back)",
+		    "evacuation stays ('undo' moves it back)%s",
 		    b, rl_strerror(r),
 		    r == -ENOSPC ? " (blocks above SIZE are still in use, or "
 		                   "the last allocation group would not hold "
 		                   "its reserved blocks: 'who SIZE END' shows "
 		                   "them; a larger SIZE may do)"
+		                 : "",
+		    r == -ENOSPC ? "; this kernel then refuses to shrink the "
+		                   "mount again until it is remounted"
 		                 : "");
 		cmd_root_hint(s, r);
 		rescan(s);
@@ -317,7 +468,9 @@ static enum cmd_status shrink_xfs(struct rl_session *s,
 
 			/* what is in the way now (the moves may have made
 			 * an inode chunk there: their space files) */
-			if (xfs_floor(s, c, &fl, why, sizeof(why)) == 0 &&
+			uint64_t pf;
+
+			if (xfs_floor(s, c, &pf, &fl, why, sizeof(why)) == 0 &&
 			    fl > want) {
 				size_text(fl, s->fs.block_size, a, sizeof(a));
 				fprintf(s->err,
@@ -400,7 +553,7 @@ enum cmd_status cmd_shrink(struct rl_session *s, const struct cmd_call *c)
 {
 	struct shrink_req q = {.old = s->fs.size,
 	                       .dry = cmd_has_opt(c, "dry-run", NULL)};
-	uint64_t want, floor = 0, min_blocks, bs = s->fs.block_size;
+	uint64_t want, floor = 0, pf = 0, min_blocks, bs = s->fs.block_size;
 	char why[1024] = "", a[96], b[96];
 
 	switch (s->fs.type) {
@@ -435,7 +588,7 @@ enum cmd_status cmd_shrink(struct rl_session *s, const struct cmd_call *c)
 		return CMD_USAGE;
 	}
 	if (s->fs.type == RL_FS_XFS) {
-		if (xfs_floor(s, c, &floor, why, sizeof(why)) < 0)
+		if (xfs_floor(s, c, &pf, &floor, why, sizeof(why)) < 0)
 			return CMD_FAIL;
 	} else {
 		min_blocks = resize2fs_min(s->fs.device);
@@ -465,6 +618,7 @@ enum cmd_status cmd_shrink(struct rl_session *s, const struct cmd_call *c)
 	}
 	q.want = want;
 	q.floor = floor;
+	q.pf = pf;
 	if (s->fs.type == RL_FS_XFS)
 		return shrink_xfs(s, c, &q);
 	return shrink_ext4(s, c, &q);
