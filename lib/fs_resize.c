@@ -10,6 +10,20 @@
 #include "fs_abi.h"
 #include "fs_internal.h"
 
+/* The geometry of the XFS holding fd: 0, -EBADF, -EOPNOTSUPP (not XFS)
+ * or the ioctl's -errno. */
+static int xfs_geometry(int fd, struct rl_xfs_fsop_geom *g)
+{
+	if (fd < 0)
+		return -EBADF;
+	if (rl_fd_fs_type(fd) != RL_FS_XFS)
+		return -EOPNOTSUPP;
+	memset(g, 0, sizeof(*g));
+	if (ioctl(fd, RL_XFS_IOC_FSGEOMETRY, g) < 0)
+		return RL_NEG_ERRNO();
+	return 0;
+}
+
 /* xfs_btree_calc_size: the blocks of a btree of records at its emptiest
  * (every block at the minimum fill: half of the maximum). */
 static uint64_t btree_max_blocks(uint32_t bs, uint32_t hdr, uint32_t leafrec,
@@ -37,13 +51,12 @@ int rl_fs_shrink_reserve(int fd, uint64_t new_size, uint64_t *bytes)
 	uint32_t bs, hdr, agblklog = 0;
 	bool log_here;
 
-	if (fd < 0 || !bytes)
+	int r = xfs_geometry(fd, &g);
+
+	if (r < 0)
+		return r;
+	if (!bytes)
 		return -EINVAL;
-	if (rl_fd_fs_type(fd) != RL_FS_XFS)
-		return -EOPNOTSUPP;
-	memset(&g, 0, sizeof(g));
-	if (ioctl(fd, RL_XFS_IOC_FSGEOMETRY, &g) < 0)
-		return RL_NEG_ERRNO();
 	bs = g.blocksize;
 	if (!bs || !g.agblocks || !g.agcount || !g.inodesize ||
 	    new_size / bs > g.datablocks)
@@ -70,8 +83,8 @@ int rl_fs_shrink_reserve(int fd, uint64_t new_size, uint64_t *bytes)
 	if (g.flags & RL_XFS_FSOP_GEOM_FLAGS_REFLINK) /* 12-byte records */
 		blocks += btree_max_blocks(bs, hdr, 12, 8, new_len);
 	if (g.flags & RL_XFS_FSOP_GEOM_FLAGS_RMAPBT) { /* 24 bytes; keys 2x20 */
-		uint64_t r = btree_max_blocks(bs, hdr, 24, 44, new_len);
-		blocks += r > new_len / 100 ? r : new_len / 100;
+		uint64_t rm = btree_max_blocks(bs, hdr, 24, 44, new_len);
+		blocks += rm > new_len / 100 ? rm : new_len / 100;
 	}
 	*bytes = blocks * bs;
 	return 0;
@@ -81,14 +94,10 @@ int rl_fs_shrink(int fd, uint64_t new_size)
 {
 	struct rl_xfs_fsop_geom g;
 	struct rl_xfs_growfs_data in;
+	int r = xfs_geometry(fd, &g);
 
-	if (fd < 0)
-		return -EBADF;
-	if (rl_fd_fs_type(fd) != RL_FS_XFS)
-		return -EOPNOTSUPP;
-	memset(&g, 0, sizeof(g));
-	if (ioctl(fd, RL_XFS_IOC_FSGEOMETRY, &g) < 0)
-		return RL_NEG_ERRNO();
+	if (r < 0)
+		return r;
 	if (!g.blocksize || new_size % g.blocksize ||
 	    new_size / g.blocksize >= g.datablocks)
 		return -EINVAL;
