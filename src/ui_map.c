@@ -499,7 +499,7 @@ void ui_progress_format(char *buf, size_t size, int width,
 	units_format_size(p->done, d, sizeof(d));
 	units_format_size(p->total, t, sizeof(t));
 	units_format_eta(p->eta, eta, sizeof(eta));
-	if (p->files)
+	if (p->files > 1) /* one file: the step says it */
 		snprintf(files, sizeof(files), "%zu/%zu files, ", p->files_done,
 		         p->files);
 	n = snprintf(buf, size,
