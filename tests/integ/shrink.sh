@@ -38,7 +38,7 @@ fill() {
 		for i in 1 2 3 4 5 6; do
 			head -c $(((d * 7 + i * 13) % 40 * 64 + 8))K /dev/urandom >"$VOL_MNT/d$d/f$i"
 		done
-		head -c $((6 + d))M /dev/urandom >"$VOL_MNT/d$d/big"
+		head -c $((3 + d))M /dev/urandom >"$VOL_MNT/d$d/big"
 	done
 	sync -f "$VOL_MNT"
 }
@@ -169,8 +169,8 @@ t_sigint() {
 	fill
 	before=$(sums)
 	ext_before=$(for f in "$VOL_MNT"/d*/*; do echo "$f"; vol_extents "$f"; done)
-	# evacuate the second half at 8 MB/s: several seconds of steps
-	"$RELAYOUT" -e "evacuate $((128 << 20)) $((256 << 20)) --rate 8" "$VOL_MNT" \
+	# evacuate the second half at 4 MB/s: several seconds of steps
+	"$RELAYOUT" -e "evacuate $((128 << 20)) $((256 << 20)) --rate 4" "$VOL_MNT" \
 		>"$VOL_DIR/int.out" 2>"$VOL_DIR/int.err" &
 	pid=$!
 	for ((i = 0; i < 100; i++)); do
