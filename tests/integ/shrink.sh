@@ -86,6 +86,9 @@ t_xfs() {
 	[ "$(xfs_info "$VOL_MNT" | sed -n 's/^data *= *bsize=[0-9]* *blocks=\([0-9]*\).*/\1/p')" = "$dblocks" ] ||
 		fail "shrink --dry-run changed the size"
 	[ "$(highest_extent_end)" = "$hi" ] || fail "shrink --dry-run moved data"
+	out=$(R --json -e "shrink --dry-run $want" "$VOL_MNT" 2>/dev/null | tail -1)
+	grep -q "\"dry_run\":true,.*\"new_size\":$want,\"min_size\":$want," <<<"$out" ||
+		fail "shrink --dry-run --json: $out"
 	R -e log "$VOL_MNT" 2>/dev/null | grep -q shrink && fail "shrink --dry-run wrote a transaction"
 
 	out=$(R -e "shrink $want" "$VOL_MNT" 2>&1)
