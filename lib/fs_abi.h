@@ -73,6 +73,7 @@ struct rl_xfs_fsop_geom {
 	__u64 reserved[17];
 };
 #define RL_XFS_IOC_FSGEOMETRY          _IOR('X', 126, struct rl_xfs_fsop_geom)
+#define RL_XFS_FSOP_GEOM_FLAGS_FINOBT  (1u << 17)
 #define RL_XFS_FSOP_GEOM_FLAGS_RMAPBT  (1u << 19)
 #define RL_XFS_FSOP_GEOM_FLAGS_REFLINK (1u << 20)
 
@@ -135,5 +136,13 @@ struct rl_xfs_fs_eofblocks {
 };
 #define RL_XFS_EOFBLOCKS_VERSION  1
 #define RL_XFS_IOC_FREE_EOFBLOCKS _IOR('X', 58, struct rl_xfs_fs_eofblocks)
+
+/* XFS: XFS_IOC_FSGROWFSDATA (struct xfs_growfs_data); a smaller newblocks
+ * shrinks the last AG (Linux 5.12 on). */
+struct rl_xfs_growfs_data {
+	__u64 newblocks; /* new data subvolume size, fsblocks */
+	__u32 imaxpct;   /* new inode space percentage limit */
+};
+#define RL_XFS_IOC_FSGROWFSDATA _IOW('X', 110, struct rl_xfs_growfs_data)
 
 #endif

@@ -3,6 +3,7 @@
  * preview, apply, discard. Plans come from src/planner.c, run through
  * src/txn.c (journaled, verified with FIEMAP). */
 #include "config.h"
+#include "cmd_plan.h"
 #include <errno.h>
 #include <inttypes.h>
 #include <stdio.h>
@@ -41,6 +42,11 @@ const struct cmd_opt cmd_opts_compact[] = {
     {NULL, NULL, NULL},
 };
 const struct cmd_opt cmd_opts_evacuate[] = {
+    {"unshare", NULL, "move shared (reflinked) extents too (copies them)"},
+    PLAN_APPLY_OPTS,
+    {NULL, NULL, NULL},
+};
+const struct cmd_opt cmd_opts_shrink[] = {
     {"unshare", NULL, "move shared (reflinked) extents too (copies them)"},
     PLAN_APPLY_OPTS,
     {NULL, NULL, NULL},
@@ -154,7 +160,7 @@ static void print_planned(struct rl_session *s, struct pl_ctx *c,
 	}
 }
 
-enum pl_kind { PK_DEFRAG, PK_COMPACT, PK_EVACUATE, PK_GROUP };
+enum pl_kind { PK_DEFRAG, PK_COMPACT, PK_EVACUATE, PK_GROUP, PK_SHRINK };
 
 static int push_id(uint32_t **a, size_t *k, size_t *cap, uint32_t id)
 {
@@ -263,22 +269,33 @@ static void plan_run_free(struct plan_run *pr, const struct cmd_call *c)
 	session_plan_fini(&pr->ctx, &pr->hooks);
 }
 
-/* The planning context from the model, on top of the pending plan in
- * plan mode. */
-static enum cmd_status plan_start(struct rl_session *s,
-                                  const struct cmd_call *c, struct lm_model *m,
-                                  struct plan_run *pr)
+int cmd_plan_init(struct rl_session *s, const struct cmd_call *c,
+                  struct lm_model *m, struct pl_ctx *ctx,
+                  struct session_plan_hooks *hooks)
 {
-	int r = session_plan_init(&pr->ctx, &pr->hooks, s, m);
+	int r = session_plan_init(ctx, hooks, s, m);
 
 	if (r < 0) {
 		session_error(s, "cannot plan: %s",
 		              r == -ENODATA ? "the free-space map is not "
 		                              "available (it needs root)"
 		                            : rl_strerror(r));
-		return CMD_FAIL;
+		return r;
 	}
-	pr->ctx.unshare = cmd_has_opt(c, "unshare", NULL);
+	ctx->unshare = cmd_has_opt(c, "unshare", NULL);
+	return 0;
+}
+
+/* The planning context from the model, on top of the pending plan in
+ * plan mode. */
+static enum cmd_status plan_start(struct rl_session *s,
+                                  const struct cmd_call *c, struct lm_model *m,
+                                  struct plan_run *pr)
+{
+	int r;
+
+	if (cmd_plan_init(s, c, m, &pr->ctx, &pr->hooks) < 0)
+		return CMD_FAIL;
 	pr->ctx.excl = s->plan_excl;
 	pr->ctx.nexcl = s->nplan_excl;
 	if (s->plan_mode && s->pending &&
@@ -343,6 +360,12 @@ static enum cmd_status plan_compute(struct rl_session *s,
 		st = plan_range(s, c, &a, &b);
 		if (st == CMD_OK)
 			*r = pl_evacuate(&pr->ctx, a, b, &er);
+		break;
+	case PK_SHRINK:
+		/* shrink SIZE: everything from SIZE to the end goes */
+		if (session_arg_size(s, "SIZE", c->argv[0], &a) < 0)
+			return CMD_USAGE;
+		*r = pl_evacuate(&pr->ctx, a, s->fs.size, &er);
 		break;
 	case PK_GROUP:
 		if (!cmd_has_opt(c, "to", &v)) {
@@ -556,6 +579,12 @@ enum cmd_status cmd_evacuate(struct rl_session *s, const struct cmd_call *c)
 enum cmd_status cmd_group(struct rl_session *s, const struct cmd_call *c)
 {
 	return run(s, c, PK_GROUP);
+}
+
+enum cmd_status cmd_plan_evacuate_tail(struct rl_session *s,
+                                       const struct cmd_call *c)
+{
+	return run(s, c, PK_SHRINK);
 }
 
 /* ------------------------------------------------------------ plan mode */

@@ -74,6 +74,7 @@ static const struct set_opt {
      false},
     {"tunables", offsetof(struct rl_session, no_tunables), true},
     {"step-refresh", offsetof(struct rl_session, refresh_at_end), true},
+    {"progress", offsetof(struct rl_session, no_progress), true},
 };
 
 enum cmd_status cmd_set(struct rl_session *s, const struct cmd_call *c)
@@ -97,7 +98,7 @@ enum cmd_status cmd_set(struct rl_session *s, const struct cmd_call *c)
 	}
 	session_error(s,
 	              "unknown option '%s' (json, continue-on-error, "
-	              "tunables, step-refresh)",
+	              "tunables, step-refresh, progress)",
 	              name);
 	return CMD_USAGE;
 }

@@ -131,7 +131,7 @@ struct cmd_def {
 	  "Move all of FILE to start exactly at physical address GOAL")        \
 	X("set", set, "OPTION [VALUE]", 1, 2, 0, NULL,                         \
 	  "Set a session option: json, continue-on-error, tunables, "          \
-	  "step-refresh on|off")                                               \
+	  "step-refresh, progress on|off")                                     \
 	X("echo", echo, "[TEXT...]", 0, CMD_MAX_ARGS, 0, NULL, "Print TEXT")   \
 	X("source", source, "SCRIPT", 1, 1, CMD_F_NOREC, NULL,                 \
 	  "Run the commands in SCRIPT")                                        \
@@ -165,6 +165,12 @@ struct cmd_def {
 	  cmd_opts_evacuate,                                                   \
 	  "Move every movable byte out of a physical region (report what "     \
 	  "cannot move and why)")                                              \
+	X("shrink", shrink, "SIZE", 1, 1,                                      \
+	  CMD_F_VOLUME | CMD_F_LIVE | CMD_F_DISK | CMD_F_ROOT_EXT4,            \
+	  cmd_opts_shrink,                                                     \
+	  "Evacuate everything from SIZE to the end, then shrink the "         \
+	  "filesystem to SIZE: XFS online; ext4: the offline resize2fs "       \
+	  "steps are printed")                                                 \
 	X("group", group, "FILE...", 1, CMD_MAX_ARGS,                          \
 	  CMD_F_VOLUME | CMD_F_LIVE | CMD_F_DISK | CMD_F_ROOT_EXT4,            \
 	  cmd_opts_group,                                                      \
@@ -293,6 +299,7 @@ extern const struct cmd_opt cmd_opts_select[];
 extern const struct cmd_opt cmd_opts_defrag[];
 extern const struct cmd_opt cmd_opts_compact[];
 extern const struct cmd_opt cmd_opts_evacuate[];
+extern const struct cmd_opt cmd_opts_shrink[];
 extern const struct cmd_opt cmd_opts_group[];
 extern const struct cmd_opt cmd_opts_apply[];
 

@@ -62,6 +62,8 @@ struct rl_session {
 	bool tunables_noticed; /* the "tunables changed" notice was shown */
 	bool refresh_at_end;   /* 'set step-refresh off': the model follows
 	                          an apply once at its end, not per step */
+	bool no_progress;      /* 'set progress off': no progress line of an
+	                          apply on stderr */
 	/* Plan mode (src/cmd_plan.c): disk-changing commands add their
 	 * steps to the pending plan instead of applying them. */
 	bool plan_mode;

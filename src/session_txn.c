@@ -39,47 +39,6 @@ static cJSON *pieces_to_json(const struct rl_extent *p, size_t n)
 	return a;
 }
 
-static void progress_cb(const struct tx_progress *p, void *arg)
-{
-	struct rl_session *s = arg;
-	FILE *f = s->err;
-	char d[32], t[32], r[32], eta[32];
-
-	if (s->progress || s->cancel_requested) {
-		if (s->progress)
-			s->progress(s, p);
-		if (s->cancel_requested && s->cancel_requested(s))
-			tx_request_cancel();
-		return;
-	}
-	if (p->pausing)
-		return; /* the line is up to date */
-	if (p->reserving) {
-		fprintf(f,
-		        "\r  holding the targets of the next %zu steps: "
-		        "%zu  ",
-		        p->reserving, p->reserved);
-		if (p->reserved >= p->reserving)
-			fputc('\n', f);
-		fflush(f);
-		return;
-	}
-	units_format_size(p->done, d, sizeof(d));
-	units_format_size(p->total, t, sizeof(t));
-	units_format_size((uint64_t)p->rate, r, sizeof(r));
-	if (p->eta < 0)
-		snprintf(eta, sizeof(eta), "?");
-	else
-		snprintf(eta, sizeof(eta), "%.0fs", p->eta);
-	fprintf(f, "\r  step %zu/%zu: %s of %s (%3.0f%%) at %s/s, ETA %s  ",
-	        p->step + 1, p->nsteps, d, t,
-	        p->total ? 100.0 * (double)p->done / (double)p->total : 100.0,
-	        r, eta);
-	if (p->done >= p->total)
-		fputc('\n', f);
-	fflush(f);
-}
-
 /* ----------------------------------------------------- journal at start */
 
 static const char *step_now_text(enum tx_step_now st)
@@ -428,10 +387,155 @@ static bool model_follows(const struct rl_session *s)
 	return s->model && !s->read_only_snapshot;
 }
 
+/* What the apply's hooks share: the plan's files, and the progress line
+ * on stderr (one a second at most: \r-updated on a terminal, whole lines
+ * otherwise). */
 struct apply_hooks {
 	struct rl_session *s;
 	const struct tx_plan *p;
+	size_t files;        /* distinct files (inodes) in the plan */
+	size_t *files_after; /* [k]: files whose every step is among the
+	                        first k (nsteps + 1 entries), or NULL */
+	double t0, last;     /* start, the last line (monotonic s) */
+	bool tty;            /* stderr is a terminal */
+	bool open_line;      /* a \r line is on the terminal unfinished */
+	bool printed;        /* a line was printed */
 };
+
+#define SESSION_PROGRESS_EVERY 1.0 /* s between progress lines */
+
+static double mono_now(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static int step_ino_cmp(const void *a, const void *b)
+{
+	const uint64_t *x = a, *y = b;
+
+	if (x[0] != y[0])
+		return x[0] < y[0] ? -1 : 1;
+	return x[1] < y[1] ? -1 : x[1] > y[1];
+}
+
+/* Count the plan's files, and after how many steps each is done (a file
+ * moved in several steps is done after its last). */
+static void hooks_count_files(struct apply_hooks *h)
+{
+	size_t n = h->p->nsteps;
+	uint64_t *pair = n ? malloc(n * 2 * sizeof(*pair)) : NULL;
+	bool *last = n ? calloc(n, sizeof(*last)) : NULL;
+
+	h->files_after = calloc(n + 1, sizeof(*h->files_after));
+	if (!pair || !last || !h->files_after) {
+		free(h->files_after);
+		h->files_after = NULL;
+		goto out;
+	}
+	for (size_t i = 0; i < n; i++) {
+		/* no inode number: a file of its own */
+		pair[2 * i] = h->p->steps[i].range.ino
+		                  ? h->p->steps[i].range.ino
+		                  : UINT64_MAX - i;
+		pair[2 * i + 1] = i;
+	}
+	qsort(pair, n, 2 * sizeof(*pair), step_ino_cmp);
+	for (size_t i = 0; i < n; i++)
+		if (i + 1 == n || pair[2 * (i + 1)] != pair[2 * i]) {
+			last[pair[2 * i + 1]] = true;
+			h->files++;
+		}
+	for (size_t k = 0; k < n; k++)
+		h->files_after[k + 1] = h->files_after[k] + last[k];
+out:
+	free(pair);
+	free(last);
+}
+
+/* p with the plan's files filled in, into q. */
+static void with_files(const struct apply_hooks *h, const struct tx_progress *p,
+                       struct tx_progress *q)
+{
+	size_t k = p->steps_done;
+
+	*q = *p;
+	if (!h->files_after)
+		return;
+	if (p->step_end && p->step_err == 0 && k <= p->step)
+		k = p->step + 1; /* the step that just ended counts */
+	if (k > h->p->nsteps)
+		k = h->p->nsteps;
+	q->files = h->files;
+	q->files_done = h->files_after[k];
+}
+
+/* The overall progress on stderr: files, bytes, rate, time left. */
+static void progress_line(struct apply_hooks *h, const struct tx_progress *p)
+{
+	struct rl_session *s = h->s;
+	FILE *f = s->err;
+	char line[512], d[32], t[32], r[32], eta[32];
+	double now = mono_now();
+	bool last = !p->reserving && p->done >= p->total &&
+	            p->steps_done + (p->step_end && !p->step_err) >= p->nsteps;
+
+	if (last ? !h->printed : now - h->last < SESSION_PROGRESS_EVERY)
+		return;
+	h->last = now;
+	if (p->reserving) {
+		snprintf(line, sizeof(line),
+		         "relayout: %s: holding the targets of the next %zu "
+		         "steps: %zu",
+		         s->cur_cmd ? s->cur_cmd : "apply", p->reserving,
+		         p->reserved);
+	} else {
+		units_format_size(p->done, d, sizeof(d));
+		units_format_size(p->total, t, sizeof(t));
+		units_format_size((uint64_t)p->rate, r, sizeof(r));
+		units_format_eta(p->eta, eta, sizeof(eta));
+		snprintf(line, sizeof(line),
+		         "relayout: %s: %zu/%zu files, %s of %s (%.0f%%), "
+		         "%s/s, ETA %s",
+		         s->cur_cmd ? s->cur_cmd : "apply", p->files_done,
+		         p->files, d, t,
+		         p->total ? 100.0 * (double)p->done / (double)p->total
+		                  : 100.0,
+		         r, eta);
+	}
+	if (h->tty) {
+		fprintf(f, "\r%s\033[K", line);
+		h->open_line = !last;
+		if (last)
+			fputc('\n', f);
+	} else {
+		fprintf(f, "%s\n", line);
+	}
+	h->printed = true;
+	fflush(f);
+}
+
+/* Every movedata chunk (and ~50 ms of a --rate pause): the front end's
+ * hooks, else the line on stderr. */
+static void progress_cb(const struct tx_progress *p, void *arg)
+{
+	struct apply_hooks *h = arg;
+	struct rl_session *s = h->s;
+	struct tx_progress q;
+
+	with_files(h, p, &q);
+	if (s->progress || s->cancel_requested) {
+		if (s->progress)
+			s->progress(s, &q);
+		if (s->cancel_requested && s->cancel_requested(s))
+			tx_request_cancel();
+		return;
+	}
+	if (!s->no_progress)
+		progress_line(h, &q);
+}
 
 /* A step has ended: unless 'set step-refresh off', the model follows it
  * now (the map shows the file at its new place while the next steps
@@ -440,11 +544,15 @@ static void step_cb(const struct tx_progress *pr, void *arg)
 {
 	struct apply_hooks *h = arg;
 	struct rl_session *s = h->s;
+	struct tx_progress q;
 
+	with_files(h, pr, &q);
 	if (model_follows(s) && !s->refresh_at_end && pr->step < h->p->nsteps)
 		model_refresh_step(s, &h->p->steps[pr->step]);
 	if (s->progress)
-		s->progress(s, pr);
+		s->progress(s, &q);
+	else if (!s->cancel_requested && !s->no_progress)
+		progress_line(h, &q);
 	if (s->cancel_requested && s->cancel_requested(s))
 		tx_request_cancel();
 }
@@ -456,7 +564,7 @@ enum cmd_status session_apply_now(struct rl_session *s,
 	struct tx_opts o;
 	struct tx_result res;
 	struct jr_journal *j;
-	struct apply_hooks hooks = {s, p};
+	struct apply_hooks hooks = {.s = s, .p = p};
 	const char *v;
 	char sz[32], state_dir[4096];
 	int r;
@@ -496,28 +604,34 @@ enum cmd_status session_apply_now(struct rl_session *s,
 	o.open_file = session_open_cb;
 	o.open_arg = s;
 	o.handle_signals = true;
-	if (s->progress || s->cancel_requested || isatty(fileno(s->err))) {
+	hooks.t0 = hooks.last = mono_now();
+	hooks.tty = isatty(fileno(s->err));
+	if (s->progress || s->cancel_requested || !s->no_progress) {
+		hooks_count_files(&hooks);
 		o.progress = progress_cb;
-		o.progress_arg = s;
+		o.progress_arg = &hooks;
 	}
-	if (s->progress || s->cancel_requested || model_follows(s)) {
-		o.step_done = step_cb;
-		o.step_arg = &hooks;
-	}
+	o.step_done = step_cb;
+	o.step_arg = &hooks;
 	j = session_journal(s, true, false, jdir);
-	if (!j)
-		return CMD_FAIL;
-	if (j->corrupt) {
+	if (j && j->corrupt) {
 		session_error(s,
 		              "the journal %s/%s is corrupt (%s): refusing to "
 		              "move data without a trustworthy undo log",
 		              j->dir, j->name, j->problem);
+		j = NULL;
+	}
+	if (!j) {
+		free(hooks.files_after);
 		return CMD_FAIL;
 	}
 	/* the volume's, whatever the journal directory */
 	o.state_dir = vl_state_dir(state_dir, sizeof(state_dir));
 	o.no_tunables = s->no_tunables;
 	r = tx_apply(p, j, &o, &res);
+	if (hooks.open_line) /* stopped or failed mid-way */
+		fputc('\n', s->err);
+	free(hooks.files_after);
 	s->last_steps_done = res.steps_done;
 	s->last_err = r < 0 ? (res.err ? res.err : r) : 0;
 	if (tx_stop_signal()) {

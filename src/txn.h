@@ -69,6 +69,9 @@ struct tx_progress {
 	size_t reserving;     /* > 0: before the first step, the targets
 	                         of that many steps are being held */
 	size_t reserved;      /* with reserving: how many so far */
+	size_t files;         /* files in the plan, and those whose every */
+	size_t files_done;    /* step has ended: set by the session's hooks
+	                         (src/session_txn.c); 0 from tx_apply */
 };
 typedef void (*tx_progress_cb)(const struct tx_progress *p, void *arg);
 

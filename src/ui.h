@@ -284,8 +284,9 @@ void ui_output_append(struct ui *ui, const char *text, size_t len);
 
 struct tx_progress;
 /* The apply progress bar in buf (at most width columns):
- * "[#####.....] 45% 12.0 MiB of 26.5 MiB, 85.3 MB/s, ETA 0:02, step 2/5
- * PATH" (PATH escaped; MB = 2^20 bytes as in --rate). */
+ * "[#####.....] 45% 3/7 files, 12.0 MiB of 26.5 MiB, 85.3 MB/s, ETA 0:02,
+ * step 2/5 PATH" (PATH escaped; MB = 2^20 bytes as in --rate; the files
+ * when the plan moves more than one). */
 void ui_progress_format(char *buf, size_t size, int width,
                         const struct tx_progress *p);
 /* Install (on) or remove the session's progress and cancel hooks: the

@@ -474,7 +474,7 @@ uint32_t ui_map_first_file(struct ui *ui, uint64_t start, uint64_t end)
 void ui_progress_format(char *buf, size_t size, int width,
                         const struct tx_progress *p)
 {
-	char bar[21], d[32], t[32], eta[32];
+	char bar[21], d[32], t[32], eta[32], files[64] = "";
 	double frac = p->reserving ? (double)p->reserved / (double)p->reserving
 	              : p->total   ? (double)p->done / (double)p->total
 	                           : 1.0;
@@ -498,20 +498,14 @@ void ui_progress_format(char *buf, size_t size, int width,
 	}
 	units_format_size(p->done, d, sizeof(d));
 	units_format_size(p->total, t, sizeof(t));
-	if (p->eta < 0)
-		snprintf(eta, sizeof(eta), "?");
-	else {
-		unsigned long e = (unsigned long)(p->eta + 0.5);
-		if (e >= 3600)
-			snprintf(eta, sizeof(eta), "%lu:%02lu:%02lu", e / 3600,
-			         e / 60 % 60, e % 60);
-		else
-			snprintf(eta, sizeof(eta), "%lu:%02lu", e / 60, e % 60);
-	}
+	units_format_eta(p->eta, eta, sizeof(eta));
+	if (p->files > 1) /* one file: the step says it */
+		snprintf(files, sizeof(files), "%zu/%zu files, ", p->files_done,
+		         p->files);
 	n = snprintf(buf, size,
-	             "[%s] %d%% %s of %s, %.1f MB/s, ETA %s, step %zu/%zu ",
-	             bar, (int)(frac * 100), d, t, p->rate / 1048576.0, eta,
-	             p->step + 1, p->nsteps);
+	             "[%s] %d%% %s%s of %s, %.1f MB/s, ETA %s, step %zu/%zu ",
+	             bar, (int)(frac * 100), files, d, t, p->rate / 1048576.0,
+	             eta, p->step + 1, p->nsteps);
 	if (n < 0 || (size_t)n >= size)
 		return;
 	if (p->path) {

@@ -93,6 +93,22 @@ void units_format_size(uint64_t bytes, char *buf, size_t size)
 	snprintf(buf, size, "%.1f %s", v, names[i]);
 }
 
+void units_format_eta(double secs, char *buf, size_t size)
+{
+	unsigned long e;
+
+	if (secs < 0) {
+		snprintf(buf, size, "?");
+		return;
+	}
+	e = (unsigned long)(secs + 0.5);
+	if (e >= 3600)
+		snprintf(buf, size, "%lu:%02lu:%02lu", e / 3600, e / 60 % 60,
+		         e % 60);
+	else
+		snprintf(buf, size, "%lu:%02lu", e / 60, e % 60);
+}
+
 void units_put_word(FILE *f, const char *word)
 {
 	bool plain = *word != '\0';

@@ -22,6 +22,10 @@ const char *units_size_error(int err, bool addr);
 /* Format bytes for people: "0 B", "512 B", "4.0 KiB", "1.5 GiB". */
 void units_format_size(uint64_t bytes, char *buf, size_t size);
 
+/* Format a time left for people: "0:05", "12:34", "1:02:05" (minutes and
+ * seconds, hours when there are any); "?" when secs < 0 (unknown). */
+void units_format_eta(double secs, char *buf, size_t size);
+
 /* Write one word to f so that cmd_split (and a POSIX shell) reads it
  * back as it is: unchanged when made of safe characters only, else in
  * single quotes (a quote inside as '\''). The one quoting of the command

@@ -21,7 +21,7 @@ layer() {
 	layout_model | scan | snapshot) echo 2 ;;
 	planner | txn | txn_* | journal | busy | vlock) echo 3 ;;
 	commands | session | session_* | cmd_fs | cmd_model | cmd_plan | \
-		cmd_txn | cmd_session) echo 4 ;;
+		cmd_txn | cmd_session | cmd_shrink) echo 4 ;;
 	ui_* | cmd_ui) echo 5 ;;
 	*) echo 0 ;;
 	esac
@@ -29,7 +29,7 @@ layer() {
 
 # Cycles that are the design: the executor and the handlers it runs.
 ALLOWED=" commands:cmd_fs commands:cmd_model commands:cmd_plan
-	commands:cmd_txn commands:cmd_session "
+	commands:cmd_txn commands:cmd_session commands:cmd_shrink "
 
 archives=()
 for a in "$builddir"/librelayout.a "$builddir"/librl*.a; do

@@ -434,6 +434,39 @@ int rl_movedata(int datafd, int spacefd, uint64_t from, uint64_t len,
  * RL_MOVE_ALLOW_SHARED by returning -EMLINK ("would unshare"). */
 #define RL_E_SHARED EMLINK
 
+/* --------------------------------------------------------------- resize */
+
+/* Shrink the mounted XFS filesystem holding fd (any file or directory on
+ * it) online to new_size bytes (block aligned, below its size now) with
+ * XFS_IOC_FSGROWFSDATA, keeping its inode space limit (imaxpct). The
+ * kernel gives up the end of the last allocation group only: the blocks
+ * in [new_size, end) must all be free, and at least 64 blocks of the
+ * last AG must stay. syncfs(fd) first, so that blocks freed just now
+ * count as free. Not undoable here: growing back is the same ioctl
+ * (xfs_growfs -d). Needs CAP_SYS_ADMIN.
+ * Returns 0 or -errno: -EOPNOTSUPP not XFS (ext4 shrinks offline only,
+ * with resize2fs; btrfs with 'btrfs filesystem resize'); -EINVAL new_size
+ * unaligned, not below the size, or removing a whole AG (the kernel does
+ * not do that); -ENOSPC blocks in the range given up are in use (data,
+ * inodes, the log, metadata) or the last AG would no longer hold its
+ * reservations; -EPERM without CAP_SYS_ADMIN. */
+int rl_fs_shrink(int fd, uint64_t new_size);
+
+/* The free bytes the last AG of the XFS holding fd must still have when
+ * it is shrunk to new_size, into *bytes: the kernel re-establishes the
+ * AG's metadata reservations (free-inode btree, refcount and reverse
+ * mapping btrees at their largest) right after giving the end up, and
+ * refuses with -ENOSPC when the free blocks left cannot hold them. Worked
+ * out from the geometry as Linux 6.x does (xfs_ag_resv_init: the
+ * free-inode btree sized for the AG's length before the shrink, the
+ * others for the length after, the internal log left out), without the
+ * blocks those btrees and the AGFL hold already, so a few blocks above
+ * the kernel's own figure (measured on a 512 MiB, 2-AG XFS: 51 blocks
+ * here; the kernel refused a shrink leaving 32 free, accepted one leaving
+ * 48). Returns 0 or -errno (-EOPNOTSUPP: not XFS; -EINVAL: new_size not
+ * inside the last AG). */
+int rl_fs_shrink_reserve(int fd, uint64_t new_size, uint64_t *bytes);
+
 /* Human-readable text for a relayout return value (negative errno), with
  * the relayout-specific meanings (e.g. -EMLINK: shared extents). */
 const char *rl_strerror(int err);

@@ -330,6 +330,11 @@ static void t_progress(void **state)
 	assert_int_equal(buf[strlen(buf) - 1], '5'); /* no trailing space */
 	ui_progress_format(buf, sizeof(buf), 10, &p);
 	assert_string_equal(buf, "[#########");
+	p.files = 7;
+	p.files_done = 3;
+	ui_progress_format(buf, sizeof(buf), 200, &p);
+	assert_non_null(
+	    strstr(buf, "] 100% 3/7 files, 24.0 MiB of 24.0 MiB, "));
 }
 
 int main(void)

@@ -1,0 +1,224 @@
+#!/bin/bash
+# shrink SIZE, and a stop during a long apply:
+#  - XFS (512 MiB, 2 AGs, so the last AG is large), files in both AGs and
+#    some in the tail: a SIZE below the smallest reachable is refused
+#    with that figure and changes nothing; --dry-run changes nothing (no
+#    file moves, the size stays); shrink to a size inside the last AG:
+#    the filesystem is smaller (statfs, XFS geometry via xfs_info), no
+#    file extent lies at or above SIZE (filefrag), every file's md5 is
+#    unchanged, xfs_repair -n is clean;
+#  - ext4: shrink evacuates and prints the resize2fs steps; running them
+#    (umount, e2fsck -f, resize2fs) succeeds and the data is intact;
+#  - btrfs: refused, pointing at 'btrfs filesystem resize';
+#  - SIGINT during a long-ish apply (--rate): the transaction stops at a
+#    step boundary ("stopped"), data intact; 'undo' of it puts every file
+#    back (extents and md5 as before), fsck clean.
+# The journal and state live in the test's private directory.
+. "$top_srcdir/tests/lib/volume.sh"
+command -v filefrag >/dev/null || vol_skip "filefrag not installed"
+command -v md5sum >/dev/null || vol_skip "md5sum not installed"
+R() { "$RELAYOUT" "$@"; }
+
+# md5 of every file under the mount point, sorted by path.
+sums() { (cd "$VOL_MNT" && find . -xdev -type f ! -name '.*' -print0 | sort -z | xargs -0 md5sum); }
+
+# The end (byte address) of the highest file extent on the volume.
+highest_extent_end() {
+	find "$VOL_MNT" -xdev -type f -print0 | while IFS= read -r -d '' f; do
+		vol_extents "$f"
+	done | awk 'BEGIN { m = 0 } { e = $2 + $3; if (e > m) m = e } END { printf "%d\n", m }'
+}
+
+# Files in several directories (XFS spreads new directories over the
+# AGs), some large enough to reach far into the last AG.
+fill() {
+	local d i
+	for d in 1 2 3 4 5 6; do
+		mkdir -p "$VOL_MNT/d$d"
+		for i in 1 2 3 4 5 6; do
+			head -c $(((d * 7 + i * 13) % 40 * 64 + 8))K /dev/urandom >"$VOL_MNT/d$d/f$i"
+		done
+		head -c $((3 + d))M /dev/urandom >"$VOL_MNT/d$d/big"
+	done
+	sync -f "$VOL_MNT"
+}
+
+export RELAYOUT_JOURNAL_DIR RELAYOUT_STATE_DIR
+
+# --------------------------------------------------------------- XFS
+t_xfs() {
+	local bs ag dblocks want out before after hi hi0 min sblocks rc id
+	vol_create xfs 512
+	RELAYOUT_JOURNAL_DIR=$VOL_DIR/journal RELAYOUT_STATE_DIR=$VOL_DIR/state
+	vol__umount "$VOL_MNT" nolazy || vol_fail "umount"
+	mkfs.xfs -q -f -m reflink=1 -d agcount=2 "$VOL_DEV" >/dev/null || vol_fail "mkfs.xfs agcount=2"
+	mount "$VOL_DEV" "$VOL_MNT" || vol_fail "mount"
+	fill
+	bs=$(xfs_info "$VOL_MNT" | sed -n 's/^data *= *bsize=\([0-9]*\).*/\1/p')
+	dblocks=$(xfs_info "$VOL_MNT" | sed -n 's/^data *= *bsize=[0-9]* *blocks=\([0-9]*\).*/\1/p')
+	ag=$(xfs_info "$VOL_MNT" | sed -n 's/.*agsize=\([0-9]*\) blks.*/\1/p')
+	[ -n "$bs" ] && [ -n "$dblocks" ] && [ -n "$ag" ] || vol_fail "xfs_info: bs '$bs' blocks '$dblocks' agsize '$ag'"
+	hi=$(highest_extent_end) hi0=$(highest_extent_end)
+	note "XFS: $dblocks blocks of $bs, AG $ag blocks, highest file extent ends at $hi"
+	[ "$hi" -gt $((ag * bs)) ] || fail "no file data in the last AG (highest extent end $hi): the test does not test"
+	before=$(sums)
+
+	# below the last AG: refused with the figure, nothing changed
+	out=$(R -e "shrink $((ag * bs))" "$VOL_MNT" 2>&1)
+	rc=$?
+	min=$(sed -n 's/.*cannot shrink below [^(]*(\([0-9]*\) bytes.*/\1/p' <<<"$out")
+	if [ $rc = 0 ] || [ -z "$min" ] || [ "$min" -le $((ag * bs)) ]; then
+		fail "shrink to the last AG's start: rc $rc, want a refusal with the smallest size above $((ag * bs)): $out"
+	fi
+	[ "$(sums)" = "$before" ] || fail "a refused shrink changed data"
+
+	# the smallest size reachable: the files above it must move, and
+	# the kernel must accept it at the first try
+	want=${min:-$((ag * bs + (4 << 20)))}
+	[ "$hi" -gt "$want" ] || fail "no file data above $want (highest extent end $hi): the test does not test"
+	sblocks=$(stat -f -c %b "$VOL_MNT")
+
+	# --dry-run: the plan and what would be shrunk, nothing moves
+	out=$(R -e "shrink --dry-run $want" "$VOL_MNT" 2>&1) ||
+		fail "shrink --dry-run: $out"
+	grep -q "would shrink the XFS filesystem online" <<<"$out" ||
+		fail "shrink --dry-run does not say what it would shrink: $out"
+	[ "$(xfs_info "$VOL_MNT" | sed -n 's/^data *= *bsize=[0-9]* *blocks=\([0-9]*\).*/\1/p')" = "$dblocks" ] ||
+		fail "shrink --dry-run changed the size"
+	[ "$(highest_extent_end)" = "$hi" ] || fail "shrink --dry-run moved data"
+	out=$(R --json -e "shrink --dry-run $want" "$VOL_MNT" 2>/dev/null | tail -1)
+	grep -q "\"dry_run\":true,.*\"new_size\":$want,\"min_size\":$want," <<<"$out" ||
+		fail "shrink --dry-run --json: $out"
+	R -e log "$VOL_MNT" 2>/dev/null | grep -q shrink && fail "shrink --dry-run wrote a transaction"
+
+	out=$(R -e "shrink $want" "$VOL_MNT" 2>&1)
+	rc=$?
+	echo "$out" | grep -v "^  step" | head -20 >&2
+	[ $rc = 0 ] || fail "shrink $want: rc $rc"
+	after=$(xfs_info "$VOL_MNT" | sed -n 's/^data *= *bsize=[0-9]* *blocks=\([0-9]*\).*/\1/p')
+	[ "$after" = $((want / bs)) ] || fail "after shrink: $after blocks (xfs_info), want $((want / bs))"
+	[ "$(stat -f -c %b "$VOL_MNT")" -lt "$sblocks" ] ||
+		fail "statfs: $(stat -f -c %b "$VOL_MNT") blocks, before $sblocks"
+	grep -q "shrunk the XFS filesystem online: .* -> .*($want bytes" <<<"$out" ||
+		fail "shrink does not report old -> new size: $out"
+	hi=$(highest_extent_end)
+	[ "$hi" -le "$want" ] || fail "a file extent ends at $hi, above the new size $want"
+	[ "$(sums)" = "$before" ] || fail "data changed by shrink"
+	vol_fsck
+	[ "$(sums)" = "$before" ] || fail "data changed after remount"
+
+	# the evacuation is undoable once the filesystem is grown back
+	id=$(R -e "log --json" "$VOL_MNT" 2>/dev/null | grep -o '"id": *[0-9]*' | tail -1 | grep -o '[0-9]*$')
+	out=$(R -e "undo $id" "$VOL_MNT" 2>&1) && fail "undo into the part given up was accepted: $out"
+	note "undo after the shrink: $(tail -1 <<<"$out")"
+	xfs_growfs -d "$VOL_MNT" >/dev/null || fail "xfs_growfs -d"
+	[ "$(xfs_info "$VOL_MNT" | sed -n 's/^data *= *bsize=[0-9]* *blocks=\([0-9]*\).*/\1/p')" = "$dblocks" ] ||
+		fail "xfs_growfs -d did not grow it back to $dblocks blocks"
+	out=$(R -e "undo $id" "$VOL_MNT" 2>&1) || fail "undo $id after xfs_growfs: $out"
+	[ "$(highest_extent_end)" = "$hi0" ] || fail "undo did not put the tail's data back (highest extent end $(highest_extent_end), before $hi0)"
+	[ "$(sums)" = "$before" ] || fail "data changed by undo"
+	vol_fsck
+}
+
+# -------------------------------------------------------------- ext4
+t_ext4() {
+	local bs blocks want out before dev
+	vol_create ext4 256
+	RELAYOUT_JOURNAL_DIR=$VOL_DIR/journal RELAYOUT_STATE_DIR=$VOL_DIR/state
+	fill
+	before=$(sums)
+	bs=$(stat -f -c %S "$VOL_MNT")
+	blocks=$(dumpe2fs -h "$VOL_DEV" 2>/dev/null | sed -n 's/^Block count: *//p')
+	want=$((blocks * bs * 3 / 4 / bs * bs))
+	out=$(R -e "shrink --dry-run $want" "$VOL_MNT" 2>&1) || fail "ext4 shrink --dry-run: $out"
+	grep -q "would evacuate" <<<"$out" || fail "ext4 --dry-run: $out"
+	out=$(R -e "shrink $want" "$VOL_MNT" 2>&1)
+	rc=$?
+	echo "$out" | grep -v "^  step" | head -20 >&2
+	[ $rc = 0 ] || fail "ext4 shrink $want: rc $rc"
+	grep -q "^  resize2fs $VOL_DEV $((want / 1024))K$" <<<"$out" ||
+		fail "ext4 shrink does not print the resize2fs command: $out"
+	grep -q "smallest size resize2fs allows" <<<"$out" || fail "no minimum size: $out"
+	[ "$(sums)" = "$before" ] || fail "ext4: data changed by the evacuation"
+	# below the minimum: refused
+	out=$(R -e "shrink 1M" "$VOL_MNT" 2>&1) && fail "ext4 shrink 1M accepted: $out"
+	grep -q "cannot shrink below" <<<"$out" || fail "ext4 shrink 1M: $out"
+	# the printed steps work
+	vol__umount "$VOL_MNT" nolazy || vol_fail "umount"
+	e2fsck -f -y "$VOL_DEV" >"$VOL_DIR/e2fsck.log" 2>&1 || fail "e2fsck -f: $(tail -5 "$VOL_DIR/e2fsck.log")"
+	resize2fs "$VOL_DEV" $((want / 1024))K >"$VOL_DIR/resize.log" 2>&1 ||
+		fail "resize2fs: $(tail -3 "$VOL_DIR/resize.log")"
+	mount "$VOL_DEV" "$VOL_MNT" || vol_fail "mount after resize2fs"
+	[ "$(dumpe2fs -h "$VOL_DEV" 2>/dev/null | sed -n 's/^Block count: *//p')" = $((want / bs)) ] ||
+		fail "ext4 not resized to $((want / bs)) blocks"
+	[ "$(sums)" = "$before" ] || fail "ext4: data changed by resize2fs"
+	vol_fsck
+}
+
+# ------------------------------------------------------------- btrfs
+t_btrfs() {
+	local out
+	vol_create btrfs 256
+	RELAYOUT_JOURNAL_DIR=$VOL_DIR/journal RELAYOUT_STATE_DIR=$VOL_DIR/state
+	out=$(R -e "shrink 100M" "$VOL_MNT" 2>&1) && fail "btrfs shrink accepted"
+	grep -q "btrfs filesystem resize" <<<"$out" || fail "btrfs shrink: $out"
+}
+
+# ------------------------------------ SIGINT during an apply, then undo
+t_sigint() {
+	local before ext_before pid out id i st
+	vol_create ext4 256
+	RELAYOUT_JOURNAL_DIR=$VOL_DIR/journal RELAYOUT_STATE_DIR=$VOL_DIR/state
+	fill
+	before=$(sums)
+	ext_before=$(for f in "$VOL_MNT"/d*/*; do echo "$f"; vol_extents "$f"; done)
+	# evacuate the second half at 4 MB/s: several seconds of steps
+	"$RELAYOUT" -e "evacuate $((128 << 20)) $((256 << 20)) --rate 4" "$VOL_MNT" \
+		>"$VOL_DIR/int.out" 2>"$VOL_DIR/int.err" &
+	pid=$!
+	for ((i = 0; i < 100; i++)); do
+		grep -q "files, .* of " "$VOL_DIR/int.err" 2>/dev/null && break
+		sleep 0.1
+	done
+	sleep 0.5
+	kill -INT $pid
+	wait $pid
+	st=$?
+	grep -q "files, .* of .* ETA" "$VOL_DIR/int.err" ||
+		fail "no progress line on stderr (not a tty): $(head -c 600 "$VOL_DIR/int.err")"
+	[ $st != 0 ] || fail "evacuate ended with 0 after SIGINT (finished before it? $(tail -2 "$VOL_DIR/int.out"))"
+	grep -q "stopped" "$VOL_DIR/int.err" ||
+		fail "no 'stopped' after SIGINT: $(tail -5 "$VOL_DIR/int.err")"
+	note "after SIGINT: $(tail -3 "$VOL_DIR/int.err")"
+	[ "$(sums)" = "$before" ] || fail "data changed by a stopped apply"
+	id=$(R -e "log --json" "$VOL_MNT" 2>/dev/null | grep -o '"id": *[0-9]*' | tail -1 | grep -o '[0-9]*$')
+	[ -n "$id" ] || fail "no transaction in the log"
+	out=$(R -e "undo $id" "$VOL_MNT" 2>&1) || fail "undo $id after SIGINT: $out"
+	note "undo: $(grep transaction <<<"$out")"
+	[ "$(sums)" = "$before" ] || fail "data changed by undo"
+	[ "$(for f in "$VOL_MNT"/d*/*; do echo "$f"; vol_extents "$f"; done)" = "$ext_before" ] ||
+		fail "undo did not put every extent back"
+	vol_fsck
+}
+
+vol_require_root
+ran=0
+for t in xfs ext4 btrfs sigint; do
+	case $t in
+	xfs) tools="mkfs.xfs xfs_info xfs_repair" kind=xfs ;;
+	ext4) tools="mkfs.ext4 resize2fs e2fsck dumpe2fs" kind=ext4 ;;
+	btrfs) tools=mkfs.btrfs kind=btrfs ;;
+	sigint) tools="mkfs.ext4 e2fsck" kind=ext4 ;;
+	esac
+	vol_kind_enabled $kind || continue
+	for tool in $tools; do
+		command -v "$tool" >/dev/null || vol_skip "$tool not installed"
+	done
+	echo "--- shrink: $t" >&2
+	"t_$t"
+	vol_destroy
+	ran=$((ran + 1))
+done
+[ $ran != 0 ] || vol_skip "none of xfs, ext4, btrfs enabled by RL_TEST_FS"
+[ "$fails" = 0 ] || { echo "$fails failure(s)" >&2; exit 1; }
+echo "shrink: all checks passed"
