@@ -42,6 +42,22 @@ const char *vl_dir(char *buf, size_t len);
  * when set, else RUN. NULL when it does not fit. */
 const char *vl_state_dir(char *buf, size_t len);
 
+/* The identity of a mounted volume, for the journal (jr_set_volume):
+ * what tells apart copies of one filesystem (same UUID, same contents)
+ * and stays the same across remounts and reboots. Nothing in the
+ * filesystem differs between copies, so it is where the volume lives:
+ *   loop device   the backing file: "loop:<maj>:<min>:<inode>" of the
+ *                 image (another loop number, same image: same volume),
+ *                 "loop:<path>" when the image cannot be stat'ed;
+ *   device mapper "dm:<dm uuid>" (an LVM volume or snapshot);
+ *   a disk        "disk:<wwid or serial>:<partition>" when sysfs has one;
+ *   else          "dev:<maj>:<min>" of the block device (the mount's
+ *                 source), or of st_dev when the source is none.
+ * name: the mount's source, and the image or identity behind it, e.g.
+ * "/dev/loop3 (image /srv/a.img)". 0, or -ENAMETOOLONG. */
+int vl_volume_id(const char *device, dev_t st_dev, char *id, size_t idlen,
+                 char *name, size_t namelen);
+
 /* A volume lock held. */
 struct vl_lock {
 	int fd;     /* the lock file, flock'ed */

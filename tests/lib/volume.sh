@@ -142,15 +142,19 @@ vol__umount() {
 
 # Tear down one volume directory: unmount, detach, delete (in that order,
 # so that a teardown interrupted at any point can be finished later).
+# Every DIR/image* attached is detached (a test may attach copies).
 vol__teardown_dir() {
-	local d=$1 m dev
+	local d=$1 m dev img
 	[ -d "$d" ] || return 0
 	for m in $(vol__mounts_under "$d"); do
 		vol__umount "$m"
 	done
-	for dev in $(vol__loops_of "$d/image"); do
-		# busy: the kernel detaches it when the last user closes it
-		losetup -d "$dev" 2>/dev/null
+	for img in "$d"/image*; do
+		for dev in $(vol__loops_of "$img"); do
+			# busy: the kernel detaches it when the last user
+			# closes it
+			losetup -d "$dev" 2>/dev/null
+		done
 	done
 	if [ -n "$(vol__mounts_under "$d")" ]; then
 		echo "warning: cannot unmount everything under $d; left it" >&2
