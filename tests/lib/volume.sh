@@ -35,12 +35,13 @@
 # In CI (CI=true or RL_TESTS_REQUIRE=1) a test that cannot run fails (99)
 # instead of being skipped.
 #
-# vol_not_applicable REASON is not a skip: the test found out itself that
-# what it tests does not exist on this kernel (e.g. quota support compiled
-# out: the mount with quotas was tried and refused), so there is nothing
-# to test and nothing the machine could be set up to provide. It prints
-# "N/A: REASON" (the measured reason) and passes, in CI too. Missing tools,
-# root or loop devices are vol_skip: those can be installed.
+# vol_not_applicable REASON: the test found out itself that what it tests
+# does not exist on this kernel (e.g. quota support compiled out: the
+# mount with quotas was tried and refused). Nothing was tested, so it is
+# reported as a skip (77), "SKIP (not applicable): REASON" with the
+# measured reason, in CI too: no package this machine could install
+# provides it (another kernel does). Missing tools, root or loop devices
+# are vol_skip: those can be installed, and CI fails on them.
 
 : "${top_srcdir:=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)}"
 : "${top_builddir:=$top_srcdir}"
@@ -67,8 +68,8 @@ vol_skip() {
 }
 
 vol_not_applicable() {
-	echo "N/A: $*"
-	exit 0
+	echo "SKIP (not applicable): $*" >&2
+	exit 77
 }
 
 vol_fail() {
