@@ -35,10 +35,6 @@ const char *vl_dir(char *buf, size_t len)
 
 const char *vl_state_dir(char *buf, size_t len)
 {
-	const char *e = getenv(VL_ENV_STATE_DIR);
-
-	if (e && *e)
-		return e;
 	return vl_dir(buf, len);
 }
 
