@@ -286,7 +286,8 @@ bool jr_txn_here(const struct jr_journal *j, const struct jr_txn *t)
 struct jr_txn *jr_open_txn(struct jr_journal *j)
 {
 	for (size_t i = j->ntxns; i-- > 0;)
-		if (j->txns[i].status == JR_ST_OPEN && jr_txn_here(j, &j->txns[i]))
+		if (j->txns[i].status == JR_ST_OPEN &&
+		    jr_txn_here(j, &j->txns[i]))
 			return &j->txns[i];
 	return NULL;
 }

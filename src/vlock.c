@@ -148,7 +148,7 @@ int vl_volume_id(const char *device, dev_t st_dev, char *id, size_t idlen,
                  char *name, size_t namelen)
 {
 	static const char *const disk_ids[] = {
-	    "wwid", "device/wwid", "serial", "device/serial",
+	    "wwid",    "device/wwid",    "serial",    "device/serial",
 	    "../wwid", "../device/wwid", "../serial", "../device/serial"};
 	char v[1024], part[32];
 	dev_t d = volume_dev(device, st_dev);
@@ -171,9 +171,8 @@ int vl_volume_id(const char *device, dev_t st_dev, char *id, size_t idlen,
 		/* a partition's disk is its parent in sysfs */
 		bool is_part = sysfs_line(d, "partition", part, sizeof(part));
 
-		for (size_t i = 0; n < 0 && i < sizeof(disk_ids) /
-		                                     sizeof(disk_ids[0]);
-		     i++) {
+		for (size_t i = 0;
+		     n < 0 && i < sizeof(disk_ids) / sizeof(disk_ids[0]); i++) {
 			if ((strncmp(disk_ids[i], "../", 3) == 0) != is_part)
 				continue;
 			if (sysfs_line(d, disk_ids[i], v, sizeof(v))) {

@@ -576,11 +576,11 @@ static void test_volumes(void **state)
 	(void)state;
 	/* a record from before volumes were told apart */
 	write_sample(j, &id_old, true);
-	assert_int_equal(jr_set_volume(j, "loop:0:42:7", "/dev/loop1 (image a)"),
-	                 0);
+	assert_int_equal(
+	    jr_set_volume(j, "loop:0:42:7", "/dev/loop1 (image a)"), 0);
 	write_sample(j, &id_a, true);
-	assert_int_equal(jr_set_volume(j, "loop:0:42:8", "/dev/loop2 (image b)"),
-	                 0);
+	assert_int_equal(
+	    jr_set_volume(j, "loop:0:42:8", "/dev/loop2 (image b)"), 0);
 	write_sample(j, &id_b, false);
 	jr_close(j);
 
