@@ -866,9 +866,13 @@ static int take_lock(struct jr_journal *j, long *holder, char *msg,
 		}
 		if (holder)
 			*holder = pid;
+		/* the volume lock is taken first: the holder may well work
+		 * on a copy of this filesystem (same UUID, same journal) */
 		snprintf(msg, msglen,
-		         "another relayout is working on this volume (pid %ld)",
-		         pid);
+		         "another relayout is working on this volume or on "
+		         "another one with the same UUID (pid %ld holds the "
+		         "journal %s/%s.journal)",
+		         pid, j->dir, j->uuid);
 		close(fd);
 		return e;
 	}

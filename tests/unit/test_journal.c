@@ -348,7 +348,8 @@ static void test_lock(void **state)
 		                sizeof(msg));
 		char res = (r == -EWOULDBLOCK && holder == (long)getppid() &&
 		            strstr(msg, "another relayout is working on this "
-		                        "volume (pid"))
+		                        "volume or on another one with the "
+		                        "same UUID (pid"))
 		               ? 'y'
 		               : 'n';
 		if (write(pfd[1], &res, 1) != 1)
