@@ -68,7 +68,7 @@ quota_volume() {
 		why=$(dmesg 2>/dev/null | sed -n "/$mark/,\$p" | grep -iE "${VOL_DEV##*/}.*(quota.*(not available|not built|not supported)|not built with CONFIG_QUOTA)" | tail -1 | sed 's/^\[[^]]*\] *//')
 		# only the kernel saying it has no quota support makes it not applicable
 		[ -n "$why" ] || vol_fail "mount -o $opts failed, and not for want of kernel quota support: $(cat "$VOL_DIR/mount.err")"
-		QREASON="$kind: mount -o $opts refused: $why ($(quota_option $kind): $(kconfig "$(quota_option $kind)"), kernel $(uname -r))"
+		QREASON="$kind: mount -o $opts refused: $why ($(quota_option "$kind"): $(kconfig "$(quota_option "$kind")"), kernel $(uname -r))"
 		return 1
 	fi
 	[ "$kind" = xfs ] || quotaon -u "$VOL_MNT" 2>/dev/null
