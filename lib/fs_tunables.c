@@ -299,7 +299,8 @@ const char *rl_state_dir(const struct rl_place_opts *opts)
 	if (!d || !*d)
 		d = getenv("RELAYOUT_STATE_DIR");
 	if (!d || !*d)
-		d = "/var/lib/relayout";
+		d = "/run/relayout"; /* run time: a reboot resets the
+		                       tunables and empties it together */
 	return d;
 }
 

@@ -45,7 +45,8 @@ const struct cmd_opt cmd_opts_movedata[] = {
     {"force", NULL,
      "apply the RFC rules even where they destroy data: DATAFILE data "
      "over a hole of SPACEFILE is punched, data written in SPACEFILE's "
-     "range is replaced (refused otherwise, saying how much)"},
+     "range is replaced (refused otherwise, saying how many bytes and "
+     "which)"},
     {NULL, NULL, NULL},
 };
 
@@ -485,7 +486,10 @@ enum cmd_status cmd_allocate(struct rl_session *s, const struct cmd_call *c)
 		    c->argv[0], c->argv[3], c->argv[1],
 		    mode & RL_ALLOC_FIXED_START ? " exactly at " : "",
 		    mode & RL_ALLOC_FIXED_START ? c->argv[2] : "",
-		    rl_strerror((int)got),
+		    got == -EEXIST ? "the range already holds blocks "
+		                     "(allocate only fills holes, it never "
+		                     "replaces data); nothing was changed"
+		                   : rl_strerror((int)got),
 		    xfs_noreflink && got == -EOPNOTSUPP
 		        ? " (XFS without reflink: the file must hold "
 		          "no blocks yet, and the target's allocation "
@@ -573,17 +577,50 @@ static uint64_t covered_bytes(const struct rl_extent *a, size_t na,
 	return sum;
 }
 
+/* Ranges listed in a refusal, at most; the rest are counted. */
+#define MOVEDATA_RANGES_MAX 8
+
+/* A list of byte ranges for a message: "0-65535, 131072-196607 and 3
+ * more". */
+struct range_list {
+	char text[512];
+	size_t used, n;
+};
+
+static void range_add(struct range_list *l, uint64_t x, uint64_t y)
+{
+	if (x >= y)
+		return;
+	if (l->n++ < MOVEDATA_RANGES_MAX && l->used < sizeof(l->text)) {
+		int w = snprintf(l->text + l->used, sizeof(l->text) - l->used,
+		                 "%s%" PRIu64 "-%" PRIu64, l->used ? ", " : "",
+		                 x, y - 1);
+		l->used += w > 0 ? (size_t)w : 0;
+	}
+}
+
+/* The list's text, with "and N more" when it was cut. */
+static const char *range_text(struct range_list *l)
+{
+	if (l->n > MOVEDATA_RANGES_MAX && l->used < sizeof(l->text))
+		snprintf(l->text + l->used, sizeof(l->text) - l->used,
+		         " and %zu more", l->n - MOVEDATA_RANGES_MAX);
+	return l->text;
+}
+
 /* What movedata would do to [from, from+len): *moved bytes of DATAFILE
  * data onto SPACEFILE blocks, *punched bytes of DATAFILE data over
- * SPACEFILE holes (the RFC's hole rule), *consumed bytes of data written
- * in SPACEFILE (its blocks carry DATAFILE's data afterwards). */
+ * SPACEFILE holes (the RFC's hole rule; which bytes: punched_at),
+ * *consumed bytes of data written in SPACEFILE (its blocks carry
+ * DATAFILE's data afterwards; which: consumed_at). */
 static int movedata_outcome(int dfd, int sfd, uint64_t from, uint64_t len,
                             uint64_t *moved, uint64_t *punched,
-                            uint64_t *consumed)
+                            uint64_t *consumed, struct range_list *punched_at,
+                            struct range_list *consumed_at)
 {
 	struct rl_extent *d = NULL, *sp = NULL;
 	size_t nd = 0, ns = 0, nw = 0;
-	uint64_t hi = from + len, dbytes = 0;
+	uint64_t hi = from + len, dbytes = 0, x, y, a, b;
 	int r = rl_get_extents_range(dfd, from, len, &d, &nd);
 
 	if (r == 0)
@@ -595,10 +632,28 @@ static int movedata_outcome(int dfd, int sfd, uint64_t from, uint64_t len,
 	dbytes = clipped_bytes(d, nd, from, hi);
 	*moved = covered_bytes(d, nd, sp, ns, from, hi);
 	*punched = dbytes - *moved;
+	/* DATAFILE's data where SPACEFILE has no extent (both sorted) */
+	for (size_t i = 0, k = 0; i < nd; i++) {
+		clip(&d[i], from, hi, &x, &y);
+		while (x < y) {
+			while (k < ns && sp[k].logical + sp[k].length <= x)
+				k++;
+			if (k == ns || sp[k].logical >= y) {
+				range_add(punched_at, x, y);
+				break;
+			}
+			range_add(punched_at, x, sp[k].logical);
+			clip(&sp[k], x, y, &a, &b);
+			x = b;
+		}
+	}
 	/* written extents of SPACEFILE: their content is replaced */
 	for (size_t i = 0; i < ns; i++)
-		if (!(sp[i].flags & RL_EXT_UNWRITTEN))
+		if (!(sp[i].flags & RL_EXT_UNWRITTEN)) {
 			sp[nw++] = sp[i];
+			clip(&sp[i], from, hi, &x, &y);
+			range_add(consumed_at, x, y);
+		}
 	*consumed = clipped_bytes(sp, nw, from, hi);
 	free(d);
 	free(sp);
@@ -635,19 +690,25 @@ enum cmd_status cmd_movedata(struct rl_session *s, const struct cmd_call *c)
 		return CMD_FAIL;
 	}
 	uint64_t moved = 0, punched = 0, consumed = 0;
-	r = movedata_outcome(dfd, sfd, from, len, &moved, &punched, &consumed);
+	struct range_list punched_at = {0}, consumed_at = {0};
+	r = movedata_outcome(dfd, sfd, from, len, &moved, &punched, &consumed,
+	                     &punched_at, &consumed_at);
 	if (r == 0 && (punched || consumed) && !cmd_has_opt(c, "force", NULL)) {
-		char pb[32], cb[32], what[256];
+		char pb[32], cb[32], what[1500], pw[700] = "", cw[700] = "";
 		units_format_size(punched, pb, sizeof(pb));
 		units_format_size(consumed, cb, sizeof(cb));
-		snprintf(what, sizeof(what), "%s%s%s%s%s%s%s",
-		         punched ? "punch " : "", punched ? pb : "",
-		         punched ? " of DATAFILE's data (SPACEFILE has holes "
-		                   "there)"
-		                 : "",
-		         punched && consumed ? " and " : "",
-		         consumed ? "replace " : "", consumed ? cb : "",
-		         consumed ? " of data written in SPACEFILE" : "");
+		if (punched)
+			snprintf(pw, sizeof(pw),
+			         "punch %s (%" PRIu64 " bytes) of DATAFILE's "
+			         "data, bytes %s (SPACEFILE has holes there)",
+			         pb, punched, range_text(&punched_at));
+		if (consumed)
+			snprintf(cw, sizeof(cw),
+			         "replace %s (%" PRIu64 " bytes) of data "
+			         "written in SPACEFILE, bytes %s",
+			         cb, consumed, range_text(&consumed_at));
+		snprintf(what, sizeof(what), "%s%s%s", pw,
+		         punched && consumed ? " and " : "", cw);
 		session_error(s,
 		              "%s: refusing: movedata would %s; nothing was "
 		              "changed (--force applies the RFC rules anyway)",

@@ -411,9 +411,21 @@ enum cmd_status cmd_log(struct rl_session *s, const struct cmd_call *c)
 		fprintf(s->out, "%5s  %-20s  %-11s  %12s  %5s  %s\n", "id",
 		        "time (UTC)", "status", "bytes", "steps", "command");
 	}
+	size_t others = 0;
+	const char *other_name = NULL;
+
 	for (size_t i = 0; i < j->ntxns; i++) {
 		const struct jr_txn *t = &j->txns[i];
 		char when[32];
+
+		/* copies of the filesystem (same UUID) share the journal:
+		 * their transactions are not this volume's */
+		if (!jr_txn_here(j, t)) {
+			others++;
+			if (!other_name)
+				other_name = t->volume_name;
+			continue;
+		}
 		struct tm tm;
 		time_t tt = (time_t)t->time;
 		size_t done = 0;
@@ -463,10 +475,20 @@ enum cmd_status cmd_log(struct rl_session *s, const struct cmd_call *c)
 			            : "");
 		}
 	}
-	if (o)
+	if (o) {
+		out_add_u64(o, "other_volumes_transactions", others);
 		out_json_emit(s, o);
-	else if (j->ntxns == 0)
-		fprintf(s->out, "(no transactions)\n");
+	} else {
+		if (j->ntxns == others)
+			fprintf(s->out, "(no transactions)\n");
+		if (others)
+			fprintf(s->out,
+			        "(%zu transaction%s of other volumes with this "
+			        "UUID not shown, e.g. on %s; this is %s)\n",
+			        others, others == 1 ? "" : "s",
+			        OUT_ESC(other_name ? other_name : "?"),
+			        OUT_ESC(j->volume_name ? j->volume_name : "?"));
+	}
 	return j->corrupt ? CMD_FAIL : CMD_OK;
 }
 
@@ -538,6 +560,16 @@ enum cmd_status cmd_undo(struct rl_session *s, const struct cmd_call *c)
 			session_error(
 			    s, "no transaction '%s' in the journal (see 'log')",
 			    c->argv[0]);
+			return CMD_FAIL;
+		}
+		if (!jr_txn_here(j, t)) {
+			session_error(
+			    s,
+			    "transaction %" PRIu64 " was recorded on another "
+			    "volume with the same UUID, %s; this is %s: undo "
+			    "it there",
+			    id, OUT_ESC(t->volume_name ? t->volume_name : "?"),
+			    OUT_ESC(j->volume_name ? j->volume_name : "?"));
 			return CMD_FAIL;
 		}
 		u = jr_undoable(t);

@@ -3,7 +3,9 @@
  * The undo journal (see journal.h for the format and the guarantees).
  *
  * Payload keys (JSON):
- *   BEGIN   {"txn","time","command","uuid","undo_of","steps","pid"}
+ *   BEGIN   {"txn","time","command","uuid","undo_of","steps","pid",
+ *            "volume","volume_name"}   (the last two since volumes with
+ *            one UUID are told apart; absent in older journals)
  *   PLANNED {"txn","step","path","ino","gen","offset","length",
  *            "target":[[logical,physical,length,flags]...],"before":[...]}
  *   DONE    {"txn","step","after":[...],"bytes"}
@@ -245,6 +247,8 @@ void jr_txns_free(struct jr_txn *t, size_t n)
 		free(t[i].steps);
 		free(t[i].command);
 		free(t[i].uuid);
+		free(t[i].volume);
+		free(t[i].volume_name);
 		free(t[i].end_message);
 	}
 	free(t);
@@ -258,10 +262,32 @@ struct jr_txn *jr_find(struct jr_journal *j, uint64_t id)
 	return NULL;
 }
 
+int jr_set_volume(struct jr_journal *j, const char *id, const char *name)
+{
+	char *a = strdup(id), *b = strdup(name);
+
+	if (!a || !b) {
+		free(a);
+		free(b);
+		return -ENOMEM;
+	}
+	free(j->volume);
+	free(j->volume_name);
+	j->volume = a;
+	j->volume_name = b;
+	return 0;
+}
+
+bool jr_txn_here(const struct jr_journal *j, const struct jr_txn *t)
+{
+	return !j->volume || !t->volume || !strcmp(j->volume, t->volume);
+}
+
 struct jr_txn *jr_open_txn(struct jr_journal *j)
 {
 	for (size_t i = j->ntxns; i-- > 0;)
-		if (j->txns[i].status == JR_ST_OPEN)
+		if (j->txns[i].status == JR_ST_OPEN &&
+		    jr_txn_here(j, &j->txns[i]))
 			return &j->txns[i];
 	return NULL;
 }
@@ -286,7 +312,7 @@ enum jr_undo_state jr_undoable(const struct jr_txn *t)
 struct jr_txn *jr_last_undoable(struct jr_journal *j)
 {
 	for (size_t i = j->ntxns; i-- > 0;)
-		if (!j->txns[i].undo_of &&
+		if (!j->txns[i].undo_of && jr_txn_here(j, &j->txns[i]) &&
 		    jr_undoable(&j->txns[i]) == JR_UNDO_OK)
 			return &j->txns[i];
 	return NULL;
@@ -386,6 +412,8 @@ static int apply_record(struct jr_journal *j, unsigned type, const char *pl,
 		t->time = (int64_t)get_u64(o, "time");
 		t->command = get_str(o, "command");
 		t->uuid = get_str(o, "uuid");
+		t->volume = get_str(o, "volume");
+		t->volume_name = get_str(o, "volume_name");
 		t->undo_of = get_u64(o, "undo_of");
 		t->nplanned = (unsigned)get_u64(o, "steps");
 		t->pid = (long)get_u64(o, "pid");
@@ -838,9 +866,13 @@ static int take_lock(struct jr_journal *j, long *holder, char *msg,
 		}
 		if (holder)
 			*holder = pid;
+		/* the volume lock is taken first: the holder may well work
+		 * on a copy of this filesystem (same UUID, same journal) */
 		snprintf(msg, msglen,
-		         "another relayout is working on this volume (pid %ld)",
-		         pid);
+		         "another relayout is working on this volume or on "
+		         "another one with the same UUID (pid %ld holds the "
+		         "journal %s/%s.journal)",
+		         pid, j->dir, j->uuid);
 		close(fd);
 		return e;
 	}
@@ -979,6 +1011,8 @@ void jr_close(struct jr_journal *j)
 	if (j->dirfd >= 0)
 		close(j->dirfd);
 	jr_txns_free(j->txns, j->ntxns);
+	free(j->volume);
+	free(j->volume_name);
 	free(j->dir);
 	free(j->name);
 	free(j);
@@ -1078,6 +1112,10 @@ int jr_begin(struct jr_journal *j, const char *command, uint64_t undo_of,
 	ju_add_u64(o, "undo_of", undo_of);
 	ju_add_u64(o, "steps", nsteps);
 	ju_add_u64(o, "pid", (uint64_t)getpid());
+	if (j->volume) {
+		cJSON_AddStringToObject(o, "volume", j->volume);
+		cJSON_AddStringToObject(o, "volume_name", j->volume_name);
+	}
 	ret = append_record(j, JR_BEGIN, o);
 	if (ret == 0)
 		*id = next;

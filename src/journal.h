@@ -105,6 +105,10 @@ struct jr_txn {
 	int64_t time;  /* seconds since the epoch */
 	char *command; /* the command text */
 	char *uuid;
+	/* The volume it was recorded on (jr_set_volume; NULL in records
+	 * written before volumes were told apart): its identity key and a
+	 * name for people. */
+	char *volume, *volume_name;
 	uint64_t undo_of;  /* this transaction undoes that one (0: no) */
 	unsigned nplanned; /* steps the plan has */
 	long pid;
@@ -126,6 +130,9 @@ struct jr_journal {
 	char *dir;
 	char *name; /* "<uuid>.journal" */
 	char uuid[40];
+	/* This process's volume (jr_set_volume): recorded in every BEGIN,
+	 * and which transactions are this volume's (jr_txn_here). */
+	char *volume, *volume_name;
 	/* What reading found. */
 	struct jr_txn *txns;
 	size_t ntxns, txns_cap;
@@ -178,6 +185,15 @@ int jr_open(const char *dir, const char *uuid, unsigned flags,
             struct jr_journal **out, long *holder, char *msg, size_t msglen);
 void jr_close(struct jr_journal *j);
 
+/* The volume this process works on, as vl_volume_id (vlock.h) names it:
+ * copies of a filesystem keep its UUID, so one journal file can hold the
+ * transactions of several volumes. 0 or -ENOMEM. */
+int jr_set_volume(struct jr_journal *j, const char *id, const char *name);
+/* Was t recorded on this journal's volume? Yes when either side is not
+ * known (a record from before volumes were told apart is taken as this
+ * volume's). */
+bool jr_txn_here(const struct jr_journal *j, const struct jr_txn *t);
+
 /* Re-read the journal's records (after appends by this process, the
  * in-memory view is kept up to date already). */
 int jr_reload(struct jr_journal *j);
@@ -206,7 +222,8 @@ int jr_end(struct jr_journal *j, uint64_t id, enum jr_status st,
 /* The transaction with this id, or NULL. */
 struct jr_txn *jr_find(struct jr_journal *j, uint64_t id);
 
-/* The newest transaction still open (no END) or NULL. */
+/* The newest transaction of this volume (jr_txn_here) still open (no
+ * END) or NULL. */
 struct jr_txn *jr_open_txn(struct jr_journal *j);
 
 /* Can transaction t be undone? */
@@ -217,8 +234,8 @@ enum jr_undo_state {
 	JR_UNDO_NO_DATA, /* it moved no data */
 };
 enum jr_undo_state jr_undoable(const struct jr_txn *t);
-/* The newest transaction an undo without an id reverts: undoable, and
- * not an undo itself. NULL: none. */
+/* The newest transaction an undo without an id reverts: this volume's,
+ * undoable, and not an undo itself. NULL: none. */
 struct jr_txn *jr_last_undoable(struct jr_journal *j);
 
 /* Encode one record (header + payload + CRC) into a malloc'ed buffer.

@@ -113,8 +113,6 @@ static int demo_start(struct rl_session *s, const char *kind)
 	snprintf(dir, sizeof(dir), "%s/journal", demo.dir);
 	if (!s->journal_dir)
 		setenv("RELAYOUT_JOURNAL_DIR", dir, 0);
-	snprintf(dir, sizeof(dir), "%s/state", demo.dir);
-	setenv("RELAYOUT_STATE_DIR", dir, 0);
 	fprintf(stderr,
 	        "relayout: demo volume (%s on %s) at %s; it is removed when "
 	        "relayout exits\n",
@@ -210,12 +208,17 @@ int main(int argc, char **argv)
 	{
 		char buf[4096];
 		const char *dir = vl_state_dir(buf, sizeof(buf));
+		const char *env = getenv(VL_ENV_STATE_DIR);
 
 		if (dir)
 			recover_tunables(dir);
-		/* where placements saved them before the volume lock */
-		if (!dir || strcmp(dir, rl_state_dir(NULL)))
-			recover_tunables(rl_state_dir(NULL));
+		/* where earlier versions saved them: before the volume
+		 * lock, and where the variable said */
+		if (!dir || strcmp(dir, VL_OLD_STATE_DIR))
+			recover_tunables(VL_OLD_STATE_DIR);
+		if (env && *env && (!dir || strcmp(dir, env)) &&
+		    strcmp(env, VL_OLD_STATE_DIR))
+			recover_tunables(env);
 	}
 	if (argc - optind > 1) {
 		fprintf(stderr,

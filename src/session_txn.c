@@ -175,6 +175,19 @@ struct jr_journal *session_journal(struct rl_session *s, bool lock,
 		session_error(s, "%s", msg[0] ? msg : rl_strerror(r));
 		return NULL;
 	}
+	/* copies of a filesystem share its UUID, and so this journal: its
+	 * transactions say on which volume they were made */
+	{
+		char vid[1200], vname[1400];
+
+		if (vl_volume_id(s->fs.device, s->fs.st_dev, vid, sizeof(vid),
+		                 vname, sizeof(vname)) == 0 &&
+		    jr_set_volume(j, vid, vname) < 0) {
+			jr_close(j);
+			session_error(s, "out of memory");
+			return NULL;
+		}
+	}
 	s->journal = j;
 	if (!s->journal_checked) {
 		struct jr_txn *t;

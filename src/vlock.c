@@ -4,6 +4,7 @@
 #include "vlock.h"
 #include <errno.h>
 #include <fcntl.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -34,10 +35,6 @@ const char *vl_dir(char *buf, size_t len)
 
 const char *vl_state_dir(char *buf, size_t len)
 {
-	const char *e = getenv(VL_ENV_STATE_DIR);
-
-	if (e && *e)
-		return e;
 	return vl_dir(buf, len);
 }
 
@@ -113,6 +110,90 @@ static void describe_holder(int fd, char *msg, size_t msglen)
 		         pid);
 }
 
+/* The block device behind the mount's source (device), else st_dev. */
+static dev_t volume_dev(const char *device, dev_t st_dev)
+{
+	struct stat st;
+
+	if (device[0] == '/' && stat(device, &st) == 0 && S_ISBLK(st.st_mode))
+		return st.st_rdev;
+	return st_dev;
+}
+
+/* The first line of /sys/dev/block/MAJ:MIN/rel into buf ("" when there is
+ * none); true when not empty. */
+static bool sysfs_line(dev_t d, const char *rel, char *buf, size_t len)
+{
+	char p[256];
+	ssize_t n;
+	int fd;
+
+	buf[0] = '\0';
+	snprintf(p, sizeof(p), "/sys/dev/block/%u:%u/%s", major(d), minor(d),
+	         rel);
+	fd = open(p, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return false;
+	n = read(fd, buf, len - 1);
+	close(fd);
+	buf[n > 0 ? n : 0] = '\0';
+	buf[strcspn(buf, "\n")] = '\0';
+	/* trailing blanks (SCSI serials are padded) */
+	for (n = (ssize_t)strlen(buf); n > 0 && buf[n - 1] == ' '; n--)
+		buf[n - 1] = '\0';
+	return buf[0] != '\0';
+}
+
+int vl_volume_id(const char *device, dev_t st_dev, char *id, size_t idlen,
+                 char *name, size_t namelen)
+{
+	static const char *const disk_ids[] = {
+	    "wwid",    "device/wwid",    "serial",    "device/serial",
+	    "../wwid", "../device/wwid", "../serial", "../device/serial"};
+	char v[1024], part[32];
+	dev_t d = volume_dev(device, st_dev);
+	const char *src = device[0] ? device : "(no source)";
+	struct stat st;
+	int n = -1, m = -1;
+
+	if (sysfs_line(d, "loop/backing_file", v, sizeof(v))) {
+		if (stat(v, &st) == 0)
+			n = snprintf(id, idlen, "loop:%u:%u:%llu",
+			             major(st.st_dev), minor(st.st_dev),
+			             (unsigned long long)st.st_ino);
+		else
+			n = snprintf(id, idlen, "loop:%s", v);
+		m = snprintf(name, namelen, "%s (image %s)", src, v);
+	} else if (sysfs_line(d, "dm/uuid", v, sizeof(v))) {
+		n = snprintf(id, idlen, "dm:%s", v);
+		m = snprintf(name, namelen, "%s (device-mapper %s)", src, v);
+	} else {
+		/* a partition's disk is its parent in sysfs */
+		bool is_part = sysfs_line(d, "partition", part, sizeof(part));
+
+		for (size_t i = 0;
+		     n < 0 && i < sizeof(disk_ids) / sizeof(disk_ids[0]); i++) {
+			if ((strncmp(disk_ids[i], "../", 3) == 0) != is_part)
+				continue;
+			if (sysfs_line(d, disk_ids[i], v, sizeof(v))) {
+				n = snprintf(id, idlen, "disk:%s:%s", v,
+				             is_part ? part : "");
+				m = snprintf(name, namelen, "%s (disk %s)", src,
+				             v);
+			}
+		}
+		if (n < 0) {
+			n = snprintf(id, idlen, "dev:%u:%u", major(d),
+			             minor(d));
+			m = snprintf(name, namelen, "%s (device %u:%u)", src,
+			             major(d), minor(d));
+		}
+	}
+	if (n < 0 || (size_t)n >= idlen || m < 0 || (size_t)m >= namelen)
+		return -ENAMETOOLONG;
+	return 0;
+}
+
 /* volume-<uuid>-<major>.<minor>.lock; a UUID is hex and dashes, anything
  * else becomes '_'. */
 static void lock_name(const char *uuid, const char *device, dev_t st_dev,
@@ -120,8 +201,7 @@ static void lock_name(const char *uuid, const char *device, dev_t st_dev,
 {
 	char u[41];
 	size_t i;
-	struct stat st;
-	dev_t d = st_dev;
+	dev_t d = volume_dev(device, st_dev);
 
 	for (i = 0; uuid[i] && i < sizeof(u) - 1; i++) {
 		char c = uuid[i];
@@ -132,8 +212,6 @@ static void lock_name(const char *uuid, const char *device, dev_t st_dev,
 		           : '_';
 	}
 	u[i] = '\0';
-	if (device[0] == '/' && stat(device, &st) == 0 && S_ISBLK(st.st_mode))
-		d = st.st_rdev;
 	snprintf(out, outlen, "volume-%s-%u.%u.lock", i ? u : "none", major(d),
 	         minor(d));
 }

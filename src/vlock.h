@@ -19,10 +19,10 @@
  *            crash left is taken over by the next holder.
  *
  * The ext4 tunables a placement raises are saved in the same directory
- * (vl_state_dir), so whichever relayout starts next puts them back after
- * a crash (rl_tunables_recover), and, since only the holder of the volume
- * lock places, a placement never records another one's raised values as
- * the originals.
+ * (vl_state_dir: always RUN, no variable moves it), so whichever relayout
+ * starts next puts them back after a crash (rl_tunables_recover), and,
+ * since only the holder of the volume lock places, a placement never
+ * records another one's raised values as the originals.
  */
 #ifndef RL_VLOCK_H
 #define RL_VLOCK_H
@@ -31,16 +31,36 @@
 
 #define VL_ROOT_DIR     "/run/relayout"
 #define VL_USER_DIR_FMT "/tmp/relayout-%u"
-/* Where the ext4 tunables are saved instead of RUN (tests, --demo). */
+/* Where earlier versions saved the ext4 tunables when it was set
+ * (tests, --demo); only read, to restore what they left. */
 #define VL_ENV_STATE_DIR "RELAYOUT_STATE_DIR"
+/* Where they were saved before the volume lock (only read). */
+#define VL_OLD_STATE_DIR "/var/lib/relayout"
 
 /* RUN for this process's effective user, written to buf. NULL when it
  * does not fit. */
 const char *vl_dir(char *buf, size_t len);
 
-/* Where placements save the ext4 tunables they change: $RELAYOUT_STATE_DIR
- * when set, else RUN. NULL when it does not fit. */
+/* Where placements save the ext4 tunables they change: RUN, whatever the
+ * environment (one place per volume: a placement finds what another one
+ * saved). NULL when it does not fit. */
 const char *vl_state_dir(char *buf, size_t len);
+
+/* The identity of a mounted volume, for the journal (jr_set_volume):
+ * what tells apart copies of one filesystem (same UUID, same contents)
+ * and stays the same across remounts and reboots. Nothing in the
+ * filesystem differs between copies, so it is where the volume lives:
+ *   loop device   the backing file: "loop:<maj>:<min>:<inode>" of the
+ *                 image (another loop number, same image: same volume),
+ *                 "loop:<path>" when the image cannot be stat'ed;
+ *   device mapper "dm:<dm uuid>" (an LVM volume or snapshot);
+ *   a disk        "disk:<wwid or serial>:<partition>" when sysfs has one;
+ *   else          "dev:<maj>:<min>" of the block device (the mount's
+ *                 source), or of st_dev when the source is none.
+ * name: the mount's source, and the image or identity behind it, e.g.
+ * "/dev/loop3 (image /srv/a.img)". 0, or -ENAMETOOLONG. */
+int vl_volume_id(const char *device, dev_t st_dev, char *id, size_t idlen,
+                 char *name, size_t namelen);
 
 /* A volume lock held. */
 struct vl_lock {

@@ -355,7 +355,7 @@ struct rl_place_report {
 struct rl_place_opts {
 	const char *state_dir; /* journal directory; NULL: the environment
 	                          variable RELAYOUT_STATE_DIR, else
-	                          /var/lib/relayout (created 0700) */
+	                          /run/relayout (created 0700) */
 	bool no_tunables;      /* never change global tunables: fixed-start
 	                          placement on ext4 fails with -EOPNOTSUPP */
 	unsigned max_attempts; /* 0: RL_PLACE_DEFAULT_ATTEMPTS */

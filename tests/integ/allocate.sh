@@ -44,7 +44,7 @@ check_fs() {
 	# 3. range already allocated -> refused, file unchanged
 	before=$(extents_of "$M/a")
 	run -e "allocate $M/a 0 0 8K" "$M" >/dev/null && fail "allocate over blocks succeeded"
-	grep -q 'File exists' "$VOL_DIR/err" || fail "no EEXIST message: $(cat "$VOL_DIR/err")"
+	grep -q 'the range already holds blocks (allocate only fills holes' "$VOL_DIR/err" || fail "no EEXIST message: $(cat "$VOL_DIR/err")"
 	[ "$before" = "$(extents_of "$M/a")" ] || fail "refused allocate changed the file"
 
 	# 4. unaligned -> usage error, nothing created

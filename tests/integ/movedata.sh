@@ -41,14 +41,20 @@ for fs in $RL_TEST_FS; do
 	head -c 65536 /dev/urandom >"$VOL_MNT/written"
 	sync -f "$VOL_MNT"
 	ext_before=$(vol_extents "$VOL_MNT/data")
-	if out=$("$RELAYOUT" -e "movedata $VOL_MNT/data $VOL_MNT/hole 0 64K" "$VOL_MNT" 2>&1); then
-		vol_fail "movedata onto a hole succeeded: $out"
-	fi
-	grep -q "refusing: movedata would punch 64.0 KiB of DATAFILE's data" <<<"$out" || vol_fail "hole message: $out"
-	if out=$("$RELAYOUT" -e "movedata $VOL_MNT/data $VOL_MNT/written 0 64K" "$VOL_MNT" 2>&1); then
-		vol_fail "movedata over written space succeeded: $out"
-	fi
-	grep -q "refusing: movedata would replace 64.0 KiB of data written in SPACEFILE" <<<"$out" || vol_fail "written message: $out"
+	fails_unless 1 "refusing: movedata would punch 64.0 KiB \(65536 bytes\) of DATAFILE's data, bytes 0-65535 \(SPACEFILE has holes there\)" -- \
+		"$RELAYOUT" -e "movedata $VOL_MNT/data $VOL_MNT/hole 0 64K" "$VOL_MNT"
+	fails_unless 1 "refusing: movedata would replace 64.0 KiB \(65536 bytes\) of data written in SPACEFILE, bytes 0-65535" -- \
+		"$RELAYOUT" -e "movedata $VOL_MNT/data $VOL_MNT/written 0 64K" "$VOL_MNT"
+	# which bytes: a space file with blocks in the middle of the range
+	truncate -s 1M "$VOL_MNT/part"
+	fallocate -o 64K -l 64K "$VOL_MNT/part"
+	sync -f "$VOL_MNT"
+	fails_unless 1 "would punch 192.0 KiB \(196608 bytes\) of DATAFILE's data, bytes 0-65535, 131072-262143 \(SPACEFILE" -- \
+		"$RELAYOUT" -e "movedata $VOL_MNT/data $VOL_MNT/part 0 256K" "$VOL_MNT"
+	# allocate never replaces data
+	fails_unless 1 "the range already holds blocks \(allocate only fills holes, it never replaces data\); nothing was changed" -- \
+		"$RELAYOUT" -e "allocate $VOL_MNT/data 0 0 64K" "$VOL_MNT"
+	[ $fails = 0 ] || vol_fail "$fails refusal(s) wrong"
 	[ "$(md5sum <"$VOL_MNT/data")" = "$sum" ] || vol_fail "content changed by a refused movedata"
 	[ "$(vol_extents "$VOL_MNT/data")" = "$ext_before" ] || vol_fail "extents changed by a refused movedata"
 	# --force: the RFC hole rule, reported as such

@@ -16,7 +16,9 @@ vol_require_root
 command -v jq >/dev/null || vol_skip "jq not installed"
 
 STATE=$(mktemp -d "${TMPDIR:-/tmp}/relayout-state.XXXXXX")
-export RELAYOUT_STATE_DIR=$STATE
+# where a placement saves the ext4 tunables of the volume's device while
+# it runs (one place, /run/relayout, whatever the environment)
+tunables_journal() { echo "/run/relayout/ext4-tunables.$(basename "$(readlink -f "$VOL_DEV")")"; }
 trap 'rm -rf "$STATE" "$STATE.out" "$STATE.script"; vol_destroy' EXIT
 R=$RELAYOUT
 
@@ -88,7 +90,7 @@ check_fs() {
 		fail "$kind: goal 0 (superblock) succeeded"
 	echo "$out" | grep -q "No space left" || fail "$kind: goal 0: '$out'"
 	[ "$(blocks_of "$VOL_MNT/m")" = 0 ] || fail "$kind: blocks left after ENOSPC"
-	ls -A "$STATE" | grep -q . && fail "$kind: journal left in the state dir"
+	[ ! -e "$(tunables_journal)" ] || fail "$kind: tunables journal left: $(tunables_journal)"
 
 	# place FILE GOAL, only where movedata works in this build
 	head -c 40000 /dev/urandom >"$VOL_MNT/pf"
@@ -402,20 +404,20 @@ echo "$out" | grep -q "not supported" || fail "--no-tunables: '$out'"
 "$R" -k -x "$STATE.script" "$VOL_MNT" >/dev/null 2>&1 &
 pid=$!
 for _ in $(seq 400); do
-	ls "$STATE"/ext4-tunables.* >/dev/null 2>&1 && break
+	[ -e "$(tunables_journal)" ] && break
 	sleep 0.01
 done
 kill -9 $pid 2>/dev/null
 wait $pid 2>/dev/null
 rm -f "$STATE.script"
-if ls "$STATE"/ext4-tunables.* >/dev/null 2>&1; then
+if [ -e "$(tunables_journal)" ]; then
 	[ "$(cat /sys/fs/ext4/$dev/mb_order2_req)" != "$orig" ] ||
 		echo "note: killed between journal and change (still valid)"
 	out=$("$R" -e echo "$VOL_MNT" 2>&1)
 	echo "$out" | grep -q "restored /sys/fs/ext4/$dev/mb_order2_req to $orig" ||
 		fail "next start did not report the restore: '$out'"
 	[ "$(cat /sys/fs/ext4/$dev/mb_order2_req)" = "$orig" ] || fail "not restored after SIGKILL"
-	ls "$STATE"/ext4-tunables.* >/dev/null 2>&1 && fail "journal kept after recovery"
+	[ ! -e "$(tunables_journal)" ] || fail "journal kept after recovery"
 else
 	echo "note: the run finished before it could be killed" >&2
 fi

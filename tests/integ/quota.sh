@@ -8,9 +8,16 @@
 # Where the kernel has no quota support (ext4 needs CONFIG_QFMT_V2, XFS
 # CONFIG_XFS_QUOTA: the mount with quotas is refused), there is nothing to
 # test on that filesystem: the mount is tried, and the kernel's reason is
-# printed. If no filesystem can have quotas the whole test is "N/A" with
-# those reasons (vol_not_applicable, tests/lib/volume.sh): a pass, in CI
-# too, since no setup of this machine would make it applicable.
+# printed with what the kernel's configuration says. If no filesystem can
+# have quotas the whole test is skipped (77) with those reasons
+# (vol_not_applicable, tests/lib/volume.sh): nothing was tested.
+#
+# To run it, use a kernel with CONFIG_QFMT_V2 (ext4) or CONFIG_XFS_QUOTA
+# (XFS), built in or as modules (quota_v2 is loaded here when it is a
+# module; Debian's and Fedora's stock kernels have both), e.g. in a VM:
+#     RL_TEST_QUOTA=1 make check TESTS=tests/integ/quota.sh
+# RL_TEST_QUOTA=1 makes "not applicable" a failure, so a run meant
+# to exercise quotas cannot pass without doing so.
 . "$top_srcdir/tests/lib/volume.sh"
 vol_require_root
 for t in jq filefrag setquota quota setpriv; do
@@ -22,6 +29,22 @@ as_user() { setpriv --reuid=nobody --regid="$NOGROUP" --clear-groups -- "$@"; }
 extents_of() { vol_extents "$1"; }
 # usage_kib USER: blocks used, in KiB, as the quota tools report them
 usage_kib() { quota -w -u "$1" 2>/dev/null | awk 'NR > 2 {print $2 + 0; exit}'; }
+
+# kconfig OPTION: its value in this kernel's configuration (y, m, "not
+# set"), or "unknown" when neither /proc/config.gz nor /boot/config-* is
+# there.
+kconfig() {
+	local v
+	if [ -r /proc/config.gz ]; then
+		v=$(zcat /proc/config.gz | sed -n "s/^$1=//p; s/^# $1 is not set/not set/p")
+	elif [ -r "/boot/config-$(uname -r)" ]; then
+		v=$(sed -n "s/^$1=//p; s/^# $1 is not set/not set/p" "/boot/config-$(uname -r)")
+	fi
+	echo "${v:-unknown}"
+}
+# the option each filesystem's quotas need
+quota_option() { case $1 in ext4) echo CONFIG_QFMT_V2 ;; xfs) echo CONFIG_XFS_QUOTA ;; esac; }
+[ "$(kconfig CONFIG_QFMT_V2)" != m ] || modprobe quota_v2 2>/dev/null
 
 # quota_volume KIND SIZE: a volume mounted with user quotas enforced;
 # returns 1 with QREASON set when the kernel refuses quotas.
@@ -43,9 +66,9 @@ quota_volume() {
 		# the kernel's reason is in its log (mount(8) only says "bad
 		# option"): what this mount added after the mark
 		why=$(dmesg 2>/dev/null | sed -n "/$mark/,\$p" | grep -iE "${VOL_DEV##*/}.*(quota.*(not available|not built|not supported)|not built with CONFIG_QUOTA)" | tail -1 | sed 's/^\[[^]]*\] *//')
-		# only the kernel saying it has no quota support makes it N/A
+		# only the kernel saying it has no quota support makes it not applicable
 		[ -n "$why" ] || vol_fail "mount -o $opts failed, and not for want of kernel quota support: $(cat "$VOL_DIR/mount.err")"
-		QREASON="$kind: mount -o $opts refused: $why"
+		QREASON="$kind: mount -o $opts refused: $why ($(quota_option "$kind"): $(kconfig "$(quota_option "$kind")"), kernel $(uname -r))"
 		return 1
 	fi
 	[ "$kind" = xfs ] || quotaon -u "$VOL_MNT" 2>/dev/null
@@ -105,7 +128,7 @@ for kind in ext4 xfs; do
 		run_quota
 		ran=$((ran + 1))
 	else
-		echo "N/A on $kind: $QREASON"
+		echo "not applicable on $kind: $QREASON"
 		NA+=("$QREASON")
 	fi
 	vol_destroy
@@ -114,6 +137,8 @@ done
 if [ $ran = 0 ]; then
 	[ ${#NA[@]} != 0 ] || vol_skip "neither ext4 nor xfs enabled by RL_TEST_FS"
 	reasons=$(printf '%s; ' "${NA[@]}")
+	[ "${RL_TEST_QUOTA:-0}" != 1 ] ||
+		vol_fail "RL_TEST_QUOTA=1, but this kernel has no quota support: ${reasons%; }"
 	vol_not_applicable "this kernel has no quota support: ${reasons%; }"
 fi
 echo "quota: all checks passed ($ran filesystem(s) with quotas)"

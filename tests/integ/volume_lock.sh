@@ -7,8 +7,9 @@
 #    read-only commands (scan, frag, free, info, export, log, a dry run)
 #    run beside it; the tunables equal their originals after both;
 #  - a relayout killed (SIGKILL) while the tunables are changed leaves no
-#    lock behind, and the next one, with another journal directory, puts
-#    the tunables back and ends with them at their originals.
+#    lock behind, and the next one, with another journal directory and
+#    another RELAYOUT_STATE_DIR (which earlier versions saved the tunables
+#    in), puts the tunables back and ends with them at their originals.
 # The lock and the saved tunables are the real ones, in /run/relayout.
 . "$top_srcdir/tests/lib/volume.sh"
 vol_require_root
@@ -94,7 +95,7 @@ killed=
 for attempt in 1 2 3; do
 	mkfrag "$M/c$attempt" 40
 	sync -f "$M"
-	"$R" --journal-dir "$VOL_DIR/j1" -e "scan; defrag --recursive $M/c$attempt" "$M" >/dev/null 2>&1 &
+	RELAYOUT_STATE_DIR=$VOL_DIR/s1 "$R" --journal-dir "$VOL_DIR/j1" -e "scan; defrag --recursive $M/c$attempt" "$M" >/dev/null 2>&1 &
 	C=$!
 	for _ in $(seq 20000); do
 		[ "$(tunables)" != "$orig" ] && kill -9 $C 2>/dev/null && break
@@ -109,7 +110,7 @@ for attempt in 1 2 3; do
 done
 if [ -n "$killed" ]; then
 	echo "killed with the tunables at: $(tunables)"
-	out=$("$R" --journal-dir "$VOL_DIR/j2" -e "scan; defrag --recursive $M/c$killed" "$M" 2>&1) ||
+	out=$(RELAYOUT_STATE_DIR=$VOL_DIR/s2 "$R" --journal-dir "$VOL_DIR/j2" -e "scan; defrag --recursive $M/c$killed" "$M" 2>&1) ||
 		fail "the next relayout after a SIGKILL: $out"
 	grep -q "restored /sys/fs/ext4/$dev/mb_" <<<"$out" || fail "no restore reported: $out"
 	[ "$(tunables)" = "$orig" ] || fail "tunables after a SIGKILL and another run: $(tunables), originally $orig"

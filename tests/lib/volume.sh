@@ -35,12 +35,13 @@
 # In CI (CI=true or RL_TESTS_REQUIRE=1) a test that cannot run fails (99)
 # instead of being skipped.
 #
-# vol_not_applicable REASON is not a skip: the test found out itself that
-# what it tests does not exist on this kernel (e.g. quota support compiled
-# out: the mount with quotas was tried and refused), so there is nothing
-# to test and nothing the machine could be set up to provide. It prints
-# "N/A: REASON" (the measured reason) and passes, in CI too. Missing tools,
-# root or loop devices are vol_skip: those can be installed.
+# vol_not_applicable REASON: the test found out itself that what it tests
+# does not exist on this kernel (e.g. quota support compiled out: the
+# mount with quotas was tried and refused). Nothing was tested, so it is
+# reported as a skip (77), "SKIP (not applicable): REASON" with the
+# measured reason, in CI too: no package this machine could install
+# provides it (another kernel does). Missing tools, root or loop devices
+# are vol_skip: those can be installed, and CI fails on them.
 
 : "${top_srcdir:=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)}"
 : "${top_builddir:=$top_srcdir}"
@@ -67,8 +68,8 @@ vol_skip() {
 }
 
 vol_not_applicable() {
-	echo "N/A: $*"
-	exit 0
+	echo "SKIP (not applicable): $*" >&2
+	exit 77
 }
 
 vol_fail() {
@@ -142,15 +143,19 @@ vol__umount() {
 
 # Tear down one volume directory: unmount, detach, delete (in that order,
 # so that a teardown interrupted at any point can be finished later).
+# Every DIR/image* attached is detached (a test may attach copies).
 vol__teardown_dir() {
-	local d=$1 m dev
+	local d=$1 m dev img
 	[ -d "$d" ] || return 0
 	for m in $(vol__mounts_under "$d"); do
 		vol__umount "$m"
 	done
-	for dev in $(vol__loops_of "$d/image"); do
-		# busy: the kernel detaches it when the last user closes it
-		losetup -d "$dev" 2>/dev/null
+	for img in "$d"/image*; do
+		for dev in $(vol__loops_of "$img"); do
+			# busy: the kernel detaches it when the last user
+			# closes it
+			losetup -d "$dev" 2>/dev/null
+		done
 	done
 	if [ -n "$(vol__mounts_under "$d")" ]; then
 		echo "warning: cannot unmount everything under $d; left it" >&2

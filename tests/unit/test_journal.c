@@ -348,7 +348,8 @@ static void test_lock(void **state)
 		                sizeof(msg));
 		char res = (r == -EWOULDBLOCK && holder == (long)getppid() &&
 		            strstr(msg, "another relayout is working on this "
-		                        "volume (pid"))
+		                        "volume or on another one with the "
+		                        "same UUID (pid"))
 		               ? 'y'
 		               : 'n';
 		if (write(pfd[1], &res, 1) != 1)
@@ -565,6 +566,48 @@ static void test_undoable(void **state)
 	assert_null(jr_last_undoable(&j));
 }
 
+/* Copies of a filesystem share its UUID and so the journal: each
+ * transaction records its volume; one written before that (no volume)
+ * is taken as anyone's, so old journals read as before. */
+static void test_volumes(void **state)
+{
+	struct jr_journal *j = open_rw();
+	uint64_t id_old, id_a, id_b;
+
+	(void)state;
+	/* a record from before volumes were told apart */
+	write_sample(j, &id_old, true);
+	assert_int_equal(
+	    jr_set_volume(j, "loop:0:42:7", "/dev/loop1 (image a)"), 0);
+	write_sample(j, &id_a, true);
+	assert_int_equal(
+	    jr_set_volume(j, "loop:0:42:8", "/dev/loop2 (image b)"), 0);
+	write_sample(j, &id_b, false);
+	jr_close(j);
+
+	j = open_ro();
+	assert_null(jr_find(j, id_old)->volume);
+	assert_string_equal(jr_find(j, id_a)->volume, "loop:0:42:7");
+	assert_string_equal(jr_find(j, id_a)->volume_name,
+	                    "/dev/loop1 (image a)");
+	/* no volume of its own: everything is listed, as before */
+	assert_true(jr_txn_here(j, jr_find(j, id_b)));
+	assert_ptr_equal(jr_open_txn(j), jr_find(j, id_b));
+	/* on a: its own, the old one; b's open one is not a's to recover */
+	assert_int_equal(jr_set_volume(j, "loop:0:42:7", "a"), 0);
+	assert_true(jr_txn_here(j, jr_find(j, id_old)));
+	assert_true(jr_txn_here(j, jr_find(j, id_a)));
+	assert_false(jr_txn_here(j, jr_find(j, id_b)));
+	assert_null(jr_open_txn(j));
+	assert_ptr_equal(jr_last_undoable(j), jr_find(j, id_a));
+	/* on b: a's transaction is not b's to undo */
+	assert_int_equal(jr_set_volume(j, "loop:0:42:8", "b"), 0);
+	assert_false(jr_txn_here(j, jr_find(j, id_a)));
+	assert_ptr_equal(jr_open_txn(j), jr_find(j, id_b));
+	assert_ptr_equal(jr_last_undoable(j), jr_find(j, id_old));
+	jr_close(j);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -587,6 +630,8 @@ int main(void)
 	                                    tmpdir_teardown),
 	    cmocka_unit_test(test_dir_choice),
 	    cmocka_unit_test(test_undoable),
+	    cmocka_unit_test_setup_teardown(test_volumes, tmpdir_setup,
+	                                    tmpdir_teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
