@@ -1324,6 +1324,10 @@ struct rsum {
 /* Per command at most this many lines name a file or range that stays;
  * a count of the rest follows. */
 #define PL_NOTE_MAX 100
+/* and at most this many lines name a range that stays above the final
+ * free run's start (each breaks the run: all are named but on huge
+ * volumes) */
+#define PL_NOTE_RANGES 2000
 
 static int push_piece(struct rpiece **p, size_t *n, size_t *cap,
                       struct rpiece x)
@@ -1534,6 +1538,121 @@ static int cmp_move_goal(const void *a, const void *b)
 	return x->goal < y->goal ? -1 : x->goal > y->goal;
 }
 
+/* compact: data that stays below the boundary may move out of the way
+ * to make one run for a range that no free run holds (instead of moving
+ * it in parts), within a budget of bytes beyond the minimum. */
+#define PL_EVICT_PCT 15 /* % of the minimum */
+struct evict {
+	struct rpiece *low; /* pieces below the boundary, by address */
+	bool *gone;         /* moved out of the way already */
+	size_t n;
+	uint64_t budget, spent;
+	char b1[32], b2[32];
+};
+
+/* Cost of making [w, w+len) one free run: the bytes of the pieces that
+ * would move out of it (whole pieces), or UINT64_MAX when other used
+ * blocks (what stays, targets of the plan) lie in it. */
+static uint64_t window_cost(struct pl_ctx *c, const struct evict *ev,
+                            uint64_t w, uint64_t len)
+{
+	uint64_t e = w + len, covered = 0, cost = 0, fr = 0;
+	size_t lo = 0, hi = ev->n, i = fm_first(&c->fm, w);
+
+	for (; i < c->fm.n && c->fm.r[i].start < e; i++)
+		fr += clip_len(c->fm.r[i].start, c->fm.r[i].len, w, e);
+	while (lo < hi) { /* first piece ending after w */
+		size_t mid = (lo + hi) / 2;
+		if (ev->low[mid].physical + ev->low[mid].len <= w)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	for (i = lo; i < ev->n && ev->low[i].physical < e; i++) {
+		if (ev->gone[i])
+			continue;
+		covered += clip_len(ev->low[i].physical, ev->low[i].len, w, e);
+		cost += ev->low[i].len;
+	}
+	return covered + fr == len ? cost : UINT64_MAX;
+}
+
+/* Make one free run for item x in [lo, hi) by moving the pieces in the
+ * cheapest window out of the way (best fit elsewhere in [lo, hi), never
+ * into the window): *goal the window's start, the count of pieces moved;
+ * 0 with *goal UINT64_MAX when no window is within the budget (at most
+ * half the item's bytes). */
+static int evict_window(struct pl_ctx *c, struct evict *ev,
+                        const struct pitem *x, uint64_t lo, uint64_t hi,
+                        uint64_t *goal)
+{
+	struct pl_run *r = NULL;
+	size_t nr = 0;
+	uint64_t best = UINT64_MAX, bw = 0, slo = c->avoid_lo,
+	         shi = c->avoid_hi;
+	int moved = 0;
+
+	*goal = UINT64_MAX;
+	if (usable_runs(c, lo, hi, &r, &nr) < 0)
+		return -ENOMEM;
+	for (size_t i = 0; i < nr; i++) {
+		uint64_t w = r[i].start, gs, ge, k;
+		lm_group_range(c->m, group_of(c->g, w), &gs, &ge);
+		if (w + x->len > hi || w + x->len > ge ||
+		    excluded(c, w, w + x->len))
+			continue;
+		k = window_cost(c, ev, w, x->len);
+		if (k < best) {
+			best = k;
+			bw = w;
+		}
+	}
+	free(r);
+	if (best == UINT64_MAX || best > x->len / 2 ||
+	    ev->spent + best > ev->budget)
+		return 0;
+	c->avoid_lo = bw;
+	c->avoid_hi = bw + x->len;
+	for (size_t i = 0; i < ev->n; i++) {
+		struct rpiece *q = &ev->low[i];
+		uint64_t off = q->logical, left = q->len, g, take, run;
+		if (ev->gone[i] || q->physical >= bw + x->len ||
+		    q->physical + q->len <= bw)
+			continue;
+		while (left) { /* best fit, else in parts */
+			take = left;
+			g = pl_find_target(c, left, q->physical, lo, hi);
+			if (g == UINT64_MAX) {
+				g = largest_run(c, lo, hi, &run);
+				take = run < left ? run : left;
+			}
+			if (g == UINT64_MAX ||
+			    pl_add_move(c, q->id, off, take, g,
+			                "out of the way") < 0)
+				break;
+			off += take;
+			left -= take;
+		}
+		ev->gone[i] = true;
+		ev->spent += q->len - left;
+		moved++;
+		if (left) { /* cannot happen: the window held the room */
+			c->avoid_lo = slo;
+			c->avoid_hi = shi;
+			return fail(
+			    c, (struct pl_outcome){.code = PL_EXTENT_NO_RUN,
+			                           .err = -ENOSPC,
+			                           .file = q->id,
+			                           .len = left});
+		}
+	}
+	c->avoid_lo = slo;
+	c->avoid_hi = shi;
+	if (pl_fm_is_free(&c->fm, bw, x->len))
+		*goal = bw;
+	return moved;
+}
+
 /* Place the items (largest first) in free space of [lo, hi) (outside
  * c->avoid_*), each in its best-fitting run (pl_find_target), or where
  * none holds it in the largest runs, in parts (noted: `where` no run
@@ -1542,16 +1661,22 @@ static int cmp_move_goal(const void *a, const void *b)
  * c->outcome says why. */
 static int place_items(struct pl_ctx *c, const struct pitem *it, size_t n,
                        uint64_t lo, uint64_t hi, const char *why,
-                       const char *where)
+                       const char *where, struct evict *ev)
 {
 	size_t nmv0 = c->nmv;
-	uint64_t split = 0;
+	uint64_t split = 0, evicted = 0;
 
 	for (size_t i = 0; i < n; i++) {
 		uint64_t off = it[i].off, left = it[i].len, run, take;
 		uint64_t goal = pl_find_target(c, left, it[i].phys, lo, hi);
 		int r;
 
+		if (goal == UINT64_MAX && ev) {
+			r = evict_window(c, ev, &it[i], lo, hi, &goal);
+			if (r < 0)
+				return r;
+			evicted += r;
+		}
 		if (goal == UINT64_MAX)
 			split++;
 		while (left) {
@@ -1579,12 +1704,23 @@ static int place_items(struct pl_ctx *c, const struct pitem *it, size_t n,
 			goal = UINT64_MAX;
 		}
 	}
-	qsort(c->mv + nmv0, c->nmv - nmv0, sizeof(*c->mv), cmp_move_goal);
+	/* (moves out of the way must run before the move they make room
+	 * for: then the order stays) */
+	if (!evicted)
+		qsort(c->mv + nmv0, c->nmv - nmv0, sizeof(*c->mv),
+		      cmp_move_goal);
 	if (split)
 		pl_note(c,
 		        "%" PRIu64 " range%s did not fit one free run %s: "
 		        "moved in parts to the largest ones",
 		        split, split == 1 ? "" : "s", where);
+	if (evicted)
+		pl_note(c,
+		        "%" PRIu64 " range%s moved out of the way to make one "
+		        "run for a larger one (%s of %s allowed beyond the "
+		        "minimum)",
+		        evicted, evicted == 1 ? "" : "s", sz(ev->spent, ev->b1),
+		        sz(ev->budget, ev->b2));
 	return 0;
 }
 
@@ -1669,9 +1805,9 @@ static int fixed_name_cb(const struct lm_owner *o, void *arg)
 		         fpath(fx->c, o->file), um);
 	} else
 		snprintf(fx->buf, sizeof(fx->buf),
-		         "in use by no file the scan knows (extent-tree or "
-		         "btree blocks, the journal, blocks allocated since "
-		         "the scan)");
+		         "in use by no file the scan knows (inodes, directory, "
+		         "extent-tree or btree blocks, the journal or log, or "
+		         "blocks allocated since the scan)");
 	return 0;
 }
 
@@ -1689,7 +1825,7 @@ static void fixed_cb(struct pl_ctx *c, uint64_t a, uint64_t b, void *arg)
 	lm_owners(c->m, a, b, fixed_owner, &fw->fn);
 	if (b <= fw->from)
 		return;
-	if (fw->fn.lines++ < PL_NOTE_MAX) {
+	if (fw->fn.lines++ < PL_NOTE_RANGES) {
 		struct fixed_name fx = {.c = c};
 		lm_owners(c->m, a, b, fixed_name_cb, &fx);
 		pl_note(c, "stays: 0x%" PRIx64 "..0x%" PRIx64 " (%s): %s", a, b,
@@ -1707,9 +1843,9 @@ static uint64_t note_fixed(struct pl_ctx *c, uint64_t lo, uint64_t hi,
 
 	qsort(p, n, sizeof(*p), cmp_rpiece_phys);
 	fixed_runs(c, lo, hi, p, n, fixed_cb, &fw);
-	if (fw.fn.lines > PL_NOTE_MAX)
+	if (fw.fn.lines > PL_NOTE_RANGES)
 		pl_note(c, "(and %" PRIu64 " more ranges that stay)",
-		        fw.fn.lines - PL_NOTE_MAX);
+		        fw.fn.lines - PL_NOTE_RANGES);
 	if (fw.fn.n)
 		pl_note(c,
 		        "stays in the region: %" PRIu64 " ranges: %s of "
@@ -1756,6 +1892,7 @@ int pl_compact(struct pl_ctx *c, uint64_t start, uint64_t end)
 	struct pitem *it = NULL;
 	size_t n = 0, nf = 0, nu = 0, cap = 0, ni = 0;
 	struct rsum rs = {.verb = "stays: "};
+	struct evict ev = {0};
 	uint64_t b, kept;
 	char s1[32], s2[32], s3[32];
 	int r;
@@ -1801,10 +1938,28 @@ int pl_compact(struct pl_ctx *c, uint64_t start, uint64_t end)
 	        sz(c->min_bytes, s3), ni);
 	/* what stays, from the map before the moves */
 	c->fixed_bytes = note_fixed(c, start, end, p, n, b);
-	r = place_items(c, it, ni, start, b, "compact", "below the boundary");
+	/* the data below the boundary that may move out of the way */
+	ev.low = calloc(n + 1, sizeof(*ev.low));
+	ev.gone = calloc(n + 1, sizeof(*ev.gone));
+	if (!ev.low || !ev.gone) {
+		r = -ENOMEM;
+		goto out;
+	}
+	for (size_t i = 0; i < n; i++)
+		if (p[i].physical + p[i].len <= b)
+			ev.low[ev.n++] = p[i];
+	ev.budget = c->min_bytes * PL_EVICT_PCT / 100;
+	r = place_items(c, it, ni, start, b, "compact", "below the boundary",
+	                &ev);
 	if (r < 0)
 		goto out;
 	kept = pl_fm_bytes(&c->resv, start, b);
+	for (size_t i = fm_first(&c->resv, start);
+	     i < c->resv.n && c->resv.r[i].start < b; i++)
+		pl_note(c, "kept free: 0x%" PRIx64 "..0x%" PRIx64 " (%s)",
+		        c->resv.r[i].start,
+		        c->resv.r[i].start + c->resv.r[i].len,
+		        sz(c->resv.r[i].len, s1));
 	if (kept)
 		pl_note(c,
 		        "kept free below 0x%" PRIx64 ": %s (%s per group: the "
@@ -1824,6 +1979,8 @@ int pl_compact(struct pl_ctx *c, uint64_t start, uint64_t end)
 		        sz(below, s3));
 	}
 out:
+	free(ev.low);
+	free(ev.gone);
 	free(p);
 	free(up);
 	free(fr);
@@ -1900,7 +2057,7 @@ int pl_evacuate(struct pl_ctx *c, uint64_t start, uint64_t end,
 	c->avoid_lo = start;
 	c->avoid_hi = end;
 	r = place_items(c, it, ni, 0, c->g->fs.size, "evacuate",
-	                "outside the region");
+	                "outside the region", NULL);
 	c->avoid_lo = c->avoid_hi = 0;
 	for (size_t i = nmv0; i < c->nmv; i++)
 		er->moved += c->mv[i].bytes;

@@ -278,6 +278,44 @@ static void test_compact(void **state)
 	lm_free(m);
 }
 
+/* A range no free run below the boundary holds: a small piece between
+ * two free runs moves out of the way (within the budget) and the range
+ * stays in one piece, instead of being moved in parts. */
+static void test_compact_evict(void **state)
+{
+	struct lm_model *m = new_model(64 * MiB);
+	uint64_t s = G2, e = G2 + 1 * MiB;
+	struct rl_extent x[] = {{0, s + 60 * KiB, 4 * KiB, 0}};
+	struct rl_extent f[] = {{0, s + 128 * KiB, 244 * KiB, 0}};
+	struct rl_extent y[] = {{0, s + 600 * KiB, 124 * KiB, 0}};
+	struct pl_ctx c;
+
+	(void)state;
+	add_file(m, 20, "x", x, 1);
+	add_file(m, 21, "f", f, 1);
+	add_file(m, 22, "y", y, 1);
+	lm_add_free(m, s, 60 * KiB);
+	lm_add_free(m, s + 64 * KiB, 64 * KiB);
+	lm_add_free(m, s + 372 * KiB, 228 * KiB);
+	lm_add_free(m, s + 724 * KiB, e - s - 724 * KiB);
+	assert_int_equal(pl_init(&c, m), 0);
+	assert_int_equal(pl_compact(&c, s, e), 0);
+	assert_int_equal(c.min_bytes, 124 * KiB);
+	assert_int_equal(c.nmv, 2);
+	/* x first (out of the way), then y in one piece where x was */
+	assert_int_equal(c.mv[0].file, 0);
+	assert_int_equal(c.mv[0].goal, s + 124 * KiB);
+	assert_int_equal(c.mv[1].file, 2);
+	assert_int_equal(c.mv[1].goal, s);
+	assert_int_equal(c.bytes, 128 * KiB);
+	assert_int_equal(pl_file_regions(&c, 2), 1);
+	assert_true(pl_fm_is_free(&c.fm, s + 372 * KiB, e - s - 372 * KiB));
+	assert_int_equal(pl_fm_runs(&c.fm, s, e), 1);
+	assert_non_null(strstr(c.report, "1 range moved out of the way"));
+	pl_fini(&c);
+	lm_free(m);
+}
+
 /* No free space outside the region (the whole volume): the region's own
  * free space is enough; only the part of a above the boundary moves. */
 static void test_compact_in_place(void **state)
@@ -550,6 +588,7 @@ int main(void)
 	    cmocka_unit_test(test_defrag_holes_eof),
 	    cmocka_unit_test(test_defrag_ext4_cheap),
 	    cmocka_unit_test(test_compact),
+	    cmocka_unit_test(test_compact_evict),
 	    cmocka_unit_test(test_compact_in_place),
 	    cmocka_unit_test(test_compact_fixed),
 	    cmocka_unit_test(test_keep_group_free),
