@@ -1437,6 +1437,18 @@ static int usable_runs(struct pl_ctx *c, uint64_t lo, uint64_t hi,
 			lm_group_range(c->m, group_of(c->g, a), &gs, &ge);
 			if (ge < pe && ge > a)
 				pe = ge;
+			/* and never a missed target (--retry) */
+			for (size_t q = 0; q < c->nexcl && a < pe; q++) {
+				uint64_t xa = c->excl[2 * q] / c->bs * c->bs;
+				uint64_t xb = (c->excl[2 * q + 1] + c->bs - 1) /
+				              c->bs * c->bs;
+				if (xa <= a && xb > a)
+					a = xb < b ? xb : b;
+				else if (xa > a && xa < pe)
+					pe = xa;
+			}
+			if (a >= pe)
+				continue;
 			x = a;
 			a = pe;
 			if (mem_grow(&r, &cap, n + 1, sizeof(*r)) < 0) {
@@ -1584,7 +1596,7 @@ static uint64_t window_cost(struct pl_ctx *c, const struct evict *ev,
  * half the item's bytes). */
 static int evict_window(struct pl_ctx *c, struct evict *ev,
                         const struct pitem *x, uint64_t lo, uint64_t hi,
-                        uint64_t *goal)
+                        bool must, uint64_t *goal)
 {
 	struct pl_run *r = NULL;
 	size_t nr = 0;
@@ -1608,8 +1620,9 @@ static int evict_window(struct pl_ctx *c, struct evict *ev,
 		}
 	}
 	free(r);
-	if (best == UINT64_MAX || best > x->len / 2 ||
-	    ev->spent + best > ev->budget)
+	if (best == UINT64_MAX ||
+	    (!must && (best > x->len / 2 || ev->spent + best > ev->budget)) ||
+	    best > x->len)
 		return 0;
 	c->avoid_lo = bw;
 	c->avoid_hi = bw + x->len;
@@ -1653,6 +1666,44 @@ static int evict_window(struct pl_ctx *c, struct evict *ev,
 	return moved;
 }
 
+/* Extents a file's inode holds without an extent-tree (ext4) or bmap
+ * btree block (XFS holds more; the same limit keeps plans simple). */
+#define PL_INODE_EXTENTS 4
+
+static int cmp_run_len_desc(const void *a, const void *b)
+{
+	const struct pl_run *x = a, *y = b;
+	return x->len != y->len ? (x->len > y->len ? -1 : 1) : 0;
+}
+
+/* Would item x, moved in parts to the largest runs of [lo, hi) (outside
+ * c->avoid_*), leave its file with more extents than the inode holds
+ * (when it holds them now)? */
+static bool too_many_parts(struct pl_ctx *c, const struct pitem *x, uint64_t lo,
+                           uint64_t hi)
+{
+	struct pl_run *r = NULL;
+	size_t nr = 0, parts = 0, now = c->next[x->id], in = 0;
+	uint64_t left = x->len;
+
+	if (now > PL_INODE_EXTENTS || usable_runs(c, lo, hi, &r, &nr) < 0)
+		return false;
+	qsort(r, nr, sizeof(*r), cmp_run_len_desc);
+	for (size_t i = 0; i < nr && left; i++) {
+		uint64_t a = r[i].start, b = a + r[i].len;
+		if (c->avoid_hi > c->avoid_lo && a < c->avoid_hi &&
+		    b > c->avoid_lo)
+			continue;
+		left -= r[i].len < left ? r[i].len : left;
+		parts++;
+	}
+	free(r);
+	for (size_t k = 0; k < now; k++)
+		in += c->ext[x->id][k].logical >= x->off &&
+		      c->ext[x->id][k].logical < x->off + x->len;
+	return now - in + parts > PL_INODE_EXTENTS;
+}
+
 /* Place the items (largest first) in free space of [lo, hi) (outside
  * c->avoid_*), each in its best-fitting run (pl_find_target), or where
  * none holds it in the largest runs, in parts (noted: `where` no run
@@ -1672,7 +1723,16 @@ static int place_items(struct pl_ctx *c, const struct pitem *it, size_t n,
 		int r;
 
 		if (goal == UINT64_MAX && ev) {
-			r = evict_window(c, ev, &it[i], lo, hi, &goal);
+			r = evict_window(c, ev, &it[i], lo, hi, false, &goal);
+			/* in parts, the file would need more extents than
+			 * its inode holds: an extent-tree block the
+			 * filesystem puts next to the extent just allocated,
+			 * often another target. Then out of the way even
+			 * beyond the budget. */
+			if (r == 0 && goal == UINT64_MAX &&
+			    too_many_parts(c, &it[i], lo, hi))
+				r = evict_window(c, ev, &it[i], lo, hi, true,
+				                 &goal);
 			if (r < 0)
 				return r;
 			evicted += r;
