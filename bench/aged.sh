@@ -32,6 +32,11 @@
 # free extents and largest free run of the volume before/after (relayout
 # freefrag, GETFSMAP), for compaction the share of the region's free space
 # in its largest run after, md5 of every file before vs after, fsck after.
+# AGED_ONLY="NAME ..." runs only those experiments (defrag: relayout's
+# and the stock tool's; cp, compact-volume, compact-group, evacuate, undo
+# (with evacuate), shrink). compact and evacuate are planned first
+# (--dry-run --json): steps, bytes against the planner's minimum, and the
+# report's last lines are noted.
 # relayout runs with a private journal and state dir per experiment, at
 # the normal I/O priority like the stock tools (IOPRIO= for its default).
 # Everything is unmounted, detached and deleted on exit (volume.sh traps).
@@ -62,6 +67,17 @@ MiB() { printf '%.1f' "$(echo "$1 / 1048576" | bc -l)"; }
 now() { date +%s.%N; }
 since() { printf '%.1f' "$(echo "$(now) - $1" | bc)"; }
 note_line() { echo "$*" | tee -a "$NOTES"; }
+# want NAME: is experiment NAME to run (AGED_ONLY)?
+want() { [ -z "${AGED_ONLY:-}" ] || [[ " $AGED_ONLY " == *" $1 "* ]]; }
+# plan_note NAME CMD: the dry run of relayout command CMD, in a note
+plan_note() {
+	local out
+	out=$(R --json -e "$2 --dry-run" "$VOL_MNT" 2>"$VOL_DIR/$1.plan.err") || {
+		note_line "- $VOL_FS $1 plan: refused: $(grep -m1 . "$VOL_DIR/$1.plan.err" | cut -c1-200)"
+		return
+	}
+	note_line "- $VOL_FS $1 plan: $(jq -r '"\(.steps | length) steps, \(.bytes / 1048576 * 10 | floor / 10) MiB, minimum \(.min_bytes // 0 | . / 1048576 * 10 | floor / 10) MiB (\(if (.min_bytes // 0) > 0 then (.bytes / .min_bytes * 100 | floor / 100) else "-" end)x), \(.fragmentation.regions_before) -> \(.fragmentation.regions_after) runs of the moved files; \([.report[] | select(test("^(after|kept free below|stays in the region|[0-9]+ ranges? (did not|moved out))"))] | join("; "))"' <<<"$out")"
+}
 
 # age_volume: torture__age into aged0, and while the volume is not
 # AGED_PCT % full (of its blocks, as torture__age counts; it stops short
@@ -270,32 +286,45 @@ for kind in $AGED_FS; do
 		"$(MiB "$FB") MiB free; group/AG $G ($(MiB "$GS")–$(MiB "$GE") MiB) for compact-group." \
 		"Aging took ${T_AGE} s, measuring and saving the image ${T_SAVE} s."
 
-	fresh defrag
-	experiment relayout-defrag - - - "$RELAYOUT" -e "defrag --recursive --retry $RETRY $IOPRIO $VOL_MNT" "$VOL_MNT"
-	fresh stock
-	case $kind in
-	ext4*) experiment e4defrag - - - e4defrag "$VOL_MNT" ;;
-	xfs*) experiment xfs_fsr - - - xfs_fsr -v "$VOL_MNT" ;;
-	esac
-	fresh cp
-	baseline_cp
-	fresh compact-volume
-	experiment compact-volume 0 "$SIZE" "$MIN_VOL" "$RELAYOUT" -e "compact --retry $RETRY $IOPRIO 0 $SIZE" "$VOL_MNT"
-	fresh compact-group
-	experiment compact-group "$GS" "$GE" "$MIN_GRP" "$RELAYOUT" -e "compact --retry $RETRY $IOPRIO $GS $GE" "$VOL_MNT"
-	fresh evacuate
-	experiment evacuate - - "$MIN_EV" "$RELAYOUT" -e "evacuate --retry $RETRY $IOPRIO $EV $SIZE" "$VOL_MNT"
-	# undo on the evacuated volume, same journal; then is the layout
-	# the aged one again?
-	# (with --retry one evacuate can be several transactions: undo each
-	# that moved data, newest first; `undo` alone undoes only the newest)
-	undo=$(R --json -e log "$VOL_MNT" | jq -r --arg o "$IOPRIO" '
-		[.transactions[]? | select(.steps_done > 0 and (.undone | not)) | .id] |
-		sort | reverse | map("undo \($o) \(.)") | join("; ")')
-	EXP_BEFORE=$VOL_DIR/layout.evacuate experiment undo - - - "$RELAYOUT" -e "${undo:-undo $IOPRIO}" "$VOL_MNT"
-	note_line "- $kind: after evacuate + undo, $(MiB "$(moved "$VOL_DIR/layout.base" "$VOL_DIR/layout.undo")") MiB of" \
-		"file data is not where it was on the aged volume (0: undo restored the layout exactly)."
-	case $kind in xfs*)
+	if want defrag; then
+		fresh defrag
+		experiment relayout-defrag - - - "$RELAYOUT" -e "defrag --recursive --retry $RETRY $IOPRIO $VOL_MNT" "$VOL_MNT"
+		fresh stock
+		case $kind in
+		ext4*) experiment e4defrag - - - e4defrag "$VOL_MNT" ;;
+		xfs*) experiment xfs_fsr - - - xfs_fsr -v "$VOL_MNT" ;;
+		esac
+	fi
+	if want cp; then
+		fresh cp
+		baseline_cp
+	fi
+	if want compact-volume; then
+		fresh compact-volume
+		plan_note compact-volume "compact"
+		experiment compact-volume 0 "$SIZE" "$MIN_VOL" "$RELAYOUT" -e "compact --retry $RETRY $IOPRIO" "$VOL_MNT"
+	fi
+	if want compact-group; then
+		fresh compact-group
+		plan_note compact-group "compact $GS $GE"
+		experiment compact-group "$GS" "$GE" "$MIN_GRP" "$RELAYOUT" -e "compact --retry $RETRY $IOPRIO $GS $GE" "$VOL_MNT"
+	fi
+	if want evacuate; then
+		fresh evacuate
+		plan_note evacuate "evacuate $EV $SIZE"
+		experiment evacuate - - "$MIN_EV" "$RELAYOUT" -e "evacuate --retry $RETRY $IOPRIO $EV $SIZE" "$VOL_MNT"
+		# undo on the evacuated volume, same journal; then is the layout
+		# the aged one again?
+		# (with --retry one evacuate can be several transactions: undo each
+		# that moved data, newest first; `undo` alone undoes only the newest)
+		undo=$(R --json -e log "$VOL_MNT" | jq -r --arg o "$IOPRIO" '
+			[.transactions[]? | select(.steps_done > 0 and (.undone | not)) | .id] |
+			sort | reverse | map("undo \($o) \(.)") | join("; ")')
+		EXP_BEFORE=$VOL_DIR/layout.evacuate experiment undo - - - "$RELAYOUT" -e "${undo:-undo $IOPRIO}" "$VOL_MNT"
+		note_line "- $kind: after evacuate + undo, $(MiB "$(moved "$VOL_DIR/layout.base" "$VOL_DIR/layout.undo")") MiB of" \
+			"file data is not where it was on the aged volume (0: undo restored the layout exactly)."
+	fi
+	want shrink && case $kind in xfs*)
 		to=$((SIZE * 78 / 100 / 1048576 * 1048576))
 		if R -e 'help shrink' "$VOL_MNT" >"$VOL_DIR/shrink.help" 2>&1; then
 			fresh shrink

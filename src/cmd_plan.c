@@ -88,6 +88,19 @@ static void frag_sums(struct pl_ctx *c, uint64_t *files, uint64_t *before,
 	free(seen);
 }
 
+/* " (the minimum M: R x)" after a byte count moved. */
+static void print_min(struct rl_session *s, uint64_t moved, uint64_t min)
+{
+	char m[32];
+
+	units_format_size(min, m, sizeof(m));
+	if (min)
+		fprintf(s->out, " (the minimum is %s: %.2fx)", m,
+		        (double)moved / (double)min);
+	else
+		fprintf(s->out, " (the minimum is 0)");
+}
+
 /* Print the plan with the report: text, or one JSON document. */
 static void print_planned(struct rl_session *s, struct pl_ctx *c,
                           const struct tx_plan *p, bool dry)
@@ -107,6 +120,10 @@ static void print_planned(struct rl_session *s, struct pl_ctx *c,
 		                        p->command ? p->command : "");
 		out_add_u64(o, "bytes", p->total);
 		out_add_u64(o, "scratch_bytes", c->scratch_peak);
+		if (c->has_min) {
+			out_add_u64(o, "min_bytes", c->min_bytes);
+			out_add_u64(o, "fixed_bytes", c->fixed_bytes);
+		}
 		out_add_u64(o, "files", nf);
 		cJSON *fr = cJSON_AddObjectToObject(o, "fragmentation");
 		out_add_u64(fr, "regions_before", fb);
@@ -130,12 +147,15 @@ static void print_planned(struct rl_session *s, struct pl_ctx *c,
 		fputs(c->report, s->out);
 	units_format_size(p->total, sz, sizeof(sz));
 	units_format_size(c->scratch_peak, sc, sizeof(sc));
+	fprintf(s->out, "plan: %zu step%s, %s to move", p->nsteps,
+	        p->nsteps == 1 ? "" : "s", sz);
+	if (c->has_min)
+		print_min(s, p->total, c->min_bytes);
 	fprintf(s->out,
-	        "plan: %zu step%s, %s to move; %" PRIu64 " file%s: %" PRIu64
-	        " contiguous runs -> %" PRIu64 " (predicted)%s%s\n",
-	        p->nsteps, p->nsteps == 1 ? "" : "s", sz, nf,
-	        nf == 1 ? "" : "s", fb, fa, c->scratch_peak ? "; scratch " : "",
-	        c->scratch_peak ? sc : "");
+	        "; %" PRIu64 " file%s: %" PRIu64 " contiguous runs -> %" PRIu64
+	        " (predicted)%s%s\n",
+	        nf, nf == 1 ? "" : "s", fb, fa,
+	        c->scratch_peak ? "; scratch " : "", c->scratch_peak ? sc : "");
 	if (dry) {
 		for (size_t i = 0; i < p->nsteps; i++) {
 			const struct tx_step *st = &p->steps[i];
@@ -306,6 +326,16 @@ static enum cmd_status plan_start(struct rl_session *s,
 		              rl_strerror(r));
 		return CMD_FAIL;
 	}
+	/* targets only where the filesystem will allocate (XFS: never an
+	 * AG's reservation) */
+	r = pl_keep_group_free(
+	    &pr->ctx,
+	    pl_xfs_group_keep(pr->ctx.g,
+	                      pl_fm_bytes(&pr->ctx.fm, 0, pr->ctx.g->fs.size)));
+	if (r < 0) {
+		session_error(s, "cannot plan: %s", rl_strerror(r));
+		return CMD_FAIL;
+	}
 	return CMD_OK;
 }
 
@@ -314,6 +344,16 @@ static enum cmd_status plan_range(struct rl_session *s,
                                   const struct cmd_call *c, uint64_t *a,
                                   uint64_t *b)
 {
+	if (c->argc == 0) { /* the whole volume */
+		*a = 0;
+		*b = s->fs.size;
+		return CMD_OK;
+	}
+	if (c->argc != 2) {
+		session_error(s,
+		              "START and END, or neither (the whole volume)");
+		return CMD_USAGE;
+	}
 	if (session_arg_size(s, "START", c->argv[0], a) < 0 ||
 	    session_arg_size(s, "END", c->argv[1], b) < 0)
 		return CMD_USAGE;
@@ -488,6 +528,17 @@ static enum cmd_status plan_finish(struct rl_session *s,
 	st = session_apply_plan(s, c, p, jdir);
 	if (st != CMD_OK)
 		plan_note_missed(s, p);
+	if (pr->ctx.has_min && !s->json && !s->plan_mode) {
+		uint64_t done = 0;
+		char m[32];
+		for (size_t i = 0; i < s->last_steps_done && i < p->nsteps; i++)
+			done += p->steps[i].bytes;
+		units_format_size(done, m, sizeof(m));
+		fprintf(s->out, "%s: moved %s in %zu of %zu steps",
+		        c->def->name, m, s->last_steps_done, p->nsteps);
+		print_min(s, done, pr->ctx.min_bytes);
+		fprintf(s->out, "\n");
+	}
 	return st;
 }
 

@@ -155,11 +155,12 @@ struct cmd_def {
 	  "run, or in the fewest large runs when no free run takes it (on "    \
 	  "btrfs: where the allocator puts it, if that is fewer runs), as a "  \
 	  "journaled plan")                                                    \
-	X("compact", compact, "START END", 2, 2,                               \
+	X("compact", compact, "[START END]", 0, 2,                             \
 	  CMD_F_VOLUME | CMD_F_LIVE | CMD_F_DISK | CMD_F_ROOT_EXT4,            \
 	  cmd_opts_compact,                                                    \
-	  "Pack the data of a physical region toward its start so its free "   \
-	  "space ends as one run at its end")                                  \
+	  "Pack the data of a physical region (default: the whole volume) "    \
+	  "toward its start so its free space ends as one run at its end, "    \
+	  "but for blocks that cannot move (listed with the reason)")          \
 	X("evacuate", evacuate, "START END", 2, 2,                             \
 	  CMD_F_VOLUME | CMD_F_LIVE | CMD_F_DISK | CMD_F_ROOT_EXT4,            \
 	  cmd_opts_evacuate,                                                   \

@@ -43,6 +43,16 @@ static size_t fm_upper(const struct pl_freemap *fm, uint64_t x)
 	return lo;
 }
 
+/* First run that ends after x (the one holding x, or the next). */
+static size_t fm_first(const struct pl_freemap *fm, uint64_t x)
+{
+	size_t i = fm_upper(fm, x);
+
+	if (i > 0 && fm->r[i - 1].start + fm->r[i - 1].len > x)
+		i--;
+	return i;
+}
+
 int pl_fm_give(struct pl_freemap *fm, uint64_t start, uint64_t len)
 {
 	uint64_t end = start + len;
@@ -226,6 +236,7 @@ int pl_init(struct pl_ctx *c, struct lm_model *m)
 void pl_fini(struct pl_ctx *c)
 {
 	pl_fm_free(&c->fm);
+	pl_fm_free(&c->resv);
 	for (size_t i = 0; c->ext && i < c->nfiles; i++)
 		free(c->ext[i]);
 	free(c->ext);
@@ -448,10 +459,7 @@ static uint64_t ext4_chunks_below(struct pl_ctx *c, uint64_t gs, uint64_t end,
                                   uint64_t n)
 {
 	uint64_t k = 0, bs = c->bs;
-	size_t i = fm_upper(&c->fm, gs);
-
-	if (i > 0 && c->fm.r[i - 1].start + c->fm.r[i - 1].len > gs)
-		i--;
+	size_t i = fm_first(&c->fm, gs);
 	for (; i < c->fm.n && c->fm.r[i].start < end; i++) {
 		uint64_t a = c->fm.r[i].start, b = a + c->fm.r[i].len;
 		if (a < gs)
@@ -552,9 +560,7 @@ static uint64_t ext4_place_cost(struct pl_ctx *c, uint64_t a, uint64_t len)
 	ra = c->fm.r[i - 1].start / bs; /* the free run holding a */
 	if (ra < gs)
 		ra = gs;
-	i = fm_upper(&c->fm, gs * bs);
-	if (i > 0 && c->fm.r[i - 1].start + c->fm.r[i - 1].len > gs * bs)
-		i--;
+	i = fm_first(&c->fm, gs * bs);
 	for (; i < c->fm.n && c->fm.r[i].start / bs <= tlo; i++) {
 		uint64_t s = (c->fm.r[i].start + bs - 1) / bs;
 		uint64_t t = (c->fm.r[i].start + c->fm.r[i].len) / bs;
@@ -604,13 +610,104 @@ static bool cand_better(const struct cand *x, const struct cand *y)
 	return x->dist < y->dist;
 }
 
-/* The end of a never-to-use target overlapping [lo, hi), or 0. */
+/* The end of a run of fm overlapping [lo, hi) (the first), or 0. */
+static uint64_t fm_overlap_end(const struct pl_freemap *fm, uint64_t lo,
+                               uint64_t hi)
+{
+	size_t i = fm_first(fm, lo);
+
+	return i < fm->n && fm->r[i].start < hi ? fm->r[i].start + fm->r[i].len
+	                                        : 0;
+}
+
+/* The end of a never-to-use target (a missed one, or space kept free)
+ * overlapping [lo, hi), or 0. */
 static uint64_t excluded(const struct pl_ctx *c, uint64_t lo, uint64_t hi)
 {
 	for (size_t x = 0; x < c->nexcl; x++)
 		if (c->excl[2 * x] < hi && c->excl[2 * x + 1] > lo)
 			return c->excl[2 * x + 1];
+	return fm_overlap_end(&c->resv, lo, hi);
+}
+
+/* ------------------------------------------------- kept free per group */
+
+uint64_t pl_xfs_group_keep(const struct lm_geometry *g, uint64_t fm_free)
+{
+	uint64_t bs = g->fs.block_size ? g->fs.block_size : 4096;
+	uint64_t ags = g->fs.group_count, agb = g->fs.group_size / bs;
+	uint64_t hidden, pool, aside, per;
+
+	if (g->fs.type != RL_FS_XFS || !ags || !agb)
+		return 0;
+	if (!g->fs.free_blocks || !g->fs.total_blocks)
+		return (agb / 128 + 64) * bs;
+	hidden = fm_free / bs > g->fs.free_blocks
+	             ? fm_free / bs - g->fs.free_blocks
+	             : 0;
+	pool = g->fs.size / bs / 20;
+	if (pool > 8192)
+		pool = 8192;
+	aside = 8 * ags;
+	per = hidden > pool + aside ? (hidden - pool - aside) / ags : 0;
+	if (per > agb / 16)
+		per = agb / 16;
+	return (per + 64) * bs;
+}
+
+int pl_keep_group_free(struct pl_ctx *c, uint64_t bytes)
+{
+	uint64_t gs, ge, gn = c->g->fs.group_count;
+
+	pl_fm_free(&c->resv);
+	c->group_keep = bytes / c->bs * c->bs;
+	if (!c->group_keep || !c->g->fs.group_size)
+		return 0;
+	if (!gn)
+		gn = (c->g->fs.size + c->g->fs.group_size - 1) /
+		     c->g->fs.group_size;
+	for (uint64_t g = 0; g < gn; g++) {
+		uint64_t left = c->group_keep;
+		size_t i;
+
+		lm_group_range(c->m, g, &gs, &ge);
+		i = fm_upper(&c->fm, ge > 0 ? ge - 1 : 0);
+		/* from the group's highest free run down */
+		while (i > 0 && left) {
+			uint64_t a = c->fm.r[i - 1].start;
+			uint64_t b = a + c->fm.r[i - 1].len;
+			i--;
+			if (b <= gs)
+				break;
+			if (a < gs)
+				a = gs;
+			if (b > ge)
+				b = ge;
+			if (a >= b)
+				continue;
+			if (b - a > left)
+				a = (b - left) / c->bs * c->bs;
+			if (pl_fm_give(&c->resv, a, b - a) < 0)
+				return -ENOMEM;
+			left -= b - a > left ? left : b - a;
+		}
+	}
 	return 0;
+}
+
+/* Free run i of the predicted map clipped to [lo, hi), whole blocks:
+ * [*a, *b) (empty when *b <= *a). */
+static void run_blocks(const struct pl_ctx *c, size_t i, uint64_t lo,
+                       uint64_t hi, uint64_t *a, uint64_t *b)
+{
+	*a = c->fm.r[i].start;
+	*b = *a + c->fm.r[i].len;
+	if (*a < lo)
+		*a = lo;
+	if (*b > hi)
+		*b = hi;
+	*a = (*a + c->bs - 1) / c->bs * c->bs;
+	*b = *b / c->bs * c->bs;
 }
 
 uint64_t pl_find_target(struct pl_ctx *c, uint64_t len, uint64_t near,
@@ -622,14 +719,9 @@ uint64_t pl_find_target(struct pl_ctx *c, uint64_t len, uint64_t near,
 	if (!len)
 		return UINT64_MAX;
 	for (size_t i = 0; i < c->fm.n; i++) {
-		uint64_t a = c->fm.r[i].start, b = a + c->fm.r[i].len;
+		uint64_t a, b;
 
-		if (a < lo)
-			a = lo;
-		if (b > hi)
-			b = hi;
-		a = (a + c->bs - 1) / c->bs * c->bs;
-		b = b / c->bs * c->bs;
+		run_blocks(c, i, lo, hi, &a, &b);
 		/* split at the avoided region and at group ends */
 		while (a + len <= b) {
 			uint64_t pe = b, gs, ge;
@@ -1486,17 +1578,6 @@ int pl_defrag(struct pl_ctx *c, const uint32_t *ids, size_t n,
 
 /* --------------------------------------------------------------- compact */
 
-struct cfile {
-	uint32_t id;
-	uint64_t first;
-};
-
-static int cmp_cfile(const void *a, const void *b)
-{
-	const struct cfile *x = a, *y = b;
-	return x->first < y->first ? -1 : x->first > y->first;
-}
-
 /* Is file id, range [off, off+len), laid out contiguously from goal? */
 static bool file_at(struct pl_ctx *c, uint32_t id, uint64_t off, uint64_t goal)
 {
@@ -1507,154 +1588,758 @@ static bool file_at(struct pl_ctx *c, uint32_t id, uint64_t off, uint64_t goal)
 	return true;
 }
 
+/* A piece of movable file data inside a region (predicted). */
+struct rpiece {
+	uint32_t id;
+	uint64_t logical, physical, len;
+};
+
+static int cmp_rpiece_phys(const void *a, const void *b)
+{
+	const struct rpiece *x = a, *y = b;
+	return x->physical < y->physical ? -1 : x->physical > y->physical;
+}
+
+static int cmp_rpiece_file(const void *a, const void *b)
+{
+	const struct rpiece *x = a, *y = b;
+	if (x->id != y->id)
+		return x->id < y->id ? -1 : 1;
+	return x->logical < y->logical ? -1 : x->logical > y->logical;
+}
+
+/* What stays in a region, by reason (bytes), and the notes' count. */
+struct rsum {
+	uint64_t movable, stuck[PL_STUCK_BUSY + 1], past_eof;
+	uint64_t files_movable, files_stuck;
+	size_t noted;
+	const char *verb; /* "stays: " (compact), "cannot move " */
+};
+
+/* Per command at most this many lines name a file or range that stays;
+ * a count of the rest follows. */
+#define PL_NOTE_MAX 100
+/* and at most this many lines name a range that stays above the final
+ * free run's start (each breaks the run: all are named but on huge
+ * volumes) */
+#define PL_NOTE_RANGES 2000
+
+static int push_piece(struct rpiece **p, size_t *n, size_t *cap,
+                      struct rpiece x)
+{
+	if (mem_grow(p, cap, *n + 1, sizeof(**p)) < 0)
+		return -ENOMEM;
+	(*p)[(*n)++] = x;
+	return 0;
+}
+
+/* The movable data of [lo, hi) as pieces (clipped to it): the files that
+ * can move, below their EOF (blocks past EOF stay: movedata cannot move
+ * them). The files that cannot move are noted with the reason. */
+static int region_pieces(struct pl_ctx *c, uint64_t lo, uint64_t hi,
+                         struct rpiece **out, size_t *np, struct rsum *rs)
+{
+	struct rpiece *p = NULL;
+	size_t n = 0, cap = 0;
+	char a[32];
+
+	for (uint32_t id = 0; id < c->nfiles; id++) {
+		const struct lm_file *f;
+		const char *um;
+		enum pl_stuck k;
+		uint64_t in, eof, mv = 0;
+
+		if (!file_overlaps(c, id, lo, hi))
+			continue;
+		in = file_bytes_in(c, id, lo, hi);
+		k = pl_unmovable(c, id, &um);
+		if (k != PL_MOVABLE) {
+			rs->stuck[k] += in;
+			rs->files_stuck++;
+			if (rs->noted++ < PL_NOTE_MAX)
+				pl_note(c, "%s%s (%s in the region): %s",
+				        rs->verb, fpath(c, id), sz(in, a), um);
+			continue;
+		}
+		f = lm_file(c->m, id);
+		eof = (f->size + c->bs - 1) / c->bs * c->bs;
+		for (size_t q = 0; q < c->next[id]; q++) {
+			const struct rl_extent *e = &c->ext[id][q];
+			uint64_t pa = e->physical, pb = pa + e->length, l;
+			if (pb <= lo || pa >= hi)
+				continue;
+			if (pa < lo)
+				pa = lo;
+			if (pb > hi)
+				pb = hi;
+			l = e->logical + (pa - e->physical);
+			if (l >= eof)
+				continue;
+			if (l + (pb - pa) > eof)
+				pb = pa + (eof - l);
+			if (push_piece(&p, &n, &cap,
+			               (struct rpiece){id, l, pa, pb - pa}) <
+			    0) {
+				free(p);
+				return -ENOMEM;
+			}
+			mv += pb - pa;
+		}
+		rs->movable += mv;
+		rs->past_eof += in - mv;
+		if (mv)
+			rs->files_movable++;
+		if (in > mv && rs->noted++ < PL_NOTE_MAX)
+			pl_note(c,
+			        "%s%s: %s preallocated past its end of file "
+			        "(movedata moves data below EOF only)",
+			        rs->verb, fpath(c, id), sz(in - mv, a));
+	}
+	if (rs->noted > PL_NOTE_MAX)
+		pl_note(c, "(and %zu more files that %s)",
+		        rs->noted - PL_NOTE_MAX,
+		        rs->verb[0] == 's' ? "stay" : "cannot move");
+	*out = p;
+	*np = n;
+	return 0;
+}
+
+/* Free runs of [lo, hi) a target may use: block aligned, not kept free
+ * (c->resv), cut at group boundaries. *out malloc'd. */
+static int usable_runs(struct pl_ctx *c, uint64_t lo, uint64_t hi,
+                       struct pl_run **out, size_t *nr)
+{
+	struct pl_run *r = NULL;
+	size_t n = 0, cap = 0, i = fm_first(&c->fm, lo);
+
+	for (; i < c->fm.n && c->fm.r[i].start < hi; i++) {
+		uint64_t a, b;
+
+		run_blocks(c, i, lo, hi, &a, &b);
+		while (a < b) {
+			uint64_t pe = b, gs, ge, x;
+			size_t k = fm_upper(&c->resv, a);
+
+			if (k > 0 &&
+			    c->resv.r[k - 1].start + c->resv.r[k - 1].len >
+			        a) { /* a is kept free */
+				a = c->resv.r[k - 1].start +
+				    c->resv.r[k - 1].len;
+				continue;
+			}
+			if (k < c->resv.n && c->resv.r[k].start < pe)
+				pe = c->resv.r[k].start;
+			lm_group_range(c->m, group_of(c->g, a), &gs, &ge);
+			if (ge < pe && ge > a)
+				pe = ge;
+			/* and never a missed target (--retry) */
+			for (size_t q = 0; q < c->nexcl && a < pe; q++) {
+				uint64_t xa = c->excl[2 * q] / c->bs * c->bs;
+				uint64_t xb = (c->excl[2 * q + 1] + c->bs - 1) /
+				              c->bs * c->bs;
+				if (xa <= a && xb > a)
+					a = xb < b ? xb : b;
+				else if (xa > a && xa < pe)
+					pe = xa;
+			}
+			if (a >= pe)
+				continue;
+			x = a;
+			a = pe;
+			if (mem_grow(&r, &cap, n + 1, sizeof(*r)) < 0) {
+				free(r);
+				return -ENOMEM;
+			}
+			r[n].start = x;
+			r[n++].len = pe - x;
+		}
+	}
+	*out = r;
+	*nr = n;
+	return 0;
+}
+
+/* A range of a file to move: logically contiguous data. */
+struct pitem {
+	uint32_t id;
+	uint64_t off, len, phys; /* phys: where it starts now */
+};
+
+static int cmp_pitem(const void *a, const void *b)
+{
+	const struct pitem *x = a, *y = b;
+	if (x->len != y->len)
+		return x->len > y->len ? -1 : 1;
+	return x->phys < y->phys ? -1 : x->phys > y->phys;
+}
+
+/* The pieces as items: per file, logically adjacent pieces merged
+ * (pieces sorted by file and logical offset first). *out malloc'd. */
+static int pieces_items(struct pl_ctx *c, struct rpiece *p, size_t n,
+                        struct pitem **out, size_t *ni)
+{
+	struct pitem *it = calloc(n + 1, sizeof(*it));
+	size_t k = 0;
+
+	if (!it)
+		return -ENOMEM;
+	qsort(p, n, sizeof(*p), cmp_rpiece_file);
+	for (size_t i = 0; i < n; i++) {
+		if (k && it[k - 1].id == p[i].id &&
+		    it[k - 1].off + it[k - 1].len == p[i].logical) {
+			it[k - 1].len += p[i].len;
+			continue;
+		}
+		it[k].id = p[i].id;
+		it[k].off = p[i].logical;
+		it[k].len = p[i].len;
+		it[k++].phys = p[i].physical;
+	}
+	for (size_t i = 0; i < k; i++) { /* whole blocks */
+		uint64_t e =
+		    (it[i].off + it[i].len + c->bs - 1) / c->bs * c->bs;
+		it[i].off = it[i].off / c->bs * c->bs;
+		it[i].len = e - it[i].off;
+	}
+	qsort(it, k, sizeof(*it), cmp_pitem);
+	*out = it;
+	*ni = k;
+	return 0;
+}
+
+/* The largest usable free run in [lo, hi) outside [avoid_lo, avoid_hi)
+ * (inside one group): its start, *len its length; UINT64_MAX if none. */
+static uint64_t largest_run(struct pl_ctx *c, uint64_t lo, uint64_t hi,
+                            uint64_t *len)
+{
+	struct pl_run *r = NULL;
+	size_t n = 0;
+	uint64_t best = UINT64_MAX;
+
+	*len = 0;
+	if (usable_runs(c, lo, hi, &r, &n) < 0)
+		return UINT64_MAX;
+	for (size_t i = 0; i < n; i++) {
+		uint64_t a = r[i].start, b = a + r[i].len;
+		if (c->avoid_hi > c->avoid_lo && a < c->avoid_hi &&
+		    b > c->avoid_lo) {
+			if (a >= c->avoid_lo)
+				a = c->avoid_hi > b ? b : c->avoid_hi;
+			else
+				b = c->avoid_lo;
+		}
+		if (excluded(c, a, b) || b <= a)
+			continue;
+		if (b - a > *len) {
+			*len = b - a;
+			best = a;
+		}
+	}
+	free(r);
+	return best;
+}
+
+static int cmp_move_goal(const void *a, const void *b)
+{
+	const struct pl_move *x = a, *y = b;
+	return x->goal < y->goal ? -1 : x->goal > y->goal;
+}
+
+/* compact: data that stays below the boundary may move out of the way
+ * to make one run for a range that no free run holds (instead of moving
+ * it in parts), within a budget of bytes beyond the minimum. */
+#define PL_EVICT_PCT 15 /* % of the minimum */
+struct evict {
+	struct rpiece *low; /* pieces below the boundary, by address */
+	bool *gone;         /* moved out of the way already */
+	size_t n;
+	uint64_t budget, spent;
+	char b1[32], b2[32];
+};
+
+/* Cost of making [w, w+len) one free run: the bytes of the pieces that
+ * would move out of it (whole pieces), or UINT64_MAX when other used
+ * blocks (what stays, targets of the plan) lie in it. */
+static uint64_t window_cost(struct pl_ctx *c, const struct evict *ev,
+                            uint64_t w, uint64_t len)
+{
+	uint64_t e = w + len, covered = 0, cost = 0, fr = 0;
+	size_t lo = 0, hi = ev->n, i = fm_first(&c->fm, w);
+
+	for (; i < c->fm.n && c->fm.r[i].start < e; i++)
+		fr += clip_len(c->fm.r[i].start, c->fm.r[i].len, w, e);
+	while (lo < hi) { /* first piece ending after w */
+		size_t mid = (lo + hi) / 2;
+		if (ev->low[mid].physical + ev->low[mid].len <= w)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	for (i = lo; i < ev->n && ev->low[i].physical < e; i++) {
+		if (ev->gone[i])
+			continue;
+		covered += clip_len(ev->low[i].physical, ev->low[i].len, w, e);
+		cost += ev->low[i].len;
+	}
+	return covered + fr == len ? cost : UINT64_MAX;
+}
+
+/* Make one free run for item x in [lo, hi) by moving the pieces in the
+ * cheapest window out of the way (best fit elsewhere in [lo, hi), never
+ * into the window): *goal the window's start, the count of pieces moved;
+ * 0 with *goal UINT64_MAX when no window is within the budget (at most
+ * half the item's bytes). */
+static int evict_window(struct pl_ctx *c, struct evict *ev,
+                        const struct pitem *x, uint64_t lo, uint64_t hi,
+                        bool must, uint64_t *goal)
+{
+	struct pl_run *r = NULL;
+	size_t nr = 0;
+	uint64_t best = UINT64_MAX, bw = 0, slo = c->avoid_lo,
+	         shi = c->avoid_hi;
+	int moved = 0;
+
+	*goal = UINT64_MAX;
+	if (usable_runs(c, lo, hi, &r, &nr) < 0)
+		return -ENOMEM;
+	for (size_t i = 0; i < nr; i++) {
+		uint64_t w = r[i].start, gs, ge, k;
+		lm_group_range(c->m, group_of(c->g, w), &gs, &ge);
+		if (w + x->len > hi || w + x->len > ge ||
+		    excluded(c, w, w + x->len))
+			continue;
+		k = window_cost(c, ev, w, x->len);
+		if (k < best) {
+			best = k;
+			bw = w;
+		}
+	}
+	free(r);
+	if (best == UINT64_MAX ||
+	    (!must && (best > x->len / 2 || ev->spent + best > ev->budget)) ||
+	    best > x->len)
+		return 0;
+	c->avoid_lo = bw;
+	c->avoid_hi = bw + x->len;
+	for (size_t i = 0; i < ev->n; i++) {
+		struct rpiece *q = &ev->low[i];
+		uint64_t off = q->logical, left = q->len, g, take, run;
+		if (ev->gone[i] || q->physical >= bw + x->len ||
+		    q->physical + q->len <= bw)
+			continue;
+		while (left) { /* best fit, else in parts */
+			take = left;
+			g = pl_find_target(c, left, q->physical, lo, hi);
+			if (g == UINT64_MAX) {
+				g = largest_run(c, lo, hi, &run);
+				take = run < left ? run : left;
+			}
+			if (g == UINT64_MAX ||
+			    pl_add_move(c, q->id, off, take, g,
+			                "out of the way") < 0)
+				break;
+			off += take;
+			left -= take;
+		}
+		ev->gone[i] = true;
+		ev->spent += q->len - left;
+		moved++;
+		if (left) { /* cannot happen: the window held the room */
+			c->avoid_lo = slo;
+			c->avoid_hi = shi;
+			return fail(
+			    c, (struct pl_outcome){.code = PL_EXTENT_NO_RUN,
+			                           .err = -ENOSPC,
+			                           .file = q->id,
+			                           .len = left});
+		}
+	}
+	c->avoid_lo = slo;
+	c->avoid_hi = shi;
+	if (pl_fm_is_free(&c->fm, bw, x->len))
+		*goal = bw;
+	return moved;
+}
+
+/* Extents a file's inode holds without an extent-tree (ext4) or bmap
+ * btree block (XFS holds more; the same limit keeps plans simple). */
+#define PL_INODE_EXTENTS 4
+
+static int cmp_run_len_desc(const void *a, const void *b)
+{
+	const struct pl_run *x = a, *y = b;
+	return x->len != y->len ? (x->len > y->len ? -1 : 1) : 0;
+}
+
+/* Would item x, moved in parts to the largest runs of [lo, hi) (outside
+ * c->avoid_*), leave its file with more extents than the inode holds
+ * (when it holds them now)? */
+static bool too_many_parts(struct pl_ctx *c, const struct pitem *x, uint64_t lo,
+                           uint64_t hi)
+{
+	struct pl_run *r = NULL;
+	size_t nr = 0, parts = 0, now = c->next[x->id], in = 0;
+	uint64_t left = x->len;
+
+	if (now > PL_INODE_EXTENTS || usable_runs(c, lo, hi, &r, &nr) < 0)
+		return false;
+	qsort(r, nr, sizeof(*r), cmp_run_len_desc);
+	for (size_t i = 0; i < nr && left; i++) {
+		uint64_t a = r[i].start, b = a + r[i].len;
+		if (c->avoid_hi > c->avoid_lo && a < c->avoid_hi &&
+		    b > c->avoid_lo)
+			continue;
+		left -= r[i].len < left ? r[i].len : left;
+		parts++;
+	}
+	free(r);
+	for (size_t k = 0; k < now; k++)
+		in += c->ext[x->id][k].logical >= x->off &&
+		      c->ext[x->id][k].logical < x->off + x->len;
+	return now - in + parts > PL_INODE_EXTENTS;
+}
+
+/* Place the items (largest first) in free space of [lo, hi) (outside
+ * c->avoid_*), each in its best-fitting run (pl_find_target), or where
+ * none holds it in the largest runs, in parts (noted: `where` no run
+ * held them). The moves are independent (no target is data an item
+ * leaves): they end in the address order of their targets. On failure
+ * c->outcome says why. */
+static int place_items(struct pl_ctx *c, const struct pitem *it, size_t n,
+                       uint64_t lo, uint64_t hi, const char *why,
+                       const char *where, struct evict *ev)
+{
+	size_t nmv0 = c->nmv;
+	uint64_t split = 0, evicted = 0;
+
+	for (size_t i = 0; i < n; i++) {
+		uint64_t off = it[i].off, left = it[i].len, run, take;
+		uint64_t goal = pl_find_target(c, left, it[i].phys, lo, hi);
+		int r;
+
+		if (goal == UINT64_MAX && ev) {
+			r = evict_window(c, ev, &it[i], lo, hi, false, &goal);
+			/* in parts, the file would need more extents than
+			 * its inode holds: an extent-tree block the
+			 * filesystem puts next to the extent just allocated,
+			 * often another target. Then out of the way even
+			 * beyond the budget. */
+			if (r == 0 && goal == UINT64_MAX &&
+			    too_many_parts(c, &it[i], lo, hi))
+				r = evict_window(c, ev, &it[i], lo, hi, true,
+				                 &goal);
+			if (r < 0)
+				return r;
+			evicted += r;
+		}
+		if (goal == UINT64_MAX)
+			split++;
+		while (left) {
+			take = left;
+			if (goal == UINT64_MAX) { /* in parts */
+				goal = largest_run(c, lo, hi, &run);
+				if (goal == UINT64_MAX)
+					return fail(
+					    c, (struct pl_outcome){
+					           .code = PL_EXTENT_NO_RUN,
+					           .err = -ENOSPC,
+					           .file = it[i].id,
+					           .len = left});
+				take = run < left ? run : left;
+			}
+			r = pl_add_move(c, it[i].id, off, take, goal, why);
+			if (r < 0)
+				return fail(c, (struct pl_outcome){
+				                   .code = PL_TARGET_FAILED,
+				                   .err = r,
+				                   .file = it[i].id,
+				                   .at = goal});
+			off += take;
+			left -= take;
+			goal = UINT64_MAX;
+		}
+	}
+	/* (moves out of the way must run before the move they make room
+	 * for: then the order stays) */
+	if (!evicted)
+		qsort(c->mv + nmv0, c->nmv - nmv0, sizeof(*c->mv),
+		      cmp_move_goal);
+	if (split)
+		pl_note(c,
+		        "%" PRIu64 " range%s did not fit one free run %s: "
+		        "moved in parts to the largest ones",
+		        split, split == 1 ? "" : "s", where);
+	if (evicted)
+		pl_note(c,
+		        "%" PRIu64 " range%s moved out of the way to make one "
+		        "run for a larger one (%s of %s allowed beyond the "
+		        "minimum)",
+		        evicted, evicted == 1 ? "" : "s", sz(ev->spent, ev->b1),
+		        sz(ev->budget, ev->b2));
+	return 0;
+}
+
+/* Used blocks of [lo, hi) that no movable piece holds (p sorted by
+ * physical address): the blocks that stay. cb(c, a, b, arg) per run. */
+static void fixed_runs(struct pl_ctx *c, uint64_t lo, uint64_t hi,
+                       const struct rpiece *p, size_t n,
+                       void (*cb)(struct pl_ctx *, uint64_t, uint64_t, void *),
+                       void *arg)
+{
+	uint64_t pos = lo;
+	size_t q = 0, i = fm_first(&c->fm, lo);
+	while (pos < hi) {
+		uint64_t nx = hi;
+		bool moved = false;
+		while (i < c->fm.n && c->fm.r[i].start + c->fm.r[i].len <= pos)
+			i++;
+		while (q < n && p[q].physical + p[q].len <= pos)
+			q++;
+		if (i < c->fm.n && c->fm.r[i].start <= pos) {
+			pos = c->fm.r[i].start + c->fm.r[i].len;
+			moved = true;
+		}
+		for (size_t k = q; k < n && p[k].physical <= pos; k++)
+			if (p[k].physical + p[k].len > pos) {
+				pos = p[k].physical + p[k].len;
+				moved = true;
+			}
+		if (moved)
+			continue;
+		if (i < c->fm.n && c->fm.r[i].start < nx)
+			nx = c->fm.r[i].start;
+		if (q < n && p[q].physical < nx)
+			nx = p[q].physical;
+		if (nx > hi)
+			nx = hi;
+		cb(c, pos, nx, arg);
+		pos = nx;
+	}
+}
+
+/* What holds the blocks that stay: counted, and named up to a limit. */
+struct fixed_note {
+	uint64_t meta, unknown, files, n, lines;
+};
+
+static int fixed_owner(const struct lm_owner *o, void *arg)
+{
+	struct fixed_note *fn = arg;
+
+	if (o->kind == LM_OWN_META)
+		fn->meta += o->length;
+	else if (o->kind == LM_OWN_FILE)
+		fn->files += o->length;
+	else if (o->kind == LM_OWN_UNKNOWN)
+		fn->unknown += o->length;
+	return 0;
+}
+
+/* The first owner of a fixed run, in words. */
+struct fixed_name {
+	char buf[512];
+	bool done;
+	struct pl_ctx *c;
+};
+
+static int fixed_name_cb(const struct lm_owner *o, void *arg)
+{
+	struct fixed_name *fx = arg;
+	const char *um = NULL;
+
+	if (fx->done || o->kind == LM_OWN_FREE)
+		return 0;
+	fx->done = true;
+	if (o->kind == LM_OWN_META)
+		snprintf(fx->buf, sizeof(fx->buf), "filesystem metadata (%s)",
+		         o->label ? o->label : "?");
+	else if (o->kind == LM_OWN_FILE) {
+		if (pl_unmovable(fx->c, o->file, &um) == PL_MOVABLE)
+			um = "preallocated past its end of file";
+		snprintf(fx->buf, sizeof(fx->buf), "%s: %s",
+		         fpath(fx->c, o->file), um);
+	} else
+		snprintf(fx->buf, sizeof(fx->buf),
+		         "in use by no file the scan knows (inodes, directory, "
+		         "extent-tree or btree blocks, the journal or log, or "
+		         "blocks allocated since the scan)");
+	return 0;
+}
+
+struct fixed_walk {
+	uint64_t from; /* name each run at or above this address */
+	struct fixed_note fn;
+};
+
+static void fixed_cb(struct pl_ctx *c, uint64_t a, uint64_t b, void *arg)
+{
+	struct fixed_walk *fw = arg;
+	char s1[32];
+
+	fw->fn.n++;
+	lm_owners(c->m, a, b, fixed_owner, &fw->fn);
+	if (b <= fw->from)
+		return;
+	if (fw->fn.lines++ < PL_NOTE_RANGES) {
+		struct fixed_name fx = {.c = c};
+		lm_owners(c->m, a, b, fixed_name_cb, &fx);
+		pl_note(c, "stays: 0x%" PRIx64 "..0x%" PRIx64 " (%s): %s", a, b,
+		        sz(b - a, s1), fx.done ? fx.buf : "in use");
+	}
+}
+
+/* Note the blocks of [lo, hi) that stay, naming those at or above
+ * `from`; returns their bytes. */
+static uint64_t note_fixed(struct pl_ctx *c, uint64_t lo, uint64_t hi,
+                           struct rpiece *p, size_t n, uint64_t from)
+{
+	struct fixed_walk fw = {.from = from};
+	char s1[32], s2[32], s3[32];
+
+	qsort(p, n, sizeof(*p), cmp_rpiece_phys);
+	fixed_runs(c, lo, hi, p, n, fixed_cb, &fw);
+	if (fw.fn.lines > PL_NOTE_RANGES)
+		pl_note(c, "(and %" PRIu64 " more ranges that stay)",
+		        fw.fn.lines - PL_NOTE_RANGES);
+	if (fw.fn.n)
+		pl_note(c,
+		        "stays in the region: %" PRIu64 " ranges: %s of "
+		        "metadata, %s in use by no file the scan knows, %s of "
+		        "files that cannot move",
+		        fw.fn.n, sz(fw.fn.meta, s1), sz(fw.fn.unknown, s2),
+		        sz(fw.fn.files, s3));
+	return fw.fn.meta + fw.fn.unknown + fw.fn.files;
+}
+
+/* The lowest boundary b in [lo, hi) such that the movable data of the
+ * region (total) fits below it: usable free space and movable pieces (p,
+ * sorted by physical) below b add up to total. */
+static uint64_t compact_boundary(struct pl_ctx *c, uint64_t lo, uint64_t hi,
+                                 const struct rpiece *p, size_t n,
+                                 const struct pl_run *fr, size_t nf,
+                                 uint64_t total)
+{
+	uint64_t have = 0;
+	size_t i = 0, q = 0;
+
+	if (!total)
+		return lo;
+	while (i < nf || q < n) {
+		uint64_t a, l;
+		if (q >= n || (i < nf && fr[i].start < p[q].physical)) {
+			a = fr[i].start;
+			l = fr[i++].len;
+		} else {
+			a = p[q].physical;
+			l = p[q++].len;
+		}
+		if (have + l >= total)
+			return (a + (total - have) + c->bs - 1) / c->bs * c->bs;
+		have += l;
+	}
+	return hi;
+}
+
 int pl_compact(struct pl_ctx *c, uint64_t start, uint64_t end)
 {
-	struct cfile *fl = NULL;
-	size_t nf = 0;
-	bool *parked = NULL;
-	uint64_t cur, pinned = 0, scratch = 0;
-	char a[32], b[32];
-	int r = 0;
+	struct rpiece *p = NULL, *up = NULL;
+	struct pl_run *fr = NULL;
+	struct pitem *it = NULL;
+	size_t n = 0, nf = 0, nu = 0, cap = 0, ni = 0;
+	struct rsum rs = {.verb = "stays: "};
+	struct evict ev = {0};
+	uint64_t b, kept;
+	char s1[32], s2[32], s3[32];
+	int r;
 
 	start = (start + c->bs - 1) / c->bs * c->bs;
 	end = end / c->bs * c->bs;
 	if (end <= start)
 		return fail(c, (struct pl_outcome){.code = PL_REGION_EMPTY,
 		                                   .err = -EINVAL});
-	fl = calloc(c->nfiles + 1, sizeof(*fl));
-	parked = calloc(c->nfiles + 1, sizeof(*parked));
-	if (!fl || !parked) {
+	r = region_pieces(c, start, end, &p, &n, &rs);
+	if (r == 0)
+		r = usable_runs(c, start, end, &fr, &nf);
+	if (r < 0)
+		goto out;
+	qsort(p, n, sizeof(*p), cmp_rpiece_phys);
+	b = compact_boundary(c, start, end, p, n, fr, nf, rs.movable);
+	/* the pieces above the boundary move (split at it) */
+	for (size_t i = 0; i < n && r == 0; i++) {
+		struct rpiece x = p[i];
+		if (x.physical + x.len <= b)
+			continue;
+		if (x.physical < b) {
+			x.logical += b - x.physical;
+			x.len -= b - x.physical;
+			x.physical = b;
+		}
+		r = push_piece(&up, &nu, &cap, x);
+	}
+	if (r == 0)
+		r = pieces_items(c, up, nu, &it, &ni);
+	if (r < 0)
+		goto out;
+	c->has_min = true;
+	c->min_bytes = 0;
+	for (size_t i = 0; i < nu; i++)
+		c->min_bytes += up[i].len;
+	pl_note(c,
+	        "region 0x%" PRIx64 "..0x%" PRIx64 ": %s of movable data "
+	        "(%" PRIu64 " files), %s free; it fits below 0x%" PRIx64
+	        ": the %s above moves down (%zu ranges)",
+	        start, end, sz(rs.movable, s1), rs.files_movable,
+	        sz(pl_fm_bytes(&c->fm, start, end), s2), b,
+	        sz(c->min_bytes, s3), ni);
+	/* what stays, from the map before the moves */
+	c->fixed_bytes = note_fixed(c, start, end, p, n, b);
+	/* the data below the boundary that may move out of the way */
+	ev.low = calloc(n + 1, sizeof(*ev.low));
+	ev.gone = calloc(n + 1, sizeof(*ev.gone));
+	if (!ev.low || !ev.gone) {
 		r = -ENOMEM;
 		goto out;
 	}
-	for (uint32_t id = 0; id < c->nfiles; id++) {
-		uint64_t in, off, len, tot;
-		const char *um;
-
-		if (!file_overlaps(c, id, start, end))
-			continue;
-		in = file_bytes_in(c, id, start, end);
-		pl_file_span(c, id, &off, &len, &tot);
-		if (pl_unmovable(c, id, &um) != PL_MOVABLE || in != tot) {
-			pinned += in;
-			pl_note(c, "stays: %s (%s in the region): %s",
-			        fpath(c, id), sz(in, a),
-			        um ? um
-			           : "it also has data outside the region");
-			continue;
-		}
-		fl[nf].id = id;
-		fl[nf++].first = first_physical(c, id, start);
-	}
-	qsort(fl, nf, sizeof(*fl), cmp_cfile);
-	cur = start;
-	for (size_t i = 0; i < nf; i++) {
-		uint32_t id = fl[i].id;
-		uint64_t off, len, bytes, gs, ge;
-		bool moved_on = true;
-
-		pl_file_span(c, id, &off, &len, &bytes);
-		while (moved_on) {
-			moved_on = false;
-			lm_group_range(c->m, group_of(c->g, cur), &gs, &ge);
-			if (cur + len > ge && ge < end) {
-				pl_note(c,
-				        "gap at 0x%" PRIx64 "..0x%" PRIx64
-				        ": %s does not fit before the group "
-				        "boundary",
-				        cur, ge, fpath(c, id));
-				cur = ge;
-				moved_on = true;
-				continue;
-			}
-			/* skip blocks that stay (metadata, pinned files) */
-			for (uint64_t p = cur; p < cur + len && p < end;) {
-				bool used_by_inside = false, isfree;
-				uint64_t step = c->bs;
-				isfree = pl_fm_is_free(&c->fm, p, c->bs);
-				if (!isfree)
-					for (size_t q = i; q < nf; q++)
-						if (file_overlaps(c, fl[q].id,
-						                  p,
-						                  p + c->bs)) {
-							used_by_inside = true;
-							break;
-						}
-				if (!isfree && !used_by_inside) {
-					cur = p + step;
-					moved_on = true;
-					break;
-				}
-				p += step;
-			}
-		}
-		if (cur + len > end) {
-			r = fail(c, (struct pl_outcome){.code = PL_NO_FIT,
-			                                .err = -ENOSPC,
-			                                .file = id,
-			                                .len = len,
-			                                .at = cur,
-			                                .end = end});
-			goto out;
-		}
-		if (file_at(c, id, off, cur)) {
-			cur += len;
-			continue;
-		}
-		/* whatever still sits on the target goes out of the way
-		 * first (to scratch space outside the region) */
-		for (size_t q = i; q < nf; q++) {
-			uint32_t o = fl[q].id;
-			uint64_t oo, ol, ob;
-			if (!file_overlaps(c, o, cur, cur + len))
-				continue;
-			pl_file_span(c, o, &oo, &ol, &ob);
-			r = move_away(c, o, start, end, "scratch");
-			if (r < 0) {
-				fail(c,
-				     (struct pl_outcome){.code = PL_NO_SCRATCH,
-				                         .err = r,
-				                         .file = o,
-				                         .len = ol});
-				goto out;
-			}
-			parked[o] = true;
-			scratch += ob;
-			if (scratch > c->scratch_peak)
-				c->scratch_peak = scratch;
-		}
-		r = pl_add_move(c, id, off, len, cur, "compact");
-		if (r < 0) {
-			fail(c, (struct pl_outcome){.code = PL_TARGET_FAILED,
-			                            .err = r,
-			                            .file = id,
-			                            .at = cur});
-			goto out;
-		}
-		if (parked[id]) {
-			scratch -= bytes;
-			parked[id] = false;
-		}
-		cur += len;
-	}
-	c->scratch = c->scratch_peak;
-	{
-		size_t runs = pl_fm_runs(&c->fm, start, end);
-		uint64_t fb = pl_fm_bytes(&c->fm, start, end);
-		char t3[32];
+	for (size_t i = 0; i < n; i++)
+		if (p[i].physical + p[i].len <= b)
+			ev.low[ev.n++] = p[i];
+	ev.budget = c->min_bytes * PL_EVICT_PCT / 100;
+	r = place_items(c, it, ni, start, b, "compact", "below the boundary",
+	                &ev);
+	if (r < 0)
+		goto out;
+	kept = pl_fm_bytes(&c->resv, start, b);
+	for (size_t i = fm_first(&c->resv, start);
+	     i < c->resv.n && c->resv.r[i].start < b; i++)
+		pl_note(c, "kept free: 0x%" PRIx64 "..0x%" PRIx64 " (%s)",
+		        c->resv.r[i].start,
+		        c->resv.r[i].start + c->resv.r[i].len,
+		        sz(c->resv.r[i].len, s1));
+	if (kept)
 		pl_note(c,
-		        "after: %s free in the region in %zu run%s%s; "
-		        "scratch space needed outside: %s; %s of data "
-		        "stays",
-		        sz(fb, a), runs, runs == 1 ? "" : "s",
-		        runs == 1 && pl_fm_is_free(&c->fm, end - fb, fb)
-		            ? " (at its end)"
-		            : "",
-		        sz(c->scratch_peak, b), sz(pinned, t3));
+		        "kept free below 0x%" PRIx64 ": %s (%s per group: the "
+		        "allocator answers ENOSPC for an allocation that would "
+		        "take an AG's reservation)",
+		        b, sz(kept, s1), sz(c->group_keep, s2));
+	{
+		size_t runs = pl_fm_runs(&c->fm, b, end);
+		uint64_t fb = pl_fm_bytes(&c->fm, start, end);
+		uint64_t below = pl_fm_bytes(&c->fm, start, b);
+		pl_note(c,
+		        "after: %s free in the region, %s of it from 0x%" PRIx64
+		        " to the end in %zu run%s%s; %s free below it",
+		        sz(fb, s1), sz(fb - below, s2), b, runs,
+		        runs == 1 ? "" : "s",
+		        runs > 1 ? " (between blocks that stay)" : "",
+		        sz(below, s3));
 	}
 out:
-	free(fl);
-	free(parked);
+	free(ev.low);
+	free(ev.gone);
+	free(p);
+	free(up);
+	free(fr);
+	free(it);
 	return r;
 }
 
@@ -1664,43 +2349,31 @@ int pl_evacuate(struct pl_ctx *c, uint64_t start, uint64_t end,
                 struct pl_evac_report *er)
 {
 	struct lm_stats st;
-	bool *mov;
-	uint64_t filebytes = 0;
+	struct rpiece *p = NULL;
+	struct pitem *it = NULL;
+	size_t n = 0, ni = 0, nmv0 = c->nmv;
+	struct rsum rs = {.verb = "cannot move "};
+	uint64_t filebytes;
 	char a[32];
-	int r = 0;
+	int r;
 
 	memset(er, 0, sizeof(*er));
 	start = start / c->bs * c->bs;
 	end = (end + c->bs - 1) / c->bs * c->bs;
 	if (end <= start)
 		return -EINVAL;
-	mov = calloc(c->nfiles + 1, sizeof(*mov));
-	if (!mov)
-		return -ENOMEM;
-	for (uint32_t id = 0; id < c->nfiles; id++) {
-		uint64_t in;
-		const char *um;
-		enum pl_stuck stuck;
-
-		if (!file_overlaps(c, id, start, end))
-			continue;
-		in = file_bytes_in(c, id, start, end);
-		filebytes += in;
-		stuck = pl_unmovable(c, id, &um);
-		if (stuck != PL_MOVABLE) {
-			if (stuck == PL_STUCK_SHARED)
-				er->shared += in;
-			else
-				er->immovable += in;
-			er->files_immovable++;
-			pl_note(c, "cannot move %s (%s in the region): %s",
-			        fpath(c, id), sz(in, a), um);
-			continue;
-		}
-		mov[id] = true;
-		er->movable += in;
-		er->files_movable++;
-	}
+	r = region_pieces(c, start, end, &p, &n, &rs);
+	if (r < 0)
+		return r;
+	er->movable = rs.movable;
+	er->files_movable = rs.files_movable;
+	er->files_immovable = rs.files_stuck;
+	er->shared = rs.stuck[PL_STUCK_SHARED];
+	for (int k = 1; k <= PL_STUCK_BUSY; k++)
+		if (k != PL_STUCK_SHARED)
+			er->immovable += rs.stuck[k];
+	er->immovable += rs.past_eof;
+	filebytes = er->movable + er->immovable + er->shared;
 	if (lm_range_stats(c->m, start, end, &st) == 0) {
 		er->meta = st.bytes[LM_CAT_META];
 		er->unknown = st.unknown;
@@ -1711,58 +2384,46 @@ int pl_evacuate(struct pl_ctx *c, uint64_t start, uint64_t end,
 	if (er->unknown)
 		pl_note(c, "cannot move %s of blocks in use by no known file",
 		        sz(er->unknown, a));
-	er->free_out = pl_fm_bytes(&c->fm, 0, start) +
-	               pl_fm_bytes(&c->fm, end, c->g->fs.size);
-	if (er->movable > er->free_out) {
-		free(mov);
-		return fail(c, (struct pl_outcome){.code = PL_NOT_ENOUGH_SPACE,
-		                                   .err = -ENOSPC,
-		                                   .len = er->movable,
-		                                   .avail = er->free_out});
+	c->has_min = true;
+	c->min_bytes = er->movable;
+	{
+		struct pl_run *fr = NULL;
+		size_t nf = 0;
+		if (usable_runs(c, 0, start, &fr, &nf) == 0)
+			for (size_t i = 0; i < nf; i++)
+				er->free_out += fr[i].len;
+		free(fr);
+		fr = NULL;
+		if (usable_runs(c, end, c->g->fs.size, &fr, &nf) == 0)
+			for (size_t i = 0; i < nf; i++)
+				er->free_out += fr[i].len;
+		free(fr);
 	}
+	if (er->movable > er->free_out) {
+		r = fail(c, (struct pl_outcome){.code = PL_NOT_ENOUGH_SPACE,
+		                                .err = -ENOSPC,
+		                                .len = er->movable,
+		                                .avail = er->free_out});
+		goto out;
+	}
+	r = pieces_items(c, p, n, &it, &ni);
+	if (r < 0)
+		goto out;
 	c->avoid_lo = start;
 	c->avoid_hi = end;
-	for (uint32_t id = 0; id < c->nfiles; id++) {
-		uint64_t off, len, bytes, goal;
-
-		if (!mov[id])
-			continue;
-		pl_file_span(c, id, &off, &len, &bytes);
-		goal = pl_find_target(c, len, first_physical(c, id, 0), 0,
-		                      c->g->fs.size);
-		if (goal != UINT64_MAX &&
-		    pl_add_move(c, id, off, len, goal, "evacuate") == 0) {
-			er->moved += bytes;
-			continue;
-		}
-		/* no room for all of it in one piece: move the extents in
-		 * the region one by one */
-		for (size_t k = 0; k < c->next[id]; k++) {
-			struct rl_extent e = c->ext[id][k];
-			uint64_t pa = e.physical, pb = pa + e.length, lo2;
-			if (pb <= start || pa >= end)
-				continue;
-			if (pa < start)
-				pa = start;
-			if (pb > end)
-				pb = end;
-			lo2 = e.logical + (pa - e.physical);
-			goal = pl_find_target(c, pb - pa, pa, 0, c->g->fs.size);
-			if (goal == UINT64_MAX ||
-			    pl_add_move(c, id, lo2, pb - pa, goal, "evacuate") <
-			        0) {
-				r = fail(c, (struct pl_outcome){
-				                .code = PL_EXTENT_NO_RUN,
-				                .err = -ENOSPC,
-				                .file = id,
-				                .len = pb - pa});
-				continue;
-			}
-			er->moved += pb - pa;
-			k = (size_t)-1; /* extents were rewritten: rescan */
-		}
-	}
+	r = place_items(c, it, ni, 0, c->g->fs.size, "evacuate",
+	                "outside the region", NULL);
 	c->avoid_lo = c->avoid_hi = 0;
+	for (size_t i = nmv0; i < c->nmv; i++)
+		er->moved += c->mv[i].bytes;
+	if (r < 0)
+		goto out;
+	if (c->group_keep)
+		pl_note(c,
+		        "kept free: %s per group (the allocator answers "
+		        "ENOSPC for an allocation that would take an AG's "
+		        "reservation)",
+		        sz(c->group_keep, a));
 	{
 		char t1[32], t2[32], t3[32], t4[32], t5[32], t6[32], t7[32];
 		pl_note(c,
@@ -1776,7 +2437,9 @@ int pl_evacuate(struct pl_ctx *c, uint64_t start, uint64_t end,
 		        sz(er->shared, t5), sz(er->meta, t6),
 		        sz(er->free_out, t7));
 	}
-	free(mov);
+out:
+	free(p);
+	free(it);
 	return r;
 }
 

@@ -131,6 +131,20 @@ struct pl_ctx {
 	 * pairs. */
 	const uint64_t *excl;
 	size_t nexcl;
+	/* Free space kept free in each group (pl_keep_group_free): the
+	 * highest free runs of each group, group_keep bytes of them. No
+	 * target the planner chooses lies there (XFS answers ENOSPC for an
+	 * allocation that would take an AG's reservation). */
+	struct pl_freemap resv;
+	uint64_t group_keep;
+	/* compact, evacuate: the fewest data bytes the command must move
+	 * (the movable data above the final free run, or in the region);
+	 * has_min false for the other commands. */
+	uint64_t min_bytes;
+	bool has_min;
+	/* compact, evacuate: bytes of the region that stay (metadata,
+	 * blocks of no known file, files that cannot move). */
+	uint64_t fixed_bytes;
 	/* Reads a file's generation and inode flags into the model (the
 	 * scan leaves them unknown; lm_set_file_attrs); NULL: unknown ones
 	 * stay unknown (an unknown iflags does not make a file unmovable,
@@ -168,9 +182,24 @@ enum pl_stuck pl_unmovable(struct pl_ctx *c, uint32_t id, const char **why);
 void pl_outcome_format(struct pl_ctx *c, const struct pl_outcome *o, char *buf,
                        size_t size);
 
+/* Keep `bytes` free in every group: the highest free runs of each group
+ * (in the predicted map now) holding that much go to c->resv, and no
+ * target the planner chooses lies there (pl_find_target, compact,
+ * evacuate). Call after pl_init (and pl_replay). 0 or -ENOMEM. */
+int pl_keep_group_free(struct pl_ctx *c, uint64_t bytes);
+/* How much an XFS AG must keep free for an allocation there to succeed:
+ * the per-AG metadata reservations (finobt, refcount and rmap btrees)
+ * and the AGFL refill, estimated from what the free-space btrees count
+ * as free (fm_free: GETFSMAP) beyond statfs f_bfree, less the reserve
+ * pool (min(5 %, 8192 blocks)) and the set-aside (8 blocks per AG), per
+ * AG, plus 64 blocks (AGFL refill, a bmap btree split). 0 on other
+ * filesystems; a model without statfs figures (a snapshot) gets 1/128
+ * of an AG plus 64 blocks. */
+uint64_t pl_xfs_group_keep(const struct lm_geometry *g, uint64_t fm_free);
+
 /* Best free run for len bytes: best fit (least waste), then nearest to
- * `near`, inside one group, not in [avoid_lo, avoid_hi), within [lo, hi).
- * Returns the goal or UINT64_MAX. */
+ * `near`, inside one group, not in [avoid_lo, avoid_hi), not kept free
+ * (c->resv), within [lo, hi). Returns the goal or UINT64_MAX. */
 uint64_t pl_find_target(struct pl_ctx *c, uint64_t len, uint64_t near,
                         uint64_t lo, uint64_t hi);
 /* Add a move of [off, off+len) of file id to goal (target must be free in
@@ -191,15 +220,28 @@ struct pl_defrag_opts {
  * are skipped with a note. Returns 0 or -errno. */
 int pl_defrag(struct pl_ctx *c, const uint32_t *ids, size_t n,
               const struct pl_defrag_opts *o);
-/* Pack [start, end) toward its start. -ENOSPC etc. with the reason in
- * c->outcome when the plan cannot complete. */
+/* Pack [start, end) toward its start: its free space ends as one run
+ * from a boundary B to its end, but for the blocks that cannot move
+ * (metadata, blocks of no known file, directories, immutable, busy or
+ * shared files, preallocation past EOF), each noted with the reason,
+ * and what pl_keep_group_free keeps. B is the lowest boundary the
+ * movable data fits below; only the data above B moves (c->min_bytes),
+ * into the free space below B, best fit, largest first; a piece no free
+ * run below B holds is split over the largest ones. Files with data
+ * outside the region have their part inside moved (range steps). No
+ * scratch space outside the region is needed. -EINVAL (region empty),
+ * -ENOMEM, or a move's error, with the reason in c->outcome. */
 int pl_compact(struct pl_ctx *c, uint64_t start, uint64_t end);
 
 struct pl_evac_report {
 	uint64_t meta, unknown, immovable, shared, movable, moved, free_out;
 	uint64_t files_movable, files_immovable;
 };
-/* Move the data in [start, end) out of it: 0 or -errno (c->outcome). */
+/* Move the data in [start, end) out of it: the part of each movable
+ * file inside the region (range steps: data outside stays where it is),
+ * best fit outside the region, largest first, split over the largest
+ * free runs where no one run holds it; what cannot move is noted with
+ * the reason. 0 or -errno (c->outcome). */
 int pl_evacuate(struct pl_ctx *c, uint64_t start, uint64_t end,
                 struct pl_evac_report *r);
 /* Files back to back from goal, in order. make_room: move occupants.

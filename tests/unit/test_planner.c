@@ -352,7 +352,8 @@ static void test_compact(void **state)
 {
 	struct lm_model *m = new_model(64 * MiB);
 	uint64_t s = G2, e = G2 + 1 * MiB;
-	/* a overlaps its own target (needs scratch), b is further up */
+	/* a stays below the boundary (s + 192K); b above it moves down,
+	 * in parts: no free run below the boundary holds 128 KiB */
 	struct rl_extent a[] = {{0, s + 16 * KiB, 64 * KiB, 0}};
 	struct rl_extent b[] = {{0, s + 256 * KiB, 128 * KiB, 0}};
 	struct rl_extent x[] = {{0, G2 + 4 * MiB, 4 * KiB, 0}};
@@ -365,22 +366,66 @@ static void test_compact(void **state)
 	lm_add_free(m, s, 16 * KiB);
 	lm_add_free(m, s + 80 * KiB, 176 * KiB);
 	lm_add_free(m, s + 384 * KiB, e - s - 384 * KiB);
-	lm_add_free(m, G2 + 8 * MiB, 1 * MiB); /* scratch outside */
+	lm_add_free(m, G2 + 8 * MiB, 1 * MiB); /* never used */
 	assert_int_equal(pl_init(&c, m), 0);
 	assert_int_equal(pl_compact(&c, s, e), 0);
-	/* a out to scratch, a in at s, b in at s + 64K */
-	assert_int_equal(c.nmv, 3);
-	assert_string_equal(c.mv[0].why, "scratch");
-	assert_int_equal(c.mv[1].goal, s);
-	assert_int_equal(c.mv[2].goal, s + 64 * KiB);
-	assert_int_equal(c.scratch_peak, 64 * KiB);
+	assert_true(c.has_min);
+	assert_int_equal(c.min_bytes, 128 * KiB);
+	assert_int_equal(c.bytes, 128 * KiB);
+	assert_int_equal(c.nmv, 2);
+	assert_int_equal(c.scratch_peak, 0);
+	for (size_t i = 0; i < c.nmv; i++) {
+		assert_int_equal(c.mv[i].file, 1);
+		assert_true(c.mv[i].goal < s + 192 * KiB);
+	}
 	assert_int_equal(pl_fm_runs(&c.fm, s, e), 1);
 	assert_true(pl_fm_is_free(&c.fm, s + 192 * KiB, e - s - 192 * KiB));
+	assert_true(pl_fm_is_free(&c.fm, G2 + 8 * MiB, 1 * MiB));
 	pl_fini(&c);
 	lm_free(m);
 }
 
-static void test_compact_no_scratch(void **state)
+/* A range no free run below the boundary holds: a small piece between
+ * two free runs moves out of the way (within the budget) and the range
+ * stays in one piece, instead of being moved in parts. */
+static void test_compact_evict(void **state)
+{
+	struct lm_model *m = new_model(64 * MiB);
+	uint64_t s = G2, e = G2 + 1 * MiB;
+	struct rl_extent x[] = {{0, s + 60 * KiB, 4 * KiB, 0}};
+	struct rl_extent f[] = {{0, s + 128 * KiB, 244 * KiB, 0}};
+	struct rl_extent y[] = {{0, s + 600 * KiB, 124 * KiB, 0}};
+	struct pl_ctx c;
+
+	(void)state;
+	add_file(m, 20, "x", x, 1);
+	add_file(m, 21, "f", f, 1);
+	add_file(m, 22, "y", y, 1);
+	lm_add_free(m, s, 60 * KiB);
+	lm_add_free(m, s + 64 * KiB, 64 * KiB);
+	lm_add_free(m, s + 372 * KiB, 228 * KiB);
+	lm_add_free(m, s + 724 * KiB, e - s - 724 * KiB);
+	assert_int_equal(pl_init(&c, m), 0);
+	assert_int_equal(pl_compact(&c, s, e), 0);
+	assert_int_equal(c.min_bytes, 124 * KiB);
+	assert_int_equal(c.nmv, 2);
+	/* x first (out of the way), then y in one piece where x was */
+	assert_int_equal(c.mv[0].file, 0);
+	assert_int_equal(c.mv[0].goal, s + 124 * KiB);
+	assert_int_equal(c.mv[1].file, 2);
+	assert_int_equal(c.mv[1].goal, s);
+	assert_int_equal(c.bytes, 128 * KiB);
+	assert_int_equal(pl_file_regions(&c, 2), 1);
+	assert_true(pl_fm_is_free(&c.fm, s + 372 * KiB, e - s - 372 * KiB));
+	assert_int_equal(pl_fm_runs(&c.fm, s, e), 1);
+	assert_non_null(strstr(c.report, "1 range moved out of the way"));
+	pl_fini(&c);
+	lm_free(m);
+}
+
+/* No free space outside the region (the whole volume): the region's own
+ * free space is enough; only the part of a above the boundary moves. */
+static void test_compact_in_place(void **state)
 {
 	struct lm_model *m = new_model(64 * MiB);
 	uint64_t s = G2, e = G2 + 1 * MiB;
@@ -392,20 +437,143 @@ static void test_compact_no_scratch(void **state)
 	lm_add_free(m, s, 16 * KiB);
 	lm_add_free(m, s + 80 * KiB, e - s - 80 * KiB);
 	assert_int_equal(pl_init(&c, m), 0);
-	assert_int_equal(pl_compact(&c, s, e), -ENOSPC);
-	/* a's own target holds a: it must go out of the way first, and
-	 * there is no free run outside the region */
-	assert_int_equal(c.outcome.code, PL_NO_SCRATCH);
-	assert_int_equal(c.outcome.err, -ENOSPC);
-	assert_int_equal(c.outcome.file, 0);
-	assert_int_equal(c.outcome.len, 64 * KiB);
-	assert_int_equal(c.nmv, 0);
+	assert_int_equal(pl_compact(&c, s, e), 0);
+	assert_int_equal(c.min_bytes, 16 * KiB);
+	assert_int_equal(c.nmv, 1);
+	assert_int_equal(c.mv[0].off, 48 * KiB);
+	assert_int_equal(c.mv[0].len, 16 * KiB);
+	assert_int_equal(c.mv[0].goal, s);
+	assert_int_equal(pl_fm_runs(&c.fm, s, e), 1);
+	assert_true(pl_fm_is_free(&c.fm, s + 64 * KiB, e - s - 64 * KiB));
 	pl_fini(&c);
 
 	/* a region without one whole block */
 	assert_int_equal(pl_init(&c, m), 0);
 	assert_int_equal(pl_compact(&c, s + 1, s + BS - 1), -EINVAL);
 	assert_int_equal(c.outcome.code, PL_REGION_EMPTY);
+	pl_fini(&c);
+	lm_free(m);
+}
+
+/* What cannot move stays and is listed: metadata, blocks of no known
+ * file, a directory, the preallocation past EOF; the free space ends as
+ * one run but for them. A file reaching outside the region has its part
+ * inside moved, the rest stays. */
+static void test_compact_fixed(void **state)
+{
+	struct lm_model *m = new_model(64 * MiB);
+	uint64_t s = G2, e = G2 + 1 * MiB;
+	/* straddles the region's start: 32K outside, 32K inside */
+	struct rl_extent st[] = {{0, s - 32 * KiB, 64 * KiB, 0}};
+	struct rl_extent d[] = {{0, s + 600 * KiB, 4 * KiB, 0}};
+	/* 8K of data, 8K preallocated past EOF */
+	struct rl_extent pre[] = {{0, s + 700 * KiB, 16 * KiB, 0}};
+	struct rl_extent f[] = {{0, s + 800 * KiB, 64 * KiB, 0}};
+	struct lm_file_info di = {.ino = 31, .mode = S_IFDIR | 0755};
+	struct lm_file_info pi = {
+	    .ino = 32, .mode = S_IFREG | 0644, .size = 8 * KiB};
+	uint32_t id;
+	struct pl_ctx c;
+
+	(void)state;
+	add_file(m, 30, "straddle", st, 1);
+	assert_int_equal(lm_add_file(m, &di, "dir", d, 1, &id), 0);
+	assert_int_equal(lm_add_file(m, &pi, "pre", pre, 1, &id), 0);
+	add_file(m, 33, "f", f, 1);
+	lm_add_metadata(m, s + 500 * KiB, 16 * KiB, "inode table");
+	/* [s + 900K, s + 904K): in no record (unknown) */
+	lm_add_free(m, s + 32 * KiB, 468 * KiB);
+	lm_add_free(m, s + 516 * KiB, 84 * KiB);
+	lm_add_free(m, s + 604 * KiB, 96 * KiB);
+	lm_add_free(m, s + 716 * KiB, 84 * KiB);
+	lm_add_free(m, s + 864 * KiB, 36 * KiB);
+	lm_add_free(m, s + 904 * KiB, e - s - 904 * KiB);
+	assert_int_equal(pl_init(&c, m), 0);
+	assert_int_equal(pl_compact(&c, s, e), 0);
+	/* movable: straddle's 32K in the region (stays: it is at the
+	 * start), pre's 8K, f's 64K: 104K fit below s + 104K */
+	assert_int_equal(c.min_bytes, 72 * KiB);
+	assert_int_equal(c.nmv, 2);
+	for (size_t i = 0; i < c.nmv; i++)
+		assert_true(c.mv[i].goal >= s + 32 * KiB &&
+		            c.mv[i].goal < s + 104 * KiB);
+	/* the free space from s + 104K to the end, but what stays */
+	assert_true(pl_fm_is_free(&c.fm, s + 104 * KiB, 396 * KiB));
+	assert_false(pl_fm_is_free(&c.fm, s + 500 * KiB, BS));
+	assert_false(pl_fm_is_free(&c.fm, s + 600 * KiB, BS));
+	assert_false(pl_fm_is_free(&c.fm, s + 708 * KiB, BS));
+	assert_false(pl_fm_is_free(&c.fm, s + 900 * KiB, BS));
+	assert_true(pl_fm_is_free(&c.fm, s + 716 * KiB, 184 * KiB));
+	assert_int_equal(pl_fm_runs(&c.fm, s, e), 5);
+	assert_non_null(strstr(c.report, "stays: dir (4.0 KiB in the "
+	                                 "region): a directory"));
+	assert_non_null(strstr(c.report, "stays: pre: 8.0 KiB preallocated"));
+	assert_non_null(strstr(c.report, "filesystem metadata (inode table)"));
+	assert_non_null(strstr(c.report, "in use by no file the scan knows"));
+	/* straddle: its outside half untouched */
+	{
+		size_t n;
+		const struct rl_extent *x = pl_file_extents(&c, 0, &n);
+		assert_int_equal(n, 1);
+		assert_int_equal(x[0].physical, s - 32 * KiB);
+	}
+	pl_fini(&c);
+	lm_free(m);
+}
+
+/* An XFS AG keeps its reservation: the estimate from the free-space
+ * figures (measured on a 512 MiB volume: 4 AGs of 32768 blocks, GETFSMAP
+ * 114640 free blocks, statfs 107269: an allocation leaving fewer than
+ * 230 blocks free in the AG answered ENOSPC), and no target there. */
+static void test_keep_group_free(void **state)
+{
+	struct lm_geometry g;
+	struct lm_model *m;
+	struct rl_extent a[] = {{0, 4 * MiB, 64 * KiB, 0}};
+	struct pl_evac_report er;
+	struct pl_ctx c;
+
+	(void)state;
+	memset(&g, 0, sizeof(g));
+	g.fs.type = RL_FS_XFS;
+	g.fs.block_size = BS;
+	g.fs.size = 512 * MiB;
+	g.fs.group_size = 128 * MiB;
+	g.fs.group_count = 4;
+	g.fs.total_blocks = 114688;
+	g.fs.free_blocks = 107269;
+	assert_int_equal(pl_xfs_group_keep(&g, 114640ull * BS),
+	                 (196 + 64) * BS);
+	g.fs.free_blocks = 0; /* a snapshot: 1/128 of an AG */
+	assert_int_equal(pl_xfs_group_keep(&g, 114640ull * BS),
+	                 (256 + 64) * BS);
+	g.fs.type = RL_FS_EXT4;
+	assert_int_equal(pl_xfs_group_keep(&g, 114640ull * BS), 0);
+
+	g.fs.type = RL_FS_XFS;
+	g.fs.size = 64 * MiB;
+	g.fs.group_size = FIXTURE_GROUP_SIZE;
+	m = lm_new(&g);
+	assert_non_null(m);
+	add_file(m, 20, "a", a, 1);
+	lm_add_free(m, 8 * MiB, 1 * MiB);   /* group 0 */
+	lm_add_free(m, 20 * MiB, 96 * KiB); /* group 1 */
+	lm_add_free(m, 30 * MiB, 2 * MiB);  /* group 1, its end */
+	assert_int_equal(pl_init(&c, m), 0);
+	assert_int_equal(pl_keep_group_free(&c, 1 * MiB), 0);
+	assert_int_equal(pl_fm_bytes(&c.resv, 0, 16 * MiB), 1 * MiB);
+	assert_true(pl_fm_is_free(&c.resv, 8 * MiB, 1 * MiB));
+	assert_true(pl_fm_is_free(&c.resv, 31 * MiB, 1 * MiB));
+	/* the best fit would be the 96K run: a goes there; a run of 1 MiB
+	 * fits only in group 1 below its kept top MiB */
+	assert_int_equal(pl_find_target(&c, 64 * KiB, 0, 0, 64 * MiB),
+	                 20 * MiB);
+	assert_int_equal(pl_find_target(&c, 1 * MiB, 0, 0, 64 * MiB), 30 * MiB);
+	assert_int_equal(pl_find_target(&c, 1 * MiB + BS, 0, 0, 64 * MiB),
+	                 UINT64_MAX);
+	assert_int_equal(pl_evacuate(&c, 0, 16 * MiB, &er), 0);
+	assert_int_equal(c.nmv, 1);
+	assert_int_equal(c.mv[0].goal, 20 * MiB);
 	pl_fini(&c);
 	lm_free(m);
 }
@@ -529,7 +697,10 @@ int main(void)
 	    cmocka_unit_test(test_defrag_split),
 	    cmocka_unit_test(test_defrag_delalloc_tail),
 	    cmocka_unit_test(test_compact),
-	    cmocka_unit_test(test_compact_no_scratch),
+	    cmocka_unit_test(test_compact_evict),
+	    cmocka_unit_test(test_compact_in_place),
+	    cmocka_unit_test(test_compact_fixed),
+	    cmocka_unit_test(test_keep_group_free),
 	    cmocka_unit_test(test_evacuate),
 	    cmocka_unit_test(test_evacuate_no_space),
 	    cmocka_unit_test(test_group),
