@@ -902,6 +902,19 @@ static uint64_t file_bytes_in(struct pl_ctx *c, uint32_t id, uint64_t lo,
 	return t;
 }
 
+/* The bytes of file id's shared (reflinked) extents in [lo, hi). */
+static uint64_t shared_bytes_in(struct pl_ctx *c, uint32_t id, uint64_t lo,
+                                uint64_t hi)
+{
+	uint64_t t = 0;
+
+	for (size_t k = 0; k < c->next[id]; k++)
+		if (c->ext[id][k].flags & RL_EXT_SHARED)
+			t += clip_len(c->ext[id][k].physical,
+			              c->ext[id][k].length, lo, hi);
+	return t;
+}
+
 static uint64_t first_physical(struct pl_ctx *c, uint32_t id, uint64_t lo)
 {
 	uint64_t m = UINT64_MAX;
@@ -1688,10 +1701,11 @@ int pl_evacuate(struct pl_ctx *c, uint64_t start, uint64_t end,
 		filebytes += in;
 		stuck = pl_unmovable(c, id, &um);
 		if (stuck != PL_MOVABLE) {
+			/* shared: its shared extents are what stays */
 			if (stuck == PL_STUCK_SHARED)
-				er->shared += in;
-			else
-				er->immovable += in;
+				er->shared +=
+				    shared_bytes_in(c, id, start, end);
+			er->immovable += in;
 			er->files_immovable++;
 			pl_note(c, "cannot move %s (%s in the region): %s",
 			        fpath(c, id), sz(in, a), um);
@@ -1699,6 +1713,7 @@ int pl_evacuate(struct pl_ctx *c, uint64_t start, uint64_t end,
 		}
 		mov[id] = true;
 		er->movable += in;
+		er->unshared += shared_bytes_in(c, id, start, end);
 		er->files_movable++;
 	}
 	if (lm_range_stats(c->m, start, end, &st) == 0) {
@@ -1765,14 +1780,19 @@ int pl_evacuate(struct pl_ctx *c, uint64_t start, uint64_t end,
 	c->avoid_lo = c->avoid_hi = 0;
 	{
 		char t1[32], t2[32], t3[32], t4[32], t5[32], t6[32], t7[32];
+		char t8[32], un[96] = "";
+		if (er->unshared)
+			snprintf(un, sizeof(un),
+			         "; %s shared, copied apart: --unshare",
+			         sz(er->unshared, t8));
 		pl_note(c,
 		        "region 0x%" PRIx64 "..0x%" PRIx64 ": %s of file "
-		        "data, %s movable (%" PRIu64 " files), %s moved by "
+		        "data, %s movable (%" PRIu64 " files%s), %s moved by "
 		        "the plan, %s cannot move (%" PRIu64 " files; %s "
 		        "shared), %s metadata, %s free outside",
 		        start, end, sz(filebytes, t1), sz(er->movable, t2),
-		        er->files_movable, sz(er->moved, t3),
-		        sz(er->immovable + er->shared, t4), er->files_immovable,
+		        er->files_movable, un, sz(er->moved, t3),
+		        sz(er->immovable, t4), er->files_immovable,
 		        sz(er->shared, t5), sz(er->meta, t6),
 		        sz(er->free_out, t7));
 	}
