@@ -10,7 +10,8 @@
 #  - 'log' shows the whole command with --unshare, and it runs again
 #    from there (a dry run);
 #  - undo is refused before anything moves: a file and its clone would
-#    both go back to the blocks they shared; the message says so;
+#    both go back to the blocks they shared; the message says so; so is
+#    the undo of 'defrag --unshare' of a file whose clone stays;
 #  - fsck clean.
 # On btrfs evacuate is refused (no exact placement there); defrag
 # --unshare on btrfs is in tests/integ/defrag.sh.
@@ -53,7 +54,7 @@ test_xfs() {
 		awk 'NR == 1 || $2 < lo { lo = $2 } $2 + $3 > hi { hi = $2 + $3 }
 		     END { print lo, hi }')
 	read -r got want <<<"$(in_region "$lo" "$hi" "${files[@]}")"
-	[ "$want" = $((6 << 20)) ] && [ "$got" = "$want" ] ||
+	[ "$want/$got" = "$((6 << 20))/$((6 << 20))" ] ||
 		vol_fail "setup: expected 6 MiB of shared extents in $lo..$hi, filefrag says $want of $got"
 
 	# (b) without --unshare: skipped, the shared figure right
@@ -94,6 +95,22 @@ test_xfs() {
 	[ "$(md5sum "${files[@]}")" = "$sums" ] || fail "undo: content changed"
 	[ "$(R --json -e log "$M" | jq '.transactions | length')" = 1 ] || fail "the refused undo was journaled"
 	note "undo refused: ${out#*: }"
+
+	# defrag --unshare of a file whose clone stays: undo refused too
+	# (the old blocks are the clone's)
+	vol_mkfrag "$M/s/c" 8 64
+	cp --reflink=always "$M/s/c" "$M/s/c.clone" || vol_fail "cp --reflink"
+	sync -f "$M"
+	sums=$(md5sum "$M/s/c" "$M/s/c.clone")
+	out=$(R -e "defrag --unshare $M/s/c" "$M" 2>&1) || fail "defrag --unshare: $out"
+	grep -q "^transaction 2: " <<<"$out" || fail "defrag --unshare moved nothing: $out"
+	ext=$(vol_extents "$M/s/c")
+	out=$(R -e "undo" "$M" 2>&1) && fail "undo of defrag --unshare succeeded: $out"
+	grep -q "cannot undo transaction 2: .*held by .*s/c.clone.*nothing was changed (it copied shared" <<<"$out" ||
+		fail "undo of defrag --unshare: no clear refusal: $out"
+	[ "$(vol_extents "$M/s/c")" = "$ext" ] || fail "the refused undo moved s/c"
+	note "undo of defrag --unshare refused: ${out#*: }"
+	[ "$(md5sum "$M/s/c" "$M/s/c.clone")" = "$sums" ] || fail "defrag --unshare: content changed"
 	vol_fsck
 }
 
