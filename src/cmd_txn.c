@@ -494,6 +494,20 @@ enum cmd_status cmd_log(struct rl_session *s, const struct cmd_call *c)
 
 /* ------------------------------------------------------------------ undo */
 
+/* Was transaction t a command run with --unshare (its copies of
+ * shared extents cannot be shared again)? */
+static bool unshared(const struct jr_txn *t)
+{
+	const char *c = t->command;
+
+	while (c && (c = strstr(c, "--unshare"))) {
+		c += strlen("--unshare");
+		if (!*c || *c == ' ' || *c == ';')
+			return true;
+	}
+	return false;
+}
+
 /* The files of the undo plan p as transaction id left them? 0, or 1
  * (why says). */
 static int check_undo_files(struct rl_session *s, const struct tx_plan *p,
@@ -616,14 +630,22 @@ enum cmd_status cmd_undo(struct rl_session *s, const struct cmd_call *c)
 		goto out;
 	}
 	r = check_undo_files(s, &p, t->id, why, sizeof(why));
-	if (r == 0)
-		r = session_check_targets(s, &p, why, sizeof(why));
+	if (r == 0 &&
+	    (r = session_check_targets(s, &p, why, sizeof(why))) == 1 &&
+	    unshared(t))
+		r = 2;
 	if (r != 0) {
-		session_error(s,
-		              "cannot undo transaction %" PRIu64
-		              ": %s; nothing "
-		              "was changed",
-		              t->id, why);
+		session_error(
+		    s,
+		    "cannot undo transaction %" PRIu64 ": %s; nothing "
+		    "was changed%s",
+		    t->id, why,
+		    r == 2 ? " (it copied shared (reflinked) extents "
+		             "apart with --unshare: their old blocks "
+		             "were, or still are, another file's too, "
+		             "and undo cannot make two files share "
+		             "blocks again)"
+		           : "");
 		goto out;
 	}
 	st = finish_plan(s, c, &p, dry, jdir);

@@ -994,6 +994,19 @@ static uint64_t file_bytes_in(struct pl_ctx *c, uint32_t id, uint64_t lo,
 	return t;
 }
 
+/* The bytes of file id's shared (reflinked) extents in [lo, hi). */
+static uint64_t shared_bytes_in(struct pl_ctx *c, uint32_t id, uint64_t lo,
+                                uint64_t hi)
+{
+	uint64_t t = 0;
+
+	for (size_t k = 0; k < c->next[id]; k++)
+		if (c->ext[id][k].flags & RL_EXT_SHARED)
+			t += clip_len(c->ext[id][k].physical,
+			              c->ext[id][k].length, lo, hi);
+	return t;
+}
+
 static uint64_t first_physical(struct pl_ctx *c, uint32_t id, uint64_t lo)
 {
 	uint64_t m = UINT64_MAX;
@@ -1611,6 +1624,9 @@ static int cmp_rpiece_file(const void *a, const void *b)
 /* What stays in a region, by reason (bytes), and the notes' count. */
 struct rsum {
 	uint64_t movable, stuck[PL_STUCK_BUSY + 1], past_eof;
+	/* bytes of shared extents: of files that stay (shared_stuck) and of
+	 * files that move, copied apart with --unshare (unshared) */
+	uint64_t shared_stuck, unshared;
 	uint64_t files_movable, files_stuck;
 	size_t noted;
 	const char *verb; /* "stays: " (compact), "cannot move " */
@@ -1655,6 +1671,9 @@ static int region_pieces(struct pl_ctx *c, uint64_t lo, uint64_t hi,
 		k = pl_unmovable(c, id, &um);
 		if (k != PL_MOVABLE) {
 			rs->stuck[k] += in;
+			if (k == PL_STUCK_SHARED)
+				rs->shared_stuck +=
+				    shared_bytes_in(c, id, lo, hi);
 			rs->files_stuck++;
 			if (rs->noted++ < PL_NOTE_MAX)
 				pl_note(c, "%s%s (%s in the region): %s",
@@ -1686,6 +1705,7 @@ static int region_pieces(struct pl_ctx *c, uint64_t lo, uint64_t hi,
 			mv += pb - pa;
 		}
 		rs->movable += mv;
+		rs->unshared += shared_bytes_in(c, id, lo, hi);
 		rs->past_eof += in - mv;
 		if (mv)
 			rs->files_movable++;
@@ -2368,12 +2388,13 @@ int pl_evacuate(struct pl_ctx *c, uint64_t start, uint64_t end,
 	er->movable = rs.movable;
 	er->files_movable = rs.files_movable;
 	er->files_immovable = rs.files_stuck;
-	er->shared = rs.stuck[PL_STUCK_SHARED];
+	/* shared: the bytes of shared extents among what cannot move */
+	er->shared = rs.shared_stuck;
+	er->unshared = rs.unshared;
 	for (int k = 1; k <= PL_STUCK_BUSY; k++)
-		if (k != PL_STUCK_SHARED)
-			er->immovable += rs.stuck[k];
+		er->immovable += rs.stuck[k];
 	er->immovable += rs.past_eof;
-	filebytes = er->movable + er->immovable + er->shared;
+	filebytes = er->movable + er->immovable;
 	if (lm_range_stats(c->m, start, end, &st) == 0) {
 		er->meta = st.bytes[LM_CAT_META];
 		er->unknown = st.unknown;
@@ -2426,14 +2447,19 @@ int pl_evacuate(struct pl_ctx *c, uint64_t start, uint64_t end,
 		        sz(c->group_keep, a));
 	{
 		char t1[32], t2[32], t3[32], t4[32], t5[32], t6[32], t7[32];
+		char t8[32], un[96] = "";
+		if (er->unshared)
+			snprintf(un, sizeof(un),
+			         "; %s shared, copied apart: --unshare",
+			         sz(er->unshared, t8));
 		pl_note(c,
 		        "region 0x%" PRIx64 "..0x%" PRIx64 ": %s of file "
-		        "data, %s movable (%" PRIu64 " files), %s moved by "
+		        "data, %s movable (%" PRIu64 " files%s), %s moved by "
 		        "the plan, %s cannot move (%" PRIu64 " files; %s "
 		        "shared), %s metadata, %s free outside",
 		        start, end, sz(filebytes, t1), sz(er->movable, t2),
-		        er->files_movable, sz(er->moved, t3),
-		        sz(er->immovable + er->shared, t4), er->files_immovable,
+		        er->files_movable, un, sz(er->moved, t3),
+		        sz(er->immovable, t4), er->files_immovable,
 		        sz(er->shared, t5), sz(er->meta, t6),
 		        sz(er->free_out, t7));
 	}

@@ -234,7 +234,10 @@ int pl_defrag(struct pl_ctx *c, const uint32_t *ids, size_t n,
 int pl_compact(struct pl_ctx *c, uint64_t start, uint64_t end);
 
 struct pl_evac_report {
-	uint64_t meta, unknown, immovable, shared, movable, moved, free_out;
+	/* immovable: file bytes that stay (shared ones among them: shared);
+	 * unshared: shared bytes of movable files (--unshare copies them) */
+	uint64_t meta, unknown, immovable, shared, unshared, movable, moved,
+	    free_out;
 	uint64_t files_movable, files_immovable;
 };
 /* Move the data in [start, end) out of it: the part of each movable

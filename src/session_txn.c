@@ -312,13 +312,22 @@ static void busy_text(const struct tx_check *c, char *why, size_t wlen)
 	         text);
 }
 
-/* Why a check failed, in words. */
-static void check_text(const struct tx_check *c, char *why, size_t wlen)
+/* Why a check of plan p failed, in words. */
+static void check_text(const struct tx_plan *p, const struct tx_check *c,
+                       char *why, size_t wlen)
 {
 	char a[32], b[32];
 
 	switch (c->kind) {
 	case TX_CHECK_FREE:
+		break;
+	case TX_CHECK_TAKEN:
+		snprintf(why, wlen,
+		         "step %zu (%s) needs 0x%" PRIx64 "..0x%" PRIx64
+		         ", where step %zu puts %s first",
+		         c->step + 1, OUT_ESC(p->steps[c->step].range.path),
+		         c->busy_lo, c->hi, c->taker + 1,
+		         OUT_ESC(p->steps[c->taker].range.path));
 		break;
 	case TX_CHECK_NO_SPACE:
 		units_format_size(c->need, a, sizeof(a));
@@ -356,7 +365,7 @@ int session_check_targets(struct rl_session *s, const struct tx_plan *p,
 	int r = tx_check_targets(p, &s->fs, &c);
 
 	if (r != 0)
-		check_text(&c, why, wlen);
+		check_text(p, &c, why, wlen);
 	tx_check_fini(&c);
 	return r;
 }

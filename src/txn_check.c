@@ -136,40 +136,69 @@ static int used_cb(const struct rl_space_rec *r, void *arg)
 	return 0;
 }
 
-/* End of the block range containing pos that a step before step i of the
- * plan moves away (so it is free when step i runs), or pos. */
-static uint64_t freed_by_earlier(const struct tx_plan *p, size_t i,
-                                 uint64_t pos)
+/* The piece of pieces e (n) holding physical byte pos, or NULL. */
+static const struct rl_extent *piece_at(const struct rl_extent *e, size_t n,
+                                        uint64_t pos)
 {
-	for (size_t j = 0; j < i; j++)
-		for (size_t k = 0; k < p->steps[j].range.nbefore; k++) {
-			const struct rl_extent *b =
-			    &p->steps[j].range.before[k];
-			if (b->physical <= pos && pos < b->physical + b->length)
-				return b->physical + b->length;
-		}
-	return pos;
+	for (size_t k = 0; k < n; k++)
+		if (e[k].physical <= pos && pos < e[k].physical + e[k].length)
+			return &e[k];
+	return NULL;
 }
 
-/* The first byte from lo on (below hi) that is neither free now (fe: the
- * n free extents of [lo, hi)) nor freed by an earlier step of the plan
- * by the time step i runs (sequenced plans: undo of a defrag, compact);
- * hi or more when there is none. */
+/* Is physical byte pos free when step i of plan p runs? Free now
+ * (free_end: where that free extent ends, or 0 when pos is in use now)
+ * or freed by an earlier step (a block range it moves away), unless a
+ * step after that puts data there again (*taker: that step, else
+ * SIZE_MAX; an undo of --unshare puts two files back on the blocks they
+ * shared). Returns the end of the free range from pos (it ends where an
+ * earlier step's target begins), or pos when pos is not free. */
+static uint64_t free_at_step(const struct tx_plan *p, size_t i, uint64_t pos,
+                             uint64_t free_end, size_t *taker)
+{
+	uint64_t end = free_end > pos ? free_end : pos;
+
+	*taker = SIZE_MAX;
+	for (size_t j = 0; j < i; j++) {
+		const struct tx_step *st = &p->steps[j];
+		const struct rl_extent *b;
+
+		if (piece_at(st->range.target, st->range.ntarget, pos)) {
+			end = pos;
+			*taker = j;
+		} else if ((b = piece_at(st->range.before, st->range.nbefore,
+		                         pos))) {
+			end = b->physical + b->length;
+			*taker = SIZE_MAX;
+		}
+	}
+	for (size_t j = 0; j < i && end > pos; j++)
+		for (size_t k = 0; k < p->steps[j].range.ntarget; k++) {
+			uint64_t a = p->steps[j].range.target[k].physical;
+			if (a > pos && a < end)
+				end = a;
+		}
+	return end;
+}
+
+/* The first byte from lo on (below hi) that is not free when step i runs
+ * (fe: the n free extents of [lo, hi) now; sequenced plans: undo of a
+ * defrag, compact); hi or more when there is none. *taker: the earlier
+ * step that puts data there, or SIZE_MAX. */
 static uint64_t first_busy(const struct tx_plan *p, size_t i,
                            const struct rl_free_extent *fe, int n, uint64_t lo,
-                           uint64_t hi)
+                           uint64_t hi, size_t *taker)
 {
-	uint64_t pos = lo, e2;
+	uint64_t pos = lo, e2, fend;
 	int q = 0;
 
+	*taker = SIZE_MAX;
 	while (pos < hi) {
 		while (q < n && fe[q].start + fe[q].len <= pos)
 			q++;
-		if (q < n && fe[q].start <= pos) {
-			pos = fe[q].start + fe[q].len;
-			continue;
-		}
-		e2 = freed_by_earlier(p, i, pos);
+		fend =
+		    q < n && fe[q].start <= pos ? fe[q].start + fe[q].len : 0;
+		e2 = free_at_step(p, i, pos, fend, taker);
 		if (e2 <= pos)
 			break;
 		pos = e2;
@@ -184,6 +213,7 @@ static int check_piece(const struct tx_plan *p, size_t i,
 {
 	struct rl_free_extent fe[64];
 	uint64_t lo = t->physical, hi = lo + t->length, pos;
+	size_t taker;
 	int n;
 
 	c->lo = lo;
@@ -199,9 +229,18 @@ static int check_piece(const struct tx_plan *p, size_t i,
 		c->err = n;
 		return n;
 	}
-	pos = first_busy(p, i, fe, n, lo, hi);
+	pos = first_busy(p, i, fe, n, lo, hi, &taker);
 	if (pos >= hi)
 		return 0;
+	if (taker != SIZE_MAX) {
+		/* an earlier step of the plan puts its data there */
+		c->kind = TX_CHECK_TAKEN;
+		c->step = i;
+		c->taker = taker;
+		c->busy_lo = pos;
+		c->busy_hi = hi;
+		return 1;
+	}
 	/* [pos, ...) is not free: who holds it? */
 	c->kind = TX_CHECK_BUSY;
 	c->busy_lo = pos;

@@ -22,6 +22,9 @@ enum tx_check_kind {
 	TX_CHECK_BEYOND_END, /* target [lo, hi) ends past volume_size */
 	TX_CHECK_NO_MAP,     /* the free-space map cannot be read: err */
 	TX_CHECK_BUSY,       /* target [lo, hi): [busy_lo, busy_hi) used */
+	TX_CHECK_TAKEN,      /* target [lo, hi) of step `step`: from
+	                        busy_lo on, step `taker` (earlier) puts
+	                        its data there */
 };
 
 #define TX_CHECK_MAX_USED   64 /* space-map records kept (the first) */
@@ -34,6 +37,7 @@ struct tx_check {
 	uint64_t lo, hi;           /* BEYOND_END, BUSY: the target piece */
 	uint64_t volume_size;      /* BEYOND_END */
 	uint64_t busy_lo, busy_hi; /* BUSY: the used range found first */
+	size_t step, taker;        /* TAKEN */
 	/* BUSY: the space map's used records in [busy_lo, busy_hi), the
 	 * first TX_CHECK_MAX_USED of them */
 	struct rl_space_rec used[TX_CHECK_MAX_USED];
