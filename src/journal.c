@@ -3,7 +3,10 @@
  * The undo journal (see journal.h for the format and the guarantees).
  *
  * Payload keys (JSON):
- *   BEGIN   {"txn","time","command","uuid","undo_of","steps","pid"}
+ *   BEGIN   {"txn","time","command","uuid","undo_of","steps","pid"[,"group"]}
+ *           ("group": the first transaction of the same command, only
+ *           in the later ones; journals without it read as one
+ *           transaction per command)
  *   PLANNED {"txn","step","path","ino","gen","offset","length",
  *            "target":[[logical,physical,length,flags]...],"before":[...]}
  *   DONE    {"txn","step","after":[...],"bytes"}
@@ -292,6 +295,18 @@ struct jr_txn *jr_last_undoable(struct jr_journal *j)
 	return NULL;
 }
 
+size_t jr_group_undoable(struct jr_journal *j, const struct jr_txn *t,
+                         struct jr_txn **out)
+{
+	size_t n = 0;
+
+	for (size_t i = j->ntxns; i-- > 0;)
+		if (j->txns[i].group == t->group && !j->txns[i].undo_of &&
+		    jr_undoable(&j->txns[i]) == JR_UNDO_OK)
+			out[n++] = &j->txns[i];
+	return n;
+}
+
 static struct jr_step *find_step(struct jr_txn *t, unsigned index)
 {
 	for (size_t i = 0; i < t->nsteps; i++)
@@ -387,6 +402,7 @@ static int apply_record(struct jr_journal *j, unsigned type, const char *pl,
 		t->command = get_str(o, "command");
 		t->uuid = get_str(o, "uuid");
 		t->undo_of = get_u64(o, "undo_of");
+		t->group = get_u64(o, "group") ? get_u64(o, "group") : id;
 		t->nplanned = (unsigned)get_u64(o, "steps");
 		t->pid = (long)get_u64(o, "pid");
 		t->status = JR_ST_OPEN;
@@ -1078,6 +1094,8 @@ int jr_begin(struct jr_journal *j, const char *command, uint64_t undo_of,
 	ju_add_u64(o, "undo_of", undo_of);
 	ju_add_u64(o, "steps", nsteps);
 	ju_add_u64(o, "pid", (uint64_t)getpid());
+	if (j->next_group && j->next_group != next)
+		ju_add_u64(o, "group", j->next_group);
 	ret = append_record(j, JR_BEGIN, o);
 	if (ret == 0)
 		*id = next;

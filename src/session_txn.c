@@ -515,7 +515,11 @@ enum cmd_status session_apply_now(struct rl_session *s,
 	/* the volume's, whatever the journal directory */
 	o.state_dir = vl_state_dir(state_dir, sizeof(state_dir));
 	o.no_tunables = s->no_tunables;
+	j->next_group = s->txn_group;
 	r = tx_apply(p, j, &o, &res);
+	j->next_group = 0;
+	if (!s->txn_group)
+		s->txn_group = res.id; /* the command's next ones join it */
 	s->last_steps_done = res.steps_done;
 	s->last_err = r < 0 ? (res.err ? res.err : r) : 0;
 	if (tx_stop_signal()) {
@@ -596,6 +600,24 @@ enum cmd_status session_apply_now(struct rl_session *s,
 		    res.id, sz, res.steps_done, res.steps_done == 1 ? "" : "s",
 		    p->undo_of ? " back" : "", res.id);
 	return CMD_OK;
+}
+
+int session_exclude_targets(uint64_t **excl, size_t *n,
+                            const struct tx_step *st)
+{
+	uint64_t *nx =
+	    realloc(*excl, (*n + st->range.ntarget) * 2 * sizeof(*nx));
+
+	if (!nx)
+		return -ENOMEM;
+	*excl = nx;
+	for (size_t k = 0; k < st->range.ntarget; k++) {
+		nx[2 * *n] = st->range.target[k].physical;
+		nx[2 * *n + 1] =
+		    st->range.target[k].physical + st->range.target[k].length;
+		(*n)++;
+	}
+	return 0;
 }
 
 int session_pending_add(struct rl_session *s, struct tx_plan *p)
