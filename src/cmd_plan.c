@@ -509,6 +509,7 @@ static enum cmd_status run(struct rl_session *s, const struct cmd_call *c,
 		        "planning again around it (retry %" PRIu64
 		        " of %" PRIu64 ")\n",
 		        c->def->name, round + 1, retries);
+		session_settle(s); /* the donors it held are free again */
 	}
 	free(s->plan_excl);
 	s->plan_excl = NULL;

@@ -752,6 +752,7 @@ static enum cmd_status undo_apply(struct rl_session *s,
 		        from + 1, OUT_ESC(p->steps[k].range.path),
 		        rl_strerror(s->last_err));
 		r = session_exclude_targets(&u->excl, &u->nexcl, &p->steps[k]);
+		session_settle(s);
 		tx_plan_free(&q);
 		tx_fit_free(fit);
 		tx_plan_init(&q);

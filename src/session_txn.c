@@ -602,6 +602,16 @@ enum cmd_status session_apply_now(struct rl_session *s,
 	return CMD_OK;
 }
 
+void session_settle(struct rl_session *s)
+{
+	int fd = open(s->fs.mountpoint, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+
+	if (fd >= 0) {
+		rl_free_space_settle(fd);
+		close(fd);
+	}
+}
+
 int session_exclude_targets(uint64_t **excl, size_t *n,
                             const struct tx_step *st)
 {

@@ -22,6 +22,11 @@ struct jr_journal;
 int session_exclude_targets(uint64_t **excl, size_t *n,
                             const struct tx_step *st);
 
+/* Wait until what was freed moments ago is free in the space map (XFS
+ * frees closed unlinked files, e.g. donors held ahead, in the
+ * background): before a plan is made again after a failed apply. */
+void session_settle(struct rl_session *s);
+
 /* Open the session's journal (once). lock: take the volume lock (needed
  * to append); try_lock: take it when free, else read only. dir_opt:
  * --journal-dir, or NULL. At the first open, say what the journal holds
