@@ -799,7 +799,7 @@ static enum cmd_status undo_txn(struct rl_session *s, const struct cmd_call *c,
 	tx_plan_init(&u.exact);
 	tx_plan_init(&p);
 	u.exact.block_size = s->fs.block_size;
-	r = tx_plan_undo(&u.exact, jr_find(j, id));
+	r = tx_plan_undo_rest(&u.exact, j, jr_find(j, id));
 	if (r < 0) {
 		session_error(s, "transaction %" PRIu64 ": %s", id,
 		              r == -EBADMSG

@@ -386,6 +386,127 @@ int tx_undo_fit(struct pl_ctx *c, const struct tx_plan *exact, size_t from,
 	return r;
 }
 
+/* Remove step i of p. */
+static void plan_drop(struct tx_plan *p, size_t i)
+{
+	p->total -= p->steps[i].bytes;
+	tx_step_clear(&p->steps[i]);
+	memmove(&p->steps[i], &p->steps[i + 1],
+	        (p->nsteps - i - 1) * sizeof(*p->steps));
+	p->nsteps--;
+}
+
+/* Step i of p starts from `now` (where an earlier undo left its range):
+ * what it moves is recomputed; dropped when nothing is left. */
+static int plan_restart(struct tx_plan *p, size_t i,
+                        const struct rl_extent *now, size_t nnow)
+{
+	struct tx_step *st = &p->steps[i];
+	struct rl_extent *want = NULL, *bef = jr_pieces_dup(now, nnow), *tgt;
+	size_t nwant, ntgt;
+	int r =
+	    bef ? tx_predict(st->range.before, st->range.nbefore,
+	                     st->range.target, st->range.ntarget, &want, &nwant)
+	        : -ENOMEM;
+
+	if (r == 0) {
+		nnow = tx_pieces_normalize(bef, nnow);
+		r = tx_pieces_not_in_place(want, nwant, bef, nnow, &tgt, &ntgt);
+	}
+	free(want);
+	if (r < 0) {
+		free(bef);
+		return r;
+	}
+	free(st->range.before);
+	free(st->range.target);
+	st->range.before = bef;
+	st->range.nbefore = nnow;
+	st->range.target = tgt;
+	st->range.ntarget = ntgt;
+	p->total -= st->bytes;
+	st->bytes = tx_pieces_bytes(tgt, ntgt);
+	p->total += st->bytes;
+	if (ntgt == 0)
+		plan_drop(p, i);
+	return 0;
+}
+
+/* The step of p that undo step us reverted (the same range, from where
+ * the plan expects it), or p->nsteps. */
+static size_t plan_step_of(const struct tx_plan *p, const struct jr_step *us)
+{
+	struct rl_extent *b =
+	    jr_pieces_dup(us->range.before, us->range.nbefore);
+	size_t nb, i;
+
+	if (!b)
+		return p->nsteps;
+	nb = tx_pieces_normalize(b, us->range.nbefore);
+	for (i = 0; i < p->nsteps; i++) {
+		const struct jr_range *r = &p->steps[i].range;
+		if (r->ino == us->range.ino && r->offset == us->range.offset &&
+		    r->length == us->range.length &&
+		    tx_pieces_equal(r->before, r->nbefore, b, nb))
+			break;
+	}
+	free(b);
+	return i;
+}
+
+int tx_plan_undo_rest(struct tx_plan *p, const struct jr_journal *j,
+                      const struct jr_txn *t)
+{
+	int r = tx_plan_undo(p, t);
+
+	for (size_t x = 0; r == 0 && x < j->ntxns; x++) {
+		const struct jr_txn *u = &j->txns[x];
+
+		if (u->undo_of != t->id || u->id < t->id ||
+		    u->status == JR_ST_APPLIED || u->status == JR_ST_OPEN)
+			continue;
+		for (size_t k = 0; r == 0 && k < u->nsteps; k++) {
+			const struct jr_step *us = &u->steps[k];
+			size_t i = us->nafter ? plan_step_of(p, us) : p->nsteps;
+			uint64_t a = us->range.offset, b = a + us->range.length;
+
+			if (i >= p->nsteps)
+				continue;
+			if (us->state != JR_STEP_DONE) {
+				r = plan_restart(p, i, us->after, us->nafter);
+				continue;
+			}
+			/* reverted: the file's later steps start from there */
+			for (size_t q = i + 1; r == 0 && q < p->nsteps;) {
+				const struct jr_range *o = &p->steps[q].range;
+				uint64_t lo = o->offset, hi = lo + o->length;
+				struct rl_extent *nb;
+				size_t n = o->nbefore, left = p->nsteps;
+
+				if (o->ino != us->range.ino || hi <= a ||
+				    lo >= b) {
+					q++;
+					continue;
+				}
+				nb = jr_pieces_dup(o->before, n);
+				r = nb ? overlay(&nb, &n, us->after, us->nafter,
+				                 a > lo ? a : lo,
+				                 b < hi ? b : hi)
+				       : -ENOMEM;
+				if (r == 0)
+					r = plan_restart(p, q, nb, n);
+				free(nb);
+				q += p->nsteps == left; /* else q was dropped */
+			}
+			if (r == 0)
+				plan_drop(p, i);
+		}
+	}
+	if (r == 0 && p->nsteps == 0)
+		r = -EBADMSG;
+	return r;
+}
+
 void tx_fit_free(struct tx_fit *f)
 {
 	free(f->steps);

@@ -34,12 +34,12 @@ int main(int argc, char **argv)
 		perror(argv[1]);
 		return 1;
 	}
-	got = rl_allocate_ex(fd,
-	                     RL_ALLOC_FIXED_START | RL_ALLOC_CONTIGUOUS |
-	                         RL_ALLOC_FIXED_LEN,
-	                     goal, len, NULL);
+	got = rl_allocate_ex(
+	    fd, RL_ALLOC_FIXED_START | RL_ALLOC_CONTIGUOUS | RL_ALLOC_FIXED_LEN,
+	    goal, len, NULL);
 	if (got < 0 || (uint64_t)got != len) {
-		fprintf(stderr, "rl_squat: %s at 0x%" PRIx64 "+%" PRIu64 ": %s\n",
+		fprintf(stderr,
+		        "rl_squat: %s at 0x%" PRIx64 "+%" PRIu64 ": %s\n",
 		        argv[1], goal, len,
 		        got < 0 ? rl_strerror((int)got) : "short allocation");
 		close(fd);
