@@ -951,7 +951,10 @@ enum cmd_status cmd_undo(struct rl_session *s, const struct cmd_call *c)
 			        "undo: transaction %" PRIu64 " (%zu of %zu "
 			        "that the command made, newest first)\n",
 			        ids[i], i + 1, n);
-		st = undo_txn(s, c, j, ids[i], dry, !dry || i == 0, jdir);
+		/* (a dry run or a pending plan cannot check the older ones:
+		 * the newer ones are not undone yet) */
+		st = undo_txn(s, c, j, ids[i], dry,
+		              i == 0 || !(dry || s->plan_mode), jdir);
 		if (st != CMD_OK && i > 0)
 			fprintf(
 			    s->err,

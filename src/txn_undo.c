@@ -141,24 +141,51 @@ static int overlay(struct rl_extent **p, size_t *n, const struct rl_extent *q,
 	return 0;
 }
 
+static int cmp_run(const void *a, const void *b)
+{
+	const struct pl_run *x = a, *y = b;
+	return x->start < y->start ? -1 : x->start > y->start;
+}
+
 /* Reserve what the exact plan's steps after j put back exactly (free
  * parts taken out of the map, into *saved): a piece placed near its old
- * place must not take another step's old place. */
+ * place must not take another step's old place. Their pieces are merged
+ * first (an evacuated region's old places are a few runs). */
 static int reserve_later(struct pl_ctx *c, const struct tx_plan *exact,
                          size_t j, struct pl_run **saved, size_t *nsaved,
                          size_t *cap)
 {
-	for (size_t i = j + 1; i < exact->nsteps; i++) {
-		const struct tx_step *e = &exact->steps[i];
-		for (size_t k = 0; k < e->range.ntarget; k++) {
-			int r = fm_take_free(
-			    &c->fm, e->range.target[k].physical,
-			    e->range.target[k].length, saved, nsaved, cap);
-			if (r < 0)
-				return r;
+	struct pl_run *all = NULL;
+	size_t n = 0, acap = 0, k = 0;
+	int r = 0;
+
+	for (size_t i = j + 1; i < exact->nsteps && r == 0; i++) {
+		const struct jr_range *e = &exact->steps[i].range;
+		for (size_t q = 0; q < e->ntarget && r == 0; q++) {
+			if (mem_grow(&all, &acap, n + 1, sizeof(*all)) < 0) {
+				r = -ENOMEM;
+				break;
+			}
+			all[n].start = e->target[q].physical;
+			all[n++].len = e->target[q].length;
 		}
 	}
-	return 0;
+	if (r == 0 && n)
+		qsort(all, n, sizeof(*all), cmp_run);
+	for (size_t i = 0; r == 0 && i < n; i++) {
+		if (k && all[i].start <= all[k - 1].start + all[k - 1].len) {
+			uint64_t e = all[i].start + all[i].len;
+			if (e > all[k - 1].start + all[k - 1].len)
+				all[k - 1].len = e - all[k - 1].start;
+			continue;
+		}
+		all[k++] = all[i];
+	}
+	for (size_t i = 0; r == 0 && i < k; i++)
+		r = fm_take_free(&c->fm, all[i].start, all[i].len, saved,
+		                 nsaved, cap);
+	free(all);
+	return r;
 }
 
 static int give_back(struct pl_ctx *c, const struct pl_run *r, size_t n)
@@ -462,7 +489,8 @@ int tx_plan_undo_rest(struct tx_plan *p, const struct jr_journal *j,
 	for (size_t x = 0; r == 0 && x < j->ntxns; x++) {
 		const struct jr_txn *u = &j->txns[x];
 
-		if (u->undo_of != t->id || u->id < t->id ||
+		/* (one undone since, i.e. redone, moved nothing back) */
+		if (u->undo_of != t->id || u->id < t->id || u->undone ||
 		    u->status == JR_ST_APPLIED || u->status == JR_ST_OPEN)
 			continue;
 		for (size_t k = 0; r == 0 && k < u->nsteps; k++) {

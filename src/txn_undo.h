@@ -17,11 +17,11 @@
 #include "txn.h"
 
 /* tx_plan_undo of transaction t, less what undos of t that did not
- * complete (failed, stopped, interrupted: the newer ones in j) moved back
- * already: a step they completed is left out (later steps on its file
- * start where it left the file), one they ended part way starts where
- * it left its range. So an undo stopped midway goes on where it ended.
- * 0, -EBADMSG (nothing left to undo) or -ENOMEM. */
+ * complete (failed, stopped, interrupted, and not redone since: the newer
+ * ones in j) moved back already: a step they completed is left out (later steps
+ * on its file start where it left the file), one they ended part way starts
+ * where it left its range. So an undo stopped midway goes on where it ended. 0,
+ * -EBADMSG (nothing left to undo) or -ENOMEM. */
 int tx_plan_undo_rest(struct tx_plan *p, const struct jr_journal *j,
                       const struct jr_txn *t);
 
