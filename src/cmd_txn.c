@@ -733,6 +733,8 @@ static enum cmd_status undo_apply(struct rl_session *s,
 	char why[2048];
 	enum cmd_status st;
 
+	size_t refused = SIZE_MAX; /* the step refused last */
+
 	tx_plan_init(&q);
 	for (int round = 0;; round++) {
 		size_t k, from;
@@ -748,10 +750,17 @@ static enum cmd_status undo_apply(struct rl_session *s,
 		fprintf(s->err,
 		        "relayout: undo: the filesystem refused the place of "
 		        "step %zu (%s, %s): planning the rest of the undo "
-		        "again around it\n",
+		        "again%s\n",
 		        from + 1, OUT_ESC(p->steps[k].range.path),
-		        rl_strerror(s->last_err));
-		r = session_exclude_targets(&u->excl, &u->nexcl, &p->steps[k]);
+		        rl_strerror(s->last_err),
+		        from == refused ? " around it" : "");
+		/* the first time from a fresh scan (taken blocks are seen
+		 * there; blocks freed moments ago may just not have been free
+		 * yet), the second time without that step's targets */
+		r = from == refused ? session_exclude_targets(
+		                          &u->excl, &u->nexcl, &p->steps[k])
+		                    : 0;
+		refused = from;
 		session_settle(s);
 		tx_plan_free(&q);
 		tx_fit_free(fit);
