@@ -460,26 +460,13 @@ static void plan_refuse(struct rl_session *s, struct pl_ctx *ctx, int r)
  * them. */
 static void plan_note_missed(struct rl_session *s, const struct tx_plan *p)
 {
-	const struct tx_step *fs;
-	uint64_t *nx;
-
 	if (s->plan_mode ||
 	    (s->last_err != -EBUSY && s->last_err != -ENOSPC &&
 	     s->last_err != -EINVAL && s->last_err != -EOPNOTSUPP) ||
 	    s->last_steps_done >= p->nsteps)
 		return;
-	fs = &p->steps[s->last_steps_done];
-	nx = realloc(s->plan_excl,
-	             (s->nplan_excl + fs->range.ntarget) * 2 * sizeof(*nx));
-	if (!nx)
-		return;
-	s->plan_excl = nx;
-	for (size_t k = 0; k < fs->range.ntarget; k++) {
-		nx[2 * s->nplan_excl] = fs->range.target[k].physical;
-		nx[2 * s->nplan_excl + 1] =
-		    fs->range.target[k].physical + fs->range.target[k].length;
-		s->nplan_excl++;
-	}
+	(void)session_exclude_targets(&s->plan_excl, &s->nplan_excl,
+	                              &p->steps[s->last_steps_done]);
 }
 
 /* The planned moves as a plan: printed, and applied (or added to the
@@ -605,6 +592,7 @@ static enum cmd_status run(struct rl_session *s, const struct cmd_call *c,
 		        "planning again around it (retry %" PRIu64
 		        " of %" PRIu64 ")\n",
 		        c->def->name, round + 1, retries);
+		session_settle(s); /* the donors it held are free again */
 	}
 	free(s->plan_excl);
 	s->plan_excl = NULL;

@@ -18,11 +18,13 @@
 #include "layout_model.h"
 #include "output.h"
 #include "planner.h"
+#include "scan.h"
 #include "session.h"
 #include "session_model.h"
 #include "session_txn.h"
 #include "txn.h"
 #include "txn_check.h"
+#include "txn_undo.h"
 #include "units.h"
 
 #define TXN_APPLY_OPTS                                                         \
@@ -498,7 +500,7 @@ enum cmd_status cmd_log(struct rl_session *s, const struct cmd_call *c)
  * shared extents cannot be shared again)? */
 static bool unshared(const struct jr_txn *t)
 {
-	const char *c = t->command;
+	const char *c = t ? t->command : NULL;
 
 	while (c && (c = strstr(c, "--unshare"))) {
 		c += strlen("--unshare");
@@ -541,16 +543,425 @@ static int check_undo_files(struct rl_session *s, const struct tx_plan *p,
 	return 1;
 }
 
+/* Placements refused this many times in one undo: give up. */
+#define UNDO_ROUNDS 32
+
+/* An undo of one transaction as it runs: the exact plan (everything back
+ * where it was), where each of its steps went (near: not exactly), the
+ * targets a placement refused. */
+struct undo_run {
+	uint64_t id;              /* the transaction undone */
+	struct tx_plan exact;     /* tx_plan_undo */
+	struct tx_fit_step *went; /* per exact step; bytes 0: not applied */
+	uint64_t *excl;           /* [start, end) pairs never to use */
+	size_t nexcl;
+};
+
+static void undo_run_free(struct undo_run *u)
+{
+	tx_plan_free(&u->exact);
+	free(u->went);
+	free(u->excl);
+}
+
+/* The fit of a plan that goes back exactly: step i is exact step i. */
+static int fit_exact(const struct tx_plan *p, struct tx_fit *fit)
+{
+	memset(fit, 0, sizeof(*fit));
+	fit->steps = calloc(p->nsteps + 1, sizeof(*fit->steps));
+	if (!fit->steps)
+		return -ENOMEM;
+	fit->nsteps = p->nsteps;
+	for (size_t i = 0; i < p->nsteps; i++) {
+		fit->steps[i].exact = i;
+		fit->steps[i].bytes = p->steps[i].bytes;
+	}
+	return 0;
+}
+
+/* Where the ranges of exact steps [from, n) are now, for the first step
+ * of each file among them (the others follow from it): now[j] NULL where
+ * it cannot be read (the step then expects its `before`). */
+static void undo_where_now(struct rl_session *s, const struct tx_plan *e,
+                           size_t from, struct rl_extent **now, size_t *nnow)
+{
+	for (size_t j = from; j < e->nsteps; j++) {
+		const struct jr_range *r = &e->steps[j].range;
+		bool first = true;
+		int fd;
+
+		for (size_t k = from; k < j && first; k++)
+			first = e->steps[k].range.ino != r->ino;
+		if (!first)
+			continue;
+		fd = session_open_file(s, r->path, O_RDONLY);
+		if (fd < 0)
+			continue;
+		if (tx_range_pieces(fd, r->offset, r->length, &now[j - from],
+		                    &nnow[j - from]) < 0)
+			now[j - from] = NULL;
+		close(fd);
+	}
+}
+
+/* Plan exact steps [from, n) of u onto the volume as it is now (a fresh
+ * scan): into p (empty) and fit. refresh: read where the ranges are now
+ * (a later round: earlier steps may have gone near, the failed one may
+ * have moved part way). 0, or -errno (why says). */
+static int undo_fit(struct rl_session *s, struct undo_run *u, size_t from,
+                    bool refresh, struct tx_plan *p, struct tx_fit *fit,
+                    char *why, size_t wlen)
+{
+	size_t n = u->exact.nsteps - from;
+	struct rl_extent **now = calloc(n + 1, sizeof(*now));
+	size_t *nnow = calloc(n + 1, sizeof(*nnow));
+	struct session_plan_hooks hooks;
+	struct scan_stats ss;
+	struct pl_ctx ctx;
+	int r = now && nnow ? 0 : -ENOMEM;
+
+	if (r == 0 && refresh)
+		undo_where_now(s, &u->exact, from, now, nnow);
+	if (r == 0 && (r = session_scan(s, 0, &ss)) < 0)
+		snprintf(why, wlen, "cannot scan the volume: %s",
+		         rl_strerror(r));
+	if (r == 0) {
+		r = session_plan_init(&ctx, &hooks, s, s->model);
+		if (r == 0)
+			r = tx_undo_fit(&ctx, &u->exact, from, u->excl,
+			                u->nexcl, now, nnow, p, fit);
+		if (r == -ENOSPC)
+			snprintf(why, wlen,
+			         "no free run holds the data of %s (step %zu) "
+			         "near its old place or anywhere else",
+			         u->exact.steps[fit->failed].range.path,
+			         fit->failed + 1);
+		else if (r < 0)
+			snprintf(why, wlen, "cannot plan: %s", rl_strerror(r));
+		session_plan_fini(&ctx, &hooks);
+	}
+	for (size_t j = 0; now && j < n; j++)
+		free(now[j]);
+	free(now);
+	free(nnow);
+	return r;
+}
+
+/* A placement the filesystem refused at a step's target (taken
+ * meanwhile, or held back): planning around it may help. */
+static bool placement_refused(int err)
+{
+	return err == -ENOSPC || err == -EBUSY || err == -EINVAL ||
+	       err == -EOPNOTSUPP;
+}
+
+/* "N files put back exactly, M near their old place": per file, from
+ * went (per exact step, bytes 0: not done). In JSON only when M > 0. */
+static void report_near(struct rl_session *s, const struct undo_run *u,
+                        const struct tx_fit_step *went, bool planned)
+{
+	const struct tx_plan *e = &u->exact;
+	size_t files = 0, near = 0, shown = 0;
+	uint64_t gsz = s->fs.group_size;
+	cJSON *o = NULL, *a = NULL;
+
+	for (size_t i = 0; i < e->nsteps; i++) {
+		bool first = true;
+		for (size_t k = 0; k < i && first; k++)
+			first = e->steps[k].range.ino != e->steps[i].range.ino;
+		if (!first)
+			continue;
+		files++;
+		for (size_t k = i; k < e->nsteps; k++)
+			if (e->steps[k].range.ino == e->steps[i].range.ino &&
+			    went[k].near) {
+				near++;
+				break;
+			}
+	}
+	if (near == 0)
+		return;
+	if (s->json) {
+		o = cJSON_CreateObject();
+		out_add_u64(o, "undo_of", u->id);
+		cJSON_AddBoolToObject(o, "planned", planned);
+		out_add_u64(o, "files_exact", files - near);
+		out_add_u64(o, "files_near", near);
+		a = cJSON_AddArrayToObject(o, "near");
+	} else {
+		fprintf(s->out,
+		        "undo of transaction %" PRIu64 ": %zu file%s %s back "
+		        "exactly, %zu near %s old place (the old blocks were "
+		        "taken since, or the filesystem held them back):\n",
+		        u->id, files - near, files - near == 1 ? "" : "s",
+		        planned ? "go" : "put", near,
+		        near == 1 ? "its" : "their");
+	}
+	for (size_t i = 0; i < e->nsteps; i++) {
+		const struct jr_range *r = &e->steps[i].range;
+		uint64_t nb = 0, all = 0, old_at = 0, new_at = 0, d;
+		bool first = true;
+		char x[32], y[32], z[32];
+
+		for (size_t k = 0; k < i && first; k++)
+			first = e->steps[k].range.ino != r->ino;
+		for (size_t k = i; first && k < e->nsteps; k++) {
+			if (e->steps[k].range.ino != r->ino)
+				continue;
+			all += e->steps[k].bytes;
+			if (went[k].near && !nb) {
+				old_at = went[k].old_at;
+				new_at = went[k].new_at;
+			}
+			nb += went[k].near;
+		}
+		if (!first || !nb)
+			continue;
+		d = new_at > old_at ? new_at - old_at : old_at - new_at;
+		if (a) {
+			cJSON *f = cJSON_CreateObject();
+			out_add_name(f, "path", r->path);
+			out_add_u64(f, "bytes", all);
+			out_add_u64(f, "near_bytes", nb);
+			out_add_u64(f, "old", old_at);
+			out_add_u64(f, "new", new_at);
+			cJSON_AddItemToArray(a, f);
+			continue;
+		}
+		if (++shown > 20)
+			continue;
+		units_format_size(nb, x, sizeof(x));
+		units_format_size(all, y, sizeof(y));
+		units_format_size(d, z, sizeof(z));
+		fprintf(s->out,
+		        "  %s: %s of %s at 0x%" PRIx64 " instead of 0x%" PRIx64
+		        " (%s %s%s)\n",
+		        OUT_ESC(r->path), x, y, new_at, old_at, z,
+		        new_at > old_at ? "above" : "below",
+		        gsz && (new_at - s->fs.first_data_byte) / gsz ==
+		                    (old_at - s->fs.first_data_byte) / gsz
+		            ? ", same group"
+		            : "");
+	}
+	if (o)
+		out_json_emit(s, o);
+	else if (shown > 20)
+		fprintf(s->out, "  ... and %zu more\n", shown - 20);
+}
+
+/* Remember where the first k steps of the fitted plan went. */
+static void undo_note_done(struct undo_run *u, const struct tx_fit *fit,
+                           size_t k)
+{
+	for (size_t i = 0; i < k && i < fit->nsteps; i++)
+		u->went[fit->steps[i].exact] = fit->steps[i];
+}
+
+/* Apply plan p (fit: where its steps go); when a placement is refused
+ * at a step's target, plan the rest again around it (a new transaction,
+ * also undoing transaction u->id), up to UNDO_ROUNDS times. */
+static enum cmd_status undo_apply(struct rl_session *s,
+                                  const struct cmd_call *c, struct undo_run *u,
+                                  struct tx_plan *p, struct tx_fit *fit,
+                                  const char *jdir)
+{
+	struct tx_plan q;
+	char why[2048];
+	enum cmd_status st;
+
+	size_t refused = SIZE_MAX; /* the step refused last */
+
+	tx_plan_init(&q);
+	for (int round = 0;; round++) {
+		size_t k, from;
+		int r;
+
+		st = session_apply_now(s, c, p, jdir);
+		k = s->last_steps_done;
+		undo_note_done(u, fit, k);
+		if (st == CMD_OK || !placement_refused(s->last_err) ||
+		    s->stop_signal || k >= p->nsteps || round >= UNDO_ROUNDS)
+			break;
+		from = fit->steps[k].exact;
+		fprintf(s->err,
+		        "relayout: undo: the filesystem refused the place of "
+		        "step %zu (%s, %s): planning the rest of the undo "
+		        "again%s\n",
+		        from + 1, OUT_ESC(p->steps[k].range.path),
+		        rl_strerror(s->last_err),
+		        from == refused ? " around it" : "");
+		/* the first time from a fresh scan (taken blocks are seen
+		 * there; blocks freed moments ago may just not have been free
+		 * yet), the second time without that step's targets */
+		r = from == refused ? session_exclude_targets(
+		                          &u->excl, &u->nexcl, &p->steps[k])
+		                    : 0;
+		refused = from;
+		session_settle(s);
+		tx_plan_free(&q);
+		tx_fit_free(fit);
+		tx_plan_init(&q);
+		if (r == 0)
+			r = undo_fit(s, u, from, true, &q, fit, why,
+			             sizeof(why));
+		if (r == 0 && q.nsteps == 0)
+			break; /* nothing left to move */
+		if (r == 0)
+			r = session_check_targets(s, &q, why, sizeof(why));
+		if (r != 0) {
+			session_error(
+			    s,
+			    "cannot go on with the undo of transaction "
+			    "%" PRIu64 " from step %zu: %s; the steps "
+			    "before it stay undone ('log')",
+			    u->id, from + 1,
+			    r < 0 && !why[0] ? rl_strerror(r) : why);
+			st = CMD_FAIL;
+			break;
+		}
+		p = &q;
+	}
+	report_near(s, u, u->went, false);
+	tx_plan_free(&q);
+	return st;
+}
+
+/* Undo transaction id: exactly where the blocks are free, near where
+ * they were taken meanwhile. check: the files (and targets) are checked
+ * (a dry run of a command's older transactions cannot be: the newer ones
+ * are not undone yet). */
+static enum cmd_status undo_txn(struct rl_session *s, const struct cmd_call *c,
+                                struct jr_journal *j, uint64_t id, bool dry,
+                                bool check, const char *jdir)
+{
+	struct undo_run u = {.id = id};
+	struct tx_plan p, *cur = &u.exact;
+	struct tx_fit fit = {0};
+	char why[2048], why2[2048] = "";
+	enum cmd_status st = CMD_FAIL;
+	int r;
+
+	tx_plan_init(&u.exact);
+	tx_plan_init(&p);
+	u.exact.block_size = s->fs.block_size;
+	r = tx_plan_undo_rest(&u.exact, j, jr_find(j, id));
+	if (r < 0) {
+		session_error(s, "transaction %" PRIu64 ": %s", id,
+		              r == -EBADMSG
+		                  ? "every range is already where it was"
+		                  : rl_strerror(r));
+		goto out;
+	}
+	u.went = calloc(u.exact.nsteps + 1, sizeof(*u.went));
+	if (!u.went || fit_exact(&u.exact, &fit) < 0) {
+		session_error(s, "out of memory");
+		goto out;
+	}
+	if (check && check_undo_files(s, &u.exact, id, why, sizeof(why))) {
+		session_error(s,
+		              "cannot undo transaction %" PRIu64
+		              ": %s; nothing "
+		              "was changed",
+		              id, why);
+		goto out;
+	}
+	r = check ? session_check_targets(s, &u.exact, why, sizeof(why)) : 0;
+	if (r == 1 && unshared(jr_find(j, id))) {
+		/* near is no help: its old blocks are (were) shared */
+		snprintf(why2, sizeof(why2),
+		         "it copied shared (reflinked) extents apart with "
+		         "--unshare: their old blocks were, or still are, "
+		         "another file's too, and undo cannot make two files "
+		         "share blocks again");
+		r = 2;
+	}
+	if (r == 1) {
+		/* old blocks taken (or the volume shrunk): near them */
+		tx_fit_free(&fit);
+		r = undo_fit(s, &u, 0, false, &p, &fit, why2, sizeof(why2));
+		if (r == 0)
+			r = session_check_targets(s, &p, why2, sizeof(why2));
+		cur = &p;
+	}
+	if (r != 0) {
+		session_error(
+		    s,
+		    "cannot undo transaction %" PRIu64 ": %s%s%s%s; "
+		    "nothing was changed",
+		    id, why,
+		    r == 2 ? " (" : why2[0] ? "; and not near it either: " : "",
+		    why2, r == 2 ? ")" : "");
+		goto out;
+	}
+	if (dry || s->plan_mode) {
+		struct tx_fit_step *w = calloc(u.exact.nsteps + 1, sizeof(*w));
+		for (size_t i = 0; w && i < fit.nsteps; i++)
+			w[fit.steps[i].exact] = fit.steps[i];
+		if (w)
+			report_near(s, &u, w, true);
+		free(w);
+		st = finish_plan(s, c, cur, dry, jdir);
+		goto out;
+	}
+	st = undo_apply(s, c, &u, cur, &fit, jdir);
+out:
+	tx_fit_free(&fit);
+	tx_plan_free(&p);
+	undo_run_free(&u);
+	return st;
+}
+
+/* Which transaction 'undo ID' names, checked: NULL (said why) when it
+ * cannot be undone. */
+static struct jr_txn *undo_named(struct rl_session *s, struct jr_journal *j,
+                                 const char *arg)
+{
+	uint64_t id;
+	struct jr_txn *t;
+	enum jr_undo_state u;
+
+	if (units_parse_size(arg, &id) < 0 || !(t = jr_find(j, id))) {
+		session_error(
+		    s, "no transaction '%s' in the journal (see 'log')", arg);
+		return NULL;
+	}
+	if (!jr_txn_here(j, t)) {
+		session_error(s,
+		              "transaction %" PRIu64 " was recorded on another "
+		              "volume with the same UUID, %s; this is %s: undo "
+		              "it there",
+		              id, OUT_ESC(t->volume_name ? t->volume_name : "?"),
+		              OUT_ESC(j->volume_name ? j->volume_name : "?"));
+		return NULL;
+	}
+	u = jr_undoable(t);
+	if (u == JR_UNDO_OPEN)
+		session_error(s,
+		              "transaction %" PRIu64 " is still open "
+		              "(running, or interrupted and not yet examined)",
+		              id);
+	else if (u == JR_UNDO_UNDONE)
+		session_error(s,
+		              "transaction %" PRIu64 " was already undone "
+		              "by %" PRIu64 " ('undo %" PRIu64 "' redoes it)",
+		              id, t->undone_by, t->undone_by);
+	else if (u == JR_UNDO_NO_DATA)
+		session_error(s,
+		              "transaction %" PRIu64 " moved no data: "
+		              "nothing to undo",
+		              id);
+	return u == JR_UNDO_OK ? t : NULL;
+}
+
 enum cmd_status cmd_undo(struct rl_session *s, const struct cmd_call *c)
 {
 	const char *jdir = NULL;
 	bool dry = cmd_has_opt(c, "dry-run", NULL);
 	struct jr_journal *j;
-	struct jr_txn *t = NULL;
-	struct tx_plan p;
-	char why[2048];
-	enum cmd_status st = CMD_FAIL;
-	int r;
+	struct jr_txn *t, **grp;
+	uint64_t *ids;
+	size_t n;
+	enum cmd_status st = CMD_OK;
 
 	cmd_has_opt(c, "journal-dir", &jdir);
 	if (!session_placement_supported(s))
@@ -565,91 +976,60 @@ enum cmd_status cmd_undo(struct rl_session *s, const struct cmd_call *c)
 		              j->dir, j->name, j->problem);
 		return CMD_FAIL;
 	}
-	if (c->argc == 1) {
-		uint64_t id;
-		enum jr_undo_state u;
-
-		if (units_parse_size(c->argv[0], &id) < 0 ||
-		    !(t = jr_find(j, id))) {
-			session_error(
-			    s, "no transaction '%s' in the journal (see 'log')",
-			    c->argv[0]);
-			return CMD_FAIL;
-		}
-		if (!jr_txn_here(j, t)) {
-			session_error(
-			    s,
-			    "transaction %" PRIu64 " was recorded on another "
-			    "volume with the same UUID, %s; this is %s: undo "
-			    "it there",
-			    id, OUT_ESC(t->volume_name ? t->volume_name : "?"),
-			    OUT_ESC(j->volume_name ? j->volume_name : "?"));
-			return CMD_FAIL;
-		}
-		u = jr_undoable(t);
-		if (u == JR_UNDO_OPEN) {
-			session_error(s,
-			              "transaction %" PRIu64 " is still open "
-			              "(running, or interrupted and not yet "
-			              "examined)",
-			              id);
-			return CMD_FAIL;
-		}
-		if (u == JR_UNDO_UNDONE) {
-			session_error(
-			    s,
-			    "transaction %" PRIu64 " was already undone "
-			    "by %" PRIu64 " ('undo %" PRIu64 "' redoes it)",
-			    id, t->undone_by, t->undone_by);
-			return CMD_FAIL;
-		}
-		if (u == JR_UNDO_NO_DATA) {
-			session_error(s,
-			              "transaction %" PRIu64 " moved no data: "
-			              "nothing to undo",
-			              id);
-			return CMD_FAIL;
-		}
-	} else {
-		t = jr_last_undoable(j);
-		if (!t) {
+	t = c->argc == 1 ? undo_named(s, j, c->argv[0]) : jr_last_undoable(j);
+	if (!t) {
+		if (c->argc == 0)
 			session_error(
 			    s, "nothing to undo: no transaction in the "
 			       "journal that moved data and was not undone");
-			return CMD_FAIL;
-		}
+		return CMD_FAIL;
 	}
-	tx_plan_init(&p);
-	p.block_size = s->fs.block_size;
-	r = tx_plan_undo(&p, t);
-	if (r < 0) {
-		session_error(s, "transaction %" PRIu64 ": %s", t->id,
-		              r == -EBADMSG
-		                  ? "every range is already where it was"
-		                  : rl_strerror(r));
-		goto out;
+	grp = calloc(j->ntxns + 1, sizeof(*grp));
+	ids = calloc(j->ntxns + 1, sizeof(*ids));
+	if (!grp || !ids) {
+		free(grp);
+		free(ids);
+		session_error(s, "out of memory");
+		return CMD_FAIL;
 	}
-	r = check_undo_files(s, &p, t->id, why, sizeof(why));
-	if (r == 0 &&
-	    (r = session_check_targets(s, &p, why, sizeof(why))) == 1 &&
-	    unshared(t))
-		r = 2;
-	if (r != 0) {
-		session_error(
-		    s,
-		    "cannot undo transaction %" PRIu64 ": %s; nothing "
-		    "was changed%s",
-		    t->id, why,
-		    r == 2 ? " (it copied shared (reflinked) extents "
-		             "apart with --unshare: their old blocks "
-		             "were, or still are, another file's too, "
-		             "and undo cannot make two files share "
-		             "blocks again)"
-		           : "");
-		goto out;
+	/* undo ID: that transaction; undo: every one the last command made
+	 * (ids: the journal's array grows as the undos are journaled) */
+	n = jr_group_undoable(j, t, grp);
+	if (c->argc == 1) {
+		if (n > 1 && !s->json)
+			fprintf(
+			    s->err,
+			    "relayout: note: transaction %" PRIu64 " is one "
+			    "of %zu that '%s' made and that are not undone; "
+			    "'undo' without an id reverts them all\n",
+			    t->id, n, t->command ? t->command : "");
+		ids[0] = t->id;
+		n = 1;
+	} else {
+		for (size_t i = 0; i < n; i++)
+			ids[i] = grp[i]->id;
 	}
-	st = finish_plan(s, c, &p, dry, jdir);
-out:
-	tx_plan_free(&p);
+	free(grp);
+	for (size_t i = 0; i < n && st == CMD_OK; i++) {
+		if (n > 1 && !s->json)
+			fprintf(s->out,
+			        "undo: transaction %" PRIu64 " (%zu of %zu "
+			        "that the command made, newest first)\n",
+			        ids[i], i + 1, n);
+		/* (a dry run or a pending plan cannot check the older ones:
+		 * the newer ones are not undone yet) */
+		st = undo_txn(s, c, j, ids[i], dry,
+		              i == 0 || !(dry || s->plan_mode), jdir);
+		if (st != CMD_OK && i > 0)
+			fprintf(
+			    s->err,
+			    "relayout: undo: %zu of the command's %zu "
+			    "transactions were undone; 'undo' again goes on "
+			    "with the rest\n",
+			    i, n);
+		if (s->stop_signal)
+			break;
+	}
+	free(ids);
 	return st;
 }

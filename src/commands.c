@@ -454,6 +454,7 @@ static enum cmd_status exec_words(struct rl_session *s, char **argv)
 	enum cmd_status st;
 	int argc = 0;
 	const char *saved = s->cur_cmd;
+	uint64_t group = s->txn_group; /* a command's transactions: one group */
 
 	while (argv[argc])
 		argc++;
@@ -486,10 +487,12 @@ static enum cmd_status exec_words(struct rl_session *s, char **argv)
 		s->json = true;
 	/* A command on the mounted volume itself: probe it (once a session),
 	 * or say why there is none (no path, a snapshot, probe failed). */
+	s->txn_group = 0;
 	if ((c.def->flags & CMD_F_LIVE) && session_volume(s) < 0)
 		st = CMD_FAIL;
 	else
 		st = c.def->handler(s, &c);
+	s->txn_group = group;
 	if (c.json)
 		s->json = json;
 	s->cur_cmd = saved;

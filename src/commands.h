@@ -123,8 +123,11 @@ struct cmd_def {
 	X("undo", undo, "[ID]", 0, 1,                                          \
 	  CMD_F_VOLUME | CMD_F_LIVE | CMD_F_DISK | CMD_F_ROOT_EXT4,            \
 	  cmd_opts_undo,                                                       \
-	  "Move the data of the newest (or given) transaction back to its "    \
-	  "previous extents")                                                  \
+	  "Move the data of the last command's transactions (all of them, "    \
+	  "newest first), or of transaction ID, back to its previous "         \
+	  "extents; parts whose blocks were taken since go as near them as "   \
+	  "the volume allows, each such file named; a stopped undo goes on "   \
+	  "where it ended")                                                    \
 	X("place", place, "FILE GOAL", 2, 2,                                   \
 	  CMD_F_VOLUME | CMD_F_LIVE | CMD_F_DISK | CMD_F_ROOT_EXT4,            \
 	  cmd_opts_place,                                                      \

@@ -4,8 +4,11 @@
  *
  * Payload keys (JSON):
  *   BEGIN   {"txn","time","command","uuid","undo_of","steps","pid",
- *            "volume","volume_name"}   (the last two since volumes with
- *            one UUID are told apart; absent in older journals)
+ *            "volume","volume_name"[,"group"]}   ("volume",
+ *            "volume_name": since volumes with one UUID are told apart;
+ *            absent in older journals. "group": the first transaction of
+ *            the same command, only in the later ones; journals without
+ *            it read as one transaction per command)
  *   PLANNED {"txn","step","path","ino","gen","offset","length",
  *            "target":[[logical,physical,length,flags]...],"before":[...]}
  *   DONE    {"txn","step","after":[...],"bytes"}
@@ -318,6 +321,19 @@ struct jr_txn *jr_last_undoable(struct jr_journal *j)
 	return NULL;
 }
 
+size_t jr_group_undoable(struct jr_journal *j, const struct jr_txn *t,
+                         struct jr_txn **out)
+{
+	size_t n = 0;
+
+	for (size_t i = j->ntxns; i-- > 0;)
+		if (j->txns[i].group == t->group && !j->txns[i].undo_of &&
+		    jr_txn_here(j, &j->txns[i]) &&
+		    jr_undoable(&j->txns[i]) == JR_UNDO_OK)
+			out[n++] = &j->txns[i];
+	return n;
+}
+
 static struct jr_step *find_step(struct jr_txn *t, unsigned index)
 {
 	for (size_t i = 0; i < t->nsteps; i++)
@@ -415,6 +431,7 @@ static int apply_record(struct jr_journal *j, unsigned type, const char *pl,
 		t->volume = get_str(o, "volume");
 		t->volume_name = get_str(o, "volume_name");
 		t->undo_of = get_u64(o, "undo_of");
+		t->group = get_u64(o, "group") ? get_u64(o, "group") : id;
 		t->nplanned = (unsigned)get_u64(o, "steps");
 		t->pid = (long)get_u64(o, "pid");
 		t->status = JR_ST_OPEN;
@@ -1116,6 +1133,8 @@ int jr_begin(struct jr_journal *j, const char *command, uint64_t undo_of,
 		cJSON_AddStringToObject(o, "volume", j->volume);
 		cJSON_AddStringToObject(o, "volume_name", j->volume_name);
 	}
+	if (j->next_group && j->next_group != next)
+		ju_add_u64(o, "group", j->next_group);
 	ret = append_record(j, JR_BEGIN, o);
 	if (ret == 0)
 		*id = next;

@@ -110,6 +110,9 @@ struct jr_txn {
 	 * name for people. */
 	char *volume, *volume_name;
 	uint64_t undo_of;  /* this transaction undoes that one (0: no) */
+	uint64_t group;    /* the first transaction of the command that made
+	                      it (a command may make several: --retry); its
+	                      own id when it is the first or alone */
 	unsigned nplanned; /* steps the plan has */
 	long pid;
 	enum jr_status status;
@@ -142,6 +145,10 @@ struct jr_journal {
 	bool corrupt;        /* a bad record before the tail: untrusted */
 	uint64_t corrupt_at; /* offset of the first bad record */
 	char problem[256];   /* description of tail damage / corruption */
+	/* The group (jr_txn.group) the next jr_begin records: the caller
+	 * sets it to the first transaction of the command running, 0 for a
+	 * transaction of its own. */
+	uint64_t next_group;
 };
 
 /* relayout's per-user state directory: "$XDG_STATE_HOME/relayout", or
@@ -237,6 +244,11 @@ enum jr_undo_state jr_undoable(const struct jr_txn *t);
 /* The newest transaction an undo without an id reverts: this volume's,
  * undoable, and not an undo itself. NULL: none. */
 struct jr_txn *jr_last_undoable(struct jr_journal *j);
+/* The transactions of t's command (t->group) that an undo of that
+ * command reverts: undoable and not undos, newest first, into out (room
+ * for j->ntxns). Returns how many (t among them when it is undoable). */
+size_t jr_group_undoable(struct jr_journal *j, const struct jr_txn *t,
+                         struct jr_txn **out);
 
 /* Encode one record (header + payload + CRC) into a malloc'ed buffer.
  * Exposed for tests. */

@@ -71,6 +71,10 @@ struct rl_session {
 	/* The last apply: steps done and -errno of a failure (0: none). */
 	size_t last_steps_done;
 	int last_err;
+	/* The first transaction the command running made (0: none yet):
+	 * the later ones are journaled in its group, which a plain 'undo'
+	 * reverts as a whole. The executor clears it for each command. */
+	uint64_t txn_group;
 	/* Targets a placement missed during this command's retries
 	 * (--retry): [start, end) pairs the planner avoids. */
 	uint64_t *plan_excl;

@@ -650,10 +650,14 @@ enum cmd_status session_apply_now(struct rl_session *s,
 	/* the volume's, whatever the journal directory */
 	o.state_dir = vl_state_dir(state_dir, sizeof(state_dir));
 	o.no_tunables = s->no_tunables;
+	j->next_group = s->txn_group;
 	r = tx_apply(p, j, &o, &res);
 	if (hooks.open_line) /* stopped or failed mid-way */
 		fputc('\n', s->err);
 	free(hooks.files_after);
+	j->next_group = 0;
+	if (!s->txn_group)
+		s->txn_group = res.id; /* the command's next ones join it */
 	s->last_steps_done = res.steps_done;
 	s->last_err = r < 0 ? (res.err ? res.err : r) : 0;
 	if (tx_stop_signal()) {
@@ -756,6 +760,34 @@ bool session_plan_anyplace(const struct tx_plan *p)
 		if (!p->steps[i].anyplace)
 			return false;
 	return p->nsteps > 0;
+}
+
+void session_settle(struct rl_session *s)
+{
+	int fd = open(s->fs.mountpoint, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+
+	if (fd >= 0) {
+		rl_free_space_settle(fd);
+		close(fd);
+	}
+}
+
+int session_exclude_targets(uint64_t **excl, size_t *n,
+                            const struct tx_step *st)
+{
+	uint64_t *nx =
+	    realloc(*excl, (*n + st->range.ntarget) * 2 * sizeof(*nx));
+
+	if (!nx)
+		return -ENOMEM;
+	*excl = nx;
+	for (size_t k = 0; k < st->range.ntarget; k++) {
+		nx[2 * *n] = st->range.target[k].physical;
+		nx[2 * *n + 1] =
+		    st->range.target[k].physical + st->range.target[k].length;
+		(*n)++;
+	}
+	return 0;
 }
 
 int session_pending_add(struct rl_session *s, struct tx_plan *p)

@@ -8,12 +8,24 @@
 #include <cjson/cJSON.h>
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 #include "commands.h"
 
 struct rl_session;
 struct tx_plan;
 struct tx_step;
 struct jr_journal;
+
+/* Append step st's target pieces to the [start, end) pairs *excl (*n
+ * pairs): targets a placement refused, never to plan on again. 0 or
+ * -ENOMEM. */
+int session_exclude_targets(uint64_t **excl, size_t *n,
+                            const struct tx_step *st);
+
+/* Wait until what was freed moments ago is free in the space map (XFS
+ * frees closed unlinked files, e.g. donors held ahead, in the
+ * background): before a plan is made again after a failed apply. */
+void session_settle(struct rl_session *s);
 
 /* Open the session's journal (once). lock: take the volume lock (needed
  * to append); try_lock: take it when free, else read only. dir_opt:

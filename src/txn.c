@@ -473,6 +473,19 @@ int tx_pieces_equal_in(const struct rl_extent *a, size_t na,
 	return r;
 }
 
+int tx_pieces_not_in_place(const struct rl_extent *want, size_t nw,
+                           const struct rl_extent *have, size_t nh,
+                           struct rl_extent **out, size_t *n)
+{
+	return subtract_in_place(want, nw, have, nh, out, n);
+}
+
+size_t tx_pieces_clip(const struct rl_extent *p, size_t n, uint64_t off,
+                      uint64_t len, struct rl_extent *out)
+{
+	return pieces_clip(p, n, off, len, out);
+}
+
 /* ----------------------------------------------------------------- apply */
 
 static volatile sig_atomic_t tx_stop_requested;

@@ -166,6 +166,17 @@ int tx_pieces_equal_in(const struct rl_extent *a, size_t na,
                        const struct rl_extent *b, size_t nb, uint64_t off,
                        uint64_t len);
 
+/* The pieces of want (sorted) where have does not already map the same
+ * logical bytes to the same physical ones: what a move to want has to
+ * move (malloc'ed into *out, normalized). 0 or -ENOMEM. */
+int tx_pieces_not_in_place(const struct rl_extent *want, size_t nw,
+                           const struct rl_extent *have, size_t nh,
+                           struct rl_extent **out, size_t *n);
+/* The pieces of p[0..n) inside [off, off+len), cut at its ends, into out
+ * (room for n); returns how many. */
+size_t tx_pieces_clip(const struct rl_extent *p, size_t n, uint64_t off,
+                      uint64_t len, struct rl_extent *out);
+
 /* Run the plan (see above). j: the locked journal. Returns 0 when every
  * step was applied, else -errno with res filled (status FAILED or
  * STOPPED, which step and why). */

@@ -21,7 +21,8 @@ for kind in ${RL_FIT_FS:-ext4}; do
 	free=$(( $(stat -f -c '%a * %S' "$VOL_MNT") ))
 	[ "$free" -lt $((112 << 20)) ] || vol_fail "volume too roomy for the test ($free bytes free)"
 	md5sum "${files[@]}" >"$VOL_DIR/sums"
-	for f in "${files[@]}"; do vol_extents "$f"; done >"$VOL_DIR/before"
+	for f in "${files[@]}"; do vol_extents "$f" >"$f.before.ext"; done
+	mkdir -p "$VOL_DIR/ext" && mv "$VOL_MNT"/*.before.ext "$VOL_DIR/ext/"
 	dry=$("$RELAYOUT" --json -e "defrag --recursive --dry-run $VOL_MNT" "$VOL_MNT") ||
 		vol_fail "dry run: $dry"
 	bytes=$(jq -r .bytes <<<"$dry")
@@ -44,13 +45,15 @@ for kind in ${RL_FIT_FS:-ext4}; do
 	done
 	note "plan of $bytes bytes, $steps steps, with $free free: moved $moved (rc $rc); $one of ${#files[@]} files in one run"
 	# undo, newest first, until nothing is left: the files' old places,
-	# scattered, on a volume this full. Exact when it completes; it can
-	# stop at a step whose old place an earlier undo step's extent-tree
-	# block took (ext4: 2 of 5 runs; issue 13, "undo as close as the
-	# filesystem allows"): then it must stop cleanly, the data intact.
+	# scattered, on a volume this full. An earlier undo step's extent-tree
+	# block can take a later step's old place (ext4: 2 of 5 runs): that
+	# part goes near it and the undo says so (issue 13, "undo as close as
+	# the filesystem allows"); every other extent is back exactly. If it
+	# stops, it must stop cleanly, the data intact.
 	undone=1
+	: >"$VOL_DIR/undo.out"
 	for ((i = 0; i < 5; i++)); do
-		out=$("$RELAYOUT" -e undo "$VOL_MNT" 2>&1) && continue
+		out=$("$RELAYOUT" -e undo "$VOL_MNT" 2>&1) && { echo "$out" >>"$VOL_DIR/undo.out"; continue; }
 		grep -q "nothing to undo" <<<"$out" && break
 		undone=0
 		grep -q "failed: step [0-9]* of [0-9]* .*nothing of this step was moved" <<<"$out" ||
@@ -58,10 +61,14 @@ for kind in ${RL_FIT_FS:-ext4}; do
 		note "undo stopped: $(grep -o 'failed: step [0-9]* of [0-9]*[^;]*' <<<"$out" | head -1)"
 		break
 	done
-	for f in "${files[@]}"; do vol_extents "$f"; done >"$VOL_DIR/after"
 	if [ $undone = 1 ]; then
-		cmp -s "$VOL_DIR/before" "$VOL_DIR/after" ||
-			fail "undo did not put every extent back: $(diff "$VOL_DIR/before" "$VOL_DIR/after" | head -20)"
+		near=$(sed -n 's|^  \(/.*\): [0-9.]* [KMGT]*i*B of .* at 0x[0-9a-f]* instead of .*|\1|p' "$VOL_DIR/undo.out")
+		[ -z "$near" ] || note "undo put near their old place: $(grep -A3 'near .* old place' "$VOL_DIR/undo.out")"
+		for f in "${files[@]}"; do
+			grep -qxF "$f" <<<"$near" && continue
+			vol_extents "$f" | cmp -s "$VOL_DIR/ext/${f##*/}.before.ext" - ||
+				fail "undo did not put every extent of $f back: $(vol_extents "$f" | diff "$VOL_DIR/ext/${f##*/}.before.ext" - | head -20)"
+		done
 	fi
 	md5sum -c --quiet "$VOL_DIR/sums" || fail "content changed by undo"
 	vol_fsck

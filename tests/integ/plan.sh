@@ -107,6 +107,12 @@ test_immutable() {
 	fi
 }
 
+# near_files OUT: the files an undo (its output in OUT) put near their old
+# place instead of exactly (a placement there was refused: issue 13).
+near_files() {
+	sed -n 's|^  \(/.*\): [0-9.]* [KMGT]*i*B of [0-9.]* [KMGT]*i*B at 0x[0-9a-f]* instead of .*|\1|p' "$1"
+}
+
 test_defrag() {
 	local M=$VOL_MNT f before_n=0 after_n=0 out id pred
 	declare -A ext_before
@@ -143,11 +149,18 @@ test_defrag() {
 		fail "log does not list defrag transaction $id"
 	[ "$(R --json -e log "$M" | jq -r ".transactions[] | select(.id == $id) | .command")" = "defrag --recursive $M/frag" ] ||
 		fail "log shows defrag transaction $id as: $(R --json -e log "$M" | jq -r ".transactions[] | select(.id == $id) | .command")"
-	if R -e "undo $id" "$M" >/dev/null 2>"$VOL_DIR/err"; then
+	if R -e "undo $id" "$M" >"$VOL_DIR/undo.out" 2>"$VOL_DIR/err"; then
+		local near
+		near=$(near_files "$VOL_DIR/undo.out")
 		for f in "$M"/frag/*; do
+			grep -qxF "$f" <<<"$near" && continue
 			[ "${ext_before[$f]}" = "$(extents_of "$f")" ] || fail "undo did not restore $f"
 		done
-		note "undo of defrag: every extent back (filefrag)"
+		if [ -n "$near" ]; then
+			note "undo of defrag: every extent back (filefrag) but for the files it put near their old place: $(grep -A20 'near .* old place' "$VOL_DIR/undo.out")"
+		else
+			note "undo of defrag: every extent back (filefrag)"
+		fi
 	else
 		placement_miss "$VOL_DIR/err" || fail "undo of defrag failed: $(cat "$VOL_DIR/err")"
 	fi
@@ -415,11 +428,16 @@ test_multistep_undo() {
 			fail "log shows '$(jq -r '.transactions[-1].command' <<<"$log")' for '$cmd' (want '$want')"
 		n=$(steps_on "$id" "$d/b")
 		[ "$n" -ge 2 ] || fail "multi-step undo: $cmd moved b in $n step(s), not several"
-		if ! R -e "undo $id" "$M" >/dev/null 2>"$VOL_DIR/err"; then
+		if ! R -e "undo $id" "$M" >"$VOL_DIR/undo.out" 2>"$VOL_DIR/err"; then
 			placement_miss "$VOL_DIR/err" || fail "multi-step undo: undo of $cmd: $(cat "$VOL_DIR/err")"
 			break
 		fi
 		[ "$(md5sum "$d/b" "$d/c")" = "$sums" ] || fail "multi-step undo: content changed by $cmd + undo"
+		if [ -n "$(near_files "$VOL_DIR/undo.out")" ]; then
+			# a placement at an old place was refused: near it
+			note "multi-step undo: undo of $cmd put files near their old place: $(grep -A4 'near .* old place' "$VOL_DIR/undo.out")"
+			break
+		fi
 		[ "$(extents_of "$d/b"; echo; extents_of "$d/c")" = "$ext" ] ||
 			{ fail "multi-step undo: undo of $cmd did not restore the extents"; break; }
 		note "multi-step undo: $cmd (b in $n steps) undone: content and extents back"

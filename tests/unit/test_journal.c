@@ -608,6 +608,43 @@ static void test_volumes(void **state)
 	jr_close(j);
 }
 
+/* The transactions of one command (--retry makes several): "group" in
+ * the later ones' BEGIN, read back; a plain undo takes them all, newest
+ * first. A transaction without the key (older journals, or the first of
+ * a command) is a group of its own. */
+static void test_groups(void **state)
+{
+	struct jr_journal *j = open_rw();
+	struct jr_txn *out[8];
+	uint64_t id[4];
+	size_t n;
+
+	(void)state;
+	for (int i = 0; i < 4; i++) {
+		j->next_group = i == 1 || i == 2 ? id[0] : 0;
+		write_sample(j, &id[i], true);
+	}
+	j->next_group = 0;
+	jr_close(j);
+	j = open_ro();
+	assert_int_equal(j->ntxns, 4);
+	assert_int_equal(j->txns[0].group, id[0]);
+	assert_int_equal(j->txns[1].group, id[0]);
+	assert_int_equal(j->txns[2].group, id[0]);
+	assert_int_equal(j->txns[3].group, id[3]);
+	n = jr_group_undoable(j, &j->txns[2], out);
+	assert_int_equal(n, 3);
+	assert_int_equal(out[0]->id, id[2]);
+	assert_int_equal(out[1]->id, id[1]);
+	assert_int_equal(out[2]->id, id[0]);
+	assert_int_equal(jr_group_undoable(j, &j->txns[3], out), 1);
+	assert_ptr_equal(out[0], &j->txns[3]);
+	/* an undone one is left out */
+	j->txns[1].undone = true;
+	assert_int_equal(jr_group_undoable(j, &j->txns[0], out), 2);
+	jr_close(j);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -631,6 +668,8 @@ int main(void)
 	    cmocka_unit_test(test_dir_choice),
 	    cmocka_unit_test(test_undoable),
 	    cmocka_unit_test_setup_teardown(test_volumes, tmpdir_setup,
+	                                    tmpdir_teardown),
+	    cmocka_unit_test_setup_teardown(test_groups, tmpdir_setup,
 	                                    tmpdir_teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);

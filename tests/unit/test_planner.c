@@ -12,6 +12,7 @@
 #include <cmocka.h>
 #include "layout_model.h"
 #include "planner.h"
+#include "txn_undo.h"
 
 #define KiB                1024ull
 #define MiB                (1ull << 20)
@@ -685,6 +686,109 @@ static void test_group(void **state)
 	lm_free(m);
 }
 
+static struct tx_step undo_step(uint64_t ino, const char *path,
+                                struct rl_extent before,
+                                struct rl_extent target)
+{
+	struct tx_step st;
+
+	memset(&st, 0, sizeof(st));
+	st.range.path = strdup(path);
+	st.range.ino = ino;
+	st.range.length = before.length;
+	st.range.before = jr_pieces_dup(&before, 1);
+	st.range.nbefore = 1;
+	st.range.target = jr_pieces_dup(&target, 1);
+	st.range.ntarget = 1;
+	st.bytes = target.length;
+	return st;
+}
+
+/* Does [a, a+n) overlap [b, b+m)? */
+static bool overlaps(uint64_t a, uint64_t n, uint64_t b, uint64_t m)
+{
+	return a < b + m && b < a + n;
+}
+
+/* An undo fitted to blocks taken since: a (moved twice: to scratch S,
+ * then on) and b go back. The first 64 KiB of S and 64 KiB of a's old
+ * place are taken: those parts go near (in the group, never onto b's or
+ * a's other old places), the rest exactly; a's second step starts where
+ * its first left it. */
+static void test_undo_fit(void **state)
+{
+	struct lm_model *m = new_model(64 * MiB);
+	const uint64_t A = G2 + 1 * MiB, S = G2 + 6 * MiB, B = A + 256 * KiB;
+	struct rl_extent ea = {0, G2 + 8 * MiB, 256 * KiB, 0},
+	                 eb = {0, G2 + 9 * MiB, 128 * KiB, 0};
+	struct tx_plan p, out;
+	struct tx_step st;
+	struct tx_fit fit;
+	struct pl_ctx c;
+	const struct tx_step *s0, *s2;
+
+	(void)state;
+	add_file(m, 12, "a", &ea, 1);
+	add_file(m, 13, "b", &eb, 1);
+	lm_add_free(m, A, 64 * KiB);              /* then 64K taken */
+	lm_add_free(m, A + 128 * KiB, 256 * KiB); /* a's rest, b's */
+	lm_add_free(m, G2 + 2 * MiB, 256 * KiB);  /* nearby */
+	lm_add_free(m, S + 64 * KiB, 192 * KiB);  /* S but 64K */
+	assert_int_equal(pl_init(&c, m), 0);
+	tx_plan_init(&p);
+	tx_plan_init(&out);
+	st =
+	    undo_step(12, "/mnt/a", ea, (struct rl_extent){0, S, 256 * KiB, 0});
+	assert_int_equal(tx_plan_add(&p, &st), 0);
+	st =
+	    undo_step(13, "/mnt/b", eb, (struct rl_extent){0, B, 128 * KiB, 0});
+	assert_int_equal(tx_plan_add(&p, &st), 0);
+	st = undo_step(12, "/mnt/a", (struct rl_extent){0, S, 256 * KiB, 0},
+	               (struct rl_extent){0, A, 256 * KiB, 0});
+	assert_int_equal(tx_plan_add(&p, &st), 0);
+	p.undo_of = 7;
+	assert_int_equal(
+	    tx_undo_fit(&c, &p, 0, NULL, 0, NULL, NULL, &out, &fit), 0);
+	assert_int_equal(out.nsteps, 3);
+	assert_int_equal(out.undo_of, 7);
+	assert_int_equal(fit.near, 128 * KiB);
+	s0 = &out.steps[0];
+	s2 = &out.steps[2];
+	/* step 0: 64K near, the rest of S exact */
+	assert_int_equal(fit.steps[0].near, 64 * KiB);
+	assert_int_equal(fit.steps[0].old_at, S);
+	assert_int_equal(s0->range.ntarget, 2);
+	assert_int_equal(s0->range.target[1].logical, 64 * KiB);
+	assert_int_equal(s0->range.target[1].physical, S + 64 * KiB);
+	assert_int_equal(s0->range.target[0].length, 64 * KiB);
+	/* b: exact */
+	assert_int_equal(fit.steps[1].near, 0);
+	assert_int_equal(out.steps[1].range.target[0].physical, B);
+	/* a's second step starts where the first left it */
+	assert_true(tx_pieces_equal(s2->range.before, s2->range.nbefore,
+	                            s0->range.target, s0->range.ntarget));
+	assert_int_equal(fit.steps[2].near, 64 * KiB);
+	assert_int_equal(fit.steps[2].old_at, A + 64 * KiB);
+	assert_int_equal(s2->range.ntarget, 3);
+	assert_int_equal(s2->range.target[0].physical, A);
+	assert_int_equal(s2->range.target[2].physical, A + 128 * KiB);
+	/* the near pieces: in group 2, on no old place, not on each other */
+	for (int k = 0; k < 2; k++) {
+		const struct rl_extent *n =
+		    k ? &s2->range.target[1] : &s0->range.target[0];
+		assert_true(n->physical >= G2 && n->physical < G2 + 16 * MiB);
+		assert_false(overlaps(n->physical, n->length, A, 384 * KiB));
+		assert_false(overlaps(n->physical, n->length, S, 256 * KiB));
+	}
+	assert_false(overlaps(s0->range.target[0].physical, 64 * KiB,
+	                      s2->range.target[1].physical, 64 * KiB));
+	tx_fit_free(&fit);
+	tx_plan_free(&out);
+	tx_plan_free(&p);
+	pl_fini(&c);
+	lm_free(m);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -704,6 +808,7 @@ int main(void)
 	    cmocka_unit_test(test_evacuate),
 	    cmocka_unit_test(test_evacuate_no_space),
 	    cmocka_unit_test(test_group),
+	    cmocka_unit_test(test_undo_fit),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

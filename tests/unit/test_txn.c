@@ -17,6 +17,7 @@
 #include "txn.h"
 #include "txn_check.h"
 #include "txn_recover.h"
+#include "txn_undo.h"
 
 #define K 4096u
 
@@ -199,6 +200,88 @@ static void test_undo_plan(void **state)
  * then to its place: journal steps 0 and 2 on f) checks f now against
  * where the last step left it, and where the undo's later step expects
  * f only for the part no earlier undo step moves. */
+/* An undo that failed midway (g moved back, f part way): the next undo
+ * plan leaves g out and starts f where it stands; once that undo is
+ * undone (redone), the whole plan again. */
+static void test_undo_rest(void **state)
+{
+	struct rl_extent fb[] = {{0, 100 * K, 4 * K, 0}};
+	struct rl_extent fa[] = {{0, 500 * K, 4 * K, 0}};
+	struct rl_extent gb[] = {{0, 200 * K, 2 * K, 0}};
+	struct rl_extent ga[] = {{0, 600 * K, 2 * K, 0}};
+	struct rl_extent fpart[] = {{0, 100 * K, K, 0}, {K, 501 * K, 3 * K, 0}};
+	struct jr_step ts[2] = {
+	    {.index = 0,
+	     .state = JR_STEP_DONE,
+	     .after = fa,
+	     .nafter = 1,
+	     .range = {.path = (char *)"/m/f",
+	               .ino = 11,
+	               .length = 4 * K,
+	               .before = fb,
+	               .nbefore = 1}},
+	    {.index = 1,
+	     .state = JR_STEP_DONE,
+	     .after = ga,
+	     .nafter = 1,
+	     .range = {.path = (char *)"/m/g",
+	               .ino = 12,
+	               .length = 2 * K,
+	               .before = gb,
+	               .nbefore = 1}},
+	};
+	/* the undo: g back (done), f part way (failed) */
+	struct jr_step us[2] = {
+	    {.index = 0,
+	     .state = JR_STEP_DONE,
+	     .after = gb,
+	     .nafter = 1,
+	     .range = {.path = (char *)"/m/g",
+	               .ino = 12,
+	               .length = 2 * K,
+	               .before = ga,
+	               .nbefore = 1}},
+	    {.index = 1,
+	     .state = JR_STEP_FAILED,
+	     .after = fpart,
+	     .nafter = 2,
+	     .range = {.path = (char *)"/m/f",
+	               .ino = 11,
+	               .length = 4 * K,
+	               .before = fa,
+	               .nbefore = 1}},
+	};
+	struct jr_txn t[2] = {
+	    {.id = 3, .status = JR_ST_APPLIED, .steps = ts, .nsteps = 2},
+	    {.id = 4,
+	     .status = JR_ST_FAILED,
+	     .undo_of = 3,
+	     .steps = us,
+	     .nsteps = 2},
+	};
+	struct jr_journal j = {.txns = t, .ntxns = 2};
+	struct tx_plan p;
+
+	(void)state;
+	tx_plan_init(&p);
+	assert_int_equal(tx_plan_undo_rest(&p, &j, &t[0]), 0);
+	assert_int_equal(p.nsteps, 1);
+	assert_string_equal(p.steps[0].range.path, "/m/f");
+	assert_true(tx_pieces_equal(p.steps[0].range.before,
+	                            p.steps[0].range.nbefore, fpart, 2));
+	assert_int_equal(p.steps[0].range.ntarget, 1);
+	assert_int_equal(p.steps[0].range.target[0].logical, K);
+	assert_int_equal(p.steps[0].range.target[0].physical, 101 * K);
+	assert_int_equal(p.steps[0].range.target[0].length, 3 * K);
+	assert_int_equal(p.total, 3 * K);
+	tx_plan_free(&p);
+	/* redone since: it moved nothing back */
+	t[1].undone = true;
+	assert_int_equal(tx_plan_undo_rest(&p, &j, &t[0]), 0);
+	assert_int_equal(p.nsteps, 2);
+	tx_plan_free(&p);
+}
+
 static void test_undo_multistep(void **state)
 {
 	struct rl_extent b0[] = {{0, 100 * K, 4 * K, 0}};
@@ -525,6 +608,7 @@ int main(void)
 	    cmocka_unit_test(test_equal),
 	    cmocka_unit_test(test_undo_plan),
 	    cmocka_unit_test(test_undo_multistep),
+	    cmocka_unit_test(test_undo_rest),
 	    cmocka_unit_test(test_apply_changed),
 	    cmocka_unit_test(test_check_undo_files),
 	    cmocka_unit_test(test_recover),
