@@ -884,13 +884,14 @@ static enum cmd_status undo_txn(struct rl_session *s, const struct cmd_call *c,
 		cur = &p;
 	}
 	if (r != 0) {
-		session_error(
-		    s,
-		    "cannot undo transaction %" PRIu64 ": %s%s%s%s; "
-		    "nothing was changed",
-		    id, why,
-		    r == 2 ? " (" : why2[0] ? "; and not near it either: " : "",
-		    why2, r == 2 ? ")" : "");
+		session_error(s,
+		              "cannot undo transaction %" PRIu64 ": %s%s%s%s; "
+		              "nothing was changed",
+		              id, why,
+		              r == 2    ? " ("
+		              : why2[0] ? "; and not near it either: "
+		                        : "",
+		              why2, r == 2 ? ")" : "");
 		goto out;
 	}
 	if (dry || s->plan_mode) {
@@ -930,7 +931,8 @@ static struct jr_txn *undo_named(struct rl_session *s, struct jr_journal *j,
 		              "transaction %" PRIu64 " was recorded on another "
 		              "volume with the same UUID, %s; this is %s: undo "
 		              "it there",
-		              id, OUT_ESC(t->volume_name ? t->volume_name : "?"),
+		              id,
+		              OUT_ESC(t->volume_name ? t->volume_name : "?"),
 		              OUT_ESC(j->volume_name ? j->volume_name : "?"));
 		return NULL;
 	}
