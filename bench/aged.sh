@@ -22,6 +22,9 @@
 #   cp -a            the baseline of compaction: the same files copied with
 #                    cp -a to a fresh filesystem of the same size on the
 #                    same disk, + syncfs
+# AGED_ONLY="compact-group evacuate ..." runs only the experiments named
+# (relayout-defrag, stock, cp, compact-volume, compact-group, evacuate,
+# undo (with evacuate), shrink); default all.
 # For each: wall time (each command bounded by AGED_TIMEOUT, default 3600
 # s, SIGTERM: relayout stops between chunks), exit status and the first
 # error line, extents of all regular files before/after (filefrag,
@@ -62,6 +65,8 @@ MiB() { printf '%.1f' "$(echo "$1 / 1048576" | bc -l)"; }
 now() { date +%s.%N; }
 since() { printf '%.1f' "$(echo "$(now) - $1" | bc)"; }
 note_line() { echo "$*" | tee -a "$NOTES"; }
+# want NAME: is the experiment NAME to run (AGED_ONLY)?
+want() { [ -z "${AGED_ONLY:-}" ] || [[ " $AGED_ONLY " == *" $1 "* ]]; }
 
 # age_volume: torture__age into aged0, and while the volume is not
 # AGED_PCT % full (of its blocks, as torture__age counts; it stops short
@@ -270,32 +275,44 @@ for kind in $AGED_FS; do
 		"$(MiB "$FB") MiB free; group/AG $G ($(MiB "$GS")–$(MiB "$GE") MiB) for compact-group." \
 		"Aging took ${T_AGE} s, measuring and saving the image ${T_SAVE} s."
 
-	fresh defrag
-	experiment relayout-defrag - - - "$RELAYOUT" -e "defrag --recursive --retry $RETRY $IOPRIO $VOL_MNT" "$VOL_MNT"
-	fresh stock
-	case $kind in
-	ext4*) experiment e4defrag - - - e4defrag "$VOL_MNT" ;;
-	xfs*) experiment xfs_fsr - - - xfs_fsr -v "$VOL_MNT" ;;
-	esac
-	fresh cp
-	baseline_cp
-	fresh compact-volume
-	experiment compact-volume 0 "$SIZE" "$MIN_VOL" "$RELAYOUT" -e "compact --retry $RETRY $IOPRIO 0 $SIZE" "$VOL_MNT"
-	fresh compact-group
-	experiment compact-group "$GS" "$GE" "$MIN_GRP" "$RELAYOUT" -e "compact --retry $RETRY $IOPRIO $GS $GE" "$VOL_MNT"
-	fresh evacuate
-	experiment evacuate - - "$MIN_EV" "$RELAYOUT" -e "evacuate --retry $RETRY $IOPRIO $EV $SIZE" "$VOL_MNT"
-	# undo on the evacuated volume, same journal; then is the layout
-	# the aged one again?
-	# (with --retry one evacuate can be several transactions: undo each
-	# that moved data, newest first; `undo` alone undoes only the newest)
-	undo=$(R --json -e log "$VOL_MNT" | jq -r --arg o "$IOPRIO" '
-		[.transactions[]? | select(.steps_done > 0 and (.undone | not)) | .id] |
-		sort | reverse | map("undo \($o) \(.)") | join("; ")')
-	EXP_BEFORE=$VOL_DIR/layout.evacuate experiment undo - - - "$RELAYOUT" -e "${undo:-undo $IOPRIO}" "$VOL_MNT"
-	note_line "- $kind: after evacuate + undo, $(MiB "$(moved "$VOL_DIR/layout.base" "$VOL_DIR/layout.undo")") MiB of" \
-		"file data is not where it was on the aged volume (0: undo restored the layout exactly)."
-	case $kind in xfs*)
+	if want relayout-defrag; then
+		fresh defrag
+		experiment relayout-defrag - - - "$RELAYOUT" -e "defrag --recursive --retry $RETRY $IOPRIO $VOL_MNT" "$VOL_MNT"
+	fi
+	if want stock; then
+		fresh stock
+		case $kind in
+		ext4*) experiment e4defrag - - - e4defrag "$VOL_MNT" ;;
+		xfs*) experiment xfs_fsr - - - xfs_fsr -v "$VOL_MNT" ;;
+		esac
+	fi
+	if want cp; then
+		fresh cp
+		baseline_cp
+	fi
+	if want compact-volume; then
+		fresh compact-volume
+		experiment compact-volume 0 "$SIZE" "$MIN_VOL" "$RELAYOUT" -e "compact --retry $RETRY $IOPRIO 0 $SIZE" "$VOL_MNT"
+	fi
+	if want compact-group; then
+		fresh compact-group
+		experiment compact-group "$GS" "$GE" "$MIN_GRP" "$RELAYOUT" -e "compact --retry $RETRY $IOPRIO $GS $GE" "$VOL_MNT"
+	fi
+	if want evacuate || want undo; then
+		fresh evacuate
+		experiment evacuate - - "$MIN_EV" "$RELAYOUT" -e "evacuate --retry $RETRY $IOPRIO $EV $SIZE" "$VOL_MNT"
+		# undo on the evacuated volume, same journal; then is the layout
+		# the aged one again?
+		# (with --retry one evacuate can be several transactions: undo each
+		# that moved data, newest first; `undo` alone undoes only the newest)
+		undo=$(R --json -e log "$VOL_MNT" | jq -r --arg o "$IOPRIO" '
+			[.transactions[]? | select(.steps_done > 0 and (.undone | not)) | .id] |
+			sort | reverse | map("undo \($o) \(.)") | join("; ")')
+		EXP_BEFORE=$VOL_DIR/layout.evacuate experiment undo - - - "$RELAYOUT" -e "${undo:-undo $IOPRIO}" "$VOL_MNT"
+		note_line "- $kind: after evacuate + undo, $(MiB "$(moved "$VOL_DIR/layout.base" "$VOL_DIR/layout.undo")") MiB of" \
+			"file data is not where it was on the aged volume (0: undo restored the layout exactly)."
+	fi
+	want shrink && case $kind in xfs*)
 		to=$((SIZE * 78 / 100 / 1048576 * 1048576))
 		if R -e 'help shrink' "$VOL_MNT" >"$VOL_DIR/shrink.help" 2>&1; then
 			fresh shrink
@@ -319,7 +336,7 @@ T_ALL=$(since "$T_ALL")
 	echo
 	echo "### Aged volumes: defrag, compact, evacuate, undo, shrink ($(date -u +%Y-%m-%d), $(uname -r), load $(cut -d' ' -f1 /proc/loadavg))"
 	echo
-	echo "    AGED_MB=$AGED_MB AGED_PCT=$AGED_PCT AGED_FS=\"$AGED_FS\" AGED_TIMEOUT=$AGED_TIMEOUT RETRY=$RETRY sudo bench/aged.sh build"
+	echo "    ${AGED_ONLY:+AGED_ONLY=\"$AGED_ONLY\" }AGED_MB=$AGED_MB AGED_PCT=$AGED_PCT AGED_FS=\"$AGED_FS\" AGED_TIMEOUT=$AGED_TIMEOUT RETRY=$RETRY sudo bench/aged.sh build"
 	echo
 	echo "Each row from the same aged image (a fresh copy on a fresh loop device), but"
 	echo "undo, which runs on evacuate's result. extents: of all regular files (filefrag,"
