@@ -1074,24 +1074,33 @@ static void hold_batch(struct apply_ctx *c, const size_t *ks, size_t nk)
 	if (nv == 0 || fd < 0 || free_list(fd, lo, hi, &fr, &nfr) < 0)
 		goto out;
 	qsort(v, nv, sizeof(*v), cmp_bpiece);
-	/* keep the pieces inside a free extent, and of two overlapping
-	 * pieces (two steps filling the same place in turn) the first */
+	/* Keep the pieces inside a free extent. Pieces that overlap (two
+	 * steps filling the same place in turn) are all left out: holding the
+	 * later one would take the earlier one's target; the earlier one
+	 * allocates it when it runs. */
 	size_t nk2 = 0;
+	struct tx_bpiece reach = {0}; /* the piece reaching prev_end */
 	for (size_t i = 0; i < nv; i++) {
-		bool free_now = false;
+		struct tx_bpiece cur = v[i];
+		bool overlap = i > 0 && cur.phys < prev_end, free_now = false;
 
-		while (f < nfr && fr[f].start + fr[f].len <= v[i].phys)
+		while (f < nfr && fr[f].start + fr[f].len <= cur.phys)
 			f++;
-		if (f < nfr && fr[f].start <= v[i].phys &&
-		    v[i].phys + v[i].len <= fr[f].start + fr[f].len &&
-		    (nk2 == 0 || v[i].phys >= prev_end))
+		if (f < nfr && fr[f].start <= cur.phys &&
+		    cur.phys + cur.len <= fr[f].start + fr[f].len && !overlap)
 			free_now = true;
+		if (overlap && nk2 > 0 && v[nk2 - 1].step == reach.step &&
+		    v[nk2 - 1].k == reach.k)
+			nk2--; /* the piece it overlaps goes too */
+		if (i == 0 || cur.phys + cur.len > prev_end) {
+			prev_end = cur.phys + cur.len;
+			reach = cur;
+		}
 		if (!free_now) {
-			c->held[v[i].step].not_free = true;
+			c->held[cur.step].not_free = true;
 			continue;
 		}
-		prev_end = v[i].phys + v[i].len;
-		v[nk2++] = v[i];
+		v[nk2++] = cur;
 	}
 	qsort(v, nk2, sizeof(*v), cmp_bpiece_plan);
 	for (size_t i = 0; i < nk2;) {
