@@ -46,5 +46,9 @@ struct rl_move_stats {
 };
 int rl_movedata_stats(int datafd, int spacefd, uint64_t from, uint64_t len,
                       unsigned flags, struct rl_move_stats *stats);
+/* rl_movedata_at with those counters. */
+int rl_movedata_at_stats(int datafd, int spacefd, uint64_t data_from,
+                         uint64_t space_from, uint64_t len, unsigned flags,
+                         struct rl_move_stats *stats);
 
 #endif

@@ -1,6 +1,8 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
- * movedata(datafd, spacefd, from, len): the RFC primitive.
+ * movedata(datafd, spacefd, from, len): the RFC primitive, and
+ * rl_movedata_at, where spacefd's offsets are datafd's shifted by sd =
+ * space_from - data_from (below, "spacefd at x" means spacefd at x + sd).
  *
  * The range [lo, hi) that is worked on is [from, from+len) cut at datafd's
  * end of file rounded up to a block (datafd's size never changes). Inside it,
@@ -82,6 +84,7 @@
 #include <unistd.h>
 #include "fs_abi.h"
 #include "fs_internal.h"
+#include "fs_place.h"
 
 #define MD_PIECE_MAX     (16u << 20) /* bytes per dedupe call (btrfs cap) */
 #define MD_COPY_BUF      (1u << 20)
@@ -106,6 +109,14 @@ struct md_runs {
 
 struct md_ctx {
 	int dfd, sfd;
+	/* spacefd's offset of datafd's offset x is x + sd (modulo 2^64):
+	 * rl_movedata_at's space_from - data_from */
+	uint64_t sd;
+	/* XFS: a private file holding the block under datafd's partial last
+	 * block (at datafd's offset tail_blk) when spacefd cannot be cut to
+	 * end there (it holds blocks past it); -1: none */
+	int tfd;
+	uint64_t tail_blk;
 	int rfd; /* datafd opened for reading (O_NOATIME when possible) */
 	uint32_t bsize;
 	uint64_t lo, hi;
@@ -136,21 +147,22 @@ static int runs_push(struct md_runs *r, uint64_t lo, uint64_t hi, uint64_t phys)
 
 /* Extents of fd clipped to [lo, hi) as runs. Refuses extents that cannot be
  * moved (inline, encrypted, ...) and, unless allowed, shared ones. */
-static int load_runs(int fd, uint64_t lo, uint64_t hi, bool check_shared,
-                     struct md_runs *out)
+static int load_runs(int fd, uint64_t lo, uint64_t hi, uint64_t shift,
+                     bool check_shared, struct md_runs *out)
 {
 	struct rl_extent *ext;
 	size_t n;
-	int ret = rl_get_extents_range(fd, lo, hi - lo, &ext, &n);
+	int ret = rl_get_extents_range(fd, lo + shift, hi - lo, &ext, &n);
 
 	out->n = 0;
 	if (ret < 0)
 		return ret;
+	/* clipped in fd's offsets; fd's offset y is the caller's y - shift */
 	for (size_t i = 0; i < n && ret == 0; i++) {
 		uint64_t a = ext[i].logical, b = a + ext[i].length;
 		uint64_t p = ext[i].physical;
 
-		if (b <= lo || a >= hi)
+		if (b <= lo + shift || a >= hi + shift)
 			continue;
 		if (ext[i].flags & MD_BAD_FLAGS)
 			ret = -EOPNOTSUPP;
@@ -160,11 +172,13 @@ static int load_runs(int fd, uint64_t lo, uint64_t hi, bool check_shared,
 			ret = -RL_E_SHARED;
 		if (ret)
 			break;
-		if (a < lo) {
-			p += lo - a;
-			a = lo;
+		if (a < lo + shift) {
+			p += lo + shift - a;
+			a = lo + shift;
 		}
-		ret = runs_push(out, a, b < hi ? b : hi, p);
+		if (b > hi + shift)
+			b = hi + shift;
+		ret = runs_push(out, a - shift, b - shift, p);
 	}
 	free(ext);
 	return ret;
@@ -226,12 +240,47 @@ static int punch(int fd, uint64_t lo, uint64_t hi)
 	return 0;
 }
 
-static int punch_runs(int fd, const struct md_runs *r)
+static int punch_runs(int fd, const struct md_runs *r, uint64_t shift)
 {
 	for (size_t i = 0; i < r->n; i++) {
-		int ret = punch(fd, r->v[i].lo, r->v[i].hi);
+		int ret = punch(fd, r->v[i].lo + shift, r->v[i].hi + shift);
 		if (ret < 0)
 			return ret;
+	}
+	return 0;
+}
+
+/* The file holding the space for datafd's offset x, and its offset there:
+ * spacefd at x + sd, or the private tail file at x (runs never cross
+ * tail_blk, see split_runs). */
+static int sp_fd(const struct md_ctx *c, uint64_t x)
+{
+	return c->tfd >= 0 && x >= c->tail_blk ? c->tfd : c->sfd;
+}
+
+static uint64_t sp_off(const struct md_ctx *c, uint64_t x)
+{
+	return c->tfd >= 0 && x >= c->tail_blk ? x : x + c->sd;
+}
+
+/* Cut the runs of r (and the parallel runs of ph) at offset at. */
+static int split_runs(struct md_runs *r, struct md_runs *ph, uint64_t at)
+{
+	for (size_t i = 0; i < r->n; i++) {
+		struct md_run a = r->v[i], b = ph->v[i];
+
+		if (a.lo >= at || a.hi <= at)
+			continue;
+		if (runs_push(r, 0, 1, 0) < 0 || runs_push(ph, 0, 1, 0) < 0)
+			return -ENOMEM;
+		memmove(r->v + i + 2, r->v + i + 1,
+		        (r->n - i - 2) * sizeof(*r->v));
+		memmove(ph->v + i + 2, ph->v + i + 1,
+		        (ph->n - i - 2) * sizeof(*ph->v));
+		r->v[i].hi = ph->v[i].hi = at;
+		r->v[i + 1] = (struct md_run){at, a.hi, a.phys + (at - a.lo)};
+		ph->v[i + 1] = (struct md_run){at, b.hi, b.phys + (at - b.lo)};
+		break;
 	}
 	return 0;
 }
@@ -321,7 +370,7 @@ static int ext4_move_piece(struct md_ctx *c, uint64_t lo, uint64_t hi)
 		struct rl_ext4_move_extent me = {
 		    .donor_fd = (uint32_t)c->sfd,
 		    .orig_start = lo / c->bsize,
-		    .donor_start = lo / c->bsize,
+		    .donor_start = (lo + c->sd) / c->bsize,
 		    .len = (hi - lo) / c->bsize,
 		};
 
@@ -376,8 +425,8 @@ static int copy_piece(struct md_ctx *c, uint64_t lo, uint64_t hi, char *buf)
 		}
 		for (ssize_t done = 0; done < n;) {
 			ssize_t w =
-			    pwrite(c->sfd, buf + done, (size_t)(n - done),
-			           (off_t)(lo + (uint64_t)done));
+			    pwrite(sp_fd(c, lo), buf + done, (size_t)(n - done),
+			           (off_t)sp_off(c, lo + (uint64_t)done));
 			if (w < 0)
 				return RL_NEG_ERRNO();
 			done += w;
@@ -451,7 +500,7 @@ static int dedupe_piece(struct md_ctx *c, uint64_t lo, uint64_t hi,
 		struct file_dedupe_range_info i;
 	} d;
 	uint64_t dsize = (uint64_t)c->dst.st_size, step = hi - lo, start = lo;
-	int tries = 0, ret = 0;
+	int tries = 0, ret = 0, sfd = sp_fd(c, lo);
 
 	/* The block holding EOF: dedupe up to EOF only (spacefd was cut to
 	 * the same size: the kernel then remaps the whole block). */
@@ -461,12 +510,12 @@ static int dedupe_piece(struct md_ctx *c, uint64_t lo, uint64_t hi,
 		uint64_t end = hi - lo > step ? lo + step : hi;
 
 		memset(&d, 0, sizeof(d));
-		d.r.src_offset = lo;
+		d.r.src_offset = sp_off(c, lo);
 		d.r.src_length = end - lo;
 		d.r.dest_count = 1;
 		d.i.dest_fd = c->dfd;
 		d.i.dest_offset = lo;
-		if (ioctl(c->sfd, FIDEDUPERANGE, &d) < 0)
+		if (ioctl(sfd, FIDEDUPERANGE, &d) < 0)
 			return errno == ENOTTY ? -EOPNOTSUPP : RL_NEG_ERRNO();
 		if (d.i.status < 0)
 			return d.i.status;
@@ -483,7 +532,7 @@ static int dedupe_piece(struct md_ctx *c, uint64_t lo, uint64_t hi,
 			if (step < MD_STEP_MIN)
 				step = MD_STEP_MIN;
 			ret = copy_piece(c, lo, end, buf);
-			if (ret == 0 && fdatasync(c->sfd) < 0)
+			if (ret == 0 && fdatasync(sfd) < 0)
 				ret = RL_NEG_ERRNO();
 			continue;
 		}
@@ -507,8 +556,8 @@ static int dedupe_piece(struct md_ctx *c, uint64_t lo, uint64_t hi,
 		 * block would zero it by a write, copy-on-write on XFS.
 		 * Done even when the check failed: datafd maps the piece
 		 * now and must not stay shared with spacefd. */
-		int pr = punch(c->sfd, lo,
-		               (lo + d.i.bytes_deduped) / c->bsize * c->bsize);
+		uint64_t pe = (lo + d.i.bytes_deduped) / c->bsize * c->bsize;
+		int pr = punch(sfd, sp_off(c, lo), sp_off(c, lo) + (pe - lo));
 		if (ret == 0)
 			ret = pr;
 		tries = 0;
@@ -517,20 +566,75 @@ static int dedupe_piece(struct md_ctx *c, uint64_t lo, uint64_t hi,
 	return ret;
 }
 
-/* The dedupe of the EOF block needs spacefd to end where datafd ends. */
-static int match_tail_size(struct md_ctx *c, uint64_t *s_size)
+/* The dedupe of datafd's partial EOF block needs the space to end where
+ * datafd ends (both ranges at EOF: the kernel then remaps the whole
+ * block). spacefd is cut there for the call (*s_size: its size, put back
+ * afterwards) when it maps nothing past that block. Else (a space file
+ * holding the targets of other files too, rl_movedata_at) spacefd must keep
+ * its size and its blocks: on XFS the block's data is copied into spacefd
+ * (XFS clones no unwritten block), the block cloned into a private file at
+ * datafd's offset, spacefd's reference dropped (the block is the private
+ * file's alone: later writes stay in place) and that file cut where datafd
+ * ends; the copy and the dedupe of that block then go through that file
+ * (sp_fd). btrfs shares extents whole: a write into such a clone would be
+ * copied elsewhere, so -EOPNOTSUPP there. tail_moved: the EOF block is one
+ * to move (datafd data over spacefd blocks). */
+static int match_tail_size(struct md_ctx *c, enum rl_fs_type type,
+                           bool tail_moved, char *buf, uint64_t *s_size)
 {
+	uint64_t dsize = (uint64_t)c->dst.st_size;
+	uint64_t blk = dsize / c->bsize * c->bsize;
 	struct stat st;
+	int n, root;
 
 	if (fstat(c->sfd, &st) < 0)
 		return RL_NEG_ERRNO();
 	*s_size = (uint64_t)st.st_size;
-	if (c->dst.st_size % c->bsize == 0 ||
-	    (uint64_t)c->dst.st_size >= c->hi || st.st_size == c->dst.st_size)
+	if (dsize % c->bsize == 0 || dsize >= c->hi || !tail_moved ||
+	    (uint64_t)st.st_size == dsize + c->sd)
 		return 0;
-	if (ftruncate(c->sfd, c->dst.st_size) < 0)
-		return RL_NEG_ERRNO();
-	return 0;
+	/* btrfs, same offsets: cut as rl_movedata always did (what spacefd
+	 * holds past datafd's end is released) */
+	n = type == RL_FS_BTRFS && c->sd == 0
+	        ? 0
+	        : rl_extent_count(c->sfd, blk + c->bsize + c->sd, 0);
+	if (n < 0)
+		return n;
+	if (n == 0) {
+		if (ftruncate(c->sfd, (off_t)(dsize + c->sd)) < 0)
+			return RL_NEG_ERRNO();
+		return 0;
+	}
+	*s_size = 0; /* spacefd keeps its size */
+	if (type != RL_FS_XFS)
+		return -EOPNOTSUPP;
+	int r = copy_piece(c, blk, dsize, buf);
+
+	if (r == 0 && fdatasync(c->sfd) < 0)
+		r = RL_NEG_ERRNO();
+	if (r < 0)
+		return r;
+	root = rl_place_mount_root(c->sfd);
+	if (root < 0)
+		return root;
+	r = rl_place_tmpfile(root);
+	close(root);
+	if (r < 0)
+		return r;
+	c->tfd = r;
+	struct file_clone_range fcr = {
+	    .src_fd = (int64_t)c->sfd,
+	    .src_offset = blk + c->sd,
+	    .src_length = c->bsize,
+	    .dest_offset = blk,
+	};
+	if (ioctl(c->tfd, FICLONERANGE, &fcr) < 0)
+		return errno == ENOTTY ? -EOPNOTSUPP : RL_NEG_ERRNO();
+	c->tail_blk = blk;
+	r = punch(c->sfd, blk + c->sd, blk + c->sd + c->bsize);
+	if (r == 0 && ftruncate(c->tfd, (off_t)dsize) < 0)
+		r = RL_NEG_ERRNO();
+	return r;
 }
 
 /* ------------------------------------------------------------- common */
@@ -540,7 +644,7 @@ static int verify(struct md_ctx *c, const struct md_runs *moved,
 {
 	struct md_runs now = {0};
 	size_t k = 0;
-	int ret = load_runs(c->dfd, c->lo, c->hi, false, &now);
+	int ret = load_runs(c->dfd, c->lo, c->hi, 0, false, &now);
 
 	for (size_t i = 0; ret == 0 && i < moved->n; i++) {
 		uint64_t pos = moved->v[i].lo;
@@ -603,10 +707,10 @@ static int move_all(struct md_ctx *c, enum rl_fs_type type, unsigned flags)
 	char *buf = NULL;
 	int ret;
 
-	ret = load_runs(c->dfd, c->lo, c->hi, !(flags & RL_MOVE_ALLOW_SHARED),
-	                &c->d);
+	ret = load_runs(c->dfd, c->lo, c->hi, 0,
+	                !(flags & RL_MOVE_ALLOW_SHARED), &c->d);
 	if (ret == 0)
-		ret = load_runs(c->sfd, c->lo, c->hi, false, &c->s);
+		ret = load_runs(c->sfd, c->lo, c->hi, c->sd, false, &c->s);
 	/* D∖S: spacefd holes over datafd data; S∖D: the reverse. */
 	if (ret == 0)
 		ret = runs_combine(&c->d, &c->s, true, &sholes, NULL);
@@ -620,20 +724,27 @@ static int move_all(struct md_ctx *c, enum rl_fs_type type, unsigned flags)
 	if (ret == 0 && sholes.n && (flags & RL_MOVE_SPACE_FULL))
 		ret = -ENOSPC;
 	if (ret == 0 && sholes.n) {
-		ret = punch_runs(c->dfd, &sholes);
+		ret = punch_runs(c->dfd, &sholes, 0);
 		struct stat st;
 		if (fstat(c->dfd, &st) == 0)
 			c->dst.st_ctim = st.st_ctim;
 	}
 	if (ret == 0)
-		ret = punch_runs(c->sfd, &dholes);
+		ret = punch_runs(c->sfd, &dholes, c->sd);
 	if (ret == 0)
-		ret = punch(c->sfd, c->tail_lo, c->tail_hi);
+		ret = punch(c->sfd, c->tail_lo + c->sd, c->tail_hi + c->sd);
 	if (ret == 0 && type != RL_FS_EXT4) {
-		ret = match_tail_size(c, &s_size);
 		buf = malloc(MD_COPY_BUF);
-		if (!buf && ret == 0)
+		if (!buf)
 			ret = -ENOMEM;
+	}
+	if (ret == 0 && type != RL_FS_EXT4) {
+		ret = match_tail_size(c, type,
+		                      moved.n && moved.v[moved.n - 1].hi >
+		                                     (uint64_t)c->dst.st_size,
+		                      buf, &s_size);
+		if (ret == 0 && c->tfd >= 0)
+			ret = split_runs(&moved, &sphys, c->tail_blk);
 	}
 	/* XFS/btrfs: copy everything before the first dedupe. On btrfs a
 	 * write into a preallocated extent is done in place only while no
@@ -655,6 +766,8 @@ static int move_all(struct md_ctx *c, enum rl_fs_type type, unsigned flags)
 		ret = copy_piece(c, moved.v[i].lo, hi, buf);
 	}
 	if (ret == 0 && type != RL_FS_EXT4 && moved.n && fdatasync(c->sfd) < 0)
+		ret = RL_NEG_ERRNO();
+	if (ret == 0 && c->tfd >= 0 && fdatasync(c->tfd) < 0)
 		ret = RL_NEG_ERRNO();
 	for (size_t i = 0; ret == 0 && i < moved.n; i++) {
 		for (uint64_t lo = moved.v[i].lo;
@@ -708,14 +821,24 @@ static int move_all(struct md_ctx *c, enum rl_fs_type type, unsigned flags)
 	if (rel_hi > c->hi)
 		rel_hi = c->hi;
 	if (rel_hi > c->lo) {
-		int pr = punch(c->sfd, c->lo, rel_hi);
+		int pr = punch(c->sfd, c->lo + c->sd, rel_hi + c->sd);
 		if (ret == 0)
 			ret = pr;
+	}
+	/* The private tail file: emptied (no partial block to zero, so no
+	 * write) before it is closed, so datafd's EOF block is not left
+	 * shared until XFS reclaims the unlinked file. On failure the block
+	 * it still held is released with it (spacefd has a hole there). */
+	if (c->tfd >= 0) {
+		if (ftruncate(c->tfd, 0) < 0 && ret == 0)
+			ret = RL_NEG_ERRNO();
+		close(c->tfd);
+		c->tfd = -1;
 	}
 	if (s_size && ftruncate(c->sfd, (off_t)s_size) < 0 && ret == 0)
 		ret = RL_NEG_ERRNO();
 	if (rel_hi == c->hi && rel_hi > c->lo && s_size) {
-		int pr = punch(c->sfd, c->hi - c->bsize, c->hi);
+		int pr = punch(c->sfd, c->hi - c->bsize + c->sd, c->hi + c->sd);
 		if (ret == 0)
 			ret = pr;
 	}
@@ -735,24 +858,49 @@ static int move_all(struct md_ctx *c, enum rl_fs_type type, unsigned flags)
 int rl_movedata(int datafd, int spacefd, uint64_t from, uint64_t len,
                 unsigned flags)
 {
-	return rl_movedata_stats(datafd, spacefd, from, len, flags, NULL);
+	return rl_movedata_at_stats(datafd, spacefd, from, from, len, flags,
+	                            NULL);
+}
+
+int rl_movedata_at(int datafd, int spacefd, uint64_t data_from,
+                   uint64_t space_from, uint64_t len, unsigned flags)
+{
+	return rl_movedata_at_stats(datafd, spacefd, data_from, space_from, len,
+	                            flags, NULL);
 }
 
 int rl_movedata_stats(int datafd, int spacefd, uint64_t from, uint64_t len,
                       unsigned flags, struct rl_move_stats *stats)
 {
-	struct md_ctx c = {.dfd = datafd, .sfd = spacefd, .rfd = -1};
+	return rl_movedata_at_stats(datafd, spacefd, from, from, len, flags,
+	                            stats);
+}
+
+int rl_movedata_at_stats(int datafd, int spacefd, uint64_t from,
+                         uint64_t space_from, uint64_t len, unsigned flags,
+                         struct rl_move_stats *stats)
+{
+	struct md_ctx c = {.dfd = datafd, .sfd = spacefd, .rfd = -1, .tfd = -1};
 	struct stat sst;
 	enum rl_fs_type type;
 	uint64_t eof;
+	long page = sysconf(_SC_PAGESIZE);
 	int ret;
 
 	ret = validate(&c, from, len, flags, &sst);
 	if (ret < 0)
 		return ret;
+	if (space_from % c.bsize || space_from + len < space_from ||
+	    space_from + len > (uint64_t)INT64_MAX)
+		return -EINVAL;
+	c.sd = space_from - from;
 	type = rl_fd_fs_type(datafd);
 	if (type == RL_FS_OTHER)
 		return -EOPNOTSUPP;
+	/* EXT4_IOC_MOVE_EXT wants both starts at the same place in a page
+	 * (blocks smaller than a page) */
+	if (type == RL_FS_EXT4 && page > 0 && c.sd % (uint64_t)page)
+		return -EINVAL;
 	if (len == 0)
 		return 0;
 	eof = ((uint64_t)c.dst.st_size + c.bsize - 1) / c.bsize * c.bsize;
@@ -764,7 +912,8 @@ int rl_movedata_stats(int datafd, int spacefd, uint64_t from, uint64_t len,
 		c.tail_hi = c.hi;
 		c.hi = c.tail_lo;
 		if (c.lo >= c.hi)
-			return punch(spacefd, c.tail_lo, c.tail_hi);
+			return punch(spacefd, c.tail_lo + c.sd,
+			             c.tail_hi + c.sd);
 	}
 	if (type != RL_FS_EXT4) {
 		c.rfd = open_reader(datafd);

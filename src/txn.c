@@ -557,26 +557,25 @@ static void ioprio_set_self(int prio)
 #endif
 }
 
-/* The donors holding a step's targets: one per target piece (fd[k] -1:
- * piece k not held yet), or one for all of them (n 1). fd NULL: none. */
-struct tx_held {
-	int *fd;
-	size_t n;
-	size_t nheld;  /* fd[] entries >= 0 */
-	bool not_free; /* the last try found a piece not free (yet) */
+/* A donor: an O_TMPFILE holding target blocks for one or more steps
+ * (one exact placement of a run of targets that many steps share, or the
+ * pieces of one step at their file offsets). Closed when no piece uses it
+ * any more; whatever it still holds is then freed. */
+struct tx_space {
+	int fd;
+	size_t refs; /* target pieces it holds */
 };
 
-static void held_release(struct tx_held *h)
-{
-	for (size_t k = 0; k < h->n; k++)
-		if (h->fd[k] >= 0)
-			close(h->fd[k]);
-	free(h->fd);
-	h->fd = NULL;
-	h->n = 0;
-	h->nheld = 0;
-	h->not_free = false;
-}
+/* Where a step's targets are held: per target piece k its donor (sp[k],
+ * NULL: not held yet) and the donor's offset of the piece's file offset
+ * x, x + delta[k] (rl_movedata_at). sp NULL: nothing tried yet. */
+struct tx_held {
+	struct tx_space **sp;
+	uint64_t *delta;
+	size_t n;      /* the step's target pieces */
+	size_t nheld;  /* sp[] entries set */
+	bool not_free; /* the last try found a piece not free (yet) */
+};
 
 struct apply_ctx {
 	const struct tx_plan *p;
@@ -586,7 +585,8 @@ struct apply_ctx {
 	uint64_t done;
 	struct tx_held *held; /* per step: the donors holding its targets */
 	size_t fd_budget;     /* donors that may be open at once */
-	size_t fds_held;      /* donors open now */
+	size_t fds_held;      /* donors open now (struct tx_space) */
+	long page;            /* ext4 moves between equal page offsets */
 	size_t reserve_next;  /* the next step to try to hold targets for */
 	size_t reserving;     /* > 0: the first hold, that many steps */
 	size_t reserved;      /* steps held so far in the first hold */
@@ -722,14 +722,47 @@ static int verify_moved(int fd, const struct tx_step *st, char *why,
 	return r;
 }
 
-/* Allocate target pieces [k0, k1) of step st at their file offsets in
- * the donor d and check (FIEMAP) that d holds exactly them there. */
-static int alloc_pieces(struct apply_ctx *c, const struct tx_step *st,
-                        size_t k0, size_t k1, int d, char *why, size_t wlen)
+/* ------------------------------------------------------------ holding */
+
+static void space_unref(struct apply_ctx *c, struct tx_space *sp)
+{
+	if (--sp->refs > 0)
+		return;
+	close(sp->fd);
+	free(sp);
+	c->fds_held--;
+}
+
+/* A new donor in the directory of path (device dev), no piece yet. */
+static int space_new(struct apply_ctx *c, const char *path, dev_t dev,
+                     struct tx_space **out)
+{
+	struct tx_space *sp = calloc(1, sizeof(*sp));
+	int d;
+
+	if (!sp)
+		return -ENOMEM;
+	d = open_donor(path, dev);
+	if (d < 0) {
+		free(sp);
+		return d;
+	}
+	sp->fd = d;
+	sp->refs = 1; /* the caller's, until it hands out pieces */
+	c->fds_held++;
+	*out = sp;
+	return 0;
+}
+
+/* Allocate len bytes exactly at physical phys into donor sp at offset
+ * off and check (FIEMAP) that it holds exactly them there. */
+static int space_alloc(struct apply_ctx *c, struct tx_space *sp, uint64_t off,
+                       uint64_t phys, uint64_t len, char *why, size_t wlen)
 {
 	struct rl_place_opts popts;
-	struct rl_extent *dp = NULL, *tg;
-	size_t nd, nt = k1 - k0;
+	struct rl_extent *dp = NULL;
+	size_t nd;
+	int64_t got;
 	int r;
 
 	/* Blocks freed moments ago (an undo, a file deleted before the plan,
@@ -740,105 +773,370 @@ static int alloc_pieces(struct apply_ctx *c, const struct tx_step *st,
 	memset(&popts, 0, sizeof(popts));
 	popts.state_dir = c->o->state_dir;
 	popts.no_tunables = c->o->no_tunables;
-	for (size_t k = k0; k < k1; k++) {
-		const struct rl_extent *t = &st->range.target[k];
-		int64_t got;
-
-		if (lseek(d, (off_t)t->logical, SEEK_SET) < 0)
-			return -errno;
-		got =
-		    rl_allocate_ex(d,
-		                   RL_ALLOC_FIXED_START | RL_ALLOC_CONTIGUOUS |
-		                       RL_ALLOC_FIXED_LEN,
-		                   t->physical, t->length, &popts);
-		if (got < 0 || (uint64_t)got != t->length) {
-			r = got < 0 ? (int)got : -ENOSPC;
-			snprintf(
-			    why, wlen, "allocate %llu bytes at 0x%llx: %s%s",
-			    (unsigned long long)t->length,
-			    (unsigned long long)t->physical, rl_strerror(r),
-			    r == -EOPNOTSUPP && c->o->no_tunables
-			        ? " (exact placement on ext4 needs its "
-			          "tunables: 'set tunables on')"
-			        : "");
-			return r;
-		}
+	if (lseek(sp->fd, (off_t)off, SEEK_SET) < 0)
+		return -errno;
+	got = rl_allocate_ex(sp->fd,
+	                     RL_ALLOC_FIXED_START | RL_ALLOC_CONTIGUOUS |
+	                         RL_ALLOC_FIXED_LEN,
+	                     phys, len, &popts);
+	if (got < 0 || (uint64_t)got != len) {
+		r = got < 0 ? (int)got : -ENOSPC;
+		snprintf(why, wlen, "allocate %llu bytes at 0x%llx: %s%s",
+		         (unsigned long long)len, (unsigned long long)phys,
+		         rl_strerror(r),
+		         r == -EOPNOTSUPP && c->o->no_tunables
+		             ? " (exact placement on ext4 needs its "
+		               "tunables: 'set tunables on')"
+		             : "");
+		if (got > 0)
+			fallocate(sp->fd,
+			          FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE,
+			          (off_t)off, (off_t)len);
+		return r;
 	}
-	tg = calloc(nt ? nt : 1, sizeof(*tg));
-	if (!tg)
-		return -ENOMEM;
-	memcpy(tg, st->range.target + k0, nt * sizeof(*tg));
-	nt = tx_pieces_normalize(tg, nt);
-	r = nt == 1 ? tx_range_pieces(d, tg[0].logical, tg[0].length, &dp, &nd)
-	            : tx_range_pieces(d, st->range.offset, st->range.length,
-	                              &dp, &nd);
-	if (r == 0 && !tx_pieces_equal(dp, nd, tg, nt)) {
+	r = tx_range_pieces(sp->fd, off, len, &dp, &nd);
+	if (r == 0 && (nd != 1 || dp[0].logical != off ||
+	               dp[0].physical != phys || dp[0].length != len)) {
 		snprintf(why, wlen,
 		         "the allocation did not land at the target "
 		         "(FIEMAP: %zu extents, first at 0x%llx)",
 		         nd, nd ? (unsigned long long)dp[0].physical : 0ull);
 		r = -EIO;
 	}
+	if (r < 0)
+		fallocate(sp->fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE,
+		          (off_t)off, (off_t)len);
 	free(dp);
-	free(tg);
 	return r;
 }
 
-/* Hold the target pieces of step st (device dev) in new donors, each at
- * its file offset. per_piece: one donor per piece, only for the pieces h
- * does not hold yet; a piece that cannot be held is left out (when
- * keep_going, the others are still tried) and the first error returned,
- * h keeping what it holds. Else one donor for all pieces, all or none. A
- * donor of one extent needs no extent-tree block on ext4; one of many
- * does, and ext4 puts that block next to the extent just allocated,
- * often another target. 0 when every piece is held. */
+static int held_init(struct tx_held *h, size_t n)
+{
+	h->sp = calloc(n ? n : 1, sizeof(*h->sp));
+	h->delta = calloc(n ? n : 1, sizeof(*h->delta));
+	if (!h->sp || !h->delta) {
+		free(h->sp);
+		free(h->delta);
+		h->sp = NULL;
+		h->delta = NULL;
+		return -ENOMEM;
+	}
+	h->n = n;
+	h->nheld = 0;
+	return 0;
+}
+
+/* Piece k of a step is held by sp at donor offset x + delta. */
+static void held_set(struct tx_held *h, size_t k, struct tx_space *sp,
+                     uint64_t delta)
+{
+	sp->refs++;
+	h->sp[k] = sp;
+	h->delta[k] = delta;
+	h->nheld++;
+}
+
+/* Give up what h holds for step st: its pieces in a donor shared with
+ * other steps are released there now (a failed step's targets, or on
+ * ext4 nothing: movedata released the old blocks it swapped in); a donor
+ * no piece uses any more is closed. */
+static void held_release(struct apply_ctx *c, const struct tx_step *st,
+                         struct tx_held *h)
+{
+	for (size_t k = 0; h->sp && k < h->n; k++) {
+		struct tx_space *sp = h->sp[k];
+		const struct rl_extent *t = &st->range.target[k];
+
+		if (!sp)
+			continue;
+		if (sp->refs > 1)
+			fallocate(sp->fd,
+			          FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE,
+			          (off_t)(t->logical + h->delta[k]),
+			          (off_t)t->length);
+		space_unref(c, sp);
+	}
+	free(h->sp);
+	free(h->delta);
+	memset(h, 0, sizeof(*h));
+}
+
+/* Hold the target pieces of step st (device dev) that h does not hold
+ * yet, each at its file offset. per_piece: one donor per piece; a piece
+ * that cannot be held is left out (when keep_going, the others are still
+ * tried) and the first error returned, h keeping what it holds. Else one
+ * donor for all pieces, all or none. A donor of one extent needs no
+ * extent-tree block on ext4; one of many does, and ext4 puts that block
+ * next to the extent just allocated, often another target. 0 when every
+ * piece is held. */
 static int hold_targets(struct apply_ctx *c, const struct tx_step *st,
                         dev_t dev, bool per_piece, bool keep_going,
                         struct tx_held *h, char *why, size_t wlen)
 {
-	size_t n = per_piece ? st->range.ntarget : 1;
+	struct tx_space *one = NULL;
 	int ret = 0;
 
-	if (!h->fd) {
-		h->fd = malloc((n ? n : 1) * sizeof(*h->fd));
-		if (!h->fd)
-			return -ENOMEM;
-		for (size_t k = 0; k < n; k++)
-			h->fd[k] = -1;
-		h->n = n;
-		h->nheld = 0;
-	}
+	if (!h->sp && held_init(h, st->range.ntarget) < 0)
+		return -ENOMEM;
 	for (size_t k = 0; k < h->n; k++) {
-		int d, r;
+		const struct rl_extent *t = &st->range.target[k];
+		struct tx_space *sp = one;
+		int r = 0;
 
-		if (h->fd[k] >= 0)
+		if (h->sp[k])
 			continue;
-		d = open_donor(st->range.path, dev);
-		if (d < 0) {
-			r = d;
-			snprintf(why, wlen, "cannot create the donor file: %s",
-			         rl_strerror(r));
-		} else {
-			r = per_piece
-			        ? alloc_pieces(c, st, k, k + 1, d, why, wlen)
-			        : alloc_pieces(c, st, 0, st->range.ntarget, d,
-			                       why, wlen);
+		if (!sp) {
+			r = space_new(c, st->range.path, dev, &sp);
 			if (r < 0)
-				close(d); /* whatever it holds is freed */
+				snprintf(why, wlen,
+				         "cannot create the donor file: %s",
+				         rl_strerror(r));
+			else if (!per_piece)
+				one = sp;
 		}
-		if (r == 0) {
-			h->fd[k] = d;
-			h->nheld++;
+		if (r == 0)
+			r = space_alloc(c, sp, t->logical, t->physical,
+			                t->length, why, wlen);
+		if (r == 0)
+			held_set(h, k, sp, 0);
+		if (per_piece && sp)
+			space_unref(c, sp); /* the creator's reference */
+		if (r == 0)
 			continue;
-		}
 		if (ret == 0)
 			ret = r;
-		if (!keep_going)
+		if (!keep_going || !per_piece)
 			break;
 	}
+	if (one)
+		space_unref(c, one);
 	if (ret < 0 && !per_piece)
-		held_release(h);
+		held_release(c, st, h);
 	return ret;
+}
+
+/* A target piece of a batch being held (hold_batch). */
+struct tx_bpiece {
+	uint64_t phys, len;
+	size_t step, k;
+};
+
+static int cmp_bpiece(const void *a, const void *b)
+{
+	const struct tx_bpiece *x = a, *y = b;
+	return x->phys < y->phys ? -1 : x->phys > y->phys;
+}
+
+/* plan order: step, then piece */
+static int cmp_bpiece_plan(const void *a, const void *b)
+{
+	const struct tx_bpiece *x = a, *y = b;
+
+	if (x->step != y->step)
+		return x->step < y->step ? -1 : 1;
+	return x->k < y->k ? -1 : x->k > y->k;
+}
+
+/* The free extents of [lo, hi) on the filesystem of fd, *out malloc'ed. */
+static int free_list(int fd, uint64_t lo, uint64_t hi,
+                     struct rl_free_extent **out, size_t *n)
+{
+	char path[64];
+	size_t cap = 0;
+
+	*out = NULL;
+	*n = 0;
+	snprintf(path, sizeof(path), "/proc/self/fd/%d", fd);
+	while (lo < hi) {
+		int got;
+
+		if (mem_grow(out, &cap, *n + 256, sizeof(**out)) < 0)
+			return -ENOMEM;
+		got = rl_get_free_blocks(path, lo, hi, 256, *out + *n);
+		if (got < 0)
+			return got;
+		*n += (size_t)got;
+		if (got < 256)
+			break;
+		lo = (*out)[*n - 1].start + (*out)[*n - 1].len;
+	}
+	return 0;
+}
+
+/* Runs of a batch are cut at this length (a failed placement then costs
+ * less; ext4 extents end at 128 MiB anyway). */
+#define TX_RUN_MAX (64ull << 20)
+
+/* Does run [rs, re) of a batch, starting with piece `first`, take piece
+ * b, the next in plan order? Right after it physically, not too long, and
+ * (ext4, blocks smaller than a page) the same distance between file and
+ * donor offsets modulo a page. So the steps use a run's donor from its
+ * start on, and it stays one extent (the rest of the run) between them:
+ * a donor of many extents needs extent-tree blocks (ext4, XFS), which the
+ * filesystem puts next to its extents, often on a later target. */
+static bool run_takes(const struct apply_ctx *c, const struct tx_bpiece *first,
+                      uint64_t rs, uint64_t re, const struct tx_bpiece *b)
+{
+	const struct rl_extent *t0 =
+	    &c->p->steps[first->step].range.target[first->k];
+	const struct rl_extent *t = &c->p->steps[b->step].range.target[b->k];
+	uint64_t pg = (uint64_t)c->page;
+
+	return b->phys == re && re - rs + b->len <= TX_RUN_MAX &&
+	       (t->physical - t->logical) % pg ==
+	           (t0->physical - t0->logical) % pg;
+}
+
+/* Hold the targets of run v[0..n) (adjacent pieces) with one placement
+ * into one donor, at donor offset physical - base (base: the run's start,
+ * moved down to keep file and donor offsets equal modulo a page). When
+ * that fails (a part the filesystem does not give: an XFS AG's last
+ * blocks, a run across ext4 groups; or taken meanwhile), each half on its
+ * own, down to single pieces, held at their file offsets as before
+ * batches. A piece not free (yet) marks its step not_free. */
+static void hold_run(struct apply_ctx *c, const struct tx_bpiece *v, size_t n,
+                     dev_t dev)
+{
+	const struct tx_plan *p = c->p;
+	const struct tx_step *st0 = &p->steps[v[0].step];
+	const struct rl_extent *t0 = &st0->range.target[v[0].k];
+	uint64_t pg = (uint64_t)c->page, start = v[0].phys;
+	uint64_t len = v[n - 1].phys + v[n - 1].len - start;
+	uint64_t base = start - (start - (t0->physical - t0->logical)) % pg;
+	struct tx_space *sp = NULL;
+	char why[512];
+	int r;
+
+	if (n == 1)
+		base = t0->physical - t0->logical; /* at its file offset */
+	r = space_new(c, st0->range.path, dev, &sp);
+	if (r == 0)
+		r = space_alloc(c, sp, start - base, start, len, why,
+		                sizeof(why));
+	for (size_t i = 0; r == 0 && i < n; i++) {
+		const struct rl_extent *t =
+		    &p->steps[v[i].step].range.target[v[i].k];
+
+		held_set(&c->held[v[i].step], v[i].k, sp,
+		         t->physical - t->logical - base);
+	}
+	if (sp)
+		space_unref(c, sp); /* the creator's reference */
+	if (r < 0 && n > 1 && !tx_cancel_requested) {
+		hold_run(c, v, n / 2, dev);
+		hold_run(c, v + n / 2, n - n / 2, dev);
+	} else if (r == -ENOSPC || r == -EBUSY) {
+		/* not free (yet): an earlier step may free it */
+		c->held[v[0].step].not_free = true;
+	}
+}
+
+/* Hold the targets not held yet of the steps ks[0..nk): those free now
+ * (GETFSMAP), in plan order, merged into runs where each piece follows the
+ * one before physically (run_takes), one exact placement per run
+ * (hold_run). So the placements grow with the runs (the free gaps the plan
+ * fills, in its order), not with the files. A
+ * piece not free now (an earlier step frees it) marks its step not_free;
+ * a step whose targets cannot be held allocates the rest when it runs. */
+static void hold_batch(struct apply_ctx *c, const size_t *ks, size_t nk)
+{
+	const struct tx_plan *p = c->p;
+	struct tx_bpiece *v = NULL;
+	struct rl_free_extent *fr = NULL;
+	size_t nv = 0, cap = 0, nfr = 0, f = 0;
+	uint64_t lo = UINT64_MAX, hi = 0, prev_end = 0;
+	struct stat sb;
+	int fd = -1;
+
+	for (size_t i = 0; i < nk; i++) {
+		const struct tx_step *st = &p->steps[ks[i]];
+		struct tx_held *h = &c->held[ks[i]];
+
+		if (!h->sp && held_init(h, st->range.ntarget) < 0)
+			goto out;
+		h->not_free = false;
+		for (size_t k = 0; k < st->range.ntarget; k++) {
+			const struct rl_extent *t = &st->range.target[k];
+
+			if (h->sp[k] || t->length == 0)
+				continue;
+			if (mem_grow(&v, &cap, nv + 1, sizeof(*v)) < 0)
+				goto out;
+			v[nv++] = (struct tx_bpiece){t->physical, t->length,
+			                             ks[i], k};
+			if (t->physical < lo)
+				lo = t->physical;
+			if (t->physical + t->length > hi)
+				hi = t->physical + t->length;
+		}
+		/* a file of the batch for the free map and the device */
+		if (fd < 0) {
+			fd = c->o->open_file
+			         ? c->o->open_file(c->o->open_arg,
+			                           st->range.path, O_RDONLY)
+			         : open(st->range.path, O_RDONLY | O_NOFOLLOW |
+			                                    O_NONBLOCK |
+			                                    O_CLOEXEC);
+			if (fd >= 0 &&
+			    (fstat(fd, &sb) < 0 || !S_ISREG(sb.st_mode))) {
+				close(fd);
+				fd = -1;
+			}
+		}
+	}
+	if (nv == 0 || fd < 0 || free_list(fd, lo, hi, &fr, &nfr) < 0)
+		goto out;
+	qsort(v, nv, sizeof(*v), cmp_bpiece);
+	/* Keep the pieces inside a free extent. Pieces that overlap (two
+	 * steps filling the same place in turn) are all left out: holding the
+	 * later one would take the earlier one's target; the earlier one
+	 * allocates it when it runs. */
+	size_t nk2 = 0;
+	struct tx_bpiece reach = {0}; /* the piece reaching prev_end */
+	for (size_t i = 0; i < nv; i++) {
+		struct tx_bpiece cur = v[i];
+		bool overlap = i > 0 && cur.phys < prev_end, free_now = false;
+
+		while (f < nfr && fr[f].start + fr[f].len <= cur.phys)
+			f++;
+		if (f < nfr && fr[f].start <= cur.phys &&
+		    cur.phys + cur.len <= fr[f].start + fr[f].len && !overlap)
+			free_now = true;
+		if (overlap && nk2 > 0 && v[nk2 - 1].step == reach.step &&
+		    v[nk2 - 1].k == reach.k)
+			nk2--; /* the piece it overlaps goes too */
+		if (i == 0 || cur.phys + cur.len > prev_end) {
+			prev_end = cur.phys + cur.len;
+			reach = cur;
+		}
+		if (!free_now) {
+			c->held[cur.step].not_free = true;
+			continue;
+		}
+		v[nk2++] = cur;
+	}
+	qsort(v, nk2, sizeof(*v), cmp_bpiece_plan);
+	for (size_t i = 0; i < nk2;) {
+		size_t j = i + 1;
+		uint64_t re = v[i].phys + v[i].len;
+
+		while (j < nk2 && run_takes(c, &v[i], v[i].phys, re, &v[j])) {
+			re = v[j].phys + v[j].len;
+			j++;
+		}
+		if (c->fds_held + (j - i) > c->fd_budget)
+			break; /* the rest when it runs */
+		if (tx_cancel_requested ||
+		    (c->o->handle_signals && stop_pending()))
+			break;
+		hold_run(c, v + i, j - i, sb.st_dev);
+		i = j;
+	}
+out:
+	if (fd >= 0)
+		close(fd);
+	free(v);
+	free(fr);
 }
 
 /* Do the physical ranges of two piece lists overlap? */
@@ -853,84 +1151,78 @@ static bool pieces_overlap(const struct rl_extent *a, size_t na,
 	return false;
 }
 
-/* Try to hold the pieces of step k not held yet (see hold_ahead). */
-static void hold_step(struct apply_ctx *c, size_t k)
+/* Target pieces of step k not held yet. */
+static size_t unheld(const struct apply_ctx *c, size_t k)
 {
-	const struct tx_step *st = &c->p->steps[k];
-	struct tx_held *h = &c->held[k];
-	size_t before = h->nheld;
-	char why[512];
-	struct stat sb;
-	int fd, r = -ESTALE;
-
-	if (st->range.ntarget - h->nheld > c->fd_budget - c->fds_held)
-		return;
-	fd = c->o->open_file
-	         ? c->o->open_file(c->o->open_arg, st->range.path, O_RDONLY)
-	         : open(st->range.path,
-	                O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
-	if (fd < 0)
-		return; /* its step says why */
-	if (fstat(fd, &sb) == 0 && S_ISREG(sb.st_mode) &&
-	    sb.st_ino == st->range.ino)
-		r = hold_targets(c, st, sb.st_dev, true, true, h, why,
-		                 sizeof(why));
-	close(fd);
-	c->fds_held += h->nheld - before;
-	/* not free (yet): an earlier step may free it */
-	h->not_free = r == -ENOSPC || r == -EBUSY;
+	return c->p->steps[k].range.ntarget - c->held[k].nheld;
 }
 
 /* Before step `from` runs: hold the targets of the steps ahead that were
- * not tried yet, while the open-file budget lasts (one donor per target
- * piece), at most TX_RESERVE_MAX steps ahead. A target that is free now
- * is then kept from everything else the plan allocates (ext4 extent-tree
- * blocks of the files moved before it: an undo restoring many files would
- * otherwise find a later file's original place taken) and from other
- * writers. A step whose targets are not free yet (an earlier step frees
- * them) or cannot be held now allocates them when it runs, as before.
- * Stops early on a cancel or a stop signal. */
+ * not tried yet, while the open-file budget lasts (counted as if every
+ * target piece needed a donor of its own), at most TX_RESERVE_MAX steps
+ * ahead, in batches (hold_batch). A target that is free now is then kept
+ * from everything else the plan allocates (ext4 extent-tree blocks of the
+ * files moved before it: an undo restoring many files would otherwise
+ * find a later file's original place taken) and from other writers. A
+ * step whose targets are not free yet (an earlier step frees them) or
+ * cannot be held now allocates them when it runs, as before. Stops early
+ * on a cancel or a stop signal. */
 static void hold_ahead(struct apply_ctx *c, size_t from)
 {
-	size_t end = from + TX_RESERVE_MAX;
+	size_t end = from + TX_RESERVE_MAX, *ks, nk = 0, want = 0;
 
 	if (!c->held)
 		return;
-	/* What the step before freed (its old place) may be a later step's
-	 * target that was not free before: hold those now. */
-	for (size_t k = from; from > 0 && k < c->reserve_next; k++) {
-		const struct tx_step *prev = &c->p->steps[from - 1];
-
-		if (c->held[k].not_free &&
-		    pieces_overlap(c->p->steps[k].range.target,
-		                   c->p->steps[k].range.ntarget,
-		                   prev->range.before, prev->range.nbefore))
-			hold_step(c, k);
-	}
 	if (end > c->p->nsteps)
 		end = c->p->nsteps;
 	if (c->reserve_next < from)
 		c->reserve_next = from;
+	ks = malloc((end - from + 1) * sizeof(*ks));
+	if (!ks)
+		return;
+	/* What the step before freed (its old place) may be a later step's
+	 * target that was not free before: hold those now, in one batch. */
+	for (size_t k = from; from > 0 && k < c->reserve_next; k++) {
+		const struct tx_step *prev = &c->p->steps[from - 1];
+
+		if (c->held[k].not_free && unheld(c, k) &&
+		    want + unheld(c, k) <= c->fd_budget - c->fds_held &&
+		    pieces_overlap(c->p->steps[k].range.target,
+		                   c->p->steps[k].range.ntarget,
+		                   prev->range.before, prev->range.nbefore)) {
+			ks[nk++] = k;
+			want += unheld(c, k);
+		}
+	}
+	if (nk)
+		hold_batch(c, ks, nk);
+	nk = 0;
+	want = 0;
 	while (c->reserve_next < end) {
 		size_t k = c->reserve_next;
 		const struct tx_step *st = &c->p->steps[k];
 
 		if (tx_cancel_requested ||
 		    (c->o->handle_signals && stop_pending()))
-			return;
-		if (st->range.ntarget > c->fd_budget - c->fds_held &&
+			break;
+		if (st->range.ntarget > c->fd_budget - c->fds_held - want &&
 		    st->range.ntarget <= c->fd_budget)
-			return; /* when earlier steps have released theirs */
+			break; /* when earlier steps have released theirs */
 		c->reserve_next++;
 		/* none, or more than may ever be open: allocated when it
 		 * runs */
-		if (st->range.ntarget && st->range.ntarget <= c->fd_budget)
-			hold_step(c, k);
-		if (c->reserving) {
-			c->reserved++;
-			report(c, from, false);
+		if (st->range.ntarget && st->range.ntarget <= c->fd_budget) {
+			ks[nk++] = k;
+			want += st->range.ntarget;
 		}
 	}
+	if (nk)
+		hold_batch(c, ks, nk);
+	if (c->reserving) {
+		c->reserved += nk;
+		report(c, from, false);
+	}
+	free(ks);
 }
 
 /* How many donors may be held open at once: what the open-file limit
@@ -998,24 +1290,26 @@ static int chunk_todo(int fd, const struct rl_extent *t, uint64_t lo,
 	return 0;
 }
 
-/* Make sure the donor holds target piece t's blocks over [lo, hi): where
- * it does not (an earlier -EBUSY on XFS/btrfs released what it had there,
- * or a partial move left other blocks), drop what it has there and
- * allocate exactly the target again. -EBUSY when the target was taken
- * meanwhile (someone else allocated it), or when *budget placements were
- * spent already (counted down). */
-static int donor_rehold(struct apply_ctx *c, int donor,
+/* Make sure the donor holds target piece t's blocks over [lo, hi) (file
+ * offsets; the donor's are x + delta): where it does not (an earlier -EBUSY
+ * on XFS/btrfs released what it had there, or a partial move left other
+ * blocks), drop what it has there and allocate exactly the target again.
+ * -EBUSY when the target was taken meanwhile (someone else allocated it),
+ * or when *budget placements were spent already (counted down). */
+static int donor_rehold(struct apply_ctx *c, int donor, uint64_t delta,
                         const struct rl_extent *t, uint64_t lo, uint64_t hi,
                         int *budget)
 {
 	struct rl_extent *dp;
 	size_t nd;
 	uint64_t pos = lo;
-	int r = tx_range_pieces(donor, lo, hi - lo, &dp, &nd);
+	int r = tx_range_pieces(donor, lo + delta, hi - lo, &dp, &nd);
 	struct rl_place_opts popts;
 
 	if (r < 0)
 		return r;
+	for (size_t i = 0; i < nd; i++)
+		dp[i].logical -= delta; /* in file offsets from here */
 	memset(&popts, 0, sizeof(popts));
 	popts.state_dir = c->o->state_dir;
 	popts.no_tunables = c->o->no_tunables;
@@ -1040,8 +1334,9 @@ static int donor_rehold(struct apply_ctx *c, int donor,
 			if (fallocate(donor,
 			              FALLOC_FL_PUNCH_HOLE |
 			                  FALLOC_FL_KEEP_SIZE,
-			              (off_t)pos, (off_t)(gap_end - pos)) < 0 ||
-			    lseek(donor, (off_t)pos, SEEK_SET) < 0) {
+			              (off_t)(pos + delta),
+			              (off_t)(gap_end - pos)) < 0 ||
+			    lseek(donor, (off_t)(pos + delta), SEEK_SET) < 0) {
 				r = -errno;
 				break;
 			}
@@ -1071,7 +1366,7 @@ static int donor_rehold(struct apply_ctx *c, int donor,
  * target there (RL_MOVE_SPACE_FULL makes the library refuse rather than
  * punch fd if it does not): a retry after -EBUSY never hands movedata a
  * space file that lost its blocks. */
-static int move_chunk(struct apply_ctx *c, int fd, int donor,
+static int move_chunk(struct apply_ctx *c, int fd, int donor, uint64_t delta,
                       const struct rl_extent *t, uint64_t lo, uint64_t hi,
                       unsigned mflags)
 {
@@ -1091,13 +1386,14 @@ static int move_chunk(struct apply_ctx *c, int fd, int donor,
 		if (tries > 0)
 			fdatasync(fd);
 		for (size_t k = 0; r == 0 && k < n; k++)
-			r = donor_rehold(c, donor, t, todo[k].logical,
+			r = donor_rehold(c, donor, delta, t, todo[k].logical,
 			                 todo[k].logical + todo[k].length,
 			                 &budget);
 		for (size_t k = 0; r == 0 && k < n; k++)
-			r = rl_movedata(fd, donor, todo[k].logical,
-			                todo[k].length,
-			                RL_MOVE_SPACE_FULL | mflags);
+			r = rl_movedata_at(fd, donor, todo[k].logical,
+			                   todo[k].logical + delta,
+			                   todo[k].length,
+			                   RL_MOVE_SPACE_FULL | mflags);
 		free(todo);
 		if (r < 0 && r != -EBUSY && r != -ENOSPC)
 			return r;
@@ -1187,7 +1483,7 @@ static int run_step(struct apply_ctx *c, struct jr_journal *j, size_t i,
 	size_t ncur;
 	struct stat sb;
 	int fd, r;
-	struct tx_held h = {.fd = NULL};
+	struct tx_held h = {.sp = NULL};
 	uint64_t chunk = c->o->chunk ? c->o->chunk : TX_DEFAULT_CHUNK;
 	bool moving = false; /* movedata was called: record a partial move */
 	int sig = 0;
@@ -1195,17 +1491,17 @@ static int run_step(struct apply_ctx *c, struct jr_journal *j, size_t i,
 	fd = step_open(c, st, &sb, &cur, &ncur, why, wlen);
 	if (fd < 0)
 		return fd;
-	if (c->held && c->held[i].fd) {
+	if (c->held && c->held[i].sp) {
 		/* held (in part) since before the earlier steps ran */
 		h = c->held[i];
 		memset(&c->held[i], 0, sizeof(c->held[i]));
-		c->fds_held -= h.nheld;
 		if (h.nheld < h.n && h.n - h.nheld > c->fd_budget - c->fds_held)
-			held_release(&h); /* no room for the rest: one donor */
+			held_release(c, st, &h); /* no room for the rest: one
+			                            donor */
 	}
-	if (!h.fd || h.nheld < h.n) {
+	if (!h.sp || h.nheld < h.n) {
 		r = hold_targets(c, st, sb.st_dev,
-		                 h.fd || st->range.ntarget <=
+		                 h.sp || st->range.ntarget <=
 		                             c->fd_budget - c->fds_held,
 		                 false, &h, why, wlen);
 		if (r < 0)
@@ -1214,7 +1510,8 @@ static int run_step(struct apply_ctx *c, struct jr_journal *j, size_t i,
 	/* move, chunk by chunk */
 	for (size_t k = 0; k < st->range.ntarget; k++) {
 		const struct rl_extent *t = &st->range.target[k];
-		int donor = h.fd[h.n == 1 ? 0 : k];
+		int donor = h.sp[k]->fd;
+		uint64_t delta = h.delta[k];
 		for (uint64_t pos = t->logical; pos < t->logical + t->length;) {
 			uint64_t n = t->logical + t->length - pos;
 			if (n > chunk)
@@ -1239,7 +1536,7 @@ static int run_step(struct apply_ctx *c, struct jr_journal *j, size_t i,
 				goto out;
 			}
 			moving = true;
-			r = move_chunk(c, fd, donor, t, pos, pos + n,
+			r = move_chunk(c, fd, donor, delta, t, pos, pos + n,
 			               st->unshare ? RL_MOVE_ALLOW_SHARED : 0);
 			if (r < 0) {
 				snprintf(why, wlen,
@@ -1277,7 +1574,7 @@ out:
 		say_nothing_moved(why, wlen);
 	(void)j;
 	free(cur);
-	held_release(&h); /* whatever the donors still hold is freed */
+	held_release(c, st, &h); /* what the donors still hold is freed */
 	/* Settle what the step freed (the file's old blocks, the donor's
 	 * after the swap, or what a failed step had allocated, released by
 	 * that close; XFS frees the closed donor in the background): the
@@ -1438,6 +1735,9 @@ int tx_apply(const struct tx_plan *p, struct jr_journal *j,
 	}
 	res->status = JR_ST_APPLIED;
 	c.fd_budget = hold_budget(p, &nofile);
+	c.page = sysconf(_SC_PAGESIZE);
+	if (c.page <= 0)
+		c.page = 4096;
 	if (p->nsteps > 1)
 		c.held = calloc(p->nsteps, sizeof(*c.held)); /* NULL: none */
 	for (size_t i = 0; i < p->nsteps; i++) {
@@ -1545,7 +1845,7 @@ int tx_apply(const struct tx_plan *p, struct jr_journal *j,
 		}
 	}
 	for (size_t k = 0; c.held && k < p->nsteps; k++)
-		held_release(&c.held[k]);
+		held_release(&c, &p->steps[k], &c.held[k]);
 	free(c.held);
 	if (nofile.rlim_cur)
 		(void)setrlimit(RLIMIT_NOFILE, &nofile); /* as it was */

@@ -10,16 +10,20 @@
  *   generation and extents are what the plan saw -> donor O_TMPFILE in the
  *   file's directory -> rl_allocate(donor, FIXED_START|CONTIGUOUS|FIXED_LEN)
  *   for each piece at the piece's file offset -> FIEMAP: the donor holds
- *   exactly the targets -> rl_movedata(file, donor) -> FIEMAP: the file now
+ *   exactly the targets -> rl_movedata_at(file, donor) -> FIEMAP: the file now
  *   maps the range onto the targets -> journal "done" with the extents ->
  *   close the donor, syncfs (what the step freed is free for the next
  *   step) -> the step_done callback (tx_opts).
  *
  * Before that, targets are held ahead: the free target pieces of up to
- * 4096 later steps (within the open-file limit) are allocated, one donor
- * per piece, before the first step; after each step, the missing pieces
- * of later steps that overlap what it freed. A step uses the donors held
- * for it and allocates the pieces still missing.
+ * 4096 later steps (within the open-file limit) are allocated before the
+ * first step, in runs (pieces that follow each other physically in plan
+ * order), one exact placement and one donor per run, shared by its steps
+ * (rl_movedata_at: the donor's offset is the physical address minus the
+ * run's base); after each step, the missing pieces of later steps that
+ * overlap what it freed, as one batch. A step uses the donors held for it
+ * and allocates the pieces still missing; when it ends, its pieces in a
+ * shared donor are released there.
  *
  * A failing step stops the plan: earlier steps stay (complete, journaled);
  * the donor (and whatever it still holds) vanishes when it is closed.

@@ -430,6 +430,35 @@ int rl_tunables_recover(const char *state_dir, rl_tunable_cb cb, void *arg);
 int rl_movedata(int datafd, int spacefd, uint64_t from, uint64_t len,
                 unsigned flags);
 
+/* movedata with the space at another offset: the blocks that carry
+ * spacefd's range [space_from, space_from+len) replace the blocks of
+ * datafd's range [data_from, data_from+len); datafd's offset x takes
+ * spacefd's block at x - data_from + space_from. rl_movedata(d, s, from,
+ * len, f) is rl_movedata_at(d, s, from, from, len, f). Everything said of
+ * rl_movedata holds, with spacefd's offsets shifted: the hole rules,
+ * RL_MOVE_SPACE_FULL, the refusal of shared extents, timestamps, -EBUSY
+ * (what stays allocated in spacefd is at the shifted offsets), the check
+ * that datafd ends on spacefd's blocks. So one space file can hold the
+ * targets of many files (one allocation of a long run, then one call per
+ * file onto its part): spacefd keeps its size, and outside
+ * [space_from, space_from+len) its blocks. Per filesystem:
+ *  - ext4: EXT4_IOC_MOVE_EXT with donor_start. Where blocks are smaller
+ *    than a page, space_from - data_from must be a multiple of the page
+ *    size (-EINVAL); the kernel needs both starts at the same place in a
+ *    page.
+ *  - XFS, btrfs: the data is copied into spacefd's range, then
+ *    FIDEDUPERANGE spacefd@space_from -> datafd@data_from. A partial last
+ *    block of datafd can only be deduplicated where both files end: when
+ *    spacefd maps blocks past the one under it, XFS moves that block
+ *    through a private clone (reflink) that ends where datafd ends; if the
+ *    call then fails before that block was moved, spacefd has a hole there.
+ *    btrfs shares extents whole, so that case is -EOPNOTSUPP there (and
+ *    writes into a btrfs space file part of whose extent was already moved
+ *    go elsewhere: give btrfs a space file per call).
+ * Errors as rl_movedata; -EINVAL also for an unaligned space_from. */
+int rl_movedata_at(int datafd, int spacefd, uint64_t data_from,
+                   uint64_t space_from, uint64_t len, unsigned flags);
+
 /* rl_movedata refuses a range holding shared extents without
  * RL_MOVE_ALLOW_SHARED by returning -EMLINK ("would unshare"). */
 #define RL_E_SHARED EMLINK

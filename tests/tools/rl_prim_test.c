@@ -6,9 +6,11 @@
  *       run the tests on the volume at RL_TEST_MNT (RL_TEST_MNT2, another
  *       filesystem, enables the cross-filesystem case); without RL_TEST_MNT
  *       the program exits 77 (skip)
- *   rl_prim_test move-loop FILE SECONDS
+ *   rl_prim_test move-loop FILE SECONDS [SHIFT_KIB]
  *       relocate FILE over and over (donor: O_TMPFILE + rl_allocate, then
- *       rl_movedata of the whole file) for SECONDS; prints the counters
+ *       rl_movedata of the whole file) for SECONDS; prints the counters;
+ *       with SHIFT_KIB the donor's range starts there (rl_movedata_at),
+ *       with more of the donor after it (but on btrfs)
  *   rl_prim_test move FILE [CHUNK_MIB]
  *       relocate FILE once, print the seconds it took (benchmark driver);
  *       with CHUNK_MIB in rl_movedata calls of that size, printing the
@@ -544,9 +546,234 @@ static void t_shared(void **state)
 	close(fd);
 }
 
+/* ------------------------------------------------------ rl_movedata_at */
+
+/* Physical address of offset off in the extents e (0: a hole). */
+static uint64_t phys_at(const struct rl_extent *e, size_t n, uint64_t off)
+{
+	for (size_t i = 0; i < n; i++)
+		if (e[i].logical <= off && off < e[i].logical + e[i].length)
+			return e[i].physical + (off - e[i].logical);
+	return 0;
+}
+
+/* Move all of fd onto donor's blocks at space_from with rl_movedata_at
+ * and check the promises: content, size, timestamps, fd now on exactly
+ * the donor's blocks of the shifted range, the donor with a hole there
+ * and everything else of it as before, its size kept. */
+static void move_at_and_check(int fd, int donor, uint64_t space_from)
+{
+	struct stat before, after, dbefore, dafter;
+	struct timespec past[2] = {{1000000000, 123}, {1100000000, 456}};
+	uint64_t size, size2, len, dlen;
+	unsigned char *want, *got;
+	struct rl_extent *sp, *now, *dall, *dall2;
+	size_t nsp, nnow, ndall, ndall2;
+
+	assert_int_equal(futimens(fd, past), 0);
+	want = read_all(fd, &size);
+	len = round_up(size);
+	assert_int_equal(fstat(donor, &dbefore), 0);
+	dlen = round_up((uint64_t)dbefore.st_size);
+	sp = extents(donor, space_from, len, &nsp);
+	dall = extents(donor, 0, dlen, &ndall);
+	assert_int_equal(fstat(fd, &before), 0);
+
+	int r = rl_movedata_at(fd, donor, 0, space_from, len, 0);
+	if (r)
+		print_message("  rl_movedata_at(0, %" PRIu64 ", %" PRIu64
+		              "): %s\n",
+		              space_from, len, rl_strerror(r));
+	assert_int_equal(r, 0);
+
+	assert_int_equal(fstat(fd, &after), 0);
+	assert_int_equal(fstat(donor, &dafter), 0);
+	assert_int_equal(before.st_size, after.st_size);
+	assert_int_equal(dbefore.st_size, dafter.st_size);
+	assert_true(same_time(before.st_mtim, after.st_mtim));
+	assert_true(same_time(before.st_ctim, after.st_ctim));
+	assert_true(same_time(before.st_atim, after.st_atim));
+	fdatasync(fd);
+	posix_fadvise(fd, 0, 0, POSIX_FADV_DONTNEED);
+	got = read_all(fd, &size2);
+	assert_int_equal(size, size2);
+	assert_memory_equal(want, got, size);
+	/* every block of fd sits on the donor's block at the shifted offset */
+	now = extents(fd, 0, len, &nnow);
+	assert_true(nnow > 0);
+	for (size_t i = 0; i < nnow; i++)
+		for (uint64_t o = 0; o < now[i].length; o += bsize) {
+			uint64_t p =
+			    phys_at(sp, nsp, space_from + now[i].logical + o);
+			if (p != now[i].physical + o)
+				print_message(
+				    "  offset %" PRIu64 ": at %" PRIu64
+				    ", donor had %" PRIu64 "\n",
+				    now[i].logical + o, now[i].physical + o, p);
+			assert_int_equal(p, now[i].physical + o);
+			/* btrfs: shared while the donor holds the rest of
+			 * the extent */
+			if (fstype != RL_FS_BTRFS)
+				assert_false(now[i].flags & RL_EXT_SHARED);
+		}
+	/* the donor: a hole over the range, the rest as it was */
+	assert_int_equal(mapped_bytes(donor, space_from, space_from + len), 0);
+	dall2 = extents(donor, 0, dlen, &ndall2);
+	for (uint64_t o = 0; o < dlen; o += bsize)
+		if (o < space_from || o >= space_from + len)
+			assert_int_equal(phys_at(dall2, ndall2, o),
+			                 phys_at(dall, ndall, o));
+	free(now);
+	free(dall);
+	free(dall2);
+	free(sp);
+	free(want);
+	free(got);
+}
+
+/* Three files onto consecutive parts of one donor, out of order, with
+ * partial last blocks and space before and after: what a transaction does
+ * with one placement for many steps. */
+static void t_at_shared_donor(void **state)
+{
+	(void)state;
+	uint64_t sz[3] = {5 * (uint64_t)bsize + 123, 1u << 20,
+	                  37 * (uint64_t)bsize + 1};
+	uint64_t off[3], pos = 2 * (uint64_t)bsize;
+	int fd[3], donor, order[3] = {2, 0, 1};
+	/* ext4 moves only between the same places in a page */
+	uint64_t al = fstype == RL_FS_EXT4 && bsize < 4096 ? 4096 : bsize;
+
+	if (fstype == RL_FS_BTRFS)
+		skip(); /* extents are shared whole there: t_at_btrfs */
+	for (int i = 0; i < 3; i++) {
+		fd[i] = make_file("atf", sz[i], i == 1 ? 64 * 1024 : sz[i],
+		                  20 + (unsigned)i);
+		pos = (pos + al - 1) / al * al;
+		off[i] = pos;
+		pos += round_up(sz[i]);
+	}
+	donor = make_donor(mnt, pos + 3 * (uint64_t)bsize);
+	assert_true(donor >= 0);
+	for (int k = 0; k < 3; k++)
+		move_at_and_check(fd[order[k]], donor, off[order[k]]);
+	/* only the space before and after is left */
+	uint64_t moved = 0;
+	for (int i = 0; i < 3; i++)
+		moved += round_up(sz[i]);
+	assert_int_equal(mapped_bytes(donor, 0, pos + 3 * (uint64_t)bsize),
+	                 pos + 3 * (uint64_t)bsize - moved);
+	for (int i = 0; i < 3; i++)
+		close(fd[i]);
+	close(donor);
+}
+
+/* btrfs: a donor per call; a partial last block with more of the donor
+ * behind it cannot be moved there (-EOPNOTSUPP, nothing changed). */
+static void t_at_btrfs(void **state)
+{
+	(void)state;
+	uint64_t size = 24 * (uint64_t)bsize, sh = 8 * (uint64_t)bsize, s1, s2;
+	int fd, donor;
+	struct rl_extent *e1, *e2;
+	size_t n1, n2;
+	unsigned char *a, *b;
+
+	if (fstype != RL_FS_BTRFS)
+		skip();
+	fd = make_file("atb", size, size, 30);
+	donor = make_donor(mnt, sh + size);
+	assert_true(donor >= 0);
+	move_at_and_check(fd, donor, sh);
+	close(donor);
+	close(fd);
+	fd = make_file("atb", size - 100, size, 31);
+	donor = make_donor(mnt, sh + size + 4 * (uint64_t)bsize);
+	assert_true(donor >= 0);
+	e1 = extents(fd, 0, size, &n1);
+	a = read_all(fd, &s1);
+	assert_int_equal(rl_movedata_at(fd, donor, 0, sh, size, 0),
+	                 -EOPNOTSUPP);
+	e2 = extents(fd, 0, size, &n2);
+	b = read_all(fd, &s2);
+	assert_int_equal(s1, s2);
+	assert_memory_equal(a, b, s1);
+	assert_int_equal(n1, n2);
+	assert_int_equal(e1[0].physical, e2[0].physical);
+	free(e1);
+	free(e2);
+	free(a);
+	free(b);
+	close(donor);
+	close(fd);
+}
+
+static void t_at_errors(void **state)
+{
+	(void)state;
+	uint64_t L = 16 * (uint64_t)bsize;
+	int fd = make_file("ate", L, L, 40);
+	int donor = make_donor(mnt, 3 * L);
+	struct rl_extent *e1, *e2;
+	size_t n1, n2;
+
+	assert_true(donor >= 0);
+	e1 = extents(fd, 0, L, &n1);
+	assert_int_equal(rl_movedata_at(fd, donor, 0, 1, L, 0), -EINVAL);
+	if (fstype == RL_FS_EXT4 && bsize < 4096)
+		assert_int_equal(rl_movedata_at(fd, donor, 0, bsize, L, 0),
+		                 -EINVAL);
+	assert_int_equal(rl_movedata_at(fd, donor, 0, UINT64_MAX / 2, L, 0),
+	                 -EINVAL);
+	/* a hole in the donor at the shifted range: refused with
+	 * RL_MOVE_SPACE_FULL; the same range unshifted has blocks */
+	assert_int_equal(fallocate(donor,
+	                           FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE,
+	                           (off_t)L + 4 * bsize, 4 * (off_t)bsize),
+	                 0);
+	assert_int_equal(rl_movedata_at(fd, donor, 0, L, L, RL_MOVE_SPACE_FULL),
+	                 -ENOSPC);
+	e2 = extents(fd, 0, L, &n2);
+	assert_int_equal(n1, n2);
+	for (size_t i = 0; i < n1; i++)
+		assert_int_equal(e1[i].physical, e2[i].physical);
+	assert_int_equal(mapped_bytes(donor, 0, 3 * L), 3 * L - 4 * bsize);
+	free(e1);
+	free(e2);
+	/* the range past the hole moves */
+	move_at_and_check(fd, donor, 2 * L);
+	close(donor);
+	close(fd);
+}
+
+static void t_at_shared(void **state)
+{
+	(void)state;
+	uint64_t size = 32 * (uint64_t)bsize;
+	int fd, clone, donor;
+	char p[4096];
+
+	if (fstype == RL_FS_EXT4)
+		skip();
+	fd = make_file("atsh", size, size, 41);
+	path_of(p, sizeof(p), "atshclone");
+	clone = open(p, O_RDWR | O_CREAT | O_TRUNC, 0644);
+	assert_true(clone >= 0);
+	if (ioctl(clone, FICLONE, fd) < 0)
+		skip();
+	donor = make_donor(mnt, 2 * size);
+	assert_true(donor >= 0);
+	assert_int_equal(rl_movedata_at(clone, donor, 0, size, size, 0),
+	                 -RL_E_SHARED);
+	assert_int_equal(mapped_bytes(donor, 0, 2 * size), 2 * size);
+	close(donor);
+	close(clone);
+	close(fd);
+}
+
 /* ------------------------------------------------------- drivers */
 
-static int move_loop(const char *file, double secs)
+static int move_loop(const char *file, double secs, uint64_t shift)
 {
 	char *dup = strdup(file), *dir = dirname(dup);
 	struct rl_move_stats st = {0};
@@ -561,13 +788,17 @@ static int move_loop(const char *file, double secs)
 		int donor, r;
 
 		fstat(fd, &s);
-		donor = make_donor(dir, round_up((uint64_t)s.st_size));
+		/* shifted: space before and (but btrfs) after the target */
+		donor = make_donor(dir, round_up((uint64_t)s.st_size) + shift +
+		                            (shift && fstype != RL_FS_BTRFS
+		                                 ? 4 * (uint64_t)bsize
+		                                 : 0));
 		if (donor < 0) {
 			fprintf(stderr, "donor: %s\n", rl_strerror(donor));
 			return 1;
 		}
-		r = rl_movedata_stats(fd, donor, 0,
-		                      round_up((uint64_t)s.st_size), 0, &st);
+		r = rl_movedata_at_stats(fd, donor, 0, shift,
+		                         round_up((uint64_t)s.st_size), 0, &st);
 		close(donor);
 		if (r == 0)
 			moves++;
@@ -643,17 +874,25 @@ int main(int argc, char **argv)
 	    cmocka_unit_test(t_cross_fs),
 	    cmocka_unit_test(t_swapfile),
 	    cmocka_unit_test(t_shared),
+	    cmocka_unit_test(t_at_shared_donor),
+	    cmocka_unit_test(t_at_btrfs),
+	    cmocka_unit_test(t_at_errors),
+	    cmocka_unit_test(t_at_shared),
 	};
 	int fd;
 
-	if (argc == 4 && strcmp(argv[1], "move-loop") == 0) {
+	if ((argc == 4 || argc == 5) && strcmp(argv[1], "move-loop") == 0) {
 		bsize = 4096;
 		fd = open(argv[2], O_RDONLY);
 		if (fd >= 0 && rl_fd_block_size(fd, &bsize) < 0)
 			bsize = 4096;
-		if (fd >= 0)
+		if (fd >= 0) {
+			fstype = rl_fd_fs_type(fd);
 			close(fd);
-		return move_loop(argv[2], atof(argv[3]));
+		}
+		return move_loop(argv[2], atof(argv[3]),
+		                 argc == 5 ? strtoull(argv[4], NULL, 0) << 10
+		                           : 0);
 	}
 	if ((argc == 3 || argc == 4) && strcmp(argv[1], "move") == 0) {
 		fd = open(argv[2], O_RDONLY);
