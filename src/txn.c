@@ -1390,10 +1390,9 @@ static int move_chunk(struct apply_ctx *c, int fd, int donor, uint64_t delta,
 			                 todo[k].logical + todo[k].length,
 			                 &budget);
 		for (size_t k = 0; r == 0 && k < n; k++)
-			r = rl_movedata_at(fd, donor, todo[k].logical,
-			                   todo[k].logical + delta,
-			                   todo[k].length,
-			                   RL_MOVE_SPACE_FULL | mflags);
+			r = rl_movedata_at(
+			    fd, donor, todo[k].logical, todo[k].logical + delta,
+			    todo[k].length, RL_MOVE_SPACE_FULL | mflags);
 		free(todo);
 		if (r < 0 && r != -EBUSY && r != -ENOSPC)
 			return r;
