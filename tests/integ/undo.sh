@@ -121,7 +121,7 @@ squat_during() {
 		exec "$RELAYOUT" -e "$1" "$VOL_MNT"
 	) >"$VOL_DIR/out" 2>"$VOL_DIR/err" &
 	pid=$!
-	sleep 1
+	sleep 0.5
 	# (a placement of relayout's running at the same moment can make the
 	# squatter's miss: it tries again while relayout runs)
 	for _ in 1 2 3 4 5; do
@@ -146,7 +146,8 @@ test_retry() {
 	plan=$(R --json -e "evacuate $lo $hi --dry-run" "$M" 2>/dev/null)
 	n=$(jq -r '.steps | length' <<<"$plan")
 	[ "$n" -ge 30 ] || { fail "retry: the plan has $n steps, not 30"; return; }
-	tgt=$(jq -r '.steps[29].target[0] | "\(.physical) \(.length)"' <<<"$plan")
+	# (the last step's target: it is held last, at most 14 steps ahead)
+	tgt=$(jq -r '.steps[-1].target[0] | "\(.physical) \(.length)"' <<<"$plan")
 	# shellcheck disable=SC2086
 	squat_during "evacuate $lo $hi --retry 3 --rate 1" $tgt ||
 		{ fail "retry: evacuate --retry failed: $(cat "$VOL_DIR/err")"; return; }
