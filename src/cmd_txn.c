@@ -826,6 +826,31 @@ static enum cmd_status undo_apply(struct rl_session *s,
 	return st;
 }
 
+/* Does an old place of undo plan p lie beyond the volume's end now (it
+ * was shrunk since)? Then nothing near it is what the undo promised: say
+ * so (why) instead of putting the data elsewhere. */
+static bool beyond_end(struct rl_session *s, const struct tx_plan *p,
+                       char *why, size_t wlen)
+{
+	char a[32];
+
+	for (size_t i = 0; i < p->nsteps; i++)
+		for (size_t k = 0; k < p->steps[i].range.ntarget; k++) {
+			const struct rl_extent *t = &p->steps[i].range.target[k];
+			if (t->physical + t->length <= s->fs.size)
+				continue;
+			units_format_size(s->fs.size, a, sizeof(a));
+			snprintf(why, wlen,
+			         "its old place 0x%" PRIx64 "..0x%" PRIx64
+			         " lies beyond the end of the volume, now %s "
+			         "(it was shrunk since: grow it back first, "
+			         "e.g. 'xfs_growfs -d MOUNTPOINT')",
+			         t->physical, t->physical + t->length, a);
+			return true;
+		}
+	return false;
+}
+
 /* Undo transaction id: exactly where the blocks are free, near where
  * they were taken meanwhile. check: the files (and targets) are checked
  * (a dry run of a command's older transactions cannot be: the newer ones
@@ -865,6 +890,13 @@ static enum cmd_status undo_txn(struct rl_session *s, const struct cmd_call *c,
 		              id, why);
 		goto out;
 	}
+	if (check && beyond_end(s, &u.exact, why, sizeof(why))) {
+		session_error(s,
+		              "cannot undo transaction %" PRIu64 ": %s; nothing "
+		              "was changed",
+		              id, why);
+		goto out;
+	}
 	r = check ? session_check_targets(s, &u.exact, why, sizeof(why)) : 0;
 	if (r == 1 && unshared(jr_find(j, id))) {
 		/* near is no help: its old blocks are (were) shared */
@@ -883,15 +915,19 @@ static enum cmd_status undo_txn(struct rl_session *s, const struct cmd_call *c,
 			r = session_check_targets(s, &p, why2, sizeof(why2));
 		cur = &p;
 	}
+	if (r == 2) {
+		session_error(s,
+		              "cannot undo transaction %" PRIu64 ": %s; nothing "
+		              "was changed (%s)",
+		              id, why, why2);
+		goto out;
+	}
 	if (r != 0) {
 		session_error(s,
-		              "cannot undo transaction %" PRIu64 ": %s%s%s%s; "
+		              "cannot undo transaction %" PRIu64 ": %s%s%s; "
 		              "nothing was changed",
 		              id, why,
-		              r == 2    ? " ("
-		              : why2[0] ? "; and not near it either: "
-		                        : "",
-		              why2, r == 2 ? ")" : "");
+		              why2[0] ? "; and not near it either: " : "", why2);
 		goto out;
 	}
 	if (dry || s->plan_mode) {

@@ -106,14 +106,18 @@ check_promise() {
 	note "$what: free space of the region from $f to its end in $runs run(s), $(wc -l <"$VOL_DIR/stays") listed ranges that stay, $misses missed target(s) planned around"
 }
 
-# ratio_ok JSON: bytes <= 1.2 x min_bytes, no scratch
+# ratio_ok JSON WHAT [TENTHS]: bytes <= TENTHS/10 (default 1.2) x
+# min_bytes, no scratch. (A small region's minimum is a few hundred KiB:
+# the pieces moved out of the way to keep files within the extents their
+# inode holds weigh more there; the planner allows them beyond its 15 %
+# budget, so the region is held to 1.3x; the 1.2x aim is for volumes.)
 ratio_ok() {
-	local b m
+	local b m t=${3:-12}
 	b=$(jq -r .bytes <<<"$1")
 	m=$(jq -r '.min_bytes // empty' <<<"$1")
 	[ -n "$m" ] || { fail "$2: the plan names no minimum"; return; }
 	[ "$(jq -r .scratch_bytes <<<"$1")" = 0 ] || fail "$2: the plan needs scratch space"
-	[ $((b * 10)) -le $((m * 12)) ] || fail "$2: moves $b bytes, the minimum is $m"
+	[ $((b * 10)) -le $((m * t)) ] || fail "$2: moves $b bytes, the minimum is $m"
 	note "$2: plan moves $b bytes, minimum $m, $(jq '.steps | length' <<<"$1") steps"
 }
 
@@ -160,7 +164,7 @@ for kind in ${RL_AGED_FS:-ext4 xfs}; do
 	outside "$S" "$E" "$straddle" >"$VOL_DIR/outside.0"
 	note "region $S..$E: $dirs directories with blocks in it; $straddle straddles its edge"
 	dry=$(R --json -e "compact $S $E --dry-run" "$VOL_MNT") || fail "compact $S $E --dry-run: $dry"
-	ratio_ok "$dry" "compact of the region"
+	ratio_ok "$dry" "compact of the region" 13
 	jq -r '.report[]' <<<"$dry" >"$VOL_DIR/region.rep"
 	# (--retry: an exact placement that misses a target -- ext4, small
 	# free runs, now and then -- plans again around it)

@@ -427,7 +427,10 @@ test_multistep_undo() {
 		[ "$(jq -r '.transactions[-1].command' <<<"$log")" = "$want" ] ||
 			fail "log shows '$(jq -r '.transactions[-1].command' <<<"$log")' for '$cmd' (want '$want')"
 		n=$(steps_on "$id" "$d/b")
-		[ "$n" -ge 2 ] || fail "multi-step undo: $cmd moved b in $n step(s), not several"
+		# (compact moves each range once now, straight below its
+		# boundary: no scratch step first; the others move b twice)
+		case $cmd in compact*) min=1 ;; *) min=2 ;; esac
+		[ "$n" -ge $min ] || fail "multi-step undo: $cmd moved b in $n step(s), not $min or more"
 		if ! R -e "undo $id" "$M" >"$VOL_DIR/undo.out" 2>"$VOL_DIR/err"; then
 			placement_miss "$VOL_DIR/err" || fail "multi-step undo: undo of $cmd: $(cat "$VOL_DIR/err")"
 			break
