@@ -829,14 +829,15 @@ static enum cmd_status undo_apply(struct rl_session *s,
 /* Does an old place of undo plan p lie beyond the volume's end now (it
  * was shrunk since)? Then nothing near it is what the undo promised: say
  * so (why) instead of putting the data elsewhere. */
-static bool beyond_end(struct rl_session *s, const struct tx_plan *p,
-                       char *why, size_t wlen)
+static bool beyond_end(struct rl_session *s, const struct tx_plan *p, char *why,
+                       size_t wlen)
 {
 	char a[32];
 
 	for (size_t i = 0; i < p->nsteps; i++)
 		for (size_t k = 0; k < p->steps[i].range.ntarget; k++) {
-			const struct rl_extent *t = &p->steps[i].range.target[k];
+			const struct rl_extent *t =
+			    &p->steps[i].range.target[k];
 			if (t->physical + t->length <= s->fs.size)
 				continue;
 			units_format_size(s->fs.size, a, sizeof(a));
@@ -892,7 +893,8 @@ static enum cmd_status undo_txn(struct rl_session *s, const struct cmd_call *c,
 	}
 	if (check && beyond_end(s, &u.exact, why, sizeof(why))) {
 		session_error(s,
-		              "cannot undo transaction %" PRIu64 ": %s; nothing "
+		              "cannot undo transaction %" PRIu64
+		              ": %s; nothing "
 		              "was changed",
 		              id, why);
 		goto out;
@@ -917,17 +919,18 @@ static enum cmd_status undo_txn(struct rl_session *s, const struct cmd_call *c,
 	}
 	if (r == 2) {
 		session_error(s,
-		              "cannot undo transaction %" PRIu64 ": %s; nothing "
+		              "cannot undo transaction %" PRIu64
+		              ": %s; nothing "
 		              "was changed (%s)",
 		              id, why, why2);
 		goto out;
 	}
 	if (r != 0) {
-		session_error(s,
-		              "cannot undo transaction %" PRIu64 ": %s%s%s; "
-		              "nothing was changed",
-		              id, why,
-		              why2[0] ? "; and not near it either: " : "", why2);
+		session_error(
+		    s,
+		    "cannot undo transaction %" PRIu64 ": %s%s%s; "
+		    "nothing was changed",
+		    id, why, why2[0] ? "; and not near it either: " : "", why2);
 		goto out;
 	}
 	if (dry || s->plan_mode) {
