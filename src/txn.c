@@ -966,6 +966,10 @@ static int free_list(int fd, uint64_t lo, uint64_t hi,
 /* Runs of a batch are cut at this length (a failed placement then costs
  * less; ext4 extents end at 128 MiB anyway). */
 #define TX_RUN_MAX (64ull << 20)
+/* and take only pieces below this length: batching pays for many small
+ * targets; a large piece is one placement anyway, and ext4 missed large
+ * merged runs now and then (two 8 MiB targets of a group, torture.sh) */
+#define TX_RUN_PIECE_MAX (1ull << 20)
 
 /* Does run [rs, re) of a batch, starting with piece `first`, take piece
  * b, the next in plan order? Right after it physically, not too long, and
@@ -983,6 +987,7 @@ static bool run_takes(const struct apply_ctx *c, const struct tx_bpiece *first,
 	uint64_t pg = (uint64_t)c->page;
 
 	return b->phys == re && re - rs + b->len <= TX_RUN_MAX &&
+	       b->len < TX_RUN_PIECE_MAX && first->len < TX_RUN_PIECE_MAX &&
 	       (t->physical - t->logical) % pg ==
 	           (t0->physical - t0->logical) % pg;
 }
