@@ -883,19 +883,12 @@ static enum cmd_status undo_txn(struct rl_session *s, const struct cmd_call *c,
 		session_error(s, "out of memory");
 		goto out;
 	}
-	if (check && check_undo_files(s, &u.exact, id, why, sizeof(why))) {
+	/* files changed since, or old places the volume no longer has */
+	if (check && (check_undo_files(s, &u.exact, id, why, sizeof(why)) ||
+	              beyond_end(s, &u.exact, why, sizeof(why)))) {
 		session_error(s,
 		              "cannot undo transaction %" PRIu64
-		              ": %s; nothing "
-		              "was changed",
-		              id, why);
-		goto out;
-	}
-	if (check && beyond_end(s, &u.exact, why, sizeof(why))) {
-		session_error(s,
-		              "cannot undo transaction %" PRIu64
-		              ": %s; nothing "
-		              "was changed",
+		              ": %s; nothing was changed",
 		              id, why);
 		goto out;
 	}
