@@ -430,7 +430,8 @@ int rl_btrfs_space_walk(const char *path, uint64_t start, uint64_t end,
 	r = bt_geom_load(fd, &g);
 	if (r < 0)
 		goto out;
-	qsort(g.chunks, g.n, sizeof(*g.chunks), chunk_cmp);
+	if (g.n > 1)
+		qsort(g.chunks, g.n, sizeof(*g.chunks), chunk_cmp);
 	for (size_t i = 0; i < g.n && !r; i++) {
 		const struct bt_chunk *c = &g.chunks[i];
 		if (c->start + c->length <= e.start)

@@ -3,7 +3,8 @@
 #
 #   scripts/quickstart.sh demo    install, build, run relayout on a demo volume
 #   scripts/quickstart.sh check   install, build, run the whole test suite
-#                                 (a -Werror build and an ASan/UBSan build,
+#                                 (a -Werror build's unit tests, the whole
+#                                 suite on an ASan/UBSan build,
 #                                 unit tests under valgrind, make distcheck,
 #                                 the libFuzzer harnesses for 45 s each)
 #   scripts/quickstart.sh deps    only install the packages
@@ -72,6 +73,12 @@ run_suite() {
 			echo "--- $name: failures (test-suite.log) ---"
 			cat "$dir/test-suite.log"
 		fi
+		# the slowest tests (each integration test's log ends with
+		# "took N s")
+		echo "--- $name: slowest tests ---"
+		(cd "$dir" && grep -H '^took [0-9]* s$' tests/*.log tests/integ/*.log 2>/dev/null |
+			sed 's/\.log:took \([0-9]*\) s$/ \1/' | sort -k2,2nr | head -8 |
+			awk '{ printf "  %5d s  %s\n", $2, $1 }') || true
 	fi
 	if [ "$rc" != 0 ] && [ "${f:-0}" = 0 ]; then
 		TOTAL_FAIL=$((TOTAL_FAIL + 1))
@@ -85,10 +92,15 @@ check() {
 	export RL_TESTS_REQUIRE=1
 	# A clean tree for the test builds.
 	"$SRC/autogen.sh" >/dev/null 2>&1 || "$SRC/autogen.sh"
+	# The -Werror build runs the checks of the tree and the unit tests;
+	# the integration tests run once, on the ASan+UBSan build (the same
+	# code with its memory and undefined-behaviour checks on, against the
+	# real kernel; twice would double the suite's time).
 	build "$SRC/build" --enable-werror
-	run_suite "build (-Werror)" "$SRC/build"
+	run_suite "build (-Werror): tree checks and unit tests" "$SRC/build" \
+		TESTS='$(BUILD_TESTS) $(UNIT_TESTS)'
 	build "$SRC/build-asan" --enable-werror --enable-sanitizers
-	run_suite "build (ASan+UBSan)" "$SRC/build-asan"
+	run_suite "build (ASan+UBSan): the whole suite" "$SRC/build-asan"
 	run_suite "unit tests under valgrind" "$SRC/build" \
 		TESTS='$(UNIT_TESTS)' \
 		LOG_COMPILER='valgrind --quiet --error-exitcode=1 --leak-check=full --errors-for-leak-kinds=definite,indirect'

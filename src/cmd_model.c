@@ -14,6 +14,7 @@
 #include <unistd.h>
 #include "commands.h"
 #include "layout_model.h"
+#include "mem.h"
 #include "output.h"
 #include "scan.h"
 #include "session.h"
@@ -221,7 +222,7 @@ enum cmd_status cmd_frag(struct rl_session *s, const struct cmd_call *c)
 		rk[nrk].extents = ff.extents;
 		nrk++;
 	}
-	qsort(rk, nrk, sizeof(*rk), cmp_rank);
+	mem_sort(rk, nrk, sizeof(*rk), cmp_rank);
 	if (top < nrk)
 		nrk = (size_t)top;
 	if (s->json) {

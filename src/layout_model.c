@@ -723,7 +723,7 @@ static int store_extents(struct lm_model *m, uint32_t id,
 		e->file = id;
 	}
 	if (n)
-		qsort(m->ext + base, n, sizeof(*m->ext), cmp_ext_logical);
+		mem_sort(m->ext + base, n, sizeof(*m->ext), cmp_ext_logical);
 	m->ext_live += n - f->ext_count;
 	f->ext_count = (uint32_t)n;
 	update_frag_flag(m, id);
@@ -901,7 +901,7 @@ ssize_t lm_space_list(struct lm_model *m, enum lm_space_kind kind,
 	for (size_t i = 0; i < m->nspace; i++)
 		if (m->space[i].length && m->space[i].kind == (uint32_t)kind)
 			a[n++] = m->space[i];
-	qsort(a, n, sizeof(*a), cmp_space);
+	mem_sort(a, n, sizeof(*a), cmp_space);
 	*out = a;
 	return (ssize_t)n;
 }
@@ -1014,7 +1014,7 @@ static int sort_entries(struct lm_ient *a, size_t n)
 	bool id_sorted = true;
 
 	if (n < 4096) {
-		qsort(a, n, sizeof(*a), cmp_ient);
+		mem_sort(a, n, sizeof(*a), cmp_ient);
 		return 0;
 	}
 	tmp = big_malloc(n * sizeof(*tmp), &got);
@@ -1022,7 +1022,7 @@ static int sort_entries(struct lm_ient *a, size_t n)
 	if (!tmp || !count) {
 		free(tmp);
 		free(count);
-		qsort(a, n, sizeof(*a), cmp_ient);
+		mem_sort(a, n, sizeof(*a), cmp_ient);
 		return 0;
 	}
 	for (size_t i = 0; i < n; i++) {

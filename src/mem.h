@@ -5,6 +5,7 @@
 #ifndef RL_MEM_H
 #define RL_MEM_H
 #include <stddef.h>
+#include <stdlib.h>
 
 int mem_grow_to(void *pp, size_t *cap, size_t need, size_t elem);
 
@@ -15,6 +16,15 @@ int mem_grow_to(void *pp, size_t *cap, size_t need, size_t elem);
 static inline int mem_grow(void *pp, size_t *cap, size_t need, size_t elem)
 {
 	return need <= *cap ? 0 : mem_grow_to(pp, cap, need, elem);
+}
+
+/* qsort that accepts an empty array, whose pointer may be NULL (qsort's
+ * is declared never NULL, even for 0 elements). */
+static inline void mem_sort(void *base, size_t n, size_t elem,
+                            int (*cmp)(const void *, const void *))
+{
+	if (n > 1)
+		qsort(base, n, elem, cmp);
 }
 
 #endif

@@ -309,7 +309,7 @@ static uint64_t regions_below(struct pl_ctx *c, uint32_t id, uint64_t eof)
 				s[m].length = eof - s[m].logical;
 			m++;
 		}
-	qsort(s, m, sizeof(*s), cmp_ext_logical);
+	mem_sort(s, m, sizeof(*s), cmp_ext_logical);
 	for (size_t i = 0; i < m; i++)
 		if (i == 0 ||
 		    s[i - 1].physical + s[i - 1].length != s[i].physical)
@@ -807,7 +807,7 @@ static int replace_range(struct pl_ctx *c, uint32_t id, uint64_t off,
 		o[k] = after[i];
 		o[k++].flags = 0;
 	}
-	qsort(o, k, sizeof(*o), cmp_ext_logical);
+	mem_sort(o, k, sizeof(*o), cmp_ext_logical);
 	free(c->ext[id]);
 	c->ext[id] = o;
 	c->next[id] = k;
@@ -1803,7 +1803,7 @@ static int pieces_items(struct pl_ctx *c, struct rpiece *p, size_t n,
 
 	if (!it)
 		return -ENOMEM;
-	qsort(p, n, sizeof(*p), cmp_rpiece_file);
+	mem_sort(p, n, sizeof(*p), cmp_rpiece_file);
 	for (size_t i = 0; i < n; i++) {
 		if (k && it[k - 1].id == p[i].id &&
 		    it[k - 1].off + it[k - 1].len == p[i].logical) {
@@ -1821,7 +1821,7 @@ static int pieces_items(struct pl_ctx *c, struct rpiece *p, size_t n,
 		it[i].off = it[i].off / c->bs * c->bs;
 		it[i].len = e - it[i].off;
 	}
-	qsort(it, k, sizeof(*it), cmp_pitem);
+	mem_sort(it, k, sizeof(*it), cmp_pitem);
 	*out = it;
 	*ni = k;
 	return 0;
@@ -2003,7 +2003,7 @@ static bool too_many_parts(struct pl_ctx *c, const struct pitem *x, uint64_t lo,
 
 	if (now > PL_INODE_EXTENTS || usable_runs(c, lo, hi, &r, &nr) < 0)
 		return false;
-	qsort(r, nr, sizeof(*r), cmp_run_len_desc);
+	mem_sort(r, nr, sizeof(*r), cmp_run_len_desc);
 	for (size_t i = 0; i < nr && left; i++) {
 		uint64_t a = r[i].start, b = a + r[i].len;
 		if (c->avoid_hi > c->avoid_lo && a < c->avoid_hi &&
@@ -2082,8 +2082,8 @@ static int place_items(struct pl_ctx *c, const struct pitem *it, size_t n,
 	/* (moves out of the way must run before the move they make room
 	 * for: then the order stays) */
 	if (!evicted)
-		qsort(c->mv + nmv0, c->nmv - nmv0, sizeof(*c->mv),
-		      cmp_move_goal);
+		mem_sort(c->mv + nmv0, c->nmv - nmv0, sizeof(*c->mv),
+		         cmp_move_goal);
 	if (split)
 		pl_note(c,
 		        "%" PRIu64 " range%s did not fit one free run %s: "
@@ -2216,7 +2216,7 @@ static uint64_t note_fixed(struct pl_ctx *c, uint64_t lo, uint64_t hi,
 	struct fixed_walk fw = {.from = from};
 	char s1[32], s2[32], s3[32];
 
-	qsort(p, n, sizeof(*p), cmp_rpiece_phys);
+	mem_sort(p, n, sizeof(*p), cmp_rpiece_phys);
 	fixed_runs(c, lo, hi, p, n, fixed_cb, &fw);
 	if (fw.fn.lines > PL_NOTE_RANGES)
 		pl_note(c, "(and %" PRIu64 " more ranges that stay)",
@@ -2282,7 +2282,7 @@ int pl_compact(struct pl_ctx *c, uint64_t start, uint64_t end)
 		r = usable_runs(c, start, end, &fr, &nf);
 	if (r < 0)
 		goto out;
-	qsort(p, n, sizeof(*p), cmp_rpiece_phys);
+	mem_sort(p, n, sizeof(*p), cmp_rpiece_phys);
 	b = compact_boundary(c, start, end, p, n, fr, nf, rs.movable);
 	/* the pieces above the boundary move (split at it) */
 	for (size_t i = 0; i < n && r == 0; i++) {

@@ -15,6 +15,7 @@
 #include <unistd.h>
 #include "busy.h"
 #include "journal.h"
+#include "mem.h"
 #include "output.h"
 #include "session.h"
 #include "txn.h"
@@ -464,7 +465,7 @@ static void hooks_count_files(struct apply_hooks *h)
 		                  : UINT64_MAX - i;
 		pair[2 * i + 1] = i;
 	}
-	qsort(pair, n, 2 * sizeof(*pair), step_ino_cmp);
+	mem_sort(pair, n, 2 * sizeof(*pair), step_ino_cmp);
 	for (size_t i = 0; i < n; i++)
 		if (i + 1 == n || pair[2 * (i + 1)] != pair[2 * i]) {
 			last[pair[2 * i + 1]] = true;

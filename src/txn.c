@@ -71,7 +71,7 @@ size_t tx_pieces_normalize(struct rl_extent *p, size_t n)
 
 	if (n == 0)
 		return 0;
-	qsort(p, n, sizeof(*p), cmp_piece);
+	mem_sort(p, n, sizeof(*p), cmp_piece);
 	for (size_t i = 0; i < n; i++) {
 		p[i].flags = 0;
 		if (k > 0 &&
@@ -287,7 +287,7 @@ static int subtract_in_place(const struct rl_extent *target, size_t nt,
 			if (hh > lo && hh < hi)
 				bnd[nb++] = hh;
 		}
-		qsort(bnd, nb, sizeof(*bnd), cmp_u64);
+		mem_sort(bnd, nb, sizeof(*bnd), cmp_u64);
 		for (size_t b = 0; b + 1 < nb; b++) {
 			uint64_t a = bnd[b], e = bnd[b + 1];
 			uint64_t tp = target[i].physical + (a - lo);
@@ -403,7 +403,7 @@ int tx_step_untouched(const struct tx_plan *p, size_t i, struct rl_extent **out,
 		cov[nc].length = (hi < end ? hi : end) - cov[nc].logical;
 		nc++;
 	}
-	qsort(cov, nc, sizeof(*cov), cmp_piece);
+	mem_sort(cov, nc, sizeof(*cov), cmp_piece);
 	r = calloc(nc + 1, sizeof(*r));
 	if (!r) {
 		free(cov);
@@ -1091,7 +1091,7 @@ static void hold_batch(struct apply_ctx *c, const size_t *ks, size_t nk)
 	}
 	if (nv == 0 || fd < 0 || free_list(fd, lo, hi, &fr, &nfr) < 0)
 		goto out;
-	qsort(v, nv, sizeof(*v), cmp_bpiece);
+	mem_sort(v, nv, sizeof(*v), cmp_bpiece);
 	/* Keep the pieces inside a free extent. Pieces that overlap (two
 	 * steps filling the same place in turn) are all left out: holding the
 	 * later one would take the earlier one's target; the earlier one
@@ -1120,7 +1120,7 @@ static void hold_batch(struct apply_ctx *c, const size_t *ks, size_t nk)
 		}
 		v[nk2++] = cur;
 	}
-	qsort(v, nk2, sizeof(*v), cmp_bpiece_plan);
+	mem_sort(v, nk2, sizeof(*v), cmp_bpiece_plan);
 	for (size_t i = 0; i < nk2;) {
 		size_t j = i + 1;
 		uint64_t re = v[i].phys + v[i].len;

@@ -171,7 +171,7 @@ static int reserve_later(struct pl_ctx *c, const struct tx_plan *exact,
 		}
 	}
 	if (r == 0 && n)
-		qsort(all, n, sizeof(*all), cmp_run);
+		mem_sort(all, n, sizeof(*all), cmp_run);
 	for (size_t i = 0; r == 0 && i < n; i++) {
 		if (k && all[i].start <= all[k - 1].start + all[k - 1].len) {
 			uint64_t e = all[i].start + all[i].len;

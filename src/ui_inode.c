@@ -137,7 +137,7 @@ ssize_t ui_inode_owners(struct ui *ui, struct ui_owner **out)
 	sort_model = ui->model;
 	sort_key = ui->pane_sort;
 	if (oc.n)
-		qsort(oc.v, oc.n, sizeof(*oc.v), cmp_owner);
+		mem_sort(oc.v, oc.n, sizeof(*oc.v), cmp_owner);
 	*out = oc.v;
 	return (ssize_t)oc.n;
 }

@@ -10,6 +10,8 @@
 #    the filler removed equals the free space before);
 #  - the volume frozen, remounted read-only, lazily unmounted mid-move;
 #  - a read-only remount between the steps of a multi-file plan;
+#  - kill -9 at random points of a batched compaction of many small
+#    files: content intact, exact undo, ext4 tunables restored, fsck;
 #  - concurrent appenders, truncaters, flock/POSIX lock and lease holders,
 #    and a second relayout (the volume lock).
 # Quotas are quota.sh.
@@ -136,6 +138,80 @@ test_signals() {
 	done
 	vol_fsck
 	check_after "after fsck" "$(last_id)"
+}
+
+# kill -9 at random points (seeded) of a batched compaction: a region of
+# many small files (interleaved writers, every third file deleted: small
+# free runs between them), compacted and killed; then the content is
+# intact, the journal reports the interrupted transaction, `undo` puts
+# every file back on exactly its extents before, the ext4 tunables are
+# restored, and fsck is clean.
+cpt_extents() {
+	local f
+	for f in "$VOL_MNT"/cpt/*; do
+		echo "$f $(extents_of "$f" | tr '\n' ' ')"
+	done
+}
+
+test_kill_compact() {
+	local w i f lo hi s e seed delay pid rc prev before dev tun=""
+	mkdir "$VOL_MNT/cpt"
+	for i in $(seq 0 119); do
+		for w in 0 1 2; do
+			head -c $((4096 * (1 + (i * 7 + w * 3) % 6))) /dev/urandom >"$VOL_MNT/cpt/w$w-$i"
+		done
+		((i % 8)) || sync -f "$VOL_MNT"
+	done
+	sync -f "$VOL_MNT"
+	for i in $(seq 0 3 119); do rm -f "$VOL_MNT/cpt/w1-$i" "$VOL_MNT/cpt/w2-$((i + 1))"; done
+	sync -f "$VOL_MNT"
+	declare -A CSUMS=()
+	for f in "$VOL_MNT"/cpt/*; do CSUMS[$f]=$(md5sum <"$f"); done
+	# the region: from the lowest to the highest block of those files
+	read -r lo hi < <(for f in "$VOL_MNT"/cpt/*; do extents_of "$f"; done |
+		awk 'NR == 1 || $2 < lo { lo = $2 } $2 + $3 > hi { hi = $2 + $3 } END { print lo, hi }')
+	s=$((lo / 1048576 * 1048576))
+	e=$(((hi + 1048575) / 1048576 * 1048576))
+	note "kill/compact: region $s..$e ($(((e - s) >> 20)) MiB), $(ls "$VOL_MNT/cpt" | wc -l) files"
+	if [ "$VOL_FS" = ext4 ]; then
+		dev=$(basename "$(readlink -f "$VOL_DEV")")
+		tun=$(cat /sys/fs/ext4/"$dev"/mb_*)
+	fi
+	before=$(cpt_extents)
+	for seed in 1 2 3; do
+		RANDOM=$((seed + SEED_BASE))
+		delay=$(printf "%d.%03d" $((RANDOM % 2)) $((RANDOM % 1000)))
+		prev=$(last_id)
+		"$RELAYOUT" -e "compact $s $e" "$VOL_MNT" >/dev/null 2>"$VOL_DIR/kc.err" &
+		pid=$!
+		sleep "$delay"
+		kill -KILL $pid 2>/dev/null
+		wait $pid
+		rc=$?
+		note "kill/compact seed $seed: killed at ${delay}s: exit $rc, $(R --json -e log "$VOL_MNT" 2>/dev/null | jq -r '.transactions[-1] | "\(.steps_done)/\(.steps) steps, \(.status)"')"
+		case $rc in
+		137 | 0) ;;
+		*) fail "kill/compact seed $seed: exit $rc: $(cat "$VOL_DIR/kc.err")" ;;
+		esac
+		check_after "kill/compact seed $seed" "$prev"
+		for f in "${!CSUMS[@]}"; do
+			[ "${CSUMS[$f]}" = "$(md5sum <"$f")" ] || fail "kill/compact seed $seed: content of $f changed"
+		done
+		[ -z "$tun" ] || [ "$(cat /sys/fs/ext4/"$dev"/mb_*)" = "$tun" ] ||
+			fail "kill/compact seed $seed: ext4 tunables not restored after the restart"
+		if [ "$(last_id)" = "$prev" ]; then
+			note "kill/compact seed $seed: killed before its transaction began"
+			continue
+		fi
+		R -e undo "$VOL_MNT" >"$VOL_DIR/kc.undo" 2>&1 ||
+			{ fail "kill/compact seed $seed: undo: $(tail -3 "$VOL_DIR/kc.undo")"; before=$(cpt_extents); continue; }
+		[ "$(cpt_extents)" = "$before" ] ||
+			fail "kill/compact seed $seed: undo did not put every file back exactly: $(diff <(echo "$before") <(cpt_extents) | head -4)"
+		for f in "${!CSUMS[@]}"; do
+			[ "${CSUMS[$f]}" = "$(md5sum <"$f")" ] || fail "kill/compact seed $seed: content of $f changed by the undo"
+		done
+	done
+	vol_fsck
 }
 
 # ENOSPC: a filler takes the volume to ~99 % while a move runs.
@@ -442,6 +518,7 @@ for kind in $KINDS; do
 	[ -z "${RL_FAULT_ONLY:-}" ] || [ "$RL_FAULT_ONLY" = state ] && test_fs_state
 	[ -z "${RL_FAULT_ONLY:-}" ] || [ "$RL_FAULT_ONLY" = remount ] && test_remount_between_steps
 	[ -z "${RL_FAULT_ONLY:-}" ] || [ "$RL_FAULT_ONLY" = writers ] && test_writers
+	[ -z "${RL_FAULT_ONLY:-}" ] || [ "$RL_FAULT_ONLY" = compact ] && test_kill_compact
 	vol_fsck
 	SEED_BASE=$((SEED_BASE + NSEEDS))
 	vol_destroy

@@ -228,6 +228,8 @@ vol__on_exit() {
 	done
 	VOL_EXIT_HOOKS=()
 	vol_destroy
+	# for the suite's timing table (scripts/quickstart.sh)
+	echo "took ${SECONDS} s"
 }
 
 vol__on_signal() {
