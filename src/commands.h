@@ -128,6 +128,11 @@ struct cmd_def {
 	  "extents; parts whose blocks were taken since go as near them as "   \
 	  "the volume allows, each such file named; a stopped undo goes on "   \
 	  "where it ended")                                                    \
+	X("redo", redo, "", 0, 0,                                              \
+	  CMD_F_VOLUME | CMD_F_LIVE | CMD_F_DISK | CMD_F_ROOT_EXT4,            \
+	  cmd_opts_undo,                                                       \
+	  "Revert the last undo (every transaction it made), as long as no "   \
+	  "command moved data after it")                                       \
 	X("place", place, "FILE GOAL", 2, 2,                                   \
 	  CMD_F_VOLUME | CMD_F_LIVE | CMD_F_DISK | CMD_F_ROOT_EXT4,            \
 	  cmd_opts_place,                                                      \
