@@ -377,8 +377,12 @@ static void draw_output_pane(struct ui *ui, int y, int x, int h, int w)
 
 static void draw_text_screen(struct ui *ui, const char *text, int scroll)
 {
+	char *t = ui_text_wrap(text, ui->cols, 4); /* nothing cut */
+
 	erase();
-	ui_draw_pane(ui, 0, 0, ui->rows - 1, ui->cols, NULL, text, scroll);
+	ui_draw_pane(ui, 0, 0, ui->rows - 1, ui->cols, NULL, t ? t : text,
+	             scroll);
+	free(t);
 	attrset(ui_attr(ui, UI_ROLE_STATUS));
 	mvhline(ui->rows - 1, 0, ' ', ui->cols);
 	mvaddnstr(ui->rows - 1, 0,
