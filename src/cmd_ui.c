@@ -1053,7 +1053,13 @@ static enum cmd_status undo_action(struct rl_session *s, struct ui *ui,
 		return CMD_OK;
 	}
 	quiet_exec(s, "discard");
+	/* run, not planned, even when plan mode was on at the prompt */
+	bool was_on = s->plan_mode;
+	if (was_on)
+		quiet_exec(s, "plan off");
 	st = run_applying(s, ui, act_names[k]);
+	if (was_on)
+		quiet_exec(s, "plan on");
 	if (st == CMD_OK)
 		ui_message(ui, false, "%s: %s (%s)",
 		           k == ACT_UNDO ? "undone" : "redone", summary,

@@ -124,11 +124,11 @@ static void sync_plan(struct rl_session *s, struct ui *ui)
 	ui->plan_seen = p;
 	ui->plan_seen_steps = p ? p->nsteps : 0;
 	ui->dirty = true;
-	if (!p) {
-		free(ui->plan_summary);
-		ui->plan_summary = NULL;
+	/* the action's words describe the plan it made, not another */
+	free(ui->plan_summary);
+	ui->plan_summary = NULL;
+	if (!p)
 		return;
-	}
 	a = plan_ranges(p, true, &ui->planned);
 	b = plan_ranges(p, false, &ui->vacated);
 	ui->nplanned = a > 0 ? (size_t)a : 0;

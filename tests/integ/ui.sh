@@ -458,6 +458,18 @@ if command -v mkfs.xfs >/dev/null; then
 	wait_screen x "redone: 3 files" || fail "U, y did not report"
 	[ "$(firsts)" = "$mg $((mg + 65536)) $((mg + 131072)) " ] ||
 		fail "after U: m1..m3 at $(firsts), not from $mg"
+	# u, u: back through the history, the move, then the group before it
+	keys x u
+	wait_screen x "Undo 3 files" || fail "u after U: no question"
+	keys x y
+	wait_screen x "undone: 3 files" || fail "u after U did not report"
+	keys x u
+	wait_screen x "Undo 3 files" || fail "u, u: no question"
+	keys x y
+	wait_screen x "undone: 3 files .*U: redo" || fail "u, u did not report"
+	[ "$(firsts)" = "$was" ] || fail "after u, u: m1..m3 at $(firsts), not $was"
+	p=$(filefrag -v "$X/g1" | awk '$1 == "0:" { print $4 * 4096 }')
+	[ "$p" != "$g" ] || fail "the second u did not undo the group before"
 
 	# An error on the message line, whole (wrapped), not a note before it.
 	cmd x "group --to 0 -- $X/m1"
