@@ -860,21 +860,27 @@ static enum cmd_status plan_selection(struct rl_session *s, struct ui *ui,
 	return st;
 }
 
+static int path_cmp(const void *a, const void *b)
+{
+	return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
 /* The pending plan in words: "N files (SIZE, K steps)". */
 static void plan_words(const struct rl_session *s, char *buf, size_t size)
 {
 	const struct tx_plan *p = s->pending;
+	const char **v = malloc((p->nsteps + 1) * sizeof(*v));
 	size_t files = 0;
 	char sz[32];
 
-	for (size_t i = 0; i < p->nsteps; i++) {
-		size_t k;
-		for (k = 0; k < i; k++)
-			if (!strcmp(p->steps[k].range.path,
-			            p->steps[i].range.path))
-				break;
-		files += k == i;
+	for (size_t i = 0; v && i < p->nsteps; i++)
+		v[i] = p->steps[i].range.path;
+	if (v) {
+		qsort(v, p->nsteps, sizeof(*v), path_cmp);
+		for (size_t i = 0; i < p->nsteps; i++)
+			files += i == 0 || strcmp(v[i - 1], v[i]);
 	}
+	free(v);
 	units_format_size(p->total, sz, sizeof(sz));
 	snprintf(buf, size, "%zu file%s (%s, %zu step%s)", files,
 	         files == 1 ? "" : "s", sz, p->nsteps,
@@ -904,6 +910,7 @@ static enum cmd_status plan_action(struct rl_session *s, struct ui *ui,
 	size_t nsel = selection(ui->model, &bytes);
 	char line[128], what[128];
 	enum cmd_status st;
+	int r;
 
 	if ((k == ACT_MOVE || k == ACT_DEFRAG) && !nsel) {
 		session_error(s, "nothing selected (Space on a file, or "
@@ -970,26 +977,26 @@ static enum cmd_status plan_action(struct rl_session *s, struct ui *ui,
 	plan_words(s, what, sizeof(what));
 	switch (k) {
 	case ACT_MOVE:
-		st = asprintf(summary, "move %s to 0x%" PRIx64, what, a) < 0;
+		r = asprintf(summary, "move %s to 0x%" PRIx64, what, a);
 		break;
 	case ACT_COMPACT:
 	case ACT_EVACUATE:
-		st = (ui->have_target
-		          ? asprintf(summary,
-		                     "%s 0x%" PRIx64 "..0x%" PRIx64 ": %s",
-		                     act_names[k], a, b, what)
-		          : asprintf(summary, "%s the volume: %s", act_names[k],
-		                     what)) < 0;
+		r = (ui->have_target
+		         ? asprintf(summary,
+		                    "%s 0x%" PRIx64 "..0x%" PRIx64 ": %s",
+		                    act_names[k], a, b, what)
+		         : asprintf(summary, "%s the volume: %s", act_names[k],
+		                    what));
 		break;
 	case ACT_UNDO:
 	case ACT_REDO:
-		st = !(*summary = strdup(what));
+		r = (*summary = strdup(what)) ? 0 : -1;
 		break;
 	default:
-		st = asprintf(summary, "%s %s", act_names[k], what) < 0;
+		r = asprintf(summary, "%s %s", act_names[k], what);
 		break;
 	}
-	if (st) {
+	if (r < 0) {
 		*summary = NULL;
 		session_error(s, "out of memory");
 		quiet_exec(s, "discard");

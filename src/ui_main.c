@@ -377,7 +377,9 @@ static void draw_output_pane(struct ui *ui, int y, int x, int h, int w)
 
 static void draw_text_screen(struct ui *ui, const char *text, int scroll)
 {
-	char *t = ui_text_wrap(text, ui->cols, 4); /* nothing cut */
+	/* nothing cut: a long line goes on under its description (the
+	 * help's third column) */
+	char *t = ui_text_wrap(text, ui->cols, 39);
 
 	erase();
 	ui_draw_pane(ui, 0, 0, ui->rows - 1, ui->cols, NULL, t ? t : text,

@@ -63,6 +63,15 @@ static size_t wrap_at(const char *p, size_t n, size_t width)
 	return width;
 }
 
+/* The indent of continuation lines: as asked when it leaves them half
+ * the width, or 20 columns; else none. */
+static size_t wrap_indent(int indent, size_t w)
+{
+	size_t i = indent > 0 ? (size_t)indent : 0;
+
+	return i * 2 < w || i + 20 <= w ? i : 0;
+}
+
 /* Call emit for each screen line of text wrapped to width. */
 static void wrap_each(const char *text, int width, int indent,
                       void (*emit)(void *arg, const char *p, size_t n,
@@ -71,7 +80,7 @@ static void wrap_each(const char *text, int width, int indent,
 {
 	const char *p = text ? text : "";
 	size_t w = width > 0 ? (size_t)width : 1;
-	size_t ind = indent > 0 && (size_t)indent * 2 < w ? (size_t)indent : 0;
+	size_t ind = wrap_indent(indent, w);
 
 	while (*p) {
 		size_t n = strcspn(p, "\n"), k;
@@ -128,7 +137,7 @@ char *ui_text_wrap(const char *text, int width, int indent)
 
 	if (!o.f)
 		return NULL;
-	o.indent = indent > 0 && (size_t)indent * 2 < w ? indent : 0;
+	o.indent = (int)wrap_indent(indent, w);
 	wrap_each(text, width, indent, wrap_put, &o);
 	if (fclose(o.f) != 0) {
 		free(out);
