@@ -9,6 +9,9 @@
 #                                 the libFuzzer harnesses for 45 s each)
 #   scripts/quickstart.sh deps    only install the packages
 #   scripts/quickstart.sh build   only build (in ./build)
+#   scripts/quickstart.sh install make install the build (/usr/local: the man
+#                                 page and the bash completion where man and
+#                                 bash-completion find them); demo does it too
 set -euo pipefail
 cd "$(dirname "$0")/.."
 SRC=$PWD
@@ -21,6 +24,7 @@ PACKAGES=(
 	clang-14 libfuzzer-14-dev
 	e2fsprogs xfsprogs btrfs-progs util-linux mount
 	tmux jq valgrind quota fio python3 bc clang-format
+	man-db bash-completion
 )
 
 need_root() {
@@ -122,15 +126,27 @@ check() {
 	[ "$TOTAL_FAIL" = 0 ]
 }
 
+# make install (prefix /usr/local): the program, its themes, the man page
+# in /usr/local/share/man (man relayout) and the bash completion in
+# /usr/local/share/bash-completion/completions (loaded by bash-completion
+# in new shells).
+do_install() {
+	need_root
+	(cd "$SRC/build" && make -s install)
+	mandb -q 2>/dev/null || true
+	echo "quickstart: installed $(command -v relayout || echo /usr/local/bin/relayout);" \
+		"man page: $(man -w relayout 2>/dev/null || echo 'not found by man')"
+}
+
 demo() {
 	deps
 	build "$SRC/build" --enable-werror
-	export RELAYOUT_THEMES_DIR="$SRC/share/themes"
+	do_install
 	if [ -t 0 ] && [ -t 1 ]; then
-		"$SRC/build/relayout" --demo="${DEMO_FS:-ext4}" || true
+		relayout --demo="${DEMO_FS:-ext4}" || true
 	else
 		# no terminal: the batch view of the same volume
-		"$SRC/build/relayout" --demo="${DEMO_FS:-ext4}" \
+		relayout --demo="${DEMO_FS:-ext4}" \
 			-e 'info; free --map --summary; frag --top 10' || true
 	fi
 }
@@ -138,10 +154,11 @@ demo() {
 case "${1:-}" in
 deps) deps ;;
 build) build "$SRC/build" --enable-werror ;;
+install) do_install ;;
 check) check ;;
 demo) demo ;;
 *)
-	sed -n '2,10p' "$0" | sed 's/^# \{0,1\}//'
+	sed -n '2,13p' "$0" | sed 's/^# \{0,1\}//'
 	exit 2
 	;;
 esac

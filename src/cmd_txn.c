@@ -987,49 +987,78 @@ static struct jr_txn *undo_named(struct rl_session *s, struct jr_journal *j,
 	return u == JR_UNDO_OK ? t : NULL;
 }
 
-enum cmd_status cmd_undo(struct rl_session *s, const struct cmd_call *c)
+/* The journal for undo and redo, or NULL (said why). */
+static struct jr_journal *undo_journal(struct rl_session *s,
+                                       const struct cmd_call *c, bool dry,
+                                       const char **jdir)
 {
-	const char *jdir = NULL;
-	bool dry = cmd_has_opt(c, "dry-run", NULL);
 	struct jr_journal *j;
-	struct jr_txn *t, **grp;
-	uint64_t *ids;
-	size_t n;
-	enum cmd_status st = CMD_OK;
 
-	cmd_has_opt(c, "journal-dir", &jdir);
+	*jdir = NULL;
+	cmd_has_opt(c, "journal-dir", jdir);
 	if (!session_placement_supported(s))
-		return CMD_FAIL;
-	j = session_journal(s, !dry, dry, jdir);
-	if (!j)
-		return CMD_FAIL;
-	if (j->corrupt) {
+		return NULL;
+	j = session_journal(s, !dry, dry, *jdir);
+	if (j && j->corrupt) {
 		session_error(s,
 		              "the journal %s/%s is corrupt (%s): nothing can "
 		              "be undone from it",
 		              j->dir, j->name, j->problem);
-		return CMD_FAIL;
+		return NULL;
 	}
-	t = c->argc == 1 ? undo_named(s, j, c->argv[0]) : jr_last_undoable(j);
-	if (!t) {
-		if (c->argc == 0)
-			session_error(
-			    s, "nothing to undo: no transaction in the "
-			       "journal that moved data and was not undone");
-		return CMD_FAIL;
+	return j;
+}
+
+/* Undo the n transactions ids (newest first); what: "undo" or "redo". */
+static enum cmd_status undo_ids(struct rl_session *s, const struct cmd_call *c,
+                                struct jr_journal *j, const uint64_t *ids,
+                                size_t n, bool dry, const char *jdir)
+{
+	const char *what = c->def->name;
+	enum cmd_status st = CMD_OK;
+
+	for (size_t i = 0; i < n && st == CMD_OK; i++) {
+		if (n > 1 && !s->json)
+			fprintf(s->out,
+			        "%s: transaction %" PRIu64 " (%zu of %zu "
+			        "that the command made, newest first)\n",
+			        what, ids[i], i + 1, n);
+		/* (a dry run or a pending plan cannot check the older ones:
+		 * the newer ones are not undone yet) */
+		st = undo_txn(s, c, j, ids[i], dry,
+		              i == 0 || !(dry || s->plan_mode), jdir);
+		if (st != CMD_OK && i > 0)
+			fprintf(s->err,
+			        "relayout: %s: %zu of the command's %zu "
+			        "transactions were reverted; '%s' again goes "
+			        "on with the rest\n",
+			        what, i, n, what);
+		if (s->stop_signal)
+			break;
 	}
-	grp = calloc(j->ntxns + 1, sizeof(*grp));
-	ids = calloc(j->ntxns + 1, sizeof(*ids));
+	return st;
+}
+
+/* Undo the transactions of t's command (redo: of t's undo), newest
+ * first; one: t alone. */
+static enum cmd_status
+undo_group(struct rl_session *s, const struct cmd_call *c, struct jr_journal *j,
+           struct jr_txn *t, bool redo, bool one, bool dry, const char *jdir)
+{
+	struct jr_txn **grp = calloc(j->ntxns + 1, sizeof(*grp));
+	uint64_t *ids = calloc(j->ntxns + 1, sizeof(*ids));
+	enum cmd_status st;
+	size_t n;
+
 	if (!grp || !ids) {
 		free(grp);
 		free(ids);
 		session_error(s, "out of memory");
 		return CMD_FAIL;
 	}
-	/* undo ID: that transaction; undo: every one the last command made
-	 * (ids: the journal's array grows as the undos are journaled) */
-	n = jr_group_undoable(j, t, grp);
-	if (c->argc == 1) {
+	/* (ids: the journal's array grows as the undos are journaled) */
+	n = redo ? jr_group_redoable(j, t, grp) : jr_group_undoable(j, t, grp);
+	if (one) {
 		if (n > 1 && !s->json)
 			fprintf(
 			    s->err,
@@ -1044,26 +1073,46 @@ enum cmd_status cmd_undo(struct rl_session *s, const struct cmd_call *c)
 			ids[i] = grp[i]->id;
 	}
 	free(grp);
-	for (size_t i = 0; i < n && st == CMD_OK; i++) {
-		if (n > 1 && !s->json)
-			fprintf(s->out,
-			        "undo: transaction %" PRIu64 " (%zu of %zu "
-			        "that the command made, newest first)\n",
-			        ids[i], i + 1, n);
-		/* (a dry run or a pending plan cannot check the older ones:
-		 * the newer ones are not undone yet) */
-		st = undo_txn(s, c, j, ids[i], dry,
-		              i == 0 || !(dry || s->plan_mode), jdir);
-		if (st != CMD_OK && i > 0)
-			fprintf(
-			    s->err,
-			    "relayout: undo: %zu of the command's %zu "
-			    "transactions were undone; 'undo' again goes on "
-			    "with the rest\n",
-			    i, n);
-		if (s->stop_signal)
-			break;
-	}
+	st = undo_ids(s, c, j, ids, n, dry, jdir);
 	free(ids);
 	return st;
+}
+
+/* undo ID: that transaction; undo: every one the last command made;
+ * redo: every one the last undo made, as long as no command moved data
+ * after it. */
+static enum cmd_status undo_cmd(struct rl_session *s, const struct cmd_call *c,
+                                bool redo)
+{
+	const char *jdir;
+	bool dry = cmd_has_opt(c, "dry-run", NULL);
+	struct jr_journal *j = undo_journal(s, c, dry, &jdir);
+	struct jr_txn *t;
+
+	if (!j)
+		return CMD_FAIL;
+	if (redo)
+		t = jr_last_redoable(j);
+	else
+		t = c->argc == 1 ? undo_named(s, j, c->argv[0])
+		                 : jr_last_undoable(j);
+	if (!t && redo)
+		session_error(s, "nothing to redo: no undo since the last "
+		                 "command that moved data");
+	else if (!t && c->argc == 0)
+		session_error(s, "nothing to undo: no transaction in the "
+		                 "journal that moved data and was not undone");
+	if (!t)
+		return CMD_FAIL;
+	return undo_group(s, c, j, t, redo, !redo && c->argc == 1, dry, jdir);
+}
+
+enum cmd_status cmd_undo(struct rl_session *s, const struct cmd_call *c)
+{
+	return undo_cmd(s, c, false);
+}
+
+enum cmd_status cmd_redo(struct rl_session *s, const struct cmd_call *c)
+{
+	return undo_cmd(s, c, true);
 }

@@ -26,6 +26,7 @@
 #include "mem.h"
 #include "output.h"
 #include "session.h"
+#include "txn.h"
 #include "ui.h"
 #include "units.h"
 
@@ -410,6 +411,11 @@ static enum cmd_status cmd_pane(struct rl_session *s, const struct cmd_call *c)
 		ssize_t n;
 		enum cmd_status st = CMD_OK;
 
+		if (ui && ui->pane == UI_PANE_OUTPUT) {
+			/* the notes grouped, or every one */
+			ui->out_full = !ui->out_full;
+			ui->dirty = true;
+		}
 		if (!ui || ui->pane != UI_PANE_INODE)
 			return CMD_OK;
 		n = ui_inode_owners(ui, &v);
@@ -467,10 +473,29 @@ static enum cmd_status cmd_redraw(struct rl_session *s,
 	return CMD_OK;
 }
 
+static bool confirm(struct ui *ui, const char *question);
+
+/* q: with a pending plan, asks first. */
 static enum cmd_status cmd_quit(struct rl_session *s, const struct cmd_call *c)
 {
-	if (s->ui)
-		s->ui->quit = true;
+	struct ui *ui = s->ui;
+
+	if (ui && ui->active && s->pending && s->pending->nsteps) {
+		char q[600];
+		snprintf(q, sizeof(q),
+		         "A plan is pending (%.500s): quit without applying "
+		         "it?",
+		         ui->plan_summary ? ui->plan_summary
+		                          : s->pending->command);
+		if (!confirm(ui, q)) {
+			ui_message(ui, false,
+			           "not quit (a applies the plan, Esc "
+			           "discards it)");
+			return CMD_OK;
+		}
+	}
+	if (ui)
+		ui->quit = true;
 	return CMD_OK;
 }
 
@@ -717,99 +742,267 @@ static enum cmd_status cmd_mark(struct rl_session *s, const struct cmd_call *c)
 
 /* ----------------------------------------------------------- actions */
 
-/* Build the move of the selected files into the target region, packed
- * from its start: *real gets the command line, *preview the same with
- * --dry-run, planned destinations go into ui. */
-static int plan_move(struct rl_session *s, struct ui *ui, char **real,
-                     char **preview, char **summary)
+/* Run a command line whose output says nothing the user needs (plan
+ * on|off, discard): its output shown only when it fails. */
+static enum cmd_status quiet_exec(struct rl_session *s, const char *line)
 {
-	struct lm_model *m = ui->model;
-	char *rt = NULL, *pt = NULL;
-	size_t rl = 0, pl = 0, nfiles = 0;
-	FILE *rf, *pf;
-	uint64_t goal = ui->mark_start, bytes = 0, runs = 0;
+	char *text = NULL;
+	size_t len = 0;
+	FILE *so = s->out, *se = s->err, *f = open_memstream(&text, &len);
+	enum cmd_status st;
 
-	if (!ui->have_target) {
-		session_error(s, "no target region: mark one with m (start), "
-		                 "then m (end), or 'target START END'");
-		return -EINVAL;
-	}
-	rf = open_memstream(&rt, &rl);
-	pf = open_memstream(&pt, &pl);
-	if (!rf || !pf) {
-		if (rf)
-			fclose(rf);
-		free(rt);
-		session_error(s, "out of memory");
-		return -ENOMEM;
-	}
+	if (!f)
+		return cmd_exec_line(s, line);
+	s->out = s->err = f;
+	st = cmd_exec_line(s, line);
+	s->out = so;
+	s->err = se;
+	fclose(f);
+	if (st != CMD_OK && text)
+		fputs(text, s->err);
+	free(text);
+	return st;
+}
+
+static bool plan_pending(const struct rl_session *s)
+{
+	return s->pending && s->pending->nsteps;
+}
+
+/* The selected regular files with data: count and bytes. */
+static size_t selection(struct lm_model *m, uint64_t *bytes)
+{
+	size_t n = 0;
+
+	*bytes = 0;
 	for (uint32_t id = 0; id < lm_file_count(m); id++) {
 		const struct lm_file *fl = lm_file(m, id);
 		const struct lm_extent *e;
-		size_t n;
-		uint64_t len = 0;
+		size_t ne;
 
 		if (!(fl->flags & LM_FILE_SELECTED) || !S_ISREG(fl->mode))
 			continue;
-		e = lm_file_extents(m, id, &n);
-		for (size_t i = 0; i < n; i++)
-			len += e[i].length;
-		if (!len)
+		e = lm_file_extents(m, id, &ne);
+		if (!ne)
 			continue;
-		len = (len + ui->block - 1) / ui->block * ui->block;
-		struct lm_file_frag ff;
-		lm_file_frag(m, id, &ff);
-		runs += ff.regions;
-		if (mem_grow(&ui->planned, &ui->planned_cap, ui->nplanned + 1,
-		             sizeof(*ui->planned)) < 0)
-			break;
-		ui->planned[ui->nplanned].start = goal;
-		ui->planned[ui->nplanned++].len = len;
-		fprintf(rf, "%smove --to 0x%" PRIx64 " -- ", nfiles ? "; " : "",
-		        goal);
-		fprintf(pf, "%smove --dry-run --to 0x%" PRIx64 " -- ",
-		        nfiles ? "; " : "", goal);
-		/* Commands take paths as the user would: absolute. */
-		char abs[2 * 4096 + 2];
-		snprintf(abs, sizeof(abs), "%s/%s",
-		         lm_geometry(m)->fs.mountpoint, lm_file_path(m, id, 0));
-		units_put_word(rf, abs);
-		units_put_word(pf, abs);
-		goal += len;
-		bytes += len;
-		nfiles++;
+		for (size_t i = 0; i < ne; i++)
+			*bytes += e[i].length;
+		n++;
 	}
-	fclose(rf);
-	fclose(pf);
-	if (!nfiles || goal > ui->mark_end) {
+	return n;
+}
+
+/* Where the pending plan's targets end (0: none). */
+static uint64_t pending_end(const struct rl_session *s)
+{
+	uint64_t end = 0;
+
+	for (size_t i = 0; s->pending && i < s->pending->nsteps; i++) {
+		const struct jr_range *r = &s->pending->steps[i].range;
+		for (size_t k = 0; k < r->ntarget; k++)
+			if (r->target[k].physical + r->target[k].length > end)
+				end =
+				    r->target[k].physical + r->target[k].length;
+	}
+	return end;
+}
+
+/* The files a command takes at most at once (CMD_MAX_ARGS): a larger
+ * selection is planned in parts, into the one pending plan. */
+#define ACTION_FILES 60
+
+/* Plan CMD (group or defrag) over the selection into the pending plan:
+ * `CMD [--to GOAL] -- PATH...`, in parts of ACTION_FILES files; group's
+ * parts go back to back from goal. */
+static enum cmd_status plan_selection(struct rl_session *s, struct ui *ui,
+                                      const char *cmd, bool to, uint64_t goal)
+{
+	struct lm_model *m = ui->model;
+	uint32_t id = 0, nf = lm_file_count(m);
+	enum cmd_status st = CMD_OK;
+
+	while (st == CMD_OK && id < nf) {
+		char *line = NULL;
+		size_t len = 0, n = 0;
+		FILE *f = open_memstream(&line, &len);
+
+		if (!f) {
+			session_error(s, "out of memory");
+			return CMD_FAIL;
+		}
+		if (to && plan_pending(s))
+			goal = pending_end(s);
+		fprintf(f, "%s", cmd);
+		if (to)
+			fprintf(f, " --to 0x%" PRIx64, goal);
+		fprintf(f, " --");
+		for (; id < nf && n < ACTION_FILES; id++) {
+			const struct lm_file *fl = lm_file(m, id);
+			size_t ne;
+			if (!(fl->flags & LM_FILE_SELECTED) ||
+			    !S_ISREG(fl->mode) ||
+			    (lm_file_extents(m, id, &ne), ne == 0))
+				continue;
+			/* commands take paths as the user would: absolute */
+			char abs[2 * 4096 + 2];
+			snprintf(abs, sizeof(abs), "%s/%s",
+			         lm_geometry(m)->fs.mountpoint,
+			         lm_file_path(m, id, 0));
+			fputc(' ', f);
+			units_put_word(f, abs);
+			n++;
+		}
+		fclose(f);
+		if (n)
+			st = cmd_exec_line(s, line);
+		free(line);
+	}
+	return st;
+}
+
+static int path_cmp(const void *a, const void *b)
+{
+	return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+/* The pending plan in words: "N files (SIZE, K steps)". */
+static void plan_words(const struct rl_session *s, char *buf, size_t size)
+{
+	const struct tx_plan *p = s->pending;
+	const char **v = malloc((p->nsteps + 1) * sizeof(*v));
+	size_t files = 0;
+	char sz[32];
+
+	for (size_t i = 0; v && i < p->nsteps; i++)
+		v[i] = p->steps[i].range.path;
+	if (v) {
+		qsort(v, p->nsteps, sizeof(*v), path_cmp);
+		for (size_t i = 0; i < p->nsteps; i++)
+			files += i == 0 || strcmp(v[i - 1], v[i]);
+	}
+	free(v);
+	units_format_size(p->total, sz, sizeof(sz));
+	snprintf(buf, size, "%zu file%s (%s, %zu step%s)", files,
+	         files == 1 ? "" : "s", sz, p->nsteps,
+	         p->nsteps == 1 ? "" : "s");
+}
+
+enum ui_act {
+	ACT_MOVE,
+	ACT_DEFRAG,
+	ACT_COMPACT,
+	ACT_EVACUATE,
+	ACT_UNDO,
+	ACT_REDO,
+	ACT_N
+};
+static const char *const act_names[ACT_N] = {
+    "move", "defrag", "compact", "evacuate", "undo", "redo",
+};
+
+/* Plan action k into the session's pending plan (plan mode on for it):
+ * CMD_OK with *summary (malloc'ed), or the failure, nothing pending. */
+static enum cmd_status plan_action(struct rl_session *s, struct ui *ui,
+                                   enum ui_act k, char **summary)
+{
+	bool was_on = s->plan_mode;
+	uint64_t bytes = 0, a = ui->mark_start, b = ui->mark_end;
+	size_t nsel = selection(ui->model, &bytes);
+	char line[128], what[128];
+	enum cmd_status st;
+	int r;
+
+	if ((k == ACT_MOVE || k == ACT_DEFRAG) && !nsel) {
+		session_error(s, "nothing selected (Space on a file, or "
+		                 "'select ...')");
+		return CMD_FAIL;
+	}
+	if ((k == ACT_MOVE || k == ACT_EVACUATE) && !ui->have_target) {
+		session_error(s, "no target region: mark one with m (start), "
+		                 "then m (end), or 'target START END'");
+		return CMD_FAIL;
+	}
+	if (k == ACT_MOVE && bytes > b - a) {
 		char need[32], have[32];
 		units_format_size(bytes, need, sizeof(need));
-		units_format_size(ui->mark_end - ui->mark_start, have,
-		                  sizeof(have));
-		if (!nfiles)
-			session_error(s,
-			              "nothing selected (Space on a file, or "
-			              "'select ...')");
-		else
-			session_error(s,
-			              "the target region (%s) is smaller "
-			              "than the selection (%s)",
-			              have, need);
-		free(rt);
-		free(pt);
-		return -EINVAL;
+		units_format_size(b - a, have, sizeof(have));
+		session_error(s,
+		              "the target region (%s) is smaller than the "
+		              "selection (%s)",
+		              have, need);
+		return CMD_FAIL;
 	}
-	char b[32];
-	units_format_size(bytes, b, sizeof(b));
-	if (asprintf(summary,
-	             "move %zu file%s (%s) to 0x%" PRIx64 ", runs %" PRIu64
-	             " -> %zu",
-	             nfiles, nfiles == 1 ? "" : "s", b, ui->mark_start, runs,
-	             nfiles) < 0)
+	if (!was_on && quiet_exec(s, "plan on") != CMD_OK)
+		return CMD_FAIL;
+	switch (k) {
+	case ACT_MOVE:
+		st = plan_selection(s, ui, "group", true, a);
+		break;
+	case ACT_DEFRAG:
+		st = plan_selection(s, ui, "defrag", false, 0);
+		break;
+	case ACT_COMPACT:
+	case ACT_EVACUATE:
+		if (ui->have_target)
+			snprintf(line, sizeof(line),
+			         "%s 0x%" PRIx64 " 0x%" PRIx64, act_names[k], a,
+			         b);
+		else
+			snprintf(line, sizeof(line), "%s", act_names[k]);
+		st = cmd_exec_line(s, line);
+		break;
+	default:
+		st = cmd_exec_line(s, act_names[k]);
+		break;
+	}
+	if (!was_on)
+		quiet_exec(s, "plan off");
+	if (st == CMD_OK && k == ACT_MOVE && pending_end(s) > b) {
+		char end[32];
+		units_format_size(pending_end(s) - a, end, sizeof(end));
+		session_error(s,
+		              "the plan needs %s from 0x%" PRIx64 ", beyond "
+		              "the target region's end 0x%" PRIx64
+		              " (mark a larger one)",
+		              end, a, b);
+		st = CMD_FAIL;
+	}
+	if (st != CMD_OK) {
+		if (plan_pending(s))
+			quiet_exec(s, "discard");
+		return st;
+	}
+	if (!plan_pending(s))
+		return CMD_OK; /* nothing to do: the command said so */
+	plan_words(s, what, sizeof(what));
+	switch (k) {
+	case ACT_MOVE:
+		r = asprintf(summary, "move %s to 0x%" PRIx64, what, a);
+		break;
+	case ACT_COMPACT:
+	case ACT_EVACUATE:
+		r = (ui->have_target
+		         ? asprintf(summary,
+		                    "%s 0x%" PRIx64 "..0x%" PRIx64 ": %s",
+		                    act_names[k], a, b, what)
+		         : asprintf(summary, "%s the volume: %s", act_names[k],
+		                    what));
+		break;
+	case ACT_UNDO:
+	case ACT_REDO:
+		r = (*summary = strdup(what)) ? 0 : -1;
+		break;
+	default:
+		r = asprintf(summary, "%s %s", act_names[k], what);
+		break;
+	}
+	if (r < 0) {
 		*summary = NULL;
-	*real = rt;
-	*preview = pt;
-	return 0;
+		session_error(s, "out of memory");
+		quiet_exec(s, "discard");
+		return CMD_FAIL;
+	}
+	return CMD_OK;
 }
 
 /* Ask y/n on the message line. */
@@ -827,96 +1020,130 @@ static bool confirm(struct ui *ui, const char *question)
 	}
 }
 
+/* Run a line that changes the disk, with the progress bar and the
+ * cancel keys; the map follows the model it leaves. */
+static enum cmd_status run_applying(struct rl_session *s, struct ui *ui,
+                                    const char *line)
+{
+	enum cmd_status st;
+
+	ui_message(ui, false, "applying... (Esc cancels)");
+	ui_draw(ui);
+	refresh();
+	ui_progress_hooks(s, true);
+	st = cmd_exec_line(s, line);
+	ui_progress_hooks(s, false);
+	ui_sync_session(s);
+	return st;
+}
+
+/* Undo and redo: the preview is the command's own plan (plan mode), the
+ * confirmation asks, and the command itself runs (journaled as an undo:
+ * the pending plan is dropped first). */
+static enum cmd_status undo_action(struct rl_session *s, struct ui *ui,
+                                   enum ui_act k)
+{
+	char *summary = NULL, q[700];
+	enum cmd_status st = plan_action(s, ui, k, &summary);
+
+	if (st != CMD_OK || !summary)
+		return st;
+	snprintf(q, sizeof(q), "%s %.600s?", k == ACT_UNDO ? "Undo" : "Redo",
+	         summary);
+	ui_sync_session(s);
+	if (!confirm(ui, q)) {
+		quiet_exec(s, "discard");
+		ui_sync_session(s);
+		free(summary);
+		ui_message(ui, false, "not %s",
+		           k == ACT_UNDO ? "undone" : "redone");
+		return CMD_OK;
+	}
+	quiet_exec(s, "discard");
+	/* run, not planned, even when plan mode was on at the prompt */
+	bool was_on = s->plan_mode;
+	if (was_on)
+		quiet_exec(s, "plan off");
+	st = run_applying(s, ui, act_names[k]);
+	if (was_on)
+		quiet_exec(s, "plan on");
+	if (st == CMD_OK)
+		ui_message(ui, false, "%s: %s (%s)",
+		           k == ACT_UNDO ? "undone" : "redone", summary,
+		           k == ACT_UNDO ? "u: undo the one before, U: redo"
+		                         : "U: redo the next, u: undo it");
+	free(summary);
+	return st;
+}
+
 static enum cmd_status cmd_action(struct rl_session *s,
                                   const struct cmd_call *c)
 {
 	struct ui *ui = need_active(s);
 	const char *a = c->argv[0];
-	char *real = NULL, *preview = NULL, *summary = NULL;
+	char *summary = NULL;
 	enum cmd_status st;
+	int k;
 
 	if (!ui)
 		return CMD_FAIL;
 	if (!strcmp(a, "discard")) {
-		if (!ui->plan_line)
+		if (!plan_pending(s))
 			return CMD_OK;
-		ui_plan_clear(ui);
-		ui_message(ui, false, "plan discarded");
-		return CMD_OK;
+		st = quiet_exec(s, "discard");
+		ui_sync_session(s);
+		if (st == CMD_OK)
+			ui_message(ui, false, "plan discarded");
+		return st;
 	}
 	if (!strcmp(a, "apply")) {
 		char q[600];
 
-		if (!ui->plan_line) {
+		if (!plan_pending(s)) {
 			session_error(s, "no plan to apply (v: move the "
-			                 "selection to the target, u: undo)");
+			                 "selection to the target, D, C, E: "
+			                 "defrag, compact, evacuate)");
 			return CMD_FAIL;
 		}
+		summary = ui->plan_summary ? strdup(ui->plan_summary) : NULL;
 		snprintf(q, sizeof(q), "Apply: %.500s?",
-		         ui->plan_summary ? ui->plan_summary : ui->plan_line);
+		         summary ? summary : s->pending->command);
 		if (!confirm(ui, q)) {
+			free(summary);
 			ui_message(ui, false,
-			           "not applied (Esc discards the "
-			           "plan)");
+			           "not applied (a asks again, Esc discards "
+			           "the plan)");
 			return CMD_OK;
 		}
-		ui_message(ui, false, "applying... (Esc cancels)");
-		ui_draw(ui);
-		refresh();
-		real = ui->plan_line;
-		summary = ui->plan_summary;
-		ui->plan_line = ui->plan_summary = NULL;
-		ui_plan_clear(ui);
-		ui_progress_hooks(s, true);
-		st = cmd_exec_line(s, real);
-		ui_progress_hooks(s, false);
-		free(real);
-		/* The transaction updates the session's model (extents of
-		 * the moved files, free space at both ends): the map follows
-		 * without a rescan. */
-		ui_sync_session(s);
+		st = run_applying(s, ui, "apply");
 		if (st == CMD_OK)
 			ui_message(ui, false, "applied: %s (u: undo)",
 			           summary ? summary : "plan");
-		else
-			ui->msg[0] = '\0'; /* the command's error shows */
 		free(summary);
 		return st;
 	}
-	ui_plan_clear(ui);
-	if (!strcmp(a, "move")) {
-		if (plan_move(s, ui, &real, &preview, &summary) < 0) {
-			ui_plan_clear(ui);
-			return CMD_FAIL;
-		}
-	} else if (!strcmp(a, "undo")) {
-		real = strdup("undo");
-		preview = strdup("undo --dry-run");
-		summary = strdup("undo the last transaction");
-	} else {
-		session_error(s, "usage: action move|undo|apply|discard");
+	for (k = 0; k < ACT_N; k++)
+		if (!strcmp(a, act_names[k]))
+			break;
+	if (k == ACT_N) {
+		session_error(s, "usage: action move|defrag|compact|evacuate|"
+		                 "undo|redo|apply|discard");
 		return CMD_USAGE;
 	}
-	if (!real || !preview) {
-		free(real);
-		free(preview);
-		free(summary);
-		session_error(s, "out of memory");
+	if (plan_pending(s)) {
+		session_error(s, "a plan is pending: a applies it, Esc "
+		                 "discards it");
 		return CMD_FAIL;
 	}
-	/* The preview is the command's own dry run: it checks the plan. */
-	st = cmd_exec_line(s, preview);
-	free(preview);
-	if (st != CMD_OK) {
-		free(real);
-		free(summary);
-		ui_plan_clear(ui);
+	if (k == ACT_UNDO || k == ACT_REDO)
+		return undo_action(s, ui, (enum ui_act)k);
+	st = plan_action(s, ui, (enum ui_act)k, &summary);
+	ui_sync_session(s);
+	if (st != CMD_OK || !summary)
 		return st;
-	}
-	ui->plan_line = real;
+	free(ui->plan_summary);
 	ui->plan_summary = summary;
-	ui_message(ui, false, "plan: %s -- a applies, Esc discards",
-	           summary ? summary : real);
+	ui_message(ui, false, "plan: %s -- a applies, Esc discards", summary);
 	return CMD_OK;
 }
 

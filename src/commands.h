@@ -128,6 +128,11 @@ struct cmd_def {
 	  "extents; parts whose blocks were taken since go as near them as "   \
 	  "the volume allows, each such file named; a stopped undo goes on "   \
 	  "where it ended")                                                    \
+	X("redo", redo, "", 0, 0,                                              \
+	  CMD_F_VOLUME | CMD_F_LIVE | CMD_F_DISK | CMD_F_ROOT_EXT4,            \
+	  cmd_opts_undo,                                                       \
+	  "Revert the last undo (every transaction it made), as long as no "   \
+	  "command moved data after it")                                       \
 	X("place", place, "FILE GOAL", 2, 2,                                   \
 	  CMD_F_VOLUME | CMD_F_LIVE | CMD_F_DISK | CMD_F_ROOT_EXT4,            \
 	  cmd_opts_place,                                                      \
@@ -253,10 +258,12 @@ struct cmd_def {
 	  "Redraw the screen")                                                 \
 	X("save-screen", save_screen, "FILE", 1, 1, CMD_F_UI | CMD_F_NOREC,    \
 	  NULL, "Write the screen as text to FILE (screen tests)")             \
-	X("action", action, "move|undo|apply|discard", 1, 1,                   \
+	X("action", action,                                                    \
+	  "move|defrag|compact|evacuate|undo|redo|apply|discard", 1, 1,        \
 	  CMD_F_UI | CMD_F_NOREC, NULL,                                        \
-	  "Plan an action (preview on the map), apply it after a "             \
-	  "confirmation, or discard it")                                       \
+	  "Plan an action with the planner (the selection or the target "      \
+	  "region; preview on the map), apply it as one transaction after a "  \
+	  "confirmation, or discard it; undo, redo after a confirmation")      \
 	X("quit", quit, "", 0, 0, CMD_F_UI | CMD_F_NOREC, NULL,                \
 	  "Leave the interactive UI")
 

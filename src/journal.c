@@ -334,6 +334,38 @@ size_t jr_group_undoable(struct jr_journal *j, const struct jr_txn *t,
 	return n;
 }
 
+struct jr_txn *jr_last_redoable(struct jr_journal *j)
+{
+	for (size_t i = j->ntxns; i-- > 0;) {
+		struct jr_txn *t = &j->txns[i], *x;
+
+		if (!jr_txn_here(j, t) || t->status == JR_ST_OPEN)
+			continue;
+		if (!t->undo_of) {
+			if (jr_undoable(t) != JR_UNDO_NO_DATA)
+				return NULL; /* a command after the undo */
+			continue;
+		}
+		x = jr_find(j, t->undo_of);
+		if (x && !x->undo_of && jr_undoable(t) == JR_UNDO_OK)
+			return t;
+	}
+	return NULL;
+}
+
+size_t jr_group_redoable(struct jr_journal *j, const struct jr_txn *t,
+                         struct jr_txn **out)
+{
+	size_t n = 0;
+
+	for (size_t i = j->ntxns; i-- > 0;)
+		if (j->txns[i].group == t->group && j->txns[i].undo_of &&
+		    jr_txn_here(j, &j->txns[i]) &&
+		    jr_undoable(&j->txns[i]) == JR_UNDO_OK)
+			out[n++] = &j->txns[i];
+	return n;
+}
+
 static struct jr_step *find_step(struct jr_txn *t, unsigned index)
 {
 	for (size_t i = 0; i < t->nsteps; i++)

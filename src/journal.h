@@ -250,6 +250,14 @@ struct jr_txn *jr_last_undoable(struct jr_journal *j);
 size_t jr_group_undoable(struct jr_journal *j, const struct jr_txn *t,
                          struct jr_txn **out);
 
+/* The undo a redo reverts: the newest applied undo of this volume that
+ * reverted a command (not an undo itself) and is not undone, when no
+ * command that moved data came after it. NULL: nothing to redo. */
+struct jr_txn *jr_last_redoable(struct jr_journal *j);
+/* The transactions of t's undo (t->group) a redo reverts: undos still
+ * undoable, newest first, into out (room for j->ntxns); how many. */
+size_t jr_group_redoable(struct jr_journal *j, const struct jr_txn *t,
+                         struct jr_txn **out);
 /* Encode one record (header + payload + CRC) into a malloc'ed buffer.
  * Exposed for tests. */
 int jr_encode(enum jr_type type, const char *payload, unsigned char **out,

@@ -271,6 +271,17 @@ void session_error(struct rl_session *s, const char *fmt, ...)
 	if (s->cur_cmd)
 		fprintf(s->err, "%s: ", s->cur_cmd);
 	fprintf(s->err, "%s\n", out_esc(msg, esc, sizeof(esc)));
+	{
+		size_t n = 0, k = sizeof(s->last_error) - 1, l;
+		if (s->cur_cmd)
+			n = (size_t)snprintf(s->last_error, k,
+			                     "%s: ", s->cur_cmd);
+		n = n < k ? n : k;
+		l = strlen(esc);
+		l = l < k - n ? l : k - n;
+		memcpy(s->last_error + n, esc, l);
+		s->last_error[n + l] = '\0';
+	}
 	if (s->json)
 		out_json_error(s, msg);
 }

@@ -33,7 +33,10 @@ struct rl_session {
 	const char *src_name; /* script name for "FILE:LINE:" or NULL */
 	int src_line;
 	const char *cur_cmd; /* command being executed */
-	FILE *record;        /* recording script, or NULL */
+	/* The last session_error, as printed but for "relayout: " (the UI
+	 * shows it on its message line). */
+	char last_error[1024];
+	FILE *record; /* recording script, or NULL */
 	char *record_path;
 	int source_depth;  /* nesting of scripts */
 	struct {           /* the regular files being run, outermost */

@@ -78,6 +78,11 @@ struct ui_binding {
 
 enum ui_pane { UI_PANE_NONE = 0, UI_PANE_INODE, UI_PANE_OUTPUT };
 
+/* A byte range of the volume. */
+struct ui_range {
+	uint64_t start, len;
+};
+
 struct ui {
 	/* ------------------------------------------- configuration */
 	struct ui_binding *binds;
@@ -104,12 +109,20 @@ struct ui {
 	/* Target region [mark_start, mark_end), mark_pending: first m done */
 	bool mark_pending, have_target;
 	uint64_t mark_start, mark_end;
-	/* A pending action (preview shown; `action apply` runs it). */
-	char *plan_line, *plan_summary;
-	struct {
-		uint64_t start, len;
-	} * planned; /* planned destinations, drawn on the map */
-	size_t nplanned, planned_cap;
+	/* The preview of a plan: the session's pending plan (made by an
+	 * action, or in plan mode at the prompt), its targets (planned)
+	 * and the places it frees (vacated), sorted and merged, drawn on
+	 * the map; rebuilt by ui_sync_session when the plan changes. */
+	char *plan_summary; /* what the pending action does, in words */
+	struct ui_range *planned, *vacated;
+	size_t nplanned, nvacated;
+	const void *plan_seen; /* the pending plan they were built from */
+	size_t plan_seen_steps;
+	/* Keys typed while a plan is applied (but the cancel keys): run
+	 * after it, in order (ungetch); those beyond the queue are counted
+	 * and said. */
+	int keyq[64];
+	int nkeyq, keyq_lost;
 	/* Inode pane: the file shown (LM_NONE: owners of the cursor cell). */
 	enum ui_pane pane;
 	uint32_t pane_file;
@@ -121,7 +134,8 @@ struct ui {
 	char *out_text;
 	size_t out_len;
 	int out_scroll;
-	char msg[512]; /* one-line message below the map */
+	bool out_full;  /* every note, not grouped (ui_notes_group) */
+	char msg[2048]; /* the message below the map (wrapped when long) */
 	bool msg_error;
 	bool help_shown; /* the ? screen */
 	int help_scroll;
@@ -248,6 +262,18 @@ void ui_inode_draw(struct ui *ui, int y, int x, int h, int w);
 /* Draw text (lines) in a box, from line first, under an optional title. */
 void ui_draw_pane(struct ui *ui, int y, int x, int h, int w, const char *title,
                   const char *text, int first);
+/* text with its lines longer than width broken (at a blank when there
+ * is one in the line's last half, else at width), malloc'ed; NULL when
+ * out of memory. Continuation lines start with indent blanks. */
+char *ui_text_wrap(const char *text, int width, int indent);
+/* Lines of a text that wrapped to width gives (at least 1). */
+int ui_text_lines(const char *text, int width, int indent);
+/* The notes of a plan grouped: within each command's output (blocks
+ * that start with a "> " line), lines alike ("skip PATH: already optimal
+ * (...)" for every PATH) that occur at least 3 times become one line
+ * "WORD ...: REASON (xN; Enter lists them)" where the first was;
+ * malloc'ed, NULL when out of memory. */
+char *ui_notes_group(const char *text);
 /* The message line's text (drawn with the next screen). */
 void ui_message(struct ui *ui, bool error, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
@@ -275,6 +301,10 @@ void ui_plan_clear(struct ui *ui);
 /* Run a command line from the UI with its output captured into the
  * output pane / message line. */
 int ui_exec(struct rl_session *s, const char *line);
+/* The message line after a command (status st, enum cmd_status): the
+ * error when it failed (error: the session's last error, or ""), else
+ * the handler's message, else the last line of its output text. */
+void ui_outcome(struct ui *ui, int st, const char *error, const char *text);
 /* Redraw the whole screen (without refresh). */
 void ui_draw(struct ui *ui);
 /* Write the current screen as text to f. */

@@ -60,11 +60,79 @@ const char ui_default_bindings[] =
     "bind a 'action apply'\n"
     "bind Esc 'action discard'\n"
     "bind u 'action undo'\n"
+    "bind U 'action redo'\n"
     "bind L 'log'\n"
-    "bind D 'prompt \"defrag \"'\n"
-    "bind C 'prompt \"compact \"'\n"
-    "bind E 'prompt \"evacuate \"'\n"
+    "bind D 'action defrag'\n"
+    "bind C 'action compact'\n"
+    "bind E 'action evacuate'\n"
     "bind G 'prompt \"group \"'\n";
+
+/* What the default bindings' lines do, for the help screen (a line
+ * bound to a key that is not here shows its command's help). */
+static const struct {
+	const char *line, *does;
+} line_help[] = {
+    {"quit", "leave (asks first when a plan is pending)"},
+    {"keys", "this help"},
+    {"prompt", "the command prompt (Tab completes, Up: history)"},
+    {"prompt \"goto \"", "go to an address or a file (the prompt)"},
+    {"zoom in", "zoom in around the cursor"},
+    {"zoom out", "zoom out"},
+    {"zoom max", "one block per cell"},
+    {"zoom min", "the whole volume on the screen"},
+    {"pan left", "cursor one cell left"},
+    {"pan right", "cursor one cell right"},
+    {"pan up", "cursor one row up"},
+    {"pan down", "cursor one row down"},
+    {"pan pgup", "one screen up"},
+    {"pan pgdn", "one screen down"},
+    {"pan home", "the start of the volume"},
+    {"pan end", "the end of the volume"},
+    {"pane inode", "the inode pane: the file or the owners under the "
+                   "cursor (again: close)"},
+    {"pane output", "the output pane: what the commands printed (again: "
+                    "close)"},
+    {"pane scroll 1", "scroll the pane down (inode pane: next owner)"},
+    {"pane scroll -1", "scroll the pane up"},
+    {"pane sort next", "sort the owners by address, size or name"},
+    {"pane open", "inode pane: go to the owner's file; output pane: "
+                  "every note, or grouped"},
+    {"pick", "select or deselect the file under the cursor"},
+    {"select clear", "deselect every file"},
+    {"mark", "mark the target region: its start, then its end"},
+    {"mark clear", "drop the target region"},
+    {"redraw", "redraw the screen"},
+    {"action move", "plan moving the selection into the target region "
+                    "(group --to; the map shows the plan)"},
+    {"action apply", "apply the plan shown, after a y/n (one "
+                     "transaction)"},
+    {"action discard", "drop the plan shown"},
+    {"action undo", "undo the last action (again: the one before), "
+                    "after a y/n"},
+    {"action redo", "redo what u undid last, after a y/n"},
+    {"log", "the journal: transactions, newest last"},
+    {"action defrag", "plan defragmenting the selected files"},
+    {"action compact", "plan compacting the target region (none: the "
+                       "volume)"},
+    {"action evacuate", "plan emptying the target region"},
+    {"prompt \"group \"", "group files at an address (the prompt)"},
+};
+
+/* What a bound line does, in words: from line_help, else its command's
+ * one-line help; NULL when the command is not in the table. */
+static const char *line_does(const char *line)
+{
+	char word[64];
+	size_t n = strcspn(line, " \t;");
+	const struct cmd_def *d;
+
+	for (size_t i = 0; i < sizeof(line_help) / sizeof(line_help[0]); i++)
+		if (!strcmp(line, line_help[i].line))
+			return line_help[i].does;
+	snprintf(word, sizeof(word), "%.*s", (int)(n < 63 ? n : 63), line);
+	d = cmd_find(word);
+	return d ? d->help : NULL;
+}
 
 static const struct {
 	const char *name;
@@ -184,9 +252,9 @@ char *ui_help_text(const struct ui *ui)
 	/* In binding order, keys running the same line together. */
 	for (size_t i = 0; i < ui->nbinds; i++) {
 		const char *line = ui->binds[i].line;
-		char word[64], keys[128];
-		size_t n = strcspn(line, " \t;"), used = 0;
-		const struct cmd_def *d;
+		char keys[128];
+		size_t used = 0;
+		const char *does;
 		bool seen = false;
 
 		for (size_t j = 0; j < i && !seen; j++)
@@ -205,11 +273,9 @@ char *ui_help_text(const struct ui *ui)
 				break;
 			used += (size_t)k;
 		}
-		snprintf(word, sizeof(word), "%.*s", (int)(n < 63 ? n : 63),
-		         line);
-		d = cmd_find(word);
+		does = line_does(line);
 		fprintf(f, "  %-16s %-20s %s\n", keys, line,
-		        d ? d->help : "(command not available in this build)");
+		        does ? does : "(command not available in this build)");
 	}
 	fprintf(f, "\nCommands (':' opens the prompt; 'help COMMAND'):\n");
 	for (size_t i = 0; i < cmd_table_len; i++)

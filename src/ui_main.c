@@ -54,13 +54,85 @@ void ui_free(struct ui *ui)
 
 void ui_plan_clear(struct ui *ui)
 {
-	free(ui->plan_line);
 	free(ui->plan_summary);
 	free(ui->planned);
-	ui->plan_line = ui->plan_summary = NULL;
-	ui->planned = NULL;
-	ui->nplanned = ui->planned_cap = 0;
+	free(ui->vacated);
+	ui->plan_summary = NULL;
+	ui->planned = ui->vacated = NULL;
+	ui->nplanned = ui->nvacated = 0;
+	ui->plan_seen = NULL;
+	ui->plan_seen_steps = 0;
 	ui->dirty = true;
+}
+
+static int range_cmp(const void *a, const void *b)
+{
+	const struct ui_range *x = a, *y = b;
+
+	return x->start < y->start ? -1 : x->start > y->start;
+}
+
+/* The n pieces of each step's range (which: target or before) as sorted,
+ * merged ranges in *out; how many, or -ENOMEM. */
+static ssize_t plan_ranges(const struct tx_plan *p, bool target,
+                           struct ui_range **out)
+{
+	size_t n = 0, k = 0;
+	struct ui_range *v;
+
+	for (size_t i = 0; i < p->nsteps; i++)
+		n += target ? p->steps[i].range.ntarget
+		            : p->steps[i].range.nbefore;
+	v = malloc((n ? n : 1) * sizeof(*v));
+	if (!v)
+		return -ENOMEM;
+	for (size_t i = 0; i < p->nsteps; i++) {
+		const struct jr_range *r = &p->steps[i].range;
+		const struct rl_extent *e = target ? r->target : r->before;
+		size_t m = target ? r->ntarget : r->nbefore;
+		for (size_t j = 0; j < m; j++)
+			v[k++] = (struct ui_range){e[j].physical, e[j].length};
+	}
+	qsort(v, k, sizeof(*v), range_cmp);
+	n = 0;
+	for (size_t i = 0; i < k; i++) {
+		if (n && v[i].start <= v[n - 1].start + v[n - 1].len) {
+			uint64_t end = v[i].start + v[i].len;
+			if (end > v[n - 1].start + v[n - 1].len)
+				v[n - 1].len = end - v[n - 1].start;
+		} else {
+			v[n++] = v[i];
+		}
+	}
+	*out = v;
+	return (ssize_t)n;
+}
+
+/* The preview follows the session's pending plan. */
+static void sync_plan(struct rl_session *s, struct ui *ui)
+{
+	const struct tx_plan *p =
+	    s->pending && s->pending->nsteps ? s->pending : NULL;
+	ssize_t a, b;
+
+	if (p == ui->plan_seen && (!p || p->nsteps == ui->plan_seen_steps))
+		return;
+	free(ui->planned);
+	free(ui->vacated);
+	ui->planned = ui->vacated = NULL;
+	ui->nplanned = ui->nvacated = 0;
+	ui->plan_seen = p;
+	ui->plan_seen_steps = p ? p->nsteps : 0;
+	ui->dirty = true;
+	/* the action's words describe the plan it made, not another */
+	free(ui->plan_summary);
+	ui->plan_summary = NULL;
+	if (!p)
+		return;
+	a = plan_ranges(p, true, &ui->planned);
+	b = plan_ranges(p, false, &ui->vacated);
+	ui->nplanned = a > 0 ? (size_t)a : 0;
+	ui->nvacated = b > 0 ? (size_t)b : 0;
 }
 
 void ui_sync_session(struct rl_session *s)
@@ -73,6 +145,7 @@ void ui_sync_session(struct rl_session *s)
 		ui->readonly = true;
 		ui->ro_why = "snapshot";
 	}
+	sync_plan(s, ui);
 	if (ui->model != s->model) {
 		ui->model = s->model;
 		if (ui->pane_file != LM_NONE && ui->model &&
@@ -91,7 +164,8 @@ static double mono_s(void)
 }
 
 /* Keys typed during an apply: Esc, C-c (raw mode) or q cancel it; the
- * others are dropped. Never blocks. */
+ * others are queued, to run when it ends (ui_progress_hooks). Never
+ * blocks. */
 static bool progress_cancel(struct rl_session *s)
 {
 	struct ui *ui = s->ui;
@@ -100,11 +174,27 @@ static bool progress_cancel(struct rl_session *s)
 	if (!ui || !ui->active)
 		return false;
 	timeout(0);
-	while ((ch = getch()) != ERR)
+	while ((ch = getch()) != ERR) {
 		if (ch == 27 || ch == 3 || ch == 'q')
 			ui->cancel = true;
+		else if (ch == KEY_RESIZE || ch == KEY_MOUSE)
+			continue;
+		else if (ui->nkeyq <
+		         (int)(sizeof(ui->keyq) / sizeof(ui->keyq[0])))
+			ui->keyq[ui->nkeyq++] = ch;
+		else
+			ui->keyq_lost++;
+	}
 	timeout(250);
 	return ui->cancel;
+}
+
+/* The keys typed during an apply, back in the input (ungetch is a
+ * stack: the last first), to run in the order typed. */
+static void keys_requeue(struct ui *ui)
+{
+	while (ui->nkeyq > 0)
+		ungetch(ui->keyq[--ui->nkeyq]);
 }
 
 /* During an apply the message line carries the progress bar and the
@@ -151,6 +241,8 @@ void ui_progress_hooks(struct rl_session *s, bool on)
 	} else {
 		s->progress = NULL;
 		s->cancel_requested = NULL;
+		if (s->ui && s->ui->active)
+			keys_requeue(s->ui);
 	}
 }
 
@@ -177,6 +269,35 @@ void ui_output_append(struct ui *ui, const char *text, size_t len)
 	ui->out_scroll = -1; /* follow the end */
 }
 
+/* The outcome of a command on the message line: its error when it
+ * failed, else the handler's own message, else the last line of its
+ * output (the summary; the notes before it are in the output pane). */
+void ui_outcome(struct ui *ui, int st, const char *error, const char *text)
+{
+	const char *t = text ? text : "", *last = NULL;
+	size_t n = 0, lines = 0;
+
+	for (const char *p = t; *p;) {
+		size_t l = strcspn(p, "\n");
+		if (l) {
+			last = p;
+			n = l;
+		}
+		lines++;
+		p += l + (p[l] == '\n');
+	}
+	if (st != CMD_OK && error && *error) {
+		ui_message(ui, true, "error: %s%s", error,
+		           lines > 1 ? " (o: the output)" : "");
+		return;
+	}
+	if (ui->msg[0] && st == CMD_OK)
+		return; /* the handler's message */
+	if (last)
+		ui_message(ui, st != CMD_OK, "%.*s%s", (int)n, last,
+		           lines > 1 ? " (o: the output)" : "");
+}
+
 int ui_exec(struct rl_session *s, const char *line)
 {
 	struct ui *ui = s->ui;
@@ -195,6 +316,7 @@ int ui_exec(struct rl_session *s, const char *line)
 	s->err = f;
 	if (ui)
 		ui->msg[0] = '\0'; /* a handler's own message wins */
+	s->last_error[0] = '\0';
 	/* a move typed at the prompt shows its progress too */
 	if (ui && ui->active)
 		ui_progress_hooks(s, true);
@@ -205,21 +327,21 @@ int ui_exec(struct rl_session *s, const char *line)
 	fclose(f);
 	ui_sync_session(s);
 	if (len > 0 && ui) {
-		size_t nl = strcspn(text, "\n");
 		char echo[300];
 		int n = snprintf(echo, sizeof(echo), "> %s\n", line);
 
 		ui_output_append(ui, echo, n > 0 ? (size_t)n : 0);
 		ui_output_append(ui, text, len);
-		if (ui->msg[0] && st == CMD_OK) {
-			/* keep the handler's message */
-		} else if (text[nl] == '\0' || text[nl + 1] == '\0') {
-			text[nl] = '\0';
-			ui_message(ui, st != CMD_OK, "%s", text);
-		} else {
-			ui_message(ui, st != CMD_OK, "%s (more: o)",
-			           strtok(text, "\n"));
-		}
+	}
+	if (ui)
+		ui_outcome(ui, st, s->last_error, text);
+	if (ui && ui->keyq_lost) {
+		ui_message(ui, true,
+		           "%d keys typed while the plan ran were not run (at "
+		           "most %zu wait)",
+		           ui->keyq_lost,
+		           sizeof(ui->keyq) / sizeof(ui->keyq[0]));
+		ui->keyq_lost = 0;
 	}
 	free(text);
 	if (ui)
@@ -227,29 +349,42 @@ int ui_exec(struct rl_session *s, const char *line)
 	return (int)st;
 }
 
+/* The output pane: the notes grouped (Enter: every one), lines wrapped
+ * to the pane's width; J/K scroll by screen lines. */
 static void draw_output_pane(struct ui *ui, int y, int x, int h, int w)
 {
-	const char *p = ui->out_text ? ui->out_text : "";
+	char *g = ui->out_full ? NULL : ui_notes_group(ui->out_text);
+	char *t = ui_text_wrap(g ? g : ui->out_text, w, 2);
+	const char *p = t ? t : "";
 	int nlines = 0, first;
 
+	free(g);
 	for (const char *q = p; *q; q++)
 		if (*q == '\n')
 			nlines++;
-	if (ui->out_len && p[ui->out_len - 1] != '\n')
-		nlines++;
 	if (ui->out_scroll < 0 || ui->out_scroll > nlines - (h - 1))
 		first = nlines - (h - 1);
 	else
 		first = ui->out_scroll;
 	if (first < 0)
 		first = 0;
-	ui_draw_pane(ui, y, x, h, w, " Output (J/K scroll, o close)", p, first);
+	ui_draw_pane(ui, y, x, h, w,
+	             ui->out_full ? " Output, all notes (Enter groups, J/K)"
+	                          : " Output (J/K scroll, Enter all notes)",
+	             p, first);
+	free(t);
 }
 
 static void draw_text_screen(struct ui *ui, const char *text, int scroll)
 {
+	/* nothing cut: a long line goes on under its description (the
+	 * help's third column) */
+	char *t = ui_text_wrap(text, ui->cols, 39);
+
 	erase();
-	ui_draw_pane(ui, 0, 0, ui->rows - 1, ui->cols, NULL, text, scroll);
+	ui_draw_pane(ui, 0, 0, ui->rows - 1, ui->cols, NULL, t ? t : text,
+	             scroll);
+	free(t);
 	attrset(ui_attr(ui, UI_ROLE_STATUS));
 	mvhline(ui->rows - 1, 0, ' ', ui->cols);
 	mvaddnstr(ui->rows - 1, 0,
@@ -264,12 +399,19 @@ void ui_draw(struct ui *ui)
 
 	erase();
 	if (ui->cols < UI_MIN_COLS || ui->rows < UI_MIN_ROWS) {
-		char m[128];
+		char m[128], *t;
+		int n, y;
+
 		snprintf(m, sizeof(m),
-		         "Terminal too small (%dx%d): "
-		         "relayout needs %dx%d",
+		         "Terminal too small (%dx%d): relayout needs %dx%d "
+		         "(q quits)",
 		         ui->cols, ui->rows, UI_MIN_COLS, UI_MIN_ROWS);
-		mvaddnstr(ui->rows / 2, 0, m, ui->cols);
+		t = ui_text_wrap(m, ui->cols, 0);
+		n = ui_text_lines(m, ui->cols, 0);
+		y = ui->rows > n ? (ui->rows - n) / 2 : 0;
+		ui_draw_pane(ui, y, 0, ui->rows - y, ui->cols, NULL, t ? t : m,
+		             0);
+		free(t);
 		return;
 	}
 	if (ui->help_shown) {
@@ -285,7 +427,7 @@ void ui_draw(struct ui *ui)
 	ui_map_draw(ui);
 	if (ui->pane != UI_PANE_NONE && ui->map_w < ui->cols) {
 		int px = ui->map_w + 1, pw = ui->cols - px;
-		int ph = ui->map_h + 1;
+		int ph = ui->map_h;
 
 		attrset(ui_attr(ui, UI_ROLE_PANE));
 		mvvline(1, ui->map_w, '|', ph);
@@ -295,10 +437,31 @@ void ui_draw(struct ui *ui)
 		else
 			draw_output_pane(ui, 1, px, ph, pw);
 	}
-	/* message line */
-	attrset(ui_attr(ui, ui->msg_error ? UI_ROLE_ERROR : UI_ROLE_DEFAULT));
-	mvhline(ui->rows - 2, 0, ' ', ui->cols);
-	mvaddnstr(ui->rows - 2, 0, ui->msg, ui->cols);
+	/* message line: a long message wraps upward over the map (at most
+	 * a third of the screen; the output pane has it whole) */
+	{
+		int n = ui_text_lines(ui->msg, ui->cols, 2), top;
+		char *t = n > 1 ? ui_text_wrap(ui->msg, ui->cols, 2) : NULL;
+
+		if (n > ui->rows / 3)
+			n = ui->rows / 3 > 0 ? ui->rows / 3 : 1;
+		top = ui->rows - 1 - n;
+		attrset(ui_attr(ui, ui->msg_error ? UI_ROLE_ERROR
+		                                  : UI_ROLE_DEFAULT));
+		for (int r = top; r < ui->rows - 1; r++)
+			mvhline(r, 0, ' ', ui->cols);
+		if (t) {
+			const char *p = t;
+			for (int r = top; r < ui->rows - 1 && *p; r++) {
+				size_t k = strcspn(p, "\n");
+				mvaddnstr(r, 0, p, (int)k);
+				p += k + (p[k] == '\n');
+			}
+			free(t);
+		} else {
+			mvaddnstr(ui->rows - 2, 0, ui->msg, ui->cols);
+		}
+	}
 	attrset(ui_attr(ui, UI_ROLE_STATUS));
 	mvhline(ui->rows - 1, 0, ' ', ui->cols);
 	ui_map_status(ui, status, sizeof(status));

@@ -51,6 +51,30 @@ static uint64_t total_rows(const struct ui *ui)
 	                     : 0;
 }
 
+/* The legend: these cells, in this order, on one row or two. */
+static const int legend_order[] = {
+    UI_CELL_FREE,     UI_CELL_MIXED,  UI_CELL_META,      UI_CELL_DATA,
+    UI_CELL_FRAG,     UI_CELL_SHARED, UI_CELL_UNWRITTEN, UI_CELL_UNKNOWN,
+    UI_CELL_SELECTED, UI_CELL_TARGET, UI_CELL_PLANNED,   UI_CELL_VACATED,
+};
+#define LEGEND_N (sizeof(legend_order) / sizeof(legend_order[0]))
+
+static int legend_rows(int cols)
+{
+	int x = 0, rows = 1;
+
+	for (size_t i = 0; i < LEGEND_N; i++) {
+		int need =
+		    3 + (int)strlen(ui_cell_styles[legend_order[i]].name);
+		if (x + need - 1 > cols) {
+			rows++;
+			x = 0;
+		}
+		x += need;
+	}
+	return rows > 2 ? 2 : rows;
+}
+
 /* Keep the cursor inside the volume and its row on screen. */
 static void clamp_view(struct ui *ui)
 {
@@ -84,14 +108,16 @@ void ui_map_layout(struct ui *ui)
 	if (!ui->block)
 		ui->block = 4096;
 	if (ui->pane != UI_PANE_NONE && ui->cols >= 60) {
-		pane_w = ui->cols * 2 / 5;
+		/* the inode pane's lines are up to 40 columns */
+		pane_w = ui->cols < 100 ? ui->cols / 2 : ui->cols * 2 / 5;
 		if (pane_w > 60)
 			pane_w = 60;
 	}
 	ui->map_x = 0;
 	ui->map_y = 1;
 	ui->map_w = ui->cols - pane_w - (pane_w ? 1 : 0);
-	ui->map_h = ui->rows - 4; /* title, legend, message, status */
+	/* title, legend (one or two rows), message, status */
+	ui->map_h = ui->rows - 3 - legend_rows(ui->cols);
 	if (ui->map_w < 1)
 		ui->map_w = 1;
 	if (ui->map_h < 1)
@@ -264,22 +290,22 @@ static void draw_title(struct ui *ui)
 
 static void draw_legend(struct ui *ui, int y)
 {
-	static const int order[] = {
-	    UI_CELL_FREE,      UI_CELL_MIXED,   UI_CELL_META,
-	    UI_CELL_DATA,      UI_CELL_FRAG,    UI_CELL_SHARED,
-	    UI_CELL_UNWRITTEN, UI_CELL_UNKNOWN, UI_CELL_SELECTED,
-	    UI_CELL_TARGET,    UI_CELL_PLANNED,
-	};
-	int x = 0;
+	int x = 0, rows = legend_rows(ui->cols);
 
 	attrset(ui_attr(ui, UI_ROLE_LEGEND));
-	mvhline(y, 0, ' ', ui->cols);
-	for (size_t i = 0; i < sizeof(order) / sizeof(order[0]); i++) {
-		const struct ui_cell_style *cs = &ui_cell_styles[order[i]];
+	for (int r = 0; r < rows; r++)
+		mvhline(y + r, 0, ' ', ui->cols);
+	for (size_t i = 0; i < LEGEND_N; i++) {
+		const struct ui_cell_style *cs =
+		    &ui_cell_styles[legend_order[i]];
 		int need = 3 + (int)strlen(cs->name);
 
-		if (x + need > ui->cols)
-			break;
+		if (x + need - 1 > ui->cols) {
+			if (--rows <= 0)
+				break;
+			y++;
+			x = 0;
+		}
 		attrset(ui_attr(ui, cs->role));
 		mvaddch(y, x, (chtype)(unsigned char)cs->glyph);
 		attrset(ui_attr(ui, UI_ROLE_LEGEND));
@@ -288,6 +314,23 @@ static void draw_legend(struct ui *ui, int y)
 		x += need;
 	}
 	attrset(A_NORMAL);
+}
+
+/* Does [a, b) meet one of the n sorted, disjoint ranges v? */
+static bool ranges_meet(const struct ui_range *v, size_t n, uint64_t a,
+                        uint64_t b)
+{
+	size_t lo = 0, hi = n;
+
+	/* the first range that ends after a */
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		if (v[mid].start + v[mid].len <= a)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo < n && v[lo].start < b;
 }
 
 void ui_map_draw(struct ui *ui)
@@ -320,19 +363,17 @@ void ui_map_draw(struct ui *ui)
 					            .glyph;
 				attr = ui_attr(ui, UI_ROLE_TARGET);
 			}
-			/* Preview: the selection's blocks become free. */
-			if (ui->nplanned && k == UI_CELL_SELECTED) {
+			/* Preview (the planner's pending plan): the
+			 * places it frees, and where the data goes. */
+			if (k != UI_CELL_OUTSIDE &&
+			    ranges_meet(ui->vacated, ui->nvacated, a, b)) {
 				glyph = ui_cell_styles[UI_CELL_VACATED].glyph;
 				attr = ui_attr(ui, UI_ROLE_SELECTED);
 			}
-			for (size_t i = 0; i < ui->nplanned; i++)
-				if (a < ui->planned[i].start +
-				            ui->planned[i].len &&
-				    b > ui->planned[i].start) {
-					glyph = ui_cell_styles[UI_CELL_PLANNED]
-					            .glyph;
-					attr = ui_attr(ui, UI_ROLE_PLANNED);
-				}
+			if (ranges_meet(ui->planned, ui->nplanned, a, b)) {
+				glyph = ui_cell_styles[UI_CELL_PLANNED].glyph;
+				attr = ui_attr(ui, UI_ROLE_PLANNED);
+			}
 			if (groups && k != UI_CELL_OUTSIDE &&
 			    group_starts_in(ui, a, b))
 				attr |= ui_attr(ui, UI_ROLE_GROUP);

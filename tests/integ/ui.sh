@@ -226,6 +226,29 @@ grep -q "echo hello from the prompt" "$T/state/relayout/history" ||
 grep -Eq '(^| )icanon( |$)' "$T/a.stty" && grep -Eq '(^| )echo( |$)' "$T/a.stty" ||
 	fail "terminal not restored after q"
 
+# ---------------------------------------------- 80x24: nothing cut short
+COLS=80 ROWS=24 start b "$M"
+screen b "$T/b0"
+golden ui-start-80x24 "$T/b0"
+grep -q "P planned" "$T/b0" && grep -q ", to be freed" "$T/b0" ||
+	fail "80x24: the legend is cut"
+cmd b "goto frag.dat"
+keys b Z
+keys b i
+screen b "$T/b1"
+grep -q "FRAGMENTED" "$T/b1" || fail "80x24: the inode pane is cut"
+golden ui-inode-80x24 "$T/b1"
+keys b i
+keys b '?'
+wait_screen b "h *pan left *cursor one cell left" || fail "help: h does not say what it does"
+keys b x
+tm resize-window -t b -x 30 -y 8
+wait_screen b "Terminal too small" || fail "tiny terminal: no message"
+tm capture-pane -p -t b | tr '\n' ' ' | grep -Eq "needs +40x12" ||
+	fail "'Terminal too small' is cut: $(tm capture-pane -p -t b)"
+keys b q
+wait_file "$T/b.rc" || fail "q in a tiny terminal did not quit"
+
 # ------------------------------------------------------ record and replay
 start r -r "$T/rec.txt" "$M"
 keys r + +
@@ -303,9 +326,12 @@ if command -v mkfs.xfs >/dev/null; then
 	apply_plan "move 1 file"
 	[ "$((first * 4096))" = "$((goal))" ] ||
 		fail "after apply frag.dat starts at block $first (was $before), not $goal"
+	# u asks (the undo's plan on the map), y undoes
 	keys x u
-	wait_screen x "plan: undo the last transaction" || fail "no undo preview"
-	apply_plan "undo"
+	wait_screen x "Undo 1 file (" || fail "no undo confirmation"
+	keys x y
+	wait_screen x "undone: 1 file" || fail "undo did not report"
+	first=$(filefrag -v "$X/frag.dat" | awk '$1 == "0:" { print $4 + 0 }')
 	[ "$first" = "$before" ] ||
 		fail "after undo frag.dat starts at block $first, not $before"
 
@@ -372,7 +398,12 @@ if command -v mkfs.xfs >/dev/null; then
 	else
 		fail "the map did not show g1 at its place during the apply"
 	fi
+	# a command typed while the plan runs waits, and runs after it
+	tm send-keys -t x ':'
+	tm send-keys -t x -l 'echo typed while it ran'
+	tm send-keys -t x Enter
 	wait_gone x "Esc cancels" || fail "the 3-step plan did not end"
+	wait_screen x "^typed while it ran" || fail "keys typed during the apply were dropped"
 	screen x "$T/x-end"
 	for k in 0 1 2; do
 		a=$((g + k * 65536))
@@ -384,6 +415,67 @@ if command -v mkfs.xfs >/dev/null; then
 	tail -1 "$T/x-end" | grep -q "^0x$ghex-0x[0-9a-f]* g1 @ 0x0 " ||
 		fail "after the apply: status line $(tail -1 "$T/x-end")"
 	grep -q "Esc cancels" "$T/x-end" && fail "after the apply: the progress bar stayed"
+
+	# One action, one transaction: v plans the three selected files
+	# with the planner (group --to) into the target region, a applies
+	# them as one journaled transaction; one u undoes all three, U
+	# redoes them.
+	for f in m1 m2 m3; do
+		dd if=/dev/urandom of="$X/$f" bs=64K count=1 status=none
+		sync -f "$X"
+	done
+	firsts() { for f in m1 m2 m3; do filefrag -v "$X/$f" | awk '$1 == "0:" { printf "%d ", $4 * 4096 }'; done; }
+	ntx() { "${ENVS[@]}" "$RELAYOUT" --json -e log "$X" | jq '[.. | objects | select(has("steps_done"))] | length'; }
+	mg=$(((g + 0x100000 + 65535) / 65536 * 65536))
+	was=$(firsts)
+	n0=$(ntx)
+	cmd x "scan"
+	cmd x "select clear"
+	cmd x "select path 'm?'"
+	cmd x "target $mg $((mg + 0x100000))"
+	keys x v
+	wait_screen x "plan: move 3 files (192.0 KiB, 3 steps) to" ||
+		fail "v: no plan of 3 files from the planner"
+	keys x q # a plan is pending: q asks first
+	wait_screen x "A plan is pending (move 3 files" || fail "q with a pending plan did not ask"
+	keys x n
+	wait_screen x "not quit" || fail "q, n: no 'not quit'"
+	keys x a
+	wait_screen x "Apply: move 3 files" || fail "no confirmation of the move"
+	keys x y
+	wait_screen x "applied: move 3 files" || fail "the move of 3 files did not report"
+	[ "$(firsts)" = "$mg $((mg + 65536)) $((mg + 131072)) " ] ||
+		fail "after v, a: m1..m3 at $(firsts), not from $mg"
+	[ "$(ntx)" = $((n0 + 1)) ] || fail "v, a: $(($(ntx) - n0)) transactions, not 1"
+	keys x u
+	wait_screen x "Undo 3 files (192.0 KiB, 3 steps)?" || fail "u: not the 3 files"
+	keys x y
+	wait_screen x "undone: 3 files" || fail "u, y did not report"
+	[ "$(firsts)" = "$was" ] || fail "after one u: m1..m3 at $(firsts), not $was"
+	keys x U
+	wait_screen x "Redo 3 files (192.0 KiB, 3 steps)?" || fail "U: not the 3 files"
+	keys x y
+	wait_screen x "redone: 3 files" || fail "U, y did not report"
+	[ "$(firsts)" = "$mg $((mg + 65536)) $((mg + 131072)) " ] ||
+		fail "after U: m1..m3 at $(firsts), not from $mg"
+	# u, u: back through the history, the move, then the group before it
+	keys x u
+	wait_screen x "Undo 3 files" || fail "u after U: no question"
+	keys x y
+	wait_screen x "undone: 3 files" || fail "u after U did not report"
+	keys x u
+	wait_screen x "Undo 3 files" || fail "u, u: no question"
+	keys x y
+	wait_screen x "undone: 3 files .*U: redo" || fail "u, u did not report"
+	[ "$(firsts)" = "$was" ] || fail "after u, u: m1..m3 at $(firsts), not $was"
+	p=$(filefrag -v "$X/g1" | awk '$1 == "0:" { print $4 * 4096 }')
+	[ "$p" != "$g" ] || fail "the second u did not undo the group before"
+
+	# An error on the message line, whole (wrapped), not a note before it.
+	cmd x "group --to 0 -- $X/m1"
+	wait_screen x "error: group: refusing" || fail "the error is not on the message line"
+	tm capture-pane -p -t x | tail -6 | tr '\n' ' ' | grep -Eq "nothing +was +changed" ||
+		fail "the error is cut: $(tm capture-pane -p -t x | tail -5)"
 	keys x q
 	wait_file "$T/x.rc"
 fi

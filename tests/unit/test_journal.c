@@ -566,6 +566,49 @@ static void test_undoable(void **state)
 	assert_null(jr_last_undoable(&j));
 }
 
+/* What redo takes: the newest undo of a command that is not undone,
+ * while no command moved data after it; redos (undos of undos) step
+ * over, so u u U U walks back and forth through the history. */
+static void test_redoable(void **state)
+{
+	struct rl_extent pc = {0, 4096, 4096, 0};
+	struct jr_step moved = {.after = &pc, .nafter = 1};
+	/* commands 1, 2; undo of 2 (3), undo of 1 (4), redo of 4 (5) */
+	struct jr_txn t[6] = {
+	    {.id = 1, .group = 1, .undone = true, .undone_by = 4},
+	    {.id = 2, .group = 2, .undone = true, .undone_by = 3},
+	    {.id = 3, .group = 3, .undo_of = 2},
+	    {.id = 4, .group = 4, .undo_of = 1},
+	    {.id = 5, .group = 5, .undo_of = 4},
+	    {.id = 6, .group = 6},
+	};
+	struct jr_journal j = {.txns = t, .ntxns = 4};
+	struct jr_txn *out[6];
+
+	(void)state;
+	for (int i = 0; i < 6; i++) {
+		t[i].status = JR_ST_APPLIED;
+		t[i].steps = &moved;
+		t[i].nsteps = 1;
+	}
+	/* after u u: U redoes the last undo (of 1) */
+	assert_ptr_equal(jr_last_redoable(&j), &t[3]);
+	assert_int_equal(jr_group_redoable(&j, &t[3], out), 1);
+	assert_ptr_equal(out[0], &t[3]);
+	assert_null(jr_last_undoable(&j));
+	/* after U (5 undid 4, 1 done again): U again redoes 2 */
+	j.ntxns = 5;
+	t[3].undone = true;
+	t[3].undone_by = 5;
+	t[0].undone = false;
+	assert_ptr_equal(jr_last_redoable(&j), &t[2]);
+	assert_ptr_equal(jr_last_undoable(&j), &t[0]);
+	/* a new command (6) after the undos: nothing to redo */
+	j.ntxns = 6;
+	assert_null(jr_last_redoable(&j));
+	assert_ptr_equal(jr_last_undoable(&j), &t[5]);
+}
+
 /* Copies of a filesystem share its UUID and so the journal: each
  * transaction records its volume; one written before that (no volume)
  * is taken as anyone's, so old journals read as before. */
@@ -649,6 +692,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_crc),
+	    cmocka_unit_test(test_redoable),
 	    cmocka_unit_test_setup_teardown(test_dir_parents, tmpdir_setup,
 	                                    tmpdir_teardown),
 	    cmocka_unit_test_setup_teardown(test_roundtrip, tmpdir_setup,

@@ -103,6 +103,9 @@ static void t_bind_exec(void **state)
 	assert_non_null(strstr(help, "x "));
 	assert_non_null(strstr(help, "zoom in"));
 	assert_non_null(strstr(help, "save-screen"));
+	/* a key says what it does, not its command's generic text */
+	assert_non_null(strstr(help, "cursor one cell left"));
+	assert_non_null(strstr(help, "redo what u undid last"));
 	free(help);
 	fclose(f);
 	free(out);
@@ -196,10 +199,11 @@ static void t_map(void **state)
 	a = ids[0];
 	frag = ids[1];
 	ui.pane_file = LM_NONE;
-	ui.rows = 20;
+	ui.rows = 21;
 	ui.cols = 64;
 	ui_map_layout(&ui);
-	/* 64 x 16 cells for 16384 blocks: 16 blocks (64 KiB) per cell. */
+	/* 64 x 16 cells for 16384 blocks: 16 blocks (64 KiB) per cell (the
+	 * legend takes two rows at 64 columns). */
 	assert_int_equal(ui.map_w, 64);
 	assert_int_equal(ui.map_h, 16);
 	assert_int_equal(ui.max_cell_blocks, 16);
@@ -337,13 +341,106 @@ static void t_progress(void **state)
 	    strstr(buf, "] 100% 3/7 files, 24.0 MiB of 24.0 MiB, "));
 }
 
+/* Long lines wrap at a blank, or hard when there is none; short lines
+ * and empty lines stay. */
+static void t_wrap(void **state)
+{
+	char *t;
+
+	(void)state;
+	t = ui_text_wrap("short\n\nthe quick brown fox jumps", 10, 0);
+	assert_non_null(t);
+	assert_string_equal(t, "short\n\nthe quick\nbrown fox\njumps\n");
+	assert_int_equal(
+	    ui_text_lines("short\n\nthe quick brown fox jumps", 10, 0), 5);
+	free(t);
+	/* no blank: cut at the width; continuation lines indented */
+	t = ui_text_wrap("abcdefghijklmnopqrstuvwxyz", 10, 2);
+	assert_string_equal(t, "abcdefghij\n  klmnopqr\n  stuvwxyz\n");
+	free(t);
+	/* a line as wide as the screen stays one line */
+	t = ui_text_wrap("0123456789", 10, 2);
+	assert_string_equal(t, "0123456789\n");
+	assert_int_equal(ui_text_lines("0123456789", 10, 2), 1);
+	assert_int_equal(ui_text_lines("", 10, 0), 1);
+	free(t);
+}
+
+/* A plan's notes alike are one line with a count, per command's output;
+ * fewer than 3 alike, and other lines, stay as they are, in order. */
+static void t_notes(void **state)
+{
+	char *g;
+	const char *text = "> defrag --recursive .\n"
+	                   "skip a: already optimal (1 contiguous run)\n"
+	                   "skip b: no data blocks\n"
+	                   "skip c: already optimal (2 contiguous runs)\n"
+	                   "stays: 0x0..0x1000 (4.0 KiB): metadata\n"
+	                   "skip d: already optimal (1 contiguous run)\n"
+	                   "stays: 0x9000..0xa000 (4.0 KiB): metadata\n"
+	                   "plan: 2 steps, 8.0 KiB to move\n"
+	                   "> defrag x\n"
+	                   "skip x: already optimal (1 contiguous run)\n"
+	                   "skip y: already optimal (1 contiguous run)\n";
+
+	(void)state;
+	g = ui_notes_group(text);
+	assert_non_null(g);
+	assert_string_equal(g,
+	                    "> defrag --recursive .\n"
+	                    "skip ...: already optimal (x3; Enter lists them)\n"
+	                    "skip b: no data blocks\n"
+	                    "stays: 0x0..0x1000 (4.0 KiB): metadata\n"
+	                    "stays: 0x9000..0xa000 (4.0 KiB): metadata\n"
+	                    "plan: 2 steps, 8.0 KiB to move\n"
+	                    "> defrag x\n"
+	                    "skip x: already optimal (1 contiguous run)\n"
+	                    "skip y: already optimal (1 contiguous run)\n");
+	free(g);
+	g = ui_notes_group("stays: 1 (x): m\nstays: 2 (y): m\nstays: 3: m\n");
+	assert_string_equal(g, "stays: ... m (x3; Enter lists them)\n");
+	free(g);
+	g = ui_notes_group("");
+	assert_string_equal(g, "");
+	free(g);
+}
+
+/* The message line says the outcome: the error, else the handler's
+ * message, else the summary (the last line), not the first note. */
+static void t_outcome(void **state)
+{
+	struct ui ui;
+
+	(void)state;
+	memset(&ui, 0, sizeof(ui));
+	ui_outcome(&ui, CMD_OK, "",
+	           "stays: 0x0..0x1000: metadata\n"
+	           "plan: 3 steps\n");
+	assert_string_equal(ui.msg, "plan: 3 steps (o: the output)");
+	assert_false(ui.msg_error);
+	ui_outcome(&ui, CMD_FAIL, "group: refusing a plan",
+	           "skip a: x\n"
+	           "relayout: group: "
+	           "refusing a plan\n");
+	assert_string_equal(ui.msg,
+	                    "error: group: refusing a plan (o: the output)");
+	assert_true(ui.msg_error);
+	ui_message(&ui, false, "plan: move 2 files");
+	ui_outcome(&ui, CMD_OK, "", "skip a: x\nplan mode: 2 steps\n");
+	assert_string_equal(ui.msg, "plan: move 2 files");
+	ui.msg[0] = '\0';
+	ui_outcome(&ui, CMD_OK, "", "hello\n");
+	assert_string_equal(ui.msg, "hello");
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(t_keys),      cmocka_unit_test(t_colors),
 	    cmocka_unit_test(t_bind_exec), cmocka_unit_test(t_no_frontend),
 	    cmocka_unit_test(t_map),       cmocka_unit_test(t_select),
-	    cmocka_unit_test(t_progress),
+	    cmocka_unit_test(t_progress),  cmocka_unit_test(t_wrap),
+	    cmocka_unit_test(t_notes),     cmocka_unit_test(t_outcome),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
