@@ -24,7 +24,8 @@
 #define PLAN_APPLY_OPTS                                                        \
 	{"dry-run", NULL, "print the plan and the report; change nothing"},    \
 	    {"retry", "N",                                                     \
-	     "after a missed placement, plan again around it (N times)"},      \
+	     "after a missed placement, plan again around it, up to N times "  \
+	     "(default: 3; group: 0)"},                                        \
 	    {"rate", "MB/s", "throttle the data moved to MB/s (MiB/s)"},       \
 	    {"io-priority", "idle|normal",                                     \
 	     "I/O priority of the moves (default idle)"},                      \
@@ -565,6 +566,11 @@ static enum cmd_status do_plan_cmd(struct rl_session *s,
 	return st;
 }
 
+/* A missed placement does not end a defrag, compact, evacuate or
+ * shrink: by default it plans again around it this many times. A group
+ * promises exact places: only with --retry. */
+#define PLAN_RETRIES_DEFAULT 3
+
 /* --retry N: after a step whose placement missed (the plan stops there,
  * earlier steps stay), plan again from the layout now, avoiding the
  * missed targets: up to N more transactions. */
@@ -572,7 +578,7 @@ static enum cmd_status run(struct rl_session *s, const struct cmd_call *c,
                            enum pl_kind k)
 {
 	const char *v;
-	uint64_t retries = 0;
+	uint64_t retries = k == PK_GROUP ? 0 : PLAN_RETRIES_DEFAULT;
 	enum cmd_status st;
 	size_t nexcl;
 

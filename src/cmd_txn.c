@@ -496,17 +496,13 @@ enum cmd_status cmd_log(struct rl_session *s, const struct cmd_call *c)
 
 /* ------------------------------------------------------------------ undo */
 
-/* Was transaction t a command run with --unshare (its copies of
- * shared extents cannot be shared again)? */
+/* Did transaction t copy shared extents apart (a step journaled with
+ * "unshare": --unshare; those copies cannot be shared again)? */
 static bool unshared(const struct jr_txn *t)
 {
-	const char *c = t ? t->command : NULL;
-
-	while (c && (c = strstr(c, "--unshare"))) {
-		c += strlen("--unshare");
-		if (!*c || *c == ' ' || *c == ';')
+	for (size_t i = 0; t && i < t->nsteps; i++)
+		if (t->steps[i].unshare)
 			return true;
-	}
 	return false;
 }
 

@@ -490,6 +490,8 @@ static int apply_record(struct jr_journal *j, unsigned type, const char *pl,
 		st->range.gen = get_u64(o, "gen");
 		st->range.offset = get_u64(o, "offset");
 		st->range.length = get_u64(o, "length");
+		st->unshare = cJSON_IsTrue(
+		    cJSON_GetObjectItemCaseSensitive(o, "unshare"));
 		if (pieces_parse(cJSON_GetObjectItemCaseSensitive(o, "target"),
 		                 &st->range.target, &st->range.ntarget) < 0 ||
 		    pieces_parse(cJSON_GetObjectItemCaseSensitive(o, "before"),
@@ -1123,8 +1125,16 @@ static int append_record(struct jr_journal *j, enum jr_type type, cJSON *o)
 		}
 		done += (size_t)w;
 	}
-	if (ret == 0 && fdatasync(j->fd) < 0)
-		ret = -errno;
+	if (ret == 0) {
+		bool step =
+		    type == JR_PLANNED || type == JR_DONE || type == JR_FAILED;
+		if (j->defer_sync && step)
+			j->unsynced = true;
+		else if (fdatasync(j->fd) < 0)
+			ret = -errno;
+		else
+			j->unsynced = false;
+	}
 	if (ret < 0) {
 		/* Leave no partial record behind if we can help it. */
 		if (ftruncate(j->fd, (off_t)j->good_end) == 0)
@@ -1139,6 +1149,21 @@ out:
 	free(rec);
 	free(pl);
 	return ret;
+}
+
+void jr_defer_sync(struct jr_journal *j, bool on)
+{
+	j->defer_sync = on;
+}
+
+int jr_sync(struct jr_journal *j)
+{
+	if (!j->unsynced)
+		return 0;
+	if (fdatasync(j->fd) < 0)
+		return -errno;
+	j->unsynced = false;
+	return 0;
 }
 
 int jr_begin(struct jr_journal *j, const char *command, uint64_t undo_of,
@@ -1192,6 +1217,8 @@ int jr_step_planned(struct jr_journal *j, uint64_t id,
 	    o, "target", pieces_json(step->range.target, step->range.ntarget));
 	cJSON_AddItemToObject(
 	    o, "before", pieces_json(step->range.before, step->range.nbefore));
+	if (step->unshare)
+		cJSON_AddTrueToObject(o, "unshare");
 	return append_record(j, JR_PLANNED, o);
 }
 

@@ -98,6 +98,7 @@ struct jr_step {
 	size_t nafter;
 	int err;       /* FAILED: errno (positive) */
 	char *message; /* FAILED: why */
+	bool unshare;  /* PLANNED "unshare": shared extents copied apart */
 };
 
 struct jr_txn {
@@ -149,6 +150,9 @@ struct jr_journal {
 	 * sets it to the first transaction of the command running, 0 for a
 	 * transaction of its own. */
 	uint64_t next_group;
+	/* Step records (PLANNED, DONE, FAILED) written but not yet made
+	 * durable (jr_defer_sync). */
+	bool defer_sync, unsynced;
 };
 
 /* relayout's per-user state directory: "$XDG_STATE_HOME/relayout", or
@@ -212,7 +216,9 @@ int jr_reload(struct jr_journal *j);
 int jr_parse(struct jr_journal *j, const unsigned char *buf, size_t len);
 
 /* Appending (needs the lock and a journal that is not corrupt; cuts a
- * damaged tail first). Each append is durable when it returns. */
+ * damaged tail first). Each append is durable when it returns, except
+ * step records while jr_defer_sync is on: those are durable at the next
+ * jr_sync, jr_begin or jr_end. */
 int jr_begin(struct jr_journal *j, const char *command, uint64_t undo_of,
              unsigned nsteps, uint64_t *id);
 int jr_step_planned(struct jr_journal *j, uint64_t id,
@@ -225,6 +231,16 @@ int jr_step_failed(struct jr_journal *j, uint64_t id, unsigned index, int err,
                    const char *message);
 int jr_end(struct jr_journal *j, uint64_t id, enum jr_status st,
            const char *message);
+
+/* Batches (tx_apply): with on, the step records (PLANNED, DONE, FAILED)
+ * are written without waiting for the disk; jr_sync (also done by
+ * jr_begin and jr_end) makes everything written durable. A crash then
+ * loses at most the step records since the last sync: the PLANNED
+ * records of a batch are synced before its first step runs, and
+ * recovery (tx_recover) finds from the files' extents where a step whose
+ * DONE record was lost stands. */
+void jr_defer_sync(struct jr_journal *j, bool on);
+int jr_sync(struct jr_journal *j);
 
 /* The transaction with this id, or NULL. */
 struct jr_txn *jr_find(struct jr_journal *j, uint64_t id);

@@ -908,6 +908,7 @@ int pl_add_move(struct pl_ctx *c, uint32_t id, uint64_t off, uint64_t len,
 	r = range_pieces(c, id, off, len, &mv.before, &mv.nbefore, &shared);
 	if (r < 0)
 		return r;
+	mv.shared = shared;
 	mv.target = calloc(mv.nbefore + 1, sizeof(*mv.target));
 	if (!mv.target) {
 		free(mv.before);
@@ -942,7 +943,7 @@ static int add_move_any(struct pl_ctx *c, uint32_t id, uint64_t off,
 	mv.goal = UINT64_MAX;
 	mv.why = "defrag";
 	mv.anyplace = true;
-	r = range_pieces(c, id, off, len, &mv.before, &mv.nbefore, NULL);
+	r = range_pieces(c, id, off, len, &mv.before, &mv.nbefore, &mv.shared);
 	if (r < 0)
 		return r;
 	if (!mv.nbefore) {
@@ -1061,11 +1062,13 @@ void pl_outcome_format(struct pl_ctx *c, const struct pl_outcome *o, char *buf,
 		snprintf(
 		    buf, size,
 		    o->code == PL_EXTENT_NO_RUN
-		        ? "cannot move %s of %s: no free run outside the "
-		          "region fits it"
+		        ? "cannot move %s of %s: no free run %s fits it"
 		        : "no free run of %s (inside one group) to move %s "
-		          "out of the way",
-		    sz(o->len, a), f);
+		          "out of the way%s",
+		    sz(o->len, a), f,
+		    o->code != PL_EXTENT_NO_RUN ? ""
+		    : o->where                  ? o->where
+		                                : "outside the region");
 		break;
 	case PL_GOAL_UNALIGNED:
 		snprintf(buf, size, "GOAL must be block aligned");
@@ -1934,6 +1937,17 @@ static int evict_window(struct pl_ctx *c, struct evict *ev,
 			bw = w;
 		}
 	}
+	/* the window's pieces go to free space of [lo, hi) outside it:
+	 * without room for them there (the reserves kept free, the runs
+	 * the filesystem does not give), no window */
+	if (best != UINT64_MAX) {
+		uint64_t room = 0;
+		for (size_t i = 0; i < nr; i++)
+			room += r[i].len -
+			        clip_len(r[i].start, r[i].len, bw, bw + x->len);
+		if (room < best)
+			best = UINT64_MAX;
+	}
 	free(r);
 	if (best == UINT64_MAX ||
 	    (!must && (best > x->len / 2 || ev->spent + best > ev->budget)) ||
@@ -1971,7 +1985,9 @@ static int evict_window(struct pl_ctx *c, struct evict *ev,
 			    c, (struct pl_outcome){.code = PL_EXTENT_NO_RUN,
 			                           .err = -ENOSPC,
 			                           .file = q->id,
-			                           .len = left});
+			                           .len = left,
+			                           .where = "below the "
+			                                    "boundary"});
 		}
 	}
 	c->avoid_lo = slo;
@@ -2064,7 +2080,8 @@ static int place_items(struct pl_ctx *c, const struct pitem *it, size_t n,
 					           .code = PL_EXTENT_NO_RUN,
 					           .err = -ENOSPC,
 					           .file = it[i].id,
-					           .len = left});
+					           .len = left,
+					           .where = where});
 				take = run < left ? run : left;
 			}
 			r = pl_add_move(c, it[i].id, off, take, goal, why);
@@ -2575,7 +2592,9 @@ int pl_to_plan(struct pl_ctx *c, const char *root, struct tx_plan *p)
 		st.range.nbefore = mv->nbefore;
 		st.range.ntarget = mv->ntarget;
 		st.bytes = mv->bytes;
-		st.unshare = c->unshare;
+		/* copies shared extents apart (journaled: undo cannot
+		 * share them again) */
+		st.unshare = c->unshare && mv->shared;
 		st.anyplace = mv->anyplace;
 		r = tx_plan_add(p, &st);
 		if (r < 0) {

@@ -71,6 +71,7 @@ struct pl_outcome {
 	uint64_t len, avail; /* byte counts */
 	enum pl_stuck stuck;
 	const char *stuck_why; /* its text (the busy hook's reason) */
+	const char *where;     /* PL_EXTENT_NO_RUN: where no run fits */
 };
 
 /* Free map: sorted, merged [start, start+len). */
@@ -101,6 +102,7 @@ struct pl_move {
 	const char *why;   /* "defrag", "make room", "scratch", ... */
 	bool anyplace;     /* no goal: where the allocator puts it
 	                      (tx_step.anyplace); goal UINT64_MAX */
+	bool shared;       /* the range has shared (reflinked) extents */
 	struct rl_extent *before, *target; /* extents of the range then */
 	size_t nbefore, ntarget;
 };

@@ -972,7 +972,9 @@ static int free_list(int fd, uint64_t lo, uint64_t hi,
 #define TX_RUN_PIECE_MAX (1ull << 20)
 
 /* Does run [rs, re) of a batch, starting with piece `first`, take piece
- * b, the next in plan order? Right after it physically, not too long, and
+ * b, the next in plan order? Right after it or right before it physically
+ * (an undo's steps come newest first: its targets often descend), not
+ * too long, and
  * (ext4, blocks smaller than a page) the same distance between file and
  * donor offsets modulo a page. So the steps use a run's donor from its
  * start on, and it stays one extent (the rest of the run) between them:
@@ -986,8 +988,9 @@ static bool run_takes(const struct apply_ctx *c, const struct tx_bpiece *first,
 	const struct rl_extent *t = &c->p->steps[b->step].range.target[b->k];
 	uint64_t pg = (uint64_t)c->page;
 
-	return b->phys == re && re - rs + b->len <= TX_RUN_MAX &&
-	       b->len < TX_RUN_PIECE_MAX && first->len < TX_RUN_PIECE_MAX &&
+	return (b->phys == re || b->phys + b->len == rs) &&
+	       re - rs + b->len <= TX_RUN_MAX && b->len < TX_RUN_PIECE_MAX &&
+	       first->len < TX_RUN_PIECE_MAX &&
 	       (t->physical - t->logical) % pg ==
 	           (t0->physical - t0->logical) % pg;
 }
@@ -1123,11 +1126,23 @@ static void hold_batch(struct apply_ctx *c, const size_t *ks, size_t nk)
 	mem_sort(v, nk2, sizeof(*v), cmp_bpiece_plan);
 	for (size_t i = 0; i < nk2;) {
 		size_t j = i + 1;
-		uint64_t re = v[i].phys + v[i].len;
+		uint64_t rs = v[i].phys, re = v[i].phys + v[i].len;
+		bool down = j < nk2 && v[j].phys + v[j].len == rs;
 
-		while (j < nk2 && run_takes(c, &v[i], v[i].phys, re, &v[j])) {
-			re = v[j].phys + v[j].len;
+		/* a run grows one way: up, or down (then reversed, so that
+		 * hold_run sees it in physical order) */
+		while (j < nk2 && run_takes(c, &v[i], rs, re, &v[j]) &&
+		       (down ? v[j].phys + v[j].len == rs : v[j].phys == re)) {
+			if (down)
+				rs = v[j].phys;
+			else
+				re = v[j].phys + v[j].len;
 			j++;
+		}
+		for (size_t a = i, b = j - 1; down && a < b; a++, b--) {
+			struct tx_bpiece t = v[a];
+			v[a] = v[b];
+			v[b] = t;
 		}
 		if (c->fds_held + (j - i) > c->fd_budget)
 			break; /* the rest when it runs */
@@ -1589,6 +1604,42 @@ out:
 	return r;
 }
 
+/* Journal batches: the PLANNED records of up to TX_JR_BATCH steps from
+ * `from` on are written together and made durable with one sync before
+ * the first of them runs; their DONE and FAILED records follow without a
+ * sync of their own (synced with the next batch, or by jr_end). A crash
+ * loses at most those: recovery finds where each PLANNED step stands from
+ * its file's extents. So a batch ends before a step on a file that a step
+ * of the batch moves already (the file's extents must tell one step's
+ * outcome). *to: the first step past the records written. */
+#define TX_JR_BATCH 64
+static int journal_batch(const struct tx_plan *p, struct jr_journal *j,
+                         uint64_t id, size_t from, size_t *to)
+{
+	size_t k;
+	int r = 0;
+
+	for (k = from; k < p->nsteps && k - from < TX_JR_BATCH; k++) {
+		const struct tx_step *st = &p->steps[k];
+		struct jr_step js;
+		bool seen = false;
+
+		for (size_t m = from; m < k && !seen; m++)
+			seen = p->steps[m].range.ino == st->range.ino;
+		if (seen && k > from)
+			break;
+		memset(&js, 0, sizeof(js));
+		js.index = (unsigned)k;
+		js.range = st->range; /* borrowed: the record is written */
+		js.unshare = st->unshare;
+		r = jr_step_planned(j, id, &js);
+		if (r < 0)
+			break;
+	}
+	*to = k;
+	return r < 0 ? r : jr_sync(j);
+}
+
 /* A step with no chosen place (tx_step.anyplace: btrfs, whose allocator
  * takes no goal): the donor gets the whole range in one fallocate where
  * the allocator chooses; only when FIEMAP shows it in fewer runs than the
@@ -1711,6 +1762,7 @@ int tx_apply(const struct tx_plan *p, struct jr_journal *j,
 	int old_prio = -1, ret = 0;
 	uint64_t id;
 	struct rlimit nofile = {0, 0};
+	size_t journaled = 0, unrun = 0; /* PLANNED records; steps ended */
 
 	memset(res, 0, sizeof(*res));
 	ret = jr_begin(j, p->command, p->undo_of, (unsigned)p->nsteps, &id);
@@ -1744,9 +1796,9 @@ int tx_apply(const struct tx_plan *p, struct jr_journal *j,
 		c.page = 4096;
 	if (p->nsteps > 1)
 		c.held = calloc(p->nsteps, sizeof(*c.held)); /* NULL: none */
+	jr_defer_sync(j, true);
 	for (size_t i = 0; i < p->nsteps; i++) {
 		const struct tx_step *st = &p->steps[i];
-		struct jr_step js;
 		struct rl_extent *after = NULL;
 		size_t nafter = 0;
 		char why[512] = "";
@@ -1784,10 +1836,7 @@ int tx_apply(const struct tx_plan *p, struct jr_journal *j,
 			         i + 1, p->nsteps, i);
 			break;
 		}
-		memset(&js, 0, sizeof(js));
-		js.index = (unsigned)i;
-		js.range = st->range; /* borrowed: the record is written */
-		r = jr_step_planned(j, id, &js);
+		r = i < journaled ? 0 : journal_batch(p, j, id, i, &journaled);
 		if (r < 0) {
 			snprintf(why, sizeof(why),
 			         "cannot write the journal: %s", strerror(-r));
@@ -1816,6 +1865,7 @@ int tx_apply(const struct tx_plan *p, struct jr_journal *j,
 		}
 		free(after);
 		sigprocmask(SIG_SETMASK, &oldmask, NULL);
+		unrun = ran ? i + 1 : i; /* (not ran: the journal failed) */
 		if (r == 0) {
 			res->steps_done++;
 			res->bytes += unchanged ? 0 : st->bytes;
@@ -1848,6 +1898,11 @@ int tx_apply(const struct tx_plan *p, struct jr_journal *j,
 			break;
 		}
 	}
+	/* steps of the last journal batch that did not run */
+	for (size_t k = unrun; k < journaled; k++)
+		jr_step_failed(j, id, (unsigned)k, ECANCELED,
+		               "not run: the transaction ended before it");
+	jr_defer_sync(j, false);
 	for (size_t k = 0; c.held && k < p->nsteps; k++)
 		held_release(&c, &p->steps[k], &c.held[k]);
 	free(c.held);

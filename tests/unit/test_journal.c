@@ -67,10 +67,20 @@ static void write_sample(struct jr_journal *j, uint64_t *id, bool end)
 	assert_int_equal(jr_step_done(j, *id, 0, &after, 1, 8192), 0);
 	st.index = 1;
 	st.range.path = (char *)"b";
+	st.unshare = true;
+	/* step records of a batch: written, synced at once by jr_sync */
+	jr_defer_sync(j, true);
 	assert_int_equal(jr_step_planned(j, *id, &st), 0);
+	assert_true(j->unsynced);
+	assert_int_equal(jr_sync(j), 0);
+	assert_false(j->unsynced);
 	assert_int_equal(jr_step_failed(j, *id, 1, EBUSY, "target taken"), 0);
-	if (end)
+	assert_true(j->unsynced);
+	jr_defer_sync(j, false);
+	if (end) {
 		assert_int_equal(jr_end(j, *id, JR_ST_FAILED, "step 2"), 0);
+		assert_false(j->unsynced); /* END syncs what came before */
+	}
 }
 
 static void check_sample(struct jr_txn *t)
@@ -88,6 +98,8 @@ static void check_sample(struct jr_txn *t)
 	assert_int_equal(t->steps[0].range.before[1].flags, 0x800);
 	assert_int_equal(t->steps[0].nafter, 1);
 	assert_int_equal(t->steps[0].after[0].physical, 1 << 20);
+	assert_false(t->steps[0].unshare);
+	assert_true(t->steps[1].unshare);
 	assert_int_equal(t->steps[1].state, JR_STEP_FAILED);
 	assert_int_equal(t->steps[1].err, EBUSY);
 	assert_string_equal(t->steps[1].message, "target taken");
