@@ -1609,9 +1609,9 @@ out:
  * the first of them runs; their DONE and FAILED records follow without a
  * sync of their own (synced with the next batch, or by jr_end). A crash
  * loses at most those: recovery finds where each PLANNED step stands from
- * its file's extents. So a batch ends before a step on a file that a step
- * of the batch moves already (the file's extents must tell one step's
- * outcome). *to: the first step past the records written. */
+ * the extents of its file's range. So a batch ends before a step on a
+ * range that a step of the batch moves already (those extents must tell
+ * one step's outcome). *to: the first step past the records written. */
 #define TX_JR_BATCH 64
 static int journal_batch(const struct tx_plan *p, struct jr_journal *j,
                          uint64_t id, size_t from, size_t *to)
@@ -1624,8 +1624,13 @@ static int journal_batch(const struct tx_plan *p, struct jr_journal *j,
 		struct jr_step js;
 		bool seen = false;
 
-		for (size_t m = from; m < k && !seen; m++)
-			seen = p->steps[m].range.ino == st->range.ino;
+		for (size_t m = from; m < k && !seen; m++) {
+			const struct jr_range *a = &p->steps[m].range;
+			seen =
+			    a->ino == st->range.ino &&
+			    a->offset < st->range.offset + st->range.length &&
+			    st->range.offset < a->offset + a->length;
+		}
 		if (seen && k > from)
 			break;
 		memset(&js, 0, sizeof(js));
