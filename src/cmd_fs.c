@@ -108,6 +108,10 @@ enum cmd_status cmd_info(struct rl_session *s, const struct cmd_call *c)
 		cJSON *fa = cJSON_AddArrayToObject(o, "features");
 		for (char *t = strtok(feats, " "); t; t = strtok(NULL, " "))
 			cJSON_AddItemToArray(fa, cJSON_CreateString(t));
+		cJSON_AddStringToObject(o, "access", session_access(s, false));
+		cJSON_AddBoolToObject(
+		    o, "can_move",
+		    strncmp(session_access(s, true), "read-only", 9) != 0);
 		return out_json_emit(s, o) < 0 ? CMD_FAIL : CMD_OK;
 	}
 	units_format_size(fs->size, sz, sizeof(sz));
@@ -131,6 +135,8 @@ enum cmd_status cmd_info(struct rl_session *s, const struct cmd_call *c)
 		fprintf(s->out, "groups:       %" PRIu64 " x %s\n",
 		        fs->group_count, fs->group_size ? gs : "(varies)");
 	fprintf(s->out, "features:     %s\n", feats[0] ? feats : "-");
+	/* What the filesystem offers is not all this user may do. */
+	fprintf(s->out, "access:       %s\n", session_access(s, false));
 	return CMD_OK;
 }
 

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
-/* Commands on the layout model: scan, frag, freefrag, who, show, export,
- * import, diff. */
+/* Commands on the layout model: scan, frag, freefrag, who, show, find,
+ * export, import, diff. */
 #include "config.h"
 #include "cmd_model.h"
 #include <errno.h>
@@ -28,6 +28,12 @@ const struct cmd_opt cmd_opts_scan[] = {
 };
 const struct cmd_opt cmd_opts_frag[] = {
     {"top", "N", "list the N most fragmented files (default 10)"},
+    {NULL, NULL, NULL},
+};
+const struct cmd_opt cmd_opts_find[] = {
+    {"next", NULL, "go to the next match of the last search (wraps)"},
+    {"prev", NULL, "go to the previous match of the last search (wraps)"},
+    {"all", NULL, "list every match (default: the first 20)"},
     {NULL, NULL, NULL},
 };
 const struct cmd_opt cmd_opts_freefrag[] = {
@@ -544,6 +550,203 @@ enum cmd_status cmd_who(struct rl_session *s, const struct cmd_call *c)
 }
 
 /* ----------------------------------------------------------------- show */
+
+/* ----------------------------------------------------------------- find */
+
+struct find_hit {
+	uint64_t addr; /* first block (lowest logical offset) */
+	uint32_t id;
+};
+
+static int hit_cmp(const void *a, const void *b)
+{
+	const struct find_hit *x = a, *y = b;
+
+	if (x->addr != y->addr)
+		return x->addr < y->addr ? -1 : 1;
+	return x->id < y->id ? -1 : x->id > y->id;
+}
+
+/* Where file id starts on the map: its lowest logical extent's block. */
+static bool file_start(struct lm_model *m, uint32_t id, uint64_t *addr)
+{
+	size_t n;
+	const struct lm_extent *e = lm_file_extents(m, id, &n);
+	size_t lo = 0;
+
+	if (!n)
+		return false;
+	for (size_t i = 1; i < n; i++)
+		if (e[i].logical < e[lo].logical)
+			lo = i;
+	*addr = e[lo].physical;
+	return true;
+}
+
+/* The files of m with blocks whose paths match, by first address, into
+ * s->find. 0 or -ENOMEM. */
+static int find_run(struct rl_session *s, struct lm_model *m)
+{
+	struct find_hit *h = NULL;
+	size_t n = 0, cap = 0;
+	uint32_t *ids;
+
+	for (uint32_t id = 0; id < lm_file_count(m); id++) {
+		const struct lm_file *f = lm_file(m, id);
+		uint64_t addr;
+		bool hit = false;
+
+		if (S_ISDIR(f->mode) || !file_start(m, id, &addr))
+			continue;
+		for (uint32_t k = 0; k < f->npaths && !hit; k++)
+			hit = session_name_match(s->find.pattern,
+			                         lm_file_path(m, id, k));
+		if (!hit)
+			continue;
+		if (mem_grow(&h, &cap, n + 1, sizeof(*h)) < 0) {
+			free(h);
+			return -ENOMEM;
+		}
+		h[n].addr = addr;
+		h[n++].id = id;
+	}
+	if (n)
+		qsort(h, n, sizeof(*h), hit_cmp);
+	ids = malloc((n ? n : 1) * sizeof(*ids));
+	if (!ids) {
+		free(h);
+		return -ENOMEM;
+	}
+	for (size_t i = 0; i < n; i++)
+		ids[i] = h[i].id;
+	free(h);
+	free(s->find.ids);
+	s->find.ids = ids;
+	s->find.n = n;
+	s->find.cur = 0;
+	s->find.model = m;
+	return 0;
+}
+
+static cJSON *find_json_file(struct lm_model *m, uint32_t id)
+{
+	cJSON *o = cJSON_CreateObject();
+	uint64_t addr = 0;
+
+	file_start(m, id, &addr);
+	out_add_name(o, "path", lm_file_path(m, id, 0));
+	out_add_u64(o, "inode", lm_file(m, id)->ino);
+	out_add_u64(o, "address", addr);
+	out_add_u64(o, "size", lm_file(m, id)->size);
+	return o;
+}
+
+static void find_line(struct rl_session *s, struct lm_model *m, size_t i)
+{
+	uint32_t id = s->find.ids[i];
+	uint64_t addr = 0;
+	char sz[32];
+
+	file_start(m, id, &addr);
+	units_format_size(lm_file(m, id)->size, sz, sizeof(sz));
+	fprintf(s->out, "%5zu  0x%-12" PRIx64 " %10s  %s\n", i + 1, addr, sz,
+	        OUT_ESC(lm_file_path(m, id, 0)));
+}
+
+enum cmd_status cmd_find_(struct rl_session *s, const struct cmd_call *c)
+{
+	bool next = cmd_has_opt(c, "next", NULL);
+	bool prev = cmd_has_opt(c, "prev", NULL);
+	bool all = cmd_has_opt(c, "all", NULL);
+	struct lm_model *m;
+	bool wrapped = false;
+
+	if (next && prev) {
+		session_error(s, "--next or --prev, not both");
+		return CMD_USAGE;
+	}
+	if (c->argc && (next || prev)) {
+		session_error(s, "--next and --prev take no PATTERN: they step "
+		                 "through the last search's matches");
+		return CMD_USAGE;
+	}
+	if (c->argc && !*c->argv[0]) {
+		session_error(s, "empty PATTERN");
+		return CMD_USAGE;
+	}
+	if (!c->argc && !s->find.pattern) {
+		session_error(s, "no search yet: find PATTERN (/ in the map)");
+		return CMD_FAIL;
+	}
+	m = session_model(s);
+	if (!m)
+		return CMD_FAIL;
+	if (c->argc) {
+		char *p = strdup(c->argv[0]);
+		if (!p) {
+			session_error(s, "out of memory");
+			return CMD_FAIL;
+		}
+		free(s->find.pattern);
+		s->find.pattern = p;
+		s->find.model = NULL;
+	}
+	if (s->find.model != m && find_run(s, m) < 0) {
+		session_error(s, "out of memory");
+		return CMD_FAIL;
+	}
+	s->find.gen++;
+	if (!s->find.n) {
+		session_error(s, "no file matches '%s'", s->find.pattern);
+		return CMD_FAIL;
+	}
+	if (next) {
+		wrapped = s->find.cur + 1 >= s->find.n;
+		s->find.cur = wrapped ? 0 : s->find.cur + 1;
+	} else if (prev) {
+		wrapped = s->find.cur == 0;
+		s->find.cur = wrapped ? s->find.n - 1 : s->find.cur - 1;
+	}
+	if (s->json) {
+		cJSON *o = cJSON_CreateObject();
+		out_add_name(o, "pattern", s->find.pattern);
+		out_add_u64(o, "count", s->find.n);
+		out_add_u64(o, "current", s->find.cur + 1);
+		cJSON_AddBoolToObject(o, "wrapped", wrapped);
+		cJSON_AddItemToObject(
+		    o, "match", find_json_file(m, s->find.ids[s->find.cur]));
+		if (!next && !prev) {
+			cJSON *a = cJSON_AddArrayToObject(o, "matches");
+			for (size_t i = 0; i < s->find.n; i++)
+				cJSON_AddItemToArray(
+				    a, find_json_file(m, s->find.ids[i]));
+		}
+		return out_json_emit(s, o) < 0 ? CMD_FAIL : CMD_OK;
+	}
+	/* The first line is what the UI's message line shows. */
+	{
+		uint32_t id = s->find.ids[s->find.cur];
+		uint64_t addr = 0;
+
+		file_start(m, id, &addr);
+		fprintf(s->out,
+		        "match %zu of %zu for '%s': %s at 0x%" PRIx64 "%s\n",
+		        s->find.cur + 1, s->find.n, OUT_ESC(s->find.pattern),
+		        OUT_ESC(lm_file_path(m, id, 0)), addr,
+		        wrapped ? next ? " (wrapped to the first)"
+		                       : " (wrapped to the last)"
+		                : "");
+	}
+	if (next || prev)
+		return CMD_OK;
+	size_t shown = all || s->find.n <= 20 ? s->find.n : 20;
+	for (size_t i = 0; i < shown; i++)
+		find_line(s, m, i);
+	if (shown < s->find.n)
+		fprintf(s->out, "... %zu more (--all lists every one)\n",
+		        s->find.n - shown);
+	return CMD_OK;
+}
 
 enum cmd_status cmd_show(struct rl_session *s, const struct cmd_call *c)
 {

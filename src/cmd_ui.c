@@ -26,6 +26,7 @@
 #include "mem.h"
 #include "output.h"
 #include "session.h"
+#include "session_model.h"
 #include "txn.h"
 #include "ui.h"
 #include "units.h"
@@ -284,21 +285,6 @@ static enum cmd_status cmd_pan(struct rl_session *s, const struct cmd_call *c)
 	return CMD_OK;
 }
 
-/* A file of the model named by path: relative to the volume root, or
- * absolute under the mount point. */
-static uint32_t find_file(struct lm_model *m, const char *path)
-{
-	const struct lm_geometry *g = lm_geometry(m);
-	size_t ml = strlen(g->fs.mountpoint);
-
-	if (path[0] == '/' && ml && !strncmp(path, g->fs.mountpoint, ml) &&
-	    (path[ml] == '/' || path[ml] == '\0'))
-		path += ml;
-	while (*path == '/')
-		path++;
-	return lm_find_path(m, path);
-}
-
 static enum cmd_status cmd_goto_(struct rl_session *s, const struct cmd_call *c)
 {
 	struct ui *ui = view_ui(s);
@@ -324,7 +310,7 @@ static enum cmd_status cmd_goto_(struct rl_session *s, const struct cmd_call *c)
 	m = need_model(s);
 	if (!m)
 		return CMD_FAIL;
-	id = find_file(m, c->argv[0]);
+	id = session_model_find(s, m, c->argv[0]);
 	if (id == LM_NONE) {
 		session_error(s,
 		              "'%s': not an address and not a file in the "
@@ -621,7 +607,7 @@ static enum cmd_status cmd_select(struct rl_session *s,
 			return CMD_USAGE;
 		}
 	} else {
-		uint32_t id = find_file(m, a);
+		uint32_t id = session_model_find(s, m, a);
 		if (id == LM_NONE) {
 			session_error(s,
 			              "'%s': no such file in the layout "
@@ -1087,6 +1073,18 @@ static enum cmd_status cmd_action(struct rl_session *s,
 
 	if (!ui)
 		return CMD_FAIL;
+	/* Refused early, with the real reason: not after a preview that
+	 * passes and an apply that fails. */
+	if (ui->readonly && strcmp(a, "discard") != 0) {
+		const char *why = session_change_refusal(s);
+		session_error(s, "%s",
+		              why ? why
+		              : s->read_only_snapshot
+		                  ? "the view is a snapshot (read-only)"
+		              : ui->ro_why ? ui->ro_why
+		                           : "read-only view");
+		return CMD_FAIL;
+	}
 	if (!strcmp(a, "discard")) {
 		if (!plan_pending(s))
 			return CMD_OK;
@@ -1157,4 +1155,5 @@ static const cmd_handler ui_commands[CMD_UI_N] = {
 const struct rl_frontend ui_frontend = {
     .commands = ui_commands,
     .free = ui_free,
+    .after = ui_sync_session,
 };

@@ -12,6 +12,7 @@
 #include "mem.h"
 #include "output.h"
 #include "session.h"
+#include "session_model.h"
 #include "units.h"
 
 const struct cmd_opt cmd_opts_select[] = {
@@ -102,6 +103,43 @@ bool cmd_has_opt(const struct cmd_call *c, const char *name, const char **val)
 			return true;
 		}
 	}
+	return false;
+}
+
+bool cmd_arg_is_path(const struct cmd_def *d, int k)
+{
+	static const char *const names[] = {"FILE", "PATH", "DATAFILE",
+	                                    "SPACEFILE"};
+	const char *p = d->args, *w = NULL;
+	size_t wl = 0;
+
+	if (!(d->flags & CMD_F_PATHS) || k < 0)
+		return false;
+	/* word k of the synopsis; the last one repeats when it ends "..." */
+	for (int i = 0; *p; i++) {
+		p += strspn(p, " ");
+		if (!*p)
+			break;
+		w = p;
+		wl = strcspn(p, " ");
+		p += wl;
+		if (i == k)
+			break;
+		if (!*p && !(wl > 3 && !strncmp(w + wl - 3, "...", 3)) &&
+		    !(wl > 4 && !strncmp(w + wl - 4, "...]", 4)))
+			return false;
+	}
+	if (!w)
+		return false;
+	if (*w == '[') {
+		w++;
+		wl--;
+	}
+	while (wl && (w[wl - 1] == ']' || w[wl - 1] == '.'))
+		wl--;
+	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
+		if (strlen(names[i]) == wl && !strncmp(w, names[i], wl))
+			return true;
 	return false;
 }
 
@@ -434,7 +472,10 @@ char *cmd_call_text(const struct cmd_call *c, const char *const *args)
 	return call_text(c, c->words, c->nwords, args);
 }
 
-static void record_command(struct rl_session *s, char **argv)
+/* Write the command to the recording: its path arguments (rel[i] for
+ * word i when not NULL) relative to the volume's root, so that it
+ * replays on another volume (or a fresh demo). */
+static void record_command(struct rl_session *s, char **argv, char **rel)
 {
 	int n = 0;
 
@@ -442,19 +483,73 @@ static void record_command(struct rl_session *s, char **argv)
 		return;
 	while (argv[n])
 		n++;
-	put_words(s->record, NULL, argv, n, NULL);
+	for (int i = 0; i < n; i++) {
+		fputs(i ? " " : "", s->record);
+		units_put_word(s->record, rel && rel[i] ? rel[i] : argv[i]);
+	}
 	fputc('\n', s->record);
 	fflush(s->record);
 }
 
+/* The executor's one path resolver: each path argument of c (see
+ * cmd_arg_is_path) becomes the path under the mount point in argv (the
+ * handler sees it; the journal records it), and its volume-relative form
+ * goes to rel (for the recording). 0, or -errno after reporting. */
+static int resolve_path_args(struct rl_session *s, struct cmd_call *c,
+                             char **argv, char **rel)
+{
+	for (int k = 0; k < c->argc; k++) {
+		char buf[4096], *abs = NULL;
+		int i = 1, r;
+
+		if (!cmd_arg_is_path(c->def, k))
+			continue;
+		while (argv[i] && argv[i] != c->argv[k])
+			i++;
+		if (!argv[i])
+			continue;
+		r = session_resolve_path(s, argv[i], buf, sizeof(buf), &abs);
+		if (r < 0)
+			return r;
+		rel[i] = strdup(buf);
+		if (!rel[i]) {
+			free(abs);
+			return -ENOMEM;
+		}
+		free(argv[i]);
+		argv[i] = abs;
+		c->argv[k] = abs;
+	}
+	return 0;
+}
+
+/* Why a command that would change the disk cannot run in this session,
+ * before it starts (NULL: it may). */
+static const char *change_refused(struct rl_session *s,
+                                  const struct cmd_call *c)
+{
+	if (!(c->def->flags & CMD_F_ROOT_EXT4) ||
+	    cmd_has_opt(c, "dry-run", NULL) || s->read_only_snapshot ||
+	    (s->plan_mode && strcmp(c->def->name, "apply") != 0))
+		return NULL;
+	/* allocate places exactly only with --fixed-start (else it is
+	 * fallocate, which any user may) */
+	if (!strcmp(c->def->name, "allocate") &&
+	    !cmd_has_opt(c, "fixed-start", NULL))
+		return NULL;
+	return session_change_refusal(s);
+}
+
+static enum cmd_status exec_call(struct rl_session *s, struct cmd_call *cp,
+                                 char **argv, char **rel);
+
 static enum cmd_status exec_words(struct rl_session *s, char **argv)
 {
 	struct cmd_call c;
-	char err[1024];
+	char err[1024], **rel;
 	enum cmd_status st;
 	int argc = 0;
 	const char *saved = s->cur_cmd;
-	uint64_t group = s->txn_group; /* a command's transactions: one group */
 
 	while (argv[argc])
 		argc++;
@@ -466,9 +561,45 @@ static enum cmd_status exec_words(struct rl_session *s, char **argv)
 		return st;
 	}
 	s->cur_cmd = c.def->name;
+	rel = calloc((size_t)argc + 1, sizeof(*rel));
+	if (!rel) {
+		session_error(s, "out of memory");
+		st = CMD_FAIL;
+	} else if ((c.def->flags & CMD_F_PATHS) && c.argc &&
+	           (s->model || (s->path && !s->read_only_snapshot)) &&
+	           resolve_path_args(s, &c, argv, rel) < 0) {
+		st = CMD_FAIL;
+	} else {
+		st = exec_call(s, &c, argv, rel);
+		if (s->frontend && s->frontend->after)
+			s->frontend->after(s);
+	}
+	for (int i = 0; rel && i < argc; i++)
+		free(rel[i]);
+	free(rel);
+	s->cur_cmd = saved;
+	return st;
+}
+
+static enum cmd_status exec_call(struct rl_session *s, struct cmd_call *cp,
+                                 char **argv, char **rel)
+{
+	struct cmd_call c = *cp;
+	const char *saved = s->cur_cmd, *why;
+	enum cmd_status st;
+	uint64_t group = s->txn_group; /* a command's transactions: one group */
+
 	/* A snapshot is a read-only view: nothing may change the disk. */
 	if (s->read_only_snapshot && (c.def->flags & CMD_F_DISK)) {
 		session_error(s, "the view is a snapshot (read-only)");
+		s->cur_cmd = saved;
+		return CMD_FAIL;
+	}
+	/* Refused before anything runs, with the real reason (not root on
+	 * ext4), rather than failing half-way with "not supported". */
+	why = change_refused(s, &c);
+	if (why) {
+		session_error(s, "%s", why);
 		s->cur_cmd = saved;
 		return CMD_FAIL;
 	}
@@ -481,7 +612,7 @@ static enum cmd_status exec_words(struct rl_session *s, char **argv)
 		return CMD_FAIL;
 	}
 	if (!(c.def->flags & CMD_F_NOREC))
-		record_command(s, argv);
+		record_command(s, argv, rel);
 	bool json = s->json;
 	if (c.json)
 		s->json = true;

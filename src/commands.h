@@ -29,6 +29,11 @@ struct rl_session;
 	        the device's geometry and changes the                          \
 	        allocator's tunables (XFS: any user, for                       \
 	        the files they may write) */
+#define CMD_F_PATHS                                                            \
+	0x80 /* the arguments named FILE, PATH, DATAFILE or SPACEFILE in its   \
+	        synopsis are paths on the volume: the executor resolves them   \
+	        (session_resolve_path) to the path under the mount point, and  \
+	        recordings hold them relative to the volume's root */
 
 /* What the flags users should know of say (help COMMAND, the man page):
  * lower case, without a full stop; in this order. */
@@ -103,17 +108,21 @@ struct cmd_def {
 	  CMD_F_VOLUME | CMD_F_LIVE | CMD_F_ROOT_MAP, cmd_opts_free,           \
 	  "Free space extents between START and END "                          \
 	  "(get_free_blocks)")                                                 \
-	X("extents", extents, "FILE", 1, 1, CMD_F_VOLUME | CMD_F_LIVE, NULL,   \
+	X("extents", extents, "FILE", 1, 1,                                    \
+	  CMD_F_VOLUME | CMD_F_LIVE | CMD_F_PATHS, NULL,                       \
 	  "A file's extents (FIEMAP): logical, physical, length, flags")       \
 	X("allocate", allocate, "FILE OFFSET GOAL LEN", 4, 4,                  \
-	  CMD_F_VOLUME | CMD_F_LIVE | CMD_F_DISK | CMD_F_ROOT_EXT4,            \
+	  CMD_F_PATHS | CMD_F_VOLUME | CMD_F_LIVE | CMD_F_DISK |               \
+	      CMD_F_ROOT_EXT4,                                                 \
 	  cmd_opts_allocate,                                                   \
 	  "Allocate LEN bytes to FILE at OFFSET, near (or exactly at) GOAL")   \
 	X("movedata", movedata, "DATAFILE SPACEFILE FROM LEN", 4, 4,           \
-	  CMD_F_VOLUME | CMD_F_LIVE | CMD_F_DISK, cmd_opts_movedata,           \
+	  CMD_F_PATHS | CMD_F_VOLUME | CMD_F_LIVE | CMD_F_DISK,                \
+	  cmd_opts_movedata,                                                   \
 	  "Move DATAFILE's range onto the blocks SPACEFILE holds there")       \
 	X("move", move, "FILE [LEN]", 1, 2,                                    \
-	  CMD_F_VOLUME | CMD_F_LIVE | CMD_F_DISK | CMD_F_ROOT_EXT4,            \
+	  CMD_F_PATHS | CMD_F_VOLUME | CMD_F_LIVE | CMD_F_DISK |               \
+	      CMD_F_ROOT_EXT4,                                                 \
 	  cmd_opts_move,                                                       \
 	  "Move FILE (or --range OFF LEN of it) contiguously to physical "     \
 	  "address --to GOAL, journaled")                                      \
@@ -134,7 +143,8 @@ struct cmd_def {
 	  "Revert the last undo (every transaction it made), as long as no "   \
 	  "command moved data after it")                                       \
 	X("place", place, "FILE GOAL", 2, 2,                                   \
-	  CMD_F_VOLUME | CMD_F_LIVE | CMD_F_DISK | CMD_F_ROOT_EXT4,            \
+	  CMD_F_PATHS | CMD_F_VOLUME | CMD_F_LIVE | CMD_F_DISK |               \
+	      CMD_F_ROOT_EXT4,                                                 \
 	  cmd_opts_place,                                                      \
 	  "Move all of FILE to start exactly at physical address GOAL")        \
 	X("set", set, "OPTION [VALUE]", 1, 2, 0, NULL,                         \
@@ -157,7 +167,8 @@ struct cmd_def {
 /* Planner commands (src/cmd_plan.c). */
 #define RL_PLAN_COMMANDS(X)                                                    \
 	X("defrag", defrag, "PATH...", 1, CMD_MAX_ARGS,                        \
-	  CMD_F_VOLUME | CMD_F_LIVE | CMD_F_DISK | CMD_F_ROOT_EXT4,            \
+	  CMD_F_PATHS | CMD_F_VOLUME | CMD_F_LIVE | CMD_F_DISK |               \
+	      CMD_F_ROOT_EXT4,                                                 \
 	  cmd_opts_defrag,                                                     \
 	  "Make each fragmented file contiguous in the best-fitting free "     \
 	  "run, or in the fewest large runs when no free run takes it (on "    \
@@ -181,7 +192,8 @@ struct cmd_def {
 	  "filesystem to SIZE: XFS online; ext4: the offline resize2fs "       \
 	  "steps are printed")                                                 \
 	X("group", group, "FILE...", 1, CMD_MAX_ARGS,                          \
-	  CMD_F_VOLUME | CMD_F_LIVE | CMD_F_DISK | CMD_F_ROOT_EXT4,            \
+	  CMD_F_PATHS | CMD_F_VOLUME | CMD_F_LIVE | CMD_F_DISK |               \
+	      CMD_F_ROOT_EXT4,                                                 \
 	  cmd_opts_group,                                                      \
 	  "Lay FILEs back to back, in order, from physical address --to GOAL") \
 	X("plan", plan, "on|off", 0, 1, CMD_F_VOLUME, NULL,                    \
@@ -201,8 +213,8 @@ struct cmd_def {
 #define RL_MODEL_COMMANDS(X)                                                   \
 	X("scan", scan, "", 0, 0, CMD_F_VOLUME, cmd_opts_scan,                 \
 	  "Scan the volume into the layout model (others scan on demand)")     \
-	X("frag", frag, "[PATH...]", 0, CMD_MAX_ARGS, CMD_F_VOLUME,            \
-	  cmd_opts_frag,                                                       \
+	X("frag", frag, "[PATH...]", 0, CMD_MAX_ARGS,                          \
+	  CMD_F_PATHS | CMD_F_VOLUME, cmd_opts_frag,                           \
 	  "Fragmentation of the volume or of PATHs, worst "                    \
 	  "files first")                                                       \
 	X("freefrag", freefrag, "[START END]", 0, 2,                           \
@@ -210,8 +222,13 @@ struct cmd_def {
 	  "Free-space fragmentation: histogram of free extent sizes")          \
 	X("who", who, "START [END]", 1, 2, CMD_F_VOLUME, NULL,                 \
 	  "What owns the physical range START..END: files, free, metadata")    \
-	X("show", show, "FILE", 1, 1, CMD_F_VOLUME, NULL,                      \
+	X("show", show, "FILE", 1, 1, CMD_F_PATHS | CMD_F_VOLUME, NULL,        \
 	  "A file in the layout model: paths, extents, fragmentation")         \
+	X("find", find_, "[PATTERN]", 0, 1, CMD_F_VOLUME, cmd_opts_find,       \
+	  "Find files by name: a substring, or a glob when PATTERN has * ? "   \
+	  "or [ (the whole path when it has a /; case ignored without "        \
+	  "upper case); lists them by address; --next/--prev step through "    \
+	  "them (the map highlights them, / n N)")                             \
 	X("export", export, "FILE", 1, 1, CMD_F_VOLUME, NULL,                  \
 	  "Write the layout model to a JSON snapshot FILE (umask; 0600 when "  \
 	  "it names files not every user may list)")                           \
@@ -294,6 +311,10 @@ struct rl_frontend {
 	const cmd_handler *commands;
 	/* Free the front end's state, s->ui (session_free). */
 	void (*free)(struct ui *ui);
+	/* Called after every command the executor runs (NULL: none): the
+	 * front end follows the session (its model, the search) command by
+	 * command, in a script or a replayed recording as from a key. */
+	void (*after)(struct rl_session *s);
 };
 
 extern const struct cmd_opt cmd_opts_free[];
@@ -304,6 +325,7 @@ extern const struct cmd_opt cmd_opts_log[];
 extern const struct cmd_opt cmd_opts_undo[];
 extern const struct cmd_opt cmd_opts_scan[];
 extern const struct cmd_opt cmd_opts_frag[];
+extern const struct cmd_opt cmd_opts_find[];
 extern const struct cmd_opt cmd_opts_freefrag[];
 extern const struct cmd_opt cmd_opts_place[];
 extern const struct cmd_opt cmd_opts_select[];
@@ -328,6 +350,10 @@ extern const struct cmd_def cmd_table[];
 extern const size_t cmd_table_len;
 
 const struct cmd_def *cmd_find(const char *name);
+
+/* Is positional argument k of d a path on the volume (CMD_F_PATHS and
+ * its synopsis word is FILE, PATH, DATAFILE or SPACEFILE)? */
+bool cmd_arg_is_path(const struct cmd_def *d, int k);
 
 /* Did the call give option NAME? Its value (or NULL) via *val. */
 bool cmd_has_opt(const struct cmd_call *c, const char *name, const char **val);

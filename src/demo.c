@@ -64,11 +64,29 @@ static int run_mkfs(const char *kind, const char *image, char *why, size_t wlen)
 {
 	char prog[32];
 	bool ext4 = strcmp(kind, "ext4") == 0;
-	/* ext4: 4 KiB blocks, as on real volumes (mkfs picks 1 KiB for
-	 * small ones) */
-	char *argv[] = {
-	    prog,   "-q", ext4 ? "-F" : "-f", (char *)image, ext4 ? "-b" : NULL,
-	    "4096", NULL};
+	bool xfs = strcmp(kind, "xfs") == 0;
+	char *argv[12];
+	int k = 0;
+
+	/* The same volume every time: a fixed UUID (recordings begin with
+	 * `volume-uuid`, so one made on a demo replays on a fresh one) and,
+	 * on ext4, the directory hash seed, which Orlov's choice of groups
+	 * for top-level directories follows; ext4: 4 KiB blocks, as on real
+	 * volumes (mkfs picks 1 KiB for small ones). */
+
+	argv[k++] = prog;
+	argv[k++] = "-q";
+	argv[k++] = ext4 ? "-F" : "-f";
+	argv[k++] = xfs ? "-m" : "-U";
+	argv[k++] = xfs ? "uuid=" DEMO_UUID : DEMO_UUID;
+	if (ext4) {
+		argv[k++] = "-b";
+		argv[k++] = "4096";
+		argv[k++] = "-E";
+		argv[k++] = "hash_seed=" DEMO_UUID;
+	}
+	argv[k++] = (char *)image;
+	argv[k] = NULL;
 	posix_spawn_file_actions_t fa;
 	pid_t pid;
 	int r, status;
@@ -192,14 +210,14 @@ static int populate(const char *mnt, char *why, size_t wlen)
 	}
 	for (int i = 0; i < 4; i++) {
 		snprintf(p, sizeof(p), "%s/media/clip%d.bin", mnt, i);
-		if ((r = put(p, 0, 8 * MiB, &rng, false)) < 0)
+		if ((r = put(p, 0, 8 * MiB, &rng, true)) < 0)
 			return fail(why, wlen, -r, "writing %s", p);
 	}
 	for (int i = 0; i < 180; i++) {
 		uint64_t len = (1 + splitmix(&rng) % 24) * 4 * KiB;
 
 		snprintf(p, sizeof(p), "%s/docs/note%03d.txt", mnt, i);
-		if ((r = put(p, 0, len, &rng, i % 20 == 19)) < 0)
+		if ((r = put(p, 0, len, &rng, true)) < 0)
 			return fail(why, wlen, -r, "writing %s", p);
 	}
 	for (int round = 0; round < 40; round++)
@@ -350,7 +368,20 @@ int demo_create(const char *kind, struct demo_volume *v, char *why, size_t wlen)
 		goto err;
 	}
 	v->mounted = true;
-	r = populate(v->mnt, why, wlen);
+	/* ext4 gives small files their blocks from per-CPU preallocations:
+	 * on one CPU only, the layout is the same on every run. */
+	{
+		cpu_set_t was, one;
+		bool pinned = sched_getaffinity(0, sizeof(was), &was) == 0;
+		int cpu = sched_getcpu();
+
+		CPU_ZERO(&one);
+		CPU_SET(cpu < 0 ? 0 : cpu, &one);
+		pinned = pinned && sched_setaffinity(0, sizeof(one), &one) == 0;
+		r = populate(v->mnt, why, wlen);
+		if (pinned)
+			sched_setaffinity(0, sizeof(was), &was);
+	}
 	if (r < 0)
 		goto err;
 	return 0;

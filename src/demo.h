@@ -7,6 +7,9 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+/* The demo volume's UUID, the same on every demo. */
+#define DEMO_UUID "72656c61-796f-4574-a064-656d6f000001"
+
 struct demo_volume {
 	char dir[1024];     /* private temporary directory */
 	char mnt[PATH_MAX]; /* mount point inside it */

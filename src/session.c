@@ -175,6 +175,8 @@ void session_free(struct rl_session *s)
 	}
 	free(s->journal_dir);
 	free(s->path);
+	free(s->find.pattern);
+	free(s->find.ids);
 	lm_free(s->model);
 	if (s->frontend && s->frontend->free)
 		s->frontend->free(s->ui);
@@ -284,6 +286,54 @@ void session_error(struct rl_session *s, const char *fmt, ...)
 	}
 	if (s->json)
 		out_json_error(s, msg);
+}
+
+/* Probe the volume once, quietly (the command that needs it reports). */
+static bool probed(struct rl_session *s)
+{
+	if (!s->path || s->read_only_snapshot)
+		return false;
+	if (!s->fs_probed) {
+		s->fs_err = rl_fs_probe(s->path, &s->fs);
+		s->fs_probed = true;
+	}
+	return s->fs_err == 0;
+}
+
+const char *session_change_refusal(struct rl_session *s)
+{
+	if (geteuid() == 0 || !probed(s) || s->fs.type != RL_FS_EXT4)
+		return NULL;
+	return "not root: moving data on ext4 needs root (exact placement "
+	       "reads the device's geometry and changes the allocator's "
+	       "tunables); as a user you can look (the map, scan, frag, "
+	       "find, show, who, free, freefrag, export) and plan with "
+	       "--dry-run or 'plan on' and 'preview'; nothing was changed";
+}
+
+const char *session_access(struct rl_session *s, bool brief)
+{
+	if (s->read_only_snapshot)
+		return brief ? "read-only: snapshot"
+		             : "read-only: a snapshot (nothing to change)";
+	if (!probed(s))
+		return brief ? "read-only: no volume" : "read-only: no volume";
+	if (s->fs.type == RL_FS_OTHER)
+		return brief ? "read-only: map only"
+		             : "read-only: relayout maps this filesystem only";
+	if (s->fs.type == RL_FS_XFS && !(s->fs.features & RL_FEAT_REFLINK))
+		return brief ? "read-only: no reflink"
+		             : "read-only: XFS without reflink (moving data "
+		               "needs FIDEDUPERANGE)";
+	if (geteuid() == 0)
+		return "read-write";
+	if (s->fs.type == RL_FS_EXT4)
+		return brief ? "read-only: ext4 needs root"
+		             : "read-only: not root (moving data on ext4 "
+		               "needs root; you can map, scan, find, and plan "
+		               "with --dry-run)";
+	return brief ? "read-write: own files"
+	             : "read-write for the files you own (not root)";
 }
 
 int session_open_file(struct rl_session *s, const char *path, int flags)

@@ -82,6 +82,18 @@ struct rl_session {
 	 * (--retry): [start, end) pairs the planner avoids. */
 	uint64_t *plan_excl;
 	size_t nplan_excl;
+	/* The last search (find, src/cmd_model.c): its pattern, the files
+	 * that match in the order of their first block, the current one
+	 * (index into ids), the model they were found in (another one, after
+	 * a rescan: found again). gen changes with every find: the UI
+	 * highlights the matches and goes to the current one. */
+	struct rl_find {
+		char *pattern;
+		uint32_t *ids;
+		size_t n, cur;
+		const struct lm_model *model;
+		unsigned gen;
+	} find;
 	/* Optional hooks a front end (the UI) installs while it applies a
 	 * plan: progress is called after every moved chunk and every ~50 ms
 	 * of a --rate pause (instead of the stderr line), and once more when
@@ -147,5 +159,15 @@ int session_arg_size(struct rl_session *s, const char *what, const char *arg,
  * another filesystem, -EINVAL for a non-regular file, -EPERM when a caller
  * other than root opens another user's file for writing. */
 int session_open_file(struct rl_session *s, const char *path, int flags);
+
+/* Why this session cannot change the volume's layout at all, in words
+ * (NULL: it can, as far as the user goes): not root on ext4, where exact
+ * placement reads the device's geometry and changes the allocator's
+ * tunables. Probes the volume when it was not. Nothing is reported. */
+const char *session_change_refusal(struct rl_session *s);
+/* What the user may do on the volume, one line for info and the UI's
+ * status ("read-write", "read-write: own files", "read-only: ..."):
+ * short (at most 32 bytes) when brief. */
+const char *session_access(struct rl_session *s, bool brief);
 
 #endif

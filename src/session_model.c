@@ -4,8 +4,10 @@
  * the planner's questions about files (src/session_model.h). */
 #include "config.h"
 #include "session_model.h"
+#include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <fnmatch.h>
 #include <inttypes.h>
 #include <limits.h>
 #include <stdio.h>
@@ -101,57 +103,194 @@ static void normalize_path(char *path)
 	*out = '\0';
 }
 
-/* The path of arg relative to the volume root, as the model keys it.
- * Absolute paths must lie under the mount point; relative paths are taken
- * from the current directory when it is on the volume, else from the root.
- * Symlinks are never resolved: "." and ".." are taken lexically. */
-int session_model_path(struct rl_session *s, struct lm_model *m,
-                       const char *arg, char *out, size_t size)
+/* "mp/rel" (rel "." or "": mp itself) into buf; false when too long. */
+static bool join_path(char *buf, size_t size, const char *mp, const char *rel)
 {
-	const char *mp = lm_geometry(m)->fs.mountpoint;
-	char abs[PATH_MAX * 2];
+	int n;
+
+	if (!*rel || strcmp(rel, ".") == 0)
+		n = snprintf(buf, size, "%s", mp);
+	else
+		n = snprintf(buf, size, "%s/%s", strcmp(mp, "/") ? mp : "",
+		             rel);
+	return n >= 0 && (size_t)n < size;
+}
+
+/* The volume-relative form of an absolute, normalized path, or NULL when
+ * it is not under mp. */
+static const char *under_mount(const char *abs, const char *mp)
+{
 	size_t ml = strlen(mp);
 
-	abs[0] = '\0';
+	if (strcmp(mp, "/") == 0)
+		return abs + 1;
+	if (strncmp(abs, mp, ml) != 0 || (abs[ml] != '/' && abs[ml] != '\0'))
+		return NULL;
+	abs += ml;
+	while (*abs == '/')
+		abs++;
+	return abs;
+}
+
+int session_path_resolve(const char *mp, const char *cwd, const char *arg,
+                         bool (*exists)(const char *abs, void *ctx), void *ctx,
+                         char *out, size_t size)
+{
+	char abs[PATH_MAX * 2];
+	const char *rel;
+	size_t n;
+
+	if (!arg || !*arg)
+		return -ENOENT;
 	if (arg[0] == '/') {
-		snprintf(abs, sizeof(abs), "%s", arg);
-	} else if (!s->read_only_snapshot) {
-		char cwd[PATH_MAX];
-		if (getcwd(cwd, sizeof(cwd)) && strncmp(cwd, mp, ml) == 0 &&
-		    (cwd[ml] == '/' || cwd[ml] == '\0'))
-			snprintf(abs, sizeof(abs), "%s/%s", cwd, arg);
-	}
-	const char *rel = arg;
-	if (abs[0]) {
-		/* Lexically: symlinks, even in the directory part, are never
-		 * resolved (the model holds no path through one). */
-		normalize_path(abs);
-		if (strcmp(mp, "/") == 0) {
-			rel = abs + 1;
-		} else if (strncmp(abs, mp, ml) == 0 &&
-		           (abs[ml] == '/' || abs[ml] == '\0')) {
-			rel = abs + ml;
-			while (*rel == '/')
-				rel++;
-		} else {
-			session_error(s, "%s: not on the volume %s", arg, mp);
-			return -EXDEV;
+		if (strlen(arg) >= sizeof(abs))
+			return -ENAMETOOLONG;
+		strcpy(abs, arg);
+	} else {
+		bool dotted =
+		    arg[0] == '.' &&
+		    (arg[1] == '\0' || arg[1] == '/' ||
+		     (arg[1] == '.' && (arg[2] == '\0' || arg[2] == '/')));
+		int k = snprintf(abs, sizeof(abs), "%s/%s", mp, arg);
+
+		if (k < 0 || (size_t)k >= sizeof(abs))
+			return -ENAMETOOLONG;
+		if (cwd && (cwd = under_mount(cwd, mp)) != NULL) {
+			/* From the current directory (on the volume), unless
+			 * the path exists only from the volume's root. */
+			char here[PATH_MAX * 2];
+
+			k = snprintf(here, sizeof(here), "%s/%s/%s", mp, cwd,
+			             arg);
+			if (k < 0 || (size_t)k >= sizeof(here))
+				return -ENAMETOOLONG;
+			normalize_path(here);
+			normalize_path(abs);
+			if (dotted || !exists || exists(here, ctx) ||
+			    !exists(abs, ctx))
+				strcpy(abs, here);
 		}
 	}
-	while (rel[0] == '.' && rel[1] == '/')
-		rel += 2;
-	if (!*rel || strcmp(rel, ".") == 0 || strcmp(rel, "./") == 0)
+	/* Lexically: symlinks, even in the directory part, are never
+	 * resolved (the model holds no path through one). */
+	normalize_path(abs);
+	rel = under_mount(abs, mp);
+	if (!rel)
+		return -EXDEV;
+	if (!*rel)
 		rel = ".";
-	size_t n = strlen(rel);
-	if (n >= size) {
+	n = strlen(rel);
+	if (n >= size)
+		return -ENAMETOOLONG;
+	memcpy(out, rel, n + 1);
+	return 0;
+}
+
+/* Does abs exist (not followed if a symlink)? */
+static bool path_exists(const char *abs, void *ctx)
+{
+	struct stat st;
+
+	(void)ctx;
+	return fstatat(AT_FDCWD, abs, &st, AT_SYMLINK_NOFOLLOW) == 0;
+}
+
+/* The mount point paths are taken under: the model's (a snapshot's is the
+ * one it was taken at), else the probed volume's. NULL: reported. */
+static const char *session_mountpoint(struct rl_session *s)
+{
+	if (s->model)
+		return lm_geometry(s->model)->fs.mountpoint;
+	if (session_volume(s) < 0)
+		return NULL;
+	return s->fs.mountpoint;
+}
+
+static int resolve_in(struct rl_session *s, const char *mp, const char *arg,
+                      char *rel, size_t size, bool report)
+{
+	char cwd[PATH_MAX];
+	bool live = !s->read_only_snapshot;
+	int r;
+
+	if (live && !getcwd(cwd, sizeof(cwd)))
+		live = false;
+	r = session_path_resolve(mp, live ? cwd : NULL, arg,
+	                         live ? path_exists : NULL, NULL, rel, size);
+	if (!report)
+		return r;
+	if (r == -EXDEV)
+		session_error(
+		    s,
+		    "%s: not on the volume %s (on another filesystem, "
+		    "or outside its mount point: each volume is worked "
+		    "on by its own session)",
+		    arg, mp);
+	else if (r == -ENAMETOOLONG)
+		session_error(s, "%s: path too long", arg);
+	else if (r < 0)
+		session_error(s, "'%s': not a path", arg);
+	return r;
+}
+
+int session_resolve_path(struct rl_session *s, const char *arg, char *rel,
+                         size_t size, char **abs)
+{
+	const char *mp = session_mountpoint(s);
+	char buf[PATH_MAX * 2];
+	int r;
+
+	if (!mp)
+		return -ENODEV;
+	r = resolve_in(s, mp, arg, rel, size, true);
+	if (r < 0 || !abs)
+		return r;
+	if (!join_path(buf, sizeof(buf), mp, rel)) {
 		session_error(s, "%s: path too long", arg);
 		return -ENAMETOOLONG;
 	}
-	memcpy(out, rel, n + 1);
-	/* drop a trailing slash */
-	while (n > 1 && out[n - 1] == '/')
-		out[--n] = '\0';
-	return 0;
+	*abs = strdup(buf);
+	return *abs ? 0 : -ENOMEM;
+}
+
+int session_model_path(struct rl_session *s, struct lm_model *m,
+                       const char *arg, char *out, size_t size)
+{
+	return resolve_in(s, lm_geometry(m)->fs.mountpoint, arg, out, size,
+	                  true);
+}
+
+uint32_t session_model_find(struct rl_session *s, struct lm_model *m,
+                            const char *arg)
+{
+	char rel[PATH_MAX * 2];
+
+	if (resolve_in(s, lm_geometry(m)->fs.mountpoint, arg, rel, sizeof(rel),
+	               false) < 0)
+		return LM_NONE;
+	return lm_find_path(m, rel);
+}
+
+/* ---------------------------------------------------------- search */
+
+bool session_name_match(const char *pattern, const char *path)
+{
+	bool fold = true;
+	const char *subject = path;
+
+	if (!pattern || !path || !*pattern)
+		return false;
+	for (const char *p = pattern; *p; p++)
+		if (isupper((unsigned char)*p))
+			fold = false;
+	if (!strchr(pattern, '/')) {
+		const char *slash = strrchr(path, '/');
+		subject = slash ? slash + 1 : path;
+	}
+	if (strpbrk(pattern, "*?["))
+		return fnmatch(pattern, subject, fold ? FNM_CASEFOLD : 0) == 0;
+	return fold ? strcasestr(subject, pattern) != NULL
+	            : strstr(subject, pattern) != NULL;
 }
 
 /* ------------------------------------------------------ file attributes */

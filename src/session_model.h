@@ -5,6 +5,7 @@
  * files. */
 #ifndef RL_SESSION_MODEL_H
 #define RL_SESSION_MODEL_H
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include "busy.h"
@@ -19,10 +20,46 @@ struct scan_stats;
 int session_scan(struct rl_session *s, int threads, struct scan_stats *st);
 /* The session's model, scanned now if there is none (NULL: reported). */
 struct lm_model *session_model(struct rl_session *s);
-/* arg as the model's path (relative to the volume root). 0 or -errno
+/*
+ * The one way a path on the volume is named (every command that takes one,
+ * through the executor, and completion):
+ *   - an absolute path must lie under the mount point mp;
+ *   - a relative path is taken from the current directory cwd when cwd is
+ *     on the volume (cwd NULL: it is not, or the view is a snapshot),
+ *     unless it does not exist there and exists from the volume's root;
+ *     "." and ".." and paths starting "./" or "../" are always taken from
+ *     cwd;
+ *   - otherwise it is taken from the volume's root (volume-relative, as
+ *     frag, find and recordings print paths).
+ * "." and ".." are taken lexically; symlinks are never resolved. exists
+ * (NULL: nothing exists) answers for an absolute path. Writes the path
+ * relative to the volume root ("." for the root) to out. 0, -EXDEV (not
+ * under mp), -ENAMETOOLONG, -ENOENT (empty). Pure but for exists.
+ */
+int session_path_resolve(const char *mp, const char *cwd, const char *arg,
+                         bool (*exists)(const char *abs, void *ctx), void *ctx,
+                         char *out, size_t size);
+/* session_path_resolve for the session: mount point of the model (else of
+ * the volume, probed), the process's cwd (not for a snapshot), lstat.
+ * *abs (when abs is not NULL): the path under the mount point,
+ * malloc'ed. 0 or -errno (reported). */
+int session_resolve_path(struct rl_session *s, const char *arg, char *rel,
+                         size_t size, char **abs);
+/* arg as the model's path (relative to the volume root), resolved as
+ * session_resolve_path does under m's mount point. 0 or -errno
  * (reported). */
 int session_model_path(struct rl_session *s, struct lm_model *m,
                        const char *arg, char *out, size_t size);
+/* The file of m that arg names (resolved so), or LM_NONE; quiet. */
+uint32_t session_model_find(struct rl_session *s, struct lm_model *m,
+                            const char *arg);
+/* Does a file's path (relative to the volume root) match a search
+ * pattern? A pattern with *, ? or [ is a glob (fnmatch), else a
+ * substring; it is matched against the file's name, or against the whole
+ * path when it holds a '/'; without upper-case letters case is ignored
+ * (as vim's smartcase). Pure. */
+bool session_name_match(const char *pattern, const char *path);
+
 /* Read file id's generation and inode flags (which the scan does not
  * read) from the volume into the model, once: opened like any file named
  * by the user; if its path is now another inode, or it cannot be opened,

@@ -23,6 +23,7 @@
 #include <sys/types.h>
 
 struct rl_session;
+struct rl_find;
 struct lm_model;
 
 /* Colour roles: one per thing drawn. Names are what `color ROLE` takes. */
@@ -37,6 +38,7 @@ struct lm_model;
 	X(UNWRITTEN, "unwritten", "unwritten (preallocated) data")             \
 	X(UNKNOWN, "unknown", "used, owner not known")                         \
 	X(SELECTED, "selected", "data of selected files")                      \
+	X(MATCH, "match", "data of the files the search found")                \
 	X(TARGET, "target", "the marked target region")                        \
 	X(PLANNED, "planned", "planned destinations (preview)")                \
 	X(CURSOR, "cursor", "the cursor cell")                                 \
@@ -143,6 +145,14 @@ struct ui {
 	/* Apply in progress (ui_progress_hooks) */
 	bool cancel;      /* Esc/C-c/q pressed: stop the transaction */
 	double prog_last; /* when the bar was last drawn */
+	/* The session's search (find): its generation as last followed;
+	 * the extents of the matched files, sorted and merged, which the map
+	 * highlights (made again when it is drawn after a command). */
+	const struct rl_find *find;
+	unsigned find_gen;
+	bool hits_stale;
+	struct ui_range *hits;
+	size_t nhits;
 	/* Prompt */
 	bool prompt_active;
 	char *history_path;
@@ -209,6 +219,7 @@ enum ui_cell {
 	UI_CELL_TARGET,
 	UI_CELL_PLANNED,
 	UI_CELL_VACATED, /* selected data a pending move frees */
+	UI_CELL_MATCH,   /* data of a file the search found */
 	UI_CELL_OUTSIDE, /* past the end of the volume */
 	UI_CELL_N
 };

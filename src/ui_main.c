@@ -15,6 +15,7 @@
 #include <unistd.h>
 #include "commands.h"
 #include "layout_model.h"
+#include "mem.h"
 #include "output.h"
 #include "session.h"
 #include "txn.h"
@@ -48,6 +49,7 @@ void ui_free(struct ui *ui)
 	free(ui->binds);
 	free(ui->out_text);
 	free(ui->history_path);
+	free(ui->hits);
 	ui_plan_clear(ui);
 	free(ui);
 }
@@ -72,6 +74,24 @@ static int range_cmp(const void *a, const void *b)
 	return x->start < y->start ? -1 : x->start > y->start;
 }
 
+/* Sort the k ranges of v and merge those that meet; how many remain. */
+static size_t ranges_merge(struct ui_range *v, size_t k)
+{
+	size_t n = 0;
+
+	qsort(v, k, sizeof(*v), range_cmp);
+	for (size_t i = 0; i < k; i++) {
+		if (n && v[i].start <= v[n - 1].start + v[n - 1].len) {
+			uint64_t end = v[i].start + v[i].len;
+			if (end > v[n - 1].start + v[n - 1].len)
+				v[n - 1].len = end - v[n - 1].start;
+		} else {
+			v[n++] = v[i];
+		}
+	}
+	return n;
+}
+
 /* The n pieces of each step's range (which: target or before) as sorted,
  * merged ranges in *out; how many, or -ENOMEM. */
 static ssize_t plan_ranges(const struct tx_plan *p, bool target,
@@ -93,19 +113,8 @@ static ssize_t plan_ranges(const struct tx_plan *p, bool target,
 		for (size_t j = 0; j < m; j++)
 			v[k++] = (struct ui_range){e[j].physical, e[j].length};
 	}
-	qsort(v, k, sizeof(*v), range_cmp);
-	n = 0;
-	for (size_t i = 0; i < k; i++) {
-		if (n && v[i].start <= v[n - 1].start + v[n - 1].len) {
-			uint64_t end = v[i].start + v[i].len;
-			if (end > v[n - 1].start + v[n - 1].len)
-				v[n - 1].len = end - v[n - 1].start;
-		} else {
-			v[n++] = v[i];
-		}
-	}
 	*out = v;
-	return (ssize_t)n;
+	return (ssize_t)ranges_merge(v, k);
 }
 
 /* The preview follows the session's pending plan. */
@@ -135,15 +144,82 @@ static void sync_plan(struct rl_session *s, struct ui *ui)
 	ui->nvacated = b > 0 ? (size_t)b : 0;
 }
 
+/* The extents of the files the session's search found, sorted and
+ * merged, into ui->hits (none when the search was made on another model:
+ * the next find makes it again). Made when the map is drawn after a
+ * command, not after every command of a script. */
+static void sync_hits(struct ui *ui)
+{
+	const struct rl_find *fd = ui->find;
+	size_t n = 0, cap = 0;
+	struct ui_range *h = NULL;
+
+	free(ui->hits);
+	ui->hits = NULL;
+	ui->nhits = 0;
+	ui->hits_stale = false;
+	if (!ui->model || !fd || fd->model != ui->model)
+		return;
+	for (size_t i = 0; i < fd->n; i++) {
+		size_t ne;
+		const struct lm_extent *e =
+		    lm_file_extents(ui->model, fd->ids[i], &ne);
+		for (size_t k = 0; k < ne; k++) {
+			if (mem_grow(&h, &cap, n + 1, sizeof(*h)) < 0) {
+				free(h);
+				return;
+			}
+			h[n++] = (struct ui_range){e[k].physical, e[k].length};
+		}
+	}
+	ui->hits = h;
+	ui->nhits = n ? ranges_merge(h, n) : 0;
+}
+
+/* After a find: the map goes to its current match (the file's first
+ * block) and the inode pane shows that file. */
+static void follow_find(struct rl_session *s, struct ui *ui)
+{
+	uint32_t id;
+	size_t n;
+	const struct lm_extent *e;
+
+	ui->find = &s->find;
+	ui->hits_stale = true;
+	if (ui->find_gen == s->find.gen)
+		return;
+	ui->find_gen = s->find.gen;
+	if (!ui->model || s->find.model != ui->model ||
+	    s->find.cur >= s->find.n)
+		return;
+	id = s->find.ids[s->find.cur];
+	e = lm_file_extents(ui->model, id, &n);
+	if (!n)
+		return;
+	size_t lo = 0;
+	for (size_t i = 1; i < n; i++)
+		if (e[i].logical < e[lo].logical)
+			lo = i;
+	ui_map_goto(ui, e[lo].physical);
+	ui->pane_file = id;
+	ui->dirty = true;
+}
+
 void ui_sync_session(struct rl_session *s)
 {
 	struct ui *ui = s->ui;
 
 	if (!ui)
 		return;
-	if (s->read_only_snapshot) {
-		ui->readonly = true;
-		ui->ro_why = "snapshot";
+	/* What the user may do, as the session says it ("read-only: ext4
+	 * needs root", "read-write: own files"): the status line shows it,
+	 * and the actions that would change the disk are refused early. */
+	{
+		const char *acc = session_access(s, true),
+		           *c = strchr(acc, ':');
+
+		ui->readonly = strncmp(acc, "read-only", 9) == 0;
+		ui->ro_why = c ? c + 2 : NULL;
 	}
 	sync_plan(s, ui);
 	if (ui->model != s->model) {
@@ -154,6 +230,7 @@ void ui_sync_session(struct rl_session *s)
 		if (ui->active && ui->model)
 			ui_map_layout(ui);
 	}
+	follow_find(s, ui);
 }
 
 static double mono_s(void)
@@ -397,6 +474,8 @@ void ui_draw(struct ui *ui)
 {
 	char status[1024];
 
+	if (ui->hits_stale)
+		sync_hits(ui);
 	erase();
 	if (ui->cols < UI_MIN_COLS || ui->rows < UI_MIN_ROWS) {
 		char m[128], *t;
@@ -657,10 +736,6 @@ static int ui_model(struct rl_session *s, struct ui *ui)
 		free(text);
 	}
 	ui_sync_session(s);
-	if (!ui->readonly && geteuid() != 0) {
-		ui->readonly = true;
-		ui->ro_why = "not root";
-	}
 	return 0;
 }
 

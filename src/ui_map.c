@@ -29,6 +29,7 @@ const struct ui_cell_style ui_cell_styles[UI_CELL_N] = {
     [UI_CELL_TARGET] = {'=', UI_ROLE_TARGET, "target"},
     [UI_CELL_PLANNED] = {'P', UI_ROLE_PLANNED, "planned"},
     [UI_CELL_VACATED] = {',', UI_ROLE_FREE, "to be freed"},
+    [UI_CELL_MATCH] = {'*', UI_ROLE_MATCH, "found"},
     [UI_CELL_OUTSIDE] = {' ', UI_ROLE_DEFAULT, "outside"},
 };
 
@@ -56,6 +57,7 @@ static const int legend_order[] = {
     UI_CELL_FREE,     UI_CELL_MIXED,  UI_CELL_META,      UI_CELL_DATA,
     UI_CELL_FRAG,     UI_CELL_SHARED, UI_CELL_UNWRITTEN, UI_CELL_UNKNOWN,
     UI_CELL_SELECTED, UI_CELL_TARGET, UI_CELL_PLANNED,   UI_CELL_VACATED,
+    UI_CELL_MATCH,
 };
 #define LEGEND_N (sizeof(legend_order) / sizeof(legend_order[0]))
 
@@ -363,6 +365,12 @@ void ui_map_draw(struct ui *ui)
 					            .glyph;
 				attr = ui_attr(ui, UI_ROLE_TARGET);
 			}
+			/* The search's matches (find, / n N). */
+			if (k != UI_CELL_OUTSIDE && k != UI_CELL_SELECTED &&
+			    ranges_meet(ui->hits, ui->nhits, a, b)) {
+				glyph = ui_cell_styles[UI_CELL_MATCH].glyph;
+				attr = ui_attr(ui, UI_ROLE_MATCH);
+			}
 			/* Preview (the planner's pending plan): the
 			 * places it frees, and where the data goes. */
 			if (k != UI_CELL_OUTSIDE &&
@@ -471,8 +479,7 @@ void ui_map_status(struct ui *ui, char *buf, size_t size)
 
 	rl = snprintf(right, sizeof(right), " | %s | %s%s%s", zoom,
 	              ui->readonly ? "read-only" : "read-write",
-	              ui->readonly && ui->ro_why ? ": " : "",
-	              ui->readonly && ui->ro_why ? ui->ro_why : "");
+	              ui->ro_why ? ": " : "", ui->ro_why ? ui->ro_why : "");
 	ll = snprintf(left, sizeof(left), "0x%" PRIx64 "-0x%" PRIx64 " %s", a,
 	              b ? b - 1 : 0, owners[0] ? owners : "-");
 	if (ll + rl > w && w - rl > 3 && (size_t)(w - rl) < sizeof(left)) {

@@ -143,23 +143,61 @@ static char *complete_theme(const char *text, int state)
 	return NULL;
 }
 
-/* Paths of files in the layout model (relative to the volume root). */
+/* Paths of files in the layout model, in the form the text started:
+ * absolute under the mount point when it starts with '/', else relative
+ * to the volume root (what every command resolves, session_path_resolve).
+ */
 static char *complete_volume_path(const char *text, int state)
 {
 	static uint32_t i;
-	static size_t len;
+	static size_t len, ml;
+	static const char *mp;
 	struct lm_model *m = p_ui->model;
 
 	if (!state) {
 		i = 0;
 		len = strlen(text);
+		mp = m ? lm_geometry(m)->fs.mountpoint : "";
+		ml = strcmp(mp, "/") ? strlen(mp) : 0;
 	}
-	while (m && i < lm_file_count(m)) {
+	if (!m)
+		return NULL;
+	if (text[0] == '/') {
+		/* the mount point itself, then the paths under it */
+		while (i < lm_file_count(m)) {
+			const char *p = lm_file_path(m, i++, 0);
+			char *abs;
+			if (!p || asprintf(&abs, "%s/%s", ml ? mp : "", p) < 0)
+				continue;
+			if (!strncmp(abs, text, len))
+				return abs;
+			free(abs);
+		}
+		return NULL;
+	}
+	while (i < lm_file_count(m)) {
 		const char *p = lm_file_path(m, i++, 0);
 		if (p && !strncmp(p, text, len))
 			return strdup(p);
 	}
 	return NULL;
+}
+
+/* Does the line's command take paths on the volume (CMD_F_PATHS, or goto
+ * and select, whose FILE is one of their forms)? */
+static bool takes_volume_path(void)
+{
+	char name[32];
+	size_t n = strcspn(rl_line_buffer, " ");
+	const struct cmd_def *d;
+
+	if (n >= sizeof(name))
+		return false;
+	memcpy(name, rl_line_buffer, n);
+	name[n] = '\0';
+	d = cmd_find(name);
+	return d && ((d->flags & CMD_F_PATHS) || !strcmp(name, "goto") ||
+	             !strcmp(name, "select"));
 }
 
 static bool first_word_is(const char *const *words)
@@ -175,8 +213,6 @@ static bool first_word_is(const char *const *words)
 
 static char **p_complete(const char *text, int start, int end)
 {
-	static const char *const on_volume[] = {"goto", "select", "show",
-	                                        "frag", NULL};
 	static const char *const themes[] = {"theme", NULL};
 
 	(void)end;
@@ -186,7 +222,7 @@ static char **p_complete(const char *text, int start, int end)
 		rl_attempted_completion_over = 1;
 		return rl_completion_matches(text, complete_theme);
 	}
-	if (first_word_is(on_volume) && p_ui->model) {
+	if (takes_volume_path() && p_ui->model) {
 		rl_attempted_completion_over = 1;
 		return rl_completion_matches(text, complete_volume_path);
 	}

@@ -83,16 +83,17 @@ check_kind() {
 	expect user 1 'pub: Permission denied' -- -e "allocate $M/pub 64K 0 4K" "$M"
 	expect user 1 'pub: Permission denied' -- -e "movedata $M/pub $M/user/space 0 4K" "$M"
 	expect user 1 'pub: Permission denied' -- -e "movedata $M/user/own $M/pub 0 4K" "$M"
-	expect user 1 'pub: Permission denied' -- -e "place $M/pub 0x1000000" "$M"
-	expect user 1 'priv: Permission denied' -- -e "place $M/priv 0x1000000" "$M"
+	# (on ext4 placement is refused first: it needs root there)
+	expect user 1 'pub: Permission denied|not root: moving data on ext4 needs root' -- -e "place $M/pub 0x1000000" "$M"
+	expect user 1 'priv: Permission denied|not root: moving data on ext4' -- -e "place $M/priv 0x1000000" "$M"
 	# writable by everyone, but not the user's: still refused
 	cp "$M/pub" "$M/shared"
 	chmod 666 "$M/shared"
 	expect user 1 "shared: not permitted \(another user's file" -- -e "movedata $M/shared $M/user/space 0 4K" "$M"
 	expect user 1 "shared: not permitted" -- -e "movedata $M/user/own $M/shared 0 4K" "$M"
-	expect user 1 "shared: not permitted" -- -e "place $M/shared 0x1000000" "$M"
+	expect user 1 "shared: not permitted|not root: moving data on ext4" -- -e "place $M/shared 0x1000000" "$M"
 	expect user 1 "shared: not permitted" -- -e "allocate $M/shared 64K 0 4K" "$M"
-	expect user 1 'shared|journal|not supported' -- -e "move $M/shared --to 0x1000000" "$M"
+	expect user 1 'shared|journal|not supported|not root: moving data on ext4' -- -e "move $M/shared --to 0x1000000" "$M"
 	cmp -s "$M/pub" "$M/shared" || fail "$kind: shared changed by refused moves"
 	[ "$(md5sum <"$M/pub")" = "$sum" ] || fail "$kind: pub changed by refused moves"
 	[ "$(stat -c %s "$M/pub")" = 65536 ] || fail "$kind: pub size changed"
@@ -165,8 +166,15 @@ check_root_notes() {
 	ext4)
 		mkdir -m 700 "$uj"
 		chown nobody:"$NOGROUP" "$uj"
-		expect user 1 'note: move needs root on ext4: exact placement' -- \
+		# refused before anything runs, with the reason; info and
+		# the dry runs say what the user can do
+		expect user 1 'move: not root: moving data on ext4 needs root \(exact placement' -- \
 			--journal-dir "$uj" -e "move $M/user/own --to $g" "$M"
+		[ -z "$(ls -A "$uj")" ] || fail "ext4: a refused move opened a journal"
+		expect user 0 'access: +read-only: not root \(moving data on ext4 needs root' -- -e info "$M"
+		expect user 0 '"can_move":false' -- --json -e info "$M"
+		expect user 0 'plan:|nothing to do' -- -e "move $M/user/own --to $g --dry-run" "$M"
+		expect root 0 'access: +read-write' -- -e info "$M"
 		;;
 	esac
 }
@@ -179,8 +187,9 @@ if vol_kind_enabled btrfs && command -v mkfs.btrfs >/dev/null; then check_kind b
 # user's XDG state directory, created 0700; a state directory another user
 # controls, or a symlink planted there, is refused. The volume is the
 # user's (its root directory too: XFS placement stages in the mount root;
-# ext4 placement needs root for the allocator's tunables, so the move
-# itself runs on XFS where it can).
+# ext4 placement needs root for the allocator's tunables, so there the
+# move is refused before any journal is made, and the journal's checks
+# run on XFS, where a user can move).
 check_user_journal() {
 	local kind=$1 M H f n uuid sum old_home=$HOME
 	vol_create "$kind" "$2"
@@ -202,13 +211,19 @@ check_user_journal() {
 	chown nobody:"$NOGROUP" "$H"
 	unset RELAYOUT_JOURNAL_DIR XDG_STATE_HOME
 	export HOME=$H
-	if [ "$kind" = xfs ]; then
-		expect user 0 'transaction 1: .* moved .*verified' -- -e "defrag $f" "$M"
-		[ "$(md5sum <"$f")" = "$sum" ] || fail "$kind: user's defrag changed the content"
-	else
-		# the move fails (placement needs root here), the journal is kept
-		expect user 1 'transaction 1 failed: .*nothing of this step' -- -e "defrag $f" "$M"
+	if [ "$kind" = ext4 ]; then
+		# placement needs root here: refused before a journal or a
+		# lock is made, saying so (the journal's checks run on XFS)
+		expect user 1 'defrag: not root: moving data on ext4 needs root' -- -e "defrag $f" "$M"
+		[ ! -e "$H/.local/state/relayout/journal/$uuid.journal" ] ||
+			fail "$kind: a refused defrag opened a journal"
+		[ "$(md5sum <"$f")" = "$sum" ] || fail "$kind: content changed"
+		export HOME=$old_home
+		vol_destroy
+		return
 	fi
+	expect user 0 'transaction 1: .* moved .*verified' -- -e "defrag $f" "$M"
+	[ "$(md5sum <"$f")" = "$sum" ] || fail "$kind: user's defrag changed the content"
 	[ "$(stat -c '%U %a' "$H/.local/state/relayout/journal" 2>&1)" = "nobody 700" ] ||
 		fail "$kind: user journal dir: $(stat -c '%U %a' "$H/.local/state/relayout/journal" 2>&1)"
 	[ "$(stat -c '%U %a' "$H/.local/state/relayout/journal/$uuid.journal" 2>&1)" = "nobody 600" ] ||
@@ -217,7 +232,6 @@ check_user_journal() {
 	[ ! -e "/var/lib/relayout/$uuid.journal" ] || fail "$kind: the user's journal went to /var/lib/relayout"
 	# later moves: into the last free extent (defrag has nothing to do)
 	local mv_rc=0
-	[ "$kind" = xfs ] || mv_rc=1
 	next_move() { echo "move $f --to $(($("$RELAYOUT" -e free "$M" | awk '$1 ~ /^0x/ {s = $1} END {print s}') + (1 << 20)))"; }
 	# XDG_STATE_HOME names it
 	export XDG_STATE_HOME=$H/st

@@ -43,6 +43,7 @@ sync -f "$M"
 fallocate -l 256K "$M/prealloc.dat"
 sync -f "$M"
 
+AS=() # the user to run as (setpriv ...), or root
 ENVS=(env -i PATH="$PATH" TERM=xterm-256color LC_ALL=C.UTF-8 TZ=UTC
 	HOME="$T" XDG_STATE_HOME="$T/state" RELAYOUT_JOURNAL_DIR="$T/journal"
 	RELAYOUT_THEMES_DIR="$top_srcdir/share/themes")
@@ -54,7 +55,7 @@ start() {
 	local name=$1 q=
 	shift
 	rm -f "$T/$name".{pid,rc,stty}
-	for a in "${ENVS[@]}" "$RELAYOUT" "$@"; do q+=" $(printf '%q' "$a")"; done
+	for a in "${AS[@]}" "${ENVS[@]}" "$RELAYOUT" "$@"; do q+=" $(printf '%q' "$a")"; done
 	tm new-session -d -s "$name" -x "$COLS" -y "$ROWS" \
 		"sh -c 'echo \$\$ > $T/$name.pid; exec $q'; echo \$? > $T/$name.rc; stty -a > $T/$name.stty; sleep 60"
 	wait_screen "$name" '1 cell =' || fail "$name: the map did not appear"
@@ -211,12 +212,42 @@ wait_screen a "Terminal too small" || fail "tiny terminal: no message"
 tm resize-window -t a -x "$COLS" -y "$ROWS"
 wait_screen a "1 cell =" || fail "map did not come back after resize"
 
-# '/' opens 'goto ' with completion of the volume's paths.
-keys a /
+# 'g' opens 'goto ' with completion of the volume's paths; an absolute
+# path under the mount point is the same file.
+keys a g
 tm send-keys -t a -l "oth"
 keys a Tab
 keys a Enter
 wait_screen a "other.dat @ 0x0 " || fail "goto with path completion"
+cmd a "goto big1"
+cmd a "goto $M/other.dat"
+wait_screen a "other.dat @ 0x0 " || fail "goto an absolute path"
+
+# '/' searches names (find): a substring, then n and N step through the
+# matches by address (wrapping, as in less and vim); the map marks the
+# cells of every match with '*', the legend says so.
+keys a /
+tm send-keys -t a -l "big"
+keys a Enter
+wait_screen a "match 1 of 3 for 'big': big1 at 0x" || fail "/big: no first match"
+wait_screen a "big1 @ 0x0 " || fail "/big: the cursor is not on big1"
+screen a "$T/f1"
+[ "$(sed '1d;$d' "$T/f1" | head -n -3 | tr -cd '*' | wc -c)" -ge 3 ] ||
+	fail "/big: the matches are not marked on the map"
+grep -q '^\* found' "$T/f1" || fail "/big: the legend does not name '*'"
+golden ui-find "$T/f1"
+keys a n
+wait_screen a "match 2 of 3 for 'big': big2 at" || fail "n: not the second match"
+wait_screen a "big2 @ 0x0 " || fail "n: the cursor is not on big2"
+keys a N
+keys a N
+wait_screen a "match 3 of 3 for 'big': big3 at .*(wrapped to the last)" ||
+	fail "N N: did not wrap to the last match"
+# a glob (the whole name), and one that matches nothing: an error
+cmd a "find '*.dat'"
+wait_screen a "match 1 of 3 for '\*.dat'" || fail "find '*.dat'"
+cmd a "find 'nosuch*'"
+wait_screen a "no file matches 'nosuch\*'" || fail "find: no error for no match"
 
 keys a q
 wait_file "$T/a.rc" || fail "q did not quit"
@@ -256,10 +287,19 @@ keys r j j l l l
 cmd r "goto frag.dat"
 keys r Space
 keys r m l l l l m
+keys r /
+tm send-keys -t r -l "big"
+keys r Enter
+keys r n
+cmd r "show $M/big2"
 screen r "$T/r1"
 keys r q
 wait_file "$T/r.rc"
 grep -q "^select -- frag.dat" "$T/rec.txt" || fail "recording lacks the selection"
+grep -q "^find --next" "$T/rec.txt" || fail "recording lacks the search"
+# paths are recorded relative to the volume's root
+grep -q "^show big2$" "$T/rec.txt" || fail "recording: 'show $M/big2' not as 'show big2'"
+grep -q "$M/" <(grep -v '^#' "$T/rec.txt") && fail "recording holds the mount point: $(cat "$T/rec.txt")"
 start p --ui -x "$T/rec.txt" "$M"
 screen p "$T/p1"
 keys p q
@@ -280,6 +320,43 @@ tail -1 "$T/s1" | grep -q "read-only: snapshot" || fail "snapshot not read-only:
 keys s u
 wait_screen s "snapshot (read-only)" || fail "undo key in a snapshot view"
 keys s q
+
+# ------------------------------- not root, at 80x24 (the size's goldens)
+# A user (nobody) on ext4: the status line says what the user may do; v
+# and a are refused at once with the reason; a search works as for root.
+if command -v setpriv >/dev/null && id nobody >/dev/null 2>&1; then
+	chmod 755 "$VOL_DIR" "$T"
+	mkdir -p "$T/nobody"
+	chown nobody "$T/nobody"
+	AS=(setpriv --reuid=nobody --regid="$(id -gn nobody)" --clear-groups
+		--inh-caps=-all --bounding-set=-all --)
+	if "${AS[@]}" test -x "$RELAYOUT"; then
+		COLS=80 ROWS=24 start u "$M"
+		wait_screen u "read-only: ext4 needs root" ||
+			fail "not root: the status line does not say read-only"
+		cmd u "goto frag.dat"
+		keys u Space
+		cmd u "target 0x1000000 0x1400000"
+		keys u v
+		wait_screen u "not root: moving data on ext4 needs root" ||
+			fail "not root: v was not refused with the reason"
+		tm capture-pane -p -t u | grep -q "plan:" && fail "not root: v made a plan"
+		keys u a
+		wait_screen u "not root: moving data on ext4 needs root" ||
+			fail "not root: a was not refused with the reason"
+		cmd u "select clear"
+		cmd u "target clear"
+		keys u /
+		tm send-keys -t u -l "big"
+		keys u Enter
+		wait_screen u "match 1 of 3 for 'big'" || fail "not root: /big"
+		screen u "$T/nobody/u1"
+		golden ui-find-80x24 "$T/nobody/u1"
+		keys u q
+		wait_file "$T/u.rc"
+	fi
+	AS=()
+fi
 
 # -------------------------------------------- signals restore the terminal
 for sig in TERM SEGV; do
@@ -499,6 +576,35 @@ wait_file "$T/demo.rc" || fail "--demo: q did not quit"
 if [ -n "$ddev" ] && losetup "$ddev" 2>/dev/null | grep -q relayout-demo; then
 	fail "--demo: $ddev still holds the demo image after quitting"
 fi
+
+# A recording made on a demo replays on a fresh demo: the same volume
+# (UUID, files, layout) and paths relative to the volume's root give the
+# same moves and the same screen.
+start d1 --demo -r "$T/demo-rec.txt"
+cmd d1 "find data3"
+keys d1 Space
+cmd d1 "target 0x4000000 0x4400000"
+keys d1 v
+wait_screen d1 "plan:" || fail "demo: no plan"
+keys d1 a
+wait_screen d1 "Apply" || fail "demo: no confirmation"
+keys d1 y
+wait_screen d1 "applied:" || fail "demo: the move was not applied"
+screen d1 "$T/d1"
+keys d1 q
+wait_file "$T/d1.rc"
+grep -Eq '^volume-uuid 72656c61-796f-4574-a064-656d6f000001$' "$T/demo-rec.txt" ||
+	fail "demo: not the fixed UUID: $(cat "$T/demo-rec.txt")"
+grep -Eq '^[a-z]+ .*-- frag/data3\.db$' "$T/demo-rec.txt" ||
+	fail "demo: the move is not recorded with a volume-relative path: $(cat "$T/demo-rec.txt")"
+start d2 --demo --ui -x "$T/demo-rec.txt"
+screen d2 "$T/d2"
+keys d2 q
+wait_file "$T/d2.rc"
+[ "$(cat "$T/d2.rc")" = 0 ] || fail "demo replay: exit status $(cat "$T/d2.rc")"
+demo_screen() { sed -e 's#/tmp/relayout-demo\.[A-Za-z0-9]*/mnt#/DEMO#g' -e "$((ROWS - 1))d" "$1"; }
+diff -u <(demo_screen "$T/d1") <(demo_screen "$T/d2") >&2 ||
+	fail "a demo recording replayed on a fresh demo gives another screen"
 
 [ "$fails" = 0 ] || { echo "$fails failure(s)" >&2; exit 1; }
 echo "ui: all screen tests passed"

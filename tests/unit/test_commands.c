@@ -13,6 +13,7 @@
 #include "commands.h"
 #include "output.h"
 #include "session.h"
+#include "session_model.h"
 
 static void test_table_sane(void **state)
 {
@@ -423,6 +424,147 @@ static void test_escape(void **state)
 	cJSON_Delete(j);
 }
 
+/* The search pattern: substring or glob, name or whole path, smartcase. */
+static void test_name_match(void **state)
+{
+	(void)state;
+	/* substring of the name */
+	assert_true(session_name_match("note", "docs/note001.txt"));
+	assert_true(session_name_match("001", "docs/note001.txt"));
+	assert_false(session_name_match("docs", "docs/note001.txt"));
+	/* with a '/': the whole path */
+	assert_true(session_name_match("docs/", "docs/note001.txt"));
+	assert_true(session_name_match("s/no", "docs/note001.txt"));
+	assert_false(session_name_match("frag/", "docs/note001.txt"));
+	/* globs: the whole name (or path), not a part */
+	assert_true(session_name_match("*.txt", "docs/note001.txt"));
+	assert_true(session_name_match("note0?1.txt", "docs/note001.txt"));
+	assert_true(session_name_match("note[0-9]*", "docs/note001.txt"));
+	assert_false(session_name_match("*.db", "docs/note001.txt"));
+	assert_false(session_name_match("note*", "docs/xnote"));
+	assert_true(session_name_match("note", "docs/xnote"));
+	assert_false(session_name_match("note?", "docs/note"));
+	assert_true(session_name_match("docs/*", "docs/note001.txt"));
+	assert_false(session_name_match("*.txt", "docs.txt/data"));
+	/* case ignored unless the pattern has upper case */
+	assert_true(session_name_match("readme", "README"));
+	assert_true(session_name_match("read*", "README"));
+	assert_false(session_name_match("Readme", "README"));
+	assert_false(session_name_match("README", "readme"));
+	assert_true(session_name_match("README", "x/README"));
+	/* a name at the root; nothing matches an empty pattern */
+	assert_true(session_name_match("top", "top"));
+	assert_false(session_name_match("", "top"));
+	assert_false(session_name_match("x", ""));
+}
+
+/* A fake volume for the resolver: these paths exist. */
+static bool fake_exists(const char *abs, void *ctx)
+{
+	const char *const *p = ctx;
+
+	for (; *p; p++)
+		if (!strcmp(*p, abs))
+			return true;
+	return false;
+}
+
+static void test_path_resolve(void **state)
+{
+	static const char *const have[] = {"/mnt/v/docs/a", "/mnt/v/a",
+	                                   "/mnt/v/docs/only-here",
+	                                   "/mnt/v/root-only", NULL};
+	void *ctx = (void *)have;
+	char out[64];
+
+	(void)state;
+#define R(cwd, arg)                                                            \
+	session_path_resolve("/mnt/v", cwd, arg, fake_exists, ctx, out,        \
+	                     sizeof(out))
+	/* absolute: under the mount point, normalized */
+	assert_int_equal(R(NULL, "/mnt/v/docs/a"), 0);
+	assert_string_equal(out, "docs/a");
+	assert_int_equal(R(NULL, "/mnt/v/docs/../a"), 0);
+	assert_string_equal(out, "a");
+	assert_int_equal(R(NULL, "/mnt/v"), 0);
+	assert_string_equal(out, ".");
+	assert_int_equal(R(NULL, "/mnt/v/"), 0);
+	assert_string_equal(out, ".");
+	assert_int_equal(R(NULL, "/mnt/vx/a"), -EXDEV);
+	assert_int_equal(R(NULL, "/etc/passwd"), -EXDEV);
+	assert_int_equal(R(NULL, "/mnt/v/../v2/a"), -EXDEV);
+	/* relative, cwd off the volume: from the volume's root */
+	assert_int_equal(R(NULL, "docs/a"), 0);
+	assert_string_equal(out, "docs/a");
+	assert_int_equal(R("/home/u", "docs//./a/"), 0);
+	assert_string_equal(out, "docs/a");
+	assert_int_equal(R("/home/u", "./a"), 0);
+	assert_string_equal(out, "a");
+	assert_int_equal(R(NULL, "../x"), -EXDEV);
+	/* cwd on the volume: from there when it exists there ... */
+	assert_int_equal(R("/mnt/v/docs", "a"), 0);
+	assert_string_equal(out, "docs/a");
+	assert_int_equal(R("/mnt/v/docs", "only-here"), 0);
+	assert_string_equal(out, "docs/only-here");
+	/* ... or exists nowhere (a file to create) ... */
+	assert_int_equal(R("/mnt/v/docs", "new"), 0);
+	assert_string_equal(out, "docs/new");
+	/* ... else from the root, where it exists */
+	assert_int_equal(R("/mnt/v/docs", "root-only"), 0);
+	assert_string_equal(out, "root-only");
+	assert_int_equal(R("/mnt/v/docs", "docs/a"), 0);
+	assert_string_equal(out, "docs/a");
+	/* ./ and ../ always from cwd */
+	assert_int_equal(R("/mnt/v/docs", "./root-only"), 0);
+	assert_string_equal(out, "docs/root-only");
+	assert_int_equal(R("/mnt/v/docs", "../a"), 0);
+	assert_string_equal(out, "a");
+	assert_int_equal(R("/mnt/v/docs", ".."), 0);
+	assert_string_equal(out, ".");
+	assert_int_equal(R("/mnt/v/docs", "../../etc"), -EXDEV);
+	/* the mount point "/" */
+	assert_int_equal(session_path_resolve("/", "/home", "u/f", NULL, NULL,
+	                                      out, sizeof(out)),
+	                 0);
+	assert_string_equal(out, "home/u/f");
+	assert_int_equal(session_path_resolve("/", NULL, "/etc/x", NULL, NULL,
+	                                      out, sizeof(out)),
+	                 0);
+	assert_string_equal(out, "etc/x");
+	/* too long for out; empty */
+	assert_int_equal(R(NULL, "docs/aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
+	                         "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"),
+	                 -ENAMETOOLONG);
+	assert_int_equal(R(NULL, ""), -ENOENT);
+#undef R
+}
+
+/* Which arguments the executor resolves as paths on the volume (files
+ * off the volume, patterns and sizes are not). */
+static void test_path_args(void **state)
+{
+	static const struct {
+		const char *cmd;
+		int k;
+		bool path;
+	} t[] = {
+	    {"move", 0, true},      {"move", 1, false},
+	    {"movedata", 0, true},  {"movedata", 1, true},
+	    {"movedata", 2, false}, {"frag", 0, true},
+	    {"frag", 5, true},      {"defrag", 3, true},
+	    {"group", 2, true},     {"extents", 0, true},
+	    {"extents", 1, false},  {"place", 1, false},
+	    {"export", 0, false},   {"import", 0, false},
+	    {"record", 0, false},   {"source", 0, false},
+	    {"find", 0, false},
+	};
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(t) / sizeof(t[0]); i++)
+		assert_int_equal(cmd_arg_is_path(cmd_find(t[i].cmd), t[i].k),
+		                 t[i].path);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -438,6 +580,9 @@ int main(void)
 	    cmocka_unit_test(test_script_hostile),
 	    cmocka_unit_test(test_script_self),
 	    cmocka_unit_test(test_escape),
+	    cmocka_unit_test(test_name_match),
+	    cmocka_unit_test(test_path_resolve),
+	    cmocka_unit_test(test_path_args),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
