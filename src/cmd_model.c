@@ -723,28 +723,27 @@ enum cmd_status cmd_find_(struct rl_session *s, const struct cmd_call *c)
 		}
 		return out_json_emit(s, o) < 0 ? CMD_FAIL : CMD_OK;
 	}
-	/* The first line is what the UI's message line shows. */
-	{
-		uint32_t id = s->find.ids[s->find.cur];
-		uint64_t addr = 0;
-
-		file_start(m, id, &addr);
-		fprintf(s->out,
-		        "match %zu of %zu for '%s': %s at 0x%" PRIx64 "%s\n",
-		        s->find.cur + 1, s->find.n, OUT_ESC(s->find.pattern),
-		        OUT_ESC(lm_file_path(m, id, 0)), addr,
-		        wrapped ? next ? " (wrapped to the first)"
-		                       : " (wrapped to the last)"
-		                : "");
+	/* The list, then the current match: the last line is what the
+	 * UI's message line shows. */
+	if (!next && !prev) {
+		size_t shown = all || s->find.n <= 20 ? s->find.n : 20;
+		for (size_t i = 0; i < shown; i++)
+			find_line(s, m, i);
+		if (shown < s->find.n)
+			fprintf(s->out,
+			        "... %zu more (--all lists every one)\n",
+			        s->find.n - shown);
 	}
-	if (next || prev)
-		return CMD_OK;
-	size_t shown = all || s->find.n <= 20 ? s->find.n : 20;
-	for (size_t i = 0; i < shown; i++)
-		find_line(s, m, i);
-	if (shown < s->find.n)
-		fprintf(s->out, "... %zu more (--all lists every one)\n",
-		        s->find.n - shown);
+	uint32_t id = s->find.ids[s->find.cur];
+	uint64_t addr = 0;
+
+	file_start(m, id, &addr);
+	fprintf(s->out, "match %zu of %zu for '%s': %s at 0x%" PRIx64 "%s\n",
+	        s->find.cur + 1, s->find.n, OUT_ESC(s->find.pattern),
+	        OUT_ESC(lm_file_path(m, id, 0)), addr,
+	        !wrapped ? ""
+	        : next   ? " (wrapped to the first)"
+	                 : " (wrapped to the last)");
 	return CMD_OK;
 }
 

@@ -78,6 +78,10 @@ static const struct {
     {"keys", "this help"},
     {"prompt", "the command prompt (Tab completes, Up: history)"},
     {"prompt \"goto \"", "go to an address or a file (the prompt)"},
+    {"prompt \"find \"", "search names (substring or glob); the map "
+                         "marks them *"},
+    {"find --next", "the next match of the search (wraps)"},
+    {"find --prev", "the previous match of the search (wraps)"},
     {"zoom in", "zoom in around the cursor"},
     {"zoom out", "zoom out"},
     {"zoom max", "one block per cell"},

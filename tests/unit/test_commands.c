@@ -474,69 +474,59 @@ static void test_path_resolve(void **state)
 	static const char *const have[] = {"/mnt/v/docs/a", "/mnt/v/a",
 	                                   "/mnt/v/docs/only-here",
 	                                   "/mnt/v/root-only", NULL};
-	void *ctx = (void *)have;
+	/* mount point, cwd, argument: result (0 or -errno), path wanted */
+	static const struct {
+		const char *mp, *cwd, *arg;
+		int r;
+		const char *want;
+	} t[] = {
+	    /* absolute: under the mount point, normalized */
+	    {"/mnt/v", NULL, "/mnt/v/docs/a", 0, "docs/a"},
+	    {"/mnt/v", NULL, "/mnt/v/docs/../a", 0, "a"},
+	    {"/mnt/v", NULL, "/mnt/v", 0, "."},
+	    {"/mnt/v", NULL, "/mnt/v/", 0, "."},
+	    {"/mnt/v", NULL, "/mnt/vx/a", -EXDEV, NULL},
+	    {"/mnt/v", NULL, "/etc/passwd", -EXDEV, NULL},
+	    {"/mnt/v", NULL, "/mnt/v/../v2/a", -EXDEV, NULL},
+	    /* relative, cwd off the volume: from the volume's root */
+	    {"/mnt/v", NULL, "docs/a", 0, "docs/a"},
+	    {"/mnt/v", "/home/u", "docs//./a/", 0, "docs/a"},
+	    {"/mnt/v", "/home/u", "./a", 0, "a"},
+	    {"/mnt/v", NULL, "../x", -EXDEV, NULL},
+	    /* cwd on the volume: from there when it exists there, */
+	    {"/mnt/v", "/mnt/v/docs", "a", 0, "docs/a"},
+	    {"/mnt/v", "/mnt/v/docs", "only-here", 0, "docs/only-here"},
+	    /* or exists nowhere (a file to create), */
+	    {"/mnt/v", "/mnt/v/docs", "new", 0, "docs/new"},
+	    /* else from the root, where it exists */
+	    {"/mnt/v", "/mnt/v/docs", "root-only", 0, "root-only"},
+	    {"/mnt/v", "/mnt/v/docs", "docs/a", 0, "docs/a"},
+	    /* ./ and ../ always from cwd */
+	    {"/mnt/v", "/mnt/v/docs", "./root-only", 0, "docs/root-only"},
+	    {"/mnt/v", "/mnt/v/docs", "../a", 0, "a"},
+	    {"/mnt/v", "/mnt/v/docs", "..", 0, "."},
+	    {"/mnt/v", "/mnt/v/docs", "../../etc", -EXDEV, NULL},
+	    /* the mount point "/" */
+	    {"/", "/home", "u/f", 0, "home/u/f"},
+	    {"/", NULL, "/etc/x", 0, "etc/x"},
+	    /* too long for out; empty */
+	    {"/mnt/v", NULL,
+	     "docs/"
+	     "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa",
+	     -ENAMETOOLONG, NULL},
+	    {"/mnt/v", NULL, "", -ENOENT, NULL},
+	};
 	char out[64];
 
 	(void)state;
-#define R(cwd, arg)                                                            \
-	session_path_resolve("/mnt/v", cwd, arg, fake_exists, ctx, out,        \
-	                     sizeof(out))
-	/* absolute: under the mount point, normalized */
-	assert_int_equal(R(NULL, "/mnt/v/docs/a"), 0);
-	assert_string_equal(out, "docs/a");
-	assert_int_equal(R(NULL, "/mnt/v/docs/../a"), 0);
-	assert_string_equal(out, "a");
-	assert_int_equal(R(NULL, "/mnt/v"), 0);
-	assert_string_equal(out, ".");
-	assert_int_equal(R(NULL, "/mnt/v/"), 0);
-	assert_string_equal(out, ".");
-	assert_int_equal(R(NULL, "/mnt/vx/a"), -EXDEV);
-	assert_int_equal(R(NULL, "/etc/passwd"), -EXDEV);
-	assert_int_equal(R(NULL, "/mnt/v/../v2/a"), -EXDEV);
-	/* relative, cwd off the volume: from the volume's root */
-	assert_int_equal(R(NULL, "docs/a"), 0);
-	assert_string_equal(out, "docs/a");
-	assert_int_equal(R("/home/u", "docs//./a/"), 0);
-	assert_string_equal(out, "docs/a");
-	assert_int_equal(R("/home/u", "./a"), 0);
-	assert_string_equal(out, "a");
-	assert_int_equal(R(NULL, "../x"), -EXDEV);
-	/* cwd on the volume: from there when it exists there ... */
-	assert_int_equal(R("/mnt/v/docs", "a"), 0);
-	assert_string_equal(out, "docs/a");
-	assert_int_equal(R("/mnt/v/docs", "only-here"), 0);
-	assert_string_equal(out, "docs/only-here");
-	/* ... or exists nowhere (a file to create) ... */
-	assert_int_equal(R("/mnt/v/docs", "new"), 0);
-	assert_string_equal(out, "docs/new");
-	/* ... else from the root, where it exists */
-	assert_int_equal(R("/mnt/v/docs", "root-only"), 0);
-	assert_string_equal(out, "root-only");
-	assert_int_equal(R("/mnt/v/docs", "docs/a"), 0);
-	assert_string_equal(out, "docs/a");
-	/* ./ and ../ always from cwd */
-	assert_int_equal(R("/mnt/v/docs", "./root-only"), 0);
-	assert_string_equal(out, "docs/root-only");
-	assert_int_equal(R("/mnt/v/docs", "../a"), 0);
-	assert_string_equal(out, "a");
-	assert_int_equal(R("/mnt/v/docs", ".."), 0);
-	assert_string_equal(out, ".");
-	assert_int_equal(R("/mnt/v/docs", "../../etc"), -EXDEV);
-	/* the mount point "/" */
-	assert_int_equal(session_path_resolve("/", "/home", "u/f", NULL, NULL,
-	                                      out, sizeof(out)),
-	                 0);
-	assert_string_equal(out, "home/u/f");
-	assert_int_equal(session_path_resolve("/", NULL, "/etc/x", NULL, NULL,
-	                                      out, sizeof(out)),
-	                 0);
-	assert_string_equal(out, "etc/x");
-	/* too long for out; empty */
-	assert_int_equal(R(NULL, "docs/aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
-	                         "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"),
-	                 -ENAMETOOLONG);
-	assert_int_equal(R(NULL, ""), -ENOENT);
-#undef R
+	for (size_t i = 0; i < sizeof(t) / sizeof(t[0]); i++) {
+		int r = session_path_resolve(t[i].mp, t[i].cwd, t[i].arg,
+		                             fake_exists, (void *)have, out,
+		                             sizeof(out));
+		assert_int_equal(r, t[i].r);
+		if (t[i].want)
+			assert_string_equal(out, t[i].want);
+	}
 }
 
 /* Which arguments the executor resolves as paths on the volume (files
