@@ -9,6 +9,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
+#include "layout_model.h"
 #include "mem.h"
 #include "output.h"
 #include "session.h"
@@ -106,41 +107,82 @@ bool cmd_has_opt(const struct cmd_call *c, const char *name, const char **val)
 	return false;
 }
 
-bool cmd_arg_is_path(const struct cmd_def *d, int k)
+/* Word k of d's synopsis (the last one repeats when it ends "..."), less
+ * its brackets and dots, into *w, *wl. false: there is none. */
+static bool synopsis_word(const struct cmd_def *d, int k, const char **w,
+                          size_t *wl)
 {
-	static const char *const names[] = {"FILE", "PATH", "DATAFILE",
-	                                    "SPACEFILE"};
-	const char *p = d->args, *w = NULL;
-	size_t wl = 0;
+	const char *p = d->args;
 
-	if (!(d->flags & CMD_F_PATHS) || k < 0)
+	*w = NULL;
+	*wl = 0;
+	if (k < 0)
 		return false;
-	/* word k of the synopsis; the last one repeats when it ends "..." */
 	for (int i = 0; *p; i++) {
 		p += strspn(p, " ");
 		if (!*p)
 			break;
-		w = p;
-		wl = strcspn(p, " ");
-		p += wl;
+		*w = p;
+		*wl = strcspn(p, " ");
+		p += *wl;
 		if (i == k)
 			break;
-		if (!*p && !(wl > 3 && !strncmp(w + wl - 3, "...", 3)) &&
-		    !(wl > 4 && !strncmp(w + wl - 4, "...]", 4)))
+		if (!*p && !(*wl > 3 && !strncmp(*w + *wl - 3, "...", 3)) &&
+		    !(*wl > 4 && !strncmp(*w + *wl - 4, "...]", 4)))
 			return false;
 	}
-	if (!w)
+	if (!*w)
 		return false;
-	if (*w == '[') {
-		w++;
-		wl--;
+	if (**w == '[') {
+		(*w)++;
+		(*wl)--;
 	}
-	while (wl && (w[wl - 1] == ']' || w[wl - 1] == '.'))
-		wl--;
+	while (*wl && ((*w)[*wl - 1] == ']' || (*w)[*wl - 1] == '.'))
+		(*wl)--;
+	return true;
+}
+
+bool cmd_arg_is_path(const struct cmd_def *d, int k)
+{
+	static const char *const names[] = {"FILE", "PATH", "DATAFILE",
+	                                    "SPACEFILE"};
+	const char *w;
+	size_t wl;
+
+	if (!(d->flags & CMD_F_PATHS) || !synopsis_word(d, k, &w, &wl))
+		return false;
 	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
 		if (strlen(names[i]) == wl && !strncmp(w, names[i], wl))
 			return true;
 	return false;
+}
+
+bool cmd_arg_names_file(const struct cmd_def *d, int k, const char *arg)
+{
+	const char *w, *end;
+	size_t wl;
+	bool file = false;
+	uint64_t v;
+
+	if (!(d->flags & CMD_F_PATHS) || !synopsis_word(d, k, &w, &wl) ||
+	    !memchr(w, '|', wl))
+		return false;
+	if (strchr(arg, '>') && strchr(d->args, '>'))
+		return false; /* a filter: frag>N, size>SIZE */
+	for (end = w + wl; w < end;) {
+		size_t al = strcspn(w, "| ");
+		if (w + al > end)
+			al = (size_t)(end - w);
+		if (al == 4 && !strncmp(w, "FILE", 4))
+			file = true;
+		else if (al == 4 && !strncmp(w, "ADDR", 4) &&
+		         units_parse_size(arg, &v) == 0)
+			return false; /* an address */
+		else if (strlen(arg) == al && !strncmp(w, arg, al))
+			return false; /* a keyword: clear, path */
+		w += al + 1;
+	}
+	return file;
 }
 
 void cmd_synopsis(const struct cmd_def *d, char *buf, size_t size)
@@ -502,12 +544,24 @@ static int resolve_path_args(struct rl_session *s, struct cmd_call *c,
 		char buf[4096], *abs = NULL;
 		int i = 1, r;
 
-		if (!cmd_arg_is_path(c->def, k))
-			continue;
 		while (argv[i] && argv[i] != c->argv[k])
 			i++;
 		if (!argv[i])
 			continue;
+		if (!cmd_arg_is_path(c->def, k)) {
+			/* goto FILE, select FILE: the handler resolves it;
+			 * the recording gets the model's path */
+			uint32_t id;
+			if (!s->model ||
+			    !cmd_arg_names_file(c->def, k, argv[i]) ||
+			    (id = session_model_find(s, s->model, argv[i])) ==
+			        LM_NONE)
+				continue;
+			rel[i] = strdup(lm_file_path(s->model, id, 0));
+			if (!rel[i])
+				return -ENOMEM;
+			continue;
+		}
 		r = session_resolve_path(s, argv[i], buf, sizeof(buf), &abs);
 		if (r < 0)
 			return r;

@@ -252,7 +252,7 @@ struct cmd_def {
 	  "Zoom the map around the cursor (max: one block per cell)")          \
 	X("pan", pan, "DIRECTION [N]", 1, 2, CMD_F_UI, NULL,                   \
 	  "Move the cursor: left, right, up, down, pgup, pgdn, home, end")     \
-	X("goto", goto_, "ADDR|FILE", 1, 1, CMD_F_UI, NULL,                    \
+	X("goto", goto_, "ADDR|FILE", 1, 1, CMD_F_UI | CMD_F_PATHS, NULL,      \
 	  "Move the cursor to an address or to a file's first extent")         \
 	X("pane", pane, "inode|output|none|scroll N|sort WHAT|open", 1, 2,     \
 	  CMD_F_UI, NULL,                                                      \
@@ -261,7 +261,7 @@ struct cmd_def {
 	  "Select or deselect the file under the cursor (recorded as "         \
 	  "select)")                                                           \
 	X("select", select, "clear|FILE|path GLOB|frag>N|size>SIZE", 1, 2,     \
-	  CMD_F_UI, cmd_opts_select,                                           \
+	  CMD_F_UI | CMD_F_PATHS, cmd_opts_select,                             \
 	  "Select files (the map shows them; actions work on them)")           \
 	X("target", target, "START END|clear", 1, 2, CMD_F_UI, NULL,           \
 	  "Set the target region for moves (the map marks it)")                \
@@ -354,6 +354,11 @@ const struct cmd_def *cmd_find(const char *name);
 /* Is positional argument k of d a path on the volume (CMD_F_PATHS and
  * its synopsis word is FILE, PATH, DATAFILE or SPACEFILE)? */
 bool cmd_arg_is_path(const struct cmd_def *d, int k);
+/* Does arg, positional argument k of d (CMD_F_PATHS), name a file in one
+ * of the forms of a synopsis word like ADDR|FILE or clear|FILE|path (not
+ * an address, a keyword or an x>N filter)? goto and select resolve such a
+ * FILE themselves; the executor records it volume-relative. */
+bool cmd_arg_names_file(const struct cmd_def *d, int k, const char *arg);
 
 /* Did the call give option NAME? Its value (or NULL) via *val. */
 bool cmd_has_opt(const struct cmd_call *c, const char *name, const char **val);

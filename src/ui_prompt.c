@@ -183,8 +183,8 @@ static char *complete_volume_path(const char *text, int state)
 	return NULL;
 }
 
-/* Does the line's command take paths on the volume (CMD_F_PATHS, or goto
- * and select, whose FILE is one of their forms)? */
+/* Does the line's command take paths on the volume (CMD_F_PATHS: FILE,
+ * PATH, or FILE as one of its forms, as goto and select)? */
 static bool takes_volume_path(void)
 {
 	char name[32];
@@ -196,8 +196,7 @@ static bool takes_volume_path(void)
 	memcpy(name, rl_line_buffer, n);
 	name[n] = '\0';
 	d = cmd_find(name);
-	return d && ((d->flags & CMD_F_PATHS) || !strcmp(name, "goto") ||
-	             !strcmp(name, "select"));
+	return d && (d->flags & CMD_F_PATHS);
 }
 
 static bool first_word_is(const char *const *words)

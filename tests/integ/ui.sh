@@ -286,7 +286,7 @@ wait_file "$T/b.rc" || fail "q in a tiny terminal did not quit"
 start r -r "$T/rec.txt" "$M"
 keys r + +
 keys r j j l l l
-cmd r "goto frag.dat"
+cmd r "goto $M/frag.dat"
 keys r Space
 keys r m l l l l m
 keys r /
@@ -301,6 +301,7 @@ grep -q "^select -- frag.dat" "$T/rec.txt" || fail "recording lacks the selectio
 grep -q "^find --next" "$T/rec.txt" || fail "recording lacks the search"
 # paths are recorded relative to the volume's root
 grep -q "^show big2$" "$T/rec.txt" || fail "recording: 'show $M/big2' not as 'show big2'"
+grep -q "^goto frag.dat$" "$T/rec.txt" || fail "recording: 'goto $M/frag.dat' not as 'goto frag.dat'"
 grep -q "$M/" <(grep -v '^#' "$T/rec.txt") && fail "recording holds the mount point: $(cat "$T/rec.txt")"
 start p --ui -x "$T/rec.txt" "$M"
 screen p "$T/p1"

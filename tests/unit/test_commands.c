@@ -553,6 +553,18 @@ static void test_path_args(void **state)
 	for (size_t i = 0; i < sizeof(t) / sizeof(t[0]); i++)
 		assert_int_equal(cmd_arg_is_path(cmd_find(t[i].cmd), t[i].k),
 		                 t[i].path);
+	/* a FILE among other forms: recorded volume-relative when a file */
+	assert_true(cmd_arg_names_file(cmd_find("goto"), 0, "/mnt/v/a"));
+	assert_true(cmd_arg_names_file(cmd_find("goto"), 0, "docs/a"));
+	assert_false(cmd_arg_names_file(cmd_find("goto"), 0, "0x1000"));
+	assert_false(cmd_arg_names_file(cmd_find("goto"), 0, "64K"));
+	assert_true(cmd_arg_names_file(cmd_find("select"), 0, "docs/a"));
+	assert_false(cmd_arg_names_file(cmd_find("select"), 0, "clear"));
+	assert_false(cmd_arg_names_file(cmd_find("select"), 0, "path"));
+	assert_false(cmd_arg_names_file(cmd_find("select"), 0, "frag>3"));
+	assert_false(cmd_arg_names_file(cmd_find("select"), 1, "*.txt"));
+	assert_false(cmd_arg_names_file(cmd_find("move"), 0, "docs/a"));
+	assert_false(cmd_arg_is_path(cmd_find("goto"), 0));
 }
 
 int main(void)
