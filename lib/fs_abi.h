@@ -145,4 +145,18 @@ struct rl_xfs_growfs_data {
 };
 #define RL_XFS_IOC_FSGROWFSDATA _IOW('X', 110, struct rl_xfs_growfs_data)
 
+/* XFS: XFS_IOC_FSINUMBERS (struct xfs_fsop_bulkreq of struct xfs_inogrp):
+ * the inode chunks in use, 64 inodes each; xi_allocmask 1 = in use. */
+struct rl_xfs_inogrp {
+	__u64 xi_startino;
+	__s32 xi_alloccount;
+	__u64 xi_allocmask;
+};
+struct rl_xfs_fsop_bulkreq {
+	__u64 *lastip;
+	__s32 icount;
+	void *ubuffer;
+	__s32 *ocount;
+};
+#define RL_XFS_IOC_FSINUMBERS _IOWR('X', 103, struct rl_xfs_fsop_bulkreq)
 #endif

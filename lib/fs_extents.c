@@ -53,7 +53,7 @@ static int get_extents(int fd, uint64_t start, uint64_t len, uint32_t fmflags,
 			goto fail;
 		}
 		/* Sync once: later batches need not flush again. */
-		fmflags = 0;
+		fmflags &= ~(uint32_t)FIEMAP_FLAG_SYNC;
 		if (fm->fm_mapped_extents == 0)
 			break;
 		if (*n + fm->fm_mapped_extents > *cap) {
@@ -170,4 +170,9 @@ int rl_get_extents_append(int fd, uint64_t start, uint64_t len, bool sync,
 		return -EINVAL;
 	return get_extents(fd, start, len, sync ? FIEMAP_FLAG_SYNC : 0, buf,
 	                   cap, n);
+}
+
+int rl_get_xattr_extents(int fd, struct rl_extent **out, size_t *count)
+{
+	return get_extents_new(fd, 0, 0, FIEMAP_FLAG_XATTR, out, count);
 }

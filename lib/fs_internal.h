@@ -3,10 +3,28 @@
 #ifndef RL_FS_INTERNAL_H
 #define RL_FS_INTERNAL_H
 
+#include <endian.h>
 #include <relayout/fs.h>
+#include <string.h>
 
 /* Errno-returning wrappers: return -errno of the failing call. */
 #define RL_NEG_ERRNO() (errno ? -errno : -EIO)
+
+/* Little-endian fields of on-disk structures read from a device (the
+ * ext4 superblock, group descriptors, inodes). */
+static inline uint32_t le32_at(const unsigned char *b, size_t off)
+{
+	uint32_t v;
+	memcpy(&v, b + off, sizeof(v));
+	return le32toh(v);
+}
+
+static inline uint16_t le16_at(const unsigned char *b, size_t off)
+{
+	uint16_t v;
+	memcpy(&v, b + off, sizeof(v));
+	return le16toh(v);
+}
 
 /* Identify the filesystem of an open fd (statfs magic) without probing
  * the mount: RL_FS_EXT4, RL_FS_XFS, RL_FS_BTRFS or RL_FS_OTHER. */

@@ -152,20 +152,6 @@ static void probe_fsuuid(int fd, struct rl_fs_info *info)
 	         b[10], b[11], b[12], b[13], b[14], b[15]);
 }
 
-static uint32_t le32_at(const unsigned char *b, size_t off)
-{
-	uint32_t v;
-	memcpy(&v, b + off, sizeof(v));
-	return le32toh(v);
-}
-
-static uint16_t le16_at(const unsigned char *b, size_t off)
-{
-	uint16_t v;
-	memcpy(&v, b + off, sizeof(v));
-	return le16toh(v);
-}
-
 /* ext4 geometry from the superblock, read read-only from the device. */
 static void probe_ext4(struct rl_fs_info *info)
 {

@@ -57,6 +57,13 @@ struct batch {
 	char **dirs; /* subdirectories found (malloc'ed: they are queued) */
 	size_t nd, dcap;
 	uint64_t skipped, mounts;
+	/* ext4, XFS: the blocks of a file its extents leave out */
+	bool attrib;
+	enum rl_fs_type type;
+	struct rl_space_rec *meta; /* xattr blocks */
+	size_t nmeta, mcap;
+	uint64_t *inos; /* ext4: inodes with blocks still unexplained */
+	size_t nino, icap;
 };
 
 struct scan_ctx {
@@ -72,6 +79,12 @@ struct scan_ctx {
 	struct scan_stats st;
 	uint64_t last_progress;
 	const struct scan_opts *o;
+	enum rl_fs_type type;
+	bool attrib;
+	struct rl_space_rec *meta; /* owners found beside GETFSMAP's */
+	size_t nmeta, mcap;
+	uint64_t *inos;
+	size_t nino, icap;
 };
 
 static int open_beneath(int rootfd, const char *path, int flags)
@@ -155,6 +168,63 @@ static int file_extents(int fd, const struct stat *st, struct batch *b,
 	return r;
 }
 
+/* The blocks of fd (st: its fstat, it: its item with the extents) that
+ * its extents leave out but st_blocks counts: its xattr blocks (ext4, XFS:
+ * FIEMAP_FLAG_XATTR) become metadata records of the batch; on ext4 an
+ * inode that still has blocks unexplained (extent-tree blocks, which only
+ * the on-disk inode tells) is listed for rl_meta_walk. */
+static void attribute_rest(int fd, const struct stat *st, struct batch *b,
+                           const struct scan_item *it)
+{
+	uint64_t sum = 0, blocks = (uint64_t)st->st_blocks * 512;
+	struct rl_extent *x = NULL;
+	size_t n = 0;
+
+	for (size_t i = it->ext; i < it->ext + it->n; i++)
+		sum += b->ext[i].length;
+	if (sum >= blocks)
+		return;
+	if (rl_get_xattr_extents(fd, &x, &n) == 0) {
+		for (size_t i = 0; i < n; i++) {
+			struct rl_space_rec *r;
+			if (x[i].flags & (RL_EXT_DATA_INLINE | RL_EXT_DELALLOC |
+			                  RL_EXT_UNKNOWN) ||
+			    !x[i].length)
+				continue;
+			if (mem_grow(&b->meta, &b->mcap, b->nmeta + 1,
+			             sizeof(*b->meta)) < 0)
+				break;
+			r = &b->meta[b->nmeta++];
+			memset(r, 0, sizeof(*r));
+			r->start = x[i].physical;
+			r->length = x[i].length;
+			r->kind = RL_SPACE_METADATA;
+			r->owner = (uint64_t)st->st_ino;
+			snprintf(r->what, sizeof(r->what), "xattr");
+			sum += x[i].length;
+		}
+		free(x);
+	}
+	if (sum < blocks && b->type == RL_FS_EXT4 &&
+	    mem_grow(&b->inos, &b->icap, b->nino + 1, sizeof(*b->inos)) == 0)
+		b->inos[b->nino++] = (uint64_t)st->st_ino;
+}
+
+/* Data stored inside metadata (btrfs inline extents, ext4 inline data:
+ * FIEMAP's DATA_INLINE) has no blocks of its own: left out of the
+ * file's extents, so that it is not drawn where FIEMAP's address for it
+ * points (0 on btrfs). */
+static void drop_inline(struct batch *b, struct scan_item *it)
+{
+	size_t k = it->ext;
+
+	for (size_t i = it->ext; i < it->ext + it->n; i++)
+		if (!(b->ext[i].flags & RL_EXT_DATA_INLINE))
+			b->ext[k++] = b->ext[i];
+	it->n = k - it->ext;
+	b->next = k;
+}
+
 /* Stat and FIEMAP of an open file or directory (st: its fstat) into item
  * it of batch b. The generation and inode flags are not read here (two
  * ioctls per file, 7 % of a scan): the commands that need them read them
@@ -178,8 +248,13 @@ static void describe(int fd, const struct stat *stp, struct batch *b,
 	it->ext = b->next;
 	r = file_extents(fd, &st, b, it->ext);
 	it->n = b->next - it->ext;
-	if (r < 0)
+	if (r < 0) {
 		it->fi.err = r;
+		return;
+	}
+	drop_inline(b, it);
+	if (b->attrib)
+		attribute_rest(fd, &st, b, it);
 }
 
 /* A new item whose path is dir/name (dir: dlen bytes; name alone when
@@ -290,6 +365,20 @@ static int commit(struct scan_ctx *c, struct batch *b)
 	}
 	c->st.skipped += b->skipped;
 	c->st.mounts += b->mounts;
+	if (ret == 0 && b->nmeta &&
+	    mem_grow(&c->meta, &c->mcap, c->nmeta + b->nmeta,
+	             sizeof(*c->meta)) == 0) {
+		memcpy(c->meta + c->nmeta, b->meta,
+		       b->nmeta * sizeof(*b->meta));
+		c->nmeta += b->nmeta;
+	}
+	if (ret == 0 && b->nino &&
+	    mem_grow(&c->inos, &c->icap, c->nino + b->nino, sizeof(*c->inos)) ==
+	        0) {
+		memcpy(c->inos + c->nino, b->inos, b->nino * sizeof(*b->inos));
+		c->nino += b->nino;
+	}
+	b->nmeta = b->nino = 0;
 	b->n = b->tlen = b->next = 0;
 	b->skipped = b->mounts = 0;
 	for (size_t i = 0; i < b->nd; i++) {
@@ -461,7 +550,7 @@ out:
 static void *worker(void *arg)
 {
 	struct scan_ctx *c = arg;
-	struct batch b = {0};
+	struct batch b = {.attrib = c->attrib, .type = c->type};
 
 	/* A file table of its own (a copy: rootfd stays valid): with one
 	 * shared by threads every fd system call takes and drops a
@@ -489,6 +578,8 @@ static void *worker(void *arg)
 	free(b.text);
 	free(b.ext);
 	free(b.dirs);
+	free(b.meta);
+	free(b.inos);
 	return NULL;
 }
 
@@ -507,6 +598,72 @@ static int space_cb(const struct rl_space_rec *rec, void *arg)
 		return -ENOMEM;
 	sb->v[sb->n++] = *rec;
 	return 0;
+}
+
+static int meta_cb(const struct rl_space_rec *rec, void *arg)
+{
+	struct scan_ctx *c = arg;
+
+	if (mem_grow(&c->meta, &c->mcap, c->nmeta + 1, sizeof(*c->meta)) < 0)
+		return -ENOMEM;
+	c->meta[c->nmeta++] = *rec;
+	return 0;
+}
+
+static int rec_cmp(const void *a, const void *b)
+{
+	const struct rl_space_rec *x = a, *y = b;
+
+	if (x->start != y->start)
+		return x->start < y->start ? -1 : 1;
+	if (x->length != y->length)
+		return x->length < y->length ? -1 : 1;
+	return strcmp(x->what, y->what);
+}
+
+/* The owners found beside the space map (c->meta: xattr blocks, and
+ * rl_meta_walk's journal, extent trees, XFS log, AG headers, inode
+ * chunks) into the model as metadata, each the parts of it that no free
+ * or metadata record of the space map (sb, sorted) covers: a duplicate
+ * (a shared xattr block) is added once. Returns 0 or -ENOMEM. */
+static int add_attributed(struct scan_ctx *c, const struct space_buf *sb)
+{
+	size_t j = 0;
+
+	qsort(c->meta, c->nmeta, sizeof(*c->meta), rec_cmp);
+	for (size_t i = 0; i < c->nmeta; i++) {
+		const struct rl_space_rec *x = &c->meta[i];
+		uint64_t a = x->start, end = x->start + x->length;
+
+		if (i && rec_cmp(x, &c->meta[i - 1]) == 0)
+			continue;
+		while (j < sb->n && sb->v[j].start + sb->v[j].length <= a)
+			j++;
+		for (size_t k = j; a < end; k++) {
+			uint64_t b = end;
+			if (k < sb->n && sb->v[k].start < end)
+				b = sb->v[k].start > a ? sb->v[k].start : a;
+			if (b > a) {
+				c->st.attributed += b - a;
+				if (lm_add_metadata(c->m, a, b - a, x->what) ==
+				    -ENOMEM)
+					return -ENOMEM;
+			}
+			if (k >= sb->n || sb->v[k].start >= end)
+				break;
+			uint64_t e = sb->v[k].start + sb->v[k].length;
+			if (e > a)
+				a = e;
+		}
+	}
+	return 0;
+}
+
+static int space_start_cmp(const void *a, const void *b)
+{
+	const struct rl_space_rec *x = a, *y = b;
+
+	return x->start < y->start ? -1 : x->start > y->start;
 }
 
 int scan_volume(const struct rl_fs_info *fs, const struct scan_opts *o,
@@ -528,6 +685,8 @@ int scan_volume(const struct rl_fs_info *fs, const struct scan_opts *o,
 	clock_gettime(CLOCK_MONOTONIC, &t0);
 	memset(&c, 0, sizeof(c));
 	c.o = o;
+	c.type = fs->type;
+	c.attrib = fs->type == RL_FS_EXT4 || fs->type == RL_FS_XFS;
 	c.rootfd = open(fs->mountpoint,
 	                O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 	if (c.rootfd < 0)
@@ -607,6 +766,20 @@ int scan_volume(const struct rl_fs_info *fs, const struct scan_opts *o,
 				c.st.meta_records++;
 		}
 	}
+	if (r >= 0 && c.attrib &&
+	    !(fs->type == RL_FS_XFS && (fs->features & RL_FEAT_RMAPBT))) {
+		/* the rest where the filesystem lets us: errors (no read
+		 * access to the device) leave those owners unnamed */
+		r = rl_meta_walk(fs, c.inos, c.nino, meta_cb, &c);
+		if (r == -ENOMEM)
+			goto fail;
+	}
+	if (c.attrib) {
+		qsort(sb.v, sb.n, sizeof(*sb.v), space_start_cmp);
+		r = add_attributed(&c, &sb);
+		if (r < 0)
+			goto fail;
+	}
 	free(sb.v);
 	sb.v = NULL;
 	r = lm_trim(c.m); /* lm_sync + give back growth slack */
@@ -622,10 +795,14 @@ int scan_volume(const struct rl_fs_info *fs, const struct scan_opts *o,
 	for (size_t i = 0; i < c.nq; i++)
 		free(c.queue[i]);
 	free(c.queue);
+	free(c.meta);
+	free(c.inos);
 	close(c.rootfd);
 	return 0;
 fail:
 	free(sb.v);
+	free(c.meta);
+	free(c.inos);
 	for (size_t i = 0; i < c.nq; i++)
 		free(c.queue[i]);
 	free(c.queue);

@@ -16,6 +16,9 @@ struct scan_stats {
 	uint64_t skipped;   /* symlinks, devices, fifos, sockets */
 	uint64_t mounts;    /* other mounts not entered */
 	uint64_t free_records, meta_records;
+	/* bytes named beside the space map: xattr blocks, journal, extent
+	 * trees (ext4); log, AG headers, inode chunks (XFS) */
+	uint64_t attributed;
 	int free_map_err; /* 0, or why the free map is unavailable */
 	double seconds;
 };

@@ -129,6 +129,13 @@ int rl_get_extents_nosync(int fd, struct rl_extent **out, size_t *count);
  * As with FIEMAP, an extent reaching past the range may be cut at its
  * end, and the last one in the range is flagged RL_EXT_LAST. Returns 0 or
  * -errno. */
+/* The blocks holding fd's extended attributes (FIEMAP_FLAG_XATTR): ext4
+ * reports its xattr block (and attributes inside the inode as one
+ * RL_EXT_DATA_INLINE extent), XFS its attribute fork's extents; *out as
+ * rl_get_extents. Returns 0 or -errno (-EOPNOTSUPP: no such FIEMAP, e.g.
+ * btrfs). */
+int rl_get_xattr_extents(int fd, struct rl_extent **out, size_t *count);
+
 int rl_get_extents_append(int fd, uint64_t start, uint64_t len, bool sync,
                           struct rl_extent **buf, size_t *cap, size_t *n);
 
@@ -201,6 +208,28 @@ typedef int (*rl_space_cb)(const struct rl_space_rec *rec, void *arg);
  * the free space is the same. Other filesystems: -EOPNOTSUPP. */
 int rl_space_walk(const char *path, uint64_t start, uint64_t end,
                   rl_space_cb cb, void *arg);
+
+/* The owners the space map leaves "unknown", where the filesystem lets us
+ * name them; METADATA records (overlapping nothing of a file's FIEMAP
+ * extents), in no particular order, cb as in rl_space_walk. fs: from
+ * rl_fs_probe.
+ *
+ * ext4 (reads the block device read-only: needs read access to it, as the
+ * probe's geometry does): what "journal" (owner: the journal inode, from
+ * the superblock's s_journal_inum; its blocks from that inode's extent
+ * tree, or the superblock's backup of it); and for each of the n inodes in
+ * inos: what "extent-tree" (the blocks of its extent tree below the inode,
+ * which FIEMAP does not report); and "resize-inode" (inode 7's
+ * double-indirect block). Pass the inodes whose st_blocks exceed their FIEMAP
+ * extents. XFS (inos ignored): "log" (the internal log, XFS_IOC_FSGEOMETRY),
+ * "fs-headers" (each AG's first sectors: superblock, AGF, AGI, AGFL),
+ * "inodes" (blocks of inode chunks holding an inode in use,
+ * XFS_IOC_FSINUMBERS: CAP_SYS_ADMIN, else left out). Use it on XFS without
+ * rmapbt: with it GETFSMAP names these owners itself.
+ * Returns 0, a callback's non-zero value, -EOPNOTSUPP (other
+ * filesystems), or -errno (the device could not be read). */
+int rl_meta_walk(const struct rl_fs_info *fs, const uint64_t *inos, size_t n,
+                 rl_space_cb cb, void *arg);
 
 struct rl_free_extent {
 	uint64_t start; /* byte address */

@@ -1,0 +1,363 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * The owners GETFSMAP leaves unnamed: space the filesystem uses for itself
+ * that its space map reports as "unknown" (ext4 always; XFS without the
+ * reverse-mapping btree).
+ *
+ * ext4: the journal, and the extent-tree and resize-inode blocks of the
+ * inodes asked about, from the on-disk structures read read-only from the
+ * block device (the probe reads the superblock the same way). The journal's
+ * inode is the superblock's s_journal_inum; its block map is read from the
+ * inode table (or the superblock's backup copy of it). The mounted
+ * filesystem keeps its metadata in the block device's page cache, so a
+ * buffered read sees what the kernel has, written back or not.
+ *
+ * XFS: the internal log (XFS_IOC_FSGEOMETRY), each AG's header sectors,
+ * and the inode chunks that hold inodes in use (XFS_IOC_FSINUMBERS).
+ *
+ * Everything read from the device is untrusted: every field is checked
+ * against the geometry before it is used, tree depth and fan-out are
+ * bounded, and blocks outside the filesystem are not reported.
+ */
+#include "config.h"
+#include <endian.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <unistd.h>
+#include "fs_abi.h"
+#include "fs_internal.h"
+
+/* ext4 on-disk offsets (superblock, group descriptor, inode, extents). */
+#define SB_INODES_COUNT     0x00
+#define SB_FIRST_DATA_BLOCK 0x14
+#define SB_LOG_BLOCK_SIZE   0x18
+#define SB_INODES_PER_GROUP 0x28
+#define SB_INODE_SIZE       0x58
+#define SB_FEATURE_INCOMPAT 0x60
+#define SB_JOURNAL_INUM     0xE0
+#define SB_JNL_BACKUP_TYPE  0xFD
+#define SB_DESC_SIZE        0xFE
+#define SB_JNL_BLOCKS       0x10C
+#define INCOMPAT_META_BG    0x10
+#define JNL_BACKUP_BLOCKS   1
+#define GD_INODE_TABLE_LO   0x08
+#define GD_INODE_TABLE_HI   0x28
+#define INO_FLAGS           0x20
+#define INO_BLOCK           0x28
+#define INO_FL_EXTENTS      0x80000
+#define INO_FL_INLINE_DATA  0x10000000
+#define EXT_MAGIC           0xF30A
+#define EXT_MAX_DEPTH       5
+#define RESIZE_INO          7
+#define DIND_BLOCK          13
+
+struct ext4_geo {
+	int fd;
+	uint32_t bs;
+	uint64_t blocks;
+	uint32_t ipg, isize, dsize;
+	uint64_t inodes;
+	uint64_t gdt_block; /* first block of the group descriptors */
+	bool meta_bg;
+	unsigned char *buf; /* one block */
+};
+
+static int read_at(int fd, void *buf, size_t len, uint64_t off)
+{
+	ssize_t n = pread(fd, buf, len, (off_t)off);
+
+	if (n < 0)
+		return RL_NEG_ERRNO();
+	return (size_t)n == len ? 0 : -EIO;
+}
+
+/* Report blocks [blk, blk+n) as metadata what of inode ino. */
+static int emit(rl_space_cb cb, void *arg, uint64_t start, uint64_t len,
+                uint64_t ino, const char *what)
+{
+	struct rl_space_rec r;
+
+	memset(&r, 0, sizeof(r));
+	r.start = start;
+	r.length = len;
+	r.kind = RL_SPACE_METADATA;
+	r.owner = ino;
+	snprintf(r.what, sizeof(r.what), "%s", what);
+	return cb(&r, arg);
+}
+
+/* The extent tree whose root node is node (len bytes: an inode's i_block
+ * or a tree block), depth levels above its leaves. Reports the tree blocks
+ * below the root as "extent-tree" (tree) and, when data is set, the leaves'
+ * extents as data (the journal's blocks). */
+static int ext4_tree(struct ext4_geo *g, const unsigned char *node, size_t len,
+                     int level, uint64_t ino, const char *data, rl_space_cb cb,
+                     void *arg)
+{
+	uint16_t entries, depth;
+	unsigned char *blk;
+	int r = 0;
+
+	if (len < 12 || le16_at(node, 0) != EXT_MAGIC)
+		return 0;
+	entries = le16_at(node, 2);
+	depth = le16_at(node, 6);
+	if (depth > EXT_MAX_DEPTH || level > EXT_MAX_DEPTH ||
+	    (size_t)entries > (len - 12) / 12)
+		return 0;
+	for (uint16_t i = 0; i < entries && r == 0; i++) {
+		const unsigned char *e = node + 12 + 12 * (size_t)i;
+
+		if (depth == 0) {
+			uint64_t l = le16_at(e, 4), p;
+
+			if (!data)
+				continue;
+			if (l > 32768)
+				l -= 32768; /* unwritten */
+			p = ((uint64_t)le16_at(e, 6) << 32) | le32_at(e, 8);
+			if (l && p < g->blocks && l <= g->blocks - p)
+				r = emit(cb, arg, p * g->bs, l * g->bs, ino,
+				         data);
+			continue;
+		}
+		uint64_t child =
+		    ((uint64_t)le16_at(e, 8) << 32) | le32_at(e, 4);
+		if (child == 0 || child >= g->blocks)
+			continue;
+		r = emit(cb, arg, child * g->bs, g->bs, ino, "extent-tree");
+		if (r)
+			break;
+		blk = malloc(g->bs);
+		if (!blk)
+			return -ENOMEM;
+		if (read_at(g->fd, blk, g->bs, child * g->bs) == 0 &&
+		    le16_at(blk, 6) + 1 == depth)
+			r = ext4_tree(g, blk, g->bs, level + 1, ino, data, cb,
+			              arg);
+		free(blk);
+	}
+	return r;
+}
+
+/* The raw inode ino into g->buf (its first isize bytes). */
+static int ext4_inode(struct ext4_geo *g, uint64_t ino)
+{
+	uint64_t grp, idx, gd_off, table;
+	unsigned char gd[64];
+	int r;
+
+	if (ino == 0 || ino > g->inodes || g->meta_bg)
+		return -EINVAL;
+	grp = (ino - 1) / g->ipg;
+	idx = (ino - 1) % g->ipg;
+	gd_off = g->gdt_block * g->bs + grp * g->dsize;
+	r = read_at(g->fd, gd, g->dsize, gd_off);
+	if (r < 0)
+		return r;
+	table = le32_at(gd, GD_INODE_TABLE_LO);
+	if (g->dsize >= 64)
+		table |= (uint64_t)le32_at(gd, GD_INODE_TABLE_HI) << 32;
+	if (table == 0 || table >= g->blocks)
+		return -EIO;
+	return read_at(g->fd, g->buf, g->isize, table * g->bs + idx * g->isize);
+}
+
+/* The blocks of inode ino that FIEMAP does not report: its extent-tree
+ * blocks (or, for the resize inode, its double-indirect block). */
+static int ext4_inode_meta(struct ext4_geo *g, uint64_t ino, rl_space_cb cb,
+                           void *arg)
+{
+	uint32_t flags;
+
+	if (ext4_inode(g, ino) < 0)
+		return 0;
+	flags = le32_at(g->buf, INO_FLAGS);
+	if (ino == RESIZE_INO) {
+		uint64_t d = le32_at(g->buf, INO_BLOCK + 4 * DIND_BLOCK);
+		if (d && d < g->blocks && !(flags & INO_FL_EXTENTS))
+			return emit(cb, arg, d * g->bs, g->bs, ino,
+			            "resize-inode");
+		return 0;
+	}
+	if (!(flags & INO_FL_EXTENTS) || (flags & INO_FL_INLINE_DATA))
+		return 0;
+	return ext4_tree(g, g->buf + INO_BLOCK, 60, 0, ino, NULL, cb, arg);
+}
+
+/* The journal: its inode's extent tree, from the inode table, else from
+ * the superblock's backup of its block map. */
+static int ext4_journal(struct ext4_geo *g, const unsigned char *sb,
+                        rl_space_cb cb, void *arg)
+{
+	uint64_t ino = le32_at(sb, SB_JOURNAL_INUM);
+	const unsigned char *root = NULL;
+
+	if (ino == 0)
+		return 0; /* no journal, or an external one */
+	if (ext4_inode(g, ino) == 0 &&
+	    (le32_at(g->buf, INO_FLAGS) & INO_FL_EXTENTS))
+		root = g->buf + INO_BLOCK;
+	else if (sb[SB_JNL_BACKUP_TYPE] == JNL_BACKUP_BLOCKS)
+		root = sb + SB_JNL_BLOCKS;
+	if (!root)
+		return 0;
+	/* the root node is copied: the walk below reuses g->buf */
+	unsigned char node[60];
+	memcpy(node, root, sizeof(node));
+	return ext4_tree(g, node, sizeof(node), 0, ino, "journal", cb, arg);
+}
+
+static int ext4_meta_walk(const struct rl_fs_info *fs, const uint64_t *inos,
+                          size_t n, rl_space_cb cb, void *arg)
+{
+	unsigned char sb[1024];
+	struct ext4_geo g;
+	uint32_t incompat, lbs;
+	int r;
+
+	memset(&g, 0, sizeof(g));
+	g.fd = open(fs->device, O_RDONLY | O_CLOEXEC);
+	if (g.fd < 0)
+		return RL_NEG_ERRNO();
+	r = read_at(g.fd, sb, sizeof(sb), RL_EXT4_SB_OFFSET);
+	if (r < 0)
+		goto out;
+	r = -EIO;
+	lbs = le32_at(sb, SB_LOG_BLOCK_SIZE);
+	if (le16_at(sb, RL_EXT4_OFF_MAGIC) != RL_EXT4_SB_MAGIC || lbs > 6)
+		goto out;
+	g.bs = 1024u << lbs;
+	incompat = le32_at(sb, SB_FEATURE_INCOMPAT);
+	g.blocks = le32_at(sb, RL_EXT4_OFF_BLOCKS_COUNT_LO);
+	g.dsize = 32;
+	if (incompat & RL_EXT4_FEATURE_INCOMPAT_64BIT) {
+		g.blocks |= (uint64_t)le32_at(sb, RL_EXT4_OFF_BLOCKS_COUNT_HI)
+		            << 32;
+		g.dsize = le16_at(sb, SB_DESC_SIZE);
+	}
+	g.meta_bg = (incompat & INCOMPAT_META_BG) != 0;
+	g.ipg = le32_at(sb, SB_INODES_PER_GROUP);
+	g.isize = le16_at(sb, SB_INODE_SIZE);
+	g.inodes = le32_at(sb, SB_INODES_COUNT);
+	g.gdt_block = le32_at(sb, SB_FIRST_DATA_BLOCK) + 1;
+	if (g.bs != fs->block_size || g.ipg == 0 || g.isize < 128 ||
+	    g.isize > g.bs || g.dsize < 32 || g.dsize > 64 ||
+	    (g.dsize & (g.dsize - 1)))
+		goto out;
+	g.buf = malloc(g.bs);
+	r = -ENOMEM;
+	if (!g.buf)
+		goto out;
+	r = ext4_journal(&g, sb, cb, arg);
+	if (r == 0)
+		r = ext4_inode_meta(&g, RESIZE_INO, cb, arg);
+	for (size_t i = 0; r == 0 && i < n; i++)
+		r = ext4_inode_meta(&g, inos[i], cb, arg);
+out:
+	free(g.buf);
+	close(g.fd);
+	return r;
+}
+
+/* ------------------------------------------------------------------ XFS */
+
+/* An XFS fsblock number (AG number above agblklog bits) as a byte
+ * address. */
+static uint64_t xfs_fsb_byte(const struct rl_xfs_fsop_geom *x,
+                             uint32_t agblklog, uint64_t fsb)
+{
+	uint64_t ag = fsb >> agblklog, agbno = fsb & ((1ull << agblklog) - 1);
+
+	return (ag * x->agblocks + agbno) * x->blocksize;
+}
+
+static int xfs_meta_walk(const struct rl_fs_info *fs, rl_space_cb cb, void *arg)
+{
+	struct rl_xfs_fsop_geom x;
+	struct rl_xfs_inogrp grp[256];
+	struct rl_xfs_fsop_bulkreq req;
+	__u64 last = 0;
+	uint64_t chunk;
+	uint32_t agblklog = fs->xfs_agblklog, inopb;
+	int32_t got = 0;
+	int fd, r = 0;
+
+	fd = open(fs->mountpoint, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0)
+		return RL_NEG_ERRNO();
+	memset(&x, 0, sizeof(x));
+	if (ioctl(fd, RL_XFS_IOC_FSGEOMETRY, &x) < 0) {
+		r = RL_NEG_ERRNO();
+		goto out;
+	}
+	if (!x.blocksize || !x.agblocks || !x.inodesize || !agblklog) {
+		r = -EIO;
+		goto out;
+	}
+	inopb = x.blocksize / x.inodesize;
+	/* the internal log (logstart 0: an external log device) */
+	if (x.logstart && x.logblocks)
+		r = emit(cb, arg, xfs_fsb_byte(&x, agblklog, x.logstart),
+		         (uint64_t)x.logblocks * x.blocksize, 0, "log");
+	/* each AG's superblock, AGF, AGI and AGFL: its first 4 sectors */
+	for (uint32_t ag = 0; r == 0 && ag < x.agcount; ag++) {
+		uint64_t len = 4ull * x.sectsize;
+		len = (len + x.blocksize - 1) / x.blocksize * x.blocksize;
+		r = emit(cb, arg, (uint64_t)ag * x.agblocks * x.blocksize, len,
+		         0, "fs-headers");
+	}
+	/* inode chunks with inodes in use: 64 inodes each; the blocks
+	 * holding a used inode (a sparse chunk has no blocks where it has
+	 * no inodes, and FSINUMBERS does not say where those are) */
+	chunk = 64 / (inopb ? inopb : 1);
+	for (;;) {
+		memset(&req, 0, sizeof(req));
+		req.lastip = &last;
+		req.icount = (int32_t)(sizeof(grp) / sizeof(grp[0]));
+		req.ubuffer = grp;
+		req.ocount = &got;
+		if (r || ioctl(fd, RL_XFS_IOC_FSINUMBERS, &req) < 0 || got <= 0)
+			break;
+		for (int32_t i = 0; r == 0 && i < got; i++) {
+			uint64_t blk = grp[i].xi_startino >> fs->xfs_inopblog;
+
+			for (uint64_t b = 0; r == 0 && b < chunk; b++) {
+				uint64_t m = inopb >= 64 ? ~0ull
+				                         : ((1ull << inopb) - 1)
+				                               << (b * inopb);
+				/* allocmask: 1 = inode in use */
+				if ((grp[i].xi_allocmask & m) == 0)
+					continue;
+				uint64_t byte =
+				    xfs_fsb_byte(&x, agblklog, blk + b);
+				r = emit(cb, arg, byte, x.blocksize, 0,
+				         "inodes");
+			}
+		}
+	}
+out:
+	close(fd);
+	return r;
+}
+
+int rl_meta_walk(const struct rl_fs_info *fs, const uint64_t *inos, size_t n,
+                 rl_space_cb cb, void *arg)
+{
+	if (!fs || !cb || (n && !inos))
+		return -EINVAL;
+	switch (fs->type) {
+	case RL_FS_EXT4:
+		if (fs->device[0] != '/')
+			return -ENODEV;
+		return ext4_meta_walk(fs, inos, n, cb, arg);
+	case RL_FS_XFS:
+		return xfs_meta_walk(fs, cb, arg);
+	default:
+		return -EOPNOTSUPP;
+	}
+}
