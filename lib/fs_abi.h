@@ -159,4 +159,30 @@ struct rl_xfs_fsop_bulkreq {
 	__s32 *ocount;
 };
 #define RL_XFS_IOC_FSINUMBERS _IOWR('X', 103, struct rl_xfs_fsop_bulkreq)
+/* XFS: XFS_IOC_GETBMAPX (an array of struct getbmapx, the first one the
+ * request; the ioctl number is made with the smaller struct getbmap);
+ * offsets, blocks and lengths in 512-byte units, block -1 a hole, -2 a
+ * delayed allocation. */
+struct rl_getbmapx {
+	__s64 bmv_offset;
+	__s64 bmv_block;
+	__s64 bmv_length;
+	__s32 bmv_count;
+	__s32 bmv_entries;
+	__s32 bmv_iflags;
+	__s32 bmv_oflags;
+	__s32 bmv_unused1;
+	__s32 bmv_unused2;
+};
+struct rl_getbmap {
+	__s64 bmv_offset;
+	__s64 bmv_block;
+	__s64 bmv_length;
+	__s32 bmv_count;
+	__s32 bmv_entries;
+};
+#define RL_XFS_IOC_GETBMAPX _IOWR('X', 56, struct rl_getbmap)
+#define RL_BMV_OF_PREALLOC  0x1
+#define RL_BMV_OF_LAST      0x4
+#define RL_BMV_OF_SHARED    0x8
 #endif

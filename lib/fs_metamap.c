@@ -282,7 +282,7 @@ static int xfs_meta_walk(const struct rl_fs_info *fs, rl_space_cb cb, void *arg)
 	struct rl_xfs_inogrp grp[256];
 	struct rl_xfs_fsop_bulkreq req;
 	__u64 last = 0;
-	uint64_t chunk;
+	uint32_t per;
 	uint32_t agblklog = fs->xfs_agblklog, inopb;
 	int32_t got = 0;
 	int fd, r = 0;
@@ -295,7 +295,8 @@ static int xfs_meta_walk(const struct rl_fs_info *fs, rl_space_cb cb, void *arg)
 		r = RL_NEG_ERRNO();
 		goto out;
 	}
-	if (!x.blocksize || !x.agblocks || !x.inodesize || !agblklog) {
+	if (!x.blocksize || !x.agblocks || !x.inodesize ||
+	    x.inodesize > x.blocksize || !agblklog) {
 		r = -EIO;
 		goto out;
 	}
@@ -311,10 +312,15 @@ static int xfs_meta_walk(const struct rl_fs_info *fs, rl_space_cb cb, void *arg)
 		r = emit(cb, arg, (uint64_t)ag * x.agblocks * x.blocksize, len,
 		         0, "fs-headers");
 	}
-	/* inode chunks with inodes in use: 64 inodes each; the blocks
-	 * holding a used inode (a sparse chunk has no blocks where it has
-	 * no inodes, and FSINUMBERS does not say where those are) */
-	chunk = 64 / (inopb ? inopb : 1);
+	/* inode chunks with inodes in use: 64 inodes each, allocated on
+	 * disk a cluster at a time (a sparse chunk has holes where it has
+	 * no cluster, and FSINUMBERS does not say where: its free inodes
+	 * look the same). An inode cluster is 32 inodes (XFS's 8 KiB of
+	 * 256-byte inodes, scaled with the inode size) or one block: every
+	 * cluster with an inode in use is reported whole. */
+	per = inopb > 32 ? inopb : 32;
+	if (per > 64)
+		per = 64;
 	for (;;) {
 		memset(&req, 0, sizeof(req));
 		req.lastip = &last;
@@ -326,17 +332,18 @@ static int xfs_meta_walk(const struct rl_fs_info *fs, rl_space_cb cb, void *arg)
 		for (int32_t i = 0; r == 0 && i < got; i++) {
 			uint64_t blk = grp[i].xi_startino >> fs->xfs_inopblog;
 
-			for (uint64_t b = 0; r == 0 && b < chunk; b++) {
-				uint64_t m = inopb >= 64 ? ~0ull
-				                         : ((1ull << inopb) - 1)
-				                               << (b * inopb);
+			for (uint32_t k = 0; r == 0 && k < 64; k += per) {
+				uint64_t m = per >= 64
+				                 ? ~0ull
+				                 : ((1ull << per) - 1) << k;
 				/* allocmask: 1 = inode in use */
 				if ((grp[i].xi_allocmask & m) == 0)
 					continue;
-				uint64_t byte =
-				    xfs_fsb_byte(&x, agblklog, blk + b);
-				r = emit(cb, arg, byte, x.blocksize, 0,
-				         "inodes");
+				r = emit(
+				    cb, arg,
+				    xfs_fsb_byte(&x, agblklog, blk + k / inopb),
+				    (uint64_t)per / inopb * x.blocksize, 0,
+				    "inodes");
 			}
 		}
 	}

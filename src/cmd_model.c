@@ -231,8 +231,10 @@ enum cmd_status cmd_frag(struct rl_session *s, const struct cmd_call *c)
 	mem_sort(rk, nrk, sizeof(*rk), cmp_rank);
 	if (top < nrk)
 		nrk = (size_t)top;
+	/* e4defrag's score is ext4's measure: not shown elsewhere */
+	bool e4 = lm_geometry(m)->fs.type == RL_FS_EXT4;
 	if (s->json) {
-		cJSON *o = cJSON_CreateObject(), *e4, *arr;
+		cJSON *o = cJSON_CreateObject(), *e4o, *arr;
 		out_add_u64(o, "files", vf.files);
 		out_add_u64(o, "files_with_blocks", vf.with_blocks);
 		out_add_u64(o, "fragmented_files", vf.fragmented);
@@ -242,11 +244,13 @@ enum cmd_status cmd_frag(struct rl_session *s, const struct cmd_call *c)
 		out_add_u64(o, "bytes", vf.bytes);
 		out_add_u64(o, "fragmented_bytes", vf.fragmented_bytes);
 		out_add_u64(o, "max_extent", lm_geometry(m)->max_extent);
-		e4 = cJSON_AddObjectToObject(o, "e4defrag");
-		out_add_u64(e4, "now", vf.e4_now);
-		out_add_u64(e4, "best", vf.e4_best);
-		out_add_u64(e4, "blocks", vf.e4_blocks);
-		cJSON_AddNumberToObject(e4, "score", vf.e4_score);
+		if (e4) {
+			e4o = cJSON_AddObjectToObject(o, "e4defrag");
+			out_add_u64(e4o, "now", vf.e4_now);
+			out_add_u64(e4o, "best", vf.e4_best);
+			out_add_u64(e4o, "blocks", vf.e4_blocks);
+			cJSON_AddNumberToObject(e4o, "score", vf.e4_score);
+		}
 		arr = cJSON_AddArrayToObject(o, "top");
 		for (size_t i = 0; i < nrk; i++) {
 			struct lm_file_frag ff;
@@ -259,8 +263,11 @@ enum cmd_status cmd_frag(struct rl_session *s, const struct cmd_call *c)
 			out_add_u64(x, "extents", ff.extents);
 			out_add_u64(x, "regions", ff.regions);
 			out_add_u64(x, "ideal", ff.ideal);
-			out_add_u64(x, "e4_best", ff.e4_best);
-			cJSON_AddNumberToObject(x, "e4_score", ff.e4_score);
+			if (e4) {
+				out_add_u64(x, "e4_best", ff.e4_best);
+				cJSON_AddNumberToObject(x, "e4_score",
+				                        ff.e4_score);
+			}
 			cJSON_AddItemToArray(arr, x);
 		}
 		if (out_json_emit(s, o) < 0)
@@ -282,26 +289,30 @@ enum cmd_status cmd_frag(struct rl_session *s, const struct cmd_call *c)
 		        ", ideal %" PRIu64 " (max extent %" PRIu64 " bytes)\n",
 		        vf.extents, vf.regions, vf.ideal,
 		        lm_geometry(m)->max_extent);
-		fprintf(s->out,
-		        "e4defrag: total/best extents %" PRIu64 "/%" PRIu64
-		        ", fragmentation score %.0f "
-		        "[0-30 no problem: 31-55 a little bit "
-		        "fragmented: 56- needs defrag]\n",
-		        vf.e4_now, vf.e4_best, vf.e4_score);
+		if (e4)
+			fprintf(s->out,
+			        "e4defrag: total/best extents %" PRIu64
+			        "/%" PRIu64 ", fragmentation score %.0f "
+			        "[0-30 no problem: 31-55 a little bit "
+			        "fragmented: 56- needs defrag]\n",
+			        vf.e4_now, vf.e4_best, vf.e4_score);
 		if (nrk)
 			fprintf(s->out, "%8s %8s %6s %10s %6s  %s\n", "extents",
-			        "runs", "ideal", "size", "score", "file");
+			        "runs", "ideal", "size", e4 ? "score" : "",
+			        "file");
 		for (size_t i = 0; i < nrk; i++) {
 			struct lm_file_frag ff;
 			char sz[32];
 			lm_file_frag(m, rk[i].id, &ff);
 			units_format_size(lm_file(m, rk[i].id)->size, sz,
 			                  sizeof(sz));
+			char sc[16] = "";
+			if (e4)
+				snprintf(sc, sizeof(sc), "%.0f", ff.e4_score);
 			fprintf(s->out,
 			        "%8" PRIu64 " %8" PRIu64 " %6" PRIu64
-			        " %10s %6.0f  %s\n",
-			        ff.extents, ff.regions, ff.ideal, sz,
-			        ff.e4_score,
+			        " %10s %6s  %s\n",
+			        ff.extents, ff.regions, ff.ideal, sz, sc,
 			        OUT_ESC(lm_file_path(m, rk[i].id, 0)));
 		}
 	}
@@ -488,7 +499,10 @@ static int who_cb(const struct lm_owner *o, void *arg)
 		return 0;
 	}
 	fprintf(w->s->out, "%#14" PRIx64 " %12" PRIu64 "  %-8s", o->start,
-	        o->length, kind_name(o->kind));
+	        o->length,
+	        o->kind == LM_OWN_UNKNOWN ? "used" : kind_name(o->kind));
+	if (o->kind == LM_OWN_UNKNOWN)
+		fprintf(w->s->out, " %s", LM_UNATTRIBUTED);
 	if (o->kind == LM_OWN_FILE) {
 		const struct lm_file *f = lm_file(w->m, o->file);
 		fprintf(w->s->out,
@@ -798,7 +812,8 @@ enum cmd_status cmd_show(struct rl_session *s, const struct cmd_call *c)
 		out_add_u64(o, "regions", ff.regions);
 		out_add_u64(o, "ideal", ff.ideal);
 		cJSON_AddBoolToObject(o, "fragmented", ff.fragmented);
-		cJSON_AddNumberToObject(o, "e4_score", ff.e4_score);
+		if (lm_geometry(m)->fs.type == RL_FS_EXT4)
+			cJSON_AddNumberToObject(o, "e4_score", ff.e4_score);
 		cJSON_AddBoolToObject(o, "selected",
 		                      f->flags & LM_FILE_SELECTED);
 		cJSON_AddItemToObject(o, "extents", out_extents_json(re, n));
@@ -817,9 +832,12 @@ enum cmd_status cmd_show(struct rl_session *s, const struct cmd_call *c)
 		fprintf(s->out, "  unreadable: %s\n", rl_strerror(f->err));
 	fprintf(s->out,
 	        "%zu extent%s, %" PRIu64 " contiguous run%s, ideal %" PRIu64
-	        "%s; e4defrag score %.0f\n",
+	        "%s",
 	        n, n == 1 ? "" : "s", ff.regions, ff.regions == 1 ? "" : "s",
-	        ff.ideal, ff.fragmented ? " (fragmented)" : "", ff.e4_score);
+	        ff.ideal, ff.fragmented ? " (fragmented)" : "");
+	if (lm_geometry(m)->fs.type == RL_FS_EXT4)
+		fprintf(s->out, "; e4defrag score %.0f", ff.e4_score);
+	fputc('\n', s->out);
 	if (n) {
 		char flags[128];
 		fprintf(s->out, "%4s %16s %18s %14s  %s\n", "#", "logical",

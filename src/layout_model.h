@@ -203,6 +203,12 @@ void lm_select_clear(struct lm_model *m);
 
 /* ------------------------------------------------------------- owners */
 
+/* What the map and the reports call space in use that no record names:
+ * the filesystem uses it, the kernel does not say for what (allocator
+ * preallocations, XFS btree blocks without rmapbt, ...). */
+#define LM_UNATTRIBUTED                                                        \
+	"in use by the filesystem, owner not reported by the kernel"
+
 enum lm_owner_kind {
 	LM_OWN_FREE = 0,
 	LM_OWN_META,

@@ -37,8 +37,9 @@ static void file_text(struct ui *ui, FILE *f, uint32_t id)
 	        "extents %" PRIu64 "  runs %" PRIu64 "  ideal %" PRIu64 "%s\n",
 	        ff.extents, ff.regions, ff.ideal,
 	        ff.fragmented ? "  FRAGMENTED" : "");
-	fprintf(f, "e4defrag score %.0f (best %" PRIu64 ")\n", ff.e4_score,
-	        ff.e4_best);
+	if (lm_geometry(m)->fs.type == RL_FS_EXT4)
+		fprintf(f, "e4defrag score %.0f (best %" PRIu64 ")\n",
+		        ff.e4_score, ff.e4_best);
 	if (fl->err)
 		fprintf(f, "unreadable: error %d\n", fl->err);
 	fprintf(f, "%-10s %-12s %-9s %s\n", "logical", "physical", "length",
@@ -195,10 +196,8 @@ char *ui_inode_text(struct ui *ui)
 			        OUT_ESC(lm_file_path(ui->model, v[i].file, 0)));
 			break;
 		default:
-			fprintf(f,
-			        "%s%-10" PRIx64 " %-9s used (owner "
-			        "unknown)\n",
-			        mark, v[i].start, sz);
+			fprintf(f, "%s%-10" PRIx64 " %-9s %s\n", mark,
+			        v[i].start, sz, LM_UNATTRIBUTED);
 		}
 	}
 	free(v);

@@ -505,11 +505,11 @@ void ui_draw(struct ui *ui)
 	}
 	ui_map_draw(ui);
 	if (ui->pane != UI_PANE_NONE && ui->map_w < ui->cols) {
-		int px = ui->map_w + 1, pw = ui->cols - px;
+		int px = ui->map_x + ui->map_w + 1, pw = ui->cols - px;
 		int ph = ui->map_h;
 
 		attrset(ui_attr(ui, UI_ROLE_PANE));
-		mvvline(1, ui->map_w, '|', ph);
+		mvvline(1, ui->map_x + ui->map_w, '|', ph);
 		attrset(A_NORMAL);
 		if (ui->pane == UI_PANE_INODE)
 			ui_inode_draw(ui, 1, px, ph, pw);

@@ -24,7 +24,7 @@ const struct ui_cell_style ui_cell_styles[UI_CELL_N] = {
     [UI_CELL_FRAG] = {'%', UI_ROLE_FRAG, "frag"},
     [UI_CELL_SHARED] = {'&', UI_ROLE_SHARED, "shared"},
     [UI_CELL_UNWRITTEN] = {'~', UI_ROLE_UNWRITTEN, "unwritten"},
-    [UI_CELL_UNKNOWN] = {'?', UI_ROLE_UNKNOWN, "unknown"},
+    [UI_CELL_UNKNOWN] = {'?', UI_ROLE_UNKNOWN, "no owner"},
     [UI_CELL_SELECTED] = {'@', UI_ROLE_SELECTED, "selected"},
     [UI_CELL_TARGET] = {'=', UI_ROLE_TARGET, "target"},
     [UI_CELL_PLANNED] = {'P', UI_ROLE_PLANNED, "planned"},
@@ -97,6 +97,9 @@ static void clamp_view(struct ui *ui)
 		ui->view_row = rows - (uint64_t)ui->map_h;
 }
 
+/* The narrowest map that still gets row addresses beside it. */
+#define UI_MAP_MIN_W 48
+
 void ui_map_layout(struct ui *ui)
 {
 	const struct lm_geometry *g = ui->model ? lm_geometry(ui->model) : NULL;
@@ -120,6 +123,16 @@ void ui_map_layout(struct ui *ui)
 	ui->map_w = ui->cols - pane_w - (pane_w ? 1 : 0);
 	/* title, legend (one or two rows), message, status */
 	ui->map_h = ui->rows - 3 - legend_rows(ui->cols);
+	/* Row addresses in a gutter on the left, when the map keeps at
+	 * least UI_MAP_MIN_W cells a row without it: "0x" and the digits of
+	 * the highest address, a space. */
+	int gw = 4;
+	for (uint64_t v = ui->size ? (ui->size - 1) >> 4 : 0; v; v >>= 4)
+		gw++;
+	if (ui->map_w - gw >= UI_MAP_MIN_W) {
+		ui->map_x = gw;
+		ui->map_w -= gw;
+	}
 	if (ui->map_w < 1)
 		ui->map_w = 1;
 	if (ui->map_h < 1)
@@ -346,6 +359,15 @@ void ui_map_draw(struct ui *ui)
 	for (int r = 0; r < ui->map_h; r++) {
 		uint64_t row = ui->view_row + (uint64_t)r;
 
+		if (ui->map_x > 1) {
+			uint64_t a = row * (uint64_t)ui->map_w * cb;
+			char t[32] = "";
+			if (!ui->size || a < ui->size)
+				snprintf(t, sizeof(t), "0x%0*" PRIx64,
+				         ui->map_x - 3, a);
+			put_text(ui->map_y + r, 0, ui->map_x,
+			         ui_attr(ui, UI_ROLE_LEGEND), t);
+		}
 		for (int c = 0; c < ui->map_w; c++) {
 			uint64_t idx = row * (uint64_t)ui->map_w + (uint64_t)c;
 			uint64_t a = idx * cb, b = a + cb;
@@ -449,7 +471,7 @@ static int status_owner(const struct lm_owner *o, void *arg)
 		break;
 	}
 	default:
-		snprintf(t, sizeof(t), "used (owner unknown)");
+		snprintf(t, sizeof(t), "%s", LM_UNATTRIBUTED);
 		break;
 	}
 	sc_add(sc, t);
