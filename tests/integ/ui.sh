@@ -458,13 +458,16 @@ if command -v mkfs.xfs >/dev/null; then
 	wait_screen x "^0x$ghex-0x[0-9a-f]* free | 16 blocks/cell" ||
 		fail "cursor not on the free cell at 0x$ghex"
 	# cell_at FILE ADDR: the map's glyph for ADDR in a captured screen
-	# (row 1 on is the map, COLS cells a row, from the title's start).
+	# (row 1 on is the map, from the title's start; each row begins with
+	# its address and a space, then COLS less that many cells).
 	cell_at() {
-		local start off
+		local start off gw w
 		start=$(head -1 "$1" | sed -n 's/.*1 cell = 64.0 KiB, 0x\([0-9a-f]*\)-.*/\1/p')
 		[ -n "$start" ] || { echo "?"; return; }
+		gw=$(sed -n 2p "$1" | awk '$1 ~ /^0x/ {print length($1) + 1}')
+		w=$((COLS - ${gw:-0}))
 		off=$((($2 - 0x$start) / 65536))
-		sed -n "$((off / COLS + 2))p" "$1" | cut -c$((off % COLS + 1))
+		sed -n "$((off / w + 2))p" "$1" | cut -c$((${gw:-0} + off % w + 1))
 	}
 	cmd x "group --rate 0.03 --to $g -- $X/g1 $X/g2 $X/g3"
 	if wait_screen x "^0x$ghex-0x[0-9a-f]* g1 @ 0x0"; then

@@ -200,10 +200,12 @@ static void t_map(void **state)
 	frag = ids[1];
 	ui.pane_file = LM_NONE;
 	ui.rows = 21;
-	ui.cols = 64;
+	ui.cols = 74;
 	ui_map_layout(&ui);
-	/* 64 x 16 cells for 16384 blocks: 16 blocks (64 KiB) per cell (the
-	 * legend takes two rows at 64 columns). */
+	/* Row addresses first ("0x" and 7 digits for 64 MiB, a space), then
+	 * 64 x 16 cells for 16384 blocks: 16 blocks (64 KiB) per cell (the
+	 * legend takes two rows at 74 columns). */
+	assert_int_equal(ui.map_x, 10);
 	assert_int_equal(ui.map_w, 64);
 	assert_int_equal(ui.map_h, 16);
 	assert_int_equal(ui.max_cell_blocks, 16);
@@ -258,6 +260,11 @@ static void t_map(void **state)
 	assert_true(ui.view_row > 0);
 	assert_true(ui.cursor / BS / 64 >= ui.view_row &&
 	            ui.cursor / BS / 64 < ui.view_row + 16);
+	/* Too narrow for 48 cells beside the addresses: none. */
+	ui.cols = 57;
+	ui_map_layout(&ui);
+	assert_int_equal(ui.map_x, 0);
+	assert_int_equal(ui.map_w, 57);
 	lm_free(ui.model);
 }
 
