@@ -54,6 +54,9 @@ const struct cmd_opt cmd_opts_shrink[] = {
 };
 const struct cmd_opt cmd_opts_group[] = {
     {"to", "GOAL", "physical byte address where the first file starts"},
+    {"end", "END",
+     "a region GOAL..END: the files go into its free runs, in order, "
+     "around what is in use there"},
     {"make-room", NULL, "move other files' data off the target first"},
     PLAN_APPLY_OPTS,
     {NULL, NULL, NULL},
@@ -415,11 +418,21 @@ static enum cmd_status plan_compute(struct rl_session *s,
 		}
 		if (session_arg_size(s, "GOAL", v, &a) < 0)
 			return CMD_USAGE;
+		b = 0;
+		if (cmd_has_opt(c, "end", &v)) {
+			if (session_arg_size(s, "END", v, &b) < 0)
+				return CMD_USAGE;
+			if (b <= a) {
+				session_error(s,
+				              "--end END must lie above GOAL");
+				return CMD_USAGE;
+			}
+		}
 		if (collect_files(s, m, c, false, false, &pr->ids, &pr->nids,
 		                  pr->abs) < 0)
 			return CMD_FAIL;
-		*r = pl_group(&pr->ctx, pr->ids, pr->nids, a,
-		              cmd_has_opt(c, "make-room", NULL));
+		*r = pl_group_in(&pr->ctx, pr->ids, pr->nids, a, b,
+		                 cmd_has_opt(c, "make-room", NULL));
 		break;
 	}
 	return st;
@@ -450,10 +463,18 @@ static void plan_refuse(struct rl_session *s, struct pl_ctx *ctx, int r)
 		fputs(ctx->report, s->err);
 	if (refusal_names(ctx->outcome.code))
 		pl_outcome_format(ctx, &ctx->outcome, why, sizeof(why));
-	session_error(s,
-	              "refusing a plan that cannot complete: %s%s(%s); "
-	              "nothing was changed",
-	              why, *why ? " " : "", rl_strerror(r));
+	/* what is in the way is the reason: no errno text for it */
+	if (ctx->outcome.code == PL_TARGET_NOT_FREE ||
+	    ctx->outcome.code == PL_REGION_NO_RUN)
+		session_error(s,
+		              "refusing a plan that cannot complete: %s; "
+		              "nothing was changed",
+		              why);
+	else
+		session_error(s,
+		              "refusing a plan that cannot complete: %s%s(%s); "
+		              "nothing was changed",
+		              why, *why ? " " : "", rl_strerror(r));
 }
 
 /* After a step whose placement missed (the apply failed at step

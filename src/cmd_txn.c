@@ -374,6 +374,22 @@ enum cmd_status cmd_move(struct rl_session *s, const struct cmd_call *c)
 		if (r == 0)
 			r = session_check_targets(s, &p, why, sizeof(why));
 	}
+	if (r == 1 && !cmd_has_opt(c, "make-room", NULL)) {
+		/* what the scan saw there, and the ways around it */
+		char held[400] = "";
+		if (s->model)
+			pl_region_text(s->model, goal,
+			               goal + p.steps[0].range.length, true,
+			               held, sizeof(held), NULL);
+		session_error(s,
+		              "%s%s%s; nothing was changed ('group --to GOAL "
+		              "--end END FILE' places it into the free runs of "
+		              "a region; --make-room moves other files' data "
+		              "out of the way)",
+		              why, held[0] ? "; the last scan saw there: " : "",
+		              held);
+		goto out;
+	}
 	if (r != 0) {
 		session_error(s, "%s; nothing was changed", why);
 		goto out;

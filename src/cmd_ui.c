@@ -25,6 +25,7 @@
 #include "layout_model.h"
 #include "mem.h"
 #include "output.h"
+#include "planner.h"
 #include "session.h"
 #include "session_model.h"
 #include "txn.h"
@@ -695,6 +696,17 @@ static enum cmd_status cmd_target(struct rl_session *s,
 	ui->have_target = true;
 	ui->mark_pending = false;
 	ui->dirty = true;
+	/* what lies under it: the map keeps those cells' glyphs */
+	if (ui->model) {
+		char what[512], sz[32];
+		units_format_size(b - a, sz, sizeof(sz));
+		if (pl_region_text(ui->model, a, b, false, what, sizeof(what),
+		                   NULL) == 0)
+			fprintf(s->out,
+			        "target 0x%" PRIx64 "..0x%" PRIx64
+			        " (%s): %s\n",
+			        a, b, sz, what);
+	}
 	return CMD_OK;
 }
 

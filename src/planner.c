@@ -972,6 +972,114 @@ static const char *sz(uint64_t v, char *buf)
 	return buf;
 }
 
+/* ------------------------------------------------- what a region holds */
+
+#define RT_LABELS 3
+struct region_tally {
+	struct lm_model *m;
+	uint64_t free, free_runs, largest, run, run_end;
+	uint64_t meta, data, unknown, files;
+	uint32_t last_file, first_file;
+	const char *label[RT_LABELS];
+	uint64_t label_bytes[RT_LABELS];
+	size_t nlabels;
+};
+
+static int region_tally_cb(const struct lm_owner *o, void *arg)
+{
+	struct region_tally *t = arg;
+
+	switch (o->kind) {
+	case LM_OWN_FREE:
+		t->free += o->length;
+		if (t->run && t->run_end == o->start) {
+			t->run += o->length;
+		} else {
+			t->run = o->length;
+			t->free_runs++;
+		}
+		t->run_end = o->start + o->length;
+		if (t->run > t->largest)
+			t->largest = t->run;
+		return 0;
+	case LM_OWN_META: {
+		size_t k = 0;
+		t->meta += o->length;
+		while (k < t->nlabels && strcmp(t->label[k], o->label))
+			k++;
+		if (k == t->nlabels && k < RT_LABELS)
+			t->label[t->nlabels++] = o->label;
+		if (k < t->nlabels)
+			t->label_bytes[k] += o->length;
+		break;
+	}
+	case LM_OWN_FILE:
+		t->data += o->length;
+		if (o->file != t->last_file) /* in address order: a file's
+		                                pieces mostly come together */
+			t->files++;
+		if (t->first_file == LM_NONE)
+			t->first_file = o->file;
+		t->last_file = o->file;
+		break;
+	default:
+		t->unknown += o->length;
+		break;
+	}
+	t->run = 0;
+	return 0;
+}
+
+int pl_region_text(struct lm_model *m, uint64_t lo, uint64_t hi, bool used,
+                   char *buf, size_t size, uint64_t *data)
+{
+	struct region_tally t = {
+	    .m = m, .last_file = LM_NONE, .first_file = LM_NONE};
+	char a[32], b[32];
+	size_t n = 0;
+	int r;
+
+	if (!size)
+		return -EINVAL;
+	buf[0] = '\0';
+	r = lm_owners(m, lo, hi, region_tally_cb, &t);
+	if (r < 0)
+		return r;
+	if (data)
+		*data = t.data;
+#define RT_ADD(...)                                                            \
+	do {                                                                   \
+		if (n < size)                                                  \
+			n += (size_t)snprintf(buf + n, size - n, __VA_ARGS__); \
+	} while (0)
+	if (!used)
+		RT_ADD("%s free in %" PRIu64 " run%s (largest %s)",
+		       sz(t.free, a), t.free_runs, t.free_runs == 1 ? "" : "s",
+		       sz(t.largest, b));
+	for (size_t k = 0; k < t.nlabels; k++)
+		RT_ADD("%s%s metadata (%s)", n ? ", " : "",
+		       sz(t.label_bytes[k], a), t.label[k]);
+	if (t.meta > 0 && t.nlabels == RT_LABELS) {
+		uint64_t rest = t.meta;
+		for (size_t k = 0; k < t.nlabels; k++)
+			rest -= t.label_bytes[k];
+		if (rest)
+			RT_ADD(", %s other metadata", sz(rest, a));
+	}
+	if (t.data) {
+		const char *p = lm_file_path(m, t.first_file, 0);
+		RT_ADD("%s%s data of %s%s", n ? ", " : "", sz(t.data, a),
+		       p ? p : "?", t.files > 1 ? " and other files" : "");
+	}
+	if (t.unknown)
+		RT_ADD("%s%s %s", n ? ", " : "", sz(t.unknown, a),
+		       LM_UNATTRIBUTED);
+	if (!n)
+		RT_ADD("nothing in use");
+#undef RT_ADD
+	return 0;
+}
+
 /* Does file id's data overlap [lo, hi)? */
 static bool file_overlaps(struct pl_ctx *c, uint32_t id, uint64_t lo,
                           uint64_t hi)
@@ -1024,7 +1132,7 @@ void pl_outcome_format(struct pl_ctx *c, const struct pl_outcome *o, char *buf,
                        size_t size)
 {
 	const char *f = fpath(c, o->file);
-	char a[32], b[32];
+	char a[32], b[32], a2[32];
 
 	switch (o->code) {
 	case PL_DONE: /* no reason of the planner's */
@@ -1096,13 +1204,43 @@ void pl_outcome_format(struct pl_ctx *c, const struct pl_outcome *o, char *buf,
 		         "elsewhere)",
 		         o->at, o->end, f);
 		break;
-	case PL_TARGET_NOT_FREE:
+	case PL_TARGET_NOT_FREE: {
+		char what[300];
+		pl_region_text(c->m, o->at, o->at + o->len, true, what,
+		               sizeof(what), NULL);
 		snprintf(buf, size,
 		         "cannot complete: %s at 0x%" PRIx64 " (%s): "
-		         "the target is not free (metadata or blocks "
-		         "of no known file)",
-		         f, o->at, sz(o->len, a));
+		         "the target is not free, it holds %s (--end END "
+		         "places the files into the free runs of the region "
+		         "GOAL..END)",
+		         f, o->at, sz(o->len, a), what);
 		break;
+	}
+	case PL_REGION_NO_RUN: {
+		uint64_t big = 0, data = 0;
+		char what[300] = "";
+		for (size_t i = 0; i < c->fm.n; i++) {
+			uint64_t l = clip_len(c->fm.r[i].start, c->fm.r[i].len,
+			                      o->at, o->end);
+			big = l > big ? l : big;
+		}
+		pl_region_text(c->m, o->at, o->end, true, what, sizeof(what),
+		               &data);
+		snprintf(buf, size,
+		         "no free run left inside 0x%" PRIx64 "..0x%" PRIx64
+		         " takes %s (%s): the region has %s free (planned "
+		         "moves counted) in %zu run%s, the largest %s; it "
+		         "holds %s%s",
+		         o->at, o->end, f, sz(o->len, a),
+		         sz(pl_fm_bytes(&c->fm, o->at, o->end), b),
+		         pl_fm_runs(&c->fm, o->at, o->end),
+		         pl_fm_runs(&c->fm, o->at, o->end) == 1 ? "" : "s",
+		         sz(big, a2), what,
+		         data ? " (--make-room moves other files' data out "
+		                "of it)"
+		              : "");
+		break;
+	}
 	case PL_AWAY_FAILED:
 		snprintf(buf, size, "%s: cannot plan a move: %s", f,
 		         strerror(-o->err));
@@ -2488,10 +2626,43 @@ out:
 
 /* ----------------------------------------------------------------- group */
 
+/* The first place at or after lo where len bytes are free in the
+ * predicted map, inside [lo, hi) and one group, not excluded: its
+ * address, or UINT64_MAX. */
+static uint64_t first_fit(struct pl_ctx *c, uint64_t len, uint64_t lo,
+                          uint64_t hi)
+{
+	for (size_t i = fm_first(&c->fm, lo);
+	     i < c->fm.n && c->fm.r[i].start < hi; i++) {
+		uint64_t a, b;
+
+		run_blocks(c, i, lo, hi, &a, &b);
+		while (a + len <= b) {
+			uint64_t gs, ge, x = excluded(c, a, a + len);
+			if (x) {
+				a = (x + c->bs - 1) / c->bs * c->bs;
+				continue;
+			}
+			lm_group_range(c->m, group_of(c->g, a), &gs, &ge);
+			if (a + len <= ge)
+				return a;
+			a = ge;
+		}
+	}
+	return UINT64_MAX;
+}
+
 int pl_group(struct pl_ctx *c, const uint32_t *ids, size_t n, uint64_t goal,
              bool make_room)
 {
+	return pl_group_in(c, ids, n, goal, 0, make_room);
+}
+
+int pl_group_in(struct pl_ctx *c, const uint32_t *ids, size_t n, uint64_t goal,
+                uint64_t end, bool make_room)
+{
 	uint64_t cur = goal, total = 0;
+	size_t skipped = 0;
 	int r;
 
 	if (goal % c->bs)
@@ -2519,6 +2690,34 @@ int pl_group(struct pl_ctx *c, const uint32_t *ids, size_t n, uint64_t goal,
 			pl_note(c, "skip %s: no data blocks", fpath(c, id));
 			continue;
 		}
+		/* a region: in its free runs, in order (what is in use there
+		 * stays; the files already there count as placed) */
+		if (end && !make_room && !file_at(c, id, off, cur)) {
+			lm_group_range(c->m, group_of(c->g, cur), &gs, &ge);
+			if (cur + len > ge || cur + len > end ||
+			    !pl_fm_is_free(&c->fm, cur, len)) {
+				uint64_t at = first_fit(c, len, cur, end);
+				if (at == UINT64_MAX)
+					return fail(
+					    c, (struct pl_outcome){
+					           .code = PL_REGION_NO_RUN,
+					           .err = -ENOSPC,
+					           .file = id,
+					           .at = goal,
+					           .end = end,
+					           .len = len});
+				skipped++;
+				cur = at;
+			}
+		}
+		if (end && cur + len > end)
+			return fail(
+			    c, (struct pl_outcome){.code = PL_REGION_NO_RUN,
+			                           .err = -ENOSPC,
+			                           .file = id,
+			                           .at = goal,
+			                           .end = end,
+			                           .len = len});
 		lm_group_range(c->m, group_of(c->g, cur), &gs, &ge);
 		if (cur + len > ge)
 			return fail(
@@ -2560,6 +2759,11 @@ int pl_group(struct pl_ctx *c, const uint32_t *ids, size_t n, uint64_t goal,
 			                           .len = len});
 		cur += len;
 	}
+	if (skipped)
+		pl_note(c,
+		        "placed in the free runs of 0x%" PRIx64 "..0x%" PRIx64
+		        ": %zu used part%s of the region skipped",
+		        goal, end, skipped, skipped == 1 ? "" : "s");
 	return 0;
 }
 

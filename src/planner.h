@@ -62,6 +62,8 @@ enum pl_code {
 	PL_AWAY_NO_RUN,      /* out of the way: file, len */
 	PL_AWAY_FAILED,      /* out of the way: file, err */
 	PL_ROOM_PINNED,      /* make room: [at, end) holds len unmovable */
+	PL_REGION_NO_RUN,    /* group --end: no free run in [at, end) takes
+	                        file's len */
 };
 struct pl_outcome {
 	enum pl_code code;
@@ -253,6 +255,22 @@ int pl_evacuate(struct pl_ctx *c, uint64_t start, uint64_t end,
  * 0 or -errno (c->outcome). */
 int pl_group(struct pl_ctx *c, const uint32_t *ids, size_t n, uint64_t goal,
              bool make_room);
+/* pl_group inside the region [goal, end) (end 0: no region, as
+ * pl_group): without make_room a file whose place is not free (in use by
+ * metadata, other files, space no record names, or past a group end) goes
+ * to the next free run of the region that takes it whole, the order kept;
+ * PL_REGION_NO_RUN when none is left. */
+int pl_group_in(struct pl_ctx *c, const uint32_t *ids, size_t n, uint64_t goal,
+                uint64_t end, bool make_room);
+
+/* What [lo, hi) holds, in words, from the model: its free bytes, free
+ * runs and the largest (unless used), then the metadata by label, file
+ * data (the first file named, "and other files"), and the space no record
+ * names, each with its bytes; "nothing in use" when nothing is. *data
+ * (when not NULL): the file data bytes. 0, or -EINVAL / -ENOMEM
+ * (lm_owners). */
+int pl_region_text(struct lm_model *m, uint64_t lo, uint64_t hi, bool used,
+                   char *buf, size_t size, uint64_t *data);
 
 /* The moves as a txn plan (steps' before = predicted extents then).
  * root: the mount point (paths become absolute). */

@@ -275,9 +275,10 @@ static void used_text(const struct rl_space_rec *r, char *buf, size_t len)
 		         "data of inode %" PRIu64 " at 0x%" PRIx64 "+%" PRIu64,
 		         r->owner, r->start, r->length);
 	else
-		snprintf(buf, len, "used blocks (%s) at 0x%" PRIx64 "+%" PRIu64,
-		         r->what[0] ? r->what : "owner not reported", r->start,
-		         r->length);
+		snprintf(buf, len,
+		         "used blocks (owner not reported by the kernel) at "
+		         "0x%" PRIx64 "+%" PRIu64,
+		         r->start, r->length);
 }
 
 /* "the target ... is not free: ... is in use: <records>; held by

@@ -382,7 +382,9 @@ void ui_map_draw(struct ui *ui)
 			attr = ui_attr(ui, ui_cell_styles[k].role);
 			if (ui->have_target && k != UI_CELL_OUTSIDE &&
 			    a < ui->mark_end && b > ui->mark_start) {
-				if (k == UI_CELL_FREE || k == UI_CELL_MIXED)
+				/* free cells show the target; the others
+				 * what lies under it, in its colour */
+				if (k == UI_CELL_FREE)
 					glyph = ui_cell_styles[UI_CELL_TARGET]
 					            .glyph;
 				attr = ui_attr(ui, UI_ROLE_TARGET);

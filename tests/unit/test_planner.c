@@ -646,20 +646,29 @@ static void test_evacuate_no_space(void **state)
 	lm_free(m);
 }
 
-static void test_group(void **state)
+/* The files of the group tests: a (64 KiB) and b (32 KiB) to group
+ * (their ids in ids), "other" (len bytes at at) in the way. */
+static struct lm_model *group_model(uint32_t *ids, uint64_t at, uint64_t len)
 {
 	struct lm_model *m = new_model(64 * MiB);
-	uint64_t goal = G2 + 2 * MiB;
 	struct rl_extent a[] = {{0, G2, 64 * KiB, 0}};
 	struct rl_extent b[] = {{0, G2 + 512 * KiB, 32 * KiB, 0}};
-	struct rl_extent o[] = {{0, goal + 64 * KiB, 8 * KiB, 0}};
-	uint32_t ids[2];
-	struct pl_ctx c;
+	struct rl_extent o[] = {{0, at, len, 0}};
 
-	(void)state;
 	ids[0] = add_file(m, 20, "a", a, 1);
 	ids[1] = add_file(m, 21, "b", b, 1);
 	add_file(m, 22, "other", o, 1);
+	return m;
+}
+
+static void test_group(void **state)
+{
+	uint64_t goal = G2 + 2 * MiB;
+	uint32_t ids[2];
+	struct lm_model *m = group_model(ids, goal + 64 * KiB, 8 * KiB);
+	struct pl_ctx c;
+
+	(void)state;
 	lm_add_free(m, goal, 64 * KiB);
 	lm_add_free(m, goal + 72 * KiB, 1 * MiB);
 	lm_add_free(m, G2 + 8 * MiB, 1 * MiB);
@@ -682,6 +691,67 @@ static void test_group(void **state)
 	assert_true(c.mv[1].goal >= goal + 96 * KiB ||
 	            c.mv[1].goal + 8 * KiB <= goal);
 	assert_int_equal(c.mv[2].goal, goal + 64 * KiB);
+	pl_fini(&c);
+	lm_free(m);
+}
+
+/* A region that starts on used blocks: metadata, space no record names,
+ * another file. The files go into its free runs, in order; a region with
+ * no run that takes a file is refused, saying what it holds. */
+static void test_group_region(void **state)
+{
+	uint64_t lo = G2 + 2 * MiB;
+	uint32_t ids[2];
+	struct lm_model *m = group_model(ids, lo + 208 * KiB, 16 * KiB);
+	struct pl_ctx c;
+	char buf[512];
+
+	(void)state;
+	/* lo: 148 KiB of inodes, 12 KiB unnamed, 48 KiB free (too small
+	 * for a), other's 16 KiB, then 1 MiB free */
+	lm_add_metadata(m, lo, 148 * KiB, "inodes");
+	lm_add_free(m, lo + 160 * KiB, 48 * KiB);
+	lm_add_free(m, lo + 224 * KiB, 1 * MiB);
+	assert_int_equal(pl_region_text(m, lo, lo + 224 * KiB, false, buf,
+	                                sizeof(buf), NULL),
+	                 0);
+	assert_string_equal(buf, "48.0 KiB free in 1 run (largest 48.0 KiB), "
+	                         "148.0 KiB metadata (inodes), 16.0 KiB data "
+	                         "of other, 12.0 KiB in use by the "
+	                         "filesystem, owner not reported by the "
+	                         "kernel");
+	/* without a region end: refused, naming what is there */
+	assert_int_equal(pl_init(&c, m), 0);
+	assert_true(pl_group(&c, ids, 2, lo, false) < 0);
+	assert_int_equal(c.outcome.code, PL_TARGET_NOT_FREE);
+	pl_outcome_format(&c, &c.outcome, buf, sizeof(buf));
+	assert_non_null(strstr(buf, "it holds 64.0 KiB metadata (inodes)"));
+	assert_non_null(strstr(buf, "--end END"));
+	pl_fini(&c);
+	/* the region: a skips the inodes and the run too small for it, b
+	 * follows it */
+	assert_int_equal(pl_init(&c, m), 0);
+	assert_int_equal(pl_group_in(&c, ids, 2, lo, lo + 2 * MiB, false), 0);
+	assert_int_equal(c.nmv, 2);
+	assert_int_equal(c.mv[0].goal, lo + 224 * KiB);
+	assert_int_equal(c.mv[1].goal, lo + 288 * KiB);
+	assert_non_null(strstr(c.report, "placed in the free runs"));
+	pl_fini(&c);
+	/* b alone fits the 48 KiB run first */
+	assert_int_equal(pl_init(&c, m), 0);
+	assert_int_equal(pl_group_in(&c, &ids[1], 1, lo, lo + 2 * MiB, false),
+	                 0);
+	assert_int_equal(c.mv[0].goal, lo + 160 * KiB);
+	pl_fini(&c);
+	/* a region with no run that takes a */
+	assert_int_equal(pl_init(&c, m), 0);
+	assert_int_equal(pl_group_in(&c, ids, 2, lo, lo + 224 * KiB, false),
+	                 -ENOSPC);
+	assert_int_equal(c.outcome.code, PL_REGION_NO_RUN);
+	pl_outcome_format(&c, &c.outcome, buf, sizeof(buf));
+	assert_non_null(strstr(buf, "the region has 48.0 KiB free"));
+	assert_non_null(strstr(buf, "148.0 KiB metadata (inodes)"));
+	assert_non_null(strstr(buf, "--make-room"));
 	pl_fini(&c);
 	lm_free(m);
 }
@@ -808,6 +878,7 @@ int main(void)
 	    cmocka_unit_test(test_evacuate),
 	    cmocka_unit_test(test_evacuate_no_space),
 	    cmocka_unit_test(test_group),
+	    cmocka_unit_test(test_group_region),
 	    cmocka_unit_test(test_undo_fit),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
