@@ -696,11 +696,12 @@ static enum cmd_status cmd_target(struct rl_session *s,
 	ui->have_target = true;
 	ui->mark_pending = false;
 	ui->dirty = true;
-	/* what lies under it: the map keeps those cells' glyphs */
-	if (ui->model) {
+	/* what lies under it: the map keeps those cells' glyphs (the
+	 * session's model: the map's may be an older one until it syncs) */
+	if (s->model) {
 		char what[512], sz[32];
 		units_format_size(b - a, sz, sizeof(sz));
-		if (pl_region_text(ui->model, a, b, false, what, sizeof(what),
+		if (pl_region_text(s->model, a, b, false, what, sizeof(what),
 		                   NULL) == 0)
 			fprintf(s->out,
 			        "target 0x%" PRIx64 "..0x%" PRIx64

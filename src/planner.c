@@ -974,7 +974,9 @@ static const char *sz(uint64_t v, char *buf)
 
 /* ------------------------------------------------- what a region holds */
 
-#define RT_LABELS 3
+/* metadata kinds tallied; the RT_SHOWN largest are named */
+#define RT_LABELS 12
+#define RT_SHOWN  3
 struct region_tally {
 	struct lm_model *m;
 	uint64_t free, free_runs, largest, run, run_end;
@@ -1056,16 +1058,22 @@ int pl_region_text(struct lm_model *m, uint64_t lo, uint64_t hi, bool used,
 		RT_ADD("%s free in %" PRIu64 " run%s (largest %s)",
 		       sz(t.free, a), t.free_runs, t.free_runs == 1 ? "" : "s",
 		       sz(t.largest, b));
-	for (size_t k = 0; k < t.nlabels; k++)
-		RT_ADD("%s%s metadata (%s)", n ? ", " : "",
-		       sz(t.label_bytes[k], a), t.label[k]);
-	if (t.meta > 0 && t.nlabels == RT_LABELS) {
-		uint64_t rest = t.meta;
-		for (size_t k = 0; k < t.nlabels; k++)
-			rest -= t.label_bytes[k];
-		if (rest)
-			RT_ADD(", %s other metadata", sz(rest, a));
+	/* the largest kinds first (a selection sort of a dozen) */
+	uint64_t rest = t.meta;
+	for (size_t k = 0; k < t.nlabels && k < RT_SHOWN; k++) {
+		size_t big = k;
+		for (size_t j = k + 1; j < t.nlabels; j++)
+			if (t.label_bytes[j] > t.label_bytes[big])
+				big = j;
+		const char *l = t.label[big];
+		uint64_t lb = t.label_bytes[big];
+		t.label[big] = t.label[k];
+		t.label_bytes[big] = t.label_bytes[k];
+		RT_ADD("%s%s metadata (%s)", n ? ", " : "", sz(lb, a), l);
+		rest -= lb;
 	}
+	if (rest)
+		RT_ADD(", %s other metadata", sz(rest, a));
 	if (t.data) {
 		const char *p = lm_file_path(m, t.first_file, 0);
 		RT_ADD("%s%s data of %s%s", n ? ", " : "", sz(t.data, a),

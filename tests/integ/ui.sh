@@ -563,6 +563,51 @@ if command -v mkfs.xfs >/dev/null; then
 	wait_file "$T/x.rc"
 fi
 
+# ------------------------------------ the map's truth: owners, rows, legend
+# attrib_screens: at 80x24 and at the large size, the start screen (each
+# map row begins with its address; the journal is metadata; the legend
+# lists the glyphs shown), then a target region over the inode table and
+# free space (the message says what lies under it, its used cells keep
+# their glyph), then a move previewed (',' and 'P' in the legend).
+attrib_screens() {
+	local size name
+	for size in 80x24 large; do
+		name=attrib-$size
+		if [ $size = large ]; then
+			start "$name" "$M"
+		else
+			COLS=80 ROWS=24 start "$name" "$M"
+		fi
+		screen "$name" "$T/$name-0"
+		golden "ui-$name" "$T/$name-0"
+		sed -n 2p "$T/$name-0" | grep -q '^0x0* [M#.]' ||
+			fail "$size: the first map row does not begin with its address"
+		tail -3 "$T/$name-0" | grep -q ', to be freed' &&
+			fail "$size: the legend lists ',' with no plan shown"
+		cmd "$name" "target 0x0 0x2000000"
+		# (at 80 columns the message is cut before the metadata)
+		wait_screen "$name" "target 0x0\\.\\.0x2000000 (32\\.0 MiB): [0-9.]* [KM]iB free in [0-9]* runs\\?$([ $size = large ] && echo ' (largest [^)]*), [0-9.]* MiB metadata (inodes')" ||
+			fail "$size: the target region's message does not say what it holds"
+		screen "$name" "$T/$name-1"
+		golden "ui-$name-target" "$T/$name-1"
+		sed -n 2p "$T/$name-1" | grep -q 'M' ||
+			fail "$size: metadata under the target region is not shown"
+		cmd "$name" "goto frag.dat"
+		keys "$name" Space
+		cmd "$name" "target 0x4000000 0x4400000"
+		keys "$name" v
+		wait_screen "$name" ', to be freed' ||
+			fail "$size: the legend lacks ',' during a preview"
+		screen "$name" "$T/$name-2"
+		golden "ui-$name-preview" "$T/$name-2"
+		keys "$name" Escape
+		keys "$name" q
+		wait_file "$T/$name.rc" || fail "$size: q did not quit"
+		tm kill-session -t "$name" 2>/dev/null
+	done
+}
+attrib_screens
+
 # relayout --demo: the map of a scratch volume; quitting removes it.
 start demo --demo
 wait_screen demo 'relayout-demo' || fail "--demo: the status line does not name the demo volume"
