@@ -811,10 +811,12 @@ static uint64_t pending_end(const struct rl_session *s)
 #define ACTION_FILES 60
 
 /* Plan CMD (group or defrag) over the selection into the pending plan:
- * `CMD [--to GOAL] -- PATH...`, in parts of ACTION_FILES files; group's
- * parts go back to back from goal. */
+ * `CMD [--to GOAL [--end END]] -- PATH...`, in parts of ACTION_FILES
+ * files; group's parts go back to back from goal, into the free runs of
+ * the region up to end (when not 0). */
 static enum cmd_status plan_selection(struct rl_session *s, struct ui *ui,
-                                      const char *cmd, bool to, uint64_t goal)
+                                      const char *cmd, bool to, uint64_t goal,
+                                      uint64_t end)
 {
 	struct lm_model *m = ui->model;
 	uint32_t id = 0, nf = lm_file_count(m);
@@ -834,6 +836,8 @@ static enum cmd_status plan_selection(struct rl_session *s, struct ui *ui,
 		fprintf(f, "%s", cmd);
 		if (to)
 			fprintf(f, " --to 0x%" PRIx64, goal);
+		if (to && end)
+			fprintf(f, " --end 0x%" PRIx64, end);
 		fprintf(f, " --");
 		for (; id < nf && n < ACTION_FILES; id++) {
 			const struct lm_file *fl = lm_file(m, id);
@@ -935,10 +939,10 @@ static enum cmd_status plan_action(struct rl_session *s, struct ui *ui,
 		return CMD_FAIL;
 	switch (k) {
 	case ACT_MOVE:
-		st = plan_selection(s, ui, "group", true, a);
+		st = plan_selection(s, ui, "group", true, a, b);
 		break;
 	case ACT_DEFRAG:
-		st = plan_selection(s, ui, "defrag", false, 0);
+		st = plan_selection(s, ui, "defrag", false, 0, 0);
 		break;
 	case ACT_COMPACT:
 	case ACT_EVACUATE:

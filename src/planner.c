@@ -1076,6 +1076,8 @@ int pl_region_text(struct lm_model *m, uint64_t lo, uint64_t hi, bool used,
 		RT_ADD(", %s other metadata", sz(rest, a));
 	if (t.data) {
 		const char *p = lm_file_path(m, t.first_file, 0);
+		if (p && !strcmp(p, "."))
+			p = "the root directory";
 		RT_ADD("%s%s data of %s%s", n ? ", " : "", sz(t.data, a),
 		       p ? p : "?", t.files > 1 ? " and other files" : "");
 	}
