@@ -44,6 +44,10 @@
 #define SB_JNL_BLOCKS       0x10C
 #define INCOMPAT_META_BG    0x10
 #define JNL_BACKUP_BLOCKS   1
+#define GD_BLOCK_BITMAP_LO  0x00
+#define GD_BLOCK_BITMAP_HI  0x20
+#define GD_FLAGS            0x12
+#define GD_BLOCK_UNINIT     0x2
 #define GD_INODE_TABLE_LO   0x08
 #define GD_INODE_TABLE_HI   0x28
 #define INO_FLAGS           0x20
@@ -59,7 +63,8 @@ struct ext4_geo {
 	int fd;
 	uint32_t bs;
 	uint64_t blocks;
-	uint32_t ipg, isize, dsize;
+	uint32_t ipg, bpg, first, isize, dsize;
+	bool bigalloc;
 	uint64_t inodes;
 	uint64_t gdt_block; /* first block of the group descriptors */
 	bool meta_bg;
@@ -212,55 +217,155 @@ static int ext4_journal(struct ext4_geo *g, const unsigned char *sb,
 	return ext4_tree(g, node, sizeof(node), 0, ino, "journal", cb, arg);
 }
 
+/* Open fs's device and read its geometry into g (the superblock into
+ * sb); ext4_close(g) after. 0 or -errno (-EIO: not an ext4 superblock
+ * this code reads). */
+static int ext4_open(const struct rl_fs_info *fs, struct ext4_geo *g,
+                     unsigned char *sb)
+{
+	uint32_t incompat, lbs;
+	int r;
+
+	memset(g, 0, sizeof(*g));
+	g->fd = open(fs->device, O_RDONLY | O_CLOEXEC);
+	if (g->fd < 0)
+		return RL_NEG_ERRNO();
+	r = read_at(g->fd, sb, 1024, RL_EXT4_SB_OFFSET);
+	if (r < 0)
+		return r;
+	lbs = le32_at(sb, SB_LOG_BLOCK_SIZE);
+	if (le16_at(sb, RL_EXT4_OFF_MAGIC) != RL_EXT4_SB_MAGIC || lbs > 6)
+		return -EIO;
+	g->bs = 1024u << lbs;
+	incompat = le32_at(sb, SB_FEATURE_INCOMPAT);
+	g->blocks = le32_at(sb, RL_EXT4_OFF_BLOCKS_COUNT_LO);
+	g->dsize = 32;
+	if (incompat & RL_EXT4_FEATURE_INCOMPAT_64BIT) {
+		g->blocks |= (uint64_t)le32_at(sb, RL_EXT4_OFF_BLOCKS_COUNT_HI)
+		             << 32;
+		g->dsize = le16_at(sb, SB_DESC_SIZE);
+	}
+	g->meta_bg = (incompat & INCOMPAT_META_BG) != 0;
+	g->ipg = le32_at(sb, SB_INODES_PER_GROUP);
+	g->bpg = le32_at(sb, RL_EXT4_OFF_BLOCKS_PER_GROUP);
+	g->first = le32_at(sb, SB_FIRST_DATA_BLOCK);
+	g->isize = le16_at(sb, SB_INODE_SIZE);
+	g->inodes = le32_at(sb, SB_INODES_COUNT);
+	g->gdt_block = g->first + 1;
+	if (g->bs != fs->block_size || g->ipg == 0 || g->bpg == 0 ||
+	    g->bpg > 8 * g->bs || g->isize < 128 || g->isize > g->bs ||
+	    g->dsize < 32 || g->dsize > 64 || (g->dsize & (g->dsize - 1)))
+		return -EIO;
+	g->bigalloc = (le32_at(sb, RL_EXT4_OFF_FEATURE_RO_COMPAT) &
+	               RL_EXT4_FEATURE_RO_COMPAT_BIGALLOC) != 0;
+	g->buf = malloc(g->bs);
+	return g->buf ? 0 : -ENOMEM;
+}
+
+static void ext4_close(struct ext4_geo *g)
+{
+	free(g->buf);
+	if (g->fd >= 0)
+		close(g->fd);
+}
+
 static int ext4_meta_walk(const struct rl_fs_info *fs, const uint64_t *inos,
                           size_t n, rl_space_cb cb, void *arg)
 {
 	unsigned char sb[1024];
 	struct ext4_geo g;
-	uint32_t incompat, lbs;
-	int r;
+	int r = ext4_open(fs, &g, sb);
 
-	memset(&g, 0, sizeof(g));
-	g.fd = open(fs->device, O_RDONLY | O_CLOEXEC);
-	if (g.fd < 0)
-		return RL_NEG_ERRNO();
-	r = read_at(g.fd, sb, sizeof(sb), RL_EXT4_SB_OFFSET);
-	if (r < 0)
-		goto out;
-	r = -EIO;
-	lbs = le32_at(sb, SB_LOG_BLOCK_SIZE);
-	if (le16_at(sb, RL_EXT4_OFF_MAGIC) != RL_EXT4_SB_MAGIC || lbs > 6)
-		goto out;
-	g.bs = 1024u << lbs;
-	incompat = le32_at(sb, SB_FEATURE_INCOMPAT);
-	g.blocks = le32_at(sb, RL_EXT4_OFF_BLOCKS_COUNT_LO);
-	g.dsize = 32;
-	if (incompat & RL_EXT4_FEATURE_INCOMPAT_64BIT) {
-		g.blocks |= (uint64_t)le32_at(sb, RL_EXT4_OFF_BLOCKS_COUNT_HI)
-		            << 32;
-		g.dsize = le16_at(sb, SB_DESC_SIZE);
-	}
-	g.meta_bg = (incompat & INCOMPAT_META_BG) != 0;
-	g.ipg = le32_at(sb, SB_INODES_PER_GROUP);
-	g.isize = le16_at(sb, SB_INODE_SIZE);
-	g.inodes = le32_at(sb, SB_INODES_COUNT);
-	g.gdt_block = le32_at(sb, SB_FIRST_DATA_BLOCK) + 1;
-	if (g.bs != fs->block_size || g.ipg == 0 || g.isize < 128 ||
-	    g.isize > g.bs || g.dsize < 32 || g.dsize > 64 ||
-	    (g.dsize & (g.dsize - 1)))
-		goto out;
-	g.buf = malloc(g.bs);
-	r = -ENOMEM;
-	if (!g.buf)
-		goto out;
-	r = ext4_journal(&g, sb, cb, arg);
+	if (r == 0)
+		r = ext4_journal(&g, sb, cb, arg);
+	/* 1 KiB blocks: block 0 (the boot sector, the superblock's first
+	 * bytes) is in no group */
+	if (r == 0 && g.first)
+		r = emit(cb, arg, 0, (uint64_t)g.first * g.bs, 0, "boot-block");
 	if (r == 0)
 		r = ext4_inode_meta(&g, RESIZE_INO, cb, arg);
 	for (size_t i = 0; r == 0 && i < n; i++)
 		r = ext4_inode_meta(&g, inos[i], cb, arg);
-out:
-	free(g.buf);
-	close(g.fd);
+	ext4_close(&g);
+	return r;
+}
+
+/* Group grp's block bitmap into g->buf: 0, 1 when the group has none on
+ * disk (BLOCK_UNINIT: the kernel computes it), or -errno. */
+static int ext4_bitmap(struct ext4_geo *g, uint64_t grp)
+{
+	unsigned char gd[64];
+	uint64_t bb;
+	int r;
+
+	if (g->meta_bg)
+		return 1;
+	r = read_at(g->fd, gd, g->dsize, g->gdt_block * g->bs + grp * g->dsize);
+	if (r < 0)
+		return r;
+	if (le16_at(gd, GD_FLAGS) & GD_BLOCK_UNINIT)
+		return 1;
+	bb = le32_at(gd, GD_BLOCK_BITMAP_LO);
+	if (g->dsize >= 64)
+		bb |= (uint64_t)le32_at(gd, GD_BLOCK_BITMAP_HI) << 32;
+	if (bb == 0 || bb >= g->blocks)
+		return -EIO;
+	return read_at(g->fd, g->buf, g->bs, bb * g->bs);
+}
+
+int rl_ext4_held_walk(const struct rl_fs_info *fs,
+                      const struct rl_free_extent *ranges, size_t n,
+                      rl_space_cb cb, void *arg)
+{
+	unsigned char sb[1024];
+	struct ext4_geo g;
+	uint64_t have = UINT64_MAX; /* the group whose bitmap is in buf */
+	int r;
+
+	if (!fs || !cb || (n && !ranges))
+		return -EINVAL;
+	if (fs->type != RL_FS_EXT4 || fs->device[0] != '/')
+		return -EOPNOTSUPP;
+	r = ext4_open(fs, &g, sb);
+	if (r == 0 && g.bigalloc)
+		r = -EOPNOTSUPP; /* its bitmaps count clusters */
+	for (size_t i = 0; r == 0 && i < n; i++) {
+		uint64_t b = ranges[i].start / g.bs;
+		uint64_t e = (ranges[i].start + ranges[i].len) / g.bs;
+		uint64_t run = 0, run_start = 0;
+		bool ok = false;
+
+		if (e > g.blocks)
+			e = g.blocks;
+		for (; r == 0 && b <= e; b++) {
+			bool held = false;
+			if (b < e && b >= g.first) {
+				uint64_t grp = (b - g.first) / g.bpg;
+				uint64_t bit = (b - g.first) % g.bpg;
+				if (grp != have) {
+					int k = ext4_bitmap(&g, grp);
+					if (k < 0) {
+						r = k;
+						break;
+					}
+					ok = k == 0;
+					have = grp;
+				}
+				held =
+				    ok && !(g.buf[bit / 8] & (1u << (bit % 8)));
+			}
+			if (held) {
+				if (!run)
+					run_start = b;
+				run++;
+			} else if (run) {
+				r = emit(cb, arg, run_start * g.bs, run * g.bs,
+				         0, "allocator-held");
+				run = 0;
+			}
+		}
+	}
+	ext4_close(&g);
 	return r;
 }
 

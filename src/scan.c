@@ -625,18 +625,32 @@ static int rec_cmp(const void *a, const void *b)
  * rl_meta_walk's journal, extent trees, XFS log, AG headers, inode
  * chunks) into the model as metadata, each the parts of it that no free
  * or metadata record of the space map (sb, sorted) covers: a duplicate
- * (a shared xattr block) is added once. Returns 0 or -ENOMEM. */
+ * (a shared xattr block) is added once, adjacent ones of one kind as one.
+ * Returns 0 or -ENOMEM. */
 static int add_attributed(struct scan_ctx *c, const struct space_buf *sb)
 {
 	size_t j = 0;
 
 	qsort(c->meta, c->nmeta, sizeof(*c->meta), rec_cmp);
+	/* duplicates dropped, neighbours of one kind merged (XFS inode
+	 * clusters, a journal in several extents): fewer model records */
+	size_t kept = 0;
+	for (size_t i = 0; i < c->nmeta; i++) {
+		struct rl_space_rec *p = kept ? &c->meta[kept - 1] : NULL;
+		if (p && rec_cmp(&c->meta[i], p) == 0)
+			continue;
+		if (p && p->start + p->length == c->meta[i].start &&
+		    !strcmp(p->what, c->meta[i].what)) {
+			p->length += c->meta[i].length;
+			continue;
+		}
+		c->meta[kept++] = c->meta[i];
+	}
+	c->nmeta = kept;
 	for (size_t i = 0; i < c->nmeta; i++) {
 		const struct rl_space_rec *x = &c->meta[i];
 		uint64_t a = x->start, end = x->start + x->length;
 
-		if (i && rec_cmp(x, &c->meta[i - 1]) == 0)
-			continue;
 		while (j < sb->n && sb->v[j].start + sb->v[j].length <= a)
 			j++;
 		for (size_t k = j; a < end; k++) {
@@ -657,6 +671,47 @@ static int add_attributed(struct scan_ctx *c, const struct space_buf *sb)
 		}
 	}
 	return 0;
+}
+
+struct held_ctx {
+	struct rl_free_extent *v;
+	size_t n, cap;
+	struct lm_model *m;
+};
+
+static int unowned_cb(const struct lm_owner *o, void *arg)
+{
+	struct held_ctx *h = arg;
+
+	if (o->kind != LM_OWN_UNKNOWN)
+		return 0;
+	if (mem_grow(&h->v, &h->cap, h->n + 1, sizeof(*h->v)) < 0)
+		return -ENOMEM;
+	h->v[h->n].start = o->start;
+	h->v[h->n++].len = o->length;
+	return 0;
+}
+
+static int held_cb(const struct rl_space_rec *rec, void *arg)
+{
+	struct held_ctx *h = arg;
+	int r = lm_add_metadata(h->m, rec->start, rec->length, rec->what);
+
+	return r == -ENOMEM ? r : 0;
+}
+
+/* ext4: what is still in use without an owner but free in the on-disk
+ * bitmaps (the allocator holds it) as metadata "allocator-held". Errors
+ * but -ENOMEM leave it unnamed. */
+static int add_held(struct scan_ctx *c, const struct rl_fs_info *fs)
+{
+	struct held_ctx h = {.m = c->m};
+	int r = lm_owners(c->m, 0, lm_geometry(c->m)->fs.size, unowned_cb, &h);
+
+	if (r == 0 && h.n)
+		r = rl_ext4_held_walk(fs, h.v, h.n, held_cb, &h);
+	free(h.v);
+	return r == -ENOMEM ? r : 0;
 }
 
 static int space_start_cmp(const void *a, const void *b)
@@ -777,6 +832,8 @@ int scan_volume(const struct rl_fs_info *fs, const struct scan_opts *o,
 	if (c.attrib) {
 		qsort(sb.v, sb.n, sizeof(*sb.v), space_start_cmp);
 		r = add_attributed(&c, &sb);
+		if (r == 0 && fs->type == RL_FS_EXT4)
+			r = add_held(&c, fs);
 		if (r < 0)
 			goto fail;
 	}

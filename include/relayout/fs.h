@@ -220,12 +220,12 @@ int rl_space_walk(const char *path, uint64_t start, uint64_t end,
  * tree, or the superblock's backup of it); and for each of the n inodes in
  * inos: what "extent-tree" (the blocks of its extent tree below the inode,
  * which FIEMAP does not report); and "resize-inode" (inode 7's
- * double-indirect block). Pass the inodes whose st_blocks exceed their FIEMAP
- * extents. XFS (inos ignored): "log" (the internal log, XFS_IOC_FSGEOMETRY),
- * "fs-headers" (each AG's first sectors: superblock, AGF, AGI, AGFL),
- * "inodes" (blocks of inode chunks holding an inode in use,
- * XFS_IOC_FSINUMBERS: CAP_SYS_ADMIN, else left out). Use it on XFS without
- * rmapbt: with it GETFSMAP names these owners itself.
+ * double-indirect block), "boot-block" (block 0 with 1 KiB blocks). Pass the
+ * inodes whose st_blocks exceed their FIEMAP extents. XFS (inos ignored): "log"
+ * (the internal log, XFS_IOC_FSGEOMETRY), "fs-headers" (each AG's first
+ * sectors: superblock, AGF, AGI, AGFL), "inodes" (blocks of inode chunks
+ * holding an inode in use, XFS_IOC_FSINUMBERS: CAP_SYS_ADMIN, else left out).
+ * Use it on XFS without rmapbt: with it GETFSMAP names these owners itself.
  * Returns 0, a callback's non-zero value, -EOPNOTSUPP (other
  * filesystems), or -errno (the device could not be read). */
 int rl_meta_walk(const struct rl_fs_info *fs, const uint64_t *inos, size_t n,
@@ -235,6 +235,19 @@ struct rl_free_extent {
 	uint64_t start; /* byte address */
 	uint64_t len;   /* bytes */
 };
+
+/* ext4: the parts of the n ranges (byte addresses; e.g. what the space map
+ * and rl_meta_walk left without an owner) that the block bitmaps on the
+ * device say are free: blocks the allocator holds in memory (mballoc
+ * preallocations, blocks freed in a transaction not yet committed), which
+ * GETFSMAP counts as used. Reported as METADATA "allocator-held" (in
+ * address order within each range); groups whose bitmap is not
+ * initialized on disk are left out. Reads the device read-only (as
+ * rl_meta_walk). Returns 0, a callback's value, -EOPNOTSUPP (not ext4,
+ * bigalloc) or -errno. */
+int rl_ext4_held_walk(const struct rl_fs_info *fs,
+                      const struct rl_free_extent *ranges, size_t n,
+                      rl_space_cb cb, void *arg);
 
 /* RFC get_free_blocks: up to count free extents of the filesystem mounted
  * at (or holding) path that intersect [start, end) (end 0: to the end),
