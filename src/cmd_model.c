@@ -296,9 +296,11 @@ enum cmd_status cmd_frag(struct rl_session *s, const struct cmd_call *c)
 			        "[0-30 no problem: 31-55 a little bit "
 			        "fragmented: 56- needs defrag]\n",
 			        vf.e4_now, vf.e4_best, vf.e4_score);
+		/* the score column on ext4 only */
+		int sw = e4 ? 7 : 0;
 		if (nrk)
-			fprintf(s->out, "%8s %8s %6s %10s %6s  %s\n", "extents",
-			        "runs", "ideal", "size", e4 ? "score" : "",
+			fprintf(s->out, "%8s %8s %6s %10s%*s  %s\n", "extents",
+			        "runs", "ideal", "size", sw, e4 ? "score" : "",
 			        "file");
 		for (size_t i = 0; i < nrk; i++) {
 			struct lm_file_frag ff;
@@ -311,8 +313,8 @@ enum cmd_status cmd_frag(struct rl_session *s, const struct cmd_call *c)
 				snprintf(sc, sizeof(sc), "%.0f", ff.e4_score);
 			fprintf(s->out,
 			        "%8" PRIu64 " %8" PRIu64 " %6" PRIu64
-			        " %10s %6s  %s\n",
-			        ff.extents, ff.regions, ff.ideal, sz, sc,
+			        " %10s%*s  %s\n",
+			        ff.extents, ff.regions, ff.ideal, sz, sw, sc,
 			        OUT_ESC(lm_file_path(m, rk[i].id, 0)));
 		}
 	}
