@@ -81,7 +81,9 @@ run_suite() {
 		# "took N s")
 		echo "--- $name: slowest tests ---"
 		(cd "$dir" && grep -H '^took [0-9]* s$' tests/*.log tests/integ/*.log 2>/dev/null |
-			sed 's/\.log:took \([0-9]*\) s$/ \1/' | sort -k2,2nr | head -8 |
+			sed 's/\.log:took \([0-9]*\) s$/ \1/' |
+			awk '$2 > t[$1] { t[$1] = $2 } END { for (k in t) print k, t[k] }' |
+			sort -k2,2nr | head -8 |
 			awk '{ printf "  %5d s  %s\n", $2, $1 }') || true
 	fi
 	if [ "$rc" != 0 ] && [ "${f:-0}" = 0 ]; then

@@ -20,28 +20,40 @@ KINDS=${RL_FREEMAP_FS:-ext4 ext4-1k xfs xfs-rmap btrfs}
 # Fragment free space without relying on rl_populate: files of assorted
 # sizes, a preallocated one, every other one deleted.
 fragment() {
-	local d=$VOL_MNT/frag i
-	mkdir -p "$d"
-	for i in $(seq 1 120); do
-		# fsync: allocate now, in creation order (no delalloc
-		# packing), so the deletions below leave holes.
-		dd if=/dev/urandom of="$d/f$i" bs=4k count=$((i % 29 + 1)) \
-			conv=fsync status=none || vol_fail "dd"
-	done
+	local d=$VOL_MNT/frag
+	mkdir -p "$d/many"
+	# (one python3 process: thousands of forks took minutes on a loaded
+	# machine)
+	python3 - "$d" <<'PY' || vol_fail "fragment"
+import os, sys
+d = sys.argv[1]
+# fsync: allocate now, in creation order (no delalloc packing), so the
+# deletions below leave holes.
+for i in range(1, 121):
+    with open(f"{d}/f{i}", "wb") as f:
+        f.write(os.urandom(4096 * (i % 29 + 1)))
+        f.flush()
+        os.fsync(f.fileno())
+PY
 	fallocate -l 8M "$d/prealloc" || vol_fail "fallocate"
 	dd if=/dev/zero of="$d/sparse" bs=4k count=1 seek=999 status=none
-	for i in $(seq 2 2 120); do rm -f "$d/f$i"; done
-	for i in $(seq 1 7 120); do rm -f "$d/f$i"; done
 	# Many small files, every other one deleted: well over the 512
 	# records of one GETFSMAP batch, so paging and merging across
 	# batches are exercised.
-	head -c $((64 * 4096)) /dev/urandom >"$VOL_DIR/blob"
-	mkdir -p "$d/many"
-	for i in $(seq 1 2500); do
-		head -c $(((i % 16 + 1) * 4096)) "$VOL_DIR/blob" >"$d/many/$i"
-	done
+	python3 - "$d" <<'PY' || vol_fail "fragment"
+import os, sys
+d = sys.argv[1]
+for i in list(range(2, 121, 2)) + list(range(1, 121, 7)):
+    if os.path.exists(f"{d}/f{i}"):
+        os.unlink(f"{d}/f{i}")
+blob = os.urandom(64 * 4096)
+for i in range(1, 2501):
+    with open(f"{d}/many/{i}", "wb") as f:
+        f.write(blob[: (i % 16 + 1) * 4096])
+PY
 	sync -f "$VOL_MNT"
-	for i in $(seq 1 2 2500); do rm -f "$d/many/$i"; done
+	python3 -c 'import os, sys
+for i in range(1, 2501, 2): os.unlink(f"{sys.argv[1]}/many/{i}")' "$d" || vol_fail "fragment"
 	sync -f "$VOL_MNT"
 }
 
