@@ -627,7 +627,7 @@ static int find_run(struct rl_session *s, struct lm_model *m)
 		h[n++].id = id;
 	}
 	if (n)
-		qsort(h, n, sizeof(*h), hit_cmp);
+		mem_sort(h, n, sizeof(*h), hit_cmp);
 	ids = malloc((n ? n : 1) * sizeof(*ids));
 	if (!ids) {
 		free(h);

@@ -879,7 +879,7 @@ static void plan_words(const struct rl_session *s, char *buf, size_t size)
 	for (size_t i = 0; v && i < p->nsteps; i++)
 		v[i] = p->steps[i].range.path;
 	if (v) {
-		qsort(v, p->nsteps, sizeof(*v), path_cmp);
+		mem_sort(v, p->nsteps, sizeof(*v), path_cmp);
 		for (size_t i = 0; i < p->nsteps; i++)
 			files += i == 0 || strcmp(v[i - 1], v[i]);
 	}

@@ -631,7 +631,7 @@ static int add_attributed(struct scan_ctx *c, const struct space_buf *sb)
 {
 	size_t j = 0;
 
-	qsort(c->meta, c->nmeta, sizeof(*c->meta), rec_cmp);
+	mem_sort(c->meta, c->nmeta, sizeof(*c->meta), rec_cmp);
 	/* duplicates dropped, neighbours of one kind merged (XFS inode
 	 * clusters, a journal in several extents): fewer model records */
 	size_t kept = 0;
@@ -830,7 +830,7 @@ int scan_volume(const struct rl_fs_info *fs, const struct scan_opts *o,
 			goto fail;
 	}
 	if (c.attrib) {
-		qsort(sb.v, sb.n, sizeof(*sb.v), space_start_cmp);
+		mem_sort(sb.v, sb.n, sizeof(*sb.v), space_start_cmp);
 		r = add_attributed(&c, &sb);
 		if (r == 0 && fs->type == RL_FS_EXT4)
 			r = add_held(&c, fs);

@@ -79,7 +79,7 @@ static size_t ranges_merge(struct ui_range *v, size_t k)
 {
 	size_t n = 0;
 
-	qsort(v, k, sizeof(*v), range_cmp);
+	mem_sort(v, k, sizeof(*v), range_cmp);
 	for (size_t i = 0; i < k; i++) {
 		if (n && v[i].start <= v[n - 1].start + v[n - 1].len) {
 			uint64_t end = v[i].start + v[i].len;

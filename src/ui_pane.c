@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include "mem.h"
 #include "ui.h"
 
 void ui_message(struct ui *ui, bool error, const char *fmt, ...)
@@ -235,7 +236,7 @@ static void notes_block(struct note_line *v, size_t from, size_t to,
 	for (size_t i = from; i < to; i++)
 		if (v[i].why)
 			tmp[k++] = &v[i];
-	qsort(tmp, k, sizeof(*tmp), note_cmp);
+	mem_sort(tmp, k, sizeof(*tmp), note_cmp);
 	for (size_t i = 0; i < k;) {
 		size_t j = i + 1;
 		while (j < k && note_alike(tmp[i], tmp[j]))

@@ -1,7 +1,8 @@
 #!/bin/bash
 # SPDX-License-Identifier: GPL-2.0-or-later
 # Every C file of the tree is as .clang-format says (clang-format 14, as
-# Debian 12 ships it). To apply it: scripts/format.sh.
+# Debian 12 ships it). To apply it: scripts/format.sh. And src/ sorts
+# through mem_sort, never qsort.
 set -u
 src=${top_srcdir:-.}
 
@@ -23,6 +24,12 @@ if [ ${#files[@]} = 0 ]; then
 	exit 99
 fi
 bad=0
+# qsort's array may not be NULL even for 0 elements (UBSan stops there):
+# the program sorts through mem_sort (src/mem.h)
+if grep -n '\bqsort(' src/*.c; then
+	echo "format: src/ calls qsort: use mem_sort (src/mem.h)"
+	bad=$((bad + 1))
+fi
 for f in "${files[@]}"; do
 	if ! "$CF" --dry-run --Werror "$f" >/dev/null 2>&1; then
 		echo "format: $f differs from .clang-format:"
