@@ -103,6 +103,7 @@ int64_t rl_allocate_ex(int fd, unsigned mode, uint64_t goal, uint64_t len,
 	                        ? opts->max_attempts
 	                        : RL_PLACE_DEFAULT_ATTEMPTS,
 	    .rep = opts && opts->report ? opts->report : &local_rep,
+	    .session = opts ? opts->session : NULL,
 	};
 	struct stat st;
 	uint32_t bsize;

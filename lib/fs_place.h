@@ -10,7 +10,8 @@ struct rl_place_ctx {
 	const char *state_dir;
 	bool no_tunables;
 	unsigned max_attempts;
-	struct rl_place_report *rep; /* never NULL */
+	struct rl_place_report *rep;      /* never NULL */
+	struct rl_place_session *session; /* may be NULL */
 };
 
 /* Is [start, start+len) entirely free (GETFSMAP on the filesystem of fd)?

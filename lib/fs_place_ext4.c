@@ -45,7 +45,7 @@
  * mb_min_to_scan/mb_max_to_scan raised it takes the group's first free
  * single-block chunk. A new file's first block goes to the first free
  * block of its goal group: an anchor that lands in the target is asked
- * again below it.
+ * again in the next group.
  * The tunables are recorded durably before they are changed and restored
  * on every return (lib/fs_tunables.c).
  */
@@ -82,6 +82,7 @@ struct sfile {
 	uint64_t last_l; /* last extent: logical block, physical block, */
 	uint64_t last_p; /* length in blocks */
 	uint64_t last_n;
+	uint64_t hi; /* end (block) of its highest extent so far */
 };
 
 struct ext4_place {
@@ -94,6 +95,7 @@ struct ext4_place {
 	uint64_t first;   /* first data block, blocks per group */
 	uint64_t bpg;
 	bool flex_first; /* the target touches a first group of a flex group */
+	bool keep;       /* a session: blockers stay after a placement */
 	struct rl_place_report *rep;
 };
 
@@ -170,6 +172,9 @@ static int request(struct ext4_place *e, struct sfile *f, uint64_t l,
 	}
 	*phys = ext[0].physical + (off - ext[0].logical);
 	*contig = rl_place_maps_exactly(f->ro, off, len, *phys) == 1;
+	for (size_t i = 0; i < cnt; i++)
+		if ((ext[i].physical + ext[i].length) / e->bs > f->hi)
+			f->hi = (ext[i].physical + ext[i].length) / e->bs;
 	/* Count extents as the inode holds them (merges do not add). */
 	if (!(f->extents && f->last_l + f->last_n == l &&
 	      f->last_p + f->last_n == *phys / e->bs))
@@ -237,8 +242,20 @@ static int host_for(struct ext4_place *e, uint64_t gblk, bool below,
 		 * makes it allocatable again. */
 		char p[64];
 		int w;
+		uint64_t g = 0;
 
-		ret = request(e, f, logical_for(e, f, 0), 1, false, &phys,
+		/* When the blocks below the target are held already
+		 * (earlier targets of a transaction, a session's blockers),
+		 * the scan from group 0 ends on the target again: the lowest
+		 * single-block buddy chunk of the group can be its last block.
+		 * Then the anchor goes to the next group (requests from it
+		 * scan from group 0 up: their goal lies below it). */
+		uint64_t next =
+		    thi - 1 - (thi - 1 - e->first) % e->bpg + e->bpg;
+
+		if (next < e->nblocks)
+			g = next;
+		ret = request(e, f, logical_for(e, f, g), 1, false, &phys,
 		              &contig);
 		if (ret < 0)
 			return ret;
@@ -553,6 +570,58 @@ static int claim_run(struct ext4_place *e, uint64_t tlo, uint64_t thi,
 	return 0;
 }
 
+/* In a session, after a placement at [tlo, ...): a later placement of
+ * the session is for a target above this one (transactions place in
+ * address order), so the session keeps only blocks below tlo: blockers,
+ * and anchors below. Everything of its files at or above tlo is given
+ * up: the files that hosted the held chunks now hold what fd had there
+ * before (allocated anywhere, often on a later target) and the claimed
+ * run's tail, and an anchor lands on the first free block of its goal
+ * group, which can be a later target. A file that gave up blocks takes
+ * no more requests (its last extent is gone). */
+static int trim_session(struct ext4_place *e, uint64_t tlo)
+{
+	for (size_t i = 0; i < e->nf; i++) {
+		struct sfile *f = &e->f[i];
+		struct rl_extent *x = NULL;
+		size_t n = 0;
+		char p[64];
+		int w, r;
+
+		if (f->hi <= tlo)
+			continue;
+		f->extents = EXT4_MAX_FILE_EXTENTS + 1; /* spent */
+		f->hi = 0;
+		r = rl_get_extents(f->ro, &x, &n);
+		if (r < 0)
+			return r;
+		snprintf(p, sizeof(p), "/proc/self/fd/%d", f->ro);
+		w = open(p, O_WRONLY | O_CLOEXEC);
+		if (w < 0) {
+			free(x);
+			return RL_NEG_ERRNO();
+		}
+		for (size_t k = 0; k < n && r == 0; k++) {
+			uint64_t pe = (x[k].physical + x[k].length) / e->bs;
+
+			if (pe <= tlo) {
+				if (pe > f->hi)
+					f->hi = pe;
+				continue; /* below the target: kept */
+			}
+			if (fallocate(
+			        w, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE,
+			        (off_t)x[k].logical, (off_t)x[k].length) < 0)
+				r = RL_NEG_ERRNO();
+		}
+		close(w);
+		free(x);
+		if (r < 0)
+			return r;
+	}
+	return 0;
+}
+
 /* One attempt. The target is cut at group boundaries into buddy-aligned
  * power-of-two chunks; each chunk is taken as part of its container: the
  * largest free buddy-aligned block around it (at most
@@ -632,6 +701,13 @@ static int place_once(struct ext4_place *e, int fd, uint64_t off, uint64_t goal,
 	free(fv);
 	if (ret == 0)
 		ret = move_in(e, fd, off, goal, len, h, nh);
+	if (ret == 0 && e->keep) {
+		for (size_t i = 0; i < nh; i++)
+			e->f[h[i].file].hi = UINT64_MAX; /* hosts: trimmed */
+		if (trim_session(e, goal / bs) < 0)
+			release_files(e); /* the placement stands; the
+			                     session starts over */
+	}
 	free(h);
 	return ret;
 }
@@ -658,6 +734,86 @@ static unsigned log_groups_per_flex(const char *dev)
 	return sb[0x174];
 }
 
+/* A session (include/relayout/fs.h): the state of the placements made
+ * with it on one device, kept between them. */
+struct rl_place_session {
+	bool active; /* set up for dev: e, info, dev_name */
+	dev_t dev;
+	struct ext4_place e;
+	struct rl_fs_info info;
+	char dev_name[64];
+	struct rl_tunables t;
+	int tun; /* tunables set: 0 none, 1 the normal set, 2 flex-first */
+	struct rl_place_session_stats stats;
+};
+
+/* Session files beyond this are let go (blockers and all) before the
+ * next placement: each is an open file. */
+#define EXT4_SESSION_MAX_FILES 1024
+
+int rl_place_session_begin(struct rl_place_session **out)
+{
+	*out = calloc(1, sizeof(**out));
+	return *out ? 0 : -ENOMEM;
+}
+
+int rl_place_session_end(struct rl_place_session *s,
+                         struct rl_place_session_stats *st)
+{
+	int r = 0;
+
+	if (!s)
+		return 0;
+	if (st)
+		*st = s->stats;
+	if (s->active) {
+		release_files(&s->e);
+		free(s->e.f);
+		free(s->e.zero);
+		close(s->e.rootfd);
+	}
+	if (s->tun)
+		r = rl_tunables_restore(&s->t);
+	free(s);
+	return r;
+}
+
+/* Set up e for fd's filesystem: root directory, geometry, device name,
+ * a zero buffer. Also checks that the target is free. */
+static int ext4_setup(int fd, uint64_t goal, uint64_t len, struct ext4_place *e,
+                      struct rl_fs_info *info, char *dev, size_t devsize)
+{
+	char mnt[64];
+	int r;
+
+	r = rl_fd_block_size(fd, &e->bs);
+	if (r < 0)
+		return r;
+	e->rootfd = rl_place_mount_root(fd);
+	if (e->rootfd < 0)
+		return e->rootfd;
+	snprintf(mnt, sizeof(mnt), "/proc/self/fd/%d", e->rootfd);
+	r = rl_fs_probe(mnt, info);
+	if (r == 0 &&
+	    (!info->group_size || (info->features & RL_FEAT_BIGALLOC)))
+		r = -EOPNOTSUPP;
+	if (r == 0 && goal + len > info->size)
+		r = -EINVAL;
+	e->nblocks = info->size / e->bs;
+	if (r == 0)
+		r = sysfs_name(fd, dev, devsize);
+	e->zero = r == 0 ? calloc(EXT4_MAX_CHUNK_BLOCKS, e->bs) : NULL;
+	if (r == 0 && !e->zero)
+		r = -ENOMEM;
+	if (r < 0) {
+		free(e->zero);
+		e->zero = NULL;
+		close(e->rootfd);
+		e->rootfd = -1;
+	}
+	return r;
+}
+
 int64_t rl_place_ext4(int fd, uint64_t off, uint64_t goal, uint64_t len,
                       unsigned mode, struct rl_place_ctx *ctx)
 {
@@ -671,14 +827,14 @@ int64_t rl_place_ext4(int fd, uint64_t off, uint64_t goal, uint64_t len,
 	 * group) refuses power-of-two data requests (ext4_mb_good_group,
 	 * CR_POWER2_ALIGNED): there requests go through the best-fit scan
 	 * (order2 requests off) of the whole group. */
-	static const char *const names_ff[] = {
-	    "mb_order2_req", "mb_min_to_scan", "mb_max_to_scan"};
 	static const char *const values_ff[] = {"64", "1000000", "1000000"};
-	struct ext4_place e = {.rep = ctx->rep};
-	struct rl_tunables t;
-	struct rl_fs_info info;
+	struct rl_place_session *ses = ctx->session;
+	struct ext4_place local = {.rootfd = -1}, *e = &local;
+	struct rl_tunables local_t, *t = &local_t;
+	int local_tun = 0, *tun = &local_tun;
+	struct rl_fs_info local_info, *info = &local_info;
+	char local_dev[64], *dev = local_dev;
 	struct stat st;
-	char dev[64], mnt[64];
 	int64_t ret = -EBUSY;
 	int r;
 
@@ -687,86 +843,105 @@ int64_t rl_place_ext4(int fd, uint64_t off, uint64_t goal, uint64_t len,
 		return -EOPNOTSUPP; /* would need global tunables changed */
 	if (fstat(fd, &st) < 0)
 		return RL_NEG_ERRNO();
-	r = rl_fd_block_size(fd, &e.bs);
-	if (r < 0)
-		return r;
-	e.rootfd = rl_place_mount_root(fd);
-	if (e.rootfd < 0)
-		return e.rootfd;
-	snprintf(mnt, sizeof(mnt), "/proc/self/fd/%d", e.rootfd);
-	r = rl_fs_probe(mnt, &info);
-	if (r == 0 && (!info.group_size || (info.features & RL_FEAT_BIGALLOC)))
-		r = -EOPNOTSUPP;
-	if (r == 0 && goal + len > info.size)
-		r = -EINVAL;
+	if (ses && ses->active && ses->dev != st.st_dev)
+		ses = NULL; /* another volume: alone */
+	if (ses) {
+		e = &ses->e;
+		t = &ses->t;
+		tun = &ses->tun;
+		info = &ses->info;
+		dev = ses->dev_name;
+	}
+	if (!ses || !ses->active) {
+		*e = (struct ext4_place){.rootfd = -1};
+		r = ext4_setup(fd, goal, len, e, info, dev, sizeof(local_dev));
+		if (r < 0)
+			return r;
+		if (ses) {
+			ses->active = true;
+			ses->dev = st.st_dev;
+			e->keep = true;
+		}
+	} else if (goal + len > info->size) {
+		return -EINVAL;
+	}
+	e->rep = ctx->rep;
 	/* A target that is not free fails before anything global changes
 	 * (transactions ask for targets that are not free yet, to hold
 	 * them as soon as they are). Freed blocks show after the commit. */
+	syncfs(fd);
+	r = rl_place_range_free(fd, goal, len);
+	r = r < 0 ? r : r == 0 ? -ENOSPC : 0;
 	if (r == 0) {
-		syncfs(fd);
-		r = rl_place_range_free(fd, goal, len);
-		r = r < 0 ? r : r == 0 ? -ENOSPC : 0;
-	}
-	e.nblocks = info.size / e.bs;
-	if (r == 0)
-		r = sysfs_name(fd, dev, sizeof(dev));
-	e.zero = calloc(EXT4_MAX_CHUNK_BLOCKS, e.bs);
-	if (r == 0 && !e.zero)
-		r = -ENOMEM;
-	if (r < 0) {
-		free(e.zero);
-		close(e.rootfd);
-		return r;
-	}
-	{
 		unsigned lf = log_groups_per_flex(dev);
-		uint64_t bpg = info.group_size / e.bs,
-		         first = info.first_data_byte / e.bs;
+		uint64_t bpg = info->group_size / e->bs,
+		         first = info->first_data_byte / e->bs;
 		bool ff = false;
-		for (uint64_t gr = (goal / e.bs - first) / bpg;
-		     gr <= ((goal + len) / e.bs - 1 - first) / bpg; gr++)
+		for (uint64_t gr = (goal / e->bs - first) / bpg;
+		     gr <= ((goal + len) / e->bs - 1 - first) / bpg; gr++)
 			if (lf >= 2 && gr % (1u << lf) == 0)
 				ff = true;
-		e.flex_first = ff;
-		if (ff)
-			r = rl_tunables_set(&t, ctx->state_dir, dev, names_ff,
-			                    values_ff, 3);
-		else
-			r = rl_tunables_set(&t, ctx->state_dir, dev, names,
-			                    values, 3);
+		e->flex_first = ff;
+		if (*tun && *tun != (ff ? 2 : 1)) {
+			r = rl_tunables_restore(t);
+			*tun = 0;
+		}
+		if (r == 0 && !*tun) {
+			r = rl_tunables_set(t, ctx->state_dir, dev, names,
+			                    ff ? values_ff : values, 3);
+			if (r == 0)
+				*tun = ff ? 2 : 1;
+		}
 	}
 	if (r < 0) {
-		free(e.zero);
-		close(e.rootfd);
+		if (!ses) {
+			free(e->zero);
+			close(e->rootfd);
+		}
 		return r;
 	}
 	ctx->rep->tunables_changed = true;
 	snprintf(ctx->rep->tunables_dev, sizeof(ctx->rep->tunables_dev), "%s",
 	         dev);
+	if (ses && e->nf > EXT4_SESSION_MAX_FILES)
+		release_files(e);
 	for (unsigned a = 0; a < ctx->max_attempts; a++) {
 		ctx->rep->attempts++;
-		syncfs(fd); /* freed blocks are reusable after the commit */
-		r = rl_place_range_free(fd, goal, len);
+		if (a > 0)
+			syncfs(fd); /* freed blocks are reusable after the
+			               commit (the first attempt: above) */
+		r = a > 0 ? rl_place_range_free(fd, goal, len) : 1;
 		if (r <= 0) {
-			ret = r < 0 ? r : a == 0 ? -ENOSPC : -EBUSY;
+			ret = r < 0 ? r : -EBUSY;
 			break;
 		}
-		r = place_once(&e, fd, off, goal, len, info.group_size,
-		               info.first_data_byte / e.bs);
-		release_files(&e);
+		r = place_once(e, fd, off, goal, len, info->group_size,
+		               info->first_data_byte / e->bs);
+		if (r < 0 || !ses)
+			release_files(e); /* a session keeps its blockers */
 		if (r == 0) {
 			ret = (int64_t)len;
 			break;
 		}
 		rl_release_range(fd, off, len, (uint64_t)st.st_size);
 		ret = r;
+		if (r == -EMFILE || r == -ENFILE) {
+			if (!ses || a > 0)
+				break;
+			continue; /* the session's files let go: again */
+		}
 		if (r != -EBUSY)
 			break;
 	}
-	release_files(&e);
-	ctx->rep->tunables_restore_err = rl_tunables_restore(&t);
-	free(e.f);
-	free(e.zero);
-	close(e.rootfd);
+	if (ses) {
+		ses->stats.placements++;
+		ses->stats.requests += ctx->rep->alloc_calls;
+		return ret;
+	}
+	release_files(e);
+	ctx->rep->tunables_restore_err = rl_tunables_restore(t);
+	free(e->f);
+	free(e->zero);
+	close(e->rootfd);
 	return ret;
 }

@@ -590,6 +590,7 @@ struct apply_ctx {
 	size_t reserve_next;  /* the next step to try to hold targets for */
 	size_t reserving;     /* > 0: the first hold, that many steps */
 	size_t reserved;      /* steps held so far in the first hold */
+	struct rl_place_session *session; /* while a batch is held */
 };
 
 /* Call cb (when set) with where the apply stands in step `step`. */
@@ -773,6 +774,7 @@ static int space_alloc(struct apply_ctx *c, struct tx_space *sp, uint64_t off,
 	memset(&popts, 0, sizeof(popts));
 	popts.state_dir = c->o->state_dir;
 	popts.no_tunables = c->o->no_tunables;
+	popts.session = c->session;
 	if (lseek(sp->fd, (off_t)off, SEEK_SET) < 0)
 		return -errno;
 	got = rl_allocate_ex(sp->fd,
@@ -937,6 +939,18 @@ static int cmp_bpiece_plan(const void *a, const void *b)
 	return x->k < y->k ? -1 : x->k > y->k;
 }
 
+/* A run of a batch: pieces [i, j) of its piece array, from phys on. */
+struct tx_brun {
+	size_t i, j;
+	uint64_t phys;
+};
+
+static int cmp_brun(const void *a, const void *b)
+{
+	const struct tx_brun *x = a, *y = b;
+	return x->phys < y->phys ? -1 : x->phys > y->phys;
+}
+
 /* The free extents of [lo, hi) on the filesystem of fd, *out malloc'ed. */
 static int free_list(int fd, uint64_t lo, uint64_t hi,
                      struct rl_free_extent **out, size_t *n)
@@ -1050,8 +1064,9 @@ static void hold_batch(struct apply_ctx *c, const size_t *ks, size_t nk)
 {
 	const struct tx_plan *p = c->p;
 	struct tx_bpiece *v = NULL;
+	struct tx_brun *runs = NULL;
 	struct rl_free_extent *fr = NULL;
-	size_t nv = 0, cap = 0, nfr = 0, f = 0;
+	size_t nv = 0, cap = 0, nfr = 0, f = 0, rcap = 0;
 	uint64_t lo = UINT64_MAX, hi = 0, prev_end = 0;
 	struct stat sb;
 	int fd = -1;
@@ -1124,6 +1139,8 @@ static void hold_batch(struct apply_ctx *c, const size_t *ks, size_t nk)
 		v[nk2++] = cur;
 	}
 	mem_sort(v, nk2, sizeof(*v), cmp_bpiece_plan);
+	/* the runs, in plan order while the open-file budget lasts */
+	size_t nr = 0, want = 0;
 	for (size_t i = 0; i < nk2;) {
 		size_t j = i + 1;
 		uint64_t rs = v[i].phys, re = v[i].phys + v[i].len;
@@ -1144,18 +1161,37 @@ static void hold_batch(struct apply_ctx *c, const size_t *ks, size_t nk)
 			v[a] = v[b];
 			v[b] = t;
 		}
-		if (c->fds_held + (j - i) > c->fd_budget)
+		if (c->fds_held + want + (j - i) > c->fd_budget)
 			break; /* the rest when it runs */
+		if (mem_grow(&runs, &rcap, nr + 1, sizeof(*runs)) < 0)
+			break;
+		runs[nr++] = (struct tx_brun){i, j, v[i].phys};
+		want += j - i;
+		i = j;
+	}
+	/* then in address order, in one placement session: on ext4 the
+	 * free chunks a placement takes below its target to reach it stay
+	 * taken for the targets above it (lib/fs_place_ext4.c), so a group
+	 * full of small gaps costs one request per gap, not one per gap
+	 * below each target */
+	mem_sort(runs, nr, sizeof(*runs), cmp_brun);
+	if (nr > 1)
+		(void)rl_place_session_begin(&c->session);
+	for (size_t r = 0; r < nr; r++) {
 		if (tx_cancel_requested ||
 		    (c->o->handle_signals && stop_pending()))
 			break;
-		hold_run(c, v + i, j - i, sb.st_dev);
-		i = j;
+		hold_run(c, v + runs[r].i, runs[r].j - runs[r].i, sb.st_dev);
 	}
+	/* (a tunable not restored is recorded for rl_tunables_recover,
+	 * as after any placement) */
+	(void)rl_place_session_end(c->session, NULL);
+	c->session = NULL;
 out:
 	if (fd >= 0)
 		close(fd);
 	free(v);
+	free(runs);
 	free(fr);
 }
 
@@ -1245,13 +1281,18 @@ static void hold_ahead(struct apply_ctx *c, size_t from)
 	free(ks);
 }
 
+/* Open files a placement session may hold (its blocker files, at most
+ * 1024 in lib/fs_place_ext4.c; beyond the limit it lets them go). */
+#define TX_SESSION_FILES 1024
+
 /* How many donors may be held open at once: what the open-file limit
  * leaves (raised to its hard limit when that is needed, never beyond),
- * keeping 256 descriptors for everything else. */
+ * keeping 256 descriptors for everything else and, when the limit is
+ * high enough, TX_SESSION_FILES for a placement session. */
 static size_t hold_budget(const struct tx_plan *p, struct rlimit *old)
 {
 	struct rlimit rl;
-	rlim_t want = 256;
+	rlim_t want = 256 + TX_SESSION_FILES;
 
 	for (size_t k = 0; k < p->nsteps && k < TX_RESERVE_MAX; k++)
 		want += p->steps[k].range.ntarget;
@@ -1268,6 +1309,8 @@ static size_t hold_budget(const struct tx_plan *p, struct rlimit *old)
 	}
 	if (rl.rlim_cur == RLIM_INFINITY)
 		return (size_t)want;
+	if (rl.rlim_cur >= 256 + 2 * TX_SESSION_FILES)
+		return (size_t)(rl.rlim_cur - 256 - TX_SESSION_FILES);
 	return rl.rlim_cur > 256 ? (size_t)(rl.rlim_cur - 256) : 0;
 }
 

@@ -401,8 +401,35 @@ struct rl_place_opts {
 	bool no_tunables;      /* never change global tunables: fixed-start
 	                          placement on ext4 fails with -EOPNOTSUPP */
 	unsigned max_attempts; /* 0: RL_PLACE_DEFAULT_ATTEMPTS */
-	struct rl_place_report *report; /* filled when not NULL */
+	struct rl_place_report *report;   /* filled when not NULL */
+	struct rl_place_session *session; /* NULL: each placement alone */
 };
+
+/* A placement session: several exact placements on one volume, made one
+ * after the other with opts->session set, share what they need to reach
+ * their targets until rl_place_session_end. On ext4 that is the global
+ * tunables (set once, not per placement) and the blocker files: the free
+ * chunks below a target that a placement had to take first stay taken,
+ * so a later target of the same group above it needs none of them again.
+ * Placing the targets of one group in ascending order then costs about
+ * one request per free chunk of the group instead of one per free chunk
+ * below each target. While a session is open it holds those blocks (the
+ * blockers: free space below the targets placed so far), and the
+ * tunables stay changed (recorded as for one placement): end it before
+ * anything else needs that space. Placements on another device, or on
+ * XFS and btrfs, do not use it. */
+struct rl_place_session;
+/* *out gets a new session (nothing is held yet). 0 or -ENOMEM. */
+int rl_place_session_begin(struct rl_place_session **out);
+/* Release everything the session holds and restore the tunables. 0, or
+ * -errno restoring them (the journal is kept for rl_tunables_recover).
+ * NULL is allowed. Statistics first, when st is not NULL: placements
+ * made with the session and allocation requests they issued. */
+struct rl_place_session_stats {
+	uint32_t placements, requests;
+};
+int rl_place_session_end(struct rl_place_session *s,
+                         struct rl_place_session_stats *st);
 
 /* rl_allocate with options (opts NULL: defaults, as rl_allocate). */
 int64_t rl_allocate_ex(int fd, unsigned mode, uint64_t goal, uint64_t len,
