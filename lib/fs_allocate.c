@@ -150,6 +150,10 @@ int64_t rl_allocate_ex(int fd, unsigned mode, uint64_t goal, uint64_t len,
 		default:
 			return -EOPNOTSUPP;
 		}
+		if (ctx.session) {
+			ctx.session->stats.placements++;
+			ctx.session->stats.requests += ctx.rep->alloc_calls;
+		}
 		if (got < 0)
 			return got;
 	} else {

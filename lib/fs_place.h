@@ -14,6 +14,30 @@ struct rl_place_ctx {
 	struct rl_place_session *session; /* may be NULL */
 };
 
+/* A placement session (include/relayout/fs.h). */
+struct ext4_session;
+struct rl_place_session {
+	struct rl_place_session_stats stats;
+	struct ext4_session *ext4; /* lib/fs_place_ext4.c, NULL until used */
+	/* XFS: per AG, what the walks of the volume for an anchor found
+	 * (lib/fs_place_xfs.c), so that they are not made again */
+	dev_t xfs_dev;
+	struct rl_xfs_ag_anchor *xfs_ag;
+	size_t xfs_nag;
+};
+
+struct rl_xfs_ag_anchor {
+	bool walked; /* the volume was walked for the AG's lowest file
+	                block that a clone can take */
+	bool have;   /* and found one: */
+	int fd;      /* its file (open), offset and address */
+	uint64_t off, phys;
+};
+
+/* Free the ext4 state of a session: release its files, restore the
+ * tunables. 0 or -errno restoring them. NULL allowed. */
+int rl_place_ext4_session_free(struct ext4_session *s);
+
 /* Is [start, start+len) entirely free (GETFSMAP on the filesystem of fd)?
  * 1 yes, 0 no, -errno. */
 int rl_place_range_free(int fd, uint64_t start, uint64_t len);

@@ -734,9 +734,9 @@ static unsigned log_groups_per_flex(const char *dev)
 	return sb[0x174];
 }
 
-/* A session (include/relayout/fs.h): the state of the placements made
- * with it on one device, kept between them. */
-struct rl_place_session {
+/* The ext4 state of a placement session (include/relayout/fs.h): that
+ * of the placements made with it on one device, kept between them. */
+struct ext4_session {
 	bool active; /* set up for dev: e, info, dev_name */
 	dev_t dev;
 	struct ext4_place e;
@@ -744,28 +744,18 @@ struct rl_place_session {
 	char dev_name[64];
 	struct rl_tunables t;
 	int tun; /* tunables set: 0 none, 1 the normal set, 2 flex-first */
-	struct rl_place_session_stats stats;
 };
 
 /* Session files beyond this are let go (blockers and all) before the
  * next placement: each is an open file. */
 #define EXT4_SESSION_MAX_FILES 1024
 
-int rl_place_session_begin(struct rl_place_session **out)
-{
-	*out = calloc(1, sizeof(**out));
-	return *out ? 0 : -ENOMEM;
-}
-
-int rl_place_session_end(struct rl_place_session *s,
-                         struct rl_place_session_stats *st)
+int rl_place_ext4_session_free(struct ext4_session *s)
 {
 	int r = 0;
 
 	if (!s)
 		return 0;
-	if (st)
-		*st = s->stats;
 	if (s->active) {
 		release_files(&s->e);
 		free(s->e.f);
@@ -828,7 +818,7 @@ int64_t rl_place_ext4(int fd, uint64_t off, uint64_t goal, uint64_t len,
 	 * CR_POWER2_ALIGNED): there requests go through the best-fit scan
 	 * (order2 requests off) of the whole group. */
 	static const char *const values_ff[] = {"64", "1000000", "1000000"};
-	struct rl_place_session *ses = ctx->session;
+	struct ext4_session *ses = NULL;
 	struct ext4_place local = {.rootfd = -1}, *e = &local;
 	struct rl_tunables local_t, *t = &local_t;
 	int local_tun = 0, *tun = &local_tun;
@@ -843,6 +833,10 @@ int64_t rl_place_ext4(int fd, uint64_t off, uint64_t goal, uint64_t len,
 		return -EOPNOTSUPP; /* would need global tunables changed */
 	if (fstat(fd, &st) < 0)
 		return RL_NEG_ERRNO();
+	if (ctx->session && !ctx->session->ext4)
+		ctx->session->ext4 = calloc(1, sizeof(*ctx->session->ext4));
+	if (ctx->session)
+		ses = ctx->session->ext4; /* NULL (no memory): alone */
 	if (ses && ses->active && ses->dev != st.st_dev)
 		ses = NULL; /* another volume: alone */
 	if (ses) {
@@ -933,11 +927,8 @@ int64_t rl_place_ext4(int fd, uint64_t off, uint64_t goal, uint64_t len,
 		if (r != -EBUSY)
 			break;
 	}
-	if (ses) {
-		ses->stats.placements++;
-		ses->stats.requests += ctx->rep->alloc_calls;
+	if (ses)
 		return ret;
-	}
 	release_files(e);
 	ctx->rep->tunables_restore_err = rl_tunables_restore(t);
 	free(e->f);

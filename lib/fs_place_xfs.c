@@ -71,6 +71,9 @@ struct anchor_search {
 	unsigned budget;    /* files left to look at */
 	int stage;          /* the staging file the anchor is cloned into */
 	uint64_t off, phys; /* candidate: offset and block */
+	bool lowest;        /* look at every file for the lowest block
+	                       (no clone), keeping its file open: */
+	int keep_fd;        /* -1 or its fd */
 };
 
 #define ANCHOR_SKIP_FLAGS                                                      \
@@ -109,9 +112,12 @@ static bool anchor_in_file(struct anchor_search *a, int fd, uint64_t size)
 			e -= cut;
 		}
 		uint64_t blk = e - a->bs;
-		if (blk < p || blk < a->lo || (blk - p) % a->bs)
+		if (a->lowest) /* the extent's first block in [lo, hi) */
+			blk = p > a->lo ? p : a->lo;
+		if (blk < p || blk < a->lo || blk + a->bs > e ||
+		    (blk - p) % a->bs)
 			continue;
-		if (!found || blk > a->phys) {
+		if (!found || (a->lowest ? blk < a->phys : blk > a->phys)) {
 			a->phys = blk;
 			a->off = ext[i].logical + (blk - ext[i].physical);
 			found = true;
@@ -183,6 +189,26 @@ static bool anchor_walk(struct anchor_search *a, int dfd, int depth)
 		if (fd < 0)
 			continue;
 		a->budget--;
+		if (a->lowest) {
+			struct anchor_search b = *a;
+
+			/* a block of this file below the best so far? */
+			if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode) &&
+			    st.st_dev == a->dev &&
+			    anchor_in_file(&b, fd, (uint64_t)st.st_size) &&
+			    (a->keep_fd < 0 || b.phys < a->phys)) {
+				int k = dup(fd);
+
+				if (k >= 0) {
+					if (a->keep_fd >= 0)
+						close(a->keep_fd);
+					b.keep_fd = k;
+					*a = b;
+				}
+			}
+			close(fd);
+			continue;
+		}
 		if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode) &&
 		    st.st_dev == a->dev &&
 		    anchor_in_file(a, fd, (uint64_t)st.st_size) &&
@@ -218,19 +244,55 @@ static int anchor_phys(int stage, uint64_t off, uint32_t bs, uint64_t *phys)
  * cloned to offset 0; *phys gets where it is (FIEMAP). 0, -EOPNOTSUPP
  * (no such block), -errno. */
 static int anchor_stage(int rootfd, int stage, uint64_t lo, uint64_t g,
-                        uint32_t bs, uint64_t *phys)
+                        uint64_t ag_end, uint32_t bs, uint64_t *phys,
+                        struct rl_xfs_ag_anchor *known)
 {
 	struct anchor_search a = {.lo = lo,
 	                          .hi = g,
 	                          .bs = bs,
 	                          .budget = ANCHOR_MAX_FILES,
-	                          .stage = stage};
+	                          .stage = stage,
+	                          .keep_fd = -1};
 	struct stat st;
 	int d;
 
 	if (fstat(rootfd, &st) < 0)
 		return RL_NEG_ERRNO();
 	a.dev = st.st_dev;
+	/* In a session: one walk of the whole volume per AG finds the
+	 * AG's lowest file block that a clone can take; it anchors every
+	 * goal above it (any block below the goal in its AG does). A goal
+	 * at or below it has none below it (as of that walk). */
+	if (known && !known->walked) {
+		a.hi = ag_end;
+		a.lowest = true;
+		d = openat(rootfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+		if (d < 0)
+			return RL_NEG_ERRNO();
+		(void)anchor_walk(&a, d, 0);
+		known->walked = true;
+		if (a.keep_fd >= 0) {
+			known->have = true;
+			known->fd = a.keep_fd;
+			known->off = a.off;
+			known->phys = a.phys;
+		}
+		a.hi = g;
+		a.lowest = false;
+		a.keep_fd = -1;
+	}
+	if (known && known->have && known->phys + bs <= g) {
+		a.off = known->off;
+		if (anchor_clone(&a, known->fd)) {
+			*phys = a.phys;
+			return 0;
+		}
+		close(known->fd); /* changed since: walk as without */
+		known->have = false;
+		known->walked = false;
+	} else if (known && known->walked) {
+		return -EOPNOTSUPP;
+	}
 	d = openat(rootfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (d < 0)
 		return RL_NEG_ERRNO();
@@ -305,11 +367,40 @@ static int stage_own(int fd, int rootfd, uint64_t goal, uint64_t len,
                      const struct rl_xfs_fsop_geom *g, unsigned shift,
                      int *stage, uint64_t *tl, struct rl_place_report *rep);
 
+/* The session's record of AG ag_start for the volume of rootfd, or
+ * NULL (no session, another volume, no memory). */
+static struct rl_xfs_ag_anchor *ag_anchor(struct rl_place_session *ses,
+                                          int rootfd, uint64_t ag_start,
+                                          const struct rl_xfs_fsop_geom *geo)
+{
+	uint64_t ag = ag_start / ((uint64_t)geo->agblocks * geo->blocksize);
+	struct stat st;
+
+	if (!ses || fstat(rootfd, &st) < 0)
+		return NULL;
+	if (ses->xfs_nag && ses->xfs_dev != st.st_dev)
+		return NULL;
+	if (ag >= ses->xfs_nag) {
+		size_t n = geo->agcount > ag ? geo->agcount : ag + 1;
+		struct rl_xfs_ag_anchor *v =
+		    realloc(ses->xfs_ag, n * sizeof(*v));
+
+		if (!v)
+			return NULL;
+		memset(v + ses->xfs_nag, 0, (n - ses->xfs_nag) * sizeof(*v));
+		ses->xfs_ag = v;
+		ses->xfs_nag = n;
+		ses->xfs_dev = st.st_dev;
+	}
+	return &ses->xfs_ag[ag];
+}
+
 /* Stage one piece for fd. 0, or -EBUSY (missed), -EXDEV (went to another
  * AG), -ENOSPC, -EOPNOTSUPP (no anchor reaches it), -errno. */
 static int stage_piece(int fd, int rootfd, struct piece *p, uint64_t ag_start,
                        const struct rl_xfs_fsop_geom *geo, unsigned shift,
-                       bool zero, struct rl_place_report *rep)
+                       bool zero, struct rl_place_report *rep,
+                       struct rl_place_session *ses)
 {
 	uint64_t anchor = 0;
 	int ret;
@@ -318,8 +409,10 @@ static int stage_piece(int fd, int rootfd, struct piece *p, uint64_t ag_start,
 	if (p->stage < 0)
 		return p->stage;
 	p->soff = 0;
-	ret = anchor_stage(rootfd, p->stage, ag_start, p->goal, geo->blocksize,
-	                   &anchor);
+	ret = anchor_stage(rootfd, p->stage, ag_start, p->goal,
+	                   ag_start + (uint64_t)geo->agblocks * geo->blocksize,
+	                   geo->blocksize, &anchor,
+	                   ag_anchor(ses, rootfd, ag_start, geo));
 	if (ret == -EOPNOTSUPP) {
 		/* No block below the goal to clone: an anchor of our own. */
 		close(p->stage);
@@ -356,7 +449,8 @@ static void match_owner(int stage, int fd);
 static int64_t place_once(int fd, int rootfd, uint64_t off, uint64_t goal,
                           struct piece *pc, int npc, uint64_t swap_size,
                           const struct rl_xfs_fsop_geom *g, unsigned shift,
-                          struct rl_place_report *rep)
+                          struct rl_place_report *rep,
+                          struct rl_place_session *ses)
 {
 	uint64_t agbytes = (uint64_t)g->agblocks * g->blocksize;
 	int64_t ret = 0;
@@ -365,7 +459,7 @@ static int64_t place_once(int fd, int rootfd, uint64_t off, uint64_t goal,
 	for (i = 0; i < npc && ret == 0; i++) {
 		uint64_t ag_start = pc[i].goal / agbytes * agbytes;
 		ret = stage_piece(fd, rootfd, &pc[i], ag_start, g, shift,
-		                  !swap_size, rep);
+		                  !swap_size, rep, ses);
 	}
 	if (swap_size && ret == 0) {
 		/* The swap wants the donor to hold as many extents as the
@@ -1072,9 +1166,9 @@ int64_t rl_place_xfs(int fd, uint64_t off, uint64_t goal, uint64_t len,
 			break;
 		}
 		if (reflink)
-			ret =
-			    place_once(fd, rootfd, off, goal, pc, npc,
-			               swap_in ? size : 0, &g, shift, ctx->rep);
+			ret = place_once(fd, rootfd, off, goal, pc, npc,
+			                 swap_in ? size : 0, &g, shift,
+			                 ctx->rep, ctx->session);
 		else
 			ret = place_swap(fd, rootfd, off, goal, len, size, &g,
 			                 shift, ctx->rep);

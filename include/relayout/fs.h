@@ -416,8 +416,12 @@ struct rl_place_opts {
  * below each target. While a session is open it holds those blocks (the
  * blockers: free space below the targets placed so far), and the
  * tunables stay changed (recorded as for one placement): end it before
- * anything else needs that space. Placements on another device, or on
- * XFS and btrfs, do not use it. */
+ * anything else needs that space. On XFS the session keeps, per AG, the
+ * lowest file block that a clone can take as an anchor, found by one walk
+ * of the volume (open until the session ends), instead of a walk per
+ * placement: it anchors every later goal above it in its AG. Placements
+ * on another device than the session's first, and on btrfs, do not use
+ * it. */
 struct rl_place_session;
 /* *out gets a new session (nothing is held yet). 0 or -ENOMEM. */
 int rl_place_session_begin(struct rl_place_session **out);
