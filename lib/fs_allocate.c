@@ -183,3 +183,29 @@ int64_t rl_allocate_ex(int fd, unsigned mode, uint64_t goal, uint64_t len,
 	}
 	return got;
 }
+
+/* Placement sessions (include/relayout/fs.h; the state in fs_place.h):
+ * here, above the per-filesystem strategies whose state they hold. */
+int rl_place_session_begin(struct rl_place_session **out)
+{
+	*out = calloc(1, sizeof(**out));
+	return *out ? 0 : -ENOMEM;
+}
+
+int rl_place_session_end(struct rl_place_session *s,
+                         struct rl_place_session_stats *st)
+{
+	int r;
+
+	if (!s)
+		return 0;
+	if (st)
+		*st = s->stats;
+	r = rl_place_ext4_session_free(s->ext4);
+	for (size_t i = 0; i < s->xfs_nag; i++)
+		if (s->xfs_ag[i].have)
+			close(s->xfs_ag[i].fd);
+	free(s->xfs_ag);
+	free(s);
+	return r;
+}
