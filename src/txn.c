@@ -951,16 +951,13 @@ static int cmp_brun(const void *a, const void *b)
 	return x->phys < y->phys ? -1 : x->phys > y->phys;
 }
 
-/* The free extents of [lo, hi) on the filesystem of fd, *out malloc'ed. */
-static int free_list(int fd, uint64_t lo, uint64_t hi,
-                     struct rl_free_extent **out, size_t *n)
+int tx_free_extents(const char *path, uint64_t lo, uint64_t hi,
+                    struct rl_free_extent **out, size_t *n)
 {
-	char path[64];
 	size_t cap = 0;
 
 	*out = NULL;
 	*n = 0;
-	snprintf(path, sizeof(path), "/proc/self/fd/%d", fd);
 	while (lo < hi) {
 		int got;
 
@@ -975,6 +972,16 @@ static int free_list(int fd, uint64_t lo, uint64_t hi,
 		lo = (*out)[*n - 1].start + (*out)[*n - 1].len;
 	}
 	return 0;
+}
+
+/* The free extents of [lo, hi) on the filesystem of fd, *out malloc'ed. */
+static int free_list(int fd, uint64_t lo, uint64_t hi,
+                     struct rl_free_extent **out, size_t *n)
+{
+	char path[64];
+
+	snprintf(path, sizeof(path), "/proc/self/fd/%d", fd);
+	return tx_free_extents(path, lo, hi, out, n);
 }
 
 /* Runs of a batch are cut at this length (a failed placement then costs

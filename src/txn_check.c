@@ -186,11 +186,11 @@ static uint64_t free_at_step(const struct tx_plan *p, size_t i, uint64_t pos,
  * defrag, compact); hi or more when there is none. *taker: the earlier
  * step that puts data there, or SIZE_MAX. */
 static uint64_t first_busy(const struct tx_plan *p, size_t i,
-                           const struct rl_free_extent *fe, int n, uint64_t lo,
-                           uint64_t hi, size_t *taker)
+                           const struct rl_free_extent *fe, size_t n,
+                           uint64_t lo, uint64_t hi, size_t *taker)
 {
 	uint64_t pos = lo, e2, fend;
-	int q = 0;
+	size_t q = 0;
 
 	*taker = SIZE_MAX;
 	while (pos < hi) {
@@ -211,10 +211,10 @@ static int check_piece(const struct tx_plan *p, size_t i,
                        const struct rl_extent *t, const struct rl_fs_info *fs,
                        struct tx_check *c)
 {
-	struct rl_free_extent fe[64];
+	struct rl_free_extent *fe = NULL;
 	uint64_t lo = t->physical, hi = lo + t->length, pos;
-	size_t taker;
-	int n;
+	size_t taker, n = 0;
+	int r;
 
 	c->lo = lo;
 	c->hi = hi;
@@ -223,15 +223,20 @@ static int check_piece(const struct tx_plan *p, size_t i,
 		c->volume_size = fs->size;
 		return 1;
 	}
-	n = rl_get_free_blocks(fs->mountpoint, lo, hi, 64, fe);
-	if (n < 0) {
+	/* every free extent of the target (a target of a compaction can
+	 * span hundreds: small gaps between pieces earlier steps move) */
+	r = tx_free_extents(fs->mountpoint, lo, hi, &fe, &n);
+	if (r < 0) {
+		free(fe);
 		c->kind = TX_CHECK_NO_MAP;
-		c->err = n;
-		return n;
+		c->err = r;
+		return r;
 	}
 	pos = first_busy(p, i, fe, n, lo, hi, &taker);
-	if (pos >= hi)
+	if (pos >= hi) {
+		free(fe);
 		return 0;
+	}
 	if (taker != SIZE_MAX) {
 		/* an earlier step of the plan puts its data there */
 		c->kind = TX_CHECK_TAKEN;
@@ -239,17 +244,19 @@ static int check_piece(const struct tx_plan *p, size_t i,
 		c->taker = taker;
 		c->busy_lo = pos;
 		c->busy_hi = hi;
+		free(fe);
 		return 1;
 	}
 	/* [pos, ...) is not free: who holds it? */
 	c->kind = TX_CHECK_BUSY;
 	c->busy_lo = pos;
 	c->busy_hi = hi;
-	for (int q = 0; q < n; q++)
+	for (size_t q = 0; q < n; q++)
 		if (fe[q].start > pos) {
 			c->busy_hi = fe[q].start;
 			break;
 		}
+	free(fe);
 	rl_space_walk(fs->mountpoint, c->busy_lo, c->busy_hi, used_cb, c);
 	if (!c->metadata)
 		find_owners(fs, c);
