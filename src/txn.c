@@ -12,6 +12,7 @@
 #include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
+#include <sys/vfs.h>
 #include <time.h>
 #include <unistd.h>
 #include "mem.h"
@@ -591,6 +592,9 @@ struct apply_ctx {
 	size_t reserving;     /* > 0: the first hold, that many steps */
 	size_t reserved;      /* steps held so far in the first hold */
 	struct rl_place_session *session; /* while a batch is held */
+	/* XFS: one session for the whole apply (what it keeps is the AGs'
+	 * anchors, no blocks): the steps' own placements use it too */
+	struct rl_place_session *xsession;
 };
 
 /* Call cb (when set) with where the apply stands in step `step`. */
@@ -774,7 +778,7 @@ static int space_alloc(struct apply_ctx *c, struct tx_space *sp, uint64_t off,
 	memset(&popts, 0, sizeof(popts));
 	popts.state_dir = c->o->state_dir;
 	popts.no_tunables = c->o->no_tunables;
-	popts.session = c->session;
+	popts.session = c->session ? c->session : c->xsession;
 	if (lseek(sp->fd, (off_t)off, SEEK_SET) < 0)
 		return -errno;
 	got = rl_allocate_ex(sp->fd,
@@ -1182,7 +1186,7 @@ static void hold_batch(struct apply_ctx *c, const size_t *ks, size_t nk)
 	 * full of small gaps costs one request per gap, not one per gap
 	 * below each target */
 	mem_sort(runs, nr, sizeof(*runs), cmp_brun);
-	if (nr > 1)
+	if (nr > 1 && !c->xsession)
 		(void)rl_place_session_begin(&c->session);
 	for (size_t r = 0; r < nr; r++) {
 		if (tx_cancel_requested ||
@@ -1288,6 +1292,14 @@ static void hold_ahead(struct apply_ctx *c, size_t from)
 	free(ks);
 }
 
+/* Is path on XFS (whose placement sessions hold no blocks)? */
+static bool on_xfs(const char *path)
+{
+	struct statfs sf;
+
+	return statfs(path, &sf) == 0 && sf.f_type == 0x58465342;
+}
+
 /* Open files a placement session may hold (its blocker files, at most
  * 1024 in lib/fs_place_ext4.c; beyond the limit it lets them go). */
 #define TX_SESSION_FILES 1024
@@ -1383,6 +1395,7 @@ static int donor_rehold(struct apply_ctx *c, int donor, uint64_t delta,
 	memset(&popts, 0, sizeof(popts));
 	popts.state_dir = c->o->state_dir;
 	popts.no_tunables = c->o->no_tunables;
+	popts.session = c->xsession;
 	for (size_t i = 0; r == 0 && pos < hi; i++) {
 		/* [pos, gap_end) is not held right; then dp[i] is (or not) */
 		uint64_t gap_end = hi;
@@ -1851,6 +1864,8 @@ int tx_apply(const struct tx_plan *p, struct jr_journal *j,
 		c.page = 4096;
 	if (p->nsteps > 1)
 		c.held = calloc(p->nsteps, sizeof(*c.held)); /* NULL: none */
+	if (p->nsteps > 1 && on_xfs(p->steps[0].range.path))
+		(void)rl_place_session_begin(&c.xsession);
 	jr_defer_sync(j, true);
 	for (size_t i = 0; i < p->nsteps; i++) {
 		const struct tx_step *st = &p->steps[i];
@@ -1961,6 +1976,7 @@ int tx_apply(const struct tx_plan *p, struct jr_journal *j,
 	for (size_t k = 0; c.held && k < p->nsteps; k++)
 		held_release(&c, &p->steps[k], &c.held[k]);
 	free(c.held);
+	(void)rl_place_session_end(c.xsession, NULL);
 	if (nofile.rlim_cur)
 		(void)setrlimit(RLIMIT_NOFILE, &nofile); /* as it was */
 	jr_end(j, id, res->status, res->message);
