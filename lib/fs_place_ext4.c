@@ -32,13 +32,12 @@
  * A target across groups is cut at group boundaries and into
  * buddy-aligned power-of-two chunks, each taken with blockers as above.
  * Non-merge requests are issued as a write through a separate write fd,
- * closed, then fdatasync on a read-only fd. Each file holds at most four
- * extents (they stay in the inode: no extent-tree block is ever
- * allocated, near the target or elsewhere).
- * When every chunk is held, fd's range is fallocated (anywhere) and
- * EXT4_IOC_MOVE_EXT swaps the held blocks in; closing the private files
- * then frees the blockers and the swapped-out blocks.
- * The first group of a flex group refuses power-of-two data requests
+ * closed, then written back (sync_file_range) through a read-only fd. Each file
+ * holds at most four extents (they stay in the inode: no extent-tree block is
+ * ever allocated, near the target or elsewhere). When every chunk is held, fd's
+ * range is fallocated (anywhere) and EXT4_IOC_MOVE_EXT swaps the held blocks
+ * in; closing the private files then frees the blockers and the swapped-out
+ * blocks. The first group of a flex group refuses power-of-two data requests
  * (CR_POWER2_ALIGNED skips it): there the best-fit scan serves them
  * (mb_order2_req off) and the chunk taken is the one at the start of the
  * free run. Single blocks always go through the first-fit scan: with
@@ -125,6 +124,15 @@ static int new_sfile(struct ext4_place *e, struct sfile **out)
 	return 0;
 }
 
+/* Write back [off, off + len) of fd and wait for it. */
+static int writeback(int fd, uint64_t off, uint64_t len)
+{
+	return sync_file_range(fd, (off_t)off, (off_t)len,
+	                       SYNC_FILE_RANGE_WAIT_BEFORE |
+	                           SYNC_FILE_RANGE_WRITE |
+	                           SYNC_FILE_RANGE_WAIT_AFTER);
+}
+
 /* Issue one allocation of n blocks at logical block l of f: write zeros
  * through a separate fd, close it, fdatasync. *phys gets where it landed
  * (first block), *contig whether it is one physical run. */
@@ -154,11 +162,16 @@ static int request(struct ext4_place *e, struct sfile *f, uint64_t l,
 			done += (uint64_t)r;
 	}
 	/* A merge is written back while the file is open for write: then
-	 * the request is normalized and gets the exact goal of a merge. */
-	if (ret == 0 && merge && fdatasync(w) < 0)
+	 * the request is normalized and gets the exact goal of a merge.
+	 * Writeback allocates the blocks (delalloc); it need not wait for
+	 * the journal commit an fdatasync would force (a device flush per
+	 * request): the buddy bitmaps and the extent tree that the next
+	 * request and FIEMAP see are updated in memory at once, and the
+	 * private files never need to survive a crash. */
+	if (ret == 0 && merge && writeback(w, off, len) < 0)
 		ret = RL_NEG_ERRNO();
 	close(w);
-	if (ret == 0 && !merge && fdatasync(f->ro) < 0)
+	if (ret == 0 && !merge && writeback(f->ro, off, len) < 0)
 		ret = RL_NEG_ERRNO();
 	e->rep->alloc_calls++;
 	if (ret < 0)
@@ -862,9 +875,14 @@ int64_t rl_place_ext4(int fd, uint64_t off, uint64_t goal, uint64_t len,
 	e->rep = ctx->rep;
 	/* A target that is not free fails before anything global changes
 	 * (transactions ask for targets that are not free yet, to hold
-	 * them as soon as they are). Freed blocks show after the commit. */
-	syncfs(fd);
+	 * them as soon as they are). Freed blocks show as free (to
+	 * GETFSMAP as to the allocator: the buddy bitmaps) after the log
+	 * commits: commit only when the target does not show free yet. */
 	r = rl_place_range_free(fd, goal, len);
+	if (r == 0) {
+		syncfs(fd);
+		r = rl_place_range_free(fd, goal, len);
+	}
 	r = r < 0 ? r : r == 0 ? -ENOSPC : 0;
 	if (r == 0) {
 		unsigned lf = log_groups_per_flex(dev);

@@ -13,6 +13,9 @@
 /* Longest index entry: extents are cut into chunks of at most this, so an
  * entry straddling an address starts less than LM_CHUNK before it. */
 #define LM_CHUNK (1u << 20)
+/* Queued index entries searched in place by a refresh before the queue is
+ * sorted into the index (lm_sync). */
+#define LM_PEND_SCAN 1024
 /* Entries per prefix-sum block. */
 #define LM_BLOCK 16
 /* Index entry ids: bit 31 set = space record, else extent slot. */
@@ -1527,12 +1530,22 @@ static void kill_entries(struct lm_model *m, uint64_t start, uint64_t len,
 {
 	while (len) {
 		uint32_t l = len > LM_CHUNK ? LM_CHUNK : (uint32_t)len;
+		bool found = false;
+
 		for (size_t i = lower_bound(m, start);
 		     i < m->nidx && m->idx[i].start == start; i++) {
 			if (m->idx[i].id == id) {
 				m->idx[i].id = LM_ID_DEAD;
 				m->ndead++;
+				found = true;
 				break;
+			}
+		}
+		/* still queued (not sorted in yet): dropped from the queue */
+		for (size_t i = 0; !found && i < m->npend; i++) {
+			if (m->pend[i].start == start && m->pend[i].id == id) {
+				m->pend[i] = m->pend[--m->npend];
+				found = true;
 			}
 		}
 		start += l;
@@ -1569,8 +1582,10 @@ int lm_refresh_file(struct lm_model *m, uint32_t id,
 	for (size_t i = 0; i < n; i++)
 		if (!range_ok(m, ext[i].physical, ext[i].length))
 			return -EINVAL;
-	/* queued entries must be in the index before we can find them */
-	if (m->npend && (r = lm_sync(m)) < 0)
+	/* queued entries are searched in the queue (kill_entries) while it
+	 * is short: a refresh per step of an apply does not sort the whole
+	 * index each time */
+	if (m->npend > LM_PEND_SCAN && (r = lm_sync(m)) < 0)
 		return r;
 	f = &m->files[id];
 	size_t room = f->ext_count;
@@ -1595,17 +1610,25 @@ int lm_refresh_free(struct lm_model *m, uint64_t start, uint64_t end,
 	for (size_t i = 0; i < n; i++)
 		if (!range_ok(m, fe[i].start, fe[i].len))
 			return -EINVAL;
-	if (m->npend && (r = lm_sync(m)) < 0)
+	if (m->npend > LM_PEND_SCAN && (r = lm_sync(m)) < 0)
 		return r;
-	/* the free records overlapping [start, end) */
-	size_t p = lower_bound(m, start);
+	/* the free records overlapping [start, end): in the index, then in
+	 * the queue */
+	size_t p = lower_bound(m, start), q = 0;
 	while (p > 0 && m->idx[p - 1].start + LM_CHUNK > start)
 		p--;
-	for (; p < m->nidx && m->idx[p].start < end; p++) {
-		const struct lm_ient *e = &m->idx[p];
+	for (;; p++) {
+		const struct lm_ient *e;
+
+		if (p < m->nidx && m->idx[p].start < end)
+			e = &m->idx[p];
+		else if (q < m->npend)
+			e = &m->pend[q++];
+		else
+			break;
 		if (e->id == LM_ID_DEAD || !(e->id & LM_ID_SPACE) ||
 		    m->space[e->id & ~LM_ID_SPACE].kind != LM_SPACE_FREE ||
-		    e->start + ILEN(e) <= start)
+		    e->start + ILEN(e) <= start || e->start >= end)
 			continue;
 		uint32_t sid = e->id & ~LM_ID_SPACE;
 		bool seen = false;

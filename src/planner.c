@@ -535,54 +535,91 @@ static uint64_t ext4_chunks_cost(struct pl_ctx *c, uint64_t a, uint64_t len)
  * PL_EXT4_CHUNK blocks. Blocks written besides the target's: the blockers
  * and the run from the chunk to the target start. 0 on other
  * filesystems. */
-static uint64_t ext4_place_cost(struct pl_ctx *c, uint64_t a, uint64_t len)
+/* The free buddy chunks per order of one ext4 group below a point of the
+ * predicted map (ext4_place_cost): free runs r[first of the group .. i)
+ * folded in. pl_find_target keeps one while it walks the runs of the map
+ * in address order, so each run is folded once per call instead of once
+ * per candidate above it in its group. Valid while the map is unchanged. */
+struct ext4_below {
+	uint64_t gs; /* group start (blocks); UINT64_MAX: nothing yet */
+	size_t i;    /* the next run to fold in */
+	uint64_t below[64];
+};
+
+/* Count the free buddy chunks of run i clipped to [gs, ge) (blocks) up to
+ * block tlo in below[]. With ra != UINT64_MAX also choose, among the
+ * chunks at or above ra (the target's own run) of at most PL_EXT4_CHUNK
+ * blocks, the one with the fewest of its order below it (ff: the one at
+ * ra): *best, *bests, *bestn. */
+static void ext4_fold_run(const struct pl_ctx *c, size_t i, uint64_t gs,
+                          uint64_t ge, uint64_t tlo, uint64_t ra, bool ff,
+                          uint64_t *below, uint64_t *best, uint64_t *bests,
+                          uint64_t *bestn)
 {
-	uint64_t bs = c->bs, g, gs, ge, ra, tlo, thi, below[64] = {0};
-	uint64_t best = UINT64_MAX, bests = 0, bestn = 0;
+	uint64_t bs = c->bs;
+	uint64_t s = (c->fm.r[i].start + bs - 1) / bs;
+	uint64_t t = (c->fm.r[i].start + c->fm.r[i].len) / bs;
 	unsigned maxk = 1;
+
+	while ((1ull << maxk) < bs)
+		maxk++;
+	maxk++; /* largest buddy order: log2(block size) + 1 */
+	s = s > gs ? s : gs;
+	t = t < ge ? t : ge;
+	while (s < t && s <= tlo) {
+		unsigned k = 0;
+
+		while (k < maxk && (s - gs) % (2ull << k) == 0 &&
+		       s + (2ull << k) <= t)
+			k++;
+		if (ra != UINT64_MAX && s >= ra &&
+		    (1ull << k) <= PL_EXT4_CHUNK &&
+		    (ff ? s == ra : below[k] < *best)) {
+			*best = below[k];
+			*bests = s;
+			*bestn = 1ull << k;
+		}
+		below[k]++;
+		s += 1ull << k;
+	}
+}
+
+static uint64_t ext4_place_cost(struct pl_ctx *c, uint64_t a, uint64_t len,
+                                struct ext4_below *cb)
+{
+	uint64_t bs = c->bs, g, gs, ge, ra, tlo, thi, below[64];
+	uint64_t best = UINT64_MAX, bests = 0, bestn = 0;
+	struct ext4_below local = {.gs = UINT64_MAX};
 	bool ff;
 	size_t i;
 
 	if (c->g->fs.type != RL_FS_EXT4 || !c->g->fs.group_size)
 		return 0;
+	if (!cb)
+		cb = &local;
 	g = group_of(c->g, a);
 	gs = (c->g->fs.first_data_byte + g * c->g->fs.group_size) / bs;
 	ge = gs + c->g->fs.group_size / bs;
 	tlo = a / bs;
 	thi = (a + len) / bs;
 	ff = c->g->flex_groups >= 4 && g % c->g->flex_groups == 0;
-	while ((1ull << maxk) < bs)
-		maxk++;
-	maxk++; /* largest buddy order: log2(block size) + 1 */
 	i = fm_upper(&c->fm, a);
 	if (i == 0)
 		return ext4_chunks_cost(c, a, len);
-	ra = c->fm.r[i - 1].start / bs; /* the free run holding a */
+	i--; /* the free run holding a */
+	ra = c->fm.r[i].start / bs;
 	if (ra < gs)
 		ra = gs;
-	i = fm_first(&c->fm, gs * bs);
-	for (; i < c->fm.n && c->fm.r[i].start / bs <= tlo; i++) {
-		uint64_t s = (c->fm.r[i].start + bs - 1) / bs;
-		uint64_t t = (c->fm.r[i].start + c->fm.r[i].len) / bs;
-
-		s = s > gs ? s : gs;
-		t = t < ge ? t : ge;
-		while (s < t && s <= tlo) {
-			unsigned k = 0;
-
-			while (k < maxk && (s - gs) % (2ull << k) == 0 &&
-			       s + (2ull << k) <= t)
-				k++;
-			if (s >= ra && (1ull << k) <= PL_EXT4_CHUNK &&
-			    (ff ? s == ra : below[k] < best)) {
-				best = below[k];
-				bests = s;
-				bestn = 1ull << k;
-			}
-			below[k]++;
-			s += 1ull << k;
-		}
+	if (cb->gs != gs || cb->i > i) {
+		cb->gs = gs;
+		cb->i = fm_first(&c->fm, gs * bs);
+		memset(cb->below, 0, sizeof(cb->below));
 	}
+	for (; cb->i < i; cb->i++) /* the runs below a's, whole */
+		ext4_fold_run(c, cb->i, gs, ge, UINT64_MAX, UINT64_MAX, false,
+		              cb->below, &best, &bests, &bestn);
+	memcpy(below, cb->below, sizeof(below));
+	ext4_fold_run(c, i, gs, ge, tlo, ra, ff, below, &best, &bests, &bestn);
 	if (best == UINT64_MAX)
 		return ext4_chunks_cost(c, a, len);
 	return 1 + best + (thi - bests + PL_EXT4_CHUNK - 1) / PL_EXT4_CHUNK +
@@ -715,6 +752,7 @@ uint64_t pl_find_target(struct pl_ctx *c, uint64_t len, uint64_t near,
 {
 	uint64_t best = UINT64_MAX;
 	struct cand bk = {UINT64_MAX, UINT64_MAX, UINT64_MAX, false, false};
+	struct ext4_below cb = {.gs = UINT64_MAX};
 
 	if (!len)
 		return UINT64_MAX;
@@ -759,7 +797,7 @@ uint64_t pl_find_target(struct pl_ctx *c, uint64_t len, uint64_t near,
 				k.waste = pe - a - len;
 				k.dist = at > near ? at - near : near - at;
 				k.anchor = anchor_ok(c, at);
-				k.cost = ext4_place_cost(c, at, len);
+				k.cost = ext4_place_cost(c, at, len, &cb);
 				k.cheap = k.cost <= PL_EXT4_CHEAP;
 				if (cand_better(&k, &bk)) {
 					best = at;

@@ -398,14 +398,6 @@ cJSON *session_step_json(const struct tx_step *st)
 	return e;
 }
 
-/* Bring the session's layout model up to date for one step of an
- * apply. */
-static void model_refresh_step(struct rl_session *s, const struct tx_step *st)
-{
-	tx_model_refresh_step(s->model, s->fs.mountpoint, st, session_open_cb,
-	                      s);
-}
-
 static bool model_follows(const struct rl_session *s)
 {
 	return s->model && !s->read_only_snapshot;
@@ -424,9 +416,16 @@ struct apply_hooks {
 	bool tty;            /* stderr is a terminal */
 	bool open_line;      /* a \r line is on the terminal unfinished */
 	bool printed;        /* a line was printed */
+	/* steps whose free space the model has not read again yet: read
+	 * after one settle of the volume (model_settle) */
+	size_t *unsettled, nunsettled, capunsettled;
+	double settled; /* the last model_settle (monotonic s) */
 };
 
 #define SESSION_PROGRESS_EVERY 1.0 /* s between progress lines */
+/* s between two reads of the free space freed by the steps, when a front
+ * end shows the map during an apply (each costs a log commit) */
+#define SESSION_SETTLE_EVERY 0.25
 
 static double mono_now(void)
 {
@@ -434,6 +433,36 @@ static double mono_now(void)
 
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/* Bring the session's layout model up to date for step i of an apply:
+ * its file now; the free space of its ranges after the next settle
+ * (model_settle), as a step's freed blocks show as free only once the
+ * filesystem has settled them. */
+static void model_refresh_step(struct apply_hooks *h, size_t i)
+{
+	struct rl_session *s = h->s;
+
+	tx_model_refresh_file(s->model, &h->p->steps[i], session_open_cb, s);
+	if (mem_grow(&h->unsettled, &h->capunsettled, h->nunsettled + 1,
+	             sizeof(*h->unsettled)) == 0)
+		h->unsettled[h->nunsettled++] = i;
+}
+
+/* Settle the volume once and read the free space of the steps refreshed
+ * since the last time. */
+static void model_settle(struct apply_hooks *h)
+{
+	struct rl_session *s = h->s;
+
+	h->settled = mono_now();
+	if (!h->nunsettled)
+		return;
+	session_settle(s);
+	for (size_t k = 0; k < h->nunsettled; k++)
+		tx_model_refresh_free(s->model, s->fs.mountpoint,
+		                      &h->p->steps[h->unsettled[k]]);
+	h->nunsettled = 0;
 }
 
 static int step_ino_cmp(const void *a, const void *b)
@@ -571,8 +600,14 @@ static void step_cb(const struct tx_progress *pr, void *arg)
 	struct tx_progress q;
 
 	with_files(h, pr, &q);
-	if (model_follows(s) && !s->refresh_at_end && pr->step < h->p->nsteps)
-		model_refresh_step(s, &h->p->steps[pr->step]);
+	if (model_follows(s) && !s->refresh_at_end && pr->step < h->p->nsteps) {
+		model_refresh_step(h, pr->step);
+		/* a front end showing the map: its free space too, at most
+		 * every SESSION_SETTLE_EVERY s; otherwise at the end */
+		if (s->progress &&
+		    mono_now() - h->settled >= SESSION_SETTLE_EVERY)
+			model_settle(h);
+	}
 	if (s->progress)
 		s->progress(s, &q);
 	else if (!s->cancel_requested && !s->no_progress)
@@ -682,7 +717,10 @@ enum cmd_status session_apply_now(struct rl_session *s,
 		/* the steps done, and the one a failure or stop ended */
 		for (size_t i = 0; i < p->nsteps && i <= res.steps_done; i++)
 			if (i < res.steps_done || r < 0)
-				model_refresh_step(s, &p->steps[i]);
+				model_refresh_step(&hooks, i);
+	if (model_follows(s))
+		model_settle(&hooks);
+	free(hooks.unsettled);
 	units_format_size(res.bytes, sz, sizeof(sz));
 	if (s->json) {
 		cJSON *out = cJSON_CreateObject(), *a;

@@ -1065,7 +1065,8 @@ static void hold_run(struct apply_ctx *c, const struct tx_bpiece *v, size_t n,
 }
 
 /* Hold the targets not held yet of the steps ks[0..nk): those free now
- * (GETFSMAP), in plan order, merged into runs where each piece follows the
+ * (GETFSMAP, after a settle of what the steps run so far freed), in plan
+ * order, merged into runs where each piece follows the
  * one before physically (run_takes), one exact placement per run
  * (hold_run). So the placements grow with the runs (the free gaps the plan
  * fills, in its order), not with the files. A
@@ -1118,6 +1119,9 @@ static void hold_batch(struct apply_ctx *c, const size_t *ks, size_t nk)
 			}
 		}
 	}
+	/* what the steps run so far freed shows as free once settled */
+	if (nv > 0 && fd >= 0)
+		rl_free_space_settle(fd);
 	if (nv == 0 || fd < 0 || free_list(fd, lo, hi, &fr, &nfr) < 0)
 		goto out;
 	mem_sort(v, nv, sizeof(*v), cmp_bpiece);
@@ -1265,6 +1269,14 @@ static void hold_ahead(struct apply_ctx *c, size_t from)
 		hold_batch(c, ks, nk);
 	nk = 0;
 	want = 0;
+	/* Top up in batches, not one step per step run: a batch of one
+	 * placement gets no session (each pays for every free chunk below
+	 * its target again). So the window is refilled when a quarter of
+	 * it can be added, or when it is empty. */
+	if (c->reserve_next > from &&
+	    (end - c->reserve_next < TX_RESERVE_MAX / 4 ||
+	     c->fd_budget - c->fds_held < c->fd_budget / 4))
+		end = c->reserve_next;
 	while (c->reserve_next < end) {
 		size_t k = c->reserve_next;
 		const struct tx_step *st = &c->p->steps[k];
@@ -1657,12 +1669,13 @@ out:
 	(void)j;
 	free(cur);
 	held_release(c, st, &h); /* what the donors still hold is freed */
-	/* Settle what the step freed (the file's old blocks, the donor's
-	 * after the swap, or what a failed step had allocated, released by
-	 * that close; XFS frees the closed donor in the background): the
-	 * next step can allocate them and the step_done callback sees them
-	 * free. */
-	rl_free_space_settle(fd);
+	/* What the step freed (the file's old blocks, the donor's after the
+	 * swap, or what a failed step had allocated, released by that
+	 * close; XFS frees the closed donor in the background) is settled
+	 * when it is wanted, not after every step (a log commit each): an
+	 * exact placement settles before it looks (lib/fs_place_*.c), a
+	 * hold of the targets a step freed settles first (hold_ahead), and
+	 * so does the front end before it reads the free space again. */
 	close(fd);
 	return r;
 }
@@ -1816,8 +1829,7 @@ out:
 	free(dp);
 	if (donor >= 0)
 		close(donor);
-	rl_free_space_settle(fd);
-	close(fd);
+	close(fd); /* what it freed: settled when wanted (run_step) */
 	return r;
 }
 

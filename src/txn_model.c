@@ -26,25 +26,29 @@ static void model_refresh_free(struct lm_model *m, const char *mnt, uint64_t lo,
 	}
 }
 
-void tx_model_refresh_step(struct lm_model *m, const char *mnt,
-                           const struct tx_step *st, tx_open_cb open_file,
-                           void *open_arg)
+void tx_model_refresh_file(struct lm_model *m, const struct tx_step *st,
+                           tx_open_cb open_file, void *open_arg)
 {
 	uint32_t id = lm_find_inode(m, st->range.ino);
 	struct rl_extent *ext;
 	size_t n;
 	int fd;
 
-	if (id != LM_NONE) {
-		fd = open_file(open_arg, st->range.path, O_RDONLY);
-		if (fd >= 0) {
-			if (rl_get_extents(fd, &ext, &n) == 0) {
-				lm_refresh_file(m, id, ext, n);
-				free(ext);
-			}
-			close(fd);
-		}
+	if (id == LM_NONE)
+		return;
+	fd = open_file(open_arg, st->range.path, O_RDONLY);
+	if (fd < 0)
+		return;
+	if (rl_get_extents(fd, &ext, &n) == 0) {
+		lm_refresh_file(m, id, ext, n);
+		free(ext);
 	}
+	close(fd);
+}
+
+void tx_model_refresh_free(struct lm_model *m, const char *mnt,
+                           const struct tx_step *st)
+{
 	for (size_t k = 0; k < st->range.nbefore; k++)
 		model_refresh_free(m, mnt, st->range.before[k].physical,
 		                   st->range.before[k].physical +

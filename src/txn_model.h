@@ -8,13 +8,17 @@
 
 struct lm_model;
 
-/* Bring m (the model of the volume mounted at mnt) up to date for step
- * st: its file's extents (opened through open_file) and the free space
- * of its ranges before and its targets. (tx_apply commits the log at the
- * end of every step, so GETFSMAP shows the blocks it freed as free.)
- * What cannot be read stays as it was. */
-void tx_model_refresh_step(struct lm_model *m, const char *mnt,
-                           const struct tx_step *st, tx_open_cb open_file,
-                           void *open_arg);
+/* Bring m up to date for step st: its file's extents (opened through
+ * open_file). What cannot be read stays as it was. */
+void tx_model_refresh_file(struct lm_model *m, const struct tx_step *st,
+                           tx_open_cb open_file, void *open_arg);
+
+/* Bring m (the model of the volume mounted at mnt) up to date for the
+ * free space of step st's ranges before and its targets. Blocks a step
+ * freed show as free once the filesystem has settled them
+ * (rl_free_space_settle: the log committed, XFS's background freeing
+ * done): settle once, then refresh the steps since the last settle. */
+void tx_model_refresh_free(struct lm_model *m, const char *mnt,
+                           const struct tx_step *st);
 
 #endif

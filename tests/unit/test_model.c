@@ -458,6 +458,18 @@ static void test_refresh(void **state)
 			if (round % 7 == 0)
 				check_ranges(m, &L1, size, seed * 1000 + round);
 		}
+		/* refreshes of the same file and the same free range in a
+		 * row, with no query between them (their index entries are
+		 * still queued when the next one replaces them) */
+		for (int again = 0; again < 3; again++) {
+			struct rl_extent ne = {0, (uint64_t)(100 + again) * BS,
+			                       (uint64_t)(again + 1) * BS, 0};
+			struct rl_free_extent fe = {
+			    (uint64_t)(200 + again) * BS, BS};
+			assert_int_equal(lm_refresh_file(m, 0, &ne, 1), 0);
+			assert_int_equal(
+			    lm_refresh_free(m, 199 * BS, 210 * BS, &fe, 1), 0);
+		}
 		/* rebuild from the refreshed model's contents */
 		struct lm_model *r = new_model(size);
 		for (uint32_t i = 0; i < lm_file_count(m); i++) {

@@ -220,6 +220,35 @@ static void test_defrag_ext4_cheap(void **state)
 	lm_free(m);
 }
 
+/* ext4: the placement cost of a target counts the free chunks of its
+ * order below it in its own group only, also when pl_find_target has
+ * walked the runs of a group below first (it counts them once per call,
+ * group by group). Group 2: 100 single free blocks, then a 5-block run at
+ * an odd block (a blocker request per single block below: not cheap).
+ * Group 3: the same run with nothing below it (cheap): chosen, although
+ * group 2's is nearer. */
+static void test_find_target_ext4_cost(void **state)
+{
+	struct lm_model *m = new_model(64 * MiB);
+	const uint64_t g3 = G2 + FIXTURE_GROUP_SIZE;
+	struct pl_ctx c;
+
+	(void)state;
+	for (unsigned i = 0; i < 100; i++)
+		lm_add_free(m, G2 + 2 * i * BS, BS);
+	lm_add_free(m, G2 + 301 * BS, 5 * BS);
+	lm_add_free(m, g3 + 1 * BS, 5 * BS);
+	assert_int_equal(pl_init(&c, m), 0);
+	assert_int_equal(pl_find_target(&c, 5 * BS, 0, 0, 64 * MiB),
+	                 g3 + 1 * BS);
+	/* group 2 alone: its run, expensive or not */
+	assert_int_equal(pl_find_target(&c, 5 * BS, 0, 0, g3), G2 + 301 * BS);
+	/* a single block: the best fit, the lowest of group 2's */
+	assert_int_equal(pl_find_target(&c, BS, G2, 0, 64 * MiB), G2);
+	pl_fini(&c);
+	lm_free(m);
+}
+
 /* A data run no single free run inside one group takes is split over the
  * fewest free runs: across a group end inside one free run (physically
  * contiguous: one run), else over the largest free runs; never into as
@@ -868,6 +897,7 @@ int main(void)
 	    cmocka_unit_test(test_defrag_no_room),
 	    cmocka_unit_test(test_defrag_holes_eof),
 	    cmocka_unit_test(test_defrag_ext4_cheap),
+	    cmocka_unit_test(test_find_target_ext4_cost),
 	    cmocka_unit_test(test_defrag_split),
 	    cmocka_unit_test(test_defrag_delalloc_tail),
 	    cmocka_unit_test(test_compact),
