@@ -43,14 +43,15 @@
  *  - mtime and ctime of both files are left alone.
  * XFS, btrfs: copy datafd's piece into spacefd's blocks at the same offset
  * (pread/pwrite, spacefd's preallocated extents are written in place),
- * fdatasync(spacefd), then FIDEDUPERANGE src=spacefd dest=datafd: the
- * kernel locks both inodes, flushes, compares the bytes and only then
- * remaps datafd onto spacefd's blocks; a concurrent write to datafd shows
- * as FILE_DEDUPE_RANGE_DIFFERS and the piece is copied again (bounded, then
- * -EBUSY). Pieces are at most 16 MiB (btrfs' cap per call) and never cross
- * an extent boundary of either file; whole extents of datafd inside the
- * range are therefore fully remapped (btrfs frees a data extent only when
- * no part of it is referenced any more). Dedupe leaves mtime/ctime alone.
+ * then FIDEDUPERANGE src=spacefd dest=datafd: the kernel locks both
+ * inodes, writes both ranges back and waits for them, compares the bytes
+ * and only then remaps datafd onto spacefd's blocks (so the remap reaches
+ * the log after the copy is on disk: no fdatasync of its own); a concurrent
+ * write to datafd shows as FILE_DEDUPE_RANGE_DIFFERS and the piece is copied
+ * again (bounded, then -EBUSY). Pieces are at most 16 MiB (btrfs' cap per call)
+ * and never cross an extent boundary of either file; whole extents of datafd
+ * inside the range are therefore fully remapped (btrfs frees a data extent only
+ * when no part of it is referenced any more). Dedupe leaves mtime/ctime alone.
  *
  * Reads of datafd go through a second descriptor opened with O_NOATIME
  * (/proc/self/fd), so atime does not move; where that is refused (not the
@@ -608,10 +609,10 @@ static int match_tail_size(struct md_ctx *c, enum rl_fs_type type,
 	*s_size = 0; /* spacefd keeps its size */
 	if (type != RL_FS_XFS)
 		return -EOPNOTSUPP;
+	/* The copy makes the block written: the clone writes it back and
+	 * waits (the unwritten extent converted) before it remaps. */
 	int r = copy_piece(c, blk, dsize, buf);
 
-	if (r == 0 && fdatasync(c->sfd) < 0)
-		r = RL_NEG_ERRNO();
 	if (r < 0)
 		return r;
 	root = rl_place_mount_root(c->sfd);
@@ -765,10 +766,10 @@ static int move_all(struct md_ctx *c, enum rl_fs_type type, unsigned flags)
 			          moved.v[i + 1].hi - moved.v[i + 1].lo);
 		ret = copy_piece(c, moved.v[i].lo, hi, buf);
 	}
-	if (ret == 0 && type != RL_FS_EXT4 && moved.n && fdatasync(c->sfd) < 0)
-		ret = RL_NEG_ERRNO();
-	if (ret == 0 && c->tfd >= 0 && fdatasync(c->tfd) < 0)
-		ret = RL_NEG_ERRNO();
+	/* No fdatasync of the copies: the dedupe writes both ranges back
+	 * and waits for them before it compares and remaps (and the remap
+	 * is logged after the writes it depends on); a log force per step
+	 * cost more than the copy. */
 	for (size_t i = 0; ret == 0 && i < moved.n; i++) {
 		for (uint64_t lo = moved.v[i].lo;
 		     ret == 0 && lo < moved.v[i].hi;) {
