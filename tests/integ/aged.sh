@@ -13,17 +13,15 @@
 #    the minimum the plan names;
 #  - compact of the whole volume (no arguments): the plan moves at most
 #    1.5x its minimum (the 1.2x aim is the bench's) and needs no scratch
-#    space outside the region; it is applied only when asked
-#    (RL_AGED_WHOLE_STEPS=N: plans of at most N steps; default 0, the dry
-#    run only: on ext4 the applied whole-volume compaction does not keep
-#    its promise every time yet, see issue 13's note) and then keeps the
-#    same promise;
+#    space outside the region; it is applied (plans of at most
+#    RL_AGED_WHOLE_STEPS steps, default 20000; 0: the dry run only) and
+#    keeps the same promise;
 #  - md5 of every file unchanged, fsck clean.
 # Sizes: ext4 128 MiB, XFS 300 MiB (the smallest mkfs.xfs makes).
-# make check runs XFS only: on ext4 the applied compaction of the region
-# kept its promise in 2 of 4 runs of this test (data of files left above
-# the final free run's start, not listed as staying: issue 13's note);
-# RL_AGED_FS="ext4 xfs" runs both.
+# make check runs XFS only: on ext4 the plan for the region moved 1.68x
+# its minimum in 1 of 3 runs of this test (pieces moved out of the way
+# beyond the budget so that files keep within the extents their inode
+# holds: issue 13's note); RL_AGED_FS="ext4 xfs" runs both.
 . "${top_srcdir:-$(dirname "$0")/../..}/tests/lib/volume.sh"
 . "$top_srcdir/tests/lib/torture.sh"
 vol_require_root
@@ -193,14 +191,14 @@ for kind in ${RL_AGED_FS:-xfs}; do
 	ratio_ok "$dry" "compact of the whole volume" 15
 	jq -r '.report[]' <<<"$dry" >"$VOL_DIR/whole.rep"
 	steps=$(jq '.steps | length' <<<"$dry")
-	if [ "$steps" -le "${RL_AGED_WHOLE_STEPS:-0}" ]; then
+	if [ "$steps" -le "${RL_AGED_WHOLE_STEPS:-20000}" ]; then
 		R -e "compact --retry 20" "$VOL_MNT" >"$VOL_DIR/whole.out" 2>&1 ||
 			fail "compact (whole volume): $(grep -v '^  step' "$VOL_DIR/whole.out" | tail -3)"
 		sync -f "$VOL_MNT"
 		check_promise 0 "$size" "$VOL_DIR/whole.after" "compact of the whole volume" "$VOL_DIR/whole.out"
 		sums | diff -q - "$VOL_DIR/md5.0" >/dev/null || fail "content changed by compact of the whole volume"
 	else
-		note "compact of the whole volume: $steps steps, only planned (RL_AGED_WHOLE_STEPS=${RL_AGED_WHOLE_STEPS:-0})"
+		note "compact of the whole volume: $steps steps, only planned (RL_AGED_WHOLE_STEPS=${RL_AGED_WHOLE_STEPS:-20000})"
 	fi
 	vol_fsck
 	vol_destroy
