@@ -28,7 +28,12 @@
  * logical offset is chosen so that the target end falls on a window
  * boundary. Then the chunk is grown to the target end with merges, one
  * request per window (claim_run, grow_right): a few requests beyond the
- * blockers, however many single blocks lie below the target.
+ * blockers, however many single blocks lie below the target. Where the
+ * end cannot be put on a window boundary (a chunk near its group's end,
+ * whose request's goal must stay in the group), a block allocated at the
+ * file's logical end of the target first (a right neighbour: the
+ * normalized request is cut at the file's next allocated block) keeps
+ * the last merge to itself.
  * A target across groups is cut at group boundaries and into
  * buddy-aligned power-of-two chunks, each taken with blockers as above.
  * Non-merge requests are issued as a write through a separate write fd,
@@ -44,7 +49,10 @@
  * mb_min_to_scan/mb_max_to_scan raised it takes the group's first free
  * single-block chunk. A new file's first block goes to the first free
  * block of its goal group: an anchor that lands in the target is asked
- * again in the next group.
+ * again in the next group; in the last group (or a volume of one group)
+ * for more blocks than the target holds, which no chunk or free run of
+ * the target can serve (else every blocker below the target taken, the
+ * anchor landed in the target again: EBUSY, every time).
  * The tunables are recorded durably before they are changed and restored
  * on every return (lib/fs_tunables.c).
  */
@@ -263,15 +271,39 @@ static int host_for(struct ext4_place *e, uint64_t gblk, bool below,
 		 * single-block buddy chunk of the group can be its last block.
 		 * Then the anchor goes to the next group (requests from it
 		 * scan from group 0 up: their goal lies below it). */
+		/* With no group above (the last group, or a volume of one
+		 * group), the scan from group 0 is all there is: then the
+		 * anchor asks for more blocks than the target holds, a
+		 * chunk (or, where the best-fit scan serves, a free run) of
+		 * the target's own cannot serve it. */
 		uint64_t next =
 		    thi - 1 - (thi - 1 - e->first) % e->bpg + e->bpg;
+		uint64_t n = 1, l;
+		bool in_target = false;
 
 		if (next < e->nblocks)
 			g = next;
-		ret = request(e, f, logical_for(e, f, g), 1, false, &phys,
-		              &contig);
+		else
+			while (n <= thi - tlo && n < EXT4_MAX_CHUNK_BLOCKS)
+				n *= 2;
+		l = logical_for(e, f, g);
+		ret = request(e, f, l, n, false, &phys, &contig);
 		if (ret < 0)
 			return ret;
+		if (n > 1) {
+			struct rl_extent *x;
+			size_t nx;
+
+			ret = rl_get_extents_range(f->ro, l * e->bs, n * e->bs,
+			                           &x, &nx);
+			if (ret < 0)
+				return ret;
+			for (size_t i = 0; i < nx; i++)
+				if (x[i].physical / e->bs < thi &&
+				    (x[i].physical + x[i].length) / e->bs > tlo)
+					in_target = true;
+			free(x);
+		}
 		snprintf(p, sizeof(p), "/proc/self/fd/%d", f->ro);
 		w = open(p, O_WRONLY | O_CLOEXEC);
 		if (w < 0)
@@ -286,7 +318,7 @@ static int host_for(struct ext4_place *e, uint64_t gblk, bool below,
 			ret = RL_NEG_ERRNO();
 		if (ret < 0)
 			return ret;
-		if (phys / e->bs >= tlo && phys / e->bs < thi)
+		if (in_target || (phys / e->bs >= tlo && phys / e->bs < thi))
 			return -EBUSY;
 	}
 	*out = f;
@@ -332,13 +364,35 @@ static uint64_t align_logical(const struct ext4_place *e, const struct sfile *f,
 	return l;
 }
 
+/* A block of f at logical block l, allocated anywhere but in [tlo, thi)
+ * (a right neighbour: mballoc cuts a normalized request at the file's
+ * next allocated block). f's last extent stays what grow_right continues.
+ * -EBUSY when it landed in [tlo, thi). */
+static int right_neighbour(struct ext4_place *e, struct sfile *f, uint64_t l,
+                           uint64_t tlo, uint64_t thi)
+{
+	uint64_t ll = f->last_l, lp = f->last_p, ln = f->last_n, phys;
+	bool contig;
+	int ret = request(e, f, l, 1, false, &phys, &contig);
+
+	f->last_l = ll;
+	f->last_p = lp;
+	f->last_n = ln;
+	if (ret < 0)
+		return ret;
+	return phys / e->bs >= tlo && phys / e->bs < thi ? -EBUSY : 0;
+}
+
 /* Grow f's last extent (physically followed by free blocks) up to
  * physical block end. Each request continues the last extent logically
  * and ends on a window boundary or at end (aligned by align_logical):
  * its normalized window is exactly the request, and mballoc's merge goal
  * (ext4_mb_normalize_request: left neighbour's last block + 1, taken by
  * ext4_mb_find_by_goal when free for the whole length) is exactly the
- * next block. -EBUSY when a block went elsewhere (taken meanwhile). */
+ * next block. When the end could not be aligned (a chunk near its group's
+ * end: the goal of its request had to stay in the group), a right
+ * neighbour at the end cuts the window there instead. -EBUSY when a block
+ * went elsewhere (taken meanwhile). */
 static int grow_right(struct ext4_place *e, struct sfile *f, uint64_t end)
 {
 	while (f->last_p + f->last_n < end) {
@@ -348,8 +402,12 @@ static int grow_right(struct ext4_place *e, struct sfile *f, uint64_t end)
 		bool contig;
 		int ret;
 
-		if (m > end - p)
+		if (m > end - p) {
 			m = end - p;
+			if (f->extents + 1 < EXT4_MAX_FILE_EXTENTS &&
+			    (ret = right_neighbour(e, f, l + m, p, end)) < 0)
+				return ret;
+		}
 		ret = request(e, f, l, m, true, &phys, &contig);
 		if (ret < 0)
 			return ret;

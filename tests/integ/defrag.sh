@@ -232,12 +232,19 @@ test_full() {
 	# inactivation): wait until the free space stops growing, or the
 	# defrag may see 1 MiB runs still in use (seen under ASan: "the
 	# plan needs 18.0 MiB at once ... the volume has 17.6 MiB free")
-	local a b=""
-	for i in $(seq 1 30); do
+	# (three equal readings 0.5 s apart: on a loaded machine the
+	# background work can pause longer than one interval)
+	local a b="" same=0
+	for i in $(seq 1 60); do
 		a=$(stat -f -c %a "$M")
-		[ "$a" = "$b" ] && break
+		if [ "$a" = "$b" ]; then
+			same=$((same + 1))
+			[ $same -ge 3 ] && break
+		else
+			same=0
+		fi
 		b=$a
-		sleep 0.2
+		sleep 0.5
 		sync -f "$M"
 	done
 	before=$(extents "$f")
