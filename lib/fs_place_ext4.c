@@ -142,7 +142,8 @@ static int writeback(int fd, uint64_t off, uint64_t len)
 }
 
 /* Issue one allocation of n blocks at logical block l of f: write zeros
- * through a separate fd, close it, fdatasync. *phys gets where it landed
+ * through a separate fd, close it, write it back (writeback). *phys gets
+ * where it landed
  * (first block), *contig whether it is one physical run. */
 static int request(struct ext4_place *e, struct sfile *f, uint64_t l,
                    uint64_t n, bool merge, uint64_t *phys, bool *contig)
