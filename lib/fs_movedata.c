@@ -41,6 +41,11 @@
  *    is why the pieces are computed here and each is moved on its own;
  *    moved_len shorter than the piece is continued from where it stopped.
  *  - mtime and ctime of both files are left alone.
+ *  - an original cached in large folios (what sequential reads leave)
+ *    costs a forced journal commit per page after the first of each
+ *    folio (the kernel's EBUSY retry inside the ioctl): its clean cached
+ *    pages are dropped before the move, and read ahead again as single
+ *    pages.
  * XFS, btrfs: copy datafd's piece into spacefd's blocks at the same offset
  * (pread/pwrite, spacefd's preallocated extents are written in place),
  * then FIDEDUPERANGE src=spacefd dest=datafd: the kernel locks both
@@ -782,6 +787,24 @@ static int move_all(struct md_ctx *c, enum rl_fs_type type, unsigned flags)
 				 * MB/s). */
 				if (hi - lo > MD_EXT4_STEP)
 					hi = lo + MD_EXT4_STEP;
+				/* The piece's cached pages go first (clean
+				 * ones: the FIEMAP above wrote them back).
+				 * Sequential reads leave large folios in the
+				 * cache; MOVE_EXT copies a page at a time, so
+				 * from the second page of a large folio on it
+				 * finds the folio dirty, fails to release it
+				 * (EBUSY) and forces a journal commit before
+				 * each retry: 6 commits per step on an aged
+				 * volume read once before (4,816 steps: 30,600
+				 * commits, 27 s; dropped first: 3,460, 11 s).
+				 * readahead(2) fills the cache again with
+				 * single pages. Pages mapped by a writer stay:
+				 * then the retries as before. */
+				if (lo == moved.v[i].lo)
+					posix_fadvise(
+					    c->dfd, (off_t)lo,
+					    (off_t)(moved.v[i].hi - lo),
+					    POSIX_FADV_DONTNEED);
 				if (lo == moved.v[i].lo)
 					readahead(c->dfd, (off64_t)lo, hi - lo);
 				if (hi < moved.v[i].hi)
