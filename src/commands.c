@@ -439,8 +439,9 @@ enum cmd_status cmd_parse(int argc, char **argv, struct cmd_call *c, char *err,
 			continue;
 		}
 		if (npos >= CMD_MAX_ARGS) {
-			snprintf(err, errlen, "%s: too many arguments",
-			         d->name);
+			snprintf(err, errlen,
+			         "%s: too many arguments (at most %d)", d->name,
+			         CMD_MAX_ARGS);
 			return CMD_USAGE;
 		}
 		c->argv[npos++] = a;
@@ -697,11 +698,18 @@ enum cmd_status cmd_exec_line(struct rl_session *s, const char *line)
 	int ret = cmd_split(line, &cmds, &n);
 
 	if (ret < 0) {
-		session_error(s, "%s",
-		              ret == -EINVAL ? "unterminated quote"
-		              : ret == -E2BIG
-		                  ? "line too long or too many arguments"
-		                  : "out of memory");
+		if (ret == -E2BIG)
+			session_error(
+			    s,
+			    "line too long (at most %d characters) or "
+			    "too many arguments (at most %d words per "
+			    "command: split a long list into several "
+			    "commands joined with ';')",
+			    CMD_MAX_LINE, CMD_MAX_ARGS);
+		else
+			session_error(s, "%s",
+			              ret == -EINVAL ? "unterminated quote"
+			                             : "out of memory");
 		return CMD_USAGE;
 	}
 	for (size_t i = 0; i < n; i++) {

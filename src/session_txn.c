@@ -541,7 +541,7 @@ static void progress_line(struct apply_hooks *h, const struct tx_progress *p)
 	if (p->reserving) {
 		snprintf(line, sizeof(line),
 		         "relayout: %s: holding the targets of the next %zu "
-		         "steps: %zu",
+		         "steps: %zu held",
 		         s->cur_cmd ? s->cur_cmd : "apply", p->reserving,
 		         p->reserved);
 	} else {

@@ -333,6 +333,18 @@ static void test_script_hostile(void **state)
 	assert_non_null(strstr(e, ":2: line too long"));
 	free(o), free(e), free(big);
 
+	/* too many words: the message names the limit and the way out */
+	{
+		char words[512] = "echo";
+		for (int i = 0; i < 70; i++)
+			strcat(words, " w");
+		strcat(words, "\n");
+		assert_int_equal(run_script(words, strlen(words), &o, &e),
+		                 CMD_USAGE);
+		assert_non_null(strstr(e, "at most 64 words per command"));
+		free(o), free(e);
+	}
+
 	/* a truncated last line (no newline) still runs */
 	assert_int_equal(run_script("echo a\necho b", 13, &o, &e), CMD_OK);
 	assert_string_equal(o, "a\nb\n");
