@@ -147,8 +147,10 @@ journal_bytes() {
 }
 
 # first_error FILE: the first line saying why a command failed or refused
+# (progress lines -- holding, files done, notes -- are not errors)
 first_error() {
-	grep -m1 -iE '^relayout|error|fail|refus|not enough|cannot|no space|unknown|timed out' "$1" |
+	grep -vE ': holding the targets of the next|: [0-9]+/[0-9]+ files, |^relayout: note: ' "$1" |
+		grep -m1 -iE '^relayout|error|fail|refus|not enough|cannot|no space|unknown|timed out' |
 		cut -c1-240 | tr '|' '/'
 }
 
@@ -175,7 +177,7 @@ experiment() {
 	# relayout's message of a refused plan or a failed step, also at rc 0
 	# (--retry, continue), and the journal's figure
 	case $1 in "$RELAYOUT")
-		[ -n "$err" ] || err=$(grep -m1 -E '^relayout: ' "$VOL_DIR/$name.out" | cut -c1-240 | tr '|' '/')
+		[ -n "$err" ] || err=$(first_error "$VOL_DIR/$name.out")
 		read -r jb jsteps <<<"$(journal_bytes "$jid")"
 		jb="$(MiB "$jb") MiB ($jsteps steps)" ;;
 	*) jb="-" ;;
