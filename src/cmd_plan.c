@@ -522,7 +522,15 @@ static enum cmd_status plan_finish(struct rl_session *s,
 		return CMD_OK;
 	if (!s->plan_mode) {
 		char why[2048];
-		r = session_check_targets(s, p, why, sizeof(why));
+		uint64_t busy[2];
+		r = session_check_targets_busy(s, p, why, sizeof(why), busy);
+		if (r == 1 && busy[1] > busy[0])
+			/* --retry plans again around it (XFS frees the
+			 * donors of a failed transaction in the
+			 * background: their blocks can still be in use
+			 * when the next plan is checked) */
+			(void)session_exclude_range(
+			    &s->plan_excl, &s->nplan_excl, busy[0], busy[1]);
 		if (r != 0) {
 			session_error(s,
 			              "%s (the layout changed since the scan? "

@@ -363,11 +363,25 @@ static void check_text(const struct tx_plan *p, const struct tx_check *c,
 int session_check_targets(struct rl_session *s, const struct tx_plan *p,
                           char *why, size_t wlen)
 {
+	return session_check_targets_busy(s, p, why, wlen, NULL);
+}
+
+int session_check_targets_busy(struct rl_session *s, const struct tx_plan *p,
+                               char *why, size_t wlen, uint64_t busy[2])
+{
 	struct tx_check c;
 	int r = tx_check_targets(p, &s->fs, &c);
 
 	if (r != 0)
 		check_text(p, &c, why, wlen);
+	if (busy) {
+		busy[0] = busy[1] = 0;
+		if (r == 1 &&
+		    (c.kind == TX_CHECK_BUSY || c.kind == TX_CHECK_TAKEN)) {
+			busy[0] = c.busy_lo;
+			busy[1] = c.busy_hi;
+		}
+	}
 	tx_check_fini(&c);
 	return r;
 }
@@ -810,6 +824,19 @@ void session_settle(struct rl_session *s)
 		rl_free_space_settle(fd);
 		close(fd);
 	}
+}
+
+int session_exclude_range(uint64_t **excl, size_t *n, uint64_t lo, uint64_t hi)
+{
+	uint64_t *nx = realloc(*excl, (*n + 1) * 2 * sizeof(*nx));
+
+	if (!nx)
+		return -ENOMEM;
+	*excl = nx;
+	nx[2 * *n] = lo;
+	nx[2 * *n + 1] = hi;
+	(*n)++;
+	return 0;
 }
 
 int session_exclude_targets(uint64_t **excl, size_t *n,

@@ -21,6 +21,8 @@ struct jr_journal;
  * -ENOMEM. */
 int session_exclude_targets(uint64_t **excl, size_t *n,
                             const struct tx_step *st);
+/* Append [lo, hi) to them. 0 or -ENOMEM. */
+int session_exclude_range(uint64_t **excl, size_t *n, uint64_t lo, uint64_t hi);
 
 /* Wait until what was freed moments ago is free in the space map (XFS
  * frees closed unlinked files, e.g. donors held ahead, in the
@@ -41,6 +43,10 @@ bool session_placement_supported(struct rl_session *s);
 /* Every target free now (syncfs first)? 0, 1 (why says), -errno. */
 int session_check_targets(struct rl_session *s, const struct tx_plan *p,
                           char *why, size_t wlen);
+/* The same; at 1, busy (when not NULL) gets the first range in use where
+ * a target lies ([0, 0) when the reason is another). */
+int session_check_targets_busy(struct rl_session *s, const struct tx_plan *p,
+                               char *why, size_t wlen, uint64_t busy[2]);
 /* One step as JSON: path, inode, offset, length, bytes, before, target,
  * after (predicted). */
 cJSON *session_step_json(const struct tx_step *st);

@@ -123,7 +123,14 @@ squat_during() {
 		exec "$RELAYOUT" -e "$1" "$VOL_MNT"
 	) >"$VOL_DIR/out" 2>"$VOL_DIR/err" &
 	pid=$!
-	sleep 0.5
+	# once its steps run (the first progress line; a fixed wait was too
+	# short once under load: the place was taken before the plan was
+	# checked, so the plan went around it from the start)
+	for _ in $(seq 100); do
+		grep -q ' files, ' "$VOL_DIR/err" 2>/dev/null && break
+		kill -0 $pid 2>/dev/null || break
+		sleep 0.1
+	done
 	# (a placement of relayout's running at the same moment can make the
 	# squatter's miss: it tries again while relayout runs)
 	for _ in 1 2 3 4 5; do
