@@ -24,7 +24,8 @@
 #define PLAN_APPLY_OPTS                                                        \
 	{"dry-run", NULL, "print the plan and the report; change nothing"},    \
 	    {"retry", "N",                                                     \
-	     "after a missed placement, plan again around it, up to N times "  \
+	     "after a missed placement, or a target found in use when the "    \
+	     "plan is checked, plan again around it, up to N times "           \
 	     "(default: 3; group: 0)"},                                        \
 	    {"rate", "MB/s", "throttle the data moved to MB/s (MiB/s)"},       \
 	    {"io-priority", "idle|normal",                                     \
