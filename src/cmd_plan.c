@@ -624,7 +624,7 @@ static enum cmd_status run(struct rl_session *s, const struct cmd_call *c,
 		    s->nplan_excl == nexcl || cmd_has_opt(c, "dry-run", NULL))
 			break;
 		fprintf(s->err,
-		        "relayout: %s: placement missed a target: "
+		        "relayout: %s: a target was missed or in use: "
 		        "planning again around it (retry %" PRIu64
 		        " of %" PRIu64 ")\n",
 		        c->def->name, round + 1, retries);
