@@ -800,13 +800,13 @@ static int move_all(struct md_ctx *c, enum rl_fs_type type, unsigned flags)
 				 * readahead(2) fills the cache again with
 				 * single pages. Pages mapped by a writer stay:
 				 * then the retries as before. */
-				if (lo == moved.v[i].lo)
+				if (lo == moved.v[i].lo) {
 					posix_fadvise(
 					    c->dfd, (off_t)lo,
 					    (off_t)(moved.v[i].hi - lo),
 					    POSIX_FADV_DONTNEED);
-				if (lo == moved.v[i].lo)
 					readahead(c->dfd, (off64_t)lo, hi - lo);
+				}
 				if (hi < moved.v[i].hi)
 					readahead(c->dfd, (off64_t)hi,
 					          moved.v[i].hi - hi <

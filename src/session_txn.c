@@ -842,17 +842,12 @@ int session_exclude_range(uint64_t **excl, size_t *n, uint64_t lo, uint64_t hi)
 int session_exclude_targets(uint64_t **excl, size_t *n,
                             const struct tx_step *st)
 {
-	uint64_t *nx =
-	    realloc(*excl, (*n + st->range.ntarget) * 2 * sizeof(*nx));
-
-	if (!nx)
-		return -ENOMEM;
-	*excl = nx;
 	for (size_t k = 0; k < st->range.ntarget; k++) {
-		nx[2 * *n] = st->range.target[k].physical;
-		nx[2 * *n + 1] =
-		    st->range.target[k].physical + st->range.target[k].length;
-		(*n)++;
+		const struct rl_extent *t = &st->range.target[k];
+
+		if (session_exclude_range(excl, n, t->physical,
+		                          t->physical + t->length) < 0)
+			return -ENOMEM;
 	}
 	return 0;
 }

@@ -80,6 +80,8 @@ for fs in $RL_TEST_FS; do
 		echo "journal commits while moving 16 MiB read before: $((t1 - t0))"
 		[ $((t1 - t0)) -lt 256 ] || vol_fail "moving 16 MiB cached took $((t1 - t0)) journal commits"
 		[ "$(md5sum <"$VOL_MNT/big")" = "$sum" ] || vol_fail "content changed (cached file)"
+	elif [ "$fs" = ext4 ]; then
+		echo "ext4: journal commits not counted: $jinfo is not readable"
 	fi
 	vol_fsck
 done

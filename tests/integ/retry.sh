@@ -41,8 +41,12 @@ for fs in ext4 xfs; do
 		grep -q "planning again around it" "$VOL_DIR/err" ||
 			vol_fail "$fs: the target taken since the scan was not reported and planned around"
 	else
-		# (the squatter did not get the place: nothing to test)
-		echo "$fs: the squatter did not take 0x$(printf %x "$gap"): $(cat "$VOL_DIR/sq")"
+		# the squatter did not get the place: nothing was tested. On
+		# ext4 exact placement of a free gap on an idle volume does not
+		# miss; on XFS it can (an AG's reserve), then only noted.
+		msg="$fs: the squatter did not take 0x$(printf %x "$gap"): $(cat "$VOL_DIR/sq")"
+		[ "$fs" = ext4 ] && vol_fail "$msg"
+		echo "$msg (not tested on $fs)"
 		[ $rc = 0 ] || vol_fail "$fs: compact failed (rc $rc)"
 	fi
 	sums | diff -q - "$VOL_DIR/md5.0" >/dev/null || vol_fail "$fs: content changed"
