@@ -53,6 +53,12 @@
  * for more blocks than the target holds, which no chunk or free run of
  * the target can serve (else every blocker below the target taken, the
  * anchor landed in the target again: EBUSY, every time).
+ * In a placement session the blocks fd's range was fallocated on (the
+ * first free blocks of its goal group: in a compaction often the next
+ * target) stay in the files they were swapped into, as spares: a later
+ * target they cover is moved in from them with no request, and they are
+ * not freed where a later target needs them (a freed block is allocatable
+ * again only after a journal commit).
  * The tunables are recorded durably before they are changed and restored
  * on every return (lib/fs_tunables.c).
  */
@@ -92,6 +98,8 @@ struct sfile {
 	uint64_t hi; /* end (block) of its highest extent so far */
 };
 
+struct held;
+
 struct ext4_place {
 	int rootfd;
 	uint32_t bs;
@@ -104,6 +112,15 @@ struct ext4_place {
 	bool flex_first; /* the target touches a first group of a flex group */
 	bool keep;       /* a session: blockers stay after a placement */
 	struct rl_place_report *rep;
+	/* A session's spares: what fd's range held before the held chunks
+	 * were moved in, now in the files that hosted them (move_in). fd's
+	 * range is allocated anywhere first: on the first free blocks of its
+	 * goal group, often the session's next target. Given back, those
+	 * blocks would be allocatable again only after a journal commit;
+	 * kept, a later target they cover is moved in from them with no
+	 * request at all (take_spares). Physical order. */
+	struct held *spare;
+	size_t nspare, capspare;
 };
 
 static int new_sfile(struct ext4_place *e, struct sfile **out)
@@ -492,6 +509,38 @@ static void release_files(struct ext4_place *e)
 	for (size_t i = 0; i < e->nf; i++)
 		close(e->f[i].ro);
 	e->nf = 0;
+	e->nspare = 0;
+}
+
+static int mem_grow_spare(struct ext4_place *e)
+{
+	if (e->nspare == e->capspare) {
+		size_t nc = e->capspare ? 2 * e->capspare : 16;
+		struct held *v = realloc(e->spare, nc * sizeof(*v));
+		if (!v)
+			return -ENOMEM;
+		e->spare = v;
+		e->capspare = nc;
+	}
+	return 0;
+}
+
+static int cmp_held(const void *a, const void *b)
+{
+	const struct held *x = a, *y = b;
+
+	return x->p < y->p ? -1 : x->p > y->p;
+}
+
+/* Is [lo, hi) of file i's logical blocks inside one of its spares? */
+static bool in_spare(const struct ext4_place *e, size_t i, uint64_t lo,
+                     uint64_t hi)
+{
+	for (size_t k = 0; k < e->nspare; k++)
+		if (e->spare[k].file == i && e->spare[k].l <= lo &&
+		    hi <= e->spare[k].l + e->spare[k].n)
+			return true;
+	return false;
 }
 
 /* Blocks per page (1 when blocks are not smaller than a page). */
@@ -513,8 +562,14 @@ static int move_in(struct ext4_place *e, int fd, uint64_t off, uint64_t goal,
 	for (size_t i = 0; i < nh; i++)
 		if (((off + (h[i].p * e->bs - goal)) / e->bs - h[i].l) % bpp)
 			return -EOPNOTSUPP;
+	struct rl_extent *fx = NULL;
+	size_t nfx = 0;
+
 	if (fallocate(fd, 0, (off_t)off, (off_t)len) < 0)
 		return RL_NEG_ERRNO();
+	/* where fd's range went: the spares once the chunks are in */
+	if (e->keep && rl_get_extents_range(fd, off, len, &fx, &nfx) < 0)
+		nfx = 0;
 	for (size_t i = 0; i < nh; i++) {
 		char p[64];
 		int w;
@@ -532,11 +587,36 @@ static int move_in(struct ext4_place *e, int fd, uint64_t off, uint64_t goal,
 		int r = ioctl(fd, RL_EXT4_IOC_MOVE_EXT, &me);
 		int err = r < 0 ? RL_NEG_ERRNO() : 0;
 		close(w);
-		if (err < 0)
+		if (err == 0 && me.moved_len != h[i].n)
+			err = -EBUSY;
+		if (err < 0) {
+			free(fx);
 			return err;
-		if (me.moved_len != h[i].n)
-			return -EBUSY;
+		}
 	}
+	for (size_t i = 0; i < nh; i++) {
+		uint64_t o = (off + (h[i].p * e->bs - goal)) / e->bs;
+
+		for (size_t k = 0; k < nfx; k++) {
+			uint64_t xl = fx[k].logical / e->bs;
+			uint64_t a = xl > o ? xl : o;
+			uint64_t b = xl + fx[k].length / e->bs;
+
+			if (b > o + h[i].n)
+				b = o + h[i].n;
+			if (a >= b)
+				continue;
+			if (mem_grow_spare(e) < 0)
+				break; /* given back by the trim, as before */
+			e->spare[e->nspare++] = (struct held){
+			    .file = h[i].file,
+			    .l = h[i].l + (a - o),
+			    .p = fx[k].physical / e->bs + (a - xl),
+			    .n = b - a};
+		}
+	}
+	free(fx);
+	qsort(e->spare, e->nspare, sizeof(*e->spare), cmp_held);
 	return 0;
 }
 
@@ -681,6 +761,22 @@ static int trim_session(struct ext4_place *e, uint64_t tlo)
 					f->hi = pe;
 				continue; /* below the target: kept */
 			}
+			uint64_t xl = x[k].logical / e->bs,
+			         xh = (x[k].logical + x[k].length) / e->bs;
+			if (in_spare(e, i, xl, xh))
+				continue; /* kept for a later target */
+			/* spares in it (it reaches beyond them) go too */
+			for (size_t q = 0; q < e->nspare;)
+				if (e->spare[q].file == i &&
+				    e->spare[q].l < xh &&
+				    e->spare[q].l + e->spare[q].n > xl) {
+					memmove(&e->spare[q], &e->spare[q + 1],
+					        (e->nspare - q - 1) *
+					            sizeof(*e->spare));
+					e->nspare--;
+				} else {
+					q++;
+				}
 			if (fallocate(
 			        w, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE,
 			        (off_t)x[k].logical, (off_t)x[k].length) < 0)
@@ -692,6 +788,18 @@ static int trim_session(struct ext4_place *e, uint64_t tlo)
 			return r;
 	}
 	return 0;
+}
+
+/* In a session, after the held chunks h went into fd: the files that
+ * hosted them are trimmed with the rest (trim_session). */
+static void after_move_in(struct ext4_place *e, uint64_t tlo,
+                          const struct held *h, size_t nh)
+{
+	for (size_t i = 0; i < nh; i++)
+		e->f[h[i].file].hi = UINT64_MAX; /* hosts: trimmed */
+	if (trim_session(e, tlo) < 0)
+		release_files(e); /* the placement stands; the
+		                     session starts over */
 }
 
 /* One attempt. The target is cut at group boundaries into buddy-aligned
@@ -773,15 +881,106 @@ static int place_once(struct ext4_place *e, int fd, uint64_t off, uint64_t goal,
 	free(fv);
 	if (ret == 0)
 		ret = move_in(e, fd, off, goal, len, h, nh);
-	if (ret == 0 && e->keep) {
-		for (size_t i = 0; i < nh; i++)
-			e->f[h[i].file].hi = UINT64_MAX; /* hosts: trimmed */
-		if (trim_session(e, goal / bs) < 0)
-			release_files(e); /* the placement stands; the
-			                     session starts over */
-	}
+	if (ret == 0 && e->keep)
+		after_move_in(e, goal / bs, h, nh);
 	free(h);
 	return ret;
+}
+
+/* Give spare k back (punched from its file) and drop it. */
+static int spare_drop(struct ext4_place *e, size_t k)
+{
+	char p[64];
+	int w, r = 0;
+
+	snprintf(p, sizeof(p), "/proc/self/fd/%d", e->f[e->spare[k].file].ro);
+	w = open(p, O_WRONLY | O_CLOEXEC);
+	if (w < 0)
+		r = RL_NEG_ERRNO();
+	else if (fallocate(w, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE,
+	                   (off_t)(e->spare[k].l * e->bs),
+	                   (off_t)(e->spare[k].n * e->bs)) < 0)
+		r = RL_NEG_ERRNO();
+	if (w >= 0)
+		close(w);
+	memmove(&e->spare[k], &e->spare[k + 1],
+	        (e->nspare - k - 1) * sizeof(*e->spare));
+	e->nspare--;
+	return r;
+}
+
+/* A session's placement at [goal, goal + len) from its spares, when they
+ * cover it all: moved into fd at off with no request. -ENOENT when they
+ * do not (nothing changed, except that spares covering part of it are
+ * given back, so that it can be claimed after a commit as before). */
+static int take_spares(struct ext4_place *e, int fd, uint64_t off,
+                       uint64_t goal, uint64_t len)
+{
+	uint64_t tlo = goal / e->bs, thi = (goal + len) / e->bs, cur = tlo;
+	uint64_t bpp = blocks_per_page(e);
+	size_t first = e->nspare, nh = 0;
+	struct held *h;
+	bool ok = true;
+	int r;
+
+	for (size_t k = 0; k < e->nspare; k++) {
+		const struct held *s = &e->spare[k];
+
+		if (s->p + s->n <= tlo || s->p >= thi)
+			continue;
+		if (first == e->nspare)
+			first = k;
+		if (s->p > cur || (((off + (cur * e->bs - goal)) / e->bs -
+		                    (s->l + (cur - s->p))) %
+		                   bpp))
+			ok = false;
+		cur = s->p + s->n;
+		nh++;
+	}
+	if (first == e->nspare)
+		return -ENOENT;
+	if (!ok || cur < thi) {
+		for (size_t k = first; k < e->nspare;)
+			if (e->spare[k].p < thi &&
+			    e->spare[k].p + e->spare[k].n > tlo) {
+				r = spare_drop(e, k);
+				if (r < 0)
+					return r;
+			} else {
+				k++;
+			}
+		return -ENOENT;
+	}
+	h = calloc(nh, sizeof(*h));
+	if (!h)
+		return -ENOMEM;
+	/* the pieces of the target; what lies outside it stays spare */
+	for (size_t i = 0; i < nh; i++) {
+		struct held s = e->spare[first];
+		uint64_t a = s.p > tlo ? s.p : tlo;
+		uint64_t b = s.p + s.n < thi ? s.p + s.n : thi;
+
+		h[i] = (struct held){
+		    .file = s.file, .l = s.l + (a - s.p), .p = a, .n = b - a};
+		memmove(&e->spare[first], &e->spare[first + 1],
+		        (e->nspare - first - 1) * sizeof(*e->spare));
+		e->nspare--;
+		if (b < s.p + s.n && mem_grow_spare(e) == 0)
+			e->spare[e->nspare++] =
+			    (struct held){.file = s.file,
+			                  .l = s.l + (b - s.p),
+			                  .p = b,
+			                  .n = s.p + s.n - b};
+		if (a > s.p && mem_grow_spare(e) == 0)
+			e->spare[e->nspare++] = (struct held){
+			    .file = s.file, .l = s.l, .p = s.p, .n = a - s.p};
+	}
+	qsort(e->spare, e->nspare, sizeof(*e->spare), cmp_held);
+	r = move_in(e, fd, off, goal, len, h, nh);
+	if (r == 0)
+		after_move_in(e, tlo, h, nh);
+	free(h);
+	return r;
 }
 
 /* log2 of the groups per flex group (superblock of /dev/<dev>), 0 when
@@ -831,6 +1030,7 @@ int rl_place_ext4_session_free(struct ext4_session *s)
 	if (s->active) {
 		release_files(&s->e);
 		free(s->e.f);
+		free(s->e.spare);
 		free(s->e.zero);
 		close(s->e.rootfd);
 	}
@@ -932,6 +1132,19 @@ int64_t rl_place_ext4(int fd, uint64_t off, uint64_t goal, uint64_t len,
 		return -EINVAL;
 	}
 	e->rep = ctx->rep;
+	/* Covered by the session's spares: moved in from them. */
+	if (ses && e->nspare) {
+		r = take_spares(e, fd, off, goal, len);
+		if (r == 0) {
+			ctx->rep->attempts++;
+			return (int64_t)len;
+		}
+		if (r != -ENOENT) {
+			rl_release_range(fd, off, len, (uint64_t)st.st_size);
+			release_files(e);
+			return r;
+		}
+	}
 	/* A target that is not free fails before anything global changes
 	 * (transactions ask for targets that are not free yet, to hold
 	 * them as soon as they are). Freed blocks show as free (to
@@ -1009,6 +1222,7 @@ int64_t rl_place_ext4(int fd, uint64_t off, uint64_t goal, uint64_t len,
 	release_files(e);
 	ctx->rep->tunables_restore_err = rl_tunables_restore(t);
 	free(e->f);
+	free(e->spare);
 	free(e->zero);
 	close(e->rootfd);
 	return ret;

@@ -1228,6 +1228,25 @@ static size_t unheld(const struct apply_ctx *c, size_t k)
 	return c->p->steps[k].range.ntarget - c->held[k].nheld;
 }
 
+/* Does a step in [from, k) that has not run yet vacate part of step k's
+ * target (its old place overlaps it)? Then k's target cannot be free
+ * before that step ran: holding it now would only pay for a settle (a
+ * journal commit on ext4), a free-space query and a failed placement,
+ * once for each step that empties a window piece by piece (an aged
+ * volume's compaction: 120 small files out of the way, then one file
+ * into the window). */
+static bool vacated_later(const struct apply_ctx *c, size_t from, size_t k)
+{
+	const struct tx_step *sk = &c->p->steps[k];
+
+	for (size_t j = from; j < k; j++)
+		if (pieces_overlap(sk->range.target, sk->range.ntarget,
+		                   c->p->steps[j].range.before,
+		                   c->p->steps[j].range.nbefore))
+			return true;
+	return false;
+}
+
 /* Before step `from` runs: hold the targets of the steps ahead that were
  * not tried yet, while the open-file budget lasts (counted as if every
  * target piece needed a donor of its own), at most TX_RESERVE_MAX steps
@@ -1260,7 +1279,8 @@ static void hold_ahead(struct apply_ctx *c, size_t from)
 		    want + unheld(c, k) <= c->fd_budget - c->fds_held &&
 		    pieces_overlap(c->p->steps[k].range.target,
 		                   c->p->steps[k].range.ntarget,
-		                   prev->range.before, prev->range.nbefore)) {
+		                   prev->range.before, prev->range.nbefore) &&
+		    !vacated_later(c, from, k)) {
 			ks[nk++] = k;
 			want += unheld(c, k);
 		}
