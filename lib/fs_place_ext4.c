@@ -616,7 +616,8 @@ static int move_in(struct ext4_place *e, int fd, uint64_t off, uint64_t goal,
 		}
 	}
 	free(fx);
-	qsort(e->spare, e->nspare, sizeof(*e->spare), cmp_held);
+	if (e->nspare > 1)
+		qsort(e->spare, e->nspare, sizeof(*e->spare), cmp_held);
 	return 0;
 }
 
@@ -975,7 +976,8 @@ static int take_spares(struct ext4_place *e, int fd, uint64_t off,
 			e->spare[e->nspare++] = (struct held){
 			    .file = s.file, .l = s.l, .p = s.p, .n = a - s.p};
 	}
-	qsort(e->spare, e->nspare, sizeof(*e->spare), cmp_held);
+	if (e->nspare > 1)
+		qsort(e->spare, e->nspare, sizeof(*e->spare), cmp_held);
 	r = move_in(e, fd, off, goal, len, h, nh);
 	if (r == 0)
 		after_move_in(e, tlo, h, nh);
