@@ -1084,14 +1084,26 @@ int64_t rl_place_ext4(int fd, uint64_t off, uint64_t goal, uint64_t len,
 	/* Single blocks go through the first-fit scan: with the scan limits
 	 * raised it takes the group's first free single-block chunk rather
 	 * than the best of the first few free extents (min_to_scan). */
+	/* With mb_optimize_scan (the default) the groups after the goal
+	 * group are scanned in order for mb_max_linear_groups (4) groups
+	 * only, then taken from lists by free order: a request whose goal
+	 * was reset to group 0 (a host whose last extent lies above the
+	 * target) then skipped a target in group 5 or above for one in any
+	 * group of the list, and the placement failed after its budget of
+	 * requests and attempts (a 1 KiB-block volume: 4 transactions and
+	 * 6,000 journal commits where one transaction and 600 sufficed).
+	 * Raised while placing, where the kernel has it (5.13 on). */
 	static const char *const names[] = {"mb_order2_req", "mb_min_to_scan",
-	                                    "mb_max_to_scan"};
-	static const char *const values[] = {"0", "1000000", "1000000"};
+	                                    "mb_max_to_scan",
+	                                    "mb_max_linear_groups"};
+	static const char *const values[] = {"0", "1000000", "1000000",
+	                                     "1000000"};
 	/* The first group of a flex group (with 4 or more groups per flex
 	 * group) refuses power-of-two data requests (ext4_mb_good_group,
 	 * CR_POWER2_ALIGNED): there requests go through the best-fit scan
 	 * (order2 requests off) of the whole group. */
-	static const char *const values_ff[] = {"64", "1000000", "1000000"};
+	static const char *const values_ff[] = {"64", "1000000", "1000000",
+	                                        "1000000"};
 	struct ext4_session *ses = NULL;
 	struct ext4_place local = {.rootfd = -1}, *e = &local;
 	struct rl_tunables local_t, *t = &local_t;
@@ -1173,8 +1185,13 @@ int64_t rl_place_ext4(int fd, uint64_t off, uint64_t goal, uint64_t len,
 			*tun = 0;
 		}
 		if (r == 0 && !*tun) {
+			char lin[160];
+
+			snprintf(lin, sizeof(lin),
+			         "/sys/fs/ext4/%s/mb_max_linear_groups", dev);
 			r = rl_tunables_set(t, ctx->state_dir, dev, names,
-			                    ff ? values_ff : values, 3);
+			                    ff ? values_ff : values,
+			                    access(lin, F_OK) == 0 ? 4 : 3);
 			if (r == 0)
 				*tun = ff ? 2 : 1;
 		}

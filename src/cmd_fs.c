@@ -381,9 +381,9 @@ static long long allocate_blocked(struct rl_session *s, int fd, unsigned mode,
 	if (rep->tunables_changed && !s->tunables_noticed) {
 		fprintf(s->err,
 		        "relayout: note: exact placement on ext4 changes "
-		        "/sys/fs/ext4/%s/mb_order2_req (in the first group "
-		        "of a flex group also mb_min_to_scan and "
-		        "mb_max_to_scan) while it runs (the "
+		        "/sys/fs/ext4/%s/mb_order2_req, mb_min_to_scan, "
+		        "mb_max_to_scan and mb_max_linear_groups while it "
+		        "runs (the "
 		        "original is recorded in %s and restored afterwards; "
 		        "'set tunables off' or --no-tunables refuses)\n",
 		        rep->tunables_dev, rl_state_dir(&o));

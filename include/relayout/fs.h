@@ -368,7 +368,9 @@ int64_t rl_allocate(int fd, unsigned mode, uint64_t goal, uint64_t len);
  * with syncfs before every attempt. On ext4 the first group of a flex
  * group refuses power-of-two data requests (mballoc CR_POWER2_ALIGNED);
  * targets there are reached with the best-fit scan (mb_order2_req off,
- * mb_min_to_scan/mb_max_to_scan raised while the placement runs).
+ * mb_min_to_scan/mb_max_to_scan raised while the placement runs;
+ * mb_max_linear_groups raised too, so that a scan from a lower group goes
+ * up group by group instead of by the free-order lists).
  * Staging and blocker files are O_TMPFILE files on the same volume, so a
  * crash leaves nothing (XFS without reflink: see ".relayout-place"). A
  * request crossing an ext4 group or XFS AG boundary is placed piecewise

@@ -383,7 +383,7 @@ read -r s l <<<"${F[${#F[@]} / 2]}"
 "$R" -e "allocate --fixed-start $VOL_MNT/a 0 $s 4096" "$VOL_MNT" >/dev/null 2>&1
 [ "$(cat /sys/fs/ext4/$dev/mb_order2_req)" = "$orig" ] || fail "tunable not restored"
 # a target in group 0 (first of its flex group) changes the scan tunables too
-tn="mb_order2_req mb_min_to_scan mb_max_to_scan"
+tn="mb_order2_req mb_min_to_scan mb_max_to_scan mb_max_linear_groups"
 origs=$(for t in $tn; do cat /sys/fs/ext4/$dev/$t; done)
 read -r s0 l0 <<<"${F[1]}"
 "$R" -e "allocate --fixed-start $VOL_MNT/a0 0 $s0 4096" "$VOL_MNT" >/dev/null 2>&1

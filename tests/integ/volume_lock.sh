@@ -24,7 +24,7 @@ M=$VOL_MNT
 dev=$(basename "$(readlink -f "$VOL_DEV")")
 T=/sys/fs/ext4/$dev
 [ -r "$T/mb_order2_req" ] || vol_skip "no $T/mb_order2_req"
-tunables() { for t in mb_order2_req mb_min_to_scan mb_max_to_scan; do printf '%s=%s ' $t "$(<"$T/$t")"; done; }
+tunables() { for t in mb_order2_req mb_min_to_scan mb_max_to_scan mb_max_linear_groups; do printf '%s=%s ' $t "$(<"$T/$t")"; done; }
 orig=$(tunables)
 uuid=$("$R" --json -e info "$M" | jq -r .uuid)
 LOCKS="/run/relayout/volume-$uuid-*.lock"
