@@ -20,6 +20,10 @@ tm() { tmux -L "$TMUX_SOCK" -f /dev/null "$@"; }
 tm_cleanup() { tm kill-server 2>/dev/null; }
 trap 'tm_cleanup; vol_destroy' EXIT
 
+# The screens show the mount point, cut at the terminal's width before it
+# is replaced by /MNT: the goldens were taken with the volume under /tmp
+# (a longer TMPDIR cut the 80-column title short).
+VOL_BASE=/tmp
 vol_create ext4 256
 M=${VOL_MNT:?}
 T=${VOL_DIR:?}/t
