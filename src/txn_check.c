@@ -136,48 +136,147 @@ static int used_cb(const struct rl_space_rec *r, void *arg)
 	return 0;
 }
 
-/* The piece of pieces e (n) holding physical byte pos, or NULL. */
-static const struct rl_extent *piece_at(const struct rl_extent *e, size_t n,
-                                        uint64_t pos)
+/* The plan's pieces (every step's targets and old places) by start, so
+ * that the steps covering a byte are found without a pass over every
+ * earlier step for each target piece (n^2 for a plan of n steps: 0.4 s of
+ * a 9,000-step compaction). */
+struct ck_ent {
+	uint64_t lo, hi;
+	size_t step, idx; /* step, piece in its list */
+	bool target;
+};
+struct tx_check_index {
+	struct ck_ent *v; /* all pieces, by lo */
+	uint64_t *maxhi;  /* maxhi[k]: the largest hi of v[0..k] */
+	size_t n;
+	struct ck_ent *t; /* the targets, by lo */
+	size_t nt;
+};
+
+static int cmp_ent(const void *a, const void *b)
 {
-	for (size_t k = 0; k < n; k++)
-		if (e[k].physical <= pos && pos < e[k].physical + e[k].length)
-			return &e[k];
-	return NULL;
+	const struct ck_ent *x = a, *y = b;
+
+	return x->lo < y->lo ? -1 : x->lo > y->lo;
 }
 
-/* Is physical byte pos free when step i of plan p runs? Free now
+void tx_check_index_free(struct tx_check_index *ix)
+{
+	if (!ix)
+		return;
+	free(ix->v);
+	free(ix->maxhi);
+	free(ix->t);
+	free(ix);
+}
+
+int tx_check_index_build(const struct tx_plan *p, struct tx_check_index **out)
+{
+	struct tx_check_index *ix = calloc(1, sizeof(*ix));
+	size_t n = 0, nt = 0;
+
+	*out = NULL;
+	if (!ix)
+		return -ENOMEM;
+	for (size_t j = 0; j < p->nsteps; j++) {
+		n += p->steps[j].range.ntarget + p->steps[j].range.nbefore;
+		nt += p->steps[j].range.ntarget;
+	}
+	ix->v = malloc((n ? n : 1) * sizeof(*ix->v));
+	ix->maxhi = malloc((n ? n : 1) * sizeof(*ix->maxhi));
+	ix->t = malloc((nt ? nt : 1) * sizeof(*ix->t));
+	if (!ix->v || !ix->maxhi || !ix->t) {
+		tx_check_index_free(ix);
+		return -ENOMEM;
+	}
+	for (size_t j = 0; j < p->nsteps; j++) {
+		const struct jr_range *r = &p->steps[j].range;
+
+		for (size_t k = 0; k < r->ntarget; k++) {
+			struct ck_ent e = {r->target[k].physical,
+			                   r->target[k].physical +
+			                       r->target[k].length,
+			                   j, k, true};
+			ix->v[ix->n++] = e;
+			ix->t[ix->nt++] = e;
+		}
+		for (size_t k = 0; k < r->nbefore; k++)
+			ix->v[ix->n++] = (struct ck_ent){
+			    r->before[k].physical,
+			    r->before[k].physical + r->before[k].length, j, k,
+			    false};
+	}
+	if (ix->n > 1)
+		qsort(ix->v, ix->n, sizeof(*ix->v), cmp_ent);
+	if (ix->nt > 1)
+		qsort(ix->t, ix->nt, sizeof(*ix->t), cmp_ent);
+	for (size_t k = 0; k < ix->n; k++)
+		ix->maxhi[k] = k && ix->maxhi[k - 1] > ix->v[k].hi
+		                   ? ix->maxhi[k - 1]
+		                   : ix->v[k].hi;
+	*out = ix;
+	return 0;
+}
+
+/* The first entry of v[0..n) (by lo) whose lo is above pos. */
+static size_t first_above(const struct ck_ent *v, size_t n, uint64_t pos)
+{
+	size_t a = 0, b = n;
+
+	while (a < b) {
+		size_t m = a + (b - a) / 2;
+		if (v[m].lo <= pos)
+			a = m + 1;
+		else
+			b = m;
+	}
+	return a;
+}
+
+/* Is physical byte pos free when step i of the plan runs? Free now
  * (free_end: where that free extent ends, or 0 when pos is in use now)
  * or freed by an earlier step (a block range it moves away), unless a
  * step after that puts data there again (*taker: that step, else
  * SIZE_MAX; an undo of --unshare puts two files back on the blocks they
- * shared). Returns the end of the free range from pos (it ends where an
- * earlier step's target begins), or pos when pos is not free. */
-static uint64_t free_at_step(const struct tx_plan *p, size_t i, uint64_t pos,
-                             uint64_t free_end, size_t *taker)
+ * shared): the last earlier step whose target or old place holds pos
+ * says which. Returns the end of the free range from pos (it ends where
+ * an earlier step's target begins), or pos when pos is not free. */
+uint64_t tx_check_free_at(const struct tx_check_index *ix, size_t i,
+                          uint64_t pos, uint64_t free_end, size_t *taker)
 {
 	uint64_t end = free_end > pos ? free_end : pos;
+	const struct ck_ent *best = NULL;
+	size_t a = first_above(ix->v, ix->n, pos);
 
 	*taker = SIZE_MAX;
-	for (size_t j = 0; j < i; j++) {
-		const struct tx_step *st = &p->steps[j];
-		const struct rl_extent *b;
+	for (size_t k = a; k-- > 0;) {
+		const struct ck_ent *e = &ix->v[k];
 
-		if (piece_at(st->range.target, st->range.ntarget, pos)) {
-			end = pos;
-			*taker = j;
-		} else if ((b = piece_at(st->range.before, st->range.nbefore,
-		                         pos))) {
-			end = b->physical + b->length;
-			*taker = SIZE_MAX;
-		}
+		if (ix->maxhi[k] <= pos)
+			break; /* nothing at or before k reaches pos */
+		if (e->hi <= pos || e->step >= i)
+			continue;
+		/* the later step wins; in one step its target, then the
+		 * piece first in its list */
+		if (!best || e->step > best->step ||
+		    (e->step == best->step && e->target && !best->target) ||
+		    (e->step == best->step && e->target == best->target &&
+		     e->idx < best->idx))
+			best = e;
 	}
-	for (size_t j = 0; j < i && end > pos; j++)
-		for (size_t k = 0; k < p->steps[j].range.ntarget; k++) {
-			uint64_t a = p->steps[j].range.target[k].physical;
-			if (a > pos && a < end)
-				end = a;
-		}
+	if (best && best->target) {
+		end = pos;
+		*taker = best->step;
+	} else if (best) {
+		end = best->hi;
+	}
+	if (end > pos)
+		for (size_t k = first_above(ix->t, ix->nt, pos);
+		     k < ix->nt && ix->t[k].lo < end; k++)
+			if (ix->t[k].step < i) {
+				end = ix->t[k].lo;
+				break;
+			}
 	return end;
 }
 
@@ -185,7 +284,7 @@ static uint64_t free_at_step(const struct tx_plan *p, size_t i, uint64_t pos,
  * (fe: the n free extents of [lo, hi) now; sequenced plans: undo of a
  * defrag, compact); hi or more when there is none. *taker: the earlier
  * step that puts data there, or SIZE_MAX. */
-static uint64_t first_busy(const struct tx_plan *p, size_t i,
+static uint64_t first_busy(const struct tx_check_index *ix, size_t i,
                            const struct rl_free_extent *fe, size_t n,
                            uint64_t lo, uint64_t hi, size_t *taker)
 {
@@ -198,7 +297,7 @@ static uint64_t first_busy(const struct tx_plan *p, size_t i,
 			q++;
 		fend =
 		    q < n && fe[q].start <= pos ? fe[q].start + fe[q].len : 0;
-		e2 = free_at_step(p, i, pos, fend, taker);
+		e2 = tx_check_free_at(ix, i, pos, fend, taker);
 		if (e2 <= pos)
 			break;
 		pos = e2;
@@ -207,7 +306,7 @@ static uint64_t first_busy(const struct tx_plan *p, size_t i,
 }
 
 /* Target piece t of step i: 0 free, else 1 or -errno with c filled. */
-static int check_piece(const struct tx_plan *p, size_t i,
+static int check_piece(const struct tx_check_index *ix, size_t i,
                        const struct rl_extent *t, const struct rl_fs_info *fs,
                        struct tx_check *c)
 {
@@ -232,7 +331,7 @@ static int check_piece(const struct tx_plan *p, size_t i,
 		c->err = r;
 		return r;
 	}
-	pos = first_busy(p, i, fe, n, lo, hi, &taker);
+	pos = first_busy(ix, i, fe, n, lo, hi, &taker);
 	if (pos >= hi) {
 		free(fe);
 		return 0;
@@ -311,14 +410,20 @@ int tx_check_targets(const struct tx_plan *p, struct rl_fs_info *fs,
 		out->kind = TX_CHECK_NO_SPACE;
 		return 1;
 	}
-	for (size_t i = 0; i < p->nsteps; i++)
-		for (size_t k = 0; k < p->steps[i].range.ntarget; k++) {
-			int r = check_piece(p, i, &p->steps[i].range.target[k],
-			                    fs, out);
-			if (r != 0)
-				return r;
-		}
-	return 0;
+	struct tx_check_index *ix;
+	int r = tx_check_index_build(p, &ix);
+
+	if (r < 0) {
+		out->kind = TX_CHECK_NO_MAP;
+		out->err = r;
+		return r;
+	}
+	for (size_t i = 0; r == 0 && i < p->nsteps; i++)
+		for (size_t k = 0; r == 0 && k < p->steps[i].range.ntarget; k++)
+			r = check_piece(ix, i, &p->steps[i].range.target[k], fs,
+			                out);
+	tx_check_index_free(ix);
+	return r;
 }
 
 void tx_check_fini(struct tx_check *c)

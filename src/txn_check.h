@@ -58,6 +58,18 @@ int tx_check_targets(const struct tx_plan *p, struct rl_fs_info *fs,
                      struct tx_check *out);
 void tx_check_fini(struct tx_check *c);
 
+/* What tx_check_targets asks of the plan for each byte of a target (pure;
+ * here for the unit tests): an index of the plan's pieces, and whether
+ * byte pos is free when step i runs: free now up to free_end (0: in use
+ * now), or freed by an earlier step, unless a later one of those puts
+ * data there (*taker, else SIZE_MAX). Returns where the free range from
+ * pos ends (an earlier step's target starting), or pos when not free. */
+struct tx_check_index;
+int tx_check_index_build(const struct tx_plan *p, struct tx_check_index **out);
+void tx_check_index_free(struct tx_check_index *ix);
+uint64_t tx_check_free_at(const struct tx_check_index *ix, size_t i,
+                          uint64_t pos, uint64_t free_end, size_t *taker);
+
 /* An undo plan against the files as they are now. */
 enum tx_undo_kind {
 	TX_UNDO_OK = 0,

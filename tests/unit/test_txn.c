@@ -598,9 +598,106 @@ static void test_recover(void **state)
 	remove_dir(dir);
 }
 
+/* The rule tx_check_free_at implements, step by step over the earlier
+ * steps as documented: the last earlier step whose target (first) or old
+ * place holds pos decides; then an earlier step's target starting inside
+ * the free range ends it. */
+static uint64_t free_at_ref(const struct tx_plan *p, size_t i, uint64_t pos,
+                            uint64_t free_end, size_t *taker)
+{
+	uint64_t end = free_end > pos ? free_end : pos;
+
+	*taker = SIZE_MAX;
+	for (size_t j = 0; j < i; j++) {
+		const struct jr_range *r = &p->steps[j].range;
+		bool hit = false;
+
+		for (size_t k = 0; k < r->ntarget && !hit; k++)
+			if (r->target[k].physical <= pos &&
+			    pos < r->target[k].physical + r->target[k].length) {
+				end = pos;
+				*taker = j;
+				hit = true;
+			}
+		for (size_t k = 0; k < r->nbefore && !hit; k++)
+			if (r->before[k].physical <= pos &&
+			    pos < r->before[k].physical + r->before[k].length) {
+				end =
+				    r->before[k].physical + r->before[k].length;
+				*taker = SIZE_MAX;
+				hit = true;
+			}
+	}
+	for (size_t j = 0; j < i && end > pos; j++)
+		for (size_t k = 0; k < p->steps[j].range.ntarget; k++) {
+			uint64_t a = p->steps[j].range.target[k].physical;
+			if (a > pos && a < end)
+				end = a;
+		}
+	return end;
+}
+
+/* tx_check_free_at (an index of the plan's pieces) against the rule, on
+ * random plans whose steps move ranges into and out of each other's
+ * places (targets and old places overlapping, several pieces a step). */
+static void test_check_free_at(void **state)
+{
+	unsigned seed = 12345;
+
+	(void)state;
+	for (int round = 0; round < 60; round++) {
+		struct tx_plan p;
+		struct tx_check_index *ix;
+		size_t nsteps = 1 + rand_r(&seed) % 40;
+
+		tx_plan_init(&p);
+		for (size_t j = 0; j < nsteps; j++) {
+			struct tx_step st = {0};
+			size_t nt = rand_r(&seed) % 4,
+			       nb = 1 + rand_r(&seed) % 3;
+
+			st.range.path = strdup("/m/f");
+			st.range.target =
+			    calloc(nt + 1, sizeof(struct rl_extent));
+			st.range.before = calloc(nb, sizeof(struct rl_extent));
+			assert_non_null(st.range.path);
+			assert_non_null(st.range.target);
+			assert_non_null(st.range.before);
+			for (size_t k = 0; k < nt; k++)
+				st.range.target[k] = (struct rl_extent){
+				    .physical = (rand_r(&seed) % 200) * 4096,
+				    .length = (rand_r(&seed) % 12) * 4096};
+			for (size_t k = 0; k < nb; k++)
+				st.range.before[k] = (struct rl_extent){
+				    .physical = (rand_r(&seed) % 200) * 4096,
+				    .length = (1 + rand_r(&seed) % 12) * 4096};
+			st.range.ntarget = nt;
+			st.range.nbefore = nb;
+			assert_int_equal(tx_plan_add(&p, &st), 0);
+		}
+		assert_int_equal(tx_check_index_build(&p, &ix), 0);
+		for (int q = 0; q < 400; q++) {
+			size_t i = rand_r(&seed) % (nsteps + 1), t1, t2;
+			uint64_t pos = (rand_r(&seed) % 220) * 4096 +
+			               (rand_r(&seed) % 2 ? 0 : 512);
+			uint64_t fe = rand_r(&seed) % 2
+			                  ? 0
+			                  : pos + (rand_r(&seed) % 30) * 4096;
+			uint64_t want = free_at_ref(&p, i, pos, fe, &t1);
+			uint64_t got = tx_check_free_at(ix, i, pos, fe, &t2);
+
+			assert_int_equal(got, want);
+			assert_int_equal(t2, t1);
+		}
+		tx_check_index_free(ix);
+		tx_plan_free(&p);
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
+	    cmocka_unit_test(test_check_free_at),
 	    cmocka_unit_test(test_error_words),
 	    cmocka_unit_test(test_normalize),
 	    cmocka_unit_test(test_predict),
