@@ -12,6 +12,7 @@
 #include <sys/stat.h>
 #include <sys/statvfs.h>
 #include <unistd.h>
+#include "mem.h"
 #include "txn.h"
 
 #define OWNER_MAX_FILES 200000
@@ -206,10 +207,8 @@ int tx_check_index_build(const struct tx_plan *p, struct tx_check_index **out)
 			    r->before[k].physical + r->before[k].length, j, k,
 			    false};
 	}
-	if (ix->n > 1)
-		qsort(ix->v, ix->n, sizeof(*ix->v), cmp_ent);
-	if (ix->nt > 1)
-		qsort(ix->t, ix->nt, sizeof(*ix->t), cmp_ent);
+	mem_sort(ix->v, ix->n, sizeof(*ix->v), cmp_ent);
+	mem_sort(ix->t, ix->nt, sizeof(*ix->t), cmp_ent);
 	for (size_t k = 0; k < ix->n; k++)
 		ix->maxhi[k] = k && ix->maxhi[k - 1] > ix->v[k].hi
 		                   ? ix->maxhi[k - 1]
