@@ -532,6 +532,14 @@ static int cmp_held(const void *a, const void *b)
 	return x->p < y->p ? -1 : x->p > y->p;
 }
 
+/* Drop spare k from the list (its blocks stay where they are). */
+static void spare_remove(struct ext4_place *e, size_t k)
+{
+	memmove(&e->spare[k], &e->spare[k + 1],
+	        (e->nspare - k - 1) * sizeof(*e->spare));
+	e->nspare--;
+}
+
 /* Is [lo, hi) of file i's logical blocks inside one of its spares? */
 static bool in_spare(const struct ext4_place *e, size_t i, uint64_t lo,
                      uint64_t hi)
@@ -770,14 +778,10 @@ static int trim_session(struct ext4_place *e, uint64_t tlo)
 			for (size_t q = 0; q < e->nspare;)
 				if (e->spare[q].file == i &&
 				    e->spare[q].l < xh &&
-				    e->spare[q].l + e->spare[q].n > xl) {
-					memmove(&e->spare[q], &e->spare[q + 1],
-					        (e->nspare - q - 1) *
-					            sizeof(*e->spare));
-					e->nspare--;
-				} else {
+				    e->spare[q].l + e->spare[q].n > xl)
+					spare_remove(e, q);
+				else
 					q++;
-				}
 			if (fallocate(
 			        w, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE,
 			        (off_t)x[k].logical, (off_t)x[k].length) < 0)
@@ -904,9 +908,7 @@ static int spare_drop(struct ext4_place *e, size_t k)
 		r = RL_NEG_ERRNO();
 	if (w >= 0)
 		close(w);
-	memmove(&e->spare[k], &e->spare[k + 1],
-	        (e->nspare - k - 1) * sizeof(*e->spare));
-	e->nspare--;
+	spare_remove(e, k);
 	return r;
 }
 
@@ -963,9 +965,7 @@ static int take_spares(struct ext4_place *e, int fd, uint64_t off,
 
 		h[i] = (struct held){
 		    .file = s.file, .l = s.l + (a - s.p), .p = a, .n = b - a};
-		memmove(&e->spare[first], &e->spare[first + 1],
-		        (e->nspare - first - 1) * sizeof(*e->spare));
-		e->nspare--;
+		spare_remove(e, first);
 		if (b < s.p + s.n && mem_grow_spare(e) == 0)
 			e->spare[e->nspare++] =
 			    (struct held){.file = s.file,

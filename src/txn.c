@@ -1367,20 +1367,14 @@ static void prefetch_ahead(struct apply_ctx *c, size_t from)
 	}
 }
 
-/* Is path on ext4? */
-static bool on_ext4(const char *path)
+/* The filesystem magic of path (statfs f_type), 0 when unknown: XFS
+ * (0x58465342) placement sessions hold no blocks; ext4 (0xEF53) movedata
+ * drops cached pages (no read-ahead). */
+static long fs_magic(const char *path)
 {
 	struct statfs sf;
 
-	return statfs(path, &sf) == 0 && sf.f_type == 0xEF53;
-}
-
-/* Is path on XFS (whose placement sessions hold no blocks)? */
-static bool on_xfs(const char *path)
-{
-	struct statfs sf;
-
-	return statfs(path, &sf) == 0 && sf.f_type == 0x58465342;
+	return statfs(path, &sf) == 0 ? (long)sf.f_type : 0;
 }
 
 /* Open files a placement session may hold (its blocker files, at most
@@ -1947,9 +1941,13 @@ int tx_apply(const struct tx_plan *p, struct jr_journal *j,
 		c.page = 4096;
 	if (p->nsteps > 1)
 		c.held = calloc(p->nsteps, sizeof(*c.held)); /* NULL: none */
-	if (p->nsteps > 1 && on_xfs(p->steps[0].range.path))
-		(void)rl_place_session_begin(&c.xsession);
-	c.prefetch = p->nsteps > 1 && !on_ext4(p->steps[0].range.path);
+	if (p->nsteps > 1) {
+		long magic = fs_magic(p->steps[0].range.path);
+
+		if (magic == 0x58465342)
+			(void)rl_place_session_begin(&c.xsession);
+		c.prefetch = magic != 0xEF53;
+	}
 	jr_defer_sync(j, true);
 	for (size_t i = 0; i < p->nsteps; i++) {
 		const struct tx_step *st = &p->steps[i];
