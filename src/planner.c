@@ -540,10 +540,13 @@ static uint64_t ext4_chunks_cost(struct pl_ctx *c, uint64_t a, uint64_t len)
  * folded in. pl_find_target keeps one while it walks the runs of the map
  * in address order, so each run is folded once per call instead of once
  * per candidate above it in its group. Valid while the map is unchanged. */
+/* buddy orders counted: log2(block size) + 2 at most (64 KiB blocks: 18) */
+#define PL_EXT4_ORDERS 24
+
 struct ext4_below {
 	uint64_t gs; /* group start (blocks); UINT64_MAX: nothing yet */
 	size_t i;    /* the next run to fold in */
-	uint64_t below[64];
+	uint64_t below[PL_EXT4_ORDERS];
 };
 
 /* Count the free buddy chunks of run i clipped to [gs, ge) (blocks) up to
@@ -561,7 +564,7 @@ static void ext4_fold_run(const struct pl_ctx *c, size_t i, uint64_t gs,
 	uint64_t t = (c->fm.r[i].start + c->fm.r[i].len) / bs;
 	unsigned maxk = 1;
 
-	while ((1ull << maxk) < bs)
+	while ((1ull << maxk) < bs && maxk < PL_EXT4_ORDERS - 2)
 		maxk++;
 	maxk++; /* largest buddy order: log2(block size) + 1 */
 	s = s > gs ? s : gs;
@@ -587,7 +590,7 @@ static void ext4_fold_run(const struct pl_ctx *c, size_t i, uint64_t gs,
 static uint64_t ext4_place_cost(struct pl_ctx *c, uint64_t a, uint64_t len,
                                 struct ext4_below *cb)
 {
-	uint64_t bs = c->bs, g, gs, ge, ra, tlo, thi, below[64];
+	uint64_t bs = c->bs, g, gs, ge, ra, tlo, thi, below[PL_EXT4_ORDERS];
 	uint64_t best = UINT64_MAX, bests = 0, bestn = 0;
 	struct ext4_below local = {.gs = UINT64_MAX};
 	bool ff;
@@ -756,9 +759,12 @@ uint64_t pl_find_target(struct pl_ctx *c, uint64_t len, uint64_t near,
 
 	if (!len)
 		return UINT64_MAX;
-	for (size_t i = 0; i < c->fm.n; i++) {
+	for (size_t i = fm_first(&c->fm, lo);
+	     i < c->fm.n && c->fm.r[i].start < hi; i++) {
 		uint64_t a, b;
 
+		if (c->fm.r[i].len < len)
+			continue;
 		run_blocks(c, i, lo, hi, &a, &b);
 		/* split at the avoided region and at group ends */
 		while (a + len <= b) {
@@ -797,6 +803,13 @@ uint64_t pl_find_target(struct pl_ctx *c, uint64_t len, uint64_t near,
 				k.waste = pe - a - len;
 				k.dist = at > near ? at - near : near - at;
 				k.anchor = anchor_ok(c, at);
+				/* the cost decides only against a best that is
+				 * not cheap, or at no more waste: else skip it
+				 * (it is most of the planner's time on ext4) */
+				if (best != UINT64_MAX &&
+				    k.anchor == bk.anchor && bk.cheap &&
+				    k.waste > bk.waste)
+					continue;
 				k.cost = ext4_place_cost(c, at, len, &cb);
 				k.cheap = k.cost <= PL_EXT4_CHEAP;
 				if (cand_better(&k, &bk)) {
