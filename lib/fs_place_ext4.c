@@ -53,12 +53,14 @@
  * for more blocks than the target holds, which no chunk or free run of
  * the target can serve (else every blocker below the target taken, the
  * anchor landed in the target again: EBUSY, every time).
- * In a placement session the blocks fd's range was fallocated on (the
+ * In a placement session what its files hold at or above a placed target
+ * stays taken, as spares: the blocks fd's range was fallocated on (the
  * first free blocks of its goal group: in a compaction often the next
- * target) stay in the files they were swapped into, as spares: a later
- * target they cover is moved in from them with no request, and they are
- * not freed where a later target needs them (a freed block is allocatable
- * again only after a journal commit).
+ * target), anchors, the claimed run's tail. A later target is moved in
+ * from the spares that cover it, and only the parts they do not cover are
+ * claimed; an anchor that lands in the target becomes a spare and the
+ * claim starts over around it. Given back, they would be allocatable
+ * again only after a journal commit (a syncfs each).
  * The tunables are recorded durably before they are changed and restored
  * on every return (lib/fs_tunables.c).
  */
@@ -80,6 +82,7 @@
 #define EXT4_MAX_CHUNK_BLOCKS 2048 /* writeback maps at most this */
 #define EXT4_MAX_REQUESTS     3000 /* per attempt, blockers included */
 #define EXT4_MAX_FILE_EXTENTS 4    /* extents that fit in the inode */
+#define EXT4_MAX_RESTARTS     8    /* anchors in the target, per attempt */
 /* A data request of a large file is normalized to the aligned window of
  * this many blocks holding it (8 MiB with 4 KiB blocks, 2 MiB with 1 KiB),
  * cut at the file's neighbouring extents. */
@@ -98,7 +101,10 @@ struct sfile {
 	uint64_t hi; /* end (block) of its highest extent so far */
 };
 
-struct held;
+struct held {
+	size_t file;      /* index in e->f */
+	uint64_t l, p, n; /* logical block, physical block, blocks */
+};
 
 struct ext4_place {
 	int rootfd;
@@ -111,6 +117,7 @@ struct ext4_place {
 	uint64_t bpg;
 	bool flex_first; /* the target touches a first group of a flex group */
 	bool keep;       /* a session: blockers stay after a placement */
+	uint64_t ptlo, pthi; /* the placement's whole target (blocks) */
 	struct rl_place_report *rep;
 	/* A session's spares: what fd's range held before the held chunks
 	 * were moved in, now in the files that hosted them (move_in). fd's
@@ -122,6 +129,34 @@ struct ext4_place {
 	struct held *spare;
 	size_t nspare, capspare;
 };
+
+static int mem_grow_spare(struct ext4_place *e)
+{
+	if (e->nspare == e->capspare) {
+		size_t nc = e->capspare ? 2 * e->capspare : 16;
+		struct held *v = realloc(e->spare, nc * sizeof(*v));
+		if (!v)
+			return -ENOMEM;
+		e->spare = v;
+		e->capspare = nc;
+	}
+	return 0;
+}
+
+static int cmp_held(const void *a, const void *b)
+{
+	const struct held *x = a, *y = b;
+
+	return x->p < y->p ? -1 : x->p > y->p;
+}
+
+/* Blocks per page (1 when blocks are not smaller than a page). */
+static uint64_t blocks_per_page(const struct ext4_place *e)
+{
+	long page = sysconf(_SC_PAGESIZE);
+
+	return page > (long)e->bs ? (uint64_t)page / e->bs : 1;
+}
 
 static int new_sfile(struct ext4_place *e, struct sfile **out)
 {
@@ -272,7 +307,8 @@ static int host_for(struct ext4_place *e, uint64_t gblk, bool below,
 	ret = request(e, f, EXT4_ANCHOR_LBLK, 1, false, &phys, &contig);
 	if (ret < 0)
 		return ret;
-	if (phys / e->bs >= tlo && phys / e->bs < thi) {
+	if ((phys / e->bs >= tlo && phys / e->bs < thi) ||
+	    (e->keep && phys / e->bs >= e->ptlo && phys / e->bs < e->pthi)) {
 		/* The anchor took a target block: with delalloc a new file
 		 * starts at the first free block of its goal group, which can
 		 * be the target. Ask again with the goal reset to the start of
@@ -299,6 +335,8 @@ static int host_for(struct ext4_place *e, uint64_t gblk, bool below,
 		uint64_t n = 1, l;
 		bool in_target = false;
 
+		uint64_t first_anchor = phys / e->bs;
+
 		if (next < e->nblocks)
 			g = next;
 		else
@@ -308,6 +346,22 @@ static int host_for(struct ext4_place *e, uint64_t gblk, bool below,
 		ret = request(e, f, l, n, false, &phys, &contig);
 		if (ret < 0)
 			return ret;
+		/* In a session (4 KiB blocks), the block it took is the
+		 * placement's own: kept as a spare, it is moved in with the
+		 * rest, and the placement starts over around it (-EAGAIN)
+		 * with no commit. */
+		if (n == 1 && e->keep && blocks_per_page(e) == 1 &&
+		    first_anchor >= e->ptlo && first_anchor < e->pthi &&
+		    !(phys / e->bs >= e->ptlo && phys / e->bs < e->pthi) &&
+		    mem_grow_spare(e) == 0) {
+			e->spare[e->nspare++] =
+			    (struct held){.file = (size_t)(f - e->f),
+			                  .l = EXT4_ANCHOR_LBLK,
+			                  .p = first_anchor,
+			                  .n = 1};
+			qsort(e->spare, e->nspare, sizeof(*e->spare), cmp_held);
+			return -EAGAIN;
+		}
 		if (n > 1) {
 			struct rl_extent *x;
 			size_t nx;
@@ -342,11 +396,6 @@ static int host_for(struct ext4_place *e, uint64_t gblk, bool below,
 	*out = f;
 	return 0;
 }
-
-struct held {
-	size_t file;      /* index in e->f */
-	uint64_t l, p, n; /* logical block, physical block, blocks */
-};
 
 /* Is [a, b) (blocks) entirely inside one extent of the free list? */
 static bool blocks_free(const struct rl_free_extent *fv, size_t fn, uint32_t bs,
@@ -512,26 +561,6 @@ static void release_files(struct ext4_place *e)
 	e->nspare = 0;
 }
 
-static int mem_grow_spare(struct ext4_place *e)
-{
-	if (e->nspare == e->capspare) {
-		size_t nc = e->capspare ? 2 * e->capspare : 16;
-		struct held *v = realloc(e->spare, nc * sizeof(*v));
-		if (!v)
-			return -ENOMEM;
-		e->spare = v;
-		e->capspare = nc;
-	}
-	return 0;
-}
-
-static int cmp_held(const void *a, const void *b)
-{
-	const struct held *x = a, *y = b;
-
-	return x->p < y->p ? -1 : x->p > y->p;
-}
-
 /* Drop spare k from the list (its blocks stay where they are). */
 static void spare_remove(struct ext4_place *e, size_t k)
 {
@@ -549,14 +578,6 @@ static bool in_spare(const struct ext4_place *e, size_t i, uint64_t lo,
 		    hi <= e->spare[k].l + e->spare[k].n)
 			return true;
 	return false;
-}
-
-/* Blocks per page (1 when blocks are not smaller than a page). */
-static uint64_t blocks_per_page(const struct ext4_place *e)
-{
-	long page = sysconf(_SC_PAGESIZE);
-
-	return page > (long)e->bs ? (uint64_t)page / e->bs : 1;
 }
 
 /* Move the held chunks into fd at off. */
@@ -733,15 +754,22 @@ static int claim_run(struct ext4_place *e, uint64_t tlo, uint64_t thi,
 
 /* In a session, after a placement at [tlo, ...): a later placement of
  * the session is for a target above this one (transactions place in
- * address order), so the session keeps only blocks below tlo: blockers,
- * and anchors below. Everything of its files at or above tlo is given
- * up: the files that hosted the held chunks now hold what fd had there
- * before (allocated anywhere, often on a later target) and the claimed
- * run's tail, and an anchor lands on the first free block of its goal
- * group, which can be a later target. A file that gave up blocks takes
- * no more requests (its last extent is gone). */
+ * address order). Its files' blocks below tlo stay as they are
+ * (blockers, anchors below). What they hold at or above tlo -- what fd
+ * had there before the held chunks were moved in (allocated anywhere,
+ * often on a later target), the claimed run's tail, anchors (a new
+ * file's first block lands on the first free block of its goal group,
+ * which can be a later target) -- becomes spares: a later target they
+ * cover in whole or in part is moved in from them (take_spares,
+ * place_once) with no request and no wait for a commit, which a block
+ * given back would need. With blocks smaller than a page those are given
+ * back instead (spares rarely have the page offsets EXT4_IOC_MOVE_EXT
+ * wants). A file with blocks at or above tlo takes no more requests (its
+ * last extent no longer steers them). */
 static int trim_session(struct ext4_place *e, uint64_t tlo)
 {
+	bool spare_all = blocks_per_page(e) == 1, sorted = true;
+
 	for (size_t i = 0; i < e->nf; i++) {
 		struct sfile *f = &e->f[i];
 		struct rl_extent *x = NULL;
@@ -782,6 +810,19 @@ static int trim_session(struct ext4_place *e, uint64_t tlo)
 					spare_remove(e, q);
 				else
 					q++;
+			/* with blocks as large as a page, kept whole as a
+			 * spare: given back, it would be allocatable again
+			 * only after a commit, and it is often a later
+			 * target (or next to one) */
+			if (spare_all && mem_grow_spare(e) == 0) {
+				e->spare[e->nspare++] =
+				    (struct held){.file = i,
+				                  .l = xl,
+				                  .p = x[k].physical / e->bs,
+				                  .n = xh - xl};
+				sorted = false;
+				continue;
+			}
 			if (fallocate(
 			        w, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE,
 			        (off_t)x[k].logical, (off_t)x[k].length) < 0)
@@ -792,6 +833,8 @@ static int trim_session(struct ext4_place *e, uint64_t tlo)
 		if (r < 0)
 			return r;
 	}
+	if (!sorted && e->nspare > 1)
+		qsort(e->spare, e->nspare, sizeof(*e->spare), cmp_held);
 	return 0;
 }
 
@@ -807,47 +850,52 @@ static void after_move_in(struct ext4_place *e, uint64_t tlo,
 		                     session starts over */
 }
 
-/* One attempt. The target is cut at group boundaries into buddy-aligned
- * power-of-two chunks; each chunk is taken as part of its container: the
- * largest free buddy-aligned block around it (at most
- * EXT4_MAX_CHUNK_BLOCKS), which is what a request of that order gets. */
-static int place_once(struct ext4_place *e, int fd, uint64_t off, uint64_t goal,
-                      uint64_t len, uint64_t gsize, uint64_t first)
+static int grow_held(struct held **h, size_t *nh, size_t *caph)
 {
-	uint64_t bs = e->bs, tlo = goal / bs, thi = (goal + len) / bs;
-	uint64_t bpg = gsize / bs;
-	struct rl_free_extent *fv = NULL;
-	size_t fn = 0, nh = 0, caph = 64;
-	struct held *h = calloc(caph, sizeof(*h));
+	if (*nh == *caph) {
+		struct held *v = realloc(*h, 2 * *caph * sizeof(**h));
+		if (!v)
+			return -ENOMEM;
+		*h = v;
+		*caph *= 2;
+	}
+	return 0;
+}
+
+/* Claim [lo, hi) (blocks, free in fv) into held pieces appended to *h:
+ * claim_run when it lies in one group; else (or when no chunk of its
+ * free run fits) cut at group boundaries into buddy-aligned power-of-two
+ * chunks, each taken as part of its container: the largest free
+ * buddy-aligned block around it (at most EXT4_MAX_CHUNK_BLOCKS), which is
+ * what a request of that order gets. olblk: fd's logical block at lo. */
+static int claim_gap(struct ext4_place *e, uint64_t lo, uint64_t hi,
+                     uint64_t olblk, const struct rl_free_extent *fv, size_t fn,
+                     struct held **h, size_t *nh, size_t *caph,
+                     unsigned *budget)
+{
+	uint64_t bs = e->bs, first = e->first, bpg = e->bpg;
 	struct held cont = {0};
 	bool have_cont = false;
-	unsigned budget = EXT4_MAX_REQUESTS;
-	int ret;
+	int ret = 0;
 
-	if (!h)
-		return -ENOMEM;
-	e->first = first;
-	e->bpg = bpg;
-	{
-		uint64_t g0 = first + (tlo - first) / bpg * bpg;
-		uint64_t g1 = first + ((thi - 1 - first) / bpg + 1) * bpg;
-		ret = rl_place_free_list(fd, g0 * bs, g1 * bs, &fv, &fn);
-	}
-	if (ret == 0 && (tlo - first) / bpg == (thi - 1 - first) / bpg) {
-		ret = claim_run(e, tlo, thi, off / bs, fv, fn, &h[0]);
+	if ((lo - first) / bpg == (hi - 1 - first) / bpg) {
+		if (grow_held(h, nh, caph) < 0)
+			return -ENOMEM;
+		ret = claim_run(e, lo, hi, olblk, fv, fn, &(*h)[*nh]);
 		if (ret == 0) {
-			nh = 1;
-			tlo = thi; /* done */
-		} else if (ret == -ERANGE) {
-			ret = 0; /* no chunk to start from: chunks as below */
+			(*nh)++;
+			return 0;
 		}
+		if (ret != -ERANGE)
+			return ret;
+		ret = 0; /* no chunk to start from: chunks as below */
 	}
-	for (uint64_t b = tlo; b < thi && ret == 0;) {
+	for (uint64_t b = lo; b < hi && ret == 0;) {
 		uint64_t rel = (b - first) % bpg;
 		uint64_t gend = b - rel + bpg;
 		uint64_t n = EXT4_MAX_CHUNK_BLOCKS;
 
-		while (n > 1 && (rel % n || b + n > thi || b + n > gend))
+		while (n > 1 && (rel % n || b + n > hi || b + n > gend))
 			n /= 2;
 		if (!(have_cont && b >= cont.p && b + n <= cont.p + cont.n)) {
 			/* grow to the container */
@@ -862,34 +910,145 @@ static int place_once(struct ext4_place *e, int fd, uint64_t off, uint64_t goal,
 				cs = ps;
 				cn *= 2;
 			}
-			ret =
-			    take_chunk(e, cs, cn, tlo, thi, 0, &cont, &budget);
+			ret = take_chunk(e, cs, cn, e->ptlo, e->pthi, 0, &cont,
+			                 budget);
 			if (ret < 0)
 				break;
 			have_cont = true;
 		}
-		if (nh == caph) {
-			struct held *v = realloc(h, 2 * caph * sizeof(*h));
-			if (!v) {
-				ret = -ENOMEM;
-				break;
-			}
-			h = v;
-			caph *= 2;
-		}
-		h[nh++] = (struct held){.file = cont.file,
-		                        .l = cont.l + (b - cont.p),
-		                        .p = b,
-		                        .n = n};
+		if (grow_held(h, nh, caph) < 0)
+			return -ENOMEM;
+		(*h)[(*nh)++] = (struct held){.file = cont.file,
+		                              .l = cont.l + (b - cont.p),
+		                              .p = b,
+		                              .n = n};
 		b += n;
 	}
+	return ret;
+}
+
+/* Move the spares (or their parts) inside [tlo, thi) out of the list
+ * into held pieces appended to *h; what lies outside stays spare. */
+static int spares_take(struct ext4_place *e, uint64_t tlo, uint64_t thi,
+                       struct held **h, size_t *nh, size_t *caph)
+{
+	for (size_t k = 0; k < e->nspare;) {
+		struct held s = e->spare[k];
+		uint64_t a = s.p > tlo ? s.p : tlo;
+		uint64_t b = s.p + s.n < thi ? s.p + s.n : thi;
+
+		if (a >= b) {
+			k++;
+			continue;
+		}
+		if (grow_held(h, nh, caph) < 0)
+			return -ENOMEM;
+		(*h)[(*nh)++] = (struct held){
+		    .file = s.file, .l = s.l + (a - s.p), .p = a, .n = b - a};
+		spare_remove(e, k);
+		if (b < s.p + s.n && mem_grow_spare(e) == 0)
+			e->spare[e->nspare++] =
+			    (struct held){.file = s.file,
+			                  .l = s.l + (b - s.p),
+			                  .p = b,
+			                  .n = s.p + s.n - b};
+		if (a > s.p && mem_grow_spare(e) == 0)
+			e->spare[e->nspare++] = (struct held){
+			    .file = s.file, .l = s.l, .p = s.p, .n = a - s.p};
+	}
+	if (e->nspare > 1)
+		qsort(e->spare, e->nspare, sizeof(*e->spare), cmp_held);
+	return 0;
+}
+
+/* The parts of [tlo, thi) that no spare covers, one after the other:
+ * *lo, *hi from *k (start at 0) on; false when there are no more. */
+static bool next_gap(const struct ext4_place *e, uint64_t tlo, uint64_t thi,
+                     size_t *k, uint64_t *cur, uint64_t *lo, uint64_t *hi)
+{
+	if (*cur < tlo)
+		*cur = tlo;
+	while (*cur < thi) {
+		uint64_t sa = thi, sb = thi;
+
+		while (*k < e->nspare &&
+		       e->spare[*k].p + e->spare[*k].n <= *cur)
+			(*k)++;
+		if (*k < e->nspare && e->spare[*k].p < thi) {
+			sa = e->spare[*k].p;
+			sb = sa + e->spare[*k].n;
+		}
+		if (sa > *cur) {
+			*lo = *cur;
+			*hi = sa;
+			*cur = sa;
+			return true;
+		}
+		*cur = sb; /* a spare covers cur */
+	}
+	return false;
+}
+
+/* One attempt: the parts of the target that the session's spares do not
+ * cover are claimed (claim_gap), then everything is moved in. -EAGAIN
+ * when an anchor landed in the target (now a spare, as is what the
+ * attempt held so far): start over around it. */
+static int place_once(struct ext4_place *e, int fd, uint64_t off, uint64_t goal,
+                      uint64_t len, uint64_t gsize, uint64_t first)
+{
+	uint64_t bs = e->bs, tlo = goal / bs, thi = (goal + len) / bs;
+	uint64_t bpg = gsize / bs, cur = tlo, lo, hi;
+	struct rl_free_extent *fv = NULL;
+	size_t fn = 0, nh = 0, caph = 64, k = 0;
+	struct held *h = calloc(caph, sizeof(*h));
+	unsigned budget = EXT4_MAX_REQUESTS;
+	int ret;
+
+	if (!h)
+		return -ENOMEM;
+	e->first = first;
+	e->bpg = bpg;
+	e->ptlo = tlo;
+	e->pthi = thi;
+	{
+		uint64_t g0 = first + (tlo - first) / bpg * bpg;
+		uint64_t g1 = first + ((thi - 1 - first) / bpg + 1) * bpg;
+		ret = rl_place_free_list(fd, g0 * bs, g1 * bs, &fv, &fn);
+	}
+	while (ret == 0 && next_gap(e, tlo, thi, &k, &cur, &lo, &hi))
+		ret = claim_gap(e, lo, hi, off / bs + (lo - tlo), fv, fn, &h,
+		                &nh, &caph, &budget);
 	free(fv);
+	if (ret == -EAGAIN) {
+		/* what is held so far waits as spares for the next try */
+		for (size_t i = 0; i < nh && mem_grow_spare(e) == 0; i++)
+			e->spare[e->nspare++] = h[i];
+		if (e->nspare > 1)
+			qsort(e->spare, e->nspare, sizeof(*e->spare), cmp_held);
+	}
+	if (ret == 0)
+		ret = spares_take(e, tlo, thi, &h, &nh, &caph);
 	if (ret == 0)
 		ret = move_in(e, fd, off, goal, len, h, nh);
 	if (ret == 0 && e->keep)
 		after_move_in(e, goal / bs, h, nh);
 	free(h);
 	return ret;
+}
+
+/* Are the parts of [goal, goal + len) that no spare covers free (to
+ * GETFSMAP)? 1 yes, 0 no, or -errno. */
+static int gaps_free(const struct ext4_place *e, int fd, uint64_t goal,
+                     uint64_t len)
+{
+	uint64_t tlo = goal / e->bs, thi = (goal + len) / e->bs, cur = tlo;
+	uint64_t lo, hi;
+	size_t k = 0;
+	int r = 1;
+
+	while (r == 1 && next_gap(e, tlo, thi, &k, &cur, &lo, &hi))
+		r = rl_place_range_free(fd, lo * e->bs, (hi - lo) * e->bs);
+	return r;
 }
 
 /* Give spare k back (punched from its file) and drop it. */
@@ -914,14 +1073,17 @@ static int spare_drop(struct ext4_place *e, size_t k)
 
 /* A session's placement at [goal, goal + len) from its spares, when they
  * cover it all: moved into fd at off with no request. -ENOENT when they
- * do not (nothing changed, except that spares covering part of it are
- * given back, so that it can be claimed after a commit as before). */
+ * do not: with blocks as large as a page, the spares that cover a part
+ * stay for place_once, which claims only the rest; with smaller blocks
+ * (EXT4_IOC_MOVE_EXT wants equal offsets within a page, which spares
+ * rarely have) they are given back, so that the target can be claimed
+ * after a commit as before. */
 static int take_spares(struct ext4_place *e, int fd, uint64_t off,
                        uint64_t goal, uint64_t len)
 {
 	uint64_t tlo = goal / e->bs, thi = (goal + len) / e->bs, cur = tlo;
 	uint64_t bpp = blocks_per_page(e);
-	size_t first = e->nspare, nh = 0;
+	size_t first = e->nspare, nh = 0, caph = 16;
 	struct held *h;
 	bool ok = true;
 	int r;
@@ -938,11 +1100,12 @@ static int take_spares(struct ext4_place *e, int fd, uint64_t off,
 		                   bpp))
 			ok = false;
 		cur = s->p + s->n;
-		nh++;
 	}
 	if (first == e->nspare)
 		return -ENOENT;
 	if (!ok || cur < thi) {
+		if (bpp == 1)
+			return -ENOENT;
 		for (size_t k = first; k < e->nspare;)
 			if (e->spare[k].p < thi &&
 			    e->spare[k].p + e->spare[k].n > tlo) {
@@ -954,31 +1117,12 @@ static int take_spares(struct ext4_place *e, int fd, uint64_t off,
 			}
 		return -ENOENT;
 	}
-	h = calloc(nh, sizeof(*h));
+	h = calloc(caph, sizeof(*h));
 	if (!h)
 		return -ENOMEM;
-	/* the pieces of the target; what lies outside it stays spare */
-	for (size_t i = 0; i < nh; i++) {
-		struct held s = e->spare[first];
-		uint64_t a = s.p > tlo ? s.p : tlo;
-		uint64_t b = s.p + s.n < thi ? s.p + s.n : thi;
-
-		h[i] = (struct held){
-		    .file = s.file, .l = s.l + (a - s.p), .p = a, .n = b - a};
-		spare_remove(e, first);
-		if (b < s.p + s.n && mem_grow_spare(e) == 0)
-			e->spare[e->nspare++] =
-			    (struct held){.file = s.file,
-			                  .l = s.l + (b - s.p),
-			                  .p = b,
-			                  .n = s.p + s.n - b};
-		if (a > s.p && mem_grow_spare(e) == 0)
-			e->spare[e->nspare++] = (struct held){
-			    .file = s.file, .l = s.l, .p = s.p, .n = a - s.p};
-	}
-	if (e->nspare > 1)
-		qsort(e->spare, e->nspare, sizeof(*e->spare), cmp_held);
-	r = move_in(e, fd, off, goal, len, h, nh);
+	r = spares_take(e, tlo, thi, &h, &nh, &caph);
+	if (r == 0)
+		r = move_in(e, fd, off, goal, len, h, nh);
 	if (r == 0)
 		after_move_in(e, tlo, h, nh);
 	free(h);
@@ -1164,10 +1308,10 @@ int64_t rl_place_ext4(int fd, uint64_t off, uint64_t goal, uint64_t len,
 	 * them as soon as they are). Freed blocks show as free (to
 	 * GETFSMAP as to the allocator: the buddy bitmaps) after the log
 	 * commits: commit only when the target does not show free yet. */
-	r = rl_place_range_free(fd, goal, len);
+	r = gaps_free(e, fd, goal, len);
 	if (r == 0) {
 		syncfs(fd);
-		r = rl_place_range_free(fd, goal, len);
+		r = gaps_free(e, fd, goal, len);
 	}
 	r = r < 0 ? r : r == 0 ? -ENOSPC : 0;
 	if (r == 0) {
@@ -1213,13 +1357,20 @@ int64_t rl_place_ext4(int fd, uint64_t off, uint64_t goal, uint64_t len,
 		if (a > 0)
 			syncfs(fd); /* freed blocks are reusable after the
 			               commit (the first attempt: above) */
-		r = a > 0 ? rl_place_range_free(fd, goal, len) : 1;
+		r = a > 0 ? gaps_free(e, fd, goal, len) : 1;
 		if (r <= 0) {
 			ret = r < 0 ? r : -EBUSY;
 			break;
 		}
 		r = place_once(e, fd, off, goal, len, info->group_size,
 		               info->first_data_byte / e->bs);
+		/* an anchor in the target is a spare now: around it */
+		for (unsigned re = 0; r == -EAGAIN && re < EXT4_MAX_RESTARTS;
+		     re++)
+			r = place_once(e, fd, off, goal, len, info->group_size,
+			               info->first_data_byte / e->bs);
+		if (r == -EAGAIN)
+			r = -EBUSY;
 		if (r < 0 || !ses)
 			release_files(e); /* a session keeps its blockers */
 		if (r == 0) {
