@@ -361,10 +361,13 @@ rw=randwrite
 # (each file fsync'd as it is written), then a random third of what is
 # there is deleted, then more is copied, until PCT. Seeded (TORTURE_SEED):
 # the same files and deletions every run. Prints "files bytes".
+# TORTURE_AGE_OVER=N: the last copy goes to PCT + N %, then random files
+# are deleted until PCT (holes that nothing fills again: more free
+# extents; XFS fills the holes of the first deletion almost exactly).
 torture__age() {
-	python3 - "$1" "$2" "${TORTURE_SEED:-1}" <<'PYEOF'
+	python3 - "$1" "$2" "${TORTURE_SEED:-1}" "${TORTURE_AGE_OVER:-0}" <<'PYEOF'
 import os, random, sys
-dst, pct, seed = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
+dst, pct, seed, over = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4])
 rnd = random.Random(seed)
 src = []
 for top in ("/usr/share", "/usr/lib"):
@@ -413,7 +416,15 @@ rnd.shuffle(made)
 for p in made[: len(made) // 3]:
     os.unlink(p)
 del made[: len(made) // 3]
-fill(size * pct // 100)
+fill(size * (pct + over) // 100)
+if over > 0:
+    rnd.shuffle(made)
+    os.sync()
+    while made and used() > size * pct // 100:
+        for p in made[-50:]:
+            os.unlink(p)
+        del made[-50:]
+        os.sync()
 os.sync()
 print(len(made), sum(os.path.getsize(p) for p in made))
 PYEOF
