@@ -354,7 +354,7 @@ T_ALL=$(since "$T_ALL")
 	echo
 	echo "### Aged volumes: defrag, compact, evacuate, undo, shrink ($(date -u +%Y-%m-%d), $(uname -r), load $(cut -d' ' -f1 /proc/loadavg))"
 	echo
-	echo "    AGED_MB=$AGED_MB AGED_PCT=$AGED_PCT AGED_FS=\"$AGED_FS\" AGED_TIMEOUT=$AGED_TIMEOUT RETRY=$RETRY sudo bench/aged.sh build"
+	echo "    AGED_MB=$AGED_MB AGED_PCT=$AGED_PCT AGED_OVER=$AGED_OVER AGED_FS=\"$AGED_FS\" AGED_TIMEOUT=$AGED_TIMEOUT RETRY=$RETRY sudo bench/aged.sh build"
 	echo
 	echo "Each row from the same aged image (a fresh copy on a fresh loop device), but"
 	echo "undo, which runs on evacuate's result. extents: of all regular files (filefrag,"
