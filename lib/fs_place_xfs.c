@@ -74,6 +74,12 @@ struct anchor_search {
 	bool lowest;        /* look at every file for the lowest block
 	                       (no clone), keeping its file open: */
 	int keep_fd;        /* -1 or its fd */
+	/* lowest, for every AG at once (one walk, not one per AG): the
+	 * records of the nall AGs of agbytes each; those not walked yet
+	 * get their lowest block, file and offset */
+	struct rl_xfs_ag_anchor *all;
+	size_t nall;
+	uint64_t agbytes;
 };
 
 #define ANCHOR_SKIP_FLAGS                                                      \
@@ -85,14 +91,11 @@ struct anchor_search {
  * take? Takes the highest one. Unwritten extents are skipped (a clone
  * leaves a hole for them), and so is a partial block at EOF (FICLONERANGE
  * of a whole block past EOF is -EINVAL). */
-static bool anchor_in_file(struct anchor_search *a, int fd, uint64_t size)
+static bool anchor_in_ext(struct anchor_search *a, const struct rl_extent *ext,
+                          size_t n, uint64_t size)
 {
-	struct rl_extent *ext;
-	size_t n;
 	bool found = false;
 
-	if (rl_get_extents(fd, &ext, &n) < 0)
-		return false;
 	for (size_t i = 0; i < n; i++) {
 		uint64_t p = ext[i].physical, e = p + ext[i].length;
 
@@ -123,8 +126,52 @@ static bool anchor_in_file(struct anchor_search *a, int fd, uint64_t size)
 			found = true;
 		}
 	}
+	return found;
+}
+
+static bool anchor_in_file(struct anchor_search *a, int fd, uint64_t size)
+{
+	struct rl_extent *ext;
+	size_t n;
+	bool found;
+
+	if (rl_get_extents(fd, &ext, &n) < 0)
+		return false;
+	found = anchor_in_ext(a, ext, n, size);
 	free(ext);
 	return found;
+}
+
+/* a->all: file fd's lowest block per AG not walked yet, kept (its file
+ * open) where it is lower than the one found so far. */
+static void anchor_all(const struct anchor_search *a, int fd, uint64_t size)
+{
+	struct rl_extent *ext;
+	size_t n;
+
+	if (rl_get_extents(fd, &ext, &n) < 0)
+		return;
+	for (size_t g = 0; g < a->nall; g++) {
+		struct rl_xfs_ag_anchor *k = &a->all[g];
+		struct anchor_search b = *a;
+		int d;
+
+		if (k->walked)
+			continue;
+		b.lo = g * a->agbytes;
+		b.hi = b.lo + a->agbytes;
+		if (!anchor_in_ext(&b, ext, n, size) ||
+		    (k->have && b.phys >= k->phys))
+			continue;
+		d = dup(fd);
+		if (d < 0)
+			continue;
+		if (k->have)
+			close(k->fd);
+		*k = (struct rl_xfs_ag_anchor){
+		    .have = true, .fd = d, .off = b.off, .phys = b.phys};
+	}
+	free(ext);
 }
 
 static int anchor_phys(int stage, uint64_t off, uint32_t bs, uint64_t *phys);
@@ -189,6 +236,13 @@ static bool anchor_walk(struct anchor_search *a, int dfd, int depth)
 		if (fd < 0)
 			continue;
 		a->budget--;
+		if (a->lowest && a->all) {
+			if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode) &&
+			    st.st_dev == a->dev)
+				anchor_all(a, fd, (uint64_t)st.st_size);
+			close(fd);
+			continue;
+		}
 		if (a->lowest) {
 			struct anchor_search b = *a;
 
@@ -245,7 +299,8 @@ static int anchor_phys(int stage, uint64_t off, uint32_t bs, uint64_t *phys)
  * (no such block), -errno. */
 static int anchor_stage(int rootfd, int stage, uint64_t lo, uint64_t g,
                         uint64_t ag_end, uint32_t bs, uint64_t *phys,
-                        struct rl_xfs_ag_anchor *known)
+                        struct rl_xfs_ag_anchor *known,
+                        struct rl_xfs_ag_anchor *all, size_t nall)
 {
 	struct anchor_search a = {.lo = lo,
 	                          .hi = g,
@@ -263,7 +318,21 @@ static int anchor_stage(int rootfd, int stage, uint64_t lo, uint64_t g,
 	 * AG's lowest file block that a clone can take; it anchors every
 	 * goal above it (any block below the goal in its AG does). A goal
 	 * at or below it has none below it (as of that walk). */
-	if (known && !known->walked) {
+	if (known && !known->walked && all && ag_end > lo) {
+		/* every AG not walked yet, in one walk */
+		a.lowest = true;
+		a.all = all;
+		a.nall = nall;
+		a.agbytes = ag_end - lo;
+		d = openat(rootfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+		if (d < 0)
+			return RL_NEG_ERRNO();
+		(void)anchor_walk(&a, d, 0);
+		for (size_t i = 0; i < nall; i++)
+			all[i].walked = true;
+		a.lowest = false;
+		a.all = NULL;
+	} else if (known && !known->walked) {
 		a.hi = ag_end;
 		a.lowest = true;
 		d = openat(rootfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
@@ -409,10 +478,16 @@ static int stage_piece(int fd, int rootfd, struct piece *p, uint64_t ag_start,
 	if (p->stage < 0)
 		return p->stage;
 	p->soff = 0;
-	ret = anchor_stage(rootfd, p->stage, ag_start, p->goal,
-	                   ag_start + (uint64_t)geo->agblocks * geo->blocksize,
-	                   geo->blocksize, &anchor,
-	                   ag_anchor(ses, rootfd, ag_start, geo));
+	{
+		struct rl_xfs_ag_anchor *known =
+		    ag_anchor(ses, rootfd, ag_start, geo);
+
+		ret = anchor_stage(
+		    rootfd, p->stage, ag_start, p->goal,
+		    ag_start + (uint64_t)geo->agblocks * geo->blocksize,
+		    geo->blocksize, &anchor, known, known ? ses->xfs_ag : NULL,
+		    known ? ses->xfs_nag : 0);
+	}
 	if (ret == -EOPNOTSUPP) {
 		/* No block below the goal to clone: an anchor of our own. */
 		close(p->stage);
@@ -1157,9 +1232,18 @@ int64_t rl_place_xfs(int fd, uint64_t off, uint64_t goal, uint64_t len,
 	for (unsigned a = 0; a < ctx->max_attempts; a++) {
 		ctx->rep->attempts++;
 		/* Recently freed extents: freed in the background, busy
-		 * until the log commits. */
-		rl_free_space_settle(fd);
-		r = rl_place_range_free(fd, goal, len);
+		 * until the log commits. Settled (a syncfs) when the target
+		 * does not show free yet, and before every later attempt
+		 * (an allocation steers around busy extents): not before a
+		 * first attempt at a target that shows free (a transaction's
+		 * batch of placements settles once before it, and its
+		 * placements free nothing: one syncfs per placement was a
+		 * fifth of an aged volume's compaction). */
+		r = a == 0 ? rl_place_range_free(fd, goal, len) : 0;
+		if (r == 0) {
+			rl_free_space_settle(fd);
+			r = rl_place_range_free(fd, goal, len);
+		}
 		if (r <= 0) {
 			/* Not free: at first sight ENOSPC, later taken. */
 			ret = r < 0 ? r : a == 0 ? -ENOSPC : -EBUSY;
