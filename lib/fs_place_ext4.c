@@ -867,17 +867,27 @@ static int grow_held(struct held **h, size_t *nh, size_t *caph)
  * free run fits) cut at group boundaries into buddy-aligned power-of-two
  * chunks, each taken as part of its container: the largest free
  * buddy-aligned block around it (at most EXT4_MAX_CHUNK_BLOCKS), which is
- * what a request of that order gets. olblk: fd's logical block at lo. */
+ * what a request of that order gets. The last container (*cont, when
+ * *have_cont) carries over to the target's next gap, which may lie in it.
+ * olblk: fd's logical block at lo. */
 static int claim_gap(struct ext4_place *e, uint64_t lo, uint64_t hi,
                      uint64_t olblk, const struct rl_free_extent *fv, size_t fn,
                      struct held **h, size_t *nh, size_t *caph,
-                     unsigned *budget)
+                     unsigned *budget, struct held *cont, bool *have_cont)
 {
 	uint64_t bs = e->bs, first = e->first, bpg = e->bpg;
-	struct held cont = {0};
-	bool have_cont = false;
 	int ret = 0;
 
+	/* inside the container an earlier gap of the target took */
+	if (*have_cont && lo >= cont->p && hi <= cont->p + cont->n) {
+		if (grow_held(h, nh, caph) < 0)
+			return -ENOMEM;
+		(*h)[(*nh)++] = (struct held){.file = cont->file,
+		                              .l = cont->l + (lo - cont->p),
+		                              .p = lo,
+		                              .n = hi - lo};
+		return 0;
+	}
 	if ((lo - first) / bpg == (hi - 1 - first) / bpg) {
 		if (grow_held(h, nh, caph) < 0)
 			return -ENOMEM;
@@ -897,7 +907,8 @@ static int claim_gap(struct ext4_place *e, uint64_t lo, uint64_t hi,
 
 		while (n > 1 && (rel % n || b + n > hi || b + n > gend))
 			n /= 2;
-		if (!(have_cont && b >= cont.p && b + n <= cont.p + cont.n)) {
+		if (!(*have_cont && b >= cont->p &&
+		      b + n <= cont->p + cont->n)) {
 			/* grow to the container */
 			uint64_t cs = b, cn = n;
 			while (cn < EXT4_MAX_CHUNK_BLOCKS) {
@@ -910,16 +921,16 @@ static int claim_gap(struct ext4_place *e, uint64_t lo, uint64_t hi,
 				cs = ps;
 				cn *= 2;
 			}
-			ret = take_chunk(e, cs, cn, e->ptlo, e->pthi, 0, &cont,
+			ret = take_chunk(e, cs, cn, e->ptlo, e->pthi, 0, cont,
 			                 budget);
 			if (ret < 0)
 				break;
-			have_cont = true;
+			*have_cont = true;
 		}
 		if (grow_held(h, nh, caph) < 0)
 			return -ENOMEM;
-		(*h)[(*nh)++] = (struct held){.file = cont.file,
-		                              .l = cont.l + (b - cont.p),
+		(*h)[(*nh)++] = (struct held){.file = cont->file,
+		                              .l = cont->l + (b - cont->p),
 		                              .p = b,
 		                              .n = n};
 		b += n;
@@ -1001,6 +1012,8 @@ static int place_once(struct ext4_place *e, int fd, uint64_t off, uint64_t goal,
 	struct rl_free_extent *fv = NULL;
 	size_t fn = 0, nh = 0, caph = 64, k = 0;
 	struct held *h = calloc(caph, sizeof(*h));
+	struct held cont = {0}; /* the chunk loop's container (claim_gap) */
+	bool have_cont = false;
 	unsigned budget = EXT4_MAX_REQUESTS;
 	int ret;
 
@@ -1017,7 +1030,7 @@ static int place_once(struct ext4_place *e, int fd, uint64_t off, uint64_t goal,
 	}
 	while (ret == 0 && next_gap(e, tlo, thi, &k, &cur, &lo, &hi))
 		ret = claim_gap(e, lo, hi, off / bs + (lo - tlo), fv, fn, &h,
-		                &nh, &caph, &budget);
+		                &nh, &caph, &budget, &cont, &have_cont);
 	free(fv);
 	if (ret == -EAGAIN) {
 		/* what is held so far waits as spares for the next try */
