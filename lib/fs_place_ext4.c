@@ -125,7 +125,7 @@ struct ext4_place {
 	 * goal group, often the session's next target. Given back, those
 	 * blocks would be allocatable again only after a journal commit;
 	 * kept, a later target they cover is moved in from them with no
-	 * request at all (take_spares). Physical order. */
+	 * request at all (place_once). Physical order. */
 	struct held *spare;
 	size_t nspare, capspare;
 };
@@ -760,8 +760,8 @@ static int claim_run(struct ext4_place *e, uint64_t tlo, uint64_t thi,
  * often on a later target), the claimed run's tail, anchors (a new
  * file's first block lands on the first free block of its goal group,
  * which can be a later target) -- becomes spares: a later target they
- * cover in whole or in part is moved in from them (take_spares,
- * place_once) with no request and no wait for a commit, which a block
+ * cover in whole or in part is moved in from them (place_once)
+ * with no request and no wait for a commit, which a block
  * given back would need. With blocks smaller than a page those are given
  * back instead (spares rarely have the page offsets EXT4_IOC_MOVE_EXT
  * wants). A file with blocks at or above tlo takes no more requests (its
@@ -1013,7 +1013,7 @@ static int place_once(struct ext4_place *e, int fd, uint64_t off, uint64_t goal,
 	size_t fn = 0, nh = 0, caph = 64, k = 0;
 	struct held *h = calloc(caph, sizeof(*h));
 	struct held cont = {0}; /* the chunk loop's container (claim_gap) */
-	bool have_cont = false;
+	bool have_cont = false, have_fv = false;
 	unsigned budget = EXT4_MAX_REQUESTS;
 	int ret;
 
@@ -1023,14 +1023,22 @@ static int place_once(struct ext4_place *e, int fd, uint64_t off, uint64_t goal,
 	e->bpg = bpg;
 	e->ptlo = tlo;
 	e->pthi = thi;
-	{
-		uint64_t g0 = first + (tlo - first) / bpg * bpg;
-		uint64_t g1 = first + ((thi - 1 - first) / bpg + 1) * bpg;
-		ret = rl_place_free_list(fd, g0 * bs, g1 * bs, &fv, &fn);
-	}
-	while (ret == 0 && next_gap(e, tlo, thi, &k, &cur, &lo, &hi))
+	ret = 0;
+	/* (a target the spares cover whole needs no free list) */
+	while (ret == 0 && next_gap(e, tlo, thi, &k, &cur, &lo, &hi)) {
+		if (!have_fv) {
+			uint64_t g0 = first + (tlo - first) / bpg * bpg;
+			uint64_t g1 =
+			    first + ((thi - 1 - first) / bpg + 1) * bpg;
+			ret =
+			    rl_place_free_list(fd, g0 * bs, g1 * bs, &fv, &fn);
+			have_fv = ret == 0;
+			if (ret < 0)
+				break;
+		}
 		ret = claim_gap(e, lo, hi, off / bs + (lo - tlo), fv, fn, &h,
 		                &nh, &caph, &budget, &cont, &have_cont);
+	}
 	free(fv);
 	if (ret == -EAGAIN) {
 		/* what is held so far waits as spares for the next try */
@@ -1084,23 +1092,23 @@ static int spare_drop(struct ext4_place *e, size_t k)
 	return r;
 }
 
-/* A session's placement at [goal, goal + len) from its spares, when they
- * cover it all: moved into fd at off with no request. -ENOENT when they
- * do not: with blocks as large as a page, the spares that cover a part
- * stay for place_once, which claims only the rest; with smaller blocks
- * (EXT4_IOC_MOVE_EXT wants equal offsets within a page, which spares
- * rarely have) they are given back, so that the target can be claimed
- * after a commit as before. */
-static int take_spares(struct ext4_place *e, int fd, uint64_t off,
-                       uint64_t goal, uint64_t len)
+/* The spares a session's placement at [goal, goal + len) cannot use,
+ * given back. With blocks as large as a page none: place_once moves the
+ * target in from the spares that cover it, in whole or in part, and
+ * claims only the rest. With smaller blocks EXT4_IOC_MOVE_EXT wants equal
+ * offsets within a page, which spares rarely have: unless the spares
+ * overlapping the target cover it whole at such offsets, they are given
+ * back, so that the target can be claimed after a commit as before. */
+static int spares_prune(struct ext4_place *e, uint64_t off, uint64_t goal,
+                        uint64_t len)
 {
 	uint64_t tlo = goal / e->bs, thi = (goal + len) / e->bs, cur = tlo;
 	uint64_t bpp = blocks_per_page(e);
-	size_t first = e->nspare, nh = 0, caph = 16;
-	struct held *h;
+	size_t first = e->nspare;
 	bool ok = true;
-	int r;
 
+	if (bpp == 1)
+		return 0;
 	for (size_t k = 0; k < e->nspare; k++) {
 		const struct held *s = &e->spare[k];
 
@@ -1114,32 +1122,18 @@ static int take_spares(struct ext4_place *e, int fd, uint64_t off,
 			ok = false;
 		cur = s->p + s->n;
 	}
-	if (first == e->nspare)
-		return -ENOENT;
-	if (!ok || cur < thi) {
-		if (bpp == 1)
-			return -ENOENT;
-		for (size_t k = first; k < e->nspare;)
-			if (e->spare[k].p < thi &&
-			    e->spare[k].p + e->spare[k].n > tlo) {
-				r = spare_drop(e, k);
-				if (r < 0)
-					return r;
-			} else {
-				k++;
-			}
-		return -ENOENT;
-	}
-	h = calloc(caph, sizeof(*h));
-	if (!h)
-		return -ENOMEM;
-	r = spares_take(e, tlo, thi, &h, &nh, &caph);
-	if (r == 0)
-		r = move_in(e, fd, off, goal, len, h, nh);
-	if (r == 0)
-		after_move_in(e, tlo, h, nh);
-	free(h);
-	return r;
+	if (first == e->nspare || (ok && cur >= thi))
+		return 0;
+	for (size_t k = first; k < e->nspare;)
+		if (e->spare[k].p < thi &&
+		    e->spare[k].p + e->spare[k].n > tlo) {
+			int r = spare_drop(e, k);
+			if (r < 0)
+				return r;
+		} else {
+			k++;
+		}
+	return 0;
 }
 
 /* log2 of the groups per flex group (superblock of /dev/<dev>), 0 when
@@ -1303,18 +1297,11 @@ int64_t rl_place_ext4(int fd, uint64_t off, uint64_t goal, uint64_t len,
 		return -EINVAL;
 	}
 	e->rep = ctx->rep;
-	/* Covered by the session's spares: moved in from them. */
-	if (ses && e->nspare) {
-		r = take_spares(e, fd, off, goal, len);
-		if (r == 0) {
-			ctx->rep->attempts++;
-			return (int64_t)len;
-		}
-		if (r != -ENOENT) {
-			rl_release_range(fd, off, len, (uint64_t)st.st_size);
-			release_files(e);
-			return r;
-		}
+	/* The session's spares that cover the target are moved in
+	 * (place_once); those it cannot use are given back first. */
+	if (ses && e->nspare && (r = spares_prune(e, off, goal, len)) < 0) {
+		release_files(e);
+		return r;
 	}
 	/* A target that is not free fails before anything global changes
 	 * (transactions ask for targets that are not free yet, to hold

@@ -71,12 +71,11 @@ struct anchor_search {
 	unsigned budget;    /* files left to look at */
 	int stage;          /* the staging file the anchor is cloned into */
 	uint64_t off, phys; /* candidate: offset and block */
-	bool lowest;        /* look at every file for the lowest block
-	                       (no clone), keeping its file open: */
-	int keep_fd;        /* -1 or its fd */
-	/* lowest, for every AG at once (one walk, not one per AG): the
-	 * records of the nall AGs of agbytes each; those not walked yet
-	 * get their lowest block, file and offset */
+	bool lowest;        /* a file's lowest block, not its highest */
+	/* when set: look at every file (no clone) for each AG's lowest
+	 * block, in one walk, not one per AG: the records of the nall AGs
+	 * of agbytes each; those not walked yet get their lowest block,
+	 * its file (kept open) and offset */
 	struct rl_xfs_ag_anchor *all;
 	size_t nall;
 	uint64_t agbytes;
@@ -236,30 +235,10 @@ static bool anchor_walk(struct anchor_search *a, int dfd, int depth)
 		if (fd < 0)
 			continue;
 		a->budget--;
-		if (a->lowest && a->all) {
+		if (a->all) {
 			if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode) &&
 			    st.st_dev == a->dev)
 				anchor_all(a, fd, (uint64_t)st.st_size);
-			close(fd);
-			continue;
-		}
-		if (a->lowest) {
-			struct anchor_search b = *a;
-
-			/* a block of this file below the best so far? */
-			if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode) &&
-			    st.st_dev == a->dev &&
-			    anchor_in_file(&b, fd, (uint64_t)st.st_size) &&
-			    (a->keep_fd < 0 || b.phys < a->phys)) {
-				int k = dup(fd);
-
-				if (k >= 0) {
-					if (a->keep_fd >= 0)
-						close(a->keep_fd);
-					b.keep_fd = k;
-					*a = b;
-				}
-			}
 			close(fd);
 			continue;
 		}
@@ -299,27 +278,28 @@ static int anchor_phys(int stage, uint64_t off, uint32_t bs, uint64_t *phys)
  * (no such block), -errno. */
 static int anchor_stage(int rootfd, int stage, uint64_t lo, uint64_t g,
                         uint64_t ag_end, uint32_t bs, uint64_t *phys,
-                        struct rl_xfs_ag_anchor *known,
                         struct rl_xfs_ag_anchor *all, size_t nall)
 {
 	struct anchor_search a = {.lo = lo,
 	                          .hi = g,
 	                          .bs = bs,
 	                          .budget = ANCHOR_MAX_FILES,
-	                          .stage = stage,
-	                          .keep_fd = -1};
+	                          .stage = stage};
+	struct rl_xfs_ag_anchor *known =
+	    all && ag_end > lo && lo / (ag_end - lo) < nall
+	        ? &all[lo / (ag_end - lo)]
+	        : NULL;
 	struct stat st;
 	int d;
 
 	if (fstat(rootfd, &st) < 0)
 		return RL_NEG_ERRNO();
 	a.dev = st.st_dev;
-	/* In a session: one walk of the whole volume per AG finds the
-	 * AG's lowest file block that a clone can take; it anchors every
-	 * goal above it (any block below the goal in its AG does). A goal
-	 * at or below it has none below it (as of that walk). */
-	if (known && !known->walked && all && ag_end > lo) {
-		/* every AG not walked yet, in one walk */
+	/* In a session: one walk of the whole volume finds each AG's
+	 * lowest file block that a clone can take; it anchors every goal
+	 * above it (any block below the goal in its AG does). A goal at or
+	 * below it has none below it (as of that walk). */
+	if (known && !known->walked) {
 		a.lowest = true;
 		a.all = all;
 		a.nall = nall;
@@ -332,23 +312,6 @@ static int anchor_stage(int rootfd, int stage, uint64_t lo, uint64_t g,
 			all[i].walked = true;
 		a.lowest = false;
 		a.all = NULL;
-	} else if (known && !known->walked) {
-		a.hi = ag_end;
-		a.lowest = true;
-		d = openat(rootfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-		if (d < 0)
-			return RL_NEG_ERRNO();
-		(void)anchor_walk(&a, d, 0);
-		known->walked = true;
-		if (a.keep_fd >= 0) {
-			known->have = true;
-			known->fd = a.keep_fd;
-			known->off = a.off;
-			known->phys = a.phys;
-		}
-		a.hi = g;
-		a.lowest = false;
-		a.keep_fd = -1;
 	}
 	if (known && known->have && known->phys + bs <= g) {
 		a.off = known->off;
@@ -485,7 +448,7 @@ static int stage_piece(int fd, int rootfd, struct piece *p, uint64_t ag_start,
 		ret = anchor_stage(
 		    rootfd, p->stage, ag_start, p->goal,
 		    ag_start + (uint64_t)geo->agblocks * geo->blocksize,
-		    geo->blocksize, &anchor, known, known ? ses->xfs_ag : NULL,
+		    geo->blocksize, &anchor, known ? ses->xfs_ag : NULL,
 		    known ? ses->xfs_nag : 0);
 	}
 	if (ret == -EOPNOTSUPP) {
