@@ -767,6 +767,11 @@ enum cmd_status cmd_exec_file(struct rl_session *s, const char *path)
 		return CMD_FAIL;
 	}
 	if (strcmp(path, "-") == 0) {
+		if (session_is_recording(s, STDIN_FILENO)) {
+			session_error(s,
+			              "<stdin>: is the recording in progress");
+			return CMD_FAIL;
+		}
 		f = stdin;
 	} else {
 		/* Non-blocking open: a FIFO without a writer must not hang
@@ -794,18 +799,24 @@ enum cmd_status cmd_exec_file(struct rl_session *s, const char *path)
 		/* A script that runs itself (directly or through others)
 		 * would go round until the depth limit, each level running
 		 * every line again: refuse. */
-		for (int k = 0; S_ISREG(sb.st_mode) && k < s->source_depth;
-		     k++) {
-			if (s->sourcing[k].dev == sb.st_dev &&
-			    s->sourcing[k].ino == sb.st_ino) {
-				session_error(
-				    s,
-				    "%s: is already running (a script "
-				    "cannot source itself)",
-				    path);
-				close(fd);
-				return CMD_FAIL;
-			}
+		if (session_is_sourcing(s, fd)) {
+			session_error(s,
+			              "%s: is already running (a script cannot "
+			              "source itself)",
+			              path);
+			close(fd);
+			return CMD_FAIL;
+		}
+		/* The recording grows with every line run: reading it
+		 * while recording would never reach its end. */
+		if (session_is_recording(s, fd)) {
+			session_error(
+			    s,
+			    "%s: is the recording in progress ('record "
+			    "stop' first)",
+			    path);
+			close(fd);
+			return CMD_FAIL;
 		}
 		fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) & ~O_NONBLOCK);
 		f = fdopen(fd, "re");

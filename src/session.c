@@ -100,6 +100,9 @@ const char *session_record_strerror(int err)
 		       "user (owned by another user, or writable by others)";
 	case -EINVAL:
 		return "not a regular file";
+	case -EDEADLK:
+		return "is a script being run (its reader would read what is "
+		       "recorded for ever)";
 	default:
 		return strerror(-err);
 	}
@@ -121,6 +124,28 @@ char *session_state_file(const char *name)
 	return path;
 }
 
+bool session_is_sourcing(const struct rl_session *s, int fd)
+{
+	struct stat st;
+
+	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode))
+		return false;
+	for (int k = 0; k < s->source_depth; k++)
+		if (s->sourcing[k].dev == st.st_dev &&
+		    s->sourcing[k].ino == st.st_ino)
+			return true;
+	return false;
+}
+
+bool session_is_recording(const struct rl_session *s, int fd)
+{
+	struct stat a, b;
+
+	if (!s->record || fstat(fd, &a) < 0 || fstat(fileno(s->record), &b) < 0)
+		return false;
+	return a.st_dev == b.st_dev && a.st_ino == b.st_ino;
+}
+
 int session_record_start(struct rl_session *s, const char *path)
 {
 	char when[32];
@@ -129,10 +154,16 @@ int session_record_start(struct rl_session *s, const char *path)
 	int fd;
 	FILE *f;
 
-	session_record_stop(s);
 	fd = record_open(path);
 	if (fd < 0)
 		return fd;
+	/* Recording into a script being run would feed every recorded
+	 * line back to its reader: the script never ends. */
+	if (session_is_sourcing(s, fd)) {
+		close(fd);
+		return -EDEADLK;
+	}
+	session_record_stop(s);
 	f = fdopen(fd, "a");
 	if (!f) {
 		int ret = -errno;

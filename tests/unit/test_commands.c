@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 #include <cmocka.h>
 #include "commands.h"
@@ -390,6 +391,54 @@ static void test_script_self(void **state)
 	unlink(path);
 }
 
+/* A script that sources the recording in progress would read what it
+ * records for ever (each line run is appended to the file being read),
+ * and recording into a script being run is the same loop: both refused,
+ * the script goes on. */
+static void test_script_record_loop(void **state)
+{
+	char dir[] = "/tmp/rl-unit-XXXXXX", rec[64], scr[64], *text, *o, *e;
+	struct rl_session s;
+	size_t ol, el;
+	struct stat st;
+	FILE *f;
+	(void)state;
+
+	assert_non_null(mkdtemp(dir));
+	snprintf(rec, sizeof(rec), "%s/rec.rl", dir);
+	snprintf(scr, sizeof(scr), "%s/s.rl", dir);
+	assert_true(asprintf(&text,
+	                     "record %s\necho x\nsource %s\nrecord %s\n"
+	                     "echo y\n",
+	                     rec, rec, scr) > 0);
+	assert_non_null(f = fopen(scr, "w"));
+	fputs(text, f);
+	fclose(f);
+	session_init(&s);
+	s.continue_on_error = true;
+	s.out = open_memstream(&o, &ol);
+	s.err = open_memstream(&e, &el);
+	assert_int_equal(cmd_exec_file(&s, scr), CMD_FAIL);
+	/* the refused "record" left the first recording going */
+	assert_non_null(s.record);
+	session_record_stop(&s);
+	fclose(s.out);
+	fclose(s.err);
+	s.out = s.err = NULL;
+	session_free(&s);
+	assert_string_equal(o, "x\ny\n");
+	assert_non_null(strstr(e, ":3: "));
+	assert_non_null(strstr(e, "is the recording in progress"));
+	assert_non_null(strstr(e, ":4: "));
+	assert_non_null(strstr(e, "is a script being run"));
+	assert_int_equal(stat(rec, &st), 0);
+	assert_true(st.st_size < 4096);
+	free(o), free(e), free(text);
+	unlink(rec);
+	unlink(scr);
+	rmdir(dir);
+}
+
 /* The escaping of names (src/output.c), text and JSON. */
 static void test_escape(void **state)
 {
@@ -593,6 +642,7 @@ int main(void)
 	    cmocka_unit_test(test_script),
 	    cmocka_unit_test(test_script_hostile),
 	    cmocka_unit_test(test_script_self),
+	    cmocka_unit_test(test_script_record_loop),
 	    cmocka_unit_test(test_escape),
 	    cmocka_unit_test(test_name_match),
 	    cmocka_unit_test(test_path_resolve),
