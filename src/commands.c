@@ -818,7 +818,11 @@ enum cmd_status cmd_exec_file(struct rl_session *s, const char *path)
 			close(fd);
 			return CMD_FAIL;
 		}
-		fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) & ~O_NONBLOCK);
+		/* A regular file is read in non-blocking mode too: real
+		 * files ignore it, and a pseudo-file that would wait for
+		 * ever (tracefs' trace_pipe) fails the read instead. */
+		if (!S_ISREG(sb.st_mode))
+			fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) & ~O_NONBLOCK);
 		f = fdopen(fd, "re");
 		if (!f) {
 			session_error(s, "%s: cannot open script: %s", path,
