@@ -223,6 +223,12 @@ int rl_get_extents_range(int fd, uint64_t start, uint64_t len,
 	return get_extents_new(fd, start, len, FIEMAP_FLAG_SYNC, out, count);
 }
 
+int rl_get_extents_range_nosync(int fd, uint64_t start, uint64_t len,
+                                struct rl_extent **out, size_t *count)
+{
+	return get_extents_new(fd, start, len, 0, out, count);
+}
+
 int rl_extent_count(int fd, uint64_t start, uint64_t len)
 {
 	struct rl_extent *ext;

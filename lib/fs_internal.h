@@ -41,6 +41,16 @@ int rl_btrfs_space_walk(const char *path, uint64_t start, uint64_t end,
  * to the end), as rl_get_extents_range. >= 0 or -errno. */
 int rl_extent_count(int fd, uint64_t start, uint64_t len);
 
+/* rl_get_extents_range without FIEMAP_FLAG_SYNC: no writeback is started
+ * or waited for (delayed extents show as RL_EXT_DELALLOC). */
+int rl_get_extents_range_nosync(int fd, uint64_t start, uint64_t len,
+                                struct rl_extent **out, size_t *count);
+
+/* Do the extents ext[0..n) (FIEMAP of [off, off+len)) map that range to
+ * [phys, phys+len), allocated (not delayed)? */
+bool rl_place_ext_exact(const struct rl_extent *ext, size_t n, uint64_t off,
+                        uint64_t len, uint64_t phys);
+
 /* btrfs geometry for rl_fs_probe: address-space size (end of the highest
  * chunk), block-group count, UUID when libblkid could not read it. */
 void rl_btrfs_probe(int fd, struct rl_fs_info *info);

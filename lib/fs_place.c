@@ -24,35 +24,13 @@ int rl_place_free_list(int fd, uint64_t start, uint64_t end,
                        struct rl_free_extent **out, size_t *count)
 {
 	char path[64];
-	size_t cap = 64;
 
 	*out = NULL;
 	*count = 0;
 	if (end <= start)
 		return 0;
 	snprintf(path, sizeof(path), "/proc/self/fd/%d", fd);
-	for (;;) {
-		struct rl_free_extent *v = malloc(cap * sizeof(*v));
-		int n;
-
-		if (!v)
-			return -ENOMEM;
-		n = rl_get_free_blocks(path, start, end, cap, v);
-		if (n < 0 || (size_t)n < cap) {
-			if (n <= 0) {
-				free(v);
-				return n;
-			}
-			*out = v;
-			*count = (size_t)n;
-			return 0;
-		}
-		/* Full: the answer may go on. Ask again with more room. */
-		free(v);
-		if (cap > (SIZE_MAX / sizeof(*v)) / 2 || cap >= INT32_MAX / 2)
-			return -E2BIG;
-		cap *= 2;
-	}
+	return rl_free_list(path, start, end, out, count);
 }
 
 int rl_place_range_free(int fd, uint64_t start, uint64_t len)
@@ -151,15 +129,11 @@ int rl_release_range(int fd, uint64_t off, uint64_t len, uint64_t old_size)
 	return ret;
 }
 
-int rl_place_maps_exactly(int fd, uint64_t off, uint64_t len, uint64_t phys)
+bool rl_place_ext_exact(const struct rl_extent *ext, size_t n, uint64_t off,
+                        uint64_t len, uint64_t phys)
 {
-	struct rl_extent *ext;
-	size_t n;
 	uint64_t pos = off;
-	int ret = rl_get_extents_range(fd, off, len, &ext, &n);
 
-	if (ret < 0)
-		return ret;
 	for (size_t i = 0; i < n && pos < off + len; i++) {
 		uint64_t lo = ext[i].logical, hi = lo + ext[i].length;
 		uint64_t p = ext[i].physical;
@@ -174,6 +148,18 @@ int rl_place_maps_exactly(int fd, uint64_t off, uint64_t len, uint64_t phys)
 			break;
 		pos = hi;
 	}
-	free(ext);
 	return pos >= off + len;
+}
+
+int rl_place_maps_exactly(int fd, uint64_t off, uint64_t len, uint64_t phys)
+{
+	struct rl_extent *ext;
+	size_t n;
+	int ret = rl_get_extents_range(fd, off, len, &ext, &n);
+
+	if (ret < 0)
+		return ret;
+	ret = rl_place_ext_exact(ext, n, off, len, phys);
+	free(ext);
+	return ret;
 }

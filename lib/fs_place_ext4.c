@@ -30,14 +30,19 @@
  * request per window (claim_run, grow_right): a few requests beyond the
  * blockers, however many single blocks lie below the target. Where the
  * end cannot be put on a window boundary (a chunk near its group's end,
- * whose request's goal must stay in the group), a block allocated at the
- * file's logical end of the target first (a right neighbour: the
- * normalized request is cut at the file's next allocated block) keeps
- * the last merge to itself.
+ * whose request's goal must stay in the group), the last merge takes the
+ * whole window when the free run reaches its boundary; else blocks
+ * allocated at the file's logical end of the target first (a right
+ * neighbour: the normalized request is cut at the file's next allocated
+ * block) keep the last merge to itself. The neighbour asks for one block
+ * more than the target's free run holds: a single block would go to the
+ * group's smallest free run, often the target's own unclaimed rest.
  * A target across groups is cut at group boundaries and into
  * buddy-aligned power-of-two chunks, each taken with blockers as above.
  * Non-merge requests are issued as a write through a separate write fd,
- * closed, then written back (sync_file_range) through a read-only fd. Each file
+ * closed, then written back (sync_file_range) through a read-only fd;
+ * writeback allocates when it starts, so with 4 KiB blocks the I/O of the
+ * zeros is not waited for (FIEMAP without its sync flag). Each file
  * holds at most four extents (they stay in the inode: no extent-tree block is
  * ever allocated, near the target or elsewhere). When every chunk is held, fd's
  * range is fallocated (anywhere) and EXT4_IOC_MOVE_EXT swaps the held blocks
@@ -184,13 +189,43 @@ static int new_sfile(struct ext4_place *e, struct sfile **out)
 	return 0;
 }
 
-/* Write back [off, off + len) of fd and wait for it. */
-static int writeback(int fd, uint64_t off, uint64_t len)
+/* Write back [off, off + len) of fd far enough for its blocks to be
+ * allocated, and read its extents (*ext, *cnt). ext4 allocates delayed
+ * blocks when writeback starts, before the I/O is submitted: waiting for
+ * the I/O (zeros nobody reads) is not needed, and FIEMAP without its sync
+ * flag does not wait for it either. Only where writeback skipped a page
+ * (one under write-out already: the range still shows delayed
+ * allocation) does it wait for everything. With blocks smaller than a
+ * page (wait), a request can share a page with the one before it, still
+ * under write-out: its blocks in that page would be allocated apart from
+ * the others, so there every request waits for its I/O. 0 or -errno. */
+static int writeback(int fd, uint64_t off, uint64_t len, bool wait,
+                     struct rl_extent **ext, size_t *cnt)
 {
-	return sync_file_range(fd, (off_t)off, (off_t)len,
-	                       SYNC_FILE_RANGE_WAIT_BEFORE |
-	                           SYNC_FILE_RANGE_WRITE |
-	                           SYNC_FILE_RANGE_WAIT_AFTER);
+	int ret;
+
+	for (int pass = wait ? 1 : 0; pass < 2; pass++) {
+		bool delayed = false;
+
+		if (sync_file_range(fd, (off_t)off, (off_t)len,
+		                    pass ? SYNC_FILE_RANGE_WAIT_BEFORE |
+		                               SYNC_FILE_RANGE_WRITE |
+		                               SYNC_FILE_RANGE_WAIT_AFTER
+		                         : SYNC_FILE_RANGE_WRITE) < 0)
+			return RL_NEG_ERRNO();
+		ret = rl_get_extents_range_nosync(fd, off, len, ext, cnt);
+		if (ret < 0)
+			return ret;
+		for (size_t i = 0; i < *cnt; i++)
+			if ((*ext)[i].flags &
+			    (RL_EXT_DELALLOC | RL_EXT_UNKNOWN))
+				delayed = true;
+		if (!delayed)
+			return 0;
+		free(*ext);
+		*ext = NULL;
+	}
+	return rl_get_extents_range(fd, off, len, ext, cnt);
 }
 
 /* Issue one allocation of n blocks at logical block l of f: write zeros
@@ -201,8 +236,8 @@ static int request(struct ext4_place *e, struct sfile *f, uint64_t l,
                    uint64_t n, bool merge, uint64_t *phys, bool *contig)
 {
 	char p[64];
-	struct rl_extent *ext;
-	size_t cnt;
+	struct rl_extent *ext = NULL;
+	size_t cnt = 0;
 	int w, ret = 0;
 	uint64_t off = l * e->bs, len = n * e->bs;
 
@@ -229,15 +264,14 @@ static int request(struct ext4_place *e, struct sfile *f, uint64_t l,
 	 * request): the buddy bitmaps and the extent tree that the next
 	 * request and FIEMAP see are updated in memory at once, and the
 	 * private files never need to survive a crash. */
-	if (ret == 0 && merge && writeback(w, off, len) < 0)
-		ret = RL_NEG_ERRNO();
+	if (ret == 0 && merge)
+		ret =
+		    writeback(w, off, len, blocks_per_page(e) > 1, &ext, &cnt);
 	close(w);
-	if (ret == 0 && !merge && writeback(f->ro, off, len) < 0)
-		ret = RL_NEG_ERRNO();
+	if (ret == 0 && !merge)
+		ret = writeback(f->ro, off, len, blocks_per_page(e) > 1, &ext,
+		                &cnt);
 	e->rep->alloc_calls++;
-	if (ret < 0)
-		return ret;
-	ret = rl_get_extents_range(f->ro, off, len, &ext, &cnt);
 	if (ret < 0)
 		return ret;
 	if (cnt == 0) {
@@ -245,7 +279,7 @@ static int request(struct ext4_place *e, struct sfile *f, uint64_t l,
 		return -EIO;
 	}
 	*phys = ext[0].physical + (off - ext[0].logical);
-	*contig = rl_place_maps_exactly(f->ro, off, len, *phys) == 1;
+	*contig = rl_place_ext_exact(ext, cnt, off, len, *phys);
 	for (size_t i = 0; i < cnt; i++)
 		if ((ext[i].physical + ext[i].length) / e->bs > f->hi)
 			f->hi = (ext[i].physical + ext[i].length) / e->bs;
@@ -271,6 +305,27 @@ static uint64_t logical_for(const struct ext4_place *e, const struct sfile *f,
 	if (f->last_p + f->last_n <= gblk)
 		return f->last_l + (gblk - f->last_p);
 	return f->last_l + (e->nblocks + 1 - f->last_p);
+}
+
+/* Does any block of f's logical blocks [l, l+n) lie in [tlo, thi)? 1 yes,
+ * 0 no, -errno. (Right after a request: allocated, no sync needed.) */
+static int maps_into(const struct ext4_place *e, const struct sfile *f,
+                     uint64_t l, uint64_t n, uint64_t tlo, uint64_t thi)
+{
+	struct rl_extent *x;
+	size_t nx;
+	bool hit = false;
+	int ret =
+	    rl_get_extents_range_nosync(f->ro, l * e->bs, n * e->bs, &x, &nx);
+
+	if (ret < 0)
+		return ret;
+	for (size_t i = 0; i < nx; i++)
+		if (x[i].physical / e->bs < thi &&
+		    (x[i].physical + x[i].length) / e->bs > tlo)
+			hit = true;
+	free(x);
+	return hit;
 }
 
 /* A private file with room for one more extent (preferably one whose
@@ -363,18 +418,10 @@ static int host_for(struct ext4_place *e, uint64_t gblk, bool below,
 			return -EAGAIN;
 		}
 		if (n > 1) {
-			struct rl_extent *x;
-			size_t nx;
-
-			ret = rl_get_extents_range(f->ro, l * e->bs, n * e->bs,
-			                           &x, &nx);
+			ret = maps_into(e, f, l, n, tlo, thi);
 			if (ret < 0)
 				return ret;
-			for (size_t i = 0; i < nx; i++)
-				if (x[i].physical / e->bs < thi &&
-				    (x[i].physical + x[i].length) / e->bs > tlo)
-					in_target = true;
-			free(x);
+			in_target = ret == 1;
 		}
 		snprintf(p, sizeof(p), "/proc/self/fd/%d", f->ro);
 		w = open(p, O_WRONLY | O_CLOEXEC);
@@ -431,36 +478,49 @@ static uint64_t align_logical(const struct ext4_place *e, const struct sfile *f,
 	return l;
 }
 
-/* A block of f at logical block l, allocated anywhere but in [tlo, thi)
+/* Blocks of f from logical block l, allocated anywhere but in [tlo, thi)
  * (a right neighbour: mballoc cuts a normalized request at the file's
- * next allocated block). f's last extent stays what grow_right continues.
- * -EBUSY when it landed in [tlo, thi). */
+ * next allocated block). One block would be served by the first-fit scan
+ * of the goal group (the goal follows from f's last extent: thi, in the
+ * target's group), which takes the group's smallest free run near its
+ * start: often the unclaimed rest of the target itself, every time. So
+ * the neighbour asks for one block more than the free run [tlo, runend)
+ * holds: no part of that run can serve it. f's last extent stays what
+ * grow_right continues. -EBUSY when a block landed in [tlo, thi). */
 static int right_neighbour(struct ext4_place *e, struct sfile *f, uint64_t l,
-                           uint64_t tlo, uint64_t thi)
+                           uint64_t tlo, uint64_t thi, uint64_t runend)
 {
 	uint64_t ll = f->last_l, lp = f->last_p, ln = f->last_n, phys;
+	uint64_t n = runend > tlo ? runend - tlo + 1 : 1;
 	bool contig;
-	int ret = request(e, f, l, 1, false, &phys, &contig);
+	int ret = request(e, f, l, n, false, &phys, &contig);
 
 	f->last_l = ll;
 	f->last_p = lp;
 	f->last_n = ln;
 	if (ret < 0)
 		return ret;
-	return phys / e->bs >= tlo && phys / e->bs < thi ? -EBUSY : 0;
+	if (contig)
+		return phys / e->bs < thi && phys / e->bs + n > tlo ? -EBUSY
+		                                                    : 0;
+	ret = maps_into(e, f, l, n, tlo, thi);
+	return ret < 0 ? ret : ret == 1 ? -EBUSY : 0;
 }
 
-/* Grow f's last extent (physically followed by free blocks) up to
- * physical block end. Each request continues the last extent logically
- * and ends on a window boundary or at end (aligned by align_logical):
- * its normalized window is exactly the request, and mballoc's merge goal
- * (ext4_mb_normalize_request: left neighbour's last block + 1, taken by
- * ext4_mb_find_by_goal when free for the whole length) is exactly the
- * next block. When the end could not be aligned (a chunk near its group's
- * end: the goal of its request had to stay in the group), a right
- * neighbour at the end cuts the window there instead. -EBUSY when a block
- * went elsewhere (taken meanwhile). */
-static int grow_right(struct ext4_place *e, struct sfile *f, uint64_t end)
+/* Grow f's last extent (physically followed by free blocks up to runend)
+ * up to physical block end. Each request continues the last extent
+ * logically and ends on a window boundary or at end (aligned by
+ * align_logical): its normalized window is exactly the request, and
+ * mballoc's merge goal (ext4_mb_normalize_request: left neighbour's last
+ * block + 1, taken by ext4_mb_find_by_goal when free for the whole
+ * length) is exactly the next block. When the end could not be aligned
+ * (a chunk near its group's end: the goal of its request had to stay in
+ * the group), the last request takes the whole window where the free run
+ * reaches its boundary (blocks past end: spares in a session, given back
+ * otherwise), else a right neighbour at the end cuts the window there.
+ * -EBUSY when a block went elsewhere (taken meanwhile). */
+static int grow_right(struct ext4_place *e, struct sfile *f, uint64_t end,
+                      uint64_t runend)
 {
 	while (f->last_p + f->last_n < end) {
 		uint64_t l = f->last_l + f->last_n, p = f->last_p + f->last_n;
@@ -469,10 +529,11 @@ static int grow_right(struct ext4_place *e, struct sfile *f, uint64_t end)
 		bool contig;
 		int ret;
 
-		if (m > end - p) {
+		if (m > end - p && p + m > runend) {
 			m = end - p;
 			if (f->extents + 1 < EXT4_MAX_FILE_EXTENTS &&
-			    (ret = right_neighbour(e, f, l + m, p, end)) < 0)
+			    (ret = right_neighbour(e, f, l + m, p, end,
+			                           runend)) < 0)
 				return ret;
 		}
 		ret = request(e, f, l, m, true, &phys, &contig);
@@ -744,7 +805,7 @@ static int claim_run(struct ext4_place *e, uint64_t tlo, uint64_t thi,
 		ret = -EBUSY;
 	if (ret < 0)
 		return ret;
-	ret = grow_right(e, &e->f[c.file], end);
+	ret = grow_right(e, &e->f[c.file], end, b);
 	if (ret < 0)
 		return ret;
 	*h = (struct held){
@@ -1030,6 +1091,13 @@ static int place_once(struct ext4_place *e, int fd, uint64_t off, uint64_t goal,
 			uint64_t g0 = first + (tlo - first) / bpg * bpg;
 			uint64_t g1 =
 			    first + ((thi - 1 - first) / bpg + 1) * bpg;
+			/* nothing decides on free space further up than a
+			 * chunk container past the target's end (claim_gap)
+			 * or the last merge window (grow_right) reaches; a
+			 * run cut here reaches past that window, so it never
+			 * sizes a right neighbour */
+			if (g1 > thi + 2 * EXT4_WINDOW_BLOCKS)
+				g1 = thi + 2 * EXT4_WINDOW_BLOCKS;
 			ret =
 			    rl_place_free_list(fd, g0 * bs, g1 * bs, &fv, &fn);
 			have_fv = ret == 0;

@@ -222,6 +222,7 @@ struct free_collect {
 	struct rl_free_extent *ext;
 	size_t count; /* capacity */
 	size_t n;     /* filled */
+	bool grow;    /* realloc ext when full instead of stopping */
 };
 
 /* Returned by the callback to end the walk early: the array is full and
@@ -244,15 +245,25 @@ static int free_collect_cb(const struct rl_space_rec *r, void *arg)
 		return 0;
 	}
 	if (r->kind != RL_SPACE_FREE)
-		return fc->n == fc->count ? FREE_COLLECT_DONE : 0;
+		return fc->n == fc->count && !fc->grow ? FREE_COLLECT_DONE : 0;
 	if (last && r->start == last_end) {
 		/* Adjacent (the kernel splits free space at group/AG
 		 * boundaries and at batch ends): merge. */
 		last->len += r->length;
 		return 0;
 	}
-	if (fc->n == fc->count)
-		return FREE_COLLECT_DONE;
+	if (fc->n == fc->count) {
+		size_t cap = fc->count ? 2 * fc->count : 256;
+		struct rl_free_extent *v;
+
+		if (!fc->grow)
+			return FREE_COLLECT_DONE;
+		if (cap > SIZE_MAX / sizeof(*v) ||
+		    !(v = realloc(fc->ext, cap * sizeof(*v))))
+			return -ENOMEM;
+		fc->ext = v;
+		fc->count = cap;
+	}
 	fc->ext[fc->n].start = r->start;
 	fc->ext[fc->n].len = r->length;
 	fc->n++;
@@ -277,6 +288,26 @@ int rl_get_free_blocks(const char *path, uint64_t start, uint64_t end,
 	if (ret < 0)
 		return ret;
 	return (int)fc.n;
+}
+
+int rl_free_list(const char *path, uint64_t start, uint64_t end,
+                 struct rl_free_extent **out, size_t *count)
+{
+	struct free_collect fc = {.grow = true};
+	int ret;
+
+	*out = NULL;
+	*count = 0;
+	if (!path || (end && end <= start))
+		return -EINVAL;
+	ret = rl_space_walk(path, start, end, free_collect_cb, &fc);
+	if (ret < 0) {
+		free(fc.ext);
+		return ret;
+	}
+	*out = fc.ext;
+	*count = fc.n;
+	return 0;
 }
 
 int rl_free_space_settle(int fd)

@@ -269,6 +269,12 @@ int rl_ext4_held_walk(const struct rl_fs_info *fs,
 int rl_get_free_blocks(const char *path, uint64_t start, uint64_t end,
                        size_t count, struct rl_free_extent *extents);
 
+/* All the free extents of rl_get_free_blocks in [start, end) (end 0: to
+ * the end) in one walk: *out (malloc'ed, NULL when none) gets *count
+ * extents. 0 or -errno. */
+int rl_free_list(const char *path, uint64_t start, uint64_t end,
+                 struct rl_free_extent **out, size_t *count);
+
 /* Make the blocks freed before now allocatable and visible as free on
  * the filesystem of fd: XFS frees the blocks of closed unlinked files
  * (a donor, a staging file) by background inode inactivation, which this

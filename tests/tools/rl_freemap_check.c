@@ -5,7 +5,8 @@
  * Checks rl_get_free_blocks / rl_space_walk against the filesystem mounted
  * at MOUNTPOINT (see tests/integ/freemap.sh):
  *  - the free list is sorted, non-overlapping, merged, inside [0, size);
- *  - paging with counts 1, 7, 1000 gives the same list as one big call;
+ *  - paging with counts 1, 7, 1000 gives the same list as one big call,
+ *    and so does rl_free_list (one walk, the array grown);
  *  - random [start, end) windows give the full list clipped to them;
  *  - no free extent overlaps a FIEMAP extent of any file or directory;
  *  - the free total relates to statfs as measured (see check_totals);
@@ -404,6 +405,30 @@ int main(int argc, char **argv)
 			     "): %zu extents, expected %zu",
 			     a, b, l.n, exp.n);
 		check_shape(&l, fs.size, "window");
+		/* rl_free_list: the same in one walk */
+		{
+			struct flist one = {0};
+			r = rl_free_list(mnt, a, b, &one.v, &one.n);
+			one.cap = one.n;
+			if (r < 0)
+				FAIL("rl_free_list [%#" PRIx64 ", %#" PRIx64
+				     "): %s",
+				     a, b, strerror(-r));
+			else if (!flist_equal(&one, &exp))
+				FAIL("rl_free_list [%#" PRIx64 ", %#" PRIx64
+				     "): %zu extents, expected %zu",
+				     a, b, one.n, exp.n);
+			free(one.v);
+		}
+	}
+	{
+		struct flist one = {0};
+		r = rl_free_list(mnt, 0, 0, &one.v, &one.n);
+		if (r < 0 || !flist_equal(&one, &full))
+			FAIL("rl_free_list of the whole volume: %s, %zu "
+			     "extents, expected %zu",
+			     r < 0 ? strerror(-r) : "differs", one.n, full.n);
+		free(one.v);
 	}
 
 	/* 4. FIEMAP of every file and directory against the free list */
