@@ -111,6 +111,18 @@ struct held {
 	uint64_t l, p, n; /* logical block, physical block, blocks */
 };
 
+/* The chunk loop's containers (claim_gap): chunks taken whole, of which
+ * the target's pieces are cut; the latest carry over to the target's next
+ * gap. A request for a container can land on another chunk of the target
+ * first (a larger chunk at the target's start is split only when no chunk
+ * of the requested order is left in the group, and the target's own tail
+ * can hold one): kept as a container too. */
+#define EXT4_MAX_CONTS 16
+struct conts {
+	struct held c[EXT4_MAX_CONTS];
+	size_t n;
+};
+
 struct ext4_place {
 	int rootfd;
 	uint32_t bs;
@@ -551,7 +563,7 @@ static int grow_right(struct ext4_place *e, struct sfile *f, uint64_t end,
  * [tlo, thi): any request hitting it elsewhere than at cblk is -EBUSY. */
 static int take_chunk(struct ext4_place *e, uint64_t cblk, uint64_t n,
                       uint64_t tlo, uint64_t thi, uint64_t align_end,
-                      struct held *h, unsigned *budget)
+                      struct held *h, struct conts *early, unsigned *budget)
 {
 	while (*budget > 0) {
 		struct sfile *f = NULL;
@@ -584,8 +596,18 @@ static int take_chunk(struct ext4_place *e, uint64_t cblk, uint64_t n,
 			                   .n = n};
 			return 0;
 		}
-		if (pb < thi && pb + n > tlo)
+		if (pb < thi && pb + n > tlo) {
+			/* another chunk of the target: a container too */
+			if (early && contig && early->n < EXT4_MAX_CONTS) {
+				early->c[early->n++] =
+				    (struct held){.file = (size_t)(f - e->f),
+				                  .l = l,
+				                  .p = pb,
+				                  .n = n};
+				continue;
+			}
 			return -EBUSY; /* a part of the target went elsewhere */
+		}
 		/* A blocker: keep it, the next request goes higher. */
 	}
 	return -EOPNOTSUPP; /* too many chunks of this order below it */
@@ -799,7 +821,8 @@ static int claim_run(struct ext4_place *e, uint64_t tlo, uint64_t thi,
 		return -EOPNOTSUPP;
 	if (2 * bestcost + 64 < budget)
 		budget = (unsigned)(2 * bestcost + 64);
-	ret = take_chunk(e, best, 1ull << bestk, best, end, end, &c, &budget);
+	ret = take_chunk(e, best, 1ull << bestk, best, end, end, &c, NULL,
+	                 &budget);
 	if (ret == -EOPNOTSUPP && budget == 0 &&
 	    2 * bestcost + 64 < EXT4_MAX_REQUESTS)
 		ret = -EBUSY;
@@ -923,24 +946,35 @@ static int grow_held(struct held **h, size_t *nh, size_t *caph)
 	return 0;
 }
 
+/* The container of k holding [lo, hi), or NULL. */
+static const struct held *cont_find(const struct conts *k, uint64_t lo,
+                                    uint64_t hi)
+{
+	for (size_t i = k->n; i-- > 0;)
+		if (lo >= k->c[i].p && hi <= k->c[i].p + k->c[i].n)
+			return &k->c[i];
+	return NULL;
+}
+
 /* Claim [lo, hi) (blocks, free in fv) into held pieces appended to *h:
  * claim_run when it lies in one group; else (or when no chunk of its
  * free run fits) cut at group boundaries into buddy-aligned power-of-two
  * chunks, each taken as part of its container: the largest free
  * buddy-aligned block around it (at most EXT4_MAX_CHUNK_BLOCKS), which is
- * what a request of that order gets. The last container (*cont, when
- * *have_cont) carries over to the target's next gap, which may lie in it.
- * olblk: fd's logical block at lo. */
+ * what a request of that order gets. The containers (*k) carry over to
+ * the target's next gap, which may lie in one. olblk: fd's logical block
+ * at lo. */
 static int claim_gap(struct ext4_place *e, uint64_t lo, uint64_t hi,
                      uint64_t olblk, const struct rl_free_extent *fv, size_t fn,
                      struct held **h, size_t *nh, size_t *caph,
-                     unsigned *budget, struct held *cont, bool *have_cont)
+                     unsigned *budget, struct conts *k)
 {
 	uint64_t bs = e->bs, first = e->first, bpg = e->bpg;
+	const struct held *cont;
 	int ret = 0;
 
-	/* inside the container an earlier gap of the target took */
-	if (*have_cont && lo >= cont->p && hi <= cont->p + cont->n) {
+	/* inside a container an earlier gap of the target took */
+	if ((cont = cont_find(k, lo, hi))) {
 		if (grow_held(h, nh, caph) < 0)
 			return -ENOMEM;
 		(*h)[(*nh)++] = (struct held){.file = cont->file,
@@ -968,10 +1002,11 @@ static int claim_gap(struct ext4_place *e, uint64_t lo, uint64_t hi,
 
 		while (n > 1 && (rel % n || b + n > hi || b + n > gend))
 			n /= 2;
-		if (!(*have_cont && b >= cont->p &&
-		      b + n <= cont->p + cont->n)) {
+		if (!(cont = cont_find(k, b, b + n))) {
 			/* grow to the container */
 			uint64_t cs = b, cn = n;
+			struct held c;
+
 			while (cn < EXT4_MAX_CHUNK_BLOCKS) {
 				uint64_t crel = (cs - first) % bpg;
 				uint64_t ps = cs - crel % (2 * cn);
@@ -982,11 +1017,15 @@ static int claim_gap(struct ext4_place *e, uint64_t lo, uint64_t hi,
 				cs = ps;
 				cn *= 2;
 			}
-			ret = take_chunk(e, cs, cn, e->ptlo, e->pthi, 0, cont,
+			ret = take_chunk(e, cs, cn, e->ptlo, e->pthi, 0, &c, k,
 			                 budget);
 			if (ret < 0)
 				break;
-			*have_cont = true;
+			if (k->n == EXT4_MAX_CONTS) /* the oldest goes */
+				memmove(k->c, k->c + 1,
+				        (--k->n) * sizeof(*k->c));
+			k->c[k->n++] = c;
+			cont = &k->c[k->n - 1];
 		}
 		if (grow_held(h, nh, caph) < 0)
 			return -ENOMEM;
@@ -1073,8 +1112,8 @@ static int place_once(struct ext4_place *e, int fd, uint64_t off, uint64_t goal,
 	struct rl_free_extent *fv = NULL;
 	size_t fn = 0, nh = 0, caph = 64, k = 0;
 	struct held *h = calloc(caph, sizeof(*h));
-	struct held cont = {0}; /* the chunk loop's container (claim_gap) */
-	bool have_cont = false, have_fv = false;
+	struct conts ck = {.n = 0}; /* the chunk loop's containers */
+	bool have_fv = false;
 	unsigned budget = EXT4_MAX_REQUESTS;
 	int ret;
 
@@ -1105,7 +1144,7 @@ static int place_once(struct ext4_place *e, int fd, uint64_t off, uint64_t goal,
 				break;
 		}
 		ret = claim_gap(e, lo, hi, off / bs + (lo - tlo), fv, fn, &h,
-		                &nh, &caph, &budget, &cont, &have_cont);
+		                &nh, &caph, &budget, &ck);
 	}
 	free(fv);
 	if (ret == -EAGAIN) {
