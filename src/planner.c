@@ -1588,6 +1588,32 @@ static size_t split_pieces(struct pl_ctx *c, struct fspan *sp, size_t ns,
 /* Move data group g of file id over the fewest free spans, split at
  * group ends, when that leaves fewer runs than it has now: the number of
  * pieces, 0 when it would not improve, or -errno. */
+/* pl_add_move of [off, off+len) to goal as consecutive steps of at most
+ * what the volume can allocate at once: a step holds its target and its
+ * old blocks together, and the free count the plan is checked against
+ * (statfs: on XFS less than the free runs by the per-AG reservations)
+ * can be less than the largest free run of a full volume. The pieces
+ * follow each other in the run, so the file stays one run there. */
+static int add_move_capped(struct pl_ctx *c, uint32_t id, uint64_t off,
+                           uint64_t len, uint64_t goal, const char *why)
+{
+	uint64_t avail = c->g->fs.free_blocks * c->bs, cap = UINT64_MAX;
+	int r = 0;
+
+	if (avail)
+		cap = (avail - avail / 32) / c->bs * c->bs;
+	if (cap < c->bs)
+		cap = c->bs;
+	while (len && r == 0) {
+		uint64_t l = len < cap ? len : cap;
+		r = pl_add_move(c, id, off, l, goal, why);
+		off += l;
+		goal += l;
+		len -= l;
+	}
+	return r;
+}
+
 static int defrag_split(struct pl_ctx *c, uint32_t id, const struct dgroup *g)
 {
 	struct fspan *sp = NULL;
@@ -1614,7 +1640,7 @@ static int defrag_split(struct pl_ctx *c, uint32_t id, const struct dgroup *g)
 			uint64_t gs, ge, l;
 			lm_group_range(c->m, group_of(c->g, at), &gs, &ge);
 			l = ge - at < left ? ge - at : left;
-			r = pl_add_move(c, id, pos, l, at, "defrag");
+			r = add_move_capped(c, id, pos, l, at, "defrag");
 			at += l;
 			pos += l;
 			left -= l;
@@ -1755,14 +1781,16 @@ int pl_defrag(struct pl_ctx *c, const uint32_t *ids, size_t n,
 				        g[k].runs, sz(largest, b));
 				continue;
 			}
-			r = pl_add_move(c, id, g[k].off, g[k].len, goal,
-			                "defrag");
+			size_t m1 = c->nmv;
+			r = add_move_capped(c, id, g[k].off, g[k].len, goal,
+			                    "defrag");
+			for (size_t q = m1; q < c->nmv; q++)
+				moved += c->mv[q].bytes;
 			if (r < 0) {
 				pl_note(c, "skip %s: %s", fpath(c, id),
 				        strerror(-r));
 				continue;
 			}
-			moved += c->mv[c->nmv - 1].bytes;
 		}
 		free(g);
 		if (c->nmv > nmv0 && c->mv[nmv0].anyplace)

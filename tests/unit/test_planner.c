@@ -319,6 +319,54 @@ static void test_defrag_split(void **state)
 	lm_free(m);
 }
 
+/* A defrag step holds its target and its old blocks together: no step
+ * larger than the volume can allocate at once (statfs free, less a
+ * margin). A 20 MiB file, 10 MiB free by statfs, one 24 MiB free run (XFS
+ * counts per-AG reservations as free space): consecutive steps of at most
+ * 9.6875 MiB in the run, the file one run in the end. */
+static void test_defrag_step_cap(void **state)
+{
+	struct lm_geometry g;
+	struct rl_extent a[10];
+	struct lm_model *m;
+	uint32_t id;
+	struct pl_ctx c;
+	uint64_t t = 0;
+
+	(void)state;
+	memset(&g, 0, sizeof(g));
+	snprintf(g.fs.mountpoint, sizeof(g.fs.mountpoint), "/mnt");
+	snprintf(g.fs.fstype, sizeof(g.fs.fstype), "ext4");
+	g.fs.type = RL_FS_EXT4;
+	g.fs.block_size = BS;
+	g.fs.size = 128 * MiB;
+	g.fs.group_size = FIXTURE_GROUP_SIZE;
+	g.fs.group_count = 128 * MiB / FIXTURE_GROUP_SIZE;
+	g.fs.free_blocks = 10 * MiB / BS;
+	g.max_extent = lm_max_extent(RL_FS_EXT4, BS);
+	g.flex_groups = 16;
+	m = lm_new(&g);
+	assert_non_null(m);
+	for (unsigned i = 0; i < 10; i++)
+		a[i] = (struct rl_extent){i * 2 * MiB, 4 * MiB * i + 2 * MiB,
+		                          2 * MiB, 0};
+	id = add_file(m, 12, "a", a, 10);
+	lm_add_free(m, 80 * MiB, 24 * MiB);
+	assert_int_equal(pl_init(&c, m), 0);
+	assert_int_equal(pl_defrag(&c, &id, 1, NULL), 0);
+	assert_int_equal(c.nmv, 3);
+	for (size_t i = 0; i < c.nmv; i++) {
+		assert_true(c.mv[i].len <= 10 * MiB - 10 * MiB / 32);
+		assert_int_equal(c.mv[i].goal, 80 * MiB + t);
+		assert_int_equal(c.mv[i].off, t);
+		t += c.mv[i].len;
+	}
+	assert_int_equal(t, 20 * MiB);
+	assert_int_equal(pl_file_regions(&c, id), 1);
+	pl_fini(&c);
+	lm_free(m);
+}
+
 /* Preallocation past EOF that writeback left delalloc (XFS speculative
  * preallocation on a full volume) does not stop defrag, which moves the
  * data below EOF; delalloc below EOF does. pl_unmovable still names it. */
@@ -899,6 +947,7 @@ int main(void)
 	    cmocka_unit_test(test_defrag_ext4_cheap),
 	    cmocka_unit_test(test_find_target_ext4_cost),
 	    cmocka_unit_test(test_defrag_split),
+	    cmocka_unit_test(test_defrag_step_cap),
 	    cmocka_unit_test(test_defrag_delalloc_tail),
 	    cmocka_unit_test(test_compact),
 	    cmocka_unit_test(test_compact_evict),
