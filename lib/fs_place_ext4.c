@@ -1017,10 +1017,37 @@ static int claim_gap(struct ext4_place *e, uint64_t lo, uint64_t hi,
 				cs = ps;
 				cn *= 2;
 			}
+			size_t k0 = k->n;
+			uint64_t ra, rb;
+
 			ret = take_chunk(e, cs, cn, e->ptlo, e->pthi, 0, &c, k,
 			                 budget);
 			if (ret < 0)
 				break;
+			/* The gap's first container, in one group, nothing
+			 * of the gap taken besides: grow it to the gap's end
+			 * with merges (a request per window, as claim_run)
+			 * instead of cutting the rest into chunks, each with
+			 * blockers of its own order (thousands, for a large
+			 * target ending in small ones). */
+			if (b == lo && k->n == k0 && cs + cn < hi &&
+			    (lo - first) / bpg == (hi - 1 - first) / bpg &&
+			    e->f[c.file].extents + 1 < EXT4_MAX_FILE_EXTENTS &&
+			    run_of(fv, fn, (uint32_t)bs, lo, &ra, &rb) &&
+			    rb >= hi) {
+				ret = grow_right(e, &e->f[c.file], hi,
+				                 rb < gend ? rb : gend);
+				if (ret < 0)
+					break;
+				if (grow_held(h, nh, caph) < 0)
+					return -ENOMEM;
+				(*h)[(*nh)++] =
+				    (struct held){.file = c.file,
+				                  .l = c.l + (lo - cs),
+				                  .p = lo,
+				                  .n = hi - lo};
+				return 0;
+			}
 			if (k->n == EXT4_MAX_CONTS) /* the oldest goes */
 				memmove(k->c, k->c + 1,
 				        (--k->n) * sizeof(*k->c));

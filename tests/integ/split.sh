@@ -32,20 +32,34 @@ runs=$("$RELAYOUT" --json -e "free $((g2 * bs)) $(((g2 + bpg) * bs))" "$VOL_MNT"
 read -r a n <<<"$runs"
 [ "$(wc -l <<<"$runs")" = 1 ] && [ "$a" = $((g2 + 4096)) ] && [ "$n" = $((bpg - 4096)) ] ||
 	vol_fail "group 2's free space is not [4096, $bpg) of it: $runs"
-head -c $(((bpg - 18432) * bs)) /dev/urandom >"$VOL_MNT/filler"
-head -c $((12904 * bs)) /dev/urandom >"$VOL_MNT/data"
-sync -f "$VOL_MNT"
-sum0=$(md5sum <"$VOL_MNT/data")
-"$RELAYOUT" -e "place $VOL_MNT/filler $(((g2 + 18432) * bs))" "$VOL_MNT" >"$VOL_DIR/out" 2>&1 ||
-	vol_fail "placing the filler failed: $(tail -3 "$VOL_DIR/out")"
-sync -f "$VOL_MNT"
-"$RELAYOUT" -e "move --to $((a * bs)) $VOL_MNT/data" "$VOL_MNT" >"$VOL_DIR/out" 2>&1 ||
-	vol_fail "move to the start of the free run failed: $(tail -3 "$VOL_DIR/out")"
-ext=$(filefrag -v "$VOL_MNT/data" | awk '$1 ~ /^[0-9]+:$/' | wc -l)
-first=$(filefrag -v "$VOL_MNT/data" | awk '$1 == "0:" { sub(/\.\./, "", $4); print $4 + 0 }')
-[ "$ext" = 1 ] && [ "$first" = "$a" ] ||
-	vol_fail "data: $ext extents from block $first, expected one from $a"
-[ "$(md5sum <"$VOL_MNT/data")" = "$sum0" ] || vol_fail "data changed"
+# case_run WALL FROM TO BLOCKS: a file WALL placed at blocks [FROM, TO) of
+# group 2, then a file of BLOCKS blocks moved to the free run's start
+# (block a): one extent there (filefrag -v), its data unchanged.
+case_run() {
+	local wall=$1 wblk=$2 wend=$3 blocks=$4 sum ext first
+	head -c $(((wend - wblk) * bs)) /dev/urandom >"$VOL_MNT/$wall"
+	head -c $((blocks * bs)) /dev/urandom >"$VOL_MNT/data"
+	sync -f "$VOL_MNT"
+	sum=$(md5sum <"$VOL_MNT/data")
+	"$RELAYOUT" -e "place $VOL_MNT/$wall $(((g2 + wblk) * bs))" "$VOL_MNT" >"$VOL_DIR/out" 2>&1 ||
+		vol_fail "placing $wall failed: $(tail -3 "$VOL_DIR/out")"
+	sync -f "$VOL_MNT"
+	"$RELAYOUT" -e "move --to $((a * bs)) $VOL_MNT/data" "$VOL_MNT" >"$VOL_DIR/out" 2>&1 ||
+		vol_fail "$blocks blocks to the start of the free run (wall at $wblk): $(tail -3 "$VOL_DIR/out")"
+	ext=$(filefrag -v "$VOL_MNT/data" | awk '$1 ~ /^[0-9]+:$/' | wc -l)
+	first=$(filefrag -v "$VOL_MNT/data" | awk '$1 == "0:" { sub(/\.\./, "", $4); print $4 + 0 }')
+	[ "$ext" = 1 ] && [ "$first" = "$a" ] ||
+		vol_fail "data (wall at $wblk): $ext extents from block $first, expected one from $a"
+	[ "$(md5sum <"$VOL_MNT/data")" = "$sum" ] || vol_fail "data changed (wall at $wblk)"
+	rm -f "$VOL_MNT/data"
+}
+case_run filler 18432 "$bpg" 12904
+# The same without a 2048-block chunk in the target: the run ends 1000
+# blocks past 16384, the first request splits the chunk at the run's
+# start at once, and that chunk is grown to the target's end with merges
+# (not cut into chunks of every order down to one block, each with
+# blockers). A file at [17384, 18432) makes that run.
+case_run plug 17384 18432 13000
 vol_fsck
-echo "one extent at block $a; data unchanged; fsck clean"
+echo "both at block $a in one extent; data unchanged; fsck clean"
 vol_destroy
