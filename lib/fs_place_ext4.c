@@ -216,14 +216,11 @@ static int writeback(int fd, uint64_t off, uint64_t len, bool wait,
 {
 	int ret;
 
-	for (int pass = wait ? 1 : 0; pass < 2; pass++) {
+	if (!wait) {
 		bool delayed = false;
 
 		if (sync_file_range(fd, (off_t)off, (off_t)len,
-		                    pass ? SYNC_FILE_RANGE_WAIT_BEFORE |
-		                               SYNC_FILE_RANGE_WRITE |
-		                               SYNC_FILE_RANGE_WAIT_AFTER
-		                         : SYNC_FILE_RANGE_WRITE) < 0)
+		                    SYNC_FILE_RANGE_WRITE) < 0)
 			return RL_NEG_ERRNO();
 		ret = rl_get_extents_range_nosync(fd, off, len, ext, cnt);
 		if (ret < 0)
@@ -237,7 +234,12 @@ static int writeback(int fd, uint64_t off, uint64_t len, bool wait,
 		free(*ext);
 		*ext = NULL;
 	}
-	return rl_get_extents_range(fd, off, len, ext, cnt);
+	if (sync_file_range(fd, (off_t)off, (off_t)len,
+	                    SYNC_FILE_RANGE_WAIT_BEFORE |
+	                        SYNC_FILE_RANGE_WRITE |
+	                        SYNC_FILE_RANGE_WAIT_AFTER) < 0)
+		return RL_NEG_ERRNO();
+	return rl_get_extents_range_nosync(fd, off, len, ext, cnt);
 }
 
 /* Issue one allocation of n blocks at logical block l of f: write zeros
@@ -970,6 +972,7 @@ static int claim_gap(struct ext4_place *e, uint64_t lo, uint64_t hi,
                      unsigned *budget, struct conts *k)
 {
 	uint64_t bs = e->bs, first = e->first, bpg = e->bpg;
+	bool one_group = (lo - first) / bpg == (hi - 1 - first) / bpg;
 	const struct held *cont;
 	int ret = 0;
 
@@ -983,7 +986,7 @@ static int claim_gap(struct ext4_place *e, uint64_t lo, uint64_t hi,
 		                              .n = hi - lo};
 		return 0;
 	}
-	if ((lo - first) / bpg == (hi - 1 - first) / bpg) {
+	if (one_group) {
 		if (grow_held(h, nh, caph) < 0)
 			return -ENOMEM;
 		ret = claim_run(e, lo, hi, olblk, fv, fn, &(*h)[*nh]);
@@ -1031,7 +1034,7 @@ static int claim_gap(struct ext4_place *e, uint64_t lo, uint64_t hi,
 			 * blockers of its own order (thousands, for a large
 			 * target ending in small ones). */
 			if (b == lo && k->n == k0 && cs + cn < hi &&
-			    (lo - first) / bpg == (hi - 1 - first) / bpg &&
+			    one_group &&
 			    e->f[c.file].extents + 1 < EXT4_MAX_FILE_EXTENTS &&
 			    run_of(fv, fn, (uint32_t)bs, lo, &ra, &rb) &&
 			    rb >= hi) {

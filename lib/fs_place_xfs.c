@@ -274,10 +274,13 @@ static int anchor_phys(int stage, uint64_t off, uint32_t bs, uint64_t *phys)
 }
 
 /* Anchor staging file stage for goal g: a block of any file in [lo, g)
- * cloned to offset 0; *phys gets where it is (FIEMAP). 0, -EOPNOTSUPP
- * (no such block), -errno. */
+ * cloned to offset 0; *phys gets where it is (FIEMAP). known: a session's
+ * record of this AG (NULL: none), all/nall: the records of every AG, which
+ * one walk fills when known was not walked yet. 0, -EOPNOTSUPP (no such
+ * block), -errno. */
 static int anchor_stage(int rootfd, int stage, uint64_t lo, uint64_t g,
                         uint64_t ag_end, uint32_t bs, uint64_t *phys,
+                        struct rl_xfs_ag_anchor *known,
                         struct rl_xfs_ag_anchor *all, size_t nall)
 {
 	struct anchor_search a = {.lo = lo,
@@ -285,10 +288,6 @@ static int anchor_stage(int rootfd, int stage, uint64_t lo, uint64_t g,
 	                          .bs = bs,
 	                          .budget = ANCHOR_MAX_FILES,
 	                          .stage = stage};
-	struct rl_xfs_ag_anchor *known =
-	    all && ag_end > lo && lo / (ag_end - lo) < nall
-	        ? &all[lo / (ag_end - lo)]
-	        : NULL;
 	struct stat st;
 	int d;
 
@@ -448,7 +447,7 @@ static int stage_piece(int fd, int rootfd, struct piece *p, uint64_t ag_start,
 		ret = anchor_stage(
 		    rootfd, p->stage, ag_start, p->goal,
 		    ag_start + (uint64_t)geo->agblocks * geo->blocksize,
-		    geo->blocksize, &anchor, known ? ses->xfs_ag : NULL,
+		    geo->blocksize, &anchor, known, known ? ses->xfs_ag : NULL,
 		    known ? ses->xfs_nag : 0);
 	}
 	if (ret == -EOPNOTSUPP) {

@@ -767,7 +767,8 @@ enum cmd_status cmd_exec_file(struct rl_session *s, const char *path)
 		return CMD_FAIL;
 	}
 	if (strcmp(path, "-") == 0) {
-		if (session_is_recording(s, STDIN_FILENO)) {
+		if (fstat(STDIN_FILENO, &sb) == 0 &&
+		    session_is_recording(s, &sb)) {
 			session_error(s,
 			              "<stdin>: is the recording in progress");
 			return CMD_FAIL;
@@ -799,7 +800,7 @@ enum cmd_status cmd_exec_file(struct rl_session *s, const char *path)
 		/* A script that runs itself (directly or through others)
 		 * would go round until the depth limit, each level running
 		 * every line again: refuse. */
-		if (session_is_sourcing(s, fd)) {
+		if (session_is_sourcing(s, &sb)) {
 			session_error(s,
 			              "%s: is already running (a script cannot "
 			              "source itself)",
@@ -809,7 +810,7 @@ enum cmd_status cmd_exec_file(struct rl_session *s, const char *path)
 		}
 		/* The recording grows with every line run: reading it
 		 * while recording would never reach its end. */
-		if (session_is_recording(s, fd)) {
+		if (session_is_recording(s, &sb)) {
 			session_error(
 			    s,
 			    "%s: is the recording in progress ('record "

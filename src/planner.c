@@ -1585,9 +1585,6 @@ static size_t split_pieces(struct pl_ctx *c, struct fspan *sp, size_t ns,
 	return len ? 0 : k;
 }
 
-/* Move data group g of file id over the fewest free spans, split at
- * group ends, when that leaves fewer runs than it has now: the number of
- * pieces, 0 when it would not improve, or -errno. */
 /* pl_add_move of [off, off+len) to goal as consecutive steps of at most
  * what the volume can allocate at once: a step holds its target and its
  * old blocks together, and the free count the plan is checked against
@@ -1614,6 +1611,9 @@ static int add_move_capped(struct pl_ctx *c, uint32_t id, uint64_t off,
 	return r;
 }
 
+/* Move data group g of file id over the fewest free spans, split at
+ * group ends, when that leaves fewer runs than it has now: the number of
+ * pieces, 0 when it would not improve, or -errno. */
 static int defrag_split(struct pl_ctx *c, uint32_t id, const struct dgroup *g)
 {
 	struct fspan *sp = NULL;

@@ -124,26 +124,23 @@ char *session_state_file(const char *name)
 	return path;
 }
 
-bool session_is_sourcing(const struct rl_session *s, int fd)
+bool session_is_sourcing(const struct rl_session *s, const struct stat *st)
 {
-	struct stat st;
-
-	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode))
+	if (!S_ISREG(st->st_mode))
 		return false;
 	for (int k = 0; k < s->source_depth; k++)
-		if (s->sourcing[k].dev == st.st_dev &&
-		    s->sourcing[k].ino == st.st_ino)
+		if (s->sourcing[k].dev == st->st_dev &&
+		    s->sourcing[k].ino == st->st_ino)
 			return true;
 	return false;
 }
 
-bool session_is_recording(const struct rl_session *s, int fd)
+bool session_is_recording(const struct rl_session *s, const struct stat *st)
 {
-	struct stat a, b;
+	struct stat r;
 
-	if (!s->record || fstat(fd, &a) < 0 || fstat(fileno(s->record), &b) < 0)
-		return false;
-	return a.st_dev == b.st_dev && a.st_ino == b.st_ino;
+	return s->record && fstat(fileno(s->record), &r) == 0 &&
+	       r.st_dev == st->st_dev && r.st_ino == st->st_ino;
 }
 
 int session_record_start(struct rl_session *s, const char *path)
@@ -151,6 +148,7 @@ int session_record_start(struct rl_session *s, const char *path)
 	char when[32];
 	time_t now = time(NULL);
 	struct tm tm;
+	struct stat st;
 	int fd;
 	FILE *f;
 
@@ -159,7 +157,7 @@ int session_record_start(struct rl_session *s, const char *path)
 		return fd;
 	/* Recording into a script being run would feed every recorded
 	 * line back to its reader: the script never ends. */
-	if (session_is_sourcing(s, fd)) {
+	if (fstat(fd, &st) == 0 && session_is_sourcing(s, &st)) {
 		close(fd);
 		return -EDEADLK;
 	}

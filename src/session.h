@@ -6,6 +6,7 @@
 #include <relayout/fs.h>
 #include <stdbool.h>
 #include <stdio.h>
+#include <sys/stat.h>
 #include <sys/types.h>
 
 struct lm_model;
@@ -115,10 +116,10 @@ void session_init(struct rl_session *s);
  * -errno: -ELOOP symlink, -EPERM another user's, -EINVAL not a regular
  * file (session_record_strerror says it in words). */
 int session_record_start(struct rl_session *s, const char *path);
-/* Whether fd is the same file as a script being run (source), or as
- * the recording in progress. */
-bool session_is_sourcing(const struct rl_session *s, int fd);
-bool session_is_recording(const struct rl_session *s, int fd);
+/* Whether the file of st (fstat) is a script being run (source), or the
+ * recording in progress. */
+bool session_is_sourcing(const struct rl_session *s, const struct stat *st);
+bool session_is_recording(const struct rl_session *s, const struct stat *st);
 const char *session_record_strerror(int err);
 void session_record_stop(struct rl_session *s);
 void session_free(struct rl_session *s);

@@ -283,28 +283,43 @@ static void test_script(void **state)
 	unlink(path);
 }
 
+/* Run script path in a fresh session with continue-on-error, its output
+ * and errors in *o and *e (malloc'ed). *recording: whether it left a
+ * recording going (stopped here). */
+static enum cmd_status run_script_file(const char *path, bool *recording,
+                                       char **o, char **e)
+{
+	struct rl_session s;
+	enum cmd_status st;
+	size_t ol, el;
+
+	session_init(&s);
+	s.continue_on_error = true;
+	s.out = open_memstream(o, &ol);
+	s.err = open_memstream(e, &el);
+	st = cmd_exec_file(&s, path);
+	*recording = s.record != NULL;
+	session_record_stop(&s);
+	fclose(s.out);
+	fclose(s.err);
+	s.out = s.err = NULL;
+	session_free(&s);
+	return st;
+}
+
 /* Run a script made of len bytes with continue-on-error on. */
 static enum cmd_status run_script(const char *data, size_t len, char **o,
                                   char **e)
 {
 	char path[] = "/tmp/rl-unit-XXXXXX";
 	int fd = mkstemp(path);
-	struct rl_session s;
-	size_t ol, el;
 	enum cmd_status st;
+	bool recording;
 
 	assert_true(fd >= 0);
 	assert_int_equal(write(fd, data, len), (ssize_t)len);
 	close(fd);
-	session_init(&s);
-	s.continue_on_error = true;
-	s.out = open_memstream(o, &ol);
-	s.err = open_memstream(e, &el);
-	st = cmd_exec_file(&s, path);
-	fclose(s.out);
-	fclose(s.err);
-	s.out = s.err = NULL;
-	session_free(&s);
+	st = run_script_file(path, &recording, o, e);
 	unlink(path);
 	return st;
 }
@@ -363,8 +378,7 @@ static void test_script_self(void **state)
 {
 	char path[] = "/tmp/rl-unit-XXXXXX", *text, *o, *e;
 	int fd = mkstemp(path);
-	struct rl_session s;
-	size_t ol, el;
+	bool rec;
 	(void)state;
 
 	assert_true(fd >= 0);
@@ -373,15 +387,8 @@ static void test_script_self(void **state)
 	                     "echo y\n",
 	                     path, fd) > 0);
 	assert_int_equal(write(fd, text, strlen(text)), (ssize_t)strlen(text));
-	session_init(&s);
-	s.continue_on_error = true;
-	s.out = open_memstream(&o, &ol);
-	s.err = open_memstream(&e, &el);
-	assert_int_equal(cmd_exec_file(&s, path), CMD_FAIL);
-	fclose(s.out);
-	fclose(s.err);
-	s.out = s.err = NULL;
-	session_free(&s);
+	assert_int_equal(run_script_file(path, &rec, &o, &e), CMD_FAIL);
+	assert_false(rec);
 	assert_string_equal(o, "x\ny\n");
 	assert_non_null(strstr(e, ":2: "));
 	assert_non_null(strstr(e, "is already running"));
@@ -398,9 +405,8 @@ static void test_script_self(void **state)
 static void test_script_record_loop(void **state)
 {
 	char dir[] = "/tmp/rl-unit-XXXXXX", rec[64], scr[64], *text, *o, *e;
-	struct rl_session s;
-	size_t ol, el;
 	struct stat st;
+	bool recording;
 	FILE *f;
 	(void)state;
 
@@ -414,18 +420,9 @@ static void test_script_record_loop(void **state)
 	assert_non_null(f = fopen(scr, "w"));
 	fputs(text, f);
 	fclose(f);
-	session_init(&s);
-	s.continue_on_error = true;
-	s.out = open_memstream(&o, &ol);
-	s.err = open_memstream(&e, &el);
-	assert_int_equal(cmd_exec_file(&s, scr), CMD_FAIL);
+	assert_int_equal(run_script_file(scr, &recording, &o, &e), CMD_FAIL);
 	/* the refused "record" left the first recording going */
-	assert_non_null(s.record);
-	session_record_stop(&s);
-	fclose(s.out);
-	fclose(s.err);
-	s.out = s.err = NULL;
-	session_free(&s);
+	assert_true(recording);
 	assert_string_equal(o, "x\ny\n");
 	assert_non_null(strstr(e, ":3: "));
 	assert_non_null(strstr(e, "is the recording in progress"));
