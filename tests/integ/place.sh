@@ -13,6 +13,8 @@
 # data: place must refuse up front and leave the file alone).
 . "$top_srcdir/tests/lib/volume.sh"
 vol_require_root
+# the next run must be the one that restores the tunables a SIGKILL left
+vol_private_run_dir "$@"
 command -v jq >/dev/null || vol_skip "jq not installed"
 
 STATE=$(mktemp -d "${TMPDIR:-/tmp}/relayout-state.XXXXXX")

@@ -10,20 +10,11 @@
 #    lock behind, and the next one, with another journal directory and
 #    another RELAYOUT_STATE_DIR (which earlier versions saved the tunables
 #    in), puts the tunables back and ends with them at their originals.
-# The lock and the saved tunables are the real ones, in /run/relayout, but
-# in a mount namespace of the test's own with a tmpfs there: every relayout
-# that starts restores whatever tunables a dead run left, on any device, so
-# a relayout of another test running in parallel (make -j check) would
-# restore ours before the one this test runs could report it.
+# The lock and the saved tunables are the real ones, in /run/relayout, seen
+# in a mount namespace of the test's own (vol_private_run_dir).
 . "$top_srcdir/tests/lib/volume.sh"
 vol_require_root
-if [ -z "${RL_VOLUME_LOCK_NS:-}" ]; then
-	command -v unshare >/dev/null || vol_skip "unshare (util-linux) not installed"
-	mkdir -p /run/relayout
-	RL_VOLUME_LOCK_NS=1 exec unshare -m --propagation private bash "$0" "$@"
-fi
-mount -t tmpfs -o mode=0700,size=1m relayout-test-run /run/relayout ||
-	vol_skip "cannot mount a private tmpfs on /run/relayout"
+vol_private_run_dir "$@"
 command -v jq >/dev/null || vol_skip "jq not installed"
 command -v python3 >/dev/null || vol_skip "python3 not installed"
 unset RELAYOUT_STATE_DIR RELAYOUT_JOURNAL_DIR

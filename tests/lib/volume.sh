@@ -3,6 +3,7 @@
 #
 #   . "$top_srcdir/tests/lib/volume.sh"
 #   vol_require_root             # skip (77) without root/loop devices
+#   vol_private_run_dir          # a private /run/relayout (see there)
 #   vol_create ext4 256          # KIND SIZE_MB -> VOL_MNT VOL_IMG VOL_DEV
 #                                #                 VOL_DIR VOL_FS
 #   vol_populate 42              # deterministic content from a seed
@@ -107,6 +108,25 @@ vol_require_root() {
 	[ -e /dev/loop-control ] || vol_skip "no /dev/loop-control"
 	command -v losetup >/dev/null || vol_skip "losetup not installed"
 	command -v flock >/dev/null || vol_skip "flock not installed"
+}
+
+# Run the rest of the test in a mount namespace of its own with an empty
+# tmpfs on /run/relayout (call it right after vol_require_root, before
+# anything is made: the script starts again from the top). Every relayout
+# that starts puts back the ext4 tunables a dead run left there, on any
+# device, so a test that kills a run and checks that the next one reports
+# the restore would race with the relayouts of tests running in parallel
+# (make -j check); the volume locks there are private to the test too.
+vol_private_run_dir() {
+	if [ -z "${RL_VOL_PRIVATE_RUN:-}" ]; then
+		command -v unshare >/dev/null ||
+			vol_skip "unshare (util-linux) not installed"
+		mkdir -p /run/relayout
+		RL_VOL_PRIVATE_RUN=1 exec unshare -m --propagation private \
+			bash "$0" "$@"
+	fi
+	mount -t tmpfs -o mode=0700,size=1m relayout-test-run /run/relayout ||
+		vol_skip "cannot mount a private tmpfs on /run/relayout"
 }
 
 # Loop devices whose backing file is FILE, also after FILE was deleted.
