@@ -567,6 +567,8 @@ static int take_chunk(struct ext4_place *e, uint64_t cblk, uint64_t n,
                       uint64_t tlo, uint64_t thi, uint64_t align_end,
                       struct held *h, struct conts *early, unsigned *budget)
 {
+	bool checked = false;
+
 	while (*budget > 0) {
 		struct sfile *f = NULL;
 		uint64_t phys, l, pb;
@@ -610,7 +612,27 @@ static int take_chunk(struct ext4_place *e, uint64_t cblk, uint64_t n,
 			}
 			return -EBUSY; /* a part of the target went elsewhere */
 		}
-		/* A blocker: keep it, the next request goes higher. */
+		/* A blocker: keep it, the next request goes higher. At the
+		 * first, is the chunk still free? After a request for the
+		 * blocks just below it, a block can stay unallocatable until
+		 * the next journal commit (measured on an aged volume: the
+		 * target's last block, after requests for the blocks below;
+		 * free again after syncfs). Every request of the chunk's size
+		 * then lands elsewhere and the budget goes on blockers (3,000
+		 * requests, then the placement failed). Commit once; still
+		 * not free, the chunk was taken: -EBUSY (planned again). */
+		if (!checked) {
+			checked = true;
+			ret = rl_place_range_free(e->rootfd, cblk * e->bs,
+			                          n * e->bs);
+			if (ret == 0) {
+				syncfs(e->rootfd);
+				ret = rl_place_range_free(
+				    e->rootfd, cblk * e->bs, n * e->bs);
+			}
+			if (ret <= 0)
+				return ret < 0 ? ret : -EBUSY;
+		}
 	}
 	return -EOPNOTSUPP; /* too many chunks of this order below it */
 }
