@@ -628,7 +628,9 @@ static enum cmd_status run(struct rl_session *s, const struct cmd_call *c,
 		        "planning again around it (retry %" PRIu64
 		        " of %" PRIu64 ")\n",
 		        c->def->name, round + 1, retries);
-		session_settle(s); /* the donors it held are free again */
+		/* the donors it held are free again; the filesystem's own
+		 * allocations of the apply are seen */
+		session_settle_replan(s);
 	}
 	free(s->plan_excl);
 	s->plan_excl = NULL;

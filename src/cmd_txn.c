@@ -809,7 +809,7 @@ static enum cmd_status undo_apply(struct rl_session *s,
 		                          &u->excl, &u->nexcl, &p->steps[k])
 		                    : 0;
 		refused = from;
-		session_settle(s);
+		session_settle_replan(s);
 		tx_plan_free(&q);
 		tx_fit_free(fit);
 		tx_plan_init(&q);

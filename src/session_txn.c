@@ -826,6 +826,13 @@ void session_settle(struct rl_session *s)
 	}
 }
 
+void session_settle_replan(struct rl_session *s)
+{
+	session_settle(s);
+	if (model_follows(s))
+		(void)tx_model_refresh_free_all(s->model, s->fs.mountpoint);
+}
+
 int session_exclude_range(uint64_t **excl, size_t *n, uint64_t lo, uint64_t hi)
 {
 	uint64_t *nx = realloc(*excl, (*n + 1) * 2 * sizeof(*nx));

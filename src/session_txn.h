@@ -26,8 +26,12 @@ int session_exclude_range(uint64_t **excl, size_t *n, uint64_t lo, uint64_t hi);
 
 /* Wait until what was freed moments ago is free in the space map (XFS
  * frees closed unlinked files, e.g. donors held ahead, in the
- * background): before a plan is made again after a failed apply. */
+ * background). */
 void session_settle(struct rl_session *s);
+/* session_settle, then read the volume's free space again into the model
+ * (what the filesystem allocated on its own during the apply lies outside
+ * the steps' ranges): before a plan is made again after a failed apply. */
+void session_settle_replan(struct rl_session *s);
 
 /* Open the session's journal (once). lock: take the volume lock (needed
  * to append); try_lock: take it when free, else read only. dir_opt:

@@ -2,6 +2,7 @@
 /* The layout model following an apply (src/txn_model.h). */
 #include "config.h"
 #include "txn_model.h"
+#include <errno.h>
 #include <fcntl.h>
 #include <stdlib.h>
 #include <unistd.h>
@@ -24,6 +25,22 @@ static void model_refresh_free(struct lm_model *m, const char *mnt, uint64_t lo,
 		model_refresh_free(m, mnt, lo, mid);
 		model_refresh_free(m, mnt, mid, hi);
 	}
+}
+
+int tx_model_refresh_free_all(struct lm_model *m, const char *mnt)
+{
+	uint64_t size = lm_geometry(m)->fs.size;
+	struct rl_free_extent *fe = NULL;
+	size_t n = 0;
+	int r;
+
+	if (!size)
+		return -EINVAL;
+	r = rl_free_list(mnt, 0, size, &fe, &n);
+	if (r == 0)
+		r = lm_refresh_free(m, 0, size, fe, n);
+	free(fe);
+	return r;
 }
 
 void tx_model_refresh_file(struct lm_model *m, const struct tx_step *st,

@@ -21,4 +21,11 @@ void tx_model_refresh_file(struct lm_model *m, const struct tx_step *st,
 void tx_model_refresh_free(struct lm_model *m, const char *mnt,
                            const struct tx_step *st);
 
+/* Read the free space of the whole volume (mounted at mnt) again into m,
+ * in one walk: what the filesystem allocated on its own during an apply
+ * (ext4 extent-tree blocks of the files moved in parts, XFS btree blocks)
+ * lies outside the steps' ranges, and a plan made again from m would
+ * take it for free space. 0 or -errno (m unchanged). */
+int tx_model_refresh_free_all(struct lm_model *m, const char *mnt);
+
 #endif
