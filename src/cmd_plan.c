@@ -25,8 +25,8 @@
 	{"dry-run", NULL, "print the plan and the report; change nothing"},    \
 	    {"retry", "N",                                                     \
 	     "after a missed placement, or a target found in use when the "    \
-	     "plan is checked, plan again around it, up to N times "           \
-	     "(default: 3; group: 0)"},                                        \
+	     "plan is checked, plan again around it (from the free space "     \
+	     "read again), up to N times (default: 3; group: 0)"},             \
 	    {"rate", "MB/s", "throttle the data moved to MB/s (MiB/s)"},       \
 	    {"io-priority", "idle|normal",                                     \
 	     "I/O priority of the moves (default idle)"},                      \
