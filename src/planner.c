@@ -2139,6 +2139,9 @@ static uint64_t window_cost(struct pl_ctx *c, const struct evict *ev,
  * into the window): *goal the window's start, the count of pieces moved;
  * 0 with *goal UINT64_MAX when no window is within the budget (at most
  * half the item's bytes). */
+static bool too_many_parts(struct pl_ctx *c, const struct pitem *x, uint64_t lo,
+                           uint64_t hi);
+
 static int evict_window(struct pl_ctx *c, struct evict *ev,
                         const struct pitem *x, uint64_t lo, uint64_t hi,
                         bool must, uint64_t *goal)
@@ -2182,6 +2185,25 @@ static int evict_window(struct pl_ctx *c, struct evict *ev,
 		return 0;
 	c->avoid_lo = bw;
 	c->avoid_hi = bw + x->len;
+	/* A piece that no free run holds whole goes out of the way in parts;
+	 * when they leave its file with more extents than its inode holds,
+	 * the filesystem allocates a tree block next to the file's old place
+	 * -- in the window, before x moves there (x's step then fails): then
+	 * no window. */
+	for (size_t i = 0; i < ev->n; i++) {
+		const struct rpiece *q = &ev->low[i];
+		struct pitem pi = {q->id, q->logical, q->len, q->physical};
+
+		if (ev->gone[i] || q->physical >= bw + x->len ||
+		    q->physical + q->len <= bw ||
+		    pl_find_target(c, q->len, q->physical, lo, hi) !=
+		        UINT64_MAX ||
+		    !too_many_parts(c, &pi, lo, hi))
+			continue;
+		c->avoid_lo = slo;
+		c->avoid_hi = shi;
+		return 0;
+	}
 	for (size_t i = 0; i < ev->n; i++) {
 		struct rpiece *q = &ev->low[i];
 		uint64_t off = q->logical, left = q->len, g, take, run;
@@ -2262,23 +2284,59 @@ static bool too_many_parts(struct pl_ctx *c, const struct pitem *x, uint64_t lo,
 	return now - in + parts > PL_INODE_EXTENTS;
 }
 
+/* Moves [from, c->nmv) of the plan with those inside the index ranges
+ * late[0..nlate) ([start, end) pairs, ascending) put last, each part in
+ * its order. Returns how many went last, or -ENOMEM. */
+static ssize_t moves_last(struct pl_ctx *c, size_t from, const size_t *late,
+                          size_t nlate)
+{
+	size_t n = c->nmv - from, a = 0, b = 0, q = 0;
+	struct pl_move *tmp;
+
+	if (!nlate)
+		return 0;
+	tmp = malloc(n * sizeof(*tmp));
+	if (!tmp)
+		return -ENOMEM;
+	for (size_t k = 0; k < nlate; k++)
+		b += late[2 * k + 1] - late[2 * k];
+	b = n - b; /* where the late ones start */
+	for (size_t i = from; i < c->nmv; i++) {
+		while (q < nlate && late[2 * q + 1] <= i)
+			q++;
+		if (q < nlate && late[2 * q] <= i)
+			tmp[b++] = c->mv[i];
+		else
+			tmp[a++] = c->mv[i];
+	}
+	memcpy(c->mv + from, tmp, n * sizeof(*tmp));
+	free(tmp);
+	return (ssize_t)(n - a);
+}
+
 /* Place the items (largest first) in free space of [lo, hi) (outside
  * c->avoid_*), each in its best-fitting run (pl_find_target), or where
  * none holds it in the largest runs, in parts (noted: `where` no run
  * held them). The moves are independent (no target is data an item
- * leaves): they end in the address order of their targets. On failure
- * c->outcome says why. */
+ * leaves): they end in the address order of their targets. An item
+ * whose parts leave its file with more extents than its inode holds
+ * goes last: the filesystem then allocates a tree block for it where it
+ * chooses (ext4: next to the extent just moved, XFS likewise), which
+ * must not be a later step's target not held yet (its blocks not all
+ * free yet): that step would fail. Last, every other target is filled by
+ * then. On failure c->outcome says why. */
 static int place_items(struct pl_ctx *c, const struct pitem *it, size_t n,
                        uint64_t lo, uint64_t hi, const char *why,
                        const char *where, struct evict *ev)
 {
-	size_t nmv0 = c->nmv;
+	size_t nmv0 = c->nmv, *late = NULL, nlate = 0, clate = 0;
 	uint64_t split = 0, evicted = 0;
+	ssize_t nl;
+	int r;
 
 	for (size_t i = 0; i < n; i++) {
 		uint64_t off = it[i].off, left = it[i].len, run, take;
 		uint64_t goal = pl_find_target(c, left, it[i].phys, lo, hi);
-		int r;
 
 		if (goal == UINT64_MAX && ev) {
 			r = evict_window(c, ev, &it[i], lo, hi, false, &goal);
@@ -2292,42 +2350,69 @@ static int place_items(struct pl_ctx *c, const struct pitem *it, size_t n,
 				r = evict_window(c, ev, &it[i], lo, hi, true,
 				                 &goal);
 			if (r < 0)
-				return r;
+				goto fail;
 			evicted += r;
 		}
-		if (goal == UINT64_MAX)
+		size_t k0 = c->nmv;
+		bool tail = false;
+		if (goal == UINT64_MAX) {
 			split++;
+			tail = too_many_parts(c, &it[i], lo, hi);
+		}
 		while (left) {
 			take = left;
 			if (goal == UINT64_MAX) { /* in parts */
 				goal = largest_run(c, lo, hi, &run);
-				if (goal == UINT64_MAX)
-					return fail(
-					    c, (struct pl_outcome){
-					           .code = PL_EXTENT_NO_RUN,
-					           .err = -ENOSPC,
-					           .file = it[i].id,
-					           .len = left,
-					           .where = where});
+				if (goal == UINT64_MAX) {
+					r = fail(c,
+					         (struct pl_outcome){
+					             .code = PL_EXTENT_NO_RUN,
+					             .err = -ENOSPC,
+					             .file = it[i].id,
+					             .len = left,
+					             .where = where});
+					goto fail;
+				}
 				take = run < left ? run : left;
 			}
 			r = pl_add_move(c, it[i].id, off, take, goal, why);
-			if (r < 0)
-				return fail(c, (struct pl_outcome){
-				                   .code = PL_TARGET_FAILED,
-				                   .err = r,
-				                   .file = it[i].id,
-				                   .at = goal});
+			if (r < 0) {
+				r = fail(c, (struct pl_outcome){
+				                .code = PL_TARGET_FAILED,
+				                .err = r,
+				                .file = it[i].id,
+				                .at = goal});
+				goto fail;
+			}
 			off += take;
 			left -= take;
 			goal = UINT64_MAX;
 		}
+		if (tail && c->nmv > k0) {
+			if (mem_grow(&late, &clate, 2 * nlate + 2,
+			             sizeof(*late)) < 0) {
+				r = -ENOMEM;
+				goto fail;
+			}
+			late[2 * nlate] = k0;
+			late[2 * nlate++ + 1] = c->nmv;
+		}
 	}
+	/* (a late item's targets are free space no other move leaves, and
+	 * what it leaves no other move takes: last is as safe) */
+	nl = moves_last(c, nmv0, late, nlate);
+	free(late);
+	late = NULL;
+	if (nl < 0)
+		return (int)nl;
 	/* (moves out of the way must run before the move they make room
 	 * for: then the order stays) */
-	if (!evicted)
-		mem_sort(c->mv + nmv0, c->nmv - nmv0, sizeof(*c->mv),
-		         cmp_move_goal);
+	if (!evicted) {
+		mem_sort(c->mv + nmv0, c->nmv - nmv0 - (size_t)nl,
+		         sizeof(*c->mv), cmp_move_goal);
+		mem_sort(c->mv + c->nmv - (size_t)nl, (size_t)nl,
+		         sizeof(*c->mv), cmp_move_goal);
+	}
 	if (split)
 		pl_note(c,
 		        "%" PRIu64 " range%s did not fit one free run %s: "
@@ -2340,7 +2425,16 @@ static int place_items(struct pl_ctx *c, const struct pitem *it, size_t n,
 		        "minimum)",
 		        evicted, evicted == 1 ? "" : "s", sz(ev->spent, ev->b1),
 		        sz(ev->budget, ev->b2));
+	if (nl)
+		pl_note(c,
+		        "%zd move%s of files left with more extents than their "
+		        "inodes hold go last (the filesystem puts a tree block "
+		        "next to them)",
+		        nl, nl == 1 ? "" : "s");
 	return 0;
+fail:
+	free(late);
+	return r;
 }
 
 /* Used blocks of [lo, hi) that no movable piece holds (p sorted by

@@ -501,6 +501,89 @@ static void test_compact_evict(void **state)
 	lm_free(m);
 }
 
+/* Five 8 KiB free runs between metadata, one 64 KiB run: free runs
+ * s..s+80K (8K free, 8K metadata, five times), then what the caller puts
+ * at s+80K. */
+static void five_small_runs(struct lm_model *m, uint64_t s)
+{
+	for (uint64_t k = 0; k < 5; k++) {
+		lm_add_free(m, s + k * 16 * KiB, 8 * KiB);
+		lm_add_metadata(m, s + k * 16 * KiB + 8 * KiB, 8 * KiB,
+		                "inode table");
+	}
+}
+
+/* A range moved in more parts than its file's inode holds extents: the
+ * filesystem allocates a tree block next to a part, which must not be a
+ * later step's target: its moves go last, after c's whole move, although
+ * their targets lie below c's. */
+static void test_compact_parts_last(void **state)
+{
+	struct lm_model *m = new_model(64 * MiB);
+	uint64_t s = G2, e = G2 + 1 * MiB;
+	struct rl_extent b[] = {{0, s + 300 * KiB, 40 * KiB, 0}};
+	struct rl_extent c64[] = {{0, s + 400 * KiB, 64 * KiB, 0}};
+	struct pl_ctx c;
+	uint32_t ib, ic;
+
+	(void)state;
+	five_small_runs(m, s);
+	ib = add_file(m, 20, "b", b, 1);
+	ic = add_file(m, 21, "c", c64, 1);
+	lm_add_free(m, s + 80 * KiB, 220 * KiB);
+	lm_add_free(m, s + 340 * KiB, 60 * KiB);
+	lm_add_free(m, s + 464 * KiB, e - s - 464 * KiB);
+	assert_int_equal(pl_init(&c, m), 0);
+	assert_int_equal(pl_compact(&c, s, e), 0);
+	assert_int_equal(c.nmv, 6);
+	assert_int_equal(c.mv[0].file, ic);
+	assert_int_equal(c.mv[0].goal, s + 80 * KiB);
+	for (size_t i = 1; i < c.nmv; i++) {
+		assert_int_equal(c.mv[i].file, ib);
+		assert_true(c.mv[i].goal < s + 80 * KiB);
+		if (i > 1) /* in address order among themselves */
+			assert_true(c.mv[i].goal > c.mv[i - 1].goal);
+	}
+	assert_non_null(strstr(c.report, "5 moves of files left with more "
+	                                 "extents than their inodes hold go "
+	                                 "last"));
+	pl_fini(&c);
+	lm_free(m);
+}
+
+/* The window for x would move q out of the way in five parts (no free
+ * run holds it whole): its file would get a tree block next to its old
+ * place, in the window, before x moves there. No window then: q stays, x
+ * goes in parts (last). */
+static void test_compact_evict_no_parts(void **state)
+{
+	struct lm_model *m = new_model(64 * MiB);
+	uint64_t s = G2, e = G2 + 1 * MiB;
+	struct rl_extent q[] = {{0, s + 88 * KiB, 40 * KiB, 0}};
+	struct rl_extent x[] = {{0, s + 400 * KiB, 64 * KiB, 0}};
+	struct pl_ctx c;
+	uint32_t ix;
+
+	(void)state;
+	five_small_runs(m, s);
+	add_file(m, 20, "q", q, 1);
+	ix = add_file(m, 21, "x", x, 1);
+	/* the window [s+80K, s+144K): 8K free, q, 16K free */
+	lm_add_free(m, s + 80 * KiB, 8 * KiB);
+	lm_add_free(m, s + 128 * KiB, 272 * KiB);
+	lm_add_free(m, s + 464 * KiB, e - s - 464 * KiB);
+	assert_int_equal(pl_init(&c, m), 0);
+	assert_int_equal(pl_compact(&c, s, e), 0);
+	assert_int_equal(c.min_bytes, 64 * KiB);
+	assert_true(c.nmv >= 2);
+	for (size_t i = 0; i < c.nmv; i++)
+		assert_int_equal(c.mv[i].file, ix);
+	assert_null(strstr(c.report, "moved out of the way"));
+	assert_int_equal(pl_fm_runs(&c.fm, s + 144 * KiB, e), 1);
+	pl_fini(&c);
+	lm_free(m);
+}
+
 /* No free space outside the region (the whole volume): the region's own
  * free space is enough; only the part of a above the boundary moves. */
 static void test_compact_in_place(void **state)
@@ -951,6 +1034,8 @@ int main(void)
 	    cmocka_unit_test(test_defrag_delalloc_tail),
 	    cmocka_unit_test(test_compact),
 	    cmocka_unit_test(test_compact_evict),
+	    cmocka_unit_test(test_compact_parts_last),
+	    cmocka_unit_test(test_compact_evict_no_parts),
 	    cmocka_unit_test(test_compact_in_place),
 	    cmocka_unit_test(test_compact_fixed),
 	    cmocka_unit_test(test_keep_group_free),
