@@ -117,7 +117,12 @@ vol_require_root() {
 # device, so a test that kills a run and checks that the next one reports
 # the restore would race with the relayouts of tests running in parallel
 # (make -j check); the volume locks there are private to the test too.
+# The namespace starts with a copy of every mount, those of the other
+# tests' volumes too: a copy keeps a filesystem mounted after its test
+# unmounts it (XFS then leaves its log dirty for that test's fsck), so
+# the copies of loop-device mounts are detached first thing.
 vol_private_run_dir() {
+	local t
 	if [ -z "${RL_VOL_PRIVATE_RUN:-}" ]; then
 		command -v unshare >/dev/null ||
 			vol_skip "unshare (util-linux) not installed"
@@ -125,6 +130,10 @@ vol_private_run_dir() {
 		RL_VOL_PRIVATE_RUN=1 exec unshare -m --propagation private \
 			bash "$0" "$@"
 	fi
+	findmnt -rn -o SOURCE,TARGET | awk '$1 ~ /^\/dev\/loop/ { print $2 }' |
+		sort -r | while read -r t; do
+		umount -l "$(printf '%b' "$t")" 2>/dev/null
+	done
 	mount -t tmpfs -o mode=0700,size=1m relayout-test-run /run/relayout ||
 		vol_skip "cannot mount a private tmpfs on /run/relayout"
 }
