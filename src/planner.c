@@ -2139,6 +2139,10 @@ static uint64_t window_cost(struct pl_ctx *c, const struct evict *ev,
  * into the window): *goal the window's start, the count of pieces moved;
  * 0 with *goal UINT64_MAX when no window is within the budget (at most
  * half the item's bytes). */
+/* Extents a file's inode holds without an extent-tree (ext4) or bmap
+ * btree block (XFS holds more; the same limit keeps plans simple). */
+#define PL_INODE_EXTENTS 4
+
 static bool too_many_parts(struct pl_ctx *c, const struct pitem *x, uint64_t lo,
                            uint64_t hi);
 
@@ -2189,15 +2193,18 @@ static int evict_window(struct pl_ctx *c, struct evict *ev,
 	 * when they leave its file with more extents than its inode holds,
 	 * the filesystem allocates a tree block next to the file's old place
 	 * -- in the window, before x moves there (x's step then fails): then
-	 * no window. */
+	 * no window. (Whole: no longer than the largest run outside it.) */
+	uint64_t maxrun = 0;
+
+	if (largest_run(c, lo, hi, &maxrun) == UINT64_MAX)
+		maxrun = 0;
 	for (size_t i = 0; i < ev->n; i++) {
 		const struct rpiece *q = &ev->low[i];
 		struct pitem pi = {q->id, q->logical, q->len, q->physical};
 
 		if (ev->gone[i] || q->physical >= bw + x->len ||
-		    q->physical + q->len <= bw ||
-		    pl_find_target(c, q->len, q->physical, lo, hi) !=
-		        UINT64_MAX ||
+		    q->physical + q->len <= bw || q->len <= maxrun ||
+		    c->next[q->id] > PL_INODE_EXTENTS || /* a tree already */
 		    !too_many_parts(c, &pi, lo, hi))
 			continue;
 		c->avoid_lo = slo;
@@ -2245,10 +2252,6 @@ static int evict_window(struct pl_ctx *c, struct evict *ev,
 		*goal = bw;
 	return moved;
 }
-
-/* Extents a file's inode holds without an extent-tree (ext4) or bmap
- * btree block (XFS holds more; the same limit keeps plans simple). */
-#define PL_INODE_EXTENTS 4
 
 static int cmp_run_len_desc(const void *a, const void *b)
 {
@@ -2338,17 +2341,24 @@ static int place_items(struct pl_ctx *c, const struct pitem *it, size_t n,
 		uint64_t off = it[i].off, left = it[i].len, run, take;
 		uint64_t goal = pl_find_target(c, left, it[i].phys, lo, hi);
 
+		/* in parts, would the file need more extents than its
+		 * inode holds? (-1: not known yet; the answer holds while
+		 * the predicted map is unchanged) */
+		int many = -1;
+
 		if (goal == UINT64_MAX && ev) {
 			r = evict_window(c, ev, &it[i], lo, hi, false, &goal);
-			/* in parts, the file would need more extents than
-			 * its inode holds: an extent-tree block the
-			 * filesystem puts next to the extent just allocated,
-			 * often another target. Then out of the way even
-			 * beyond the budget. */
-			if (r == 0 && goal == UINT64_MAX &&
-			    too_many_parts(c, &it[i], lo, hi))
-				r = evict_window(c, ev, &it[i], lo, hi, true,
-				                 &goal);
+			/* then an extent-tree block the filesystem puts next
+			 * to the extent just allocated, often another
+			 * target: out of the way even beyond the budget */
+			if (r == 0 && goal == UINT64_MAX) {
+				many = too_many_parts(c, &it[i], lo, hi);
+				if (many)
+					r = evict_window(c, ev, &it[i], lo, hi,
+					                 true, &goal);
+				if (r != 0)
+					many = -1;
+			}
 			if (r < 0)
 				goto fail;
 			evicted += r;
@@ -2357,7 +2367,8 @@ static int place_items(struct pl_ctx *c, const struct pitem *it, size_t n,
 		bool tail = false;
 		if (goal == UINT64_MAX) {
 			split++;
-			tail = too_many_parts(c, &it[i], lo, hi);
+			tail = many >= 0 ? many
+			                 : too_many_parts(c, &it[i], lo, hi);
 		}
 		while (left) {
 			take = left;

@@ -8,39 +8,26 @@
 #include <unistd.h>
 #include "layout_model.h"
 
-/* Free records of [lo, hi) into the model. */
-static void model_refresh_free(struct lm_model *m, const char *mnt, uint64_t lo,
-                               uint64_t hi)
+/* Free records of [lo, hi) into the model, read in one walk. 0 or -errno
+ * (m unchanged). */
+static int model_refresh_free(struct lm_model *m, const char *mnt, uint64_t lo,
+                              uint64_t hi)
 {
-	struct rl_free_extent fe[256];
-	uint32_t bs = lm_geometry(m)->fs.block_size;
-	int n = rl_get_free_blocks(mnt, lo, hi, 256, fe);
+	struct rl_free_extent *fe = NULL;
+	size_t n = 0;
+	int r = rl_free_list(mnt, lo, hi, &fe, &n);
 
-	if (n >= 0 && n < 256) {
-		lm_refresh_free(m, lo, hi, fe, (size_t)n);
-	} else if (n == 256 && bs && hi - lo >= 2 * (uint64_t)bs) {
-		/* the answer may go on: each half on its own */
-		uint64_t mid = lo + (hi - lo) / 2 / bs * bs;
-
-		model_refresh_free(m, mnt, lo, mid);
-		model_refresh_free(m, mnt, mid, hi);
-	}
+	if (r == 0)
+		r = lm_refresh_free(m, lo, hi, fe, n);
+	free(fe);
+	return r;
 }
 
 int tx_model_refresh_free_all(struct lm_model *m, const char *mnt)
 {
 	uint64_t size = lm_geometry(m)->fs.size;
-	struct rl_free_extent *fe = NULL;
-	size_t n = 0;
-	int r;
 
-	if (!size)
-		return -EINVAL;
-	r = rl_free_list(mnt, 0, size, &fe, &n);
-	if (r == 0)
-		r = lm_refresh_free(m, 0, size, fe, n);
-	free(fe);
-	return r;
+	return size ? model_refresh_free(m, mnt, 0, size) : -EINVAL;
 }
 
 void tx_model_refresh_file(struct lm_model *m, const struct tx_step *st,
@@ -67,11 +54,11 @@ void tx_model_refresh_free(struct lm_model *m, const char *mnt,
                            const struct tx_step *st)
 {
 	for (size_t k = 0; k < st->range.nbefore; k++)
-		model_refresh_free(m, mnt, st->range.before[k].physical,
-		                   st->range.before[k].physical +
-		                       st->range.before[k].length);
+		(void)model_refresh_free(m, mnt, st->range.before[k].physical,
+		                         st->range.before[k].physical +
+		                             st->range.before[k].length);
 	for (size_t k = 0; k < st->range.ntarget; k++)
-		model_refresh_free(m, mnt, st->range.target[k].physical,
-		                   st->range.target[k].physical +
-		                       st->range.target[k].length);
+		(void)model_refresh_free(m, mnt, st->range.target[k].physical,
+		                         st->range.target[k].physical +
+		                             st->range.target[k].length);
 }
