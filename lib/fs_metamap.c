@@ -381,15 +381,37 @@ static uint64_t xfs_fsb_byte(const struct rl_xfs_fsop_geom *x,
 	return (ag * x->agblocks + agbno) * x->blocksize;
 }
 
+/* The clusters of an inode chunk that have inodes in use, as "inodes". */
+struct chunk_emit {
+	rl_space_cb cb;
+	void *arg;
+	uint32_t inopb, per, bs;
+};
+
+static int chunk_emit_cb(uint64_t startino, uint64_t allocmask, uint64_t addr,
+                         void *arg)
+{
+	struct chunk_emit *ce = arg;
+	int r = 0;
+
+	(void)startino;
+	for (uint32_t k = 0; r == 0 && k < 64; k += ce->per) {
+		uint64_t m =
+		    ce->per >= 64 ? ~0ull : ((1ull << ce->per) - 1) << k;
+		/* allocmask: 1 = inode in use */
+		if ((allocmask & m) == 0)
+			continue;
+		r = emit(ce->cb, ce->arg,
+		         addr + (uint64_t)k / ce->inopb * ce->bs,
+		         (uint64_t)ce->per / ce->inopb * ce->bs, 0, "inodes");
+	}
+	return r;
+}
+
 static int xfs_meta_walk(const struct rl_fs_info *fs, rl_space_cb cb, void *arg)
 {
 	struct rl_xfs_fsop_geom x;
-	struct rl_xfs_inogrp grp[256];
-	struct rl_xfs_fsop_bulkreq req;
-	__u64 last = 0;
-	uint32_t per;
 	uint32_t agblklog = fs->xfs_agblklog, inopb;
-	int32_t got = 0;
 	int fd, r = 0;
 
 	fd = open(fs->mountpoint, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
@@ -423,34 +445,13 @@ static int xfs_meta_walk(const struct rl_fs_info *fs, rl_space_cb cb, void *arg)
 	 * look the same). An inode cluster is 32 inodes (XFS's 8 KiB of
 	 * 256-byte inodes, scaled with the inode size) or one block: every
 	 * cluster with an inode in use is reported whole. */
-	per = inopb > 32 ? inopb : 32;
-	if (per > 64)
-		per = 64;
-	for (;;) {
-		memset(&req, 0, sizeof(req));
-		req.lastip = &last;
-		req.icount = (int32_t)(sizeof(grp) / sizeof(grp[0]));
-		req.ubuffer = grp;
-		req.ocount = &got;
-		if (r || ioctl(fd, RL_XFS_IOC_FSINUMBERS, &req) < 0 || got <= 0)
-			break;
-		for (int32_t i = 0; r == 0 && i < got; i++) {
-			uint64_t blk = grp[i].xi_startino >> fs->xfs_inopblog;
-
-			for (uint32_t k = 0; r == 0 && k < 64; k += per) {
-				uint64_t m = per >= 64
-				                 ? ~0ull
-				                 : ((1ull << per) - 1) << k;
-				/* allocmask: 1 = inode in use */
-				if ((grp[i].xi_allocmask & m) == 0)
-					continue;
-				r = emit(
-				    cb, arg,
-				    xfs_fsb_byte(&x, agblklog, blk + k / inopb),
-				    (uint64_t)per / inopb * x.blocksize, 0,
-				    "inodes");
-			}
-		}
+	if (r == 0) {
+		struct chunk_emit ce = {
+		    .cb = cb, .arg = arg, .inopb = inopb, .bs = x.blocksize};
+		ce.per = inopb > 32 ? inopb : 32;
+		if (ce.per > 64)
+			ce.per = 64;
+		r = rl_inode_chunks(fs, 0, UINT64_MAX, chunk_emit_cb, &ce);
 	}
 out:
 	close(fd);

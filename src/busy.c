@@ -11,8 +11,20 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/sysmacros.h>
 #include <unistd.h>
 #include "mem.h"
+
+static int add_id(struct busy_set *b, dev_t dev, ino_t ino, enum busy_kind k)
+{
+	if (mem_grow(&b->ids, &b->cap, b->n + 1, sizeof(*b->ids)) < 0)
+		return -ENOMEM;
+	b->ids[b->n].dev = dev;
+	b->ids[b->n].ino = ino;
+	b->ids[b->n].kind = k;
+	b->n++;
+	return 0;
+}
 
 static int add(struct busy_set *b, const struct stat *st, enum busy_kind k)
 {
@@ -109,6 +121,116 @@ int busy_load(struct busy_set *b)
 	return r;
 }
 
+/* The inodes an inotify or fanotify descriptor watches, from its fdinfo
+ * lines ("inotify wd:1 ino:1a2b sdev:700001 ..."; sdev is the kernel's
+ * device number, major above 20 bits). */
+static int add_watches(struct busy_set *b, int procfd, const char *pid,
+                       const char *fd, dev_t dev)
+{
+	char path[320], line[512];
+	FILE *f;
+	int r = 0, ffd;
+
+	snprintf(path, sizeof(path), "%s/fdinfo/%s", pid, fd);
+	ffd = openat(procfd, path, O_RDONLY | O_CLOEXEC);
+	if (ffd < 0)
+		return 0;
+	f = fdopen(ffd, "r");
+	if (!f) {
+		close(ffd);
+		return 0;
+	}
+	while (r == 0 && fgets(line, sizeof(line), f)) {
+		char *p = strstr(line, " ino:"), *q = strstr(line, " sdev:");
+		unsigned long long ino;
+		unsigned long sdev;
+
+		if ((strncmp(line, "inotify ", 8) &&
+		     strncmp(line, "fanotify ", 9)) ||
+		    !p || !q)
+			continue;
+		ino = strtoull(p + 5, NULL, 16);
+		sdev = strtoul(q + 6, NULL, 16);
+		if (makedev(sdev >> 20, sdev & 0xfffff) == dev)
+			r = add_id(b, dev, (ino_t)ino, BUSY_OPEN);
+	}
+	fclose(f);
+	return r;
+}
+
+/* One process's descriptors, working and root directories on dev. */
+static int add_process(struct busy_set *b, int procfd, const char *pid,
+                       dev_t dev)
+{
+	static const char *const links[] = {"cwd", "root"};
+	char path[320];
+	struct stat st;
+	struct dirent *e;
+	DIR *d;
+	int r = 0, dfd;
+
+	for (size_t i = 0; r == 0 && i < 2; i++) {
+		snprintf(path, sizeof(path), "%s/%s", pid, links[i]);
+		if (fstatat(procfd, path, &st, 0) == 0 && st.st_dev == dev)
+			r = add_id(b, dev, st.st_ino, BUSY_OPEN);
+	}
+	snprintf(path, sizeof(path), "%s/fd", pid);
+	dfd = openat(procfd, path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (dfd < 0)
+		return r;
+	d = fdopendir(dfd);
+	if (!d) {
+		close(dfd);
+		return r;
+	}
+	while (r == 0 && (e = readdir(d))) {
+		char target[64];
+		ssize_t n;
+
+		if (e->d_name[0] == '.')
+			continue;
+		if (fstatat(dirfd(d), e->d_name, &st, 0) == 0 &&
+		    st.st_dev == dev) {
+			r = add_id(b, dev, st.st_ino, BUSY_OPEN);
+			continue;
+		}
+		n = readlinkat(dirfd(d), e->d_name, target, sizeof(target) - 1);
+		if (n > 0) {
+			target[n] = '\0';
+			if (strstr(target, "inotify") ||
+			    strstr(target, "fanotify"))
+				r = add_watches(b, procfd, pid, e->d_name, dev);
+		}
+	}
+	closedir(d);
+	return r;
+}
+
+int busy_load_open(struct busy_set *b, dev_t dev)
+{
+	char self[32];
+	int procfd = open("/proc", O_RDONLY | O_DIRECTORY | O_CLOEXEC), r = 0;
+	struct dirent *e;
+	DIR *d;
+
+	if (procfd < 0)
+		return 0;
+	d = fdopendir(procfd);
+	if (!d) {
+		close(procfd);
+		return 0;
+	}
+	snprintf(self, sizeof(self), "%d", (int)getpid());
+	while (r == 0 && (e = readdir(d))) {
+		if (!isdigit((unsigned char)e->d_name[0]) ||
+		    !strcmp(e->d_name, self))
+			continue;
+		r = add_process(b, dirfd(d), e->d_name, dev);
+	}
+	closedir(d);
+	return r;
+}
+
 enum busy_kind busy_find(const struct busy_set *b, dev_t dev, ino_t ino)
 {
 	for (size_t i = 0; i < b->n; i++)
@@ -145,6 +267,9 @@ const char *busy_reason(enum busy_kind k)
 	case BUSY_PROGRAM:
 		return "the executable of a running program (ETXTBSY: the "
 		       "kernel lets no one write it while it runs)";
+	case BUSY_OPEN:
+		return "open in a process (a descriptor, a working "
+		       "directory or an inotify watch)";
 	default:
 		return rl_strerror(-ETXTBSY);
 	}

@@ -14,7 +14,7 @@
 #include <stdio.h>
 #include <sys/types.h>
 
-enum busy_kind { BUSY_NONE = 0, BUSY_SWAP, BUSY_PROGRAM };
+enum busy_kind { BUSY_NONE = 0, BUSY_SWAP, BUSY_PROGRAM, BUSY_OPEN };
 
 struct busy_id {
 	dev_t dev;
@@ -38,6 +38,12 @@ int busy_load(struct busy_set *b);
  * line, then the path, octal escapes such as \040 for a blank, and
  * columns) that exist. 0 or -ENOMEM. */
 int busy_add_swaps(struct busy_set *b, FILE *f);
+/* Add what processes hold on the filesystem dev (BUSY_OPEN; files and
+ * directories): open descriptors, working and root directories, and the
+ * inodes inotify and fanotify watch, of every process whose /proc entries
+ * may be read. A snapshot: what is opened later is not in it. 0 or
+ * -ENOMEM. */
+int busy_load_open(struct busy_set *b, dev_t dev);
 enum busy_kind busy_find(const struct busy_set *b, dev_t dev, ino_t ino);
 void busy_free(struct busy_set *b);
 

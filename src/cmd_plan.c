@@ -50,6 +50,11 @@ const struct cmd_opt cmd_opts_evacuate[] = {
 };
 const struct cmd_opt cmd_opts_shrink[] = {
     {"unshare", NULL, "move shared (reflinked) extents too (copies them)"},
+    {"move-inodes", NULL,
+     "XFS: give the files and directories whose inodes or directory "
+     "blocks lie from SIZE on new inodes below it first (their inode "
+     "numbers and ctime change; open, hard-linked and immutable files "
+     "keep theirs, and are named)"},
     PLAN_APPLY_OPTS,
     {NULL, NULL, NULL},
 };

@@ -11,8 +11,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
+#include "cmd_inodes.h"
 #include "cmd_plan.h"
 #include "commands.h"
 #include "layout_model.h"
@@ -28,6 +30,7 @@
 /* XFS inodes are allocated in chunks of 64 (xfs_ialloc_check_shrink
  * refuses a new end inside one, even a sparse one). */
 #define SHRINK_XFS_INODES_PER_CHUNK 64
+#define MIB                         (1024ull * 1024)
 
 /* The highest block in a range that cannot move, and why. */
 struct shrink_pin {
@@ -36,6 +39,10 @@ struct shrink_pin {
 	enum lm_owner_kind kind;
 	uint32_t file;
 	const char *label, *why;
+	const struct inodes_report *ir; /* --move-inodes: directories and
+	                                   the inode chunks it clears leave */
+	uint64_t unknown_end; /* with ir: the end of the highest block in
+	                         use the kernel does not name */
 };
 
 static int pin_cb(const struct lm_owner *o, void *arg)
@@ -48,6 +55,21 @@ static int pin_cb(const struct lm_owner *o, void *arg)
 	if (o->kind == LM_OWN_FILE &&
 	    pl_unmovable(p->ctx, o->file, &why) == PL_MOVABLE)
 		return 0;
+	if (p->ir && o->kind == LM_OWN_FILE &&
+	    S_ISDIR(lm_file(p->ctx->m, o->file)->mode))
+		return 0;
+	/* a chunk whose inodes all leave, and its clusters not in use */
+	if (p->ir && o->kind != LM_OWN_FILE &&
+	    inodes_in_clear(p->ir, o->start, o->length))
+		return 0;
+	/* without the reverse-mapping btree the kernel does not name the
+	 * btree blocks of the files' and directories' extent maps (which
+	 * leave with them) nor those of the free space (which stay) */
+	if (p->ir && o->kind == LM_OWN_UNKNOWN) {
+		if (o->start + o->length > p->unknown_end)
+			p->unknown_end = o->start + o->length;
+		return 0;
+	}
 	if (o->start + o->length <= p->end)
 		return 0;
 	p->start = o->start;
@@ -77,8 +99,10 @@ static void pin_text(struct rl_session *s, const struct shrink_pin *p,
 		break;
 	default:
 		snprintf(buf, size,
-		         "blocks no file owns: inodes or filesystem "
-		         "metadata (XFS inode chunks cannot be moved)");
+		         "blocks in use that the kernel does not name "
+		         "(without XFS's reverse-mapping btree: inode "
+		         "clusters, free-space btree blocks and their free "
+		         "list, or a file's extent-map btree blocks)");
 		break;
 	}
 }
@@ -184,7 +208,8 @@ static uint64_t evac_start(struct rl_session *s, uint64_t ag0, uint64_t pf,
  * rounded up to a whole inode chunk, and the free space the AG must keep
  * (reserve_floor). 0 or -errno (reported); *why: what bounds it. */
 static int xfs_floor(struct rl_session *s, const struct cmd_call *c,
-                     uint64_t *pf, uint64_t *floor, char *why, size_t wlen)
+                     const struct inodes_report *ir, uint64_t *pf,
+                     uint64_t *floor, char *why, size_t wlen)
 {
 	const struct rl_fs_info *fs = &s->fs;
 	uint64_t bs = fs->block_size, ag0, chunk;
@@ -213,6 +238,7 @@ static int xfs_floor(struct rl_session *s, const struct cmd_call *c,
 		return r;
 	memset(&pin, 0, sizeof(pin));
 	pin.ctx = &ctx;
+	pin.ir = ir;
 	r = fs->size > ag0 ? lm_owners(m, ag0, fs->size, pin_cb, &pin) : 0;
 	*floor = ag0 + SHRINK_XFS_MIN_AG_BLOCKS * bs;
 	size_text(ag0, fs->block_size, a, sizeof(a));
@@ -240,6 +266,19 @@ static int xfs_floor(struct rl_session *s, const struct cmd_call *c,
 			         pin.start, pin.end, what);
 		}
 	}
+	if (ir && ir->stays && (ir->stays + bs - 1) / bs * bs > *floor) {
+		*floor = (ir->stays + bs - 1) / bs * bs;
+		snprintf(why, wlen, "%s", ir->stays_why);
+	}
+	if (ir && pin.unknown_end > *floor && !s->json)
+		fprintf(s->out,
+		        "note: blocks in use up to 0x%" PRIx64
+		        " that the kernel does not name (without the "
+		        "reverse-mapping btree: the extent-map btree blocks "
+		        "of files and directories, which leave with their new "
+		        "inodes, or free-space btree blocks, which stay): if "
+		        "some stay, the shrink stops after the new inodes\n",
+		        pin.unknown_end);
 	session_plan_fini(&ctx, &hooks);
 	if (r < 0) {
 		session_error(s, "cannot read the layout: %s", rl_strerror(r));
@@ -342,6 +381,26 @@ static void shrink_json(struct rl_session *s, const struct shrink_req *q,
 	out_json_emit(s, o);
 }
 
+/* After the moves, when SIZE cannot be had: what is in the way now (the
+ * moves may have made an inode chunk there, the free-space btrees may
+ * keep blocks there) and the smallest size reachable without moving
+ * more, said as a note. */
+static void reachable_now(struct rl_session *s, const struct cmd_call *c,
+                          uint64_t want)
+{
+	uint64_t fl, pf;
+	char why[1024], a[96];
+
+	if (!s->model ||
+	    xfs_floor(s, c, NULL, &pf, &fl, why, sizeof(why)) < 0 || fl <= want)
+		return;
+	size_text(fl, s->fs.block_size, a, sizeof(a));
+	fprintf(s->err,
+	        "relayout: note: the smallest size reachable now is %s: %s%s\n",
+	        a, OUT_ESC(why),
+	        fl < s->fs.size ? " ('shrink' to it moves nothing more)" : "");
+}
+
 static enum cmd_status shrink_xfs(struct rl_session *s,
                                   const struct cmd_call *c,
                                   const struct shrink_req *q)
@@ -420,6 +479,7 @@ static enum cmd_status shrink_xfs(struct rl_session *s,
 			              "' shows what is there; 'undo' moves the "
 			              "data back)",
 			              want, old, want, old);
+			reachable_now(s, c, want);
 			return CMD_FAIL;
 		}
 		if (f < need) {
@@ -462,23 +522,8 @@ static enum cmd_status shrink_xfs(struct rl_session *s,
 		                 : "");
 		cmd_root_hint(s, r);
 		rescan(s);
-		if (r == -ENOSPC && s->model) {
-			uint64_t fl;
-			char why[1024];
-
-			/* what is in the way now (the moves may have made
-			 * an inode chunk there: their space files) */
-			uint64_t pf;
-
-			if (xfs_floor(s, c, &pf, &fl, why, sizeof(why)) == 0 &&
-			    fl > want) {
-				size_text(fl, s->fs.block_size, a, sizeof(a));
-				fprintf(s->err,
-				        "relayout: note: the smallest size "
-				        "reachable now is %s: %s\n",
-				        a, OUT_ESC(why));
-			}
-		}
+		if (r == -ENOSPC)
+			reachable_now(s, c, want);
 		return CMD_FAIL;
 	}
 	rescan(s);
@@ -549,12 +594,83 @@ static enum cmd_status shrink_ext4(struct rl_session *s,
 	return CMD_OK;
 }
 
+/* Where --move-inodes starts: below SIZE by the free space the last AG
+ * must keep when shrunk to SIZE (the evacuation may need that much more
+ * room below SIZE, evac_start), not below the last AG. */
+static uint64_t inodes_from(struct rl_session *s, uint64_t want)
+{
+	uint64_t ag0 = (s->fs.group_count - 1) * s->fs.group_size, need = 0;
+	int fd = open(s->fs.mountpoint, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+
+	if (fd >= 0) {
+		if (rl_fs_shrink_reserve(fd, want, &need) < 0)
+			need = 0;
+		close(fd);
+	}
+	need = (need + MIB - 1) / MIB * MIB;
+	return want - ag0 > need ? want - need : ag0;
+}
+
+/* --move-inodes: the files and directories whose inodes (or directory
+ * blocks) lie in [SIZE, end) get new inodes below it (ir: what the dry
+ * run found), then the layout is read again and the smallest size
+ * worked out anew (q->pf, q->floor). 0, or -1 (reported). */
+static int shrink_inodes(struct rl_session *s, const struct cmd_call *c,
+                         struct shrink_req *q, const struct inodes_report *ir)
+{
+	struct inodes_report done;
+	char why[1024] = "", b[96];
+	int r;
+
+	if (!s->json)
+		fprintf(s->out,
+		        "%s %zu files and %zu directories new inodes below "
+		        "SIZE (inode chunks from SIZE on: %zu, of which %zu "
+		        "%s free; their inode numbers and ctime change)\n",
+		        q->dry ? "would give" : "giving", ir->files, ir->dirs,
+		        ir->chunks, ir->chunks_clear,
+		        q->dry ? "would then be" : "are then");
+	if (q->dry) {
+		if (!s->json)
+			fprintf(
+			    s->out,
+			    "(the evacuation below is planned on the layout "
+			    "as it is now: the directories and inode chunks "
+			    "it says cannot move get new inodes first)\n");
+		return 0;
+	}
+	r = inodes_move(s, inodes_from(s, q->want), q->old, false, &done);
+	free(done.clear);
+	if (!s->json)
+		fprintf(s->out,
+		        "gave %zu files and %zu directories new inodes; %zu "
+		        "kept theirs\n",
+		        done.files, done.dirs, done.skipped);
+	rescan(s);
+	if (r < 0 || !s->model)
+		return -1;
+	if (xfs_floor(s, c, NULL, &q->pf, &q->floor, why, sizeof(why)) < 0)
+		return -1;
+	if (q->want < q->floor) {
+		size_text(q->floor, s->fs.block_size, b, sizeof(b));
+		session_error(s,
+		              "after the new inodes, cannot shrink below %s: "
+		              "%s; nothing was moved (the files keep their "
+		              "new inodes)",
+		              b, why);
+		return -1;
+	}
+	return 0;
+}
+
 enum cmd_status cmd_shrink(struct rl_session *s, const struct cmd_call *c)
 {
 	struct shrink_req q = {.old = s->fs.size,
 	                       .dry = cmd_has_opt(c, "dry-run", NULL)};
 	uint64_t want, floor = 0, pf = 0, min_blocks, bs = s->fs.block_size;
 	char why[1024] = "", a[96], b[96];
+	bool mv = cmd_has_opt(c, "move-inodes", NULL);
+	struct inodes_report ir;
 
 	switch (s->fs.type) {
 	case RL_FS_BTRFS:
@@ -587,9 +703,20 @@ enum cmd_status cmd_shrink(struct rl_session *s, const struct cmd_call *c)
 		              a);
 		return CMD_USAGE;
 	}
+	if (mv && s->fs.type != RL_FS_XFS) {
+		session_error(s, "--move-inodes is for XFS (ext4 moves its "
+		                 "inodes itself when resize2fs shrinks it)");
+		return CMD_USAGE;
+	}
+	memset(&ir, 0, sizeof(ir));
 	if (s->fs.type == RL_FS_XFS) {
-		if (xfs_floor(s, c, &pf, &floor, why, sizeof(why)) < 0)
-			return CMD_FAIL;
+		/* with --move-inodes: what stays after the files and
+		 * directories in the way got new inodes */
+		if ((mv && inodes_move(s, inodes_from(s, want), s->fs.size,
+		                       true, &ir) < 0) ||
+		    xfs_floor(s, c, mv ? &ir : NULL, &pf, &floor, why,
+		              sizeof(why)) < 0)
+			goto fail;
 	} else {
 		min_blocks = resize2fs_min(s->fs.device);
 		floor = min_blocks * bs;
@@ -604,7 +731,7 @@ enum cmd_status cmd_shrink(struct rl_session *s, const struct cmd_call *c)
 		              "cannot shrink below %s now: %s; nothing was "
 		              "changed",
 		              b, why);
-		return CMD_FAIL;
+		goto fail;
 	}
 	if (!s->json) {
 		char w[96];
@@ -619,7 +746,13 @@ enum cmd_status cmd_shrink(struct rl_session *s, const struct cmd_call *c)
 	q.want = want;
 	q.floor = floor;
 	q.pf = pf;
+	if (mv && shrink_inodes(s, c, &q, &ir) < 0)
+		goto fail;
+	free(ir.clear);
 	if (s->fs.type == RL_FS_XFS)
 		return shrink_xfs(s, c, &q);
 	return shrink_ext4(s, c, &q);
+fail:
+	free(ir.clear);
+	return CMD_FAIL;
 }

@@ -87,7 +87,7 @@ struct scan_ctx {
 	size_t nino, icap;
 };
 
-static int open_beneath(int rootfd, const char *path, int flags)
+int scan_open_beneath(int rootfd, const char *path, int flags)
 {
 	struct open_how how = {
 	    .flags = (uint64_t)flags,
@@ -472,8 +472,8 @@ static void scan_dir(struct scan_ctx *c, struct batch *b, char *path)
 	self = batch_new(b, path, plen, NULL);
 	if (!self)
 		goto oom;
-	fd = open_beneath(c->rootfd, path,
-	                  O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	fd = scan_open_beneath(c->rootfd, path,
+	                       O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 	if (fd == -EXDEV) { /* a mount point appeared: not ours */
 		batch_drop(b);
 		b->mounts++;

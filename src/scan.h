@@ -43,4 +43,9 @@ struct scan_opts {
 int scan_volume(const struct rl_fs_info *fs, const struct scan_opts *o,
                 struct lm_model **out, struct scan_stats *st);
 
+/* path (relative to the directory rootfd) opened with flags, never
+ * leaving rootfd, never through a symbolic link, never into another
+ * mount (openat2). The descriptor or -errno. */
+int scan_open_beneath(int rootfd, const char *path, int flags);
+
 #endif

@@ -577,6 +577,72 @@ int rl_fs_shrink(int fd, uint64_t new_size);
  * inside the last AG). */
 int rl_fs_shrink_reserve(int fd, uint64_t new_size, uint64_t *bytes);
 
+/* --------------------------------------------------------------- inodes */
+
+/* The byte address of the block holding inode ino on the XFS fs describes
+ * (rl_fs_probe), or UINT64_MAX when that is not known (not XFS). */
+uint64_t rl_inode_addr(const struct rl_fs_info *fs, uint64_t ino);
+
+/* An XFS inode chunk: 64 inodes from startino, allocmask bit k set when
+ * inode startino + k is in use; addr: its first block's byte address. */
+typedef int (*rl_chunk_cb)(uint64_t startino, uint64_t allocmask, uint64_t addr,
+                           void *arg);
+/* Call cb for each inode chunk of the XFS fs describes whose first block
+ * lies in [start, end), in inode order (XFS_IOC_FSINUMBERS); a non-zero
+ * return from cb stops the walk and is returned. 0, -EOPNOTSUPP (not
+ * XFS) or -errno. */
+int rl_inode_chunks(const struct rl_fs_info *fs, uint64_t start, uint64_t end,
+                    rl_chunk_cb cb, void *arg);
+
+/* Give the regular file name in the directory dirfd a new inode: XFS
+ * cannot move an inode, and frees an inode chunk when its last inode is
+ * freed, so this is how an inode chunk leaves a range (a shrink's). The
+ * new inode is an O_TMPFILE made in the directory stagefd (on XFS it is
+ * taken from stagefd's allocation group); it gets the old one's owner,
+ * mode, extended attributes (ACLs, security labels), FS_IOC_FSGETXATTR
+ * flags, extent size hint and project id, its data (shared with FICLONE
+ * where the filesystem has reflink, else copied with its holes), size,
+ * atime and mtime, and is fsync'ed; then it takes the name's place with
+ * RENAME_EXCHANGE and the old inode is unlinked. The inode number, ctime
+ * and birth time change; dirfd's atime and mtime are put back.
+ * All of it happens under a write lease on the old inode (F_SETLEASE:
+ * granted only while nobody else has the file open or mapped; broken by
+ * an open or truncate from anyone): a lease broken before the exchange
+ * was checked gives the name back its old inode, and whoever opened it
+ * waits for the lease and then finds the old inode in its place. The
+ * lease break signals the caller (SIGIO, whose default action ends the
+ * process): the caller ignores or handles SIGIO first.
+ * A new inode whose block lies in [avoid_start, avoid_end) is not used
+ * (-ENOSPC: no inode outside the range could be had there).
+ * Returns 0 (*new_ino: the new inode number) or -errno, and then the
+ * file is as it was: -EINVAL not a regular file (or a name with '/'),
+ * -EXDEV not on fs, -EMLINK more than one hard link, -EPERM immutable or
+ * append-only, -EBUSY open by someone (or opened meanwhile), -ESTALE
+ * the name was renamed meanwhile, -ENOSPC as above. */
+int rl_renumber_file(const struct rl_fs_info *fs, int dirfd, const char *name,
+                     int stagefd, uint64_t avoid_start, uint64_t avoid_end,
+                     uint64_t *new_ino);
+
+/* Give the directory name in parentfd a new inode (and new directory
+ * blocks): the empty directory newname in stagefd, made by the caller
+ * (mkdirat; on XFS a new directory's inode is taken from the next
+ * allocation group in turn, so the caller checks where it landed), gets
+ * the old one's owner, mode, extended attributes (default ACLs too) and
+ * inode flags; every entry is renamed into it; it takes the name's place
+ * with RENAME_EXCHANGE; entries made meanwhile in the old one follow; the
+ * old one is removed; atime and mtime of both directories are put back.
+ * While the entries move, a path lookup through the directory can miss
+ * one of them for that moment, and a process whose working directory
+ * (or open descriptor, or inotify watch) is the old directory keeps the
+ * old one, removed: the caller checks there is none first.
+ * Returns 0 (*new_ino) or -errno, and then the directory is as it was
+ * (its entries back in it, newname empty in stagefd): -EXDEV a mount
+ * point or not on fs, -ENOTEMPTY newname is not empty, -EPERM
+ * immutable or append-only, -ESTALE renamed meanwhile, -EBUSY an entry
+ * is a mount point, ... */
+int rl_renumber_dir(const struct rl_fs_info *fs, int parentfd, const char *name,
+                    int stagefd, const char *newname, uint64_t *new_ino);
+
 /* Human-readable text for a relayout return value (negative errno), with
  * the relayout-specific meanings (e.g. -EMLINK: shared extents). */
 const char *rl_strerror(int err);

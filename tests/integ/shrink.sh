@@ -7,6 +7,14 @@
 #    the filesystem is smaller (statfs, XFS geometry via xfs_info), no
 #    file extent lies at or above SIZE (filefrag), every file's md5 is
 #    unchanged, xfs_repair -n is clean;
+#  - XFS --move-inodes: inode chunks and a directory's blocks in the
+#    tail (files made in a directory of the last AG after a filler took
+#    its start): without the option the shrink is refused for the
+#    inodes; the dry run names a hard-linked and an open file that keep
+#    their inodes (and refuses, their chunk stays); once they are gone
+#    the shrink gives the files and the directory new inodes and shrinks:
+#    md5, owner, mode, mtime and extended attributes as before, the inode
+#    numbers new, no inode and no extent at or above SIZE, fsck clean;
 #  - ext4: shrink evacuates and prints the resize2fs steps; running them
 #    (umount, e2fsck -f, resize2fs) succeeds and the data is intact;
 #  - btrfs: refused, pointing at 'btrfs filesystem resize';
@@ -44,6 +52,13 @@ fill() {
 }
 
 export RELAYOUT_JOURNAL_DIR RELAYOUT_STATE_DIR
+
+# out, rc: relayout -e "shrink ARGS"; its lines but the steps on stderr
+shrink_run() {
+	out=$(R -e "shrink $*" "$VOL_MNT" 2>&1)
+	rc=$?
+	echo "$out" | grep -v "^  step" | head -20 >&2
+}
 
 # --------------------------------------------------------------- XFS
 t_xfs() {
@@ -91,9 +106,7 @@ t_xfs() {
 		fail "shrink --dry-run --json: $out"
 	R -e log "$VOL_MNT" 2>/dev/null | grep -q shrink && fail "shrink --dry-run wrote a transaction"
 
-	out=$(R -e "shrink $want" "$VOL_MNT" 2>&1)
-	rc=$?
-	echo "$out" | grep -v "^  step" | head -20 >&2
+	shrink_run "$want"
 	[ $rc = 0 ] || fail "shrink $want: rc $rc"
 	after=$(xfs_info "$VOL_MNT" | sed -n 's/^data *= *bsize=[0-9]* *blocks=\([0-9]*\).*/\1/p')
 	[ "$after" = $((want / bs)) ] || fail "after shrink: $after blocks (xfs_info), want $((want / bs))"
@@ -120,6 +133,107 @@ t_xfs() {
 	vol_fsck
 }
 
+# --------------------------------------------------- XFS --move-inodes
+# "path mode uid:gid mtime xattrs md5" of everything under top, by path
+# (directories: no md5).
+attrs() {
+	(cd "$VOL_MNT/top" && find . -mindepth 1 | sort | while IFS= read -r f; do
+		printf '%s %s %s ' "$f" "$(stat -c '%a %u:%g %Y' "$f")" \
+			"$(getfattr --absolute-names -d -m - "$f" 2>/dev/null | grep -v '^#' | tr '\n' ' ')"
+		if [ -f "$f" ]; then md5sum <"$f"; else echo; fi
+	done)
+}
+
+t_xfs_inodes() {
+	local bs ag agino want out rc i ino before ino_before dir_before sleeper
+	vol_create xfs 512
+	RELAYOUT_JOURNAL_DIR=$VOL_DIR/journal RELAYOUT_STATE_DIR=$VOL_DIR/state
+	vol__umount "$VOL_MNT" nolazy || vol_fail "umount"
+	mkfs.xfs -q -f -m reflink=1 -i size=512 -d agcount=2 "$VOL_DEV" >/dev/null || vol_fail "mkfs.xfs agcount=2"
+	mount "$VOL_DEV" "$VOL_MNT" || vol_fail "mount"
+	bs=$(xfs_info "$VOL_MNT" | sed -n 's/^data *= *bsize=\([0-9]*\).*/\1/p')
+	ag=$(xfs_info "$VOL_MNT" | sed -n 's/.*agsize=\([0-9]*\) blks.*/\1/p')
+	# the first inode number of AG 1: AG << (log2 agblocks + log2 inodes per block)
+	agino=$((1 << ($(awk -v a="$ag" 'BEGIN { l = 0; while (2 ^ l < a) l++; print l }') + 3)))
+	# a directory in the last AG (new directories go to the AGs in turn)
+	for ((i = 0; i < 8; i++)); do
+		mkdir "$VOL_MNT/dir$i"
+		if [ "$(stat -c %i "$VOL_MNT/dir$i")" -ge "$agino" ]; then
+			mv "$VOL_MNT/dir$i" "$VOL_MNT/top"
+			break
+		fi
+	done
+	[ -d "$VOL_MNT/top" ] || vol_fail "no directory landed in AG 1"
+	# a filler takes the AG's start; the files made after it get inode
+	# chunks and blocks (the directory's too) behind it, in the tail
+	head -c 150M /dev/zero >"$VOL_MNT/top/filler"
+	sync -f "$VOL_MNT"
+	for ((i = 0; i < 300; i++)); do
+		head -c $((4096 + i * 37)) /dev/urandom >"$VOL_MNT/top/f$i"
+	done
+	# directories made now: those that land in AG 1 get their inodes
+	# in the chunks behind the filler too
+	for ((i = 0; i < 4; i++)); do
+		mkdir "$VOL_MNT/top/sub$i"
+		head -c 5000 /dev/urandom >"$VOL_MNT/top/sub$i/in"
+		setfattr -n user.dir -v "$i" "$VOL_MNT/top/sub$i"
+		touch -d '2002-03-04 05:06:07' "$VOL_MNT/top/sub$i"
+	done
+	chown 1234:5678 "$VOL_MNT/top/f299"
+	chmod 4751 "$VOL_MNT/top/f299"
+	setfattr -n user.relayout -v kept "$VOL_MNT/top/f298" || vol_fail "setfattr"
+	setfattr -n trusted.relayout -v also "$VOL_MNT/top/f298" || vol_fail "setfattr trusted"
+	touch -d '2001-02-03 04:05:06' "$VOL_MNT/top/f297"
+	head -c 1M /dev/urandom | dd of="$VOL_MNT/top/sparse" bs=1M seek=3 status=none
+	ln "$VOL_MNT/top/f296" "$VOL_MNT/top/hl"
+	sleep 600 <"$VOL_MNT/top/f295" &
+	sleeper=$!
+	rm "$VOL_MNT/top/filler"
+	sync -f "$VOL_MNT"
+	# the internal log takes the last AG's first 64 MiB here
+	want=$((ag * bs + (96 << 20)))
+	ino=$(stat -c %i "$VOL_MNT/top/f295")
+	# the files' inodes must lie at or above want for the test to test
+	out=$(R -e "who $want $((2 * ag * bs))" "$VOL_MNT" 2>&1)
+	grep -q "metadata inodes" <<<"$out" || fail "no inode chunk at or above $want: the test does not test: $(head -5 <<<"$out")"
+
+	# without --move-inodes: refused for the inodes, nothing changed
+	before=$(attrs)
+	out=$(R -e "shrink $want" "$VOL_MNT" 2>&1) && fail "shrink $want with inodes in the way accepted: $out"
+	grep -q "cannot shrink below .*inodes" <<<"$out" || fail "shrink refused without naming the inodes: $out"
+
+	# the dry run names what keeps its inode, and refuses for it
+	out=$(R -e "shrink $want --move-inodes --dry-run" "$VOL_MNT" 2>&1)
+	rc=$?
+	grep -q "top/hl.*keeps its inode: hard-linked\|top/f296.*keeps its inode: hard-linked" <<<"$out" ||
+		fail "the dry run does not name the hard-linked file: $out"
+	grep -q "top/f295 .*keeps its inode: open in a process" <<<"$out" ||
+		fail "the dry run does not name the open file: $out"
+	[ $rc != 0 ] || fail "shrink --move-inodes --dry-run accepted although two inode chunks stay: $out"
+	[ "$(attrs)" = "$before" ] || fail "the dry run changed something"
+	[ "$(stat -c %i "$VOL_MNT/top/f295")" = "$ino" ] || fail "the dry run gave a file a new inode"
+
+	kill $sleeper
+	wait $sleeper 2>/dev/null
+	rm "$VOL_MNT/top/hl"
+	before=$(attrs)
+	ino_before=$(ls -i "$VOL_MNT/top" | sort -k2)
+	dir_before=$(ls -id "$VOL_MNT"/top/sub* | sort -k2)
+	shrink_run "$want --move-inodes"
+	[ $rc = 0 ] || fail "shrink $want --move-inodes: rc $rc"
+	grep -q "gave [1-9][0-9]* files and [1-9][0-9]* directories new inodes; 0 kept theirs" <<<"$out" ||
+		fail "no count of the new inodes (files and directories): $out"
+	[ "$(xfs_info "$VOL_MNT" | sed -n 's/^data *= *bsize=[0-9]* *blocks=\([0-9]*\).*/\1/p')" = $((want / bs)) ] ||
+		fail "not shrunk to $((want / bs)) blocks"
+	[ "$(attrs)" = "$before" ] || fail "mode, owner, mtime, xattrs or data changed: $(diff <(echo "$before") <(attrs) | head -5)"
+	[ "$(ls -i "$VOL_MNT/top" | sort -k2)" != "$ino_before" ] || fail "no file got a new inode"
+	[ "$(ls -id "$VOL_MNT"/top/sub* | sort -k2)" != "$dir_before" ] || fail "no directory got a new inode"
+	[ -z "$(ls -A "$VOL_MNT" | grep -v '^top$\|^dir')" ] || fail "left behind: $(ls -A "$VOL_MNT")"
+	[ "$(highest_extent_end)" -le "$want" ] || fail "a file extent ends above $want"
+	vol_fsck
+	[ "$(attrs)" = "$before" ] || fail "data changed after remount"
+}
+
 # -------------------------------------------------------------- ext4
 t_ext4() {
 	local bs blocks want out before dev
@@ -132,9 +246,7 @@ t_ext4() {
 	want=$((blocks * bs * 3 / 4 / bs * bs))
 	out=$(R -e "shrink --dry-run $want" "$VOL_MNT" 2>&1) || fail "ext4 shrink --dry-run: $out"
 	grep -q "would evacuate" <<<"$out" || fail "ext4 --dry-run: $out"
-	out=$(R -e "shrink $want" "$VOL_MNT" 2>&1)
-	rc=$?
-	echo "$out" | grep -v "^  step" | head -20 >&2
+	shrink_run "$want"
 	[ $rc = 0 ] || fail "ext4 shrink $want: rc $rc"
 	grep -q "^  resize2fs $VOL_DEV $((want / 1024))K$" <<<"$out" ||
 		fail "ext4 shrink does not print the resize2fs command: $out"
@@ -203,9 +315,10 @@ t_sigint() {
 
 vol_require_root
 ran=0
-for t in xfs ext4 btrfs sigint; do
+for t in xfs xfs_inodes ext4 btrfs sigint; do
 	case $t in
 	xfs) tools="mkfs.xfs xfs_info xfs_repair" kind=xfs ;;
+	xfs_inodes) tools="mkfs.xfs xfs_info xfs_repair setfattr getfattr" kind=xfs ;;
 	ext4) tools="mkfs.ext4 resize2fs e2fsck dumpe2fs" kind=ext4 ;;
 	btrfs) tools=mkfs.btrfs kind=btrfs ;;
 	sigint) tools="mkfs.ext4 e2fsck" kind=ext4 ;;

@@ -1,0 +1,490 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* Inodes that sit where they are in the way: where an XFS inode lives
+ * (rl_inode_addr), the XFS inode chunks of a range (rl_inode_chunks), and
+ * giving a file or a directory a new inode in its place
+ * (rl_renumber_file, rl_renumber_dir). XFS cannot move an inode chunk;
+ * it frees one when its last inode is freed, so an inode chunk leaves a
+ * range when all its files have new inodes elsewhere. */
+#include "config.h"
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/fs.h>
+#include <relayout/fs.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/stat.h>
+#include <sys/xattr.h>
+#include <unistd.h>
+#include "fs_abi.h"
+#include "fs_internal.h"
+
+#ifndef RENAME_EXCHANGE
+#define RENAME_EXCHANGE (1 << 1)
+#endif
+
+uint64_t rl_inode_addr(const struct rl_fs_info *fs, uint64_t ino)
+{
+	uint64_t ag, agbno, inopblog, agblklog;
+
+	if (!fs || fs->type != RL_FS_XFS || !fs->xfs_agblklog ||
+	    !fs->group_size || !fs->block_size)
+		return UINT64_MAX;
+	inopblog = fs->xfs_inopblog;
+	agblklog = fs->xfs_agblklog;
+	ag = ino >> (agblklog + inopblog);
+	agbno = (ino >> inopblog) & ((1ull << agblklog) - 1);
+	return ag * fs->group_size + agbno * fs->block_size;
+}
+
+int rl_inode_chunks(const struct rl_fs_info *fs, uint64_t start, uint64_t end,
+                    rl_chunk_cb cb, void *arg)
+{
+	struct rl_xfs_inogrp grp[256];
+	struct rl_xfs_fsop_bulkreq req;
+	__u64 last = 0;
+	int32_t got = 0;
+	int fd, r = 0;
+
+	if (!fs || !cb || start > end)
+		return -EINVAL;
+	if (fs->type != RL_FS_XFS)
+		return -EOPNOTSUPP;
+	fd = open(fs->mountpoint, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0)
+		return RL_NEG_ERRNO();
+	for (;;) {
+		memset(&req, 0, sizeof(req));
+		req.lastip = &last;
+		req.icount = (int32_t)(sizeof(grp) / sizeof(grp[0]));
+		req.ubuffer = grp;
+		req.ocount = &got;
+		if (ioctl(fd, RL_XFS_IOC_FSINUMBERS, &req) < 0) {
+			r = RL_NEG_ERRNO();
+			break;
+		}
+		if (got <= 0)
+			break;
+		for (int32_t i = 0; r == 0 && i < got; i++) {
+			uint64_t a = rl_inode_addr(fs, grp[i].xi_startino);
+			if (a >= start && a < end)
+				r = cb(grp[i].xi_startino, grp[i].xi_allocmask, a,
+				       arg);
+		}
+		if (r)
+			break;
+	}
+	close(fd);
+	return r;
+}
+
+/* ------------------------------------------------- copying an inode's
+ * attributes */
+
+/* Copy the extended attributes of from to to (ACLs, security labels and
+ * trusted ones are extended attributes too). 0 or -errno. */
+static int copy_xattrs(int from, int to)
+{
+	char *names = NULL, *val = NULL;
+	ssize_t n, vn;
+	size_t vcap = 0;
+	int r = 0;
+
+	n = flistxattr(from, NULL, 0);
+	if (n < 0)
+		return errno == ENOTSUP ? 0 : RL_NEG_ERRNO();
+	if (n == 0)
+		return 0;
+	names = malloc((size_t)n + 1);
+	if (!names)
+		return -ENOMEM;
+	n = flistxattr(from, names, (size_t)n);
+	if (n < 0) {
+		r = RL_NEG_ERRNO();
+		goto out;
+	}
+	names[n] = '\0';
+	for (char *p = names; r == 0 && p < names + n; p += strlen(p) + 1) {
+		vn = fgetxattr(from, p, NULL, 0);
+		if (vn < 0) {
+			r = RL_NEG_ERRNO();
+			break;
+		}
+		if ((size_t)vn + 1 > vcap) {
+			char *v = realloc(val, (size_t)vn + 1);
+			if (!v) {
+				r = -ENOMEM;
+				break;
+			}
+			val = v;
+			vcap = (size_t)vn + 1;
+		}
+		vn = fgetxattr(from, p, val, vcap);
+		if (vn < 0 || fsetxattr(to, p, val, (size_t)vn, 0) < 0)
+			r = RL_NEG_ERRNO();
+	}
+out:
+	free(names);
+	free(val);
+	return r;
+}
+
+/* Owner, mode, extended attributes and the inode flags and project
+ * settings of FS_IOC_FSGETXATTR (not immutable / append-only: those are
+ * refused before) from from (whose stat is st) to to. 0 or -errno. */
+static int copy_attrs(int from, const struct stat *st, int to)
+{
+	struct fsxattr fa;
+	int r;
+
+	if (fchown(to, st->st_uid, st->st_gid) < 0 ||
+	    fchmod(to, st->st_mode & 07777) < 0)
+		return RL_NEG_ERRNO();
+	r = copy_xattrs(from, to);
+	if (r < 0)
+		return r;
+	memset(&fa, 0, sizeof(fa));
+	if (ioctl(from, FS_IOC_FSGETXATTR, &fa) < 0)
+		return errno == ENOTTY || errno == EOPNOTSUPP ? 0
+		                                               : RL_NEG_ERRNO();
+	fa.fsx_xflags &= ~(uint32_t)(FS_XFLAG_IMMUTABLE | FS_XFLAG_APPEND |
+	                             FS_XFLAG_HASATTR);
+	fa.fsx_nextents = 0;
+	if (ioctl(to, FS_IOC_FSSETXATTR, &fa) < 0)
+		return RL_NEG_ERRNO();
+	return 0;
+}
+
+/* Whether fd's inode is immutable or append-only (those refuse the
+ * renaming and linking the new inode needs, and are meant to stay). */
+static bool pinned_inode(int fd)
+{
+	uint32_t fl = 0;
+
+	return rl_file_iflags(fd, &fl) == 0 &&
+	       (fl & (FS_IMMUTABLE_FL | FS_APPEND_FL));
+}
+
+/* The data of from (size bytes) into the empty to: shared with FICLONE
+ * where the filesystem has reflink, else copied, holes kept. */
+static int copy_data(int from, int to, uint64_t size)
+{
+	off_t pos = 0, data, hole;
+
+	if (ioctl(to, FICLONE, from) == 0)
+		return 0;
+	if (errno != EOPNOTSUPP && errno != EXDEV && errno != EINVAL &&
+	    errno != ENOTTY)
+		return RL_NEG_ERRNO();
+	while ((uint64_t)pos < size) {
+		data = lseek(from, pos, SEEK_DATA);
+		if (data < 0) {
+			if (errno == ENXIO)
+				break;
+			return RL_NEG_ERRNO();
+		}
+		hole = lseek(from, data, SEEK_HOLE);
+		if (hole < 0)
+			return RL_NEG_ERRNO();
+		for (off_t in = data, out = data; in < hole;) {
+			ssize_t k = copy_file_range(from, &in, to, &out,
+			                            (size_t)(hole - in), 0);
+			if (k < 0)
+				return RL_NEG_ERRNO();
+			if (k == 0)
+				return -EIO; /* shrank meanwhile */
+			out = in;
+		}
+		pos = hole;
+	}
+	if (ftruncate(to, (off_t)size) < 0)
+		return RL_NEG_ERRNO();
+	return 0;
+}
+
+/* A free name ".relayout-inode.INO.K" in dirfd for the new inode while the
+ * two are exchanged. */
+static int link_temp(int fd, int dirfd, uint64_t ino, char *name, size_t size)
+{
+	for (int k = 0; k < 100; k++) {
+		snprintf(name, size, ".relayout-inode.%llu.%d",
+		         (unsigned long long)ino, k);
+		if (linkat(fd, "", dirfd, name, AT_EMPTY_PATH) == 0)
+			return 0;
+		if (errno != EEXIST)
+			return RL_NEG_ERRNO();
+	}
+	return -EEXIST;
+}
+
+/* Is the name tmp in dirfd the inode ino? */
+static bool name_is(int dirfd, const char *name, dev_t dev, ino_t ino)
+{
+	struct stat st;
+
+	return fstatat(dirfd, name, &st, AT_SYMLINK_NOFOLLOW) == 0 &&
+	       st.st_dev == dev && st.st_ino == ino;
+}
+
+/* The new inode's (fd) place is not in [avoid_start, avoid_end)? */
+static int new_inode_ok(const struct rl_fs_info *fs, int fd,
+                        uint64_t avoid_start, uint64_t avoid_end,
+                        uint64_t *ino)
+{
+	struct stat st;
+	uint64_t a;
+
+	if (fstat(fd, &st) < 0)
+		return RL_NEG_ERRNO();
+	*ino = st.st_ino;
+	a = rl_inode_addr(fs, st.st_ino);
+	if (a != UINT64_MAX && a >= avoid_start && a < avoid_end)
+		return -ENOSPC;
+	return 0;
+}
+
+/* The directory's times back as they were (the linking, exchanging and
+ * unlinking of its entries changed them). */
+static void dir_times_back(int dirfd, const struct stat *d)
+{
+	struct timespec ts[2] = {d->st_atim, d->st_mtim};
+
+	(void)futimens(dirfd, ts);
+}
+
+int rl_renumber_file(const struct rl_fs_info *fs, int dirfd, const char *name,
+                     int stagefd, uint64_t avoid_start, uint64_t avoid_end,
+                     uint64_t *new_ino)
+{
+	struct stat st, dst, sst;
+	char tmp[64];
+	int fd, nfd = -1, r;
+	uint64_t ino = 0;
+	bool linked = false, swapped = false;
+
+	if (!fs || !name || !*name || strchr(name, '/') || dirfd < 0 ||
+	    stagefd < 0)
+		return -EINVAL;
+	if (fstat(dirfd, &dst) < 0 || fstat(stagefd, &sst) < 0)
+		return RL_NEG_ERRNO();
+	fd = openat(dirfd, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK);
+	if (fd < 0)
+		return RL_NEG_ERRNO();
+	if (fstat(fd, &st) < 0) {
+		r = RL_NEG_ERRNO();
+		goto out;
+	}
+	if (!S_ISREG(st.st_mode)) {
+		r = -EINVAL;
+		goto out;
+	}
+	if (st.st_dev != dst.st_dev || st.st_dev != sst.st_dev ||
+	    st.st_dev != fs->st_dev) {
+		r = -EXDEV;
+		goto out;
+	}
+	if (st.st_nlink != 1) {
+		r = -EMLINK;
+		goto out;
+	}
+	if (pinned_inode(fd)) {
+		r = -EPERM;
+		goto out;
+	}
+	/* A write lease: granted only while no one else has the file open
+	 * (or mapped), and broken by anyone who opens or truncates it. */
+	if (fcntl(fd, F_SETLEASE, F_WRLCK) < 0) {
+		r = errno == EAGAIN ? -EBUSY : RL_NEG_ERRNO();
+		goto out;
+	}
+	nfd = openat(stagefd, ".", O_TMPFILE | O_RDWR | O_CLOEXEC,
+	             st.st_mode & 07777);
+	if (nfd < 0) {
+		r = RL_NEG_ERRNO();
+		goto unlease;
+	}
+	r = new_inode_ok(fs, nfd, avoid_start, avoid_end, &ino);
+	if (r == 0)
+		r = copy_attrs(fd, &st, nfd);
+	if (r == 0)
+		r = copy_data(fd, nfd, (uint64_t)st.st_size);
+	if (r == 0) {
+		struct timespec ts[2] = {st.st_atim, st.st_mtim};
+		if (fsync(nfd) < 0 || futimens(nfd, ts) < 0)
+			r = RL_NEG_ERRNO();
+	}
+	if (r == 0 && fcntl(fd, F_GETLEASE) != F_WRLCK)
+		r = -EBUSY; /* opened meanwhile */
+	if (r == 0)
+		r = link_temp(nfd, dirfd, ino, tmp, sizeof(tmp));
+	if (r < 0)
+		goto unlease;
+	linked = true;
+	if (renameat2(dirfd, tmp, dirfd, name, RENAME_EXCHANGE) < 0) {
+		r = RL_NEG_ERRNO();
+		goto unlease;
+	}
+	swapped = true;
+	/* the exchange took the inode we hold (not one renamed there
+	 * meanwhile), and no one opened it before it was done: anyone who
+	 * did waits for the lease and then finds it back in its place */
+	if (!name_is(dirfd, tmp, st.st_dev, st.st_ino))
+		r = -ESTALE;
+	else if (fcntl(fd, F_GETLEASE) != F_WRLCK)
+		r = -EBUSY;
+	if (r < 0) {
+		if (renameat2(dirfd, tmp, dirfd, name, RENAME_EXCHANGE) == 0)
+			swapped = false;
+		goto unlease;
+	}
+	if (unlinkat(dirfd, tmp, 0) < 0) {
+		r = RL_NEG_ERRNO();
+		goto unlease;
+	}
+	linked = false;
+	swapped = false;
+	if (new_ino)
+		*new_ino = ino;
+unlease:
+	if (linked && !swapped)
+		(void)unlinkat(dirfd, tmp, 0);
+	if (linked || r == 0)
+		dir_times_back(dirfd, &dst);
+	(void)fcntl(fd, F_SETLEASE, F_UNLCK);
+out:
+	if (nfd >= 0)
+		close(nfd);
+	close(fd);
+	return r;
+}
+
+/* Rename every entry of from into to but . and ..; *moved counts them.
+ * Stops at the first failure. */
+static int move_entries(int from, int to, size_t *moved)
+{
+	DIR *d;
+	struct dirent *e;
+	int dfd = dup(from), r = 0;
+
+	if (dfd < 0)
+		return RL_NEG_ERRNO();
+	d = fdopendir(dfd);
+	if (!d) {
+		r = RL_NEG_ERRNO();
+		close(dfd);
+		return r;
+	}
+	rewinddir(d);
+	while (r == 0 && (errno = 0, e = readdir(d)) != NULL) {
+		if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, ".."))
+			continue;
+		if (renameat2(from, e->d_name, to, e->d_name, RENAME_NOREPLACE) <
+		    0)
+			r = RL_NEG_ERRNO();
+		else
+			(*moved)++;
+	}
+	if (r == 0 && errno)
+		r = RL_NEG_ERRNO();
+	closedir(d);
+	return r;
+}
+
+int rl_renumber_dir(const struct rl_fs_info *fs, int parentfd, const char *name,
+                    int stagefd, const char *newname, uint64_t *new_ino)
+{
+	struct stat st, pst, nst;
+	int ofd, nfd = -1, r;
+	size_t moved = 0, k;
+
+	if (!fs || !name || !*name || strchr(name, '/') || !newname ||
+	    strchr(newname, '/') || !strcmp(name, ".") || !strcmp(name, ".."))
+		return -EINVAL;
+	if (fstat(parentfd, &pst) < 0)
+		return RL_NEG_ERRNO();
+	ofd = openat(parentfd, name,
+	             O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (ofd < 0)
+		return RL_NEG_ERRNO();
+	nfd = openat(stagefd, newname,
+	             O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (nfd < 0) {
+		r = RL_NEG_ERRNO();
+		goto out;
+	}
+	if (fstat(ofd, &st) < 0 || fstat(nfd, &nst) < 0) {
+		r = RL_NEG_ERRNO();
+		goto out;
+	}
+	/* a mount point (or a directory on another mount) is not ours */
+	if (st.st_dev != fs->st_dev || nst.st_dev != fs->st_dev ||
+	    pst.st_dev != fs->st_dev) {
+		r = -EXDEV;
+		goto out;
+	}
+	if (nst.st_nlink != 2) {
+		r = -ENOTEMPTY;
+		goto out;
+	}
+	if (pinned_inode(ofd)) {
+		r = -EPERM;
+		goto out;
+	}
+	r = copy_attrs(ofd, &st, nfd);
+	if (r == 0)
+		r = move_entries(ofd, nfd, &moved);
+	if (r < 0) {
+		/* put back what went over: the directory is as it was */
+		size_t back = 0;
+		(void)move_entries(nfd, ofd, &back);
+		goto out;
+	}
+	if (renameat2(stagefd, newname, parentfd, name, RENAME_EXCHANGE) < 0) {
+		size_t back = 0;
+		r = RL_NEG_ERRNO();
+		(void)move_entries(nfd, ofd, &back);
+		goto out;
+	}
+	if (!name_is(stagefd, newname, st.st_dev, st.st_ino)) {
+		/* renamed meanwhile: exchange back and return the entries */
+		size_t back = 0;
+		r = -ESTALE;
+		if (renameat2(stagefd, newname, parentfd, name,
+		              RENAME_EXCHANGE) == 0)
+			(void)move_entries(nfd, ofd, &back);
+		goto out;
+	}
+	/* entries made in the old directory while they moved */
+	for (k = 0; k < 8; k++) {
+		size_t more = 0;
+		r = move_entries(ofd, nfd, &more);
+		if (r < 0 || more == 0)
+			break;
+	}
+	if (r == 0 && unlinkat(stagefd, newname, AT_REMOVEDIR) < 0)
+		r = RL_NEG_ERRNO();
+	if (r < 0) {
+		/* the old directory still has entries: it goes back in its
+		 * place with all of them */
+		size_t back = 0;
+		if (renameat2(stagefd, newname, parentfd, name,
+		              RENAME_EXCHANGE) == 0)
+			(void)move_entries(nfd, ofd, &back);
+		dir_times_back(parentfd, &pst);
+		goto out;
+	}
+	{
+		struct timespec ts[2] = {st.st_atim, st.st_mtim};
+		(void)futimens(nfd, ts);
+	}
+	dir_times_back(parentfd, &pst);
+	if (r == 0 && new_ino)
+		*new_ino = nst.st_ino;
+out:
+	if (nfd >= 0)
+		close(nfd);
+	close(ofd);
+	return r;
+}

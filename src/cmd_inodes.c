@@ -1,0 +1,486 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/* New inodes for what lies in a range: see cmd_inodes.h. */
+#include "config.h"
+#include "cmd_inodes.h"
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <linux/fs.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include "busy.h"
+#include "layout_model.h"
+#include "mem.h"
+#include "output.h"
+#include "scan.h"
+#include "session_model.h"
+
+/* Skipped files named on the error stream; the rest are counted. */
+#define INODES_NAMED 10
+
+struct chunk {
+	uint64_t startino, mask, addr;
+};
+
+struct cand {
+	uint32_t file;
+	bool dir;
+};
+
+struct inodes_ctx {
+	struct rl_session *s;
+	struct lm_model *m;
+	struct busy_set busy;
+	uint64_t start, end, root_ino, chunk_bytes;
+	struct chunk *ch;
+	size_t nch, chcap;
+	struct cand *c;
+	size_t nc, ccap;
+	uint8_t *seen; /* per file id: already a candidate */
+	struct inodes_report *rep;
+	size_t named, clearcap;
+};
+
+static int chunk_cb(uint64_t startino, uint64_t mask, uint64_t addr,
+                    void *arg)
+{
+	struct inodes_ctx *x = arg;
+
+	if (mem_grow(&x->ch, &x->chcap, x->nch + 1, sizeof(*x->ch)) < 0)
+		return -ENOMEM;
+	x->ch[x->nch++] = (struct chunk){startino, mask, addr};
+	return 0;
+}
+
+/* Why file id cannot get a new inode, or NULL when it can. */
+static const char *why_not(struct inodes_ctx *x, uint32_t id)
+{
+	const struct lm_file *f = lm_file(x->m, id);
+	enum busy_kind k;
+
+	if (f->err)
+		return "unreadable in the scan";
+	if (!S_ISREG(f->mode) && !S_ISDIR(f->mode))
+		return "neither a regular file nor a directory";
+	if (S_ISDIR(f->mode) && f->ino == x->root_ino)
+		return "the root directory";
+	if (S_ISREG(f->mode) && f->npaths != 1)
+		return "hard-linked (a new inode would part its names)";
+	if ((f->flags & LM_FILE_HAS_IFLAGS) &&
+	    (f->iflags & (FS_IMMUTABLE_FL | FS_APPEND_FL)))
+		return "immutable or append-only";
+	k = busy_find(&x->busy, x->s->fs.st_dev, (ino_t)f->ino);
+	if (k != BUSY_NONE)
+		return busy_reason(k);
+	return NULL;
+}
+
+static int add_cand(struct inodes_ctx *x, uint32_t id)
+{
+	if (x->seen[id])
+		return 0;
+	x->seen[id] = 1;
+	if (mem_grow(&x->c, &x->ccap, x->nc + 1, sizeof(*x->c)) < 0)
+		return -ENOMEM;
+	x->c[x->nc++] = (struct cand){id, S_ISDIR(lm_file(x->m, id)->mode)};
+	return 0;
+}
+
+/* A file or directory that keeps its inode in the way: named (the first
+ * few) and counted. */
+static void skipped(struct inodes_ctx *x, const char *path, uint64_t ino,
+                    const char *why)
+{
+	x->rep->skipped++;
+	if (x->named++ < INODES_NAMED)
+		fprintf(x->s->err,
+		        "relayout: note: %s (inode %" PRIu64
+		        ") keeps its inode: %s\n",
+		        path ? OUT_ESC(path) : "?", ino, why);
+}
+
+/* The chunks' inodes in use: candidates, or why the chunk stays. */
+static int classify(struct inodes_ctx *x)
+{
+	for (size_t i = 0; i < x->nch; i++) {
+		const struct chunk *c = &x->ch[i];
+		const char *stay = NULL;
+		char buf[256];
+
+		for (unsigned k = 0; k < 64; k++) {
+			uint64_t ino = c->startino + k;
+			uint32_t id;
+			const char *why;
+
+			if (!(c->mask & (1ull << k)))
+				continue;
+			id = lm_find_inode(x->m, ino);
+			if (id == LM_NONE) {
+				x->rep->unknown++;
+				snprintf(buf, sizeof(buf),
+				         "inode %" PRIu64
+				         " is in use and not in the tree the "
+				         "scan walked (a symbolic link, device "
+				         "or socket, or a deleted file still "
+				         "open)",
+				         ino);
+				stay = buf;
+				continue;
+			}
+			why = why_not(x, id);
+			if (why) {
+				if (!stay) {
+					const char *p = lm_file_path(x->m, id, 0);
+					snprintf(buf, sizeof(buf), "%s: %s",
+					         p ? p : "?", why);
+					stay = buf;
+				}
+				skipped(x, lm_file_path(x->m, id, 0), ino, why);
+				continue;
+			}
+			if (add_cand(x, id) < 0)
+				return -ENOMEM;
+		}
+		if (!stay) {
+			if (mem_grow(&x->rep->clear, &x->clearcap,
+			             x->rep->chunks_clear + 1,
+			             sizeof(*x->rep->clear)) < 0)
+				return -ENOMEM;
+			x->rep->clear[x->rep->chunks_clear++] = c->addr;
+		} else if (c->addr + x->chunk_bytes > x->rep->stays) {
+			x->rep->stays = c->addr + x->chunk_bytes;
+			snprintf(x->rep->stays_why, sizeof(x->rep->stays_why),
+			         "the inode chunk at 0x%" PRIx64 " stays: %s",
+			         c->addr, stay);
+		}
+	}
+	return 0;
+}
+
+/* Directories with blocks in the range. */
+static int dir_owner_cb(const struct lm_owner *o, void *arg)
+{
+	struct inodes_ctx *x = arg;
+	const struct lm_file *f;
+	const char *why;
+
+	if (o->kind != LM_OWN_FILE || x->seen[o->file])
+		return 0;
+	f = lm_file(x->m, o->file);
+	if (!S_ISDIR(f->mode))
+		return 0;
+	why = why_not(x, o->file);
+	if (why) {
+		x->seen[o->file] = 1;
+		skipped(x, lm_file_path(x->m, o->file, 0), f->ino, why);
+		return 0;
+	}
+	return add_cand(x, o->file);
+}
+
+/* Split path (relative to the root) into its directory, opened beneath
+ * rootfd, and its last name (*base points into path). */
+static int open_parent(int rootfd, const char *path, const char **base)
+{
+	const char *sl = strrchr(path, '/');
+	char *dir;
+	int fd;
+
+	if (!sl) {
+		*base = path;
+		return scan_open_beneath(rootfd, ".",
+		                         O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	}
+	*base = sl + 1;
+	dir = strndup(path, (size_t)(sl - path));
+	if (!dir)
+		return -ENOMEM;
+	fd = scan_open_beneath(rootfd, dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	free(dir);
+	return fd;
+}
+
+/* Is the inode of fd (a new directory) outside start's AG and above? */
+static bool dir_placed(const struct inodes_ctx *x, int dirfd, const char *name)
+{
+	const struct rl_fs_info *fs = &x->s->fs;
+	uint64_t ag0 = x->start / fs->group_size * fs->group_size, a;
+	struct stat st;
+
+	if (fstatat(dirfd, name, &st, AT_SYMLINK_NOFOLLOW) < 0)
+		return false;
+	a = rl_inode_addr(fs, st.st_ino);
+	return a != UINT64_MAX && a < ag0;
+}
+
+/* The names made in the stage directory: the stage itself at the root,
+ * "d.K" inside it. */
+struct stage {
+	int rootfd, fd;
+	struct stat root; /* the root's times are put back at the end */
+	char name[64];
+	unsigned next, misses[256], nmiss;
+};
+
+/* A directory at the root whose inode lies in an AG below start's: new
+ * files made in it take their inodes from that AG. */
+static int stage_open(struct inodes_ctx *x, struct stage *st)
+{
+	char miss[64][64];
+	unsigned n = 0, tries = (unsigned)x->s->fs.group_count * 2 + 2;
+	int r = -ENOSPC;
+
+	if (tries > 64)
+		tries = 64;
+	st->fd = -1;
+	if (fstat(st->rootfd, &st->root) < 0)
+		return -errno;
+	for (unsigned k = 0; k < tries; k++) {
+		snprintf(st->name, sizeof(st->name), ".relayout-inodes.%d.%u",
+		         (int)getpid(), k);
+		if (mkdirat(st->rootfd, st->name, 0700) < 0) {
+			r = -errno;
+			if (r == -EEXIST)
+				continue;
+			break;
+		}
+		if (dir_placed(x, st->rootfd, st->name)) {
+			st->fd = openat(st->rootfd, st->name,
+			                O_RDONLY | O_DIRECTORY | O_NOFOLLOW |
+			                    O_CLOEXEC);
+			r = st->fd < 0 ? -errno : 0;
+			break;
+		}
+		snprintf(miss[n++], sizeof(miss[0]), "%s", st->name);
+	}
+	for (unsigned i = 0; i < n; i++)
+		(void)unlinkat(st->rootfd, miss[i], AT_REMOVEDIR);
+	if (r < 0 && st->fd < 0)
+		st->name[0] = '\0';
+	return r;
+}
+
+/* An empty directory "d.K" in the stage whose inode lies below start's
+ * AG (its blocks then go there too); misses are kept until the end (they
+ * hold the free inodes they took) and removed then. */
+static int stage_dir(struct inodes_ctx *x, struct stage *st, char *name,
+                     size_t size)
+{
+	unsigned tries = (unsigned)x->s->fs.group_count * 2 + 2;
+
+	for (unsigned k = 0; k < tries; k++) {
+		snprintf(name, size, "d.%u", st->next++);
+		if (mkdirat(st->fd, name, 0700) < 0)
+			return -errno;
+		if (dir_placed(x, st->fd, name))
+			return 0;
+		if (st->nmiss < sizeof(st->misses) / sizeof(st->misses[0]))
+			st->misses[st->nmiss++] = st->next - 1;
+		else
+			(void)unlinkat(st->fd, name, AT_REMOVEDIR);
+	}
+	return -ENOSPC;
+}
+
+static void stage_close(struct stage *st)
+{
+	char name[32];
+
+	if (st->fd >= 0) {
+		for (unsigned i = 0; i < st->nmiss; i++) {
+			snprintf(name, sizeof(name), "d.%u", st->misses[i]);
+			(void)unlinkat(st->fd, name, AT_REMOVEDIR);
+		}
+		close(st->fd);
+	}
+	if (st->name[0])
+		(void)unlinkat(st->rootfd, st->name, AT_REMOVEDIR);
+	if (st->root.st_ino) {
+		struct timespec ts[2] = {st->root.st_atim, st->root.st_mtim};
+		(void)futimens(st->rootfd, ts);
+	}
+}
+
+/* Give candidate c a new inode. 0, or -ENOSPC to stop (no inode outside
+ * the range could be had); other failures are reported as skipped. */
+static int move_one(struct inodes_ctx *x, struct stage *st,
+                    const struct cand *c)
+{
+	const struct lm_file *f = lm_file(x->m, c->file);
+	const char *path = lm_file_path(x->m, c->file, 0), *base;
+	char dname[32];
+	struct stat now;
+	uint64_t ino = 0;
+	int pfd, r;
+
+	if (!path)
+		return 0;
+	pfd = open_parent(st->rootfd, path, &base);
+	if (pfd < 0) {
+		skipped(x, path, f->ino, rl_strerror(pfd));
+		return 0;
+	}
+	if (fstatat(pfd, base, &now, AT_SYMLINK_NOFOLLOW) < 0 ||
+	    now.st_ino != f->ino) {
+		close(pfd);
+		skipped(x, path, f->ino, "changed since the scan");
+		return 0;
+	}
+	if (!c->dir) {
+		r = rl_renumber_file(&x->s->fs, pfd, base, st->fd, x->start,
+		                     x->end, &ino);
+	} else {
+		r = stage_dir(x, st, dname, sizeof(dname));
+		if (r == 0) {
+			r = rl_renumber_dir(&x->s->fs, pfd, base, st->fd, dname,
+			                    &ino);
+			if (r < 0)
+				(void)unlinkat(st->fd, dname, AT_REMOVEDIR);
+		}
+	}
+	close(pfd);
+	if (r == 0) {
+		if (c->dir)
+			x->rep->dirs++;
+		else
+			x->rep->files++;
+		return 0;
+	}
+	if (r == -ENOSPC)
+		return r;
+	skipped(x, path, f->ino,
+	        r == -EBUSY   ? "open in a process (or opened meanwhile)"
+	        : r == -EMLINK ? "hard-linked"
+	        : r == -EPERM  ? "immutable or append-only"
+	                       : rl_strerror(r));
+	return 0;
+}
+
+static int run(struct inodes_ctx *x)
+{
+	struct sigaction ign = {.sa_handler = SIG_IGN}, old;
+	struct stage st = {.fd = -1};
+	int r;
+
+	st.rootfd = open(x->s->fs.mountpoint,
+	                 O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (st.rootfd < 0)
+		return -errno;
+	/* a broken lease (someone opened a file being given a new inode)
+	 * is signalled with SIGIO; rl_renumber_file sees it in the lease */
+	sigaction(SIGIO, &ign, &old);
+	r = stage_open(x, &st);
+	for (size_t i = 0; r == 0 && i < x->nc; i++)
+		r = move_one(x, &st, &x->c[i]);
+	stage_close(&st);
+	/* the old inodes are freed in the background: wait for it, so the
+	 * chunks they leave are free for what comes next */
+	(void)syncfs(st.rootfd);
+	sigaction(SIGIO, &old, NULL);
+	close(st.rootfd);
+	return r;
+}
+
+bool inodes_in_clear(const struct inodes_report *rep, uint64_t start,
+                     uint64_t len)
+{
+	uint64_t pos = start, end = start + len;
+
+	/* chunks next to each other are one metadata record in the model:
+	 * each part must lie in a chunk that leaves */
+	while (pos < end) {
+		size_t lo = 0, hi = rep->chunks_clear;
+
+		/* the last chunk starting at or below pos */
+		while (hi - lo > 1) {
+			size_t mid = lo + (hi - lo) / 2;
+			if (rep->clear[mid] <= pos)
+				lo = mid;
+			else
+				hi = mid;
+		}
+		if (!rep->chunks_clear || rep->clear[lo] > pos ||
+		    pos >= rep->clear[lo] + rep->chunk_bytes)
+			return false;
+		pos = rep->clear[lo] + rep->chunk_bytes;
+	}
+	return len > 0;
+}
+
+int inodes_move(struct rl_session *s, uint64_t start, uint64_t end, bool dry,
+                struct inodes_report *rep)
+{
+	struct inodes_ctx x = {.s = s, .start = start, .end = end, .rep = rep};
+	const struct rl_fs_info *fs = &s->fs;
+	struct stat rst;
+	int r;
+
+	memset(rep, 0, sizeof(*rep));
+	if (fs->type != RL_FS_XFS || !fs->group_size) {
+		session_error(s, "only XFS inodes can be given new places "
+		                 "here (--move-inodes)");
+		return -EOPNOTSUPP;
+	}
+	x.m = session_model(s);
+	if (!x.m)
+		return -ENODATA;
+	if (stat(fs->mountpoint, &rst) < 0) {
+		r = -errno;
+		session_error(s, "%s: %s", OUT_ESC(fs->mountpoint),
+		              strerror(errno));
+		return r;
+	}
+	x.root_ino = rst.st_ino;
+	x.chunk_bytes = 64ull * (fs->block_size >> fs->xfs_inopblog);
+	rep->chunk_bytes = x.chunk_bytes;
+	x.seen = calloc(lm_file_count(x.m) + 1, 1);
+	r = x.seen ? 0 : -ENOMEM;
+	if (r == 0)
+		r = busy_load(&x.busy);
+	if (r == 0)
+		r = busy_load_open(&x.busy, fs->st_dev);
+	if (r == 0)
+		r = rl_inode_chunks(fs, start, end, chunk_cb, &x);
+	if (r == 0) {
+		rep->chunks = x.nch;
+		r = classify(&x);
+	}
+	if (r == 0)
+		r = lm_owners(x.m, start, end, dir_owner_cb, &x);
+	if (r < 0)
+		session_error(s, "cannot list the inodes in 0x%" PRIx64
+		                 "..0x%" PRIx64 ": %s",
+		              start, end, rl_strerror(r));
+	if (r == 0 && dry) {
+		for (size_t i = 0; i < x.nc; i++) {
+			if (x.c[i].dir)
+				rep->dirs++;
+			else
+				rep->files++;
+		}
+	} else if (r == 0) {
+		r = run(&x);
+		if (r == -ENOSPC)
+			session_error(s,
+			              "no free inode outside 0x%" PRIx64
+			              "..0x%" PRIx64
+			              " could be had for the rest (%zu files "
+			              "and directories moved)",
+			              start, end, rep->files + rep->dirs);
+		else if (r < 0)
+			session_error(s, "cannot give inodes new places: %s",
+			              rl_strerror(r));
+	}
+	if (x.named > INODES_NAMED)
+		fprintf(s->err, "relayout: note: and %zu more keep their inodes\n",
+		        x.named - INODES_NAMED);
+	busy_free(&x.busy);
+	free(x.seen);
+	free(x.ch);
+	free(x.c);
+	return r;
+}
