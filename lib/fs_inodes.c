@@ -11,6 +11,7 @@
 #include <fcntl.h>
 #include <linux/fs.h>
 #include <relayout/fs.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -70,8 +71,8 @@ int rl_inode_chunks(const struct rl_fs_info *fs, uint64_t start, uint64_t end,
 		for (int32_t i = 0; r == 0 && i < got; i++) {
 			uint64_t a = rl_inode_addr(fs, grp[i].xi_startino);
 			if (a >= start && a < end)
-				r = cb(grp[i].xi_startino, grp[i].xi_allocmask, a,
-				       arg);
+				r = cb(grp[i].xi_startino, grp[i].xi_allocmask,
+				       a, arg);
 		}
 		if (r)
 			break;
@@ -148,7 +149,7 @@ static int copy_attrs(int from, const struct stat *st, int to)
 	memset(&fa, 0, sizeof(fa));
 	if (ioctl(from, FS_IOC_FSGETXATTR, &fa) < 0)
 		return errno == ENOTTY || errno == EOPNOTSUPP ? 0
-		                                               : RL_NEG_ERRNO();
+		                                              : RL_NEG_ERRNO();
 	fa.fsx_xflags &= ~(uint32_t)(FS_XFLAG_IMMUTABLE | FS_XFLAG_APPEND |
 	                             FS_XFLAG_HASATTR);
 	fa.fsx_nextents = 0;
@@ -168,13 +169,13 @@ static bool pinned_inode(int fd)
 }
 
 /* The data of from (size bytes) into the empty to: shared with FICLONE
- * where the filesystem has reflink, else copied, holes kept. */
+ * where the filesystem has reflink (1), else copied, holes kept (0). */
 static int copy_data(int from, int to, uint64_t size)
 {
 	off_t pos = 0, data, hole;
 
 	if (ioctl(to, FICLONE, from) == 0)
-		return 0;
+		return 1;
 	if (errno != EOPNOTSUPP && errno != EXDEV && errno != EINVAL &&
 	    errno != ENOTTY)
 		return RL_NEG_ERRNO();
@@ -230,8 +231,7 @@ static bool name_is(int dirfd, const char *name, dev_t dev, ino_t ino)
 
 /* The new inode's (fd) place is not in [avoid_start, avoid_end)? */
 static int new_inode_ok(const struct rl_fs_info *fs, int fd,
-                        uint64_t avoid_start, uint64_t avoid_end,
-                        uint64_t *ino)
+                        uint64_t avoid_start, uint64_t avoid_end, uint64_t *ino)
 {
 	struct stat st;
 	uint64_t a;
@@ -254,110 +254,211 @@ static void dir_times_back(int dirfd, const struct stat *d)
 	(void)futimens(dirfd, ts);
 }
 
+/* A file given a new inode, between the exchange and its end. */
+struct rl_renumber {
+	int fd;          /* the old inode, under a write lease */
+	int nfd;         /* the new inode, under a write lease */
+	int dirfd;       /* its directory (a dup) */
+	struct stat st;  /* the old inode */
+	struct stat dst; /* the directory, before */
+	uint64_t ino;    /* the new inode */
+	char name[256];  /* the name, now the new inode's */
+	char tmp[64];    /* the old inode's name meanwhile */
+};
+
+/* The name goes back to the old inode, the new one is unlinked. */
+static int renumber_back(struct rl_renumber *h)
+{
+	int r = 0;
+
+	if (renameat2(h->dirfd, h->tmp, h->dirfd, h->name, RENAME_EXCHANGE) < 0)
+		r = RL_NEG_ERRNO();
+	else if (name_is(h->dirfd, h->tmp, h->st.st_dev, (ino_t)h->ino))
+		(void)unlinkat(h->dirfd, h->tmp, 0);
+	return r;
+}
+
+static void renumber_free(struct rl_renumber *h)
+{
+	dir_times_back(h->dirfd, &h->dst);
+	(void)fcntl(h->fd, F_SETLEASE, F_UNLCK);
+	(void)fcntl(h->nfd, F_SETLEASE, F_UNLCK);
+	close(h->fd);
+	close(h->nfd);
+	close(h->dirfd);
+	free(h);
+}
+
+int rl_renumber_begin(const struct rl_fs_info *fs, int dirfd, const char *name,
+                      int stagefd, uint64_t avoid_start, uint64_t avoid_end,
+                      struct rl_renumber **out)
+{
+	struct rl_renumber *h;
+	struct stat sst;
+	int nfd = -1, r;
+	bool linked = false;
+
+	*out = NULL;
+	if (!fs || !name || !*name || strchr(name, '/') ||
+	    strlen(name) >= sizeof(h->name) || dirfd < 0 || stagefd < 0)
+		return -EINVAL;
+	h = calloc(1, sizeof(*h));
+	if (!h)
+		return -ENOMEM;
+	snprintf(h->name, sizeof(h->name), "%s", name);
+	h->fd = -1;
+	h->nfd = -1;
+	h->dirfd = fcntl(dirfd, F_DUPFD_CLOEXEC, 0);
+	if (h->dirfd < 0 || fstat(dirfd, &h->dst) < 0 ||
+	    fstat(stagefd, &sst) < 0) {
+		r = RL_NEG_ERRNO();
+		goto fail;
+	}
+	h->fd =
+	    openat(dirfd, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK);
+	if (h->fd < 0 || fstat(h->fd, &h->st) < 0) {
+		r = RL_NEG_ERRNO();
+		goto fail;
+	}
+	if (!S_ISREG(h->st.st_mode)) {
+		r = -EINVAL;
+		goto fail;
+	}
+	if (h->st.st_dev != h->dst.st_dev || h->st.st_dev != sst.st_dev ||
+	    h->st.st_dev != fs->st_dev) {
+		r = -EXDEV;
+		goto fail;
+	}
+	if (h->st.st_nlink != 1) {
+		r = -EMLINK;
+		goto fail;
+	}
+	if (pinned_inode(h->fd)) {
+		r = -EPERM;
+		goto fail;
+	}
+	/* A write lease: granted only while no one else has the file open
+	 * (or mapped), and broken by anyone who opens or truncates it. */
+	if (fcntl(h->fd, F_SETLEASE, F_WRLCK) < 0) {
+		r = errno == EAGAIN ? -EBUSY : RL_NEG_ERRNO();
+		goto fail;
+	}
+	nfd = openat(stagefd, ".", O_TMPFILE | O_RDWR | O_CLOEXEC,
+	             h->st.st_mode & 07777);
+	if (nfd < 0) {
+		r = RL_NEG_ERRNO();
+		goto fail;
+	}
+	r = new_inode_ok(fs, nfd, avoid_start, avoid_end, &h->ino);
+	if (r == 0)
+		r = copy_attrs(h->fd, &h->st, nfd);
+	if (r == 0)
+		r = copy_data(h->fd, nfd, (uint64_t)h->st.st_size);
+	/* copied data must be on disk before the name leads to it; a
+	 * clone is metadata, logged before the exchange is */
+	if (r == 0 && fsync(nfd) < 0)
+		r = RL_NEG_ERRNO();
+	if (r >= 0) {
+		struct timespec ts[2] = {h->st.st_atim, h->st.st_mtim};
+		r = futimens(nfd, ts) < 0 ? RL_NEG_ERRNO() : 0;
+	}
+	if (r == 0 && fcntl(h->fd, F_GETLEASE) != F_WRLCK)
+		r = -EBUSY; /* opened meanwhile */
+	if (r == 0)
+		r = link_temp(nfd, dirfd, h->ino, h->tmp, sizeof(h->tmp));
+	if (r < 0)
+		goto fail;
+	linked = true;
+	/* the new inode under a lease too: whoever opens it once it has
+	 * the name is seen (and waits) as well */
+	if (fcntl(nfd, F_SETLEASE, F_WRLCK) < 0) {
+		r = RL_NEG_ERRNO();
+		goto fail;
+	}
+	if (renameat2(dirfd, h->tmp, dirfd, name, RENAME_EXCHANGE) < 0) {
+		r = RL_NEG_ERRNO();
+		goto fail;
+	}
+	/* the exchange took the inode we hold, not one renamed there
+	 * meanwhile */
+	if (!name_is(dirfd, h->tmp, h->st.st_dev, h->st.st_ino)) {
+		r = -ESTALE;
+		if (renameat2(dirfd, h->tmp, dirfd, name, RENAME_EXCHANGE) < 0)
+			linked = false; /* leave both names */
+		goto fail;
+	}
+	h->nfd = nfd;
+	*out = h;
+	return 0;
+fail:
+	if (linked)
+		(void)unlinkat(dirfd, h->tmp, 0);
+	if (nfd >= 0) {
+		(void)fcntl(nfd, F_SETLEASE, F_UNLCK);
+		close(nfd);
+	}
+	if (h->fd >= 0 && h->dirfd >= 0 && linked)
+		dir_times_back(h->dirfd, &h->dst);
+	if (h->fd >= 0) {
+		(void)fcntl(h->fd, F_SETLEASE, F_UNLCK);
+		close(h->fd);
+	}
+	if (h->dirfd >= 0)
+		close(h->dirfd);
+	free(h);
+	return r;
+}
+
+int rl_renumber_end(struct rl_renumber *h, bool abort, uint64_t *new_ino)
+{
+	bool old_opened, new_opened;
+	int r = 0;
+
+	if (!h)
+		return -EINVAL;
+	old_opened = abort || fcntl(h->fd, F_GETLEASE) != F_WRLCK;
+	new_opened = fcntl(h->nfd, F_GETLEASE) != F_WRLCK;
+	if (!old_opened) {
+		/* nobody found the old inode by its name: it goes (whoever
+		 * opened the new one goes on with it) */
+		if (unlinkat(h->dirfd, h->tmp, 0) < 0) {
+			r = RL_NEG_ERRNO();
+			(void)renumber_back(h);
+		} else if (new_ino) {
+			*new_ino = h->ino;
+		}
+	} else if (!new_opened) {
+		/* someone found the name before the exchange and opens the
+		 * old inode (it waits for the lease): the name goes back to
+		 * it, the new one, which nobody opened, goes */
+		r = renumber_back(h);
+		if (r == 0)
+			r = abort ? -ECANCELED : -EBUSY;
+	} else {
+		/* one opener each: the name goes back to the old inode, the
+		 * new one keeps its temporary name, so that what is written
+		 * to it is not lost */
+		if (renameat2(h->dirfd, h->tmp, h->dirfd, h->name,
+		              RENAME_EXCHANGE) < 0)
+			r = RL_NEG_ERRNO();
+		else
+			r = -EAGAIN;
+		if (new_ino)
+			*new_ino = h->ino;
+	}
+	renumber_free(h);
+	return r;
+}
+
 int rl_renumber_file(const struct rl_fs_info *fs, int dirfd, const char *name,
                      int stagefd, uint64_t avoid_start, uint64_t avoid_end,
                      uint64_t *new_ino)
 {
-	struct stat st, dst, sst;
-	char tmp[64];
-	int fd, nfd = -1, r;
-	uint64_t ino = 0;
-	bool linked = false, swapped = false;
+	struct rl_renumber *h;
+	int r = rl_renumber_begin(fs, dirfd, name, stagefd, avoid_start,
+	                          avoid_end, &h);
 
-	if (!fs || !name || !*name || strchr(name, '/') || dirfd < 0 ||
-	    stagefd < 0)
-		return -EINVAL;
-	if (fstat(dirfd, &dst) < 0 || fstat(stagefd, &sst) < 0)
-		return RL_NEG_ERRNO();
-	fd = openat(dirfd, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK);
-	if (fd < 0)
-		return RL_NEG_ERRNO();
-	if (fstat(fd, &st) < 0) {
-		r = RL_NEG_ERRNO();
-		goto out;
-	}
-	if (!S_ISREG(st.st_mode)) {
-		r = -EINVAL;
-		goto out;
-	}
-	if (st.st_dev != dst.st_dev || st.st_dev != sst.st_dev ||
-	    st.st_dev != fs->st_dev) {
-		r = -EXDEV;
-		goto out;
-	}
-	if (st.st_nlink != 1) {
-		r = -EMLINK;
-		goto out;
-	}
-	if (pinned_inode(fd)) {
-		r = -EPERM;
-		goto out;
-	}
-	/* A write lease: granted only while no one else has the file open
-	 * (or mapped), and broken by anyone who opens or truncates it. */
-	if (fcntl(fd, F_SETLEASE, F_WRLCK) < 0) {
-		r = errno == EAGAIN ? -EBUSY : RL_NEG_ERRNO();
-		goto out;
-	}
-	nfd = openat(stagefd, ".", O_TMPFILE | O_RDWR | O_CLOEXEC,
-	             st.st_mode & 07777);
-	if (nfd < 0) {
-		r = RL_NEG_ERRNO();
-		goto unlease;
-	}
-	r = new_inode_ok(fs, nfd, avoid_start, avoid_end, &ino);
-	if (r == 0)
-		r = copy_attrs(fd, &st, nfd);
-	if (r == 0)
-		r = copy_data(fd, nfd, (uint64_t)st.st_size);
-	if (r == 0) {
-		struct timespec ts[2] = {st.st_atim, st.st_mtim};
-		if (fsync(nfd) < 0 || futimens(nfd, ts) < 0)
-			r = RL_NEG_ERRNO();
-	}
-	if (r == 0 && fcntl(fd, F_GETLEASE) != F_WRLCK)
-		r = -EBUSY; /* opened meanwhile */
-	if (r == 0)
-		r = link_temp(nfd, dirfd, ino, tmp, sizeof(tmp));
-	if (r < 0)
-		goto unlease;
-	linked = true;
-	if (renameat2(dirfd, tmp, dirfd, name, RENAME_EXCHANGE) < 0) {
-		r = RL_NEG_ERRNO();
-		goto unlease;
-	}
-	swapped = true;
-	/* the exchange took the inode we hold (not one renamed there
-	 * meanwhile), and no one opened it before it was done: anyone who
-	 * did waits for the lease and then finds it back in its place */
-	if (!name_is(dirfd, tmp, st.st_dev, st.st_ino))
-		r = -ESTALE;
-	else if (fcntl(fd, F_GETLEASE) != F_WRLCK)
-		r = -EBUSY;
-	if (r < 0) {
-		if (renameat2(dirfd, tmp, dirfd, name, RENAME_EXCHANGE) == 0)
-			swapped = false;
-		goto unlease;
-	}
-	if (unlinkat(dirfd, tmp, 0) < 0) {
-		r = RL_NEG_ERRNO();
-		goto unlease;
-	}
-	linked = false;
-	swapped = false;
-	if (new_ino)
-		*new_ino = ino;
-unlease:
-	if (linked && !swapped)
-		(void)unlinkat(dirfd, tmp, 0);
-	if (linked || r == 0)
-		dir_times_back(dirfd, &dst);
-	(void)fcntl(fd, F_SETLEASE, F_UNLCK);
-out:
-	if (nfd >= 0)
-		close(nfd);
-	close(fd);
-	return r;
+	return r < 0 ? r : rl_renumber_end(h, false, new_ino);
 }
 
 /* Rename every entry of from into to but . and ..; *moved counts them.
@@ -380,8 +481,8 @@ static int move_entries(int from, int to, size_t *moved)
 	while (r == 0 && (errno = 0, e = readdir(d)) != NULL) {
 		if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, ".."))
 			continue;
-		if (renameat2(from, e->d_name, to, e->d_name, RENAME_NOREPLACE) <
-		    0)
+		if (renameat2(from, e->d_name, to, e->d_name,
+		              RENAME_NOREPLACE) < 0)
 			r = RL_NEG_ERRNO();
 		else
 			(*moved)++;

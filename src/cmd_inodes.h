@@ -17,6 +17,12 @@ struct inodes_report {
 	size_t files, dirs;  /* given new inodes (dry run: would be) */
 	size_t skipped;      /* in the range, could not be */
 	size_t unknown;      /* inodes in use there the scan has not seen */
+	size_t put_back;     /* opened by someone while given a new inode:
+	                        the old one put back (and tried again) */
+	size_t kept_both;    /* opened under both inodes: the new one kept
+	                        beside the old under its temporary name */
+	size_t open_now;     /* files open in a process when listed: tried
+	                        (a lease tells whether they still are) */
 	uint64_t stays;      /* the highest byte a chunk that stays ends at
 	                        (0: none) */
 	char stays_why[512]; /* why that chunk stays */

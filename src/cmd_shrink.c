@@ -594,6 +594,26 @@ static enum cmd_status shrink_ext4(struct rl_session *s,
 	return CMD_OK;
 }
 
+/* What --move-inodes found (the dry run of it, before the floor). */
+static void inodes_summary(struct rl_session *s, const struct inodes_report *ir,
+                           bool dry)
+{
+	if (s->json)
+		return;
+	fprintf(s->out,
+	        "%s %zu files and %zu directories new inodes below SIZE "
+	        "(inode chunks from SIZE on: %zu, of which %zu %s free; "
+	        "their inode numbers and ctime change)\n",
+	        dry ? "would give" : "giving", ir->files, ir->dirs, ir->chunks,
+	        ir->chunks_clear, dry ? "would then be" : "are then");
+	if (ir->open_now)
+		fprintf(s->out,
+		        "%zu of the files are open in a process now: one still "
+		        "open when its turn comes (and at 8 more tries) keeps "
+		        "its inode, and its inode chunk stays\n",
+		        ir->open_now);
+}
+
 /* Where --move-inodes starts: below SIZE by the free space the last AG
  * must keep when shrunk to SIZE (the evacuation may need that much more
  * room below SIZE, evac_start), not below the last AG. */
@@ -616,20 +636,12 @@ static uint64_t inodes_from(struct rl_session *s, uint64_t want)
  * run found), then the layout is read again and the smallest size
  * worked out anew (q->pf, q->floor). 0, or -1 (reported). */
 static int shrink_inodes(struct rl_session *s, const struct cmd_call *c,
-                         struct shrink_req *q, const struct inodes_report *ir)
+                         struct shrink_req *q)
 {
 	struct inodes_report done;
 	char why[1024] = "", b[96];
 	int r;
 
-	if (!s->json)
-		fprintf(s->out,
-		        "%s %zu files and %zu directories new inodes below "
-		        "SIZE (inode chunks from SIZE on: %zu, of which %zu "
-		        "%s free; their inode numbers and ctime change)\n",
-		        q->dry ? "would give" : "giving", ir->files, ir->dirs,
-		        ir->chunks, ir->chunks_clear,
-		        q->dry ? "would then be" : "are then");
 	if (q->dry) {
 		if (!s->json)
 			fprintf(
@@ -644,8 +656,9 @@ static int shrink_inodes(struct rl_session *s, const struct cmd_call *c,
 	if (!s->json)
 		fprintf(s->out,
 		        "gave %zu files and %zu directories new inodes; %zu "
-		        "kept theirs\n",
-		        done.files, done.dirs, done.skipped);
+		        "kept theirs; %zu times a file was opened while at it "
+		        "and its old inode put back (then tried again)\n",
+		        done.files, done.dirs, done.skipped, done.put_back);
 	rescan(s);
 	if (r < 0 || !s->model)
 		return -1;
@@ -712,10 +725,13 @@ enum cmd_status cmd_shrink(struct rl_session *s, const struct cmd_call *c)
 	if (s->fs.type == RL_FS_XFS) {
 		/* with --move-inodes: what stays after the files and
 		 * directories in the way got new inodes */
-		if ((mv && inodes_move(s, inodes_from(s, want), s->fs.size,
-		                       true, &ir) < 0) ||
-		    xfs_floor(s, c, mv ? &ir : NULL, &pf, &floor, why,
-		              sizeof(why)) < 0)
+		int ir_r = mv ? inodes_move(s, inodes_from(s, want), s->fs.size,
+		                            true, &ir)
+		              : 0;
+		if (mv && ir_r == 0)
+			inodes_summary(s, &ir, q.dry);
+		if (ir_r < 0 || xfs_floor(s, c, mv ? &ir : NULL, &pf, &floor,
+		                          why, sizeof(why)) < 0)
 			goto fail;
 	} else {
 		min_blocks = resize2fs_min(s->fs.device);
@@ -746,7 +762,7 @@ enum cmd_status cmd_shrink(struct rl_session *s, const struct cmd_call *c)
 	q.want = want;
 	q.floor = floor;
 	q.pf = pf;
-	if (mv && shrink_inodes(s, c, &q, &ir) < 0)
+	if (mv && shrink_inodes(s, c, &q) < 0)
 		goto fail;
 	free(ir.clear);
 	if (s->fs.type == RL_FS_XFS)

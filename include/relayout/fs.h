@@ -602,16 +602,16 @@ int rl_inode_chunks(const struct rl_fs_info *fs, uint64_t start, uint64_t end,
  * mode, extended attributes (ACLs, security labels), FS_IOC_FSGETXATTR
  * flags, extent size hint and project id, its data (shared with FICLONE
  * where the filesystem has reflink, else copied with its holes), size,
- * atime and mtime, and is fsync'ed; then it takes the name's place with
- * RENAME_EXCHANGE and the old inode is unlinked. The inode number, ctime
- * and birth time change; dirfd's atime and mtime are put back.
- * All of it happens under a write lease on the old inode (F_SETLEASE:
- * granted only while nobody else has the file open or mapped; broken by
- * an open or truncate from anyone): a lease broken before the exchange
- * was checked gives the name back its old inode, and whoever opened it
- * waits for the lease and then finds the old inode in its place. The
- * lease break signals the caller (SIGIO, whose default action ends the
- * process): the caller ignores or handles SIGIO first.
+ * atime and mtime (fsync'ed when the data was copied: a clone is
+ * metadata, logged in order before the exchange); then it takes the name's
+ * place with RENAME_EXCHANGE and the old inode is unlinked. The inode number,
+ * ctime and birth time change; dirfd's atime and mtime are put back. All of it
+ * happens under a write lease on the old inode (F_SETLEASE: granted only while
+ * nobody else has the file open or mapped; broken by an open or truncate from
+ * anyone): a lease broken before the exchange was checked gives the name back
+ * its old inode, and whoever opened it waits for the lease and then finds the
+ * old inode in its place. The lease break signals the caller (SIGIO, whose
+ * default action ends the process): the caller ignores or handles SIGIO first.
  * A new inode whose block lies in [avoid_start, avoid_end) is not used
  * (-ENOSPC: no inode outside the range could be had there).
  * Returns 0 (*new_ino: the new inode number) or -errno, and then the
@@ -622,6 +622,28 @@ int rl_inode_chunks(const struct rl_fs_info *fs, uint64_t start, uint64_t end,
 int rl_renumber_file(const struct rl_fs_info *fs, int dirfd, const char *name,
                      int stagefd, uint64_t avoid_start, uint64_t avoid_end,
                      uint64_t *new_ino);
+
+/* rl_renumber_file in two halves, so that a caller doing many files can
+ * give the exchanged names one grace period together: an open(2) that
+ * found the old inode by its name just before the exchange reaches the
+ * lease (and breaks it) a moment later, inside the same system call; a
+ * lease still unbroken after the grace means nobody did.
+ * rl_renumber_begin does everything up to the exchange and returns a
+ * handle (the old inode under its lease, its name the new inode's now);
+ * The new inode is under a write lease from before the exchange too.
+ * rl_renumber_end checks the leases: the old one unbroken, the old inode
+ * is unlinked and 0 returned (*new_ino); broken (someone opens the old
+ * inode and waits for the lease), the name gets the old inode back and
+ * the new one is unlinked, -EBUSY (abort: the same, -ECANCELED); both
+ * broken (one opener each), the name gets the old inode back and the new
+ * one keeps its temporary name ".relayout-inode.INO.K" in the directory
+ * (INO: *new_ino), so nothing written to either is lost, -EAGAIN. Each
+ * handle holds three descriptors. */
+struct rl_renumber;
+int rl_renumber_begin(const struct rl_fs_info *fs, int dirfd, const char *name,
+                      int stagefd, uint64_t avoid_start, uint64_t avoid_end,
+                      struct rl_renumber **out);
+int rl_renumber_end(struct rl_renumber *h, bool abort, uint64_t *new_ino);
 
 /* Give the directory name in parentfd a new inode (and new directory
  * blocks): the empty directory newname in stagefd, made by the caller

@@ -15,6 +15,8 @@
 #    the shrink gives the files and the directory new inodes and shrinks:
 #    md5, owner, mode, mtime and extended attributes as before, the inode
 #    numbers new, no inode and no extent at or above SIZE, fsck clean;
+#  - the same under three shells appending to those files by name and two
+#    CPU hogs: no append lost;
 #  - ext4: shrink evacuates and prints the resize2fs steps; running them
 #    (umount, e2fsck -f, resize2fs) succeeds and the data is intact;
 #  - btrfs: refused, pointing at 'btrfs filesystem resize';
@@ -144,8 +146,12 @@ attrs() {
 	done)
 }
 
-t_xfs_inodes() {
-	local bs ag agino want out rc i ino before ino_before dir_before sleeper
+# A 512 MiB XFS of 2 AGs, a directory top in the last AG, and a 150 MiB
+# filler in top taking the AG's start (after its log): files and
+# directories made next get inode chunks and blocks behind it, in the
+# tail. Sets bs, ag (blocks) and agino (AG 1's first inode number).
+tail_top() {
+	local i
 	vol_create xfs 512
 	RELAYOUT_JOURNAL_DIR=$VOL_DIR/journal RELAYOUT_STATE_DIR=$VOL_DIR/state
 	vol__umount "$VOL_MNT" nolazy || vol_fail "umount"
@@ -153,9 +159,9 @@ t_xfs_inodes() {
 	mount "$VOL_DEV" "$VOL_MNT" || vol_fail "mount"
 	bs=$(xfs_info "$VOL_MNT" | sed -n 's/^data *= *bsize=\([0-9]*\).*/\1/p')
 	ag=$(xfs_info "$VOL_MNT" | sed -n 's/.*agsize=\([0-9]*\) blks.*/\1/p')
-	# the first inode number of AG 1: AG << (log2 agblocks + log2 inodes per block)
+	# AG << (log2 agblocks + log2 inodes per block)
 	agino=$((1 << ($(awk -v a="$ag" 'BEGIN { l = 0; while (2 ^ l < a) l++; print l }') + 3)))
-	# a directory in the last AG (new directories go to the AGs in turn)
+	# new directories go to the AGs in turn
 	for ((i = 0; i < 8; i++)); do
 		mkdir "$VOL_MNT/dir$i"
 		if [ "$(stat -c %i "$VOL_MNT/dir$i")" -ge "$agino" ]; then
@@ -164,10 +170,13 @@ t_xfs_inodes() {
 		fi
 	done
 	[ -d "$VOL_MNT/top" ] || vol_fail "no directory landed in AG 1"
-	# a filler takes the AG's start; the files made after it get inode
-	# chunks and blocks (the directory's too) behind it, in the tail
 	head -c 150M /dev/zero >"$VOL_MNT/top/filler"
 	sync -f "$VOL_MNT"
+}
+
+t_xfs_inodes() {
+	local bs ag agino want out rc i ino before ino_before dir_before sleeper
+	tail_top
 	for ((i = 0; i < 300; i++)); do
 		head -c $((4096 + i * 37)) /dev/urandom >"$VOL_MNT/top/f$i"
 	done
@@ -207,22 +216,35 @@ t_xfs_inodes() {
 	rc=$?
 	grep -q "top/hl.*keeps its inode: hard-linked\|top/f296.*keeps its inode: hard-linked" <<<"$out" ||
 		fail "the dry run does not name the hard-linked file: $out"
-	grep -q "top/f295 .*keeps its inode: open in a process" <<<"$out" ||
-		fail "the dry run does not name the open file: $out"
-	[ $rc != 0 ] || fail "shrink --move-inodes --dry-run accepted although two inode chunks stay: $out"
+	grep -q "^1 of the files are open in a process now" <<<"$out" ||
+		fail "the dry run does not say a file is open: $out"
+	[ $rc != 0 ] || fail "shrink --move-inodes --dry-run accepted although an inode chunk stays: $out"
 	[ "$(attrs)" = "$before" ] || fail "the dry run changed something"
 	[ "$(stat -c %i "$VOL_MNT/top/f295")" = "$ino" ] || fail "the dry run gave a file a new inode"
 
-	kill $sleeper
-	wait $sleeper 2>/dev/null
+	# the open file (its lease refused) keeps its inode, and its chunk
+	# the shrink: refused after the new inodes, the data as it was
 	rm "$VOL_MNT/top/hl"
 	before=$(attrs)
 	ino_before=$(ls -i "$VOL_MNT/top" | sort -k2)
 	dir_before=$(ls -id "$VOL_MNT"/top/sub* | sort -k2)
 	shrink_run "$want --move-inodes"
+	[ $rc != 0 ] || fail "shrink accepted while an inode chunk stays for an open file"
+	grep -q "gave [1-9][0-9]* files and [1-9][0-9]* directories new inodes; 1 kept theirs" <<<"$out" ||
+		fail "no count of the new inodes (files and directories, one kept): $out"
+	grep -q "top/f295 .*keeps its inode: open in a process" <<<"$out" ||
+		fail "the open file is not named: $out"
+	grep -q "after the new inodes, cannot shrink below" <<<"$out" || fail "no refusal after the new inodes: $out"
+	[ "$(stat -c %i "$VOL_MNT/top/f295")" = "$ino" ] || fail "the open file got a new inode"
+	[ "$(attrs)" = "$before" ] || fail "data or attributes changed: $(diff <(echo "$before") <(attrs) | head -5)"
+
+	kill $sleeper
+	wait $sleeper 2>/dev/null
+	shrink_run "$want --move-inodes"
 	[ $rc = 0 ] || fail "shrink $want --move-inodes: rc $rc"
-	grep -q "gave [1-9][0-9]* files and [1-9][0-9]* directories new inodes; 0 kept theirs" <<<"$out" ||
-		fail "no count of the new inodes (files and directories): $out"
+	grep -q "gave 1 files and 0 directories new inodes; 0 kept theirs" <<<"$out" ||
+		fail "the file no longer open did not get a new inode: $out"
+	[ "$(stat -c %i "$VOL_MNT/top/f295")" != "$ino" ] || fail "the file no longer open kept its inode"
 	[ "$(xfs_info "$VOL_MNT" | sed -n 's/^data *= *bsize=[0-9]* *blocks=\([0-9]*\).*/\1/p')" = $((want / bs)) ] ||
 		fail "not shrunk to $((want / bs)) blocks"
 	[ "$(attrs)" = "$before" ] || fail "mode, owner, mtime, xattrs or data changed: $(diff <(echo "$before") <(attrs) | head -5)"
@@ -232,6 +254,54 @@ t_xfs_inodes() {
 	[ "$(highest_extent_end)" -le "$want" ] || fail "a file extent ends above $want"
 	vol_fsck
 	[ "$(attrs)" = "$before" ] || fail "data changed after remount"
+}
+
+# ------------------------------------ XFS --move-inodes under appenders
+# Three shells append numbered lines to random files of the tail by name
+# (each open finds whatever inode the name has), two CPU hogs make them
+# be preempted anywhere, while shrink --move-inodes gives those files new
+# inodes; every line a shell logged as appended must be in its file.
+t_xfs_inodes_load() {
+	local bs ag agino i w pids= hogs= want exp got lost
+	tail_top
+	for ((i = 0; i < 300; i++)); do echo start >"$VOL_MNT/top/f$i"; done
+	rm "$VOL_MNT/top/filler"
+	sync -f "$VOL_MNT"
+	want=$((ag * bs + (96 << 20)))
+	for i in 1 2; do
+		(while :; do :; done) &
+		hogs="$hogs $!"
+	done
+	for w in 1 2 3; do
+		(
+			n=0
+			while [ ! -e "$VOL_DIR/stop" ]; do
+				f=$((RANDOM % 300)) n=$((n + 1))
+				echo "w$w $n" >>"$VOL_MNT/top/f$f" && echo "f$f w$w $n" >>"$VOL_DIR/app.$w"
+			done
+		) &
+		pids="$pids $!"
+	done
+	sleep 0.5
+	shrink_run "$want --move-inodes --retry 8"
+	touch "$VOL_DIR/stop"
+	wait $pids
+	kill $hogs
+	wait $hogs 2>/dev/null
+	# the evacuation's moves of files being appended to can be refused
+	# (and retried) until the retries run out: the inodes are the point
+	if [ $rc != 0 ]; then
+		grep -q "the evacuation did not complete" <<<"$out" ||
+			fail "shrink $want --move-inodes under appenders: rc $rc"
+		note "the evacuation under appenders did not complete (rc $rc): $(grep -m1 'failed:' <<<"$out" | cut -c1-200)"
+	fi
+	grep -q "gave [1-9][0-9]* files" <<<"$out" || fail "no file got a new inode: $out"
+	exp=$(cat "$VOL_DIR"/app.* | sort)
+	got=$(cd "$VOL_MNT/top" && for f in f*; do grep -v '^start$' "$f" | sed "s/^/$f /"; done | sort)
+	lost=$(comm -23 <(echo "$exp") <(echo "$got") | wc -l)
+	note "appends logged: $(wc -l <<<"$exp"), lost: $lost"
+	[ "$lost" = 0 ] || fail "$lost appends lost, e.g. $(comm -23 <(echo "$exp") <(echo "$got") | head -3 | tr '\n' ';')"
+	vol_fsck
 }
 
 # -------------------------------------------------------------- ext4
@@ -315,10 +385,11 @@ t_sigint() {
 
 vol_require_root
 ran=0
-for t in xfs xfs_inodes ext4 btrfs sigint; do
+for t in xfs xfs_inodes xfs_inodes_load ext4 btrfs sigint; do
 	case $t in
 	xfs) tools="mkfs.xfs xfs_info xfs_repair" kind=xfs ;;
 	xfs_inodes) tools="mkfs.xfs xfs_info xfs_repair setfattr getfattr" kind=xfs ;;
+	xfs_inodes_load) tools="mkfs.xfs xfs_info xfs_repair" kind=xfs ;;
 	ext4) tools="mkfs.ext4 resize2fs e2fsck dumpe2fs" kind=ext4 ;;
 	btrfs) tools=mkfs.btrfs kind=btrfs ;;
 	sigint) tools="mkfs.ext4 e2fsck" kind=ext4 ;;
