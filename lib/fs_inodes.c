@@ -462,8 +462,10 @@ int rl_renumber_file(const struct rl_fs_info *fs, int dirfd, const char *name,
 }
 
 /* Rename every entry of from into to but . and ..; *moved counts them.
- * Stops at the first failure. */
-static int move_entries(int from, int to, size_t *moved)
+ * A name that to has already (made again in from by someone after it
+ * moved) goes to to as "NAME.relayout-twice.K", counted in *twice: both
+ * are kept. Stops at the first other failure. */
+static int move_entries(int from, int to, size_t *moved, size_t *twice)
 {
 	DIR *d;
 	struct dirent *e;
@@ -479,13 +481,31 @@ static int move_entries(int from, int to, size_t *moved)
 	}
 	rewinddir(d);
 	while (r == 0 && (errno = 0, e = readdir(d)) != NULL) {
+		char alt[NAME_MAX + 1];
+
 		if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, ".."))
 			continue;
 		if (renameat2(from, e->d_name, to, e->d_name,
-		              RENAME_NOREPLACE) < 0)
-			r = RL_NEG_ERRNO();
-		else
+		              RENAME_NOREPLACE) == 0) {
 			(*moved)++;
+			continue;
+		}
+		r = RL_NEG_ERRNO();
+		for (int k = 0; r == -EEXIST && k < 100; k++) {
+			int n =
+			    snprintf(alt, sizeof(alt),
+			             "%.200s.relayout-twice.%d", e->d_name, k);
+			if (n < 0 || (size_t)n >= sizeof(alt))
+				break;
+			r = renameat2(from, e->d_name, to, alt,
+			              RENAME_NOREPLACE) == 0
+			        ? 0
+			        : RL_NEG_ERRNO();
+			if (r == 0) {
+				(*moved)++;
+				(*twice)++;
+			}
+		}
 	}
 	if (r == 0 && errno)
 		r = RL_NEG_ERRNO();
@@ -494,8 +514,10 @@ static int move_entries(int from, int to, size_t *moved)
 }
 
 int rl_renumber_dir(const struct rl_fs_info *fs, int parentfd, const char *name,
-                    int stagefd, const char *newname, uint64_t *new_ino)
+                    int stagefd, const char *newname, uint64_t *new_ino,
+                    size_t *twice)
 {
+	size_t twice0 = 0;
 	struct stat st, pst, nst;
 	int ofd, nfd = -1, r;
 	size_t moved = 0, k;
@@ -535,17 +557,17 @@ int rl_renumber_dir(const struct rl_fs_info *fs, int parentfd, const char *name,
 	}
 	r = copy_attrs(ofd, &st, nfd);
 	if (r == 0)
-		r = move_entries(ofd, nfd, &moved);
+		r = move_entries(ofd, nfd, &moved, &twice0);
 	if (r < 0) {
 		/* put back what went over: the directory is as it was */
 		size_t back = 0;
-		(void)move_entries(nfd, ofd, &back);
+		(void)move_entries(nfd, ofd, &back, &twice0);
 		goto out;
 	}
 	if (renameat2(stagefd, newname, parentfd, name, RENAME_EXCHANGE) < 0) {
 		size_t back = 0;
 		r = RL_NEG_ERRNO();
-		(void)move_entries(nfd, ofd, &back);
+		(void)move_entries(nfd, ofd, &back, &twice0);
 		goto out;
 	}
 	if (!name_is(stagefd, newname, st.st_dev, st.st_ino)) {
@@ -554,13 +576,13 @@ int rl_renumber_dir(const struct rl_fs_info *fs, int parentfd, const char *name,
 		r = -ESTALE;
 		if (renameat2(stagefd, newname, parentfd, name,
 		              RENAME_EXCHANGE) == 0)
-			(void)move_entries(nfd, ofd, &back);
+			(void)move_entries(nfd, ofd, &back, &twice0);
 		goto out;
 	}
 	/* entries made in the old directory while they moved */
 	for (k = 0; k < 8; k++) {
 		size_t more = 0;
-		r = move_entries(ofd, nfd, &more);
+		r = move_entries(ofd, nfd, &more, &twice0);
 		if (r < 0 || more == 0)
 			break;
 	}
@@ -572,7 +594,7 @@ int rl_renumber_dir(const struct rl_fs_info *fs, int parentfd, const char *name,
 		size_t back = 0;
 		if (renameat2(stagefd, newname, parentfd, name,
 		              RENAME_EXCHANGE) == 0)
-			(void)move_entries(nfd, ofd, &back);
+			(void)move_entries(nfd, ofd, &back, &twice0);
 		dir_times_back(parentfd, &pst);
 		goto out;
 	}
@@ -584,6 +606,8 @@ int rl_renumber_dir(const struct rl_fs_info *fs, int parentfd, const char *name,
 	if (r == 0 && new_ino)
 		*new_ino = nst.st_ino;
 out:
+	if (twice)
+		*twice = twice0;
 	if (nfd >= 0)
 		close(nfd);
 	close(ofd);

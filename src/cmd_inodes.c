@@ -451,8 +451,18 @@ static int move_one(struct inodes_ctx *x, struct stage *st, struct batch *b,
 		batch_end(x, b);
 		r = stage_dir(x, st, dname, sizeof(dname));
 		if (r == 0) {
+			size_t twice = 0;
 			r = rl_renumber_dir(&x->s->fs, pfd, base, st->fd, dname,
-			                    &ino);
+			                    &ino, &twice);
+			if (twice)
+				fprintf(
+				    x->s->err,
+				    "relayout: warning: %zu name%s in %s %s "
+				    "made again while its entries moved to "
+				    "its new inode: both kept, the later as "
+				    "NAME.relayout-twice.K\n",
+				    twice, twice == 1 ? "" : "s", OUT_ESC(path),
+				    twice == 1 ? "was" : "were");
 			if (r < 0)
 				(void)unlinkat(st->fd, dname, AT_REMOVEDIR);
 		}

@@ -654,16 +654,18 @@ int rl_renumber_end(struct rl_renumber *h, bool abort, uint64_t *new_ino);
  * with RENAME_EXCHANGE; entries made meanwhile in the old one follow; the
  * old one is removed; atime and mtime of both directories are put back.
  * While the entries move, a path lookup through the directory can miss
- * one of them for that moment, and a process whose working directory
- * (or open descriptor, or inotify watch) is the old directory keeps the
- * old one, removed: the caller checks there is none first.
- * Returns 0 (*new_ino) or -errno, and then the directory is as it was
- * (its entries back in it, newname empty in stagefd): -EXDEV a mount
- * point or not on fs, -ENOTEMPTY newname is not empty, -EPERM
- * immutable or append-only, -ESTALE renamed meanwhile, -EBUSY an entry
- * is a mount point, ... */
+ * one of them for that moment (and an open with O_CREAT then makes the
+ * name again: the later one is kept beside the other as
+ * "NAME.relayout-twice.K", counted in *twice), and a process whose working
+ * directory (or open descriptor, or inotify watch) is the old directory keeps
+ * the old one, removed: the caller checks there is none first. Returns 0
+ * (*new_ino) or -errno, and then the directory is as it was (its entries back
+ * in it, newname empty in stagefd): -EXDEV a mount point or not on fs,
+ * -ENOTEMPTY newname is not empty, -EPERM immutable or append-only, -ESTALE
+ * renamed meanwhile, -EBUSY an entry is a mount point, ... */
 int rl_renumber_dir(const struct rl_fs_info *fs, int parentfd, const char *name,
-                    int stagefd, const char *newname, uint64_t *new_ino);
+                    int stagefd, const char *newname, uint64_t *new_ino,
+                    size_t *twice);
 
 /* Human-readable text for a relayout return value (negative errno), with
  * the relayout-specific meanings (e.g. -EMLINK: shared extents). */
