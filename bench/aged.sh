@@ -22,8 +22,9 @@
 #                    that moved data (newest first), on its result
 #   shrink           XFS only, to 78 % of the size (1 GiB -> 800 MiB), with
 #                    --move-inodes; when blocks the kernel keeps stop it
-#                    after the moves, shrink-rest: a shrink to the smallest
-#                    size relayout then says is reachable;
+#                    after the new inodes or the moves, shrink-rest: a
+#                    shrink to the smallest size relayout then says is
+#                    reachable;
 #                    "not implemented" while relayout has no such command
 #   cp -a            the baseline of compaction: the same files copied with
 #                    cp -a to a fresh filesystem of the same size on the
@@ -344,7 +345,8 @@ for kind in $AGED_FS; do
 			# where the kernel keeps blocks in the tail after the moves
 			# (free-space btree blocks, the AGFL), the smallest size
 			# reachable without moving more, as relayout says
-			rest=$(sed -n "s/.*smallest size reachable now is [^(]*(\([0-9]*\) bytes.*moves nothing more.*/\1/p" "$VOL_DIR/shrink.out" | tail -1)
+			rest=$(sed -n -e "s/.*smallest size reachable now is [^(]*(\([0-9]*\) bytes.*moves nothing more.*/\1/p" \
+				-e "s/.*after the new inodes, cannot shrink below [^(]*(\([0-9]*\) bytes.*/\1/p" "$VOL_DIR/shrink.out" | tail -1)
 			if [ -n "$rest" ]; then
 				EXP_BEFORE=$VOL_DIR/layout.shrink experiment shrink-rest - - - "$RELAYOUT" -e "shrink $IOPRIO $rest" "$VOL_MNT"
 			fi
