@@ -12,6 +12,7 @@
 #include <string.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
+#include <sys/vfs.h>
 #include <unistd.h>
 #include "busy.h"
 #include "layout_model.h"
@@ -44,6 +45,7 @@ struct inodes_ctx {
 	uint8_t *seen; /* per file id: already a candidate */
 	struct inodes_report *rep;
 	size_t named, clearcap;
+	bool quiet; /* listing again before the moves: named already */
 	const struct cand **again; /* files found open: tried again */
 	size_t nagain, againcap;
 	bool last_try;
@@ -105,6 +107,8 @@ static void skipped(struct inodes_ctx *x, const char *path, uint64_t ino,
                     const char *why)
 {
 	x->rep->skipped++;
+	if (x->quiet)
+		return;
 	if (x->named++ < INODES_NAMED)
 		fprintf(x->s->err,
 		        "relayout: note: %s (inode %" PRIu64
@@ -515,7 +519,12 @@ static int run(struct inodes_ctx *x)
 	free(x->again);
 	stage_close(&st);
 	/* the old inodes are freed in the background: wait for it, so the
-	 * chunks they leave are free for what comes next */
+	 * chunks they leave are free for what comes next (XFS's statfs
+	 * flushes its inode inactivation; syncfs commits the log) */
+	{
+		struct statfs sf;
+		(void)fstatfs(st.rootfd, &sf);
+	}
 	(void)syncfs(st.rootfd);
 	sigaction(SIGIO, &old, NULL);
 	close(st.rootfd);
@@ -585,10 +594,12 @@ int inodes_move(struct rl_session *s, uint64_t start, uint64_t end, bool dry,
 		r = rl_inode_chunks(fs, start, end, chunk_cb, &x);
 	if (r == 0) {
 		rep->chunks = x.nch;
+		x.quiet = !dry; /* shrink lists them with --dry-run first */
 		r = classify(&x);
 	}
 	if (r == 0)
 		r = lm_owners(x.m, start, end, dir_owner_cb, &x);
+	x.quiet = false;
 	if (r < 0)
 		session_error(s,
 		              "cannot list the inodes in 0x%" PRIx64

@@ -40,8 +40,10 @@ bool inodes_in_clear(const struct inodes_report *rep, uint64_t start,
  * (in an allocation group other than start's). Files that cannot get one
  * (open in a process, hard-linked, immutable, other than a regular file
  * or directory) are named on the error stream (the first few) and
- * counted; their chunks stay. dry: count only. XFS only (else -EOPNOTSUPP);
- * 0, or -errno when it could not be done at all (reported). */
+ * counted; their chunks stay. dry: count only (and name those found
+ * now; without dry, only those that fail while moving are named). XFS only
+ * (else -EOPNOTSUPP); 0, or -errno when it could not be done at all (reported).
+ */
 int inodes_move(struct rl_session *s, uint64_t start, uint64_t end, bool dry,
                 struct inodes_report *rep);
 
