@@ -21,7 +21,7 @@ layer() {
 	layout_model | scan | snapshot) echo 2 ;;
 	planner | txn | txn_* | journal | busy | vlock) echo 3 ;;
 	commands | session | session_* | cmd_fs | cmd_model | cmd_plan | \
-		cmd_txn | cmd_session | cmd_shrink) echo 4 ;;
+		cmd_txn | cmd_session | cmd_shrink | cmd_inodes) echo 4 ;;
 	ui_* | cmd_ui) echo 5 ;;
 	*) echo 0 ;;
 	esac
