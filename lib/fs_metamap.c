@@ -381,6 +381,175 @@ static uint64_t xfs_fsb_byte(const struct rl_xfs_fsop_geom *x,
 	return (ag * x->agblocks + agbno) * x->blocksize;
 }
 
+/* ---- XFS per-AG btrees and free list, read from the device ----
+ * Without the reverse-mapping btree the kernel names none of these
+ * blocks (GETFSMAP: "unknown"). Their roots and the free list (AGFL) are
+ * in the AG headers; the blocks of each level are found from the root's
+ * first child along the right-sibling links. What the device holds may
+ * lag the log by a few seconds (a root moves only when a tree gains or
+ * loses a level): each block is checked for its magic number, and what
+ * does not check is left unnamed. */
+#define XFS_NULLAGBLOCK    0xffffffffu
+#define XFS_AGF_BNO_ROOT   16
+#define XFS_AGF_CNT_ROOT   20
+#define XFS_AGF_BNO_LEVEL  28
+#define XFS_AGF_CNT_LEVEL  32
+#define XFS_AGF_FLFIRST    40
+#define XFS_AGF_FLCOUNT    48
+#define XFS_AGF_REFC_ROOT  88
+#define XFS_AGF_REFC_LEVEL 92
+#define XFS_AGI_ROOT       20
+#define XFS_AGI_LEVEL      24
+#define XFS_AGI_FREE_ROOT  328
+#define XFS_AGI_FREE_LEVEL 332
+#define XFS_AGFL_HDR       36 /* v5: magic, seqno, uuid, lsn, crc */
+#define XFS_BT_MAX_LEVELS  9
+
+static uint32_t be32_at(const unsigned char *b, size_t off)
+{
+	return (uint32_t)b[off] << 24 | (uint32_t)b[off + 1] << 16 |
+	       (uint32_t)b[off + 2] << 8 | b[off + 3];
+}
+
+struct xfs_dev {
+	int fd; /* O_DIRECT: XFS's buffers are not the device's page cache */
+	const struct rl_xfs_fsop_geom *x;
+	unsigned char *buf; /* one block */
+	unsigned char *hdr; /* two sectors: the AGF and the AGI */
+	rl_space_cb cb;
+	void *arg;
+};
+
+/* The short-form btree block header's length for magic m (v5 magics end
+ * in '3' or are "R3FC"), 0 when m is not one of want's two magics. */
+static size_t bt_hdr(const unsigned char *b, const char *v4, const char *v5)
+{
+	if (!memcmp(b, v5, 4))
+		return 56;
+	if (v4 && !memcmp(b, v4, 4))
+		return 16;
+	return 0;
+}
+
+/* Every block of the btree of AG agno rooted at root, levels high, keys
+ * keylen bytes, magic numbers v4 / v5: reported as label. */
+static int xfs_bt_walk(struct xfs_dev *d, uint32_t agno, uint32_t root,
+                       uint32_t levels, size_t keylen, const char *v4,
+                       const char *v5, const char *label)
+{
+	const struct rl_xfs_fsop_geom *x = d->x;
+	uint64_t ag0 = (uint64_t)agno * x->agblocks * x->blocksize;
+	uint32_t first = root, budget = x->agblocks;
+	int r = 0;
+
+	if (levels < 1 || levels > XFS_BT_MAX_LEVELS)
+		return 0;
+	for (uint32_t lvl = levels; lvl >= 1 && first < x->agblocks; lvl--) {
+		uint32_t b = first, next = XFS_NULLAGBLOCK;
+
+		while (r == 0 && b < x->agblocks && budget--) {
+			uint64_t at = ag0 + (uint64_t)b * x->blocksize;
+			size_t hdr;
+
+			if (read_at(d->fd, d->buf, x->blocksize, at) < 0)
+				return 0;
+			hdr = bt_hdr(d->buf, v4, v5);
+			/* the level in the block: lvl - 1 */
+			if (!hdr ||
+			    (uint32_t)(d->buf[4] << 8 | d->buf[5]) != lvl - 1)
+				return 0;
+			r = emit(d->cb, d->arg, at, x->blocksize, 0, label);
+			if (b == first && lvl > 1) {
+				size_t maxrecs =
+				    (x->blocksize - hdr) / (keylen + 4);
+				next = be32_at(d->buf, hdr + maxrecs * keylen);
+			}
+			b = be32_at(d->buf, 12); /* right sibling */
+		}
+		first = next;
+	}
+	return r;
+}
+
+/* The AGF's and AGI's btrees and the AGFL of AG agno. */
+static int xfs_ag_meta(struct xfs_dev *d, uint32_t agno)
+{
+	const struct rl_xfs_fsop_geom *x = d->x;
+	uint64_t ag0 = (uint64_t)agno * x->agblocks * x->blocksize;
+	unsigned char *agf = d->hdr, *agi = d->hdr + x->sectsize;
+	uint32_t sect = x->sectsize, slots, first, count;
+	int r;
+
+	if (read_at(d->fd, agf, sect, ag0 + sect) < 0 ||
+	    read_at(d->fd, agi, sect, ag0 + 2ull * sect) < 0)
+		return 0;
+	if (memcmp(agf, "XAGF", 4) || memcmp(agi, "XAGI", 4))
+		return 0;
+	r = xfs_bt_walk(d, agno, be32_at(agf, XFS_AGF_BNO_ROOT),
+	                be32_at(agf, XFS_AGF_BNO_LEVEL), 8, "ABTB", "AB3B",
+	                "free-space btree");
+	if (r == 0)
+		r = xfs_bt_walk(d, agno, be32_at(agf, XFS_AGF_CNT_ROOT),
+		                be32_at(agf, XFS_AGF_CNT_LEVEL), 8, "ABTC",
+		                "AB3C", "free-space btree");
+	if (r == 0 && (x->flags & RL_XFS_FSOP_GEOM_FLAGS_REFLINK))
+		r = xfs_bt_walk(d, agno, be32_at(agf, XFS_AGF_REFC_ROOT),
+		                be32_at(agf, XFS_AGF_REFC_LEVEL), 4, NULL,
+		                "R3FC", "refcount btree");
+	if (r == 0)
+		r = xfs_bt_walk(d, agno, be32_at(agi, XFS_AGI_ROOT),
+		                be32_at(agi, XFS_AGI_LEVEL), 4, "IABT", "IAB3",
+		                "inode btree");
+	if (r == 0 && (x->flags & RL_XFS_FSOP_GEOM_FLAGS_FINOBT))
+		r = xfs_bt_walk(d, agno, be32_at(agi, XFS_AGI_FREE_ROOT),
+		                be32_at(agi, XFS_AGI_FREE_LEVEL), 4, "FIBT",
+		                "FIB3", "inode btree");
+	/* the free list: flcount blocks from slot flfirst, circular */
+	if (r || read_at(d->fd, d->buf, sect, ag0 + 3ull * sect) < 0 ||
+	    memcmp(d->buf, "XAFL", 4))
+		return r;
+	slots = (sect - XFS_AGFL_HDR) / 4;
+	first = be32_at(agf, XFS_AGF_FLFIRST);
+	count = be32_at(agf, XFS_AGF_FLCOUNT);
+	for (uint32_t i = 0; r == 0 && i < count && i < slots && first < slots;
+	     i++) {
+		uint32_t b =
+		    be32_at(d->buf, XFS_AGFL_HDR + 4 * ((first + i) % slots));
+		if (b < x->agblocks)
+			r = emit(d->cb, d->arg,
+			         ag0 + (uint64_t)b * x->blocksize, x->blocksize,
+			         0, "free-list (AGFL)");
+	}
+	return r;
+}
+
+/* Each AG's btrees and free list, when the device can be read (root);
+ * not without the reverse-mapping btree: GETFSMAP names them then. */
+static int xfs_ags_meta(const struct rl_fs_info *fs,
+                        const struct rl_xfs_fsop_geom *x, rl_space_cb cb,
+                        void *arg)
+{
+	struct xfs_dev d = {.x = x, .cb = cb, .arg = arg};
+	int r = 0;
+
+	if ((x->flags & RL_XFS_FSOP_GEOM_FLAGS_RMAPBT) ||
+	    fs->device[0] != '/' || x->sectsize < 512 ||
+	    x->sectsize > x->blocksize)
+		return 0;
+	d.fd = open(fs->device, O_RDONLY | O_DIRECT | O_CLOEXEC);
+	if (d.fd < 0)
+		return 0;
+	if (posix_memalign((void **)&d.buf, 4096, x->blocksize) == 0 &&
+	    posix_memalign((void **)&d.hdr, 4096, 2ull * x->sectsize) == 0) {
+		for (uint32_t ag = 0; r == 0 && ag < x->agcount; ag++)
+			r = xfs_ag_meta(&d, ag);
+	}
+	free(d.buf);
+	free(d.hdr);
+	close(d.fd);
+	return r;
+}
+
 /* The clusters of an inode chunk that have inodes in use, as "inodes". */
 struct chunk_emit {
 	rl_space_cb cb;
@@ -453,6 +622,8 @@ static int xfs_meta_walk(const struct rl_fs_info *fs, rl_space_cb cb, void *arg)
 			ce.per = 64;
 		r = rl_inode_chunks(fs, 0, UINT64_MAX, chunk_emit_cb, &ce);
 	}
+	if (r == 0)
+		r = xfs_ags_meta(fs, &x, cb, arg);
 out:
 	close(fd);
 	return r;

@@ -89,8 +89,13 @@ static void pin_text(struct rl_session *s, const struct shrink_pin *p,
 
 	switch (p->kind) {
 	case LM_OWN_META:
-		snprintf(buf, size, "filesystem metadata (%s)",
-		         p->label ? p->label : "?");
+		snprintf(buf, size, "filesystem metadata (%s)%s",
+		         p->label ? p->label : "?",
+		         p->label && (strstr(p->label, "btree") ||
+		                      strstr(p->label, "AGFL"))
+		             ? ", which only the kernel places (it moves such "
+		               "blocks only as its trees grow and shrink)"
+		             : "");
 		break;
 	case LM_OWN_FILE:
 		path = lm_file_path(s->model, p->file, 0);
@@ -99,10 +104,11 @@ static void pin_text(struct rl_session *s, const struct shrink_pin *p,
 		break;
 	default:
 		snprintf(buf, size,
-		         "blocks in use that the kernel does not name "
-		         "(without XFS's reverse-mapping btree: inode "
-		         "clusters, free-space btree blocks and their free "
-		         "list, or a file's extent-map btree blocks)");
+		         "blocks in use that the kernel does not name (on "
+		         "XFS without the reverse-mapping btree: a file's or "
+		         "directory's extent-map btree blocks, inode clusters "
+		         "with no inode in use; the AG btrees and free list "
+		         "are named when the device can be read)");
 		break;
 	}
 }
@@ -274,10 +280,10 @@ static int xfs_floor(struct rl_session *s, const struct cmd_call *c,
 		fprintf(s->out,
 		        "note: blocks in use up to 0x%" PRIx64
 		        " that the kernel does not name (without the "
-		        "reverse-mapping btree: the extent-map btree blocks "
-		        "of files and directories, which leave with their new "
-		        "inodes, or free-space btree blocks, which stay): if "
-		        "some stay, the shrink stops after the new inodes\n",
+		        "reverse-mapping btree: most likely the extent-map "
+		        "btree blocks of files and directories, which leave "
+		        "with their new inodes): if some stay, the shrink "
+		        "stops after the new inodes\n",
 		        pin.unknown_end);
 	session_plan_fini(&ctx, &hooks);
 	if (r < 0) {

@@ -128,6 +128,11 @@ for line in open(owners_path):
                                             "freelist"),
                             "inode-btree": ("btino", "btfino"),
                             "refcount-btree": ("btrefcnt",),
+                            # read from the AG headers (no rmapbt)
+                            "free-space btree": ("btbno", "btcnt"),
+                            "free-list (AGFL)": ("freelist",),
+                            "inode btree": ("btino", "btfino"),
+                            "refcount btree": ("btrefcnt",),
                             "bmbt": ("btbmapd", "btbmapa")}.get(w[1], ())
     if not ok:
         bad.append((b, mine, tool))
