@@ -218,17 +218,22 @@ static int open_parent(int rootfd, const char *path, const char **base)
 	return fd;
 }
 
-/* Is the inode of fd (a new directory) outside start's AG and above? */
+/* Does the inode of name in dirfd (a new directory) lie in an AG that
+ * no part of [start, end) is in? Files made in it, and its own blocks,
+ * are then taken from that AG. */
 static bool dir_placed(const struct inodes_ctx *x, int dirfd, const char *name)
 {
 	const struct rl_fs_info *fs = &x->s->fs;
-	uint64_t ag0 = x->start / fs->group_size * fs->group_size, a;
+	uint64_t gs = fs->group_size, a, ag;
 	struct stat st;
 
 	if (fstatat(dirfd, name, &st, AT_SYMLINK_NOFOLLOW) < 0)
 		return false;
 	a = rl_inode_addr(fs, st.st_ino);
-	return a != UINT64_MAX && a < ag0;
+	if (a == UINT64_MAX)
+		return false;
+	ag = a / gs * gs;
+	return ag + gs <= x->start || ag >= x->end;
 }
 
 /* The names made in the stage directory: the stage itself at the root,
@@ -240,8 +245,8 @@ struct stage {
 	unsigned next, misses[256], nmiss;
 };
 
-/* A directory at the root whose inode lies in an AG below start's: new
- * files made in it take their inodes from that AG. */
+/* A directory at the root whose inode lies in an AG outside the range:
+ * new files made in it take their inodes from that AG. */
 static int stage_open(struct inodes_ctx *x, struct stage *st)
 {
 	char miss[64][64];
@@ -278,9 +283,9 @@ static int stage_open(struct inodes_ctx *x, struct stage *st)
 	return r;
 }
 
-/* An empty directory "d.K" in the stage whose inode lies below start's
- * AG (its blocks then go there too); misses are kept until the end (they
- * hold the free inodes they took) and removed then. */
+/* An empty directory "d.K" in the stage whose inode lies in an AG
+ * outside the range (its blocks then go there too); misses are kept until the
+ * end (they hold the free inodes they took) and removed then. */
 static int stage_dir(struct inodes_ctx *x, struct stage *st, char *name,
                      size_t size)
 {
@@ -332,8 +337,8 @@ static void stage_close(struct stage *st)
 #define INODES_GRACE_MS 1000
 
 /* Files found open: tried again this many times, this far apart. */
-#define INODES_TRIES    3
-#define INODES_RETRY_MS 200
+#define INODES_TRIES    8
+#define INODES_RETRY_MS 100
 
 struct batch {
 	struct rl_renumber *h[INODES_BATCH];
@@ -532,6 +537,36 @@ static int run(struct inodes_ctx *x)
 	return r;
 }
 
+void inodes_print(struct rl_session *s, const struct inodes_report *ir,
+                  bool dry)
+{
+	if (s->json)
+		return;
+	fprintf(s->out,
+	        "%s %zu files and %zu directories new inodes outside the "
+	        "range (inode chunks in it: %zu, of which %zu %s free; their "
+	        "inode numbers and ctime change)\n",
+	        dry ? "would give" : "giving", ir->files, ir->dirs, ir->chunks,
+	        ir->chunks_clear, dry ? "would then be" : "are then");
+	if (ir->open_now)
+		fprintf(s->out,
+		        "%zu of the files are open in a process now: one still "
+		        "open when its turn comes (and at %d more tries) keeps "
+		        "its inode, and its inode chunk stays\n",
+		        ir->open_now, INODES_TRIES);
+}
+
+void inodes_print_done(struct rl_session *s, const struct inodes_report *ir)
+{
+	if (s->json)
+		return;
+	fprintf(s->out,
+	        "gave %zu files and %zu directories new inodes; %zu kept "
+	        "theirs; %zu times a file was opened while at it and its old "
+	        "inode put back (then tried again)\n",
+	        ir->files, ir->dirs, ir->skipped, ir->put_back);
+}
+
 bool inodes_in_clear(const struct inodes_report *rep, uint64_t start,
                      uint64_t len)
 {
@@ -594,7 +629,7 @@ int inodes_move(struct rl_session *s, uint64_t start, uint64_t end, bool dry,
 		r = rl_inode_chunks(fs, start, end, chunk_cb, &x);
 	if (r == 0) {
 		rep->chunks = x.nch;
-		x.quiet = !dry; /* shrink lists them with --dry-run first */
+		x.quiet = !dry; /* listed by a dry run just before */
 		r = classify(&x);
 	}
 	if (r == 0)
@@ -614,6 +649,11 @@ int inodes_move(struct rl_session *s, uint64_t start, uint64_t end, bool dry,
 		}
 	} else if (r == 0) {
 		r = run(&x);
+		/* the files have new inode numbers: the model is read again */
+		lm_free(s->model);
+		s->model = NULL;
+		x.m = NULL;
+		(void)session_model(s);
 		if (r == -ENOSPC)
 			session_error(s,
 			              "no free inode outside 0x%" PRIx64

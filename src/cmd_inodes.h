@@ -47,4 +47,12 @@ bool inodes_in_clear(const struct inodes_report *rep, uint64_t start,
 int inodes_move(struct rl_session *s, uint64_t start, uint64_t end, bool dry,
                 struct inodes_report *rep);
 
+/* What inodes_move found (dry) or is about to do, on the output stream:
+ * "would give / giving N files and M directories new inodes ...". */
+void inodes_print(struct rl_session *s, const struct inodes_report *ir,
+                  bool dry);
+/* What it did: "gave N files and M directories new inodes; K kept
+ * theirs; ...". */
+void inodes_print_done(struct rl_session *s, const struct inodes_report *ir);
+
 #endif

@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include "cmd_inodes.h"
 #include "commands.h"
 #include "layout_model.h"
 #include "mem.h"
@@ -45,6 +46,11 @@ const struct cmd_opt cmd_opts_compact[] = {
 };
 const struct cmd_opt cmd_opts_evacuate[] = {
     {"unshare", NULL, "move shared (reflinked) extents too (copies them)"},
+    {"move-inodes", NULL,
+     "XFS: give the files and directories whose inodes or directory "
+     "blocks lie in the region new inodes outside it first (their inode "
+     "numbers and ctime change; open, hard-linked and immutable files "
+     "keep theirs, and are named)"},
     PLAN_APPLY_OPTS,
     {NULL, NULL, NULL},
 };
@@ -653,8 +659,55 @@ enum cmd_status cmd_compact(struct rl_session *s, const struct cmd_call *c)
 	return run(s, c, PK_COMPACT);
 }
 
+/* evacuate --move-inodes (XFS): the files and directories whose inodes
+ * (or directory blocks) lie in [START, END) get new inodes outside it
+ * first (src/cmd_inodes.c); then the evacuation as without it. */
+static enum cmd_status evacuate_inodes(struct rl_session *s,
+                                       const struct cmd_call *c)
+{
+	bool dry = cmd_has_opt(c, "dry-run", NULL);
+	struct inodes_report ir;
+	uint64_t lo, hi;
+	int r;
+
+	if (s->fs.type != RL_FS_XFS) {
+		session_error(s, "--move-inodes is for XFS (%s is %s)",
+		              s->fs.mountpoint, s->fs.fstype);
+		return CMD_USAGE;
+	}
+	if (s->plan_mode) {
+		session_error(s,
+		              "--move-inodes does not join a pending plan "
+		              "(new inodes are not a step): 'plan off' first");
+		return CMD_FAIL;
+	}
+	if (session_arg_size(s, "START", c->argv[0], &lo) < 0 ||
+	    session_arg_size(s, "END", c->argv[1], &hi) < 0)
+		return CMD_USAGE;
+	if (hi <= lo) {
+		session_error(s, "END must be above START");
+		return CMD_USAGE;
+	}
+	r = inodes_move(s, lo, hi, true, &ir);
+	free(ir.clear);
+	if (r < 0)
+		return CMD_FAIL;
+	inodes_print(s, &ir, dry);
+	if (dry)
+		return CMD_OK;
+	r = inodes_move(s, lo, hi, false, &ir);
+	free(ir.clear);
+	inodes_print_done(s, &ir);
+	return r < 0 ? CMD_FAIL : CMD_OK;
+}
+
 enum cmd_status cmd_evacuate(struct rl_session *s, const struct cmd_call *c)
 {
+	if (cmd_has_opt(c, "move-inodes", NULL)) {
+		enum cmd_status st = evacuate_inodes(s, c);
+		if (st != CMD_OK)
+			return st;
+	}
 	return run(s, c, PK_EVACUATE);
 }
 

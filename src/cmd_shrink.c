@@ -600,26 +600,6 @@ static enum cmd_status shrink_ext4(struct rl_session *s,
 	return CMD_OK;
 }
 
-/* What --move-inodes found (the dry run of it, before the floor). */
-static void inodes_summary(struct rl_session *s, const struct inodes_report *ir,
-                           bool dry)
-{
-	if (s->json)
-		return;
-	fprintf(s->out,
-	        "%s %zu files and %zu directories new inodes below SIZE "
-	        "(inode chunks from SIZE on: %zu, of which %zu %s free; "
-	        "their inode numbers and ctime change)\n",
-	        dry ? "would give" : "giving", ir->files, ir->dirs, ir->chunks,
-	        ir->chunks_clear, dry ? "would then be" : "are then");
-	if (ir->open_now)
-		fprintf(s->out,
-		        "%zu of the files are open in a process now: one still "
-		        "open when its turn comes (and at 8 more tries) keeps "
-		        "its inode, and its inode chunk stays\n",
-		        ir->open_now);
-}
-
 /* Where --move-inodes starts: below SIZE by the free space the last AG
  * must keep when shrunk to SIZE (the evacuation may need that much more
  * room below SIZE, evac_start), not below the last AG. */
@@ -659,12 +639,7 @@ static int shrink_inodes(struct rl_session *s, const struct cmd_call *c,
 	}
 	r = inodes_move(s, inodes_from(s, q->want), q->old, false, &done);
 	free(done.clear);
-	if (!s->json)
-		fprintf(s->out,
-		        "gave %zu files and %zu directories new inodes; %zu "
-		        "kept theirs; %zu times a file was opened while at it "
-		        "and its old inode put back (then tried again)\n",
-		        done.files, done.dirs, done.skipped, done.put_back);
+	inodes_print_done(s, &done);
 	rescan(s);
 	if (r < 0 || !s->model)
 		return -1;
@@ -735,7 +710,7 @@ enum cmd_status cmd_shrink(struct rl_session *s, const struct cmd_call *c)
 		                            true, &ir)
 		              : 0;
 		if (mv && ir_r == 0)
-			inodes_summary(s, &ir, q.dry);
+			inodes_print(s, &ir, q.dry);
 		if (ir_r < 0 || xfs_floor(s, c, mv ? &ir : NULL, &pf, &floor,
 		                          why, sizeof(why)) < 0)
 			goto fail;

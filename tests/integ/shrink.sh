@@ -15,7 +15,9 @@
 #    the shrink gives the files and the directory new inodes and shrinks:
 #    md5, owner, mode, mtime and extended attributes as before, the inode
 #    numbers new, no inode and no extent at or above SIZE, fsck clean;
-#  - the same under three shells appending to those files by name and two
+#  - evacuate --move-inodes: no inode chunk and no data left in the
+#    region;
+#  - shrink --move-inodes under three shells appending to those files by name and two
 #    CPU hogs: no append lost;
 #  - ext4: shrink evacuates and prints the resize2fs steps; running them
 #    (umount, e2fsck -f, resize2fs) succeeds and the data is intact;
@@ -256,6 +258,29 @@ t_xfs_inodes() {
 	[ "$(attrs)" = "$before" ] || fail "data changed after remount"
 }
 
+# ------------------------------------------- XFS evacuate --move-inodes
+# The same for evacuate: the region is left with no inode chunk and no
+# file's data; md5 as before, fsck clean.
+t_xfs_evac_inodes() {
+	local bs ag agino i lo hi before out
+	tail_top
+	for ((i = 0; i < 100; i++)); do
+		head -c $((4096 + i * 53)) /dev/urandom >"$VOL_MNT/top/f$i"
+	done
+	rm "$VOL_MNT/top/filler"
+	sync -f "$VOL_MNT"
+	lo=$((ag * bs + (96 << 20))) hi=$((2 * ag * bs))
+	before=$(sums)
+	grep -q "metadata inodes" <<<"$(R -e "who $lo $hi" "$VOL_MNT" 2>&1)" ||
+		fail "no inode chunk in the region: the test does not test"
+	out=$(R -e "evacuate $lo $hi --move-inodes" "$VOL_MNT" 2>&1) || fail "evacuate --move-inodes: $out"
+	grep -q "gave [1-9][0-9]* files" <<<"$out" || fail "no file got a new inode: $out"
+	out=$(R -e "who $lo $hi" "$VOL_MNT" 2>&1)
+	grep -q "metadata inodes\| file " <<<"$out" && fail "inodes or data left in the region: $(grep -m3 'inodes\| file ' <<<"$out")"
+	[ "$(sums)" = "$before" ] || fail "data changed by evacuate --move-inodes"
+	vol_fsck
+}
+
 # ------------------------------------ XFS --move-inodes under appenders
 # Three shells append numbered lines to random files of the tail by name
 # (each open finds whatever inode the name has), two CPU hogs make them
@@ -385,11 +410,11 @@ t_sigint() {
 
 vol_require_root
 ran=0
-for t in xfs xfs_inodes xfs_inodes_load ext4 btrfs sigint; do
+for t in xfs xfs_inodes xfs_evac_inodes xfs_inodes_load ext4 btrfs sigint; do
 	case $t in
 	xfs) tools="mkfs.xfs xfs_info xfs_repair" kind=xfs ;;
 	xfs_inodes) tools="mkfs.xfs xfs_info xfs_repair setfattr getfattr" kind=xfs ;;
-	xfs_inodes_load) tools="mkfs.xfs xfs_info xfs_repair" kind=xfs ;;
+	xfs_inodes_load | xfs_evac_inodes) tools="mkfs.xfs xfs_info xfs_repair" kind=xfs ;;
 	ext4) tools="mkfs.ext4 resize2fs e2fsck dumpe2fs" kind=ext4 ;;
 	btrfs) tools=mkfs.btrfs kind=btrfs ;;
 	sigint) tools="mkfs.ext4 e2fsck" kind=ext4 ;;
