@@ -23,7 +23,7 @@ PACKAGES=(
 	libcmocka-dev
 	clang-14 libfuzzer-14-dev
 	e2fsprogs xfsprogs btrfs-progs util-linux mount
-	tmux jq valgrind quota fio python3 bc clang-format attr
+	tmux jq valgrind quota fio python3 bc clang-format
 	man-db bash-completion
 )
 
