@@ -616,7 +616,7 @@ int rl_inode_chunks(const struct rl_fs_info *fs, uint64_t start, uint64_t end,
  * the name just before it and reaches the lease a moment later is not
  * seen (measured: 4 of 48,519 appends by name lost with a 50 ms wait, none
  * of 175,000 with 1 s): where others may open the file, use the two
- * halves below with a grace period in between. */
+ * halves below with a grace period in between.
  * A new inode whose block lies in [avoid_start, avoid_end) is not used
  * (-ENOSPC: no inode outside the range could be had there).
  * Returns 0 (*new_ino: the new inode number) or -errno, and then the
