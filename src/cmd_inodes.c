@@ -607,6 +607,14 @@ int inodes_move(struct rl_session *s, uint64_t start, uint64_t end, bool dry,
 		                 "here (--move-inodes)");
 		return -EOPNOTSUPP;
 	}
+	if (!dry && geteuid() != 0) {
+		session_error(s,
+		              "--move-inodes needs root: it must see every "
+		              "process's open files, working directories and "
+		              "inotify watches, and take leases on the files "
+		              "(--dry-run works without)");
+		return -EPERM;
+	}
 	x.m = session_model(s);
 	if (!x.m)
 		return -ENODATA;
