@@ -607,12 +607,12 @@ int inodes_move(struct rl_session *s, uint64_t start, uint64_t end, bool dry,
 		                 "here (--move-inodes)");
 		return -EOPNOTSUPP;
 	}
-	if (!dry && geteuid() != 0) {
-		session_error(s,
-		              "--move-inodes needs root: it must see every "
-		              "process's open files, working directories and "
-		              "inotify watches, and take leases on the files "
-		              "(--dry-run works without)");
+	if (geteuid() != 0) {
+		session_error(
+		    s, "--move-inodes needs root: it lists the inode chunks "
+		       "(XFS_IOC_FSINUMBERS), must see every process's open "
+		       "files, working directories and inotify watches, and "
+		       "takes leases on the files");
 		return -EPERM;
 	}
 	x.m = session_model(s);
