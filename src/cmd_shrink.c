@@ -640,7 +640,7 @@ static int shrink_inodes(struct rl_session *s, const struct cmd_call *c,
 	r = inodes_move(s, inodes_from(s, q->want), q->old, false, &done);
 	free(done.clear);
 	inodes_print_done(s, &done);
-	rescan(s);
+	/* inodes_move read the model again (the size is unchanged) */
 	if (r < 0 || !s->model)
 		return -1;
 	if (xfs_floor(s, c, NULL, &q->pf, &q->floor, why, sizeof(why)) < 0)
