@@ -28,15 +28,7 @@ static int add_id(struct busy_set *b, dev_t dev, ino_t ino, enum busy_kind k)
 
 static int add(struct busy_set *b, const struct stat *st, enum busy_kind k)
 {
-	if (!S_ISREG(st->st_mode))
-		return 0;
-	if (mem_grow(&b->ids, &b->cap, b->n + 1, sizeof(*b->ids)) < 0)
-		return -ENOMEM;
-	b->ids[b->n].dev = st->st_dev;
-	b->ids[b->n].ino = st->st_ino;
-	b->ids[b->n].kind = k;
-	b->n++;
-	return 0;
+	return S_ISREG(st->st_mode) ? add_id(b, st->st_dev, st->st_ino, k) : 0;
 }
 
 /* /proc/swaps writes blanks, tabs, newlines and backslashes in a path
