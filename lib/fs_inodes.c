@@ -461,15 +461,59 @@ int rl_renumber_file(const struct rl_fs_info *fs, int dirfd, const char *name,
 	return r < 0 ? r : rl_renumber_end(h, false, new_ino);
 }
 
-/* Rename every entry of from into to but . and ..; *moved counts them.
- * A name that to has already (made again in from by someone after it
- * moved) goes to to as "NAME.relayout-twice.K", counted in *twice: both
- * are kept. Stops at the first other failure. */
-static int move_entries(int from, int to, size_t *moved, size_t *twice)
+/* The entry src of from into to as name (a rename that replaces
+ * nothing); a name that to has already goes to it as
+ * "NAME.relayout-twice.K", counted in *twice: both are kept. 1 when src is
+ * gone (removed meanwhile), 0 done, or -errno. */
+static int put_entry(int from, const char *src, int to, const char *name,
+                     size_t *twice)
+{
+	char alt[NAME_MAX + 1];
+	int r;
+
+	if (renameat2(from, src, to, name, RENAME_NOREPLACE) == 0)
+		return 0;
+	r = RL_NEG_ERRNO();
+	for (int k = 0; r == -EEXIST && k < 100; k++) {
+		int n = snprintf(alt, sizeof(alt), "%.200s.relayout-twice.%d",
+		                 name, k);
+		if (n < 0 || (size_t)n >= sizeof(alt))
+			break;
+		r = renameat2(from, src, to, alt, RENAME_NOREPLACE) == 0
+		        ? 0
+		        : RL_NEG_ERRNO();
+		if (r == 0)
+			(*twice)++;
+	}
+	return r == -ENOENT ? 1 : r;
+}
+
+/* Is the entry name of dirfd a directory? (d_type, or a stat when the
+ * filesystem does not fill it in) */
+static bool entry_is_dir(int dirfd, const struct dirent *e)
+{
+	struct stat st;
+
+	if (e->d_type != DT_UNKNOWN)
+		return e->d_type == DT_DIR;
+	return fstatat(dirfd, e->d_name, &st, AT_SYMLINK_NOFOLLOW) == 0 &&
+	       S_ISDIR(st.st_mode);
+}
+
+/* For each entry of from but . and ..: what == 'l', a hard link in to
+ * under the same name (directories are left out); what == 'd', a
+ * directory renamed into to; what == 's' (settle), the entry leaves from:
+ * where to has the same name for the same inode (a link made here), it is
+ * removed from from (first renamed to a private name there, so what is
+ * removed is what was checked), any other entry goes over with put_entry.
+ * *n counts the entries done; entries removed meanwhile are passed over.
+ * Stops at the first other failure. */
+static int walk_entries(int from, int to, char what, size_t *n, size_t *twice)
 {
 	DIR *d;
 	struct dirent *e;
 	int dfd = dup(from), r = 0;
+	unsigned gone_k = 0;
 
 	if (dfd < 0)
 		return RL_NEG_ERRNO();
@@ -481,36 +525,81 @@ static int move_entries(int from, int to, size_t *moved, size_t *twice)
 	}
 	rewinddir(d);
 	while (r == 0 && (errno = 0, e = readdir(d)) != NULL) {
-		char alt[NAME_MAX + 1];
+		struct stat fst, tst;
+		char gone[64];
 
 		if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, ".."))
 			continue;
-		if (renameat2(from, e->d_name, to, e->d_name,
-		              RENAME_NOREPLACE) == 0) {
-			(*moved)++;
+		if (what == 'l') {
+			if (entry_is_dir(from, e))
+				continue;
+			if (linkat(from, e->d_name, to, e->d_name, 0) == 0)
+				(*n)++;
+			else if (errno != ENOENT)
+				r = RL_NEG_ERRNO();
 			continue;
 		}
-		r = RL_NEG_ERRNO();
-		for (int k = 0; r == -EEXIST && k < 100; k++) {
-			int n =
-			    snprintf(alt, sizeof(alt),
-			             "%.200s.relayout-twice.%d", e->d_name, k);
-			if (n < 0 || (size_t)n >= sizeof(alt))
-				break;
-			r = renameat2(from, e->d_name, to, alt,
-			              RENAME_NOREPLACE) == 0
-			        ? 0
-			        : RL_NEG_ERRNO();
-			if (r == 0) {
-				(*moved)++;
-				(*twice)++;
-			}
+		if (what == 'd') {
+			if (!entry_is_dir(from, e))
+				continue;
+			if (renameat2(from, e->d_name, to, e->d_name,
+			              RENAME_NOREPLACE) == 0)
+				(*n)++;
+			else if (errno != ENOENT)
+				r = RL_NEG_ERRNO();
+			continue;
 		}
+		if (fstatat(from, e->d_name, &fst, AT_SYMLINK_NOFOLLOW) < 0)
+			continue; /* removed meanwhile (or our own private name)
+			           */
+		if (S_ISDIR(fst.st_mode) ||
+		    fstatat(to, e->d_name, &tst, AT_SYMLINK_NOFOLLOW) < 0 ||
+		    tst.st_ino != fst.st_ino || tst.st_dev != fst.st_dev) {
+			r = put_entry(from, e->d_name, to, e->d_name, twice);
+			if (r == 0)
+				(*n)++;
+			r = r > 0 ? 0 : r;
+			continue;
+		}
+		snprintf(gone, sizeof(gone), ".relayout-gone.%d.%u",
+		         (int)getpid(), gone_k++);
+		if (renameat2(from, e->d_name, from, gone, RENAME_NOREPLACE) <
+		    0) {
+			if (errno != ENOENT)
+				r = RL_NEG_ERRNO();
+			continue;
+		}
+		if (name_is(from, gone, tst.st_dev, tst.st_ino)) {
+			if (unlinkat(from, gone, 0) < 0)
+				r = RL_NEG_ERRNO();
+		} else {
+			/* replaced between the check and the rename */
+			r = put_entry(from, gone, to, e->d_name, twice);
+			r = r > 0 ? 0 : r;
+		}
+		if (r == 0)
+			(*n)++;
 	}
 	if (r == 0 && errno)
 		r = RL_NEG_ERRNO();
 	closedir(d);
 	return r;
+}
+
+/* What went into the new directory back into the old one (the links
+ * removed, the directories renamed back): the directory is as it was. */
+static void entries_back(int ofd, int nfd, size_t *twice)
+{
+	for (int k = 0; k < 8; k++) {
+		size_t more = 0;
+		if (walk_entries(nfd, ofd, 's', &more, twice) < 0 || !more)
+			break;
+	}
+}
+
+static bool same_time(const struct timespec *a, const struct timespec *b)
+{
+	return a->tv_sec == b->tv_sec && a->tv_nsec == b->tv_nsec;
 }
 
 int rl_renumber_dir(const struct rl_fs_info *fs, int parentfd, const char *name,
@@ -556,33 +645,45 @@ int rl_renumber_dir(const struct rl_fs_info *fs, int parentfd, const char *name,
 		goto out;
 	}
 	r = copy_attrs(ofd, &st, nfd);
+	/* the files first, as hard links: their names stay in the old
+	 * directory too, so a lookup by path finds each of them all along */
 	if (r == 0)
-		r = move_entries(ofd, nfd, &moved, &twice0);
+		r = walk_entries(ofd, nfd, 'l', &moved, &twice0);
+	/* an entry made, removed or renamed in it meanwhile: not now (the
+	 * stat above asked for the time, so a change since has a later one) */
+	if (r == 0) {
+		struct stat now;
+		if (fstat(ofd, &now) < 0)
+			r = RL_NEG_ERRNO();
+		else if (!same_time(&now.st_mtim, &st.st_mtim))
+			r = -EAGAIN;
+	}
+	/* the directories are renamed, just before the exchange: a lookup
+	 * through one of them can miss it for that moment */
+	if (r == 0)
+		r = walk_entries(ofd, nfd, 'd', &moved, &twice0);
 	if (r < 0) {
-		/* put back what went over: the directory is as it was */
-		size_t back = 0;
-		(void)move_entries(nfd, ofd, &back, &twice0);
+		entries_back(ofd, nfd, &twice0);
 		goto out;
 	}
 	if (renameat2(stagefd, newname, parentfd, name, RENAME_EXCHANGE) < 0) {
-		size_t back = 0;
 		r = RL_NEG_ERRNO();
-		(void)move_entries(nfd, ofd, &back, &twice0);
+		entries_back(ofd, nfd, &twice0);
 		goto out;
 	}
 	if (!name_is(stagefd, newname, st.st_dev, st.st_ino)) {
 		/* renamed meanwhile: exchange back and return the entries */
-		size_t back = 0;
 		r = -ESTALE;
 		if (renameat2(stagefd, newname, parentfd, name,
 		              RENAME_EXCHANGE) == 0)
-			(void)move_entries(nfd, ofd, &back, &twice0);
+			entries_back(ofd, nfd, &twice0);
 		goto out;
 	}
-	/* entries made in the old directory while they moved */
+	/* the links leave the old directory; entries made in it meanwhile
+	 * (by a lookup that found it before the exchange) follow */
 	for (k = 0; k < 8; k++) {
 		size_t more = 0;
-		r = move_entries(ofd, nfd, &more, &twice0);
+		r = walk_entries(ofd, nfd, 's', &more, &twice0);
 		if (r < 0 || more == 0)
 			break;
 	}
@@ -591,10 +692,9 @@ int rl_renumber_dir(const struct rl_fs_info *fs, int parentfd, const char *name,
 	if (r < 0) {
 		/* the old directory still has entries: it goes back in its
 		 * place with all of them */
-		size_t back = 0;
 		if (renameat2(stagefd, newname, parentfd, name,
 		              RENAME_EXCHANGE) == 0)
-			(void)move_entries(nfd, ofd, &back, &twice0);
+			entries_back(ofd, nfd, &twice0);
 		dir_times_back(parentfd, &pst);
 		goto out;
 	}

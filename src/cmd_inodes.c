@@ -376,7 +376,9 @@ static void report(struct inodes_ctx *x, const struct cand *c, int r)
 			x->rep->files++;
 		return;
 	}
-	if (r == -EBUSY && !c->dir && !x->last_try &&
+	/* a file opened, a directory whose entries changed: again later */
+	if (((r == -EBUSY && !c->dir) || (r == -EAGAIN && c->dir)) &&
+	    !x->last_try &&
 	    mem_grow(&x->again, &x->againcap, x->nagain + 1,
 	             sizeof(*x->again)) == 0) {
 		x->again[x->nagain++] = c;
@@ -385,6 +387,8 @@ static void report(struct inodes_ctx *x, const struct cand *c, int r)
 	skipped(x, lm_file_path(x->m, c->file, 0), f->ino,
 	        r == -EBUSY    ? "open in a process (or opened meanwhile: the "
 	                         "old inode is back in its place)"
+	        : r == -EAGAIN ? "its entries kept changing while it was "
+	                         "being given a new inode"
 	        : r == -EMLINK ? "hard-linked"
 	        : r == -EPERM  ? "immutable or append-only"
 	                       : rl_strerror(r));
@@ -397,7 +401,10 @@ static void batch_end(struct inodes_ctx *x, struct batch *b)
 	if (!b->n)
 		return;
 	usleep(INODES_GRACE_MS * 1000);
-	for (size_t i = 0; i < b->n; i++) {
+	/* last begun, first ended: each end puts its directory's times back
+	 * as its begin found them, so the first begin's (the times before
+	 * the batch) are the ones that stay */
+	for (size_t i = b->n; i-- > 0;) {
 		uint64_t ino = 0;
 		int r = rl_renumber_end(b->h[i], false, &ino);
 		if (r == -EBUSY)

@@ -655,19 +655,26 @@ int rl_renumber_end(struct rl_renumber *h, bool abort, uint64_t *new_ino);
  * (mkdirat; on XFS a new directory's inode is taken from the next
  * allocation group in turn, so the caller checks where it landed), gets
  * the old one's owner, mode, extended attributes (default ACLs too) and
- * inode flags; every entry is renamed into it; it takes the name's place
- * with RENAME_EXCHANGE; entries made meanwhile in the old one follow; the
- * old one is removed; atime and mtime of both directories are put back.
- * While the entries move, a path lookup through the directory can miss
- * one of them for that moment (and an open with O_CREAT then makes the
- * name again: the later one is kept beside the other as
- * "NAME.relayout-twice.K", counted in *twice), and a process whose working
- * directory (or open descriptor, or inotify watch) is the old directory keeps
- * the old one, removed: the caller checks there is none first. Returns 0
- * (*new_ino) or -errno, and then the directory is as it was (its entries back
- * in it, newname empty in stagefd): -EXDEV a mount point or not on fs,
- * -ENOTEMPTY newname is not empty, -EPERM immutable or append-only, -ESTALE
- * renamed meanwhile, -EBUSY an entry is a mount point, ... */
+ * inode flags; every file in it gets a hard link there under the same
+ * name (its names stay in the old one, so a lookup by path finds every
+ * file all along); when the old one's mtime has not changed meanwhile (an
+ * entry made, removed or renamed: -EAGAIN, try again later), its
+ * subdirectories are renamed into the new one (a lookup through one of
+ * them can miss it for that moment), the new one takes the name's place
+ * with RENAME_EXCHANGE, the links leave the old one (each renamed to a
+ * private name and checked before it is removed), entries made in it
+ * meanwhile by a lookup that found it before the exchange follow (an
+ * entry whose name the new one has already is kept beside it as
+ * "NAME.relayout-twice.K", counted in *twice), the old one is removed, and
+ * atime and mtime of both directories are put back. A process whose
+ * working directory (or open descriptor, or inotify watch) is the old
+ * directory keeps the old one, removed: the caller checks there is none
+ * first. Returns 0 (*new_ino) or -errno, and then the directory is as it
+ * was (its entries in it, newname empty in stagefd): -EAGAIN changed
+ * meanwhile, -EXDEV a mount point, not on fs, or an entry is a mount
+ * point, -ENOTEMPTY newname is not empty, -EPERM immutable or append-only
+ * (or an entry is), -ESTALE renamed meanwhile, -EBUSY a subdirectory is a
+ * mount point, ... */
 int rl_renumber_dir(const struct rl_fs_info *fs, int parentfd, const char *name,
                     int stagefd, const char *newname, uint64_t *new_ino,
                     size_t *twice);

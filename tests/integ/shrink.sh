@@ -30,6 +30,7 @@
 command -v filefrag >/dev/null || vol_skip "filefrag not installed"
 command -v md5sum >/dev/null || vol_skip "md5sum not installed"
 R() { "$RELAYOUT" "$@"; }
+RL_WRITER="${RL_WRITER:-$top_builddir/tests/tools/rl_writer}"
 
 # md5 of every file under the mount point, sorted by path.
 sums() { (cd "$VOL_MNT" && find . -xdev -type f ! -name '.*' -print0 | sort -z | xargs -0 md5sum); }
@@ -279,37 +280,73 @@ t_xfs_inodes() {
 # The same for evacuate: the region is left with no inode chunk and no
 # file's data; md5 as before, fsck clean.
 t_xfs_evac_inodes() {
-	local bs ag agino i lo hi before out
+	local bs ag agino i lo hi before out dino meta
 	tail_top
 	for ((i = 0; i < 100; i++)); do
 		head -c $((4096 + i * 53)) /dev/urandom >"$VOL_MNT/top/f$i"
 	done
 	rm "$VOL_MNT/top/filler"
+	# the directory itself gets a new inode (the whole AG is evacuated):
+	# a subdirectory with a file, a symbolic link, a file with a second
+	# link outside, a FIFO (the last three with inodes outside the AG,
+	# made at the root and renamed in); its owner, mode and times must stay
+	mkdir "$VOL_MNT/top/sub"
+	echo inner >"$VOL_MNT/top/sub/inner"
+	ln -s sub/inner "$VOL_MNT/link"
+	mv "$VOL_MNT/link" "$VOL_MNT/top/link"
+	echo twice >"$VOL_MNT/hard-outside"
+	ln "$VOL_MNT/hard-outside" "$VOL_MNT/top/hard"
+	mkfifo "$VOL_MNT/fifo"
+	mv "$VOL_MNT/fifo" "$VOL_MNT/top/fifo"
+	chown 1234:2345 "$VOL_MNT/top"
+	chmod 2751 "$VOL_MNT/top"
+	touch -d '2001-02-03 04:05:06' "$VOL_MNT/top"
 	sync -f "$VOL_MNT"
-	lo=$((ag * bs + (96 << 20))) hi=$((2 * ag * bs))
+	lo=$((ag * bs)) hi=$((2 * ag * bs))
+	dino=$(stat -c %i "$VOL_MNT/top")
+	meta=$(stat -c '%u %g %a %Y' "$VOL_MNT/top")
 	before=$(sums)
 	grep -q "metadata inodes" <<<"$(R -e "who $lo $hi" "$VOL_MNT" 2>&1)" ||
 		fail "no inode chunk in the region: the test does not test"
 	out=$(R -e "evacuate $lo $hi --move-inodes" "$VOL_MNT" 2>&1) || fail "evacuate --move-inodes: $out"
-	grep -q "gave [1-9][0-9]* files" <<<"$out" || fail "no file got a new inode: $out"
+	grep -q "gave [1-9][0-9]* files and [1-9][0-9]* director" <<<"$out" || fail "no file or directory got a new inode: $out"
 	out=$(R -e "who $lo $hi" "$VOL_MNT" 2>&1)
 	grep -q "metadata inodes\| file " <<<"$out" && fail "inodes or data left in the region: $(grep -m3 'inodes\| file ' <<<"$out")"
 	[ "$(sums)" = "$before" ] || fail "data changed by evacuate --move-inodes"
+	[ "$(stat -c %i "$VOL_MNT/top")" != "$dino" ] || fail "the directory kept its inode"
+	[ "$(stat -c '%u %g %a %Y' "$VOL_MNT/top")" = "$meta" ] ||
+		fail "the directory's owner, mode or mtime changed: $(stat -c '%u %g %a %Y' "$VOL_MNT/top") (was $meta)"
+	[ "$(cat "$VOL_MNT/top/link")" = inner ] || fail "the symbolic link or the subdirectory is lost"
+	[ -p "$VOL_MNT/top/fifo" ] || fail "the FIFO is lost"
+	[ "$(stat -c '%h %i' "$VOL_MNT/top/hard")" = "$(stat -c '%h %i' "$VOL_MNT/hard-outside")" ] &&
+		[ "$(stat -c %h "$VOL_MNT/hard-outside")" = 2 ] ||
+		fail "the hard-linked file lost a link: $(stat -c '%h %i' "$VOL_MNT/top/hard" "$VOL_MNT/hard-outside" | tr '\n' ' ')"
+	[ -z "$(find "$VOL_MNT" -name '.relayout-*')" ] || fail "names left behind: $(find "$VOL_MNT" -name '.relayout-*' | head -3)"
 	vol_fsck
 }
 
 # ------------------------------------ XFS --move-inodes under appenders
-# Three shells append numbered lines to random files of the tail by name
-# (each open finds whatever inode the name has), two CPU hogs make them
-# be preempted anywhere, while shrink --move-inodes gives those files new
-# inodes; every line a shell logged as appended must be in its file.
+# Three shells append numbered lines to random files of a directory by
+# name (each open finds whatever inode the name has, and makes the name
+# if it finds none), two CPU hogs make them be preempted anywhere, while
+# evacuate --move-inodes of the whole allocation group gives those files
+# and the directory itself new inodes; every line a shell logged as
+# appended must be in its file, and no name may have been made again
+# (NAME.relayout-twice.K: a lookup that missed the name).
 t_xfs_inodes_load() {
-	local bs ag agino i w pids= hogs= want exp got lost
+	local bs ag agino i w pids= hogs= lo hi exp got lost dino wpid
 	tail_top
 	for ((i = 0; i < 300; i++)); do echo start >"$VOL_MNT/top/f$i"; done
 	rm "$VOL_MNT/top/filler"
+	# and a writer that verifies its data: each 4 KiB write (O_DIRECT and
+	# buffered in turn) through a new open of one of 40 files by name
+	"$RL_WRITER" reopen "$VOL_MNT/top" 40 12 "$VOL_DIR/reopen.log" >"$VOL_DIR/reopen.out" 2>&1 &
+	wpid=$!
+	for ((i = 0; i < 100; i++)); do [ -e "$VOL_MNT/top/w39" ] && break; sleep 0.1; done
+	sleep 0.2
 	sync -f "$VOL_MNT"
-	want=$((ag * bs + (96 << 20)))
+	lo=$((ag * bs)) hi=$((2 * ag * bs))
+	dino=$(stat -c %i "$VOL_MNT/top")
 	for i in 1 2; do
 		(while :; do :; done) &
 		hogs="$hogs $!"
@@ -325,26 +362,35 @@ t_xfs_inodes_load() {
 		pids="$pids $!"
 	done
 	sleep 0.5
-	shrink_run "$want --move-inodes --retry 8"
+	out=$(R -e "evacuate $lo $hi --move-inodes --retry 8" "$VOL_MNT" 2>&1)
+	rc=$?
 	touch "$VOL_DIR/stop"
 	wait $pids
 	kill $hogs
 	wait $hogs 2>/dev/null
+	echo "$out" | grep -v "^  step" | head -20 >&2
 	# the evacuation's moves of files being appended to can be refused
-	# (and retried) until the retries run out, and appends can take
-	# blocks in the tail after the moves: a shrink that stops with rc 1
-	# is noted; the inodes and the appends are the point
+	# (and retried) until the retries run out: an evacuation that stops
+	# with rc 1 is noted; the inodes and the appends are the point
 	if [ $rc != 0 ]; then
 		[ $rc = 1 ] && ! grep -q "Sanitizer\|runtime error" <<<"$out" ||
-			fail "shrink $want --move-inodes under appenders: rc $rc: $(grep -v '^  step' <<<"$out" | tail -3)"
-		note "the shrink under appenders did not complete (rc $rc): $(grep -v '^  step' <<<"$out" | grep '^relayout: shrink: [a-z]' | grep -v 'files, \|planning again' | tail -1 | cut -c1-200)"
+			fail "evacuate --move-inodes under appenders: rc $rc: $(grep -v '^  step' <<<"$out" | tail -3)"
+		note "the evacuation under appenders did not complete (rc $rc): $(grep -v '^  step' <<<"$out" | grep '^relayout: evacuate: [a-z]' | grep -v 'files, \|planning again' | tail -1 | cut -c1-200)"
 	fi
-	grep -q "gave [1-9][0-9]* files" <<<"$out" || fail "no file got a new inode: $out"
+	grep -q "gave [1-9][0-9]* files and 1 director" <<<"$out" ||
+		fail "the files and their directory did not get new inodes: $(grep -v '^  step' <<<"$out" | grep -m3 'gave\|kept\|director')"
+	[ "$(stat -c %i "$VOL_MNT/top")" != "$dino" ] || fail "the directory kept its inode"
+	wait $wpid || fail "the reopening writer failed: $(tail -3 "$VOL_DIR/reopen.out")"
+	"$RL_WRITER" check-dir "$VOL_MNT/top" "$VOL_DIR/reopen.log" >"$VOL_DIR/reopen.check" 2>&1 ||
+		fail "the reopening writer's data: $(grep -v ' 0 mismatches' "$VOL_DIR/reopen.check" | head -5)"
+	note "reopening writer: $(cat "$VOL_DIR/reopen.out"), checked"
 	exp=$(cat "$VOL_DIR"/app.* | sort)
-	got=$(cd "$VOL_MNT/top" && for f in f*; do grep -v '^start$' "$f" | sed "s/^/$f /"; done | sort)
+	got=$(cd "$VOL_MNT/top" && for f in f[0-9]*; do grep -v '^start$' "$f" | sed "s/^/$f /"; done | sort)
 	lost=$(comm -23 <(echo "$exp") <(echo "$got") | wc -l)
 	note "appends logged: $(wc -l <<<"$exp"), lost: $lost"
 	[ "$lost" = 0 ] || fail "$lost appends lost, e.g. $(comm -23 <(echo "$exp") <(echo "$got") | head -3 | tr '\n' ';')"
+	i=$(find "$VOL_MNT/top" -name '*.relayout-*' | wc -l)
+	[ "$i" = 0 ] || fail "$i names in the directory made again or left while it got a new inode: $(find "$VOL_MNT/top" -name '*.relayout-*' | head -3 | tr '\n' ' ')"
 	vol_fsck
 }
 
@@ -429,7 +475,7 @@ t_sigint() {
 
 vol_require_root
 ran=0
-for t in xfs xfs_inodes xfs_evac_inodes xfs_inodes_load ext4 btrfs sigint; do
+for t in ${SHRINK_TESTS:-xfs xfs_inodes xfs_evac_inodes xfs_inodes_load ext4 btrfs sigint}; do
 	case $t in
 	xfs) tools="mkfs.xfs xfs_info xfs_repair" kind=xfs ;;
 	xfs_inodes) tools="mkfs.xfs xfs_info xfs_repair python3" kind=xfs ;;

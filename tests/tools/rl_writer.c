@@ -17,6 +17,17 @@
  *   rl_writer check FILE LOG             compare FILE with LOG (buffered
  *                                        and O_DIRECT reads); exit 1 on any
  *                                        mismatch
+ *   rl_writer reopen DIR NFILES SECONDS LOG
+ *                                        DIR/w0 .. DIR/w<NFILES-1> (made
+ *                                        and filled first, 16 blocks each)
+ *                                        rewritten a block at a time, each
+ *                                        write through a new open by name
+ *                                        (O_DIRECT and buffered in turn,
+ *                                        an fdatasync after each buffered
+ *                                        one): an open that misses the
+ *                                        name fails (no O_CREAT); LOG gets
+ *                                        "file block seq"
+ *   rl_writer check-dir DIR LOG          compare DIR's files with that LOG
  *
  * A block is 4096 bytes: its first 16 bytes hold the block number and the
  * sequence number of the write, the rest a pseudo-random stream seeded from
@@ -263,6 +274,96 @@ static int do_check(const char *path, const char *logpath)
 	return rc;
 }
 
+#define REOPEN_BLOCKS 16
+
+/* Every write through a new open of the name: a file given a new inode
+ * meanwhile (or a directory made anew) must keep every write. */
+static int do_reopen(const char *dir, unsigned nfiles, double secs,
+                     const char *logpath)
+{
+	unsigned char *buf;
+	uint64_t *last, seq = 0, rnd = (uint64_t)getpid() * 2654435761u;
+	char path[4096];
+	double end;
+	FILE *log;
+
+	if (!nfiles || nfiles > 100000)
+		return fprintf(stderr, "bad file count\n"), 2;
+	last = calloc((size_t)nfiles * REOPEN_BLOCKS, sizeof(*last));
+	if (!last || posix_memalign((void **)&buf, BLK, BLK))
+		return 1;
+	for (unsigned f = 0; f < nfiles; f++) {
+		snprintf(path, sizeof(path), "%s/w%u", dir, f);
+		if (do_init(path, REOPEN_BLOCKS))
+			return 1;
+	}
+	end = now() + secs;
+	while (now() < end) {
+		rnd ^= rnd << 13;
+		rnd ^= rnd >> 7;
+		rnd ^= rnd << 17;
+		unsigned f = (unsigned)(rnd % nfiles);
+		uint64_t b = (rnd >> 32) % REOPEN_BLOCKS;
+		bool direct = (++seq & 1) != 0;
+		int fd;
+
+		snprintf(path, sizeof(path), "%s/w%u", dir, f);
+		fd = open(path, O_RDWR | (direct ? O_DIRECT : 0));
+		if (fd < 0)
+			return perror(path), 1;
+		fill(buf, b, seq);
+		if (pwrite(fd, buf, BLK, (off_t)(b * BLK)) != BLK)
+			return perror("pwrite"), 1;
+		if (!direct && fdatasync(fd) < 0)
+			return perror("fdatasync"), 1;
+		close(fd);
+		last[(size_t)f * REOPEN_BLOCKS + b] = seq;
+	}
+	log = fopen(logpath, "w");
+	if (!log)
+		return perror(logpath), 1;
+	for (unsigned f = 0; f < nfiles; f++)
+		for (uint64_t b = 0; b < REOPEN_BLOCKS; b++)
+			fprintf(log, "w%u %" PRIu64 " %" PRIu64 "\n", f, b,
+			        last[(size_t)f * REOPEN_BLOCKS + b]);
+	fclose(log);
+	printf("writes=%" PRIu64 "\n", seq);
+	free(last);
+	free(buf);
+	return 0;
+}
+
+/* The files of a reopen LOG, each read buffered and with O_DIRECT. */
+static int do_check_dir(const char *dir, const char *logpath)
+{
+	uint64_t last[REOPEN_BLOCKS], b, s;
+	char name[256], cur[256] = "", path[4096];
+	FILE *log = fopen(logpath, "r");
+	int rc = 0, more;
+
+	if (!log)
+		return perror(logpath), 1;
+	do {
+		more = fscanf(log, "%255s %" SCNu64 " %" SCNu64, name, &b,
+		              &s) == 3;
+		if (*cur && (!more || strcmp(name, cur))) {
+			snprintf(path, sizeof(path), "%s/%s", dir, cur);
+			rc |= check_with(path, 0, last, REOPEN_BLOCKS,
+			                 "buffered");
+			rc |= check_with(path, O_DIRECT, last, REOPEN_BLOCKS,
+			                 "direct");
+		}
+		if (more) {
+			if (strcmp(name, cur))
+				snprintf(cur, sizeof(cur), "%s", name);
+			if (b < REOPEN_BLOCKS)
+				last[b] = s;
+		}
+	} while (more);
+	fclose(log);
+	return rc;
+}
+
 int main(int argc, char **argv)
 {
 	if (argc == 4 && strcmp(argv[1], "init") == 0)
@@ -273,8 +374,14 @@ int main(int argc, char **argv)
 		              argc >= 8 ? atoi(argv[7]) : 1000);
 	if (argc == 4 && strcmp(argv[1], "check") == 0)
 		return do_check(argv[2], argv[3]);
+	if (argc == 6 && strcmp(argv[1], "reopen") == 0)
+		return do_reopen(argv[2], (unsigned)strtoul(argv[3], NULL, 0),
+		                 atof(argv[4]), argv[5]);
+	if (argc == 4 && strcmp(argv[1], "check-dir") == 0)
+		return do_check_dir(argv[2], argv[3]);
 	fprintf(stderr, "usage: rl_writer init FILE NBLOCKS | run FILE "
 	                "buffered|direct|mmap|churn SECONDS LOG | check FILE "
+	                "LOG | reopen DIR NFILES SECONDS LOG | check-dir DIR "
 	                "LOG\n");
 	/* Run by make check without arguments: nothing to do here. */
 	return argc == 1 ? 77 : 2;
