@@ -14,12 +14,17 @@
 #        every job with verify=crc32c, verify_backlog, verify_fatal
 #   rl_writer churn: buffered writes, hole punches, appends, truncates;
 #        the final content of every block is checked afterwards
+#   rl_writer reopen (XFS): 4 KiB writes, O_DIRECT and buffered in turn,
+#        each through a new open by name of one of 24 files in a directory
+#        whose inode is in the last allocation group; checked afterwards
 #   CPU hogs (TORTURE_HOGS, default 2) at nice 10: races show when the
 #        CPUs are busy.
 # Movers, in a loop until the writers stop (TORTURE_SECS, default 10);
 #   ext4, XFS: defrag, move --to (two goals in turn), group --to,
 #   compact, evacuate, undo, place, and rl_prim_test move-loop (fresh
-#   O_TMPFILE donors + rl_allocate + rl_movedata);
+#   O_TMPFILE donors + rl_allocate + rl_movedata); XFS: first of all
+#   evacuate --move-inodes of the last quarter (new inodes for the
+#   reopening writer's files and their directory while it writes);
 #   btrfs: defrag and the move-loop (placement is not supported there).
 # Every command is bounded (timeout, SIGTERM: relayout stops between
 # chunks). Failures under load are allowed (-EBUSY: the file kept changing)
@@ -109,6 +114,10 @@ torture__cmd() {
 torture__round() {
 	local i=$1 f=$VOL_MNT/fio g s=$((TORTURE_MB_KIND * 1048576)) k
 	TORTURE_TRIES=${3:-1}
+	if [ "$i" = 0 ] && [ -n "$TORTURE_TAIL" ]; then
+		TORTURE_TRIES=1 torture__cmd evacuate-inodes "$RELAYOUT" -e "evacuate $TORTURE_EVAC $TORTURE_SIZE --move-inodes" "$VOL_MNT"
+		TORTURE_TRIES=${3:-1}
+	fi
 	if [ "$TORTURE_PLACE" = 1 ]; then
 		torture__cmd defrag "$RELAYOUT" -e "defrag $f.direct $f.buffered" "$VOL_MNT"
 		g=$(torture__goal $s $((i % 2))) || torture__nogoal move
@@ -139,6 +148,28 @@ torture__round() {
 # as NAME-nofree (the mover was not tried)
 torture__nogoal() {
 	TORTURE_BAD[$1-nofree]=$((${TORTURE_BAD[$1-nofree]:-0} + 1))
+}
+
+# XFS: TORTURE_TAIL, a directory whose inode lies in the last allocation
+# group (new directories take the AGs in turn), for the reopening writer;
+# empty when none landed there
+torture__tail_dir() {
+	local bs ag is agcount bits k d
+	bs=$(xfs_info "$VOL_MNT" | sed -n 's/^data *= *bsize=\([0-9]*\).*/\1/p')
+	ag=$(xfs_info "$VOL_MNT" | sed -n 's/.*agsize=\([0-9]*\) blks.*/\1/p')
+	agcount=$(xfs_info "$VOL_MNT" | sed -n 's/.*agcount=\([0-9]*\),.*/\1/p')
+	is=$(xfs_info "$VOL_MNT" | sed -n 's/.*isize=\([0-9]*\).*/\1/p')
+	# an inode number: AG << (log2 agblocks rounded up + log2 inodes per block)
+	bits=$(awk -v a="$ag" -v b="$bs" -v i="$is" 'BEGIN { l = 0; while (2 ^ l < a) l++; m = 0; while (2 ^ m < b / i) m++; print l + m }')
+	for ((k = 0; k < 2 * agcount; k++)); do
+		d=$VOL_MNT/tail$k
+		mkdir "$d" || return
+		if [ $(($(stat -c %i "$d") >> bits)) = $((agcount - 1)) ]; then
+			TORTURE_TAIL=$d
+			return
+		fi
+	done
+	note "no directory landed in the last allocation group: no reopening writer"
 }
 
 # the baseline: the stock defragmenter on the same files instead
@@ -197,6 +228,8 @@ torture_run() {
 	TORTURE_EVAC=$((TORTURE_SIZE * 3 / 4 / 1048576 * 1048576))
 	TORTURE_PLACE=0
 	case $kind in ext4* | xfs*) TORTURE_PLACE=1 ;; esac
+	TORTURE_TAIL=
+	case $kind in xfs*) torture__tail_dir ;; esac
 	# a mover still running then gets SIGTERM (it stops between chunks),
 	# SIGKILL 10 s later: a kill -9 in the middle of a move, also tested
 	TORTURE_CMD_TIMEOUT=${TORTURE_LOAD_TIMEOUT:-20}
@@ -247,8 +280,15 @@ rw=randwrite
 	fio --output="$VOL_DIR/fio.out" "$VOL_DIR/jobs.fio" &
 	local fio_pid=$!
 	"$RL_WRITER" run "$VOL_MNT/churn" churn "$secs" "$VOL_DIR/churn.log" 16 2000 >"$VOL_DIR/churn.out" &
-	local wr_pid=$!
-	vol_at_exit "kill $fio_pid $wr_pid 2>/dev/null"
+	local wr_pid=$! ro_pid=
+	if [ -n "$TORTURE_TAIL" ]; then
+		"$RL_WRITER" reopen "$TORTURE_TAIL" 24 "$secs" "$VOL_DIR/reopen.log" >"$VOL_DIR/reopen.out" 2>&1 &
+		ro_pid=$!
+		# its files made before the first mover lists the tail's inodes
+		for ((i = 0; i < 100; i++)); do [ -e "$TORTURE_TAIL/w23" ] && break; sleep 0.1; done
+		sleep 0.3
+	fi
+	vol_at_exit "kill $fio_pid $wr_pid $ro_pid 2>/dev/null"
 	i=0
 	while kill -0 $fio_pid 2>/dev/null || kill -0 $wr_pid 2>/dev/null; do
 		if [ "${TORTURE_STOCK:-0}" = 1 ]; then
@@ -262,10 +302,22 @@ rw=randwrite
 	fio_rc=$?
 	wait $wr_pid
 	wr_rc=$?
+	if [ -n "$ro_pid" ]; then
+		wait $ro_pid || fail "rl_writer reopen failed: $(tail -3 "$VOL_DIR/reopen.out")"
+		"$RL_WRITER" check-dir "$TORTURE_TAIL" "$VOL_DIR/reopen.log" >"$VOL_DIR/reopen.check" 2>&1 ||
+			fail "rl_writer reopen: writes lost: $(grep -v ' 0 mismatches' "$VOL_DIR/reopen.check" | head -5)"
+	fi
 	kill "${hogs[@]}" 2>/dev/null
 	wait "${hogs[@]}" 2>/dev/null
 	local under_load
 	under_load=$(torture__counts)
+	if [ -n "$TORTURE_TAIL" ] && [ "${TORTURE_STOCK:-0}" = 1 ]; then
+		under_load+=" (reopening writer: $(sed -n 's/^writes=//p' "$VOL_DIR/reopen.out") writes, checked)"
+	elif [ -n "$TORTURE_TAIL" ]; then
+		# what --move-inodes did while the writers ran
+		under_load+=" (new inodes: $(grep -o 'gave [0-9]* files and [0-9]* directories' "$VOL_DIR/movers.out" |
+			awk '{ f += $2; d += $5 } END { printf "%d files, %d directories", f, d }'); reopening writer: $(sed -n 's/^writes=//p' "$VOL_DIR/reopen.out") writes, checked)"
+	fi
 	local rounds=$i
 	if [ $fio_rc != 0 ] || grep -qiE "verify: |bad magic|crc32c: verify failed" "$VOL_DIR/fio.out"; then
 		grep -iE "verify|err=" "$VOL_DIR/fio.out" | head -10 >&2
@@ -315,6 +367,10 @@ rw=randwrite
 	fi
 	"$RL_WRITER" check "$VOL_MNT/churn" "$VOL_DIR/churn.log" >/dev/null 2>&1 ||
 		fail "churn file: writes lost by the quiet movers"
+	if [ -n "$TORTURE_TAIL" ]; then
+		"$RL_WRITER" check-dir "$TORTURE_TAIL" "$VOL_DIR/reopen.log" >/dev/null 2>&1 ||
+			fail "rl_writer reopen files: writes lost by the quiet movers"
+	fi
 	# With the writers gone every mover must complete. Two kinds of
 	# refusal are reported instead of failed, both before anything moves
 	# and both issue 13's work: compact and evacuate refusing a region
@@ -325,7 +381,7 @@ rw=randwrite
 	# movedata failing at all, or neither move landing, fails the test.
 	local k hard=0 other
 	for k in "${!TORTURE_BAD[@]}"; do
-		case $k in compact | evacuate | *-nofree) ;; movedata) hard=1 ;; *)
+		case $k in compact | evacuate | evacuate-inodes | *-nofree) ;; movedata) hard=1 ;; *)
 			other=$(grep '^relayout: '"$k"':' "$VOL_DIR/movers.err" |
 				grep -vE 'allocate [0-9]+ bytes (exactly )?at (0x)?[0-9a-f]+: (target busy|No space left)' |
 				grep -vE ': holding the targets of the next|: [0-9]+/[0-9]+ files, |(placement missed a target|a target was missed or in use): planning again')
