@@ -73,7 +73,9 @@ NOTES=$(mktemp)
 vol_at_exit "rm -f '$RESULTS' '$NOTES'"
 MiB() { printf '%.1f' "$(echo "$1 / 1048576" | bc -l)"; }
 now() { date +%s.%N; }
-since() { printf '%.1f' "$(echo "$(now) - $1" | bc)"; }
+# seconds since $1: two decimals below 10 s (defrag of a volume with little to do
+# takes a tenth of a second: one decimal made ratios of 0.1/0.1), one above
+since() { local s; s=$(echo "$(now) - $1" | bc); if [ "$(echo "$s < 10" | bc)" = 1 ]; then printf '%.2f' "$s"; else printf '%.1f' "$s"; fi; }
 note_line() { echo "$*" | tee -a "$NOTES"; }
 # want NAME: is experiment NAME to run (AGED_ONLY)?
 want() { [ -z "${AGED_ONLY:-}" ] || [[ " $AGED_ONLY " == *" $1 "* ]]; }

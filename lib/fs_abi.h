@@ -159,6 +159,35 @@ struct rl_xfs_fsop_bulkreq {
 	__s32 *ocount;
 };
 #define RL_XFS_IOC_FSINUMBERS _IOWR('X', 103, struct rl_xfs_fsop_bulkreq)
+/* XFS: XFS_IOC_BULKSTAT (v5): a header, then icount struct
+ * rl_xfs_bulkstat; hdr.ino is the next inode to look at (in and out). */
+struct rl_xfs_bulk_ireq {
+	__u64 ino;
+	__u32 flags;
+	__u32 icount;
+	__u32 ocount;
+	__u32 agno;
+	__u64 reserved[5];
+};
+struct rl_xfs_bulkstat {
+	__u64 bs_ino;
+	__u64 bs_size;
+	__u64 bs_blocks;
+	__u64 bs_xflags;
+	__s64 bs_atime, bs_mtime, bs_ctime, bs_btime;
+	__u32 bs_gen, bs_uid, bs_gid, bs_projectid;
+	__u32 bs_atime_nsec, bs_mtime_nsec, bs_ctime_nsec, bs_btime_nsec;
+	__u32 bs_blksize, bs_rdev, bs_cowextsize_blks, bs_extsize_blks;
+	__u32 bs_nlink;
+	__u32 bs_extents; /* data fork extent records */
+	__u32 bs_aextents;
+	__u16 bs_version, bs_forkoff, bs_sick, bs_checked, bs_mode, bs_pad2;
+	__u64 bs_extents64;
+	__u64 bs_pad[6];
+};
+#define RL_XFS_IOC_BULKSTAT _IOR('X', 127, struct rl_xfs_bulk_ireq)
+_Static_assert(sizeof(struct rl_xfs_bulk_ireq) == 64, "xfs_bulk_ireq");
+_Static_assert(sizeof(struct rl_xfs_bulkstat) == 192, "xfs_bulkstat");
 /* XFS: XFS_IOC_GETBMAPX (an array of struct getbmapx, the first one the
  * request; the ioctl number is made with the smaller struct getbmap);
  * offsets, blocks and lengths in 512-byte units, block -1 a hole, -2 a

@@ -81,6 +81,56 @@ int rl_inode_chunks(const struct rl_fs_info *fs, uint64_t start, uint64_t end,
 	return r;
 }
 
+/* Inodes per XFS_IOC_BULKSTAT call (192 bytes each). */
+#define BULK_N 512
+
+int rl_inode_walk(const struct rl_fs_info *fs, rl_inode_cb cb, void *arg)
+{
+	struct rl_xfs_bulk_ireq *req;
+	struct rl_xfs_bulkstat *bs;
+	int fd, r = 0;
+
+	if (!fs || !cb)
+		return -EINVAL;
+	if (fs->type != RL_FS_XFS)
+		return -EOPNOTSUPP;
+	req = calloc(1, sizeof(*req) + BULK_N * sizeof(*bs));
+	if (!req)
+		return -ENOMEM;
+	bs = (struct rl_xfs_bulkstat *)(req + 1);
+	fd = open(fs->mountpoint, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0) {
+		r = RL_NEG_ERRNO();
+		free(req);
+		return r;
+	}
+	for (;;) {
+		req->icount = BULK_N;
+		req->ocount = 0;
+		if (ioctl(fd, RL_XFS_IOC_BULKSTAT, req) < 0) {
+			r = errno == ENOTTY ? -EOPNOTSUPP : RL_NEG_ERRNO();
+			break;
+		}
+		if (req->ocount == 0)
+			break;
+		for (uint32_t i = 0; r == 0 && i < req->ocount; i++) {
+			struct rl_inode_stat is = {
+			    .ino = bs[i].bs_ino,
+			    .size = bs[i].bs_size,
+			    .extents = bs[i].bs_extents,
+			    .mode = bs[i].bs_mode,
+			    .nlink = bs[i].bs_nlink,
+			};
+			r = cb(&is, arg);
+		}
+		if (r)
+			break;
+	}
+	close(fd);
+	free(req);
+	return r;
+}
+
 /* ------------------------------------------------- copying an inode's
  * attributes */
 

@@ -5,17 +5,20 @@
 #include "config.h"
 #include "cmd_plan.h"
 #include <errno.h>
+#include <fcntl.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 #include "cmd_inodes.h"
 #include "commands.h"
 #include "layout_model.h"
 #include "mem.h"
 #include "output.h"
 #include "planner.h"
+#include "scan.h"
 #include "session.h"
 #include "session_model.h"
 #include "session_txn.h"
@@ -406,6 +409,12 @@ static enum cmd_status plan_compute(struct rl_session *s,
 		                  true, &pr->ids, &pr->nids, pr->abs) < 0)
 			return CMD_FAIL;
 		*r = pl_defrag(&pr->ctx, pr->ids, pr->nids, &o);
+		if (s->model_partial && s->model_passed)
+			pl_note(&pr->ctx,
+			        "skip ...: already optimal: %" PRIu64
+			        " files of the volume have one extent or none "
+			        "(XFS bulkstat; not opened)",
+			        s->model_passed);
 		break;
 	case PK_COMPACT:
 		st = plan_range(s, c, &a, &b);
@@ -571,6 +580,77 @@ static enum cmd_status plan_finish(struct rl_session *s,
 	return st;
 }
 
+struct frag_inos {
+	uint64_t *v;
+	size_t n, cap;
+	uint64_t files;
+};
+
+static int frag_cb(const struct rl_inode_stat *is, void *arg)
+{
+	struct frag_inos *f = arg;
+
+	if (!S_ISREG(is->mode))
+		return 0;
+	f->files++;
+	if (is->extents < 2)
+		return 0;
+	if (mem_grow(&f->v, &f->cap, f->n + 1, sizeof(*f->v)) < 0)
+		return -ENOMEM;
+	f->v[f->n++] = is->ino;
+	return 0;
+}
+
+static int ino_cmp(const void *a, const void *b)
+{
+	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+/* defrag --recursive on XFS, no model yet: as xfs_fsr does, the extent
+ * count of every inode first (one bulkstat walk, no file opened); only
+ * the regular files in two or more extents, and the files named, are
+ * then looked at (a partial model, dropped when the command ends): a file
+ * in one extent is one run, nothing to defragment. The dirty data is
+ * written first (syncfs: data not yet allocated has no extent). Any
+ * failure (not root, an old kernel): the whole volume is scanned as
+ * always. */
+static void defrag_prefilter(struct rl_session *s, const struct cmd_call *c)
+{
+	struct frag_inos f = {0};
+	struct scan_stats st;
+	int fd;
+
+	if (s->model || s->plan_mode || s->read_only_snapshot ||
+	    !cmd_has_opt(c, "recursive", NULL) || session_volume(s) < 0 ||
+	    s->fs.type != RL_FS_XFS)
+		return;
+	fd = open(s->fs.mountpoint, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0)
+		return;
+	(void)syncfs(fd);
+	if (rl_inode_walk(&s->fs, frag_cb, &f) < 0)
+		goto out;
+	for (int i = 0; i < c->argc; i++) {
+		char rel[RL_PATH_MAX];
+		struct stat sb;
+
+		if (session_resolve_path(s, c->argv[i], rel, sizeof(rel),
+		                         NULL) < 0)
+			goto out; /* said; the full scan says it again */
+		if (fstatat(fd, rel, &sb, AT_SYMLINK_NOFOLLOW) == 0 &&
+		    S_ISREG(sb.st_mode) &&
+		    mem_grow(&f.v, &f.cap, f.n + 1, sizeof(*f.v)) == 0)
+			f.v[f.n++] = sb.st_ino;
+	}
+	mem_sort(f.v, f.n, sizeof(*f.v), ino_cmp);
+	(void)session_scan_only(s, f.v ? f.v : (uint64_t[]){0}, f.n, &st);
+out:
+	close(fd);
+	free(f.v);
+}
+
 static enum cmd_status do_plan_cmd(struct rl_session *s,
                                    const struct cmd_call *c, enum pl_kind kind)
 {
@@ -586,6 +666,8 @@ static enum cmd_status do_plan_cmd(struct rl_session *s,
 	if (!(kind == PK_DEFRAG && s->fs.type == RL_FS_BTRFS) &&
 	    !session_placement_supported(s))
 		return CMD_FAIL;
+	if (kind == PK_DEFRAG)
+		defrag_prefilter(s, c);
 	m = session_model(s);
 	if (!m)
 		return CMD_FAIL;
@@ -651,7 +733,10 @@ static enum cmd_status run(struct rl_session *s, const struct cmd_call *c,
 
 enum cmd_status cmd_defrag(struct rl_session *s, const struct cmd_call *c)
 {
-	return run(s, c, PK_DEFRAG);
+	enum cmd_status st = run(s, c, PK_DEFRAG);
+
+	session_model_drop_partial(s);
+	return st;
 }
 
 enum cmd_status cmd_compact(struct rl_session *s, const struct cmd_call *c)

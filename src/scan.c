@@ -56,7 +56,7 @@ struct batch {
 	size_t next, ecap;
 	char **dirs; /* subdirectories found (malloc'ed: they are queued) */
 	size_t nd, dcap;
-	uint64_t skipped, mounts;
+	uint64_t skipped, mounts, passed;
 	/* ext4, XFS: the blocks of a file its extents leave out */
 	bool attrib;
 	enum rl_fs_type type;
@@ -365,6 +365,7 @@ static int commit(struct scan_ctx *c, struct batch *b)
 	}
 	c->st.skipped += b->skipped;
 	c->st.mounts += b->mounts;
+	c->st.passed += b->passed;
 	if (ret == 0 && b->nmeta &&
 	    mem_grow(&c->meta, &c->mcap, c->nmeta + b->nmeta,
 	             sizeof(*c->meta)) == 0) {
@@ -380,7 +381,7 @@ static int commit(struct scan_ctx *c, struct batch *b)
 	}
 	b->nmeta = b->nino = 0;
 	b->n = b->tlen = b->next = 0;
-	b->skipped = b->mounts = 0;
+	b->skipped = b->mounts = b->passed = 0;
 	for (size_t i = 0; i < b->nd; i++) {
 		if (ret == 0)
 			ret = mem_grow(&c->queue, &c->qcap, c->nq + 1,
@@ -459,6 +460,23 @@ static int scan_file(struct scan_ctx *c, struct batch *b, int dfd,
 	return 0;
 }
 
+/* Is ino in the sorted list of scan_opts.only? */
+static bool only_has(const struct scan_opts *o, uint64_t ino)
+{
+	size_t lo = 0, hi = o->nonly;
+
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		if (o->only[mid] == ino)
+			return true;
+		if (o->only[mid] < ino)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return false;
+}
+
 static void scan_dir(struct scan_ctx *c, struct batch *b, char *path)
 {
 	struct scan_item *self;
@@ -523,6 +541,10 @@ static void scan_dir(struct scan_ctx *c, struct batch *b, char *path)
 		}
 		if (type != DT_REG && type != DT_UNKNOWN) {
 			b->skipped++;
+			continue;
+		}
+		if (c->o->only && !only_has(c->o, de->d_ino)) {
+			b->passed++;
 			continue;
 		}
 		if (scan_file(c, b, dirfd(d), path, plen, nm, de->d_ino) < 0)

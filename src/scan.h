@@ -15,6 +15,7 @@ struct scan_stats {
 	uint64_t errors;    /* items recorded as unreadable */
 	uint64_t skipped;   /* symlinks, devices, fifos, sockets */
 	uint64_t mounts;    /* other mounts not entered */
+	uint64_t passed;    /* regular files not looked at (scan_opts.only) */
 	uint64_t free_records, meta_records;
 	/* bytes named beside the space map: xattr blocks, journal, extent
 	 * trees (ext4); log, AG headers, inode chunks (XFS) */
@@ -29,6 +30,12 @@ struct scan_opts {
 	int threads;               /* 0: 2 */
 	scan_progress_cb progress; /* every ~1000 files and at the end */
 	void *arg;
+	/* when set: only the regular files whose inode numbers are in
+	 * only[0 .. nonly) (sorted) are opened and recorded; the others are
+	 * counted in scan_stats.passed (a partial model, for a command that
+	 * needs those files and the free space only) */
+	const uint64_t *only;
+	size_t nonly;
 };
 
 /* Scan the volume fs (probed) into a new model (*out; lm_free it).

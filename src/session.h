@@ -57,6 +57,10 @@ struct rl_session {
 	 * from a snapshot; then read_only_snapshot is set and every command
 	 * flagged CMD_F_DISK is refused. */
 	struct lm_model *model;
+	/* the model holds only some regular files (session_scan_only): the
+	 * command that made it drops it when it ends */
+	bool model_partial;
+	uint64_t model_passed; /* the files it left out */
 	bool read_only_snapshot;
 	struct ui *ui; /* UI state and configuration (src/ui.h), or NULL */
 	const struct rl_frontend *frontend; /* the UI's hooks (commands.h),

@@ -33,9 +33,42 @@ static void scan_progress(const struct scan_stats *st, void *arg)
 	fflush(s->err);
 }
 
+static int scan_with(struct rl_session *s, struct scan_opts *o,
+                     struct scan_stats *st);
+
 int session_scan(struct rl_session *s, int threads, struct scan_stats *st)
 {
 	struct scan_opts o = {.threads = threads};
+
+	return scan_with(s, &o, st);
+}
+
+int session_scan_only(struct rl_session *s, const uint64_t *only, size_t n,
+                      struct scan_stats *st)
+{
+	struct scan_opts o = {.only = only, .nonly = n};
+	int r = scan_with(s, &o, st);
+
+	if (r == 0) {
+		s->model_partial = true;
+		s->model_passed = st->passed;
+	}
+	return r;
+}
+
+void session_model_drop_partial(struct rl_session *s)
+{
+	if (!s->model_partial)
+		return;
+	lm_free(s->model);
+	s->model = NULL;
+	s->model_partial = false;
+	s->model_passed = 0;
+}
+
+static int scan_with(struct rl_session *s, struct scan_opts *o,
+                     struct scan_stats *st)
+{
 	struct lm_model *m;
 	int r;
 
@@ -47,11 +80,11 @@ int session_scan(struct rl_session *s, int threads, struct scan_stats *st)
 	if (session_volume(s) < 0)
 		return -ENODEV;
 	if (isatty(fileno(s->err)) && !s->json) {
-		o.progress = scan_progress;
-		o.arg = s;
+		o->progress = scan_progress;
+		o->arg = s;
 	}
-	r = scan_volume(&s->fs, &o, &m, st);
-	if (o.progress)
+	r = scan_volume(&s->fs, o, &m, st);
+	if (o->progress)
 		fputc('\n', s->err);
 	if (r < 0) {
 		session_error(s, "cannot scan %s: %s", s->fs.mountpoint,
@@ -60,6 +93,8 @@ int session_scan(struct rl_session *s, int threads, struct scan_stats *st)
 	}
 	lm_free(s->model);
 	s->model = m;
+	s->model_partial = false;
+	s->model_passed = 0;
 	return 0;
 }
 

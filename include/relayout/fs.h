@@ -594,6 +594,23 @@ typedef int (*rl_chunk_cb)(uint64_t startino, uint64_t allocmask, uint64_t addr,
 int rl_inode_chunks(const struct rl_fs_info *fs, uint64_t start, uint64_t end,
                     rl_chunk_cb cb, void *arg);
 
+/* An inode in use, as rl_inode_walk reports it. */
+struct rl_inode_stat {
+	uint64_t ino;
+	uint64_t size;
+	uint64_t extents; /* data extent records (XFS: one per run of
+	                     blocks, written and unwritten apart; 0 for an
+	                     empty file and data not yet allocated) */
+	uint32_t mode;
+	uint32_t nlink;
+};
+typedef int (*rl_inode_cb)(const struct rl_inode_stat *is, void *arg);
+/* Call cb for every inode in use of the XFS fs describes, in inode
+ * order, without opening any (XFS_IOC_BULKSTAT: CAP_SYS_ADMIN); a
+ * non-zero return from cb stops the walk and is returned. 0, -EOPNOTSUPP
+ * (not XFS, or a kernel without it) or -errno. */
+int rl_inode_walk(const struct rl_fs_info *fs, rl_inode_cb cb, void *arg);
+
 /* Give the regular file name in the directory dirfd a new inode: XFS
  * cannot move an inode, and frees an inode chunk when its last inode is
  * freed, so this is how an inode chunk leaves a range (a shrink's). The
