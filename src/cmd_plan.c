@@ -162,8 +162,7 @@ static void print_planned(struct rl_session *s, struct pl_ctx *c,
 		out_json_emit(s, o);
 		return;
 	}
-	if (c->report)
-		fputs(c->report, s->out);
+	out_report(s->out, c->report);
 	units_format_size(p->total, sz, sizeof(sz));
 	units_format_size(c->scratch_peak, sc, sizeof(sc));
 	fprintf(s->out, "plan: %zu step%s, %s to move", p->nsteps,
@@ -481,7 +480,7 @@ static void plan_refuse(struct rl_session *s, struct pl_ctx *ctx, int r)
 	char why[1024] = "";
 
 	if (ctx->report && !s->json)
-		fputs(ctx->report, s->err);
+		out_report(s->err, ctx->report);
 	if (refusal_names(ctx->outcome.code))
 		pl_outcome_format(ctx, &ctx->outcome, why, sizeof(why));
 	/* what is in the way is the reason: no errno text for it */
@@ -531,8 +530,7 @@ static enum cmd_status plan_finish(struct rl_session *s,
 		if (s->json)
 			print_planned(s, &pr->ctx, p, true);
 		else {
-			if (pr->ctx.report)
-				fputs(pr->ctx.report, s->out);
+			out_report(s->out, pr->ctx.report);
 			fprintf(s->out, "nothing to do\n");
 		}
 		return CMD_OK;

@@ -212,7 +212,7 @@ static int make_room(struct rl_session *s, struct tx_plan *p, char *why,
 		tx_plan_free(p);
 		*p = q;
 		if (ctx.report && !s->json)
-			fputs(ctx.report, s->out);
+			out_report(s->out, ctx.report);
 	} else {
 		tx_plan_free(&q);
 	}

@@ -333,3 +333,60 @@ const char *out_file_strerror(int err)
 {
 	return err == -EINVAL ? "not a regular file" : strerror(-err);
 }
+
+/* The notes out_report groups: a "skip PATH" line with this reason. */
+static const char *const report_kinds[] = {
+    ": already optimal (",
+    ": no data blocks",
+};
+#define REPORT_KINDS (sizeof(report_kinds) / sizeof(report_kinds[0]))
+
+/* The kind of the line [p, e), or REPORT_KINDS. */
+static size_t report_kind(const char *p, const char *e)
+{
+	if (e - p < 5 || memcmp(p, "skip ", 5) != 0)
+		return REPORT_KINDS;
+	for (size_t k = 0; k < REPORT_KINDS; k++) {
+		size_t n = strlen(report_kinds[k]);
+		/* the reason ends the line, or its "(...)" does */
+		for (const char *q = e - n; q > p + 5; q--)
+			if (memcmp(q, report_kinds[k], n) == 0 &&
+			    (k != 0 || e[-1] == ')'))
+				return k;
+	}
+	return REPORT_KINDS;
+}
+
+void out_report(FILE *f, const char *report)
+{
+	size_t total[REPORT_KINDS] = {0}, seen[REPORT_KINDS] = {0};
+	const char *p, *e;
+
+	if (!report)
+		return;
+	for (p = report; *p; p = *e ? e + 1 : e) {
+		size_t k;
+		e = strchrnul(p, '\n');
+		k = report_kind(p, e);
+		if (k < REPORT_KINDS)
+			total[k]++;
+	}
+	for (p = report; *p; p = *e ? e + 1 : e) {
+		size_t k;
+		e = strchrnul(p, '\n');
+		k = report_kind(p, e);
+		if (k < REPORT_KINDS && ++seen[k] > OUT_REPORT_KEEP) {
+			if (seen[k] == OUT_REPORT_KEEP + 1)
+				fprintf(
+				    f,
+				    "skip ...%.*s: %zu more file%s (--json "
+				    "lists each)\n",
+				    (int)(strlen(report_kinds[k]) -
+				          (k == 0 ? 2 : 0)),
+				    report_kinds[k], total[k] - OUT_REPORT_KEEP,
+				    total[k] - OUT_REPORT_KEEP == 1 ? "" : "s");
+			continue;
+		}
+		fprintf(f, "%.*s\n", (int)(e - p), p);
+	}
+}

@@ -69,6 +69,15 @@ cJSON *out_extents_json(const struct rl_extent *ext, size_t n);
 /* Names of RL_EXT_* flags, comma separated ("unwritten,shared"), or "". */
 void out_extent_flags(uint32_t flags, char *buf, size_t size);
 
+/* A plan's report (its notes, one per line) printed for people: of the
+ * notes a whole-volume plan makes by the thousand ("skip PATH: already
+ * optimal (...)", "skip PATH: no data blocks"), the first OUT_REPORT_KEEP
+ * of each kind are printed and the rest counted in one line where the
+ * next would have been ("skip ...: already optimal: N more files (--json
+ * lists each)"); every other line as it is. JSON output keeps them all. */
+#define OUT_REPORT_KEEP 10
+void out_report(FILE *f, const char *report);
+
 /* A file written for the user (a snapshot, a saved screen). out_file_open
  * creates it under a temporary name next to path (PATH.XXXXXX, never
  * through a symlink) with mode, which the umask narrows as for any new

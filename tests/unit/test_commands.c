@@ -436,6 +436,54 @@ static void test_script_record_loop(void **state)
 	rmdir(dir);
 }
 
+/* A plan's report for people: the notes made by the thousand are cut
+ * after OUT_REPORT_KEEP of each kind and counted; others stay. */
+static void test_report_group(void **state)
+{
+	char *text = NULL, *out = NULL;
+	size_t tlen = 0, olen = 0;
+	FILE *t = open_memstream(&text, &tlen), *o;
+	(void)state;
+
+	assert_non_null(t);
+	fprintf(t, "defrag a: 3 runs -> 1 at 0x1000 (4.0 KiB)\n");
+	for (int i = 0; i < 25; i++)
+		fprintf(t, "skip f%d: already optimal (1 contiguous run)\n", i);
+	for (int i = 0; i < 12; i++)
+		fprintf(t, "skip e%d: no data blocks\n", i);
+	fprintf(t, "skip x: cannot move: a directory\n");
+	fprintf(t, "skip odd: already optimal (but not the end\n");
+	fclose(t);
+	o = open_memstream(&out, &olen);
+	assert_non_null(o);
+	out_report(o, text);
+	fclose(o);
+	assert_non_null(strstr(out, "defrag a: 3 runs -> 1"));
+	assert_non_null(strstr(out, "skip f9: already optimal (1 contiguous"));
+	assert_null(strstr(out, "skip f10:"));
+	assert_null(strstr(out, "skip f24:"));
+	assert_non_null(strstr(out, "skip ...: already optimal: 15 more "
+	                            "files (--json lists each)\n"));
+	assert_non_null(strstr(out, "skip e9: no data blocks\n"));
+	assert_null(strstr(out, "skip e10:"));
+	assert_non_null(
+	    strstr(out, "skip ...: no data blocks: 2 more files (--json"));
+	assert_non_null(strstr(out, "skip x: cannot move: a directory\n"));
+	assert_non_null(strstr(out, "skip odd: already optimal (but not"));
+	/* the summary stands where the first line left out was */
+	assert_true(strstr(out, "skip f9:") < strstr(out, "skip ...: already"));
+	assert_true(strstr(out, "skip ...: already") < strstr(out, "skip e0:"));
+	free(out);
+	out = NULL;
+	o = open_memstream(&out, &olen);
+	out_report(o, "skip a: no data blocks");
+	out_report(o, NULL);
+	fclose(o);
+	assert_string_equal(out, "skip a: no data blocks\n");
+	free(out);
+	free(text);
+}
+
 /* The escaping of names (src/output.c), text and JSON. */
 static void test_escape(void **state)
 {
@@ -641,6 +689,7 @@ int main(void)
 	    cmocka_unit_test(test_script_self),
 	    cmocka_unit_test(test_script_record_loop),
 	    cmocka_unit_test(test_escape),
+	    cmocka_unit_test(test_report_group),
 	    cmocka_unit_test(test_name_match),
 	    cmocka_unit_test(test_path_resolve),
 	    cmocka_unit_test(test_path_args),
