@@ -600,6 +600,46 @@ bool inodes_in_clear(const struct inodes_report *rep, uint64_t start,
 	return len > 0;
 }
 
+/* Names an interrupted --move-inodes leaves (killed between the steps of
+ * a file or directory): the new inode not yet in place, or the old one
+ * after the exchange, under ".relayout-inode.INO.K"; a staging directory
+ * ".relayout-inodes.PID.K" at the root (with the new directories made in
+ * it, holding second links to files); ".relayout-gone.PID.K", a second
+ * link on its way out. Every name of the volume still holds its file, in
+ * full: these are copies or second links. Said once per command. */
+static void leftovers_warn(struct inodes_ctx *x)
+{
+	static const char *const pre[] = {
+	    ".relayout-inode.", ".relayout-inodes.", ".relayout-gone."};
+	const char *ex = NULL;
+	size_t n = 0;
+
+	for (uint32_t id = 0; id < lm_file_count(x->m); id++) {
+		const char *p = lm_file_path(x->m, id, 0), *b;
+		if (!p)
+			continue;
+		b = strrchr(p, '/');
+		b = b ? b + 1 : p;
+		for (size_t k = 0; k < sizeof(pre) / sizeof(pre[0]); k++)
+			if (!strncmp(b, pre[k], strlen(pre[k]))) {
+				if (!ex)
+					ex = p;
+				n++;
+				break;
+			}
+	}
+	if (n)
+		fprintf(x->s->err,
+		        "relayout: warning: %zu name%s left by an interrupted "
+		        "--move-inodes (e.g. %s): each is a copy of a file, or "
+		        "a second link to one, made while it got a new inode; "
+		        "the file's own name holds its data as it was then, "
+		        "unless a process wrote to the other one at that "
+		        "moment: compare them before removing the .relayout-* "
+		        "name\n",
+		        n, n == 1 ? "" : "s", OUT_ESC(ex));
+}
+
 int inodes_move(struct rl_session *s, uint64_t start, uint64_t end, bool dry,
                 struct inodes_report *rep)
 {
@@ -632,6 +672,8 @@ int inodes_move(struct rl_session *s, uint64_t start, uint64_t end, bool dry,
 		return r;
 	}
 	x.root_ino = rst.st_ino;
+	if (dry)
+		leftovers_warn(&x);
 	x.chunk_bytes = 64ull * (fs->block_size >> fs->xfs_inopblog);
 	rep->chunk_bytes = x.chunk_bytes;
 	x.seen = calloc(lm_file_count(x.m) + 1, 1);

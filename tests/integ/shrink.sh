@@ -325,6 +325,53 @@ t_xfs_evac_inodes() {
 	vol_fsck
 }
 
+# ------------------------------------ XFS --move-inodes killed midway
+# kill -9 of evacuate --move-inodes three times, each soon after its
+# first .relayout-* name appears (a file's new inode under its temporary
+# name, or the staging directory's new directory), 0, 0.1 and 0.4 s
+# later: every name still holds its file, in full; what is left are
+# copies or second links under .relayout-* names, which the next run
+# names; xfs_repair clean; a last run completes.
+t_xfs_inodes_kill() {
+	local bs ag agino i lo hi before pid t names out left=0 k
+	tail_top
+	for ((i = 0; i < 600; i++)); do
+		head -c $((4096 + (i % 7) * 1000)) /dev/urandom >"$VOL_MNT/top/f$i"
+	done
+	rm "$VOL_MNT/top/filler"
+	sync -f "$VOL_MNT"
+	lo=$((ag * bs)) hi=$((2 * ag * bs))
+	kept() { (cd "$VOL_MNT" && find . -path '*/.relayout-*' -prune -o -type f -print0 | sort -z | xargs -0 md5sum); }
+	before=$(kept)
+	for t in 0 0.1 0.4; do
+		"$RELAYOUT" -e "evacuate $lo $hi --move-inodes" "$VOL_MNT" >"$VOL_DIR/kill.out" 2>&1 &
+		pid=$!
+		for ((k = 0; k < 1000; k++)); do
+			ls -fA "$VOL_MNT" "$VOL_MNT/top" 2>/dev/null | grep -q '^\.relayout-inode' && break
+			kill -0 $pid 2>/dev/null || break
+			sleep 0.02
+		done
+		sleep $t
+		kill -9 $pid 2>/dev/null
+		wait $pid 2>/dev/null
+		[ "$(kept)" = "$before" ] || fail "killed $t s after the first new inode: a file's name lost or changed its data"
+		names=$(find "$VOL_MNT" -name '.relayout-*' | wc -l)
+		out=$(R -e "evacuate $lo $hi --move-inodes --dry-run" "$VOL_MNT" 2>&1)
+		if [ "$names" != 0 ]; then
+			left=$((left + 1))
+			grep -q "left by an interrupted --move-inodes" <<<"$out" ||
+				fail "killed $t s after the first new inode: $names .relayout-* names, not named by the next run: $(grep -v '^  step' <<<"$out" | head -3)"
+		fi
+		note "killed $t s after the first new inode: $names .relayout-* names left"
+		# the leftovers go, as a user would remove them
+		find "$VOL_MNT" -name '.relayout-*' -prune -exec rm -rf {} +
+	done
+	[ $left != 0 ] || fail "no kill met a file between its two inodes: the test did not test"
+	out=$(R -e "evacuate $lo $hi --move-inodes" "$VOL_MNT" 2>&1) || fail "evacuate --move-inodes after the kills: $(grep -v '^  step' <<<"$out" | tail -3)"
+	[ "$(kept)" = "$before" ] || fail "data changed by the last evacuate --move-inodes"
+	vol_fsck
+}
+
 # ------------------------------------ XFS --move-inodes under appenders
 # Three shells append numbered lines to random files of a directory by
 # name (each open finds whatever inode the name has, and makes the name
@@ -475,11 +522,11 @@ t_sigint() {
 
 vol_require_root
 ran=0
-for t in ${SHRINK_TESTS:-xfs xfs_inodes xfs_evac_inodes xfs_inodes_load ext4 btrfs sigint}; do
+for t in ${SHRINK_TESTS:-xfs xfs_inodes xfs_evac_inodes xfs_inodes_kill xfs_inodes_load ext4 btrfs sigint}; do
 	case $t in
 	xfs) tools="mkfs.xfs xfs_info xfs_repair" kind=xfs ;;
 	xfs_inodes) tools="mkfs.xfs xfs_info xfs_repair python3" kind=xfs ;;
-	xfs_inodes_load | xfs_evac_inodes) tools="mkfs.xfs xfs_info xfs_repair" kind=xfs ;;
+	xfs_inodes_load | xfs_evac_inodes | xfs_inodes_kill) tools="mkfs.xfs xfs_info xfs_repair" kind=xfs ;;
 	ext4) tools="mkfs.ext4 resize2fs e2fsck dumpe2fs" kind=ext4 ;;
 	btrfs) tools=mkfs.btrfs kind=btrfs ;;
 	sigint) tools="mkfs.ext4 e2fsck" kind=ext4 ;;
