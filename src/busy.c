@@ -23,7 +23,29 @@ static int add_id(struct busy_set *b, dev_t dev, ino_t ino, enum busy_kind k)
 	b->ids[b->n].ino = ino;
 	b->ids[b->n].kind = k;
 	b->n++;
+	b->sorted = false;
 	return 0;
+}
+
+static int id_cmp(const void *x, const void *y)
+{
+	const struct busy_id *a = x, *b = y;
+
+	if (a->dev != b->dev)
+		return a->dev < b->dev ? -1 : 1;
+	if (a->ino != b->ino)
+		return a->ino < b->ino ? -1 : 1;
+	return (int)a->kind - (int)b->kind;
+}
+
+/* After a load: sorted, so that busy_find does not walk all of them for
+ * each file asked (thousands of open files times thousands of files). The
+ * lowest kind of an inode listed twice comes first: a swap file or a
+ * program's executable before an open file, as they were added. */
+static void sort_ids(struct busy_set *b)
+{
+	mem_sort(b->ids, b->n, sizeof(*b->ids), id_cmp);
+	b->sorted = true;
 }
 
 static int add(struct busy_set *b, const struct stat *st, enum busy_kind k)
@@ -110,6 +132,7 @@ int busy_load(struct busy_set *b)
 	if (r == 0)
 		r = add_programs(b);
 	b->loaded = r == 0;
+	sort_ids(b);
 	return r;
 }
 
@@ -220,14 +243,31 @@ int busy_load_open(struct busy_set *b, dev_t dev)
 		r = add_process(b, dirfd(d), e->d_name, dev);
 	}
 	closedir(d);
+	sort_ids(b);
 	return r;
 }
 
 enum busy_kind busy_find(const struct busy_set *b, dev_t dev, ino_t ino)
 {
-	for (size_t i = 0; i < b->n; i++)
-		if (b->ids[i].dev == dev && b->ids[i].ino == ino)
-			return b->ids[i].kind;
+	struct busy_id key = {.dev = dev, .ino = ino, .kind = BUSY_NONE};
+	size_t lo = 0, hi = b->n;
+
+	if (!b->sorted) {
+		for (size_t i = 0; i < b->n; i++)
+			if (b->ids[i].dev == dev && b->ids[i].ino == ino)
+				return b->ids[i].kind;
+		return BUSY_NONE;
+	}
+	/* the first entry not below (dev, ino, BUSY_NONE) */
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		if (id_cmp(&b->ids[mid], &key) < 0)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	if (lo < b->n && b->ids[lo].dev == dev && b->ids[lo].ino == ino)
+		return b->ids[lo].kind;
 	return BUSY_NONE;
 }
 

@@ -27,6 +27,7 @@ struct busy_set {
 	struct busy_id *ids;
 	size_t n, cap;
 	bool loaded;
+	bool sorted; /* ids in (dev, ino, kind) order: busy_find halves */
 };
 
 /* Read the set once (a loaded set is kept as it is): every active swap

@@ -23,7 +23,8 @@
 # beyond the budget so that files keep within the extents their inode
 # holds), or a directory block above the first free block after the
 # whole-volume compaction was named as staying without its address
-# (issue 13's note); RL_AGED_FS="ext4 xfs" runs both.
+# (issue 13's note); RL_AGED_FS="ext4 xfs" runs both. RL_AGED_SEED=N
+# ages with other seeds (other files, another layout).
 . "${top_srcdir:-$(dirname "$0")/../..}/tests/lib/volume.sh"
 . "$top_srcdir/tests/lib/torture.sh"
 vol_require_root
@@ -49,7 +50,7 @@ age() {
 	local r=0 pct
 	while :; do
 		mkdir "$VOL_MNT/aged$r"
-		TORTURE_SEED=$((r + 1)) torture__age "$VOL_MNT/aged$r" 66 >/dev/null ||
+		TORTURE_SEED=$((r + 1 + ${RL_AGED_SEED:-0})) torture__age "$VOL_MNT/aged$r" 66 >/dev/null ||
 			vol_fail "aging $VOL_FS"
 		r=$((r + 1))
 		sync -f "$VOL_MNT"

@@ -1,6 +1,7 @@
 /* Unit tests: running programs and active swap files (src/busy.c). */
 #include "config.h"
 #include <errno.h>
+#include <fcntl.h>
 #include <relayout/fs.h>
 #include <setjmp.h>
 #include <signal.h>
@@ -52,6 +53,69 @@ static void test_swaps(void **state)
 	rmdir(dir);
 }
 
+/* Files another process holds open (busy_load_open), looked up in the
+ * sorted set: each found, with the kind added first winning for a file
+ * that is both a swap file and open; others not found. */
+static void test_open_sorted(void **state)
+{
+	char dir[] = "/tmp/rl-busy-XXXXXX", path[64], text[512];
+	struct busy_set b = {0};
+	struct stat st[40];
+	int go[2], ready[2];
+	pid_t pid;
+	FILE *f;
+	char c = 0;
+
+	(void)state;
+	assert_non_null(mkdtemp(dir));
+	for (int i = 0; i < 40; i++) {
+		snprintf(path, sizeof(path), "%s/f%d", dir, i);
+		f = fopen(path, "w");
+		assert_non_null(f);
+		fclose(f);
+		assert_int_equal(stat(path, &st[i]), 0);
+	}
+	assert_int_equal(pipe(go), 0);
+	assert_int_equal(pipe(ready), 0);
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) { /* holds the even ones open */
+		for (int i = 0; i < 40; i += 2) {
+			snprintf(path, sizeof(path), "%s/f%d", dir, i);
+			if (open(path, O_RDONLY) < 0)
+				_exit(1);
+		}
+		if (write(ready[1], "x", 1) != 1 || read(go[0], &c, 1) < 0)
+			_exit(1);
+		_exit(0);
+	}
+	assert_int_equal(read(ready[0], &c, 1), 1);
+	/* f0 is a swap file too (added first) */
+	snprintf(text, sizeof(text),
+	         "Filename\tType\tSize\tUsed\tPriority\n"
+	         "%s/f0 file 1024 0 -2\n",
+	         dir);
+	f = fmemopen(text, strlen(text), "r");
+	assert_non_null(f);
+	assert_int_equal(busy_add_swaps(&b, f), 0);
+	fclose(f);
+	assert_int_equal(busy_load_open(&b, st[0].st_dev), 0);
+	assert_true(b.sorted);
+	if (write(go[1], "x", 1) != 1)
+		fail();
+	waitpid(pid, NULL, 0);
+	assert_int_equal(busy_find(&b, st[0].st_dev, st[0].st_ino), BUSY_SWAP);
+	for (int i = 1; i < 40; i++)
+		assert_int_equal(busy_find(&b, st[i].st_dev, st[i].st_ino),
+		                 i % 2 ? BUSY_NONE : BUSY_OPEN);
+	busy_free(&b);
+	for (int i = 0; i < 40; i++) {
+		snprintf(path, sizeof(path), "%s/f%d", dir, i);
+		unlink(path);
+	}
+	rmdir(dir);
+}
+
 /* A child running sleep(1) is a running program (a child, not this
  * test's own executable: under valgrind /proc/self/exe names the test
  * while /proc/PID/exe is valgrind's tool); the reasons say which is
@@ -100,6 +164,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_swaps),
+	    cmocka_unit_test(test_open_sorted),
 	    cmocka_unit_test(test_programs),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
