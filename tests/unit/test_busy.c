@@ -17,6 +17,16 @@
 #include <cmocka.h>
 #include "busy.h"
 
+/* The swap files of text (the format of /proc/swaps) into b. */
+static void add_swaps(struct busy_set *b, char *text)
+{
+	FILE *f = fmemopen(text, strlen(text), "r");
+
+	assert_non_null(f);
+	assert_int_equal(busy_add_swaps(b, f), 0);
+	fclose(f);
+}
+
 /* /proc/swaps lines: a blank in a path is written \040; paths that do
  * not exist (another mount namespace) and the header are left out. */
 static void test_swaps(void **state)
@@ -41,10 +51,7 @@ static void test_swaps(void **state)
 	         "/nonexistent/swap                       file\t\t1024\t\t0"
 	         "\t\t-3\n",
 	         dir);
-	f = fmemopen(text, strlen(text), "r");
-	assert_non_null(f);
-	assert_int_equal(busy_add_swaps(&b, f), 0);
-	fclose(f);
+	add_swaps(&b, text);
 	assert_int_equal(b.n, 1); /* not the device, not the missing file */
 	assert_int_equal(busy_find(&b, st.st_dev, st.st_ino), BUSY_SWAP);
 	assert_int_equal(busy_find(&b, st.st_dev, st.st_ino + 1), BUSY_NONE);
@@ -95,10 +102,7 @@ static void test_open_sorted(void **state)
 	         "Filename\tType\tSize\tUsed\tPriority\n"
 	         "%s/f0 file 1024 0 -2\n",
 	         dir);
-	f = fmemopen(text, strlen(text), "r");
-	assert_non_null(f);
-	assert_int_equal(busy_add_swaps(&b, f), 0);
-	fclose(f);
+	add_swaps(&b, text);
 	assert_int_equal(busy_load_open(&b, st[0].st_dev), 0);
 	assert_true(b.sorted);
 	if (write(go[1], "x", 1) != 1)
