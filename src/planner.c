@@ -2139,9 +2139,24 @@ static uint64_t window_cost(struct pl_ctx *c, const struct evict *ev,
  * into the window): *goal the window's start, the count of pieces moved;
  * 0 with *goal UINT64_MAX when no window is within the budget (at most
  * half the item's bytes). */
-/* Extents a file's inode holds without an extent-tree (ext4) or bmap
- * btree block (XFS holds more; the same limit keeps plans simple). */
+/* Extents a file's inode holds in itself, without an extent-tree block
+ * (ext4: 4) or a bmap btree block (XFS: its literal area after the
+ * 176-byte core, 16 bytes an extent, halved: extended attributes can
+ * take the rest; 10 with 512-byte inodes); 4 where not known (a
+ * snapshot). */
 #define PL_INODE_EXTENTS 4
+static size_t inode_extents(const struct pl_ctx *c)
+{
+	const struct rl_fs_info *fs = &c->g->fs;
+
+	if (fs->type == RL_FS_XFS && fs->xfs_inopblog && fs->block_size) {
+		uint32_t isize = fs->block_size >> fs->xfs_inopblog;
+		size_t n = isize > 176 ? (isize - 176) / 16 / 2 : 0;
+		if (n > PL_INODE_EXTENTS)
+			return n;
+	}
+	return PL_INODE_EXTENTS;
+}
 
 static bool too_many_parts(struct pl_ctx *c, const struct pitem *x, uint64_t lo,
                            uint64_t hi);
@@ -2204,7 +2219,7 @@ static int evict_window(struct pl_ctx *c, struct evict *ev,
 
 		if (ev->gone[i] || q->physical >= bw + x->len ||
 		    q->physical + q->len <= bw || q->len <= maxrun ||
-		    c->next[q->id] > PL_INODE_EXTENTS || /* a tree already */
+		    c->next[q->id] > inode_extents(c) || /* a tree already */
 		    !too_many_parts(c, &pi, lo, hi))
 			continue;
 		c->avoid_lo = slo;
@@ -2269,7 +2284,7 @@ static bool too_many_parts(struct pl_ctx *c, const struct pitem *x, uint64_t lo,
 	size_t nr = 0, parts = 0, now = c->next[x->id], in = 0;
 	uint64_t left = x->len;
 
-	if (now > PL_INODE_EXTENTS || usable_runs(c, lo, hi, &r, &nr) < 0)
+	if (now > inode_extents(c) || usable_runs(c, lo, hi, &r, &nr) < 0)
 		return false;
 	mem_sort(r, nr, sizeof(*r), cmp_run_len_desc);
 	for (size_t i = 0; i < nr && left; i++) {
@@ -2284,7 +2299,7 @@ static bool too_many_parts(struct pl_ctx *c, const struct pitem *x, uint64_t lo,
 	for (size_t k = 0; k < now; k++)
 		in += c->ext[x->id][k].logical >= x->off &&
 		      c->ext[x->id][k].logical < x->off + x->len;
-	return now - in + parts > PL_INODE_EXTENTS;
+	return now - in + parts > inode_extents(c);
 }
 
 /* Moves [from, c->nmv) of the plan with those inside the index ranges

@@ -584,6 +584,46 @@ static void test_compact_evict_no_parts(void **state)
 	lm_free(m);
 }
 
+/* test_compact_parts_last's layout on XFS with 512-byte inodes: an inode
+ * holds 10 extents there (half its literal area), so b in five parts
+ * keeps its extents in the inode, and its moves need not go last. */
+static void test_compact_parts_xfs(void **state)
+{
+	struct lm_model *m = new_model(64 * MiB);
+	struct lm_geometry g = *lm_geometry(m);
+	uint64_t s = G2, e = G2 + 1 * MiB;
+	struct rl_extent b[] = {{0, s + 300 * KiB, 40 * KiB, 0}};
+	struct rl_extent c64[] = {{0, s + 400 * KiB, 64 * KiB, 0}};
+	struct rl_extent low[] = {{0, 1 * MiB, 64 * KiB, 0}};
+	struct pl_ctx c;
+	uint32_t ib;
+	size_t parts = 0;
+
+	(void)state;
+	g.fs.type = RL_FS_XFS;
+	g.fs.xfs_inopblog = 3; /* 8 inodes of 512 bytes per 4 KiB block */
+	g.max_extent = lm_max_extent(RL_FS_XFS, BS);
+	lm_free(m);
+	m = lm_new(&g);
+	assert_non_null(m);
+	five_small_runs(m, s);
+	ib = add_file(m, 20, "b", b, 1);
+	add_file(m, 21, "c", c64, 1);
+	add_file(m, 22, "low", low, 1); /* data below: an anchor */
+	lm_add_free(m, s + 80 * KiB, 220 * KiB);
+	lm_add_free(m, s + 340 * KiB, 60 * KiB);
+	lm_add_free(m, s + 464 * KiB, e - s - 464 * KiB);
+	assert_int_equal(pl_init(&c, m), 0);
+	assert_int_equal(pl_compact(&c, s, e), 0);
+	for (size_t i = 0; i < c.nmv; i++)
+		if (c.mv[i].file == ib)
+			parts++;
+	assert_int_equal(parts, 5);
+	assert_null(strstr(c.report, "more extents than their inodes hold"));
+	pl_fini(&c);
+	lm_free(m);
+}
+
 /* No free space outside the region (the whole volume): the region's own
  * free space is enough; only the part of a above the boundary moves. */
 static void test_compact_in_place(void **state)
@@ -1036,6 +1076,7 @@ int main(void)
 	    cmocka_unit_test(test_compact_evict),
 	    cmocka_unit_test(test_compact_parts_last),
 	    cmocka_unit_test(test_compact_evict_no_parts),
+	    cmocka_unit_test(test_compact_parts_xfs),
 	    cmocka_unit_test(test_compact_in_place),
 	    cmocka_unit_test(test_compact_fixed),
 	    cmocka_unit_test(test_keep_group_free),
