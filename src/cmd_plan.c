@@ -634,9 +634,8 @@ static void defrag_prefilter(struct rl_session *s, const struct cmd_call *c)
 		char rel[RL_PATH_MAX];
 		struct stat sb;
 
-		if (session_resolve_path(s, c->argv[i], rel, sizeof(rel),
-		                         NULL) < 0)
-			goto out; /* said; the full scan says it again */
+		if (session_resolve_quiet(s, c->argv[i], rel, sizeof(rel)) < 0)
+			goto out; /* the whole scan, then the error, once */
 		if (fstatat(fd, rel, &sb, AT_SYMLINK_NOFOLLOW) == 0 &&
 		    S_ISREG(sb.st_mode) &&
 		    mem_grow(&f.v, &f.cap, f.n + 1, sizeof(*f.v)) == 0)

@@ -288,6 +288,14 @@ int session_resolve_path(struct rl_session *s, const char *arg, char *rel,
 	return *abs ? 0 : -ENOMEM;
 }
 
+int session_resolve_quiet(struct rl_session *s, const char *arg, char *rel,
+                          size_t size)
+{
+	const char *mp = session_mountpoint(s);
+
+	return mp ? resolve_in(s, mp, arg, rel, size, false) : -ENODEV;
+}
+
 int session_model_path(struct rl_session *s, struct lm_model *m,
                        const char *arg, char *out, size_t size)
 {

@@ -52,6 +52,9 @@ int session_path_resolve(const char *mp, const char *cwd, const char *arg,
  * malloc'ed. 0 or -errno (reported). */
 int session_resolve_path(struct rl_session *s, const char *arg, char *rel,
                          size_t size, char **abs);
+/* session_resolve_path without a message. */
+int session_resolve_quiet(struct rl_session *s, const char *arg, char *rel,
+                          size_t size);
 /* arg as the model's path (relative to the volume root), resolved as
  * session_resolve_path does under m's mount point. 0 or -errno
  * (reported). */
