@@ -32,6 +32,7 @@ struct rl_xfs_ag_anchor {
 	bool have;   /* and found one: */
 	int fd;      /* its file (open), offset and address */
 	uint64_t off, phys;
+	bool own; /* a block of our own (keep_anchor), not a file's */
 };
 
 /* Free the ext4 state of a session: release its files, restore the

@@ -396,7 +396,8 @@ static int other_ag(int stage, uint64_t off, uint64_t len, uint64_t ag_start,
 
 static int stage_own(int fd, int rootfd, uint64_t goal, uint64_t len,
                      const struct rl_xfs_fsop_geom *g, unsigned shift,
-                     int *stage, uint64_t *tl, struct rl_place_report *rep);
+                     int *stage, uint64_t *tl, struct rl_place_report *rep,
+                     struct rl_xfs_ag_anchor *keep);
 
 /* The session's record of AG ag_start for the volume of rootfd, or
  * NULL (no session, another volume, no memory). */
@@ -436,26 +437,32 @@ static int stage_piece(int fd, int rootfd, struct piece *p, uint64_t ag_start,
 	uint64_t anchor = 0;
 	int ret;
 
+	struct rl_xfs_ag_anchor *known = ag_anchor(ses, rootfd, ag_start, geo);
+
+	/* An anchor of our own kept from an earlier piece (stage_own) on
+	 * this goal: given up (its block is then free after a settle) */
+	if (known && known->have && known->own &&
+	    known->phys < p->goal + p->len &&
+	    p->goal < known->phys + geo->blocksize) {
+		close(known->fd);
+		known->have = known->own = false;
+		rl_free_space_settle(rootfd);
+	}
 	p->stage = rl_place_tmpfile(rootfd);
 	if (p->stage < 0)
 		return p->stage;
 	p->soff = 0;
-	{
-		struct rl_xfs_ag_anchor *known =
-		    ag_anchor(ses, rootfd, ag_start, geo);
-
-		ret = anchor_stage(
-		    rootfd, p->stage, ag_start, p->goal,
-		    ag_start + (uint64_t)geo->agblocks * geo->blocksize,
-		    geo->blocksize, &anchor, known, known ? ses->xfs_ag : NULL,
-		    known ? ses->xfs_nag : 0);
-	}
+	ret =
+	    anchor_stage(rootfd, p->stage, ag_start, p->goal,
+	                 ag_start + (uint64_t)geo->agblocks * geo->blocksize,
+	                 geo->blocksize, &anchor, known,
+	                 known ? ses->xfs_ag : NULL, known ? ses->xfs_nag : 0);
 	if (ret == -EOPNOTSUPP) {
 		/* No block below the goal to clone: an anchor of our own. */
 		close(p->stage);
 		p->stage = -1;
 		ret = stage_own(fd, rootfd, p->goal, p->len, geo, shift,
-		                &p->stage, &p->soff, rep);
+		                &p->stage, &p->soff, rep, known);
 		if (ret < 0)
 			return ret;
 		return zero ? zero_fill(p->stage, p->soff, p->len) : 0;
@@ -853,6 +860,38 @@ static int anchor_move(struct staging *st, int rootfd, uint64_t a, uint32_t bs)
 	return 0;
 }
 
+/* An anchor of our own (anchor_move: at the AG's first free blocks, where
+ * a new directory's inode chunk went) also anchors the later goals above
+ * it in the AG: its block is cloned into a file of the session's (keep,
+ * when lower than what keep has), so that they clone it instead of
+ * making a directory and settling the log each (an undo into an emptied
+ * AG made one per step). stage_piece gives it up when a goal covers it. */
+static void keep_anchor(struct rl_xfs_ag_anchor *keep, int rootfd, int stage,
+                        uint64_t a, uint32_t bs, uint64_t p)
+{
+	struct file_clone_range r = {
+	    .src_fd = stage, .src_offset = a, .src_length = bs};
+	uint64_t q;
+	int k;
+
+	if (!keep || (keep->have && keep->phys <= p))
+		return;
+	k = rl_place_tmpfile(rootfd);
+	if (k < 0)
+		return;
+	if (ioctl(k, FICLONERANGE, &r) < 0 || anchor_phys(k, 0, bs, &q) < 0 ||
+	    q != p) {
+		close(k);
+		return;
+	}
+	if (keep->have)
+		close(keep->fd);
+	keep->have = keep->own = true;
+	keep->fd = k;
+	keep->off = 0;
+	keep->phys = p;
+}
+
 /* Build the target [goal, goal+len) in the empty staging file stage: on
  * success *tl is where it sits (logically) and stage holds nothing else.
  * With reflink (rootfd >= 0) the anchor moves out of st's file first
@@ -861,7 +900,8 @@ static int anchor_move(struct staging *st, int rootfd, uint64_t a, uint32_t bs)
  * -EXDEV / -EBUSY missed (another AG / taken); -errno. */
 static int stage_target(struct staging *st, int rootfd, uint64_t goal,
                         uint64_t len, uint64_t ag_lo, uint64_t agbytes,
-                        uint32_t bs, uint64_t *tl, struct rl_place_report *rep)
+                        uint32_t bs, uint64_t *tl, struct rl_place_report *rep,
+                        struct rl_xfs_ag_anchor *keep)
 {
 	const int punch = FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE;
 	int stage = st->fd;
@@ -884,6 +924,10 @@ static int stage_target(struct staging *st, int rootfd, uint64_t goal,
 		return ret;
 	if (p < ag_lo || p >= ag_lo + agbytes)
 		return -EXDEV; /* the AG refused even one block */
+	/* kept only below the goal: a block of the target must not stay
+	 * shared with a file of ours */
+	if (rootfd >= 0 && p + bs <= goal)
+		keep_anchor(keep, rootfd, stage, a, bs, p);
 	if (p + bs <= goal) {
 		/* Below the goal: past the anchor, at its distance. */
 		*tl = a + (goal - p);
@@ -1050,7 +1094,8 @@ static void match_owner(int stage, int fd)
  * -EXDEV / -EBUSY (missed), -errno. */
 static int stage_own(int fd, int rootfd, uint64_t goal, uint64_t len,
                      const struct rl_xfs_fsop_geom *g, unsigned shift,
-                     int *stage, uint64_t *tl, struct rl_place_report *rep)
+                     int *stage, uint64_t *tl, struct rl_place_report *rep,
+                     struct rl_xfs_ag_anchor *keep)
 {
 	uint64_t agbytes = (uint64_t)g->agblocks * g->blocksize;
 	uint64_t ag = goal / agbytes;
@@ -1085,9 +1130,9 @@ static int stage_own(int fd, int rootfd, uint64_t goal, uint64_t len,
 				continue;
 			}
 		}
-		ret =
-		    stage_target(&st, reflink ? rootfd : -1, goal, len,
-		                 ag * agbytes, agbytes, g->blocksize, tl, rep);
+		ret = stage_target(&st, reflink ? rootfd : -1, goal, len,
+		                   ag * agbytes, agbytes, g->blocksize, tl, rep,
+		                   keep);
 		if (ret == 0) {
 			*stage = st.fd; /* unnamed now: keep it */
 			st.fd = -1;
@@ -1108,7 +1153,8 @@ static int place_swap(int fd, int rootfd, uint64_t off, uint64_t goal,
 {
 	uint64_t tl = 0;
 	int stage = -1;
-	int ret = stage_own(fd, rootfd, goal, len, g, shift, &stage, &tl, rep);
+	int ret =
+	    stage_own(fd, rootfd, goal, len, g, shift, &stage, &tl, rep, NULL);
 
 	if (ret == 0) {
 		ret = rl_extent_count(stage, 0, 0);

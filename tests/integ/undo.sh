@@ -317,6 +317,46 @@ PY
 	sync -f "$M"
 }
 
+# XFS: the last AG evacuated whole, then undone: no file data is left
+# below the goals in that AG, so the placement makes anchors of its own
+# (and keeps one for the goals above it, giving it up when a goal covers
+# it); every file back exactly (filefrag), md5 unchanged.
+test_whole_ag() {
+	local M=$VOL_MNT d ag agb bs is bits lo end i before sums out
+	bs=$(xfs_info "$M" | sed -n 's/^data *= *bsize=\([0-9]*\).*/\1/p')
+	agb=$(xfs_info "$M" | sed -n 's/.*agsize=\([0-9]*\) blks.*/\1/p')
+	ag=$(xfs_info "$M" | sed -n 's/.*agcount=\([0-9]*\),.*/\1/p')
+	lo=$(((ag - 1) * agb * bs)) end=$(R --json -e info "$M" | jq -r .size)
+	# a directory in the last AG (new directories take the AGs in turn;
+	# an inode number is AG << (log2 agblocks + log2 inodes per block))
+	is=$(xfs_info "$M" | sed -n 's/.*isize=\([0-9]*\).*/\1/p')
+	bits=$(awk -v a="$agb" -v b="$bs" -v i="$is" 'BEGIN { l = 0; while (2 ^ l < a) l++; m = 0; while (2 ^ m < b / i) m++; print l + m }')
+	d=
+	for ((i = 0; i < 2 * ag; i++)); do
+		mkdir "$M/wag$i"
+		if [ $(($(stat -c %i "$M/wag$i") >> bits)) = $((ag - 1)) ]; then
+			d=$M/wag$i
+			break
+		fi
+	done
+	[ -n "$d" ] || { note "whole AG: no directory landed in the last AG"; rm -rf "$M"/wag*; return; }
+	for ((i = 0; i < 40; i++)); do
+		head -c $((4096 * (1 + i % 9))) /dev/urandom >"$d/f$i"
+	done
+	sync -f "$M"
+	before=$(layout "$d"/f*)
+	sums=$(cd "$d" && md5sum -- f*)
+	out=$(R -e "evacuate $lo $end" "$M" 2>&1) ||
+		{ fail "whole AG: evacuate: $(grep -v '^  step' <<<"$out" | tail -1)"; rm -rf "$M"/wag*; return; }
+	[ "$(layout "$d"/f*)" != "$before" ] || fail "whole AG: nothing of the files was in the last AG"
+	out=$(R -e "undo" "$M" 2>&1) || fail "whole AG: undo: $(grep -v '^  step' <<<"$out" | tail -3)"
+	[ "$(layout "$d"/f*)" = "$before" ] || fail "whole AG: the files are not back where they were"
+	[ "$(cd "$d" && md5sum -- f*)" = "$sums" ] || fail "whole AG: content changed"
+	note "whole AG: evacuated and undone, every file back"
+	rm -rf "$M"/wag*
+	sync -f "$M"
+}
+
 for kind in $KINDS; do
 	vol_create "$kind" 320
 	export RELAYOUT_JOURNAL_DIR=$VOL_DIR/journal RELAYOUT_STATE_DIR=$VOL_DIR/state
@@ -328,6 +368,7 @@ for kind in $KINDS; do
 	test_stopped
 	test_make_room_self
 	test_make_room_gaps
+	case $kind in xfs) test_whole_ag ;; esac
 	vol_fsck
 	vol_destroy
 done
