@@ -550,15 +550,48 @@ static bool entry_is_dir(int dirfd, const struct dirent *e)
 	       S_ISDIR(st.st_mode);
 }
 
-/* For each entry of from but . and ..: what == 'l', a hard link in to
- * under the same name (directories are left out); what == 'd', a
- * directory renamed into to; what == 's' (settle), the entry leaves from:
- * where to has the same name for the same inode (a link made here), it is
- * removed from from (first renamed to a private name there, so what is
- * removed is what was checked), any other entry goes over with put_entry.
- * *n counts the entries done; entries removed meanwhile are passed over.
- * Stops at the first other failure. */
-static int walk_entries(int from, int to, char what, size_t *n, size_t *twice)
+/* One entry leaving from for to: where to has the same name for the
+ * same inode (a link made by WALK_LINK), it is removed from from (first
+ * renamed to a private name there, so what is removed is what was
+ * checked); any other entry goes over with put_entry. 1 done, 0 passed
+ * over (removed meanwhile), or -errno. */
+static int settle_one(int from, int to, const char *name, unsigned *gone_k,
+                      size_t *twice)
+{
+	struct stat fst, tst;
+	char gone[64];
+	int r;
+
+	if (fstatat(from, name, &fst, AT_SYMLINK_NOFOLLOW) < 0)
+		return 0; /* removed meanwhile (or our own private name) */
+	if (S_ISDIR(fst.st_mode) ||
+	    fstatat(to, name, &tst, AT_SYMLINK_NOFOLLOW) < 0 ||
+	    tst.st_ino != fst.st_ino || tst.st_dev != fst.st_dev) {
+		r = put_entry(from, name, to, name, twice);
+		return r < 0 ? r : !r;
+	}
+	snprintf(gone, sizeof(gone), ".relayout-gone.%d.%u", (int)getpid(),
+	         (*gone_k)++);
+	if (renameat2(from, name, from, gone, RENAME_NOREPLACE) < 0)
+		return errno == ENOENT ? 0 : RL_NEG_ERRNO();
+	if (name_is(from, gone, tst.st_dev, tst.st_ino))
+		return unlinkat(from, gone, 0) < 0 ? RL_NEG_ERRNO() : 1;
+	/* replaced between the check and the rename */
+	r = put_entry(from, gone, to, name, twice);
+	return r < 0 ? r : 1;
+}
+
+enum walk {
+	WALK_LINK, /* a hard link in to of each entry that is not a directory */
+	WALK_DIRS, /* each directory renamed into to */
+	WALK_SETTLE /* each entry leaves from (settle_one) */
+};
+
+/* Each entry of from but . and .. as what says; *n counts the entries
+ * done; entries removed meanwhile are passed over. Stops at the first
+ * other failure. */
+static int walk_entries(int from, int to, enum walk what, size_t *n,
+                        size_t *twice)
 {
 	DIR *d;
 	struct dirent *e;
@@ -575,60 +608,26 @@ static int walk_entries(int from, int to, char what, size_t *n, size_t *twice)
 	}
 	rewinddir(d);
 	while (r == 0 && (errno = 0, e = readdir(d)) != NULL) {
-		struct stat fst, tst;
-		char gone[64];
+		const char *nm = e->d_name;
+		bool dir;
 
-		if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, ".."))
+		if (!strcmp(nm, ".") || !strcmp(nm, ".."))
 			continue;
-		if (what == 'l') {
-			if (entry_is_dir(from, e))
-				continue;
-			if (linkat(from, e->d_name, to, e->d_name, 0) == 0)
-				(*n)++;
-			else if (errno != ENOENT)
-				r = RL_NEG_ERRNO();
-			continue;
-		}
-		if (what == 'd') {
-			if (!entry_is_dir(from, e))
-				continue;
-			if (renameat2(from, e->d_name, to, e->d_name,
-			              RENAME_NOREPLACE) == 0)
-				(*n)++;
-			else if (errno != ENOENT)
-				r = RL_NEG_ERRNO();
-			continue;
-		}
-		if (fstatat(from, e->d_name, &fst, AT_SYMLINK_NOFOLLOW) < 0)
-			continue; /* removed meanwhile (or our own private name)
-			           */
-		if (S_ISDIR(fst.st_mode) ||
-		    fstatat(to, e->d_name, &tst, AT_SYMLINK_NOFOLLOW) < 0 ||
-		    tst.st_ino != fst.st_ino || tst.st_dev != fst.st_dev) {
-			r = put_entry(from, e->d_name, to, e->d_name, twice);
-			if (r == 0)
+		if (what == WALK_SETTLE) {
+			r = settle_one(from, to, nm, &gone_k, twice);
+			if (r > 0)
 				(*n)++;
 			r = r > 0 ? 0 : r;
 			continue;
 		}
-		snprintf(gone, sizeof(gone), ".relayout-gone.%d.%u",
-		         (int)getpid(), gone_k++);
-		if (renameat2(from, e->d_name, from, gone, RENAME_NOREPLACE) <
-		    0) {
-			if (errno != ENOENT)
-				r = RL_NEG_ERRNO();
+		dir = entry_is_dir(from, e);
+		if (dir != (what == WALK_DIRS))
 			continue;
-		}
-		if (name_is(from, gone, tst.st_dev, tst.st_ino)) {
-			if (unlinkat(from, gone, 0) < 0)
-				r = RL_NEG_ERRNO();
-		} else {
-			/* replaced between the check and the rename */
-			r = put_entry(from, gone, to, e->d_name, twice);
-			r = r > 0 ? 0 : r;
-		}
-		if (r == 0)
+		if ((dir ? renameat2(from, nm, to, nm, RENAME_NOREPLACE)
+		         : linkat(from, nm, to, nm, 0)) == 0)
 			(*n)++;
+		else if (errno != ENOENT)
+			r = RL_NEG_ERRNO();
 	}
 	if (r == 0 && errno)
 		r = RL_NEG_ERRNO();
@@ -642,7 +641,8 @@ static void entries_back(int ofd, int nfd, size_t *twice)
 {
 	for (int k = 0; k < 8; k++) {
 		size_t more = 0;
-		if (walk_entries(nfd, ofd, 's', &more, twice) < 0 || !more)
+		if (walk_entries(nfd, ofd, WALK_SETTLE, &more, twice) < 0 ||
+		    !more)
 			break;
 	}
 }
@@ -698,7 +698,7 @@ int rl_renumber_dir(const struct rl_fs_info *fs, int parentfd, const char *name,
 	/* the files first, as hard links: their names stay in the old
 	 * directory too, so a lookup by path finds each of them all along */
 	if (r == 0)
-		r = walk_entries(ofd, nfd, 'l', &moved, &twice0);
+		r = walk_entries(ofd, nfd, WALK_LINK, &moved, &twice0);
 	/* an entry made, removed or renamed in it meanwhile: not now (the
 	 * stat above asked for the time, so a change since has a later one) */
 	if (r == 0) {
@@ -711,7 +711,7 @@ int rl_renumber_dir(const struct rl_fs_info *fs, int parentfd, const char *name,
 	/* the directories are renamed, just before the exchange: a lookup
 	 * through one of them can miss it for that moment */
 	if (r == 0)
-		r = walk_entries(ofd, nfd, 'd', &moved, &twice0);
+		r = walk_entries(ofd, nfd, WALK_DIRS, &moved, &twice0);
 	if (r < 0) {
 		entries_back(ofd, nfd, &twice0);
 		goto out;
@@ -733,7 +733,7 @@ int rl_renumber_dir(const struct rl_fs_info *fs, int parentfd, const char *name,
 	 * (by a lookup that found it before the exchange) follow */
 	for (k = 0; k < 8; k++) {
 		size_t more = 0;
-		r = walk_entries(ofd, nfd, 's', &more, &twice0);
+		r = walk_entries(ofd, nfd, WALK_SETTLE, &more, &twice0);
 		if (r < 0 || more == 0)
 			break;
 	}

@@ -439,15 +439,6 @@ static int stage_piece(int fd, int rootfd, struct piece *p, uint64_t ag_start,
 
 	struct rl_xfs_ag_anchor *known = ag_anchor(ses, rootfd, ag_start, geo);
 
-	/* An anchor of our own kept from an earlier piece (stage_own) on
-	 * this goal: given up (its block is then free after a settle) */
-	if (known && known->have && known->own &&
-	    known->phys < p->goal + p->len &&
-	    p->goal < known->phys + geo->blocksize) {
-		close(known->fd);
-		known->have = known->own = false;
-		rl_free_space_settle(rootfd);
-	}
 	p->stage = rl_place_tmpfile(rootfd);
 	if (p->stage < 0)
 		return p->stage;
@@ -865,7 +856,8 @@ static int anchor_move(struct staging *st, int rootfd, uint64_t a, uint32_t bs)
  * it in the AG: its block is cloned into a file of the session's (keep,
  * when lower than what keep has), so that they clone it instead of
  * making a directory and settling the log each (an undo into an emptied
- * AG made one per step). stage_piece gives it up when a goal covers it. */
+ * AG made one per step). give_up_anchors drops it when a target covers
+ * it. */
 static void keep_anchor(struct rl_xfs_ag_anchor *keep, int rootfd, int stage,
                         uint64_t a, uint32_t bs, uint64_t p)
 {
@@ -890,6 +882,31 @@ static void keep_anchor(struct rl_xfs_ag_anchor *keep, int rootfd, int stage,
 	keep->fd = k;
 	keep->off = 0;
 	keep->phys = p;
+}
+
+/* Anchors of our own that the session keeps (keep_anchor) inside [goal,
+ * goal+len): given up before the target is asked for, which they would
+ * otherwise make look taken (their blocks are free after a settle). */
+static void give_up_anchors(struct rl_place_session *ses, int rootfd,
+                            uint64_t goal, uint64_t len, uint32_t bs)
+{
+	struct stat st;
+	bool freed = false;
+
+	if (!ses || !ses->xfs_nag || fstat(rootfd, &st) < 0 ||
+	    ses->xfs_dev != st.st_dev)
+		return;
+	for (size_t i = 0; i < ses->xfs_nag; i++) {
+		struct rl_xfs_ag_anchor *k = &ses->xfs_ag[i];
+		if (k->have && k->own && k->phys < goal + len &&
+		    goal < k->phys + bs) {
+			close(k->fd);
+			k->have = k->own = false;
+			freed = true;
+		}
+	}
+	if (freed)
+		rl_free_space_settle(rootfd);
 }
 
 /* Build the target [goal, goal+len) in the empty staging file stage: on
@@ -1237,6 +1254,7 @@ int64_t rl_place_xfs(int fd, uint64_t off, uint64_t goal, uint64_t len,
 	if (rootfd < 0)
 		return rootfd;
 	private_dir_clean(rootfd);
+	give_up_anchors(ctx->session, rootfd, goal, len, g.blocksize);
 	for (unsigned a = 0; a < ctx->max_attempts; a++) {
 		ctx->rep->attempts++;
 		/* Recently freed extents: freed in the background, busy

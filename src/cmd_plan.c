@@ -581,29 +581,18 @@ static enum cmd_status plan_finish(struct rl_session *s,
 struct frag_inos {
 	uint64_t *v;
 	size_t n, cap;
-	uint64_t files;
 };
 
 static int frag_cb(const struct rl_inode_stat *is, void *arg)
 {
 	struct frag_inos *f = arg;
 
-	if (!S_ISREG(is->mode))
-		return 0;
-	f->files++;
-	if (is->extents < 2)
+	if (!S_ISREG(is->mode) || is->extents < 2)
 		return 0;
 	if (mem_grow(&f->v, &f->cap, f->n + 1, sizeof(*f->v)) < 0)
 		return -ENOMEM;
 	f->v[f->n++] = is->ino;
 	return 0;
-}
-
-static int ino_cmp(const void *a, const void *b)
-{
-	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
-
-	return x < y ? -1 : x > y;
 }
 
 /* defrag --recursive on XFS, no model yet: as xfs_fsr does, the extent
@@ -641,8 +630,8 @@ static void defrag_prefilter(struct rl_session *s, const struct cmd_call *c)
 		    mem_grow(&f.v, &f.cap, f.n + 1, sizeof(*f.v)) == 0)
 			f.v[f.n++] = sb.st_ino;
 	}
-	mem_sort(f.v, f.n, sizeof(*f.v), ino_cmp);
-	(void)session_scan_only(s, f.v ? f.v : (uint64_t[]){0}, f.n, &st);
+	mem_sort(f.v, f.n, sizeof(*f.v), mem_cmp_u64);
+	(void)session_scan_only(s, f.v, f.n, &st);
 out:
 	close(fd);
 	free(f.v);

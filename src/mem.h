@@ -5,6 +5,7 @@
 #ifndef RL_MEM_H
 #define RL_MEM_H
 #include <stddef.h>
+#include <stdint.h>
 #include <stdlib.h>
 
 int mem_grow_to(void *pp, size_t *cap, size_t need, size_t elem);
@@ -25,6 +26,14 @@ static inline void mem_sort(void *base, size_t n, size_t elem,
 {
 	if (n > 1)
 		qsort(base, n, elem, cmp);
+}
+
+/* mem_sort's comparison of uint64_t values, ascending. */
+static inline int mem_cmp_u64(const void *a, const void *b)
+{
+	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+
+	return x < y ? -1 : x > y;
 }
 
 #endif

@@ -334,10 +334,14 @@ const char *out_file_strerror(int err)
 	return err == -EINVAL ? "not a regular file" : strerror(-err);
 }
 
-/* The notes out_report groups: a "skip PATH" line with this reason. */
-static const char *const report_kinds[] = {
-    ": already optimal (",
-    ": no data blocks",
+/* The notes out_report groups: a "skip PATH" line that ends in this
+ * reason, or (paren) in it and a " (...)" after it. */
+static const struct {
+	const char *why;
+	bool paren;
+} report_kinds[] = {
+    {": already optimal", true},
+    {": no data blocks", false},
 };
 #define REPORT_KINDS (sizeof(report_kinds) / sizeof(report_kinds[0]))
 
@@ -347,12 +351,20 @@ static size_t report_kind(const char *p, const char *e)
 	if (e - p < 5 || memcmp(p, "skip ", 5) != 0)
 		return REPORT_KINDS;
 	for (size_t k = 0; k < REPORT_KINDS; k++) {
-		size_t n = strlen(report_kinds[k]);
-		/* the reason ends the line, or its "(...)" does */
-		for (const char *q = e - n; q > p + 5; q--)
-			if (memcmp(q, report_kinds[k], n) == 0 &&
-			    (k != 0 || e[-1] == ')'))
-				return k;
+		size_t n = strlen(report_kinds[k].why);
+		const char *end = e;
+
+		if (report_kinds[k].paren) { /* the last " (" of "...)" */
+			if (e[-1] != ')')
+				continue;
+			while (end > p + 5 &&
+			       !(end[-1] == '(' && end[-2] == ' '))
+				end--;
+			end -= 2;
+		}
+		if (end - (p + 5) > (ptrdiff_t)n &&
+		    memcmp(end - n, report_kinds[k].why, n) == 0)
+			return k;
 	}
 	return REPORT_KINDS;
 }
@@ -376,15 +388,13 @@ void out_report(FILE *f, const char *report)
 		e = strchrnul(p, '\n');
 		k = report_kind(p, e);
 		if (k < REPORT_KINDS && ++seen[k] > OUT_REPORT_KEEP) {
+			size_t more = total[k] - OUT_REPORT_KEEP;
 			if (seen[k] == OUT_REPORT_KEEP + 1)
-				fprintf(
-				    f,
-				    "skip ...%.*s: %zu more file%s (--json "
-				    "lists each)\n",
-				    (int)(strlen(report_kinds[k]) -
-				          (k == 0 ? 2 : 0)),
-				    report_kinds[k], total[k] - OUT_REPORT_KEEP,
-				    total[k] - OUT_REPORT_KEEP == 1 ? "" : "s");
+				fprintf(f,
+				        "skip ...%s: %zu more file%s (--json "
+				        "lists each)\n",
+				        report_kinds[k].why, more,
+				        more == 1 ? "" : "s");
 			continue;
 		}
 		fprintf(f, "%.*s\n", (int)(e - p), p);

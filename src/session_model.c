@@ -46,7 +46,9 @@ int session_scan(struct rl_session *s, int threads, struct scan_stats *st)
 int session_scan_only(struct rl_session *s, const uint64_t *only, size_t n,
                       struct scan_stats *st)
 {
-	struct scan_opts o = {.only = only, .nonly = n};
+	/* a filter that lets no regular file through still filters */
+	static const uint64_t none[1];
+	struct scan_opts o = {.only = n ? only : none, .nonly = n};
 	int r = scan_with(s, &o, st);
 
 	if (r == 0) {

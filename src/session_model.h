@@ -21,7 +21,8 @@ int session_scan(struct rl_session *s, int threads, struct scan_stats *st);
 /* The session's model, scanned now if there is none (NULL: reported). */
 struct lm_model *session_model(struct rl_session *s);
 /* A partial model: of the regular files only those whose inode numbers
- * are in only[0 .. n) (sorted) (scan_opts.only); s->model_partial is set,
+ * are in only[0 .. n) (sorted; n may be 0, only then NULL) (scan_opts.only);
+ * s->model_partial is set,
  * s->model_passed counts the others. 0 or -errno (said). */
 int session_scan_only(struct rl_session *s, const uint64_t *only, size_t n,
                       struct scan_stats *st);

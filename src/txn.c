@@ -253,12 +253,6 @@ fail:
 	return r;
 }
 
-static int cmp_u64(const void *a, const void *b)
-{
-	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
-	return x < y ? -1 : x > y;
-}
-
 /* target minus the parts where `have` already maps identically. Inside
  * one `have` piece the mapping is linear, so between consecutive piece
  * boundaries a range is either wholly in place or wholly not. */
@@ -288,7 +282,7 @@ static int subtract_in_place(const struct rl_extent *target, size_t nt,
 			if (hh > lo && hh < hi)
 				bnd[nb++] = hh;
 		}
-		mem_sort(bnd, nb, sizeof(*bnd), cmp_u64);
+		mem_sort(bnd, nb, sizeof(*bnd), mem_cmp_u64);
 		for (size_t b = 0; b + 1 < nb; b++) {
 			uint64_t a = bnd[b], e = bnd[b + 1];
 			uint64_t tp = target[i].physical + (a - lo);
