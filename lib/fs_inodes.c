@@ -10,6 +10,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/fs.h>
+#include <pthread.h>
 #include <relayout/fs.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -40,6 +41,20 @@ uint64_t rl_inode_addr(const struct rl_fs_info *fs, uint64_t ino)
 	return ag * fs->group_size + agbno * fs->block_size;
 }
 
+/* fs's mount point opened (a directory fd), -EINVAL (no fs),
+ * -EOPNOTSUPP (not XFS) or -errno. */
+static int xfs_root_open(const struct rl_fs_info *fs)
+{
+	int fd;
+
+	if (!fs)
+		return -EINVAL;
+	if (fs->type != RL_FS_XFS)
+		return -EOPNOTSUPP;
+	fd = open(fs->mountpoint, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	return fd < 0 ? RL_NEG_ERRNO() : fd;
+}
+
 int rl_inode_chunks(const struct rl_fs_info *fs, uint64_t start, uint64_t end,
                     rl_chunk_cb cb, void *arg)
 {
@@ -49,13 +64,11 @@ int rl_inode_chunks(const struct rl_fs_info *fs, uint64_t start, uint64_t end,
 	int32_t got = 0;
 	int fd, r = 0;
 
-	if (!fs || !cb || start > end)
+	if (!cb || start > end)
 		return -EINVAL;
-	if (fs->type != RL_FS_XFS)
-		return -EOPNOTSUPP;
-	fd = open(fs->mountpoint, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	fd = xfs_root_open(fs);
 	if (fd < 0)
-		return RL_NEG_ERRNO();
+		return fd;
 	for (;;) {
 		memset(&req, 0, sizeof(req));
 		req.lastip = &last;
@@ -83,36 +96,29 @@ int rl_inode_chunks(const struct rl_fs_info *fs, uint64_t start, uint64_t end,
 
 /* Inodes per XFS_IOC_BULKSTAT call (192 bytes each). */
 #define BULK_N 512
+/* Threads of a walk: one AG each at a time (the kernel reads each inode,
+ * and its cluster buffers, per call: the AGs are independent). */
+#define WALK_THREADS_MAX 8
+#ifndef RL_XFS_BULK_IREQ_AGNO
+#define RL_XFS_BULK_IREQ_AGNO 1u
+#endif
 
-int rl_inode_walk(const struct rl_fs_info *fs, rl_inode_cb cb, void *arg)
+/* Bulkstat from req->ino on (with RL_XFS_BULK_IREQ_AGNO in req->flags:
+ * to the end of AG req->agno), each inode handed to each(). */
+static int bulk_run(int fd, struct rl_xfs_bulk_ireq *req,
+                    int (*each)(const struct rl_inode_stat *, void *),
+                    void *arg)
 {
-	struct rl_xfs_bulk_ireq *req;
-	struct rl_xfs_bulkstat *bs;
-	int fd, r = 0;
+	struct rl_xfs_bulkstat *bs = (struct rl_xfs_bulkstat *)(req + 1);
+	int r = 0;
 
-	if (!fs || !cb)
-		return -EINVAL;
-	if (fs->type != RL_FS_XFS)
-		return -EOPNOTSUPP;
-	req = calloc(1, sizeof(*req) + BULK_N * sizeof(*bs));
-	if (!req)
-		return -ENOMEM;
-	bs = (struct rl_xfs_bulkstat *)(req + 1);
-	fd = open(fs->mountpoint, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (fd < 0) {
-		r = RL_NEG_ERRNO();
-		free(req);
-		return r;
-	}
 	for (;;) {
 		req->icount = BULK_N;
 		req->ocount = 0;
-		if (ioctl(fd, RL_XFS_IOC_BULKSTAT, req) < 0) {
-			r = errno == ENOTTY ? -EOPNOTSUPP : RL_NEG_ERRNO();
-			break;
-		}
+		if (ioctl(fd, RL_XFS_IOC_BULKSTAT, req) < 0)
+			return errno == ENOTTY ? -EOPNOTSUPP : RL_NEG_ERRNO();
 		if (req->ocount == 0)
-			break;
+			return 0;
 		for (uint32_t i = 0; r == 0 && i < req->ocount; i++) {
 			struct rl_inode_stat is = {
 			    .ino = bs[i].bs_ino,
@@ -121,13 +127,131 @@ int rl_inode_walk(const struct rl_fs_info *fs, rl_inode_cb cb, void *arg)
 			    .mode = bs[i].bs_mode,
 			    .nlink = bs[i].bs_nlink,
 			};
-			r = cb(&is, arg);
+			r = each(&is, arg);
 		}
 		if (r)
+			return r;
+	}
+}
+
+/* One AG's inodes, gathered by a thread of the walk. */
+struct walk_ag {
+	struct rl_inode_stat *v;
+	size_t n, cap;
+	int err;
+};
+
+struct walk_ctx {
+	pthread_mutex_t lock;
+	int fd;
+	uint64_t next, count; /* the next AG to take, the AGs */
+	struct walk_ag *ags;
+};
+
+static int gather(const struct rl_inode_stat *is, void *arg)
+{
+	struct walk_ag *a = arg;
+
+	if (a->n == a->cap) {
+		size_t cap = a->cap ? 2 * a->cap : 1024;
+		void *v = realloc(a->v, cap * sizeof(*a->v));
+		if (!v)
+			return -ENOMEM;
+		a->v = v;
+		a->cap = cap;
+	}
+	a->v[a->n++] = *is;
+	return 0;
+}
+
+static void *walk_worker(void *arg)
+{
+	struct walk_ctx *w = arg;
+	struct rl_xfs_bulk_ireq *req =
+	    calloc(1, sizeof(*req) + BULK_N * sizeof(struct rl_xfs_bulkstat));
+
+	for (;;) {
+		uint64_t ag;
+
+		pthread_mutex_lock(&w->lock);
+		ag = w->next < w->count ? w->next++ : UINT64_MAX;
+		pthread_mutex_unlock(&w->lock);
+		if (ag == UINT64_MAX)
 			break;
+		if (!req) {
+			w->ags[ag].err = -ENOMEM;
+			continue;
+		}
+		memset(req, 0, sizeof(*req));
+		req->flags = RL_XFS_BULK_IREQ_AGNO;
+		req->agno = (uint32_t)ag;
+		w->ags[ag].err = bulk_run(w->fd, req, gather, &w->ags[ag]);
+	}
+	free(req);
+	return NULL;
+}
+
+/* The AGs walked by threads, then cb called in inode order. 1: no thread
+ * started, or a kernel without the per-AG walk (the caller walks alone;
+ * cb not called yet), else 0 or -errno. */
+static int walk_parallel(int fd, const struct rl_fs_info *fs, int nth,
+                         rl_inode_cb cb, void *arg)
+{
+	struct walk_ctx w = {.fd = fd, .count = fs->group_count};
+	pthread_t th[WALK_THREADS_MAX];
+	int started = 0, r = 0;
+
+	w.ags = calloc(w.count, sizeof(*w.ags));
+	if (!w.ags)
+		return -ENOMEM;
+	pthread_mutex_init(&w.lock, NULL);
+	for (int i = 0; i < nth; i++)
+		if (pthread_create(&th[i], NULL, walk_worker, &w) == 0)
+			started++;
+	if (started == 0)
+		r = 1;
+	for (int i = 0; i < started; i++)
+		pthread_join(th[i], NULL);
+	pthread_mutex_destroy(&w.lock);
+	for (uint64_t ag = 0; r == 0 && ag < w.count; ag++)
+		if (w.ags[ag].err == -EINVAL) /* before 5.5: no per-AG walk */
+			r = 1;
+	for (uint64_t ag = 0; r == 0 && ag < w.count; ag++) {
+		r = w.ags[ag].err;
+		for (size_t i = 0; r == 0 && i < w.ags[ag].n; i++)
+			r = cb(&w.ags[ag].v[i], arg);
+	}
+	for (uint64_t ag = 0; ag < w.count; ag++)
+		free(w.ags[ag].v);
+	free(w.ags);
+	return r;
+}
+
+int rl_inode_walk(const struct rl_fs_info *fs, rl_inode_cb cb, void *arg)
+{
+	struct rl_xfs_bulk_ireq *req;
+	long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+	int fd, r = 1;
+
+	if (!cb)
+		return -EINVAL;
+	fd = xfs_root_open(fs);
+	if (fd < 0)
+		return fd;
+	if (cpus > 1 && fs->group_count > 1) {
+		int nth =
+		    (int)(cpus < WALK_THREADS_MAX ? cpus : WALK_THREADS_MAX);
+		if ((uint64_t)nth > fs->group_count)
+			nth = (int)fs->group_count;
+		r = walk_parallel(fd, fs, nth, cb, arg);
+	}
+	if (r == 1) {
+		req = calloc(1, sizeof(*req) +
+		                    BULK_N * sizeof(struct rl_xfs_bulkstat));
+		r = req ? bulk_run(fd, req, cb, arg) : -ENOMEM;
+		free(req);
 	}
 	close(fd);
-	free(req);
 	return r;
 }
 

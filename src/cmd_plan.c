@@ -581,14 +581,19 @@ static enum cmd_status plan_finish(struct rl_session *s,
 struct frag_inos {
 	uint64_t *v;
 	size_t n, cap;
+	uint64_t whole; /* regular files in one extent or none */
 };
 
 static int frag_cb(const struct rl_inode_stat *is, void *arg)
 {
 	struct frag_inos *f = arg;
 
-	if (!S_ISREG(is->mode) || is->extents < 2)
+	if (!S_ISREG(is->mode))
 		return 0;
+	if (is->extents < 2) {
+		f->whole++;
+		return 0;
+	}
 	if (mem_grow(&f->v, &f->cap, f->n + 1, sizeof(*f->v)) < 0)
 		return -ENOMEM;
 	f->v[f->n++] = is->ino;
@@ -619,19 +624,28 @@ static void defrag_prefilter(struct rl_session *s, const struct cmd_call *c)
 	(void)syncfs(fd);
 	if (rl_inode_walk(&s->fs, frag_cb, &f) < 0)
 		goto out;
+	mem_sort(f.v, f.n, sizeof(*f.v), mem_cmp_u64); /* bsearch below */
 	for (int i = 0; i < c->argc; i++) {
 		char rel[RL_PATH_MAX];
 		struct stat sb;
 
 		if (session_resolve_quiet(s, c->argv[i], rel, sizeof(rel)) < 0)
 			goto out; /* the whole scan, then the error, once */
-		if (fstatat(fd, rel, &sb, AT_SYMLINK_NOFOLLOW) == 0 &&
-		    S_ISREG(sb.st_mode) &&
-		    mem_grow(&f.v, &f.cap, f.n + 1, sizeof(*f.v)) == 0)
-			f.v[f.n++] = sb.st_ino;
+		if (fstatat(fd, rel, &sb, AT_SYMLINK_NOFOLLOW) < 0 ||
+		    !S_ISREG(sb.st_mode))
+			continue;
+		uint64_t ino = sb.st_ino;
+		if (bsearch(&ino, f.v, f.n, sizeof(*f.v), mem_cmp_u64))
+			continue; /* in two extents or more, or named twice */
+		if (mem_grow(&f.v, &f.cap, f.n + 1, sizeof(*f.v)) < 0)
+			goto out;
+		f.v[f.n++] = ino;
+		/* opened: not among the ones left out */
+		if (f.whole)
+			f.whole--;
+		mem_sort(f.v, f.n, sizeof(*f.v), mem_cmp_u64);
 	}
-	mem_sort(f.v, f.n, sizeof(*f.v), mem_cmp_u64);
-	(void)session_scan_only(s, f.v, f.n, &st);
+	(void)session_scan_only(s, f.v, f.n, f.whole, &st);
 out:
 	close(fd);
 	free(f.v);

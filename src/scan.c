@@ -785,8 +785,12 @@ int scan_volume(const struct rl_fs_info *fs, const struct scan_opts *o,
 	c.queue = malloc(256 * sizeof(char *));
 	if (c.m && fstatfs(c.rootfd, &sfs) == 0 && sfs.f_files > sfs.f_ffree) {
 		/* about as many files as inodes in use (ext4, XFS; btrfs
-		 * has no count): hash tables sized once, not regrown */
+		 * has no count): hash tables sized once, not regrown; a
+		 * partial scan records the files let through (and the
+		 * directories: grown as they come) */
 		uint64_t used = (uint64_t)(sfs.f_files - sfs.f_ffree);
+		if (o && o->only && o->nonly < used)
+			used = o->nonly;
 		if (lm_reserve(c.m, used < SCAN_RESERVE_MAX
 		                        ? used
 		                        : SCAN_RESERVE_MAX) < 0) {

@@ -44,7 +44,7 @@ int session_scan(struct rl_session *s, int threads, struct scan_stats *st)
 }
 
 int session_scan_only(struct rl_session *s, const uint64_t *only, size_t n,
-                      struct scan_stats *st)
+                      uint64_t passed, struct scan_stats *st)
 {
 	/* a filter that lets no regular file through still filters */
 	static const uint64_t none[1];
@@ -53,7 +53,7 @@ int session_scan_only(struct rl_session *s, const uint64_t *only, size_t n,
 
 	if (r == 0) {
 		s->model_partial = true;
-		s->model_passed = st->passed;
+		s->model_passed = passed;
 	}
 	return r;
 }

@@ -23,9 +23,10 @@ struct lm_model *session_model(struct rl_session *s);
 /* A partial model: of the regular files only those whose inode numbers
  * are in only[0 .. n) (sorted; n may be 0, only then NULL) (scan_opts.only);
  * s->model_partial is set,
- * s->model_passed counts the others. 0 or -errno (said). */
+ * s->model_passed = passed (the caller's count of the files left out).
+ * 0 or -errno (said). */
 int session_scan_only(struct rl_session *s, const uint64_t *only, size_t n,
-                      struct scan_stats *st);
+                      uint64_t passed, struct scan_stats *st);
 /* Drop a partial model (the next command scans the whole volume). */
 void session_model_drop_partial(struct rl_session *s);
 /*
