@@ -9,8 +9,11 @@
 # interleaved fsync'ing writers, a random third deleted, more copied to
 # AGED_PCT + AGED_OVER (12) %, then random files deleted down to AGED_PCT
 # (62) % full: without that last deletion XFS refilled the first one's
-# holes almost exactly, 360 free extents at 2 GiB; with it 4,044). The
-# image is saved (cp --sparse=always) and every
+# holes almost exactly, 360 free extents at 2 GiB; with it 4,044).
+# AGED_SYNC (10) % of the files are written as logs are, an fsync after
+# each 64 KiB piece (XFS then allocates them in growing chunks: files of a
+# few MiB in 5-8 extents; without them the aged XFS had no file for a
+# defragmenter to improve). The image is saved (cp --sparse=always) and every
 # experiment starts from a fresh copy of it on a fresh loop device:
 #   relayout-defrag  relayout -e 'defrag --recursive --retry N MNT' MNT
 #   e4defrag/xfs_fsr e4defrag MNT / xfs_fsr -v MNT (the baseline)
@@ -64,6 +67,7 @@ AGED_FS=${AGED_FS:-"ext4 xfs"}
 AGED_MB=${AGED_MB:-2048}
 AGED_PCT=${AGED_PCT:-62}
 AGED_OVER=${AGED_OVER:-12}
+AGED_SYNC=${AGED_SYNC:-10}
 AGED_TIMEOUT=${AGED_TIMEOUT:-3600}
 RETRY=${RETRY:-10}
 IOPRIO=${IOPRIO---io-priority normal}
@@ -98,7 +102,7 @@ age_volume() {
 	local r=0 n=0 b=0 a c pct
 	while :; do
 		mkdir "$VOL_MNT/aged$r"
-		a=$(TORTURE_SEED=$((${TORTURE_SEED:-1} + r)) TORTURE_AGE_OVER=$AGED_OVER torture__age "$VOL_MNT/aged$r" "$AGED_PCT") ||
+		a=$(TORTURE_SEED=$((${TORTURE_SEED:-1} + r)) TORTURE_AGE_OVER=$AGED_OVER TORTURE_AGE_SYNC=$AGED_SYNC torture__age "$VOL_MNT/aged$r" "$AGED_PCT") ||
 			exit 1
 		read -r a c <<<"$a"
 		n=$((n + a)) b=$((b + c)) r=$((r + 1))
@@ -373,7 +377,7 @@ T_ALL=$(since "$T_ALL")
 	echo
 	echo "### Aged volumes: defrag, compact, evacuate, undo, shrink ($(date -u +%Y-%m-%d), $(uname -r), load $(cut -d' ' -f1 /proc/loadavg))"
 	echo
-	echo "    AGED_MB=$AGED_MB AGED_PCT=$AGED_PCT AGED_OVER=$AGED_OVER AGED_FS=\"$AGED_FS\" AGED_TIMEOUT=$AGED_TIMEOUT RETRY=$RETRY sudo bench/aged.sh build"
+	echo "    AGED_MB=$AGED_MB AGED_PCT=$AGED_PCT AGED_OVER=$AGED_OVER AGED_SYNC=$AGED_SYNC AGED_FS=\"$AGED_FS\" AGED_TIMEOUT=$AGED_TIMEOUT RETRY=$RETRY sudo bench/aged.sh build"
 	echo
 	echo "Each row from the same aged image (a fresh copy on a fresh loop device), but"
 	echo "undo, which runs on evacuate's result. extents: of all regular files (filefrag,"

@@ -155,7 +155,7 @@ static void anchor_all(const struct anchor_search *a, int fd, uint64_t size)
 		struct anchor_search b = *a;
 		int d;
 
-		if (k->walked)
+		if (k->walked || k->own)
 			continue;
 		b.lo = g * a->agbytes;
 		b.hi = b.lo + a->agbytes;
@@ -281,7 +281,8 @@ static int anchor_phys(int stage, uint64_t off, uint32_t bs, uint64_t *phys)
 static int anchor_stage(int rootfd, int stage, uint64_t lo, uint64_t g,
                         uint64_t ag_end, uint32_t bs, uint64_t *phys,
                         struct rl_xfs_ag_anchor *known,
-                        struct rl_xfs_ag_anchor *all, size_t nall)
+                        struct rl_xfs_ag_anchor *all, size_t nall,
+                        uint32_t *walks)
 {
 	struct anchor_search a = {.lo = lo,
 	                          .hi = g,
@@ -298,7 +299,10 @@ static int anchor_stage(int rootfd, int stage, uint64_t lo, uint64_t g,
 	 * lowest file block that a clone can take; it anchors every goal
 	 * above it (any block below the goal in its AG does). A goal at or
 	 * below it has none below it (as of that walk). */
-	if (known && !known->walked) {
+	if (known && !known->walked &&
+	    !(known->have && known->phys + bs <= g)) {
+		/* (a block offered below the goal anchors it without the
+		 * walk: rl_place_session_hint) */
 		a.lowest = true;
 		a.all = all;
 		a.nall = nall;
@@ -306,6 +310,7 @@ static int anchor_stage(int rootfd, int stage, uint64_t lo, uint64_t g,
 		d = openat(rootfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 		if (d < 0)
 			return RL_NEG_ERRNO();
+		(*walks)++;
 		(void)anchor_walk(&a, d, 0);
 		for (size_t i = 0; i < nall; i++)
 			all[i].walked = true;
@@ -327,6 +332,7 @@ static int anchor_stage(int rootfd, int stage, uint64_t lo, uint64_t g,
 	d = openat(rootfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (d < 0)
 		return RL_NEG_ERRNO();
+	(*walks)++;
 	if (!anchor_walk(&a, d, 0))
 		return -EOPNOTSUPP;
 	*phys = a.phys;
@@ -427,6 +433,38 @@ static struct rl_xfs_ag_anchor *ag_anchor(struct rl_place_session *ses,
 	return &ses->xfs_ag[ag];
 }
 
+int rl_place_session_hint(struct rl_place_session *ses, int fd)
+{
+	struct rl_xfs_fsop_geom g;
+	struct anchor_search a = {.lowest = true};
+	struct stat st;
+	uint64_t agbytes;
+
+	if (!ses || fd < 0)
+		return -EINVAL;
+	if (fstat(fd, &st) < 0)
+		return RL_NEG_ERRNO();
+	if (!S_ISREG(st.st_mode))
+		return -EINVAL;
+	memset(&g, 0, sizeof(g));
+	if (ioctl(fd, RL_XFS_IOC_FSGEOMETRY, &g) < 0)
+		return 0; /* not XFS: nothing to keep */
+	if (g.blocksize == 0 || g.agblocks == 0 || g.agcount == 0)
+		return -EIO;
+	agbytes = (uint64_t)g.agblocks * g.blocksize;
+	/* the records of every AG (a volume's first placement makes them) */
+	if (!ag_anchor(ses, fd, (uint64_t)(g.agcount - 1) * agbytes, &g))
+		return ses->xfs_nag && ses->xfs_dev != st.st_dev ? -EXDEV
+		                                                 : -ENOMEM;
+	a.dev = st.st_dev;
+	a.bs = g.blocksize;
+	a.all = ses->xfs_ag;
+	a.nall = ses->xfs_nag;
+	a.agbytes = agbytes;
+	anchor_all(&a, fd, (uint64_t)st.st_size);
+	return 0;
+}
+
 /* Stage one piece for fd. 0, or -EBUSY (missed), -EXDEV (went to another
  * AG), -ENOSPC, -EOPNOTSUPP (no anchor reaches it), -errno. */
 static int stage_piece(int fd, int rootfd, struct piece *p, uint64_t ag_start,
@@ -438,16 +476,19 @@ static int stage_piece(int fd, int rootfd, struct piece *p, uint64_t ag_start,
 	int ret;
 
 	struct rl_xfs_ag_anchor *known = ag_anchor(ses, rootfd, ag_start, geo);
+	uint32_t walks = 0;
 
 	p->stage = rl_place_tmpfile(rootfd);
 	if (p->stage < 0)
 		return p->stage;
 	p->soff = 0;
-	ret =
-	    anchor_stage(rootfd, p->stage, ag_start, p->goal,
-	                 ag_start + (uint64_t)geo->agblocks * geo->blocksize,
-	                 geo->blocksize, &anchor, known,
-	                 known ? ses->xfs_ag : NULL, known ? ses->xfs_nag : 0);
+	ret = anchor_stage(rootfd, p->stage, ag_start, p->goal,
+	                   ag_start + (uint64_t)geo->agblocks * geo->blocksize,
+	                   geo->blocksize, &anchor, known,
+	                   known ? ses->xfs_ag : NULL, known ? ses->xfs_nag : 0,
+	                   &walks);
+	if (ses)
+		ses->stats.walks += walks;
 	if (ret == -EOPNOTSUPP) {
 		/* No block below the goal to clone: an anchor of our own. */
 		close(p->stage);

@@ -385,6 +385,25 @@ static enum cmd_status plan_range(struct rl_session *s,
 	return CMD_OK;
 }
 
+/* A partial model's anchor files (defrag_prefilter) are not the
+ * command's: out of ids (counted in the note of the files left out). */
+static void drop_seeds(const struct rl_session *s, const struct lm_model *m,
+                       uint32_t *ids, size_t *n)
+{
+	size_t k = 0;
+
+	if (!s->model_partial || !s->model_nseeds)
+		return;
+	for (size_t i = 0; i < *n; i++) {
+		const struct lm_file *f = lm_file(m, ids[i]);
+		if (f && bsearch(&f->ino, s->model_seeds, s->model_nseeds,
+		                 sizeof(*s->model_seeds), mem_cmp_u64))
+			continue;
+		ids[k++] = ids[i];
+	}
+	*n = k;
+}
+
 /* Read the command's arguments and run the planner: CMD_OK with its
  * result in *r (the reason in pr->ctx.outcome), or the arguments'
  * status. */
@@ -407,12 +426,14 @@ static enum cmd_status plan_compute(struct rl_session *s,
 		if (collect_files(s, m, c, cmd_has_opt(c, "recursive", NULL),
 		                  true, &pr->ids, &pr->nids, pr->abs) < 0)
 			return CMD_FAIL;
+		drop_seeds(s, m, pr->ids, &pr->nids);
 		*r = pl_defrag(&pr->ctx, pr->ids, pr->nids, &o);
-		if (s->model_partial && s->model_passed)
+		if (s->model_partial && s->model_passed &&
+		    cmd_has_opt(c, "recursive", NULL))
 			pl_note(&pr->ctx,
 			        "skip ...: already optimal: %" PRIu64
 			        " files of the volume have one extent or none "
-			        "(XFS bulkstat; not opened)",
+			        "(XFS bulkstat)",
 			        s->model_passed);
 		break;
 	case PK_COMPACT:
@@ -578,11 +599,31 @@ static enum cmd_status plan_finish(struct rl_session *s,
 	return st;
 }
 
+/* Files in one extent the partial model takes too, per AG: the first
+ * ones by inode number (their data lies low in the AG, near their inode
+ * chunk): the apply finds an anchor for its XFS targets among them
+ * (tx_opts.anchors) instead of walking the whole volume for one. */
+#define FRAG_SEEDS_PER_AG 4
+
 struct frag_inos {
 	uint64_t *v;
 	size_t n, cap;
-	uint64_t whole; /* regular files in one extent or none */
+	uint64_t whole; /* regular files in one extent or none, not taken */
+	const struct rl_fs_info *fs;
+	uint8_t *seeds; /* per AG: seed files taken */
+	uint64_t *sv;   /* and their inode numbers */
+	size_t sn, scap;
+	bool named_only; /* not --recursive: only the files named (and the
+	                    seeds) */
 };
+
+static int frag_take(struct frag_inos *f, uint64_t ino)
+{
+	if (mem_grow(&f->v, &f->cap, f->n + 1, sizeof(*f->v)) < 0)
+		return -ENOMEM;
+	f->v[f->n++] = ino;
+	return 0;
+}
 
 static int frag_cb(const struct rl_inode_stat *is, void *arg)
 {
@@ -591,20 +632,31 @@ static int frag_cb(const struct rl_inode_stat *is, void *arg)
 	if (!S_ISREG(is->mode))
 		return 0;
 	if (is->extents < 2) {
+		unsigned sh = f->fs->xfs_agblklog + f->fs->xfs_inopblog;
+		uint64_t ag = sh < 64 ? is->ino >> sh : 0;
+
+		if (f->seeds && is->extents == 1 && ag < f->fs->group_count &&
+		    is->size >= 2ull * f->fs->block_size &&
+		    f->seeds[ag] < FRAG_SEEDS_PER_AG) {
+			f->seeds[ag]++;
+			if (mem_grow(&f->sv, &f->scap, f->sn + 1,
+			             sizeof(*f->sv)) < 0)
+				return -ENOMEM;
+			f->sv[f->sn++] = is->ino;
+			f->whole++; /* not the command's */
+			return frag_take(f, is->ino);
+		}
 		f->whole++;
 		return 0;
 	}
-	if (mem_grow(&f->v, &f->cap, f->n + 1, sizeof(*f->v)) < 0)
-		return -ENOMEM;
-	f->v[f->n++] = is->ino;
-	return 0;
+	return f->named_only ? 0 : frag_take(f, is->ino);
 }
 
-/* defrag --recursive on XFS, no model yet: as xfs_fsr does, the extent
- * count of every inode first (one bulkstat walk, no file opened); only
- * the regular files in two or more extents, and the files named, are
- * then looked at (a partial model, dropped when the command ends): a file
- * in one extent is one run, nothing to defragment. The dirty data is
+/* defrag on XFS, no model yet: as xfs_fsr does, the extent count of
+ * every inode first (one bulkstat walk, no file opened); only the
+ * regular files in two or more extents, and the files named, are then
+ * looked at (a partial model, dropped when the command ends): a file in
+ * one extent is one run, nothing to defragment. The dirty data is
  * written first (syncfs: data not yet allocated has no extent). Any
  * failure (not root, an old kernel): the whole volume is scanned as
  * always. */
@@ -615,16 +667,19 @@ static void defrag_prefilter(struct rl_session *s, const struct cmd_call *c)
 	int fd;
 
 	if (s->model || s->plan_mode || s->read_only_snapshot ||
-	    !cmd_has_opt(c, "recursive", NULL) || session_volume(s) < 0 ||
-	    s->fs.type != RL_FS_XFS)
+	    session_volume(s) < 0 || s->fs.type != RL_FS_XFS)
 		return;
 	fd = open(s->fs.mountpoint, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (fd < 0)
 		return;
 	(void)syncfs(fd);
+	f.fs = &s->fs;
+	f.named_only = !cmd_has_opt(c, "recursive", NULL);
+	f.seeds = calloc(s->fs.group_count ? s->fs.group_count : 1, 1);
 	if (rl_inode_walk(&s->fs, frag_cb, &f) < 0)
 		goto out;
 	mem_sort(f.v, f.n, sizeof(*f.v), mem_cmp_u64); /* bsearch below */
+	mem_sort(f.sv, f.sn, sizeof(*f.sv), mem_cmp_u64);
 	for (int i = 0; i < c->argc; i++) {
 		char rel[RL_PATH_MAX];
 		struct stat sb;
@@ -634,21 +689,32 @@ static void defrag_prefilter(struct rl_session *s, const struct cmd_call *c)
 		if (fstatat(fd, rel, &sb, AT_SYMLINK_NOFOLLOW) < 0 ||
 		    !S_ISREG(sb.st_mode))
 			continue;
-		uint64_t ino = sb.st_ino;
+		uint64_t ino = sb.st_ino, *seed;
+		seed = bsearch(&ino, f.sv, f.sn, sizeof(*f.sv), mem_cmp_u64);
+		if (seed) { /* named: the command's after all */
+			memmove(seed, seed + 1,
+			        (size_t)(f.sv + --f.sn - seed) * sizeof(*seed));
+			f.whole--;
+		}
 		if (bsearch(&ino, f.v, f.n, sizeof(*f.v), mem_cmp_u64))
-			continue; /* in two extents or more, or named twice */
-		if (mem_grow(&f.v, &f.cap, f.n + 1, sizeof(*f.v)) < 0)
+			continue; /* taken already, or named twice */
+		if (frag_take(&f, ino) < 0)
 			goto out;
-		f.v[f.n++] = ino;
 		/* opened: not among the ones left out */
 		if (f.whole)
 			f.whole--;
 		mem_sort(f.v, f.n, sizeof(*f.v), mem_cmp_u64);
 	}
-	(void)session_scan_only(s, f.v, f.n, f.whole, &st);
+	if (session_scan_only(s, f.v, f.n, f.whole, &st) == 0) {
+		s->model_seeds = f.sv;
+		s->model_nseeds = f.sn;
+		f.sv = NULL;
+	}
 out:
 	close(fd);
 	free(f.v);
+	free(f.seeds);
+	free(f.sv);
 }
 
 static enum cmd_status do_plan_cmd(struct rl_session *s,

@@ -61,6 +61,10 @@ struct rl_session {
 	 * command that made it drops it when it ends */
 	bool model_partial;
 	uint64_t model_passed; /* the files it left out */
+	/* files it holds only as XFS anchors (not the command's: sorted
+	 * inode numbers) */
+	uint64_t *model_seeds;
+	size_t model_nseeds;
 	bool read_only_snapshot;
 	struct ui *ui; /* UI state and configuration (src/ui.h), or NULL */
 	const struct rl_frontend *frontend; /* the UI's hooks (commands.h),

@@ -66,6 +66,9 @@ void session_model_drop_partial(struct rl_session *s)
 	s->model = NULL;
 	s->model_partial = false;
 	s->model_passed = 0;
+	free(s->model_seeds);
+	s->model_seeds = NULL;
+	s->model_nseeds = 0;
 }
 
 static int scan_with(struct rl_session *s, struct scan_opts *o,
@@ -97,6 +100,9 @@ static int scan_with(struct rl_session *s, struct scan_opts *o,
 	s->model = m;
 	s->model_partial = false;
 	s->model_passed = 0;
+	free(s->model_seeds);
+	s->model_seeds = NULL;
+	s->model_nseeds = 0;
 	return 0;
 }
 

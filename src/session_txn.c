@@ -11,10 +11,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 #include "busy.h"
 #include "journal.h"
+#include "layout_model.h"
 #include "mem.h"
 #include "output.h"
 #include "session.h"
@@ -630,6 +632,67 @@ static void step_cb(const struct tx_progress *pr, void *arg)
 		tx_request_cancel();
 }
 
+/* XFS anchors for the apply (tx_opts.anchors): per AG, the first
+ * ANCHORS_PER_AG regular files in address order of the model whose data
+ * there starts with a whole block below EOF (a clone takes only those).
+ * The placement checks each before it uses it. */
+#define ANCHORS_PER_AG 2
+struct anchor_find {
+	const struct lm_model *m;
+	uint32_t ids[ANCHORS_PER_AG];
+	size_t n;
+	uint32_t bs;
+};
+
+static int anchor_owner(const struct lm_owner *o, void *arg)
+{
+	struct anchor_find *a = arg;
+	const struct lm_file *f;
+
+	if (o->kind != LM_OWN_FILE ||
+	    (o->flags & (RL_EXT_UNWRITTEN | RL_EXT_DELALLOC | RL_EXT_UNKNOWN |
+	                 RL_EXT_DATA_INLINE | RL_EXT_ENCODED)))
+		return 0;
+	f = lm_file(a->m, o->file);
+	if (!f || !S_ISREG(f->mode) || o->logical + a->bs > f->size)
+		return 0;
+	for (size_t i = 0; i < a->n; i++)
+		if (a->ids[i] == o->file)
+			return 0;
+	a->ids[a->n++] = o->file;
+	return a->n == ANCHORS_PER_AG;
+}
+
+static size_t anchor_paths(struct rl_session *s, char ***out)
+{
+	struct lm_model *m = s->model;
+	char **v;
+	size_t n = 0;
+
+	*out = NULL;
+	if (!m || s->fs.type != RL_FS_XFS || !s->fs.group_count)
+		return 0;
+	v = calloc(s->fs.group_count * ANCHORS_PER_AG, sizeof(*v));
+	if (!v)
+		return 0;
+	for (uint64_t g = 0; g < s->fs.group_count; g++) {
+		struct anchor_find a = {.m = m, .bs = s->fs.block_size};
+		uint64_t gs, ge;
+
+		lm_group_range(m, g, &gs, &ge);
+		if (ge <= gs || lm_owners(m, gs, ge, anchor_owner, &a) < 0)
+			continue;
+		for (size_t i = 0; i < a.n; i++) {
+			const char *rel = lm_file_path(m, a.ids[i], 0);
+			if (rel && asprintf(&v[n], "%s/%s", s->fs.mountpoint,
+			                    rel) >= 0)
+				n++;
+		}
+	}
+	*out = v;
+	return n;
+}
+
 enum cmd_status session_apply_now(struct rl_session *s,
                                   const struct cmd_call *c, struct tx_plan *p,
                                   const char *jdir)
@@ -639,7 +702,7 @@ enum cmd_status session_apply_now(struct rl_session *s,
 	struct jr_journal *j;
 	struct apply_hooks hooks = {.s = s, .p = p};
 	const char *v;
-	char sz[32], state_dir[4096];
+	char sz[32], state_dir[4096], **anchors = NULL;
 	int r;
 
 	memset(&o, 0, sizeof(o));
@@ -701,8 +764,13 @@ enum cmd_status session_apply_now(struct rl_session *s,
 	/* the volume's, whatever the journal directory */
 	o.state_dir = vl_state_dir(state_dir, sizeof(state_dir));
 	o.no_tunables = s->no_tunables;
+	o.nanchors = anchor_paths(s, &anchors);
+	o.anchors = (const char *const *)anchors;
 	j->next_group = s->txn_group;
 	r = tx_apply(p, j, &o, &res);
+	for (size_t i = 0; i < o.nanchors; i++)
+		free(anchors[i]);
+	free(anchors);
 	if (hooks.open_line) /* stopped or failed mid-way */
 		fputc('\n', s->err);
 	free(hooks.files_after);
@@ -745,6 +813,8 @@ enum cmd_status session_apply_now(struct rl_session *s,
 		out_add_u64(out, "steps_done", res.steps_done);
 		out_add_u64(out, "steps", p->nsteps);
 		out_add_u64(out, "unchanged", res.unchanged);
+		if (s->fs.type == RL_FS_XFS)
+			out_add_u64(out, "anchor_walks", res.anchor_walks);
 		if (p->undo_of)
 			out_add_u64(out, "undo_of", p->undo_of);
 		if (r < 0) {

@@ -1016,6 +1016,31 @@ static bool run_takes(const struct apply_ctx *c, const struct tx_bpiece *first,
 	           (t0->physical - t0->logical) % pg;
 }
 
+/* A step's file opened to be read (not to move it): the caller's
+ * opener, else never through a symbolic link. fd or -errno. */
+static int step_open_ro(const struct apply_ctx *c, const char *path)
+{
+	int fd;
+
+	if (c->o->open_file)
+		return c->o->open_file(c->o->open_arg, path, O_RDONLY);
+	fd = open(path, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+	return fd < 0 ? -errno : fd;
+}
+
+/* XFS: the caller's anchors offered to the placement session. */
+static void hint_anchors(struct apply_ctx *c)
+{
+	for (size_t i = 0; i < c->o->nanchors; i++) {
+		int fd = step_open_ro(c, c->o->anchors[i]);
+
+		if (fd < 0)
+			continue;
+		(void)rl_place_session_hint(c->xsession, fd);
+		close(fd);
+	}
+}
+
 /* Hold the targets of run v[0..n) (adjacent pieces) with one placement
  * into one donor, at donor offset physical - base (base: the run's start,
  * moved down to keep file and donor offsets equal modulo a page). When
@@ -1102,12 +1127,7 @@ static void hold_batch(struct apply_ctx *c, const size_t *ks, size_t nk)
 		}
 		/* a file of the batch for the free map and the device */
 		if (fd < 0) {
-			fd = c->o->open_file
-			         ? c->o->open_file(c->o->open_arg,
-			                           st->range.path, O_RDONLY)
-			         : open(st->range.path, O_RDONLY | O_NOFOLLOW |
-			                                    O_NONBLOCK |
-			                                    O_CLOEXEC);
+			fd = step_open_ro(c, st->range.path);
 			if (fd >= 0 &&
 			    (fstat(fd, &sb) < 0 || !S_ISREG(sb.st_mode))) {
 				close(fd);
@@ -1345,11 +1365,7 @@ static void prefetch_ahead(struct apply_ctx *c, size_t from)
 	       c->prefetch_next <= from + TX_PREFETCH_STEPS &&
 	       bytes < TX_PREFETCH_BYTES) {
 		const struct tx_step *st = &p->steps[c->prefetch_next++];
-		int fd = c->o->open_file
-		             ? c->o->open_file(c->o->open_arg, st->range.path,
-		                               O_RDONLY)
-		             : open(st->range.path, O_RDONLY | O_NOFOLLOW |
-		                                        O_NONBLOCK | O_CLOEXEC);
+		int fd = step_open_ro(c, st->range.path);
 
 		bytes += st->range.length;
 		if (fd < 0)
@@ -1935,12 +1951,15 @@ int tx_apply(const struct tx_plan *p, struct jr_journal *j,
 		c.page = 4096;
 	if (p->nsteps > 1)
 		c.held = calloc(p->nsteps, sizeof(*c.held)); /* NULL: none */
-	if (p->nsteps > 1) {
+	if (p->nsteps > 0) {
 		long magic = fs_magic(p->steps[0].range.path);
 
-		if (magic == 0x58465342)
-			(void)rl_place_session_begin(&c.xsession);
-		c.prefetch = magic != 0xEF53;
+		/* (the XFS session holds no blocks: one step gains from its
+		 * anchors too) */
+		if (magic == 0x58465342 &&
+		    rl_place_session_begin(&c.xsession) == 0)
+			hint_anchors(&c);
+		c.prefetch = p->nsteps > 1 && magic != 0xEF53;
 	}
 	jr_defer_sync(j, true);
 	for (size_t i = 0; i < p->nsteps; i++) {
@@ -2053,7 +2072,9 @@ int tx_apply(const struct tx_plan *p, struct jr_journal *j,
 	for (size_t k = 0; c.held && k < p->nsteps; k++)
 		held_release(&c, &p->steps[k], &c.held[k]);
 	free(c.held);
-	(void)rl_place_session_end(c.xsession, NULL);
+	struct rl_place_session_stats pst = {0};
+	(void)rl_place_session_end(c.xsession, &pst);
+	res->anchor_walks = pst.walks;
 	if (nofile.rlim_cur)
 		(void)setrlimit(RLIMIT_NOFILE, &nofile); /* as it was */
 	jr_end(j, id, res->status, res->message);

@@ -99,6 +99,12 @@ struct tx_opts {
 	void *step_arg;
 	tx_open_cb open_file;
 	void *open_arg;
+	/* XFS: files (absolute paths, opened with open_file) offered to the
+	 * placement session as anchors (rl_place_session_hint): the files
+	 * with the lowest data of each AG, as the caller knows them. A
+	 * target above one in its AG needs no walk of the volume. */
+	const char *const *anchors;
+	size_t nanchors;
 	bool handle_signals;   /* SIGINT/SIGTERM stop between steps */
 	bool no_tunables;      /* ext4: never change global tunables */
 	const char *state_dir; /* placement state (ext4 tunables journal);
@@ -109,11 +115,13 @@ struct tx_result {
 	uint64_t id; /* journal transaction id */
 	enum jr_status status;
 	size_t steps_done;
-	size_t failed_step; /* index when status is FAILED */
-	int err;            /* -errno of the failure */
-	uint64_t bytes;     /* bytes moved */
-	size_t unchanged;   /* anyplace steps left as they were (no
-	                       better place came), counted as done */
+	size_t failed_step;    /* index when status is FAILED */
+	int err;               /* -errno of the failure */
+	uint64_t bytes;        /* bytes moved */
+	size_t unchanged;      /* anyplace steps left as they were (no
+	                          better place came), counted as done */
+	uint32_t anchor_walks; /* XFS: walks of the volume for an anchor
+	                          (rl_place_session_stats) */
 	char message[1024];
 };
 

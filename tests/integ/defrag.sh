@@ -276,18 +276,28 @@ test_recursive_xfs() {
 	# three files written round robin with O_DIRECT (no speculative
 	# preallocation): interleaved extents
 	for ((i = 0; i < 8; i++)); do
-		for k in a b c; do
+		for k in a b c e; do
 			xfs_io -d -f -c "pwrite -q -S 0x$((i + 1))$((i + 1)) $((i * 65536)) 65536" "$d/$k" ||
 				fail "xfs_io pwrite $d/$k"
 		done
 	done
 	sync -f "$M"
-	for k in a b c one; do keep "$d/$k"; done
+	for k in a b c e one; do keep "$d/$k"; done
 	[ "$(extents "$d/a")" -gt 1 ] || { note "recursive: no interleaved extents here; not tested"; return; }
+	# one file named, no scan yet: the partial model (bulkstat), its
+	# anchors known without a walk of the volume, no note of the others
+	out=$(R -e "defrag --dry-run $d/e" "$M" 2>&1) || fail "defrag --dry-run FILE: $out"
+	grep -q bulkstat <<<"$out" && fail "defrag FILE: the note of the volume's other files: $out"
+	[ "$(grep -c '^  step' <<<"$out")" = 1 ] || fail "defrag FILE: not one step: $out"
+	out=$(R --json -e "defrag $d/e" "$M" 2>"$VOL_DIR/rec.err") || fail "defrag FILE: $out $(cat "$VOL_DIR/rec.err")"
+	[ "$(jq -s '.[-1].anchor_walks' <<<"$out")" = 0 ] ||
+		fail "defrag FILE: $(jq -s '.[-1].anchor_walks' <<<"$out") walks for an anchor: $(jq -c -s '.[-1]' <<<"$out" | head -c 400)"
+	[ "$(extents "$d/e")" = 1 ] || fail "defrag FILE: $d/e in $(extents "$d/e") extents after"
+	same "$d/e"
 	# rec/one named twice: opened, and not counted among those left out
 	fast=$(R -e "defrag --recursive --dry-run $d $d/one $d/one" "$M" 2>&1) || fail "defrag --recursive --dry-run: $fast"
 	full=$(R -e "scan; defrag --recursive --dry-run $d $d/one $d/one" "$M" 2>&1) || fail "scan; defrag --recursive --dry-run: $full"
-	grep -q "files of the volume have one extent or none (XFS bulkstat; not opened)" <<<"$fast" ||
+	grep -q "files of the volume have one extent or none (XFS bulkstat)" <<<"$fast" ||
 		fail "recursive: no bulkstat note: $fast"
 	# the count: the volume's regular files in fewer than two extent
 	# records (xfs_io stat), rec/one (opened) left out
@@ -310,6 +320,10 @@ test_recursive_xfs() {
 	out=$(R --json -e "defrag --recursive $d; frag" "$M" 2>"$VOL_DIR/rec.err") || fail "defrag --recursive: $out $(cat "$VOL_DIR/rec.err")"
 	[ "$(jq -s '.[1].files' <<<"$out")" = "$total" ] ||
 		fail "recursive: the next command saw $(jq -s '.[1].files' <<<"$out") files of $total"
+	# the anchors of its targets came from files the partial model took
+	# for that, not from a walk of the volume
+	[ "$(jq -s '.[0].anchor_walks' <<<"$out")" = 0 ] ||
+		fail "recursive: $(jq -s '.[0].anchor_walks' <<<"$out") walks of the volume for an anchor: $(jq -c -s '.[0]' <<<"$out" | head -c 600)"
 	for k in a b c one; do same "$d/$k"; done
 	for k in a b c; do
 		[ "$(extents "$d/$k")" = 1 ] || fail "recursive: $d/$k in $(extents "$d/$k") extents after"

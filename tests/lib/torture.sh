@@ -421,9 +421,13 @@ rw=randwrite
 # are deleted until PCT (holes that nothing fills again: more free
 # extents; XFS fills the holes of the first deletion almost exactly).
 torture__age() {
-	python3 - "$1" "$2" "${TORTURE_SEED:-1}" "${TORTURE_AGE_OVER:-0}" <<'PYEOF'
+	python3 - "$1" "$2" "${TORTURE_SEED:-1}" "${TORTURE_AGE_OVER:-0}" "${TORTURE_AGE_SYNC:-0}" <<'PYEOF'
 import os, random, sys
 dst, pct, seed, over = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4])
+# sync: the percentage of files written as logs are (an fsync after each
+# piece): XFS then allocates them in growing chunks, ext4 piece by piece
+sync = int(sys.argv[5])
+rlog = random.Random(seed + 7919)  # apart: sync 0 ages as before
 rnd = random.Random(seed)
 src = []
 for top in ("/usr/share", "/usr/lib"):
@@ -454,13 +458,15 @@ def fill(limit):
                     continue
                 out = os.path.join(dst, "w%d" % i, p.lstrip("/").replace("/", "_")[-120:])
                 os.makedirs(os.path.dirname(out), exist_ok=True)
-                w[i] = (fi, open(out, "wb"), out)
+                w[i] = (fi, open(out, "wb"), out, rlog.randrange(100) < sync)
             if w[i] is None:
                 continue
-            fi, fo, out = w[i]
+            fi, fo, out, log = w[i]
             b = fi.read(65536)
             if b:
                 fo.write(b)
+                if log:
+                    fo.flush(); os.fsync(fo.fileno())
                 continue
             fo.flush(); os.fsync(fo.fileno()); fo.close(); fi.close()
             made.append(out); w[i] = None
