@@ -42,6 +42,7 @@
 # free extents and largest free run of the volume before/after (relayout
 # freefrag, GETFSMAP), for compaction the share of the region's free space
 # in its largest run after, md5 of every file before vs after, fsck after.
+# AGED_SAVE=DIR keeps a copy of each aged image (DIR/aged-FS.img).
 # AGED_ONLY="NAME ..." runs only those experiments (defrag: relayout's
 # and the stock tool's; cp, compact-volume, compact-group, evacuate, undo
 # (with evacuate), shrink). compact and evacuate are planned first
@@ -294,6 +295,7 @@ for kind in $AGED_FS; do
 	layout >"$VOL_DIR/layout.base"
 	vol__umount "$VOL_MNT" nolazy || vol_fail "umount"
 	cp --sparse=always "$VOL_IMG" "$VOL_DIR/base.img"
+	[ -z "${AGED_SAVE:-}" ] || cp --sparse=always "$VOL_IMG" "$AGED_SAVE/aged-$kind.img"
 	mount "$VOL_DEV" "$VOL_MNT" || vol_fail "mount"
 	T_SAVE=$(since "$t")
 	read -r AGED_N AGED_B AGED_R <<<"$info"

@@ -2172,6 +2172,9 @@ static int evict_window(struct pl_ctx *c, struct evict *ev,
 	int moved = 0;
 
 	*goal = UINT64_MAX;
+	/* (a window costs something: else a free run held x) */
+	if (!must && ev->spent >= ev->budget)
+		return 0;
 	if (usable_runs(c, lo, hi, &r, &nr) < 0)
 		return -ENOMEM;
 	for (size_t i = 0; i < nr; i++) {
