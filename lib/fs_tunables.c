@@ -21,6 +21,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -309,6 +310,7 @@ int rl_tunables_recover(const char *state_dir, rl_tunable_cb cb, void *arg)
 	struct dirent *de;
 	DIR *d;
 	int total = 0, err = 0;
+	bool removed = false;
 
 	if (!state_dir)
 		state_dir = rl_state_dir(NULL);
@@ -328,13 +330,14 @@ int rl_tunables_recover(const char *state_dir, rl_tunable_cb cb, void *arg)
 		r = journal_replay(fd, cb, arg);
 		if (r >= 0) {
 			total += r;
-			unlink(path);
+			removed |= unlink(path) == 0;
 		} else if (!err) {
 			err = r;
 		}
 		close(fd);
 	}
 	closedir(d);
-	fsync_dir(state_dir);
+	if (removed) /* (a start with nothing to restore syncs nothing) */
+		fsync_dir(state_dir);
 	return err ? err : total;
 }
