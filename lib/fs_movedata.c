@@ -291,8 +291,9 @@ static int split_runs(struct md_runs *r, struct md_runs *ph, uint64_t at)
 	return 0;
 }
 
-/* Is the inode of st an active swap file? (/proc/swaps lists paths.) */
-static bool is_swapfile(const struct stat *st)
+/* Is the inode of a or of b an active swap file? (/proc/swaps lists
+ * paths; read once for both.) */
+static bool is_swapfile(const struct stat *a, const struct stat *b)
 {
 	char line[4096 + 64], path[4096];
 	bool found = false;
@@ -306,7 +307,8 @@ static bool is_swapfile(const struct stat *st)
 		if (sscanf(line, "%4095s", path) != 1 || path[0] != '/')
 			continue;
 		if (stat(path, &sw) == 0 && S_ISREG(sw.st_mode) &&
-		    sw.st_dev == st->st_dev && sw.st_ino == st->st_ino)
+		    ((sw.st_dev == a->st_dev && sw.st_ino == a->st_ino) ||
+		     (sw.st_dev == b->st_dev && sw.st_ino == b->st_ino)))
 			found = true;
 	}
 	fclose(f);
@@ -361,7 +363,7 @@ static int validate(struct md_ctx *c, uint64_t from, uint64_t len,
 		ret = check_attr_flags(c->sfd);
 	if (ret < 0)
 		return ret;
-	if (is_swapfile(&c->dst) || is_swapfile(sst))
+	if (is_swapfile(&c->dst, sst))
 		return -ETXTBSY;
 	return 0;
 }
