@@ -194,10 +194,10 @@ static void *walk_worker(void *arg)
 /* The AGs walked by threads, then cb called in inode order. 1: no thread
  * started, or a kernel without the per-AG walk (the caller walks alone;
  * cb not called yet), else 0 or -errno. */
-static int walk_parallel(int fd, const struct rl_fs_info *fs, int nth,
-                         rl_inode_cb cb, void *arg)
+static int walk_parallel(int fd, uint64_t agcount, int nth, rl_inode_cb cb,
+                         void *arg)
 {
-	struct walk_ctx w = {.fd = fd, .count = fs->group_count};
+	struct walk_ctx w = {.fd = fd, .count = agcount};
 	pthread_t th[WALK_THREADS_MAX];
 	int started = 0, r = 0;
 
@@ -230,6 +230,7 @@ static int walk_parallel(int fd, const struct rl_fs_info *fs, int nth,
 int rl_inode_walk(const struct rl_fs_info *fs, rl_inode_cb cb, void *arg)
 {
 	struct rl_xfs_bulk_ireq *req;
+	struct rl_xfs_fsop_geom g = {0};
 	long cpus = sysconf(_SC_NPROCESSORS_ONLN);
 	int fd, r = 1;
 
@@ -238,12 +239,15 @@ int rl_inode_walk(const struct rl_fs_info *fs, rl_inode_cb cb, void *arg)
 	fd = xfs_root_open(fs);
 	if (fd < 0)
 		return fd;
-	if (cpus > 1 && fs->group_count > 1) {
+	/* the AGs now (not fs's count from the probe: a grown volume has
+	 * more, and a walk by AG would miss their inodes) */
+	if (cpus > 1 && ioctl(fd, RL_XFS_IOC_FSGEOMETRY, &g) == 0 &&
+	    g.agcount > 1) {
 		int nth =
 		    (int)(cpus < WALK_THREADS_MAX ? cpus : WALK_THREADS_MAX);
-		if ((uint64_t)nth > fs->group_count)
-			nth = (int)fs->group_count;
-		r = walk_parallel(fd, fs, nth, cb, arg);
+		if ((uint32_t)nth > g.agcount)
+			nth = (int)g.agcount;
+		r = walk_parallel(fd, g.agcount, nth, cb, arg);
 	}
 	if (r == 1) {
 		req = calloc(1, sizeof(*req) +

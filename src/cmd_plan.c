@@ -635,19 +635,16 @@ static int frag_cb(const struct rl_inode_stat *is, void *arg)
 		unsigned sh = f->fs->xfs_agblklog + f->fs->xfs_inopblog;
 		uint64_t ag = sh < 64 ? is->ino >> sh : 0;
 
-		if (f->seeds && is->extents == 1 && ag < f->fs->group_count &&
-		    is->size >= 2ull * f->fs->block_size &&
-		    f->seeds[ag] < FRAG_SEEDS_PER_AG) {
-			f->seeds[ag]++;
-			if (mem_grow(&f->sv, &f->scap, f->sn + 1,
-			             sizeof(*f->sv)) < 0)
-				return -ENOMEM;
-			f->sv[f->sn++] = is->ino;
-			f->whole++; /* not the command's */
-			return frag_take(f, is->ino);
-		}
-		f->whole++;
-		return 0;
+		f->whole++; /* a seed too: not the command's */
+		if (!f->seeds || is->extents != 1 || ag >= f->fs->group_count ||
+		    is->size < 2ull * f->fs->block_size ||
+		    f->seeds[ag] >= FRAG_SEEDS_PER_AG)
+			return 0;
+		f->seeds[ag]++;
+		if (mem_grow(&f->sv, &f->scap, f->sn + 1, sizeof(*f->sv)) < 0)
+			return -ENOMEM;
+		f->sv[f->sn++] = is->ino;
+		return frag_take(f, is->ino);
 	}
 	return f->named_only ? 0 : frag_take(f, is->ino);
 }

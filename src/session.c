@@ -209,6 +209,7 @@ void session_free(struct rl_session *s)
 	free(s->find.pattern);
 	free(s->find.ids);
 	lm_free(s->model);
+	free(s->model_seeds);
 	if (s->frontend && s->frontend->free)
 		s->frontend->free(s->ui);
 	if (s->pending) {

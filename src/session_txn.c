@@ -684,7 +684,10 @@ static size_t anchor_paths(struct rl_session *s, char ***out)
 			continue;
 		for (size_t i = 0; i < a.n; i++) {
 			const char *rel = lm_file_path(m, a.ids[i], 0);
-			if (rel && asprintf(&v[n], "%s/%s", s->fs.mountpoint,
+			if (rel && asprintf(&v[n], "%s/%s", /* as the scan's */
+			                    strcmp(s->fs.mountpoint, "/")
+			                        ? s->fs.mountpoint
+			                        : "",
 			                    rel) >= 0)
 				n++;
 		}
