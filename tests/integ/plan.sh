@@ -169,6 +169,19 @@ test_defrag() {
 	vol_verify
 }
 
+# past_eof_map FILE: "logical physical length" of what FILE maps from
+# byte 524288 on, clipped there: an extent that starts below and runs on
+# (the filesystem merges the last unwritten run below EOF with the
+# preallocation when the move puts it just before) is cut at 524288, so
+# the check compares blocks, not extent boundaries.
+past_eof_map() {
+	filefrag -v -b1 "$1" | awk '$1 ~ /^[0-9]+:$/ {
+		gsub(/\.\./, " "); gsub(/:/, " ")
+		if ($3 < 524288) next
+		s = $2 < 524288 ? 524288 : $2
+		print s, $4 + (s - $2), $3 - s + 1 }'
+}
+
 # defrag of a file with unwritten extents below EOF and preallocated
 # blocks past EOF (fallocate --keep-size): movedata cannot move blocks past
 # EOF, so the plan moves the data below EOF only; the prediction equals the
@@ -194,7 +207,7 @@ test_defrag_prealloc() {
 	fallocate -n -o $((8 * 65536)) -l $((256 * 1024)) "$f"
 	sync -f "$M"
 	cp "$f" "$VOL_DIR/prealloc.copy"
-	tail0=$(filefrag -v -b1 "$f" | awk '$1 ~ /^[0-9]+:$/ { gsub(/\.\./, " "); gsub(/:/, " "); if ($2 >= 524288) print $2, $4, $6 }')
+	tail0=$(past_eof_map "$f")
 	[ -n "$tail0" ] || { fail "no preallocation past EOF in $f"; return; }
 	below=$(extents_of "$f" | wc -l)
 	out=$(R --json -e "defrag $f --dry-run" "$M") || { fail "defrag dry run of $f"; return; }
@@ -208,7 +221,7 @@ test_defrag_prealloc() {
 		placement_miss "$VOL_DIR/err" || fail "defrag of $f failed: $(cat "$VOL_DIR/err")"
 	cmp -s "$f" "$VOL_DIR/prealloc.copy" || fail "content of $f changed"
 	check_applied "$out" "$pred"
-	tail1=$(filefrag -v -b1 "$f" | awk '$1 ~ /^[0-9]+:$/ { gsub(/\.\./, " "); gsub(/:/, " "); if ($2 >= 524288) print $2, $4, $6 }')
+	tail1=$(past_eof_map "$f")
 	[ "$tail0" = "$tail1" ] || fail "blocks past EOF of $f moved: $tail0 -> $tail1"
 	[ "$(jq -r '.steps_done // 0' <<<"$out")" = 0 ] || [ "$(extents_of "$f" | wc -l)" = 1 ] ||
 		fail "$f below EOF: $(extents_of "$f" | wc -l) runs after defrag"
