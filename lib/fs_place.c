@@ -24,11 +24,15 @@ int rl_place_free_list(int fd, uint64_t start, uint64_t end,
                        struct rl_free_extent **out, size_t *count)
 {
 	char path[64];
+	int r;
 
 	*out = NULL;
 	*count = 0;
 	if (end <= start)
 		return 0;
+	r = rl_free_list_fd(fd, start, end, out, count);
+	if (r != -EOPNOTSUPP && r != -EBADF) /* (btrfs; an O_PATH fd) */
+		return r;
 	snprintf(path, sizeof(path), "/proc/self/fd/%d", fd);
 	return rl_free_list(path, start, end, out, count);
 }

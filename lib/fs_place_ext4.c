@@ -1325,6 +1325,7 @@ struct ext4_session {
 	struct ext4_place e;
 	struct rl_fs_info info;
 	char dev_name[64];
+	unsigned lf; /* log2 of the groups per flex group (superblock) */
 	struct rl_tunables t;
 	int tun; /* tunables set: 0 none, 1 the normal set, 2 flex-first */
 };
@@ -1450,6 +1451,7 @@ int64_t rl_place_ext4(int fd, uint64_t off, uint64_t goal, uint64_t len,
 		if (ses) {
 			ses->active = true;
 			ses->dev = st.st_dev;
+			ses->lf = log_groups_per_flex(dev);
 			e->keep = true;
 		}
 	} else if (goal + len > info->size) {
@@ -1474,7 +1476,8 @@ int64_t rl_place_ext4(int fd, uint64_t off, uint64_t goal, uint64_t len,
 	}
 	r = r < 0 ? r : r == 0 ? -ENOSPC : 0;
 	if (r == 0) {
-		unsigned lf = log_groups_per_flex(dev);
+		/* (a session reads the superblock once) */
+		unsigned lf = ses ? ses->lf : log_groups_per_flex(dev);
 		uint64_t bpg = info->group_size / e->bs,
 		         first = info->first_data_byte / e->bs;
 		bool ff = false;

@@ -180,6 +180,24 @@ out:
 	return ret;
 }
 
+/* rl_space_walk on an open descriptor of the filesystem (ext4, XFS: no
+ * open of a path; others: -EOPNOTSUPP, the caller walks by path). */
+static int space_walk_fd(int fd, uint64_t start, uint64_t end, rl_space_cb cb,
+                         void *arg)
+{
+	struct stat st;
+
+	if (fstat(fd, &st) < 0)
+		return RL_NEG_ERRNO();
+	switch (rl_fd_fs_type(fd)) {
+	case RL_FS_EXT4:
+	case RL_FS_XFS:
+		return fsmap_walk(fd, st.st_dev, start, end, cb, arg);
+	default:
+		return -EOPNOTSUPP;
+	}
+}
+
 int rl_space_walk(const char *path, uint64_t start, uint64_t end,
                   rl_space_cb cb, void *arg)
 {
@@ -301,6 +319,27 @@ int rl_free_list(const char *path, uint64_t start, uint64_t end,
 	if (!path || (end && end <= start))
 		return -EINVAL;
 	ret = rl_space_walk(path, start, end, free_collect_cb, &fc);
+	if (ret < 0) {
+		free(fc.ext);
+		return ret;
+	}
+	*out = fc.ext;
+	*count = fc.n;
+	return 0;
+}
+
+int rl_free_list_fd(int fd, uint64_t start, uint64_t end,
+                    struct rl_free_extent **out, size_t *count)
+{
+	struct free_collect fc = {.grow = true};
+	int ret;
+
+	*out = NULL;
+	*count = 0;
+	if (end && end <= start)
+		return -EINVAL;
+	ret = space_walk_fd(fd, start, end ? end : UINT64_MAX, free_collect_cb,
+	                    &fc);
 	if (ret < 0) {
 		free(fc.ext);
 		return ret;

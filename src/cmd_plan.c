@@ -731,7 +731,10 @@ static enum cmd_status do_plan_cmd(struct rl_session *s,
 		return CMD_FAIL;
 	if (kind == PK_DEFRAG)
 		defrag_prefilter(s, c);
-	m = session_model(s);
+	/* a region's plan reads the attributes of most files in it */
+	m = kind == PK_COMPACT || kind == PK_EVACUATE || kind == PK_SHRINK
+	        ? session_model_attrs(s)
+	        : session_model(s);
 	if (!m)
 		return CMD_FAIL;
 	memset(&pr, 0, sizeof(pr));

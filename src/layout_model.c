@@ -803,8 +803,9 @@ int lm_add_file(struct lm_model *m, const struct lm_file_info *fi,
 	m->files[id].generation = fi->generation;
 	m->files[id].mode = fi->mode;
 	m->files[id].iflags = fi->iflags;
-	m->files[id].flags = fi->flags & (LM_FILE_HAS_GEN | LM_FILE_HAS_IFLAGS |
-	                                  LM_FILE_SELECTED);
+	m->files[id].flags =
+	    fi->flags & (LM_FILE_HAS_GEN | LM_FILE_HAS_IFLAGS |
+	                 LM_FILE_SELECTED | LM_FILE_ATTRS_READ);
 	m->files[id].err = (int16_t)fi->err;
 	m->files[id].path_first = LM_NONE;
 	m->nfiles++;

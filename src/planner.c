@@ -562,19 +562,24 @@ static void ext4_fold_run(const struct pl_ctx *c, size_t i, uint64_t gs,
 	uint64_t bs = c->bs;
 	uint64_t s = (c->fm.r[i].start + bs - 1) / bs;
 	uint64_t t = (c->fm.r[i].start + c->fm.r[i].len) / bs;
-	unsigned maxk = 1;
+	/* largest buddy order: log2(block size) + 1 (block sizes are
+	 * powers of two) */
+	unsigned maxk = bs > 1 ? (unsigned)__builtin_ctzll(bs) : 1;
 
-	while ((1ull << maxk) < bs && maxk < PL_EXT4_ORDERS - 2)
-		maxk++;
-	maxk++; /* largest buddy order: log2(block size) + 1 */
+	if (maxk > PL_EXT4_ORDERS - 2)
+		maxk = PL_EXT4_ORDERS - 2;
+	maxk++;
 	s = s > gs ? s : gs;
 	t = t < ge ? t : ge;
 	while (s < t && s <= tlo) {
-		unsigned k = 0;
+		/* the chunk at s: aligned to its size from the group start,
+		 * ending by t, of order maxk at most */
+		unsigned k = 63 - (unsigned)__builtin_clzll(t - s);
 
-		while (k < maxk && (s - gs) % (2ull << k) == 0 &&
-		       s + (2ull << k) <= t)
-			k++;
+		if (s > gs && (unsigned)__builtin_ctzll(s - gs) < k)
+			k = (unsigned)__builtin_ctzll(s - gs);
+		if (k > maxk)
+			k = maxk;
 		if (ra != UINT64_MAX && s >= ra &&
 		    (1ull << k) <= PL_EXT4_CHUNK &&
 		    (ff ? s == ra : below[k] < *best)) {
@@ -587,8 +592,9 @@ static void ext4_fold_run(const struct pl_ctx *c, size_t i, uint64_t gs,
 	}
 }
 
+/* (run: the index of the free run holding a, which the caller knows) */
 static uint64_t ext4_place_cost(struct pl_ctx *c, uint64_t a, uint64_t len,
-                                struct ext4_below *cb)
+                                struct ext4_below *cb, size_t run)
 {
 	uint64_t bs = c->bs, g, gs, ge, ra, tlo, thi, below[PL_EXT4_ORDERS];
 	uint64_t best = UINT64_MAX, bests = 0, bestn = 0;
@@ -606,7 +612,10 @@ static uint64_t ext4_place_cost(struct pl_ctx *c, uint64_t a, uint64_t len,
 	tlo = a / bs;
 	thi = (a + len) / bs;
 	ff = c->g->flex_groups >= 4 && g % c->g->flex_groups == 0;
-	i = fm_upper(&c->fm, a);
+	i = run < c->fm.n && c->fm.r[run].start <= a &&
+	            a < c->fm.r[run].start + c->fm.r[run].len
+	        ? run + 1
+	        : fm_upper(&c->fm, a);
 	if (i == 0)
 		return ext4_chunks_cost(c, a, len);
 	i--; /* the free run holding a */
@@ -810,7 +819,7 @@ uint64_t pl_find_target(struct pl_ctx *c, uint64_t len, uint64_t near,
 				    k.anchor == bk.anchor && bk.cheap &&
 				    k.waste > bk.waste)
 					continue;
-				k.cost = ext4_place_cost(c, at, len, &cb);
+				k.cost = ext4_place_cost(c, at, len, &cb, i);
 				k.cheap = k.cost <= PL_EXT4_CHEAP;
 				if (cand_better(&k, &bk)) {
 					best = at;
@@ -2099,6 +2108,7 @@ static int cmp_move_goal(const void *a, const void *b)
  * to make one run for a range that no free run holds (instead of moving
  * it in parts), within a budget of bytes beyond the minimum. */
 #define PL_EVICT_PCT 15 /* % of the minimum */
+static const char pl_why_evict[] = "out of the way";
 struct evict {
 	struct rpiece *low; /* pieces below the boundary, by address */
 	bool *gone;         /* moved out of the way already */
@@ -2242,9 +2252,8 @@ static int evict_window(struct pl_ctx *c, struct evict *ev,
 				g = largest_run(c, lo, hi, &run);
 				take = run < left ? run : left;
 			}
-			if (g == UINT64_MAX ||
-			    pl_add_move(c, q->id, off, take, g,
-			                "out of the way") < 0)
+			if (g == UINT64_MAX || pl_add_move(c, q->id, off, take,
+			                                   g, pl_why_evict) < 0)
 				break;
 			off += take;
 			left -= take;
@@ -2333,6 +2342,29 @@ static ssize_t moves_last(struct pl_ctx *c, size_t from, const size_t *late,
 	memcpy(c->mv + from, tmp, n * sizeof(*tmp));
 	free(tmp);
 	return (ssize_t)(n - a);
+}
+
+/* Moves [from, to) of the plan with the moves out of the way first, each
+ * part in its order. Returns how many went first, or -ENOMEM. */
+static ssize_t evictions_first(struct pl_ctx *c, size_t from, size_t to)
+{
+	size_t n = to - from, a = 0, b;
+	struct pl_move *tmp;
+
+	if (!n)
+		return 0;
+	tmp = malloc(n * sizeof(*tmp));
+	if (!tmp)
+		return -ENOMEM;
+	for (size_t i = from; i < to; i++)
+		a += c->mv[i].why == pl_why_evict;
+	b = a;
+	a = 0;
+	for (size_t i = from; i < to; i++)
+		tmp[c->mv[i].why == pl_why_evict ? a++ : b++] = c->mv[i];
+	memcpy(c->mv + from, tmp, n * sizeof(*tmp));
+	free(tmp);
+	return (ssize_t)a;
 }
 
 /* Place the items (largest first) in free space of [lo, hi) (outside
@@ -2434,14 +2466,24 @@ static int place_items(struct pl_ctx *c, const struct pitem *it, size_t n,
 	late = NULL;
 	if (nl < 0)
 		return (int)nl;
-	/* (moves out of the way must run before the move they make room
-	 * for: then the order stays) */
-	if (!evicted) {
-		mem_sort(c->mv + nmv0, c->nmv - nmv0 - (size_t)nl,
-		         sizeof(*c->mv), cmp_move_goal);
-		mem_sort(c->mv + c->nmv - (size_t)nl, (size_t)nl,
-		         sizeof(*c->mv), cmp_move_goal);
-	}
+	/* Moves out of the way must run before the move they make room
+	 * for: they go first, in their order (one may take what another
+	 * left beside its window). The rest are then independent (their
+	 * targets are free space or what those moves left; what they leave
+	 * lies above lo..hi's targets' reach: items come from outside the
+	 * target range), so they run in the address order of their targets,
+	 * the windows among them: the transaction holds the windows emptied
+	 * by then in one batch (one settle of the freed blocks, one
+	 * placement session) instead of one each. */
+	ssize_t nev =
+	    evicted ? evictions_first(c, nmv0, c->nmv - (size_t)nl) : 0;
+	if (nev < 0)
+		return (int)nev;
+	mem_sort(c->mv + nmv0 + (size_t)nev,
+	         c->nmv - nmv0 - (size_t)nev - (size_t)nl, sizeof(*c->mv),
+	         cmp_move_goal);
+	mem_sort(c->mv + c->nmv - (size_t)nl, (size_t)nl, sizeof(*c->mv),
+	         cmp_move_goal);
 	if (split)
 		pl_note(c,
 		        "%" PRIu64 " range%s did not fit one free run %s: "

@@ -57,6 +57,7 @@ struct batch {
 	char **dirs; /* subdirectories found (malloc'ed: they are queued) */
 	size_t nd, dcap;
 	uint64_t skipped, mounts, passed;
+	bool attrs; /* read generation and inode flags (scan_opts.attrs) */
 	/* ext4, XFS: the blocks of a file its extents leave out */
 	bool attrib;
 	enum rl_fs_type type;
@@ -81,6 +82,7 @@ struct scan_ctx {
 	const struct scan_opts *o;
 	enum rl_fs_type type;
 	bool attrib;
+	bool attrs;
 	struct rl_space_rec *meta; /* owners found beside GETFSMAP's */
 	size_t nmeta, mcap;
 	uint64_t *inos;
@@ -225,10 +227,32 @@ static void drop_inline(struct batch *b, struct scan_item *it)
 	b->next = k;
 }
 
+/* The generation and inode flags of open regular file fd into fi (what
+ * session_file_attrs would read; marked read even when unknown). */
+static void read_attrs(int fd, struct lm_file_info *fi)
+{
+	uint64_t ino, gen;
+	uint32_t fl;
+	bool gk;
+
+	fi->flags |= LM_FILE_ATTRS_READ;
+	if (rl_file_identity(fd, &ino, &gen, &gk) < 0)
+		return;
+	if (gk) {
+		fi->generation = (uint32_t)gen;
+		fi->flags |= LM_FILE_HAS_GEN;
+	}
+	if (rl_file_iflags(fd, &fl) == 0) {
+		fi->iflags = fl;
+		fi->flags |= LM_FILE_HAS_IFLAGS;
+	}
+}
+
 /* Stat and FIEMAP of an open file or directory (st: its fstat) into item
- * it of batch b. The generation and inode flags are not read here (two
- * ioctls per file, 7 % of a scan): the commands that need them read them
- * for the few files they show or move (session_file_attrs). */
+ * it of batch b. The generation and inode flags are read here only when
+ * asked (scan_opts.attrs: two ioctls per file, 7 % of a scan); else the
+ * commands that need them read them for the few files they show or move
+ * (session_file_attrs). */
 static void describe(int fd, const struct stat *stp, struct batch *b,
                      struct scan_item *it)
 {
@@ -255,6 +279,8 @@ static void describe(int fd, const struct stat *stp, struct batch *b,
 	drop_inline(b, it);
 	if (b->attrib)
 		attribute_rest(fd, &st, b, it);
+	if (b->attrs && S_ISREG(st.st_mode))
+		read_attrs(fd, &it->fi);
 }
 
 /* A new item whose path is dir/name (dir: dlen bytes; name alone when
@@ -572,7 +598,8 @@ out:
 static void *worker(void *arg)
 {
 	struct scan_ctx *c = arg;
-	struct batch b = {.attrib = c->attrib, .type = c->type};
+	struct batch b = {
+	    .attrib = c->attrib, .attrs = c->attrs, .type = c->type};
 
 	/* A file table of its own (a copy: rootfd stays valid): with one
 	 * shared by threads every fd system call takes and drops a
@@ -764,6 +791,7 @@ int scan_volume(const struct rl_fs_info *fs, const struct scan_opts *o,
 	c.o = o;
 	c.type = fs->type;
 	c.attrib = fs->type == RL_FS_EXT4 || fs->type == RL_FS_XFS;
+	c.attrs = o && o->attrs;
 	c.rootfd = open(fs->mountpoint,
 	                O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 	if (c.rootfd < 0)

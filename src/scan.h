@@ -36,6 +36,10 @@ struct scan_opts {
 	 * needs those files and the free space only) */
 	const uint64_t *only;
 	size_t nonly;
+	/* read each regular file's generation and inode flags while it is
+	 * open (a plan over a region needs them for most files: two ioctls
+	 * each, instead of opening every file again) */
+	bool attrs;
 };
 
 /* Scan the volume fs (probed) into a new model (*out; lm_free it).

@@ -116,6 +116,16 @@ struct lm_model *session_model(struct rl_session *s)
 	return session_scan(s, 0, &st) < 0 ? NULL : s->model;
 }
 
+struct lm_model *session_model_attrs(struct rl_session *s)
+{
+	struct scan_opts o = {.attrs = true};
+	struct scan_stats st;
+
+	if (s->model)
+		return s->model;
+	return scan_with(s, &o, &st) < 0 ? NULL : s->model;
+}
+
 /* Collapse "//", "/./" and "/dir/.." of an absolute path in place, without
  * looking at the filesystem ("/.." stays "/"). */
 static void normalize_path(char *path)

@@ -20,6 +20,10 @@ struct scan_stats;
 int session_scan(struct rl_session *s, int threads, struct scan_stats *st);
 /* The session's model, scanned now if there is none (NULL: reported). */
 struct lm_model *session_model(struct rl_session *s);
+/* The same, a scan made now reading every regular file's generation and
+ * inode flags as it goes (scan_opts.attrs): for a plan over a region,
+ * which needs them for most files. */
+struct lm_model *session_model_attrs(struct rl_session *s);
 /* A partial model: of the regular files only those whose inode numbers
  * are in only[0 .. n) (sorted; n may be 0, only then NULL) (scan_opts.only);
  * s->model_partial is set,

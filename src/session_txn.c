@@ -442,6 +442,9 @@ struct apply_hooks {
 /* s between two reads of the free space freed by the steps, when a front
  * end shows the map during an apply (each costs a log commit) */
 #define SESSION_SETTLE_EVERY 0.25
+/* steps past which a settle reads the whole free map again, not the
+ * ranges of each step */
+#define SESSION_SETTLE_WHOLE 256
 
 static double mono_now(void)
 {
@@ -475,6 +478,13 @@ static void model_settle(struct apply_hooks *h)
 	if (!h->nunsettled)
 		return;
 	session_settle(s);
+	/* many steps: one read of the whole free map costs less than two
+	 * per step */
+	if (h->nunsettled > SESSION_SETTLE_WHOLE &&
+	    tx_model_refresh_free_all(s->model, s->fs.mountpoint) == 0) {
+		h->nunsettled = 0;
+		return;
+	}
 	for (size_t k = 0; k < h->nunsettled; k++)
 		tx_model_refresh_free(s->model, s->fs.mountpoint,
 		                      &h->p->steps[h->unsettled[k]]);

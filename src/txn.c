@@ -589,6 +589,8 @@ struct apply_ctx {
 	/* XFS: one session for the whole apply (what it keeps is the AGs'
 	 * anchors, no blocks): the steps' own placements use it too */
 	struct rl_place_session *xsession;
+	size_t *ready; /* steps whose emptied targets wait to be held */
+	size_t nready, cap_ready;
 	bool prefetch;        /* read the next steps' files ahead */
 	size_t prefetch_next; /* the next step to read ahead */
 };
@@ -1263,6 +1265,21 @@ static bool vacated_later(const struct apply_ctx *c, size_t from, size_t k)
 	return false;
 }
 
+/* Steps whose emptied targets wait to be held together (hold_ahead): at
+ * most this many; then they are held at once. */
+#define TX_READY_MAX 512
+
+/* Add step k to the steps whose targets are free now but not held yet
+ * (c->ready); false when it cannot be remembered (no memory). */
+static bool ready_add(struct apply_ctx *c, size_t k)
+{
+	if (mem_grow(&c->ready, &c->cap_ready, c->nready + 1,
+	             sizeof(*c->ready)) < 0)
+		return false;
+	c->ready[c->nready++] = k;
+	return true;
+}
+
 /* Before step `from` runs: hold the targets of the steps ahead that were
  * not tried yet, while the open-file budget lasts (counted as if every
  * target piece needed a donor of its own), at most TX_RESERVE_MAX steps
@@ -1272,10 +1289,18 @@ static bool vacated_later(const struct apply_ctx *c, size_t from, size_t k)
  * find a later file's original place taken) and from other writers. A
  * step whose targets are not free yet (an earlier step frees them) or
  * cannot be held now allocates them when it runs, as before. Stops early
- * on a cancel or a stop signal. */
+ * on a cancel or a stop signal.
+ * A target that the steps run so far have emptied (the window that moves
+ * out of the way made for a larger file) waits in c->ready until that
+ * step is next, a top-up batch runs, or TX_READY_MAX wait: then they are
+ * held in one batch. Each batch settles the freed blocks first (a journal
+ * commit on ext4) and opens one placement session: a compaction whose
+ * plan empties its windows first and fills them after holds them all
+ * at once instead of paying both per window. */
 static void hold_ahead(struct apply_ctx *c, size_t from)
 {
 	size_t end = from + TX_RESERVE_MAX, *ks, nk = 0, want = 0;
+	bool now = false;
 
 	if (!c->held)
 		return;
@@ -1283,28 +1308,30 @@ static void hold_ahead(struct apply_ctx *c, size_t from)
 		end = c->p->nsteps;
 	if (c->reserve_next < from)
 		c->reserve_next = from;
-	ks = malloc((end - from + 1) * sizeof(*ks));
-	if (!ks)
-		return;
 	/* What the step before freed (its old place) may be a later step's
-	 * target that was not free before: hold those now, in one batch. */
+	 * target that was not free before: ready once no step before it
+	 * frees more of it. */
 	for (size_t k = from; from > 0 && k < c->reserve_next; k++) {
 		const struct tx_step *prev = &c->p->steps[from - 1];
 
 		if (c->held[k].not_free && unheld(c, k) &&
-		    want + unheld(c, k) <= c->fd_budget - c->fds_held &&
 		    pieces_overlap(c->p->steps[k].range.target,
 		                   c->p->steps[k].range.ntarget,
 		                   prev->range.before, prev->range.nbefore) &&
-		    !vacated_later(c, from, k)) {
-			ks[nk++] = k;
-			want += unheld(c, k);
-		}
+		    !vacated_later(c, from, k) && !ready_add(c, k))
+			now = true; /* (no memory: hold what waits) */
 	}
-	if (nk)
-		hold_batch(c, ks, nk);
-	nk = 0;
-	want = 0;
+	/* the ones still waiting (not run, not held meanwhile) */
+	size_t w = 0;
+	for (size_t i = 0; i < c->nready; i++) {
+		size_t k = c->ready[i];
+
+		if (k < from || !unheld(c, k))
+			continue;
+		c->ready[w++] = k;
+		now = now || k == from;
+	}
+	c->nready = w;
 	/* Top up in batches, not one step per step run: a batch of one
 	 * placement gets no session (each pays for every free chunk below
 	 * its target again). So the window is refilled when a quarter of
@@ -1313,6 +1340,11 @@ static void hold_ahead(struct apply_ctx *c, size_t from)
 	    (end - c->reserve_next < TX_RESERVE_MAX / 4 ||
 	     c->fd_budget - c->fds_held < c->fd_budget / 4))
 		end = c->reserve_next;
+	if (!c->nready && c->reserve_next >= end)
+		return;
+	ks = malloc((end - c->reserve_next + c->nready + 1) * sizeof(*ks));
+	if (!ks)
+		return;
 	while (c->reserve_next < end) {
 		size_t k = c->reserve_next;
 		const struct tx_step *st = &c->p->steps[k];
@@ -1331,10 +1363,24 @@ static void hold_ahead(struct apply_ctx *c, size_t from)
 			want += st->range.ntarget;
 		}
 	}
+	size_t topped = nk;
+	/* the waiting ones go with a top-up batch, or on their own when one
+	 * of them is next or too many wait */
+	if (c->nready && (now || nk || c->nready >= TX_READY_MAX)) {
+		for (size_t i = 0; i < c->nready; i++) {
+			size_t k = c->ready[i];
+
+			if (want + unheld(c, k) > c->fd_budget - c->fds_held)
+				continue; /* allocated when it runs */
+			ks[nk++] = k;
+			want += unheld(c, k);
+		}
+		c->nready = 0;
+	}
 	if (nk)
 		hold_batch(c, ks, nk);
 	if (c->reserving) {
-		c->reserved += nk;
+		c->reserved += topped;
 		report(c, from, false);
 	}
 	free(ks);
@@ -2072,6 +2118,7 @@ int tx_apply(const struct tx_plan *p, struct jr_journal *j,
 	for (size_t k = 0; c.held && k < p->nsteps; k++)
 		held_release(&c, &p->steps[k], &c.held[k]);
 	free(c.held);
+	free(c.ready);
 	struct rl_place_session_stats pst = {0};
 	(void)rl_place_session_end(c.xsession, &pst);
 	res->anchor_walks = pst.walks;

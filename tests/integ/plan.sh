@@ -90,9 +90,11 @@ check_journal_gen() {
 }
 
 # test_immutable: the most fragmented file of frag/, made immutable, is
-# skipped by defrag with the reason (the scan leaves iflags unknown).
+# skipped by defrag with the reason (the scan leaves iflags unknown), and
+# stays where it is in a compaction of the whole volume (whose scan reads
+# the flags as it goes).
 test_immutable() {
-	local f best=0 n out
+	local f best=0 n out cout
 	for f in "$VOL_MNT"/frag/*; do
 		n=$(nextents "$f")
 		[ "$n" -gt "$best" ] && { best=$n; imm=$f; }
@@ -100,7 +102,18 @@ test_immutable() {
 	[ "$best" -gt 1 ] || { note "immutable: no fragmented file"; return; }
 	chattr +i "$imm" || { fail "chattr +i $imm"; return; }
 	out=$(R -e "scan; defrag $imm --dry-run" "$VOL_MNT" 2>&1)
+	case $VOL_FS in
+	ext4* | xfs*) cout=$(R -e "compact --dry-run" "$VOL_MNT" 2>&1) ;;
+	esac
 	chattr -i "$imm"
+	if [ -n "$cout" ]; then
+		if grep -qF "stays: ${imm#"$VOL_MNT"/} (" <<<"$cout" &&
+			grep -F "stays: ${imm#"$VOL_MNT"/} (" <<<"$cout" | grep -q "immutable (chattr +i)"; then
+			note "immutable: $imm stays in a compaction of the volume"
+		else
+			fail "compact planned immutable $imm, or gave no reason: $(grep -F "${imm#"$VOL_MNT"/}" <<<"$cout")"
+		fi
+	fi
 	if grep -q "cannot move: immutable" <<<"$out" &&
 		grep -q "^nothing to do" <<<"$out"; then
 		note "immutable: $imm ($best extents) skipped by defrag"

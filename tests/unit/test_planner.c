@@ -501,6 +501,78 @@ static void test_compact_evict(void **state)
 	lm_free(m);
 }
 
+/* Two ranges that no free run holds, each given a window by moving a
+ * small piece out of the way: the moves out of the way come first (the
+ * windows are emptied before any is filled, so the transaction holds
+ * them in one batch), the rest in the address order of their targets,
+ * and the plan stays valid in that order: every target is free when its
+ * move runs, given what the moves before it took and left. */
+static void test_compact_evict_first(void **state)
+{
+	struct lm_model *m = new_model(64 * MiB);
+	uint64_t s = G2, e = G2 + 1 * MiB;
+	struct rl_extent x1[] = {{0, s + 60 * KiB, 4 * KiB, 0}};
+	struct rl_extent f1[] = {{0, s + 128 * KiB, 244 * KiB, 0}};
+	struct rl_extent x2[] = {{0, s + 432 * KiB, 4 * KiB, 0}};
+	struct rl_extent f2[] = {{0, s + 500 * KiB, 100 * KiB, 0}};
+	struct rl_extent g[] = {{0, s + 608 * KiB, 8 * KiB, 0}};
+	struct rl_extent y1[] = {{0, s + 624 * KiB, 124 * KiB, 0}};
+	struct rl_extent y2[] = {{0, s + 748 * KiB, 124 * KiB, 0}};
+	/* free runs (KiB from s: start, length) */
+	static const uint64_t fr[][2] = {{0, 60},   {64, 64}, {372, 60},
+	                                 {436, 64}, {600, 8}, {616, 8},
+	                                 {872, 152}};
+	struct pl_freemap fm;
+	struct pl_ctx c;
+	size_t nev = 0, i;
+	uint32_t iy1, iy2;
+
+	(void)state;
+	add_file(m, 20, "x1", x1, 1);
+	add_file(m, 21, "f1", f1, 1);
+	add_file(m, 22, "x2", x2, 1);
+	add_file(m, 23, "f2", f2, 1);
+	add_file(m, 24, "g", g, 1);
+	iy1 = add_file(m, 25, "y1", y1, 1);
+	iy2 = add_file(m, 26, "y2", y2, 1);
+	for (i = 0; i < sizeof(fr) / sizeof(fr[0]); i++)
+		lm_add_free(m, s + fr[i][0] * KiB, fr[i][1] * KiB);
+	assert_int_equal(pl_init(&c, m), 0);
+	assert_int_equal(pl_compact(&c, s, e), 0);
+	assert_non_null(strstr(c.report, "2 ranges moved out of the way"));
+	for (i = 0; i < c.nmv && !strcmp(c.mv[i].why, "out of the way"); i++)
+		nev++;
+	assert_int_equal(nev, 2);
+	for (i = nev; i < c.nmv; i++) {
+		assert_string_not_equal(c.mv[i].why, "out of the way");
+		if (i > nev)
+			assert_true(c.mv[i].goal > c.mv[i - 1].goal);
+	}
+	assert_int_equal(pl_file_regions(&c, iy1), 1);
+	assert_int_equal(pl_file_regions(&c, iy2), 1);
+	/* valid in this order */
+	pl_fm_init(&fm);
+	for (i = 0; i < sizeof(fr) / sizeof(fr[0]); i++)
+		assert_int_equal(
+		    pl_fm_give(&fm, s + fr[i][0] * KiB, fr[i][1] * KiB), 0);
+	for (i = 0; i < c.nmv; i++) {
+		const struct pl_move *mv = &c.mv[i];
+
+		for (size_t k = 0; k < mv->ntarget; k++)
+			assert_int_equal(pl_fm_take(&fm, mv->target[k].physical,
+			                            mv->target[k].length),
+			                 0);
+		for (size_t k = 0; k < mv->nbefore; k++)
+			assert_int_equal(pl_fm_give(&fm, mv->before[k].physical,
+			                            mv->before[k].length),
+			                 0);
+	}
+	assert_int_equal(pl_fm_runs(&fm, s, e), pl_fm_runs(&c.fm, s, e));
+	pl_fm_free(&fm);
+	pl_fini(&c);
+	lm_free(m);
+}
+
 /* Five 8 KiB free runs between metadata, one 64 KiB run: free runs
  * s..s+80K (8K free, 8K metadata, five times), then what the caller puts
  * at s+80K. */
@@ -1074,6 +1146,7 @@ int main(void)
 	    cmocka_unit_test(test_defrag_delalloc_tail),
 	    cmocka_unit_test(test_compact),
 	    cmocka_unit_test(test_compact_evict),
+	    cmocka_unit_test(test_compact_evict_first),
 	    cmocka_unit_test(test_compact_parts_last),
 	    cmocka_unit_test(test_compact_evict_no_parts),
 	    cmocka_unit_test(test_compact_parts_xfs),
