@@ -2467,23 +2467,32 @@ static int place_items(struct pl_ctx *c, const struct pitem *it, size_t n,
 	if (nl < 0)
 		return (int)nl;
 	/* Moves out of the way must run before the move they make room
-	 * for: they go first, in their order (one may take what another
-	 * left beside its window). The rest are then independent (their
-	 * targets are free space or what those moves left; what they leave
-	 * lies above lo..hi's targets' reach: items come from outside the
-	 * target range), so they run in the address order of their targets,
-	 * the windows among them: the transaction holds the windows emptied
-	 * by then in one batch (one settle of the freed blocks, one
-	 * placement session) instead of one each. */
-	ssize_t nev =
-	    evicted ? evictions_first(c, nmv0, c->nmv - (size_t)nl) : 0;
-	if (nev < 0)
-		return (int)nev;
-	mem_sort(c->mv + nmv0 + (size_t)nev,
-	         c->nmv - nmv0 - (size_t)nev - (size_t)nl, sizeof(*c->mv),
-	         cmp_move_goal);
-	mem_sort(c->mv + c->nmv - (size_t)nl, (size_t)nl, sizeof(*c->mv),
-	         cmp_move_goal);
+	 * for. On ext4 they go first, in their order (one may take what
+	 * another left beside its window); the rest are then independent
+	 * (their targets are free space or what those moves left; what they
+	 * leave lies outside [lo, hi): items come from outside the target
+	 * range), so they run in the address order of their targets, the
+	 * windows among them: the transaction holds the windows emptied by
+	 * then in one batch (one journal commit for the freed blocks, one
+	 * placement session) instead of one each. On XFS that order made a
+	 * placement miss (ENOSPC in an AG's group compaction, 5 runs of 6,
+	 * then a re-plan): there the plan order stays. */
+	ssize_t nev = 0;
+	bool sorted = !evicted;
+
+	if (evicted && c->g->fs.type == RL_FS_EXT4) {
+		nev = evictions_first(c, nmv0, c->nmv - (size_t)nl);
+		if (nev < 0)
+			return (int)nev;
+		sorted = true;
+	}
+	if (sorted) {
+		mem_sort(c->mv + nmv0 + (size_t)nev,
+		         c->nmv - nmv0 - (size_t)nev - (size_t)nl,
+		         sizeof(*c->mv), cmp_move_goal);
+		mem_sort(c->mv + c->nmv - (size_t)nl, (size_t)nl,
+		         sizeof(*c->mv), cmp_move_goal);
+	}
 	if (split)
 		pl_note(c,
 		        "%" PRIu64 " range%s did not fit one free run %s: "
