@@ -127,6 +127,14 @@ static void probe_blkid(struct rl_fs_info *info)
 	blkid_probe_enable_superblocks(pr, 1);
 	blkid_probe_set_superblocks_flags(
 	    pr, BLKID_SUBLKS_UUID | BLKID_SUBLKS_LABEL | BLKID_SUBLKS_TYPE);
+	/* the mount table names the type: only its superblock is read (all
+	 * of them, RAID signatures at the device's end included, were ~90
+	 * reads and 1 MiB: 4 ms of a 30 ms defrag) */
+	if (info->fstype[0]) {
+		char *only[] = {info->fstype, NULL};
+		blkid_probe_filter_superblocks_type(pr, BLKID_FLTR_ONLYIN,
+		                                    only);
+	}
 	if (blkid_do_safeprobe(pr) == 0) {
 		if (blkid_probe_lookup_value(pr, "UUID", &v, NULL) == 0)
 			copy_str(info->uuid, sizeof(info->uuid), v);
