@@ -104,6 +104,8 @@ int64_t rl_allocate_ex(int fd, unsigned mode, uint64_t goal, uint64_t len,
 	                        : RL_PLACE_DEFAULT_ATTEMPTS,
 	    .rep = opts && opts->report ? opts->report : &local_rep,
 	    .session = opts ? opts->session : NULL,
+	    .stop = opts ? opts->stop : NULL,
+	    .stop_arg = opts ? opts->stop_arg : NULL,
 	};
 	struct stat st;
 	uint32_t bsize;

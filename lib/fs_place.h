@@ -12,7 +12,15 @@ struct rl_place_ctx {
 	unsigned max_attempts;
 	struct rl_place_report *rep;      /* never NULL */
 	struct rl_place_session *session; /* may be NULL */
+	int (*stop)(void *arg);           /* may be NULL (rl_place_opts) */
+	void *stop_arg;
 };
+
+/* Is a stop asked for (rl_place_opts.stop)? */
+static inline bool rl_place_stopped(const struct rl_place_ctx *ctx)
+{
+	return ctx && ctx->stop && ctx->stop(ctx->stop_arg);
+}
 
 /* A placement session (include/relayout/fs.h). */
 struct ext4_session;

@@ -136,6 +136,7 @@ struct ext4_place {
 	bool keep;       /* a session: blockers stay after a placement */
 	uint64_t ptlo, pthi; /* the placement's whole target (blocks) */
 	struct rl_place_report *rep;
+	const struct rl_place_ctx *ctx; /* this placement's (its stop) */
 	/* A session's spares: what fd's range held before the held chunks
 	 * were moved in, now in the files that hosted them (move_in). fd's
 	 * range is allocated anywhere first: on the first free blocks of its
@@ -255,6 +256,8 @@ static int request(struct ext4_place *e, struct sfile *f, uint64_t l,
 	int w, ret = 0;
 	uint64_t off = l * e->bs, len = n * e->bs;
 
+	if (rl_place_stopped(e->ctx))
+		return -EINTR;
 	snprintf(p, sizeof(p), "/proc/self/fd/%d", f->ro);
 	w = open(p, O_WRONLY | O_CLOEXEC);
 	if (w < 0)
@@ -1458,6 +1461,7 @@ int64_t rl_place_ext4(int fd, uint64_t off, uint64_t goal, uint64_t len,
 		return -EINVAL;
 	}
 	e->rep = ctx->rep;
+	e->ctx = ctx;
 	/* The session's spares that cover the target are moved in
 	 * (place_once); those it cannot use are given back first. */
 	if (ses && e->nspare && (r = spares_prune(e, off, goal, len)) < 0) {
@@ -1515,6 +1519,10 @@ int64_t rl_place_ext4(int fd, uint64_t off, uint64_t goal, uint64_t len,
 	if (ses && e->nf > EXT4_SESSION_MAX_FILES)
 		release_files(e);
 	for (unsigned a = 0; a < ctx->max_attempts; a++) {
+		if (rl_place_stopped(ctx)) {
+			ret = -EINTR;
+			break;
+		}
 		ctx->rep->attempts++;
 		if (a > 0)
 			syncfs(fd); /* freed blocks are reusable after the

@@ -1297,6 +1297,10 @@ int64_t rl_place_xfs(int fd, uint64_t off, uint64_t goal, uint64_t len,
 	private_dir_clean(rootfd);
 	give_up_anchors(ctx->session, rootfd, goal, len, g.blocksize);
 	for (unsigned a = 0; a < ctx->max_attempts; a++) {
+		if (rl_place_stopped(ctx)) {
+			ret = -EINTR;
+			break;
+		}
 		ctx->rep->attempts++;
 		/* Recently freed extents: freed in the background, busy
 		 * until the log commits. Settled (a syncfs) when the target

@@ -522,6 +522,15 @@ static int stop_pending(void)
 	return 0;
 }
 
+/* rl_place_opts.stop of the apply's placements: a cancel, or (when the
+ * apply handles them) a stop signal waiting. */
+static int place_stop(void *arg)
+{
+	const struct tx_opts *o = arg;
+
+	return tx_cancel_requested || (o->handle_signals && stop_pending());
+}
+
 static double now_s(void)
 {
 	struct timespec ts;
@@ -777,12 +786,22 @@ static int space_alloc(struct apply_ctx *c, struct tx_space *sp, uint64_t off,
 	popts.state_dir = c->o->state_dir;
 	popts.no_tunables = c->o->no_tunables;
 	popts.session = c->session ? c->session : c->xsession;
+	popts.stop = place_stop;
+	popts.stop_arg = (void *)c->o;
 	if (lseek(sp->fd, (off_t)off, SEEK_SET) < 0)
 		return -errno;
 	got = rl_allocate_ex(sp->fd,
 	                     RL_ALLOC_FIXED_START | RL_ALLOC_CONTIGUOUS |
 	                         RL_ALLOC_FIXED_LEN,
 	                     phys, len, &popts);
+	if (got == -EINTR) {
+		snprintf(why, wlen,
+		         "%s while its target was being placed (nothing of "
+		         "this step was moved or kept allocated)",
+		         tx_cancel_requested ? "cancelled by the user"
+		                             : "stopped by a signal");
+		return -EINTR;
+	}
 	if (got < 0 || (uint64_t)got != len) {
 		r = got < 0 ? (int)got : -ENOSPC;
 		snprintf(why, wlen, "allocate %llu bytes at 0x%llx: %s%s",
@@ -1078,7 +1097,7 @@ static void hold_run(struct apply_ctx *c, const struct tx_bpiece *v, size_t n,
 	}
 	if (sp)
 		space_unref(c, sp); /* the creator's reference */
-	if (r < 0 && n > 1 && !tx_cancel_requested) {
+	if (r < 0 && n > 1 && r != -EINTR && !tx_cancel_requested) {
 		hold_run(c, v, n / 2, dev);
 		hold_run(c, v + n / 2, n - n / 2, dev);
 	} else if (r == -ENOSPC || r == -EBUSY) {
@@ -1529,6 +1548,8 @@ static int donor_rehold(struct apply_ctx *c, int donor, uint64_t delta,
 	popts.state_dir = c->o->state_dir;
 	popts.no_tunables = c->o->no_tunables;
 	popts.session = c->xsession;
+	popts.stop = place_stop;
+	popts.stop_arg = (void *)c->o;
 	for (size_t i = 0; r == 0 && pos < hi; i++) {
 		/* [pos, gap_end) is not held right; then dp[i] is (or not) */
 		uint64_t gap_end = hi;

@@ -411,6 +411,12 @@ struct rl_place_opts {
 	unsigned max_attempts; /* 0: RL_PLACE_DEFAULT_ATTEMPTS */
 	struct rl_place_report *report;   /* filled when not NULL */
 	struct rl_place_session *session; /* NULL: each placement alone */
+	/* When set: asked before every allocation request and attempt; a
+	 * non-zero answer ends the placement with -EINTR, nothing of it
+	 * kept (a stop asked for while a long placement runs: up to 3,000
+	 * requests an attempt on ext4). */
+	int (*stop)(void *arg);
+	void *stop_arg;
 };
 
 /* A placement session: several exact placements on one volume, made one

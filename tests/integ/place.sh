@@ -119,8 +119,30 @@ check_fs() {
 	else
 		fail "$kind: place: $out"
 	fi
+	check_stop "$kind"
 	vol_fsck
 	vol_destroy
+}
+
+# check_stop KIND: a stop asked for (rl_place_opts.stop) ends placements
+# with -EINTR, at once or in the middle (the callback says stop from its
+# first, third, sixth question on), and a stopped placement keeps nothing
+# (rl_place_bench counts a failed placement that left blocks allocated as
+# wrong, and blocks missing afterwards as leaked)
+check_stop() {
+	local S out st
+	for S in 0 2 5; do
+		out=$("$top_builddir/tests/tools/rl_place_bench" -n 12 -s 5 -S $S \
+			-d "$STATE" "$VOL_MNT") || fail "$1: stop after $S: $out"
+		st=$(sed -n 's/.* stopped \([0-9]*\) .*/\1/p' <<<"$out")
+		grep -q " wrong 0 leaked_blocks 0 " <<<"$out" ||
+			fail "$1: a stopped placement kept blocks: $out"
+		if [ "$S" = 0 ]; then
+			[ "$st" = 12 ] || fail "$1: stop at once: $out"
+		fi
+		[ -n "$st" ] || fail "$1: no count of stopped placements: $out"
+	done
+	echo "note: $1: placements stop when asked: $(sed 's/.*exact/exact/; s/ mean.*//' <<<"$out")"
 }
 
 for kind in ext4 xfs xfs-noreflink; do

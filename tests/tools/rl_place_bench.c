@@ -12,6 +12,8 @@
  *     -T           no tunables (ext4 then reports -EOPNOTSUPP)
  *     -v           one line per target
  *     -F           only print the free map ("start length" in bytes)
+ *     -S N         the stop callback (rl_place_opts.stop) says stop from
+ *                  its N+1th call in each placement on (counted "stopped")
  *
  * Targets are drawn from the free map (GETFSMAP), clipped to their group
  * or AG, sizes log-uniform between one block and MAXBYTES. Each target is
@@ -74,6 +76,16 @@ static pid_t start_writer(const char *mnt)
 	}
 }
 
+/* -S N: the placements' stop callback answers "stop" from its N+1th
+ * question on (each placement counts afresh). */
+static long stop_after = -1, stop_asked;
+
+static int stop_cb(void *arg)
+{
+	(void)arg;
+	return stop_after >= 0 && stop_asked++ >= stop_after;
+}
+
 int main(int argc, char **argv)
 {
 	unsigned n = 200, seed = 1;
@@ -83,8 +95,11 @@ int main(int argc, char **argv)
 	const char *state = NULL;
 	int opt;
 
-	while ((opt = getopt(argc, argv, "n:s:um:wd:TvF")) != -1) {
+	while ((opt = getopt(argc, argv, "n:s:um:wd:TvFS:")) != -1) {
 		switch (opt) {
+		case 'S':
+			stop_after = atol(optarg);
+			break;
 		case 'n':
 			n = (unsigned)atoi(optarg);
 			break;
@@ -152,6 +167,7 @@ int main(int argc, char **argv)
 
 	unsigned exact = 0, retried = 0, wrong = 0, failed = 0;
 	unsigned err_busy = 0, err_nospc = 0, err_other = 0, err_nosup = 0;
+	unsigned err_intr = 0;
 	double t_total = 0, t_max = 0;
 	for (unsigned i = 0; i < n; i++) {
 		struct rl_free_extent *fv;
@@ -193,8 +209,11 @@ int main(int argc, char **argv)
 			return 1;
 		}
 		struct rl_place_report rep;
-		struct rl_place_opts o = {
-		    .state_dir = state, .no_tunables = notun, .report = &rep};
+		struct rl_place_opts o = {.state_dir = state,
+		                          .no_tunables = notun,
+		                          .report = &rep,
+		                          .stop = stop_cb};
+		stop_asked = 0;
 		double t0 = now();
 		int64_t got =
 		    rl_allocate_ex(fd,
@@ -226,6 +245,8 @@ int main(int argc, char **argv)
 				err_nospc++;
 			else if (got == -EOPNOTSUPP)
 				err_nosup++;
+			else if (got == -EINTR)
+				err_intr++;
 			else
 				err_other++;
 			res = rl_strerror((int)got);
@@ -259,12 +280,12 @@ int main(int argc, char **argv)
 	long long leak =
 	    writer ? 0 : (long long)sv0.f_bfree - (long long)sv1.f_bfree;
 	printf("fs %s targets %u %s%s exact %u (%.1f%%) retried %u failed %u "
-	       "(ebusy %u enospc %u eopnotsupp %u other %u) wrong %u "
-	       "leaked_blocks %lld mean %.3fs max %.3fs\n",
+	       "(ebusy %u enospc %u eopnotsupp %u stopped %u other %u) wrong "
+	       "%u leaked_blocks %lld mean %.3fs max %.3fs\n",
 	       info.fstype, n, uniform ? "uniform" : "block-weighted",
 	       writer ? " +writer" : "", exact, n ? 100.0 * exact / n : 0,
-	       retried, failed, err_busy, err_nospc, err_nosup, err_other,
-	       wrong, leak, n ? t_total / n : 0, t_max);
+	       retried, failed, err_busy, err_nospc, err_nosup, err_intr,
+	       err_other, wrong, leak, n ? t_total / n : 0, t_max);
 	close(root);
 	return wrong || leak ? 1 : 0;
 }
