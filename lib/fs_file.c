@@ -13,9 +13,10 @@ int rl_file_identity(int fd, uint64_t *ino, uint64_t *gen, bool *gen_known)
 	struct stat st;
 	int g = 0;
 
-	if (fstat(fd, &st) < 0)
+	if (ino && fstat(fd, &st) < 0)
 		return -errno;
-	*ino = st.st_ino;
+	if (ino)
+		*ino = st.st_ino;
 	*gen = 0;
 	*gen_known = false;
 	if (ioctl(fd, FS_IOC_GETVERSION, &g) == 0) {

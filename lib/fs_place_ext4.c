@@ -136,7 +136,8 @@ struct ext4_place {
 	bool keep;       /* a session: blockers stay after a placement */
 	uint64_t ptlo, pthi; /* the placement's whole target (blocks) */
 	struct rl_place_report *rep;
-	const struct rl_place_ctx *ctx; /* this placement's (its stop) */
+	int (*stop)(void *arg); /* this placement's (rl_place_opts.stop) */
+	void *stop_arg;
 	/* A session's spares: what fd's range held before the held chunks
 	 * were moved in, now in the files that hosted them (move_in). fd's
 	 * range is allocated anywhere first: on the first free blocks of its
@@ -256,7 +257,7 @@ static int request(struct ext4_place *e, struct sfile *f, uint64_t l,
 	int w, ret = 0;
 	uint64_t off = l * e->bs, len = n * e->bs;
 
-	if (rl_place_stopped(e->ctx))
+	if (e->stop && e->stop(e->stop_arg))
 		return -EINTR;
 	snprintf(p, sizeof(p), "/proc/self/fd/%d", f->ro);
 	w = open(p, O_WRONLY | O_CLOEXEC);
@@ -1461,7 +1462,8 @@ int64_t rl_place_ext4(int fd, uint64_t off, uint64_t goal, uint64_t len,
 		return -EINVAL;
 	}
 	e->rep = ctx->rep;
-	e->ctx = ctx;
+	e->stop = ctx->stop;
+	e->stop_arg = ctx->stop_arg;
 	/* The session's spares that cover the target are moved in
 	 * (place_once); those it cannot use are given back first. */
 	if (ses && e->nspare && (r = spares_prune(e, off, goal, len)) < 0) {

@@ -201,7 +201,6 @@ static int space_walk_fd(int fd, uint64_t start, uint64_t end, rl_space_cb cb,
 int rl_space_walk(const char *path, uint64_t start, uint64_t end,
                   rl_space_cb cb, void *arg)
 {
-	struct stat st;
 	int fd, ret;
 
 	if (!path || !cb)
@@ -213,23 +212,9 @@ int rl_space_walk(const char *path, uint64_t start, uint64_t end,
 	fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
 	if (fd < 0)
 		return RL_NEG_ERRNO();
-	if (fstat(fd, &st) < 0) {
-		ret = RL_NEG_ERRNO();
-		close(fd);
-		return ret;
-	}
-	switch (rl_fd_fs_type(fd)) {
-	case RL_FS_EXT4:
-	case RL_FS_XFS:
-		ret = fsmap_walk(fd, st.st_dev, start, end, cb, arg);
-		break;
-	case RL_FS_BTRFS:
+	ret = space_walk_fd(fd, start, end, cb, arg);
+	if (ret == -EOPNOTSUPP && rl_fd_fs_type(fd) == RL_FS_BTRFS)
 		ret = rl_btrfs_space_walk(path, start, end, cb, arg);
-		break;
-	default:
-		ret = -EOPNOTSUPP;
-		break;
-	}
 	close(fd);
 	return ret;
 }
@@ -308,17 +293,21 @@ int rl_get_free_blocks(const char *path, uint64_t start, uint64_t end,
 	return (int)fc.n;
 }
 
-int rl_free_list(const char *path, uint64_t start, uint64_t end,
-                 struct rl_free_extent **out, size_t *count)
+/* The free extents of [start, end) by fd (ext4, XFS) when fd >= 0, else
+ * by path. */
+static int free_list(int fd, const char *path, uint64_t start, uint64_t end,
+                     struct rl_free_extent **out, size_t *count)
 {
 	struct free_collect fc = {.grow = true};
 	int ret;
 
 	*out = NULL;
 	*count = 0;
-	if (!path || (end && end <= start))
+	if ((fd < 0 && !path) || (end && end <= start))
 		return -EINVAL;
-	ret = rl_space_walk(path, start, end, free_collect_cb, &fc);
+	ret = fd >= 0 ? space_walk_fd(fd, start, end ? end : UINT64_MAX,
+	                              free_collect_cb, &fc)
+	              : rl_space_walk(path, start, end, free_collect_cb, &fc);
 	if (ret < 0) {
 		free(fc.ext);
 		return ret;
@@ -328,25 +317,16 @@ int rl_free_list(const char *path, uint64_t start, uint64_t end,
 	return 0;
 }
 
+int rl_free_list(const char *path, uint64_t start, uint64_t end,
+                 struct rl_free_extent **out, size_t *count)
+{
+	return free_list(-1, path, start, end, out, count);
+}
+
 int rl_free_list_fd(int fd, uint64_t start, uint64_t end,
                     struct rl_free_extent **out, size_t *count)
 {
-	struct free_collect fc = {.grow = true};
-	int ret;
-
-	*out = NULL;
-	*count = 0;
-	if (end && end <= start)
-		return -EINVAL;
-	ret = space_walk_fd(fd, start, end ? end : UINT64_MAX, free_collect_cb,
-	                    &fc);
-	if (ret < 0) {
-		free(fc.ext);
-		return ret;
-	}
-	*out = fc.ext;
-	*count = fc.n;
-	return 0;
+	return free_list(fd, NULL, start, end, out, count);
 }
 
 int rl_free_space_settle(int fd)

@@ -2314,57 +2314,65 @@ static bool too_many_parts(struct pl_ctx *c, const struct pitem *x, uint64_t lo,
 	return now - in + parts > inode_extents(c);
 }
 
+/* Moves [from, from + n) of the plan with those whose front[i] is set
+ * first, each part in its order. Returns how many went first, or
+ * -ENOMEM. */
+static ssize_t moves_front(struct pl_ctx *c, size_t from, size_t n,
+                           const bool *front)
+{
+	size_t a = 0, b = 0;
+	struct pl_move *tmp = malloc((n ? n : 1) * sizeof(*tmp));
+
+	if (!tmp)
+		return -ENOMEM;
+	for (size_t i = 0; i < n; i++)
+		b += front[i]; /* where the others start */
+	for (size_t i = 0; i < n; i++)
+		tmp[front[i] ? a++ : b++] = c->mv[from + i];
+	memcpy(c->mv + from, tmp, n * sizeof(*tmp));
+	free(tmp);
+	return (ssize_t)a;
+}
+
 /* Moves [from, c->nmv) of the plan with those inside the index ranges
  * late[0..nlate) ([start, end) pairs, ascending) put last, each part in
  * its order. Returns how many went last, or -ENOMEM. */
 static ssize_t moves_last(struct pl_ctx *c, size_t from, const size_t *late,
                           size_t nlate)
 {
-	size_t n = c->nmv - from, a = 0, b = 0, q = 0;
-	struct pl_move *tmp;
+	size_t n = c->nmv - from, q = 0;
+	bool *front;
+	ssize_t r;
 
 	if (!nlate)
 		return 0;
-	tmp = malloc(n * sizeof(*tmp));
-	if (!tmp)
+	front = malloc(n ? n : 1);
+	if (!front)
 		return -ENOMEM;
-	for (size_t k = 0; k < nlate; k++)
-		b += late[2 * k + 1] - late[2 * k];
-	b = n - b; /* where the late ones start */
 	for (size_t i = from; i < c->nmv; i++) {
 		while (q < nlate && late[2 * q + 1] <= i)
 			q++;
-		if (q < nlate && late[2 * q] <= i)
-			tmp[b++] = c->mv[i];
-		else
-			tmp[a++] = c->mv[i];
+		front[i - from] = !(q < nlate && late[2 * q] <= i);
 	}
-	memcpy(c->mv + from, tmp, n * sizeof(*tmp));
-	free(tmp);
-	return (ssize_t)(n - a);
+	r = moves_front(c, from, n, front);
+	free(front);
+	return r < 0 ? r : (ssize_t)n - r;
 }
 
 /* Moves [from, to) of the plan with the moves out of the way first, each
  * part in its order. Returns how many went first, or -ENOMEM. */
 static ssize_t evictions_first(struct pl_ctx *c, size_t from, size_t to)
 {
-	size_t n = to - from, a = 0, b;
-	struct pl_move *tmp;
+	bool *front = malloc(to > from ? to - from : 1);
+	ssize_t r;
 
-	if (!n)
-		return 0;
-	tmp = malloc(n * sizeof(*tmp));
-	if (!tmp)
+	if (!front)
 		return -ENOMEM;
 	for (size_t i = from; i < to; i++)
-		a += c->mv[i].why == pl_why_evict;
-	b = a;
-	a = 0;
-	for (size_t i = from; i < to; i++)
-		tmp[c->mv[i].why == pl_why_evict ? a++ : b++] = c->mv[i];
-	memcpy(c->mv + from, tmp, n * sizeof(*tmp));
-	free(tmp);
-	return (ssize_t)a;
+		front[i - from] = c->mv[i].why == pl_why_evict;
+	r = moves_front(c, from, to - from, front);
+	free(front);
+	return r;
 }
 
 /* Place the items (largest first) in free space of [lo, hi) (outside

@@ -227,17 +227,16 @@ static void drop_inline(struct batch *b, struct scan_item *it)
 	b->next = k;
 }
 
-/* The generation and inode flags of open regular file fd into fi (what
- * session_file_attrs would read; marked read even when unknown). */
-static void read_attrs(int fd, struct lm_file_info *fi)
+int scan_file_attrs(int fd, uint64_t *ino, struct lm_file_info *fi)
 {
-	uint64_t ino, gen;
+	uint64_t gen;
 	uint32_t fl;
 	bool gk;
+	int r = rl_file_identity(fd, ino, &gen, &gk);
 
 	fi->flags |= LM_FILE_ATTRS_READ;
-	if (rl_file_identity(fd, &ino, &gen, &gk) < 0)
-		return;
+	if (r < 0)
+		return r;
 	if (gk) {
 		fi->generation = (uint32_t)gen;
 		fi->flags |= LM_FILE_HAS_GEN;
@@ -246,6 +245,7 @@ static void read_attrs(int fd, struct lm_file_info *fi)
 		fi->iflags = fl;
 		fi->flags |= LM_FILE_HAS_IFLAGS;
 	}
+	return 0;
 }
 
 /* Stat and FIEMAP of an open file or directory (st: its fstat) into item
@@ -280,7 +280,8 @@ static void describe(int fd, const struct stat *stp, struct batch *b,
 	if (b->attrib)
 		attribute_rest(fd, &st, b, it);
 	if (b->attrs && S_ISREG(st.st_mode))
-		read_attrs(fd, &it->fi);
+		(void)scan_file_attrs(fd, NULL,
+		                      &it->fi); /* (the ino is st's) */
 }
 
 /* A new item whose path is dir/name (dir: dlen bytes; name alone when

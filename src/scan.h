@@ -54,6 +54,12 @@ struct scan_opts {
 int scan_volume(const struct rl_fs_info *fs, const struct scan_opts *o,
                 struct lm_model **out, struct scan_stats *st);
 
+/* The generation and inode flags of open regular file fd into fi
+ * (generation, iflags, LM_FILE_HAS_GEN/_IFLAGS; LM_FILE_ATTRS_READ even
+ * when unknown) and, unless ino is NULL, its inode number (fstat).
+ * 0 or -errno (fstat). */
+int scan_file_attrs(int fd, uint64_t *ino, struct lm_file_info *fi);
+
 /* path (relative to the directory rootfd) opened with flags, never
  * leaving rootfd, never through a symbolic link, never into another
  * mount (openat2). The descriptor or -errno. */

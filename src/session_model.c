@@ -360,10 +360,8 @@ int session_file_attrs(struct rl_session *s, struct lm_model *m, uint32_t id)
 {
 	const struct lm_file *f = lm_file(m, id);
 	const char *rel, *mp = s->fs.mountpoint;
-	uint64_t ino, gen;
-	uint32_t fl = 0;
-	unsigned have = 0;
-	bool gk;
+	struct lm_file_info fi = {0};
+	uint64_t ino;
 	char *path;
 	int fd, r;
 
@@ -384,16 +382,14 @@ int session_file_attrs(struct rl_session *s, struct lm_model *m, uint32_t id)
 		lm_set_file_attrs(m, id, 0, 0, 0);
 		return fd;
 	}
-	r = rl_file_identity(fd, &ino, &gen, &gk);
+	r = scan_file_attrs(fd, &ino, &fi);
 	if (r == 0 && ino != f->ino)
 		r = -ESTALE; /* another file there now: tell nothing */
-	if (r == 0) {
-		have = gk ? LM_FILE_HAS_GEN : 0;
-		if (rl_file_iflags(fd, &fl) == 0)
-			have |= LM_FILE_HAS_IFLAGS;
-	}
 	close(fd);
-	lm_set_file_attrs(m, id, have, (uint32_t)gen, fl);
+	lm_set_file_attrs(
+	    m, id,
+	    r == 0 ? fi.flags & (LM_FILE_HAS_GEN | LM_FILE_HAS_IFLAGS) : 0,
+	    fi.generation, fi.iflags);
 	return r;
 }
 

@@ -143,7 +143,8 @@ int rl_get_extents_append(int fd, uint64_t start, uint64_t len, bool sync,
 
 /* The identity of the open file fd: its inode number and generation
  * (FS_IOC_GETVERSION; *gen_known false and *gen 0 when the filesystem
- * has none). Returns 0 or -errno (fstat). */
+ * has none). ino NULL: not asked (no fstat). Returns 0 or -errno
+ * (fstat). */
 int rl_file_identity(int fd, uint64_t *ino, uint64_t *gen, bool *gen_known);
 
 /* The inode flags of fd (FS_IOC_GETFLAGS: FS_IMMUTABLE_FL, ...). Returns
