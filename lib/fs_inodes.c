@@ -55,56 +55,81 @@ static int xfs_root_open(const struct rl_fs_info *fs)
 	return fd < 0 ? RL_NEG_ERRNO() : fd;
 }
 
-int rl_inode_chunks(const struct rl_fs_info *fs, uint64_t start, uint64_t end,
-                    rl_chunk_cb cb, void *arg)
+/* Every inode chunk in use (XFS_IOC_FSINUMBERS, no inode read), in inode
+ * order, to each() until it returns non-zero: that, 0 or -errno. */
+static int inumbers_each(int fd,
+                         int (*each)(const struct rl_xfs_inogrp *, void *),
+                         void *arg)
 {
 	struct rl_xfs_inogrp grp[256];
 	struct rl_xfs_fsop_bulkreq req;
 	__u64 last = 0;
 	int32_t got = 0;
-	int fd, r = 0;
+	int r = 0;
 
-	if (!cb || start > end)
-		return -EINVAL;
-	fd = xfs_root_open(fs);
-	if (fd < 0)
-		return fd;
 	for (;;) {
 		memset(&req, 0, sizeof(req));
 		req.lastip = &last;
 		req.icount = (int32_t)(sizeof(grp) / sizeof(grp[0]));
 		req.ubuffer = grp;
 		req.ocount = &got;
-		if (ioctl(fd, RL_XFS_IOC_FSINUMBERS, &req) < 0) {
-			r = RL_NEG_ERRNO();
-			break;
-		}
+		if (ioctl(fd, RL_XFS_IOC_FSINUMBERS, &req) < 0)
+			return RL_NEG_ERRNO();
 		if (got <= 0)
-			break;
-		for (int32_t i = 0; r == 0 && i < got; i++) {
-			uint64_t a = rl_inode_addr(fs, grp[i].xi_startino);
-			if (a >= start && a < end)
-				r = cb(grp[i].xi_startino, grp[i].xi_allocmask,
-				       a, arg);
-		}
+			return 0;
+		for (int32_t i = 0; r == 0 && i < got; i++)
+			r = each(&grp[i], arg);
 		if (r)
-			break;
+			return r;
 	}
+}
+
+struct chunks_in {
+	const struct rl_fs_info *fs;
+	uint64_t start, end;
+	rl_chunk_cb cb;
+	void *arg;
+};
+
+static int chunk_in_range(const struct rl_xfs_inogrp *g, void *arg)
+{
+	struct chunks_in *c = arg;
+	uint64_t a = rl_inode_addr(c->fs, g->xi_startino);
+
+	if (a >= c->start && a < c->end)
+		return c->cb(g->xi_startino, g->xi_allocmask, a, c->arg);
+	return 0;
+}
+
+int rl_inode_chunks(const struct rl_fs_info *fs, uint64_t start, uint64_t end,
+                    rl_chunk_cb cb, void *arg)
+{
+	struct chunks_in c = {fs, start, end, cb, arg};
+	int fd, r;
+
+	if (!cb || start > end)
+		return -EINVAL;
+	fd = xfs_root_open(fs);
+	if (fd < 0)
+		return fd;
+	r = inumbers_each(fd, chunk_in_range, &c);
 	close(fd);
 	return r;
 }
 
 /* Inodes per XFS_IOC_BULKSTAT call (192 bytes each). */
 #define BULK_N 512
-/* Threads of a walk: one AG each at a time (the kernel reads each inode,
- * and its cluster buffers, per call: the AGs are independent). */
+/* Threads of a walk, each taking a piece of the inodes at a time (the
+ * kernel reads each inode, and its cluster buffers, per call: the pieces
+ * are independent). */
 #define WALK_THREADS_MAX 8
-#ifndef RL_XFS_BULK_IREQ_AGNO
-#define RL_XFS_BULK_IREQ_AGNO 1u
-#endif
+/* pieces per thread: a thread that ends early takes another */
+#define WALK_PIECES_PER_THREAD 4
+/* a piece asks for this many inodes more than it expects (inodes made
+ * since the count): the rest, up to its end, in further calls */
+#define WALK_SLACK 16
 
-/* Bulkstat from req->ino on (with RL_XFS_BULK_IREQ_AGNO in req->flags:
- * to the end of AG req->agno), each inode handed to each(). */
+/* Bulkstat from req->ino on, each inode handed to each(). */
 static int bulk_run(int fd, struct rl_xfs_bulk_ireq *req,
                     int (*each)(const struct rl_inode_stat *, void *),
                     void *arg)
@@ -134,34 +159,67 @@ static int bulk_run(int fd, struct rl_xfs_bulk_ireq *req,
 	}
 }
 
-/* One AG's inodes, gathered by a thread of the walk. */
-struct walk_ag {
+/* A piece of the walk: the inodes from number lo on, below hi, about n of
+ * them (the inode chunks' counts); gathered by a thread. */
+struct walk_piece {
+	uint64_t lo, hi, n;
 	struct rl_inode_stat *v;
-	size_t n, cap;
+	size_t nv, cap;
 	int err;
 };
 
 struct walk_ctx {
 	pthread_mutex_t lock;
 	int fd;
-	uint64_t next, count; /* the next AG to take, the AGs */
-	struct walk_ag *ags;
+	size_t next, count; /* the next piece to take, the pieces */
+	struct walk_piece *pieces;
+	size_t *order; /* the pieces in the order taken */
 };
 
-static int gather(const struct rl_inode_stat *is, void *arg)
+static int gather(struct walk_piece *p, const struct rl_xfs_bulkstat *bs)
 {
-	struct walk_ag *a = arg;
-
-	if (a->n == a->cap) {
-		size_t cap = a->cap ? 2 * a->cap : 1024;
-		void *v = realloc(a->v, cap * sizeof(*a->v));
+	if (p->nv == p->cap) {
+		size_t cap = p->cap ? 2 * p->cap : p->n + WALK_SLACK;
+		void *v = realloc(p->v, cap * sizeof(*p->v));
 		if (!v)
 			return -ENOMEM;
-		a->v = v;
-		a->cap = cap;
+		p->v = v;
+		p->cap = cap;
 	}
-	a->v[a->n++] = *is;
+	p->v[p->nv++] = (struct rl_inode_stat){
+	    .ino = bs->bs_ino,
+	    .size = bs->bs_size,
+	    .extents = bs->bs_extents,
+	    .mode = bs->bs_mode,
+	    .nlink = bs->bs_nlink,
+	};
 	return 0;
+}
+
+/* The inodes of piece p: from p->lo until one at p->hi or beyond. */
+static int bulk_piece(int fd, struct rl_xfs_bulk_ireq *req,
+                      struct walk_piece *p)
+{
+	struct rl_xfs_bulkstat *bs = (struct rl_xfs_bulkstat *)(req + 1);
+
+	memset(req, 0, sizeof(*req));
+	req->ino = p->lo;
+	for (;;) {
+		uint64_t want = (p->n > p->nv ? p->n - p->nv : 0) + WALK_SLACK;
+
+		req->icount = (uint32_t)(want < BULK_N ? want : BULK_N);
+		req->ocount = 0;
+		if (ioctl(fd, RL_XFS_IOC_BULKSTAT, req) < 0)
+			return errno == ENOTTY ? -EOPNOTSUPP : RL_NEG_ERRNO();
+		if (req->ocount == 0)
+			return 0;
+		for (uint32_t i = 0; i < req->ocount; i++) {
+			if (bs[i].bs_ino >= p->hi)
+				return 0;
+			if (gather(p, &bs[i]) < 0)
+				return -ENOMEM;
+		}
+	}
 }
 
 static void *walk_worker(void *arg)
@@ -171,41 +229,120 @@ static void *walk_worker(void *arg)
 	    calloc(1, sizeof(*req) + BULK_N * sizeof(struct rl_xfs_bulkstat));
 
 	for (;;) {
-		uint64_t ag;
+		size_t k;
 
 		pthread_mutex_lock(&w->lock);
-		ag = w->next < w->count ? w->next++ : UINT64_MAX;
+		k = w->next < w->count ? w->order[w->next++] : SIZE_MAX;
 		pthread_mutex_unlock(&w->lock);
-		if (ag == UINT64_MAX)
+		if (k == SIZE_MAX)
 			break;
-		if (!req) {
-			w->ags[ag].err = -ENOMEM;
-			continue;
-		}
-		memset(req, 0, sizeof(*req));
-		req->flags = RL_XFS_BULK_IREQ_AGNO;
-		req->agno = (uint32_t)ag;
-		w->ags[ag].err = bulk_run(w->fd, req, gather, &w->ags[ag]);
+		w->pieces[k].err =
+		    req ? bulk_piece(w->fd, req, &w->pieces[k]) : -ENOMEM;
 	}
 	free(req);
 	return NULL;
 }
 
-/* The AGs walked by threads, then cb called in inode order. 1: no thread
- * started, or a kernel without the per-AG walk (the caller walks alone;
- * cb not called yet), else 0 or -errno. */
-static int walk_parallel(int fd, uint64_t agcount, int nth, rl_inode_cb cb,
+/* The inode chunks in use and their counts, for walk_cut. */
+struct chunk_list {
+	struct {
+		uint64_t ino, n;
+	} * v;
+	size_t n, cap;
+	uint64_t total;
+};
+
+static int chunk_add(const struct rl_xfs_inogrp *g, void *arg)
+{
+	struct chunk_list *l = arg;
+
+	if (l->n == l->cap) {
+		size_t nc = l->cap ? 2 * l->cap : 1024;
+		void *v = realloc(l->v, nc * sizeof(*l->v));
+		if (!v)
+			return -ENOMEM;
+		l->v = v;
+		l->cap = nc;
+	}
+	l->v[l->n].ino = g->xi_startino;
+	l->v[l->n].n = g->xi_alloccount > 0 ? (uint64_t)g->xi_alloccount : 0;
+	l->total += l->v[l->n++].n;
+	return 0;
+}
+
+/* The walk cut into about `want` pieces of the same number of inodes,
+ * at inode chunk boundaries (the chunks in use and their counts: no
+ * inode read), a piece in one AG (agshift: inode number to AG):
+ * *out malloc'ed, 0 or -errno. */
+static int walk_cut(int fd, size_t want, unsigned agshift,
+                    struct walk_piece **out, size_t *np)
+{
+	struct chunk_list ch = {0};
+	size_t k = 0, cap = 2 * want + 64;
+	uint64_t acc = 0, per;
+	int r = inumbers_each(fd, chunk_add, &ch);
+
+	if (r < 0 || !(*out = calloc(cap, sizeof(**out)))) {
+		free(ch.v);
+		return r < 0 ? r : -ENOMEM;
+	}
+	per = ch.total / want + 1;
+	/* the first piece from inode 0 (inodes in chunks made since) */
+	for (size_t i = 0; i < ch.n; i++) {
+		bool ag_change =
+		    i > 0 && agshift < 64 &&
+		    ch.v[i].ino >> agshift != ch.v[i - 1].ino >> agshift;
+		if ((acc >= per || (ag_change && acc > 0)) && k + 1 < cap) {
+			(*out)[k].hi = ch.v[i].ino;
+			(*out)[++k].lo = ch.v[i].ino;
+			acc = 0;
+		}
+		acc += ch.v[i].n;
+		(*out)[k].n += ch.v[i].n;
+	}
+	(*out)[k].hi = UINT64_MAX;
+	*np = k + 1;
+	free(ch.v);
+	return 0;
+}
+
+/* The pieces walked by threads, then cb called in inode order. 1: no
+ * thread started, or no piece cut (the caller walks alone; cb not
+ * called yet), else 0 or -errno. */
+static int walk_parallel(int fd, int nth, unsigned agshift, rl_inode_cb cb,
                          void *arg)
 {
-	struct walk_ctx w = {.fd = fd, .count = agcount};
+	struct walk_ctx w = {.fd = fd};
 	pthread_t th[WALK_THREADS_MAX];
 	int started = 0, r = 0;
 
-	w.ags = calloc(w.count, sizeof(*w.ags));
-	if (!w.ags)
-		return -ENOMEM;
+	if (walk_cut(fd, (size_t)nth * WALK_PIECES_PER_THREAD, agshift,
+	             &w.pieces, &w.count) < 0)
+		return 1;
+	/* taken one AG after the other, round and round: threads at work
+	 * at the same time are in different AGs (each AG's inode cache
+	 * has a lock of its own) */
+	w.order = malloc(w.count * sizeof(*w.order));
+	if (!w.order) {
+		free(w.pieces);
+		return 1;
+	}
+	for (size_t n = 0, round = 0; n < w.count; round++) {
+		uint64_t ag = UINT64_MAX;
+		size_t in_ag = 0;
+		for (size_t k = 0; k < w.count; k++) {
+			uint64_t a =
+			    agshift < 64 ? w.pieces[k].lo >> agshift : 0;
+			if (a != ag) {
+				ag = a;
+				in_ag = 0;
+			}
+			if (in_ag++ == round)
+				w.order[n++] = k;
+		}
+	}
 	pthread_mutex_init(&w.lock, NULL);
-	for (int i = 0; i < nth; i++)
+	for (int i = 0; i < nth && (size_t)i < w.count; i++)
 		if (pthread_create(&th[i], NULL, walk_worker, &w) == 0)
 			started++;
 	if (started == 0)
@@ -213,24 +350,21 @@ static int walk_parallel(int fd, uint64_t agcount, int nth, rl_inode_cb cb,
 	for (int i = 0; i < started; i++)
 		pthread_join(th[i], NULL);
 	pthread_mutex_destroy(&w.lock);
-	for (uint64_t ag = 0; r == 0 && ag < w.count; ag++)
-		if (w.ags[ag].err == -EINVAL) /* before 5.5: no per-AG walk */
-			r = 1;
-	for (uint64_t ag = 0; r == 0 && ag < w.count; ag++) {
-		r = w.ags[ag].err;
-		for (size_t i = 0; r == 0 && i < w.ags[ag].n; i++)
-			r = cb(&w.ags[ag].v[i], arg);
+	for (size_t k = 0; r == 0 && k < w.count; k++) {
+		r = w.pieces[k].err;
+		for (size_t i = 0; r == 0 && i < w.pieces[k].nv; i++)
+			r = cb(&w.pieces[k].v[i], arg);
 	}
-	for (uint64_t ag = 0; ag < w.count; ag++)
-		free(w.ags[ag].v);
-	free(w.ags);
+	for (size_t k = 0; k < w.count; k++)
+		free(w.pieces[k].v);
+	free(w.pieces);
+	free(w.order);
 	return r;
 }
 
 int rl_inode_walk(const struct rl_fs_info *fs, rl_inode_cb cb, void *arg)
 {
 	struct rl_xfs_bulk_ireq *req;
-	struct rl_xfs_fsop_geom g = {0};
 	long cpus = sysconf(_SC_NPROCESSORS_ONLN);
 	int fd, r = 1;
 
@@ -239,15 +373,15 @@ int rl_inode_walk(const struct rl_fs_info *fs, rl_inode_cb cb, void *arg)
 	fd = xfs_root_open(fs);
 	if (fd < 0)
 		return fd;
-	/* the AGs now (not fs's count from the probe: a grown volume has
-	 * more, and a walk by AG would miss their inodes) */
-	if (cpus > 1 && ioctl(fd, RL_XFS_IOC_FSGEOMETRY, &g) == 0 &&
-	    g.agcount > 1) {
+	/* cut by the inode chunks now (a grown volume has more AGs than
+	 * the probe saw) */
+	if (cpus > 1) {
 		int nth =
 		    (int)(cpus < WALK_THREADS_MAX ? cpus : WALK_THREADS_MAX);
-		if ((uint32_t)nth > g.agcount)
-			nth = (int)g.agcount;
-		r = walk_parallel(fd, g.agcount, nth, cb, arg);
+		r = walk_parallel(
+		    fd, nth,
+		    fs->xfs_agblklog ? fs->xfs_agblklog + fs->xfs_inopblog : 64,
+		    cb, arg);
 	}
 	if (r == 1) {
 		req = calloc(1, sizeof(*req) +

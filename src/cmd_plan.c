@@ -661,6 +661,9 @@ static void defrag_prefilter(struct rl_session *s, const struct cmd_call *c)
 {
 	struct frag_inos f = {0};
 	struct scan_stats st;
+	char **rels = NULL; /* the directories named */
+	size_t nrels = 0;
+	bool dirs_only = true;
 	int fd;
 
 	if (s->model || s->plan_mode || s->read_only_snapshot ||
@@ -677,15 +680,25 @@ static void defrag_prefilter(struct rl_session *s, const struct cmd_call *c)
 		goto out;
 	mem_sort(f.v, f.n, sizeof(*f.v), mem_cmp_u64); /* bsearch below */
 	mem_sort(f.sv, f.sn, sizeof(*f.sv), mem_cmp_u64);
+	rels = calloc((size_t)c->argc + 1, sizeof(*rels));
+	if (!rels)
+		goto out;
 	for (int i = 0; i < c->argc; i++) {
 		char rel[RL_PATH_MAX];
 		struct stat sb;
 
 		if (session_resolve_quiet(s, c->argv[i], rel, sizeof(rel)) < 0)
 			goto out; /* the whole scan, then the error, once */
-		if (fstatat(fd, rel, &sb, AT_SYMLINK_NOFOLLOW) < 0 ||
-		    !S_ISREG(sb.st_mode))
+		if (fstatat(fd, rel, &sb, AT_SYMLINK_NOFOLLOW) < 0) {
+			dirs_only = false;
 			continue;
+		}
+		if (S_ISDIR(sb.st_mode) && dirs_only &&
+		    !(rels[nrels++] = strdup(rel)))
+			goto out;
+		if (!S_ISREG(sb.st_mode))
+			continue;
+		dirs_only = false;
 		uint64_t ino = sb.st_ino, *seed;
 		seed = bsearch(&ino, f.sv, f.sn, sizeof(*f.sv), mem_cmp_u64);
 		if (seed) { /* named: the command's after all */
@@ -702,13 +715,21 @@ static void defrag_prefilter(struct rl_session *s, const struct cmd_call *c)
 			f.whole--;
 		mem_sort(f.v, f.n, sizeof(*f.v), mem_cmp_u64);
 	}
-	if (session_scan_only(s, f.v, f.n, f.whole, &st) == 0) {
+	if (f.n == f.sn && dirs_only && nrels && !f.named_only) {
+		/* nothing to defragment on the volume: a model of the
+		 * directories named (the plan is empty), no walk */
+		(void)session_scan_dirs(s, (const char *const *)rels, nrels,
+		                        f.whole, &st);
+	} else if (session_scan_only(s, f.v, f.n, f.whole, &st) == 0) {
 		s->model_seeds = f.sv;
 		s->model_nseeds = f.sn;
 		f.sv = NULL;
 	}
 out:
 	close(fd);
+	for (size_t i = 0; rels && i < nrels; i++)
+		free(rels[i]);
+	free(rels);
 	free(f.v);
 	free(f.seeds);
 	free(f.sv);

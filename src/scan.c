@@ -538,6 +538,11 @@ static void scan_dir(struct scan_ctx *c, struct batch *b, char *path)
 		goto out;
 	}
 	describe(fd, NULL, b, self);
+	if (c->o && c->o->no_descend) { /* the directory itself only */
+		close(fd);
+		commit(c, b);
+		goto out;
+	}
 	d = fdopendir(fd);
 	if (!d) {
 		self->fi.err = -errno;
@@ -834,10 +839,26 @@ int scan_volume(const struct rl_fs_info *fs, const struct scan_opts *o,
 		return -ENOMEM;
 	}
 	c.qcap = 256;
-	c.queue[c.nq++] = strdup(".");
-	if (!c.queue[0]) {
-		r = -ENOMEM;
-		goto fail;
+	if (o && o->nroots) {
+		if (mem_grow(&c.queue, &c.qcap, o->nroots, sizeof(*c.queue)) <
+		    0) {
+			r = -ENOMEM;
+			goto fail;
+		}
+		for (size_t i = 0; i < o->nroots; i++) {
+			c.queue[c.nq] = strdup(o->roots[i]);
+			if (!c.queue[c.nq]) {
+				r = -ENOMEM;
+				goto fail;
+			}
+			c.nq++;
+		}
+	} else {
+		c.queue[c.nq++] = strdup(".");
+		if (!c.queue[0]) {
+			r = -ENOMEM;
+			goto fail;
+		}
 	}
 	pthread_mutex_init(&c.lock, NULL);
 	pthread_cond_init(&c.cond, NULL);
@@ -847,7 +868,9 @@ int scan_volume(const struct rl_fs_info *fs, const struct scan_opts *o,
 	if (!started)
 		worker(&c);
 	/* meanwhile: the free-space map */
-	r = rl_space_walk(fs->mountpoint, 0, 0, space_cb, &sb);
+	r = o && o->no_free_map
+	        ? 0
+	        : rl_space_walk(fs->mountpoint, 0, 0, space_cb, &sb);
 	for (int i = 0; i < started; i++)
 		pthread_join(th[i], NULL);
 	pthread_mutex_destroy(&c.lock);

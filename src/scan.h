@@ -40,6 +40,17 @@ struct scan_opts {
 	 * open (a plan over a region needs them for most files: two ioctls
 	 * each, instead of opening every file again) */
 	bool attrs;
+	/* when set: the walk starts at these directories (paths relative
+	 * to the mount point, "." the root) instead of the root; with
+	 * no_descend only those directories themselves are recorded, none
+	 * of their entries (a model that names them, for a command that
+	 * found nothing to do under them) */
+	const char *const *roots;
+	size_t nroots;
+	bool no_descend;
+	/* no free-space map: the model has no free space (for a command
+	 * that has nothing to plan; never for one that places data) */
+	bool no_free_map;
 };
 
 /* Scan the volume fs (probed) into a new model (*out; lm_free it).

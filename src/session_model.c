@@ -43,19 +43,40 @@ int session_scan(struct rl_session *s, int threads, struct scan_stats *st)
 	return scan_with(s, &o, st);
 }
 
-int session_scan_only(struct rl_session *s, const uint64_t *only, size_t n,
-                      uint64_t passed, struct scan_stats *st)
+/* A partial model (scan_opts.only): s->model_partial, s->model_passed */
+static int scan_partial(struct rl_session *s, struct scan_opts *o,
+                        uint64_t passed, struct scan_stats *st)
 {
-	/* a filter that lets no regular file through still filters */
-	static const uint64_t none[1];
-	struct scan_opts o = {.only = n ? only : none, .nonly = n};
-	int r = scan_with(s, &o, st);
+	int r = scan_with(s, o, st);
 
 	if (r == 0) {
 		s->model_partial = true;
 		s->model_passed = passed;
 	}
 	return r;
+}
+
+/* a filter that lets no regular file through still filters */
+static const uint64_t no_inodes[1];
+
+int session_scan_only(struct rl_session *s, const uint64_t *only, size_t n,
+                      uint64_t passed, struct scan_stats *st)
+{
+	struct scan_opts o = {.only = n ? only : no_inodes, .nonly = n};
+
+	return scan_partial(s, &o, passed, st);
+}
+
+int session_scan_dirs(struct rl_session *s, const char *const *rels, size_t n,
+                      uint64_t passed, struct scan_stats *st)
+{
+	struct scan_opts o = {.only = no_inodes,
+	                      .roots = rels,
+	                      .nroots = n,
+	                      .no_descend = true,
+	                      .no_free_map = true};
+
+	return scan_partial(s, &o, passed, st);
 }
 
 void session_model_drop_partial(struct rl_session *s)

@@ -31,6 +31,12 @@ struct lm_model *session_model_attrs(struct rl_session *s);
  * 0 or -errno (said). */
 int session_scan_only(struct rl_session *s, const uint64_t *only, size_t n,
                       uint64_t passed, struct scan_stats *st);
+/* A partial model of no regular file that names the directories
+ * rels[0 .. n) (relative to the mount point) and nothing under them, and
+ * no free space (scan_opts.roots, no_descend, no_free_map): for a command
+ * whose prefilter found nothing to do under them. As session_scan_only. */
+int session_scan_dirs(struct rl_session *s, const char *const *rels, size_t n,
+                      uint64_t passed, struct scan_stats *st);
 /* Drop a partial model (the next command scans the whole volume). */
 void session_model_drop_partial(struct rl_session *s);
 /*

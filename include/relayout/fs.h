@@ -626,8 +626,11 @@ struct rl_inode_stat {
 typedef int (*rl_inode_cb)(const struct rl_inode_stat *is, void *arg);
 /* Call cb for every inode in use of the XFS fs describes, in inode
  * order, without opening any (XFS_IOC_BULKSTAT: CAP_SYS_ADMIN); a
- * non-zero return from cb stops the walk and is returned. 0, -EOPNOTSUPP
- * (not XFS, or a kernel without it) or -errno. */
+ * non-zero return from cb stops the walk and is returned. With more than
+ * one CPU the inodes are read by threads, in pieces of about the same
+ * count cut at inode chunks (XFS_IOC_FSINUMBERS), and cb is called once
+ * all are read. 0, -EOPNOTSUPP (not XFS, or a kernel without it) or
+ * -errno. */
 int rl_inode_walk(const struct rl_fs_info *fs, rl_inode_cb cb, void *arg);
 
 /* Give the regular file name in the directory dirfd a new inode: XFS
