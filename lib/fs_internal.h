@@ -29,11 +29,6 @@ static inline uint16_t le16_at(const unsigned char *b, size_t off)
 /* Identify the filesystem of an open fd (statfs magic) without probing
  * the mount: RL_FS_EXT4, RL_FS_XFS, RL_FS_BTRFS or RL_FS_OTHER. */
 enum rl_fs_type rl_fd_fs_type(int fd);
-/* rl_free_list on an open descriptor of an ext4 or XFS filesystem (no
- * path opened); -EOPNOTSUPP on others. */
-int rl_free_list_fd(int fd, uint64_t start, uint64_t end,
-                    struct rl_free_extent **out, size_t *count);
-
 /* Filesystem block size of the filesystem holding fd (statfs f_bsize). */
 int rl_fd_block_size(int fd, uint32_t *bsize);
 

@@ -65,7 +65,7 @@
  * from the spares that cover it, and only the parts they do not cover are
  * claimed; an anchor that lands in the target becomes a spare and the
  * claim starts over around it. Given back, they would be allocatable
- * again only after a journal commit (a syncfs each).
+ * again only after a journal commit (rl_fs_commit).
  * The tunables are recorded durably before they are changed and restored
  * on every return (lib/fs_tunables.c).
  */
@@ -451,8 +451,8 @@ static int host_for(struct ext4_place *e, uint64_t gblk, bool below,
 		          ? RL_NEG_ERRNO()
 		          : 0;
 		close(w);
-		if (ret == 0 && syncfs(f->ro) < 0)
-			ret = RL_NEG_ERRNO();
+		if (ret == 0)
+			ret = rl_fs_commit(e->rootfd);
 		if (ret < 0)
 			return ret;
 		if (in_target || (phys / e->bs >= tlo && phys / e->bs < thi))
@@ -621,7 +621,7 @@ static int take_chunk(struct ext4_place *e, uint64_t cblk, uint64_t n,
 		 * blocks just below it, a block can stay unallocatable until
 		 * the next journal commit (measured on an aged volume: the
 		 * target's last block, after requests for the blocks below;
-		 * free again after syncfs). Every request of the chunk's size
+		 * free again after a commit). Every request of the chunk's size
 		 * then lands elsewhere and the budget goes on blockers (3,000
 		 * requests, then the placement failed). Commit once; still
 		 * not free, the chunk was taken: -EBUSY (planned again). */
@@ -630,7 +630,7 @@ static int take_chunk(struct ext4_place *e, uint64_t cblk, uint64_t n,
 			ret = rl_place_range_free(e->rootfd, cblk * e->bs,
 			                          n * e->bs);
 			if (ret == 0) {
-				syncfs(e->rootfd);
+				rl_fs_commit(e->rootfd);
 				ret = rl_place_range_free(
 				    e->rootfd, cblk * e->bs, n * e->bs);
 			}
@@ -1477,7 +1477,7 @@ int64_t rl_place_ext4(int fd, uint64_t off, uint64_t goal, uint64_t len,
 	 * commits: commit only when the target does not show free yet. */
 	r = gaps_free(e, fd, goal, len);
 	if (r == 0) {
-		syncfs(fd);
+		rl_fs_commit(e->rootfd);
 		r = gaps_free(e, fd, goal, len);
 	}
 	r = r < 0 ? r : r == 0 ? -ENOSPC : 0;
@@ -1526,9 +1526,9 @@ int64_t rl_place_ext4(int fd, uint64_t off, uint64_t goal, uint64_t len,
 			break;
 		}
 		ctx->rep->attempts++;
-		if (a > 0)
-			syncfs(fd); /* freed blocks are reusable after the
-			               commit (the first attempt: above) */
+		if (a > 0) /* freed blocks are reusable after the commit
+		                      (the first attempt: above) */
+			rl_fs_commit(e->rootfd);
 		r = a > 0 ? gaps_free(e, fd, goal, len) : 1;
 		if (r <= 0) {
 			ret = r < 0 ? r : -EBUSY;

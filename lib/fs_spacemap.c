@@ -329,6 +329,52 @@ int rl_free_list_fd(int fd, uint64_t start, uint64_t end,
 	return free_list(fd, NULL, start, end, out, count);
 }
 
+/* The commit of rl_fs_commit in directory dirfd: 0 or -errno. */
+static int commit_in(int dirfd)
+{
+	int t = openat(dirfd, ".", O_TMPFILE | O_RDWR | O_CLOEXEC, 0600), r;
+
+	if (t < 0)
+		return RL_NEG_ERRNO();
+	r = fsync(t) < 0 ? RL_NEG_ERRNO() : 0;
+	close(t);
+	return r;
+}
+
+int rl_fs_commit(int fd)
+{
+	char link[64], path[4096];
+	struct stat a, b;
+	ssize_t n;
+	int d, r = -ENOTDIR;
+
+	if (fstat(fd, &a) < 0)
+		return RL_NEG_ERRNO();
+	if (rl_fd_fs_type(fd) != RL_FS_EXT4)
+		r = -EOPNOTSUPP;
+	else if (S_ISDIR(a.st_mode))
+		r = commit_in(fd);
+	else {
+		/* the directory its name was in (an unlinked donor's too:
+		 * "DIR/#INO (deleted)"), on the same filesystem */
+		snprintf(link, sizeof(link), "/proc/self/fd/%d", fd);
+		n = readlink(link, path, sizeof(path) - 1);
+		char *slash = n > 0 ? memrchr(path, '/', (size_t)n) : NULL;
+		if (slash) {
+			*(slash == path ? slash + 1 : slash) = '\0';
+			d = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+			if (d >= 0) {
+				if (fstat(d, &b) == 0 && b.st_dev == a.st_dev)
+					r = commit_in(d);
+				close(d);
+			}
+		}
+	}
+	if (r == 0)
+		return 0;
+	return syncfs(fd) < 0 ? RL_NEG_ERRNO() : 0;
+}
+
 int rl_free_space_settle(int fd)
 {
 	struct rl_xfs_fs_eofblocks eb;
@@ -337,5 +383,5 @@ int rl_free_space_settle(int fd)
 	eb.eof_version = RL_XFS_EOFBLOCKS_VERSION;
 	/* ENOTTY on other filesystems: nothing to wait for there */
 	ioctl(fd, RL_XFS_IOC_FREE_EOFBLOCKS, &eb);
-	return syncfs(fd) < 0 ? -errno : 0;
+	return rl_fs_commit(fd);
 }

@@ -532,12 +532,12 @@ static int run(struct inodes_ctx *x)
 	stage_close(&st);
 	/* the old inodes are freed in the background: wait for it, so the
 	 * chunks they leave are free for what comes next (XFS's statfs
-	 * flushes its inode inactivation; syncfs commits the log) */
+	 * flushes its inode inactivation; then the log commits) */
 	{
 		struct statfs sf;
 		(void)fstatfs(st.rootfd, &sf);
 	}
-	(void)syncfs(st.rootfd);
+	(void)rl_fs_commit(st.rootfd);
 	sigaction(SIGIO, &old, NULL);
 	close(st.rootfd);
 	free(b);

@@ -507,19 +507,48 @@ bool tx_cancelled(void)
 	return tx_cancel_requested != 0;
 }
 
+/* How often stop_pending asks the kernel: a placement asks before each
+ * of its requests (a whole-volume compaction: 57,000 sigpending calls,
+ * each a system call) */
+#define STOP_POLL_NS 10000000L
+
+/* stop_pending's last answer and when to ask the kernel again (reset
+ * when an apply starts: a signal taken since is not pending any more) */
+static struct {
+	struct timespec next;
+	int last;
+} stop_poll;
+
 /* SIGINT/SIGTERM are blocked during a step: is one waiting? (A move
- * stops between chunks, not only between steps.) */
+ * stops between chunks, not only between steps.) Asked of the kernel at
+ * most every STOP_POLL_NS (the clock is read without a system call), the
+ * last answer given in between (a blocked signal stays pending): a stop
+ * is seen that much later at most. */
 static int stop_pending(void)
 {
+	struct timespec now;
 	sigset_t pend;
 
+	if (clock_gettime(CLOCK_MONOTONIC_COARSE, &now) == 0) {
+		if (now.tv_sec < stop_poll.next.tv_sec ||
+		    (now.tv_sec == stop_poll.next.tv_sec &&
+		     now.tv_nsec < stop_poll.next.tv_nsec))
+			return stop_poll.last;
+		stop_poll.next = now;
+		stop_poll.next.tv_nsec += STOP_POLL_NS;
+		if (stop_poll.next.tv_nsec >= 1000000000L) {
+			stop_poll.next.tv_sec++;
+			stop_poll.next.tv_nsec -= 1000000000L;
+		}
+	}
+	stop_poll.last = 0;
 	if (sigpending(&pend) < 0)
 		return 0;
 	if (sigismember(&pend, SIGTERM))
-		return SIGTERM;
-	if (sigismember(&pend, SIGINT))
-		return SIGINT;
-	return 0;
+		stop_poll.last = SIGTERM;
+	else if (sigismember(&pend, SIGINT))
+		stop_poll.last = SIGINT;
+	return stop_poll.last;
 }
 
 /* rl_place_opts.stop of the apply's placements: a cancel, or (when the
@@ -972,37 +1001,17 @@ static int cmp_brun(const void *a, const void *b)
 	return x->phys < y->phys ? -1 : x->phys > y->phys;
 }
 
-int tx_free_extents(const char *path, uint64_t lo, uint64_t hi,
-                    struct rl_free_extent **out, size_t *n)
-{
-	size_t cap = 0;
-
-	*out = NULL;
-	*n = 0;
-	while (lo < hi) {
-		int got;
-
-		if (mem_grow(out, &cap, *n + 256, sizeof(**out)) < 0)
-			return -ENOMEM;
-		got = rl_get_free_blocks(path, lo, hi, 256, *out + *n);
-		if (got < 0)
-			return got;
-		*n += (size_t)got;
-		if (got < 256)
-			break;
-		lo = (*out)[*n - 1].start + (*out)[*n - 1].len;
-	}
-	return 0;
-}
-
 /* The free extents of [lo, hi) on the filesystem of fd, *out malloc'ed. */
 static int free_list(int fd, uint64_t lo, uint64_t hi,
                      struct rl_free_extent **out, size_t *n)
 {
 	char path[64];
+	int r = rl_free_list_fd(fd, lo, hi, out, n);
 
+	if (r != -EOPNOTSUPP)
+		return r;
 	snprintf(path, sizeof(path), "/proc/self/fd/%d", fd);
-	return tx_free_extents(path, lo, hi, out, n);
+	return rl_free_list(path, lo, hi, out, n);
 }
 
 /* Runs of a batch are cut at this length (a failed placement then costs
@@ -2003,6 +2012,7 @@ int tx_apply(const struct tx_plan *p, struct jr_journal *j,
 	sigaddset(&block, SIGINT);
 	sigaddset(&block, SIGTERM);
 	tx_stop_requested = 0;
+	memset(&stop_poll, 0, sizeof(stop_poll));
 	tx_cancel_requested = 0;
 	if (o->handle_signals) {
 		memset(&sa, 0, sizeof(sa));

@@ -154,11 +154,6 @@ int tx_predict(const struct rl_extent *before, size_t nbefore,
  * data is already)? 1, 0, or -ENOMEM. */
 int tx_step_in_place(const struct tx_step *st);
 
-/* Every free extent of [lo, hi) on the filesystem at path (GETFSMAP, in
- * address order, clipped), *out malloc'ed. 0 or -errno. */
-int tx_free_extents(const char *path, uint64_t lo, uint64_t hi,
-                    struct rl_free_extent **out, size_t *n);
-
 /* A one-step plan: [off, off+len) of the file open as fd (named path)
  * contiguously at physical goal. */
 int tx_plan_move(struct tx_plan *p, const char *path, int fd, uint64_t off,

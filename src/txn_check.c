@@ -304,15 +304,21 @@ static uint64_t first_busy(const struct tx_check_index *ix, size_t i,
 	return pos;
 }
 
+/* The free extents of the volume under the plan's targets, read once
+ * (GETFSMAP, clipped to [lo, hi)): a piece looks up its own. */
+struct check_map {
+	struct rl_free_extent *v;
+	size_t n;
+};
+
 /* Target piece t of step i: 0 free, else 1 or -errno with c filled. */
 static int check_piece(const struct tx_check_index *ix, size_t i,
                        const struct rl_extent *t, const struct rl_fs_info *fs,
-                       struct tx_check *c)
+                       const struct check_map *map, struct tx_check *c)
 {
-	struct rl_free_extent *fe = NULL;
+	const struct rl_free_extent *fe;
 	uint64_t lo = t->physical, hi = lo + t->length, pos;
-	size_t taker, n = 0;
-	int r;
+	size_t taker, n, a = 0, b = map->n;
 
 	c->lo = lo;
 	c->hi = hi;
@@ -321,20 +327,22 @@ static int check_piece(const struct tx_check_index *ix, size_t i,
 		c->volume_size = fs->size;
 		return 1;
 	}
-	/* every free extent of the target (a target of a compaction can
-	 * span hundreds: small gaps between pieces earlier steps move) */
-	r = tx_free_extents(fs->mountpoint, lo, hi, &fe, &n);
-	if (r < 0) {
-		free(fe);
-		c->kind = TX_CHECK_NO_MAP;
-		c->err = r;
-		return r;
+	/* the free extents that end above lo, up to the first at or above
+	 * hi (a target of a compaction can span hundreds: small gaps
+	 * between pieces earlier steps move) */
+	while (a < b) {
+		size_t mid = a + (b - a) / 2;
+		if (map->v[mid].start + map->v[mid].len <= lo)
+			a = mid + 1;
+		else
+			b = mid;
 	}
+	fe = map->v + a;
+	for (n = 0; a + n < map->n && fe[n].start < hi; n++)
+		;
 	pos = first_busy(ix, i, fe, n, lo, hi, &taker);
-	if (pos >= hi) {
-		free(fe);
+	if (pos >= hi)
 		return 0;
-	}
 	if (taker != SIZE_MAX) {
 		/* an earlier step of the plan puts its data there */
 		c->kind = TX_CHECK_TAKEN;
@@ -342,7 +350,6 @@ static int check_piece(const struct tx_check_index *ix, size_t i,
 		c->taker = taker;
 		c->busy_lo = pos;
 		c->busy_hi = hi;
-		free(fe);
 		return 1;
 	}
 	/* [pos, ...) is not free: who holds it? */
@@ -351,10 +358,9 @@ static int check_piece(const struct tx_check_index *ix, size_t i,
 	c->busy_hi = hi;
 	for (size_t q = 0; q < n; q++)
 		if (fe[q].start > pos) {
-			c->busy_hi = fe[q].start;
+			c->busy_hi = fe[q].start < hi ? fe[q].start : hi;
 			break;
 		}
-	free(fe);
 	rl_space_walk(fs->mountpoint, c->busy_lo, c->busy_hi, used_cb, c);
 	if (!c->metadata)
 		find_owners(fs, c);
@@ -389,7 +395,7 @@ static void commit_volume(const char *mnt)
 	int dfd = open(mnt, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 
 	if (dfd >= 0) {
-		syncfs(dfd);
+		rl_fs_commit(dfd);
 		close(dfd);
 	}
 }
@@ -417,10 +423,35 @@ int tx_check_targets(const struct tx_plan *p, struct rl_fs_info *fs,
 		out->err = r;
 		return r;
 	}
+	/* the free map under all targets at once: one walk, not one per
+	 * piece (7,205 of them in a whole-volume compaction) */
+	struct check_map map = {0};
+	uint64_t lo = UINT64_MAX, hi = 0;
+	for (size_t i = 0; i < p->nsteps; i++)
+		for (size_t k = 0; k < p->steps[i].range.ntarget; k++) {
+			const struct rl_extent *t =
+			    &p->steps[i].range.target[k];
+			if (t->length == 0)
+				continue;
+			if (t->physical < lo)
+				lo = t->physical;
+			if (t->physical + t->length > hi)
+				hi = t->physical + t->length;
+		}
+	if (hi > fs->size)
+		hi = fs->size; /* a piece beyond the end is said as such */
+	if (lo < hi &&
+	    (r = rl_free_list(fs->mountpoint, lo, hi, &map.v, &map.n)) < 0) {
+		tx_check_index_free(ix);
+		out->kind = TX_CHECK_NO_MAP;
+		out->err = r;
+		return r;
+	}
 	for (size_t i = 0; r == 0 && i < p->nsteps; i++)
 		for (size_t k = 0; r == 0 && k < p->steps[i].range.ntarget; k++)
 			r = check_piece(ix, i, &p->steps[i].range.target[k], fs,
-			                out);
+			                &map, out);
+	free(map.v);
 	tx_check_index_free(ix);
 	return r;
 }

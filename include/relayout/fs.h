@@ -275,14 +275,30 @@ int rl_get_free_blocks(const char *path, uint64_t start, uint64_t end,
  * extents. 0 or -errno. */
 int rl_free_list(const char *path, uint64_t start, uint64_t end,
                  struct rl_free_extent **out, size_t *count);
+/* rl_free_list on an open descriptor (any file or directory) of an ext4
+ * or XFS filesystem: no path opened; -EOPNOTSUPP on others. */
+int rl_free_list_fd(int fd, uint64_t start, uint64_t end,
+                    struct rl_free_extent **out, size_t *count);
+
+/* Commit what the filesystem of fd (any file or directory on it) has
+ * pending, so that the blocks freed before now are allocatable and show
+ * as free. ext4: without the data write-back of syncfs (a whole-volume
+ * compaction waited 1.1 s in 86 of them): a new O_TMPFILE inode in fd
+ * (a directory) or in the directory fd's name is in is fsync'd, which
+ * commits the running journal transaction, and with it the blocks freed
+ * in it (ext4 with fast commits may commit only the inode: then the
+ * caller's check that the blocks are free fails, as before a commit).
+ * Elsewhere (XFS: a new inode can take an inode chunk's blocks), and
+ * where that cannot be done: syncfs. 0 or -errno. */
+int rl_fs_commit(int fd);
 
 /* Make the blocks freed before now allocatable and visible as free on
  * the filesystem of fd: XFS frees the blocks of closed unlinked files
  * (a donor, a staging file) by background inode inactivation, which this
  * waits for (XFS_IOC_FREE_EOFBLOCKS; best effort, it also trims post-EOF
- * preallocations as XFS does in the background anyway); then syncfs
- * commits the log, so freed extents are no longer busy (ext4, XFS).
- * 0 or the -errno of syncfs. */
+ * preallocations as XFS does in the background anyway); then the log
+ * commits (rl_fs_commit), so freed extents are no longer busy (ext4,
+ * XFS). 0 or -errno. */
 int rl_free_space_settle(int fd);
 
 /* ------------------------------------------------------------- allocate */
