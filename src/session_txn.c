@@ -455,14 +455,15 @@ static double mono_now(void)
 }
 
 /* Bring the session's layout model up to date for step i of an apply:
- * its file now; the free space of its ranges after the next settle
- * (model_settle), as a step's freed blocks show as free only once the
- * filesystem has settled them. */
-static void model_refresh_step(struct apply_hooks *h, size_t i)
+ * its file now (read on fd, the step's, when >= 0); the free space of its
+ * ranges after the next settle (model_settle), as a step's freed blocks show as
+ * free only once the filesystem has settled them. */
+static void model_refresh_step(struct apply_hooks *h, size_t i, int fd)
 {
 	struct rl_session *s = h->s;
 
-	tx_model_refresh_file(s->model, &h->p->steps[i], session_open_cb, s);
+	tx_model_refresh_file(s->model, &h->p->steps[i], fd, session_open_cb,
+	                      s);
 	if (mem_grow(&h->unsettled, &h->capunsettled, h->nunsettled + 1,
 	             sizeof(*h->unsettled)) == 0)
 		h->unsettled[h->nunsettled++] = i;
@@ -627,7 +628,7 @@ static void step_cb(const struct tx_progress *pr, void *arg)
 
 	with_files(h, pr, &q);
 	if (model_follows(s) && !s->refresh_at_end && pr->step < h->p->nsteps) {
-		model_refresh_step(h, pr->step);
+		model_refresh_step(h, pr->step, pr->fd);
 		/* a front end showing the map: its free space too, at most
 		 * every SESSION_SETTLE_EVERY s; otherwise at the end */
 		if (s->progress &&
@@ -812,7 +813,7 @@ enum cmd_status session_apply_now(struct rl_session *s,
 		/* the steps done, and the one a failure or stop ended */
 		for (size_t i = 0; i < p->nsteps && i <= res.steps_done; i++)
 			if (i < res.steps_done || r < 0)
-				model_refresh_step(&hooks, i);
+				model_refresh_step(&hooks, i, -1);
 	if (model_follows(s))
 		model_settle(&hooks);
 	free(hooks.unsettled);

@@ -631,6 +631,8 @@ struct apply_ctx {
 	size_t nready, cap_ready;
 	bool prefetch;        /* read the next steps' files ahead */
 	size_t prefetch_next; /* the next step to read ahead */
+	int step_fd;          /* the file of the step that ended, open until its
+	                         step_done callback returned (-1: none) */
 };
 
 /* Call cb (when set) with where the apply stands in step `step`. */
@@ -656,6 +658,7 @@ static void notify(struct apply_ctx *c, tx_progress_cb cb, void *arg,
 	pr.step_err = err;
 	pr.reserving = c->reserving;
 	pr.reserved = c->reserved;
+	pr.fd = step_end ? c->step_fd : -1;
 	cb(&pr, arg);
 }
 
@@ -1654,6 +1657,20 @@ static void say_nothing_moved(char *why, size_t wlen)
 	         "; nothing of this step was moved or kept allocated");
 }
 
+/* The file of the step that just ended: kept open for its step_done
+ * callback (tx_progress.fd), closed after it (step_done_fd). */
+static void step_keep_fd(struct apply_ctx *c, int fd)
+{
+	if (c->step_fd >= 0)
+		close(c->step_fd);
+	c->step_fd = fd;
+}
+
+static void step_done_fd(struct apply_ctx *c)
+{
+	step_keep_fd(c, -1);
+}
+
 /* Open the file of step st for writing and check it is the file the
  * plan saw, with its range where the plan saw it: *cur its pieces now.
  * Returns the fd (>= 0), or -errno with why set (*cur NULL, fd
@@ -1826,8 +1843,9 @@ out:
 	 * when it is wanted, not after every step (a log commit each): an
 	 * exact placement settles before it looks (lib/fs_place_*.c), a
 	 * hold of the targets a step freed settles first (hold_ahead), and
-	 * so does the front end before it reads the free space again. */
-	close(fd);
+	 * so does the front end before it reads the free space again.
+	 * The file stays open for the step_done callback (step_done_fd). */
+	step_keep_fd(c, fd);
 	return r;
 }
 
@@ -1980,14 +1998,16 @@ out:
 	free(dp);
 	if (donor >= 0)
 		close(donor);
-	close(fd); /* what it freed: settled when wanted (run_step) */
+	step_keep_fd(c, fd); /* what it freed: settled when wanted
+	                        (run_step) */
 	return r;
 }
 
 int tx_apply(const struct tx_plan *p, struct jr_journal *j,
              const struct tx_opts *o, struct tx_result *res)
 {
-	struct apply_ctx c = {.p = p, .o = o, .res = res, .t0 = now_s()};
+	struct apply_ctx c = {
+	    .p = p, .o = o, .res = res, .t0 = now_s(), .step_fd = -1};
 	struct sigaction sa, old_int, old_term;
 	sigset_t block, oldmask;
 	int old_prio = -1, ret = 0;
@@ -2116,6 +2136,7 @@ int tx_apply(const struct tx_plan *p, struct jr_journal *j,
 		}
 		if (ran)
 			report_step_end(&c, i, r);
+		step_done_fd(&c);
 		if (r < 0) {
 			/* a signal between chunks stops the plan, and so does
 			 * the volume turning read-only between steps (a
@@ -2146,6 +2167,7 @@ int tx_apply(const struct tx_plan *p, struct jr_journal *j,
 		jr_step_failed(j, id, (unsigned)k, ECANCELED,
 		               "not run: the transaction ended before it");
 	jr_defer_sync(j, false);
+	step_done_fd(&c);
 	for (size_t k = 0; c.held && k < p->nsteps; k++)
 		held_release(&c, &p->steps[k], &c.held[k]);
 	free(c.held);

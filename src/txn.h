@@ -73,6 +73,9 @@ struct tx_progress {
 	size_t reserving;     /* > 0: before the first step, the targets
 	                         of that many steps are being held */
 	size_t reserved;      /* with reserving: how many so far */
+	int fd;               /* with step_end: the step's file, open
+	                         read-only or read-write until the callback
+	                         returns (-1: not open) */
 	size_t files;         /* files in the plan, and those whose every */
 	size_t files_done;    /* step has ended: set by the session's hooks
 	                         (src/session_txn.c); 0 from tx_apply */

@@ -4,6 +4,7 @@
 #include "txn_model.h"
 #include <errno.h>
 #include <fcntl.h>
+#include <stdbool.h>
 #include <stdlib.h>
 #include <unistd.h>
 #include "layout_model.h"
@@ -30,24 +31,26 @@ int tx_model_refresh_free_all(struct lm_model *m, const char *mnt)
 	return size ? model_refresh_free(m, mnt, 0, size) : -EINVAL;
 }
 
-void tx_model_refresh_file(struct lm_model *m, const struct tx_step *st,
+void tx_model_refresh_file(struct lm_model *m, const struct tx_step *st, int fd,
                            tx_open_cb open_file, void *open_arg)
 {
 	uint32_t id = lm_find_inode(m, st->range.ino);
 	struct rl_extent *ext;
+	bool own = fd < 0;
 	size_t n;
-	int fd;
 
 	if (id == LM_NONE)
 		return;
-	fd = open_file(open_arg, st->range.path, O_RDONLY);
+	if (own)
+		fd = open_file(open_arg, st->range.path, O_RDONLY);
 	if (fd < 0)
 		return;
 	if (rl_get_extents(fd, &ext, &n) == 0) {
 		lm_refresh_file(m, id, ext, n);
 		free(ext);
 	}
-	close(fd);
+	if (own)
+		close(fd);
 }
 
 void tx_model_refresh_free(struct lm_model *m, const char *mnt,

@@ -8,9 +8,10 @@
 
 struct lm_model;
 
-/* Bring m up to date for step st: its file's extents (opened through
- * open_file). What cannot be read stays as it was. */
-void tx_model_refresh_file(struct lm_model *m, const struct tx_step *st,
+/* Bring m up to date for step st: its file's extents (read on fd when
+ * it is >= 0, else opened through open_file). What cannot be read stays
+ * as it was. */
+void tx_model_refresh_file(struct lm_model *m, const struct tx_step *st, int fd,
                            tx_open_cb open_file, void *open_arg);
 
 /* Bring m (the model of the volume mounted at mnt) up to date for the
