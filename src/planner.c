@@ -766,13 +766,30 @@ uint64_t pl_find_target(struct pl_ctx *c, uint64_t len, uint64_t near,
 	struct cand bk = {UINT64_MAX, UINT64_MAX, UINT64_MAX, false, false};
 	struct ext4_below cb = {.gs = UINT64_MAX};
 
+	/* no excluded range anywhere: a run's candidates are cut only at
+	 * its group's end, the avoided region and [lo, hi) */
+	bool plain_map = c->nexcl == 0 && c->resv.n == 0;
+
 	if (!len)
 		return UINT64_MAX;
 	for (size_t i = fm_first(&c->fm, lo);
 	     i < c->fm.n && c->fm.r[i].start < hi; i++) {
-		uint64_t a, b;
+		uint64_t a, b, rs = c->fm.r[i].start, re = rs + c->fm.r[i].len;
 
 		if (c->fm.r[i].len < len)
+			continue;
+		/* Once the best is cheap, a run inside [lo, hi), inside one
+		 * group, clear of the avoided region and block-aligned has
+		 * candidates of waste re - rs - len only: more than the
+		 * best's, none of them can win (the skip below, without
+		 * looking at its group and exclusions: most of the planner's
+		 * time on an aged volume's 8,000 free runs) */
+		if (plain_map && best != UINT64_MAX && bk.cheap &&
+		    (bk.anchor || !c->xfs_anchor) && re - rs - len > bk.waste &&
+		    rs >= lo && re <= hi && ((rs | re) & (c->bs - 1)) == 0 &&
+		    !(c->avoid_hi > c->avoid_lo && rs < c->avoid_hi &&
+		      re > c->avoid_lo) &&
+		    group_of(c->g, rs) == group_of(c->g, re - 1))
 			continue;
 		run_blocks(c, i, lo, hi, &a, &b);
 		/* split at the avoided region and at group ends */
