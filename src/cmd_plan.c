@@ -532,6 +532,53 @@ static void plan_note_missed(struct rl_session *s, const struct tx_plan *p)
 	                              &p->steps[s->last_steps_done]);
 }
 
+/* compact, every step applied: the region's free space now against the
+ * plan's prediction, said when it is in more runs (what is in use there
+ * no step put there). */
+static void check_runs(struct rl_session *s, const struct cmd_call *c,
+                       const struct pl_ctx *ctx)
+{
+	struct rl_free_extent *fe = NULL;
+	uint64_t fb = 0, big = 0, used;
+	char a[32], b[32], u[32];
+	size_t n = 0;
+	int fd;
+
+	if (!ctx->run_hi || ctx->run_hi <= ctx->run_lo)
+		return;
+	/* blocks the steps freed show as free once committed */
+	fd = open(s->fs.mountpoint, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0)
+		return;
+	(void)rl_free_space_settle(fd);
+	if (rl_free_list_fd(fd, ctx->run_lo, ctx->run_hi, &fe, &n) < 0 &&
+	    rl_free_list(s->fs.mountpoint, ctx->run_lo, ctx->run_hi, &fe, &n) <
+	        0)
+		n = 0;
+	close(fd);
+	for (size_t i = 0; i < n; i++) {
+		fb += fe[i].len;
+		if (fe[i].len > big)
+			big = fe[i].len;
+	}
+	free(fe);
+	if (n <= ctx->run_count || !fb)
+		return;
+	used = ctx->run_hi - ctx->run_lo - fb;
+	units_format_size(big, a, sizeof(a));
+	units_format_size(fb, b, sizeof(b));
+	units_format_size(used, u, sizeof(u));
+	fprintf(s->json ? s->err : s->out,
+	        "%s: the free space from 0x%" PRIx64 " to the end is in %zu "
+	        "runs, not %zu as planned: the largest %s of %s (%u%%); %s "
+	        "there is in use by blocks no step put there: data written "
+	        "since the plan, or blocks the filesystem placed itself (ext4: "
+	        "the extent-tree block of a file split past the four extents "
+	        "its inode holds)\n",
+	        c->def->name, ctx->run_lo, n, ctx->run_count, a, b,
+	        (unsigned)(big * 100 / fb), u);
+}
+
 /* The planned moves as a plan: printed, and applied (or added to the
  * pending plan) unless --dry-run. */
 static enum cmd_status plan_finish(struct rl_session *s,
@@ -596,6 +643,8 @@ static enum cmd_status plan_finish(struct rl_session *s,
 		print_min(s, done, pr->ctx.min_bytes);
 		fprintf(s->out, "\n");
 	}
+	if (st == CMD_OK && !s->plan_mode && s->last_steps_done == p->nsteps)
+		check_runs(s, c, &pr->ctx);
 	return st;
 }
 

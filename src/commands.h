@@ -179,7 +179,9 @@ struct cmd_def {
 	  cmd_opts_compact,                                                    \
 	  "Pack the data of a physical region (default: the whole volume) "    \
 	  "toward its start so its free space ends as one run at its end, "    \
-	  "but for blocks that cannot move (listed with the reason)")          \
+	  "but for blocks that cannot move (listed with the reason); after "   \
+	  "the moves, says when the free space is in more runs than "          \
+	  "planned")                                                           \
 	X("evacuate", evacuate, "START END", 2, 2,                             \
 	  CMD_F_VOLUME | CMD_F_LIVE | CMD_F_DISK | CMD_F_ROOT_EXT4,            \
 	  cmd_opts_evacuate,                                                   \

@@ -2795,6 +2795,9 @@ int pl_compact(struct pl_ctx *c, uint64_t start, uint64_t end)
 		size_t runs = pl_fm_runs(&c->fm, b, end);
 		uint64_t fb = pl_fm_bytes(&c->fm, start, end);
 		uint64_t below = pl_fm_bytes(&c->fm, start, b);
+		c->run_lo = b;
+		c->run_hi = end;
+		c->run_count = runs;
 		pl_note(c,
 		        "after: %s free in the region, %s of it from 0x%" PRIx64
 		        " to the end in %zu run%s%s; %s free below it",

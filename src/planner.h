@@ -149,6 +149,10 @@ struct pl_ctx {
 	/* compact, evacuate: bytes of the region that stay (metadata,
 	 * blocks of no known file, files that cannot move). */
 	uint64_t fixed_bytes;
+	/* compact: the region's free space is predicted from run_lo to
+	 * run_hi in run_count runs (run_hi 0: not a compaction) */
+	uint64_t run_lo, run_hi;
+	size_t run_count;
 	/* Reads a file's generation and inode flags into the model (the
 	 * scan leaves them unknown; lm_set_file_attrs); NULL: unknown ones
 	 * stay unknown (an unknown iflags does not make a file unmovable,

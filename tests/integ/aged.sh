@@ -114,6 +114,29 @@ check_promise() {
 	note "$what: free space of the region from $f to its end in $runs run(s), $(wc -l <"$VOL_DIR/stays") listed ranges that stay, $misses missed target(s) planned around"
 }
 
+# check_runs_said OUT E WHAT: a compaction checks its promise itself
+# (cmd_plan.c, check_runs): when the free space from its last plan's
+# boundary to E is in more runs than that plan said, it says so, with the
+# count; else it says nothing.
+check_runs_said() {
+	local out=$1 e=$2 what=$3 line b p a
+	line=$(grep "^after: .* to the end in [0-9]* run" "$out" | tail -1)
+	b=$(sed -n 's/.* from 0x\([0-9a-f]*\) to the end in \([0-9]*\) run.*/\1/p' <<<"$line")
+	p=$(sed -n 's/.* from 0x\([0-9a-f]*\) to the end in \([0-9]*\) run.*/\2/p' <<<"$line")
+	if [ -z "$b" ] || [ -z "$p" ]; then
+		grep -q "as planned" "$out" && fail "$what: a check of runs no plan note stated"
+		return
+	fi
+	a=$(R --json -e "free $((16#$b)) $e" "$VOL_MNT" | jq '.extents | length')
+	if [ "$a" -gt "$p" ]; then
+		grep -q "^compact: the free space from 0x$b to the end is in $a runs, not $p as planned" "$out" ||
+			fail "$what: $a free runs from 0x$b, $p planned, not said: $(grep 'as planned' "$out")"
+		note "$what: $a free runs from 0x$b where the plan said $p: said"
+	else
+		! grep -q "as planned" "$out" || fail "$what: said although $a free runs from 0x$b, $p planned: $(grep 'as planned' "$out")"
+	fi
+}
+
 # ratio_ok JSON WHAT [TENTHS]: bytes <= TENTHS/10 (default 1.2) x
 # min_bytes, no scratch. (A small region's minimum is a few hundred KiB:
 # the pieces moved out of the way to keep files within the extents their
@@ -183,6 +206,7 @@ for kind in ${RL_AGED_FS:-xfs}; do
 		fail "compact did not report the bytes moved against the minimum"
 	sync -f "$VOL_MNT"
 	check_promise "$S" "$E" "$VOL_DIR/region.after" "compact of the region" "$VOL_DIR/region.out"
+	check_runs_said "$VOL_DIR/region.out" "$E" "compact of the region"
 	outside "$S" "$E" "$straddle" | diff -q - "$VOL_DIR/outside.0" >/dev/null ||
 		fail "the part of $straddle outside the region moved"
 	sums | diff -q - "$VOL_DIR/md5.0" >/dev/null || fail "content changed by compact of the region"
@@ -199,6 +223,7 @@ for kind in ${RL_AGED_FS:-xfs}; do
 			fail "compact (whole volume): $(grep -v '^  step' "$VOL_DIR/whole.out" | tail -3)"
 		sync -f "$VOL_MNT"
 		check_promise 0 "$size" "$VOL_DIR/whole.after" "compact of the whole volume" "$VOL_DIR/whole.out"
+		check_runs_said "$VOL_DIR/whole.out" "$size" "compact of the whole volume"
 		sums | diff -q - "$VOL_DIR/md5.0" >/dev/null || fail "content changed by compact of the whole volume"
 	else
 		note "compact of the whole volume: $steps steps, only planned (RL_AGED_WHOLE_STEPS=${RL_AGED_WHOLE_STEPS:-20000})"
