@@ -542,20 +542,14 @@ static void check_runs(struct rl_session *s, const struct cmd_call *c,
 	uint64_t fb = 0, big = 0, used;
 	char a[32], b[32], u[32];
 	size_t n = 0;
-	int fd;
 
 	if (!ctx->run_hi || ctx->run_hi <= ctx->run_lo)
 		return;
-	/* blocks the steps freed show as free once committed */
-	fd = open(s->fs.mountpoint, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (fd < 0)
-		return;
-	(void)rl_free_space_settle(fd);
-	if (rl_free_list_fd(fd, ctx->run_lo, ctx->run_hi, &fe, &n) < 0 &&
-	    rl_free_list(s->fs.mountpoint, ctx->run_lo, ctx->run_hi, &fe, &n) <
-	        0)
+	/* blocks the steps freed show as free once settled */
+	session_settle(s);
+	if (rl_free_list(s->fs.mountpoint, ctx->run_lo, ctx->run_hi, &fe, &n) <
+	    0)
 		n = 0;
-	close(fd);
 	for (size_t i = 0; i < n; i++) {
 		fb += fe[i].len;
 		if (fe[i].len > big)
@@ -564,14 +558,16 @@ static void check_runs(struct rl_session *s, const struct cmd_call *c,
 	free(fe);
 	if (n <= ctx->run_count || !fb)
 		return;
-	used = ctx->run_hi - ctx->run_lo - fb;
+	/* of what the plan left free there (blocks that stay are not free
+	 * in either) */
+	used = ctx->run_free > fb ? ctx->run_free - fb : 0;
 	units_format_size(big, a, sizeof(a));
 	units_format_size(fb, b, sizeof(b));
 	units_format_size(used, u, sizeof(u));
 	fprintf(s->json ? s->err : s->out,
 	        "%s: the free space from 0x%" PRIx64 " to the end is in %zu "
 	        "runs, not %zu as planned: the largest %s of %s (%u%%); %s "
-	        "there is in use by blocks no step put there: data written "
+	        "the plan left free there is in use: data written "
 	        "since the plan, or blocks the filesystem placed itself (ext4: "
 	        "the extent-tree block of a file split past the four extents "
 	        "its inode holds)\n",

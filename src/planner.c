@@ -53,6 +53,11 @@ static size_t fm_first(const struct pl_freemap *fm, uint64_t x)
 	return i;
 }
 
+size_t pl_fm_first(const struct pl_freemap *fm, uint64_t x)
+{
+	return fm_first(fm, x);
+}
+
 int pl_fm_give(struct pl_freemap *fm, uint64_t start, uint64_t len)
 {
 	uint64_t end = start + len;
@@ -2798,6 +2803,7 @@ int pl_compact(struct pl_ctx *c, uint64_t start, uint64_t end)
 		c->run_lo = b;
 		c->run_hi = end;
 		c->run_count = runs;
+		c->run_free = fb - below;
 		pl_note(c,
 		        "after: %s free in the region, %s of it from 0x%" PRIx64
 		        " to the end in %zu run%s%s; %s free below it",

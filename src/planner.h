@@ -92,6 +92,9 @@ int pl_fm_give(struct pl_freemap *fm, uint64_t start, uint64_t len);
 int pl_fm_take(struct pl_freemap *fm, uint64_t start, uint64_t len);
 bool pl_fm_is_free(const struct pl_freemap *fm, uint64_t start, uint64_t len);
 uint64_t pl_fm_bytes(const struct pl_freemap *fm, uint64_t lo, uint64_t hi);
+/* The index of the first run that ends after x (the one holding x, or
+ * the next; fm->n when none). */
+size_t pl_fm_first(const struct pl_freemap *fm, uint64_t x);
 /* Free runs inside [lo, hi) (clipped). */
 size_t pl_fm_runs(const struct pl_freemap *fm, uint64_t lo, uint64_t hi);
 
@@ -150,8 +153,9 @@ struct pl_ctx {
 	 * blocks of no known file, files that cannot move). */
 	uint64_t fixed_bytes;
 	/* compact: the region's free space is predicted from run_lo to
-	 * run_hi in run_count runs (run_hi 0: not a compaction) */
-	uint64_t run_lo, run_hi;
+	 * run_hi in run_count runs, run_free bytes (run_hi 0: not a
+	 * compaction) */
+	uint64_t run_lo, run_hi, run_free;
 	size_t run_count;
 	/* Reads a file's generation and inode flags into the model (the
 	 * scan leaves them unknown; lm_set_file_attrs); NULL: unknown ones

@@ -1004,19 +1004,6 @@ static int cmp_brun(const void *a, const void *b)
 	return x->phys < y->phys ? -1 : x->phys > y->phys;
 }
 
-/* The free extents of [lo, hi) on the filesystem of fd, *out malloc'ed. */
-static int free_list(int fd, uint64_t lo, uint64_t hi,
-                     struct rl_free_extent **out, size_t *n)
-{
-	char path[64];
-	int r = rl_free_list_fd(fd, lo, hi, out, n);
-
-	if (r != -EOPNOTSUPP)
-		return r;
-	snprintf(path, sizeof(path), "/proc/self/fd/%d", fd);
-	return rl_free_list(path, lo, hi, out, n);
-}
-
 /* Runs of a batch are cut at this length (a failed placement then costs
  * less; ext4 extents end at 128 MiB anyway). */
 #define TX_RUN_MAX (64ull << 20)
@@ -1171,7 +1158,7 @@ static void hold_batch(struct apply_ctx *c, const size_t *ks, size_t nk)
 	/* what the steps run so far freed shows as free once settled */
 	if (nv > 0 && fd >= 0)
 		rl_free_space_settle(fd);
-	if (nv == 0 || fd < 0 || free_list(fd, lo, hi, &fr, &nfr) < 0)
+	if (nv == 0 || fd < 0 || rl_free_list_fd(fd, lo, hi, &fr, &nfr) < 0)
 		goto out;
 	mem_sort(v, nv, sizeof(*v), cmp_bpiece);
 	/* Keep the pieces inside a free extent. Pieces that overlap (two

@@ -13,6 +13,7 @@
 #include <sys/statvfs.h>
 #include <unistd.h>
 #include "mem.h"
+#include "planner.h"
 #include "txn.h"
 
 #define OWNER_MAX_FILES 200000
@@ -284,8 +285,8 @@ uint64_t tx_check_free_at(const struct tx_check_index *ix, size_t i,
  * defrag, compact); hi or more when there is none. *taker: the earlier
  * step that puts data there, or SIZE_MAX. */
 static uint64_t first_busy(const struct tx_check_index *ix, size_t i,
-                           const struct rl_free_extent *fe, size_t n,
-                           uint64_t lo, uint64_t hi, size_t *taker)
+                           const struct pl_run *fe, size_t n, uint64_t lo,
+                           uint64_t hi, size_t *taker)
 {
 	uint64_t pos = lo, e2, fend;
 	size_t q = 0;
@@ -304,21 +305,14 @@ static uint64_t first_busy(const struct tx_check_index *ix, size_t i,
 	return pos;
 }
 
-/* The free extents of the volume under the plan's targets, read once
- * (GETFSMAP, clipped to [lo, hi)): a piece looks up its own. */
-struct check_map {
-	struct rl_free_extent *v;
-	size_t n;
-};
-
 /* Target piece t of step i: 0 free, else 1 or -errno with c filled. */
 static int check_piece(const struct tx_check_index *ix, size_t i,
                        const struct rl_extent *t, const struct rl_fs_info *fs,
-                       const struct check_map *map, struct tx_check *c)
+                       const struct pl_freemap *map, struct tx_check *c)
 {
-	const struct rl_free_extent *fe;
+	const struct pl_run *fe;
 	uint64_t lo = t->physical, hi = lo + t->length, pos;
-	size_t taker, n, a = 0, b = map->n;
+	size_t taker, n, a;
 
 	c->lo = lo;
 	c->hi = hi;
@@ -330,14 +324,8 @@ static int check_piece(const struct tx_check_index *ix, size_t i,
 	/* the free extents that end above lo, up to the first at or above
 	 * hi (a target of a compaction can span hundreds: small gaps
 	 * between pieces earlier steps move) */
-	while (a < b) {
-		size_t mid = a + (b - a) / 2;
-		if (map->v[mid].start + map->v[mid].len <= lo)
-			a = mid + 1;
-		else
-			b = mid;
-	}
-	fe = map->v + a;
+	a = pl_fm_first(map, lo);
+	fe = map->r + a;
 	for (n = 0; a + n < map->n && fe[n].start < hi; n++)
 		;
 	pos = first_busy(ix, i, fe, n, lo, hi, &taker);
@@ -424,9 +412,14 @@ int tx_check_targets(const struct tx_plan *p, struct rl_fs_info *fs,
 		return r;
 	}
 	/* the free map under all targets at once: one walk, not one per
-	 * piece (7,205 of them in a whole-volume compaction) */
-	struct check_map map = {0};
+	 * piece (7,205 of them in a whole-volume compaction); each piece
+	 * looks up its own free runs in it */
+	struct pl_freemap map;
+	struct rl_free_extent *fe = NULL;
+	size_t nfe = 0;
 	uint64_t lo = UINT64_MAX, hi = 0;
+
+	pl_fm_init(&map);
 	for (size_t i = 0; i < p->nsteps; i++)
 		for (size_t k = 0; k < p->steps[i].range.ntarget; k++) {
 			const struct rl_extent *t =
@@ -441,17 +434,24 @@ int tx_check_targets(const struct tx_plan *p, struct rl_fs_info *fs,
 	if (hi > fs->size)
 		hi = fs->size; /* a piece beyond the end is said as such */
 	if (lo < hi &&
-	    (r = rl_free_list(fs->mountpoint, lo, hi, &map.v, &map.n)) < 0) {
+	    (r = rl_free_list(fs->mountpoint, lo, hi, &fe, &nfe)) < 0) {
 		tx_check_index_free(ix);
 		out->kind = TX_CHECK_NO_MAP;
 		out->err = r;
 		return r;
 	}
+	for (size_t k = 0; r == 0 && k < nfe; k++) /* in order: appended */
+		r = pl_fm_give(&map, fe[k].start, fe[k].len);
+	free(fe);
+	if (r < 0) {
+		out->kind = TX_CHECK_NO_MAP;
+		out->err = r;
+	}
 	for (size_t i = 0; r == 0 && i < p->nsteps; i++)
 		for (size_t k = 0; r == 0 && k < p->steps[i].range.ntarget; k++)
 			r = check_piece(ix, i, &p->steps[i].range.target[k], fs,
 			                &map, out);
-	free(map.v);
+	pl_fm_free(&map);
 	tx_check_index_free(ix);
 	return r;
 }

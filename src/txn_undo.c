@@ -9,21 +9,6 @@
 
 #define FIT_WINDOW (1ull << 20) /* the first window around the old place */
 
-/* The index of the first free run ending after x. */
-static size_t fm_first(const struct pl_freemap *fm, uint64_t x)
-{
-	size_t lo = 0, hi = fm->n;
-
-	while (lo < hi) {
-		size_t mid = lo + (hi - lo) / 2;
-		if (fm->r[mid].start + fm->r[mid].len <= x)
-			lo = mid + 1;
-		else
-			hi = mid;
-	}
-	return lo;
-}
-
 /* The free runs of [start, start+len) taken out of fm; appended to
  * *saved (when saved is not NULL) so they can be given back. */
 static int fm_take_free(struct pl_freemap *fm, uint64_t start, uint64_t len,
@@ -32,7 +17,7 @@ static int fm_take_free(struct pl_freemap *fm, uint64_t start, uint64_t len,
 	uint64_t end = start + len;
 
 	for (;;) {
-		size_t i = fm_first(fm, start);
+		size_t i = pl_fm_first(fm, start);
 		uint64_t a, b;
 		int r;
 
@@ -60,7 +45,7 @@ static int fm_take_free(struct pl_freemap *fm, uint64_t start, uint64_t len,
 static uint64_t fm_free_from(const struct pl_freemap *fm, uint64_t x,
                              uint64_t len)
 {
-	size_t i = fm_first(fm, x);
+	size_t i = pl_fm_first(fm, x);
 	uint64_t e;
 
 	if (i >= fm->n || fm->r[i].start > x)
@@ -73,7 +58,7 @@ static uint64_t fm_free_from(const struct pl_freemap *fm, uint64_t x,
 static uint64_t fm_busy_from(const struct pl_freemap *fm, uint64_t x,
                              uint64_t len)
 {
-	size_t i = fm_first(fm, x);
+	size_t i = pl_fm_first(fm, x);
 
 	if (i >= fm->n || fm->r[i].start >= x + len)
 		return len;

@@ -349,6 +349,14 @@ test_recursive_xfs() {
 			fail "recursive, nothing to do: not the plan of a whole scan: $fast / $full"
 		grep -q "files of the volume have one extent or none (XFS bulkstat)" <<<"$fast" ||
 			fail "recursive, nothing to do: no bulkstat note: $fast"
+		# and no directory of the volume was read
+		if command -v strace >/dev/null; then
+			strace -f -y -e trace=getdents64 -o "$VOL_DIR/getdents" \
+				"$RELAYOUT" -e "defrag --recursive --dry-run $d" "$M" >/dev/null 2>&1 ||
+				fail "recursive, nothing to do, under strace"
+			! grep -qF "<$M" "$VOL_DIR/getdents" ||
+				fail "recursive, nothing to do: directories read: $(grep -F "<$M" "$VOL_DIR/getdents" | head -2)"
+		fi
 		out=$(R -e "defrag --recursive $d; frag" "$M" 2>&1) || fail "recursive, nothing to do: $out"
 		grep -q "^nothing to do" <<<"$out" || fail "recursive, nothing to do: $out"
 		out=$(R --json -e "defrag --recursive $d; frag" "$M" 2>&1) || fail "recursive, nothing to do: $out"
