@@ -343,6 +343,12 @@ struct piece {
 	uint64_t goal, len;
 	int stage;     /* staging file, or -1 */
 	uint64_t soff; /* where the piece sits in it */
+	/* A written block that stays shared with a file while the
+	 * placement runs (the anchor: of stage at offset 0, or the session's
+	 * anchor of the AG), or src -1: the donor's own blocks for a swap
+	 * are cloned from it (shift_and_swap). */
+	int src;
+	uint64_t src_off;
 };
 
 static void drop_stage(struct piece *p)
@@ -482,6 +488,7 @@ static int stage_piece(int fd, int rootfd, struct piece *p, uint64_t ag_start,
 	if (p->stage < 0)
 		return p->stage;
 	p->soff = 0;
+	p->src = -1;
 	ret = anchor_stage(rootfd, p->stage, ag_start, p->goal,
 	                   ag_start + (uint64_t)geo->agblocks * geo->blocksize,
 	                   geo->blocksize, &anchor, known,
@@ -497,11 +504,17 @@ static int stage_piece(int fd, int rootfd, struct piece *p, uint64_t ag_start,
 		                &p->stage, &p->soff, rep, known);
 		if (ret < 0)
 			return ret;
+		if (known && known->have) {
+			p->src = known->fd;
+			p->src_off = known->off;
+		}
 		return zero ? zero_fill(p->stage, p->soff, p->len) : 0;
 	}
 	rep->alloc_calls++;
 	if (ret < 0)
 		return ret;
+	p->src = p->stage; /* the anchor, a clone: at offset 0 */
+	p->src_off = 0;
 	p->soff = p->goal - anchor;
 	if (fallocate(p->stage, 0, (off_t)p->soff, (off_t)p->len) < 0)
 		return RL_NEG_ERRNO();
@@ -518,8 +531,39 @@ static int stage_piece(int fd, int rootfd, struct piece *p, uint64_t ag_start,
 
 static int shift_and_swap(int fd, int stage, uint64_t tl, uint64_t off,
                           uint64_t goal, uint64_t len, uint64_t size,
-                          uint32_t bs, int n);
+                          uint32_t bs, int n, bool own_made);
 static void match_owner(int stage, int fd);
+
+/* The donor's own blocks for a swap (shift_and_swap: n one-block extents,
+ * one every other block from off) as clones of the block at src_off of
+ * src, a block some other file keeps. Allocated ones would go where XFS
+ * puts a new file's first blocks -- next to the target just placed, the
+ * next target of a compaction -- and, freed with the staging file after
+ * the swap, stay busy until the log commits: the next placement there
+ * missed and settled (174 log forces in a compaction of 3,055 steps).
+ * Clones free nothing when the staging file drops them. true when made;
+ * false (nothing cloned) when a clone fails: allocated then. */
+static bool own_blocks_cloned(int fd, uint64_t off, uint32_t bs, int n, int src,
+                              uint64_t src_off)
+{
+	for (int k = 0; src >= 0 && k < n; k++) {
+		struct file_clone_range r = {
+		    .src_fd = src,
+		    .src_offset = src_off,
+		    .src_length = bs,
+		    .dest_offset = off + 2 * (uint64_t)k * bs,
+		};
+		if (ioctl(fd, FICLONERANGE, &r) < 0) {
+			if (k > 0)
+				fallocate(fd,
+				          FALLOC_FL_PUNCH_HOLE |
+				              FALLOC_FL_KEEP_SIZE,
+				          (off_t)off, (off_t)(2 * k * bs));
+			return false;
+		}
+	}
+	return src >= 0;
+}
 
 /* One attempt at placing all pieces and moving them into fd. */
 static int64_t place_once(int fd, int rootfd, uint64_t off, uint64_t goal,
@@ -557,6 +601,8 @@ static int64_t place_once(int fd, int rootfd, uint64_t off, uint64_t goal,
 		 * written twice). Only the target may stay in it: the
 		 * anchor (a clone) goes. */
 		const int punch = FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE;
+		bool own = own_blocks_cloned(fd, off, g->blocksize, n,
+		                             pc[0].src, pc[0].src_off);
 
 		if (pc[0].soff &&
 		    fallocate(pc[0].stage, punch, 0, (off_t)pc[0].soff) < 0)
@@ -565,7 +611,7 @@ static int64_t place_once(int fd, int rootfd, uint64_t off, uint64_t goal,
 			match_owner(pc[0].stage, fd);
 			ret = shift_and_swap(fd, pc[0].stage, pc[0].soff, off,
 			                     goal, pc[0].len, swap_size,
-			                     g->blocksize, n);
+			                     g->blocksize, n, own);
 		}
 		drop_stage(&pc[0]);
 		return ret;
@@ -1082,11 +1128,12 @@ static int holds_own_blocks(int fd, uint64_t off, uint32_t bs, int n)
  * target it must hold at least as many extents as the staging file (n,
  * which holds only the target): it gets n blocks of its own first, one
  * every other block from off (separate extents), which go to the staging
- * file in the swap and are dropped with it. A target too short for them
- * (2n - 1 blocks): -EOPNOTSUPP. */
+ * file in the swap and are dropped with it (own_made: the caller gave
+ * them already, as clones: own_blocks_cloned). A target too short for
+ * them (2n - 1 blocks): -EOPNOTSUPP. */
 static int shift_and_swap(int fd, int stage, uint64_t tl, uint64_t off,
                           uint64_t goal, uint64_t len, uint64_t size,
-                          uint32_t bs, int n)
+                          uint32_t bs, int n, bool own_made)
 {
 	struct stat st;
 	int ret;
@@ -1108,7 +1155,7 @@ static int shift_and_swap(int fd, int stage, uint64_t tl, uint64_t off,
 		return -EOPNOTSUPP;
 	if ((uint64_t)st.st_size != size && ftruncate(fd, (off_t)size) < 0)
 		return RL_NEG_ERRNO();
-	for (int k = 0; k < n; k++)
+	for (int k = 0; !own_made && k < n; k++)
 		if (fallocate(fd, FALLOC_FL_KEEP_SIZE,
 		              (off_t)(off + 2 * (uint64_t)k * bs),
 		              (off_t)bs) < 0)
@@ -1218,7 +1265,7 @@ static int place_swap(int fd, int rootfd, uint64_t off, uint64_t goal,
 		ret = rl_extent_count(stage, 0, 0);
 		if (ret >= 0)
 			ret = shift_and_swap(fd, stage, tl, off, goal, len,
-			                     size, g->blocksize, ret);
+			                     size, g->blocksize, ret, false);
 		close(stage);
 	}
 	return ret;

@@ -351,7 +351,7 @@ test_recursive_xfs() {
 			fail "recursive, nothing to do: no bulkstat note: $fast"
 		# and no directory of the volume was read
 		if command -v strace >/dev/null; then
-			strace -f -y -e trace=getdents64 -o "$VOL_DIR/getdents" \
+			vol_strace -f -y -e trace=getdents64 -o "$VOL_DIR/getdents" -- \
 				"$RELAYOUT" -e "defrag --recursive --dry-run $d" "$M" >/dev/null 2>&1 ||
 				fail "recursive, nothing to do, under strace"
 			! grep -qF "<$M" "$VOL_DIR/getdents" ||

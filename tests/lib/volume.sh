@@ -103,6 +103,19 @@ fails_unless() {
 	fi
 }
 
+# vol_strace ARGS... -- CMD...: strace ARGS CMD. LeakSanitizer cannot run
+# under ptrace (it stops the process it checks): a sanitizer build traced here
+# runs without leak checking, which the untraced runs of the suite still do.
+vol_strace() {
+	local args=()
+	while [ $# -gt 0 ] && [ "$1" != "--" ]; do
+		args+=("$1")
+		shift
+	done
+	shift
+	ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}detect_leaks=0" strace "${args[@]}" "$@"
+}
+
 vol_require_root() {
 	[ "$(id -u)" = 0 ] || vol_skip "needs root (loop devices, mount)"
 	[ -e /dev/loop-control ] || vol_skip "no /dev/loop-control"
