@@ -79,28 +79,47 @@ outside() {
 		if (p + n > e) { k = p < e ? e - p : 0; print l + k, p + k, n - k } }'
 }
 
+# bytes SIZE: "472.0 KiB" -> 483430 (at most what it names, rounded)
+bytes() {
+	awk '{ m = 1; u = $2
+		if (u == "KiB") m = 1024; else if (u == "MiB") m = 1048576
+		else if (u == "GiB") m = 1073741824
+		printf "%d\n", ($1 + (m > 1 ? 0.05 : 0)) * m }' <<<"$1"
+}
+
 # check_promise S E REPORT WHAT OUT: the region's free space (relayout
-# free, GETFSMAP) starts at F, the first free block not kept free and not
-# a target the placement missed (OUT: the command's output), and no file
-# data lies in [F, E) outside the ranges the report lists as staying.
+# free, GETFSMAP) starts at F, and no file data lies in [F, E) outside the
+# ranges the report lists as staying. F: the first free block not kept
+# free and not a target the placement missed (OUT: the command's output),
+# past the runs below the plan's boundary that its last "after:" line
+# says stay free ("N free below it": ranges too small for any other, left
+# whole above the boundary, where in parts their files would have needed
+# a tree block the filesystem places anywhere): as long as the free bytes
+# before a run are at most N, the run may be F.
 # REPORT: the report of a dry run after the apply (it names what stays
 # above its boundary, which is at or below F).
 check_promise() {
-	local s=$1 e=$2 rep=$3 what=$4 free f bad runs misses
+	local s=$1 e=$2 rep=$3 what=$4 free f bad runs misses below keptb
 	R --json -e "compact $s $e --dry-run" "$VOL_MNT" | jq -r '.report[]' >"$rep" ||
 		fail "$what: the dry run after it"
 	free=$(R --json -e "free $s $e" "$VOL_MNT")
 	listed "kept free:" "$rep" >"$VOL_DIR/kept"
 	listed "stays:" "$rep" >"$VOL_DIR/stays"
+	keptb=$(awk '{ s += $2 - $1 } END { print s + 0 }' "$VOL_DIR/kept")
 	# and targets the placement missed (target busy, ENOSPC: --retry
 	# planned around them)
 	grep "failed: allocate [0-9]* bytes at 0x" "$5" | grep -o "allocate [0-9]* bytes at 0x[0-9a-f]*" |
 		while read -r _ n _ _ a; do echo $((a)) $((a + n)); done >>"$VOL_DIR/kept"
+	below=$(grep "^after: .* free below it" "$5" | tail -1 | sed -n 's/.*; \(.*\) free below it.*/\1/p')
+	below=$(($(bytes "${below:-0 B}") - keptb)) # (kept free is below too)
 	f=$(jq -r '.extents[] | "\(.start) \(.start + .length)"' <<<"$free" |
-		awk 'FILENAME == ARGV[1] { ka[++k] = $1; kb[k] = $2; next }
+		awk -v Z="$below" 'FILENAME == ARGV[1] { ka[++k] = $1; kb[k] = $2; next }
 			{ inkept = 0
 			  for (i = 1; i <= k; i++) if ($1 >= ka[i] && $2 <= kb[i]) inkept = 1
-			  if (!inkept) { print $1; exit } }' "$VOL_DIR/kept" -)
+			  if (inkept) next
+			  if (cum <= Z) f = $1
+			  cum += $2 - $1
+			  if (cum > Z) { print f; exit } }' "$VOL_DIR/kept" -)
 	[ -n "$f" ] || { fail "$what: no free space in the region"; return; }
 	runs=$(jq '.extents | length' <<<"$free")
 	# every data run in [F, E) must lie inside a listed range
@@ -111,7 +130,7 @@ check_promise() {
 			if (!ok) print }' "$VOL_DIR/stays" - | head -5)
 	[ -z "$bad" ] || fail "$what: data above the first free block $f not listed as staying: $bad"
 	misses=$(grep -c "failed: allocate [0-9]* bytes at 0x" "$5")
-	note "$what: free space of the region from $f to its end in $runs run(s), $(wc -l <"$VOL_DIR/stays") listed ranges that stay, $misses missed target(s) planned around"
+	note "$what: free space of the region from $f to its end in $runs run(s), $(wc -l <"$VOL_DIR/stays") listed ranges that stay, $misses missed target(s) planned around, $below bytes said to stay free below the boundary"
 }
 
 # check_runs_said OUT E WHAT: a compaction checks its promise itself
