@@ -29,8 +29,9 @@
 	{"dry-run", NULL, "print the plan and the report; change nothing"},    \
 	    {"retry", "N",                                                     \
 	     "after a missed placement, or a target found in use when the "    \
-	     "plan is checked, plan again around it (from the free space "     \
-	     "read again), up to N times (default: 3; group: 0)"},             \
+	     "plan is checked (those steps are left out, the others run), "    \
+	     "plan again around it (from the free space read again), up to "   \
+	     "N times (default: 3; group: 0)"},                                \
 	    {"rate", "MB/s", "throttle the data moved to MB/s (MiB/s)"},       \
 	    {"io-priority", "idle|normal",                                     \
 	     "I/O priority of the moves (default idle)"},                      \
@@ -614,6 +615,27 @@ static enum cmd_status plan_finish(struct rl_session *s,
 			 * when the next plan is checked) */
 			(void)session_exclude_range(
 			    &s->plan_excl, &s->nplan_excl, busy[0], busy[1]);
+		/* A writer took some targets since the plan: the other
+		 * steps run, those (and the ones that need what they
+		 * would free) are planned again after them. A few
+		 * rounds: what the check finds last time it looks. */
+		for (int k = 0;
+		     k < 3 && r == 1 && s->plan_drop_ok && busy[1] > busy[0];
+		     k++) {
+			ssize_t nd = session_drop_busy(s, p);
+
+			if (nd <= 0)
+				break;
+			s->plan_left_out += (size_t)nd;
+			fprintf(
+			    s->err,
+			    "relayout: %s: %zd step%s left out: %s; planned "
+			    "again after the %zu other%s\n",
+			    c->def->name, nd, nd == 1 ? "" : "s", why,
+			    p->nsteps, p->nsteps == 1 ? "" : "s");
+			r = session_check_targets_busy(s, p, why, sizeof(why),
+			                               busy);
+		}
 		if (r != 0) {
 			session_error(s,
 			              "%s (the layout changed since the scan? "
@@ -628,6 +650,16 @@ static enum cmd_status plan_finish(struct rl_session *s,
 	st = session_apply_plan(s, c, p, jdir);
 	if (st != CMD_OK)
 		plan_note_missed(s, p);
+	if (st != CMD_OK && s->last_err == -ESTALE &&
+	    s->last_steps_done < p->nsteps) {
+		uint64_t *v = realloc(s->plan_changed,
+		                      (s->nplan_changed + 1) * sizeof(*v));
+		if (v) {
+			v[s->nplan_changed++] =
+			    p->steps[s->last_steps_done].range.ino;
+			s->plan_changed = v;
+		}
+	}
 	if (pr->ctx.has_min && !s->json && !s->plan_mode) {
 		uint64_t done = 0;
 		char m[32];
@@ -639,7 +671,8 @@ static enum cmd_status plan_finish(struct rl_session *s,
 		print_min(s, done, pr->ctx.min_bytes);
 		fprintf(s->out, "\n");
 	}
-	if (st == CMD_OK && !s->plan_mode && s->last_steps_done == p->nsteps)
+	if (st == CMD_OK && !s->plan_mode && s->last_steps_done == p->nsteps &&
+	    !s->plan_left_out)
 		check_runs(s, c, &pr->ctx);
 	return st;
 }
@@ -842,21 +875,61 @@ static enum cmd_status run(struct rl_session *s, const struct cmd_call *c,
 		session_error(s, "--retry '%s': a count 0..100", v);
 		return CMD_USAGE;
 	}
+	s->plan_drop_ok = k != PK_GROUP;
 	for (uint64_t round = 0;; round++) {
 		nexcl = s->nplan_excl;
+		s->plan_left_out = 0;
+		s->last_err = 0;
 		st = do_plan_cmd(s, c, k);
-		if (st != CMD_FAIL || round >= retries ||
-		    s->nplan_excl == nexcl || cmd_has_opt(c, "dry-run", NULL))
+		/* a file changed between the plan and its step (a writer):
+		 * the next round leaves it where it is (plan_file_busy) */
+		bool changed =
+		    st == CMD_FAIL && s->last_err == -ESTALE && s->plan_drop_ok;
+		if (round >= retries || cmd_has_opt(c, "dry-run", NULL) ||
+		    (st == CMD_OK && !s->plan_left_out) ||
+		    (st == CMD_FAIL && s->nplan_excl == nexcl && !changed) ||
+		    (st != CMD_OK && st != CMD_FAIL))
 			break;
-		fprintf(s->err,
-		        "relayout: %s: a target was missed or in use: "
-		        "planning again around it (retry %" PRIu64
-		        " of %" PRIu64 ")\n",
-		        c->def->name, round + 1, retries);
+		if (st == CMD_OK)
+			fprintf(s->err,
+			        "relayout: %s: planning again for the %zu "
+			        "step%s left out (retry %" PRIu64 " of %" PRIu64
+			        ")\n",
+			        c->def->name, s->plan_left_out,
+			        s->plan_left_out == 1 ? "" : "s", round + 1,
+			        retries);
+		else if (changed && s->nplan_excl == nexcl)
+			fprintf(
+			    s->err,
+			    "relayout: %s: a file changed during the apply: "
+			    "planning again without it (retry "
+			    "%" PRIu64 " of %" PRIu64 ")\n",
+			    c->def->name, round + 1, retries);
+		else
+			fprintf(s->err,
+			        "relayout: %s: a target was missed or in use: "
+			        "planning again around it (retry %" PRIu64
+			        " of %" PRIu64 ")\n",
+			        c->def->name, round + 1, retries);
 		/* the donors it held are free again; the filesystem's own
 		 * allocations of the apply are seen */
 		session_settle_replan(s);
 	}
+	if (st == CMD_OK && s->plan_left_out) {
+		session_error(s,
+		              "%zu step%s left out: their targets were taken "
+		              "since the plan in every round (a writer "
+		              "allocating there); the rest is applied: run it "
+		              "again, or with a larger --retry",
+		              s->plan_left_out,
+		              s->plan_left_out == 1 ? "" : "s");
+		st = CMD_FAIL;
+	}
+	s->plan_drop_ok = false;
+	s->plan_left_out = 0;
+	free(s->plan_changed);
+	s->plan_changed = NULL;
+	s->nplan_changed = 0;
 	free(s->plan_excl);
 	s->plan_excl = NULL;
 	s->nplan_excl = 0;

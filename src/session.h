@@ -91,6 +91,15 @@ struct rl_session {
 	 * (--retry): [start, end) pairs the planner avoids. */
 	uint64_t *plan_excl;
 	size_t nplan_excl;
+	/* This command may leave out steps whose targets were taken since
+	 * its plan (not group: it promises exact places), and how many the
+	 * last plan left out (planned again in the next round). */
+	bool plan_drop_ok;
+	size_t plan_left_out;
+	/* Inodes whose step found them changed since the plan (a writer):
+	 * the command's later rounds leave them where they are. */
+	uint64_t *plan_changed;
+	size_t nplan_changed;
 	/* The last search (find, src/cmd_model.c): its pattern, the files
 	 * that match in the order of their first block, the current one
 	 * (index into ids), the model they were found in (another one, after

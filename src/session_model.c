@@ -429,7 +429,13 @@ static const char *plan_file_busy(void *arg, uint32_t id)
 	const struct lm_file *f = lm_file(h->m, id);
 	enum busy_kind k;
 
-	if (!f || busy_load(&h->busy) < 0)
+	if (!f)
+		return NULL;
+	for (size_t i = 0; i < h->s->nplan_changed; i++)
+		if (h->s->plan_changed[i] == f->ino)
+			return "changed while this command ran (a writer): "
+			       "left for a later run";
+	if (busy_load(&h->busy) < 0)
 		return NULL;
 	k = busy_find(&h->busy, h->s->fs.st_dev, (ino_t)f->ino);
 	return k == BUSY_NONE ? NULL : busy_reason(k);

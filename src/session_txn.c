@@ -809,11 +809,15 @@ enum cmd_status session_apply_now(struct rl_session *s,
 	if (r < 0 && res.status == JR_ST_STOPPED && tx_cancelled() &&
 	    !s->stop_signal)
 		s->stop_signal = SIGINT;
-	if (model_follows(s) && s->refresh_at_end)
+	if (model_follows(s) && s->refresh_at_end) {
 		/* the steps done, and the one a failure or stop ended */
 		for (size_t i = 0; i < p->nsteps && i <= res.steps_done; i++)
 			if (i < res.steps_done || r < 0)
 				model_refresh_step(&hooks, i, -1);
+	} else if (model_follows(s) && r < 0 && res.steps_done < p->nsteps)
+		/* the file a failure ended on (changed meanwhile: a plan
+		 * made again sees it as it is now) */
+		model_refresh_step(&hooks, res.steps_done, -1);
 	if (model_follows(s))
 		model_settle(&hooks);
 	free(hooks.unsettled);
@@ -915,6 +919,28 @@ void session_settle_replan(struct rl_session *s)
 	session_settle(s);
 	if (model_follows(s))
 		(void)tx_model_refresh_free_all(s->model, s->fs.mountpoint);
+}
+
+ssize_t session_drop_busy(struct rl_session *s, struct tx_plan *p)
+{
+	bool *drop = calloc(p->nsteps + 1, sizeof(*drop));
+	bool *busy = calloc(p->nsteps + 1, sizeof(*busy));
+	ssize_t n =
+	    drop && busy ? tx_check_busy_steps(p, &s->fs, drop, busy) : -ENOMEM;
+
+	if (n > 0 && (size_t)n < p->nsteps) {
+		for (size_t i = 0; i < p->nsteps; i++)
+			if (busy[i])
+				(void)session_exclude_targets(&s->plan_excl,
+				                              &s->nplan_excl,
+				                              &p->steps[i]);
+		tx_plan_drop(p, drop);
+	} else if (n > 0) {
+		n = 0; /* all of them: nothing left to run */
+	}
+	free(drop);
+	free(busy);
+	return n;
 }
 
 int session_exclude_range(uint64_t **excl, size_t *n, uint64_t lo, uint64_t hi)

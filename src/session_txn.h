@@ -9,6 +9,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 #include "commands.h"
 
 struct rl_session;
@@ -23,6 +24,13 @@ int session_exclude_targets(uint64_t **excl, size_t *n,
                             const struct tx_step *st);
 /* Append [lo, hi) to them. 0 or -ENOMEM. */
 int session_exclude_range(uint64_t **excl, size_t *n, uint64_t lo, uint64_t hi);
+/* Plan p failed its check with a target in use since it was made (a
+ * writer allocated there): leave out the steps whose targets are in use
+ * and the later ones that need what those would have freed
+ * (tx_check_busy_steps); the targets in use are avoided (s->plan_excl)
+ * when the command plans again. How many were left out (0: none, or all
+ * of them: p unchanged), or -errno. */
+ssize_t session_drop_busy(struct rl_session *s, struct tx_plan *p);
 
 /* Wait until what was freed moments ago is free in the space map (XFS
  * frees closed unlinked files, e.g. donors held ahead, in the

@@ -49,6 +49,21 @@ void tx_plan_free(struct tx_plan *p)
 	memset(p, 0, sizeof(*p));
 }
 
+void tx_plan_drop(struct tx_plan *p, const bool *drop)
+{
+	size_t w = 0;
+
+	for (size_t i = 0; i < p->nsteps; i++) {
+		if (drop[i]) {
+			p->total -= p->steps[i].bytes;
+			tx_step_clear(&p->steps[i]);
+			continue;
+		}
+		p->steps[w++] = p->steps[i];
+	}
+	p->nsteps = w;
+}
+
 int tx_plan_add(struct tx_plan *p, struct tx_step *st)
 {
 	if (mem_grow(&p->steps, &p->steps_cap, p->nsteps + 1,

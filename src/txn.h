@@ -130,6 +130,9 @@ struct tx_result {
 
 void tx_plan_init(struct tx_plan *p);
 void tx_plan_free(struct tx_plan *p);
+/* Remove the steps i of p with drop[i] set (p->nsteps entries); the
+ * others keep their order. */
+void tx_plan_drop(struct tx_plan *p, const bool *drop);
 void tx_step_clear(struct tx_step *st);
 
 /* Append a step (its arrays are taken over by the plan). */

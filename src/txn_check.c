@@ -306,13 +306,35 @@ static uint64_t first_busy(const struct tx_check_index *ix, size_t i,
 }
 
 /* Target piece t of step i: 0 free, else 1 or -errno with c filled. */
+/* Where target piece t of step i is not free when the step runs (see
+ * first_busy; map: the free extents under the plan's targets now), or
+ * its end or beyond when it is; *fe, *n: the free extents of the piece. */
+static uint64_t piece_first_busy(const struct tx_check_index *ix, size_t i,
+                                 const struct rl_extent *t,
+                                 const struct pl_freemap *map,
+                                 const struct pl_run **fe, size_t *n,
+                                 size_t *taker)
+{
+	uint64_t lo = t->physical, hi = lo + t->length;
+	size_t a;
+
+	/* the free extents that end above lo, up to the first at or above
+	 * hi (a target of a compaction can span hundreds: small gaps
+	 * between pieces earlier steps move) */
+	a = pl_fm_first(map, lo);
+	*fe = map->r + a;
+	for (*n = 0; a + *n < map->n && (*fe)[*n].start < hi; (*n)++)
+		;
+	return first_busy(ix, i, *fe, *n, lo, hi, taker);
+}
+
 static int check_piece(const struct tx_check_index *ix, size_t i,
                        const struct rl_extent *t, const struct rl_fs_info *fs,
                        const struct pl_freemap *map, struct tx_check *c)
 {
 	const struct pl_run *fe;
 	uint64_t lo = t->physical, hi = lo + t->length, pos;
-	size_t taker, n, a;
+	size_t taker, n;
 
 	c->lo = lo;
 	c->hi = hi;
@@ -321,14 +343,7 @@ static int check_piece(const struct tx_check_index *ix, size_t i,
 		c->volume_size = fs->size;
 		return 1;
 	}
-	/* the free extents that end above lo, up to the first at or above
-	 * hi (a target of a compaction can span hundreds: small gaps
-	 * between pieces earlier steps move) */
-	a = pl_fm_first(map, lo);
-	fe = map->r + a;
-	for (n = 0; a + n < map->n && fe[n].start < hi; n++)
-		;
-	pos = first_busy(ix, i, fe, n, lo, hi, &taker);
+	pos = piece_first_busy(ix, i, t, map, &fe, &n, &taker);
 	if (pos >= hi)
 		return 0;
 	if (taker != SIZE_MAX) {
@@ -388,6 +403,9 @@ static void commit_volume(const char *mnt)
 	}
 }
 
+static int targets_map(const struct tx_plan *p, const struct rl_fs_info *fs,
+                       struct pl_freemap *map);
+
 int tx_check_targets(const struct tx_plan *p, struct rl_fs_info *fs,
                      struct tx_check *out)
 {
@@ -404,22 +422,40 @@ int tx_check_targets(const struct tx_plan *p, struct rl_fs_info *fs,
 		return 1;
 	}
 	struct tx_check_index *ix;
+	struct pl_freemap map;
 	int r = tx_check_index_build(p, &ix);
 
+	if (r == 0) {
+		r = targets_map(p, fs, &map);
+		if (r < 0)
+			tx_check_index_free(ix);
+	}
 	if (r < 0) {
 		out->kind = TX_CHECK_NO_MAP;
 		out->err = r;
 		return r;
 	}
-	/* the free map under all targets at once: one walk, not one per
-	 * piece (7,205 of them in a whole-volume compaction); each piece
-	 * looks up its own free runs in it */
-	struct pl_freemap map;
+	for (size_t i = 0; r == 0 && i < p->nsteps; i++)
+		for (size_t k = 0; r == 0 && k < p->steps[i].range.ntarget; k++)
+			r = check_piece(ix, i, &p->steps[i].range.target[k], fs,
+			                &map, out);
+	pl_fm_free(&map);
+	tx_check_index_free(ix);
+	return r;
+}
+
+/* The free extents under all of p's targets now, in one walk (not one
+ * per piece: 7,205 of them in a whole-volume compaction); each piece looks
+ * up its own free runs in it. 0 or -errno. */
+static int targets_map(const struct tx_plan *p, const struct rl_fs_info *fs,
+                       struct pl_freemap *map)
+{
 	struct rl_free_extent *fe = NULL;
 	size_t nfe = 0;
 	uint64_t lo = UINT64_MAX, hi = 0;
+	int r = 0;
 
-	pl_fm_init(&map);
+	pl_fm_init(map);
 	for (size_t i = 0; i < p->nsteps; i++)
 		for (size_t k = 0; k < p->steps[i].range.ntarget; k++) {
 			const struct rl_extent *t =
@@ -434,26 +470,81 @@ int tx_check_targets(const struct tx_plan *p, struct rl_fs_info *fs,
 	if (hi > fs->size)
 		hi = fs->size; /* a piece beyond the end is said as such */
 	if (lo < hi &&
-	    (r = rl_free_list(fs->mountpoint, lo, hi, &fe, &nfe)) < 0) {
+	    (r = rl_free_list(fs->mountpoint, lo, hi, &fe, &nfe)) < 0)
+		return r;
+	for (size_t k = 0; r == 0 && k < nfe; k++) /* in order: appended */
+		r = pl_fm_give(map, fe[k].start, fe[k].len);
+	free(fe);
+	if (r < 0)
+		pl_fm_free(map);
+	return r;
+}
+
+ssize_t tx_plan_dependents(const struct tx_plan *p, const bool *busy,
+                           bool *drop)
+{
+	struct pl_freemap gone; /* the old places of the steps left out */
+	ssize_t nd = 0;
+	int r = 0;
+
+	pl_fm_init(&gone);
+	for (size_t i = 0; r == 0 && i < p->nsteps; i++) {
+		const struct tx_step *st = &p->steps[i];
+
+		drop[i] = busy[i];
+		for (size_t k = 0; k < st->range.ntarget && !drop[i]; k++) {
+			const struct rl_extent *t = &st->range.target[k];
+			size_t g = pl_fm_first(&gone, t->physical);
+
+			drop[i] = t->length && g < gone.n &&
+			          gone.r[g].start < t->physical + t->length;
+		}
+		for (size_t k = 0; drop[i] && r == 0 && k < st->range.nbefore;
+		     k++)
+			r = pl_fm_give(&gone, st->range.before[k].physical,
+			               st->range.before[k].length);
+		nd += drop[i];
+	}
+	pl_fm_free(&gone);
+	return r < 0 ? r : nd;
+}
+
+ssize_t tx_check_busy_steps(const struct tx_plan *p,
+                            const struct rl_fs_info *fs, bool *drop, bool *busy)
+{
+	struct tx_check_index *ix;
+	struct pl_freemap map;
+	int r = tx_check_index_build(p, &ix);
+
+	if (r < 0)
+		return r;
+	r = targets_map(p, fs, &map);
+	if (r < 0) {
 		tx_check_index_free(ix);
-		out->kind = TX_CHECK_NO_MAP;
-		out->err = r;
 		return r;
 	}
-	for (size_t k = 0; r == 0 && k < nfe; k++) /* in order: appended */
-		r = pl_fm_give(&map, fe[k].start, fe[k].len);
-	free(fe);
-	if (r < 0) {
-		out->kind = TX_CHECK_NO_MAP;
-		out->err = r;
+	for (size_t i = 0; i < p->nsteps; i++) {
+		const struct tx_step *st = &p->steps[i];
+
+		busy[i] = false;
+		for (size_t k = 0; k < st->range.ntarget && !busy[i]; k++) {
+			const struct rl_extent *t = &st->range.target[k];
+			const struct pl_run *fe;
+			size_t n, taker;
+
+			if (t->length == 0 ||
+			    t->physical + t->length > fs->size)
+				continue;
+			/* in use, and not by a step of the plan */
+			busy[i] =
+			    piece_first_busy(ix, i, t, &map, &fe, &n, &taker) <
+			        t->physical + t->length &&
+			    taker == SIZE_MAX;
+		}
 	}
-	for (size_t i = 0; r == 0 && i < p->nsteps; i++)
-		for (size_t k = 0; r == 0 && k < p->steps[i].range.ntarget; k++)
-			r = check_piece(ix, i, &p->steps[i].range.target[k], fs,
-			                &map, out);
 	pl_fm_free(&map);
 	tx_check_index_free(ix);
-	return r;
+	return tx_plan_dependents(p, busy, drop);
 }
 
 void tx_check_fini(struct tx_check *c)

@@ -13,6 +13,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 #include "txn.h"
 
@@ -57,6 +58,21 @@ struct tx_check {
 int tx_check_targets(const struct tx_plan *p, struct rl_fs_info *fs,
                      struct tx_check *out);
 void tx_check_fini(struct tx_check *c);
+
+/* After tx_check_targets found a target in use: which steps of p to leave
+ * out so that the rest can run. busy[i]: a target piece of step i is in
+ * use now, not by a step of the plan (written meanwhile by someone else);
+ * drop[i]: busy, or a target piece overlaps the old place of an earlier
+ * step left out (which then stays taken). Both arrays have p->nsteps
+ * entries (the caller's). Returns how many to drop, or -errno. */
+ssize_t tx_check_busy_steps(const struct tx_plan *p,
+                            const struct rl_fs_info *fs, bool *drop,
+                            bool *busy);
+/* The pure part of it: drop[i] when busy[i], or when a target piece of
+ * step i overlaps the old place of an earlier step dropped. How many, or
+ * -ENOMEM. */
+ssize_t tx_plan_dependents(const struct tx_plan *p, const bool *busy,
+                           bool *drop);
 
 /* What tx_check_targets asks of the plan for each byte of a target (pure;
  * here for the unit tests): an index of the plan's pieces, and whether

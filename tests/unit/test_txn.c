@@ -694,10 +694,62 @@ static void test_check_free_at(void **state)
 	}
 }
 
+/* A step with one target piece and one old place (bytes). */
+static void add_step(struct tx_plan *p, uint64_t tgt, uint64_t before,
+                     uint64_t len)
+{
+	struct tx_step st = {0};
+
+	st.range.path = strdup("/m/f");
+	st.range.target = calloc(1, sizeof(struct rl_extent));
+	st.range.before = calloc(1, sizeof(struct rl_extent));
+	assert_non_null(st.range.path);
+	assert_non_null(st.range.target);
+	assert_non_null(st.range.before);
+	st.range.target[0] = (struct rl_extent){.physical = tgt, .length = len};
+	st.range.before[0] =
+	    (struct rl_extent){.physical = before, .length = len};
+	st.range.ntarget = st.range.nbefore = 1;
+	st.range.length = len;
+	st.bytes = len;
+	assert_int_equal(tx_plan_add(p, &st), 0);
+}
+
+/* Steps whose targets were taken since the plan are left out, and with
+ * them the later steps that move into what those would have freed (a
+ * compaction's window), transitively; the others keep their order. */
+static void test_plan_dependents(void **state)
+{
+	struct tx_plan p;
+	bool busy[6] = {false, true, false, false, false, false}, drop[6];
+
+	(void)state;
+	tx_plan_init(&p);
+	add_step(&p, 0, 100 << 12, 4 << 12);         /* 0: free space */
+	add_step(&p, 8 << 12, 40 << 12, 4 << 12);    /* 1: taken meanwhile */
+	add_step(&p, 42 << 12, 60 << 12, 4 << 12);   /* 2: into 1's old place */
+	add_step(&p, 61 << 12, 80 << 12, 2 << 12);   /* 3: into 2's */
+	add_step(&p, 20 << 12, 120 << 12, 4 << 12);  /* 4: free space */
+	add_step(&p, 100 << 12, 140 << 12, 4 << 12); /* 5: into 0's */
+	assert_int_equal(tx_plan_dependents(&p, busy, drop), 3);
+	assert_false(drop[0]);
+	assert_true(drop[1] && drop[2] && drop[3]);
+	assert_false(drop[4]);
+	assert_false(drop[5]);
+	tx_plan_drop(&p, drop);
+	assert_int_equal(p.nsteps, 3);
+	assert_int_equal(p.steps[0].range.target[0].physical, 0);
+	assert_int_equal(p.steps[1].range.target[0].physical, 20 << 12);
+	assert_int_equal(p.steps[2].range.target[0].physical, 100 << 12);
+	assert_int_equal(p.total, 12 << 12);
+	tx_plan_free(&p);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_check_free_at),
+	    cmocka_unit_test(test_plan_dependents),
 	    cmocka_unit_test(test_error_words),
 	    cmocka_unit_test(test_normalize),
 	    cmocka_unit_test(test_predict),
