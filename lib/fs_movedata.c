@@ -170,10 +170,13 @@ static int load_runs(int fd, uint64_t lo, uint64_t hi, uint64_t shift,
 
 		if (b <= lo + shift || a >= hi + shift)
 			continue;
-		if (ext[i].flags & MD_BAD_FLAGS)
-			ret = -EOPNOTSUPP;
-		else if (ext[i].flags & RL_EXT_DELALLOC)
+		/* (delalloc first: FIEMAP flags it unknown too; a writer
+		 * between the flush and the look was said as "operation not
+		 * supported" under load) */
+		if (ext[i].flags & RL_EXT_DELALLOC)
 			ret = -EBUSY; /* written since the FIEMAP's flush */
+		else if (ext[i].flags & MD_BAD_FLAGS)
+			ret = -EOPNOTSUPP;
 		else if (check_shared && (ext[i].flags & RL_EXT_SHARED))
 			ret = -RL_E_SHARED;
 		if (ret)
