@@ -31,7 +31,8 @@
 	     "after a missed placement, or a target found in use when the "    \
 	     "plan is checked (those steps are left out, the others run), "    \
 	     "plan again around it (from the free space read again), up to "   \
-	     "N times (default: 3; group: 0)"},                                \
+	     "N times (default: 3; group: 0); rounds that applied steps do "   \
+	     "not count (at most 16 of them)"},                                \
 	    {"rate", "MB/s", "throttle the data moved to MB/s (MiB/s)"},       \
 	    {"io-priority", "idle|normal",                                     \
 	     "I/O priority of the moves (default idle)"},                      \
@@ -860,6 +861,10 @@ static enum cmd_status do_plan_cmd(struct rl_session *s,
  * shrink: by default it plans again around it this many times. A group
  * promises exact places: only with --retry. */
 #define PLAN_RETRIES_DEFAULT 3
+/* Rounds that applied steps do not count as retries (a volume in use: a
+ * writer keeps taking targets, each round moves part of the rest), up to
+ * this many beyond the retries. */
+#define PLAN_PROGRESS_ROUNDS 16
 
 /* --retry N: after a step whose placement missed (the plan stops there,
  * earlier steps stay), plan again from the layout now, avoiding the
@@ -878,41 +883,54 @@ static enum cmd_status run(struct rl_session *s, const struct cmd_call *c,
 		return CMD_USAGE;
 	}
 	s->plan_drop_ok = k != PK_GROUP;
-	for (uint64_t round = 0;; round++) {
+	for (uint64_t round = 0, used = 0;; round++) {
+		char when[64];
+
 		nexcl = s->nplan_excl;
 		s->plan_left_out = 0;
 		s->last_err = 0;
+		s->last_steps_done = 0;
 		st = do_plan_cmd(s, c, k);
+		/* steps applied this round: the next is no retry */
+		bool progress = s->last_steps_done > 0 && s->plan_drop_ok;
 		/* a file changed between the plan and its step (a writer):
 		 * the next round leaves it where it is (plan_file_busy) */
 		bool changed =
 		    st == CMD_FAIL && s->last_err == -ESTALE && s->plan_drop_ok;
-		if (round >= retries || cmd_has_opt(c, "dry-run", NULL) ||
+		if (!progress)
+			used++;
+		if (used > retries || round >= retries + PLAN_PROGRESS_ROUNDS ||
+		    cmd_has_opt(c, "dry-run", NULL) ||
 		    (st == CMD_OK && !s->plan_left_out) ||
 		    (st == CMD_FAIL && s->nplan_excl == nexcl && !changed) ||
 		    (st != CMD_OK && st != CMD_FAIL))
 			break;
+		if (progress)
+			snprintf(when, sizeof(when),
+			         "round %" PRIu64 ": %zu steps applied in the "
+			         "last",
+			         round + 2, s->last_steps_done);
+		else
+			snprintf(when, sizeof(when),
+			         "retry %" PRIu64 " of %" PRIu64, used,
+			         retries);
 		if (st == CMD_OK)
 			fprintf(s->err,
 			        "relayout: %s: planning again for the %zu "
-			        "step%s left out (retry %" PRIu64 " of %" PRIu64
-			        ")\n",
+			        "step%s left out (%s)\n",
 			        c->def->name, s->plan_left_out,
-			        s->plan_left_out == 1 ? "" : "s", round + 1,
-			        retries);
+			        s->plan_left_out == 1 ? "" : "s", when);
 		else if (changed && s->nplan_excl == nexcl)
 			fprintf(
 			    s->err,
 			    "relayout: %s: a file changed during the apply: "
-			    "planning again without it (retry "
-			    "%" PRIu64 " of %" PRIu64 ")\n",
-			    c->def->name, round + 1, retries);
+			    "planning again without it (%s)\n",
+			    c->def->name, when);
 		else
 			fprintf(s->err,
 			        "relayout: %s: a target was missed or in use: "
-			        "planning again around it (retry %" PRIu64
-			        " of %" PRIu64 ")\n",
-			        c->def->name, round + 1, retries);
+			        "planning again around it (%s)\n",
+			        c->def->name, when);
 		/* the donors it held are free again; the filesystem's own
 		 * allocations of the apply are seen */
 		session_settle_replan(s);
