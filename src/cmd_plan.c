@@ -664,10 +664,8 @@ static enum cmd_status plan_finish(struct rl_session *s,
 		}
 	}
 	if (pr->ctx.has_min && !s->json && !s->plan_mode) {
-		uint64_t done = 0;
+		uint64_t done = s->last_bytes_done;
 		char m[32];
-		for (size_t i = 0; i < s->last_steps_done && i < p->nsteps; i++)
-			done += p->steps[i].bytes;
 		units_format_size(done, m, sizeof(m));
 		fprintf(s->out, "%s: moved %s in %zu of %zu steps",
 		        c->def->name, m, s->last_steps_done, p->nsteps);
@@ -907,9 +905,10 @@ static enum cmd_status run(struct rl_session *s, const struct cmd_call *c,
 			break;
 		if (progress)
 			snprintf(when, sizeof(when),
-			         "round %" PRIu64 ": %zu steps applied in the "
+			         "round %" PRIu64 ": %zu step%s applied in the "
 			         "last",
-			         round + 2, s->last_steps_done);
+			         round + 2, s->last_steps_done,
+			         s->last_steps_done == 1 ? "" : "s");
 		else
 			snprintf(when, sizeof(when),
 			         "retry %" PRIu64 " of %" PRIu64, used,

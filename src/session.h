@@ -82,6 +82,7 @@ struct rl_session {
 	struct tx_plan *pending;
 	/* The last apply: steps done and -errno of a failure (0: none). */
 	size_t last_steps_done;
+	uint64_t last_bytes_done; /* bytes the last apply moved */
 	int last_err;
 	/* The first transaction the command running made (0: none yet):
 	 * the later ones are journaled in its group, which a plain 'undo'

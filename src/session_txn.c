@@ -617,6 +617,29 @@ static void progress_cb(const struct tx_progress *p, void *arg)
 		progress_line(h, &q);
 }
 
+/* A step skipped (tx_opts.skip_missed): the command's next round plans
+ * it again, around its target when that was taken, without its file when
+ * that changed. */
+static void step_skipped(void *arg, size_t i, int err)
+{
+	struct apply_hooks *h = arg;
+	struct rl_session *s = h->s;
+	const struct tx_step *st = &h->p->steps[i];
+
+	s->plan_left_out++;
+	if (err == -EBUSY || err == -ENOSPC)
+		(void)session_exclude_targets(&s->plan_excl, &s->nplan_excl,
+		                              st);
+	if (err == -ESTALE) {
+		uint64_t *v = realloc(s->plan_changed,
+		                      (s->nplan_changed + 1) * sizeof(*v));
+		if (v) {
+			v[s->nplan_changed++] = st->range.ino;
+			s->plan_changed = v;
+		}
+	}
+}
+
 /* A step has ended: unless 'set step-refresh off', the model follows it
  * now (the map shows the file at its new place while the next steps
  * run); then the front end's hook redraws. */
@@ -778,6 +801,11 @@ enum cmd_status session_apply_now(struct rl_session *s,
 	/* the volume's, whatever the journal directory */
 	o.state_dir = vl_state_dir(state_dir, sizeof(state_dir));
 	o.no_tunables = s->no_tunables;
+	/* defrag, compact, evacuate, shrink (not group, not a pending plan):
+	 * a step a writer got in the way of is skipped, planned again */
+	o.skip_missed = s->plan_drop_ok && !s->plan_mode;
+	o.skipped = step_skipped;
+	o.skip_arg = &hooks;
 	o.nanchors = anchor_paths(s, &anchors);
 	o.anchors = (const char *const *)anchors;
 	j->next_group = s->txn_group;
@@ -792,6 +820,7 @@ enum cmd_status session_apply_now(struct rl_session *s,
 	if (!s->txn_group)
 		s->txn_group = res.id; /* the command's next ones join it */
 	s->last_steps_done = res.steps_done;
+	s->last_bytes_done = res.bytes;
 	s->last_err = r < 0 ? (res.err ? res.err : r) : 0;
 	if (tx_stop_signal()) {
 		s->stop_signal = tx_stop_signal();
@@ -811,8 +840,9 @@ enum cmd_status session_apply_now(struct rl_session *s,
 		s->stop_signal = SIGINT;
 	if (model_follows(s) && s->refresh_at_end) {
 		/* the steps done, and the one a failure or stop ended */
-		for (size_t i = 0; i < p->nsteps && i <= res.steps_done; i++)
-			if (i < res.steps_done || r < 0)
+		for (size_t i = 0;
+		     i < p->nsteps && i <= res.steps_done + res.skipped; i++)
+			if (i < res.steps_done + res.skipped || r < 0)
 				model_refresh_step(&hooks, i, -1);
 	} else if (model_follows(s) && r < 0 && res.steps_done < p->nsteps)
 		/* the file a failure ended on (changed meanwhile: a plan
@@ -839,12 +869,20 @@ enum cmd_status session_apply_now(struct rl_session *s,
 			out_add_name(out, "error", res.message);
 			out_add_u64(out, "failed_step", res.failed_step + 1);
 		}
+		if (res.skipped)
+			out_add_u64(out, "skipped", res.skipped);
 		a = cJSON_AddArrayToObject(out, "after");
-		for (size_t i = 0; i < res.steps_done; i++) {
+		for (size_t i = 0, n = 0; i < p->nsteps && n < res.steps_done;
+		     i++) {
 			const struct jr_txn *t = jr_find(j, res.id);
 			const struct jr_step *js =
 			    t && i < t->nsteps ? &t->steps[i] : NULL;
-			cJSON *e = cJSON_CreateObject();
+			cJSON *e;
+
+			if (res.skipped && (!js || js->state != JR_STEP_DONE))
+				continue; /* a step skipped */
+			n++;
+			e = cJSON_CreateObject();
 			out_add_name(e, "path", p->steps[i].range.path);
 			if (js)
 				cJSON_AddItemToObject(
@@ -893,6 +931,9 @@ enum cmd_status session_apply_now(struct rl_session *s,
 		    "(verified with FIEMAP; 'undo %" PRIu64 "' reverts it)\n",
 		    res.id, sz, res.steps_done, res.steps_done == 1 ? "" : "s",
 		    p->undo_of ? " back" : "", res.id);
+	if (res.skipped)
+		fprintf(s->err, "relayout: %s: %s\n", s->cur_cmd,
+		        OUT_ESC(res.message));
 	return CMD_OK;
 }
 

@@ -2005,6 +2005,65 @@ out:
 	return r;
 }
 
+/* The old places of the steps skipped (tx_opts.skip_missed), sorted by
+ * physical address (the data of different steps does not overlap). */
+struct tx_gone {
+	struct rl_extent *v;
+	size_t n, cap;
+};
+
+/* Skip step i (it failed before anything of it moved): its old place
+ * stays taken, and a later step whose target overlaps it is skipped when
+ * it comes (skip_needed). 0 or -ENOMEM. */
+static int skip_step(const struct tx_plan *p, struct tx_gone *g, size_t i)
+{
+	const struct tx_step *st = &p->steps[i];
+
+	for (size_t k = 0; k < st->range.nbefore; k++) {
+		const struct rl_extent *b = &st->range.before[k];
+		size_t lo = 0, hi = g->n;
+
+		if (mem_grow(&g->v, &g->cap, g->n + 1, sizeof(*g->v)) < 0)
+			return -ENOMEM;
+		while (lo < hi) {
+			size_t mid = (lo + hi) / 2;
+			if (g->v[mid].physical < b->physical)
+				lo = mid + 1;
+			else
+				hi = mid;
+		}
+		memmove(g->v + lo + 1, g->v + lo, (g->n - lo) * sizeof(*g->v));
+		g->v[lo] = *b;
+		g->n++;
+	}
+	return 0;
+}
+
+/* Does a target piece of step st overlap the old place of a skipped
+ * step? */
+static bool skip_needed(const struct tx_gone *g, const struct tx_step *st)
+{
+	for (size_t k = 0; g->n && k < st->range.ntarget; k++) {
+		uint64_t a = st->range.target[k].physical;
+		uint64_t b = a + st->range.target[k].length;
+		size_t lo = 0, hi = g->n;
+
+		/* the first old piece starting at or after b; the one before
+		 * it is the only other candidate besides those in [a, b) */
+		while (lo < hi) {
+			size_t mid = (lo + hi) / 2;
+			if (g->v[mid].physical < b)
+				lo = mid + 1;
+			else
+				hi = mid;
+		}
+		if (a < b && lo > 0 &&
+		    g->v[lo - 1].physical + g->v[lo - 1].length > a)
+			return true;
+	}
+	return false;
+}
+
 int tx_apply(const struct tx_plan *p, struct jr_journal *j,
              const struct tx_opts *o, struct tx_result *res)
 {
@@ -2016,6 +2075,7 @@ int tx_apply(const struct tx_plan *p, struct jr_journal *j,
 	uint64_t id;
 	struct rlimit nofile = {0, 0};
 	size_t journaled = 0, unrun = 0; /* PLANNED records; steps ended */
+	struct tx_gone gone = {0};       /* old places of the steps skipped */
 
 	memset(res, 0, sizeof(*res));
 	ret = jr_begin(j, p->command, p->undo_of, (unsigned)p->nsteps, &id);
@@ -2105,6 +2165,17 @@ int tx_apply(const struct tx_plan *p, struct jr_journal *j,
 		if (r < 0) {
 			snprintf(why, sizeof(why),
 			         "cannot write the journal: %s", strerror(-r));
+		} else if (skip_needed(&gone, st)) {
+			/* an earlier step skipped: its old place, part of this
+			 * target, stays taken */
+			ran = true;
+			r = -EAGAIN;
+			snprintf(
+			    why, sizeof(why),
+			    "skipped: its target is where a skipped earlier "
+			    "step's data stays; nothing of this step was "
+			    "moved");
+			jr_step_failed(j, id, (unsigned)i, r, why);
 		} else {
 			ran = true;
 			r = st->anyplace
@@ -2128,6 +2199,7 @@ int tx_apply(const struct tx_plan *p, struct jr_journal *j,
 				jr_step_failed(j, id, (unsigned)i, r, why);
 			}
 		}
+		bool partial = after != NULL;
 		free(after);
 		sigprocmask(SIG_SETMASK, &oldmask, NULL);
 		unrun = ran ? i + 1 : i; /* (not ran: the journal failed) */
@@ -2149,6 +2221,20 @@ int tx_apply(const struct tx_plan *p, struct jr_journal *j,
 			     ((o->handle_signals && tx_stop_requested) ||
 			      tx_cancel_requested)) ||
 			    r == -EROFS;
+			if (!stop && ran && !partial && o->skip_missed &&
+			    (r == -EBUSY || r == -ENOSPC || r == -ESTALE ||
+			     r == -EAGAIN) &&
+			    skip_step(p, &gone, i) == 0) {
+				if (!res->skipped++)
+					snprintf(
+					    res->message, sizeof(res->message),
+					    "step %zu of %zu (%s) skipped: %s",
+					    i + 1, p->nsteps, st->range.path,
+					    why);
+				if (o->skipped)
+					o->skipped(o->skip_arg, i, r);
+				continue;
+			}
 			res->status = stop ? JR_ST_STOPPED : JR_ST_FAILED;
 			res->failed_step = i;
 			res->err = r;
@@ -2163,6 +2249,16 @@ int tx_apply(const struct tx_plan *p, struct jr_journal *j,
 			         i ? "; the earlier steps stay applied" : "");
 			break;
 		}
+	}
+	free(gone.v);
+	if (res->status == JR_ST_APPLIED && res->skipped) {
+		char first[sizeof(res->message)];
+
+		memcpy(first, res->message, sizeof(first));
+		snprintf(res->message, sizeof(res->message),
+		         "%zu of %zu steps skipped (nothing of them moved; the "
+		         "others applied); the first: %.900s",
+		         res->skipped, p->nsteps, first);
 	}
 	/* steps of the last journal batch that did not run */
 	for (size_t k = unrun; k < journaled; k++)

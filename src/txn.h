@@ -112,6 +112,16 @@ struct tx_opts {
 	bool no_tunables;      /* ext4: never change global tunables */
 	const char *state_dir; /* placement state (ext4 tunables journal);
 	                          NULL: rl_state_dir's default */
+	/* A step that failed before anything of it moved -- its exact
+	 * placement missed (-EBUSY, -ENOSPC: a writer took the target) or
+	 * its file changed since the plan (-ESTALE) -- is skipped (journaled
+	 * as failed) with the later steps whose targets overlap its old
+	 * place (they cannot run without it), and the transaction goes on:
+	 * skipped(skip_arg, i, err) for each. Off: such a step ends the
+	 * transaction. */
+	bool skip_missed;
+	void (*skipped)(void *arg, size_t step, int err);
+	void *skip_arg;
 };
 
 struct tx_result {
@@ -125,6 +135,7 @@ struct tx_result {
 	                          better place came), counted as done */
 	uint32_t anchor_walks; /* XFS: walks of the volume for an anchor
 	                          (rl_place_session_stats) */
+	size_t skipped;        /* steps skipped (tx_opts.skip_missed) */
 	char message[1024];
 };
 

@@ -428,6 +428,20 @@ static void file_and_plan(char *dir, size_t dlen, char *path, size_t plen,
 	}
 }
 
+struct skip_seen {
+	int calls, err;
+	size_t step;
+};
+
+static void skip_seen_cb(void *arg, size_t step, int err)
+{
+	struct skip_seen *k = arg;
+
+	k->calls++;
+	k->step = step;
+	k->err = err;
+}
+
 /* tx_apply refuses a file that changed after planning (another inode at
  * the path, or its blocks moved), journals the failed step and leaves the
  * file alone. Runs on TMPDIR's filesystem: the checks come before any
@@ -474,6 +488,23 @@ static void test_apply_changed(void **state)
 	assert_int_equal(seen.last.steps_done, 0);
 	assert_string_equal(seen.last.path, path);
 
+	/* with skip_missed: skipped (journaled as failed), the transaction
+	 * goes on and ends applied; the caller hears of it */
+	struct skip_seen sk = {0};
+	o.skip_missed = true;
+	o.skipped = skip_seen_cb;
+	o.skip_arg = &sk;
+	assert_int_equal(tx_apply(&p, j, &o, &res), 0);
+	assert_int_equal(res.status, JR_ST_APPLIED);
+	assert_int_equal(res.skipped, 1);
+	assert_int_equal(res.steps_done, 0);
+	assert_non_null(strstr(res.message, "1 of 1 steps skipped"));
+	assert_non_null(strstr(res.message, "changed during planning"));
+	assert_int_equal(sk.calls, 1);
+	assert_int_equal(sk.step, 0);
+	assert_int_equal(sk.err, -ESTALE);
+	o.skip_missed = false;
+
 	/* another file at the path */
 	assert_int_equal(unlink(path), 0);
 	fd = open(path, O_RDWR | O_CREAT, 0600);
@@ -482,16 +513,19 @@ static void test_apply_changed(void **state)
 	assert_int_equal(tx_apply(&p, j, &o, &res), -ESTALE);
 	assert_non_null(strstr(res.message, "another file"));
 
-	/* both journaled: begin, planned, failed, end */
+	/* all three journaled: begin, planned, failed, end */
 	jr_close(j);
 	assert_int_equal(
 	    jr_open(cmd, "test-uuid", 0, &j, NULL, msg, sizeof(msg)), 0);
-	assert_int_equal(j->ntxns, 2);
-	assert_int_equal(j->txns[1].status, JR_ST_FAILED);
-	assert_int_equal(j->txns[1].nsteps, 1);
+	assert_int_equal(j->ntxns, 3);
+	assert_int_equal(j->txns[1].status, JR_ST_APPLIED);
 	assert_int_equal(j->txns[1].steps[0].state, JR_STEP_FAILED);
 	assert_int_equal(j->txns[1].steps[0].err, ESTALE);
-	assert_int_equal(j->txns[1].steps[0].nafter, 0);
+	assert_int_equal(j->txns[2].status, JR_ST_FAILED);
+	assert_int_equal(j->txns[2].nsteps, 1);
+	assert_int_equal(j->txns[2].steps[0].state, JR_STEP_FAILED);
+	assert_int_equal(j->txns[2].steps[0].err, ESTALE);
+	assert_int_equal(j->txns[2].steps[0].nafter, 0);
 	jr_close(j);
 	tx_plan_free(&p);
 	remove_dir(dir);
