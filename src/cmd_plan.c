@@ -897,6 +897,9 @@ static enum cmd_status run(struct rl_session *s, const struct cmd_call *c,
 		    st == CMD_FAIL && s->last_err == -ESTALE && s->plan_drop_ok;
 		if (!progress)
 			used++;
+		/* a stop (SIGINT, SIGTERM, a cancel) ends the command */
+		if (s->last_err == -EINTR || s->stop_signal)
+			break;
 		if (used > retries || round >= retries + PLAN_PROGRESS_ROUNDS ||
 		    cmd_has_opt(c, "dry-run", NULL) ||
 		    (st == CMD_OK && !s->plan_left_out) ||

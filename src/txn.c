@@ -2233,6 +2233,9 @@ int tx_apply(const struct tx_plan *p, struct jr_journal *j,
 					    why);
 				if (o->skipped)
 					o->skipped(o->skip_arg, i, r);
+				/* what it holds is free for the others */
+				if (c.held)
+					held_release(&c, st, &c.held[i]);
 				continue;
 			}
 			res->status = stop ? JR_ST_STOPPED : JR_ST_FAILED;
