@@ -608,7 +608,8 @@ static enum cmd_status plan_finish(struct rl_session *s,
 	if (!s->plan_mode) {
 		char why[2048];
 		uint64_t busy[2];
-		r = session_check_targets_busy(s, p, why, sizeof(why), busy);
+		r = session_check_targets_busy(s, p, why, sizeof(why), busy,
+		                               true);
 		if (r == 1 && busy[1] > busy[0])
 			/* --retry plans again around it (XFS frees the
 			 * donors of a failed transaction in the
@@ -636,8 +637,10 @@ static enum cmd_status plan_finish(struct rl_session *s,
 			    "again after the %zu other%s\n",
 			    c->def->name, nd, nd == 1 ? "" : "s", why,
 			    p->nsteps, p->nsteps == 1 ? "" : "s");
+			/* (no walk naming the owners: the writer goes on
+			 * meanwhile) */
 			r = session_check_targets_busy(s, p, why, sizeof(why),
-			                               busy);
+			                               busy, false);
 		}
 		if (r != 0) {
 			session_error(s,

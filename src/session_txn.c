@@ -365,14 +365,15 @@ static void check_text(const struct tx_plan *p, const struct tx_check *c,
 int session_check_targets(struct rl_session *s, const struct tx_plan *p,
                           char *why, size_t wlen)
 {
-	return session_check_targets_busy(s, p, why, wlen, NULL);
+	return session_check_targets_busy(s, p, why, wlen, NULL, true);
 }
 
 int session_check_targets_busy(struct rl_session *s, const struct tx_plan *p,
-                               char *why, size_t wlen, uint64_t busy[2])
+                               char *why, size_t wlen, uint64_t busy[2],
+                               bool owners)
 {
 	struct tx_check c;
-	int r = tx_check_targets(p, &s->fs, &c);
+	int r = tx_check_targets(p, &s->fs, owners, &c);
 
 	if (r != 0)
 		check_text(p, &c, why, wlen);

@@ -56,9 +56,11 @@ bool session_placement_supported(struct rl_session *s);
 int session_check_targets(struct rl_session *s, const struct tx_plan *p,
                           char *why, size_t wlen);
 /* The same; at 1, busy (when not NULL) gets the first range in use where
- * a target lies ([0, 0) when the reason is another). */
+ * a target lies ([0, 0) when the reason is another). owners: name the
+ * files holding it (a walk of the volume). */
 int session_check_targets_busy(struct rl_session *s, const struct tx_plan *p,
-                               char *why, size_t wlen, uint64_t busy[2]);
+                               char *why, size_t wlen, uint64_t busy[2],
+                               bool owners);
 /* One step as JSON: path, inode, offset, length, bytes, before, target,
  * after (predicted). */
 cJSON *session_step_json(const struct tx_step *st);

@@ -330,7 +330,8 @@ static uint64_t piece_first_busy(const struct tx_check_index *ix, size_t i,
 
 static int check_piece(const struct tx_check_index *ix, size_t i,
                        const struct rl_extent *t, const struct rl_fs_info *fs,
-                       const struct pl_freemap *map, struct tx_check *c)
+                       const struct pl_freemap *map, bool owners,
+                       struct tx_check *c)
 {
 	const struct pl_run *fe;
 	uint64_t lo = t->physical, hi = lo + t->length, pos;
@@ -365,7 +366,7 @@ static int check_piece(const struct tx_check_index *ix, size_t i,
 			break;
 		}
 	rl_space_walk(fs->mountpoint, c->busy_lo, c->busy_hi, used_cb, c);
-	if (!c->metadata)
+	if (!c->metadata && owners)
 		find_owners(fs, c);
 	return 1;
 }
@@ -407,7 +408,7 @@ static int targets_map(const struct tx_plan *p, const struct rl_fs_info *fs,
                        struct pl_freemap *map);
 
 int tx_check_targets(const struct tx_plan *p, struct rl_fs_info *fs,
-                     struct tx_check *out)
+                     bool owners, struct tx_check *out)
 {
 	struct statvfs sv;
 
@@ -438,7 +439,7 @@ int tx_check_targets(const struct tx_plan *p, struct rl_fs_info *fs,
 	for (size_t i = 0; r == 0 && i < p->nsteps; i++)
 		for (size_t k = 0; r == 0 && k < p->steps[i].range.ntarget; k++)
 			r = check_piece(ix, i, &p->steps[i].range.target[k], fs,
-			                &map, out);
+			                &map, owners, out);
 	pl_fm_free(&map);
 	tx_check_index_free(ix);
 	return r;

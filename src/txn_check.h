@@ -54,9 +54,11 @@ struct tx_check {
 /* Check plan p's targets on the volume fs (syncfs first: blocks freed
  * moments ago are free in the map only once the log is committed).
  * fs->free_blocks is refreshed (statvfs). Fills *out (tx_check_fini
- * frees it). Returns 0 free, 1 not (out says why), -errno (NO_MAP). */
+ * frees it). Returns 0 free, 1 not (out says why), -errno (NO_MAP).
+ * owners: name the files that hold a busy target (a walk of the volume;
+ * false: the used blocks only, as a re-check in a hurry wants). */
 int tx_check_targets(const struct tx_plan *p, struct rl_fs_info *fs,
-                     struct tx_check *out);
+                     bool owners, struct tx_check *out);
 void tx_check_fini(struct tx_check *c);
 
 /* After tx_check_targets found a target in use: which steps of p to leave
