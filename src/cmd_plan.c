@@ -31,8 +31,8 @@
 	     "after a missed placement, or a target found in use when the "    \
 	     "plan is checked (those steps are left out, the others run), "    \
 	     "plan again around it (from the free space read again), up to "   \
-	     "N times (default: 3; group: 0); rounds that applied steps do "   \
-	     "not count (at most 16 of them)"},                                \
+	     "N times (default: 3; group: 0); for N > 0 rounds that applied "  \
+	     "steps do not count (at most 16 of them)"},                       \
 	    {"rate", "MB/s", "throttle the data moved to MB/s (MiB/s)"},       \
 	    {"io-priority", "idle|normal",                                     \
 	     "I/O priority of the moves (default idle)"},                      \
@@ -892,8 +892,10 @@ static enum cmd_status run(struct rl_session *s, const struct cmd_call *c,
 		s->last_err = 0;
 		s->last_steps_done = 0;
 		st = do_plan_cmd(s, c, k);
-		/* steps applied this round: the next is no retry */
-		bool progress = s->last_steps_done > 0 && s->plan_drop_ok;
+		/* steps applied this round: the next is no retry (--retry 0:
+		 * one round, as asked) */
+		bool progress =
+		    s->last_steps_done > 0 && s->plan_drop_ok && retries > 0;
 		/* a file changed between the plan and its step (a writer):
 		 * the next round leaves it where it is (plan_file_busy) */
 		bool changed =
