@@ -656,16 +656,6 @@ static enum cmd_status plan_finish(struct rl_session *s,
 	st = session_apply_plan(s, c, p, jdir);
 	if (st != CMD_OK)
 		plan_note_missed(s, p);
-	if (st != CMD_OK && s->last_err == -ESTALE &&
-	    s->last_steps_done < p->nsteps) {
-		uint64_t *v = realloc(s->plan_changed,
-		                      (s->nplan_changed + 1) * sizeof(*v));
-		if (v) {
-			v[s->nplan_changed++] =
-			    p->steps[s->last_steps_done].range.ino;
-			s->plan_changed = v;
-		}
-	}
 	if (pr->ctx.has_min && !s->json && !s->plan_mode) {
 		uint64_t done = s->last_bytes_done;
 		char m[32];
@@ -896,10 +886,6 @@ static enum cmd_status run(struct rl_session *s, const struct cmd_call *c,
 		 * one round, as asked) */
 		bool progress =
 		    s->last_steps_done > 0 && s->plan_drop_ok && retries > 0;
-		/* a file changed between the plan and its step (a writer):
-		 * the next round leaves it where it is (plan_file_busy) */
-		bool changed =
-		    st == CMD_FAIL && s->last_err == -ESTALE && s->plan_drop_ok;
 		if (!progress)
 			used++;
 		/* a stop (SIGINT, SIGTERM, a cancel) ends the command */
@@ -908,7 +894,7 @@ static enum cmd_status run(struct rl_session *s, const struct cmd_call *c,
 		if (used > retries || round >= retries + PLAN_PROGRESS_ROUNDS ||
 		    cmd_has_opt(c, "dry-run", NULL) ||
 		    (st == CMD_OK && !s->plan_left_out) ||
-		    (st == CMD_FAIL && s->nplan_excl == nexcl && !changed) ||
+		    (st == CMD_FAIL && s->nplan_excl == nexcl) ||
 		    (st != CMD_OK && st != CMD_FAIL))
 			break;
 		if (progress)
@@ -927,12 +913,6 @@ static enum cmd_status run(struct rl_session *s, const struct cmd_call *c,
 			        "step%s left out (%s)\n",
 			        c->def->name, s->plan_left_out,
 			        s->plan_left_out == 1 ? "" : "s", when);
-		else if (changed && s->nplan_excl == nexcl)
-			fprintf(
-			    s->err,
-			    "relayout: %s: a file changed during the apply: "
-			    "planning again without it (%s)\n",
-			    c->def->name, when);
 		else
 			fprintf(s->err,
 			        "relayout: %s: a target was missed or in use: "

@@ -384,7 +384,7 @@ rw=randwrite
 		case $k in compact | evacuate | evacuate-inodes | *-nofree) ;; movedata) hard=1 ;; *)
 			other=$(grep '^relayout: '"$k"':' "$VOL_DIR/movers.err" |
 				grep -vE 'allocate [0-9]+ bytes (exactly )?at (0x)?[0-9a-f]+: (target busy|No space left)' |
-				grep -vE ': holding the targets of the next|: [0-9]+/[0-9]+ files, |(placement missed a target|a target was missed or in use|a file changed during the apply): planning again|: planning again for the [0-9]+ steps? left out|: [0-9]+ steps? left out: ')
+				grep -vE ': holding the targets of the next|: [0-9]+/[0-9]+ files, |(placement missed a target|a target was missed or in use): planning again|: planning again for the [0-9]+ steps? left out|: [0-9]+ steps? left out: ')
 			[ -n "$other" ] && hard=1 ;;
 		esac
 	done
