@@ -5,7 +5,9 @@
  * space_from - data_from (below, "spacefd at x" means spacefd at x + sd).
  *
  * The range [lo, hi) that is worked on is [from, from+len) cut at datafd's
- * end of file rounded up to a block (datafd's size never changes). Inside it,
+ * end of file rounded up to a block (the move never changes datafd's size;
+ * on ext4 a truncate by someone else meanwhile ends the move at the new end,
+ * and the check afterwards reports the file changed: -EBUSY). Inside it,
  * with D = the extents of datafd and S = the extents of spacefd:
  *
  *   S hole, D data   RFC: "a hole in spacefd becomes a hole in datafd":
@@ -373,6 +375,14 @@ static int validate(struct md_ctx *c, uint64_t from, uint64_t len,
 
 /* ------------------------------------------------------------------ ext4 */
 
+/* Does fd now end at or below offset lo (truncated meanwhile)? */
+static bool shrunk_below(int fd, uint64_t lo)
+{
+	struct stat st;
+
+	return fstat(fd, &st) == 0 && (uint64_t)st.st_size <= lo;
+}
+
 static int ext4_move_piece(struct md_ctx *c, uint64_t lo, uint64_t hi)
 {
 	int busy = 0, stuck = 0;
@@ -398,6 +408,12 @@ static int ext4_move_piece(struct md_ctx *c, uint64_t lo, uint64_t hi)
 
 			if (e == ENODATA)
 				return 0; /* no data left here (punched) */
+			/* The kernel cuts the move at the file's end and
+			 * refuses one left empty (EINVAL): a truncate since
+			 * the range was computed. Nothing left here either;
+			 * the check after the move sees the file changed. */
+			if (e == EINVAL && shrunk_below(c->dfd, lo))
+				return 0;
 			if (e == ENOTTY)
 				return -EOPNOTSUPP;
 			if (e != EBUSY || ++busy > MD_BUSY_TRIES)
