@@ -297,8 +297,10 @@ int rl_fs_commit(int fd);
  * (a donor, a staging file) by background inode inactivation, which this
  * waits for (XFS_IOC_FREE_EOFBLOCKS; best effort, it also trims post-EOF
  * preallocations as XFS does in the background anyway); then the log
- * commits (rl_fs_commit), so freed extents are no longer busy (ext4,
- * XFS). 0 or -errno. */
+ * commits, so freed extents are no longer busy (ext4, XFS): on XFS by the
+ * fsync of a new O_TMPFILE inode as rl_fs_commit does on ext4, a log
+ * force without syncfs' write-back of every dirty file (half the wait
+ * under buffered writers); elsewhere rl_fs_commit. 0 or -errno. */
 int rl_free_space_settle(int fd);
 
 /* ------------------------------------------------------------- allocate */
