@@ -577,6 +577,21 @@ static void check_runs(struct rl_session *s, const struct cmd_call *c,
 	        (unsigned)(big * 100 / fb), u);
 }
 
+/* How often a plan is checked again while writers keep taking its targets
+ * (RELAYOUT_PLAN_CHECKS, 0-64; default 8); then the rest is applied
+ * unchecked, a step whose target was taken being skipped. */
+static int plan_checks(void)
+{
+	const char *e = getenv("RELAYOUT_PLAN_CHECKS");
+	char *end;
+	long v;
+
+	if (!e || !*e)
+		return 8;
+	v = strtol(e, &end, 10);
+	return *end || v < 0 ? 8 : v > 64 ? 64 : (int)v;
+}
+
 /* The planned moves as a plan: printed, and applied (or added to the
  * pending plan) unless --dry-run. */
 static enum cmd_status plan_finish(struct rl_session *s,
@@ -623,8 +638,10 @@ static enum cmd_status plan_finish(struct rl_session *s,
 		 * again after each drop: a steady writer takes more
 		 * while the check reads (torture.sh: 60-80 of 1,270
 		 * steps each time, three times in a row). */
-		for (int k = 0;
-		     k < 8 && r == 1 && s->plan_drop_ok && busy[1] > busy[0];
+		int checks = plan_checks();
+
+		for (int k = 0; k < checks && r == 1 && s->plan_drop_ok &&
+		                busy[1] > busy[0];
 		     k++) {
 			ssize_t nd = session_drop_busy(s, p);
 
