@@ -45,6 +45,32 @@ squat_five() {
 	done
 }
 
+# gap_setup N: files d/fN..fN+5, then fN and fN+1 deleted (gap, gap2:
+# where they were); lo, hi: from gap to the end of the others; their md5
+# saved
+gap_setup() {
+	local n=$1 i
+	for i in $(seq "$n" $((n + 5))); do
+		dd if=/dev/urandom of="$VOL_MNT/d/f$i" bs=256K count=1 conv=fsync status=none
+	done
+	read -r _ gap _ <<<"$(vol_extents "$VOL_MNT/d/f$n" merge | head -1)"
+	read -r _ gap2 _ <<<"$(vol_extents "$VOL_MNT/d/f$((n + 1))" merge | head -1)"
+	rm -f "$VOL_MNT/d/f$n" "$VOL_MNT/d/f$((n + 1))" "$VOL_MNT"/squat*
+	sync -f "$VOL_MNT"
+	read -r lo hi < <(for i in $(seq $((n + 2)) $((n + 5))); do vol_extents "$VOL_MNT/d/f$i" merge; done |
+		awk -v g="$gap" 'NR == 1 { lo = g } $2 + $3 > hi { hi = $2 + $3 } END { print lo, hi }')
+	sums >"$VOL_DIR/md5.0"
+}
+# squat_missed: a squatter did not get its place, nothing was tested: a
+# failure on ext4 (exact placement of a free gap on an idle volume does
+# not miss), a note on XFS (an AG's reserve)
+squat_missed() {
+	local msg="$fs: a squatter did not take its place: $(cat "$VOL_DIR/sq")"
+	[ "$fs" = ext4 ] && vol_fail "$msg"
+	echo "$msg (not tested on $fs)"
+	[ $rc = 0 ] || vol_fail "$fs: compact failed (rc $rc)"
+}
+
 for fs in ext4 xfs; do
 	vol_create "$fs" 320
 	export RELAYOUT_JOURNAL_DIR=$VOL_DIR/journal RELAYOUT_STATE_DIR=$VOL_DIR/state
@@ -80,26 +106,14 @@ for fs in ext4 xfs; do
 	# of files moved in parts): the first check finds one of them, and
 	# the plan made again must see them all (the free space read again),
 	# not one more per retry. Five places, two retries.
-	for i in $(seq 30 35); do
-		dd if=/dev/urandom of="$VOL_MNT/d/f$i" bs=256K count=1 conv=fsync status=none
-	done
-	read -r _ gap _ <<<"$(vol_extents "$VOL_MNT/d/f30" merge | head -1)"
-	read -r _ gap2 _ <<<"$(vol_extents "$VOL_MNT/d/f31" merge | head -1)"
-	rm -f "$VOL_MNT/d/f30" "$VOL_MNT/d/f31" "$VOL_MNT"/squat*
-	sync -f "$VOL_MNT"
-	read -r lo hi < <(for f in "$VOL_MNT"/d/f3[2-5]; do vol_extents "$f" merge; done |
-		awk -v g="$gap" 'NR == 1 { lo = g } $2 + $3 > hi { hi = $2 + $3 } END { print lo, hi }')
-	sums >"$VOL_DIR/md5.0"
+	gap_setup 30
 	after_scan squat_five "compact --retry 2 $lo $hi"
 	if ! grep -q . "$VOL_DIR/sq"; then
 		[ $rc = 0 ] || vol_fail "$fs: compact stopped at blocks taken since the scan in five places (rc $rc)"
 		[ "$(grep -cE "planning again (around it|for the)" "$VOL_DIR/err")" = 1 ] ||
 			vol_fail "$fs: five places taken since the scan: not one retry (the free space not read again?)"
 	else
-		msg="$fs: a squatter did not take its place: $(cat "$VOL_DIR/sq")"
-		[ "$fs" = ext4 ] && vol_fail "$msg"
-		echo "$msg (not tested on $fs)"
-		[ $rc = 0 ] || vol_fail "$fs: compact failed (rc $rc)"
+		squat_missed
 	fi
 	sums | diff -q - "$VOL_DIR/md5.0" >/dev/null || vol_fail "$fs: content changed (five places)"
 	vol_fsck
@@ -108,36 +122,27 @@ for fs in ext4 xfs; do
 	# RELAYOUT_PLAN_CHECKS checks (here none) the steps the last check
 	# found busy are left out and the rest applied unchecked; a step whose
 	# target was taken too fails before it moves anything and is skipped,
-	# and the next round plans what is left. Five places taken, as above.
-	for i in $(seq 40 45); do
-		dd if=/dev/urandom of="$VOL_MNT/d/f$i" bs=256K count=1 conv=fsync status=none
-	done
-	read -r _ gap _ <<<"$(vol_extents "$VOL_MNT/d/f40" merge | head -1)"
-	read -r _ gap2 _ <<<"$(vol_extents "$VOL_MNT/d/f41" merge | head -1)"
-	rm -f "$VOL_MNT/d/f40" "$VOL_MNT/d/f41" "$VOL_MNT"/squat*
-	sync -f "$VOL_MNT"
-	read -r lo hi < <(for f in "$VOL_MNT"/d/f4[2-5]; do vol_extents "$f" merge; done |
-		awk -v g="$gap" 'NR == 1 { lo = g } $2 + $3 > hi { hi = $2 + $3 } END { print lo, hi }')
-	sums >"$VOL_DIR/md5.0"
-	RELAYOUT_PLAN_CHECKS=0 after_scan squat_five "compact --retry 3 $lo $hi"
-	if ! grep -q . "$VOL_DIR/sq"; then
-		[ $rc = 0 ] || vol_fail "$fs: compact with no check again failed (rc $rc)"
-		grep -q "applied without checking again" "$VOL_DIR/err" ||
-			vol_fail "$fs: RELAYOUT_PLAN_CHECKS=0: the rest of the plan was not applied unchecked"
-		grep -q "checked again\|planned again after" "$VOL_DIR/err" &&
-			vol_fail "$fs: RELAYOUT_PLAN_CHECKS=0: the plan was checked again"
-		for f in "$VOL_MNT"/d/f4[2-5]; do
-			vol_extents "$f" merge | awk -v lo="$lo" -v hi="$hi" '$2 < lo || $2 + $3 > hi { bad = 1 } END { exit bad }' ||
-				vol_fail "$fs: $f left the region"
-		done
-	else
-		msg="$fs: a squatter did not take its place: $(cat "$VOL_DIR/sq")"
-		[ "$fs" = ext4 ] && vol_fail "$msg"
-		echo "$msg (not tested on $fs)"
-		[ $rc = 0 ] || vol_fail "$fs: compact failed (rc $rc)"
+	# and the next round plans what is left. Five places taken, as above;
+	# ext4 only (the check is the same code on every filesystem); fsck
+	# after the next case.
+	if [ "$fs" = ext4 ]; then
+		gap_setup 40
+		RELAYOUT_PLAN_CHECKS=0 after_scan squat_five "compact --retry 3 $lo $hi"
+		if ! grep -q . "$VOL_DIR/sq"; then
+			[ $rc = 0 ] || vol_fail "$fs: compact with no check again failed (rc $rc)"
+			grep -q "applied without checking again" "$VOL_DIR/err" ||
+				vol_fail "$fs: RELAYOUT_PLAN_CHECKS=0: the rest of the plan was not applied unchecked"
+			grep -q "checked again\|planned again after" "$VOL_DIR/err" &&
+				vol_fail "$fs: RELAYOUT_PLAN_CHECKS=0: the plan was checked again"
+			for f in "$VOL_MNT"/d/f4[2-5]; do
+				vol_extents "$f" merge | awk -v lo="$lo" -v hi="$hi" '$2 < lo || $2 + $3 > hi { bad = 1 } END { exit bad }' ||
+					vol_fail "$fs: $f left the region"
+			done
+		else
+			squat_missed
+		fi
+		sums | diff -q - "$VOL_DIR/md5.0" >/dev/null || vol_fail "$fs: content changed (no check again)"
 	fi
-	sums | diff -q - "$VOL_DIR/md5.0" >/dev/null || vol_fail "$fs: content changed (no check again)"
-	# (fsck after the next case)
 
 	# A file that changes between the plan and its step (a writer punched
 	# it): that step is skipped, the others of the transaction run, and
