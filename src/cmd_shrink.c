@@ -43,7 +43,21 @@ struct shrink_pin {
 	                                   the inode chunks it clears leave */
 	uint64_t unknown_end; /* with ir: the end of the highest block in
 	                         use the kernel does not name */
+	/* the highest block of the AG's free-space btrees and free list: the
+	 * kernel moves them as the AG's free space changes (an evacuation
+	 * of the tail changes it; measured: a btree block at 1.88 GiB of a
+	 * 2 GiB aged volume gone after the evacuation to 1.56 GiB) */
+	uint64_t soft_start, soft_end;
+	const char *soft_label;
 };
+
+/* Blocks the kernel places and moves as the AG's free space changes. */
+static bool pin_soft(const struct lm_owner *o)
+{
+	return o->kind == LM_OWN_META && o->label &&
+	       (strcmp(o->label, "free-space btree") == 0 ||
+	        strstr(o->label, "(AGFL)"));
+}
 
 static int pin_cb(const struct lm_owner *o, void *arg)
 {
@@ -68,6 +82,14 @@ static int pin_cb(const struct lm_owner *o, void *arg)
 	if (p->ir && o->kind == LM_OWN_UNKNOWN) {
 		if (o->start + o->length > p->unknown_end)
 			p->unknown_end = o->start + o->length;
+		return 0;
+	}
+	if (pin_soft(o)) {
+		if (o->start + o->length > p->soft_end) {
+			p->soft_start = o->start;
+			p->soft_end = o->start + o->length;
+			p->soft_label = o->label;
+		}
 		return 0;
 	}
 	if (o->start + o->length <= p->end)
@@ -213,12 +235,33 @@ static uint64_t evac_start(struct rl_session *s, uint64_t ag0, uint64_t pf,
  * (inodes, metadata, the log, directories, immovable files) bounds it,
  * rounded up to a whole inode chunk, and the free space the AG must keep
  * (reserve_floor). 0 or -errno (reported); *why: what bounds it. */
+/* The end of a pinned range [.., end) of the last AG (starting at ag0)
+ * as a new filesystem end: metadata rounded up to an inode chunk (the
+ * kernel refuses an end inside one), then to a block. */
+static uint64_t pin_floor(const struct rl_fs_info *fs, uint64_t ag0,
+                          uint64_t end, bool file)
+{
+	uint64_t bs = fs->block_size, chunk;
+
+	if (!file) {
+		chunk = (SHRINK_XFS_INODES_PER_CHUNK * bs) >> fs->xfs_inopblog;
+		if (chunk < bs)
+			chunk = bs;
+		end = ag0 + (end - ag0 + chunk - 1) / chunk * chunk;
+	}
+	return (end + bs - 1) / bs * bs;
+}
+
+/* The smallest size the last AG can be shrunk to now (*floor, with the
+ * reason in why; *pf: the same before the AG's reservations). hard (may
+ * be NULL): that size if the kernel moved its free-space btree and free
+ * list blocks out of the way (pin_soft), as the evacuation makes it do. */
 static int xfs_floor(struct rl_session *s, const struct cmd_call *c,
                      const struct inodes_report *ir, uint64_t *pf,
-                     uint64_t *floor, char *why, size_t wlen)
+                     uint64_t *floor, uint64_t *hard, char *why, size_t wlen)
 {
 	const struct rl_fs_info *fs = &s->fs;
-	uint64_t bs = fs->block_size, ag0, chunk;
+	uint64_t bs = fs->block_size, ag0, hpf;
 	struct session_plan_hooks hooks;
 	struct shrink_pin pin;
 	struct pl_ctx ctx;
@@ -253,17 +296,10 @@ static int xfs_floor(struct rl_session *s, const struct cmd_call *c,
 	         "keeps at least %d blocks of it",
 	         a, SHRINK_XFS_MIN_AG_BLOCKS);
 	if (r == 0 && pin.end) {
-		uint64_t end = pin.end;
+		uint64_t end =
+		    pin_floor(fs, ag0, pin.end, pin.kind == LM_OWN_FILE);
 		char what[512];
 
-		if (pin.kind != LM_OWN_FILE) {
-			chunk = (SHRINK_XFS_INODES_PER_CHUNK * bs) >>
-			        fs->xfs_inopblog;
-			if (chunk < bs)
-				chunk = bs;
-			end = ag0 + (end - ag0 + chunk - 1) / chunk * chunk;
-		}
-		end = (end + bs - 1) / bs * bs;
 		if (end > *floor) {
 			*floor = end;
 			pin_text(s, &pin, what, sizeof(what));
@@ -275,6 +311,20 @@ static int xfs_floor(struct rl_session *s, const struct cmd_call *c,
 	if (ir && ir->stays && (ir->stays + bs - 1) / bs * bs > *floor) {
 		*floor = (ir->stays + bs - 1) / bs * bs;
 		snprintf(why, wlen, "%s", ir->stays_why);
+	}
+	hpf = *floor;
+	if (r == 0 && pin.soft_end &&
+	    pin_floor(fs, ag0, pin.soft_end, false) > *floor) {
+		struct shrink_pin sp = {.start = pin.soft_start,
+		                        .end = pin.soft_end,
+		                        .kind = LM_OWN_META,
+		                        .label = pin.soft_label};
+		char what[512];
+
+		*floor = pin_floor(fs, ag0, pin.soft_end, false);
+		pin_text(s, &sp, what, sizeof(what));
+		snprintf(why, wlen, "0x%" PRIx64 "..0x%" PRIx64 " holds %s",
+		         sp.start, sp.end, what);
 	}
 	if (ir && pin.unknown_end > *floor && !s->json)
 		fprintf(s->out,
@@ -292,7 +342,17 @@ static int xfs_floor(struct rl_session *s, const struct cmd_call *c,
 	}
 	if (*floor > fs->size)
 		*floor = fs->size;
+	if (hpf > fs->size)
+		hpf = fs->size;
 	*pf = *floor;
+	if (hard) {
+		char scratch[1024] = "";
+
+		*hard = hpf;
+		r = reserve_floor(s, ag0, hpf, hard, scratch, sizeof(scratch));
+		if (r < 0)
+			return r;
+	}
 	return reserve_floor(s, ag0, *pf, floor, why, wlen);
 }
 
@@ -398,7 +458,8 @@ static void reachable_now(struct rl_session *s, const struct cmd_call *c,
 	char why[1024], a[96];
 
 	if (!s->model ||
-	    xfs_floor(s, c, NULL, &pf, &fl, why, sizeof(why)) < 0 || fl <= want)
+	    xfs_floor(s, c, NULL, &pf, &fl, NULL, why, sizeof(why)) < 0 ||
+	    fl <= want)
 		return;
 	size_text(fl, s->fs.block_size, a, sizeof(a));
 	fprintf(s->err,
@@ -600,6 +661,30 @@ static enum cmd_status shrink_ext4(struct rl_session *s,
 	return CMD_OK;
 }
 
+/* SIZE below the smallest size reachable now (floor) only because of
+ * the free-space btree and free list blocks the kernel moves as the AG's
+ * free space changes (want >= hard, xfs_floor): say so and go on (the
+ * evacuation changes it; shrink_xfs checks again after the moves and
+ * stops there when they stayed). true: go on. */
+static bool floor_soft(struct rl_session *s, uint64_t want, uint64_t floor,
+                       uint64_t hard, const char *why)
+{
+	char b[96];
+
+	if (!hard || want >= floor || want < hard)
+		return false;
+	size_text(floor, s->fs.block_size, b, sizeof(b));
+	if (!s->json)
+		fprintf(s->out,
+		        "note: the smallest size reachable now is %s (%s); "
+		        "the kernel moves those blocks as the allocation "
+		        "group's free space changes, which the evacuation "
+		        "does: it goes first, and the shrink is checked again "
+		        "after it (it stops there if they stayed)\n",
+		        b, why);
+	return true;
+}
+
 /* Where --move-inodes starts: below SIZE by the free space the last AG
  * must keep when shrunk to SIZE (the evacuation may need that much more
  * room below SIZE, evac_start), not below the last AG. */
@@ -626,6 +711,7 @@ static int shrink_inodes(struct rl_session *s, const struct cmd_call *c,
 {
 	struct inodes_report done;
 	char why[1024] = "", b[96];
+	uint64_t hard = 0;
 	int r;
 
 	if (q->dry) {
@@ -643,9 +729,13 @@ static int shrink_inodes(struct rl_session *s, const struct cmd_call *c,
 	/* inodes_move read the model again (the size is unchanged) */
 	if (r < 0 || !s->model)
 		return -1;
-	if (xfs_floor(s, c, NULL, &q->pf, &q->floor, why, sizeof(why)) < 0)
+	if (xfs_floor(s, c, NULL, &q->pf, &q->floor, &hard, why, sizeof(why)) <
+	    0)
 		return -1;
-	if (q->want < q->floor) {
+	if (floor_soft(s, q->want, q->floor, hard, why)) {
+		if (q->pf > q->want)
+			q->pf = q->want; /* (the evacuation's start) */
+	} else if (q->want < q->floor) {
 		size_text(q->floor, s->fs.block_size, b, sizeof(b));
 		session_error(s,
 		              "after the new inodes, cannot shrink below %s: "
@@ -661,9 +751,10 @@ enum cmd_status cmd_shrink(struct rl_session *s, const struct cmd_call *c)
 {
 	struct shrink_req q = {.old = s->fs.size,
 	                       .dry = cmd_has_opt(c, "dry-run", NULL)};
-	uint64_t want, floor = 0, pf = 0, min_blocks, bs = s->fs.block_size;
+	uint64_t want, floor = 0, pf = 0, hard = 0, min_blocks,
+	               bs = s->fs.block_size;
 	char why[1024] = "", a[96], b[96];
-	bool mv = cmd_has_opt(c, "move-inodes", NULL);
+	bool mv = cmd_has_opt(c, "move-inodes", NULL), soft = false;
 	struct inodes_report ir;
 
 	switch (s->fs.type) {
@@ -712,8 +803,13 @@ enum cmd_status cmd_shrink(struct rl_session *s, const struct cmd_call *c)
 		if (mv && ir_r == 0)
 			inodes_print(s, &ir, q.dry);
 		if (ir_r < 0 || xfs_floor(s, c, mv ? &ir : NULL, &pf, &floor,
-		                          why, sizeof(why)) < 0)
+		                          &hard, why, sizeof(why)) < 0)
 			goto fail;
+		if (floor_soft(s, want, floor, hard, why)) {
+			soft = true;
+			if (pf > want)
+				pf = want; /* (the evacuation's start) */
+		}
 	} else {
 		min_blocks = resize2fs_min(s->fs.device);
 		floor = min_blocks * bs;
@@ -723,7 +819,7 @@ enum cmd_status cmd_shrink(struct rl_session *s, const struct cmd_call *c)
 			         "mounted)");
 	}
 	size_text(floor, s->fs.block_size, b, sizeof(b));
-	if (want < floor) {
+	if (want < floor && !soft) {
 		session_error(s,
 		              "cannot shrink below %s now: %s; nothing was "
 		              "changed",
