@@ -229,12 +229,6 @@ static uint64_t evac_start(struct rl_session *s, uint64_t ag0, uint64_t pf,
 	return lo;
 }
 
-/* XFS: the smallest size reachable now. The kernel shrinks the last AG
- * only, keeps SHRINK_XFS_MIN_AG_BLOCKS of it, and everything given up
- * must be free: the highest block of the last AG that cannot move
- * (inodes, metadata, the log, directories, immovable files) bounds it,
- * rounded up to a whole inode chunk, and the free space the AG must keep
- * (reserve_floor). 0 or -errno (reported); *why: what bounds it. */
 /* The end of a pinned range [.., end) of the last AG (starting at ag0)
  * as a new filesystem end: metadata rounded up to an inode chunk (the
  * kernel refuses an end inside one), then to a block. */
@@ -252,10 +246,15 @@ static uint64_t pin_floor(const struct rl_fs_info *fs, uint64_t ag0,
 	return (end + bs - 1) / bs * bs;
 }
 
-/* The smallest size the last AG can be shrunk to now (*floor, with the
- * reason in why; *pf: the same before the AG's reservations). hard (may
- * be NULL): that size if the kernel moved its free-space btree and free
- * list blocks out of the way (pin_soft), as the evacuation makes it do. */
+/* XFS: the smallest size reachable now. The kernel shrinks the last AG
+ * only, keeps SHRINK_XFS_MIN_AG_BLOCKS of it, and everything given up
+ * must be free: the highest block of the last AG that cannot move
+ * (inodes, metadata, the log, directories, immovable files) bounds it,
+ * rounded up to a whole inode chunk, and the free space the AG must keep
+ * (reserve_floor). 0 or -errno (reported); *why: what bounds it.
+ * hard (may be NULL): the same if the kernel moved its free-space btree
+ * and free list blocks out of the way (pin_soft), as an evacuation of
+ * the tail can make it do. */
 static int xfs_floor(struct rl_session *s, const struct cmd_call *c,
                      const struct inodes_report *ir, uint64_t *pf,
                      uint64_t *floor, uint64_t *hard, char *why, size_t wlen)
@@ -345,15 +344,18 @@ static int xfs_floor(struct rl_session *s, const struct cmd_call *c,
 	if (hpf > fs->size)
 		hpf = fs->size;
 	*pf = *floor;
-	if (hard) {
+	r = reserve_floor(s, ag0, *pf, floor, why, wlen);
+	if (r == 0 && hard) {
 		char scratch[1024] = "";
 
-		*hard = hpf;
-		r = reserve_floor(s, ag0, hpf, hard, scratch, sizeof(scratch));
-		if (r < 0)
-			return r;
+		*hard = *floor; /* (no such block above the rest: the same) */
+		if (hpf < *pf) {
+			*hard = hpf;
+			r = reserve_floor(s, ag0, hpf, hard, scratch,
+			                  sizeof(scratch));
+		}
 	}
-	return reserve_floor(s, ag0, *pf, floor, why, wlen);
+	return r;
 }
 
 /* ext4: `resize2fs -P DEV`, the smallest size resize2fs allows (in
@@ -665,14 +667,16 @@ static enum cmd_status shrink_ext4(struct rl_session *s,
  * the free-space btree and free list blocks the kernel moves as the AG's
  * free space changes (want >= hard, xfs_floor): say so and go on (the
  * evacuation changes it; shrink_xfs checks again after the moves and
- * stops there when they stayed). true: go on. */
+ * stops there when they stayed; *pf no higher than want). true: go on. */
 static bool floor_soft(struct rl_session *s, uint64_t want, uint64_t floor,
-                       uint64_t hard, const char *why)
+                       uint64_t hard, uint64_t *pf, const char *why)
 {
 	char b[96];
 
 	if (!hard || want >= floor || want < hard)
 		return false;
+	if (*pf > want)
+		*pf = want; /* (where the evacuation may start) */
 	size_text(floor, s->fs.block_size, b, sizeof(b));
 	if (!s->json)
 		fprintf(s->out,
@@ -732,10 +736,8 @@ static int shrink_inodes(struct rl_session *s, const struct cmd_call *c,
 	if (xfs_floor(s, c, NULL, &q->pf, &q->floor, &hard, why, sizeof(why)) <
 	    0)
 		return -1;
-	if (floor_soft(s, q->want, q->floor, hard, why)) {
-		if (q->pf > q->want)
-			q->pf = q->want; /* (the evacuation's start) */
-	} else if (q->want < q->floor) {
+	if (!floor_soft(s, q->want, q->floor, hard, &q->pf, why) &&
+	    q->want < q->floor) {
 		size_text(q->floor, s->fs.block_size, b, sizeof(b));
 		session_error(s,
 		              "after the new inodes, cannot shrink below %s: "
@@ -805,11 +807,7 @@ enum cmd_status cmd_shrink(struct rl_session *s, const struct cmd_call *c)
 		if (ir_r < 0 || xfs_floor(s, c, mv ? &ir : NULL, &pf, &floor,
 		                          &hard, why, sizeof(why)) < 0)
 			goto fail;
-		if (floor_soft(s, want, floor, hard, why)) {
-			soft = true;
-			if (pf > want)
-				pf = want; /* (the evacuation's start) */
-		}
+		soft = floor_soft(s, want, floor, hard, &pf, why);
 	} else {
 		min_blocks = resize2fs_min(s->fs.device);
 		floor = min_blocks * bs;
