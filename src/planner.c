@@ -15,7 +15,28 @@
 #define PL_IMMUTABLE_FL 0x00000010 /* FS_IMMUTABLE_FL */
 #define PL_APPEND_FL    0x00000020 /* FS_APPEND_FL */
 
+/* a / d, d > 0: a shift when d is a power of two (block sizes, ext4
+ * group sizes; a division costs tens of cycles in the planner's loops) */
+static inline uint64_t pl_div(uint64_t a, uint64_t d)
+{
+	return (d & (d - 1)) == 0 ? a >> __builtin_ctzll(d) : a / d;
+}
+
 /* ------------------------------------------------------------ free map */
+
+/* buddy orders counted: log2(block size) + 2 at most (64 KiB blocks: 18) */
+#define PL_EXT4_ORDERS 24
+
+/* ext4_place_cost's counts of free buddy chunks below a point, kept
+ * across calls (c->e4g, one a group): pre[j] the counts below
+ * the group's free run j (runs counted from the first that ends in the
+ * group), pre[0..n] known; valid while fm.ver of the group is ver. */
+struct pl_e4group {
+	bool valid;
+	uint32_t ver;
+	size_t n, cap;
+	uint64_t (*pre)[PL_EXT4_ORDERS];
+};
 
 void pl_fm_init(struct pl_freemap *fm)
 {
@@ -25,7 +46,45 @@ void pl_fm_init(struct pl_freemap *fm)
 void pl_fm_free(struct pl_freemap *fm)
 {
 	free(fm->r);
+	free(fm->ver);
 	memset(fm, 0, sizeof(*fm));
+}
+
+int pl_fm_track(struct pl_freemap *fm, uint64_t base, uint64_t unit, size_t n)
+{
+	uint32_t *v;
+
+	if (!unit || !n)
+		return -EINVAL;
+	v = calloc(n, sizeof(*v));
+	if (!v)
+		return -ENOMEM;
+	free(fm->ver);
+	fm->ver = v;
+	fm->nver = n;
+	fm->vbase = base;
+	fm->vunit = unit;
+	return 0;
+}
+
+static size_t fm_unit(const struct pl_freemap *fm, uint64_t x)
+{
+	uint64_t u = x < fm->vbase ? 0 : (x - fm->vbase) / fm->vunit;
+
+	return u < fm->nver ? (size_t)u : fm->nver - 1;
+}
+
+/* [start, end) changes: bump the units it touches, and those of the
+ * blocks right before and after it (a run there may merge with it or
+ * be cut). */
+static void fm_touch(struct pl_freemap *fm, uint64_t start, uint64_t end)
+{
+	if (!fm->ver)
+		return;
+	for (size_t u = fm_unit(fm, start ? start - 1 : 0),
+	            e = fm_unit(fm, end);
+	     u <= e; u++)
+		fm->ver[u]++;
 }
 
 /* First run with start > x. */
@@ -65,6 +124,7 @@ int pl_fm_give(struct pl_freemap *fm, uint64_t start, uint64_t len)
 
 	if (!len)
 		return 0;
+	fm_touch(fm, start, end);
 	i = fm_upper(fm, start);
 	/* merge with the run before when it touches */
 	if (i > 0 && fm->r[i - 1].start + fm->r[i - 1].len >= start) {
@@ -109,6 +169,7 @@ int pl_fm_take(struct pl_freemap *fm, uint64_t start, uint64_t len)
 	rend = r->start + r->len;
 	if (rend < end)
 		return -EBUSY;
+	fm_touch(fm, start, end);
 	if (r->start == start && rend == end) {
 		memmove(r, r + 1, (fm->n - i) * sizeof(*r));
 		fm->n--;
@@ -207,6 +268,19 @@ int pl_init(struct pl_ctx *c, struct lm_model *m)
 	pl_fm_init(&c->fm);
 	if (lm_free_map_status(m) != 0)
 		return -ENODATA;
+	if (c->g->fs.type == RL_FS_EXT4 && c->g->fs.group_size) {
+		size_t ng =
+		    c->g->fs.group_count
+		        ? (size_t)c->g->fs.group_count
+		        : (size_t)((c->g->fs.size + c->g->fs.group_size - 1) /
+		                   c->g->fs.group_size);
+		if (!ng)
+			ng = 1;
+		c->e4g = calloc(ng, sizeof(*c->e4g));
+		if (!c->e4g || pl_fm_track(&c->fm, c->g->fs.first_data_byte,
+		                           c->g->fs.group_size, ng) < 0)
+			return -ENOMEM;
+	}
 	ns = lm_space_list(m, LM_SPACE_FREE, &sp);
 	if (ns < 0)
 		return (int)ns;
@@ -240,6 +314,9 @@ int pl_init(struct pl_ctx *c, struct lm_model *m)
 
 void pl_fini(struct pl_ctx *c)
 {
+	for (size_t g = 0; c->e4g && g < c->fm.nver; g++)
+		free(c->e4g[g].pre);
+	free(c->e4g);
 	pl_fm_free(&c->fm);
 	pl_fm_free(&c->resv);
 	for (size_t i = 0; c->ext && i < c->nfiles; i++)
@@ -424,7 +501,7 @@ static uint64_t group_of(const struct lm_geometry *g, uint64_t a)
 		return 0;
 	if (a < g->fs.first_data_byte + g->fs.group_size)
 		return 0;
-	k = (a - g->fs.first_data_byte) / g->fs.group_size;
+	k = pl_div(a - g->fs.first_data_byte, g->fs.group_size);
 	if (g->fs.group_count && k >= g->fs.group_count)
 		k = g->fs.group_count - 1;
 	return k;
@@ -545,8 +622,6 @@ static uint64_t ext4_chunks_cost(struct pl_ctx *c, uint64_t a, uint64_t len)
  * folded in. pl_find_target keeps one while it walks the runs of the map
  * in address order, so each run is folded once per call instead of once
  * per candidate above it in its group. Valid while the map is unchanged. */
-/* buddy orders counted: log2(block size) + 2 at most (64 KiB blocks: 18) */
-#define PL_EXT4_ORDERS 24
 
 struct ext4_below {
 	uint64_t gs; /* group start (blocks); UINT64_MAX: nothing yet */
@@ -565,8 +640,8 @@ static void ext4_fold_run(const struct pl_ctx *c, size_t i, uint64_t gs,
                           uint64_t *bestn)
 {
 	uint64_t bs = c->bs;
-	uint64_t s = (c->fm.r[i].start + bs - 1) / bs;
-	uint64_t t = (c->fm.r[i].start + c->fm.r[i].len) / bs;
+	uint64_t s = pl_div(c->fm.r[i].start + bs - 1, bs);
+	uint64_t t = pl_div(c->fm.r[i].start + c->fm.r[i].len, bs);
 	/* largest buddy order: log2(block size) + 1 (block sizes are
 	 * powers of two) */
 	unsigned maxk = bs > 1 ? (unsigned)__builtin_ctzll(bs) : 1;
@@ -612,11 +687,12 @@ static uint64_t ext4_place_cost(struct pl_ctx *c, uint64_t a, uint64_t len,
 	if (!cb)
 		cb = &local;
 	g = group_of(c->g, a);
-	gs = (c->g->fs.first_data_byte + g * c->g->fs.group_size) / bs;
-	ge = gs + c->g->fs.group_size / bs;
-	tlo = a / bs;
-	thi = (a + len) / bs;
-	ff = c->g->flex_groups >= 4 && g % c->g->flex_groups == 0;
+	gs = pl_div(c->g->fs.first_data_byte + g * c->g->fs.group_size, bs);
+	ge = gs + pl_div(c->g->fs.group_size, bs);
+	tlo = pl_div(a, bs);
+	thi = pl_div(a + len, bs);
+	ff = c->g->flex_groups >= 4 &&
+	     pl_div(g, c->g->flex_groups) * c->g->flex_groups == g;
 	i = run < c->fm.n && c->fm.r[run].start <= a &&
 	            a < c->fm.r[run].start + c->fm.r[run].len
 	        ? run + 1
@@ -624,7 +700,7 @@ static uint64_t ext4_place_cost(struct pl_ctx *c, uint64_t a, uint64_t len,
 	if (i == 0)
 		return ext4_chunks_cost(c, a, len);
 	i--; /* the free run holding a */
-	ra = c->fm.r[i].start / bs;
+	ra = pl_div(c->fm.r[i].start, bs);
 	if (ra < gs)
 		ra = gs;
 	if (cb->gs != gs || cb->i > i) {
@@ -632,10 +708,35 @@ static uint64_t ext4_place_cost(struct pl_ctx *c, uint64_t a, uint64_t len,
 		cb->i = fm_first(&c->fm, gs * bs);
 		memset(cb->below, 0, sizeof(cb->below));
 	}
-	for (; cb->i < i; cb->i++) /* the runs below a's, whole */
-		ext4_fold_run(c, cb->i, gs, ge, UINT64_MAX, UINT64_MAX, false,
-		              cb->below, &best, &bests, &bestn);
-	memcpy(below, cb->below, sizeof(below));
+	if (c->e4g && c->fm.ver && g < c->fm.nver && i >= cb->i) {
+		/* cb->i: the group's first run; the runs below a's, whole,
+		 * folded once while the group is unchanged */
+		struct pl_e4group *q = &c->e4g[g];
+		size_t j = i - cb->i;
+
+		if (!q->valid || q->ver != c->fm.ver[g]) {
+			q->valid = true;
+			q->ver = c->fm.ver[g];
+			q->n = 0;
+		}
+		if (mem_grow(&q->pre, &q->cap, j + 1, sizeof(*q->pre)) < 0)
+			return ext4_chunks_cost(c, a, len);
+		if (q->n == 0)
+			memset(q->pre[0], 0, sizeof(q->pre[0]));
+		for (; q->n < j; q->n++) {
+			memcpy(q->pre[q->n + 1], q->pre[q->n],
+			       sizeof(q->pre[0]));
+			ext4_fold_run(c, cb->i + q->n, gs, ge, UINT64_MAX,
+			              UINT64_MAX, false, q->pre[q->n + 1],
+			              &best, &bests, &bestn);
+		}
+		memcpy(below, q->pre[j], sizeof(below));
+	} else {
+		for (; cb->i < i; cb->i++) /* the runs below a's, whole */
+			ext4_fold_run(c, cb->i, gs, ge, UINT64_MAX, UINT64_MAX,
+			              false, cb->below, &best, &bests, &bestn);
+		memcpy(below, cb->below, sizeof(below));
+	}
 	ext4_fold_run(c, i, gs, ge, tlo, ra, ff, below, &best, &bests, &bestn);
 	if (best == UINT64_MAX)
 		return ext4_chunks_cost(c, a, len);
@@ -760,8 +861,8 @@ static void run_blocks(const struct pl_ctx *c, size_t i, uint64_t lo,
 		*a = lo;
 	if (*b > hi)
 		*b = hi;
-	*a = (*a + c->bs - 1) / c->bs * c->bs;
-	*b = *b / c->bs * c->bs;
+	*a = pl_div(*a + c->bs - 1, c->bs) * c->bs;
+	*b = pl_div(*b, c->bs) * c->bs;
 }
 
 uint64_t pl_find_target(struct pl_ctx *c, uint64_t len, uint64_t near,
@@ -826,7 +927,7 @@ uint64_t pl_find_target(struct pl_ctx *c, uint64_t len, uint64_t near,
 				struct cand k;
 				uint64_t at = a;
 				if (end)
-					at = (pe - len) / c->bs * c->bs;
+					at = pl_div(pe - len, c->bs) * c->bs;
 				if (end &&
 				    (c->g->fs.type != RL_FS_EXT4 || at == a ||
 				     excluded(c, at, at + len)))

@@ -80,14 +80,24 @@ struct pl_outcome {
 struct pl_run {
 	uint64_t start, len;
 };
+/* ver (optional, pl_fm_track): a change counter per unit of unit bytes
+ * from base, bumped by every give/take that touches the unit or its
+ * edges, so a result computed from one unit's runs is known to hold
+ * while its counter is unchanged. */
 struct pl_freemap {
 	struct pl_run *r;
 	size_t n, cap;
+	uint32_t *ver;
+	size_t nver;
+	uint64_t vbase, vunit;
 };
 
 void pl_fm_init(struct pl_freemap *fm);
 void pl_fm_free(struct pl_freemap *fm);
 int pl_fm_give(struct pl_freemap *fm, uint64_t start, uint64_t len);
+/* Count changes per unit of unit bytes from base, n units (the last one
+ * also takes everything above it): fm->ver. */
+int pl_fm_track(struct pl_freemap *fm, uint64_t base, uint64_t unit, size_t n);
 /* Remove [start, start+len): -EBUSY unless all of it is free. */
 int pl_fm_take(struct pl_freemap *fm, uint64_t start, uint64_t len);
 bool pl_fm_is_free(const struct pl_freemap *fm, uint64_t start, uint64_t len);
@@ -116,7 +126,11 @@ struct pl_ctx {
 	struct lm_model *m;
 	const struct lm_geometry *g;
 	uint64_t bs;
-	struct pl_freemap fm;   /* predicted free map */
+	struct pl_freemap fm; /* predicted free map */
+	/* ext4: free buddy chunks per order below each free run of a group
+	 * (planner.c, ext4_place_cost), one entry a group, valid while the
+	 * group's fm.ver is unchanged */
+	struct pl_e4group *e4g;
 	struct rl_extent **ext; /* predicted extents per file */
 	size_t *next;
 	size_t nfiles;

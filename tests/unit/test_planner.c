@@ -249,6 +249,44 @@ static void test_find_target_ext4_cost(void **state)
 	lm_free(m);
 }
 
+/* The counts below a run are kept per group across calls: a change of
+ * the free runs before it in the group (here 100 two-block runs cut to
+ * single blocks, the number of runs unchanged) is seen at the next call.
+ * pl_fm_track: a give or take bumps the units it touches. */
+static void test_find_target_ext4_cost_cache(void **state)
+{
+	struct lm_model *m = new_model(64 * MiB);
+	const uint64_t g3 = G2 + FIXTURE_GROUP_SIZE;
+	struct pl_ctx c;
+	uint32_t v1, v2, v3;
+
+	(void)state;
+	for (unsigned i = 0; i < 100; i++) {
+		lm_add_free(m, G2 + 2 * i * BS, BS);
+		lm_add_free(m, g3 + 4 * i * BS, 2 * BS);
+	}
+	lm_add_free(m, G2 + 401 * BS, 5 * BS);
+	lm_add_free(m, g3 + 401 * BS, 5 * BS);
+	assert_int_equal(pl_init(&c, m), 0);
+	assert_non_null(c.fm.ver);
+	assert_int_equal(pl_find_target(&c, 5 * BS, 0, 0, 64 * MiB),
+	                 g3 + 401 * BS);
+	v1 = c.fm.ver[1];
+	v2 = c.fm.ver[2];
+	v3 = c.fm.ver[3];
+	for (unsigned i = 0; i < 100; i++)
+		assert_int_equal(pl_fm_take(&c.fm, g3 + (4 * i + 1) * BS, BS),
+		                 0);
+	assert_int_equal(c.fm.ver[1], v1);
+	assert_int_equal(c.fm.ver[2], v2);
+	assert_true(c.fm.ver[3] >= v3 + 100);
+	/* both groups now alike: the nearer */
+	assert_int_equal(pl_find_target(&c, 5 * BS, 0, 0, 64 * MiB),
+	                 G2 + 401 * BS);
+	pl_fini(&c);
+	lm_free(m);
+}
+
 /* A data run no single free run inside one group takes is split over the
  * fewest free runs: across a group end inside one free run (physically
  * contiguous: one run), else over the largest free runs; never into as
@@ -1144,6 +1182,7 @@ int main(void)
 	    cmocka_unit_test(test_defrag_holes_eof),
 	    cmocka_unit_test(test_defrag_ext4_cheap),
 	    cmocka_unit_test(test_find_target_ext4_cost),
+	    cmocka_unit_test(test_find_target_ext4_cost_cache),
 	    cmocka_unit_test(test_defrag_split),
 	    cmocka_unit_test(test_defrag_step_cap),
 	    cmocka_unit_test(test_defrag_delalloc_tail),
