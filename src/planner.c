@@ -2011,6 +2011,63 @@ static int push_piece(struct rpiece **p, size_t *n, size_t *cap,
 	return 0;
 }
 
+/* A file region_pieces names: where its data in the region starts, and
+ * its bytes there (in), of which movable (mv; a file that cannot move:
+ * stuck). */
+struct rnote {
+	uint64_t at, in, mv;
+	uint32_t id;
+	bool stuck;
+};
+
+static int cmp_rnote(const void *x, const void *y)
+{
+	const struct rnote *a = x, *b = y;
+
+	if (a->at != b->at)
+		return a->at < b->at ? -1 : 1;
+	return a->id < b->id ? -1 : a->id > b->id;
+}
+
+/* The lowest address of file id's data in [lo, hi). */
+static uint64_t first_in(struct pl_ctx *c, uint32_t id, uint64_t lo,
+                         uint64_t hi)
+{
+	uint64_t at = UINT64_MAX;
+
+	for (size_t k = 0; k < c->next[id]; k++) {
+		const struct rl_extent *e = &c->ext[id][k];
+		uint64_t pa = e->physical < lo ? lo : e->physical;
+		if (e->physical < hi && e->physical + e->length > lo && pa < at)
+			at = pa;
+	}
+	return at;
+}
+
+/* The notes of region_pieces, in address order (file ids follow the
+ * scan's order, which its threads make differ from run to run). */
+static void rnotes_emit(struct pl_ctx *c, struct rnote *v, size_t n, size_t max,
+                        const struct rsum *rs)
+{
+	char a[32];
+
+	qsort(v, n, sizeof(*v), cmp_rnote);
+	for (size_t i = 0; i < n && i < max; i++) {
+		const char *um = NULL;
+		if (v[i].stuck) {
+			pl_unmovable(c, v[i].id, &um);
+			pl_note(c, "%s%s (%s in the region): %s", rs->verb,
+			        fpath(c, v[i].id), sz(v[i].in, a),
+			        um ? um : "");
+		} else
+			pl_note(c,
+			        "%s%s: %s preallocated past its end of file "
+			        "(movedata moves data below EOF only)",
+			        rs->verb, fpath(c, v[i].id),
+			        sz(v[i].in - v[i].mv, a));
+	}
+}
+
 /* The movable data of [lo, hi) as pieces (clipped to it): the files that
  * can move, below their EOF (blocks past EOF stay: movedata cannot move
  * them). The files that cannot move are noted with the reason. */
@@ -2018,8 +2075,8 @@ static int region_pieces(struct pl_ctx *c, uint64_t lo, uint64_t hi,
                          struct rpiece **out, size_t *np, struct rsum *rs)
 {
 	struct rpiece *p = NULL;
-	size_t n = 0, cap = 0;
-	char a[32];
+	struct rnote *nv = NULL;
+	size_t n = 0, cap = 0, nn = 0, ncap = 0, noted0 = rs->noted;
 
 	for (uint32_t id = 0; id < c->nfiles; id++) {
 		const struct lm_file *f;
@@ -2037,9 +2094,11 @@ static int region_pieces(struct pl_ctx *c, uint64_t lo, uint64_t hi,
 				rs->shared_stuck +=
 				    shared_bytes_in(c, id, lo, hi);
 			rs->files_stuck++;
-			if (rs->noted++ < PL_NOTE_MAX)
-				pl_note(c, "%s%s (%s in the region): %s",
-				        rs->verb, fpath(c, id), sz(in, a), um);
+			rs->noted++;
+			if (mem_grow(&nv, &ncap, nn + 1, sizeof(*nv)) < 0)
+				goto nomem;
+			nv[nn++] = (struct rnote){first_in(c, id, lo, hi), in,
+			                          0, id, true};
 			continue;
 		}
 		f = lm_file(c->m, id);
@@ -2059,11 +2118,8 @@ static int region_pieces(struct pl_ctx *c, uint64_t lo, uint64_t hi,
 			if (l + (pb - pa) > eof)
 				pb = pa + (eof - l);
 			if (push_piece(&p, &n, &cap,
-			               (struct rpiece){id, l, pa, pb - pa}) <
-			    0) {
-				free(p);
-				return -ENOMEM;
-			}
+			               (struct rpiece){id, l, pa, pb - pa}) < 0)
+				goto nomem;
 			mv += pb - pa;
 		}
 		rs->movable += mv;
@@ -2071,12 +2127,17 @@ static int region_pieces(struct pl_ctx *c, uint64_t lo, uint64_t hi,
 		rs->past_eof += in - mv;
 		if (mv)
 			rs->files_movable++;
-		if (in > mv && rs->noted++ < PL_NOTE_MAX)
-			pl_note(c,
-			        "%s%s: %s preallocated past its end of file "
-			        "(movedata moves data below EOF only)",
-			        rs->verb, fpath(c, id), sz(in - mv, a));
+		if (in > mv) {
+			rs->noted++;
+			if (mem_grow(&nv, &ncap, nn + 1, sizeof(*nv)) < 0)
+				goto nomem;
+			nv[nn++] = (struct rnote){first_in(c, id, lo, hi), in,
+			                          mv, id, false};
+		}
 	}
+	rnotes_emit(c, nv, nn, noted0 < PL_NOTE_MAX ? PL_NOTE_MAX - noted0 : 0,
+	            rs);
+	free(nv);
 	if (rs->noted > PL_NOTE_MAX)
 		pl_note(c, "(and %zu more files that %s)",
 		        rs->noted - PL_NOTE_MAX,
@@ -2084,6 +2145,10 @@ static int region_pieces(struct pl_ctx *c, uint64_t lo, uint64_t hi,
 	*out = p;
 	*np = n;
 	return 0;
+nomem:
+	free(p);
+	free(nv);
+	return -ENOMEM;
 }
 
 /* Free runs of [lo, hi) a target may use: block aligned, not kept free
