@@ -47,6 +47,10 @@ const struct cmd_opt cmd_opts_move[] = {
     {NULL, NULL, NULL},
 };
 const struct cmd_opt cmd_opts_log[] = {
+    {"forget", "ID|all",
+     "drop the transactions up to ID (with the rest of ID's command; "
+     "'all': every one that ended) from this volume's journal: they can "
+     "no longer be undone, and the journal shrinks"},
     CMD_OPT_JOURNAL_DIR,
     {NULL, NULL, NULL},
 };
@@ -402,13 +406,142 @@ out:
 
 /* ------------------------------------------------------------------- log */
 
+static bool in_group_of(const struct jr_journal *j, const uint64_t *ids,
+                        size_t n, const struct jr_txn *t)
+{
+	for (size_t i = 0; i < n; i++)
+		for (size_t k = 0; k < j->ntxns; k++)
+			if (j->txns[k].id == ids[i] &&
+			    j->txns[k].group == t->group)
+				return true;
+	return false;
+}
+
+/* log --forget ID|all: this volume's transactions up to ID and the rest
+ * of their commands, or all that ended, dropped from the journal. */
+static enum cmd_status log_forget(struct rl_session *s, const char *what,
+                                  const char *jdir)
+{
+	struct jr_journal *j = session_journal(s, true, false, jdir);
+	bool all = !strcmp(what, "all");
+	uint64_t upto = 0, freed = 0, lo = UINT64_MAX, hi = 0;
+	uint64_t *ids = NULL;
+	size_t n = 0, open = 0;
+	char *end = NULL, b1[32], b2[32];
+	int r;
+
+	if (!j)
+		return CMD_FAIL;
+	if (!all) {
+		errno = 0;
+		upto = strtoull(what, &end, 10);
+		if (errno || !end || *end || !upto || what[0] == '-') {
+			session_error(s,
+			              "--forget '%s': not a transaction id "
+			              "(a number from 'log') or 'all'",
+			              what);
+			return CMD_FAIL;
+		}
+		const struct jr_txn *t = jr_find(j, upto);
+		if (!t || !jr_txn_here(j, t)) {
+			session_error(s,
+			              "--forget %" PRIu64
+			              ": no such transaction of this volume in "
+			              "%s/%s ('log' lists them); nothing was "
+			              "changed",
+			              upto, j->dir, j->name);
+			return CMD_FAIL;
+		}
+	}
+	if (j->corrupt) {
+		session_error(s,
+		              "--forget: the journal %s/%s is corrupt (%s): "
+		              "nothing was changed",
+		              j->dir, j->name, j->problem);
+		return CMD_FAIL;
+	}
+	ids = calloc(j->ntxns + 1, sizeof(*ids));
+	if (!ids) {
+		session_error(s, "out of memory");
+		return CMD_FAIL;
+	}
+	for (size_t i = 0; i < j->ntxns; i++) {
+		const struct jr_txn *t = &j->txns[i];
+		if (!jr_txn_here(j, t) || (!all && t->id > upto))
+			continue;
+		if (t->status == JR_ST_OPEN && all) {
+			open++;
+			continue;
+		}
+		ids[n++] = t->id;
+	}
+	/* whole commands: the later transactions of theirs too */
+	for (size_t i = 0, n0 = n; !all && i < j->ntxns; i++) {
+		const struct jr_txn *t = &j->txns[i];
+		if (jr_txn_here(j, t) && t->id > upto &&
+		    in_group_of(j, ids, n0, t))
+			ids[n++] = t->id;
+	}
+	for (size_t i = 0; i < n; i++) {
+		const struct jr_txn *t = jr_find(j, ids[i]);
+		if (t->status == JR_ST_OPEN) {
+			session_error(s,
+			              "--forget: transaction %" PRIu64
+			              " ('%s') is still open (running, or "
+			              "interrupted and not yet finished): "
+			              "nothing was changed",
+			              t->id, t->command ? t->command : "");
+			free(ids);
+			return CMD_FAIL;
+		}
+		lo = ids[i] < lo ? ids[i] : lo;
+		hi = ids[i] > hi ? ids[i] : hi;
+	}
+	r = n ? jr_forget(j, ids, n, &freed) : 0;
+	free(ids);
+	if (r < 0) {
+		session_error(s, "--forget: rewriting %s/%s: %s%s", j->dir,
+		              j->name, rl_strerror(r),
+		              "; the journal is as it was");
+		return CMD_FAIL;
+	}
+	units_format_size(freed, b1, sizeof(b1));
+	units_format_size(j->file_size, b2, sizeof(b2));
+	if (s->json) {
+		cJSON *o = cJSON_CreateObject();
+		out_add_name(o, "journal", j->dir);
+		out_add_u64(o, "forgotten", n);
+		if (n) {
+			out_add_u64(o, "first", lo);
+			out_add_u64(o, "last", hi);
+		}
+		out_add_u64(o, "open_kept", open);
+		out_add_u64(o, "bytes_freed", freed);
+		out_add_u64(o, "journal_bytes", j->file_size);
+		out_json_emit(s, o);
+	} else if (!n) {
+		fprintf(s->out, "nothing to forget%s\n",
+		        open ? " (the open transaction stays)" : "");
+	} else {
+		fprintf(s->out,
+		        "forgot %zu transaction%s (%" PRIu64 "..%" PRIu64
+		        "): they can no longer be undone; the journal is %s "
+		        "smaller (now %s)%s\n",
+		        n, n == 1 ? "" : "s", lo, hi, b1, b2,
+		        open ? "; the open transaction stays" : "");
+	}
+	return CMD_OK;
+}
+
 enum cmd_status cmd_log(struct rl_session *s, const struct cmd_call *c)
 {
-	const char *jdir = NULL;
+	const char *jdir = NULL, *forget = NULL;
 	struct jr_journal *j;
 	cJSON *o = NULL, *a = NULL;
 
 	cmd_has_opt(c, "journal-dir", &jdir);
+	if (cmd_has_opt(c, "forget", &forget))
+		return log_forget(s, forget, jdir);
 	j = session_journal(s, false, true, jdir);
 	if (!j)
 		return CMD_FAIL;

@@ -128,7 +128,7 @@ struct cmd_def {
 	  "address --to GOAL, journaled")                                      \
 	X("log", log, "", 0, 0, CMD_F_VOLUME | CMD_F_LIVE, cmd_opts_log,       \
 	  "List the journaled transactions of the volume: id, time, "          \
-	  "command, bytes, status")                                            \
+	  "command, bytes, status (--forget drops old ones)")                  \
 	X("undo", undo, "[ID]", 0, 1,                                          \
 	  CMD_F_VOLUME | CMD_F_LIVE | CMD_F_DISK | CMD_F_ROOT_EXT4,            \
 	  cmd_opts_undo,                                                       \

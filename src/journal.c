@@ -1151,6 +1151,113 @@ out:
 	return ret;
 }
 
+static bool id_listed(const uint64_t *ids, size_t n, uint64_t id)
+{
+	for (size_t i = 0; i < n; i++)
+		if (ids[i] == id)
+			return true;
+	return false;
+}
+
+/* Write all of buf to fd from offset 0. */
+static int write_all(int fd, const unsigned char *buf, size_t len)
+{
+	for (size_t done = 0; done < len;) {
+		ssize_t w = pwrite(fd, buf + done, len - done, (off_t)done);
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w <= 0)
+			return w < 0 ? -errno : -EIO;
+		done += (size_t)w;
+	}
+	return 0;
+}
+
+int jr_forget(struct jr_journal *j, const uint64_t *ids, size_t n,
+              uint64_t *freed)
+{
+	unsigned char *buf = NULL, *nb = NULL;
+	size_t len = 0, nl = 0, off;
+	char tmp[64];
+	int fd = -1, ret;
+
+	if (freed)
+		*freed = 0;
+	if (j->fd < 0 || j->lockfd < 0 || j->dirfd < 0)
+		return -EBADF;
+	ret = jr_reload(j);
+	if (ret < 0)
+		return ret;
+	if (j->corrupt)
+		return -EBADMSG;
+	for (size_t i = 0; i < n; i++) {
+		const struct jr_txn *t = jr_find(j, ids[i]);
+		if (!t)
+			return -ENOENT;
+		if (t->status == JR_ST_OPEN)
+			return -EBUSY;
+	}
+	ret = read_all(j->fd, &buf, &len);
+	if (ret < 0)
+		return ret;
+	if (len > j->good_end)
+		len = j->good_end; /* the damaged tail is left out */
+	nb = malloc(len > JR_HEADER_SIZE ? len : JR_HEADER_SIZE);
+	if (!nb) {
+		ret = -ENOMEM;
+		goto out;
+	}
+	memcpy(nb, jr_magic_file, sizeof(jr_magic_file));
+	put32(nb + 12, JR_VERSION);
+	nl = JR_HEADER_SIZE;
+	/* the records were checked by jr_reload: walk their framing */
+	for (off = JR_HEADER_SIZE; off + JR_REC_OVERHEAD <= len;) {
+		uint32_t plen = get32(buf + off + 8);
+		size_t rl = (size_t)plen + JR_REC_OVERHEAD;
+		cJSON *o =
+		    cJSON_ParseWithLength((const char *)buf + off + 16, plen);
+		uint64_t id = get_u64(o, "txn");
+
+		cJSON_Delete(o);
+		if (!id_listed(ids, n, id)) {
+			memcpy(nb + nl, buf + off, rl);
+			nl += rl;
+		}
+		off += rl;
+	}
+	snprintf(tmp, sizeof(tmp), "%s.journal.new", j->uuid);
+	if (unlinkat(j->dirfd, tmp, 0) < 0 && errno != ENOENT) {
+		ret = -errno;
+		goto out;
+	}
+	fd = openat(j->dirfd, tmp,
+	            O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+	if (fd < 0) {
+		ret = -errno;
+		goto out;
+	}
+	ret = write_all(fd, nb, nl);
+	if (ret == 0 && fsync(fd) < 0)
+		ret = -errno;
+	if (ret == 0 && renameat(j->dirfd, tmp, j->dirfd, j->name) < 0)
+		ret = -errno;
+	if (ret < 0) {
+		unlinkat(j->dirfd, tmp, 0);
+		close(fd);
+		goto out;
+	}
+	fsync(j->dirfd);
+	close(j->fd);
+	j->fd = fd;
+	if (freed)
+		*freed = j->file_size > nl ? j->file_size - nl : 0;
+	ret = jr_reload(j);
+out:
+	free(buf);
+	free(nb);
+	return ret;
+}
+
 void jr_defer_sync(struct jr_journal *j, bool on)
 {
 	j->defer_sync = on;

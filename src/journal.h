@@ -232,6 +232,16 @@ int jr_step_failed(struct jr_journal *j, uint64_t id, unsigned index, int err,
 int jr_end(struct jr_journal *j, uint64_t id, enum jr_status st,
            const char *message);
 
+/* Forget transactions: rewrite the journal without the records of the
+ * n transactions ids[] (a new file written next to it, made durable,
+ * then renamed over it: a crash leaves the old journal or the new one,
+ * whole). Needs the lock; refused for a corrupt journal (-EBADMSG), for
+ * an id the journal does not have (-ENOENT) and for a transaction still
+ * open (-EBUSY). A damaged tail is left out. *freed (may be NULL) gets
+ * the bytes the journal shrank by. The journal is re-read after. */
+int jr_forget(struct jr_journal *j, const uint64_t *ids, size_t n,
+              uint64_t *freed);
+
 /* Batches (tx_apply): with on, the step records (PLANNED, DONE, FAILED)
  * are written without waiting for the disk; jr_sync (also done by
  * jr_begin and jr_end) makes everything written durable. A crash then

@@ -162,7 +162,27 @@ $(extents_of "$M/data/slow")"
 	grep -q "corrupt" "$VOL_DIR/err" || fail "corruption not reported: $(cat "$VOL_DIR/err")"
 	R -e undo "$M" >/dev/null 2>"$VOL_DIR/err" && fail "undo from a corrupt journal succeeded"
 	grep -q "nothing can be undone" "$VOL_DIR/err" || fail "no corrupt-journal refusal: $(cat "$VOL_DIR/err")"
+	R -e "log --forget all" "$M" >/dev/null 2>"$VOL_DIR/err" && fail "log --forget of a corrupt journal succeeded"
+	grep -q "corrupt" "$VOL_DIR/err" || fail "no corrupt-journal refusal of --forget: $(cat "$VOL_DIR/err")"
+	cmp -s "$J" "$VOL_DIR/journal.good" && fail "the corrupted copy is not corrupt"
 	cp "$VOL_DIR/journal.good" "$J"
+
+	# log --forget: the move and its undo (and what came before) leave
+	# the journal, which shrinks; the redo after them stays
+	local rid
+	size=$(stat -c %s "$J")
+	out=$(R --json -e "log --forget $uid" "$M" 2>"$VOL_DIR/err") || fail "log --forget failed: $(cat "$VOL_DIR/err")"
+	[ "$(jq -r .bytes_freed <<<"$out")" -gt 0 ] || fail "log --forget freed nothing: $out"
+	[ "$(stat -c %s "$J")" -lt "$size" ] || fail "log --forget: the journal did not shrink"
+	out=$(R --json -e log "$M")
+	[ -z "$(jq -r ".transactions[] | select(.id <= $uid) | .id" <<<"$out")" ] || fail "log --forget $uid left: $out"
+	rid=$(jq -r ".transactions[] | select(.undo_of == $uid) | .id" <<<"$out")
+	[ -n "$rid" ] || fail "log --forget $uid dropped the redo: $out"
+	R -e "undo $id" "$M" >/dev/null 2>&1 && fail "undo of a forgotten transaction succeeded"
+	R -e "log --forget $uid" "$M" >/dev/null 2>&1 && fail "log --forget of a forgotten transaction succeeded"
+	# (its file was replaced since: the kept records still tell)
+	R -e "undo $rid --dry-run" "$M" >/dev/null 2>"$VOL_DIR/err" && fail "undo of the redo of a replaced file succeeded"
+	grep -q "replaced since" "$VOL_DIR/err" || fail "undo of a kept transaction after log --forget: $(cat "$VOL_DIR/err")"
 	vol_fsck
 }
 

@@ -156,6 +156,66 @@ static void test_roundtrip(void **state)
 	jr_close(j);
 }
 
+/* jr_forget drops exactly the records of the transactions named: the
+ * others read back whole (same steps, same undo state), the file is
+ * smaller, appends go on after it; an open transaction, an unknown id
+ * and a reader without the lock are refused, nothing changed. */
+static void test_forget(void **state)
+{
+	struct jr_journal *j = open_rw(), *r;
+	uint64_t id1, id2, id3, id4, freed = 0, ids[2];
+	size_t size0;
+
+	(void)state;
+	write_sample(j, &id1, true);
+	write_sample(j, &id2, true);
+	assert_int_equal(jr_begin(j, "undo 2", id2, 1, &id3), 0);
+	assert_int_equal(jr_end(j, id3, JR_ST_APPLIED, NULL), 0);
+	assert_int_equal(jr_begin(j, "still running", 0, 1, &id4), 0);
+	size0 = (size_t)j->file_size;
+	ids[0] = id4;
+	assert_int_equal(jr_forget(j, ids, 1, &freed), -EBUSY);
+	ids[0] = 99;
+	assert_int_equal(jr_forget(j, ids, 1, &freed), -ENOENT);
+	assert_int_equal(j->file_size, size0);
+	r = open_ro();
+	ids[0] = id1;
+	assert_int_equal(jr_forget(r, ids, 1, &freed), -EBADF);
+	jr_close(r);
+	assert_int_equal(jr_forget(j, ids, 1, &freed), 0);
+	assert_true(freed > 0);
+	assert_int_equal(j->file_size, size0 - freed);
+	assert_int_equal(j->ntxns, 3);
+	assert_null(jr_find(j, id1));
+	check_sample(jr_find(j, id2));
+	assert_true(jr_find(j, id2)->undone);
+	assert_int_equal(jr_find(j, id4)->status, JR_ST_OPEN);
+	/* appends go on in the new file */
+	assert_int_equal(jr_end(j, id4, JR_ST_APPLIED, NULL), 0);
+	jr_close(j);
+	j = open_ro();
+	assert_false(j->corrupt);
+	assert_false(j->tail_damaged);
+	assert_int_equal(j->ntxns, 3);
+	assert_null(jr_find(j, id1));
+	check_sample(jr_find(j, id2));
+	assert_true(jr_find(j, id2)->undone);
+	assert_int_equal(jr_find(j, id4)->status, JR_ST_APPLIED);
+	jr_close(j);
+	/* all of them: an empty journal, numbering from 1 again */
+	j = open_rw();
+	ids[0] = id2;
+	ids[1] = id3;
+	assert_int_equal(jr_forget(j, ids, 2, NULL), 0);
+	ids[0] = id4;
+	assert_int_equal(jr_forget(j, ids, 1, NULL), 0);
+	assert_int_equal(j->ntxns, 0);
+	assert_int_equal(j->file_size, JR_HEADER_SIZE);
+	assert_int_equal(jr_begin(j, "again", 0, 0, &id1), 0);
+	assert_int_equal(id1, 1);
+	jr_close(j);
+}
+
 /* A step that ended part way (stopped between chunks, or found
  * interrupted) is journaled DONE with its extents and 0 bytes: the bytes
  * moved count what its extents show moved (what an undo moves back). */
@@ -708,6 +768,8 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_dir_parents, tmpdir_setup,
 	                                    tmpdir_teardown),
 	    cmocka_unit_test_setup_teardown(test_roundtrip, tmpdir_setup,
+	                                    tmpdir_teardown),
+	    cmocka_unit_test_setup_teardown(test_forget, tmpdir_setup,
 	                                    tmpdir_teardown),
 	    cmocka_unit_test_setup_teardown(test_partial_bytes, tmpdir_setup,
 	                                    tmpdir_teardown),
