@@ -2051,7 +2051,7 @@ static void rnotes_emit(struct pl_ctx *c, struct rnote *v, size_t n, size_t max,
 {
 	char a[32];
 
-	qsort(v, n, sizeof(*v), cmp_rnote);
+	mem_sort(v, n, sizeof(*v), cmp_rnote);
 	for (size_t i = 0; i < n && i < max; i++) {
 		const char *um = NULL;
 		if (v[i].stuck) {
