@@ -2639,6 +2639,7 @@ static int place_items(struct pl_ctx *c, const struct pitem *it, size_t n,
 	size_t nmv0 = c->nmv, *late = NULL, nlate = 0, clate = 0;
 	size_t *spill = NULL, nspill = 0, cspill = 0;
 	uint64_t split = 0, evicted = 0, spilled = 0, spilled_bytes = 0;
+	uint64_t stayed = 0, stayed_bytes = 0;
 	size_t trees = 0; /* late moves of files that get a tree block */
 	char s1[32], s2[32];
 	ssize_t nl;
@@ -2708,6 +2709,23 @@ static int place_items(struct pl_ctx *c, const struct pitem *it, size_t n,
 		uint64_t goal = first_fit(c, x->len, hi, spill_hi);
 		size_t k0 = c->nmv;
 
+		/* no free run between the boundary and where it is holds it:
+		 * higher up it would leave a hole as large as itself and gain
+		 * nothing (on an aged 128 MiB ext4 volume a 15.5 MiB file was
+		 * moved from right above the boundary to the volume's end) */
+		if (goal != UINT64_MAX && goal >= x->phys) {
+			stayed++;
+			stayed_bytes += x->len;
+			pl_note(
+			    c,
+			    "stays: 0x%" PRIx64 "..0x%" PRIx64 " (%s): %s: no "
+			    "free run between the boundary and it holds it "
+			    "whole (in parts its file would need more extents "
+			    "than its inode holds)",
+			    x->phys, x->phys + x->len, sz(x->len, s1),
+			    fpath(c, x->id));
+			continue;
+		}
 		if (goal != UINT64_MAX) {
 			r = pl_add_move(c, x->id, x->off, x->len, goal, why);
 			if (r < 0)
@@ -2780,6 +2798,17 @@ static int place_items(struct pl_ctx *c, const struct pitem *it, size_t n,
 		    spilled, spilled == 1 ? "" : "s", sz(spilled_bytes, s1),
 		    where, spilled == 1 ? "its" : "each",
 		    sz(spilled_bytes, s2));
+	if (stayed)
+		pl_note(c,
+		        "%" PRIu64 " range%s (%s) did not fit one free run %s "
+		        "and would leave %s file with more extents than its "
+		        "inode holds, and no free run between the boundary and "
+		        "where %s holds %s whole: left where %s",
+		        stayed, stayed == 1 ? "" : "s", sz(stayed_bytes, s1),
+		        where, stayed == 1 ? "its" : "each",
+		        stayed == 1 ? "it is" : "they are",
+		        stayed == 1 ? "it" : "them",
+		        stayed == 1 ? "it is" : "they are");
 	if (evicted)
 		pl_note(c,
 		        "%" PRIu64 " range%s moved out of the way to make one "
@@ -3051,6 +3080,8 @@ int pl_compact(struct pl_ctx *c, uint64_t start, uint64_t end)
 		c->run_hi = end;
 		c->run_count = runs;
 		c->run_free = fb - below;
+		c->run_start = start;
+		c->run_below = below;
 		pl_note(c,
 		        "after: %s free in the region, %s of it from 0x%" PRIx64
 		        " to the end in %zu run%s%s; %s free below it",

@@ -167,9 +167,10 @@ struct pl_ctx {
 	 * blocks of no known file, files that cannot move). */
 	uint64_t fixed_bytes;
 	/* compact: the region's free space is predicted from run_lo to
-	 * run_hi in run_count runs, run_free bytes (run_hi 0: not a
-	 * compaction) */
-	uint64_t run_lo, run_hi, run_free;
+	 * run_hi in run_count runs, run_free bytes, and run_below bytes
+	 * free from the region's start run_start to run_lo (run_hi 0: not
+	 * a compaction) */
+	uint64_t run_lo, run_hi, run_free, run_start, run_below;
 	size_t run_count;
 	/* Reads a file's generation and inode flags into the model (the
 	 * scan leaves them unknown; lm_set_file_attrs); NULL: unknown ones

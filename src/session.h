@@ -97,6 +97,10 @@ struct rl_session {
 	 * last plan left out (planned again in the next round). */
 	bool plan_drop_ok;
 	size_t plan_left_out;
+	/* compact: bytes below the last plan's boundary that came free
+	 * during its apply beyond what it left free there (check_runs):
+	 * the next round moves the data above into them. */
+	uint64_t plan_freed;
 	/* Inodes whose step found them changed since the plan (a writer):
 	 * the command's later rounds leave them where they are. */
 	uint64_t *plan_changed;

@@ -1,6 +1,7 @@
 /* Unit tests: the planner on synthetic layout models. */
 #include "config.h"
 #include <errno.h>
+#include <inttypes.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -663,6 +664,37 @@ static void test_compact_parts_last(void **state)
 	lm_free(m);
 }
 
+/* The same range when the lowest run above the boundary that holds it
+ * lies above the range itself: moved there it would leave a hole as large
+ * as itself and gain nothing. It stays, listed with its place. */
+static void test_compact_parts_stay(void **state)
+{
+	struct lm_model *m = new_model(64 * MiB);
+	uint64_t s = G2, e = G2 + 1 * MiB;
+	struct rl_extent b[] = {{0, s + 100 * KiB, 40 * KiB, 0}};
+	struct pl_ctx c;
+	char want[128];
+
+	(void)state;
+	five_small_runs(m, s);
+	add_file(m, 20, "b", b, 1);
+	lm_add_free(m, s + 80 * KiB, 20 * KiB);
+	lm_add_metadata(m, s + 140 * KiB, 20 * KiB, "inode table");
+	lm_add_free(m, s + 160 * KiB, e - s - 160 * KiB);
+	assert_int_equal(pl_init(&c, m), 0);
+	assert_int_equal(pl_compact(&c, s, e), 0);
+	assert_int_equal(c.nmv, 0);
+	snprintf(want, sizeof(want),
+	         "stays: 0x%" PRIx64 "..0x%" PRIx64 " (40.0 KiB): b: no free "
+	         "run between the boundary and it holds it whole",
+	         (uint64_t)(s + 100 * KiB), (uint64_t)(s + 140 * KiB));
+	assert_non_null(strstr(c.report, want));
+	assert_non_null(strstr(c.report, "1 range (40.0 KiB) did not fit"));
+	assert_non_null(strstr(c.report, "left where it is"));
+	pl_fini(&c);
+	lm_free(m);
+}
+
 /* The window for x would move q out of the way in five parts (no free
  * run holds it whole): its file would get a tree block next to its old
  * place, in the window, before x moves there. No window then: q stays;
@@ -1221,6 +1253,7 @@ int main(void)
 	    cmocka_unit_test(test_compact_evict),
 	    cmocka_unit_test(test_compact_evict_first),
 	    cmocka_unit_test(test_compact_parts_last),
+	    cmocka_unit_test(test_compact_parts_stay),
 	    cmocka_unit_test(test_compact_evict_no_parts),
 	    cmocka_unit_test(test_compact_parts_xfs),
 	    cmocka_unit_test(test_compact_in_place),
