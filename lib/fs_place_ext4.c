@@ -57,7 +57,10 @@
  * again in the next group; in the last group (or a volume of one group)
  * for more blocks than the target holds, which no chunk or free run of
  * the target can serve (else every blocker below the target taken, the
- * anchor landed in the target again: EBUSY, every time).
+ * anchor landed in the target again: EBUSY, every time); there an anchor
+ * on the very block a one-block chunk request is about to take is that
+ * chunk (a claim larger than a request from the start of the only free
+ * run, on a volume of one group: every anchor lands on it).
  * In a placement session what its files hold at or above a placed target
  * stays taken, as spares: the blocks fd's range was fallocated on (the
  * first free blocks of its goal group: in a compaction often the next
@@ -350,9 +353,13 @@ static int maps_into(const struct ext4_place *e, const struct sfile *f,
 
 /* A private file with room for one more extent (preferably one whose
  * last extent lies below gblk; only such a one when below), or a new one
- * with a one-block anchor. */
+ * with a one-block anchor. want: the block the caller is about to take
+ * with a one-block request (else UINT64_MAX): where no group lies above
+ * the target, an anchor that lands on it is that block, held (returns
+ * 1: *out holds it at EXT4_ANCHOR_LBLK). */
 static int host_for(struct ext4_place *e, uint64_t gblk, bool below,
-                    uint64_t tlo, uint64_t thi, struct sfile **out)
+                    uint64_t tlo, uint64_t thi, uint64_t want,
+                    struct sfile **out)
 {
 	struct sfile *f = NULL, *any = NULL;
 	uint64_t phys;
@@ -412,6 +419,18 @@ static int host_for(struct ext4_place *e, uint64_t gblk, bool below,
 
 		uint64_t first_anchor = phys / e->bs;
 
+		/* With no group above, a new file's first block goes to the
+		 * first free block of the group whatever is asked: on a
+		 * volume of one group whose free space starts below the
+		 * target in one run (a fresh 64 MiB ext4), the anchor asked
+		 * again, for at most EXT4_MAX_CHUNK_BLOCKS, landed in a claim
+		 * of more blocks than that every time (-EBUSY, every attempt).
+		 * There an anchor on the very block the caller takes next is
+		 * that block. */
+		if (next >= e->nblocks && first_anchor == want) {
+			*out = f;
+			return 1;
+		}
 		if (next < e->nblocks)
 			g = next;
 		else
@@ -605,14 +624,21 @@ static int take_chunk(struct ext4_place *e, uint64_t cblk, uint64_t n,
 		(*budget)--;
 		/* With a file ending a window below cblk, align_logical can
 		 * move the goal either way. */
-		ret =
-		    host_for(e,
-		             align_end && cblk - e->first >= EXT4_WINDOW_BLOCKS
-		                 ? cblk - EXT4_WINDOW_BLOCKS
-		                 : cblk,
-		             align_end != 0, tlo, thi, &f);
+		ret = host_for(
+		    e,
+		    align_end && cblk - e->first >= EXT4_WINDOW_BLOCKS
+		        ? cblk - EXT4_WINDOW_BLOCKS
+		        : cblk,
+		    align_end != 0, tlo, thi, n == 1 ? cblk : UINT64_MAX, &f);
 		if (ret < 0)
 			return ret;
+		if (ret == 1) { /* its anchor is the chunk */
+			*h = (struct held){.file = (size_t)(f - e->f),
+			                   .l = EXT4_ANCHOR_LBLK,
+			                   .p = cblk,
+			                   .n = 1};
+			return 0;
+		}
 		l = logical_for(e, f, cblk);
 		if (align_end)
 			l = align_logical(e, f, l, cblk, align_end);

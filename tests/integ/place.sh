@@ -544,6 +544,31 @@ ls -A "$VOL_MNT" | grep -q relayout && fail "xfs-noreflink: left $(ls -A "$VOL_M
 vol_fsck
 vol_destroy
 
+# ext4 of one group (64 MiB, 4 KiB blocks), its free space one run from
+# after the data to the end: a target inside that run. A new file's first
+# block (the placement's anchor) always lands at the run's start there,
+# with no group above to send it to: every placement failed (-EBUSY)
+# until an anchor on the block the claim takes first was taken as it.
+vol_create ext4 64
+for i in $(seq 1 20); do head -c 300K /dev/urandom >"$VOL_MNT/fill$i"; done
+head -c 112K /dev/urandom >"$VOL_MNT/f"
+head -c 3M /dev/urandom >"$VOL_MNT/g"
+sync -f "$VOL_MNT"
+sum=$(md5sum <"$VOL_MNT/f")$(md5sum <"$VOL_MNT/g")
+for t in "f 30M" "g 40M" "f 60M" "g 20M"; do
+	read -r name goal <<<"$t"
+	out=$("$R" -e "move $VOL_MNT/$name --to $goal" "$VOL_MNT" 2>&1) ||
+		fail "one group: move $name --to $goal: $(tail -1 <<<"$out")"
+	first=$(filefrag -v "$VOL_MNT/$name" | awk '$1 == "0:" { sub(/\.\..*/, "", $4); print $4 }')
+	[ "$first" = $(($(numfmt --from=iec "$goal") / 4096)) ] ||
+		fail "one group: $name not at $goal: $(filefrag -v "$VOL_MNT/$name" | grep '^ *[0-9]*:')"
+	[ "$(filefrag "$VOL_MNT/$name" | grep -o '[0-9]* extent')" = "1 extent" ] ||
+		fail "one group: $name not contiguous"
+done
+[ "$(md5sum <"$VOL_MNT/f")$(md5sum <"$VOL_MNT/g")" = "$sum" ] || fail "one group: content changed"
+vol_fsck
+vol_destroy
+
 # btrfs: refused, nothing allocated
 vol_create btrfs 512 && {
 	out=$("$R" -e "allocate --fixed-start $VOL_MNT/n 0 $((64 << 20)) 4096" "$VOL_MNT" 2>&1) &&
