@@ -541,45 +541,42 @@ static void check_runs(struct rl_session *s, const struct cmd_call *c,
                        const struct pl_ctx *ctx)
 {
 	struct rl_free_extent *fe = NULL;
-	uint64_t fb = 0, big = 0, used;
+	uint64_t fb = 0, big = 0, below = 0, used;
 	char a[32], b[32], u[32];
-	size_t n = 0;
+	size_t n = 0, runs = 0;
 
 	if (!ctx->run_hi || ctx->run_hi <= ctx->run_lo)
 		return;
 	/* blocks the steps freed show as free once settled */
 	session_settle(s);
-	/* Below the boundary, more free than the plan left there: blocks in
-	 * use by no file at the scan that the apply let go (ext4: what
-	 * mballoc had preallocated for a file, given back when the move
-	 * closed it; extent-tree blocks of files now in fewer extents; XFS:
-	 * blocks past a file's end trimmed at its close). The next round
-	 * moves the data above into them (run). */
-	if (ctx->run_lo > ctx->run_start &&
-	    rl_free_list(s->fs.mountpoint, ctx->run_start, ctx->run_lo, &fe,
-	                 &n) == 0) {
-		for (size_t i = 0; i < n; i++) {
-			uint64_t x = fe[i].start, e = x + fe[i].len;
-			x = x < ctx->run_start ? ctx->run_start : x;
-			e = e > ctx->run_lo ? ctx->run_lo : e;
-			fb += e > x ? e - x : 0;
-		}
-		s->plan_freed = fb > ctx->run_below ? fb - ctx->run_below : 0;
-		free(fe);
-		fe = NULL;
-		n = 0;
-		fb = 0;
-	}
-	if (rl_free_list(s->fs.mountpoint, ctx->run_lo, ctx->run_hi, &fe, &n) <
-	    0)
+	/* One read from the region's start: below the boundary, more free
+	 * than the plan left there is blocks in use by no file at the scan
+	 * that the apply let go (ext4: what mballoc had preallocated for a
+	 * file, given back when the move closed it; extent-tree blocks of
+	 * files now in fewer extents; XFS: blocks past a file's end trimmed
+	 * at its close): the next round moves the data above into them
+	 * (run). From the boundary on: its runs. */
+	if (rl_free_list(s->fs.mountpoint, ctx->run_start, ctx->run_hi, &fe,
+	                 &n) < 0)
 		n = 0;
 	for (size_t i = 0; i < n; i++) {
-		fb += fe[i].len;
-		if (fe[i].len > big)
-			big = fe[i].len;
+		uint64_t x = fe[i].start, e = x + fe[i].len;
+		uint64_t lo = x > ctx->run_start ? x : ctx->run_start;
+		uint64_t hi = e < ctx->run_lo ? e : ctx->run_lo;
+
+		below += hi > lo ? hi - lo : 0;
+		x = x > ctx->run_lo ? x : ctx->run_lo;
+		e = e < ctx->run_hi ? e : ctx->run_hi;
+		if (e <= x)
+			continue;
+		runs++;
+		fb += e - x;
+		if (e - x > big)
+			big = e - x;
 	}
+	s->plan_freed = below > ctx->run_below ? below - ctx->run_below : 0;
 	free(fe);
-	if (n <= ctx->run_count || !fb)
+	if (runs <= ctx->run_count || !fb)
 		return;
 	/* of what the plan left free there (blocks that stay are not free
 	 * in either) */
@@ -594,7 +591,7 @@ static void check_runs(struct rl_session *s, const struct cmd_call *c,
 	        "since the plan, or blocks the filesystem placed itself (ext4: "
 	        "the extent-tree block of a file split past the four extents "
 	        "its inode holds)\n",
-	        c->def->name, ctx->run_lo, n, ctx->run_count, a, b,
+	        c->def->name, ctx->run_lo, runs, ctx->run_count, a, b,
 	        (unsigned)(big * 100 / fb), u);
 }
 
@@ -945,32 +942,13 @@ static enum cmd_status run(struct rl_session *s, const struct cmd_call *c,
 		s->last_err = 0;
 		s->last_steps_done = 0;
 		st = do_plan_cmd(s, c, k);
-		/* compact: space below the boundary came free meanwhile */
-		bool again = k == PK_COMPACT && st == CMD_OK &&
+		/* compact: space below its boundary came free during the apply
+		 * (check_runs): another round, while less comes free each time
+		 */
+		bool freed = k == PK_COMPACT && st == CMD_OK &&
 		             !s->plan_left_out && s->plan_freed &&
-		             s->last_steps_done &&
 		             freed_rounds < PLAN_FREED_ROUNDS &&
-		             (!freed_rounds || s->plan_freed < freed_last) &&
-		             round < retries + PLAN_PROGRESS_ROUNDS &&
-		             !cmd_has_opt(c, "dry-run", NULL) &&
-		             !s->stop_signal && s->last_err != -EINTR;
-		if (again) {
-			char b[32];
-			freed_rounds++;
-			freed_last = s->plan_freed;
-			units_format_size(s->plan_freed, b, sizeof(b));
-			fflush(s->out);
-			fprintf(
-			    s->err,
-			    "relayout: %s: %s below the plan's boundary came "
-			    "free during the apply (blocks no file held at "
-			    "the scan: ext4 preallocations, extent-tree "
-			    "blocks, blocks past a file's end): planning "
-			    "again (round %" PRIu64 ")\n",
-			    c->def->name, b, round + 2);
-			session_settle_replan(s);
-			continue;
-		}
+		             (!freed_rounds || s->plan_freed < freed_last);
 		/* steps applied this round: the next is no retry (--retry 0:
 		 * one round, as asked) */
 		bool progress =
@@ -982,7 +960,7 @@ static enum cmd_status run(struct rl_session *s, const struct cmd_call *c,
 			break;
 		if (used > retries || round >= retries + PLAN_PROGRESS_ROUNDS ||
 		    cmd_has_opt(c, "dry-run", NULL) ||
-		    (st == CMD_OK && !s->plan_left_out) ||
+		    (st == CMD_OK && !s->plan_left_out && !freed) ||
 		    (st == CMD_FAIL && s->nplan_excl == nexcl) ||
 		    (st != CMD_OK && st != CMD_FAIL))
 			break;
@@ -996,7 +974,22 @@ static enum cmd_status run(struct rl_session *s, const struct cmd_call *c,
 			snprintf(when, sizeof(when),
 			         "retry %" PRIu64 " of %" PRIu64, used,
 			         retries);
-		if (st == CMD_OK)
+		if (freed) {
+			char b[32];
+
+			freed_rounds++;
+			freed_last = s->plan_freed;
+			units_format_size(s->plan_freed, b, sizeof(b));
+			fflush(s->out);
+			fprintf(
+			    s->err,
+			    "relayout: %s: %s below the plan's boundary came "
+			    "free during the apply (blocks no file held at "
+			    "the scan: ext4 preallocations, extent-tree "
+			    "blocks, blocks past a file's end): planning "
+			    "again (%s)\n",
+			    c->def->name, b, when);
+		} else if (st == CMD_OK)
 			fprintf(s->err,
 			        "relayout: %s: planning again for the %zu "
 			        "step%s left out (%s)\n",

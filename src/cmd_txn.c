@@ -406,17 +406,6 @@ out:
 
 /* ------------------------------------------------------------------- log */
 
-static bool in_group_of(const struct jr_journal *j, const uint64_t *ids,
-                        size_t n, const struct jr_txn *t)
-{
-	for (size_t i = 0; i < n; i++)
-		for (size_t k = 0; k < j->ntxns; k++)
-			if (j->txns[k].id == ids[i] &&
-			    j->txns[k].group == t->group)
-				return true;
-	return false;
-}
-
 /* log --forget ID|all: this volume's transactions up to ID and the rest
  * of their commands, or all that ended, dropped from the journal. */
 static enum cmd_status log_forget(struct rl_session *s, const char *what,
@@ -465,22 +454,19 @@ static enum cmd_status log_forget(struct rl_session *s, const char *what,
 		session_error(s, "out of memory");
 		return CMD_FAIL;
 	}
+	/* whole commands: a command's group is its first transaction, so
+	 * the transactions up to ID and the rest of their commands are those
+	 * whose group is at most ID */
 	for (size_t i = 0; i < j->ntxns; i++) {
 		const struct jr_txn *t = &j->txns[i];
-		if (!jr_txn_here(j, t) || (!all && t->id > upto))
+		if (!jr_txn_here(j, t) ||
+		    (!all && t->id > upto && t->group > upto))
 			continue;
 		if (t->status == JR_ST_OPEN && all) {
 			open++;
 			continue;
 		}
 		ids[n++] = t->id;
-	}
-	/* whole commands: the later transactions of theirs too */
-	for (size_t i = 0, n0 = n; !all && i < j->ntxns; i++) {
-		const struct jr_txn *t = &j->txns[i];
-		if (jr_txn_here(j, t) && t->id > upto &&
-		    in_group_of(j, ids, n0, t))
-			ids[n++] = t->id;
 	}
 	for (size_t i = 0; i < n; i++) {
 		const struct jr_txn *t = jr_find(j, ids[i]);

@@ -2788,27 +2788,32 @@ static int place_items(struct pl_ctx *c, const struct pitem *it, size_t n,
 		        "%" PRIu64 " range%s did not fit one free run %s: "
 		        "moved in parts to the largest ones",
 		        split, split == 1 ? "" : "s", where);
-	if (spilled)
-		pl_note(
-		    c,
-		    "%" PRIu64 " range%s (%s) did not fit one free run %s "
-		    "and would leave %s file with more extents than its "
-		    "inode holds: moved whole right above it (%s stays free "
-		    "below it, in runs too small for any range)",
-		    spilled, spilled == 1 ? "" : "s", sz(spilled_bytes, s1),
-		    where, spilled == 1 ? "its" : "each",
-		    sz(spilled_bytes, s2));
-	if (stayed)
+	for (int w = 0; w < 2; w++) { /* whole: moved above, or stayed */
+		uint64_t k = w ? stayed : spilled;
+		uint64_t kb = w ? stayed_bytes : spilled_bytes;
+		char tail[160];
+
+		if (!k)
+			continue;
+		if (w)
+			snprintf(tail, sizeof(tail),
+			         ", and no free run between the boundary and "
+			         "where %s holds %s whole: left where %s",
+			         k == 1 ? "it is" : "they are",
+			         k == 1 ? "it" : "them",
+			         k == 1 ? "it is" : "they are");
+		else
+			snprintf(tail, sizeof(tail),
+			         ": moved whole right above it (%s stays free "
+			         "below it, in runs too small for any range)",
+			         sz(kb, s2));
 		pl_note(c,
 		        "%" PRIu64 " range%s (%s) did not fit one free run %s "
 		        "and would leave %s file with more extents than its "
-		        "inode holds, and no free run between the boundary and "
-		        "where %s holds %s whole: left where %s",
-		        stayed, stayed == 1 ? "" : "s", sz(stayed_bytes, s1),
-		        where, stayed == 1 ? "its" : "each",
-		        stayed == 1 ? "it is" : "they are",
-		        stayed == 1 ? "it" : "them",
-		        stayed == 1 ? "it is" : "they are");
+		        "inode holds%s",
+		        k, k == 1 ? "" : "s", sz(kb, s1), where,
+		        k == 1 ? "its" : "each", tail);
+	}
 	if (evicted)
 		pl_note(c,
 		        "%" PRIu64 " range%s moved out of the way to make one "
