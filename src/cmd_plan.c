@@ -144,6 +144,8 @@ static void print_planned(struct rl_session *s, struct pl_ctx *c,
 		if (c->has_min) {
 			out_add_u64(o, "min_bytes", c->min_bytes);
 			out_add_u64(o, "fixed_bytes", c->fixed_bytes);
+			out_add_u64(o, "whole_bytes", c->whole_bytes);
+			out_add_u64(o, "whole_for_bytes", c->whole_for);
 		}
 		out_add_u64(o, "files", nf);
 		cJSON *fr = cJSON_AddObjectToObject(o, "fragmentation");
@@ -909,10 +911,11 @@ static enum cmd_status do_plan_cmd(struct rl_session *s,
 #define PLAN_PROGRESS_ROUNDS 16
 /* compact: rounds for space below the boundary that came free during an
  * apply (check_runs, s->plan_freed), at most this many, and after the
- * first only while less comes free each time (ext4: each round's moves
- * let go of the preallocations of the files it moved, a few blocks
- * each; on a 128 MiB aged volume 828 KiB, then 8 KiB a round for
- * seven rounds). */
+ * first only while no more comes free each time (ext4: each round's
+ * moves let go of the preallocations of the files it moved, a few
+ * blocks each; on a 128 MiB aged volume 828 KiB, then 8 KiB a round for
+ * seven rounds; on another 16 KiB, then 16 KiB again). What still came
+ * free after the last round is said. */
 #define PLAN_FREED_ROUNDS 8
 
 /* --retry N: after a step whose placement missed (the plan stops there,
@@ -932,8 +935,8 @@ static enum cmd_status run(struct rl_session *s, const struct cmd_call *c,
 		return CMD_USAGE;
 	}
 	s->plan_drop_ok = k != PK_GROUP;
-	for (uint64_t round = 0, used = 0, freed_rounds = 0, freed_last = 0;;
-	     round++) {
+	uint64_t freed_rounds = 0, freed_last = 0;
+	for (uint64_t round = 0, used = 0;; round++) {
 		char when[64];
 
 		nexcl = s->nplan_excl;
@@ -948,7 +951,7 @@ static enum cmd_status run(struct rl_session *s, const struct cmd_call *c,
 		bool freed = k == PK_COMPACT && st == CMD_OK &&
 		             !s->plan_left_out && s->plan_freed &&
 		             freed_rounds < PLAN_FREED_ROUNDS &&
-		             (!freed_rounds || s->plan_freed < freed_last);
+		             (!freed_rounds || s->plan_freed <= freed_last);
 		/* steps applied this round: the next is no retry (--retry 0:
 		 * one round, as asked) */
 		bool progress =
@@ -1003,6 +1006,21 @@ static enum cmd_status run(struct rl_session *s, const struct cmd_call *c,
 		/* the donors it held are free again; the filesystem's own
 		 * allocations of the apply are seen */
 		session_settle_replan(s);
+	}
+	if (st == CMD_OK && s->plan_freed && !s->plan_left_out &&
+	    !cmd_has_opt(c, "dry-run", NULL)) {
+		char b[32];
+
+		units_format_size(s->plan_freed, b, sizeof(b));
+		fprintf(s->json ? s->err : s->out,
+		        "%s: %s below the plan's boundary came free during "
+		        "the last apply and stays free (blocks no file held at "
+		        "the scan; %s)\n",
+		        c->def->name, b,
+		        !retries ? "no round for it with --retry 0"
+		        : freed_rounds >= PLAN_FREED_ROUNDS
+		            ? "the rounds for such blocks are used up"
+		            : "more than in the round before");
 	}
 	if (st == CMD_OK && s->plan_left_out) {
 		session_error(s,

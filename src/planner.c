@@ -2332,11 +2332,6 @@ static uint64_t window_cost(struct pl_ctx *c, const struct evict *ev,
 	return covered + fr == len ? cost : UINT64_MAX;
 }
 
-/* Make one free run for item x in [lo, hi) by moving the pieces in the
- * cheapest window out of the way (best fit elsewhere in [lo, hi), never
- * into the window): *goal the window's start, the count of pieces moved;
- * 0 with *goal UINT64_MAX when no window is within the budget (at most
- * half the item's bytes). */
 /* Extents a file's inode holds in itself, without an extent-tree block
  * (ext4: 4) or a bmap btree block (XFS: its literal area after the
  * 176-byte core, 16 bytes an extent, halved: extended attributes can
@@ -2359,57 +2354,51 @@ static size_t inode_extents(const struct pl_ctx *c)
 static bool too_many_parts(struct pl_ctx *c, const struct pitem *x, uint64_t lo,
                            uint64_t hi);
 
-static int evict_window(struct pl_ctx *c, struct evict *ev,
-                        const struct pitem *x, uint64_t lo, uint64_t hi,
-                        bool must, uint64_t *goal)
+/* The cheapest window of len bytes starting at a run of r[0..nr) below
+ * hi, inside one group, outside c->excl: its start in *w, its cost
+ * (window_cost), UINT64_MAX when none. */
+static uint64_t best_window(struct pl_ctx *c, const struct evict *ev,
+                            const struct pl_run *r, size_t nr, uint64_t len,
+                            uint64_t hi, uint64_t *w)
 {
-	struct pl_run *r = NULL;
-	size_t nr = 0;
-	uint64_t best = UINT64_MAX, bw = 0, slo = c->avoid_lo,
-	         shi = c->avoid_hi;
-	int moved = 0;
+	uint64_t best = UINT64_MAX;
 
-	*goal = UINT64_MAX;
-	/* (a window costs something: else a free run held x) */
-	if (!must && ev->spent >= ev->budget)
-		return 0;
-	if (usable_runs(c, lo, hi, &r, &nr) < 0)
-		return -ENOMEM;
+	*w = 0;
 	for (size_t i = 0; i < nr; i++) {
-		uint64_t w = r[i].start, gs, ge, k;
-		lm_group_range(c->m, group_of(c->g, w), &gs, &ge);
-		if (w + x->len > hi || w + x->len > ge ||
-		    excluded(c, w, w + x->len))
+		uint64_t s = r[i].start, gs, ge, k;
+		lm_group_range(c->m, group_of(c->g, s), &gs, &ge);
+		if (s + len > hi || s + len > ge || excluded(c, s, s + len))
 			continue;
-		k = window_cost(c, ev, w, x->len);
+		k = window_cost(c, ev, s, len);
 		if (k < best) {
 			best = k;
-			bw = w;
+			*w = s;
 		}
 	}
-	/* the window's pieces go to free space of [lo, hi) outside it:
-	 * without room for them there (the reserves kept free, the runs
-	 * the filesystem does not give), no window */
-	if (best != UINT64_MAX) {
-		uint64_t room = 0;
-		for (size_t i = 0; i < nr; i++)
-			room += r[i].len -
-			        clip_len(r[i].start, r[i].len, bw, bw + x->len);
-		if (room < best)
-			best = UINT64_MAX;
-	}
-	free(r);
-	if (best == UINT64_MAX ||
-	    (!must && (best > x->len / 2 || ev->spent + best > ev->budget)) ||
-	    best > x->len)
-		return 0;
-	c->avoid_lo = bw;
-	c->avoid_hi = bw + x->len;
-	/* A piece that no free run holds whole goes out of the way in parts;
-	 * when they leave its file with more extents than its inode holds,
-	 * the filesystem allocates a tree block next to the file's old place
-	 * -- in the window, before x moves there (x's step then fails): then
-	 * no window. (Whole: no longer than the largest run outside it.) */
+	return best;
+}
+
+/* Free bytes of runs r[0..nr) outside [w, w+len). */
+static uint64_t room_outside(const struct pl_run *r, size_t nr, uint64_t w,
+                             uint64_t len)
+{
+	uint64_t room = 0;
+
+	for (size_t i = 0; i < nr; i++)
+		room += r[i].len - clip_len(r[i].start, r[i].len, w, w + len);
+	return room;
+}
+
+/* A piece that no free run holds whole goes out of the way in parts;
+ * when they leave its file with more extents than its inode holds, the
+ * filesystem allocates a tree block next to the file's old place -- in
+ * the window [w, w+len) (c->avoid_*), before the range moves there (its
+ * step then fails): true when a piece in the window is such a one.
+ * (Whole: no longer than the largest run outside it.) */
+static bool window_splits_file(struct pl_ctx *c, const struct evict *ev,
+                               uint64_t w, uint64_t len, uint64_t lo,
+                               uint64_t hi)
+{
 	uint64_t maxrun = 0;
 
 	if (largest_run(c, lo, hi, &maxrun) == UINT64_MAX)
@@ -2418,20 +2407,29 @@ static int evict_window(struct pl_ctx *c, struct evict *ev,
 		const struct rpiece *q = &ev->low[i];
 		struct pitem pi = {q->id, q->logical, q->len, q->physical};
 
-		if (ev->gone[i] || q->physical >= bw + x->len ||
-		    q->physical + q->len <= bw || q->len <= maxrun ||
+		if (ev->gone[i] || q->physical >= w + len ||
+		    q->physical + q->len <= w || q->len <= maxrun ||
 		    c->next[q->id] > inode_extents(c) || /* a tree already */
 		    !too_many_parts(c, &pi, lo, hi))
 			continue;
-		c->avoid_lo = slo;
-		c->avoid_hi = shi;
-		return 0;
+		return true;
 	}
+	return false;
+}
+
+/* Move the pieces in [w, w+len) out of the way to free space of
+ * [lo, hi) outside it (c->avoid_* the window): best fit, else in parts.
+ * Returns how many, or -errno with c->outcome set. */
+static int clear_window(struct pl_ctx *c, struct evict *ev, uint64_t w,
+                        uint64_t len, uint64_t lo, uint64_t hi)
+{
+	int moved = 0;
+
 	for (size_t i = 0; i < ev->n; i++) {
 		struct rpiece *q = &ev->low[i];
 		uint64_t off = q->logical, left = q->len, g, take, run;
-		if (ev->gone[i] || q->physical >= bw + x->len ||
-		    q->physical + q->len <= bw)
+		if (ev->gone[i] || q->physical >= w + len ||
+		    q->physical + q->len <= w)
 			continue;
 		while (left) { /* best fit, else in parts */
 			take = left;
@@ -2449,9 +2447,7 @@ static int evict_window(struct pl_ctx *c, struct evict *ev,
 		ev->gone[i] = true;
 		ev->spent += q->len - left;
 		moved++;
-		if (left) { /* cannot happen: the window held the room */
-			c->avoid_lo = slo;
-			c->avoid_hi = shi;
+		if (left) /* cannot happen: the window held the room */
 			return fail(
 			    c, (struct pl_outcome){.code = PL_EXTENT_NO_RUN,
 			                           .err = -ENOSPC,
@@ -2459,12 +2455,260 @@ static int evict_window(struct pl_ctx *c, struct evict *ev,
 			                           .len = left,
 			                           .where = "below the "
 			                                    "boundary"});
-		}
 	}
+	return moved;
+}
+
+/* The cheapest window for item x in [lo, hi) whose pieces have room
+ * outside it: its cost (UINT64_MAX: none), its start in *bw. */
+static uint64_t window_for(struct pl_ctx *c, const struct evict *ev,
+                           const struct pitem *x, uint64_t lo, uint64_t hi,
+                           uint64_t *bw)
+{
+	struct pl_run *r = NULL;
+	size_t nr = 0;
+	uint64_t best;
+
+	if (usable_runs(c, lo, hi, &r, &nr) < 0)
+		return UINT64_MAX;
+	best = best_window(c, ev, r, nr, x->len, hi, bw);
+	/* the window's pieces go to free space of [lo, hi) outside it:
+	 * without room for them there (the reserves kept free, the runs
+	 * the filesystem does not give), no window */
+	if (best != UINT64_MAX && room_outside(r, nr, *bw, x->len) < best)
+		best = UINT64_MAX;
+	free(r);
+	return best;
+}
+
+/* Empty the window [bw, bw + x->len) for x: the count of pieces moved
+ * out of the way, *goal bw (UINT64_MAX, 0 moved: a piece there would
+ * leave its file with more extents than its inode holds). */
+static int window_apply(struct pl_ctx *c, struct evict *ev,
+                        const struct pitem *x, uint64_t lo, uint64_t hi,
+                        uint64_t bw, uint64_t *goal)
+{
+	uint64_t slo = c->avoid_lo, shi = c->avoid_hi;
+	int moved = 0;
+
+	*goal = UINT64_MAX;
+	c->avoid_lo = bw;
+	c->avoid_hi = bw + x->len;
+	if (!window_splits_file(c, ev, bw, x->len, lo, hi))
+		moved = clear_window(c, ev, bw, x->len, lo, hi);
+	else
+		moved = -EAGAIN;
 	c->avoid_lo = slo;
 	c->avoid_hi = shi;
-	if (pl_fm_is_free(&c->fm, bw, x->len))
+	if (moved == -EAGAIN)
+		return 0;
+	if (moved >= 0 && pl_fm_is_free(&c->fm, bw, x->len))
 		*goal = bw;
+	return moved;
+}
+
+/* Make one free run for item x in [lo, hi) by moving the pieces in the
+ * cheapest window out of the way (best fit elsewhere in [lo, hi), never
+ * into the window): *goal the window's start, the count of pieces moved;
+ * 0 with *goal UINT64_MAX when no window is within the budget (at most
+ * half the item's bytes, in all ev->budget beyond the minimum). */
+static int evict_window(struct pl_ctx *c, struct evict *ev,
+                        const struct pitem *x, uint64_t lo, uint64_t hi,
+                        uint64_t *goal)
+{
+	uint64_t best, bw;
+
+	*goal = UINT64_MAX;
+	/* (a window costs something: else a free run held x) */
+	if (ev->spent >= ev->budget)
+		return 0;
+	best = window_for(c, ev, x, lo, hi, &bw);
+	if (best == UINT64_MAX || best > x->len / 2 ||
+	    ev->spent + best > ev->budget)
+		return 0;
+	return window_apply(c, ev, x, lo, hi, bw, goal);
+}
+
+static int place_in_parts(struct pl_ctx *c, const struct pitem *x, uint64_t lo,
+                          uint64_t hi, const char *why, const char *where);
+
+/* How many parts item x may go in without leaving its file with more
+ * extents than its inode holds (SIZE_MAX: it has a tree already, any). */
+static size_t parts_allowed(const struct pl_ctx *c, const struct pitem *x)
+{
+	size_t now = c->next[x->id], in = 0, cap = inode_extents(c);
+
+	if (now > cap)
+		return SIZE_MAX;
+	for (size_t k = 0; k < now; k++)
+		in += c->ext[x->id][k].logical >= x->off &&
+		      c->ext[x->id][k].logical < x->off + x->len;
+	return cap - (now - in);
+}
+
+/* Item x, which no window holds whole and whose file in parts to the
+ * largest runs would need more extents than its inode holds: in k parts
+ * (2 <= k <= what its inode allows), each in a window made free by
+ * moving what is there out of the way, every window costing at most its
+ * part; the k that costs least. On an aged 128 MiB ext4 volume a 15.5
+ * MiB file right above the boundary of a whole-volume compaction stayed
+ * where it was (no 15.5 MiB window below the boundary without a
+ * directory block), and 15.5 MiB of the 35 MiB free stayed below it in
+ * 113 runs. *cost: what its windows cost (UINT64_MAX: none); apply:
+ * into the plan. Returns the pieces moved out of the way (*placed: x's
+ * parts are in the plan), or -errno. */
+static int evict_parts(struct pl_ctx *c, struct evict *ev,
+                       const struct pitem *x, uint64_t lo, uint64_t hi,
+                       const char *why, bool apply, uint64_t *cost,
+                       bool *placed)
+{
+	size_t kmax = parts_allowed(c, x), n0 = c->nexcl, bestk = 0;
+	const uint64_t *ex0 = c->excl;
+	uint64_t *ex = NULL, *win = NULL, *bwin = NULL, bcost = UINT64_MAX;
+	uint64_t slo = c->avoid_lo, shi = c->avoid_hi;
+	struct pl_run *r = NULL;
+	size_t nr = 0;
+	int moved = 0, m;
+
+	*placed = false;
+	*cost = UINT64_MAX;
+	if (kmax < 2 || kmax == SIZE_MAX || x->len < 2 * c->bs)
+		return 0;
+	if (kmax > x->len / c->bs)
+		kmax = x->len / c->bs;
+	ex = malloc((2 * (n0 + kmax) + 1) * sizeof(*ex));
+	win = malloc((2 * kmax + 1) * sizeof(*win));
+	bwin = malloc((2 * kmax + 1) * sizeof(*bwin));
+	if (!ex || !win || !bwin) {
+		moved = -ENOMEM;
+		goto out;
+	}
+	if (n0)
+		memcpy(ex, ex0, 2 * n0 * sizeof(*ex));
+	c->excl = ex;
+	for (size_t k = 2; k <= kmax; k++) {
+		uint64_t part = (x->len / k + c->bs - 1) / c->bs * c->bs;
+		uint64_t tot = 0, done = 0, w, cj;
+		size_t j = 0;
+		bool ok = true;
+
+		c->nexcl = n0;
+		for (; done < x->len && ok; j++) {
+			uint64_t len =
+			    x->len - done < part ? x->len - done : part;
+			if (usable_runs(c, lo, hi, &r, &nr) < 0) {
+				moved = -ENOMEM;
+				goto out;
+			}
+			cj = best_window(c, ev, r, nr, len, hi, &w);
+			free(r);
+			r = NULL;
+			ok = cj != UINT64_MAX && cj <= len;
+			if (!ok)
+				break;
+			tot += cj;
+			win[2 * j] = w;
+			win[2 * j + 1] = w + len;
+			ex[2 * c->nexcl] = w;
+			ex[2 * c->nexcl + 1] = w + len;
+			c->nexcl++;
+			done += len;
+		}
+		/* room for what they hold outside every window */
+		if (ok) {
+			uint64_t room = 0;
+			if (usable_runs(c, lo, hi, &r, &nr) < 0) {
+				moved = -ENOMEM;
+				goto out;
+			}
+			room = room_outside(r, nr, 0, 0);
+			free(r);
+			r = NULL;
+			ok = room >= tot;
+		}
+		for (size_t q = 0; ok && q < j; q++) {
+			c->avoid_lo = win[2 * q];
+			c->avoid_hi = win[2 * q + 1];
+			ok = !window_splits_file(c, ev, win[2 * q],
+			                         win[2 * q + 1] - win[2 * q],
+			                         lo, hi);
+		}
+		c->avoid_lo = slo;
+		c->avoid_hi = shi;
+		if (ok && tot < bcost) {
+			bcost = tot;
+			bestk = j;
+			memcpy(bwin, win, 2 * j * sizeof(*win));
+		}
+	}
+	*cost = bcost;
+	if (!bestk || !apply)
+		goto out;
+	/* x's parts follow the windows' addresses (its data ascending),
+	 * each as long as its window */
+	for (size_t q = 1; q < bestk; q++)
+		for (size_t p = q; p > 0 && bwin[2 * p - 2] > bwin[2 * p];
+		     p--) {
+			uint64_t a = bwin[2 * p], b = bwin[2 * p + 1];
+			bwin[2 * p] = bwin[2 * p - 2];
+			bwin[2 * p + 1] = bwin[2 * p - 1];
+			bwin[2 * p - 2] = a;
+			bwin[2 * p - 1] = b;
+		}
+	/* every window kept from the others' pieces */
+	c->nexcl = n0;
+	for (size_t q = 0; q < bestk; q++) {
+		ex[2 * c->nexcl] = bwin[2 * q];
+		ex[2 * c->nexcl + 1] = bwin[2 * q + 1];
+		c->nexcl++;
+	}
+	for (size_t q = 0; q < bestk; q++) {
+		c->avoid_lo = bwin[2 * q];
+		c->avoid_hi = bwin[2 * q + 1];
+		m = clear_window(c, ev, bwin[2 * q],
+		                 bwin[2 * q + 1] - bwin[2 * q], lo, hi);
+		c->avoid_lo = slo;
+		c->avoid_hi = shi;
+		if (m < 0) {
+			moved = m;
+			goto out;
+		}
+		moved += m;
+	}
+	c->excl = ex0;
+	c->nexcl = n0;
+	uint64_t off = 0;
+	for (size_t q = 0; q < bestk; q++) {
+		uint64_t len = bwin[2 * q + 1] - bwin[2 * q];
+		struct pitem part = {x->id, x->off + off, len, x->phys + off};
+
+		/* (free now: the window held only pieces and free runs) */
+		if (!pl_fm_is_free(&c->fm, bwin[2 * q], len))
+			m = place_in_parts(c, &part, lo, hi, why,
+			                   "below the boundary");
+		else if ((m = pl_add_move(c, x->id, part.off, len, bwin[2 * q],
+		                          why)) < 0)
+			m = fail(c,
+			         (struct pl_outcome){.code = PL_TARGET_FAILED,
+			                             .err = m,
+			                             .file = x->id,
+			                             .at = bwin[2 * q]});
+		if (m < 0) {
+			moved = m;
+			goto out;
+		}
+		off += len;
+	}
+	*placed = true;
+out:
+	c->excl = ex0;
+	c->nexcl = n0;
+	c->avoid_lo = slo;
+	c->avoid_hi = shi;
+	free(r);
+	free(ex);
+	free(win);
+	free(bwin);
 	return moved;
 }
 
@@ -2481,10 +2725,10 @@ static bool too_many_parts(struct pl_ctx *c, const struct pitem *x, uint64_t lo,
                            uint64_t hi)
 {
 	struct pl_run *r = NULL;
-	size_t nr = 0, parts = 0, now = c->next[x->id], in = 0;
+	size_t nr = 0, parts = 0, allowed = parts_allowed(c, x);
 	uint64_t left = x->len;
 
-	if (now > inode_extents(c) || usable_runs(c, lo, hi, &r, &nr) < 0)
+	if (allowed == SIZE_MAX || usable_runs(c, lo, hi, &r, &nr) < 0)
 		return false;
 	mem_sort(r, nr, sizeof(*r), cmp_run_len_desc);
 	for (size_t i = 0; i < nr && left; i++) {
@@ -2496,10 +2740,7 @@ static bool too_many_parts(struct pl_ctx *c, const struct pitem *x, uint64_t lo,
 		parts++;
 	}
 	free(r);
-	for (size_t k = 0; k < now; k++)
-		in += c->ext[x->id][k].logical >= x->off &&
-		      c->ext[x->id][k].logical < x->off + x->len;
-	return now - in + parts > inode_extents(c);
+	return parts > allowed;
 }
 
 /* Moves [from, from + n) of the plan with those whose front[i] is set
@@ -2639,7 +2880,7 @@ static int place_items(struct pl_ctx *c, const struct pitem *it, size_t n,
 	size_t nmv0 = c->nmv, *late = NULL, nlate = 0, clate = 0;
 	size_t *spill = NULL, nspill = 0, cspill = 0;
 	uint64_t split = 0, evicted = 0, spilled = 0, spilled_bytes = 0;
-	uint64_t stayed = 0, stayed_bytes = 0;
+	uint64_t stayed = 0, stayed_bytes = 0, parted = 0;
 	size_t trees = 0; /* late moves of files that get a tree block */
 	char s1[32], s2[32];
 	ssize_t nl;
@@ -2655,17 +2896,62 @@ static int place_items(struct pl_ctx *c, const struct pitem *it, size_t n,
 		int many = -1;
 
 		if (goal == UINT64_MAX && ev) {
-			r = evict_window(c, ev, &it[i], lo, hi, false, &goal);
+			r = evict_window(c, ev, &it[i], lo, hi, &goal);
 			/* then an extent-tree block the filesystem puts next
 			 * to the extent just allocated, often another
 			 * target: out of the way even beyond the budget */
 			if (r == 0 && goal == UINT64_MAX) {
+				uint64_t spent0 = ev->spent, kc = UINT64_MAX;
+				uint64_t bw = 0, c1 = UINT64_MAX;
+				bool placed = false, priced = false;
+
+				/* one window beyond the budget (at most x's
+				 * bytes), or where that costs more than half
+				 * of them, a few windows for as many parts as
+				 * its inode holds if they save more than an
+				 * eighth (the file in a few extents more) */
 				many = too_many_parts(c, &it[i], lo, hi);
 				if (many)
-					r = evict_window(c, ev, &it[i], lo, hi,
-					                 true, &goal);
+					c1 = window_for(c, ev, &it[i], lo, hi,
+					                &bw);
+				if (c1 > it[i].len)
+					c1 = UINT64_MAX;
+				if (many &&
+				    (c1 == UINT64_MAX || c1 > it[i].len / 2)) {
+					r = evict_parts(c, ev, &it[i], lo, hi,
+					                why, false, &kc,
+					                &placed);
+					priced = true;
+				}
+				if (r == 0 && c1 != UINT64_MAX &&
+				    (kc == UINT64_MAX || c1 <= kc + kc / 8))
+					r = window_apply(c, ev, &it[i], lo, hi,
+					                 bw, &goal);
+				if (r == 0 && goal == UINT64_MAX && many &&
+				    !priced)
+					r = evict_parts(c, ev, &it[i], lo, hi,
+					                why, false, &kc,
+					                &placed);
+				if (r == 0 && goal == UINT64_MAX &&
+				    kc != UINT64_MAX) {
+					r = evict_parts(c, ev, &it[i], lo, hi,
+					                why, true, &kc,
+					                &placed);
+					if (r >= 0 && placed) {
+						c->whole_bytes +=
+						    ev->spent - spent0;
+						c->whole_for += it[i].len;
+						evicted += r;
+						parted++;
+						continue;
+					}
+				}
 				if (r != 0)
 					many = -1;
+				if (r > 0 && goal != UINT64_MAX) {
+					c->whole_bytes += ev->spent - spent0;
+					c->whole_for += it[i].len;
+				}
 			}
 			if (r < 0)
 				goto fail;
@@ -2814,13 +3100,23 @@ static int place_items(struct pl_ctx *c, const struct pitem *it, size_t n,
 		        k, k == 1 ? "" : "s", sz(kb, s1), where,
 		        k == 1 ? "its" : "each", tail);
 	}
-	if (evicted)
+	if (evicted) {
+		char whole[256] = "";
+
+		if (c->whole_bytes)
+			snprintf(whole, sizeof(whole),
+			         "; %s of it for %s of ranges that in more "
+			         "parts would leave their files with more "
+			         "extents than their inodes hold%s",
+			         sz(c->whole_bytes, s1), sz(c->whole_for, s2),
+			         parted ? ", some in a few parts" : "");
 		pl_note(c,
 		        "%" PRIu64 " range%s moved out of the way to make one "
 		        "run for a larger one (%s of %s allowed beyond the "
-		        "minimum)",
+		        "minimum%s)",
 		        evicted, evicted == 1 ? "" : "s", sz(ev->spent, ev->b1),
-		        sz(ev->budget, ev->b2));
+		        sz(ev->budget, ev->b2), whole);
+	}
 	if (trees)
 		pl_note(c,
 		        "%zu move%s of files left with more extents than their "
@@ -3037,7 +3333,7 @@ int pl_compact(struct pl_ctx *c, uint64_t start, uint64_t end)
 	if (r < 0)
 		goto out;
 	c->has_min = true;
-	c->min_bytes = 0;
+	c->min_bytes = c->whole_bytes = c->whole_for = 0;
 	for (size_t i = 0; i < nu; i++)
 		c->min_bytes += up[i].len;
 	pl_note(c,
@@ -3149,6 +3445,7 @@ int pl_evacuate(struct pl_ctx *c, uint64_t start, uint64_t end,
 		        sz(er->unknown, a));
 	c->has_min = true;
 	c->min_bytes = er->movable;
+	c->whole_bytes = c->whole_for = 0;
 	{
 		struct pl_run *fr = NULL;
 		size_t nf = 0;

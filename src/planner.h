@@ -163,6 +163,13 @@ struct pl_ctx {
 	 * has_min false for the other commands. */
 	uint64_t min_bytes;
 	bool has_min;
+	/* compact: bytes moved out of the way, beyond the budget where
+	 * needed, to make one run for ranges that in parts would leave
+	 * their file with more extents than its inode holds (whole_bytes,
+	 * each window at most its range's length), and those ranges' bytes
+	 * (whole_for): the part of the plan above the minimum that keeps
+	 * files whole. */
+	uint64_t whole_bytes, whole_for;
 	/* compact, evacuate: bytes of the region that stay (metadata,
 	 * blocks of no known file, files that cannot move). */
 	uint64_t fixed_bytes;

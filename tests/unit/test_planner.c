@@ -540,6 +540,24 @@ static void test_compact_evict(void **state)
 	lm_free(m);
 }
 
+/* Apply c's moves in their order to fm (the free space before the plan):
+ * every target is free when its move runs. */
+static void replay_plan(const struct pl_ctx *c, struct pl_freemap *fm)
+{
+	for (size_t i = 0; i < c->nmv; i++) {
+		const struct pl_move *mv = &c->mv[i];
+
+		for (size_t k = 0; k < mv->ntarget; k++)
+			assert_int_equal(pl_fm_take(fm, mv->target[k].physical,
+			                            mv->target[k].length),
+			                 0);
+		for (size_t k = 0; k < mv->nbefore; k++)
+			assert_int_equal(pl_fm_give(fm, mv->before[k].physical,
+			                            mv->before[k].length),
+			                 0);
+	}
+}
+
 /* Two ranges that no free run holds, each given a window by moving a
  * small piece out of the way: the moves out of the way come first (the
  * windows are emptied before any is filled, so the transaction holds
@@ -594,18 +612,7 @@ static void test_compact_evict_first(void **state)
 	for (i = 0; i < sizeof(fr) / sizeof(fr[0]); i++)
 		assert_int_equal(
 		    pl_fm_give(&fm, s + fr[i][0] * KiB, fr[i][1] * KiB), 0);
-	for (i = 0; i < c.nmv; i++) {
-		const struct pl_move *mv = &c.mv[i];
-
-		for (size_t k = 0; k < mv->ntarget; k++)
-			assert_int_equal(pl_fm_take(&fm, mv->target[k].physical,
-			                            mv->target[k].length),
-			                 0);
-		for (size_t k = 0; k < mv->nbefore; k++)
-			assert_int_equal(pl_fm_give(&fm, mv->before[k].physical,
-			                            mv->before[k].length),
-			                 0);
-	}
+	replay_plan(&c, &fm);
 	assert_int_equal(pl_fm_runs(&fm, s, e), pl_fm_runs(&c.fm, s, e));
 	pl_fm_free(&fm);
 	pl_fini(&c);
@@ -725,6 +732,75 @@ static void test_compact_evict_no_parts(void **state)
 	assert_int_equal(c.mv[0].goal, s + 144 * KiB);
 	assert_null(strstr(c.report, "moved out of the way"));
 	assert_int_equal(pl_fm_runs(&c.fm, s + 144 * KiB, e), 1);
+	pl_fini(&c);
+	lm_free(m);
+}
+
+/* A 64 KiB file right above the boundary; below it the free space in
+ * eight 8 KiB runs between 8 KiB files, a metadata block every 32 KiB: no
+ * 64 KiB window without metadata, and in the free runs as they are the
+ * file would need eight extents (its inode holds four). It goes in
+ * three parts (24 + 24 + 16 KiB, one 8 KiB file out of each window:
+ * cheaper than two 32 KiB windows of two files each), to windows made
+ * free; the free space from the boundary on is one run. */
+static void test_compact_evict_parts(void **state)
+{
+	struct lm_model *m = new_model(64 * MiB);
+	uint64_t s = G2, e = G2 + 1 * MiB, k;
+	struct rl_extent x[] = {{0, s + 144 * KiB, 64 * KiB, 0}};
+	struct pl_freemap fm;
+	struct pl_ctx c;
+	uint32_t ix;
+	size_t i, parts = 0;
+
+	(void)state;
+	for (k = 0; k < 4; k++) { /* [36k, 36k+32): free, file, free, file */
+		uint64_t a = s + k * 36 * KiB;
+		char name[8];
+
+		for (uint64_t j = 0; j < 2; j++) {
+			struct rl_extent p[] = {
+			    {0, a + (16 * j + 8) * KiB, 8 * KiB, 0}};
+			snprintf(name, sizeof(name), "p%" PRIu64, 2 * k + j);
+			add_file(m, 30 + 2 * k + j, name, p, 1);
+			lm_add_free(m, a + 16 * j * KiB, 8 * KiB);
+		}
+		lm_add_metadata(m, a + 32 * KiB, 4 * KiB, "inode table");
+	}
+	ix = add_file(m, 20, "x", x, 1);
+	lm_add_free(m, s + 208 * KiB, e - s - 208 * KiB);
+	assert_int_equal(pl_init(&c, m), 0);
+	assert_int_equal(pl_compact(&c, s, e), 0);
+	assert_int_equal(c.min_bytes, 64 * KiB);
+	for (i = 0; i < c.nmv; i++) {
+		if (c.mv[i].file != ix)
+			continue;
+		parts++;
+		/* its data ascending: a later part lies higher */
+		for (size_t q = 0; q < c.nmv; q++)
+			if (c.mv[q].file == ix && c.mv[q].off > c.mv[i].off)
+				assert_true(c.mv[q].goal > c.mv[i].goal);
+	}
+	assert_int_equal(parts, 3);
+	assert_int_equal(pl_file_regions(&c, ix), 3);
+	assert_int_equal(c.whole_bytes, 24 * KiB);
+	assert_int_equal(c.whole_for, 64 * KiB);
+	assert_int_equal(c.bytes, 88 * KiB);
+	assert_non_null(strstr(c.report, "some in a few parts"));
+	/* nothing free below the boundary, one run from it to the end */
+	assert_int_equal(pl_fm_runs(&c.fm, s, s + 144 * KiB), 0);
+	assert_int_equal(pl_fm_runs(&c.fm, s + 144 * KiB, e), 1);
+	/* valid in the plan's order */
+	pl_fm_init(&fm);
+	for (k = 0; k < 8; k++)
+		assert_int_equal(pl_fm_give(&fm,
+		                            s + (k / 2 * 36 + k % 2 * 16) * KiB,
+		                            8 * KiB),
+		                 0);
+	assert_int_equal(pl_fm_give(&fm, s + 208 * KiB, e - s - 208 * KiB), 0);
+	replay_plan(&c, &fm);
+	assert_int_equal(pl_fm_runs(&fm, s, e), 1);
+	pl_fm_free(&fm);
 	pl_fini(&c);
 	lm_free(m);
 }
@@ -1255,6 +1331,7 @@ int main(void)
 	    cmocka_unit_test(test_compact_parts_last),
 	    cmocka_unit_test(test_compact_parts_stay),
 	    cmocka_unit_test(test_compact_evict_no_parts),
+	    cmocka_unit_test(test_compact_evict_parts),
 	    cmocka_unit_test(test_compact_parts_xfs),
 	    cmocka_unit_test(test_compact_in_place),
 	    cmocka_unit_test(test_compact_fixed),
