@@ -856,6 +856,19 @@ static int claim_run(struct ext4_place *e, uint64_t tlo, uint64_t thi,
 	gend = gstart + e->bpg;
 	a = a > gstart ? a : gstart;
 	b = b < gend ? b : gend;
+	/* With no group above, a new private file's first block (its
+	 * anchor) lands on the group's first free block whatever is asked
+	 * (host_for): with the best-fit scan serving from the run's start,
+	 * at the chunk's first block, which the chunk's request then misses
+	 * (-EBUSY every attempt: a 64 MiB volume of one group, its free run
+	 * starting on a 4-block boundary). Where the run's start is the
+	 * group's first free block the chunk is that one block: the anchor
+	 * is the chunk (host_for), grown to the target's end. */
+	bool anchor_chunk = e->flex_first && gend >= e->nblocks;
+	for (size_t i = 0; i < fn && anchor_chunk; i++)
+		if (fv[i].start / e->bs < a &&
+		    (fv[i].start + fv[i].len) / e->bs > gstart)
+			anchor_chunk = false; /* free blocks below it */
 	for (size_t i = 0; i < fn; i++) {
 		uint64_t s = fv[i].start / e->bs;
 		uint64_t t = (fv[i].start + fv[i].len) / e->bs;
@@ -867,7 +880,8 @@ static int claim_run(struct ext4_place *e, uint64_t tlo, uint64_t thi,
 			uint64_t cost;
 
 			while (k < maxk && (s - gstart) % (2ull << k) == 0 &&
-			       s + (2ull << k) <= t)
+			       s + (2ull << k) <= t &&
+			       !(anchor_chunk && s == a))
 				k++;
 			cost = below[k];
 			if (s >= a && (1ull << k) <= EXT4_MAX_CHUNK_BLOCKS &&

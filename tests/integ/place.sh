@@ -569,6 +569,44 @@ done
 vol_fsck
 vol_destroy
 
+# The same with the free run starting on a 4-block boundary (data up to
+# block 8,192, then f and g): the claim's first buddy chunk there is
+# larger than one block, and the anchor took its first block (-EBUSY,
+# every attempt, until the claim started with a one-block chunk there).
+vol_create ext4 64
+first_free() { "$R" --json -e free "$VOL_MNT" | jq '[.extents[] | select(.length > 1048576)][0].start / 4096'; }
+i=0
+while [ "$(first_free)" -lt 8192 ] && [ $i -lt 100 ]; do
+	i=$((i + 1))
+	n=$(((8192 - $(first_free)) * 4096))
+	head -c $((n > 1048576 ? 1048576 : n)) /dev/urandom >"$VOL_MNT/fill$i"
+	sync -f "$VOL_MNT"
+done
+head -c 112K /dev/urandom >"$VOL_MNT/f"
+head -c 3M /dev/urandom >"$VOL_MNT/g"
+sync -f "$VOL_MNT"
+for k in 1 2 3; do # (pad to a 4-block boundary)
+	ff=$(first_free)
+	[ $((ff % 4)) = 0 ] && break
+	head -c $(((4 - ff % 4) * 4096)) /dev/urandom >"$VOL_MNT/pad$k"
+	sync -f "$VOL_MNT"
+done
+ff=$(first_free)
+[ $((ff % 4)) = 0 ] || fail "one group, aligned: setup: the free run starts at block $ff"
+note "one group, aligned: the free run starts at block $ff"
+sum=$(md5sum <"$VOL_MNT/f")$(md5sum <"$VOL_MNT/g")
+for t in "f 38M" "g 40M" "f 45M"; do
+	read -r name goal <<<"$t"
+	out=$("$R" -e "move $VOL_MNT/$name --to $goal" "$VOL_MNT" 2>&1) ||
+		fail "one group, aligned: move $name --to $goal: $(tail -1 <<<"$out")"
+	first=$(filefrag -v "$VOL_MNT/$name" | awk '$1 == "0:" { sub(/\.\..*/, "", $4); print $4 }')
+	[ "$first" = $(($(numfmt --from=iec "$goal") / 4096)) ] ||
+		fail "one group, aligned: $name not at $goal: $(filefrag -v "$VOL_MNT/$name" | grep '^ *[0-9]*:')"
+done
+[ "$(md5sum <"$VOL_MNT/f")$(md5sum <"$VOL_MNT/g")" = "$sum" ] || fail "one group, aligned: content changed"
+vol_fsck
+vol_destroy
+
 # btrfs: refused, nothing allocated
 vol_create btrfs 512 && {
 	out=$("$R" -e "allocate --fixed-start $VOL_MNT/n 0 $((64 << 20)) 4096" "$VOL_MNT" 2>&1) &&
