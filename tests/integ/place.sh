@@ -544,6 +544,25 @@ ls -A "$VOL_MNT" | grep -q relayout && fail "xfs-noreflink: left $(ls -A "$VOL_M
 vol_fsck
 vol_destroy
 
+# one_group_moves WHAT "FILE GOAL"...: each move of f or g lands exactly
+# at GOAL, in one extent; their content unchanged
+one_group_moves() {
+	local what=$1 t name goal out first sum
+	shift
+	sum=$(md5sum <"$VOL_MNT/f")$(md5sum <"$VOL_MNT/g")
+	for t in "$@"; do
+		read -r name goal <<<"$t"
+		out=$("$R" -e "move $VOL_MNT/$name --to $goal" "$VOL_MNT" 2>&1) ||
+			fail "$what: move $name --to $goal: $(tail -1 <<<"$out")"
+		first=$(filefrag -v "$VOL_MNT/$name" | awk '$1 == "0:" { sub(/\.\..*/, "", $4); print $4 }')
+		[ "$first" = $(($(numfmt --from=iec "$goal") / 4096)) ] ||
+			fail "$what: $name not at $goal: $(filefrag -v "$VOL_MNT/$name" | grep '^ *[0-9]*:')"
+		[ "$(filefrag "$VOL_MNT/$name" | grep -o '[0-9]* extent')" = "1 extent" ] ||
+			fail "$what: $name not contiguous"
+	done
+	[ "$(md5sum <"$VOL_MNT/f")$(md5sum <"$VOL_MNT/g")" = "$sum" ] || fail "$what: content changed"
+}
+
 # ext4 of one group (64 MiB, 4 KiB blocks), its free space one run from
 # after the data to the end: a target inside that run. A new file's first
 # block (the placement's anchor) always lands at the run's start there,
@@ -554,18 +573,7 @@ for i in $(seq 1 20); do head -c 300K /dev/urandom >"$VOL_MNT/fill$i"; done
 head -c 112K /dev/urandom >"$VOL_MNT/f"
 head -c 3M /dev/urandom >"$VOL_MNT/g"
 sync -f "$VOL_MNT"
-sum=$(md5sum <"$VOL_MNT/f")$(md5sum <"$VOL_MNT/g")
-for t in "f 30M" "g 40M" "f 60M" "g 20M"; do
-	read -r name goal <<<"$t"
-	out=$("$R" -e "move $VOL_MNT/$name --to $goal" "$VOL_MNT" 2>&1) ||
-		fail "one group: move $name --to $goal: $(tail -1 <<<"$out")"
-	first=$(filefrag -v "$VOL_MNT/$name" | awk '$1 == "0:" { sub(/\.\..*/, "", $4); print $4 }')
-	[ "$first" = $(($(numfmt --from=iec "$goal") / 4096)) ] ||
-		fail "one group: $name not at $goal: $(filefrag -v "$VOL_MNT/$name" | grep '^ *[0-9]*:')"
-	[ "$(filefrag "$VOL_MNT/$name" | grep -o '[0-9]* extent')" = "1 extent" ] ||
-		fail "one group: $name not contiguous"
-done
-[ "$(md5sum <"$VOL_MNT/f")$(md5sum <"$VOL_MNT/g")" = "$sum" ] || fail "one group: content changed"
+one_group_moves "one group" "f 30M" "g 40M" "f 60M" "g 20M"
 vol_fsck
 vol_destroy
 
@@ -594,16 +602,7 @@ done
 ff=$(first_free)
 [ $((ff % 4)) = 0 ] || fail "one group, aligned: setup: the free run starts at block $ff"
 note "one group, aligned: the free run starts at block $ff"
-sum=$(md5sum <"$VOL_MNT/f")$(md5sum <"$VOL_MNT/g")
-for t in "f 38M" "g 40M" "f 45M"; do
-	read -r name goal <<<"$t"
-	out=$("$R" -e "move $VOL_MNT/$name --to $goal" "$VOL_MNT" 2>&1) ||
-		fail "one group, aligned: move $name --to $goal: $(tail -1 <<<"$out")"
-	first=$(filefrag -v "$VOL_MNT/$name" | awk '$1 == "0:" { sub(/\.\..*/, "", $4); print $4 }')
-	[ "$first" = $(($(numfmt --from=iec "$goal") / 4096)) ] ||
-		fail "one group, aligned: $name not at $goal: $(filefrag -v "$VOL_MNT/$name" | grep '^ *[0-9]*:')"
-done
-[ "$(md5sum <"$VOL_MNT/f")$(md5sum <"$VOL_MNT/g")" = "$sum" ] || fail "one group, aligned: content changed"
+one_group_moves "one group, aligned" "f 38M" "g 40M" "f 45M"
 vol_fsck
 vol_destroy
 
