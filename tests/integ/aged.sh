@@ -199,12 +199,18 @@ pick_region() {
 			for (k = 1; k <= NR; k++) { a = s[k] < lo ? lo : s[k]; b = s[k] + l[k] > lo + w ? lo + w : s[k] + l[k]
 				if (a < b) { n++; f += b - a } }
 			if (n >= 2 && f > w / 10 && f < w * 7 / 10) { print s[i]; exit } } }')
-	[ -n "$mid" ] || mid=$(sort -n "$VOL_DIR/map" | awk '{ a[NR] = $1 } END { print a[int(NR / 2)] }')
-	# S: inside an extent of >= 4 blocks starting at or after mid - 8 MiB
-	s=$(sort -n "$VOL_DIR/map" | awk -v lo=$((mid - (8 << 20))) -v bs="$bs" \
-		'$1 >= lo && $2 - $1 >= 4 * bs { print $1 + 2 * bs; exit }')
-	e=$(sort -n "$VOL_DIR/map" | awk -v lo=$((s + (16 << 20))) -v bs="$bs" \
-		'$1 >= lo && $2 - $1 >= 4 * bs { print $1 + 2 * bs; exit }')
+	# (a middle too near the data's end for 16 MiB above it: the
+	# median of the data, then its first quarter)
+	for m in "$mid" $(sort -n "$VOL_DIR/map" | awk '{ a[NR] = $1 } END { print a[int(NR / 2)], a[int(NR / 4)] }'); do
+		[ -n "$m" ] || continue
+		# S: inside an extent of >= 4 blocks starting at or after m - 8 MiB
+		s=$(sort -n "$VOL_DIR/map" | awk -v lo=$((m - (8 << 20))) -v bs="$bs" \
+			'$1 >= lo && $2 - $1 >= 4 * bs { print $1 + 2 * bs; exit }')
+		[ -n "$s" ] || continue
+		e=$(sort -n "$VOL_DIR/map" | awk -v lo=$((s + (16 << 20))) -v bs="$bs" \
+			'$1 >= lo && $2 - $1 >= 4 * bs { print $1 + 2 * bs; exit }')
+		[ -n "$e" ] && break
+	done
 	[ -n "$s" ] && [ -n "$e" ] || vol_fail "no region for compact"
 	echo "$s $e"
 }
