@@ -208,6 +208,8 @@ int rl_place_session_end(struct rl_place_session *s,
 		if (s->xfs_ag[i].have)
 			close(s->xfs_ag[i].fd);
 	free(s->xfs_ag);
+	if (s->have_root)
+		close(s->rootfd);
 	free(s);
 	return r;
 }

@@ -104,6 +104,33 @@ int rl_place_mount_root(int fd)
 	return ret;
 }
 
+int rl_place_session_root(struct rl_place_session *s, int fd)
+{
+	struct stat st;
+	int r;
+
+	if (!s)
+		return rl_place_mount_root(fd);
+	if (fstat(fd, &st) < 0)
+		return RL_NEG_ERRNO();
+	if (s->have_root && s->root_dev == st.st_dev) {
+		r = fcntl(s->rootfd, F_DUPFD_CLOEXEC, 0);
+		return r < 0 ? RL_NEG_ERRNO() : r;
+	}
+	r = rl_place_mount_root(fd);
+	if (r < 0)
+		return r;
+	int keep = fcntl(r, F_DUPFD_CLOEXEC, 0);
+	if (keep >= 0) {
+		if (s->have_root)
+			close(s->rootfd);
+		s->have_root = true;
+		s->rootfd = keep;
+		s->root_dev = st.st_dev;
+	}
+	return r;
+}
+
 int rl_place_tmpfile(int dirfd)
 {
 	int fd = openat(dirfd, ".", O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);

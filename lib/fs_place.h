@@ -32,6 +32,10 @@ struct rl_place_session {
 	dev_t xfs_dev;
 	struct rl_xfs_ag_anchor *xfs_ag;
 	size_t xfs_nag;
+	/* the mount's root directory, found once (rl_place_session_root) */
+	bool have_root;
+	int rootfd;
+	dev_t root_dev;
 };
 
 struct rl_xfs_ag_anchor {
@@ -59,6 +63,10 @@ int rl_place_free_list(int fd, uint64_t start, uint64_t end,
 /* Open the root directory of the mount holding fd (O_RDONLY|O_DIRECTORY).
  * Returns an fd or -errno. */
 int rl_place_mount_root(int fd);
+
+/* rl_place_mount_root, found once per session s (NULL: every time): a
+ * descriptor of its own for the caller to close. */
+int rl_place_session_root(struct rl_place_session *s, int fd);
 
 /* A private O_TMPFILE (O_RDWR) in directory dirfd. fd or -errno. */
 int rl_place_tmpfile(int dirfd);

@@ -1338,7 +1338,7 @@ int64_t rl_place_xfs(int fd, uint64_t off, uint64_t goal, uint64_t len,
 		if (!reflink && !swap_in)
 			return -EOPNOTSUPP;
 	}
-	rootfd = rl_place_mount_root(fd);
+	rootfd = rl_place_session_root(ctx->session, fd);
 	if (rootfd < 0)
 		return rootfd;
 	private_dir_clean(rootfd);
