@@ -946,8 +946,7 @@ static enum cmd_status run(struct rl_session *s, const struct cmd_call *c,
 		s->last_steps_done = 0;
 		st = do_plan_cmd(s, c, k);
 		/* compact: space below its boundary came free during the apply
-		 * (check_runs): another round, while no more comes free each time
-		 */
+		 * (check_runs): another round, while no more comes free */
 		bool freed = k == PK_COMPACT && st == CMD_OK &&
 		             !s->plan_left_out && s->plan_freed &&
 		             freed_rounds < PLAN_FREED_ROUNDS &&
