@@ -1019,7 +1019,9 @@ static enum cmd_status run(struct rl_session *s, const struct cmd_call *c,
 		        !retries ? "no round for it with --retry 0"
 		        : freed_rounds >= PLAN_FREED_ROUNDS
 		            ? "the rounds for such blocks are used up"
-		            : "more than in the round before");
+		        : freed_rounds && s->plan_freed > freed_last
+		            ? "more than in the round before"
+		            : "the command's rounds ended");
 	}
 	if (st == CMD_OK && s->plan_left_out) {
 		session_error(s,

@@ -2491,18 +2491,17 @@ static int window_apply(struct pl_ctx *c, struct evict *ev,
 	uint64_t slo = c->avoid_lo, shi = c->avoid_hi;
 	int moved = 0;
 
+	bool splits;
+
 	*goal = UINT64_MAX;
 	c->avoid_lo = bw;
 	c->avoid_hi = bw + x->len;
-	if (!window_splits_file(c, ev, bw, x->len, lo, hi))
+	splits = window_splits_file(c, ev, bw, x->len, lo, hi);
+	if (!splits)
 		moved = clear_window(c, ev, bw, x->len, lo, hi);
-	else
-		moved = -EAGAIN;
 	c->avoid_lo = slo;
 	c->avoid_hi = shi;
-	if (moved == -EAGAIN)
-		return 0;
-	if (moved >= 0 && pl_fm_is_free(&c->fm, bw, x->len))
+	if (!splits && moved >= 0 && pl_fm_is_free(&c->fm, bw, x->len))
 		*goal = bw;
 	return moved;
 }
@@ -2590,7 +2589,7 @@ static int evict_parts(struct pl_ctx *c, struct evict *ev,
 		bool ok = true;
 
 		c->nexcl = n0;
-		for (; done < x->len && ok; j++) {
+		for (; done < x->len; j++) {
 			uint64_t len =
 			    x->len - done < part ? x->len - done : part;
 			if (usable_runs(c, lo, hi, &r, &nr) < 0) {
@@ -2642,15 +2641,7 @@ static int evict_parts(struct pl_ctx *c, struct evict *ev,
 		goto out;
 	/* x's parts follow the windows' addresses (its data ascending),
 	 * each as long as its window */
-	for (size_t q = 1; q < bestk; q++)
-		for (size_t p = q; p > 0 && bwin[2 * p - 2] > bwin[2 * p];
-		     p--) {
-			uint64_t a = bwin[2 * p], b = bwin[2 * p + 1];
-			bwin[2 * p] = bwin[2 * p - 2];
-			bwin[2 * p + 1] = bwin[2 * p - 1];
-			bwin[2 * p - 2] = a;
-			bwin[2 * p - 1] = b;
-		}
+	mem_sort(bwin, bestk, 2 * sizeof(*bwin), mem_cmp_u64);
 	/* every window kept from the others' pieces */
 	c->nexcl = n0;
 	for (size_t q = 0; q < bestk; q++) {
@@ -2706,6 +2697,39 @@ out:
 	free(win);
 	free(bwin);
 	return moved;
+}
+
+/* Item x fits no free run and no window within the budget. Where its
+ * file in parts would need more extents than its inode holds (*many:
+ * too_many_parts; -1 once the plan changed), an extent-tree block the
+ * filesystem puts next to the extent just allocated is often another
+ * target: a window beyond the budget (at most x's bytes), or where none
+ * holds it whole, a few for as many parts as its inode holds
+ * (evict_parts, *placed; on the aged 2 GiB volume, weighing those
+ * against a dear single window too saved 0.7 % of the bytes for 60 %
+ * more planner time). What that costs goes to c->whole_*. Returns the
+ * pieces moved out of the way, or -errno. */
+static int evict_whole(struct pl_ctx *c, struct evict *ev,
+                       const struct pitem *x, uint64_t lo, uint64_t hi,
+                       const char *why, int *many, uint64_t *goal, bool *placed)
+{
+	uint64_t spent0 = ev->spent, bw = 0;
+	int r = 0;
+
+	*many = too_many_parts(c, x, lo, hi);
+	if (!*many)
+		return 0;
+	if (window_for(c, ev, x, lo, hi, &bw) <= x->len)
+		r = window_apply(c, ev, x, lo, hi, bw, goal);
+	if (r == 0 && *goal == UINT64_MAX)
+		r = evict_parts(c, ev, x, lo, hi, why, placed);
+	if (r != 0)
+		*many = -1;
+	if (r >= 0 && (*placed || *goal != UINT64_MAX)) {
+		c->whole_bytes += ev->spent - spent0;
+		c->whole_for += x->len;
+	}
+	return r;
 }
 
 static int cmp_run_len_desc(const void *a, const void *b)
@@ -2893,44 +2917,15 @@ static int place_items(struct pl_ctx *c, const struct pitem *it, size_t n,
 
 		if (goal == UINT64_MAX && ev) {
 			r = evict_window(c, ev, &it[i], lo, hi, &goal);
-			/* then an extent-tree block the filesystem puts next
-			 * to the extent just allocated, often another
-			 * target: out of the way even beyond the budget */
 			if (r == 0 && goal == UINT64_MAX) {
-				uint64_t spent0 = ev->spent, bw = 0;
-				uint64_t c1 = UINT64_MAX;
 				bool placed = false;
 
-				/* one window beyond the budget (at most x's
-				 * bytes), or where none holds it whole, a few
-				 * for as many parts as its inode holds (on the
-				 * aged 2 GiB volume, weighing those against a
-				 * dear window too saved 0.7 % of the bytes for
-				 * 60 % more planner time) */
-				many = too_many_parts(c, &it[i], lo, hi);
-				if (many)
-					c1 = window_for(c, ev, &it[i], lo, hi,
-					                &bw);
-				if (c1 != UINT64_MAX && c1 <= it[i].len)
-					r = window_apply(c, ev, &it[i], lo, hi,
-					                 bw, &goal);
-				if (r == 0 && goal == UINT64_MAX && many) {
-					r = evict_parts(c, ev, &it[i], lo, hi,
-					                why, &placed);
-					if (r >= 0 && placed) {
-						c->whole_bytes +=
-						    ev->spent - spent0;
-						c->whole_for += it[i].len;
-						evicted += r;
-						parted++;
-						continue;
-					}
-				}
-				if (r != 0)
-					many = -1;
-				if (r > 0 && goal != UINT64_MAX) {
-					c->whole_bytes += ev->spent - spent0;
-					c->whole_for += it[i].len;
+				r = evict_whole(c, ev, &it[i], lo, hi, why,
+				                &many, &goal, &placed);
+				if (r >= 0 && placed) {
+					evicted += r;
+					parted++;
+					continue;
 				}
 			}
 			if (r < 0)

@@ -742,7 +742,11 @@ static void test_compact_evict_no_parts(void **state)
  * file would need eight extents (its inode holds four). It goes in
  * three parts (24 + 24 + 16 KiB, one 8 KiB file out of each window:
  * cheaper than two 32 KiB windows of two files each), to windows made
- * free; the free space from the boundary on is one run. */
+ * free; the free space from the boundary on is one run. The first 32
+ * KiB hold their two files side by side (free, file, file, free): a 24
+ * KiB window there holds both, so the 24 KiB parts go higher and the
+ * 16 KiB part, chosen last, lowest -- the parts still follow the file's
+ * data in address order. */
 static void test_compact_evict_parts(void **state)
 {
 	struct lm_model *m = new_model(64 * MiB);
@@ -760,10 +764,10 @@ static void test_compact_evict_parts(void **state)
 
 		for (uint64_t j = 0; j < 2; j++) {
 			struct rl_extent p[] = {
-			    {0, a + (16 * j + 8) * KiB, 8 * KiB, 0}};
+			    {0, a + ((k ? 16 : 8) * j + 8) * KiB, 8 * KiB, 0}};
 			snprintf(name, sizeof(name), "p%" PRIu64, 2 * k + j);
 			add_file(m, 30 + 2 * k + j, name, p, 1);
-			lm_add_free(m, a + 16 * j * KiB, 8 * KiB);
+			lm_add_free(m, a + (k ? 16 : 24) * j * KiB, 8 * KiB);
 		}
 		lm_add_metadata(m, a + 32 * KiB, 4 * KiB, "inode table");
 	}
@@ -793,10 +797,11 @@ static void test_compact_evict_parts(void **state)
 	/* valid in the plan's order */
 	pl_fm_init(&fm);
 	for (k = 0; k < 8; k++)
-		assert_int_equal(pl_fm_give(&fm,
-		                            s + (k / 2 * 36 + k % 2 * 16) * KiB,
-		                            8 * KiB),
-		                 0);
+		assert_int_equal(
+		    pl_fm_give(
+		        &fm, s + (k / 2 * 36 + k % 2 * (k / 2 ? 16 : 24)) * KiB,
+		        8 * KiB),
+		    0);
 	assert_int_equal(pl_fm_give(&fm, s + 208 * KiB, e - s - 208 * KiB), 0);
 	replay_plan(&c, &fm);
 	assert_int_equal(pl_fm_runs(&fm, s, e), 1);
