@@ -614,6 +614,32 @@ int rl_fs_shrink(int fd, uint64_t new_size);
  * inside the last AG). */
 int rl_fs_shrink_reserve(int fd, uint64_t new_size, uint64_t *bytes);
 
+/* XFS: make the kernel move the blocks of its last AG's free-space
+ * btrees and free list (AGFL) out of [new_size, end), where no file can
+ * take them away: only the kernel places them, and a shrink needs the
+ * range all free. fd: any file or directory on the filesystem. In each
+ * round a private O_TMPFILE gets blocks at the start of the AG's largest
+ * free run (the range itself after an evacuation), every second block is
+ * punched out -- one-block free extents, so that the free-space btrees
+ * split, taking their new blocks from the oldest entries of the free
+ * list, which the kernel refills from the AG's smallest free extents --
+ * and then the rest, from the lowest address up, so that the btrees join
+ * again and the blocks they free pass through the free list, which the
+ * kernel trims from its oldest entry. The blocks the kernel takes for
+ * its free list come from the AG's smallest free extents: with none
+ * below new_size they come back into the range. Up to max_rounds rounds
+ * (each twice the holes of the last: about a dozen btree leaves in the
+ * first), checked with GETFSMAP before each; *rounds (may be NULL): the
+ * rounds run (0: the range was free already). Returns 0 when the range
+ * is one free extent, -EBUSY when it is still not after the rounds
+ * (something else may be there: a file, inodes), -ENOSPC when the AG has
+ * no free run of three blocks, -EINVAL new_size not inside the last AG
+ * (or unaligned), -EOPNOTSUPP not XFS, or the placement's -errno. Runs
+ * alongside other writers; their allocations can take the range again,
+ * as they can after any evacuation. */
+int rl_fs_shrink_clear(int fd, uint64_t new_size, unsigned max_rounds,
+                       unsigned *rounds);
+
 /* --------------------------------------------------------------- inodes */
 
 /* The byte address of the block holding inode ino on the XFS fs describes

@@ -7,6 +7,13 @@
 #    the filesystem is smaller (statfs, XFS geometry via xfs_info), no
 #    file extent lies at or above SIZE (filefrag), every file's md5 is
 #    unchanged, xfs_repair -n is clean;
+#  - XFS, the last AG's free-list (AGFL) blocks above SIZE (put there by
+#    one-block holes in a file in the tail while the AG had no other
+#    small free extent; the AG's space below SIZE filled by squatter
+#    files but for holes of 1-16 blocks and one of 2 MiB): the dry run
+#    names them; the shrink makes the kernel move them ("moved out") and
+#    shrinks to SIZE; data unchanged, xfs_repair clean. Without
+#    rl_fs_shrink_clear it stops ("not all free after the moves");
 #  - XFS --move-inodes: inode chunks and a directory's blocks in the
 #    tail (files made in a directory of the last AG after a filler took
 #    its start): without the option the shrink is refused for the
@@ -31,6 +38,7 @@ command -v filefrag >/dev/null || vol_skip "filefrag not installed"
 command -v md5sum >/dev/null || vol_skip "md5sum not installed"
 R() { "$RELAYOUT" "$@"; }
 RL_WRITER="${RL_WRITER:-$top_builddir/tests/tools/rl_writer}"
+SQUAT="${RL_SQUAT:-$top_builddir/tests/tools/rl_squat}"
 
 # md5 of every file under the mount point, sorted by path.
 sums() { (cd "$VOL_MNT" && find . -xdev -type f ! -name '.*' -print0 | sort -z | xargs -0 md5sum); }
@@ -136,6 +144,73 @@ t_xfs() {
 	[ "$(highest_extent_end)" = "$hi0" ] || fail "undo did not put the tail's data back (highest extent end $(highest_extent_end), before $hi0)"
 	[ "$(sums)" = "$before" ] || fail "data changed by undo"
 	vol_fsck
+}
+
+# ------------------------------------------- XFS free list above SIZE
+# xfs_io fpunch commands for blocks FIRST, FIRST+STEP, ... below END of
+# LEN blocks each (block size bs).
+punches() {
+	local b
+	for ((b = $1; b < $2; b += $3)); do
+		printf -- '-c\nfpunch %d %d\n' $((b * bs)) $((${4:-1} * bs))
+	done
+}
+
+t_xfs_agfl() {
+	local bs want ag1 end s e n f out rc before
+	vol_create xfs 512
+	RELAYOUT_JOURNAL_DIR=$VOL_DIR/journal RELAYOUT_STATE_DIR=$VOL_DIR/state
+	vol__umount "$VOL_MNT" nolazy || vol_fail "umount"
+	mkfs.xfs -q -f -m reflink=1 -d agcount=2 "$VOL_DEV" >/dev/null || vol_fail "mkfs.xfs agcount=2"
+	mount "$VOL_DEV" "$VOL_MNT" || vol_fail "mount"
+	bs=$(xfs_info "$VOL_MNT" | sed -n 's/^data *= *bsize=\([0-9]*\).*/\1/p')
+	ag1=$((256 << 20)) want=$((448 << 20)) end=$((512 << 20))
+	# AG 1 below SIZE taken by squatters
+	while read -r s e; do
+		[ "$e" -le $ag1 ] && continue
+		[ "$s" -lt $ag1 ] && s=$ag1
+		[ "$s" -ge $want ] && continue
+		[ "$e" -gt $want ] && e=$want
+		"$SQUAT" "$VOL_MNT/fill$s" "$s" $((e - s)) || vol_fail "rl_squat $s $((e - s))"
+	done < <(xfs_io -c "fsmap -d" "$VOL_MNT" |
+		awk '/free space/ { sub(/^.*\[/, ""); sub(/\].*$/, ""); split($0, a, /\.\./); print a[1] * 512, (a[2] + 1) * 512 }')
+	# 1,200 one-block holes in the tail, then the rest from the lowest
+	# address up: the btrees split and join, the free list refilled from
+	# the tail and left there
+	n=2401
+	"$SQUAT" "$VOL_MNT/churn" $want $((n * bs)) || vol_fail "rl_squat churn"
+	mapfile -t a < <(punches 1 $n 2)
+	xfs_io "${a[@]}" "$VOL_MNT/churn" || vol_fail "xfs_io fpunch"
+	mapfile -t a < <(punches 0 $n 2)
+	xfs_io "${a[@]}" "$VOL_MNT/churn" || vol_fail "xfs_io fpunch"
+	rm "$VOL_MNT/churn"
+	# free extents of 1-16 blocks and one of 2 MiB below SIZE
+	f=$(ls "$VOL_MNT"/fill* | tail -1)
+	[ -n "$f" ] || vol_fail "no squatter below SIZE"
+	a=() s=1
+	for n in 1 2 4 8 16 1 2 4 8 16 1 2 4 8 16 512; do
+		a+=(-c "fpunch $((s * bs)) $((n * bs))")
+		s=$((s + n + 1))
+	done
+	xfs_io "${a[@]}" "$f" || vol_fail "xfs_io fpunch $f"
+	head -c 3M /dev/urandom >"$VOL_MNT/data" || vol_fail "data"
+	before=$(sums)
+	# (the AG headers on the device as the kernel has them)
+	vol__umount "$VOL_MNT" nolazy || vol_fail "umount"
+	mount "$VOL_DEV" "$VOL_MNT" || vol_fail "mount"
+	out=$(R -e "shrink --dry-run $want" "$VOL_MNT" 2>&1)
+	grep -q "smallest size reachable now is .*free-list (AGFL)" <<<"$out" ||
+		fail "the setup left no free-list block above SIZE (the test does not test): $out"
+	note "dry run: $(grep -o 'smallest size reachable now is [^(]*([^)]*) ([^)]*)' <<<"$out" | head -1)"
+	shrink_run "$want"
+	[ $rc = 0 ] || fail "shrink $want with the free list above it: rc $rc: $out"
+	grep -q "free-list blocks above .*: moved out after [1-9]" <<<"$out" ||
+		fail "shrink does not say it made the kernel move its free list: $out"
+	[ "$(xfs_info "$VOL_MNT" | sed -n 's/^data *= *bsize=[0-9]* *blocks=\([0-9]*\).*/\1/p')" = $((want / bs)) ] ||
+		fail "not shrunk to $want: $(xfs_info "$VOL_MNT" | grep '^data')"
+	[ "$(sums)" = "$before" ] || fail "data changed by shrink"
+	vol_fsck
+	[ "$(sums)" = "$before" ] || fail "data changed after remount"
 }
 
 # --------------------------------------------------- XFS --move-inodes
@@ -522,9 +597,10 @@ t_sigint() {
 
 vol_require_root
 ran=0
-for t in ${SHRINK_TESTS:-xfs xfs_inodes xfs_evac_inodes xfs_inodes_kill xfs_inodes_load ext4 btrfs sigint}; do
+for t in ${SHRINK_TESTS:-xfs xfs_agfl xfs_inodes xfs_evac_inodes xfs_inodes_kill xfs_inodes_load ext4 btrfs sigint}; do
 	case $t in
 	xfs) tools="mkfs.xfs xfs_info xfs_repair" kind=xfs ;;
+	xfs_agfl) tools="mkfs.xfs xfs_info xfs_repair xfs_io" kind=xfs ;;
 	xfs_inodes) tools="mkfs.xfs xfs_info xfs_repair python3" kind=xfs ;;
 	xfs_inodes_load | xfs_evac_inodes | xfs_inodes_kill) tools="mkfs.xfs xfs_info xfs_repair" kind=xfs ;;
 	ext4) tools="mkfs.ext4 resize2fs e2fsck dumpe2fs" kind=ext4 ;;
