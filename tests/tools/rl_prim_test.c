@@ -858,6 +858,43 @@ static int move_once(const char *file, uint64_t chunk)
 	return 0;
 }
 
+/* rl_fs_shrink_clear: what it refuses, and with no rounds allowed it
+ * only says whether the range is free (nothing is allocated). */
+static void t_shrink_clear(void **state)
+{
+	struct rl_fs_info fi;
+	uint64_t ag0, end;
+	unsigned rounds = 7;
+	int dir = open(mnt, O_RDONLY | O_DIRECTORY | O_CLOEXEC), r;
+
+	(void)state;
+	assert_true(dir >= 0);
+	assert_int_equal(rl_fs_probe(mnt, &fi), 0);
+	if (fstype != RL_FS_XFS) {
+		assert_int_equal(
+		    rl_fs_shrink_clear(dir, fi.size / 2, 1, &rounds),
+		    -EOPNOTSUPP);
+		assert_int_equal(rounds, 0);
+		close(dir);
+		return;
+	}
+	assert_true(fi.group_count >= 2 && fi.group_size > 0);
+	ag0 = (fi.group_count - 1) * fi.group_size;
+	end = fi.size;
+	/* below the last AG, at or past the end, unaligned */
+	assert_int_equal(rl_fs_shrink_clear(dir, ag0 - bsize, 1, NULL),
+	                 -EINVAL);
+	assert_int_equal(rl_fs_shrink_clear(dir, ag0, 1, NULL), -EINVAL);
+	assert_int_equal(rl_fs_shrink_clear(dir, end, 1, NULL), -EINVAL);
+	assert_int_equal(rl_fs_shrink_clear(dir, end - bsize + 1, 1, NULL),
+	                 -EINVAL);
+	/* no rounds: 0 (free) or -EBUSY, and nothing run */
+	r = rl_fs_shrink_clear(dir, end - 4 * (uint64_t)bsize, 0, &rounds);
+	assert_true(r == 0 || r == -EBUSY);
+	assert_int_equal(rounds, 0);
+	close(dir);
+}
+
 int main(int argc, char **argv)
 {
 	struct rl_fs_info info;
@@ -878,6 +915,7 @@ int main(int argc, char **argv)
 	    cmocka_unit_test(t_at_btrfs),
 	    cmocka_unit_test(t_at_errors),
 	    cmocka_unit_test(t_at_shared),
+	    cmocka_unit_test(t_shrink_clear),
 	};
 	int fd;
 
