@@ -207,7 +207,7 @@ int rl_fs_shrink_clear(int fd, uint64_t new_size, unsigned max_rounds,
 			r = free_now < 0 ? free_now : free_now ? 0 : -EBUSY;
 			break;
 		}
-		want = 2 * (12 * maxrecs << i) + 1;
+		want = i < 32 ? 2 * ((12 * maxrecs) << i) + 1 : UINT64_MAX;
 		if (len / g.blocksize < want)
 			want = len / g.blocksize;
 		if (want < 3) {

@@ -591,8 +591,10 @@ static enum cmd_status shrink_xfs(struct rl_session *s,
 			clear_tail(s, want, old);
 			sr = s->model ? lm_range_stats(s->model, want, old, &us)
 			              : -ENODATA;
-			if (sr < 0) /* (not read again: as before) */
-				us.bytes[LM_CAT_FREE] = 0, sr = 0;
+			if (sr < 0) { /* not read again: taken as in use */
+				us.bytes[LM_CAT_FREE] = 0;
+				sr = 0;
+			}
 		}
 		if (sr == 0 && us.bytes[LM_CAT_FREE] < old - want) {
 			session_error(s,
