@@ -359,7 +359,8 @@ for kind in $AGED_FS; do
 				EXP_BEFORE=$VOL_DIR/layout.shrink experiment shrink-rest - - - "$RELAYOUT" -e "shrink $IOPRIO $rest" "$VOL_MNT"
 			fi
 			note_line "- $kind: shrink asked $(MiB "$to") MiB; the filesystem is $(MiB "$(xfs_info "$VOL_MNT" | sed -n 's/^data *= *bsize=\([0-9]*\) *blocks=\([0-9]*\).*/\1 * \2/p' | bc)") MiB" \
-				"after it (xfs_info) of $(MiB "$SIZE") MiB; $(grep -o 'gave [0-9]* files and [0-9]* directories new inodes; [0-9]* kept theirs' "$VOL_DIR/shrink.out" | head -1)."
+				"after it (xfs_info) of $(MiB "$SIZE") MiB; $(grep -o 'gave [0-9]* files and [0-9]* directories new inodes; [0-9]* kept theirs' "$VOL_DIR/shrink.out" | head -1);" \
+				"the AG's free-list and free-space btree blocks above SIZE after the moves: $(grep -o 'free-list blocks above .*: [a-z ]* after [0-9]* rounds*' "$VOL_DIR/shrink.out" | sed 's/.*: //' | head -1 | grep . || echo none)."
 		else
 			echo "| $VOL_FS | shrink to $(MiB "$to") MiB | - | - | - | - | - | - | - | - | - | - | not implemented: $(head -1 "$VOL_DIR/shrink.help" | cut -c1-200) |" >>"$RESULTS"
 			echo "[$VOL_FS] shrink: not implemented ($(head -1 "$VOL_DIR/shrink.help"))" >&2
