@@ -503,7 +503,13 @@ static void clear_tail(struct rl_session *s, uint64_t want, uint64_t old)
 	r = rl_fs_shrink_clear(fd, want, SHRINK_CLEAR_ROUNDS, &rounds);
 	close(fd);
 	size_text(want, s->fs.block_size, a, sizeof(a));
-	if (!s->json)
+	if (!s->json && r == 0 && rounds == 0)
+		fprintf(s->out,
+		        "the last allocation group's free-space btree and "
+		        "free-list blocks above %s: gone by the time they "
+		        "were looked at again (the kernel moved them)\n",
+		        a);
+	else if (!s->json)
 		fprintf(
 		    s->out,
 		    "the last allocation group's free-space btree and "

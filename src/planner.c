@@ -2490,7 +2490,6 @@ static int window_apply(struct pl_ctx *c, struct evict *ev,
 {
 	uint64_t slo = c->avoid_lo, shi = c->avoid_hi;
 	int moved = 0;
-
 	bool splits;
 
 	*goal = UINT64_MAX;

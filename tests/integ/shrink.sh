@@ -147,24 +147,24 @@ t_xfs() {
 }
 
 # ------------------------------------------- XFS free list above SIZE
-# xfs_io fpunch commands for blocks FIRST, FIRST+STEP, ... below END of
-# LEN blocks each (block size bs).
+# punches FIRST END STEP: xfs_io arguments punching the blocks FIRST,
+# FIRST+STEP, ... below END (block size bs), one a line.
 punches() {
 	local b
 	for ((b = $1; b < $2; b += $3)); do
-		printf -- '-c\nfpunch %d %d\n' $((b * bs)) $((${4:-1} * bs))
+		printf -- '-c\nfpunch %d %d\n' $((b * bs)) "$bs"
 	done
 }
 
 t_xfs_agfl() {
-	local bs want ag1 end s e n f out rc before
+	local bs want ag1 s e n f out rc before a
 	vol_create xfs 512
 	RELAYOUT_JOURNAL_DIR=$VOL_DIR/journal RELAYOUT_STATE_DIR=$VOL_DIR/state
 	vol__umount "$VOL_MNT" nolazy || vol_fail "umount"
 	mkfs.xfs -q -f -m reflink=1 -d agcount=2 "$VOL_DEV" >/dev/null || vol_fail "mkfs.xfs agcount=2"
 	mount "$VOL_DEV" "$VOL_MNT" || vol_fail "mount"
 	bs=$(xfs_info "$VOL_MNT" | sed -n 's/^data *= *bsize=\([0-9]*\).*/\1/p')
-	ag1=$((256 << 20)) want=$((448 << 20)) end=$((512 << 20))
+	ag1=$((256 << 20)) want=$((448 << 20))
 	# AG 1 below SIZE taken by squatters
 	while read -r s e; do
 		[ "$e" -le $ag1 ] && continue
