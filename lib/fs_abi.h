@@ -36,6 +36,7 @@ struct rl_fsuuid2 {
 #define RL_EXT4_OFF_LOG_BLOCK_SIZE         0x18
 #define RL_EXT4_OFF_LOG_CLUSTER_SIZE       0x1C
 #define RL_EXT4_OFF_BLOCKS_PER_GROUP       0x20
+#define RL_EXT4_OFF_INODES_PER_GROUP       0x28
 #define RL_EXT4_OFF_MAGIC                  0x38
 #define RL_EXT4_OFF_FEATURE_INCOMPAT       0x60
 #define RL_EXT4_OFF_FEATURE_RO_COMPAT      0x64

@@ -185,6 +185,12 @@ static void probe_ext4(struct rl_fs_info *info)
 		blocks |= (uint64_t)le32_at(sb, RL_EXT4_OFF_BLOCKS_COUNT_HI)
 		          << 32;
 	bpg = le32_at(sb, RL_EXT4_OFF_BLOCKS_PER_GROUP);
+	info->ext4_inodes_per_group = le32_at(sb, RL_EXT4_OFF_INODES_PER_GROUP);
+	info->ext4_flex_groups = 1;
+	if ((incompat & RL_EXT4_FEATURE_INCOMPAT_FLEX_BG) &&
+	    sb[RL_EXT4_OFF_LOG_GROUPS_PER_FLEX] < 31)
+		info->ext4_flex_groups = 1u
+		                         << sb[RL_EXT4_OFF_LOG_GROUPS_PER_FLEX];
 	info->first_data_byte =
 	    (uint64_t)le32_at(sb, RL_EXT4_OFF_FIRST_DATA_BLOCK) *
 	    info->block_size;

@@ -106,7 +106,10 @@ void lm_geometry_from_fs(struct lm_geometry *g, const struct rl_fs_info *fs)
 	memset(g, 0, sizeof(*g));
 	g->fs = *fs;
 	g->max_extent = lm_max_extent(fs->type, fs->block_size);
-	g->flex_groups = fs->type == RL_FS_EXT4 ? 16 : 0;
+	/* (16, mke2fs's default, where the superblock was not read) */
+	g->flex_groups = fs->type != RL_FS_EXT4 ? 0
+	                 : fs->ext4_flex_groups ? fs->ext4_flex_groups
+	                                        : 16;
 }
 
 struct lm_model *lm_new(const struct lm_geometry *g)

@@ -319,6 +319,8 @@ void pl_fini(struct pl_ctx *c)
 	free(c->e4g);
 	pl_fm_free(&c->fm);
 	pl_fm_free(&c->resv);
+	free(c->holes);
+	free(c->tree_grant);
 	for (size_t i = 0; c->ext && i < c->nfiles; i++)
 		free(c->ext[i]);
 	free(c->ext);
@@ -2354,6 +2356,229 @@ static size_t inode_extents(const struct pl_ctx *c)
 static bool too_many_parts(struct pl_ctx *c, const struct pitem *x, uint64_t lo,
                            uint64_t hi);
 
+/* ------------------------------------------- ext4: room for tree blocks */
+
+/* A file whose extents outgrow its inode (four on ext4) gets an
+ * extent-tree block from the kernel (ext4_ext_grow_indepth) with the goal
+ * ext4_inode_to_goal_block: the start of the inode's group, or with four
+ * or more groups per flex group that of the flex group's second (the
+ * first is for directories). Traced on this kernel (6.18) on the 2 GiB
+ * aged ext4 volume: every such block was asked for at group 1's start and
+ * found (CR_GOAL_LEN_FAST) in the first group whose free space the
+ * allocator's lists offered -- group 12, above the boundary of a
+ * whole-volume compaction, 9 blocks in 6 places: 739.8 MiB free in 7
+ * runs where the plan said one. Inside a group it takes the first free
+ * extent of exactly one block, or after ten candidates the smallest.
+ * So single free blocks of the goal group below the boundary are kept
+ * free, one for each file that would otherwise stay whole at a cost;
+ * such a file may then go in any number of parts, its moves last (when
+ * every other target of the group is filled), and the transaction
+ * commits the journal before a move that makes a tree grow (blocks
+ * freed since the last commit -- placement blockers, a tree block freed
+ * by a merge -- are not given out before it: src/txn.c). The group of
+ * file id, or UINT64_MAX where not known. */
+static uint64_t tree_goal_group(const struct pl_ctx *c, uint32_t id)
+{
+	const struct lm_file *f = lm_file(c->m, id);
+	uint64_t ipg = c->g->fs.ext4_inodes_per_group, fl = c->g->flex_groups;
+	uint64_t g;
+
+	if (c->g->fs.type != RL_FS_EXT4 || !ipg || !f || !f->ino)
+		return UINT64_MAX;
+	g = (f->ino - 1) / ipg;
+	if (fl >= 4)
+		g = g / fl * fl + 1; /* (files moved are regular files) */
+	return !c->g->fs.group_count || g < c->g->fs.group_count ? g
+	                                                         : UINT64_MAX;
+}
+
+/* Give file id one of the blocks kept free in its goal group: true when
+ * it has one (now or before). */
+static bool tree_grant(struct pl_ctx *c, uint32_t id)
+{
+	uint64_t g;
+
+	if (!c->tree_grant || id >= c->nfiles)
+		return false;
+	if (c->tree_grant[id])
+		return true;
+	g = tree_goal_group(c, id);
+	for (size_t i = 0; i < c->nholes; i++)
+		if (!c->holes[i].used && c->holes[i].group == g) {
+			c->holes[i].used = true;
+			c->holes_used++;
+			c->tree_grant[id] = true;
+			return true;
+		}
+	return false;
+}
+
+/* File id got no more extents than its inode holds after all: its block
+ * goes back. */
+static void tree_ungrant(struct pl_ctx *c, uint32_t id)
+{
+	uint64_t g;
+
+	if (!c->tree_grant || id >= c->nfiles || !c->tree_grant[id])
+		return;
+	c->tree_grant[id] = false;
+	g = tree_goal_group(c, id);
+	for (size_t i = c->nholes; i-- > 0;)
+		if (c->holes[i].used && c->holes[i].group == g) {
+			c->holes[i].used = false;
+			c->holes_used--;
+			return;
+		}
+}
+
+static size_t parts_allowed(const struct pl_ctx *c, const struct pitem *x);
+
+/* Sorted run lengths v[0..*n) (ascending): take len from the smallest
+ * that holds it (true), else nothing (false). */
+static bool lens_take_fit(uint64_t *v, size_t *n, uint64_t len)
+{
+	size_t a = 0, b = *n, k;
+	uint64_t rest;
+
+	while (a < b) { /* the first >= len */
+		size_t m = a + (b - a) / 2;
+		if (v[m] < len)
+			a = m + 1;
+		else
+			b = m;
+	}
+	if (a == *n)
+		return false;
+	rest = v[a] - len;
+	for (k = a; k > 0 && v[k - 1] > rest; k--) /* shift up, re-insert */
+		v[k] = v[k - 1];
+	v[k] = rest;
+	return true;
+}
+
+/* How many files of it[0..n) (largest first, as place_items takes them)
+ * would find no free run of [lo, hi) that holds them whole -- the runs
+ * the larger ones took gone, best fit -- and in parts to the largest runs
+ * would need more extents than their inodes hold: per goal group into
+ * need[] (an estimate: windows made free are not counted, a block too
+ * many is kept free then). 0 or -ENOMEM. */
+static int tree_need(struct pl_ctx *c, uint64_t lo, uint64_t hi,
+                     const struct pitem *it, size_t n, uint64_t *need)
+{
+	struct pl_run *r = NULL;
+	size_t nr = 0, nv = 0;
+	uint64_t *v, budget = 0, spent = 0;
+	bool *seen;
+
+	if (usable_runs(c, lo, hi, &r, &nr) < 0)
+		return -ENOMEM;
+	v = malloc((nr + 1) * sizeof(*v));
+	seen = calloc(c->nfiles + 1, sizeof(*seen));
+	if (!v || !seen) {
+		free(r);
+		free(v);
+		free(seen);
+		return -ENOMEM;
+	}
+	for (size_t i = 0; i < nr; i++)
+		v[nv++] = r[i].len;
+	free(r);
+	for (size_t i = 0; i < n; i++)
+		budget += it[i].len;
+	budget = budget * PL_EVICT_PCT / 100;
+	mem_sort(v, nv, sizeof(*v), mem_cmp_u64);
+	for (size_t i = 0; i < n; i++) {
+		uint64_t left = it[i].len, g;
+		size_t parts = 0;
+
+		if (lens_take_fit(v, &nv, left))
+			continue;
+		/* a window made free within the budget (evict_window: at
+		 * most half of it in use), counted at the most */
+		if (spent + left <= budget) {
+			spent += left;
+			continue;
+		}
+		while (left && nv) { /* in parts, the largest first */
+			uint64_t t = v[nv - 1] < left ? v[nv - 1] : left;
+			left -= t;
+			parts++;
+			if (!lens_take_fit(v, &nv, t))
+				break;
+		}
+		g = tree_goal_group(c, it[i].id);
+		if (g == UINT64_MAX || seen[it[i].id] ||
+		    parts <= parts_allowed(c, &it[i]))
+			continue;
+		seen[it[i].id] = true;
+		need[g]++;
+	}
+	free(v);
+	free(seen);
+	return 0;
+}
+
+/* Before a compaction's plan (ext4, the inode geometry known): keep free
+ * the lowest single free blocks of each goal group below hi (the
+ * boundary), one for each file tree_need counts. Returns how many, or
+ * -ENOMEM. */
+static int tree_holes_reserve(struct pl_ctx *c, uint64_t lo, uint64_t hi,
+                              const struct pitem *it, size_t n)
+{
+	uint64_t *need = NULL;
+	size_t ng, got = 0;
+	int r = 0;
+
+	if (c->g->fs.type != RL_FS_EXT4 || !c->g->fs.ext4_inodes_per_group ||
+	    !c->g->fs.group_count || !c->g->fs.group_size || c->nholes)
+		return 0;
+	ng = (size_t)c->g->fs.group_count;
+	need = calloc(ng, sizeof(*need));
+	if (!need)
+		return -ENOMEM;
+	r = tree_need(c, lo, hi, it, n, need);
+	if (r < 0)
+		goto out;
+	for (size_t g = 0; g < ng; g++) {
+		uint64_t gs, ge;
+		if (!need[g])
+			continue;
+		lm_group_range(c->m, g, &gs, &ge);
+		if (gs < lo)
+			gs = lo;
+		if (ge > hi)
+			ge = hi;
+		for (size_t i = fm_first(&c->fm, gs);
+		     i < c->fm.n && need[g] && c->fm.r[i].start < ge; i++) {
+			uint64_t a = c->fm.r[i].start;
+			struct pl_tree_hole *h;
+			if (c->fm.r[i].len != c->bs || a < gs ||
+			    excluded(c, a, a + c->bs))
+				continue;
+			h = realloc(c->holes, (c->nholes + 1) * sizeof(*h));
+			if (!h || pl_fm_give(&c->resv, a, c->bs) < 0) {
+				if (h)
+					c->holes = h;
+				r = -ENOMEM;
+				goto out;
+			}
+			c->holes = h;
+			c->holes[c->nholes++] =
+			    (struct pl_tree_hole){a, (uint64_t)g, false};
+			need[g]--;
+			got++;
+		}
+	}
+	if (got && !c->tree_grant) {
+		c->tree_grant = calloc(c->nfiles + 1, sizeof(*c->tree_grant));
+		if (!c->tree_grant)
+			r = -ENOMEM;
+	}
+out:
+	free(need);
+	return r < 0 ? r : (int)got;
+}
+
 /* The cheapest window of len bytes starting at a run of r[0..nr) below
  * hi, inside one group, outside c->excl: its start in *w, its cost
  * (window_cost), UINT64_MAX when none. */
@@ -2531,12 +2756,13 @@ static int place_in_parts(struct pl_ctx *c, const struct pitem *x, uint64_t lo,
                           uint64_t hi, const char *why, const char *where);
 
 /* How many parts item x may go in without leaving its file with more
- * extents than its inode holds (SIZE_MAX: it has a tree already, any). */
+ * extents than its inode holds (SIZE_MAX: it has a tree already, or a
+ * block kept free for one: any). */
 static size_t parts_allowed(const struct pl_ctx *c, const struct pitem *x)
 {
 	size_t now = c->next[x->id], in = 0, cap = inode_extents(c);
 
-	if (now > cap)
+	if (now > cap || (c->tree_grant && c->tree_grant[x->id]))
 		return SIZE_MAX;
 	for (size_t k = 0; k < now; k++)
 		in += c->ext[x->id][k].logical >= x->off &&
@@ -2900,12 +3126,21 @@ static int place_items(struct pl_ctx *c, const struct pitem *it, size_t n,
 	size_t *spill = NULL, nspill = 0, cspill = 0;
 	uint64_t split = 0, evicted = 0, spilled = 0, spilled_bytes = 0;
 	uint64_t stayed = 0, stayed_bytes = 0, parted = 0;
-	size_t trees = 0; /* late moves of files that get a tree block */
+	size_t trees = 0;      /* late moves of files that get a tree block */
+	size_t kept_trees = 0; /* of them: in a block kept free for it */
+	uint32_t granted = UINT32_MAX; /* the last item's file, given one */
 	char s1[32], s2[32];
 	ssize_t nl;
 	int r;
 
-	for (size_t i = 0; i < n; i++) {
+	for (size_t i = 0; i <= n; i++) {
+		/* the last item's file kept within its inode: block back */
+		if (granted != UINT32_MAX &&
+		    c->next[granted] <= inode_extents(c))
+			tree_ungrant(c, granted);
+		granted = UINT32_MAX;
+		if (i == n)
+			break;
 		uint64_t off = it[i].off, left = it[i].len;
 		uint64_t goal = pl_find_target(c, left, it[i].phys, lo, hi);
 
@@ -2913,6 +3148,15 @@ static int place_items(struct pl_ctx *c, const struct pitem *it, size_t n,
 		 * inode holds? (-1: not known yet; the answer holds while
 		 * the predicted map is unchanged) */
 		int many = -1;
+
+		/* no free run holds it whole: may it go in parts with a
+		 * block kept free for its tree block? (tree_goal_group) */
+		if (goal == UINT64_MAX && c->holes_used < c->nholes &&
+		    !c->tree_grant[it[i].id] &&
+		    c->next[it[i].id] <= inode_extents(c) &&
+		    too_many_parts(c, &it[i], lo, hi) &&
+		    tree_grant(c, it[i].id))
+			granted = it[i].id;
 
 		if (goal == UINT64_MAX && ev) {
 			r = evict_window(c, ev, &it[i], lo, hi, &goal);
@@ -2957,8 +3201,10 @@ static int place_items(struct pl_ctx *c, const struct pitem *it, size_t n,
 		}
 		split++;
 		r = place_in_parts(c, &it[i], lo, hi, why, where);
-		if (r == 0 && tail && c->nmv > k0) {
+		if (r == 0 && (tail || granted != UINT32_MAX) && c->nmv > k0) {
 			trees += c->nmv - k0;
+			if (granted != UINT32_MAX)
+				kept_trees += c->nmv - k0;
 			r = late_add(&late, &clate, &nlate, k0, c->nmv);
 		}
 		if (r < 0)
@@ -3095,9 +3341,14 @@ static int place_items(struct pl_ctx *c, const struct pitem *it, size_t n,
 		pl_note(c,
 		        "%zu move%s of files left with more extents than their "
 		        "inodes hold go last (each such file gets a tree block "
-		        "the filesystem places, which can be beyond the "
-		        "boundary)",
-		        trees, trees == 1 ? "" : "s");
+		        "the filesystem places%s)",
+		        trees, trees == 1 ? "" : "s",
+		        kept_trees == trees ? ": in a block kept free for it"
+		        : kept_trees
+		            ? "; for the moves of some, in a block kept "
+		              "free for it, for the others where it "
+		              "can be, beyond the boundary too"
+		            : ", which can be beyond the boundary");
 	return 0;
 fail:
 	free(late);
@@ -3289,23 +3540,38 @@ int pl_compact(struct pl_ctx *c, uint64_t start, uint64_t end)
 	if (r < 0)
 		goto out;
 	mem_sort(p, n, sizeof(*p), cmp_rpiece_phys);
-	b = compact_boundary(c, start, end, p, n, fr, nf, rs.movable);
-	/* the pieces above the boundary move (split at it) */
-	for (size_t i = 0; i < n && r == 0; i++) {
-		struct rpiece x = p[i];
-		if (x.physical + x.len <= b)
-			continue;
-		if (x.physical < b) {
-			x.logical += b - x.physical;
-			x.len -= b - x.physical;
-			x.physical = b;
+	/* (twice where blocks are kept free for extent-tree blocks: the
+	 * boundary moves up by as many) */
+	for (int pass = 0; pass < 2; pass++) {
+		b = compact_boundary(c, start, end, p, n, fr, nf, rs.movable);
+		/* the pieces above the boundary move (split at it) */
+		nu = 0;
+		for (size_t i = 0; i < n && r == 0; i++) {
+			struct rpiece x = p[i];
+			if (x.physical + x.len <= b)
+				continue;
+			if (x.physical < b) {
+				x.logical += b - x.physical;
+				x.len -= b - x.physical;
+				x.physical = b;
+			}
+			r = push_piece(&up, &nu, &cap, x);
 		}
-		r = push_piece(&up, &nu, &cap, x);
+		free(it);
+		it = NULL;
+		if (r == 0)
+			r = pieces_items(c, up, nu, &it, &ni);
+		if (r == 0 && pass == 0)
+			r = tree_holes_reserve(c, start, b, it, ni);
+		if (r <= 0 || pass)
+			break;
+		free(fr);
+		fr = NULL;
+		r = usable_runs(c, start, end, &fr, &nf);
 	}
-	if (r == 0)
-		r = pieces_items(c, up, nu, &it, &ni);
 	if (r < 0)
 		goto out;
+	r = 0;
 	c->has_min = true;
 	c->min_bytes = c->whole_bytes = c->whole_for = 0;
 	for (size_t i = 0; i < nu; i++)
@@ -3334,13 +3600,27 @@ int pl_compact(struct pl_ctx *c, uint64_t start, uint64_t end)
 	                "below the boundary", &ev);
 	if (r < 0)
 		goto out;
-	kept = pl_fm_bytes(&c->resv, start, b);
+	kept = c->group_keep ? pl_fm_bytes(&c->resv, start, b) : 0;
 	for (size_t i = fm_first(&c->resv, start);
-	     i < c->resv.n && c->resv.r[i].start < b; i++)
+	     kept && i < c->resv.n && c->resv.r[i].start < b; i++)
 		pl_note(c, "kept free: 0x%" PRIx64 "..0x%" PRIx64 " (%s)",
 		        c->resv.r[i].start,
 		        c->resv.r[i].start + c->resv.r[i].len,
 		        sz(c->resv.r[i].len, s1));
+	if (c->nholes)
+		pl_note(c,
+		        "kept free for extent-tree blocks: %zu single block%s "
+		        "from 0x%" PRIx64 " (group %" PRIu64 "%s), %zu of them "
+		        "for files that go in more parts than their inodes "
+		        "hold (the kernel puts such a file's new tree block in "
+		        "the first single free block of its inode's group, or "
+		        "of its flex group's second)",
+		        c->nholes, c->nholes == 1 ? "" : "s", c->holes[0].at,
+		        c->holes[0].group,
+		        c->holes[c->nholes - 1].group != c->holes[0].group
+		            ? " and others"
+		            : "",
+		        c->holes_used);
 	if (kept)
 		pl_note(c,
 		        "kept free below 0x%" PRIx64 ": %s (%s per group: the "

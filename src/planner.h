@@ -122,6 +122,12 @@ struct pl_move {
 	size_t nbefore, ntarget;
 };
 
+struct pl_tree_hole {
+	uint64_t at;    /* the block's address */
+	uint64_t group; /* the goal group it serves */
+	bool used;      /* granted to a file */
+};
+
 struct pl_ctx {
 	struct lm_model *m;
 	const struct lm_geometry *g;
@@ -158,6 +164,14 @@ struct pl_ctx {
 	 * allocation that would take an AG's reservation). */
 	struct pl_freemap resv;
 	uint64_t group_keep;
+	/* ext4 compaction: single free blocks kept free for the extent-tree
+	 * block of a file that goes in more parts than its inode holds (the
+	 * kernel puts that block in the first single free block of the
+	 * file's goal group: planner.c, tree_holes_reserve); a file given
+	 * one has tree_grant[id] set. */
+	struct pl_tree_hole *holes;
+	size_t nholes, holes_used;
+	bool *tree_grant;
 	/* compact, evacuate: the fewest data bytes the command must move
 	 * (the movable data above the final free run, or in the region);
 	 * has_min false for the other commands. */

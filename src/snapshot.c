@@ -131,6 +131,8 @@ int snap_write(struct lm_model *m, FILE *f)
 	ju_add_u64(v, "features", g->fs.features);
 	ju_add_u64(v, "max_extent", g->max_extent);
 	ju_add_u64(v, "flex_groups", g->flex_groups);
+	if (g->fs.ext4_inodes_per_group)
+		ju_add_u64(v, "inodes_per_group", g->fs.ext4_inodes_per_group);
 	ju_add_u64(v, "free_map_errno", (uint64_t)-lm_free_map_status(m));
 	if ((r = put_json(f, v)) < 0)
 		return r;
@@ -350,6 +352,14 @@ static int read_volume(struct rd *rd, const cJSON *v, struct lm_geometry *g,
 	if ((r = get_vu64(rd, v, "flex_groups", 1u << 30, &x)) < 0)
 		return r;
 	g->flex_groups = (uint32_t)x;
+	fs->ext4_flex_groups = fs->type == RL_FS_EXT4 ? g->flex_groups : 0;
+	/* (optional: snapshots before it have none) */
+	if (cJSON_GetObjectItemCaseSensitive(v, "inodes_per_group")) {
+		if ((r = get_vu64(rd, v, "inodes_per_group", UINT32_MAX, &x)) <
+		    0)
+			return r;
+		fs->ext4_inodes_per_group = (uint32_t)x;
+	}
 	if ((r = get_vu64(rd, v, "free_map_errno", 4095, &x)) < 0)
 		return r;
 	*free_err = -(int)x;

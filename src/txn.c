@@ -645,6 +645,7 @@ struct apply_ctx {
 	size_t *ready; /* steps whose emptied targets wait to be held */
 	size_t nready, cap_ready;
 	bool prefetch;        /* read the next steps' files ahead */
+	bool ext4;            /* the plan's files are on ext4 */
 	size_t prefetch_next; /* the next step to read ahead */
 	int step_fd;          /* the file of the step that ended, open until its
 	                         step_done callback returned (-1: none) */
@@ -1738,6 +1739,32 @@ fail:
 	return r;
 }
 
+/* ext4: would the step leave its file with more extents than its inode
+ * holds (four), where it has no more now? Counted from FIEMAP: the
+ * extents outside the range, those cut by its ends, and the target's
+ * pieces (merges not counted: rather once too often). */
+#define TX_EXT4_INODE_EXTENTS 4
+static bool grows_tree(int fd, const struct tx_step *st)
+{
+	uint64_t lo = st->range.offset, hi = lo + st->range.length;
+	size_t n = 0, after = st->range.ntarget;
+	struct rl_extent *e = NULL;
+
+	/* (the range alone in more: a tree already, no FIEMAP) */
+	if (st->range.nbefore > TX_EXT4_INODE_EXTENTS ||
+	    rl_get_extents_nosync(fd, &e, &n) < 0)
+		return false;
+	for (size_t i = 0; i < n && n <= TX_EXT4_INODE_EXTENTS; i++) {
+		uint64_t a = e[i].logical, b = a + e[i].length;
+		if (b <= lo || a >= hi)
+			after++;
+		else
+			after += (a < lo) + (b > hi);
+	}
+	free(e);
+	return n <= TX_EXT4_INODE_EXTENTS && after > TX_EXT4_INODE_EXTENTS;
+}
+
 static int run_step(struct apply_ctx *c, struct jr_journal *j, size_t i,
                     struct rl_extent **after, size_t *nafter, char *why,
                     size_t wlen)
@@ -1771,6 +1798,14 @@ static int run_step(struct apply_ctx *c, struct jr_journal *j, size_t i,
 		if (r < 0)
 			goto out;
 	}
+	/* A file that outgrows its inode gets a tree block (ext4), which
+	 * the kernel puts in the first single free block of the file's goal
+	 * group -- where the plan keeps one free (src/planner.c,
+	 * tree_goal_group) -- but not in one freed since the journal's last
+	 * commit: the blockers of this step's placement, a tree block freed
+	 * by an earlier move's merge. So commit first. */
+	if (c->ext4 && grows_tree(fd, st))
+		(void)rl_fs_commit(fd);
 	/* move, chunk by chunk */
 	for (size_t k = 0; k < st->range.ntarget; k++) {
 		const struct rl_extent *t = &st->range.target[k];
@@ -2119,6 +2154,7 @@ int tx_apply(const struct tx_plan *p, struct jr_journal *j,
 		    rl_place_session_begin(&c.xsession) == 0)
 			hint_anchors(&c);
 		c.prefetch = p->nsteps > 1 && magic != 0xEF53;
+		c.ext4 = magic == 0xEF53;
 	}
 	jr_defer_sync(j, true);
 	for (size_t i = 0; i < p->nsteps; i++) {

@@ -71,7 +71,10 @@ struct rl_fs_info {
 	uint64_t first_data_byte; /* ext4 s_first_data_block * block size */
 	uint32_t xfs_agblklog; /* XFS: log2 of AG size rounded up, in blocks */
 	uint32_t xfs_inopblog; /* XFS: log2 inodes per block */
-	uint32_t features;     /* RL_FEAT_* */
+	uint32_t ext4_inodes_per_group; /* ext4: inodes per block group */
+	uint32_t ext4_flex_groups;      /* ext4: block groups per flex group (1:
+	                                   no flex_bg) */
+	uint32_t features;              /* RL_FEAT_* */
 };
 
 /* Fill *info for the filesystem mounted under path (any file or directory

@@ -671,6 +671,74 @@ static void test_compact_parts_last(void **state)
 	lm_free(m);
 }
 
+/* test_compact_parts_last's ranges where the inode geometry is known
+ * (8 inodes a group, no flex groups: b's inode 20 is in group 2) and a
+ * single free block leads the region (group 2): that block is kept free
+ * for b's tree block, so b may go in five parts to the small runs below
+ * the boundary, its moves last; the boundary lies a block higher. */
+static void test_compact_tree_hole(void **state)
+{
+	struct lm_model *m = new_model(64 * MiB);
+	struct lm_geometry g = *lm_geometry(m);
+	uint64_t s = G2, e = G2 + 1 * MiB, top = 0;
+	struct rl_extent b[] = {{0, s + 316 * KiB, 40 * KiB, 0}};
+	struct rl_extent c64[] = {{0, s + 416 * KiB, 64 * KiB, 0}};
+	struct pl_ctx c;
+	uint32_t ib;
+	size_t parts = 0, first_b = SIZE_MAX;
+	char want[160];
+
+	(void)state;
+	g.fs.ext4_inodes_per_group = 8;
+	g.flex_groups = 1;
+	lm_free(m);
+	m = lm_new(&g);
+	assert_non_null(m);
+	lm_add_free(m, s, 4 * KiB); /* the single free block */
+	lm_add_metadata(m, s + 4 * KiB, 12 * KiB, "inode table");
+	five_small_runs(m, s + 16 * KiB);
+	lm_add_free(m, s + 96 * KiB, 220 * KiB);
+	ib = add_file(m, 20, "b", b, 1);
+	add_file(m, 21, "c", c64, 1);
+	lm_add_free(m, s + 356 * KiB, 60 * KiB);
+	lm_add_free(m, s + 480 * KiB, e - s - 480 * KiB);
+	assert_int_equal(pl_init(&c, m), 0);
+	assert_int_equal(pl_compact(&c, s, e), 0);
+	for (size_t i = 0; i < c.nmv; i++) {
+		if (c.mv[i].file != ib) {
+			assert_true(first_b == SIZE_MAX); /* b's moves last */
+			continue;
+		}
+		if (first_b == SIZE_MAX)
+			first_b = i;
+		parts++;
+		/* in the small runs */
+		assert_true(c.mv[i].goal >= s + 16 * KiB &&
+		            c.mv[i].goal + c.mv[i].len <= s + 96 * KiB);
+		if (c.mv[i].goal + c.mv[i].len > top)
+			top = c.mv[i].goal + c.mv[i].len;
+	}
+	assert_int_equal(parts, 5);
+	assert_int_equal(pl_file_regions(&c, ib), 5);
+	snprintf(want, sizeof(want),
+	         "kept free for extent-tree blocks: 1 single block from "
+	         "0x%" PRIx64 " (group 2), 1 of them for files",
+	         (uint64_t)s);
+	assert_non_null(strstr(c.report, want));
+	assert_non_null(strstr(c.report, "go last (each such file gets a "
+	                                 "tree block the filesystem places: "
+	                                 "in a block kept free for it)"));
+	/* the block is free, the rest below the boundary full, one run
+	 * from the boundary (c's 64 KiB from s+96K: 4 KiB higher than the
+	 * 104 KiB of data would need) to the end */
+	assert_true(pl_fm_is_free(&c.fm, s, 4 * KiB));
+	assert_int_equal(c.run_lo, s + 160 * KiB);
+	assert_int_equal(pl_fm_runs(&c.fm, s + 4 * KiB, c.run_lo), 0);
+	assert_int_equal(pl_fm_runs(&c.fm, c.run_lo, e), 1);
+	pl_fini(&c);
+	lm_free(m);
+}
+
 /* The same range when the lowest run above the boundary that holds it
  * lies above the range itself: moved there it would leave a hole as large
  * as itself and gain nothing. It stays, listed with its place. */
@@ -1337,6 +1405,7 @@ int main(void)
 	    cmocka_unit_test(test_compact_parts_stay),
 	    cmocka_unit_test(test_compact_evict_no_parts),
 	    cmocka_unit_test(test_compact_evict_parts),
+	    cmocka_unit_test(test_compact_tree_hole),
 	    cmocka_unit_test(test_compact_parts_xfs),
 	    cmocka_unit_test(test_compact_in_place),
 	    cmocka_unit_test(test_compact_fixed),
