@@ -1744,15 +1744,20 @@ fail:
  * extents outside the range, those cut by its ends, and the target's
  * pieces (merges not counted: rather once too often). */
 #define TX_EXT4_INODE_EXTENTS 4
-static bool grows_tree(int fd, const struct tx_step *st)
+static bool grows_tree(int fd, const struct tx_step *st, uint64_t size)
 {
 	uint64_t lo = st->range.offset, hi = lo + st->range.length;
 	size_t n = 0, after = st->range.ntarget;
 	struct rl_extent *e = NULL;
 
-	/* (the range alone in more: a tree already, no FIEMAP) */
+	/* (no FIEMAP where the range alone is in more: a tree already; or
+	 * where it is the whole file: its target's pieces are all) */
 	if (st->range.nbefore > TX_EXT4_INODE_EXTENTS ||
-	    rl_get_extents_nosync(fd, &e, &n) < 0)
+	    (lo == 0 && hi >= size))
+		return lo == 0 && hi >= size &&
+		       st->range.nbefore <= TX_EXT4_INODE_EXTENTS &&
+		       after > TX_EXT4_INODE_EXTENTS;
+	if (rl_get_extents_nosync(fd, &e, &n) < 0)
 		return false;
 	for (size_t i = 0; i < n && n <= TX_EXT4_INODE_EXTENTS; i++) {
 		uint64_t a = e[i].logical, b = a + e[i].length;
@@ -1804,7 +1809,7 @@ static int run_step(struct apply_ctx *c, struct jr_journal *j, size_t i,
 	 * tree_goal_group) -- but not in one freed since the journal's last
 	 * commit: the blockers of this step's placement, a tree block freed
 	 * by an earlier move's merge. So commit first. */
-	if (c->ext4 && grows_tree(fd, st))
+	if (c->ext4 && grows_tree(fd, st, (uint64_t)sb.st_size))
 		(void)rl_fs_commit(fd);
 	/* move, chunk by chunk */
 	for (size_t k = 0; k < st->range.ntarget; k++) {
