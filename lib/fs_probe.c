@@ -188,7 +188,7 @@ static void probe_ext4(struct rl_fs_info *info)
 	info->ext4_inodes_per_group = le32_at(sb, RL_EXT4_OFF_INODES_PER_GROUP);
 	info->ext4_flex_groups = 1;
 	if ((incompat & RL_EXT4_FEATURE_INCOMPAT_FLEX_BG) &&
-	    sb[RL_EXT4_OFF_LOG_GROUPS_PER_FLEX] < 31)
+	    sb[RL_EXT4_OFF_LOG_GROUPS_PER_FLEX] <= 31)
 		info->ext4_flex_groups = 1u
 		                         << sb[RL_EXT4_OFF_LOG_GROUPS_PER_FLEX];
 	info->first_data_byte =

@@ -874,9 +874,10 @@ uint64_t pl_find_target(struct pl_ctx *c, uint64_t len, uint64_t near,
 	struct cand bk = {UINT64_MAX, UINT64_MAX, UINT64_MAX, false, false};
 	struct ext4_below cb = {.gs = UINT64_MAX};
 
-	/* no excluded range anywhere: a run's candidates are cut only at
-	 * its group's end, the avoided region and [lo, hi) */
-	bool plain_map = c->nexcl == 0 && c->resv.n == 0;
+	/* no missed target anywhere: a run clear of the kept ranges
+	 * (c->resv) has its candidates cut only at its group's end, the
+	 * avoided region and [lo, hi) */
+	bool plain_map = c->nexcl == 0;
 
 	if (!len)
 		return UINT64_MAX;
@@ -897,7 +898,8 @@ uint64_t pl_find_target(struct pl_ctx *c, uint64_t len, uint64_t near,
 		    rs >= lo && re <= hi && ((rs | re) & (c->bs - 1)) == 0 &&
 		    !(c->avoid_hi > c->avoid_lo && rs < c->avoid_hi &&
 		      re > c->avoid_lo) &&
-		    group_of(c->g, rs) == group_of(c->g, re - 1))
+		    group_of(c->g, rs) == group_of(c->g, re - 1) &&
+		    (c->resv.n == 0 || !fm_overlap_end(&c->resv, rs, re)))
 			continue;
 		run_blocks(c, i, lo, hi, &a, &b);
 		/* split at the avoided region and at group ends */
@@ -2499,7 +2501,7 @@ static int tree_need(struct pl_ctx *c, uint64_t lo, uint64_t hi,
 			spent += left;
 			continue;
 		}
-		while (left && nv) { /* in parts, the largest first */
+		while (left && nv && v[nv - 1]) { /* in parts, largest first */
 			uint64_t t = v[nv - 1] < left ? v[nv - 1] : left;
 			left -= t;
 			parts++;
@@ -3104,13 +3106,16 @@ static int late_add(size_t **late, size_t *clate, size_t *nlate, size_t k0,
  * chooses, which must not be a later step's target not held yet (its
  * blocks not all free yet): that step would fail. Last, every other
  * target is filled by then. (ext4 asks for the first tree block of a
- * file at ext4_inode_to_goal_block's goal, the second group of the
- * inode's flex group, but 6.18's allocator took other groups: with
- * every group below the boundary filled, beyond it, where the tree
- * blocks split the free run a whole-volume compaction makes. Seen on an
- * aged 2 GiB volume, 9 files, the run 68 % of the free space; also with
- * blocks kept free in the goal group, docs/BENCHMARKS.md.) So with
- * spill_hi above hi (a compaction: the region's end), such an item is not
+ * file at ext4_inode_to_goal_block's goal and takes the goal group's
+ * first single free block, but not one freed since the journal's last
+ * commit nor one a placement's blockers hold; with every group below
+ * the boundary filled it took one beyond it, where the tree blocks split
+ * the free run a whole-volume compaction makes: an aged 2 GiB volume, 9
+ * files, the run 68 % of the free space.) A file given a block kept free
+ * in its goal group (tree_grant) goes in parts, last, and the
+ * transaction commits the journal before the move that grows its tree
+ * (src/txn.c). Without one, with spill_hi above hi (a compaction: the
+ * region's end), such an item is not
  * split: once every other item is placed it goes whole to the lowest run
  * of [hi, spill_hi) that holds it (what the others left above the
  * boundary: the free run then starts after it), and only where none does,
@@ -3201,9 +3206,12 @@ static int place_items(struct pl_ctx *c, const struct pitem *it, size_t n,
 		}
 		split++;
 		r = place_in_parts(c, &it[i], lo, hi, why, where);
-		if (r == 0 && (tail || granted != UINT32_MAX) && c->nmv > k0) {
+		/* (a file given its block: this item's parts last too, where
+		 * an earlier, larger item of it got the block) */
+		bool kept = c->tree_grant && c->tree_grant[it[i].id];
+		if (r == 0 && (tail || kept) && c->nmv > k0) {
 			trees += c->nmv - k0;
-			if (granted != UINT32_MAX)
+			if (kept)
 				kept_trees += c->nmv - k0;
 			r = late_add(&late, &clate, &nlate, k0, c->nmv);
 		}
@@ -3567,7 +3575,10 @@ int pl_compact(struct pl_ctx *c, uint64_t start, uint64_t end)
 			break;
 		free(fr);
 		fr = NULL;
+		nf = 0;
 		r = usable_runs(c, start, end, &fr, &nf);
+		if (r < 0)
+			break;
 	}
 	if (r < 0)
 		goto out;

@@ -1742,23 +1742,27 @@ fail:
 /* ext4: would the step leave its file with more extents than its inode
  * holds (four), where it has no more now? Counted from FIEMAP: the
  * extents outside the range, those cut by its ends, and the target's
- * pieces (merges not counted: rather once too often). */
+ * pieces (merges not counted: rather once too often; nor ext4's cut of
+ * a piece longer than an extent, 128 MiB at 4 KiB blocks). */
 #define TX_EXT4_INODE_EXTENTS 4
-static bool grows_tree(int fd, const struct tx_step *st, uint64_t size)
+static bool grows_tree(int fd, const struct tx_step *st, const struct stat *sb)
 {
-	uint64_t lo = st->range.offset, hi = lo + st->range.length;
+	uint64_t lo = st->range.offset, hi = lo + st->range.length, in = 0;
 	size_t n = 0, after = st->range.ntarget;
 	struct rl_extent *e = NULL;
 
-	/* (no FIEMAP where the range alone is in more: a tree already; or
-	 * where it is the whole file: its target's pieces are all) */
-	if (st->range.nbefore > TX_EXT4_INODE_EXTENTS ||
-	    (lo == 0 && hi >= size))
-		return lo == 0 && hi >= size &&
-		       st->range.nbefore <= TX_EXT4_INODE_EXTENTS &&
-		       after > TX_EXT4_INODE_EXTENTS;
-	if (rl_get_extents_nosync(fd, &e, &n) < 0)
+	/* (no FIEMAP where the range alone is in more pieces: a tree
+	 * already; nor where its pieces are every block the file has --
+	 * none past EOF, no tree block -- so its target's pieces are all) */
+	if (st->range.nbefore > TX_EXT4_INODE_EXTENTS)
 		return false;
+	for (size_t k = 0; k < st->range.nbefore; k++)
+		in += st->range.before[k].length;
+	if ((uint64_t)sb->st_blocks * 512 <= in)
+		return after > TX_EXT4_INODE_EXTENTS;
+	/* (not known: a commit too many) */
+	if (rl_get_extents_nosync(fd, &e, &n) < 0)
+		return true;
 	for (size_t i = 0; i < n && n <= TX_EXT4_INODE_EXTENTS; i++) {
 		uint64_t a = e[i].logical, b = a + e[i].length;
 		if (b <= lo || a >= hi)
@@ -1809,7 +1813,7 @@ static int run_step(struct apply_ctx *c, struct jr_journal *j, size_t i,
 	 * tree_goal_group) -- but not in one freed since the journal's last
 	 * commit: the blockers of this step's placement, a tree block freed
 	 * by an earlier move's merge. So commit first. */
-	if (c->ext4 && grows_tree(fd, st, (uint64_t)sb.st_size))
+	if (c->ext4 && grows_tree(fd, st, &sb))
 		(void)rl_fs_commit(fd);
 	/* move, chunk by chunk */
 	for (size_t k = 0; k < st->range.ntarget; k++) {

@@ -739,6 +739,65 @@ static void test_compact_tree_hole(void **state)
 	lm_free(m);
 }
 
+/* test_compact_tree_hole with b in two ranges above the boundary (40 and
+ * 16 KiB, a hole in the file between them) and two more small runs: the block
+ * goes to b for its larger range, and the moves of the smaller one go last too
+ * (the tree may grow with either). */
+static void test_compact_tree_hole_ranges(void **state)
+{
+	struct lm_model *m = new_model(64 * MiB);
+	struct lm_geometry g = *lm_geometry(m);
+	uint64_t s = G2, e = G2 + 1 * MiB;
+	struct rl_extent b[] = {{0, s + 316 * KiB, 40 * KiB, 0},
+	                        {64 * KiB, s + 364 * KiB, 16 * KiB, 0}};
+	struct rl_extent c64[] = {{0, s + 416 * KiB, 64 * KiB, 0}};
+	struct pl_ctx c;
+	uint32_t ib;
+	size_t parts = 0, first_b = SIZE_MAX;
+
+	(void)state;
+	g.fs.ext4_inodes_per_group = 8;
+	g.flex_groups = 1;
+	lm_free(m);
+	m = lm_new(&g);
+	assert_non_null(m);
+	lm_add_free(m, s, 4 * KiB);
+	lm_add_metadata(m, s + 4 * KiB, 12 * KiB, "inode table");
+	five_small_runs(m, s + 16 * KiB);
+	for (uint64_t k = 0; k < 2; k++) { /* runs 6 and 7 */
+		lm_add_free(m, s + (96 + k * 16) * KiB, 8 * KiB);
+		lm_add_metadata(m, s + (104 + k * 16) * KiB, 8 * KiB,
+		                "inode table");
+	}
+	lm_add_free(m, s + 128 * KiB, 188 * KiB);
+	ib = add_file(m, 20, "b", b, 2);
+	add_file(m, 21, "c", c64, 1);
+	lm_add_free(m, s + 356 * KiB, 8 * KiB);
+	lm_add_free(m, s + 380 * KiB, 36 * KiB);
+	lm_add_free(m, s + 480 * KiB, e - s - 480 * KiB);
+	assert_int_equal(pl_init(&c, m), 0);
+	assert_int_equal(pl_compact(&c, s, e), 0);
+	for (size_t i = 0; i < c.nmv; i++) {
+		if (c.mv[i].file != ib) {
+			assert_true(first_b == SIZE_MAX); /* b's moves last */
+			continue;
+		}
+		if (first_b == SIZE_MAX)
+			first_b = i;
+		parts++;
+		assert_true(c.mv[i].goal >= s + 16 * KiB &&
+		            c.mv[i].goal + c.mv[i].len <= s + 128 * KiB);
+	}
+	assert_int_equal(parts, 7);
+	assert_non_null(strstr(c.report, "7 moves of files left with more "
+	                                 "extents than their inodes hold go "
+	                                 "last"));
+	assert_true(pl_fm_is_free(&c.fm, s, 4 * KiB));
+	assert_int_equal(pl_fm_runs(&c.fm, c.run_lo, e), 1);
+	pl_fini(&c);
+	lm_free(m);
+}
+
 /* The same range when the lowest run above the boundary that holds it
  * lies above the range itself: moved there it would leave a hole as large
  * as itself and gain nothing. It stays, listed with its place. */
@@ -1406,6 +1465,7 @@ int main(void)
 	    cmocka_unit_test(test_compact_evict_no_parts),
 	    cmocka_unit_test(test_compact_evict_parts),
 	    cmocka_unit_test(test_compact_tree_hole),
+	    cmocka_unit_test(test_compact_tree_hole_ranges),
 	    cmocka_unit_test(test_compact_parts_xfs),
 	    cmocka_unit_test(test_compact_in_place),
 	    cmocka_unit_test(test_compact_fixed),
