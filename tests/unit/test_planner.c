@@ -671,6 +671,40 @@ static void test_compact_parts_last(void **state)
 	lm_free(m);
 }
 
+/* A 64 MiB model whose inode geometry is known: 8 inodes a group, no
+ * flex groups (inode 20 is in group 2). */
+static struct lm_model *tree_model(void)
+{
+	struct lm_model *m = new_model(64 * MiB);
+	struct lm_geometry g = *lm_geometry(m);
+
+	g.fs.ext4_inodes_per_group = 8;
+	g.flex_groups = 1;
+	lm_free(m);
+	m = lm_new(&g);
+	assert_non_null(m);
+	return m;
+}
+
+/* File id's moves come after every other one and lie inside [lo, hi):
+ * how many. */
+static size_t moves_last_inside(const struct pl_ctx *c, uint32_t id,
+                                uint64_t lo, uint64_t hi)
+{
+	size_t parts = 0;
+
+	for (size_t i = 0; i < c->nmv; i++) {
+		if (c->mv[i].file != id) {
+			assert_int_equal(parts, 0);
+			continue;
+		}
+		parts++;
+		assert_true(c->mv[i].goal >= lo &&
+		            c->mv[i].goal + c->mv[i].len <= hi);
+	}
+	return parts;
+}
+
 /* test_compact_parts_last's ranges where the inode geometry is known
  * (8 inodes a group, no flex groups: b's inode 20 is in group 2) and a
  * single free block leads the region (group 2): that block is kept free
@@ -678,22 +712,15 @@ static void test_compact_parts_last(void **state)
  * the boundary, its moves last; the boundary lies a block higher. */
 static void test_compact_tree_hole(void **state)
 {
-	struct lm_model *m = new_model(64 * MiB);
-	struct lm_geometry g = *lm_geometry(m);
-	uint64_t s = G2, e = G2 + 1 * MiB, top = 0;
+	struct lm_model *m = tree_model();
+	uint64_t s = G2, e = G2 + 1 * MiB;
 	struct rl_extent b[] = {{0, s + 316 * KiB, 40 * KiB, 0}};
 	struct rl_extent c64[] = {{0, s + 416 * KiB, 64 * KiB, 0}};
 	struct pl_ctx c;
 	uint32_t ib;
-	size_t parts = 0, first_b = SIZE_MAX;
 	char want[160];
 
 	(void)state;
-	g.fs.ext4_inodes_per_group = 8;
-	g.flex_groups = 1;
-	lm_free(m);
-	m = lm_new(&g);
-	assert_non_null(m);
 	lm_add_free(m, s, 4 * KiB); /* the single free block */
 	lm_add_metadata(m, s + 4 * KiB, 12 * KiB, "inode table");
 	five_small_runs(m, s + 16 * KiB);
@@ -704,21 +731,9 @@ static void test_compact_tree_hole(void **state)
 	lm_add_free(m, s + 480 * KiB, e - s - 480 * KiB);
 	assert_int_equal(pl_init(&c, m), 0);
 	assert_int_equal(pl_compact(&c, s, e), 0);
-	for (size_t i = 0; i < c.nmv; i++) {
-		if (c.mv[i].file != ib) {
-			assert_true(first_b == SIZE_MAX); /* b's moves last */
-			continue;
-		}
-		if (first_b == SIZE_MAX)
-			first_b = i;
-		parts++;
-		/* in the small runs */
-		assert_true(c.mv[i].goal >= s + 16 * KiB &&
-		            c.mv[i].goal + c.mv[i].len <= s + 96 * KiB);
-		if (c.mv[i].goal + c.mv[i].len > top)
-			top = c.mv[i].goal + c.mv[i].len;
-	}
-	assert_int_equal(parts, 5);
+	/* last, in the small runs */
+	assert_int_equal(moves_last_inside(&c, ib, s + 16 * KiB, s + 96 * KiB),
+	                 5);
 	assert_int_equal(pl_file_regions(&c, ib), 5);
 	snprintf(want, sizeof(want),
 	         "kept free for extent-tree blocks: 1 single block from "
@@ -745,22 +760,15 @@ static void test_compact_tree_hole(void **state)
  * (the tree may grow with either). */
 static void test_compact_tree_hole_ranges(void **state)
 {
-	struct lm_model *m = new_model(64 * MiB);
-	struct lm_geometry g = *lm_geometry(m);
+	struct lm_model *m = tree_model();
 	uint64_t s = G2, e = G2 + 1 * MiB;
 	struct rl_extent b[] = {{0, s + 316 * KiB, 40 * KiB, 0},
 	                        {64 * KiB, s + 364 * KiB, 16 * KiB, 0}};
 	struct rl_extent c64[] = {{0, s + 416 * KiB, 64 * KiB, 0}};
 	struct pl_ctx c;
 	uint32_t ib;
-	size_t parts = 0, first_b = SIZE_MAX;
 
 	(void)state;
-	g.fs.ext4_inodes_per_group = 8;
-	g.flex_groups = 1;
-	lm_free(m);
-	m = lm_new(&g);
-	assert_non_null(m);
 	lm_add_free(m, s, 4 * KiB);
 	lm_add_metadata(m, s + 4 * KiB, 12 * KiB, "inode table");
 	five_small_runs(m, s + 16 * KiB);
@@ -777,18 +785,8 @@ static void test_compact_tree_hole_ranges(void **state)
 	lm_add_free(m, s + 480 * KiB, e - s - 480 * KiB);
 	assert_int_equal(pl_init(&c, m), 0);
 	assert_int_equal(pl_compact(&c, s, e), 0);
-	for (size_t i = 0; i < c.nmv; i++) {
-		if (c.mv[i].file != ib) {
-			assert_true(first_b == SIZE_MAX); /* b's moves last */
-			continue;
-		}
-		if (first_b == SIZE_MAX)
-			first_b = i;
-		parts++;
-		assert_true(c.mv[i].goal >= s + 16 * KiB &&
-		            c.mv[i].goal + c.mv[i].len <= s + 128 * KiB);
-	}
-	assert_int_equal(parts, 7);
+	assert_int_equal(moves_last_inside(&c, ib, s + 16 * KiB, s + 128 * KiB),
+	                 7);
 	assert_non_null(strstr(c.report, "7 moves of files left with more "
 	                                 "extents than their inodes hold go "
 	                                 "last"));
