@@ -146,6 +146,10 @@ static void print_planned(struct rl_session *s, struct pl_ctx *c,
 			out_add_u64(o, "fixed_bytes", c->fixed_bytes);
 			out_add_u64(o, "whole_bytes", c->whole_bytes);
 			out_add_u64(o, "whole_for_bytes", c->whole_for);
+			/* ext4: single blocks kept free for extent-tree
+			 * blocks, and how many files were given one */
+			out_add_u64(o, "tree_blocks_kept", c->nholes);
+			out_add_u64(o, "tree_blocks_given", c->holes_used);
 		}
 		out_add_u64(o, "files", nf);
 		cJSON *fr = cJSON_AddObjectToObject(o, "fragmentation");

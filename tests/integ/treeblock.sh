@@ -59,6 +59,10 @@ chattr +i "$VOL_MNT"/w?
 sync -f "$VOL_MNT"
 sum=$(md5sum <"$VOL_MNT/b")
 [ "$(filefrag "$VOL_MNT/b" | awk '{ print $2 }')" = 1 ] || vol_fail "b is not one extent"
+# the dry run's JSON: one block kept, given to b
+kept=$("$RELAYOUT" --json -e "compact --dry-run $((P * bs)) $(((P + 200) * bs))" "$VOL_MNT" 2>/dev/null |
+	jq -r '"\(.tree_blocks_kept) \(.tree_blocks_given)"')
+[ "$kept" = "1 1" ] || vol_fail "dry run: tree_blocks_kept/given '$kept', expected '1 1'"
 "$RELAYOUT" -e "compact $((P * bs)) $(((P + 200) * bs))" "$VOL_MNT" >"$VOL_DIR/out" 2>&1 ||
 	vol_fail "compact: $(tail -5 "$VOL_DIR/out")"
 grep -q "kept free for extent-tree blocks: 1 single block from $(printf 0x%x $((P * bs))) (group 1), 1 of them" "$VOL_DIR/out" ||
