@@ -779,12 +779,26 @@ static uint64_t fm_overlap_end(const struct pl_freemap *fm, uint64_t lo,
 
 /* The end of a never-to-use target (a missed one, or space kept free)
  * overlapping [lo, hi), or 0. */
+/* The end of the kept range (c->resv) overlapping [lo, hi), 0 if none;
+ * at once where [lo, hi) lies outside all of them (the planner asks for
+ * every candidate: kept blocks for tree blocks lie in a few groups). */
+static uint64_t resv_overlap_end(const struct pl_ctx *c, uint64_t lo,
+                                 uint64_t hi)
+{
+	const struct pl_freemap *k = &c->resv;
+
+	if (!k->n || hi <= k->r[0].start ||
+	    lo >= k->r[k->n - 1].start + k->r[k->n - 1].len)
+		return 0;
+	return fm_overlap_end(k, lo, hi);
+}
+
 static uint64_t excluded(const struct pl_ctx *c, uint64_t lo, uint64_t hi)
 {
 	for (size_t x = 0; x < c->nexcl; x++)
 		if (c->excl[2 * x] < hi && c->excl[2 * x + 1] > lo)
 			return c->excl[2 * x + 1];
-	return fm_overlap_end(&c->resv, lo, hi);
+	return resv_overlap_end(c, lo, hi);
 }
 
 /* ------------------------------------------------- kept free per group */
@@ -899,7 +913,7 @@ uint64_t pl_find_target(struct pl_ctx *c, uint64_t len, uint64_t near,
 		    !(c->avoid_hi > c->avoid_lo && rs < c->avoid_hi &&
 		      re > c->avoid_lo) &&
 		    group_of(c->g, rs) == group_of(c->g, re - 1) &&
-		    (c->resv.n == 0 || !fm_overlap_end(&c->resv, rs, re)))
+		    !resv_overlap_end(c, rs, re))
 			continue;
 		run_blocks(c, i, lo, hi, &a, &b);
 		/* split at the avoided region and at group ends */
