@@ -672,8 +672,9 @@ static void test_compact_parts_last(void **state)
 }
 
 /* A 64 MiB model whose inode geometry is known: 8 inodes a group, no
- * flex groups (inode 20 is in group 2). */
-static struct lm_model *tree_model(void)
+ * flex groups (inode 20 is in group 2). From s: a single free block,
+ * metadata to s+16K, then five_small_runs. */
+static struct lm_model *tree_model(uint64_t s)
 {
 	struct lm_model *m = new_model(64 * MiB);
 	struct lm_geometry g = *lm_geometry(m);
@@ -683,6 +684,9 @@ static struct lm_model *tree_model(void)
 	lm_free(m);
 	m = lm_new(&g);
 	assert_non_null(m);
+	lm_add_free(m, s, 4 * KiB); /* the single free block */
+	lm_add_metadata(m, s + 4 * KiB, 12 * KiB, "inode table");
+	five_small_runs(m, s + 16 * KiB);
 	return m;
 }
 
@@ -712,7 +716,7 @@ static size_t moves_last_inside(const struct pl_ctx *c, uint32_t id,
  * the boundary, its moves last; the boundary lies a block higher. */
 static void test_compact_tree_hole(void **state)
 {
-	struct lm_model *m = tree_model();
+	struct lm_model *m = tree_model(G2);
 	uint64_t s = G2, e = G2 + 1 * MiB;
 	struct rl_extent b[] = {{0, s + 316 * KiB, 40 * KiB, 0}};
 	struct rl_extent c64[] = {{0, s + 416 * KiB, 64 * KiB, 0}};
@@ -721,9 +725,6 @@ static void test_compact_tree_hole(void **state)
 	char want[160];
 
 	(void)state;
-	lm_add_free(m, s, 4 * KiB); /* the single free block */
-	lm_add_metadata(m, s + 4 * KiB, 12 * KiB, "inode table");
-	five_small_runs(m, s + 16 * KiB);
 	lm_add_free(m, s + 96 * KiB, 220 * KiB);
 	ib = add_file(m, 20, "b", b, 1);
 	add_file(m, 21, "c", c64, 1);
@@ -760,7 +761,7 @@ static void test_compact_tree_hole(void **state)
  * (the tree may grow with either). */
 static void test_compact_tree_hole_ranges(void **state)
 {
-	struct lm_model *m = tree_model();
+	struct lm_model *m = tree_model(G2);
 	uint64_t s = G2, e = G2 + 1 * MiB;
 	struct rl_extent b[] = {{0, s + 316 * KiB, 40 * KiB, 0},
 	                        {64 * KiB, s + 364 * KiB, 16 * KiB, 0}};
@@ -769,9 +770,6 @@ static void test_compact_tree_hole_ranges(void **state)
 	uint32_t ib;
 
 	(void)state;
-	lm_add_free(m, s, 4 * KiB);
-	lm_add_metadata(m, s + 4 * KiB, 12 * KiB, "inode table");
-	five_small_runs(m, s + 16 * KiB);
 	for (uint64_t k = 0; k < 2; k++) { /* runs 6 and 7 */
 		lm_add_free(m, s + (96 + k * 16) * KiB, 8 * KiB);
 		lm_add_metadata(m, s + (104 + k * 16) * KiB, 8 * KiB,
